@@ -1,0 +1,112 @@
+#include "app/parse_command.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "pipeline/extract.h"
+#include "pipeline/inputs.h"
+#include "pipeline/ordered_parallel.h"
+#include "sinks/parsedmarc_format.h"
+
+namespace dmarc::app {
+
+namespace {
+
+struct FileCloser {
+  void operator()(FILE* f) const {
+    if (f && f != stdout) std::fclose(f);
+  }
+};
+
+// What a worker hands back for one input: text ready to write, and the rejections.
+struct Processed {
+  std::string text;
+  std::size_t reports = 0;
+  std::vector<pipeline::Rejection> rejections;
+};
+
+}  // namespace
+
+int RunParse(const ParseCommandOptions& options) {
+  const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
+  for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", e);
+
+  std::unique_ptr<FILE, FileCloser> out;
+  if (options.output.empty() || options.output == "-") {
+    out.reset(stdout);
+  } else {
+    out.reset(std::fopen(options.output.c_str(), "wb"));
+    if (!out) {
+      fmt::print(stderr, "{}: cannot open for writing: {}\n", options.output,
+                 std::strerror(errno));
+      return 2;
+    }
+  }
+
+  pipeline::ExtractOptions extract;
+  extract.aggregate.limits = options.limits;
+  extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
+  const bool json = options.format == OutputFormat::kJson;
+
+  std::string head = json ? sinks::JsonDocumentBegin() : sinks::AggregateCsvHeader();
+  std::fwrite(head.data(), 1, head.size(), out.get());
+
+  std::size_t reports = 0, rejected = inputs.errors.size();
+  bool first_report = true;
+  const unsigned jobs = options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  pipeline::RunOrdered<Processed>(
+      inputs.files.size(), jobs, jobs * 4,
+      [&](std::size_t i) {
+        Processed p;
+        const std::string& path = inputs.files[i];
+        auto bytes = pipeline::ReadInput(path, options.limits);
+        if (!bytes) {
+          p.rejections.push_back({path, bytes.error()});
+          return p;
+        }
+        auto extracted =
+            pipeline::ExtractReports(*bytes, path == "-" ? "<stdin>" : path, extract);
+        bytes->clear();
+        p.rejections = std::move(extracted.rejections);
+        p.reports = extracted.reports.size();
+        for (const auto& found : extracted.reports) {
+          if (json) {
+            sinks::AppendAggregateJson(found.aggregate, p.text, /*separator=*/true);
+          } else {
+            sinks::AppendAggregateCsvRows(found.aggregate, p.text);
+          }
+        }
+        return p;
+      },
+      [&](std::size_t, Processed&& p) {
+        for (const auto& r : p.rejections) fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
+        rejected += p.rejections.size();
+        reports += p.reports;
+        std::string_view text = p.text;
+        // Each JSON fragment starts with ",": the first one of the document must not.
+        if (json && first_report && !text.empty()) {
+          text.remove_prefix(1);
+          first_report = false;
+        }
+        std::fwrite(text.data(), 1, text.size(), out.get());
+      });
+
+  std::string tail = json ? sinks::JsonDocumentEnd(reports > 0) : std::string();
+  std::fwrite(tail.data(), 1, tail.size(), out.get());
+  if (std::fflush(out.get()) != 0 || std::ferror(out.get())) {
+    fmt::print(stderr, "{}: write failed: {}\n", options.output.empty() ? "<stdout>" : options.output,
+               std::strerror(errno));
+    return 2;
+  }
+  if (!options.quiet) {
+    fmt::print(stderr, "{} input(s), {} report(s) parsed, {} rejected\n", inputs.files.size(),
+               reports, rejected);
+  }
+  return rejected > 0 ? 1 : 0;
+}
+
+}  // namespace dmarc::app

@@ -1,0 +1,27 @@
+// `dmarc-report parse`: reports from files, archives, mails, mboxes, Maildirs, directories or
+// standard input → parsedmarc-compatible JSON or CSV.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/limits.h"
+
+namespace dmarc::app {
+
+enum class OutputFormat { kJson, kCsv };
+
+struct ParseCommandOptions {
+  std::vector<std::string> paths;
+  OutputFormat format = OutputFormat::kJson;
+  std::string output;  // empty or "-": standard output
+  unsigned jobs = 0;   // 0: one per core
+  double timespan_threshold_hours = 24.0;
+  bool quiet = false;
+  Limits limits;
+};
+
+// Returns the process exit status: 0 when every input parsed, 1 when any was rejected.
+int RunParse(const ParseCommandOptions& options);
+
+}  // namespace dmarc::app

@@ -1,0 +1,37 @@
+// Limits that bound the work any single input can cause. Every report arrives from a stranger,
+// so every size, ratio, count and depth is capped; each limit has a safe default and can be
+// changed from the command line.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dmarc {
+
+struct Limits {
+  // Bytes of one decompressed payload (a report XML/JSON or a mail).
+  std::size_t max_decompressed_bytes = 100u * 1024 * 1024;
+  // Bytes read from one input file before decompression.
+  std::size_t max_input_bytes = 200u * 1024 * 1024;
+  // Decompressed/compressed ratio, enforced once the output passes kRatioGraceBytes.
+  std::size_t max_compression_ratio = 1000;
+  static constexpr std::size_t kRatioGraceBytes = 1024 * 1024;
+  // Entries read from one zip archive.
+  std::size_t max_zip_entries = 1000;
+  // Nested containers (zip in gzip in mail in mbox ...).
+  int max_nesting = 6;
+  // XML element depth.
+  int max_xml_depth = 64;
+  // <record> elements in one aggregate report.
+  std::size_t max_records = 1'000'000;
+  // Characters kept from one text field; longer values are truncated and the fact recorded.
+  std::size_t max_field_bytes = 16 * 1024;
+  // MIME parts examined in one mail.
+  std::size_t max_mime_parts = 1000;
+  // Messages read from one mbox file.
+  std::size_t max_mbox_messages = 1'000'000;
+  // Count of one record; larger values are clamped and recorded.
+  std::uint64_t max_count = 1'000'000'000'000ull;
+};
+
+}  // namespace dmarc

@@ -1,0 +1,36 @@
+// Small string helpers shared by every module: trimming, case folding, UTF-8 repair.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dmarc {
+
+// XML/RFC 5322 whitespace: space, tab, CR, LF (and form feed / vertical tab for robustness).
+constexpr bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+std::string_view Trim(std::string_view s);
+std::string ToLowerAscii(std::string_view s);
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
+
+// Parses a non-negative decimal integer, allowing surrounding whitespace and a leading '+'.
+// Returns nullopt for anything else, including overflow of uint64.
+std::optional<std::uint64_t> ParseUnsigned(std::string_view s);
+// Same for signed values (a leading '-' allowed).
+std::optional<std::int64_t> ParseSigned(std::string_view s);
+
+// True when s is well-formed UTF-8 (no overlongs, no surrogates, no code points > U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+// Replaces every invalid UTF-8 sequence with U+FFFD; returns the number of replacements.
+std::size_t RepairUtf8(std::string& s);
+
+// Removes control characters that XML 1.0 forbids (all C0 except TAB, LF, CR).
+// Returns the number removed.
+std::size_t StripXmlForbiddenControls(std::string& s);
+
+}  // namespace dmarc

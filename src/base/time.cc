@@ -1,0 +1,94 @@
+#include "base/time.h"
+
+#include <fmt/format.h>
+
+namespace dmarc {
+
+namespace {
+
+struct Civil {
+  std::int64_t y;
+  unsigned m, d;
+};
+
+// Howard Hinnant's civil_from_days.
+Civil CivilFromDays(std::int64_t z) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {m <= 2 ? y + 1 : y, m, d};
+}
+
+void Put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+}
+
+}  // namespace
+
+std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void FormatUtc(std::int64_t t, char out[19]) {
+  const std::int64_t day = FloorDay(t) / kSecondsPerDay;
+  const auto secs = static_cast<unsigned>(t - day * kSecondsPerDay);
+  const Civil c = CivilFromDays(day);
+  if (c.y < 0 || c.y > 9999) {
+    // Out of the four-digit range: clamp to keep a fixed width (such inputs are flagged earlier).
+    const char* fallback = c.y < 0 ? "0000-01-01 00:00:00" : "9999-12-31 23:59:59";
+    for (int i = 0; i < 19; ++i) out[i] = fallback[i];
+    return;
+  }
+  const auto y = static_cast<unsigned>(c.y);
+  Put2(out, y / 100);
+  Put2(out + 2, y % 100);
+  out[4] = '-';
+  Put2(out + 5, c.m);
+  out[7] = '-';
+  Put2(out + 8, c.d);
+  out[10] = ' ';
+  Put2(out + 11, secs / 3600);
+  out[13] = ':';
+  Put2(out + 14, secs / 60 % 60);
+  out[16] = ':';
+  Put2(out + 17, secs % 60);
+}
+
+std::string FormatUtc(std::int64_t t) {
+  std::string s(19, '\0');
+  FormatUtc(t, s.data());
+  return s;
+}
+
+std::string FormatUtcDate(std::int64_t t) { return FormatUtc(t).substr(0, 10); }
+
+std::optional<std::int64_t> ParseDate(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+  auto num = [&](std::size_t pos, std::size_t len) -> std::optional<unsigned> {
+    unsigned v = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return std::nullopt;
+      v = v * 10 + static_cast<unsigned>(s[i] - '0');
+    }
+    return v;
+  };
+  auto y = num(0, 4), m = num(5, 2), d = num(8, 2);
+  if (!y || !m || !d || *m < 1 || *m > 12 || *d < 1 || *d > 31) return std::nullopt;
+  const std::int64_t days = DaysFromCivil(*y, *m, *d);
+  if (CivilFromDays(days).m != *m) return std::nullopt;  // e.g. 2023-02-30
+  return days * kSecondsPerDay;
+}
+
+}  // namespace dmarc

@@ -1,0 +1,32 @@
+// UTC calendar arithmetic without the C library's time zone state (thread-safe, no locale).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dmarc {
+
+constexpr std::int64_t kSecondsPerDay = 86400;
+
+// "YYYY-MM-DD HH:MM:SS" for a Unix time, in UTC (parsedmarc's timestamp format).
+std::string FormatUtc(std::int64_t unix_seconds);
+// Writes the same 19 characters into out.
+void FormatUtc(std::int64_t unix_seconds, char out[19]);
+// "YYYY-MM-DD" for a Unix time, in UTC.
+std::string FormatUtcDate(std::int64_t unix_seconds);
+
+// Days since 1970-01-01 for a proleptic Gregorian date.
+std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d);
+
+// Parses "YYYY-MM-DD" (midnight UTC) into Unix seconds.
+std::optional<std::int64_t> ParseDate(std::string_view s);
+
+// Start of the UTC day containing t.
+constexpr std::int64_t FloorDay(std::int64_t t) {
+  const std::int64_t r = t % kSecondsPerDay;
+  return r < 0 ? t - r - kSecondsPerDay : t - r;
+}
+
+}  // namespace dmarc

@@ -1,0 +1,175 @@
+#include "mime/mime.h"
+
+#include <gmime/gmime.h>
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <mutex>
+
+#include "base/text.h"
+
+namespace dmarc::mime {
+
+namespace {
+
+void InitOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { g_mime_init(); });
+}
+
+struct GObjectUnref {
+  void operator()(void* p) const {
+    if (p) g_object_unref(p);
+  }
+};
+template <class T>
+using GPtr = std::unique_ptr<T, GObjectUnref>;
+
+GPtr<GMimeStream> MemoryStream(std::string_view bytes) {
+  return GPtr<GMimeStream>(g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size()));
+}
+
+// Writes a data wrapper (decoding its transfer encoding) or an object into a string.
+std::string StreamToString(GMimeStream* mem) {
+  GByteArray* arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+  return std::string(reinterpret_cast<const char*>(arr->data), arr->len);
+}
+
+std::string ContentTypeOf(GMimeObject* obj) {
+  GMimeContentType* ct = g_mime_object_get_content_type(obj);
+  if (!ct) return "text/plain";
+  const char* type = g_mime_content_type_get_media_type(ct);
+  const char* sub = g_mime_content_type_get_media_subtype(ct);
+  return ToLowerAscii(fmt::format("{}/{}", type ? type : "", sub ? sub : ""));
+}
+
+class Walker {
+ public:
+  Walker(const Limits& limits, Mail& mail) : limits_(limits), mail_(mail) {}
+
+  void Walk(GMimeObject* obj, const std::string& path, int depth) {
+    if (!obj) return;
+    if (mail_.parts.size() >= limits_.max_mime_parts) {
+      if (!truncated_) {
+        mail_.warnings.push_back(
+            fmt::format("more than {} MIME parts: the rest were skipped", limits_.max_mime_parts));
+        truncated_ = true;
+      }
+      return;
+    }
+    if (depth > limits_.max_nesting * 4) {
+      mail_.warnings.push_back(fmt::format("part {}: nested too deeply, skipped", path));
+      return;
+    }
+    if (GMIME_IS_MULTIPART(obj)) {
+      GMimeMultipart* mp = GMIME_MULTIPART(obj);
+      const int n = g_mime_multipart_get_count(mp);
+      for (int i = 0; i < n; ++i) {
+        Walk(g_mime_multipart_get_part(mp, i), Child(path, i + 1), depth + 1);
+      }
+    } else if (GMIME_IS_MESSAGE_PART(obj)) {
+      GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+      Part part;
+      part.path = path;
+      part.content_type = ContentTypeOf(obj);
+      part.is_message = true;
+      if (inner) {
+        GPtr<GMimeStream> mem(g_mime_stream_mem_new());
+        g_mime_object_write_to_stream(GMIME_OBJECT(inner), nullptr, mem.get());
+        part.data = StreamToString(mem.get());
+      }
+      mail_.parts.push_back(std::move(part));
+      if (inner) Walk(g_mime_message_get_mime_part(inner), Child(path, 1), depth + 1);
+    } else if (GMIME_IS_PART(obj)) {
+      GMimePart* gp = GMIME_PART(obj);
+      Part part;
+      part.path = path;
+      part.content_type = ContentTypeOf(obj);
+      if (const char* fn = g_mime_part_get_filename(gp)) part.filename = fn;
+      if (GMimeDataWrapper* content = g_mime_part_get_content(gp)) {
+        GPtr<GMimeStream> mem(g_mime_stream_mem_new());
+        g_mime_data_wrapper_write_to_stream(content, mem.get());
+        part.data = StreamToString(mem.get());
+      }
+      mail_.parts.push_back(std::move(part));
+    }
+  }
+
+ private:
+  static std::string Child(const std::string& path, int i) {
+    return path.empty() ? std::to_string(i) : fmt::format("{}.{}", path, i);
+  }
+
+  const Limits& limits_;
+  Mail& mail_;
+  bool truncated_ = false;
+};
+
+std::string HeaderText(const char* s) { return s ? std::string(s) : std::string(); }
+
+Mail FromMessage(GMimeMessage* msg, const Limits& limits) {
+  Mail mail;
+  mail.subject = HeaderText(g_mime_message_get_subject(msg));
+  mail.message_id = HeaderText(g_mime_message_get_message_id(msg));
+  if (InternetAddressList* from = g_mime_message_get_from(msg)) {
+    char* s = internet_address_list_to_string(from, nullptr, FALSE);
+    mail.from = HeaderText(s);
+    g_free(s);
+  }
+  if (InternetAddressList* to = g_mime_message_get_to(msg)) {
+    char* s = internet_address_list_to_string(to, nullptr, FALSE);
+    mail.to = HeaderText(s);
+    g_free(s);
+  }
+  if (GDateTime* date = g_mime_message_get_date(msg)) {
+    mail.date = g_date_time_to_unix(date);
+  }
+  Walker walker(limits, mail);
+  GMimeObject* body = g_mime_message_get_mime_part(msg);
+  // A single-part mail is part "1", as in IMAP's BODYSTRUCTURE numbering.
+  walker.Walk(body, GMIME_IS_MULTIPART(body) ? "" : "1", 0);
+  RepairUtf8(mail.subject);
+  RepairUtf8(mail.from);
+  RepairUtf8(mail.to);
+  RepairUtf8(mail.message_id);
+  return mail;
+}
+
+}  // namespace
+
+Result<Mail> ParseMail(std::string_view bytes, const Limits& limits) {
+  InitOnce();
+  auto stream = MemoryStream(bytes);
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+  GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
+  if (!msg) return MakeError("not a mail message (no header block)");
+  return FromMessage(msg.get(), limits);
+}
+
+Result<std::size_t> ForEachMboxMail(std::string_view bytes, const Limits& limits,
+                                    const MailVisitor& visit) {
+  InitOnce();
+  auto stream = MemoryStream(bytes);
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MBOX);
+  std::size_t count = 0;
+  while (!g_mime_parser_eos(parser.get())) {
+    if (count >= limits.max_mbox_messages) {
+      return MakeError(
+          fmt::format("mbox has more than {} messages: the rest were skipped",
+                      limits.max_mbox_messages));
+    }
+    GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
+    if (!msg) {
+      if (count == 0) return MakeError("not an mbox file (no message found)");
+      return MakeError(fmt::format("mbox message {} could not be read", count + 1));
+    }
+    ++count;
+    visit(count, FromMessage(msg.get(), limits));
+  }
+  return count;
+}
+
+}  // namespace dmarc::mime

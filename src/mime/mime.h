@@ -1,0 +1,48 @@
+// Mail parsing: the only module that includes GMime. It turns a mail (or every mail of an mbox)
+// into plain values: a few headers and the decoded content of every leaf part, walking nested
+// multiparts and attached messages (message/rfc822).
+//
+// Thread-safety: functions are reentrant; GMime is initialised once, on first use.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/limits.h"
+#include "base/result.h"
+
+namespace dmarc::mime {
+
+struct Part {
+  std::string path;          // position in the tree: "1", "2.1", ...
+  std::string content_type;  // lower-case "type/subtype" as declared (never trusted for format)
+  std::string filename;      // from Content-Disposition or Content-Type name, may be empty
+  std::string data;          // content with the transfer encoding removed
+  // A message/rfc822 part: data holds the whole attached message, and its own parts follow as
+  // separate entries. Consumers looking for report attachments skip these.
+  bool is_message = false;
+};
+
+struct Mail {
+  std::string subject;
+  std::string from;
+  std::string to;
+  std::string message_id;
+  std::optional<std::int64_t> date;  // Unix time of the Date header
+  std::vector<Part> parts;
+  std::vector<std::string> warnings;  // e.g. parts skipped over a limit
+};
+
+Result<Mail> ParseMail(std::string_view bytes, const Limits& limits);
+
+// Calls visit(index, mail) for each message of an mbox, index from 1. A message GMime cannot
+// construct ends the walk with an error naming it; messages before it were already visited.
+using MailVisitor = std::function<void(std::size_t index, Result<Mail>&& mail)>;
+Result<std::size_t> ForEachMboxMail(std::string_view bytes, const Limits& limits,
+                                    const MailVisitor& visit);
+
+}  // namespace dmarc::mime

@@ -1,0 +1,442 @@
+#include "parse/aggregate.h"
+
+#include <fmt/format.h>
+#include <pugixml.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/text.h"
+#include "base/time.h"
+#include "parse/xml_prepare.h"
+#include "psl/psl.h"
+
+namespace dmarc::parse {
+
+namespace {
+
+using model::AggregateReport;
+using model::OptString;
+
+// Element name without a namespace prefix.
+std::string_view LocalName(const pugi::xml_node& n) {
+  std::string_view name = n.name();
+  const std::size_t colon = name.find(':');
+  return colon == std::string_view::npos ? name : name.substr(colon + 1);
+}
+
+pugi::xml_node Child(const pugi::xml_node& parent, std::string_view local) {
+  for (pugi::xml_node c = parent.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_element && LocalName(c) == local) return c;
+  }
+  return {};
+}
+
+class Reader {
+ public:
+  Reader(const Limits& limits, std::vector<std::string>& errors)
+      : limits_(limits), errors_(errors) {}
+
+  // Trimmed text of an element (all its text and CDATA children), bounded in length.
+  std::string Text(const pugi::xml_node& n, std::string_view what) {
+    if (!n) return {};
+    std::string out;
+    for (pugi::xml_node c = n.first_child(); c; c = c.next_sibling()) {
+      if (c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) out += c.value();
+    }
+    std::string_view t = Trim(out);
+    if (t.size() > limits_.max_field_bytes) {
+      errors_.push_back(fmt::format("{} truncated to {} bytes", what, limits_.max_field_bytes));
+      t = t.substr(0, limits_.max_field_bytes);
+      // Do not cut a UTF-8 sequence in half.
+      while (!t.empty() && (static_cast<unsigned char>(t.back()) & 0xC0) == 0x80) {
+        t.remove_suffix(1);
+      }
+      if (!t.empty() && static_cast<unsigned char>(t.back()) >= 0xC0) t.remove_suffix(1);
+    }
+    return std::string(t);
+  }
+
+  std::string Text(const pugi::xml_node& parent, std::string_view child, std::string_view what) {
+    return Text(Child(parent, child), what);
+  }
+
+  OptString Optional(const pugi::xml_node& parent, std::string_view child,
+                     std::string_view what) {
+    pugi::xml_node n = Child(parent, child);
+    if (!n) return std::nullopt;
+    std::string v = Text(n, what);
+    if (v.empty()) return std::nullopt;
+    return v;
+  }
+
+  // A result word: lower-cased, whitespace removed; known synonyms mapped.
+  std::string Word(const pugi::xml_node& parent, std::string_view child, std::string_view what) {
+    std::string v = ToLowerAscii(Text(parent, child, what));
+    if (v == "hardfail") {
+      errors_.push_back(fmt::format("{} \"hardfail\" read as \"fail\"", what));
+      v = "fail";
+    }
+    return v;
+  }
+
+  void Note(std::string message) { errors_.push_back(std::move(message)); }
+
+ private:
+  const Limits& limits_;
+  std::vector<std::string>& errors_;
+};
+
+std::string DomainOfEmail(std::string_view email) {
+  const std::size_t at = email.rfind('@');
+  std::string_view d = at == std::string_view::npos ? email : email.substr(at + 1);
+  while (!d.empty() && (d.back() == '>' || IsSpace(d.back()))) d.remove_suffix(1);
+  return std::string(d);
+}
+
+Result<bool> ReadMetadata(const pugi::xml_node& feedback, AggregateReport& report, Reader& rd) {
+  pugi::xml_node md = Child(feedback, "report_metadata");
+  if (!md) return MakeError("missing <report_metadata>");
+  auto& m = report.report_metadata;
+  m.org_name = rd.Text(md, "org_name", "org_name");
+  m.org_email = rd.Text(md, "email", "email");
+  m.org_extra_contact_info = rd.Optional(md, "extra_contact_info", "extra_contact_info");
+  m.generator = rd.Optional(md, "generator", "generator");
+  if (m.org_name.empty()) m.org_name = DomainOfEmail(m.org_email);
+  // Like parsedmarc: an org_name that is a host name becomes its registrable domain
+  // ("Outlook.com" → "outlook.com"); names with spaces ("FastMail Pty Ltd") stay as sent.
+  if (m.org_name.find(' ') == std::string::npos) {
+    if (auto base = psl::RegistrableDomain(m.org_name)) m.org_name = *base;
+  }
+  if (m.org_name.empty()) return MakeError("report has neither org_name nor email");
+  // parsedmarc drops angle brackets and anything from an '@' on, so ids compare equal.
+  std::string id = rd.Text(md, "report_id", "report_id");
+  std::erase(id, '<');
+  std::erase(id, '>');
+  if (const std::size_t at = id.find('@'); at != std::string::npos) id.resize(at);
+  m.report_id = std::string(Trim(id));
+  if (m.report_id.empty()) return MakeError("missing report_id");
+  pugi::xml_node range = Child(md, "date_range");
+  if (!range) return MakeError("missing <date_range>");
+  const std::string begin_text = rd.Text(range, "begin", "date_range.begin");
+  const std::string end_text = rd.Text(range, "end", "date_range.end");
+  auto parse_time = [&](const std::string& text) -> std::optional<std::int64_t> {
+    if (auto v = ParseSigned(text)) return v;
+    // Some reporters send fractional seconds.
+    const std::size_t dot = text.find('.');
+    if (dot != std::string::npos && dot > 0) {
+      if (auto v = ParseSigned(std::string_view(text).substr(0, dot))) {
+        rd.Note(fmt::format("date_range value \"{}\" had a fraction, truncated", text));
+        return v;
+      }
+    }
+    return std::nullopt;
+  };
+  auto begin = parse_time(begin_text);
+  auto end = parse_time(end_text);
+  if (!begin) return MakeError(fmt::format("invalid date_range begin \"{}\"", begin_text));
+  if (!end) return MakeError(fmt::format("invalid date_range end \"{}\"", end_text));
+  constexpr std::int64_t kMaxTime = 253402300799;  // 9999-12-31 23:59:59
+  if (*begin < 0 || *end < 0 || *begin > kMaxTime || *end > kMaxTime) {
+    return MakeError("date_range out of range");
+  }
+  if (*end < *begin) {
+    rd.Note("date_range end before begin: swapped");
+    std::swap(*begin, *end);
+  }
+  m.begin = *begin;
+  m.end = *end;
+  for (pugi::xml_node e = md.first_child(); e; e = e.next_sibling()) {
+    if (e.type() == pugi::node_element && LocalName(e) == "error") {
+      std::string text = rd.Text(e, "report_metadata.error");
+      if (!text.empty()) m.errors.push_back("reporter: " + text);
+    }
+  }
+  return true;
+}
+
+Result<bool> ReadPolicy(const pugi::xml_node& feedback, AggregateReport& report, Reader& rd) {
+  pugi::xml_node pp = Child(feedback, "policy_published");
+  if (!pp) return MakeError("missing <policy_published>");
+  auto& p = report.policy_published;
+  p.domain = ToLowerAscii(rd.Text(pp, "domain", "policy_published.domain"));
+  if (p.domain.empty()) return MakeError("missing policy_published domain");
+  std::string adkim = rd.Word(pp, "adkim", "adkim");
+  std::string aspf = rd.Word(pp, "aspf", "aspf");
+  p.adkim = adkim.empty() ? "r" : adkim;
+  p.aspf = aspf.empty() ? "r" : aspf;
+  p.p = rd.Word(pp, "p", "p");
+  if (p.p.empty()) {
+    rd.Note("policy_published has no p: taken as \"none\"");
+    p.p = "none";
+  }
+  std::string sp = rd.Word(pp, "sp", "sp");
+  p.sp = sp.empty() ? p.p : sp;
+  p.pct = rd.Optional(pp, "pct", "pct");
+  p.fo = rd.Optional(pp, "fo", "fo");
+  if (auto np = rd.Word(pp, "np", "np"); !np.empty()) p.np = np;
+  if (auto t = rd.Word(pp, "testing", "testing"); !t.empty()) p.testing = t;
+  if (auto dm = rd.Word(pp, "discovery_method", "discovery_method"); !dm.empty()) {
+    p.discovery_method = dm;
+  }
+  return true;
+}
+
+Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& limits,
+                                 Reader& rd) {
+  model::Record r;
+  pugi::xml_node row = Child(rec, "row");
+  if (!row) return MakeError(fmt::format("record {}: missing <row>", index));
+  r.source.ip_address = rd.Text(row, "source_ip", "source_ip");
+  if (r.source.ip_address.empty()) {
+    return MakeError(fmt::format("record {}: missing source_ip", index));
+  }
+  const std::string count_text = rd.Text(row, "count", "count");
+  auto count = ParseUnsigned(count_text);
+  if (!count) {
+    auto signed_count = ParseSigned(count_text);
+    if (signed_count && *signed_count < 0) {
+      rd.Note(fmt::format("record {}: negative count {} read as 0", index, *signed_count));
+      count = 0;
+    } else {
+      return MakeError(fmt::format("record {}: invalid count \"{}\"", index, count_text));
+    }
+  }
+  if (*count > limits.max_count) {
+    rd.Note(fmt::format("record {}: count {} clamped to {}", index, *count, limits.max_count));
+    count = limits.max_count;
+  }
+  r.count = *count;
+
+  pugi::xml_node pe = Child(row, "policy_evaluated");
+  auto& ev = r.policy_evaluated;
+  ev.disposition = rd.Word(pe, "disposition", "disposition");
+  ev.dkim = rd.Word(pe, "dkim", "policy_evaluated.dkim");
+  ev.spf = rd.Word(pe, "spf", "policy_evaluated.spf");
+  if (ev.disposition.empty()) ev.disposition = "none";
+  if (ev.dkim.empty()) ev.dkim = "fail";
+  if (ev.spf.empty()) ev.spf = "fail";
+  for (pugi::xml_node reason = pe.first_child(); reason; reason = reason.next_sibling()) {
+    if (reason.type() != pugi::node_element || LocalName(reason) != "reason") continue;
+    model::PolicyOverrideReason o;
+    if (std::string type = ToLowerAscii(rd.Text(reason, "type", "reason.type")); !type.empty()) {
+      o.type = std::move(type);
+    }
+    o.comment = rd.Optional(reason, "comment", "reason.comment");
+    ev.policy_override_reasons.push_back(std::move(o));
+  }
+
+  pugi::xml_node ids = Child(rec, "identifiers");
+  if (!ids) ids = Child(rec, "identities");
+  auto lower_opt = [&](const char* name) -> OptString {
+    OptString v = rd.Optional(ids, name, name);
+    if (v) *v = ToLowerAscii(*v);
+    return v;
+  };
+  r.identifiers.header_from = ToLowerAscii(rd.Text(ids, "header_from", "header_from"));
+  r.identifiers.envelope_from = lower_opt("envelope_from");
+  r.identifiers.envelope_to = lower_opt("envelope_to");
+
+  pugi::xml_node ar = Child(rec, "auth_results");
+  for (pugi::xml_node a = ar.first_child(); a; a = a.next_sibling()) {
+    if (a.type() != pugi::node_element) continue;
+    const std::string_view kind = LocalName(a);
+    if (kind == "dkim") {
+      model::DkimAuthResult d;
+      d.domain = ToLowerAscii(rd.Text(a, "domain", "dkim.domain"));
+      d.selector = rd.Text(a, "selector", "dkim.selector");
+      if (d.selector.empty()) d.selector = "none";
+      d.result = rd.Word(a, "result", "dkim.result");
+      if (d.result.empty()) d.result = "none";
+      d.human_result = rd.Optional(a, "human_result", "dkim.human_result");
+      r.dkim.push_back(std::move(d));
+    } else if (kind == "spf") {
+      model::SpfAuthResult s;
+      s.domain = ToLowerAscii(rd.Text(a, "domain", "spf.domain"));
+      s.scope = rd.Word(a, "scope", "spf.scope");
+      if (s.scope.empty()) s.scope = "mfrom";
+      s.result = rd.Word(a, "result", "spf.result");
+      if (s.result.empty()) s.result = "none";
+      s.human_result = rd.Optional(a, "human_result", "spf.human_result");
+      r.spf.push_back(std::move(s));
+    }
+  }
+  // parsedmarc fills a missing envelope_from from the last SPF result's domain.
+  if (!r.identifiers.envelope_from && !r.spf.empty() && !r.spf.back().domain.empty()) {
+    r.identifiers.envelope_from = r.spf.back().domain;
+  }
+  r.alignment.spf = ev.spf == "pass";
+  r.alignment.dkim = ev.dkim == "pass";
+  r.alignment.dmarc = r.alignment.spf || r.alignment.dkim;
+  return r;
+}
+
+// The first namespace declared on <feedback> or an element around it (parsedmarc reports the
+// first xmlns value in the document).
+OptString FirstNamespace(const pugi::xml_node& feedback) {
+  for (pugi::xml_node n = feedback; n && n.type() == pugi::node_element; n = n.parent()) {
+    for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
+      const std::string_view name = a.name();
+      if (name == "xmlns" || name.starts_with("xmlns:")) return std::string(a.value());
+    }
+  }
+  return std::nullopt;
+}
+
+const char* ParseStatusText(pugi::xml_parse_status s) {
+  pugi::xml_parse_result r;
+  r.status = s;
+  return r.description();
+}
+
+}  // namespace
+
+bool LooksLikeAggregateXml(std::string_view xml) {
+  return xml.substr(0, 64 * 1024).find("feedback") != std::string_view::npos;
+}
+
+Result<model::AggregateReport> ParseAggregateXml(std::string xml, const AggregateOptions& opts) {
+  const Limits& limits = opts.limits;
+  AggregateReport report;
+  std::vector<std::string> errors;
+  if (xml.size() > limits.max_decompressed_bytes) {
+    return MakeError(fmt::format("report exceeds the limit of {} bytes",
+                                 limits.max_decompressed_bytes));
+  }
+  NormaliseEncoding(xml, errors);
+  if (Trim(xml).empty()) return MakeError("empty document");
+  if (auto s = CheckStructure(xml, limits); !s) return MakeError(s.error());
+  if (xml.find("<!DOCTYPE") != std::string::npos || xml.find("<!ENTITY") != std::string::npos) {
+    errors.emplace_back("ignored a DOCTYPE declaration: entities are never expanded");
+  }
+
+  constexpr unsigned kParseOptions = pugi::parse_default & ~pugi::parse_doctype;
+  pugi::xml_document doc;
+  // pugixml parses in place into a buffer it does not own, so the string must outlive doc.
+  std::string buffer = xml;
+  pugi::xml_parse_result pr =
+      doc.load_buffer_inplace(buffer.data(), buffer.size(), kParseOptions, pugi::encoding_utf8);
+  if (!pr) {
+    const std::string first_error =
+        fmt::format("{} at offset {}", pr.description(), pr.offset);
+    std::vector<std::string> repairs;
+    if (RepairMarkup(xml, repairs)) {
+      buffer = xml;
+      doc.reset();
+      pugi::xml_parse_result pr2 =
+          doc.load_buffer_inplace(buffer.data(), buffer.size(), kParseOptions, pugi::encoding_utf8);
+      if (!pr2) {
+        return MakeError(fmt::format("not well-formed XML: {} (after repair: {} at offset {})",
+                                     first_error, ParseStatusText(pr2.status), pr2.offset));
+      }
+      errors.push_back("XML was not well-formed (" + first_error + "); repaired");
+      errors.insert(errors.end(), repairs.begin(), repairs.end());
+    } else {
+      return MakeError("not well-formed XML: " + first_error);
+    }
+  }
+  pugi::xml_node feedback;
+  for (pugi::xml_node n = doc.first_child(); n; n = n.next_sibling()) {
+    if (n.type() == pugi::node_element) {
+      feedback = n;
+      break;
+    }
+  }
+  if (!feedback || LocalName(feedback) != "feedback") {
+    // A wrapper element that is well-formed: look one level down.
+    pugi::xml_node inner = feedback ? Child(feedback, "feedback") : pugi::xml_node();
+    if (!inner) {
+      return MakeError(fmt::format("not a DMARC aggregate report: root element is <{}>",
+                                   feedback ? feedback.name() : ""));
+    }
+    errors.push_back(fmt::format("<feedback> was wrapped in <{}>: wrapper ignored",
+                                 feedback.name()));
+    feedback = inner;
+  }
+
+  report.xml_namespace = FirstNamespace(feedback);
+  Reader rd(limits, errors);
+  std::string version = rd.Text(feedback, "version", "version");
+  report.xml_schema = version.empty() ? "draft" : version;
+  if (auto r = ReadMetadata(feedback, report, rd); !r) return MakeError(r.error());
+  if (auto r = ReadPolicy(feedback, report, rd); !r) return MakeError(r.error());
+
+  std::size_t index = 0;
+  for (pugi::xml_node rec = feedback.first_child(); rec; rec = rec.next_sibling()) {
+    if (rec.type() != pugi::node_element || LocalName(rec) != "record") continue;
+    ++index;
+    if (index > limits.max_records) {
+      return MakeError(fmt::format("report has more than {} records", limits.max_records));
+    }
+    auto r = ReadRecord(rec, index, limits, rd);
+    if (!r) {
+      // One bad row should not cost the others.
+      errors.push_back(r.error() + ": record skipped");
+      continue;
+    }
+    r->interval_begin = report.report_metadata.begin;
+    r->interval_end = report.report_metadata.end;
+    report.records.push_back(std::move(r).value());
+  }
+  if (report.records.empty() && index > 0) {
+    return MakeError("no valid record in report: " + errors.back());
+  }
+  report.report_metadata.errors.insert(report.report_metadata.errors.end(), errors.begin(),
+                                       errors.end());
+  NormaliseTimespan(report, opts.timespan_threshold_hours);
+  return report;
+}
+
+void NormaliseTimespan(model::AggregateReport& report, double threshold_hours) {
+  auto& m = report.report_metadata;
+  m.original_timespan_seconds = m.end - m.begin;
+  for (auto& r : report.records) {
+    r.interval_begin = m.begin;
+    r.interval_end = m.end;
+    r.normalized_timespan = false;
+  }
+  m.timespan_requires_normalization =
+      static_cast<double>(m.end - m.begin) > threshold_hours * 3600.0;
+  if (!m.timespan_requires_normalization) return;
+  // Day buckets: [max(begin, day), min(end, day + 86400)).
+  struct Bucket {
+    std::int64_t begin, end;
+  };
+  std::vector<Bucket> buckets;
+  for (std::int64_t day = FloorDay(m.begin); day < m.end; day += kSecondsPerDay) {
+    buckets.push_back({std::max(m.begin, day), std::min(m.end, day + kSecondsPerDay)});
+  }
+  const auto total = static_cast<double>(m.end - m.begin);
+  std::vector<model::Record> out;
+  out.reserve(report.records.size() * buckets.size());
+  std::vector<std::uint64_t> shares(buckets.size());
+  std::vector<std::pair<double, std::size_t>> remainders(buckets.size());
+  for (auto& r : report.records) {
+    std::uint64_t assigned = 0;
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      const double exact =
+          static_cast<double>(r.count) * static_cast<double>(buckets[i].end - buckets[i].begin) /
+          total;
+      shares[i] = static_cast<std::uint64_t>(exact);
+      remainders[i] = {exact - static_cast<double>(shares[i]), i};
+      assigned += shares[i];
+    }
+    std::stable_sort(remainders.begin(), remainders.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (std::size_t k = 0; assigned < r.count && k < remainders.size(); ++k, ++assigned) {
+      ++shares[remainders[k].second];
+    }
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      if (shares[i] == 0) continue;
+      model::Record copy = r;
+      copy.count = shares[i];
+      copy.interval_begin = buckets[i].begin;
+      copy.interval_end = buckets[i].end;
+      copy.normalized_timespan = true;
+      out.push_back(std::move(copy));
+    }
+  }
+  report.records.swap(out);
+}
+
+}  // namespace dmarc::parse

@@ -1,0 +1,254 @@
+#include "parse/xml_prepare.h"
+
+#include <iconv.h>
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <string_view>
+
+#include "base/text.h"
+
+namespace dmarc::parse {
+
+namespace {
+
+// The value of encoding="..." in an XML declaration at the start, lower-cased, or "".
+std::string DeclaredEncoding(std::string_view xml) {
+  if (xml.substr(0, 5) != "<?xml") return {};
+  const std::size_t end = xml.find("?>");
+  if (end == std::string_view::npos || end > 512) return {};
+  std::string_view decl = xml.substr(0, end);
+  std::size_t pos = decl.find("encoding");
+  if (pos == std::string_view::npos) return {};
+  pos = decl.find_first_of("\"'", pos);
+  if (pos == std::string_view::npos) return {};
+  const char quote = decl[pos];
+  const std::size_t close = decl.find(quote, pos + 1);
+  if (close == std::string_view::npos) return {};
+  return ToLowerAscii(Trim(decl.substr(pos + 1, close - pos - 1)));
+}
+
+bool IsSingleByteEncoding(const std::string& enc) {
+  return enc.starts_with("windows-") || enc.starts_with("cp12") || enc.starts_with("iso-8859") ||
+         enc.starts_with("iso8859") || enc == "latin1" || enc == "latin-1" ||
+         enc == "us-ascii" || enc == "ascii";
+}
+
+// Converts with glibc iconv; returns false when the converter is unknown or input is invalid.
+bool Transcode(std::string& s, const std::string& from) {
+  const std::string charset = (from == "us-ascii" || from == "ascii") ? "windows-1252" : from;
+  iconv_t cd = iconv_open("UTF-8", charset.c_str());
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  std::string out(s.size() * 3 + 16, '\0');
+  char* in_ptr = s.data();
+  std::size_t in_left = s.size();
+  char* out_ptr = out.data();
+  std::size_t out_left = out.size();
+  const std::size_t rc = iconv(cd, &in_ptr, &in_left, &out_ptr, &out_left);
+  iconv_close(cd);
+  if (rc == static_cast<std::size_t>(-1)) return false;
+  out.resize(out.size() - out_left);
+  s.swap(out);
+  return true;
+}
+
+bool HasHighBytes(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return true;
+  }
+  return false;
+}
+
+bool IsNameStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+bool IsNameChar(char c) {
+  return IsNameStart(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
+// Length of the markup that starts at xml[i] == '<' when it is plausible markup, else 0.
+std::size_t MarkupLength(std::string_view xml, std::size_t i) {
+  std::size_t j = i + 1;
+  if (j >= xml.size()) return 0;
+  if (xml[j] == '?' || xml[j] == '!') {
+    const char* terminator = xml.substr(j, 3) == "!--" ? "-->" : ">";
+    const std::size_t end = xml.find(terminator, j);
+    return end == std::string_view::npos ? 0 : end + std::strlen(terminator) - i;
+  }
+  if (xml[j] == '/') ++j;
+  if (j >= xml.size() || !IsNameStart(xml[j])) return 0;
+  while (j < xml.size() && IsNameChar(xml[j])) ++j;
+  // After the name: '>', '/>', or whitespace followed by attributes.
+  while (j < xml.size()) {
+    const char c = xml[j];
+    if (c == '>') return j + 1 - i;
+    if (c == '<') return 0;
+    if (c == '"' || c == '\'') {
+      const std::size_t close = xml.find(c, j + 1);
+      if (close == std::string_view::npos) return 0;
+      j = close + 1;
+      continue;
+    }
+    if (c == '/' || c == '=' || IsSpace(c) || IsNameChar(c)) {
+      // Attributes must be separated from the name by whitespace.
+      if (c != '/' && !IsSpace(c) && j > 0 && !IsSpace(xml[j - 1]) && xml[j - 1] != '"' &&
+          xml[j - 1] != '\'' && xml[j - 1] != '=' && !IsNameChar(xml[j - 1])) {
+        return 0;
+      }
+      ++j;
+      continue;
+    }
+    return 0;
+  }
+  return 0;
+}
+
+bool IsEntityAt(std::string_view xml, std::size_t i) {
+  // &name; or &#123; or &#x1F; within a short distance.
+  std::size_t j = i + 1;
+  if (j < xml.size() && xml[j] == '#') {
+    ++j;
+    const bool hex = j < xml.size() && (xml[j] == 'x' || xml[j] == 'X');
+    if (hex) ++j;
+    const std::size_t start = j;
+    while (j < xml.size() && (std::isxdigit(static_cast<unsigned char>(xml[j])) != 0)) ++j;
+    return j > start && j < xml.size() && xml[j] == ';';
+  }
+  const std::size_t start = j;
+  while (j < xml.size() && j - start < 32 && IsNameChar(xml[j])) ++j;
+  return j > start && j < xml.size() && xml[j] == ';';
+}
+
+// Finds "<feedback" (optionally with a namespace prefix) as a start tag.
+std::size_t FindFeedbackStart(std::string_view xml) {
+  std::size_t pos = 0;
+  while ((pos = xml.find("feedback", pos)) != std::string_view::npos) {
+    std::size_t open = pos;
+    while (open > 0 && IsNameChar(xml[open - 1]) && xml[open - 1] != '<') --open;
+    if (open > 0 && xml[open - 1] == '<' && pos + 8 < xml.size() &&
+        (xml[pos + 8] == '>' || IsSpace(xml[pos + 8]) || xml[pos + 8] == '/')) {
+      const std::string_view prefix = xml.substr(open, pos - open);
+      if (prefix.empty() || prefix.back() == ':') return open - 1;
+    }
+    pos += 8;
+  }
+  return std::string_view::npos;
+}
+
+std::size_t FindFeedbackEnd(std::string_view xml) {
+  const std::size_t pos = xml.rfind("feedback>");
+  if (pos == std::string_view::npos) return pos;
+  const std::size_t open = xml.rfind("</", pos);
+  if (open == std::string_view::npos) return open;
+  return pos + 9;
+}
+
+}  // namespace
+
+void NormaliseEncoding(std::string& xml, std::vector<std::string>& errors) {
+  if (xml.starts_with("\xEF\xBB\xBF")) {
+    xml.erase(0, 3);
+    errors.emplace_back("removed a UTF-8 byte order mark");
+  }
+  const std::string declared = DeclaredEncoding(xml);
+  if (!declared.empty() && IsSingleByteEncoding(declared) && HasHighBytes(xml) &&
+      !IsValidUtf8(xml)) {
+    if (Transcode(xml, declared)) {
+      errors.push_back(fmt::format("converted from declared encoding {} to UTF-8", declared));
+    }
+  }
+  if (const std::size_t n = RepairUtf8(xml); n > 0) {
+    errors.push_back(fmt::format("replaced {} invalid UTF-8 byte(s) with U+FFFD", n));
+  }
+  if (const std::size_t n = StripXmlForbiddenControls(xml); n > 0) {
+    errors.push_back(fmt::format("removed {} control character(s) not allowed in XML", n));
+  }
+}
+
+Result<bool> CheckStructure(const std::string& xml, const Limits& limits) {
+  const char* p = xml.data();
+  const char* end = p + xml.size();
+  int depth = 0;
+  std::size_t elements = 0;
+  // Generous: a record has about 20 elements.
+  const std::size_t max_elements = limits.max_records * 64 + 1024;
+  while ((p = static_cast<const char*>(std::memchr(p, '<', static_cast<std::size_t>(end - p))))) {
+    ++p;
+    if (p >= end) break;
+    if (*p == '/') {
+      --depth;
+      continue;
+    }
+    if (*p == '?' || *p == '!') continue;
+    const char* close = static_cast<const char*>(std::memchr(p, '>', static_cast<std::size_t>(end - p)));
+    if (!close) break;
+    if (close[-1] != '/') ++depth;
+    if (depth > limits.max_xml_depth) {
+      return MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
+    }
+    if (++elements > max_elements) {
+      return MakeError(fmt::format("XML has more than {} elements", max_elements));
+    }
+    p = close + 1;
+  }
+  return true;
+}
+
+bool RepairMarkup(std::string& xml, std::vector<std::string>& errors) {
+  bool changed = false;
+  std::string_view view(xml);
+  const std::size_t start = FindFeedbackStart(view);
+  const std::size_t stop = FindFeedbackEnd(view);
+  if (start != std::string_view::npos && stop != std::string_view::npos && stop > start &&
+      (Trim(view.substr(0, start)).find('<') != std::string_view::npos ||
+       !Trim(view.substr(stop)).empty())) {
+    // Keep an XML declaration only if it is the very start; it is not needed for UTF-8.
+    xml = xml.substr(start, stop - start);
+    errors.emplace_back("kept only the <feedback> element: content outside it was discarded");
+    changed = true;
+  } else if (start != std::string_view::npos && stop == std::string_view::npos) {
+    errors.emplace_back("document has no </feedback> end tag");
+  }
+  std::string out;
+  out.reserve(xml.size() + 64);
+  std::size_t escaped_lt = 0, escaped_amp = 0;
+  view = xml;
+  for (std::size_t i = 0; i < view.size();) {
+    const char c = view[i];
+    if (c == '<') {
+      const std::size_t len = MarkupLength(view, i);
+      if (len == 0) {
+        out += "&lt;";
+        ++escaped_lt;
+        ++i;
+      } else {
+        out.append(view.substr(i, len));
+        i += len;
+      }
+      continue;
+    }
+    if (c == '&' && !IsEntityAt(view, i)) {
+      out += "&amp;";
+      ++escaped_amp;
+      ++i;
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  if (escaped_lt) {
+    errors.push_back(fmt::format("escaped {} '<' character(s) that did not start markup", escaped_lt));
+  }
+  if (escaped_amp) {
+    errors.push_back(fmt::format("escaped {} '&' character(s) that did not start an entity", escaped_amp));
+  }
+  if (escaped_lt || escaped_amp) {
+    xml.swap(out);
+    changed = true;
+  }
+  return changed;
+}
+
+}  // namespace dmarc::parse

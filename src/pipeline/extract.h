@@ -1,0 +1,42 @@
+// From the bytes of one input to the reports inside it: recognises containers by magic bytes
+// (gzip, zip, mail, mbox — nested in any order, to a depth limit), parses every report found,
+// and turns everything that fails into a Rejection naming where in the input it was.
+//
+// Thread-safety: reentrant; workers call it in parallel on different inputs.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/limits.h"
+#include "model/aggregate.h"
+#include "parse/aggregate.h"
+
+namespace dmarc::pipeline {
+
+struct FoundReport {
+  std::string origin;  // e.g. "mail.eml[part 2: report.zip][report.xml]"
+  model::AggregateReport aggregate;
+};
+
+struct Rejection {
+  std::string origin;
+  std::string reason;
+};
+
+struct Extracted {
+  std::vector<FoundReport> reports;
+  std::vector<Rejection> rejections;
+};
+
+struct ExtractOptions {
+  parse::AggregateOptions aggregate;
+  const Limits& limits() const { return aggregate.limits; }
+};
+
+// Extracts every report from one input's bytes. Never throws for bad input.
+Extracted ExtractReports(std::string_view bytes, const std::string& origin,
+                         const ExtractOptions& options);
+
+}  // namespace dmarc::pipeline

@@ -1,0 +1,68 @@
+// Runs work(i) for i in [0, n) on a pool of threads and hands each result to emit() in index
+// order on the calling thread. At most `window` results wait to be emitted, so memory stays
+// bounded however many inputs there are while every core stays busy.
+#pragma once
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace dmarc::pipeline {
+
+template <class T>
+void RunOrdered(std::size_t n, unsigned threads, std::size_t window,
+                const std::function<T(std::size_t)>& work,
+                const std::function<void(std::size_t, T&&)>& emit) {
+  threads = std::max(1u, threads);
+  window = std::max<std::size_t>(window, threads);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::size_t, T> ready;
+  std::size_t next = 0;     // next index to claim
+  std::size_t emitted = 0;  // next index to emit
+  auto worker = [&] {
+    for (;;) {
+      std::size_t i;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return next >= n || next < emitted + window; });
+        if (next >= n) return;
+        i = next++;
+      }
+      T result = work(i);
+      {
+        std::lock_guard lock(mu);
+        ready.emplace(i, std::move(result));
+      }
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(threads);
+  for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
+  while (emitted < n) {
+    std::optional<T> item;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return ready.count(emitted) > 0; });
+      auto it = ready.find(emitted);
+      item.emplace(std::move(it->second));
+      ready.erase(it);
+    }
+    emit(emitted, std::move(*item));
+    {
+      std::lock_guard lock(mu);
+      ++emitted;
+    }
+    cv.notify_all();
+  }
+  for (auto& t : pool) t.join();
+}
+
+}  // namespace dmarc::pipeline
