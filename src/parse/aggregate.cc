@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "base/text.h"
 #include "base/time.h"
@@ -195,9 +196,14 @@ Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, c
   auto count = ParseUnsigned(count_text);
   if (!count) {
     auto signed_count = ParseSigned(count_text);
+    const std::string_view digits = Trim(count_text);
     if (signed_count && *signed_count < 0) {
       rd.Note(fmt::format("record {}: negative count {} read as 0", index, *signed_count));
       count = 0;
+    } else if (!digits.empty() && digits.size() <= 64 &&
+               digits.find_first_not_of("0123456789") == std::string_view::npos) {
+      // Too large for 64 bits: clamped below like any count over the limit.
+      count = std::numeric_limits<std::uint64_t>::max();
     } else {
       return MakeError(fmt::format("record {}: invalid count \"{}\"", index, count_text));
     }

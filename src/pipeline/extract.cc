@@ -36,8 +36,9 @@ class Extractor {
         if (inside_mail) return 0;
         return Reject(origin, "JSON input: SMTP TLS reports are not supported yet");
       case Kind::kMail:
-        return UnpackMail(bytes, origin, depth);
+        return UnpackMail(bytes, origin, depth, inside_mail);
       case Kind::kMbox:
+        if (inside_mail) return 0;
         return UnpackMbox(bytes, origin, depth);
       case Kind::kEmpty:
         if (inside_mail) return 0;
@@ -85,7 +86,9 @@ class Extractor {
     return found;
   }
 
-  std::size_t UnpackParts(mime::Mail& mail, const std::string& origin, int depth) {
+  // A mail that is itself an input (or an mbox message) must hold a report; a mail attached
+  // inside another one (a forwarded message, an ARF sample) need not.
+  std::size_t UnpackParts(mime::Mail& mail, const std::string& origin, int depth, bool nested) {
     std::size_t found = 0;
     for (auto& part : mail.parts) {
       if (part.is_message) continue;  // its own parts follow in the list
@@ -96,7 +99,15 @@ class Extractor {
       part.data.clear();
       part.data.shrink_to_fit();
     }
-    if (found == 0) {
+    if (found == 0 && !nested) {
+      for (const auto& part : mail.parts) {
+        if (part.content_type == "message/feedback-report") {
+          return Reject(origin, "a failure (ARF) report: this version reads aggregate reports only");
+        }
+        if (part.content_type.starts_with("application/tlsrpt")) {
+          return Reject(origin, "an SMTP TLS report: this version reads aggregate reports only");
+        }
+      }
       return Reject(origin, mail.subject.empty()
                                 ? std::string("mail contains no DMARC report")
                                 : fmt::format("mail contains no DMARC report (subject \"{}\")",
@@ -105,10 +116,11 @@ class Extractor {
     return found;
   }
 
-  std::size_t UnpackMail(std::string_view bytes, const std::string& origin, int depth) {
+  std::size_t UnpackMail(std::string_view bytes, const std::string& origin, int depth,
+                         bool nested) {
     auto mail = mime::ParseMail(bytes, options_.limits());
-    if (!mail) return Reject(origin, mail.error());
-    return UnpackParts(*mail, origin, depth);
+    if (!mail) return nested ? 0 : Reject(origin, mail.error());
+    return UnpackParts(*mail, origin, depth, nested);
   }
 
   std::size_t UnpackMbox(std::string_view bytes, const std::string& origin, int depth) {
@@ -119,7 +131,7 @@ class Extractor {
           if (!mail) {
             found += Reject(label, mail.error());
           } else {
-            found += UnpackParts(*mail, label, depth + 1);
+            found += UnpackParts(*mail, label, depth + 1, /*nested=*/false);
           }
         });
     if (!n) found += Reject(origin, n.error());

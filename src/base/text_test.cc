@@ -1,0 +1,77 @@
+#include "base/text.h"
+
+#include <gtest/gtest.h>
+
+#include "base/time.h"
+
+namespace dmarc {
+namespace {
+
+TEST(Text, TrimAndCase) {
+  EXPECT_EQ(Trim(" \t\r\n pass \n"), "pass");
+  EXPECT_EQ(Trim("   "), "");
+  EXPECT_EQ(ToLowerAscii("PaSS Ünï"), "pass Ünï");
+  EXPECT_TRUE(EqualsIgnoreCase("HardFail", "hardfail"));
+  EXPECT_FALSE(EqualsIgnoreCase("fail", "fails"));
+}
+
+TEST(Text, ParseUnsigned) {
+  EXPECT_EQ(ParseUnsigned(" 42 "), 42u);
+  EXPECT_EQ(ParseUnsigned("+7"), 7u);
+  EXPECT_EQ(ParseUnsigned("18446744073709551615"), 18446744073709551615ull);
+  EXPECT_FALSE(ParseUnsigned("18446744073709551616"));
+  EXPECT_FALSE(ParseUnsigned("-1"));
+  EXPECT_FALSE(ParseUnsigned("1 2"));
+  EXPECT_FALSE(ParseUnsigned(""));
+  EXPECT_EQ(ParseSigned("-12"), -12);
+  EXPECT_FALSE(ParseSigned("9223372036854775808"));
+}
+
+TEST(Text, Utf8Validation) {
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\x91"));              // windows-1252 quote
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));          // truncated
+}
+
+TEST(Text, RepairUtf8ReplacesEachBadByte) {
+  std::string s = "a\x91" "b\xC3";
+  EXPECT_EQ(RepairUtf8(s), 2u);
+  EXPECT_EQ(s, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  std::string ok = "fine";
+  EXPECT_EQ(RepairUtf8(ok), 0u);
+  EXPECT_EQ(ok, "fine");
+}
+
+TEST(Text, StripXmlForbiddenControls) {
+  std::string s = "a\x01\tb\x1F\nc";
+  EXPECT_EQ(StripXmlForbiddenControls(s), 2u);
+  EXPECT_EQ(s, "a\tb\nc");
+}
+
+TEST(Time, FormatsUtc) {
+  EXPECT_EQ(FormatUtc(0), "1970-01-01 00:00:00");
+  EXPECT_EQ(FormatUtc(1538463818), "2018-10-02 07:03:38");
+  EXPECT_EQ(FormatUtc(951782400), "2000-02-29 00:00:00");
+  EXPECT_EQ(FormatUtcDate(1700086399), "2023-11-15");
+}
+
+TEST(Time, ParsesDates) {
+  EXPECT_EQ(ParseDate("1970-01-02"), 86400);
+  EXPECT_EQ(ParseDate("2000-02-29"), 951782400);
+  EXPECT_FALSE(ParseDate("2023-02-30"));
+  EXPECT_FALSE(ParseDate("2023-13-01"));
+  EXPECT_FALSE(ParseDate("20230101"));
+}
+
+TEST(Time, FloorDay) {
+  EXPECT_EQ(FloorDay(86399), 0);
+  EXPECT_EQ(FloorDay(86400), 86400);
+  EXPECT_EQ(FloorDay(-1), -86400);
+}
+
+}  // namespace
+}  // namespace dmarc
