@@ -1,0 +1,138 @@
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "sinks/json_text.h"
+#include "sinks/parsedmarc_format.h"
+
+namespace dmarc::sinks {
+namespace {
+
+model::AggregateReport Sample() {
+  model::AggregateReport r;
+  r.xml_schema = "1.0";
+  r.report_metadata.org_name = "Evil \"Org\", <script>alert('x')</script>";
+  r.report_metadata.org_email = "a@b.example";
+  r.report_metadata.report_id = "id\n\x01with\\controls";
+  r.report_metadata.begin = 1700000000;
+  r.report_metadata.end = 1700086399;
+  r.report_metadata.errors = {"first", "second"};
+  r.policy_published.domain = "example.com";
+  r.policy_published.p = "reject";
+  r.policy_published.sp = "reject";
+  model::Record rec;
+  rec.source.ip_address = "192.0.2.1";
+  rec.count = 7;
+  rec.alignment = {true, false, true};
+  rec.interval_begin = 1700000000;
+  rec.interval_end = 1700086399;
+  rec.policy_evaluated = {"none", "fail", "pass", {{"forwarded", "via, list"}, {std::nullopt, {}}}};
+  rec.identifiers.header_from = "example.com";
+  rec.dkim = {{"Example.com", "S1", "pass", {}}, {"other.example", "k2", "fail", "bad"}};
+  rec.spf = {{"example.com", "mfrom", "pass", {}}};
+  r.records.push_back(rec);
+  return r;
+}
+
+TEST(JsonText, EscapesEverythingJsonRequires) {
+  std::string out;
+  AppendJsonString(out, std::string("q\"b\\n\nt\tc\x01\x1f", 11));
+  EXPECT_EQ(out, R"("q\"b\\n\nt\tc\u0001\u001f")");
+}
+
+TEST(ParsedmarcJson, IsValidJsonWithParsedmarcFields) {
+  std::string doc = JsonDocumentBegin();
+  std::string fragment;
+  AppendAggregateJson(Sample(), fragment, true);
+  doc += fragment.substr(1);
+  doc += JsonDocumentEnd(true);
+  const auto j = nlohmann::json::parse(doc);
+  ASSERT_EQ(j["aggregate_reports"].size(), 1u);
+  EXPECT_TRUE(j["failure_reports"].empty());
+  EXPECT_TRUE(j["smtp_tls_reports"].empty());
+  const auto& r = j["aggregate_reports"][0];
+  EXPECT_EQ(r["report_metadata"]["org_name"], Sample().report_metadata.org_name);
+  EXPECT_EQ(r["report_metadata"]["report_id"], Sample().report_metadata.report_id);
+  EXPECT_EQ(r["report_metadata"]["begin_date"], "2023-11-14 22:13:20");
+  EXPECT_EQ(r["report_metadata"]["errors"], nlohmann::json({"first", "second"}));
+  EXPECT_TRUE(r["policy_published"]["pct"].is_null());
+  const auto& rec = r["records"][0];
+  EXPECT_EQ(rec["source"]["ip_address"], "192.0.2.1");
+  EXPECT_TRUE(rec["source"]["country"].is_null());
+  EXPECT_TRUE(rec["source"]["asn"].is_null());
+  EXPECT_EQ(rec["count"], 7);
+  EXPECT_EQ(rec["alignment"]["dmarc"], true);
+  EXPECT_EQ(rec["policy_evaluated"]["policy_override_reasons"][0]["comment"], "via, list");
+  EXPECT_TRUE(rec["policy_evaluated"]["policy_override_reasons"][1]["type"].is_null());
+  EXPECT_EQ(rec["auth_results"]["dkim"][1]["human_result"], "bad");
+  EXPECT_EQ(rec["interval_end"], "2023-11-15 22:13:19");
+  EXPECT_EQ(rec["normalized_timespan"], false);
+}
+
+TEST(ParsedmarcJson, EmptyDocumentIsValid) {
+  const auto j = nlohmann::json::parse(JsonDocumentBegin() + JsonDocumentEnd(false));
+  EXPECT_TRUE(j["aggregate_reports"].empty());
+}
+
+// Splits one CSV line (RFC 4180) into fields.
+std::vector<std::string> SplitCsv(const std::string& text, std::size_t& pos) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (; pos < text.size(); ++pos) {
+    const char c = text[pos];
+    if (quoted) {
+      if (c == '"' && pos + 1 < text.size() && text[pos + 1] == '"') {
+        fields.back() += '"';
+        ++pos;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else if (c == '\r' && pos + 1 < text.size() && text[pos + 1] == '\n') {
+      pos += 2;
+      break;
+    } else {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+TEST(ParsedmarcCsv, HasTheFortyFourColumnsAndQuotesFields) {
+  const std::string header = AggregateCsvHeader();
+  std::size_t pos = 0;
+  const auto columns = SplitCsv(header, pos);
+  ASSERT_EQ(columns.size(), 44u);
+  EXPECT_EQ(columns.front(), "xml_schema");
+  EXPECT_EQ(columns.back(), "spf_results");
+
+  std::string rows;
+  AppendAggregateCsvRows(Sample(), rows);
+  pos = 0;
+  const auto row = SplitCsv(rows, pos);
+  EXPECT_EQ(pos, rows.size());  // exactly one line
+  ASSERT_EQ(row.size(), 44u);
+  std::map<std::string, std::string> m;
+  for (std::size_t i = 0; i < 44; ++i) m[columns[i]] = row[i];
+  EXPECT_EQ(m["org_name"], Sample().report_metadata.org_name);
+  EXPECT_EQ(m["report_id"], Sample().report_metadata.report_id);
+  EXPECT_EQ(m["begin_date"], "2023-11-14 22:13:20");
+  EXPECT_EQ(m["errors"], "first|second");
+  EXPECT_EQ(m["normalized_timespan"], "False");
+  EXPECT_EQ(m["count"], "7");
+  EXPECT_EQ(m["spf_aligned"], "True");
+  EXPECT_EQ(m["dkim_aligned"], "False");
+  EXPECT_EQ(m["policy_override_reasons"], "forwarded,none");
+  EXPECT_EQ(m["policy_override_comments"], "via, list|none");
+  EXPECT_EQ(m["dkim_domains"], "example.com,other.example");
+  EXPECT_EQ(m["dkim_selectors"], "s1,k2");
+  EXPECT_EQ(m["pct"], "");
+  EXPECT_EQ(m["source_asn"], "");
+}
+
+}  // namespace
+}  // namespace dmarc::sinks
