@@ -1,0 +1,169 @@
+// Runs the dmarc-report binary as a user would: exit statuses, stdout/stderr, file output,
+// standard input, directories, Maildirs and mboxes.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "testing/test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using dmarc::testing::ReadFile;
+using dmarc::testing::TestData;
+
+struct Outcome {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      q += "'\\''";
+    } else {
+      q += c;
+    }
+  }
+  return q + "'";
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("dmarc-cli-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Outcome Exec(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
+    std::string cmd = Quote(std::string(DMARC_BINARY_DIR) + "/dmarc-report");
+    for (const auto& a : args) cmd += " " + Quote(a);
+    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
+    cmd += " <" + Quote(stdin_path) + " >" + Quote(out) + " 2>" + Quote(err);
+    Outcome r;
+    const int raw = std::system(cmd.c_str());
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    r.out = ReadFile(out);
+    r.err = ReadFile(err);
+    return r;
+  }
+
+  fs::path dir_;
+};
+
+const std::string kSamples = "real/parsedmarc-samples/";
+
+TEST_F(Cli, ParsesOneFileToJson) {
+  Outcome r = Exec({"parse", TestData(kSamples + "aggregate/rfc9990-sample.xml")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["aggregate_reports"].size(), 1u);
+  EXPECT_EQ(j["aggregate_reports"][0]["report_metadata"]["report_id"], "3v98abbp8ya9n3va8yr8oa3ya");
+  EXPECT_NE(r.err.find("1 report(s) parsed, 0 rejected"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, ExitStatusOneAndPathReasonWhenAnInputIsRejected) {
+  const std::string good = TestData(kSamples + "aggregate/rfc9990-sample.xml");
+  const std::string bad = TestData("broken/truncated.xml.gz");
+  Outcome r = Exec({"parse", "-q", good, bad});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(bad + ": truncated gzip stream\n"), std::string::npos) << r.err;
+  // The good report is still written.
+  EXPECT_EQ(nlohmann::json::parse(r.out)["aggregate_reports"].size(), 1u);
+}
+
+TEST_F(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(Exec({"parse"}).status, 2);
+  EXPECT_EQ(Exec({"parse", "--format", "yaml", "x"}).status, 2);
+  EXPECT_EQ(Exec({"frobnicate"}).status, 2);
+  EXPECT_EQ(Exec({}).status, 2);
+  EXPECT_EQ(Exec({"--help"}).status, 0);
+}
+
+TEST_F(Cli, MissingPathIsNamed) {
+  Outcome r = Exec({"parse", "-q", (dir_ / "nope.xml").string()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("nope.xml: no such file or directory"), std::string::npos);
+}
+
+TEST_F(Cli, ReadsStandardInput) {
+  Outcome r = Exec({"parse", "-q", "-"}, TestData(kSamples + "extract_report/nice-input.xml.gz"));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["aggregate_reports"][0]["records"].size(), 20u);
+}
+
+TEST_F(Cli, WritesCsvToAFile) {
+  const fs::path out = dir_ / "out.csv";
+  Outcome r = Exec({"parse", "-q", "--format", "csv", "--output", out.string(),
+                TestData(kSamples + "aggregate/usssa.com!example.com!1538784000!1538870399.xml")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  const std::string csv = ReadFile(out);
+  EXPECT_EQ(csv.rfind("xml_schema,org_name,", 0), 0u);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);  // header + 2 records
+}
+
+TEST_F(Cli, WalksDirectoriesAndKeepsInputOrder) {
+  // Parallel workers, yet output in sorted path order, identical with 1 and 2 jobs.
+  const std::string samples = TestData(kSamples + "aggregate");
+  Outcome one = Exec({"parse", "-q", "-j", "1", samples});
+  Outcome two = Exec({"parse", "-q", "-j", "2", samples});
+  EXPECT_EQ(one.status, 0) << one.err;
+  EXPECT_EQ(one.out, two.out);
+  const auto j = nlohmann::json::parse(one.out);
+  EXPECT_EQ(j["aggregate_reports"].size(), 19u);
+}
+
+TEST_F(Cli, ReadsAMaildirButNotItsTmp) {
+  const fs::path md = dir_ / "Maildir";
+  for (const char* sub : {"cur", "new", "tmp"}) fs::create_directories(md / sub);
+  fs::copy_file(TestData(kSamples + "aggregate/twilight.eml"), md / "new" / "1.host:2,");
+  fs::copy_file(TestData(kSamples + "aggregate/mimecast-weird-gzip.eml"), md / "cur" / "2.host:2,S");
+  // A half-delivered mail in tmp/ and Dovecot's index files are not inputs.
+  std::ofstream(md / "tmp" / "3.host") << "Subject: half";
+  std::ofstream(md / "dovecot-uidlist") << "3 V1 N4";
+  Outcome r = Exec({"parse", "-q", md.string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["aggregate_reports"].size(), 2u);
+}
+
+TEST_F(Cli, ReadsAnMbox) {
+  const std::string mail = ReadFile(TestData(kSamples + "aggregate/twilight.eml"));
+  const fs::path mbox = dir_ / "reports.mbox";
+  std::ofstream(mbox) << "From a@b Mon Jan  1 00:00:00 2024\n"
+                      << mail << "\nFrom a@b Mon Jan  1 00:00:01 2024\n"
+                      << mail;
+  Outcome r = Exec({"parse", "-q", mbox.string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["aggregate_reports"].size(), 2u);
+}
+
+TEST_F(Cli, LimitsAreConfigurable) {
+  const std::string zip = TestData("broken/zip-mixed.zip");
+  EXPECT_EQ(Exec({"parse", "-q", zip}).status, 0);
+  Outcome r = Exec({"parse", "-q", "--max-zip-entries", "2", zip});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("over the limit of 2"), std::string::npos);
+}
+
+TEST_F(Cli, HostilePayloadsStayVerbatimAndEscaped) {
+  Outcome json = Exec({"parse", "-q", TestData("broken/script-payload.xml")});
+  ASSERT_EQ(json.status, 0) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["aggregate_reports"][0]["report_metadata"]["org_name"],
+            "<script>alert(1)</script>\"'&,;\n=cmd|' /C calc'!A0");
+  Outcome csv = Exec({"parse", "-q", "-f", "csv", TestData("broken/script-payload.xml")});
+  EXPECT_NE(csv.out.find("\"<script>alert(1)</script>\"\"'&,;\n=cmd|' /C calc'!A0\""),
+            std::string::npos);
+}
+
+}  // namespace
