@@ -1,12 +1,12 @@
 // Runs the dmarc-report binary as a user would: exit statuses, stdout/stderr, file output,
 // standard input, directories, Maildirs and mboxes.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "testing/test_util.h"
 
@@ -103,8 +103,9 @@ TEST_F(Cli, ReadsStandardInput) {
 
 TEST_F(Cli, WritesCsvToAFile) {
   const fs::path out = dir_ / "out.csv";
-  Outcome r = Exec({"parse", "-q", "--format", "csv", "--output", out.string(),
-                TestData(kSamples + "aggregate/usssa.com!example.com!1538784000!1538870399.xml")});
+  Outcome r =
+      Exec({"parse", "-q", "--format", "csv", "--output", out.string(),
+            TestData(kSamples + "aggregate/usssa.com!example.com!1538784000!1538870399.xml")});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(r.out.empty());
   const std::string csv = ReadFile(out);
@@ -127,7 +128,8 @@ TEST_F(Cli, ReadsAMaildirButNotItsTmp) {
   const fs::path md = dir_ / "Maildir";
   for (const char* sub : {"cur", "new", "tmp"}) fs::create_directories(md / sub);
   fs::copy_file(TestData(kSamples + "aggregate/twilight.eml"), md / "new" / "1.host:2,");
-  fs::copy_file(TestData(kSamples + "aggregate/mimecast-weird-gzip.eml"), md / "cur" / "2.host:2,S");
+  fs::copy_file(TestData(kSamples + "aggregate/mimecast-weird-gzip.eml"),
+                md / "cur" / "2.host:2,S");
   // A half-delivered mail in tmp/ and Dovecot's index files are not inputs.
   std::ofstream(md / "tmp" / "3.host") << "Subject: half";
   std::ofstream(md / "dovecot-uidlist") << "3 V1 N4";

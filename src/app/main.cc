@@ -1,8 +1,8 @@
 // dmarc-report: the command table. Only this module reads the command line and wires concrete
 // implementations together.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <map>
 
 #include "app/parse_command.h"
@@ -57,8 +57,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   parse_cmd->add_option("-o,--output", parse.output, "Write to FILE instead of standard output");
   parse_cmd->add_option("-j,--jobs", parse.jobs, "Parallel workers (default: one per core)");
-  parse_cmd->add_option("--timespan-threshold-hours", parse.timespan_threshold_hours,
-                        "Split reports spanning more than this many hours per UTC day")
+  parse_cmd
+      ->add_option("--timespan-threshold-hours", parse.timespan_threshold_hours,
+                   "Split reports spanning more than this many hours per UTC day")
       ->capture_default_str();
   parse_cmd->add_flag("-q,--quiet", parse.quiet, "No summary line on standard error");
   AddLimitOptions(*parse_cmd, parse.limits);
@@ -72,7 +73,8 @@ int main(int argc, char** argv) {
   }
 
   if (parse_cmd->parsed()) {
-    parse.format = format == "csv" ? dmarc::app::OutputFormat::kCsv : dmarc::app::OutputFormat::kJson;
+    parse.format =
+        format == "csv" ? dmarc::app::OutputFormat::kCsv : dmarc::app::OutputFormat::kJson;
     return dmarc::app::RunParse(parse);
   }
   return 2;

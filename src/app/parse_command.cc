@@ -41,8 +41,7 @@ int RunParse(const ParseCommandOptions& options) {
   } else {
     out.reset(std::fopen(options.output.c_str(), "wb"));
     if (!out) {
-      fmt::print(stderr, "{}: cannot open for writing: {}\n", options.output,
-                 std::strerror(errno));
+      fmt::print(stderr, "{}: cannot open for writing: {}\n", options.output, std::strerror(errno));
       return 2;
     }
   }
@@ -57,7 +56,8 @@ int RunParse(const ParseCommandOptions& options) {
 
   std::size_t reports = 0, rejected = inputs.errors.size();
   bool first_report = true;
-  const unsigned jobs = options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned jobs =
+      options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
   pipeline::RunOrdered<Processed>(
       inputs.files.size(), jobs, jobs * 4,
       [&](std::size_t i) {
@@ -68,8 +68,7 @@ int RunParse(const ParseCommandOptions& options) {
           p.rejections.push_back({path, bytes.error()});
           return p;
         }
-        auto extracted =
-            pipeline::ExtractReports(*bytes, path == "-" ? "<stdin>" : path, extract);
+        auto extracted = pipeline::ExtractReports(*bytes, path == "-" ? "<stdin>" : path, extract);
         bytes->clear();
         p.rejections = std::move(extracted.rejections);
         p.reports = extracted.reports.size();
@@ -98,8 +97,8 @@ int RunParse(const ParseCommandOptions& options) {
   std::string tail = json ? sinks::JsonDocumentEnd(reports > 0) : std::string();
   std::fwrite(tail.data(), 1, tail.size(), out.get());
   if (std::fflush(out.get()) != 0 || std::ferror(out.get())) {
-    fmt::print(stderr, "{}: write failed: {}\n", options.output.empty() ? "<stdout>" : options.output,
-               std::strerror(errno));
+    fmt::print(stderr, "{}: write failed: {}\n",
+               options.output.empty() ? "<stdout>" : options.output, std::strerror(errno));
     return 2;
   }
   if (!options.quiet) {

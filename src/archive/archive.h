@@ -17,13 +17,13 @@ namespace dmarc::archive {
 
 // What a byte string is, judged from its first bytes only.
 enum class Kind {
-  kEmpty,    // zero bytes or only whitespace
-  kGzip,     // 1F 8B
-  kZip,      // PK\3\4 or PK\5\6 (empty archive)
-  kXml,      // '<' after an optional BOM and whitespace
-  kJson,     // '{' or '[' after an optional BOM and whitespace
-  kMbox,     // "From " at the very start
-  kMail,     // an RFC 5322 header field at the start
+  kEmpty,  // zero bytes or only whitespace
+  kGzip,   // 1F 8B
+  kZip,    // PK\3\4 or PK\5\6 (empty archive)
+  kXml,    // '<' after an optional BOM and whitespace
+  kJson,   // '{' or '[' after an optional BOM and whitespace
+  kMbox,   // "From " at the very start
+  kMail,   // an RFC 5322 header field at the start
   kUnknown,
 };
 

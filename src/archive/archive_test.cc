@@ -145,8 +145,8 @@ TEST(Zip, RefusesBombsTooManyEntriesAndTruncation) {
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("ratio"), std::string::npos);
 
-  auto many = ForEachZipEntry(ReadFile(TestData("broken/zip-many-entries.zip")), Limits{},
-                              ignore, problem);
+  auto many =
+      ForEachZipEntry(ReadFile(TestData("broken/zip-many-entries.zip")), Limits{}, ignore, problem);
   ASSERT_FALSE(many.ok());
   EXPECT_NE(many.error().find("1500 entries"), std::string::npos);
 

@@ -1,6 +1,5 @@
-#include <zlib.h>
-
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include "archive/archive.h"
 

@@ -42,14 +42,22 @@ Kind Sniff(std::string_view s) {
 
 const char* KindName(Kind kind) {
   switch (kind) {
-    case Kind::kEmpty: return "empty";
-    case Kind::kGzip: return "gzip";
-    case Kind::kZip: return "zip";
-    case Kind::kXml: return "xml";
-    case Kind::kJson: return "json";
-    case Kind::kMbox: return "mbox";
-    case Kind::kMail: return "mail";
-    case Kind::kUnknown: return "unknown";
+    case Kind::kEmpty:
+      return "empty";
+    case Kind::kGzip:
+      return "gzip";
+    case Kind::kZip:
+      return "zip";
+    case Kind::kXml:
+      return "xml";
+    case Kind::kJson:
+      return "json";
+    case Kind::kMbox:
+      return "mbox";
+    case Kind::kMail:
+      return "mail";
+    case Kind::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }

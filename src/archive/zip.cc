@@ -1,6 +1,5 @@
-#include <zip.h>
-
 #include <fmt/format.h>
+#include <zip.h>
 
 #include <memory>
 
@@ -35,8 +34,8 @@ Result<std::string> ReadEntry(zip_t* z, zip_uint64_t index, const zip_stat_t& st
     return MakeError("entry is encrypted");
   }
   if ((st.valid & ZIP_STAT_SIZE) && st.size > budget) {
-    return MakeError(fmt::format("entry declares {} bytes, over the limit of {} bytes", st.size,
-                                 budget));
+    return MakeError(
+        fmt::format("entry declares {} bytes, over the limit of {} bytes", st.size, budget));
   }
   FilePtr f(zip_fopen_index(z, index, 0));
   if (!f) return MakeError(fmt::format("cannot open entry: {}", zip_strerror(z)));
@@ -56,9 +55,10 @@ Result<std::string> ReadEntry(zip_t* z, zip_uint64_t index, const zip_stat_t& st
     if (n == 0) break;
     produced += static_cast<std::size_t>(n);
     if (produced > budget) {
-      return MakeError(fmt::format("decompressed size exceeds the limit of {} bytes "
-                                   "(compression bomb?)",
-                                   budget));
+      return MakeError(
+          fmt::format("decompressed size exceeds the limit of {} bytes "
+                      "(compression bomb?)",
+                      budget));
     }
     if (produced > Limits::kRatioGraceBytes &&
         produced / std::max<std::size_t>(compressed, 1) > limits.max_compression_ratio) {
@@ -93,8 +93,8 @@ Result<std::size_t> ForEachZipEntry(std::string_view in, const Limits& limits,
   const zip_int64_t n = zip_get_num_entries(z.get(), 0);
   if (n < 0) return MakeError("corrupt zip archive: " + ZipErrorText(ZIP_ER_INCONS));
   if (static_cast<std::size_t>(n) > limits.max_zip_entries) {
-    return MakeError(fmt::format("zip archive has {} entries, over the limit of {}", n,
-                                 limits.max_zip_entries));
+    return MakeError(
+        fmt::format("zip archive has {} entries, over the limit of {}", n, limits.max_zip_entries));
   }
   // All entries of one archive share one decompression budget.
   std::size_t budget = limits.max_decompressed_bytes;

@@ -38,9 +38,13 @@ TEST(Text, Utf8Validation) {
 }
 
 TEST(Text, RepairUtf8ReplacesEachBadByte) {
-  std::string s = "a\x91" "b\xC3";
+  std::string s =
+      "a\x91"
+      "b\xC3";
   EXPECT_EQ(RepairUtf8(s), 2u);
-  EXPECT_EQ(s, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  EXPECT_EQ(s,
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
   std::string ok = "fine";
   EXPECT_EQ(RepairUtf8(ok), 0u);
   EXPECT_EQ(ok, "fine");

@@ -1,8 +1,7 @@
 #include "mime/mime.h"
 
-#include <gmime/gmime.h>
-
 #include <fmt/format.h>
+#include <gmime/gmime.h>
 
 #include <memory>
 #include <mutex>
@@ -157,9 +156,8 @@ Result<std::size_t> ForEachMboxMail(std::string_view bytes, const Limits& limits
   std::size_t count = 0;
   while (!g_mime_parser_eos(parser.get())) {
     if (count >= limits.max_mbox_messages) {
-      return MakeError(
-          fmt::format("mbox has more than {} messages: the rest were skipped",
-                      limits.max_mbox_messages));
+      return MakeError(fmt::format("mbox has more than {} messages: the rest were skipped",
+                                   limits.max_mbox_messages));
     }
     GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
     if (!msg) {

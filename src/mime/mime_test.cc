@@ -32,7 +32,8 @@ TEST(Mime, GoogleReportMailYieldsTheZipAttachment) {
 }
 
 TEST(Mime, SinglePartBase64BodyIsDecoded) {
-  auto mail = ParseMail(ReadFile(TestData(kSamples + "aggregate/mimecast-weird-gzip.eml")), Limits{});
+  auto mail =
+      ParseMail(ReadFile(TestData(kSamples + "aggregate/mimecast-weird-gzip.eml")), Limits{});
   ASSERT_TRUE(mail.ok());
   ASSERT_EQ(mail->parts.size(), 1u);
   EXPECT_EQ(mail->parts[0].path, "1");
@@ -54,8 +55,9 @@ TEST(Mime, AttachedMessagesAreWalked) {
 }
 
 TEST(Mime, PartLimitIsEnforced) {
-  std::string mail = "Subject: many\r\nMIME-Version: 1.0\r\n"
-                     "Content-Type: multipart/mixed; boundary=b\r\n\r\n";
+  std::string mail =
+      "Subject: many\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n";
   for (int i = 0; i < 50; ++i) mail += "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n";
   mail += "--b--\r\n";
   Limits limits;

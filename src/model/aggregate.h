@@ -18,7 +18,7 @@ struct ReportMetadata {
   std::string report_id;
   std::int64_t begin = 0;  // Unix seconds, UTC
   std::int64_t end = 0;
-  OptString generator;      // RFC 9990
+  OptString generator;  // RFC 9990
   bool timespan_requires_normalization = false;
   std::int64_t original_timespan_seconds = 0;
   std::vector<std::string> errors;  // every recovery applied while parsing
@@ -101,7 +101,7 @@ struct Record {
 };
 
 struct AggregateReport {
-  std::string xml_schema;  // "draft", "1.0", "2.0" ...
+  std::string xml_schema;   // "draft", "1.0", "2.0" ...
   OptString xml_namespace;  // the first xmlns value declared, e.g. RFC 9990's
   ReportMetadata report_metadata;
   PolicyPublished policy_published;

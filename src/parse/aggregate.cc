@@ -1,11 +1,11 @@
 #include "parse/aggregate.h"
 
 #include <fmt/format.h>
-#include <pugixml.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <pugixml.hpp>
 
 #include "base/text.h"
 #include "base/time.h"
@@ -62,8 +62,7 @@ class Reader {
     return Text(Child(parent, child), what);
   }
 
-  OptString Optional(const pugi::xml_node& parent, std::string_view child,
-                     std::string_view what) {
+  OptString Optional(const pugi::xml_node& parent, std::string_view child, std::string_view what) {
     pugi::xml_node n = Child(parent, child);
     if (!n) return std::nullopt;
     std::string v = Text(n, what);
@@ -306,8 +305,8 @@ Result<model::AggregateReport> ParseAggregateXml(std::string xml, const Aggregat
   AggregateReport report;
   std::vector<std::string> errors;
   if (xml.size() > limits.max_decompressed_bytes) {
-    return MakeError(fmt::format("report exceeds the limit of {} bytes",
-                                 limits.max_decompressed_bytes));
+    return MakeError(
+        fmt::format("report exceeds the limit of {} bytes", limits.max_decompressed_bytes));
   }
   NormaliseEncoding(xml, errors);
   if (Trim(xml).empty()) return MakeError("empty document");
@@ -323,8 +322,7 @@ Result<model::AggregateReport> ParseAggregateXml(std::string xml, const Aggregat
   pugi::xml_parse_result pr =
       doc.load_buffer_inplace(buffer.data(), buffer.size(), kParseOptions, pugi::encoding_utf8);
   if (!pr) {
-    const std::string first_error =
-        fmt::format("{} at offset {}", pr.description(), pr.offset);
+    const std::string first_error = fmt::format("{} at offset {}", pr.description(), pr.offset);
     std::vector<std::string> repairs;
     if (RepairMarkup(xml, repairs)) {
       buffer = xml;
@@ -355,8 +353,8 @@ Result<model::AggregateReport> ParseAggregateXml(std::string xml, const Aggregat
       return MakeError(fmt::format("not a DMARC aggregate report: root element is <{}>",
                                    feedback ? feedback.name() : ""));
     }
-    errors.push_back(fmt::format("<feedback> was wrapped in <{}>: wrapper ignored",
-                                 feedback.name()));
+    errors.push_back(
+        fmt::format("<feedback> was wrapped in <{}>: wrapper ignored", feedback.name()));
     feedback = inner;
   }
 
@@ -420,9 +418,8 @@ void NormaliseTimespan(model::AggregateReport& report, double threshold_hours) {
   for (auto& r : report.records) {
     std::uint64_t assigned = 0;
     for (std::size_t i = 0; i < buckets.size(); ++i) {
-      const double exact =
-          static_cast<double>(r.count) * static_cast<double>(buckets[i].end - buckets[i].begin) /
-          total;
+      const double exact = static_cast<double>(r.count) *
+                           static_cast<double>(buckets[i].end - buckets[i].begin) / total;
       shares[i] = static_cast<std::uint64_t>(exact);
       remainders[i] = {exact - static_cast<double>(shares[i]), i};
       assigned += shares[i];

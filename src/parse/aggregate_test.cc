@@ -20,17 +20,18 @@ struct Doc {
   std::string email = "<email>dmarc@example.net</email>";
   std::string report_id = "<report_id>r-1</report_id>";
   std::string range = "<date_range><begin>1700000000</begin><end>1700086399</end></date_range>";
-  std::string policy = "<policy_published><domain>example.com</domain><adkim>s</adkim>"
-                       "<aspf>r</aspf><p>reject</p><sp>quarantine</sp><pct>100</pct>"
-                       "<fo>1</fo></policy_published>";
+  std::string policy =
+      "<policy_published><domain>example.com</domain><adkim>s</adkim>"
+      "<aspf>r</aspf><p>reject</p><sp>quarantine</sp><pct>100</pct>"
+      "<fo>1</fo></policy_published>";
   std::string records = Record("192.0.2.1", "5", "none", "pass", "fail");
 
   static std::string Record(const std::string& ip, const std::string& count,
                             const std::string& disposition, const std::string& dkim,
                             const std::string& spf, const std::string& extra = "") {
     return "<record><row><source_ip>" + ip + "</source_ip><count>" + count +
-           "</count><policy_evaluated><disposition>" + disposition + "</disposition><dkim>" +
-           dkim + "</dkim><spf>" + spf + "</spf>" + extra +
+           "</count><policy_evaluated><disposition>" + disposition + "</disposition><dkim>" + dkim +
+           "</dkim><spf>" + spf + "</spf>" + extra +
            "</policy_evaluated></row><identifiers><header_from>Example.COM</header_from>"
            "</identifiers><auth_results><dkim><domain>example.com</domain><selector>s1</selector>"
            "<result>pass</result></dkim><spf><domain>bounce.example.com</domain>"
@@ -38,8 +39,8 @@ struct Doc {
   }
 
   std::string str() const {
-    return decl + "<feedback>" + version + "<report_metadata>" + org + email + report_id +
-           range + "</report_metadata>" + policy + records + "</feedback>";
+    return decl + "<feedback>" + version + "<report_metadata>" + org + email + report_id + range +
+           "</report_metadata>" + policy + records + "</feedback>";
   }
 };
 
@@ -311,8 +312,8 @@ TEST(Aggregate, EnforcesRecordAndFieldLimits) {
   EXPECT_NE(r.error().find("more than 4 records"), std::string::npos);
 
   Doc longfield;
-  longfield.org = "<org_name>" + std::string(100, 'a') + " " + std::string(100, 'b') +
-                  "</org_name>";
+  longfield.org =
+      "<org_name>" + std::string(100, 'a') + " " + std::string(100, 'b') + "</org_name>";
   AggregateOptions small;
   small.limits.max_field_bytes = 50;
   auto t = MustParse(longfield.str(), small);

@@ -1,8 +1,7 @@
 #include "parse/xml_prepare.h"
 
-#include <iconv.h>
-
 #include <fmt/format.h>
+#include <iconv.h>
 
 #include <cstring>
 #include <string_view>
@@ -31,8 +30,8 @@ std::string DeclaredEncoding(std::string_view xml) {
 
 bool IsSingleByteEncoding(const std::string& enc) {
   return enc.starts_with("windows-") || enc.starts_with("cp12") || enc.starts_with("iso-8859") ||
-         enc.starts_with("iso8859") || enc == "latin1" || enc == "latin-1" ||
-         enc == "us-ascii" || enc == "ascii";
+         enc.starts_with("iso8859") || enc == "latin1" || enc == "latin-1" || enc == "us-ascii" ||
+         enc == "ascii";
 }
 
 // Converts with glibc iconv; returns false when the converter is unknown or input is invalid.
@@ -64,9 +63,7 @@ bool IsNameStart(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
          static_cast<unsigned char>(c) >= 0x80;
 }
-bool IsNameChar(char c) {
-  return IsNameStart(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
-}
+bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9') || c == '-' || c == '.'; }
 
 // Length of the markup that starts at xml[i] == '<' when it is plausible markup, else 0.
 std::size_t MarkupLength(std::string_view xml, std::size_t i) {
@@ -182,7 +179,8 @@ Result<bool> CheckStructure(const std::string& xml, const Limits& limits) {
       continue;
     }
     if (*p == '?' || *p == '!') continue;
-    const char* close = static_cast<const char*>(std::memchr(p, '>', static_cast<std::size_t>(end - p)));
+    const char* close =
+        static_cast<const char*>(std::memchr(p, '>', static_cast<std::size_t>(end - p)));
     if (!close) break;
     if (close[-1] != '/') ++depth;
     if (depth > limits.max_xml_depth) {
@@ -239,10 +237,12 @@ bool RepairMarkup(std::string& xml, std::vector<std::string>& errors) {
     ++i;
   }
   if (escaped_lt) {
-    errors.push_back(fmt::format("escaped {} '<' character(s) that did not start markup", escaped_lt));
+    errors.push_back(
+        fmt::format("escaped {} '<' character(s) that did not start markup", escaped_lt));
   }
   if (escaped_amp) {
-    errors.push_back(fmt::format("escaped {} '&' character(s) that did not start an entity", escaped_amp));
+    errors.push_back(
+        fmt::format("escaped {} '&' character(s) that did not start an entity", escaped_amp));
   }
   if (escaped_lt || escaped_amp) {
     xml.swap(out);

@@ -102,7 +102,8 @@ class Extractor {
     if (found == 0 && !nested) {
       for (const auto& part : mail.parts) {
         if (part.content_type == "message/feedback-report") {
-          return Reject(origin, "a failure (ARF) report: this version reads aggregate reports only");
+          return Reject(origin,
+                        "a failure (ARF) report: this version reads aggregate reports only");
         }
         if (part.content_type.starts_with("application/tlsrpt")) {
           return Reject(origin, "an SMTP TLS report: this version reads aggregate reports only");

@@ -4,11 +4,11 @@
 #include "pipeline/extract.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <tuple>
 
 #include "sinks/parsedmarc_format.h"
@@ -46,8 +46,8 @@ TEST_P(ReferenceTest, AgreesWithParsedmarc) {
   const std::string name = GetParam();
   const auto ref = Reference()[name];
   const Extracted got = Extract(kSamples + name);
-  ASSERT_TRUE(got.rejections.empty()) << got.rejections[0].origin << ": "
-                                      << got.rejections[0].reason;
+  ASSERT_TRUE(got.rejections.empty())
+      << got.rejections[0].origin << ": " << got.rejections[0].reason;
   ASSERT_EQ(got.reports.size(), 1u);
   const auto& r = got.reports[0].aggregate;
   EXPECT_EQ(r.report_metadata.report_id, ref["report_id"].get<std::string>());
@@ -80,8 +80,7 @@ std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
   return s + "_" + std::to_string(info.index);
 }
 
-INSTANTIATE_TEST_SUITE_P(Samples, ReferenceTest, ::testing::ValuesIn(AggregateSamples()),
-                         TestName);
+INSTANTIATE_TEST_SUITE_P(Samples, ReferenceTest, ::testing::ValuesIn(AggregateSamples()), TestName);
 
 TEST(Reference, CoversEveryAggregateSample) {
   // Guards against REFERENCE.json being read wrongly and the parameterised test running on
@@ -164,30 +163,23 @@ TEST_P(HostileTest, HasTheExpectedOutcome) {
 
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, HostileTest,
-    ::testing::Values(Hostile{"gzip-bomb.xml.gz", 0, "compression bomb"},
-                      Hostile{"double-gzip-bomb.gz", 0, "compression bomb"},
-                      Hostile{"zip-bomb.zip", 0, "over the limit"},
-                      Hostile{"zip-many-entries.zip", 0, "1500 entries"},
-                      Hostile{"billion-laughs.xml", 1, ""},
-                      Hostile{"xxe-file.xml", 1, ""},
-                      Hostile{"deep-nesting.xml", 0, "nested deeper"},
-                      Hostile{"truncated.xml.gz", 0, "truncated gzip"},
-                      Hostile{"truncated.zip", 0, "zip"},
-                      Hostile{"truncated.xml", 0, "not well-formed"},
-                      Hostile{"empty.xml", 0, "empty input"},
-                      Hostile{"whitespace-only.xml", 0, "empty input"},
-                      Hostile{"garbage.bin", 0, "not a recognized report format"},
-                      Hostile{"not-a-report.xml", 0, "not a DMARC aggregate report"},
-                      Hostile{"zip-path-traversal.zip", 2, ""},
-                      Hostile{"invalid-utf8.xml", 1, ""},
-                      Hostile{"script-payload.xml", 1, ""},
-                      Hostile{"huge-count.xml", 1, ""},
-                      Hostile{"big-count.xml", 1, ""},
-                      Hostile{"negative-count.xml", 1, ""},
-                      Hostile{"nan-count.xml", 0, "invalid count"},
-                      Hostile{"zip-mixed.zip", 2, ""},
-                      Hostile{"zlib-not-gzip.xml.gz", 0, "not a recognized report format"},
-                      Hostile{"nested.gz", 1, ""}),
+    ::testing::Values(
+        Hostile{"gzip-bomb.xml.gz", 0, "compression bomb"},
+        Hostile{"double-gzip-bomb.gz", 0, "compression bomb"},
+        Hostile{"zip-bomb.zip", 0, "over the limit"},
+        Hostile{"zip-many-entries.zip", 0, "1500 entries"}, Hostile{"billion-laughs.xml", 1, ""},
+        Hostile{"xxe-file.xml", 1, ""}, Hostile{"deep-nesting.xml", 0, "nested deeper"},
+        Hostile{"truncated.xml.gz", 0, "truncated gzip"}, Hostile{"truncated.zip", 0, "zip"},
+        Hostile{"truncated.xml", 0, "not well-formed"}, Hostile{"empty.xml", 0, "empty input"},
+        Hostile{"whitespace-only.xml", 0, "empty input"},
+        Hostile{"garbage.bin", 0, "not a recognized report format"},
+        Hostile{"not-a-report.xml", 0, "not a DMARC aggregate report"},
+        Hostile{"zip-path-traversal.zip", 2, ""}, Hostile{"invalid-utf8.xml", 1, ""},
+        Hostile{"script-payload.xml", 1, ""}, Hostile{"huge-count.xml", 1, ""},
+        Hostile{"big-count.xml", 1, ""}, Hostile{"negative-count.xml", 1, ""},
+        Hostile{"nan-count.xml", 0, "invalid count"}, Hostile{"zip-mixed.zip", 2, ""},
+        Hostile{"zlib-not-gzip.xml.gz", 0, "not a recognized report format"},
+        Hostile{"nested.gz", 1, ""}),
     [](const auto& info) {
       std::string s;
       for (char c : info.param.file) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -203,10 +195,9 @@ TEST(Hostile, EveryFixtureIsCovered) {
 }
 
 TEST(Extract, ReportMailsAreOpened) {
-  for (const char* name :
-       {"aggregate/twilight.eml", "aggregate/mimecast-weird-gzip.eml",
-        "aggregate/Report domain- borschow.com Submitter- google.com Report-ID- "
-        "949348866075514174.eml"}) {
+  for (const char* name : {"aggregate/twilight.eml", "aggregate/mimecast-weird-gzip.eml",
+                           "aggregate/Report domain- borschow.com Submitter- google.com Report-ID- "
+                           "949348866075514174.eml"}) {
     const Extracted got = Extract(kSamples + name);
     EXPECT_EQ(got.reports.size(), 1u) << name;
     EXPECT_TRUE(got.rejections.empty()) << name;

@@ -1,9 +1,8 @@
 #include "pipeline/inputs.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -97,8 +96,8 @@ Result<std::string> ReadInput(const std::string& path, const Limits& limits) {
     if (n == 0) break;
     if (data.size() + static_cast<std::size_t>(n) > limits.max_input_bytes) {
       if (!is_stdin) ::close(fd);
-      return MakeError(fmt::format("input larger than the limit of {} bytes",
-                                   limits.max_input_bytes));
+      return MakeError(
+          fmt::format("input larger than the limit of {} bytes", limits.max_input_bytes));
     }
     data.append(buf, static_cast<std::size_t>(n));
   }

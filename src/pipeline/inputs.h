@@ -12,7 +12,7 @@
 namespace dmarc::pipeline {
 
 struct InputList {
-  std::vector<std::string> files;  // "-" stands for standard input
+  std::vector<std::string> files;   // "-" stands for standard input
   std::vector<std::string> errors;  // "PATH: reason" for arguments that do not exist
 };
 

@@ -126,8 +126,7 @@ std::string JsonDocumentEnd(bool any_report) {
                      any_report ? "\n  " : "");
 }
 
-void AppendAggregateJson(const model::AggregateReport& report, std::string& out,
-                         bool separator) {
+void AppendAggregateJson(const model::AggregateReport& report, std::string& out, bool separator) {
   if (separator) out += ',';
   JsonText j(out, 2);
   j.BeginObject();
@@ -213,9 +212,8 @@ void AppendAggregateCsvRows(const model::AggregateReport& report, std::string& o
     out.append(end, sizeof end);
     out += head2;
     const auto& s = r.source;
-    for (const model::OptString& v :
-         {model::OptString(s.ip_address), s.country, s.reverse_dns, s.base_domain, s.name,
-          s.type}) {
+    for (const model::OptString& v : {model::OptString(s.ip_address), s.country, s.reverse_dns,
+                                      s.base_domain, s.name, s.type}) {
       out += ',';
       AppendCsvField(out, v);
     }
@@ -230,13 +228,11 @@ void AppendAggregateCsvRows(const model::AggregateReport& report, std::string& o
     const auto& ev = r.policy_evaluated;
     AppendCsvField(out, ev.disposition);
     out += ',';
-    AppendCsvField(out, Join(ev.policy_override_reasons, ",", [](const auto& o) {
-                     return o.type.value_or("none");
-                   }));
+    AppendCsvField(out, Join(ev.policy_override_reasons, ",",
+                             [](const auto& o) { return o.type.value_or("none"); }));
     out += ',';
-    AppendCsvField(out, Join(ev.policy_override_reasons, "|", [](const auto& o) {
-                     return o.comment.value_or("none");
-                   }));
+    AppendCsvField(out, Join(ev.policy_override_reasons, "|",
+                             [](const auto& o) { return o.comment.value_or("none"); }));
     out += ',';
     AppendCsvField(out, r.identifiers.envelope_from);
     out += ',';

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test of dmarc-report: the format check, the release build with warnings as errors
+# and its whole suite, the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, and a
+# short run of each fuzz target over testdata/.
+#
+#   scripts/test.sh              everything (what CI runs)
+#   scripts/test.sh --quick      release build and suite only
+#
+# Environment: JOBS (parallel jobs, default nproc), FUZZ_SECONDS (per target, default 30).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+jobs=${JOBS:-$(nproc)}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+if [ $quick -eq 0 ]; then
+  step "format check (clang-format-14)"
+  files=$(git ls-files '*.cc' '*.h' 2>/dev/null || find src tests bench fuzz -name '*.cc' -o -name '*.h')
+  clang-format-14 --dry-run --Werror $files
+fi
+
+step "release build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDMARC_WERROR=ON >/dev/null
+cmake --build build -j "$jobs"
+step "test suite (release)"
+ctest --test-dir build -j "$jobs" --output-on-failure
+
+[ $quick -eq 1 ] && exit 0
+
+step "sanitizer build (address + undefined)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMARC_SANITIZE=ON \
+  -DDMARC_WERROR=ON -DDMARC_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j "$jobs"
+step "test suite (address + undefined sanitizers)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -j "$jobs" --output-on-failure
+
+step "fuzz targets (${FUZZ_SECONDS:-30} s each)"
+fuzz/run.sh "${FUZZ_SECONDS:-30}"
