@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
                    "Split reports spanning more than this many hours per UTC day")
       ->capture_default_str();
   parse_cmd->add_flag("-q,--quiet", parse.quiet, "No summary line on standard error");
+  parse_cmd->add_flag("-v,--verbose", parse.verbose,
+                      "Log every report found and every repair made, on standard error");
   AddLimitOptions(*parse_cmd, parse.limits);
 
   try {

@@ -1,6 +1,8 @@
 #include "app/parse_command.h"
 
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -26,12 +28,17 @@ struct FileCloser {
 struct Processed {
   std::string text;
   std::size_t reports = 0;
+  std::vector<std::string> log;  // with --verbose: what was found and repaired
   std::vector<pipeline::Rejection> rejections;
 };
 
 }  // namespace
 
 int RunParse(const ParseCommandOptions& options) {
+  auto logger = spdlog::stderr_color_mt("parse");
+  logger->set_pattern("%^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::warn);
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
   for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", e);
 
@@ -73,6 +80,12 @@ int RunParse(const ParseCommandOptions& options) {
         p.rejections = std::move(extracted.rejections);
         p.reports = extracted.reports.size();
         for (const auto& found : extracted.reports) {
+          if (options.verbose) {
+            const auto& m = found.aggregate.report_metadata;
+            p.log.push_back(fmt::format("{}: report {} from {} ({} records)", found.origin,
+                                        m.report_id, m.org_name, found.aggregate.records.size()));
+            for (const auto& e : m.errors) p.log.push_back(fmt::format("{}: {}", found.origin, e));
+          }
           if (json) {
             sinks::AppendAggregateJson(found.aggregate, p.text, /*separator=*/true);
           } else {
@@ -82,6 +95,7 @@ int RunParse(const ParseCommandOptions& options) {
         return p;
       },
       [&](std::size_t, Processed&& p) {
+        for (const auto& line : p.log) spdlog::info("{}", line);
         for (const auto& r : p.rejections) fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
         rejected += p.rejections.size();
         reports += p.reports;

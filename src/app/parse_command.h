@@ -18,6 +18,7 @@ struct ParseCommandOptions {
   unsigned jobs = 0;   // 0: one per core
   double timespan_threshold_hours = 24.0;
   bool quiet = false;
+  bool verbose = false;  // one log line per input, and every repair made
   Limits limits;
 };
 

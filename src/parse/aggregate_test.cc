@@ -231,6 +231,8 @@ TEST(Aggregate, RecoversFromUnescapedAngleBrackets) {
   ASSERT_EQ(r.records.size(), 1u);
   EXPECT_EQ(r.records[0].identifiers.header_from, "bad<xml.net");
   EXPECT_TRUE(HasError(r, "escaped 2 '<'"));
+  // Only the escaping was needed: nothing outside <feedback> was dropped.
+  EXPECT_FALSE(HasError(r, "kept only the <feedback> element"));
 }
 
 TEST(Aggregate, ToleratesStrayAmpersands) {

@@ -134,6 +134,14 @@ std::size_t FindFeedbackStart(std::string_view xml) {
   return std::string_view::npos;
 }
 
+// True when text holds an element tag (not just an XML declaration, comment or doctype).
+bool HasElementTag(std::string_view text) {
+  for (std::size_t i = text.find('<'); i != std::string_view::npos; i = text.find('<', i + 1)) {
+    if (i + 1 < text.size() && IsNameStart(text[i + 1])) return true;
+  }
+  return false;
+}
+
 std::size_t FindFeedbackEnd(std::string_view xml) {
   const std::size_t pos = xml.rfind("feedback>");
   if (pos == std::string_view::npos) return pos;
@@ -200,8 +208,7 @@ bool RepairMarkup(std::string& xml, std::vector<std::string>& errors) {
   const std::size_t start = FindFeedbackStart(view);
   const std::size_t stop = FindFeedbackEnd(view);
   if (start != std::string_view::npos && stop != std::string_view::npos && stop > start &&
-      (Trim(view.substr(0, start)).find('<') != std::string_view::npos ||
-       !Trim(view.substr(stop)).empty())) {
+      (HasElementTag(view.substr(0, start)) || !Trim(view.substr(stop)).empty())) {
     // Keep an XML declaration only if it is the very start; it is not needed for UTF-8.
     xml = xml.substr(start, stop - start);
     errors.emplace_back("kept only the <feedback> element: content outside it was discarded");

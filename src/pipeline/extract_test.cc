@@ -180,9 +180,9 @@ INSTANTIATE_TEST_SUITE_P(
         Hostile{"nan-count.xml", 0, "invalid count"}, Hostile{"zip-mixed.zip", 2, ""},
         Hostile{"zlib-not-gzip.xml.gz", 0, "not a recognized report format"},
         Hostile{"nested.gz", 1, ""}),
-    [](const auto& info) {
+    [](const auto& param_info) {
       std::string s;
-      for (char c : info.param.file) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      for (char c : param_info.param.file) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return s;
     });
 
