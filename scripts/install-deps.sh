@@ -9,7 +9,7 @@ packages=(
   # libraries
   libpugixml-dev zlib1g-dev libzip-dev libgmime-3.0-dev libglib2.0-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libsqlite3-dev
-  libcurl4-gnutls-dev libpsl-dev publicsuffix
+  libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   zip gzip python3

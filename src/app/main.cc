@@ -6,6 +6,7 @@
 #include <map>
 
 #include "app/parse_command.h"
+#include "app/store_commands.h"
 
 namespace {
 
@@ -66,6 +67,48 @@ int main(int argc, char** argv) {
                       "Log every report found and every repair made, on standard error");
   AddLimitOptions(*parse_cmd, parse.limits);
 
+  const std::string db_help = "Store URL: sqlite:PATH or a plain path (SQLite)";
+  auto add_filters = [](CLI::App* cmd, dmarc::app::FilterOptions& f) {
+    cmd->add_option("--domain", f.domain, "Only this policy domain");
+    cmd->add_option("--from", f.from, "First day, YYYY-MM-DD (UTC)");
+    cmd->add_option("--to", f.to, "Last day, YYYY-MM-DD (UTC), included");
+  };
+
+  dmarc::app::ImportCommandOptions import;
+  CLI::App* import_cmd =
+      app.add_subcommand("import", "Parse inputs (as for parse) and store them, skipping duplicates");
+  import_cmd->add_option("--db", import.db, db_help)->required();
+  import_cmd->add_option("PATH", import.paths, "Inputs; '-' reads standard input")->required();
+  import_cmd->add_option("-j,--jobs", import.jobs, "Parallel parsers (default: one per core)");
+  import_cmd->add_option("--batch-records", import.batch_records,
+                         "Records per transaction")
+      ->capture_default_str();
+  import_cmd->add_option("--timespan-threshold-hours", import.timespan_threshold_hours,
+                         "Split reports spanning more than this many hours per UTC day")
+      ->capture_default_str();
+  import_cmd->add_flag("-q,--quiet", import.quiet, "No progress bar and no summary");
+  AddLimitOptions(*import_cmd, import.limits);
+
+  dmarc::app::StatsCommandOptions stats;
+  CLI::App* stats_cmd = app.add_subcommand("stats", "Totals over the stored aggregate data");
+  stats_cmd->add_option("--db", stats.db, db_help)->required();
+  add_filters(stats_cmd, stats.filter);
+  stats_cmd->add_flag("--json", stats.json, "Print the totals as JSON");
+
+  dmarc::app::ExportCommandOptions exp;
+  std::string export_format = "json";
+  CLI::App* export_cmd =
+      app.add_subcommand("export", "Write stored reports as JSON or CSV (the formats of parse)");
+  export_cmd->add_option("--db", exp.db, db_help)->required();
+  export_cmd->add_option("-f,--format", export_format, "Output format")
+      ->check(CLI::IsMember({"json", "csv"}))
+      ->capture_default_str();
+  export_cmd->add_option("--type", exp.type, "Report type")
+      ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls"}))
+      ->capture_default_str();
+  export_cmd->add_option("-o,--output", exp.output, "Write to FILE instead of standard output");
+  add_filters(export_cmd, exp.filter);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -78,6 +121,13 @@ int main(int argc, char** argv) {
     parse.format =
         format == "csv" ? dmarc::app::OutputFormat::kCsv : dmarc::app::OutputFormat::kJson;
     return dmarc::app::RunParse(parse);
+  }
+  if (import_cmd->parsed()) return dmarc::app::RunImport(import);
+  if (stats_cmd->parsed()) return dmarc::app::RunStats(stats);
+  if (export_cmd->parsed()) {
+    exp.format =
+        export_format == "csv" ? dmarc::app::OutputFormat::kCsv : dmarc::app::OutputFormat::kJson;
+    return dmarc::app::RunExport(exp);
   }
   return 2;
 }

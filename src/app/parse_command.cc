@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 
+#include "app/input_runner.h"
 #include "pipeline/extract.h"
 #include "pipeline/inputs.h"
 #include "pipeline/ordered_parallel.h"
@@ -69,14 +70,8 @@ int RunParse(const ParseCommandOptions& options) {
       inputs.files.size(), jobs, jobs * 4,
       [&](std::size_t i) {
         Processed p;
-        const std::string& path = inputs.files[i];
-        auto bytes = pipeline::ReadInput(path, options.limits);
-        if (!bytes) {
-          p.rejections.push_back({path, bytes.error()});
-          return p;
-        }
-        auto extracted = pipeline::ExtractReports(*bytes, path == "-" ? "<stdin>" : path, extract);
-        bytes->clear();
+        InputResult input = ExtractInput(inputs.files[i], extract, 0);
+        pipeline::Extracted& extracted = input.extracted;
         p.rejections = std::move(extracted.rejections);
         p.reports = extracted.reports.size();
         for (const auto& found : extracted.reports) {

@@ -1,0 +1,51 @@
+#include "app/progress.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+
+namespace dmarc::app {
+
+Progress::Progress(std::size_t total_files, bool enabled)
+    : total_(total_files),
+      active_(enabled && ::isatty(STDERR_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
+
+std::string FormatDuration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<long long>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+  return fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+void Progress::Update(std::size_t files_done, std::size_t reports) {
+  if (!active_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (files_done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double fraction = total_ ? static_cast<double>(files_done) / static_cast<double>(total_) : 1;
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(fraction * kWidth);
+  const double rate = elapsed > 0 ? static_cast<double>(reports) / elapsed : 0;
+  const double eta = files_done ? elapsed * static_cast<double>(total_ - files_done) /
+                                      static_cast<double>(files_done)
+                                : NAN;
+  fmt::print(stderr, "\r[{}{}] {}/{} files  {:.0f} reports/s  ETA {}  ", std::string(filled, '#'),
+             std::string(kWidth - filled, ' '), files_done, total_, rate, FormatDuration(eta));
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void Progress::Finish() {
+  if (drawn_) {
+    fmt::print(stderr, "\r{}\r", std::string(100, ' '));
+    std::fflush(stderr);
+    drawn_ = false;
+  }
+}
+
+}  // namespace dmarc::app

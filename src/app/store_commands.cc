@@ -1,0 +1,268 @@
+#include "app/store_commands.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <thread>
+
+#include "app/input_runner.h"
+#include "app/progress.h"
+#include "base/time.h"
+#include "pipeline/inputs.h"
+#include "pipeline/ordered_parallel.h"
+#include "sinks/parsedmarc_format.h"
+#include "store/store.h"
+
+namespace dmarc::app {
+
+namespace {
+
+constexpr std::size_t kRawBytes = 1024 * 1024;  // first bytes of a rejected input kept
+
+Result<store::Filter> ToFilter(const FilterOptions& f) {
+  store::Filter out;
+  if (!f.domain.empty()) out.domain = f.domain;
+  if (!f.from.empty()) {
+    out.from = ParseDate(f.from);
+    if (!out.from) return MakeError(fmt::format("--from: \"{}\" is not a date YYYY-MM-DD", f.from));
+  }
+  if (!f.to.empty()) {
+    out.to = ParseDate(f.to);
+    if (!out.to) return MakeError(fmt::format("--to: \"{}\" is not a date YYYY-MM-DD", f.to));
+  }
+  if (out.from && out.to && *out.to < *out.from) {
+    return MakeError("--to is before --from");
+  }
+  return out;
+}
+
+Result<std::unique_ptr<store::ReportStore>> Open(const std::string& url) {
+  return store::OpenStore(url, store::OpenOptions{});
+}
+
+}  // namespace
+
+int RunImport(const ImportCommandOptions& options) {
+  auto db = Open(options.db);
+  if (!db) {
+    fmt::print(stderr, "{}\n", db.error());
+    return 2;
+  }
+  store::ReportStore& st = **db;
+  const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
+  for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", e);
+
+  pipeline::ExtractOptions extract;
+  extract.aggregate.limits = options.limits;
+  extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
+
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t new_reports = 0, duplicates = 0, new_records = 0, rejected = inputs.errors.size();
+  std::size_t stored_rejections = 0, reports_seen = 0;
+  std::map<std::string, std::size_t> reasons;
+  std::string store_error;
+
+  // One writer: results arrive in input order and are committed in batches.
+  std::vector<InputResult> pending;
+  std::size_t pending_records = 0;
+  auto flush = [&]() {
+    if (pending.empty() || !store_error.empty()) return;
+    store::Batch batch;
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    for (const auto& in : pending) {
+      for (const auto& f : in.extracted.reports) batch.aggregates.push_back({f.origin, &f.aggregate});
+      for (const auto& r : in.extracted.rejections) {
+        batch.rejections.push_back({now, r.origin, r.reason, in.sha256, in.size, in.head});
+      }
+    }
+    auto r = st.Store(batch);
+    if (!r) {
+      store_error = r.error();
+      return;
+    }
+    new_reports += r->new_reports;
+    duplicates += r->duplicate_reports;
+    new_records += r->new_records;
+    stored_rejections += r->rejections;
+    pending.clear();
+    pending_records = 0;
+  };
+
+  const unsigned jobs =
+      options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  Progress progress(inputs.files.size(), options.progress && !options.quiet);
+  std::size_t files_done = 0;
+  pipeline::RunOrdered<InputResult>(
+      inputs.files.size(), jobs, jobs * 4,
+      [&](std::size_t i) { return ExtractInput(inputs.files[i], extract, kRawBytes); },
+      [&](std::size_t, InputResult&& in) {
+        ++files_done;
+        if (!in.extracted.rejections.empty()) progress.Finish();
+        for (const auto& r : in.extracted.rejections) {
+          fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
+          ++reasons[r.reason.substr(0, r.reason.find(':'))];
+        }
+        rejected += in.extracted.rejections.size();
+        reports_seen += in.extracted.reports.size();
+        for (const auto& f : in.extracted.reports) pending_records += f.aggregate.records.size();
+        pending.push_back(std::move(in));
+        if (pending_records >= options.batch_records || pending.size() >= 1000) flush();
+        progress.Update(files_done, reports_seen);
+      });
+  flush();
+  progress.Finish();
+  if (!store_error.empty()) {
+    fmt::print(stderr, "{}: store failed, the last batch was not saved: {}\n", st.Describe(),
+               store_error);
+    return 2;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!options.quiet) {
+    fmt::print(stderr,
+               "{} input(s) in {}: {} new report(s) ({} records), {} duplicate(s), {} rejected "
+               "({} new in the store)\n",
+               inputs.files.size(), FormatDuration(seconds), new_reports, new_records, duplicates,
+               rejected, stored_rejections);
+    for (const auto& [reason, n] : reasons) fmt::print(stderr, "  rejected {}: {}\n", n, reason);
+  }
+  return rejected > 0 ? 1 : 0;
+}
+
+namespace {
+
+nlohmann::ordered_json StatsJson(const store::Stats& s) {
+  nlohmann::ordered_json j;
+  j["reports"] = s.reports;
+  j["records"] = s.records;
+  j["messages"] = s.messages;
+  j["dmarc_pass"] = s.dmarc_pass;
+  j["dmarc_fail"] = s.dmarc_fail;
+  j["by_disposition"] = s.by_disposition;
+  j["by_domain"] = s.by_domain;
+  j["source_ips"] = s.source_ips;
+  j["failure_reports"] = s.failure_reports;
+  j["smtp_tls_reports"] = s.smtp_tls_reports;
+  j["rejected_inputs"] = s.rejected_inputs;
+  return j;
+}
+
+std::string Percent(std::uint64_t part, std::uint64_t whole) {
+  return whole ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) /
+                                            static_cast<double>(whole))
+               : "-";
+}
+
+}  // namespace
+
+int RunStats(const StatsCommandOptions& options) {
+  auto filter = ToFilter(options.filter);
+  if (!filter) {
+    fmt::print(stderr, "{}\n", filter.error());
+    return 2;
+  }
+  auto db = Open(options.db);
+  if (!db) {
+    fmt::print(stderr, "{}\n", db.error());
+    return 2;
+  }
+  auto stats = (*db)->QueryStats(*filter);
+  if (!stats) {
+    fmt::print(stderr, "{}: {}\n", (*db)->Describe(), stats.error());
+    return 2;
+  }
+  const store::Stats& s = *stats;
+  if (options.json) {
+    fmt::print("{}\n", StatsJson(s).dump(2));
+    return 0;
+  }
+  fmt::print("{:<22}{:>14}\n", "Aggregate reports", s.reports);
+  fmt::print("{:<22}{:>14}\n", "Records", s.records);
+  fmt::print("{:<22}{:>14}\n", "Messages", s.messages);
+  fmt::print("{:<22}{:>14}  {}\n", "DMARC pass", s.dmarc_pass, Percent(s.dmarc_pass, s.messages));
+  fmt::print("{:<22}{:>14}  {}\n", "DMARC fail", s.dmarc_fail, Percent(s.dmarc_fail, s.messages));
+  fmt::print("{:<22}{:>14}\n", "Source IPs", s.source_ips);
+  fmt::print("{:<22}{:>14}\n", "Failure reports", s.failure_reports);
+  fmt::print("{:<22}{:>14}\n", "SMTP TLS reports", s.smtp_tls_reports);
+  fmt::print("{:<22}{:>14}\n", "Rejected inputs", s.rejected_inputs);
+  if (!s.by_disposition.empty()) {
+    fmt::print("\nDisposition           Messages\n");
+    for (const auto& [k, v] : s.by_disposition) {
+      fmt::print("  {:<20}{:>14}  {}\n", k, v, Percent(v, s.messages));
+    }
+  }
+  if (!s.by_domain.empty()) {
+    fmt::print("\nHeader-From domain    Messages\n");
+    std::vector<std::pair<std::string, std::uint64_t>> domains(s.by_domain.begin(),
+                                                               s.by_domain.end());
+    std::stable_sort(domains.begin(), domains.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    for (const auto& [k, v] : domains) {
+      fmt::print("  {:<20}{:>14}  {}\n", k.empty() ? "(none)" : k, v, Percent(v, s.messages));
+    }
+  }
+  return 0;
+}
+
+int RunExport(const ExportCommandOptions& options) {
+  auto filter = ToFilter(options.filter);
+  if (!filter) {
+    fmt::print(stderr, "{}\n", filter.error());
+    return 2;
+  }
+  if (options.type != "aggregate" && options.format == OutputFormat::kCsv) {
+    fmt::print(stderr, "--type {}: CSV comes with support for that report type; use --format json\n",
+               options.type);
+    return 2;
+  }
+  auto db = Open(options.db);
+  if (!db) {
+    fmt::print(stderr, "{}\n", db.error());
+    return 2;
+  }
+  FILE* out = stdout;
+  if (!options.output.empty() && options.output != "-") {
+    out = std::fopen(options.output.c_str(), "wb");
+    if (!out) {
+      fmt::print(stderr, "{}: cannot open for writing: {}\n", options.output, std::strerror(errno));
+      return 2;
+    }
+  }
+  const bool json = options.format == OutputFormat::kJson;
+  std::string text = json ? sinks::JsonDocumentBegin() : sinks::AggregateCsvHeader();
+  std::size_t n = 0;
+  Result<std::size_t> r = std::size_t{0};
+  if (options.type == "aggregate") {
+    r = (*db)->ForEachAggregate(*filter, [&](model::AggregateReport&& report) {
+      if (json) {
+        sinks::AppendAggregateJson(report, text, n > 0);
+      } else {
+        sinks::AppendAggregateCsvRows(report, text);
+      }
+      ++n;
+      if (text.size() > (1 << 20)) {
+        std::fwrite(text.data(), 1, text.size(), out);
+        text.clear();
+      }
+    });
+  }
+  if (json) text += sinks::JsonDocumentEnd(n > 0);
+  std::fwrite(text.data(), 1, text.size(), out);
+  const bool write_failed = std::fflush(out) != 0 || std::ferror(out);
+  if (out != stdout) std::fclose(out);
+  if (!r) {
+    fmt::print(stderr, "{}: {}\n", (*db)->Describe(), r.error());
+    return 2;
+  }
+  if (write_failed) {
+    fmt::print(stderr, "write failed: {}\n", std::strerror(errno));
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace dmarc::app

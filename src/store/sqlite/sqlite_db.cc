@@ -1,0 +1,56 @@
+#include "store/sqlite/sqlite_db.h"
+
+#include <fmt/format.h>
+
+namespace dmarc::store::sqlite {
+
+Result<bool> Statement::Run() {
+  const int rc = sqlite3_step(stmt_);
+  const std::string sql = rc == SQLITE_DONE || rc == SQLITE_ROW ? "" : sqlite3_sql(stmt_);
+  Reset();
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return true;
+  return MakeError(fmt::format("{} (in: {})", sqlite3_errmsg(db_), sql.substr(0, 80)));
+}
+
+Result<bool> Statement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return MakeError(fmt::format("{} (in: {})", sqlite3_errmsg(db_),
+                               std::string(sqlite3_sql(stmt_)).substr(0, 80)));
+}
+
+Result<bool> Database::Open(const std::string& path, int busy_timeout_ms) {
+  const int rc = sqlite3_open_v2(path.c_str(), &db_,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    return MakeError(db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+  }
+  sqlite3_busy_timeout(db_, busy_timeout_ms);
+  sqlite3_extended_result_codes(db_, 1);
+  return true;
+}
+
+Result<Statement> Database::Prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    return MakeError(fmt::format("{} (preparing: {})", sqlite3_errmsg(db_), sql.substr(0, 80)));
+  }
+  return Statement(db_, stmt);
+}
+
+Result<bool> Database::Exec(const std::string& sql) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return MakeError(msg);
+  }
+  return true;
+}
+
+}  // namespace dmarc::store::sqlite

@@ -1,0 +1,735 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "base/time.h"
+#include "store/sqlite/sqlite_db.h"
+
+namespace dmarc::store {
+
+namespace {
+
+using sqlite::Database;
+using sqlite::Statement;
+
+// Each entry migrates the schema from version i to i + 1; applied in one transaction on open.
+// Never edit a released entry: append a new one.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE aggregate_reports (
+  id INTEGER PRIMARY KEY,
+  org_name TEXT NOT NULL,
+  org_email TEXT NOT NULL,
+  org_extra_contact_info TEXT,
+  report_id TEXT NOT NULL,
+  begin_ts INTEGER NOT NULL,
+  end_ts INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  xml_schema TEXT NOT NULL,
+  xml_namespace TEXT,
+  generator TEXT,
+  timespan_requires_normalization INTEGER NOT NULL,
+  original_timespan_seconds INTEGER NOT NULL,
+  errors TEXT NOT NULL,
+  adkim TEXT NOT NULL,
+  aspf TEXT NOT NULL,
+  p TEXT NOT NULL,
+  sp TEXT NOT NULL,
+  pct TEXT,
+  fo TEXT,
+  np TEXT,
+  testing TEXT,
+  discovery_method TEXT,
+  origin TEXT NOT NULL,
+  imported_at INTEGER NOT NULL,
+  UNIQUE (org_name, report_id, domain, begin_ts, end_ts)
+);
+CREATE INDEX aggregate_reports_domain_begin ON aggregate_reports (domain, begin_ts);
+CREATE INDEX aggregate_reports_begin ON aggregate_reports (begin_ts);
+
+CREATE TABLE aggregate_records (
+  id INTEGER PRIMARY KEY,
+  report INTEGER NOT NULL REFERENCES aggregate_reports (id) ON DELETE CASCADE,
+  domain TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  interval_begin INTEGER NOT NULL,
+  interval_end INTEGER NOT NULL,
+  normalized_timespan INTEGER NOT NULL,
+  source_ip TEXT NOT NULL,
+  source_country TEXT,
+  source_reverse_dns TEXT,
+  source_base_domain TEXT,
+  source_name TEXT,
+  source_type TEXT,
+  source_asn INTEGER,
+  source_as_name TEXT,
+  source_as_domain TEXT,
+  count INTEGER NOT NULL,
+  spf_aligned INTEGER NOT NULL,
+  dkim_aligned INTEGER NOT NULL,
+  dmarc_aligned INTEGER NOT NULL,
+  disposition TEXT NOT NULL,
+  policy_dkim TEXT NOT NULL,
+  policy_spf TEXT NOT NULL,
+  header_from TEXT NOT NULL,
+  envelope_from TEXT,
+  envelope_to TEXT
+);
+CREATE INDEX aggregate_records_report ON aggregate_records (report);
+CREATE INDEX aggregate_records_day ON aggregate_records (day, domain);
+CREATE INDEX aggregate_records_source ON aggregate_records (source_ip, day);
+CREATE INDEX aggregate_records_header_from ON aggregate_records (header_from, day);
+
+CREATE TABLE aggregate_dkim (
+  record INTEGER NOT NULL REFERENCES aggregate_records (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  selector TEXT NOT NULL,
+  result TEXT NOT NULL,
+  human_result TEXT,
+  PRIMARY KEY (record, position)
+) WITHOUT ROWID;
+
+CREATE TABLE aggregate_spf (
+  record INTEGER NOT NULL REFERENCES aggregate_records (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  result TEXT NOT NULL,
+  human_result TEXT,
+  PRIMARY KEY (record, position)
+) WITHOUT ROWID;
+
+CREATE TABLE aggregate_overrides (
+  record INTEGER NOT NULL REFERENCES aggregate_records (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  type TEXT,
+  comment TEXT,
+  PRIMARY KEY (record, position)
+) WITHOUT ROWID;
+
+-- Daily rollups, maintained in the same transaction as the records, so stats never scan them.
+CREATE TABLE daily_messages (
+  day INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  header_from TEXT NOT NULL,
+  disposition TEXT NOT NULL,
+  records INTEGER NOT NULL,
+  messages INTEGER NOT NULL,
+  dmarc_pass INTEGER NOT NULL,
+  PRIMARY KEY (day, domain, header_from, disposition)
+) WITHOUT ROWID;
+
+CREATE TABLE daily_sources (
+  day INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  source_ip TEXT NOT NULL,
+  messages INTEGER NOT NULL,
+  PRIMARY KEY (day, domain, source_ip)
+) WITHOUT ROWID;
+
+CREATE TABLE failure_reports (
+  id INTEGER PRIMARY KEY,
+  arrival_ts INTEGER NOT NULL,
+  reported_domain TEXT,
+  source_ip TEXT,
+  feedback_type TEXT,
+  data TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  imported_at INTEGER NOT NULL
+);
+CREATE INDEX failure_reports_arrival ON failure_reports (arrival_ts);
+
+CREATE TABLE smtp_tls_reports (
+  id INTEGER PRIMARY KEY,
+  organization_name TEXT NOT NULL,
+  report_id TEXT NOT NULL,
+  begin_ts INTEGER NOT NULL,
+  end_ts INTEGER NOT NULL,
+  contact_info TEXT,
+  origin TEXT NOT NULL,
+  imported_at INTEGER NOT NULL,
+  UNIQUE (organization_name, report_id, begin_ts, end_ts)
+);
+CREATE INDEX smtp_tls_reports_begin ON smtp_tls_reports (begin_ts);
+
+CREATE TABLE smtp_tls_policies (
+  id INTEGER PRIMARY KEY,
+  report INTEGER NOT NULL REFERENCES smtp_tls_reports (id) ON DELETE CASCADE,
+  policy_domain TEXT NOT NULL,
+  policy_type TEXT NOT NULL,
+  policy_strings TEXT,
+  mx_host_patterns TEXT,
+  successful_session_count INTEGER NOT NULL,
+  failed_session_count INTEGER NOT NULL
+);
+CREATE INDEX smtp_tls_policies_report ON smtp_tls_policies (report);
+
+CREATE TABLE smtp_tls_failure_details (
+  policy INTEGER NOT NULL REFERENCES smtp_tls_policies (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  result_type TEXT NOT NULL,
+  failed_session_count INTEGER NOT NULL,
+  sending_mta_ip TEXT,
+  receiving_ip TEXT,
+  receiving_mx_hostname TEXT,
+  receiving_mx_helo TEXT,
+  additional_info_uri TEXT,
+  failure_reason_code TEXT,
+  PRIMARY KEY (policy, position)
+) WITHOUT ROWID;
+
+CREATE TABLE rejected_blobs (
+  sha256 TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  raw BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE rejected_inputs (
+  id INTEGER PRIMARY KEY,
+  received_at INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  sha256 TEXT NOT NULL REFERENCES rejected_blobs (sha256),
+  UNIQUE (sha256, origin, reason)
+);
+CREATE INDEX rejected_inputs_received ON rejected_inputs (received_at);
+
+-- Reverse DNS and geolocation results, including failures, with an expiry (enrichment).
+CREATE TABLE ip_info_cache (
+  ip TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  reverse_dns TEXT,
+  base_domain TEXT,
+  country TEXT,
+  asn INTEGER,
+  as_name TEXT,
+  as_domain TEXT,
+  resolved_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// Half-open range of UTC days [from, to) in Unix seconds; unbounded sides use extremes.
+std::pair<std::int64_t, std::int64_t> DayRange(const Filter& f) {
+  return {f.from.value_or(INT64_MIN / 2), f.to ? *f.to + kSecondsPerDay : INT64_MAX / 2};
+}
+
+class SqliteStore final : public ReportStore {
+ public:
+  SqliteStore(Database db, std::string path, OpenOptions options)
+      : db_(std::move(db)), path_(std::move(path)), options_(options) {}
+
+  Result<bool> Init() {
+    // WAL lets readers (stats, the dashboard) run while a writer commits. synchronous=FULL makes
+    // every commit durable, power loss included; batching keeps commits (and fsyncs) few.
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                               "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY",
+                               "PRAGMA cache_size=-65536"}) {
+      if (auto r = db_.Exec(pragma); !r) return MakeError(fmt::format("{}: {}", pragma, r.error()));
+    }
+    if (auto r = Migrate(); !r) return r;
+    return PrepareStatements();
+  }
+
+  Result<BatchResult> Store(const Batch& batch) override {
+    if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r) return MakeError("cannot start a write: " + r.error());
+    auto result = StoreInTransaction(batch);
+    if (!result) {
+      (void)db_.Exec("ROLLBACK");
+      return result;
+    }
+    if (auto r = db_.Exec("COMMIT"); !r) {
+      (void)db_.Exec("ROLLBACK");
+      return MakeError("commit failed: " + r.error());
+    }
+    return result;
+  }
+
+  Result<Stats> QueryStats(const Filter& filter) override;
+  Result<std::size_t> ForEachAggregate(
+      const Filter& filter, const std::function<void(model::AggregateReport&&)>& visit) override;
+  Result<std::vector<RejectedInput>> Rejections() override;
+  std::string Describe() const override { return "sqlite:" + path_; }
+
+ private:
+  Result<bool> Migrate() {
+    if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r) return r;
+    auto version_stmt = db_.Prepare("PRAGMA user_version");
+    if (!version_stmt) return MakeError(version_stmt.error());
+    auto step = version_stmt->Step();
+    if (!step) return MakeError(step.error());
+    const int version = static_cast<int>(version_stmt->Int(0));
+    version_stmt = Statement();
+    if (version > kSchemaVersion) {
+      (void)db_.Exec("ROLLBACK");
+      return MakeError(fmt::format("the store has schema version {}, newer than this program's {}",
+                                   version, kSchemaVersion));
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+      if (auto r = db_.Exec(kMigrations[v]); !r) {
+        (void)db_.Exec("ROLLBACK");
+        return MakeError(fmt::format("schema migration {} failed: {}", v + 1, r.error()));
+      }
+    }
+    if (auto r = db_.Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion)); !r) return r;
+    return db_.Exec("COMMIT");
+  }
+
+  Result<bool> PrepareStatements() {
+    auto prep = [&](Statement& s, std::string_view sql) -> Result<bool> {
+      auto r = db_.Prepare(sql);
+      if (!r) return MakeError(r.error());
+      s = std::move(r).value();
+      return true;
+    };
+    const std::pair<Statement*, std::string_view> all[] = {
+        {&insert_report_,
+         "INSERT INTO aggregate_reports (org_name, org_email, org_extra_contact_info, report_id,"
+         " begin_ts, end_ts, domain, xml_schema, xml_namespace, generator,"
+         " timespan_requires_normalization, original_timespan_seconds, errors, adkim, aspf, p,"
+         " sp, pct, fo, np, testing, discovery_method, origin, imported_at)"
+         " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
+         "?22,?23,?24) ON CONFLICT DO NOTHING"},
+        {&insert_record_,
+         "INSERT INTO aggregate_records (report, domain, day, interval_begin, interval_end,"
+         " normalized_timespan, source_ip, source_country, source_reverse_dns,"
+         " source_base_domain, source_name, source_type, source_asn, source_as_name,"
+         " source_as_domain, count, spf_aligned, dkim_aligned, dmarc_aligned, disposition,"
+         " policy_dkim, policy_spf, header_from, envelope_from, envelope_to)"
+         " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
+         "?22,?23,?24,?25)"},
+        {&insert_dkim_,
+         "INSERT INTO aggregate_dkim (record, position, domain, selector, result, human_result)"
+         " VALUES (?1,?2,?3,?4,?5,?6)"},
+        {&insert_spf_,
+         "INSERT INTO aggregate_spf (record, position, domain, scope, result, human_result)"
+         " VALUES (?1,?2,?3,?4,?5,?6)"},
+        {&insert_override_,
+         "INSERT INTO aggregate_overrides (record, position, type, comment) VALUES (?1,?2,?3,?4)"},
+        {&upsert_daily_messages_,
+         "INSERT INTO daily_messages (day, domain, header_from, disposition, records, messages,"
+         " dmarc_pass) VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET"
+         " records = records + excluded.records, messages = messages + excluded.messages,"
+         " dmarc_pass = dmarc_pass + excluded.dmarc_pass"},
+        {&upsert_daily_sources_,
+         "INSERT INTO daily_sources (day, domain, source_ip, messages) VALUES (?1,?2,?3,?4)"
+         " ON CONFLICT DO UPDATE SET messages = messages + excluded.messages"},
+        {&insert_blob_,
+         "INSERT INTO rejected_blobs (sha256, size, raw) VALUES (?1,?2,?3) ON CONFLICT DO NOTHING"},
+        {&insert_rejection_,
+         "INSERT INTO rejected_inputs (received_at, origin, reason, sha256) VALUES (?1,?2,?3,?4)"
+         " ON CONFLICT DO NOTHING"},
+    };
+    for (const auto& [stmt, sql] : all) {
+      if (auto r = prep(*stmt, sql); !r) return r;
+    }
+    return true;
+  }
+
+  Result<BatchResult> StoreInTransaction(const Batch& batch);
+
+  Database db_;
+  std::string path_;
+  OpenOptions options_;
+  Statement insert_report_, insert_record_, insert_dkim_, insert_spf_, insert_override_,
+      upsert_daily_messages_, upsert_daily_sources_, insert_blob_, insert_rejection_;
+};
+
+#define DMARC_TRY(expr)                                 \
+  do {                                                  \
+    if (auto dmarc_try_r = (expr); !dmarc_try_r) {      \
+      return MakeError(std::move(dmarc_try_r).error()); \
+    }                                                   \
+  } while (0)
+
+Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
+  BatchResult result;
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  struct Totals {
+    std::int64_t records = 0, messages = 0, dmarc_pass = 0;
+  };
+  std::map<std::tuple<std::int64_t, std::string, std::string, std::string>, Totals> daily;
+  std::map<std::tuple<std::int64_t, std::string, std::string>, std::int64_t> sources;
+
+  for (const auto& item : batch.aggregates) {
+    const model::AggregateReport& r = *item.report;
+    const auto& m = r.report_metadata;
+    const auto& p = r.policy_published;
+    const std::string errors = nlohmann::json(m.errors).dump();
+    insert_report_.Bind(1, m.org_name)
+        .Bind(2, m.org_email)
+        .Bind(3, m.org_extra_contact_info)
+        .Bind(4, m.report_id)
+        .Bind(5, m.begin)
+        .Bind(6, m.end)
+        .Bind(7, p.domain)
+        .Bind(8, r.xml_schema)
+        .Bind(9, r.xml_namespace)
+        .Bind(10, m.generator)
+        .Bind(11, std::int64_t{m.timespan_requires_normalization})
+        .Bind(12, m.original_timespan_seconds)
+        .Bind(13, errors)
+        .Bind(14, p.adkim)
+        .Bind(15, p.aspf)
+        .Bind(16, p.p)
+        .Bind(17, p.sp)
+        .Bind(18, p.pct)
+        .Bind(19, p.fo)
+        .Bind(20, p.np)
+        .Bind(21, p.testing)
+        .Bind(22, p.discovery_method)
+        .Bind(23, item.origin)
+        .Bind(24, now);
+    DMARC_TRY(insert_report_.Run());
+    if (db_.Changes() == 0) {
+      ++result.duplicate_reports;
+      continue;
+    }
+    ++result.new_reports;
+    const std::int64_t report_row = db_.LastInsertId();
+    for (const auto& rec : r.records) {
+      const std::int64_t day = FloorDay(rec.interval_begin);
+      const auto& s = rec.source;
+      const auto& ev = rec.policy_evaluated;
+      const auto count = static_cast<std::int64_t>(rec.count);
+      insert_record_.Bind(1, report_row)
+          .Bind(2, p.domain)
+          .Bind(3, day)
+          .Bind(4, rec.interval_begin)
+          .Bind(5, rec.interval_end)
+          .Bind(6, std::int64_t{rec.normalized_timespan})
+          .Bind(7, s.ip_address)
+          .Bind(8, s.country)
+          .Bind(9, s.reverse_dns)
+          .Bind(10, s.base_domain)
+          .Bind(11, s.name)
+          .Bind(12, s.type)
+          .Bind(13, s.asn)
+          .Bind(14, s.as_name)
+          .Bind(15, s.as_domain)
+          .Bind(16, count)
+          .Bind(17, std::int64_t{rec.alignment.spf})
+          .Bind(18, std::int64_t{rec.alignment.dkim})
+          .Bind(19, std::int64_t{rec.alignment.dmarc})
+          .Bind(20, ev.disposition)
+          .Bind(21, ev.dkim)
+          .Bind(22, ev.spf)
+          .Bind(23, rec.identifiers.header_from)
+          .Bind(24, rec.identifiers.envelope_from)
+          .Bind(25, rec.identifiers.envelope_to);
+      DMARC_TRY(insert_record_.Run());
+      const std::int64_t record_row = db_.LastInsertId();
+      ++result.new_records;
+      std::int64_t pos = 0;
+      for (const auto& d : rec.dkim) {
+        insert_dkim_.Bind(1, record_row)
+            .Bind(2, pos++)
+            .Bind(3, d.domain)
+            .Bind(4, d.selector)
+            .Bind(5, d.result)
+            .Bind(6, d.human_result);
+        DMARC_TRY(insert_dkim_.Run());
+      }
+      pos = 0;
+      for (const auto& x : rec.spf) {
+        insert_spf_.Bind(1, record_row)
+            .Bind(2, pos++)
+            .Bind(3, x.domain)
+            .Bind(4, x.scope)
+            .Bind(5, x.result)
+            .Bind(6, x.human_result);
+        DMARC_TRY(insert_spf_.Run());
+      }
+      pos = 0;
+      for (const auto& o : ev.policy_override_reasons) {
+        insert_override_.Bind(1, record_row).Bind(2, pos++).Bind(3, o.type).Bind(4, o.comment);
+        DMARC_TRY(insert_override_.Run());
+      }
+      Totals& t = daily[{day, p.domain, rec.identifiers.header_from, ev.disposition}];
+      t.records += 1;
+      t.messages += count;
+      if (rec.alignment.dmarc) t.dmarc_pass += count;
+      sources[{day, p.domain, s.ip_address}] += count;
+    }
+  }
+  for (const auto& [key, t] : daily) {
+    const auto& [day, domain, header_from, disposition] = key;
+    upsert_daily_messages_.Bind(1, day)
+        .Bind(2, domain)
+        .Bind(3, header_from)
+        .Bind(4, disposition)
+        .Bind(5, t.records)
+        .Bind(6, t.messages)
+        .Bind(7, t.dmarc_pass);
+    DMARC_TRY(upsert_daily_messages_.Run());
+  }
+  for (const auto& [key, messages] : sources) {
+    const auto& [day, domain, ip] = key;
+    upsert_daily_sources_.Bind(1, day).Bind(2, domain).Bind(3, ip).Bind(4, messages);
+    DMARC_TRY(upsert_daily_sources_.Run());
+  }
+  for (const auto& rej : batch.rejections) {
+    const std::string_view raw = std::string_view(rej.raw).substr(0, options_.max_raw_bytes);
+    insert_blob_.Bind(1, rej.sha256).Bind(2, static_cast<std::int64_t>(rej.size)).BindBlob(3, raw);
+    DMARC_TRY(insert_blob_.Run());
+    insert_rejection_.Bind(1, rej.received_at).Bind(2, rej.origin).Bind(3, rej.reason).Bind(4, rej.sha256);
+    DMARC_TRY(insert_rejection_.Run());
+    result.rejections += static_cast<std::size_t>(db_.Changes());
+  }
+  return result;
+}
+
+Result<Stats> SqliteStore::QueryStats(const Filter& filter) {
+  Stats stats;
+  const auto [from, to] = DayRange(filter);
+  const std::string domain_clause = filter.domain ? " AND domain = ?3" : "";
+  auto bind = [&](Statement& s) {
+    s.Bind(1, from).Bind(2, to);
+    if (filter.domain) s.Bind(3, *filter.domain);
+  };
+  // Reads run in one transaction so every number comes from the same snapshot.
+  DMARC_TRY(db_.Exec("BEGIN"));
+  auto run = [&]() -> Result<bool> {
+    {
+      auto s = db_.Prepare("SELECT count(*) FROM aggregate_reports WHERE begin_ts >= ?1 AND"
+                           " begin_ts < ?2" + domain_clause);
+      if (!s) return MakeError(s.error());
+      bind(*s);
+      DMARC_TRY(s->Step());
+      stats.reports = static_cast<std::uint64_t>(s->Int(0));
+    }
+    {
+      auto s = db_.Prepare(
+          "SELECT disposition, header_from, sum(records), sum(messages), sum(dmarc_pass) FROM"
+          " daily_messages WHERE day >= ?1 AND day < ?2" + domain_clause +
+          " GROUP BY disposition, header_from");
+      if (!s) return MakeError(s.error());
+      bind(*s);
+      for (;;) {
+        auto row = s->Step();
+        if (!row) return MakeError(row.error());
+        if (!*row) break;
+        const auto records = static_cast<std::uint64_t>(s->Int(2));
+        const auto messages = static_cast<std::uint64_t>(s->Int(3));
+        const auto pass = static_cast<std::uint64_t>(s->Int(4));
+        stats.records += records;
+        stats.messages += messages;
+        stats.dmarc_pass += pass;
+        stats.by_disposition[s->Text(0)] += messages;
+        stats.by_domain[s->Text(1)] += messages;
+      }
+      stats.dmarc_fail = stats.messages - stats.dmarc_pass;
+    }
+    {
+      auto s = db_.Prepare("SELECT count(DISTINCT source_ip) FROM daily_sources WHERE day >= ?1"
+                           " AND day < ?2" + domain_clause);
+      if (!s) return MakeError(s.error());
+      bind(*s);
+      DMARC_TRY(s->Step());
+      stats.source_ips = static_cast<std::uint64_t>(s->Int(0));
+    }
+    {
+      auto s = db_.Prepare(std::string("SELECT count(*) FROM failure_reports WHERE arrival_ts >= ?1 AND"
+                           " arrival_ts < ?2") + (filter.domain ? " AND reported_domain = ?3" : ""));
+      if (!s) return MakeError(s.error());
+      bind(*s);
+      DMARC_TRY(s->Step());
+      stats.failure_reports = static_cast<std::uint64_t>(s->Int(0));
+    }
+    {
+      auto s = db_.Prepare(std::string(
+          "SELECT count(*) FROM smtp_tls_reports r WHERE begin_ts >= ?1 AND begin_ts < ?2") +
+          (filter.domain ? " AND EXISTS (SELECT 1 FROM smtp_tls_policies p WHERE p.report = r.id"
+                           " AND p.policy_domain = ?3)"
+                         : ""));
+      if (!s) return MakeError(s.error());
+      bind(*s);
+      DMARC_TRY(s->Step());
+      stats.smtp_tls_reports = static_cast<std::uint64_t>(s->Int(0));
+    }
+    {
+      // Rejected inputs have no domain: only the date range applies.
+      auto s = db_.Prepare("SELECT count(*) FROM rejected_inputs WHERE received_at >= ?1 AND"
+                           " received_at < ?2");
+      if (!s) return MakeError(s.error());
+      s->Bind(1, from).Bind(2, to);
+      DMARC_TRY(s->Step());
+      stats.rejected_inputs = static_cast<std::uint64_t>(s->Int(0));
+    }
+    return true;
+  };
+  auto r = run();
+  (void)db_.Exec("COMMIT");
+  if (!r) return MakeError(r.error());
+  return stats;
+}
+
+Result<std::size_t> SqliteStore::ForEachAggregate(
+    const Filter& filter, const std::function<void(model::AggregateReport&&)>& visit) {
+  const auto [from, to] = DayRange(filter);
+  DMARC_TRY(db_.Exec("BEGIN"));
+  auto run = [&]() -> Result<std::size_t> {
+    auto reports = db_.Prepare(
+        std::string("SELECT id, org_name, org_email, org_extra_contact_info, report_id, begin_ts,"
+                    " end_ts, domain, xml_schema, xml_namespace, generator,"
+                    " timespan_requires_normalization, original_timespan_seconds, errors, adkim,"
+                    " aspf, p, sp, pct, fo, np, testing, discovery_method FROM aggregate_reports"
+                    " WHERE begin_ts >= ?1 AND begin_ts < ?2") +
+        (filter.domain ? " AND domain = ?3" : "") + " ORDER BY id");
+    if (!reports) return MakeError(reports.error());
+    auto records = db_.Prepare(
+        "SELECT id, interval_begin, interval_end, normalized_timespan, source_ip,"
+        " source_country, source_reverse_dns, source_base_domain, source_name, source_type,"
+        " source_asn, source_as_name, source_as_domain, count, spf_aligned, dkim_aligned,"
+        " dmarc_aligned, disposition, policy_dkim, policy_spf, header_from, envelope_from,"
+        " envelope_to FROM aggregate_records WHERE report = ?1 ORDER BY id");
+    if (!records) return MakeError(records.error());
+    auto dkim = db_.Prepare(
+        "SELECT d.record, d.domain, d.selector, d.result, d.human_result FROM aggregate_dkim d"
+        " JOIN aggregate_records r ON r.id = d.record WHERE r.report = ?1"
+        " ORDER BY d.record, d.position");
+    auto spf = db_.Prepare(
+        "SELECT s.record, s.domain, s.scope, s.result, s.human_result FROM aggregate_spf s"
+        " JOIN aggregate_records r ON r.id = s.record WHERE r.report = ?1"
+        " ORDER BY s.record, s.position");
+    auto overrides = db_.Prepare(
+        "SELECT o.record, o.type, o.comment FROM aggregate_overrides o"
+        " JOIN aggregate_records r ON r.id = o.record WHERE r.report = ?1"
+        " ORDER BY o.record, o.position");
+    if (!dkim || !spf || !overrides) return MakeError("cannot prepare export queries");
+    reports->Bind(1, from).Bind(2, to);
+    if (filter.domain) reports->Bind(3, *filter.domain);
+    std::size_t n = 0;
+    for (;;) {
+      auto row = reports->Step();
+      if (!row) return MakeError(row.error());
+      if (!*row) break;
+      const std::int64_t id = reports->Int(0);
+      model::AggregateReport r;
+      auto& m = r.report_metadata;
+      auto& p = r.policy_published;
+      m.org_name = reports->Text(1);
+      m.org_email = reports->Text(2);
+      m.org_extra_contact_info = reports->OptText(3);
+      m.report_id = reports->Text(4);
+      m.begin = reports->Int(5);
+      m.end = reports->Int(6);
+      p.domain = reports->Text(7);
+      r.xml_schema = reports->Text(8);
+      r.xml_namespace = reports->OptText(9);
+      m.generator = reports->OptText(10);
+      m.timespan_requires_normalization = reports->Int(11) != 0;
+      m.original_timespan_seconds = reports->Int(12);
+      m.errors = nlohmann::json::parse(reports->Text(13)).get<std::vector<std::string>>();
+      p.adkim = reports->Text(14);
+      p.aspf = reports->Text(15);
+      p.p = reports->Text(16);
+      p.sp = reports->Text(17);
+      p.pct = reports->OptText(18);
+      p.fo = reports->OptText(19);
+      p.np = reports->OptText(20);
+      p.testing = reports->OptText(21);
+      p.discovery_method = reports->OptText(22);
+      std::map<std::int64_t, std::size_t> index;  // record row id → position in r.records
+      records->Bind(1, id);
+      for (;;) {
+        auto rr = records->Step();
+        if (!rr) return MakeError(rr.error());
+        if (!*rr) break;
+        model::Record rec;
+        rec.interval_begin = records->Int(1);
+        rec.interval_end = records->Int(2);
+        rec.normalized_timespan = records->Int(3) != 0;
+        auto& s = rec.source;
+        s.ip_address = records->Text(4);
+        s.country = records->OptText(5);
+        s.reverse_dns = records->OptText(6);
+        s.base_domain = records->OptText(7);
+        s.name = records->OptText(8);
+        s.type = records->OptText(9);
+        s.asn = records->OptInt(10);
+        s.as_name = records->OptText(11);
+        s.as_domain = records->OptText(12);
+        rec.count = static_cast<std::uint64_t>(records->Int(13));
+        rec.alignment = {records->Int(14) != 0, records->Int(15) != 0, records->Int(16) != 0};
+        rec.policy_evaluated.disposition = records->Text(17);
+        rec.policy_evaluated.dkim = records->Text(18);
+        rec.policy_evaluated.spf = records->Text(19);
+        rec.identifiers.header_from = records->Text(20);
+        rec.identifiers.envelope_from = records->OptText(21);
+        rec.identifiers.envelope_to = records->OptText(22);
+        index[records->Int(0)] = r.records.size();
+        r.records.push_back(std::move(rec));
+      }
+      records->Reset();
+      auto children = [&](Statement& st, auto add) -> Result<bool> {
+        st.Bind(1, id);
+        for (;;) {
+          auto cr = st.Step();
+          if (!cr) return MakeError(cr.error());
+          if (!*cr) break;
+          add(r.records[index.at(st.Int(0))], st);
+        }
+        st.Reset();
+        return true;
+      };
+      DMARC_TRY(children(*dkim, [](model::Record& rec, Statement& st) {
+        rec.dkim.push_back({st.Text(1), st.Text(2), st.Text(3), st.OptText(4)});
+      }));
+      DMARC_TRY(children(*spf, [](model::Record& rec, Statement& st) {
+        rec.spf.push_back({st.Text(1), st.Text(2), st.Text(3), st.OptText(4)});
+      }));
+      DMARC_TRY(children(*overrides, [](model::Record& rec, Statement& st) {
+        rec.policy_evaluated.policy_override_reasons.push_back({st.OptText(1), st.OptText(2)});
+      }));
+      visit(std::move(r));
+      ++n;
+    }
+    return n;
+  };
+  auto r = run();
+  (void)db_.Exec("COMMIT");
+  return r;
+}
+
+Result<std::vector<RejectedInput>> SqliteStore::Rejections() {
+  auto s = db_.Prepare(
+      "SELECT i.received_at, i.origin, i.reason, i.sha256, b.size, b.raw FROM rejected_inputs i"
+      " JOIN rejected_blobs b ON b.sha256 = i.sha256 ORDER BY i.id");
+  if (!s) return MakeError(s.error());
+  std::vector<RejectedInput> out;
+  for (;;) {
+    auto row = s->Step();
+    if (!row) return MakeError(row.error());
+    if (!*row) break;
+    out.push_back({s->Int(0), s->Text(1), s->Text(2), s->Text(3),
+                   static_cast<std::uint64_t>(s->Int(4)), s->Blob(5)});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ReportStore>> OpenSqliteStore(const std::string& path,
+                                                     const OpenOptions& options) {
+  Database db;
+  if (auto r = db.Open(path, options.busy_timeout_ms); !r) {
+    return MakeError(fmt::format("cannot open SQLite store {}: {}", path, r.error()));
+  }
+  auto store = std::make_unique<SqliteStore>(std::move(db), path, options);
+  if (auto r = store->Init(); !r) {
+    return MakeError(fmt::format("cannot open SQLite store {}: {}", path, r.error()));
+  }
+  return std::unique_ptr<ReportStore>(std::move(store));
+}
+
+}  // namespace dmarc::store
