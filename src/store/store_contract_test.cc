@@ -1,0 +1,293 @@
+// The contract every ReportStore implementation must keep (see store.h). Each back end adds
+// itself to kBackends; PostgreSQL will run these same tests.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "base/time.h"
+#include "pipeline/extract.h"
+#include "sinks/parsedmarc_format.h"
+#include "store/sha256.h"
+#include "store/store.h"
+#include "testing/test_util.h"
+
+namespace dmarc::store {
+namespace {
+
+namespace fs = std::filesystem;
+using dmarc::testing::ReadFile;
+using dmarc::testing::TestData;
+
+struct Backend {
+  std::string name;
+  // Returns a URL for a new, empty store.
+  std::function<std::string(const std::string& test_name)> fresh_url;
+};
+
+const Backend kBackends[] = {
+    {"sqlite",
+     [](const std::string& test) {
+       const fs::path dir = fs::temp_directory_path() / ("dmarc-store-" + std::to_string(getpid()));
+       fs::create_directories(dir);
+       const fs::path file = dir / (test + ".db");
+       for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
+       return "sqlite:" + file.string();
+     }},
+};
+
+std::vector<model::AggregateReport> Samples(const std::vector<std::string>& names) {
+  std::vector<model::AggregateReport> out;
+  for (const auto& name : names) {
+    const std::string path = TestData("real/parsedmarc-samples/" + name);
+    auto extracted = pipeline::ExtractReports(ReadFile(path), path, {});
+    EXPECT_EQ(extracted.reports.size(), 1u) << name;
+    for (auto& f : extracted.reports) out.push_back(std::move(f.aggregate));
+  }
+  return out;
+}
+
+std::string Json(const model::AggregateReport& r) {
+  std::string s;
+  sinks::AppendAggregateJson(r, s, false);
+  return s;
+}
+
+Batch BatchOf(const std::vector<model::AggregateReport>& reports) {
+  Batch b;
+  for (const auto& r : reports) b.aggregates.push_back({"test", &r});
+  return b;
+}
+
+class StoreContract : public ::testing::TestWithParam<Backend> {
+ protected:
+  std::unique_ptr<ReportStore> OpenFresh() {
+    url_ = GetParam().fresh_url(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    return Reopen();
+  }
+  std::unique_ptr<ReportStore> Reopen(OpenOptions options = {}) {
+    auto s = OpenStore(url_, options);
+    EXPECT_TRUE(s.ok()) << s.error();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+  std::string url_;
+};
+
+const std::vector<std::string> kDistinct = {
+    "aggregate/rfc9990-sample.xml",
+    "aggregate/rfc9990-example.net!example.com!1700000000!1700086399.xml",
+    "aggregate/empty_reason.xml",
+    "aggregate/ikea.com!example.de!1538690400!1538776800.xml",
+    "aggregate/invalid_xml.xml",
+    "aggregate_invalid/report_with_upper_cased_pass.xml",
+    "extract_report/nice-input.xml",
+    "aggregate/usssa.com!example.com!1538784000!1538870399.xml",
+    "aggregate/old_draft_from_wiki.xml",
+    "aggregate/twilight.eml",
+};
+
+TEST_P(StoreContract, ExportGivesBackExactlyWhatWasStored) {
+  auto st = OpenFresh();
+  const auto reports = Samples(kDistinct);
+  auto r = st->Store(BatchOf(reports));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->new_reports, reports.size());
+  std::vector<std::string> exported;
+  auto n = st->ForEachAggregate({}, [&](model::AggregateReport&& rep) { exported.push_back(Json(rep)); });
+  ASSERT_TRUE(n.ok()) << n.error();
+  ASSERT_EQ(exported.size(), reports.size());
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    EXPECT_EQ(exported[i], Json(reports[i])) << kDistinct[i];
+  }
+}
+
+TEST_P(StoreContract, DuplicatesAreCountedNotStored) {
+  auto st = OpenFresh();
+  const auto reports = Samples({"aggregate/empty_reason.xml", "aggregate/empty_reason.xml"});
+  auto first = st->Store(BatchOf(reports));  // the same report twice in one batch
+  ASSERT_TRUE(first.ok()) << first.error();
+  EXPECT_EQ(first->new_reports, 1u);
+  EXPECT_EQ(first->duplicate_reports, 1u);
+  auto again = st->Store(BatchOf({reports[0]}));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->new_reports, 0u);
+  EXPECT_EQ(again->duplicate_reports, 1u);
+  EXPECT_EQ(again->new_records, 0u);
+  auto stats = st->QueryStats({});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->reports, 1u);
+  EXPECT_EQ(stats->messages, reports[0].MessageCount());
+}
+
+TEST_P(StoreContract, SameIdOverAnotherRangeIsAnotherReport) {
+  auto st = OpenFresh();
+  auto reports = Samples({"aggregate/empty_reason.xml"});
+  model::AggregateReport next_day = reports[0];
+  next_day.report_metadata.begin += kSecondsPerDay;
+  next_day.report_metadata.end += kSecondsPerDay;
+  model::AggregateReport other_org = reports[0];
+  other_org.report_metadata.org_name = "another.example";
+  model::AggregateReport other_domain = reports[0];
+  other_domain.policy_published.domain = "example.org";
+  auto r = st->Store(BatchOf({reports[0], next_day, other_org, other_domain}));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->new_reports, 4u);
+  EXPECT_EQ(r->duplicate_reports, 0u);
+}
+
+TEST_P(StoreContract, StatsAgreeWithTheReports) {
+  auto st = OpenFresh();
+  const auto reports = Samples(kDistinct);
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  // Expected totals computed from the parsed reports themselves.
+  std::uint64_t records = 0, messages = 0, pass = 0;
+  std::map<std::string, std::uint64_t> by_disposition, by_domain;
+  std::set<std::string> ips;
+  for (const auto& rep : reports) {
+    for (const auto& rec : rep.records) {
+      ++records;
+      messages += rec.count;
+      if (rec.alignment.dmarc) pass += rec.count;
+      by_disposition[rec.policy_evaluated.disposition] += rec.count;
+      by_domain[rec.identifiers.header_from] += rec.count;
+      ips.insert(rec.source.ip_address);
+    }
+  }
+  auto s = st->QueryStats({});
+  ASSERT_TRUE(s.ok()) << s.error();
+  EXPECT_EQ(s->reports, reports.size());
+  EXPECT_EQ(s->records, records);
+  EXPECT_EQ(s->messages, messages);
+  EXPECT_EQ(s->dmarc_pass, pass);
+  EXPECT_EQ(s->dmarc_fail, messages - pass);
+  EXPECT_EQ(s->by_disposition, by_disposition);
+  EXPECT_EQ(s->by_domain, by_domain);
+  EXPECT_EQ(s->source_ips, ips.size());
+  EXPECT_EQ(s->rejected_inputs, 0u);
+}
+
+TEST_P(StoreContract, FiltersByDomainAndDays) {
+  auto st = OpenFresh();
+  const auto reports = Samples(kDistinct);
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  Filter by_domain;
+  by_domain.domain = "example.de";
+  auto s = st->QueryStats(by_domain);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->reports, 1u);  // the ikea.com report
+  EXPECT_EQ(s->messages, 1u);
+  std::size_t exported = 0;
+  ASSERT_TRUE(st->ForEachAggregate(by_domain, [&](model::AggregateReport&& r) {
+                  EXPECT_EQ(r.policy_published.domain, "example.de");
+                  ++exported;
+                }).ok());
+  EXPECT_EQ(exported, 1u);
+
+  // The 4-day report (2019-11-28 15:35 → 2019-12-02 16:38) split per day: only 2019-11-29 in range.
+  Filter day;
+  day.from = ParseDate("2019-11-29");
+  day.to = ParseDate("2019-11-29");
+  auto d = st->QueryStats(day);
+  ASSERT_TRUE(d.ok());
+  std::uint64_t expected = 0;
+  for (const auto& rep : reports) {
+    for (const auto& rec : rep.records) {
+      if (FloorDay(rec.interval_begin) == *day.from) expected += rec.count;
+    }
+  }
+  EXPECT_EQ(d->messages, expected);
+  EXPECT_EQ(d->messages, 1u);
+
+  Filter nothing;
+  nothing.from = ParseDate("2030-01-01");
+  auto none = st->QueryStats(nothing);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->reports, 0u);
+  EXPECT_EQ(none->messages, 0u);
+  EXPECT_TRUE(none->by_domain.empty());
+}
+
+TEST_P(StoreContract, RejectionsAreKeptOnceWithTheirBytes) {
+  auto st = OpenFresh();
+  const std::string raw(3000, 'x');
+  Batch b;
+  b.rejections.push_back({1700000000, "bad.xml", "not well-formed XML", Sha256Hex(raw), raw.size(), raw});
+  b.rejections.push_back({1700000000, "bad.xml[entry]", "truncated", Sha256Hex(raw), raw.size(), raw});
+  auto r = st->Store(b);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->rejections, 2u);
+  auto again = st->Store(b);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->rejections, 0u);
+  auto list = st->Rejections();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].origin, "bad.xml");
+  EXPECT_EQ((*list)[0].raw, raw);
+  EXPECT_EQ((*list)[0].sha256, Sha256Hex(raw));
+  EXPECT_EQ((*list)[0].size, raw.size());
+  auto stats = st->QueryStats({});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->rejected_inputs, 2u);
+}
+
+TEST_P(StoreContract, RawBytesAreBoundedByTheLimit) {
+  auto st = OpenFresh();
+  st.reset();
+  OpenOptions small;
+  small.max_raw_bytes = 100;
+  auto limited = Reopen(small);
+  const std::string raw(5000, 'y');
+  Batch b;
+  b.rejections.push_back({1, "big.bin", "garbage", Sha256Hex(raw), raw.size(), raw});
+  ASSERT_TRUE(limited->Store(b).ok());
+  auto list = limited->Rejections();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].raw.size(), 100u);
+  EXPECT_EQ((*list)[0].size, 5000u);
+}
+
+TEST_P(StoreContract, ReopeningKeepsDataAndSchema) {
+  auto st = OpenFresh();
+  const auto reports = Samples({"aggregate/empty_reason.xml"});
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  st.reset();
+  auto again = Reopen();
+  auto s = again->QueryStats({});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->reports, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
+                         [](const auto& p) { return p.param.name; });
+
+TEST(Sha256, KnownDigest) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(OpenStore, RejectsUnknownUrls) {
+  auto s = OpenStore("mysql://localhost/db", {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().find("unsupported store URL"), std::string::npos);
+}
+
+TEST(OpenStore, RefusesANewerSchema) {
+  const fs::path file = fs::temp_directory_path() / ("dmarc-newer-" + std::to_string(getpid()) + ".db");
+  fs::remove(file);
+  {
+    auto s = OpenStore(file.string(), {});
+    ASSERT_TRUE(s.ok()) << s.error();
+  }
+  ASSERT_EQ(std::system(("sqlite3 " + file.string() + " 'PRAGMA user_version=99'").c_str()), 0);
+  auto s = OpenStore(file.string(), {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().find("newer"), std::string::npos);
+  fs::remove(file);
+}
+
+}  // namespace
+}  // namespace dmarc::store
