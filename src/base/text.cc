@@ -1,5 +1,6 @@
 #include "base/text.h"
 
+#include <array>
 #include <limits>
 
 namespace dmarc {
@@ -96,6 +97,33 @@ std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
 
 }  // namespace
 
+bool IsCleanXmlText(std::string_view s) {
+  // 0: plain ASCII allowed in XML, 1: forbidden control character, 2: start of a multi-byte
+  // sequence (or an invalid byte), checked in full.
+  static constexpr auto kClass = [] {
+    std::array<unsigned char, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[c] = 1;
+    t['\t'] = t['\n'] = t['\r'] = 0;
+    for (int c = 0x80; c < 0x100; ++c) t[c] = 2;
+    return t;
+  }();
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  while (i < n) {
+    const unsigned char k = kClass[static_cast<unsigned char>(s[i])];
+    if (k == 0) {
+      ++i;
+    } else if (k == 1) {
+      return false;
+    } else {
+      const std::size_t len = Utf8SequenceLength(s, i);
+      if (len == 0) return false;
+      i += len;
+    }
+  }
+  return true;
+}
+
 bool IsValidUtf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
@@ -133,8 +161,15 @@ std::size_t RepairUtf8(std::string& s) {
 }
 
 std::size_t StripXmlForbiddenControls(std::string& s) {
+  auto forbidden = [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 && c != '\t' && c != '\n' && c != '\r';
+  };
+  // Nearly every document has none: look before rewriting anything.
   std::size_t w = 0;
-  for (std::size_t r = 0; r < s.size(); ++r) {
+  while (w < s.size() && !forbidden(s[w])) ++w;
+  if (w == s.size()) return 0;
+  for (std::size_t r = w; r < s.size(); ++r) {
     const auto c = static_cast<unsigned char>(s[r]);
     if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') continue;
     s[w++] = s[r];

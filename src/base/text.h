@@ -29,6 +29,10 @@ bool IsValidUtf8(std::string_view s);
 // Replaces every invalid UTF-8 sequence with U+FFFD; returns the number of replacements.
 std::size_t RepairUtf8(std::string& s);
 
+// True when s is valid UTF-8 and holds no control character XML 1.0 forbids: the common case,
+// checked in one pass so that clean documents skip every repair step.
+bool IsCleanXmlText(std::string_view s);
+
 // Removes control characters that XML 1.0 forbids (all C0 except TAB, LF, CR).
 // Returns the number removed.
 std::size_t StripXmlForbiddenControls(std::string& s);

@@ -41,11 +41,19 @@ class Reader {
   // Trimmed text of an element (all its text and CDATA children), bounded in length.
   std::string Text(const pugi::xml_node& n, std::string_view what) {
     if (!n) return {};
-    std::string out;
-    for (pugi::xml_node c = n.first_child(); c; c = c.next_sibling()) {
-      if (c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) out += c.value();
+    pugi::xml_node first = n.first_child();
+    if (!first) return {};
+    std::string joined;
+    std::string_view t;
+    if (!first.next_sibling() && first.type() == pugi::node_pcdata) {
+      t = first.value();  // the usual case: one text node, no copy before trimming
+    } else {
+      for (pugi::xml_node c = first; c; c = c.next_sibling()) {
+        if (c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) joined += c.value();
+      }
+      t = joined;
     }
-    std::string_view t = Trim(out);
+    t = Trim(t);
     if (t.size() > limits_.max_field_bytes) {
       errors_.push_back(fmt::format("{} truncated to {} bytes", what, limits_.max_field_bytes));
       t = t.substr(0, limits_.max_field_bytes);
@@ -273,7 +281,7 @@ Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, c
   r.alignment.spf = ev.spf == "pass";
   r.alignment.dkim = ev.dkim == "pass";
   r.alignment.dmarc = r.alignment.spf || r.alignment.dkim;
-  return r;
+  return Result<model::Record>(std::move(r));
 }
 
 // The first namespace declared on <feedback> or an element around it (parsedmarc reports the
@@ -300,35 +308,48 @@ bool LooksLikeAggregateXml(std::string_view xml) {
   return xml.substr(0, 64 * 1024).find("feedback") != std::string_view::npos;
 }
 
-Result<model::AggregateReport> ParseAggregateXml(std::string xml, const AggregateOptions& opts) {
+Result<model::AggregateReport> ParseAggregateXml(std::string_view input,
+                                                 const AggregateOptions& opts) {
   const Limits& limits = opts.limits;
   AggregateReport report;
   std::vector<std::string> errors;
-  if (xml.size() > limits.max_decompressed_bytes) {
+  if (input.size() > limits.max_decompressed_bytes) {
     return MakeError(
         fmt::format("report exceeds the limit of {} bytes", limits.max_decompressed_bytes));
   }
+  std::string xml(input);
   NormaliseEncoding(xml, errors);
   if (Trim(xml).empty()) return MakeError("empty document");
   if (auto s = CheckStructure(xml, limits); !s) return MakeError(s.error());
-  if (xml.find("<!DOCTYPE") != std::string::npos || xml.find("<!ENTITY") != std::string::npos) {
+  // A DTD can only stand in the prolog, before the root element.
+  std::string_view prolog = std::string_view(xml).substr(0, 64 * 1024);
+  for (std::size_t i = prolog.find('<'); i != std::string_view::npos; i = prolog.find('<', i + 1)) {
+    if (i + 1 < prolog.size() && prolog[i + 1] != '?' && prolog[i + 1] != '!') {
+      prolog = prolog.substr(0, i);
+      break;
+    }
+  }
+  if (prolog.find("<!DOCTYPE") != std::string_view::npos ||
+      prolog.find("<!ENTITY") != std::string_view::npos) {
     errors.emplace_back("ignored a DOCTYPE declaration: entities are never expanded");
   }
 
   constexpr unsigned kParseOptions = pugi::parse_default & ~pugi::parse_doctype;
   pugi::xml_document doc;
-  // pugixml parses in place into a buffer it does not own, so the string must outlive doc.
-  std::string buffer = xml;
+  // pugixml parses in place (the buffer must outlive doc) and changes the buffer as it goes, so
+  // the rare document that needs repair is prepared again from the input.
   pugi::xml_parse_result pr =
-      doc.load_buffer_inplace(buffer.data(), buffer.size(), kParseOptions, pugi::encoding_utf8);
+      doc.load_buffer_inplace(xml.data(), xml.size(), kParseOptions, pugi::encoding_utf8);
   if (!pr) {
     const std::string first_error = fmt::format("{} at offset {}", pr.description(), pr.offset);
+    doc.reset();
+    xml.assign(input);
+    std::vector<std::string> ignored;  // the encoding notes were recorded the first time
+    NormaliseEncoding(xml, ignored);
     std::vector<std::string> repairs;
     if (RepairMarkup(xml, repairs)) {
-      buffer = xml;
-      doc.reset();
       pugi::xml_parse_result pr2 =
-          doc.load_buffer_inplace(buffer.data(), buffer.size(), kParseOptions, pugi::encoding_utf8);
+          doc.load_buffer_inplace(xml.data(), xml.size(), kParseOptions, pugi::encoding_utf8);
       if (!pr2) {
         return MakeError(fmt::format("not well-formed XML: {} (after repair: {} at offset {})",
                                      first_error, ParseStatusText(pr2.status), pr2.offset));
@@ -388,7 +409,7 @@ Result<model::AggregateReport> ParseAggregateXml(std::string xml, const Aggregat
   report.report_metadata.errors.insert(report.report_metadata.errors.end(), errors.begin(),
                                        errors.end());
   NormaliseTimespan(report, opts.timespan_threshold_hours);
-  return report;
+  return Result<model::AggregateReport>(std::move(report));
 }
 
 void NormaliseTimespan(model::AggregateReport& report, double threshold_hours) {

@@ -22,8 +22,9 @@ struct AggregateOptions {
   double timespan_threshold_hours = 24.0;
 };
 
-// Parses one report. The string is consumed (parsed in place).
-Result<model::AggregateReport> ParseAggregateXml(std::string xml, const AggregateOptions& opts);
+// Parses one report.
+Result<model::AggregateReport> ParseAggregateXml(std::string_view xml,
+                                                 const AggregateOptions& opts);
 
 // True when the text looks like an aggregate report (a <feedback> element near the start).
 bool LooksLikeAggregateXml(std::string_view xml);

@@ -157,6 +157,7 @@ void NormaliseEncoding(std::string& xml, std::vector<std::string>& errors) {
     xml.erase(0, 3);
     errors.emplace_back("removed a UTF-8 byte order mark");
   }
+  if (IsCleanXmlText(xml)) return;  // valid UTF-8, nothing to repair: nearly every report
   const std::string declared = DeclaredEncoding(xml);
   if (!declared.empty() && IsSingleByteEncoding(declared) && HasHighBytes(xml) &&
       !IsValidUtf8(xml)) {
@@ -173,31 +174,40 @@ void NormaliseEncoding(std::string& xml, std::vector<std::string>& errors) {
 }
 
 Result<bool> CheckStructure(const std::string& xml, const Limits& limits) {
+  // One pass, byte by byte: '<' opens a tag ("</" closes one, "<?"/"<!" are neither), and a tag
+  // ending in "/>" is empty. Text inside attribute values and comments may fool the count by a
+  // little, never by a depth that matters.
   const char* p = xml.data();
-  const char* end = p + xml.size();
+  const char* const end = p + xml.size();
   int depth = 0;
   std::size_t elements = 0;
   // Generous: a record has about 20 elements.
   const std::size_t max_elements = limits.max_records * 64 + 1024;
-  while ((p = static_cast<const char*>(std::memchr(p, '<', static_cast<std::size_t>(end - p))))) {
-    ++p;
-    if (p >= end) break;
-    if (*p == '/') {
-      --depth;
-      continue;
+  bool in_tag = false, opening = false;
+  for (; p < end; ++p) {
+    const char c = *p;
+    if (c == '<') {
+      if (p + 1 >= end) break;
+      const char next = p[1];
+      if (next == '/') {
+        --depth;
+        in_tag = false;
+      } else if (next != '?' && next != '!') {
+        in_tag = true;
+        opening = true;
+      }
+    } else if (c == '>' && in_tag) {
+      in_tag = false;
+      if (opening && p[-1] != '/') {
+        if (++depth > limits.max_xml_depth) {
+          return MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
+        }
+      }
+      if (++elements > max_elements) {
+        return MakeError(fmt::format("XML has more than {} elements", max_elements));
+      }
+      opening = false;
     }
-    if (*p == '?' || *p == '!') continue;
-    const char* close =
-        static_cast<const char*>(std::memchr(p, '>', static_cast<std::size_t>(end - p)));
-    if (!close) break;
-    if (close[-1] != '/') ++depth;
-    if (depth > limits.max_xml_depth) {
-      return MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
-    }
-    if (++elements > max_elements) {
-      return MakeError(fmt::format("XML has more than {} elements", max_elements));
-    }
-    p = close + 1;
   }
   return true;
 }

@@ -63,7 +63,7 @@ class Extractor {
       if (inside_mail) return 0;
       return Reject(origin, "XML but not a DMARC aggregate report (no <feedback> element)");
     }
-    auto report = parse::ParseAggregateXml(std::string(bytes), options_.aggregate);
+    auto report = parse::ParseAggregateXml(bytes, options_.aggregate);
     if (!report) return Reject(origin, report.error());
     out_.reports.push_back({origin, std::move(report).value()});
     return 1;

@@ -1,6 +1,7 @@
 #include "pipeline/inputs.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -84,6 +85,31 @@ Result<std::string> ReadInput(const std::string& path, const Limits& limits) {
   const int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return MakeError(std::strerror(errno));
   std::string data;
+  // Regular files are read straight into a buffer of their size; pipes grow as they come.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (static_cast<std::uint64_t>(st.st_size) > limits.max_input_bytes) {
+      if (!is_stdin) ::close(fd);
+      return MakeError(fmt::format("input larger than the limit of {} bytes",
+                                   limits.max_input_bytes));
+    }
+    data.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < data.size()) {
+      const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const std::string err = std::strerror(errno);
+        if (!is_stdin) ::close(fd);
+        return MakeError(err);
+      }
+      if (n == 0) break;  // the file shrank while being read
+      got += static_cast<std::size_t>(n);
+    }
+    data.resize(got);
+    if (!is_stdin) ::close(fd);
+    return data;
+  }
   char buf[65536];
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
