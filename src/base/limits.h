@@ -22,6 +22,8 @@ struct Limits {
   int max_nesting = 6;
   // XML element depth.
   int max_xml_depth = 64;
+  // Tags in one XML document (a 100 MB report of real records has about 4 million).
+  std::size_t max_xml_elements = 8'000'000;
   // <record> elements in one aggregate report.
   std::size_t max_records = 1'000'000;
   // Characters kept from one text field; longer values are truncated and the fact recorded.

@@ -26,9 +26,32 @@ std::string_view LocalName(const pugi::xml_node& n) {
   return colon == std::string_view::npos ? name : name.substr(colon + 1);
 }
 
-pugi::xml_node Child(const pugi::xml_node& parent, std::string_view local) {
+// True when the element's local name is `local` (a NUL-terminated constant), without
+// measuring the name first.
+bool NameIs(const pugi::xml_node& n, const char* local) {
+  const char* name = n.name();
+  for (const char* p = name; *p; ++p) {
+    if (*p == ':') {
+      name = p + 1;
+      break;
+    }
+    if (*p != local[p - name]) {
+      // Still possibly prefixed ("d:row"): look for a colon before giving up.
+      for (const char* q = p; *q; ++q) {
+        if (*q == ':') {
+          name = q + 1;
+          return std::strcmp(name, local) == 0;
+        }
+      }
+      return false;
+    }
+  }
+  return std::strcmp(name, local) == 0;
+}
+
+pugi::xml_node Child(const pugi::xml_node& parent, const char* local) {
   for (pugi::xml_node c = parent.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_element && LocalName(c) == local) return c;
+    if (c.type() == pugi::node_element && NameIs(c, local)) return c;
   }
   return {};
 }
@@ -66,11 +89,11 @@ class Reader {
     return std::string(t);
   }
 
-  std::string Text(const pugi::xml_node& parent, std::string_view child, std::string_view what) {
+  std::string Text(const pugi::xml_node& parent, const char* child, std::string_view what) {
     return Text(Child(parent, child), what);
   }
 
-  OptString Optional(const pugi::xml_node& parent, std::string_view child, std::string_view what) {
+  OptString Optional(const pugi::xml_node& parent, const char* child, std::string_view what) {
     pugi::xml_node n = Child(parent, child);
     if (!n) return std::nullopt;
     std::string v = Text(n, what);
@@ -79,7 +102,7 @@ class Reader {
   }
 
   // A result word: lower-cased, whitespace removed; known synonyms mapped.
-  std::string Word(const pugi::xml_node& parent, std::string_view child, std::string_view what) {
+  std::string Word(const pugi::xml_node& parent, const char* child, std::string_view what) {
     std::string v = ToLowerAscii(Text(parent, child, what));
     if (v == "hardfail") {
       errors_.push_back(fmt::format("{} \"hardfail\" read as \"fail\"", what));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <iconv.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
@@ -173,41 +174,31 @@ void NormaliseEncoding(std::string& xml, std::vector<std::string>& errors) {
   }
 }
 
-Result<bool> CheckStructure(const std::string& xml, const Limits& limits) {
-  // One pass, byte by byte: '<' opens a tag ("</" closes one, "<?"/"<!" are neither), and a tag
-  // ending in "/>" is empty. Text inside attribute values and comments may fool the count by a
-  // little, never by a depth that matters.
+Result<bool> CheckStructure(std::string_view xml, const Limits& limits) {
+  // memchr skips text to the next '<'; the tag itself is short and scanned to its '>'.
+  // "</x>" closes, "<x/>" is empty, "<?" and "<!" are neither. Text inside attribute values and
+  // comments may fool the count by a little, never by a depth that matters.
   const char* p = xml.data();
   const char* const end = p + xml.size();
   int depth = 0;
-  std::size_t elements = 0;
-  // Generous: a record has about 20 elements.
-  const std::size_t max_elements = limits.max_records * 64 + 1024;
-  bool in_tag = false, opening = false;
-  for (; p < end; ++p) {
-    const char c = *p;
-    if (c == '<') {
-      if (p + 1 >= end) break;
-      const char next = p[1];
-      if (next == '/') {
-        --depth;
-        in_tag = false;
-      } else if (next != '?' && next != '!') {
-        in_tag = true;
-        opening = true;
-      }
-    } else if (c == '>' && in_tag) {
-      in_tag = false;
-      if (opening && p[-1] != '/') {
-        if (++depth > limits.max_xml_depth) {
-          return MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
-        }
-      }
-      if (++elements > max_elements) {
-        return MakeError(fmt::format("XML has more than {} elements", max_elements));
-      }
-      opening = false;
+  std::size_t tags = 0;
+  while ((p = static_cast<const char*>(std::memchr(p, '<', static_cast<std::size_t>(end - p))))) {
+    if (++p >= end) break;
+    if (*p == '/') {
+      --depth;
+      continue;
     }
+    if (*p == '?' || *p == '!') continue;
+    const char* q = p;
+    while (q < end && *q != '>') ++q;
+    if (q == end) break;
+    if (q[-1] != '/' && ++depth > limits.max_xml_depth) {
+      return MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
+    }
+    if (++tags > limits.max_xml_elements) {
+      return MakeError(fmt::format("XML has more than {} elements", limits.max_xml_elements));
+    }
+    p = q + 1;
   }
   return true;
 }

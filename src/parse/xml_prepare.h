@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/limits.h"
@@ -17,9 +18,9 @@ namespace dmarc::parse {
 // Each change adds a line to errors.
 void NormaliseEncoding(std::string& xml, std::vector<std::string>& errors);
 
-// Checks element nesting and count with a fast scan before any tree is built, so that a deeply
-// nested or enormous document is refused without allocating a node per tag.
-Result<bool> CheckStructure(const std::string& xml, const Limits& limits);
+// Refuses a document nested deeper than limits.max_xml_depth or with more elements than
+// limits.max_xml_elements, in one fast scan before any tree is built.
+Result<bool> CheckStructure(std::string_view xml, const Limits& limits);
 
 // Repairs text that is not well-formed: keeps only <feedback>...</feedback> when something
 // wraps it, and escapes '<' and '&' that do not start markup or an entity. Adds a line to

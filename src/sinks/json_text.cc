@@ -2,15 +2,23 @@
 
 #include <fmt/format.h>
 
+#include <array>
+
 namespace dmarc::sinks {
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr auto kEscape = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[c] = true;
+    t['"'] = t['\\'] = true;
+    return t;
+  }();
   out += '"';
   std::size_t run = 0;  // start of the pending run of bytes that need no escape
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!kEscape[c]) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
@@ -46,8 +54,14 @@ void AppendJsonString(std::string& out, std::string_view s) {
 }
 
 void JsonText::Indent() {
-  out_ += '\n';
-  out_.append(static_cast<std::size_t>(depth_) * 2, ' ');
+  static constexpr char kSpaces[] = "\n                                                        ";
+  const std::size_t n = static_cast<std::size_t>(depth_) * 2 + 1;
+  if (n <= sizeof kSpaces - 1) {
+    out_.append(kSpaces, n);
+  } else {
+    out_ += '\n';
+    out_.append(n - 1, ' ');
+  }
 }
 
 void JsonText::Prefix(std::string_view key) {
@@ -55,8 +69,10 @@ void JsonText::Prefix(std::string_view key) {
   first_ = false;
   Indent();
   if (!key.empty()) {
-    AppendJsonString(out_, key);
-    out_ += ": ";
+    // Keys are the program's own constants: plain ASCII that needs no escaping.
+    out_ += '"';
+    out_ += key;
+    out_ += "\": ";
   }
 }
 
