@@ -21,6 +21,12 @@ Result<bool> Statement::Step() {
 }
 
 Result<bool> Database::Open(const std::string& path, int busy_timeout_ms) {
+  static const int configured = [] {
+    // No global memory statistics: they take a process-wide mutex on every allocation.
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return sqlite3_initialize();
+  }();
+  if (configured != SQLITE_OK) return MakeError(sqlite3_errstr(configured));
   const int rc = sqlite3_open_v2(path.c_str(), &db_,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                  nullptr);

@@ -31,11 +31,14 @@ class Statement {
     sqlite3_bind_int64(stmt_, i, v);
     return *this;
   }
+  // Text and blobs are bound without a copy (SQLITE_STATIC): the caller keeps them alive until
+  // the statement has run, which Bind(...).Run() on values held by the caller guarantees.
   Statement& Bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
   Statement& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
+  Statement& Bind(int i, std::string&& v) = delete;  // would dangle: bind a value that lives on
   Statement& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
   Statement& Bind(int i, const std::optional<std::string>& v) {
     if (v) return Bind(i, std::string_view(*v));
@@ -48,7 +51,7 @@ class Statement {
     return *this;
   }
   Statement& BindBlob(int i, std::string_view v) {
-    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
 
