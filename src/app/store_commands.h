@@ -23,7 +23,7 @@ struct ImportCommandOptions {
   double timespan_threshold_hours = 24.0;
   bool quiet = false;
   bool progress = true;
-  std::size_t batch_records = 20'000;  // records per transaction
+  std::size_t batch_records = 50'000;  // records per transaction
   Limits limits;
 };
 

@@ -48,6 +48,10 @@ CREATE TABLE aggregate_reports (
   discovery_method TEXT,
   origin TEXT NOT NULL,
   imported_at INTEGER NOT NULL,
+  -- The report's rows are aggregate_records first_record .. first_record + record_count - 1:
+  -- one writer inserts them consecutively in one transaction, so no index on `report` is needed.
+  first_record INTEGER,
+  record_count INTEGER NOT NULL DEFAULT 0,
   UNIQUE (org_name, report_id, domain, begin_ts, end_ts)
 );
 CREATE INDEX aggregate_reports_domain_begin ON aggregate_reports (domain, begin_ts);
@@ -81,10 +85,8 @@ CREATE TABLE aggregate_records (
   envelope_from TEXT,
   envelope_to TEXT
 );
--- Only the indexes today's queries use: every index costs each of millions of inserts. The
--- dashboard's queries add theirs, measured, in their own migration.
-CREATE INDEX aggregate_records_report ON aggregate_records (report);
--- (day, domain) index: added by the dashboard migration when its queries need it.
+-- No secondary index yet: every index costs each of millions of inserts, and today's queries
+-- use the rollups and id ranges. The dashboard adds the ones its queries need, measured.
 
 CREATE TABLE aggregate_dkim (
   record INTEGER NOT NULL REFERENCES aggregate_records (id) ON DELETE CASCADE,
@@ -238,8 +240,11 @@ class SqliteStore final : public ReportStore {
   Result<bool> Init() {
     // WAL lets readers (stats, the dashboard) run while a writer commits. synchronous=FULL makes
     // every commit durable, power loss included; batching keeps commits (and fsyncs) few.
+    // Foreign keys are declared for readers of the schema but not enforced: the one writer
+    // inserts parents and children in the same transaction, and a check per child row would
+    // cost a lookup for each of millions of rows.
     for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                               "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY",
+                               "PRAGMA temp_store=MEMORY",
                                "PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000"}) {
       if (auto r = db_.Exec(pragma); !r) return MakeError(fmt::format("{}: {}", pragma, r.error()));
     }
@@ -334,6 +339,8 @@ class SqliteStore final : public ReportStore {
          " ON CONFLICT DO UPDATE SET messages = messages + excluded.messages"},
         {&insert_source_ip_, "INSERT INTO source_ips (ip) VALUES (?1) ON CONFLICT DO NOTHING"},
         {&select_source_ip_, "SELECT id FROM source_ips WHERE ip = ?1"},
+        {&set_record_range_,
+         "UPDATE aggregate_reports SET first_record = ?2, record_count = ?3 WHERE id = ?1"},
         {&insert_blob_,
          "INSERT INTO rejected_blobs (sha256, size, raw) VALUES (?1,?2,?3) ON CONFLICT DO NOTHING"},
         {&insert_rejection_,
@@ -353,7 +360,7 @@ class SqliteStore final : public ReportStore {
   OpenOptions options_;
   Statement insert_report_, insert_record_, insert_dkim_, insert_spf_, insert_override_,
       upsert_daily_messages_, upsert_daily_sources_, insert_source_ip_, select_source_ip_,
-      insert_blob_, insert_rejection_;
+      set_record_range_, insert_blob_, insert_rejection_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
@@ -412,6 +419,7 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
     }
     ++result.new_reports;
     const std::int64_t report_row = db_.LastInsertId();
+    std::int64_t first_record = 0;
     for (const auto& rec : r.records) {
       const std::int64_t day = FloorDay(rec.interval_begin);
       const auto& s = rec.source;
@@ -444,6 +452,7 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
           .Bind(25, rec.identifiers.envelope_to);
       DMARC_TRY(insert_record_.Run());
       const std::int64_t record_row = db_.LastInsertId();
+      if (first_record == 0) first_record = record_row;
       ++result.new_records;
       std::int64_t pos = 0;
       for (const auto& d : rec.dkim) {
@@ -475,6 +484,12 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
       t.messages += count;
       if (rec.alignment.dmarc) t.dmarc_pass += count;
       sources[{day, p.domain, s.ip_address}] += count;
+    }
+    if (!r.records.empty()) {
+      set_record_range_.Bind(1, report_row)
+          .Bind(2, first_record)
+          .Bind(3, static_cast<std::int64_t>(r.records.size()));
+      DMARC_TRY(set_record_range_.Run());
     }
   }
   for (const auto& [key, t] : daily) {
@@ -619,7 +634,8 @@ Result<std::size_t> SqliteStore::ForEachAggregate(
         std::string("SELECT id, org_name, org_email, org_extra_contact_info, report_id, begin_ts,"
                     " end_ts, domain, xml_schema, xml_namespace, generator,"
                     " timespan_requires_normalization, original_timespan_seconds, errors, adkim,"
-                    " aspf, p, sp, pct, fo, np, testing, discovery_method FROM aggregate_reports"
+                    " aspf, p, sp, pct, fo, np, testing, discovery_method, first_record,"
+                    " record_count FROM aggregate_reports"
                     " WHERE begin_ts >= ?1 AND begin_ts < ?2") +
         (filter.domain ? " AND domain = ?3" : "") + " ORDER BY id");
     if (!reports) return MakeError(reports.error());
@@ -628,20 +644,17 @@ Result<std::size_t> SqliteStore::ForEachAggregate(
         " source_country, source_reverse_dns, source_base_domain, source_name, source_type,"
         " source_asn, source_as_name, source_as_domain, count, spf_aligned, dkim_aligned,"
         " dmarc_aligned, disposition, policy_dkim, policy_spf, header_from, envelope_from,"
-        " envelope_to FROM aggregate_records WHERE report = ?1 ORDER BY id");
+        " envelope_to FROM aggregate_records WHERE id >= ?1 AND id < ?2 ORDER BY id");
     if (!records) return MakeError(records.error());
     auto dkim = db_.Prepare(
-        "SELECT d.record, d.domain, d.selector, d.result, d.human_result FROM aggregate_dkim d"
-        " JOIN aggregate_records r ON r.id = d.record WHERE r.report = ?1"
-        " ORDER BY d.record, d.position");
+        "SELECT record, domain, selector, result, human_result FROM aggregate_dkim"
+        " WHERE record >= ?1 AND record < ?2 ORDER BY record, position");
     auto spf = db_.Prepare(
-        "SELECT s.record, s.domain, s.scope, s.result, s.human_result FROM aggregate_spf s"
-        " JOIN aggregate_records r ON r.id = s.record WHERE r.report = ?1"
-        " ORDER BY s.record, s.position");
+        "SELECT record, domain, scope, result, human_result FROM aggregate_spf"
+        " WHERE record >= ?1 AND record < ?2 ORDER BY record, position");
     auto overrides = db_.Prepare(
-        "SELECT o.record, o.type, o.comment FROM aggregate_overrides o"
-        " JOIN aggregate_records r ON r.id = o.record WHERE r.report = ?1"
-        " ORDER BY o.record, o.position");
+        "SELECT record, type, comment FROM aggregate_overrides"
+        " WHERE record >= ?1 AND record < ?2 ORDER BY record, position");
     if (!dkim || !spf || !overrides) return MakeError("cannot prepare export queries");
     reports->Bind(1, from).Bind(2, to);
     if (filter.domain) reports->Bind(3, *filter.domain);
@@ -650,7 +663,6 @@ Result<std::size_t> SqliteStore::ForEachAggregate(
       auto row = reports->Step();
       if (!row) return MakeError(row.error());
       if (!*row) break;
-      const std::int64_t id = reports->Int(0);
       model::AggregateReport r;
       auto& m = r.report_metadata;
       auto& p = r.policy_published;
@@ -676,8 +688,10 @@ Result<std::size_t> SqliteStore::ForEachAggregate(
       p.np = reports->OptText(20);
       p.testing = reports->OptText(21);
       p.discovery_method = reports->OptText(22);
+      const std::int64_t first = reports->OptInt(23).value_or(0);
+      const std::int64_t last = first + reports->Int(24);  // one past the last record
       std::map<std::int64_t, std::size_t> index;  // record row id → position in r.records
-      records->Bind(1, id);
+      records->Bind(1, first).Bind(2, last);
       for (;;) {
         auto rr = records->Step();
         if (!rr) return MakeError(rr.error());
@@ -709,7 +723,7 @@ Result<std::size_t> SqliteStore::ForEachAggregate(
       }
       records->Reset();
       auto children = [&](Statement& st, auto add) -> Result<bool> {
-        st.Bind(1, id);
+        st.Bind(1, first).Bind(2, last);
         for (;;) {
           auto cr = st.Step();
           if (!cr) return MakeError(cr.error());
