@@ -12,7 +12,7 @@ packages=(
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
-  zip gzip python3
+  zip gzip python3 time
 )
 
 missing=()
