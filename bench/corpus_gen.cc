@@ -136,8 +136,8 @@ struct Generator {
         pool.push_back(fmt::format("2001:db8:{:x}:{:x}::{:x}", rng() % 65536, rng() % 65536,
                                    rng() % 65536 + 1));
       } else {
-        pool.push_back(fmt::format("{}.{}.{}.{}", rng() % 223 + 1, rng() % 256, rng() % 256,
-                                   rng() % 254 + 1));
+        pool.push_back(
+            fmt::format("{}.{}.{}.{}", rng() % 223 + 1, rng() % 256, rng() % 256, rng() % 254 + 1));
       }
       weights.push_back(1.0 / std::pow(static_cast<double>(i + 1), 0.8));
     }
@@ -153,8 +153,8 @@ struct Generator {
   }
 
   std::string Report(std::size_t index) {
-    static constexpr const char* kOrgs[] = {"google.com", "Outlook.com", "Yahoo",
-                                            "Mimecast", "fastmail.com", "mail.ru"};
+    static constexpr const char* kOrgs[] = {"google.com", "Outlook.com",  "Yahoo",
+                                            "Mimecast",   "fastmail.com", "mail.ru"};
     static constexpr const char* kDisp[] = {"none", "none", "none", "quarantine", "reject"};
     static constexpr const char* kRes[] = {"pass", "pass", "pass", "fail"};
     const std::int64_t begin = 1700000000 + static_cast<std::int64_t>(index % 365) * 86400;

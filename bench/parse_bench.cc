@@ -23,8 +23,8 @@ std::string MakeReport(int records) {
       "    <pct>100</pct>\n  </policy_published>\n";
   for (int i = 0; i < records; ++i) {
     xml += "  <record>\n    <row>\n      <source_ip>203.0." + std::to_string(i / 250 % 250) + "." +
-           std::to_string(i % 250 + 1) +
-           "</source_ip>\n      <count>" + std::to_string(1 + i % 17) +
+           std::to_string(i % 250 + 1) + "</source_ip>\n      <count>" +
+           std::to_string(1 + i % 17) +
            "</count>\n      <policy_evaluated>\n        <disposition>none</disposition>\n"
            "        <dkim>pass</dkim>\n        <spf>fail</spf>\n      </policy_evaluated>\n"
            "    </row>\n    <identifiers>\n      <header_from>example.com</header_from>\n"

@@ -1,8 +1,7 @@
 // The store's promises, checked with real processes: two importers at once, kill -9 at random
 // moments followed by a re-run, and `parse` / `export` printing the same thing.
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -11,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
@@ -77,9 +77,10 @@ class Import : public ::testing::Test {
     for (int i = 0; i < n; ++i) {
       std::string xml =
           "<?xml version=\"1.0\"?><feedback><report_metadata><org_name>gen.example</org_name>"
-          "<email>r@gen.example</email><report_id>gen-" + std::to_string(i) +
-          "</report_id><date_range><begin>" + std::to_string(1700000000 + i * 3600) +
-          "</begin><end>" + std::to_string(1700000000 + i * 3600 + 3599) +
+          "<email>r@gen.example</email><report_id>gen-" +
+          std::to_string(i) + "</report_id><date_range><begin>" +
+          std::to_string(1700000000 + i * 3600) + "</begin><end>" +
+          std::to_string(1700000000 + i * 3600 + 3599) +
           "</end></date_range></report_metadata><policy_published><domain>example.com</domain>"
           "<p>none</p></policy_published>";
       for (int k = 0; k < records; ++k) {
@@ -105,8 +106,10 @@ TEST_F(Import, TwoImportersAtOnceBothSucceedWithoutDuplicates) {
   const std::uint64_t total = MakeCorpus(300, 40);
   const std::string db = (dir_ / "shared.db").string();
   const std::string corpus = (dir_ / "corpus").string();
-  const pid_t a = Spawn({"import", "-q", "--batch-records", "500", "--db", db, corpus}, dir_ / "a.log");
-  const pid_t b = Spawn({"import", "-q", "--batch-records", "500", "--db", db, corpus}, dir_ / "b.log");
+  const pid_t a =
+      Spawn({"import", "-q", "--batch-records", "500", "--db", db, corpus}, dir_ / "a.log");
+  const pid_t b =
+      Spawn({"import", "-q", "--batch-records", "500", "--db", db, corpus}, dir_ / "b.log");
   EXPECT_EQ(Wait(a), 0) << ReadFile(dir_ / "a.log");
   EXPECT_EQ(Wait(b), 0) << ReadFile(dir_ / "b.log");
   EXPECT_EQ(ReadFile(dir_ / "a.log").find("locked"), std::string::npos);
@@ -125,17 +128,17 @@ TEST_F(Import, KillNineAtAnyMomentThenRerunLosesAndDuplicatesNothing) {
   const std::string probe_db = (dir_ / "probe.db").string();
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(RunToEnd({"import", "-q", "--db", probe_db, corpus}, dir_ / "probe.log"), 0);
-  const auto full_ms = std::max<long>(
-      20, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-              .count());
+  const auto full_ms = std::max<long>(20, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::steady_clock::now() - t0)
+                                              .count());
   std::mt19937 rng(12345);
   int killed = 0;
   for (int round = 0; round < 12; ++round) {
     const pid_t pid =
         Spawn({"import", "-q", "-j", "1", "--batch-records", "200", "--db", db, corpus},
               dir_ / "killed.log");
-    std::this_thread::sleep_for(std::chrono::milliseconds(
-        std::uniform_int_distribution<long>(1, full_ms * 2)(rng)));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<long>(1, full_ms * 2)(rng)));
     if (kill(pid, SIGKILL) == 0) ++killed;
     Wait(pid);
     // Whatever was committed is consistent at every moment.
@@ -159,10 +162,10 @@ TEST_F(Import, ParseAndExportAgree) {
   // Distinct reports (the sample folder holds some duplicates, which parse prints and import
   // drops).
   const std::string base = TestData("real/parsedmarc-samples/");
-  for (const char* name : {"aggregate/rfc9990-sample.xml", "aggregate/twilight.eml",
-                           "aggregate_invalid/report_with_upper_cased_pass.xml",
-                           "extract_report/nice-input.xml.zip",
-                           "aggregate/ikea.com!example.de!1538690400!1538776800.xml"}) {
+  for (const char* name :
+       {"aggregate/rfc9990-sample.xml", "aggregate/twilight.eml",
+        "aggregate_invalid/report_with_upper_cased_pass.xml", "extract_report/nice-input.xml.zip",
+        "aggregate/ikea.com!example.de!1538690400!1538776800.xml"}) {
     fs::copy_file(base + name, dir_ / "corpus" / fs::path(name).filename());
   }
   const std::string db = (dir_ / "agree.db").string();
@@ -171,9 +174,10 @@ TEST_F(Import, ParseAndExportAgree) {
   for (const char* format : {"json", "csv"}) {
     const fs::path parsed = dir_ / (std::string("parsed.") + format);
     const fs::path exported = dir_ / (std::string("exported.") + format);
-    ASSERT_EQ(RunToEnd({"parse", "-q", "-f", format, "-o", parsed.string(), corpus}, dir_ / "p.log"), 0);
-    ASSERT_EQ(RunToEnd({"export", "--db", db, "-f", format, "-o", exported.string()}, dir_ / "e.log"),
-              0)
+    ASSERT_EQ(
+        RunToEnd({"parse", "-q", "-f", format, "-o", parsed.string(), corpus}, dir_ / "p.log"), 0);
+    ASSERT_EQ(
+        RunToEnd({"export", "--db", db, "-f", format, "-o", exported.string()}, dir_ / "e.log"), 0)
         << ReadFile(dir_ / "e.log");
     EXPECT_EQ(ReadFile(parsed), ReadFile(exported)) << format;
   }
@@ -188,10 +192,10 @@ TEST_F(Import, StatsJsonHasExactlyTheDocumentedKeys) {
   const auto ordered = nlohmann::ordered_json::parse(ReadFile(dir_ / "stats.json"));
   std::vector<std::string> keys;
   for (const auto& [k, v] : ordered.items()) keys.push_back(k);
-  EXPECT_EQ(keys, (std::vector<std::string>{"reports", "records", "messages", "dmarc_pass",
-                                            "dmarc_fail", "by_disposition", "by_domain",
-                                            "source_ips", "failure_reports", "smtp_tls_reports",
-                                            "rejected_inputs"}));
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"reports", "records", "messages", "dmarc_pass", "dmarc_fail",
+                                      "by_disposition", "by_domain", "source_ips",
+                                      "failure_reports", "smtp_tls_reports", "rejected_inputs"}));
   EXPECT_EQ(s["reports"], 3);
   EXPECT_EQ(s["dmarc_pass"], s["messages"]);  // every generated row passes DKIM
 }

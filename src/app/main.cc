@@ -1,10 +1,9 @@
 // dmarc-report: the command table. Only this module reads the command line and wires concrete
 // implementations together.
 #include <fmt/format.h>
-
-#include <CLI/CLI.hpp>
 #include <malloc.h>
 
+#include <CLI/CLI.hpp>
 #include <map>
 
 #include "app/parse_command.h"
@@ -83,16 +82,16 @@ int main(int argc, char** argv) {
   };
 
   dmarc::app::ImportCommandOptions import;
-  CLI::App* import_cmd =
-      app.add_subcommand("import", "Parse inputs (as for parse) and store them, skipping duplicates");
+  CLI::App* import_cmd = app.add_subcommand(
+      "import", "Parse inputs (as for parse) and store them, skipping duplicates");
   import_cmd->add_option("--db", import.db, db_help)->required();
   import_cmd->add_option("PATH", import.paths, "Inputs; '-' reads standard input")->required();
   import_cmd->add_option("-j,--jobs", import.jobs, "Parallel parsers (default: one per core)");
-  import_cmd->add_option("--batch-records", import.batch_records,
-                         "Records per transaction")
+  import_cmd->add_option("--batch-records", import.batch_records, "Records per transaction")
       ->capture_default_str();
-  import_cmd->add_option("--timespan-threshold-hours", import.timespan_threshold_hours,
-                         "Split reports spanning more than this many hours per UTC day")
+  import_cmd
+      ->add_option("--timespan-threshold-hours", import.timespan_threshold_hours,
+                   "Split reports spanning more than this many hours per UTC day")
       ->capture_default_str();
   import_cmd->add_flag("-q,--quiet", import.quiet, "No progress bar and no summary");
   AddLimitOptions(*import_cmd, import.limits);

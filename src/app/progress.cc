@@ -27,7 +27,8 @@ void Progress::Update(std::size_t files_done, std::size_t reports) {
   if (files_done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double fraction = total_ ? static_cast<double>(files_done) / static_cast<double>(total_) : 1;
+  const double fraction =
+      total_ ? static_cast<double>(files_done) / static_cast<double>(total_) : 1;
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(fraction * kWidth);
   const double rate = elapsed > 0 ? static_cast<double>(reports) / elapsed : 0;

@@ -1,12 +1,12 @@
 #include "app/store_commands.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "app/input_runner.h"
@@ -74,7 +74,8 @@ int RunImport(const ImportCommandOptions& options) {
     store::Batch batch;
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     for (const auto& in : pending) {
-      for (const auto& f : in.extracted.reports) batch.aggregates.push_back({f.origin, &f.aggregate});
+      for (const auto& f : in.extracted.reports)
+        batch.aggregates.push_back({f.origin, &f.aggregate});
       for (const auto& r : in.extracted.rejections) {
         batch.rejections.push_back({now, r.origin, r.reason, in.sha256, in.size, in.head});
       }
@@ -152,8 +153,8 @@ nlohmann::ordered_json StatsJson(const store::Stats& s) {
 }
 
 std::string Percent(std::uint64_t part, std::uint64_t whole) {
-  return whole ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) /
-                                            static_cast<double>(whole))
+  return whole ? fmt::format("{:.1f}%",
+                             100.0 * static_cast<double>(part) / static_cast<double>(whole))
                : "-";
 }
 
@@ -215,7 +216,8 @@ int RunExport(const ExportCommandOptions& options) {
     return 2;
   }
   if (options.type != "aggregate" && options.format == OutputFormat::kCsv) {
-    fmt::print(stderr, "--type {}: CSV comes with support for that report type; use --format json\n",
+    fmt::print(stderr,
+               "--type {}: CSV comes with support for that report type; use --format json\n",
                options.type);
     return 2;
   }

@@ -182,7 +182,8 @@ INSTANTIATE_TEST_SUITE_P(
         Hostile{"nested.gz", 1, ""}),
     [](const auto& param_info) {
       std::string s;
-      for (char c : param_info.param.file) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      for (char c : param_info.param.file)
+        s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return s;
     });
 

@@ -1,8 +1,8 @@
 #include "pipeline/inputs.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -90,8 +90,8 @@ Result<std::string> ReadInput(const std::string& path, const Limits& limits) {
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
     if (static_cast<std::uint64_t>(st.st_size) > limits.max_input_bytes) {
       if (!is_stdin) ::close(fd);
-      return MakeError(fmt::format("input larger than the limit of {} bytes",
-                                   limits.max_input_bytes));
+      return MakeError(
+          fmt::format("input larger than the limit of {} bytes", limits.max_input_bytes));
     }
     data.resize(static_cast<std::size_t>(st.st_size));
     std::size_t got = 0;

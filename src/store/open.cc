@@ -7,16 +7,16 @@
 
 namespace dmarc::store {
 
-Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url,
-                                               const OpenOptions& options) {
+Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options) {
   std::string path = url;
   if (url.starts_with("sqlite:")) {
     path = url.substr(7);
     if (path.starts_with("//")) path = path.substr(2);  // sqlite:///abs/path
   } else if (url.find("://") != std::string::npos) {
-    return MakeError(fmt::format("unsupported store URL \"{}\": use sqlite:PATH or a file path "
-                                 "(postgresql:// comes in a later version)",
-                                 url));
+    return MakeError(
+        fmt::format("unsupported store URL \"{}\": use sqlite:PATH or a file path "
+                    "(postgresql:// comes in a later version)",
+                    url));
   }
   if (path.empty()) return MakeError("empty store path");
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();

@@ -30,9 +30,9 @@ struct RejectedInput {
   std::int64_t received_at = 0;  // Unix seconds
   std::string origin;            // where it came from, e.g. "mail.eml[part 2: x.zip]"
   std::string reason;
-  std::string sha256;            // hex digest of the whole input
-  std::uint64_t size = 0;        // bytes of the whole input
-  std::string raw;               // the first bytes of the input (up to the store's raw limit)
+  std::string sha256;      // hex digest of the whole input
+  std::uint64_t size = 0;  // bytes of the whole input
+  std::string raw;         // the first bytes of the input (up to the store's raw limit)
 };
 
 struct StoredAggregate {

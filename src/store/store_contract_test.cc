@@ -96,7 +96,8 @@ TEST_P(StoreContract, ExportGivesBackExactlyWhatWasStored) {
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->new_reports, reports.size());
   std::vector<std::string> exported;
-  auto n = st->ForEachAggregate({}, [&](model::AggregateReport&& rep) { exported.push_back(Json(rep)); });
+  auto n = st->ForEachAggregate(
+      {}, [&](model::AggregateReport&& rep) { exported.push_back(Json(rep)); });
   ASSERT_TRUE(n.ok()) << n.error();
   ASSERT_EQ(exported.size(), reports.size());
   for (std::size_t i = 0; i < reports.size(); ++i) {
@@ -214,8 +215,10 @@ TEST_P(StoreContract, RejectionsAreKeptOnceWithTheirBytes) {
   auto st = OpenFresh();
   const std::string raw(3000, 'x');
   Batch b;
-  b.rejections.push_back({1700000000, "bad.xml", "not well-formed XML", Sha256Hex(raw), raw.size(), raw});
-  b.rejections.push_back({1700000000, "bad.xml[entry]", "truncated", Sha256Hex(raw), raw.size(), raw});
+  b.rejections.push_back(
+      {1700000000, "bad.xml", "not well-formed XML", Sha256Hex(raw), raw.size(), raw});
+  b.rejections.push_back(
+      {1700000000, "bad.xml[entry]", "truncated", Sha256Hex(raw), raw.size(), raw});
   auto r = st->Store(b);
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->rejections, 2u);
@@ -262,6 +265,15 @@ TEST_P(StoreContract, ReopeningKeepsDataAndSchema) {
   EXPECT_EQ(s->reports, 1u);
 }
 
+// Removes the folder the SQLite back end's stores were made in.
+class CleanUp : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    fs::remove_all(fs::temp_directory_path() / ("dmarc-store-" + std::to_string(getpid())));
+  }
+};
+const auto* const kCleanUp = ::testing::AddGlobalTestEnvironment(new CleanUp);
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
                          [](const auto& p) { return p.param.name; });
 
@@ -276,7 +288,8 @@ TEST(OpenStore, RejectsUnknownUrls) {
 }
 
 TEST(OpenStore, RefusesANewerSchema) {
-  const fs::path file = fs::temp_directory_path() / ("dmarc-newer-" + std::to_string(getpid()) + ".db");
+  const fs::path file =
+      fs::temp_directory_path() / ("dmarc-newer-" + std::to_string(getpid()) + ".db");
   fs::remove(file);
   {
     auto s = OpenStore(file.string(), {});

@@ -27,9 +27,9 @@ Result<bool> Database::Open(const std::string& path, int busy_timeout_ms) {
     return sqlite3_initialize();
   }();
   if (configured != SQLITE_OK) return MakeError(sqlite3_errstr(configured));
-  const int rc = sqlite3_open_v2(path.c_str(), &db_,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     return MakeError(db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
   }

@@ -1,9 +1,9 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -243,9 +243,9 @@ class SqliteStore final : public ReportStore {
     // Foreign keys are declared for readers of the schema but not enforced: the one writer
     // inserts parents and children in the same transaction, and a check per child row would
     // cost a lookup for each of millions of rows.
-    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                               "PRAGMA temp_store=MEMORY",
-                               "PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000"}) {
+    for (const char* pragma :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA temp_store=MEMORY",
+          "PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000"}) {
       if (auto r = db_.Exec(pragma); !r) return MakeError(fmt::format("{}: {}", pragma, r.error()));
     }
     if (auto r = Migrate(); !r) return r;
@@ -253,7 +253,8 @@ class SqliteStore final : public ReportStore {
   }
 
   Result<BatchResult> Store(const Batch& batch) override {
-    if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r) return MakeError("cannot start a write: " + r.error());
+    if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r)
+      return MakeError("cannot start a write: " + r.error());
     pending_ip_ids_.clear();
     auto result = StoreInTransaction(batch);
     if (!result) {
@@ -530,7 +531,10 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
     const std::string_view raw = std::string_view(rej.raw).substr(0, options_.max_raw_bytes);
     insert_blob_.Bind(1, rej.sha256).Bind(2, static_cast<std::int64_t>(rej.size)).BindBlob(3, raw);
     DMARC_TRY(insert_blob_.Run());
-    insert_rejection_.Bind(1, rej.received_at).Bind(2, rej.origin).Bind(3, rej.reason).Bind(4, rej.sha256);
+    insert_rejection_.Bind(1, rej.received_at)
+        .Bind(2, rej.origin)
+        .Bind(3, rej.reason)
+        .Bind(4, rej.sha256);
     DMARC_TRY(insert_rejection_.Run());
     result.rejections += static_cast<std::size_t>(db_.Changes());
   }
@@ -549,8 +553,10 @@ Result<Stats> SqliteStore::QueryStats(const Filter& filter) {
   DMARC_TRY(db_.Exec("BEGIN"));
   auto run = [&]() -> Result<bool> {
     {
-      auto s = db_.Prepare("SELECT count(*) FROM aggregate_reports WHERE begin_ts >= ?1 AND"
-                           " begin_ts < ?2" + domain_clause);
+      auto s = db_.Prepare(
+          "SELECT count(*) FROM aggregate_reports WHERE begin_ts >= ?1 AND"
+          " begin_ts < ?2" +
+          domain_clause);
       if (!s) return MakeError(s.error());
       bind(*s);
       DMARC_TRY(s->Step());
@@ -559,8 +565,8 @@ Result<Stats> SqliteStore::QueryStats(const Filter& filter) {
     {
       auto s = db_.Prepare(
           "SELECT disposition, header_from, sum(records), sum(messages), sum(dmarc_pass) FROM"
-          " daily_messages WHERE day >= ?1 AND day < ?2" + domain_clause +
-          " GROUP BY disposition, header_from");
+          " daily_messages WHERE day >= ?1 AND day < ?2" +
+          domain_clause + " GROUP BY disposition, header_from");
       if (!s) return MakeError(s.error());
       bind(*s);
       for (;;) {
@@ -582,24 +588,29 @@ Result<Stats> SqliteStore::QueryStats(const Filter& filter) {
       // Without filters, every IP ever seen is in range: count the interned table.
       const bool unfiltered = !filter.domain && !filter.from && !filter.to;
       auto s = unfiltered ? db_.Prepare("SELECT count(*) FROM source_ips")
-                          : db_.Prepare("SELECT count(DISTINCT ip) FROM daily_sources WHERE"
-                                        " day >= ?1 AND day < ?2" + domain_clause);
+                          : db_.Prepare(
+                                "SELECT count(DISTINCT ip) FROM daily_sources WHERE"
+                                " day >= ?1 AND day < ?2" +
+                                domain_clause);
       if (!s) return MakeError(s.error());
       if (!unfiltered) bind(*s);
       DMARC_TRY(s->Step());
       stats.source_ips = static_cast<std::uint64_t>(s->Int(0));
     }
     {
-      auto s = db_.Prepare(std::string("SELECT count(*) FROM failure_reports WHERE arrival_ts >= ?1 AND"
-                           " arrival_ts < ?2") + (filter.domain ? " AND reported_domain = ?3" : ""));
+      auto s =
+          db_.Prepare(std::string("SELECT count(*) FROM failure_reports WHERE arrival_ts >= ?1 AND"
+                                  " arrival_ts < ?2") +
+                      (filter.domain ? " AND reported_domain = ?3" : ""));
       if (!s) return MakeError(s.error());
       bind(*s);
       DMARC_TRY(s->Step());
       stats.failure_reports = static_cast<std::uint64_t>(s->Int(0));
     }
     {
-      auto s = db_.Prepare(std::string(
-          "SELECT count(*) FROM smtp_tls_reports r WHERE begin_ts >= ?1 AND begin_ts < ?2") +
+      auto s = db_.Prepare(
+          std::string(
+              "SELECT count(*) FROM smtp_tls_reports r WHERE begin_ts >= ?1 AND begin_ts < ?2") +
           (filter.domain ? " AND EXISTS (SELECT 1 FROM smtp_tls_policies p WHERE p.report = r.id"
                            " AND p.policy_domain = ?3)"
                          : ""));
@@ -610,8 +621,9 @@ Result<Stats> SqliteStore::QueryStats(const Filter& filter) {
     }
     {
       // Rejected inputs have no domain: only the date range applies.
-      auto s = db_.Prepare("SELECT count(*) FROM rejected_inputs WHERE received_at >= ?1 AND"
-                           " received_at < ?2");
+      auto s = db_.Prepare(
+          "SELECT count(*) FROM rejected_inputs WHERE received_at >= ?1 AND"
+          " received_at < ?2");
       if (!s) return MakeError(s.error());
       s->Bind(1, from).Bind(2, to);
       DMARC_TRY(s->Step());
