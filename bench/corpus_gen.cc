@@ -20,21 +20,9 @@
 #include <string>
 #include <vector>
 
-namespace {
+#include "testing/compress.h"
 
-std::string Gzip(const std::string& data) {
-  z_stream zs{};
-  deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, data.size()) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+namespace {
 
 // A one-entry zip archive (stored with deflate), written by hand: local header, data, central
 // directory, end record.
@@ -232,7 +220,7 @@ int main(int argc, char** argv) {
       case 2:
       case 3:
         name += ".xml.gz";
-        data = Gzip(xml);
+        data = dmarc::testing::GzipOf(xml);
         break;
       case 4:
         name += ".zip";
@@ -249,7 +237,7 @@ int main(int argc, char** argv) {
             "Content-Type: application/gzip; name=\"report-{}.xml.gz\"\r\n"
             "Content-Transfer-Encoding: base64\r\n"
             "Content-Disposition: attachment; filename=\"report-{}.xml.gz\"\r\n\r\n{}--b{}--\r\n",
-            i, i, i, i, i, i, Base64(Gzip(xml)), i);
+            i, i, i, i, i, i, Base64(dmarc::testing::GzipOf(xml)), i);
     }
     file_bytes += data.size();
     std::ofstream(name, std::ios::binary) << data;

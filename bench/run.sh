@@ -74,4 +74,4 @@ echo "   stats --json (whole process, best of 5): ${ms} ms over $records records
 verdict "stats: ms over the stored records (>= 1,000,000 on full)" "$ms" "<=" 200 "ms"
 timed "$bin" stats --db "$work/bench.db" --json --domain example1.com --from 2024-01-01 --to 2024-06-30 > /dev/null
 echo "   stats with --domain and a 6-month range: $(awk -v s="$SECS" 'BEGIN { printf "%.0f", s * 1000 }') ms"
-[ -z "${WORK:-}" ] && rm -rf "$work"
+if [ -z "${WORK:-}" ]; then rm -rf "$work"; fi

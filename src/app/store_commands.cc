@@ -7,6 +7,7 @@
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "app/input_runner.h"
@@ -42,6 +43,26 @@ Result<store::Filter> ToFilter(const FilterOptions& f) {
 
 Result<std::unique_ptr<store::ReportStore>> Open(const std::string& url) {
   return store::OpenStore(url, store::OpenOptions{});
+}
+
+struct QueryTarget {
+  store::Filter filter;
+  std::unique_ptr<store::ReportStore> store;
+};
+
+// The filter and the store a query command works on; prints why when either is unusable.
+std::optional<QueryTarget> OpenForQuery(const std::string& db, const FilterOptions& options) {
+  auto filter = ToFilter(options);
+  if (!filter) {
+    fmt::print(stderr, "{}\n", filter.error());
+    return std::nullopt;
+  }
+  auto st = Open(db);
+  if (!st) {
+    fmt::print(stderr, "{}\n", st.error());
+    return std::nullopt;
+  }
+  return QueryTarget{*filter, std::move(st).value()};
 }
 
 }  // namespace
@@ -161,19 +182,11 @@ std::string Percent(std::uint64_t part, std::uint64_t whole) {
 }  // namespace
 
 int RunStats(const StatsCommandOptions& options) {
-  auto filter = ToFilter(options.filter);
-  if (!filter) {
-    fmt::print(stderr, "{}\n", filter.error());
-    return 2;
-  }
-  auto db = Open(options.db);
-  if (!db) {
-    fmt::print(stderr, "{}\n", db.error());
-    return 2;
-  }
-  auto stats = (*db)->QueryStats(*filter);
+  auto target = OpenForQuery(options.db, options.filter);
+  if (!target) return 2;
+  auto stats = target->store->QueryStats(target->filter);
   if (!stats) {
-    fmt::print(stderr, "{}: {}\n", (*db)->Describe(), stats.error());
+    fmt::print(stderr, "{}: {}\n", target->store->Describe(), stats.error());
     return 2;
   }
   const store::Stats& s = *stats;
@@ -210,22 +223,14 @@ int RunStats(const StatsCommandOptions& options) {
 }
 
 int RunExport(const ExportCommandOptions& options) {
-  auto filter = ToFilter(options.filter);
-  if (!filter) {
-    fmt::print(stderr, "{}\n", filter.error());
-    return 2;
-  }
   if (options.type != "aggregate" && options.format == OutputFormat::kCsv) {
     fmt::print(stderr,
                "--type {}: CSV comes with support for that report type; use --format json\n",
                options.type);
     return 2;
   }
-  auto db = Open(options.db);
-  if (!db) {
-    fmt::print(stderr, "{}\n", db.error());
-    return 2;
-  }
+  auto target = OpenForQuery(options.db, options.filter);
+  if (!target) return 2;
   FILE* out = stdout;
   if (!options.output.empty() && options.output != "-") {
     out = std::fopen(options.output.c_str(), "wb");
@@ -239,7 +244,7 @@ int RunExport(const ExportCommandOptions& options) {
   std::size_t n = 0;
   Result<std::size_t> r = std::size_t{0};
   if (options.type == "aggregate") {
-    r = (*db)->ForEachAggregate(*filter, [&](model::AggregateReport&& report) {
+    r = target->store->ForEachAggregate(target->filter, [&](model::AggregateReport&& report) {
       if (json) {
         sinks::AppendAggregateJson(report, text, n > 0);
       } else {
@@ -257,7 +262,7 @@ int RunExport(const ExportCommandOptions& options) {
   const bool write_failed = std::fflush(out) != 0 || std::ferror(out);
   if (out != stdout) std::fclose(out);
   if (!r) {
-    fmt::print(stderr, "{}: {}\n", (*db)->Describe(), r.error());
+    fmt::print(stderr, "{}: {}\n", target->store->Describe(), r.error());
     return 2;
   }
   if (write_failed) {

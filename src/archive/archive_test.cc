@@ -3,27 +3,15 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "testing/compress.h"
 #include "testing/test_util.h"
 
 namespace dmarc::archive {
 namespace {
 
+using dmarc::testing::GzipOf;
 using dmarc::testing::ReadFile;
 using dmarc::testing::TestData;
-
-std::string GzipOf(const std::string& data) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&zs, data.size()) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
 
 TEST(Sniff, RecognisesByContentNotName) {
   EXPECT_EQ(Sniff("\x1F\x8B\x08"), Kind::kGzip);
