@@ -93,6 +93,24 @@ class Reader {
     return Text(Child(parent, child), what);
   }
 
+  // Text of an element that may be absent: nullopt when absent or empty.
+  OptString OptionalOf(const pugi::xml_node& n, std::string_view what) {
+    if (!n) return std::nullopt;
+    std::string v = Text(n, what);
+    if (v.empty()) return std::nullopt;
+    return v;
+  }
+
+  // A result word of an element: lower-cased, trimmed; known synonyms mapped.
+  std::string WordOf(const pugi::xml_node& n, std::string_view what) {
+    std::string v = ToLowerAscii(Text(n, what));
+    if (v == "hardfail") {
+      errors_.push_back(fmt::format("{} \"hardfail\" read as \"fail\"", what));
+      v = "fail";
+    }
+    return v;
+  }
+
   OptString Optional(const pugi::xml_node& parent, const char* child, std::string_view what) {
     pugi::xml_node n = Child(parent, child);
     if (!n) return std::nullopt;
@@ -213,16 +231,49 @@ Result<bool> ReadPolicy(const pugi::xml_node& feedback, AggregateReport& report,
   return true;
 }
 
+// Calls f(local_name, element) for each child element, in order: one pass over the children
+// instead of a search per field.
+template <class F>
+void ForEachElement(const pugi::xml_node& parent, F&& f) {
+  for (pugi::xml_node c = parent.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_element) f(LocalName(c), c);
+  }
+}
+
+// Keeps the first of repeated elements, as a search for the first match would.
+void Keep(pugi::xml_node& slot, const pugi::xml_node& n) {
+  if (!slot) slot = n;
+}
+
 Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& limits,
                                  Reader& rd) {
   model::Record r;
-  pugi::xml_node row = Child(rec, "row");
+  pugi::xml_node row, ids, ar;
+  ForEachElement(rec, [&](std::string_view name, const pugi::xml_node& n) {
+    if (name == "row") {
+      Keep(row, n);
+    } else if (name == "identifiers" || name == "identities") {
+      Keep(ids, n);
+    } else if (name == "auth_results") {
+      Keep(ar, n);
+    }
+  });
   if (!row) return MakeError(fmt::format("record {}: missing <row>", index));
-  r.source.ip_address = rd.Text(row, "source_ip", "source_ip");
+  pugi::xml_node ip, count_node, pe;
+  ForEachElement(row, [&](std::string_view name, const pugi::xml_node& n) {
+    if (name == "source_ip") {
+      Keep(ip, n);
+    } else if (name == "count") {
+      Keep(count_node, n);
+    } else if (name == "policy_evaluated") {
+      Keep(pe, n);
+    }
+  });
+  r.source.ip_address = rd.Text(ip, "source_ip");
   if (r.source.ip_address.empty()) {
     return MakeError(fmt::format("record {}: missing source_ip", index));
   }
-  const std::string count_text = rd.Text(row, "count", "count");
+  const std::string count_text = rd.Text(count_node, "count");
   auto count = ParseUnsigned(count_text);
   if (!count) {
     auto signed_count = ParseSigned(count_text);
@@ -244,59 +295,85 @@ Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, c
   }
   r.count = *count;
 
-  pugi::xml_node pe = Child(row, "policy_evaluated");
   auto& ev = r.policy_evaluated;
-  ev.disposition = rd.Word(pe, "disposition", "disposition");
-  ev.dkim = rd.Word(pe, "dkim", "policy_evaluated.dkim");
-  ev.spf = rd.Word(pe, "spf", "policy_evaluated.spf");
+  pugi::xml_node disposition, dkim, spf;
+  ForEachElement(pe, [&](std::string_view name, const pugi::xml_node& n) {
+    if (name == "disposition") {
+      Keep(disposition, n);
+    } else if (name == "dkim") {
+      Keep(dkim, n);
+    } else if (name == "spf") {
+      Keep(spf, n);
+    } else if (name == "reason") {
+      model::PolicyOverrideReason o;
+      if (std::string type = ToLowerAscii(rd.Text(n, "type", "reason.type")); !type.empty()) {
+        o.type = std::move(type);
+      }
+      o.comment = rd.Optional(n, "comment", "reason.comment");
+      ev.policy_override_reasons.push_back(std::move(o));
+    }
+  });
+  ev.disposition = rd.WordOf(disposition, "disposition");
+  ev.dkim = rd.WordOf(dkim, "policy_evaluated.dkim");
+  ev.spf = rd.WordOf(spf, "policy_evaluated.spf");
   if (ev.disposition.empty()) ev.disposition = "none";
   if (ev.dkim.empty()) ev.dkim = "fail";
   if (ev.spf.empty()) ev.spf = "fail";
-  for (pugi::xml_node reason = pe.first_child(); reason; reason = reason.next_sibling()) {
-    if (reason.type() != pugi::node_element || LocalName(reason) != "reason") continue;
-    model::PolicyOverrideReason o;
-    if (std::string type = ToLowerAscii(rd.Text(reason, "type", "reason.type")); !type.empty()) {
-      o.type = std::move(type);
-    }
-    o.comment = rd.Optional(reason, "comment", "reason.comment");
-    ev.policy_override_reasons.push_back(std::move(o));
-  }
 
-  pugi::xml_node ids = Child(rec, "identifiers");
-  if (!ids) ids = Child(rec, "identities");
-  auto lower_opt = [&](const char* name) -> OptString {
-    OptString v = rd.Optional(ids, name, name);
+  pugi::xml_node header_from, envelope_from, envelope_to;
+  ForEachElement(ids, [&](std::string_view name, const pugi::xml_node& n) {
+    if (name == "header_from") {
+      Keep(header_from, n);
+    } else if (name == "envelope_from") {
+      Keep(envelope_from, n);
+    } else if (name == "envelope_to") {
+      Keep(envelope_to, n);
+    }
+  });
+  auto lower_opt = [&](const pugi::xml_node& n, std::string_view what) -> OptString {
+    OptString v = rd.OptionalOf(n, what);
     if (v) *v = ToLowerAscii(*v);
     return v;
   };
-  r.identifiers.header_from = ToLowerAscii(rd.Text(ids, "header_from", "header_from"));
-  r.identifiers.envelope_from = lower_opt("envelope_from");
-  r.identifiers.envelope_to = lower_opt("envelope_to");
+  r.identifiers.header_from = ToLowerAscii(rd.Text(header_from, "header_from"));
+  r.identifiers.envelope_from = lower_opt(envelope_from, "envelope_from");
+  r.identifiers.envelope_to = lower_opt(envelope_to, "envelope_to");
 
-  pugi::xml_node ar = Child(rec, "auth_results");
-  for (pugi::xml_node a = ar.first_child(); a; a = a.next_sibling()) {
-    if (a.type() != pugi::node_element) continue;
-    const std::string_view kind = LocalName(a);
+  ForEachElement(ar, [&](std::string_view kind, const pugi::xml_node& a) {
+    pugi::xml_node domain, selector, scope, result, human_result;
+    ForEachElement(a, [&](std::string_view name, const pugi::xml_node& n) {
+      if (name == "domain") {
+        Keep(domain, n);
+      } else if (name == "selector") {
+        Keep(selector, n);
+      } else if (name == "scope") {
+        Keep(scope, n);
+      } else if (name == "result") {
+        Keep(result, n);
+      } else if (name == "human_result") {
+        Keep(human_result, n);
+      }
+    });
     if (kind == "dkim") {
       model::DkimAuthResult d;
-      d.domain = ToLowerAscii(rd.Text(a, "domain", "dkim.domain"));
-      d.selector = rd.Text(a, "selector", "dkim.selector");
+      d.domain = ToLowerAscii(rd.Text(domain, "dkim.domain"));
+      d.selector = rd.Text(selector, "dkim.selector");
       if (d.selector.empty()) d.selector = "none";
-      d.result = rd.Word(a, "result", "dkim.result");
+      d.result = rd.WordOf(result, "dkim.result");
       if (d.result.empty()) d.result = "none";
-      d.human_result = rd.Optional(a, "human_result", "dkim.human_result");
+      d.human_result = rd.OptionalOf(human_result, "dkim.human_result");
       r.dkim.push_back(std::move(d));
     } else if (kind == "spf") {
-      model::SpfAuthResult s;
-      s.domain = ToLowerAscii(rd.Text(a, "domain", "spf.domain"));
-      s.scope = rd.Word(a, "scope", "spf.scope");
-      if (s.scope.empty()) s.scope = "mfrom";
-      s.result = rd.Word(a, "result", "spf.result");
-      if (s.result.empty()) s.result = "none";
-      s.human_result = rd.Optional(a, "human_result", "spf.human_result");
-      r.spf.push_back(std::move(s));
+      model::SpfAuthResult x;
+      x.domain = ToLowerAscii(rd.Text(domain, "spf.domain"));
+      x.scope = rd.WordOf(scope, "spf.scope");
+      if (x.scope.empty()) x.scope = "mfrom";
+      x.result = rd.WordOf(result, "spf.result");
+      if (x.result.empty()) x.result = "none";
+      x.human_result = rd.OptionalOf(human_result, "spf.human_result");
+      r.spf.push_back(std::move(x));
     }
-  }
+  });
   // parsedmarc fills a missing envelope_from from the last SPF result's domain.
   if (!r.identifiers.envelope_from && !r.spf.empty() && !r.spf.back().domain.empty()) {
     r.identifiers.envelope_from = r.spf.back().domain;
@@ -357,7 +434,9 @@ Result<model::AggregateReport> ParseAggregateXml(std::string_view input,
     errors.emplace_back("ignored a DOCTYPE declaration: entities are never expanded");
   }
 
-  constexpr unsigned kParseOptions = pugi::parse_default & ~pugi::parse_doctype;
+  // Escapes and CDATA only: no DOCTYPE, and no end-of-line or attribute whitespace
+  // normalisation (every value is trimmed, and attributes are not read).
+  constexpr unsigned kParseOptions = pugi::parse_cdata | pugi::parse_escapes;
   pugi::xml_document doc;
   // pugixml parses in place (the buffer must outlive doc) and changes the buffer as it goes, so
   // the rare document that needs repair is prepared again from the input.
