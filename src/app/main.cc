@@ -47,9 +47,10 @@ void AddLimitOptions(CLI::App& cmd, dmarc::Limits& limits) {
 int main(int argc, char** argv) {
   // Reports are parsed in buffers of a few hundred KiB to a few MiB. By default glibc maps each
   // such buffer fresh from the kernel and unmaps it on free, so every report pays page faults for
-  // all of its memory again. Keeping buffers up to 64 MiB in the heap (and not trimming it back
-  // below that) lets workers reuse them; the heap never grows past the largest working set.
-  mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+  // all of its memory again. Keeping buffers up to 32 MiB (glibc's maximum for this setting) in
+  // the heap, and not trimming it back below 128 MiB, lets workers reuse them; the heap never
+  // grows past the largest working set.
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
   CLI::App app{"dmarc-report: turns DMARC aggregate reports into answers"};
   app.set_version_flag("--version", std::string(DMARC_VERSION));

@@ -74,6 +74,11 @@ int RunParse(const ParseCommandOptions& options) {
         pipeline::Extracted& extracted = input.extracted;
         p.rejections = std::move(extracted.rejections);
         p.reports = extracted.reports.size();
+        // About 1.2 KB of JSON (0.4 KB of CSV) per record: one allocation instead of a dozen
+        // doublings, each copying everything written so far.
+        std::size_t records = 0;
+        for (const auto& found : extracted.reports) records += found.aggregate.records.size();
+        p.text.reserve(records * (json ? 1300 : 450) + 4096);
         for (const auto& found : extracted.reports) {
           if (options.verbose) {
             const auto& m = found.aggregate.report_metadata;
