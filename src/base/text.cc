@@ -13,12 +13,13 @@ std::string_view Trim(std::string_view s) {
   return s.substr(b, e - b);
 }
 
-std::string ToLowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
+std::string ToLowerAscii(std::string_view s) { return ToLowerAscii(std::string(s)); }
+
+std::string ToLowerAscii(std::string&& s) {
+  for (char& c : s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  return out;
+  return std::move(s);
 }
 
 namespace {

@@ -15,6 +15,9 @@ constexpr bool IsSpace(char c) {
 
 std::string_view Trim(std::string_view s);
 std::string ToLowerAscii(std::string_view s);
+// Lower-cases ASCII letters of s in place and returns it (no new allocation).
+std::string ToLowerAscii(std::string&& s);
+inline std::string ToLowerAscii(const char* s) { return ToLowerAscii(std::string_view(s)); }
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
 

@@ -124,13 +124,15 @@ JsonText& JsonText::String(std::string_view key, const std::optional<std::string
 
 JsonText& JsonText::Int(std::string_view key, std::int64_t value) {
   Prefix(key);
-  fmt::format_to(std::back_inserter(out_), "{}", value);
+  const fmt::format_int digits(value);
+  out_.append(digits.data(), digits.size());
   return *this;
 }
 
 JsonText& JsonText::Uint(std::string_view key, std::uint64_t value) {
   Prefix(key);
-  fmt::format_to(std::back_inserter(out_), "{}", value);
+  const fmt::format_int digits(value);
+  out_.append(digits.data(), digits.size());
   return *this;
 }
 
