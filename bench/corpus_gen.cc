@@ -1,19 +1,24 @@
 // dmarc-bench-corpus: writes a deterministic corpus of realistic aggregate reports for the
-// benchmarks. Same arguments, same bytes.
+// benchmarks. Same arguments, same bytes (the PRNG is seeded; nothing comes from the clock).
 //
 //   dmarc-bench-corpus --out DIR [--reports N] [--target-bytes B] [--seed S] [--ip-pool N]
 //
-// Reports look like those of large receivers: 1–2,000 records (most reports small, a few
-// large), sources drawn from a pool of sender IPs with a skewed (Zipf-like) distribution as in
-// real traffic, IPv4 and IPv6, 0–2 DKIM results and one SPF result per record. Containers: a
-// third plain XML, a third gzip, a sixth zip, a sixth report mails with a base64 gzip part.
+// Reports look like those of large receivers (Google, Outlook, Yahoo, ...; small differences of
+// their XML are kept): 1–2,000 records (most reports small, one in ten large), sources drawn
+// from a pool of sender IPs with a skewed (Zipf-like) distribution as in real traffic, IPv4 and
+// IPv6, 0–2 DKIM results and one SPF result per record. Containers: a third plain XML, a third
+// gzip, a sixth zip (libzip), a sixth report mails with a base64 gzip or zip attachment.
 // With --target-bytes it writes reports until that much XML has been written (e.g. 1 GB).
+// Prints one summary line: files, reports, records, bytes of decompressed XML.
 #include <fmt/format.h>
+#include <zip.h>
 #include <zlib.h>
 
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -24,70 +29,35 @@
 
 namespace {
 
-// A one-entry zip archive (stored with deflate), written by hand: local header, data, central
-// directory, end record.
+// A one-entry zip archive (deflate), written with libzip into memory. The entry's time is fixed
+// so that the same seed gives the same bytes.
 std::string Zip(const std::string& name, const std::string& data) {
-  z_stream zs{};
-  deflateInit2(&zs, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string deflated(deflateBound(&zs, data.size()) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(deflated.data());
-  zs.avail_out = static_cast<uInt>(deflated.size());
-  deflate(&zs, Z_FINISH);
-  deflated.resize(zs.total_out);
-  deflateEnd(&zs);
-  const auto crc = static_cast<std::uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &error);
+  zip_t* archive = buffer ? zip_open_from_source(buffer, ZIP_TRUNCATE, &error) : nullptr;
+  if (!archive) {
+    std::fprintf(stderr, "libzip: %s\n", zip_error_strerror(&error));
+    std::exit(2);
+  }
+  zip_error_fini(&error);
+  zip_source_keep(buffer);  // read the result back after zip_close()
+  zip_source_t* entry = zip_source_buffer(archive, data.data(), data.size(), 0);
+  const zip_int64_t index = zip_file_add(archive, name.c_str(), entry, ZIP_FL_ENC_UTF_8);
+  if (index < 0 || zip_set_file_compression(archive, index, ZIP_CM_DEFLATE, 6) != 0 ||
+      zip_file_set_dostime(archive, index, 0x0000, 0x5821, 0) != 0 || zip_close(archive) != 0) {
+    std::fprintf(stderr, "libzip: %s\n", zip_strerror(archive));
+    std::exit(2);
+  }
   std::string out;
-  auto u16 = [&](std::uint32_t v) {
-    out += static_cast<char>(v & 0xFF);
-    out += static_cast<char>((v >> 8) & 0xFF);
-  };
-  auto u32 = [&](std::uint32_t v) {
-    u16(v & 0xFFFF);
-    u16(v >> 16);
-  };
-  auto sizes = [&] {
-    u32(crc);
-    u32(static_cast<std::uint32_t>(deflated.size()));
-    u32(static_cast<std::uint32_t>(data.size()));
-    u16(static_cast<std::uint32_t>(name.size()));
-    u16(0);
-  };
-  u32(0x04034b50);
-  u16(20);
-  u16(0);
-  u16(8);
-  u16(0);
-  u16(0x5821);
-  sizes();
-  out += name;
-  out += deflated;
-  const auto central = static_cast<std::uint32_t>(out.size());
-  u32(0x02014b50);
-  u16(20);
-  u16(20);
-  u16(0);
-  u16(8);
-  u16(0);
-  u16(0x5821);
-  sizes();
-  u16(0);
-  u16(0);
-  u16(0);
-  u32(0);
-  u32(0);
-  out += name;
-  const auto central_size = static_cast<std::uint32_t>(out.size()) - central;
-  u32(0x06054b50);
-  u16(0);
-  u16(0);
-  u16(1);
-  u16(1);
-  u32(central_size);
-  u32(central);
-  u16(0);
+  if (zip_source_open(buffer) == 0) {
+    zip_source_seek(buffer, 0, SEEK_END);
+    out.resize(static_cast<std::size_t>(zip_source_tell(buffer)));
+    zip_source_seek(buffer, 0, SEEK_SET);
+    zip_source_read(buffer, out.data(), out.size());
+    zip_source_close(buffer);
+  }
+  zip_source_free(buffer);
   return out;
 }
 
@@ -140,24 +110,46 @@ struct Generator {
     return Uniform(10) == 0 ? 100 + Uniform(1901) : kSmall[Uniform(10)];
   }
 
+  std::size_t last_records = 0;  // records of the last report
+
+  // One report; the reporter (and with it small details of the XML, as real reporters differ)
+  // rotates with the index.
   std::string Report(std::size_t index) {
     static constexpr const char* kOrgs[] = {"google.com", "Outlook.com",  "Yahoo",
                                             "Mimecast",   "fastmail.com", "mail.ru"};
+    static constexpr const char* kEmails[] = {
+        "noreply-dmarc-support@google.com", "dmarcreport@microsoft.com",
+        "dmarchelp@yahooinc.com",           "dmarc-reports@mimecast.org",
+        "noreply-dmarc@fastmail.com",       "dmarc_support@corp.mail.ru"};
     static constexpr const char* kDisp[] = {"none", "none", "none", "quarantine", "reject"};
     static constexpr const char* kRes[] = {"pass", "pass", "pass", "fail"};
+    const std::size_t reporter = index % 6;
     const std::int64_t begin = 1700000000 + static_cast<std::int64_t>(index % 365) * 86400;
     const std::string domain = fmt::format("example{}.com", index % 7 + 1);
+    // Google and others: version 1.0 and extra_contact_info; Outlook: XML Schema namespaces on
+    // <feedback> and <envelope_to>; Yahoo: no <version>.
+    const char* head =
+        reporter == 1
+            ? "<?xml version=\"1.0\"?>\n<feedback xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" "
+              "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n  <version>1.0</version>\n"
+        : reporter == 2 ? "<?xml version=\"1.0\"?>\n<feedback>\n"
+                        : "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<feedback>\n"
+                          "  <version>1.0</version>\n";
     std::string xml = fmt::format(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<feedback>\n  <version>1.0</version>\n"
-        "  <report_metadata>\n    <org_name>{}</org_name>\n"
-        "    <email>noreply-dmarc@{}.example</email>\n"
+        "{}  <report_metadata>\n    <org_name>{}</org_name>\n"
+        "    <email>{}</email>\n{}"
         "    <report_id>{:016x}{:08}</report_id>\n    <date_range>\n"
         "      <begin>{}</begin>\n      <end>{}</end>\n    </date_range>\n"
         "  </report_metadata>\n  <policy_published>\n    <domain>{}</domain>\n"
         "    <adkim>r</adkim>\n    <aspf>r</aspf>\n    <p>quarantine</p>\n    <sp>none</sp>\n"
-        "    <pct>100</pct>\n    <fo>1</fo>\n  </policy_published>\n",
-        kOrgs[index % 6], index % 6, rng(), index, begin, begin + 86399, domain);
+        "    <pct>100</pct>\n    <fo>{}</fo>\n  </policy_published>\n",
+        head, kOrgs[reporter], kEmails[reporter],
+        reporter == 0 ? "    <extra_contact_info>https://support.google.com/a/answer/2466580"
+                        "</extra_contact_info>\n"
+                      : "",
+        rng(), index, begin, begin + 86399, domain, reporter == 1 ? 0 : 1);
     const std::size_t n = RecordCount();
+    last_records = n;
     for (std::size_t k = 0; k < n; ++k) {
       const char* dkim = kRes[Uniform(4)];
       const char* spf = kRes[Uniform(4)];
@@ -165,11 +157,12 @@ struct Generator {
           "  <record>\n    <row>\n      <source_ip>{}</source_ip>\n      <count>{}</count>\n"
           "      <policy_evaluated>\n        <disposition>{}</disposition>\n"
           "        <dkim>{}</dkim>\n        <spf>{}</spf>\n      </policy_evaluated>\n"
-          "    </row>\n    <identifiers>\n      <header_from>{}</header_from>\n"
+          "    </row>\n    <identifiers>\n{}      <header_from>{}</header_from>\n"
           "      <envelope_from>bounce.{}</envelope_from>\n    </identifiers>\n"
           "    <auth_results>\n",
           pool[pick_ip(rng)], 1 + Uniform(Uniform(10) == 0 ? 5000 : 20), kDisp[Uniform(5)], dkim,
-          spf, domain, domain);
+          spf, reporter == 1 ? "      <envelope_to>example.com</envelope_to>\n" : "", domain,
+          domain);
       const std::size_t dkims = Uniform(3);
       for (std::size_t d = 0; d < dkims; ++d) {
         xml += fmt::format(
@@ -207,9 +200,7 @@ int main(int argc, char** argv) {
   for (; target ? xml_bytes < target : i < reports; ++i) {
     std::string xml = gen.Report(i);
     xml_bytes += xml.size();
-    for (std::size_t pos = 0; (pos = xml.find("<record>", pos)) != std::string::npos; ++pos) {
-      ++records;
-    }
+    records += gen.last_records;
     std::string name = fmt::format("{}/report-{:06}", out, i), data;
     switch (i % 6) {
       case 0:
@@ -226,23 +217,41 @@ int main(int argc, char** argv) {
         name += ".zip";
         data = Zip(fmt::format("report-{:06}.xml", i), xml);
         break;
-      default:
+      default: {
+        // A report mail as reporters send it: a text part and the report as a base64
+        // attachment, gzip (Google, Yahoo) or zip (Microsoft and many others) in turn.
+        const bool zip = (i / 6) % 2 == 1;
+        const std::string attachment = fmt::format("report-{:06}.xml.{}", i, zip ? "zip" : "gz");
+        const std::string payload =
+            zip ? Zip(fmt::format("report-{:06}.xml", i), xml) : dmarc::testing::GzipOf(xml);
         name += ".eml";
         data = fmt::format(
             "From: noreply-dmarc@reporter.example\r\nTo: dmarc@example.com\r\n"
             "Subject: Report Domain: example.com Submitter: reporter.example Report-ID: {}\r\n"
-            "Date: Tue, 14 Nov 2023 00:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            "Date: Tue, 14 Nov 2023 00:00:00 +0000\r\nMessage-ID: <report-{}@reporter.example>\r\n"
+            "MIME-Version: 1.0\r\n"
             "Content-Type: multipart/mixed; boundary=\"b{}\"\r\n\r\n--b{}\r\n"
-            "Content-Type: text/plain\r\n\r\nThis is an aggregate report.\r\n--b{}\r\n"
-            "Content-Type: application/gzip; name=\"report-{}.xml.gz\"\r\n"
+            "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+            "This is an aggregate report from reporter.example.\r\n--b{}\r\n"
+            "Content-Type: {}; name=\"{}\"\r\n"
             "Content-Transfer-Encoding: base64\r\n"
-            "Content-Disposition: attachment; filename=\"report-{}.xml.gz\"\r\n\r\n{}--b{}--\r\n",
-            i, i, i, i, i, i, Base64(dmarc::testing::GzipOf(xml)), i);
+            "Content-Disposition: attachment; filename=\"{}\"\r\n\r\n{}--b{}--\r\n",
+            i, i, i, i, i, zip ? "application/zip" : "application/gzip", attachment, attachment,
+            Base64(payload), i);
+      }
     }
     file_bytes += data.size();
-    std::ofstream(name, std::ios::binary) << data;
+    std::ofstream file(name, std::ios::binary);
+    file << data;
+    if (!file.flush()) {
+      fmt::print(stderr, "{}: cannot write\n", name);
+      return 2;
+    }
   }
-  fmt::print("{} files, {} reports, {} records, {:.1f} MB of XML ({:.1f} MB on disk)\n", i, i,
-             records, static_cast<double>(xml_bytes) / 1e6, static_cast<double>(file_bytes) / 1e6);
+  // One line, stable wording: bench/run.sh reads the numbers from it.
+  fmt::print(
+      "{} files, {} reports, {} records, {} bytes of decompressed XML ({:.1f} MB), {} bytes "
+      "on disk\n",
+      i, i, records, xml_bytes, static_cast<double>(xml_bytes) / 1e6, file_bytes);
   return 0;
 }
