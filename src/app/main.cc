@@ -42,6 +42,14 @@ void AddLimitOptions(CLI::App& cmd, dmarc::Limits& limits) {
       ->group("Limits");
 }
 
+void AddFailureSampleOption(CLI::App& cmd, std::string& keep) {
+  cmd.add_option("--failure-sample", keep,
+                 "What failure reports keep of the reported message: headers, full (with the "
+                 "body) or none (personal data: see README)")
+      ->check(CLI::IsMember({"headers", "full", "none"}))
+      ->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,7 +60,7 @@ int main(int argc, char** argv) {
   // grows past the largest working set.
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
-  CLI::App app{"dmarc-report: turns DMARC aggregate reports into answers"};
+  CLI::App app{"dmarc-report: turns DMARC aggregate, failure and SMTP TLS reports into answers"};
   app.set_version_flag("--version", std::string(DMARC_VERSION));
   app.require_subcommand(1);
 
@@ -73,6 +81,11 @@ int main(int argc, char** argv) {
   parse_cmd->add_flag("-q,--quiet", parse.quiet, "No summary line on standard error");
   parse_cmd->add_flag("-v,--verbose", parse.verbose,
                       "Log every report found and every repair made, on standard error");
+  std::string parse_type = "aggregate", parse_keep = "headers";
+  parse_cmd->add_option("--type", parse_type, "With --format csv: the report type written")
+      ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls"}))
+      ->capture_default_str();
+  AddFailureSampleOption(*parse_cmd, parse_keep);
   AddLimitOptions(*parse_cmd, parse.limits);
 
   const std::string db_help = "Store URL: sqlite:PATH or a plain path (SQLite)";
@@ -95,6 +108,8 @@ int main(int argc, char** argv) {
                    "Split reports spanning more than this many hours per UTC day")
       ->capture_default_str();
   import_cmd->add_flag("-q,--quiet", import.quiet, "No progress bar and no summary");
+  std::string import_keep = "headers";
+  AddFailureSampleOption(*import_cmd, import_keep);
   AddLimitOptions(*import_cmd, import.limits);
 
   dmarc::app::StatsCommandOptions stats;
@@ -128,9 +143,16 @@ int main(int argc, char** argv) {
   if (parse_cmd->parsed()) {
     parse.format =
         format == "csv" ? dmarc::app::OutputFormat::kCsv : dmarc::app::OutputFormat::kJson;
+    parse.csv_type = parse_type == "failure"    ? dmarc::app::ReportType::kFailure
+                     : parse_type == "smtp_tls" ? dmarc::app::ReportType::kSmtpTls
+                                                : dmarc::app::ReportType::kAggregate;
+    parse.keep_sample = *dmarc::parse::ParseKeepSample(parse_keep);
     return dmarc::app::RunParse(parse);
   }
-  if (import_cmd->parsed()) return dmarc::app::RunImport(import);
+  if (import_cmd->parsed()) {
+    import.keep_sample = *dmarc::parse::ParseKeepSample(import_keep);
+    return dmarc::app::RunImport(import);
+  }
   if (stats_cmd->parsed()) return dmarc::app::RunStats(stats);
   if (export_cmd->parsed()) {
     exp.format =

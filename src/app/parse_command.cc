@@ -14,6 +14,7 @@
 #include "pipeline/inputs.h"
 #include "pipeline/ordered_parallel.h"
 #include "sinks/parsedmarc_format.h"
+#include "sinks/report_json.h"
 
 namespace dmarc::app {
 
@@ -28,9 +29,61 @@ struct FileCloser {
 // What a worker hands back for one input: text ready to write, and the rejections.
 struct Processed {
   std::string text;
+  std::string failures_json, smtp_tls_json;  // JSON fragments of the later arrays
   std::size_t reports = 0;
+  std::size_t failures = 0, smtp_tls = 0;
   std::vector<std::string> log;  // with --verbose: what was found and repaired
   std::vector<pipeline::Rejection> rejections;
+};
+
+// Holds one JSON array's fragments until the aggregate array is written: in memory up to a
+// few MiB, then in an unnamed temporary file, so memory does not grow with the input.
+class Spool {
+ public:
+  ~Spool() {
+    if (file_) std::fclose(file_);
+  }
+  bool Add(std::string_view text) {
+    if (text.empty()) return true;
+    if (!file_ && buffer_.size() + text.size() <= kMemoryBytes) {
+      buffer_ += text;
+      return true;
+    }
+    if (!file_) {
+      file_ = std::tmpfile();
+      if (!file_) return false;
+      if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) return false;
+      buffer_.clear();
+      buffer_.shrink_to_fit();
+    }
+    return std::fwrite(text.data(), 1, text.size(), file_) == text.size();
+  }
+  // The first fragment's leading "," is dropped.
+  bool CopyTo(FILE* out) {
+    bool first = true;
+    auto put = [&](const char* data, std::size_t n) {
+      if (first && n > 0) {
+        ++data;
+        --n;
+        first = false;
+      }
+      std::fwrite(data, 1, n, out);
+    };
+    if (!file_) {
+      put(buffer_.data(), buffer_.size());
+      return true;
+    }
+    if (std::fflush(file_) != 0 || std::fseek(file_, 0, SEEK_SET) != 0) return false;
+    char chunk[1 << 16];
+    std::size_t n;
+    while ((n = std::fread(chunk, 1, sizeof chunk, file_)) > 0) put(chunk, n);
+    return !std::ferror(file_);
+  }
+
+ private:
+  static constexpr std::size_t kMemoryBytes = 8u << 20;
+  std::string buffer_;
+  FILE* file_ = nullptr;
 };
 
 }  // namespace
@@ -57,12 +110,20 @@ int RunParse(const ParseCommandOptions& options) {
   pipeline::ExtractOptions extract;
   extract.aggregate.limits = options.limits;
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
+  extract.keep_sample = options.keep_sample;
   const bool json = options.format == OutputFormat::kJson;
+  const ReportType csv_type = options.csv_type;
 
-  std::string head = json ? sinks::JsonDocumentBegin() : sinks::AggregateCsvHeader();
+  std::string head = json                               ? sinks::JsonDocumentBegin()
+                     : csv_type == ReportType::kFailure ? sinks::FailureCsvHeader()
+                     : csv_type == ReportType::kSmtpTls ? sinks::SmtpTlsCsvHeader()
+                                                        : sinks::AggregateCsvHeader();
   std::fwrite(head.data(), 1, head.size(), out.get());
 
   std::size_t reports = 0, rejected = inputs.errors.size();
+  std::size_t failures = 0, smtp_tls = 0, not_in_csv = 0;
+  Spool failure_spool, smtp_tls_spool;
+  bool spool_failed = false;
   bool first_report = true;
   const unsigned jobs =
       options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
@@ -74,6 +135,8 @@ int RunParse(const ParseCommandOptions& options) {
         pipeline::Extracted& extracted = input.extracted;
         p.rejections = std::move(extracted.rejections);
         p.reports = extracted.reports.size();
+        p.failures = extracted.failures.size();
+        p.smtp_tls = extracted.smtp_tls.size();
         // About 1.2 KB of JSON (0.4 KB of CSV) per record: one allocation instead of a dozen
         // doublings, each copying everything written so far.
         std::size_t records = 0;
@@ -88,8 +151,39 @@ int RunParse(const ParseCommandOptions& options) {
           }
           if (json) {
             sinks::AppendAggregateJson(found.aggregate, p.text, /*separator=*/true);
-          } else {
+          } else if (csv_type == ReportType::kAggregate) {
             sinks::AppendAggregateCsvRows(found.aggregate, p.text);
+          }
+        }
+        for (const auto& found : extracted.failures) {
+          if (options.verbose) {
+            p.log.push_back(fmt::format("{}: failure report for {} from {}", found.origin,
+                                        found.report.reported_domain,
+                                        found.report.source.ip_address));
+            for (const auto& e : found.report.errors) {
+              p.log.push_back(fmt::format("{}: {}", found.origin, e));
+            }
+          }
+          if (json) {
+            sinks::AppendFailureJson(found.report, p.failures_json, /*separator=*/true);
+          } else if (csv_type == ReportType::kFailure) {
+            sinks::AppendFailureCsvRow(found.report, p.text);
+          }
+        }
+        for (const auto& found : extracted.smtp_tls) {
+          if (options.verbose) {
+            p.log.push_back(fmt::format("{}: SMTP TLS report {} from {} ({} policies)",
+                                        found.origin, found.report.report_id,
+                                        found.report.organization_name,
+                                        found.report.policies.size()));
+            for (const auto& e : found.report.errors) {
+              p.log.push_back(fmt::format("{}: {}", found.origin, e));
+            }
+          }
+          if (json) {
+            sinks::AppendSmtpTlsJson(found.report, p.smtp_tls_json, /*separator=*/true);
+          } else if (csv_type == ReportType::kSmtpTls) {
+            sinks::AppendSmtpTlsCsvRows(found.report, p.text);
           }
         }
         return p;
@@ -99,6 +193,16 @@ int RunParse(const ParseCommandOptions& options) {
         for (const auto& r : p.rejections) fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
         rejected += p.rejections.size();
         reports += p.reports;
+        failures += p.failures;
+        smtp_tls += p.smtp_tls;
+        if (!json) {
+          not_in_csv += (csv_type == ReportType::kAggregate ? 0 : p.reports) +
+                        (csv_type == ReportType::kFailure ? 0 : p.failures) +
+                        (csv_type == ReportType::kSmtpTls ? 0 : p.smtp_tls);
+        }
+        if (!failure_spool.Add(p.failures_json) || !smtp_tls_spool.Add(p.smtp_tls_json)) {
+          spool_failed = true;
+        }
         std::string_view text = p.text;
         // Each JSON fragment starts with ",": the first one of the document must not.
         if (json && first_report && !text.empty()) {
@@ -108,8 +212,21 @@ int RunParse(const ParseCommandOptions& options) {
         std::fwrite(text.data(), 1, text.size(), out.get());
       });
 
-  std::string tail = json ? sinks::JsonDocumentEnd(reports > 0) : std::string();
-  std::fwrite(tail.data(), 1, tail.size(), out.get());
+  if (json) {
+    std::string tail = sinks::JsonAggregatesEnd(reports > 0) + sinks::JsonFailuresBegin();
+    std::fwrite(tail.data(), 1, tail.size(), out.get());
+    if (!failure_spool.CopyTo(out.get())) spool_failed = true;
+    tail = sinks::JsonFailuresEnd(failures > 0);
+    std::fwrite(tail.data(), 1, tail.size(), out.get());
+    if (!smtp_tls_spool.CopyTo(out.get())) spool_failed = true;
+    tail = sinks::JsonSmtpTlsEnd(smtp_tls > 0);
+    std::fwrite(tail.data(), 1, tail.size(), out.get());
+  }
+  if (spool_failed) {
+    fmt::print(stderr, "temporary file for failure and SMTP TLS reports failed: {}\n",
+               std::strerror(errno));
+    return 2;
+  }
   if (std::fflush(out.get()) != 0 || std::ferror(out.get())) {
     fmt::print(stderr, "{}: write failed: {}\n",
                options.output.empty() ? "<stdout>" : options.output, std::strerror(errno));
@@ -117,7 +234,14 @@ int RunParse(const ParseCommandOptions& options) {
   }
   if (!options.quiet) {
     fmt::print(stderr, "{} input(s), {} report(s) parsed, {} rejected\n", inputs.files.size(),
-               reports, rejected);
+               reports + failures + smtp_tls, rejected);
+    if (failures + smtp_tls > 0) {
+      fmt::print(stderr, "  {} aggregate, {} failure, {} SMTP TLS\n", reports, failures, smtp_tls);
+    }
+    if (not_in_csv > 0) {
+      fmt::print(stderr, "  {} report(s) of other types are not in this CSV (see --type)\n",
+                 not_in_csv);
+    }
   }
   return rejected > 0 ? 1 : 0;
 }

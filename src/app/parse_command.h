@@ -6,16 +6,21 @@
 #include <vector>
 
 #include "base/limits.h"
+#include "parse/failure.h"
 
 namespace dmarc::app {
 
 enum class OutputFormat { kJson, kCsv };
+// The CSV table written (JSON holds every type).
+enum class ReportType { kAggregate, kFailure, kSmtpTls };
 
 struct ParseCommandOptions {
   std::vector<std::string> paths;
   OutputFormat format = OutputFormat::kJson;
-  std::string output;  // empty or "-": standard output
-  unsigned jobs = 0;   // 0: one per core
+  ReportType csv_type = ReportType::kAggregate;
+  parse::KeepSample keep_sample = parse::KeepSample::kHeaders;  // failure.keep_sample
+  std::string output;                                           // empty or "-": standard output
+  unsigned jobs = 0;                                            // 0: one per core
   double timespan_threshold_hours = 24.0;
   bool quiet = false;
   bool verbose = false;  // one log line per input, and every repair made

@@ -16,6 +16,7 @@
 #include "pipeline/inputs.h"
 #include "pipeline/ordered_parallel.h"
 #include "sinks/parsedmarc_format.h"
+#include "sinks/report_json.h"
 #include "store/store.h"
 
 namespace dmarc::app {
@@ -80,10 +81,12 @@ int RunImport(const ImportCommandOptions& options) {
   pipeline::ExtractOptions extract;
   extract.aggregate.limits = options.limits;
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
+  extract.keep_sample = options.keep_sample;
 
   const auto start = std::chrono::steady_clock::now();
   std::size_t new_reports = 0, duplicates = 0, new_records = 0, rejected = inputs.errors.size();
   std::size_t stored_rejections = 0, reports_seen = 0;
+  std::size_t new_failures = 0, duplicate_failures = 0, new_tls = 0, duplicate_tls = 0;
   std::map<std::string, std::size_t> reasons;
   std::string store_error;
 
@@ -97,6 +100,8 @@ int RunImport(const ImportCommandOptions& options) {
     for (const auto& in : pending) {
       for (const auto& f : in.extracted.reports)
         batch.aggregates.push_back({f.origin, &f.aggregate});
+      for (const auto& f : in.extracted.failures) batch.failures.push_back({f.origin, &f.report});
+      for (const auto& f : in.extracted.smtp_tls) batch.smtp_tls.push_back({f.origin, &f.report});
       for (const auto& r : in.extracted.rejections) {
         batch.rejections.push_back({now, r.origin, r.reason, in.sha256, in.size, in.head});
       }
@@ -110,6 +115,10 @@ int RunImport(const ImportCommandOptions& options) {
     duplicates += r->duplicate_reports;
     new_records += r->new_records;
     stored_rejections += r->rejections;
+    new_failures += r->new_failures;
+    duplicate_failures += r->duplicate_failures;
+    new_tls += r->new_smtp_tls;
+    duplicate_tls += r->duplicate_smtp_tls;
     pending.clear();
     pending_records = 0;
   };
@@ -129,8 +138,10 @@ int RunImport(const ImportCommandOptions& options) {
           ++reasons[r.reason.substr(0, r.reason.find(':'))];
         }
         rejected += in.extracted.rejections.size();
-        reports_seen += in.extracted.reports.size();
+        reports_seen += in.extracted.ReportCount();
         for (const auto& f : in.extracted.reports) pending_records += f.aggregate.records.size();
+        // A failure or SMTP TLS report weighs about as much as a few records.
+        pending_records += 10 * (in.extracted.failures.size() + in.extracted.smtp_tls.size());
         pending.push_back(std::move(in));
         if (pending_records >= options.batch_records || pending.size() >= 1000) flush();
         progress.Update(files_done, reports_seen);
@@ -150,6 +161,12 @@ int RunImport(const ImportCommandOptions& options) {
                "({} new in the store)\n",
                inputs.files.size(), FormatDuration(seconds), new_reports, new_records, duplicates,
                rejected, stored_rejections);
+    if (new_failures + duplicate_failures + new_tls + duplicate_tls > 0) {
+      fmt::print(stderr,
+                 "  failure reports: {} new, {} duplicate(s); SMTP TLS reports: {} new, {} "
+                 "duplicate(s)\n",
+                 new_failures, duplicate_failures, new_tls, duplicate_tls);
+    }
     for (const auto& [reason, n] : reasons) fmt::print(stderr, "  rejected {}: {}\n", n, reason);
   }
   return rejected > 0 ? 1 : 0;
@@ -223,12 +240,6 @@ int RunStats(const StatsCommandOptions& options) {
 }
 
 int RunExport(const ExportCommandOptions& options) {
-  if (options.type != "aggregate" && options.format == OutputFormat::kCsv) {
-    fmt::print(stderr,
-               "--type {}: CSV comes with support for that report type; use --format json\n",
-               options.type);
-    return 2;
-  }
   auto target = OpenForQuery(options.db, options.filter);
   if (!target) return 2;
   FILE* out = stdout;
@@ -240,24 +251,55 @@ int RunExport(const ExportCommandOptions& options) {
     }
   }
   const bool json = options.format == OutputFormat::kJson;
-  std::string text = json ? sinks::JsonDocumentBegin() : sinks::AggregateCsvHeader();
+  const bool failure = options.type == "failure", tls = options.type == "smtp_tls";
+  std::string text = json      ? sinks::JsonDocumentBegin()
+                     : failure ? sinks::FailureCsvHeader()
+                     : tls     ? sinks::SmtpTlsCsvHeader()
+                               : sinks::AggregateCsvHeader();
+  // The other types' arrays stay empty: the document has the shape parse prints.
+  if (json && (failure || tls))
+    text += sinks::JsonAggregatesEnd(false) + sinks::JsonFailuresBegin();
+  if (json && tls) text += sinks::JsonFailuresEnd(false);
   std::size_t n = 0;
+  auto flush = [&]() {
+    ++n;
+    if (text.size() > (1 << 20)) {
+      std::fwrite(text.data(), 1, text.size(), out);
+      text.clear();
+    }
+  };
   Result<std::size_t> r = std::size_t{0};
-  if (options.type == "aggregate") {
+  if (failure) {
+    r = target->store->ForEachFailure(target->filter, [&](model::FailureReport&& report) {
+      if (json) {
+        sinks::AppendFailureJson(report, text, n > 0);
+      } else {
+        sinks::AppendFailureCsvRow(report, text);
+      }
+      flush();
+    });
+  } else if (tls) {
+    r = target->store->ForEachSmtpTls(target->filter, [&](model::SmtpTlsReport&& report) {
+      if (json) {
+        sinks::AppendSmtpTlsJson(report, text, n > 0);
+      } else {
+        sinks::AppendSmtpTlsCsvRows(report, text);
+      }
+      flush();
+    });
+  } else {
     r = target->store->ForEachAggregate(target->filter, [&](model::AggregateReport&& report) {
       if (json) {
         sinks::AppendAggregateJson(report, text, n > 0);
       } else {
         sinks::AppendAggregateCsvRows(report, text);
       }
-      ++n;
-      if (text.size() > (1 << 20)) {
-        std::fwrite(text.data(), 1, text.size(), out);
-        text.clear();
-      }
+      flush();
     });
   }
-  if (json) text += sinks::JsonDocumentEnd(n > 0);
+  if (json && failure) text += sinks::JsonFailuresEnd(n > 0) + sinks::JsonSmtpTlsEnd(false);
+  if (json && tls) text += sinks::JsonSmtpTlsEnd(n > 0);
+  if (json && !failure && !tls) text += sinks::JsonDocumentEnd(n > 0);
   std::fwrite(text.data(), 1, text.size(), out);
   const bool write_failed = std::fflush(out) != 0 || std::ferror(out);
   if (out != stdout) std::fclose(out);

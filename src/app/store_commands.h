@@ -23,7 +23,8 @@ struct ImportCommandOptions {
   double timespan_threshold_hours = 24.0;
   bool quiet = false;
   bool progress = true;
-  std::size_t batch_records = 50'000;  // records per transaction
+  std::size_t batch_records = 50'000;                           // records per transaction
+  parse::KeepSample keep_sample = parse::KeepSample::kHeaders;  // failure.keep_sample
   Limits limits;
 };
 

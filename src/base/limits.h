@@ -32,6 +32,10 @@ struct Limits {
   std::size_t max_mime_parts = 1000;
   // Messages read from one mbox file.
   std::size_t max_mbox_messages = 1'000'000;
+  // Policies plus failure-detail entries read from one SMTP TLS report.
+  std::size_t max_tls_entries = 100'000;
+  // Header fields kept from one failure report's sample (and feedback fields read).
+  std::size_t max_headers = 1000;
   // Count of one record; larger values are clamped and recorded.
   std::uint64_t max_count = 1'000'000'000'000ull;
 };

@@ -135,7 +135,134 @@ Mail FromMessage(GMimeMessage* msg, const Limits& limits) {
   return mail;
 }
 
+std::vector<Address> Addresses(InternetAddressList* list, std::size_t max) {
+  std::vector<Address> out;
+  if (!list) return out;
+  const int n = internet_address_list_length(list);
+  for (int i = 0; i < n && out.size() < max; ++i) {
+    InternetAddress* ia = internet_address_list_get_address(list, i);
+    if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+      for (auto& a : Addresses(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
+                               max - out.size())) {
+        out.push_back(std::move(a));
+      }
+      continue;
+    }
+    Address a;
+    a.name = HeaderText(internet_address_get_name(ia));
+    if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+      a.address = HeaderText(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
+    }
+    RepairUtf8(a.name);
+    RepairUtf8(a.address);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::vector<Header> HeadersOf(GMimeObject* obj, const Limits& limits, bool& truncated) {
+  std::vector<Header> out;
+  GMimeHeaderList* list = g_mime_object_get_header_list(obj);
+  const int n = list ? g_mime_header_list_get_count(list) : 0;
+  truncated = static_cast<std::size_t>(n) > limits.max_headers;
+  for (int i = 0; i < n && out.size() < limits.max_headers; ++i) {
+    GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
+    Header header{HeaderText(g_mime_header_get_name(h)), HeaderText(g_mime_header_get_value(h))};
+    RepairUtf8(header.name);
+    RepairUtf8(header.value);
+    if (header.value.size() > limits.max_field_bytes) {
+      header.value.resize(limits.max_field_bytes);
+      RepairUtf8(header.value);
+    }
+    out.push_back(std::move(header));
+  }
+  return out;
+}
+
+// The text of every text/* leaf part, converted to UTF-8, joined by a blank line.
+void CollectText(GMimeObject* obj, std::string& out, std::size_t max, int depth) {
+  if (!obj || depth > 32 || out.size() >= max) return;
+  if (GMIME_IS_MULTIPART(obj)) {
+    GMimeMultipart* mp = GMIME_MULTIPART(obj);
+    const int n = g_mime_multipart_get_count(mp);
+    for (int i = 0; i < n; ++i) CollectText(g_mime_multipart_get_part(mp, i), out, max, depth + 1);
+  } else if (GMIME_IS_TEXT_PART(obj)) {
+    char* text = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+    if (text) {
+      if (!out.empty()) out += "\n\n";
+      out += text;
+      g_free(text);
+    }
+  }
+}
+
 }  // namespace
+
+Result<Sample> ParseSample(std::string_view bytes, const Limits& limits, bool with_body) {
+  InitOnce();
+  // A bare header block needs the blank line that ends a header section.
+  std::string owned;
+  if (bytes.find("\n\n") == std::string_view::npos &&
+      bytes.find("\r\n\r\n") == std::string_view::npos) {
+    owned.reserve(bytes.size() + 2);
+    owned.append(bytes).append("\n\n");
+    bytes = owned;
+  }
+  auto stream = MemoryStream(bytes);
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+  GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
+  if (!msg) return MakeError("the reported message has no header block");
+  Sample s;
+  bool truncated = false;
+  s.headers = HeadersOf(GMIME_OBJECT(msg.get()), limits, truncated);
+  if (truncated) {
+    s.warnings.push_back(
+        fmt::format("the reported message has more than {} headers: the rest were skipped",
+                    limits.max_headers));
+  }
+  s.subject = HeaderText(g_mime_message_get_subject(msg.get()));
+  s.message_id = HeaderText(g_mime_message_get_message_id(msg.get()));
+  RepairUtf8(s.subject);
+  RepairUtf8(s.message_id);
+  if (GDateTime* date = g_mime_message_get_date(msg.get())) s.date = g_date_time_to_unix(date);
+  s.from = Addresses(g_mime_message_get_from(msg.get()), limits.max_headers);
+  s.to = Addresses(g_mime_message_get_to(msg.get()), limits.max_headers);
+  s.cc = Addresses(g_mime_message_get_cc(msg.get()), limits.max_headers);
+  if (with_body) {
+    std::string body;
+    CollectText(g_mime_message_get_mime_part(msg.get()), body, limits.max_decompressed_bytes, 0);
+    RepairUtf8(body);
+    s.body = std::move(body);
+  }
+  return s;
+}
+
+std::vector<Header> ParseHeaderBlock(std::string_view bytes, const Limits& limits) {
+  InitOnce();
+  std::string block(bytes);
+  // Leading blank lines (some reporters start the part with one) would end the headers early.
+  const std::size_t start = block.find_first_not_of("\r\n");
+  block.erase(0, start == std::string::npos ? block.size() : start);
+  block += "\n\n";
+  auto stream = MemoryStream(block);
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+  GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
+  if (!msg) return {};
+  bool truncated = false;
+  return HeadersOf(GMIME_OBJECT(msg.get()), limits, truncated);
+}
+
+std::optional<std::int64_t> ParseMailDate(std::string_view text) {
+  InitOnce();
+  const std::string s(text);
+  GDateTime* dt = g_mime_utils_header_decode_date(s.c_str());
+  if (!dt) return std::nullopt;
+  const std::int64_t t = g_date_time_to_unix(dt);
+  g_date_time_unref(dt);
+  return t;
+}
 
 Result<Mail> ParseMail(std::string_view bytes, const Limits& limits) {
   InitOnce();

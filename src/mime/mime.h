@@ -39,6 +39,40 @@ struct Mail {
 
 Result<Mail> ParseMail(std::string_view bytes, const Limits& limits);
 
+struct Header {
+  std::string name;   // as sent
+  std::string value;  // unfolded, RFC 2047 words decoded, valid UTF-8
+};
+
+struct Address {
+  std::string name;     // display name, may be empty
+  std::string address;  // addr-spec, may be empty for a malformed one
+};
+
+// The message a failure report is about (its "sample"): every header in order (up to
+// limits.max_headers), the addresses and dates read from them, and optionally the text of its
+// text parts converted to UTF-8.
+struct Sample {
+  std::vector<Header> headers;
+  std::string subject;
+  std::string message_id;
+  std::optional<std::int64_t> date;
+  std::vector<Address> from, to, cc;
+  std::optional<std::string> body;  // only when asked for
+  std::vector<std::string> warnings;
+};
+
+// Parses a whole message or a bare header block (text/rfc822-headers).
+Result<Sample> ParseSample(std::string_view bytes, const Limits& limits, bool with_body);
+
+// The fields of a header-like block (a message/feedback-report part): unfolded, in order, at
+// most limits.max_headers of them.
+std::vector<Header> ParseHeaderBlock(std::string_view bytes, const Limits& limits);
+
+// An RFC 5322 date ("Mon, 01 Oct 2018 11:20:27 +0200", and the variants GMime tolerates) →
+// Unix seconds.
+std::optional<std::int64_t> ParseMailDate(std::string_view text);
+
 // Calls visit(index, mail) for each message of an mbox, index from 1. A message GMime cannot
 // construct ends the walk with an error naming it; messages before it were already visited.
 using MailVisitor = std::function<void(std::size_t index, Result<Mail>&& mail)>;

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include "archive/archive.h"
+#include "base/text.h"
+#include "base/time.h"
 #include "mime/mime.h"
+#include "parse/smtp_tls.h"
 
 namespace dmarc::pipeline {
 
@@ -33,8 +36,7 @@ class Extractor {
       case Kind::kXml:
         return ParseXml(bytes, origin, inside_mail);
       case Kind::kJson:
-        if (inside_mail) return 0;
-        return Reject(origin, "JSON input: SMTP TLS reports are not supported yet");
+        return ParseJson(bytes, origin, inside_mail);
       case Kind::kMail:
         return UnpackMail(bytes, origin, depth, inside_mail);
       case Kind::kMbox:
@@ -69,6 +71,110 @@ class Extractor {
     return 1;
   }
 
+  std::size_t ParseJson(std::string_view bytes, const std::string& origin, bool inside_mail) {
+    // Other JSON attached to a mail is not a report and not an error.
+    if (inside_mail && !parse::LooksLikeSmtpTlsJson(bytes)) return 0;
+    auto report = parse::ParseSmtpTlsJson(bytes, options_.limits());
+    if (!report) return Reject(origin, report.error());
+    out_.smtp_tls.push_back({origin, std::move(report).value()});
+    return 1;
+  }
+
+  static model::EmailAddress ToModel(const mime::Address& a) {
+    model::EmailAddress out;
+    if (!a.name.empty()) out.display_name = a.name;
+    out.address = a.address;
+    const std::size_t at = a.address.rfind('@');
+    if (at != std::string::npos) {
+      out.local = a.address.substr(0, at);
+      out.domain = ToLowerAscii(a.address.substr(at + 1));
+    }
+    return out;
+  }
+
+  static model::FailureSample ToModel(mime::Sample&& s) {
+    model::FailureSample out;
+    out.headers.reserve(s.headers.size());
+    for (auto& h : s.headers) out.headers.emplace_back(std::move(h.name), std::move(h.value));
+    if (!s.subject.empty()) out.subject = std::move(s.subject);
+    if (!s.message_id.empty()) out.message_id = std::move(s.message_id);
+    if (s.date) out.date = FormatUtc(*s.date);
+    if (!s.from.empty()) out.from = ToModel(s.from.front());
+    for (const auto& a : s.to) out.to.push_back(ToModel(a));
+    for (const auto& a : s.cc) out.cc.push_back(ToModel(a));
+    out.body = std::move(s.body);
+    out.has_defects = !s.warnings.empty();
+    return out;
+  }
+
+  // A failure report from its feedback fields and the reported message (or its headers).
+  std::size_t BuildFailure(const mime::Mail& mail, std::vector<parse::Field>&& fields,
+                           std::string_view sample, bool headers_only, const std::string& origin) {
+    parse::FailureInput in;
+    in.fields = std::move(fields);
+    in.mail_date = mail.date;
+    if (mail.date) in.mail_date_text = FormatUtc(*mail.date);
+    in.parse_date = [](std::string_view t) { return mime::ParseMailDate(t); };
+    std::vector<std::string> notes;
+    if (!sample.empty()) {
+      const bool full = options_.keep_sample == parse::KeepSample::kFull;
+      auto parsed = mime::ParseSample(sample, options_.limits(), full);
+      if (parsed) {
+        notes = parsed->warnings;
+        in.parsed_sample = ToModel(std::move(parsed).value());
+      } else {
+        notes.push_back(parsed.error());
+      }
+      in.sample = std::string(sample);
+      in.sample_headers_only =
+          headers_only || Trim(sample.substr(parse::HeaderBlockOf(sample).size())).empty();
+    } else {
+      notes.push_back("the report carries no copy of the reported message");
+      in.sample_headers_only = true;
+    }
+    parse::FailureOptions fo{options_.limits(), options_.keep_sample};
+    auto report = parse::BuildFailureReport(std::move(in), fo);
+    if (!report) return Reject(origin, report.error());
+    for (auto& n : notes) report->errors.push_back(std::move(n));
+    out_.failures.push_back({origin, std::move(report).value()});
+    return 1;
+  }
+
+  // An ARF mail (a message/feedback-report part) is a failure report, whatever else it holds;
+  // nullopt when the mail has no such part.
+  std::optional<std::size_t> TryArf(const mime::Mail& mail, const std::string& origin) {
+    const mime::Part* feedback = nullptr;
+    const mime::Part* sample = nullptr;
+    for (const auto& part : mail.parts) {
+      if (!feedback && part.content_type == "message/feedback-report") feedback = &part;
+      if (!sample &&
+          (part.content_type == "message/rfc822" || part.content_type == "text/rfc822-headers")) {
+        sample = &part;
+      }
+    }
+    if (!feedback) return std::nullopt;
+    std::vector<parse::Field> fields;
+    for (auto& h : mime::ParseHeaderBlock(feedback->data, options_.limits())) {
+      fields.emplace_back(std::move(h.name), std::move(h.value));
+    }
+    if (fields.empty()) return Reject(origin, "ARF report: the feedback-report part is empty");
+    return BuildFailure(mail, std::move(fields), sample ? sample->data : std::string_view(),
+                        sample && sample->content_type == "text/rfc822-headers", origin);
+  }
+
+  // Exim's failure reports are plain text, with no ARF part.
+  std::optional<std::size_t> TryPlainTextFailure(const mime::Mail& mail,
+                                                 const std::string& origin) {
+    for (const auto& part : mail.parts) {
+      if (part.content_type != "text/plain") continue;
+      auto text = parse::ReadPlainTextFailure(part.data);
+      if (!text) continue;
+      return BuildFailure(mail, std::move(text->fields), text->sample, /*headers_only=*/true,
+                          origin);
+    }
+    return std::nullopt;
+  }
+
   std::size_t UnpackZip(std::string_view bytes, const std::string& origin, int depth) {
     std::size_t found = 0;
     auto n = archive::ForEachZipEntry(
@@ -89,6 +195,7 @@ class Extractor {
   // A mail that is itself an input (or an mbox message) must hold a report; a mail attached
   // inside another one (a forwarded message, an ARF sample) need not.
   std::size_t UnpackParts(mime::Mail& mail, const std::string& origin, int depth, bool nested) {
+    if (auto n = TryArf(mail, origin)) return *n;
     std::size_t found = 0;
     for (auto& part : mail.parts) {
       if (part.is_message) continue;  // its own parts follow in the list
@@ -96,19 +203,15 @@ class Extractor {
           part.filename.empty() ? fmt::format("{}[part {}]", origin, part.path)
                                 : fmt::format("{}[part {}: {}]", origin, part.path, part.filename);
       found += Unpack(part.data, label, depth + 1, /*inside_mail=*/true);
-      part.data.clear();
-      part.data.shrink_to_fit();
+      if (part.content_type != "text/plain") {  // kept for the plain-text failure report check
+        part.data.clear();
+        part.data.shrink_to_fit();
+      }
+    }
+    if (found == 0) {
+      if (auto n = TryPlainTextFailure(mail, origin)) return *n;
     }
     if (found == 0 && !nested) {
-      for (const auto& part : mail.parts) {
-        if (part.content_type == "message/feedback-report") {
-          return Reject(origin,
-                        "a failure (ARF) report: this version reads aggregate reports only");
-        }
-        if (part.content_type.starts_with("application/tlsrpt")) {
-          return Reject(origin, "an SMTP TLS report: this version reads aggregate reports only");
-        }
-      }
       return Reject(origin, mail.subject.empty()
                                 ? std::string("mail contains no DMARC report")
                                 : fmt::format("mail contains no DMARC report (subject \"{}\")",

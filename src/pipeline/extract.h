@@ -11,7 +11,10 @@
 
 #include "base/limits.h"
 #include "model/aggregate.h"
+#include "model/failure.h"
+#include "model/smtp_tls.h"
 #include "parse/aggregate.h"
+#include "parse/failure.h"
 
 namespace dmarc::pipeline {
 
@@ -20,18 +23,34 @@ struct FoundReport {
   model::AggregateReport aggregate;
 };
 
+struct FoundFailure {
+  std::string origin;  // the report mail, e.g. "ruf.mbox[message 3]"
+  model::FailureReport report;
+};
+
+struct FoundSmtpTls {
+  std::string origin;
+  model::SmtpTlsReport report;
+};
+
 struct Rejection {
   std::string origin;
   std::string reason;
 };
 
 struct Extracted {
-  std::vector<FoundReport> reports;
+  std::vector<FoundReport> reports;  // aggregate reports
+  std::vector<FoundFailure> failures;
+  std::vector<FoundSmtpTls> smtp_tls;
   std::vector<Rejection> rejections;
+
+  std::size_t ReportCount() const { return reports.size() + failures.size() + smtp_tls.size(); }
 };
 
 struct ExtractOptions {
   parse::AggregateOptions aggregate;
+  // What failure reports keep of the reported message (failure.keep_sample).
+  parse::KeepSample keep_sample = parse::KeepSample::kHeaders;
   const Limits& limits() const { return aggregate.limits; }
 };
 

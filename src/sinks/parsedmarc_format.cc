@@ -4,6 +4,7 @@
 
 #include "base/text.h"
 #include "base/time.h"
+#include "sinks/csv_text.h"
 #include "sinks/json_text.h"
 
 namespace dmarc::sinks {
@@ -181,28 +182,6 @@ void AppendRecord(std::string& out, const model::Record& r, bool first) {
   Raw(out, "\n        }");
 }
 
-// RFC 4180 field: quoted when it holds a comma, quote, CR or LF (as Python's csv module does).
-void AppendCsvField(std::string& out, std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out += v;
-    return;
-  }
-  out += '"';
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
-
-void AppendCsvField(std::string& out, const std::string& v) {
-  AppendCsvField(out, std::string_view(v));
-}
-
-void AppendCsvField(std::string& out, const model::OptString& v) {
-  if (v) AppendCsvField(out, *v);
-}
-
 template <class Items, class Get>
 std::string Join(const Items& items, std::string_view sep, Get get) {
   std::string s;
@@ -215,8 +194,6 @@ std::string Join(const Items& items, std::string_view sep, Get get) {
   return s;
 }
 
-const char* PyBool(bool b) { return b ? "True" : "False"; }
-
 }  // namespace
 
 std::string JsonDocumentBegin() { return "{\n  \"aggregate_reports\": ["; }
@@ -225,6 +202,13 @@ std::string JsonDocumentEnd(bool any_report) {
   return fmt::format("{}],\n  \"failure_reports\": [],\n  \"smtp_tls_reports\": []\n}}\n",
                      any_report ? "\n  " : "");
 }
+
+std::string JsonAggregatesEnd(bool any_report) { return any_report ? "\n  ]," : "],"; }
+std::string JsonFailuresBegin() { return "\n  \"failure_reports\": ["; }
+std::string JsonFailuresEnd(bool any_report) {
+  return fmt::format("{}],\n  \"smtp_tls_reports\": [", any_report ? "\n  " : "");
+}
+std::string JsonSmtpTlsEnd(bool any_report) { return any_report ? "\n  ]\n}\n" : "]\n}\n"; }
 
 void AppendAggregateJson(const model::AggregateReport& report, std::string& out, bool separator) {
   if (separator) out += ',';

@@ -12,6 +12,13 @@ namespace dmarc::sinks {
 // {"aggregate_reports": [ ... ], "failure_reports": [], "smtp_tls_reports": []}
 std::string JsonDocumentBegin();
 std::string JsonDocumentEnd(bool any_report);
+// The same document with failure and SMTP TLS reports: the aggregate array is closed, then
+// the fragments written by AppendFailureJson / AppendSmtpTlsJson (sinks/report_json.h) follow,
+// each list's first fragment without its leading ",".
+std::string JsonAggregatesEnd(bool any_report);
+std::string JsonFailuresBegin();
+std::string JsonFailuresEnd(bool any_report);  // also opens smtp_tls_reports
+std::string JsonSmtpTlsEnd(bool any_report);   // also closes the document
 // Appends one report as an element of the aggregate_reports array; with separator, a leading
 // "," so fragments produced in parallel can be concatenated (the caller drops the first one).
 void AppendAggregateJson(const model::AggregateReport& report, std::string& out, bool separator);

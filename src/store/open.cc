@@ -1,11 +1,36 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
+#include "store/sha256.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
 namespace dmarc::store {
+
+std::string FailureDedupKey(const model::FailureReport& r) {
+  // The fields that identify one report of one message, independent of how much of the sample
+  // was kept and of the recoveries recorded; a JSON array is an unambiguous encoding.
+  nlohmann::json key = nlohmann::json::array();
+  auto opt = [](const model::OptString& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+  key.push_back("failure-v1");
+  key.push_back(opt(r.feedback_type));
+  key.push_back(r.arrival_ts);
+  key.push_back(r.source.ip_address);
+  key.push_back(r.reported_domain);
+  key.push_back(opt(r.original_mail_from));
+  key.push_back(opt(r.original_rcpt_to));
+  key.push_back(opt(r.original_envelope_id));
+  key.push_back(r.auth_failure);
+  key.push_back(opt(r.authentication_results));
+  key.push_back(opt(r.dkim_domain));
+  const model::FailureSample* s = r.parsed_sample ? &*r.parsed_sample : nullptr;
+  key.push_back(s ? opt(s->message_id) : nlohmann::json());
+  key.push_back(s ? opt(s->subject) : nlohmann::json());
+  key.push_back(s ? opt(s->date) : nlohmann::json());
+  return Sha256Hex(key.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
 
 Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options) {
   std::string path = url;

@@ -6,6 +6,9 @@
 //   there. Writers in several processes may share one store; each batch waits for the others.
 // - An aggregate report is the same report when (org_name, report_id, policy domain, begin, end)
 //   match; storing it again counts a duplicate and changes nothing.
+// - A failure report is the same report when its dedup key (FailureDedupKey: SHA-256 of the
+//   report's identifying fields, see docs/store.md) matches; an SMTP TLS report when
+//   (organization_name, report_id, begin, end) match. Repeats count as duplicates.
 // - A rejected input is kept with its reason, where it came from, its SHA-256 and its first
 //   bytes, so nothing that arrived is lost silently; the same rejection stored twice is one row.
 // - Queries see only committed batches.
@@ -23,6 +26,8 @@
 
 #include "base/result.h"
 #include "model/aggregate.h"
+#include "model/failure.h"
+#include "model/smtp_tls.h"
 
 namespace dmarc::store {
 
@@ -40,8 +45,20 @@ struct StoredAggregate {
   const model::AggregateReport* report = nullptr;  // not owned
 };
 
+struct StoredFailure {
+  std::string origin;
+  const model::FailureReport* report = nullptr;  // not owned
+};
+
+struct StoredSmtpTls {
+  std::string origin;
+  const model::SmtpTlsReport* report = nullptr;  // not owned
+};
+
 struct Batch {
   std::vector<StoredAggregate> aggregates;
+  std::vector<StoredFailure> failures;
+  std::vector<StoredSmtpTls> smtp_tls;
   std::vector<RejectedInput> rejections;
 };
 
@@ -50,6 +67,10 @@ struct BatchResult {
   std::size_t duplicate_reports = 0;
   std::size_t new_records = 0;
   std::size_t rejections = 0;  // rejections stored (a repeat of a known one is not)
+  std::size_t new_failures = 0;
+  std::size_t duplicate_failures = 0;
+  std::size_t new_smtp_tls = 0;
+  std::size_t duplicate_smtp_tls = 0;
 };
 
 // Filters shared by stats and export. Dates are UTC days, both inclusive.
@@ -84,10 +105,21 @@ class ReportStore {
   // A report matches when its policy domain matches and its begin date is in the range.
   virtual Result<std::size_t> ForEachAggregate(
       const Filter& filter, const std::function<void(model::AggregateReport&&)>& visit) = 0;
+  // Failure reports whose arrival date is in the range and reported domain matches, in the
+  // order stored.
+  virtual Result<std::size_t> ForEachFailure(
+      const Filter& filter, const std::function<void(model::FailureReport&&)>& visit) = 0;
+  // SMTP TLS reports whose begin date is in the range and that have a policy for the domain,
+  // in the order stored.
+  virtual Result<std::size_t> ForEachSmtpTls(
+      const Filter& filter, const std::function<void(model::SmtpTlsReport&&)>& visit) = 0;
   virtual Result<std::vector<RejectedInput>> Rejections() = 0;
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;
 };
+
+// The key that makes two failure reports the same report (hex SHA-256); see docs/store.md.
+std::string FailureDedupKey(const model::FailureReport& report);
 
 struct OpenOptions {
   std::size_t max_raw_bytes = 1024 * 1024;  // bytes of a rejected input kept in the store

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "base/time.h"
+#include "sinks/report_json.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace dmarc::store {
@@ -223,6 +224,15 @@ CREATE TABLE ip_info_cache (
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 2: failure and SMTP TLS reports are stored (issue #5): the failure report's dedup key,
+    // the recoveries made while parsing an SMTP TLS report.
+    R"sql(
+ALTER TABLE failure_reports ADD COLUMN dedup_key TEXT;
+CREATE UNIQUE INDEX failure_reports_dedup ON failure_reports (dedup_key);
+CREATE INDEX failure_reports_domain_arrival ON failure_reports (reported_domain, arrival_ts);
+ALTER TABLE smtp_tls_reports ADD COLUMN errors TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX smtp_tls_policies_domain ON smtp_tls_policies (policy_domain);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -272,6 +282,10 @@ class SqliteStore final : public ReportStore {
   Result<Stats> QueryStats(const Filter& filter) override;
   Result<std::size_t> ForEachAggregate(
       const Filter& filter, const std::function<void(model::AggregateReport&&)>& visit) override;
+  Result<std::size_t> ForEachFailure(
+      const Filter& filter, const std::function<void(model::FailureReport&&)>& visit) override;
+  Result<std::size_t> ForEachSmtpTls(
+      const Filter& filter, const std::function<void(model::SmtpTlsReport&&)>& visit) override;
   Result<std::vector<RejectedInput>> Rejections() override;
   std::string Describe() const override { return "sqlite:" + path_; }
 
@@ -344,6 +358,23 @@ class SqliteStore final : public ReportStore {
          "UPDATE aggregate_reports SET first_record = ?2, record_count = ?3 WHERE id = ?1"},
         {&insert_blob_,
          "INSERT INTO rejected_blobs (sha256, size, raw) VALUES (?1,?2,?3) ON CONFLICT DO NOTHING"},
+        {&insert_failure_,
+         "INSERT INTO failure_reports (arrival_ts, reported_domain, source_ip, feedback_type,"
+         " data, origin, imported_at, dedup_key) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"
+         " ON CONFLICT DO NOTHING"},
+        {&insert_tls_report_,
+         "INSERT INTO smtp_tls_reports (organization_name, report_id, begin_ts, end_ts,"
+         " contact_info, origin, imported_at, errors) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"
+         " ON CONFLICT DO NOTHING"},
+        {&insert_tls_policy_,
+         "INSERT INTO smtp_tls_policies (report, policy_domain, policy_type, policy_strings,"
+         " mx_host_patterns, successful_session_count, failed_session_count)"
+         " VALUES (?1,?2,?3,?4,?5,?6,?7)"},
+        {&insert_tls_detail_,
+         "INSERT INTO smtp_tls_failure_details (policy, position, result_type,"
+         " failed_session_count, sending_mta_ip, receiving_ip, receiving_mx_hostname,"
+         " receiving_mx_helo, additional_info_uri, failure_reason_code)"
+         " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"},
         {&insert_rejection_,
          "INSERT INTO rejected_inputs (received_at, origin, reason, sha256) VALUES (?1,?2,?3,?4)"
          " ON CONFLICT DO NOTHING"},
@@ -355,13 +386,16 @@ class SqliteStore final : public ReportStore {
   }
 
   Result<BatchResult> StoreInTransaction(const Batch& batch);
+  Result<bool> StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result);
+  Result<bool> StoreSmtpTls(const Batch& batch, std::int64_t now, BatchResult& result);
 
   Database db_;
   std::string path_;
   OpenOptions options_;
   Statement insert_report_, insert_record_, insert_dkim_, insert_spf_, insert_override_,
       upsert_daily_messages_, upsert_daily_sources_, insert_source_ip_, select_source_ip_,
-      set_record_range_, insert_blob_, insert_rejection_;
+      set_record_range_, insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_,
+      insert_tls_policy_, insert_tls_detail_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
@@ -538,7 +572,95 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
     DMARC_TRY(insert_rejection_.Run());
     result.rejections += static_cast<std::size_t>(db_.Changes());
   }
+  DMARC_TRY(StoreFailures(batch, now, result));
+  DMARC_TRY(StoreSmtpTls(batch, now, result));
   return result;
+}
+
+Result<bool> SqliteStore::StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result) {
+  for (const auto& item : batch.failures) {
+    const model::FailureReport& r = *item.report;
+    const std::string data = sinks::FailureToJson(r).dump(
+        -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    const std::string key = FailureDedupKey(r);
+    insert_failure_.Bind(1, r.arrival_ts)
+        .Bind(2, r.reported_domain)
+        .Bind(3, r.source.ip_address)
+        .Bind(4, r.feedback_type)
+        .Bind(5, data)
+        .Bind(6, item.origin)
+        .Bind(7, now)
+        .Bind(8, key);
+    DMARC_TRY(insert_failure_.Run());
+    if (db_.Changes() == 0) {
+      ++result.duplicate_failures;
+    } else {
+      ++result.new_failures;
+    }
+  }
+  return true;
+}
+
+Result<bool> SqliteStore::StoreSmtpTls(const Batch& batch, std::int64_t now, BatchResult& result) {
+  for (const auto& item : batch.smtp_tls) {
+    const model::SmtpTlsReport& r = *item.report;
+    const std::string errors =
+        nlohmann::json(r.errors).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    insert_tls_report_.Bind(1, r.organization_name)
+        .Bind(2, r.report_id)
+        .Bind(3, r.begin)
+        .Bind(4, r.end)
+        .Bind(5, r.contact_info)
+        .Bind(6, item.origin)
+        .Bind(7, now)
+        .Bind(8, errors);
+    DMARC_TRY(insert_tls_report_.Run());
+    if (db_.Changes() == 0) {
+      ++result.duplicate_smtp_tls;
+      continue;
+    }
+    ++result.new_smtp_tls;
+    const std::int64_t report_row = db_.LastInsertId();
+    for (const auto& p : r.policies) {
+      // Lists are stored as JSON arrays, NULL when empty.
+      const std::optional<std::string> strings =
+          p.policy_strings.empty()
+              ? std::nullopt
+              : std::optional<std::string>(
+                    nlohmann::json(p.policy_strings)
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      const std::optional<std::string> patterns =
+          p.mx_host_patterns.empty()
+              ? std::nullopt
+              : std::optional<std::string>(
+                    nlohmann::json(p.mx_host_patterns)
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      insert_tls_policy_.Bind(1, report_row)
+          .Bind(2, p.policy_domain)
+          .Bind(3, p.policy_type)
+          .Bind(4, strings)
+          .Bind(5, patterns)
+          .Bind(6, static_cast<std::int64_t>(p.successful_session_count))
+          .Bind(7, static_cast<std::int64_t>(p.failed_session_count));
+      DMARC_TRY(insert_tls_policy_.Run());
+      const std::int64_t policy_row = db_.LastInsertId();
+      std::int64_t pos = 0;
+      for (const auto& d : p.failure_details) {
+        insert_tls_detail_.Bind(1, policy_row)
+            .Bind(2, pos++)
+            .Bind(3, d.result_type)
+            .Bind(4, static_cast<std::int64_t>(d.failed_session_count))
+            .Bind(5, d.sending_mta_ip)
+            .Bind(6, d.receiving_ip)
+            .Bind(7, d.receiving_mx_hostname)
+            .Bind(8, d.receiving_mx_helo)
+            .Bind(9, d.additional_info_uri)
+            .Bind(10, d.failure_reason_code);
+        DMARC_TRY(insert_tls_detail_.Run());
+      }
+    }
+  }
+  return true;
 }
 
 Result<Stats> SqliteStore::QueryStats(const Filter& filter) {
@@ -754,6 +876,126 @@ Result<std::size_t> SqliteStore::ForEachAggregate(
       DMARC_TRY(children(*overrides, [](model::Record& rec, Statement& st) {
         rec.policy_evaluated.policy_override_reasons.push_back({st.OptText(1), st.OptText(2)});
       }));
+      visit(std::move(r));
+      ++n;
+    }
+    return n;
+  };
+  auto r = run();
+  (void)db_.Exec("COMMIT");
+  return r;
+}
+
+Result<std::size_t> SqliteStore::ForEachFailure(
+    const Filter& filter, const std::function<void(model::FailureReport&&)>& visit) {
+  const auto [from, to] = DayRange(filter);
+  DMARC_TRY(db_.Exec("BEGIN"));
+  auto run = [&]() -> Result<std::size_t> {
+    auto s = db_.Prepare(
+        std::string("SELECT data, arrival_ts FROM failure_reports WHERE arrival_ts >= ?1 AND"
+                    " arrival_ts < ?2") +
+        (filter.domain ? " AND reported_domain = ?3" : "") + " ORDER BY id");
+    if (!s) return MakeError(s.error());
+    s->Bind(1, from).Bind(2, to);
+    if (filter.domain) s->Bind(3, *filter.domain);
+    std::size_t n = 0;
+    for (;;) {
+      auto row = s->Step();
+      if (!row) return MakeError(row.error());
+      if (!*row) break;
+      const std::string data = s->Text(0);
+      auto j = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+      auto report = sinks::FailureFromJson(j);
+      if (!report) return MakeError(report.error());
+      report->arrival_ts = s->Int(1);
+      visit(std::move(report).value());
+      ++n;
+    }
+    return n;
+  };
+  auto r = run();
+  (void)db_.Exec("COMMIT");
+  return r;
+}
+
+Result<std::size_t> SqliteStore::ForEachSmtpTls(
+    const Filter& filter, const std::function<void(model::SmtpTlsReport&&)>& visit) {
+  const auto [from, to] = DayRange(filter);
+  DMARC_TRY(db_.Exec("BEGIN"));
+  auto run = [&]() -> Result<std::size_t> {
+    auto reports = db_.Prepare(
+        std::string("SELECT id, organization_name, report_id, begin_ts, end_ts, contact_info,"
+                    " errors FROM smtp_tls_reports r WHERE begin_ts >= ?1 AND begin_ts < ?2") +
+        (filter.domain ? " AND EXISTS (SELECT 1 FROM smtp_tls_policies p WHERE p.report = r.id"
+                         " AND p.policy_domain = ?3)"
+                       : "") +
+        " ORDER BY id");
+    if (!reports) return MakeError(reports.error());
+    auto policies = db_.Prepare(
+        "SELECT id, policy_domain, policy_type, policy_strings, mx_host_patterns,"
+        " successful_session_count, failed_session_count FROM smtp_tls_policies"
+        " WHERE report = ?1 ORDER BY id");
+    auto details = db_.Prepare(
+        "SELECT result_type, failed_session_count, sending_mta_ip, receiving_ip,"
+        " receiving_mx_hostname, receiving_mx_helo, additional_info_uri, failure_reason_code"
+        " FROM smtp_tls_failure_details WHERE policy = ?1 ORDER BY position");
+    if (!policies || !details) return MakeError("cannot prepare export queries");
+    reports->Bind(1, from).Bind(2, to);
+    if (filter.domain) reports->Bind(3, *filter.domain);
+    auto strings = [](const std::optional<std::string>& text) {
+      std::vector<std::string> out;
+      if (!text) return out;
+      auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_array()) return out;
+      for (const auto& v : j) {
+        if (v.is_string()) out.push_back(v.get<std::string>());
+      }
+      return out;
+    };
+    std::size_t n = 0;
+    for (;;) {
+      auto row = reports->Step();
+      if (!row) return MakeError(row.error());
+      if (!*row) break;
+      model::SmtpTlsReport r;
+      r.organization_name = reports->Text(1);
+      r.report_id = reports->Text(2);
+      r.begin = reports->Int(3);
+      r.end = reports->Int(4);
+      r.contact_info = reports->OptText(5);
+      r.errors = strings(reports->OptText(6));
+      policies->Bind(1, reports->Int(0));
+      for (;;) {
+        auto pr = policies->Step();
+        if (!pr) return MakeError(pr.error());
+        if (!*pr) break;
+        model::SmtpTlsPolicy p;
+        p.policy_domain = policies->Text(1);
+        p.policy_type = policies->Text(2);
+        p.policy_strings = strings(policies->OptText(3));
+        p.mx_host_patterns = strings(policies->OptText(4));
+        p.successful_session_count = static_cast<std::uint64_t>(policies->Int(5));
+        p.failed_session_count = static_cast<std::uint64_t>(policies->Int(6));
+        details->Bind(1, policies->Int(0));
+        for (;;) {
+          auto dr = details->Step();
+          if (!dr) return MakeError(dr.error());
+          if (!*dr) break;
+          model::SmtpTlsFailureDetails d;
+          d.result_type = details->Text(0);
+          d.failed_session_count = static_cast<std::uint64_t>(details->Int(1));
+          d.sending_mta_ip = details->OptText(2);
+          d.receiving_ip = details->OptText(3);
+          d.receiving_mx_hostname = details->OptText(4);
+          d.receiving_mx_helo = details->OptText(5);
+          d.additional_info_uri = details->OptText(6);
+          d.failure_reason_code = details->OptText(7);
+          p.failure_details.push_back(std::move(d));
+        }
+        details->Reset();
+        r.policies.push_back(std::move(p));
+      }
+      policies->Reset();
       visit(std::move(r));
       ++n;
     }

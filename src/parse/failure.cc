@@ -1,0 +1,282 @@
+#include "parse/failure.h"
+
+#include <fmt/format.h>
+
+#include <array>
+
+#include "base/text.h"
+#include "base/time.h"
+
+namespace dmarc::parse {
+
+namespace {
+
+// "Original-Mail-From" → "original_mail_from"; spaces too (Exim's "Sender IP Address").
+std::string Key(std::string_view name) {
+  std::string k = ToLowerAscii(Trim(name));
+  for (char& c : k) {
+    if (c == '-' || c == ' ') c = '_';
+  }
+  return k;
+}
+
+std::vector<std::string> SplitList(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    const std::size_t comma = s.find(',');
+    const std::string_view item = Trim(s.substr(0, comma));
+    if (!item.empty()) out.push_back(ToLowerAscii(item));
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// "10.1.2.3", "10.1.2.3 (mail.example.net)", "[2001:db8::1] host" → the address alone.
+std::string SourceIp(std::string_view v) {
+  v = Trim(v);
+  std::size_t end = 0;
+  while (end < v.size() && !IsSpace(v[end])) ++end;
+  std::string_view ip = v.substr(0, end);
+  if (ip.starts_with('[') && ip.ends_with(']')) ip = ip.substr(1, ip.size() - 2);
+  if (ip.starts_with('(') && ip.ends_with(')')) ip = ip.substr(1, ip.size() - 2);
+  return std::string(ip);
+}
+
+std::string DomainOf(std::string_view address) {
+  const std::size_t at = address.rfind('@');
+  if (at == std::string_view::npos) return {};
+  std::string_view d = address.substr(at + 1);
+  while (!d.empty() && (d.back() == '>' || IsSpace(d.back()))) d.remove_suffix(1);
+  return ToLowerAscii(d);
+}
+
+}  // namespace
+
+std::optional<KeepSample> ParseKeepSample(std::string_view s) {
+  if (s == "headers") return KeepSample::kHeaders;
+  if (s == "full") return KeepSample::kFull;
+  if (s == "none") return KeepSample::kNone;
+  return std::nullopt;
+}
+
+std::string_view HeaderBlockOf(std::string_view message) {
+  std::size_t pos = 0;
+  while (pos < message.size()) {
+    const std::size_t nl = message.find('\n', pos);
+    if (nl == std::string_view::npos) return message;
+    const std::string_view line = message.substr(pos, nl - pos);
+    if (line.empty() || line == "\r") return message.substr(0, pos);
+    pos = nl + 1;
+  }
+  return message;
+}
+
+Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const FailureOptions& options) {
+  model::FailureReport r;
+  const std::size_t max_field = options.limits.max_field_bytes;
+  auto clean = [&](std::string_view v) {
+    std::string s(Trim(v));
+    if (s.size() > max_field) {
+      s.resize(max_field);
+      r.errors.push_back(
+          fmt::format("a feedback field longer than {} bytes was truncated", max_field));
+    }
+    if (RepairUtf8(s) > 0) r.errors.push_back("invalid UTF-8 replaced by U+FFFD");
+    return s;
+  };
+  std::optional<std::string> arrival, source_ip, auth_failure, identity_alignment, delivery;
+  std::size_t count = 0;
+  for (const auto& [name, raw] : in.fields) {
+    if (++count > options.limits.max_headers) {
+      r.errors.push_back(fmt::format("more than {} feedback fields: the rest were skipped",
+                                     options.limits.max_headers));
+      break;
+    }
+    const std::string key = Key(name);
+    std::string value = clean(raw);
+    if (value.empty()) continue;  // "Original-Mail-From:" with nothing after it
+    auto set = [&](model::OptString& field) {
+      if (!field) {
+        field = std::move(value);
+      } else if (key == "original_rcpt_to") {
+        *field += ", " + value;
+      } else {
+        r.other_fields.emplace_back(key, std::move(value));
+      }
+    };
+    if (key == "feedback_type") {
+      set(r.feedback_type);
+    } else if (key == "user_agent") {
+      set(r.user_agent);
+    } else if (key == "version") {
+      set(r.version);
+    } else if (key == "original_envelope_id") {
+      set(r.original_envelope_id);
+    } else if (key == "original_mail_from") {
+      set(r.original_mail_from);
+    } else if (key == "original_rcpt_to") {
+      set(r.original_rcpt_to);
+    } else if (key == "arrival_date" || key == "received_date") {
+      if (!arrival) arrival = std::move(value);
+    } else if (key == "source_ip") {
+      if (!source_ip) source_ip = std::move(value);
+    } else if (key == "reported_domain") {
+      if (r.reported_domain.empty()) {
+        r.reported_domain = ToLowerAscii(value);
+      } else {
+        r.other_fields.emplace_back(key, std::move(value));
+      }
+    } else if (key == "authentication_results") {
+      set(r.authentication_results);
+    } else if (key == "auth_failure") {
+      if (!auth_failure) auth_failure = std::move(value);
+    } else if (key == "identity_alignment") {
+      if (!identity_alignment) identity_alignment = std::move(value);
+    } else if (key == "delivery_result") {
+      if (!delivery) delivery = std::move(value);
+    } else if (key == "dkim_domain") {
+      set(r.dkim_domain);
+    } else if (key == "dkim_selector") {
+      set(r.dkim_selector);
+    } else if (key == "dkim_identity") {
+      set(r.dkim_identity);
+    } else if (key == "spf_dns") {
+      set(r.spf_dns);
+    } else {
+      r.other_fields.emplace_back(key, std::move(value));
+    }
+  }
+
+  if (!r.feedback_type) {
+    r.errors.push_back("no Feedback-Type: read as auth-failure");
+    r.feedback_type = "auth-failure";
+  }
+  *r.feedback_type = ToLowerAscii(*r.feedback_type);
+  if (*r.feedback_type != "auth-failure") {
+    return MakeError(fmt::format(
+        "an ARF report of Feedback-Type \"{}\", not a DMARC failure report (auth-failure)",
+        r.feedback_type->substr(0, 64)));
+  }
+
+  std::optional<std::int64_t> ts;
+  if (arrival) {
+    ts = in.parse_date ? in.parse_date(*arrival) : std::nullopt;
+    if (!ts) {
+      r.errors.push_back(
+          fmt::format("Arrival-Date \"{}\" is not a date: the mail's Date used", *arrival));
+    }
+  } else {
+    r.errors.push_back("no Arrival-Date: the mail's Date used");
+  }
+  if (!ts) {
+    if (!in.mail_date) return MakeError("failure report without a usable Arrival-Date or Date");
+    ts = in.mail_date;
+    if (!arrival) arrival = in.mail_date_text;
+  }
+  r.arrival_ts = *ts;
+  r.arrival_date = arrival.value_or("");
+
+  if (!source_ip || SourceIp(*source_ip).empty()) {
+    return MakeError("failure report without a Source-IP");
+  }
+  r.source.ip_address = SourceIp(*source_ip);
+  if (r.source.ip_address != Trim(*source_ip)) {
+    r.other_fields.emplace_back("source_ip", *source_ip);
+  }
+
+  if (auth_failure) {
+    r.auth_failure = SplitList(*auth_failure);
+  } else {
+    r.errors.push_back("no Auth-Failure: read as dmarc");
+    r.auth_failure = {"dmarc"};
+  }
+  if (identity_alignment && ToLowerAscii(*identity_alignment) != "none") {
+    r.authentication_mechanisms = SplitList(*identity_alignment);
+  }
+  if (delivery) {
+    const std::string lower = ToLowerAscii(*delivery);
+    static constexpr std::array<std::string_view, 4> kKnown = {"delivered", "spam", "policy",
+                                                               "reject"};
+    r.delivery_result = "other";
+    for (std::string_view k : kKnown) {
+      if (lower.find(k) != std::string::npos) {
+        r.delivery_result = std::string(k);
+        break;
+      }
+    }
+    if (*r.delivery_result != *delivery) r.delivery_result_raw = *delivery;
+  }
+
+  if (r.reported_domain.empty() && in.parsed_sample && in.parsed_sample->from) {
+    r.reported_domain = DomainOf(in.parsed_sample->from->address);
+    if (!r.reported_domain.empty()) {
+      r.errors.push_back("no Reported-Domain: the reported message's From domain used");
+    }
+  }
+  if (r.reported_domain.empty()) return MakeError("failure report without a Reported-Domain");
+
+  r.sample_headers_only = in.sample_headers_only;
+  switch (options.keep_sample) {
+    case KeepSample::kNone:
+      break;
+    case KeepSample::kHeaders:
+      r.sample = std::string(HeaderBlockOf(in.sample));
+      r.parsed_sample = std::move(in.parsed_sample);
+      if (r.parsed_sample) r.parsed_sample->body.reset();
+      break;
+    case KeepSample::kFull:
+      r.sample = std::move(in.sample);
+      r.parsed_sample = std::move(in.parsed_sample);
+      break;
+  }
+  RepairUtf8(r.sample);
+  return r;
+}
+
+std::optional<PlainTextFailure> ReadPlainTextFailure(std::string_view text) {
+  PlainTextFailure out;
+  bool domain = false, ip = false;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (line.starts_with("------ This is a copy of")) {
+      std::string_view rest = pos < text.size() ? text.substr(pos) : std::string_view();
+      while (rest.starts_with("\n") || rest.starts_with("\r\n")) {
+        rest.remove_prefix(rest.starts_with("\n") ? 1 : 2);
+      }
+      out.sample = std::string(rest);
+      break;
+    }
+    const std::size_t colon = line.find(": ");
+    if (colon == std::string_view::npos || Trim(line.substr(0, colon)).empty()) continue;
+    const std::string_view name = Trim(line.substr(0, colon));
+    const std::string_view value = Trim(line.substr(colon + 2));
+    if (name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz -") !=
+        std::string_view::npos) {
+      continue;
+    }
+    if (EqualsIgnoreCase(name, "Sender Domain")) {
+      out.fields.emplace_back("Reported-Domain", std::string(value));
+      domain = true;
+    } else if (EqualsIgnoreCase(name, "Sender IP Address")) {
+      out.fields.emplace_back("Source-IP", std::string(value));
+      ip = true;
+    } else if (EqualsIgnoreCase(name, "Received date")) {
+      out.fields.emplace_back("Arrival-Date", std::string(value));
+    } else {
+      out.fields.emplace_back(std::string(name), std::string(value));
+    }
+    if (out.fields.size() > 100) return std::nullopt;
+  }
+  if (!domain || !ip) return std::nullopt;
+  out.fields.emplace_back("Feedback-Type", "auth-failure");
+  out.fields.emplace_back("Auth-Failure", "dmarc");
+  return out;
+}
+
+}  // namespace dmarc::parse
