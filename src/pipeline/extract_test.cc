@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "base/time.h"
 #include "sinks/parsedmarc_format.h"
+#include "sinks/report_json.h"
 #include "testing/test_util.h"
 
 namespace dmarc::pipeline {
@@ -131,6 +133,59 @@ TEST_P(GoldenTest, OutputMatchesGoldenFiles) {
 
 INSTANTIATE_TEST_SUITE_P(Samples, GoldenTest, ::testing::ValuesIn(AggregateSamples()), TestName);
 
+std::vector<std::string> OtherSamples() {
+  std::vector<std::string> names;
+  const nlohmann::json reference = Reference();
+  for (const auto& [name, ref] : reference.items()) {
+    const std::string type = ref.value("type", "");
+    if (type == "failure" || type == "smtp_tls") names.push_back(name);
+  }
+  return names;
+}
+
+// Failure and SMTP TLS samples: the whole document parse prints, and the CSV of their type.
+class OtherGoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OtherGoldenTest, OutputMatchesGoldenFiles) {
+  const std::string name = GetParam();
+  const Extracted got = Extract(kSamples + name);
+  ASSERT_EQ(got.failures.size() + got.smtp_tls.size(), 1u);
+  std::string fragments, csv;
+  for (const auto& f : got.failures) {
+    sinks::AppendFailureJson(f.report, fragments, false);
+    csv = sinks::FailureCsvHeader();
+    sinks::AppendFailureCsvRow(f.report, csv);
+  }
+  for (const auto& t : got.smtp_tls) {
+    sinks::AppendSmtpTlsJson(t.report, fragments, false);
+    csv = sinks::SmtpTlsCsvHeader();
+    sinks::AppendSmtpTlsCsvRows(t.report, csv);
+  }
+  const bool failure = !got.failures.empty();
+  std::string json = sinks::JsonDocumentBegin() + sinks::JsonAggregatesEnd(false) +
+                     sinks::JsonFailuresBegin() + (failure ? fragments : "") +
+                     sinks::JsonFailuresEnd(failure) + (failure ? "" : fragments) +
+                     sinks::JsonSmtpTlsEnd(!failure);
+  CompareGolden(TestData("golden/" + name + ".json"), json);
+  CompareGolden(TestData("golden/" + name + ".csv"), csv);
+  const auto parsed = nlohmann::json::parse(json);
+  EXPECT_EQ(parsed[failure ? "failure_reports" : "smtp_tls_reports"].size(), 1u);
+  // Stored and read back, a report prints the same.
+  if (failure) {
+    auto back = sinks::FailureFromJson(
+        nlohmann::ordered_json::parse(sinks::FailureToJson(got.failures[0].report).dump()));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(sinks::FailureToJson(*back), sinks::FailureToJson(got.failures[0].report));
+  } else {
+    auto back = sinks::SmtpTlsFromJson(
+        nlohmann::ordered_json::parse(sinks::SmtpTlsToJson(got.smtp_tls[0].report).dump()));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(sinks::SmtpTlsToJson(*back), sinks::SmtpTlsToJson(got.smtp_tls[0].report));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Samples, OtherGoldenTest, ::testing::ValuesIn(OtherSamples()), TestName);
+
 // Hostile inputs: each is rejected with a clear reason or parsed safely.
 struct Hostile {
   std::string file;
@@ -229,11 +284,165 @@ TEST(Extract, MailWithoutAReportIsRejectedWithItsSubject) {
   EXPECT_NE(got.rejections[0].reason.find("Out of office"), std::string::npos);
 }
 
-TEST(Extract, FailureReportMailIsNamedAsSuch) {
-  const Extracted got =
-      Extract(kSamples + "failure/[Netease DMARC Failure Report] Rent Reminder.eml");
+TEST(Extract, AbuseArfReportIsRejectedAsNotADmarcReport) {
+  const std::string mail =
+      "From: abuse@example.net\r\nTo: postmaster@example.com\r\nSubject: abuse\r\n"
+      "Date: Mon, 01 Oct 2018 11:20:27 +0200\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\r\n\r\n"
+      "--b\r\nContent-Type: text/plain\r\n\r\nspam\r\n"
+      "--b\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n"
+      "User-Agent: x/1\r\nVersion: 1\r\nSource-IP: 192.0.2.1\r\n"
+      "Reported-Domain: example.com\r\n\r\n"
+      "--b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: a@example.com\r\n"
+      "Subject: buy\r\n\r\n--b--\r\n";
+  const Extracted got = ExtractReports(mail, "abuse.eml", {});
+  EXPECT_EQ(got.ReportCount(), 0u);
   ASSERT_EQ(got.rejections.size(), 1u);
-  EXPECT_NE(got.rejections[0].reason.find("failure (ARF) report"), std::string::npos);
+  EXPECT_NE(got.rejections[0].reason.find("Feedback-Type \"abuse\""), std::string::npos)
+      << got.rejections[0].reason;
+}
+
+// A failure report mail built from parts, for the lenient cases.
+std::string ArfMail(const std::string& fields, const std::string& sample_type = "message/rfc822",
+                    const std::string& sample =
+                        "From: Someone <someone@example.com>\r\nTo: x@example.org\r\n"
+                        "Subject: Hello\r\nMessage-ID: <m1@example.com>\r\n"
+                        "Date: Tue, 30 Apr 2019 02:08:00 +0000\r\n\r\nSecret body\r\n") {
+  return "From: ruf@example.net\r\nTo: dmarc@example.com\r\nSubject: report\r\n"
+         "Date: Tue, 30 Apr 2019 04:09:00 +0200\r\nMIME-Version: 1.0\r\n"
+         "Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\r\n\r\n"
+         "--b\r\nContent-Type: text/plain\r\n\r\nA report.\r\n"
+         "--b\r\nContent-Type: message/feedback-report\r\n\r\n" +
+         fields + "\r\n--b\r\nContent-Type: " + sample_type + "\r\n\r\n" + sample + "\r\n--b--\r\n";
+}
+
+TEST(Extract, ArfFieldsAreReadLeniently) {
+  const std::string fields =
+      "Feedback-Type: auth-failure\r\nVersion: 1\r\nUser-Agent: t/1\r\n"
+      "Source-IP: 192.0.2.7 (mail.example.com)\r\nReported-Domain: Example.COM\r\n"
+      "Original-Rcpt-To: <a@example.org>\r\nOriginal-Rcpt-To: <b@example.org>\r\n"
+      "Identity-Alignment: dkim, spf\r\nDKIM-Domain: example.com\r\n"
+      "DKIM-Selector: s1\r\nSPF-DNS: txt : example.com : \"v=spf1 -all\"\r\n"
+      "Delivery-Result: reject\r\nX-Custom-Field: kept\r\n";
+  const Extracted got = ExtractReports(ArfMail(fields), "arf.eml", {});
+  ASSERT_EQ(got.failures.size(), 1u) << (got.rejections.empty() ? "" : got.rejections[0].reason);
+  const auto& r = got.failures[0].report;
+  EXPECT_EQ(r.source.ip_address, "192.0.2.7");
+  EXPECT_EQ(r.reported_domain, "example.com");
+  // No Arrival-Date: the mail's Date, and the fact recorded.
+  EXPECT_EQ(FormatUtc(r.arrival_ts), "2019-04-30 02:09:00");
+  EXPECT_NE(std::find(r.errors.begin(), r.errors.end(), "no Arrival-Date: the mail's Date used"),
+            r.errors.end());
+  EXPECT_EQ(r.original_rcpt_to.value_or(""), "<a@example.org>, <b@example.org>");
+  EXPECT_EQ(r.authentication_mechanisms, (std::vector<std::string>{"dkim", "spf"}));
+  EXPECT_EQ(r.auth_failure, std::vector<std::string>{"dmarc"});
+  EXPECT_EQ(r.dkim_selector.value_or(""), "s1");
+  EXPECT_EQ(r.spf_dns.value_or(""), "txt : example.com : \"v=spf1 -all\"");
+  EXPECT_EQ(r.delivery_result.value_or(""), "reject");
+  ASSERT_FALSE(r.other_fields.empty());
+  EXPECT_EQ(r.other_fields[0], (std::pair<std::string, std::string>{"x_custom_field", "kept"}));
+  ASSERT_TRUE(r.parsed_sample.has_value());
+  EXPECT_EQ(r.parsed_sample->subject.value_or(""), "Hello");
+  EXPECT_EQ(r.parsed_sample->message_id.value_or(""), "m1@example.com");
+  ASSERT_TRUE(r.parsed_sample->from.has_value());
+  EXPECT_EQ(r.parsed_sample->from->domain.value_or(""), "example.com");
+  EXPECT_EQ(r.parsed_sample->from->display_name.value_or(""), "Someone");
+  // The default keeps headers only: the body is personal data.
+  EXPECT_EQ(r.sample.find("Secret body"), std::string::npos);
+  EXPECT_NE(r.sample.find("Subject: Hello"), std::string::npos);
+  EXPECT_FALSE(r.parsed_sample->body.has_value());
+  EXPECT_FALSE(r.sample_headers_only);
+}
+
+TEST(Extract, KeepSampleFullAndNone) {
+  const std::string fields =
+      "Feedback-Type: auth-failure\r\nSource-IP: 192.0.2.7\r\nReported-Domain: example.com\r\n"
+      "Arrival-Date: Tue, 30 Apr 2019 02:09:00 +0000\r\n";
+  ExtractOptions full;
+  full.keep_sample = parse::KeepSample::kFull;
+  const Extracted f = ExtractReports(ArfMail(fields), "arf.eml", full);
+  ASSERT_EQ(f.failures.size(), 1u);
+  EXPECT_NE(f.failures[0].report.sample.find("Secret body"), std::string::npos);
+  ASSERT_TRUE(f.failures[0].report.parsed_sample.has_value());
+  EXPECT_NE(f.failures[0].report.parsed_sample->body.value_or("").find("Secret body"),
+            std::string::npos);
+  ExtractOptions none;
+  none.keep_sample = parse::KeepSample::kNone;
+  const Extracted n = ExtractReports(ArfMail(fields), "arf.eml", none);
+  ASSERT_EQ(n.failures.size(), 1u);
+  EXPECT_TRUE(n.failures[0].report.sample.empty());
+  EXPECT_FALSE(n.failures[0].report.parsed_sample.has_value());
+  EXPECT_EQ(n.failures[0].report.source.ip_address, "192.0.2.7");
+}
+
+TEST(Extract, HeadersOnlySampleAndMissingReportedDomain) {
+  const std::string fields =
+      "Feedback-Type: auth-failure\r\nSource-IP: [2001:db8::1]\r\n"
+      "Arrival-Date: Tue, 30 Apr 2019 02:09:00 +0000\r\n";
+  const Extracted got = ExtractReports(
+      ArfMail(
+          fields, "text/rfc822-headers",
+          "From: x@Sub.Example.NET\r\nSubject: hi\r\nDate: Tue, 30 Apr 2019 02:00:00 +0000\r\n"),
+      "arf.eml", {});
+  ASSERT_EQ(got.failures.size(), 1u) << (got.rejections.empty() ? "" : got.rejections[0].reason);
+  const auto& r = got.failures[0].report;
+  EXPECT_TRUE(r.sample_headers_only);
+  EXPECT_EQ(r.source.ip_address, "2001:db8::1");
+  EXPECT_EQ(r.reported_domain, "sub.example.net");
+}
+
+TEST(Extract, ArfWithoutSourceIpIsRejected) {
+  const Extracted got = ExtractReports(
+      ArfMail("Feedback-Type: auth-failure\r\nReported-Domain: example.com\r\n"), "arf.eml", {});
+  EXPECT_EQ(got.ReportCount(), 0u);
+  ASSERT_EQ(got.rejections.size(), 1u);
+  EXPECT_NE(got.rejections[0].reason.find("Source-IP"), std::string::npos);
+}
+
+TEST(Extract, FailureAndSmtpTlsSamplesAgreeWithParsedmarc) {
+  const nlohmann::json reference = Reference();
+  std::size_t failures = 0, tls = 0;
+  for (const auto& [name, ref] : reference.items()) {
+    const std::string type = ref.value("type", "");
+    if (type != "failure" && type != "smtp_tls") continue;
+    const Extracted got = Extract(kSamples + name);
+    ASSERT_TRUE(got.rejections.empty()) << name << ": " << got.rejections[0].reason;
+    EXPECT_TRUE(got.reports.empty()) << name;
+    if (type == "failure") {
+      ++failures;
+      ASSERT_EQ(got.failures.size(), 1u) << name;
+      const auto& r = got.failures[0].report;
+      EXPECT_EQ(FormatUtc(r.arrival_ts), ref["arrival_date_utc"].get<std::string>()) << name;
+      EXPECT_EQ(r.auth_failure, ref["auth_failure"].get<std::vector<std::string>>()) << name;
+      EXPECT_EQ(r.reported_domain, ref["reported_domain"].get<std::string>()) << name;
+      EXPECT_EQ(r.source.ip_address, ref["source_ip"].get<std::string>()) << name;
+    } else {
+      ++tls;
+      ASSERT_EQ(got.smtp_tls.size(), 1u) << name;
+      const auto& r = got.smtp_tls[0].report;
+      EXPECT_EQ(r.organization_name, ref["org"].get<std::string>()) << name;
+      EXPECT_EQ(r.report_id, ref["report_id"].get<std::string>()) << name;
+      EXPECT_EQ(r.policies.size(), ref["policies"].get<std::size_t>()) << name;
+      EXPECT_EQ(r.Successful(), ref["successful"].get<std::uint64_t>()) << name;
+      EXPECT_EQ(r.Failed(), ref["failed"].get<std::uint64_t>()) << name;
+    }
+  }
+  EXPECT_EQ(failures, 5u);
+  EXPECT_EQ(tls, 4u);
+}
+
+TEST(Extract, SmtpTlsJsonAttachedToAMailIsFound) {
+  const std::string json = ReadFile(TestData(kSamples + "smtp_tls/rfc8460.json"));
+  const std::string mail =
+      "From: tlsrpt@example.net\r\nSubject: Report Domain: example.com\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+      "Content-Type: text/plain\r\n\r\nA report.\r\n--b\r\n"
+      "Content-Type: application/json\r\nContent-Disposition: attachment; filename=r.json\r\n\r\n" +
+      json + "\r\n--b--\r\n";
+  const Extracted got = ExtractReports(mail, "tls.eml", {});
+  ASSERT_EQ(got.smtp_tls.size(), 1u);
+  EXPECT_EQ(got.smtp_tls[0].origin, "tls.eml[part 2: r.json]");
+  EXPECT_EQ(got.smtp_tls[0].report.organization_name, "Company-X");
 }
 
 TEST(Extract, MboxWithSeveralReportMails) {

@@ -10,7 +10,7 @@ namespace dmarc::sinks {
 namespace {
 
 using OJson = nlohmann::ordered_json;
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;  // keys keep their order when read back
 
 OJson Opt(const model::OptString& v) { return v ? OJson(*v) : OJson(nullptr); }
 

@@ -13,10 +13,10 @@
 namespace dmarc::sinks {
 
 nlohmann::ordered_json FailureToJson(const model::FailureReport& report);
-Result<model::FailureReport> FailureFromJson(const nlohmann::json& j);
+Result<model::FailureReport> FailureFromJson(const nlohmann::ordered_json& j);
 
 nlohmann::ordered_json SmtpTlsToJson(const model::SmtpTlsReport& report);
-Result<model::SmtpTlsReport> SmtpTlsFromJson(const nlohmann::json& j);
+Result<model::SmtpTlsReport> SmtpTlsFromJson(const nlohmann::ordered_json& j);
 
 // One report as an element of the document's failure_reports / smtp_tls_reports array, in the
 // layout of the aggregate ones; with separator, a leading ",".

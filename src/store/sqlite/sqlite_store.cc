@@ -904,7 +904,7 @@ Result<std::size_t> SqliteStore::ForEachFailure(
       if (!row) return MakeError(row.error());
       if (!*row) break;
       const std::string data = s->Text(0);
-      auto j = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+      auto j = nlohmann::ordered_json::parse(data, nullptr, /*allow_exceptions=*/false);
       auto report = sinks::FailureFromJson(j);
       if (!report) return MakeError(report.error());
       report->arrival_ts = s->Int(1);
