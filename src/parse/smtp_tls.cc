@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "base/text.h"
@@ -192,6 +193,15 @@ class Reader {
     auto type = Text(j, "result-type", where);
     if (!type) return MakeError(where + "result-type is missing");
     d.result_type = ToLowerAscii(*type);
+    static constexpr std::string_view kKnown[] = {
+        "starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
+        "certificate-not-trusted", "validation-failure",     "tlsa-invalid",
+        "dnssec-invalid",         "dane-required",           "sts-policy-fetch-error",
+        "sts-policy-invalid",     "sts-webpki-invalid"};
+    if (std::find(std::begin(kKnown), std::end(kKnown), d.result_type) == std::end(kKnown)) {
+      Warn(fmt::format("{}result-type \"{}\" is not one of RFC 8460's, kept", where,
+                       d.result_type.substr(0, 64)));
+    }
     auto n = Count(j, "failed-session-count", where);
     if (!n) return MakeError(n.error());
     d.failed_session_count = *n;

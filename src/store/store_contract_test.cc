@@ -11,6 +11,7 @@
 #include "base/time.h"
 #include "pipeline/extract.h"
 #include "sinks/parsedmarc_format.h"
+#include "sinks/report_json.h"
 #include "store/sha256.h"
 #include "store/store.h"
 #include "testing/test_util.h"
@@ -276,6 +277,88 @@ const auto* const kCleanUp = ::testing::AddGlobalTestEnvironment(new CleanUp);
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
                          [](const auto& p) { return p.param.name; });
+
+struct OtherReports {
+  std::vector<pipeline::FoundFailure> failures;
+  std::vector<pipeline::FoundSmtpTls> smtp_tls;
+};
+
+OtherReports FailureAndTlsSamples() {
+  OtherReports out;
+  for (const char* dir : {"failure", "smtp_tls"}) {
+    for (const auto& e : fs::directory_iterator(TestData("real/parsedmarc-samples/") + dir)) {
+      auto got = pipeline::ExtractReports(ReadFile(e.path().string()), e.path().string(), {});
+      EXPECT_TRUE(got.rejections.empty()) << e.path();
+      for (auto& f : got.failures) out.failures.push_back(std::move(f));
+      for (auto& t : got.smtp_tls) out.smtp_tls.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
+Batch BatchOf(const OtherReports& o) {
+  Batch b;
+  for (const auto& f : o.failures) b.failures.push_back({f.origin, &f.report});
+  for (const auto& t : o.smtp_tls) b.smtp_tls.push_back({t.origin, &t.report});
+  return b;
+}
+
+TEST_P(StoreContract, FailureAndSmtpTlsReportsComeBackAndDeduplicate) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const OtherReports o = FailureAndTlsSamples();
+  ASSERT_EQ(o.failures.size(), 5u);
+  ASSERT_EQ(o.smtp_tls.size(), 4u);
+  auto r = st->Store(BatchOf(o));
+  ASSERT_TRUE(r.ok()) << r.error();
+  // The LinkedIn sample with LF and with CRLF line ends is one report.
+  EXPECT_EQ(r->new_failures, 4u);
+  EXPECT_EQ(r->duplicate_failures, 1u);
+  EXPECT_EQ(r->new_smtp_tls, 4u);
+  auto again = st->Store(BatchOf(o));
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again->new_failures, 0u);
+  EXPECT_EQ(again->duplicate_failures, 5u);
+  EXPECT_EQ(again->new_smtp_tls, 0u);
+  EXPECT_EQ(again->duplicate_smtp_tls, 4u);
+
+  std::set<std::string> stored_failures, stored_tls;
+  for (const auto& f : o.failures) stored_failures.insert(sinks::FailureToJson(f.report).dump());
+  for (const auto& t : o.smtp_tls) stored_tls.insert(sinks::SmtpTlsToJson(t.report).dump());
+  std::set<std::string> got_failures, got_tls;
+  auto n = st->ForEachFailure(
+      {}, [&](model::FailureReport&& f) { got_failures.insert(sinks::FailureToJson(f).dump()); });
+  ASSERT_TRUE(n.ok()) << n.error();
+  EXPECT_EQ(*n, 4u);
+  auto m = st->ForEachSmtpTls(
+      {}, [&](model::SmtpTlsReport&& t) { got_tls.insert(sinks::SmtpTlsToJson(t).dump()); });
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_EQ(got_tls, stored_tls);
+  for (const auto& g : got_failures) EXPECT_EQ(stored_failures.count(g), 1u) << g;
+
+  auto stats = st->QueryStats({});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->failure_reports, 4u);
+  EXPECT_EQ(stats->smtp_tls_reports, 4u);
+  EXPECT_EQ(stats->reports, 0u);
+
+  // Filters: the reported domain and arrival day; the policy domain and begin day.
+  Filter f;
+  f.domain = "example.com";
+  auto ex = st->QueryStats(f);
+  ASSERT_TRUE(ex.ok());
+  EXPECT_EQ(ex->failure_reports, 2u);   // LinkedIn and Exim
+  EXPECT_EQ(ex->smtp_tls_reports, 2u);  // mail.ru and smtp_tls.json
+  f.from = ParseDate("2025-04-07");
+  f.to = ParseDate("2025-04-07");
+  std::size_t exim = 0;
+  auto e = st->ForEachFailure(f, [&](model::FailureReport&& report) {
+    EXPECT_EQ(report.source.ip_address, "203.0.113.68");
+    ++exim;
+  });
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(exim, 1u);
+}
 
 TEST(Sha256, KnownDigest) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
