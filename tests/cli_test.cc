@@ -81,6 +81,40 @@ TEST_F(Cli, ExitStatusOneAndPathReasonWhenAnInputIsRejected) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["aggregate_reports"].size(), 1u);
 }
 
+TEST_F(Cli, FailureAndSmtpTlsReportsJoinTheDocument) {
+  const std::string samples = TestData(kSamples);
+  Outcome r = Exec({"parse", samples + "aggregate/rfc9990-sample.xml", samples + "failure",
+                    samples + "smtp_tls"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["aggregate_reports"].size(), 1u);
+  EXPECT_EQ(j["failure_reports"].size(), 5u);
+  EXPECT_EQ(j["smtp_tls_reports"].size(), 4u);
+  EXPECT_NE(r.err.find("10 report(s) parsed, 0 rejected"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 aggregate, 5 failure, 4 SMTP TLS"), std::string::npos) << r.err;
+  // The default keeps only the headers of the reported message.
+  for (const auto& f : j["failure_reports"]) EXPECT_TRUE(f["parsed_sample"]["body"].is_null());
+
+  Outcome full = Exec({"parse", "-q", "--failure-sample", "full",
+                       samples + "failure/dmarc_ruf_report_linkedin.eml"});
+  EXPECT_EQ(full.status, 0) << full.err;
+  const auto fj = nlohmann::json::parse(full.out);
+  EXPECT_FALSE(fj["failure_reports"][0]["parsed_sample"]["body"].is_null());
+  Outcome none = Exec({"parse", "-q", "--failure-sample", "none",
+                       samples + "failure/dmarc_ruf_report_linkedin.eml"});
+  const auto nj = nlohmann::json::parse(none.out);
+  EXPECT_EQ(nj["failure_reports"][0]["sample"], "");
+  EXPECT_TRUE(nj["failure_reports"][0]["parsed_sample"].is_null());
+  EXPECT_EQ(Exec({"parse", "--failure-sample", "all", "x"}).status, 2);
+
+  Outcome csv = Exec({"parse", "-f", "csv", "--type", "smtp_tls", samples + "smtp_tls",
+                      samples + "aggregate/rfc9990-sample.xml"});
+  EXPECT_EQ(csv.status, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("organization_name,begin_date,", 0), 0u) << csv.out;
+  EXPECT_NE(csv.err.find("1 report(s) of other types are not in this CSV"), std::string::npos)
+      << csv.err;
+}
+
 TEST_F(Cli, UsageErrorsExitWithTwo) {
   EXPECT_EQ(Exec({"parse"}).status, 2);
   EXPECT_EQ(Exec({"parse", "--format", "yaml", "x"}).status, 2);

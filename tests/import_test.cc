@@ -219,6 +219,59 @@ TEST_F(Import, RejectedInputsAreStoredAndCounted) {
   EXPECT_EQ(s["reports"], 2);
 }
 
+TEST_F(Import, FailureAndSmtpTlsReportsAreStoredCountedAndExported) {
+  // parse and export print the same documents and CSV for each type; the LinkedIn sample with
+  // CRLF line ends is a duplicate of the LF one and is left out of the comparison corpus.
+  const std::string base = TestData("real/parsedmarc-samples/");
+  for (const char* type : {"failure", "smtp_tls"}) {
+    const fs::path corpus = dir_ / type;
+    fs::create_directories(corpus);
+    for (const auto& e : fs::directory_iterator(base + type)) {
+      if (e.path().filename() == "dmarc_ruf_report_linkedin.crlf.eml") continue;
+      fs::copy_file(e.path(), corpus / e.path().filename());
+    }
+    const std::string db = (dir_ / "other.db").string();
+    ASSERT_EQ(RunToEnd({"import", "-q", "--db", db, corpus.string()}, dir_ / "import.log"), 0)
+        << ReadFile(dir_ / "import.log");
+    for (const char* format : {"json", "csv"}) {
+      const fs::path parsed = dir_ / (std::string("parsed.") + format);
+      const fs::path exported = dir_ / (std::string("exported.") + format);
+      ASSERT_EQ(RunToEnd({"parse", "-q", "-f", format, "--type", type, "-o", parsed.string(),
+                          corpus.string()},
+                         dir_ / "p.log"),
+                0);
+      ASSERT_EQ(
+          RunToEnd({"export", "--db", db, "-f", format, "--type", type, "-o", exported.string()},
+                   dir_ / "e.log"),
+          0)
+          << ReadFile(dir_ / "e.log");
+      EXPECT_EQ(ReadFile(parsed), ReadFile(exported)) << type << " " << format;
+    }
+  }
+  // Both types counted; a second import adds nothing.
+  const std::string db = (dir_ / "other.db").string();
+  auto s = Stats(db, dir_);
+  EXPECT_EQ(s["failure_reports"], 4);
+  EXPECT_EQ(s["smtp_tls_reports"], 4);
+  EXPECT_EQ(s["reports"], 0);
+  const fs::path log = dir_ / "again.log";
+  ASSERT_EQ(RunToEnd({"import", "--db", db, base + "failure", base + "smtp_tls"}, log), 0);
+  EXPECT_NE(ReadFile(log).find("failure reports: 0 new, 5 duplicate(s); SMTP TLS reports: 0 new, "
+                               "4 duplicate(s)"),
+            std::string::npos)
+      << ReadFile(log);
+  s = Stats(db, dir_);
+  EXPECT_EQ(s["failure_reports"], 4);
+  EXPECT_EQ(s["smtp_tls_reports"], 4);
+  // The JSON export of one type has the shape of parse's document, the other arrays empty.
+  const fs::path out = dir_ / "tls.json";
+  ASSERT_EQ(RunToEnd({"export", "--db", db, "--type", "smtp_tls", "-o", out.string()}, log), 0);
+  const auto j = nlohmann::json::parse(ReadFile(out));
+  EXPECT_TRUE(j["aggregate_reports"].empty());
+  EXPECT_TRUE(j["failure_reports"].empty());
+  EXPECT_EQ(j["smtp_tls_reports"].size(), 4u);
+}
+
 TEST_F(Import, BadDatesAreUsageErrors) {
   const fs::path log = dir_ / "x.log";
   EXPECT_EQ(RunToEnd({"stats", "--db", (dir_ / "x.db").string(), "--from", "2024-02-30"}, log), 2);
