@@ -12,7 +12,8 @@ jobs=${JOBS:-$(nproc)}
 
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DDMARC_BUILD_FUZZERS=ON -DDMARC_BUILD_TESTS=OFF -DDMARC_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j "$jobs" --target dmarc-fuzz-archive dmarc-fuzz-mime dmarc-fuzz-aggregate
+cmake --build build-fuzz -j "$jobs" --target dmarc-fuzz-archive dmarc-fuzz-mime dmarc-fuzz-aggregate \
+  dmarc-fuzz-arf dmarc-fuzz-tlsrpt
 
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
@@ -25,11 +26,13 @@ done < <(find testdata -type f ! -name '*.py' ! -name '*.md' -size -1M -print0)
 mkdir -p build-fuzz/crashes
 
 status=0
-for target in archive mime aggregate; do
+for target in archive mime aggregate arf tlsrpt; do
   dict=""
   case $target in
     aggregate) dict="-dict=fuzz/xml.dict" ;;
     mime) dict="-dict=fuzz/mime.dict" ;;
+    arf) dict="-dict=fuzz/arf.dict" ;;
+    tlsrpt) dict="-dict=fuzz/tlsrpt.dict" ;;
   esac
   corpus="build-fuzz/corpus-$target"
   mkdir -p "$corpus"
