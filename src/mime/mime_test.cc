@@ -86,5 +86,69 @@ TEST(Mime, MboxMessagesAreVisitedInOrder) {
   EXPECT_EQ(subjects, (std::vector<std::string>{"message 1", "message 2", "message 3"}));
 }
 
+TEST(Sample, HeadersAddressesAndBody) {
+  const std::string msg =
+      "From: =?UTF-8?B?w5xiZXI=?= <a@Example.com>\r\nTo: b@example.org, Group: c@example.net;\r\n"
+      "Cc: d@example.org\r\nSubject: =?UTF-8?Q?caf=C3=A9?=\r\nMessage-ID: <id1@example.com>\r\n"
+      "Received: one\r\nReceived: two\r\n  folded\r\nDate: Tue, 30 Apr 2019 04:09:00 +0200\r\n"
+      "Content-Type: text/plain; charset=iso-8859-1\r\n\r\nGr\xfc\xdf"
+      "e\r\n";
+  auto s = ParseSample(msg, Limits{}, /*with_body=*/true);
+  ASSERT_TRUE(s.ok()) << s.error();
+  EXPECT_EQ(s->subject, "caf\xc3\xa9");
+  EXPECT_EQ(s->message_id, "id1@example.com");
+  EXPECT_EQ(s->date, 1556590140);
+  ASSERT_EQ(s->from.size(), 1u);
+  EXPECT_EQ(s->from[0].name,
+            "\xc3\x9c"
+            "ber");
+  EXPECT_EQ(s->from[0].address, "a@Example.com");
+  ASSERT_EQ(s->to.size(), 2u);  // group members are listed
+  EXPECT_EQ(s->to[1].address, "c@example.net");
+  EXPECT_EQ(s->cc.size(), 1u);
+  ASSERT_TRUE(s->body.has_value());
+  EXPECT_NE(s->body->find("Gr\xc3\xbc\xc3\x9f"
+                          "e"),
+            std::string::npos);  // converted to UTF-8
+  std::size_t received = 0;
+  for (const auto& h : s->headers) received += h.name == "Received";
+  EXPECT_EQ(received, 2u);
+  auto headers_only = ParseSample(msg, Limits{}, /*with_body=*/false);
+  ASSERT_TRUE(headers_only.ok());
+  EXPECT_FALSE(headers_only->body.has_value());
+}
+
+TEST(Sample, BareHeaderBlockAndHeaderLimit) {
+  std::string block = "From: a@example.com\n";
+  for (int i = 0; i < 50; ++i) block += "X-H" + std::to_string(i) + ": v\n";
+  Limits limits;
+  limits.max_headers = 10;
+  auto s = ParseSample(block, limits, false);
+  ASSERT_TRUE(s.ok()) << s.error();
+  EXPECT_EQ(s->headers.size(), 10u);
+  ASSERT_EQ(s->warnings.size(), 1u);
+  EXPECT_NE(s->warnings[0].find("more than 10 headers"), std::string::npos);
+  EXPECT_EQ(s->from.at(0).address, "a@example.com");
+}
+
+TEST(HeaderBlock, FeedbackFieldsAreUnfoldedInOrder) {
+  const auto fields = ParseHeaderBlock(
+      "\r\nFeedback-Type: auth-failure\r\nAuthentication-Results: a;\r\n b\r\n"
+      "Original-Mail-From:\r\nSource-IP: 192.0.2.1\r\n",
+      Limits{});
+  ASSERT_EQ(fields.size(), 4u);
+  EXPECT_EQ(fields[0].name, "Feedback-Type");
+  EXPECT_EQ(fields[0].value, "auth-failure");
+  EXPECT_EQ(fields[1].value, "a; b");
+  EXPECT_EQ(fields[2].value, "");
+  EXPECT_EQ(fields[3].value, "192.0.2.1");
+}
+
+TEST(MailDate, Rfc5322DatesAndGarbage) {
+  EXPECT_EQ(ParseMailDate("Mon, 01 Oct 2018 11:20:27 +0200"), 1538385627);
+  EXPECT_EQ(ParseMailDate("01 Oct 2018 11:20:27 +0200"), 1538385627);
+  EXPECT_FALSE(ParseMailDate("yesterday").has_value());
+}
+
 }  // namespace
 }  // namespace dmarc::mime
