@@ -71,6 +71,21 @@ TEST(Time, ParsesDates) {
   EXPECT_FALSE(ParseDate("20230101"));
 }
 
+TEST(Time, ParsesDateTimes) {
+  bool zone = false;
+  EXPECT_EQ(ParseDateTime("2016-04-01T00:00:00Z", &zone), 1459468800);
+  EXPECT_TRUE(zone);
+  EXPECT_EQ(ParseDateTime("2016-04-01T02:30:00.123+02:30"), 1459468800);
+  EXPECT_EQ(ParseDateTime("2016-03-31T23:00:00-01:00"), 1459468800);
+  EXPECT_EQ(ParseDateTime("2016-04-01 00:00:00", &zone), 1459468800);  // FormatUtc's form
+  EXPECT_FALSE(zone);
+  EXPECT_EQ(ParseDateTime(FormatUtc(1538463818)), 1538463818);
+  for (const char* bad : {"2016-04-01", "2016-04-01T24:00:00Z", "2016-02-30T00:00:00Z",
+                          "2016-04-01T00:00:00+0200", "2016-04-01T00:00:00Zjunk", "x"}) {
+    EXPECT_FALSE(ParseDateTime(bad).has_value()) << bad;
+  }
+}
+
 TEST(Time, FloorDay) {
   EXPECT_EQ(FloorDay(86399), 0);
   EXPECT_EQ(FloorDay(86400), 86400);

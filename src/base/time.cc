@@ -74,21 +74,57 @@ std::string FormatUtc(std::int64_t t) {
 
 std::string FormatUtcDate(std::int64_t t) { return FormatUtc(t).substr(0, 10); }
 
+namespace {
+
+// The unsigned number in s[pos, pos + len), digits only.
+std::optional<unsigned> Digits(std::string_view s, std::size_t pos, std::size_t len) {
+  if (pos + len > s.size()) return std::nullopt;
+  unsigned v = 0;
+  for (std::size_t i = pos; i < pos + len; ++i) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    v = v * 10 + static_cast<unsigned>(s[i] - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
 std::optional<std::int64_t> ParseDate(std::string_view s) {
   if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
-  auto num = [&](std::size_t pos, std::size_t len) -> std::optional<unsigned> {
-    unsigned v = 0;
-    for (std::size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return std::nullopt;
-      v = v * 10 + static_cast<unsigned>(s[i] - '0');
-    }
-    return v;
-  };
-  auto y = num(0, 4), m = num(5, 2), d = num(8, 2);
+  auto y = Digits(s, 0, 4), m = Digits(s, 5, 2), d = Digits(s, 8, 2);
   if (!y || !m || !d || *m < 1 || *m > 12 || *d < 1 || *d > 31) return std::nullopt;
   const std::int64_t days = DaysFromCivil(*y, *m, *d);
   if (CivilFromDays(days).m != *m) return std::nullopt;  // e.g. 2023-02-30
   return days * kSecondsPerDay;
+}
+
+std::optional<std::int64_t> ParseDateTime(std::string_view s, bool* had_zone) {
+  if (s.size() < 19 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
+      s[16] != ':') {
+    return std::nullopt;
+  }
+  const auto day = ParseDate(s.substr(0, 10));
+  auto h = Digits(s, 11, 2), mi = Digits(s, 14, 2), se = Digits(s, 17, 2);
+  if (!day || !h || !mi || !se || *h > 23 || *mi > 59 || *se > 60) return std::nullopt;
+  std::size_t i = 19;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  }
+  std::int64_t offset = 0;
+  bool zone = true;
+  if (i == s.size()) {
+    zone = false;
+  } else if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == s.size()) {
+  } else if ((s[i] == '+' || s[i] == '-') && s.size() == i + 6 && s[i + 3] == ':') {
+    auto oh = Digits(s, i + 1, 2), om = Digits(s, i + 4, 2);
+    if (!oh || !om || *oh > 23 || *om > 59) return std::nullopt;
+    offset = static_cast<std::int64_t>(*oh * 3600 + *om * 60) * (s[i] == '-' ? -1 : 1);
+  } else {
+    return std::nullopt;
+  }
+  if (had_zone) *had_zone = zone;
+  return *day + *h * 3600 + *mi * 60 + *se - offset;
 }
 
 }  // namespace dmarc

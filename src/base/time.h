@@ -23,6 +23,11 @@ std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d);
 // Parses "YYYY-MM-DD" (midnight UTC) into Unix seconds.
 std::optional<std::int64_t> ParseDate(std::string_view s);
 
+// "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)" (RFC 3339; 't' or a space for 'T', and
+// FormatUtc's output, are read too) → Unix seconds. Without a zone the time is read as UTC and
+// *had_zone (when given) is set to false.
+std::optional<std::int64_t> ParseDateTime(std::string_view s, bool* had_zone = nullptr);
+
 // Start of the UTC day containing t.
 constexpr std::int64_t FloorDay(std::int64_t t) {
   const std::int64_t r = t % kSecondsPerDay;

@@ -140,51 +140,10 @@ class Reader {
     auto text = Text(range, key, "date-range.");
     if (!text) return MakeError(fmt::format("date-range.{} is missing", key));
     bool had_zone = true;
-    auto t = ParseRfc3339(*text, had_zone);
+    auto t = ParseDateTime(Trim(*text), &had_zone);
     if (!t) return MakeError(fmt::format("date-range.{}: \"{}\" is not a date-time", key, *text));
     if (!had_zone) Warn(fmt::format("date-range.{}: no time zone, read as UTC", key));
     return *t;
-  }
-
-  // "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)"; a space for T and a missing zone are tolerated.
-  static std::optional<std::int64_t> ParseRfc3339(std::string_view s, bool& had_zone) {
-    s = Trim(s);
-    if (s.size() < 19 || s[4] != '-' || s[7] != '-' ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':') {
-      return std::nullopt;
-    }
-    auto num = [&](std::size_t pos, std::size_t len) -> std::optional<unsigned> {
-      unsigned v = 0;
-      for (std::size_t i = pos; i < pos + len; ++i) {
-        if (s[i] < '0' || s[i] > '9') return std::nullopt;
-        v = v * 10 + static_cast<unsigned>(s[i] - '0');
-      }
-      return v;
-    };
-    auto y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2),
-         se = num(17, 2);
-    if (!y || !mo || !d || !h || !mi || !se || *mo < 1 || *mo > 12 || *d < 1 || *d > 31 ||
-        *h > 23 || *mi > 59 || *se > 60) {
-      return std::nullopt;
-    }
-    std::size_t i = 19;
-    if (i < s.size() && s[i] == '.') {
-      ++i;
-      while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    }
-    std::int64_t offset = 0;
-    had_zone = true;
-    if (i == s.size()) {
-      had_zone = false;
-    } else if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == s.size()) {
-    } else if ((s[i] == '+' || s[i] == '-') && s.size() == i + 6 && s[i + 3] == ':') {
-      auto oh = num(i + 1, 2), om = num(i + 4, 2);
-      if (!oh || !om) return std::nullopt;
-      offset = (*oh * 3600 + *om * 60) * (s[i] == '-' ? -1 : 1);
-    } else {
-      return std::nullopt;
-    }
-    return DaysFromCivil(*y, *mo, *d) * kSecondsPerDay + *h * 3600 + *mi * 60 + *se - offset;
   }
 
   Result<model::SmtpTlsFailureDetails> Details(const Json& j, const std::string& where) {
@@ -194,10 +153,12 @@ class Reader {
     if (!type) return MakeError(where + "result-type is missing");
     d.result_type = ToLowerAscii(*type);
     static constexpr std::string_view kKnown[] = {
-        "starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
-        "certificate-not-trusted", "validation-failure",     "tlsa-invalid",
-        "dnssec-invalid",         "dane-required",           "sts-policy-fetch-error",
-        "sts-policy-invalid",     "sts-webpki-invalid"};
+        "starttls-not-supported", "certificate-host-mismatch",
+        "certificate-expired",    "certificate-not-trusted",
+        "validation-failure",     "tlsa-invalid",
+        "dnssec-invalid",         "dane-required",
+        "sts-policy-fetch-error", "sts-policy-invalid",
+        "sts-webpki-invalid"};
     if (std::find(std::begin(kKnown), std::end(kKnown), d.result_type) == std::end(kKnown)) {
       Warn(fmt::format("{}result-type \"{}\" is not one of RFC 8460's, kept", where,
                        d.result_type.substr(0, 64)));

@@ -243,14 +243,7 @@ Result<model::FailureReport> FailureFromJson(const Json& j) {
   if (auto it = j.find("other_fields"); it != j.end()) r.other_fields = headers_of(*it);
   r.errors = GetStrings(j, "errors");
   // arrival_date_utc is derived; read it back for the timestamp.
-  const std::string utc = GetStr(j, "arrival_date_utc");
-  if (utc.size() == 19) {
-    auto day = ParseDate(std::string_view(utc).substr(0, 10));
-    if (day) {
-      r.arrival_ts = *day + std::stoi(utc.substr(11, 2)) * 3600 +
-                     std::stoi(utc.substr(14, 2)) * 60 + std::stoi(utc.substr(17, 2));
-    }
-  }
+  r.arrival_ts = ParseDateTime(GetStr(j, "arrival_date_utc")).value_or(0);
   return r;
 }
 
@@ -300,16 +293,8 @@ Result<model::SmtpTlsReport> SmtpTlsFromJson(const Json& j) {
   r.organization_name = GetStr(j, "organization_name");
   r.report_id = GetStr(j, "report_id");
   r.contact_info = GetOpt(j, "contact_info");
-  auto time_of = [&](const char* key) -> std::int64_t {
-    const std::string s = GetStr(j, key);
-    if (s.size() != 20) return 0;
-    auto day = ParseDate(std::string_view(s).substr(0, 10));
-    if (!day) return 0;
-    return *day + std::stoi(s.substr(11, 2)) * 3600 + std::stoi(s.substr(14, 2)) * 60 +
-           std::stoi(s.substr(17, 2));
-  };
-  r.begin = time_of("begin_date");
-  r.end = time_of("end_date");
+  r.begin = ParseDateTime(GetStr(j, "begin_date")).value_or(0);
+  r.end = ParseDateTime(GetStr(j, "end_date")).value_or(0);
   if (auto it = j.find("policies"); it != j.end() && it->is_array()) {
     for (const auto& pj : *it) {
       model::SmtpTlsPolicy p;

@@ -386,6 +386,14 @@ class SqliteStore final : public ReportStore {
   }
 
   Result<BatchResult> StoreInTransaction(const Batch& batch);
+  // Runs a query function in one read transaction, so it sees one snapshot.
+  template <class F>
+  auto InReadTransaction(F&& run) -> decltype(run()) {
+    if (auto b = db_.Exec("BEGIN"); !b) return MakeError(b.error());
+    auto r = run();
+    (void)db_.Exec("COMMIT");
+    return r;
+  }
   Result<bool> StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result);
   Result<bool> StoreSmtpTls(const Batch& batch, std::int64_t now, BatchResult& result);
 
@@ -889,8 +897,7 @@ Result<std::size_t> SqliteStore::ForEachAggregate(
 Result<std::size_t> SqliteStore::ForEachFailure(
     const Filter& filter, const std::function<void(model::FailureReport&&)>& visit) {
   const auto [from, to] = DayRange(filter);
-  DMARC_TRY(db_.Exec("BEGIN"));
-  auto run = [&]() -> Result<std::size_t> {
+  return InReadTransaction([&]() -> Result<std::size_t> {
     auto s = db_.Prepare(
         std::string("SELECT data, arrival_ts FROM failure_reports WHERE arrival_ts >= ?1 AND"
                     " arrival_ts < ?2") +
@@ -912,17 +919,13 @@ Result<std::size_t> SqliteStore::ForEachFailure(
       ++n;
     }
     return n;
-  };
-  auto r = run();
-  (void)db_.Exec("COMMIT");
-  return r;
+  });
 }
 
 Result<std::size_t> SqliteStore::ForEachSmtpTls(
     const Filter& filter, const std::function<void(model::SmtpTlsReport&&)>& visit) {
   const auto [from, to] = DayRange(filter);
-  DMARC_TRY(db_.Exec("BEGIN"));
-  auto run = [&]() -> Result<std::size_t> {
+  return InReadTransaction([&]() -> Result<std::size_t> {
     auto reports = db_.Prepare(
         std::string("SELECT id, organization_name, report_id, begin_ts, end_ts, contact_info,"
                     " errors FROM smtp_tls_reports r WHERE begin_ts >= ?1 AND begin_ts < ?2") +
@@ -1000,10 +1003,7 @@ Result<std::size_t> SqliteStore::ForEachSmtpTls(
       ++n;
     }
     return n;
-  };
-  auto r = run();
-  (void)db_.Exec("COMMIT");
-  return r;
+  });
 }
 
 Result<std::vector<RejectedInput>> SqliteStore::Rejections() {
