@@ -230,6 +230,16 @@ Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const Failure
       r.parsed_sample = std::move(in.parsed_sample);
       break;
   }
+  // A failure report is about one message; a sample bigger than this is cut, and says so.
+  constexpr std::size_t kMaxSampleBytes = 4u << 20;
+  auto cap = [&](std::string& text, const char* what) {
+    if (text.size() <= kMaxSampleBytes) return;
+    text.resize(kMaxSampleBytes);
+    RepairUtf8(text);  // the cut may split a character
+    r.errors.push_back(fmt::format("{} longer than {} bytes was truncated", what, kMaxSampleBytes));
+  };
+  cap(r.sample, "the reported message");
+  if (r.parsed_sample && r.parsed_sample->body) cap(*r.parsed_sample->body, "its body");
   RepairUtf8(r.sample);
   return r;
 }
