@@ -238,7 +238,8 @@ Result<Sample> ParseSample(std::string_view bytes, const Limits& limits, bool wi
   return s;
 }
 
-std::vector<Header> ParseHeaderBlock(std::string_view bytes, const Limits& limits) {
+std::vector<Header> ParseHeaderBlock(std::string_view bytes, const Limits& limits,
+                                     bool* truncated) {
   InitOnce();
   std::string block(bytes);
   // Leading blank lines (some reporters start the part with one) would end the headers early.
@@ -250,8 +251,10 @@ std::vector<Header> ParseHeaderBlock(std::string_view bytes, const Limits& limit
   g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
   GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
   if (!msg) return {};
-  bool truncated = false;
-  return HeadersOf(GMIME_OBJECT(msg.get()), limits, truncated);
+  bool more = false;
+  auto headers = HeadersOf(GMIME_OBJECT(msg.get()), limits, more);
+  if (truncated) *truncated = more;
+  return headers;
 }
 
 std::optional<std::int64_t> ParseMailDate(std::string_view text) {

@@ -66,8 +66,9 @@ struct Sample {
 Result<Sample> ParseSample(std::string_view bytes, const Limits& limits, bool with_body);
 
 // The fields of a header-like block (a message/feedback-report part): unfolded, in order, at
-// most limits.max_headers of them.
-std::vector<Header> ParseHeaderBlock(std::string_view bytes, const Limits& limits);
+// most limits.max_headers of them (*truncated, when given, tells whether there were more).
+std::vector<Header> ParseHeaderBlock(std::string_view bytes, const Limits& limits,
+                                     bool* truncated = nullptr);
 
 // An RFC 5322 date ("Mon, 01 Oct 2018 11:20:27 +0200", and the variants GMime tolerates) →
 // Unix seconds.

@@ -109,18 +109,18 @@ class Extractor {
 
   // A failure report from its feedback fields and the reported message (or its headers).
   std::size_t BuildFailure(const mime::Mail& mail, std::vector<parse::Field>&& fields,
-                           std::string_view sample, bool headers_only, const std::string& origin) {
+                           std::string_view sample, bool headers_only, const std::string& origin,
+                           std::vector<std::string> notes = {}) {
     parse::FailureInput in;
     in.fields = std::move(fields);
     in.mail_date = mail.date;
     if (mail.date) in.mail_date_text = FormatUtc(*mail.date);
     in.parse_date = [](std::string_view t) { return mime::ParseMailDate(t); };
-    std::vector<std::string> notes;
     if (!sample.empty()) {
       const bool full = options_.keep_sample == parse::KeepSample::kFull;
       auto parsed = mime::ParseSample(sample, options_.limits(), full);
       if (parsed) {
-        notes = parsed->warnings;
+        notes.insert(notes.end(), parsed->warnings.begin(), parsed->warnings.end());
         in.parsed_sample = ToModel(std::move(parsed).value());
       } else {
         notes.push_back(parsed.error());
@@ -154,12 +154,19 @@ class Extractor {
     }
     if (!feedback) return std::nullopt;
     std::vector<parse::Field> fields;
-    for (auto& h : mime::ParseHeaderBlock(feedback->data, options_.limits())) {
+    bool truncated = false;
+    for (auto& h : mime::ParseHeaderBlock(feedback->data, options_.limits(), &truncated)) {
       fields.emplace_back(std::move(h.name), std::move(h.value));
     }
     if (fields.empty()) return Reject(origin, "ARF report: the feedback-report part is empty");
+    std::vector<std::string> notes;
+    if (truncated) {
+      notes.push_back(fmt::format("more than {} feedback fields: the rest were skipped",
+                                  options_.limits().max_headers));
+    }
     return BuildFailure(mail, std::move(fields), sample ? sample->data : std::string_view(),
-                        sample && sample->content_type == "text/rfc822-headers", origin);
+                        sample && sample->content_type == "text/rfc822-headers", origin,
+                        std::move(notes));
   }
 
   // Exim's failure reports are plain text, with no ARF part.

@@ -391,6 +391,32 @@ TEST(Extract, HeadersOnlySampleAndMissingReportedDomain) {
   EXPECT_EQ(r.reported_domain, "sub.example.net");
 }
 
+TEST(Extract, HostileArfIsBounded) {
+  // Thousands of feedback fields and sample headers: kept up to the limit, the rest skipped
+  // and recorded.
+  std::string fields =
+      "Feedback-Type: auth-failure\r\nSource-IP: 192.0.2.7\r\nReported-Domain: example.com\r\n";
+  std::string sample = "From: a@example.com\r\n";
+  for (int i = 0; i < 3000; ++i) {
+    fields += "X-F" + std::to_string(i) + ": " + std::string(50, 'v') + "\r\n";
+    sample += "X-S" + std::to_string(i) + ": v\r\n";
+  }
+  const Extracted got =
+      ExtractReports(ArfMail(fields, "message/rfc822", sample + "\r\nbody\r\n"), "big.eml", {});
+  ASSERT_EQ(got.failures.size(), 1u) << (got.rejections.empty() ? "" : got.rejections[0].reason);
+  const auto& r = got.failures[0].report;
+  const Limits limits;
+  EXPECT_EQ(r.other_fields.size(), limits.max_headers - 3);
+  ASSERT_TRUE(r.parsed_sample.has_value());
+  EXPECT_EQ(r.parsed_sample->headers.size(), limits.max_headers);
+  auto has = [&](std::string_view part) {
+    return std::any_of(r.errors.begin(), r.errors.end(),
+                       [&](const std::string& e) { return e.find(part) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("feedback fields: the rest were skipped"));
+  EXPECT_TRUE(has("headers: the rest were skipped"));
+}
+
 TEST(Extract, ArfWithoutSourceIpIsRejected) {
   const Extracted got = ExtractReports(
       ArfMail("Feedback-Type: auth-failure\r\nReported-Domain: example.com\r\n"), "arf.eml", {});
