@@ -288,9 +288,20 @@ Result<model::SmtpTlsReport> ParseSmtpTlsJson(std::string_view bytes, const Limi
   if (!NestingWithin(bytes, kMaxJsonDepth)) {
     return MakeError(fmt::format("JSON nested more than {} deep", kMaxJsonDepth));
   }
+  // JSON must be UTF-8; a sender's stray Latin-1 byte costs a replacement character, not the
+  // report.
+  std::string repaired;
+  bool had_invalid_utf8 = false;
+  if (!IsValidUtf8(bytes)) {
+    repaired.assign(bytes);
+    RepairUtf8(repaired);
+    bytes = repaired;
+    had_invalid_utf8 = true;
+  }
   Json root = Json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return MakeError("not valid JSON");
   model::SmtpTlsReport report;
+  if (had_invalid_utf8) report.errors.push_back("invalid UTF-8 replaced by U+FFFD");
   Reader reader(limits, report);
   if (auto r = reader.Read(root); !r) return MakeError("SMTP TLS report: " + r.error());
   return report;

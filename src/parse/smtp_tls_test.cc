@@ -98,6 +98,17 @@ TEST(SmtpTls, BrokenReportsAreRejectedWithTheirReason) {
   }
 }
 
+TEST(SmtpTls, InvalidUtf8IsReplacedNotFatal) {
+  auto r = ParseSmtpTlsJson(
+      "{\"organization-name\":\"Caf\xe9\",\"report-id\":\"x\",\"contact-info\":\"a\","
+      "\"date-range\":{\"start-datetime\":\"2024-01-09T00:00:00Z\","
+      "\"end-datetime\":\"2024-01-10T00:00:00Z\"},\"policies\":[]}",
+      Limits{});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->organization_name, "Caf\xef\xbf\xbd");
+  EXPECT_TRUE(HasError(*r, "invalid UTF-8"));
+}
+
 TEST(SmtpTls, EntriesAreBounded) {
   std::string json = R"({"organization-name":"O","report-id":"x",
     "date-range":{"start-datetime":"2024-01-09T00:00:00Z","end-datetime":"2024-01-10T00:00:00Z"},
