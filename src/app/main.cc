@@ -36,6 +36,14 @@ void AddLimitOptions(CLI::App& cmd, dmarc::Limits& limits) {
                  "Longest text field kept (longer ones are truncated)")
       ->capture_default_str()
       ->group("Limits");
+  cmd.add_option("--max-tls-entries", limits.max_tls_entries,
+                 "Most policies and failure details read from one SMTP TLS report")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-headers", limits.max_headers,
+                 "Most feedback fields and sample headers kept from one failure report")
+      ->capture_default_str()
+      ->group("Limits");
   cmd.add_option("--max-nesting", limits.max_nesting,
                  "Deepest nesting of containers (zip in gzip in mail ...)")
       ->capture_default_str()
