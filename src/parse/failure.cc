@@ -32,15 +32,30 @@ std::vector<std::string> SplitList(std::string_view s) {
   return out;
 }
 
-// "10.1.2.3", "10.1.2.3 (mail.example.net)", "[2001:db8::1] host" → the address alone.
+bool LooksLikeIp(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789abcdefABCDEF.:") == std::string_view::npos &&
+         (s.find('.') != std::string_view::npos || s.find(':') != std::string_view::npos);
+}
+
+// "10.1.2.3", "10.1.2.3 (mail.example.net)", "[2001:db8::1] host", "mail.example.net
+// [10.1.2.3]" → the address alone; the first token when none looks like an address.
 std::string SourceIp(std::string_view v) {
   v = Trim(v);
-  std::size_t end = 0;
-  while (end < v.size() && !IsSpace(v[end])) ++end;
-  std::string_view ip = v.substr(0, end);
-  if (ip.starts_with('[') && ip.ends_with(']')) ip = ip.substr(1, ip.size() - 2);
-  if (ip.starts_with('(') && ip.ends_with(')')) ip = ip.substr(1, ip.size() - 2);
-  return std::string(ip);
+  std::string_view first;
+  while (!v.empty()) {
+    std::size_t end = 0;
+    while (end < v.size() && !IsSpace(v[end])) ++end;
+    std::string_view token = v.substr(0, end);
+    v = Trim(v.substr(end));
+    while (!token.empty() && (token.front() == '[' || token.front() == '(')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ']' || token.back() == ')' || token.back() == ',' ||
+                              token.back() == ';')) {
+      token.remove_suffix(1);
+    }
+    if (first.empty()) first = token;
+    if (LooksLikeIp(token)) return std::string(token);
+  }
+  return std::string(first);
 }
 
 std::string DomainOf(std::string_view address) {

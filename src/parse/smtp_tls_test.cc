@@ -160,6 +160,23 @@ TEST(FailureReport, FraudReportIsNotADmarcReport) {
   EXPECT_NE(r.error().find("not a DMARC failure report"), std::string::npos);
 }
 
+TEST(FailureReport, SourceIpToleratesHostNames) {
+  for (const auto& [sent, want] : std::vector<std::pair<std::string, std::string>>{
+           {"192.0.2.1", "192.0.2.1"},
+           {"192.0.2.1 (mail.example.net)", "192.0.2.1"},
+           {"[2001:db8::1] mail.example.net", "2001:db8::1"},
+           {"mail.example.net [192.0.2.9]", "192.0.2.9"},
+           {"mail.example.net", "mail.example.net"}}) {
+    FailureInput in;
+    in.mail_date = 1'600'000'000;
+    in.fields = {
+        {"Feedback-Type", "auth-failure"}, {"Source-IP", sent}, {"Reported-Domain", "example.com"}};
+    auto r = BuildFailureReport(std::move(in), FailureOptions{});
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->source.ip_address, want) << sent;
+  }
+}
+
 TEST(FailureReport, FieldsAreBounded) {
   FailureInput in;
   in.mail_date = 1'600'000'000;
