@@ -143,13 +143,33 @@ class Extractor {
   // An ARF mail (a message/feedback-report part) is a failure report, whatever else it holds;
   // nullopt when the mail has no such part.
   std::optional<std::size_t> TryArf(const mime::Mail& mail, const std::string& origin) {
+    auto parent = [](const std::string& path) {
+      const std::size_t dot = path.rfind('.');
+      return dot == std::string::npos ? std::string() : path.substr(0, dot);
+    };
+    auto is_sample = [](const mime::Part& p) {
+      return p.content_type == "message/rfc822" || p.content_type == "text/rfc822-headers";
+    };
     const mime::Part* feedback = nullptr;
     const mime::Part* sample = nullptr;
     for (const auto& part : mail.parts) {
-      if (!feedback && part.content_type == "message/feedback-report") feedback = &part;
-      if (!sample &&
-          (part.content_type == "message/rfc822" || part.content_type == "text/rfc822-headers")) {
-        sample = &part;
+      if (part.content_type == "message/feedback-report") {
+        feedback = &part;
+        break;
+      }
+    }
+    // The reported message is the feedback part's sibling (a forwarded report is itself a
+    // message/rfc822 part, one level up); failing that, the first one after it.
+    if (feedback) {
+      for (const auto& part : mail.parts) {
+        if (is_sample(part) && parent(part.path) == parent(feedback->path)) {
+          sample = &part;
+          break;
+        }
+      }
+      for (std::size_t i = static_cast<std::size_t>(feedback - mail.parts.data()) + 1;
+           !sample && i < mail.parts.size(); ++i) {
+        if (is_sample(mail.parts[i])) sample = &mail.parts[i];
       }
     }
     if (!feedback) return std::nullopt;

@@ -391,6 +391,24 @@ TEST(Extract, HeadersOnlySampleAndMissingReportedDomain) {
   EXPECT_EQ(r.reported_domain, "sub.example.net");
 }
 
+TEST(Extract, ForwardedArfReportKeepsItsOwnSample) {
+  const std::string fields =
+      "Feedback-Type: auth-failure\r\nSource-IP: 192.0.2.7\r\nReported-Domain: example.com\r\n"
+      "Arrival-Date: Tue, 30 Apr 2019 02:09:00 +0000\r\n";
+  const std::string outer =
+      "From: admin@example.com\r\nSubject: Fwd: report\r\nMIME-Version: 1.0\r\n"
+      "Date: Wed, 01 May 2019 10:00:00 +0000\r\n"
+      "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\n"
+      "Content-Type: text/plain\r\n\r\nFYI\r\n--outer\r\n"
+      "Content-Type: message/rfc822\r\n\r\n" +
+      ArfMail(fields) + "\r\n--outer--\r\n";
+  const Extracted got = ExtractReports(outer, "fwd.eml", {});
+  ASSERT_EQ(got.failures.size(), 1u) << (got.rejections.empty() ? "" : got.rejections[0].reason);
+  const auto& r = got.failures[0].report;
+  ASSERT_TRUE(r.parsed_sample.has_value());
+  EXPECT_EQ(r.parsed_sample->subject.value_or(""), "Hello");  // not the report mail's subject
+}
+
 TEST(Extract, HostileArfIsBounded) {
   // Thousands of feedback fields and sample headers: kept up to the limit, the rest skipped
   // and recorded.
