@@ -7,6 +7,21 @@
 
 namespace dmarc::store {
 
+Result<std::vector<IpInfoRow>> ReportStore::GetIpInfo(const std::vector<std::string>&,
+                                                      std::int64_t) {
+  return MakeError(Describe() + ": no enrichment cache in this store");
+}
+Result<bool> ReportStore::PutIpInfo(const std::vector<IpInfoRow>&) {
+  return MakeError(Describe() + ": no enrichment cache in this store");
+}
+Result<std::vector<std::string>> ReportStore::SourceIpsToEnrich(std::int64_t) {
+  return MakeError(Describe() + ": enrichment not supported by this store");
+}
+Result<std::size_t> ReportStore::UpdateSources(const std::vector<model::Source>&, std::int64_t,
+                                               std::int64_t) {
+  return MakeError(Describe() + ": enrichment not supported by this store");
+}
+
 Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options) {
   std::string path = url;
   if (url.starts_with("sqlite:")) {
