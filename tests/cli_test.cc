@@ -46,7 +46,7 @@ class Cli : public ::testing::Test {
 
   Outcome Exec(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
     std::string cmd = Quote(std::string(DMARC_BINARY_DIR) + "/dmarc-report");
-    for (const auto& a : args) cmd += " " + Quote(a);
+    for (const auto& a : dmarc::testing::EnrichmentOffByDefault(args)) cmd += " " + Quote(a);
     const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
     cmd += " <" + Quote(stdin_path) + " >" + Quote(out) + " 2>" + Quote(err);
     Outcome r;

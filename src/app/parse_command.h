@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/limits.h"
+#include "enrich/enrich.h"
 
 namespace dmarc::app {
 
@@ -20,6 +21,7 @@ struct ParseCommandOptions {
   bool quiet = false;
   bool verbose = false;  // one log line per input, and every repair made
   Limits limits;
+  enrich::Options enrich;
 };
 
 // Returns the process exit status: 0 when every input parsed, 1 when any was rejected.

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "app/enrichment.h"
 #include "app/input_runner.h"
 #include "app/progress.h"
 #include "base/time.h"
@@ -77,6 +78,12 @@ int RunImport(const ImportCommandOptions& options) {
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
   for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", e);
 
+  bool enrich_failed = false;
+  const auto enricher = MakeEnricher(options.enrich, &enrich_failed);
+  if (enrich_failed) return 2;
+  StoreDnsCache dns_cache(st);
+  enrich::LookupStats enrich_total;
+
   pipeline::ExtractOptions extract;
   extract.aggregate.limits = options.limits;
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
@@ -94,6 +101,19 @@ int RunImport(const ImportCommandOptions& options) {
     if (pending.empty() || !store_error.empty()) return;
     store::Batch batch;
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    if (enricher) {
+      // The batch's distinct addresses at once: the store's cache first, then DNS, concurrently.
+      std::vector<model::AggregateReport*> reports;
+      for (auto& in : pending) {
+        for (auto& f : in.extracted.reports) reports.push_back(&f.aggregate);
+      }
+      const enrich::LookupStats s = enricher->EnrichReports(reports, &dns_cache, now);
+      PrintWarnings(s);
+      enrich_total.addresses += s.addresses;
+      enrich_total.cache_hits += s.cache_hits;
+      enrich_total.queried += s.queried;
+      if (!enricher->options().offline) batch.sources_enriched_at = now;
+    }
     for (const auto& in : pending) {
       for (const auto& f : in.extracted.reports)
         batch.aggregates.push_back({f.origin, &f.aggregate});
@@ -151,6 +171,10 @@ int RunImport(const ImportCommandOptions& options) {
                inputs.files.size(), FormatDuration(seconds), new_reports, new_records, duplicates,
                rejected, stored_rejections);
     for (const auto& [reason, n] : reasons) fmt::print(stderr, "  rejected {}: {}\n", n, reason);
+    if (enricher && !enricher->options().offline) {
+      fmt::print(stderr, "  source addresses: {} from the DNS cache, {} looked up\n",
+                 enrich_total.cache_hits, enrich_total.queried);
+    }
   }
   return rejected > 0 ? 1 : 0;
 }

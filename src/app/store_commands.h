@@ -7,6 +7,7 @@
 
 #include "app/parse_command.h"
 #include "base/limits.h"
+#include "enrich/enrich.h"
 
 namespace dmarc::app {
 
@@ -25,6 +26,7 @@ struct ImportCommandOptions {
   bool progress = true;
   std::size_t batch_records = 50'000;  // records per transaction
   Limits limits;
+  enrich::Options enrich;
 };
 
 struct StatsCommandOptions {

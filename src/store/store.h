@@ -113,7 +113,8 @@ class ReportStore {
   // `enriched_before` (Unix seconds).
   virtual Result<std::vector<std::string>> SourceIpsToEnrich(std::int64_t enriched_before);
   // Sets the source fields of those records (as SourceIpsToEnrich selects them) whose address
-  // is one of `sources`' ip_address, marking them enriched at `enriched_at`; in one
+  // is one of `sources`' ip_address, marking them enriched at `enriched_at` (0: not from DNS,
+  // so they stay selected); in one
   // transaction. Returns the number of records changed.
   virtual Result<std::size_t> UpdateSources(const std::vector<model::Source>& sources,
                                             std::int64_t enriched_at, std::int64_t enriched_before);

@@ -899,7 +899,7 @@ Result<std::size_t> SqliteStore::UpdateSources(const std::vector<model::Source>&
         "UPDATE aggregate_records SET source_country = u.country,"
         " source_reverse_dns = u.reverse_dns, source_base_domain = u.base_domain,"
         " source_name = u.name, source_type = u.type, source_asn = u.asn,"
-        " source_as_name = u.as_name, source_as_domain = u.as_domain, source_enriched_at = ?1"
+        " source_as_name = u.as_name, source_as_domain = u.as_domain, source_enriched_at = NULLIF(?1, 0)"
         " FROM enrich_sources AS u WHERE aggregate_records.source_ip = u.ip AND"
         " (aggregate_records.source_enriched_at IS NULL OR"
         " aggregate_records.source_enriched_at < ?2)");
