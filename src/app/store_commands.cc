@@ -112,7 +112,9 @@ int RunImport(const ImportCommandOptions& options) {
       enrich_total.addresses += s.addresses;
       enrich_total.cache_hits += s.cache_hits;
       enrich_total.queried += s.queried;
-      if (!enricher->options().offline) batch.sources_enriched_at = now;
+      // Records count as enriched only when every address got its DNS answer; otherwise
+      // `enrich --db` picks the batch up again (the answers it has come from the cache then).
+      if (s.unresolved == 0) batch.sources_enriched_at = now;
     }
     for (const auto& in : pending) {
       for (const auto& f : in.extracted.reports)

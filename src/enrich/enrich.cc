@@ -199,7 +199,12 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
       }
     }
     std::vector<CachedDns> fresh;
-    if (!wanted.empty()) {
+    bool down = false;
+    {
+      std::lock_guard lock(memory_mutex_);
+      down = dns_down_;
+    }
+    if (!wanted.empty() && !down) {
       ResolverOptions ro;
       ro.nameservers = options_.nameservers;
       ro.concurrency = options_.dns_concurrency;
@@ -224,6 +229,19 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
                                             : st.failures)++;
           answers.emplace(c.ip, c);
           fresh.push_back(std::move(c));
+        }
+        const std::size_t failed = static_cast<std::size_t>(
+            std::count_if(resolved->begin(), resolved->end(),
+                          [](const PtrResult& r) { return r.status == DnsStatus::kFailed; }));
+        std::lock_guard lock(memory_mutex_);
+        failures_in_a_row_ = failed == wanted.size() ? failures_in_a_row_ + failed : 0;
+        if (!dns_down_ && ((failed == wanted.size() && failed >= kDownAfterAllFailed) ||
+                           failures_in_a_row_ >= kDownAfterFailures)) {
+          dns_down_ = true;
+          st.warnings.push_back(fmt::format(
+              "no answer from DNS ({}; {} queries failed in a row): the rest of this run "
+              "resolves no names",
+              resolved->empty() ? "" : resolved->back().detail, failures_in_a_row_));
         }
       }
     }
@@ -263,6 +281,7 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
         info.source.type = s->type;
       }
     }
+    if (!info.resolved || info.status == DnsStatus::kFailed) ++st.unresolved;
     out.emplace(given, std::move(info));
   }
   return out;

@@ -41,6 +41,9 @@ struct Options {
   std::vector<std::string> services_files;  // read after the built-in list
 };
 
+inline constexpr std::size_t kDownAfterAllFailed = 4;
+inline constexpr std::size_t kDownAfterFailures = 16;
+
 // How long a failed lookup (timeout, SERVFAIL, refused) is cached: shorter than names, since
 // it may be the network's fault rather than the address's.
 std::int64_t FailureTtl(const Options& options);
@@ -81,7 +84,10 @@ struct LookupStats {
   std::size_t cache_hits = 0;                         // answered from memory or the DnsCache
   std::size_t queried = 0;                            // sent to DNS
   std::size_t names = 0, no_names = 0, failures = 0;  // outcomes of the queries sent
-  std::vector<std::string> warnings;                  // e.g. the cache could not be written
+  // Addresses without a DNS answer: failed now or recently (cached failure), invalid, or not
+  // asked because the run is offline or DNS was found down. 0: every address has its answer.
+  std::size_t unresolved = 0;
+  std::vector<std::string> warnings;  // e.g. the cache could not be written
 };
 
 class GeoIp;
@@ -115,6 +121,11 @@ class Enricher {
   std::unique_ptr<Services> services_;
   std::mutex memory_mutex_;
   std::unordered_map<std::string, CachedDns> memory_;  // answers of this run
+  // DNS found down: after a lookup whose every query (at least kDownAfterAllFailed) failed, or
+  // kDownAfterFailures failures in a row with no answer between them, the rest of the run is
+  // offline, so a machine without network pays the timeout a few times, not once per input.
+  std::size_t failures_in_a_row_ = 0;  // guarded by memory_mutex_
+  bool dns_down_ = false;              // guarded by memory_mutex_
 };
 
 // Copies what was found into a record's source (the IP address stays as it is).

@@ -293,6 +293,47 @@ TEST(Enricher, FailuresAreCachedBriefly) {
   EXPECT_EQ(again.queried, 0u);
 }
 
+TEST(Enricher, DnsFoundDownMakesTheRestOfTheRunOffline) {
+  SilentServer silent;
+  Options o;
+  o.nameservers = {silent.address()};
+  o.dns_timeout_ms = 100;
+  o.dns_retries = 0;
+  auto e = Enricher::Create(o);
+  ASSERT_TRUE(e) << e.error();
+  LookupStats first;
+  (*e)->Lookup({"198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"}, nullptr, kNow,
+               &first);
+  EXPECT_EQ(first.failures, 4u);
+  EXPECT_EQ(first.unresolved, 4u);
+  ASSERT_EQ(first.warnings.size(), 1u);
+  EXPECT_NE(first.warnings[0].find("no answer from DNS"), std::string::npos);
+  LookupStats second;
+  const auto start = Clock::now();
+  auto got = (*e)->Lookup({"8.8.8.8"}, nullptr, kNow, &second);
+  EXPECT_LT(SecondsSince(start), 0.05);
+  EXPECT_EQ(second.queried, 0u);
+  EXPECT_EQ(second.unresolved, 1u);
+  EXPECT_EQ(got.at("8.8.8.8").source.country, "US");  // the local databases still answer
+}
+
+TEST(Enricher, OneFailedAddressDoesNotStopDns) {
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  Options o;
+  o.nameservers = {dns.address()};
+  auto e = Enricher::Create(o);
+  ASSERT_TRUE(e) << e.error();
+  LookupStats a, b;
+  (*e)->Lookup({"not-an-address"}, nullptr, kNow, &a);
+  EXPECT_EQ(a.unresolved, 1u);
+  EXPECT_TRUE(a.warnings.empty());
+  (*e)->Lookup({"192.0.2.1", "192.0.2.99"}, nullptr, kNow, &b);
+  EXPECT_EQ(b.names, 1u);
+  EXPECT_EQ(b.no_names, 1u);
+  EXPECT_EQ(b.unresolved, 0u);
+}
+
 TEST(Enricher, OfflineSendsNoQueryButKeepsGeolocation) {
   Dnsmasq dns(kHosts);
   ASSERT_TRUE(dns.error().empty()) << dns.error();
