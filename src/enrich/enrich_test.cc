@@ -13,6 +13,7 @@
 #include "enrich/resolver.h"
 #include "enrich/services.h"
 #include "testing/dns_servers.h"
+#include "testing/mmdb_writer.h"
 
 namespace dmarc::enrich {
 namespace {
@@ -194,6 +195,68 @@ TEST(GeoIp, ShippedDatabaseKnowsCountries) {
   EXPECT_FALSE((*g)->Lookup("127.0.0.1").country);
   EXPECT_FALSE((*g)->Lookup("not an ip").country);
   EXPECT_FALSE((*g)->Lookup("8.8.8.8").asn);  // a country-only database
+}
+
+// An ASN database in each of the layouts the reader knows, written for the test.
+std::string WriteAsnDb(const std::string& name) {
+  using dmarc::testing::MmdbStringMap;
+  const std::string db = dmarc::testing::BuildMmdbV4(
+      {
+          {"192.0.2.0",
+           24,
+           {{"autonomous_system_number", 64500u},
+            {"autonomous_system_organization", std::string("Example Transit")}}},
+          {"198.51.100.0",
+           24,
+           {{"asn", std::string("AS15169")},
+            {"as_name", std::string("Google LLC")},
+            {"as_domain", std::string("google.com")},
+            {"country_code", std::string("de")}}},
+          {"203.0.113.0", 24, {{"country", MmdbStringMap{{"iso_code", "FR"}}}}},
+      },
+      "Test-ASN");
+  const auto path =
+      std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()) + ".mmdb");
+  std::ofstream(path, std::ios::binary) << db;
+  return path.string();
+}
+
+TEST(GeoIp, AsnAndCountryLayoutsOfGeoLite2AndIpinfo) {
+  const std::string path = WriteAsnDb("dmarc-asn");
+  auto g = GeoIp::Open({path});
+  ASSERT_TRUE(g) << g.error();
+  GeoInfo a = (*g)->Lookup("192.0.2.200");  // GeoLite2-ASN / DB-IP layout
+  EXPECT_EQ(a.asn, 64500);
+  EXPECT_EQ(a.as_name, "Example Transit");
+  EXPECT_FALSE(a.as_domain);
+  GeoInfo b = (*g)->Lookup("198.51.100.9");  // IPinfo Lite layout
+  EXPECT_EQ(b.asn, 15169);
+  EXPECT_EQ(b.as_name, "Google LLC");
+  EXPECT_EQ(b.as_domain, "google.com");
+  EXPECT_EQ(b.country, "DE");
+  EXPECT_EQ((*g)->Lookup("203.0.113.1").country, "FR");  // GeoLite2-Country layout
+  EXPECT_FALSE((*g)->Lookup("10.0.0.1").asn);
+  EXPECT_FALSE((*g)->Lookup("2001:db8::1").asn);  // IPv6 in an IPv4 database
+  std::filesystem::remove(path);
+}
+
+TEST(Enricher, CountryFromTheFirstDatabaseAsnFromTheNextServiceByAsn) {
+  const std::string asn_db = WriteAsnDb("dmarc-asn2");
+  const std::string country_db = ShippedDb();
+  ASSERT_FALSE(country_db.empty());
+  Options o;
+  o.offline = true;
+  o.geoip_dbs = {country_db, asn_db};
+  auto e = Enricher::Create(o);
+  ASSERT_TRUE(e) << e.error();
+  EXPECT_EQ((*e)->geoip_files().size(), 2u);
+  auto got = (*e)->Lookup({"198.51.100.9"}, nullptr, kNow);
+  const model::Source& s = got.at("198.51.100.9").source;
+  EXPECT_EQ(s.asn, 15169);
+  EXPECT_EQ(s.as_domain, "google.com");
+  EXPECT_EQ(s.name, "Google");  // by ASN: offline, there is no PTR name
+  EXPECT_EQ(s.type, "Email Provider");
+  std::filesystem::remove(asn_db);
 }
 
 TEST(GeoIp, UnusableFileIsNamed) {
