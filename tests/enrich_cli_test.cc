@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "testing/dns_servers.h"
+#include "testing/run_program.h"
 #include "testing/test_util.h"
 
 namespace {
@@ -18,19 +19,10 @@ namespace {
 namespace fs = std::filesystem;
 using dmarc::testing::DelayProxy;
 using dmarc::testing::Dnsmasq;
-using dmarc::testing::ReadFile;
+using dmarc::testing::FreshTestDir;
+using dmarc::testing::Outcome;
+using dmarc::testing::RunDmarcReport;
 using dmarc::testing::SilentServer;
-
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 
 const std::vector<std::string> kHosts = {
     "8.8.8.8 o1.ptr1234.sendgrid.net",
@@ -60,11 +52,8 @@ std::string Report(const std::string& id, const std::vector<std::string>& ips) {
 class EnrichCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dmarc-enrich-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = FreshTestDir("dmarc-enrich",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -74,18 +63,7 @@ class EnrichCli : public ::testing::Test {
     return p.string();
   }
 
-  Outcome Exec(const std::vector<std::string>& args) {
-    std::string cmd = Quote(std::string(DMARC_BINARY_DIR) + "/dmarc-report");
-    for (const auto& a : args) cmd += " " + Quote(a);
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    cmd += " </dev/null >" + Quote(out) + " 2>" + Quote(err);
-    Outcome r;
-    const int raw = std::system(cmd.c_str());
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = ReadFile(out);
-    r.err = ReadFile(err);
-    return r;
-  }
+  Outcome Exec(const std::vector<std::string>& args) { return RunDmarcReport(args, dir_); }
 
   // source objects of every record exported from a store, by address
   std::map<std::string, nlohmann::json> ExportedSources(const std::string& db) {

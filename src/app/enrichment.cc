@@ -56,6 +56,11 @@ std::unique_ptr<enrich::Enricher> MakeEnricher(const enrich::Options& options, b
     *failed = true;
     return nullptr;
   }
+  if ((*e)->geoip_files().empty()) {
+    fmt::print(stderr,
+               "enrichment: no country database found (install it with scripts/install-deps.sh "
+               "or give --geoip-db); country stays empty\n");
+  }
   return std::move(e).value();
 }
 

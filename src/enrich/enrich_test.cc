@@ -332,12 +332,18 @@ TEST(Enricher, SecondRunIsServedFromTheCacheIncludingNegativeAnswers) {
   EXPECT_EQ(proxy.queries(), 6u);
 }
 
-TEST(Enricher, FailuresAreCachedBriefly) {
-  SilentServer silent;
+// Options asking a server that never answers, with a 100 ms timeout and no retry.
+Options QuickTimeout(const SilentServer& silent) {
   Options o;
   o.nameservers = {silent.address()};
   o.dns_timeout_ms = 100;
   o.dns_retries = 0;
+  return o;
+}
+
+TEST(Enricher, FailuresAreCachedBriefly) {
+  SilentServer silent;
+  const Options o = QuickTimeout(silent);
   auto e = Enricher::Create(o);
   ASSERT_TRUE(e) << e.error();
   MemoryCache cache;
@@ -358,10 +364,7 @@ TEST(Enricher, FailuresAreCachedBriefly) {
 
 TEST(Enricher, DnsFoundDownMakesTheRestOfTheRunOffline) {
   SilentServer silent;
-  Options o;
-  o.nameservers = {silent.address()};
-  o.dns_timeout_ms = 100;
-  o.dns_retries = 0;
+  const Options o = QuickTimeout(silent);
   auto e = Enricher::Create(o);
   ASSERT_TRUE(e) << e.error();
   LookupStats first;

@@ -258,19 +258,9 @@ class SqliteStore final : public ReportStore {
   }
 
   Result<BatchResult> Store(const Batch& batch) override {
-    if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r)
-      return MakeError("cannot start a write: " + r.error());
     pending_ip_ids_.clear();
-    auto result = StoreInTransaction(batch);
-    if (!result) {
-      (void)db_.Exec("ROLLBACK");
-      return result;
-    }
-    if (auto r = db_.Exec("COMMIT"); !r) {
-      (void)db_.Exec("ROLLBACK");
-      return MakeError("commit failed: " + r.error());
-    }
-    ip_ids_.merge(pending_ip_ids_);
+    auto result = InWriteTransaction([&] { return StoreInTransaction(batch); });
+    if (result) ip_ids_.merge(pending_ip_ids_);
     return result;
   }
 
@@ -367,6 +357,24 @@ class SqliteStore final : public ReportStore {
   }
 
   Result<BatchResult> StoreInTransaction(const Batch& batch);
+
+  // Runs body in one write transaction: committed when it succeeds, rolled back otherwise.
+  template <class Body>
+  auto InWriteTransaction(Body&& body) -> decltype(body()) {
+    if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r) {
+      return MakeError("cannot start a write: " + r.error());
+    }
+    auto result = body();
+    if (!result) {
+      (void)db_.Exec("ROLLBACK");
+      return result;
+    }
+    if (auto r = db_.Exec("COMMIT"); !r) {
+      (void)db_.Exec("ROLLBACK");
+      return MakeError("commit failed: " + r.error());
+    }
+    return result;
+  }
 
   Database db_;
   std::string path_;
@@ -826,29 +834,22 @@ Result<bool> SqliteStore::PutIpInfo(const std::vector<IpInfoRow>& rows) {
       "INSERT OR REPLACE INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn,"
       " as_name, as_domain, resolved_at, expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
   if (!s) return MakeError(s.error());
-  if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r)
-    return MakeError("cannot start a write: " + r.error());
-  for (const auto& r : rows) {
-    s->Bind(1, r.ip)
-        .Bind(2, r.status)
-        .Bind(3, r.reverse_dns)
-        .Bind(4, r.base_domain)
-        .Bind(5, r.country)
-        .Bind(6, r.asn)
-        .Bind(7, r.as_name)
-        .Bind(8, r.as_domain)
-        .Bind(9, r.resolved_at)
-        .Bind(10, r.expires_at);
-    if (auto run = s->Run(); !run) {
-      (void)db_.Exec("ROLLBACK");
-      return MakeError(run.error());
+  return InWriteTransaction([&]() -> Result<bool> {
+    for (const auto& r : rows) {
+      s->Bind(1, r.ip)
+          .Bind(2, r.status)
+          .Bind(3, r.reverse_dns)
+          .Bind(4, r.base_domain)
+          .Bind(5, r.country)
+          .Bind(6, r.asn)
+          .Bind(7, r.as_name)
+          .Bind(8, r.as_domain)
+          .Bind(9, r.resolved_at)
+          .Bind(10, r.expires_at);
+      DMARC_TRY(s->Run());
     }
-  }
-  if (auto r = db_.Exec("COMMIT"); !r) {
-    (void)db_.Exec("ROLLBACK");
-    return MakeError("commit failed: " + r.error());
-  }
-  return true;
+    return true;
+  });
 }
 
 Result<std::vector<std::string>> SqliteStore::SourceIpsToEnrich(std::int64_t enriched_before) {
@@ -871,9 +872,7 @@ Result<std::size_t> SqliteStore::UpdateSources(const std::vector<model::Source>&
                                                std::int64_t enriched_at,
                                                std::int64_t enriched_before) {
   if (sources.empty()) return std::size_t{0};
-  if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r)
-    return MakeError("cannot start a write: " + r.error());
-  auto run = [&]() -> Result<std::size_t> {
+  return InWriteTransaction([&]() -> Result<std::size_t> {
     // The new values go to a temporary table first, so one pass over the records updates all.
     DMARC_TRY(db_.Exec(
         "CREATE TEMP TABLE IF NOT EXISTS enrich_sources (ip TEXT PRIMARY KEY, country TEXT,"
@@ -899,7 +898,8 @@ Result<std::size_t> SqliteStore::UpdateSources(const std::vector<model::Source>&
         "UPDATE aggregate_records SET source_country = u.country,"
         " source_reverse_dns = u.reverse_dns, source_base_domain = u.base_domain,"
         " source_name = u.name, source_type = u.type, source_asn = u.asn,"
-        " source_as_name = u.as_name, source_as_domain = u.as_domain, source_enriched_at = NULLIF(?1, 0)"
+        " source_as_name = u.as_name, source_as_domain = u.as_domain, source_enriched_at = "
+        "NULLIF(?1, 0)"
         " FROM enrich_sources AS u WHERE aggregate_records.source_ip = u.ip AND"
         " (aggregate_records.source_enriched_at IS NULL OR"
         " aggregate_records.source_enriched_at < ?2)");
@@ -909,17 +909,7 @@ Result<std::size_t> SqliteStore::UpdateSources(const std::vector<model::Source>&
     const auto changed = static_cast<std::size_t>(db_.Changes());
     DMARC_TRY(db_.Exec("DELETE FROM enrich_sources"));
     return changed;
-  };
-  auto result = run();
-  if (!result) {
-    (void)db_.Exec("ROLLBACK");
-    return result;
-  }
-  if (auto r = db_.Exec("COMMIT"); !r) {
-    (void)db_.Exec("ROLLBACK");
-    return MakeError("commit failed: " + r.error());
-  }
-  return result;
+  });
 }
 
 }  // namespace
