@@ -160,6 +160,12 @@ TEST_F(EnrichCli, ImportCachesAnswersInTheStore) {
   EXPECT_EQ(sources["8.8.8.8"]["name"], "SendGrid");
   EXPECT_EQ(sources["192.0.2.10"]["reverse_dns"], "mail-a.example.com");
   EXPECT_TRUE(sources["192.0.2.99"]["reverse_dns"].is_null());
+  // A duplicate report's addresses are not looked up at all, not even in the cache.
+  r = Exec({"import", "--db", db, "--nameserver", proxy.address(), a});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("1 duplicate(s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("0 from the DNS cache, 0 looked up"), std::string::npos) << r.err;
+  EXPECT_EQ(proxy.queries(), 3u);
 }
 
 TEST_F(EnrichCli, EnrichFillsRecordsImportedOffline) {

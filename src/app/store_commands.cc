@@ -103,9 +103,14 @@ int RunImport(const ImportCommandOptions& options) {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     if (enricher) {
       // The batch's distinct addresses at once: the store's cache first, then DNS, concurrently.
-      std::vector<model::AggregateReport*> reports;
+      // Reports already stored are duplicates: not looked up.
+      std::vector<model::AggregateReport*> all, reports;
       for (auto& in : pending) {
-        for (auto& f : in.extracted.reports) reports.push_back(&f.aggregate);
+        for (auto& f : in.extracted.reports) all.push_back(&f.aggregate);
+      }
+      const auto stored = st.AggregatesStored({all.begin(), all.end()});
+      for (std::size_t i = 0; i < all.size(); ++i) {
+        if (!stored || !(*stored)[i]) reports.push_back(all[i]);
       }
       const enrich::LookupStats s = enricher->EnrichReports(reports, &dns_cache, now);
       PrintWarnings(s);

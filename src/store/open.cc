@@ -7,6 +7,10 @@
 
 namespace dmarc::store {
 
+Result<std::vector<bool>> ReportStore::AggregatesStored(
+    const std::vector<const model::AggregateReport*>&) {
+  return MakeError(Describe() + ": cannot tell stored reports in advance");
+}
 Result<std::vector<IpInfoRow>> ReportStore::GetIpInfo(const std::vector<std::string>&,
                                                       std::int64_t) {
   return MakeError(Describe() + ": no enrichment cache in this store");

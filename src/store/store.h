@@ -103,6 +103,11 @@ class ReportStore {
       const Filter& filter, const std::function<void(model::AggregateReport&&)>& visit) = 0;
   virtual Result<std::vector<RejectedInput>> Rejections() = 0;
 
+  // Which of these aggregate reports are already stored (same identity as above), in order:
+  // lets import skip enriching duplicates.
+  virtual Result<std::vector<bool>> AggregatesStored(
+      const std::vector<const model::AggregateReport*>& reports);
+
   // Enrichment. The default implementations say the back end has no such support.
   // The cached answers for these addresses that expire after `now`.
   virtual Result<std::vector<IpInfoRow>> GetIpInfo(const std::vector<std::string>& ips,

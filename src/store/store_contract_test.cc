@@ -274,6 +274,17 @@ class CleanUp : public ::testing::Environment {
 };
 const auto* const kCleanUp = ::testing::AddGlobalTestEnvironment(new CleanUp);
 
+TEST_P(StoreContract, AggregatesStoredTellsDuplicatesInAdvance) {
+  auto st = OpenFresh();
+  const auto reports = Samples({"aggregate/empty_reason.xml", "extract_report/nice-input.xml"});
+  Batch first;
+  first.aggregates.push_back({"test", &reports[0]});
+  ASSERT_TRUE(st->Store(first));
+  auto known = st->AggregatesStored({&reports[0], &reports[1]});
+  ASSERT_TRUE(known) << known.error();
+  EXPECT_EQ(*known, (std::vector<bool>{true, false}));
+}
+
 TEST_P(StoreContract, IpInfoCacheKeepsAnswersUntilTheyExpire) {
   auto st = OpenFresh();
   IpInfoRow a{"192.0.2.1", "name",    "mail.example.com", "example.com", "US",

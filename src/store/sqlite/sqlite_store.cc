@@ -268,6 +268,8 @@ class SqliteStore final : public ReportStore {
   Result<std::size_t> ForEachAggregate(
       const Filter& filter, const std::function<void(model::AggregateReport&&)>& visit) override;
   Result<std::vector<RejectedInput>> Rejections() override;
+  Result<std::vector<bool>> AggregatesStored(
+      const std::vector<const model::AggregateReport*>& reports) override;
   Result<std::vector<IpInfoRow>> GetIpInfo(const std::vector<std::string>& ips,
                                            std::int64_t now) override;
   Result<bool> PutIpInfo(const std::vector<IpInfoRow>& rows) override;
@@ -799,6 +801,34 @@ Result<std::vector<RejectedInput>> SqliteStore::Rejections() {
     out.push_back({s->Int(0), s->Text(1), s->Text(2), s->Text(3),
                    static_cast<std::uint64_t>(s->Int(4)), s->Blob(5)});
   }
+  return out;
+}
+
+Result<std::vector<bool>> SqliteStore::AggregatesStored(
+    const std::vector<const model::AggregateReport*>& reports) {
+  auto s = db_.Prepare(
+      "SELECT 1 FROM aggregate_reports WHERE org_name = ?1 AND report_id = ?2 AND domain = ?3"
+      " AND begin_ts = ?4 AND end_ts = ?5");
+  if (!s) return MakeError(s.error());
+  std::vector<bool> out;
+  out.reserve(reports.size());
+  DMARC_TRY(db_.Exec("BEGIN"));
+  for (const auto* r : reports) {
+    const auto& m = r->report_metadata;
+    s->Bind(1, m.org_name)
+        .Bind(2, m.report_id)
+        .Bind(3, r->policy_published.domain)
+        .Bind(4, m.begin)
+        .Bind(5, m.end);
+    auto row = s->Step();
+    s->Reset();
+    if (!row) {
+      (void)db_.Exec("ROLLBACK");
+      return MakeError(row.error());
+    }
+    out.push_back(*row);
+  }
+  DMARC_TRY(db_.Exec("COMMIT"));
   return out;
 }
 
