@@ -15,6 +15,16 @@ namespace {
 
 constexpr std::size_t kAddressesPerRound = 10'000;  // addresses looked up and stored at once
 
+void Accumulate(const enrich::LookupStats& s, enrich::LookupStats& total) {
+  total.addresses += s.addresses;
+  total.cache_hits += s.cache_hits;
+  total.queried += s.queried;
+  total.names += s.names;
+  total.no_names += s.no_names;
+  total.failures += s.failures;
+  total.unresolved += s.unresolved;
+}
+
 }  // namespace
 
 Result<std::vector<enrich::CachedDns>> StoreDnsCache::Get(const std::vector<std::string>& ips,
@@ -73,6 +83,21 @@ void PrintWarnings(const enrich::LookupStats& stats) {
   }
 }
 
+std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& st,
+                               const std::vector<model::AggregateReport*>& reports,
+                               std::int64_t now, enrich::LookupStats* total) {
+  const auto stored = st.AggregatesStored({reports.begin(), reports.end()});
+  std::vector<model::AggregateReport*> fresh;
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    if (!stored || !(*stored)[i]) fresh.push_back(reports[i]);
+  }
+  StoreDnsCache cache(st);
+  const enrich::LookupStats s = enricher.EnrichReports(fresh, &cache, now);
+  PrintWarnings(s);
+  Accumulate(s, *total);
+  return s.unresolved == 0 ? now : 0;
+}
+
 int RunEnrich(const EnrichCommandOptions& options) {
   bool failed = false;
   enrich::Options eo = options.enrich;
@@ -113,11 +138,7 @@ int RunEnrich(const EnrichCommandOptions& options) {
       return 2;
     }
     records += *changed;
-    total.cache_hits += stats.cache_hits;
-    total.queried += stats.queried;
-    total.names += stats.names;
-    total.no_names += stats.no_names;
-    total.failures += stats.failures;
+    Accumulate(stats, total);
   }
   if (!options.quiet) {
     const double seconds =

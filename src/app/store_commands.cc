@@ -81,7 +81,6 @@ int RunImport(const ImportCommandOptions& options) {
   bool enrich_failed = false;
   const auto enricher = MakeEnricher(options.enrich, &enrich_failed);
   if (enrich_failed) return 2;
-  StoreDnsCache dns_cache(st);
   enrich::LookupStats enrich_total;
 
   pipeline::ExtractOptions extract;
@@ -102,24 +101,11 @@ int RunImport(const ImportCommandOptions& options) {
     store::Batch batch;
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     if (enricher) {
-      // The batch's distinct addresses at once: the store's cache first, then DNS, concurrently.
-      // Reports already stored are duplicates: not looked up.
-      std::vector<model::AggregateReport*> all, reports;
+      std::vector<model::AggregateReport*> reports;
       for (auto& in : pending) {
-        for (auto& f : in.extracted.reports) all.push_back(&f.aggregate);
+        for (auto& f : in.extracted.reports) reports.push_back(&f.aggregate);
       }
-      const auto stored = st.AggregatesStored({all.begin(), all.end()});
-      for (std::size_t i = 0; i < all.size(); ++i) {
-        if (!stored || !(*stored)[i]) reports.push_back(all[i]);
-      }
-      const enrich::LookupStats s = enricher->EnrichReports(reports, &dns_cache, now);
-      PrintWarnings(s);
-      enrich_total.addresses += s.addresses;
-      enrich_total.cache_hits += s.cache_hits;
-      enrich_total.queried += s.queried;
-      // Records count as enriched only when every address got its DNS answer; otherwise
-      // `enrich --db` picks the batch up again (the answers it has come from the cache then).
-      if (s.unresolved == 0) batch.sources_enriched_at = now;
+      batch.sources_enriched_at = EnrichBeforeStore(*enricher, st, reports, now, &enrich_total);
     }
     for (const auto& in : pending) {
       for (const auto& f : in.extracted.reports)
