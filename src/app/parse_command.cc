@@ -21,6 +21,8 @@ namespace dmarc::app {
 
 namespace {
 
+constexpr unsigned kDnsWorkers = 16;
+
 struct FileCloser {
   void operator()(FILE* f) const {
     if (f && f != stdout) std::fclose(f);
@@ -71,8 +73,12 @@ int RunParse(const ParseCommandOptions& options) {
 
   std::size_t reports = 0, rejected = inputs.errors.size();
   bool first_report = true;
-  const unsigned jobs =
-      options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  unsigned jobs = options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  // A worker waits on DNS for its input's addresses; with reverse DNS on and no -j, more workers
+  // keep more inputs' lookups in flight (a 50 ms resolver: 300 small inputs in 1 s, not 8 s).
+  if (!options.jobs && enricher && !options.enrich.offline) {
+    jobs = std::max(jobs, kDnsWorkers);
+  }
   pipeline::RunOrdered<Processed>(
       inputs.files.size(), jobs, jobs * 4,
       [&](std::size_t i) {

@@ -181,7 +181,7 @@ class Dnsmasq {
 };
 
 // Forwards each query to the upstream server and holds its answer for `delay` before passing
-// it on. One client at a time (answers go back by query id).
+// it on; any number of clients.
 class DelayProxy {
  public:
   DelayProxy(int upstream_port, std::chrono::milliseconds delay) : delay_(delay) {
@@ -215,10 +215,25 @@ class DelayProxy {
   };
 
   void Loop() {
-    std::map<std::uint16_t, sockaddr_in> clients;  // query id → who asked
-    std::deque<Held> held;                         // in arrival order = due order
+    // Each query goes upstream under an id of the proxy's own, so several clients (c-ares
+    // channels) that happen to pick the same id never get each other's answers.
+    struct Client {
+      std::uint16_t id;
+      sockaddr_in addr;
+    };
+    std::map<std::uint16_t, Client> clients;  // proxy id → who asked, with their id
+    std::uint16_t next_id = 0;
+    std::deque<Held> held;  // in arrival order = due order
     std::size_t in_flight = 0;
     char buf[4096];
+    auto id_of = [&] {
+      return static_cast<std::uint16_t>((static_cast<unsigned char>(buf[0]) << 8) |
+                                        static_cast<unsigned char>(buf[1]));
+    };
+    auto set_id = [&](std::uint16_t id) {
+      buf[0] = static_cast<char>(id >> 8);
+      buf[1] = static_cast<char>(id & 0xff);
+    };
     while (!stop_) {
       int wait_ms = 20;
       const auto now = Clock::now();
@@ -242,9 +257,9 @@ class DelayProxy {
         const ssize_t n =
             ::recvfrom(client_fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
         if (n >= 12) {
-          const auto id = static_cast<std::uint16_t>((static_cast<unsigned char>(buf[0]) << 8) |
-                                                     static_cast<unsigned char>(buf[1]));
-          clients[id] = from;
+          const std::uint16_t mine = next_id++;
+          clients[mine] = {id_of(), from};
+          set_id(mine);
           ++queries_;
           ++in_flight;
           if (in_flight > max_in_flight_) max_in_flight_ = in_flight;
@@ -255,11 +270,10 @@ class DelayProxy {
       if (p[1].revents & POLLIN) {
         const ssize_t n = ::recv(upstream_fd_, buf, sizeof buf, 0);
         if (n >= 12) {
-          const auto id = static_cast<std::uint16_t>((static_cast<unsigned char>(buf[0]) << 8) |
-                                                     static_cast<unsigned char>(buf[1]));
-          if (auto it = clients.find(id); it != clients.end()) {
-            held.push_back(
-                {Clock::now() + delay_, std::string(buf, static_cast<std::size_t>(n)), it->second});
+          if (auto it = clients.find(id_of()); it != clients.end()) {
+            set_id(it->second.id);
+            held.push_back({Clock::now() + delay_, std::string(buf, static_cast<std::size_t>(n)),
+                            it->second.addr});
             clients.erase(it);
           }
         }
