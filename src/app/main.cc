@@ -74,8 +74,8 @@ std::optional<std::int64_t> ParseDuration(const std::string& text) {
   return std::stoll(digits) * unit;
 }
 
-// The enrichment options shared by parse, import and enrich. Without --no-enrich only
-// `enrich_flags` decide; see README "Source enrichment".
+// The enrichment options shared by parse, import and enrich (--no-enrich only for the first
+// two); see README "Source enrichment".
 void AddEnrichOptions(CLI::App& cmd, dmarc::enrich::Options& o, bool allow_disable) {
   const char* group = "Enrichment";
   if (allow_disable) {
