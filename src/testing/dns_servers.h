@@ -131,11 +131,12 @@ class Dnsmasq {
                                              "--local=/ip6.arpa/",
                                              "--pid-file=",
                                              "--log-facility=" + (dir_ / "log").string()};
+      // argv is built before fork: the child of a threaded process must not allocate.
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
       pid_ = ::fork();
       if (pid_ == 0) {
-        std::vector<char*> argv;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
         ::execv(argv[0], argv.data());
         ::_exit(127);
       }
