@@ -8,6 +8,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 
 #include "base/text.h"
@@ -46,12 +47,15 @@ struct Query {
 struct Run {
   std::vector<PtrResult>* results = nullptr;
   std::size_t in_flight = 0;
+  // Starts queries up to the limit. Called again from each answer's callback, so the window
+  // slides (a slow answer never holds back the others); `refilling` stops the recursion a
+  // callback run at once by ares_query would otherwise start.
+  std::function<void()> refill;
+  bool refilling = false;
 };
 
-void OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
-  auto* q = static_cast<Query*>(arg);
+void Record(Query* q, int status, unsigned char* abuf, int alen) {
   PtrResult& r = (*q->run->results)[q->index];
-  --q->run->in_flight;
   if (status == ARES_SUCCESS) {
     hostent* host = nullptr;
     const int rc = ares_parse_ptr_reply(abuf, alen, q->addr, q->addr_len, q->family, &host);
@@ -69,6 +73,13 @@ void OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int 
   // connection errors) says nothing about the address.
   r.status = (status == ARES_ENOTFOUND || status == ARES_ENODATA) ? DnsStatus::kNoName
                                                                   : DnsStatus::kFailed;
+}
+
+void OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
+  auto* q = static_cast<Query*>(arg);
+  --q->run->in_flight;
+  Record(q, status, abuf, alen);
+  if (status != ARES_EDESTRUCTION) q->run->refill();
 }
 
 // The reverse name: "4.3.2.1.in-addr.arpa" or the 32 nibbles of an IPv6 address + "ip6.arpa".
@@ -107,7 +118,10 @@ Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
   opts.timeout = std::max(1, options.timeout_ms);
   opts.tries = std::max(1, options.retries + 1);
   ares_channel raw = nullptr;
-  int rc = ares_init_options(&raw, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+  // STAYOPEN: keep the UDP socket while the count of queries touches zero between answers; a
+  // new socket (a new source port) per round costs time and loses packets behind some NATs.
+  opts.flags = ARES_FLAG_STAYOPEN;
+  int rc = ares_init_options(&raw, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS);
   if (rc != ARES_SUCCESS) return MakeError(fmt::format("c-ares: {}", ares_strerror(rc)));
   std::unique_ptr<ares_channeldata, ChannelCloser> channel(raw);
   if (!options.nameservers.empty()) {
@@ -124,7 +138,9 @@ Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
   std::vector<Query> queries(ips.size());
   const std::size_t limit = std::max(1u, options.concurrency);
   std::size_t next = 0;
-  auto start_more = [&] {
+  run.refill = [&] {
+    if (run.refilling) return;
+    run.refilling = true;
     while (run.in_flight < limit && next < ips.size()) {
       const std::size_t i = next++;
       Query& q = queries[i];
@@ -145,9 +161,10 @@ Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
       // The callback may run at once (e.g. no usable server); it decrements in_flight.
       ares_query(raw, ReverseName(q.addr, q.family).c_str(), ns_c_in, ns_t_ptr, OnAnswer, &q);
     }
+    run.refilling = false;
   };
 
-  start_more();
+  run.refill();
   while (run.in_flight > 0) {
     ares_socket_t socks[ARES_GETSOCK_MAXNUM];
     const int bits = ares_getsock(raw, socks, ARES_GETSOCK_MAXNUM);
@@ -175,7 +192,7 @@ Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
                         writable ? fds[i].fd : ARES_SOCKET_BAD);
       }
     }
-    start_more();
+    run.refill();
   }
   return results;
 }
