@@ -10,9 +10,11 @@ packages=(
   libpugixml-dev zlib1g-dev libzip-dev libgmime-3.0-dev libglib2.0-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libsqlite3-dev
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
+  # source enrichment: reverse DNS, MaxMind DB files; npm fetches the default country database
+  libc-ares-dev libmaxminddb-dev
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
-  zip gzip python3 time
+  zip gzip python3 time dnsmasq-base
 )
 
 missing=()
@@ -22,6 +24,9 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# npm: Debian's package unless an npm is already there (e.g. with a nodejs from elsewhere).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
 if ((${#missing[@]})); then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -30,4 +35,15 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "install-deps: all packages present"
+fi
+
+# The default country database of source enrichment (CC0, @ip-location-db/geo-whois-asn-country-
+# mmdb), at the version pinned in geoip/package-lock.json; the program finds it in
+# geoip/node_modules (see README, "Source enrichment").
+geoip_dir="$(cd "$(dirname "$0")/.." && pwd)/geoip"
+if [ -f "$geoip_dir/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb" ]; then
+  echo "install-deps: country database present"
+else
+  echo "install-deps: installing the country database (npm ci in geoip/)"
+  (cd "$geoip_dir" && npm ci --no-audit --no-fund --ignore-scripts)
 fi

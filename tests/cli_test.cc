@@ -8,53 +8,28 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "testing/run_program.h"
 #include "testing/test_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using dmarc::testing::FreshTestDir;
+using dmarc::testing::Outcome;
 using dmarc::testing::ReadFile;
+using dmarc::testing::RunDmarcReport;
 using dmarc::testing::TestData;
-
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
 
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dmarc-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ =
+        FreshTestDir("dmarc-cli", ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   void TearDown() override { fs::remove_all(dir_); }
 
   Outcome Exec(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
-    std::string cmd = Quote(std::string(DMARC_BINARY_DIR) + "/dmarc-report");
-    for (const auto& a : args) cmd += " " + Quote(a);
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    cmd += " <" + Quote(stdin_path) + " >" + Quote(out) + " 2>" + Quote(err);
-    Outcome r;
-    const int raw = std::system(cmd.c_str());
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = ReadFile(out);
-    r.err = ReadFile(err);
-    return r;
+    return RunDmarcReport(dmarc::testing::EnrichmentOffByDefault(args), dir_, stdin_path);
   }
 
   fs::path dir_;

@@ -26,7 +26,8 @@ using dmarc::testing::TestData;
 
 const std::string kBinary = std::string(DMARC_BINARY_DIR) + "/dmarc-report";
 
-pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
+pid_t Spawn(const std::vector<std::string>& given, const fs::path& log) {
+  const std::vector<std::string> args = dmarc::testing::EnrichmentOffByDefault(given);
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(kBinary.c_str()));
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

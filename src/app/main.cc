@@ -5,7 +5,9 @@
 
 #include <CLI/CLI.hpp>
 #include <map>
+#include <optional>
 
+#include "app/enrichment.h"
 #include "app/parse_command.h"
 #include "app/store_commands.h"
 
@@ -58,6 +60,85 @@ void AddFailureSampleOption(CLI::App& cmd, std::string& keep) {
       ->capture_default_str();
 }
 
+// "3600", "90m", "12h", "7d" → seconds; nothing for anything else.
+std::optional<std::int64_t> ParseDuration(const std::string& text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  std::int64_t unit = 1;
+  std::string digits = text;
+  switch (text.back()) {
+    case 's':
+      digits.pop_back();
+      break;
+    case 'm':
+      unit = 60;
+      digits.pop_back();
+      break;
+    case 'h':
+      unit = 3600;
+      digits.pop_back();
+      break;
+    case 'd':
+      unit = 86400;
+      digits.pop_back();
+      break;
+    default:
+      break;
+  }
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoll(digits) * unit;
+}
+
+// The enrichment options shared by parse, import and enrich (--no-enrich only for the first
+// two); see README "Source enrichment".
+void AddEnrichOptions(CLI::App& cmd, dmarc::enrich::Options& o, bool allow_disable) {
+  const char* group = "Enrichment";
+  if (allow_disable) {
+    cmd.add_flag_callback(
+           "--no-enrich", [&o] { o.enabled = false; },
+           "Leave source fields empty: no DNS, no geolocation, no services")
+        ->group(group);
+  }
+  cmd.add_flag("--offline", o.offline,
+               "No DNS queries at all (geolocation and services by ASN still work)")
+      ->group(group);
+  cmd.add_option("--nameserver", o.nameservers,
+                 "DNS server IP[:PORT] for reverse lookups, repeatable (default: the system's "
+                 "from /etc/resolv.conf)")
+      ->group(group);
+  cmd.add_option("--dns-concurrency", o.dns_concurrency, "Reverse lookups in flight at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 10000u))
+      ->group(group);
+  cmd.add_option("--dns-timeout-ms", o.dns_timeout_ms,
+                 "Timeout of a lookup's first try; doubled on each retry")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60000))
+      ->group(group);
+  cmd.add_option("--dns-retries", o.dns_retries, "Tries after the first")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10))
+      ->group(group);
+  cmd.add_option_function<std::string>(
+         "--dns-cache-ttl",
+         [&o](const std::string& v) {
+           auto d = ParseDuration(v);
+           if (!d)
+             throw CLI::ValidationError("--dns-cache-ttl", "expected e.g. 3600, 90m, 12h, 7d");
+           o.dns_cache_ttl_seconds = *d;
+         },
+         "How long reverse-DNS answers stay cached (default 7d)")
+      ->group(group);
+  cmd.add_option("--geoip-db", o.geoip_dbs,
+                 "MaxMind DB file (country and/or ASN), repeatable (default: the bundled "
+                 "country database)")
+      ->group(group);
+  cmd.add_option("--services-file", o.services_files,
+                 "More sending services (KEY<TAB>NAME<TAB>TYPE), repeatable")
+      ->group(group);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -95,6 +176,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   AddFailureSampleOption(*parse_cmd, parse_keep);
   AddLimitOptions(*parse_cmd, parse.limits);
+  AddEnrichOptions(*parse_cmd, parse.enrich, true);
 
   const std::string db_help = "Store URL: sqlite:PATH or a plain path (SQLite)";
   auto add_filters = [](CLI::App* cmd, dmarc::app::FilterOptions& f) {
@@ -119,6 +201,14 @@ int main(int argc, char** argv) {
   std::string import_keep = "headers";
   AddFailureSampleOption(*import_cmd, import_keep);
   AddLimitOptions(*import_cmd, import.limits);
+  AddEnrichOptions(*import_cmd, import.enrich, true);
+
+  dmarc::app::EnrichCommandOptions enrich;
+  CLI::App* enrich_cmd = app.add_subcommand(
+      "enrich", "Fill in source fields of stored records never enriched, or older than the TTL");
+  enrich_cmd->add_option("--db", enrich.db, db_help)->required();
+  enrich_cmd->add_flag("-q,--quiet", enrich.quiet, "No summary");
+  AddEnrichOptions(*enrich_cmd, enrich.enrich, false);
 
   dmarc::app::StatsCommandOptions stats;
   CLI::App* stats_cmd = app.add_subcommand("stats", "Totals over the stored aggregate data");
@@ -161,6 +251,7 @@ int main(int argc, char** argv) {
     import.keep_sample = *dmarc::parse::ParseKeepSample(import_keep);
     return dmarc::app::RunImport(import);
   }
+  if (enrich_cmd->parsed()) return dmarc::app::RunEnrich(enrich);
   if (stats_cmd->parsed()) return dmarc::app::RunStats(stats);
   if (export_cmd->parsed()) {
     exp.format =

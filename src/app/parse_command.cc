@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <thread>
 
+#include "app/enrichment.h"
 #include "app/input_runner.h"
 #include "pipeline/extract.h"
 #include "pipeline/inputs.h"
@@ -19,6 +21,8 @@
 namespace dmarc::app {
 
 namespace {
+
+constexpr unsigned kDnsWorkers = 16;
 
 struct FileCloser {
   void operator()(FILE* f) const {
@@ -34,6 +38,7 @@ struct Processed {
   std::size_t failures = 0, smtp_tls = 0;
   std::vector<std::string> log;  // with --verbose: what was found and repaired
   std::vector<pipeline::Rejection> rejections;
+  enrich::LookupStats enrichment;
 };
 
 // Holds one JSON array's fragments until the aggregate array is written: in memory up to a
@@ -107,6 +112,10 @@ int RunParse(const ParseCommandOptions& options) {
     }
   }
 
+  bool enrich_failed = false;
+  const auto enricher = MakeEnricher(options.enrich, &enrich_failed);
+  if (enrich_failed) return 2;
+
   pipeline::ExtractOptions extract;
   extract.aggregate.limits = options.limits;
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
@@ -125,8 +134,12 @@ int RunParse(const ParseCommandOptions& options) {
   Spool failure_spool, smtp_tls_spool;
   bool spool_failed = false;
   bool first_report = true;
-  const unsigned jobs =
-      options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  unsigned jobs = options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  // A worker waits on DNS for its input's addresses; with reverse DNS on and no -j, more workers
+  // keep more inputs' lookups in flight (a 50 ms resolver: 300 small inputs in 1 s, not 8 s).
+  if (!options.jobs && enricher && !options.enrich.offline) {
+    jobs = std::max(jobs, kDnsWorkers);
+  }
   pipeline::RunOrdered<Processed>(
       inputs.files.size(), jobs, jobs * 4,
       [&](std::size_t i) {
@@ -137,6 +150,14 @@ int RunParse(const ParseCommandOptions& options) {
         p.reports = extracted.reports.size();
         p.failures = extracted.failures.size();
         p.smtp_tls = extracted.smtp_tls.size();
+        if (enricher) {
+          // Each worker resolves its input's distinct addresses at once; answers are shared
+          // between workers through the enricher's memory.
+          std::vector<model::AggregateReport*> found_reports;
+          for (auto& found : extracted.reports) found_reports.push_back(&found.aggregate);
+          p.enrichment = enricher->EnrichReports(found_reports, nullptr,
+                                                 static_cast<std::int64_t>(std::time(nullptr)));
+        }
         // About 1.2 KB of JSON (0.4 KB of CSV) per record: one allocation instead of a dozen
         // doublings, each copying everything written so far.
         std::size_t records = 0;
@@ -190,6 +211,7 @@ int RunParse(const ParseCommandOptions& options) {
       },
       [&](std::size_t, Processed&& p) {
         for (const auto& line : p.log) spdlog::info("{}", line);
+        PrintWarnings(p.enrichment);
         for (const auto& r : p.rejections) fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
         rejected += p.rejections.size();
         reports += p.reports;

@@ -7,6 +7,7 @@
 
 #include "base/limits.h"
 #include "parse/failure.h"
+#include "enrich/enrich.h"
 
 namespace dmarc::app {
 
@@ -25,6 +26,7 @@ struct ParseCommandOptions {
   bool quiet = false;
   bool verbose = false;  // one log line per input, and every repair made
   Limits limits;
+  enrich::Options enrich;
 };
 
 // Returns the process exit status: 0 when every input parsed, 1 when any was rejected.

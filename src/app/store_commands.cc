@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "app/enrichment.h"
 #include "app/input_runner.h"
 #include "app/progress.h"
 #include "base/time.h"
@@ -78,6 +79,11 @@ int RunImport(const ImportCommandOptions& options) {
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
   for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", e);
 
+  bool enrich_failed = false;
+  const auto enricher = MakeEnricher(options.enrich, &enrich_failed);
+  if (enrich_failed) return 2;
+  enrich::LookupStats enrich_total;
+
   pipeline::ExtractOptions extract;
   extract.aggregate.limits = options.limits;
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
@@ -97,6 +103,13 @@ int RunImport(const ImportCommandOptions& options) {
     if (pending.empty() || !store_error.empty()) return;
     store::Batch batch;
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    if (enricher) {
+      std::vector<model::AggregateReport*> reports;
+      for (auto& in : pending) {
+        for (auto& f : in.extracted.reports) reports.push_back(&f.aggregate);
+      }
+      batch.sources_enriched_at = EnrichBeforeStore(*enricher, st, reports, now, &enrich_total);
+    }
     for (const auto& in : pending) {
       for (const auto& f : in.extracted.reports)
         batch.aggregates.push_back({f.origin, &f.aggregate});
@@ -168,6 +181,10 @@ int RunImport(const ImportCommandOptions& options) {
                  new_failures, duplicate_failures, new_tls, duplicate_tls);
     }
     for (const auto& [reason, n] : reasons) fmt::print(stderr, "  rejected {}: {}\n", n, reason);
+    if (enricher && !enricher->options().offline) {
+      fmt::print(stderr, "  source addresses: {} from the DNS cache, {} looked up\n",
+                 enrich_total.cache_hits, enrich_total.queried);
+    }
   }
   return rejected > 0 ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 
 #include "app/parse_command.h"
 #include "base/limits.h"
+#include "enrich/enrich.h"
 
 namespace dmarc::app {
 
@@ -26,6 +27,7 @@ struct ImportCommandOptions {
   std::size_t batch_records = 50'000;                           // records per transaction
   parse::KeepSample keep_sample = parse::KeepSample::kHeaders;  // failure.keep_sample
   Limits limits;
+  enrich::Options enrich;
 };
 
 struct StatsCommandOptions {

@@ -32,6 +32,25 @@ std::string FailureDedupKey(const model::FailureReport& r) {
   return Sha256Hex(key.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
+Result<std::vector<bool>> ReportStore::AggregatesStored(
+    const std::vector<const model::AggregateReport*>&) {
+  return MakeError(Describe() + ": cannot tell stored reports in advance");
+}
+Result<std::vector<IpInfoRow>> ReportStore::GetIpInfo(const std::vector<std::string>&,
+                                                      std::int64_t) {
+  return MakeError(Describe() + ": no enrichment cache in this store");
+}
+Result<bool> ReportStore::PutIpInfo(const std::vector<IpInfoRow>&) {
+  return MakeError(Describe() + ": no enrichment cache in this store");
+}
+Result<std::vector<std::string>> ReportStore::SourceIpsToEnrich(std::int64_t) {
+  return MakeError(Describe() + ": enrichment not supported by this store");
+}
+Result<std::size_t> ReportStore::UpdateSources(const std::vector<model::Source>&, std::int64_t,
+                                               std::int64_t) {
+  return MakeError(Describe() + ": enrichment not supported by this store");
+}
+
 Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options) {
   std::string path = url;
   if (url.starts_with("sqlite:")) {

@@ -60,6 +60,9 @@ struct Batch {
   std::vector<StoredFailure> failures;
   std::vector<StoredSmtpTls> smtp_tls;
   std::vector<RejectedInput> rejections;
+  // When the records' source fields were filled from reverse DNS (Unix seconds); 0: they were
+  // not (offline or no enrichment), so `enrich --db` will find them.
+  std::int64_t sources_enriched_at = 0;
 };
 
 struct BatchResult {
@@ -95,6 +98,20 @@ struct Stats {
   std::uint64_t rejected_inputs = 0;
 };
 
+// One cached reverse-DNS answer of enrichment (status: "name", "no_name" or "failed").
+struct IpInfoRow {
+  std::string ip;
+  std::string status;
+  std::optional<std::string> reverse_dns;
+  std::optional<std::string> base_domain;
+  std::optional<std::string> country;
+  std::optional<std::int64_t> asn;
+  std::optional<std::string> as_name;
+  std::optional<std::string> as_domain;
+  std::int64_t resolved_at = 0;
+  std::int64_t expires_at = 0;
+};
+
 class ReportStore {
  public:
   virtual ~ReportStore() = default;
@@ -114,6 +131,28 @@ class ReportStore {
   virtual Result<std::size_t> ForEachSmtpTls(
       const Filter& filter, const std::function<void(model::SmtpTlsReport&&)>& visit) = 0;
   virtual Result<std::vector<RejectedInput>> Rejections() = 0;
+
+  // Which of these aggregate reports are already stored (same identity as above), in order:
+  // lets import skip enriching duplicates.
+  virtual Result<std::vector<bool>> AggregatesStored(
+      const std::vector<const model::AggregateReport*>& reports);
+
+  // Enrichment. The default implementations say the back end has no such support.
+  // The cached answers for these addresses that expire after `now`.
+  virtual Result<std::vector<IpInfoRow>> GetIpInfo(const std::vector<std::string>& ips,
+                                                   std::int64_t now);
+  // Adds or replaces cached answers, in one transaction.
+  virtual Result<bool> PutIpInfo(const std::vector<IpInfoRow>& rows);
+  // The distinct source addresses of records never enriched from DNS or enriched before
+  // `enriched_before` (Unix seconds).
+  virtual Result<std::vector<std::string>> SourceIpsToEnrich(std::int64_t enriched_before);
+  // Sets the source fields of those records (as SourceIpsToEnrich selects them) whose address
+  // is one of `sources`' ip_address, marking them enriched at `enriched_at` (0: not from DNS,
+  // so they stay selected); in one
+  // transaction. Returns the number of records changed.
+  virtual Result<std::size_t> UpdateSources(const std::vector<model::Source>& sources,
+                                            std::int64_t enriched_at, std::int64_t enriched_before);
+
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;
 };

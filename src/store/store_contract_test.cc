@@ -275,6 +275,101 @@ class CleanUp : public ::testing::Environment {
 };
 const auto* const kCleanUp = ::testing::AddGlobalTestEnvironment(new CleanUp);
 
+TEST_P(StoreContract, AggregatesStoredTellsDuplicatesInAdvance) {
+  auto st = OpenFresh();
+  const auto reports = Samples({"aggregate/empty_reason.xml", "extract_report/nice-input.xml"});
+  Batch first;
+  first.aggregates.push_back({"test", &reports[0]});
+  ASSERT_TRUE(st->Store(first));
+  auto known = st->AggregatesStored({&reports[0], &reports[1]});
+  ASSERT_TRUE(known) << known.error();
+  EXPECT_EQ(*known, (std::vector<bool>{true, false}));
+}
+
+TEST_P(StoreContract, IpInfoCacheKeepsAnswersUntilTheyExpire) {
+  auto st = OpenFresh();
+  IpInfoRow a{"192.0.2.1", "name",    "mail.example.com", "example.com", "US",
+              64500,       "AS name", "example.net",      1000,          2000};
+  IpInfoRow b{"192.0.2.2",  "no_name",    std::nullopt, std::nullopt, std::nullopt,
+              std::nullopt, std::nullopt, std::nullopt, 1000,         1500};
+  ASSERT_TRUE(st->PutIpInfo({a, b}));
+  auto got = st->GetIpInfo({"192.0.2.1", "192.0.2.2", "192.0.2.3"}, 1200);
+  ASSERT_TRUE(got) << got.error();
+  ASSERT_EQ(got->size(), 2u);
+  std::map<std::string, IpInfoRow> by_ip;
+  for (auto& r : *got) by_ip[r.ip] = r;
+  EXPECT_EQ(by_ip.at("192.0.2.1").reverse_dns, "mail.example.com");
+  EXPECT_EQ(by_ip.at("192.0.2.1").asn, 64500);
+  EXPECT_EQ(by_ip.at("192.0.2.1").expires_at, 2000);
+  EXPECT_EQ(by_ip.at("192.0.2.2").status, "no_name");
+  EXPECT_FALSE(by_ip.at("192.0.2.2").reverse_dns);
+  // Expired entries are not returned; a newer answer replaces the old one.
+  got = st->GetIpInfo({"192.0.2.1", "192.0.2.2"}, 1600);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 1u);
+  b.expires_at = 5000;
+  b.status = "failed";
+  ASSERT_TRUE(st->PutIpInfo({b}));
+  auto st2 = Reopen();
+  got = st2->GetIpInfo({"192.0.2.2"}, 1600);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].status, "failed");
+}
+
+TEST_P(StoreContract, SourcesNotEnrichedOrStaleAreFoundAndUpdated) {
+  auto st = OpenFresh();
+  const auto reports = Samples({"aggregate/empty_reason.xml", "extract_report/nice-input.xml"});
+  Batch old_batch, new_batch;
+  old_batch.aggregates.push_back({"test", &reports[0]});
+  old_batch.sources_enriched_at = 1000;
+  new_batch.aggregates.push_back({"test", &reports[1]});  // never enriched
+  ASSERT_TRUE(st->Store(old_batch));
+  ASSERT_TRUE(st->Store(new_batch));
+  std::set<std::string> old_ips, new_ips;
+  for (const auto& rec : reports[0].records) old_ips.insert(rec.source.ip_address);
+  for (const auto& rec : reports[1].records) new_ips.insert(rec.source.ip_address);
+
+  auto ips = st->SourceIpsToEnrich(500);  // only the never-enriched
+  ASSERT_TRUE(ips) << ips.error();
+  EXPECT_EQ(std::set<std::string>(ips->begin(), ips->end()), new_ips);
+  ips = st->SourceIpsToEnrich(2000);  // both: the first batch is stale by then
+  ASSERT_TRUE(ips);
+  std::set<std::string> all = old_ips;
+  all.insert(new_ips.begin(), new_ips.end());
+  EXPECT_EQ(std::set<std::string>(ips->begin(), ips->end()), all);
+
+  std::vector<model::Source> sources;
+  for (const auto& ip : all) {
+    model::Source s;
+    s.ip_address = ip;
+    s.reverse_dns = "host.example.com";
+    s.base_domain = "example.com";
+    s.country = "DE";
+    s.name = "Example";
+    s.type = "ISP";
+    s.asn = 64500;
+    sources.push_back(s);
+  }
+  auto changed = st->UpdateSources(sources, 3000, 500);  // the stale-at-2000 batch is kept
+  ASSERT_TRUE(changed) << changed.error();
+  EXPECT_EQ(*changed, reports[1].records.size());
+  ips = st->SourceIpsToEnrich(2000);
+  ASSERT_TRUE(ips);
+  EXPECT_EQ(std::set<std::string>(ips->begin(), ips->end()), old_ips);
+  std::vector<model::AggregateReport> stored;
+  ASSERT_TRUE(st->ForEachAggregate(
+      {}, [&](model::AggregateReport&& r) { stored.push_back(std::move(r)); }));
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_FALSE(stored[0].records[0].source.reverse_dns);
+  for (const auto& rec : stored[1].records) {
+    EXPECT_EQ(rec.source.reverse_dns, "host.example.com");
+    EXPECT_EQ(rec.source.country, "DE");
+    EXPECT_EQ(rec.source.asn, 64500);
+    EXPECT_EQ(rec.source.name, "Example");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
                          [](const auto& p) { return p.param.name; });
 

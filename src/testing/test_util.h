@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace dmarc::testing {
 
@@ -25,6 +26,21 @@ inline std::string ReadFile(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Command-line arguments for the dmarc-report binary with enrichment off (--no-enrich) unless
+// the test sets an enrichment option itself: outputs must not depend on DNS or on the
+// geolocation database installed.
+inline std::vector<std::string> EnrichmentOffByDefault(std::vector<std::string> args) {
+  if (args.empty() || (args[0] != "parse" && args[0] != "import")) return args;
+  for (const auto& a : args) {
+    for (const char* opt :
+         {"--offline", "--nameserver", "--geoip-db", "--services-file", "--no-enrich", "--dns-"}) {
+      if (a.rfind(opt, 0) == 0) return args;
+    }
+  }
+  args.insert(args.begin() + 1, "--no-enrich");
+  return args;
 }
 
 }  // namespace dmarc::testing

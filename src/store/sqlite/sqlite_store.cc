@@ -233,6 +233,11 @@ CREATE INDEX failure_reports_domain_arrival ON failure_reports (reported_domain,
 ALTER TABLE smtp_tls_reports ADD COLUMN errors TEXT NOT NULL DEFAULT '[]';
 CREATE INDEX smtp_tls_policies_domain ON smtp_tls_policies (policy_domain);
 )sql",
+    // Enrichment: when a record's source fields were last filled from reverse DNS (NULL: never,
+    // e.g. imported offline), so `enrich --db` can find records whose data is missing or stale.
+    R"sql(
+ALTER TABLE aggregate_records ADD COLUMN source_enriched_at INTEGER;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -263,19 +268,9 @@ class SqliteStore final : public ReportStore {
   }
 
   Result<BatchResult> Store(const Batch& batch) override {
-    if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r)
-      return MakeError("cannot start a write: " + r.error());
     pending_ip_ids_.clear();
-    auto result = StoreInTransaction(batch);
-    if (!result) {
-      (void)db_.Exec("ROLLBACK");
-      return result;
-    }
-    if (auto r = db_.Exec("COMMIT"); !r) {
-      (void)db_.Exec("ROLLBACK");
-      return MakeError("commit failed: " + r.error());
-    }
-    ip_ids_.merge(pending_ip_ids_);
+    auto result = InWriteTransaction([&] { return StoreInTransaction(batch); });
+    if (result) ip_ids_.merge(pending_ip_ids_);
     return result;
   }
 
@@ -287,6 +282,15 @@ class SqliteStore final : public ReportStore {
   Result<std::size_t> ForEachSmtpTls(
       const Filter& filter, const std::function<void(model::SmtpTlsReport&&)>& visit) override;
   Result<std::vector<RejectedInput>> Rejections() override;
+  Result<std::vector<bool>> AggregatesStored(
+      const std::vector<const model::AggregateReport*>& reports) override;
+  Result<std::vector<IpInfoRow>> GetIpInfo(const std::vector<std::string>& ips,
+                                           std::int64_t now) override;
+  Result<bool> PutIpInfo(const std::vector<IpInfoRow>& rows) override;
+  Result<std::vector<std::string>> SourceIpsToEnrich(std::int64_t enriched_before) override;
+  Result<std::size_t> UpdateSources(const std::vector<model::Source>& sources,
+                                    std::int64_t enriched_at,
+                                    std::int64_t enriched_before) override;
   std::string Describe() const override { return "sqlite:" + path_; }
 
  private:
@@ -333,9 +337,9 @@ class SqliteStore final : public ReportStore {
          " normalized_timespan, source_ip, source_country, source_reverse_dns,"
          " source_base_domain, source_name, source_type, source_asn, source_as_name,"
          " source_as_domain, count, spf_aligned, dkim_aligned, dmarc_aligned, disposition,"
-         " policy_dkim, policy_spf, header_from, envelope_from, envelope_to)"
+         " policy_dkim, policy_spf, header_from, envelope_from, envelope_to, source_enriched_at)"
          " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
-         "?22,?23,?24,?25)"},
+         "?22,?23,?24,?25,?26)"},
         {&insert_dkim_,
          "INSERT INTO aggregate_dkim (record, position, domain, selector, result, human_result)"
          " VALUES (?1,?2,?3,?4,?5,?6)"},
@@ -396,6 +400,24 @@ class SqliteStore final : public ReportStore {
   }
   Result<bool> StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result);
   Result<bool> StoreSmtpTls(const Batch& batch, std::int64_t now, BatchResult& result);
+
+  // Runs body in one write transaction: committed when it succeeds, rolled back otherwise.
+  template <class Body>
+  auto InWriteTransaction(Body&& body) -> decltype(body()) {
+    if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r) {
+      return MakeError("cannot start a write: " + r.error());
+    }
+    auto result = body();
+    if (!result) {
+      (void)db_.Exec("ROLLBACK");
+      return result;
+    }
+    if (auto r = db_.Exec("COMMIT"); !r) {
+      (void)db_.Exec("ROLLBACK");
+      return MakeError("commit failed: " + r.error());
+    }
+    return result;
+  }
 
   Database db_;
   std::string path_;
@@ -493,6 +515,8 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
           .Bind(23, rec.identifiers.header_from)
           .Bind(24, rec.identifiers.envelope_from)
           .Bind(25, rec.identifiers.envelope_to);
+      // Left unbound (NULL) when the sources were not enriched from DNS.
+      if (batch.sources_enriched_at) insert_record_.Bind(26, batch.sources_enriched_at);
       DMARC_TRY(insert_record_.Run());
       const std::int64_t record_row = db_.LastInsertId();
       if (first_record == 0) first_record = record_row;
@@ -1020,6 +1044,144 @@ Result<std::vector<RejectedInput>> SqliteStore::Rejections() {
                    static_cast<std::uint64_t>(s->Int(4)), s->Blob(5)});
   }
   return out;
+}
+
+Result<std::vector<bool>> SqliteStore::AggregatesStored(
+    const std::vector<const model::AggregateReport*>& reports) {
+  auto s = db_.Prepare(
+      "SELECT 1 FROM aggregate_reports WHERE org_name = ?1 AND report_id = ?2 AND domain = ?3"
+      " AND begin_ts = ?4 AND end_ts = ?5");
+  if (!s) return MakeError(s.error());
+  std::vector<bool> out;
+  out.reserve(reports.size());
+  DMARC_TRY(db_.Exec("BEGIN"));
+  for (const auto* r : reports) {
+    const auto& m = r->report_metadata;
+    s->Bind(1, m.org_name)
+        .Bind(2, m.report_id)
+        .Bind(3, r->policy_published.domain)
+        .Bind(4, m.begin)
+        .Bind(5, m.end);
+    auto row = s->Step();
+    s->Reset();
+    if (!row) {
+      (void)db_.Exec("ROLLBACK");
+      return MakeError(row.error());
+    }
+    out.push_back(*row);
+  }
+  DMARC_TRY(db_.Exec("COMMIT"));
+  return out;
+}
+
+Result<std::vector<IpInfoRow>> SqliteStore::GetIpInfo(const std::vector<std::string>& ips,
+                                                      std::int64_t now) {
+  auto s = db_.Prepare(
+      "SELECT ip, status, reverse_dns, base_domain, country, asn, as_name, as_domain,"
+      " resolved_at, expires_at FROM ip_info_cache WHERE ip = ?1 AND expires_at > ?2");
+  if (!s) return MakeError(s.error());
+  std::vector<IpInfoRow> out;
+  DMARC_TRY(db_.Exec("BEGIN"));
+  for (const auto& ip : ips) {
+    s->Bind(1, ip).Bind(2, now);
+    auto row = s->Step();
+    if (!row) {
+      s->Reset();
+      (void)db_.Exec("ROLLBACK");
+      return MakeError(row.error());
+    }
+    if (*row) {
+      out.push_back({s->Text(0), s->Text(1), s->OptText(2), s->OptText(3), s->OptText(4),
+                     s->OptInt(5), s->OptText(6), s->OptText(7), s->Int(8), s->Int(9)});
+    }
+    s->Reset();
+  }
+  DMARC_TRY(db_.Exec("COMMIT"));
+  return out;
+}
+
+Result<bool> SqliteStore::PutIpInfo(const std::vector<IpInfoRow>& rows) {
+  if (rows.empty()) return true;
+  auto s = db_.Prepare(
+      "INSERT OR REPLACE INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn,"
+      " as_name, as_domain, resolved_at, expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+  if (!s) return MakeError(s.error());
+  return InWriteTransaction([&]() -> Result<bool> {
+    for (const auto& r : rows) {
+      s->Bind(1, r.ip)
+          .Bind(2, r.status)
+          .Bind(3, r.reverse_dns)
+          .Bind(4, r.base_domain)
+          .Bind(5, r.country)
+          .Bind(6, r.asn)
+          .Bind(7, r.as_name)
+          .Bind(8, r.as_domain)
+          .Bind(9, r.resolved_at)
+          .Bind(10, r.expires_at);
+      DMARC_TRY(s->Run());
+    }
+    return true;
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::SourceIpsToEnrich(std::int64_t enriched_before) {
+  auto s = db_.Prepare(
+      "SELECT DISTINCT source_ip FROM aggregate_records"
+      " WHERE source_enriched_at IS NULL OR source_enriched_at < ?1");
+  if (!s) return MakeError(s.error());
+  s->Bind(1, enriched_before);
+  std::vector<std::string> out;
+  for (;;) {
+    auto row = s->Step();
+    if (!row) return MakeError(row.error());
+    if (!*row) break;
+    out.push_back(s->Text(0));
+  }
+  return out;
+}
+
+Result<std::size_t> SqliteStore::UpdateSources(const std::vector<model::Source>& sources,
+                                               std::int64_t enriched_at,
+                                               std::int64_t enriched_before) {
+  if (sources.empty()) return std::size_t{0};
+  return InWriteTransaction([&]() -> Result<std::size_t> {
+    // The new values go to a temporary table first, so one pass over the records updates all.
+    DMARC_TRY(db_.Exec(
+        "CREATE TEMP TABLE IF NOT EXISTS enrich_sources (ip TEXT PRIMARY KEY, country TEXT,"
+        " reverse_dns TEXT, base_domain TEXT, name TEXT, type TEXT, asn INTEGER, as_name TEXT,"
+        " as_domain TEXT) WITHOUT ROWID;"
+        "DELETE FROM enrich_sources;"));
+    auto ins =
+        db_.Prepare("INSERT OR REPLACE INTO enrich_sources VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+    if (!ins) return MakeError(ins.error());
+    for (const auto& src : sources) {
+      ins->Bind(1, src.ip_address)
+          .Bind(2, src.country)
+          .Bind(3, src.reverse_dns)
+          .Bind(4, src.base_domain)
+          .Bind(5, src.name)
+          .Bind(6, src.type)
+          .Bind(7, src.asn)
+          .Bind(8, src.as_name)
+          .Bind(9, src.as_domain);
+      DMARC_TRY(ins->Run());
+    }
+    auto upd = db_.Prepare(
+        "UPDATE aggregate_records SET source_country = u.country,"
+        " source_reverse_dns = u.reverse_dns, source_base_domain = u.base_domain,"
+        " source_name = u.name, source_type = u.type, source_asn = u.asn,"
+        " source_as_name = u.as_name, source_as_domain = u.as_domain, source_enriched_at = "
+        "NULLIF(?1, 0)"
+        " FROM enrich_sources AS u WHERE aggregate_records.source_ip = u.ip AND"
+        " (aggregate_records.source_enriched_at IS NULL OR"
+        " aggregate_records.source_enriched_at < ?2)");
+    if (!upd) return MakeError(upd.error());
+    upd->Bind(1, enriched_at).Bind(2, enriched_before);
+    DMARC_TRY(upd->Run());
+    const auto changed = static_cast<std::size_t>(db_.Changes());
+    DMARC_TRY(db_.Exec("DELETE FROM enrich_sources"));
+    return changed;
+  });
 }
 
 }  // namespace

@@ -1,0 +1,314 @@
+#include "enrich/enrich.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <unordered_set>
+
+#include "enrich/geoip.h"
+#include "enrich/resolver.h"
+#include "enrich/services.h"
+#include "psl/psl.h"
+
+namespace dmarc::enrich {
+
+namespace {
+
+constexpr std::int64_t kFailureTtlSeconds = 3600;
+constexpr std::size_t kMaxMemoryEntries = 1'000'000;
+constexpr const char* kNpmPath =
+    "node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb";
+
+// The canonical text of an address (so "::FFFF:1.2.3.4" and "0:0::1" share cache entries), or
+// nothing when it is not an address.
+std::optional<std::string> CanonicalIp(const std::string& ip) {
+  unsigned char buf[16];
+  char text[INET6_ADDRSTRLEN];
+  if (ip.size() < INET6_ADDRSTRLEN && inet_pton(AF_INET, ip.c_str(), buf) == 1) {
+    return inet_ntop(AF_INET, buf, text, sizeof text) ? std::optional<std::string>(text)
+                                                      : std::nullopt;
+  }
+  if (ip.size() < INET6_ADDRSTRLEN && inet_pton(AF_INET6, ip.c_str(), buf) == 1) {
+    return inet_ntop(AF_INET6, buf, text, sizeof text) ? std::optional<std::string>(text)
+                                                       : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::int64_t FailureTtl(const Options& options) {
+  return std::min(options.dns_cache_ttl_seconds, kFailureTtlSeconds);
+}
+
+std::string_view ToString(DnsStatus s) {
+  switch (s) {
+    case DnsStatus::kName:
+      return "name";
+    case DnsStatus::kNoName:
+      return "no_name";
+    case DnsStatus::kFailed:
+      break;
+  }
+  return "failed";
+}
+
+std::optional<DnsStatus> ParseDnsStatus(std::string_view s) {
+  if (s == "name") return DnsStatus::kName;
+  if (s == "no_name") return DnsStatus::kNoName;
+  if (s == "failed") return DnsStatus::kFailed;
+  return std::nullopt;
+}
+
+std::optional<std::string> FindDefaultGeoIpDatabase() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates;
+  if (const char* env = std::getenv("DMARC_REPORT_GEOIP_DB"); env && *env) {
+    candidates.emplace_back(env);
+  }
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / "../share/dmarc-report/geoip" / kNpmPath);
+    candidates.push_back(exe.parent_path() / "../geoip" / kNpmPath);
+  }
+#ifdef DMARC_SOURCE_DIR
+  candidates.push_back(fs::path(DMARC_SOURCE_DIR) / "geoip" / kNpmPath);
+#endif
+  for (const auto& c : candidates) {
+    if (fs::is_regular_file(c, ec)) return fs::weakly_canonical(c, ec).string();
+  }
+  return std::nullopt;
+}
+
+Result<std::string> NormalizeNameserver(std::string_view text) {
+  std::string host(text), port;
+  unsigned char buf[16];
+  auto bad = [&] {
+    return MakeError(
+        fmt::format("nameserver \"{}\": expected an IP address, IP:PORT or [IPv6]:PORT", text));
+  };
+  if (!host.empty() && host.front() == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string::npos) return bad();
+    if (close + 1 < host.size()) {
+      if (host[close + 1] != ':') return bad();
+      port = host.substr(close + 2);
+    }
+    host = host.substr(1, close - 1);
+    if (inet_pton(AF_INET6, host.c_str(), buf) != 1) return bad();
+  } else if (inet_pton(AF_INET6, host.c_str(), buf) == 1) {
+    // a bare IPv6 address: no port
+  } else {
+    if (const std::size_t colon = host.find(':'); colon != std::string::npos) {
+      port = host.substr(colon + 1);
+      host.resize(colon);
+    }
+    if (inet_pton(AF_INET, host.c_str(), buf) != 1) return bad();
+  }
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return bad();
+    const int p = std::stoi(port);
+    if (p < 1 || p > 65535) return bad();
+  }
+  const bool v6 = host.find(':') != std::string::npos;
+  if (port.empty()) return v6 ? "[" + host + "]:53" : host + ":53";
+  return v6 ? "[" + host + "]:" + port : host + ":" + port;
+}
+
+Enricher::~Enricher() = default;
+
+const std::vector<std::string>& Enricher::geoip_files() const { return geoip_->paths(); }
+
+Result<std::unique_ptr<Enricher>> Enricher::Create(const Options& options) {
+  std::unique_ptr<Enricher> e(new Enricher());
+  e->options_ = options;
+  if (options.dns_concurrency < 1 || options.dns_concurrency > 10'000) {
+    return MakeError("DNS concurrency must be between 1 and 10000");
+  }
+  if (options.dns_timeout_ms < 1 || options.dns_timeout_ms > 60'000) {
+    return MakeError("DNS timeout must be between 1 and 60000 ms");
+  }
+  if (options.dns_retries < 0 || options.dns_retries > 10) {
+    return MakeError("DNS retries must be between 0 and 10");
+  }
+  if (options.dns_cache_ttl_seconds < 0) return MakeError("DNS cache TTL must not be negative");
+  e->options_.nameservers.clear();
+  for (const auto& ns : options.nameservers) {
+    auto n = NormalizeNameserver(ns);
+    if (!n) return MakeError(n.error());
+    e->options_.nameservers.push_back(*n);
+  }
+  std::vector<std::string> dbs = options.geoip_dbs;
+  if (dbs.empty()) {
+    if (auto d = FindDefaultGeoIpDatabase()) dbs.push_back(*d);
+  }
+  auto geo = GeoIp::Open(dbs);
+  if (!geo) return MakeError(geo.error());
+  e->geoip_ = std::move(geo).value();
+  e->services_ = Services::BuiltIn();
+  for (const auto& f : options.services_files) {
+    if (auto r = e->services_->AddFile(f); !r) return MakeError(r.error());
+  }
+  return e;
+}
+
+std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::string>& ips,
+                                                         DnsCache* cache, std::int64_t now,
+                                                         LookupStats* stats) {
+  LookupStats local;
+  LookupStats& st = stats ? *stats : local;
+  // Distinct addresses, each under its canonical text for the DNS side.
+  std::unordered_map<std::string, std::optional<std::string>> canonical;  // given → canonical
+  for (const auto& ip : ips) {
+    if (!canonical.count(ip)) canonical.emplace(ip, CanonicalIp(ip));
+  }
+  st.addresses += canonical.size();
+
+  std::unordered_map<std::string, CachedDns> answers;  // canonical → answer
+  if (!options_.offline) {
+    std::vector<std::string> wanted;
+    {
+      std::lock_guard lock(memory_mutex_);
+      std::unordered_set<std::string> seen;
+      for (const auto& [given, canon] : canonical) {
+        if (!canon || !seen.insert(*canon).second) continue;
+        if (auto it = memory_.find(*canon); it != memory_.end() && it->second.expires_at > now) {
+          answers.emplace(*canon, it->second);
+        } else {
+          wanted.push_back(*canon);
+        }
+      }
+    }
+    st.cache_hits += answers.size();
+    if (cache && !wanted.empty()) {
+      auto got = cache->Get(wanted, now);
+      if (got) {
+        for (auto& c : *got) {
+          if (c.expires_at <= now) continue;
+          ++st.cache_hits;
+          answers.emplace(c.ip, std::move(c));
+        }
+        std::erase_if(wanted, [&](const std::string& ip) { return answers.count(ip) > 0; });
+      } else {
+        st.warnings.push_back("DNS cache not readable: " + got.error());
+      }
+    }
+    std::vector<CachedDns> fresh;
+    bool down = false;
+    {
+      std::lock_guard lock(memory_mutex_);
+      down = dns_down_;
+    }
+    if (!wanted.empty() && !down) {
+      ResolverOptions ro;
+      ro.nameservers = options_.nameservers;
+      ro.concurrency = options_.dns_concurrency;
+      ro.timeout_ms = options_.dns_timeout_ms;
+      ro.retries = options_.dns_retries;
+      auto resolved = ResolvePtr(wanted, ro);
+      if (!resolved) {
+        st.warnings.push_back("reverse DNS unavailable: " + resolved.error());
+      } else {
+        st.queried += wanted.size();
+        for (std::size_t i = 0; i < wanted.size(); ++i) {
+          const PtrResult& r = (*resolved)[i];
+          CachedDns c;
+          c.ip = wanted[i];
+          c.status = r.status;
+          if (r.status == DnsStatus::kName) c.reverse_dns = r.name;
+          c.resolved_at = now;
+          c.expires_at = now + (r.status == DnsStatus::kFailed ? FailureTtl(options_)
+                                                               : options_.dns_cache_ttl_seconds);
+          (r.status == DnsStatus::kName     ? st.names
+           : r.status == DnsStatus::kNoName ? st.no_names
+                                            : st.failures)++;
+          answers.emplace(c.ip, c);
+          fresh.push_back(std::move(c));
+        }
+        const std::size_t failed = static_cast<std::size_t>(
+            std::count_if(resolved->begin(), resolved->end(),
+                          [](const PtrResult& r) { return r.status == DnsStatus::kFailed; }));
+        std::lock_guard lock(memory_mutex_);
+        failures_in_a_row_ = failed == wanted.size() ? failures_in_a_row_ + failed : 0;
+        if (!dns_down_ && ((failed == wanted.size() && failed >= kDownAfterAllFailed) ||
+                           failures_in_a_row_ >= kDownAfterFailures)) {
+          dns_down_ = true;
+          st.warnings.push_back(fmt::format(
+              "no answer from DNS ({}; {} queries failed in a row): the rest of this run "
+              "resolves no names",
+              resolved->empty() ? "" : resolved->back().detail, failures_in_a_row_));
+        }
+      }
+    }
+    if (!fresh.empty()) {
+      if (cache) {
+        if (auto r = cache->Put(fresh); !r) {
+          st.warnings.push_back("DNS cache not written: " + r.error());
+        }
+      }
+      std::lock_guard lock(memory_mutex_);
+      if (memory_.size() + fresh.size() > kMaxMemoryEntries) memory_.clear();
+      for (auto& c : fresh) memory_[c.ip] = std::move(c);
+    }
+  }
+
+  std::unordered_map<std::string, IpInfo> out;
+  out.reserve(canonical.size());
+  for (const auto& [given, canon] : canonical) {
+    IpInfo info;
+    info.source.ip_address = given;
+    if (canon) {
+      if (auto it = answers.find(*canon); it != answers.end()) {
+        info.resolved = true;
+        info.status = it->second.status;
+        info.source.reverse_dns = it->second.reverse_dns;
+        if (info.source.reverse_dns) {
+          info.source.base_domain = psl::RegistrableDomain(*info.source.reverse_dns);
+        }
+      }
+      GeoInfo g = geoip_->Lookup(*canon);
+      info.source.country = std::move(g.country);
+      info.source.asn = g.asn;
+      info.source.as_name = std::move(g.as_name);
+      info.source.as_domain = std::move(g.as_domain);
+      if (const Service* s = services_->Find(info.source.base_domain, info.source.asn)) {
+        info.source.name = s->name;
+        info.source.type = s->type;
+      }
+    }
+    if (!info.resolved || info.status == DnsStatus::kFailed) ++st.unresolved;
+    out.emplace(given, std::move(info));
+  }
+  return out;
+}
+
+LookupStats Enricher::EnrichReports(const std::vector<model::AggregateReport*>& reports,
+                                    DnsCache* cache, std::int64_t now) {
+  std::vector<std::string> ips;
+  for (const auto* r : reports) {
+    for (const auto& rec : r->records) ips.push_back(rec.source.ip_address);
+  }
+  LookupStats stats;
+  const auto infos = Lookup(ips, cache, now, &stats);
+  for (auto* r : reports) {
+    for (auto& rec : r->records) {
+      if (auto it = infos.find(rec.source.ip_address); it != infos.end()) {
+        Apply(it->second, rec.source);
+      }
+    }
+  }
+  return stats;
+}
+
+void Apply(const IpInfo& info, model::Source& source) {
+  const std::string ip = std::move(source.ip_address);
+  source = info.source;
+  source.ip_address = ip;
+}
+
+}  // namespace dmarc::enrich

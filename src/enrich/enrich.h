@@ -1,0 +1,146 @@
+// Source enrichment: what a source IP address means to a person. For each distinct address:
+// its reverse-DNS (PTR) name, looked up with c-ares, many queries in flight, bounded by a
+// per-query timeout and retries; the registrable domain of that name (libpsl); country and
+// autonomous system from MaxMind DB files (libmaxminddb); and the sending service from a data
+// file of base domains and ASNs (services.tsv, built in, plus the user's own).
+//
+// DNS answers (names, NXDOMAIN and failures alike) are cached: in memory for the life of an
+// Enricher, and in a caller's Cache (the store) with an expiry, so re-imports never wait on DNS.
+// Geolocation and services are not cached: they are local lookups, and stay current with the
+// database files.
+//
+// Thread-safety: an Enricher may be used by several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "model/aggregate.h"
+
+namespace dmarc::enrich {
+
+// Everything a user can set; the config file of `fetch` maps its keys onto this.
+struct Options {
+  bool enabled = true;   // false: records keep only their IP address
+  bool offline = false;  // no DNS at all; geolocation and services by ASN still work
+  // "IP" or "IP:PORT" ("[IPv6]:PORT"); empty: the system's resolvers (/etc/resolv.conf).
+  std::vector<std::string> nameservers;
+  unsigned dns_concurrency = 64;                       // PTR queries in flight at once
+  int dns_timeout_ms = 1500;                           // first try; c-ares doubles it per retry
+  int dns_retries = 1;                                 // tries after the first
+  std::int64_t dns_cache_ttl_seconds = 7 * 24 * 3600;  // names and NXDOMAIN
+  // MaxMind DB files (country and/or ASN), read in order; the first that knows a field wins.
+  // Empty: the default country database (see FindDefaultGeoIpDatabase).
+  std::vector<std::string> geoip_dbs;
+  std::vector<std::string> services_files;  // read after the built-in list
+};
+
+inline constexpr std::size_t kDownAfterAllFailed = 4;
+inline constexpr std::size_t kDownAfterFailures = 16;
+
+// How long a failed lookup (timeout, SERVFAIL, refused) is cached: shorter than names, since
+// it may be the network's fault rather than the address's.
+std::int64_t FailureTtl(const Options& options);
+
+// The outcome of one PTR lookup.
+enum class DnsStatus { kName, kNoName, kFailed };
+std::string_view ToString(DnsStatus s);  // "name", "no_name", "failed"
+std::optional<DnsStatus> ParseDnsStatus(std::string_view s);
+
+// One cached DNS answer.
+struct CachedDns {
+  std::string ip;
+  DnsStatus status = DnsStatus::kFailed;
+  std::optional<std::string> reverse_dns;
+  std::int64_t resolved_at = 0;
+  std::int64_t expires_at = 0;
+};
+
+// Where DNS answers outlive the process: implemented over the store by the app.
+class DnsCache {
+ public:
+  virtual ~DnsCache() = default;
+  // The unexpired entries for these addresses (any order; missing ones are not cached).
+  virtual Result<std::vector<CachedDns>> Get(const std::vector<std::string>& ips,
+                                             std::int64_t now) = 0;
+  virtual Result<bool> Put(const std::vector<CachedDns>& entries) = 0;
+};
+
+// What the lookups found for one address.
+struct IpInfo {
+  bool resolved = false;  // DNS was asked (or answered from a cache); false when offline
+  DnsStatus status = DnsStatus::kFailed;
+  model::Source source;  // ip_address and every field found
+};
+
+struct LookupStats {
+  std::size_t addresses = 0;                          // distinct addresses asked about
+  std::size_t cache_hits = 0;                         // answered from memory or the DnsCache
+  std::size_t queried = 0;                            // sent to DNS
+  std::size_t names = 0, no_names = 0, failures = 0;  // outcomes of the queries sent
+  // Addresses without a DNS answer: failed now or recently (cached failure), invalid, or not
+  // asked because the run is offline or DNS was found down. 0: every address has its answer.
+  std::size_t unresolved = 0;
+  std::vector<std::string> warnings;  // e.g. the cache could not be written
+};
+
+class GeoIp;
+class Services;
+
+class Enricher {
+ public:
+  // Opens the databases and reads the services files; errors name the file.
+  static Result<std::unique_ptr<Enricher>> Create(const Options& options);
+  ~Enricher();
+
+  // Looks up these addresses (duplicates and invalid ones allowed): memory first, then cache,
+  // then DNS for the rest, concurrently; new answers go to the cache. Never fails: an address
+  // that could not be resolved gets what the local databases know.
+  std::unordered_map<std::string, IpInfo> Lookup(const std::vector<std::string>& ips,
+                                                 DnsCache* cache, std::int64_t now,
+                                                 LookupStats* stats = nullptr);
+
+  // Enriches every record of these reports in place (one Lookup over their distinct addresses).
+  LookupStats EnrichReports(const std::vector<model::AggregateReport*>& reports, DnsCache* cache,
+                            std::int64_t now);
+
+  const Options& options() const { return options_; }
+  // Files in use, for messages: the geolocation databases actually opened.
+  const std::vector<std::string>& geoip_files() const;
+
+ private:
+  Enricher() = default;
+  Options options_;
+  std::unique_ptr<GeoIp> geoip_;
+  std::unique_ptr<Services> services_;
+  std::mutex memory_mutex_;
+  std::unordered_map<std::string, CachedDns> memory_;  // answers of this run
+  // DNS found down: after a lookup whose every query (at least kDownAfterAllFailed) failed, or
+  // kDownAfterFailures failures in a row with no answer between them, the rest of the run is
+  // offline, so a machine without network pays the timeout a few times, not once per input.
+  std::size_t failures_in_a_row_ = 0;  // guarded by memory_mutex_
+  bool dns_down_ = false;              // guarded by memory_mutex_
+};
+
+// Copies what was found into a record's source (the IP address stays as it is).
+void Apply(const IpInfo& info, model::Source& source);
+
+// The default country database: the first existing file of
+//   $DMARC_REPORT_GEOIP_DB,
+//   <executable dir>/../share/dmarc-report/geoip/<npm path>,
+//   <executable dir>/../geoip/<npm path>   (a build directory inside the source tree),
+//   <source dir at build time>/geoip/<npm path>,
+// where <npm path> is node_modules/@ip-location-db/geo-whois-asn-country-mmdb/
+// geo-whois-asn-country.mmdb (installed by scripts/install-deps.sh with npm ci in geoip/).
+std::optional<std::string> FindDefaultGeoIpDatabase();
+
+// Validates a nameserver as given on the command line: "IP" or "IP:PORT" or "[IPv6]:PORT".
+Result<std::string> NormalizeNameserver(std::string_view text);
+
+}  // namespace dmarc::enrich

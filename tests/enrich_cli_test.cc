@@ -1,0 +1,223 @@
+// Source enrichment through the program, against dnsmasq on loopback (started here): parse and
+// import fill the source fields, import caches answers in the store so a second import sends no
+// query, `enrich --db` fills records imported offline, and a dead server costs only the timeout.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "testing/dns_servers.h"
+#include "testing/run_program.h"
+#include "testing/test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using dmarc::testing::DelayProxy;
+using dmarc::testing::Dnsmasq;
+using dmarc::testing::FreshTestDir;
+using dmarc::testing::Outcome;
+using dmarc::testing::RunDmarcReport;
+using dmarc::testing::SilentServer;
+
+const std::vector<std::string> kHosts = {
+    "8.8.8.8 o1.ptr1234.sendgrid.net",
+    "192.0.2.10 mail-a.example.com",
+    "2001:db8::25 mx.example.org",
+};
+
+// A report whose records come from these addresses.
+std::string Report(const std::string& id, const std::vector<std::string>& ips) {
+  std::string xml =
+      "<?xml version=\"1.0\"?><feedback><report_metadata><org_name>enrich.example</org_name>"
+      "<email>r@enrich.example</email><report_id>" +
+      id +
+      "</report_id><date_range><begin>1700000000</begin><end>1700086399</end></date_range>"
+      "</report_metadata><policy_published><domain>example.com</domain><p>none</p>"
+      "</policy_published>";
+  for (const auto& ip : ips) {
+    xml += "<record><row><source_ip>" + ip +
+           "</source_ip><count>2</count><policy_evaluated><disposition>none</disposition>"
+           "<dkim>pass</dkim><spf>pass</spf></policy_evaluated></row><identifiers>"
+           "<header_from>example.com</header_from></identifiers><auth_results><spf><domain>"
+           "example.com</domain><result>pass</result></spf></auth_results></record>";
+  }
+  return xml + "</feedback>";
+}
+
+class EnrichCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = FreshTestDir("dmarc-enrich",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+
+  Outcome Exec(const std::vector<std::string>& args) { return RunDmarcReport(args, dir_); }
+
+  // source objects of every record exported from a store, by address
+  std::map<std::string, nlohmann::json> ExportedSources(const std::string& db) {
+    Outcome r = Exec({"export", "--db", db});
+    EXPECT_EQ(r.status, 0) << r.err;
+    std::map<std::string, nlohmann::json> out;
+    const auto exported = nlohmann::json::parse(r.out);
+    for (const auto& rep : exported["aggregate_reports"]) {
+      for (const auto& rec : rep["records"]) {
+        out[rec["source"]["ip_address"].get<std::string>()] = rec["source"];
+      }
+    }
+    return out;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(EnrichCli, ParseFillsSourceFieldsFromDnsGeolocationAndServices) {
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  const std::string in =
+      Write("r.xml", Report("r1", {"8.8.8.8", "192.0.2.10", "2001:db8::25", "192.0.2.99"}));
+  Outcome r = Exec({"parse", "--nameserver", dns.address(), in});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& recs = j["aggregate_reports"][0]["records"];
+  ASSERT_EQ(recs.size(), 4u);
+  const auto& google = recs[0]["source"];
+  EXPECT_EQ(google["reverse_dns"], "o1.ptr1234.sendgrid.net");
+  EXPECT_EQ(google["base_domain"], "sendgrid.net");
+  EXPECT_EQ(google["name"], "SendGrid");
+  EXPECT_EQ(google["type"], "Email Delivery");
+  EXPECT_EQ(google["country"], "US");  // the bundled country database
+  EXPECT_EQ(recs[1]["source"]["reverse_dns"], "mail-a.example.com");
+  EXPECT_EQ(recs[1]["source"]["base_domain"], "example.com");
+  EXPECT_EQ(recs[2]["source"]["reverse_dns"], "mx.example.org");
+  EXPECT_TRUE(recs[3]["source"]["reverse_dns"].is_null());  // NXDOMAIN
+
+  // CSV carries the same values.
+  r = Exec({"parse", "-f", "csv", "--nameserver", dns.address(), in});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("o1.ptr1234.sendgrid.net"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SendGrid"), std::string::npos);
+}
+
+TEST_F(EnrichCli, ParseOfflineAndNoEnrich) {
+  SilentServer silent;  // would hang a run that asked it anything without a timeout
+  const std::string in = Write("r.xml", Report("r1", {"8.8.8.8"}));
+  Outcome r = Exec({"parse", "--offline", "--nameserver", silent.address(), in});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto src = nlohmann::json::parse(r.out)["aggregate_reports"][0]["records"][0]["source"];
+  EXPECT_EQ(src["country"], "US");
+  EXPECT_TRUE(src["reverse_dns"].is_null());
+  r = Exec({"parse", "--no-enrich", in});
+  ASSERT_EQ(r.status, 0) << r.err;
+  src = nlohmann::json::parse(r.out)["aggregate_reports"][0]["records"][0]["source"];
+  EXPECT_TRUE(src["country"].is_null());
+}
+
+TEST_F(EnrichCli, DeadNameserverCostsOnlyTheTimeout) {
+  SilentServer silent;
+  std::vector<std::string> ips;
+  for (int i = 1; i <= 100; ++i) ips.push_back("198.51.100." + std::to_string(i));
+  const std::string in = Write("r.xml", Report("r1", ips));
+  const auto start = std::chrono::steady_clock::now();
+  Outcome r = Exec({"parse", "--nameserver", silent.address(), "--dns-timeout-ms", "200",
+                    "--dns-retries", "1", in});
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_LT(took, 3.0);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["aggregate_reports"][0]["records"].size(), 100u);
+}
+
+TEST_F(EnrichCli, ImportCachesAnswersInTheStore) {
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  DelayProxy proxy(dns.port(), std::chrono::milliseconds(0));
+  const std::string db = (dir_ / "s.db").string();
+  const std::vector<std::string> ips = {"8.8.8.8", "192.0.2.10", "192.0.2.99"};
+  const std::string a = Write("a.xml", Report("a", ips));
+  const std::string b = Write("b.xml", Report("b", ips));
+  Outcome r = Exec({"import", "--db", db, "--nameserver", proxy.address(), a});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(proxy.queries(), 3u);
+  EXPECT_NE(r.err.find("0 from the DNS cache, 3 looked up"), std::string::npos) << r.err;
+  // Another report with the same addresses, in another process: all from the store.
+  r = Exec({"import", "--db", db, "--nameserver", proxy.address(), b});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(proxy.queries(), 3u);
+  EXPECT_NE(r.err.find("3 from the DNS cache, 0 looked up"), std::string::npos) << r.err;
+  auto sources = ExportedSources(db);
+  EXPECT_EQ(sources["8.8.8.8"]["name"], "SendGrid");
+  EXPECT_EQ(sources["192.0.2.10"]["reverse_dns"], "mail-a.example.com");
+  EXPECT_TRUE(sources["192.0.2.99"]["reverse_dns"].is_null());
+  // A duplicate report's addresses are not looked up at all, not even in the cache.
+  r = Exec({"import", "--db", db, "--nameserver", proxy.address(), a});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("1 duplicate(s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("0 from the DNS cache, 0 looked up"), std::string::npos) << r.err;
+  EXPECT_EQ(proxy.queries(), 3u);
+}
+
+TEST_F(EnrichCli, EnrichFillsRecordsImportedOffline) {
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  const std::string db = (dir_ / "s.db").string();
+  const std::string a = Write("a.xml", Report("a", {"8.8.8.8", "192.0.2.10"}));
+  Outcome r = Exec({"import", "-q", "--offline", "--db", db, a});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto sources = ExportedSources(db);
+  EXPECT_EQ(sources["8.8.8.8"]["country"], "US");
+  EXPECT_TRUE(sources["8.8.8.8"]["reverse_dns"].is_null());
+
+  r = Exec({"enrich", "--db", db, "--nameserver", dns.address()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("2 address(es)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 record(s) updated"), std::string::npos) << r.err;
+  sources = ExportedSources(db);
+  EXPECT_EQ(sources["8.8.8.8"]["reverse_dns"], "o1.ptr1234.sendgrid.net");
+  EXPECT_EQ(sources["8.8.8.8"]["name"], "SendGrid");
+  EXPECT_EQ(sources["192.0.2.10"]["base_domain"], "example.com");
+
+  // Nothing is missing or stale any more.
+  r = Exec({"enrich", "--db", db, "--nameserver", dns.address()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("0 address(es)"), std::string::npos) << r.err;
+}
+
+TEST_F(EnrichCli, UnusableOptionsAreUsageErrors) {
+  const std::string in = Write("r.xml", Report("r1", {"8.8.8.8"}));
+  EXPECT_EQ(Exec({"parse", "--nameserver", "dns.example", in}).status, 2);
+  Outcome r = Exec({"parse", "--geoip-db", (dir_ / "none.mmdb").string(), in});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("none.mmdb"), std::string::npos) << r.err;
+  EXPECT_EQ(Exec({"parse", "--dns-cache-ttl", "forever", in}).status, 2);
+  const std::string bad = Write("bad.tsv", "example.com\tonly-two-fields\n");
+  r = Exec({"parse", "--services-file", bad, in});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("bad.tsv:1:"), std::string::npos) << r.err;
+}
+
+TEST_F(EnrichCli, UserServicesFileNamesSenders) {
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  const std::string in = Write("r.xml", Report("r1", {"192.0.2.10"}));
+  const std::string svc = Write("mine.tsv", "# ours\nexample.com\tOur Relay\tEmail Provider\n");
+  Outcome r = Exec({"parse", "--nameserver", dns.address(), "--services-file", svc,
+                    "--dns-cache-ttl", "1h", in});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto src = nlohmann::json::parse(r.out)["aggregate_reports"][0]["records"][0]["source"];
+  EXPECT_EQ(src["name"], "Our Relay");
+  EXPECT_EQ(src["type"], "Email Provider");
+}
+
+}  // namespace
