@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "base/limits.h"
-#include "parse/failure.h"
 #include "enrich/enrich.h"
+#include "parse/failure.h"
 
 namespace dmarc::app {
 
