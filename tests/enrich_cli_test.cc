@@ -110,6 +110,30 @@ TEST_F(EnrichCli, ParseFillsSourceFieldsFromDnsGeolocationAndServices) {
   EXPECT_NE(r.out.find("SendGrid"), std::string::npos);
 }
 
+TEST_F(EnrichCli, FailureReportSourcesAreEnrichedToo) {
+  // The real sample reports a message from 10.10.10.10; the test server names that address.
+  Dnsmasq dns({"10.10.10.10 relay.mailer.example.net"});
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  const std::string in = dmarc::testing::TestData(
+      "real/parsedmarc-samples/failure/DMARC Failure Report for domain.de "
+      "(mail-from=sharepoint@domain.de, ip=10.10.10.10).eml");
+  Outcome r = Exec({"parse", "--nameserver", dns.address(), in});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto src = nlohmann::json::parse(r.out)["failure_reports"][0]["source"];
+  EXPECT_EQ(src["ip_address"], "10.10.10.10");
+  EXPECT_EQ(src["reverse_dns"], "relay.mailer.example.net");
+  EXPECT_EQ(src["base_domain"], "example.net");
+
+  // import enriches before storing: export shows the same source.
+  const std::string db = (dir_ / "s.db").string();
+  r = Exec({"import", "--db", db, "--nameserver", dns.address(), in});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Exec({"export", "--db", db, "--type", "failure"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  src = nlohmann::json::parse(r.out)["failure_reports"][0]["source"];
+  EXPECT_EQ(src["reverse_dns"], "relay.mailer.example.net");
+}
+
 TEST_F(EnrichCli, ParseOfflineAndNoEnrich) {
   SilentServer silent;  // would hang a run that asked it anything without a timeout
   const std::string in = Write("r.xml", Report("r1", {"8.8.8.8"}));

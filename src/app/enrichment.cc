@@ -85,14 +85,15 @@ void PrintWarnings(const enrich::LookupStats& stats) {
 
 std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& st,
                                const std::vector<model::AggregateReport*>& reports,
-                               std::int64_t now, enrich::LookupStats* total) {
+                               const std::vector<model::FailureReport*>& failures, std::int64_t now,
+                               enrich::LookupStats* total) {
   const auto stored = st.AggregatesStored({reports.begin(), reports.end()});
   std::vector<model::AggregateReport*> fresh;
   for (std::size_t i = 0; i < reports.size(); ++i) {
     if (!stored || !(*stored)[i]) fresh.push_back(reports[i]);
   }
   StoreDnsCache cache(st);
-  const enrich::LookupStats s = enricher.EnrichReports(fresh, &cache, now);
+  const enrich::LookupStats s = enricher.EnrichReports(fresh, &cache, now, failures);
   PrintWarnings(s);
   Accumulate(s, *total);
   return s.unresolved == 0 ? now : 0;

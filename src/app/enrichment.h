@@ -29,14 +29,16 @@ std::unique_ptr<enrich::Enricher> MakeEnricher(const enrich::Options& options, b
 // Prints each distinct warning of a lookup once per run.
 void PrintWarnings(const enrich::LookupStats& stats);
 
-// Enriches the reports of a batch about to be stored (import, fetch): the reports the store
+// Enriches the reports of a batch about to be stored (import, fetch), failure reports' sources
+// too: the reports the store
 // already has are duplicates and are skipped; the others' distinct addresses are looked up at
 // once, the store's cache first, then DNS. Adds to *total and prints warnings. Returns the value
 // for Batch::sources_enriched_at: `now` when every address got its DNS answer, else 0 (so
 // `enrich --db` picks the records up again).
 std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& st,
                                const std::vector<model::AggregateReport*>& reports,
-                               std::int64_t now, enrich::LookupStats* total);
+                               const std::vector<model::FailureReport*>& failures, std::int64_t now,
+                               enrich::LookupStats* total);
 
 struct EnrichCommandOptions {
   std::string db;

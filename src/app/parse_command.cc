@@ -154,9 +154,12 @@ int RunParse(const ParseCommandOptions& options) {
           // Each worker resolves its input's distinct addresses at once; answers are shared
           // between workers through the enricher's memory.
           std::vector<model::AggregateReport*> found_reports;
+          std::vector<model::FailureReport*> found_failures;
           for (auto& found : extracted.reports) found_reports.push_back(&found.aggregate);
+          for (auto& found : extracted.failures) found_failures.push_back(&found.report);
           p.enrichment = enricher->EnrichReports(found_reports, nullptr,
-                                                 static_cast<std::int64_t>(std::time(nullptr)));
+                                                 static_cast<std::int64_t>(std::time(nullptr)),
+                                                 found_failures);
         }
         // About 1.2 KB of JSON (0.4 KB of CSV) per record: one allocation instead of a dozen
         // doublings, each copying everything written so far.

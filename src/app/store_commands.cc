@@ -105,10 +105,13 @@ int RunImport(const ImportCommandOptions& options) {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     if (enricher) {
       std::vector<model::AggregateReport*> reports;
+      std::vector<model::FailureReport*> failures;
       for (auto& in : pending) {
         for (auto& f : in.extracted.reports) reports.push_back(&f.aggregate);
+        for (auto& f : in.extracted.failures) failures.push_back(&f.report);
       }
-      batch.sources_enriched_at = EnrichBeforeStore(*enricher, st, reports, now, &enrich_total);
+      batch.sources_enriched_at =
+          EnrichBeforeStore(*enricher, st, reports, failures, now, &enrich_total);
     }
     for (const auto& in : pending) {
       for (const auto& f : in.extracted.reports)

@@ -287,22 +287,28 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
   return out;
 }
 
-LookupStats Enricher::EnrichReports(const std::vector<model::AggregateReport*>& reports,
-                                    DnsCache* cache, std::int64_t now) {
+LookupStats Enricher::EnrichSources(const std::vector<model::Source*>& sources, DnsCache* cache,
+                                    std::int64_t now) {
   std::vector<std::string> ips;
-  for (const auto* r : reports) {
-    for (const auto& rec : r->records) ips.push_back(rec.source.ip_address);
-  }
+  ips.reserve(sources.size());
+  for (const auto* s : sources) ips.push_back(s->ip_address);
   LookupStats stats;
   const auto infos = Lookup(ips, cache, now, &stats);
-  for (auto* r : reports) {
-    for (auto& rec : r->records) {
-      if (auto it = infos.find(rec.source.ip_address); it != infos.end()) {
-        Apply(it->second, rec.source);
-      }
-    }
+  for (auto* s : sources) {
+    if (auto it = infos.find(s->ip_address); it != infos.end()) Apply(it->second, *s);
   }
   return stats;
+}
+
+LookupStats Enricher::EnrichReports(const std::vector<model::AggregateReport*>& reports,
+                                    DnsCache* cache, std::int64_t now,
+                                    const std::vector<model::FailureReport*>& failures) {
+  std::vector<model::Source*> sources;
+  for (auto* r : reports) {
+    for (auto& rec : r->records) sources.push_back(&rec.source);
+  }
+  for (auto* f : failures) sources.push_back(&f->source);
+  return EnrichSources(sources, cache, now);
 }
 
 void Apply(const IpInfo& info, model::Source& source) {

@@ -22,6 +22,7 @@
 
 #include "base/result.h"
 #include "model/aggregate.h"
+#include "model/failure.h"
 
 namespace dmarc::enrich {
 
@@ -106,9 +107,13 @@ class Enricher {
                                                  DnsCache* cache, std::int64_t now,
                                                  LookupStats* stats = nullptr);
 
-  // Enriches every record of these reports in place (one Lookup over their distinct addresses).
-  LookupStats EnrichReports(const std::vector<model::AggregateReport*>& reports, DnsCache* cache,
+  // Enriches these sources in place (one Lookup over their distinct addresses).
+  LookupStats EnrichSources(const std::vector<model::Source*>& sources, DnsCache* cache,
                             std::int64_t now);
+  // Enriches every record of these reports, and the failure reports' sources, in place.
+  LookupStats EnrichReports(const std::vector<model::AggregateReport*>& reports, DnsCache* cache,
+                            std::int64_t now,
+                            const std::vector<model::FailureReport*>& failures = {});
 
   const Options& options() const { return options_; }
   // Files in use, for messages: the geolocation databases actually opened.
