@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of dmarc-report from Debian 12's packages.
 # Idempotent: packages already present are left alone. Run as root (or with sudo).
+# Then installs the dashboard front end's npm packages (web/package-lock.json) with `npm ci`.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   # build
@@ -10,6 +12,8 @@ packages=(
   libpugixml-dev zlib1g-dev libzip-dev libgmime-3.0-dev libglib2.0-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libsqlite3-dev
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
+  # web dashboard: HTTP(S) server; the browser its tests drive
+  libcpp-httplib-dev libssl-dev chromium
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   zip gzip python3 time
@@ -30,4 +34,20 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "install-deps: all packages present"
+fi
+
+# Node.js and npm build the dashboard front end; Debian's are enough where none is installed.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: installing nodejs npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+if [ ! -f web/node_modules/.package-lock.json ] ||
+  [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  echo "install-deps: npm ci in web/"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-deps: web/node_modules up to date"
 fi

@@ -7,7 +7,7 @@
 
 namespace dmarc::store {
 
-Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options) {
+Result<std::string> SqlitePathFromUrl(const std::string& url) {
   std::string path = url;
   if (url.starts_with("sqlite:")) {
     path = url.substr(7);
@@ -19,6 +19,13 @@ Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const Ope
                     url));
   }
   if (path.empty()) return MakeError("empty store path");
+  return path;
+}
+
+Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options) {
+  auto sqlite_path = SqlitePathFromUrl(url);
+  if (!sqlite_path) return MakeError(sqlite_path.error());
+  const std::string& path = *sqlite_path;
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
