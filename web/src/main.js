@@ -234,7 +234,7 @@ async function overviewPage(f) {
   const days = o.daily.map((d) => d.day);
   page.append(h('div', { class: 'grid2' },
     h('section', {}, h('h2', {}, 'Messages per day'), chart({
-      legend: { data: ['pass', 'fail'] },
+      legend: { top: 4, data: ['pass', 'fail'] },
       grid: { left: 60, right: 20, top: 40, bottom: 40 },
       xAxis: { type: 'category', data: days },
       yAxis: { type: 'value' },
@@ -406,7 +406,7 @@ async function smtpTlsPage(f) {
     return page;
   }
   page.append(h('h2', {}, 'Sessions per day'), chart({
-    legend: { data: ['successful', 'failed'] },
+    legend: { top: 4, data: ['successful', 'failed'] },
     grid: { left: 60, right: 20, top: 40, bottom: 40 },
     xAxis: { type: 'category', data: d.daily.map((x) => x.day) }, yAxis: { type: 'value' },
     series: [
@@ -418,7 +418,7 @@ async function smtpTlsPage(f) {
   const days = [...new Set(d.failure_types.map((x) => x.day))];
   if (types.length) {
     page.append(h('h2', {}, 'Failure types over time'), chart({
-      legend: { data: types },
+      legend: { top: 4, type: 'scroll', data: types },
       grid: { left: 60, right: 20, top: 40, bottom: 40 },
       xAxis: { type: 'category', data: days }, yAxis: { type: 'value' },
       series: types.map((t) => ({ name: t, type: 'line', data: days.map((day) => (d.failure_types.find((x) => x.day === day && x.result_type === t) || { failed: 0 }).failed) })),
