@@ -13,7 +13,7 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libsqlite3-dev
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
   # web dashboard: HTTP(S) server; the browser its tests drive
-  libcpp-httplib-dev libssl-dev chromium
+  libcpp-httplib-dev libssl-dev chromium openssl
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   zip gzip python3 time

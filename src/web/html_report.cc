@@ -81,8 +81,8 @@ Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQ
     ApiAnswer a = api.Get("/api/" + path, params);
     if (a.status != 200) {
       return MakeError(fmt::format("{}: {}", path,
-                                   nlohmann::json::parse(a.body, nullptr, false).value(
-                                       "error", std::string("query failed"))));
+                                   nlohmann::json::parse(a.body, nullptr, false)
+                                       .value("error", std::string("query failed"))));
     }
     answers[AnswerKey(path, params)] = nlohmann::json::parse(a.body);
     return true;
@@ -96,7 +96,8 @@ Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQ
     }
   }
   nlohmann::json data = {
-      {"filters", nlohmann::json(std::map<std::string, std::string>(filters.begin(), filters.end()))},
+      {"filters",
+       nlohmann::json(std::map<std::string, std::string>(filters.begin(), filters.end()))},
       {"generated", FormatUtc(static_cast<std::int64_t>(std::time(nullptr))) + " UTC"},
       {"answers", std::move(answers)}};
   std::string data_text = DumpJson(data);

@@ -46,7 +46,8 @@ Result<HostPort> ParseListen(const std::string& s) {
     port = s.substr(close + 2);
   } else {
     const auto colon = s.rfind(':');
-    if (colon == std::string::npos) return MakeError(fmt::format("--listen: \"{}\" has no port", s));
+    if (colon == std::string::npos)
+      return MakeError(fmt::format("--listen: \"{}\" has no port", s));
     hp.host = s.substr(0, colon);
     port = s.substr(colon + 1);
   }
@@ -86,8 +87,8 @@ class Auth {
       auto t = ReadFirstLine(o.token_file, "--token-file");
       if (!t) return MakeError(t.error());
       if (t->size() < 16) {
-        return MakeError(fmt::format("--token-file {}: the token needs at least 16 characters",
-                                     o.token_file));
+        return MakeError(
+            fmt::format("--token-file {}: the token needs at least 16 characters", o.token_file));
       }
       token_ = *t;
     }
@@ -190,20 +191,20 @@ class HttpServer final : public Server {
     auto hp = ParseListen(options.listen);
     if (!hp) return MakeError(hp.error());
     if (!IsLoopback(hp->host) && !auth_.enabled()) {
-      return MakeError(fmt::format(
-          "--listen {}: refusing to serve report data beyond this machine without "
-          "authentication; add --token-file or --users (or listen on 127.0.0.1)",
-          options.listen));
+      return MakeError(
+          fmt::format("--listen {}: refusing to serve report data beyond this machine without "
+                      "authentication; add --token-file or --users (or listen on 127.0.0.1)",
+                      options.listen));
     }
     if (options.tls_cert.empty() != options.tls_key.empty()) {
       return MakeError("--tls-cert and --tls-key go together");
     }
     if (tls_) {
-      auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(),
-                                                      options.tls_key.c_str());
+      auto ssl =
+          std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
       if (!ssl->is_valid()) {
-        return MakeError(fmt::format("cannot use TLS certificate {} and key {}",
-                                     options.tls_cert, options.tls_key));
+        return MakeError(fmt::format("cannot use TLS certificate {} and key {}", options.tls_cert,
+                                     options.tls_key));
       }
       http_ = std::move(ssl);
     } else {
@@ -260,9 +261,8 @@ class HttpServer final : public Server {
     http_->Get("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
       Json(res, 200, {{"auth_required", auth_.enabled()}, {"signed_in", Authorized(req)}});
     });
-    http_->Post("/api/login", [this](const httplib::Request& req, httplib::Response& res) {
-      Login(req, res);
-    });
+    http_->Post("/api/login",
+                [this](const httplib::Request& req, httplib::Response& res) { Login(req, res); });
     http_->Post("/api/logout", [this](const httplib::Request& req, httplib::Response& res) {
       if (!SameOrigin(req)) return Json(res, 403, {{"error", "cross-origin request"}});
       auth_.EndSession(SessionCookie(req));
@@ -334,8 +334,9 @@ class HttpServer final : public Server {
                  ? body[key].get<std::string>()
                  : std::string();
     };
-    const bool ok = auth_.TokenMatches(text("token")) ||
-                    (!text("user").empty() && auth_.PasswordMatches(text("user"), text("password")));
+    const bool ok =
+        auth_.TokenMatches(text("token")) ||
+        (!text("user").empty() && auth_.PasswordMatches(text("user"), text("password")));
     if (!ok) return Json(res, 401, {{"error", "wrong name, password or token"}});
     const long max_age = std::chrono::duration_cast<std::chrono::seconds>(kSessionLifetime).count();
     res.set_header("Set-Cookie", Cookie(auth_.NewSession(), max_age));
@@ -361,8 +362,7 @@ Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
   if (!st) return MakeError(st.error());
   auto q = store::OpenDashboard(options.db);
   if (!q) return MakeError(q.error());
-  auto server =
-      std::make_unique<HttpServer>(std::move(st).value(), std::move(q).value(), options);
+  auto server = std::make_unique<HttpServer>(std::move(st).value(), std::move(q).value(), options);
   if (auto r = server->Setup(options); !r) return MakeError(r.error());
   return std::unique_ptr<Server>(std::move(server));
 }
@@ -383,8 +383,7 @@ Result<std::string> HashPassword(const std::string& password) {
   if (sodium_init() < 0) return MakeError("libsodium failed to initialise");
   if (password.empty()) return MakeError("empty password");
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, password.data(), password.size(),
-                        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
     return MakeError("out of memory while hashing");
   }

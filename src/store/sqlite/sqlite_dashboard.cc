@@ -13,11 +13,11 @@ namespace dmarc::store {
 
 namespace {
 
-#define DMARC_TRY(expr)                                      \
-  do {                                                       \
-    if (auto dmarc_try_r = (expr); !dmarc_try_r) {           \
-      return MakeError(std::string(dmarc_try_r.error()));    \
-    }                                                        \
+#define DMARC_TRY(expr)                                   \
+  do {                                                    \
+    if (auto dmarc_try_r = (expr); !dmarc_try_r) {        \
+      return MakeError(std::string(dmarc_try_r.error())); \
+    }                                                     \
   } while (0)
 #define DMARC_TRY_ASSIGN(var, expr)                          \
   do {                                                       \
@@ -89,7 +89,9 @@ void BindFilter(Statement& s, const DashboardFilter& f) {
 json OptText(const Statement& s, int col) {
   return s.IsNull(col) ? json(nullptr) : json(s.Text(col));
 }
-json OptInt(const Statement& s, int col) { return s.IsNull(col) ? json(nullptr) : json(s.Int(col)); }
+json OptInt(const Statement& s, int col) {
+  return s.IsNull(col) ? json(nullptr) : json(s.Int(col));
+}
 std::string Day(std::int64_t t) { return FormatUtcDate(t); }
 
 class SqliteDashboard final : public DashboardQueries {
@@ -147,35 +149,29 @@ class SqliteDashboard final : public DashboardQueries {
     json rows = json::array();
     // The first value of each descriptive column names the group (all IPs of a service share
     // its name; an IP has one PTR name, country and AS).
-    DMARC_TRY(Rows(fmt::format("SELECT r.{0}, count(DISTINCT r.source_ip), sum(r.count),"
-                               " sum(r.count * r.dmarc_aligned), sum(r.count * r.spf_aligned),"
-                               " sum(r.count * r.dkim_aligned), count(*), max(r.source_name),"
-                               " max(r.source_type), max(r.source_reverse_dns),"
-                               " max(r.source_country), max(r.source_asn), max(r.source_as_name),"
-                               " max(r.source_base_domain)"
-                               " FROM aggregate_records r{1} GROUP BY r.{0} ORDER BY 3 DESC"
-                               " LIMIT ?7",
-                               col, RecordWhere(filter)),
-                   filter,
-                   [&](Statement& s) {
-                     json row = {{"key", OptText(s, 0)},
-                                 {"ips", s.Int(1)},
-                                 {"messages", s.Int(2)},
-                                 {"dmarc_pass", s.Int(3)},
-                                 {"spf_aligned", s.Int(4)},
-                                 {"dkim_aligned", s.Int(5)},
-                                 {"records", s.Int(6)},
-                                 {"name", OptText(s, 7)},
-                                 {"type", OptText(s, 8)},
-                                 {"reverse_dns", OptText(s, 9)},
-                                 {"country", OptText(s, 10)},
-                                 {"asn", OptInt(s, 11)},
-                                 {"as_name", OptText(s, 12)},
-                                 {"base_domain", OptText(s, 13)}};
-                     if (group == "asn" && !s.IsNull(0)) row["key"] = std::to_string(s.Int(0));
-                     rows.push_back(std::move(row));
-                   },
-                   static_cast<std::int64_t>(limit)));
+    DMARC_TRY(Rows(
+        fmt::format("SELECT r.{0}, count(DISTINCT r.source_ip), sum(r.count),"
+                    " sum(r.count * r.dmarc_aligned), sum(r.count * r.spf_aligned),"
+                    " sum(r.count * r.dkim_aligned), count(*), max(r.source_name),"
+                    " max(r.source_type), max(r.source_reverse_dns),"
+                    " max(r.source_country), max(r.source_asn), max(r.source_as_name),"
+                    " max(r.source_base_domain)"
+                    " FROM aggregate_records r{1} GROUP BY r.{0} ORDER BY 3 DESC"
+                    " LIMIT ?7",
+                    col, RecordWhere(filter)),
+        filter,
+        [&](Statement& s) {
+          json row = {{"key", OptText(s, 0)},      {"ips", s.Int(1)},
+                      {"messages", s.Int(2)},      {"dmarc_pass", s.Int(3)},
+                      {"spf_aligned", s.Int(4)},   {"dkim_aligned", s.Int(5)},
+                      {"records", s.Int(6)},       {"name", OptText(s, 7)},
+                      {"type", OptText(s, 8)},     {"reverse_dns", OptText(s, 9)},
+                      {"country", OptText(s, 10)}, {"asn", OptInt(s, 11)},
+                      {"as_name", OptText(s, 12)}, {"base_domain", OptText(s, 13)}};
+          if (group == "asn" && !s.IsNull(0)) row["key"] = std::to_string(s.Int(0));
+          rows.push_back(std::move(row));
+        },
+        static_cast<std::int64_t>(limit)));
     return json{{"group", group}, {"rows", std::move(rows)}};
   }
 
@@ -203,63 +199,66 @@ class SqliteDashboard final : public DashboardQueries {
   Result<nlohmann::json> Domains(const DashboardFilter& filter) override {
     return InSnapshot([&]() -> Result<json> {
       json header_from = json::array();
-      DMARC_TRY(Rows("SELECT r.header_from, sum(r.count), sum(r.count * r.dmarc_aligned),"
-                     " sum(r.count * r.spf_aligned), sum(r.count * r.dkim_aligned),"
-                     " count(DISTINCT r.source_ip), r.domain FROM aggregate_records r" +
-                         RecordWhere(filter) + " GROUP BY r.header_from, r.domain ORDER BY 2 DESC",
-                     filter, [&](Statement& s) {
-                       header_from.push_back({{"header_from", s.Text(0)},
-                                              {"messages", s.Int(1)},
-                                              {"dmarc_pass", s.Int(2)},
-                                              {"spf_aligned", s.Int(3)},
-                                              {"dkim_aligned", s.Int(4)},
-                                              {"ips", s.Int(5)},
-                                              {"policy_domain", s.Text(6)}});
-                     }));
+      DMARC_TRY(
+          Rows("SELECT r.header_from, sum(r.count), sum(r.count * r.dmarc_aligned),"
+               " sum(r.count * r.spf_aligned), sum(r.count * r.dkim_aligned),"
+               " count(DISTINCT r.source_ip), r.domain FROM aggregate_records r" +
+                   RecordWhere(filter) + " GROUP BY r.header_from, r.domain ORDER BY 2 DESC",
+               filter, [&](Statement& s) {
+                 header_from.push_back({{"header_from", s.Text(0)},
+                                        {"messages", s.Int(1)},
+                                        {"dmarc_pass", s.Int(2)},
+                                        {"spf_aligned", s.Int(3)},
+                                        {"dkim_aligned", s.Int(4)},
+                                        {"ips", s.Int(5)},
+                                        {"policy_domain", s.Text(6)}});
+               }));
       json policies = json::array();
-      DMARC_TRY(Rows("SELECT a.domain, a.p, a.sp, a.pct, a.adkim, a.aspf, a.np, a.fo,"
-                     " min(a.begin_ts), max(a.end_ts), count(*) FROM aggregate_reports a" +
-                         ReportWhere(filter) +
-                         " GROUP BY a.domain, a.p, a.sp, a.pct, a.adkim, a.aspf, a.np, a.fo"
-                         " ORDER BY a.domain, min(a.begin_ts)",
-                     filter, [&](Statement& s) {
-                       policies.push_back({{"domain", s.Text(0)},
-                                           {"p", s.Text(1)},
-                                           {"sp", s.Text(2)},
-                                           {"pct", OptText(s, 3)},
-                                           {"adkim", s.Text(4)},
-                                           {"aspf", s.Text(5)},
-                                           {"np", OptText(s, 6)},
-                                           {"fo", OptText(s, 7)},
-                                           {"first_seen", Day(s.Int(8))},
-                                           {"last_seen", Day(s.Int(9))},
-                                           {"reports", s.Int(10)}});
-                     }));
+      DMARC_TRY(
+          Rows("SELECT a.domain, a.p, a.sp, a.pct, a.adkim, a.aspf, a.np, a.fo,"
+               " min(a.begin_ts), max(a.end_ts), count(*) FROM aggregate_reports a" +
+                   ReportWhere(filter) +
+                   " GROUP BY a.domain, a.p, a.sp, a.pct, a.adkim, a.aspf, a.np, a.fo"
+                   " ORDER BY a.domain, min(a.begin_ts)",
+               filter, [&](Statement& s) {
+                 policies.push_back({{"domain", s.Text(0)},
+                                     {"p", s.Text(1)},
+                                     {"sp", s.Text(2)},
+                                     {"pct", OptText(s, 3)},
+                                     {"adkim", s.Text(4)},
+                                     {"aspf", s.Text(5)},
+                                     {"np", OptText(s, 6)},
+                                     {"fo", OptText(s, 7)},
+                                     {"first_seen", Day(s.Int(8))},
+                                     {"last_seen", Day(s.Int(9))},
+                                     {"reports", s.Int(10)}});
+               }));
       return json{{"header_from", std::move(header_from)}, {"policies", std::move(policies)}};
     });
   }
 
   Result<nlohmann::json> Reporters(const DashboardFilter& filter) override {
     json rows = json::array();
-    DMARC_TRY(Rows("SELECT a.org_name, max(a.org_email), count(*), sum(a.record_count),"
-                   " min(a.begin_ts), max(a.end_ts), count(DISTINCT a.domain),"
-                   " sum((SELECT sum(x.count) FROM aggregate_records x WHERE x.id >="
-                   " a.first_record AND x.id < a.first_record + a.record_count)),"
-                   " sum((SELECT sum(x.count * x.dmarc_aligned) FROM aggregate_records x WHERE"
-                   " x.id >= a.first_record AND x.id < a.first_record + a.record_count))"
-                   " FROM aggregate_reports a" +
-                       ReportWhere(filter) + " GROUP BY a.org_name ORDER BY 3 DESC",
-                   filter, [&](Statement& s) {
-                     rows.push_back({{"org_name", s.Text(0)},
-                                     {"org_email", s.Text(1)},
-                                     {"reports", s.Int(2)},
-                                     {"records", s.Int(3)},
-                                     {"first_seen", Day(s.Int(4))},
-                                     {"last_seen", Day(s.Int(5))},
-                                     {"domains", s.Int(6)},
-                                     {"messages", s.Int(7)},
-                                     {"dmarc_pass", s.Int(8)}});
-                   }));
+    DMARC_TRY(
+        Rows("SELECT a.org_name, max(a.org_email), count(*), sum(a.record_count),"
+             " min(a.begin_ts), max(a.end_ts), count(DISTINCT a.domain),"
+             " sum((SELECT sum(x.count) FROM aggregate_records x WHERE x.id >="
+             " a.first_record AND x.id < a.first_record + a.record_count)),"
+             " sum((SELECT sum(x.count * x.dmarc_aligned) FROM aggregate_records x WHERE"
+             " x.id >= a.first_record AND x.id < a.first_record + a.record_count))"
+             " FROM aggregate_reports a" +
+                 ReportWhere(filter) + " GROUP BY a.org_name ORDER BY 3 DESC",
+             filter, [&](Statement& s) {
+               rows.push_back({{"org_name", s.Text(0)},
+                               {"org_email", s.Text(1)},
+                               {"reports", s.Int(2)},
+                               {"records", s.Int(3)},
+                               {"first_seen", Day(s.Int(4))},
+                               {"last_seen", Day(s.Int(5))},
+                               {"domains", s.Int(6)},
+                               {"messages", s.Int(7)},
+                               {"dmarc_pass", s.Int(8)}});
+             }));
     return json{{"rows", std::move(rows)}};
   }
 
@@ -308,10 +307,11 @@ class SqliteDashboard final : public DashboardQueries {
       auto row = s->Step();
       if (!row) return MakeError(row.error());
       if (!*row) return MakeError(fmt::format("no aggregate report {}", id));
-      json policy = {{"domain", s->Text(7)}, {"adkim", s->Text(11)}, {"aspf", s->Text(12)},
-                     {"p", s->Text(13)},      {"sp", s->Text(14)},    {"pct", OptText(*s, 15)},
-                     {"fo", OptText(*s, 16)}, {"np", OptText(*s, 17)}, {"testing", OptText(*s, 18)},
-                     {"discovery_method", OptText(*s, 19)}};
+      json policy = {{"domain", s->Text(7)},       {"adkim", s->Text(11)},
+                     {"aspf", s->Text(12)},        {"p", s->Text(13)},
+                     {"sp", s->Text(14)},          {"pct", OptText(*s, 15)},
+                     {"fo", OptText(*s, 16)},      {"np", OptText(*s, 17)},
+                     {"testing", OptText(*s, 18)}, {"discovery_method", OptText(*s, 19)}};
       json errors = json::parse(s->Text(10), nullptr, false);
       json out = {{"id", s->Int(0)},
                   {"org_name", s->Text(1)},
@@ -414,9 +414,8 @@ class SqliteDashboard final : public DashboardQueries {
   Result<nlohmann::json> SmtpTls(const DashboardFilter& filter) override {
     return InSnapshot([&]() -> Result<json> {
       const auto [from, to] = Days(filter.range);
-      const std::string where =
-          std::string(" WHERE t.begin_ts >= ?1 AND t.begin_ts < ?2") +
-          (filter.range.domain ? " AND p.policy_domain = ?3" : "");
+      const std::string where = std::string(" WHERE t.begin_ts >= ?1 AND t.begin_ts < ?2") +
+                                (filter.range.domain ? " AND p.policy_domain = ?3" : "");
       auto query = [&](const std::string& sql, auto each) -> Result<bool> {
         auto s = db_.Prepare(sql);
         if (!s) return MakeError(s.error());
@@ -425,39 +424,40 @@ class SqliteDashboard final : public DashboardQueries {
         return Each(*s, each);
       };
       json daily = json::array(), types = json::array(), policies = json::array();
-      DMARC_TRY(query("SELECT t.begin_ts - (t.begin_ts % 86400), sum(p.successful_session_count),"
-                      " sum(p.failed_session_count) FROM smtp_tls_reports t JOIN"
-                      " smtp_tls_policies p ON p.report = t.id" +
-                          where + " GROUP BY 1 ORDER BY 1",
-                      [&](Statement& s) {
-                        daily.push_back({{"day", Day(s.Int(0))},
-                                         {"successful", s.Int(1)},
-                                         {"failed", s.Int(2)}});
-                      }));
-      DMARC_TRY(query("SELECT t.begin_ts - (t.begin_ts % 86400), f.result_type,"
-                      " sum(f.failed_session_count) FROM smtp_tls_reports t JOIN"
-                      " smtp_tls_policies p ON p.report = t.id JOIN smtp_tls_failure_details f ON"
-                      " f.policy = p.id" +
-                          where + " GROUP BY 1, 2 ORDER BY 1, 2",
-                      [&](Statement& s) {
-                        types.push_back({{"day", Day(s.Int(0))},
-                                         {"result_type", s.Text(1)},
-                                         {"failed", s.Int(2)}});
-                      }));
-      DMARC_TRY(query("SELECT p.policy_domain, p.policy_type, p.mx_host_patterns,"
-                      " sum(p.successful_session_count), sum(p.failed_session_count),"
-                      " count(DISTINCT t.id), group_concat(DISTINCT t.organization_name)"
-                      " FROM smtp_tls_reports t JOIN smtp_tls_policies p ON p.report = t.id" +
-                          where + " GROUP BY 1, 2, 3 ORDER BY 5 DESC, 4 DESC",
-                      [&](Statement& s) {
-                        policies.push_back({{"policy_domain", s.Text(0)},
-                                            {"policy_type", s.Text(1)},
-                                            {"mx_host_patterns", OptText(s, 2)},
-                                            {"successful", s.Int(3)},
-                                            {"failed", s.Int(4)},
-                                            {"reports", s.Int(5)},
-                                            {"reporters", OptText(s, 6)}});
-                      }));
+      DMARC_TRY(
+          query("SELECT t.begin_ts - (t.begin_ts % 86400), sum(p.successful_session_count),"
+                " sum(p.failed_session_count) FROM smtp_tls_reports t JOIN"
+                " smtp_tls_policies p ON p.report = t.id" +
+                    where + " GROUP BY 1 ORDER BY 1",
+                [&](Statement& s) {
+                  daily.push_back(
+                      {{"day", Day(s.Int(0))}, {"successful", s.Int(1)}, {"failed", s.Int(2)}});
+                }));
+      DMARC_TRY(
+          query("SELECT t.begin_ts - (t.begin_ts % 86400), f.result_type,"
+                " sum(f.failed_session_count) FROM smtp_tls_reports t JOIN"
+                " smtp_tls_policies p ON p.report = t.id JOIN smtp_tls_failure_details f ON"
+                " f.policy = p.id" +
+                    where + " GROUP BY 1, 2 ORDER BY 1, 2",
+                [&](Statement& s) {
+                  types.push_back(
+                      {{"day", Day(s.Int(0))}, {"result_type", s.Text(1)}, {"failed", s.Int(2)}});
+                }));
+      DMARC_TRY(
+          query("SELECT p.policy_domain, p.policy_type, p.mx_host_patterns,"
+                " sum(p.successful_session_count), sum(p.failed_session_count),"
+                " count(DISTINCT t.id), group_concat(DISTINCT t.organization_name)"
+                " FROM smtp_tls_reports t JOIN smtp_tls_policies p ON p.report = t.id" +
+                    where + " GROUP BY 1, 2, 3 ORDER BY 5 DESC, 4 DESC",
+                [&](Statement& s) {
+                  policies.push_back({{"policy_domain", s.Text(0)},
+                                      {"policy_type", s.Text(1)},
+                                      {"mx_host_patterns", OptText(s, 2)},
+                                      {"successful", s.Int(3)},
+                                      {"failed", s.Int(4)},
+                                      {"reports", s.Int(5)},
+                                      {"reporters", OptText(s, 6)}});
+                }));
       return json{{"daily", std::move(daily)},
                   {"failure_types", std::move(types)},
                   {"policies", std::move(policies)}};
@@ -560,27 +560,30 @@ class SqliteDashboard final : public DashboardQueries {
       s->Bind(1, first).Bind(2, last);
       return Each(*s, each);
     };
-    DMARC_TRY(run("SELECT domain, selector, result, human_result FROM aggregate_dkim WHERE"
-                  " record >= ?1 AND record < ?2 ORDER BY record, position",
-                  [&](Statement& s) {
-                    dkim.push_back({{"domain", s.Text(0)},
-                                    {"selector", s.Text(1)},
-                                    {"result", s.Text(2)},
-                                    {"human_result", OptText(s, 3)}});
-                  }));
-    DMARC_TRY(run("SELECT domain, scope, result, human_result FROM aggregate_spf WHERE"
-                  " record >= ?1 AND record < ?2 ORDER BY record, position",
-                  [&](Statement& s) {
-                    spf.push_back({{"domain", s.Text(0)},
-                                   {"scope", s.Text(1)},
-                                   {"result", s.Text(2)},
-                                   {"human_result", OptText(s, 3)}});
-                  }));
-    DMARC_TRY(run("SELECT type, comment FROM aggregate_overrides WHERE record >= ?1 AND"
-                  " record < ?2 ORDER BY record, position",
-                  [&](Statement& s) {
-                    overrides.push_back({{"type", OptText(s, 0)}, {"comment", OptText(s, 1)}});
-                  }));
+    DMARC_TRY(
+        run("SELECT domain, selector, result, human_result FROM aggregate_dkim WHERE"
+            " record >= ?1 AND record < ?2 ORDER BY record, position",
+            [&](Statement& s) {
+              dkim.push_back({{"domain", s.Text(0)},
+                              {"selector", s.Text(1)},
+                              {"result", s.Text(2)},
+                              {"human_result", OptText(s, 3)}});
+            }));
+    DMARC_TRY(
+        run("SELECT domain, scope, result, human_result FROM aggregate_spf WHERE"
+            " record >= ?1 AND record < ?2 ORDER BY record, position",
+            [&](Statement& s) {
+              spf.push_back({{"domain", s.Text(0)},
+                             {"scope", s.Text(1)},
+                             {"result", s.Text(2)},
+                             {"human_result", OptText(s, 3)}});
+            }));
+    DMARC_TRY(
+        run("SELECT type, comment FROM aggregate_overrides WHERE record >= ?1 AND"
+            " record < ?2 ORDER BY record, position",
+            [&](Statement& s) {
+              overrides.push_back({{"type", OptText(s, 0)}, {"comment", OptText(s, 1)}});
+            }));
     row["dkim"] = std::move(dkim);
     row["spf"] = std::move(spf);
     row["policy_override_reasons"] = std::move(overrides);
