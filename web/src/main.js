@@ -335,7 +335,6 @@ async function domainsPage(f) {
       rateColumn,
       { key: 'spf_aligned', label: 'SPF aligned', num: true, render: (r) => pct(r.spf_aligned, r.messages) },
       { key: 'dkim_aligned', label: 'DKIM aligned', num: true, render: (r) => pct(r.dkim_aligned, r.messages) },
-      { key: 'ips', label: 'IPs', num: true },
     ], d.header_from, { name: 'header-from' }),
     h('h2', {}, 'Published policy and its history'),
     table([

@@ -2,7 +2,10 @@
 // tables in this file, never from a request.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <map>
+#include <vector>
 
 #include "base/time.h"
 #include "store/dashboard.h"
@@ -65,6 +68,28 @@ std::string RecordWhere(const DashboardFilter& f) {
   return w;
 }
 
+// WHERE clause over daily_sources aliased `r` (no header-from, drill-down or reporter there).
+std::string SourcesWhere(const DashboardFilter& f) {
+  std::string w = " WHERE r.day >= ?1 AND r.day < ?2";
+  if (f.range.domain) w += " AND r.domain = ?3";
+  if (f.only_failing) w += " AND r.messages > r.dmarc_pass";
+  return w;
+}
+
+// Without a drill-down or a reporter, the daily rollups hold every number the totals, days and
+// dispositions need; RecordWhere's columns have the same names there.
+bool Rollup(const DashboardFilter& f) { return !f.source_group && !f.org_name; }
+
+struct Facts {
+  const char* table;     // aliased r
+  const char* messages;  // column of messages
+  const char* records;   // aggregate giving the number of records
+};
+Facts FactsFor(const DashboardFilter& f) {
+  return Rollup(f) ? Facts{"daily_results", "r.messages", "sum(r.records)"}
+                   : Facts{"aggregate_records", "r.count", "count(*)"};
+}
+
 // WHERE clause over aggregate_reports aliased `a`.
 std::string ReportWhere(const DashboardFilter& f) {
   std::string w = " WHERE a.begin_ts >= ?1 AND a.begin_ts < ?2";
@@ -104,18 +129,20 @@ class SqliteDashboard final : public DashboardQueries {
       json totals;
       DMARC_TRY_ASSIGN(totals, Totals(filter));
       json daily = json::array();
-      DMARC_TRY(Rows(
-          "SELECT r.day, sum(r.count), sum(r.count * r.dmarc_aligned) FROM aggregate_records r" +
-              RecordWhere(filter) + " GROUP BY r.day ORDER BY r.day",
-          filter, [&](Statement& s) {
-            daily.push_back({{"day", Day(s.Int(0))},
-                             {"messages", s.Int(1)},
-                             {"dmarc_pass", s.Int(2)},
-                             {"dmarc_fail", s.Int(1) - s.Int(2)}});
-          }));
+      const Facts facts = FactsFor(filter);
+      DMARC_TRY(Rows(fmt::format("SELECT r.day, sum({0}), sum({0} * r.dmarc_aligned) FROM {1} r{2}"
+                                 " GROUP BY r.day ORDER BY r.day",
+                                 facts.messages, facts.table, RecordWhere(filter)),
+                     filter, [&](Statement& s) {
+                       daily.push_back({{"day", Day(s.Int(0))},
+                                        {"messages", s.Int(1)},
+                                        {"dmarc_pass", s.Int(2)},
+                                        {"dmarc_fail", s.Int(1) - s.Int(2)}});
+                     }));
       json dispositions = json::object();
-      DMARC_TRY(Rows("SELECT r.disposition, sum(r.count) FROM aggregate_records r" +
-                         RecordWhere(filter) + " GROUP BY r.disposition ORDER BY 2 DESC",
+      DMARC_TRY(Rows(fmt::format("SELECT r.disposition, sum({}) FROM {} r{} GROUP BY"
+                                 " r.disposition ORDER BY 2 DESC",
+                                 facts.messages, facts.table, RecordWhere(filter)),
                      filter, [&](Statement& s) { dispositions[s.Text(0)] = s.Int(1); }));
       json top;
       DMARC_TRY_ASSIGN(top, Sources(filter, "ip", 10));
@@ -146,6 +173,9 @@ class SqliteDashboard final : public DashboardQueries {
                                  std::size_t limit) override {
     const char* col = SourceGroupColumn(group);
     if (!col) return MakeError(fmt::format("unknown source group \"{}\"", group));
+    if (Rollup(filter) && !filter.header_from && group != "service") {
+      return SourcesByIp(filter, group, limit);
+    }
     json rows = json::array();
     // The first value of each descriptive column names the group (all IPs of a service share
     // its name; an IP has one PTR name, country and AS).
@@ -199,20 +229,21 @@ class SqliteDashboard final : public DashboardQueries {
   Result<nlohmann::json> Domains(const DashboardFilter& filter) override {
     return InSnapshot([&]() -> Result<json> {
       json header_from = json::array();
-      DMARC_TRY(
-          Rows("SELECT r.header_from, sum(r.count), sum(r.count * r.dmarc_aligned),"
-               " sum(r.count * r.spf_aligned), sum(r.count * r.dkim_aligned),"
-               " count(DISTINCT r.source_ip), r.domain FROM aggregate_records r" +
-                   RecordWhere(filter) + " GROUP BY r.header_from, r.domain ORDER BY 2 DESC",
-               filter, [&](Statement& s) {
-                 header_from.push_back({{"header_from", s.Text(0)},
-                                        {"messages", s.Int(1)},
-                                        {"dmarc_pass", s.Int(2)},
-                                        {"spf_aligned", s.Int(3)},
-                                        {"dkim_aligned", s.Int(4)},
-                                        {"ips", s.Int(5)},
-                                        {"policy_domain", s.Text(6)}});
-               }));
+      const Facts facts = FactsFor(filter);
+      DMARC_TRY(Rows(fmt::format("SELECT r.header_from, sum({0}), sum({0} * r.dmarc_aligned),"
+                                 " sum({0} * r.spf_aligned), sum({0} * r.dkim_aligned), 0,"
+                                 " r.domain FROM {1} r{2} GROUP BY r.header_from, r.domain"
+                                 " ORDER BY 2 DESC",
+                                 facts.messages, facts.table, RecordWhere(filter)),
+                     filter, [&](Statement& s) {
+                       header_from.push_back({{"header_from", s.Text(0)},
+                                              {"messages", s.Int(1)},
+                                              {"dmarc_pass", s.Int(2)},
+                                              {"spf_aligned", s.Int(3)},
+                                              {"dkim_aligned", s.Int(4)},
+
+                                              {"policy_domain", s.Text(6)}});
+                     }));
       json policies = json::array();
       DMARC_TRY(
           Rows("SELECT a.domain, a.p, a.sp, a.pct, a.adkim, a.aspf, a.np, a.fo,"
@@ -242,11 +273,8 @@ class SqliteDashboard final : public DashboardQueries {
     DMARC_TRY(
         Rows("SELECT a.org_name, max(a.org_email), count(*), sum(a.record_count),"
              " min(a.begin_ts), max(a.end_ts), count(DISTINCT a.domain),"
-             " sum((SELECT sum(x.count) FROM aggregate_records x WHERE x.id >="
-             " a.first_record AND x.id < a.first_record + a.record_count)),"
-             " sum((SELECT sum(x.count * x.dmarc_aligned) FROM aggregate_records x WHERE"
-             " x.id >= a.first_record AND x.id < a.first_record + a.record_count))"
-             " FROM aggregate_reports a" +
+             " coalesce(sum(t.messages), 0), coalesce(sum(t.dmarc_pass), 0)"
+             " FROM aggregate_reports a LEFT JOIN report_totals t ON t.report = a.id" +
                  ReportWhere(filter) + " GROUP BY a.org_name ORDER BY 3 DESC",
              filter, [&](Statement& s) {
                rows.push_back({{"org_name", s.Text(0)},
@@ -271,11 +299,8 @@ class SqliteDashboard final : public DashboardQueries {
                      [&](Statement& s) { total = s.Int(0); }));
       DMARC_TRY(Rows(
           "SELECT a.id, a.org_name, a.report_id, a.domain, a.begin_ts, a.end_ts, a.record_count,"
-          " (SELECT sum(x.count) FROM aggregate_records x WHERE x.id >= a.first_record AND"
-          " x.id < a.first_record + a.record_count),"
-          " (SELECT sum(x.count * x.dmarc_aligned) FROM aggregate_records x WHERE x.id >="
-          " a.first_record AND x.id < a.first_record + a.record_count), a.p"
-          " FROM aggregate_reports a" +
+          " coalesce(t.messages, 0), coalesce(t.dmarc_pass, 0), a.p"
+          " FROM aggregate_reports a LEFT JOIN report_totals t ON t.report = a.id" +
               ReportWhere(filter) + " ORDER BY a.begin_ts DESC, a.id DESC LIMIT ?7 OFFSET ?8",
           filter,
           [&](Statement& s) {
@@ -499,19 +524,97 @@ class SqliteDashboard final : public DashboardQueries {
     return r;
   }
 
+  // Sources grouped by IP or by an attribute of the IP (from the enrichment cache), summed from
+  // the per-IP daily rollup. Failing records are never aligned: only their messages count.
+  Result<json> SourcesByIp(const DashboardFilter& filter, std::string_view group,
+                           std::size_t limit) {
+    struct Group {
+      json row;
+      std::int64_t messages = 0;
+    };
+    std::map<std::string, Group> groups;  // by key; "\x01" for unknown
+    const bool failing = filter.only_failing;
+    DMARC_TRY(
+        Rows(std::string("SELECT s.ip, t.messages, t.pass, t.spf, t.dkim, t.records, c.reverse_dns,"
+                         " c.base_domain, c.country, c.asn, c.as_name FROM (SELECT r.ip AS id, ") +
+                 (failing ? "sum(r.messages - r.dmarc_pass) AS messages, 0 AS pass, 0 AS spf,"
+                            " 0 AS dkim, 0 AS records"
+                          : "sum(r.messages) AS messages, sum(r.dmarc_pass) AS pass,"
+                            " sum(r.spf_aligned) AS spf, sum(r.dkim_aligned) AS dkim,"
+                            " sum(r.records) AS records") +
+                 " FROM daily_sources r" + SourcesWhere(filter) +
+                 " GROUP BY r.ip) t JOIN source_ips s ON s.id = t.id"
+                 " LEFT JOIN ip_info_cache c ON c.ip = s.ip",
+             filter, [&](Statement& s) {
+               json key = OptText(s, 0);
+               if (group == "ptr") key = OptText(s, 6);
+               if (group == "base_domain") key = OptText(s, 7);
+               if (group == "country") key = OptText(s, 8);
+               if (group == "asn")
+                 key = s.IsNull(9) ? json(nullptr) : json(std::to_string(s.Int(9)));
+               Group& g = groups[key.is_null() ? std::string("\x01") : key.get<std::string>()];
+               if (g.row.is_null()) {
+                 g.row = {{"key", key},
+                          {"ips", 0},
+                          {"messages", 0},
+                          {"dmarc_pass", 0},
+                          {"spf_aligned", 0},
+                          {"dkim_aligned", 0},
+                          {"records", 0},
+                          {"name", nullptr},
+                          {"type", nullptr},
+                          {"reverse_dns", OptText(s, 6)},
+                          {"country", OptText(s, 8)},
+                          {"asn", OptInt(s, 9)},
+                          {"as_name", OptText(s, 10)},
+                          {"base_domain", OptText(s, 7)}};
+               }
+               g.messages += s.Int(1);
+               auto add = [&](const char* k, std::int64_t v) {
+                 g.row[k] = g.row[k].get<std::int64_t>() + v;
+               };
+               add("ips", 1);
+               add("messages", s.Int(1));
+               add("dmarc_pass", s.Int(2));
+               add("spf_aligned", s.Int(3));
+               add("dkim_aligned", s.Int(4));
+               add("records", s.Int(5));
+             }));
+    std::vector<Group*> order;
+    order.reserve(groups.size());
+    for (auto& [k, g] : groups) order.push_back(&g);
+    const std::size_t n = std::min(limit, order.size());
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                      [](const Group* a, const Group* b) { return a->messages > b->messages; });
+    json rows = json::array();
+    for (std::size_t i = 0; i < n; ++i) rows.push_back(std::move(order[i]->row));
+    return json{{"group", group}, {"rows", std::move(rows)}};
+  }
+
   Result<json> Totals(const DashboardFilter& filter) {
     json t;
-    DMARC_TRY(Rows(
-        "SELECT count(*), coalesce(sum(r.count), 0), coalesce(sum(r.count * r.dmarc_aligned), 0),"
-        " coalesce(sum(r.count * r.spf_aligned), 0), coalesce(sum(r.count * r.dkim_aligned), 0),"
-        " count(DISTINCT r.source_ip) FROM aggregate_records r" +
-            RecordWhere(filter),
-        filter, [&](Statement& s) {
-          t = {{"records", s.Int(0)},     {"messages", s.Int(1)},
-               {"dmarc_pass", s.Int(2)},  {"dmarc_fail", s.Int(1) - s.Int(2)},
-               {"spf_aligned", s.Int(3)}, {"dkim_aligned", s.Int(4)},
-               {"sources", s.Int(5)}};
-        }));
+    const Facts f = FactsFor(filter);
+    DMARC_TRY(Rows(fmt::format("SELECT coalesce({1}, 0), coalesce(sum({0}), 0),"
+                               " coalesce(sum({0} * r.dmarc_aligned), 0),"
+                               " coalesce(sum({0} * r.spf_aligned), 0),"
+                               " coalesce(sum({0} * r.dkim_aligned), 0) FROM {2} r{3}",
+                               f.messages, f.records, f.table, RecordWhere(filter)),
+                   filter, [&](Statement& s) {
+                     t = {{"records", s.Int(0)},     {"messages", s.Int(1)},
+                          {"dmarc_pass", s.Int(2)},  {"dmarc_fail", s.Int(1) - s.Int(2)},
+                          {"spf_aligned", s.Int(3)}, {"dkim_aligned", s.Int(4)}};
+                   }));
+    std::string sources_sql;
+    if (!Rollup(filter) || filter.header_from) {
+      sources_sql =
+          "SELECT count(DISTINCT r.source_ip) FROM aggregate_records r" + RecordWhere(filter);
+    } else if (!filter.range.domain && !filter.range.from && !filter.range.to &&
+               !filter.only_failing) {
+      sources_sql = "SELECT count(*) FROM source_ips";  // every IP ever seen is in range
+    } else {
+      sources_sql = "SELECT count(DISTINCT r.ip) FROM daily_sources r" + SourcesWhere(filter);
+    }
+    DMARC_TRY(Rows(sources_sql, filter, [&](Statement& s) { t["sources"] = s.Int(0); }));
     DMARC_TRY(Rows("SELECT count(*), count(DISTINCT a.org_name) FROM aggregate_reports a" +
                        ReportWhere(filter),
                    filter, [&](Statement& s) {
