@@ -236,6 +236,7 @@ class HttpServer final : public Server {
  private:
   void Routes() {
     http_->set_payload_max_length(kMaxBodyBytes);
+    http_->set_tcp_nodelay(true);  // small answers go out at once, not after a delayed ACK
     http_->set_read_timeout(std::chrono::seconds(30));
     http_->set_default_headers({
         {"Content-Security-Policy", kCsp},

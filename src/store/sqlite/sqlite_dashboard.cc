@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <unordered_map>
 #include <vector>
 
 #include "base/time.h"
@@ -144,10 +145,16 @@ class SqliteDashboard final : public DashboardQueries {
                                  " r.disposition ORDER BY 2 DESC",
                                  facts.messages, facts.table, RecordWhere(filter)),
                      filter, [&](Statement& s) { dispositions[s.Text(0)] = s.Int(1); }));
-      json top;
-      DMARC_TRY_ASSIGN(top, Sources(filter, "ip", 10));
-      json countries;
-      DMARC_TRY_ASSIGN(countries, Sources(filter, "country", 50));
+      json top, countries;
+      if (Rollup(filter) && !filter.header_from) {
+        IpTotals ips;
+        DMARC_TRY_ASSIGN(ips, SumsPerIp(filter));
+        DMARC_TRY_ASSIGN(top, GroupIps(ips, "ip", 10));
+        DMARC_TRY_ASSIGN(countries, GroupIps(ips, "country", 50));
+      } else {
+        DMARC_TRY_ASSIGN(top, Sources(filter, "ip", 10));
+        DMARC_TRY_ASSIGN(countries, Sources(filter, "country", 50));
+      }
       out["totals"] = std::move(totals);
       out["daily"] = std::move(daily);
       out["by_disposition"] = std::move(dispositions);
@@ -524,71 +531,145 @@ class SqliteDashboard final : public DashboardQueries {
     return r;
   }
 
-  // Sources grouped by IP or by an attribute of the IP (from the enrichment cache), summed from
-  // the per-IP daily rollup. Failing records are never aligned: only their messages count.
-  Result<json> SourcesByIp(const DashboardFilter& filter, std::string_view group,
-                           std::size_t limit) {
-    struct Group {
-      json row;
-      std::int64_t messages = 0;
-    };
-    std::map<std::string, Group> groups;  // by key; "\x01" for unknown
+  struct IpSums {
+    std::int64_t messages = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0, records = 0;
+  };
+  using IpTotals = std::unordered_map<std::int64_t, IpSums>;  // source_ips id → sums
+
+  // Per source IP sums from the per-IP daily rollup, added up here (a hash map is faster than
+  // SQLite's sorted GROUP BY over every day and IP). Failing records are never aligned: only
+  // their messages count.
+  Result<IpTotals> SumsPerIp(const DashboardFilter& filter) {
+    IpTotals out;
     const bool failing = filter.only_failing;
     DMARC_TRY(
-        Rows(std::string("SELECT s.ip, t.messages, t.pass, t.spf, t.dkim, t.records, c.reverse_dns,"
-                         " c.base_domain, c.country, c.asn, c.as_name FROM (SELECT r.ip AS id, ") +
-                 (failing ? "sum(r.messages - r.dmarc_pass) AS messages, 0 AS pass, 0 AS spf,"
-                            " 0 AS dkim, 0 AS records"
-                          : "sum(r.messages) AS messages, sum(r.dmarc_pass) AS pass,"
-                            " sum(r.spf_aligned) AS spf, sum(r.dkim_aligned) AS dkim,"
-                            " sum(r.records) AS records") +
-                 " FROM daily_sources r" + SourcesWhere(filter) +
-                 " GROUP BY r.ip) t JOIN source_ips s ON s.id = t.id"
-                 " LEFT JOIN ip_info_cache c ON c.ip = s.ip",
+        Rows("SELECT r.ip, r.messages, r.dmarc_pass, r.spf_aligned, r.dkim_aligned,"
+             " r.records FROM daily_sources r" +
+                 SourcesWhere(filter),
              filter, [&](Statement& s) {
-               json key = OptText(s, 0);
-               if (group == "ptr") key = OptText(s, 6);
-               if (group == "base_domain") key = OptText(s, 7);
-               if (group == "country") key = OptText(s, 8);
-               if (group == "asn")
-                 key = s.IsNull(9) ? json(nullptr) : json(std::to_string(s.Int(9)));
-               Group& g = groups[key.is_null() ? std::string("\x01") : key.get<std::string>()];
-               if (g.row.is_null()) {
-                 g.row = {{"key", key},
-                          {"ips", 0},
-                          {"messages", 0},
-                          {"dmarc_pass", 0},
-                          {"spf_aligned", 0},
-                          {"dkim_aligned", 0},
-                          {"records", 0},
-                          {"name", nullptr},
-                          {"type", nullptr},
-                          {"reverse_dns", OptText(s, 6)},
-                          {"country", OptText(s, 8)},
-                          {"asn", OptInt(s, 9)},
-                          {"as_name", OptText(s, 10)},
-                          {"base_domain", OptText(s, 7)}};
+               IpSums& t = out[s.Int(0)];
+               if (failing) {
+                 t.messages += s.Int(1) - s.Int(2);
+                 return;
                }
-               g.messages += s.Int(1);
-               auto add = [&](const char* k, std::int64_t v) {
-                 g.row[k] = g.row[k].get<std::int64_t>() + v;
-               };
-               add("ips", 1);
-               add("messages", s.Int(1));
-               add("dmarc_pass", s.Int(2));
-               add("spf_aligned", s.Int(3));
-               add("dkim_aligned", s.Int(4));
-               add("records", s.Int(5));
+               t.messages += s.Int(1);
+               t.dmarc_pass += s.Int(2);
+               t.spf_aligned += s.Int(3);
+               t.dkim_aligned += s.Int(4);
+               t.records += s.Int(5);
              }));
-    std::vector<Group*> order;
-    order.reserve(groups.size());
-    for (auto& [k, g] : groups) order.push_back(&g);
-    const std::size_t n = std::min(limit, order.size());
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
-                      [](const Group* a, const Group* b) { return a->messages > b->messages; });
+    return out;
+  }
+
+  // Sources grouped by IP or by an attribute of the IP from the enrichment cache, largest first.
+  Result<json> GroupIps(const IpTotals& ips, std::string_view group, std::size_t limit) {
+    struct Group {
+      json row;
+      IpSums sums;
+      std::int64_t ips = 0;
+    };
+    // Columns: ip, reverse_dns, base_domain, country, asn, as_name.
+    auto describe = [&](Statement& s) {
+      return json{{"reverse_dns", OptText(s, 1)},
+                  {"base_domain", OptText(s, 2)},
+                  {"country", OptText(s, 3)},
+                  {"asn", OptInt(s, 4)},
+                  {"as_name", OptText(s, 5)},
+                  {"name", nullptr},
+                  {"type", nullptr}};
+    };
+    auto finish = [](Group& g) {
+      g.row["ips"] = g.ips;
+      g.row["messages"] = g.sums.messages;
+      g.row["dmarc_pass"] = g.sums.dmarc_pass;
+      g.row["spf_aligned"] = g.sums.spf_aligned;
+      g.row["dkim_aligned"] = g.sums.dkim_aligned;
+      g.row["records"] = g.sums.records;
+      return std::move(g.row);
+    };
+    auto add = [](Group& g, const IpSums& t) {
+      ++g.ips;
+      g.sums.messages += t.messages;
+      g.sums.dmarc_pass += t.dmarc_pass;
+      g.sums.spf_aligned += t.spf_aligned;
+      g.sums.dkim_aligned += t.dkim_aligned;
+      g.sums.records += t.records;
+    };
+    std::vector<Group> groups;
+    if (group == "ip") {
+      std::vector<std::pair<std::int64_t, const IpSums*>> order;
+      order.reserve(ips.size());
+      for (const auto& [id, t] : ips) order.emplace_back(id, &t);
+      const std::size_t n = std::min(limit, order.size());
+      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.second->messages != b.second->messages
+                                     ? a.second->messages > b.second->messages
+                                     : a.first < b.first;
+                        });
+      auto lookup = db_.Prepare(
+          "SELECT s.ip, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name FROM"
+          " source_ips s LEFT JOIN ip_info_cache c ON c.ip = s.ip WHERE s.id = ?1");
+      if (!lookup) return MakeError(lookup.error());
+      for (std::size_t i = 0; i < n; ++i) {
+        lookup->Bind(1, order[i].first);
+        auto row = lookup->Step();
+        if (!row) return MakeError(row.error());
+        Group g;
+        g.row = *row ? describe(*lookup) : json::object();
+        g.row["key"] = *row ? json(lookup->Text(0)) : json(nullptr);
+        lookup->Reset();
+        add(g, *order[i].second);
+        groups.push_back(std::move(g));
+      }
+    } else {
+      const int col = group == "ptr" ? 1 : group == "base_domain" ? 2 : group == "country" ? 3 : 4;
+      std::unordered_map<std::int64_t, json> known;  // enriched IPs: id → description
+      auto cache = db_.Prepare(
+          "SELECT s.id, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name FROM"
+          " ip_info_cache c JOIN source_ips s ON s.ip = c.ip");
+      if (!cache) return MakeError(cache.error());
+      std::map<std::string, Group> by_key;  // "" for unknown
+      DMARC_TRY(Each(*cache, [&](Statement& s) {
+        auto it = ips.find(s.Int(0));
+        if (it == ips.end()) return;
+        json d = describe(s);
+        json key = s.IsNull(col) ? json(nullptr)
+                   : col == 4    ? json(std::to_string(s.Int(col)))
+                                 : json(s.Text(col));
+        Group& g = by_key[key.is_null() ? std::string() : "=" + key.get<std::string>()];
+        if (g.row.is_null()) {
+          g.row = std::move(d);
+          g.row["key"] = key;
+        }
+        add(g, it->second);
+        known.emplace(s.Int(0), nullptr);
+      }));
+      for (const auto& [id, t] : ips) {
+        if (known.contains(id)) continue;
+        Group& g = by_key[std::string()];
+        if (g.row.is_null()) {
+          g.row = {{"key", nullptr},     {"reverse_dns", nullptr}, {"base_domain", nullptr},
+                   {"country", nullptr}, {"asn", nullptr},         {"as_name", nullptr},
+                   {"name", nullptr},    {"type", nullptr}};
+        }
+        add(g, t);
+      }
+      for (auto& [k, g] : by_key) groups.push_back(std::move(g));
+      std::sort(groups.begin(), groups.end(),
+                [](const Group& a, const Group& b) { return a.sums.messages > b.sums.messages; });
+      if (groups.size() > limit) groups.resize(limit);
+    }
     json rows = json::array();
-    for (std::size_t i = 0; i < n; ++i) rows.push_back(std::move(order[i]->row));
+    for (auto& g : groups) rows.push_back(finish(g));
     return json{{"group", group}, {"rows", std::move(rows)}};
+  }
+
+  Result<json> SourcesByIp(const DashboardFilter& filter, std::string_view group,
+                           std::size_t limit) {
+    IpTotals ips;
+    DMARC_TRY_ASSIGN(ips, SumsPerIp(filter));
+    return GroupIps(ips, group, limit);
   }
 
   Result<json> Totals(const DashboardFilter& filter) {
