@@ -219,7 +219,7 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
   ASSERT_EQ(sqlite3_open((dir_ / "t.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE daily_results; DROP TABLE report_totals;"
-                         " DROP INDEX aggregate_records_day_domain;"
+                         " DROP INDEX aggregate_records_day_domain; DROP INDEX daily_sources_ip;"
                          " ALTER TABLE daily_sources DROP COLUMN records;"
                          " ALTER TABLE daily_sources DROP COLUMN dmarc_pass;"
                          " ALTER TABLE daily_sources DROP COLUMN spf_aligned;"

@@ -63,6 +63,11 @@ std::string RecordWhere(const DashboardFilter& f) {
   if (f.source_group && f.source_value) {
     if (const char* col = SourceGroupColumn(*f.source_group)) {
       w += fmt::format(" AND (r.{0} = ?5 OR (?5 = '' AND r.{0} IS NULL))", col);
+      if (*f.source_group == "ip") {
+        // Only the days the IP sent on (daily_sources has a row for every record's day and IP).
+        w += " AND r.day IN (SELECT day FROM daily_sources WHERE ip = (SELECT id FROM source_ips"
+             " WHERE ip = ?5))";
+      }
     }
   }
   if (f.org_name) w += " AND r.report IN (SELECT id FROM aggregate_reports WHERE org_name = ?6)";
@@ -127,8 +132,18 @@ class SqliteDashboard final : public DashboardQueries {
   Result<nlohmann::json> Overview(const DashboardFilter& filter) override {
     return InSnapshot([&]() -> Result<json> {
       json out;
-      json totals;
-      DMARC_TRY_ASSIGN(totals, Totals(filter));
+      json totals, top, countries;
+      if (Rollup(filter) && !filter.header_from) {
+        IpTotals ips;
+        DMARC_TRY_ASSIGN(ips, SumsPerIp(filter));
+        DMARC_TRY_ASSIGN(top, GroupIps(ips, "ip", 10));
+        DMARC_TRY_ASSIGN(countries, GroupIps(ips, "country", 50));
+        DMARC_TRY_ASSIGN(totals, Totals(filter, ips.size()));
+      } else {
+        DMARC_TRY_ASSIGN(top, Sources(filter, "ip", 10));
+        DMARC_TRY_ASSIGN(countries, Sources(filter, "country", 50));
+        DMARC_TRY_ASSIGN(totals, Totals(filter));
+      }
       json daily = json::array();
       const Facts facts = FactsFor(filter);
       DMARC_TRY(Rows(fmt::format("SELECT r.day, sum({0}), sum({0} * r.dmarc_aligned) FROM {1} r{2}"
@@ -145,16 +160,6 @@ class SqliteDashboard final : public DashboardQueries {
                                  " r.disposition ORDER BY 2 DESC",
                                  facts.messages, facts.table, RecordWhere(filter)),
                      filter, [&](Statement& s) { dispositions[s.Text(0)] = s.Int(1); }));
-      json top, countries;
-      if (Rollup(filter) && !filter.header_from) {
-        IpTotals ips;
-        DMARC_TRY_ASSIGN(ips, SumsPerIp(filter));
-        DMARC_TRY_ASSIGN(top, GroupIps(ips, "ip", 10));
-        DMARC_TRY_ASSIGN(countries, GroupIps(ips, "country", 50));
-      } else {
-        DMARC_TRY_ASSIGN(top, Sources(filter, "ip", 10));
-        DMARC_TRY_ASSIGN(countries, Sources(filter, "country", 50));
-      }
       out["totals"] = std::move(totals);
       out["daily"] = std::move(daily);
       out["by_disposition"] = std::move(dispositions);
@@ -672,7 +677,9 @@ class SqliteDashboard final : public DashboardQueries {
     return GroupIps(ips, group, limit);
   }
 
-  Result<json> Totals(const DashboardFilter& filter) {
+  // known_sources: the number of distinct source IPs when the caller has counted them.
+  Result<json> Totals(const DashboardFilter& filter,
+                      std::optional<std::size_t> known_sources = std::nullopt) {
     json t;
     const Facts f = FactsFor(filter);
     DMARC_TRY(Rows(fmt::format("SELECT coalesce({1}, 0), coalesce(sum({0}), 0),"
@@ -686,7 +693,9 @@ class SqliteDashboard final : public DashboardQueries {
                           {"spf_aligned", s.Int(3)}, {"dkim_aligned", s.Int(4)}};
                    }));
     std::string sources_sql;
-    if (!Rollup(filter) || filter.header_from) {
+    if (known_sources) {
+      t["sources"] = *known_sources;
+    } else if (!Rollup(filter) || filter.header_from) {
       sources_sql =
           "SELECT count(DISTINCT r.source_ip) FROM aggregate_records r" + RecordWhere(filter);
     } else if (!filter.range.domain && !filter.range.from && !filter.range.to &&
@@ -695,7 +704,9 @@ class SqliteDashboard final : public DashboardQueries {
     } else {
       sources_sql = "SELECT count(DISTINCT r.ip) FROM daily_sources r" + SourcesWhere(filter);
     }
-    DMARC_TRY(Rows(sources_sql, filter, [&](Statement& s) { t["sources"] = s.Int(0); }));
+    if (!sources_sql.empty()) {
+      DMARC_TRY(Rows(sources_sql, filter, [&](Statement& s) { t["sources"] = s.Int(0); }));
+    }
     DMARC_TRY(Rows("SELECT count(*), count(DISTINCT a.org_name) FROM aggregate_reports a" +
                        ReportWhere(filter),
                    filter, [&](Statement& s) {
