@@ -19,6 +19,7 @@ const runs = Number(runsArg || 20);
 
 const domain = execFileSync('sqlite3', [db, 'SELECT domain FROM aggregate_reports LIMIT 1'], { encoding: 'utf8' }).trim();
 const lastDay = execFileSync('sqlite3', [db, "SELECT date(max(day), 'unixepoch') FROM aggregate_records"], { encoding: 'utf8' }).trim();
+const topIp = execFileSync('sqlite3', [db, 'SELECT s.ip FROM daily_sources d JOIN source_ips s ON s.id = d.ip GROUP BY d.ip ORDER BY sum(d.messages) DESC LIMIT 1'], { encoding: 'utf8' }).trim();
 const monthBefore = new Date(Date.parse(lastDay) - 29 * 86400e3).toISOString().slice(0, 10);
 
 const child = spawn(binary, ['serve', '--db', db, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -31,7 +32,7 @@ const url = await new Promise((res, rej) => {
 const calls = [
   'stats', 'overview', `overview?domain=${domain}`, `overview?from=${monthBefore}&to=${lastDay}`, 'overview?failing=1',
   'sources?group=service', 'sources?group=ip', `sources?group=ip&from=${monthBefore}&to=${lastDay}`,
-  'records?source_group=ip&source_value=192.0.2.1', 'domains', 'reporters', 'reports', 'report?id=1', 'rejected',
+  `records?source_group=ip&source_value=${topIp}`, 'domains', 'reporters', 'reports', 'report?id=1', 'rejected',
   'failures', 'smtp-tls',
 ];
 const pct = (xs, p) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];

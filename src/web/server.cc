@@ -248,6 +248,15 @@ class HttpServer final : public Server {
         {"Permissions-Policy", "camera=(), microphone=(), geolocation=()"},
     });
     http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      // cpp-httplib compresses answers on the fly and prefers Brotli at its slowest setting
+      // (seconds for the 600 KB script); gzip is fast enough. The request object is the server's
+      // own, non-const one: changing its header here is safe.
+      auto& headers = const_cast<httplib::Request&>(req).headers;
+      if (auto it = headers.find("Accept-Encoding"); it != headers.end()) {
+        const bool gzip = it->second.find("gzip") != std::string::npos;
+        headers.erase("Accept-Encoding");
+        if (gzip) headers.emplace("Accept-Encoding", "gzip");
+      }
       if (!req.path.starts_with("/api/") || req.path == "/api/login" ||
           req.path == "/api/session" || Authorized(req)) {
         return httplib::Server::HandlerResponse::Unhandled;
