@@ -217,16 +217,17 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
   // Back to the schema before the dashboard's migration, with the records kept.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "t.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TABLE daily_results; DROP TABLE report_totals;"
-                         " DROP INDEX aggregate_records_day_domain; DROP INDEX daily_sources_ip;"
-                         " ALTER TABLE daily_sources DROP COLUMN records;"
-                         " ALTER TABLE daily_sources DROP COLUMN dmarc_pass;"
-                         " ALTER TABLE daily_sources DROP COLUMN spf_aligned;"
-                         " ALTER TABLE daily_sources DROP COLUMN dkim_aligned;"
-                         " PRAGMA user_version = 1;",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "DROP TABLE daily_results; DROP TABLE report_totals; DROP TABLE source_totals;"
+                   " DROP INDEX aggregate_records_day_domain; DROP INDEX daily_sources_ip;"
+                   " ALTER TABLE daily_sources DROP COLUMN records;"
+                   " ALTER TABLE daily_sources DROP COLUMN dmarc_pass;"
+                   " ALTER TABLE daily_sources DROP COLUMN spf_aligned;"
+                   " ALTER TABLE daily_sources DROP COLUMN dkim_aligned;"
+                   " PRAGMA user_version = 1;",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK)
       << sqlite3_errmsg(db);
   sqlite3_close(db);
   auto st = store::OpenStore(db_, {});

@@ -547,22 +547,26 @@ class SqliteDashboard final : public DashboardQueries {
   Result<IpTotals> SumsPerIp(const DashboardFilter& filter) {
     IpTotals out;
     const bool failing = filter.only_failing;
-    DMARC_TRY(
-        Rows("SELECT r.ip, r.messages, r.dmarc_pass, r.spf_aligned, r.dkim_aligned,"
-             " r.records FROM daily_sources r" +
-                 SourcesWhere(filter),
-             filter, [&](Statement& s) {
-               IpSums& t = out[s.Int(0)];
-               if (failing) {
-                 t.messages += s.Int(1) - s.Int(2);
-                 return;
-               }
-               t.messages += s.Int(1);
-               t.dmarc_pass += s.Int(2);
-               t.spf_aligned += s.Int(3);
-               t.dkim_aligned += s.Int(4);
-               t.records += s.Int(5);
-             }));
+    // Without days, the all-days rollup has one row per IP (and policy domain).
+    const bool all_days = !filter.range.from && !filter.range.to;
+    std::string where = all_days ? " WHERE 1" : SourcesWhere(filter);
+    if (all_days && filter.range.domain) where += " AND r.domain = ?3";
+    if (all_days && failing) where += " AND r.messages > r.dmarc_pass";
+    DMARC_TRY(Rows(std::string("SELECT r.ip, r.messages, r.dmarc_pass, r.spf_aligned,"
+                               " r.dkim_aligned, r.records FROM ") +
+                       (all_days ? "source_totals r" : "daily_sources r") + where,
+                   filter, [&](Statement& s) {
+                     IpSums& t = out[s.Int(0)];
+                     if (failing) {
+                       t.messages += s.Int(1) - s.Int(2);
+                       return;
+                     }
+                     t.messages += s.Int(1);
+                     t.dmarc_pass += s.Int(2);
+                     t.spf_aligned += s.Int(3);
+                     t.dkim_aligned += s.Int(4);
+                     t.records += s.Int(5);
+                   }));
     return out;
   }
 

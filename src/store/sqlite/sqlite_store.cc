@@ -260,6 +260,22 @@ INSERT INTO daily_sources (day, domain, ip, messages, records, dmarc_pass, spf_a
 -- The days an IP sent on: a drill-down to one IP's records reads only those days.
 CREATE INDEX daily_sources_ip ON daily_sources (ip, day);
 
+-- daily_sources summed over all days: views without a date range read one row per IP.
+CREATE TABLE source_totals (
+  domain TEXT NOT NULL,
+  ip INTEGER NOT NULL REFERENCES source_ips (id),
+  records INTEGER NOT NULL,
+  messages INTEGER NOT NULL,
+  dmarc_pass INTEGER NOT NULL,
+  spf_aligned INTEGER NOT NULL,
+  dkim_aligned INTEGER NOT NULL,
+  PRIMARY KEY (domain, ip)
+) WITHOUT ROWID;
+INSERT INTO source_totals
+  SELECT domain, ip, sum(records), sum(messages), sum(dmarc_pass), sum(spf_aligned),
+         sum(dkim_aligned)
+  FROM daily_sources GROUP BY domain, ip;
+
 -- Messages of each aggregate report, so lists of reports and reporters need not sum rows.
 CREATE TABLE report_totals (
   report INTEGER PRIMARY KEY REFERENCES aggregate_reports (id) ON DELETE CASCADE,
@@ -388,6 +404,13 @@ class SqliteStore final : public ReportStore {
          " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
          " spf_aligned = spf_aligned + excluded.spf_aligned,"
          " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
+        {&upsert_source_totals_,
+         "INSERT INTO source_totals (domain, ip, records, messages, dmarc_pass, spf_aligned,"
+         " dkim_aligned) VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET"
+         " records = records + excluded.records, messages = messages + excluded.messages,"
+         " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
+         " spf_aligned = spf_aligned + excluded.spf_aligned,"
+         " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
         {&insert_report_totals_,
          "INSERT INTO report_totals (report, messages, dmarc_pass) VALUES (?1,?2,?3)"},
         {&upsert_daily_results_,
@@ -418,7 +441,8 @@ class SqliteStore final : public ReportStore {
   OpenOptions options_;
   Statement insert_report_, insert_record_, insert_dkim_, insert_spf_, insert_override_,
       upsert_daily_messages_, upsert_daily_sources_, upsert_daily_results_, insert_source_ip_,
-      select_source_ip_, insert_report_totals_, set_record_range_, insert_blob_, insert_rejection_;
+      select_source_ip_, insert_report_totals_, upsert_source_totals_, set_record_range_,
+      insert_blob_, insert_rejection_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
@@ -597,6 +621,7 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
         .Bind(9, rt.messages);
     DMARC_TRY(upsert_daily_results_.Run());
   }
+  std::map<std::pair<std::string_view, std::int64_t>, SourceTotals> all_days;
   for (const auto& [key, st] : sources) {
     const auto& [day, domain, ip] = key;
     std::int64_t ip_id;
@@ -626,6 +651,22 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
         .Bind(7, st.spf_aligned)
         .Bind(8, st.dkim_aligned);
     DMARC_TRY(upsert_daily_sources_.Run());
+    SourceTotals& all = all_days[{domain, ip_id}];
+    all.messages += st.messages;
+    all.records += st.records;
+    all.dmarc_pass += st.dmarc_pass;
+    all.spf_aligned += st.spf_aligned;
+    all.dkim_aligned += st.dkim_aligned;
+  }
+  for (const auto& [key, st] : all_days) {
+    upsert_source_totals_.Bind(1, key.first)
+        .Bind(2, key.second)
+        .Bind(3, st.records)
+        .Bind(4, st.messages)
+        .Bind(5, st.dmarc_pass)
+        .Bind(6, st.spf_aligned)
+        .Bind(7, st.dkim_aligned);
+    DMARC_TRY(upsert_source_totals_.Run());
   }
   for (const auto& rej : batch.rejections) {
     const std::string_view raw = std::string_view(rej.raw).substr(0, options_.max_raw_bytes);
