@@ -220,7 +220,7 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
   ASSERT_EQ(
       sqlite3_exec(db,
                    "DROP TABLE daily_results; DROP TABLE report_totals; DROP TABLE source_totals;"
-                   " DROP INDEX aggregate_records_day_domain; DROP INDEX daily_sources_ip;"
+                   " DROP INDEX aggregate_records_source_ip;"
                    " ALTER TABLE daily_sources DROP COLUMN records;"
                    " ALTER TABLE daily_sources DROP COLUMN dmarc_pass;"
                    " ALTER TABLE daily_sources DROP COLUMN spf_aligned;"

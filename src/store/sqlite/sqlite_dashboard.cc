@@ -62,12 +62,9 @@ std::string RecordWhere(const DashboardFilter& f) {
   if (f.header_from) w += " AND r.header_from = ?4";
   if (f.source_group && f.source_value) {
     if (const char* col = SourceGroupColumn(*f.source_group)) {
-      w += fmt::format(" AND (r.{0} = ?5 OR (?5 = '' AND r.{0} IS NULL))", col);
-      if (*f.source_group == "ip") {
-        // Only the days the IP sent on (daily_sources has a row for every record's day and IP).
-        w += " AND r.day IN (SELECT day FROM daily_sources WHERE ip = (SELECT id FROM source_ips"
-             " WHERE ip = ?5))";
-      }
+      // A plain equality lets SQLite use the index on source_ip; "" means unknown.
+      w += f.source_value->empty() ? fmt::format(" AND (r.{0} IS NULL OR r.{0} = ?5)", col)
+                                   : fmt::format(" AND r.{} = ?5", col);
     }
   }
   if (f.org_name) w += " AND r.report IN (SELECT id FROM aggregate_reports WHERE org_name = ?6)";
