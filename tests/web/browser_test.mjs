@@ -230,7 +230,44 @@ test('hostile report fields run no script and render as text on every page', asy
   await p.close();
 });
 
+test('with authentication, the dashboard asks to sign in, then shows the data', async () => {
+  const tokenFile = join(work, 'token');
+  writeFileSync(tokenFile, 'browser-test-token-0123456789\n');
+  const guarded = await serve(mainDb, ['--token-file', tokenFile]);
+  try {
+    const p = await browser.newPage();
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(String(e)));
+    await p.goto(`${guarded.url}/#/overview`);
+    await p.waitForSelector('form.login');
+    assert.equal(await p.locator('[data-kpi]').count(), 0, 'data shown before signing in');
+    await p.fill('form.login input[name=token]', 'wrong-token-wrong-token');
+    await p.click('form.login button[type=submit]');
+    await p.waitForSelector('form.login [role=alert]:has-text("Wrong")');
+    await p.fill('form.login input[name=token]', 'browser-test-token-0123456789');
+    await p.click('form.login button[type=submit]');
+    await p.waitForSelector('body[data-ready="overview"] [data-kpi="messages"]');
+    assert.equal(Number(await p.getAttribute('[data-kpi="messages"]', 'data-value')), stats(mainDb, {}).messages);
+    const cookies = await browser.cookies(guarded.url);
+    const session = cookies.find((c) => c.name === 'session');
+    assert.ok(session && session.httpOnly && session.sameSite === 'Strict', 'session cookie flags');
+    assert.deepEqual(errors, []);
+    await p.close();
+  } finally {
+    guarded.child.kill();
+  }
+});
+
 test('the HTML report opens offline from a file with the same numbers', async () => {
+  {
+    const file = join(work, 'domain.html');
+    run(['report', '--db', mainDb, '--html', file, '--domain', 'example.com', '--from', '2018-01-01']);
+    const { p, errors } = await open(`${pathToFileURL(file).href}#/overview`, 'overview');
+    const s = stats(mainDb, { domain: 'example.com', from: '2018-01-01' });
+    assert.equal(Number(await p.getAttribute('[data-kpi="messages"]', 'data-value')), s.messages);
+    assert.deepEqual(errors, []);
+    await p.close();
+  }
   for (const [db, tag] of [[mainDb, 'main'], [hostileDb, 'hostile']]) {
     const file = join(work, `${tag}.html`);
     run(['report', '--db', db, '--html', file]);
