@@ -6,11 +6,13 @@
 #include <sodium.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <vector>
 
 #include "store/dashboard.h"
 #include "store/store.h"
@@ -177,14 +179,47 @@ std::string SessionCookie(const httplib::Request& req) {
   return "";
 }
 
+// A few store connections, each used by one request at a time: a slow query does not hold up
+// the others.
+struct Connection {
+  std::unique_ptr<store::ReportStore> store;
+  std::unique_ptr<store::DashboardQueries> queries;
+  std::unique_ptr<Api> api;
+};
+constexpr int kConnections = 4;
+
+class ConnectionPool {
+ public:
+  void Add(std::unique_ptr<Connection> c) {
+    free_.push_back(c.get());
+    all_.push_back(std::move(c));
+  }
+  Connection* Take() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !free_.empty(); });
+    Connection* c = free_.back();
+    free_.pop_back();
+    return c;
+  }
+  void Give(Connection* c) {
+    {
+      std::lock_guard lock(mu_);
+      free_.push_back(c);
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Connection>> all_;
+  std::vector<Connection*> free_;
+};
+
 class HttpServer final : public Server {
  public:
-  HttpServer(std::unique_ptr<store::ReportStore> st, std::unique_ptr<store::DashboardQueries> q,
-             const ServeOptions& options)
-      : store_(std::move(st)),
-        queries_(std::move(q)),
-        api_(*store_, *queries_, ApiOptions{options.show_failure_samples}),
-        tls_(!options.tls_cert.empty()) {}
+  HttpServer(std::unique_ptr<ConnectionPool> pool, const ServeOptions& options)
+      : pool_(std::move(pool)), tls_(!options.tls_cert.empty()) {}
 
   Result<bool> Setup(const ServeOptions& options) {
     if (auto r = auth_.Load(options); !r) return r;
@@ -283,8 +318,9 @@ class HttpServer final : public Server {
       Params params(req.params.begin(), req.params.end());
       ApiAnswer a;
       {
-        std::lock_guard lock(mu_);  // one store connection, one query at a time
-        a = api_.Get(req.path, params);
+        Connection* c = pool_->Take();
+        a = c->api->Get(req.path, params);
+        pool_->Give(c);
       }
       res.status = a.status;
       res.set_header("Cache-Control", "no-store");
@@ -353,12 +389,9 @@ class HttpServer final : public Server {
     Json(res, 200, {{"signed_in", true}});
   }
 
-  std::unique_ptr<store::ReportStore> store_;
-  std::unique_ptr<store::DashboardQueries> queries_;
-  Api api_;
+  std::unique_ptr<ConnectionPool> pool_;
   bool tls_;
   Auth auth_;
-  std::mutex mu_;
   std::unique_ptr<httplib::Server> http_;
   std::string host_;
   int port_ = 0;
@@ -368,11 +401,20 @@ class HttpServer final : public Server {
 
 Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
   if (sodium_init() < 0) return MakeError("libsodium failed to initialise");
-  auto st = store::OpenStore(options.db, store::OpenOptions{});
-  if (!st) return MakeError(st.error());
-  auto q = store::OpenDashboard(options.db);
-  if (!q) return MakeError(q.error());
-  auto server = std::make_unique<HttpServer>(std::move(st).value(), std::move(q).value(), options);
+  auto pool = std::make_unique<ConnectionPool>();
+  for (int i = 0; i < kConnections; ++i) {
+    auto c = std::make_unique<Connection>();
+    auto st = store::OpenStore(options.db, store::OpenOptions{});  // the first one migrates
+    if (!st) return MakeError(st.error());
+    auto q = store::OpenDashboard(options.db);
+    if (!q) return MakeError(q.error());
+    c->store = std::move(st).value();
+    c->queries = std::move(q).value();
+    c->api =
+        std::make_unique<Api>(*c->store, *c->queries, ApiOptions{options.show_failure_samples});
+    pool->Add(std::move(c));
+  }
+  auto server = std::make_unique<HttpServer>(std::move(pool), options);
   if (auto r = server->Setup(options); !r) return MakeError(r.error());
   return std::unique_ptr<Server>(std::move(server));
 }
