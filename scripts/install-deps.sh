@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of dmarc-report from Debian 12's packages.
 # Idempotent: packages already present are left alone. Run as root (or with sudo).
+# Then installs the dashboard front end's npm packages (web/package-lock.json) with `npm ci`.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   # build
@@ -12,6 +14,8 @@ packages=(
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
   # source enrichment: reverse DNS, MaxMind DB files; npm fetches the default country database
   libc-ares-dev libmaxminddb-dev
+  # web dashboard: HTTP(S) server; the browser its tests drive
+  libcpp-httplib-dev libssl-dev chromium openssl
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   zip gzip python3 time dnsmasq-base
@@ -37,10 +41,27 @@ else
   echo "install-deps: all packages present"
 fi
 
+# Node.js and npm build the dashboard front end; Debian's are enough where none is installed.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: installing nodejs npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -f "$root/web/node_modules/.package-lock.json" ] ||
+  [ "$root/web/package-lock.json" -nt "$root/web/node_modules/.package-lock.json" ]; then
+  echo "install-deps: npm ci in web/"
+  (cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-deps: web/node_modules up to date"
+fi
+
 # The default country database of source enrichment (CC0, @ip-location-db/geo-whois-asn-country-
 # mmdb), at the version pinned in geoip/package-lock.json; the program finds it in
 # geoip/node_modules (see README, "Source enrichment").
-geoip_dir="$(cd "$(dirname "$0")/.." && pwd)/geoip"
+geoip_dir="$root/geoip"
 if [ -f "$geoip_dir/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb" ]; then
   echo "install-deps: country database present"
 else

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -93,7 +94,19 @@ std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& s
     if (!stored || !(*stored)[i]) fresh.push_back(reports[i]);
   }
   StoreDnsCache cache(st);
-  const enrich::LookupStats s = enricher.EnrichReports(fresh, &cache, now, failures);
+  enrich::LookupStats s = enricher.EnrichReports(fresh, &cache, now, failures);
+  // Per address, what the dashboard shows of it (base domain, country, ASN).
+  std::map<std::string, const model::Source*> distinct;
+  for (const auto* r : fresh) {
+    for (const auto& rec : r->records) distinct.emplace(rec.source.ip_address, &rec.source);
+  }
+  for (const auto* f : failures) distinct.emplace(f->source.ip_address, &f->source);
+  std::vector<model::Source> sources;
+  sources.reserve(distinct.size());
+  for (const auto& [ip, src] : distinct) sources.push_back(*src);
+  if (auto put = st.PutSourceInfo(sources); !put) {
+    s.warnings.push_back("cannot record address details: " + put.error());
+  }
   PrintWarnings(s);
   Accumulate(s, *total);
   return s.unresolved == 0 ? now : 0;
@@ -132,6 +145,10 @@ int RunEnrich(const EnrichCommandOptions& options) {
     std::vector<model::Source> sources;
     sources.reserve(infos.size());
     for (auto& [ip, info] : infos) sources.push_back(std::move(info.source));
+    if (auto put = st.PutSourceInfo(sources); !put) {
+      fmt::print(stderr, "{}: {}\n", st.Describe(), put.error());
+      return 2;
+    }
     // Offline, the records get what the local databases know but stay selected for DNS.
     auto changed = st.UpdateSources(sources, eo.offline ? 0 : now, stale_before);
     if (!changed) {

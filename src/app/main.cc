@@ -4,12 +4,15 @@
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
+#include <iostream>
 #include <map>
 #include <optional>
 
 #include "app/enrichment.h"
 #include "app/parse_command.h"
 #include "app/store_commands.h"
+#include "web/html_report.h"
+#include "web/server.h"
 
 namespace {
 
@@ -230,6 +233,37 @@ int main(int argc, char** argv) {
   export_cmd->add_option("-o,--output", exp.output, "Write to FILE instead of standard output");
   add_filters(export_cmd, exp.filter);
 
+  dmarc::web::ServeOptions serve;
+  CLI::App* serve_cmd =
+      app.add_subcommand("serve", "Serve the web dashboard and its JSON API (docs/api.md)");
+  serve_cmd->add_option("--db", serve.db, db_help)->required();
+  serve_cmd
+      ->add_option("--listen", serve.listen,
+                   "HOST:PORT to listen on; beyond loopback only with authentication")
+      ->capture_default_str();
+  serve_cmd->add_option("--token-file", serve.token_file,
+                        "File whose first line is a bearer token (16+ characters)");
+  serve_cmd->add_option("--users", serve.users_file,
+                        "File of NAME:HASH lines (hashes from `dmarc-report hash-password`)");
+  serve_cmd->add_option("--tls-cert", serve.tls_cert, "PEM certificate (chain): serve HTTPS");
+  serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
+  serve_cmd->add_flag("--show-failure-samples", serve.show_failure_samples,
+                      "Show the message samples of failure reports (personal data)");
+
+  dmarc::web::HtmlReportOptions html;
+  CLI::App* report_cmd = app.add_subcommand(
+      "report", "Write a self-contained HTML report (overview, sources, domains)");
+  report_cmd->add_option("--db", html.db, db_help)->required();
+  report_cmd->add_option("--html", html.output, "The HTML file to write")->required();
+  report_cmd->add_option("--domain", html.domain, "Only this policy domain");
+  report_cmd->add_option("--from", html.from, "First day, YYYY-MM-DD (UTC)");
+  report_cmd->add_option("--to", html.to, "Last day, YYYY-MM-DD (UTC), included");
+
+  CLI::App* hash_cmd = app.add_subcommand(
+      "hash-password", "Read a password on standard input, print a line for serve --users");
+  std::string hash_user = "admin";
+  hash_cmd->add_option("--user", hash_user, "The user name")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -257,6 +291,24 @@ int main(int argc, char** argv) {
     exp.format =
         export_format == "csv" ? dmarc::app::OutputFormat::kCsv : dmarc::app::OutputFormat::kJson;
     return dmarc::app::RunExport(exp);
+  }
+  if (serve_cmd->parsed()) return dmarc::web::RunServe(serve);
+  if (report_cmd->parsed()) return dmarc::web::RunHtmlReport(html);
+  if (hash_cmd->parsed()) {
+    if (hash_user.empty() || hash_user.find(':') != std::string::npos) {
+      fmt::print(stderr, "--user: a name without ':' is required\n");
+      return 2;
+    }
+    std::string password;
+    std::getline(std::cin, password);
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    auto hash = dmarc::web::HashPassword(password);
+    if (!hash) {
+      fmt::print(stderr, "{}\n", hash.error());
+      return 2;
+    }
+    fmt::print("{}:{}\n", hash_user, *hash);
+    return 0;
   }
   return 2;
 }

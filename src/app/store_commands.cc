@@ -19,6 +19,7 @@
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
 #include "store/store.h"
+#include "web/api.h"
 
 namespace dmarc::app {
 
@@ -194,22 +195,6 @@ int RunImport(const ImportCommandOptions& options) {
 
 namespace {
 
-nlohmann::ordered_json StatsJson(const store::Stats& s) {
-  nlohmann::ordered_json j;
-  j["reports"] = s.reports;
-  j["records"] = s.records;
-  j["messages"] = s.messages;
-  j["dmarc_pass"] = s.dmarc_pass;
-  j["dmarc_fail"] = s.dmarc_fail;
-  j["by_disposition"] = s.by_disposition;
-  j["by_domain"] = s.by_domain;
-  j["source_ips"] = s.source_ips;
-  j["failure_reports"] = s.failure_reports;
-  j["smtp_tls_reports"] = s.smtp_tls_reports;
-  j["rejected_inputs"] = s.rejected_inputs;
-  return j;
-}
-
 std::string Percent(std::uint64_t part, std::uint64_t whole) {
   return whole ? fmt::format("{:.1f}%",
                              100.0 * static_cast<double>(part) / static_cast<double>(whole))
@@ -228,7 +213,7 @@ int RunStats(const StatsCommandOptions& options) {
   }
   const store::Stats& s = *stats;
   if (options.json) {
-    fmt::print("{}\n", StatsJson(s).dump(2));
+    fmt::print("{}\n", web::StatsJson(s).dump(2));
     return 0;
   }
   fmt::print("{:<22}{:>14}\n", "Aggregate reports", s.reports);

@@ -43,6 +43,9 @@ Result<std::vector<IpInfoRow>> ReportStore::GetIpInfo(const std::vector<std::str
 Result<bool> ReportStore::PutIpInfo(const std::vector<IpInfoRow>&) {
   return MakeError(Describe() + ": no enrichment cache in this store");
 }
+Result<bool> ReportStore::PutSourceInfo(const std::vector<model::Source>&) {
+  return MakeError(Describe() + ": no enrichment cache in this store");
+}
 Result<std::vector<std::string>> ReportStore::SourceIpsToEnrich(std::int64_t) {
   return MakeError(Describe() + ": enrichment not supported by this store");
 }
@@ -51,7 +54,7 @@ Result<std::size_t> ReportStore::UpdateSources(const std::vector<model::Source>&
   return MakeError(Describe() + ": enrichment not supported by this store");
 }
 
-Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options) {
+Result<std::string> SqlitePathFromUrl(const std::string& url) {
   std::string path = url;
   if (url.starts_with("sqlite:")) {
     path = url.substr(7);
@@ -63,6 +66,13 @@ Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const Ope
                     url));
   }
   if (path.empty()) return MakeError("empty store path");
+  return path;
+}
+
+Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options) {
+  auto sqlite_path = SqlitePathFromUrl(url);
+  if (!sqlite_path) return MakeError(sqlite_path.error());
+  const std::string& path = *sqlite_path;
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;

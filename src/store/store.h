@@ -143,6 +143,11 @@ class ReportStore {
                                                    std::int64_t now);
   // Adds or replaces cached answers, in one transaction.
   virtual Result<bool> PutIpInfo(const std::vector<IpInfoRow>& rows);
+  // Records what enrichment knows of each address beyond DNS (base domain, country, ASN) in
+  // the same per-address table, for views that describe addresses without reading every record
+  // (the dashboard). The cached DNS answer, if any, is kept; an address without one gets a row
+  // that is no DNS answer (already expired). In one transaction.
+  virtual Result<bool> PutSourceInfo(const std::vector<model::Source>& sources);
   // The distinct source addresses of records never enriched from DNS or enriched before
   // `enriched_before` (Unix seconds).
   virtual Result<std::vector<std::string>> SourceIpsToEnrich(std::int64_t enriched_before);

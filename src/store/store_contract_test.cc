@@ -315,6 +315,27 @@ TEST_P(StoreContract, IpInfoCacheKeepsAnswersUntilTheyExpire) {
   ASSERT_TRUE(got);
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ((*got)[0].status, "failed");
+
+  // Address details beside the DNS answer: kept when the answer is refreshed, and an address
+  // without an answer gets a row that is not one.
+  model::Source detail;
+  detail.ip_address = "192.0.2.2";
+  detail.country = "DE";
+  detail.asn = 3320;
+  model::Source fresh;
+  fresh.ip_address = "192.0.2.7";
+  fresh.country = "FR";
+  ASSERT_TRUE(st2->PutSourceInfo({detail, fresh}));
+  b.expires_at = 6000;
+  b.status = "name";
+  b.reverse_dns = "mx.example.de";
+  ASSERT_TRUE(st2->PutIpInfo({b}));
+  got = st2->GetIpInfo({"192.0.2.2", "192.0.2.7"}, 1600);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 1u);  // 192.0.2.7 has details but no DNS answer
+  EXPECT_EQ((*got)[0].reverse_dns, "mx.example.de");
+  EXPECT_EQ((*got)[0].country, "DE");
+  EXPECT_EQ((*got)[0].asn, 3320);
 }
 
 TEST_P(StoreContract, SourcesNotEnrichedOrStaleAreFoundAndUpdated) {

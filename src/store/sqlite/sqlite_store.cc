@@ -238,6 +238,64 @@ CREATE INDEX smtp_tls_policies_domain ON smtp_tls_policies (policy_domain);
     R"sql(
 ALTER TABLE aggregate_records ADD COLUMN source_enriched_at INTEGER;
 )sql",
+    // The dashboard: rollups for its views, and the records of one source IP (its drill-down).
+    R"sql(
+CREATE INDEX aggregate_records_source_ip ON aggregate_records (source_ip);
+
+-- Rollups for the dashboard, written with the records as daily_messages is. daily_results keeps
+-- SPF and DKIM alignment and the DMARC result apart; daily_sources gains the same per IP.
+CREATE TABLE daily_results (
+  day INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  header_from TEXT NOT NULL,
+  disposition TEXT NOT NULL,
+  dmarc_aligned INTEGER NOT NULL,
+  spf_aligned INTEGER NOT NULL,
+  dkim_aligned INTEGER NOT NULL,
+  records INTEGER NOT NULL,
+  messages INTEGER NOT NULL,
+  PRIMARY KEY (day, domain, header_from, disposition, dmarc_aligned, spf_aligned, dkim_aligned)
+) WITHOUT ROWID;
+INSERT INTO daily_results
+  SELECT day, domain, header_from, disposition, dmarc_aligned, spf_aligned, dkim_aligned,
+         count(*), sum(count)
+  FROM aggregate_records GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
+ALTER TABLE daily_sources ADD COLUMN records INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE daily_sources ADD COLUMN dmarc_pass INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE daily_sources ADD COLUMN spf_aligned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE daily_sources ADD COLUMN dkim_aligned INTEGER NOT NULL DEFAULT 0;
+DELETE FROM daily_sources;
+INSERT INTO daily_sources (day, domain, ip, messages, records, dmarc_pass, spf_aligned,
+                           dkim_aligned)
+  SELECT r.day, r.domain, s.id, sum(r.count), count(*), sum(r.count * r.dmarc_aligned),
+         sum(r.count * r.spf_aligned), sum(r.count * r.dkim_aligned)
+  FROM aggregate_records r JOIN source_ips s ON s.ip = r.source_ip GROUP BY 1, 2, 3;
+-- daily_sources summed over all days: views without a date range read one row per IP.
+CREATE TABLE source_totals (
+  domain TEXT NOT NULL,
+  ip INTEGER NOT NULL REFERENCES source_ips (id),
+  records INTEGER NOT NULL,
+  messages INTEGER NOT NULL,
+  dmarc_pass INTEGER NOT NULL,
+  spf_aligned INTEGER NOT NULL,
+  dkim_aligned INTEGER NOT NULL,
+  PRIMARY KEY (domain, ip)
+) WITHOUT ROWID;
+INSERT INTO source_totals
+  SELECT domain, ip, sum(records), sum(messages), sum(dmarc_pass), sum(spf_aligned),
+         sum(dkim_aligned)
+  FROM daily_sources GROUP BY domain, ip;
+
+-- Messages of each aggregate report, so lists of reports and reporters need not sum rows.
+CREATE TABLE report_totals (
+  report INTEGER PRIMARY KEY REFERENCES aggregate_reports (id) ON DELETE CASCADE,
+  messages INTEGER NOT NULL,
+  dmarc_pass INTEGER NOT NULL
+);
+INSERT INTO report_totals
+  SELECT report, sum(count), sum(count * dmarc_aligned) FROM aggregate_records GROUP BY report;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -287,6 +345,7 @@ class SqliteStore final : public ReportStore {
   Result<std::vector<IpInfoRow>> GetIpInfo(const std::vector<std::string>& ips,
                                            std::int64_t now) override;
   Result<bool> PutIpInfo(const std::vector<IpInfoRow>& rows) override;
+  Result<bool> PutSourceInfo(const std::vector<model::Source>& sources) override;
   Result<std::vector<std::string>> SourceIpsToEnrich(std::int64_t enriched_before) override;
   Result<std::size_t> UpdateSources(const std::vector<model::Source>& sources,
                                     std::int64_t enriched_at,
@@ -354,8 +413,26 @@ class SqliteStore final : public ReportStore {
          " records = records + excluded.records, messages = messages + excluded.messages,"
          " dmarc_pass = dmarc_pass + excluded.dmarc_pass"},
         {&upsert_daily_sources_,
-         "INSERT INTO daily_sources (day, domain, ip, messages) VALUES (?1,?2,?3,?4)"
-         " ON CONFLICT DO UPDATE SET messages = messages + excluded.messages"},
+         "INSERT INTO daily_sources (day, domain, ip, messages, records, dmarc_pass, spf_aligned,"
+         " dkim_aligned) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT DO UPDATE SET"
+         " messages = messages + excluded.messages, records = records + excluded.records,"
+         " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
+         " spf_aligned = spf_aligned + excluded.spf_aligned,"
+         " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
+        {&upsert_source_totals_,
+         "INSERT INTO source_totals (domain, ip, records, messages, dmarc_pass, spf_aligned,"
+         " dkim_aligned) VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET"
+         " records = records + excluded.records, messages = messages + excluded.messages,"
+         " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
+         " spf_aligned = spf_aligned + excluded.spf_aligned,"
+         " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
+        {&insert_report_totals_,
+         "INSERT INTO report_totals (report, messages, dmarc_pass) VALUES (?1,?2,?3)"},
+        {&upsert_daily_results_,
+         "INSERT INTO daily_results (day, domain, header_from, disposition, dmarc_aligned,"
+         " spf_aligned, dkim_aligned, records, messages) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+         " ON CONFLICT DO UPDATE SET records = records + excluded.records,"
+         " messages = messages + excluded.messages"},
         {&insert_source_ip_, "INSERT INTO source_ips (ip) VALUES (?1) ON CONFLICT DO NOTHING"},
         {&select_source_ip_, "SELECT id FROM source_ips WHERE ip = ?1"},
         {&set_record_range_,
@@ -423,9 +500,10 @@ class SqliteStore final : public ReportStore {
   std::string path_;
   OpenOptions options_;
   Statement insert_report_, insert_record_, insert_dkim_, insert_spf_, insert_override_,
-      upsert_daily_messages_, upsert_daily_sources_, insert_source_ip_, select_source_ip_,
-      set_record_range_, insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_,
-      insert_tls_policy_, insert_tls_detail_;
+      upsert_daily_messages_, upsert_daily_sources_, upsert_daily_results_, insert_source_ip_,
+      select_source_ip_, insert_report_totals_, upsert_source_totals_, set_record_range_,
+      insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_, insert_tls_policy_,
+      insert_tls_detail_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
@@ -446,7 +524,16 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
     std::int64_t records = 0, messages = 0, dmarc_pass = 0;
   };
   std::map<std::tuple<std::int64_t, std::string, std::string, std::string>, Totals> daily;
-  std::map<std::tuple<std::int64_t, std::string, std::string>, std::int64_t> sources;
+  struct SourceTotals {
+    std::int64_t messages = 0, records = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0;
+  };
+  std::map<std::tuple<std::int64_t, std::string, std::string>, SourceTotals> sources;
+  struct ResultTotals {
+    std::int64_t records = 0, messages = 0;
+  };
+  std::map<std::tuple<std::int64_t, std::string, std::string, std::string, bool, bool, bool>,
+           ResultTotals>
+      results;
 
   for (const auto& item : batch.aggregates) {
     const model::AggregateReport& r = *item.report;
@@ -485,6 +572,7 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
     ++result.new_reports;
     const std::int64_t report_row = db_.LastInsertId();
     std::int64_t first_record = 0;
+    std::int64_t report_messages = 0, report_pass = 0;
     for (const auto& rec : r.records) {
       const std::int64_t day = FloorDay(rec.interval_begin);
       const auto& s = rec.source;
@@ -550,8 +638,21 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
       t.records += 1;
       t.messages += count;
       if (rec.alignment.dmarc) t.dmarc_pass += count;
-      sources[{day, p.domain, s.ip_address}] += count;
+      SourceTotals& st = sources[{day, p.domain, s.ip_address}];
+      st.messages += count;
+      st.records += 1;
+      if (rec.alignment.dmarc) st.dmarc_pass += count;
+      if (rec.alignment.spf) st.spf_aligned += count;
+      if (rec.alignment.dkim) st.dkim_aligned += count;
+      ResultTotals& rt = results[{day, p.domain, rec.identifiers.header_from, ev.disposition,
+                                  rec.alignment.dmarc, rec.alignment.spf, rec.alignment.dkim}];
+      rt.records += 1;
+      rt.messages += count;
+      report_messages += count;
+      if (rec.alignment.dmarc) report_pass += count;
     }
+    insert_report_totals_.Bind(1, report_row).Bind(2, report_messages).Bind(3, report_pass);
+    DMARC_TRY(insert_report_totals_.Run());
     if (!r.records.empty()) {
       set_record_range_.Bind(1, report_row)
           .Bind(2, first_record)
@@ -570,7 +671,21 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
         .Bind(7, t.dmarc_pass);
     DMARC_TRY(upsert_daily_messages_.Run());
   }
-  for (const auto& [key, messages] : sources) {
+  for (const auto& [key, rt] : results) {
+    const auto& [day, domain, header_from, disposition, dmarc, spf, dkim] = key;
+    upsert_daily_results_.Bind(1, day)
+        .Bind(2, domain)
+        .Bind(3, header_from)
+        .Bind(4, disposition)
+        .Bind(5, std::int64_t{dmarc})
+        .Bind(6, std::int64_t{spf})
+        .Bind(7, std::int64_t{dkim})
+        .Bind(8, rt.records)
+        .Bind(9, rt.messages);
+    DMARC_TRY(upsert_daily_results_.Run());
+  }
+  std::map<std::pair<std::string_view, std::int64_t>, SourceTotals> all_days;
+  for (const auto& [key, st] : sources) {
     const auto& [day, domain, ip] = key;
     std::int64_t ip_id;
     if (auto it = ip_ids_.find(ip); it != ip_ids_.end()) {
@@ -590,8 +705,31 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
       select_source_ip_.Reset();
       pending_ip_ids_.emplace(ip, ip_id);
     }
-    upsert_daily_sources_.Bind(1, day).Bind(2, domain).Bind(3, ip_id).Bind(4, messages);
+    upsert_daily_sources_.Bind(1, day)
+        .Bind(2, domain)
+        .Bind(3, ip_id)
+        .Bind(4, st.messages)
+        .Bind(5, st.records)
+        .Bind(6, st.dmarc_pass)
+        .Bind(7, st.spf_aligned)
+        .Bind(8, st.dkim_aligned);
     DMARC_TRY(upsert_daily_sources_.Run());
+    SourceTotals& all = all_days[{domain, ip_id}];
+    all.messages += st.messages;
+    all.records += st.records;
+    all.dmarc_pass += st.dmarc_pass;
+    all.spf_aligned += st.spf_aligned;
+    all.dkim_aligned += st.dkim_aligned;
+  }
+  for (const auto& [key, st] : all_days) {
+    upsert_source_totals_.Bind(1, key.first)
+        .Bind(2, key.second)
+        .Bind(3, st.records)
+        .Bind(4, st.messages)
+        .Bind(5, st.dmarc_pass)
+        .Bind(6, st.spf_aligned)
+        .Bind(7, st.dkim_aligned);
+    DMARC_TRY(upsert_source_totals_.Run());
   }
   for (const auto& rej : batch.rejections) {
     const std::string_view raw = std::string_view(rej.raw).substr(0, options_.max_raw_bytes);
@@ -1103,8 +1241,16 @@ Result<std::vector<IpInfoRow>> SqliteStore::GetIpInfo(const std::vector<std::str
 Result<bool> SqliteStore::PutIpInfo(const std::vector<IpInfoRow>& rows) {
   if (rows.empty()) return true;
   auto s = db_.Prepare(
-      "INSERT OR REPLACE INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn,"
-      " as_name, as_domain, resolved_at, expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+      "INSERT INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn,"
+      " as_name, as_domain, resolved_at, expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+      " ON CONFLICT (ip) DO UPDATE SET status = excluded.status,"
+      " reverse_dns = excluded.reverse_dns, resolved_at = excluded.resolved_at,"
+      " expires_at = excluded.expires_at,"
+      // what PutSourceInfo recorded stays unless this row says otherwise
+      " base_domain = coalesce(excluded.base_domain, base_domain),"
+      " country = coalesce(excluded.country, country), asn = coalesce(excluded.asn, asn),"
+      " as_name = coalesce(excluded.as_name, as_name),"
+      " as_domain = coalesce(excluded.as_domain, as_domain)");
   if (!s) return MakeError(s.error());
   return InWriteTransaction([&]() -> Result<bool> {
     for (const auto& r : rows) {
@@ -1118,6 +1264,30 @@ Result<bool> SqliteStore::PutIpInfo(const std::vector<IpInfoRow>& rows) {
           .Bind(8, r.as_domain)
           .Bind(9, r.resolved_at)
           .Bind(10, r.expires_at);
+      DMARC_TRY(s->Run());
+    }
+    return true;
+  });
+}
+
+Result<bool> SqliteStore::PutSourceInfo(const std::vector<model::Source>& sources) {
+  if (sources.empty()) return true;
+  // status 'unknown' and expires_at 0 are no DNS answer: GetIpInfo never returns such a row.
+  auto s = db_.Prepare(
+      "INSERT INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn, as_name,"
+      " as_domain, resolved_at, expires_at) VALUES (?1, 'unknown', NULL, ?2, ?3, ?4, ?5, ?6, 0, 0)"
+      " ON CONFLICT (ip) DO UPDATE SET base_domain = excluded.base_domain,"
+      " country = excluded.country, asn = excluded.asn, as_name = excluded.as_name,"
+      " as_domain = excluded.as_domain");
+  if (!s) return MakeError(s.error());
+  return InWriteTransaction([&]() -> Result<bool> {
+    for (const auto& src : sources) {
+      s->Bind(1, src.ip_address)
+          .Bind(2, src.base_domain)
+          .Bind(3, src.country)
+          .Bind(4, src.asn)
+          .Bind(5, src.as_name)
+          .Bind(6, src.as_domain);
       DMARC_TRY(s->Run());
     }
     return true;

@@ -1,0 +1,70 @@
+// Dashboard speed: the API's latency per endpoint (p50, p95 over RUNS calls) and the time until
+// the overview is fully rendered in headless Chromium, against an existing store.
+//
+//   node bench/web_bench.mjs BINARY STORE [RUNS]
+//
+// Build a store of ~1,000,000 records with the corpus generator and import (see
+// docs/benchmarks.md, "Dashboard").
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { chromium } = createRequire(join(root, 'web/package.json'))('playwright-core');
+const [binary, db, runsArg] = process.argv.slice(2);
+const runs = Number(runsArg || 20);
+
+const domain = execFileSync('sqlite3', [db, 'SELECT domain FROM aggregate_reports LIMIT 1'], { encoding: 'utf8' }).trim();
+const lastDay = execFileSync('sqlite3', [db, "SELECT date(max(day), 'unixepoch') FROM aggregate_records"], { encoding: 'utf8' }).trim();
+const topIp = execFileSync('sqlite3', [db, 'SELECT s.ip FROM daily_sources d JOIN source_ips s ON s.id = d.ip GROUP BY d.ip ORDER BY sum(d.messages) DESC LIMIT 1'], { encoding: 'utf8' }).trim();
+const monthBefore = new Date(Date.parse(lastDay) - 29 * 86400e3).toISOString().slice(0, 10);
+
+const child = spawn(binary, ['serve', '--db', db, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const url = await new Promise((res, rej) => {
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; const m = err.match(/on (http:\/\/[^ ]+)\/\n/); if (m) res(m[1]); });
+  child.on('exit', () => rej(new Error(err)));
+});
+
+const calls = [
+  'stats', 'overview', `overview?domain=${domain}`, `overview?from=${monthBefore}&to=${lastDay}`, 'overview?failing=1',
+  'sources?group=service', 'sources?group=ip', `sources?group=ip&from=${monthBefore}&to=${lastDay}`,
+  `records?source_group=ip&source_value=${topIp}`, 'domains', 'reporters', 'reports', 'report?id=1', 'rejected',
+  'failures', 'smtp-tls',
+];
+const pct = (xs, p) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+console.log(`| API call | p50 ms | p95 ms |\n|---|---:|---:|`);
+for (const call of calls) {
+  const times = [];
+  for (let i = 0; i < runs; ++i) {
+    const t0 = performance.now();
+    const res = await fetch(`${url}/api/${call}`);
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`${call}: HTTP ${res.status}`);
+    times.push(performance.now() - t0);
+  }
+  console.log(`| \`${call}\` | ${pct(times, 50).toFixed(0)} | ${pct(times, 95).toFixed(0)} |`);
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'dmarc-bench-profile-'));
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium', headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const renders = [];
+for (let i = 0; i < Math.min(runs, 5); ++i) {
+  const page = await browser.newPage();
+  const t0 = performance.now();
+  await page.goto(`${url}/#/overview`);
+  await page.waitForSelector('body[data-ready="overview"] canvas', { timeout: 120000 });
+  renders.push(performance.now() - t0);
+  await page.close();
+}
+console.log(`\nOverview fully rendered in headless Chromium: p50 ${pct(renders, 50).toFixed(0)} ms, worst ${Math.max(...renders).toFixed(0)} ms`);
+await browser.close();
+rmSync(profile, { recursive: true, force: true });
+child.kill();

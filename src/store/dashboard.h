@@ -1,0 +1,68 @@
+// DashboardQueries: the read-only questions the web dashboard and the HTML report ask of a store.
+// Answers are JSON values in the shapes documented in docs/api.md, so the HTTP layer only
+// serialises them. Every text in them comes from reports (written by strangers): consumers must
+// render it as text, never as markup.
+//
+// Thread-safety: one object is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "store/store.h"
+
+namespace dmarc::store {
+
+// The source attributes records can be grouped by; the names are the API's `group` values.
+// Returns the record column for a group name, or nullptr for an unknown one.
+const char* SourceGroupColumn(std::string_view group);
+
+struct DashboardFilter {
+  Filter range;                             // policy domain and days
+  bool only_failing = false;                // only records that failed DMARC
+  std::optional<std::string> header_from;   // only this header-from domain
+  std::optional<std::string> source_group;  // drill-down: records whose source attribute ...
+  std::optional<std::string> source_value;  // ... equals this ("" matches an unknown value)
+  std::optional<std::string> org_name;      // only reports from this reporter
+};
+
+class DashboardQueries {
+ public:
+  virtual ~DashboardQueries() = default;
+
+  // Totals, alignment, messages per day, dispositions, top sources, countries and the same
+  // totals for the previous period of equal length (when the filter has both days).
+  virtual Result<nlohmann::json> Overview(const DashboardFilter& filter) = 0;
+  // Records grouped by a source attribute (SourceGroupColumn), largest first, at most limit.
+  virtual Result<nlohmann::json> Sources(const DashboardFilter& filter, std::string_view group,
+                                         std::size_t limit) = 0;
+  // Records with every DKIM and SPF result, largest first, at most limit.
+  virtual Result<nlohmann::json> Records(const DashboardFilter& filter, std::size_t limit) = 0;
+  // Header-from domains with volume and pass rate; policy domains with their published
+  // policies over time.
+  virtual Result<nlohmann::json> Domains(const DashboardFilter& filter) = 0;
+  virtual Result<nlohmann::json> Reporters(const DashboardFilter& filter) = 0;
+  virtual Result<nlohmann::json> Reports(const DashboardFilter& filter, std::size_t limit,
+                                         std::size_t offset) = 0;
+  // One aggregate report with all its rows; an error when there is no such report.
+  virtual Result<nlohmann::json> Report(std::int64_t id) = 0;
+  virtual Result<nlohmann::json> Rejections(const DashboardFilter& filter, std::size_t limit) = 0;
+  // The stored first bytes of one rejected input, and the name to download it as.
+  virtual Result<std::pair<std::string, std::string>> RejectedRaw(std::int64_t id) = 0;
+  // Failure (forensic) reports; samples (the reported message) only when with_samples.
+  virtual Result<nlohmann::json> FailureReports(const DashboardFilter& filter, bool with_samples,
+                                                std::size_t limit) = 0;
+  // SMTP TLS sessions per day, failure types, and per policy.
+  virtual Result<nlohmann::json> SmtpTls(const DashboardFilter& filter) = 0;
+};
+
+// Opens the dashboard's own read connection to the store named by url (as OpenStore), after
+// OpenStore has created or migrated it.
+Result<std::unique_ptr<DashboardQueries>> OpenDashboard(const std::string& url);
+
+}  // namespace dmarc::store

@@ -1,0 +1,813 @@
+// The SQLite DashboardQueries: prepared statements only; column names in SQL come from fixed
+// tables in this file, never from a request.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include "base/time.h"
+#include "store/dashboard.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace dmarc::store {
+
+namespace {
+
+#define DMARC_TRY(expr)                                   \
+  do {                                                    \
+    if (auto dmarc_try_r = (expr); !dmarc_try_r) {        \
+      return MakeError(std::string(dmarc_try_r.error())); \
+    }                                                     \
+  } while (0)
+#define DMARC_TRY_ASSIGN(var, expr)                          \
+  do {                                                       \
+    auto dmarc_try_r = (expr);                               \
+    if (!dmarc_try_r) return MakeError(dmarc_try_r.error()); \
+    var = std::move(dmarc_try_r).value();                    \
+  } while (0)
+
+using nlohmann::json;
+using sqlite::Database;
+using sqlite::Statement;
+
+struct SourceGroup {
+  const char* name;
+  const char* column;
+};
+constexpr std::array<SourceGroup, 6> kSourceGroups = {{
+    {"service", "source_name"},
+    {"base_domain", "source_base_domain"},
+    {"ptr", "source_reverse_dns"},
+    {"ip", "source_ip"},
+    {"asn", "source_asn"},
+    {"country", "source_country"},
+}};
+
+// Bound parameter numbers shared by every records query.
+enum Param { kFrom = 1, kTo, kDomain, kHeaderFrom, kSourceValue, kOrg, kLimit, kOffset };
+
+std::pair<std::int64_t, std::int64_t> Days(const Filter& f) {
+  return {f.from.value_or(INT64_MIN / 2), f.to ? *f.to + kSecondsPerDay : INT64_MAX / 2};
+}
+
+// WHERE clause over aggregate_records aliased `r`.
+std::string RecordWhere(const DashboardFilter& f) {
+  std::string w = " WHERE r.day >= ?1 AND r.day < ?2";
+  if (f.range.domain) w += " AND r.domain = ?3";
+  if (f.only_failing) w += " AND r.dmarc_aligned = 0";
+  if (f.header_from) w += " AND r.header_from = ?4";
+  if (f.source_group && f.source_value) {
+    if (const char* col = SourceGroupColumn(*f.source_group)) {
+      // A plain equality lets SQLite use the index on source_ip; "" means unknown.
+      w += f.source_value->empty() ? fmt::format(" AND (r.{0} IS NULL OR r.{0} = ?5)", col)
+                                   : fmt::format(" AND r.{} = ?5", col);
+    }
+  }
+  if (f.org_name) w += " AND r.report IN (SELECT id FROM aggregate_reports WHERE org_name = ?6)";
+  return w;
+}
+
+// WHERE clause over daily_sources aliased `r` (no header-from, drill-down or reporter there).
+std::string SourcesWhere(const DashboardFilter& f) {
+  std::string w = " WHERE r.day >= ?1 AND r.day < ?2";
+  if (f.range.domain) w += " AND r.domain = ?3";
+  if (f.only_failing) w += " AND r.messages > r.dmarc_pass";
+  return w;
+}
+
+// Without a drill-down or a reporter, the daily rollups hold every number the totals, days and
+// dispositions need; RecordWhere's columns have the same names there.
+bool Rollup(const DashboardFilter& f) { return !f.source_group && !f.org_name; }
+
+struct Facts {
+  const char* table;     // aliased r
+  const char* messages;  // column of messages
+  const char* records;   // aggregate giving the number of records
+};
+Facts FactsFor(const DashboardFilter& f) {
+  return Rollup(f) ? Facts{"daily_results", "r.messages", "sum(r.records)"}
+                   : Facts{"aggregate_records", "r.count", "count(*)"};
+}
+
+// WHERE clause over aggregate_reports aliased `a`.
+std::string ReportWhere(const DashboardFilter& f) {
+  std::string w = " WHERE a.begin_ts >= ?1 AND a.begin_ts < ?2";
+  if (f.range.domain) w += " AND a.domain = ?3";
+  if (f.org_name) w += " AND a.org_name = ?6";
+  if (f.only_failing) {
+    w += " AND EXISTS (SELECT 1 FROM aggregate_records x WHERE x.id >= a.first_record AND"
+         " x.id < a.first_record + a.record_count AND x.dmarc_aligned = 0)";
+  }
+  return w;
+}
+
+void BindFilter(Statement& s, const DashboardFilter& f) {
+  const auto [from, to] = Days(f.range);
+  s.Bind(kFrom, from).Bind(kTo, to);
+  if (f.range.domain) s.Bind(kDomain, *f.range.domain);
+  if (f.header_from) s.Bind(kHeaderFrom, *f.header_from);
+  if (f.source_value) s.Bind(kSourceValue, *f.source_value);
+  if (f.org_name) s.Bind(kOrg, *f.org_name);
+}
+
+json OptText(const Statement& s, int col) {
+  return s.IsNull(col) ? json(nullptr) : json(s.Text(col));
+}
+json OptInt(const Statement& s, int col) {
+  return s.IsNull(col) ? json(nullptr) : json(s.Int(col));
+}
+std::string Day(std::int64_t t) { return FormatUtcDate(t); }
+
+class SqliteDashboard final : public DashboardQueries {
+ public:
+  explicit SqliteDashboard(Database db) : db_(std::move(db)) {}
+
+  Result<nlohmann::json> Overview(const DashboardFilter& filter) override {
+    return InSnapshot([&]() -> Result<json> {
+      json out;
+      json totals, top, countries;
+      if (Rollup(filter) && !filter.header_from) {
+        IpTotals ips;
+        DMARC_TRY_ASSIGN(ips, SumsPerIp(filter));
+        DMARC_TRY_ASSIGN(top, GroupIps(ips, "ip", 10));
+        DMARC_TRY_ASSIGN(countries, GroupIps(ips, "country", 50));
+        DMARC_TRY_ASSIGN(totals, Totals(filter, ips.size()));
+      } else {
+        DMARC_TRY_ASSIGN(top, Sources(filter, "ip", 10));
+        DMARC_TRY_ASSIGN(countries, Sources(filter, "country", 50));
+        DMARC_TRY_ASSIGN(totals, Totals(filter));
+      }
+      json daily = json::array();
+      const Facts facts = FactsFor(filter);
+      DMARC_TRY(Rows(fmt::format("SELECT r.day, sum({0}), sum({0} * r.dmarc_aligned) FROM {1} r{2}"
+                                 " GROUP BY r.day ORDER BY r.day",
+                                 facts.messages, facts.table, RecordWhere(filter)),
+                     filter, [&](Statement& s) {
+                       daily.push_back({{"day", Day(s.Int(0))},
+                                        {"messages", s.Int(1)},
+                                        {"dmarc_pass", s.Int(2)},
+                                        {"dmarc_fail", s.Int(1) - s.Int(2)}});
+                     }));
+      json dispositions = json::object();
+      DMARC_TRY(Rows(fmt::format("SELECT r.disposition, sum({}) FROM {} r{} GROUP BY"
+                                 " r.disposition ORDER BY 2 DESC",
+                                 facts.messages, facts.table, RecordWhere(filter)),
+                     filter, [&](Statement& s) { dispositions[s.Text(0)] = s.Int(1); }));
+      out["totals"] = std::move(totals);
+      out["daily"] = std::move(daily);
+      out["by_disposition"] = std::move(dispositions);
+      out["top_sources"] = std::move(top["rows"]);
+      out["countries"] = std::move(countries["rows"]);
+      out["previous"] = nullptr;
+      if (filter.range.from && filter.range.to) {
+        DashboardFilter prev = filter;
+        const std::int64_t days = (*filter.range.to - *filter.range.from) / kSecondsPerDay + 1;
+        prev.range.from = *filter.range.from - days * kSecondsPerDay;
+        prev.range.to = *filter.range.from - kSecondsPerDay;
+        json p;
+        DMARC_TRY_ASSIGN(p, Totals(prev));
+        p["from"] = Day(*prev.range.from);
+        p["to"] = Day(*prev.range.to);
+        out["previous"] = std::move(p);
+      }
+      return out;
+    });
+  }
+
+  Result<nlohmann::json> Sources(const DashboardFilter& filter, std::string_view group,
+                                 std::size_t limit) override {
+    const char* col = SourceGroupColumn(group);
+    if (!col) return MakeError(fmt::format("unknown source group \"{}\"", group));
+    if (Rollup(filter) && !filter.header_from && group != "service") {
+      return SourcesByIp(filter, group, limit);
+    }
+    json rows = json::array();
+    // The first value of each descriptive column names the group (all IPs of a service share
+    // its name; an IP has one PTR name, country and AS).
+    DMARC_TRY(Rows(
+        fmt::format("SELECT r.{0}, count(DISTINCT r.source_ip), sum(r.count),"
+                    " sum(r.count * r.dmarc_aligned), sum(r.count * r.spf_aligned),"
+                    " sum(r.count * r.dkim_aligned), count(*), max(r.source_name),"
+                    " max(r.source_type), max(r.source_reverse_dns),"
+                    " max(r.source_country), max(r.source_asn), max(r.source_as_name),"
+                    " max(r.source_base_domain)"
+                    " FROM aggregate_records r{1} GROUP BY r.{0} ORDER BY 3 DESC"
+                    " LIMIT ?7",
+                    col, RecordWhere(filter)),
+        filter,
+        [&](Statement& s) {
+          json row = {{"key", OptText(s, 0)},      {"ips", s.Int(1)},
+                      {"messages", s.Int(2)},      {"dmarc_pass", s.Int(3)},
+                      {"spf_aligned", s.Int(4)},   {"dkim_aligned", s.Int(5)},
+                      {"records", s.Int(6)},       {"name", OptText(s, 7)},
+                      {"type", OptText(s, 8)},     {"reverse_dns", OptText(s, 9)},
+                      {"country", OptText(s, 10)}, {"asn", OptInt(s, 11)},
+                      {"as_name", OptText(s, 12)}, {"base_domain", OptText(s, 13)}};
+          if (group == "asn" && !s.IsNull(0)) row["key"] = std::to_string(s.Int(0));
+          rows.push_back(std::move(row));
+        },
+        static_cast<std::int64_t>(limit)));
+    return json{{"group", group}, {"rows", std::move(rows)}};
+  }
+
+  Result<nlohmann::json> Records(const DashboardFilter& filter, std::size_t limit) override {
+    return InSnapshot([&]() -> Result<json> {
+      json rows = json::array();
+      DMARC_TRY(Rows(
+          "SELECT r.id, r.report, a.org_name, a.report_id, r.interval_begin, r.interval_end,"
+          " r.source_ip, r.source_reverse_dns, r.source_country, r.source_name,"
+          " r.source_base_domain, r.source_asn, r.count, r.disposition, r.policy_dkim,"
+          " r.policy_spf, r.dmarc_aligned, r.spf_aligned, r.dkim_aligned, r.header_from,"
+          " r.envelope_from, r.envelope_to, r.domain FROM aggregate_records r"
+          " JOIN aggregate_reports a ON a.id = r.report" +
+              RecordWhere(filter) + " ORDER BY r.count DESC, r.id LIMIT ?7",
+          filter, [&](Statement& s) { rows.push_back(RecordJson(s, true)); },
+          static_cast<std::int64_t>(limit)));
+      for (auto& row : rows) {
+        const std::int64_t id = row["id"].get<std::int64_t>();
+        DMARC_TRY(AddAuthResults(row, id, id + 1));
+      }
+      return json{{"rows", std::move(rows)}, {"limit", limit}};
+    });
+  }
+
+  Result<nlohmann::json> Domains(const DashboardFilter& filter) override {
+    return InSnapshot([&]() -> Result<json> {
+      json header_from = json::array();
+      const Facts facts = FactsFor(filter);
+      DMARC_TRY(Rows(fmt::format("SELECT r.header_from, sum({0}), sum({0} * r.dmarc_aligned),"
+                                 " sum({0} * r.spf_aligned), sum({0} * r.dkim_aligned), 0,"
+                                 " r.domain FROM {1} r{2} GROUP BY r.header_from, r.domain"
+                                 " ORDER BY 2 DESC",
+                                 facts.messages, facts.table, RecordWhere(filter)),
+                     filter, [&](Statement& s) {
+                       header_from.push_back({{"header_from", s.Text(0)},
+                                              {"messages", s.Int(1)},
+                                              {"dmarc_pass", s.Int(2)},
+                                              {"spf_aligned", s.Int(3)},
+                                              {"dkim_aligned", s.Int(4)},
+
+                                              {"policy_domain", s.Text(6)}});
+                     }));
+      json policies = json::array();
+      DMARC_TRY(
+          Rows("SELECT a.domain, a.p, a.sp, a.pct, a.adkim, a.aspf, a.np, a.fo,"
+               " min(a.begin_ts), max(a.end_ts), count(*) FROM aggregate_reports a" +
+                   ReportWhere(filter) +
+                   " GROUP BY a.domain, a.p, a.sp, a.pct, a.adkim, a.aspf, a.np, a.fo"
+                   " ORDER BY a.domain, min(a.begin_ts)",
+               filter, [&](Statement& s) {
+                 policies.push_back({{"domain", s.Text(0)},
+                                     {"p", s.Text(1)},
+                                     {"sp", s.Text(2)},
+                                     {"pct", OptText(s, 3)},
+                                     {"adkim", s.Text(4)},
+                                     {"aspf", s.Text(5)},
+                                     {"np", OptText(s, 6)},
+                                     {"fo", OptText(s, 7)},
+                                     {"first_seen", Day(s.Int(8))},
+                                     {"last_seen", Day(s.Int(9))},
+                                     {"reports", s.Int(10)}});
+               }));
+      return json{{"header_from", std::move(header_from)}, {"policies", std::move(policies)}};
+    });
+  }
+
+  Result<nlohmann::json> Reporters(const DashboardFilter& filter) override {
+    json rows = json::array();
+    DMARC_TRY(
+        Rows("SELECT a.org_name, max(a.org_email), count(*), sum(a.record_count),"
+             " min(a.begin_ts), max(a.end_ts), count(DISTINCT a.domain),"
+             " coalesce(sum(t.messages), 0), coalesce(sum(t.dmarc_pass), 0)"
+             " FROM aggregate_reports a LEFT JOIN report_totals t ON t.report = a.id" +
+                 ReportWhere(filter) + " GROUP BY a.org_name ORDER BY 3 DESC",
+             filter, [&](Statement& s) {
+               rows.push_back({{"org_name", s.Text(0)},
+                               {"org_email", s.Text(1)},
+                               {"reports", s.Int(2)},
+                               {"records", s.Int(3)},
+                               {"first_seen", Day(s.Int(4))},
+                               {"last_seen", Day(s.Int(5))},
+                               {"domains", s.Int(6)},
+                               {"messages", s.Int(7)},
+                               {"dmarc_pass", s.Int(8)}});
+             }));
+    return json{{"rows", std::move(rows)}};
+  }
+
+  Result<nlohmann::json> Reports(const DashboardFilter& filter, std::size_t limit,
+                                 std::size_t offset) override {
+    return InSnapshot([&]() -> Result<json> {
+      json rows = json::array();
+      std::int64_t total = 0;
+      DMARC_TRY(Rows("SELECT count(*) FROM aggregate_reports a" + ReportWhere(filter), filter,
+                     [&](Statement& s) { total = s.Int(0); }));
+      DMARC_TRY(Rows(
+          "SELECT a.id, a.org_name, a.report_id, a.domain, a.begin_ts, a.end_ts, a.record_count,"
+          " coalesce(t.messages, 0), coalesce(t.dmarc_pass, 0), a.p"
+          " FROM aggregate_reports a LEFT JOIN report_totals t ON t.report = a.id" +
+              ReportWhere(filter) + " ORDER BY a.begin_ts DESC, a.id DESC LIMIT ?7 OFFSET ?8",
+          filter,
+          [&](Statement& s) {
+            rows.push_back({{"id", s.Int(0)},
+                            {"org_name", s.Text(1)},
+                            {"report_id", s.Text(2)},
+                            {"domain", s.Text(3)},
+                            {"begin", FormatUtc(s.Int(4))},
+                            {"end", FormatUtc(s.Int(5))},
+                            {"records", s.Int(6)},
+                            {"messages", s.Int(7)},
+                            {"dmarc_pass", s.Int(8)},
+                            {"p", s.Text(9)}});
+          },
+          static_cast<std::int64_t>(limit), static_cast<std::int64_t>(offset)));
+      return json{{"total", total}, {"offset", offset}, {"limit", limit}, {"rows", rows}};
+    });
+  }
+
+  Result<nlohmann::json> Report(std::int64_t id) override {
+    return InSnapshot([&]() -> Result<json> {
+      auto s = db_.Prepare(
+          "SELECT id, org_name, org_email, org_extra_contact_info, report_id, begin_ts, end_ts,"
+          " domain, xml_schema, generator, errors, adkim, aspf, p, sp, pct, fo, np, testing,"
+          " discovery_method, origin, imported_at, coalesce(first_record, 0), record_count"
+          " FROM aggregate_reports WHERE id = ?1");
+      if (!s) return MakeError(s.error());
+      s->Bind(1, id);
+      auto row = s->Step();
+      if (!row) return MakeError(row.error());
+      if (!*row) return MakeError(fmt::format("no aggregate report {}", id));
+      json policy = {{"domain", s->Text(7)},       {"adkim", s->Text(11)},
+                     {"aspf", s->Text(12)},        {"p", s->Text(13)},
+                     {"sp", s->Text(14)},          {"pct", OptText(*s, 15)},
+                     {"fo", OptText(*s, 16)},      {"np", OptText(*s, 17)},
+                     {"testing", OptText(*s, 18)}, {"discovery_method", OptText(*s, 19)}};
+      json errors = json::parse(s->Text(10), nullptr, false);
+      json out = {{"id", s->Int(0)},
+                  {"org_name", s->Text(1)},
+                  {"org_email", s->Text(2)},
+                  {"org_extra_contact_info", OptText(*s, 3)},
+                  {"report_id", s->Text(4)},
+                  {"begin", FormatUtc(s->Int(5))},
+                  {"end", FormatUtc(s->Int(6))},
+                  {"xml_schema", s->Text(8)},
+                  {"generator", OptText(*s, 9)},
+                  {"errors", errors.is_discarded() ? json::array() : errors},
+                  {"policy_published", std::move(policy)},
+                  {"origin", s->Text(20)},
+                  {"imported_at", FormatUtc(s->Int(21))},
+                  {"raw_xml", nullptr}};
+      const std::int64_t first = s->Int(22), last = first + s->Int(23);
+      json rows = json::array();
+      auto rs = db_.Prepare(
+          "SELECT r.id, r.report, '', '', r.interval_begin, r.interval_end, r.source_ip,"
+          " r.source_reverse_dns, r.source_country, r.source_name, r.source_base_domain,"
+          " r.source_asn, r.count, r.disposition, r.policy_dkim, r.policy_spf, r.dmarc_aligned,"
+          " r.spf_aligned, r.dkim_aligned, r.header_from, r.envelope_from, r.envelope_to,"
+          " r.domain FROM aggregate_records r WHERE r.id >= ?1 AND r.id < ?2 ORDER BY r.id");
+      if (!rs) return MakeError(rs.error());
+      rs->Bind(1, first).Bind(2, last);
+      DMARC_TRY(Each(*rs, [&](Statement& st) { rows.push_back(RecordJson(st, false)); }));
+      for (auto& r : rows) {
+        const std::int64_t rid = r["id"].get<std::int64_t>();
+        DMARC_TRY(AddAuthResults(r, rid, rid + 1));
+      }
+      out["records"] = std::move(rows);
+      return out;
+    });
+  }
+
+  Result<nlohmann::json> Rejections(const DashboardFilter& filter, std::size_t limit) override {
+    json rows = json::array();
+    const auto [from, to] = Days(filter.range);
+    auto s = db_.Prepare(
+        "SELECT i.id, i.received_at, i.origin, i.reason, i.sha256, b.size, length(b.raw)"
+        " FROM rejected_inputs i JOIN rejected_blobs b ON b.sha256 = i.sha256"
+        " WHERE i.received_at >= ?1 AND i.received_at < ?2 ORDER BY i.id DESC LIMIT ?3");
+    if (!s) return MakeError(s.error());
+    s->Bind(1, from).Bind(2, to).Bind(3, static_cast<std::int64_t>(limit));
+    DMARC_TRY(Each(*s, [&](Statement& st) {
+      rows.push_back({{"id", st.Int(0)},
+                      {"received_at", FormatUtc(st.Int(1))},
+                      {"origin", st.Text(2)},
+                      {"reason", st.Text(3)},
+                      {"sha256", st.Text(4)},
+                      {"size", st.Int(5)},
+                      {"stored_bytes", st.Int(6)}});
+    }));
+    return json{{"rows", std::move(rows)}};
+  }
+
+  Result<std::pair<std::string, std::string>> RejectedRaw(std::int64_t id) override {
+    auto s = db_.Prepare(
+        "SELECT b.raw, i.sha256 FROM rejected_inputs i JOIN rejected_blobs b ON"
+        " b.sha256 = i.sha256 WHERE i.id = ?1");
+    if (!s) return MakeError(s.error());
+    s->Bind(1, id);
+    auto row = s->Step();
+    if (!row) return MakeError(row.error());
+    if (!*row) return MakeError(fmt::format("no rejected input {}", id));
+    return std::pair{s->Blob(0), s->Text(1)};
+  }
+
+  Result<nlohmann::json> FailureReports(const DashboardFilter& filter, bool with_samples,
+                                        std::size_t limit) override {
+    json rows = json::array();
+    const auto [from, to] = Days(filter.range);
+    auto s = db_.Prepare(
+        std::string("SELECT id, arrival_ts, reported_domain, source_ip, feedback_type, data,"
+                    " origin FROM failure_reports WHERE arrival_ts >= ?1 AND arrival_ts < ?2") +
+        (filter.range.domain ? " AND reported_domain = ?3" : "") +
+        " ORDER BY arrival_ts DESC, id DESC LIMIT ?4");
+    if (!s) return MakeError(s.error());
+    s->Bind(1, from).Bind(2, to).Bind(4, static_cast<std::int64_t>(limit));
+    if (filter.range.domain) s->Bind(3, *filter.range.domain);
+    DMARC_TRY(Each(*s, [&](Statement& st) {
+      json data = json::parse(st.Text(5), nullptr, false);
+      if (data.is_discarded() || !data.is_object()) data = json::object();
+      if (!with_samples) {
+        for (const char* key : {"sample", "parsed_sample", "sample_headers_only"}) {
+          data.erase(key);
+        }
+      }
+      rows.push_back({{"id", st.Int(0)},
+                      {"arrival", FormatUtc(st.Int(1))},
+                      {"reported_domain", OptText(st, 2)},
+                      {"source_ip", OptText(st, 3)},
+                      {"feedback_type", OptText(st, 4)},
+                      {"origin", st.Text(6)},
+                      {"data", std::move(data)}});
+    }));
+    return json{{"rows", std::move(rows)}, {"samples_shown", with_samples}};
+  }
+
+  Result<nlohmann::json> SmtpTls(const DashboardFilter& filter) override {
+    return InSnapshot([&]() -> Result<json> {
+      const auto [from, to] = Days(filter.range);
+      const std::string where = std::string(" WHERE t.begin_ts >= ?1 AND t.begin_ts < ?2") +
+                                (filter.range.domain ? " AND p.policy_domain = ?3" : "");
+      auto query = [&](const std::string& sql, auto each) -> Result<bool> {
+        auto s = db_.Prepare(sql);
+        if (!s) return MakeError(s.error());
+        s->Bind(1, from).Bind(2, to);
+        if (filter.range.domain) s->Bind(3, *filter.range.domain);
+        return Each(*s, each);
+      };
+      json daily = json::array(), types = json::array(), policies = json::array();
+      DMARC_TRY(
+          query("SELECT t.begin_ts - (t.begin_ts % 86400), sum(p.successful_session_count),"
+                " sum(p.failed_session_count) FROM smtp_tls_reports t JOIN"
+                " smtp_tls_policies p ON p.report = t.id" +
+                    where + " GROUP BY 1 ORDER BY 1",
+                [&](Statement& s) {
+                  daily.push_back(
+                      {{"day", Day(s.Int(0))}, {"successful", s.Int(1)}, {"failed", s.Int(2)}});
+                }));
+      DMARC_TRY(
+          query("SELECT t.begin_ts - (t.begin_ts % 86400), f.result_type,"
+                " sum(f.failed_session_count) FROM smtp_tls_reports t JOIN"
+                " smtp_tls_policies p ON p.report = t.id JOIN smtp_tls_failure_details f ON"
+                " f.policy = p.id" +
+                    where + " GROUP BY 1, 2 ORDER BY 1, 2",
+                [&](Statement& s) {
+                  types.push_back(
+                      {{"day", Day(s.Int(0))}, {"result_type", s.Text(1)}, {"failed", s.Int(2)}});
+                }));
+      DMARC_TRY(
+          query("SELECT p.policy_domain, p.policy_type, p.mx_host_patterns,"
+                " sum(p.successful_session_count), sum(p.failed_session_count),"
+                " count(DISTINCT t.id), group_concat(DISTINCT t.organization_name)"
+                " FROM smtp_tls_reports t JOIN smtp_tls_policies p ON p.report = t.id" +
+                    where + " GROUP BY 1, 2, 3 ORDER BY 5 DESC, 4 DESC",
+                [&](Statement& s) {
+                  policies.push_back({{"policy_domain", s.Text(0)},
+                                      {"policy_type", s.Text(1)},
+                                      {"mx_host_patterns", OptText(s, 2)},
+                                      {"successful", s.Int(3)},
+                                      {"failed", s.Int(4)},
+                                      {"reports", s.Int(5)},
+                                      {"reporters", OptText(s, 6)}});
+                }));
+      return json{{"daily", std::move(daily)},
+                  {"failure_types", std::move(types)},
+                  {"policies", std::move(policies)}};
+    });
+  }
+
+ private:
+  template <class F>
+  static Result<bool> Each(Statement& s, F&& f) {
+    for (;;) {
+      auto row = s.Step();
+      if (!row) return MakeError(row.error());
+      if (!*row) return true;
+      f(s);
+    }
+  }
+
+  template <class F>
+  Result<bool> Rows(const std::string& sql, const DashboardFilter& filter, F&& f,
+                    std::optional<std::int64_t> limit = std::nullopt,
+                    std::optional<std::int64_t> offset = std::nullopt) {
+    auto s = db_.Prepare(sql);
+    if (!s) return MakeError(s.error());
+    BindFilter(*s, filter);
+    if (limit) s->Bind(kLimit, *limit);
+    if (offset) s->Bind(kOffset, *offset);
+    return Each(*s, f);
+  }
+
+  // Runs reads in one transaction so all numbers of an answer come from one snapshot.
+  template <class F>
+  Result<json> InSnapshot(F&& f) {
+    if (in_snapshot_) return f();
+    DMARC_TRY(db_.Exec("BEGIN"));
+    in_snapshot_ = true;
+    auto r = f();
+    in_snapshot_ = false;
+    (void)db_.Exec("COMMIT");
+    return r;
+  }
+
+  struct IpSums {
+    std::int64_t messages = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0, records = 0;
+  };
+  using IpTotals = std::unordered_map<std::int64_t, IpSums>;  // source_ips id → sums
+
+  // Per source IP sums from the per-IP daily rollup, added up here (a hash map is faster than
+  // SQLite's sorted GROUP BY over every day and IP). Failing records are never aligned: only
+  // their messages count.
+  Result<IpTotals> SumsPerIp(const DashboardFilter& filter) {
+    IpTotals out;
+    const bool failing = filter.only_failing;
+    // Without days, the all-days rollup has one row per IP (and policy domain).
+    const bool all_days = !filter.range.from && !filter.range.to;
+    std::string where = all_days ? " WHERE 1" : SourcesWhere(filter);
+    if (all_days && filter.range.domain) where += " AND r.domain = ?3";
+    if (all_days && failing) where += " AND r.messages > r.dmarc_pass";
+    DMARC_TRY(Rows(std::string("SELECT r.ip, r.messages, r.dmarc_pass, r.spf_aligned,"
+                               " r.dkim_aligned, r.records FROM ") +
+                       (all_days ? "source_totals r" : "daily_sources r") + where,
+                   filter, [&](Statement& s) {
+                     IpSums& t = out[s.Int(0)];
+                     if (failing) {
+                       t.messages += s.Int(1) - s.Int(2);
+                       return;
+                     }
+                     t.messages += s.Int(1);
+                     t.dmarc_pass += s.Int(2);
+                     t.spf_aligned += s.Int(3);
+                     t.dkim_aligned += s.Int(4);
+                     t.records += s.Int(5);
+                   }));
+    return out;
+  }
+
+  // Sources grouped by IP or by an attribute of the IP from the enrichment cache, largest first.
+  Result<json> GroupIps(const IpTotals& ips, std::string_view group, std::size_t limit) {
+    struct Group {
+      json row;
+      IpSums sums;
+      std::int64_t ips = 0;
+    };
+    // Columns: ip, reverse_dns, base_domain, country, asn, as_name.
+    auto describe = [&](Statement& s) {
+      return json{{"reverse_dns", OptText(s, 1)},
+                  {"base_domain", OptText(s, 2)},
+                  {"country", OptText(s, 3)},
+                  {"asn", OptInt(s, 4)},
+                  {"as_name", OptText(s, 5)},
+                  {"name", nullptr},
+                  {"type", nullptr}};
+    };
+    auto finish = [](Group& g) {
+      g.row["ips"] = g.ips;
+      g.row["messages"] = g.sums.messages;
+      g.row["dmarc_pass"] = g.sums.dmarc_pass;
+      g.row["spf_aligned"] = g.sums.spf_aligned;
+      g.row["dkim_aligned"] = g.sums.dkim_aligned;
+      g.row["records"] = g.sums.records;
+      return std::move(g.row);
+    };
+    auto add = [](Group& g, const IpSums& t) {
+      ++g.ips;
+      g.sums.messages += t.messages;
+      g.sums.dmarc_pass += t.dmarc_pass;
+      g.sums.spf_aligned += t.spf_aligned;
+      g.sums.dkim_aligned += t.dkim_aligned;
+      g.sums.records += t.records;
+    };
+    std::vector<Group> groups;
+    if (group == "ip") {
+      std::vector<std::pair<std::int64_t, const IpSums*>> order;
+      order.reserve(ips.size());
+      for (const auto& [id, t] : ips) order.emplace_back(id, &t);
+      const std::size_t n = std::min(limit, order.size());
+      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.second->messages != b.second->messages
+                                     ? a.second->messages > b.second->messages
+                                     : a.first < b.first;
+                        });
+      auto lookup = db_.Prepare(
+          "SELECT s.ip, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name FROM"
+          " source_ips s LEFT JOIN ip_info_cache c ON c.ip = s.ip WHERE s.id = ?1");
+      if (!lookup) return MakeError(lookup.error());
+      for (std::size_t i = 0; i < n; ++i) {
+        lookup->Bind(1, order[i].first);
+        auto row = lookup->Step();
+        if (!row) return MakeError(row.error());
+        Group g;
+        g.row = *row ? describe(*lookup) : json::object();
+        g.row["key"] = *row ? json(lookup->Text(0)) : json(nullptr);
+        lookup->Reset();
+        add(g, *order[i].second);
+        groups.push_back(std::move(g));
+      }
+    } else {
+      const int col = group == "ptr" ? 1 : group == "base_domain" ? 2 : group == "country" ? 3 : 4;
+      std::unordered_map<std::int64_t, json> known;  // enriched IPs: id → description
+      auto cache = db_.Prepare(
+          "SELECT s.id, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name FROM"
+          " ip_info_cache c JOIN source_ips s ON s.ip = c.ip");
+      if (!cache) return MakeError(cache.error());
+      std::map<std::string, Group> by_key;  // "" for unknown
+      DMARC_TRY(Each(*cache, [&](Statement& s) {
+        auto it = ips.find(s.Int(0));
+        if (it == ips.end()) return;
+        json d = describe(s);
+        json key = s.IsNull(col) ? json(nullptr)
+                   : col == 4    ? json(std::to_string(s.Int(col)))
+                                 : json(s.Text(col));
+        Group& g = by_key[key.is_null() ? std::string() : "=" + key.get<std::string>()];
+        if (g.row.is_null()) {
+          g.row = std::move(d);
+          g.row["key"] = key;
+        }
+        add(g, it->second);
+        known.emplace(s.Int(0), nullptr);
+      }));
+      for (const auto& [id, t] : ips) {
+        if (known.contains(id)) continue;
+        Group& g = by_key[std::string()];
+        if (g.row.is_null()) {
+          g.row = {{"key", nullptr},     {"reverse_dns", nullptr}, {"base_domain", nullptr},
+                   {"country", nullptr}, {"asn", nullptr},         {"as_name", nullptr},
+                   {"name", nullptr},    {"type", nullptr}};
+        }
+        add(g, t);
+      }
+      for (auto& [k, g] : by_key) groups.push_back(std::move(g));
+      std::sort(groups.begin(), groups.end(),
+                [](const Group& a, const Group& b) { return a.sums.messages > b.sums.messages; });
+      if (groups.size() > limit) groups.resize(limit);
+    }
+    json rows = json::array();
+    for (auto& g : groups) rows.push_back(finish(g));
+    return json{{"group", group}, {"rows", std::move(rows)}};
+  }
+
+  Result<json> SourcesByIp(const DashboardFilter& filter, std::string_view group,
+                           std::size_t limit) {
+    IpTotals ips;
+    DMARC_TRY_ASSIGN(ips, SumsPerIp(filter));
+    return GroupIps(ips, group, limit);
+  }
+
+  // known_sources: the number of distinct source IPs when the caller has counted them.
+  Result<json> Totals(const DashboardFilter& filter,
+                      std::optional<std::size_t> known_sources = std::nullopt) {
+    json t;
+    const Facts f = FactsFor(filter);
+    DMARC_TRY(Rows(fmt::format("SELECT coalesce({1}, 0), coalesce(sum({0}), 0),"
+                               " coalesce(sum({0} * r.dmarc_aligned), 0),"
+                               " coalesce(sum({0} * r.spf_aligned), 0),"
+                               " coalesce(sum({0} * r.dkim_aligned), 0) FROM {2} r{3}",
+                               f.messages, f.records, f.table, RecordWhere(filter)),
+                   filter, [&](Statement& s) {
+                     t = {{"records", s.Int(0)},     {"messages", s.Int(1)},
+                          {"dmarc_pass", s.Int(2)},  {"dmarc_fail", s.Int(1) - s.Int(2)},
+                          {"spf_aligned", s.Int(3)}, {"dkim_aligned", s.Int(4)}};
+                   }));
+    std::string sources_sql;
+    if (known_sources) {
+      t["sources"] = *known_sources;
+    } else if (!Rollup(filter) || filter.header_from) {
+      sources_sql =
+          "SELECT count(DISTINCT r.source_ip) FROM aggregate_records r" + RecordWhere(filter);
+    } else if (!filter.range.domain && !filter.range.from && !filter.range.to &&
+               !filter.only_failing) {
+      sources_sql = "SELECT count(*) FROM source_ips";  // every IP ever seen is in range
+    } else {
+      sources_sql = "SELECT count(DISTINCT r.ip) FROM daily_sources r" + SourcesWhere(filter);
+    }
+    if (!sources_sql.empty()) {
+      DMARC_TRY(Rows(sources_sql, filter, [&](Statement& s) { t["sources"] = s.Int(0); }));
+    }
+    DMARC_TRY(Rows("SELECT count(*), count(DISTINCT a.org_name) FROM aggregate_reports a" +
+                       ReportWhere(filter),
+                   filter, [&](Statement& s) {
+                     t["reports"] = s.Int(0);
+                     t["reporters"] = s.Int(1);
+                   }));
+    return t;
+  }
+
+  // Columns as selected by Records() and Report().
+  static json RecordJson(const Statement& s, bool with_report) {
+    json j = {{"id", s.Int(0)},
+              {"report", s.Int(1)},
+              {"interval_begin", FormatUtc(s.Int(4))},
+              {"interval_end", FormatUtc(s.Int(5))},
+              {"source_ip", s.Text(6)},
+              {"reverse_dns", OptText(s, 7)},
+              {"country", OptText(s, 8)},
+              {"name", OptText(s, 9)},
+              {"base_domain", OptText(s, 10)},
+              {"asn", OptInt(s, 11)},
+              {"count", s.Int(12)},
+              {"disposition", s.Text(13)},
+              {"policy_dkim", s.Text(14)},
+              {"policy_spf", s.Text(15)},
+              {"dmarc_aligned", s.Int(16) != 0},
+              {"spf_aligned", s.Int(17) != 0},
+              {"dkim_aligned", s.Int(18) != 0},
+              {"header_from", s.Text(19)},
+              {"envelope_from", OptText(s, 20)},
+              {"envelope_to", OptText(s, 21)},
+              {"policy_domain", s.Text(22)}};
+    if (with_report) {
+      j["org_name"] = s.Text(2);
+      j["report_id"] = s.Text(3);
+    }
+    return j;
+  }
+
+  // Adds dkim, spf and overrides arrays to record row `row` (records first .. last-1).
+  Result<bool> AddAuthResults(json& row, std::int64_t first, std::int64_t last) {
+    json dkim = json::array(), spf = json::array(), overrides = json::array();
+    auto run = [&](const char* sql, auto each) -> Result<bool> {
+      auto s = db_.Prepare(sql);
+      if (!s) return MakeError(s.error());
+      s->Bind(1, first).Bind(2, last);
+      return Each(*s, each);
+    };
+    DMARC_TRY(
+        run("SELECT domain, selector, result, human_result FROM aggregate_dkim WHERE"
+            " record >= ?1 AND record < ?2 ORDER BY record, position",
+            [&](Statement& s) {
+              dkim.push_back({{"domain", s.Text(0)},
+                              {"selector", s.Text(1)},
+                              {"result", s.Text(2)},
+                              {"human_result", OptText(s, 3)}});
+            }));
+    DMARC_TRY(
+        run("SELECT domain, scope, result, human_result FROM aggregate_spf WHERE"
+            " record >= ?1 AND record < ?2 ORDER BY record, position",
+            [&](Statement& s) {
+              spf.push_back({{"domain", s.Text(0)},
+                             {"scope", s.Text(1)},
+                             {"result", s.Text(2)},
+                             {"human_result", OptText(s, 3)}});
+            }));
+    DMARC_TRY(
+        run("SELECT type, comment FROM aggregate_overrides WHERE record >= ?1 AND"
+            " record < ?2 ORDER BY record, position",
+            [&](Statement& s) {
+              overrides.push_back({{"type", OptText(s, 0)}, {"comment", OptText(s, 1)}});
+            }));
+    row["dkim"] = std::move(dkim);
+    row["spf"] = std::move(spf);
+    row["policy_override_reasons"] = std::move(overrides);
+    return true;
+  }
+
+  Database db_;
+  bool in_snapshot_ = false;
+};
+
+}  // namespace
+
+const char* SourceGroupColumn(std::string_view group) {
+  for (const auto& g : kSourceGroups) {
+    if (group == g.name) return g.column;
+  }
+  return nullptr;
+}
+
+Result<std::unique_ptr<DashboardQueries>> OpenDashboard(const std::string& url) {
+  auto path = SqlitePathFromUrl(url);
+  if (!path) return MakeError(path.error());
+  Database db;
+  if (auto r = db.Open(*path, 5000); !r) {
+    return MakeError(fmt::format("cannot open SQLite store {}: {}", *path, r.error()));
+  }
+  if (auto r = db.Exec("PRAGMA query_only=ON"); !r) return MakeError(r.error());
+  return std::unique_ptr<DashboardQueries>(std::make_unique<SqliteDashboard>(std::move(db)));
+}
+
+}  // namespace dmarc::store

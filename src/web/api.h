@@ -1,0 +1,50 @@
+// The dashboard's JSON API (docs/api.md), independent of HTTP: a GET path and its query
+// parameters in, a status and a body out. The server (server.h) and the HTML report use it.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "store/dashboard.h"
+#include "store/store.h"
+
+namespace dmarc::web {
+
+// Exactly the object `stats --json` prints.
+nlohmann::ordered_json StatsJson(const store::Stats& stats);
+
+struct ApiAnswer {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::string download_name;  // set: sent as an attachment with this name
+};
+
+struct ApiOptions {
+  bool show_failure_samples = false;  // failure reports' message samples (personal data)
+};
+
+using Params = std::multimap<std::string, std::string>;
+
+// Serialises JSON for the wire; invalid UTF-8 (which the parser never stores, but file names of
+// rejected inputs may carry) becomes U+FFFD instead of an exception.
+std::string DumpJson(const nlohmann::json& j);
+std::string DumpJson(const nlohmann::ordered_json& j);
+
+class Api {
+ public:
+  Api(store::ReportStore& store, store::DashboardQueries& queries, ApiOptions options)
+      : store_(store), queries_(queries), options_(options) {}
+
+  // path starts with "/api/". Unknown paths give 404, bad parameters 400, store errors 500;
+  // error bodies are {"error": "..."}.
+  ApiAnswer Get(const std::string& path, const Params& params);
+
+ private:
+  store::ReportStore& store_;
+  store::DashboardQueries& queries_;
+  ApiOptions options_;
+};
+
+}  // namespace dmarc::web

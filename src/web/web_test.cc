@@ -1,0 +1,352 @@
+// The dashboard server over real sockets: security headers, loopback-only without
+// authentication, bearer tokens, password sign-in with session cookies, TLS; the API's answers
+// and errors; the HTML report's inline policy. (The pages themselves: tests/web/.)
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "pipeline/extract.h"
+#include "store/dashboard.h"
+#include "store/store.h"
+#include "testing/test_util.h"
+#include "web/api.h"
+#include "web/html_report.h"
+#include "web/server.h"
+
+namespace dmarc::web {
+namespace {
+
+namespace fs = std::filesystem;
+using dmarc::testing::ReadFile;
+using dmarc::testing::TestData;
+
+class WebTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("dmarc-web-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = "sqlite:" + (dir_ / "t.db").string();
+    auto st = store::OpenStore(db_, {});
+    ASSERT_TRUE(st.ok()) << st.error();
+    store::Batch batch;
+    std::vector<pipeline::Extracted> keep;
+    for (const char* name :
+         {"aggregate/rfc9990-sample.xml", "aggregate/!example.com!1538204542!1538463818.xml"}) {
+      const std::string path = TestData(std::string("real/parsedmarc-samples/") + name);
+      keep.push_back(pipeline::ExtractReports(ReadFile(path), path, {}));
+    }
+    for (const auto& e : keep) {
+      for (const auto& f : e.reports) batch.aggregates.push_back({"test", &f.aggregate});
+    }
+    auto r = (*st)->Store(batch);
+    ASSERT_TRUE(r.ok()) << r.error();
+    ASSERT_EQ(r->new_reports, 2u);
+    store_ = std::move(st).value();
+  }
+  void TearDown() override {
+    StopServer();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+
+  void StartWith(ServeOptions options) {
+    options.db = db_;
+    auto s = StartServer(options);
+    ASSERT_TRUE(s.ok()) << s.error();
+    server_ = std::move(s).value();
+    thread_ = std::thread([this] { server_->Run(); });
+    for (int i = 0; i < 200; ++i) {
+      httplib::Client c("127.0.0.1", server_->port());
+      if (!tls_ && c.Get("/favicon.svg")) break;
+      if (tls_) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  void StopServer() {
+    if (server_) server_->Stop();
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+  }
+  httplib::Client Client() { return httplib::Client("127.0.0.1", server_->port()); }
+
+  fs::path dir_;
+  std::string db_;
+  std::unique_ptr<store::ReportStore> store_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  bool tls_ = false;
+};
+
+TEST_F(WebTest, ServesThePagesAndApiWithAStrictPolicy) {
+  StartWith({.listen = "127.0.0.1:0"});
+  auto c = Client();
+  for (const char* path : {"/", "/app.js", "/app.css", "/api/stats", "/anything"}) {
+    auto res = c.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 200) << path;
+    const std::string csp = res->get_header_value("Content-Security-Policy");
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << path;
+    EXPECT_EQ(csp.find("unsafe"), std::string::npos) << path;
+    EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff");
+    EXPECT_EQ(res->get_header_value("X-Frame-Options"), "DENY");
+  }
+  auto index = c.Get("/");
+  EXPECT_NE(index->body.find("<script src=\"/app.js\">"), std::string::npos);
+  EXPECT_EQ(index->body.find("<script>"), std::string::npos);  // no inline script
+  EXPECT_EQ(c.Get("/app.js")->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+}
+
+TEST_F(WebTest, ApiStatsIsTheStatsObjectAndErrorsAreJson) {
+  StartWith({.listen = "127.0.0.1:0"});
+  auto c = Client();
+  store::Filter f;
+  f.domain = "example.com";
+  auto expected = store_->QueryStats(f);
+  ASSERT_TRUE(expected.ok());
+  auto res = c.Get("/api/stats?domain=example.com");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, DumpJson(StatsJson(*expected)));
+  EXPECT_EQ(res->get_header_value("Cache-Control"), "no-store");
+  EXPECT_EQ(c.Get("/api/stats?from=yesterday")->status, 400);
+  EXPECT_EQ(c.Get("/api/stats?from=2024-02-01&to=2024-01-01")->status, 400);
+  EXPECT_EQ(c.Get("/api/sources?group=password")->status, 400);
+  EXPECT_EQ(c.Get("/api/report?id=999999")->status, 404);
+  EXPECT_EQ(c.Get("/api/nothing")->status, 404);
+  auto bad = c.Get("/api/records?source_group=ip;DROP&source_value=x");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("\"error\""), std::string::npos);
+}
+
+TEST_F(WebTest, OverviewTotalsAgreeWithStats) {
+  auto q = store::OpenDashboard(db_);
+  ASSERT_TRUE(q.ok()) << q.error();
+  Api api(*store_, **q, {});
+  auto stats = nlohmann::json::parse(api.Get("/api/stats", {}).body);
+  auto overview = nlohmann::json::parse(api.Get("/api/overview", {}).body);
+  EXPECT_EQ(overview["totals"]["messages"], stats["messages"]);
+  EXPECT_EQ(overview["totals"]["dmarc_pass"], stats["dmarc_pass"]);
+  EXPECT_EQ(overview["totals"]["sources"], stats["source_ips"]);
+  EXPECT_EQ(overview["totals"]["reports"], stats["reports"]);
+  std::int64_t daily = 0;
+  for (const auto& d : overview["daily"]) daily += d["messages"].get<std::int64_t>();
+  EXPECT_EQ(daily, stats["messages"].get<std::int64_t>());
+  // Drill-down to records: every record of the IP, with its DKIM and SPF results.
+  auto ip = overview["top_sources"][0]["key"].get<std::string>();
+  auto records = nlohmann::json::parse(
+      api.Get("/api/records", {{"source_group", "ip"}, {"source_value", ip}}).body);
+  ASSERT_FALSE(records["rows"].empty());
+  for (const auto& r : records["rows"]) {
+    EXPECT_EQ(r["source_ip"], ip);
+    EXPECT_TRUE(r.contains("dkim") && r.contains("spf"));
+  }
+}
+
+// Sums of the rows /api/records lists (every row of this small store), per source IP.
+std::map<std::string, std::array<std::int64_t, 4>> SumsByIp(Api& api, const Params& filter) {
+  Params p = filter;
+  p.emplace("limit", "1000");
+  auto records = nlohmann::json::parse(api.Get("/api/records", p).body);
+  std::map<std::string, std::array<std::int64_t, 4>> out;
+  for (const auto& r : records["rows"]) {
+    auto& s = out[r["source_ip"].get<std::string>()];
+    const auto n = r["count"].get<std::int64_t>();
+    s[0] += n;
+    s[1] += r["dmarc_aligned"].get<bool>() ? n : 0;
+    s[2] += r["spf_aligned"].get<bool>() ? n : 0;
+    s[3] += r["dkim_aligned"].get<bool>() ? n : 0;
+  }
+  return out;
+}
+
+TEST_F(WebTest, RollupAnswersEqualTheRecords) {
+  auto q = store::OpenDashboard(db_);
+  ASSERT_TRUE(q.ok());
+  Api api(*store_, **q, {});
+  for (const Params& filter :
+       {Params{}, Params{{"failing", "1"}}, Params{{"domain", "example.com"}},
+        Params{{"from", "2018-10-01"}, {"to", "2018-10-01"}}}) {
+    auto expected = SumsByIp(api, filter);
+    Params p = filter;
+    p.emplace("group", "ip");
+    p.emplace("limit", "1000");
+    auto sources = nlohmann::json::parse(api.Get("/api/sources", p).body);
+    std::map<std::string, std::array<std::int64_t, 4>> got;
+    for (const auto& r : sources["rows"]) {
+      got[r["key"].get<std::string>()] = {
+          r["messages"].get<std::int64_t>(), r["dmarc_pass"].get<std::int64_t>(),
+          r["spf_aligned"].get<std::int64_t>(), r["dkim_aligned"].get<std::int64_t>()};
+    }
+    EXPECT_EQ(got, expected) << nlohmann::json(filter).dump();
+    auto overview = nlohmann::json::parse(api.Get("/api/overview", filter).body);
+    std::int64_t messages = 0, spf = 0;
+    for (const auto& [ip, s] : expected) {
+      messages += s[0];
+      spf += s[2];
+    }
+    EXPECT_EQ(overview["totals"]["messages"].get<std::int64_t>(), messages);
+    EXPECT_EQ(overview["totals"]["spf_aligned"].get<std::int64_t>(), spf);
+    EXPECT_EQ(overview["totals"]["sources"].get<std::size_t>(), expected.size());
+  }
+}
+
+TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
+  auto q = store::OpenDashboard(db_);
+  ASSERT_TRUE(q.ok());
+  Api api(*store_, **q, {});
+  const std::string before = api.Get("/api/sources", {{"group", "ip"}}).body;
+  const std::string reporters = api.Get("/api/reporters", {}).body;
+  store_.reset();
+  q->reset();
+  // Back to the schema before the dashboard's migration, with the records kept.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "t.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "DROP TABLE daily_results; DROP TABLE report_totals; DROP TABLE source_totals;"
+                   " DROP INDEX aggregate_records_source_ip;"
+                   " ALTER TABLE daily_sources DROP COLUMN records;"
+                   " ALTER TABLE daily_sources DROP COLUMN dmarc_pass;"
+                   " ALTER TABLE daily_sources DROP COLUMN spf_aligned;"
+                   " ALTER TABLE daily_sources DROP COLUMN dkim_aligned;"
+                   " PRAGMA user_version = 3;",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  auto st = store::OpenStore(db_, {});
+  ASSERT_TRUE(st.ok()) << st.error();
+  auto q2 = store::OpenDashboard(db_);
+  ASSERT_TRUE(q2.ok());
+  Api api2(**st, **q2, {});
+  EXPECT_EQ(api2.Get("/api/sources", {{"group", "ip"}}).body, before);
+  EXPECT_EQ(api2.Get("/api/reporters", {}).body, reporters);
+}
+
+TEST_F(WebTest, RefusesToListenBeyondLoopbackWithoutAuthentication) {
+  ServeOptions o{.db = db_, .listen = "0.0.0.0:0"};
+  auto s = StartServer(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().find("authentication"), std::string::npos) << s.error();
+  o.listen = "[::1]:0";
+  auto v6 = StartServer(o);
+  EXPECT_TRUE(v6.ok()) << v6.error();
+  o.listen = "127.0.0.1";
+  EXPECT_FALSE(StartServer(o).ok());
+  o.listen = "0.0.0.0:0";
+  o.token_file = Write("short-token", "abc\n");
+  EXPECT_FALSE(StartServer(o).ok());  // a guessable token is refused
+}
+
+TEST_F(WebTest, BearerTokenAndSessionCookie) {
+  const std::string token = "0123456789abcdef0123456789abcdef";
+  StartWith({.listen = "0.0.0.0:0", .token_file = Write("token", token + "\n")});
+  auto c = Client();
+  EXPECT_EQ(c.Get("/api/stats")->status, 401);
+  EXPECT_EQ(c.Get("/")->status, 200);  // the page itself holds no data
+  EXPECT_EQ(c.Get("/api/stats", {{"Authorization", "Bearer wrong"}})->status, 401);
+  EXPECT_EQ(c.Get("/api/stats", {{"Authorization", "Bearer " + token}})->status, 200);
+
+  auto session = nlohmann::json::parse(c.Get("/api/session")->body);
+  EXPECT_TRUE(session["auth_required"].get<bool>());
+  EXPECT_FALSE(session["signed_in"].get<bool>());
+
+  auto hostile = c.Post("/api/login", {{"Origin", "http://evil.example"}},
+                        R"({"token":")" + token + R"("})", "application/json");
+  EXPECT_EQ(hostile->status, 403);
+  auto login = c.Post("/api/login", R"({"token":")" + token + R"("})", "application/json");
+  ASSERT_EQ(login->status, 200);
+  const std::string cookie = login->get_header_value("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos);
+  const std::string id = cookie.substr(0, cookie.find(';'));
+  EXPECT_EQ(c.Get("/api/stats", {{"Cookie", id}})->status, 200);
+  EXPECT_EQ(c.Post("/api/logout", {{"Cookie", id}}, "", "application/json")->status, 200);
+  EXPECT_EQ(c.Get("/api/stats", {{"Cookie", id}})->status, 401);
+}
+
+TEST_F(WebTest, UsersWithPasswordHashes) {
+  auto hash = HashPassword("correct horse");
+  ASSERT_TRUE(hash.ok()) << hash.error();
+  EXPECT_TRUE(hash->starts_with("$argon2id$"));
+  StartWith(
+      {.listen = "127.0.0.1:0", .users_file = Write("users", "# users\nana:" + *hash + "\n")});
+  auto c = Client();
+  EXPECT_EQ(c.Get("/api/overview")->status, 401);
+  EXPECT_EQ(
+      c.Post("/api/login", R"({"user":"ana","password":"wrong"})", "application/json")->status,
+      401);
+  EXPECT_EQ(c.Post("/api/login", R"({"user":"bob","password":"correct horse"})", "application/json")
+                ->status,
+            401);
+  auto ok =
+      c.Post("/api/login", R"({"user":"ana","password":"correct horse"})", "application/json");
+  ASSERT_EQ(ok->status, 200);
+  const std::string cookie = ok->get_header_value("Set-Cookie");
+  EXPECT_EQ(c.Get("/api/overview", {{"Cookie", cookie.substr(0, cookie.find(';'))}})->status, 200);
+  ServeOptions bad{.db = db_, .users_file = Write("bad-users", "ana:plaintext\n")};
+  EXPECT_FALSE(StartServer(bad).ok());
+}
+
+TEST_F(WebTest, ServesHttpsWithACertificate) {
+  const std::string cert = (dir_ / "cert.pem").string(), key = (dir_ / "key.pem").string();
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key +
+      " -out " + cert + " 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl is needed (scripts/install-deps.sh)";
+  tls_ = true;
+  StartWith({.listen = "127.0.0.1:0", .tls_cert = cert, .tls_key = key});
+  httplib::SSLClient c("127.0.0.1", server_->port());
+  c.enable_server_certificate_verification(false);
+  std::shared_ptr<httplib::Response> res;
+  for (int i = 0; i < 100 && !res; ++i) {
+    auto r = c.Get("/api/stats");
+    if (r)
+      res = std::make_shared<httplib::Response>(*r);
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  httplib::Client plain("127.0.0.1", server_->port());
+  auto p = plain.Get("/api/stats");
+  EXPECT_TRUE(!p || p->status != 200);
+  ServeOptions missing{.db = db_, .tls_cert = cert};
+  EXPECT_FALSE(StartServer(missing).ok());  // a certificate without its key
+}
+
+TEST_F(WebTest, HtmlReportIsSelfContainedWithAPolicyByHash) {
+  auto q = store::OpenDashboard(db_);
+  ASSERT_TRUE(q.ok());
+  auto html = BuildHtmlReport(*store_, **q, {.domain = "example.com"});
+  ASSERT_TRUE(html.ok()) << html.error();
+  EXPECT_NE(html->find("script-src 'sha256-"), std::string::npos);
+  EXPECT_EQ(html->find("unsafe-inline"), std::string::npos);
+  EXPECT_EQ(html->find("src=\""), std::string::npos);  // nothing loaded from elsewhere
+  // Two scripts (data, app): exactly two closing tags, however hostile the data.
+  std::size_t closes = 0;
+  for (std::size_t pos = 0; (pos = html->find("</script", pos)) != std::string::npos; ++pos) {
+    ++closes;
+  }
+  EXPECT_EQ(closes, 2u);
+  EXPECT_NE(html->find("\"domain\":\"example.com\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dmarc::web

@@ -1,0 +1,286 @@
+// Browser tests of the dashboard: the real binary serves a real store, Debian's Chromium
+// (headless, driven by playwright-core) opens every page.
+//
+//   node tests/web/browser_test.mjs BINARY ARTIFACT_DIR
+//
+// Checks: every page loads without console errors (CSP violations included); the numbers shown
+// equal `stats --json` for the same filters; filters, sorting and the sources drill-down work;
+// reports whose every text field carries script/HTML payloads run no script and render no
+// markup; the self-contained HTML report opens from a file. Screenshots go to ARTIFACT_DIR.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const require = createRequire(join(root, 'web/package.json'));
+const { chromium } = require('playwright-core');
+
+const binary = resolve(process.argv[2] || join(root, 'build/dmarc-report'));
+const artifacts = resolve(process.argv[3] || join(root, 'build/web-artifacts'));
+const CHROMIUM = '/usr/bin/chromium';
+const PAGES = ['overview', 'sources', 'domains', 'reporters', 'reports', 'failures', 'smtp-tls', 'rejected'];
+
+const work = mkdtempSync(join(tmpdir(), 'dmarc-web-'));
+mkdirSync(artifacts, { recursive: true });
+
+function run(args, opts = {}) {
+  return execFileSync(binary, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+function stats(db, filters) {
+  const args = ['stats', '--db', db, '--json'];
+  for (const [k, v] of Object.entries(filters)) if (v) args.push(`--${k}`, v);
+  return JSON.parse(run(args));
+}
+
+// Starts `serve` on a free loopback port; resolves with its URL once it listens.
+function serve(db, extra = []) {
+  return new Promise((resolveServe, reject) => {
+    const child = spawn(binary, ['serve', '--db', db, '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 15000);
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = err.match(/on (http:\/\/127\.0\.0\.1:\d+)\//);
+      if (m) { clearTimeout(timer); resolveServe({ url: m[1], child }); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${err}`)); });
+  });
+}
+
+const P = '<img src=x onerror="window.__xss=(window.__xss||0)+1"><script>window.__xss=(window.__xss||0)+1</script>';
+const sqlText = (s) => `'${s.replace(/'/g, "''")}'`;
+
+let browser; let main; let hostile;
+const mainDb = join(work, 'main.db');
+const hostileDb = join(work, 'hostile.db');
+
+before(async () => {
+  assert.ok(existsSync(binary), `no binary at ${binary}`);
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (scripts/install-deps.sh installs it)`);
+  run(['import', '-q', '--offline', '--db', mainDb, join(root, 'testdata/real/parsedmarc-samples/aggregate')]);
+  // Hostile store: payloads in every text field of a report, in a rejected input's name, and in
+  // the columns enrichment, failure and SMTP TLS reports fill.
+  const badDir = join(work, 'bad');
+  mkdirSync(badDir);
+  writeFileSync(join(badDir, '<img src=x onerror="window.__xss=1">.xml'), 'not a report');
+  try { run(['import', '-q', '--offline', '--db', hostileDb, join(root, 'testdata/web/xss-payloads.xml'), badDir]); } catch { /* exit 1: one input rejected */ }
+  execFileSync('sqlite3', [hostileDb, `
+    UPDATE aggregate_records SET source_reverse_dns = ${sqlText(`ptr${P}`)}, source_name = ${sqlText(`svc${P}`)},
+      source_country = ${sqlText(`c${P}`)}, source_base_domain = ${sqlText(`base${P}`)}, source_type = ${sqlText(`t${P}`)},
+      source_as_name = ${sqlText(`as${P}`)}, source_asn = 64500;
+    INSERT OR REPLACE INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn, as_name, as_domain, resolved_at, expires_at)
+      VALUES ('192.0.2.66', 'ok', ${sqlText(`ptr${P}`)}, ${sqlText(`base${P}`)}, ${sqlText(`c${P}`)}, 64500,
+      ${sqlText(`as${P}`)}, ${sqlText(`asd${P}`)}, 1700000000, 4000000000);
+    INSERT INTO failure_reports (arrival_ts, reported_domain, source_ip, feedback_type, data, origin, imported_at)
+      VALUES (1700000000, ${sqlText(`fr${P}`)}, '192.0.2.9', ${sqlText(`auth-failure${P}`)},
+      ${sqlText(JSON.stringify({ subject: `s${P}`, sample: 'secret sample' }))}, ${sqlText(`mail${P}`)}, 1700000000);
+    INSERT INTO smtp_tls_reports (id, organization_name, report_id, begin_ts, end_ts, contact_info, origin, imported_at)
+      VALUES (1, ${sqlText(`tlsorg${P}`)}, 'r1', 1700000000, 1700086399, NULL, 'x', 1700000000);
+    INSERT INTO smtp_tls_policies (id, report, policy_domain, policy_type, policy_strings, mx_host_patterns, successful_session_count, failed_session_count)
+      VALUES (1, 1, ${sqlText(`pol${P}`)}, 'sts', NULL, ${sqlText(`mx${P}`)}, 10, 2);
+    INSERT INTO smtp_tls_failure_details (policy, position, result_type, failed_session_count)
+      VALUES (1, 0, ${sqlText(`certificate-expired${P}`)}, 2);`]);
+  main = await serve(mainDb);
+  hostile = await serve(hostileDb);
+  browser = await chromium.launchPersistentContext(mkdtempSync(join(work, 'profile-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  main?.child.kill();
+  hostile?.child.kill();
+  rmSync(work, { recursive: true, force: true });
+});
+
+// Opens url, waits until the page has rendered, and returns it with the errors seen.
+async function open(url, page) {
+  const p = await browser.newPage();
+  const errors = [];
+  p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  p.on('pageerror', (e) => errors.push(String(e)));
+  p.on('dialog', (d) => { errors.push(`dialog: ${d.message()}`); d.dismiss(); });
+  await p.goto(url);
+  await p.waitForSelector(`body[data-ready="${page}"]`, { timeout: 15000 });
+  await p.waitForTimeout(150);  // charts draw on the next frame
+  return { p, errors };
+}
+
+test('every page loads without console errors', async () => {
+  for (const page of PAGES) {
+    const { p, errors } = await open(`${main.url}/#/${page}`, page);
+    await p.screenshot({ path: join(artifacts, `${page}.png`), fullPage: false });
+    assert.deepEqual(errors, [], `${page}: console errors`);
+    assert.equal(await p.locator('.state.error').count(), 0, `${page}: error state shown`);
+    await p.close();
+  }
+});
+
+test('the overview shows the numbers of stats --json for the same filters', async () => {
+  for (const filters of [{}, { domain: 'example.com' }, { from: '2024-03-30', to: '2024-04-01' }, { domain: 'nothing.example' }]) {
+    const s = stats(mainDb, filters);
+    const q = new URLSearchParams(filters).toString();
+    const { p, errors } = await open(`${main.url}/#/overview${q ? `?${q}` : ''}`, 'overview');
+    const kpi = async (k) => Number(await p.getAttribute(`[data-kpi="${k}"]`, 'data-value'));
+    assert.equal(await kpi('messages'), s.messages, `messages for ${q}`);
+    assert.equal(await kpi('dmarc_pass'), s.dmarc_pass, `DMARC pass for ${q}`);
+    assert.equal(await kpi('reports'), s.reports, `reports for ${q}`);
+    assert.equal(await kpi('sources'), s.source_ips, `sources for ${q}`);
+    const shown = await p.textContent('[data-kpi="messages"] .value');
+    assert.equal(shown.replace(/,/g, ''), String(s.messages));
+    assert.deepEqual(errors, []);
+    await p.close();
+  }
+});
+
+test('/api/stats is exactly stats --json', async () => {
+  for (const filters of [{}, { domain: 'example.com', from: '2018-01-01', to: '2024-12-31' }]) {
+    const res = await fetch(`${main.url}/api/stats?${new URLSearchParams(filters)}`);
+    assert.deepEqual(await res.json(), stats(mainDb, filters));
+  }
+});
+
+test('filters go into the URL, and tables sort', async () => {
+  const { p, errors } = await open(`${main.url}/#/overview`, 'overview');
+  await p.fill('input[name=domain]', 'example.com');
+  await p.fill('input[name=from]', '2018-01-01');
+  await p.check('input[name=failing]');
+  await p.click('button[type=submit]');
+  await p.waitForFunction(() => location.hash.includes('domain=example.com') && location.hash.includes('failing=1'));
+  await p.waitForSelector('body[data-ready="overview"] [data-kpi]');
+  const s = stats(mainDb, { domain: 'example.com', from: '2018-01-01' });
+  await p.waitForFunction((m) => Number(document.querySelector('[data-kpi="messages"]').dataset.value) === m, s.dmarc_fail);
+  // Sorting: the reporters table by name, both ways.
+  await p.goto(`${main.url}/#/reporters`);
+  await p.waitForSelector('table[data-table="reporters"]');
+  const names = () => p.$$eval('table[data-table="reporters"] tbody tr td:first-child', (tds) => tds.map((t) => t.textContent));
+  await p.click('table[data-table="reporters"] th:first-child');
+  const asc = await names();
+  assert.deepEqual(asc, [...asc].sort((a, b) => a.localeCompare(b)));
+  await p.click('table[data-table="reporters"] th:first-child');
+  assert.deepEqual(await names(), [...asc].reverse());
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('sources drill down from a group to its IPs to their records with every DKIM/SPF result', async () => {
+  const { p, errors } = await open(`${main.url}/#/sources?group=service`, 'sources');
+  await p.click('table[data-table="sources"] tbody tr:first-child');
+  await p.waitForFunction(() => location.hash.includes('group=ip') && location.hash.includes('source_group=service'));
+  await p.waitForSelector('table[data-table="sources"] tbody tr');
+  await p.click('table[data-table="sources"] tbody tr:first-child');
+  await p.waitForFunction(() => location.hash.startsWith('#/records'));
+  await p.waitForSelector('table[data-table="records"] tbody tr');
+  const text = await p.textContent('table[data-table="records"]');
+  assert.match(text, /pass|fail/);
+  await p.screenshot({ path: join(artifacts, 'records.png'), fullPage: false });
+  // One report with all its rows.
+  await p.goto(`${main.url}/#/reports`);
+  await p.waitForSelector('table[data-table="reports"] tbody tr');
+  await p.click('table[data-table="reports"] tbody tr:first-child');
+  await p.waitForSelector('table[data-table="report-records"] tbody tr');
+  await p.screenshot({ path: join(artifacts, 'report.png'), fullPage: false });
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('a phone-size screen shows the overview without horizontal scrolling of the page', async () => {
+  const p = await browser.newPage({ viewport: { width: 375, height: 740 } });
+  await p.setViewportSize({ width: 375, height: 740 });
+  await p.goto(`${main.url}/#/overview`);
+  await p.waitForSelector('body[data-ready="overview"]');
+  const width = await p.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 380, `page is ${width}px wide on a 375px screen`);
+  await p.screenshot({ path: join(artifacts, 'overview-phone.png'), fullPage: false });
+  await p.close();
+});
+
+async function assertInert(p, where) {
+  assert.equal(await p.evaluate(() => window.__xss), undefined, `${where}: a payload script ran`);
+  assert.equal(await p.locator('#app img, #app script, #app [onerror]').count(), 0, `${where}: payload rendered as markup`);
+}
+
+test('hostile report fields run no script and render as text on every page', async () => {
+  const pages = [...PAGES, 'sources?group=ip', 'sources?group=ptr', 'sources?group=asn', 'sources?group=country',
+    'records?source_group=ip&source_value=192.0.2.66', 'report?id=1'];
+  for (const page of pages) {
+    const name = page.split('?')[0];
+    const { p, errors } = await open(`${hostile.url}/#/${page}`, name);
+    await assertInert(p, page);
+    assert.deepEqual(errors, [], `${page}: console errors`);
+    const text = await p.textContent('main');
+    assert.ok(text.includes('<img src=x onerror='), `${page}: payload not shown as text`);
+    await p.screenshot({ path: join(artifacts, `hostile-${page.replace(/[^a-z0-9]+/gi, '-')}.png`), fullPage: false });
+    await p.close();
+  }
+  const { p } = await open(`${hostile.url}/#/failures`, 'failures');
+  assert.ok(!(await p.textContent('main')).includes('secret sample'), 'a failure sample shown without --show-failure-samples');
+  await p.close();
+});
+
+test('with authentication, the dashboard asks to sign in, then shows the data', async () => {
+  const tokenFile = join(work, 'token');
+  writeFileSync(tokenFile, 'browser-test-token-0123456789\n');
+  const guarded = await serve(mainDb, ['--token-file', tokenFile]);
+  try {
+    const p = await browser.newPage();
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(String(e)));
+    await p.goto(`${guarded.url}/#/overview`);
+    await p.waitForSelector('form.login');
+    assert.equal(await p.locator('[data-kpi]').count(), 0, 'data shown before signing in');
+    await p.fill('form.login input[name=token]', 'wrong-token-wrong-token');
+    await p.click('form.login button[type=submit]');
+    await p.waitForSelector('form.login [role=alert]:has-text("Wrong")');
+    await p.fill('form.login input[name=token]', 'browser-test-token-0123456789');
+    await p.click('form.login button[type=submit]');
+    await p.waitForSelector('body[data-ready="overview"] [data-kpi="messages"]');
+    assert.equal(Number(await p.getAttribute('[data-kpi="messages"]', 'data-value')), stats(mainDb, {}).messages);
+    const cookies = await browser.cookies(guarded.url);
+    const session = cookies.find((c) => c.name === 'session');
+    assert.ok(session && session.httpOnly && session.sameSite === 'Strict', 'session cookie flags');
+    assert.deepEqual(errors, []);
+    await p.close();
+  } finally {
+    guarded.child.kill();
+  }
+});
+
+test('the HTML report opens offline from a file with the same numbers', async () => {
+  {
+    const file = join(work, 'domain.html');
+    run(['report', '--db', mainDb, '--html', file, '--domain', 'example.com', '--from', '2018-01-01']);
+    const { p, errors } = await open(`${pathToFileURL(file).href}#/overview`, 'overview');
+    const s = stats(mainDb, { domain: 'example.com', from: '2018-01-01' });
+    assert.equal(Number(await p.getAttribute('[data-kpi="messages"]', 'data-value')), s.messages);
+    assert.deepEqual(errors, []);
+    await p.close();
+  }
+  for (const [db, tag] of [[mainDb, 'main'], [hostileDb, 'hostile']]) {
+    const file = join(work, `${tag}.html`);
+    run(['report', '--db', db, '--html', file]);
+    const s = stats(db, {});
+    for (const page of ['overview', 'sources', 'domains']) {
+      const { p, errors } = await open(`${pathToFileURL(file).href}#/${page}`, page);
+      assert.deepEqual(errors, [], `${tag} ${page}: console errors`);
+      await assertInert(p, `${tag} report ${page}`);
+      if (page === 'overview') {
+        assert.equal(Number(await p.getAttribute('[data-kpi="messages"]', 'data-value')), s.messages);
+        await p.screenshot({ path: join(artifacts, `report-${tag}.png`), fullPage: false });
+      }
+      await p.close();
+    }
+  }
+});
