@@ -1,26 +1,46 @@
 #include "app/input_runner.h"
 
+#include <ctime>
+
 #include "pipeline/inputs.h"
 #include "store/sha256.h"
 
 namespace dmarc::app {
 
+InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
+                          const pipeline::ExtractOptions& options, std::size_t raw_bytes) {
+  InputResult out;
+  out.extracted = pipeline::ExtractReports(bytes, label, options);
+  if (!out.extracted.rejections.empty()) {
+    out.sha256 = store::Sha256Hex(bytes);
+    out.size = bytes.size();
+    out.head = std::string(bytes.substr(0, raw_bytes));
+  }
+  return out;
+}
+
 InputResult ExtractInput(const std::string& path, const pipeline::ExtractOptions& options,
                          std::size_t raw_bytes) {
-  InputResult out;
   const std::string label = path == "-" ? "<stdin>" : path;
   auto bytes = pipeline::ReadInput(path, options.limits());
   if (!bytes) {
+    InputResult out;
     out.extracted.rejections.push_back({label, bytes.error()});
     return out;
   }
-  out.extracted = pipeline::ExtractReports(*bytes, label, options);
-  if (!out.extracted.rejections.empty()) {
-    out.sha256 = store::Sha256Hex(*bytes);
-    out.size = bytes->size();
-    out.head = bytes->substr(0, raw_bytes);
+  return ExtractBuffer(*bytes, label, options, raw_bytes);
+}
+
+Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<InputResult>& inputs) {
+  store::Batch batch;
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (const auto& in : inputs) {
+    for (const auto& f : in.extracted.reports) batch.aggregates.push_back({f.origin, &f.aggregate});
+    for (const auto& r : in.extracted.rejections) {
+      batch.rejections.push_back({now, r.origin, r.reason, in.sha256, in.size, in.head});
+    }
   }
-  return out;
+  return st.Store(batch);
 }
 
 }  // namespace dmarc::app

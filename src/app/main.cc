@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <map>
 
+#include "app/fetch_command.h"
 #include "app/parse_command.h"
 #include "app/store_commands.h"
 
@@ -117,6 +118,15 @@ int main(int argc, char** argv) {
   export_cmd->add_option("-o,--output", exp.output, "Write to FILE instead of standard output");
   add_filters(export_cmd, exp.filter);
 
+  dmarc::app::FetchCommandOptions fetch;
+  CLI::App* fetch_cmd = app.add_subcommand(
+      "fetch", "Collect reports from the mailboxes and folders of a configuration file");
+  fetch_cmd->add_option("-c,--config", fetch.config,
+                        "TOML configuration (keys also from DMARC_REPORT_* variables)");
+  fetch_cmd->add_flag("--watch", fetch.watch, "Keep running, collecting mail as it arrives");
+  fetch_cmd->add_flag("-q,--quiet", fetch.quiet, "Only warnings and errors");
+  AddLimitOptions(*fetch_cmd, fetch.limits);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -131,6 +141,7 @@ int main(int argc, char** argv) {
     return dmarc::app::RunParse(parse);
   }
   if (import_cmd->parsed()) return dmarc::app::RunImport(import);
+  if (fetch_cmd->parsed()) return dmarc::app::RunFetch(fetch);
   if (stats_cmd->parsed()) return dmarc::app::RunStats(stats);
   if (export_cmd->parsed()) {
     exp.format =

@@ -92,16 +92,7 @@ int RunImport(const ImportCommandOptions& options) {
   std::size_t pending_records = 0;
   auto flush = [&]() {
     if (pending.empty() || !store_error.empty()) return;
-    store::Batch batch;
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    for (const auto& in : pending) {
-      for (const auto& f : in.extracted.reports)
-        batch.aggregates.push_back({f.origin, &f.aggregate});
-      for (const auto& r : in.extracted.rejections) {
-        batch.rejections.push_back({now, r.origin, r.reason, in.sha256, in.size, in.head});
-      }
-    }
-    auto r = st.Store(batch);
+    auto r = StoreResults(st, pending);
     if (!r) {
       store_error = r.error();
       return;

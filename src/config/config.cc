@@ -247,6 +247,18 @@ void Bind(Table& t, PathConfig& c) {
   if (t.present() && c.path.empty()) t.Error("path", "is required");
 }
 
+void Bind(Table& t, MaildirConfig& c) {
+  t.Str("path", c.path);
+  t.Choice("after", c.after,
+           {{"archive", After::kArchive}, {"delete", After::kDelete}, {"keep", After::kKeep}});
+  t.Str("archive_folder", c.archive_folder);
+  if (!t.present()) return;
+  if (c.path.empty()) t.Error("path", "is required");
+  if (c.archive_folder.empty() || c.archive_folder.find('/') != std::string::npos) {
+    t.Error("archive_folder", "must be a folder name without '/'");
+  }
+}
+
 // Binds a table that is always there.
 template <class T>
 void Load(const toml::table* root, const char* name, const EnvLookup& env, T& out,

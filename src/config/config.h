@@ -66,9 +66,15 @@ struct Pop3Config {
   int timeout = 60;
 };
 
-// A local folder: a Maildir, an mbox file or a drop directory.
+// A local folder: an mbox file or a drop directory.
 struct PathConfig {
   std::string path;
+};
+
+struct MaildirConfig {
+  std::string path;
+  After after = After::kArchive;           // kArchive, kDelete or kKeep
+  std::string archive_folder = "Archive";  // Maildir++ subfolders .Archive.Aggregate, ...
 };
 
 struct Config {
@@ -77,7 +83,7 @@ struct Config {
   FetchConfig fetch;
   std::optional<ImapConfig> imap;
   std::optional<Pop3Config> pop3;
-  std::optional<PathConfig> maildir;
+  std::optional<MaildirConfig> maildir;
   std::optional<PathConfig> mbox;
   std::optional<PathConfig> directory;
 };
