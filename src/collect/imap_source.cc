@@ -398,8 +398,4 @@ std::unique_ptr<Source> MakeImapSource(const config::ImapConfig& config,
   return std::make_unique<ImapSource>(config, max_mail_bytes);
 }
 
-std::unique_ptr<Source> MakePop3Source(const config::Pop3Config&, const std::string&, std::size_t) {
-  return nullptr;
-}
-
 }  // namespace dmarc::collect
