@@ -183,6 +183,8 @@ int RunFetch(const FetchCommandOptions& options) {
     fmt::print(stderr, "{}\n", db.error());
     return 2;
   }
+  // A server that closes the connection must give an error, not end the process.
+  std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
 
@@ -233,7 +235,8 @@ int RunFetch(const FetchCommandOptions& options) {
     fmt::print(stderr, "fetch: {} in {}{}\n", totals.Describe(), FormatDuration(seconds),
                failures ? fmt::format(", {} source error(s)", failures) : "");
   }
-  return failures ? 1 : 0;
+  // With --watch, errors the loop recovered from are in the log; stopping by signal is success.
+  return failures && !options.watch ? 1 : 0;
 }
 
 }  // namespace dmarc::app

@@ -3,8 +3,7 @@
 
 namespace dmarc::collect {
 
-std::unique_ptr<Source> MakePop3Source(const config::Pop3Config&, const std::string&,
-                                       std::size_t) {
+std::unique_ptr<Source> MakePop3Source(const config::Pop3Config&, const std::string&, std::size_t) {
   return nullptr;
 }
 
