@@ -133,6 +133,16 @@ class Fetch : public ::testing::Test {
     return p.string();
   }
 
+  std::string Pop3Config(const std::string& extra) {
+    const fs::path p = dir_ / "pop3.toml";
+    std::ofstream(p) << "[store]\nurl = \"sqlite:" << db_ << "\"\n[pop3]\nhost = \"127.0.0.1\"\n"
+                     << "port = " << dovecot_->pop3s << "\nca_file = \"" << dovecot_->Cert()
+                     << "\"\nuser = \"dmarc\"\npassword_file = \"" << Secret()
+                     << "\"\nbatch_size = 5\nstate_file = \"" << (dir_ / "uidl").string() << "\"\n"
+                     << extra;
+    return p.string();
+  }
+
   std::string Secret() {
     const fs::path p = dir_ / "password";
     std::ofstream(p) << Dovecot::kPassword << "\n";
@@ -364,6 +374,47 @@ TEST_F(Fetch, WatchCollectsNewMailAndSurvivesAServerRestart) {
   EXPECT_NE(Log().find("/INBOX: 5 mail(s): 5 aggregate"), std::string::npos)
       << "one line per batch: " << Log();
   EXPECT_EQ(Stats(db_, dir_)["reports"], 12);
+}
+
+TEST_F(Fetch, Pop3DeletesReportMailsAfterCommitAndKeepsTheOthersOnce) {
+  StartServer();
+  const auto [reports, others] = DeliverCorpus(12);
+  const std::string config = Pop3Config("");
+  ASSERT_EQ(Run({"fetch", "-c", config}), 0) << Log();
+  EXPECT_EQ(dovecot_->Count(""), static_cast<std::size_t>(others)) << "only non-reports are left";
+  auto s = Stats(db_, dir_);
+  EXPECT_EQ(s["reports"], reports);
+  EXPECT_EQ(s["rejected_inputs"], others);
+  ASSERT_EQ(Run({"fetch", "-c", config}), 0) << Log();
+  EXPECT_NE(Log().find("fetch: 0 mail(s)"), std::string::npos)
+      << "kept mails are read once: " << Log();
+}
+
+TEST_F(Fetch, Pop3KeepRemembersWhatWasRead) {
+  StartServer();
+  for (int i = 0; i < 8; ++i) dovecot_->Deliver("p" + std::to_string(i), ReportMail(i));
+  const std::string config = Pop3Config(
+      "after = \"keep\"\ntls = \"starttls\"\nport = " + std::to_string(dovecot_->pop3) + "\n");
+  std::string text = ReadFile(config);
+  // The later port key wins in no TOML: remove the first one.
+  text.erase(text.find("port = " + std::to_string(dovecot_->pop3s) + "\n"),
+             ("port = " + std::to_string(dovecot_->pop3s) + "\n").size());
+  std::ofstream(config) << text;
+  ASSERT_EQ(Run({"fetch", "-c", config}), 0) << Log();
+  EXPECT_EQ(dovecot_->Count(""), 8u);
+  EXPECT_EQ(Stats(db_, dir_)["reports"], 8);
+  for (int i = 8; i < 10; ++i) dovecot_->Deliver("p" + std::to_string(i), ReportMail(i));
+  ASSERT_EQ(Run({"fetch", "-c", config}), 0) << Log();
+  EXPECT_NE(Log().find("fetch: 2 mail(s)"), std::string::npos) << Log();
+  EXPECT_EQ(Stats(db_, dir_)["reports"], 10);
+
+  std::ofstream(dir_ / "wrong") << "nope\n";
+  text = ReadFile(config);
+  text.replace(text.find(Secret()), Secret().size(), (dir_ / "wrong").string());
+  std::ofstream(config) << text;
+  EXPECT_EQ(Run({"fetch", "-c", config}), 1);
+  EXPECT_NE(Log().find("login as \"dmarc\" refused"), std::string::npos) << Log();
+  EXPECT_NE(Log().find("check pop3.user and pop3.password"), std::string::npos) << Log();
 }
 
 }  // namespace

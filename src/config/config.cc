@@ -235,6 +235,7 @@ void Bind(Table& t, Pop3Config& c) {
   t.Secret("password", c.password);
   t.Choice("after", c.after, {{"delete", After::kDelete}, {"keep", After::kKeep}});
   t.Str("state_file", c.state_file);
+  t.Integer("batch_size", c.batch_size, 1, 10000);
   t.Integer("timeout", c.timeout, 1, 3600);
   if (!t.present()) return;
   if (c.host.empty()) t.Error("host", "is required");

@@ -62,7 +62,9 @@ struct Pop3Config {
   std::string user;
   std::string password;
   After after = After::kDelete;  // kDelete or kKeep
-  std::string state_file;  // with after = keep: UIDLs already stored (default: beside the store)
+  // UIDLs of mails kept on the server that were already read (default: beside the store).
+  std::string state_file;
+  int batch_size = 200;
   int timeout = 60;
 };
 
