@@ -178,7 +178,11 @@ int RunFetch(const FetchCommandOptions& options) {
     fmt::print(stderr, "{}\n", config.error());
     return 2;
   }
-  auto db = store::OpenStore(config->store.url, store::OpenOptions{});
+  // Batches of mail are small: a smaller page cache than import's keeps memory low for a
+  // long-running --watch, at no measurable cost in speed.
+  store::OpenOptions open_options;
+  open_options.cache_kib = 16 * 1024;
+  auto db = store::OpenStore(config->store.url, open_options);
   if (!db) {
     fmt::print(stderr, "{}\n", db.error());
     return 2;
