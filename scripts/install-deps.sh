@@ -10,7 +10,10 @@ packages=(
   libpugixml-dev zlib1g-dev libzip-dev libgmime-3.0-dev libglib2.0-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libsqlite3-dev
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
+  # fetch: mailbox protocols, configuration, certificate checks
+  libetpan-dev libtomlplusplus-dev libssl-dev libsasl2-modules
   # tests, benchmarks, fuzzing
+  dovecot-core dovecot-imapd dovecot-pop3d openssl
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   zip gzip python3 time
 )
