@@ -9,7 +9,9 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <future>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -63,84 +65,130 @@ class Fetcher {
   }
 
   // Reads every mail waiting in the source, stores its reports, then files it. Stops between
-  // batches when asked to.
+  // batches when asked to. The store commits batch k while batch k + 1 is fetched and parsed;
+  // batch k is filed only once its commit returned.
   collect::Status Drain(collect::Source& source, Totals& totals) {
     auto waiting = source.Open();
     if (!waiting) return MakeError(waiting.error());
     if (*waiting == 0) return collect::Ok();
     const bool bar = options_.progress && !options_.quiet && !options_.watch;
-    Progress progress(*waiting, bar, "mails", "mails");
-    const auto start = std::chrono::steady_clock::now();
-    auto last_log = start;
-    std::size_t done = 0;
+    DrainState st{source, totals, Progress(*waiting, bar, "mails", "mails"), *waiting, bar};
+    std::unique_ptr<InFlight> previous;
+    collect::Status status = collect::Ok();
     while (!g_stop) {
       auto batch = source.Next();
-      if (!batch) return MakeError(batch.error());
+      if (!batch) {
+        status = MakeError(batch.error());
+        break;
+      }
       if (batch->empty()) break;
-      const auto batch_start = std::chrono::steady_clock::now();
-      std::vector<InputResult> results(batch->size());
-      pipeline::RunOrdered<InputResult>(
-          batch->size(), jobs_, jobs_ * 4,
-          [&](std::size_t i) {
-            const collect::MailItem& item = (*batch)[i];
-            if (item.error) {
-              InputResult r;
-              r.extracted.rejections.push_back({item.label, *item.error});
-              return r;
-            }
-            return ExtractBuffer(item.bytes, item.label, extract_, kRawBytes);
-          },
-          [&](std::size_t i, InputResult&& r) { results[i] = std::move(r); });
-      // The order that keeps every report: commit first, file after.
-      auto stored = StoreResults(store_, results);
-      if (!stored) {
-        return MakeError(
-            fmt::format("{}: store failed, the mails of this batch stay where they are: {}",
-                        store_.Describe(), stored.error()));
+      auto current = std::make_unique<InFlight>();
+      current->start = std::chrono::steady_clock::now();
+      current->items = std::move(batch).value();
+      current->results = Extract(current->items);
+      if (previous) {
+        status = Finish(*previous, st);
+        previous.reset();
+        if (!status) break;
       }
-      Totals t;
-      t.mails = batch->size();
-      t.new_reports = stored->new_reports;
-      t.duplicates = stored->duplicate_reports;
-      t.new_records = stored->new_records;
-      std::vector<collect::Filing> filings;
-      filings.reserve(batch->size());
-      for (std::size_t i = 0; i < batch->size(); ++i) {
-        const collect::MailClass c = collect::Classify(results[i].extracted);
-        ++t.by_class[static_cast<int>(c)];
-        filings.push_back({(*batch)[i].id, c});
-        if (!results[i].extracted.rejections.empty()) progress.Finish();
-        for (const auto& r : results[i].extracted.rejections) {
-          spdlog::warn("{}: {}{}", r.origin, r.reason,
-                       c == collect::MailClass::kInvalid ? " (filed as Invalid)" : "");
-        }
-      }
-      auto filed = source.File(filings);
-      if (!filed) {
-        return MakeError(fmt::format("{}: reports stored, but filing the mails failed: {}",
-                                     source.Describe(), filed.error()));
-      }
-      totals.Add(t);
-      done += batch->size();
-      progress.Update(done, done);
-      const auto now = std::chrono::steady_clock::now();
-      const double secs = std::chrono::duration<double>(now - batch_start).count();
-      // One line per batch when watching; otherwise, without a bar, one every few seconds.
-      if (options_.watch) {
-        spdlog::info("{}: {} ({:.0f} mails/s)", source.Describe(), t.Describe(),
-                     secs > 0 ? static_cast<double>(t.mails) / secs : 0.0);
-      } else if (!bar && !options_.quiet && now - last_log > std::chrono::seconds(5)) {
-        last_log = now;
-        const double all = std::chrono::duration<double>(now - start).count();
-        spdlog::info("{}: {}/{} mails, {:.0f} mails/s", source.Describe(), done, *waiting,
-                     all > 0 ? static_cast<double>(done) / all : 0.0);
-      }
+      previous = std::move(current);
+      // The store is used by this one thread at a time: the batch before has finished.
+      previous->stored = std::async(std::launch::async, [this, &results = previous->results] {
+        return StoreResults(store_, results);
+      });
     }
-    progress.Finish();
-    return collect::Ok();
+    if (previous) {
+      collect::Status last = Finish(*previous, st);
+      if (status) status = last;
+    }
+    st.progress.Finish();
+    return status;
   }
 
  private:
+  struct InFlight {
+    std::chrono::steady_clock::time_point start;
+    std::vector<collect::MailItem> items;
+    std::vector<InputResult> results;
+    std::future<Result<store::BatchResult>> stored;
+  };
+
+  struct DrainState {
+    collect::Source& source;
+    Totals& totals;
+    Progress progress;
+    std::size_t waiting;
+    bool bar;
+    std::size_t done = 0;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last_log = start;
+  };
+
+  std::vector<InputResult> Extract(const std::vector<collect::MailItem>& items) {
+    std::vector<InputResult> results(items.size());
+    pipeline::RunOrdered<InputResult>(
+        items.size(), jobs_, jobs_ * 4,
+        [&](std::size_t i) {
+          const collect::MailItem& item = items[i];
+          if (item.error) {
+            InputResult r;
+            r.extracted.rejections.push_back({item.label, *item.error});
+            return r;
+          }
+          return ExtractBuffer(item.bytes, item.label, extract_, kRawBytes);
+        },
+        [&](std::size_t i, InputResult&& r) { results[i] = std::move(r); });
+    return results;
+  }
+
+  // Waits for the batch's commit, then files its mails.
+  collect::Status Finish(InFlight& f, DrainState& st) {
+    auto stored = f.stored.get();
+    if (!stored) {
+      return MakeError(
+          fmt::format("{}: store failed, the mails of this batch stay where they are: {}",
+                      store_.Describe(), stored.error()));
+    }
+    Totals t;
+    t.mails = f.items.size();
+    t.new_reports = stored->new_reports;
+    t.duplicates = stored->duplicate_reports;
+    t.new_records = stored->new_records;
+    std::vector<collect::Filing> filings;
+    filings.reserve(f.items.size());
+    for (std::size_t i = 0; i < f.items.size(); ++i) {
+      const collect::MailClass c = collect::Classify(f.results[i].extracted);
+      ++t.by_class[static_cast<int>(c)];
+      filings.push_back({f.items[i].id, c});
+      if (!f.results[i].extracted.rejections.empty()) st.progress.Finish();
+      for (const auto& r : f.results[i].extracted.rejections) {
+        spdlog::warn("{}: {}{}", r.origin, r.reason,
+                     c == collect::MailClass::kInvalid ? " (filed as Invalid)" : "");
+      }
+    }
+    auto filed = st.source.File(filings);
+    if (!filed) {
+      return MakeError(fmt::format("{}: reports stored, but filing the mails failed: {}",
+                                   st.source.Describe(), filed.error()));
+    }
+    st.totals.Add(t);
+    st.done += f.items.size();
+    st.progress.Update(st.done, st.done);
+    const auto now = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(now - f.start).count();
+    // One line per batch when watching; otherwise, without a bar, one every few seconds.
+    if (options_.watch) {
+      spdlog::info("{}: {} ({:.0f} mails/s)", st.source.Describe(), t.Describe(),
+                   secs > 0 ? static_cast<double>(t.mails) / secs : 0.0);
+    } else if (!st.bar && !options_.quiet && now - st.last_log > std::chrono::seconds(5)) {
+      st.last_log = now;
+      const double all = std::chrono::duration<double>(now - st.start).count();
+      spdlog::info("{}: {}/{} mails, {:.0f} mails/s", st.source.Describe(), st.done, st.waiting,
+                   all > 0 ? static_cast<double>(st.done) / all : 0.0);
+    }
+    return collect::Ok();
+  }
+
   store::ReportStore& store_;
   const FetchCommandOptions& options_;
   unsigned jobs_;

@@ -2,8 +2,9 @@
 // reports are committed (after = "delete") or kept (after = "keep"); a mail without one is always
 // kept. Kept mails are remembered by UIDL in a state file, so they are read once.
 //
-// Deletions take effect when the session ends (QUIT), so the session is ended after every batch;
-// the next batch lists the mailbox again.
+// Deletions take effect when the session ends (QUIT, at the end of the run or before the next
+// poll): a crash before that leaves every mail on the server, to be read again (the store counts
+// duplicates), and loses none.
 #include <fmt/format.h>
 #include <libetpan/libetpan.h>
 #include <unistd.h>
@@ -56,10 +57,7 @@ class Pop3Source : public Source {
   }
 
   Result<std::vector<MailItem>> Next() override {
-    if (!pop3_) {
-      auto n = Session();
-      if (!n) return MakeError(n.error());
-    }
+    if (!pop3_) return MakeError(fmt::format("{}: not connected", Describe()));
     std::vector<MailItem> batch;
     while (!pending_.empty() && batch.size() < static_cast<std::size_t>(c_.batch_size)) {
       const Pending p = pending_.front();
@@ -83,22 +81,16 @@ class Pop3Source : public Source {
   }
 
   Status File(const std::vector<Filing>& filings) override {
-    bool deleted = false;
     for (const auto& f : filings) {
       read_this_run_.insert(f.id);
       if (c_.after == After::kDelete && f.mail_class != MailClass::kInvalid) {
         const int r = mailpop3_dele(pop3_, index_[f.id]);
         if (r != MAILPOP3_NO_ERROR) return Failed("deleting a message", r);
-        deleted = true;
       } else {
         kept_.insert(f.id);
       }
     }
-    Status s = SaveState();
-    if (!s) return s;
-    // QUIT makes the deletions happen; the next batch starts a new session.
-    if (deleted) Close();
-    return Ok();
+    return SaveState();
   }
 
   void Close() override {

@@ -47,10 +47,10 @@ struct ImapConfig {
   std::string folder = "INBOX";
   After after = After::kArchive;
   std::string archive_folder = "Archive";
-  std::string move_to;   // with after = move: [YEAR] [MONTH] [DAY] [WEEK] are replaced
-  int batch_size = 100;  // mails per UID FETCH and per store transaction
-  int timeout = 60;      // seconds for any one network operation
-  bool idle = true;      // use IMAP IDLE with --watch when the server offers it
+  std::string move_to;  // with after = move: [YEAR] [MONTH] [DAY] [WEEK] are replaced
+  int batch_size = 50;  // mails per UID FETCH and per store transaction
+  int timeout = 60;     // seconds for any one network operation
+  bool idle = true;     // use IMAP IDLE with --watch when the server offers it
 };
 
 struct Pop3Config {
@@ -64,7 +64,7 @@ struct Pop3Config {
   After after = After::kDelete;  // kDelete or kKeep
   // UIDLs of mails kept on the server that were already read (default: beside the store).
   std::string state_file;
-  int batch_size = 100;
+  int batch_size = 50;
   int timeout = 60;
 };
 
