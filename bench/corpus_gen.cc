@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "testing/base64.h"
 #include "testing/compress.h"
 
 namespace {
@@ -61,27 +62,6 @@ std::string Zip(const std::string& name, const std::string& data) {
   }
   zip_source_free(buffer);
   return out;
-}
-
-std::string Base64(const std::string& in) {
-  static constexpr char kTable[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t line = 0;
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    std::uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-    out += kTable[(v >> 18) & 63];
-    out += kTable[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kTable[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? kTable[v & 63] : '=';
-    if ((line += 4) >= 76) {
-      out += "\r\n";
-      line = 0;
-    }
-  }
-  return out + "\r\n";
 }
 
 struct Generator {
@@ -241,7 +221,7 @@ int main(int argc, char** argv) {
             "Content-Transfer-Encoding: base64\r\n"
             "Content-Disposition: attachment; filename=\"{}\"\r\n\r\n{}--b{}--\r\n",
             i, i, i, i, i, zip ? "application/zip" : "application/gzip", attachment, attachment,
-            Base64(payload), i);
+            dmarc::testing::Base64(payload), i);
       }
     }
     file_bytes += data.size();

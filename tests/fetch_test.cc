@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "testing/base64.h"
 #include "testing/compress.h"
 #include "testing/dovecot.h"
 #include "testing/process.h"
@@ -20,29 +21,13 @@
 namespace {
 
 namespace fs = std::filesystem;
+using dmarc::testing::Base64;
 using dmarc::testing::Dovecot;
 using dmarc::testing::ReadFile;
 using dmarc::testing::RunToEnd;
 using dmarc::testing::Spawn;
 using dmarc::testing::TestData;
 using dmarc::testing::Wait;
-
-std::string Base64(const std::string& in) {
-  static constexpr char kTable[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    std::uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-    out += kTable[(v >> 18) & 63];
-    out += kTable[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kTable[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? kTable[v & 63] : '=';
-    if (i % 57 == 54) out += "\r\n";
-  }
-  return out + "\r\n";
-}
 
 std::string ReportXml(int i) {
   return "<?xml version=\"1.0\"?><feedback><report_metadata><org_name>gen.example</org_name>"

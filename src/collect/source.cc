@@ -17,29 +17,6 @@ Status Source::Wait(std::int64_t seconds, const std::atomic<bool>& stop) {
   return Ok();
 }
 
-namespace {
-
-struct Civil {
-  std::int64_t y;
-  unsigned m, d;
-};
-
-// Howard Hinnant's civil_from_days.
-Civil CivilFromDays(std::int64_t z) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {m <= 2 ? y + 1 : y, m, d};
-}
-
-}  // namespace
-
 std::string ExpandFolderTemplate(const std::string& pattern, std::int64_t t) {
   const std::int64_t days = FloorDay(t) / kSecondsPerDay;
   const Civil c = CivilFromDays(days);

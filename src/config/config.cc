@@ -190,7 +190,8 @@ void Bind(Table& t, FetchConfig& c) {
 const std::initializer_list<std::pair<const char*, TlsMode>> kTlsModes = {
     {"tls", TlsMode::kTls}, {"starttls", TlsMode::kStartTls}, {"none", TlsMode::kNone}};
 
-void Bind(Table& t, ImapConfig& c) {
+// The keys IMAP and POP3 share; `ports` are the defaults for TLS and for the other modes.
+void Bind(Table& t, ServerConfig& c, std::pair<int, int> ports) {
   t.Str("host", c.host);
   t.Integer("port", c.port, 1, 65535);
   t.Choice("tls", c.tls, kTlsModes);
@@ -198,6 +199,16 @@ void Bind(Table& t, ImapConfig& c) {
   t.Str("ca_file", c.ca_file);
   t.Str("user", c.user);
   t.Secret("password", c.password);
+  t.Integer("batch_size", c.batch_size, 1, 10000);
+  t.Integer("timeout", c.timeout, 1, 3600);
+  if (!t.present()) return;
+  if (c.host.empty()) t.Error("host", "is required");
+  if (c.user.empty()) t.Error("user", "is required");
+  if (c.port == 0) c.port = c.tls == TlsMode::kTls ? ports.first : ports.second;
+}
+
+void Bind(Table& t, ImapConfig& c) {
+  Bind(t, static_cast<ServerConfig&>(c), {993, 143});
   t.Str("auth", c.auth);
   t.Str("folder", c.folder);
   t.Choice("after", c.after,
@@ -207,40 +218,24 @@ void Bind(Table& t, ImapConfig& c) {
             {"keep", After::kKeep}});
   t.Str("archive_folder", c.archive_folder);
   t.Str("move_to", c.move_to);
-  t.Integer("batch_size", c.batch_size, 1, 10000);
-  t.Integer("timeout", c.timeout, 1, 3600);
   t.Bool("idle", c.idle);
   if (!t.present()) return;
-  if (c.host.empty()) t.Error("host", "is required");
-  if (c.user.empty()) t.Error("user", "is required");
   if (c.folder.empty()) t.Error("folder", "must not be empty");
   if (c.auth != "login" && c.auth != "plain") {
     t.Error("auth", fmt::format("must be \"login\" or \"plain\", not \"{}\"", c.auth));
   }
-  if (c.after == After::kMove && c.move_to.empty())
+  if (c.after == After::kMove && c.move_to.empty()) {
     t.Error("move_to", "is required with after = \"move\"");
+  }
   if (c.after == After::kArchive && c.archive_folder.empty()) {
     t.Error("archive_folder", "must not be empty with after = \"archive\"");
   }
-  if (c.port == 0) c.port = c.tls == TlsMode::kTls ? 993 : 143;
 }
 
 void Bind(Table& t, Pop3Config& c) {
-  t.Str("host", c.host);
-  t.Integer("port", c.port, 1, 65535);
-  t.Choice("tls", c.tls, kTlsModes);
-  t.Bool("verify_tls", c.verify_tls);
-  t.Str("ca_file", c.ca_file);
-  t.Str("user", c.user);
-  t.Secret("password", c.password);
+  Bind(t, static_cast<ServerConfig&>(c), {995, 110});
   t.Choice("after", c.after, {{"delete", After::kDelete}, {"keep", After::kKeep}});
   t.Str("state_file", c.state_file);
-  t.Integer("batch_size", c.batch_size, 1, 10000);
-  t.Integer("timeout", c.timeout, 1, 3600);
-  if (!t.present()) return;
-  if (c.host.empty()) t.Error("host", "is required");
-  if (c.user.empty()) t.Error("user", "is required");
-  if (c.port == 0) c.port = c.tls == TlsMode::kTls ? 995 : 110;
 }
 
 void Bind(Table& t, PathConfig& c) {

@@ -35,37 +35,32 @@ struct FetchConfig {
 
 enum class TlsMode { kTls, kStartTls, kNone };
 
-struct ImapConfig {
+// What IMAP and POP3 share: where the server is and how to log in.
+struct ServerConfig {
   std::string host;
-  int port = 0;  // 0: 993 with tls, 143 otherwise
+  int port = 0;  // 0: the protocol's port for the TLS mode
   TlsMode tls = TlsMode::kTls;
   bool verify_tls = true;
   std::string ca_file;  // empty: the system's trusted certificates
   std::string user;
-  std::string password;        // never logged
+  std::string password;  // never logged
+  int batch_size = 50;   // mails per fetch and per store transaction
+  int timeout = 60;      // seconds for any one network operation
+};
+
+struct ImapConfig : ServerConfig {
   std::string auth = "login";  // "login" | "plain" (AUTHENTICATE PLAIN)
   std::string folder = "INBOX";
   After after = After::kArchive;
   std::string archive_folder = "Archive";
   std::string move_to;  // with after = move: [YEAR] [MONTH] [DAY] [WEEK] are replaced
-  int batch_size = 50;  // mails per UID FETCH and per store transaction
-  int timeout = 60;     // seconds for any one network operation
   bool idle = true;     // use IMAP IDLE with --watch when the server offers it
 };
 
-struct Pop3Config {
-  std::string host;
-  int port = 0;  // 0: 995 with tls, 110 otherwise
-  TlsMode tls = TlsMode::kTls;
-  bool verify_tls = true;
-  std::string ca_file;
-  std::string user;
-  std::string password;
+struct Pop3Config : ServerConfig {
   After after = After::kDelete;  // kDelete or kKeep
   // UIDLs of mails kept on the server that were already read (default: beside the store).
   std::string state_file;
-  int batch_size = 50;
-  int timeout = 60;
 };
 
 // A local folder: an mbox file or a drop directory.
