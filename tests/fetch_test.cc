@@ -81,20 +81,13 @@ std::string ReportMail(int i) {
 }
 
 nlohmann::json Stats(const std::string& db, const fs::path& dir) {
-  const fs::path out = dir / "stats.json";
-  fs::remove(out);
-  EXPECT_EQ(RunToEnd({"stats", "--db", db, "--json"}, out), 0) << ReadFile(out);
-  return nlohmann::json::parse(ReadFile(out));
+  return dmarc::testing::StoreStats(db, dir);
 }
 
 class Fetch : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dmarc-fetch-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = dmarc::testing::FreshTestDir("dmarc-fetch");
     db_ = (dir_ / "store.db").string();
   }
   void TearDown() override {

@@ -28,10 +28,7 @@ using dmarc::testing::Spawn;
 using dmarc::testing::Wait;
 
 nlohmann::json Stats(const std::string& db, const fs::path& dir) {
-  const fs::path out = dir / "stats.json";
-  fs::remove(out);
-  EXPECT_EQ(RunToEnd({"stats", "--db", db, "--json"}, out), 0) << ReadFile(out);
-  return nlohmann::json::parse(ReadFile(out));
+  return dmarc::testing::StoreStats(db, dir);
 }
 
 class Import : public ::testing::Test {

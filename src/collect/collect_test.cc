@@ -7,6 +7,7 @@
 #include "base/time.h"
 #include "collect/classify.h"
 #include "collect/source.h"
+#include "testing/test_util.h"
 
 namespace dmarc::collect {
 namespace {
@@ -39,13 +40,7 @@ TEST(Classify, ReportsDecideTheFolderAndNoReportMeansInvalid) {
 
 class LocalSources : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dmarc-collect-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = dmarc::testing::FreshTestDir("dmarc-collect"); }
   void TearDown() override { fs::remove_all(dir_); }
   void Put(const fs::path& p, const std::string& text) {
     fs::create_directories(p.parent_path());

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <map>
 
+#include "testing/test_util.h"
+
 namespace dmarc::config {
 namespace {
 
@@ -14,13 +16,7 @@ namespace fs = std::filesystem;
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dmarc-config-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = dmarc::testing::FreshTestDir("dmarc-config"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string Write(const std::string& name, const std::string& text) {

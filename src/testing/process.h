@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "testing/test_util.h"
 
 extern char** environ;
 
@@ -46,6 +49,14 @@ inline int Wait(pid_t pid) {
 
 inline int RunToEnd(const std::vector<std::string>& args, const std::filesystem::path& log) {
   return Wait(Spawn(args, log));
+}
+
+// `stats --json` of a store, parsed; its output goes to DIR/stats.json.
+inline nlohmann::json StoreStats(const std::string& db, const std::filesystem::path& dir) {
+  const std::filesystem::path out = dir / "stats.json";
+  std::filesystem::remove(out);
+  EXPECT_EQ(RunToEnd({"stats", "--db", db, "--json"}, out), 0) << ReadFile(out);
+  return nlohmann::json::parse(ReadFile(out));
 }
 
 }  // namespace dmarc::testing
