@@ -395,4 +395,54 @@ TEST_F(Fetch, Pop3KeepRemembersWhatWasRead) {
   EXPECT_NE(Log().find("check pop3.user and pop3.password"), std::string::npos) << Log();
 }
 
+TEST_F(Fetch, LocalSourcesAtOnceFromTheEnvironmentOnly) {
+  // A drop folder with the real samples (two of them broken beyond repair), a Maildir and an
+  // mbox, configured through environment variables alone.
+  const fs::path drop = dir_ / "drop", md = dir_ / "Maildir";
+  fs::create_directories(drop);
+  fs::copy(TestData("real/parsedmarc-samples/aggregate"), drop / "aggregate");
+  fs::copy_file(TestData("real/parsedmarc-samples/empty.xml"), drop / "empty.xml");
+  const std::size_t dropped = static_cast<std::size_t>(
+      std::distance(fs::recursive_directory_iterator(drop), fs::recursive_directory_iterator()));
+  for (const char* sub : {"cur", "new", "tmp"}) fs::create_directories(md / sub);
+  for (int i = 0; i < 3; ++i) std::ofstream(md / "new" / std::to_string(i)) << ReportMail(i);
+  std::ofstream(md / "new" / "junk") << "Subject: hi\r\n\r\nno report\r\n";
+  std::ofstream(dir_ / "box.mbox") << "From a@b Tue Nov 14 10:00:00 2023\n"
+                                   << ReportMail(7) << "\nFrom a@b Tue Nov 14 10:00:00 2023\n"
+                                   << ReportMail(8) << "\n";
+  ::setenv("DMARC_REPORT_STORE_URL", db_.c_str(), 1);
+  ::setenv("DMARC_REPORT_DIRECTORY_PATH", drop.c_str(), 1);
+  ::setenv("DMARC_REPORT_MAILDIR_PATH", md.c_str(), 1);
+  ::setenv("DMARC_REPORT_MBOX_PATH", (dir_ / "box.mbox").c_str(), 1);
+  const int rc = Run({"fetch"});
+  for (const char* v : {"DMARC_REPORT_STORE_URL", "DMARC_REPORT_DIRECTORY_PATH",
+                        "DMARC_REPORT_MAILDIR_PATH", "DMARC_REPORT_MBOX_PATH"}) {
+    ::unsetenv(v);
+  }
+  ASSERT_EQ(rc, 0) << Log();
+  auto count = [](const fs::path& p) {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
+      n += it->is_regular_file();
+    }
+    return n;
+  };
+  EXPECT_EQ(count(drop / "invalid"), 1u) << "empty.xml: " << Log();
+  EXPECT_TRUE(fs::exists(drop / "invalid" / "empty.xml"));
+  EXPECT_EQ(count(drop / "processed") + count(drop / "invalid"), dropped - 1) << Log();
+  EXPECT_TRUE(fs::exists(drop / "processed" / "aggregate" / "twilight.eml"));
+  EXPECT_EQ(count(md / ".Archive.Aggregate"), 3u);
+  EXPECT_EQ(count(md / ".Archive.Invalid"), 1u);
+  EXPECT_EQ(count(md / "new") + count(md / "cur"), 0u);
+  EXPECT_TRUE(fs::exists(dir_ / "box.mbox")) << "an mbox is read, never changed";
+  // The same as `import` finds in the samples, plus the five generated reports.
+  const std::string import_db = (dir_ / "import.db").string();
+  ASSERT_EQ(
+      RunToEnd({"import", "-q", "--db", import_db, TestData("real/parsedmarc-samples/aggregate")},
+               dir_ / "import.log"),
+      0);
+  EXPECT_EQ(Stats(db_, dir_)["reports"], Stats(import_db, dir_)["reports"].get<int>() + 5) << Log();
+}
+
 }  // namespace
