@@ -354,6 +354,23 @@ TEST_F(Fetch, WatchCollectsNewMailAndSurvivesAServerRestart) {
   EXPECT_EQ(Stats(db_, dir_)["reports"], 12);
 }
 
+TEST_F(Fetch, WatchWithoutIdlePollsAtTheInterval) {
+  StartServer();
+  log_ = dir_ / "poll.log";
+  const pid_t pid = Spawn({"fetch", "--watch", "-c", Config("idle = false\n")}, log_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (int i = 0; i < 3; ++i) dovecot_->Deliver("p" + std::to_string(i), ReportMail(i));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (dovecot_->Count("Archive/Aggregate") < 3 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(dovecot_->Count("Archive/Aggregate"), 3u) << Log();
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(Wait(pid), 0) << Log();
+  EXPECT_EQ(dovecot_->Log().find("IDLE"), std::string::npos);
+  EXPECT_NE(Log().find("fetch: 3 mail(s)"), std::string::npos) << Log();
+}
+
 TEST_F(Fetch, Pop3DeletesReportMailsAfterCommitAndKeepsTheOthersOnce) {
   StartServer();
   const auto [reports, others] = DeliverCorpus(12);

@@ -58,6 +58,10 @@ class ImapSource : public Source {
         Close();
         return MakeError(s.error());
       }
+    } else {
+      // An open session: NOOP makes the server look for mail that arrived since.
+      const int r = mailimap_noop(imap_);
+      if (r != MAILIMAP_NO_ERROR) return Failed("checking for new mail", r);
     }
     // Every message in the folder, with its size, in one command.
     uids_.clear();
