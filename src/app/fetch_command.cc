@@ -231,6 +231,7 @@ int RunFetch(const FetchCommandOptions& options) {
   // long-running --watch, at no measurable cost in speed.
   store::OpenOptions open_options;
   open_options.cache_kib = 16 * 1024;
+  for (const auto& w : config->warnings) spdlog::warn("{}", w);
   auto db = store::OpenStore(config->store.url, open_options);
   if (!db) {
     fmt::print(stderr, "{}\n", db.error());

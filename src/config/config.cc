@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -322,6 +323,19 @@ Result<Config> LoadConfig(const std::string& path, const EnvLookup& env) {
     errors.push_back(
         "no source configured: add at least one of [imap], [pop3], [maildir], [mbox], "
         "[directory]");
+  }
+  // A password written into the file itself is only as secret as the file.
+  struct stat st {};
+  if (!path.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH))) {
+    for (const char* table : {"imap", "pop3"}) {
+      const toml::node* t = root.get(table);
+      if (t && t->is_table() && t->as_table()->contains("password")) {
+        config.warnings.push_back(fmt::format(
+            "{}: {}.password is in a file other users can read; use {}.password_file, the "
+            "environment, or chmod 600 {}",
+            path, table, table, path));
+      }
+    }
   }
   if (!errors.empty()) {
     std::string msg;

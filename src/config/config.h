@@ -83,6 +83,8 @@ struct Config {
   std::optional<MaildirConfig> maildir;
   std::optional<PathConfig> mbox;
   std::optional<PathConfig> directory;
+  // Problems that do not stop a run, e.g. a password in a file others can read.
+  std::vector<std::string> warnings;
 };
 
 // Returns the value of an environment variable, or nullptr.

@@ -158,5 +158,23 @@ TEST_F(ConfigTest, NoSourceIsAnError) {
   EXPECT_NE(c.error().find("no source configured"), std::string::npos) << c.error();
 }
 
+TEST_F(ConfigTest, AnInlinePasswordInAReadableFileIsWarnedAbout) {
+  const std::string text = "[imap]\nhost = \"h\"\nuser = \"u\"\npassword = \"p\"\n";
+  auto c = Load(text);
+  ASSERT_TRUE(c) << c.error();
+  fs::permissions(dir_ / "c.toml", fs::perms::owner_read | fs::perms::owner_write);
+  c = LoadConfig((dir_ / "c.toml").string(), nullptr);
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_TRUE(c->warnings.empty());
+  fs::permissions(dir_ / "c.toml", fs::perms::others_read, fs::perm_options::add);
+  c = LoadConfig((dir_ / "c.toml").string(), nullptr);
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_NE(c->warnings[0].find("imap.password is in a file other users can read"),
+            std::string::npos)
+      << c->warnings[0];
+  EXPECT_EQ(c->warnings[0].find("\"p\""), std::string::npos) << "never the password itself";
+}
+
 }  // namespace
 }  // namespace dmarc::config
