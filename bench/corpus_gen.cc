@@ -2,13 +2,15 @@
 // benchmarks. Same arguments, same bytes (the PRNG is seeded; nothing comes from the clock).
 //
 //   dmarc-bench-corpus --out DIR [--reports N] [--target-bytes B] [--seed S] [--ip-pool N]
+//                      [--mails]
 //
 // Reports look like those of large receivers (Google, Outlook, Yahoo, ...; small differences of
 // their XML are kept): 1–2,000 records (most reports small, one in ten large), sources drawn
 // from a pool of sender IPs with a skewed (Zipf-like) distribution as in real traffic, IPv4 and
 // IPv6, 0–2 DKIM results and one SPF result per record. Containers: a third plain XML, a third
 // gzip, a sixth zip (libzip), a sixth report mails with a base64 gzip or zip attachment.
-// With --target-bytes it writes reports until that much XML has been written (e.g. 1 GB).
+// With --target-bytes it writes reports until that much XML has been written (e.g. 1 GB); with
+// --mails every report is a report mail (the fetch benchmark delivers them to a Maildir).
 // Prints one summary line: files, reports, records, bytes of decompressed XML.
 #include <fmt/format.h>
 #include <zip.h>
@@ -25,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "testing/base64.h"
 #include "testing/compress.h"
 
 namespace {
@@ -59,27 +62,6 @@ std::string Zip(const std::string& name, const std::string& data) {
   }
   zip_source_free(buffer);
   return out;
-}
-
-std::string Base64(const std::string& in) {
-  static constexpr char kTable[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t line = 0;
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    std::uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-    out += kTable[(v >> 18) & 63];
-    out += kTable[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kTable[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? kTable[v & 63] : '=';
-    if ((line += 4) >= 76) {
-      out += "\r\n";
-      line = 0;
-    }
-  }
-  return out + "\r\n";
 }
 
 struct Generator {
@@ -191,6 +173,8 @@ int main(int argc, char** argv) {
   app.add_option("--target-bytes", target, "Write reports until this much XML is written");
   app.add_option("--seed", seed, "Random seed");
   app.add_option("--ip-pool", pool, "Distinct sender IPs to draw from");
+  bool mails = false;
+  app.add_flag("--mails", mails, "Write every report as a report mail (for fetch)");
   CLI11_PARSE(app, argc, argv);
 
   std::filesystem::create_directories(out);
@@ -202,7 +186,7 @@ int main(int argc, char** argv) {
     xml_bytes += xml.size();
     records += gen.last_records;
     std::string name = fmt::format("{}/report-{:06}", out, i), data;
-    switch (i % 6) {
+    switch (mails ? 5 : i % 6) {
       case 0:
       case 1:
         name += ".xml";
@@ -237,7 +221,7 @@ int main(int argc, char** argv) {
             "Content-Transfer-Encoding: base64\r\n"
             "Content-Disposition: attachment; filename=\"{}\"\r\n\r\n{}--b{}--\r\n",
             i, i, i, i, i, zip ? "application/zip" : "application/gzip", attachment, attachment,
-            Base64(payload), i);
+            dmarc::testing::Base64(payload), i);
       }
     }
     file_bytes += data.size();

@@ -190,5 +190,74 @@ named=$(sqlite3 "$work/dns.db" "SELECT count(*) FROM ip_info_cache WHERE status 
 echo "   first run ${first} s (${named} addresses named), second run ${second} s (from the store's cache)"
 verdict "enrich: 10,000 addresses resolved, 50 ms per answer" "$first" "<=" 15 "s"
 verdict "enrich: the same addresses again, from the cache" "$second" "<=" 1 "s"
+echo "== fetch: $store_reports report mails from a loopback Dovecot (IMAPS), stored and archived"
+[ -x /usr/sbin/dovecot ] || { echo "dovecot is missing (install dovecot-imapd)" >&2; exit 2; }
+"$build/bench/dmarc-bench-corpus" --out "$work/mails" --reports "$store_reports" --seed 3 --mails | sed 's/^/   /'
+dv="$work/dovecot"
+dv_run=$(mktemp -d /tmp/dv-bench-XXXXXX)  # short: Dovecot's Unix sockets live here
+chmod 755 "$dv_run"
+mkdir -p "$dv/state" "$dv/home/dmarc/Maildir/cur" "$dv/home/dmarc/Maildir/tmp"
+cp -r "$work/mails" "$dv/home/dmarc/Maildir/new"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$dv/key.pem" -out "$dv/cert.pem" 2>/dev/null
+echo 'dmarc:{PLAIN}s3cret::::::' >"$dv/users"
+# Mail processes may not run as root: as root, the mailbox belongs to nobody.
+mail_uid=$(id -u); mail_gid=$(id -g)
+if [ "$mail_uid" -eq 0 ]; then mail_uid=65534; mail_gid=65534; chown -R 65534:65534 "$dv/home"; fi
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$dv/dovecot.conf" <<CONF
+base_dir = $dv_run
+state_dir = $dv/state
+log_path = $dv/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <$dv/cert.pem
+ssl_key = <$dv/key.pem
+auth_mechanisms = plain login
+mail_location = maildir:$dv/home/%u/Maildir
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $dv/users
+}
+userdb {
+  driver = static
+  args = uid=$mail_uid gid=$mail_gid home=$dv/home/%u
+}
+service imap-login {
+  inet_listener imap {
+    port = 0
+  }
+  inet_listener imaps {
+    port = $port
+    ssl = yes
+  }
+}
+CONF
+/usr/sbin/dovecot -F -c "$dv/dovecot.conf" &
+dv_pid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+printf 's3cret\n' >"$dv/password"
+cat >"$work/fetch.toml" <<CONF
+[store]
+url = "sqlite:$work/fetch.db"
+[imap]
+host = "127.0.0.1"
+port = $port
+ca_file = "$dv/cert.pem"
+user = "dmarc"
+password_file = "$dv/password"
+CONF
+rm -f "$work/fetch.db"*
+timed "$bin" fetch -q --config "$work/fetch.toml"
+kill "$dv_pid"; wait "$dv_pid" 2>/dev/null || true
+rm -rf "$dv_run"
+archived=$(find "$dv/home/dmarc/Maildir/.Archive.Aggregate" -type f -path '*/cur/*' -o -type f -path '*/new/*' | wc -l)
+left=$(find "$dv/home/dmarc/Maildir/new" "$dv/home/dmarc/Maildir/cur" -type f | wc -l)
+mails_rate=$(awk -v n="$store_reports" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')
+echo "   $store_reports mails in ${SECS} s (${CPU_PCT}% CPU): ${mails_rate} mails/s, peak RSS ${RSS_MB} MB; $archived archived, $left left in the INBOX"
+verdict "fetch: mails/s parsed, stored and archived from IMAPS" "$mails_rate" ">=" 500 "mails/s"
+verdict "fetch: peak RSS" "$RSS_MB" "<=" 100 "MB"
+[ "$archived" -eq "$store_reports" ] && [ "$left" -eq 0 ] || { echo "FAIL  fetch: $archived of $store_reports mails archived"; fails=$((fails + 1)); }
 
 echo "== $fails target(s) missed"

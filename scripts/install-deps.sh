@@ -16,7 +16,10 @@ packages=(
   libc-ares-dev libmaxminddb-dev
   # web dashboard: HTTP(S) server; the browser its tests drive
   libcpp-httplib-dev libssl-dev chromium openssl
+  # fetch: mailbox protocols, configuration, certificate checks
+  libetpan-dev libtomlplusplus-dev libssl-dev libsasl2-modules
   # tests, benchmarks, fuzzing
+  dovecot-core dovecot-imapd dovecot-pop3d openssl
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   zip gzip python3 time dnsmasq-base
 )

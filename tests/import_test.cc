@@ -14,9 +14,8 @@
 #include <random>
 #include <thread>
 
+#include "testing/process.h"
 #include "testing/test_util.h"
-
-extern char** environ;
 
 namespace {
 
@@ -24,41 +23,12 @@ namespace fs = std::filesystem;
 using dmarc::testing::ReadFile;
 using dmarc::testing::TestData;
 
-const std::string kBinary = std::string(DMARC_BINARY_DIR) + "/dmarc-report";
-
-pid_t Spawn(const std::vector<std::string>& given, const fs::path& log) {
-  const std::vector<std::string> args = dmarc::testing::EnrichmentOffByDefault(given);
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(kBinary.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, kBinary.c_str(), &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
-int RunToEnd(const std::vector<std::string>& args, const fs::path& log) {
-  return Wait(Spawn(args, log));
-}
+using dmarc::testing::RunToEnd;
+using dmarc::testing::Spawn;
+using dmarc::testing::Wait;
 
 nlohmann::json Stats(const std::string& db, const fs::path& dir) {
-  const fs::path out = dir / "stats.json";
-  fs::remove(out);
-  EXPECT_EQ(RunToEnd({"stats", "--db", db, "--json"}, out), 0) << ReadFile(out);
-  return nlohmann::json::parse(ReadFile(out));
+  return dmarc::testing::StoreStats(db, dir);
 }
 
 class Import : public ::testing::Test {

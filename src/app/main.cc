@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "app/enrichment.h"
+#include "app/fetch_command.h"
 #include "app/parse_command.h"
 #include "app/store_commands.h"
 #include "web/html_report.h"
@@ -264,6 +265,15 @@ int main(int argc, char** argv) {
   std::string hash_user = "admin";
   hash_cmd->add_option("--user", hash_user, "The user name")->capture_default_str();
 
+  dmarc::app::FetchCommandOptions fetch;
+  CLI::App* fetch_cmd = app.add_subcommand(
+      "fetch", "Collect reports from the mailboxes and folders of a configuration file");
+  fetch_cmd->add_option("-c,--config", fetch.config,
+                        "TOML configuration (keys also from DMARC_REPORT_* variables)");
+  fetch_cmd->add_flag("--watch", fetch.watch, "Keep running, collecting mail as it arrives");
+  fetch_cmd->add_flag("-q,--quiet", fetch.quiet, "Only warnings and errors");
+  AddLimitOptions(*fetch_cmd, fetch.limits);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -286,6 +296,7 @@ int main(int argc, char** argv) {
     return dmarc::app::RunImport(import);
   }
   if (enrich_cmd->parsed()) return dmarc::app::RunEnrich(enrich);
+  if (fetch_cmd->parsed()) return dmarc::app::RunFetch(fetch);
   if (stats_cmd->parsed()) return dmarc::app::RunStats(stats);
   if (export_cmd->parsed()) {
     exp.format =

@@ -8,9 +8,11 @@
 
 namespace dmarc::app {
 
-Progress::Progress(std::size_t total_files, bool enabled)
+Progress::Progress(std::size_t total_files, bool enabled, std::string unit, std::string rate_unit)
     : total_(total_files),
       active_(enabled && ::isatty(STDERR_FILENO) == 1),
+      unit_(std::move(unit)),
+      rate_unit_(std::move(rate_unit)),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
@@ -35,8 +37,9 @@ void Progress::Update(std::size_t files_done, std::size_t reports) {
   const double eta = files_done ? elapsed * static_cast<double>(total_ - files_done) /
                                       static_cast<double>(files_done)
                                 : NAN;
-  fmt::print(stderr, "\r[{}{}] {}/{} files  {:.0f} reports/s  ETA {}  ", std::string(filled, '#'),
-             std::string(kWidth - filled, ' '), files_done, total_, rate, FormatDuration(eta));
+  fmt::print(stderr, "\r[{}{}] {}/{} {}  {:.0f} {}/s  ETA {}  ", std::string(filled, '#'),
+             std::string(kWidth - filled, ' '), files_done, total_, unit_, rate, rate_unit_,
+             FormatDuration(eta));
   std::fflush(stderr);
   drawn_ = true;
 }

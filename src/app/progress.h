@@ -10,8 +10,10 @@ namespace dmarc::app {
 
 class Progress {
  public:
-  // Enabled only when standard error is a terminal and enabled is true.
-  Progress(std::size_t total_files, bool enabled);
+  // Enabled only when standard error is a terminal and enabled is true. `unit` names what is
+  // counted ("files", "mails"), `rate_unit` what the rate is of.
+  Progress(std::size_t total_files, bool enabled, std::string unit = "files",
+           std::string rate_unit = "reports");
   ~Progress() { Finish(); }
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -24,6 +26,7 @@ class Progress {
   std::size_t total_;
   bool active_;
   bool drawn_ = false;
+  std::string unit_, rate_unit_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

@@ -102,28 +102,7 @@ int RunImport(const ImportCommandOptions& options) {
   std::size_t pending_records = 0;
   auto flush = [&]() {
     if (pending.empty() || !store_error.empty()) return;
-    store::Batch batch;
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    if (enricher) {
-      std::vector<model::AggregateReport*> reports;
-      std::vector<model::FailureReport*> failures;
-      for (auto& in : pending) {
-        for (auto& f : in.extracted.reports) reports.push_back(&f.aggregate);
-        for (auto& f : in.extracted.failures) failures.push_back(&f.report);
-      }
-      batch.sources_enriched_at =
-          EnrichBeforeStore(*enricher, st, reports, failures, now, &enrich_total);
-    }
-    for (const auto& in : pending) {
-      for (const auto& f : in.extracted.reports)
-        batch.aggregates.push_back({f.origin, &f.aggregate});
-      for (const auto& f : in.extracted.failures) batch.failures.push_back({f.origin, &f.report});
-      for (const auto& f : in.extracted.smtp_tls) batch.smtp_tls.push_back({f.origin, &f.report});
-      for (const auto& r : in.extracted.rejections) {
-        batch.rejections.push_back({now, r.origin, r.reason, in.sha256, in.size, in.head});
-      }
-    }
-    auto r = st.Store(batch);
+    auto r = StoreResults(st, pending, enricher.get(), &enrich_total);
     if (!r) {
       store_error = r.error();
       return;

@@ -6,10 +6,12 @@ namespace dmarc {
 
 namespace {
 
-struct Civil {
-  std::int64_t y;
-  unsigned m, d;
-};
+void Put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+}
+
+}  // namespace
 
 // Howard Hinnant's civil_from_days.
 Civil CivilFromDays(std::int64_t z) {
@@ -24,13 +26,6 @@ Civil CivilFromDays(std::int64_t z) {
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   return {m <= 2 ? y + 1 : y, m, d};
 }
-
-void Put2(char* p, unsigned v) {
-  p[0] = static_cast<char>('0' + v / 10);
-  p[1] = static_cast<char>('0' + v % 10);
-}
-
-}  // namespace
 
 std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;

@@ -20,6 +20,13 @@ std::string FormatUtcDate(std::int64_t unix_seconds);
 // Days since 1970-01-01 for a proleptic Gregorian date.
 std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d);
 
+struct Civil {
+  std::int64_t y;
+  unsigned m, d;
+};
+// The proleptic Gregorian date of a day number (days since 1970-01-01).
+Civil CivilFromDays(std::int64_t days);
+
 // Parses "YYYY-MM-DD" (midnight UTC) into Unix seconds.
 std::optional<std::int64_t> ParseDate(std::string_view s);
 

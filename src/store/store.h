@@ -168,6 +168,7 @@ std::string FailureDedupKey(const model::FailureReport& report);
 struct OpenOptions {
   std::size_t max_raw_bytes = 1024 * 1024;  // bytes of a rejected input kept in the store
   int busy_timeout_ms = 120'000;            // how long a writer waits for another one
+  int cache_kib = 64 * 1024;                // page cache of the store's connection
 };
 
 // Opens (creating and migrating as needed) the store named by url: "sqlite:PATH", or a plain

@@ -1,7 +1,11 @@
 // Test-only helpers: locating fixtures and reading them.
 #pragma once
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -41,6 +45,16 @@ inline std::vector<std::string> EnrichmentOffByDefault(std::vector<std::string> 
   }
   args.insert(args.begin() + 1, "--no-enrich");
   return args;
+}
+
+// An empty folder of its own for the running test: /tmp/PREFIX-PID-TESTNAME.
+inline std::filesystem::path FreshTestDir(const std::string& prefix) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   (prefix + "-" + std::to_string(::getpid()) + "-" +
+                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 }  // namespace dmarc::testing

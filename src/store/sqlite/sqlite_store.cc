@@ -316,9 +316,10 @@ class SqliteStore final : public ReportStore {
     // Foreign keys are declared for readers of the schema but not enforced: the one writer
     // inserts parents and children in the same transaction, and a check per child row would
     // cost a lookup for each of millions of rows.
+    const std::string cache = fmt::format("PRAGMA cache_size=-{}", options_.cache_kib);
     for (const char* pragma :
          {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA temp_store=MEMORY",
-          "PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000"}) {
+          cache.c_str(), "PRAGMA wal_autocheckpoint=10000"}) {
       if (auto r = db_.Exec(pragma); !r) return MakeError(fmt::format("{}: {}", pragma, r.error()));
     }
     if (auto r = Migrate(); !r) return r;

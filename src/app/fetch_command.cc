@@ -1,0 +1,299 @@
+#include "app/fetch_command.h"
+
+#include <fmt/format.h>
+#include <malloc.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "app/input_runner.h"
+#include "app/progress.h"
+#include "collect/classify.h"
+#include "collect/source.h"
+#include "config/config.h"
+#include "pipeline/ordered_parallel.h"
+#include "store/store.h"
+
+namespace dmarc::app {
+
+namespace {
+
+constexpr std::size_t kRawBytes = 1024 * 1024;  // first bytes of a rejected mail kept
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnStopSignal(int) { g_stop = true; }
+
+struct Totals {
+  std::size_t mails = 0;
+  std::size_t by_class[4] = {};  // indexed by MailClass
+  std::size_t new_reports = 0, duplicates = 0, new_records = 0;
+
+  void Add(const Totals& o) {
+    mails += o.mails;
+    for (int i = 0; i < 4; ++i) by_class[i] += o.by_class[i];
+    new_reports += o.new_reports;
+    duplicates += o.duplicates;
+    new_records += o.new_records;
+  }
+  std::string Describe() const {
+    using collect::MailClass;
+    return fmt::format(
+        "{} mail(s): {} aggregate, {} forensic, {} SMTP TLS, {} invalid; {} new report(s) ({} "
+        "records), {} duplicate(s)",
+        mails, by_class[static_cast<int>(MailClass::kAggregate)],
+        by_class[static_cast<int>(MailClass::kForensic)],
+        by_class[static_cast<int>(MailClass::kSmtpTls)],
+        by_class[static_cast<int>(MailClass::kInvalid)], new_reports, new_records, duplicates);
+  }
+};
+
+class Fetcher {
+ public:
+  Fetcher(store::ReportStore& st, const FetchCommandOptions& options, unsigned jobs)
+      : store_(st), options_(options), jobs_(jobs) {
+    extract_.aggregate.limits = options.limits;
+  }
+
+  // Reads every mail waiting in the source, stores its reports, then files it. Stops between
+  // batches when asked to. The store commits batch k while batch k + 1 is fetched and parsed;
+  // batch k is filed only once its commit returned.
+  collect::Status Drain(collect::Source& source, Totals& totals) {
+    auto waiting = source.Open();
+    if (!waiting) return MakeError(waiting.error());
+    if (*waiting == 0) return collect::Ok();
+    const bool bar = options_.progress && !options_.quiet && !options_.watch;
+    DrainState st{source, totals, Progress(*waiting, bar, "mails", "mails"), *waiting, bar};
+    std::unique_ptr<InFlight> previous;
+    collect::Status status = collect::Ok();
+    while (!g_stop) {
+      auto batch = source.Next();
+      if (!batch) {
+        status = MakeError(batch.error());
+        break;
+      }
+      if (batch->empty()) break;
+      auto current = std::make_unique<InFlight>();
+      current->start = std::chrono::steady_clock::now();
+      current->items = std::move(batch).value();
+      current->results = Extract(current->items);
+      if (previous) {
+        status = Finish(*previous, st);
+        previous.reset();
+        if (!status) break;
+      }
+      previous = std::move(current);
+      // The store is used by this one thread at a time: the batch before has finished.
+      previous->stored = std::async(std::launch::async, [this, &results = previous->results] {
+        return StoreResults(store_, results);
+      });
+    }
+    if (previous) {
+      collect::Status last = Finish(*previous, st);
+      if (status) status = last;
+    }
+    st.progress.Finish();
+    return status;
+  }
+
+ private:
+  struct InFlight {
+    std::chrono::steady_clock::time_point start;
+    std::vector<collect::MailItem> items;
+    std::vector<InputResult> results;
+    std::future<Result<store::BatchResult>> stored;
+  };
+
+  struct DrainState {
+    collect::Source& source;
+    Totals& totals;
+    Progress progress;
+    std::size_t waiting;
+    bool bar;
+    std::size_t done = 0;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last_log = start;
+  };
+
+  std::vector<InputResult> Extract(const std::vector<collect::MailItem>& items) {
+    std::vector<InputResult> results(items.size());
+    pipeline::RunOrdered<InputResult>(
+        items.size(), jobs_, jobs_ * 4,
+        [&](std::size_t i) {
+          const collect::MailItem& item = items[i];
+          if (item.error) {
+            InputResult r;
+            r.extracted.rejections.push_back({item.label, *item.error});
+            return r;
+          }
+          return ExtractBuffer(item.bytes, item.label, extract_, kRawBytes);
+        },
+        [&](std::size_t i, InputResult&& r) { results[i] = std::move(r); });
+    return results;
+  }
+
+  // Waits for the batch's commit, then files its mails.
+  collect::Status Finish(InFlight& f, DrainState& st) {
+    auto stored = f.stored.get();
+    if (!stored) {
+      return MakeError(
+          fmt::format("{}: store failed, the mails of this batch stay where they are: {}",
+                      store_.Describe(), stored.error()));
+    }
+    Totals t;
+    t.mails = f.items.size();
+    t.new_reports = stored->new_reports;
+    t.duplicates = stored->duplicate_reports;
+    t.new_records = stored->new_records;
+    std::vector<collect::Filing> filings;
+    filings.reserve(f.items.size());
+    for (std::size_t i = 0; i < f.items.size(); ++i) {
+      const collect::MailClass c = collect::Classify(f.results[i].extracted);
+      ++t.by_class[static_cast<int>(c)];
+      filings.push_back({f.items[i].id, c});
+      if (!f.results[i].extracted.rejections.empty()) st.progress.Finish();
+      for (const auto& r : f.results[i].extracted.rejections) {
+        spdlog::warn("{}: {}{}", r.origin, r.reason,
+                     c == collect::MailClass::kInvalid ? " (filed as Invalid)" : "");
+      }
+    }
+    auto filed = st.source.File(filings);
+    if (!filed) {
+      return MakeError(fmt::format("{}: reports stored, but filing the mails failed: {}",
+                                   st.source.Describe(), filed.error()));
+    }
+    st.totals.Add(t);
+    st.done += f.items.size();
+    st.progress.Update(st.done, st.done);
+    const auto now = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(now - f.start).count();
+    // One line per batch when watching; otherwise, without a bar, one every few seconds.
+    if (options_.watch) {
+      spdlog::info("{}: {} ({:.0f} mails/s)", st.source.Describe(), t.Describe(),
+                   secs > 0 ? static_cast<double>(t.mails) / secs : 0.0);
+    } else if (!st.bar && !options_.quiet && now - st.last_log > std::chrono::seconds(5)) {
+      st.last_log = now;
+      const double all = std::chrono::duration<double>(now - st.start).count();
+      spdlog::info("{}: {}/{} mails, {:.0f} mails/s", st.source.Describe(), st.done, st.waiting,
+                   all > 0 ? static_cast<double>(st.done) / all : 0.0);
+    }
+    return collect::Ok();
+  }
+
+  store::ReportStore& store_;
+  const FetchCommandOptions& options_;
+  unsigned jobs_;
+  pipeline::ExtractOptions extract_;
+};
+
+std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& c,
+                                                          const Limits& limits) {
+  const std::size_t max = limits.max_input_bytes;
+  std::vector<std::unique_ptr<collect::Source>> out;
+  if (c.imap) out.push_back(collect::MakeImapSource(*c.imap, max));
+  if (c.pop3) {
+    std::string dir = "data";
+    const std::string url = c.store.url;
+    const std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
+    dir = std::filesystem::path(path).parent_path().string();
+    out.push_back(collect::MakePop3Source(*c.pop3, dir.empty() ? "." : dir, max));
+  }
+  if (c.maildir) out.push_back(collect::MakeMaildirSource(*c.maildir, max));
+  if (c.mbox) out.push_back(collect::MakeMboxSource(c.mbox->path, max));
+  if (c.directory) out.push_back(collect::MakeDirectorySource(c.directory->path, max));
+  return out;
+}
+
+}  // namespace
+
+int RunFetch(const FetchCommandOptions& options) {
+  auto logger = spdlog::stderr_logger_mt("fetch");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%SZ %l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(options.quiet ? spdlog::level::warn : spdlog::level::info);
+
+  auto config = config::LoadConfig(options.config, config::ProcessEnvironment());
+  if (!config) {
+    fmt::print(stderr, "{}\n", config.error());
+    return 2;
+  }
+  // Batches of mail are small: a smaller page cache than import's keeps memory low for a
+  // long-running --watch, at no measurable cost in speed.
+  store::OpenOptions open_options;
+  open_options.cache_kib = 16 * 1024;
+  for (const auto& w : config->warnings) spdlog::warn("{}", w);
+  auto db = store::OpenStore(config->store.url, open_options);
+  if (!db) {
+    fmt::print(stderr, "{}\n", db.error());
+    return 2;
+  }
+  // Threads allocate in their own malloc arenas, each keeping its freed memory; with batches
+  // parsed on workers while another is committed, two arenas hold the peak near one batch pair.
+  mallopt(M_ARENA_MAX, 2);
+  // A server that closes the connection must give an error, not end the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGINT, OnStopSignal);
+  std::signal(SIGTERM, OnStopSignal);
+
+  const unsigned jobs =
+      config->fetch.jobs ? config->fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
+  Fetcher fetcher(**db, options, jobs);
+  auto sources = MakeSources(*config, options.limits);
+  const auto start = std::chrono::steady_clock::now();
+  Totals totals;
+  int failures = 0;
+  std::int64_t backoff = 0;
+  while (!g_stop) {
+    bool failed = false;
+    for (auto& source : sources) {
+      if (g_stop) break;
+      collect::Status s = fetcher.Drain(*source, totals);
+      if (!s) {
+        failed = true;
+        ++failures;
+        spdlog::error("{}", s.error());
+        source->Close();
+      }
+    }
+    if (!options.watch) break;
+    if (failed) {
+      // Reconnect with backoff: 1 s, 2 s, 4 s ... up to fetch.max_backoff.
+      backoff = std::min<std::int64_t>(backoff ? backoff * 2 : 1, config->fetch.max_backoff);
+      spdlog::info("retrying in {} s", backoff);
+      collect::Status waited = sources.front()->collect::Source::Wait(backoff, g_stop);
+      (void)waited;
+      continue;
+    }
+    backoff = 0;
+    // One source can be waited on (IMAP IDLE); with several, every one is polled in turn.
+    collect::Status waited =
+        sources.size() == 1
+            ? sources.front()->Wait(config->fetch.watch_interval, g_stop)
+            : sources.front()->collect::Source::Wait(config->fetch.watch_interval, g_stop);
+    if (!waited) {
+      spdlog::error("{}", waited.error());
+      sources.front()->Close();
+    }
+  }
+  for (auto& source : sources) source->Close();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!options.quiet || failures) {
+    fmt::print(stderr, "fetch: {} in {}{}\n", totals.Describe(), FormatDuration(seconds),
+               failures ? fmt::format(", {} source error(s)", failures) : "");
+  }
+  // With --watch, errors the loop recovered from are in the log; stopping by signal is success.
+  return failures && !options.watch ? 1 : 0;
+}
+
+}  // namespace dmarc::app

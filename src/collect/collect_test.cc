@@ -1,0 +1,129 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "base/time.h"
+#include "collect/classify.h"
+#include "collect/source.h"
+#include "testing/test_util.h"
+
+namespace dmarc::collect {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(FolderTemplate, ReplacesDatePartsWithTheIsoWeek) {
+  const std::int64_t t = DaysFromCivil(2026, 3, 2) * kSecondsPerDay + 3600;  // a Monday
+  EXPECT_EQ(ExpandFolderTemplate("done/[YEAR]/week_[WEEK]", t), "done/2026/week_10");
+  EXPECT_EQ(ExpandFolderTemplate("[YEAR]-[MONTH]-[DAY]", t), "2026-03-02");
+  // 2027-01-01 is a Friday: ISO week 53 of 2026.
+  EXPECT_EQ(ExpandFolderTemplate("[WEEK]", DaysFromCivil(2027, 1, 1) * kSecondsPerDay), "53");
+  // 2025-12-29 is the Monday of ISO week 1 of 2026.
+  EXPECT_EQ(ExpandFolderTemplate("[WEEK]", DaysFromCivil(2025, 12, 29) * kSecondsPerDay), "01");
+  EXPECT_EQ(ExpandFolderTemplate("plain [YEAR", t), "plain [YEAR");
+}
+
+TEST(Classify, ReportsDecideTheFolderAndNoReportMeansInvalid) {
+  pipeline::Extracted e;
+  EXPECT_EQ(Classify(e), MailClass::kInvalid);
+  e.rejections.push_back({"m", "mail contains no DMARC report"});
+  EXPECT_EQ(Classify(e), MailClass::kInvalid);
+  e.smtp_tls.emplace_back();
+  EXPECT_EQ(Classify(e), MailClass::kSmtpTls);
+  e.failures.emplace_back();
+  EXPECT_EQ(Classify(e), MailClass::kForensic);
+  e.reports.emplace_back();
+  EXPECT_EQ(Classify(e), MailClass::kAggregate);
+  EXPECT_STREQ(FolderName(MailClass::kAggregate), "Aggregate");
+  EXPECT_STREQ(FolderName(MailClass::kForensic), "Forensic");
+  EXPECT_STREQ(FolderName(MailClass::kSmtpTls), "SMTP-TLS");
+  EXPECT_STREQ(FolderName(MailClass::kInvalid), "Invalid");
+}
+
+class LocalSources : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = dmarc::testing::FreshTestDir("dmarc-collect"); }
+  void TearDown() override { fs::remove_all(dir_); }
+  void Put(const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+  }
+  fs::path dir_;
+};
+
+TEST_F(LocalSources, MaildirMailsAreFiledOnlyWhenFiledAndIntoMaildirPlusPlusFolders) {
+  const fs::path md = dir_ / "Maildir";
+  fs::create_directories(md / "tmp");
+  Put(md / "new" / "1.a", "mail one");
+  Put(md / "cur" / "2.b:2,S", "mail two");
+  Put(md / "tmp" / "3.c", "being delivered");
+  config::MaildirConfig c;
+  c.path = md.string();
+  auto src = MakeMaildirSource(c, 1 << 20);
+  auto n = src->Open();
+  ASSERT_TRUE(n) << n.error();
+  EXPECT_EQ(*n, 2u);
+  auto batch = src->Next();
+  ASSERT_TRUE(batch) << batch.error();
+  ASSERT_EQ(batch->size(), 2u);
+  // Nothing moves before File().
+  EXPECT_TRUE(fs::exists(md / "new" / "1.a"));
+  std::vector<Filing> filings;
+  for (const auto& m : *batch) {
+    filings.push_back({m.id, m.bytes == "mail one" ? MailClass::kAggregate : MailClass::kInvalid});
+  }
+  ASSERT_TRUE(src->File(filings));
+  EXPECT_TRUE(fs::exists(md / ".Archive.Aggregate" / "cur" / "1.a"));
+  EXPECT_TRUE(fs::exists(md / ".Archive.Invalid" / "cur" / "2.b:2,S"));
+  EXPECT_TRUE(fs::exists(md / "tmp" / "3.c"));
+  EXPECT_TRUE(src->Next()->empty());
+  n = src->Open();
+  EXPECT_EQ(*n, 0u);
+}
+
+TEST_F(LocalSources, DirectoryMovesToProcessedAndInvalidAndSkipsThemWhenListing) {
+  const fs::path drop = dir_ / "drop";
+  Put(drop / "a.xml", "a");
+  Put(drop / "sub" / "b.eml", "b");
+  Put(drop / ".partial", "still being written");
+  Put(drop / "processed" / "old.xml", "old");
+  auto src = MakeDirectorySource(drop.string(), 1 << 20);
+  auto n = src->Open();
+  ASSERT_TRUE(n) << n.error();
+  EXPECT_EQ(*n, 2u);
+  auto batch = src->Next();
+  ASSERT_EQ(batch->size(), 2u);
+  ASSERT_TRUE(
+      src->File({{(*batch)[0].id, MailClass::kAggregate}, {(*batch)[1].id, MailClass::kInvalid}}));
+  EXPECT_TRUE(fs::exists(drop / "processed" / "a.xml"));
+  EXPECT_TRUE(fs::exists(drop / "invalid" / "sub" / "b.eml"));
+  EXPECT_EQ(*src->Open(), 0u);
+}
+
+TEST_F(LocalSources, OversizedMailsComeWithAnErrorNotTheirBytes) {
+  Put(dir_ / "drop" / "big", std::string(5000, 'x'));
+  auto src = MakeDirectorySource((dir_ / "drop").string(), 1000);
+  ASSERT_EQ(*src->Open(), 1u);
+  auto batch = src->Next();
+  ASSERT_EQ(batch->size(), 1u);
+  ASSERT_TRUE((*batch)[0].error);
+  EXPECT_NE((*batch)[0].error->find("larger than the limit"), std::string::npos);
+}
+
+TEST_F(LocalSources, MissingPathsNameThePath) {
+  config::MaildirConfig c;
+  c.path = (dir_ / "nope").string();
+  auto n = MakeMaildirSource(c, 1000)->Open();
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.error().find("nope: does not exist"), std::string::npos) << n.error();
+  Put(dir_ / "notmaildir" / "x", "x");
+  c.path = (dir_ / "notmaildir").string();
+  n = MakeMaildirSource(c, 1000)->Open();
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.error().find("not a Maildir"), std::string::npos) << n.error();
+}
+
+}  // namespace
+}  // namespace dmarc::collect

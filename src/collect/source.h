@@ -1,0 +1,82 @@
+// Mail sources for `fetch`: where report mails wait (an IMAP folder, a POP3 mailbox, a Maildir, an
+// mbox file, a drop directory), and what becomes of each mail once its reports are stored.
+//
+// The contract that keeps reports from being lost: a caller takes a batch with Next(), stores
+// every report of the batch (the store commits), and only then calls File() for that batch. A
+// source never removes or moves a mail before File(). A crash anywhere leaves the mails of the
+// uncommitted batch where they were; the next run reads them again, and the store recognises the
+// reports already committed as duplicates.
+//
+// Thread-safety: one Source is used by one thread at a time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/result.h"
+#include "config/config.h"
+
+namespace dmarc::collect {
+
+using Status = Result<std::monostate>;
+inline Status Ok() { return std::monostate{}; }
+
+// What a mail turned out to be; decides where it is filed.
+enum class MailClass { kAggregate, kForensic, kSmtpTls, kInvalid };
+
+// The folder name of each class: "Aggregate", "Forensic", "SMTP-TLS", "Invalid".
+const char* FolderName(MailClass c);
+
+struct MailItem {
+  std::string id;     // the source's handle: a UID, a path, a UIDL
+  std::string label;  // where it came from, for messages: "imap://host:993/INBOX;UID=7"
+  std::string bytes;  // the whole mail (empty when error is set)
+  std::optional<std::string> error;  // the mail could not be read (e.g. over the size limit)
+};
+
+struct Filing {
+  std::string id;
+  MailClass mail_class = MailClass::kInvalid;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // "imap://dmarc@mail.example.com:993/INBOX" (never a password).
+  virtual std::string Describe() const = 0;
+  // Connects (when remote) and lists the mails waiting; returns how many.
+  virtual Result<std::size_t> Open() = 0;
+  // The next mails, at most the source's batch size; empty when all listed mails were taken.
+  virtual Result<std::vector<MailItem>> Next() = 0;
+  // Files the given mails of the last batch, which are committed to the store.
+  virtual Status File(const std::vector<Filing>& filings) = 0;
+  // With --watch: waits up to `seconds` for new mail (IMAP IDLE where offered, else a sleep).
+  // Returns early when the source knows new mail arrived.
+  // Returns soon after `stop` becomes true.
+  virtual Status Wait(std::int64_t seconds, const std::atomic<bool>& stop);
+  // Ends the session (logout); Open() may be called again.
+  virtual void Close() {}
+};
+
+// The local sources. `max_mail_bytes` bounds each mail read.
+std::unique_ptr<Source> MakeMaildirSource(const config::MaildirConfig& config,
+                                          std::size_t max_mail_bytes);
+std::unique_ptr<Source> MakeMboxSource(const std::string& path, std::size_t max_mail_bytes);
+std::unique_ptr<Source> MakeDirectorySource(const std::string& path, std::size_t max_mail_bytes);
+
+// The remote sources (libetpan).
+std::unique_ptr<Source> MakeImapSource(const config::ImapConfig& config,
+                                       std::size_t max_mail_bytes);
+std::unique_ptr<Source> MakePop3Source(const config::Pop3Config& config,
+                                       const std::string& default_state_dir,
+                                       std::size_t max_mail_bytes);
+
+// "done/[YEAR]/week_[WEEK]" → "done/2026/week_09" for the UTC time t (ISO 8601 week).
+std::string ExpandFolderTemplate(const std::string& pattern, std::int64_t t);
+
+}  // namespace dmarc::collect

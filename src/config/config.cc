@@ -1,0 +1,348 @@
+#include "config/config.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace dmarc::config {
+
+namespace {
+
+constexpr std::size_t kMaxFileBytes = 1024 * 1024;  // a config or secret file larger is a mistake
+
+Result<std::string> ReadSmallFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  std::string data(kMaxFileBytes + 1, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  data.resize(static_cast<std::size_t>(in.gcount()));
+  if (data.size() > kMaxFileBytes) return MakeError(fmt::format("{}: larger than 1 MiB", path));
+  return data;
+}
+
+// One table of the file plus its environment overrides. Each Bind call names one key; whatever
+// the table holds that no Bind call asked for is reported as unknown (a typo would otherwise be
+// silently ignored).
+class Table {
+ public:
+  Table(const toml::table* root, std::string name, const EnvLookup& env,
+        std::vector<std::string>& errors)
+      : name_(std::move(name)), env_(env), errors_(errors) {
+    if (root) {
+      const toml::node* n = root->get(name_);
+      if (n && !n->is_table()) {
+        Error("", "must be a table ([" + name_ + "])");
+      } else if (n) {
+        table_ = n->as_table();
+      }
+    }
+  }
+
+  // True when the file has the table or the environment sets any of its keys.
+  bool present() const { return table_ != nullptr || env_used_; }
+
+  void Str(const char* key, std::string& out) {
+    if (auto v = Text(key)) out = *v;
+  }
+
+  // `key`, `key_file`, and their environment variables; the later ones win.
+  void Secret(const char* key, std::string& out) {
+    Str(key, out);
+    const std::string file_key = std::string(key) + "_file";
+    std::string file;
+    Str(file_key.c_str(), file);
+    if (file.empty()) return;
+    auto data = ReadSmallFile(file);
+    if (!data) return Error(file_key, data.error());
+    std::string s = std::move(data).value();
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    out = std::move(s);
+  }
+
+  void Bool(const char* key, bool& out) {
+    if (const toml::node* n = Node(key)) {
+      if (auto b = n->value<bool>()) {
+        out = *b;
+      } else {
+        Error(key, "must be true or false");
+      }
+    }
+    if (const char* e = Env(key)) {
+      const std::string v = Lower(e);
+      if (v == "true" || v == "1" || v == "yes") {
+        out = true;
+      } else if (v == "false" || v == "0" || v == "no") {
+        out = false;
+      } else {
+        Error(key, fmt::format("{}: must be true or false, not \"{}\"", EnvName(name_, key), e));
+      }
+    }
+  }
+
+  template <class Int>
+  void Integer(const char* key, Int& out, std::int64_t min, std::int64_t max) {
+    std::optional<std::int64_t> v;
+    if (const toml::node* n = Node(key)) {
+      v = n->value<std::int64_t>();
+      if (!v || !n->is_integer()) return Error(key, "must be an integer");
+    }
+    if (const char* e = Env(key)) {
+      char* end = nullptr;
+      errno = 0;
+      const long long parsed = std::strtoll(e, &end, 10);
+      if (errno || end == e || *end) {
+        return Error(key,
+                     fmt::format("{}: must be an integer, not \"{}\"", EnvName(name_, key), e));
+      }
+      v = parsed;
+    }
+    if (!v) return;
+    if (*v < min || *v > max) {
+      return Error(key, fmt::format("must be {}..{}, not {}", min, max, *v));
+    }
+    out = static_cast<Int>(*v);
+  }
+
+  template <class E>
+  void Choice(const char* key, E& out, std::initializer_list<std::pair<const char*, E>> choices) {
+    auto v = Text(key);
+    if (!v) return;
+    std::string names;
+    for (const auto& [name, value] : choices) {
+      if (*v == name) {
+        out = value;
+        return;
+      }
+      names += names.empty() ? fmt::format("\"{}\"", name) : fmt::format(", \"{}\"", name);
+    }
+    Error(key, fmt::format("must be one of {}, not \"{}\"", names, *v));
+  }
+
+  void Error(const std::string& key, const std::string& message) {
+    errors_.push_back(key.empty() ? fmt::format("[{}]: {}", name_, message)
+                                  : fmt::format("{}.{}: {}", name_, key, message));
+  }
+
+  // Reports keys of the table that no Bind call asked for.
+  void CheckUnknown() {
+    if (!table_) return;
+    for (const auto& [k, v] : *table_) {
+      if (!known_.count(std::string(k.str()))) Error(std::string(k.str()), "unknown key");
+    }
+  }
+
+ private:
+  static std::string Lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+
+  const toml::node* Node(const char* key) {
+    known_.insert(key);
+    return table_ ? table_->get(key) : nullptr;
+  }
+
+  const char* Env(const char* key) {
+    const char* v = env_ ? env_(EnvName(name_, key)) : nullptr;
+    if (v) env_used_ = true;
+    return v;
+  }
+
+  std::optional<std::string> Text(const char* key) {
+    std::optional<std::string> out;
+    if (const toml::node* n = Node(key)) {
+      if (auto s = n->value<std::string>(); s && n->is_string()) {
+        out = *s;
+      } else {
+        Error(key, "must be a string");
+      }
+    }
+    if (const char* e = Env(key)) out = e;
+    return out;
+  }
+
+  std::string name_;
+  const EnvLookup& env_;
+  std::vector<std::string>& errors_;
+  const toml::table* table_ = nullptr;
+  bool env_used_ = false;
+  std::set<std::string> known_;
+};
+
+// ---- One Bind function per table: the only place a key is mapped to a field. ----
+
+void Bind(Table& t, StoreConfig& c) { t.Str("url", c.url); }
+
+void Bind(Table& t, FetchConfig& c) {
+  t.Integer("jobs", c.jobs, 0, 256);
+  t.Integer("watch_interval", c.watch_interval, 1, 86400);
+  t.Integer("max_backoff", c.max_backoff, 1, 86400);
+}
+
+const std::initializer_list<std::pair<const char*, TlsMode>> kTlsModes = {
+    {"tls", TlsMode::kTls}, {"starttls", TlsMode::kStartTls}, {"none", TlsMode::kNone}};
+
+// The keys IMAP and POP3 share; `ports` are the defaults for TLS and for the other modes.
+void Bind(Table& t, ServerConfig& c, std::pair<int, int> ports) {
+  t.Str("host", c.host);
+  t.Integer("port", c.port, 1, 65535);
+  t.Choice("tls", c.tls, kTlsModes);
+  t.Bool("verify_tls", c.verify_tls);
+  t.Str("ca_file", c.ca_file);
+  t.Str("user", c.user);
+  t.Secret("password", c.password);
+  t.Integer("batch_size", c.batch_size, 1, 10000);
+  t.Integer("timeout", c.timeout, 1, 3600);
+  if (!t.present()) return;
+  if (c.host.empty()) t.Error("host", "is required");
+  if (c.user.empty()) t.Error("user", "is required");
+  if (c.port == 0) c.port = c.tls == TlsMode::kTls ? ports.first : ports.second;
+}
+
+void Bind(Table& t, ImapConfig& c) {
+  Bind(t, static_cast<ServerConfig&>(c), {993, 143});
+  t.Str("auth", c.auth);
+  t.Str("folder", c.folder);
+  t.Choice("after", c.after,
+           {{"archive", After::kArchive},
+            {"move", After::kMove},
+            {"delete", After::kDelete},
+            {"keep", After::kKeep}});
+  t.Str("archive_folder", c.archive_folder);
+  t.Str("move_to", c.move_to);
+  t.Bool("idle", c.idle);
+  if (!t.present()) return;
+  if (c.folder.empty()) t.Error("folder", "must not be empty");
+  if (c.auth != "login" && c.auth != "plain") {
+    t.Error("auth", fmt::format("must be \"login\" or \"plain\", not \"{}\"", c.auth));
+  }
+  if (c.after == After::kMove && c.move_to.empty()) {
+    t.Error("move_to", "is required with after = \"move\"");
+  }
+  if (c.after == After::kArchive && c.archive_folder.empty()) {
+    t.Error("archive_folder", "must not be empty with after = \"archive\"");
+  }
+}
+
+void Bind(Table& t, Pop3Config& c) {
+  Bind(t, static_cast<ServerConfig&>(c), {995, 110});
+  t.Choice("after", c.after, {{"delete", After::kDelete}, {"keep", After::kKeep}});
+  t.Str("state_file", c.state_file);
+}
+
+void Bind(Table& t, PathConfig& c) {
+  t.Str("path", c.path);
+  if (t.present() && c.path.empty()) t.Error("path", "is required");
+}
+
+void Bind(Table& t, MaildirConfig& c) {
+  t.Str("path", c.path);
+  t.Choice("after", c.after,
+           {{"archive", After::kArchive}, {"delete", After::kDelete}, {"keep", After::kKeep}});
+  t.Str("archive_folder", c.archive_folder);
+  if (!t.present()) return;
+  if (c.path.empty()) t.Error("path", "is required");
+  if (c.archive_folder.empty() || c.archive_folder.find('/') != std::string::npos) {
+    t.Error("archive_folder", "must be a folder name without '/'");
+  }
+}
+
+// Binds a table that is always there.
+template <class T>
+void Load(const toml::table* root, const char* name, const EnvLookup& env, T& out,
+          std::vector<std::string>& errors) {
+  Table t(root, name, env, errors);
+  Bind(t, out);
+  t.CheckUnknown();
+}
+
+// Binds a table that configures something only when present (in the file or the environment).
+template <class T>
+void LoadOptional(const toml::table* root, const char* name, const EnvLookup& env,
+                  std::optional<T>& out, std::vector<std::string>& errors) {
+  Table t(root, name, env, errors);
+  T value;
+  Bind(t, value);
+  t.CheckUnknown();
+  if (t.present()) out = std::move(value);
+}
+
+}  // namespace
+
+std::string EnvName(const std::string& table, const std::string& key) {
+  std::string out = "DMARC_REPORT_" + table + "_" + key;
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+EnvLookup ProcessEnvironment() {
+  return [](const std::string& name) -> const char* { return std::getenv(name.c_str()); };
+}
+
+Result<Config> LoadConfig(const std::string& path, const EnvLookup& env) {
+  Config config;
+  config.file = path.empty() ? "environment" : path;
+  toml::table root;
+  if (!path.empty()) {
+    auto text = ReadSmallFile(path);
+    if (!text) return MakeError(text.error());
+    // The system's toml++ is built with exceptions; a syntax error becomes a Result here.
+    try {
+      root = toml::parse(*text, path);
+    } catch (const toml::parse_error& e) {
+      return MakeError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                   e.source().begin.column, e.description()));
+    }
+  }
+  static const std::set<std::string> kTables = {"store",   "fetch", "imap",     "pop3",
+                                                "maildir", "mbox",  "directory"};
+  std::vector<std::string> errors;
+  for (const auto& [k, v] : root) {
+    if (!kTables.count(std::string(k.str()))) {
+      errors.push_back(fmt::format("[{}]: unknown table", k.str()));
+    }
+  }
+  Load(&root, "store", env, config.store, errors);
+  Load(&root, "fetch", env, config.fetch, errors);
+  LoadOptional(&root, "imap", env, config.imap, errors);
+  LoadOptional(&root, "pop3", env, config.pop3, errors);
+  LoadOptional(&root, "maildir", env, config.maildir, errors);
+  LoadOptional(&root, "mbox", env, config.mbox, errors);
+  LoadOptional(&root, "directory", env, config.directory, errors);
+  if (errors.empty() && !config.imap && !config.pop3 && !config.maildir && !config.mbox &&
+      !config.directory) {
+    errors.push_back(
+        "no source configured: add at least one of [imap], [pop3], [maildir], [mbox], "
+        "[directory]");
+  }
+  // A password written into the file itself is only as secret as the file.
+  struct stat st {};
+  if (!path.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH))) {
+    for (const char* table : {"imap", "pop3"}) {
+      const toml::node* t = root.get(table);
+      if (t && t->is_table() && t->as_table()->contains("password")) {
+        config.warnings.push_back(fmt::format(
+            "{}: {}.password is in a file other users can read; use {}.password_file, the "
+            "environment, or chmod 600 {}",
+            path, table, table, path));
+      }
+    }
+  }
+  if (!errors.empty()) {
+    std::string msg;
+    for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + config.file + ": " + e;
+    return MakeError(msg);
+  }
+  return config;
+}
+
+}  // namespace dmarc::config

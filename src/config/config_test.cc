@@ -1,0 +1,180 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "testing/test_util.h"
+
+namespace dmarc::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = dmarc::testing::FreshTestDir("dmarc-config"); }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+
+  Result<Config> Load(const std::string& toml) {
+    return LoadConfig(Write("c.toml", toml), [this](const std::string& n) -> const char* {
+      auto it = env_.find(n);
+      return it == env_.end() ? nullptr : it->second.c_str();
+    });
+  }
+
+  fs::path dir_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(ConfigTest, ReadsTheDocumentedExample) {
+  auto c = Load(R"(
+[store]
+url = "sqlite:data/x.db"
+[imap]
+host = "mail.example.com"
+port = 993
+tls = "tls"
+verify_tls = true
+user = "dmarc"
+password = "secret"
+folder = "INBOX"
+after = "move"
+move_to = "done/[YEAR]/week_[WEEK]"
+batch_size = 50
+[maildir]
+path = "/var/mail/dmarc"
+)");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->store.url, "sqlite:data/x.db");
+  ASSERT_TRUE(c->imap);
+  EXPECT_EQ(c->imap->host, "mail.example.com");
+  EXPECT_EQ(c->imap->port, 993);
+  EXPECT_EQ(c->imap->password, "secret");
+  EXPECT_EQ(c->imap->after, After::kMove);
+  EXPECT_EQ(c->imap->move_to, "done/[YEAR]/week_[WEEK]");
+  EXPECT_EQ(c->imap->batch_size, 50);
+  ASSERT_TRUE(c->maildir);
+  EXPECT_EQ(c->maildir->path, "/var/mail/dmarc");
+  EXPECT_FALSE(c->pop3);
+  EXPECT_FALSE(c->mbox);
+}
+
+TEST_F(ConfigTest, EnvironmentOverridesTheFileAndCanEnableASource) {
+  env_["DMARC_REPORT_IMAP_HOST"] = "other.example";
+  env_["DMARC_REPORT_IMAP_PORT"] = "1143";
+  env_["DMARC_REPORT_IMAP_VERIFY_TLS"] = "false";
+  env_["DMARC_REPORT_DIRECTORY_PATH"] = "/drop";
+  auto c = Load("[imap]\nhost = \"mail.example.com\"\nuser = \"u\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->host, "other.example");
+  EXPECT_EQ(c->imap->port, 1143);
+  EXPECT_FALSE(c->imap->verify_tls);
+  ASSERT_TRUE(c->directory);
+  EXPECT_EQ(c->directory->path, "/drop");
+}
+
+TEST_F(ConfigTest, SecretsComeFromFilesWithoutTheTrailingNewline) {
+  const std::string secret = Write("secret", "p4ss word\n");
+  auto c = Load("[imap]\nhost = \"h\"\nuser = \"u\"\npassword_file = \"" + secret + "\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->password, "p4ss word");
+
+  env_["DMARC_REPORT_IMAP_PASSWORD_FILE"] = Write("secret2", "from-env\r\n");
+  c = Load("[imap]\nhost = \"h\"\nuser = \"u\"\npassword = \"inline\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->password, "from-env");
+}
+
+TEST_F(ConfigTest, DefaultPortsFollowTheTlsMode) {
+  auto c = Load(
+      "[imap]\nhost = \"h\"\nuser = \"u\"\ntls = \"starttls\"\n[pop3]\nhost = \"h\"\n"
+      "user = \"u\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->port, 143);
+  EXPECT_EQ(c->pop3->port, 995);
+}
+
+TEST_F(ConfigTest, EveryProblemIsReportedNamingItsKey) {
+  auto c = Load(R"(
+[imap]
+host = "h"
+port = 70000
+tls = "ssl"
+verify_tls = "yes"
+after = "move"
+hots = "typo"
+[mbox]
+[weird]
+)");
+  ASSERT_FALSE(c);
+  const std::string& e = c.error();
+  EXPECT_NE(e.find("imap.port: must be 1..65535, not 70000"), std::string::npos) << e;
+  EXPECT_NE(e.find("imap.tls: must be one of \"tls\", \"starttls\", \"none\", not \"ssl\""),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("imap.verify_tls: must be true or false"), std::string::npos) << e;
+  EXPECT_NE(e.find("imap.user: is required"), std::string::npos) << e;
+  EXPECT_NE(e.find("imap.move_to: is required with after = \"move\""), std::string::npos) << e;
+  EXPECT_NE(e.find("imap.hots: unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("mbox.path: is required"), std::string::npos) << e;
+  EXPECT_NE(e.find("[weird]: unknown table"), std::string::npos) << e;
+}
+
+TEST_F(ConfigTest, BadEnvironmentValuesNameTheVariable) {
+  env_["DMARC_REPORT_IMAP_PORT"] = "99x";
+  auto c = Load("[imap]\nhost = \"h\"\nuser = \"u\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("DMARC_REPORT_IMAP_PORT: must be an integer, not \"99x\""),
+            std::string::npos)
+      << c.error();
+}
+
+TEST_F(ConfigTest, SyntaxErrorsNameTheLine) {
+  auto c = Load("[imap]\nhost = \n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("c.toml:2:"), std::string::npos) << c.error();
+}
+
+TEST_F(ConfigTest, ASecretFileThatCannotBeReadIsAnError) {
+  auto c = Load("[imap]\nhost = \"h\"\nuser = \"u\"\npassword_file = \"/nonexistent/x\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("imap.password_file: cannot read /nonexistent/x"), std::string::npos)
+      << c.error();
+}
+
+TEST_F(ConfigTest, NoSourceIsAnError) {
+  auto c = Load("[store]\nurl = \"x.db\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("no source configured"), std::string::npos) << c.error();
+}
+
+TEST_F(ConfigTest, AnInlinePasswordInAReadableFileIsWarnedAbout) {
+  const std::string text = "[imap]\nhost = \"h\"\nuser = \"u\"\npassword = \"p\"\n";
+  auto c = Load(text);
+  ASSERT_TRUE(c) << c.error();
+  fs::permissions(dir_ / "c.toml", fs::perms::owner_read | fs::perms::owner_write);
+  c = LoadConfig((dir_ / "c.toml").string(), nullptr);
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_TRUE(c->warnings.empty());
+  fs::permissions(dir_ / "c.toml", fs::perms::others_read, fs::perm_options::add);
+  c = LoadConfig((dir_ / "c.toml").string(), nullptr);
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_NE(c->warnings[0].find("imap.password is in a file other users can read"),
+            std::string::npos)
+      << c->warnings[0];
+  EXPECT_EQ(c->warnings[0].find("\"p\""), std::string::npos) << "never the password itself";
+}
+
+}  // namespace
+}  // namespace dmarc::config
