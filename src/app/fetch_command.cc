@@ -18,6 +18,7 @@
 #include "collect/classify.h"
 #include "collect/source.h"
 #include "config/config.h"
+#include "log/log.h"
 #include "pipeline/ordered_parallel.h"
 #include "store/store.h"
 
@@ -178,6 +179,12 @@ int RunFetch(const FetchCommandOptions& options) {
     fmt::print(stderr, "{}\n", config.error());
     return 2;
   }
+  // The [log] table takes over: its sinks, with every configured secret kept out of the lines.
+  if (auto logged = log::Setup(config->log, config->secrets); !logged) {
+    fmt::print(stderr, "{}: {}\n", config->file, logged.error());
+    return 2;
+  }
+  if (options.quiet) spdlog::set_level(spdlog::level::warn);
   auto db = store::OpenStore(config->store.url, store::OpenOptions{});
   if (!db) {
     fmt::print(stderr, "{}\n", db.error());

@@ -8,6 +8,7 @@
 
 #include "app/fetch_command.h"
 #include "app/parse_command.h"
+#include "app/service_commands.h"
 #include "app/store_commands.h"
 
 namespace {
@@ -127,6 +128,11 @@ int main(int argc, char** argv) {
   fetch_cmd->add_flag("-q,--quiet", fetch.quiet, "Only warnings and errors");
   AddLimitOptions(*fetch_cmd, fetch.limits);
 
+  std::string check_config_file;
+  CLI::App* check_config_cmd = app.add_subcommand(
+      "check-config", "Check a configuration file: every problem, naming the file and key");
+  check_config_cmd->add_option("FILE", check_config_file, "TOML configuration")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -142,6 +148,7 @@ int main(int argc, char** argv) {
   }
   if (import_cmd->parsed()) return dmarc::app::RunImport(import);
   if (fetch_cmd->parsed()) return dmarc::app::RunFetch(fetch);
+  if (check_config_cmd->parsed()) return dmarc::app::RunCheckConfig(check_config_file);
   if (stats_cmd->parsed()) return dmarc::app::RunStats(stats);
   if (export_cmd->parsed()) {
     exp.format =
