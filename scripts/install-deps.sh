@@ -13,6 +13,8 @@ packages=(
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   zip gzip python3 time
+  # service tests: remote syslog receiver, /metrics format checker, Consul API stand-in
+  syslog-ng-core prometheus libcpp-httplib-dev
 )
 
 missing=()

@@ -97,4 +97,35 @@ TEST_F(Service, CheckConfigNamesAMissingFileAndTheEnvironmentCounts) {
       << r.err;
 }
 
+TEST_F(Service, NoConfiguredSecretReachesTheLogs) {
+  // The secret also names the drop folder, so that real log lines (the rejection of a file in
+  // it, the failed IMAP login) would carry it if the guard were not wired in.
+  const std::string secret = "Zz9-hunter2-Zz9";
+  const fs::path drop = dir_ / ("drop-" + secret);
+  fs::create_directories(drop);
+  std::ofstream(drop / "not-a-report.txt") << "hello";
+  const std::string log = (dir_ / "service.log").string();
+  const std::string file = Write("c.toml", R"(
+[store]
+url = "sqlite:)" + (dir_ / "db.sqlite").string() +
+                                               R"("
+[directory]
+path = ")" + drop.string() + R"("
+[log]
+level = "debug"
+file = ")" + log + R"("
+[pop3]
+host = "127.0.0.1"
+port = 1
+tls = "none"
+user = "dmarc"
+password = ")" + secret + R"("
+)");
+  auto r = RunCli({"fetch", "--config", file}, dir_);
+  const std::string text = dmarc::testing::ReadFile(log);
+  EXPECT_NE(text.find("[redacted]"), std::string::npos) << text << r.err;
+  EXPECT_EQ(text.find(secret), std::string::npos) << text;
+  EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
+}
+
 }  // namespace

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "collect/source.h"
 #include "config/config.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "pipeline/ordered_parallel.h"
 #include "store/store.h"
 
@@ -55,6 +57,14 @@ struct Totals {
         by_class[static_cast<int>(MailClass::kInvalid)], new_reports, new_records, duplicates);
   }
 };
+
+void CountBatch(const std::string& source, const Totals& t, const store::BatchResult& stored) {
+  auto& m = metrics::Program();
+  m.mails_fetched.Add({source}, static_cast<double>(t.mails));
+  m.reports.Add({"aggregate"}, static_cast<double>(t.new_reports));
+  m.duplicates.Add({"aggregate"}, static_cast<double>(t.duplicates));
+  m.rejected.Add({source}, static_cast<double>(stored.rejections));
+}
 
 class Fetcher {
  public:
@@ -122,6 +132,7 @@ class Fetcher {
                                      source.Describe(), filed.error()));
       }
       totals.Add(t);
+      CountBatch(source.Describe(), t, *stored);
       done += batch->size();
       progress.Update(done, done);
       const auto now = std::chrono::steady_clock::now();
@@ -208,7 +219,11 @@ int RunFetch(const FetchCommandOptions& options) {
     for (auto& source : sources) {
       if (g_stop) break;
       collect::Status s = fetcher.Drain(*source, totals);
-      if (!s) {
+      if (s) {
+        metrics::Program().last_fetch.Set({source->Describe()},
+                                          static_cast<double>(std::time(nullptr)));
+      } else {
+        metrics::Program().fetch_errors.Add({source->Describe()});
         failed = true;
         ++failures;
         spdlog::error("{}", s.error());
