@@ -1,10 +1,13 @@
 // The service commands as a user runs them: check-config, vacuum, and the shipped example
 // configuration.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "testing/cli.h"
 #include "testing/test_util.h"
@@ -126,6 +129,49 @@ password = ")" + secret + R"("
   EXPECT_NE(text.find("[redacted]"), std::string::npos) << text << r.err;
   EXPECT_EQ(text.find(secret), std::string::npos) << text;
   EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
+}
+
+std::uint64_t StoredReports(const std::string& db, const fs::path& dir) {
+  auto r = RunCli({"stats", "--db", db, "--json"}, dir);
+  EXPECT_EQ(r.status, 0) << r.err;
+  return nlohmann::json::parse(r.out)["reports"].get<std::uint64_t>();
+}
+
+TEST_F(Service, VacuumPurgesWhatIsOlderThanTheRetention) {
+  const std::string db = "sqlite:" + (dir_ / "reports.db").string();
+  auto r = RunCli(
+      {"import", "--db", db, "-q", dmarc::testing::TestData("real/parsedmarc-samples/aggregate")},
+      dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto all = StoredReports(db, dir_);
+  // Keep what began after 2021-01-01: the samples have reports from 2018 and from 2023 on.
+  const auto days = (std::time(nullptr) - 1609459200) / 86400;
+  r = RunCli({"vacuum", "--db", db, "--retention-days", std::to_string(days)}, dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto left = StoredReports(db, dir_);
+  EXPECT_GT(left, 0u);
+  EXPECT_LT(left, all);
+  EXPECT_NE(r.err.find(fmt::format("purged {} aggregate report(s)", all - left)), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("vacuum: " + db + " from "), std::string::npos) << r.err;
+
+  // From a configuration: retention_days of [store]; 0 days on the command line only compacts.
+  const std::string file = Write("c.toml", "[store]\nurl = \"" + db +
+                                               "\"\nretention_days = 1\n[directory]\npath = "
+                                               "\"inbox\"\n");
+  r = RunCli({"vacuum", "--config", file, "--retention-days", "0"}, dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(StoredReports(db, dir_), left);
+  r = RunCli({"vacuum", "--config", file, "-q"}, dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  EXPECT_EQ(StoredReports(db, dir_), 0u);
+}
+
+TEST_F(Service, VacuumNeedsAStore) {
+  auto r = RunCli({"vacuum"}, dir_);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("give --db URL or --config FILE"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -133,6 +133,18 @@ int main(int argc, char** argv) {
       "check-config", "Check a configuration file: every problem, naming the file and key");
   check_config_cmd->add_option("FILE", check_config_file, "TOML configuration")->required();
 
+  dmarc::app::VacuumCommandOptions vacuum;
+  CLI::App* vacuum_cmd = app.add_subcommand(
+      "vacuum", "Purge reports older than the retention, then compact the store");
+  vacuum_cmd->add_option("--db", vacuum.db, db_help);
+  vacuum_cmd->add_option("-c,--config", vacuum.config,
+                         "Take store.url and store.retention_days from this configuration");
+  vacuum_cmd
+      ->add_option("--retention-days", vacuum.retention_days,
+                   "Purge what is older than this many days (0: only compact)")
+      ->check(CLI::Range(0, 100000));
+  vacuum_cmd->add_flag("-q,--quiet", vacuum.quiet, "No summary");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -149,6 +161,7 @@ int main(int argc, char** argv) {
   if (import_cmd->parsed()) return dmarc::app::RunImport(import);
   if (fetch_cmd->parsed()) return dmarc::app::RunFetch(fetch);
   if (check_config_cmd->parsed()) return dmarc::app::RunCheckConfig(check_config_file);
+  if (vacuum_cmd->parsed()) return dmarc::app::RunVacuum(vacuum);
   if (stats_cmd->parsed()) return dmarc::app::RunStats(stats);
   if (export_cmd->parsed()) {
     exp.format =

@@ -1,8 +1,12 @@
 // Commands for running dmarc-report as a service: `check-config` and `vacuum`.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+
+#include "base/result.h"
+#include "store/store.h"
 
 namespace dmarc::app {
 
@@ -19,5 +23,10 @@ struct VacuumCommandOptions {
 
 // Purges reports older than the retention, then compacts the store.
 int RunVacuum(const VacuumCommandOptions& options);
+
+// Purges what is older than `days` days before `now` (Unix seconds) and counts it in the
+// metrics; `run` calls it on a schedule when store.retention_days is set.
+Result<store::PurgeResult> PurgeOlderThan(store::ReportStore& st, int days, std::int64_t now);
+std::string DescribePurge(const store::PurgeResult& p);
 
 }  // namespace dmarc::app

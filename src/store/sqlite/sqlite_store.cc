@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -273,6 +274,17 @@ class SqliteStore final : public ReportStore {
   Result<std::size_t> ForEachAggregate(
       const Filter& filter, const std::function<void(model::AggregateReport&&)>& visit) override;
   Result<std::vector<RejectedInput>> Rejections() override;
+  Result<PurgeResult> Purge(std::int64_t cutoff) override;
+  Result<bool> Compact() override;
+  std::uint64_t SizeOnDisk() const override {
+    std::uint64_t total = 0;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(path_ + suffix, ec);
+      if (!ec) total += size;
+    }
+    return total;
+  }
   std::string Describe() const override { return "sqlite:" + path_; }
 
  private:
@@ -355,6 +367,10 @@ class SqliteStore final : public ReportStore {
   }
 
   Result<BatchResult> StoreInTransaction(const Batch& batch);
+  // Purges up to kPurgeBatch aggregate reports ended before cutoff; returns how many.
+  Result<std::size_t> PurgeAggregateBatch(std::int64_t cutoff, PurgeResult& result);
+  // Runs one statement binding ?1 = cutoff inside its own write transaction; returns changes.
+  Result<std::size_t> PurgeWith(const std::vector<std::string_view>& sql, std::int64_t cutoff);
 
   Database db_;
   std::string path_;
@@ -778,6 +794,147 @@ Result<std::vector<RejectedInput>> SqliteStore::Rejections() {
                    static_cast<std::uint64_t>(s->Int(4)), s->Blob(5)});
   }
   return out;
+}
+
+// ---- Retention ----
+
+constexpr std::size_t kPurgeBatch = 200;  // reports per write transaction
+
+Result<std::size_t> SqliteStore::PurgeAggregateBatch(std::int64_t cutoff, PurgeResult& result) {
+  struct Victim {
+    std::int64_t id, first, count;
+  };
+  std::vector<Victim> victims;
+  {
+    auto s = db_.Prepare(
+        "SELECT id, coalesce(first_record, 0), record_count FROM aggregate_reports"
+        " WHERE end_ts < ?1 ORDER BY id LIMIT ?2");
+    if (!s) return MakeError(s.error());
+    s->Bind(1, cutoff).Bind(2, static_cast<std::int64_t>(kPurgeBatch));
+    for (;;) {
+      auto row = s->Step();
+      if (!row) return MakeError(row.error());
+      if (!*row) break;
+      victims.push_back({s->Int(0), s->Int(1), s->Int(2)});
+    }
+  }
+  if (victims.empty()) return std::size_t{0};
+  // The daily totals lose exactly what the records added (see StoreInTransaction).
+  static constexpr std::string_view kRecordSteps[] = {
+      "UPDATE daily_messages AS d SET records = d.records - x.n, messages = d.messages - x.m,"
+      " dmarc_pass = d.dmarc_pass - x.p FROM (SELECT day, domain, header_from, disposition,"
+      " count(*) AS n, sum(count) AS m, sum(CASE WHEN dmarc_aligned THEN count ELSE 0 END) AS p"
+      " FROM aggregate_records WHERE id >= ?1 AND id < ?2 GROUP BY 1, 2, 3, 4) AS x"
+      " WHERE d.day = x.day AND d.domain = x.domain AND d.header_from = x.header_from"
+      " AND d.disposition = x.disposition",
+      "UPDATE daily_sources AS d SET messages = d.messages - x.m FROM (SELECT r.day, r.domain,"
+      " s.id AS ip, sum(r.count) AS m FROM aggregate_records r JOIN source_ips s"
+      " ON s.ip = r.source_ip WHERE r.id >= ?1 AND r.id < ?2 GROUP BY 1, 2, 3) AS x"
+      " WHERE d.day = x.day AND d.domain = x.domain AND d.ip = x.ip",
+      "DELETE FROM aggregate_dkim WHERE record >= ?1 AND record < ?2",
+      "DELETE FROM aggregate_spf WHERE record >= ?1 AND record < ?2",
+      "DELETE FROM aggregate_overrides WHERE record >= ?1 AND record < ?2",
+      "DELETE FROM aggregate_records WHERE id >= ?1 AND id < ?2",
+  };
+  DMARC_TRY(db_.Exec("BEGIN IMMEDIATE"));
+  auto run = [&]() -> Result<bool> {
+    std::vector<Statement> steps;
+    for (std::string_view sql : kRecordSteps) {
+      auto s = db_.Prepare(sql);
+      if (!s) return MakeError(s.error());
+      steps.push_back(std::move(s).value());
+    }
+    auto del = db_.Prepare("DELETE FROM aggregate_reports WHERE id = ?1");
+    if (!del) return MakeError(del.error());
+    for (const Victim& v : victims) {
+      if (v.count > 0) {
+        for (Statement& s : steps) {
+          s.Bind(1, v.first).Bind(2, v.first + v.count);
+          DMARC_TRY(s.Run());
+        }
+        result.aggregate_records += static_cast<std::size_t>(v.count);
+      }
+      del->Bind(1, v.id);
+      DMARC_TRY(del->Run());
+      ++result.aggregate_reports;
+    }
+    // A day, sender or source left with nothing is no longer part of the totals. (A source
+    // whose remaining records all count 0 messages goes with it.)
+    DMARC_TRY(db_.Exec("DELETE FROM daily_messages WHERE records <= 0"));
+    DMARC_TRY(db_.Exec("DELETE FROM daily_sources WHERE messages <= 0"));
+    return true;
+  };
+  if (auto r = run(); !r) {
+    (void)db_.Exec("ROLLBACK");
+    return MakeError(r.error());
+  }
+  if (auto r = db_.Exec("COMMIT"); !r) {
+    (void)db_.Exec("ROLLBACK");
+    return MakeError("commit failed: " + r.error());
+  }
+  return victims.size();
+}
+
+Result<std::size_t> SqliteStore::PurgeWith(const std::vector<std::string_view>& sql,
+                                           std::int64_t cutoff) {
+  DMARC_TRY(db_.Exec("BEGIN IMMEDIATE"));
+  std::size_t changes = 0;
+  auto run = [&]() -> Result<bool> {
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+      auto s = db_.Prepare(sql[i]);
+      if (!s) return MakeError(s.error());
+      s->Bind(1, cutoff);
+      DMARC_TRY(s->Run());
+      if (i + 1 == sql.size()) changes = static_cast<std::size_t>(db_.Changes());
+    }
+    return true;
+  };
+  if (auto r = run(); !r) {
+    (void)db_.Exec("ROLLBACK");
+    return MakeError(r.error());
+  }
+  DMARC_TRY(db_.Exec("COMMIT"));
+  return changes;
+}
+
+Result<PurgeResult> SqliteStore::Purge(std::int64_t cutoff) {
+  PurgeResult result;
+  for (;;) {
+    auto n = PurgeAggregateBatch(cutoff, result);
+    if (!n) return MakeError("purge of aggregate reports failed: " + n.error());
+    if (*n < kPurgeBatch) break;
+  }
+  auto failure = PurgeWith({"DELETE FROM failure_reports WHERE arrival_ts < ?1"}, cutoff);
+  if (!failure) return MakeError("purge of failure reports failed: " + failure.error());
+  result.failure_reports = *failure;
+  auto tls = PurgeWith(
+      {"DELETE FROM smtp_tls_failure_details WHERE policy IN (SELECT p.id FROM"
+       " smtp_tls_policies p JOIN smtp_tls_reports r ON r.id = p.report WHERE r.end_ts < ?1)",
+       "DELETE FROM smtp_tls_policies WHERE report IN (SELECT id FROM smtp_tls_reports"
+       " WHERE end_ts < ?1)",
+       "DELETE FROM smtp_tls_reports WHERE end_ts < ?1"},
+      cutoff);
+  if (!tls) return MakeError("purge of SMTP TLS reports failed: " + tls.error());
+  result.smtp_tls_reports = *tls;
+  // The blobs go first (those only old rejections use), then the rejections themselves.
+  auto rejected =
+      PurgeWith({"DELETE FROM rejected_blobs WHERE sha256 IN (SELECT sha256 FROM rejected_inputs"
+                 " WHERE received_at < ?1) AND sha256 NOT IN (SELECT sha256 FROM"
+                 " rejected_inputs WHERE received_at >= ?1)",
+                 "DELETE FROM rejected_inputs WHERE received_at < ?1"},
+                cutoff);
+  if (!rejected) return MakeError("purge of rejected inputs failed: " + rejected.error());
+  result.rejected_inputs = *rejected;
+  return result;
+}
+
+Result<bool> SqliteStore::Compact() {
+  // VACUUM rewrites the file without the free pages; the checkpoints empty the WAL around it.
+  for (const char* sql :
+       {"PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"}) {
+    if (auto r = db_.Exec(sql); !r) return MakeError(fmt::format("{}: {}", sql, r.error()));
+  }
+  return true;
 }
 
 }  // namespace
