@@ -15,6 +15,8 @@ packages=(
   zip gzip python3 time
   # service tests: remote syslog receiver, /metrics format checker, Consul API stand-in
   syslog-ng-core prometheus libcpp-httplib-dev
+  # systemd-analyze checks deploy/dmarc-report.service
+  systemd
 )
 
 missing=()

@@ -2,12 +2,14 @@
 // configuration.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "testing/cli.h"
 #include "testing/test_util.h"
@@ -172,6 +174,66 @@ TEST_F(Service, VacuumNeedsAStore) {
   auto r = RunCli({"vacuum"}, dir_);
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("give --db URL or --config FILE"), std::string::npos) << r.err;
+}
+
+std::string Deploy(const std::string& name) { return SourceDir() + "/deploy/" + name; }
+
+TEST_F(Service, TheExampleConfigurationIsValid) {
+  auto r = RunCli({"check-config", Deploy("dmarc-report.toml")}, dir_, "env -i");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("consul: http://127.0.0.1:8500 as dmarc-report"), std::string::npos)
+      << r.out;
+  // With the secrets the systemd unit hands over as credentials.
+  Write("imap-password", "imap-pw\n");
+  Write("consul-token", "token\n");
+  r = RunCli({"check-config", Deploy("dmarc-report.toml")}, dir_,
+             "env -i DMARC_REPORT_IMAP_PASSWORD_FILE=" + (dir_ / "imap-password").string() +
+                 " DMARC_REPORT_CONSUL_TOKEN_FILE=" + (dir_ / "consul-token").string());
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// Runs a shell command, returning its exit status and what it printed (both streams).
+std::pair<int, std::string> Shell(const std::string& cmd, const fs::path& dir) {
+  const fs::path out = dir / "shell.out";
+  const int raw = std::system((cmd + " >'" + out.string() + "' 2>&1").c_str());
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, dmarc::testing::ReadFile(out.string())};
+}
+
+TEST_F(Service, TheSystemdUnitVerifiesAndIsHardened) {
+  ASSERT_TRUE(fs::exists("/usr/bin/systemd-analyze")) << "install systemd (systemd-analyze)";
+  // The unit names the installed binary; verify needs one that exists.
+  std::string unit = dmarc::testing::ReadFile(Deploy("dmarc-report.service"));
+  const std::string installed = "/usr/local/bin/dmarc-report";
+  for (auto at = unit.find(installed); at != std::string::npos; at = unit.find(installed)) {
+    unit.replace(at, installed.size(), std::string(DMARC_BINARY_DIR) + "/dmarc-report");
+  }
+  const std::string copy = Write("dmarc-report.service", unit);
+  auto [status, out] = Shell("systemd-analyze verify '" + copy + "'", dir_);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out, "") << "warnings from systemd-analyze verify";
+  // Exposure 2.0 or less on systemd's 0 (locked down) .. 10 (exposed) scale.
+  std::tie(status, out) =
+      Shell("systemd-analyze security --offline=yes --threshold=20 '" + copy + "'", dir_);
+  EXPECT_EQ(status, 0) << out;
+  for (const char* line :
+       {"DynamicUser=yes", "StateDirectory=dmarc-report", "ProtectSystem=strict", "ProtectHome=yes",
+        "PrivateTmp=yes", "NoNewPrivileges=yes", "CapabilityBoundingSet=\n",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "SystemCallFilter=@system-service",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "LoadCredential=imap-password:/etc/dmarc-report/imap-password\n"
+        "Environment=DMARC_REPORT_IMAP_PASSWORD_FILE=%d/imap-password",
+        "#LoadCredential=consul-token:/etc/dmarc-report/consul-token\n"
+        "#Environment=DMARC_REPORT_CONSUL_TOKEN_FILE=%d/consul-token"}) {
+    EXPECT_NE(unit.find(line), std::string::npos) << line;
+  }
+}
+
+TEST_F(Service, TheFreeBsdRcScriptIsValidShell) {
+  auto [status, out] = Shell("sh -n '" + Deploy("freebsd/dmarc_report") + "'", dir_);
+  EXPECT_EQ(status, 0) << out;
+  const std::string script = dmarc::testing::ReadFile(Deploy("freebsd/dmarc_report"));
+  EXPECT_NE(script.find("run --config ${dmarc_report_config}"), std::string::npos);
+  EXPECT_NE(script.find("kill -HUP"), std::string::npos);
 }
 
 }  // namespace
