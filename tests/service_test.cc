@@ -5,13 +5,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <tuple>
 
 #include "testing/cli.h"
+#include "testing/consul_agent.h"
+#include "testing/process.h"
 #include "testing/test_util.h"
 
 namespace {
@@ -133,6 +138,10 @@ password = ")" + secret + R"("
   EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
 }
 
+std::string ReadLog(const std::string& path) {
+  return fs::exists(path) ? dmarc::testing::ReadFile(path) : std::string();
+}
+
 std::uint64_t StoredReports(const std::string& db, const fs::path& dir) {
   auto r = RunCli({"stats", "--db", db, "--json"}, dir);
   EXPECT_EQ(r.status, 0) << r.err;
@@ -234,6 +243,82 @@ TEST_F(Service, TheFreeBsdRcScriptIsValidShell) {
   const std::string script = dmarc::testing::ReadFile(Deploy("freebsd/dmarc_report"));
   EXPECT_NE(script.find("run --config ${dmarc_report_config}"), std::string::npos);
   EXPECT_NE(script.find("kill -HUP"), std::string::npos);
+}
+
+// Waits up to `seconds` for pred().
+template <class Pred>
+bool WaitUntil(Pred pred, int seconds = 20) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
+
+TEST_F(Service, RunWatchesPurgesReloadsRegistersAndStopsCleanly) {
+  dmarc::testing::FakeConsulAgent agent;
+  const std::string samples = dmarc::testing::TestData("real/parsedmarc-samples/aggregate/");
+  const std::string db = "sqlite:" + (dir_ / "reports.db").string();
+  // An old report (2018) already stored: the retention purges it at start.
+  ASSERT_EQ(RunCli({"import", "--db", db, "-q",
+                    samples + "addisonfoods.com!example.com!1536105600!1536191999.xml"},
+                   dir_)
+                .status,
+            0);
+  ASSERT_EQ(StoredReports(db, dir_), 1u);
+  const fs::path inbox1 = dir_ / "inbox1", inbox2 = dir_ / "inbox2";
+  fs::create_directories(inbox1);
+  fs::create_directories(inbox2);
+  const std::string log = (dir_ / "run.log").string();
+  const auto days = (std::time(nullptr) - 1609459200) / 86400;  // keeps 2021-01-01 on
+  auto config_for = [&](const fs::path& inbox) {
+    return fmt::format(
+        "[store]\nurl = \"{}\"\nretention_days = {}\n[directory]\npath = \"{}\"\n"
+        "[fetch]\nwatch_interval = 1\n[log]\nfile = \"{}\"\nstderr = false\n"
+        "[consul]\naddress = \"{}\"\nservice_id = \"dmarc-test\"\ntoken = \"tok-Zz81\"\n",
+        db, days, inbox.string(), log, agent.address());
+  };
+  const std::string file = Write("run.toml", config_for(inbox1));
+  const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
+  auto log_has = [&](const std::string& text) {
+    return fs::exists(log) && dmarc::testing::ReadFile(log).find(text) != std::string::npos;
+  };
+  EXPECT_TRUE(WaitUntil([&] { return log_has("retention: purged 1 aggregate report(s)"); }));
+  EXPECT_TRUE(WaitUntil([&] { return !agent.requests().empty(); }));
+
+  fs::copy_file(samples + "rfc9990-example.net!example.com!1700000000!1700086399.xml",
+                inbox1 / "a.xml");
+  EXPECT_TRUE(WaitUntil([&] { return StoredReports(db, dir_) == 1; }));
+
+  // SIGHUP: the new configuration watches the other folder.
+  Write("run.toml", config_for(inbox2));
+  ::kill(pid, SIGHUP);
+  EXPECT_TRUE(WaitUntil([&] { return log_has("configuration reloaded from " + file); }));
+  fs::copy_file(samples + "protection.outlook.com!example.com!1711756800!1711843200.xml",
+                inbox2 / "b.xml");
+  EXPECT_TRUE(WaitUntil([&] { return StoredReports(db, dir_) == 2; }));
+
+  // A configuration with an error is refused and the running one stays.
+  Write("run.toml", "[store]\nretention_days = \"x\"\n");
+  ::kill(pid, SIGHUP);
+  EXPECT_TRUE(WaitUntil([&] { return log_has("the running one stays"); }));
+  EXPECT_TRUE(log_has("store.retention_days: must be an integer")) << ReadLog(log);
+
+  ::kill(pid, SIGTERM);
+  int status = -1;
+  EXPECT_TRUE(WaitUntil([&] {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    return done == pid;
+  }));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const auto reqs = agent.requests();
+  ASSERT_GE(reqs.size(), 2u);
+  EXPECT_EQ(reqs.front().path, "/v1/agent/service/register");
+  EXPECT_EQ(reqs.back().path, "/v1/agent/service/deregister/dmarc-test");
+  EXPECT_EQ(reqs.back().token, "tok-Zz81");
+  const std::string text = ReadLog(log);
+  EXPECT_NE(text.find("info stopped"), std::string::npos) << text;
+  EXPECT_EQ(text.find("tok-Zz81"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -196,20 +196,28 @@ int RunFetch(const FetchCommandOptions& options) {
     return 2;
   }
   if (options.quiet) spdlog::set_level(spdlog::level::warn);
-  auto db = store::OpenStore(config->store.url, store::OpenOptions{});
+  return RunFetchLoop(*config, options);
+}
+
+std::atomic<bool>& FetchStopFlag() { return g_stop; }
+
+int RunFetchLoop(const config::Config& config, const FetchCommandOptions& options) {
+  auto db = store::OpenStore(config.store.url, store::OpenOptions{});
   if (!db) {
     fmt::print(stderr, "{}\n", db.error());
     return 2;
   }
   // A server that closes the connection must give an error, not end the process.
   std::signal(SIGPIPE, SIG_IGN);
-  std::signal(SIGINT, OnStopSignal);
-  std::signal(SIGTERM, OnStopSignal);
+  if (options.signal_handlers) {
+    std::signal(SIGINT, OnStopSignal);
+    std::signal(SIGTERM, OnStopSignal);
+  }
 
   const unsigned jobs =
-      config->fetch.jobs ? config->fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
+      config.fetch.jobs ? config.fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
   Fetcher fetcher(**db, options, jobs);
-  auto sources = MakeSources(*config, options.limits);
+  auto sources = MakeSources(config, options.limits);
   const auto start = std::chrono::steady_clock::now();
   Totals totals;
   int failures = 0;
@@ -233,7 +241,7 @@ int RunFetch(const FetchCommandOptions& options) {
     if (!options.watch) break;
     if (failed) {
       // Reconnect with backoff: 1 s, 2 s, 4 s ... up to fetch.max_backoff.
-      backoff = std::min<std::int64_t>(backoff ? backoff * 2 : 1, config->fetch.max_backoff);
+      backoff = std::min<std::int64_t>(backoff ? backoff * 2 : 1, config.fetch.max_backoff);
       spdlog::info("retrying in {} s", backoff);
       collect::Status waited = sources.front()->collect::Source::Wait(backoff, g_stop);
       (void)waited;
@@ -243,8 +251,8 @@ int RunFetch(const FetchCommandOptions& options) {
     // One source can be waited on (IMAP IDLE); with several, every one is polled in turn.
     collect::Status waited =
         sources.size() == 1
-            ? sources.front()->Wait(config->fetch.watch_interval, g_stop)
-            : sources.front()->collect::Source::Wait(config->fetch.watch_interval, g_stop);
+            ? sources.front()->Wait(config.fetch.watch_interval, g_stop)
+            : sources.front()->collect::Source::Wait(config.fetch.watch_interval, g_stop);
     if (!waited) {
       spdlog::error("{}", waited.error());
       sources.front()->Close();

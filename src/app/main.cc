@@ -8,6 +8,7 @@
 
 #include "app/fetch_command.h"
 #include "app/parse_command.h"
+#include "app/run_command.h"
 #include "app/service_commands.h"
 #include "app/store_commands.h"
 
@@ -133,6 +134,14 @@ int main(int argc, char** argv) {
       "check-config", "Check a configuration file: every problem, naming the file and key");
   check_config_cmd->add_option("FILE", check_config_file, "TOML configuration")->required();
 
+  dmarc::app::RunCommandOptions run;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run", "Run as a service: collect from every configured source as mail arrives");
+  run_cmd->add_option("-c,--config", run.config,
+                      "TOML configuration (default: drop folder inbox/ into "
+                      "data/dmarc-report.db); SIGHUP re-reads it");
+  AddLimitOptions(*run_cmd, run.limits);
+
   dmarc::app::VacuumCommandOptions vacuum;
   CLI::App* vacuum_cmd = app.add_subcommand(
       "vacuum", "Purge reports older than the retention, then compact the store");
@@ -161,6 +170,7 @@ int main(int argc, char** argv) {
   if (import_cmd->parsed()) return dmarc::app::RunImport(import);
   if (fetch_cmd->parsed()) return dmarc::app::RunFetch(fetch);
   if (check_config_cmd->parsed()) return dmarc::app::RunCheckConfig(check_config_file);
+  if (run_cmd->parsed()) return dmarc::app::RunService(run);
   if (vacuum_cmd->parsed()) return dmarc::app::RunVacuum(vacuum);
   if (stats_cmd->parsed()) return dmarc::app::RunStats(stats);
   if (export_cmd->parsed()) {

@@ -426,17 +426,23 @@ EnvLookup ProcessEnvironment() {
 }
 
 Result<Config> LoadConfig(const std::string& path, const EnvLookup& env) {
+  if (path.empty()) return LoadConfigText("", "", env);
+  auto text = ReadSmallFile(path);
+  if (!text) return MakeError(text.error());
+  return LoadConfigText(*text, path, env);
+}
+
+Result<Config> LoadConfigText(const std::string& text, const std::string& name,
+                              const EnvLookup& env) {
   Config config;
-  config.file = path.empty() ? "environment" : path;
+  config.file = name.empty() ? "environment" : name;
   toml::table root;
-  if (!path.empty()) {
-    auto text = ReadSmallFile(path);
-    if (!text) return MakeError(text.error());
+  if (!text.empty()) {
     // The system's toml++ is built with exceptions; a syntax error becomes a Result here.
     try {
-      root = toml::parse(*text, path);
+      root = toml::parse(text, config.file);
     } catch (const toml::parse_error& e) {
-      return MakeError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+      return MakeError(fmt::format("{}:{}:{}: {}", config.file, e.source().begin.line,
                                    e.source().begin.column, e.description()));
     }
   }
@@ -446,7 +452,7 @@ Result<Config> LoadConfig(const std::string& path, const EnvLookup& env) {
   for (const auto& [k, v] : root) {
     if (!kTables.count(std::string(k.str()))) {
       std::string expected;
-      for (const auto& name : kTables) expected += (expected.empty() ? "" : ", ") + name;
+      for (const auto& table : kTables) expected += (expected.empty() ? "" : ", ") + table;
       errors.push_back(fmt::format("[{}]: unknown table (expected one of: {})", k.str(), expected));
     }
   }

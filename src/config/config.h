@@ -131,6 +131,9 @@ EnvLookup ProcessEnvironment();
 // Reads and checks the file (an empty path: only the environment). Every problem is reported,
 // one per line, naming the key, e.g. "config.toml: imap.port: must be 1..65535, not 70000".
 Result<Config> LoadConfig(const std::string& path, const EnvLookup& env);
+// The same for TOML text already in memory (e.g. a built-in default); `name` names it in messages.
+Result<Config> LoadConfigText(const std::string& text, const std::string& name,
+                              const EnvLookup& env);
 
 // "DMARC_REPORT_IMAP_HOST" for ("imap", "host").
 std::string EnvName(const std::string& table, const std::string& key);

@@ -3,62 +3,19 @@
 #include "consul/consul.h"
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 
-#include <chrono>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
-#include <vector>
 
+#include "testing/consul_agent.h"
 #include "testing/dovecot.h"  // FreePort
 
 namespace dmarc::consul {
 namespace {
 
-struct Request {
-  std::string method, path, token, content_type, body;
-};
-
-// A stand-in for the agent's HTTP API on a free loopback port.
-class FakeAgent {
- public:
-  explicit FakeAgent(int status = 200, std::string answer = "") {
-    auto record = [this, status, answer](const httplib::Request& req, httplib::Response& res) {
-      {
-        std::lock_guard lock(mutex_);
-        requests_.push_back({req.method, req.path, req.get_header_value("X-Consul-Token"),
-                             req.get_header_value("Content-Type"), req.body});
-      }
-      res.status = status;
-      res.set_content(answer, "text/plain");
-    };
-    server_.Put("/v1/agent/service/register", record);
-    server_.Put(R"(/v1/agent/service/deregister/([^/]+))", record);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FakeAgent() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string address() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::vector<Request> requests() {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::vector<Request> requests_;
-};
+using testing::FakeConsulAgent;
 
 TEST(Consul, RegistersAndDeregistersAsTheAgentApiDocuments) {
-  FakeAgent agent;
+  FakeConsulAgent agent;
   config::ConsulConfig c;
   c.address = agent.address() + "/";
   c.token = "b1gs3cr3t-acl";
@@ -100,7 +57,7 @@ TEST(Consul, RegistersAndDeregistersAsTheAgentApiDocuments) {
 }
 
 TEST(Consul, DefaultsNameTheHostAndLeaveTheAddressToTheAgent) {
-  FakeAgent agent;
+  FakeConsulAgent agent;
   config::ConsulConfig c;
   c.address = agent.address();
   Agent a(c);
@@ -120,7 +77,7 @@ TEST(Consul, DefaultsNameTheHostAndLeaveTheAddressToTheAgent) {
 }
 
 TEST(Consul, AnAgentRefusalIsAnErrorNamingTheStatus) {
-  FakeAgent agent(403, "ACL not found\n");
+  FakeConsulAgent agent(403, "ACL not found\n");
   config::ConsulConfig c;
   c.address = agent.address();
   c.token = "wrong";
