@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -185,21 +186,31 @@ int RunFetch(const FetchCommandOptions& options) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(options.quiet ? spdlog::level::warn : spdlog::level::info);
 
-  auto config = config::LoadConfig(options.config, config::ProcessEnvironment());
-  if (!config) {
-    fmt::print(stderr, "{}\n", config.error());
-    return 2;
-  }
-  // The [log] table takes over: its sinks, with every configured secret kept out of the lines.
-  if (auto logged = log::Setup(config->log, config->secrets); !logged) {
-    fmt::print(stderr, "{}: {}\n", config->file, logged.error());
-    return 2;
-  }
+  auto config = LoadConfigAndLogging(options.config, nullptr);
+  if (!config) return 2;
   if (options.quiet) spdlog::set_level(spdlog::level::warn);
   return RunFetchLoop(*config, options);
 }
 
 std::atomic<bool>& FetchStopFlag() { return g_stop; }
+
+std::optional<config::Config> LoadConfigAndLogging(const std::string& path,
+                                                   const char* default_text) {
+  auto config =
+      path.empty() && default_text
+          ? config::LoadConfigText(default_text, "built-in default", config::ProcessEnvironment())
+          : config::LoadConfig(path, config::ProcessEnvironment());
+  if (!config) {
+    fmt::print(stderr, "{}\n", config.error());
+    return std::nullopt;
+  }
+  // The [log] table takes over: its sinks, with every configured secret kept out of the lines.
+  if (auto logged = log::Setup(config->log, config->secrets); !logged) {
+    fmt::print(stderr, "{}: {}\n", config->file, logged.error());
+    return std::nullopt;
+  }
+  return std::move(config).value();
+}
 
 int RunFetchLoop(const config::Config& config, const FetchCommandOptions& options) {
   auto db = store::OpenStore(config.store.url, store::OpenOptions{});

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <string>
 
 #include "base/limits.h"
@@ -26,5 +27,10 @@ int RunFetch(const FetchCommandOptions& options);
 // returns once the flag is set (with options.watch) after finishing the batch in flight.
 int RunFetchLoop(const config::Config& config, const FetchCommandOptions& options);
 std::atomic<bool>& FetchStopFlag();
+
+// Loads the configuration at path (empty: default_text when given, else the environment only)
+// and installs its logging; prints every problem on stderr and returns nullopt on failure.
+std::optional<config::Config> LoadConfigAndLogging(const std::string& path,
+                                                   const char* default_text);
 
 }  // namespace dmarc::app

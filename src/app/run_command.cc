@@ -129,15 +129,8 @@ void UpdateConsul(std::optional<consul::Agent>& registered, const config::Config
 }  // namespace
 
 int RunService(const RunCommandOptions& options) {
-  auto config = Load(options.config);
-  if (!config) {
-    fmt::print(stderr, "{}\n", config.error());
-    return 2;
-  }
-  if (auto logged = log::Setup(config->log, config->secrets); !logged) {
-    fmt::print(stderr, "{}: {}\n", config->file, logged.error());
-    return 2;
-  }
+  auto config = LoadConfigAndLogging(options.config, kDefaultConfig);
+  if (!config) return 2;
   if (options.config.empty() && config->directory) {
     std::error_code ec;
     std::filesystem::create_directories(config->directory->path, ec);
@@ -175,7 +168,7 @@ int RunService(const RunCommandOptions& options) {
       spdlog::error("reload: {}; the running configuration stays", logged.error());
       continue;
     }
-    config = std::move(next);
+    config = std::move(next).value();
     spdlog::info("configuration reloaded from {}", config->file);
   }
   if (registered) {

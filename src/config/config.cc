@@ -119,6 +119,11 @@ class Table {
 
   template <class E>
   void Choice(const char* key, E& out, std::initializer_list<std::pair<const char*, E>> choices) {
+    ChoiceOf(key, out, choices);
+  }
+
+  template <class E, class Choices>
+  void ChoiceOf(const char* key, E& out, const Choices& choices) {
     auto v = Text(key);
     if (!v) return;
     std::string names;
@@ -130,6 +135,13 @@ class Table {
       names += names.empty() ? fmt::format("\"{}\"", name) : fmt::format(", \"{}\"", name);
     }
     Error(key, fmt::format("must be one of {}, not \"{}\"", names, *v));
+  }
+
+  // A string that must be one of `words`.
+  void Word(const char* key, std::string& out, std::initializer_list<const char*> words) {
+    std::vector<std::pair<const char*, std::string>> choices;
+    for (const char* w : words) choices.emplace_back(w, w);
+    ChoiceOf(key, out, choices);
   }
 
   void Error(const std::string& key, const std::string& message) {
@@ -236,30 +248,13 @@ bool ParseSyslogTarget(const std::string& text, LogConfig& c) {
 }
 
 void Bind(Table& t, LogConfig& c) {
-  t.Choice("level", c.level,
-           {{"debug", std::string("debug")},
-            {"info", std::string("info")},
-            {"warning", std::string("warning")},
-            {"error", std::string("error")},
-            {"critical", std::string("critical")}});
+  t.Word("level", c.level, {"debug", "info", "warning", "error", "critical"});
   t.Bool("stderr", c.to_stderr);
   t.Str("file", c.file);
   t.Str("syslog", c.syslog);
-  t.Choice("syslog_facility", c.syslog_facility,
-           {{"kern", std::string("kern")},
-            {"user", std::string("user")},
-            {"mail", std::string("mail")},
-            {"daemon", std::string("daemon")},
-            {"auth", std::string("auth")},
-            {"syslog", std::string("syslog")},
-            {"local0", std::string("local0")},
-            {"local1", std::string("local1")},
-            {"local2", std::string("local2")},
-            {"local3", std::string("local3")},
-            {"local4", std::string("local4")},
-            {"local5", std::string("local5")},
-            {"local6", std::string("local6")},
-            {"local7", std::string("local7")}});
+  t.Word("syslog_facility", c.syslog_facility,
+         {"kern", "user", "mail", "daemon", "auth", "syslog", "local0", "local1", "local2",
+          "local3", "local4", "local5", "local6", "local7"});
   if (!c.syslog.empty() && !ParseSyslogTarget(c.syslog, c)) {
     t.Error("syslog", fmt::format("must be \"udp://HOST:PORT\", \"tcp://HOST:PORT\" or \"HOST\" "
                                   "(UDP, port 514), not \"{}\"",

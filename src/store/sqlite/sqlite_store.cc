@@ -904,27 +904,35 @@ Result<PurgeResult> SqliteStore::Purge(std::int64_t cutoff) {
     if (!n) return MakeError("purge of aggregate reports failed: " + n.error());
     if (*n < kPurgeBatch) break;
   }
-  auto failure = PurgeWith({"DELETE FROM failure_reports WHERE arrival_ts < ?1"}, cutoff);
-  if (!failure) return MakeError("purge of failure reports failed: " + failure.error());
-  result.failure_reports = *failure;
-  auto tls = PurgeWith(
-      {"DELETE FROM smtp_tls_failure_details WHERE policy IN (SELECT p.id FROM"
-       " smtp_tls_policies p JOIN smtp_tls_reports r ON r.id = p.report WHERE r.end_ts < ?1)",
-       "DELETE FROM smtp_tls_policies WHERE report IN (SELECT id FROM smtp_tls_reports"
-       " WHERE end_ts < ?1)",
-       "DELETE FROM smtp_tls_reports WHERE end_ts < ?1"},
-      cutoff);
-  if (!tls) return MakeError("purge of SMTP TLS reports failed: " + tls.error());
-  result.smtp_tls_reports = *tls;
-  // The blobs go first (those only old rejections use), then the rejections themselves.
-  auto rejected =
-      PurgeWith({"DELETE FROM rejected_blobs WHERE sha256 IN (SELECT sha256 FROM rejected_inputs"
-                 " WHERE received_at < ?1) AND sha256 NOT IN (SELECT sha256 FROM"
-                 " rejected_inputs WHERE received_at >= ?1)",
-                 "DELETE FROM rejected_inputs WHERE received_at < ?1"},
-                cutoff);
-  if (!rejected) return MakeError("purge of rejected inputs failed: " + rejected.error());
-  result.rejected_inputs = *rejected;
+  // Each kind in its own transaction; its last statement's changes are what it counts.
+  const struct {
+    const char* what;
+    std::vector<std::string_view> sql;
+    std::size_t* count;
+  } kinds[] = {
+      {"failure reports",
+       {"DELETE FROM failure_reports WHERE arrival_ts < ?1"},
+       &result.failure_reports},
+      {"SMTP TLS reports",
+       {"DELETE FROM smtp_tls_failure_details WHERE policy IN (SELECT p.id FROM"
+        " smtp_tls_policies p JOIN smtp_tls_reports r ON r.id = p.report WHERE r.end_ts < ?1)",
+        "DELETE FROM smtp_tls_policies WHERE report IN (SELECT id FROM smtp_tls_reports"
+        " WHERE end_ts < ?1)",
+        "DELETE FROM smtp_tls_reports WHERE end_ts < ?1"},
+       &result.smtp_tls_reports},
+      // The blobs go first (those only old rejections use), then the rejections themselves.
+      {"rejected inputs",
+       {"DELETE FROM rejected_blobs WHERE sha256 IN (SELECT sha256 FROM rejected_inputs"
+        " WHERE received_at < ?1) AND sha256 NOT IN (SELECT sha256 FROM"
+        " rejected_inputs WHERE received_at >= ?1)",
+        "DELETE FROM rejected_inputs WHERE received_at < ?1"},
+       &result.rejected_inputs},
+  };
+  for (const auto& kind : kinds) {
+    auto n = PurgeWith(kind.sql, cutoff);
+    if (!n) return MakeError(fmt::format("purge of {} failed: {}", kind.what, n.error()));
+    *kind.count = *n;
+  }
   return result;
 }
 
