@@ -321,4 +321,17 @@ TEST_F(Service, RunWatchesPurgesReloadsRegistersAndStopsCleanly) {
   EXPECT_EQ(text.find("tok-Zz81"), std::string::npos) << text;
 }
 
+TEST_F(Service, RunWithoutAConfigurationUsesTheBuiltInDropFolder) {
+  fs::create_directories(dir_ / "inbox");
+  fs::copy_file(dmarc::testing::TestData("real/parsedmarc-samples/aggregate/rfc9990-sample.xml"),
+                dir_ / "inbox" / "r.xml");
+  // SIGTERM after 3 s: `timeout` then exits 124, having seen run stop.
+  auto r = RunCli({"run"}, dir_, "cd '" + dir_.string() + "' && env -i timeout -s TERM 3");
+  EXPECT_EQ(r.status, 124) << r.err;
+  EXPECT_NE(r.err.find("running with built-in default"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("info stopped"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "inbox" / "processed" / "r.xml"));
+  EXPECT_EQ(StoredReports("sqlite:" + (dir_ / "data" / "dmarc-report.db").string(), dir_), 1u);
+}
+
 }  // namespace
