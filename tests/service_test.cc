@@ -16,6 +16,7 @@
 
 #include "testing/cli.h"
 #include "testing/consul_agent.h"
+#include "testing/dovecot.h"  // FreePort
 #include "testing/process.h"
 #include "testing/test_util.h"
 
@@ -332,6 +333,30 @@ TEST_F(Service, RunWithoutAConfigurationUsesTheBuiltInDropFolder) {
   EXPECT_NE(r.err.find("info stopped"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::exists(dir_ / "inbox" / "processed" / "r.xml"));
   EXPECT_EQ(StoredReports("sqlite:" + (dir_ / "data" / "dmarc-report.db").string(), dir_), 1u);
+}
+
+TEST_F(Service, RunRegistersWithAConsulAgentThatStartsLater) {
+  const int port = dmarc::testing::FreePort();
+  fs::create_directories(dir_ / "inbox");
+  const std::string file =
+      Write("run.toml",
+            fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
+                        "[consul]\naddress = \"http://127.0.0.1:{}\"\nservice_id = \"late\"\n",
+                        (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port));
+  const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a first attempt fails
+  dmarc::testing::FakeConsulAgent agent(200, "", port);
+  EXPECT_TRUE(WaitUntil([&] { return !agent.requests().empty(); }, 10));
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(dmarc::testing::Wait(pid), 0);
+  const auto reqs = agent.requests();
+  ASSERT_GE(reqs.size(), 2u);
+  EXPECT_EQ(reqs.front().path, "/v1/agent/service/register");
+  EXPECT_EQ(reqs.back().path, "/v1/agent/service/deregister/late");
+  const std::string out = ReadLog((dir_ / "run.out").string());
+  EXPECT_NE(out.find("/v1/agent/service/register failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("(retrying)"), std::string::npos) << out;
+  EXPECT_NE(out.find("consul: registered late"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -108,22 +109,91 @@ Result<config::Config> Load(const std::string& file) {
   return config::LoadConfig(file, config::ProcessEnvironment());
 }
 
-// Registers the service when configured; deregisters what the previous configuration registered
-// when it is no longer wanted under the same id.
-void UpdateConsul(std::optional<consul::Agent>& registered, const config::Config& c) {
-  std::optional<consul::Agent> next;
-  if (c.consul) next.emplace(*c.consul);
-  if (registered && (!next || next->service_id() != registered->service_id())) {
-    if (auto r = registered->Deregister(); !r) spdlog::error("{}", r.error());
+constexpr std::chrono::minutes kReregisterEvery{5};
+constexpr std::chrono::seconds kLongestRetry{60};
+
+// Keeps the service registered with the Consul agent from a thread of its own: registers at
+// once, retries after 1 s, 2 s, ... up to a minute while the agent is unreachable (it may start
+// after us), and registers again every few minutes (an agent restarted without its state has
+// forgotten us; registering is idempotent). Deregisters only when asked: a reload under the same
+// service id keeps the registration.
+class ConsulRegistration {
+ public:
+  explicit ConsulRegistration(const config::ConsulConfig& c)
+      : agent_(c), thread_([this] { Loop(); }) {}
+  ~ConsulRegistration() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
   }
-  registered.reset();
-  if (!next) return;
-  if (auto r = next->Register(); !r) {
-    spdlog::error("{} (the service runs unregistered until the next reload)", r.error());
-    return;
+  ConsulRegistration(const ConsulRegistration&) = delete;
+  ConsulRegistration& operator=(const ConsulRegistration&) = delete;
+
+  const std::string& service_id() const { return agent_.service_id(); }
+
+  // Stops the thread's work, then deregisters.
+  void Deregister() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (auto r = agent_.Deregister(); !r) {
+      spdlog::error("{}", r.error());
+    } else {
+      spdlog::info("consul: deregistered {}", agent_.service_id());
+    }
   }
-  spdlog::info("consul: registered {} with health check {}", next->service_id(), next->check_url());
-  registered = std::move(next);
+
+ private:
+  void Loop() {
+    std::chrono::seconds pause{1};
+    bool registered = false;
+    std::string last_error;
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      lock.unlock();
+      auto r = agent_.Register();
+      lock.lock();
+      std::chrono::seconds wait = kReregisterEvery;
+      if (r) {
+        if (!registered) {
+          spdlog::info("consul: registered {} with health check {}", agent_.service_id(),
+                       agent_.check_url());
+        }
+        registered = true;
+        last_error.clear();
+        pause = std::chrono::seconds(1);
+      } else {
+        if (r.error() != last_error) spdlog::error("{} (retrying)", r.error());
+        last_error = r.error();
+        registered = false;
+        wait = pause;
+        pause = std::min(kLongestRetry, pause * 2);
+      }
+      wake_.wait_for(lock, wait, [this] { return stop_; });
+    }
+  }
+
+  consul::Agent agent_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// After a (re)load: a registration for the new configuration; the previous one is deregistered
+// when the new configuration has no [consul] table or another service id.
+void UpdateConsul(std::unique_ptr<ConsulRegistration>& current, const config::Config& c) {
+  const bool same_id =
+      current && c.consul && consul::Agent(*c.consul).service_id() == current->service_id();
+  if (current && !same_id) current->Deregister();
+  current.reset();
+  if (c.consul) current = std::make_unique<ConsulRegistration>(*c.consul);
 }
 
 }  // namespace
@@ -140,7 +210,7 @@ int RunService(const RunCommandOptions& options) {
   std::signal(SIGINT, OnTerminate);
   std::signal(SIGHUP, OnReload);
 
-  std::optional<consul::Agent> registered;
+  std::unique_ptr<ConsulRegistration> registered;
   int rc = 0;
   while (!g_terminate) {
     g_reload = false;
@@ -171,13 +241,7 @@ int RunService(const RunCommandOptions& options) {
     config = std::move(next).value();
     spdlog::info("configuration reloaded from {}", config->file);
   }
-  if (registered) {
-    if (auto r = registered->Deregister(); !r) {
-      spdlog::error("{}", r.error());
-    } else {
-      spdlog::info("consul: deregistered {}", registered->service_id());
-    }
-  }
+  if (registered) registered->Deregister();
   spdlog::info("stopped");
   return rc;
 }

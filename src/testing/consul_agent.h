@@ -19,7 +19,8 @@ struct ConsulRequest {
 // A stand-in for the agent's HTTP API on a free loopback port.
 class FakeConsulAgent {
  public:
-  explicit FakeConsulAgent(int status = 200, std::string answer = "") {
+  // port 0: a free one.
+  explicit FakeConsulAgent(int status = 200, std::string answer = "", int port = 0) {
     auto record = [this, status, answer](const httplib::Request& req, httplib::Response& res) {
       {
         std::lock_guard lock(mutex_);
@@ -31,7 +32,8 @@ class FakeConsulAgent {
     };
     server_.Put("/v1/agent/service/register", record);
     server_.Put(R"(/v1/agent/service/deregister/([^/]+))", record);
-    port_ = server_.bind_to_any_port("127.0.0.1");
+    port_ = port ? (server_.bind_to_port("127.0.0.1", port) ? port : -1)
+                 : server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
