@@ -34,6 +34,9 @@ watch_interval = 5
 
 namespace {
 
+// The threads below log through spdlog::default_logger(), a counted reference taken under
+// spdlog's lock: a reload may replace the default logger while they run.
+
 std::atomic<bool> g_terminate{false};
 std::atomic<bool> g_reload{false};
 std::atomic<bool>* g_fetch_stop = nullptr;
@@ -72,7 +75,7 @@ class Housekeeping {
   void Loop() {
     auto db = store::OpenStore(url_, store::OpenOptions{});
     if (!db) {
-      spdlog::error("housekeeping: {}", db.error());
+      spdlog::default_logger()->error("housekeeping: {}", db.error());
       return;
     }
     auto next_purge = std::chrono::steady_clock::now();
@@ -82,9 +85,10 @@ class Housekeeping {
         lock.unlock();
         auto purged = PurgeOlderThan(**db, days_, static_cast<std::int64_t>(std::time(nullptr)));
         if (purged) {
-          spdlog::info("retention: purged {} older than {} days", DescribePurge(*purged), days_);
+          spdlog::default_logger()->info("retention: purged {} older than {} days",
+                                         DescribePurge(*purged), days_);
         } else {
-          spdlog::error("retention: {}: {}", (*db)->Describe(), purged.error());
+          spdlog::default_logger()->error("retention: {}: {}", (*db)->Describe(), purged.error());
         }
         next_purge = std::chrono::steady_clock::now() + kPurgeEvery;
         lock.lock();
@@ -143,9 +147,9 @@ class ConsulRegistration {
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
     if (auto r = agent_.Deregister(); !r) {
-      spdlog::error("{}", r.error());
+      spdlog::default_logger()->error("{}", r.error());
     } else {
-      spdlog::info("consul: deregistered {}", agent_.service_id());
+      spdlog::default_logger()->info("consul: deregistered {}", agent_.service_id());
     }
   }
 
@@ -162,14 +166,14 @@ class ConsulRegistration {
       std::chrono::seconds wait = kReregisterEvery;
       if (r) {
         if (!registered) {
-          spdlog::info("consul: registered {} with health check {}", agent_.service_id(),
-                       agent_.check_url());
+          spdlog::default_logger()->info("consul: registered {} with health check {}",
+                                         agent_.service_id(), agent_.check_url());
         }
         registered = true;
         last_error.clear();
         pause = std::chrono::seconds(1);
       } else {
-        if (r.error() != last_error) spdlog::error("{} (retrying)", r.error());
+        if (r.error() != last_error) spdlog::default_logger()->error("{} (retrying)", r.error());
         last_error = r.error();
         registered = false;
         wait = pause;
