@@ -326,8 +326,8 @@ TEST_F(Service, RunWithoutAConfigurationUsesTheBuiltInDropFolder) {
   fs::create_directories(dir_ / "inbox");
   fs::copy_file(dmarc::testing::TestData("real/parsedmarc-samples/aggregate/rfc9990-sample.xml"),
                 dir_ / "inbox" / "r.xml");
-  // SIGTERM after 3 s: `timeout` then exits 124, having seen run stop.
-  auto r = RunCli({"run"}, dir_, "cd '" + dir_.string() + "' && env -i timeout -s TERM 3");
+  // SIGTERM after 5 s: `timeout` then exits 124, having seen run stop.
+  auto r = RunCli({"run"}, dir_, "cd '" + dir_.string() + "' && env -i timeout -s TERM 5");
   EXPECT_EQ(r.status, 124) << r.err;
   EXPECT_NE(r.err.find("running with built-in default"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("info stopped"), std::string::npos) << r.err;
