@@ -246,6 +246,13 @@ TEST_F(Service, TheFreeBsdRcScriptIsValidShell) {
   EXPECT_NE(script.find("kill -HUP"), std::string::npos);
 }
 
+// Puts a copy of `from` into a watched folder whole (copy beside it, then rename).
+void Drop(const fs::path& from, const fs::path& to) {
+  const fs::path part = to.parent_path().parent_path() / (to.filename().string() + ".part");
+  fs::copy_file(from, part);
+  fs::rename(part, to);
+}
+
 // Waits up to `seconds` for pred().
 template <class Pred>
 bool WaitUntil(Pred pred, int seconds = 20) {
@@ -287,16 +294,14 @@ TEST_F(Service, RunWatchesPurgesReloadsRegistersAndStopsCleanly) {
   EXPECT_TRUE(WaitUntil([&] { return log_has("retention: purged 1 aggregate report(s)"); }));
   EXPECT_TRUE(WaitUntil([&] { return !agent.requests().empty(); }));
 
-  fs::copy_file(samples + "rfc9990-example.net!example.com!1700000000!1700086399.xml",
-                inbox1 / "a.xml");
+  Drop(samples + "rfc9990-example.net!example.com!1700000000!1700086399.xml", inbox1 / "a.xml");
   EXPECT_TRUE(WaitUntil([&] { return StoredReports(db, dir_) == 1; }));
 
   // SIGHUP: the new configuration watches the other folder.
   Write("run.toml", config_for(inbox2));
   ::kill(pid, SIGHUP);
   EXPECT_TRUE(WaitUntil([&] { return log_has("configuration reloaded from " + file); }));
-  fs::copy_file(samples + "protection.outlook.com!example.com!1711756800!1711843200.xml",
-                inbox2 / "b.xml");
+  Drop(samples + "protection.outlook.com!example.com!1711756800!1711843200.xml", inbox2 / "b.xml");
   EXPECT_TRUE(WaitUntil([&] { return StoredReports(db, dir_) == 2; }));
 
   // A configuration with an error is refused and the running one stays.

@@ -85,7 +85,9 @@ TEST(Soak, AnHourOfArrivalsKeepsMemoryFlat) {
   for (int round = 0; round < kRounds; ++round) {
     for (int i = 0; i < kArrivalsPerRound; ++i) {
       const int n = round * kArrivalsPerRound + i;
-      const fs::path file = inbox / fmt::format("arrival-{:05}.xml", n);
+      // Written beside the folder, then renamed into it: a drop folder takes whole files only.
+      const std::string name = fmt::format("arrival-{:05}.xml", n);
+      const fs::path file = dir / name;
       if (n % 100 == 99) {
         std::ofstream(file) << "junk " << n;  // rejected, filed as invalid
       } else if (n % 50 == 49) {
@@ -97,6 +99,7 @@ TEST(Soak, AnHourOfArrivalsKeepsMemoryFlat) {
         std::ofstream(file) << WithId(small, "dmarcbis-test-report-001", fmt::format("soak-{}", n));
         ++distinct;
       }
+      fs::rename(file, inbox / name);
     }
     bool done = false;
     for (int i = 0; i < 600 && !done; ++i) {
