@@ -22,6 +22,10 @@ packages=(
   dovecot-core dovecot-imapd dovecot-pop3d openssl
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   zip gzip python3 time dnsmasq-base
+  # service tests: remote syslog receiver, /metrics format checker
+  syslog-ng-core prometheus
+  # systemd-analyze checks deploy/dmarc-report.service
+  systemd
 )
 
 missing=()

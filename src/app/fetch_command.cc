@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -21,6 +22,8 @@
 #include "collect/classify.h"
 #include "collect/source.h"
 #include "config/config.h"
+#include "log/log.h"
+#include "metrics/metrics.h"
 #include "pipeline/ordered_parallel.h"
 #include "store/store.h"
 
@@ -57,6 +60,14 @@ struct Totals {
         by_class[static_cast<int>(MailClass::kInvalid)], new_reports, new_records, duplicates);
   }
 };
+
+void CountBatch(const std::string& source, const Totals& t, const store::BatchResult& stored) {
+  auto& m = metrics::Program();
+  m.mails_fetched.Add({source}, static_cast<double>(t.mails));
+  m.reports.Add({"aggregate"}, static_cast<double>(t.new_reports));
+  m.duplicates.Add({"aggregate"}, static_cast<double>(t.duplicates));
+  m.rejected.Add({source}, static_cast<double>(stored.rejections));
+}
 
 class Fetcher {
  public:
@@ -173,6 +184,7 @@ class Fetcher {
                                    st.source.Describe(), filed.error()));
     }
     st.totals.Add(t);
+    CountBatch(st.source.Describe(), t, *stored);
     st.done += f.items.size();
     st.progress.Update(st.done, st.done);
     const auto now = std::chrono::steady_clock::now();
@@ -222,17 +234,39 @@ int RunFetch(const FetchCommandOptions& options) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(options.quiet ? spdlog::level::warn : spdlog::level::info);
 
-  auto config = config::LoadConfig(options.config, config::ProcessEnvironment());
+  auto config = LoadConfigAndLogging(options.config, nullptr);
+  if (!config) return 2;
+  if (options.quiet) spdlog::set_level(spdlog::level::warn);
+  return RunFetchLoop(*config, options);
+}
+
+std::atomic<bool>& FetchStopFlag() { return g_stop; }
+
+std::optional<config::Config> LoadConfigAndLogging(const std::string& path,
+                                                   const char* default_text) {
+  auto config =
+      path.empty() && default_text
+          ? config::LoadConfigText(default_text, "built-in default", config::ProcessEnvironment())
+          : config::LoadConfig(path, config::ProcessEnvironment());
   if (!config) {
     fmt::print(stderr, "{}\n", config.error());
-    return 2;
+    return std::nullopt;
   }
+  // The [log] table takes over: its sinks, with every configured secret kept out of the lines.
+  if (auto logged = log::Setup(config->log, config->secrets); !logged) {
+    fmt::print(stderr, "{}: {}\n", config->file, logged.error());
+    return std::nullopt;
+  }
+  for (const auto& w : config->warnings) spdlog::warn("{}", w);
+  return std::move(config).value();
+}
+
+int RunFetchLoop(const config::Config& config, const FetchCommandOptions& options) {
   // Batches of mail are small: a smaller page cache than import's keeps memory low for a
   // long-running --watch, at no measurable cost in speed.
   store::OpenOptions open_options;
   open_options.cache_kib = 16 * 1024;
-  for (const auto& w : config->warnings) spdlog::warn("{}", w);
-  auto db = store::OpenStore(config->store.url, open_options);
+  auto db = store::OpenStore(config.store.url, open_options);
   if (!db) {
     fmt::print(stderr, "{}\n", db.error());
     return 2;
@@ -242,13 +276,15 @@ int RunFetch(const FetchCommandOptions& options) {
   mallopt(M_ARENA_MAX, 2);
   // A server that closes the connection must give an error, not end the process.
   std::signal(SIGPIPE, SIG_IGN);
-  std::signal(SIGINT, OnStopSignal);
-  std::signal(SIGTERM, OnStopSignal);
+  if (options.signal_handlers) {
+    std::signal(SIGINT, OnStopSignal);
+    std::signal(SIGTERM, OnStopSignal);
+  }
 
   const unsigned jobs =
-      config->fetch.jobs ? config->fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
+      config.fetch.jobs ? config.fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
   Fetcher fetcher(**db, options, jobs);
-  auto sources = MakeSources(*config, options.limits);
+  auto sources = MakeSources(config, options.limits);
   const auto start = std::chrono::steady_clock::now();
   Totals totals;
   int failures = 0;
@@ -258,7 +294,11 @@ int RunFetch(const FetchCommandOptions& options) {
     for (auto& source : sources) {
       if (g_stop) break;
       collect::Status s = fetcher.Drain(*source, totals);
-      if (!s) {
+      if (s) {
+        metrics::Program().last_fetch.Set({source->Describe()},
+                                          static_cast<double>(std::time(nullptr)));
+      } else {
+        metrics::Program().fetch_errors.Add({source->Describe()});
         failed = true;
         ++failures;
         spdlog::error("{}", s.error());
@@ -268,7 +308,7 @@ int RunFetch(const FetchCommandOptions& options) {
     if (!options.watch) break;
     if (failed) {
       // Reconnect with backoff: 1 s, 2 s, 4 s ... up to fetch.max_backoff.
-      backoff = std::min<std::int64_t>(backoff ? backoff * 2 : 1, config->fetch.max_backoff);
+      backoff = std::min<std::int64_t>(backoff ? backoff * 2 : 1, config.fetch.max_backoff);
       spdlog::info("retrying in {} s", backoff);
       collect::Status waited = sources.front()->collect::Source::Wait(backoff, g_stop);
       (void)waited;
@@ -278,8 +318,8 @@ int RunFetch(const FetchCommandOptions& options) {
     // One source can be waited on (IMAP IDLE); with several, every one is polled in turn.
     collect::Status waited =
         sources.size() == 1
-            ? sources.front()->Wait(config->fetch.watch_interval, g_stop)
-            : sources.front()->collect::Source::Wait(config->fetch.watch_interval, g_stop);
+            ? sources.front()->Wait(config.fetch.watch_interval, g_stop)
+            : sources.front()->collect::Source::Wait(config.fetch.watch_interval, g_stop);
     if (!waited) {
       spdlog::error("{}", waited.error());
       sources.front()->Close();

@@ -2,9 +2,12 @@
 // after its reports are committed; with --watch, keeps doing so as mail arrives.
 #pragma once
 
+#include <atomic>
+#include <optional>
 #include <string>
 
 #include "base/limits.h"
+#include "config/config.h"
 
 namespace dmarc::app {
 
@@ -13,9 +16,21 @@ struct FetchCommandOptions {
   bool watch = false;
   bool quiet = false;
   bool progress = true;
+  bool signal_handlers = true;  // SIGINT/SIGTERM set FetchStopFlag(); `run` installs its own
   Limits limits;
 };
 
 int RunFetch(const FetchCommandOptions& options);
+
+// The part of RunFetch after the configuration is loaded and logging set up (for `run`, which
+// calls it again after a reload). Installs SIGINT/SIGTERM handlers that set FetchStopFlag();
+// returns once the flag is set (with options.watch) after finishing the batch in flight.
+int RunFetchLoop(const config::Config& config, const FetchCommandOptions& options);
+std::atomic<bool>& FetchStopFlag();
+
+// Loads the configuration at path (empty: default_text when given, else the environment only)
+// and installs its logging; prints every problem on stderr and returns nullopt on failure.
+std::optional<config::Config> LoadConfigAndLogging(const std::string& path,
+                                                   const char* default_text);
 
 }  // namespace dmarc::app

@@ -11,6 +11,8 @@
 #include "app/enrichment.h"
 #include "app/fetch_command.h"
 #include "app/parse_command.h"
+#include "app/run_command.h"
+#include "app/service_commands.h"
 #include "app/store_commands.h"
 #include "web/html_report.h"
 #include "web/server.h"
@@ -274,6 +276,31 @@ int main(int argc, char** argv) {
   fetch_cmd->add_flag("-q,--quiet", fetch.quiet, "Only warnings and errors");
   AddLimitOptions(*fetch_cmd, fetch.limits);
 
+  std::string check_config_file;
+  CLI::App* check_config_cmd = app.add_subcommand(
+      "check-config", "Check a configuration file: every problem, naming the file and key");
+  check_config_cmd->add_option("FILE", check_config_file, "TOML configuration")->required();
+
+  dmarc::app::RunCommandOptions run;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run", "Run as a service: collect from every configured source as mail arrives");
+  run_cmd->add_option("-c,--config", run.config,
+                      "TOML configuration (default: drop folder inbox/ into "
+                      "data/dmarc-report.db); SIGHUP re-reads it");
+  AddLimitOptions(*run_cmd, run.limits);
+
+  dmarc::app::VacuumCommandOptions vacuum;
+  CLI::App* vacuum_cmd = app.add_subcommand(
+      "vacuum", "Purge reports older than the retention, then compact the store");
+  vacuum_cmd->add_option("--db", vacuum.db, db_help);
+  vacuum_cmd->add_option("-c,--config", vacuum.config,
+                         "Take store.url and store.retention_days from this configuration");
+  vacuum_cmd
+      ->add_option("--retention-days", vacuum.retention_days,
+                   "Purge what is older than this many days (0: only compact)")
+      ->check(CLI::Range(0, 100000));
+  vacuum_cmd->add_flag("-q,--quiet", vacuum.quiet, "No summary");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -297,6 +324,9 @@ int main(int argc, char** argv) {
   }
   if (enrich_cmd->parsed()) return dmarc::app::RunEnrich(enrich);
   if (fetch_cmd->parsed()) return dmarc::app::RunFetch(fetch);
+  if (check_config_cmd->parsed()) return dmarc::app::RunCheckConfig(check_config_file);
+  if (run_cmd->parsed()) return dmarc::app::RunService(run);
+  if (vacuum_cmd->parsed()) return dmarc::app::RunVacuum(vacuum);
   if (stats_cmd->parsed()) return dmarc::app::RunStats(stats);
   if (export_cmd->parsed()) {
     exp.format =

@@ -35,8 +35,8 @@ Result<std::string> ReadSmallFile(const std::string& path) {
 class Table {
  public:
   Table(const toml::table* root, std::string name, const EnvLookup& env,
-        std::vector<std::string>& errors)
-      : name_(std::move(name)), env_(env), errors_(errors) {
+        std::vector<std::string>& errors, std::vector<std::string>& secrets)
+      : name_(std::move(name)), env_(env), errors_(errors), secrets_(secrets) {
     if (root) {
       const toml::node* n = root->get(name_);
       if (n && !n->is_table()) {
@@ -54,8 +54,14 @@ class Table {
     if (auto v = Text(key)) out = *v;
   }
 
-  // `key`, `key_file`, and their environment variables; the later ones win.
+  // `key`, `key_file`, and their environment variables; the later ones win. The value is
+  // remembered among the secrets that logging keeps out of its lines.
   void Secret(const char* key, std::string& out) {
+    ReadSecret(key, out);
+    if (!out.empty()) secrets_.push_back(out);
+  }
+
+  void ReadSecret(const char* key, std::string& out) {
     Str(key, out);
     const std::string file_key = std::string(key) + "_file";
     std::string file;
@@ -114,6 +120,11 @@ class Table {
 
   template <class E>
   void Choice(const char* key, E& out, std::initializer_list<std::pair<const char*, E>> choices) {
+    ChoiceOf(key, out, choices);
+  }
+
+  template <class E, class Choices>
+  void ChoiceOf(const char* key, E& out, const Choices& choices) {
     auto v = Text(key);
     if (!v) return;
     std::string names;
@@ -127,6 +138,13 @@ class Table {
     Error(key, fmt::format("must be one of {}, not \"{}\"", names, *v));
   }
 
+  // A string that must be one of `words`.
+  void Word(const char* key, std::string& out, std::initializer_list<const char*> words) {
+    std::vector<std::pair<const char*, std::string>> choices;
+    for (const char* w : words) choices.emplace_back(w, w);
+    ChoiceOf(key, out, choices);
+  }
+
   void Error(const std::string& key, const std::string& message) {
     errors_.push_back(key.empty() ? fmt::format("[{}]: {}", name_, message)
                                   : fmt::format("{}.{}: {}", name_, key, message));
@@ -136,7 +154,10 @@ class Table {
   void CheckUnknown() {
     if (!table_) return;
     for (const auto& [k, v] : *table_) {
-      if (!known_.count(std::string(k.str()))) Error(std::string(k.str()), "unknown key");
+      if (known_.count(std::string(k.str()))) continue;
+      std::string expected;
+      for (const auto& name : known_) expected += (expected.empty() ? "" : ", ") + name;
+      Error(std::string(k.str()), "unknown key (expected one of: " + expected + ")");
     }
   }
 
@@ -173,6 +194,7 @@ class Table {
   std::string name_;
   const EnvLookup& env_;
   std::vector<std::string>& errors_;
+  std::vector<std::string>& secrets_;
   const toml::table* table_ = nullptr;
   bool env_used_ = false;
   std::set<std::string> known_;
@@ -180,7 +202,112 @@ class Table {
 
 // ---- One Bind function per table: the only place a key is mapped to a field. ----
 
-void Bind(Table& t, StoreConfig& c) { t.Str("url", c.url); }
+void Bind(Table& t, StoreConfig& c) {
+  t.Str("url", c.url);
+  t.Integer("retention_days", c.retention_days, 0, 100000);
+}
+
+// "udp://host:port", "tcp://host:port", "host:port" or "host" (UDP; port 514); [v6] in brackets.
+bool ParseSyslogTarget(const std::string& text, LogConfig& c) {
+  std::string rest = text;
+  c.syslog_transport = SyslogTransport::kUdp;
+  if (rest.starts_with("udp://")) {
+    rest = rest.substr(6);
+  } else if (rest.starts_with("tcp://")) {
+    c.syslog_transport = SyslogTransport::kTcp;
+    rest = rest.substr(6);
+  } else if (rest.find("://") != std::string::npos) {
+    return false;
+  }
+  std::string port;
+  if (rest.starts_with("[")) {
+    const auto close = rest.find(']');
+    if (close == std::string::npos) return false;
+    c.syslog_host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return false;
+      port = rest.substr(close + 2);
+    }
+  } else if (const auto colon = rest.rfind(':'); colon != std::string::npos) {
+    if (rest.find(':') != colon) return false;  // a bare IPv6 address needs brackets
+    c.syslog_host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  } else {
+    c.syslog_host = rest;
+  }
+  if (c.syslog_host.empty() || c.syslog_host.find('/') != std::string::npos) return false;
+  c.syslog_port = 514;
+  if (!port.empty() || rest.ends_with(":")) {
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos) {
+      return false;
+    }
+    c.syslog_port = std::stoi(port);
+    if (c.syslog_port < 1 || c.syslog_port > 65535) return false;
+  }
+  return true;
+}
+
+void Bind(Table& t, LogConfig& c) {
+  t.Word("level", c.level, {"debug", "info", "warning", "error", "critical"});
+  t.Bool("stderr", c.to_stderr);
+  t.Str("file", c.file);
+  t.Str("syslog", c.syslog);
+  t.Word("syslog_facility", c.syslog_facility,
+         {"kern", "user", "mail", "daemon", "auth", "syslog", "local0", "local1", "local2",
+          "local3", "local4", "local5", "local6", "local7"});
+  if (!c.syslog.empty() && !ParseSyslogTarget(c.syslog, c)) {
+    t.Error("syslog", fmt::format("must be \"udp://HOST:PORT\", \"tcp://HOST:PORT\" or \"HOST\" "
+                                  "(UDP, port 514), not \"{}\"",
+                                  c.syslog));
+  }
+}
+
+// A Consul duration: one or more NUMBER UNIT pairs, units ms, s, m, h ("10s", "1h30m").
+bool IsDuration(const std::string& s) {
+  std::size_t i = 0;
+  if (s.empty() || s.size() > 32) return false;
+  while (i < s.size()) {
+    const std::size_t digits = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    if (i == digits) return false;
+    if (s.compare(i, 2, "ms") == 0) {
+      i += 2;
+    } else if (i < s.size() && (s[i] == 's' || s[i] == 'm' || s[i] == 'h')) {
+      ++i;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Bind(Table& t, ConsulConfig& c) {
+  t.Str("address", c.address);
+  t.Secret("token", c.token);
+  t.Str("service_name", c.service_name);
+  t.Str("service_id", c.service_id);
+  t.Str("service_address", c.service_address);
+  t.Integer("service_port", c.service_port, 1, 65535);
+  t.Str("check_url", c.check_url);
+  t.Str("check_interval", c.check_interval);
+  t.Str("check_timeout", c.check_timeout);
+  t.Str("deregister_after", c.deregister_after);
+  if (!c.address.starts_with("http://") && !c.address.starts_with("https://")) {
+    t.Error("address", fmt::format("must be an http:// or https:// URL, not \"{}\"", c.address));
+  }
+  if (c.service_name.empty()) t.Error("service_name", "must not be empty");
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"check_interval", &c.check_interval},
+        {"check_timeout", &c.check_timeout},
+        {"deregister_after", &c.deregister_after}}) {
+    if (!IsDuration(*value)) {
+      t.Error(key,
+              fmt::format("must be a duration such as \"10s\", \"1m\" or \"1h30m\", not \"{}\"",
+                          *value));
+    }
+  }
+}
 
 void Bind(Table& t, FetchConfig& c) {
   t.Integer("jobs", c.jobs, 0, 256);
@@ -259,8 +386,8 @@ void Bind(Table& t, MaildirConfig& c) {
 // Binds a table that is always there.
 template <class T>
 void Load(const toml::table* root, const char* name, const EnvLookup& env, T& out,
-          std::vector<std::string>& errors) {
-  Table t(root, name, env, errors);
+          std::vector<std::string>& errors, std::vector<std::string>& secrets) {
+  Table t(root, name, env, errors, secrets);
   Bind(t, out);
   t.CheckUnknown();
 }
@@ -268,8 +395,9 @@ void Load(const toml::table* root, const char* name, const EnvLookup& env, T& ou
 // Binds a table that configures something only when present (in the file or the environment).
 template <class T>
 void LoadOptional(const toml::table* root, const char* name, const EnvLookup& env,
-                  std::optional<T>& out, std::vector<std::string>& errors) {
-  Table t(root, name, env, errors);
+                  std::optional<T>& out, std::vector<std::string>& errors,
+                  std::vector<std::string>& secrets) {
+  Table t(root, name, env, errors, secrets);
   T value;
   Bind(t, value);
   t.CheckUnknown();
@@ -289,35 +417,46 @@ EnvLookup ProcessEnvironment() {
 }
 
 Result<Config> LoadConfig(const std::string& path, const EnvLookup& env) {
+  if (path.empty()) return LoadConfigText("", "", env);
+  auto text = ReadSmallFile(path);
+  if (!text) return MakeError(text.error());
+  return LoadConfigText(*text, path, env);
+}
+
+Result<Config> LoadConfigText(const std::string& text, const std::string& name,
+                              const EnvLookup& env) {
   Config config;
-  config.file = path.empty() ? "environment" : path;
+  config.file = name.empty() ? "environment" : name;
   toml::table root;
-  if (!path.empty()) {
-    auto text = ReadSmallFile(path);
-    if (!text) return MakeError(text.error());
+  if (!text.empty()) {
     // The system's toml++ is built with exceptions; a syntax error becomes a Result here.
     try {
-      root = toml::parse(*text, path);
+      root = toml::parse(text, config.file);
     } catch (const toml::parse_error& e) {
-      return MakeError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+      return MakeError(fmt::format("{}:{}:{}: {}", config.file, e.source().begin.line,
                                    e.source().begin.column, e.description()));
     }
   }
-  static const std::set<std::string> kTables = {"store",   "fetch", "imap",     "pop3",
-                                                "maildir", "mbox",  "directory"};
+  static const std::set<std::string> kTables = {"store", "fetch",     "imap", "pop3",  "maildir",
+                                                "mbox",  "directory", "log",  "consul"};
   std::vector<std::string> errors;
   for (const auto& [k, v] : root) {
     if (!kTables.count(std::string(k.str()))) {
-      errors.push_back(fmt::format("[{}]: unknown table", k.str()));
+      std::string expected;
+      for (const auto& table : kTables) expected += (expected.empty() ? "" : ", ") + table;
+      errors.push_back(fmt::format("[{}]: unknown table (expected one of: {})", k.str(), expected));
     }
   }
-  Load(&root, "store", env, config.store, errors);
-  Load(&root, "fetch", env, config.fetch, errors);
-  LoadOptional(&root, "imap", env, config.imap, errors);
-  LoadOptional(&root, "pop3", env, config.pop3, errors);
-  LoadOptional(&root, "maildir", env, config.maildir, errors);
-  LoadOptional(&root, "mbox", env, config.mbox, errors);
-  LoadOptional(&root, "directory", env, config.directory, errors);
+  auto& secrets = config.secrets;
+  Load(&root, "store", env, config.store, errors, secrets);
+  Load(&root, "fetch", env, config.fetch, errors, secrets);
+  LoadOptional(&root, "imap", env, config.imap, errors, secrets);
+  LoadOptional(&root, "pop3", env, config.pop3, errors, secrets);
+  LoadOptional(&root, "maildir", env, config.maildir, errors, secrets);
+  LoadOptional(&root, "mbox", env, config.mbox, errors, secrets);
+  LoadOptional(&root, "directory", env, config.directory, errors, secrets);
+  Load(&root, "log", env, config.log, errors, secrets);
+  LoadOptional(&root, "consul", env, config.consul, errors, secrets);
   if (errors.empty() && !config.imap && !config.pop3 && !config.maildir && !config.mbox &&
       !config.directory) {
     errors.push_back(
@@ -325,6 +464,7 @@ Result<Config> LoadConfig(const std::string& path, const EnvLookup& env) {
         "[directory]");
   }
   // A password written into the file itself is only as secret as the file.
+  const std::string& path = name;  // a file name, or a label that names no file
   struct stat st {};
   if (!path.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH))) {
     for (const char* table : {"imap", "pop3"}) {

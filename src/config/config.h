@@ -22,6 +22,36 @@ namespace dmarc::config {
 
 struct StoreConfig {
   std::string url = "sqlite:data/dmarc-report.db";
+  int retention_days = 0;  // reports older than this are purged; 0 keeps everything
+};
+
+// Where log lines go; see src/log/log.h.
+enum class SyslogTransport { kUdp, kTcp };
+
+struct LogConfig {
+  std::string level = "info";  // debug, info, warning, error, critical
+  bool to_stderr = true;       // key `stderr`
+  std::string file;            // appended to; empty: none
+  std::string syslog;          // "udp://host:port", "tcp://host:port" or "host" (UDP, 514)
+  std::string syslog_facility = "daemon";
+  // Parsed from `syslog` by the loader.
+  SyslogTransport syslog_transport = SyslogTransport::kUdp;
+  std::string syslog_host;
+  int syslog_port = 514;
+};
+
+// Registration with a local Consul agent (optional: only when the table is present).
+struct ConsulConfig {
+  std::string address = "http://127.0.0.1:8500";  // the agent's HTTP API
+  std::string token;                              // ACL token (X-Consul-Token); a secret
+  std::string service_name = "dmarc-report";
+  std::string service_id;       // empty: service_name-hostname
+  std::string service_address;  // empty: the agent's node address
+  int service_port = 8080;
+  std::string check_url;  // empty: http://{service_address or 127.0.0.1}:{service_port}/healthz
+  std::string check_interval = "10s";  // Consul durations: 10s, 1m, 1h30m
+  std::string check_timeout = "5s";
+  std::string deregister_after = "10m";  // DeregisterCriticalServiceAfter
 };
 
 // What becomes of a mail once every report in it is committed.
@@ -85,6 +115,10 @@ struct Config {
   std::optional<PathConfig> directory;
   // Problems that do not stop a run, e.g. a password in a file others can read.
   std::vector<std::string> warnings;
+  LogConfig log;
+  std::optional<ConsulConfig> consul;
+  // Every secret value read (passwords, tokens), so that logging can keep them out of its lines.
+  std::vector<std::string> secrets;
 };
 
 // Returns the value of an environment variable, or nullptr.
@@ -94,6 +128,9 @@ EnvLookup ProcessEnvironment();
 // Reads and checks the file (an empty path: only the environment). Every problem is reported,
 // one per line, naming the key, e.g. "config.toml: imap.port: must be 1..65535, not 70000".
 Result<Config> LoadConfig(const std::string& path, const EnvLookup& env);
+// The same for TOML text already in memory (e.g. a built-in default); `name` names it in messages.
+Result<Config> LoadConfigText(const std::string& text, const std::string& name,
+                              const EnvLookup& env);
 
 // "DMARC_REPORT_IMAP_HOST" for ("imap", "host").
 std::string EnvName(const std::string& table, const std::string& key);

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <tuple>
 
 #include "testing/test_util.h"
 
@@ -174,6 +176,104 @@ TEST_F(ConfigTest, AnInlinePasswordInAReadableFileIsWarnedAbout) {
             std::string::npos)
       << c->warnings[0];
   EXPECT_EQ(c->warnings[0].find("\"p\""), std::string::npos) << "never the password itself";
+}
+
+TEST_F(ConfigTest, ReadsLogConsulAndRetention) {
+  Write("token", "consul-token\n");
+  auto c = Load(R"(
+[store]
+retention_days = 400
+[directory]
+path = "inbox"
+[log]
+level = "debug"
+stderr = false
+file = "/var/log/dmarc-report.log"
+syslog = "tcp://[::1]:6514"
+syslog_facility = "local3"
+[consul]
+service_port = 9090
+token_file = ")" +
+                (dir_ / "token").string() + R"("
+)");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->store.retention_days, 400);
+  EXPECT_EQ(c->log.level, "debug");
+  EXPECT_FALSE(c->log.to_stderr);
+  EXPECT_EQ(c->log.file, "/var/log/dmarc-report.log");
+  EXPECT_EQ(c->log.syslog_transport, SyslogTransport::kTcp);
+  EXPECT_EQ(c->log.syslog_host, "::1");
+  EXPECT_EQ(c->log.syslog_port, 6514);
+  EXPECT_EQ(c->log.syslog_facility, "local3");
+  ASSERT_TRUE(c->consul);
+  EXPECT_EQ(c->consul->address, "http://127.0.0.1:8500");
+  EXPECT_EQ(c->consul->service_port, 9090);
+  EXPECT_EQ(c->consul->token, "consul-token");
+  EXPECT_EQ(c->secrets, std::vector<std::string>{"consul-token"});
+}
+
+TEST_F(ConfigTest, SyslogTargetForms) {
+  const std::pair<const char*, std::tuple<SyslogTransport, const char*, int>> cases[] = {
+      {"10.0.0.5", {SyslogTransport::kUdp, "10.0.0.5", 514}},
+      {"udp://log.example:5514", {SyslogTransport::kUdp, "log.example", 5514}},
+      {"tcp://10.0.0.5", {SyslogTransport::kTcp, "10.0.0.5", 514}},
+      {"log.example:1514", {SyslogTransport::kUdp, "log.example", 1514}},
+  };
+  for (const auto& [text, want] : cases) {
+    auto c = Load(std::string("[directory]\npath = \"in\"\n[log]\nsyslog = \"") + text + "\"\n");
+    ASSERT_TRUE(c) << text << ": " << c.error();
+    EXPECT_EQ(c->log.syslog_transport, std::get<0>(want)) << text;
+    EXPECT_EQ(c->log.syslog_host, std::get<1>(want)) << text;
+    EXPECT_EQ(c->log.syslog_port, std::get<2>(want)) << text;
+  }
+  for (const char* bad : {"http://x", "x:0", "x:99999", "::1", "tcp://", "x:"}) {
+    auto c = Load(std::string("[directory]\npath = \"in\"\n[log]\nsyslog = \"") + bad + "\"\n");
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().find("log.syslog: must be \"udp://HOST:PORT\""), std::string::npos)
+        << c.error();
+  }
+}
+
+TEST_F(ConfigTest, ServiceTablesReportEveryProblemWithWhatIsExpected) {
+  auto c = Load(R"(
+[store]
+retention_days = -1
+[directory]
+path = "in"
+[log]
+level = "verbose"
+syslog_facility = "local9"
+[consul]
+address = "127.0.0.1:8500"
+check_interval = "ten seconds"
+deregister_after = "5"
+sevice_port = 1
+)");
+  ASSERT_FALSE(c);
+  const std::string& e = c.error();
+  for (const char* want : {
+           "c.toml: store.retention_days: must be 0..100000, not -1",
+           "c.toml: log.level: must be one of \"debug\", \"info\", \"warning\", \"error\", "
+           "\"critical\", not \"verbose\"",
+           "c.toml: log.syslog_facility: must be one of",
+           "c.toml: consul.address: must be an http:// or https:// URL, not \"127.0.0.1:8500\"",
+           "c.toml: consul.check_interval: must be a duration such as \"10s\"",
+           "c.toml: consul.deregister_after: must be a duration",
+           "c.toml: consul.sevice_port: unknown key (expected one of: address, check_interval,",
+       }) {
+    EXPECT_NE(e.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << e;
+  }
+  // One line per problem.
+  EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 6) << e;
+}
+
+TEST_F(ConfigTest, PasswordsAreAmongTheSecrets) {
+  env_["DMARC_REPORT_POP3_PASSWORD"] = "pop-secret";
+  auto c = Load(
+      "[imap]\nhost = \"h\"\nuser = \"u\"\npassword = \"imap-secret\"\n"
+      "[pop3]\nhost = \"h\"\nuser = \"u\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->secrets, (std::vector<std::string>{"imap-secret", "pop-secret"}));
 }
 
 }  // namespace

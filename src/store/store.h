@@ -112,6 +112,15 @@ struct IpInfoRow {
   std::int64_t expires_at = 0;
 };
 
+// What Purge removed.
+struct PurgeResult {
+  std::size_t aggregate_reports = 0;
+  std::size_t aggregate_records = 0;
+  std::size_t failure_reports = 0;
+  std::size_t smtp_tls_reports = 0;
+  std::size_t rejected_inputs = 0;
+};
+
 class ReportStore {
  public:
   virtual ~ReportStore() = default;
@@ -158,6 +167,20 @@ class ReportStore {
   virtual Result<std::size_t> UpdateSources(const std::vector<model::Source>& sources,
                                             std::int64_t enriched_at, std::int64_t enriched_before);
 
+  // Retention: removes what is older than `cutoff` (Unix seconds): aggregate reports that ended
+  // before it, with their records and their part of the daily totals (stats over what is left
+  // are those of a store that never had them); failure reports that arrived before it; SMTP TLS
+  // reports that ended before it; rejected inputs received before it, with their bytes unless a
+  // newer rejection shares them. Runs in short transactions, so a writer in another process is
+  // never held up for long. Stores that cannot purge return an error.
+  virtual Result<PurgeResult> Purge(std::int64_t cutoff) {
+    (void)cutoff;
+    return MakeError(Describe() + ": purging is not supported by this store");
+  }
+  // Gives the space of removed data back to the file system (SQLite: VACUUM, WAL truncated).
+  virtual Result<bool> Compact() { return MakeError(Describe() + ": cannot compact"); }
+  // Bytes the store occupies on disk (0 when unknown).
+  virtual std::uint64_t SizeOnDisk() const { return 0; }
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -266,6 +267,132 @@ TEST_P(StoreContract, ReopeningKeepsDataAndSchema) {
   EXPECT_EQ(s->reports, 1u);
 }
 
+std::vector<std::string> ExportAll(ReportStore& st) {
+  std::vector<std::string> out;
+  auto n = st.ForEachAggregate({}, [&](model::AggregateReport&& rep) { out.push_back(Json(rep)); });
+  EXPECT_TRUE(n.ok()) << n.error();
+  return out;
+}
+
+TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
+  const auto reports = Samples(kDistinct);
+  // A cutoff between the oldest and the newest samples.
+  std::vector<std::int64_t> ends;
+  for (const auto& r : reports) ends.push_back(r.report_metadata.end);
+  std::sort(ends.begin(), ends.end());
+  const std::int64_t cutoff = ends[ends.size() / 2];
+  std::vector<model::AggregateReport> kept;
+  std::size_t old_records = 0;
+  for (const auto& r : reports) {
+    if (r.report_metadata.end >= cutoff) {
+      kept.push_back(r);
+    } else {
+      old_records += r.records.size();
+    }
+  }
+  ASSERT_GT(kept.size(), 0u);
+  ASSERT_LT(kept.size(), reports.size());
+
+  url_ = GetParam().fresh_url("PurgeExpected");
+  const std::string expected_url = url_;
+  auto expected = Reopen();
+  ASSERT_TRUE(expected->Store(BatchOf(kept)).ok());
+  auto st = OpenFresh();
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+
+  const std::string old_raw(2000, 'o'), shared_raw(1000, 's');
+  Batch rej;
+  rej.rejections.push_back({cutoff - 10, "old.bin", "garbage", Sha256Hex(old_raw), 2000, old_raw});
+  rej.rejections.push_back(
+      {cutoff - 10, "old-shared.bin", "garbage", Sha256Hex(shared_raw), 1000, shared_raw});
+  rej.rejections.push_back(
+      {cutoff + 10, "new-shared.bin", "garbage", Sha256Hex(shared_raw), 1000, shared_raw});
+  ASSERT_TRUE(st->Store(rej).ok());
+
+  auto purged = st->Purge(cutoff);
+  ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_EQ(purged->aggregate_reports, reports.size() - kept.size());
+  EXPECT_EQ(purged->aggregate_records, old_records);
+  EXPECT_EQ(purged->rejected_inputs, 2u);
+
+  EXPECT_EQ(ExportAll(*st), ExportAll(*expected));
+  // Totals over any range equal those of the store that never had the old reports.
+  const Filter all{std::nullopt, 0, 4102444800};
+  auto got = st->QueryStats(all);
+  auto want = expected->QueryStats(all);
+  ASSERT_TRUE(got.ok() && want.ok());
+  EXPECT_EQ(got->reports, want->reports);
+  EXPECT_EQ(got->records, want->records);
+  EXPECT_EQ(got->messages, want->messages);
+  EXPECT_EQ(got->dmarc_pass, want->dmarc_pass);
+  EXPECT_EQ(got->by_disposition, want->by_disposition);
+  EXPECT_EQ(got->by_domain, want->by_domain);
+  EXPECT_EQ(got->source_ips, want->source_ips);
+  if (GetParam().name == "sqlite") {
+    // The dashboard's rollups too, row for row (addresses by text: their ids differ).
+    auto dump = [](const std::string& url) {
+      const std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
+      const std::string out = path + ".rollups";
+      const std::string q =
+          "SELECT * FROM daily_results ORDER BY 1,2,3,4,5,6,7;"
+          "SELECT d.day, d.domain, s.ip, d.messages, d.records, d.dmarc_pass, d.spf_aligned,"
+          " d.dkim_aligned FROM daily_sources d JOIN source_ips s ON s.id = d.ip ORDER BY 1,2,3;"
+          "SELECT t.domain, s.ip, t.records, t.messages, t.dmarc_pass, t.spf_aligned,"
+          " t.dkim_aligned FROM source_totals t JOIN source_ips s ON s.id = t.ip ORDER BY 1,2;"
+          "SELECT r.report_id, t.messages, t.dmarc_pass FROM report_totals t JOIN"
+          " aggregate_reports r ON r.id = t.report ORDER BY 1;";
+      EXPECT_EQ(std::system(("sqlite3 '" + path + "' \"" + q + "\" >'" + out + "'").c_str()), 0);
+      std::string text = ReadFile(out);
+      fs::remove(out);
+      return text;
+    };
+    const std::string want_rollups = dump(expected_url);
+    EXPECT_FALSE(want_rollups.empty());
+    EXPECT_EQ(dump(url_), want_rollups);
+  }
+  auto list = st->Rejections();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].origin, "new-shared.bin");
+  EXPECT_EQ((*list)[0].raw, shared_raw);  // the bytes a newer rejection shares stay
+
+  // Nothing more to purge; storing again after a purge works and counts as new.
+  auto again = st->Purge(cutoff);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->aggregate_reports, 0u);
+  auto restored = st->Store(BatchOf(reports));
+  ASSERT_TRUE(restored.ok()) << restored.error();
+  EXPECT_EQ(restored->new_reports, reports.size() - kept.size());
+  EXPECT_TRUE(st->Compact().ok());
+  EXPECT_GT(st->SizeOnDisk(), 0u);
+}
+
+TEST_P(StoreContract, PurgeGoesThroughManyBatchesAndCompactShrinksTheFile) {
+  auto st = OpenFresh();
+  const auto base = Samples({"aggregate/twilight.eml"})[0];
+  std::vector<model::AggregateReport> many(450, base);
+  for (std::size_t i = 0; i < many.size(); ++i) {
+    many[i].report_metadata.report_id = "id-" + std::to_string(i);
+  }
+  model::AggregateReport recent = base;
+  recent.report_metadata.report_id = "recent";
+  recent.report_metadata.begin = 4000000000;
+  recent.report_metadata.end = 4000086399;
+  many.push_back(recent);
+  ASSERT_TRUE(st->Store(BatchOf(many)).ok());
+  ASSERT_TRUE(st->Compact().ok());
+  const auto before = st->SizeOnDisk();
+  auto purged = st->Purge(3000000000);
+  ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_EQ(purged->aggregate_reports, 450u);
+  ASSERT_TRUE(st->Compact().ok());
+  EXPECT_LT(st->SizeOnDisk(), before);
+  auto s = st->QueryStats({});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->reports, 1u);
+  EXPECT_EQ(s->messages, recent.MessageCount());
+}
+
 // Removes the folder the SQLite back end's stores were made in.
 class CleanUp : public ::testing::Environment {
  public:
@@ -499,6 +626,41 @@ TEST(OpenStore, RefusesANewerSchema) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().find("newer"), std::string::npos);
   fs::remove(file);
+}
+
+TEST(SqlitePurge, FailureAndSmtpTlsReportsGoWithTheirChildren) {
+  const fs::path file =
+      fs::temp_directory_path() / ("dmarc-purge-" + std::to_string(getpid()) + ".db");
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
+  auto st = OpenStore(file.string(), {});
+  ASSERT_TRUE(st.ok()) << st.error();
+  auto sql = [&](const std::string& q) {
+    const std::string out = (file.string() + ".out");
+    EXPECT_EQ(std::system(("sqlite3 " + file.string() + " \"" + q + "\" >" + out).c_str()), 0);
+    std::string text = ReadFile(out);
+    fs::remove(out);
+    return text;
+  };
+  sql("INSERT INTO failure_reports (arrival_ts, data, origin, imported_at) VALUES"
+      " (100, '{}', 'a', 1), (300, '{}', 'b', 1);"
+      "INSERT INTO smtp_tls_reports (id, organization_name, report_id, begin_ts, end_ts, origin,"
+      " imported_at) VALUES (1, 'o', 'old', 0, 150, 'x', 1), (2, 'o', 'new', 200, 350, 'y', 1);"
+      "INSERT INTO smtp_tls_policies (id, report, policy_domain, policy_type,"
+      " successful_session_count, failed_session_count) VALUES (10, 1, 'd', 'sts', 1, 1),"
+      " (20, 2, 'd', 'sts', 1, 1);"
+      "INSERT INTO smtp_tls_failure_details (policy, position, result_type,"
+      " failed_session_count) VALUES (10, 0, 'x', 1), (20, 0, 'y', 1);");
+  auto purged = (*st)->Purge(200);
+  ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_EQ(purged->failure_reports, 1u);
+  EXPECT_EQ(purged->smtp_tls_reports, 1u);
+  EXPECT_EQ(sql("SELECT group_concat(origin) FROM failure_reports;"
+                "SELECT group_concat(report_id) FROM smtp_tls_reports;"
+                "SELECT group_concat(id) FROM smtp_tls_policies;"
+                "SELECT group_concat(result_type) FROM smtp_tls_failure_details;"),
+            "b\nnew\n20\ny\n");
+  st = MakeError("closed");
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
 }
 
 }  // namespace

@@ -1,0 +1,253 @@
+#include "app/run_command.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "app/fetch_command.h"
+#include "app/service_commands.h"
+#include "config/config.h"
+#include "consul/consul.h"
+#include "log/log.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+
+namespace dmarc::app {
+
+const char* const kDefaultConfig = R"(
+[directory]
+path = "inbox"
+[store]
+url = "sqlite:data/dmarc-report.db"
+[fetch]
+watch_interval = 5
+)";
+
+namespace {
+
+// The threads below log through spdlog::default_logger(), a counted reference taken under
+// spdlog's lock: a reload may replace the default logger while they run.
+
+std::atomic<bool> g_terminate{false};
+std::atomic<bool> g_reload{false};
+std::atomic<bool>* g_fetch_stop = nullptr;
+
+extern "C" void OnTerminate(int) {
+  g_terminate = true;
+  *g_fetch_stop = true;
+}
+
+extern "C" void OnReload(int) {
+  g_reload = true;
+  *g_fetch_stop = true;
+}
+
+constexpr std::chrono::hours kPurgeEvery{24};
+constexpr std::chrono::seconds kMeasureEvery{60};
+
+// A thread beside the fetch loop, with its own store connection: purges what is older than the
+// retention at start and once a day, and measures the store for the metrics every minute.
+class Housekeeping {
+ public:
+  Housekeeping(std::string url, int retention_days)
+      : url_(std::move(url)), days_(retention_days), thread_([this] { Loop(); }) {}
+  ~Housekeeping() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  Housekeeping(const Housekeeping&) = delete;
+  Housekeeping& operator=(const Housekeeping&) = delete;
+
+ private:
+  void Loop() {
+    auto db = store::OpenStore(url_, store::OpenOptions{});
+    if (!db) {
+      spdlog::default_logger()->error("housekeeping: {}", db.error());
+      return;
+    }
+    auto next_purge = std::chrono::steady_clock::now();
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      if (days_ > 0 && std::chrono::steady_clock::now() >= next_purge) {
+        lock.unlock();
+        auto purged = PurgeOlderThan(**db, days_, static_cast<std::int64_t>(std::time(nullptr)));
+        if (purged) {
+          spdlog::default_logger()->info("retention: purged {} older than {} days",
+                                         DescribePurge(*purged), days_);
+        } else {
+          spdlog::default_logger()->error("retention: {}: {}", (*db)->Describe(), purged.error());
+        }
+        next_purge = std::chrono::steady_clock::now() + kPurgeEvery;
+        lock.lock();
+      }
+      metrics::Program().store_size.Set({}, static_cast<double>((*db)->SizeOnDisk()));
+      wake_.wait_for(lock, kMeasureEvery, [this] { return stop_; });
+    }
+  }
+
+  std::string url_;
+  int days_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+Result<config::Config> Load(const std::string& file) {
+  if (file.empty()) {
+    return config::LoadConfigText(kDefaultConfig, "built-in default", config::ProcessEnvironment());
+  }
+  return config::LoadConfig(file, config::ProcessEnvironment());
+}
+
+constexpr std::chrono::minutes kReregisterEvery{5};
+constexpr std::chrono::seconds kLongestRetry{60};
+
+// Keeps the service registered with the Consul agent from a thread of its own: registers at
+// once, retries after 1 s, 2 s, ... up to a minute while the agent is unreachable (it may start
+// after us), and registers again every few minutes (an agent restarted without its state has
+// forgotten us; registering is idempotent). Deregisters only when asked: a reload under the same
+// service id keeps the registration.
+class ConsulRegistration {
+ public:
+  explicit ConsulRegistration(const config::ConsulConfig& c)
+      : agent_(c), thread_([this] { Loop(); }) {}
+  ~ConsulRegistration() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  ConsulRegistration(const ConsulRegistration&) = delete;
+  ConsulRegistration& operator=(const ConsulRegistration&) = delete;
+
+  const std::string& service_id() const { return agent_.service_id(); }
+
+  // Stops the thread's work, then deregisters.
+  void Deregister() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (auto r = agent_.Deregister(); !r) {
+      spdlog::default_logger()->error("{}", r.error());
+    } else {
+      spdlog::default_logger()->info("consul: deregistered {}", agent_.service_id());
+    }
+  }
+
+ private:
+  void Loop() {
+    std::chrono::seconds pause{1};
+    bool registered = false;
+    std::string last_error;
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      lock.unlock();
+      auto r = agent_.Register();
+      lock.lock();
+      std::chrono::seconds wait = kReregisterEvery;
+      if (r) {
+        if (!registered) {
+          spdlog::default_logger()->info("consul: registered {} with health check {}",
+                                         agent_.service_id(), agent_.check_url());
+        }
+        registered = true;
+        last_error.clear();
+        pause = std::chrono::seconds(1);
+      } else {
+        if (r.error() != last_error) spdlog::default_logger()->error("{} (retrying)", r.error());
+        last_error = r.error();
+        registered = false;
+        wait = pause;
+        pause = std::min(kLongestRetry, pause * 2);
+      }
+      wake_.wait_for(lock, wait, [this] { return stop_; });
+    }
+  }
+
+  consul::Agent agent_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// After a (re)load: a registration for the new configuration; the previous one is deregistered
+// when the new configuration has no [consul] table or another service id.
+void UpdateConsul(std::unique_ptr<ConsulRegistration>& current, const config::Config& c) {
+  const bool same_id =
+      current && c.consul && consul::Agent(*c.consul).service_id() == current->service_id();
+  if (current && !same_id) current->Deregister();
+  current.reset();
+  if (c.consul) current = std::make_unique<ConsulRegistration>(*c.consul);
+}
+
+}  // namespace
+
+int RunService(const RunCommandOptions& options) {
+  auto config = LoadConfigAndLogging(options.config, kDefaultConfig);
+  if (!config) return 2;
+  if (options.config.empty() && config->directory) {
+    std::error_code ec;
+    std::filesystem::create_directories(config->directory->path, ec);
+  }
+  g_fetch_stop = &FetchStopFlag();
+  std::signal(SIGTERM, OnTerminate);
+  std::signal(SIGINT, OnTerminate);
+  std::signal(SIGHUP, OnReload);
+
+  std::unique_ptr<ConsulRegistration> registered;
+  int rc = 0;
+  while (!g_terminate) {
+    g_reload = false;
+    *g_fetch_stop = g_terminate.load();
+    spdlog::info("running with {}", config->file);
+    UpdateConsul(registered, *config);
+    {
+      Housekeeping housekeeping(config->store.url, config->store.retention_days);
+      FetchCommandOptions fetch;
+      fetch.config = options.config;
+      fetch.watch = true;
+      fetch.progress = false;
+      fetch.signal_handlers = false;
+      fetch.limits = options.limits;
+      rc = RunFetchLoop(*config, fetch);
+    }
+    if (rc == 2 || !g_reload || g_terminate) break;
+    auto next = Load(options.config);
+    if (!next) {
+      spdlog::error("reload: the configuration has errors, the running one stays:\n{}",
+                    next.error());
+      continue;
+    }
+    if (auto logged = log::Setup(next->log, next->secrets); !logged) {
+      spdlog::error("reload: {}; the running configuration stays", logged.error());
+      continue;
+    }
+    config = std::move(next).value();
+    spdlog::info("configuration reloaded from {}", config->file);
+  }
+  if (registered) registered->Deregister();
+  spdlog::info("stopped");
+  return rc;
+}
+
+}  // namespace dmarc::app

@@ -1,0 +1,32 @@
+// Commands for running dmarc-report as a service: `check-config` and `vacuum`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "base/result.h"
+#include "store/store.h"
+
+namespace dmarc::app {
+
+// Loads FILE (with the DMARC_REPORT_* environment, as `fetch` and `run` do) and prints every
+// problem, one per line naming the file, the key and what is expected; exit 0 when it is valid.
+int RunCheckConfig(const std::string& file);
+
+struct VacuumCommandOptions {
+  std::string db;
+  std::string config;                 // store.url and store.retention_days from here
+  std::optional<int> retention_days;  // overrides the config; 0: purge nothing
+  bool quiet = false;
+};
+
+// Purges reports older than the retention, then compacts the store.
+int RunVacuum(const VacuumCommandOptions& options);
+
+// Purges what is older than `days` days before `now` (Unix seconds) and counts it in the
+// metrics; `run` calls it on a schedule when store.retention_days is set.
+Result<store::PurgeResult> PurgeOlderThan(store::ReportStore& st, int days, std::int64_t now);
+std::string DescribePurge(const store::PurgeResult& p);
+
+}  // namespace dmarc::app

@@ -1,0 +1,128 @@
+#include "log/log.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/dist_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <algorithm>
+
+#include "log/syslog_sink.h"
+
+namespace dmarc::log {
+
+namespace {
+
+constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%SZ %l %v";
+
+// Forwards every line to its sinks with the secrets replaced.
+class RedactingSink final : public spdlog::sinks::dist_sink_mt {
+ public:
+  explicit RedactingSink(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    std::string clean = Redact(payload, secrets_);
+    spdlog::details::log_msg copy = msg;
+    copy.payload = clean;
+    spdlog::sinks::dist_sink_mt::sink_it_(copy);
+  }
+
+ private:
+  std::vector<std::string> secrets_;
+};
+
+spdlog::level::level_enum Level(const std::string& name) {
+  if (name == "debug") return spdlog::level::debug;
+  if (name == "warning") return spdlog::level::warn;
+  if (name == "error") return spdlog::level::err;
+  if (name == "critical") return spdlog::level::critical;
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+std::string Redact(std::string_view text, const std::vector<std::string>& secrets) {
+  std::vector<const std::string*> order;
+  for (const auto& s : secrets) {
+    if (!s.empty()) order.push_back(&s);
+  }
+  // Longest first, so a secret that contains another is replaced whole.
+  std::sort(order.begin(), order.end(),
+            [](const std::string* a, const std::string* b) { return a->size() > b->size(); });
+  std::string out(text);
+  for (const std::string* s : order) {
+    for (std::size_t at = out.find(*s); at != std::string::npos; at = out.find(*s, at)) {
+      out.replace(at, s->size(), "[redacted]");
+      at += 10;
+    }
+  }
+  return out;
+}
+
+int Facility(const std::string& name) {
+  static const char* const kNames[] = {"kern", "user", "mail", "daemon", "auth", "syslog"};
+  for (int i = 0; i < 6; ++i) {
+    if (name == kNames[i]) return i;
+  }
+  if (name.size() == 6 && name.starts_with("local") && name[5] >= '0' && name[5] <= '7') {
+    return 16 + (name[5] - '0');
+  }
+  return 1;
+}
+
+int Severity(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::critical:
+      return 2;
+    case spdlog::level::err:
+      return 3;
+    case spdlog::level::warn:
+      return 4;
+    case spdlog::level::info:
+      return 6;
+    default:
+      return 7;  // debug, trace
+  }
+}
+
+Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& name,
+                                                   const config::LogConfig& config,
+                                                   const std::vector<std::string>& secrets) {
+  auto guard = std::make_shared<RedactingSink>(secrets);
+  if (config.to_stderr) {
+    auto s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    s->set_formatter(
+        std::make_unique<spdlog::pattern_formatter>(kPattern, spdlog::pattern_time_type::utc));
+    guard->add_sink(s);
+  }
+  if (!config.file.empty()) {
+    std::shared_ptr<spdlog::sinks::sink> s;
+    try {
+      s = std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.file, false);
+    } catch (const spdlog::spdlog_ex& e) {
+      return MakeError(fmt::format("log.file: cannot open {}: {}", config.file, e.what()));
+    }
+    s->set_formatter(
+        std::make_unique<spdlog::pattern_formatter>(kPattern, spdlog::pattern_time_type::utc));
+    guard->add_sink(s);
+  }
+  if (!config.syslog_host.empty()) {
+    guard->add_sink(std::make_shared<RemoteSyslogSink>(
+        config.syslog_transport, config.syslog_host, config.syslog_port,
+        Facility(config.syslog_facility), "dmarc-report"));
+  }
+  auto logger = std::make_shared<spdlog::logger>(name, guard);
+  logger->set_level(Level(config.level));
+  logger->flush_on(spdlog::level::trace);  // service logs are few lines: each is on disk at once
+  return logger;
+}
+
+Result<bool> Setup(const config::LogConfig& config, const std::vector<std::string>& secrets) {
+  auto logger = MakeLogger("dmarc-report", config, secrets);
+  if (!logger) return MakeError(logger.error());
+  spdlog::set_default_logger(*logger);
+  return true;
+}
+
+}  // namespace dmarc::log

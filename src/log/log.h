@@ -1,0 +1,37 @@
+// Logging of the long-running commands: spdlog with sinks chosen by the [log] table of the
+// configuration (stderr, a file, a remote syslog server over UDP or TCP), and a guard that keeps
+// every secret of the configuration out of every line.
+//
+// Lines are "2026-11-25T15:20:34Z info message" on stderr and in the file; the syslog server gets
+// RFC 5424 messages (TCP with octet-counting framing, RFC 6587), APP-NAME "dmarc-report".
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "config/config.h"
+
+namespace dmarc::log {
+
+// Every occurrence of a secret (longest first) replaced by "[redacted]"; empty secrets ignored.
+std::string Redact(std::string_view text, const std::vector<std::string>& secrets);
+
+// A logger with the configured sinks behind the redaction guard. Fails when the file cannot be
+// opened; a syslog server that is down is not an error (lines are dropped until it is back).
+Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& name,
+                                                   const config::LogConfig& config,
+                                                   const std::vector<std::string>& secrets);
+
+// MakeLogger, installed as spdlog's default logger (what spdlog::info() ... write to).
+Result<bool> Setup(const config::LogConfig& config, const std::vector<std::string>& secrets);
+
+// RFC 5424 PRI value parts.
+int Facility(const std::string& name);  // "daemon" → 3; unknown names → 1 (user)
+int Severity(spdlog::level::level_enum level);
+
+}  // namespace dmarc::log

@@ -1,0 +1,367 @@
+// The service commands as a user runs them: check-config, vacuum, and the shipped example
+// configuration.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <tuple>
+
+#include "testing/cli.h"
+#include "testing/consul_agent.h"
+#include "testing/dovecot.h"  // FreePort
+#include "testing/process.h"
+#include "testing/test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using dmarc::testing::RunCli;
+using dmarc::testing::SourceDir;
+
+class Service : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("dmarc-service-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return (dir_ / name).string();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(Service, CheckConfigAcceptsAValidFileAndSummarisesIt) {
+  const std::string file = Write("ok.toml", R"(
+[store]
+url = "sqlite:/var/db/dmarc-report/reports.db"
+retention_days = 365
+[imap]
+host = "mail.example.com"
+user = "dmarc"
+password = "hunter2-secret"
+folder = "DMARC"
+[log]
+syslog = "tcp://10.0.0.9:5140"
+)");
+  auto r = RunCli({"check-config", file}, dir_);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(file + ": ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("imap dmarc@mail.example.com:993/DMARC"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reports kept 365 days"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("syslog tcp://10.0.0.9:5140"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("hunter2-secret"), std::string::npos) << r.out;
+}
+
+TEST_F(Service, CheckConfigListsEveryErrorWithFileKeyAndExpectation) {
+  const std::string file = Write("bad.toml", R"(
+[imap]
+host = "mail.example.com"
+port = "993"
+after = "archve"
+[log]
+level = "loud"
+[consul]
+check_timeout = "soon"
+[dashboard]
+)");
+  auto r = RunCli({"check-config", file}, dir_);
+  EXPECT_EQ(r.status, 1);
+  for (const std::string want : {
+           file + ": imap.port: must be an integer",
+           file + ": imap.after: must be one of \"archive\", \"move\", \"delete\", \"keep\", not "
+                  "\"archve\"",
+           file + ": imap.user: is required",
+           file + ": log.level: must be one of \"debug\"",
+           file + ": consul.check_timeout: must be a duration such as \"10s\"",
+           file + ": [dashboard]: unknown table (expected one of: consul, directory,",
+       }) {
+    EXPECT_NE(r.err.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << r.err;
+  }
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST_F(Service, CheckConfigNamesAMissingFileAndTheEnvironmentCounts) {
+  auto r = RunCli({"check-config", (dir_ / "none.toml").string()}, dir_);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("cannot read " + (dir_ / "none.toml").string()), std::string::npos) << r.err;
+  const std::string file = Write("env.toml", "[directory]\npath = \"inbox\"\n");
+  r = RunCli({"check-config", file}, dir_, "DMARC_REPORT_STORE_RETENTION_DAYS=x");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("store.retention_days: DMARC_REPORT_STORE_RETENTION_DAYS: must be an "
+                       "integer, not \"x\""),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(Service, NoConfiguredSecretReachesTheLogs) {
+  // The secret also names the drop folder, so that real log lines (the rejection of a file in
+  // it, the failed IMAP login) would carry it if the guard were not wired in.
+  const std::string secret = "Zz9-hunter2-Zz9";
+  const fs::path drop = dir_ / ("drop-" + secret);
+  fs::create_directories(drop);
+  std::ofstream(drop / "not-a-report.txt") << "hello";
+  const std::string log = (dir_ / "service.log").string();
+  const std::string file = Write("c.toml", R"(
+[store]
+url = "sqlite:)" + (dir_ / "db.sqlite").string() +
+                                               R"("
+[directory]
+path = ")" + drop.string() + R"("
+[log]
+level = "debug"
+file = ")" + log + R"("
+[pop3]
+host = "127.0.0.1"
+port = 1
+tls = "none"
+user = "dmarc"
+password = ")" + secret + R"("
+)");
+  auto r = RunCli({"fetch", "--config", file}, dir_);
+  const std::string text = dmarc::testing::ReadFile(log);
+  EXPECT_NE(text.find("[redacted]"), std::string::npos) << text << r.err;
+  EXPECT_EQ(text.find(secret), std::string::npos) << text;
+  EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
+}
+
+std::string ReadLog(const std::string& path) {
+  return fs::exists(path) ? dmarc::testing::ReadFile(path) : std::string();
+}
+
+std::uint64_t StoredReports(const std::string& db, const fs::path& dir) {
+  auto r = RunCli({"stats", "--db", db, "--json"}, dir);
+  EXPECT_EQ(r.status, 0) << r.err;
+  return nlohmann::json::parse(r.out)["reports"].get<std::uint64_t>();
+}
+
+TEST_F(Service, VacuumPurgesWhatIsOlderThanTheRetention) {
+  const std::string db = "sqlite:" + (dir_ / "reports.db").string();
+  auto r = RunCli(
+      {"import", "--db", db, "-q", dmarc::testing::TestData("real/parsedmarc-samples/aggregate")},
+      dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto all = StoredReports(db, dir_);
+  // Keep what began after 2021-01-01: the samples have reports from 2018 and from 2023 on.
+  const auto days = (std::time(nullptr) - 1609459200) / 86400;
+  r = RunCli({"vacuum", "--db", db, "--retention-days", std::to_string(days)}, dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto left = StoredReports(db, dir_);
+  EXPECT_GT(left, 0u);
+  EXPECT_LT(left, all);
+  EXPECT_NE(r.err.find(fmt::format("purged {} aggregate report(s)", all - left)), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("vacuum: " + db + " from "), std::string::npos) << r.err;
+
+  // From a configuration: retention_days of [store]; 0 days on the command line only compacts.
+  const std::string file = Write("c.toml", "[store]\nurl = \"" + db +
+                                               "\"\nretention_days = 1\n[directory]\npath = "
+                                               "\"inbox\"\n");
+  r = RunCli({"vacuum", "--config", file, "--retention-days", "0"}, dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(StoredReports(db, dir_), left);
+  r = RunCli({"vacuum", "--config", file, "-q"}, dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  EXPECT_EQ(StoredReports(db, dir_), 0u);
+}
+
+TEST_F(Service, VacuumNeedsAStore) {
+  auto r = RunCli({"vacuum"}, dir_);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("give --db URL or --config FILE"), std::string::npos) << r.err;
+}
+
+std::string Deploy(const std::string& name) { return SourceDir() + "/deploy/" + name; }
+
+TEST_F(Service, TheExampleConfigurationIsValid) {
+  auto r = RunCli({"check-config", Deploy("dmarc-report.toml")}, dir_, "env -i");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("consul: http://127.0.0.1:8500 as dmarc-report"), std::string::npos)
+      << r.out;
+  // With the secrets the systemd unit hands over as credentials.
+  Write("imap-password", "imap-pw\n");
+  Write("consul-token", "token\n");
+  r = RunCli({"check-config", Deploy("dmarc-report.toml")}, dir_,
+             "env -i DMARC_REPORT_IMAP_PASSWORD_FILE=" + (dir_ / "imap-password").string() +
+                 " DMARC_REPORT_CONSUL_TOKEN_FILE=" + (dir_ / "consul-token").string());
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// Runs a shell command, returning its exit status and what it printed (both streams).
+std::pair<int, std::string> Shell(const std::string& cmd, const fs::path& dir) {
+  const fs::path out = dir / "shell.out";
+  const int raw = std::system((cmd + " >'" + out.string() + "' 2>&1").c_str());
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, dmarc::testing::ReadFile(out.string())};
+}
+
+TEST_F(Service, TheSystemdUnitVerifiesAndIsHardened) {
+  ASSERT_TRUE(fs::exists("/usr/bin/systemd-analyze")) << "install systemd (systemd-analyze)";
+  // The unit names the installed binary; verify needs one that exists.
+  std::string unit = dmarc::testing::ReadFile(Deploy("dmarc-report.service"));
+  const std::string installed = "/usr/local/bin/dmarc-report";
+  for (auto at = unit.find(installed); at != std::string::npos; at = unit.find(installed)) {
+    unit.replace(at, installed.size(), std::string(DMARC_BINARY_DIR) + "/dmarc-report");
+  }
+  const std::string copy = Write("dmarc-report.service", unit);
+  auto [status, out] = Shell("systemd-analyze verify '" + copy + "'", dir_);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out, "") << "warnings from systemd-analyze verify";
+  // Exposure 2.0 or less on systemd's 0 (locked down) .. 10 (exposed) scale.
+  std::tie(status, out) =
+      Shell("systemd-analyze security --offline=yes --threshold=20 '" + copy + "'", dir_);
+  EXPECT_EQ(status, 0) << out;
+  for (const char* line :
+       {"DynamicUser=yes", "StateDirectory=dmarc-report", "ProtectSystem=strict", "ProtectHome=yes",
+        "PrivateTmp=yes", "NoNewPrivileges=yes", "CapabilityBoundingSet=\n",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "SystemCallFilter=@system-service",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "LoadCredential=imap-password:/etc/dmarc-report/imap-password\n"
+        "Environment=DMARC_REPORT_IMAP_PASSWORD_FILE=%d/imap-password",
+        "#LoadCredential=consul-token:/etc/dmarc-report/consul-token\n"
+        "#Environment=DMARC_REPORT_CONSUL_TOKEN_FILE=%d/consul-token"}) {
+    EXPECT_NE(unit.find(line), std::string::npos) << line;
+  }
+}
+
+TEST_F(Service, TheFreeBsdRcScriptIsValidShell) {
+  auto [status, out] = Shell("sh -n '" + Deploy("freebsd/dmarc_report") + "'", dir_);
+  EXPECT_EQ(status, 0) << out;
+  const std::string script = dmarc::testing::ReadFile(Deploy("freebsd/dmarc_report"));
+  EXPECT_NE(script.find("run --config ${dmarc_report_config}"), std::string::npos);
+  EXPECT_NE(script.find("kill -HUP"), std::string::npos);
+}
+
+// Puts a copy of `from` into a watched folder whole (copy beside it, then rename).
+void Drop(const fs::path& from, const fs::path& to) {
+  const fs::path part = to.parent_path().parent_path() / (to.filename().string() + ".part");
+  fs::copy_file(from, part);
+  fs::rename(part, to);
+}
+
+// Waits up to `seconds` for pred().
+template <class Pred>
+bool WaitUntil(Pred pred, int seconds = 20) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
+
+TEST_F(Service, RunWatchesPurgesReloadsRegistersAndStopsCleanly) {
+  dmarc::testing::FakeConsulAgent agent;
+  const std::string samples = dmarc::testing::TestData("real/parsedmarc-samples/aggregate/");
+  const std::string db = "sqlite:" + (dir_ / "reports.db").string();
+  // An old report (2018) already stored: the retention purges it at start.
+  ASSERT_EQ(RunCli({"import", "--db", db, "-q",
+                    samples + "addisonfoods.com!example.com!1536105600!1536191999.xml"},
+                   dir_)
+                .status,
+            0);
+  ASSERT_EQ(StoredReports(db, dir_), 1u);
+  const fs::path inbox1 = dir_ / "inbox1", inbox2 = dir_ / "inbox2";
+  fs::create_directories(inbox1);
+  fs::create_directories(inbox2);
+  const std::string log = (dir_ / "run.log").string();
+  const auto days = (std::time(nullptr) - 1609459200) / 86400;  // keeps 2021-01-01 on
+  auto config_for = [&](const fs::path& inbox) {
+    return fmt::format(
+        "[store]\nurl = \"{}\"\nretention_days = {}\n[directory]\npath = \"{}\"\n"
+        "[fetch]\nwatch_interval = 1\n[log]\nfile = \"{}\"\nstderr = false\n"
+        "[consul]\naddress = \"{}\"\nservice_id = \"dmarc-test\"\ntoken = \"tok-Zz81\"\n",
+        db, days, inbox.string(), log, agent.address());
+  };
+  const std::string file = Write("run.toml", config_for(inbox1));
+  const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
+  auto log_has = [&](const std::string& text) {
+    return fs::exists(log) && dmarc::testing::ReadFile(log).find(text) != std::string::npos;
+  };
+  EXPECT_TRUE(WaitUntil([&] { return log_has("retention: purged 1 aggregate report(s)"); }));
+  EXPECT_TRUE(WaitUntil([&] { return !agent.requests().empty(); }));
+
+  Drop(samples + "rfc9990-example.net!example.com!1700000000!1700086399.xml", inbox1 / "a.xml");
+  EXPECT_TRUE(WaitUntil([&] { return StoredReports(db, dir_) == 1; }));
+
+  // SIGHUP: the new configuration watches the other folder.
+  Write("run.toml", config_for(inbox2));
+  ::kill(pid, SIGHUP);
+  EXPECT_TRUE(WaitUntil([&] { return log_has("configuration reloaded from " + file); }));
+  Drop(samples + "protection.outlook.com!example.com!1711756800!1711843200.xml", inbox2 / "b.xml");
+  EXPECT_TRUE(WaitUntil([&] { return StoredReports(db, dir_) == 2; }));
+
+  // A configuration with an error is refused and the running one stays.
+  Write("run.toml", "[store]\nretention_days = \"x\"\n");
+  ::kill(pid, SIGHUP);
+  EXPECT_TRUE(WaitUntil([&] { return log_has("the running one stays"); }));
+  EXPECT_TRUE(log_has("store.retention_days: must be an integer")) << ReadLog(log);
+
+  ::kill(pid, SIGTERM);
+  int status = -1;
+  EXPECT_TRUE(WaitUntil([&] {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    return done == pid;
+  }));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const auto reqs = agent.requests();
+  ASSERT_GE(reqs.size(), 2u);
+  EXPECT_EQ(reqs.front().path, "/v1/agent/service/register");
+  EXPECT_EQ(reqs.back().path, "/v1/agent/service/deregister/dmarc-test");
+  EXPECT_EQ(reqs.back().token, "tok-Zz81");
+  const std::string text = ReadLog(log);
+  EXPECT_NE(text.find("info stopped"), std::string::npos) << text;
+  EXPECT_EQ(text.find("tok-Zz81"), std::string::npos) << text;
+}
+
+TEST_F(Service, RunWithoutAConfigurationUsesTheBuiltInDropFolder) {
+  fs::create_directories(dir_ / "inbox");
+  fs::copy_file(dmarc::testing::TestData("real/parsedmarc-samples/aggregate/rfc9990-sample.xml"),
+                dir_ / "inbox" / "r.xml");
+  // SIGTERM after 5 s: `timeout` then exits 124, having seen run stop.
+  auto r = RunCli({"run"}, dir_, "cd '" + dir_.string() + "' && env -i timeout -s TERM 5");
+  EXPECT_EQ(r.status, 124) << r.err;
+  EXPECT_NE(r.err.find("running with built-in default"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("info stopped"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "inbox" / "processed" / "r.xml"));
+  EXPECT_EQ(StoredReports("sqlite:" + (dir_ / "data" / "dmarc-report.db").string(), dir_), 1u);
+}
+
+TEST_F(Service, RunRegistersWithAConsulAgentThatStartsLater) {
+  const int port = dmarc::testing::FreePort();
+  fs::create_directories(dir_ / "inbox");
+  const std::string file =
+      Write("run.toml",
+            fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
+                        "[consul]\naddress = \"http://127.0.0.1:{}\"\nservice_id = \"late\"\n",
+                        (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port));
+  const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a first attempt fails
+  dmarc::testing::FakeConsulAgent agent(200, "", port);
+  EXPECT_TRUE(WaitUntil([&] { return !agent.requests().empty(); }, 10));
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(dmarc::testing::Wait(pid), 0);
+  const auto reqs = agent.requests();
+  ASSERT_GE(reqs.size(), 2u);
+  EXPECT_EQ(reqs.front().path, "/v1/agent/service/register");
+  EXPECT_EQ(reqs.back().path, "/v1/agent/service/deregister/late");
+  const std::string out = ReadLog((dir_ / "run.out").string());
+  EXPECT_NE(out.find("/v1/agent/service/register failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("(retrying)"), std::string::npos) << out;
+  EXPECT_NE(out.find("consul: registered late"), std::string::npos) << out;
+}
+
+}  // namespace
