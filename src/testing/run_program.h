@@ -42,11 +42,13 @@ inline std::filesystem::path FreshTestDir(const std::string& prefix, const std::
 }
 
 // Runs DMARC_BINARY_DIR/dmarc-report with args (exactly as given), standard input from
-// stdin_path; output goes through files in dir.
+// stdin_path; output goes through files in dir. `prefix` goes before the command in the shell
+// line (NAME=value words, `env -i`, `timeout 5`, `cd DIR &&` ...).
 inline Outcome RunDmarcReport(const std::vector<std::string>& args,
                               const std::filesystem::path& dir,
-                              const std::string& stdin_path = "/dev/null") {
-  std::string cmd = ShellQuote(std::string(DMARC_BINARY_DIR) + "/dmarc-report");
+                              const std::string& stdin_path = "/dev/null",
+                              const std::string& prefix = "") {
+  std::string cmd = prefix + " " + ShellQuote(std::string(DMARC_BINARY_DIR) + "/dmarc-report");
   for (const auto& a : args) cmd += " " + ShellQuote(a);
   const std::filesystem::path out = dir / "stdout", err = dir / "stderr";
   cmd += " <" + ShellQuote(stdin_path) + " >" + ShellQuote(out) + " 2>" + ShellQuote(err);
