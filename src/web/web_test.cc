@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "pipeline/extract.h"
@@ -175,6 +176,40 @@ std::map<std::string, std::array<std::int64_t, 4>> SumsByIp(Api& api, const Para
   return out;
 }
 
+TEST_F(WebTest, SourcesByServiceFromAddressDetailsEqualTheRecords) {
+  // Enrichment names the service of each address in the records and, per address, beside the
+  // store's DNS cache (PutSourceInfo); the grouped view reads the latter.
+  auto q = store::OpenDashboard(db_);
+  ASSERT_TRUE(q.ok());
+  Api api(*store_, **q, {});
+  auto records = nlohmann::json::parse(api.Get("/api/records", {{"limit", "1000"}}).body);
+  std::vector<model::Source> sources;
+  std::map<std::string, std::int64_t> expected;  // service → messages
+  std::set<std::string> seen;
+  for (const auto& r : records["rows"]) {
+    const std::string ip = r["source_ip"].get<std::string>();
+    const std::string service = ip.find(':') == std::string::npos && ip.back() % 2 ? "Odd" : "Even";
+    expected[service] += r["count"].get<std::int64_t>();
+    if (!seen.insert(ip).second) continue;
+    model::Source src;
+    src.ip_address = ip;
+    src.name = service;
+    src.type = "Test";
+    sources.push_back(src);
+  }
+  ASSERT_GE(sources.size(), 2u);
+  ASSERT_TRUE(store_->PutSourceInfo(sources));
+  auto grouped =
+      nlohmann::json::parse(api.Get("/api/sources", {{"group", "service"}, {"limit", "100"}}).body);
+  std::map<std::string, std::int64_t> got;
+  for (const auto& r : grouped["rows"]) {
+    ASSERT_FALSE(r["key"].is_null()) << r.dump();
+    EXPECT_EQ(r["type"], "Test");
+    got[r["key"].get<std::string>()] = r["messages"].get<std::int64_t>();
+  }
+  EXPECT_EQ(got, expected);
+}
+
 TEST_F(WebTest, RollupAnswersEqualTheRecords) {
   auto q = store::OpenDashboard(db_);
   ASSERT_TRUE(q.ok());
@@ -225,6 +260,8 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
                    " ALTER TABLE daily_sources DROP COLUMN dmarc_pass;"
                    " ALTER TABLE daily_sources DROP COLUMN spf_aligned;"
                    " ALTER TABLE daily_sources DROP COLUMN dkim_aligned;"
+                   " ALTER TABLE ip_info_cache DROP COLUMN name;"
+                   " ALTER TABLE ip_info_cache DROP COLUMN type;"
                    " PRAGMA user_version = 3;",
                    nullptr, nullptr, nullptr),
       SQLITE_OK)

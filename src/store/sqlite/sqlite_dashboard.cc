@@ -182,7 +182,7 @@ class SqliteDashboard final : public DashboardQueries {
                                  std::size_t limit) override {
     const char* col = SourceGroupColumn(group);
     if (!col) return MakeError(fmt::format("unknown source group \"{}\"", group));
-    if (Rollup(filter) && !filter.header_from && group != "service") {
+    if (Rollup(filter) && !filter.header_from) {
       return SourcesByIp(filter, group, limit);
     }
     json rows = json::array();
@@ -574,15 +574,12 @@ class SqliteDashboard final : public DashboardQueries {
       IpSums sums;
       std::int64_t ips = 0;
     };
-    // Columns: ip, reverse_dns, base_domain, country, asn, as_name.
+    // Columns: ip, reverse_dns, base_domain, country, asn, as_name, name, type.
     auto describe = [&](Statement& s) {
-      return json{{"reverse_dns", OptText(s, 1)},
-                  {"base_domain", OptText(s, 2)},
-                  {"country", OptText(s, 3)},
-                  {"asn", OptInt(s, 4)},
-                  {"as_name", OptText(s, 5)},
-                  {"name", nullptr},
-                  {"type", nullptr}};
+      return json{{"reverse_dns", OptText(s, 1)}, {"base_domain", OptText(s, 2)},
+                  {"country", OptText(s, 3)},     {"asn", OptInt(s, 4)},
+                  {"as_name", OptText(s, 5)},     {"name", OptText(s, 6)},
+                  {"type", OptText(s, 7)}};
     };
     auto finish = [](Group& g) {
       g.row["ips"] = g.ips;
@@ -614,8 +611,8 @@ class SqliteDashboard final : public DashboardQueries {
                                      : a.first < b.first;
                         });
       auto lookup = db_.Prepare(
-          "SELECT s.ip, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name FROM"
-          " source_ips s LEFT JOIN ip_info_cache c ON c.ip = s.ip WHERE s.id = ?1");
+          "SELECT s.ip, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name, c.name, c.type"
+          " FROM source_ips s LEFT JOIN ip_info_cache c ON c.ip = s.ip WHERE s.id = ?1");
       if (!lookup) return MakeError(lookup.error());
       for (std::size_t i = 0; i < n; ++i) {
         lookup->Bind(1, order[i].first);
@@ -629,11 +626,15 @@ class SqliteDashboard final : public DashboardQueries {
         groups.push_back(std::move(g));
       }
     } else {
-      const int col = group == "ptr" ? 1 : group == "base_domain" ? 2 : group == "country" ? 3 : 4;
+      const int col = group == "ptr"           ? 1
+                      : group == "base_domain" ? 2
+                      : group == "country"     ? 3
+                      : group == "service"     ? 6
+                                               : 4;
       std::unordered_map<std::int64_t, json> known;  // enriched IPs: id → description
       auto cache = db_.Prepare(
-          "SELECT s.id, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name FROM"
-          " ip_info_cache c JOIN source_ips s ON s.ip = c.ip");
+          "SELECT s.id, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name, c.name,"
+          " c.type FROM ip_info_cache c JOIN source_ips s ON s.ip = c.ip");
       if (!cache) return MakeError(cache.error());
       std::map<std::string, Group> by_key;  // "" for unknown
       DMARC_TRY(Each(*cache, [&](Statement& s) {

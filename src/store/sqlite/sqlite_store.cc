@@ -299,6 +299,25 @@ CREATE TABLE report_totals (
 INSERT INTO report_totals
   SELECT report, sum(count), sum(count * dmarc_aligned) FROM aggregate_records GROUP BY report;
 )sql",
+    // The sending service per address beside its other details, so the dashboard groups sources
+    // by service from one row per address instead of every record; filled from the records.
+    R"sql(
+ALTER TABLE ip_info_cache ADD COLUMN name TEXT;
+ALTER TABLE ip_info_cache ADD COLUMN type TEXT;
+INSERT INTO ip_info_cache (ip, status, base_domain, country, asn, as_name, as_domain, name, type,
+                           resolved_at, expires_at)
+  SELECT source_ip, 'unknown', max(source_base_domain), max(source_country), max(source_asn),
+         max(source_as_name), max(source_as_domain), max(source_name), max(source_type), 0, 0
+  FROM aggregate_records WHERE source_name IS NOT NULL OR source_country IS NOT NULL
+    OR source_base_domain IS NOT NULL OR source_asn IS NOT NULL
+  GROUP BY source_ip
+  ON CONFLICT (ip) DO UPDATE SET name = excluded.name, type = excluded.type,
+    base_domain = coalesce(ip_info_cache.base_domain, excluded.base_domain),
+    country = coalesce(ip_info_cache.country, excluded.country),
+    asn = coalesce(ip_info_cache.asn, excluded.asn),
+    as_name = coalesce(ip_info_cache.as_name, excluded.as_name),
+    as_domain = coalesce(ip_info_cache.as_domain, excluded.as_domain);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -1304,10 +1323,11 @@ Result<bool> SqliteStore::PutSourceInfo(const std::vector<model::Source>& source
   // status 'unknown' and expires_at 0 are no DNS answer: GetIpInfo never returns such a row.
   auto s = db_.Prepare(
       "INSERT INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn, as_name,"
-      " as_domain, resolved_at, expires_at) VALUES (?1, 'unknown', NULL, ?2, ?3, ?4, ?5, ?6, 0, 0)"
+      " as_domain, name, type, resolved_at, expires_at)"
+      " VALUES (?1, 'unknown', NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 0)"
       " ON CONFLICT (ip) DO UPDATE SET base_domain = excluded.base_domain,"
       " country = excluded.country, asn = excluded.asn, as_name = excluded.as_name,"
-      " as_domain = excluded.as_domain");
+      " as_domain = excluded.as_domain, name = excluded.name, type = excluded.type");
   if (!s) return MakeError(s.error());
   return InWriteTransaction([&]() -> Result<bool> {
     for (const auto& src : sources) {
@@ -1316,7 +1336,9 @@ Result<bool> SqliteStore::PutSourceInfo(const std::vector<model::Source>& source
           .Bind(3, src.country)
           .Bind(4, src.asn)
           .Bind(5, src.as_name)
-          .Bind(6, src.as_domain);
+          .Bind(6, src.as_domain)
+          .Bind(7, src.name)
+          .Bind(8, src.type);
       DMARC_TRY(s->Run());
     }
     return true;
