@@ -104,12 +104,12 @@ class Fetch : public ::testing::Test {
   // A configuration for the IMAPS port with the test's certificate; `extra` adds [imap] keys.
   std::string Config(const std::string& extra = "", const std::string& name = "fetch.toml") {
     const fs::path p = dir_ / name;
-    std::ofstream(p) << "[store]\nurl = \"sqlite:" << db_ << "\"\n[fetch]\nwatch_interval = 1\n"
-                     << "[enrich]\noffline = true\n"
-                     << "max_backoff = 2\n[imap]\nhost = \"127.0.0.1\"\nport = " << dovecot_->imaps
-                     << "\nca_file = \"" << dovecot_->Cert()
-                     << "\"\nuser = \"dmarc\"\npassword_file = \"" << Secret() << "\"\n"
-                     << extra;
+    std::ofstream(p)
+        << "[store]\nurl = \"sqlite:" << db_ << "\"\n[fetch]\nwatch_interval = 1\n"
+        << "max_backoff = 2\n[enrich]\noffline = true\n[imap]\nhost = \"127.0.0.1\"\nport = "
+        << dovecot_->imaps << "\nca_file = \"" << dovecot_->Cert()
+        << "\"\nuser = \"dmarc\"\npassword_file = \"" << Secret() << "\"\n"
+        << extra;
     return p.string();
   }
 
