@@ -245,3 +245,50 @@ TEST_F(EnrichCli, UserServicesFileNamesSenders) {
 }
 
 }  // namespace
+
+TEST(EnrichFetch, FetchEnrichesStoredRecordsFromTheEnrichTable) {
+  const fs::path dir = FreshTestDir(
+      "dmarc-enrich-fetch", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  fs::create_directories(dir / "drop");
+  std::ofstream(dir / "drop" / "r.xml") << Report("f1", {"8.8.8.8", "192.0.2.10", "192.0.2.99"});
+  const std::string db = (dir / "s.db").string();
+  const fs::path config = dir / "fetch.toml";
+  std::ofstream(config) << "[store]\nurl = \"sqlite:" << db << "\"\n[directory]\npath = \""
+                        << (dir / "drop").string() << "\"\n[enrich]\nnameservers = [\""
+                        << dns.address() << "\"]\ndns_timeout_ms = 500\ndns_cache_ttl = \"1d\"\n";
+  Outcome r = RunDmarcReport({"fetch", "--config", config.string()}, dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir / "drop" / "processed" / "r.xml")) << r.err;
+  r = RunDmarcReport({"export", "--db", db}, dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::map<std::string, nlohmann::json> sources;
+  const auto first = nlohmann::json::parse(r.out);
+  for (const auto& rep : first["aggregate_reports"]) {
+    for (const auto& rec : rep["records"])
+      sources[rec["source"]["ip_address"].get<std::string>()] = rec["source"];
+  }
+  ASSERT_EQ(sources.size(), 3u) << r.out;
+  EXPECT_EQ(sources["8.8.8.8"]["reverse_dns"], "o1.ptr1234.sendgrid.net");
+  EXPECT_EQ(sources["8.8.8.8"]["name"], "SendGrid");
+  EXPECT_EQ(sources["192.0.2.10"]["reverse_dns"], "mail-a.example.com");
+  EXPECT_TRUE(sources["192.0.2.99"]["reverse_dns"].is_null());
+
+  // enabled = false (here from the environment) stores the address alone.
+  std::ofstream(dir / "drop" / "r2.xml") << Report("f2", {"192.0.2.10"});
+  ::setenv("DMARC_REPORT_ENRICH_ENABLED", "false", 1);
+  r = RunDmarcReport({"fetch", "--config", config.string()}, dir);
+  ::unsetenv("DMARC_REPORT_ENRICH_ENABLED");
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = RunDmarcReport({"export", "--db", db}, dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  int bare = 0;
+  const auto second = nlohmann::json::parse(r.out);
+  for (const auto& rep : second["aggregate_reports"]) {
+    if (rep["report_metadata"]["report_id"] != "f2") continue;
+    for (const auto& rec : rep["records"]) bare += rec["source"]["reverse_dns"].is_null();
+  }
+  EXPECT_EQ(bare, 1) << r.out;
+  fs::remove_all(dir);
+}

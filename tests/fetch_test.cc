@@ -16,6 +16,7 @@
 #include "testing/compress.h"
 #include "testing/dovecot.h"
 #include "testing/process.h"
+#include "testing/run_program.h"
 #include "testing/test_util.h"
 
 namespace {
@@ -103,17 +104,19 @@ class Fetch : public ::testing::Test {
   // A configuration for the IMAPS port with the test's certificate; `extra` adds [imap] keys.
   std::string Config(const std::string& extra = "", const std::string& name = "fetch.toml") {
     const fs::path p = dir_ / name;
-    std::ofstream(p) << "[store]\nurl = \"sqlite:" << db_ << "\"\n[fetch]\nwatch_interval = 1\n"
-                     << "max_backoff = 2\n[imap]\nhost = \"127.0.0.1\"\nport = " << dovecot_->imaps
-                     << "\nca_file = \"" << dovecot_->Cert()
-                     << "\"\nuser = \"dmarc\"\npassword_file = \"" << Secret() << "\"\n"
-                     << extra;
+    std::ofstream(p)
+        << "[store]\nurl = \"sqlite:" << db_ << "\"\n[fetch]\nwatch_interval = 1\n"
+        << "max_backoff = 2\n[enrich]\noffline = true\n[imap]\nhost = \"127.0.0.1\"\nport = "
+        << dovecot_->imaps << "\nca_file = \"" << dovecot_->Cert()
+        << "\"\nuser = \"dmarc\"\npassword_file = \"" << Secret() << "\"\n"
+        << extra;
     return p.string();
   }
 
   std::string Pop3Config(const std::string& extra) {
     const fs::path p = dir_ / "pop3.toml";
-    std::ofstream(p) << "[store]\nurl = \"sqlite:" << db_ << "\"\n[pop3]\nhost = \"127.0.0.1\"\n"
+    std::ofstream(p) << "[store]\nurl = \"sqlite:" << db_ << "\"\n[enrich]\noffline = true\n"
+                     << "[pop3]\nhost = \"127.0.0.1\"\n"
                      << "port = " << dovecot_->pop3s << "\nca_file = \"" << dovecot_->Cert()
                      << "\"\nuser = \"dmarc\"\npassword_file = \"" << Secret()
                      << "\"\nbatch_size = 5\nstate_file = \"" << (dir_ / "uidl").string() << "\"\n"
@@ -435,9 +438,11 @@ TEST_F(Fetch, LocalSourcesAtOnceFromTheEnvironmentOnly) {
   ::setenv("DMARC_REPORT_DIRECTORY_PATH", drop.c_str(), 1);
   ::setenv("DMARC_REPORT_MAILDIR_PATH", md.c_str(), 1);
   ::setenv("DMARC_REPORT_MBOX_PATH", (dir_ / "box.mbox").c_str(), 1);
+  ::setenv("DMARC_REPORT_ENRICH_OFFLINE", "true", 1);
   const int rc = Run({"fetch"});
-  for (const char* v : {"DMARC_REPORT_STORE_URL", "DMARC_REPORT_DIRECTORY_PATH",
-                        "DMARC_REPORT_MAILDIR_PATH", "DMARC_REPORT_MBOX_PATH"}) {
+  for (const char* v :
+       {"DMARC_REPORT_STORE_URL", "DMARC_REPORT_DIRECTORY_PATH", "DMARC_REPORT_MAILDIR_PATH",
+        "DMARC_REPORT_MBOX_PATH", "DMARC_REPORT_ENRICH_OFFLINE"}) {
     ::unsetenv(v);
   }
   ASSERT_EQ(rc, 0) << Log();
@@ -464,6 +469,86 @@ TEST_F(Fetch, LocalSourcesAtOnceFromTheEnvironmentOnly) {
                dir_ / "import.log"),
       0);
   EXPECT_EQ(Stats(db_, dir_)["reports"], Stats(import_db, dir_)["reports"].get<int>() + 5) << Log();
+}
+
+TEST_F(Fetch, FailureKeepSampleFromTheConfiguration) {
+  // The same real failure report fetched from a drop folder twice: with the default (headers)
+  // the sample is kept, with keep_sample = "none" it is not.
+  const std::string sample =
+      TestData("real/parsedmarc-samples/failure/dmarc_ruf_report_linkedin.eml");
+  auto fetch_with = [&](const std::string& name, const std::string& failure_table) {
+    const fs::path drop = dir_ / ("drop-" + name);
+    fs::create_directories(drop);
+    fs::copy_file(sample, drop / "ruf.eml");
+    const std::string db = (dir_ / (name + ".db")).string();
+    const fs::path config = dir_ / (name + ".toml");
+    std::ofstream(config) << "[store]\nurl = \"sqlite:" << db << "\"\n[directory]\npath = \""
+                          << drop.string() << "\"\n[enrich]\noffline = true\n"
+                          << failure_table;
+    EXPECT_EQ(Run({"fetch", "-q", "--config", config.string()}), 0) << Log();
+    EXPECT_TRUE(fs::exists(drop / "processed" / "ruf.eml")) << Log();
+    auto r = dmarc::testing::RunDmarcReport({"export", "--db", db, "--type", "failure"}, dir_);
+    EXPECT_EQ(r.status, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["failure_reports"].size(), 1u) << r.out;
+    return j["failure_reports"][0];
+  };
+  const auto kept = fetch_with("headers", "");
+  EXPECT_FALSE(kept["sample"].get<std::string>().empty()) << kept.dump();
+  EXPECT_TRUE(kept["parsed_sample"].is_object()) << kept.dump();
+  const auto none = fetch_with("none", "[failure]\nkeep_sample = \"none\"\n");
+  EXPECT_TRUE(none["sample"].get<std::string>().empty()) << none.dump();
+  EXPECT_TRUE(none["parsed_sample"].is_null()) << none.dump();
+  EXPECT_EQ(none["source"]["ip_address"], kept["source"]["ip_address"]);
+}
+
+// Waits up to `seconds` for the file to exist.
+bool Appears(const fs::path& p, int seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!fs::exists(p) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return fs::exists(p);
+}
+
+TEST_F(Fetch, WatchedDropFolderWakesOnArrivalAndWaitsForFilesBeingWritten) {
+  // Polling every 600 s: anything picked up within the test's time came through inotify.
+  const fs::path drop = dir_ / "drop";
+  fs::create_directories(drop);
+  const fs::path config = dir_ / "drop.toml";
+  std::ofstream(config) << "[store]\nurl = \"sqlite:" << db_
+                        << "\"\n[fetch]\nwatch_interval = 600\n"
+                        << "[enrich]\noffline = true\n[directory]\npath = \"" << drop.string()
+                        << "\"\n";
+  log_ = dir_ / "drop.log";
+  const pid_t pid = Spawn({"fetch", "--watch", "-c", config.string()}, log_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  // Moved in whole: taken at once, not at the next poll.
+  std::ofstream(dir_ / "moved.xml") << ReportXml(1);
+  fs::rename(dir_ / "moved.xml", drop / "moved.xml");
+  EXPECT_TRUE(Appears(drop / "processed" / "moved.xml", 20)) << Log();
+
+  // Written slowly, in pieces, each write closing the file (so each wakes the watcher): never
+  // read half-written. Temporary names are left alone until renamed.
+  const std::string xml = ReportXml(2), other = ReportXml(3);
+  const std::size_t piece = xml.size() / 5 + 1;
+  ASSERT_EQ(xml.size(), other.size());
+  for (std::size_t at = 0; at < xml.size(); at += piece) {
+    std::ofstream(drop / "slow.xml", std::ios::app) << xml.substr(at, piece);
+    std::ofstream(drop / "later.xml.part", std::ios::app) << other.substr(at, piece);
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  }
+  EXPECT_TRUE(Appears(drop / "processed" / "slow.xml", 20)) << Log();
+  EXPECT_FALSE(fs::exists(drop / "invalid")) << Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(fs::exists(drop / "later.xml.part")) << Log();
+  fs::rename(drop / "later.xml.part", drop / "later.xml");
+  EXPECT_TRUE(Appears(drop / "processed" / "later.xml", 20)) << Log();
+
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(Wait(pid), 0) << Log();
+  EXPECT_EQ(Stats(db_, dir_)["reports"], 3) << Log();
 }
 
 }  // namespace

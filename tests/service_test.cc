@@ -64,7 +64,25 @@ syslog = "tcp://10.0.0.9:5140"
   EXPECT_NE(r.out.find("imap dmarc@mail.example.com:993/DMARC"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("reports kept 365 days"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("syslog tcp://10.0.0.9:5140"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("enrichment: DNS via the system's resolvers; failure samples: headers"),
+            std::string::npos)
+      << r.out;
   EXPECT_EQ(r.out.find("hunter2-secret"), std::string::npos) << r.out;
+
+  // The [enrich] and [failure] tables of fetch and run.
+  const std::string more = Write("more.toml", R"(
+[mbox]
+path = "reports.mbox"
+[enrich]
+offline = true
+dns_cache_ttl = "2d"
+[failure]
+keep_sample = "none"
+)");
+  r = RunCli({"check-config", more}, dir_);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("enrichment: offline (no DNS); failure samples: none"), std::string::npos)
+      << r.out;
 }
 
 TEST_F(Service, CheckConfigListsEveryErrorWithFileKeyAndExpectation) {
@@ -122,6 +140,8 @@ url = "sqlite:)" + (dir_ / "db.sqlite").string() +
                                                R"("
 [directory]
 path = ")" + drop.string() + R"("
+[enrich]
+offline = true
 [log]
 level = "debug"
 file = ")" + log + R"("
@@ -282,7 +302,8 @@ TEST_F(Service, RunWatchesPurgesReloadsRegistersAndStopsCleanly) {
   auto config_for = [&](const fs::path& inbox) {
     return fmt::format(
         "[store]\nurl = \"{}\"\nretention_days = {}\n[directory]\npath = \"{}\"\n"
-        "[fetch]\nwatch_interval = 1\n[log]\nfile = \"{}\"\nstderr = false\n"
+        "[fetch]\nwatch_interval = 1\n[enrich]\noffline = true\n[log]\nfile = \"{}\"\nstderr = "
+        "false\n"
         "[consul]\naddress = \"{}\"\nservice_id = \"dmarc-test\"\ntoken = \"tok-Zz81\"\n",
         db, days, inbox.string(), log, agent.address());
   };
@@ -332,7 +353,9 @@ TEST_F(Service, RunWithoutAConfigurationUsesTheBuiltInDropFolder) {
   fs::copy_file(dmarc::testing::TestData("real/parsedmarc-samples/aggregate/rfc9990-sample.xml"),
                 dir_ / "inbox" / "r.xml");
   // SIGTERM after 5 s: `timeout` then exits 124, having seen run stop.
-  auto r = RunCli({"run"}, dir_, "cd '" + dir_.string() + "' && env -i timeout -s TERM 5");
+  auto r = RunCli(
+      {"run"}, dir_,
+      "cd '" + dir_.string() + "' && env -i DMARC_REPORT_ENRICH_OFFLINE=true timeout -s TERM 5");
   EXPECT_EQ(r.status, 124) << r.err;
   EXPECT_NE(r.err.find("running with built-in default"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("info stopped"), std::string::npos) << r.err;
@@ -343,11 +366,12 @@ TEST_F(Service, RunWithoutAConfigurationUsesTheBuiltInDropFolder) {
 TEST_F(Service, RunRegistersWithAConsulAgentThatStartsLater) {
   const int port = dmarc::testing::FreePort();
   fs::create_directories(dir_ / "inbox");
-  const std::string file =
-      Write("run.toml",
-            fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
-                        "[consul]\naddress = \"http://127.0.0.1:{}\"\nservice_id = \"late\"\n",
-                        (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port));
+  const std::string file = Write(
+      "run.toml",
+      fmt::format(
+          "[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n[enrich]\noffline = true\n"
+          "[consul]\naddress = \"http://127.0.0.1:{}\"\nservice_id = \"late\"\n",
+          (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port));
   const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a first attempt fails
   dmarc::testing::FakeConsulAgent agent(200, "", port);

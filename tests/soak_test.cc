@@ -70,6 +70,7 @@ TEST(Soak, AnHourOfArrivalsKeepsMemoryFlat) {
   const fs::path config = dir / "run.toml";
   std::ofstream(config) << fmt::format(
       "[store]\nurl = \"{}\"\n[directory]\npath = \"{}\"\n[fetch]\nwatch_interval = 1\n"
+      "[enrich]\noffline = true\n"
       "[log]\nlevel = \"warning\"\nstderr = false\nfile = \"{}\"\n",
       db, inbox.string(), (dir / "run.log").string());
 #if defined(__SANITIZE_ADDRESS__)

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/enrichment.h"
 #include "app/input_runner.h"
 #include "app/progress.h"
 #include "collect/classify.h"
@@ -61,8 +62,11 @@ struct Totals {
   }
 };
 
-void CountBatch(const std::string& source, const Totals& t, const store::BatchResult& stored) {
+void CountBatch(const std::string& source, const Totals& t, const store::BatchResult& stored,
+                const enrich::LookupStats& enriched) {
   auto& m = metrics::Program();
+  m.dns_lookups.Add({}, static_cast<double>(enriched.queried));
+  m.dns_cache_hits.Add({}, static_cast<double>(enriched.cache_hits));
   m.mails_fetched.Add({source}, static_cast<double>(t.mails));
   m.reports.Add({"aggregate"}, static_cast<double>(t.new_reports));
   m.duplicates.Add({"aggregate"}, static_cast<double>(t.duplicates));
@@ -71,9 +75,12 @@ void CountBatch(const std::string& source, const Totals& t, const store::BatchRe
 
 class Fetcher {
  public:
-  Fetcher(store::ReportStore& st, const FetchCommandOptions& options, unsigned jobs)
-      : store_(st), options_(options), jobs_(jobs) {
+  // enricher: nullptr when enrichment is off ([enrich] enabled = false).
+  Fetcher(store::ReportStore& st, const FetchCommandOptions& options, unsigned jobs,
+          enrich::Enricher* enricher, parse::KeepSample keep_sample)
+      : store_(st), options_(options), jobs_(jobs), enricher_(enricher) {
     extract_.aggregate.limits = options.limits;
+    extract_.keep_sample = keep_sample;
   }
 
   // Reads every mail waiting in the source, stores its reports, then files it. Stops between
@@ -105,8 +112,8 @@ class Fetcher {
       }
       previous = std::move(current);
       // The store is used by this one thread at a time: the batch before has finished.
-      previous->stored = std::async(std::launch::async, [this, &results = previous->results] {
-        return StoreResults(store_, results);
+      previous->stored = std::async(std::launch::async, [this, f = previous.get()] {
+        return StoreResults(store_, f->results, enricher_, &f->enriched);
       });
     }
     if (previous) {
@@ -123,6 +130,7 @@ class Fetcher {
     std::vector<collect::MailItem> items;
     std::vector<InputResult> results;
     std::future<Result<store::BatchResult>> stored;
+    enrich::LookupStats enriched;  // written by the store thread until `stored` is ready
   };
 
   struct DrainState {
@@ -184,7 +192,8 @@ class Fetcher {
                                    st.source.Describe(), filed.error()));
     }
     st.totals.Add(t);
-    CountBatch(st.source.Describe(), t, *stored);
+    CountBatch(st.source.Describe(), t, *stored, f.enriched);
+    PrintWarnings(f.enriched);
     st.done += f.items.size();
     st.progress.Update(st.done, st.done);
     const auto now = std::chrono::steady_clock::now();
@@ -205,6 +214,7 @@ class Fetcher {
   store::ReportStore& store_;
   const FetchCommandOptions& options_;
   unsigned jobs_;
+  enrich::Enricher* enricher_;
   pipeline::ExtractOptions extract_;
 };
 
@@ -283,7 +293,11 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
 
   const unsigned jobs =
       config.fetch.jobs ? config.fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
-  Fetcher fetcher(**db, options, jobs);
+  // Fetched reports are enriched like imported ones (DNS answers cached in the store).
+  bool enrich_failed = false;
+  const auto enricher = MakeEnricher(config.enrich, &enrich_failed);
+  if (enrich_failed) return 2;
+  Fetcher fetcher(**db, options, jobs, enricher.get(), config.failure.keep_sample);
   auto sources = MakeSources(config, options.limits);
   const auto start = std::chrono::steady_clock::now();
   Totals totals;

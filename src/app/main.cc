@@ -14,6 +14,7 @@
 #include "app/run_command.h"
 #include "app/service_commands.h"
 #include "app/store_commands.h"
+#include "base/time.h"
 #include "web/html_report.h"
 #include "web/server.h"
 
@@ -66,36 +67,6 @@ void AddFailureSampleOption(CLI::App& cmd, std::string& keep) {
       ->capture_default_str();
 }
 
-// "3600", "90m", "12h", "7d" → seconds; nothing for anything else.
-std::optional<std::int64_t> ParseDuration(const std::string& text) {
-  if (text.empty() || text.size() > 12) return std::nullopt;
-  std::int64_t unit = 1;
-  std::string digits = text;
-  switch (text.back()) {
-    case 's':
-      digits.pop_back();
-      break;
-    case 'm':
-      unit = 60;
-      digits.pop_back();
-      break;
-    case 'h':
-      unit = 3600;
-      digits.pop_back();
-      break;
-    case 'd':
-      unit = 86400;
-      digits.pop_back();
-      break;
-    default:
-      break;
-  }
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  return std::stoll(digits) * unit;
-}
-
 // The enrichment options shared by parse, import and enrich (--no-enrich only for the first
 // two); see README "Source enrichment".
 void AddEnrichOptions(CLI::App& cmd, dmarc::enrich::Options& o, bool allow_disable) {
@@ -129,7 +100,7 @@ void AddEnrichOptions(CLI::App& cmd, dmarc::enrich::Options& o, bool allow_disab
   cmd.add_option_function<std::string>(
          "--dns-cache-ttl",
          [&o](const std::string& v) {
-           auto d = ParseDuration(v);
+           auto d = dmarc::ParseDuration(v);
            if (!d)
              throw CLI::ValidationError("--dns-cache-ttl", "expected e.g. 3600, 90m, 12h, 7d");
            o.dns_cache_ttl_seconds = *d;

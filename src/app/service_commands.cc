@@ -1,6 +1,7 @@
 #include "app/service_commands.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <ctime>
 
@@ -106,6 +107,17 @@ int RunCheckConfig(const std::string& file) {
                        c.log.syslog_host, c.log.syslog_port);
   }
   fmt::print("  log: {}\n", log);
+  const auto& e = c.enrich;
+  fmt::print("  enrichment: {}; failure samples: {}\n",
+             !e.enabled  ? std::string("off")
+             : e.offline ? std::string("offline (no DNS)")
+                         : fmt::format("DNS via {}",
+                                       e.nameservers.empty()
+                                           ? std::string("the system's resolvers")
+                                           : fmt::format("{}", fmt::join(e.nameservers, ", "))),
+             c.failure.keep_sample == parse::KeepSample::kFull   ? "full"
+             : c.failure.keep_sample == parse::KeepSample::kNone ? "none"
+                                                                 : "headers");
   if (c.consul) fmt::print("  consul: {} as {}\n", c.consul->address, c.consul->service_name);
   return 0;
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <string>
+
 namespace dmarc {
 
 namespace {
@@ -120,6 +122,36 @@ std::optional<std::int64_t> ParseDateTime(std::string_view s, bool* had_zone) {
   }
   if (had_zone) *had_zone = zone;
   return *day + *h * 3600 + *mi * 60 + *se - offset;
+}
+
+// "3600", "90m", "12h", "7d" → seconds; nothing for anything else.
+std::optional<std::int64_t> ParseDuration(std::string_view text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  std::int64_t unit = 1;
+  std::string digits(text);
+  switch (text.back()) {
+    case 's':
+      digits.pop_back();
+      break;
+    case 'm':
+      unit = 60;
+      digits.pop_back();
+      break;
+    case 'h':
+      unit = 3600;
+      digits.pop_back();
+      break;
+    case 'd':
+      unit = 86400;
+      digits.pop_back();
+      break;
+    default:
+      break;
+  }
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoll(digits) * unit;
 }
 
 }  // namespace dmarc

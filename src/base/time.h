@@ -35,6 +35,9 @@ std::optional<std::int64_t> ParseDate(std::string_view s);
 // *had_zone (when given) is set to false.
 std::optional<std::int64_t> ParseDateTime(std::string_view s, bool* had_zone = nullptr);
 
+// "3600", "90m", "12h", "7d" → seconds; nothing for anything else.
+std::optional<std::int64_t> ParseDuration(std::string_view text);
+
 // Start of the UTC day containing t.
 constexpr std::int64_t FloorDay(std::int64_t t) {
   const std::int64_t r = t % kSecondsPerDay;

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "base/time.h"
 #include "collect/classify.h"
@@ -100,6 +103,39 @@ TEST_F(LocalSources, DirectoryMovesToProcessedAndInvalidAndSkipsThemWhenListing)
   EXPECT_TRUE(fs::exists(drop / "processed" / "a.xml"));
   EXPECT_TRUE(fs::exists(drop / "invalid" / "sub" / "b.eml"));
   EXPECT_EQ(*src->Open(), 0u);
+}
+
+TEST_F(LocalSources, DirectoryLeavesFilesBeingWrittenForALaterPass) {
+  const fs::path drop = dir_ / "drop";
+  Put(drop / "done.xml", "whole");
+  Put(drop / "upload.xml.part", "partial");
+  Put(drop / "copy.tmp", "partial");
+  // A writer appending every 200 ms for 4 s.
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    for (int i = 0; i < 20; ++i) {
+      std::ofstream(drop / "growing.xml", std::ios::app) << "<piece/>";
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    writing = false;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto src = MakeDirectorySource(drop.string(), 1 << 20);
+  auto n = src->Open();
+  ASSERT_TRUE(n) << n.error();
+  EXPECT_TRUE(writing) << "the writer ended before the look";
+  auto batch = src->Next();
+  ASSERT_TRUE(batch);
+  ASSERT_EQ(batch->size(), 1u);
+  EXPECT_EQ(fs::path((*batch)[0].id).filename(), "done.xml");
+  ASSERT_TRUE(src->File({{(*batch)[0].id, MailClass::kAggregate}}));
+  writer.join();
+  // Once it has stopped changing, the next pass takes it, whole.
+  ASSERT_EQ(*src->Open(), 1u);
+  batch = src->Next();
+  ASSERT_EQ(batch->size(), 1u);
+  EXPECT_EQ(fs::path((*batch)[0].id).filename(), "growing.xml");
+  EXPECT_EQ((*batch)[0].bytes.size(), 20 * std::string("<piece/>").size());
 }
 
 TEST_F(LocalSources, OversizedMailsComeWithAnErrorNotTheirBytes) {

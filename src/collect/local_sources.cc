@@ -1,12 +1,19 @@
 // The local sources: a Maildir, a drop directory, an mbox file.
 #include <fmt/format.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <system_error>
+#include <thread>
 
 #include "collect/source.h"
 #include "pipeline/inputs.h"
@@ -158,12 +165,28 @@ class MaildirSource : public FileSource {
 };
 
 // A drop folder: anything put into it is read; files with a report go to processed/, others to
-// invalid/.
+// invalid/. Files still being written are left for a later pass: names starting with a dot or
+// ending in .tmp or .part, and files modified in the last kSettleSeconds that change while they
+// are looked at again. With --watch, inotify wakes the source as soon as a file is closed after
+// writing or moved in (polling stays the fallback, e.g. for subfolders).
 class DirectorySource : public FileSource {
  public:
+  static constexpr int kSettleSeconds = 2;
+
   using FileSource::FileSource;
+  ~DirectorySource() override {
+    if (inotify_ >= 0) ::close(inotify_);
+  }
 
   std::string Describe() const override { return "directory:" + path_; }
+
+  Result<std::size_t> Open() override {
+    StartWatching();
+    auto listed = FileSource::Open();
+    if (!listed) return listed;
+    Settle();
+    return files_.size();
+  }
 
   Status File(const std::vector<Filing>& filings) override {
     for (const auto& f : filings) {
@@ -176,10 +199,105 @@ class DirectorySource : public FileSource {
     return Ok();
   }
 
+  // Up to `seconds`, returning early when a file is closed after writing or moved into the folder
+  // (inotify), or, when a file was left for being written, once it may have settled.
+  Status Wait(std::int64_t seconds, const std::atomic<bool>& stop) override {
+    if (inotify_ < 0) return Source::Wait(seconds, stop);
+    const auto start = std::chrono::steady_clock::now();
+    auto until = start + std::chrono::seconds(seconds);
+    if (unsettled_) until = std::min(until, start + std::chrono::seconds(kSettleSeconds + 1));
+    while (!stop && std::chrono::steady_clock::now() < until) {
+      pollfd p{inotify_, POLLIN, 0};
+      if (::poll(&p, 1, 200) > 0 && DrainEvents()) break;
+    }
+    return Ok();
+  }
+
  protected:
   void List(std::vector<std::string>& errors) override {
     AddFilesIn(path_, 0, {"processed", "invalid"}, errors);
+    std::erase_if(files_, [](const std::string& f) { return IsPartialName(f); });
   }
+
+ private:
+  static bool IsPartialName(std::string_view path) {
+    const std::string_view name = path.substr(path.rfind('/') + 1);
+    return name.empty() || name[0] == '.' || name.ends_with(".tmp") || name.ends_with(".part");
+  }
+
+  struct Look {
+    bool ok = false;
+    off_t size = 0;
+    timespec mtime{};
+    bool operator==(const Look& o) const {
+      return ok == o.ok && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+             mtime.tv_nsec == o.mtime.tv_nsec;
+    }
+  };
+  static Look LookAt(const std::string& f) {
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0) return {};
+    return {true, st.st_size, st.st_mtim};
+  }
+
+  // Files modified in the last kSettleSeconds are looked at again once they are that old (at
+  // most kSettleSeconds from now); those whose size or time changed meanwhile stay for the next
+  // pass.
+  void Settle() {
+    unsettled_ = false;
+    const std::time_t now = std::time(nullptr);
+    std::map<std::string, Look> young;
+    std::time_t newest = 0;
+    for (const auto& f : files_) {
+      const Look l = LookAt(f);
+      if (l.ok && l.mtime.tv_sec + kSettleSeconds > now) {
+        young[f] = l;
+        newest = std::max(newest, l.mtime.tv_sec);
+      }
+    }
+    if (young.empty()) return;
+    const std::time_t wait =
+        std::clamp<std::time_t>(newest + kSettleSeconds - now, 1, kSettleSeconds);
+    std::this_thread::sleep_for(std::chrono::seconds(wait));
+    std::erase_if(files_, [&](const std::string& f) {
+      auto it = young.find(f);
+      if (it == young.end() || LookAt(f) == it->second) return false;
+      unsettled_ = true;
+      return true;
+    });
+  }
+
+  void StartWatching() {
+    if (inotify_ >= 0 || inotify_failed_) return;
+    inotify_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_ >= 0 &&
+        ::inotify_add_watch(inotify_, path_.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+      ::close(inotify_);
+      inotify_ = -1;
+    }
+    inotify_failed_ = inotify_ < 0;  // polling only (e.g. the inotify watch limit reached)
+  }
+
+  // Reads the queued events; true when one names a file a pass would take.
+  bool DrainEvents() {
+    alignas(inotify_event) char buf[16 * 1024];
+    bool wake = false;
+    for (;;) {
+      const ssize_t n = ::read(inotify_, buf, sizeof buf);
+      if (n <= 0) break;
+      for (ssize_t i = 0; i + static_cast<ssize_t>(sizeof(inotify_event)) <= n;) {
+        const auto* e = reinterpret_cast<const inotify_event*>(buf + i);
+        if (e->mask & IN_Q_OVERFLOW) wake = true;
+        if (e->len > 0 && !IsPartialName(e->name)) wake = true;
+        i += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+      }
+    }
+    return wake;
+  }
+
+  int inotify_ = -1;
+  bool inotify_failed_ = false;
+  bool unsettled_ = false;  // the last pass left a file that was still changing
 };
 
 // An mbox file is read whole, as one input, and left as it is: re-reading it only finds

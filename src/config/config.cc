@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "base/time.h"
+
 namespace dmarc::config {
 
 namespace {
@@ -116,6 +118,63 @@ class Table {
       return Error(key, fmt::format("must be {}..{}, not {}", min, max, *v));
     }
     out = static_cast<Int>(*v);
+  }
+
+  // An array of strings; from the environment, a comma-separated list (empty items dropped).
+  void StrList(const char* key, std::vector<std::string>& out) {
+    if (const toml::node* n = Node(key)) {
+      const toml::array* a = n->as_array();
+      std::vector<std::string> values;
+      bool ok = a != nullptr;
+      if (a) {
+        for (const auto& item : *a) {
+          auto v = item.value<std::string>();
+          if (!v || !item.is_string()) {
+            ok = false;
+            break;
+          }
+          values.push_back(*v);
+        }
+      }
+      if (!ok) {
+        Error(key, "must be an array of strings");
+      } else {
+        out = std::move(values);
+      }
+    }
+    if (const char* e = Env(key)) {
+      out.clear();
+      std::stringstream in(e);
+      for (std::string item; std::getline(in, item, ',');) {
+        if (!item.empty()) out.push_back(item);
+      }
+    }
+  }
+
+  // Seconds, as an integer or a string such as "90m", "12h", "7d".
+  void Seconds(const char* key, std::int64_t& out, std::int64_t min, std::int64_t max) {
+    std::optional<std::string> text;
+    if (const toml::node* n = Node(key)) {
+      if (n->is_integer()) {
+        text = std::to_string(*n->value<std::int64_t>());
+      } else if (n->is_string()) {
+        text = *n->value<std::string>();
+      } else {
+        return Error(key, "must be a number of seconds or a duration such as \"7d\"");
+      }
+    }
+    if (const char* e = Env(key)) text = e;
+    if (!text) return;
+    const auto v = ParseDuration(*text);
+    if (!v) {
+      return Error(key, fmt::format("must be seconds or a duration such as \"90m\", \"12h\", "
+                                    "\"7d\", not \"{}\"",
+                                    *text));
+    }
+    if (*v < min || *v > max) {
+      return Error(key, fmt::format("must be {}..{} seconds, not {}", min, max, *v));
+    }
+    out = *v;
   }
 
   template <class E>
@@ -383,6 +442,28 @@ void Bind(Table& t, MaildirConfig& c) {
   }
 }
 
+void Bind(Table& t, enrich::Options& c) {
+  t.Bool("enabled", c.enabled);
+  t.Bool("offline", c.offline);
+  t.StrList("nameservers", c.nameservers);
+  t.Integer("dns_concurrency", c.dns_concurrency, 1, 10000);
+  t.Integer("dns_timeout_ms", c.dns_timeout_ms, 1, 60000);
+  t.Integer("dns_retries", c.dns_retries, 0, 10);
+  t.Seconds("dns_cache_ttl", c.dns_cache_ttl_seconds, 0, 10LL * 365 * 86400);
+  t.StrList("geoip_db", c.geoip_dbs);
+  t.StrList("services_file", c.services_files);
+  for (const auto& ns : c.nameservers) {
+    if (auto n = enrich::NormalizeNameserver(ns); !n) t.Error("nameservers", n.error());
+  }
+}
+
+void Bind(Table& t, FailureConfig& c) {
+  t.Choice("keep_sample", c.keep_sample,
+           {{"headers", parse::KeepSample::kHeaders},
+            {"full", parse::KeepSample::kFull},
+            {"none", parse::KeepSample::kNone}});
+}
+
 // Binds a table that is always there.
 template <class T>
 void Load(const toml::table* root, const char* name, const EnvLookup& env, T& out,
@@ -437,8 +518,9 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
                                    e.source().begin.column, e.description()));
     }
   }
-  static const std::set<std::string> kTables = {"store", "fetch",     "imap", "pop3",  "maildir",
-                                                "mbox",  "directory", "log",  "consul"};
+  static const std::set<std::string> kTables = {"store",   "fetch",  "imap",      "pop3",
+                                                "maildir", "mbox",   "directory", "log",
+                                                "consul",  "enrich", "failure"};
   std::vector<std::string> errors;
   for (const auto& [k, v] : root) {
     if (!kTables.count(std::string(k.str()))) {
@@ -457,6 +539,8 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   LoadOptional(&root, "directory", env, config.directory, errors, secrets);
   Load(&root, "log", env, config.log, errors, secrets);
   LoadOptional(&root, "consul", env, config.consul, errors, secrets);
+  Load(&root, "enrich", env, config.enrich, errors, secrets);
+  Load(&root, "failure", env, config.failure, errors, secrets);
   if (errors.empty() && !config.imap && !config.pop3 && !config.maildir && !config.mbox &&
       !config.directory) {
     errors.push_back(

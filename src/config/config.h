@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "base/result.h"
+#include "enrich/enrich.h"
+#include "parse/failure.h"
 
 namespace dmarc::config {
 
@@ -104,6 +106,11 @@ struct MaildirConfig {
   std::string archive_folder = "Archive";  // Maildir++ subfolders .Archive.Aggregate, ...
 };
 
+// What failure reports keep of the reported message (like --failure-sample of import).
+struct FailureConfig {
+  parse::KeepSample keep_sample = parse::KeepSample::kHeaders;
+};
+
 struct Config {
   std::string file;  // where it was read from (for messages)
   StoreConfig store;
@@ -117,6 +124,8 @@ struct Config {
   std::vector<std::string> warnings;
   LogConfig log;
   std::optional<ConsulConfig> consul;
+  enrich::Options enrich;  // [enrich]: source enrichment of fetched reports
+  FailureConfig failure;
   // Every secret value read (passwords, tokens), so that logging can keep them out of its lines.
   std::vector<std::string> secrets;
 };

@@ -276,5 +276,67 @@ TEST_F(ConfigTest, PasswordsAreAmongTheSecrets) {
   EXPECT_EQ(c->secrets, (std::vector<std::string>{"imap-secret", "pop-secret"}));
 }
 
+TEST_F(ConfigTest, EnrichAndFailureTablesWithEnvironmentOverrides) {
+  auto c = Load("[mbox]\npath = \"m\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_TRUE(c->enrich.enabled);
+  EXPECT_FALSE(c->enrich.offline);
+  EXPECT_EQ(c->enrich.dns_cache_ttl_seconds, 7 * 86400);
+  EXPECT_EQ(c->failure.keep_sample, parse::KeepSample::kHeaders);
+
+  c = Load(R"([mbox]
+path = "m"
+[enrich]
+offline = true
+nameservers = ["127.0.0.1:5353", "::1"]
+dns_concurrency = 8
+dns_timeout_ms = 300
+dns_retries = 0
+dns_cache_ttl = "12h"
+geoip_db = ["a.mmdb", "b.mmdb"]
+services_file = ["s.tsv"]
+[failure]
+keep_sample = "none"
+)");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_TRUE(c->enrich.offline);
+  EXPECT_EQ(c->enrich.nameservers, (std::vector<std::string>{"127.0.0.1:5353", "::1"}));
+  EXPECT_EQ(c->enrich.dns_concurrency, 8u);
+  EXPECT_EQ(c->enrich.dns_timeout_ms, 300);
+  EXPECT_EQ(c->enrich.dns_retries, 0);
+  EXPECT_EQ(c->enrich.dns_cache_ttl_seconds, 12 * 3600);
+  EXPECT_EQ(c->enrich.geoip_dbs, (std::vector<std::string>{"a.mmdb", "b.mmdb"}));
+  EXPECT_EQ(c->enrich.services_files, (std::vector<std::string>{"s.tsv"}));
+  EXPECT_EQ(c->failure.keep_sample, parse::KeepSample::kNone);
+
+  env_["DMARC_REPORT_ENRICH_ENABLED"] = "false";
+  env_["DMARC_REPORT_ENRICH_NAMESERVERS"] = "192.0.2.1,192.0.2.2:53";
+  env_["DMARC_REPORT_ENRICH_DNS_CACHE_TTL"] = "3600";
+  env_["DMARC_REPORT_FAILURE_KEEP_SAMPLE"] = "full";
+  c = Load("[mbox]\npath = \"m\"\n[enrich]\ndns_cache_ttl = 60\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_FALSE(c->enrich.enabled);
+  EXPECT_EQ(c->enrich.nameservers, (std::vector<std::string>{"192.0.2.1", "192.0.2.2:53"}));
+  EXPECT_EQ(c->enrich.dns_cache_ttl_seconds, 3600);
+  EXPECT_EQ(c->failure.keep_sample, parse::KeepSample::kFull);
+  env_.clear();
+
+  c = Load(R"([mbox]
+path = "m"
+[enrich]
+nameservers = ["dns.example"]
+dns_cache_ttl = "soon"
+geoip_db = "one.mmdb"
+[failure]
+keep_sample = "some"
+)");
+  ASSERT_FALSE(c);
+  for (const char* expected :
+       {"enrich.nameservers: nameserver \"dns.example\"", "enrich.dns_cache_ttl: must be",
+        "enrich.geoip_db: must be an array of strings", "failure.keep_sample: must be one of"}) {
+    EXPECT_NE(c.error().find(expected), std::string::npos) << expected << "\n" << c.error();
+  }
+}
+
 }  // namespace
 }  // namespace dmarc::config
