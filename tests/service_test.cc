@@ -340,9 +340,9 @@ TEST_F(Service, RunWithoutAConfigurationUsesTheBuiltInDropFolder) {
   fs::copy_file(dmarc::testing::TestData("real/parsedmarc-samples/aggregate/rfc9990-sample.xml"),
                 dir_ / "inbox" / "r.xml");
   // SIGTERM after 5 s: `timeout` then exits 124, having seen run stop.
-  auto r = RunCli({"run"}, dir_,
-                  "cd '" + dir_.string() +
-                      "' && env -i DMARC_REPORT_WEB_LISTEN=127.0.0.1:0 timeout -s TERM 5");
+  auto r = RunCli(
+      {"run"}, dir_,
+      "cd '" + dir_.string() + "' && env -i DMARC_REPORT_WEB_LISTEN=127.0.0.1:0 timeout -s TERM 5");
   EXPECT_EQ(r.status, 124) << r.err;
   EXPECT_NE(r.err.find("running with built-in default"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("info stopped"), std::string::npos) << r.err;
@@ -352,13 +352,13 @@ TEST_F(Service, RunWithoutAConfigurationUsesTheBuiltInDropFolder) {
 
 // Runs `promtool check metrics` (Debian: prometheus) on text; fails when promtool is missing.
 void ExpectPromtoolAccepts(const std::string& text, const fs::path& dir) {
-  ASSERT_TRUE(fs::exists("/usr/bin/promtool")) << "/usr/bin/promtool is missing: install prometheus";
+  ASSERT_TRUE(fs::exists("/usr/bin/promtool"))
+      << "/usr/bin/promtool is missing: install prometheus";
   const fs::path file = dir / "metrics.prom";
   std::ofstream(file) << text;
   const std::string out = (dir / "promtool.out").string();
-  const int raw =
-      std::system(("/usr/bin/promtool check metrics <'" + file.string() + "' >'" + out + "' 2>&1")
-                      .c_str());
+  const int raw = std::system(
+      ("/usr/bin/promtool check metrics <'" + file.string() + "' >'" + out + "' 2>&1").c_str());
   EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 0) << ReadLog(out) << "\n" << text;
 }
 
@@ -426,11 +426,11 @@ TEST_F(Service, RunDashboardAsksForTheTokenOnMetricsButNotOnHealthz) {
   const int port = dmarc::testing::FreePort();
   fs::create_directories(dir_ / "inbox");
   const std::string token = Write("token", "a-metrics-token-0123456789\n");
-  const std::string file = Write(
-      "run.toml", fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
-                              "[web]\nlisten = \"127.0.0.1:{}\"\ntoken_file = \"{}\"\n",
-                              (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port,
-                              token));
+  const std::string file =
+      Write("run.toml",
+            fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
+                        "[web]\nlisten = \"127.0.0.1:{}\"\ntoken_file = \"{}\"\n",
+                        (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port, token));
   const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
   httplib::Client http("127.0.0.1", port);
   http.set_connection_timeout(1);
@@ -468,12 +468,11 @@ TEST_F(Service, RunStopsWhenTheDashboardCannotListen) {
 TEST_F(Service, RunRegistersWithAConsulAgentThatStartsLater) {
   const int port = dmarc::testing::FreePort();
   fs::create_directories(dir_ / "inbox");
-  const std::string file =
-      Write("run.toml",
-            fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
-                        "[consul]\naddress = \"http://127.0.0.1:{}\"\nservice_id = \"late\"\n"
-                        "[web]\nlisten = \"127.0.0.1:0\"\n",
-                        (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port));
+  const std::string file = Write(
+      "run.toml", fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
+                              "[consul]\naddress = \"http://127.0.0.1:{}\"\nservice_id = \"late\"\n"
+                              "[web]\nlisten = \"127.0.0.1:0\"\n",
+                              (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port));
   const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a first attempt fails
   dmarc::testing::FakeConsulAgent agent(200, "", port);

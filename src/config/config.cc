@@ -451,8 +451,8 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
                                    e.source().begin.column, e.description()));
     }
   }
-  static const std::set<std::string> kTables = {
-      "store", "fetch", "imap", "pop3", "maildir", "mbox", "directory", "log", "consul", "web"};
+  static const std::set<std::string> kTables = {"store", "fetch",     "imap", "pop3",   "maildir",
+                                                "mbox",  "directory", "log",  "consul", "web"};
   std::vector<std::string> errors;
   for (const auto& [k, v] : root) {
     if (!kTables.count(std::string(k.str()))) {

@@ -296,8 +296,7 @@ class HttpServer final : public Server {
       // The dashboard's data and the metrics need authentication when it is configured (a
       // Prometheus scraper sends the bearer token); /healthz tells nothing and stays open.
       const bool guarded = req.path.starts_with("/api/") || req.path == "/metrics";
-      if (!guarded || req.path == "/api/login" ||
-          req.path == "/api/session" || Authorized(req)) {
+      if (!guarded || req.path == "/api/login" || req.path == "/api/session" || Authorized(req)) {
         return httplib::Server::HandlerResponse::Unhandled;
       }
       Json(res, 401, {{"error", "sign in first"}});
