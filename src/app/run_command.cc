@@ -244,7 +244,7 @@ void PrepareDefaultDropFolder(const config::Config& c) {
     if (!entry.is_regular_file(ec)) continue;
     if (fs::copy_file(entry.path(), inbox / entry.path().filename(), ec)) ++copied;
   }
-  spdlog::info("first start: copied {} example reports from {} into {}/", copied,
+  spdlog::info("first start: copied {} example report files from {} into {}/", copied,
                examples->string(), inbox.string());
 }
 

@@ -241,7 +241,8 @@ enabled = false
   EXPECT_TRUE(c->web.show_failure_samples);
 
   env_.clear();
-  c = Load("[directory]\npath = \"in\"\n[web]\ntls_cert = \"c.pem\"\nport = 1\nenabled = 3\n");
+  c = Load(
+      "[directory]\npath = \"in\"\n[web]\ntls_cert = \"c.pem\"\nport = 1\nenabled = \"yes\"\n");
   ASSERT_FALSE(c);
   EXPECT_NE(c.error().find("web.tls_key: tls_cert and tls_key go together"), std::string::npos)
       << c.error();
