@@ -451,6 +451,39 @@ TEST_F(Service, RunDashboardAsksForTheTokenOnMetricsButNotOnHealthz) {
   EXPECT_EQ(dmarc::testing::Wait(pid), 0);
 }
 
+TEST_F(Service, RunMovesTheDashboardOnReload) {
+  const int first = dmarc::testing::FreePort(), second = dmarc::testing::FreePort();
+  fs::create_directories(dir_ / "inbox");
+  auto config_for = [&](int port) {
+    return fmt::format(
+        "[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
+        "[web]\nlisten = \"127.0.0.1:{}\"\n",
+        (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port);
+  };
+  const std::string file = Write("run.toml", config_for(first));
+  const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
+  httplib::Client a("127.0.0.1", first), b("127.0.0.1", second);
+  a.set_connection_timeout(1);
+  b.set_connection_timeout(1);
+  EXPECT_TRUE(WaitUntil([&] { return static_cast<bool>(a.Get("/healthz")); }));
+  Write("run.toml", config_for(second));
+  ::kill(pid, SIGHUP);
+  EXPECT_TRUE(WaitUntil([&] { return static_cast<bool>(b.Get("/healthz")); }));
+  EXPECT_FALSE(a.Get("/healthz")) << "the old address is closed";
+  // A reload that changes nothing else keeps the dashboard where it is.
+  ::kill(pid, SIGHUP);
+  EXPECT_TRUE(WaitUntil([&] {
+    return ReadLog((dir_ / "run.out").string()).find("configuration reloaded") !=
+           ReadLog((dir_ / "run.out").string()).rfind("configuration reloaded");
+  }));
+  EXPECT_TRUE(b.Get("/healthz"));
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(dmarc::testing::Wait(pid), 0);
+  const std::string out = ReadLog((dir_ / "run.out").string());
+  EXPECT_NE(out.find(fmt::format("dashboard on http://127.0.0.1:{}/", second)), std::string::npos)
+      << out;
+}
+
 TEST_F(Service, RunStopsWhenTheDashboardCannotListen) {
   fs::create_directories(dir_ / "inbox");
   const std::string file =
