@@ -2,9 +2,11 @@
 // configuration.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <ctime>
@@ -213,13 +215,18 @@ TEST_F(Service, TheExampleConfigurationIsValid) {
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("consul: http://127.0.0.1:8500 as dmarc-report"), std::string::npos)
       << r.out;
+  EXPECT_NE(r.out.find("web: http://10.0.0.20:8080, no sign-in"), std::string::npos) << r.out;
   // With the secrets the systemd unit hands over as credentials.
   Write("imap-password", "imap-pw\n");
   Write("consul-token", "token\n");
   r = RunCli({"check-config", Deploy("dmarc-report.toml")}, dir_,
              "env -i DMARC_REPORT_IMAP_PASSWORD_FILE=" + (dir_ / "imap-password").string() +
-                 " DMARC_REPORT_CONSUL_TOKEN_FILE=" + (dir_ / "consul-token").string());
+                 " DMARC_REPORT_CONSUL_TOKEN_FILE=" + (dir_ / "consul-token").string() +
+                 " DMARC_REPORT_WEB_TOKEN_FILE=/run/credentials/web-token");
   EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("web: http://10.0.0.20:8080, token /run/credentials/web-token"),
+            std::string::npos)
+      << r.out;
 }
 
 // Runs a shell command, returning its exit status and what it printed (both streams).
@@ -304,7 +311,8 @@ TEST_F(Service, RunWatchesPurgesReloadsRegistersAndStopsCleanly) {
         "[store]\nurl = \"{}\"\nretention_days = {}\n[directory]\npath = \"{}\"\n"
         "[fetch]\nwatch_interval = 1\n[enrich]\noffline = true\n[log]\nfile = \"{}\"\nstderr = "
         "false\n"
-        "[consul]\naddress = \"{}\"\nservice_id = \"dmarc-test\"\ntoken = \"tok-Zz81\"\n",
+        "[consul]\naddress = \"{}\"\nservice_id = \"dmarc-test\"\ntoken = \"tok-Zz81\"\n"
+        "[web]\nlisten = \"127.0.0.1:0\"\n",
         db, days, inbox.string(), log, agent.address());
   };
   const std::string file = Write("run.toml", config_for(inbox1));
@@ -353,9 +361,11 @@ TEST_F(Service, RunWithoutAConfigurationUsesTheBuiltInDropFolder) {
   fs::copy_file(dmarc::testing::TestData("real/parsedmarc-samples/aggregate/rfc9990-sample.xml"),
                 dir_ / "inbox" / "r.xml");
   // SIGTERM after 5 s: `timeout` then exits 124, having seen run stop.
-  auto r = RunCli(
-      {"run"}, dir_,
-      "cd '" + dir_.string() + "' && env -i DMARC_REPORT_ENRICH_OFFLINE=true timeout -s TERM 5");
+  auto r =
+      RunCli({"run"}, dir_,
+             "cd '" + dir_.string() +
+                 "' && env -i DMARC_REPORT_ENRICH_OFFLINE=true DMARC_REPORT_WEB_LISTEN=127.0.0.1:0 "
+                 "timeout -s TERM 5");
   EXPECT_EQ(r.status, 124) << r.err;
   EXPECT_NE(r.err.find("running with built-in default"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("info stopped"), std::string::npos) << r.err;
@@ -363,15 +373,165 @@ TEST_F(Service, RunWithoutAConfigurationUsesTheBuiltInDropFolder) {
   EXPECT_EQ(StoredReports("sqlite:" + (dir_ / "data" / "dmarc-report.db").string(), dir_), 1u);
 }
 
+// Runs `promtool check metrics` (Debian: prometheus) on text; fails when promtool is missing.
+void ExpectPromtoolAccepts(const std::string& text, const fs::path& dir) {
+  ASSERT_TRUE(fs::exists("/usr/bin/promtool"))
+      << "/usr/bin/promtool is missing: install prometheus";
+  const fs::path file = dir / "metrics.prom";
+  std::ofstream(file) << text;
+  const std::string out = (dir / "promtool.out").string();
+  const int raw = std::system(
+      ("/usr/bin/promtool check metrics <'" + file.string() + "' >'" + out + "' 2>&1").c_str());
+  EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 0) << ReadLog(out) << "\n" << text;
+}
+
+// The README's main command on a fresh checkout: `run` without a configuration copies the example
+// reports into the new drop folder, stores them and serves them on the dashboard.
+TEST_F(Service, RunWithoutAConfigurationServesTheExampleReports) {
+  const int port = dmarc::testing::FreePort();
+  std::atomic<int> status{-100};
+  std::thread runner([&] {
+    // The shell's pid becomes the program's (exec), so that the test can send it SIGTERM.
+    status =
+        RunCli({"run"}, dir_,
+               fmt::format("cd '{}' && echo $$ >run.pid && exec env -i "
+                           "DMARC_REPORT_ENRICH_OFFLINE=true DMARC_REPORT_WEB_LISTEN=127.0.0.1:{}",
+                           dir_.string(), port))
+            .status;
+  });
+  httplib::Client http("127.0.0.1", port);
+  http.set_connection_timeout(1);
+  std::uint64_t reports = 0;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto res = http.Get("/api/stats");
+        if (!res || res->status != 200) return false;
+        reports = nlohmann::json::parse(res->body, nullptr, false).value("reports", 0ull);
+        return reports == 17;  // 19 files, two of them duplicates
+      },
+      60))
+      << reports;
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, "ok\n");
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_EQ(metrics->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(metrics->body.find("dmarc_report_reports_total{type=\"aggregate\"} 17"),
+            std::string::npos)
+      << metrics->body;
+  ExpectPromtoolAccepts(metrics->body, dir_);
+
+  const std::string pid = dmarc::testing::ReadFile(dir_ / "run.pid");
+  ASSERT_FALSE(pid.empty());
+  ::kill(std::stoi(pid), SIGTERM);
+  runner.join();
+  EXPECT_EQ(status, 0);
+  const std::string err = ReadLog((dir_ / "stderr").string());
+  EXPECT_NE(err.find("first start: copied 19 example report files"), std::string::npos) << err;
+  EXPECT_NE(err.find(fmt::format("dashboard on http://127.0.0.1:{}/", port)), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("info stopped"), std::string::npos) << err;
+  EXPECT_FALSE(http.Get("/healthz")) << "the dashboard stopped with the service";
+
+  // A second start finds the folder and the store: nothing is copied again.
+  auto again = RunCli({"run"}, dir_,
+                      fmt::format("cd '{}' && env -i DMARC_REPORT_ENRICH_OFFLINE=true "
+                                  "DMARC_REPORT_WEB_LISTEN=127.0.0.1:0 timeout "
+                                  "-s TERM 2",
+                                  dir_.string()));
+  EXPECT_EQ(again.status, 124) << again.err;
+  EXPECT_EQ(again.err.find("first start"), std::string::npos) << again.err;
+  EXPECT_EQ(StoredReports("sqlite:" + (dir_ / "data" / "dmarc-report.db").string(), dir_), 17u);
+}
+
+TEST_F(Service, RunDashboardAsksForTheTokenOnMetricsButNotOnHealthz) {
+  const int port = dmarc::testing::FreePort();
+  fs::create_directories(dir_ / "inbox");
+  const std::string token = Write("token", "a-metrics-token-0123456789\n");
+  const std::string file =
+      Write("run.toml",
+            fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
+                        "[web]\nlisten = \"127.0.0.1:{}\"\ntoken_file = \"{}\"\n",
+                        (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port, token));
+  const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
+  httplib::Client http("127.0.0.1", port);
+  http.set_connection_timeout(1);
+  EXPECT_TRUE(WaitUntil([&] { return static_cast<bool>(http.Get("/healthz")); }));
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto denied = http.Get("/metrics");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  auto metrics = http.Get("/metrics", {{"Authorization", "Bearer a-metrics-token-0123456789"}});
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("# TYPE dmarc_report_reports_total counter"), std::string::npos)
+      << metrics->body;
+  ExpectPromtoolAccepts(metrics->body, dir_);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(dmarc::testing::Wait(pid), 0);
+}
+
+TEST_F(Service, RunMovesTheDashboardOnReload) {
+  const int first = dmarc::testing::FreePort(), second = dmarc::testing::FreePort();
+  fs::create_directories(dir_ / "inbox");
+  auto config_for = [&](int port) {
+    return fmt::format(
+        "[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
+        "[web]\nlisten = \"127.0.0.1:{}\"\n",
+        (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port);
+  };
+  const std::string file = Write("run.toml", config_for(first));
+  const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
+  httplib::Client a("127.0.0.1", first), b("127.0.0.1", second);
+  a.set_connection_timeout(1);
+  b.set_connection_timeout(1);
+  EXPECT_TRUE(WaitUntil([&] { return static_cast<bool>(a.Get("/healthz")); }));
+  Write("run.toml", config_for(second));
+  ::kill(pid, SIGHUP);
+  EXPECT_TRUE(WaitUntil([&] { return static_cast<bool>(b.Get("/healthz")); }));
+  EXPECT_FALSE(a.Get("/healthz")) << "the old address is closed";
+  // A reload that changes nothing else keeps the dashboard where it is.
+  ::kill(pid, SIGHUP);
+  EXPECT_TRUE(WaitUntil([&] {
+    return ReadLog((dir_ / "run.out").string()).find("configuration reloaded") !=
+           ReadLog((dir_ / "run.out").string()).rfind("configuration reloaded");
+  }));
+  EXPECT_TRUE(b.Get("/healthz"));
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(dmarc::testing::Wait(pid), 0);
+  const std::string out = ReadLog((dir_ / "run.out").string());
+  EXPECT_NE(out.find(fmt::format("dashboard on http://127.0.0.1:{}/", second)), std::string::npos)
+      << out;
+}
+
+TEST_F(Service, RunStopsWhenTheDashboardCannotListen) {
+  fs::create_directories(dir_ / "inbox");
+  const std::string file =
+      Write("run.toml", fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
+                                    "[web]\nlisten = \"0.0.0.0:0\"\n",
+                                    (dir_ / "db.sqlite").string(), (dir_ / "inbox").string()));
+  auto r = RunCli({"run", "--config", file}, dir_);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("[web]: --listen 0.0.0.0:0: refusing to serve report data beyond this "
+                       "machine without authentication"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(Service, RunRegistersWithAConsulAgentThatStartsLater) {
   const int port = dmarc::testing::FreePort();
   fs::create_directories(dir_ / "inbox");
   const std::string file = Write(
-      "run.toml",
-      fmt::format(
-          "[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n[enrich]\noffline = true\n"
-          "[consul]\naddress = \"http://127.0.0.1:{}\"\nservice_id = \"late\"\n",
-          (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port));
+      "run.toml", fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
+                              "[enrich]\noffline = true\n"
+                              "[consul]\naddress = \"http://127.0.0.1:{}\"\nservice_id = \"late\"\n"
+                              "[web]\nlisten = \"127.0.0.1:0\"\n",
+                              (dir_ / "db.sqlite").string(), (dir_ / "inbox").string(), port));
   const pid_t pid = dmarc::testing::Spawn({"run", "--config", file}, dir_ / "run.out");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a first attempt fails
   dmarc::testing::FakeConsulAgent agent(200, "", port);

@@ -71,7 +71,8 @@ TEST(Soak, AnHourOfArrivalsKeepsMemoryFlat) {
   std::ofstream(config) << fmt::format(
       "[store]\nurl = \"{}\"\n[directory]\npath = \"{}\"\n[fetch]\nwatch_interval = 1\n"
       "[enrich]\noffline = true\n"
-      "[log]\nlevel = \"warning\"\nstderr = false\nfile = \"{}\"\n",
+      "[log]\nlevel = \"warning\"\nstderr = false\nfile = \"{}\"\n[web]\nlisten = "
+      "\"127.0.0.1:0\"\n",
       db, inbox.string(), (dir / "run.log").string());
 #if defined(__SANITIZE_ADDRESS__)
   const char* asan = std::getenv("ASAN_OPTIONS");

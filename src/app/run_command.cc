@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "app/fetch_command.h"
 #include "app/service_commands.h"
@@ -20,6 +21,7 @@
 #include "log/log.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
+#include "web/server.h"
 
 namespace dmarc::app {
 
@@ -200,15 +202,127 @@ void UpdateConsul(std::unique_ptr<ConsulRegistration>& current, const config::Co
   if (c.consul) current = std::make_unique<ConsulRegistration>(*c.consul);
 }
 
+// The example reports of the repository (testdata/real/parsedmarc-samples/aggregate), looked for
+// beside the binary (installed or in the build tree) and in the source tree it was built from.
+std::optional<std::filesystem::path> FindExampleReports() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / "../share/dmarc-report/examples");
+    candidates.push_back(exe.parent_path() / "../testdata/real/parsedmarc-samples/aggregate");
+  }
+#ifdef DMARC_SOURCE_DIR
+  candidates.push_back(fs::path(DMARC_SOURCE_DIR) / "testdata/real/parsedmarc-samples/aggregate");
+#endif
+  for (const auto& c : candidates) {
+    if (fs::is_directory(c, ec)) return fs::weakly_canonical(c, ec);
+  }
+  return std::nullopt;
+}
+
+// The built-in default on a first start (no drop folder, no store yet): the drop folder is
+// created and the example reports are copied into it, so that the dashboard has something to
+// show. Any later start leaves the folder alone.
+void PrepareDefaultDropFolder(const config::Config& c) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path inbox = c.directory->path;
+  const std::string url = c.store.url;
+  const fs::path db = url.starts_with("sqlite:") ? fs::path(url.substr(7)) : fs::path(url);
+  const bool first_start = !fs::exists(inbox, ec) && !fs::exists(db, ec);
+  fs::create_directories(inbox, ec);
+  if (!first_start) return;
+  auto examples = FindExampleReports();
+  if (!examples) {
+    spdlog::info("first start: no example reports found; drop reports into {}/", inbox.string());
+    return;
+  }
+  int copied = 0;
+  for (const auto& entry : fs::directory_iterator(*examples, ec)) {
+    if (!entry.is_regular_file(ec)) continue;
+    if (fs::copy_file(entry.path(), inbox / entry.path().filename(), ec)) ++copied;
+  }
+  spdlog::info("first start: copied {} example report files from {} into {}/", copied,
+               examples->string(), inbox.string());
+}
+
+// The dashboard on a thread of its own, serving the store of the configuration.
+class Dashboard {
+ public:
+  static Result<std::unique_ptr<Dashboard>> Start(const config::WebConfig& w,
+                                                  const std::string& store_url) {
+    web::ServeOptions o;
+    o.db = store_url;
+    o.listen = w.listen;
+    o.token_file = w.token_file;
+    o.users_file = w.users_file;
+    o.tls_cert = w.tls_cert;
+    o.tls_key = w.tls_key;
+    o.show_failure_samples = w.show_failure_samples;
+    auto server = web::StartServer(o);
+    if (!server) return MakeError(fmt::format("[web]: {}", server.error()));
+    return std::unique_ptr<Dashboard>(new Dashboard(std::move(server).value(), w, store_url));
+  }
+  ~Dashboard() {
+    server_->Stop();
+    thread_.join();
+  }
+  Dashboard(const Dashboard&) = delete;
+  Dashboard& operator=(const Dashboard&) = delete;
+
+  bool Serves(const config::WebConfig& w, const std::string& store_url) const {
+    return w == web_ && store_url == store_url_;
+  }
+
+ private:
+  Dashboard(std::unique_ptr<web::Server> server, config::WebConfig w, std::string store_url)
+      : server_(std::move(server)), web_(std::move(w)), store_url_(std::move(store_url)) {
+    spdlog::info("dashboard on {}/", server_->Url());
+    thread_ = std::thread([this] {
+      if (!server_->Run()) spdlog::default_logger()->error("dashboard: the server failed");
+    });
+  }
+
+  std::unique_ptr<web::Server> server_;
+  config::WebConfig web_;
+  std::string store_url_;
+  std::thread thread_;
+};
+
+// After a (re)load: the dashboard for the new configuration. A running one with the same
+// settings stays; otherwise it stops and the new one starts (the same port is free again). When
+// the new settings fail, the previous ones are tried again. Returns false when no dashboard that
+// the configuration asks for runs.
+bool UpdateDashboard(std::unique_ptr<Dashboard>& current, const config::Config& c,
+                     const config::Config* previous) {
+  if (current && c.web.enabled && current->Serves(c.web, c.store.url)) return true;
+  current.reset();
+  if (!c.web.enabled) return true;
+  auto started = Dashboard::Start(c.web, c.store.url);
+  if (started) {
+    current = std::move(started).value();
+    return true;
+  }
+  spdlog::error("{}", started.error());
+  if (previous && previous->web.enabled) {
+    if (auto again = Dashboard::Start(previous->web, previous->store.url)) {
+      current = std::move(again).value();
+      spdlog::warn("reload: the dashboard keeps its previous settings");
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 int RunService(const RunCommandOptions& options) {
   auto config = LoadConfigAndLogging(options.config, kDefaultConfig);
   if (!config) return 2;
-  if (options.config.empty() && config->directory) {
-    std::error_code ec;
-    std::filesystem::create_directories(config->directory->path, ec);
-  }
+  if (options.config.empty() && config->directory) PrepareDefaultDropFolder(*config);
+  std::unique_ptr<Dashboard> dashboard;
+  if (!UpdateDashboard(dashboard, *config, nullptr)) return 2;
   g_fetch_stop = &FetchStopFlag();
   std::signal(SIGTERM, OnTerminate);
   std::signal(SIGINT, OnTerminate);
@@ -242,10 +356,12 @@ int RunService(const RunCommandOptions& options) {
       spdlog::error("reload: {}; the running configuration stays", logged.error());
       continue;
     }
+    UpdateDashboard(dashboard, *next, &*config);
     config = std::move(next).value();
     spdlog::info("configuration reloaded from {}", config->file);
   }
   if (registered) registered->Deregister();
+  dashboard.reset();
   spdlog::info("stopped");
   return rc;
 }

@@ -119,6 +119,15 @@ int RunCheckConfig(const std::string& file) {
              : c.failure.keep_sample == parse::KeepSample::kNone ? "none"
                                                                  : "headers");
   if (c.consul) fmt::print("  consul: {} as {}\n", c.consul->address, c.consul->service_name);
+  if (c.web.enabled) {
+    std::string web = (c.web.tls_cert.empty() ? "http://" : "https://") + c.web.listen;
+    if (!c.web.token_file.empty()) web += ", token " + c.web.token_file;
+    if (!c.web.users_file.empty()) web += ", users " + c.web.users_file;
+    if (c.web.token_file.empty() && c.web.users_file.empty()) web += ", no sign-in";
+    fmt::print("  web: {}\n", web);
+  } else {
+    fmt::print("  web: off\n");
+  }
   return 0;
 }
 

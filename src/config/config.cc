@@ -368,6 +368,20 @@ void Bind(Table& t, ConsulConfig& c) {
   }
 }
 
+void Bind(Table& t, WebConfig& c) {
+  t.Bool("enabled", c.enabled);
+  t.Str("listen", c.listen);
+  t.Str("token_file", c.token_file);
+  t.Str("users_file", c.users_file);
+  t.Str("tls_cert", c.tls_cert);
+  t.Str("tls_key", c.tls_key);
+  t.Bool("show_failure_samples", c.show_failure_samples);
+  if (c.listen.empty()) t.Error("listen", "must be HOST:PORT, e.g. \"127.0.0.1:8080\"");
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    t.Error(c.tls_cert.empty() ? "tls_cert" : "tls_key", "tls_cert and tls_key go together");
+  }
+}
+
 void Bind(Table& t, FetchConfig& c) {
   t.Integer("jobs", c.jobs, 0, 256);
   t.Integer("watch_interval", c.watch_interval, 1, 86400);
@@ -520,7 +534,7 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   }
   static const std::set<std::string> kTables = {"store",   "fetch",  "imap",      "pop3",
                                                 "maildir", "mbox",   "directory", "log",
-                                                "consul",  "enrich", "failure"};
+                                                "consul",  "enrich", "failure",   "web"};
   std::vector<std::string> errors;
   for (const auto& [k, v] : root) {
     if (!kTables.count(std::string(k.str()))) {
@@ -541,6 +555,7 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   LoadOptional(&root, "consul", env, config.consul, errors, secrets);
   Load(&root, "enrich", env, config.enrich, errors, secrets);
   Load(&root, "failure", env, config.failure, errors, secrets);
+  Load(&root, "web", env, config.web, errors, secrets);
   if (errors.empty() && !config.imap && !config.pop3 && !config.maildir && !config.mbox &&
       !config.directory) {
     errors.push_back(

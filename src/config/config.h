@@ -56,6 +56,18 @@ struct ConsulConfig {
   std::string deregister_after = "10m";  // DeregisterCriticalServiceAfter
 };
 
+// The dashboard that `run` serves beside collecting (see src/web/server.h for the meaning).
+struct WebConfig {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT, [IPv6]:PORT; port 0 picks a free one
+  std::string token_file;                 // a bearer token (first line), at least 16 characters
+  std::string users_file;                 // lines "name:$argon2id$..." (hash-password)
+  std::string tls_cert;                   // PEM certificate chain; with tls_key: HTTPS
+  std::string tls_key;
+  bool show_failure_samples = false;
+  bool operator==(const WebConfig&) const = default;
+};
+
 // What becomes of a mail once every report in it is committed.
 enum class After { kArchive, kMove, kDelete, kKeep };
 
@@ -126,6 +138,7 @@ struct Config {
   std::optional<ConsulConfig> consul;
   enrich::Options enrich;  // [enrich]: source enrichment of fetched reports
   FailureConfig failure;
+  WebConfig web;
   // Every secret value read (passwords, tokens), so that logging can keep them out of its lines.
   std::vector<std::string> secrets;
 };

@@ -212,6 +212,44 @@ token_file = ")" +
   EXPECT_EQ(c->secrets, std::vector<std::string>{"consul-token"});
 }
 
+TEST_F(ConfigTest, WebTableWithDefaultsAndEnvironment) {
+  auto c = Load("[directory]\npath = \"in\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_TRUE(c->web.enabled);
+  EXPECT_EQ(c->web.listen, "127.0.0.1:8080");
+  EXPECT_FALSE(c->web.show_failure_samples);
+
+  env_["DMARC_REPORT_WEB_LISTEN"] = "127.0.0.1:0";
+  c = Load(R"([directory]
+path = "in"
+[web]
+listen = "0.0.0.0:9000"
+token_file = "/run/secrets/web-token"
+users_file = "/etc/dmarc-report/users"
+tls_cert = "/etc/ssl/c.pem"
+tls_key = "/etc/ssl/k.pem"
+show_failure_samples = true
+enabled = false
+)");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->web.listen, "127.0.0.1:0") << "the environment wins";
+  EXPECT_FALSE(c->web.enabled);
+  EXPECT_EQ(c->web.token_file, "/run/secrets/web-token");
+  EXPECT_EQ(c->web.users_file, "/etc/dmarc-report/users");
+  EXPECT_EQ(c->web.tls_cert, "/etc/ssl/c.pem");
+  EXPECT_EQ(c->web.tls_key, "/etc/ssl/k.pem");
+  EXPECT_TRUE(c->web.show_failure_samples);
+
+  env_.clear();
+  c = Load(
+      "[directory]\npath = \"in\"\n[web]\ntls_cert = \"c.pem\"\nport = 1\nenabled = \"yes\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("web.tls_key: tls_cert and tls_key go together"), std::string::npos)
+      << c.error();
+  EXPECT_NE(c.error().find("web.port: unknown key"), std::string::npos) << c.error();
+  EXPECT_NE(c.error().find("web.enabled: must be true or false"), std::string::npos) << c.error();
+}
+
 TEST_F(ConfigTest, SyslogTargetForms) {
   const std::pair<const char*, std::tuple<SyslogTransport, const char*, int>> cases[] = {
       {"10.0.0.5", {SyslogTransport::kUdp, "10.0.0.5", 514}},

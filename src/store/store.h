@@ -181,6 +181,8 @@ class ReportStore {
   virtual Result<bool> Compact() { return MakeError(Describe() + ": cannot compact"); }
   // Bytes the store occupies on disk (0 when unknown).
   virtual std::uint64_t SizeOnDisk() const { return 0; }
+  // A trivial query that reads the store (for /healthz): true when it answers.
+  virtual Result<bool> Ping() { return MakeError(Describe() + ": cannot be checked"); }
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;
 };

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include "metrics/metrics.h"
 #include "store/dashboard.h"
 #include "store/store.h"
 #include "web/api.h"
@@ -262,7 +263,7 @@ class HttpServer final : public Server {
   int port() const override { return port_; }
   bool Run() override { return http_->listen_after_bind(); }
   void Stop() override { http_->stop(); }
-  std::string Url() const {
+  std::string Url() const override {
     const bool v6 = host_.find(':') != std::string::npos;
     return fmt::format("{}://{}{}{}:{}", tls_ ? "https" : "http", v6 ? "[" : "", host_,
                        v6 ? "]" : "", port_);
@@ -292,8 +293,10 @@ class HttpServer final : public Server {
         headers.erase("Accept-Encoding");
         if (gzip) headers.emplace("Accept-Encoding", "gzip");
       }
-      if (!req.path.starts_with("/api/") || req.path == "/api/login" ||
-          req.path == "/api/session" || Authorized(req)) {
+      // The dashboard's data and the metrics need authentication when it is configured (a
+      // Prometheus scraper sends the bearer token); /healthz tells nothing and stays open.
+      const bool guarded = req.path.starts_with("/api/") || req.path == "/metrics";
+      if (!guarded || req.path == "/api/login" || req.path == "/api/session" || Authorized(req)) {
         return httplib::Server::HandlerResponse::Unhandled;
       }
       Json(res, 401, {{"error", "sign in first"}});
@@ -313,6 +316,22 @@ class HttpServer final : public Server {
       auth_.EndSession(SessionCookie(req));
       res.set_header("Set-Cookie", Cookie("", 0));
       Json(res, 200, {{"signed_in", false}});
+    });
+    http_->Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(metrics::RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    http_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      Result<bool> ok = true;
+      {
+        Connection* c = pool_->Take();
+        ok = c->store->Ping();
+        pool_->Give(c);
+      }
+      res.status = ok ? 200 : 503;
+      res.set_header("Cache-Control", "no-store");
+      // No details: /healthz answers without authentication.
+      res.set_content(ok ? "ok\n" : "unavailable\n", "text/plain");
     });
     http_->Get(R"(/api/.*)", [this](const httplib::Request& req, httplib::Response& res) {
       Params params(req.params.begin(), req.params.end());

@@ -24,6 +24,8 @@ class Server {
  public:
   virtual ~Server() = default;
   virtual int port() const = 0;
+  // "http://127.0.0.1:8080" (https with TLS) with the port actually bound.
+  virtual std::string Url() const = 0;
   // Serves until Stop(); returns false when the server failed.
   virtual bool Run() = 0;
   virtual void Stop() = 0;

@@ -75,9 +75,9 @@ before(async () => {
     UPDATE aggregate_records SET source_reverse_dns = ${sqlText(`ptr${P}`)}, source_name = ${sqlText(`svc${P}`)},
       source_country = ${sqlText(`c${P}`)}, source_base_domain = ${sqlText(`base${P}`)}, source_type = ${sqlText(`t${P}`)},
       source_as_name = ${sqlText(`as${P}`)}, source_asn = 64500;
-    INSERT OR REPLACE INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn, as_name, as_domain, resolved_at, expires_at)
+    INSERT OR REPLACE INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn, as_name, as_domain, name, type, resolved_at, expires_at)
       VALUES ('192.0.2.66', 'ok', ${sqlText(`ptr${P}`)}, ${sqlText(`base${P}`)}, ${sqlText(`c${P}`)}, 64500,
-      ${sqlText(`as${P}`)}, ${sqlText(`asd${P}`)}, 1700000000, 4000000000);
+      ${sqlText(`as${P}`)}, ${sqlText(`asd${P}`)}, ${sqlText(`svc${P}`)}, ${sqlText(`t${P}`)}, 1700000000, 4000000000);
     INSERT INTO failure_reports (arrival_ts, reported_domain, source_ip, feedback_type, data, origin, imported_at)
       VALUES (1700000000, ${sqlText(`fr${P}`)}, '192.0.2.9', ${sqlText(`auth-failure${P}`)},
       ${sqlText(JSON.stringify({ subject: `s${P}`, sample: 'secret sample' }))}, ${sqlText(`mail${P}`)}, 1700000000);

@@ -394,6 +394,7 @@ class SqliteStore final : public ReportStore {
     }
     return total;
   }
+  Result<bool> Ping() override { return db_.Exec("SELECT count(*) FROM sqlite_master"); }
   std::string Describe() const override { return "sqlite:" + path_; }
 
  private:
