@@ -26,6 +26,9 @@ struct InputResult {
 InputResult ExtractInput(const std::string& path, const pipeline::ExtractOptions& options,
                          std::size_t raw_bytes);
 // The same for bytes in memory; label names the input in origins and messages.
+// Inputs headed for StoreResults set options.keep_raw_xml so that the store keeps each report's
+// XML: import sets it in store_commands.cc. TODO(fetch): set `extract_.keep_raw_xml = true;` in
+// the Fetcher constructor (src/app/fetch_command.cc, beside `extract_.aggregate.limits`).
 InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
                           const pipeline::ExtractOptions& options, std::size_t raw_bytes);
 
