@@ -1,5 +1,6 @@
 // The contract every ReportStore implementation must keep (see store.h). Each back end adds
 // itself to kBackends; PostgreSQL will run these same tests.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "pipeline/extract.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
+#include "store/dashboard.h"
 #include "store/sha256.h"
 #include "store/store.h"
 #include "testing/test_util.h"
@@ -659,6 +661,93 @@ TEST(SqlitePurge, FailureAndSmtpTlsReportsGoWithTheirChildren) {
                 "SELECT group_concat(id) FROM smtp_tls_policies;"
                 "SELECT group_concat(result_type) FROM smtp_tls_failure_details;"),
             "b\nnew\n20\ny\n");
+  st = MakeError("closed");
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
+}
+
+TEST(SqliteRawXml, StoredCompressedOnceComesBackIdenticalAndGoesWithItsReport) {
+  const fs::path file =
+      fs::temp_directory_path() / ("dmarc-rawxml-" + std::to_string(getpid()) + ".db");
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
+  const std::string dir = TestData("real/parsedmarc-samples/aggregate/");
+  const std::string plain = dir + "rfc9990-sample.xml";
+  const std::string gz = dir + "fastmail.com!example.com!1516060800!1516147199!102675056.xml.gz";
+  pipeline::ExtractOptions options;
+  options.keep_raw_xml = true;
+  std::vector<pipeline::Extracted> inputs;
+  for (const auto& path : {plain, gz})
+    inputs.push_back(ExtractReports(ReadFile(path), path, options));
+  ASSERT_EQ(inputs[0].reports.size(), 1u);
+  ASSERT_EQ(inputs[1].reports.size(), 1u);
+  // As received: the file itself, and the gzip member decompressed (not re-serialised).
+  EXPECT_EQ(inputs[0].reports[0].raw_xml, ReadFile(plain));
+  const std::string fastmail_xml = inputs[1].reports[0].raw_xml;
+  EXPECT_NE(fastmail_xml.find("<feedback"), std::string::npos);
+  EXPECT_EQ(fastmail_xml.find('\x1F'), std::string::npos);
+  // parse does not keep it.
+  EXPECT_TRUE(ExtractReports(ReadFile(plain), plain, {}).reports[0].raw_xml.empty());
+
+  Batch batch;
+  for (const auto& in : inputs) {
+    for (const auto& f : in.reports)
+      batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml});
+  }
+  auto st = OpenStore(file.string(), {});
+  ASSERT_TRUE(st.ok()) << st.error();
+  ASSERT_TRUE((*st)->Store(batch).ok());
+  auto again = (*st)->Store(batch);  // duplicates: nothing more stored
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->duplicate_reports, 2u);
+  auto sql = [&](const std::string& q) {
+    const std::string out = (file.string() + ".out");
+    EXPECT_EQ(std::system(("sqlite3 " + file.string() + " \"" + q + "\" >" + out).c_str()), 0);
+    std::string text = ReadFile(out);
+    fs::remove(out);
+    return text;
+  };
+  EXPECT_EQ(sql("SELECT count(*), count(DISTINCT report), min(encoding) FROM aggregate_raw;"),
+            "2|2|gzip\n");
+  // Compressed: the stored bytes are a gzip member smaller than the XML.
+  EXPECT_EQ(sql("SELECT count(*) FROM aggregate_raw WHERE hex(substr(bytes, 1, 2)) = '1F8B'"
+                " AND length(bytes) < size;"),
+            "2\n");
+
+  auto dash = OpenDashboard("sqlite:" + file.string());
+  ASSERT_TRUE(dash.ok()) << dash.error();
+  std::map<std::string, std::int64_t> ids;  // origin -> report id
+  for (const auto& line : {sql("SELECT origin || '|' || id FROM aggregate_reports;")}) {
+    std::size_t start = 0;
+    while (start < line.size()) {
+      const std::size_t end = line.find('\n', start);
+      const std::string row = line.substr(start, end - start);
+      ids[row.substr(0, row.rfind('|'))] = std::stoll(row.substr(row.rfind('|') + 1));
+      start = end + 1;
+    }
+  }
+  ASSERT_EQ(ids.size(), 2u);
+  auto raw = (*dash)->ReportRaw(ids[plain]);
+  ASSERT_TRUE(raw.ok()) << raw.error();
+  EXPECT_EQ(raw->first, ReadFile(plain));
+  EXPECT_EQ(raw->second, fmt::format("report-{}.xml", ids[plain]));
+  raw = (*dash)->ReportRaw(ids[gz]);
+  ASSERT_TRUE(raw.ok()) << raw.error();
+  EXPECT_EQ(raw->first, fastmail_xml);
+  auto report = (*dash)->Report(ids[plain]);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_EQ((*report)["raw_xml"]["size"], ReadFile(plain).size());
+  EXPECT_FALSE((*dash)->ReportRaw(999).ok());
+
+  // Purging the older report (the RFC sample, 1979) takes its XML; the newer keeps its own.
+  auto purged = (*st)->Purge(1000000000);
+  ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_EQ(purged->aggregate_reports, 1u);
+  EXPECT_EQ(sql("SELECT count(*) FROM aggregate_raw WHERE report NOT IN"
+                " (SELECT id FROM aggregate_reports);"
+                "SELECT count(*) FROM aggregate_raw;"),
+            "0\n1\n");
+  EXPECT_FALSE((*dash)->ReportRaw(ids[plain]).ok());
+  EXPECT_TRUE((*dash)->ReportRaw(ids[gz]).ok());
+  dash = MakeError("closed");
   st = MakeError("closed");
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
 }
