@@ -247,12 +247,14 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
   const std::string reporters = api.Get("/api/reporters", {}).body;
   store_.reset();
   q->reset();
-  // Back to the schema before the dashboard's migration, with the records kept.
+  // Back to the schema before the dashboard's migration (and those after it), with the records
+  // kept.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "t.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(
       sqlite3_exec(db,
                    "DROP TABLE daily_results; DROP TABLE report_totals; DROP TABLE source_totals;"
+                   " DROP TABLE aggregate_raw;"
                    " DROP INDEX aggregate_records_source_ip;"
                    " ALTER TABLE daily_sources DROP COLUMN records;"
                    " ALTER TABLE daily_sources DROP COLUMN dmarc_pass;"
