@@ -26,13 +26,8 @@ using dmarc::testing::TestData;
 constexpr int kRounds = 20;            // each one simulated 3 minutes
 constexpr int kArrivalsPerRound = 60;  // one report mail every 3 seconds
 constexpr long kWarmUpRounds = 5;
-#if defined(__SANITIZE_ADDRESS__)
-// AddressSanitizer keeps freed memory in a quarantine and adds shadow memory: a small quarantine
-// (set below) and a looser bound.
-constexpr long kMaxGrowthKiB = 64 * 1024;
-#else
+// Built without sanitizers only (tests/CMakeLists.txt).
 constexpr long kMaxGrowthKiB = 16 * 1024;  // measured: about 5 MiB (SQLite page cache filling)
-#endif
 
 long RssKiB(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -74,12 +69,6 @@ TEST(Soak, AnHourOfArrivalsKeepsMemoryFlat) {
       "[log]\nlevel = \"warning\"\nstderr = false\nfile = \"{}\"\n[web]\nlisten = "
       "\"127.0.0.1:0\"\n",
       db, inbox.string(), (dir / "run.log").string());
-#if defined(__SANITIZE_ADDRESS__)
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  const std::string options = std::string(asan ? asan : "") + (asan && *asan ? ":" : "") +
-                              "quarantine_size_mb=8:thread_local_quarantine_size_kb=256";
-  setenv("ASAN_OPTIONS", options.c_str(), 1);
-#endif
   const pid_t pid = dmarc::testing::Spawn({"run", "--config", config.string()}, dir / "run.out");
 
   int distinct = 0;

@@ -80,6 +80,7 @@ class Fetcher {
           enrich::Enricher* enricher, parse::KeepSample keep_sample)
       : store_(st), options_(options), jobs_(jobs), enricher_(enricher) {
     extract_.aggregate.limits = options.limits;
+    extract_.keep_raw_xml = true;  // the store keeps each report's XML (dashboard, export)
     extract_.keep_sample = keep_sample;
   }
 

@@ -49,7 +49,9 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
                                                   enrich_total ? enrich_total : &ignored);
   }
   for (const auto& in : inputs) {
-    for (const auto& f : in.extracted.reports) batch.aggregates.push_back({f.origin, &f.aggregate});
+    for (const auto& f : in.extracted.reports) {
+      batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml});
+    }
     for (const auto& f : in.extracted.failures) batch.failures.push_back({f.origin, &f.report});
     for (const auto& f : in.extracted.smtp_tls) batch.smtp_tls.push_back({f.origin, &f.report});
     for (const auto& r : in.extracted.rejections) {

@@ -26,6 +26,8 @@ struct InputResult {
 InputResult ExtractInput(const std::string& path, const pipeline::ExtractOptions& options,
                          std::size_t raw_bytes);
 // The same for bytes in memory; label names the input in origins and messages.
+// Inputs headed for StoreResults set options.keep_raw_xml so that the store keeps each report's
+// XML (import in store_commands.cc, fetch in fetch_command.cc).
 InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
                           const pipeline::ExtractOptions& options, std::size_t raw_bytes);
 

@@ -89,6 +89,7 @@ int RunImport(const ImportCommandOptions& options) {
   extract.aggregate.limits = options.limits;
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
   extract.keep_sample = options.keep_sample;
+  extract.keep_raw_xml = true;  // stored with each new aggregate report
 
   const auto start = std::chrono::steady_clock::now();
   std::size_t new_reports = 0, duplicates = 0, new_records = 0, rejected = inputs.errors.size();

@@ -37,6 +37,8 @@ struct Decompressed {
 
 // Inflates a gzip stream (several concatenated members are joined, as gzip(1) does).
 Result<Decompressed> Gunzip(std::string_view in, const Limits& limits);
+// Compresses bytes into one gzip member (what Gunzip reads back).
+Result<std::string> Gzip(std::string_view in);
 
 struct ZipEntry {
   std::string name;

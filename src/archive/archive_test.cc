@@ -47,6 +47,19 @@ TEST(Gunzip, RoundTrips) {
   EXPECT_TRUE(r->warnings.empty());
 }
 
+TEST(Gzip, IsReadBackByGunzip) {
+  const std::string data = "<feedback>" + std::string(100000, 'y') + "\xC3\xA9</feedback>";
+  auto packed = Gzip(data);
+  ASSERT_TRUE(packed.ok()) << packed.error();
+  EXPECT_LT(packed->size(), data.size() / 100);
+  auto r = Gunzip(*packed, Limits{});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->data, data);
+  auto empty = Gzip("");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(Sniff(*empty), Kind::kGzip);
+}
+
 TEST(Gunzip, JoinsConcatenatedMembers) {
   auto r = Gunzip(GzipOf("abc") + GzipOf("def"), Limits{});
   ASSERT_TRUE(r.ok()) << r.error();

@@ -83,4 +83,22 @@ Result<Decompressed> Gunzip(std::string_view in, const Limits& limits) {
   return out;
 }
 
+Result<std::string> Gzip(std::string_view in) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
+    return MakeError("cannot initialise zlib");
+  }
+  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int rc = in.size() > UINT32_MAX ? Z_BUF_ERROR : deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return MakeError("gzip compression failed");
+  return out;
+}
+
 }  // namespace dmarc::archive

@@ -67,7 +67,8 @@ class Extractor {
     }
     auto report = parse::ParseAggregateXml(bytes, options_.aggregate);
     if (!report) return Reject(origin, report.error());
-    out_.reports.push_back({origin, std::move(report).value()});
+    out_.reports.push_back(
+        {origin, std::move(report).value(), options_.keep_raw_xml ? std::string(bytes) : ""});
     return 1;
   }
 

@@ -21,6 +21,9 @@ namespace dmarc::pipeline {
 struct FoundReport {
   std::string origin;  // e.g. "mail.eml[part 2: report.zip][report.xml]"
   model::AggregateReport aggregate;
+  // The XML the report was parsed from, as received (after decompression, before any repair);
+  // empty unless ExtractOptions::keep_raw_xml. Bounded by Limits::max_decompressed_bytes.
+  std::string raw_xml;
 };
 
 struct FoundFailure {
@@ -51,6 +54,9 @@ struct ExtractOptions {
   parse::AggregateOptions aggregate;
   // What failure reports keep of the reported message (failure.keep_sample).
   parse::KeepSample keep_sample = parse::KeepSample::kHeaders;
+  // Keep each aggregate report's XML in FoundReport::raw_xml (import and fetch store it;
+  // parse does not need the copy).
+  bool keep_raw_xml = false;
   const Limits& limits() const { return aggregate.limits; }
 };
 

@@ -511,5 +511,32 @@ TEST(Extract, NestingLimitStopsContainerChains) {
   EXPECT_NE(got.rejections[0].reason.find("nested more than 1"), std::string::npos);
 }
 
+TEST(KeepRawXml, KeepsTheXmlAsReceivedFromEveryContainer) {
+  const std::string dir = TestData("real/parsedmarc-samples/");
+  const std::string xml = ReadFile(dir + "extract_report/nice-input.xml");
+  ExtractOptions keep;
+  keep.keep_raw_xml = true;
+  for (const char* name : {"nice-input.xml", "nice-input.xml.gz", "nice-input.xml.zip"}) {
+    const std::string path = dir + "extract_report/" + name;
+    auto got = ExtractReports(ReadFile(path), path, keep);
+    ASSERT_EQ(got.reports.size(), 1u) << name;
+    EXPECT_EQ(got.reports[0].raw_xml, xml) << name;
+    EXPECT_TRUE(ExtractReports(ReadFile(path), path, {}).reports[0].raw_xml.empty()) << name;
+  }
+  // From a mail: the decoded attachment, which parses to the same report.
+  const std::string mail = dir + "aggregate/twilight.eml";
+  auto got = ExtractReports(ReadFile(mail), mail, keep);
+  ASSERT_EQ(got.reports.size(), 1u);
+  const std::string& raw = got.reports[0].raw_xml;
+  EXPECT_NE(raw.find("<feedback"), std::string::npos);
+  auto again = ExtractReports(raw, "raw", keep);
+  ASSERT_EQ(again.reports.size(), 1u);
+  EXPECT_EQ(again.reports[0].raw_xml, raw);
+  std::string a, b;
+  sinks::AppendAggregateJson(got.reports[0].aggregate, a, false);
+  sinks::AppendAggregateJson(again.reports[0].aggregate, b, false);
+  EXPECT_EQ(a, b);
+}
+
 }  // namespace
 }  // namespace dmarc::pipeline

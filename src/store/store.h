@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -43,6 +44,9 @@ struct RejectedInput {
 struct StoredAggregate {
   std::string origin;
   const model::AggregateReport* report = nullptr;  // not owned
+  // The XML the report was parsed from (not owned); empty when not kept. Stored compressed
+  // with a new report (not with a duplicate).
+  std::string_view raw_xml;
 };
 
 struct StoredFailure {

@@ -1,5 +1,6 @@
 // The contract every ReportStore implementation must keep (see store.h). Each back end adds
 // itself to kBackends; PostgreSQL will run these same tests.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,10 +10,12 @@
 #include <map>
 #include <set>
 
+#include "archive/archive.h"
 #include "base/time.h"
 #include "pipeline/extract.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
+#include "store/dashboard.h"
 #include "store/sha256.h"
 #include "store/store.h"
 #include "testing/test_util.h"
@@ -61,6 +64,17 @@ std::string Json(const model::AggregateReport& r) {
 Batch BatchOf(const std::vector<model::AggregateReport>& reports) {
   Batch b;
   for (const auto& r : reports) b.aggregates.push_back({"test", &r});
+  return b;
+}
+
+// The batch of these reports, each with a "raw XML" (its JSON: any bytes do for the store) kept
+// in raw, which must outlive the batch.
+Batch BatchWithRaw(const std::vector<model::AggregateReport>& reports,
+                   std::vector<std::string>& raw) {
+  raw.clear();
+  for (const auto& r : reports) raw.push_back(Json(r));
+  Batch b = BatchOf(reports);
+  for (std::size_t i = 0; i < raw.size(); ++i) b.aggregates[i].raw_xml = raw[i];
   return b;
 }
 
@@ -296,9 +310,10 @@ TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
   url_ = GetParam().fresh_url("PurgeExpected");
   const std::string expected_url = url_;
   auto expected = Reopen();
-  ASSERT_TRUE(expected->Store(BatchOf(kept)).ok());
+  std::vector<std::string> kept_raw, all_raw;
+  ASSERT_TRUE(expected->Store(BatchWithRaw(kept, kept_raw)).ok());
   auto st = OpenFresh();
-  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  ASSERT_TRUE(st->Store(BatchWithRaw(reports, all_raw)).ok());
 
   const std::string old_raw(2000, 'o'), shared_raw(1000, 's');
   Batch rej;
@@ -340,7 +355,11 @@ TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
           "SELECT t.domain, s.ip, t.records, t.messages, t.dmarc_pass, t.spf_aligned,"
           " t.dkim_aligned FROM source_totals t JOIN source_ips s ON s.id = t.ip ORDER BY 1,2;"
           "SELECT r.report_id, t.messages, t.dmarc_pass FROM report_totals t JOIN"
-          " aggregate_reports r ON r.id = t.report ORDER BY 1;";
+          " aggregate_reports r ON r.id = t.report ORDER BY 1;"
+          "SELECT r.report_id, x.size, x.bytes FROM aggregate_raw x JOIN aggregate_reports r"
+          " ON r.id = x.report ORDER BY 1;"
+          "SELECT count(*) FROM aggregate_raw WHERE report NOT IN"
+          " (SELECT id FROM aggregate_reports);";
       EXPECT_EQ(std::system(("sqlite3 '" + path + "' \"" + q + "\" >'" + out + "'").c_str()), 0);
       std::string text = ReadFile(out);
       fs::remove(out);
@@ -659,6 +678,88 @@ TEST(SqlitePurge, FailureAndSmtpTlsReportsGoWithTheirChildren) {
                 "SELECT group_concat(id) FROM smtp_tls_policies;"
                 "SELECT group_concat(result_type) FROM smtp_tls_failure_details;"),
             "b\nnew\n20\ny\n");
+  st = MakeError("closed");
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
+}
+
+TEST(SqliteRawXml, StoredCompressedOnceComesBackIdenticalAndGoesWithItsReport) {
+  const fs::path file =
+      fs::temp_directory_path() / ("dmarc-rawxml-" + std::to_string(getpid()) + ".db");
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
+  const std::string dir = TestData("real/parsedmarc-samples/aggregate/");
+  const std::string plain = dir + "rfc9990-sample.xml";
+  const std::string gz = dir + "fastmail.com!example.com!1516060800!1516147199!102675056.xml.gz";
+  pipeline::ExtractOptions options;
+  options.keep_raw_xml = true;
+  std::vector<pipeline::Extracted> inputs;
+  for (const auto& path : {plain, gz})
+    inputs.push_back(pipeline::ExtractReports(ReadFile(path), path, options));
+  ASSERT_EQ(inputs[0].reports.size(), 1u);
+  ASSERT_EQ(inputs[1].reports.size(), 1u);
+  // As received: the file itself, and the gzip member decompressed (not re-serialised).
+  EXPECT_EQ(inputs[0].reports[0].raw_xml, ReadFile(plain));
+  const std::string fastmail_xml = inputs[1].reports[0].raw_xml;
+  auto gunzipped = archive::Gunzip(ReadFile(gz), Limits{});
+  ASSERT_TRUE(gunzipped.ok()) << gunzipped.error();
+  EXPECT_EQ(fastmail_xml, gunzipped->data);
+  // parse does not keep it.
+  EXPECT_TRUE(pipeline::ExtractReports(ReadFile(plain), plain, {}).reports[0].raw_xml.empty());
+
+  Batch batch;
+  for (const auto& in : inputs) {
+    for (const auto& f : in.reports)
+      batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml});
+  }
+  auto st = OpenStore(file.string(), {});
+  ASSERT_TRUE(st.ok()) << st.error();
+  ASSERT_TRUE((*st)->Store(batch).ok());
+  auto again = (*st)->Store(batch);  // duplicates: nothing more stored
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->duplicate_reports, 2u);
+  auto sql = [&](const std::string& q) {
+    const std::string out = (file.string() + ".out");
+    EXPECT_EQ(std::system(("sqlite3 " + file.string() + " \"" + q + "\" >" + out).c_str()), 0);
+    std::string text = ReadFile(out);
+    fs::remove(out);
+    return text;
+  };
+  EXPECT_EQ(sql("SELECT count(*), count(DISTINCT report), min(encoding) FROM aggregate_raw;"),
+            "2|2|gzip\n");
+  // Compressed: the stored bytes are a gzip member smaller than the XML.
+  EXPECT_EQ(sql("SELECT count(*) FROM aggregate_raw WHERE hex(substr(bytes, 1, 2)) = '1F8B'"
+                " AND length(bytes) < size;"),
+            "2\n");
+
+  auto dash = OpenDashboard("sqlite:" + file.string());
+  ASSERT_TRUE(dash.ok()) << dash.error();
+  std::map<std::string, std::int64_t> ids;  // origin -> report id
+  for (const auto& path : {plain, gz}) {
+    ids[path] = std::stoll(sql("SELECT id FROM aggregate_reports WHERE origin = '" + path + "';"));
+  }
+  ASSERT_EQ(ids.size(), 2u);
+  auto raw = (*dash)->ReportRaw(ids[plain]);
+  ASSERT_TRUE(raw.ok()) << raw.error();
+  EXPECT_EQ(raw->first, ReadFile(plain));
+  EXPECT_EQ(raw->second, fmt::format("report-{}.xml", ids[plain]));
+  raw = (*dash)->ReportRaw(ids[gz]);
+  ASSERT_TRUE(raw.ok()) << raw.error();
+  EXPECT_EQ(raw->first, fastmail_xml);
+  auto report = (*dash)->Report(ids[plain]);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_EQ((*report)["raw_xml"]["size"], ReadFile(plain).size());
+  EXPECT_FALSE((*dash)->ReportRaw(999).ok());
+
+  // Purging the older report (the RFC sample, 1979) takes its XML; the newer keeps its own.
+  auto purged = (*st)->Purge(1000000000);
+  ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_EQ(purged->aggregate_reports, 1u);
+  EXPECT_EQ(sql("SELECT count(*) FROM aggregate_raw WHERE report NOT IN"
+                " (SELECT id FROM aggregate_reports);"
+                "SELECT count(*) FROM aggregate_raw;"),
+            "0\n1\n");
+  EXPECT_FALSE((*dash)->ReportRaw(ids[plain]).ok());
+  EXPECT_TRUE((*dash)->ReportRaw(ids[gz]).ok());
+  dash = MakeError("closed");
   st = MakeError("closed");
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
 }

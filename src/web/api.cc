@@ -128,7 +128,7 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     if (!offset) return Error(400, offset.error());
     return FromJson(queries_.Reports(f, *limit, *offset));
   }
-  if (path == "/api/report" || path == "/api/rejected/raw") {
+  if (path == "/api/report" || path == "/api/report/raw" || path == "/api/rejected/raw") {
     auto* s = Param(params, "id");
     auto id = s ? ToInt(*s) : std::nullopt;
     if (!id) return Error(400, "id: a report number is required");
@@ -136,6 +136,11 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
       auto r = queries_.Report(*id);
       if (!r) return Error(r.error().starts_with("no ") ? 404 : 500, r.error());
       return FromJson(r);
+    }
+    if (path == "/api/report/raw") {
+      auto xml = queries_.ReportRaw(*id);
+      if (!xml) return Error(xml.error().starts_with("no ") ? 404 : 500, xml.error());
+      return {200, "application/xml", std::move(xml->first), std::move(xml->second)};
     }
     auto raw = queries_.RejectedRaw(*id);
     if (!raw) return Error(raw.error().starts_with("no ") ? 404 : 500, raw.error());

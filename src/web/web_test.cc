@@ -45,10 +45,15 @@ class WebTest : public ::testing::Test {
     for (const char* name :
          {"aggregate/rfc9990-sample.xml", "aggregate/!example.com!1538204542!1538463818.xml"}) {
       const std::string path = TestData(std::string("real/parsedmarc-samples/") + name);
-      keep.push_back(pipeline::ExtractReports(ReadFile(path), path, {}));
+      // The first keeps its XML (as import does); the second is as if imported before.
+      pipeline::ExtractOptions options;
+      options.keep_raw_xml = keep.empty();
+      keep.push_back(pipeline::ExtractReports(ReadFile(path), path, options));
     }
     for (const auto& e : keep) {
-      for (const auto& f : e.reports) batch.aggregates.push_back({"test", &f.aggregate});
+      for (const auto& f : e.reports) {
+        batch.aggregates.push_back({"test", &f.aggregate, f.raw_xml});
+      }
     }
     auto r = (*st)->Store(batch);
     ASSERT_TRUE(r.ok()) << r.error();
@@ -133,6 +138,34 @@ TEST_F(WebTest, ApiStatsIsTheStatsObjectAndErrorsAreJson) {
   auto bad = c.Get("/api/records?source_group=ip;DROP&source_value=x");
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("\"error\""), std::string::npos);
+}
+
+TEST_F(WebTest, ReportRawXmlIsADownloadOfTheXmlAsReceived) {
+  StartWith({.listen = "127.0.0.1:0"});
+  auto c = Client();
+  const std::string xml =
+      ReadFile(TestData("real/parsedmarc-samples/aggregate/rfc9990-sample.xml"));
+  // Reports are numbered in the order stored: 1 has its XML, 2 was stored without.
+  auto res = c.Get("/api/report/raw?id=1");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, xml);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/xml");
+  EXPECT_EQ(res->get_header_value("Content-Disposition"), "attachment; filename=\"report-1.xml\"");
+  EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff");
+  auto report = c.Get("/api/report?id=1");
+  ASSERT_TRUE(report);
+  auto j = nlohmann::json::parse(report->body);
+  EXPECT_EQ(j["raw_xml"]["size"], xml.size());
+  EXPECT_GT(j["raw_xml"]["stored_bytes"], 0);
+  EXPECT_LT(j["raw_xml"]["stored_bytes"], xml.size());
+  auto without = nlohmann::json::parse(c.Get("/api/report?id=2")->body);
+  EXPECT_TRUE(without["raw_xml"].is_null());
+  auto none = c.Get("/api/report/raw?id=2");
+  EXPECT_EQ(none->status, 404);
+  EXPECT_NE(none->body.find("no stored XML"), std::string::npos);
+  EXPECT_EQ(c.Get("/api/report/raw?id=999999")->status, 404);
+  EXPECT_EQ(c.Get("/api/report/raw?id=x")->status, 400);
 }
 
 TEST_F(WebTest, OverviewTotalsAgreeWithStats) {
@@ -249,12 +282,14 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
   const std::string reporters = api.Get("/api/reporters", {}).body;
   store_.reset();
   q->reset();
-  // Back to the schema before the dashboard's migration, with the records kept.
+  // Back to the schema before the dashboard's migration (and those after it), with the records
+  // kept.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "t.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(
       sqlite3_exec(db,
                    "DROP TABLE daily_results; DROP TABLE report_totals; DROP TABLE source_totals;"
+                   " DROP TABLE aggregate_raw;"
                    " DROP INDEX aggregate_records_source_ip;"
                    " ALTER TABLE daily_sources DROP COLUMN records;"
                    " ALTER TABLE daily_sources DROP COLUMN dmarc_pass;"

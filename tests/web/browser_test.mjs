@@ -191,6 +191,19 @@ test('sources drill down from a group to its IPs to their records with every DKI
   await p.waitForSelector('table[data-table="reports"] tbody tr');
   await p.click('table[data-table="reports"] tbody tr:first-child');
   await p.waitForSelector('table[data-table="report-records"] tbody tr');
+  // Its raw XML, as received, as text, with a download link.
+  const raw = await p.textContent('pre.raw-xml-text');
+  assert.match(raw, /<feedback[\s>]/);
+  const href = await p.getAttribute('.raw-xml a[download]', 'href');
+  assert.match(href, /^\/api\/report\/raw\?id=\d+$/);
+  const download = await p.request.get(`${main.url}${href}`);
+  assert.equal(download.status(), 200);
+  assert.match(download.headers()['content-disposition'], /^attachment; filename="report-\d+\.xml"$/);
+  // What is shown is the start of the download, cut at 200,000 characters with a note.
+  const full = await download.text();
+  assert.ok(full.startsWith(raw), 'shown XML is not the start of the download');
+  assert.ok(raw.length <= 200000, `${raw.length} characters shown`);
+  if (full.length > raw.length) assert.match(await p.textContent('.raw-xml'), /Shown: the first 200,000 of [\d,]+ characters/);
   await p.screenshot({ path: join(artifacts, 'report.png'), fullPage: false });
   assert.deepEqual(errors, []);
   await p.close();
@@ -225,6 +238,15 @@ test('hostile report fields run no script and render as text on every page', asy
     await p.screenshot({ path: join(artifacts, `hostile-${page.replace(/[^a-z0-9]+/gi, '-')}.png`), fullPage: false });
     await p.close();
   }
+  // The report's raw XML: its markup, entity-escaped payloads and an unescaped payload in a
+  // comment are all shown as text.
+  const { p: rp, errors: rerrors } = await open(`${hostile.url}/#/report?id=1`, 'report');
+  const raw = await rp.textContent('pre.raw-xml-text');
+  assert.ok(raw.includes(`<!-- raw ${P} -->`), 'raw XML comment payload not shown as text');
+  assert.ok(raw.includes('<org_name>org&lt;img src=x onerror='), 'raw XML not shown as received');
+  await assertInert(rp, 'report raw XML');
+  assert.deepEqual(rerrors, []);
+  await rp.close();
   const { p } = await open(`${hostile.url}/#/failures`, 'failures');
   assert.ok(!(await p.textContent('main')).includes('secret sample'), 'a failure sample shown without --show-failure-samples');
   await p.close();

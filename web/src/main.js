@@ -382,8 +382,35 @@ async function reportPage(f, params) {
   add('Imported', r.imported_at); add('Repairs and errors', r.errors.length ? r.errors.join('; ') : 'none');
   return h('div', {}, h('h1', {}, 'Report'), meta,
     h('h2', {}, `Rows (${r.records.length})`), table(recordColumns(false), r.records, { name: 'report-records' }),
-    h('h2', {}, 'Raw XML'),
-    r.raw_xml ? h('pre', {}, r.raw_xml) : stateBox('The raw XML of reports is not kept by this version of the store; export the report with `dmarc-report export` to see its data.'));
+    h('h2', {}, 'Raw XML'), await rawXml(r));
+}
+
+// The XML a report was parsed from, as text (never markup), cut after RAW_SHOWN characters, with
+// a link that downloads all of it. Larger than RAW_FETCHED bytes: only the link.
+const RAW_SHOWN = 200000;
+const RAW_FETCHED = 8 * 1024 * 1024;
+async function rawXml(r) {
+  if (!r.raw_xml) return stateBox('No raw XML is stored for this report (imported before the store kept it).');
+  const url = `/api/report/raw?id=${encodeURIComponent(r.id)}`;
+  const box = h('div', { class: 'raw-xml' }, h('p', { class: 'note' },
+    `${fmtInt(r.raw_xml.size)} bytes (${fmtInt(r.raw_xml.stored_bytes)} stored compressed). `,
+    embedded ? 'Not part of the saved report.' : h('a', { href: url, download: `report-${r.id}.xml` }, 'Download the XML')));
+  if (embedded) return box;
+  if (r.raw_xml.size > RAW_FETCHED) {
+    box.append(stateBox('Too large to show here; download it.'));
+    return box;
+  }
+  const res = await fetch(url, { credentials: 'same-origin' });
+  if (!res.ok) {
+    box.append(stateBox(`Cannot load the XML (HTTP ${res.status}).`, 'error'));
+    return box;
+  }
+  const text = await res.text();
+  const pre = h('pre', { class: 'raw-xml-text' });
+  pre.textContent = text.length > RAW_SHOWN ? text.slice(0, RAW_SHOWN) : text;
+  box.append(pre);
+  if (text.length > RAW_SHOWN) box.append(h('p', { class: 'note' }, `Shown: the first ${fmtInt(RAW_SHOWN)} of ${fmtInt(text.length)} characters.`));
+  return box;
 }
 
 async function failuresPage(f) {

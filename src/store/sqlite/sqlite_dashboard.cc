@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "archive/archive.h"
 #include "base/time.h"
 #include "store/dashboard.h"
 #include "store/sqlite/sqlite_db.h"
@@ -334,8 +335,9 @@ class SqliteDashboard final : public DashboardQueries {
       auto s = db_.Prepare(
           "SELECT id, org_name, org_email, org_extra_contact_info, report_id, begin_ts, end_ts,"
           " domain, xml_schema, generator, errors, adkim, aspf, p, sp, pct, fo, np, testing,"
-          " discovery_method, origin, imported_at, coalesce(first_record, 0), record_count"
-          " FROM aggregate_reports WHERE id = ?1");
+          " discovery_method, origin, imported_at, coalesce(first_record, 0), record_count,"
+          " x.size, length(x.bytes)"
+          " FROM aggregate_reports a LEFT JOIN aggregate_raw x ON x.report = a.id WHERE a.id = ?1");
       if (!s) return MakeError(s.error());
       s->Bind(1, id);
       auto row = s->Step();
@@ -347,20 +349,22 @@ class SqliteDashboard final : public DashboardQueries {
                      {"fo", OptText(*s, 16)},      {"np", OptText(*s, 17)},
                      {"testing", OptText(*s, 18)}, {"discovery_method", OptText(*s, 19)}};
       json errors = json::parse(s->Text(10), nullptr, false);
-      json out = {{"id", s->Int(0)},
-                  {"org_name", s->Text(1)},
-                  {"org_email", s->Text(2)},
-                  {"org_extra_contact_info", OptText(*s, 3)},
-                  {"report_id", s->Text(4)},
-                  {"begin", FormatUtc(s->Int(5))},
-                  {"end", FormatUtc(s->Int(6))},
-                  {"xml_schema", s->Text(8)},
-                  {"generator", OptText(*s, 9)},
-                  {"errors", errors.is_discarded() ? json::array() : errors},
-                  {"policy_published", std::move(policy)},
-                  {"origin", s->Text(20)},
-                  {"imported_at", FormatUtc(s->Int(21))},
-                  {"raw_xml", nullptr}};
+      json out = {
+          {"id", s->Int(0)},
+          {"org_name", s->Text(1)},
+          {"org_email", s->Text(2)},
+          {"org_extra_contact_info", OptText(*s, 3)},
+          {"report_id", s->Text(4)},
+          {"begin", FormatUtc(s->Int(5))},
+          {"end", FormatUtc(s->Int(6))},
+          {"xml_schema", s->Text(8)},
+          {"generator", OptText(*s, 9)},
+          {"errors", errors.is_discarded() ? json::array() : errors},
+          {"policy_published", std::move(policy)},
+          {"origin", s->Text(20)},
+          {"imported_at", FormatUtc(s->Int(21))},
+          {"raw_xml", s->IsNull(24) ? json(nullptr)
+                                    : json{{"size", s->Int(24)}, {"stored_bytes", s->Int(25)}}}};
       const std::int64_t first = s->Int(22), last = first + s->Int(23);
       json rows = json::array();
       auto rs = db_.Prepare(
@@ -379,6 +383,25 @@ class SqliteDashboard final : public DashboardQueries {
       out["records"] = std::move(rows);
       return out;
     });
+  }
+
+  Result<std::pair<std::string, std::string>> ReportRaw(std::int64_t id) override {
+    auto s = db_.Prepare("SELECT encoding, size, bytes FROM aggregate_raw WHERE report = ?1");
+    if (!s) return MakeError(s.error());
+    s->Bind(1, id);
+    auto row = s->Step();
+    if (!row) return MakeError(row.error());
+    if (!*row) return MakeError(fmt::format("no stored XML for aggregate report {}", id));
+    if (s->Text(0) != "gzip") {
+      return MakeError(fmt::format("report {}: unknown encoding \"{}\"", id, s->Text(0)));
+    }
+    // What the store wrote: bounded by its recorded size, whatever the ratio.
+    Limits limits;
+    limits.max_decompressed_bytes = static_cast<std::size_t>(std::max<std::int64_t>(s->Int(1), 0));
+    limits.max_compression_ratio = SIZE_MAX;
+    auto xml = archive::Gunzip(s->Blob(2), limits);
+    if (!xml) return MakeError(fmt::format("report {}: stored XML: {}", id, xml.error()));
+    return std::pair{std::move(xml->data), fmt::format("report-{}.xml", id)};
   }
 
   Result<nlohmann::json> Rejections(const DashboardFilter& filter, std::size_t limit) override {

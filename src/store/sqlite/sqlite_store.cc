@@ -11,6 +11,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "archive/archive.h"
 #include "base/time.h"
 #include "sinks/report_json.h"
 #include "store/sqlite/sqlite_db.h"
@@ -318,6 +319,16 @@ INSERT INTO ip_info_cache (ip, status, base_domain, country, asn, as_name, as_do
     as_name = coalesce(ip_info_cache.as_name, excluded.as_name),
     as_domain = coalesce(ip_info_cache.as_domain, excluded.as_domain);
 )sql",
+    // The XML each aggregate report was parsed from, as received, gzip-compressed (`encoding`);
+    // `size` is its uncompressed length. Reports imported before have none.
+    R"sql(
+CREATE TABLE aggregate_raw (
+  report INTEGER PRIMARY KEY REFERENCES aggregate_reports (id) ON DELETE CASCADE,
+  encoding TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  bytes BLOB NOT NULL
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -473,6 +484,8 @@ class SqliteStore final : public ReportStore {
          " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
         {&insert_report_totals_,
          "INSERT INTO report_totals (report, messages, dmarc_pass) VALUES (?1,?2,?3)"},
+        {&insert_raw_,
+         "INSERT INTO aggregate_raw (report, encoding, size, bytes) VALUES (?1,'gzip',?2,?3)"},
         {&upsert_daily_results_,
          "INSERT INTO daily_results (day, domain, header_from, disposition, dmarc_aligned,"
          " spf_aligned, dkim_aligned, records, messages) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
@@ -552,7 +565,7 @@ class SqliteStore final : public ReportStore {
       upsert_daily_messages_, upsert_daily_sources_, upsert_daily_results_, insert_source_ip_,
       select_source_ip_, insert_report_totals_, upsert_source_totals_, set_record_range_,
       insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_, insert_tls_policy_,
-      insert_tls_detail_;
+      insert_tls_detail_, insert_raw_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
@@ -702,6 +715,14 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
     }
     insert_report_totals_.Bind(1, report_row).Bind(2, report_messages).Bind(3, report_pass);
     DMARC_TRY(insert_report_totals_.Run());
+    if (!item.raw_xml.empty()) {
+      auto packed = archive::Gzip(item.raw_xml);
+      if (!packed) return MakeError(fmt::format("{}: {}", item.origin, packed.error()));
+      insert_raw_.Bind(1, report_row)
+          .Bind(2, static_cast<std::int64_t>(item.raw_xml.size()))
+          .BindBlob(3, *packed);
+      DMARC_TRY(insert_raw_.Run());
+    }
     if (!r.records.empty()) {
       set_record_range_.Bind(1, report_row)
           .Bind(2, first_record)
@@ -1478,6 +1499,8 @@ Result<std::size_t> SqliteStore::PurgeAggregateBatch(std::int64_t cutoff, PurgeR
     if (!del) return MakeError(del.error());
     auto del_totals = db_.Prepare("DELETE FROM report_totals WHERE report = ?1");
     if (!del_totals) return MakeError(del_totals.error());
+    auto del_raw = db_.Prepare("DELETE FROM aggregate_raw WHERE report = ?1");
+    if (!del_raw) return MakeError(del_raw.error());
     for (const Victim& v : victims) {
       if (v.count > 0) {
         for (Statement& s : steps) {
@@ -1488,6 +1511,8 @@ Result<std::size_t> SqliteStore::PurgeAggregateBatch(std::int64_t cutoff, PurgeR
       }
       del_totals->Bind(1, v.id);
       DMARC_TRY(del_totals->Run());
+      del_raw->Bind(1, v.id);
+      DMARC_TRY(del_raw->Run());
       del->Bind(1, v.id);
       DMARC_TRY(del->Run());
       ++result.aggregate_reports;
