@@ -6,6 +6,7 @@
 #include <array>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "archive/archive.h"
@@ -654,26 +655,26 @@ class SqliteDashboard final : public DashboardQueries {
                       : group == "country"     ? 3
                       : group == "service"     ? 6
                                                : 4;
-      std::unordered_map<std::int64_t, json> known;  // enriched IPs: id → description
+      std::unordered_set<std::int64_t> known;  // IPs with a row in the cache
       auto cache = db_.Prepare(
           "SELECT s.id, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name, c.name,"
           " c.type FROM ip_info_cache c JOIN source_ips s ON s.ip = c.ip");
       if (!cache) return MakeError(cache.error());
-      std::map<std::string, Group> by_key;  // "" for unknown
+      std::map<std::string, Group> by_key;  // "" for unknown, else "=" + key
+      std::string key;
       DMARC_TRY(Each(*cache, [&](Statement& s) {
         auto it = ips.find(s.Int(0));
         if (it == ips.end()) return;
-        json d = describe(s);
-        json key = s.IsNull(col) ? json(nullptr)
-                   : col == 4    ? json(std::to_string(s.Int(col)))
-                                 : json(s.Text(col));
-        Group& g = by_key[key.is_null() ? std::string() : "=" + key.get<std::string>()];
-        if (g.row.is_null()) {
-          g.row = std::move(d);
-          g.row["key"] = key;
+        const bool unknown = s.IsNull(col);
+        key.clear();
+        if (!unknown) key = "=" + (col == 4 ? std::to_string(s.Int(col)) : s.Text(col));
+        Group& g = by_key[key];
+        if (g.row.is_null()) {  // the first address of a group describes it
+          g.row = describe(s);
+          g.row["key"] = unknown ? json(nullptr) : json(key.substr(1));
         }
         add(g, it->second);
-        known.emplace(s.Int(0), nullptr);
+        known.insert(s.Int(0));
       }));
       for (const auto& [id, t] : ips) {
         if (known.contains(id)) continue;
