@@ -25,6 +25,17 @@ namespace {
 
 namespace fs = std::filesystem;
 using dmarc::testing::ReadFile;
+
+namespace {
+// What the sqlite3 command prints for sql on the store file at path.
+std::string SqliteCli(const std::string& path, const std::string& sql) {
+  const std::string out = path + ".out";
+  EXPECT_EQ(std::system(("sqlite3 '" + path + "' \"" + sql + "\" >'" + out + "'").c_str()), 0);
+  std::string text = ReadFile(out);
+  std::filesystem::remove(out);
+  return text;
+}
+}  // namespace
 using dmarc::testing::TestData;
 
 struct Backend {
@@ -347,7 +358,6 @@ TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
     // The dashboard's rollups too, row for row (addresses by text: their ids differ).
     auto dump = [](const std::string& url) {
       const std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
-      const std::string out = path + ".rollups";
       const std::string q =
           "SELECT * FROM daily_results ORDER BY 1,2,3,4,5,6,7;"
           "SELECT d.day, d.domain, s.ip, d.messages, d.records, d.dmarc_pass, d.spf_aligned,"
@@ -360,10 +370,7 @@ TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
           " ON r.id = x.report ORDER BY 1;"
           "SELECT count(*) FROM aggregate_raw WHERE report NOT IN"
           " (SELECT id FROM aggregate_reports);";
-      EXPECT_EQ(std::system(("sqlite3 '" + path + "' \"" + q + "\" >'" + out + "'").c_str()), 0);
-      std::string text = ReadFile(out);
-      fs::remove(out);
-      return text;
+      return SqliteCli(path, q);
     };
     const std::string want_rollups = dump(expected_url);
     EXPECT_FALSE(want_rollups.empty());
@@ -653,13 +660,7 @@ TEST(SqlitePurge, FailureAndSmtpTlsReportsGoWithTheirChildren) {
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
   auto st = OpenStore(file.string(), {});
   ASSERT_TRUE(st.ok()) << st.error();
-  auto sql = [&](const std::string& q) {
-    const std::string out = (file.string() + ".out");
-    EXPECT_EQ(std::system(("sqlite3 " + file.string() + " \"" + q + "\" >" + out).c_str()), 0);
-    std::string text = ReadFile(out);
-    fs::remove(out);
-    return text;
-  };
+  auto sql = [&](const std::string& q) { return SqliteCli(file.string(), q); };
   sql("INSERT INTO failure_reports (arrival_ts, data, origin, imported_at) VALUES"
       " (100, '{}', 'a', 1), (300, '{}', 'b', 1);"
       "INSERT INTO smtp_tls_reports (id, organization_name, report_id, begin_ts, end_ts, origin,"
@@ -716,13 +717,7 @@ TEST(SqliteRawXml, StoredCompressedOnceComesBackIdenticalAndGoesWithItsReport) {
   auto again = (*st)->Store(batch);  // duplicates: nothing more stored
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->duplicate_reports, 2u);
-  auto sql = [&](const std::string& q) {
-    const std::string out = (file.string() + ".out");
-    EXPECT_EQ(std::system(("sqlite3 " + file.string() + " \"" + q + "\" >" + out).c_str()), 0);
-    std::string text = ReadFile(out);
-    fs::remove(out);
-    return text;
-  };
+  auto sql = [&](const std::string& q) { return SqliteCli(file.string(), q); };
   EXPECT_EQ(sql("SELECT count(*), count(DISTINCT report), min(encoding) FROM aggregate_raw;"),
             "2|2|gzip\n");
   // Compressed: the stored bytes are a gzip member smaller than the XML.
