@@ -364,6 +364,8 @@ TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
           " d.dkim_aligned FROM daily_sources d JOIN source_ips s ON s.id = d.ip ORDER BY 1,2,3;"
           "SELECT t.domain, s.ip, t.records, t.messages, t.dmarc_pass, t.spf_aligned,"
           " t.dkim_aligned FROM source_totals t JOIN source_ips s ON s.id = t.ip ORDER BY 1,2;"
+          "SELECT s.ip, t.records, t.messages, t.dmarc_pass, t.spf_aligned, t.dkim_aligned"
+          " FROM ip_totals t JOIN source_ips s ON s.id = t.ip ORDER BY 1;"
           "SELECT r.report_id, t.messages, t.dmarc_pass FROM report_totals t JOIN"
           " aggregate_reports r ON r.id = t.report ORDER BY 1;"
           "SELECT r.report_id, x.size, x.bytes FROM aggregate_raw x JOIN aggregate_reports r"

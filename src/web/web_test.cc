@@ -289,6 +289,7 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
   ASSERT_EQ(
       sqlite3_exec(db,
                    "DROP TABLE daily_results; DROP TABLE report_totals; DROP TABLE source_totals;"
+                   " DROP TABLE ip_totals;"
                    " DROP TABLE aggregate_raw;"
                    " DROP INDEX aggregate_records_source_ip;"
                    " ALTER TABLE daily_sources DROP COLUMN records;"

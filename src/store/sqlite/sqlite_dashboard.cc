@@ -6,7 +6,6 @@
 #include <array>
 #include <map>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "archive/archive.h"
@@ -88,11 +87,11 @@ bool Rollup(const DashboardFilter& f) { return !f.source_group && !f.org_name; }
 struct Facts {
   const char* table;     // aliased r
   const char* messages;  // column of messages
-  const char* records;   // aggregate giving the number of records
+  const char* records;   // the number of records a row stands for
 };
 Facts FactsFor(const DashboardFilter& f) {
-  return Rollup(f) ? Facts{"daily_results", "r.messages", "sum(r.records)"}
-                   : Facts{"aggregate_records", "r.count", "count(*)"};
+  return Rollup(f) ? Facts{"daily_results", "r.messages", "r.records"}
+                   : Facts{"aggregate_records", "r.count", "1"};
 }
 
 // WHERE clause over aggregate_reports aliased `a`.
@@ -100,9 +99,9 @@ std::string ReportWhere(const DashboardFilter& f) {
   std::string w = " WHERE a.begin_ts >= ?1 AND a.begin_ts < ?2";
   if (f.range.domain) w += " AND a.domain = ?3";
   if (f.org_name) w += " AND a.org_name = ?6";
-  if (f.only_failing) {
-    w += " AND EXISTS (SELECT 1 FROM aggregate_records x WHERE x.id >= a.first_record AND"
-         " x.id < a.first_record + a.record_count AND x.dmarc_aligned = 0)";
+  if (f.only_failing) {  // reports with messages that failed DMARC, from their totals
+    w += " AND EXISTS (SELECT 1 FROM report_totals x WHERE x.report = a.id AND"
+         " x.messages > x.dmarc_pass)";
   }
   return w;
 }
@@ -132,33 +131,18 @@ class SqliteDashboard final : public DashboardQueries {
     return InSnapshot([&]() -> Result<json> {
       json out;
       json totals, top, countries;
+      json daily = json::array(), dispositions = json::object();
       if (Rollup(filter) && !filter.header_from) {
         IpTotals ips;
         DMARC_TRY_ASSIGN(ips, SumsPerIp(filter));
         DMARC_TRY_ASSIGN(top, GroupIps(ips, "ip", 10));
         DMARC_TRY_ASSIGN(countries, GroupIps(ips, "country", 50));
-        DMARC_TRY_ASSIGN(totals, Totals(filter, ips.size()));
+        DMARC_TRY_ASSIGN(totals, Totals(filter, ips.size(), &daily, &dispositions));
       } else {
         DMARC_TRY_ASSIGN(top, Sources(filter, "ip", 10));
         DMARC_TRY_ASSIGN(countries, Sources(filter, "country", 50));
-        DMARC_TRY_ASSIGN(totals, Totals(filter));
+        DMARC_TRY_ASSIGN(totals, Totals(filter, std::nullopt, &daily, &dispositions));
       }
-      json daily = json::array();
-      const Facts facts = FactsFor(filter);
-      DMARC_TRY(Rows(fmt::format("SELECT r.day, sum({0}), sum({0} * r.dmarc_aligned) FROM {1} r{2}"
-                                 " GROUP BY r.day ORDER BY r.day",
-                                 facts.messages, facts.table, RecordWhere(filter)),
-                     filter, [&](Statement& s) {
-                       daily.push_back({{"day", Day(s.Int(0))},
-                                        {"messages", s.Int(1)},
-                                        {"dmarc_pass", s.Int(2)},
-                                        {"dmarc_fail", s.Int(1) - s.Int(2)}});
-                     }));
-      json dispositions = json::object();
-      DMARC_TRY(Rows(fmt::format("SELECT r.disposition, sum({}) FROM {} r{} GROUP BY"
-                                 " r.disposition ORDER BY 2 DESC",
-                                 facts.messages, facts.table, RecordWhere(filter)),
-                     filter, [&](Statement& s) { dispositions[s.Text(0)] = s.Int(1); }));
       out["totals"] = std::move(totals);
       out["daily"] = std::move(daily);
       out["by_disposition"] = std::move(dispositions);
@@ -557,6 +541,63 @@ class SqliteDashboard final : public DashboardQueries {
     return r;
   }
 
+  // What enrichment knows of an address (its row in ip_info_cache).
+  struct Address {
+    std::optional<std::string> reverse_dns, base_domain, country, as_name, name, type;
+    std::optional<std::int64_t> asn;
+  };
+
+  static json DescribeAddress(const Address* a) {
+    auto text = [&](const std::optional<std::string> Address::*field) {
+      return a && a->*field ? json(*(a->*field)) : json(nullptr);
+    };
+    return json{{"reverse_dns", text(&Address::reverse_dns)},
+                {"base_domain", text(&Address::base_domain)},
+                {"country", text(&Address::country)},
+                {"asn", a && a->asn ? json(*a->asn) : json(nullptr)},
+                {"as_name", text(&Address::as_name)},
+                {"name", text(&Address::name)},
+                {"type", text(&Address::type)}};
+  }
+
+  // Reads what is known of every address, by source_ips id, unless the store is unchanged since
+  // the last read (PRAGMA data_version changes with every commit of another connection): the
+  // views grouped by an address's service, country, ... need all of it, and reading it costs
+  // more than the sums themselves. Two scans in address order, merged (no lookup per address).
+  Result<bool> LoadAddresses() {
+    auto pragma = db_.Prepare("PRAGMA data_version");
+    if (!pragma) return MakeError(pragma.error());
+    std::int64_t version = -1;
+    DMARC_TRY(Each(*pragma, [&](Statement& s) { version = s.Int(0); }));
+    if (version == addresses_version_) return true;
+    addresses_.clear();
+    addresses_version_ = -1;
+    auto numbers = db_.Prepare("SELECT ip, id FROM source_ips ORDER BY ip");
+    if (!numbers) return MakeError(numbers.error());
+    auto details = db_.Prepare(
+        "SELECT ip, reverse_dns, base_domain, country, asn, as_name, name, type"
+        " FROM ip_info_cache ORDER BY ip");
+    if (!details) return MakeError(details.error());
+    bool more_details = false;
+    DMARC_TRY_ASSIGN(more_details, details->Step());
+    for (;;) {
+      bool more = false;
+      DMARC_TRY_ASSIGN(more, numbers->Step());
+      if (!more) break;
+      const std::string_view ip = numbers->View(0);
+      while (more_details && details->View(0) < ip) {
+        DMARC_TRY_ASSIGN(more_details, details->Step());
+      }
+      if (!more_details || details->View(0) != ip) continue;
+      const Statement& d = *details;
+      addresses_.emplace(numbers->Int(1),
+                         Address{d.OptText(1), d.OptText(2), d.OptText(3), d.OptText(5),
+                                 d.OptText(6), d.OptText(7), d.OptInt(4)});
+    }
+    addresses_version_ = version;
+    return true;
+  }
+
   struct IpSums {
     std::int64_t messages = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0, records = 0;
   };
@@ -568,14 +609,17 @@ class SqliteDashboard final : public DashboardQueries {
   Result<IpTotals> SumsPerIp(const DashboardFilter& filter) {
     IpTotals out;
     const bool failing = filter.only_failing;
-    // Without days, the all-days rollup has one row per IP (and policy domain).
+    // Without days, the all-days rollups have one row per IP (and policy domain).
     const bool all_days = !filter.range.from && !filter.range.to;
     std::string where = all_days ? " WHERE 1" : SourcesWhere(filter);
     if (all_days && filter.range.domain) where += " AND r.domain = ?3";
     if (all_days && failing) where += " AND r.messages > r.dmarc_pass";
     DMARC_TRY(Rows(std::string("SELECT r.ip, r.messages, r.dmarc_pass, r.spf_aligned,"
                                " r.dkim_aligned, r.records FROM ") +
-                       (all_days ? "source_totals r" : "daily_sources r") + where,
+                       (!all_days             ? "daily_sources r"
+                        : filter.range.domain ? "source_totals r"
+                                              : "ip_totals r") +
+                       where,
                    filter, [&](Statement& s) {
                      IpSums& t = out[s.Int(0)];
                      if (failing) {
@@ -650,45 +694,39 @@ class SqliteDashboard final : public DashboardQueries {
         groups.push_back(std::move(g));
       }
     } else {
-      const int col = group == "ptr"           ? 1
-                      : group == "base_domain" ? 2
-                      : group == "country"     ? 3
-                      : group == "service"     ? 6
-                                               : 4;
-      std::unordered_set<std::int64_t> known;  // IPs with a row in the cache
-      auto cache = db_.Prepare(
-          "SELECT s.id, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name, c.name,"
-          " c.type FROM ip_info_cache c JOIN source_ips s ON s.ip = c.ip");
-      if (!cache) return MakeError(cache.error());
+      DMARC_TRY(LoadAddresses());
       std::map<std::string, Group> by_key;  // "" for unknown, else "=" + key
+      std::map<std::string, std::pair<std::int64_t, const Address*>> describer;  // most messages
       std::string key;
-      DMARC_TRY(Each(*cache, [&](Statement& s) {
-        auto it = ips.find(s.Int(0));
-        if (it == ips.end()) return;
-        const bool unknown = s.IsNull(col);
-        key.clear();
-        if (!unknown) key = "=" + (col == 4 ? std::to_string(s.Int(col)) : s.Text(col));
-        Group& g = by_key[key];
-        if (g.row.is_null()) {  // the first address of a group describes it
-          g.row = describe(s);
-          g.row["key"] = unknown ? json(nullptr) : json(key.substr(1));
-        }
-        add(g, it->second);
-        known.insert(s.Int(0));
-      }));
       for (const auto& [id, t] : ips) {
-        if (known.contains(id)) continue;
-        Group& g = by_key[std::string()];
-        if (g.row.is_null()) {
-          g.row = {{"key", nullptr},     {"reverse_dns", nullptr}, {"base_domain", nullptr},
-                   {"country", nullptr}, {"asn", nullptr},         {"as_name", nullptr},
-                   {"name", nullptr},    {"type", nullptr}};
+        auto it = addresses_.find(id);
+        const Address* a = it == addresses_.end() ? nullptr : &it->second;
+        key.clear();
+        if (a) {
+          if (group == "asn") {
+            if (a->asn) key = "=" + std::to_string(*a->asn);
+          } else {
+            const auto& text = group == "ptr"           ? a->reverse_dns
+                               : group == "base_domain" ? a->base_domain
+                               : group == "country"     ? a->country
+                                                        : a->name;
+            if (text) key = "=" + *text;
+          }
         }
-        add(g, t);
+        add(by_key[key], t);
+        if (!a) continue;
+        auto [d, fresh] = describer.try_emplace(key, t.messages, a);
+        if (!fresh && t.messages > d->second.first) d->second = {t.messages, a};
+      }
+      for (auto& [k, g] : by_key) {
+        auto d = describer.find(k);
+        g.row = d == describer.end() ? DescribeAddress(nullptr) : DescribeAddress(d->second.second);
+        g.row["key"] = k.empty() ? json(nullptr) : json(k.substr(1));
       }
       for (auto& [k, g] : by_key) groups.push_back(std::move(g));
-      std::sort(groups.begin(), groups.end(),
-                [](const Group& a, const Group& b) { return a.sums.messages > b.sums.messages; });
+      std::stable_sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) {
+        return a.sums.messages > b.sums.messages;
+      });
       if (groups.size() > limit) groups.resize(limit);
     }
     json rows = json::array();
@@ -703,21 +741,57 @@ class SqliteDashboard final : public DashboardQueries {
     return GroupIps(ips, group, limit);
   }
 
-  // known_sources: the number of distinct source IPs when the caller has counted them.
+  // known_sources: the number of distinct source IPs when the caller has counted them. With daily
+  // and dispositions, also messages per day and per disposition, from the same pass over the
+  // facts in range.
   Result<json> Totals(const DashboardFilter& filter,
-                      std::optional<std::size_t> known_sources = std::nullopt) {
-    json t;
+                      std::optional<std::size_t> known_sources = std::nullopt,
+                      json* daily = nullptr, json* dispositions = nullptr) {
     const Facts f = FactsFor(filter);
-    DMARC_TRY(Rows(fmt::format("SELECT coalesce({1}, 0), coalesce(sum({0}), 0),"
-                               " coalesce(sum({0} * r.dmarc_aligned), 0),"
-                               " coalesce(sum({0} * r.spf_aligned), 0),"
-                               " coalesce(sum({0} * r.dkim_aligned), 0) FROM {2} r{3}",
-                               f.messages, f.records, f.table, RecordWhere(filter)),
+    std::int64_t records = 0, messages = 0, pass = 0, spf = 0, dkim = 0;
+    std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> days;  // messages, passing
+    std::vector<std::pair<std::string, std::int64_t>> by_disposition;    // a handful of values
+    DMARC_TRY(Rows(fmt::format("SELECT r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
+                               " r.dkim_aligned, {}, {} FROM {} r{}",
+                               f.records, f.messages, f.table, RecordWhere(filter)),
                    filter, [&](Statement& s) {
-                     t = {{"records", s.Int(0)},     {"messages", s.Int(1)},
-                          {"dmarc_pass", s.Int(2)},  {"dmarc_fail", s.Int(1) - s.Int(2)},
-                          {"spf_aligned", s.Int(3)}, {"dkim_aligned", s.Int(4)}};
+                     const std::int64_t m = s.Int(6);
+                     const bool passed = s.Int(2) != 0;
+                     records += s.Int(5);
+                     messages += m;
+                     if (passed) pass += m;
+                     if (s.Int(3) != 0) spf += m;
+                     if (s.Int(4) != 0) dkim += m;
+                     if (daily) {
+                       auto& day = days[s.Int(0)];
+                       day.first += m;
+                       if (passed) day.second += m;
+                     }
+                     if (dispositions) {
+                       const std::string_view name = s.View(1);
+                       auto it = std::find_if(by_disposition.begin(), by_disposition.end(),
+                                              [&](const auto& d) { return d.first == name; });
+                       if (it == by_disposition.end()) {
+                         by_disposition.emplace_back(name, m);
+                       } else {
+                         it->second += m;
+                       }
+                     }
                    }));
+    json t = {{"records", records}, {"messages", messages},
+              {"dmarc_pass", pass}, {"dmarc_fail", messages - pass},
+              {"spf_aligned", spf}, {"dkim_aligned", dkim}};
+    if (daily) {
+      for (const auto& [day, m] : days) {
+        daily->push_back({{"day", Day(day)},
+                          {"messages", m.first},
+                          {"dmarc_pass", m.second},
+                          {"dmarc_fail", m.first - m.second}});
+      }
+    }
+    if (dispositions) {
+      for (const auto& [name, m] : by_disposition) (*dispositions)[name] = m;
+    }
     std::string sources_sql;
     if (known_sources) {
       t["sources"] = *known_sources;
@@ -813,6 +887,8 @@ class SqliteDashboard final : public DashboardQueries {
 
   Database db_;
   bool in_snapshot_ = false;
+  std::unordered_map<std::int64_t, Address> addresses_;  // source_ips id → what is known
+  std::int64_t addresses_version_ = -1;                  // data_version they were read at
 };
 
 }  // namespace

@@ -71,6 +71,12 @@ class Statement {
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
              : std::string();
   }
+  // The text of a column without a copy: valid until the next Step, Reset or column call.
+  std::string_view View(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string_view();
+  }
   std::optional<std::string> OptText(int col) const {
     if (IsNull(col)) return std::nullopt;
     return Text(col);

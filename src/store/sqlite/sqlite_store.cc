@@ -329,6 +329,21 @@ CREATE TABLE aggregate_raw (
   bytes BLOB NOT NULL
 );
 )sql",
+    // source_totals over every policy domain: views without a domain or days (the first page a
+    // person opens) read one row per address.
+    R"sql(
+CREATE TABLE ip_totals (
+  ip INTEGER PRIMARY KEY REFERENCES source_ips (id),
+  records INTEGER NOT NULL,
+  messages INTEGER NOT NULL,
+  dmarc_pass INTEGER NOT NULL,
+  spf_aligned INTEGER NOT NULL,
+  dkim_aligned INTEGER NOT NULL
+);
+INSERT INTO ip_totals
+  SELECT ip, sum(records), sum(messages), sum(dmarc_pass), sum(spf_aligned), sum(dkim_aligned)
+  FROM source_totals GROUP BY ip;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -482,6 +497,13 @@ class SqliteStore final : public ReportStore {
          " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
          " spf_aligned = spf_aligned + excluded.spf_aligned,"
          " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
+        {&upsert_ip_totals_,
+         "INSERT INTO ip_totals (ip, records, messages, dmarc_pass, spf_aligned, dkim_aligned)"
+         " VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT DO UPDATE SET"
+         " records = records + excluded.records, messages = messages + excluded.messages,"
+         " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
+         " spf_aligned = spf_aligned + excluded.spf_aligned,"
+         " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
         {&insert_report_totals_,
          "INSERT INTO report_totals (report, messages, dmarc_pass) VALUES (?1,?2,?3)"},
         {&insert_raw_,
@@ -563,9 +585,9 @@ class SqliteStore final : public ReportStore {
   OpenOptions options_;
   Statement insert_report_, insert_record_, insert_dkim_, insert_spf_, insert_override_,
       upsert_daily_messages_, upsert_daily_sources_, upsert_daily_results_, insert_source_ip_,
-      select_source_ip_, insert_report_totals_, upsert_source_totals_, set_record_range_,
-      insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_, insert_tls_policy_,
-      insert_tls_detail_, insert_raw_;
+      select_source_ip_, insert_report_totals_, upsert_source_totals_, upsert_ip_totals_,
+      set_record_range_, insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_,
+      insert_tls_policy_, insert_tls_detail_, insert_raw_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
@@ -791,6 +813,7 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
     all.spf_aligned += st.spf_aligned;
     all.dkim_aligned += st.dkim_aligned;
   }
+  std::map<std::int64_t, SourceTotals> per_ip;  // all_days over every policy domain
   for (const auto& [key, st] : all_days) {
     upsert_source_totals_.Bind(1, key.first)
         .Bind(2, key.second)
@@ -800,6 +823,21 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
         .Bind(6, st.spf_aligned)
         .Bind(7, st.dkim_aligned);
     DMARC_TRY(upsert_source_totals_.Run());
+    SourceTotals& ip = per_ip[key.second];
+    ip.messages += st.messages;
+    ip.records += st.records;
+    ip.dmarc_pass += st.dmarc_pass;
+    ip.spf_aligned += st.spf_aligned;
+    ip.dkim_aligned += st.dkim_aligned;
+  }
+  for (const auto& [ip_id, st] : per_ip) {
+    upsert_ip_totals_.Bind(1, ip_id)
+        .Bind(2, st.records)
+        .Bind(3, st.messages)
+        .Bind(4, st.dmarc_pass)
+        .Bind(5, st.spf_aligned)
+        .Bind(6, st.dkim_aligned);
+    DMARC_TRY(upsert_ip_totals_.Run());
   }
   for (const auto& rej : batch.rejections) {
     const std::string_view raw = std::string_view(rej.raw).substr(0, options_.max_raw_bytes);
@@ -1475,6 +1513,14 @@ Result<std::size_t> SqliteStore::PurgeAggregateBatch(std::int64_t cutoff, PurgeR
       " FROM aggregate_records r JOIN source_ips s"
       " ON s.ip = r.source_ip WHERE r.id >= ?1 AND r.id < ?2 GROUP BY 1, 2) AS x"
       " WHERE d.domain = x.domain AND d.ip = x.ip",
+      "UPDATE ip_totals AS d SET messages = d.messages - x.m, records = d.records - x.n,"
+      " dmarc_pass = d.dmarc_pass - x.p, spf_aligned = d.spf_aligned - x.sa,"
+      " dkim_aligned = d.dkim_aligned - x.da FROM (SELECT s.id AS ip,"
+      " sum(r.count) AS m, count(*) AS n, sum(r.count * r.dmarc_aligned) AS p,"
+      " sum(r.count * r.spf_aligned) AS sa, sum(r.count * r.dkim_aligned) AS da"
+      " FROM aggregate_records r JOIN source_ips s"
+      " ON s.ip = r.source_ip WHERE r.id >= ?1 AND r.id < ?2 GROUP BY 1) AS x"
+      " WHERE d.ip = x.ip",
       "UPDATE daily_results AS d SET records = d.records - x.n, messages = d.messages - x.m"
       " FROM (SELECT day, domain, header_from, disposition, dmarc_aligned, spf_aligned,"
       " dkim_aligned, count(*) AS n, sum(count) AS m FROM aggregate_records"
@@ -1522,6 +1568,7 @@ Result<std::size_t> SqliteStore::PurgeAggregateBatch(std::int64_t cutoff, PurgeR
     DMARC_TRY(db_.Exec("DELETE FROM daily_messages WHERE records <= 0"));
     DMARC_TRY(db_.Exec("DELETE FROM daily_sources WHERE records <= 0"));
     DMARC_TRY(db_.Exec("DELETE FROM source_totals WHERE records <= 0"));
+    DMARC_TRY(db_.Exec("DELETE FROM ip_totals WHERE records <= 0"));
     DMARC_TRY(db_.Exec("DELETE FROM daily_results WHERE records <= 0"));
     return true;
   };
