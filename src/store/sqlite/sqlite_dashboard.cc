@@ -168,8 +168,19 @@ class SqliteDashboard final : public DashboardQueries {
                                  std::size_t limit) override {
     const char* col = SourceGroupColumn(group);
     if (!col) return MakeError(fmt::format("unknown source group \"{}\"", group));
-    if (Rollup(filter) && !filter.header_from) {
-      return SourcesByIp(filter, group, limit);
+    if (!filter.org_name && !filter.header_from) {
+      if (!filter.source_group) return SourcesByIp(filter, group, limit);
+      // A drill-down from one group of addresses (a service, a country, ...) to another: the
+      // per-address rollups of the addresses in that group, as the grouping found them.
+      if (filter.source_value && SourceGroupColumn(*filter.source_group)) {
+        DashboardFilter all = filter;
+        all.source_group.reset();
+        all.source_value.reset();
+        IpTotals ips;
+        DMARC_TRY_ASSIGN(ips, SumsPerIp(all));
+        DMARC_TRY(KeepGroup(ips, *filter.source_group, *filter.source_value));
+        return GroupIps(ips, group, limit);
+      }
     }
     json rows = json::array();
     // The first value of each descriptive column names the group (all IPs of a service share
@@ -701,18 +712,8 @@ class SqliteDashboard final : public DashboardQueries {
       for (const auto& [id, t] : ips) {
         auto it = addresses_.find(id);
         const Address* a = it == addresses_.end() ? nullptr : &it->second;
-        key.clear();
-        if (a) {
-          if (group == "asn") {
-            if (a->asn) key = "=" + std::to_string(*a->asn);
-          } else {
-            const auto& text = group == "ptr"           ? a->reverse_dns
-                               : group == "base_domain" ? a->base_domain
-                               : group == "country"     ? a->country
-                                                        : a->name;
-            if (text) key = "=" + *text;
-          }
-        }
+        auto value = GroupValue(a, group);
+        key = value ? "=" + *value : std::string();
         add(by_key[key], t);
         if (!a) continue;
         auto [d, fresh] = describer.try_emplace(key, t.messages, a);
@@ -732,6 +733,36 @@ class SqliteDashboard final : public DashboardQueries {
     json rows = json::array();
     for (auto& g : groups) rows.push_back(finish(g));
     return json{{"group", group}, {"rows", std::move(rows)}};
+  }
+
+  // The value an address has in a group other than "ip" (nullopt: unknown).
+  static std::optional<std::string> GroupValue(const Address* a, std::string_view group) {
+    if (!a) return std::nullopt;
+    if (group == "asn") return a->asn ? std::optional(std::to_string(*a->asn)) : std::nullopt;
+    return group == "ptr"           ? a->reverse_dns
+           : group == "base_domain" ? a->base_domain
+           : group == "country"     ? a->country
+                                    : a->name;
+  }
+
+  // Keeps the addresses of ips whose value in group is value ("" keeps those with none).
+  Result<bool> KeepGroup(IpTotals& ips, std::string_view group, const std::string& value) {
+    if (group == "ip") {
+      auto s = db_.Prepare("SELECT id FROM source_ips WHERE ip = ?1");
+      if (!s) return MakeError(s.error());
+      s->Bind(1, value);
+      std::int64_t id = -1;
+      DMARC_TRY(Each(*s, [&](Statement& st) { id = st.Int(0); }));
+      std::erase_if(ips, [&](const auto& ip) { return ip.first != id; });
+      return true;
+    }
+    DMARC_TRY(LoadAddresses());
+    std::erase_if(ips, [&](const auto& ip) {
+      auto it = addresses_.find(ip.first);
+      return GroupValue(it == addresses_.end() ? nullptr : &it->second, group)
+                 .value_or(std::string()) != value;
+    });
+    return true;
   }
 
   Result<json> SourcesByIp(const DashboardFilter& filter, std::string_view group,
@@ -849,11 +880,19 @@ class SqliteDashboard final : public DashboardQueries {
   // Adds dkim, spf and overrides arrays to record row `row` (records first .. last-1).
   Result<bool> AddAuthResults(json& row, std::int64_t first, std::int64_t last) {
     json dkim = json::array(), spf = json::array(), overrides = json::array();
+    // Called once per record shown: each statement is prepared once and kept.
+    std::size_t next = 0;
     auto run = [&](const char* sql, auto each) -> Result<bool> {
-      auto s = db_.Prepare(sql);
-      if (!s) return MakeError(s.error());
+      std::optional<Statement>& s = auth_statements_[next++];
+      if (!s) {
+        auto prepared = db_.Prepare(sql);
+        if (!prepared) return MakeError(prepared.error());
+        s.emplace(std::move(prepared).value());
+      }
       s->Bind(1, first).Bind(2, last);
-      return Each(*s, each);
+      auto done = Each(*s, each);
+      s->Reset();
+      return done;
     };
     DMARC_TRY(
         run("SELECT domain, selector, result, human_result FROM aggregate_dkim WHERE"
@@ -887,8 +926,9 @@ class SqliteDashboard final : public DashboardQueries {
 
   Database db_;
   bool in_snapshot_ = false;
-  std::unordered_map<std::int64_t, Address> addresses_;  // source_ips id → what is known
-  std::int64_t addresses_version_ = -1;                  // data_version they were read at
+  std::unordered_map<std::int64_t, Address> addresses_;      // source_ips id → what is known
+  std::int64_t addresses_version_ = -1;                      // data_version they were read at
+  std::array<std::optional<Statement>, 3> auth_statements_;  // of AddAuthResults
 };
 
 }  // namespace

@@ -330,8 +330,11 @@ CREATE TABLE aggregate_raw (
 );
 )sql",
     // source_totals over every policy domain: views without a domain or days (the first page a
-    // person opens) read one row per address.
+    // person opens) read one row per address. The records of one address by size, so its
+    // largest records are the first entries of the index (the drill-down to one address).
     R"sql(
+DROP INDEX aggregate_records_source_ip;
+CREATE INDEX aggregate_records_source_ip ON aggregate_records (source_ip, count DESC);
 CREATE TABLE ip_totals (
   ip INTEGER PRIMARY KEY REFERENCES source_ips (id),
   records INTEGER NOT NULL,
