@@ -20,6 +20,7 @@ const runs = Number(runsArg || 20);
 const domain = execFileSync('sqlite3', [db, 'SELECT domain FROM aggregate_reports LIMIT 1'], { encoding: 'utf8' }).trim();
 const lastDay = execFileSync('sqlite3', [db, "SELECT date(max(day), 'unixepoch') FROM aggregate_records"], { encoding: 'utf8' }).trim();
 const topIp = execFileSync('sqlite3', [db, 'SELECT s.ip FROM daily_sources d JOIN source_ips s ON s.id = d.ip GROUP BY d.ip ORDER BY sum(d.messages) DESC LIMIT 1'], { encoding: 'utf8' }).trim();
+const topCountry = execFileSync('sqlite3', [db, 'SELECT country FROM ip_info_cache WHERE country IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1'], { encoding: 'utf8' }).trim();
 const monthBefore = new Date(Date.parse(lastDay) - 29 * 86400e3).toISOString().slice(0, 10);
 
 const child = spawn(binary, ['serve', '--db', db, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -32,7 +33,8 @@ const url = await new Promise((res, rej) => {
 const calls = [
   'stats', 'overview', `overview?domain=${domain}`, `overview?from=${monthBefore}&to=${lastDay}`, 'overview?failing=1',
   'sources?group=service', 'sources?group=ip', `sources?group=ip&from=${monthBefore}&to=${lastDay}`,
-  `records?source_group=ip&source_value=${topIp}`, 'domains', 'reporters', 'reports', 'report?id=1', 'rejected',
+  `records?source_group=ip&source_value=${topIp}`, `sources?group=ip&source_group=country&source_value=${topCountry}`,
+  `records?header_from=${domain}`, 'domains', 'reporters', 'reports', 'report?id=1', 'rejected',
   'failures', 'smtp-tls',
 ];
 const pct = (xs, p) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];

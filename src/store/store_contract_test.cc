@@ -377,6 +377,20 @@ TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
     const std::string want_rollups = dump(expected_url);
     EXPECT_FALSE(want_rollups.empty());
     EXPECT_EQ(dump(url_), want_rollups);
+    // The all-domains totals per address are the per-domain ones added up, after the purge as
+    // after every store.
+    for (const std::string& u : {url_, expected_url}) {
+      const std::string path = u.starts_with("sqlite:") ? u.substr(7) : u;
+      const std::string per_ip =
+          SqliteCli(path,
+                    "SELECT ip, records, messages, dmarc_pass, spf_aligned, dkim_aligned"
+                    " FROM ip_totals ORDER BY ip");
+      EXPECT_FALSE(per_ip.empty());
+      EXPECT_EQ(per_ip, SqliteCli(path,
+                                  "SELECT ip, sum(records), sum(messages), sum(dmarc_pass),"
+                                  " sum(spf_aligned), sum(dkim_aligned) FROM source_totals"
+                                  " GROUP BY ip ORDER BY ip"));
+    }
   }
   auto list = st->Rejections();
   ASSERT_TRUE(list.ok());

@@ -243,6 +243,81 @@ TEST_F(WebTest, SourcesByServiceFromAddressDetailsEqualTheRecords) {
   EXPECT_EQ(got, expected);
 }
 
+TEST_F(WebTest, DrillDownFromAGroupListsTheRecordsOfItsAddresses) {
+  auto q = store::OpenDashboard(db_);
+  ASSERT_TRUE(q.ok());
+  Api api(*store_, **q, {});
+  auto services = [&] {
+    auto j = nlohmann::json::parse(api.Get("/api/sources", {{"group", "service"}}).body);
+    std::set<std::string> keys;
+    for (const auto& r : j["rows"])
+      keys.insert(r["key"].is_null() ? "" : r["key"].get<std::string>());
+    return keys;
+  };
+  EXPECT_EQ(services(), std::set<std::string>{""});  // nothing known of any address yet
+  // Two more reports, for more addresses.
+  std::vector<pipeline::Extracted> more;
+  store::Batch batch;
+  for (const char* name : {"aggregate/usssa.com!example.com!1538784000!1538870399.xml",
+                           "aggregate/rfc9990-example.net!example.com!1700000000!1700086399.xml"}) {
+    const std::string path = TestData(std::string("real/parsedmarc-samples/") + name);
+    more.push_back(pipeline::ExtractReports(ReadFile(path), path, {}));
+  }
+  for (const auto& e : more) {
+    for (const auto& f : e.reports) batch.aggregates.push_back({"test", &f.aggregate, ""});
+  }
+  ASSERT_TRUE(store_->Store(batch).ok());
+  const auto all = SumsByIp(api, {});
+  ASSERT_GE(all.size(), 5u);
+  // Addresses 0, 3, 6, ... get service Even, 1, 4, 7, ... Odd; the rest stay unknown.
+  std::map<std::string, std::string> service_of;
+  std::vector<model::Source> sources;
+  for (const auto& [ip, sums] : all) {
+    const std::size_t i = service_of.size();
+    service_of[ip] = i % 3 == 0 ? "Even" : i % 3 == 1 ? "Odd" : "";
+    if (service_of[ip].empty()) continue;
+    model::Source src;
+    src.ip_address = ip;
+    src.name = service_of[ip];
+    sources.push_back(src);
+  }
+  ASSERT_TRUE(store_->PutSourceInfo(sources));
+  // The dashboard's connection sees the other connection's commit.
+  EXPECT_EQ(services(), (std::set<std::string>{"", "Even", "Odd"}));
+  for (const std::string service : {"Even", "Odd", ""}) {
+    std::map<std::string, std::array<std::int64_t, 4>> expected;
+    for (const auto& [ip, sums] : all) {
+      if (service_of[ip] == service) expected[ip] = sums;
+    }
+    ASSERT_FALSE(expected.empty()) << service;
+    auto drill = nlohmann::json::parse(
+        api.Get("/api/sources",
+                {{"group", "ip"}, {"source_group", "service"}, {"source_value", service}})
+            .body);
+    std::map<std::string, std::array<std::int64_t, 4>> got;
+    for (const auto& r : drill["rows"]) {
+      got[r["key"].get<std::string>()] = {
+          r["messages"].get<std::int64_t>(), r["dmarc_pass"].get<std::int64_t>(),
+          r["spf_aligned"].get<std::int64_t>(), r["dkim_aligned"].get<std::int64_t>()};
+    }
+    EXPECT_EQ(got, expected) << service;
+  }
+  // From one address to itself, and to nothing for an address never seen.
+  const auto& [ip, sums] = *all.begin();
+  auto one = nlohmann::json::parse(
+      api.Get("/api/sources", {{"group", "service"}, {"source_group", "ip"}, {"source_value", ip}})
+          .body);
+  ASSERT_EQ(one["rows"].size(), 1u);
+  EXPECT_EQ(one["rows"][0]["key"],
+            service_of[ip].empty() ? nlohmann::json() : nlohmann::json(service_of[ip]));
+  EXPECT_EQ(one["rows"][0]["messages"].get<std::int64_t>(), sums[0]);
+  auto none = nlohmann::json::parse(
+      api.Get("/api/sources",
+              {{"group", "ip"}, {"source_group", "ip"}, {"source_value", "192.0.2.255"}})
+          .body);
+  EXPECT_TRUE(none["rows"].empty());
+}
+
 TEST_F(WebTest, RollupAnswersEqualTheRecords) {
   auto q = store::OpenDashboard(db_);
   ASSERT_TRUE(q.ok());
@@ -271,6 +346,14 @@ TEST_F(WebTest, RollupAnswersEqualTheRecords) {
     EXPECT_EQ(overview["totals"]["messages"].get<std::int64_t>(), messages);
     EXPECT_EQ(overview["totals"]["spf_aligned"].get<std::int64_t>(), spf);
     EXPECT_EQ(overview["totals"]["sources"].get<std::size_t>(), expected.size());
+    // Reports with a record in range (with "failing", a record that failed DMARC).
+    Params all_records = filter;
+    all_records.emplace("limit", "1000");
+    std::set<std::int64_t> reports;
+    const auto records = nlohmann::json::parse(api.Get("/api/records", all_records).body);
+    for (const auto& r : records["rows"]) reports.insert(r["report"].get<std::int64_t>());
+    EXPECT_EQ(overview["totals"]["reports"].get<std::size_t>(), reports.size())
+        << nlohmann::json(filter).dump();
   }
 }
 
@@ -292,6 +375,7 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
                    " DROP TABLE ip_totals;"
                    " DROP TABLE aggregate_raw;"
                    " DROP INDEX aggregate_records_source_ip;"
+                   " DROP INDEX aggregate_records_header_from;"
                    " ALTER TABLE daily_sources DROP COLUMN records;"
                    " ALTER TABLE daily_sources DROP COLUMN dmarc_pass;"
                    " ALTER TABLE daily_sources DROP COLUMN spf_aligned;"

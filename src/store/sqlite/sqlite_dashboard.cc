@@ -6,6 +6,7 @@
 #include <array>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "archive/archive.h"
@@ -96,7 +97,9 @@ Facts FactsFor(const DashboardFilter& f) {
 
 // WHERE clause over aggregate_reports aliased `a`.
 std::string ReportWhere(const DashboardFilter& f) {
-  std::string w = " WHERE a.begin_ts >= ?1 AND a.begin_ts < ?2";
+  // Without days, no condition on them: a scan of the reports beats the index on begin_ts.
+  std::string w =
+      f.range.from || f.range.to ? " WHERE a.begin_ts >= ?1 AND a.begin_ts < ?2" : " WHERE 1";
   if (f.range.domain) w += " AND a.domain = ?3";
   if (f.org_name) w += " AND a.org_name = ?6";
   if (f.only_failing) {  // reports with messages that failed DMARC, from their totals
@@ -601,12 +604,19 @@ class SqliteDashboard final : public DashboardQueries {
       }
       if (!more_details || details->View(0) != ip) continue;
       const Statement& d = *details;
-      addresses_.emplace(numbers->Int(1),
-                         Address{d.OptText(1), d.OptText(2), d.OptText(3), d.OptText(5),
-                                 d.OptText(6), d.OptText(7), d.OptInt(4)});
+      const auto id = static_cast<std::size_t>(std::max<std::int64_t>(numbers->Int(1), 0));
+      if (id >= addresses_.size()) addresses_.resize(id + 1);
+      addresses_[id] = Address{d.OptText(1), d.OptText(2), d.OptText(3), d.OptText(5),
+                               d.OptText(6), d.OptText(7), d.OptInt(4)};
     }
     addresses_version_ = version;
     return true;
+  }
+
+  const Address* AddressOf(std::int64_t id) const {
+    if (id < 0 || static_cast<std::size_t>(id) >= addresses_.size()) return nullptr;
+    const auto& a = addresses_[static_cast<std::size_t>(id)];
+    return a ? &*a : nullptr;
   }
 
   struct IpSums {
@@ -614,35 +624,39 @@ class SqliteDashboard final : public DashboardQueries {
   };
   using IpTotals = std::unordered_map<std::int64_t, IpSums>;  // source_ips id → sums
 
+  // FROM and WHERE of the per-address rollup that answers filter (which has no header-from,
+  // drill-down or reporter): without days, the all-days rollups (one row per address, and per
+  // policy domain with a domain); else the daily one.
+  static std::string PerAddressFrom(const DashboardFilter& filter) {
+    if (filter.range.from || filter.range.to) return " FROM daily_sources r" + SourcesWhere(filter);
+    std::string sql = filter.range.domain ? " FROM source_totals r WHERE r.domain = ?3"
+                                          : " FROM ip_totals r WHERE 1";
+    if (filter.only_failing) sql += " AND r.messages > r.dmarc_pass";
+    return sql;
+  }
+
   // Per source IP sums from the per-IP daily rollup, added up here (a hash map is faster than
   // SQLite's sorted GROUP BY over every day and IP). Failing records are never aligned: only
   // their messages count.
   Result<IpTotals> SumsPerIp(const DashboardFilter& filter) {
     IpTotals out;
     const bool failing = filter.only_failing;
-    // Without days, the all-days rollups have one row per IP (and policy domain).
-    const bool all_days = !filter.range.from && !filter.range.to;
-    std::string where = all_days ? " WHERE 1" : SourcesWhere(filter);
-    if (all_days && filter.range.domain) where += " AND r.domain = ?3";
-    if (all_days && failing) where += " AND r.messages > r.dmarc_pass";
-    DMARC_TRY(Rows(std::string("SELECT r.ip, r.messages, r.dmarc_pass, r.spf_aligned,"
-                               " r.dkim_aligned, r.records FROM ") +
-                       (!all_days             ? "daily_sources r"
-                        : filter.range.domain ? "source_totals r"
-                                              : "ip_totals r") +
-                       where,
-                   filter, [&](Statement& s) {
-                     IpSums& t = out[s.Int(0)];
-                     if (failing) {
-                       t.messages += s.Int(1) - s.Int(2);
-                       return;
-                     }
-                     t.messages += s.Int(1);
-                     t.dmarc_pass += s.Int(2);
-                     t.spf_aligned += s.Int(3);
-                     t.dkim_aligned += s.Int(4);
-                     t.records += s.Int(5);
-                   }));
+    DMARC_TRY(
+        Rows("SELECT r.ip, r.messages, r.dmarc_pass, r.spf_aligned, r.dkim_aligned,"
+             " r.records" +
+                 PerAddressFrom(filter),
+             filter, [&](Statement& s) {
+               IpSums& t = out[s.Int(0)];
+               if (failing) {
+                 t.messages += s.Int(1) - s.Int(2);
+                 return;
+               }
+               t.messages += s.Int(1);
+               t.dmarc_pass += s.Int(2);
+               t.spf_aligned += s.Int(3);
+               t.dkim_aligned += s.Int(4);
+               t.records += s.Int(5);
+             }));
     return out;
   }
 
@@ -710,8 +724,7 @@ class SqliteDashboard final : public DashboardQueries {
       std::map<std::string, std::pair<std::int64_t, const Address*>> describer;  // most messages
       std::string key;
       for (const auto& [id, t] : ips) {
-        auto it = addresses_.find(id);
-        const Address* a = it == addresses_.end() ? nullptr : &it->second;
+        const Address* a = AddressOf(id);
         auto value = GroupValue(a, group);
         key = value ? "=" + *value : std::string();
         add(by_key[key], t);
@@ -758,9 +771,7 @@ class SqliteDashboard final : public DashboardQueries {
     }
     DMARC_TRY(LoadAddresses());
     std::erase_if(ips, [&](const auto& ip) {
-      auto it = addresses_.find(ip.first);
-      return GroupValue(it == addresses_.end() ? nullptr : &it->second, group)
-                 .value_or(std::string()) != value;
+      return GroupValue(AddressOf(ip.first), group).value_or(std::string()) != value;
     });
     return true;
   }
@@ -823,20 +834,17 @@ class SqliteDashboard final : public DashboardQueries {
     if (dispositions) {
       for (const auto& [name, m] : by_disposition) (*dispositions)[name] = m;
     }
-    std::string sources_sql;
     if (known_sources) {
       t["sources"] = *known_sources;
     } else if (!Rollup(filter) || filter.header_from) {
-      sources_sql =
-          "SELECT count(DISTINCT r.source_ip) FROM aggregate_records r" + RecordWhere(filter);
-    } else if (!filter.range.domain && !filter.range.from && !filter.range.to &&
-               !filter.only_failing) {
-      sources_sql = "SELECT count(*) FROM source_ips";  // every IP ever seen is in range
-    } else {
-      sources_sql = "SELECT count(DISTINCT r.ip) FROM daily_sources r" + SourcesWhere(filter);
-    }
-    if (!sources_sql.empty()) {
-      DMARC_TRY(Rows(sources_sql, filter, [&](Statement& s) { t["sources"] = s.Int(0); }));
+      DMARC_TRY(
+          Rows("SELECT count(DISTINCT r.source_ip) FROM aggregate_records r" + RecordWhere(filter),
+               filter, [&](Statement& s) { t["sources"] = s.Int(0); }));
+    } else {  // from the per-address rollups, in a hash set (faster than a sorted DISTINCT)
+      std::unordered_set<std::int64_t> ips;
+      DMARC_TRY(Rows("SELECT r.ip" + PerAddressFrom(filter), filter,
+                     [&](Statement& s) { ips.insert(s.Int(0)); }));
+      t["sources"] = ips.size();
     }
     DMARC_TRY(Rows("SELECT count(*), count(DISTINCT a.org_name) FROM aggregate_reports a" +
                        ReportWhere(filter),
@@ -926,8 +934,8 @@ class SqliteDashboard final : public DashboardQueries {
 
   Database db_;
   bool in_snapshot_ = false;
-  std::unordered_map<std::int64_t, Address> addresses_;      // source_ips id → what is known
-  std::int64_t addresses_version_ = -1;                      // data_version they were read at
+  std::vector<std::optional<Address>> addresses_;  // by source_ips id (dense): what is known
+  std::int64_t addresses_version_ = -1;            // data_version they were read at
   std::array<std::optional<Statement>, 3> auth_statements_;  // of AddAuthResults
 };
 
