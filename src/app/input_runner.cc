@@ -50,7 +50,7 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
   }
   for (const auto& in : inputs) {
     for (const auto& f : in.extracted.reports) {
-      batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml});
+      batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml_gzip, f.raw_xml_size});
     }
     for (const auto& f : in.extracted.failures) batch.failures.push_back({f.origin, &f.report});
     for (const auto& f : in.extracted.smtp_tls) batch.smtp_tls.push_back({f.origin, &f.report});

@@ -67,8 +67,15 @@ class Extractor {
     }
     auto report = parse::ParseAggregateXml(bytes, options_.aggregate);
     if (!report) return Reject(origin, report.error());
-    out_.reports.push_back(
-        {origin, std::move(report).value(), options_.keep_raw_xml ? std::string(bytes) : ""});
+    FoundReport found{origin, std::move(report).value(), {}, 0};
+    if (options_.keep_raw_xml) {
+      // Deflate fails only without memory; the report is stored without its XML then.
+      if (auto packed = archive::Gzip(bytes)) {
+        found.raw_xml_gzip = std::move(packed).value();
+        found.raw_xml_size = bytes.size();
+      }
+    }
+    out_.reports.push_back(std::move(found));
     return 1;
   }
 

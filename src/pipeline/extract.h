@@ -5,6 +5,7 @@
 // Thread-safety: reentrant; workers call it in parallel on different inputs.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,9 +22,12 @@ namespace dmarc::pipeline {
 struct FoundReport {
   std::string origin;  // e.g. "mail.eml[part 2: report.zip][report.xml]"
   model::AggregateReport aggregate;
-  // The XML the report was parsed from, as received (after decompression, before any repair);
-  // empty unless ExtractOptions::keep_raw_xml. Bounded by Limits::max_decompressed_bytes.
-  std::string raw_xml;
+  // The XML the report was parsed from, as received (after decompression, before any repair),
+  // gzip-compressed here, in the worker that parsed it, so the single store writer only copies
+  // it; empty unless ExtractOptions::keep_raw_xml. raw_xml_size is its uncompressed size
+  // (bounded by Limits::max_decompressed_bytes).
+  std::string raw_xml_gzip;
+  std::uint64_t raw_xml_size = 0;
 };
 
 struct FoundFailure {
@@ -54,8 +58,8 @@ struct ExtractOptions {
   parse::AggregateOptions aggregate;
   // What failure reports keep of the reported message (failure.keep_sample).
   parse::KeepSample keep_sample = parse::KeepSample::kHeaders;
-  // Keep each aggregate report's XML in FoundReport::raw_xml (import and fetch store it;
-  // parse does not need the copy).
+  // Keep each aggregate report's XML, compressed, in FoundReport::raw_xml_gzip (import and
+  // fetch store it; parse does not need the copy).
   bool keep_raw_xml = false;
   const Limits& limits() const { return aggregate.limits; }
 };

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "archive/archive.h"
 #include "base/time.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
@@ -511,6 +512,15 @@ TEST(Extract, NestingLimitStopsContainerChains) {
   EXPECT_NE(got.rejections[0].reason.find("nested more than 1"), std::string::npos);
 }
 
+// The XML a report keeps, decompressed; checks its recorded size.
+std::string RawXml(const FoundReport& f) {
+  auto xml = archive::Gunzip(f.raw_xml_gzip, Limits{});
+  EXPECT_TRUE(xml.ok()) << xml.error();
+  if (!xml.ok()) return "";
+  EXPECT_EQ(xml->data.size(), f.raw_xml_size);
+  return xml->data;
+}
+
 TEST(KeepRawXml, KeepsTheXmlAsReceivedFromEveryContainer) {
   const std::string dir = TestData("real/parsedmarc-samples/");
   const std::string xml = ReadFile(dir + "extract_report/nice-input.xml");
@@ -520,18 +530,21 @@ TEST(KeepRawXml, KeepsTheXmlAsReceivedFromEveryContainer) {
     const std::string path = dir + "extract_report/" + name;
     auto got = ExtractReports(ReadFile(path), path, keep);
     ASSERT_EQ(got.reports.size(), 1u) << name;
-    EXPECT_EQ(got.reports[0].raw_xml, xml) << name;
-    EXPECT_TRUE(ExtractReports(ReadFile(path), path, {}).reports[0].raw_xml.empty()) << name;
+    EXPECT_EQ(RawXml(got.reports[0]), xml) << name;
+    EXPECT_LT(got.reports[0].raw_xml_gzip.size(), xml.size()) << name;  // kept compressed
+    const auto without = ExtractReports(ReadFile(path), path, {});
+    EXPECT_TRUE(without.reports[0].raw_xml_gzip.empty()) << name;
+    EXPECT_EQ(without.reports[0].raw_xml_size, 0u) << name;
   }
   // From a mail: the decoded attachment, which parses to the same report.
   const std::string mail = dir + "aggregate/twilight.eml";
   auto got = ExtractReports(ReadFile(mail), mail, keep);
   ASSERT_EQ(got.reports.size(), 1u);
-  const std::string& raw = got.reports[0].raw_xml;
+  const std::string raw = RawXml(got.reports[0]);
   EXPECT_NE(raw.find("<feedback"), std::string::npos);
   auto again = ExtractReports(raw, "raw", keep);
   ASSERT_EQ(again.reports.size(), 1u);
-  EXPECT_EQ(again.reports[0].raw_xml, raw);
+  EXPECT_EQ(RawXml(again.reports[0]), raw);
   std::string a, b;
   sinks::AppendAggregateJson(got.reports[0].aggregate, a, false);
   sinks::AppendAggregateJson(again.reports[0].aggregate, b, false);

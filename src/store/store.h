@@ -44,9 +44,11 @@ struct RejectedInput {
 struct StoredAggregate {
   std::string origin;
   const model::AggregateReport* report = nullptr;  // not owned
-  // The XML the report was parsed from (not owned); empty when not kept. Stored compressed
-  // with a new report (not with a duplicate).
-  std::string_view raw_xml;
+  // The XML the report was parsed from, gzip-compressed (not owned; pipeline::FoundReport
+  // compresses it), and its uncompressed size; empty when not kept. Stored with a new report
+  // (not with a duplicate).
+  std::string_view raw_xml_gzip;
+  std::uint64_t raw_xml_size = 0;
 };
 
 struct StoredFailure {

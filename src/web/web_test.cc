@@ -52,7 +52,7 @@ class WebTest : public ::testing::Test {
     }
     for (const auto& e : keep) {
       for (const auto& f : e.reports) {
-        batch.aggregates.push_back({"test", &f.aggregate, f.raw_xml});
+        batch.aggregates.push_back({"test", &f.aggregate, f.raw_xml_gzip, f.raw_xml_size});
       }
     }
     auto r = (*st)->Store(batch);

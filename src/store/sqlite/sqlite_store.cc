@@ -741,12 +741,10 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
     }
     insert_report_totals_.Bind(1, report_row).Bind(2, report_messages).Bind(3, report_pass);
     DMARC_TRY(insert_report_totals_.Run());
-    if (!item.raw_xml.empty()) {
-      auto packed = archive::Gzip(item.raw_xml);
-      if (!packed) return MakeError(fmt::format("{}: {}", item.origin, packed.error()));
+    if (!item.raw_xml_gzip.empty()) {
       insert_raw_.Bind(1, report_row)
-          .Bind(2, static_cast<std::int64_t>(item.raw_xml.size()))
-          .BindBlob(3, *packed);
+          .Bind(2, static_cast<std::int64_t>(item.raw_xml_size))
+          .BindBlob(3, item.raw_xml_gzip);
       DMARC_TRY(insert_raw_.Run());
     }
     if (!r.records.empty()) {
