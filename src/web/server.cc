@@ -30,6 +30,11 @@ constexpr const char* kCsp =
     "frame-ancestors 'none'";
 constexpr auto kSessionLifetime = std::chrono::hours(12);
 constexpr std::size_t kMaxSessions = 10'000;
+// Sign-in attempts: at most 5 failures per client address in 15 minutes; at most 10,000
+// addresses remembered.
+constexpr std::size_t kMaxFailedSignIns = 5;
+constexpr auto kSignInWindow = std::chrono::minutes(15);
+constexpr std::size_t kMaxTrackedAddresses = 10'000;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 
 struct HostPort {
@@ -153,6 +158,38 @@ class Auth {
     sessions_.erase(id);
   }
 
+  // Failed sign-ins per client address: after kMaxFailedSignIns within kSignInWindow, the address
+  // may not try again until the oldest of them is that old. Returns the seconds to wait (0: may
+  // try now).
+  long SignInWait(const std::string& address) {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    auto it = failures_.find(address);
+    if (it == failures_.end()) return 0;
+    std::erase_if(it->second, [&](auto t) { return t + kSignInWindow <= now; });
+    if (it->second.size() < kMaxFailedSignIns) return 0;
+    const auto wait = it->second.front() + kSignInWindow - now;
+    return std::chrono::duration_cast<std::chrono::seconds>(wait).count() + 1;
+  }
+  void SignInFailed(const std::string& address) {
+    std::lock_guard lock(mu_);
+    if (failures_.size() >= kMaxTrackedAddresses && !failures_.contains(address)) {
+      // Many addresses at once: forget those whose failures are all old first, then any.
+      const auto now = std::chrono::steady_clock::now();
+      std::erase_if(failures_, [&](const auto& kv) {
+        return kv.second.empty() || kv.second.back() + kSignInWindow <= now;
+      });
+      if (failures_.size() >= kMaxTrackedAddresses) failures_.erase(failures_.begin());
+    }
+    auto& times = failures_[address];
+    times.push_back(std::chrono::steady_clock::now());
+    if (times.size() > kMaxFailedSignIns) times.erase(times.begin());
+  }
+  void SignedIn(const std::string& address) {
+    std::lock_guard lock(mu_);
+    failures_.erase(address);
+  }
+
  private:
   void Expire() {
     const auto now = std::chrono::steady_clock::now();
@@ -163,6 +200,7 @@ class Auth {
   std::map<std::string, std::string> users_;
   std::mutex mu_;
   std::map<std::string, std::chrono::steady_clock::time_point> sessions_;
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> failures_;
 };
 
 std::string SessionCookie(const httplib::Request& req) {
@@ -393,6 +431,14 @@ class HttpServer final : public Server {
   void Login(const httplib::Request& req, httplib::Response& res) {
     if (!SameOrigin(req)) return Json(res, 403, {{"error", "cross-origin request"}});
     if (!auth_.enabled()) return Json(res, 200, {{"signed_in", true}});
+    // Guessing is slowed per client address (behind a reverse proxy: for everyone at once).
+    if (const long wait = auth_.SignInWait(req.remote_addr); wait > 0) {
+      res.set_header("Retry-After", std::to_string(wait));
+      return Json(res, 429,
+                  {{"error", fmt::format("too many failed sign-ins from this address; try again "
+                                         "in {} s",
+                                         wait)}});
+    }
     const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
     auto text = [&](const char* key) {
       return body.is_object() && body.contains(key) && body[key].is_string()
@@ -402,7 +448,11 @@ class HttpServer final : public Server {
     const bool ok =
         auth_.TokenMatches(text("token")) ||
         (!text("user").empty() && auth_.PasswordMatches(text("user"), text("password")));
-    if (!ok) return Json(res, 401, {{"error", "wrong name, password or token"}});
+    if (!ok) {
+      auth_.SignInFailed(req.remote_addr);
+      return Json(res, 401, {{"error", "wrong name, password or token"}});
+    }
+    auth_.SignedIn(req.remote_addr);
     const long max_age = std::chrono::duration_cast<std::chrono::seconds>(kSessionLifetime).count();
     res.set_header("Set-Cookie", Cookie(auth_.NewSession(), max_age));
     Json(res, 200, {{"signed_in", true}});

@@ -438,6 +438,29 @@ TEST_F(WebTest, BearerTokenAndSessionCookie) {
   EXPECT_EQ(c.Get("/api/stats", {{"Cookie", id}})->status, 401);
 }
 
+TEST_F(WebTest, SignInGuessesAreLimitedPerAddress) {
+  const std::string token = "0123456789abcdef0123456789abcdef";
+  StartWith({.listen = "127.0.0.1:0", .token_file = Write("token", token + "\n")});
+  auto c = Client();
+  auto login = [&](const std::string& t) {
+    return c.Post("/api/login", R"({"token":")" + t + R"("})", "application/json");
+  };
+  // A success forgets earlier failures.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(login("wrong")->status, 401);
+  EXPECT_EQ(login(token)->status, 200);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(login("wrong")->status, 401) << i;
+  // The sixth try within the window is refused, the right token too, with the wait to respect.
+  auto refused = login(token);
+  EXPECT_EQ(refused->status, 429);
+  const long wait = std::stol(refused->get_header_value("Retry-After"));
+  EXPECT_GT(wait, 800);
+  EXPECT_LE(wait, 901);
+  EXPECT_NE(nlohmann::json::parse(refused->body)["error"].get<std::string>().find("try again"),
+            std::string::npos);
+  // A bearer token on API calls is not a sign-in: it still works.
+  EXPECT_EQ(c.Get("/api/stats", {{"Authorization", "Bearer " + token}})->status, 200);
+}
+
 TEST_F(WebTest, UsersWithPasswordHashes) {
   auto hash = HashPassword("correct horse");
   ASSERT_TRUE(hash.ok()) << hash.error();
