@@ -145,6 +145,20 @@ test('the overview shows the numbers of stats --json for the same filters', asyn
   }
 });
 
+test('messages per day has every day of its span, days without reports as zero', async () => {
+  // The samples' days of 2018 are months apart.
+  const q = 'from=2018-01-01&to=2018-12-31';
+  const o = await (await fetch(`${main.url}/api/overview?${q}`)).json();
+  assert.ok(o.daily.length >= 2, 'the samples have several days in 2018');
+  const day = (d) => Date.parse(`${d}T00:00:00Z`) / 86400e3;
+  const span = day(o.daily[o.daily.length - 1].day) - day(o.daily[0].day) + 1;
+  assert.ok(span > o.daily.length, 'there are days without reports between them');
+  const { p, errors } = await open(`${main.url}/#/overview?${q}`, 'overview');
+  assert.equal(await p.locator('section .chart').first().getAttribute('data-points'), String(span));
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
 test('/api/stats is exactly stats --json', async () => {
   for (const filters of [{}, { domain: 'example.com', from: '2018-01-01', to: '2024-12-31' }]) {
     const res = await fetch(`${main.url}/api/stats?${new URLSearchParams(filters)}`);

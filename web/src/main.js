@@ -36,6 +36,24 @@ function safeHref(v) {
 }
 
 const fmtInt = (n) => (n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US'));
+// Rows per UTC day ({day: 'YYYY-MM-DD', ...}, in order) with the days between them that have no
+// row added as zeros, so a chart's axis is time; spans over MAX_FILLED_DAYS stay as they are
+// (one bar per day with data), as thousands of empty days would hide the bars.
+const MAX_FILLED_DAYS = 1000;
+function everyDay(rows, keys) {
+  if (rows.length < 2) return rows;
+  const ms = (day) => Date.parse(`${day}T00:00:00Z`);
+  const first = ms(rows[0].day);
+  const span = Math.round((ms(rows[rows.length - 1].day) - first) / 86400e3);
+  if (!(span < MAX_FILLED_DAYS)) return rows;
+  const byDay = new Map(rows.map((r) => [r.day, r]));
+  const out = [];
+  for (let i = 0; i <= span; ++i) {
+    const day = new Date(first + i * 86400e3).toISOString().slice(0, 10);
+    out.push(byDay.get(day) || Object.fromEntries([['day', day], ...keys.map((k) => [k, 0])]));
+  }
+  return out;
+}
 const pct = (part, whole) => (whole ? `${((100 * part) / whole).toFixed(1)}%` : '–');
 const orUnknown = (v) => (v === null || v === undefined || v === '' ? '(unknown)' : String(v));
 
@@ -157,6 +175,9 @@ const charts = [];
 function chart(option, height) {
   const el = h('div', { class: 'chart' });
   if (height) el.style.height = `${height}px`;
+  // How many points the x axis has (days on a time chart): for people reading the page source
+  // and for the browser tests.
+  if (option.xAxis?.data) el.dataset.points = String(option.xAxis.data.length);
   // Rendered once the element is in the page (ECharts needs its size).
   requestAnimationFrame(() => {
     if (!el.isConnected) return;
@@ -231,7 +252,8 @@ async function overviewPage(f) {
     page.append(h('h2', {}, 'Messages per day'), stateBox('No aggregate report data in this range. Import reports with `dmarc-report import`, or widen the filters.'));
     return page;
   }
-  const days = o.daily.map((d) => d.day);
+  const daily = everyDay(o.daily, ['messages', 'dmarc_pass', 'dmarc_fail']);
+  const days = daily.map((d) => d.day);
   page.append(h('div', { class: 'grid2' },
     h('section', {}, h('h2', {}, 'Messages per day'), chart({
       legend: { top: 4, data: ['pass', 'fail'] },
@@ -239,8 +261,8 @@ async function overviewPage(f) {
       xAxis: { type: 'category', data: days },
       yAxis: { type: 'value' },
       series: [
-        { name: 'pass', type: 'bar', stack: 'm', color: '#1a7f37', data: o.daily.map((d) => d.dmarc_pass) },
-        { name: 'fail', type: 'bar', stack: 'm', color: '#cf222e', data: o.daily.map((d) => d.dmarc_fail) },
+        { name: 'pass', type: 'bar', stack: 'm', color: '#1a7f37', data: daily.map((d) => d.dmarc_pass) },
+        { name: 'fail', type: 'bar', stack: 'm', color: '#cf222e', data: daily.map((d) => d.dmarc_fail) },
       ],
     })),
     h('section', {}, h('h2', {}, 'Disposition'), chart({
@@ -431,17 +453,18 @@ async function smtpTlsPage(f) {
     page.append(stateBox('No SMTP TLS reports in this range.'));
     return page;
   }
+  const sessions = everyDay(d.daily, ['successful', 'failed']);
   page.append(h('h2', {}, 'Sessions per day'), chart({
     legend: { top: 4, data: ['successful', 'failed'] },
     grid: { left: 60, right: 20, top: 40, bottom: 40 },
-    xAxis: { type: 'category', data: d.daily.map((x) => x.day) }, yAxis: { type: 'value' },
+    xAxis: { type: 'category', data: sessions.map((x) => x.day) }, yAxis: { type: 'value' },
     series: [
-      { name: 'successful', type: 'bar', stack: 's', color: '#1a7f37', data: d.daily.map((x) => x.successful) },
-      { name: 'failed', type: 'bar', stack: 's', color: '#cf222e', data: d.daily.map((x) => x.failed) },
+      { name: 'successful', type: 'bar', stack: 's', color: '#1a7f37', data: sessions.map((x) => x.successful) },
+      { name: 'failed', type: 'bar', stack: 's', color: '#cf222e', data: sessions.map((x) => x.failed) },
     ],
   }));
   const types = [...new Set(d.failure_types.map((x) => x.result_type))];
-  const days = [...new Set(d.failure_types.map((x) => x.day))];
+  const days = everyDay([...new Set(d.failure_types.map((x) => x.day))].map((day) => ({ day })), []).map((x) => x.day);
   if (types.length) {
     page.append(h('h2', {}, 'Failure types over time'), chart({
       legend: { top: 4, type: 'scroll', data: types },
