@@ -23,6 +23,7 @@ const topIp = execFileSync('sqlite3', [db, 'SELECT s.ip FROM daily_sources d JOI
 const topCountry = execFileSync('sqlite3', [db, 'SELECT country FROM ip_info_cache WHERE country IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1'], { encoding: 'utf8' }).trim();
 const monthBefore = new Date(Date.parse(lastDay) - 29 * 86400e3).toISOString().slice(0, 10);
 
+execFileSync('sqlite3', [db, 'CREATE TABLE IF NOT EXISTS bench_touch (n INTEGER)']);
 const child = spawn(binary, ['serve', '--db', db, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
 const url = await new Promise((res, rej) => {
   let err = '';
@@ -53,10 +54,12 @@ for (const call of calls) {
 
 // The same calls, each the first after another connection committed to the store (an import or
 // fetch): the dashboard reads the address details again then (PRAGMA data_version changed). The
-// commit changes nothing: it rewrites one report's totals as they are.
-const touch = 'UPDATE report_totals SET messages = messages WHERE report = (SELECT min(report) FROM report_totals)';
+// commit adds a row to a table of the benchmark's own (bench_touch, made before serve starts),
+// which no view reads. (A commit that rewrites a row as it was changes no page: SQLite skips it.)
+const touch = 'INSERT INTO bench_touch VALUES (1)';
 console.log(`\n| API call, first after a commit | p50 ms | p95 ms |\n|---|---:|---:|`);
-for (const call of ['overview', 'sources?group=service', `sources?group=ip&source_group=country&source_value=${topCountry}`]) {
+for (const call of ['overview', `overview?from=${monthBefore}&to=${lastDay}`, 'sources?group=service',
+  `sources?group=ip&source_group=country&source_value=${topCountry}`]) {
   const times = [];
   for (let i = 0; i < runs; ++i) {
     execFileSync('sqlite3', [db, touch]);

@@ -555,23 +555,35 @@ class SqliteDashboard final : public DashboardQueries {
     return r;
   }
 
-  // What enrichment knows of an address (its row in ip_info_cache).
+  // What enrichment knows of an address (its row in ip_info_cache). The texts are in one buffer
+  // (texts_), so reading every address allocates once per buffer growth, not once per value.
+  enum Field { kReverseDns, kBaseDomain, kCountry, kAsName, kName, kType, kFields };
   struct Address {
-    std::optional<std::string> reverse_dns, base_domain, country, as_name, name, type;
-    std::optional<std::int64_t> asn;
+    bool known = false;  // has a row
+    bool has_asn = false;
+    std::uint8_t present = 0;  // bit f: field f has a value
+    std::int64_t asn = 0;
+    std::array<std::uint64_t, kFields> at{};  // offsets in texts_
+    std::array<std::uint32_t, kFields> size{};
   };
 
-  static json DescribeAddress(const Address* a) {
-    auto text = [&](const std::optional<std::string> Address::*field) {
-      return a && a->*field ? json(*(a->*field)) : json(nullptr);
+  std::optional<std::string_view> TextOf(const Address* a, Field f) const {
+    if (!a || !(a->present & (1u << f))) return std::nullopt;
+    return std::string_view(texts_).substr(a->at[f], a->size[f]);
+  }
+
+  json DescribeAddress(const Address* a) const {
+    auto text = [&](Field f) {
+      auto t = TextOf(a, f);
+      return t ? json(std::string(*t)) : json(nullptr);
     };
-    return json{{"reverse_dns", text(&Address::reverse_dns)},
-                {"base_domain", text(&Address::base_domain)},
-                {"country", text(&Address::country)},
-                {"asn", a && a->asn ? json(*a->asn) : json(nullptr)},
-                {"as_name", text(&Address::as_name)},
-                {"name", text(&Address::name)},
-                {"type", text(&Address::type)}};
+    return json{{"reverse_dns", text(kReverseDns)},
+                {"base_domain", text(kBaseDomain)},
+                {"country", text(kCountry)},
+                {"asn", a && a->has_asn ? json(a->asn) : json(nullptr)},
+                {"as_name", text(kAsName)},
+                {"name", text(kName)},
+                {"type", text(kType)}};
   }
 
   // Reads what is known of every address, by source_ips id, unless the store is unchanged since
@@ -585,6 +597,7 @@ class SqliteDashboard final : public DashboardQueries {
     DMARC_TRY(Each(*pragma, [&](Statement& s) { version = s.Int(0); }));
     if (version == addresses_version_) return true;
     addresses_.clear();
+    texts_.clear();
     addresses_version_ = -1;
     auto numbers = db_.Prepare("SELECT ip, id FROM source_ips ORDER BY ip");
     if (!numbers) return MakeError(numbers.error());
@@ -606,8 +619,20 @@ class SqliteDashboard final : public DashboardQueries {
       const Statement& d = *details;
       const auto id = static_cast<std::size_t>(std::max<std::int64_t>(numbers->Int(1), 0));
       if (id >= addresses_.size()) addresses_.resize(id + 1);
-      addresses_[id] = Address{d.OptText(1), d.OptText(2), d.OptText(3), d.OptText(5),
-                               d.OptText(6), d.OptText(7), d.OptInt(4)};
+      Address& a = addresses_[id];
+      a.known = true;
+      a.has_asn = !d.IsNull(4);
+      a.asn = d.Int(4);
+      // Columns of the fields, in Field order.
+      static constexpr std::array<int, kFields> kColumns = {1, 2, 3, 5, 6, 7};
+      for (int f = 0; f < kFields; ++f) {
+        if (d.IsNull(kColumns[f])) continue;
+        const std::string_view text = d.View(kColumns[f]);
+        a.present |= static_cast<std::uint8_t>(1u << f);
+        a.at[f] = texts_.size();
+        a.size[f] = static_cast<std::uint32_t>(text.size());
+        texts_.append(text);
+      }
     }
     addresses_version_ = version;
     return true;
@@ -615,8 +640,8 @@ class SqliteDashboard final : public DashboardQueries {
 
   const Address* AddressOf(std::int64_t id) const {
     if (id < 0 || static_cast<std::size_t>(id) >= addresses_.size()) return nullptr;
-    const auto& a = addresses_[static_cast<std::size_t>(id)];
-    return a ? &*a : nullptr;
+    const Address& a = addresses_[static_cast<std::size_t>(id)];
+    return a.known ? &a : nullptr;
   }
 
   struct IpSums {
@@ -749,13 +774,14 @@ class SqliteDashboard final : public DashboardQueries {
   }
 
   // The value an address has in a group other than "ip" (nullopt: unknown).
-  static std::optional<std::string> GroupValue(const Address* a, std::string_view group) {
+  std::optional<std::string> GroupValue(const Address* a, std::string_view group) const {
     if (!a) return std::nullopt;
-    if (group == "asn") return a->asn ? std::optional(std::to_string(*a->asn)) : std::nullopt;
-    return group == "ptr"           ? a->reverse_dns
-           : group == "base_domain" ? a->base_domain
-           : group == "country"     ? a->country
-                                    : a->name;
+    if (group == "asn") return a->has_asn ? std::optional(std::to_string(a->asn)) : std::nullopt;
+    auto text = TextOf(a, group == "ptr"           ? kReverseDns
+                          : group == "base_domain" ? kBaseDomain
+                          : group == "country"     ? kCountry
+                                                   : kName);
+    return text ? std::optional<std::string>(*text) : std::nullopt;
   }
 
   // Keeps the addresses of ips whose value in group is value ("" keeps those with none).
@@ -934,8 +960,9 @@ class SqliteDashboard final : public DashboardQueries {
 
   Database db_;
   bool in_snapshot_ = false;
-  std::vector<std::optional<Address>> addresses_;  // by source_ips id (dense): what is known
-  std::int64_t addresses_version_ = -1;            // data_version they were read at
+  std::vector<Address> addresses_;       // by source_ips id (dense): what is known
+  std::string texts_;                    // their texts
+  std::int64_t addresses_version_ = -1;  // data_version they were read at
   std::array<std::optional<Statement>, 3> auth_statements_;  // of AddAuthResults
 };
 
