@@ -614,6 +614,21 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   std::map<std::tuple<std::int64_t, std::string, std::string, std::string>, Totals> daily;
   struct SourceTotals {
     std::int64_t messages = 0, records = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0;
+    void Add(const SourceTotals& o) {
+      messages += o.messages;
+      records += o.records;
+      dmarc_pass += o.dmarc_pass;
+      spf_aligned += o.spf_aligned;
+      dkim_aligned += o.dkim_aligned;
+    }
+    // Binds records, messages, dmarc_pass, spf_aligned, dkim_aligned from parameter first on.
+    void BindTo(Statement& s, int first) const {
+      s.Bind(first, records)
+          .Bind(first + 1, messages)
+          .Bind(first + 2, dmarc_pass)
+          .Bind(first + 3, spf_aligned)
+          .Bind(first + 4, dkim_aligned);
+    }
   };
   std::map<std::tuple<std::int64_t, std::string, std::string>, SourceTotals> sources;
   struct ResultTotals {
@@ -808,37 +823,18 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
         .Bind(7, st.spf_aligned)
         .Bind(8, st.dkim_aligned);
     DMARC_TRY(upsert_daily_sources_.Run());
-    SourceTotals& all = all_days[{domain, ip_id}];
-    all.messages += st.messages;
-    all.records += st.records;
-    all.dmarc_pass += st.dmarc_pass;
-    all.spf_aligned += st.spf_aligned;
-    all.dkim_aligned += st.dkim_aligned;
+    all_days[{domain, ip_id}].Add(st);
   }
   std::map<std::int64_t, SourceTotals> per_ip;  // all_days over every policy domain
   for (const auto& [key, st] : all_days) {
-    upsert_source_totals_.Bind(1, key.first)
-        .Bind(2, key.second)
-        .Bind(3, st.records)
-        .Bind(4, st.messages)
-        .Bind(5, st.dmarc_pass)
-        .Bind(6, st.spf_aligned)
-        .Bind(7, st.dkim_aligned);
+    upsert_source_totals_.Bind(1, key.first).Bind(2, key.second);
+    st.BindTo(upsert_source_totals_, 3);
     DMARC_TRY(upsert_source_totals_.Run());
-    SourceTotals& ip = per_ip[key.second];
-    ip.messages += st.messages;
-    ip.records += st.records;
-    ip.dmarc_pass += st.dmarc_pass;
-    ip.spf_aligned += st.spf_aligned;
-    ip.dkim_aligned += st.dkim_aligned;
+    per_ip[key.second].Add(st);
   }
   for (const auto& [ip_id, st] : per_ip) {
-    upsert_ip_totals_.Bind(1, ip_id)
-        .Bind(2, st.records)
-        .Bind(3, st.messages)
-        .Bind(4, st.dmarc_pass)
-        .Bind(5, st.spf_aligned)
-        .Bind(6, st.dkim_aligned);
+    upsert_ip_totals_.Bind(1, ip_id);
+    st.BindTo(upsert_ip_totals_, 2);
     DMARC_TRY(upsert_ip_totals_.Run());
   }
   for (const auto& rej : batch.rejections) {
