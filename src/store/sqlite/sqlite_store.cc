@@ -11,7 +11,6 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "archive/archive.h"
 #include "base/time.h"
 #include "sinks/report_json.h"
 #include "store/sqlite/sqlite_db.h"
