@@ -225,10 +225,9 @@ std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& 
   std::vector<std::unique_ptr<collect::Source>> out;
   if (c.imap) out.push_back(collect::MakeImapSource(*c.imap, max));
   if (c.pop3) {
-    std::string dir = "data";
-    const std::string url = c.store.url;
-    const std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
-    dir = std::filesystem::path(path).parent_path().string();
+    // POP3 keeps its state file beside the store's file.
+    auto path = store::SqlitePathFromUrl(c.store.url);
+    const std::string dir = path ? std::filesystem::path(*path).parent_path().string() : "data";
     out.push_back(collect::MakePop3Source(*c.pop3, dir.empty() ? "." : dir, max));
   }
   if (c.maildir) out.push_back(collect::MakeMaildirSource(*c.maildir, max));

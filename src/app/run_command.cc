@@ -229,9 +229,8 @@ void PrepareDefaultDropFolder(const config::Config& c) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path inbox = c.directory->path;
-  const std::string url = c.store.url;
-  const fs::path db = url.starts_with("sqlite:") ? fs::path(url.substr(7)) : fs::path(url);
-  const bool first_start = !fs::exists(inbox, ec) && !fs::exists(db, ec);
+  auto db = store::SqlitePathFromUrl(c.store.url);
+  const bool first_start = !fs::exists(inbox, ec) && (!db || !fs::exists(*db, ec));
   fs::create_directories(inbox, ec);
   if (!first_start) return;
   auto examples = FindExampleReports();

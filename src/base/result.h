@@ -1,5 +1,7 @@
-// Result<T>: a value or an error message. Expected failures (bad input, a limit exceeded) are
-// values of this type, never exceptions or asserts; asserts are for programmer errors only.
+// Result<T>: a value or an error. Expected failures (bad input, a limit exceeded, a busy store)
+// are values of this type, never exceptions or asserts; asserts are for programmer errors only.
+// An error carries a kind, so callers branch on what went wrong (ErrorKind), never on the text;
+// the message is for people.
 #pragma once
 
 #include <string>
@@ -8,8 +10,19 @@
 
 namespace dmarc {
 
+enum class ErrorKind {
+  kOther,        // anything not listed below
+  kNotFound,     // what was asked for does not exist (a report id, a folder, a file)
+  kInvalid,      // the input is malformed or breaks a limit
+  kBusy,         // a shared resource is held by someone else (a locked store); try again later
+  kIo,           // reading or writing a file, socket or database failed
+  kUnsupported,  // the operation or format is not supported here
+  kAuth,         // credentials refused
+};
+
 struct Error {
   std::string message;
+  ErrorKind kind = ErrorKind::kOther;
 };
 
 template <class T>
@@ -30,11 +43,33 @@ class [[nodiscard]] Result {
   const T& operator*() const& { return value(); }
 
   const std::string& error() const { return std::get<1>(v_).message; }
+  ErrorKind error_kind() const { return std::get<1>(v_).kind; }
+  // The error as a value, to pass on unchanged (kind and message).
+  const Error& error_value() const& { return std::get<1>(v_); }
+  Error&& error_value() && { return std::get<1>(std::move(v_)); }
 
  private:
   std::variant<T, Error> v_;
 };
 
 inline Error MakeError(std::string message) { return Error{std::move(message)}; }
+inline Error MakeError(ErrorKind kind, std::string message) {
+  return Error{std::move(message), kind};
+}
 
 }  // namespace dmarc
+
+// Returns the error of `expr` (a Result) from the enclosing function, kind and message unchanged.
+#define DMARC_TRY(expr)                            \
+  do {                                             \
+    if (auto dmarc_try_r = (expr); !dmarc_try_r) { \
+      return std::move(dmarc_try_r).error_value(); \
+    }                                              \
+  } while (0)
+// Assigns the value of `expr` (a Result) to `var`, or returns its error as DMARC_TRY does.
+#define DMARC_TRY_ASSIGN(var, expr)                                \
+  do {                                                             \
+    auto dmarc_try_r = (expr);                                     \
+    if (!dmarc_try_r) return std::move(dmarc_try_r).error_value(); \
+    var = std::move(dmarc_try_r).value();                          \
+  } while (0)

@@ -52,7 +52,7 @@ class DashboardQueries {
   // One aggregate report with all its rows; an error when there is no such report.
   virtual Result<nlohmann::json> Report(std::int64_t id) = 0;
   // The XML one aggregate report was parsed from (decompressed, as received) and the name to
-  // download it as; an error starting "no " when there is no such report or no XML stored.
+  // download it as; a kNotFound error when there is no such report or no XML stored.
   virtual Result<std::pair<std::string, std::string>> ReportRaw(std::int64_t id) = 0;
   virtual Result<nlohmann::json> Rejections(const DashboardFilter& filter, std::size_t limit) = 0;
   // The stored first bytes of one rejected input, and the name to download it as.

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "base/time.h"
 #include "store/sha256.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
@@ -60,18 +61,22 @@ Result<std::string> SqlitePathFromUrl(const std::string& url) {
     path = url.substr(7);
     if (path.starts_with("//")) path = path.substr(2);  // sqlite:///abs/path
   } else if (url.find("://") != std::string::npos) {
-    return MakeError(
-        fmt::format("unsupported store URL \"{}\": use sqlite:PATH or a file path "
-                    "(postgresql:// comes in a later version)",
-                    url));
+    return MakeError(ErrorKind::kUnsupported,
+                     fmt::format("unsupported store URL \"{}\": use sqlite:PATH or a file path "
+                                 "(postgresql:// comes in a later version)",
+                                 url));
   }
-  if (path.empty()) return MakeError("empty store path");
+  if (path.empty()) return MakeError(ErrorKind::kInvalid, "empty store path");
   return path;
+}
+
+std::pair<std::int64_t, std::int64_t> DayRange(const Filter& f) {
+  return {f.from.value_or(INT64_MIN / 2), f.to ? *f.to + kSecondsPerDay : INT64_MAX / 2};
 }
 
 Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options) {
   auto sqlite_path = SqlitePathFromUrl(url);
-  if (!sqlite_path) return MakeError(sqlite_path.error());
+  if (!sqlite_path) return std::move(sqlite_path).error_value();
   const std::string& path = *sqlite_path;
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {

@@ -202,6 +202,13 @@ struct OpenOptions {
   int cache_kib = 64 * 1024;                // page cache of the store's connection
 };
 
+// The file path in a store URL ("sqlite:PATH", "sqlite:///abs/path" or a plain path); an error
+// (kUnsupported) for a URL of another back end. The one parser of store URLs.
+Result<std::string> SqlitePathFromUrl(const std::string& url);
+
+// The filter's days as a half-open range [from, to) of Unix seconds; an open side is far away.
+std::pair<std::int64_t, std::int64_t> DayRange(const Filter& filter);
+
 // Opens (creating and migrating as needed) the store named by url: "sqlite:PATH", or a plain
 // path, which means SQLite too.
 Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options);

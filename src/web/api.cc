@@ -71,6 +71,12 @@ Result<std::size_t> Count(const Params& params, const char* name, std::size_t fa
   return std::min<std::size_t>(static_cast<std::size_t>(*v), max);
 }
 
+// A store error: 404 when what was asked for does not exist, 500 otherwise.
+template <class T>
+ApiAnswer StoreError(const Result<T>& r) {
+  return Error(r.error_kind() == ErrorKind::kNotFound ? 404 : 500, r.error());
+}
+
 ApiAnswer FromJson(const Result<nlohmann::json>& r) {
   if (!r) return Error(500, r.error());
   return {200, "application/json", DumpJson(*r), ""};
@@ -134,16 +140,16 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     if (!id) return Error(400, "id: a report number is required");
     if (path == "/api/report") {
       auto r = queries_.Report(*id);
-      if (!r) return Error(r.error().starts_with("no ") ? 404 : 500, r.error());
+      if (!r) return StoreError(r);
       return FromJson(r);
     }
     if (path == "/api/report/raw") {
       auto xml = queries_.ReportRaw(*id);
-      if (!xml) return Error(xml.error().starts_with("no ") ? 404 : 500, xml.error());
+      if (!xml) return StoreError(xml);
       return {200, "application/xml", std::move(xml->first), std::move(xml->second)};
     }
     auto raw = queries_.RejectedRaw(*id);
-    if (!raw) return Error(raw.error().starts_with("no ") ? 404 : 500, raw.error());
+    if (!raw) return StoreError(raw);
     return {200, "application/octet-stream", std::move(raw->first),
             fmt::format("rejected-{}-{}.bin", *id, raw->second.substr(0, 16))};
   }

@@ -19,19 +19,6 @@ namespace dmarc::store {
 
 namespace {
 
-#define DMARC_TRY(expr)                                   \
-  do {                                                    \
-    if (auto dmarc_try_r = (expr); !dmarc_try_r) {        \
-      return MakeError(std::string(dmarc_try_r.error())); \
-    }                                                     \
-  } while (0)
-#define DMARC_TRY_ASSIGN(var, expr)                          \
-  do {                                                       \
-    auto dmarc_try_r = (expr);                               \
-    if (!dmarc_try_r) return MakeError(dmarc_try_r.error()); \
-    var = std::move(dmarc_try_r).value();                    \
-  } while (0)
-
 using nlohmann::json;
 using sqlite::Database;
 using sqlite::Statement;
@@ -51,10 +38,6 @@ constexpr std::array<SourceGroup, 6> kSourceGroups = {{
 
 // Bound parameter numbers shared by every records query.
 enum Param { kFrom = 1, kTo, kDomain, kHeaderFrom, kSourceValue, kOrg, kLimit, kOffset };
-
-std::pair<std::int64_t, std::int64_t> Days(const Filter& f) {
-  return {f.from.value_or(INT64_MIN / 2), f.to ? *f.to + kSecondsPerDay : INT64_MAX / 2};
-}
 
 // WHERE clause over aggregate_records aliased `r`.
 std::string RecordWhere(const DashboardFilter& f) {
@@ -110,7 +93,7 @@ std::string ReportWhere(const DashboardFilter& f) {
 }
 
 void BindFilter(Statement& s, const DashboardFilter& f) {
-  const auto [from, to] = Days(f.range);
+  const auto [from, to] = DayRange(f.range);
   s.Bind(kFrom, from).Bind(kTo, to);
   if (f.range.domain) s.Bind(kDomain, *f.range.domain);
   if (f.header_from) s.Bind(kHeaderFrom, *f.header_from);
@@ -341,7 +324,7 @@ class SqliteDashboard final : public DashboardQueries {
       s->Bind(1, id);
       auto row = s->Step();
       if (!row) return MakeError(row.error());
-      if (!*row) return MakeError(fmt::format("no aggregate report {}", id));
+      if (!*row) return MakeError(ErrorKind::kNotFound, fmt::format("no aggregate report {}", id));
       json policy = {{"domain", s->Text(7)},       {"adkim", s->Text(11)},
                      {"aspf", s->Text(12)},        {"p", s->Text(13)},
                      {"sp", s->Text(14)},          {"pct", OptText(*s, 15)},
@@ -390,7 +373,10 @@ class SqliteDashboard final : public DashboardQueries {
     s->Bind(1, id);
     auto row = s->Step();
     if (!row) return MakeError(row.error());
-    if (!*row) return MakeError(fmt::format("no stored XML for aggregate report {}", id));
+    if (!*row) {
+      return MakeError(ErrorKind::kNotFound,
+                       fmt::format("no stored XML for aggregate report {}", id));
+    }
     if (s->Text(0) != "gzip") {
       return MakeError(fmt::format("report {}: unknown encoding \"{}\"", id, s->Text(0)));
     }
@@ -405,7 +391,7 @@ class SqliteDashboard final : public DashboardQueries {
 
   Result<nlohmann::json> Rejections(const DashboardFilter& filter, std::size_t limit) override {
     json rows = json::array();
-    const auto [from, to] = Days(filter.range);
+    const auto [from, to] = DayRange(filter.range);
     auto s = db_.Prepare(
         "SELECT i.id, i.received_at, i.origin, i.reason, i.sha256, b.size, length(b.raw)"
         " FROM rejected_inputs i JOIN rejected_blobs b ON b.sha256 = i.sha256"
@@ -432,14 +418,14 @@ class SqliteDashboard final : public DashboardQueries {
     s->Bind(1, id);
     auto row = s->Step();
     if (!row) return MakeError(row.error());
-    if (!*row) return MakeError(fmt::format("no rejected input {}", id));
+    if (!*row) return MakeError(ErrorKind::kNotFound, fmt::format("no rejected input {}", id));
     return std::pair{s->Blob(0), s->Text(1)};
   }
 
   Result<nlohmann::json> FailureReports(const DashboardFilter& filter, bool with_samples,
                                         std::size_t limit) override {
     json rows = json::array();
-    const auto [from, to] = Days(filter.range);
+    const auto [from, to] = DayRange(filter.range);
     auto s = db_.Prepare(
         std::string("SELECT id, arrival_ts, reported_domain, source_ip, feedback_type, data,"
                     " origin FROM failure_reports WHERE arrival_ts >= ?1 AND arrival_ts < ?2") +
@@ -469,7 +455,7 @@ class SqliteDashboard final : public DashboardQueries {
 
   Result<nlohmann::json> SmtpTls(const DashboardFilter& filter) override {
     return InSnapshot([&]() -> Result<json> {
-      const auto [from, to] = Days(filter.range);
+      const auto [from, to] = DayRange(filter.range);
       const std::string where = std::string(" WHERE t.begin_ts >= ?1 AND t.begin_ts < ?2") +
                                 (filter.range.domain ? " AND p.policy_domain = ?3" : "");
       auto query = [&](const std::string& sql, auto each) -> Result<bool> {

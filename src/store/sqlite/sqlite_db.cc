@@ -4,20 +4,42 @@
 
 namespace dmarc::store::sqlite {
 
+namespace {
+
+// The error kind of an SQLite result code (extended codes: the primary code is the low byte).
+ErrorKind KindOf(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return ErrorKind::kBusy;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return ErrorKind::kIo;
+    default:
+      return ErrorKind::kOther;
+  }
+}
+
+}  // namespace
+
 Result<bool> Statement::Run() {
   const int rc = sqlite3_step(stmt_);
   const std::string sql = rc == SQLITE_DONE || rc == SQLITE_ROW ? "" : sqlite3_sql(stmt_);
   Reset();
   if (rc == SQLITE_DONE || rc == SQLITE_ROW) return true;
-  return MakeError(fmt::format("{} (in: {})", sqlite3_errmsg(db_), sql.substr(0, 80)));
+  return MakeError(KindOf(rc), fmt::format("{} (in: {})", sqlite3_errmsg(db_), sql.substr(0, 80)));
 }
 
 Result<bool> Statement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return MakeError(fmt::format("{} (in: {})", sqlite3_errmsg(db_),
-                               std::string(sqlite3_sql(stmt_)).substr(0, 80)));
+  return MakeError(KindOf(rc), fmt::format("{} (in: {})", sqlite3_errmsg(db_),
+                                           std::string(sqlite3_sql(stmt_)).substr(0, 80)));
 }
 
 Result<bool> Database::Open(const std::string& path, int busy_timeout_ms) {
@@ -26,12 +48,12 @@ Result<bool> Database::Open(const std::string& path, int busy_timeout_ms) {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     return sqlite3_initialize();
   }();
-  if (configured != SQLITE_OK) return MakeError(sqlite3_errstr(configured));
+  if (configured != SQLITE_OK) return MakeError(KindOf(configured), sqlite3_errstr(configured));
   const int rc =
       sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    return MakeError(db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+    return MakeError(KindOf(rc), db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
   }
   sqlite3_busy_timeout(db_, busy_timeout_ms);
   sqlite3_extended_result_codes(db_, 1);
@@ -43,7 +65,8 @@ Result<Statement> Database::Prepare(std::string_view sql) {
   const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                                     SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
-    return MakeError(fmt::format("{} (preparing: {})", sqlite3_errmsg(db_), sql.substr(0, 80)));
+    return MakeError(KindOf(rc),
+                     fmt::format("{} (preparing: {})", sqlite3_errmsg(db_), sql.substr(0, 80)));
   }
   return Statement(db_, stmt);
 }
@@ -54,7 +77,7 @@ Result<bool> Database::Exec(const std::string& sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    return MakeError(msg);
+    return MakeError(KindOf(rc), msg);
   }
   return true;
 }

@@ -351,11 +351,6 @@ INSERT INTO ip_totals
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
-// Half-open range of UTC days [from, to) in Unix seconds; unbounded sides use extremes.
-std::pair<std::int64_t, std::int64_t> DayRange(const Filter& f) {
-  return {f.from.value_or(INT64_MIN / 2), f.to ? *f.to + kSecondsPerDay : INT64_MAX / 2};
-}
-
 class SqliteStore final : public ReportStore {
  public:
   SqliteStore(Database db, std::string path, OpenOptions options)
@@ -374,8 +369,8 @@ class SqliteStore final : public ReportStore {
     for (int waited_ms = 0;; waited_ms += 20) {
       auto r = db_.Exec("PRAGMA journal_mode=WAL");
       if (r) break;
-      if (waited_ms >= options_.busy_timeout_ms || r.error().find("locked") == std::string::npos) {
-        return MakeError(fmt::format("PRAGMA journal_mode=WAL: {}", r.error()));
+      if (waited_ms >= options_.busy_timeout_ms || r.error_kind() != ErrorKind::kBusy) {
+        return MakeError(r.error_kind(), fmt::format("PRAGMA journal_mode=WAL: {}", r.error()));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -596,13 +591,6 @@ class SqliteStore final : public ReportStore {
   std::unordered_map<std::string, std::int64_t> ip_ids_;
   std::unordered_map<std::string, std::int64_t> pending_ip_ids_;
 };
-
-#define DMARC_TRY(expr)                                 \
-  do {                                                  \
-    if (auto dmarc_try_r = (expr); !dmarc_try_r) {      \
-      return MakeError(std::move(dmarc_try_r).error()); \
-    }                                                   \
-  } while (0)
 
 Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   BatchResult result;

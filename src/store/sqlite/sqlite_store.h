@@ -10,9 +10,6 @@
 
 namespace dmarc::store {
 
-// The file path in a store URL ("sqlite:PATH", "sqlite:///abs/path" or a plain path).
-Result<std::string> SqlitePathFromUrl(const std::string& url);
-
 Result<std::unique_ptr<ReportStore>> OpenSqliteStore(const std::string& path,
                                                      const OpenOptions& options);
 
