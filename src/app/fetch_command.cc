@@ -87,14 +87,14 @@ class Fetcher {
   // Reads every mail waiting in the source, stores its reports, then files it. Stops between
   // batches when asked to. The store commits batch k while batch k + 1 is fetched and parsed;
   // batch k is filed only once its commit returned.
-  collect::Status Drain(collect::Source& source, Totals& totals) {
+  Status Drain(collect::Source& source, Totals& totals) {
     auto waiting = source.Open();
     if (!waiting) return MakeError(waiting.error());
-    if (*waiting == 0) return collect::Ok();
+    if (*waiting == 0) return Ok();
     const bool bar = options_.progress && !options_.quiet && !options_.watch;
     DrainState st{source, totals, Progress(*waiting, bar, "mails", "mails"), *waiting, bar};
     std::unique_ptr<InFlight> previous;
-    collect::Status status = collect::Ok();
+    Status status = Ok();
     while (!g_stop) {
       auto batch = source.Next();
       if (!batch) {
@@ -118,7 +118,7 @@ class Fetcher {
       });
     }
     if (previous) {
-      collect::Status last = Finish(*previous, st);
+      Status last = Finish(*previous, st);
       if (status) status = last;
     }
     st.progress.Finish();
@@ -163,7 +163,7 @@ class Fetcher {
   }
 
   // Waits for the batch's commit, then files its mails.
-  collect::Status Finish(InFlight& f, DrainState& st) {
+  Status Finish(InFlight& f, DrainState& st) {
     auto stored = f.stored.get();
     if (!stored) {
       return MakeError(
@@ -209,7 +209,7 @@ class Fetcher {
       spdlog::info("{}: {}/{} mails, {:.0f} mails/s", st.source.Describe(), st.done, st.waiting,
                    all > 0 ? static_cast<double>(st.done) / all : 0.0);
     }
-    return collect::Ok();
+    return Ok();
   }
 
   store::ReportStore& store_;
@@ -307,7 +307,7 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
     bool failed = false;
     for (auto& source : sources) {
       if (g_stop) break;
-      collect::Status s = fetcher.Drain(*source, totals);
+      Status s = fetcher.Drain(*source, totals);
       if (s) {
         metrics::Program().last_fetch.Set({source->Describe()},
                                           static_cast<double>(std::time(nullptr)));
@@ -324,16 +324,15 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
       // Reconnect with backoff: 1 s, 2 s, 4 s ... up to fetch.max_backoff.
       backoff = std::min<std::int64_t>(backoff ? backoff * 2 : 1, config.fetch.max_backoff);
       spdlog::info("retrying in {} s", backoff);
-      collect::Status waited = sources.front()->collect::Source::Wait(backoff, g_stop);
+      Status waited = sources.front()->collect::Source::Wait(backoff, g_stop);
       (void)waited;
       continue;
     }
     backoff = 0;
     // One source can be waited on (IMAP IDLE); with several, every one is polled in turn.
-    collect::Status waited =
-        sources.size() == 1
-            ? sources.front()->Wait(config.fetch.watch_interval, g_stop)
-            : sources.front()->collect::Source::Wait(config.fetch.watch_interval, g_stop);
+    Status waited = sources.size() == 1 ? sources.front()->Wait(config.fetch.watch_interval, g_stop)
+                                        : sources.front()->collect::Source::Wait(
+                                              config.fetch.watch_interval, g_stop);
     if (!waited) {
       spdlog::error("{}", waited.error());
       sources.front()->Close();

@@ -52,6 +52,10 @@ class [[nodiscard]] Result {
   std::variant<T, Error> v_;
 };
 
+// The result of an operation that returns nothing but may fail.
+using Status = Result<std::monostate>;
+inline Status Ok() { return std::monostate{}; }
+
 inline Error MakeError(std::string message) { return Error{std::move(message)}; }
 inline Error MakeError(ErrorKind kind, std::string message) {
   return Error{std::move(message), kind};

@@ -23,9 +23,6 @@
 
 namespace dmarc::collect {
 
-using Status = Result<std::monostate>;
-inline Status Ok() { return std::monostate{}; }
-
 // What a mail turned out to be; decides where it is filed.
 enum class MailClass { kAggregate, kForensic, kSmtpTls, kInvalid };
 
