@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,27 @@ namespace {
 
 constexpr long kTimeoutSeconds = 10;
 constexpr std::size_t kMaxAnswerBytes = 64 * 1024;
+
+// Owners of libcurl's handles, so every return path (and an exception) frees them.
+struct CurlEasyCleanup {
+  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+struct CurlSlistFree {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+struct CurlFree {
+  void operator()(char* text) const { curl_free(text); }
+};
+using CurlEasy = std::unique_ptr<CURL, CurlEasyCleanup>;
+using CurlSlist = std::unique_ptr<curl_slist, CurlSlistFree>;
+
+// Appends a line to a header list; when libcurl cannot allocate it, the list stays as it was.
+void AppendHeader(CurlSlist& list, const std::string& line) {
+  if (curl_slist* head = curl_slist_append(list.get(), line.c_str())) {
+    (void)list.release();  // head is the same list, or a new one when it was empty
+    list.reset(head);
+  }
+}
 
 std::string HostName() {
   char name[256] = {};
@@ -62,9 +84,9 @@ Result<bool> Agent::Register() const {
 }
 
 Result<bool> Agent::Deregister() const {
-  char* escaped = curl_easy_escape(nullptr, id_.data(), static_cast<int>(id_.size()));
-  const std::string id = escaped ? escaped : id_;
-  curl_free(escaped);
+  const std::unique_ptr<char, CurlFree> escaped(
+      curl_easy_escape(nullptr, id_.data(), static_cast<int>(id_.size())));
+  const std::string id = escaped ? escaped.get() : id_;
   return Put("/v1/agent/service/deregister/" + id, "");
 }
 
@@ -74,19 +96,19 @@ Result<bool> Agent::Put(const std::string& path, const std::string& body) const 
   std::string base = config_.address;
   while (!base.empty() && base.back() == '/') base.pop_back();
   const std::string url = base + path;
-  CURL* curl = curl_easy_init();
-  if (!curl) return MakeError("consul: cannot start an HTTP request");
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  if (!config_.token.empty()) {
-    headers = curl_slist_append(headers, ("X-Consul-Token: " + config_.token).c_str());
-  }
+  const CurlEasy handle(curl_easy_init());
+  if (!handle) return MakeError("consul: cannot start an HTTP request");
+  CURL* curl = handle.get();
+  CurlSlist headers;
+  AppendHeader(headers, "Content-Type: application/json");
+  if (!config_.token.empty()) AppendHeader(headers, "X-Consul-Token: " + config_.token);
   std::string answer;
   char error[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, kTimeoutSeconds);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -97,8 +119,6 @@ Result<bool> Agent::Put(const std::string& path, const std::string& body) const 
   const CURLcode rc = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
   if (rc != CURLE_OK) {
     return MakeError(fmt::format("consul: PUT {} failed: {} (check consul.address)", url,
                                  error[0] ? error : curl_easy_strerror(rc)));

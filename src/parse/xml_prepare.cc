@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <string_view>
+#include <type_traits>
 
 #include "base/text.h"
 
@@ -35,18 +37,25 @@ bool IsSingleByteEncoding(const std::string& enc) {
          enc == "ascii";
 }
 
+// Owns an iconv descriptor (a pointer in glibc), so it is closed on every path, a throwing
+// allocation included.
+struct IconvClose {
+  void operator()(iconv_t cd) const { iconv_close(cd); }
+};
+using Iconv = std::unique_ptr<std::remove_pointer_t<iconv_t>, IconvClose>;
+
 // Converts with glibc iconv; returns false when the converter is unknown or input is invalid.
 bool Transcode(std::string& s, const std::string& from) {
   const std::string charset = (from == "us-ascii" || from == "ascii") ? "windows-1252" : from;
-  iconv_t cd = iconv_open("UTF-8", charset.c_str());
-  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  const iconv_t opened = iconv_open("UTF-8", charset.c_str());
+  if (opened == reinterpret_cast<iconv_t>(-1)) return false;
+  const Iconv cd(opened);
   std::string out(s.size() * 3 + 16, '\0');
   char* in_ptr = s.data();
   std::size_t in_left = s.size();
   char* out_ptr = out.data();
   std::size_t out_left = out.size();
-  const std::size_t rc = iconv(cd, &in_ptr, &in_left, &out_ptr, &out_left);
-  iconv_close(cd);
+  const std::size_t rc = iconv(cd.get(), &in_ptr, &in_left, &out_ptr, &out_left);
   if (rc == static_cast<std::size_t>(-1)) return false;
   out.resize(out.size() - out_left);
   s.swap(out);

@@ -1,0 +1,155 @@
+// The SQLite store's address cache (reverse DNS answers and source details per IP, table
+// ip_info_cache) and the enrichment of stored records (`enrich --db`).
+#include <string>
+#include <vector>
+
+#include "store/sqlite/sqlite_store_impl.h"
+
+namespace dmarc::store::sqlite_impl {
+
+Result<std::vector<IpInfoRow>> SqliteStore::GetIpInfo(const std::vector<std::string>& ips,
+                                                      std::int64_t now) {
+  auto s = db_.Prepare(
+      "SELECT ip, status, reverse_dns, base_domain, country, asn, as_name, as_domain,"
+      " resolved_at, expires_at FROM ip_info_cache WHERE ip = ?1 AND expires_at > ?2");
+  if (!s) return MakeError(s.error());
+  std::vector<IpInfoRow> out;
+  DMARC_TRY(db_.Exec("BEGIN"));
+  for (const auto& ip : ips) {
+    s->Bind(1, ip).Bind(2, now);
+    auto row = s->Step();
+    if (!row) {
+      s->Reset();
+      (void)db_.Exec("ROLLBACK");
+      return MakeError(row.error());
+    }
+    if (*row) {
+      out.push_back({s->Text(0), s->Text(1), s->OptText(2), s->OptText(3), s->OptText(4),
+                     s->OptInt(5), s->OptText(6), s->OptText(7), s->Int(8), s->Int(9)});
+    }
+    s->Reset();
+  }
+  DMARC_TRY(db_.Exec("COMMIT"));
+  return out;
+}
+
+Result<bool> SqliteStore::PutIpInfo(const std::vector<IpInfoRow>& rows) {
+  if (rows.empty()) return true;
+  auto s = db_.Prepare(
+      "INSERT INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn,"
+      " as_name, as_domain, resolved_at, expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+      " ON CONFLICT (ip) DO UPDATE SET status = excluded.status,"
+      " reverse_dns = excluded.reverse_dns, resolved_at = excluded.resolved_at,"
+      " expires_at = excluded.expires_at,"
+      // what PutSourceInfo recorded stays unless this row says otherwise
+      " base_domain = coalesce(excluded.base_domain, base_domain),"
+      " country = coalesce(excluded.country, country), asn = coalesce(excluded.asn, asn),"
+      " as_name = coalesce(excluded.as_name, as_name),"
+      " as_domain = coalesce(excluded.as_domain, as_domain)");
+  if (!s) return MakeError(s.error());
+  return InWriteTransaction([&]() -> Result<bool> {
+    for (const auto& r : rows) {
+      s->Bind(1, r.ip)
+          .Bind(2, r.status)
+          .Bind(3, r.reverse_dns)
+          .Bind(4, r.base_domain)
+          .Bind(5, r.country)
+          .Bind(6, r.asn)
+          .Bind(7, r.as_name)
+          .Bind(8, r.as_domain)
+          .Bind(9, r.resolved_at)
+          .Bind(10, r.expires_at);
+      DMARC_TRY(s->Run());
+    }
+    return true;
+  });
+}
+
+Result<bool> SqliteStore::PutSourceInfo(const std::vector<model::Source>& sources) {
+  if (sources.empty()) return true;
+  // status 'unknown' and expires_at 0 are no DNS answer: GetIpInfo never returns such a row.
+  auto s = db_.Prepare(
+      "INSERT INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn, as_name,"
+      " as_domain, name, type, resolved_at, expires_at)"
+      " VALUES (?1, 'unknown', NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 0)"
+      " ON CONFLICT (ip) DO UPDATE SET base_domain = excluded.base_domain,"
+      " country = excluded.country, asn = excluded.asn, as_name = excluded.as_name,"
+      " as_domain = excluded.as_domain, name = excluded.name, type = excluded.type");
+  if (!s) return MakeError(s.error());
+  return InWriteTransaction([&]() -> Result<bool> {
+    for (const auto& src : sources) {
+      s->Bind(1, src.ip_address)
+          .Bind(2, src.base_domain)
+          .Bind(3, src.country)
+          .Bind(4, src.asn)
+          .Bind(5, src.as_name)
+          .Bind(6, src.as_domain)
+          .Bind(7, src.name)
+          .Bind(8, src.type);
+      DMARC_TRY(s->Run());
+    }
+    return true;
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::SourceIpsToEnrich(std::int64_t enriched_before) {
+  auto s = db_.Prepare(
+      "SELECT DISTINCT source_ip FROM aggregate_records"
+      " WHERE source_enriched_at IS NULL OR source_enriched_at < ?1");
+  if (!s) return MakeError(s.error());
+  s->Bind(1, enriched_before);
+  std::vector<std::string> out;
+  for (;;) {
+    auto row = s->Step();
+    if (!row) return MakeError(row.error());
+    if (!*row) break;
+    out.push_back(s->Text(0));
+  }
+  return out;
+}
+
+Result<std::size_t> SqliteStore::UpdateSources(const std::vector<model::Source>& sources,
+                                               std::int64_t enriched_at,
+                                               std::int64_t enriched_before) {
+  if (sources.empty()) return std::size_t{0};
+  return InWriteTransaction([&]() -> Result<std::size_t> {
+    // The new values go to a temporary table first, so one pass over the records updates all.
+    DMARC_TRY(db_.Exec(
+        "CREATE TEMP TABLE IF NOT EXISTS enrich_sources (ip TEXT PRIMARY KEY, country TEXT,"
+        " reverse_dns TEXT, base_domain TEXT, name TEXT, type TEXT, asn INTEGER, as_name TEXT,"
+        " as_domain TEXT) WITHOUT ROWID;"
+        "DELETE FROM enrich_sources;"));
+    auto ins =
+        db_.Prepare("INSERT OR REPLACE INTO enrich_sources VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+    if (!ins) return MakeError(ins.error());
+    for (const auto& src : sources) {
+      ins->Bind(1, src.ip_address)
+          .Bind(2, src.country)
+          .Bind(3, src.reverse_dns)
+          .Bind(4, src.base_domain)
+          .Bind(5, src.name)
+          .Bind(6, src.type)
+          .Bind(7, src.asn)
+          .Bind(8, src.as_name)
+          .Bind(9, src.as_domain);
+      DMARC_TRY(ins->Run());
+    }
+    auto upd = db_.Prepare(
+        "UPDATE aggregate_records SET source_country = u.country,"
+        " source_reverse_dns = u.reverse_dns, source_base_domain = u.base_domain,"
+        " source_name = u.name, source_type = u.type, source_asn = u.asn,"
+        " source_as_name = u.as_name, source_as_domain = u.as_domain, source_enriched_at = "
+        "NULLIF(?1, 0)"
+        " FROM enrich_sources AS u WHERE aggregate_records.source_ip = u.ip AND"
+        " (aggregate_records.source_enriched_at IS NULL OR"
+        " aggregate_records.source_enriched_at < ?2)");
+    if (!upd) return MakeError(upd.error());
+    upd->Bind(1, enriched_at).Bind(2, enriched_before);
+    DMARC_TRY(upd->Run());
+    const auto changed = static_cast<std::size_t>(db_.Changes());
+    DMARC_TRY(db_.Exec("DELETE FROM enrich_sources"));
+    return changed;
+  });
+}
+
+}  // namespace dmarc::store::sqlite_impl

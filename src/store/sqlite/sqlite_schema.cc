@@ -1,0 +1,188 @@
+// The SQLite store's schema: opening a connection (pragmas), the migrations and the statements
+// the write path prepares once.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_store_impl.h"
+
+namespace dmarc::store {
+namespace sqlite_impl {
+
+const SqliteStore::StatementSql SqliteStore::kWriteStatements[] = {
+    {&SqliteStore::insert_report_,
+     "INSERT INTO aggregate_reports (org_name, org_email, org_extra_contact_info, report_id,"
+     " begin_ts, end_ts, domain, xml_schema, xml_namespace, generator,"
+     " timespan_requires_normalization, original_timespan_seconds, errors, adkim, aspf, p,"
+     " sp, pct, fo, np, testing, discovery_method, origin, imported_at)"
+     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
+     "?22,?23,?24) ON CONFLICT DO NOTHING"},
+    {&SqliteStore::insert_record_,
+     "INSERT INTO aggregate_records (report, domain, day, interval_begin, interval_end,"
+     " normalized_timespan, source_ip, source_country, source_reverse_dns,"
+     " source_base_domain, source_name, source_type, source_asn, source_as_name,"
+     " source_as_domain, count, spf_aligned, dkim_aligned, dmarc_aligned, disposition,"
+     " policy_dkim, policy_spf, header_from, envelope_from, envelope_to, source_enriched_at)"
+     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
+     "?22,?23,?24,?25,?26)"},
+    {&SqliteStore::insert_dkim_,
+     "INSERT INTO aggregate_dkim (record, position, domain, selector, result, human_result)"
+     " VALUES (?1,?2,?3,?4,?5,?6)"},
+    {&SqliteStore::insert_spf_,
+     "INSERT INTO aggregate_spf (record, position, domain, scope, result, human_result)"
+     " VALUES (?1,?2,?3,?4,?5,?6)"},
+    {&SqliteStore::insert_override_,
+     "INSERT INTO aggregate_overrides (record, position, type, comment) VALUES (?1,?2,?3,?4)"},
+    {&SqliteStore::upsert_daily_messages_,
+     "INSERT INTO daily_messages (day, domain, header_from, disposition, records, messages,"
+     " dmarc_pass) VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET"
+     " records = records + excluded.records, messages = messages + excluded.messages,"
+     " dmarc_pass = dmarc_pass + excluded.dmarc_pass"},
+    {&SqliteStore::upsert_daily_sources_,
+     "INSERT INTO daily_sources (day, domain, ip, messages, records, dmarc_pass, spf_aligned,"
+     " dkim_aligned) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT DO UPDATE SET"
+     " messages = messages + excluded.messages, records = records + excluded.records,"
+     " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
+     " spf_aligned = spf_aligned + excluded.spf_aligned,"
+     " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
+    {&SqliteStore::upsert_source_totals_,
+     "INSERT INTO source_totals (domain, ip, records, messages, dmarc_pass, spf_aligned,"
+     " dkim_aligned) VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET"
+     " records = records + excluded.records, messages = messages + excluded.messages,"
+     " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
+     " spf_aligned = spf_aligned + excluded.spf_aligned,"
+     " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
+    {&SqliteStore::upsert_ip_totals_,
+     "INSERT INTO ip_totals (ip, records, messages, dmarc_pass, spf_aligned, dkim_aligned)"
+     " VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT DO UPDATE SET"
+     " records = records + excluded.records, messages = messages + excluded.messages,"
+     " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
+     " spf_aligned = spf_aligned + excluded.spf_aligned,"
+     " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
+    {&SqliteStore::insert_report_totals_,
+     "INSERT INTO report_totals (report, messages, dmarc_pass) VALUES (?1,?2,?3)"},
+    {&SqliteStore::insert_raw_,
+     "INSERT INTO aggregate_raw (report, encoding, size, bytes) VALUES (?1,'gzip',?2,?3)"},
+    {&SqliteStore::upsert_daily_results_,
+     "INSERT INTO daily_results (day, domain, header_from, disposition, dmarc_aligned,"
+     " spf_aligned, dkim_aligned, records, messages) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+     " ON CONFLICT DO UPDATE SET records = records + excluded.records,"
+     " messages = messages + excluded.messages"},
+    {&SqliteStore::insert_source_ip_,
+     "INSERT INTO source_ips (ip) VALUES (?1) ON CONFLICT DO NOTHING"},
+    {&SqliteStore::select_source_ip_, "SELECT id FROM source_ips WHERE ip = ?1"},
+    {&SqliteStore::set_record_range_,
+     "UPDATE aggregate_reports SET first_record = ?2, record_count = ?3 WHERE id = ?1"},
+    {&SqliteStore::insert_blob_,
+     "INSERT INTO rejected_blobs (sha256, size, raw) VALUES (?1,?2,?3) ON CONFLICT DO NOTHING"},
+    {&SqliteStore::insert_failure_,
+     "INSERT INTO failure_reports (arrival_ts, reported_domain, source_ip, feedback_type,"
+     " data, origin, imported_at, dedup_key) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"
+     " ON CONFLICT DO NOTHING"},
+    {&SqliteStore::insert_tls_report_,
+     "INSERT INTO smtp_tls_reports (organization_name, report_id, begin_ts, end_ts,"
+     " contact_info, origin, imported_at, errors) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"
+     " ON CONFLICT DO NOTHING"},
+    {&SqliteStore::insert_tls_policy_,
+     "INSERT INTO smtp_tls_policies (report, policy_domain, policy_type, policy_strings,"
+     " mx_host_patterns, successful_session_count, failed_session_count)"
+     " VALUES (?1,?2,?3,?4,?5,?6,?7)"},
+    {&SqliteStore::insert_tls_detail_,
+     "INSERT INTO smtp_tls_failure_details (policy, position, result_type,"
+     " failed_session_count, sending_mta_ip, receiving_ip, receiving_mx_hostname,"
+     " receiving_mx_helo, additional_info_uri, failure_reason_code)"
+     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"},
+    {&SqliteStore::insert_rejection_,
+     "INSERT INTO rejected_inputs (received_at, origin, reason, sha256) VALUES (?1,?2,?3,?4)"
+     " ON CONFLICT DO NOTHING"},
+};
+
+Result<bool> SqliteStore::Init() {
+  // WAL lets readers (stats, the dashboard) run while a writer commits. synchronous=FULL makes
+  // every commit durable, power loss included; batching keeps commits (and fsyncs) few.
+  // Foreign keys are declared for readers of the schema but not enforced: the one writer
+  // inserts parents and children in the same transaction, and a check per child row would
+  // cost a lookup for each of millions of rows.
+  const std::string cache = fmt::format("PRAGMA cache_size=-{}", options_.cache_kib);
+  // Switching a new file to WAL needs it to itself for a moment, and SQLite answers "locked"
+  // at once (no busy handler) when another connection is opening it too (`run`'s threads, two
+  // importers started together): try again for up to the busy timeout.
+  for (int waited_ms = 0;; waited_ms += 20) {
+    auto r = db_.Exec("PRAGMA journal_mode=WAL");
+    if (r) break;
+    if (waited_ms >= options_.busy_timeout_ms || r.error_kind() != ErrorKind::kBusy) {
+      return MakeError(r.error_kind(), fmt::format("PRAGMA journal_mode=WAL: {}", r.error()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA temp_store=MEMORY", cache.c_str(),
+                             "PRAGMA wal_autocheckpoint=10000"}) {
+    if (auto r = db_.Exec(pragma); !r) return MakeError(fmt::format("{}: {}", pragma, r.error()));
+  }
+  if (auto r = Migrate(); !r) return r;
+  return PrepareStatements();
+}
+
+Result<bool> SqliteStore::Migrate() {
+  const std::span<const std::string_view> migrations = SchemaMigrations();
+  const int schema_version = static_cast<int>(migrations.size());
+  if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r) return r;
+  auto version_stmt = db_.Prepare("PRAGMA user_version");
+  if (!version_stmt) return MakeError(version_stmt.error());
+  auto step = version_stmt->Step();
+  if (!step) return MakeError(step.error());
+  const int version = static_cast<int>(version_stmt->Int(0));
+  version_stmt = Statement();
+  if (version > schema_version) {
+    (void)db_.Exec("ROLLBACK");
+    return MakeError(fmt::format("the store has schema version {}, newer than this program's {}",
+                                 version, schema_version));
+  }
+  for (int v = version; v < schema_version; ++v) {
+    if (auto r = db_.Exec(std::string(migrations[v])); !r) {
+      (void)db_.Exec("ROLLBACK");
+      return MakeError(fmt::format("schema migration {} failed: {}", v + 1, r.error()));
+    }
+  }
+  if (auto r = db_.Exec(fmt::format("PRAGMA user_version={}", schema_version)); !r) return r;
+  return db_.Exec("COMMIT");
+}
+
+Result<bool> SqliteStore::PrepareStatements() {
+  for (const auto& [statement, sql] : kWriteStatements) {
+    auto r = db_.Prepare(sql);
+    if (!r) return MakeError(r.error());
+    this->*statement = std::move(r).value();
+  }
+  return true;
+}
+
+std::uint64_t SqliteStore::SizeOnDisk() const {
+  std::uint64_t total = 0;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path_ + suffix, ec);
+    if (!ec) total += size;
+  }
+  return total;
+}
+
+}  // namespace sqlite_impl
+
+Result<std::unique_ptr<ReportStore>> OpenSqliteStore(const std::string& path,
+                                                     const OpenOptions& options) {
+  sqlite::Database db;
+  if (auto r = db.Open(path, options.busy_timeout_ms); !r) {
+    return MakeError(fmt::format("cannot open SQLite store {}: {}", path, r.error()));
+  }
+  auto store = std::make_unique<sqlite_impl::SqliteStore>(std::move(db), path, options);
+  if (auto r = store->Init(); !r) {
+    return MakeError(fmt::format("cannot open SQLite store {}: {}", path, r.error()));
+  }
+  return std::unique_ptr<ReportStore>(std::move(store));
+}
+
+}  // namespace dmarc::store

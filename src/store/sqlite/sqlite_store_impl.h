@@ -1,0 +1,146 @@
+// The SQLite ReportStore's class, shared by the files that implement it, one concern each:
+// sqlite_schema.cc (opening, pragmas, migrations, prepared statements), sqlite_write.cc (the
+// import path: Store), sqlite_read.cc (stats, export, rejections), sqlite_ip_cache.cc (the
+// address cache and enrichment of stored records) and sqlite_retention.cc (Purge, Compact).
+// Internal to the store module: everyone else uses OpenSqliteStore (sqlite_store.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/sqlite/sqlite_db.h"
+#include "store/store.h"
+
+namespace dmarc::store {
+
+// The schema migrations, in order: entry i migrates version i to i + 1 (the text of
+// src/store/sqlite/migrations/000{i+1}_*.sql, compiled in by embed_migrations.cmake). The schema
+// version of this program is their number.
+std::span<const std::string_view> SchemaMigrations();
+
+namespace sqlite_impl {
+
+using sqlite::Database;
+using sqlite::Statement;
+
+// Sums a batch's records per rollup key before the rollups are written (sqlite_write.cc).
+struct BatchRollups;
+
+class SqliteStore final : public ReportStore {
+ public:
+  SqliteStore(Database db, std::string path, OpenOptions options)
+      : db_(std::move(db)), path_(std::move(path)), options_(options) {}
+
+  // Sets the pragmas, migrates the schema and prepares the write statements.
+  Result<bool> Init();
+
+  Result<BatchResult> Store(const Batch& batch) override;
+  Result<Stats> QueryStats(const Filter& filter) override;
+  Result<std::size_t> ForEachAggregate(
+      const Filter& filter, const std::function<void(model::AggregateReport&&)>& visit) override;
+  Result<std::size_t> ForEachFailure(
+      const Filter& filter, const std::function<void(model::FailureReport&&)>& visit) override;
+  Result<std::size_t> ForEachSmtpTls(
+      const Filter& filter, const std::function<void(model::SmtpTlsReport&&)>& visit) override;
+  Result<std::vector<RejectedInput>> Rejections() override;
+  Result<std::vector<bool>> AggregatesStored(
+      const std::vector<const model::AggregateReport*>& reports) override;
+  Result<std::vector<IpInfoRow>> GetIpInfo(const std::vector<std::string>& ips,
+                                           std::int64_t now) override;
+  Result<bool> PutIpInfo(const std::vector<IpInfoRow>& rows) override;
+  Result<bool> PutSourceInfo(const std::vector<model::Source>& sources) override;
+  Result<std::vector<std::string>> SourceIpsToEnrich(std::int64_t enriched_before) override;
+  Result<std::size_t> UpdateSources(const std::vector<model::Source>& sources,
+                                    std::int64_t enriched_at,
+                                    std::int64_t enriched_before) override;
+  Result<PurgeResult> Purge(std::int64_t cutoff) override;
+  Result<bool> Compact() override;
+  std::uint64_t SizeOnDisk() const override;
+  Result<bool> Ping() override { return db_.Exec("SELECT count(*) FROM sqlite_master"); }
+  std::string Describe() const override { return "sqlite:" + path_; }
+
+ private:
+  // A prepared write statement and its SQL; kWriteStatements (sqlite_schema.cc) lists them all.
+  struct StatementSql {
+    Statement SqliteStore::*statement;
+    std::string_view sql;
+  };
+  static const StatementSql kWriteStatements[];
+
+  // ---- Schema (sqlite_schema.cc) ----
+  Result<bool> Migrate();
+  Result<bool> PrepareStatements();
+
+  // ---- The write path (sqlite_write.cc), all inside Store's one transaction ----
+  Result<BatchResult> StoreInTransaction(const Batch& batch);
+  // One aggregate report with its records and raw XML; a duplicate is only counted.
+  Result<bool> StoreAggregate(const Batch& batch, const StoredAggregate& item, std::int64_t now,
+                              BatchRollups& rollups, BatchResult& result);
+  // One record of the report row report_row, with its DKIM, SPF and override rows.
+  Result<std::int64_t> StoreRecord(const Batch& batch, const model::Record& rec,
+                                   std::string_view domain, std::int64_t day,
+                                   std::int64_t report_row);
+  Result<bool> StoreDailyRollups(const BatchRollups& rollups);
+  Result<bool> StoreSourceRollups(const BatchRollups& rollups);
+  // The number of a source IP in source_ips, interned on first sight.
+  Result<std::int64_t> SourceIpId(const std::string& ip);
+  Result<bool> StoreRejections(const Batch& batch, BatchResult& result);
+  Result<bool> StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result);
+  Result<bool> StoreSmtpTls(const Batch& batch, std::int64_t now, BatchResult& result);
+  Result<bool> StoreSmtpTlsPolicy(const model::SmtpTlsPolicy& p, std::int64_t report_row);
+
+  // ---- Retention (sqlite_retention.cc) ----
+  // Purges up to kPurgeBatch aggregate reports ended before cutoff; returns how many.
+  Result<std::size_t> PurgeAggregateBatch(std::int64_t cutoff, PurgeResult& result);
+  // Runs statements binding ?1 = cutoff inside one write transaction; returns the last one's
+  // changes.
+  Result<std::size_t> PurgeWith(const std::vector<std::string_view>& sql, std::int64_t cutoff);
+
+  // Runs a query function in one read transaction, so it sees one snapshot.
+  template <class F>
+  auto InReadTransaction(F&& run) -> decltype(run()) {
+    if (auto b = db_.Exec("BEGIN"); !b) return MakeError(b.error());
+    auto r = run();
+    (void)db_.Exec("COMMIT");
+    return r;
+  }
+
+  // Runs body in one write transaction: committed when it succeeds, rolled back otherwise.
+  template <class Body>
+  auto InWriteTransaction(Body&& body) -> decltype(body()) {
+    if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r) {
+      return MakeError("cannot start a write: " + r.error());
+    }
+    auto result = body();
+    if (!result) {
+      (void)db_.Exec("ROLLBACK");
+      return result;
+    }
+    if (auto r = db_.Exec("COMMIT"); !r) {
+      (void)db_.Exec("ROLLBACK");
+      return MakeError("commit failed: " + r.error());
+    }
+    return result;
+  }
+
+  Database db_;
+  std::string path_;
+  OpenOptions options_;
+  Statement insert_report_, insert_record_, insert_dkim_, insert_spf_, insert_override_,
+      upsert_daily_messages_, upsert_daily_sources_, upsert_daily_results_, insert_source_ip_,
+      select_source_ip_, insert_report_totals_, upsert_source_totals_, upsert_ip_totals_,
+      set_record_range_, insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_,
+      insert_tls_policy_, insert_tls_detail_, insert_raw_;
+  // Ids of source IPs known to be committed (ids never change), and those a batch in progress
+  // added; merged into the first only once that batch commits.
+  std::unordered_map<std::string, std::int64_t> ip_ids_;
+  std::unordered_map<std::string, std::int64_t> pending_ip_ids_;
+};
+
+}  // namespace sqlite_impl
+}  // namespace dmarc::store

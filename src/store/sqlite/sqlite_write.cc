@@ -1,0 +1,416 @@
+// The SQLite store's write path (import, fetch): one batch — aggregate reports with their
+// records and rollups, rejections, failure and SMTP TLS reports — in one write transaction, with
+// the statements prepared once (sqlite_schema.cc) and values bound without copies.
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "base/time.h"
+#include "sinks/report_json.h"
+#include "store/sqlite/sqlite_store_impl.h"
+
+namespace dmarc::store::sqlite_impl {
+
+struct BatchRollups {
+  struct Totals {
+    std::int64_t records = 0, messages = 0, dmarc_pass = 0;
+  };
+  struct SourceTotals {
+    std::int64_t messages = 0, records = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0;
+    void Add(const SourceTotals& o) {
+      messages += o.messages;
+      records += o.records;
+      dmarc_pass += o.dmarc_pass;
+      spf_aligned += o.spf_aligned;
+      dkim_aligned += o.dkim_aligned;
+    }
+    // Binds records, messages, dmarc_pass, spf_aligned, dkim_aligned from parameter first on.
+    void BindTo(Statement& s, int first) const {
+      s.Bind(first, records)
+          .Bind(first + 1, messages)
+          .Bind(first + 2, dmarc_pass)
+          .Bind(first + 3, spf_aligned)
+          .Bind(first + 4, dkim_aligned);
+    }
+  };
+  struct ResultTotals {
+    std::int64_t records = 0, messages = 0;
+  };
+
+  // Adds one stored record of the policy domain `domain` on `day`.
+  void Add(std::int64_t day, const std::string& domain, const model::Record& rec) {
+    const auto count = static_cast<std::int64_t>(rec.count);
+    const auto& ev = rec.policy_evaluated;
+    Totals& t = daily[{day, domain, rec.identifiers.header_from, ev.disposition}];
+    t.records += 1;
+    t.messages += count;
+    if (rec.alignment.dmarc) t.dmarc_pass += count;
+    SourceTotals& st = sources[{day, domain, rec.source.ip_address}];
+    st.messages += count;
+    st.records += 1;
+    if (rec.alignment.dmarc) st.dmarc_pass += count;
+    if (rec.alignment.spf) st.spf_aligned += count;
+    if (rec.alignment.dkim) st.dkim_aligned += count;
+    ResultTotals& rt = results[{day, domain, rec.identifiers.header_from, ev.disposition,
+                                rec.alignment.dmarc, rec.alignment.spf, rec.alignment.dkim}];
+    rt.records += 1;
+    rt.messages += count;
+  }
+
+  std::map<std::tuple<std::int64_t, std::string, std::string, std::string>, Totals> daily;
+  std::map<std::tuple<std::int64_t, std::string, std::string>, SourceTotals> sources;
+  std::map<std::tuple<std::int64_t, std::string, std::string, std::string, bool, bool, bool>,
+           ResultTotals>
+      results;
+};
+
+namespace {
+
+void BindAggregateReport(Statement& s, const StoredAggregate& item, const std::string& errors,
+                         std::int64_t now) {
+  const model::AggregateReport& r = *item.report;
+  const auto& m = r.report_metadata;
+  const auto& p = r.policy_published;
+  s.Bind(1, m.org_name)
+      .Bind(2, m.org_email)
+      .Bind(3, m.org_extra_contact_info)
+      .Bind(4, m.report_id)
+      .Bind(5, m.begin)
+      .Bind(6, m.end)
+      .Bind(7, p.domain)
+      .Bind(8, r.xml_schema)
+      .Bind(9, r.xml_namespace)
+      .Bind(10, m.generator)
+      .Bind(11, std::int64_t{m.timespan_requires_normalization})
+      .Bind(12, m.original_timespan_seconds)
+      .Bind(13, errors)
+      .Bind(14, p.adkim)
+      .Bind(15, p.aspf)
+      .Bind(16, p.p)
+      .Bind(17, p.sp)
+      .Bind(18, p.pct)
+      .Bind(19, p.fo)
+      .Bind(20, p.np)
+      .Bind(21, p.testing)
+      .Bind(22, p.discovery_method)
+      .Bind(23, item.origin)
+      .Bind(24, now);
+}
+
+void BindRecord(Statement& s, const model::Record& rec, std::string_view domain, std::int64_t day,
+                std::int64_t report_row) {
+  const auto& src = rec.source;
+  const auto& ev = rec.policy_evaluated;
+  s.Bind(1, report_row)
+      .Bind(2, domain)
+      .Bind(3, day)
+      .Bind(4, rec.interval_begin)
+      .Bind(5, rec.interval_end)
+      .Bind(6, std::int64_t{rec.normalized_timespan})
+      .Bind(7, src.ip_address)
+      .Bind(8, src.country)
+      .Bind(9, src.reverse_dns)
+      .Bind(10, src.base_domain)
+      .Bind(11, src.name)
+      .Bind(12, src.type)
+      .Bind(13, src.asn)
+      .Bind(14, src.as_name)
+      .Bind(15, src.as_domain)
+      .Bind(16, static_cast<std::int64_t>(rec.count))
+      .Bind(17, std::int64_t{rec.alignment.spf})
+      .Bind(18, std::int64_t{rec.alignment.dkim})
+      .Bind(19, std::int64_t{rec.alignment.dmarc})
+      .Bind(20, ev.disposition)
+      .Bind(21, ev.dkim)
+      .Bind(22, ev.spf)
+      .Bind(23, rec.identifiers.header_from)
+      .Bind(24, rec.identifiers.envelope_from)
+      .Bind(25, rec.identifiers.envelope_to);
+}
+
+// A list as a JSON array, NULL when empty.
+std::optional<std::string> JsonListOrNull(const std::vector<std::string>& list) {
+  if (list.empty()) return std::nullopt;
+  return nlohmann::json(list).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+Result<BatchResult> SqliteStore::Store(const Batch& batch) {
+  pending_ip_ids_.clear();
+  auto result = InWriteTransaction([&] { return StoreInTransaction(batch); });
+  if (result) ip_ids_.merge(pending_ip_ids_);
+  return result;
+}
+
+Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
+  BatchResult result;
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  BatchRollups rollups;
+  for (const auto& item : batch.aggregates) {
+    DMARC_TRY(StoreAggregate(batch, item, now, rollups, result));
+  }
+  DMARC_TRY(StoreDailyRollups(rollups));
+  DMARC_TRY(StoreSourceRollups(rollups));
+  DMARC_TRY(StoreRejections(batch, result));
+  DMARC_TRY(StoreFailures(batch, now, result));
+  DMARC_TRY(StoreSmtpTls(batch, now, result));
+  return result;
+}
+
+Result<bool> SqliteStore::StoreAggregate(const Batch& batch, const StoredAggregate& item,
+                                         std::int64_t now, BatchRollups& rollups,
+                                         BatchResult& result) {
+  const model::AggregateReport& r = *item.report;
+  const std::string& domain = r.policy_published.domain;
+  const std::string errors = nlohmann::json(r.report_metadata.errors).dump();
+  BindAggregateReport(insert_report_, item, errors, now);
+  DMARC_TRY(insert_report_.Run());
+  if (db_.Changes() == 0) {
+    ++result.duplicate_reports;
+    return true;
+  }
+  ++result.new_reports;
+  const std::int64_t report_row = db_.LastInsertId();
+  std::int64_t first_record = 0;
+  std::int64_t report_messages = 0, report_pass = 0;
+  for (const auto& rec : r.records) {
+    const std::int64_t day = FloorDay(rec.interval_begin);
+    std::int64_t record_row = 0;
+    DMARC_TRY_ASSIGN(record_row, StoreRecord(batch, rec, domain, day, report_row));
+    if (first_record == 0) first_record = record_row;
+    ++result.new_records;
+    rollups.Add(day, domain, rec);
+    const auto count = static_cast<std::int64_t>(rec.count);
+    report_messages += count;
+    if (rec.alignment.dmarc) report_pass += count;
+  }
+  insert_report_totals_.Bind(1, report_row).Bind(2, report_messages).Bind(3, report_pass);
+  DMARC_TRY(insert_report_totals_.Run());
+  if (!item.raw_xml_gzip.empty()) {
+    insert_raw_.Bind(1, report_row)
+        .Bind(2, static_cast<std::int64_t>(item.raw_xml_size))
+        .BindBlob(3, item.raw_xml_gzip);
+    DMARC_TRY(insert_raw_.Run());
+  }
+  if (!r.records.empty()) {
+    set_record_range_.Bind(1, report_row)
+        .Bind(2, first_record)
+        .Bind(3, static_cast<std::int64_t>(r.records.size()));
+    DMARC_TRY(set_record_range_.Run());
+  }
+  return true;
+}
+
+Result<std::int64_t> SqliteStore::StoreRecord(const Batch& batch, const model::Record& rec,
+                                              std::string_view domain, std::int64_t day,
+                                              std::int64_t report_row) {
+  BindRecord(insert_record_, rec, domain, day, report_row);
+  // Left unbound (NULL) when the sources were not enriched from DNS.
+  if (batch.sources_enriched_at) insert_record_.Bind(26, batch.sources_enriched_at);
+  DMARC_TRY(insert_record_.Run());
+  const std::int64_t record_row = db_.LastInsertId();
+  std::int64_t pos = 0;
+  for (const auto& d : rec.dkim) {
+    insert_dkim_.Bind(1, record_row)
+        .Bind(2, pos++)
+        .Bind(3, d.domain)
+        .Bind(4, d.selector)
+        .Bind(5, d.result)
+        .Bind(6, d.human_result);
+    DMARC_TRY(insert_dkim_.Run());
+  }
+  pos = 0;
+  for (const auto& x : rec.spf) {
+    insert_spf_.Bind(1, record_row)
+        .Bind(2, pos++)
+        .Bind(3, x.domain)
+        .Bind(4, x.scope)
+        .Bind(5, x.result)
+        .Bind(6, x.human_result);
+    DMARC_TRY(insert_spf_.Run());
+  }
+  pos = 0;
+  for (const auto& o : rec.policy_evaluated.policy_override_reasons) {
+    insert_override_.Bind(1, record_row).Bind(2, pos++).Bind(3, o.type).Bind(4, o.comment);
+    DMARC_TRY(insert_override_.Run());
+  }
+  return record_row;
+}
+
+Result<bool> SqliteStore::StoreDailyRollups(const BatchRollups& rollups) {
+  for (const auto& [key, t] : rollups.daily) {
+    const auto& [day, domain, header_from, disposition] = key;
+    upsert_daily_messages_.Bind(1, day)
+        .Bind(2, domain)
+        .Bind(3, header_from)
+        .Bind(4, disposition)
+        .Bind(5, t.records)
+        .Bind(6, t.messages)
+        .Bind(7, t.dmarc_pass);
+    DMARC_TRY(upsert_daily_messages_.Run());
+  }
+  for (const auto& [key, rt] : rollups.results) {
+    const auto& [day, domain, header_from, disposition, dmarc, spf, dkim] = key;
+    upsert_daily_results_.Bind(1, day)
+        .Bind(2, domain)
+        .Bind(3, header_from)
+        .Bind(4, disposition)
+        .Bind(5, std::int64_t{dmarc})
+        .Bind(6, std::int64_t{spf})
+        .Bind(7, std::int64_t{dkim})
+        .Bind(8, rt.records)
+        .Bind(9, rt.messages);
+    DMARC_TRY(upsert_daily_results_.Run());
+  }
+  return true;
+}
+
+Result<bool> SqliteStore::StoreSourceRollups(const BatchRollups& rollups) {
+  using SourceTotals = BatchRollups::SourceTotals;
+  std::map<std::pair<std::string_view, std::int64_t>, SourceTotals> all_days;
+  for (const auto& [key, st] : rollups.sources) {
+    const auto& [day, domain, ip] = key;
+    std::int64_t ip_id = 0;
+    DMARC_TRY_ASSIGN(ip_id, SourceIpId(ip));
+    upsert_daily_sources_.Bind(1, day)
+        .Bind(2, domain)
+        .Bind(3, ip_id)
+        .Bind(4, st.messages)
+        .Bind(5, st.records)
+        .Bind(6, st.dmarc_pass)
+        .Bind(7, st.spf_aligned)
+        .Bind(8, st.dkim_aligned);
+    DMARC_TRY(upsert_daily_sources_.Run());
+    all_days[{domain, ip_id}].Add(st);
+  }
+  std::map<std::int64_t, SourceTotals> per_ip;  // all_days over every policy domain
+  for (const auto& [key, st] : all_days) {
+    upsert_source_totals_.Bind(1, key.first).Bind(2, key.second);
+    st.BindTo(upsert_source_totals_, 3);
+    DMARC_TRY(upsert_source_totals_.Run());
+    per_ip[key.second].Add(st);
+  }
+  for (const auto& [ip_id, st] : per_ip) {
+    upsert_ip_totals_.Bind(1, ip_id);
+    st.BindTo(upsert_ip_totals_, 2);
+    DMARC_TRY(upsert_ip_totals_.Run());
+  }
+  return true;
+}
+
+Result<std::int64_t> SqliteStore::SourceIpId(const std::string& ip) {
+  if (auto it = ip_ids_.find(ip); it != ip_ids_.end()) return it->second;
+  if (auto it = pending_ip_ids_.find(ip); it != pending_ip_ids_.end()) return it->second;
+  insert_source_ip_.Bind(1, ip);
+  DMARC_TRY(insert_source_ip_.Run());
+  select_source_ip_.Bind(1, ip);
+  auto row = select_source_ip_.Step();
+  if (!row || !*row) {
+    select_source_ip_.Reset();
+    return MakeError("cannot number source IP " + ip);
+  }
+  const std::int64_t ip_id = select_source_ip_.Int(0);
+  select_source_ip_.Reset();
+  pending_ip_ids_.emplace(ip, ip_id);
+  return ip_id;
+}
+
+Result<bool> SqliteStore::StoreRejections(const Batch& batch, BatchResult& result) {
+  for (const auto& rej : batch.rejections) {
+    const std::string_view raw = std::string_view(rej.raw).substr(0, options_.max_raw_bytes);
+    insert_blob_.Bind(1, rej.sha256).Bind(2, static_cast<std::int64_t>(rej.size)).BindBlob(3, raw);
+    DMARC_TRY(insert_blob_.Run());
+    insert_rejection_.Bind(1, rej.received_at)
+        .Bind(2, rej.origin)
+        .Bind(3, rej.reason)
+        .Bind(4, rej.sha256);
+    DMARC_TRY(insert_rejection_.Run());
+    result.rejections += static_cast<std::size_t>(db_.Changes());
+  }
+  return true;
+}
+
+Result<bool> SqliteStore::StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result) {
+  for (const auto& item : batch.failures) {
+    const model::FailureReport& r = *item.report;
+    const std::string data = sinks::FailureToJson(r).dump(
+        -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    const std::string key = FailureDedupKey(r);
+    insert_failure_.Bind(1, r.arrival_ts)
+        .Bind(2, r.reported_domain)
+        .Bind(3, r.source.ip_address)
+        .Bind(4, r.feedback_type)
+        .Bind(5, data)
+        .Bind(6, item.origin)
+        .Bind(7, now)
+        .Bind(8, key);
+    DMARC_TRY(insert_failure_.Run());
+    if (db_.Changes() == 0) {
+      ++result.duplicate_failures;
+    } else {
+      ++result.new_failures;
+    }
+  }
+  return true;
+}
+
+Result<bool> SqliteStore::StoreSmtpTls(const Batch& batch, std::int64_t now, BatchResult& result) {
+  for (const auto& item : batch.smtp_tls) {
+    const model::SmtpTlsReport& r = *item.report;
+    const std::string errors =
+        nlohmann::json(r.errors).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    insert_tls_report_.Bind(1, r.organization_name)
+        .Bind(2, r.report_id)
+        .Bind(3, r.begin)
+        .Bind(4, r.end)
+        .Bind(5, r.contact_info)
+        .Bind(6, item.origin)
+        .Bind(7, now)
+        .Bind(8, errors);
+    DMARC_TRY(insert_tls_report_.Run());
+    if (db_.Changes() == 0) {
+      ++result.duplicate_smtp_tls;
+      continue;
+    }
+    ++result.new_smtp_tls;
+    const std::int64_t report_row = db_.LastInsertId();
+    for (const auto& p : r.policies) DMARC_TRY(StoreSmtpTlsPolicy(p, report_row));
+  }
+  return true;
+}
+
+Result<bool> SqliteStore::StoreSmtpTlsPolicy(const model::SmtpTlsPolicy& p,
+                                             std::int64_t report_row) {
+  const std::optional<std::string> strings = JsonListOrNull(p.policy_strings);
+  const std::optional<std::string> patterns = JsonListOrNull(p.mx_host_patterns);
+  insert_tls_policy_.Bind(1, report_row)
+      .Bind(2, p.policy_domain)
+      .Bind(3, p.policy_type)
+      .Bind(4, strings)
+      .Bind(5, patterns)
+      .Bind(6, static_cast<std::int64_t>(p.successful_session_count))
+      .Bind(7, static_cast<std::int64_t>(p.failed_session_count));
+  DMARC_TRY(insert_tls_policy_.Run());
+  const std::int64_t policy_row = db_.LastInsertId();
+  std::int64_t pos = 0;
+  for (const auto& d : p.failure_details) {
+    insert_tls_detail_.Bind(1, policy_row)
+        .Bind(2, pos++)
+        .Bind(3, d.result_type)
+        .Bind(4, static_cast<std::int64_t>(d.failed_session_count))
+        .Bind(5, d.sending_mta_ip)
+        .Bind(6, d.receiving_ip)
+        .Bind(7, d.receiving_mx_hostname)
+        .Bind(8, d.receiving_mx_helo)
+        .Bind(9, d.additional_info_uri)
+        .Bind(10, d.failure_reason_code);
+    DMARC_TRY(insert_tls_detail_.Run());
+  }
+  return true;
+}
+
+}  // namespace dmarc::store::sqlite_impl
