@@ -75,5 +75,5 @@ inline Error MakeError(ErrorKind kind, std::string message) {
   do {                                                             \
     auto dmarc_try_r = (expr);                                     \
     if (!dmarc_try_r) return std::move(dmarc_try_r).error_value(); \
-    var = std::move(dmarc_try_r).value();                          \
+    (var) = std::move(dmarc_try_r).value();                        \
   } while (0)

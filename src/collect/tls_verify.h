@@ -8,7 +8,7 @@
 
 #include "collect/source.h"
 
-struct _mailstream;
+struct _mailstream;  // NOLINT(bugprone-reserved-identifier): libetpan's own name
 
 namespace dmarc::collect {
 

@@ -48,6 +48,7 @@ using Iconv = std::unique_ptr<std::remove_pointer_t<iconv_t>, IconvClose>;
 bool Transcode(std::string& s, const std::string& from) {
   const std::string charset = (from == "us-ascii" || from == "ascii") ? "windows-1252" : from;
   const iconv_t opened = iconv_open("UTF-8", charset.c_str());
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): iconv_open's documented failure value.
   if (opened == reinterpret_cast<iconv_t>(-1)) return false;
   const Iconv cd(opened);
   std::string out(s.size() * 3 + 16, '\0');

@@ -35,6 +35,7 @@ void RunOrdered(std::size_t n, unsigned threads, std::size_t window,
       std::size_t i;
       {
         std::unique_lock lock(mu);
+        // NOLINTNEXTLINE(bugprone-infinite-loop): other threads change next and emitted.
         while (next < n && next >= emitted + window) {
           ++waiting_workers;
           slot_free.wait(lock);

@@ -52,7 +52,9 @@ Result<bool> AddDailyMessages(Database& db, const std::string& domain_clause, st
 }
 
 Result<bool> ReadStats(Database& db, const Filter& filter, Stats& stats) {
-  const auto [from, to] = DayRange(filter);
+  // Plain variables, not a structured binding: lambdas capture them (clang 14 cannot).
+  const auto days = DayRange(filter);
+  const std::int64_t from = days.first, to = days.second;
   const std::string domain_clause = filter.domain ? " AND domain = ?3" : "";
   const std::optional<std::string> none;
   DMARC_TRY_ASSIGN(stats.reports, CountOf(db,
@@ -310,7 +312,9 @@ Result<Stats> SqliteStore::QueryStats(const Filter& filter) {
 
 Result<std::size_t> SqliteStore::ForEachAggregate(
     const Filter& filter, const std::function<void(model::AggregateReport&&)>& visit) {
-  const auto [from, to] = DayRange(filter);
+  // Plain variables, not a structured binding: lambdas capture them (clang 14 cannot).
+  const auto days = DayRange(filter);
+  const std::int64_t from = days.first, to = days.second;
   DMARC_TRY(db_.Exec("BEGIN"));
   auto run = [&]() -> Result<std::size_t> {
     auto q = PrepareAggregateQueries(db_, filter);
@@ -336,7 +340,9 @@ Result<std::size_t> SqliteStore::ForEachAggregate(
 
 Result<std::size_t> SqliteStore::ForEachFailure(
     const Filter& filter, const std::function<void(model::FailureReport&&)>& visit) {
-  const auto [from, to] = DayRange(filter);
+  // Plain variables, not a structured binding: lambdas capture them (clang 14 cannot).
+  const auto days = DayRange(filter);
+  const std::int64_t from = days.first, to = days.second;
   return InReadTransaction([&]() -> Result<std::size_t> {
     auto s = db_.Prepare(
         std::string("SELECT data, arrival_ts FROM failure_reports WHERE arrival_ts >= ?1 AND"
@@ -364,7 +370,9 @@ Result<std::size_t> SqliteStore::ForEachFailure(
 
 Result<std::size_t> SqliteStore::ForEachSmtpTls(
     const Filter& filter, const std::function<void(model::SmtpTlsReport&&)>& visit) {
-  const auto [from, to] = DayRange(filter);
+  // Plain variables, not a structured binding: lambdas capture them (clang 14 cannot).
+  const auto days = DayRange(filter);
+  const std::int64_t from = days.first, to = days.second;
   return InReadTransaction([&]() -> Result<std::size_t> {
     auto reports = db_.Prepare(
         std::string("SELECT id, organization_name, report_id, begin_ts, end_ts, contact_info,"
