@@ -20,7 +20,8 @@ packages=(
   libetpan-dev libtomlplusplus-dev libssl-dev libsasl2-modules
   # tests, benchmarks, fuzzing
   dovecot-core dovecot-imapd dovecot-pop3d openssl
-  libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
+  libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev clang-tidy-14
+  clang-format-14
   zip gzip python3 time dnsmasq-base
   # service tests: remote syslog receiver, /metrics format checker
   syslog-ng-core prometheus

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of dmarc-report: the format check, the release build with warnings as errors
-# and its whole suite, the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, and a
-# short run of each fuzz target over testdata/.
+# and its whole suite (with the layering probes), clang-tidy's checks (.clang-tidy), the same
+# suite under AddressSanitizer + UndefinedBehaviorSanitizer, and a short run of each fuzz target
+# over testdata/.
 #
 #   scripts/test.sh              everything (what CI runs)
 #   scripts/test.sh --quick      release build and suite only
@@ -29,6 +30,9 @@ step "test suite (release)"
 ctest --test-dir build -j "$jobs" --output-on-failure
 
 [ $quick -eq 1 ] && exit 0
+
+step "lint (clang-tidy-14, checks in .clang-tidy)"
+JOBS=$jobs scripts/lint.sh build
 
 step "sanitizer build (address + undefined)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMARC_SANITIZE=ON \
