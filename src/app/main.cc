@@ -15,6 +15,7 @@
 #include "app/service_commands.h"
 #include "app/store_commands.h"
 #include "base/time.h"
+#include "config/config.h"
 #include "web/html_report.h"
 #include "web/server.h"
 
@@ -70,6 +71,7 @@ void AddFailureSampleOption(CLI::App& cmd, std::string& keep) {
 // The enrichment options shared by parse, import and enrich (--no-enrich only for the first
 // two); see README "Source enrichment".
 void AddEnrichOptions(CLI::App& cmd, dmarc::enrich::Options& o, bool allow_disable) {
+  o.preferred_geoip_db = dmarc::config::GeoIpDbFromEnvironment(dmarc::config::ProcessEnvironment());
   const char* group = "Enrichment";
   if (allow_disable) {
     cmd.add_flag_callback(

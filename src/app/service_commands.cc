@@ -103,7 +103,7 @@ int RunCheckConfig(const std::string& file) {
   if (!c.log.file.empty()) log += ", file " + c.log.file;
   if (!c.log.syslog.empty()) {
     log += fmt::format(", syslog {}://{}:{}",
-                       c.log.syslog_transport == config::SyslogTransport::kTcp ? "tcp" : "udp",
+                       c.log.syslog_transport == log::SyslogTransport::kTcp ? "tcp" : "udp",
                        c.log.syslog_host, c.log.syslog_port);
   }
   fmt::print("  log: {}\n", log);

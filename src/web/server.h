@@ -18,6 +18,7 @@ struct ServeOptions {
   std::string tls_cert;                   // PEM certificate chain and key: serve HTTPS
   std::string tls_key;
   bool show_failure_samples = false;  // failure reports' message samples (personal data)
+  bool operator==(const ServeOptions&) const = default;
 };
 
 class Server {
