@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/cli.h"
 #include "app/fetch_command.h"
 #include "app/service_commands.h"
 #include "config/config.h"
@@ -358,5 +359,26 @@ int RunService(const RunCommandOptions& options) {
   spdlog::info("stopped");
   return rc;
 }
+
+// ---- The command line of `run`. ----
+
+namespace {
+
+RunCommandOptions& RunState() {
+  static RunCommandOptions state;
+  return state;
+}
+
+}  // namespace
+
+void AddRunOptions(CLI::App& cmd) {
+  RunCommandOptions& run = RunState();
+  cmd.add_option("-c,--config", run.config,
+                 "TOML configuration (default: drop folder inbox/ into "
+                 "data/dmarc-report.db); SIGHUP re-reads it");
+  AddLimitOptions(cmd, run.limits);
+}
+
+int RunServiceCommand() { return RunService(RunState()); }
 
 }  // namespace dmarc::app
