@@ -135,6 +135,7 @@ class HttpServer final : public Server {
     } else {
       http_ = std::make_unique<httplib::Server>();
     }
+    Policies();
     Routes();
     if (hp->port == 0) {
       port_ = http_->bind_to_any_port(hp->host);
@@ -159,7 +160,8 @@ class HttpServer final : public Server {
   }
 
  private:
-  void Routes() {
+  // What holds for every request: limits, security headers, the authentication guard.
+  void Policies() {
     http_->set_payload_max_length(kMaxBodyBytes);
     http_->set_tcp_nodelay(true);  // small answers go out at once, not after a delayed ACK
     http_->set_read_timeout(std::chrono::seconds(30));
@@ -196,6 +198,9 @@ class HttpServer final : public Server {
         [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
           SendJson(res, 500, {{"error", "internal error"}});
         });
+  }
+
+  void Routes() {
     http_->Get("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
       SendJson(res, 200,
                {{"auth_required", auth_.enabled()}, {"signed_in", auth_.Authorized(req)}});
