@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/cli.h"
 #include "app/enrichment.h"
 #include "app/input_runner.h"
 #include "app/progress.h"
@@ -348,5 +349,27 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   // With --watch, errors the loop recovered from are in the log; stopping by signal is success.
   return failures && !options.watch ? 1 : 0;
 }
+
+// ---- The command line of `fetch`. ----
+
+namespace {
+
+FetchCommandOptions& FetchState() {
+  static FetchCommandOptions state;
+  return state;
+}
+
+}  // namespace
+
+void AddFetchOptions(CLI::App& cmd) {
+  FetchCommandOptions& fetch = FetchState();
+  cmd.add_option("-c,--config", fetch.config,
+                 "TOML configuration (keys also from DMARC_REPORT_* variables)");
+  cmd.add_flag("--watch", fetch.watch, "Keep running, collecting mail as it arrives");
+  cmd.add_flag("-q,--quiet", fetch.quiet, "Only warnings and errors");
+  AddLimitOptions(cmd, fetch.limits);
+}
+
+int RunFetchCommand() { return RunFetch(FetchState()); }
 
 }  // namespace dmarc::app

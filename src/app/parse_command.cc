@@ -10,6 +10,7 @@
 #include <memory>
 #include <thread>
 
+#include "app/cli.h"
 #include "app/enrichment.h"
 #include "app/input_runner.h"
 #include "pipeline/extract.h"
@@ -269,6 +270,57 @@ int RunParse(const ParseCommandOptions& options) {
     }
   }
   return rejected > 0 ? 1 : 0;
+}
+
+// ---- The command line of `parse`. ----
+
+namespace {
+
+struct ParseCli {
+  ParseCommandOptions options;
+  std::string format = "json";
+  std::string type = "aggregate";
+  std::string keep = "headers";
+};
+
+ParseCli& ParseState() {
+  static ParseCli state;
+  return state;
+}
+
+}  // namespace
+
+void AddParseOptions(CLI::App& cmd) {
+  ParseCli& s = ParseState();
+  ParseCommandOptions& parse = s.options;
+  cmd.add_option("PATH", parse.paths, "Inputs; '-' reads standard input")->required();
+  cmd.add_option("-f,--format", s.format, "Output format")
+      ->check(CLI::IsMember({"json", "csv"}))
+      ->capture_default_str();
+  cmd.add_option("-o,--output", parse.output, "Write to FILE instead of standard output");
+  cmd.add_option("-j,--jobs", parse.jobs, "Parallel workers (default: one per core)");
+  cmd.add_option("--timespan-threshold-hours", parse.timespan_threshold_hours,
+                 "Split reports spanning more than this many hours per UTC day")
+      ->capture_default_str();
+  cmd.add_flag("-q,--quiet", parse.quiet, "No summary line on standard error");
+  cmd.add_flag("-v,--verbose", parse.verbose,
+               "Log every report found and every repair made, on standard error");
+  cmd.add_option("--type", s.type, "With --format csv: the report type written")
+      ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls"}))
+      ->capture_default_str();
+  AddFailureSampleOption(cmd, s.keep);
+  AddLimitOptions(cmd, parse.limits);
+  AddEnrichOptions(cmd, parse.enrich, true);
+}
+
+int RunParseCommand() {
+  ParseCli& s = ParseState();
+  s.options.format = s.format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
+  s.options.csv_type = s.type == "failure"    ? ReportType::kFailure
+                       : s.type == "smtp_tls" ? ReportType::kSmtpTls
+                                              : ReportType::kAggregate;
+  s.options.keep_sample = *parse::ParseKeepSample(s.keep);
+  return RunParse(s.options);
 }
 
 }  // namespace dmarc::app

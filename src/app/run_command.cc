@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/cli.h"
 #include "app/fetch_command.h"
 #include "app/service_commands.h"
 #include "config/config.h"
@@ -125,8 +126,7 @@ constexpr std::chrono::seconds kLongestRetry{60};
 // service id keeps the registration.
 class ConsulRegistration {
  public:
-  explicit ConsulRegistration(const config::ConsulConfig& c)
-      : agent_(c), thread_([this] { Loop(); }) {}
+  explicit ConsulRegistration(const consul::Options& c) : agent_(c), thread_([this] { Loop(); }) {}
   ~ConsulRegistration() {
     {
       std::lock_guard lock(mutex_);
@@ -250,19 +250,17 @@ void PrepareDefaultDropFolder(const config::Config& c) {
 // The dashboard on a thread of its own, serving the store of the configuration.
 class Dashboard {
  public:
-  static Result<std::unique_ptr<Dashboard>> Start(const config::WebConfig& w,
-                                                  const std::string& store_url) {
-    web::ServeOptions o;
-    o.db = store_url;
-    o.listen = w.listen;
-    o.token_file = w.token_file;
-    o.users_file = w.users_file;
-    o.tls_cert = w.tls_cert;
-    o.tls_key = w.tls_key;
-    o.show_failure_samples = w.show_failure_samples;
+  // The [web] table's options, serving the store of [store].
+  static web::ServeOptions For(const config::Config& c) {
+    web::ServeOptions o = c.web;
+    o.db = c.store.url;
+    return o;
+  }
+
+  static Result<std::unique_ptr<Dashboard>> Start(const web::ServeOptions& o) {
     auto server = web::StartServer(o);
     if (!server) return MakeError(fmt::format("[web]: {}", server.error()));
-    return std::unique_ptr<Dashboard>(new Dashboard(std::move(server).value(), w, store_url));
+    return std::unique_ptr<Dashboard>(new Dashboard(std::move(server).value(), o));
   }
   ~Dashboard() {
     server_->Stop();
@@ -271,13 +269,11 @@ class Dashboard {
   Dashboard(const Dashboard&) = delete;
   Dashboard& operator=(const Dashboard&) = delete;
 
-  bool Serves(const config::WebConfig& w, const std::string& store_url) const {
-    return w == web_ && store_url == store_url_;
-  }
+  bool Serves(const web::ServeOptions& o) const { return o == options_; }
 
  private:
-  Dashboard(std::unique_ptr<web::Server> server, config::WebConfig w, std::string store_url)
-      : server_(std::move(server)), web_(std::move(w)), store_url_(std::move(store_url)) {
+  Dashboard(std::unique_ptr<web::Server> server, web::ServeOptions o)
+      : server_(std::move(server)), options_(std::move(o)) {
     spdlog::info("dashboard on {}/", server_->Url());
     thread_ = std::thread([this] {
       if (!server_->Run()) spdlog::default_logger()->error("dashboard: the server failed");
@@ -285,8 +281,7 @@ class Dashboard {
   }
 
   std::unique_ptr<web::Server> server_;
-  config::WebConfig web_;
-  std::string store_url_;
+  web::ServeOptions options_;
   std::thread thread_;
 };
 
@@ -296,17 +291,17 @@ class Dashboard {
 // the configuration asks for runs.
 bool UpdateDashboard(std::unique_ptr<Dashboard>& current, const config::Config& c,
                      const config::Config* previous) {
-  if (current && c.web.enabled && current->Serves(c.web, c.store.url)) return true;
+  if (current && c.web.enabled && current->Serves(Dashboard::For(c))) return true;
   current.reset();
   if (!c.web.enabled) return true;
-  auto started = Dashboard::Start(c.web, c.store.url);
+  auto started = Dashboard::Start(Dashboard::For(c));
   if (started) {
     current = std::move(started).value();
     return true;
   }
   spdlog::error("{}", started.error());
   if (previous && previous->web.enabled) {
-    if (auto again = Dashboard::Start(previous->web, previous->store.url)) {
+    if (auto again = Dashboard::Start(Dashboard::For(*previous))) {
       current = std::move(again).value();
       spdlog::warn("reload: the dashboard keeps its previous settings");
     }
@@ -364,5 +359,26 @@ int RunService(const RunCommandOptions& options) {
   spdlog::info("stopped");
   return rc;
 }
+
+// ---- The command line of `run`. ----
+
+namespace {
+
+RunCommandOptions& RunState() {
+  static RunCommandOptions state;
+  return state;
+}
+
+}  // namespace
+
+void AddRunOptions(CLI::App& cmd) {
+  RunCommandOptions& run = RunState();
+  cmd.add_option("-c,--config", run.config,
+                 "TOML configuration (default: drop folder inbox/ into "
+                 "data/dmarc-report.db); SIGHUP re-reads it");
+  AddLimitOptions(cmd, run.limits);
+}
+
+int RunServiceCommand() { return RunService(RunState()); }
 
 }  // namespace dmarc::app

@@ -5,6 +5,7 @@
 
 #include <ctime>
 
+#include "app/cli.h"
 #include "config/config.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -103,7 +104,7 @@ int RunCheckConfig(const std::string& file) {
   if (!c.log.file.empty()) log += ", file " + c.log.file;
   if (!c.log.syslog.empty()) {
     log += fmt::format(", syslog {}://{}:{}",
-                       c.log.syslog_transport == config::SyslogTransport::kTcp ? "tcp" : "udp",
+                       c.log.syslog_transport == log::SyslogTransport::kTcp ? "tcp" : "udp",
                        c.log.syslog_host, c.log.syslog_port);
   }
   fmt::print("  log: {}\n", log);
@@ -130,5 +131,40 @@ int RunCheckConfig(const std::string& file) {
   }
   return 0;
 }
+
+// ---- The command lines of `check-config` and `vacuum`. ----
+
+namespace {
+
+std::string& CheckConfigFile() {
+  static std::string file;
+  return file;
+}
+
+VacuumCommandOptions& VacuumState() {
+  static VacuumCommandOptions state;
+  return state;
+}
+
+}  // namespace
+
+void AddCheckConfigOptions(CLI::App& cmd) {
+  cmd.add_option("FILE", CheckConfigFile(), "TOML configuration")->required();
+}
+
+int RunCheckConfigCommand() { return RunCheckConfig(CheckConfigFile()); }
+
+void AddVacuumOptions(CLI::App& cmd) {
+  VacuumCommandOptions& vacuum = VacuumState();
+  cmd.add_option("--db", vacuum.db, kDbHelp);
+  cmd.add_option("-c,--config", vacuum.config,
+                 "Take store.url and store.retention_days from this configuration");
+  cmd.add_option("--retention-days", vacuum.retention_days,
+                 "Purge what is older than this many days (0: only compact)")
+      ->check(CLI::Range(0, 100000));
+  cmd.add_flag("-q,--quiet", vacuum.quiet, "No summary");
+}
+
+int RunVacuumCommand() { return RunVacuum(VacuumState()); }
 
 }  // namespace dmarc::app

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "app/cli.h"
 #include "app/enrichment.h"
 #include "app/input_runner.h"
 #include "app/progress.h"
@@ -297,6 +298,87 @@ int RunExport(const ExportCommandOptions& options) {
     return 2;
   }
   return 0;
+}
+
+// ---- The command lines of `import`, `stats` and `export`. ----
+
+namespace {
+
+struct ImportCli {
+  ImportCommandOptions options;
+  std::string keep = "headers";
+};
+
+ImportCli& ImportState() {
+  static ImportCli state;
+  return state;
+}
+
+StatsCommandOptions& StatsState() {
+  static StatsCommandOptions state;
+  return state;
+}
+
+struct ExportCli {
+  ExportCommandOptions options;
+  std::string format = "json";
+};
+
+ExportCli& ExportState() {
+  static ExportCli state;
+  return state;
+}
+
+}  // namespace
+
+void AddImportOptions(CLI::App& cmd) {
+  ImportCommandOptions& import = ImportState().options;
+  cmd.add_option("--db", import.db, kDbHelp)->required();
+  cmd.add_option("PATH", import.paths, "Inputs; '-' reads standard input")->required();
+  cmd.add_option("-j,--jobs", import.jobs, "Parallel parsers (default: one per core)");
+  cmd.add_option("--batch-records", import.batch_records, "Records per transaction")
+      ->capture_default_str();
+  cmd.add_option("--timespan-threshold-hours", import.timespan_threshold_hours,
+                 "Split reports spanning more than this many hours per UTC day")
+      ->capture_default_str();
+  cmd.add_flag("-q,--quiet", import.quiet, "No progress bar and no summary");
+  AddFailureSampleOption(cmd, ImportState().keep);
+  AddLimitOptions(cmd, import.limits);
+  AddEnrichOptions(cmd, import.enrich, true);
+}
+
+int RunImportCommand() {
+  ImportCli& s = ImportState();
+  s.options.keep_sample = *parse::ParseKeepSample(s.keep);
+  return RunImport(s.options);
+}
+
+void AddStatsOptions(CLI::App& cmd) {
+  StatsCommandOptions& stats = StatsState();
+  cmd.add_option("--db", stats.db, kDbHelp)->required();
+  AddFilterOptions(cmd, stats.filter);
+  cmd.add_flag("--json", stats.json, "Print the totals as JSON");
+}
+
+int RunStatsCommand() { return RunStats(StatsState()); }
+
+void AddExportOptions(CLI::App& cmd) {
+  ExportCli& s = ExportState();
+  cmd.add_option("--db", s.options.db, kDbHelp)->required();
+  cmd.add_option("-f,--format", s.format, "Output format")
+      ->check(CLI::IsMember({"json", "csv"}))
+      ->capture_default_str();
+  cmd.add_option("--type", s.options.type, "Report type")
+      ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls"}))
+      ->capture_default_str();
+  cmd.add_option("-o,--output", s.options.output, "Write to FILE instead of standard output");
+  AddFilterOptions(cmd, s.options.filter);
+}
+
+int RunExportCommand() {
+  ExportCli& s = ExportState();
+  s.options.format = s.format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
+  return RunExport(s.options);
 }
 
 }  // namespace dmarc::app

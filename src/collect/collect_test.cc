@@ -62,7 +62,7 @@ TEST_F(LocalSources, MaildirMailsAreFiledOnlyWhenFiledAndIntoMaildirPlusPlusFold
   Put(md / "new" / "1.a", "mail one");
   Put(md / "cur" / "2.b:2,S", "mail two");
   Put(md / "tmp" / "3.c", "being delivered");
-  config::MaildirConfig c;
+  MaildirOptions c;
   c.path = md.string();
   auto src = MakeMaildirSource(c, 1 << 20);
   auto n = src->Open();
@@ -149,7 +149,7 @@ TEST_F(LocalSources, OversizedMailsComeWithAnErrorNotTheirBytes) {
 }
 
 TEST_F(LocalSources, MissingPathsNameThePath) {
-  config::MaildirConfig c;
+  MaildirOptions c;
   c.path = (dir_ / "nope").string();
   auto n = MakeMaildirSource(c, 1000)->Open();
   ASSERT_FALSE(n);

@@ -17,9 +17,6 @@ namespace dmarc::collect {
 
 namespace {
 
-using config::After;
-using config::TlsMode;
-
 struct SetFree {
   void operator()(mailimap_set* s) const { mailimap_set_free(s); }
 };
@@ -43,7 +40,7 @@ void SetServerName(struct mailstream_ssl_context* ctx, void* data) {
 
 class ImapSource : public Source {
  public:
-  ImapSource(const config::ImapConfig& c, std::size_t max_mail_bytes)
+  ImapSource(const ImapOptions& c, std::size_t max_mail_bytes)
       : c_(c), max_mail_bytes_(max_mail_bytes) {}
   ~ImapSource() override { Close(); }
 
@@ -381,7 +378,7 @@ class ImapSource : public Source {
     return MarkDeleted(set.get());
   }
 
-  config::ImapConfig c_;
+  ImapOptions c_;
   std::size_t max_mail_bytes_;
   mailimap* imap_ = nullptr;
   bool broken_ = false;  // the stream is unusable: no LOGOUT on close
@@ -397,8 +394,7 @@ class ImapSource : public Source {
 
 }  // namespace
 
-std::unique_ptr<Source> MakeImapSource(const config::ImapConfig& config,
-                                       std::size_t max_mail_bytes) {
+std::unique_ptr<Source> MakeImapSource(const ImapOptions& config, std::size_t max_mail_bytes) {
   return std::make_unique<ImapSource>(config, max_mail_bytes);
 }
 

@@ -121,7 +121,7 @@ class FileSource : public Source {
 
 class MaildirSource : public FileSource {
  public:
-  MaildirSource(const config::MaildirConfig& c, std::size_t max_mail_bytes)
+  MaildirSource(const MaildirOptions& c, std::size_t max_mail_bytes)
       : FileSource(c.path, max_mail_bytes), config_(c) {}
 
   std::string Describe() const override { return "maildir:" + path_; }
@@ -129,7 +129,7 @@ class MaildirSource : public FileSource {
   Status File(const std::vector<Filing>& filings) override {
     for (const auto& f : filings) {
       Status s = Ok();
-      if (config_.after == config::After::kArchive) {
+      if (config_.after == After::kArchive) {
         // Maildir++: the subfolder Archive/Aggregate is the directory .Archive.Aggregate.
         const fs::path folder = fs::path(path_) / fmt::format(".{}.{}", config_.archive_folder,
                                                               FolderName(f.mail_class));
@@ -137,7 +137,7 @@ class MaildirSource : public FileSource {
         fs::create_directories(folder / "new", ec);
         fs::create_directories(folder / "tmp", ec);
         s = MoveInto(f.id, folder / "cur");
-      } else if (config_.after == config::After::kDelete) {
+      } else if (config_.after == After::kDelete) {
         std::error_code ec;
         fs::remove(f.id, ec);
         if (ec) s = MakeError(fmt::format("{}: cannot delete: {}", f.id, ec.message()));
@@ -161,7 +161,7 @@ class MaildirSource : public FileSource {
   }
 
  private:
-  config::MaildirConfig config_;
+  MaildirOptions config_;
 };
 
 // A drop folder: anything put into it is read; files with a report go to processed/, others to
@@ -322,8 +322,7 @@ class MboxSource : public FileSource {
 
 }  // namespace
 
-std::unique_ptr<Source> MakeMaildirSource(const config::MaildirConfig& c,
-                                          std::size_t max_mail_bytes) {
+std::unique_ptr<Source> MakeMaildirSource(const MaildirOptions& c, std::size_t max_mail_bytes) {
   return std::make_unique<MaildirSource>(c, max_mail_bytes);
 }
 std::unique_ptr<Source> MakeMboxSource(const std::string& path, std::size_t max_mail_bytes) {

@@ -24,16 +24,13 @@ namespace dmarc::collect {
 
 namespace {
 
-using config::After;
-using config::TlsMode;
-
 void SetServerName(struct mailstream_ssl_context* ctx, void* data) {
   mailstream_ssl_set_server_name(ctx, static_cast<char*>(data));
 }
 
 class Pop3Source : public Source {
  public:
-  Pop3Source(const config::Pop3Config& c, const std::string& state_dir, std::size_t max_mail_bytes)
+  Pop3Source(const Pop3Options& c, const std::string& state_dir, std::size_t max_mail_bytes)
       : c_(c), max_mail_bytes_(max_mail_bytes) {
     state_file_ =
         c.state_file.empty()
@@ -221,7 +218,7 @@ class Pop3Source : public Source {
     return Ok();
   }
 
-  config::Pop3Config c_;
+  Pop3Options c_;
   std::size_t max_mail_bytes_;
   std::string state_file_;
   mailpop3* pop3_ = nullptr;
@@ -235,7 +232,7 @@ class Pop3Source : public Source {
 
 }  // namespace
 
-std::unique_ptr<Source> MakePop3Source(const config::Pop3Config& config,
+std::unique_ptr<Source> MakePop3Source(const Pop3Options& config,
                                        const std::string& default_state_dir,
                                        std::size_t max_mail_bytes) {
   return std::make_unique<Pop3Source>(config, default_state_dir, max_mail_bytes);

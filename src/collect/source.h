@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "base/result.h"
-#include "config/config.h"
 
 namespace dmarc::collect {
 
@@ -60,16 +59,53 @@ class Source {
   virtual void Close() {}
 };
 
+// What becomes of a mail once every report in it is committed.
+enum class After { kArchive, kMove, kDelete, kKeep };
+
+enum class TlsMode { kTls, kStartTls, kNone };
+
+// What IMAP and POP3 share: where the server is and how to log in.
+struct ServerOptions {
+  std::string host;
+  int port = 0;  // 0: the protocol's port for the TLS mode
+  TlsMode tls = TlsMode::kTls;
+  bool verify_tls = true;
+  std::string ca_file;  // empty: the system's trusted certificates
+  std::string user;
+  std::string password;  // never logged
+  int batch_size = 50;   // mails per fetch and per store transaction
+  int timeout = 60;      // seconds for any one network operation
+};
+
+struct ImapOptions : ServerOptions {
+  std::string auth = "login";  // "login" | "plain" (AUTHENTICATE PLAIN)
+  std::string folder = "INBOX";
+  After after = After::kArchive;
+  std::string archive_folder = "Archive";
+  std::string move_to;  // with after = move: [YEAR] [MONTH] [DAY] [WEEK] are replaced
+  bool idle = true;     // use IMAP IDLE with --watch when the server offers it
+};
+
+struct Pop3Options : ServerOptions {
+  After after = After::kDelete;  // kDelete or kKeep
+  // UIDLs of mails kept on the server that were already read (default: beside the store).
+  std::string state_file;
+};
+
+struct MaildirOptions {
+  std::string path;
+  After after = After::kArchive;           // kArchive, kDelete or kKeep
+  std::string archive_folder = "Archive";  // Maildir++ subfolders .Archive.Aggregate, ...
+};
+
 // The local sources. `max_mail_bytes` bounds each mail read.
-std::unique_ptr<Source> MakeMaildirSource(const config::MaildirConfig& config,
-                                          std::size_t max_mail_bytes);
+std::unique_ptr<Source> MakeMaildirSource(const MaildirOptions& config, std::size_t max_mail_bytes);
 std::unique_ptr<Source> MakeMboxSource(const std::string& path, std::size_t max_mail_bytes);
 std::unique_ptr<Source> MakeDirectorySource(const std::string& path, std::size_t max_mail_bytes);
 
 // The remote sources (libetpan).
-std::unique_ptr<Source> MakeImapSource(const config::ImapConfig& config,
-                                       std::size_t max_mail_bytes);
-std::unique_ptr<Source> MakePop3Source(const config::Pop3Config& config,
+std::unique_ptr<Source> MakeImapSource(const ImapOptions& config, std::size_t max_mail_bytes);
+std::unique_ptr<Source> MakePop3Source(const Pop3Options& config,
                                        const std::string& default_state_dir,
                                        std::size_t max_mail_bytes);
 

@@ -19,6 +19,10 @@ namespace dmarc::config {
 
 namespace {
 
+using collect::After;
+using collect::TlsMode;
+using log::SyslogTransport;
+
 constexpr std::size_t kMaxFileBytes = 1024 * 1024;  // a config or secret file larger is a mistake
 
 Result<std::string> ReadSmallFile(const std::string& path) {
@@ -267,7 +271,7 @@ void Bind(Table& t, StoreConfig& c) {
 }
 
 // "udp://host:port", "tcp://host:port", "host:port" or "host" (UDP; port 514); [v6] in brackets.
-bool ParseSyslogTarget(const std::string& text, LogConfig& c) {
+bool ParseSyslogTarget(const std::string& text, log::Options& c) {
   std::string rest = text;
   c.syslog_transport = SyslogTransport::kUdp;
   if (rest.starts_with("udp://")) {
@@ -307,7 +311,7 @@ bool ParseSyslogTarget(const std::string& text, LogConfig& c) {
   return true;
 }
 
-void Bind(Table& t, LogConfig& c) {
+void Bind(Table& t, log::Options& c) {
   t.Word("level", c.level, {"debug", "info", "warning", "error", "critical"});
   t.Bool("stderr", c.to_stderr);
   t.Str("file", c.file);
@@ -341,7 +345,7 @@ bool IsDuration(const std::string& s) {
   return true;
 }
 
-void Bind(Table& t, ConsulConfig& c) {
+void Bind(Table& t, consul::Options& c) {
   t.Str("address", c.address);
   t.Secret("token", c.token);
   t.Str("service_name", c.service_name);
@@ -392,7 +396,7 @@ const std::initializer_list<std::pair<const char*, TlsMode>> kTlsModes = {
     {"tls", TlsMode::kTls}, {"starttls", TlsMode::kStartTls}, {"none", TlsMode::kNone}};
 
 // The keys IMAP and POP3 share; `ports` are the defaults for TLS and for the other modes.
-void Bind(Table& t, ServerConfig& c, std::pair<int, int> ports) {
+void Bind(Table& t, collect::ServerOptions& c, std::pair<int, int> ports) {
   t.Str("host", c.host);
   t.Integer("port", c.port, 1, 65535);
   t.Choice("tls", c.tls, kTlsModes);
@@ -408,8 +412,8 @@ void Bind(Table& t, ServerConfig& c, std::pair<int, int> ports) {
   if (c.port == 0) c.port = c.tls == TlsMode::kTls ? ports.first : ports.second;
 }
 
-void Bind(Table& t, ImapConfig& c) {
-  Bind(t, static_cast<ServerConfig&>(c), {993, 143});
+void Bind(Table& t, collect::ImapOptions& c) {
+  Bind(t, static_cast<collect::ServerOptions&>(c), {993, 143});
   t.Str("auth", c.auth);
   t.Str("folder", c.folder);
   t.Choice("after", c.after,
@@ -433,8 +437,8 @@ void Bind(Table& t, ImapConfig& c) {
   }
 }
 
-void Bind(Table& t, Pop3Config& c) {
-  Bind(t, static_cast<ServerConfig&>(c), {995, 110});
+void Bind(Table& t, collect::Pop3Options& c) {
+  Bind(t, static_cast<collect::ServerOptions&>(c), {995, 110});
   t.Choice("after", c.after, {{"delete", After::kDelete}, {"keep", After::kKeep}});
   t.Str("state_file", c.state_file);
 }
@@ -444,7 +448,7 @@ void Bind(Table& t, PathConfig& c) {
   if (t.present() && c.path.empty()) t.Error("path", "is required");
 }
 
-void Bind(Table& t, MaildirConfig& c) {
+void Bind(Table& t, collect::MaildirOptions& c) {
   t.Str("path", c.path);
   t.Choice("after", c.after,
            {{"archive", After::kArchive}, {"delete", After::kDelete}, {"keep", After::kKeep}});
@@ -507,6 +511,11 @@ std::string EnvName(const std::string& table, const std::string& key) {
   return out;
 }
 
+std::string GeoIpDbFromEnvironment(const EnvLookup& env) {
+  const char* v = env ? env("DMARC_REPORT_GEOIP_DB") : nullptr;
+  return v ? v : "";
+}
+
 EnvLookup ProcessEnvironment() {
   return [](const std::string& name) -> const char* { return std::getenv(name.c_str()); };
 }
@@ -554,6 +563,7 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   Load(&root, "log", env, config.log, errors, secrets);
   LoadOptional(&root, "consul", env, config.consul, errors, secrets);
   Load(&root, "enrich", env, config.enrich, errors, secrets);
+  config.enrich.preferred_geoip_db = GeoIpDbFromEnvironment(env);
   Load(&root, "failure", env, config.failure, errors, secrets);
   Load(&root, "web", env, config.web, errors, secrets);
   if (errors.empty() && !config.imap && !config.pop3 && !config.maildir && !config.mbox &&

@@ -14,6 +14,9 @@
 namespace dmarc::config {
 namespace {
 
+using collect::After;
+using log::SyslogTransport;
+
 namespace fs = std::filesystem;
 
 class ConfigTest : public ::testing::Test {

@@ -52,7 +52,7 @@ size_t KeepAnswer(char* data, size_t size, size_t n, void* user) {
 
 }  // namespace
 
-Agent::Agent(config::ConsulConfig config) : config_(std::move(config)) {
+Agent::Agent(Options config) : config_(std::move(config)) {
   id_ = config_.service_id.empty() ? config_.service_name + "-" + HostName() : config_.service_id;
   check_url_ = config_.check_url;
   if (check_url_.empty()) {

@@ -9,13 +9,25 @@
 #include <string>
 
 #include "base/result.h"
-#include "config/config.h"
-
 namespace dmarc::consul {
+
+// The registration (the [consul] table of the configuration).
+struct Options {
+  std::string address = "http://127.0.0.1:8500";  // the agent's HTTP API
+  std::string token;                              // ACL token (X-Consul-Token); a secret
+  std::string service_name = "dmarc-report";
+  std::string service_id;       // empty: service_name-hostname
+  std::string service_address;  // empty: the agent's node address
+  int service_port = 8080;
+  std::string check_url;  // empty: http://{service_address or 127.0.0.1}:{service_port}/healthz
+  std::string check_interval = "10s";  // Consul durations: 10s, 1m, 1h30m
+  std::string check_timeout = "5s";
+  std::string deregister_after = "10m";  // DeregisterCriticalServiceAfter
+};
 
 class Agent {
  public:
-  explicit Agent(config::ConsulConfig config);
+  explicit Agent(Options config);
 
   // The service registration document.
   std::string RegistrationJson() const;
@@ -28,7 +40,7 @@ class Agent {
  private:
   Result<bool> Put(const std::string& path, const std::string& body) const;
 
-  config::ConsulConfig config_;
+  Options config_;
   std::string id_;
   std::string check_url_;
 };

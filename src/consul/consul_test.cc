@@ -16,7 +16,7 @@ using testing::FakeConsulAgent;
 
 TEST(Consul, RegistersAndDeregistersAsTheAgentApiDocuments) {
   FakeConsulAgent agent;
-  config::ConsulConfig c;
+  Options c;
   c.address = agent.address() + "/";
   c.token = "b1gs3cr3t-acl";
   c.service_name = "dmarc-report";
@@ -58,7 +58,7 @@ TEST(Consul, RegistersAndDeregistersAsTheAgentApiDocuments) {
 
 TEST(Consul, DefaultsNameTheHostAndLeaveTheAddressToTheAgent) {
   FakeConsulAgent agent;
-  config::ConsulConfig c;
+  Options c;
   c.address = agent.address();
   Agent a(c);
   ASSERT_TRUE(a.Register());
@@ -71,14 +71,14 @@ TEST(Consul, DefaultsNameTheHostAndLeaveTheAddressToTheAgent) {
   EXPECT_EQ(body["Check"]["HTTP"], "http://127.0.0.1:8080/healthz");
   EXPECT_EQ(body["Check"]["Interval"], "10s");
 
-  config::ConsulConfig v6 = c;
+  Options v6 = c;
   v6.service_address = "fd00::7";
   EXPECT_EQ(Agent(v6).check_url(), "http://[fd00::7]:8080/healthz");
 }
 
 TEST(Consul, AnAgentRefusalIsAnErrorNamingTheStatus) {
   FakeConsulAgent agent(403, "ACL not found\n");
-  config::ConsulConfig c;
+  Options c;
   c.address = agent.address();
   c.token = "wrong";
   auto r = Agent(c).Register();
@@ -89,7 +89,7 @@ TEST(Consul, AnAgentRefusalIsAnErrorNamingTheStatus) {
 
 TEST(Consul, AnUnreachableAgentIsAnErrorNamingTheUrl) {
   const int port = testing::FreePort();  // nothing listens there
-  config::ConsulConfig c;
+  Options c;
   c.address = "http://127.0.0.1:" + std::to_string(port);
   auto r = Agent(c).Register();
   ASSERT_FALSE(r);

@@ -64,12 +64,10 @@ std::optional<DnsStatus> ParseDnsStatus(std::string_view s) {
   return std::nullopt;
 }
 
-std::optional<std::string> FindDefaultGeoIpDatabase() {
+std::optional<std::string> FindDefaultGeoIpDatabase(const std::string& preferred) {
   namespace fs = std::filesystem;
   std::vector<fs::path> candidates;
-  if (const char* env = std::getenv("DMARC_REPORT_GEOIP_DB"); env && *env) {
-    candidates.emplace_back(env);
-  }
+  if (!preferred.empty()) candidates.emplace_back(preferred);
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
@@ -145,7 +143,7 @@ Result<std::unique_ptr<Enricher>> Enricher::Create(const Options& options) {
   }
   std::vector<std::string> dbs = options.geoip_dbs;
   if (dbs.empty()) {
-    if (auto d = FindDefaultGeoIpDatabase()) dbs.push_back(*d);
+    if (auto d = FindDefaultGeoIpDatabase(options.preferred_geoip_db)) dbs.push_back(*d);
   }
   auto geo = GeoIp::Open(dbs);
   if (!geo) return MakeError(geo.error());

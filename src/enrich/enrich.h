@@ -39,6 +39,8 @@ struct Options {
   // MaxMind DB files (country and/or ASN), read in order; the first that knows a field wins.
   // Empty: the default country database (see FindDefaultGeoIpDatabase).
   std::vector<std::string> geoip_dbs;
+  // Tried first for the default country database; the app takes it from $DMARC_REPORT_GEOIP_DB.
+  std::string preferred_geoip_db;
   std::vector<std::string> services_files;  // read after the built-in list
 };
 
@@ -137,13 +139,13 @@ class Enricher {
 void Apply(const IpInfo& info, model::Source& source);
 
 // The default country database: the first existing file of
-//   $DMARC_REPORT_GEOIP_DB,
+//   `preferred` (when not empty; the app passes $DMARC_REPORT_GEOIP_DB),
 //   <executable dir>/../share/dmarc-report/geoip/<npm path>,
 //   <executable dir>/../geoip/<npm path>   (a build directory inside the source tree),
 //   <source dir at build time>/geoip/<npm path>,
 // where <npm path> is node_modules/@ip-location-db/geo-whois-asn-country-mmdb/
 // geo-whois-asn-country.mmdb (installed by scripts/install-deps.sh with npm ci in geoip/).
-std::optional<std::string> FindDefaultGeoIpDatabase();
+std::optional<std::string> FindDefaultGeoIpDatabase(const std::string& preferred = "");
 
 // Validates a nameserver as given on the command line: "IP" or "IP:PORT" or "[IPv6]:PORT".
 Result<std::string> NormalizeNameserver(std::string_view text);

@@ -86,8 +86,7 @@ int Severity(spdlog::level::level_enum level) {
   }
 }
 
-Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& name,
-                                                   const config::LogConfig& config,
+Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& name, const Options& config,
                                                    const std::vector<std::string>& secrets) {
   auto guard = std::make_shared<RedactingSink>(secrets);
   if (config.to_stderr) {
@@ -118,7 +117,7 @@ Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& name,
   return logger;
 }
 
-Result<bool> Setup(const config::LogConfig& config, const std::vector<std::string>& secrets) {
+Result<bool> Setup(const Options& config, const std::vector<std::string>& secrets) {
   auto logger = MakeLogger("dmarc-report", config, secrets);
   if (!logger) return MakeError(logger.error());
   spdlog::set_default_logger(*logger);

@@ -14,21 +14,33 @@
 #include <vector>
 
 #include "base/result.h"
-#include "config/config.h"
-
 namespace dmarc::log {
+
+enum class SyslogTransport { kUdp, kTcp };
+
+// Where log lines go (the [log] table of the configuration).
+struct Options {
+  std::string level = "info";  // debug, info, warning, error, critical
+  bool to_stderr = true;       // key `stderr`
+  std::string file;            // appended to; empty: none
+  std::string syslog;          // "udp://host:port", "tcp://host:port" or "host" (UDP, 514)
+  std::string syslog_facility = "daemon";
+  // Parsed from `syslog` by the configuration's loader; an empty host: no syslog.
+  SyslogTransport syslog_transport = SyslogTransport::kUdp;
+  std::string syslog_host;
+  int syslog_port = 514;
+};
 
 // Every occurrence of a secret (longest first) replaced by "[redacted]"; empty secrets ignored.
 std::string Redact(std::string_view text, const std::vector<std::string>& secrets);
 
 // A logger with the configured sinks behind the redaction guard. Fails when the file cannot be
 // opened; a syslog server that is down is not an error (lines are dropped until it is back).
-Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& name,
-                                                   const config::LogConfig& config,
+Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& name, const Options& config,
                                                    const std::vector<std::string>& secrets);
 
 // MakeLogger, installed as spdlog's default logger (what spdlog::info() ... write to).
-Result<bool> Setup(const config::LogConfig& config, const std::vector<std::string>& secrets);
+Result<bool> Setup(const Options& config, const std::vector<std::string>& secrets);
 
 // RFC 5424 PRI value parts.
 int Facility(const std::string& name);  // "daemon" → 3; unknown names → 1 (user)

@@ -50,7 +50,7 @@ TEST(Syslog, FacilityAndSeverityFollowRfc5424) {
 }
 
 TEST(Syslog, MessageHasTheRfc5424Header) {
-  RemoteSyslogSink sink(config::SyslogTransport::kUdp, "127.0.0.1", 9, 3, "dmarc-report");
+  RemoteSyslogSink sink(SyslogTransport::kUdp, "127.0.0.1", 9, 3, "dmarc-report");
   spdlog::details::log_msg msg("x", spdlog::level::warn, "disk almost full");
   msg.time = std::chrono::system_clock::time_point(std::chrono::seconds(1764084034)) +
              std::chrono::microseconds(1234);
@@ -63,7 +63,7 @@ TEST(Syslog, MessageHasTheRfc5424Header) {
 }
 
 TEST_F(LogTest, FileGetsLinesAtTheLevelAndNeverASecret) {
-  config::LogConfig c;
+  Options c;
   c.to_stderr = false;
   c.level = "warning";
   c.file = (dir_ / "service.log").string();
@@ -85,7 +85,7 @@ TEST_F(LogTest, FileGetsLinesAtTheLevelAndNeverASecret) {
 
 TEST_F(LogTest, AFileThatCannotBeOpenedIsAnError) {
   std::ofstream(dir_ / "plain") << "a file, not a folder";
-  config::LogConfig c;
+  Options c;
   c.file = (dir_ / "plain" / "x.log").string();
   auto logger = MakeLogger("t", c, {});
   ASSERT_FALSE(logger);
@@ -96,9 +96,9 @@ TEST_F(LogTest, AFileThatCannotBeOpenedIsAnError) {
 TEST_F(LogTest, RemoteSyslogNgReceivesUdpAndTcpLinesWithoutSecrets) {
   testing::SyslogNg server(dir_ / "syslog");
   ASSERT_FALSE(::testing::Test::HasFailure());
-  for (const auto transport : {config::SyslogTransport::kUdp, config::SyslogTransport::kTcp}) {
-    const bool tcp = transport == config::SyslogTransport::kTcp;
-    config::LogConfig c;
+  for (const auto transport : {SyslogTransport::kUdp, SyslogTransport::kTcp}) {
+    const bool tcp = transport == SyslogTransport::kTcp;
+    Options c;
     c.to_stderr = false;
     c.level = "debug";
     c.syslog_transport = transport;
@@ -124,7 +124,7 @@ TEST_F(LogTest, RemoteSyslogNgReceivesUdpAndTcpLinesWithoutSecrets) {
 
 TEST_F(LogTest, ASyslogServerThatIsDownDropsLinesWithoutStalling) {
   const int port = testing::FreePort();  // nothing listens there
-  RemoteSyslogSink sink(config::SyslogTransport::kTcp, "127.0.0.1", port, 3, "dmarc-report");
+  RemoteSyslogSink sink(SyslogTransport::kTcp, "127.0.0.1", port, 3, "dmarc-report");
   spdlog::details::log_msg msg("x", spdlog::level::info, "lost");
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 100; ++i) sink.log(msg);

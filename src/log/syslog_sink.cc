@@ -41,7 +41,7 @@ bool ConnectWithTimeout(int fd, const addrinfo& a) {
 
 }  // namespace
 
-RemoteSyslogSink::RemoteSyslogSink(config::SyslogTransport transport, std::string host, int port,
+RemoteSyslogSink::RemoteSyslogSink(SyslogTransport transport, std::string host, int port,
                                    int facility, std::string app_name)
     : transport_(transport),
       host_(std::move(host)),
@@ -66,7 +66,7 @@ void RemoteSyslogSink::Close() {
 bool RemoteSyslogSink::Connect() {
   const auto now = std::chrono::steady_clock::now();
   if (now < retry_at_) return false;
-  const bool tcp = transport_ == config::SyslogTransport::kTcp;
+  const bool tcp = transport_ == SyslogTransport::kTcp;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = tcp ? SOCK_STREAM : SOCK_DGRAM;
@@ -118,7 +118,7 @@ void RemoteSyslogSink::sink_it_(const spdlog::details::log_msg& msg) {
     return;
   }
   std::string line = Format(msg);
-  if (transport_ == config::SyslogTransport::kUdp) {
+  if (transport_ == SyslogTransport::kUdp) {
     if (line.size() > kMaxUdpMessage) line.resize(kMaxUdpMessage);
     // A refused datagram (no server yet) is lost; the socket stays usable.
     if (::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) < 0) ++dropped_;

@@ -11,13 +11,13 @@
 #include <mutex>
 #include <string>
 
-#include "config/config.h"
+#include "log/log.h"
 
 namespace dmarc::log {
 
 class RemoteSyslogSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  RemoteSyslogSink(config::SyslogTransport transport, std::string host, int port, int facility,
+  RemoteSyslogSink(SyslogTransport transport, std::string host, int port, int facility,
                    std::string app_name);
   ~RemoteSyslogSink() override;
   RemoteSyslogSink(const RemoteSyslogSink&) = delete;
@@ -36,7 +36,7 @@ class RemoteSyslogSink final : public spdlog::sinks::base_sink<std::mutex> {
   bool Connect();
   void Close();
 
-  config::SyslogTransport transport_;
+  SyslogTransport transport_;
   std::string host_;
   int port_;
   int facility_;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <fstream>
 #include <vector>
 
 #include "base/time.h"
@@ -121,38 +120,6 @@ Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQ
       "<script type=\"application/json\" id=\"dmarc-data\">{}</script>\n"
       "<script>{}</script>\n</body>\n</html>\n",
       csp, style, data_text, script);
-}
-
-int RunHtmlReport(const HtmlReportOptions& options) {
-  for (const auto& [name, value] : {std::pair{"--from", options.from}, {"--to", options.to}}) {
-    if (!value.empty() && !ParseDate(value)) {
-      fmt::print(stderr, "{}: \"{}\" is not a date YYYY-MM-DD\n", name, value);
-      return 2;
-    }
-  }
-  auto st = store::OpenStore(options.db, store::OpenOptions{});
-  if (!st) {
-    fmt::print(stderr, "{}\n", st.error());
-    return 2;
-  }
-  auto q = store::OpenDashboard(options.db);
-  if (!q) {
-    fmt::print(stderr, "{}\n", q.error());
-    return 2;
-  }
-  auto html = BuildHtmlReport(**st, **q, options);
-  if (!html) {
-    fmt::print(stderr, "{}: {}\n", (*st)->Describe(), html.error());
-    return 2;
-  }
-  std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
-  out.write(html->data(), static_cast<std::streamsize>(html->size()));
-  out.close();
-  if (!out) {
-    fmt::print(stderr, "{}: cannot write\n", options.output);
-    return 2;
-  }
-  return 0;
 }
 
 }  // namespace dmarc::web

@@ -1,5 +1,5 @@
-// `dmarc-report report --html FILE`: one self-contained HTML file (inline script, style and
-// data, no requests) with the overview, sources and domains views, to open offline or mail.
+// The page of `dmarc-report report --html FILE`: one self-contained HTML file (inline script, style
+// and data, no requests) with the overview, sources and domains views, to open offline or mail.
 #pragma once
 
 #include <string>
@@ -10,9 +10,8 @@
 
 namespace dmarc::web {
 
+// The filters of the page (as the dashboard's).
 struct HtmlReportOptions {
-  std::string db;
-  std::string output;  // the HTML file to write
   std::string domain;
   std::string from;  // YYYY-MM-DD
   std::string to;
@@ -21,8 +20,5 @@ struct HtmlReportOptions {
 // The page for the filters, answered by store and queries.
 Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQueries& queries,
                                     const HtmlReportOptions& options);
-
-// The command: exit status 0, or 2 when the store, a filter or the output file is unusable.
-int RunHtmlReport(const HtmlReportOptions& options);
 
 }  // namespace dmarc::web

@@ -7,9 +7,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
-#include <fstream>
-#include <map>
 #include <mutex>
 #include <sstream>
 #include <vector>
@@ -19,6 +16,7 @@
 #include "store/store.h"
 #include "web/api.h"
 #include "web/assets.h"
+#include "web/auth.h"
 
 namespace dmarc::web {
 
@@ -28,13 +26,6 @@ constexpr const char* kCsp =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'";
-constexpr auto kSessionLifetime = std::chrono::hours(12);
-constexpr std::size_t kMaxSessions = 10'000;
-// Sign-in attempts: at most 5 failures per client address in 15 minutes; at most 10,000
-// addresses remembered.
-constexpr std::size_t kMaxFailedSignIns = 5;
-constexpr auto kSignInWindow = std::chrono::minutes(15);
-constexpr std::size_t kMaxTrackedAddresses = 10'000;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 
 struct HostPort {
@@ -78,146 +69,6 @@ bool IsLoopback(const std::string& host) {
   return false;
 }
 
-Result<std::string> ReadFirstLine(const std::string& path, const char* what) {
-  std::ifstream in(path);
-  if (!in) return MakeError(fmt::format("{} {}: cannot read", what, path));
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
-  return line;
-}
-
-// Users (name → Argon2id hash string), a bearer token and the signed-in sessions.
-class Auth {
- public:
-  Result<bool> Load(const ServeOptions& o) {
-    if (!o.token_file.empty()) {
-      auto t = ReadFirstLine(o.token_file, "--token-file");
-      if (!t) return MakeError(t.error());
-      if (t->size() < 16) {
-        return MakeError(
-            fmt::format("--token-file {}: the token needs at least 16 characters", o.token_file));
-      }
-      token_ = *t;
-    }
-    if (!o.users_file.empty()) {
-      std::ifstream in(o.users_file);
-      if (!in) return MakeError(fmt::format("--users {}: cannot read", o.users_file));
-      std::string line;
-      int n = 0;
-      while (std::getline(in, line)) {
-        ++n;
-        if (line.empty() || line[0] == '#') continue;
-        const auto colon = line.find(':');
-        if (colon == 0 || colon == std::string::npos ||
-            line.compare(colon + 1, 7, "$argon2") != 0) {
-          return MakeError(fmt::format(
-              "--users {} line {}: expected NAME:HASH (from dmarc-report hash-password)",
-              o.users_file, n));
-        }
-        users_[line.substr(0, colon)] = line.substr(colon + 1);
-      }
-      if (users_.empty()) return MakeError(fmt::format("--users {}: no users", o.users_file));
-    }
-    return true;
-  }
-
-  bool enabled() const { return !token_.empty() || !users_.empty(); }
-
-  bool TokenMatches(const std::string& candidate) const {
-    return !token_.empty() && candidate.size() == token_.size() &&
-           sodium_memcmp(candidate.data(), token_.data(), token_.size()) == 0;
-  }
-
-  bool PasswordMatches(const std::string& user, const std::string& password) const {
-    auto it = users_.find(user);
-    if (it == users_.end()) return false;
-    return crypto_pwhash_str_verify(it->second.c_str(), password.data(), password.size()) == 0;
-  }
-
-  std::string NewSession() {
-    unsigned char raw[32];
-    randombytes_buf(raw, sizeof raw);
-    char hex[65];
-    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-    std::lock_guard lock(mu_);
-    Expire();
-    if (sessions_.size() >= kMaxSessions) sessions_.erase(sessions_.begin());
-    sessions_[hex] = std::chrono::steady_clock::now() + kSessionLifetime;
-    return hex;
-  }
-
-  bool SessionValid(const std::string& id) {
-    std::lock_guard lock(mu_);
-    auto it = sessions_.find(id);
-    return it != sessions_.end() && it->second > std::chrono::steady_clock::now();
-  }
-
-  void EndSession(const std::string& id) {
-    std::lock_guard lock(mu_);
-    sessions_.erase(id);
-  }
-
-  // Failed sign-ins per client address: after kMaxFailedSignIns within kSignInWindow, the address
-  // may not try again until the oldest of them is that old. Returns the seconds to wait (0: may
-  // try now).
-  long SignInWait(const std::string& address) {
-    std::lock_guard lock(mu_);
-    const auto now = std::chrono::steady_clock::now();
-    auto it = failures_.find(address);
-    if (it == failures_.end()) return 0;
-    std::erase_if(it->second, [&](auto t) { return t + kSignInWindow <= now; });
-    if (it->second.size() < kMaxFailedSignIns) return 0;
-    const auto wait = it->second.front() + kSignInWindow - now;
-    return std::chrono::duration_cast<std::chrono::seconds>(wait).count() + 1;
-  }
-  void SignInFailed(const std::string& address) {
-    std::lock_guard lock(mu_);
-    if (failures_.size() >= kMaxTrackedAddresses && !failures_.contains(address)) {
-      // Many addresses at once: forget those whose failures are all old first, then any.
-      const auto now = std::chrono::steady_clock::now();
-      std::erase_if(failures_, [&](const auto& kv) {
-        return kv.second.empty() || kv.second.back() + kSignInWindow <= now;
-      });
-      if (failures_.size() >= kMaxTrackedAddresses) failures_.erase(failures_.begin());
-    }
-    auto& times = failures_[address];
-    times.push_back(std::chrono::steady_clock::now());
-    if (times.size() > kMaxFailedSignIns) times.erase(times.begin());
-  }
-  void SignedIn(const std::string& address) {
-    std::lock_guard lock(mu_);
-    failures_.erase(address);
-  }
-
- private:
-  void Expire() {
-    const auto now = std::chrono::steady_clock::now();
-    std::erase_if(sessions_, [&](const auto& kv) { return kv.second <= now; });
-  }
-
-  std::string token_;
-  std::map<std::string, std::string> users_;
-  std::mutex mu_;
-  std::map<std::string, std::chrono::steady_clock::time_point> sessions_;
-  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> failures_;
-};
-
-std::string SessionCookie(const httplib::Request& req) {
-  const std::string cookies = req.get_header_value("Cookie");
-  std::size_t pos = 0;
-  while (pos < cookies.size()) {
-    auto end = cookies.find(';', pos);
-    if (end == std::string::npos) end = cookies.size();
-    std::string item = cookies.substr(pos, end - pos);
-    const auto first = item.find_first_not_of(' ');
-    if (first != std::string::npos) item = item.substr(first);
-    if (item.starts_with("session=")) return item.substr(8);
-    pos = end + 1;
-  }
-  return "";
-}
-
 // A few store connections, each used by one request at a time: a slow query does not hold up
 // the others.
 struct Connection {
@@ -258,7 +109,7 @@ class ConnectionPool {
 class HttpServer final : public Server {
  public:
   HttpServer(std::unique_ptr<ConnectionPool> pool, const ServeOptions& options)
-      : pool_(std::move(pool)), tls_(!options.tls_cert.empty()) {}
+      : pool_(std::move(pool)), tls_(!options.tls_cert.empty()), auth_(tls_) {}
 
   Result<bool> Setup(const ServeOptions& options) {
     if (auto r = auth_.Load(options); !r) return r;
@@ -284,6 +135,7 @@ class HttpServer final : public Server {
     } else {
       http_ = std::make_unique<httplib::Server>();
     }
+    Policies();
     Routes();
     if (hp->port == 0) {
       port_ = http_->bind_to_any_port(hp->host);
@@ -308,7 +160,8 @@ class HttpServer final : public Server {
   }
 
  private:
-  void Routes() {
+  // What holds for every request: limits, security headers, the authentication guard.
+  void Policies() {
     http_->set_payload_max_length(kMaxBodyBytes);
     http_->set_tcp_nodelay(true);  // small answers go out at once, not after a delayed ACK
     http_->set_read_timeout(std::chrono::seconds(30));
@@ -334,26 +187,29 @@ class HttpServer final : public Server {
       // The dashboard's data and the metrics need authentication when it is configured (a
       // Prometheus scraper sends the bearer token); /healthz tells nothing and stays open.
       const bool guarded = req.path.starts_with("/api/") || req.path == "/metrics";
-      if (!guarded || req.path == "/api/login" || req.path == "/api/session" || Authorized(req)) {
+      if (!guarded || req.path == "/api/login" || req.path == "/api/session" ||
+          auth_.Authorized(req)) {
         return httplib::Server::HandlerResponse::Unhandled;
       }
-      Json(res, 401, {{"error", "sign in first"}});
+      SendJson(res, 401, {{"error", "sign in first"}});
       return httplib::Server::HandlerResponse::Handled;
     });
     http_->set_exception_handler(
         [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-          Json(res, 500, {{"error", "internal error"}});
+          SendJson(res, 500, {{"error", "internal error"}});
         });
+  }
+
+  void Routes() {
     http_->Get("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
-      Json(res, 200, {{"auth_required", auth_.enabled()}, {"signed_in", Authorized(req)}});
+      SendJson(res, 200,
+               {{"auth_required", auth_.enabled()}, {"signed_in", auth_.Authorized(req)}});
     });
-    http_->Post("/api/login",
-                [this](const httplib::Request& req, httplib::Response& res) { Login(req, res); });
+    http_->Post("/api/login", [this](const httplib::Request& req, httplib::Response& res) {
+      auth_.Login(req, res);
+    });
     http_->Post("/api/logout", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!SameOrigin(req)) return Json(res, 403, {{"error", "cross-origin request"}});
-      auth_.EndSession(SessionCookie(req));
-      res.set_header("Set-Cookie", Cookie("", 0));
-      Json(res, 200, {{"signed_in", false}});
+      auth_.Logout(req, res);
     });
     http_->Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
       res.set_header("Cache-Control", "no-store");
@@ -400,64 +256,6 @@ class HttpServer final : public Server {
     });
   }
 
-  static void Json(httplib::Response& res, int status, const nlohmann::json& j) {
-    res.status = status;
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(DumpJson(j), "application/json");
-  }
-
-  bool Authorized(const httplib::Request& req) {
-    if (!auth_.enabled()) return true;
-    const std::string header = req.get_header_value("Authorization");
-    if (header.starts_with("Bearer ") && auth_.TokenMatches(header.substr(7))) return true;
-    const std::string session = SessionCookie(req);
-    return !session.empty() && auth_.SessionValid(session);
-  }
-
-  // Requests that change state must come from our own pages (SameSite=Strict covers the
-  // cookie; this covers signing in from a hostile page).
-  static bool SameOrigin(const httplib::Request& req) {
-    const std::string origin = req.get_header_value("Origin");
-    if (origin.empty()) return true;
-    const std::string host = req.get_header_value("Host");
-    return origin == "http://" + host || origin == "https://" + host;
-  }
-
-  std::string Cookie(const std::string& value, long max_age) const {
-    return fmt::format("session={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}", value,
-                       max_age, tls_ ? "; Secure" : "");
-  }
-
-  void Login(const httplib::Request& req, httplib::Response& res) {
-    if (!SameOrigin(req)) return Json(res, 403, {{"error", "cross-origin request"}});
-    if (!auth_.enabled()) return Json(res, 200, {{"signed_in", true}});
-    // Guessing is slowed per client address (behind a reverse proxy: for everyone at once).
-    if (const long wait = auth_.SignInWait(req.remote_addr); wait > 0) {
-      res.set_header("Retry-After", std::to_string(wait));
-      return Json(res, 429,
-                  {{"error", fmt::format("too many failed sign-ins from this address; try again "
-                                         "in {} s",
-                                         wait)}});
-    }
-    const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-    auto text = [&](const char* key) {
-      return body.is_object() && body.contains(key) && body[key].is_string()
-                 ? body[key].get<std::string>()
-                 : std::string();
-    };
-    const bool ok =
-        auth_.TokenMatches(text("token")) ||
-        (!text("user").empty() && auth_.PasswordMatches(text("user"), text("password")));
-    if (!ok) {
-      auth_.SignInFailed(req.remote_addr);
-      return Json(res, 401, {{"error", "wrong name, password or token"}});
-    }
-    auth_.SignedIn(req.remote_addr);
-    const long max_age = std::chrono::duration_cast<std::chrono::seconds>(kSessionLifetime).count();
-    res.set_header("Set-Cookie", Cookie(auth_.NewSession(), max_age));
-    Json(res, 200, {{"signed_in", true}});
-  }
-
   std::unique_ptr<ConnectionPool> pool_;
   bool tls_;
   Auth auth_;
@@ -486,29 +284,6 @@ Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
   auto server = std::make_unique<HttpServer>(std::move(pool), options);
   if (auto r = server->Setup(options); !r) return MakeError(r.error());
   return std::unique_ptr<Server>(std::move(server));
-}
-
-int RunServe(const ServeOptions& options) {
-  auto server = StartServer(options);
-  if (!server) {
-    fmt::print(stderr, "{}\n", server.error());
-    return 2;
-  }
-  auto* http = static_cast<HttpServer*>(server->get());
-  fmt::print(stderr, "dmarc-report: serving {} on {}/\n", options.db, http->Url());
-  std::fflush(stderr);
-  return (*server)->Run() ? 0 : 2;
-}
-
-Result<std::string> HashPassword(const std::string& password) {
-  if (sodium_init() < 0) return MakeError("libsodium failed to initialise");
-  if (password.empty()) return MakeError("empty password");
-  char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-    return MakeError("out of memory while hashing");
-  }
-  return std::string(out);
 }
 
 }  // namespace dmarc::web

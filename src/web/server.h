@@ -1,12 +1,13 @@
-// `dmarc-report serve`: the dashboard over HTTP(S) with cpp-httplib. Serves the embedded front
-// end (assets.h) and the JSON API (api.h), with a strict Content-Security-Policy. Listens on
-// loopback unless authentication is configured; see docs/api.md and README.md.
+// The dashboard over HTTP(S) with cpp-httplib, for `dmarc-report serve` and `run`. Serves the
+// embedded front end (assets.h) and the JSON API (api.h), with a strict Content-Security-Policy.
+// Listens on loopback unless authentication (auth.h) is configured; see docs/api.md, README.md.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "base/result.h"
+#include "web/auth.h"  // sign-in: Auth, HashPassword
 
 namespace dmarc::web {
 
@@ -18,6 +19,7 @@ struct ServeOptions {
   std::string tls_cert;                   // PEM certificate chain and key: serve HTTPS
   std::string tls_key;
   bool show_failure_samples = false;  // failure reports' message samples (personal data)
+  bool operator==(const ServeOptions&) const = default;
 };
 
 class Server {
@@ -33,11 +35,5 @@ class Server {
 
 // Opens the store, checks the options and binds the socket; errors name what is wrong.
 Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options);
-
-// The command: StartServer, print the address, Run. Exit status 0, or 2 on a setup error.
-int RunServe(const ServeOptions& options);
-
-// A libsodium (Argon2id) hash of password for a users file line.
-Result<std::string> HashPassword(const std::string& password);
 
 }  // namespace dmarc::web

@@ -1,0 +1,110 @@
+#include "app/cli.h"
+
+#include "app/store_commands.h"
+#include "base/time.h"
+#include "config/config.h"
+
+namespace dmarc::app {
+
+void AddLimitOptions(CLI::App& cmd, dmarc::Limits& limits) {
+  cmd.add_option("--max-report-bytes", limits.max_decompressed_bytes,
+                 "Largest decompressed report or mail, in bytes")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-input-bytes", limits.max_input_bytes, "Largest input file, in bytes")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-ratio", limits.max_compression_ratio,
+                 "Largest decompressed:compressed ratio (checked past 1 MiB)")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-zip-entries", limits.max_zip_entries, "Most entries read from one zip")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-xml-depth", limits.max_xml_depth, "Deepest XML element nesting")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-records", limits.max_records, "Most records in one report")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-field-bytes", limits.max_field_bytes,
+                 "Longest text field kept (longer ones are truncated)")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-tls-entries", limits.max_tls_entries,
+                 "Most policies and failure details read from one SMTP TLS report")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-headers", limits.max_headers,
+                 "Most feedback fields and sample headers kept from one failure report")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-nesting", limits.max_nesting,
+                 "Deepest nesting of containers (zip in gzip in mail ...)")
+      ->capture_default_str()
+      ->group("Limits");
+}
+
+void AddFailureSampleOption(CLI::App& cmd, std::string& keep) {
+  cmd.add_option("--failure-sample", keep,
+                 "What failure reports keep of the reported message: headers, full (with the "
+                 "body) or none (personal data: see README)")
+      ->check(CLI::IsMember({"headers", "full", "none"}))
+      ->capture_default_str();
+}
+
+void AddEnrichOptions(CLI::App& cmd, enrich::Options& o, bool allow_disable) {
+  o.preferred_geoip_db = config::GeoIpDbFromEnvironment(config::ProcessEnvironment());
+  const char* group = "Enrichment";
+  if (allow_disable) {
+    cmd.add_flag_callback(
+           "--no-enrich", [&o] { o.enabled = false; },
+           "Leave source fields empty: no DNS, no geolocation, no services")
+        ->group(group);
+  }
+  cmd.add_flag("--offline", o.offline,
+               "No DNS queries at all (geolocation and services by ASN still work)")
+      ->group(group);
+  cmd.add_option("--nameserver", o.nameservers,
+                 "DNS server IP[:PORT] for reverse lookups, repeatable (default: the system's "
+                 "from /etc/resolv.conf)")
+      ->group(group);
+  cmd.add_option("--dns-concurrency", o.dns_concurrency, "Reverse lookups in flight at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 10000u))
+      ->group(group);
+  cmd.add_option("--dns-timeout-ms", o.dns_timeout_ms,
+                 "Timeout of a lookup's first try; doubled on each retry")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60000))
+      ->group(group);
+  cmd.add_option("--dns-retries", o.dns_retries, "Tries after the first")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10))
+      ->group(group);
+  cmd.add_option_function<std::string>(
+         "--dns-cache-ttl",
+         [&o](const std::string& v) {
+           auto d = ParseDuration(v);
+           if (!d)
+             throw CLI::ValidationError("--dns-cache-ttl", "expected e.g. 3600, 90m, 12h, 7d");
+           o.dns_cache_ttl_seconds = *d;
+         },
+         "How long reverse-DNS answers stay cached (default 7d)")
+      ->group(group);
+  cmd.add_option("--geoip-db", o.geoip_dbs,
+                 "MaxMind DB file (country and/or ASN), repeatable (default: the bundled "
+                 "country database)")
+      ->group(group);
+  cmd.add_option("--services-file", o.services_files,
+                 "More sending services (KEY<TAB>NAME<TAB>TYPE), repeatable")
+      ->group(group);
+}
+
+void AddFilterOptions(CLI::App& cmd, FilterOptions& f) {
+  cmd.add_option("--domain", f.domain, "Only this policy domain");
+  cmd.add_option("--from", f.from, "First day, YYYY-MM-DD (UTC)");
+  cmd.add_option("--to", f.to, "Last day, YYYY-MM-DD (UTC), included");
+}
+
+}  // namespace dmarc::app

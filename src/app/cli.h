@@ -1,0 +1,64 @@
+// The command line: the table of subcommands (main.cc), what each subcommand registers and runs,
+// and the option groups several of them share. Each command's two functions live in its own
+// <name>_command.cc (import, enrich, stats and export in store_commands.cc; check-config and
+// vacuum in service_commands.cc) and keep their options in that file.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "base/limits.h"
+#include "enrich/enrich.h"
+
+namespace dmarc::app {
+
+struct FilterOptions;
+
+// One subcommand: add_options registers its options on the CLI11 subcommand (bound to state of
+// the command's own file); run is called once the command line is parsed, and returns the exit
+// status.
+struct Command {
+  const char* name;
+  const char* description;
+  void (*add_options)(CLI::App& cmd);
+  int (*run)();
+};
+
+inline constexpr const char* kDbHelp = "Store URL: sqlite:PATH or a plain path (SQLite)";
+
+// The "Limits" group: --max-report-bytes, --max-input-bytes, ...
+void AddLimitOptions(CLI::App& cmd, Limits& limits);
+// --failure-sample headers|full|none into `keep`.
+void AddFailureSampleOption(CLI::App& cmd, std::string& keep);
+// The "Enrichment" group shared by parse, import and enrich (--no-enrich only for the first two);
+// also takes $DMARC_REPORT_GEOIP_DB; see README "Source enrichment".
+void AddEnrichOptions(CLI::App& cmd, enrich::Options& o, bool allow_disable);
+// --domain, --from, --to.
+void AddFilterOptions(CLI::App& cmd, FilterOptions& f);
+
+void AddParseOptions(CLI::App& cmd);
+int RunParseCommand();
+void AddImportOptions(CLI::App& cmd);
+int RunImportCommand();
+void AddEnrichCommandOptions(CLI::App& cmd);
+int RunEnrichCommand();
+void AddStatsOptions(CLI::App& cmd);
+int RunStatsCommand();
+void AddExportOptions(CLI::App& cmd);
+int RunExportCommand();
+void AddServeOptions(CLI::App& cmd);
+int RunServeCommand();
+void AddReportOptions(CLI::App& cmd);
+int RunReportCommand();
+void AddHashPasswordOptions(CLI::App& cmd);
+int RunHashPasswordCommand();
+void AddFetchOptions(CLI::App& cmd);
+int RunFetchCommand();
+void AddCheckConfigOptions(CLI::App& cmd);
+int RunCheckConfigCommand();
+void AddRunOptions(CLI::App& cmd);
+int RunServiceCommand();
+void AddVacuumOptions(CLI::App& cmd);
+int RunVacuumCommand();
+
+}  // namespace dmarc::app

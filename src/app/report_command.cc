@@ -1,0 +1,74 @@
+// `dmarc-report report --html FILE`: the self-contained HTML report (web/html_report.h) of a
+// store, for the shared filters.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <utility>
+
+#include "app/cli.h"
+#include "app/store_commands.h"
+#include "base/time.h"
+#include "store/dashboard.h"
+#include "store/store.h"
+#include "web/html_report.h"
+
+namespace dmarc::app {
+
+namespace {
+
+struct ReportCli {
+  std::string db;
+  std::string output;  // the HTML file to write
+  FilterOptions filter;
+};
+
+ReportCli& ReportState() {
+  static ReportCli state;
+  return state;
+}
+
+}  // namespace
+
+void AddReportOptions(CLI::App& cmd) {
+  ReportCli& report = ReportState();
+  cmd.add_option("--db", report.db, kDbHelp)->required();
+  cmd.add_option("--html", report.output, "The HTML file to write")->required();
+  AddFilterOptions(cmd, report.filter);
+}
+
+// Exit status 0, or 2 when the store, a filter or the output file is unusable.
+int RunReportCommand() {
+  const ReportCli& options = ReportState();
+  const FilterOptions& f = options.filter;
+  for (const auto& [name, value] : {std::pair{"--from", f.from}, {"--to", f.to}}) {
+    if (!value.empty() && !ParseDate(value)) {
+      fmt::print(stderr, "{}: \"{}\" is not a date YYYY-MM-DD\n", name, value);
+      return 2;
+    }
+  }
+  auto st = store::OpenStore(options.db, store::OpenOptions{});
+  if (!st) {
+    fmt::print(stderr, "{}\n", st.error());
+    return 2;
+  }
+  auto q = store::OpenDashboard(options.db);
+  if (!q) {
+    fmt::print(stderr, "{}\n", q.error());
+    return 2;
+  }
+  auto html = web::BuildHtmlReport(**st, **q, {.domain = f.domain, .from = f.from, .to = f.to});
+  if (!html) {
+    fmt::print(stderr, "{}: {}\n", (*st)->Describe(), html.error());
+    return 2;
+  }
+  std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
+  out.write(html->data(), static_cast<std::streamsize>(html->size()));
+  out.close();
+  if (!out) {
+    fmt::print(stderr, "{}: cannot write\n", options.output);
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace dmarc::app
