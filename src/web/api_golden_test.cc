@@ -194,6 +194,7 @@ struct Request {
   bool samples = false;  // the server runs with --show-failure-samples
 };
 
+// A table, one entry per golden file (long for that reason only).
 const std::vector<Request>& Requests() {
   static const std::vector<Request> requests = {
       {"stats.json", "/api/stats", {}},
