@@ -1,19 +1,21 @@
 // DashboardQueries: the read-only questions the web dashboard and the HTML report ask of a store.
-// Answers are JSON values in the shapes documented in docs/api.md, so the HTTP layer only
-// serialises them. Every text in them comes from reports (written by strangers): consumers must
-// render it as text, never as markup.
+// Answers are plain values (dashboard_rows.h); the HTTP API's JSON (docs/api.md) is built from
+// them in web/, so a back end only answers the questions. Every text in them comes from reports
+// (written by strangers): consumers must render it as text, never as markup.
 //
 // Thread-safety: one object is used by one thread at a time.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/result.h"
+#include "store/dashboard_rows.h"
 #include "store/store.h"
 
 namespace dmarc::store {
@@ -37,31 +39,37 @@ class DashboardQueries {
 
   // Totals, alignment, messages per day, dispositions, top sources, countries and the same
   // totals for the previous period of equal length (when the filter has both days).
-  virtual Result<nlohmann::json> Overview(const DashboardFilter& filter) = 0;
+  virtual Result<OverviewResult> Overview(const DashboardFilter& filter) = 0;
   // Records grouped by a source attribute (SourceGroupColumn), largest first, at most limit.
-  virtual Result<nlohmann::json> Sources(const DashboardFilter& filter, std::string_view group,
-                                         std::size_t limit) = 0;
+  virtual Result<SourcesResult> Sources(const DashboardFilter& filter, std::string_view group,
+                                        std::size_t limit) = 0;
   // Records with every DKIM and SPF result, largest first, at most limit.
-  virtual Result<nlohmann::json> Records(const DashboardFilter& filter, std::size_t limit) = 0;
+  virtual Result<std::vector<RecordRow>> Records(const DashboardFilter& filter,
+                                                 std::size_t limit) = 0;
   // Header-from domains with volume and pass rate; policy domains with their published
   // policies over time.
-  virtual Result<nlohmann::json> Domains(const DashboardFilter& filter) = 0;
-  virtual Result<nlohmann::json> Reporters(const DashboardFilter& filter) = 0;
-  virtual Result<nlohmann::json> Reports(const DashboardFilter& filter, std::size_t limit,
-                                         std::size_t offset) = 0;
-  // One aggregate report with all its rows; an error when there is no such report.
-  virtual Result<nlohmann::json> Report(std::int64_t id) = 0;
+  virtual Result<DomainsResult> Domains(const DashboardFilter& filter) = 0;
+  // Per reporter, most reports first.
+  virtual Result<std::vector<ReporterRow>> Reporters(const DashboardFilter& filter) = 0;
+  // Reports newest first, at most limit after skipping offset, and how many match.
+  virtual Result<ReportsPage> Reports(const DashboardFilter& filter, std::size_t limit,
+                                      std::size_t offset) = 0;
+  // One aggregate report with all its rows; a kNotFound error when there is no such report.
+  virtual Result<ReportDetail> Report(std::int64_t id) = 0;
   // The XML one aggregate report was parsed from (decompressed, as received) and the name to
   // download it as; a kNotFound error when there is no such report or no XML stored.
   virtual Result<std::pair<std::string, std::string>> ReportRaw(std::int64_t id) = 0;
-  virtual Result<nlohmann::json> Rejections(const DashboardFilter& filter, std::size_t limit) = 0;
+  // Rejected inputs received in the filter's days, newest first, at most limit.
+  virtual Result<std::vector<RejectionRow>> Rejections(const DashboardFilter& filter,
+                                                       std::size_t limit) = 0;
   // The stored first bytes of one rejected input, and the name to download it as.
   virtual Result<std::pair<std::string, std::string>> RejectedRaw(std::int64_t id) = 0;
-  // Failure (forensic) reports; samples (the reported message) only when with_samples.
-  virtual Result<nlohmann::json> FailureReports(const DashboardFilter& filter, bool with_samples,
-                                                std::size_t limit) = 0;
+  // Failure (forensic) reports arrived in the filter's days for its domain, newest first, at
+  // most limit; whole, samples (the reported message) included.
+  virtual Result<std::vector<FailureRow>> FailureReports(const DashboardFilter& filter,
+                                                         std::size_t limit) = 0;
   // SMTP TLS sessions per day, failure types, and per policy.
-  virtual Result<nlohmann::json> SmtpTls(const DashboardFilter& filter) = 0;
+  virtual Result<SmtpTlsResult> SmtpTls(const DashboardFilter& filter) = 0;
 };
 
 // Opens the dashboard's own read connection to the store named by url (as OpenStore), after

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "base/time.h"
+#include "web/api_json.h"
 
 namespace dmarc::web {
 
@@ -77,9 +78,11 @@ ApiAnswer StoreError(const Result<T>& r) {
   return Error(r.error_kind() == ErrorKind::kNotFound ? 404 : 500, r.error());
 }
 
-ApiAnswer FromJson(const Result<nlohmann::json>& r) {
+// The JSON that build makes of a store's answer, or a store error (500).
+template <class T, class Build>
+ApiAnswer FromRows(const Result<T>& r, Build&& build) {
   if (!r) return Error(500, r.error());
-  return {200, "application/json", DumpJson(*r), ""};
+  return {200, "application/json", DumpJson(build(*r)), ""};
 }
 
 }  // namespace
@@ -119,20 +122,24 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     if (!s) return Error(500, s.error());
     return {200, "application/json", DumpJson(StatsJson(*s)), ""};
   }
-  if (path == "/api/overview") return FromJson(queries_.Overview(f));
+  if (path == "/api/overview") return FromRows(queries_.Overview(f), OverviewJson);
   if (path == "/api/sources") {
     auto* group = Param(params, "group");
     const std::string g = group ? *group : "service";
     if (!store::SourceGroupColumn(g)) return Error(400, fmt::format("group: unknown \"{}\"", g));
-    return FromJson(queries_.Sources(f, g, *limit));
+    return FromRows(queries_.Sources(f, g, *limit), SourcesJson);
   }
-  if (path == "/api/records") return FromJson(queries_.Records(f, *limit));
-  if (path == "/api/domains") return FromJson(queries_.Domains(f));
-  if (path == "/api/reporters") return FromJson(queries_.Reporters(f));
+  if (path == "/api/records") {
+    return FromRows(queries_.Records(f, *limit),
+                    [&](const auto& rows) { return RecordsJson(rows, *limit); });
+  }
+  if (path == "/api/domains") return FromRows(queries_.Domains(f), DomainsJson);
+  if (path == "/api/reporters") return FromRows(queries_.Reporters(f), ReportersJson);
   if (path == "/api/reports") {
     auto offset = Count(params, "offset", 0, SIZE_MAX / 2);
     if (!offset) return Error(400, offset.error());
-    return FromJson(queries_.Reports(f, *limit, *offset));
+    return FromRows(queries_.Reports(f, *limit, *offset),
+                    [&](const auto& page) { return ReportsJson(page, *limit, *offset); });
   }
   if (path == "/api/report" || path == "/api/report/raw" || path == "/api/rejected/raw") {
     auto* s = Param(params, "id");
@@ -141,7 +148,7 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     if (path == "/api/report") {
       auto r = queries_.Report(*id);
       if (!r) return StoreError(r);
-      return FromJson(r);
+      return FromRows(r, ReportJson);
     }
     if (path == "/api/report/raw") {
       auto xml = queries_.ReportRaw(*id);
@@ -153,11 +160,13 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     return {200, "application/octet-stream", std::move(raw->first),
             fmt::format("rejected-{}-{}.bin", *id, raw->second.substr(0, 16))};
   }
-  if (path == "/api/rejected") return FromJson(queries_.Rejections(f, *limit));
+  if (path == "/api/rejected") return FromRows(queries_.Rejections(f, *limit), RejectionsJson);
   if (path == "/api/failures") {
-    return FromJson(queries_.FailureReports(f, options_.show_failure_samples, *limit));
+    return FromRows(queries_.FailureReports(f, *limit), [&](const auto& rows) {
+      return FailuresJson(rows, options_.show_failure_samples);
+    });
   }
-  if (path == "/api/smtp-tls") return FromJson(queries_.SmtpTls(f));
+  if (path == "/api/smtp-tls") return FromRows(queries_.SmtpTls(f), SmtpTlsJson);
   return Error(404, "no such API path");
 }
 

@@ -1,0 +1,35 @@
+// Internal to the SQLite DashboardQueries: aggregate records with their DKIM and SPF results and
+// override reasons, as a list (Records) and as one report (Report).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "base/result.h"
+#include "store/dashboard.h"
+#include "store/sqlite/sqlite_db.h"
+
+namespace dmarc::store::sqlite {
+
+class RecordQueries {
+ public:
+  // db outlives this object.
+  explicit RecordQueries(Database& db) : db_(db) {}
+
+  // DashboardQueries::Records and Report (run inside the caller's read transaction).
+  Result<std::vector<RecordRow>> Records(const DashboardFilter& filter, std::size_t limit);
+  Result<ReportDetail> Report(std::int64_t id);
+
+ private:
+  // Fills the dkim, spf and override lists of row.
+  Result<bool> AddAuthResults(RecordRow& row);
+
+  Database& db_;
+  // AddAuthResults runs once per record shown: its statements are prepared once and kept.
+  std::array<std::optional<Statement>, 3> auth_statements_;
+};
+
+}  // namespace dmarc::store::sqlite

@@ -1,0 +1,71 @@
+// Internal to the SQLite DashboardQueries: a DashboardFilter as SQL (WHERE clauses over the
+// record, rollup and report tables, with the same numbered parameters everywhere) and the loops
+// that run a statement over its rows. Column names in SQL come from fixed tables, never from a
+// request.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "base/result.h"
+#include "store/dashboard.h"
+#include "store/sqlite/sqlite_db.h"
+
+namespace dmarc::store::sqlite {
+
+// Bound parameter numbers shared by every records query.
+enum FilterParam { kFrom = 1, kTo, kDomain, kHeaderFrom, kSourceValue, kOrg, kLimit, kOffset };
+
+// WHERE clause over aggregate_records aliased `r`.
+std::string RecordWhere(const DashboardFilter& f);
+// WHERE clause over daily_sources aliased `r` (no header-from, drill-down or reporter there).
+std::string SourcesWhere(const DashboardFilter& f);
+// WHERE clause over aggregate_reports aliased `a`.
+std::string ReportWhere(const DashboardFilter& f);
+
+// Without a drill-down or a reporter, the daily rollups hold every number the totals, days and
+// dispositions need; RecordWhere's columns have the same names there.
+bool Rollup(const DashboardFilter& f);
+
+// The table of facts a filter's totals are summed from.
+struct Facts {
+  const char* table;     // aliased r
+  const char* messages;  // column of messages
+  const char* records;   // the number of records a row stands for
+};
+Facts FactsFor(const DashboardFilter& f);
+
+// FROM and WHERE of the per-address rollup that answers filter (which has no header-from,
+// drill-down or reporter): without days, the all-days rollups (one row per address, and per
+// policy domain with a domain); else the daily one. Its columns: ip (a source_ips id), messages,
+// dmarc_pass, spf_aligned, dkim_aligned, records.
+std::string PerAddressFrom(const DashboardFilter& filter);
+
+void BindFilter(Statement& s, const DashboardFilter& f);
+
+// Calls f(s) for each row of s.
+template <class F>
+Result<bool> Each(Statement& s, F&& f) {
+  for (;;) {
+    auto row = s.Step();
+    if (!row) return MakeError(row.error());
+    if (!*row) return true;
+    f(s);
+  }
+}
+
+// Prepares sql, binds the filter (and limit, offset when given) and calls f for each row.
+template <class F>
+Result<bool> Rows(Database& db, const std::string& sql, const DashboardFilter& filter, F&& f,
+                  std::optional<std::int64_t> limit = std::nullopt,
+                  std::optional<std::int64_t> offset = std::nullopt) {
+  auto s = db.Prepare(sql);
+  if (!s) return MakeError(s.error());
+  BindFilter(*s, filter);
+  if (limit) s->Bind(kLimit, *limit);
+  if (offset) s->Bind(kOffset, *offset);
+  return Each(*s, f);
+}
+
+}  // namespace dmarc::store::sqlite
