@@ -9,54 +9,14 @@
 #include <set>
 
 #include "app/progress.h"
+#include "pipeline/enrich_batch.h"
 
 namespace dmarc::app {
 
 namespace {
 
 constexpr std::size_t kAddressesPerRound = 10'000;  // addresses looked up and stored at once
-
-void Accumulate(const enrich::LookupStats& s, enrich::LookupStats& total) {
-  total.addresses += s.addresses;
-  total.cache_hits += s.cache_hits;
-  total.queried += s.queried;
-  total.names += s.names;
-  total.no_names += s.no_names;
-  total.failures += s.failures;
-  total.unresolved += s.unresolved;
-}
-
 }  // namespace
-
-Result<std::vector<enrich::CachedDns>> StoreDnsCache::Get(const std::vector<std::string>& ips,
-                                                          std::int64_t now) {
-  auto rows = store_.GetIpInfo(ips, now);
-  if (!rows) return MakeError(rows.error());
-  std::vector<enrich::CachedDns> out;
-  out.reserve(rows->size());
-  for (auto& r : *rows) {
-    const auto status = enrich::ParseDnsStatus(r.status);
-    if (!status) continue;  // written by a newer program: ask again
-    out.push_back(
-        {std::move(r.ip), *status, std::move(r.reverse_dns), r.resolved_at, r.expires_at});
-  }
-  return out;
-}
-
-Result<bool> StoreDnsCache::Put(const std::vector<enrich::CachedDns>& entries) {
-  std::vector<store::IpInfoRow> rows;
-  rows.reserve(entries.size());
-  for (const auto& e : entries) {
-    store::IpInfoRow r;
-    r.ip = e.ip;
-    r.status = std::string(enrich::ToString(e.status));
-    r.reverse_dns = e.reverse_dns;
-    r.resolved_at = e.resolved_at;
-    r.expires_at = e.expires_at;
-    rows.push_back(std::move(r));
-  }
-  return store_.PutIpInfo(rows);
-}
 
 std::unique_ptr<enrich::Enricher> MakeEnricher(const enrich::Options& options, bool* failed) {
   *failed = false;
@@ -84,34 +44,6 @@ void PrintWarnings(const enrich::LookupStats& stats) {
   }
 }
 
-std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& st,
-                               const std::vector<model::AggregateReport*>& reports,
-                               const std::vector<model::FailureReport*>& failures, std::int64_t now,
-                               enrich::LookupStats* total) {
-  const auto stored = st.AggregatesStored({reports.begin(), reports.end()});
-  std::vector<model::AggregateReport*> fresh;
-  for (std::size_t i = 0; i < reports.size(); ++i) {
-    if (!stored || !(*stored)[i]) fresh.push_back(reports[i]);
-  }
-  StoreDnsCache cache(st);
-  enrich::LookupStats s = enricher.EnrichReports(fresh, &cache, now, failures);
-  // Per address, what the dashboard shows of it (base domain, country, ASN).
-  std::map<std::string, const model::Source*> distinct;
-  for (const auto* r : fresh) {
-    for (const auto& rec : r->records) distinct.emplace(rec.source.ip_address, &rec.source);
-  }
-  for (const auto* f : failures) distinct.emplace(f->source.ip_address, &f->source);
-  std::vector<model::Source> sources;
-  sources.reserve(distinct.size());
-  for (const auto& [ip, src] : distinct) sources.push_back(*src);
-  if (auto put = st.PutSourceInfo(sources); !put) {
-    s.warnings.push_back("cannot record address details: " + put.error());
-  }
-  PrintWarnings(s);
-  Accumulate(s, *total);
-  return s.unresolved == 0 ? now : 0;
-}
-
 int RunEnrich(const EnrichCommandOptions& options) {
   bool failed = false;
   enrich::Options eo = options.enrich;
@@ -132,7 +64,7 @@ int RunEnrich(const EnrichCommandOptions& options) {
     fmt::print(stderr, "{}: {}\n", st.Describe(), ips.error());
     return 2;
   }
-  StoreDnsCache cache(st);
+  pipeline::StoreDnsCache cache(st);
   enrich::LookupStats total;
   std::size_t records = 0;
   for (std::size_t begin = 0; begin < ips->size(); begin += kAddressesPerRound) {
@@ -156,7 +88,7 @@ int RunEnrich(const EnrichCommandOptions& options) {
       return 2;
     }
     records += *changed;
-    Accumulate(stats, total);
+    pipeline::Accumulate(stats, total);
   }
   if (!options.quiet) {
     const double seconds =

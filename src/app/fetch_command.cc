@@ -11,7 +11,6 @@
 #include <csignal>
 #include <ctime>
 #include <filesystem>
-#include <future>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -19,21 +18,17 @@
 
 #include "app/cli.h"
 #include "app/enrichment.h"
-#include "app/input_runner.h"
 #include "app/progress.h"
-#include "collect/classify.h"
 #include "collect/source.h"
 #include "config/config.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
-#include "pipeline/ordered_parallel.h"
+#include "pipeline/ingest.h"
 #include "store/store.h"
 
 namespace dmarc::app {
 
 namespace {
-
-constexpr std::size_t kRawBytes = 1024 * 1024;  // first bytes of a rejected mail kept
 
 std::atomic<bool> g_stop{false};
 
@@ -74,150 +69,66 @@ void CountBatch(const std::string& source, const Totals& t, const store::BatchRe
   m.rejected.Add({source}, static_cast<double>(stored.rejections));
 }
 
-class Fetcher {
+// What fetch shows of the ingest: a progress bar (on a terminal, without --watch), a warning per
+// rejection, the metrics, and log lines per batch (--watch) or every few seconds.
+class FetchObserver : public pipeline::IngestObserver {
  public:
-  // enricher: nullptr when enrichment is off ([enrich] enabled = false).
-  Fetcher(store::ReportStore& st, const FetchCommandOptions& options, unsigned jobs,
-          enrich::Enricher* enricher, parse::KeepSample keep_sample)
-      : store_(st), options_(options), jobs_(jobs), enricher_(enricher) {
-    extract_.aggregate.limits = options.limits;
-    extract_.keep_raw_xml = true;  // the store keeps each report's XML (dashboard, export)
-    extract_.keep_sample = keep_sample;
+  FetchObserver(const FetchCommandOptions& options, Totals& totals)
+      : options_(options), totals_(totals) {}
+
+  void OnStart(const collect::Source& source, std::size_t waiting) override {
+    source_ = source.Describe();
+    waiting_ = waiting;
+    done_ = 0;
+    bar_ = options_.progress && !options_.quiet && !options_.watch;
+    progress_.emplace(waiting, bar_, "mails", "mails");
+    start_ = last_log_ = std::chrono::steady_clock::now();
   }
 
-  // Reads every mail waiting in the source, stores its reports, then files it. Stops between
-  // batches when asked to. The store commits batch k while batch k + 1 is fetched and parsed;
-  // batch k is filed only once its commit returned.
-  Status Drain(collect::Source& source, Totals& totals) {
-    auto waiting = source.Open();
-    if (!waiting) return MakeError(waiting.error());
-    if (*waiting == 0) return Ok();
-    const bool bar = options_.progress && !options_.quiet && !options_.watch;
-    DrainState st{source, totals, Progress(*waiting, bar, "mails", "mails"), *waiting, bar};
-    std::unique_ptr<InFlight> previous;
-    Status status = Ok();
-    while (!g_stop) {
-      auto batch = source.Next();
-      if (!batch) {
-        status = MakeError(batch.error());
-        break;
-      }
-      if (batch->empty()) break;
-      auto current = std::make_unique<InFlight>();
-      current->start = std::chrono::steady_clock::now();
-      current->items = std::move(batch).value();
-      current->results = Extract(current->items);
-      if (previous) {
-        status = Finish(*previous, st);
-        previous.reset();
-        if (!status) break;
-      }
-      previous = std::move(current);
-      // The store is used by this one thread at a time: the batch before has finished.
-      previous->stored = std::async(std::launch::async, [this, f = previous.get()] {
-        return StoreResults(store_, f->results, enricher_, &f->enriched);
-      });
-    }
-    if (previous) {
-      Status last = Finish(*previous, st);
-      if (status) status = last;
-    }
-    st.progress.Finish();
-    return status;
-  }
-
- private:
-  struct InFlight {
-    std::chrono::steady_clock::time_point start;
-    std::vector<collect::MailItem> items;
-    std::vector<InputResult> results;
-    std::future<Result<store::BatchResult>> stored;
-    enrich::LookupStats enriched;  // written by the store thread until `stored` is ready
-  };
-
-  struct DrainState {
-    collect::Source& source;
-    Totals& totals;
-    Progress progress;
-    std::size_t waiting;
-    bool bar;
-    std::size_t done = 0;
-    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-    std::chrono::steady_clock::time_point last_log = start;
-  };
-
-  std::vector<InputResult> Extract(const std::vector<collect::MailItem>& items) {
-    std::vector<InputResult> results(items.size());
-    pipeline::RunOrdered<InputResult>(
-        items.size(), jobs_, jobs_ * 4,
-        [&](std::size_t i) {
-          const collect::MailItem& item = items[i];
-          if (item.error) {
-            InputResult r;
-            r.extracted.rejections.push_back({item.label, *item.error});
-            return r;
-          }
-          return ExtractBuffer(item.bytes, item.label, extract_, kRawBytes);
-        },
-        [&](std::size_t i, InputResult&& r) { results[i] = std::move(r); });
-    return results;
-  }
-
-  // Waits for the batch's commit, then files its mails.
-  Status Finish(InFlight& f, DrainState& st) {
-    auto stored = f.stored.get();
-    if (!stored) {
-      return MakeError(
-          fmt::format("{}: store failed, the mails of this batch stay where they are: {}",
-                      store_.Describe(), stored.error()));
-    }
+  void OnBatch(const pipeline::BatchDone& b) override {
     Totals t;
-    t.mails = f.items.size();
-    t.new_reports = stored->new_reports;
-    t.duplicates = stored->duplicate_reports;
-    t.new_records = stored->new_records;
-    std::vector<collect::Filing> filings;
-    filings.reserve(f.items.size());
-    for (std::size_t i = 0; i < f.items.size(); ++i) {
-      const collect::MailClass c = collect::Classify(f.results[i].extracted);
+    t.mails = b.inputs.size();
+    t.new_reports = b.stored.new_reports;
+    t.duplicates = b.stored.duplicate_reports;
+    t.new_records = b.stored.new_records;
+    for (std::size_t i = 0; i < b.inputs.size(); ++i) {
+      const collect::MailClass c = b.classes[i];
       ++t.by_class[static_cast<int>(c)];
-      filings.push_back({f.items[i].id, c});
-      if (!f.results[i].extracted.rejections.empty()) st.progress.Finish();
-      for (const auto& r : f.results[i].extracted.rejections) {
+      const auto& rejections = b.inputs[i].extracted.rejections;
+      if (!rejections.empty()) progress_->Finish();
+      for (const auto& r : rejections) {
         spdlog::warn("{}: {}{}", r.origin, r.reason,
                      c == collect::MailClass::kInvalid ? " (filed as Invalid)" : "");
       }
     }
-    auto filed = st.source.File(filings);
-    if (!filed) {
-      return MakeError(fmt::format("{}: reports stored, but filing the mails failed: {}",
-                                   st.source.Describe(), filed.error()));
-    }
-    st.totals.Add(t);
-    CountBatch(st.source.Describe(), t, *stored, f.enriched);
-    PrintWarnings(f.enriched);
-    st.done += f.items.size();
-    st.progress.Update(st.done, st.done);
+    totals_.Add(t);
+    CountBatch(source_, t, b.stored, b.enriched);
+    PrintWarnings(b.enriched);
+    done_ += b.inputs.size();
+    progress_->Update(done_, done_);
     const auto now = std::chrono::steady_clock::now();
-    const double secs = std::chrono::duration<double>(now - f.start).count();
     // One line per batch when watching; otherwise, without a bar, one every few seconds.
     if (options_.watch) {
-      spdlog::info("{}: {} ({:.0f} mails/s)", st.source.Describe(), t.Describe(),
-                   secs > 0 ? static_cast<double>(t.mails) / secs : 0.0);
-    } else if (!st.bar && !options_.quiet && now - st.last_log > std::chrono::seconds(5)) {
-      st.last_log = now;
-      const double all = std::chrono::duration<double>(now - st.start).count();
-      spdlog::info("{}: {}/{} mails, {:.0f} mails/s", st.source.Describe(), st.done, st.waiting,
-                   all > 0 ? static_cast<double>(st.done) / all : 0.0);
+      spdlog::info("{}: {} ({:.0f} mails/s)", source_, t.Describe(),
+                   b.seconds > 0 ? static_cast<double>(t.mails) / b.seconds : 0.0);
+    } else if (!bar_ && !options_.quiet && now - last_log_ > std::chrono::seconds(5)) {
+      last_log_ = now;
+      const double all = std::chrono::duration<double>(now - start_).count();
+      spdlog::info("{}: {}/{} mails, {:.0f} mails/s", source_, done_, waiting_,
+                   all > 0 ? static_cast<double>(done_) / all : 0.0);
     }
-    return Ok();
   }
 
-  store::ReportStore& store_;
+  void OnEnd() override { progress_.reset(); }
+
+ private:
   const FetchCommandOptions& options_;
-  unsigned jobs_;
-  enrich::Enricher* enricher_;
-  pipeline::ExtractOptions extract_;
+  Totals& totals_;
+  std::string source_;
+  std::optional<Progress> progress_;
+  std::size_t waiting_ = 0, done_ = 0;
+  bool bar_ = false;
+  std::chrono::steady_clock::time_point start_, last_log_;
 };
 
 std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& c,
@@ -298,17 +209,23 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   bool enrich_failed = false;
   const auto enricher = MakeEnricher(config.enrich, &enrich_failed);
   if (enrich_failed) return 2;
-  Fetcher fetcher(**db, options, jobs, enricher.get(), config.failure.keep_sample);
+  pipeline::IngestOptions ingest_options;
+  ingest_options.extract.aggregate.limits = options.limits;
+  ingest_options.extract.keep_sample = config.failure.keep_sample;
+  ingest_options.jobs = jobs;
+  ingest_options.enricher = enricher.get();
+  Totals totals;
+  FetchObserver observer(options, totals);
+  pipeline::Ingest ingest(**db, ingest_options, observer);
   auto sources = MakeSources(config, options.limits);
   const auto start = std::chrono::steady_clock::now();
-  Totals totals;
   int failures = 0;
   std::int64_t backoff = 0;
   while (!g_stop) {
     bool failed = false;
     for (auto& source : sources) {
       if (g_stop) break;
-      Status s = fetcher.Drain(*source, totals);
+      Status s = ingest.Drain(*source, g_stop);
       if (s) {
         metrics::Program().last_fetch.Set({source->Describe()},
                                           static_cast<double>(std::time(nullptr)));

@@ -12,8 +12,8 @@
 
 #include "app/cli.h"
 #include "app/enrichment.h"
-#include "app/input_runner.h"
 #include "pipeline/extract.h"
+#include "pipeline/ingest.h"
 #include "pipeline/inputs.h"
 #include "pipeline/ordered_parallel.h"
 #include "sinks/parsedmarc_format.h"
@@ -145,7 +145,7 @@ int RunParse(const ParseCommandOptions& options) {
       inputs.files.size(), jobs, jobs * 4,
       [&](std::size_t i) {
         Processed p;
-        InputResult input = ExtractInput(inputs.files[i], extract, 0);
+        pipeline::InputResult input = pipeline::ExtractInput(inputs.files[i], extract, 0);
         pipeline::Extracted& extracted = input.extracted;
         p.rejections = std::move(extracted.rejections);
         p.reports = extracted.reports.size();

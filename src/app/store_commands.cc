@@ -12,11 +12,11 @@
 
 #include "app/cli.h"
 #include "app/enrichment.h"
-#include "app/input_runner.h"
 #include "app/progress.h"
 #include "base/time.h"
+#include "pipeline/enrich_batch.h"
+#include "pipeline/ingest.h"
 #include "pipeline/inputs.h"
-#include "pipeline/ordered_parallel.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
 #include "store/store.h"
@@ -25,8 +25,6 @@
 namespace dmarc::app {
 
 namespace {
-
-constexpr std::size_t kRawBytes = 1024 * 1024;  // first bytes of a rejected input kept
 
 Result<store::Filter> ToFilter(const FilterOptions& f) {
   store::Filter out;
@@ -71,6 +69,55 @@ std::optional<QueryTarget> OpenForQuery(const std::string& db, const FilterOptio
 
 }  // namespace
 
+namespace {
+
+// What import shows of the ingest: the progress bar, each rejection as it is found, and the
+// counts for the summary.
+class ImportObserver : public pipeline::IngestObserver {
+ public:
+  ImportObserver(std::size_t files, bool bar) : progress_(files, bar) {}
+
+  void OnInput(const pipeline::InputResult& in) override {
+    ++files_done_;
+    if (!in.extracted.rejections.empty()) progress_.Finish();
+    for (const auto& r : in.extracted.rejections) {
+      fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
+      ++reasons[r.reason.substr(0, r.reason.find(':'))];
+    }
+    rejected += in.extracted.rejections.size();
+    reports_seen_ += in.extracted.ReportCount();
+    progress_.Update(files_done_, reports_seen_);
+  }
+
+  void OnBatch(const pipeline::BatchDone& b) override {
+    PrintWarnings(b.enriched);
+    pipeline::Accumulate(b.enriched, enriched);
+    const store::BatchResult& r = b.stored;
+    new_reports += r.new_reports;
+    duplicates += r.duplicate_reports;
+    new_records += r.new_records;
+    stored_rejections += r.rejections;
+    new_failures += r.new_failures;
+    duplicate_failures += r.duplicate_failures;
+    new_tls += r.new_smtp_tls;
+    duplicate_tls += r.duplicate_smtp_tls;
+  }
+
+  void OnEnd() override { progress_.Finish(); }
+
+  std::size_t new_reports = 0, duplicates = 0, new_records = 0, rejected = 0;
+  std::size_t stored_rejections = 0;
+  std::size_t new_failures = 0, duplicate_failures = 0, new_tls = 0, duplicate_tls = 0;
+  std::map<std::string, std::size_t> reasons;
+  enrich::LookupStats enriched;
+
+ private:
+  Progress progress_;
+  std::size_t files_done_ = 0, reports_seen_ = 0;
+};
+
+}  // namespace
+
 int RunImport(const ImportCommandOptions& options) {
   auto db = Open(options.db);
   if (!db) {
@@ -84,71 +131,23 @@ int RunImport(const ImportCommandOptions& options) {
   bool enrich_failed = false;
   const auto enricher = MakeEnricher(options.enrich, &enrich_failed);
   if (enrich_failed) return 2;
-  enrich::LookupStats enrich_total;
 
-  pipeline::ExtractOptions extract;
-  extract.aggregate.limits = options.limits;
-  extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
-  extract.keep_sample = options.keep_sample;
-  extract.keep_raw_xml = true;  // stored with each new aggregate report
+  pipeline::IngestOptions ingest_options;
+  ingest_options.extract.aggregate.limits = options.limits;
+  ingest_options.extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
+  ingest_options.extract.keep_sample = options.keep_sample;
+  ingest_options.jobs =
+      options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  ingest_options.enricher = enricher.get();
+  ingest_options.batch_records = options.batch_records;
 
   const auto start = std::chrono::steady_clock::now();
-  std::size_t new_reports = 0, duplicates = 0, new_records = 0, rejected = inputs.errors.size();
-  std::size_t stored_rejections = 0, reports_seen = 0;
-  std::size_t new_failures = 0, duplicate_failures = 0, new_tls = 0, duplicate_tls = 0;
-  std::map<std::string, std::size_t> reasons;
-  std::string store_error;
-
-  // One writer: results arrive in input order and are committed in batches.
-  std::vector<InputResult> pending;
-  std::size_t pending_records = 0;
-  auto flush = [&]() {
-    if (pending.empty() || !store_error.empty()) return;
-    auto r = StoreResults(st, pending, enricher.get(), &enrich_total);
-    if (!r) {
-      store_error = r.error();
-      return;
-    }
-    new_reports += r->new_reports;
-    duplicates += r->duplicate_reports;
-    new_records += r->new_records;
-    stored_rejections += r->rejections;
-    new_failures += r->new_failures;
-    duplicate_failures += r->duplicate_failures;
-    new_tls += r->new_smtp_tls;
-    duplicate_tls += r->duplicate_smtp_tls;
-    pending.clear();
-    pending_records = 0;
-  };
-
-  const unsigned jobs =
-      options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
-  Progress progress(inputs.files.size(), options.progress && !options.quiet);
-  std::size_t files_done = 0;
-  pipeline::RunOrdered<InputResult>(
-      inputs.files.size(), jobs, jobs * 4,
-      [&](std::size_t i) { return ExtractInput(inputs.files[i], extract, kRawBytes); },
-      [&](std::size_t, InputResult&& in) {
-        ++files_done;
-        if (!in.extracted.rejections.empty()) progress.Finish();
-        for (const auto& r : in.extracted.rejections) {
-          fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
-          ++reasons[r.reason.substr(0, r.reason.find(':'))];
-        }
-        rejected += in.extracted.rejections.size();
-        reports_seen += in.extracted.ReportCount();
-        for (const auto& f : in.extracted.reports) pending_records += f.aggregate.records.size();
-        // A failure or SMTP TLS report weighs about as much as a few records.
-        pending_records += 10 * (in.extracted.failures.size() + in.extracted.smtp_tls.size());
-        pending.push_back(std::move(in));
-        if (pending_records >= options.batch_records || pending.size() >= 1000) flush();
-        progress.Update(files_done, reports_seen);
-      });
-  flush();
-  progress.Finish();
-  if (!store_error.empty()) {
+  ImportObserver seen(inputs.files.size(), options.progress && !options.quiet);
+  seen.rejected = inputs.errors.size();
+  Status ingested = pipeline::Ingest(st, ingest_options, seen).Files(inputs.files);
+  if (!ingested) {
     fmt::print(stderr, "{}: store failed, the last batch was not saved: {}\n", st.Describe(),
-               store_error);
+               ingested.error());
     return 2;
   }
   const double seconds =
@@ -157,21 +156,23 @@ int RunImport(const ImportCommandOptions& options) {
     fmt::print(stderr,
                "{} input(s) in {}: {} new report(s) ({} records), {} duplicate(s), {} rejected "
                "({} new in the store)\n",
-               inputs.files.size(), FormatDuration(seconds), new_reports, new_records, duplicates,
-               rejected, stored_rejections);
-    if (new_failures + duplicate_failures + new_tls + duplicate_tls > 0) {
+               inputs.files.size(), FormatDuration(seconds), seen.new_reports, seen.new_records,
+               seen.duplicates, seen.rejected, seen.stored_rejections);
+    if (seen.new_failures + seen.duplicate_failures + seen.new_tls + seen.duplicate_tls > 0) {
       fmt::print(stderr,
                  "  failure reports: {} new, {} duplicate(s); SMTP TLS reports: {} new, {} "
                  "duplicate(s)\n",
-                 new_failures, duplicate_failures, new_tls, duplicate_tls);
+                 seen.new_failures, seen.duplicate_failures, seen.new_tls, seen.duplicate_tls);
     }
-    for (const auto& [reason, n] : reasons) fmt::print(stderr, "  rejected {}: {}\n", n, reason);
+    for (const auto& [reason, n] : seen.reasons) {
+      fmt::print(stderr, "  rejected {}: {}\n", n, reason);
+    }
     if (enricher && !enricher->options().offline) {
       fmt::print(stderr, "  source addresses: {} from the DNS cache, {} looked up\n",
-                 enrich_total.cache_hits, enrich_total.queried);
+                 seen.enriched.cache_hits, seen.enriched.queried);
     }
   }
-  return rejected > 0 ? 1 : 0;
+  return seen.rejected > 0 ? 1 : 0;
 }
 
 namespace {

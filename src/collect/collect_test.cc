@@ -8,7 +8,6 @@
 #include <thread>
 
 #include "base/time.h"
-#include "collect/classify.h"
 #include "collect/source.h"
 #include "testing/test_util.h"
 
@@ -28,17 +27,7 @@ TEST(FolderTemplate, ReplacesDatePartsWithTheIsoWeek) {
   EXPECT_EQ(ExpandFolderTemplate("plain [YEAR", t), "plain [YEAR");
 }
 
-TEST(Classify, ReportsDecideTheFolderAndNoReportMeansInvalid) {
-  pipeline::Extracted e;
-  EXPECT_EQ(Classify(e), MailClass::kInvalid);
-  e.rejections.push_back({"m", "mail contains no DMARC report"});
-  EXPECT_EQ(Classify(e), MailClass::kInvalid);
-  e.smtp_tls.emplace_back();
-  EXPECT_EQ(Classify(e), MailClass::kSmtpTls);
-  e.failures.emplace_back();
-  EXPECT_EQ(Classify(e), MailClass::kForensic);
-  e.reports.emplace_back();
-  EXPECT_EQ(Classify(e), MailClass::kAggregate);
+TEST(FolderName, NamesTheFolderOfEachClass) {
   EXPECT_STREQ(FolderName(MailClass::kAggregate), "Aggregate");
   EXPECT_STREQ(FolderName(MailClass::kForensic), "Forensic");
   EXPECT_STREQ(FolderName(MailClass::kSmtpTls), "SMTP-TLS");

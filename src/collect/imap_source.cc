@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "collect/etpan_owned.h"
 #include "collect/source.h"
 #include "collect/tls_verify.h"
 
@@ -17,10 +18,29 @@ namespace dmarc::collect {
 
 namespace {
 
-struct SetFree {
-  void operator()(mailimap_set* s) const { mailimap_set_free(s); }
-};
-using SetPtr = std::unique_ptr<mailimap_set, SetFree>;
+using SetPtr = Owned<mailimap_set, mailimap_set_free>;
+using FetchTypePtr = Owned<mailimap_fetch_type, mailimap_fetch_type_free>;
+using FetchListPtr = Owned<clist, mailimap_fetch_list_free>;    // of mailimap_msg_att
+using ListResultPtr = Owned<clist, mailimap_list_result_free>;  // of mailimap_mailbox_list
+using CapabilityPtr = Owned<mailimap_capability_data, mailimap_capability_data_free>;
+using StoreFlagsPtr = Owned<mailimap_store_att_flags, mailimap_store_att_flags_free>;
+using SessionPtr = Owned<mailimap, mailimap_free>;
+
+// One UID FETCH of these attributes; the result list is null when the command failed.
+int UidFetch(mailimap* imap, mailimap_set* set, FetchTypePtr type, FetchListPtr& result) {
+  clist* raw = nullptr;
+  const int r = mailimap_uid_fetch(imap, set, type.get(), &raw);
+  result.reset(raw);
+  return r;
+}
+
+// LIST reference "" and this pattern; the result list is null when the command failed.
+int List(mailimap* imap, const char* pattern, ListResultPtr& result) {
+  clist* raw = nullptr;
+  const int r = mailimap_list(imap, "", pattern, &raw);
+  result.reset(raw);
+  return r;
+}
 
 SetPtr MakeSet(const std::vector<std::uint32_t>& uids) {
   SetPtr set(mailimap_set_new_empty());
@@ -57,22 +77,21 @@ class ImapSource : public Source {
       }
     } else {
       // An open session: NOOP makes the server look for mail that arrived since.
-      const int r = mailimap_noop(imap_);
+      const int r = mailimap_noop(imap_.get());
       if (r != MAILIMAP_NO_ERROR) return Failed("checking for new mail", r);
     }
     // Every message in the folder, with its size, in one command.
     uids_.clear();
     sizes_.clear();
     next_ = 0;
-    mailimap_fetch_type* ft = mailimap_fetch_type_new_fetch_att_list_empty();
-    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
-    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size());
+    FetchTypePtr ft(mailimap_fetch_type_new_fetch_att_list_empty());
+    mailimap_fetch_type_new_fetch_att_list_add(ft.get(), mailimap_fetch_att_new_uid());
+    mailimap_fetch_type_new_fetch_att_list_add(ft.get(), mailimap_fetch_att_new_rfc822_size());
     SetPtr all(mailimap_set_new_interval(std::max<std::uint32_t>(1, kept_above_ + 1), 0));
-    clist* result = nullptr;
-    const int r = mailimap_uid_fetch(imap_, all.get(), ft, &result);
-    mailimap_fetch_type_free(ft);
+    FetchListPtr result;
+    const int r = UidFetch(imap_.get(), all.get(), std::move(ft), result);
     if (r != MAILIMAP_NO_ERROR) return Failed("listing the messages", r);
-    for (clistiter* it = clist_begin(result); it; it = clist_next(it)) {
+    for (clistiter* it = clist_begin(result.get()); it; it = clist_next(it)) {
       auto* msg = static_cast<mailimap_msg_att*>(clist_content(it));
       std::uint32_t uid = 0, size = 0;
       ReadAttributes(msg, uid, size, nullptr);
@@ -82,7 +101,6 @@ class ImapSource : public Source {
         sizes_[uid] = size;
       }
     }
-    mailimap_fetch_list_free(result);
     std::sort(uids_.begin(), uids_.end());
     return uids_.size();
   }
@@ -105,16 +123,15 @@ class ImapSource : public Source {
       }
     }
     if (wanted.empty()) return batch;
-    mailimap_fetch_type* ft = mailimap_fetch_type_new_fetch_att_list_empty();
-    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+    FetchTypePtr ft(mailimap_fetch_type_new_fetch_att_list_empty());
+    mailimap_fetch_type_new_fetch_att_list_add(ft.get(), mailimap_fetch_att_new_uid());
     mailimap_fetch_type_new_fetch_att_list_add(
-        ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(nullptr)));
+        ft.get(), mailimap_fetch_att_new_body_peek_section(mailimap_section_new(nullptr)));
     SetPtr set = MakeSet(wanted);
-    clist* result = nullptr;
-    const int r = mailimap_uid_fetch(imap_, set.get(), ft, &result);
-    mailimap_fetch_type_free(ft);
+    FetchListPtr result;
+    const int r = UidFetch(imap_.get(), set.get(), std::move(ft), result);
     if (r != MAILIMAP_NO_ERROR) return Failed("fetching messages", r);
-    for (clistiter* it = clist_begin(result); it; it = clist_next(it)) {
+    for (clistiter* it = clist_begin(result.get()); it; it = clist_next(it)) {
       auto* msg = static_cast<mailimap_msg_att*>(clist_content(it));
       std::uint32_t uid = 0, size = 0;
       std::string body;
@@ -122,7 +139,6 @@ class ImapSource : public Source {
       batch.push_back({std::to_string(uid), Label(uid), std::move(body), std::nullopt});
     }
     // Messages expunged by someone else meanwhile are simply not returned.
-    mailimap_fetch_list_free(result);
     return batch;
   }
 
@@ -154,12 +170,12 @@ class ImapSource : public Source {
   }
 
   Status Wait(std::int64_t seconds, const std::atomic<bool>& stop) override {
-    if (!imap_ || !c_.idle || !mailimap_has_idle(imap_)) return Source::Wait(seconds, stop);
+    if (!imap_ || !c_.idle || !mailimap_has_idle(imap_.get())) return Source::Wait(seconds, stop);
     // RFC 2177: re-issue IDLE at least every 29 minutes.
     seconds = std::min<std::int64_t>(seconds, 25 * 60);
-    int r = mailimap_idle(imap_);
+    int r = mailimap_idle(imap_.get());
     if (r != MAILIMAP_NO_ERROR) return Failed("starting IDLE", r);
-    const int fd = mailimap_idle_get_fd(imap_);
+    const int fd = mailimap_idle_get_fd(imap_.get());
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (!stop && std::chrono::steady_clock::now() < until) {
       fd_set fds;
@@ -170,16 +186,15 @@ class ImapSource : public Source {
       if (n > 0) break;  // the server said something: new mail, or it is going away
       if (n < 0 && errno != EINTR) break;
     }
-    r = mailimap_idle_done(imap_);
+    r = mailimap_idle_done(imap_.get());
     if (r != MAILIMAP_NO_ERROR) return Failed("ending IDLE", r);
     return Ok();
   }
 
   void Close() override {
     if (!imap_) return;
-    if (!broken_) mailimap_logout(imap_);
-    mailimap_free(imap_);
-    imap_ = nullptr;
+    if (!broken_) mailimap_logout(imap_.get());
+    imap_.reset();
     broken_ = false;
     known_folders_.clear();
   }
@@ -230,16 +245,17 @@ class ImapSource : public Source {
   }
 
   Status Connect() {
-    imap_ = mailimap_new(0, nullptr);
-    mailimap_set_timeout(imap_, c_.timeout);
+    imap_.reset(mailimap_new(0, nullptr));
+    mailimap* imap = imap_.get();
+    mailimap_set_timeout(imap, c_.timeout);
     host_buf_ = c_.host;
     const auto port = static_cast<std::uint16_t>(c_.port);
     int r;
     if (c_.tls == TlsMode::kTls) {
-      r = mailimap_ssl_connect_with_callback(imap_, c_.host.c_str(), port, SetServerName,
+      r = mailimap_ssl_connect_with_callback(imap, c_.host.c_str(), port, SetServerName,
                                              host_buf_.data());
     } else {
-      r = mailimap_socket_connect(imap_, c_.host.c_str(), port);
+      r = mailimap_socket_connect(imap, c_.host.c_str(), port);
     }
     if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
       broken_ = true;
@@ -259,7 +275,7 @@ class ImapSource : public Source {
           fmt::format("{}: no IMAP greeting (error {}; check imap.port and imap.tls)", Where(), r));
     }
     if (c_.tls == TlsMode::kStartTls) {
-      r = mailimap_socket_starttls_with_callback(imap_, SetServerName, host_buf_.data());
+      r = mailimap_socket_starttls_with_callback(imap, SetServerName, host_buf_.data());
       if (r != MAILIMAP_NO_ERROR) {
         broken_ = true;
         return MakeError(fmt::format(
@@ -268,15 +284,15 @@ class ImapSource : public Source {
       }
     }
     if (c_.tls != TlsMode::kNone && c_.verify_tls) {
-      Status v = VerifyServerCertificate(imap_->imap_stream, c_.host, c_.port, c_.ca_file, "imap");
+      Status v = VerifyServerCertificate(imap->imap_stream, c_.host, c_.port, c_.ca_file, "imap");
       if (!v) return v;
     }
     capability();
     if (c_.auth == "plain") {
-      r = mailimap_authenticate(imap_, "PLAIN", c_.host.c_str(), nullptr, nullptr, c_.user.c_str(),
+      r = mailimap_authenticate(imap, "PLAIN", c_.host.c_str(), nullptr, nullptr, c_.user.c_str(),
                                 c_.user.c_str(), c_.password.c_str(), nullptr);
     } else {
-      r = mailimap_login(imap_, c_.user.c_str(), c_.password.c_str());
+      r = mailimap_login(imap, c_.user.c_str(), c_.password.c_str());
     }
     if (r != MAILIMAP_NO_ERROR) {
       if (r == MAILIMAP_ERROR_STREAM) broken_ = true;
@@ -285,18 +301,15 @@ class ImapSource : public Source {
           ServerSaid(), c_.auth == "plain" ? ", or try auth = \"login\"" : ""));
     }
     capability();
-    has_move_ = mailimap_has_extension(imap_, const_cast<char*>("MOVE")) == 1;
-    has_uidplus_ = mailimap_has_uidplus(imap_) == 1;
+    has_move_ = mailimap_has_extension(imap, const_cast<char*>("MOVE")) == 1;
+    has_uidplus_ = mailimap_has_uidplus(imap) == 1;
     // The hierarchy delimiter, for Archive/Aggregate.
-    clist* list = nullptr;
-    if (mailimap_list(imap_, "", "", &list) == MAILIMAP_NO_ERROR && list) {
-      if (clist_begin(list)) {
-        auto* mb = static_cast<mailimap_mailbox_list*>(clist_content(clist_begin(list)));
-        if (mb->mb_delimiter) delimiter_ = mb->mb_delimiter;
-      }
-      mailimap_list_result_free(list);
+    ListResultPtr list;
+    if (List(imap, "", list) == MAILIMAP_NO_ERROR && list && clist_begin(list.get())) {
+      auto* mb = static_cast<mailimap_mailbox_list*>(clist_content(clist_begin(list.get())));
+      if (mb->mb_delimiter) delimiter_ = mb->mb_delimiter;
     }
-    r = mailimap_select(imap_, c_.folder.c_str());
+    r = mailimap_select(imap, c_.folder.c_str());
     if (r != MAILIMAP_NO_ERROR) {
       if (r == MAILIMAP_ERROR_STREAM) broken_ = true;
       return MakeError(fmt::format(
@@ -307,22 +320,21 @@ class ImapSource : public Source {
   }
 
   void capability() {
-    mailimap_capability_data* caps = nullptr;
-    if (mailimap_capability(imap_, &caps) == MAILIMAP_NO_ERROR && caps) {
-      mailimap_capability_data_free(caps);
-    }
+    // Asked for its side effect: the session records the capabilities.
+    mailimap_capability_data* raw = nullptr;
+    mailimap_capability(imap_.get(), &raw);
+    CapabilityPtr caps(raw);
   }
 
   std::string FolderList() {
-    clist* list = nullptr;
+    ListResultPtr list;
     std::string names;
-    if (mailimap_list(imap_, "", "*", &list) == MAILIMAP_NO_ERROR && list) {
+    if (List(imap_.get(), "*", list) == MAILIMAP_NO_ERROR && list) {
       int n = 0;
-      for (clistiter* it = clist_begin(list); it && n < 30; it = clist_next(it), ++n) {
+      for (clistiter* it = clist_begin(list.get()); it && n < 30; it = clist_next(it), ++n) {
         auto* mb = static_cast<mailimap_mailbox_list*>(clist_content(it));
         names += (names.empty() ? "" : ", ") + std::string(mb->mb_name);
       }
-      mailimap_list_result_free(list);
     }
     return names.empty() ? "(none listed)" : names;
   }
@@ -335,13 +347,11 @@ class ImapSource : public Source {
 
   Status EnsureFolder(const std::string& folder) {
     if (known_folders_.count(folder)) return Ok();
-    clist* list = nullptr;
-    int r = mailimap_list(imap_, "", folder.c_str(), &list);
+    ListResultPtr list;
+    int r = List(imap_.get(), folder.c_str(), list);
     if (r != MAILIMAP_NO_ERROR) return Failed("listing folder " + folder, r);
-    const bool exists = list && clist_begin(list);
-    if (list) mailimap_list_result_free(list);
-    if (!exists) {
-      r = mailimap_create(imap_, folder.c_str());
+    if (!list || !clist_begin(list.get())) {
+      r = mailimap_create(imap_.get(), folder.c_str());
       if (r != MAILIMAP_NO_ERROR) return Failed("creating folder \"" + folder + "\"", r);
     }
     known_folders_.insert(folder);
@@ -351,12 +361,12 @@ class ImapSource : public Source {
   Status MarkDeleted(mailimap_set* set) {
     mailimap_flag_list* flags = mailimap_flag_list_new_empty();
     mailimap_flag_list_add(flags, mailimap_flag_new_deleted());
-    mailimap_store_att_flags* att = mailimap_store_att_flags_new_add_flags_silent(flags);
-    const int r = mailimap_uid_store(imap_, set, att);
-    mailimap_store_att_flags_free(att);
+    StoreFlagsPtr att(mailimap_store_att_flags_new_add_flags_silent(flags));  // owns flags
+    const int r = mailimap_uid_store(imap_.get(), set, att.get());
     if (r != MAILIMAP_NO_ERROR) return Failed("marking messages deleted", r);
     // UID EXPUNGE removes only these; a plain EXPUNGE would also remove what others marked.
-    const int e = has_uidplus_ ? mailimap_uid_expunge(imap_, set) : mailimap_expunge(imap_);
+    const int e =
+        has_uidplus_ ? mailimap_uid_expunge(imap_.get(), set) : mailimap_expunge(imap_.get());
     if (e != MAILIMAP_NO_ERROR) return Failed("expunging messages", e);
     return Ok();
   }
@@ -364,11 +374,11 @@ class ImapSource : public Source {
   Status Move(const std::vector<std::uint32_t>& uids, const std::string& folder) {
     SetPtr set = MakeSet(uids);
     if (has_move_) {
-      const int r = mailimap_uid_move(imap_, set.get(), folder.c_str());
+      const int r = mailimap_uid_move(imap_.get(), set.get(), folder.c_str());
       if (r != MAILIMAP_NO_ERROR) return Failed("moving messages to \"" + folder + "\"", r);
       return Ok();
     }
-    const int r = mailimap_uid_copy(imap_, set.get(), folder.c_str());
+    const int r = mailimap_uid_copy(imap_.get(), set.get(), folder.c_str());
     if (r != MAILIMAP_NO_ERROR) return Failed("copying messages to \"" + folder + "\"", r);
     return MarkDeleted(set.get());
   }
@@ -380,7 +390,7 @@ class ImapSource : public Source {
 
   ImapOptions c_;
   std::size_t max_mail_bytes_;
-  mailimap* imap_ = nullptr;
+  SessionPtr imap_;
   bool broken_ = false;  // the stream is unusable: no LOGOUT on close
   std::string host_buf_;
   bool has_move_ = false, has_uidplus_ = false;

@@ -15,8 +15,8 @@
 #include <system_error>
 #include <thread>
 
+#include "base/files.h"
 #include "collect/source.h"
-#include "pipeline/inputs.h"
 
 namespace dmarc::collect {
 
@@ -55,7 +55,7 @@ class FileSource : public Source {
       MailItem item;
       item.id = f;
       item.label = f;
-      auto bytes = pipeline::ReadInput(f, limits_);
+      auto bytes = ReadInput(f, limits_);
       if (!bytes) {
         // Gone since it was listed (another reader took it): nothing to do for it.
         std::error_code ec;
@@ -73,25 +73,16 @@ class FileSource : public Source {
   // Adds the paths of waiting mails to files_.
   virtual void List(std::vector<std::string>& errors) = 0;
 
-  void AddFilesIn(const fs::path& dir, int depth, const std::vector<std::string>& skip_dirs,
+  // The files under dir, without names starting with a dot (files being written are expected
+  // under such a name, then renamed), at most max_depth levels down.
+  void AddFilesIn(const fs::path& dir, int max_depth, std::vector<std::string> skip_dirs,
                   std::vector<std::string>& errors) {
-    if (depth > 32) return;
-    std::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      // Files being written are expected under a name starting with a dot, then renamed.
-      if (name.empty() || name[0] == '.') continue;
-      std::error_code type_ec;
-      if (it->is_directory(type_ec) && !it->is_symlink(type_ec)) {
-        if (depth == 0 && std::find(skip_dirs.begin(), skip_dirs.end(), name) != skip_dirs.end()) {
-          continue;
-        }
-        AddFilesIn(it->path(), depth + 1, skip_dirs, errors);
-      } else if (it->is_regular_file(type_ec)) {
-        files_.push_back(it->path().string());
-      }
-    }
-    if (ec) errors.push_back(fmt::format("{}: {}", dir.string(), ec.message()));
+    WalkRules rules;
+    rules.skip_hidden = true;
+    rules.skip_top_level = std::move(skip_dirs);
+    rules.max_depth = max_depth;
+    rules.deep_is_error = false;
+    WalkFiles(dir, rules, files_, errors);
   }
 
   // Renames `from` into directory `to_dir` (created when missing), keeping its name, or with a
@@ -156,7 +147,7 @@ class MaildirSource : public FileSource {
         errors.push_back(fmt::format("{}: not a Maildir (no {}/ folder)", path_, sub));
         return;
       }
-      AddFilesIn(dir, 1, {}, errors);
+      AddFilesIn(dir, 31, {}, errors);  // new/ and cur/ are one level down already
     }
   }
 
@@ -215,7 +206,7 @@ class DirectorySource : public FileSource {
 
  protected:
   void List(std::vector<std::string>& errors) override {
-    AddFilesIn(path_, 0, {"processed", "invalid"}, errors);
+    AddFilesIn(path_, 32, {"processed", "invalid"}, errors);
     std::erase_if(files_, [](const std::string& f) { return IsPartialName(f); });
   }
 

@@ -17,12 +17,16 @@
 #include <map>
 #include <set>
 
+#include "collect/etpan_owned.h"
 #include "collect/source.h"
 #include "collect/tls_verify.h"
 
 namespace dmarc::collect {
 
 namespace {
+
+using SessionPtr = Owned<mailpop3, mailpop3_free>;
+using RetrPtr = Owned<char, mailpop3_retr_free>;
 
 void SetServerName(struct mailstream_ssl_context* ctx, void* data) {
   mailstream_ssl_set_server_name(ctx, static_cast<char*>(data));
@@ -64,12 +68,12 @@ class Pop3Source : public Source {
         item.error = fmt::format("mail of {} bytes is larger than the limit of {} bytes", p.size,
                                  max_mail_bytes_);
       } else {
-        char* data = nullptr;
+        char* raw = nullptr;
         std::size_t len = 0;
-        const int r = mailpop3_retr(pop3_, p.index, &data, &len);
+        const int r = mailpop3_retr(pop3_.get(), p.index, &raw, &len);
+        RetrPtr data(raw);
         if (r != MAILPOP3_NO_ERROR) return Failed("reading a message", r);
-        item.bytes.assign(data, len);
-        mailpop3_retr_free(data);
+        item.bytes.assign(data.get(), len);
       }
       index_[p.uidl] = p.index;
       batch.push_back(std::move(item));
@@ -81,7 +85,7 @@ class Pop3Source : public Source {
     for (const auto& f : filings) {
       read_this_run_.insert(f.id);
       if (c_.after == After::kDelete && f.mail_class != MailClass::kInvalid) {
-        const int r = mailpop3_dele(pop3_, index_[f.id]);
+        const int r = mailpop3_dele(pop3_.get(), index_[f.id]);
         if (r != MAILPOP3_NO_ERROR) return Failed("deleting a message", r);
       } else {
         kept_.insert(f.id);
@@ -92,9 +96,8 @@ class Pop3Source : public Source {
 
   void Close() override {
     if (!pop3_) return;
-    if (!broken_) mailpop3_quit(pop3_);
-    mailpop3_free(pop3_);
-    pop3_ = nullptr;
+    if (!broken_) mailpop3_quit(pop3_.get());
+    pop3_.reset();
     broken_ = false;
   }
 
@@ -118,14 +121,15 @@ class Pop3Source : public Source {
   // Connects, logs in and lists the messages not yet read.
   Result<std::size_t> Session() {
     Close();
-    pop3_ = mailpop3_new(0, nullptr);
-    mailpop3_set_timeout(pop3_, c_.timeout);
+    pop3_.reset(mailpop3_new(0, nullptr));
+    mailpop3* pop3 = pop3_.get();
+    mailpop3_set_timeout(pop3, c_.timeout);
     host_buf_ = c_.host;
     const auto port = static_cast<std::uint16_t>(c_.port);
     int r = c_.tls == TlsMode::kTls
-                ? mailpop3_ssl_connect_with_callback(pop3_, c_.host.c_str(), port, SetServerName,
+                ? mailpop3_ssl_connect_with_callback(pop3, c_.host.c_str(), port, SetServerName,
                                                      host_buf_.data())
-                : mailpop3_socket_connect(pop3_, c_.host.c_str(), port);
+                : mailpop3_socket_connect(pop3, c_.host.c_str(), port);
     if (r != MAILPOP3_NO_ERROR) {
       broken_ = true;
       Close();
@@ -141,7 +145,7 @@ class Pop3Source : public Source {
           Where()));
     }
     if (c_.tls == TlsMode::kStartTls) {
-      r = mailpop3_socket_starttls_with_callback(pop3_, SetServerName, host_buf_.data());
+      r = mailpop3_socket_starttls_with_callback(pop3, SetServerName, host_buf_.data());
       if (r != MAILPOP3_NO_ERROR) {
         broken_ = true;
         Close();
@@ -151,24 +155,24 @@ class Pop3Source : public Source {
       }
     }
     if (c_.tls != TlsMode::kNone && c_.verify_tls) {
-      Status v = VerifyServerCertificate(pop3_->pop3_stream, c_.host, c_.port, c_.ca_file, "pop3");
+      Status v = VerifyServerCertificate(pop3->pop3_stream, c_.host, c_.port, c_.ca_file, "pop3");
       if (!v) {
         Close();
         return MakeError(v.error());
       }
     }
-    r = mailpop3_user(pop3_, c_.user.c_str());
-    if (r == MAILPOP3_NO_ERROR) r = mailpop3_pass(pop3_, c_.password.c_str());
+    r = mailpop3_user(pop3, c_.user.c_str());
+    if (r == MAILPOP3_NO_ERROR) r = mailpop3_pass(pop3, c_.password.c_str());
     if (r != MAILPOP3_NO_ERROR) {
       const std::string said =
-          pop3_->pop3_response ? fmt::format(": server said \"{}\"", pop3_->pop3_response) : "";
+          pop3->pop3_response ? fmt::format(": server said \"{}\"", pop3->pop3_response) : "";
       Close();
       return MakeError(
           fmt::format("{}: login as \"{}\" refused{} (check pop3.user and pop3.password)", Where(),
                       c_.user, said));
     }
-    carray* list = nullptr;
-    r = mailpop3_list(pop3_, &list);
+    carray* list = nullptr;  // the session's own table, freed with it
+    r = mailpop3_list(pop3, &list);
     if (r != MAILPOP3_NO_ERROR) return Failed("listing the messages", r);
     pending_.clear();
     index_.clear();
@@ -221,7 +225,7 @@ class Pop3Source : public Source {
   Pop3Options c_;
   std::size_t max_mail_bytes_;
   std::string state_file_;
-  mailpop3* pop3_ = nullptr;
+  SessionPtr pop3_;
   bool broken_ = false;
   std::string host_buf_;
   std::deque<Pending> pending_;

@@ -43,4 +43,18 @@ std::string ExpandFolderTemplate(const std::string& pattern, std::int64_t t) {
   return out;
 }
 
+const char* FolderName(MailClass c) {
+  switch (c) {
+    case MailClass::kAggregate:
+      return "Aggregate";
+    case MailClass::kForensic:
+      return "Forensic";
+    case MailClass::kSmtpTls:
+      return "SMTP-TLS";
+    case MailClass::kInvalid:
+      break;
+  }
+  return "Invalid";
+}
+
 }  // namespace dmarc::collect

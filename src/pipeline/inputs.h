@@ -1,13 +1,11 @@
-// Expands command-line PATH arguments into a deterministic list of inputs and reads them.
-// Directories are walked recursively in name order; a Maildir contributes cur/ and new/ (never
-// tmp/, where deliveries are still being written) and its index files are skipped.
+// Expands command-line PATH arguments into a deterministic list of inputs (ReadInput in
+// base/files.h reads them). Directories are walked recursively in name order; a Maildir
+// contributes cur/ and new/ (never tmp/, where deliveries are still being written) and its index
+// files are skipped.
 #pragma once
 
 #include <string>
 #include <vector>
-
-#include "base/limits.h"
-#include "base/result.h"
 
 namespace dmarc::pipeline {
 
@@ -17,8 +15,5 @@ struct InputList {
 };
 
 InputList ExpandInputs(const std::vector<std::string>& args);
-
-// Reads a whole input, refusing one larger than limits.max_input_bytes.
-Result<std::string> ReadInput(const std::string& path, const Limits& limits);
 
 }  // namespace dmarc::pipeline

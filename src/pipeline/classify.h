@@ -4,11 +4,11 @@
 #include "collect/source.h"
 #include "pipeline/extract.h"
 
-namespace dmarc::collect {
+namespace dmarc::pipeline {
 
 // A mail holding any report is filed by the kind of its first report kind found (aggregate
 // first); a mail holding none — an auto-reply, spam, an unreadable attachment — is Invalid.
 // A new report kind adds one line here.
-MailClass Classify(const pipeline::Extracted& extracted);
+collect::MailClass Classify(const Extracted& extracted);
 
-}  // namespace dmarc::collect
+}  // namespace dmarc::pipeline

@@ -1,36 +1,9 @@
-#include "app/input_runner.h"
-
 #include <ctime>
 
-#include "app/enrichment.h"
-#include "pipeline/inputs.h"
-#include "store/sha256.h"
+#include "pipeline/enrich_batch.h"
+#include "pipeline/ingest.h"
 
-namespace dmarc::app {
-
-InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
-                          const pipeline::ExtractOptions& options, std::size_t raw_bytes) {
-  InputResult out;
-  out.extracted = pipeline::ExtractReports(bytes, label, options);
-  if (!out.extracted.rejections.empty()) {
-    out.sha256 = store::Sha256Hex(bytes);
-    out.size = bytes.size();
-    out.head = std::string(bytes.substr(0, raw_bytes));
-  }
-  return out;
-}
-
-InputResult ExtractInput(const std::string& path, const pipeline::ExtractOptions& options,
-                         std::size_t raw_bytes) {
-  const std::string label = path == "-" ? "<stdin>" : path;
-  auto bytes = pipeline::ReadInput(path, options.limits());
-  if (!bytes) {
-    InputResult out;
-    out.extracted.rejections.push_back({label, bytes.error()});
-    return out;
-  }
-  return ExtractBuffer(*bytes, label, options, raw_bytes);
-}
+namespace dmarc::pipeline {
 
 Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<InputResult>& inputs,
                                         enrich::Enricher* enricher,
@@ -61,4 +34,4 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
   return st.Store(batch);
 }
 
-}  // namespace dmarc::app
+}  // namespace dmarc::pipeline

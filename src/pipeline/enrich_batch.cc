@@ -1,0 +1,75 @@
+#include "pipeline/enrich_batch.h"
+
+#include <map>
+
+namespace dmarc::pipeline {
+
+void Accumulate(const enrich::LookupStats& s, enrich::LookupStats& total) {
+  total.addresses += s.addresses;
+  total.cache_hits += s.cache_hits;
+  total.queried += s.queried;
+  total.names += s.names;
+  total.no_names += s.no_names;
+  total.failures += s.failures;
+  total.unresolved += s.unresolved;
+  total.warnings.insert(total.warnings.end(), s.warnings.begin(), s.warnings.end());
+}
+
+Result<std::vector<enrich::CachedDns>> StoreDnsCache::Get(const std::vector<std::string>& ips,
+                                                          std::int64_t now) {
+  auto rows = store_.GetIpInfo(ips, now);
+  if (!rows) return MakeError(rows.error());
+  std::vector<enrich::CachedDns> out;
+  out.reserve(rows->size());
+  for (auto& r : *rows) {
+    const auto status = enrich::ParseDnsStatus(r.status);
+    if (!status) continue;  // written by a newer program: ask again
+    out.push_back(
+        {std::move(r.ip), *status, std::move(r.reverse_dns), r.resolved_at, r.expires_at});
+  }
+  return out;
+}
+
+Result<bool> StoreDnsCache::Put(const std::vector<enrich::CachedDns>& entries) {
+  std::vector<store::IpInfoRow> rows;
+  rows.reserve(entries.size());
+  for (const auto& e : entries) {
+    store::IpInfoRow r;
+    r.ip = e.ip;
+    r.status = std::string(enrich::ToString(e.status));
+    r.reverse_dns = e.reverse_dns;
+    r.resolved_at = e.resolved_at;
+    r.expires_at = e.expires_at;
+    rows.push_back(std::move(r));
+  }
+  return store_.PutIpInfo(rows);
+}
+
+std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& st,
+                               const std::vector<model::AggregateReport*>& reports,
+                               const std::vector<model::FailureReport*>& failures, std::int64_t now,
+                               enrich::LookupStats* total) {
+  const auto stored = st.AggregatesStored({reports.begin(), reports.end()});
+  std::vector<model::AggregateReport*> fresh;
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    if (!stored || !(*stored)[i]) fresh.push_back(reports[i]);
+  }
+  StoreDnsCache cache(st);
+  enrich::LookupStats s = enricher.EnrichReports(fresh, &cache, now, failures);
+  // Per address, what the dashboard shows of it (base domain, country, ASN).
+  std::map<std::string, const model::Source*> distinct;
+  for (const auto* r : fresh) {
+    for (const auto& rec : r->records) distinct.emplace(rec.source.ip_address, &rec.source);
+  }
+  for (const auto* f : failures) distinct.emplace(f->source.ip_address, &f->source);
+  std::vector<model::Source> sources;
+  sources.reserve(distinct.size());
+  for (const auto& [ip, src] : distinct) sources.push_back(*src);
+  if (auto put = st.PutSourceInfo(sources); !put) {
+    s.warnings.push_back("cannot record address details: " + put.error());
+  }
+  Accumulate(s, *total);
+  return s.unresolved == 0 ? now : 0;
+}
+
+}  // namespace dmarc::pipeline

@@ -1,0 +1,194 @@
+#include "pipeline/ingest.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+
+#include "base/files.h"
+#include "pipeline/classify.h"
+#include "pipeline/ordered_parallel.h"
+#include "store/sha256.h"
+
+namespace dmarc::pipeline {
+
+namespace {
+
+constexpr std::size_t kFilesPerBatch = 1000;  // import: inputs per batch at most
+
+// `import`'s files as a source: handed out by path (each worker reads its own), never moved.
+class FileList : public collect::Source {
+ public:
+  explicit FileList(const std::vector<std::string>& paths) : paths_(paths) {}
+  std::string Describe() const override { return "files"; }
+  Result<std::size_t> Open() override { return paths_.size(); }
+  Result<std::vector<collect::MailItem>> Next() override {
+    std::vector<collect::MailItem> batch;
+    for (; next_ < paths_.size() && batch.size() < kFilesPerBatch; ++next_) {
+      batch.push_back({paths_[next_], paths_[next_], {}, std::nullopt});
+    }
+    return batch;
+  }
+  Status File(const std::vector<collect::Filing>&) override { return Ok(); }
+
+ private:
+  const std::vector<std::string>& paths_;
+  std::size_t next_ = 0;
+};
+
+// What an input weighs in a batch: its records; a failure or SMTP TLS report about as much as a
+// few records.
+std::size_t Weight(const InputResult& in) {
+  std::size_t n = 10 * (in.extracted.failures.size() + in.extracted.smtp_tls.size());
+  for (const auto& f : in.extracted.reports) n += f.aggregate.records.size();
+  return n;
+}
+
+}  // namespace
+
+InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
+                          const ExtractOptions& options, std::size_t raw_bytes) {
+  InputResult out;
+  out.extracted = ExtractReports(bytes, label, options);
+  if (!out.extracted.rejections.empty()) {
+    out.sha256 = store::Sha256Hex(bytes);
+    out.size = bytes.size();
+    out.head = std::string(bytes.substr(0, raw_bytes));
+  }
+  return out;
+}
+
+InputResult ExtractInput(const std::string& path, const ExtractOptions& options,
+                         std::size_t raw_bytes) {
+  const std::string label = path == "-" ? "<stdin>" : path;
+  auto bytes = ReadInput(path, options.limits());
+  if (!bytes) {
+    InputResult out;
+    out.extracted.rejections.push_back({label, bytes.error()});
+    return out;
+  }
+  return ExtractBuffer(*bytes, label, options, raw_bytes);
+}
+
+struct Ingest::InFlight {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::vector<std::string> ids;  // the source's handle of each input
+  std::vector<InputResult> results;
+  std::future<Result<store::BatchResult>> stored;
+  enrich::LookupStats enriched;  // written by the store thread until `stored` is ready
+};
+
+Ingest::Ingest(store::ReportStore& st, const IngestOptions& options, IngestObserver& observer)
+    : store_(st), options_(options), observer_(observer) {
+  options_.extract.keep_raw_xml = true;  // the store keeps each report's XML (dashboard, export)
+}
+
+Status Ingest::Drain(collect::Source& source, const std::atomic<bool>& stop) {
+  return Run(source, stop, false);
+}
+
+Status Ingest::Files(const std::vector<std::string>& paths) {
+  FileList files(paths);
+  const std::atomic<bool> never{false};
+  store_error_.clear();
+  Status s = Run(files, never, true);
+  if (!s && !store_error_.empty()) return MakeError(store_error_);
+  return s;
+}
+
+// The one ingest loop: batches from the source are extracted on all cores, in input order; a
+// batch goes to the store thread once extracted (or once it weighs batch_records), and the batch
+// before it is filed once its commit returned. The store is used by one thread at a time.
+Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool items_are_paths) {
+  auto waiting = source.Open();
+  if (!waiting) return MakeError(waiting.error());
+  if (*waiting == 0) return Ok();
+  observer_.OnStart(source, *waiting);
+  std::unique_ptr<InFlight> previous;
+  Status status = Ok();
+  auto commit = [&](std::unique_ptr<InFlight> current) {
+    if (previous) {
+      status = Finish(*previous, source);
+      previous.reset();
+      if (!status) return false;
+    }
+    previous = std::move(current);
+    previous->stored = std::async(std::launch::async, [this, f = previous.get()] {
+      return StoreResults(store_, f->results, options_.enricher, &f->enriched);
+    });
+    return true;
+  };
+  const unsigned jobs = std::max(1u, options_.jobs);
+  while (!stop) {
+    auto batch = source.Next();
+    if (!batch) {
+      status = MakeError(batch.error());
+      break;
+    }
+    if (batch->empty()) break;
+    auto current = std::make_unique<InFlight>();
+    std::size_t weight = 0;
+    bool ok = true;
+    RunOrdered<InputResult>(
+        batch->size(), jobs, jobs * 4,
+        [&](std::size_t i) {
+          const collect::MailItem& item = (*batch)[i];
+          if (item.error) {
+            InputResult r;
+            r.extracted.rejections.push_back({item.label, *item.error});
+            return r;
+          }
+          if (items_are_paths) return ExtractInput(item.id, options_.extract, options_.raw_bytes);
+          return ExtractBuffer(item.bytes, item.label, options_.extract, options_.raw_bytes);
+        },
+        [&](std::size_t i, InputResult&& r) {
+          observer_.OnInput(r);
+          weight += Weight(r);
+          current->ids.push_back((*batch)[i].id);
+          current->results.push_back(std::move(r));
+          if (ok && weight >= options_.batch_records) {
+            ok = commit(std::move(current));
+            current = std::make_unique<InFlight>();
+            weight = 0;
+          }
+        });
+    if (!ok || (!current->results.empty() && !commit(std::move(current)))) break;
+  }
+  if (previous) {
+    Status last = Finish(*previous, source);
+    if (status) status = last;
+  }
+  observer_.OnEnd();
+  return status;
+}
+
+// Waits for the batch's commit, then files its inputs.
+Status Ingest::Finish(InFlight& f, collect::Source& source) {
+  auto stored = f.stored.get();
+  if (!stored) {
+    store_error_ = stored.error();
+    return MakeError(
+        fmt::format("{}: store failed, the mails of this batch stay where they are: {}",
+                    store_.Describe(), stored.error()));
+  }
+  std::vector<collect::MailClass> classes;
+  std::vector<collect::Filing> filings;
+  classes.reserve(f.results.size());
+  filings.reserve(f.results.size());
+  for (std::size_t i = 0; i < f.results.size(); ++i) {
+    classes.push_back(Classify(f.results[i].extracted));
+    filings.push_back({f.ids[i], classes.back()});
+  }
+  auto filed = source.File(filings);
+  if (!filed) {
+    return MakeError(fmt::format("{}: reports stored, but filing the mails failed: {}",
+                                 source.Describe(), filed.error()));
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - f.start).count();
+  observer_.OnBatch({f.results, classes, *stored, f.enriched, seconds});
+  return Ok();
+}
+
+}  // namespace dmarc::pipeline

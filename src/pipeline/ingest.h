@@ -1,0 +1,104 @@
+// Ingest: inputs → extract (on all cores) → enrich → store → file. The one path of `import` (a
+// list of files), `fetch` and `run` (mail sources). Progress, logging and metrics are the
+// caller's: it passes an IngestObserver, so this module knows nothing of terminals or counters.
+//
+// The contract that keeps reports from being lost: a source's mails are filed only once the
+// batch holding their reports is committed (see collect/source.h).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "collect/source.h"
+#include "enrich/enrich.h"
+#include "pipeline/extract.h"
+#include "store/store.h"
+
+namespace dmarc::pipeline {
+
+// One input extracted, keeping what is needed to store a rejection.
+struct InputResult {
+  Extracted extracted;
+  // Only filled when the input has rejections.
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::string head;  // the first raw_bytes of the input
+};
+
+// The reports of the file at path ("-": standard input); `parse` uses it too.
+InputResult ExtractInput(const std::string& path, const ExtractOptions& options,
+                         std::size_t raw_bytes);
+// The same for bytes in memory; label names the input in origins and messages.
+InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
+                          const ExtractOptions& options, std::size_t raw_bytes);
+
+// Stores every report and rejection of these inputs as one batch: the one place where extracted
+// reports enter the store. With an enricher, the sources of reports the store does not have yet
+// are enriched first (adding to *enrich_total). Returns once the batch is committed.
+Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<InputResult>& inputs,
+                                        enrich::Enricher* enricher = nullptr,
+                                        enrich::LookupStats* enrich_total = nullptr);
+
+// One committed (and, from a source, filed) batch, as the observer sees it.
+struct BatchDone {
+  const std::vector<InputResult>& inputs;
+  // Where each input was filed (its class); from a list of files too, though nothing moves.
+  const std::vector<collect::MailClass>& classes;
+  const store::BatchResult& stored;
+  const enrich::LookupStats& enriched;  // this batch's lookups, warnings included
+  double seconds;                       // from taking the batch to filing it
+};
+
+// What an ingest tells as it goes. Called on the thread that runs the ingest.
+class IngestObserver {
+ public:
+  virtual ~IngestObserver() = default;
+  // Before the first input: how many are waiting in `source` (files listed, mails found).
+  virtual void OnStart(const collect::Source& /*source*/, std::size_t /*waiting*/) {}
+  // Each input once extracted, in input order, before it is stored.
+  virtual void OnInput(const InputResult& /*input*/) {}
+  // Each batch once committed and filed.
+  virtual void OnBatch(const BatchDone& /*batch*/) {}
+  // After the last batch (also after an error).
+  virtual void OnEnd() {}
+};
+
+struct IngestOptions {
+  ExtractOptions extract;  // keep_raw_xml is turned on: the store keeps each report's XML
+  unsigned jobs = 1;
+  enrich::Enricher* enricher = nullptr;  // nullptr: enrichment is off
+  std::size_t raw_bytes = 1024 * 1024;   // first bytes of a rejected input kept
+  // A batch is committed once its inputs hold this many records (a failure or SMTP TLS report
+  // counts 10), else at the end of the source's batch (files: at most 1000 inputs).
+  std::size_t batch_records = SIZE_MAX;
+};
+
+class Ingest {
+ public:
+  Ingest(store::ReportStore& st, const IngestOptions& options, IngestObserver& observer);
+
+  // Reads every mail waiting in the source, stores its reports, then files it. Stops between
+  // batches when `stop` is set. The store commits batch k while batch k + 1 is read and
+  // extracted; batch k is filed only once its commit returned.
+  Status Drain(collect::Source& source, const std::atomic<bool>& stop);
+
+  // `import`: the same for a list of files (read on the workers), which stay where they are.
+  // Returns the store's own error when a commit fails.
+  Status Files(const std::vector<std::string>& paths);
+
+ private:
+  struct InFlight;
+  Status Run(collect::Source& source, const std::atomic<bool>& stop, bool items_are_paths);
+  Status Finish(InFlight& f, collect::Source& source);
+
+  store::ReportStore& store_;
+  IngestOptions options_;
+  IngestObserver& observer_;
+  std::string store_error_;  // the last commit's error
+};
+
+}  // namespace dmarc::pipeline
