@@ -48,6 +48,23 @@ void Value(std::string& out, const std::optional<std::int64_t>& v) {
     out += "null";
   }
 }
+
+// One DKIM or SPF result of a record: the two differ only in their second key (`selector`,
+// `scope`), given with the text before its value.
+void AuthResult(std::string& out, bool first, const std::string& domain,
+                std::string_view second_key, const std::string& second, const std::string& result,
+                const model::OptString& human_result) {
+  if (!first) Raw(out, ",");
+  Raw(out, "\n              {\n                \"domain\": ");
+  Value(out, domain);
+  out.append(second_key);
+  Value(out, second);
+  Raw(out, ",\n                \"result\": ");
+  Value(out, result);
+  Raw(out, ",\n                \"human_result\": ");
+  Value(out, human_result);
+  Raw(out, "\n              }");
+}
 void TimeValue(std::string& out, std::int64_t t) {
   char buf[21];
   buf[0] = '"';
@@ -130,44 +147,20 @@ void AppendRecord(std::string& out, const model::Record& r, bool first) {
   Raw(out, ",\n            \"envelope_to\": ");
   Value(out, r.identifiers.envelope_to);
   Raw(out, "\n          },\n          \"auth_results\": {\n            \"dkim\": [");
-  bool first_result = true;
-  for (const auto& d : r.dkim) {
-    if (first_result) {
-      Raw(out, "\n              {\n                \"domain\": ");
-    } else {
-      Raw(out, ",\n              {\n                \"domain\": ");
-    }
-    first_result = false;
-    Value(out, d.domain);
-    Raw(out, ",\n                \"selector\": ");
-    Value(out, d.selector);
-    Raw(out, ",\n                \"result\": ");
-    Value(out, d.result);
-    Raw(out, ",\n                \"human_result\": ");
-    Value(out, d.human_result);
-    Raw(out, "\n              }");
+  for (std::size_t i = 0; i < r.dkim.size(); ++i) {
+    const auto& d = r.dkim[i];
+    AuthResult(out, i == 0, d.domain, ",\n                \"selector\": ", d.selector, d.result,
+               d.human_result);
   }
   if (r.dkim.empty()) {
     Raw(out, "],\n            \"spf\": [");
   } else {
     Raw(out, "\n            ],\n            \"spf\": [");
   }
-  first_result = true;
-  for (const auto& x : r.spf) {
-    if (first_result) {
-      Raw(out, "\n              {\n                \"domain\": ");
-    } else {
-      Raw(out, ",\n              {\n                \"domain\": ");
-    }
-    first_result = false;
-    Value(out, x.domain);
-    Raw(out, ",\n                \"scope\": ");
-    Value(out, x.scope);
-    Raw(out, ",\n                \"result\": ");
-    Value(out, x.result);
-    Raw(out, ",\n                \"human_result\": ");
-    Value(out, x.human_result);
-    Raw(out, "\n              }");
+  for (std::size_t i = 0; i < r.spf.size(); ++i) {
+    const auto& x = r.spf[i];
+    AuthResult(out, i == 0, x.domain, ",\n                \"scope\": ", x.scope, x.result,
+               x.human_result);
   }
   if (r.spf.empty()) {
     Raw(out, "]\n          },\n          \"normalized_timespan\": ");

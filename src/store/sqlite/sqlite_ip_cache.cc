@@ -33,6 +33,20 @@ Result<std::vector<IpInfoRow>> SqliteStore::GetIpInfo(const std::vector<std::str
   return out;
 }
 
+namespace {
+
+// Runs s once for each row, bind setting the row's parameters first.
+template <class Row, class Bind>
+Result<bool> RunPerRow(Statement& s, const std::vector<Row>& rows, Bind bind) {
+  for (const Row& row : rows) {
+    bind(s, row);
+    DMARC_TRY(s.Run());
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<bool> SqliteStore::PutIpInfo(const std::vector<IpInfoRow>& rows) {
   if (rows.empty()) return true;
   auto s = db_.Prepare(
@@ -47,9 +61,9 @@ Result<bool> SqliteStore::PutIpInfo(const std::vector<IpInfoRow>& rows) {
       " as_name = coalesce(excluded.as_name, as_name),"
       " as_domain = coalesce(excluded.as_domain, as_domain)");
   if (!s) return MakeError(s.error());
-  return InWriteTransaction([&]() -> Result<bool> {
-    for (const auto& r : rows) {
-      s->Bind(1, r.ip)
+  return InWriteTransaction([&] {
+    return RunPerRow(*s, rows, [](Statement& st, const IpInfoRow& r) {
+      st.Bind(1, r.ip)
           .Bind(2, r.status)
           .Bind(3, r.reverse_dns)
           .Bind(4, r.base_domain)
@@ -59,9 +73,7 @@ Result<bool> SqliteStore::PutIpInfo(const std::vector<IpInfoRow>& rows) {
           .Bind(8, r.as_domain)
           .Bind(9, r.resolved_at)
           .Bind(10, r.expires_at);
-      DMARC_TRY(s->Run());
-    }
-    return true;
+    });
   });
 }
 
@@ -76,9 +88,9 @@ Result<bool> SqliteStore::PutSourceInfo(const std::vector<model::Source>& source
       " country = excluded.country, asn = excluded.asn, as_name = excluded.as_name,"
       " as_domain = excluded.as_domain, name = excluded.name, type = excluded.type");
   if (!s) return MakeError(s.error());
-  return InWriteTransaction([&]() -> Result<bool> {
-    for (const auto& src : sources) {
-      s->Bind(1, src.ip_address)
+  return InWriteTransaction([&] {
+    return RunPerRow(*s, sources, [](Statement& st, const model::Source& src) {
+      st.Bind(1, src.ip_address)
           .Bind(2, src.base_domain)
           .Bind(3, src.country)
           .Bind(4, src.asn)
@@ -86,9 +98,7 @@ Result<bool> SqliteStore::PutSourceInfo(const std::vector<model::Source>& source
           .Bind(6, src.as_domain)
           .Bind(7, src.name)
           .Bind(8, src.type);
-      DMARC_TRY(s->Run());
-    }
-    return true;
+    });
   });
 }
 
