@@ -3,7 +3,7 @@
 // SIGTERM/SIGINT finish the batch in flight and exit 0; SIGHUP re-reads the configuration
 // (a configuration with errors is logged and the running one kept).
 //
-// The dashboard (`serve`, with /metrics and /healthz) is started here too once it is merged.
+// With [web] enabled (the default) it also serves the dashboard, with /metrics and /healthz.
 #pragma once
 
 #include <string>
