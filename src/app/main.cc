@@ -4,6 +4,8 @@
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,9 +44,7 @@ constexpr Command kCommands[] = {
      dmarc::app::AddVacuumOptions, dmarc::app::RunVacuumCommand},
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   // Reports are parsed in buffers of a few hundred KiB to a few MiB. By default glibc maps each
   // such buffer fresh from the kernel and unmaps it on free, so every report pays page faults for
   // all of its memory again. Keeping buffers up to 32 MiB (glibc's maximum for this setting) in
@@ -70,6 +70,21 @@ int main(int argc, char** argv) {
   }
   for (const auto& [cmd, c] : added) {
     if (cmd->parsed()) return c->run();
+  }
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Expected failures are Result values; an exception here is a bug or exhausted memory. Say so
+  // instead of aborting without a word.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dmarc-report: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "dmarc-report: internal error\n");
   }
   return 2;
 }

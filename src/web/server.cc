@@ -195,7 +195,7 @@ class HttpServer final : public Server {
       return httplib::Server::HandlerResponse::Handled;
     });
     http_->set_exception_handler(
-        [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
           SendJson(res, 500, {{"error", "internal error"}});
         });
   }
@@ -241,7 +241,7 @@ class HttpServer final : public Server {
         res.set_header("Content-Disposition",
                        fmt::format("attachment; filename=\"{}\"", a.download_name));
       }
-      res.set_content(a.body, a.content_type.c_str());
+      res.set_content(a.body, a.content_type);
     });
     http_->Get(R"(/.*)", [](const httplib::Request& req, httplib::Response& res) {
       const Asset* asset = FindAsset(req.path);
@@ -252,7 +252,7 @@ class HttpServer final : public Server {
         return;
       }
       res.set_header("Cache-Control", "no-cache");
-      res.set_content(std::string(asset->data), std::string(asset->content_type).c_str());
+      res.set_content(std::string(asset->data), std::string(asset->content_type));
     });
   }
 

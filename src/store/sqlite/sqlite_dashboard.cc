@@ -324,7 +324,9 @@ class SqliteDashboard final : public DashboardQueries {
   }
 
   Result<SmtpTlsResult> SmtpTlsInSnapshot(const DashboardFilter& filter) {
-    const auto [from, to] = DayRange(filter.range);
+    // Plain variables, not a structured binding: the lambda captures them (clang 14 cannot).
+    const auto days = DayRange(filter.range);
+    const std::int64_t from = days.first, to = days.second;
     const std::string where = std::string(" WHERE t.begin_ts >= ?1 AND t.begin_ts < ?2") +
                               (filter.range.domain ? " AND p.policy_domain = ?3" : "");
     auto query = [&](const std::string& sql, auto each) -> Result<bool> {
