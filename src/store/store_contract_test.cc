@@ -361,7 +361,7 @@ TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
   if (GetParam().name == "sqlite") {
     // The dashboard's rollups too, row for row (addresses by text: their ids differ).
     auto dump = [](const std::string& url) {
-      const std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
+      const std::string path = SqlitePathFromUrl(url).value();
       const std::string q =
           "SELECT * FROM daily_results ORDER BY 1,2,3,4,5,6,7;"
           "SELECT d.day, d.domain, s.ip, d.messages, d.records, d.dmarc_pass, d.spf_aligned,"
@@ -384,7 +384,7 @@ TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
     // The all-domains totals per address are the per-domain ones added up, after the purge as
     // after every store.
     for (const std::string& u : {url_, expected_url}) {
-      const std::string path = u.starts_with("sqlite:") ? u.substr(7) : u;
+      const std::string path = SqlitePathFromUrl(u).value();
       const std::string per_ip =
           SqliteCli(path,
                     "SELECT ip, records, messages, dmarc_pass, spf_aligned, dkim_aligned"
