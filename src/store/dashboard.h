@@ -20,9 +20,9 @@
 
 namespace dmarc::store {
 
-// The source attributes records can be grouped by; the names are the API's `group` values.
-// Returns the record column for a group name, or nullptr for an unknown one.
-const char* SourceGroupColumn(std::string_view group);
+// Whether records can be grouped by this source attribute (the API's `group` values: service,
+// base_domain, ptr, ip, asn, country).
+bool IsSourceGroup(std::string_view group);
 
 struct DashboardFilter {
   Filter range;                             // policy domain and days
@@ -40,7 +40,7 @@ class DashboardQueries {
   // Totals, alignment, messages per day, dispositions, top sources, countries and the same
   // totals for the previous period of equal length (when the filter has both days).
   virtual Result<OverviewResult> Overview(const DashboardFilter& filter) = 0;
-  // Records grouped by a source attribute (SourceGroupColumn), largest first, at most limit.
+  // Records grouped by a source attribute (IsSourceGroup), largest first, at most limit.
   virtual Result<SourcesResult> Sources(const DashboardFilter& filter, std::string_view group,
                                         std::size_t limit) = 0;
   // Records with every DKIM and SPF result, largest first, at most limit.

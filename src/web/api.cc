@@ -53,7 +53,7 @@ Result<store::DashboardFilter> ToFilter(const Params& params) {
   if (auto* s = Param(params, "header_from")) f.header_from = *s;
   if (auto* s = Param(params, "org")) f.org_name = *s;
   if (auto* g = Param(params, "source_group")) {
-    if (!store::SourceGroupColumn(*g)) {
+    if (!store::IsSourceGroup(*g)) {
       return MakeError(fmt::format("source_group: unknown group \"{}\"", *g));
     }
     f.source_group = *g;
@@ -126,7 +126,7 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
   if (path == "/api/sources") {
     auto* group = Param(params, "group");
     const std::string g = group ? *group : "service";
-    if (!store::SourceGroupColumn(g)) return Error(400, fmt::format("group: unknown \"{}\"", g));
+    if (!store::IsSourceGroup(g)) return Error(400, fmt::format("group: unknown \"{}\"", g));
     return FromRows(queries_.Sources(f, g, *limit), SourcesJson);
   }
   if (path == "/api/records") {

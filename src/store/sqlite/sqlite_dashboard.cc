@@ -382,6 +382,8 @@ const char* SourceGroupColumn(std::string_view group) {
   return nullptr;
 }
 
+bool IsSourceGroup(std::string_view group) { return SourceGroupColumn(group) != nullptr; }
+
 Result<std::unique_ptr<DashboardQueries>> OpenDashboard(const std::string& url) {
   auto path = SqlitePathFromUrl(url);
   if (!path) return MakeError(path.error());

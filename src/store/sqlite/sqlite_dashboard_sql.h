@@ -69,3 +69,10 @@ Result<bool> Rows(Database& db, const std::string& sql, const DashboardFilter& f
 }
 
 }  // namespace dmarc::store::sqlite
+
+namespace dmarc::store {
+
+// The record column of a source group (IsSourceGroup), or nullptr for an unknown group.
+const char* SourceGroupColumn(std::string_view group);
+
+}  // namespace dmarc::store
