@@ -245,34 +245,10 @@ void Keep(pugi::xml_node& slot, const pugi::xml_node& n) {
   if (!slot) slot = n;
 }
 
-Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& limits,
-                                 Reader& rd) {
-  model::Record r;
-  pugi::xml_node row, ids, ar;
-  ForEachElement(rec, [&](std::string_view name, const pugi::xml_node& n) {
-    if (name == "row") {
-      Keep(row, n);
-    } else if (name == "identifiers" || name == "identities") {
-      Keep(ids, n);
-    } else if (name == "auth_results") {
-      Keep(ar, n);
-    }
-  });
-  if (!row) return MakeError(fmt::format("record {}: missing <row>", index));
-  pugi::xml_node ip, count_node, pe;
-  ForEachElement(row, [&](std::string_view name, const pugi::xml_node& n) {
-    if (name == "source_ip") {
-      Keep(ip, n);
-    } else if (name == "count") {
-      Keep(count_node, n);
-    } else if (name == "policy_evaluated") {
-      Keep(pe, n);
-    }
-  });
-  r.source.ip_address = rd.Text(ip, "source_ip");
-  if (r.source.ip_address.empty()) {
-    return MakeError(fmt::format("record {}: missing source_ip", index));
-  }
+// The count of a record: a negative one is read as 0, one too large for 64 bits and any over the
+// limit are clamped.
+Result<std::uint64_t> ReadCount(const pugi::xml_node& count_node, std::size_t index,
+                                const Limits& limits, Reader& rd) {
   const std::string count_text = rd.Text(count_node, "count");
   auto count = ParseUnsigned(count_text);
   if (!count) {
@@ -293,9 +269,31 @@ Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, c
     rd.Note(fmt::format("record {}: count {} clamped to {}", index, *count, limits.max_count));
     count = limits.max_count;
   }
-  r.count = *count;
+  return *count;
+}
 
-  auto& ev = r.policy_evaluated;
+// <row>: the source address and the count; `pe` is set to its <policy_evaluated>.
+Status ReadRow(const pugi::xml_node& row, std::size_t index, const Limits& limits, Reader& rd,
+               model::Record& r, pugi::xml_node& pe) {
+  pugi::xml_node ip, count_node;
+  ForEachElement(row, [&](std::string_view name, const pugi::xml_node& n) {
+    if (name == "source_ip") {
+      Keep(ip, n);
+    } else if (name == "count") {
+      Keep(count_node, n);
+    } else if (name == "policy_evaluated") {
+      Keep(pe, n);
+    }
+  });
+  r.source.ip_address = rd.Text(ip, "source_ip");
+  if (r.source.ip_address.empty()) {
+    return MakeError(fmt::format("record {}: missing source_ip", index));
+  }
+  DMARC_TRY_ASSIGN(r.count, ReadCount(count_node, index, limits, rd));
+  return Ok();
+}
+
+void ReadPolicyEvaluated(const pugi::xml_node& pe, Reader& rd, model::PolicyEvaluated& ev) {
   pugi::xml_node disposition, dkim, spf;
   ForEachElement(pe, [&](std::string_view name, const pugi::xml_node& n) {
     if (name == "disposition") {
@@ -319,7 +317,15 @@ Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, c
   if (ev.disposition.empty()) ev.disposition = "none";
   if (ev.dkim.empty()) ev.dkim = "fail";
   if (ev.spf.empty()) ev.spf = "fail";
+}
 
+OptString LowerOptional(Reader& rd, const pugi::xml_node& n, std::string_view what) {
+  OptString v = rd.OptionalOf(n, what);
+  if (v) *v = ToLowerAscii(*v);
+  return v;
+}
+
+void ReadIdentifiers(const pugi::xml_node& ids, Reader& rd, model::Identifiers& out) {
   pugi::xml_node header_from, envelope_from, envelope_to;
   ForEachElement(ids, [&](std::string_view name, const pugi::xml_node& n) {
     if (name == "header_from") {
@@ -330,54 +336,73 @@ Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, c
       Keep(envelope_to, n);
     }
   });
-  auto lower_opt = [&](const pugi::xml_node& n, std::string_view what) -> OptString {
-    OptString v = rd.OptionalOf(n, what);
-    if (v) *v = ToLowerAscii(*v);
-    return v;
-  };
-  r.identifiers.header_from = ToLowerAscii(rd.Text(header_from, "header_from"));
-  r.identifiers.envelope_from = lower_opt(envelope_from, "envelope_from");
-  r.identifiers.envelope_to = lower_opt(envelope_to, "envelope_to");
+  out.header_from = ToLowerAscii(rd.Text(header_from, "header_from"));
+  out.envelope_from = LowerOptional(rd, envelope_from, "envelope_from");
+  out.envelope_to = LowerOptional(rd, envelope_to, "envelope_to");
+}
 
-  ForEachElement(ar, [&](std::string_view kind, const pugi::xml_node& a) {
-    pugi::xml_node domain, selector, scope, result, human_result;
-    ForEachElement(a, [&](std::string_view name, const pugi::xml_node& n) {
-      if (name == "domain") {
-        Keep(domain, n);
-      } else if (name == "selector") {
-        Keep(selector, n);
-      } else if (name == "scope") {
-        Keep(scope, n);
-      } else if (name == "result") {
-        Keep(result, n);
-      } else if (name == "human_result") {
-        Keep(human_result, n);
-      }
-    });
-    if (kind == "dkim") {
-      model::DkimAuthResult d;
-      d.domain = ToLowerAscii(rd.Text(domain, "dkim.domain"));
-      d.selector = rd.Text(selector, "dkim.selector");
-      if (d.selector.empty()) d.selector = "none";
-      d.result = rd.WordOf(result, "dkim.result");
-      if (d.result.empty()) d.result = "none";
-      d.human_result = rd.OptionalOf(human_result, "dkim.human_result");
-      r.dkim.push_back(std::move(d));
-    } else if (kind == "spf") {
-      model::SpfAuthResult x;
-      x.domain = ToLowerAscii(rd.Text(domain, "spf.domain"));
-      x.scope = rd.WordOf(scope, "spf.scope");
-      if (x.scope.empty()) x.scope = "mfrom";
-      x.result = rd.WordOf(result, "spf.result");
-      if (x.result.empty()) x.result = "none";
-      x.human_result = rd.OptionalOf(human_result, "spf.human_result");
-      r.spf.push_back(std::move(x));
+// One <dkim> or <spf> of <auth_results> (`kind`), appended to the record; others are ignored.
+void ReadAuthResult(std::string_view kind, const pugi::xml_node& a, Reader& rd, model::Record& r) {
+  pugi::xml_node domain, selector, scope, result, human_result;
+  ForEachElement(a, [&](std::string_view name, const pugi::xml_node& n) {
+    if (name == "domain") {
+      Keep(domain, n);
+    } else if (name == "selector") {
+      Keep(selector, n);
+    } else if (name == "scope") {
+      Keep(scope, n);
+    } else if (name == "result") {
+      Keep(result, n);
+    } else if (name == "human_result") {
+      Keep(human_result, n);
     }
   });
+  if (kind == "dkim") {
+    model::DkimAuthResult d;
+    d.domain = ToLowerAscii(rd.Text(domain, "dkim.domain"));
+    d.selector = rd.Text(selector, "dkim.selector");
+    if (d.selector.empty()) d.selector = "none";
+    d.result = rd.WordOf(result, "dkim.result");
+    if (d.result.empty()) d.result = "none";
+    d.human_result = rd.OptionalOf(human_result, "dkim.human_result");
+    r.dkim.push_back(std::move(d));
+  } else if (kind == "spf") {
+    model::SpfAuthResult x;
+    x.domain = ToLowerAscii(rd.Text(domain, "spf.domain"));
+    x.scope = rd.WordOf(scope, "spf.scope");
+    if (x.scope.empty()) x.scope = "mfrom";
+    x.result = rd.WordOf(result, "spf.result");
+    if (x.result.empty()) x.result = "none";
+    x.human_result = rd.OptionalOf(human_result, "spf.human_result");
+    r.spf.push_back(std::move(x));
+  }
+}
+
+Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& limits,
+                                 Reader& rd) {
+  model::Record r;
+  pugi::xml_node row, ids, ar;
+  ForEachElement(rec, [&](std::string_view name, const pugi::xml_node& n) {
+    if (name == "row") {
+      Keep(row, n);
+    } else if (name == "identifiers" || name == "identities") {
+      Keep(ids, n);
+    } else if (name == "auth_results") {
+      Keep(ar, n);
+    }
+  });
+  if (!row) return MakeError(fmt::format("record {}: missing <row>", index));
+  pugi::xml_node pe;
+  DMARC_TRY(ReadRow(row, index, limits, rd, r, pe));
+  ReadPolicyEvaluated(pe, rd, r.policy_evaluated);
+  ReadIdentifiers(ids, rd, r.identifiers);
+  ForEachElement(
+      ar, [&](std::string_view kind, const pugi::xml_node& a) { ReadAuthResult(kind, a, rd, r); });
   // parsedmarc fills a missing envelope_from from the last SPF result's domain.
   if (!r.identifiers.envelope_from && !r.spf.empty() && !r.spf.back().domain.empty()) {
     r.identifiers.envelope_from = r.spf.back().domain;
   }
+  const auto& ev = r.policy_evaluated;
   r.alignment.spf = ev.spf == "pass";
   r.alignment.dkim = ev.dkim == "pass";
   r.alignment.dmarc = r.alignment.spf || r.alignment.dkim;
@@ -402,27 +427,10 @@ const char* ParseStatusText(pugi::xml_parse_status s) {
   return r.description();
 }
 
-}  // namespace
-
-bool LooksLikeAggregateXml(std::string_view xml) {
-  return xml.substr(0, 64 * 1024).find("feedback") != std::string_view::npos;
-}
-
-Result<model::AggregateReport> ParseAggregateXml(std::string_view input,
-                                                 const AggregateOptions& opts) {
-  const Limits& limits = opts.limits;
-  AggregateReport report;
-  std::vector<std::string> errors;
-  if (input.size() > limits.max_decompressed_bytes) {
-    return MakeError(
-        fmt::format("report exceeds the limit of {} bytes", limits.max_decompressed_bytes));
-  }
-  std::string xml(input);
-  NormaliseEncoding(xml, errors);
-  if (Trim(xml).empty()) return MakeError("empty document");
-  if (auto s = CheckStructure(xml, limits); !s) return MakeError(s.error());
-  // A DTD can only stand in the prolog, before the root element.
-  std::string_view prolog = std::string_view(xml).substr(0, 64 * 1024);
+// A DTD can only stand in the prolog, before the root element; entities are never expanded, and
+// a declaration says so in the report's errors.
+void NoteDoctype(std::string_view xml, std::vector<std::string>& errors) {
+  std::string_view prolog = xml.substr(0, 64 * 1024);
   for (std::size_t i = prolog.find('<'); i != std::string_view::npos; i = prolog.find('<', i + 1)) {
     if (i + 1 < prolog.size() && prolog[i + 1] != '?' && prolog[i + 1] != '!') {
       prolog = prolog.substr(0, i);
@@ -433,35 +441,40 @@ Result<model::AggregateReport> ParseAggregateXml(std::string_view input,
       prolog.find("<!ENTITY") != std::string_view::npos) {
     errors.emplace_back("ignored a DOCTYPE declaration: entities are never expanded");
   }
+}
 
+// Parses `xml` (prepared from `input`) into `doc`, in place: the buffer must outlive doc.
+Status LoadDocument(std::string_view input, std::string& xml, pugi::xml_document& doc,
+                    std::vector<std::string>& errors) {
   // Escapes and CDATA only: no DOCTYPE, and no end-of-line or attribute whitespace
   // normalisation (every value is trimmed, and attributes are not read).
   constexpr unsigned kParseOptions = pugi::parse_cdata | pugi::parse_escapes;
-  pugi::xml_document doc;
   // pugixml parses in place (the buffer must outlive doc) and changes the buffer as it goes, so
   // the rare document that needs repair is prepared again from the input.
   pugi::xml_parse_result pr =
       doc.load_buffer_inplace(xml.data(), xml.size(), kParseOptions, pugi::encoding_utf8);
-  if (!pr) {
-    const std::string first_error = fmt::format("{} at offset {}", pr.description(), pr.offset);
-    doc.reset();
-    xml.assign(input);
-    std::vector<std::string> ignored;  // the encoding notes were recorded the first time
-    NormaliseEncoding(xml, ignored);
-    std::vector<std::string> repairs;
-    if (RepairMarkup(xml, repairs)) {
-      pugi::xml_parse_result pr2 =
-          doc.load_buffer_inplace(xml.data(), xml.size(), kParseOptions, pugi::encoding_utf8);
-      if (!pr2) {
-        return MakeError(fmt::format("not well-formed XML: {} (after repair: {} at offset {})",
-                                     first_error, ParseStatusText(pr2.status), pr2.offset));
-      }
-      errors.push_back("XML was not well-formed (" + first_error + "); repaired");
-      errors.insert(errors.end(), repairs.begin(), repairs.end());
-    } else {
-      return MakeError("not well-formed XML: " + first_error);
-    }
+  if (pr) return Ok();
+  const std::string first_error = fmt::format("{} at offset {}", pr.description(), pr.offset);
+  doc.reset();
+  xml.assign(input);
+  std::vector<std::string> ignored;  // the encoding notes were recorded the first time
+  NormaliseEncoding(xml, ignored);
+  std::vector<std::string> repairs;
+  if (!RepairMarkup(xml, repairs)) return MakeError("not well-formed XML: " + first_error);
+  pugi::xml_parse_result pr2 =
+      doc.load_buffer_inplace(xml.data(), xml.size(), kParseOptions, pugi::encoding_utf8);
+  if (!pr2) {
+    return MakeError(fmt::format("not well-formed XML: {} (after repair: {} at offset {})",
+                                 first_error, ParseStatusText(pr2.status), pr2.offset));
   }
+  errors.push_back("XML was not well-formed (" + first_error + "); repaired");
+  errors.insert(errors.end(), repairs.begin(), repairs.end());
+  return Ok();
+}
+
+// The <feedback> element: the root, or the one child of a well-formed wrapper element.
+Result<pugi::xml_node> FindFeedback(const pugi::xml_document& doc,
+                                    std::vector<std::string>& errors) {
   pugi::xml_node feedback;
   for (pugi::xml_node n = doc.first_child(); n; n = n.next_sibling()) {
     if (n.type() == pugi::node_element) {
@@ -469,25 +482,20 @@ Result<model::AggregateReport> ParseAggregateXml(std::string_view input,
       break;
     }
   }
-  if (!feedback || LocalName(feedback) != "feedback") {
-    // A wrapper element that is well-formed: look one level down.
-    pugi::xml_node inner = feedback ? Child(feedback, "feedback") : pugi::xml_node();
-    if (!inner) {
-      return MakeError(fmt::format("not a DMARC aggregate report: root element is <{}>",
-                                   feedback ? feedback.name() : ""));
-    }
-    errors.push_back(
-        fmt::format("<feedback> was wrapped in <{}>: wrapper ignored", feedback.name()));
-    feedback = inner;
+  if (feedback && LocalName(feedback) == "feedback") return feedback;
+  // A wrapper element that is well-formed: look one level down.
+  pugi::xml_node inner = feedback ? Child(feedback, "feedback") : pugi::xml_node();
+  if (!inner) {
+    return MakeError(fmt::format("not a DMARC aggregate report: root element is <{}>",
+                                 feedback ? feedback.name() : ""));
   }
+  errors.push_back(fmt::format("<feedback> was wrapped in <{}>: wrapper ignored", feedback.name()));
+  return inner;
+}
 
-  report.xml_namespace = FirstNamespace(feedback);
-  Reader rd(limits, errors);
-  std::string version = rd.Text(feedback, "version", "version");
-  report.xml_schema = version.empty() ? "draft" : version;
-  if (auto r = ReadMetadata(feedback, report, rd); !r) return MakeError(r.error());
-  if (auto r = ReadPolicy(feedback, report, rd); !r) return MakeError(r.error());
-
+// The <record> elements of <feedback>; one that cannot be read is skipped with a note.
+Status ReadRecords(const pugi::xml_node& feedback, const Limits& limits, Reader& rd,
+                   AggregateReport& report, std::vector<std::string>& errors) {
   std::size_t index = 0;
   for (pugi::xml_node rec = feedback.first_child(); rec; rec = rec.next_sibling()) {
     if (rec.type() != pugi::node_element || LocalName(rec) != "record") continue;
@@ -508,6 +516,41 @@ Result<model::AggregateReport> ParseAggregateXml(std::string_view input,
   if (report.records.empty() && index > 0) {
     return MakeError("no valid record in report: " + errors.back());
   }
+  return Ok();
+}
+
+}  // namespace
+
+bool LooksLikeAggregateXml(std::string_view xml) {
+  return xml.substr(0, 64 * 1024).find("feedback") != std::string_view::npos;
+}
+
+Result<model::AggregateReport> ParseAggregateXml(std::string_view input,
+                                                 const AggregateOptions& opts) {
+  const Limits& limits = opts.limits;
+  AggregateReport report;
+  std::vector<std::string> errors;
+  if (input.size() > limits.max_decompressed_bytes) {
+    return MakeError(
+        fmt::format("report exceeds the limit of {} bytes", limits.max_decompressed_bytes));
+  }
+  std::string xml(input);
+  NormaliseEncoding(xml, errors);
+  if (Trim(xml).empty()) return MakeError("empty document");
+  if (auto s = CheckStructure(xml, limits); !s) return MakeError(s.error());
+  NoteDoctype(xml, errors);
+  pugi::xml_document doc;
+  DMARC_TRY(LoadDocument(input, xml, doc, errors));
+  pugi::xml_node feedback;
+  DMARC_TRY_ASSIGN(feedback, FindFeedback(doc, errors));
+
+  report.xml_namespace = FirstNamespace(feedback);
+  Reader rd(limits, errors);
+  std::string version = rd.Text(feedback, "version", "version");
+  report.xml_schema = version.empty() ? "draft" : version;
+  if (auto r = ReadMetadata(feedback, report, rd); !r) return MakeError(r.error());
+  if (auto r = ReadPolicy(feedback, report, rd); !r) return MakeError(r.error());
+  DMARC_TRY(ReadRecords(feedback, limits, rd, report, errors));
   report.report_metadata.errors.insert(report.report_metadata.errors.end(), errors.begin(),
                                        errors.end());
   NormaliseTimespan(report, opts.timespan_threshold_hours);

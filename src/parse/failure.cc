@@ -87,20 +87,83 @@ std::string_view HeaderBlockOf(std::string_view message) {
   return message;
 }
 
-Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const FailureOptions& options) {
-  model::FailureReport r;
-  const std::size_t max_field = options.limits.max_field_bytes;
-  auto clean = [&](std::string_view v) {
-    std::string s(Trim(v));
-    if (s.size() > max_field) {
-      s.resize(max_field);
-      r.errors.push_back(
-          fmt::format("a feedback field longer than {} bytes was truncated", max_field));
-    }
-    if (RepairUtf8(s) > 0) r.errors.push_back("invalid UTF-8 replaced by U+FFFD");
-    return s;
-  };
+namespace {
+
+// The feedback fields read after all of them are seen: the first of each, as sent.
+struct PendingFields {
   std::optional<std::string> arrival, source_ip, auth_failure, identity_alignment, delivery;
+};
+
+// Fields kept as sent in a report member; a repeat goes to other_fields (but for
+// Original-Rcpt-To, whose repeats are joined).
+using ReportField = model::OptString model::FailureReport::*;
+constexpr std::array<std::pair<std::string_view, ReportField>, 11> kReportFields = {{
+    {"feedback_type", &model::FailureReport::feedback_type},
+    {"user_agent", &model::FailureReport::user_agent},
+    {"version", &model::FailureReport::version},
+    {"original_envelope_id", &model::FailureReport::original_envelope_id},
+    {"original_mail_from", &model::FailureReport::original_mail_from},
+    {"original_rcpt_to", &model::FailureReport::original_rcpt_to},
+    {"authentication_results", &model::FailureReport::authentication_results},
+    {"dkim_domain", &model::FailureReport::dkim_domain},
+    {"dkim_selector", &model::FailureReport::dkim_selector},
+    {"dkim_identity", &model::FailureReport::dkim_identity},
+    {"spf_dns", &model::FailureReport::spf_dns},
+}};
+
+// Fields read once all are seen; a repeat is dropped.
+using PendingField = std::optional<std::string> PendingFields::*;
+constexpr std::array<std::pair<std::string_view, PendingField>, 6> kPendingFields = {{
+    {"arrival_date", &PendingFields::arrival},
+    {"received_date", &PendingFields::arrival},
+    {"source_ip", &PendingFields::source_ip},
+    {"auth_failure", &PendingFields::auth_failure},
+    {"identity_alignment", &PendingFields::identity_alignment},
+    {"delivery_result", &PendingFields::delivery},
+}};
+
+// A field's value trimmed, cut to max_field bytes and made valid UTF-8, each repair noted.
+std::string CleanField(std::string_view v, std::size_t max_field,
+                       std::vector<std::string>& errors) {
+  std::string s(Trim(v));
+  if (s.size() > max_field) {
+    s.resize(max_field);
+    errors.push_back(fmt::format("a feedback field longer than {} bytes was truncated", max_field));
+  }
+  if (RepairUtf8(s) > 0) errors.push_back("invalid UTF-8 replaced by U+FFFD");
+  return s;
+}
+
+// One non-empty field (`key` normalised by Key) into the report or the pending fields.
+void StoreField(const std::string& key, std::string&& value, model::FailureReport& r,
+                PendingFields& pending) {
+  for (const auto& [name, member] : kReportFields) {
+    if (key != name) continue;
+    model::OptString& field = r.*member;
+    if (!field) {
+      field = std::move(value);
+    } else if (key == "original_rcpt_to") {
+      *field += ", " + value;
+    } else {
+      r.other_fields.emplace_back(key, std::move(value));
+    }
+    return;
+  }
+  for (const auto& [name, member] : kPendingFields) {
+    if (key != name) continue;
+    std::optional<std::string>& field = pending.*member;
+    if (!field) field = std::move(value);
+    return;
+  }
+  if (key == "reported_domain" && r.reported_domain.empty()) {
+    r.reported_domain = ToLowerAscii(value);
+  } else {
+    r.other_fields.emplace_back(key, std::move(value));
+  }
+}
+
+void ReadFields(const FailureInput& in, const FailureOptions& options, model::FailureReport& r,
+                PendingFields& pending) {
   std::size_t count = 0;
   for (const auto& [name, raw] : in.fields) {
     if (++count > options.limits.max_headers) {
@@ -109,60 +172,13 @@ Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const Failure
       break;
     }
     const std::string key = Key(name);
-    std::string value = clean(raw);
+    std::string value = CleanField(raw, options.limits.max_field_bytes, r.errors);
     if (value.empty()) continue;  // "Original-Mail-From:" with nothing after it
-    auto set = [&](model::OptString& field) {
-      if (!field) {
-        field = std::move(value);
-      } else if (key == "original_rcpt_to") {
-        *field += ", " + value;
-      } else {
-        r.other_fields.emplace_back(key, std::move(value));
-      }
-    };
-    if (key == "feedback_type") {
-      set(r.feedback_type);
-    } else if (key == "user_agent") {
-      set(r.user_agent);
-    } else if (key == "version") {
-      set(r.version);
-    } else if (key == "original_envelope_id") {
-      set(r.original_envelope_id);
-    } else if (key == "original_mail_from") {
-      set(r.original_mail_from);
-    } else if (key == "original_rcpt_to") {
-      set(r.original_rcpt_to);
-    } else if (key == "arrival_date" || key == "received_date") {
-      if (!arrival) arrival = std::move(value);
-    } else if (key == "source_ip") {
-      if (!source_ip) source_ip = std::move(value);
-    } else if (key == "reported_domain") {
-      if (r.reported_domain.empty()) {
-        r.reported_domain = ToLowerAscii(value);
-      } else {
-        r.other_fields.emplace_back(key, std::move(value));
-      }
-    } else if (key == "authentication_results") {
-      set(r.authentication_results);
-    } else if (key == "auth_failure") {
-      if (!auth_failure) auth_failure = std::move(value);
-    } else if (key == "identity_alignment") {
-      if (!identity_alignment) identity_alignment = std::move(value);
-    } else if (key == "delivery_result") {
-      if (!delivery) delivery = std::move(value);
-    } else if (key == "dkim_domain") {
-      set(r.dkim_domain);
-    } else if (key == "dkim_selector") {
-      set(r.dkim_selector);
-    } else if (key == "dkim_identity") {
-      set(r.dkim_identity);
-    } else if (key == "spf_dns") {
-      set(r.spf_dns);
-    } else {
-      r.other_fields.emplace_back(key, std::move(value));
-    }
+    StoreField(key, std::move(value), r, pending);
   }
+}
 
+Status CheckFeedbackType(model::FailureReport& r) {
   if (!r.feedback_type) {
     r.errors.push_back("no Feedback-Type: read as auth-failure");
     r.feedback_type = "auth-failure";
@@ -173,7 +189,12 @@ Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const Failure
         "an ARF report of Feedback-Type \"{}\", not a DMARC failure report (auth-failure)",
         r.feedback_type->substr(0, 64)));
   }
+  return Ok();
+}
 
+// Arrival-Date, or the report mail's Date when it is missing or not a date.
+Status ReadArrival(const FailureInput& in, std::optional<std::string>& arrival,
+                   model::FailureReport& r) {
   std::optional<std::int64_t> ts;
   if (arrival) {
     ts = in.parse_date ? in.parse_date(*arrival) : std::nullopt;
@@ -191,7 +212,10 @@ Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const Failure
   }
   r.arrival_ts = *ts;
   r.arrival_date = arrival.value_or("");
+  return Ok();
+}
 
+Status ReadSourceIp(const std::optional<std::string>& source_ip, model::FailureReport& r) {
   if (!source_ip || SourceIp(*source_ip).empty()) {
     return MakeError("failure report without a Source-IP");
   }
@@ -199,17 +223,21 @@ Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const Failure
   if (r.source.ip_address != Trim(*source_ip)) {
     r.other_fields.emplace_back("source_ip", *source_ip);
   }
+  return Ok();
+}
 
-  if (auth_failure) {
-    r.auth_failure = SplitList(*auth_failure);
+// Auth-Failure, Identity-Alignment and Delivery-Result.
+void ReadAuthAndDelivery(const PendingFields& pending, model::FailureReport& r) {
+  if (pending.auth_failure) {
+    r.auth_failure = SplitList(*pending.auth_failure);
   } else {
     r.errors.push_back("no Auth-Failure: read as dmarc");
     r.auth_failure = {"dmarc"};
   }
-  if (identity_alignment && ToLowerAscii(*identity_alignment) != "none") {
-    r.authentication_mechanisms = SplitList(*identity_alignment);
+  if (pending.identity_alignment && ToLowerAscii(*pending.identity_alignment) != "none") {
+    r.authentication_mechanisms = SplitList(*pending.identity_alignment);
   }
-  if (delivery) {
+  if (const auto& delivery = pending.delivery) {
     const std::string lower = ToLowerAscii(*delivery);
     static constexpr std::array<std::string_view, 4> kKnown = {"delivered", "spam", "policy",
                                                                "reject"};
@@ -222,7 +250,9 @@ Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const Failure
     }
     if (*r.delivery_result != *delivery) r.delivery_result_raw = *delivery;
   }
+}
 
+Status ReadReportedDomain(const FailureInput& in, model::FailureReport& r) {
   if (r.reported_domain.empty() && in.parsed_sample && in.parsed_sample->from) {
     r.reported_domain = DomainOf(in.parsed_sample->from->address);
     if (!r.reported_domain.empty()) {
@@ -230,9 +260,13 @@ Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const Failure
     }
   }
   if (r.reported_domain.empty()) return MakeError("failure report without a Reported-Domain");
+  return Ok();
+}
 
+// The reported message, as much of it as keep_sample says, bounded in size.
+void KeepSampleOf(FailureInput& in, KeepSample keep, model::FailureReport& r) {
   r.sample_headers_only = in.sample_headers_only;
-  switch (options.keep_sample) {
+  switch (keep) {
     case KeepSample::kNone:
       break;
     case KeepSample::kHeaders:
@@ -256,6 +290,20 @@ Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const Failure
   cap(r.sample, "the reported message");
   if (r.parsed_sample && r.parsed_sample->body) cap(*r.parsed_sample->body, "its body");
   RepairUtf8(r.sample);
+}
+
+}  // namespace
+
+Result<model::FailureReport> BuildFailureReport(FailureInput&& in, const FailureOptions& options) {
+  model::FailureReport r;
+  PendingFields pending;
+  ReadFields(in, options, r, pending);
+  DMARC_TRY(CheckFeedbackType(r));
+  DMARC_TRY(ReadArrival(in, pending.arrival, r));
+  DMARC_TRY(ReadSourceIp(pending.source_ip, r));
+  ReadAuthAndDelivery(pending, r);
+  DMARC_TRY(ReadReportedDomain(in, r));
+  KeepSampleOf(in, options.keep_sample, r);
   return r;
 }
 

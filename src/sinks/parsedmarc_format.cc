@@ -73,8 +73,9 @@ void TimeValue(std::string& out, std::int64_t t) {
   out.append(buf, sizeof buf);
 }
 
-void AppendRecord(std::string& out, const model::Record& r, bool first) {
-  const auto& s = r.source;
+// The sections of a record, in output order; each starts with the fragment that closes the one
+// before it, so the bytes are those of one straight run of appends.
+void AppendSource(std::string& out, const model::Source& s, bool first) {
   if (first) {
     Raw(out, "\n        {\n          \"source\": {\n            \"ip_address\": ");
   } else {
@@ -106,6 +107,9 @@ void AppendRecord(std::string& out, const model::Record& r, bool first) {
     Raw(out, ",\n            \"as_domain\": ");
     Value(out, s.as_domain);
   }
+}
+
+void AppendCountAndAlignment(std::string& out, const model::Record& r) {
   Raw(out, "\n          },\n          \"count\": ");
   Value(out, r.count);
   Raw(out, ",\n          \"alignment\": {\n            \"spf\": ");
@@ -114,7 +118,9 @@ void AppendRecord(std::string& out, const model::Record& r, bool first) {
   Value(out, r.alignment.dkim);
   Raw(out, ",\n            \"dmarc\": ");
   Value(out, r.alignment.dmarc);
-  const auto& ev = r.policy_evaluated;
+}
+
+void AppendPolicyEvaluated(std::string& out, const model::PolicyEvaluated& ev) {
   Raw(out, "\n          },\n          \"policy_evaluated\": {\n            \"disposition\": ");
   Value(out, ev.disposition);
   Raw(out, ",\n            \"dkim\": ");
@@ -123,29 +129,35 @@ void AppendRecord(std::string& out, const model::Record& r, bool first) {
   Value(out, ev.spf);
   if (ev.policy_override_reasons.empty()) {
     Raw(out, ",\n            \"policy_override_reasons\": []");
-  } else {
-    Raw(out, ",\n            \"policy_override_reasons\": [");
-    bool first_reason = true;
-    for (const auto& o : ev.policy_override_reasons) {
-      if (first_reason) {
-        Raw(out, "\n              {\n                \"type\": ");
-      } else {
-        Raw(out, ",\n              {\n                \"type\": ");
-      }
-      first_reason = false;
-      Value(out, o.type);
-      Raw(out, ",\n                \"comment\": ");
-      Value(out, o.comment);
-      Raw(out, "\n              }");
-    }
-    Raw(out, "\n            ]");
+    return;
   }
+  Raw(out, ",\n            \"policy_override_reasons\": [");
+  bool first_reason = true;
+  for (const auto& o : ev.policy_override_reasons) {
+    if (first_reason) {
+      Raw(out, "\n              {\n                \"type\": ");
+    } else {
+      Raw(out, ",\n              {\n                \"type\": ");
+    }
+    first_reason = false;
+    Value(out, o.type);
+    Raw(out, ",\n                \"comment\": ");
+    Value(out, o.comment);
+    Raw(out, "\n              }");
+  }
+  Raw(out, "\n            ]");
+}
+
+void AppendIdentifiers(std::string& out, const model::Identifiers& ids) {
   Raw(out, "\n          },\n          \"identifiers\": {\n            \"header_from\": ");
-  Value(out, r.identifiers.header_from);
+  Value(out, ids.header_from);
   Raw(out, ",\n            \"envelope_from\": ");
-  Value(out, r.identifiers.envelope_from);
+  Value(out, ids.envelope_from);
   Raw(out, ",\n            \"envelope_to\": ");
-  Value(out, r.identifiers.envelope_to);
+  Value(out, ids.envelope_to);
+}
+
+void AppendAuthResults(std::string& out, const model::Record& r) {
   Raw(out, "\n          },\n          \"auth_results\": {\n            \"dkim\": [");
   for (std::size_t i = 0; i < r.dkim.size(); ++i) {
     const auto& d = r.dkim[i];
@@ -162,6 +174,14 @@ void AppendRecord(std::string& out, const model::Record& r, bool first) {
     AuthResult(out, i == 0, x.domain, ",\n                \"scope\": ", x.scope, x.result,
                x.human_result);
   }
+}
+
+void AppendRecord(std::string& out, const model::Record& r, bool first) {
+  AppendSource(out, r.source, first);
+  AppendCountAndAlignment(out, r);
+  AppendPolicyEvaluated(out, r.policy_evaluated);
+  AppendIdentifiers(out, r.identifiers);
+  AppendAuthResults(out, r);
   if (r.spf.empty()) {
     Raw(out, "]\n          },\n          \"normalized_timespan\": ");
   } else {
