@@ -1,5 +1,5 @@
-// Enrichment wiring for parse, import, fetch and enrich: the Enricher of the options, its
-// warnings on standard error, and the `enrich --db` command.
+// Enrichment wiring for parse, import, fetch and enrich: the Enricher of the options and its
+// warnings on standard error (enrichment.cc), and the `enrich --db` command (enrich_command.cc).
 #pragma once
 
 #include <memory>

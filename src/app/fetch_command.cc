@@ -148,6 +148,39 @@ std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& 
   return out;
 }
 
+// What a long-running fetch needs of the process before its first connection.
+void PrepareProcess(bool signal_handlers) {
+  // Threads allocate in their own malloc arenas, each keeping its freed memory; with batches
+  // parsed on workers while another is committed, two arenas hold the peak near one batch pair.
+  mallopt(M_ARENA_MAX, 2);
+  // A server that closes the connection must give an error, not end the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  if (signal_handlers) {
+    std::signal(SIGINT, OnStopSignal);
+    std::signal(SIGTERM, OnStopSignal);
+  }
+}
+
+// One round: every source drained into the store in turn (until a stop is asked for); a source
+// that fails is logged, counted in the metrics and closed. Returns the count of failed sources.
+int DrainSources(std::vector<std::unique_ptr<collect::Source>>& sources, pipeline::Ingest& ingest) {
+  int failed = 0;
+  for (auto& source : sources) {
+    if (g_stop) break;
+    Status s = ingest.Drain(*source, g_stop);
+    if (s) {
+      metrics::Program().last_fetch.Set({source->Describe()},
+                                        static_cast<double>(std::time(nullptr)));
+    } else {
+      metrics::Program().fetch_errors.Add({source->Describe()});
+      ++failed;
+      spdlog::error("{}", s.error());
+      source->Close();
+    }
+  }
+  return failed;
+}
+
 }  // namespace
 
 int RunFetch(const FetchCommandOptions& options) {
@@ -193,16 +226,7 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
     fmt::print(stderr, "{}\n", db.error());
     return 2;
   }
-  // Threads allocate in their own malloc arenas, each keeping its freed memory; with batches
-  // parsed on workers while another is committed, two arenas hold the peak near one batch pair.
-  mallopt(M_ARENA_MAX, 2);
-  // A server that closes the connection must give an error, not end the process.
-  std::signal(SIGPIPE, SIG_IGN);
-  if (options.signal_handlers) {
-    std::signal(SIGINT, OnStopSignal);
-    std::signal(SIGTERM, OnStopSignal);
-  }
-
+  PrepareProcess(options.signal_handlers);
   const unsigned jobs =
       config.fetch.jobs ? config.fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
   // Fetched reports are enriched like imported ones (DNS answers cached in the store).
@@ -222,21 +246,8 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   int failures = 0;
   std::int64_t backoff = 0;
   while (!g_stop) {
-    bool failed = false;
-    for (auto& source : sources) {
-      if (g_stop) break;
-      Status s = ingest.Drain(*source, g_stop);
-      if (s) {
-        metrics::Program().last_fetch.Set({source->Describe()},
-                                          static_cast<double>(std::time(nullptr)));
-      } else {
-        metrics::Program().fetch_errors.Add({source->Describe()});
-        failed = true;
-        ++failures;
-        spdlog::error("{}", s.error());
-        source->Close();
-      }
-    }
+    const int failed = DrainSources(sources, ingest);
+    failures += failed;
     if (!options.watch) break;
     if (failed) {
       // Reconnect with backoff: 1 s, 2 s, 4 s ... up to fetch.max_backoff.

@@ -94,6 +94,188 @@ class Spool {
 
 }  // namespace
 
+namespace {
+
+// The output file of --output, or standard output; nullptr (and why, printed) when it cannot be
+// opened.
+std::unique_ptr<FILE, FileCloser> OpenOutput(const std::string& path) {
+  std::unique_ptr<FILE, FileCloser> out;
+  if (path.empty() || path == "-") {
+    out.reset(stdout);
+    return out;
+  }
+  out.reset(std::fopen(path.c_str(), "wb"));
+  if (!out) fmt::print(stderr, "{}: cannot open for writing: {}\n", path, std::strerror(errno));
+  return out;
+}
+
+// Each worker resolves its input's distinct addresses at once; answers are shared between
+// workers through the enricher's memory.
+enrich::LookupStats EnrichInput(pipeline::Extracted& extracted, enrich::Enricher& enricher) {
+  std::vector<model::AggregateReport*> found_reports;
+  std::vector<model::FailureReport*> found_failures;
+  for (auto& found : extracted.reports) found_reports.push_back(&found.aggregate);
+  for (auto& found : extracted.failures) found_failures.push_back(&found.report);
+  return enricher.EnrichReports(found_reports, nullptr,
+                                static_cast<std::int64_t>(std::time(nullptr)), found_failures);
+}
+
+void FormatAggregates(const pipeline::Extracted& extracted, const ParseCommandOptions& options,
+                      Processed& p) {
+  const bool json = options.format == OutputFormat::kJson;
+  // About 1.2 KB of JSON (0.4 KB of CSV) per record: one allocation instead of a dozen
+  // doublings, each copying everything written so far.
+  std::size_t records = 0;
+  for (const auto& found : extracted.reports) records += found.aggregate.records.size();
+  p.text.reserve(records * (json ? 1300 : 450) + 4096);
+  for (const auto& found : extracted.reports) {
+    if (options.verbose) {
+      const auto& m = found.aggregate.report_metadata;
+      p.log.push_back(fmt::format("{}: report {} from {} ({} records)", found.origin, m.report_id,
+                                  m.org_name, found.aggregate.records.size()));
+      for (const auto& e : m.errors) p.log.push_back(fmt::format("{}: {}", found.origin, e));
+    }
+    if (json) {
+      sinks::AppendAggregateJson(found.aggregate, p.text, /*separator=*/true);
+    } else if (options.csv_type == ReportType::kAggregate) {
+      sinks::AppendAggregateCsvRows(found.aggregate, p.text);
+    }
+  }
+}
+
+void FormatFailures(const pipeline::Extracted& extracted, const ParseCommandOptions& options,
+                    Processed& p) {
+  for (const auto& found : extracted.failures) {
+    if (options.verbose) {
+      p.log.push_back(fmt::format("{}: failure report for {} from {}", found.origin,
+                                  found.report.reported_domain, found.report.source.ip_address));
+      for (const auto& e : found.report.errors) {
+        p.log.push_back(fmt::format("{}: {}", found.origin, e));
+      }
+    }
+    if (options.format == OutputFormat::kJson) {
+      sinks::AppendFailureJson(found.report, p.failures_json, /*separator=*/true);
+    } else if (options.csv_type == ReportType::kFailure) {
+      sinks::AppendFailureCsvRow(found.report, p.text);
+    }
+  }
+}
+
+void FormatSmtpTls(const pipeline::Extracted& extracted, const ParseCommandOptions& options,
+                   Processed& p) {
+  for (const auto& found : extracted.smtp_tls) {
+    if (options.verbose) {
+      p.log.push_back(fmt::format("{}: SMTP TLS report {} from {} ({} policies)", found.origin,
+                                  found.report.report_id, found.report.organization_name,
+                                  found.report.policies.size()));
+      for (const auto& e : found.report.errors) {
+        p.log.push_back(fmt::format("{}: {}", found.origin, e));
+      }
+    }
+    if (options.format == OutputFormat::kJson) {
+      sinks::AppendSmtpTlsJson(found.report, p.smtp_tls_json, /*separator=*/true);
+    } else if (options.csv_type == ReportType::kSmtpTls) {
+      sinks::AppendSmtpTlsCsvRows(found.report, p.text);
+    }
+  }
+}
+
+// A worker's step: one extracted input, enriched and formatted.
+Processed ProcessInput(pipeline::InputResult input, enrich::Enricher* enricher,
+                       const ParseCommandOptions& options) {
+  Processed p;
+  pipeline::Extracted& extracted = input.extracted;
+  p.rejections = std::move(extracted.rejections);
+  p.reports = extracted.reports.size();
+  p.failures = extracted.failures.size();
+  p.smtp_tls = extracted.smtp_tls.size();
+  if (enricher) p.enrichment = EnrichInput(extracted, *enricher);
+  FormatAggregates(extracted, options, p);
+  FormatFailures(extracted, options, p);
+  FormatSmtpTls(extracted, options, p);
+  return p;
+}
+
+// The writing side, in input order: the aggregate text goes out at once, the failure and SMTP
+// TLS fragments wait in their spools for the end of the aggregate array.
+class ParseOutput {
+ public:
+  ParseOutput(FILE* out, const ParseCommandOptions& options)
+      : out_(out), json_(options.format == OutputFormat::kJson), csv_type_(options.csv_type) {}
+
+  void WriteHead() {
+    const std::string head = json_                               ? sinks::JsonDocumentBegin()
+                             : csv_type_ == ReportType::kFailure ? sinks::FailureCsvHeader()
+                             : csv_type_ == ReportType::kSmtpTls ? sinks::SmtpTlsCsvHeader()
+                                                                 : sinks::AggregateCsvHeader();
+    std::fwrite(head.data(), 1, head.size(), out_);
+  }
+
+  void Add(Processed&& p) {
+    for (const auto& line : p.log) spdlog::info("{}", line);
+    PrintWarnings(p.enrichment);
+    for (const auto& r : p.rejections) fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
+    rejected += p.rejections.size();
+    reports += p.reports;
+    failures += p.failures;
+    smtp_tls += p.smtp_tls;
+    if (!json_) {
+      not_in_csv += (csv_type_ == ReportType::kAggregate ? 0 : p.reports) +
+                    (csv_type_ == ReportType::kFailure ? 0 : p.failures) +
+                    (csv_type_ == ReportType::kSmtpTls ? 0 : p.smtp_tls);
+    }
+    if (!failure_spool_.Add(p.failures_json) || !smtp_tls_spool_.Add(p.smtp_tls_json)) {
+      spool_failed = true;
+    }
+    std::string_view text = p.text;
+    // Each JSON fragment starts with ",": the first one of the document must not.
+    if (json_ && first_report_ && !text.empty()) {
+      text.remove_prefix(1);
+      first_report_ = false;
+    }
+    std::fwrite(text.data(), 1, text.size(), out_);
+  }
+
+  // With JSON: the end of the aggregate array and the two later arrays.
+  void WriteTail() {
+    if (!json_) return;
+    std::string tail = sinks::JsonAggregatesEnd(reports > 0) + sinks::JsonFailuresBegin();
+    std::fwrite(tail.data(), 1, tail.size(), out_);
+    if (!failure_spool_.CopyTo(out_)) spool_failed = true;
+    tail = sinks::JsonFailuresEnd(failures > 0);
+    std::fwrite(tail.data(), 1, tail.size(), out_);
+    if (!smtp_tls_spool_.CopyTo(out_)) spool_failed = true;
+    tail = sinks::JsonSmtpTlsEnd(smtp_tls > 0);
+    std::fwrite(tail.data(), 1, tail.size(), out_);
+  }
+
+  std::size_t reports = 0, rejected = 0;
+  std::size_t failures = 0, smtp_tls = 0, not_in_csv = 0;
+  bool spool_failed = false;
+
+ private:
+  FILE* out_;
+  const bool json_;
+  const ReportType csv_type_;
+  Spool failure_spool_, smtp_tls_spool_;
+  bool first_report_ = true;
+};
+
+void PrintSummary(std::size_t inputs, const ParseOutput& o) {
+  fmt::print(stderr, "{} input(s), {} report(s) parsed, {} rejected\n", inputs,
+             o.reports + o.failures + o.smtp_tls, o.rejected);
+  if (o.failures + o.smtp_tls > 0) {
+    fmt::print(stderr, "  {} aggregate, {} failure, {} SMTP TLS\n", o.reports, o.failures,
+               o.smtp_tls);
+  }
+  if (o.not_in_csv > 0) {
+    fmt::print(stderr, "  {} report(s) of other types are not in this CSV (see --type)\n",
+               o.not_in_csv);
+  }
+}
+
+}  // namespace
+
 int RunParse(const ParseCommandOptions& options) {
   auto logger = spdlog::stderr_color_mt("parse");
   logger->set_pattern("%^%l%$ %v");
@@ -102,16 +284,8 @@ int RunParse(const ParseCommandOptions& options) {
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
   for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", e);
 
-  std::unique_ptr<FILE, FileCloser> out;
-  if (options.output.empty() || options.output == "-") {
-    out.reset(stdout);
-  } else {
-    out.reset(std::fopen(options.output.c_str(), "wb"));
-    if (!out) {
-      fmt::print(stderr, "{}: cannot open for writing: {}\n", options.output, std::strerror(errno));
-      return 2;
-    }
-  }
+  const std::unique_ptr<FILE, FileCloser> out = OpenOutput(options.output);
+  if (!out) return 2;
 
   bool enrich_failed = false;
   const auto enricher = MakeEnricher(options.enrich, &enrich_failed);
@@ -121,20 +295,10 @@ int RunParse(const ParseCommandOptions& options) {
   extract.aggregate.limits = options.limits;
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
   extract.keep_sample = options.keep_sample;
-  const bool json = options.format == OutputFormat::kJson;
-  const ReportType csv_type = options.csv_type;
 
-  std::string head = json                               ? sinks::JsonDocumentBegin()
-                     : csv_type == ReportType::kFailure ? sinks::FailureCsvHeader()
-                     : csv_type == ReportType::kSmtpTls ? sinks::SmtpTlsCsvHeader()
-                                                        : sinks::AggregateCsvHeader();
-  std::fwrite(head.data(), 1, head.size(), out.get());
-
-  std::size_t reports = 0, rejected = inputs.errors.size();
-  std::size_t failures = 0, smtp_tls = 0, not_in_csv = 0;
-  Spool failure_spool, smtp_tls_spool;
-  bool spool_failed = false;
-  bool first_report = true;
+  ParseOutput output(out.get(), options);
+  output.WriteHead();
+  output.rejected = inputs.errors.size();
   unsigned jobs = options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
   // A worker waits on DNS for its input's addresses; with reverse DNS on and no -j, more workers
   // keep more inputs' lookups in flight (a 50 ms resolver: 300 small inputs in 1 s, not 8 s).
@@ -144,111 +308,13 @@ int RunParse(const ParseCommandOptions& options) {
   pipeline::RunOrdered<Processed>(
       inputs.files.size(), jobs, jobs * 4,
       [&](std::size_t i) {
-        Processed p;
-        pipeline::InputResult input = pipeline::ExtractInput(inputs.files[i], extract, 0);
-        pipeline::Extracted& extracted = input.extracted;
-        p.rejections = std::move(extracted.rejections);
-        p.reports = extracted.reports.size();
-        p.failures = extracted.failures.size();
-        p.smtp_tls = extracted.smtp_tls.size();
-        if (enricher) {
-          // Each worker resolves its input's distinct addresses at once; answers are shared
-          // between workers through the enricher's memory.
-          std::vector<model::AggregateReport*> found_reports;
-          std::vector<model::FailureReport*> found_failures;
-          for (auto& found : extracted.reports) found_reports.push_back(&found.aggregate);
-          for (auto& found : extracted.failures) found_failures.push_back(&found.report);
-          p.enrichment = enricher->EnrichReports(found_reports, nullptr,
-                                                 static_cast<std::int64_t>(std::time(nullptr)),
-                                                 found_failures);
-        }
-        // About 1.2 KB of JSON (0.4 KB of CSV) per record: one allocation instead of a dozen
-        // doublings, each copying everything written so far.
-        std::size_t records = 0;
-        for (const auto& found : extracted.reports) records += found.aggregate.records.size();
-        p.text.reserve(records * (json ? 1300 : 450) + 4096);
-        for (const auto& found : extracted.reports) {
-          if (options.verbose) {
-            const auto& m = found.aggregate.report_metadata;
-            p.log.push_back(fmt::format("{}: report {} from {} ({} records)", found.origin,
-                                        m.report_id, m.org_name, found.aggregate.records.size()));
-            for (const auto& e : m.errors) p.log.push_back(fmt::format("{}: {}", found.origin, e));
-          }
-          if (json) {
-            sinks::AppendAggregateJson(found.aggregate, p.text, /*separator=*/true);
-          } else if (csv_type == ReportType::kAggregate) {
-            sinks::AppendAggregateCsvRows(found.aggregate, p.text);
-          }
-        }
-        for (const auto& found : extracted.failures) {
-          if (options.verbose) {
-            p.log.push_back(fmt::format("{}: failure report for {} from {}", found.origin,
-                                        found.report.reported_domain,
-                                        found.report.source.ip_address));
-            for (const auto& e : found.report.errors) {
-              p.log.push_back(fmt::format("{}: {}", found.origin, e));
-            }
-          }
-          if (json) {
-            sinks::AppendFailureJson(found.report, p.failures_json, /*separator=*/true);
-          } else if (csv_type == ReportType::kFailure) {
-            sinks::AppendFailureCsvRow(found.report, p.text);
-          }
-        }
-        for (const auto& found : extracted.smtp_tls) {
-          if (options.verbose) {
-            p.log.push_back(fmt::format("{}: SMTP TLS report {} from {} ({} policies)",
-                                        found.origin, found.report.report_id,
-                                        found.report.organization_name,
-                                        found.report.policies.size()));
-            for (const auto& e : found.report.errors) {
-              p.log.push_back(fmt::format("{}: {}", found.origin, e));
-            }
-          }
-          if (json) {
-            sinks::AppendSmtpTlsJson(found.report, p.smtp_tls_json, /*separator=*/true);
-          } else if (csv_type == ReportType::kSmtpTls) {
-            sinks::AppendSmtpTlsCsvRows(found.report, p.text);
-          }
-        }
-        return p;
+        return ProcessInput(pipeline::ExtractInput(inputs.files[i], extract, 0), enricher.get(),
+                            options);
       },
-      [&](std::size_t, Processed&& p) {
-        for (const auto& line : p.log) spdlog::info("{}", line);
-        PrintWarnings(p.enrichment);
-        for (const auto& r : p.rejections) fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
-        rejected += p.rejections.size();
-        reports += p.reports;
-        failures += p.failures;
-        smtp_tls += p.smtp_tls;
-        if (!json) {
-          not_in_csv += (csv_type == ReportType::kAggregate ? 0 : p.reports) +
-                        (csv_type == ReportType::kFailure ? 0 : p.failures) +
-                        (csv_type == ReportType::kSmtpTls ? 0 : p.smtp_tls);
-        }
-        if (!failure_spool.Add(p.failures_json) || !smtp_tls_spool.Add(p.smtp_tls_json)) {
-          spool_failed = true;
-        }
-        std::string_view text = p.text;
-        // Each JSON fragment starts with ",": the first one of the document must not.
-        if (json && first_report && !text.empty()) {
-          text.remove_prefix(1);
-          first_report = false;
-        }
-        std::fwrite(text.data(), 1, text.size(), out.get());
-      });
+      [&](std::size_t, Processed&& p) { output.Add(std::move(p)); });
 
-  if (json) {
-    std::string tail = sinks::JsonAggregatesEnd(reports > 0) + sinks::JsonFailuresBegin();
-    std::fwrite(tail.data(), 1, tail.size(), out.get());
-    if (!failure_spool.CopyTo(out.get())) spool_failed = true;
-    tail = sinks::JsonFailuresEnd(failures > 0);
-    std::fwrite(tail.data(), 1, tail.size(), out.get());
-    if (!smtp_tls_spool.CopyTo(out.get())) spool_failed = true;
-    tail = sinks::JsonSmtpTlsEnd(smtp_tls > 0);
-    std::fwrite(tail.data(), 1, tail.size(), out.get());
-  }
-  if (spool_failed) {
+  output.WriteTail();
+  if (output.spool_failed) {
     fmt::print(stderr, "temporary file for failure and SMTP TLS reports failed: {}\n",
                std::strerror(errno));
     return 2;
@@ -258,18 +324,8 @@ int RunParse(const ParseCommandOptions& options) {
                options.output.empty() ? "<stdout>" : options.output, std::strerror(errno));
     return 2;
   }
-  if (!options.quiet) {
-    fmt::print(stderr, "{} input(s), {} report(s) parsed, {} rejected\n", inputs.files.size(),
-               reports + failures + smtp_tls, rejected);
-    if (failures + smtp_tls > 0) {
-      fmt::print(stderr, "  {} aggregate, {} failure, {} SMTP TLS\n", reports, failures, smtp_tls);
-    }
-    if (not_in_csv > 0) {
-      fmt::print(stderr, "  {} report(s) of other types are not in this CSV (see --type)\n",
-                 not_in_csv);
-    }
-  }
-  return rejected > 0 ? 1 : 0;
+  if (!options.quiet) PrintSummary(inputs.files.size(), output);
+  return output.rejected > 0 ? 1 : 0;
 }
 
 // ---- The command line of `parse`. ----

@@ -1,6 +1,8 @@
-// `dmarc-report import`, `stats` and `export`: the commands that use a ReportStore.
+// `dmarc-report import`, `stats` and `export`: the commands that use a ReportStore (each in its
+// own <name>_command.cc), and what the query commands share (store_commands.cc).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -8,6 +10,7 @@
 #include "app/parse_command.h"
 #include "base/limits.h"
 #include "enrich/enrich.h"
+#include "store/store.h"
 
 namespace dmarc::app {
 
@@ -43,6 +46,16 @@ struct ExportCommandOptions {
   std::string type = "aggregate";
   std::string output;
 };
+
+// The filter and the store a query command (stats, export) works on.
+struct QueryTarget {
+  store::Filter filter;
+  std::unique_ptr<store::ReportStore> store;
+};
+
+// Opens the store of `db` for the filter of `options`; prints why and returns nothing when
+// either is unusable.
+std::optional<QueryTarget> OpenForQuery(const std::string& db, const FilterOptions& options);
 
 int RunImport(const ImportCommandOptions& options);
 int RunStats(const StatsCommandOptions& options);

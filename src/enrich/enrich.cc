@@ -39,6 +39,92 @@ std::optional<std::string> CanonicalIp(const std::string& ip) {
   return std::nullopt;
 }
 
+using Answers = std::unordered_map<std::string, CachedDns>;  // canonical address → answer
+
+// Distinct addresses, each under its canonical text for the DNS side (given → canonical).
+std::unordered_map<std::string, std::optional<std::string>> DistinctAddresses(
+    const std::vector<std::string>& ips) {
+  std::unordered_map<std::string, std::optional<std::string>> canonical;
+  for (const auto& ip : ips) {
+    if (!canonical.count(ip)) canonical.emplace(ip, CanonicalIp(ip));
+  }
+  return canonical;
+}
+
+// Moves the answers the cache still holds for `wanted` into `answers`, leaving in `wanted` only
+// the addresses to query.
+void ReadDnsCache(DnsCache* cache, std::int64_t now, std::vector<std::string>& wanted,
+                  Answers& answers, LookupStats& st) {
+  if (!cache || wanted.empty()) return;
+  auto got = cache->Get(wanted, now);
+  if (!got) {
+    st.warnings.push_back("DNS cache not readable: " + got.error());
+    return;
+  }
+  for (auto& c : *got) {
+    if (c.expires_at <= now) continue;
+    ++st.cache_hits;
+    answers.emplace(c.ip, std::move(c));
+  }
+  std::erase_if(wanted, [&](const std::string& ip) { return answers.count(ip) > 0; });
+}
+
+ResolverOptions ResolverOptionsOf(const Options& options) {
+  ResolverOptions ro;
+  ro.nameservers = options.nameservers;
+  ro.concurrency = options.dns_concurrency;
+  ro.timeout_ms = options.dns_timeout_ms;
+  ro.retries = options.dns_retries;
+  return ro;
+}
+
+// The cache entry of one resolver answer, counted in `st`.
+CachedDns ToCachedDns(const std::string& ip, const PtrResult& r, std::int64_t now,
+                      std::int64_t failure_ttl, std::int64_t ttl, LookupStats& st) {
+  CachedDns c;
+  c.ip = ip;
+  c.status = r.status;
+  if (r.status == DnsStatus::kName) c.reverse_dns = r.name;
+  c.resolved_at = now;
+  c.expires_at = now + (r.status == DnsStatus::kFailed ? failure_ttl : ttl);
+  (r.status == DnsStatus::kName     ? st.names
+   : r.status == DnsStatus::kNoName ? st.no_names
+                                    : st.failures)++;
+  return c;
+}
+
+std::size_t CountFailed(const std::vector<PtrResult>& resolved) {
+  return static_cast<std::size_t>(
+      std::count_if(resolved.begin(), resolved.end(),
+                    [](const PtrResult& r) { return r.status == DnsStatus::kFailed; }));
+}
+
+// What is known of one address: its DNS answer (if any), geolocation and sending service.
+IpInfo DescribeAddress(const std::string& given, const std::optional<std::string>& canon,
+                       const Answers& answers, const GeoIp& geoip, const Services& services) {
+  IpInfo info;
+  info.source.ip_address = given;
+  if (!canon) return info;
+  if (auto it = answers.find(*canon); it != answers.end()) {
+    info.resolved = true;
+    info.status = it->second.status;
+    info.source.reverse_dns = it->second.reverse_dns;
+    if (info.source.reverse_dns) {
+      info.source.base_domain = psl::RegistrableDomain(*info.source.reverse_dns);
+    }
+  }
+  GeoInfo g = geoip.Lookup(*canon);
+  info.source.country = std::move(g.country);
+  info.source.asn = g.asn;
+  info.source.as_name = std::move(g.as_name);
+  info.source.as_domain = std::move(g.as_domain);
+  if (const Service* s = services.Find(info.source.base_domain, info.source.asn)) {
+    info.source.name = s->name;
+    info.source.type = s->type;
+  }
+  return info;
+}
+
 }  // namespace
 
 std::int64_t FailureTtl(const Options& options) {
@@ -160,14 +246,10 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
                                                          LookupStats* stats) {
   LookupStats local;
   LookupStats& st = stats ? *stats : local;
-  // Distinct addresses, each under its canonical text for the DNS side.
-  std::unordered_map<std::string, std::optional<std::string>> canonical;  // given → canonical
-  for (const auto& ip : ips) {
-    if (!canonical.count(ip)) canonical.emplace(ip, CanonicalIp(ip));
-  }
+  const auto canonical = DistinctAddresses(ips);
   st.addresses += canonical.size();
 
-  std::unordered_map<std::string, CachedDns> answers;  // canonical → answer
+  Answers answers;
   if (!options_.offline) {
     std::vector<std::string> wanted;
     {
@@ -183,19 +265,7 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
       }
     }
     st.cache_hits += answers.size();
-    if (cache && !wanted.empty()) {
-      auto got = cache->Get(wanted, now);
-      if (got) {
-        for (auto& c : *got) {
-          if (c.expires_at <= now) continue;
-          ++st.cache_hits;
-          answers.emplace(c.ip, std::move(c));
-        }
-        std::erase_if(wanted, [&](const std::string& ip) { return answers.count(ip) > 0; });
-      } else {
-        st.warnings.push_back("DNS cache not readable: " + got.error());
-      }
-    }
+    ReadDnsCache(cache, now, wanted, answers, st);
     std::vector<CachedDns> fresh;
     bool down = false;
     {
@@ -203,34 +273,18 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
       down = dns_down_;
     }
     if (!wanted.empty() && !down) {
-      ResolverOptions ro;
-      ro.nameservers = options_.nameservers;
-      ro.concurrency = options_.dns_concurrency;
-      ro.timeout_ms = options_.dns_timeout_ms;
-      ro.retries = options_.dns_retries;
-      auto resolved = ResolvePtr(wanted, ro);
+      auto resolved = ResolvePtr(wanted, ResolverOptionsOf(options_));
       if (!resolved) {
         st.warnings.push_back("reverse DNS unavailable: " + resolved.error());
       } else {
         st.queried += wanted.size();
         for (std::size_t i = 0; i < wanted.size(); ++i) {
-          const PtrResult& r = (*resolved)[i];
-          CachedDns c;
-          c.ip = wanted[i];
-          c.status = r.status;
-          if (r.status == DnsStatus::kName) c.reverse_dns = r.name;
-          c.resolved_at = now;
-          c.expires_at = now + (r.status == DnsStatus::kFailed ? FailureTtl(options_)
-                                                               : options_.dns_cache_ttl_seconds);
-          (r.status == DnsStatus::kName     ? st.names
-           : r.status == DnsStatus::kNoName ? st.no_names
-                                            : st.failures)++;
+          CachedDns c = ToCachedDns(wanted[i], (*resolved)[i], now, FailureTtl(options_),
+                                    options_.dns_cache_ttl_seconds, st);
           answers.emplace(c.ip, c);
           fresh.push_back(std::move(c));
         }
-        const std::size_t failed = static_cast<std::size_t>(
-            std::count_if(resolved->begin(), resolved->end(),
-                          [](const PtrResult& r) { return r.status == DnsStatus::kFailed; }));
+        const std::size_t failed = CountFailed(*resolved);
         std::lock_guard lock(memory_mutex_);
         failures_in_a_row_ = failed == wanted.size() ? failures_in_a_row_ + failed : 0;
         if (!dns_down_ && ((failed == wanted.size() && failed >= kDownAfterAllFailed) ||
@@ -258,27 +312,7 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
   std::unordered_map<std::string, IpInfo> out;
   out.reserve(canonical.size());
   for (const auto& [given, canon] : canonical) {
-    IpInfo info;
-    info.source.ip_address = given;
-    if (canon) {
-      if (auto it = answers.find(*canon); it != answers.end()) {
-        info.resolved = true;
-        info.status = it->second.status;
-        info.source.reverse_dns = it->second.reverse_dns;
-        if (info.source.reverse_dns) {
-          info.source.base_domain = psl::RegistrableDomain(*info.source.reverse_dns);
-        }
-      }
-      GeoInfo g = geoip_->Lookup(*canon);
-      info.source.country = std::move(g.country);
-      info.source.asn = g.asn;
-      info.source.as_name = std::move(g.as_name);
-      info.source.as_domain = std::move(g.as_domain);
-      if (const Service* s = services_->Find(info.source.base_domain, info.source.asn)) {
-        info.source.name = s->name;
-        info.source.type = s->type;
-      }
-    }
+    IpInfo info = DescribeAddress(given, canon, answers, *geoip_, *services_);
     if (!info.resolved || info.status == DnsStatus::kFailed) ++st.unresolved;
     out.emplace(given, std::move(info));
   }

@@ -103,6 +103,72 @@ struct ChannelCloser {
   void operator()(ares_channel c) const { ares_destroy(c); }
 };
 
+using Channel = std::unique_ptr<ares_channeldata, ChannelCloser>;
+
+// A c-ares channel with the options' timeout, tries and nameservers.
+Result<Channel> OpenChannel(const ResolverOptions& options) {
+  ares_options opts{};
+  opts.timeout = std::max(1, options.timeout_ms);
+  opts.tries = std::max(1, options.retries + 1);
+  ares_channel raw = nullptr;
+  // STAYOPEN: keep the UDP socket while the count of queries touches zero between answers; a
+  // new socket (a new source port) per round costs time and loses packets behind some NATs.
+  opts.flags = ARES_FLAG_STAYOPEN;
+  int rc = ares_init_options(&raw, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS);
+  if (rc != ARES_SUCCESS) return MakeError(fmt::format("c-ares: {}", ares_strerror(rc)));
+  Channel channel(raw);
+  if (!options.nameservers.empty()) {
+    std::string csv;
+    for (const auto& ns : options.nameservers) csv += (csv.empty() ? "" : ",") + ns;
+    rc = ares_set_servers_ports_csv(raw, csv.c_str());
+    if (rc != ARES_SUCCESS) {
+      return MakeError(fmt::format("nameservers \"{}\": {}", csv, ares_strerror(rc)));
+    }
+  }
+  return channel;
+}
+
+// Fills in the address of q from `ip`; false when it is neither IPv4 nor IPv6.
+bool ParseAddress(const std::string& ip, Query& q) {
+  q.family = AF_INET;
+  q.addr_len = 4;
+  if (inet_pton(AF_INET, ip.c_str(), q.addr) == 1) return true;
+  q.family = AF_INET6;
+  q.addr_len = 16;
+  return inet_pton(AF_INET6, ip.c_str(), q.addr) == 1;
+}
+
+// Waits for the channel's sockets (at most until its next timeout) and processes what is ready,
+// or the timeouts when nothing is.
+void PollOnce(ares_channel raw) {
+  ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+  const int bits = ares_getsock(raw, socks, ARES_GETSOCK_MAXNUM);
+  pollfd fds[ARES_GETSOCK_MAXNUM];
+  nfds_t n = 0;
+  for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
+    short events = 0;
+    if (ARES_GETSOCK_READABLE(bits, i)) events |= POLLIN;
+    if (ARES_GETSOCK_WRITABLE(bits, i)) events |= POLLOUT;
+    if (!events) continue;
+    fds[n++] = {socks[i], events, 0};
+  }
+  timeval max_wait{1, 0}, tv{};
+  const timeval* t = ares_timeout(raw, &max_wait, &tv);
+  const int ms = static_cast<int>(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
+  const int ready = poll(fds, n, ms);
+  if (ready <= 0) {
+    ares_process_fd(raw, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
+    return;
+  }
+  for (nfds_t i = 0; i < n; ++i) {
+    if (!fds[i].revents) continue;
+    const bool readable = fds[i].revents & (POLLIN | POLLERR | POLLHUP);
+    const bool writable = fds[i].revents & POLLOUT;
+    ares_process_fd(raw, readable ? fds[i].fd : ARES_SOCKET_BAD,
+                    writable ? fds[i].fd : ARES_SOCKET_BAD);
+  }
+}
+
 }  // namespace
 
 Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
@@ -113,25 +179,9 @@ Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
   }
   std::vector<PtrResult> results(ips.size());
   if (ips.empty()) return results;
-
-  ares_options opts{};
-  opts.timeout = std::max(1, options.timeout_ms);
-  opts.tries = std::max(1, options.retries + 1);
-  ares_channel raw = nullptr;
-  // STAYOPEN: keep the UDP socket while the count of queries touches zero between answers; a
-  // new socket (a new source port) per round costs time and loses packets behind some NATs.
-  opts.flags = ARES_FLAG_STAYOPEN;
-  int rc = ares_init_options(&raw, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS);
-  if (rc != ARES_SUCCESS) return MakeError(fmt::format("c-ares: {}", ares_strerror(rc)));
-  std::unique_ptr<ares_channeldata, ChannelCloser> channel(raw);
-  if (!options.nameservers.empty()) {
-    std::string csv;
-    for (const auto& ns : options.nameservers) csv += (csv.empty() ? "" : ",") + ns;
-    rc = ares_set_servers_ports_csv(raw, csv.c_str());
-    if (rc != ARES_SUCCESS) {
-      return MakeError(fmt::format("nameservers \"{}\": {}", csv, ares_strerror(rc)));
-    }
-  }
+  auto channel = OpenChannel(options);
+  if (!channel) return MakeError(channel.error());
+  ares_channel raw = channel->get();
 
   Run run;
   run.results = &results;
@@ -146,16 +196,10 @@ Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
       Query& q = queries[i];
       q.run = &run;
       q.index = i;
-      q.family = AF_INET;
-      q.addr_len = 4;
-      if (inet_pton(AF_INET, ips[i].c_str(), q.addr) != 1) {
-        q.family = AF_INET6;
-        q.addr_len = 16;
-        if (inet_pton(AF_INET6, ips[i].c_str(), q.addr) != 1) {
-          results[i].status = DnsStatus::kFailed;
-          results[i].detail = "not an IP address";
-          continue;
-        }
+      if (!ParseAddress(ips[i], q)) {
+        results[i].status = DnsStatus::kFailed;
+        results[i].detail = "not an IP address";
+        continue;
       }
       ++run.in_flight;
       // The callback may run at once (e.g. no usable server); it decrements in_flight.
@@ -166,32 +210,7 @@ Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
 
   run.refill();
   while (run.in_flight > 0) {
-    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    const int bits = ares_getsock(raw, socks, ARES_GETSOCK_MAXNUM);
-    pollfd fds[ARES_GETSOCK_MAXNUM];
-    nfds_t n = 0;
-    for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
-      short events = 0;
-      if (ARES_GETSOCK_READABLE(bits, i)) events |= POLLIN;
-      if (ARES_GETSOCK_WRITABLE(bits, i)) events |= POLLOUT;
-      if (!events) continue;
-      fds[n++] = {socks[i], events, 0};
-    }
-    timeval max_wait{1, 0}, tv{};
-    const timeval* t = ares_timeout(raw, &max_wait, &tv);
-    const int ms = static_cast<int>(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
-    const int ready = poll(fds, n, ms);
-    if (ready <= 0) {
-      ares_process_fd(raw, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
-    } else {
-      for (nfds_t i = 0; i < n; ++i) {
-        if (!fds[i].revents) continue;
-        const bool readable = fds[i].revents & (POLLIN | POLLERR | POLLHUP);
-        const bool writable = fds[i].revents & POLLOUT;
-        ares_process_fd(raw, readable ? fds[i].fd : ARES_SOCKET_BAD,
-                        writable ? fds[i].fd : ARES_SOCKET_BAD);
-      }
-    }
+    PollOnce(raw);
     run.refill();
   }
   return results;

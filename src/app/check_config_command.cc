@@ -1,0 +1,89 @@
+// `dmarc-report check-config FILE`: loads a configuration and prints what it sets up.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "app/cli.h"
+#include "app/service_commands.h"
+#include "config/config.h"
+
+namespace dmarc::app {
+
+namespace {
+
+std::string DescribeSources(const config::Config& c) {
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : ", ") + s; };
+  if (c.imap)
+    add(fmt::format("imap {}@{}:{}/{}", c.imap->user, c.imap->host, c.imap->port, c.imap->folder));
+  if (c.pop3) add(fmt::format("pop3 {}@{}:{}", c.pop3->user, c.pop3->host, c.pop3->port));
+  if (c.maildir) add("maildir " + c.maildir->path);
+  if (c.mbox) add("mbox " + c.mbox->path);
+  if (c.directory) add("directory " + c.directory->path);
+  return out;
+}
+
+}  // namespace
+
+int RunCheckConfig(const std::string& file) {
+  auto config = config::LoadConfig(file, config::ProcessEnvironment());
+  if (!config) {
+    fmt::print(stderr, "{}\n", config.error());
+    return 1;
+  }
+  const config::Config& c = *config;
+  fmt::print("{}: ok\n", c.file);
+  fmt::print("  sources: {}\n", DescribeSources(c));
+  fmt::print("  store: {}{}\n", c.store.url,
+             c.store.retention_days ? fmt::format(" (reports kept {} days)", c.store.retention_days)
+                                    : std::string(" (reports kept forever)"));
+  std::string log = "level " + c.log.level;
+  if (c.log.to_stderr) log += ", stderr";
+  if (!c.log.file.empty()) log += ", file " + c.log.file;
+  if (!c.log.syslog.empty()) {
+    log += fmt::format(", syslog {}://{}:{}",
+                       c.log.syslog_transport == log::SyslogTransport::kTcp ? "tcp" : "udp",
+                       c.log.syslog_host, c.log.syslog_port);
+  }
+  fmt::print("  log: {}\n", log);
+  const auto& e = c.enrich;
+  fmt::print("  enrichment: {}; failure samples: {}\n",
+             !e.enabled  ? std::string("off")
+             : e.offline ? std::string("offline (no DNS)")
+                         : fmt::format("DNS via {}",
+                                       e.nameservers.empty()
+                                           ? std::string("the system's resolvers")
+                                           : fmt::format("{}", fmt::join(e.nameservers, ", "))),
+             c.failure.keep_sample == parse::KeepSample::kFull   ? "full"
+             : c.failure.keep_sample == parse::KeepSample::kNone ? "none"
+                                                                 : "headers");
+  if (c.consul) fmt::print("  consul: {} as {}\n", c.consul->address, c.consul->service_name);
+  if (c.web.enabled) {
+    std::string web = (c.web.tls_cert.empty() ? "http://" : "https://") + c.web.listen;
+    if (!c.web.token_file.empty()) web += ", token " + c.web.token_file;
+    if (!c.web.users_file.empty()) web += ", users " + c.web.users_file;
+    if (c.web.token_file.empty() && c.web.users_file.empty()) web += ", no sign-in";
+    fmt::print("  web: {}\n", web);
+  } else {
+    fmt::print("  web: off\n");
+  }
+  return 0;
+}
+
+// ---- The command line of `check-config`. ----
+
+namespace {
+
+std::string& CheckConfigFile() {
+  static std::string file;
+  return file;
+}
+
+}  // namespace
+
+void AddCheckConfigOptions(CLI::App& cmd) {
+  cmd.add_option("FILE", CheckConfigFile(), "TOML configuration")->required();
+}
+
+int RunCheckConfigCommand() { return RunCheckConfig(CheckConfigFile()); }
+
+}  // namespace dmarc::app

@@ -1,0 +1,82 @@
+// `dmarc-report vacuum`: purges by retention, then compacts the store.
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "app/cli.h"
+#include "app/service_commands.h"
+#include "config/config.h"
+#include "store/store.h"
+
+namespace dmarc::app {
+
+int RunVacuum(const VacuumCommandOptions& options) {
+  std::string url = options.db;
+  int days = options.retention_days.value_or(0);
+  if (!options.config.empty()) {
+    auto config = config::LoadConfig(options.config, config::ProcessEnvironment());
+    if (!config) {
+      fmt::print(stderr, "{}\n", config.error());
+      return 2;
+    }
+    if (url.empty()) url = config->store.url;
+    if (!options.retention_days) days = config->store.retention_days;
+  }
+  if (url.empty()) {
+    fmt::print(stderr, "vacuum: give --db URL or --config FILE\n");
+    return 2;
+  }
+  auto db = store::OpenStore(url, store::OpenOptions{});
+  if (!db) {
+    fmt::print(stderr, "{}\n", db.error());
+    return 1;
+  }
+  store::ReportStore& st = **db;
+  const std::uint64_t before = st.SizeOnDisk();
+  if (days > 0) {
+    auto purged = PurgeOlderThan(st, days, static_cast<std::int64_t>(std::time(nullptr)));
+    if (!purged) {
+      fmt::print(stderr, "{}: {}\n", st.Describe(), purged.error());
+      return 1;
+    }
+    if (!options.quiet) {
+      fmt::print(stderr, "vacuum: purged {} older than {} days\n", DescribePurge(*purged), days);
+    }
+  }
+  if (auto c = st.Compact(); !c) {
+    fmt::print(stderr, "{}: {}\n", st.Describe(), c.error());
+    return 1;
+  }
+  if (!options.quiet) {
+    fmt::print(stderr, "vacuum: {} from {:.1f} MiB to {:.1f} MiB\n", st.Describe(),
+               static_cast<double>(before) / 1048576.0,
+               static_cast<double>(st.SizeOnDisk()) / 1048576.0);
+  }
+  return 0;
+}
+
+// ---- The command line of `vacuum`. ----
+
+namespace {
+
+VacuumCommandOptions& VacuumState() {
+  static VacuumCommandOptions state;
+  return state;
+}
+
+}  // namespace
+
+void AddVacuumOptions(CLI::App& cmd) {
+  VacuumCommandOptions& vacuum = VacuumState();
+  cmd.add_option("--db", vacuum.db, kDbHelp);
+  cmd.add_option("-c,--config", vacuum.config,
+                 "Take store.url and store.retention_days from this configuration");
+  cmd.add_option("--retention-days", vacuum.retention_days,
+                 "Purge what is older than this many days (0: only compact)")
+      ->check(CLI::Range(0, 100000));
+  cmd.add_flag("-q,--quiet", vacuum.quiet, "No summary");
+}
+
+int RunVacuumCommand() { return RunVacuum(VacuumState()); }
+
+}  // namespace dmarc::app
