@@ -1,7 +1,7 @@
 // The command line: the table of subcommands (main.cc), what each subcommand registers and runs,
 // and the option groups several of them share. Each command's two functions live in its own
-// <name>_command.cc (import, enrich, stats and export in store_commands.cc; check-config and
-// vacuum in service_commands.cc) and keep their options in that file.
+// <name>_command.cc (check-config in check_config_command.cc, hash-password in
+// hash_password_command.cc) and keep their options in that file.
 #pragma once
 
 #include <CLI/CLI.hpp>
