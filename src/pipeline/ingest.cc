@@ -91,9 +91,9 @@ Status Ingest::Drain(collect::Source& source, const std::atomic<bool>& stop) {
 Status Ingest::Files(const std::vector<std::string>& paths) {
   FileList files(paths);
   const std::atomic<bool> never{false};
-  store_error_.clear();
+  store_error_.reset();
   Status s = Run(files, never, true);
-  if (!s && !store_error_.empty()) return MakeError(store_error_);
+  if (!s && store_error_) return *store_error_;
   return s;
 }
 
@@ -174,7 +174,7 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
 Status Ingest::Finish(InFlight& f, collect::Source& source) {
   auto stored = f.stored.get();
   if (!stored) {
-    store_error_ = stored.error();
+    store_error_ = stored.error_value();
     return MakeError(
         fmt::format("{}: store failed, the mails of this batch stay where they are: {}",
                     store_.Describe(), stored.error()));

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,7 +101,7 @@ class Ingest {
   store::ReportStore& store_;
   IngestOptions options_;
   IngestObserver& observer_;
-  std::string store_error_;  // the last commit's error
+  std::optional<Error> store_error_;  // the last commit's error, kind and message
 };
 
 }  // namespace dmarc::pipeline
