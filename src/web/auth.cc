@@ -1,7 +1,6 @@
 #include "web/auth.h"
 
 #include <fmt/format.h>
-#include <httplib.h>
 #include <sodium.h>
 
 #include <fstream>
@@ -30,7 +29,7 @@ Result<std::string> ReadFirstLine(const std::string& path, const char* what) {
   return line;
 }
 
-std::string SessionCookie(const httplib::Request& req) {
+std::string SessionCookie(const http::Request& req) {
   const std::string cookies = req.get_header_value("Cookie");
   std::size_t pos = 0;
   while (pos < cookies.size()) {
@@ -47,7 +46,7 @@ std::string SessionCookie(const httplib::Request& req) {
 
 // Requests that change state must come from our own pages (SameSite=Strict covers the
 // cookie; this covers signing in from a hostile page).
-bool SameOrigin(const httplib::Request& req) {
+bool SameOrigin(const http::Request& req) {
   const std::string origin = req.get_header_value("Origin");
   if (origin.empty()) return true;
   const std::string host = req.get_header_value("Host");
@@ -87,7 +86,7 @@ Result<bool> Auth::Load(const ServeOptions& o) {
   return true;
 }
 
-bool Auth::Authorized(const httplib::Request& req) {
+bool Auth::Authorized(const http::Request& req) {
   if (!enabled()) return true;
   const std::string header = req.get_header_value("Authorization");
   if (header.starts_with("Bearer ") && TokenMatches(header.substr(7))) return true;
@@ -95,7 +94,7 @@ bool Auth::Authorized(const httplib::Request& req) {
   return !session.empty() && SessionValid(session);
 }
 
-void Auth::Login(const httplib::Request& req, httplib::Response& res) {
+void Auth::Login(const http::Request& req, http::Response& res) {
   if (!SameOrigin(req)) return SendJson(res, 403, {{"error", "cross-origin request"}});
   if (!enabled()) return SendJson(res, 200, {{"signed_in", true}});
   // Guessing is slowed per client address (behind a reverse proxy: for everyone at once).
@@ -124,7 +123,7 @@ void Auth::Login(const httplib::Request& req, httplib::Response& res) {
   SendJson(res, 200, {{"signed_in", true}});
 }
 
-void Auth::Logout(const httplib::Request& req, httplib::Response& res) {
+void Auth::Logout(const http::Request& req, http::Response& res) {
   if (!SameOrigin(req)) return SendJson(res, 403, {{"error", "cross-origin request"}});
   EndSession(SessionCookie(req));
   res.set_header("Set-Cookie", Cookie("", 0));
@@ -209,7 +208,7 @@ void Auth::Expire() {
   std::erase_if(sessions_, [&](const auto& kv) { return kv.second <= now; });
 }
 
-void SendJson(httplib::Response& res, int status, const nlohmann::json& j) {
+void SendJson(http::Response& res, int status, const nlohmann::json& j) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
   res.set_content(DumpJson(j), "application/json");

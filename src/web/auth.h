@@ -11,11 +11,7 @@
 #include <vector>
 
 #include "base/result.h"
-
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "web/http.h"
 
 namespace dmarc::web {
 
@@ -34,11 +30,11 @@ class Auth {
   bool enabled() const { return !token_.empty() || !users_.empty(); }
 
   // A matching bearer token (Authorization header) or a valid session cookie.
-  bool Authorized(const httplib::Request& req);
+  bool Authorized(const http::Request& req);
 
   // POST /api/login ({"token"} or {"user", "password"}) and POST /api/logout.
-  void Login(const httplib::Request& req, httplib::Response& res);
-  void Logout(const httplib::Request& req, httplib::Response& res);
+  void Login(const http::Request& req, http::Response& res);
+  void Logout(const http::Request& req, http::Response& res);
 
  private:
   bool TokenMatches(const std::string& candidate) const;
@@ -61,7 +57,7 @@ class Auth {
 };
 
 // A JSON answer that is never cached.
-void SendJson(httplib::Response& res, int status, const nlohmann::json& j);
+void SendJson(http::Response& res, int status, const nlohmann::json& j);
 
 // A libsodium (Argon2id) hash of password for a users file line.
 Result<std::string> HashPassword(const std::string& password);

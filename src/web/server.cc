@@ -2,31 +2,47 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
-#include <httplib.h>
 #include <sodium.h>
 
-#include <chrono>
+#include <algorithm>
 #include <condition_variable>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <vector>
 
+#include "archive/archive.h"
 #include "metrics/metrics.h"
 #include "store/dashboard.h"
 #include "store/store.h"
 #include "web/api.h"
 #include "web/assets.h"
 #include "web/auth.h"
+#include "web/http.h"
+#include "web/http_listener.h"
+#include "web/work_queue.h"
 
 namespace dmarc::web {
 
 namespace {
 
-constexpr const char* kCsp =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'";
-constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+constexpr std::pair<const char*, const char*> kSecurityHeaders[] = {
+    {"Content-Security-Policy",
+     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
+     "frame-ancestors 'none'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Cross-Origin-Opener-Policy", "same-origin"},
+    {"Cross-Origin-Resource-Policy", "same-origin"},
+    {"Permissions-Policy", "camera=(), microphone=(), geolocation=()"},
+};
+// Store queries waiting for one of the kConnections threads; beyond: 503.
+constexpr std::size_t kQueryQueue = 64;
+// Sign-in threads yield the CPU to the server's own (Argon2id takes ~95 ms of it).
+constexpr int kSignInNice = 10;
 
 struct HostPort {
   std::string host;
@@ -106,53 +122,128 @@ class ConnectionPool {
   std::vector<Connection*> free_;
 };
 
+// The loopback names and addresses a request to a loopback dashboard may carry in its Host
+// header, besides the configured ones; lower case, without the port.
+bool HostAllowed(std::string host, const std::string& listen_host,
+                 const std::vector<std::string>& allowed) {
+  if (host.starts_with("[")) {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (host.find(':') == host.rfind(':')) {
+    host = host.substr(0, host.find(':'));  // a name or IPv4 address and a port
+  }
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (host.empty() || IsLoopback(host) || host == listen_host) return true;
+  return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& name) {
+    return std::equal(name.begin(), name.end(), host.begin(), host.end(),
+                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+  });
+}
+
+// What cpp-httplib compressed: text, JSON, XML, JavaScript, SVG.
+bool Compressible(const std::string& type) {
+  return type.starts_with("text/") || type.starts_with("application/json") ||
+         type.starts_with("application/xml") || type.starts_with("application/javascript") ||
+         type.starts_with("image/svg+xml");
+}
+
+// The embedded files, gzip-compressed once (the script is ~600 KB).
+class GzipAssets {
+ public:
+  const std::string& Of(const Asset& asset) {
+    std::lock_guard lock(mu_);
+    auto [it, added] = cache_.try_emplace(asset.path);
+    if (added) {
+      auto z = archive::Gzip(asset.data);
+      if (z) it->second = std::move(z).value();
+    }
+    return it->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string_view, std::string> cache_;
+};
+
+void SendText(http::Response& res, int status, const std::string& text) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(text, "text/plain");
+}
+
 class HttpServer final : public Server {
  public:
-  HttpServer(std::unique_ptr<ConnectionPool> pool, const ServeOptions& options)
-      : pool_(std::move(pool)), tls_(!options.tls_cert.empty()), auth_(tls_) {}
+  HttpServer(std::unique_ptr<ConnectionPool> pool, std::unique_ptr<Connection> health,
+             const ServeOptions& options)
+      : pool_(std::move(pool)),
+        health_(std::move(health)),
+        options_(options),
+        tls_(!options.tls_cert.empty()),
+        auth_(tls_),
+        queries_(kConnections, kQueryQueue, 0),
+        sign_ins_(options.sign_in_threads, options.sign_in_queue, kSignInNice) {}
+  ~HttpServer() override { Stop(); }
 
-  Result<bool> Setup(const ServeOptions& options) {
-    if (auto r = auth_.Load(options); !r) return r;
-    auto hp = ParseListen(options.listen);
+  Result<bool> Setup() {
+    const ServeOptions& o = options_;
+    if (auto r = auth_.Load(o); !r) return r;
+    auto hp = ParseListen(o.listen);
     if (!hp) return MakeError(hp.error());
     if (!IsLoopback(hp->host) && !auth_.enabled()) {
       return MakeError(
           fmt::format("--listen {}: refusing to serve report data beyond this machine without "
                       "authentication; add --token-file or --users (or listen on 127.0.0.1)",
-                      options.listen));
+                      o.listen));
     }
-    if (options.tls_cert.empty() != options.tls_key.empty()) {
+    if (o.tls_cert.empty() != o.tls_key.empty()) {
       return MakeError("--tls-cert and --tls-key go together");
     }
+    http::ListenerOptions lo{.host = hp->host,
+                             .port = hp->port,
+                             .max_connections = o.max_connections,
+                             .max_connections_per_client = o.max_connections_per_client,
+                             .idle_timeout = o.idle_timeout,
+                             .max_header_bytes = o.max_header_bytes,
+                             .max_headers = o.max_headers,
+                             .max_body_bytes = o.max_body_bytes};
     if (tls_) {
-      auto ssl =
-          std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
-      if (!ssl->is_valid()) {
-        return MakeError(fmt::format("cannot use TLS certificate {} and key {}", options.tls_cert,
-                                     options.tls_key));
-      }
-      http_ = std::move(ssl);
-    } else {
-      http_ = std::make_unique<httplib::Server>();
+      auto cert = ReadPem(o.tls_cert, "--tls-cert");
+      auto key = ReadPem(o.tls_key, "--tls-key");
+      if (!cert || !key) return MakeError(!cert ? cert.error() : key.error());
+      lo.tls_cert_pem = std::move(cert).value();
+      lo.tls_key_pem = std::move(key).value();
     }
-    Policies();
-    Routes();
-    if (hp->port == 0) {
-      port_ = http_->bind_to_any_port(hp->host);
-      if (port_ <= 0) return MakeError(fmt::format("cannot listen on {}", options.listen));
-    } else {
-      if (!http_->bind_to_port(hp->host, hp->port)) {
-        return MakeError(fmt::format("cannot listen on {}", options.listen));
-      }
-      port_ = hp->port;
+    lo.router = [this](const http::Request& req) { return Route(req); };
+    lo.finish = [this](const http::Request& req, http::Response& res) { Finish(req, res); };
+    auto listener = http::Listen(std::move(lo));
+    if (!listener) {
+      return MakeError(
+          tls_ ? fmt::format("cannot use TLS certificate {} and key {}", o.tls_cert, o.tls_key)
+               : fmt::format("cannot listen on {}", o.listen));
     }
+    listener_ = std::move(listener).value();
+    port_ = listener_->port();
     host_ = hp->host;
     return true;
   }
 
   int port() const override { return port_; }
-  bool Run() override { return http_->listen_after_bind(); }
-  void Stop() override { http_->stop(); }
+  bool Run() override {
+    std::unique_lock lock(mu_);
+    stopped_cv_.wait(lock, [&] { return stopped_; });
+    return true;
+  }
+  void Stop() override {
+    // Queued jobs finish and resume their connections before the listener closes them.
+    queries_.Stop();
+    sign_ins_.Stop();
+    if (listener_) listener_->Stop();
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    stopped_cv_.notify_all();
+  }
   std::string Url() const override {
     const bool v6 = host_.find(':') != std::string::npos;
     return fmt::format("{}://{}{}{}:{}", tls_ ? "https" : "http", v6 ? "[" : "", host_,
@@ -160,108 +251,154 @@ class HttpServer final : public Server {
   }
 
  private:
-  // What holds for every request: limits, security headers, the authentication guard.
-  void Policies() {
-    http_->set_payload_max_length(kMaxBodyBytes);
-    http_->set_tcp_nodelay(true);  // small answers go out at once, not after a delayed ACK
-    http_->set_read_timeout(std::chrono::seconds(30));
-    http_->set_default_headers({
-        {"Content-Security-Policy", kCsp},
-        {"X-Content-Type-Options", "nosniff"},
-        {"X-Frame-Options", "DENY"},
-        {"Referrer-Policy", "no-referrer"},
-        {"Cross-Origin-Opener-Policy", "same-origin"},
-        {"Cross-Origin-Resource-Policy", "same-origin"},
-        {"Permissions-Policy", "camera=(), microphone=(), geolocation=()"},
-    });
-    http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      // cpp-httplib compresses answers on the fly and prefers Brotli at its slowest setting
-      // (seconds for the 600 KB script); gzip is fast enough. The request object is the server's
-      // own, non-const one: changing its header here is safe.
-      auto& headers = const_cast<httplib::Request&>(req).headers;
-      if (auto it = headers.find("Accept-Encoding"); it != headers.end()) {
-        const bool gzip = it->second.find("gzip") != std::string::npos;
-        headers.erase("Accept-Encoding");
-        if (gzip) headers.emplace("Accept-Encoding", "gzip");
-      }
-      // The dashboard's data and the metrics need authentication when it is configured (a
-      // Prometheus scraper sends the bearer token); /healthz tells nothing and stays open.
-      const bool guarded = req.path.starts_with("/api/") || req.path == "/metrics";
-      if (!guarded || req.path == "/api/login" || req.path == "/api/session" ||
-          auth_.Authorized(req)) {
-        return httplib::Server::HandlerResponse::Unhandled;
-      }
-      SendJson(res, 401, {{"error", "sign in first"}});
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    http_->set_exception_handler(
-        [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
-          SendJson(res, 500, {{"error", "internal error"}});
-        });
+  static Result<std::string> ReadPem(const std::string& path, const char* option) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return MakeError(fmt::format("{} {}: cannot read", option, path));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
   }
 
-  void Routes() {
-    http_->Get("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
-      SendJson(res, 200,
-               {{"auth_required", auth_.enabled()}, {"signed_in", auth_.Authorized(req)}});
-    });
-    http_->Post("/api/login", [this](const httplib::Request& req, httplib::Response& res) {
-      auth_.Login(req, res);
-    });
-    http_->Post("/api/logout", [this](const httplib::Request& req, httplib::Response& res) {
-      auth_.Logout(req, res);
-    });
-    http_->Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
-      res.set_header("Cache-Control", "no-store");
-      res.set_content(metrics::RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
-    });
-    http_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
-      Result<bool> ok = true;
-      {
-        Connection* c = pool_->Take();
-        ok = c->store->Ping();
-        pool_->Give(c);
-      }
-      res.status = ok ? 200 : 503;
-      res.set_header("Cache-Control", "no-store");
-      // No details: /healthz answers without authentication.
-      res.set_content(ok ? "ok\n" : "unavailable\n", "text/plain");
-    });
-    http_->Get(R"(/api/.*)", [this](const httplib::Request& req, httplib::Response& res) {
-      Params params(req.params.begin(), req.params.end());
-      ApiAnswer a;
-      {
-        Connection* c = pool_->Take();
-        a = c->api->Get(req.path, params);
-        pool_->Give(c);
-      }
-      res.status = a.status;
-      res.set_header("Cache-Control", "no-store");
-      if (!a.download_name.empty()) {
-        res.set_header("Content-Disposition",
-                       fmt::format("attachment; filename=\"{}\"", a.download_name));
-      }
-      res.set_content(a.body, a.content_type);
-    });
-    http_->Get(R"(/.*)", [](const httplib::Request& req, httplib::Response& res) {
-      const Asset* asset = FindAsset(req.path);
-      // Every page is index.html: the front end routes on the fragment.
-      if (!asset && !req.path.starts_with("/api/")) asset = FindAsset("/index.html");
-      if (!asset) {
-        res.status = 404;
-        return;
-      }
-      res.set_header("Cache-Control", "no-cache");
-      res.set_content(std::string(asset->data), std::string(asset->content_type));
-    });
+  // What holds for every request before routing: the Host check and the authentication guard.
+  // Returns the handler of a refusal, or nothing.
+  http::Handler Refusal(const http::Request& req) {
+    // Without sign-in, a page of another site whose name resolves to this loopback address
+    // (DNS rebinding) could read the data: only names of this server are answered.
+    if (!auth_.enabled() &&
+        !HostAllowed(req.get_header_value("Host"), host_, options_.allowed_hosts)) {
+      return [](const http::Request&, http::Response& res) {
+        SendText(res, 421, "unknown host name: add it with --allowed-host\n");
+      };
+    }
+    // The dashboard's data and the metrics need authentication when it is configured (a
+    // Prometheus scraper sends the bearer token); /healthz tells nothing and stays open.
+    const bool guarded = req.path.starts_with("/api/") || req.path == "/metrics";
+    if (!guarded || req.path == "/api/login" || req.path == "/api/session" ||
+        auth_.Authorized(req)) {
+      return nullptr;
+    }
+    return [](const http::Request&, http::Response& res) {
+      SendJson(res, 401, {{"error", "sign in first"}});
+    };
+  }
+
+  // Cheap answers run on the listener's threads; sign-ins (Argon2id) and store queries on
+  // queues of their own, so that neither holds up the others.
+  http::Route Route(const http::Request& req) {
+    const http::Handler busy = [](const http::Request&, http::Response& res) {
+      res.set_header("Retry-After", "1");
+      SendJson(res, 503, {{"error", "the server is busy; try again in a second"}});
+    };
+    if (auto refusal = Refusal(req)) return {refusal};
+    const bool get = req.method == "GET" || req.method == "HEAD";
+    const std::string& p = req.path;
+    if (req.method == "POST" && p == "/api/login") {
+      return {[this](const http::Request& r, http::Response& res) { auth_.Login(r, res); },
+              &sign_ins_, busy};
+    }
+    if (req.method == "POST" && p == "/api/logout") {
+      return {[this](const http::Request& r, http::Response& res) { auth_.Logout(r, res); }};
+    }
+    if (!get) return {[](const http::Request&, http::Response& res) { res.status = 404; }};
+    if (p == "/api/session") {
+      return {[this](const http::Request& r, http::Response& res) {
+        SendJson(res, 200,
+                 {{"auth_required", auth_.enabled()}, {"signed_in", auth_.Authorized(r)}});
+      }};
+    }
+    if (p == "/metrics") {
+      return {[](const http::Request&, http::Response& res) {
+        res.set_header("Cache-Control", "no-store");
+        res.set_content(metrics::RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
+      }};
+    }
+    if (p == "/healthz")
+      return {[this](const http::Request&, http::Response& res) { Health(res); }};
+    if (p.starts_with("/api/")) {
+      return {[this](const http::Request& r, http::Response& res) { Query(r, res); }, &queries_,
+              busy};
+    }
+    return {[](const http::Request& r, http::Response& res) { StaticFile(r, res); }};
+  }
+
+  void Health(http::Response& res) {
+    Result<bool> ok = true;
+    {
+      // A connection of its own: /healthz never waits for the dashboard's queries.
+      std::lock_guard lock(health_mu_);
+      ok = health_->store->Ping();
+    }
+    // No details: /healthz answers without authentication.
+    SendText(res, ok ? 200 : 503, ok ? "ok\n" : "unavailable\n");
+  }
+
+  void Query(const http::Request& req, http::Response& res) {
+    Params params(req.params.begin(), req.params.end());
+    ApiAnswer a;
+    {
+      Connection* c = pool_->Take();
+      a = c->api->Get(req.path, params);
+      pool_->Give(c);
+    }
+    res.status = a.status;
+    res.set_header("Cache-Control", "no-store");
+    if (!a.download_name.empty()) {
+      res.set_header("Content-Disposition",
+                     fmt::format("attachment; filename=\"{}\"", a.download_name));
+    }
+    res.set_content(a.body, a.content_type);
+  }
+
+  static void StaticFile(const http::Request& req, http::Response& res) {
+    const Asset* asset = FindAsset(req.path);
+    // Every page is index.html: the front end routes on the fragment.
+    if (!asset && !req.path.starts_with("/api/")) asset = FindAsset("/index.html");
+    if (!asset) {
+      res.status = 404;
+      return;
+    }
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(std::string(asset->data), std::string(asset->content_type));
+  }
+
+  // The headers every answer carries, and gzip where the client takes it.
+  void Finish(const http::Request& req, http::Response& res) {
+    for (const auto& [name, value] : kSecurityHeaders) {
+      if (res.get_header_value(name).empty()) res.set_header(name, value);
+    }
+    if (tls_) res.set_header("Strict-Transport-Security", "max-age=31536000");
+    if (req.get_header_value("Accept-Encoding").find("gzip") == std::string::npos ||
+        !Compressible(res.content_type) || res.body.empty()) {
+      return;
+    }
+    const Asset* asset = FindAsset(req.path);
+    std::string z;
+    if (asset && res.body == asset->data) {
+      z = gzip_assets_.Of(*asset);
+    } else if (auto r = archive::Gzip(res.body)) {
+      z = std::move(r).value();
+    }
+    if (z.empty()) return;
+    res.body = std::move(z);
+    res.set_header("Content-Encoding", "gzip");
+    res.set_header("Vary", "Accept-Encoding");
   }
 
   std::unique_ptr<ConnectionPool> pool_;
+  std::unique_ptr<Connection> health_;
+  std::mutex health_mu_;
+  ServeOptions options_;
   bool tls_;
   Auth auth_;
-  std::unique_ptr<httplib::Server> http_;
+  WorkQueue queries_;
+  WorkQueue sign_ins_;
+  GzipAssets gzip_assets_;
+  std::unique_ptr<http::Listener> listener_;
   std::string host_;
   int port_ = 0;
+  std::mutex mu_;
+  std::condition_variable stopped_cv_;
+  bool stopped_ = false;
 };
 
 }  // namespace
@@ -269,7 +406,8 @@ class HttpServer final : public Server {
 Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
   if (sodium_init() < 0) return MakeError("libsodium failed to initialise");
   auto pool = std::make_unique<ConnectionPool>();
-  for (int i = 0; i < kConnections; ++i) {
+  std::unique_ptr<Connection> health;
+  for (int i = 0; i <= kConnections; ++i) {
     auto c = std::make_unique<Connection>();
     auto st = store::OpenStore(options.db, store::OpenOptions{});  // the first one migrates
     if (!st) return MakeError(st.error());
@@ -279,10 +417,14 @@ Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
     c->queries = std::move(q).value();
     c->api =
         std::make_unique<Api>(*c->store, *c->queries, ApiOptions{options.show_failure_samples});
-    pool->Add(std::move(c));
+    if (i == kConnections) {
+      health = std::move(c);
+    } else {
+      pool->Add(std::move(c));
+    }
   }
-  auto server = std::make_unique<HttpServer>(std::move(pool), options);
-  if (auto r = server->Setup(options); !r) return MakeError(r.error());
+  auto server = std::make_unique<HttpServer>(std::move(pool), std::move(health), options);
+  if (auto r = server->Setup(); !r) return MakeError(r.error());
   return std::unique_ptr<Server>(std::move(server));
 }
 

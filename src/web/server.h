@@ -3,8 +3,10 @@
 // Listens on loopback unless authentication (auth.h) is configured; see docs/api.md, README.md.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "web/auth.h"  // sign-in: Auth, HashPassword
@@ -19,6 +21,20 @@ struct ServeOptions {
   std::string tls_cert;                   // PEM certificate chain and key: serve HTTPS
   std::string tls_key;
   bool show_failure_samples = false;  // failure reports' message samples (personal data)
+  // Without sign-in, the Host names (besides the loopback names of the listen address) a request
+  // may carry: a page of another site that resolves its name to 127.0.0.1 (DNS rebinding) sends
+  // its own name and gets 421.
+  std::vector<std::string> allowed_hosts;
+  // Limits against hostile clients (docs/security.md, "The web server"). Beyond them: 431
+  // (headers), 413 (body), a refused connection (connections), a closed connection (idle).
+  unsigned max_connections = 256;            // open connections in all
+  unsigned max_connections_per_client = 32;  // open connections per client address
+  unsigned idle_timeout = 15;                // seconds without a byte from the client: closed
+  std::size_t max_header_bytes = 32 * 1024;  // request line and headers (per connection buffer)
+  unsigned max_headers = 100;                // header fields per request
+  std::size_t max_body_bytes = 64 * 1024;    // request body, whatever its transfer encoding
+  unsigned sign_in_threads = 2;              // Argon2id checks at once (~64 MiB, ~95 ms each)
+  unsigned sign_in_queue = 32;               // sign-ins waiting for those; beyond: 503
   bool operator==(const ServeOptions&) const = default;
 };
 
