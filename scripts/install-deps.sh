@@ -14,8 +14,10 @@ packages=(
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
   # source enrichment: reverse DNS, MaxMind DB files; npm fetches the default country database
   libc-ares-dev libmaxminddb-dev
-  # web dashboard: HTTP(S) server; the browser its tests drive
-  libcpp-httplib-dev libssl-dev chromium openssl
+  # web dashboard: HTTP(S) server (GnuTLS); the browser its tests drive
+  libmicrohttpd-dev chromium openssl
+  # HTTP client of the Consul registration and of the tests
+  libcpp-httplib-dev libssl-dev
   # fetch: mailbox protocols, configuration, certificate checks
   libetpan-dev libtomlplusplus-dev libssl-dev libsasl2-modules
   # tests, benchmarks, fuzzing

@@ -31,6 +31,39 @@ void AddServeOptions(CLI::App& cmd) {
   cmd.add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
   cmd.add_flag("--show-failure-samples", serve.show_failure_samples,
                "Show the message samples of failure reports (personal data)");
+  cmd.add_option("--allowed-host", serve.allowed_hosts,
+                 "A Host name the dashboard answers without sign-in, besides the loopback ones "
+                 "(repeatable)");
+  // The limits against hostile clients (docs/security.md, "The web server").
+  cmd.add_option("--max-connections", serve.max_connections, "Open connections in all")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000));
+  cmd.add_option("--max-connections-per-client", serve.max_connections_per_client,
+                 "Open connections per client address")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000));
+  cmd.add_option("--idle-timeout", serve.idle_timeout,
+                 "Seconds without a byte from a client before its connection closes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  cmd.add_option("--max-header-bytes", serve.max_header_bytes,
+                 "Request line and headers, in bytes (beyond: 431)")
+      ->capture_default_str()
+      ->check(CLI::Range(4096, 1 << 20));
+  cmd.add_option("--max-headers", serve.max_headers, "Header fields per request (beyond: 431)")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 10'000));
+  cmd.add_option("--max-body-bytes", serve.max_body_bytes, "Request body in bytes (beyond: 413)")
+      ->capture_default_str()
+      ->check(CLI::Range(1024, 16 << 20));
+  cmd.add_option("--sign-in-threads", serve.sign_in_threads,
+                 "Password checks at once (Argon2id: ~64 MiB and ~95 ms each)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd.add_option("--sign-in-queue", serve.sign_in_queue,
+                 "Sign-ins waiting for a check (beyond: 503 with Retry-After)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000));
 }
 
 // StartServer, print the address, Run. Exit status 0, or 2 on a setup error.

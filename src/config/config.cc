@@ -380,6 +380,16 @@ void Bind(Table& t, WebConfig& c) {
   t.Str("tls_cert", c.tls_cert);
   t.Str("tls_key", c.tls_key);
   t.Bool("show_failure_samples", c.show_failure_samples);
+  t.StrList("allowed_hosts", c.allowed_hosts);
+  // The limits against hostile clients (docs/security.md, "The web server").
+  t.Integer("max_connections", c.max_connections, 1, 100'000);
+  t.Integer("max_connections_per_client", c.max_connections_per_client, 1, 100'000);
+  t.Integer("idle_timeout", c.idle_timeout, 1, 3600);
+  t.Integer("max_header_bytes", c.max_header_bytes, 4096, 1 << 20);
+  t.Integer("max_headers", c.max_headers, 8, 10'000);
+  t.Integer("max_body_bytes", c.max_body_bytes, 1024, 16 << 20);
+  t.Integer("sign_in_threads", c.sign_in_threads, 1, 64);
+  t.Integer("sign_in_queue", c.sign_in_queue, 1, 10'000);
   if (c.listen.empty()) t.Error("listen", "must be HOST:PORT, e.g. \"127.0.0.1:8080\"");
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     t.Error(c.tls_cert.empty() ? "tls_cert" : "tls_key", "tls_cert and tls_key go together");

@@ -253,6 +253,42 @@ enabled = false
   EXPECT_NE(c.error().find("web.enabled: must be true or false"), std::string::npos) << c.error();
 }
 
+TEST_F(ConfigTest, WebLimitsAndAllowedHosts) {
+  auto c = Load("[directory]\npath = \"in\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(static_cast<const web::ServeOptions&>(c->web), web::ServeOptions{});
+  env_["DMARC_REPORT_WEB_ALLOWED_HOSTS"] = "dmarc.example,dash.example";
+  env_["DMARC_REPORT_WEB_IDLE_TIMEOUT"] = "30";
+  c = Load(R"([directory]
+path = "in"
+[web]
+max_connections = 100
+max_connections_per_client = 8
+max_header_bytes = 16384
+max_headers = 50
+max_body_bytes = 4096
+sign_in_threads = 1
+sign_in_queue = 4
+)");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->web.allowed_hosts, (std::vector<std::string>{"dmarc.example", "dash.example"}));
+  EXPECT_EQ(c->web.idle_timeout, 30u);
+  EXPECT_EQ(c->web.max_connections, 100u);
+  EXPECT_EQ(c->web.max_connections_per_client, 8u);
+  EXPECT_EQ(c->web.max_header_bytes, 16384u);
+  EXPECT_EQ(c->web.max_headers, 50u);
+  EXPECT_EQ(c->web.max_body_bytes, 4096u);
+  EXPECT_EQ(c->web.sign_in_threads, 1u);
+  EXPECT_EQ(c->web.sign_in_queue, 4u);
+  env_.clear();
+  c = Load("[directory]\npath = \"in\"\n[web]\nmax_connections = 0\nmax_body_bytes = 1\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("web.max_connections: must be 1..100000, not 0"), std::string::npos)
+      << c.error();
+  EXPECT_NE(c.error().find("web.max_body_bytes: must be 1024..16777216, not 1"), std::string::npos)
+      << c.error();
+}
+
 TEST_F(ConfigTest, SyslogTargetForms) {
   const std::pair<const char*, std::tuple<SyslogTransport, const char*, int>> cases[] = {
       {"10.0.0.5", {SyslogTransport::kUdp, "10.0.0.5", 514}},
