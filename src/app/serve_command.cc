@@ -35,35 +35,23 @@ void AddServeOptions(CLI::App& cmd) {
                  "A Host name the dashboard answers without sign-in, besides the loopback ones "
                  "(repeatable)");
   // The limits against hostile clients (docs/security.md, "The web server").
-  cmd.add_option("--max-connections", serve.max_connections, "Open connections in all")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100'000));
-  cmd.add_option("--max-connections-per-client", serve.max_connections_per_client,
-                 "Open connections per client address")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100'000));
-  cmd.add_option("--idle-timeout", serve.idle_timeout,
-                 "Seconds without a byte from a client before its connection closes")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 3600));
-  cmd.add_option("--max-header-bytes", serve.max_header_bytes,
-                 "Request line and headers, in bytes (beyond: 431)")
-      ->capture_default_str()
-      ->check(CLI::Range(4096, 1 << 20));
-  cmd.add_option("--max-headers", serve.max_headers, "Header fields per request (beyond: 431)")
-      ->capture_default_str()
-      ->check(CLI::Range(8, 10'000));
-  cmd.add_option("--max-body-bytes", serve.max_body_bytes, "Request body in bytes (beyond: 413)")
-      ->capture_default_str()
-      ->check(CLI::Range(1024, 16 << 20));
-  cmd.add_option("--sign-in-threads", serve.sign_in_threads,
-                 "Password checks at once (Argon2id: ~64 MiB and ~95 ms each)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  cmd.add_option("--sign-in-queue", serve.sign_in_queue,
-                 "Sign-ins waiting for a check (beyond: 503 with Retry-After)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 10'000));
+  auto limit = [&cmd](const char* name, auto& value, const char* help, int min, int max) {
+    cmd.add_option(name, value, help)->capture_default_str()->check(CLI::Range(min, max));
+  };
+  limit("--max-connections", serve.max_connections, "Open connections in all", 1, 100'000);
+  limit("--max-connections-per-client", serve.max_connections_per_client,
+        "Open connections per client address", 1, 100'000);
+  limit("--idle-timeout", serve.idle_timeout,
+        "Seconds without a byte from a client before its connection closes", 1, 3600);
+  limit("--max-header-bytes", serve.max_header_bytes,
+        "Request line and headers, in bytes (beyond: 431)", 4096, 1 << 20);
+  limit("--max-headers", serve.max_headers, "Header fields per request (beyond: 431)", 8, 10'000);
+  limit("--max-body-bytes", serve.max_body_bytes, "Request body in bytes (beyond: 413)", 1024,
+        16 << 20);
+  limit("--sign-in-threads", serve.sign_in_threads,
+        "Password checks at once (Argon2id: ~64 MiB and ~95 ms each)", 1, 64);
+  limit("--sign-in-queue", serve.sign_in_queue,
+        "Sign-ins waiting for a check (beyond: 503 with Retry-After)", 1, 10'000);
 }
 
 // StartServer, print the address, Run. Exit status 0, or 2 on a setup error.

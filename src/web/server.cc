@@ -264,7 +264,8 @@ class HttpServer final : public Server {
   http::Handler Refusal(const http::Request& req) {
     // Without sign-in, a page of another site whose name resolves to this loopback address
     // (DNS rebinding) could read the data: only names of this server are answered.
-    if (!auth_.enabled() &&
+    // /healthz tells nothing, and health checkers may use any name.
+    if (!auth_.enabled() && req.path != "/healthz" &&
         !HostAllowed(req.get_header_value("Host"), host_, options_.allowed_hosts)) {
       return [](const http::Request&, http::Response& res) {
         SendText(res, 421, "unknown host name: add it with --allowed-host\n");

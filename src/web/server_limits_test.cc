@@ -238,7 +238,7 @@ TEST_F(ServerLimitsTest, AHeaderFloodIsCutOffWithMemoryBounded) {
   EXPECT_LT(PeakKb() - before, 16 * 1024 * kMemorySlack);
 }
 
-TEST_F(ServerLimitsTest, AChunkedBodyOverTheLimitGets413WithoutBeingRead) {
+TEST_F(ServerLimitsTest, ABodyOverTheLimitIsRefusedWithoutBeingRead) {
   Start({.token_file = Write("token", "0123456789abcdef0123456789abcdef\n")});
   Raw c(port());
   ASSERT_TRUE(
