@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,6 +68,9 @@ Result<int> BindSocket(const std::string& host, int port, int* bound, bool* v6) 
     if (fd < 0) continue;
     const int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    // Accepted sockets inherit it: small answers and TLS handshake records go out at once,
+    // not after the client's delayed ACK (~40 ms each).
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 128) != 0) {
       close(fd);
       fd = -1;
