@@ -84,6 +84,7 @@ int RunImport(const ImportCommandOptions& options) {
   ingest_options.extract.aggregate.limits = options.limits;
   ingest_options.extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
   ingest_options.extract.keep_sample = options.keep_sample;
+  ingest_options.extract.named_inputs = inputs.named;
   ingest_options.jobs =
       options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
   ingest_options.enricher = enricher.get();

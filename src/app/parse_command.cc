@@ -295,6 +295,7 @@ int RunParse(const ParseCommandOptions& options) {
   extract.aggregate.limits = options.limits;
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
   extract.keep_sample = options.keep_sample;
+  extract.named_inputs = inputs.named;
 
   ParseOutput output(out.get(), options);
   output.WriteHead();

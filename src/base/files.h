@@ -11,8 +11,22 @@
 
 namespace dmarc {
 
+// Where a path to read comes from, which decides what may be read through it.
+enum class PathOrigin {
+  // Found inside a folder (a Maildir, a drop folder, a folder given to `import`): whoever can
+  // write there chooses the name, so a symbolic link is never followed (a link to /etc/shadow
+  // would otherwise be stored and shown) and only a regular file is read (a FIFO would block).
+  kFoundInFolder,
+  // Named by the user (a command-line argument, a configured mbox): followed when a link, and
+  // read when a pipe (`parse <(zcat x.gz)`, /dev/stdin).
+  kNamedByUser,
+};
+
 // Reads a whole input ("-" is standard input), refusing one larger than limits.max_input_bytes.
-Result<std::string> ReadInput(const std::string& path, const Limits& limits);
+// kFoundInFolder opens with O_NOFOLLOW and checks the type of what was opened (fstat, so a file
+// swapped for a link or a FIFO after the walk is refused too); errors name the reason.
+Result<std::string> ReadInput(const std::string& path, const Limits& limits,
+                              PathOrigin origin = PathOrigin::kFoundInFolder);
 
 // What a walk leaves out. Whatever the rules, symbolic links to directories are not followed and
 // every directory's entries are taken in name order.
@@ -30,8 +44,11 @@ struct WalkRules {
   bool deep_is_error = true;
 };
 
-// Appends the regular files under `dir` to `files`, and "DIR: reason" for each directory that
-// cannot be read (or is too deep) to `errors`.
+// Appends the files under `dir` to `files`, and "DIR: reason" for each directory that cannot be
+// read (or is too deep) to `errors`. Entries that are neither directories nor regular files
+// (symbolic links to files, FIFOs, sockets, devices) are listed as files too, so that reading
+// them (ReadInput, kFoundInFolder) rejects each by name and the sources file it away instead of
+// leaving it in place, unexplained, for ever.
 void WalkFiles(const std::filesystem::path& dir, const WalkRules& rules,
                std::vector<std::string>& files, std::vector<std::string>& errors);
 

@@ -75,6 +75,32 @@ TEST_F(LocalSources, MaildirMailsAreFiledOnlyWhenFiledAndIntoMaildirPlusPlusFold
   EXPECT_EQ(*n, 0u);
 }
 
+TEST_F(LocalSources, MaildirLinksAreRejectedByNameAndFiledAwayNeverRead) {
+  const fs::path md = dir_ / "Maildir";
+  fs::create_directories(md / "tmp");
+  fs::create_directories(md / "cur");
+  fs::create_directories(md / "new");
+  Put(dir_ / "shadow", "root:$6$secret");
+  fs::create_symlink(dir_ / "shadow", md / "new" / "1.evil");
+  Put(md / "new" / "2.mail", "mail");
+  MaildirOptions c;
+  c.path = md.string();
+  auto src = MakeMaildirSource(c, 1 << 20);
+  ASSERT_EQ(*src->Open(), 2u);
+  auto batch = src->Next();
+  ASSERT_EQ(batch->size(), 2u);
+  const MailItem& link = (*batch)[0];
+  EXPECT_EQ(fs::path(link.id).filename(), "1.evil");
+  EXPECT_TRUE(link.bytes.empty());
+  ASSERT_TRUE(link.error);
+  EXPECT_NE(link.error->find("symbolic link"), std::string::npos) << *link.error;
+  EXPECT_EQ((*batch)[1].bytes, "mail");
+  // Filed as Invalid like any unreadable mail: the link moves, its target stays as it was.
+  ASSERT_TRUE(src->File({{link.id, MailClass::kInvalid}}));
+  EXPECT_TRUE(fs::is_symlink(md / ".Archive.Invalid" / "cur" / "1.evil"));
+  EXPECT_EQ(dmarc::testing::ReadFile((dir_ / "shadow").string()), "root:$6$secret");
+}
+
 TEST_F(LocalSources, DirectoryMovesToProcessedAndInvalidAndSkipsThemWhenListing) {
   const fs::path drop = dir_ / "drop";
   Put(drop / "a.xml", "a");

@@ -55,11 +55,12 @@ class FileSource : public Source {
       MailItem item;
       item.id = f;
       item.label = f;
-      auto bytes = ReadInput(f, limits_);
+      auto bytes = ReadInput(f, limits_, origin_);
       if (!bytes) {
-        // Gone since it was listed (another reader took it): nothing to do for it.
+        // Gone since it was listed (another reader took it): nothing to do for it. A link is
+        // there even when its target is not: it is rejected (and filed away) like any error.
         std::error_code ec;
-        if (!fs::exists(f, ec)) continue;
+        if (!fs::exists(fs::symlink_status(f, ec))) continue;
         item.error = bytes.error();
       } else {
         item.bytes = std::move(bytes).value();
@@ -106,6 +107,8 @@ class FileSource : public Source {
 
   std::string path_;
   Limits limits_;
+  // Files found in a folder are never read through a link; a configured mbox file is.
+  PathOrigin origin_ = PathOrigin::kFoundInFolder;
   std::vector<std::string> files_;
   std::size_t next_ = 0;
 };
@@ -227,7 +230,7 @@ class DirectorySource : public FileSource {
   };
   static Look LookAt(const std::string& f) {
     struct stat st {};
-    if (::stat(f.c_str(), &st) != 0) return {};
+    if (::lstat(f.c_str(), &st) != 0) return {};
     return {true, st.st_size, st.st_mtim};
   }
 
@@ -295,7 +298,10 @@ class DirectorySource : public FileSource {
 // duplicates.
 class MboxSource : public FileSource {
  public:
-  using FileSource::FileSource;
+  MboxSource(std::string path, std::size_t max_mail_bytes)
+      : FileSource(std::move(path), max_mail_bytes) {
+    origin_ = PathOrigin::kNamedByUser;
+  }
 
   std::string Describe() const override { return "mbox:" + path_; }
   Status File(const std::vector<Filing>&) override { return Ok(); }

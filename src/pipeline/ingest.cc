@@ -62,7 +62,9 @@ InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
 InputResult ExtractInput(const std::string& path, const ExtractOptions& options,
                          std::size_t raw_bytes) {
   const std::string label = path == "-" ? "<stdin>" : path;
-  auto bytes = ReadInput(path, options.limits());
+  const bool named = options.named_inputs.count(path) > 0;
+  auto bytes = ReadInput(path, options.limits(),
+                         named ? PathOrigin::kNamedByUser : PathOrigin::kFoundInFolder);
   if (!bytes) {
     InputResult out;
     out.extracted.rejections.push_back({label, bytes.error()});
