@@ -90,6 +90,29 @@ TEST_F(Cli, FailureAndSmtpTlsReportsJoinTheDocument) {
       << csv.err;
 }
 
+// Subjects and attachment names are the sender's text: a newline or a terminal escape in them
+// must not start a line of its own (a forged message) or reach the terminal.
+TEST_F(Cli, ControlCharactersOfSubjectsAndAttachmentNamesAreEscapedOnStderr) {
+  std::ofstream(dir_ / "subject.eml")
+      << "From: a@example.com\r\nTo: b@example.com\r\n"
+         "Subject: =?utf-8?q?hi=0Aforged_line_=1B[31mred?=\r\n\r\nno report here\r\n";
+  std::ofstream(dir_ / "attachment.eml")
+      << "From: a@example.com\r\nTo: b@example.com\r\nSubject: r\r\nMIME-Version: 1.0\r\n"
+         "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+         "Content-Type: application/gzip\r\n"
+         "Content-Disposition: attachment; filename*=utf-8''x%0Aforged%1B%5B31m.xml.gz\r\n"
+         "Content-Transfer-Encoding: "
+         "base64\r\n\r\nH4sIAKZSE2sC/7NJS01NSUpMzrazGWWNEA==\r\n--b--\r\n";
+  Outcome r =
+      Exec({"parse", "-q", (dir_ / "subject.eml").string(), (dir_ / "attachment.eml").string()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("\nforged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(subject \"hi\\nforged line \\x1b[31mred\")\n"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("[part 1: x\\nforged\\x1b[31m.xml.gz]: "), std::string::npos) << r.err;
+}
+
 TEST_F(Cli, UsageErrorsExitWithTwo) {
   EXPECT_EQ(Exec({"parse"}).status, 2);
   EXPECT_EQ(Exec({"parse", "--format", "yaml", "x"}).status, 2);

@@ -12,6 +12,7 @@
 
 #include "app/cli.h"
 #include "app/enrichment.h"
+#include "base/text.h"
 #include "pipeline/extract.h"
 #include "pipeline/ingest.h"
 #include "pipeline/inputs.h"
@@ -212,9 +213,12 @@ class ParseOutput {
   }
 
   void Add(Processed&& p) {
-    for (const auto& line : p.log) spdlog::info("{}", line);
+    for (const auto& line : p.log) spdlog::info("{}", EscapeControls(line));
     PrintWarnings(p.enrichment);
-    for (const auto& r : p.rejections) fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
+    // Origins and reasons hold file names and subjects from the input: escaped, one line each.
+    for (const auto& r : p.rejections) {
+      fmt::print(stderr, "{}: {}\n", EscapeControls(r.origin), EscapeControls(r.reason));
+    }
     rejected += p.rejections.size();
     reports += p.reports;
     failures += p.failures;
@@ -282,7 +286,7 @@ int RunParse(const ParseCommandOptions& options) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::warn);
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
-  for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", e);
+  for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", EscapeControls(e));
 
   const std::unique_ptr<FILE, FileCloser> out = OpenOutput(options.output);
   if (!out) return 2;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -342,8 +343,14 @@ int RunService(const RunCommandOptions& options) {
     if (rc == 2 || !g_reload || g_terminate) break;
     auto next = Load(options.config);
     if (!next) {
-      spdlog::error("reload: the configuration has errors, the running one stays:\n{}",
-                    next.error());
+      // One log line per error: the logger shows a newline inside a line as "\n".
+      spdlog::error("reload: the configuration has errors, the running one stays:");
+      std::string_view errors = next.error();
+      while (!errors.empty()) {
+        const std::size_t end = std::min(errors.find('\n'), errors.size());
+        spdlog::error("  {}", errors.substr(0, end));
+        errors.remove_prefix(std::min(end + 1, errors.size()));
+      }
       continue;
     }
     if (auto logged = log::Setup(next->log, next->secrets); !logged) {

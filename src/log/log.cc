@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "base/text.h"
 #include "log/syslog_sink.h"
 
 namespace dmarc::log {
@@ -14,7 +15,9 @@ namespace {
 
 constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%SZ %l %v";
 
-// Forwards every line to its sinks with the secrets replaced.
+// Forwards every line to its sinks with the secrets replaced and control characters escaped:
+// messages carry subjects and file names from mails, and a newline or a terminal escape in one
+// must not forge a log line or drive the terminal of whoever reads the log.
 class RedactingSink final : public spdlog::sinks::dist_sink_mt {
  public:
   explicit RedactingSink(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {}
@@ -22,7 +25,7 @@ class RedactingSink final : public spdlog::sinks::dist_sink_mt {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     const std::string_view payload(msg.payload.data(), msg.payload.size());
-    std::string clean = Redact(payload, secrets_);
+    std::string clean = EscapeControls(Redact(payload, secrets_));
     spdlog::details::log_msg copy = msg;
     copy.payload = clean;
     spdlog::sinks::dist_sink_mt::sink_it_(copy);
