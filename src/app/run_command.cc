@@ -18,6 +18,7 @@
 #include "app/cli.h"
 #include "app/fetch_command.h"
 #include "app/service_commands.h"
+#include "base/files.h"
 #include "config/config.h"
 #include "consul/consul.h"
 #include "log/log.h"
@@ -232,7 +233,7 @@ void PrepareDefaultDropFolder(const config::Config& c) {
   const fs::path inbox = c.directory->path;
   auto db = store::SqlitePathFromUrl(c.store.url);
   const bool first_start = !fs::exists(inbox, ec) && (!db || !fs::exists(*db, ec));
-  fs::create_directories(inbox, ec);
+  if (Status made = CreatePrivateDirectories(inbox); !made) spdlog::warn("{}", made.error());
   if (!first_start) return;
   auto examples = FindExampleReports();
   if (!examples) {

@@ -115,6 +115,31 @@ Result<int> OpenInput(const std::string& path, PathOrigin origin, struct stat& s
 
 }  // namespace
 
+Status CreatePrivateDirectories(const fs::path& dir) {
+  std::error_code ec;
+  if (dir.empty() || fs::is_directory(dir, ec)) return Ok();
+  const fs::path parent = dir.parent_path();
+  if (!parent.empty() && parent != dir) {
+    if (Status s = CreatePrivateDirectories(parent); !s) return s;
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return MakeError(fmt::format("{}: cannot create: {}", dir.string(), std::strerror(errno)));
+  }
+  return Ok();
+}
+
+Status CreatePrivateFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) return MakeError(fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
+  ::close(fd);
+  return Ok();
+}
+
+bool ReadableByOthers(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
+}
+
 Result<std::string> ReadInput(const std::string& path, const Limits& limits, PathOrigin origin) {
   const bool is_stdin = path == "-";
   struct stat st {};

@@ -28,6 +28,18 @@ enum class PathOrigin {
 Result<std::string> ReadInput(const std::string& path, const Limits& limits,
                               PathOrigin origin = PathOrigin::kFoundInFolder);
 
+// Created files and folders are private whatever the umask: they hold reports, failure samples
+// (personal data) and logs. Each missing level of `dir` is made with mode 0700 (existing ones are
+// left as they are); the error names the folder.
+Status CreatePrivateDirectories(const std::filesystem::path& dir);
+// Creates `path` empty with mode 0600 when it does not exist (an existing file is left as it is),
+// so that a library that opens it next (SQLite, which gives its -wal and -shm files the mode of
+// the database; the log file sink) finds it private.
+Status CreatePrivateFile(const std::string& path);
+// True when the file at `path` exists and its group or other users may read it (a secret in it
+// is then only as secret as that); false when it cannot be looked at.
+bool ReadableByOthers(const std::string& path);
+
 // What a walk leaves out. Whatever the rules, symbolic links to directories are not followed and
 // every directory's entries are taken in name order.
 struct WalkRules {

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -99,6 +100,32 @@ TEST_F(LocalSources, MaildirLinksAreRejectedByNameAndFiledAwayNeverRead) {
   ASSERT_TRUE(src->File({{link.id, MailClass::kInvalid}}));
   EXPECT_TRUE(fs::is_symlink(md / ".Archive.Invalid" / "cur" / "1.evil"));
   EXPECT_EQ(dmarc::testing::ReadFile((dir_ / "shadow").string()), "root:$6$secret");
+}
+
+// Folders the sources make hold mails (failure reports: personal data): private whatever the
+// umask.
+TEST_F(LocalSources, FoldersMadeForFilingArePrivateWhateverTheUmask) {
+  const mode_t old_umask = ::umask(0);
+  const fs::path md = dir_ / "Maildir";
+  for (const char* sub : {"new", "cur", "tmp"}) fs::create_directories(md / sub);
+  Put(md / "new" / "1.a", "mail");
+  MaildirOptions c;
+  c.path = md.string();
+  auto maildir = MakeMaildirSource(c, 1 << 20);
+  ASSERT_EQ(*maildir->Open(), 1u);
+  auto batch = maildir->Next();
+  ASSERT_TRUE(maildir->File({{(*batch)[0].id, MailClass::kInvalid}}));
+  Put(dir_ / "drop" / "sub" / "x.xml", "x");
+  auto drop = MakeDirectorySource((dir_ / "drop").string(), 1 << 20);
+  ASSERT_EQ(*drop->Open(), 1u);
+  batch = drop->Next();
+  ASSERT_TRUE(drop->File({{(*batch)[0].id, MailClass::kInvalid}}));
+  ::umask(old_umask);
+  for (const fs::path& made : {md / ".Archive.Invalid", md / ".Archive.Invalid" / "cur",
+                               md / ".Archive.Invalid" / "new", md / ".Archive.Invalid" / "tmp",
+                               dir_ / "drop" / "invalid", dir_ / "drop" / "invalid" / "sub"}) {
+    EXPECT_EQ(fs::status(made).permissions(), fs::perms::owner_all) << made;
+  }
 }
 
 TEST_F(LocalSources, DirectoryMovesToProcessedAndInvalidAndSkipsThemWhenListing) {

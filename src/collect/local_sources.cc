@@ -89,9 +89,8 @@ class FileSource : public Source {
   // Renames `from` into directory `to_dir` (created when missing), keeping its name, or with a
   // numbered suffix when the name is taken.
   static Status MoveInto(const std::string& from, const fs::path& to_dir) {
+    if (Status made = CreatePrivateDirectories(to_dir); !made) return made;
     std::error_code ec;
-    fs::create_directories(to_dir, ec);
-    if (ec) return MakeError(fmt::format("{}: cannot create: {}", to_dir.string(), ec.message()));
     const std::string name = fs::path(from).filename().string();
     fs::path target = to_dir / name;
     for (int n = 1; fs::exists(target, ec) && n < 1000; ++n) {
@@ -127,10 +126,9 @@ class MaildirSource : public FileSource {
         // Maildir++: the subfolder Archive/Aggregate is the directory .Archive.Aggregate.
         const fs::path folder = fs::path(path_) / fmt::format(".{}.{}", config_.archive_folder,
                                                               FolderName(f.mail_class));
-        std::error_code ec;
-        fs::create_directories(folder / "new", ec);
-        fs::create_directories(folder / "tmp", ec);
-        s = MoveInto(f.id, folder / "cur");
+        s = CreatePrivateDirectories(folder / "new");
+        if (s) s = CreatePrivateDirectories(folder / "tmp");
+        if (s) s = MoveInto(f.id, folder / "cur");
       } else if (config_.after == After::kDelete) {
         std::error_code ec;
         fs::remove(f.id, ec);

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -179,6 +180,33 @@ TEST_F(ConfigTest, AnInlinePasswordInAReadableFileIsWarnedAbout) {
             std::string::npos)
       << c->warnings[0];
   EXPECT_EQ(c->warnings[0].find("\"p\""), std::string::npos) << "never the password itself";
+}
+
+TEST_F(ConfigTest, SecretTokenAndUsersFilesOthersCanReadAreWarnedAbout) {
+  const std::string secret = Write("secret", "p4ss\n");
+  const std::string token = Write("token", "0123456789abcdef0123\n");
+  const std::string users = Write("users", "ann:$argon2id$...\n");
+  for (const auto& f : {secret, token, users}) fs::permissions(f, fs::perms::owner_read);
+  const std::string text = "[imap]\nhost = \"h\"\nuser = \"u\"\npassword_file = \"" + secret +
+                           "\"\n[web]\ntoken_file = \"" + token + "\"\nusers_file = \"" + users +
+                           "\"\n";
+  auto c = Load(text);
+  ASSERT_TRUE(c) << c.error();
+  fs::permissions(dir_ / "c.toml", fs::perms::owner_read | fs::perms::owner_write);
+  c = LoadConfig((dir_ / "c.toml").string(), nullptr);
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_TRUE(c->warnings.empty());
+  fs::permissions(secret, fs::perms::group_read, fs::perm_options::add);
+  fs::permissions(token, fs::perms::others_read, fs::perm_options::add);
+  fs::permissions(users, fs::perms::others_read, fs::perm_options::add);
+  c = LoadConfig((dir_ / "c.toml").string(), nullptr);
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->warnings.size(), 3u);
+  EXPECT_EQ(c->warnings[0],
+            fmt::format("[imap] password_file: {} is readable by other users; chmod 600 {}", secret,
+                        secret));
+  EXPECT_NE(c->warnings[1].find("[web] token_file: " + token), std::string::npos);
+  EXPECT_NE(c->warnings[2].find("[web] users_file: " + users), std::string::npos);
 }
 
 TEST_F(ConfigTest, ReadsLogConsulAndRetention) {

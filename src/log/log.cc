@@ -5,7 +5,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
+#include <filesystem>
 
+#include "base/files.h"
 #include "base/text.h"
 #include "log/syslog_sink.h"
 
@@ -100,6 +102,12 @@ Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& name, cons
   }
   if (!config.file.empty()) {
     std::shared_ptr<spdlog::sinks::sink> s;
+    // Log lines name senders and subjects: the file (and a folder made for it) is private.
+    Status made = CreatePrivateDirectories(std::filesystem::path(config.file).parent_path());
+    if (made) made = CreatePrivateFile(config.file);
+    if (!made) {
+      return MakeError(fmt::format("log.file: cannot open {} ({})", config.file, made.error()));
+    }
     try {
       s = std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.file, false);
     } catch (const spdlog::spdlog_ex& e) {

@@ -1,6 +1,7 @@
 #include "log/log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,6 +56,19 @@ TEST_F(LogTest, ControlCharactersFromInputsAreEscapedInEveryLine) {
       << text;
   EXPECT_NE(text.find("(subject \"hi\\r\\n\\x1b]0;title\\x07 [redacted]\")"), std::string::npos)
       << text;
+}
+
+TEST_F(LogTest, TheLogFileAndItsFolderArePrivateWhateverTheUmask) {
+  const mode_t old_umask = ::umask(0);
+  Options o;
+  o.to_stderr = false;
+  o.file = (dir_ / "logs" / "dmarc.log").string();
+  auto logger = MakeLogger("private", o, {});
+  ::umask(old_umask);
+  ASSERT_TRUE(logger) << logger.error();
+  (*logger)->info("a line");
+  EXPECT_EQ(fs::status(o.file).permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(dir_ / "logs").permissions(), fs::perms::owner_all);
 }
 
 TEST(Syslog, FacilityAndSeverityFollowRfc5424) {
