@@ -69,6 +69,12 @@ class Table {
     if (!out.empty()) secrets_.push_back(out);
   }
 
+  // The forms a login's password takes in IMAP and POP3 are kept out of log lines too
+  // (log::EncodedSecretForms); other secrets (the Consul token) are sent as they are.
+  void SecretForms(const std::string& secret, const std::string& user) {
+    for (auto& form : log::EncodedSecretForms(secret, user)) secrets_.push_back(std::move(form));
+  }
+
   void ReadSecret(const char* key, std::string& out) {
     Str(key, out);
     const std::string file_key = std::string(key) + "_file";
@@ -417,6 +423,7 @@ void Bind(Table& t, collect::ServerOptions& c, std::pair<int, int> ports) {
   t.Str("ca_file", c.ca_file);
   t.Str("user", c.user);
   t.Secret("password", c.password);
+  t.SecretForms(c.password, c.user);  // SASL PLAIN carries the user name with the password
   t.Integer("batch_size", c.batch_size, 1, 10000);
   t.Integer("timeout", c.timeout, 1, 3600);
   if (!t.present()) return;

@@ -342,7 +342,34 @@ TEST_F(ConfigTest, PasswordsAreAmongTheSecrets) {
       "[imap]\nhost = \"h\"\nuser = \"u\"\npassword = \"imap-secret\"\n"
       "[pop3]\nhost = \"h\"\nuser = \"u\"\n");
   ASSERT_TRUE(c) << c.error();
-  EXPECT_EQ(c->secrets, (std::vector<std::string>{"imap-secret", "pop-secret"}));
+  const auto has = [&](const std::string& s) {
+    return std::find(c->secrets.begin(), c->secrets.end(), s) != c->secrets.end();
+  };
+  EXPECT_TRUE(has("imap-secret"));
+  EXPECT_TRUE(has("pop-secret"));
+  // Their encoded forms too: base64 (AUTH LOGIN) and SASL PLAIN's "\0u\0imap-secret".
+  EXPECT_TRUE(has("aW1hcC1zZWNyZXQ="));
+  EXPECT_TRUE(has("AHUAaW1hcC1zZWNyZXQ="));
+}
+
+// A password with " or \ goes out escaped inside an IMAP quoted string, and base64-encoded with
+// the user name by AUTHENTICATE PLAIN: neither form may reach a log line.
+TEST_F(ConfigTest, EncodedFormsOfAPasswordAreRedactedFromLogLines) {
+  auto c = Load("[imap]\nhost = \"h\"\nuser = \"ann\"\npassword = 'pa\"ss\\word'\n");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->imap->password, "pa\"ss\\word");
+  const std::string trace =
+      "C: a1 LOGIN ann \"pa\\\"ss\\\\word\"\n"
+      "C: a2 AUTHENTICATE PLAIN AGFubgBwYSJzc1x3b3Jk\n"
+      "C: a3 AUTHENTICATE PLAIN YW5uAGFubgBwYSJzc1x3b3Jk\n"
+      "C: cGEic3Ncd29yZA==\n"
+      "server: password for ann is wrong";
+  EXPECT_EQ(log::Redact(trace, c->secrets),
+            "C: a1 LOGIN ann \"[redacted]\"\n"
+            "C: a2 AUTHENTICATE PLAIN [redacted]\n"
+            "C: a3 AUTHENTICATE PLAIN [redacted]\n"
+            "C: [redacted]\n"
+            "server: password for ann is wrong");
 }
 
 TEST_F(ConfigTest, EnrichAndFailureTablesWithEnvironmentOverrides) {

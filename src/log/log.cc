@@ -1,5 +1,6 @@
 #include "log/log.h"
 
+#include <sodium.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -63,6 +64,34 @@ std::string Redact(std::string_view text, const std::vector<std::string>& secret
     }
   }
   return out;
+}
+
+namespace {
+
+std::string Base64(std::string_view bytes) {
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> EncodedSecretForms(std::string_view secret, std::string_view user) {
+  std::vector<std::string> forms;
+  if (secret.empty()) return forms;
+  std::string quoted;  // the content of an IMAP quoted string (RFC 3501 quoted-specials)
+  for (const char c : secret) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  if (quoted != secret) forms.push_back(std::move(quoted));
+  forms.push_back(Base64(secret));
+  const std::string u(user), s(secret);
+  forms.push_back(Base64(std::string(1, '\0') + u + '\0' + s));
+  if (!u.empty()) forms.push_back(Base64(u + '\0' + u + '\0' + s));
+  return forms;
 }
 
 int Facility(const std::string& name) {
