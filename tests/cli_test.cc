@@ -113,6 +113,25 @@ TEST_F(Cli, ControlCharactersOfSubjectsAndAttachmentNamesAreEscapedOnStderr) {
   EXPECT_NE(r.err.find("[part 1: x\\nforged\\x1b[31m.xml.gz]: "), std::string::npos) << r.err;
 }
 
+// CSV injection: a report's org_name (the sender's text) starting like a formula is shown as
+// text in the CSV unless --csv-raw asks for parsedmarc's raw cells.
+TEST_F(Cli, CsvCellsThatStartLikeAFormulaAreNeutralisedUnlessCsvRaw) {
+  std::string xml = ReadFile(TestData(kSamples + "aggregate/rfc9990-sample.xml"));
+  const std::size_t at = xml.find("<org_name>") + 10;
+  xml.replace(at, xml.find("</org_name>") - at, "=HYPERLINK(\"http://evil.example\",\"x\")");
+  std::ofstream(dir_ / "evil.xml") << xml;
+  Outcome r = Exec({"parse", "-q", "-f", "csv", (dir_ / "evil.xml").string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\","),
+            std::string::npos)
+      << r.out;
+  r = Exec({"parse", "-q", "-f", "csv", "--csv-raw", (dir_ / "evil.xml").string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(",\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\","),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(Cli, UsageErrorsExitWithTwo) {
   EXPECT_EQ(Exec({"parse"}).status, 2);
   EXPECT_EQ(Exec({"parse", "--format", "yaml", "x"}).status, 2);

@@ -17,6 +17,7 @@
 #include "pipeline/ingest.h"
 #include "pipeline/inputs.h"
 #include "pipeline/ordered_parallel.h"
+#include "sinks/csv_text.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
 
@@ -342,6 +343,7 @@ struct ParseCli {
   std::string format = "json";
   std::string type = "aggregate";
   std::string keep = "headers";
+  bool csv_raw = false;
 };
 
 ParseCli& ParseState() {
@@ -369,6 +371,7 @@ void AddParseOptions(CLI::App& cmd) {
   cmd.add_option("--type", s.type, "With --format csv: the report type written")
       ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls"}))
       ->capture_default_str();
+  cmd.add_flag("--csv-raw", s.csv_raw, kCsvRawHelp);
   AddFailureSampleOption(cmd, s.keep);
   AddLimitOptions(cmd, parse.limits);
   AddEnrichOptions(cmd, parse.enrich, true);
@@ -377,6 +380,7 @@ void AddParseOptions(CLI::App& cmd) {
 int RunParseCommand() {
   ParseCli& s = ParseState();
   s.options.format = s.format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
+  sinks::SetCsvRaw(s.csv_raw);
   s.options.csv_type = s.type == "failure"    ? ReportType::kFailure
                        : s.type == "smtp_tls" ? ReportType::kSmtpTls
                                               : ReportType::kAggregate;
