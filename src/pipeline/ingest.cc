@@ -54,7 +54,7 @@ InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
   if (!out.extracted.rejections.empty()) {
     out.sha256 = store::Sha256Hex(bytes);
     out.size = bytes.size();
-    out.head = std::string(bytes.substr(0, raw_bytes));
+    out.head = RejectedBytesToKeep(bytes, raw_bytes, options.keep_sample);
   }
   return out;
 }
