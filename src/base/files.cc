@@ -129,6 +129,10 @@ Status CreatePrivateDirectories(const fs::path& dir) {
 }
 
 Status CreatePrivateFile(const std::string& path) {
+  // An existing file is not opened at all: closing any descriptor of a file drops every POSIX
+  // lock the process holds on it, and SQLite's locks on an open store are such locks.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return Ok();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0) return MakeError(fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
   ::close(fd);

@@ -32,7 +32,7 @@ Result<std::string> ReadInput(const std::string& path, const Limits& limits,
 // (personal data) and logs. Each missing level of `dir` is made with mode 0700 (existing ones are
 // left as they are); the error names the folder.
 Status CreatePrivateDirectories(const std::filesystem::path& dir);
-// Creates `path` empty with mode 0600 when it does not exist (an existing file is left as it is),
+// Creates `path` empty with mode 0600 when it does not exist (an existing file is not even opened),
 // so that a library that opens it next (SQLite, which gives its -wal and -shm files the mode of
 // the database; the log file sink) finds it private.
 Status CreatePrivateFile(const std::string& path);
