@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "base/time.h"
@@ -43,6 +44,13 @@ class LocalSources : public ::testing::Test {
     fs::create_directories(p.parent_path());
     std::ofstream(p) << text;
   }
+  // An empty Maildir at dir_/Maildir and its source.
+  std::unique_ptr<Source> EmptyMaildir() {
+    for (const char* sub : {"new", "cur", "tmp"}) fs::create_directories(dir_ / "Maildir" / sub);
+    MaildirOptions c;
+    c.path = (dir_ / "Maildir").string();
+    return MakeMaildirSource(c, 1 << 20);
+  }
   fs::path dir_;
 };
 
@@ -78,15 +86,10 @@ TEST_F(LocalSources, MaildirMailsAreFiledOnlyWhenFiledAndIntoMaildirPlusPlusFold
 
 TEST_F(LocalSources, MaildirLinksAreRejectedByNameAndFiledAwayNeverRead) {
   const fs::path md = dir_ / "Maildir";
-  fs::create_directories(md / "tmp");
-  fs::create_directories(md / "cur");
-  fs::create_directories(md / "new");
+  auto src = EmptyMaildir();
   Put(dir_ / "shadow", "root:$6$secret");
   fs::create_symlink(dir_ / "shadow", md / "new" / "1.evil");
   Put(md / "new" / "2.mail", "mail");
-  MaildirOptions c;
-  c.path = md.string();
-  auto src = MakeMaildirSource(c, 1 << 20);
   ASSERT_EQ(*src->Open(), 2u);
   auto batch = src->Next();
   ASSERT_EQ(batch->size(), 2u);
@@ -107,11 +110,8 @@ TEST_F(LocalSources, MaildirLinksAreRejectedByNameAndFiledAwayNeverRead) {
 TEST_F(LocalSources, FoldersMadeForFilingArePrivateWhateverTheUmask) {
   const mode_t old_umask = ::umask(0);
   const fs::path md = dir_ / "Maildir";
-  for (const char* sub : {"new", "cur", "tmp"}) fs::create_directories(md / sub);
+  auto maildir = EmptyMaildir();
   Put(md / "new" / "1.a", "mail");
-  MaildirOptions c;
-  c.path = md.string();
-  auto maildir = MakeMaildirSource(c, 1 << 20);
   ASSERT_EQ(*maildir->Open(), 1u);
   auto batch = maildir->Next();
   ASSERT_TRUE(maildir->File({{(*batch)[0].id, MailClass::kInvalid}}));
