@@ -103,6 +103,14 @@ TEST_F(LocalSources, MaildirLinksAreRejectedByNameAndFiledAwayNeverRead) {
   ASSERT_TRUE(src->File({{link.id, MailClass::kInvalid}}));
   EXPECT_TRUE(fs::is_symlink(md / ".Archive.Invalid" / "cur" / "1.evil"));
   EXPECT_EQ(dmarc::testing::ReadFile((dir_ / "shadow").string()), "root:$6$secret");
+  // Nor are new/ and cur/ read through a link (to /etc, say).
+  fs::remove_all(md / "new");
+  fs::create_directories(dir_ / "etc");
+  Put(dir_ / "etc" / "passwd", "root:x:0:0");
+  fs::create_directory_symlink(dir_ / "etc", md / "new");
+  auto opened = src->Open();
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), (md / "new").string() + ": a symbolic link: not followed");
 }
 
 // Folders the sources make hold mails (failure reports: personal data): private whatever the

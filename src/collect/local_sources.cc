@@ -148,6 +148,12 @@ class MaildirSource : public FileSource {
         errors.push_back(fmt::format("{}: not a Maildir (no {}/ folder)", path_, sub));
         return;
       }
+      // The configured path may be a link (the administrator's choice); its new/ and cur/ are
+      // not followed, as nothing found inside the Maildir is.
+      if (fs::is_symlink(dir, ec)) {
+        errors.push_back(fmt::format("{}: a symbolic link: not followed", dir.string()));
+        return;
+      }
       AddFilesIn(dir, 31, {}, errors);  // new/ and cur/ are one level down already
     }
   }
