@@ -90,6 +90,48 @@ TEST_F(Cli, FailureAndSmtpTlsReportsJoinTheDocument) {
       << csv.err;
 }
 
+// Subjects and attachment names are the sender's text: a newline or a terminal escape in them
+// must not start a line of its own (a forged message) or reach the terminal.
+TEST_F(Cli, ControlCharactersOfSubjectsAndAttachmentNamesAreEscapedOnStderr) {
+  std::ofstream(dir_ / "subject.eml")
+      << "From: a@example.com\r\nTo: b@example.com\r\n"
+         "Subject: =?utf-8?q?hi=0Aforged_line_=1B[31mred?=\r\n\r\nno report here\r\n";
+  std::ofstream(dir_ / "attachment.eml")
+      << "From: a@example.com\r\nTo: b@example.com\r\nSubject: r\r\nMIME-Version: 1.0\r\n"
+         "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+         "Content-Type: application/gzip\r\n"
+         "Content-Disposition: attachment; filename*=utf-8''x%0Aforged%1B%5B31m.xml.gz\r\n"
+         "Content-Transfer-Encoding: "
+         "base64\r\n\r\nH4sIAKZSE2sC/7NJS01NSUpMzrazGWWNEA==\r\n--b--\r\n";
+  Outcome r =
+      Exec({"parse", "-q", (dir_ / "subject.eml").string(), (dir_ / "attachment.eml").string()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("\nforged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(subject \"hi\\nforged line \\x1b[31mred\")\n"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("[part 1: x\\nforged\\x1b[31m.xml.gz]: "), std::string::npos) << r.err;
+}
+
+// CSV injection: a report's org_name (the sender's text) starting like a formula is shown as
+// text in the CSV unless --csv-raw asks for parsedmarc's raw cells.
+TEST_F(Cli, CsvCellsThatStartLikeAFormulaAreNeutralisedUnlessCsvRaw) {
+  std::string xml = ReadFile(TestData(kSamples + "aggregate/rfc9990-sample.xml"));
+  const std::size_t at = xml.find("<org_name>") + 10;
+  xml.replace(at, xml.find("</org_name>") - at, "=HYPERLINK(\"http://evil.example\",\"x\")");
+  std::ofstream(dir_ / "evil.xml") << xml;
+  Outcome r = Exec({"parse", "-q", "-f", "csv", (dir_ / "evil.xml").string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\","),
+            std::string::npos)
+      << r.out;
+  r = Exec({"parse", "-q", "-f", "csv", "--csv-raw", (dir_ / "evil.xml").string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(",\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\","),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(Cli, UsageErrorsExitWithTwo) {
   EXPECT_EQ(Exec({"parse"}).status, 2);
   EXPECT_EQ(Exec({"parse", "--format", "yaml", "x"}).status, 2);

@@ -190,6 +190,30 @@ TEST_F(Import, RejectedInputsAreStoredAndCounted) {
   EXPECT_EQ(s["reports"], 2);
 }
 
+TEST_F(Import, LinksInsideAFolderAreRejectedByNameButANamedLinkIsFollowed) {
+  MakeCorpus(1, 1);
+  std::ofstream(dir_ / "secret") << "root:$6$secret-hash:19000:0:99999:7:::";
+  fs::create_symlink(dir_ / "secret", dir_ / "corpus" / "shadow.eml");
+  const std::string db = (dir_ / "links.db").string();
+  const fs::path log = dir_ / "import.log";
+  EXPECT_EQ(RunToEnd({"import", "--db", db, (dir_ / "corpus").string()}, log), 1);
+  const std::string out = ReadFile(log);
+  EXPECT_NE(out.find("shadow.eml: a symbolic link: not read"), std::string::npos) << out;
+  auto s = Stats(db, dir_);
+  EXPECT_EQ(s["rejected_inputs"], 1);
+  EXPECT_EQ(s["reports"], 1);
+  // Nothing of the target reached the store.
+  for (const char* suffix : {"", "-wal"}) {
+    if (fs::exists(db + suffix)) {
+      EXPECT_EQ(ReadFile(db + suffix).find("secret-hash"), std::string::npos) << suffix;
+    }
+  }
+  // A link named on the command line is the user's own choice: it is read (here: not a report).
+  fs::create_symlink(dir_ / "corpus" / "r0.xml", dir_ / "named.xml");
+  EXPECT_EQ(RunToEnd({"import", "--db", db, (dir_ / "named.xml").string()}, log), 0)
+      << ReadFile(log);
+}
+
 TEST_F(Import, FailureAndSmtpTlsReportsAreStoredCountedAndExported) {
   // parse and export print the same documents and CSV for each type; the LinkedIn sample with
   // CRLF line ends is a duplicate of the LF one and is left out of the comparison corpus.

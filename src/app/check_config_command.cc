@@ -32,6 +32,7 @@ int RunCheckConfig(const std::string& file) {
   }
   const config::Config& c = *config;
   fmt::print("{}: ok\n", c.file);
+  for (const auto& w : c.warnings) fmt::print("  warning: {}\n", w);
   fmt::print("  sources: {}\n", DescribeSources(c));
   fmt::print("  store: {}{}\n", c.store.url,
              c.store.retention_days ? fmt::format(" (reports kept {} days)", c.store.retention_days)

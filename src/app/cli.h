@@ -25,6 +25,9 @@ struct Command {
 };
 
 inline constexpr const char* kDbHelp = "Store URL: sqlite:PATH or a plain path (SQLite)";
+inline constexpr const char* kCsvRawHelp =
+    "CSV cells as parsedmarc writes them: no leading ' before a cell starting with = + - @ "
+    "(which a spreadsheet would run as a formula)";
 
 // The "Limits" group: --max-report-bytes, --max-input-bytes, ...
 void AddLimitOptions(CLI::App& cmd, Limits& limits);

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <set>
 
+#include "base/text.h"
+
 namespace dmarc::app {
 
 std::unique_ptr<enrich::Enricher> MakeEnricher(const enrich::Options& options, bool* failed) {
@@ -30,7 +32,8 @@ void PrintWarnings(const enrich::LookupStats& stats) {
   static std::set<std::string> printed;
   std::lock_guard lock(mutex);
   for (const auto& w : stats.warnings) {
-    if (printed.insert(w).second) fmt::print(stderr, "enrichment: {}\n", w);
+    // Host names come from DNS answers: escaped like every value from outside.
+    if (printed.insert(w).second) fmt::print(stderr, "enrichment: {}\n", EscapeControls(w));
   }
 }
 

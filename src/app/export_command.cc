@@ -7,6 +7,7 @@
 
 #include "app/cli.h"
 #include "app/store_commands.h"
+#include "sinks/csv_text.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
 #include "store/store.h"
@@ -95,6 +96,7 @@ namespace {
 struct ExportCli {
   ExportCommandOptions options;
   std::string format = "json";
+  bool csv_raw = false;
 };
 
 ExportCli& ExportState() {
@@ -114,12 +116,14 @@ void AddExportOptions(CLI::App& cmd) {
       ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls"}))
       ->capture_default_str();
   cmd.add_option("-o,--output", s.options.output, "Write to FILE instead of standard output");
+  cmd.add_flag("--csv-raw", s.csv_raw, kCsvRawHelp);
   AddFilterOptions(cmd, s.options.filter);
 }
 
 int RunExportCommand() {
   ExportCli& s = ExportState();
   s.options.format = s.format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
+  sinks::SetCsvRaw(s.csv_raw);
   return RunExport(s.options);
 }
 

@@ -10,6 +10,7 @@
 #include "app/enrichment.h"
 #include "app/progress.h"
 #include "app/store_commands.h"
+#include "base/text.h"
 #include "pipeline/enrich_batch.h"
 #include "pipeline/ingest.h"
 #include "pipeline/inputs.h"
@@ -29,7 +30,8 @@ class ImportObserver : public pipeline::IngestObserver {
     ++files_done_;
     if (!in.extracted.rejections.empty()) progress_.Finish();
     for (const auto& r : in.extracted.rejections) {
-      fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
+      // Origins and reasons hold file names and subjects from the input: escaped, one line each.
+      fmt::print(stderr, "{}: {}\n", EscapeControls(r.origin), EscapeControls(r.reason));
       ++reasons[r.reason.substr(0, r.reason.find(':'))];
     }
     rejected += in.extracted.rejections.size();
@@ -74,7 +76,7 @@ int RunImport(const ImportCommandOptions& options) {
   }
   store::ReportStore& st = **db;
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
-  for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", e);
+  for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", EscapeControls(e));
 
   bool enrich_failed = false;
   const auto enricher = MakeEnricher(options.enrich, &enrich_failed);
@@ -84,6 +86,7 @@ int RunImport(const ImportCommandOptions& options) {
   ingest_options.extract.aggregate.limits = options.limits;
   ingest_options.extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
   ingest_options.extract.keep_sample = options.keep_sample;
+  ingest_options.extract.named_inputs = inputs.named;
   ingest_options.jobs =
       options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
   ingest_options.enricher = enricher.get();
@@ -113,7 +116,7 @@ int RunImport(const ImportCommandOptions& options) {
                  seen.new_failures, seen.duplicate_failures, seen.new_tls, seen.duplicate_tls);
     }
     for (const auto& [reason, n] : seen.reasons) {
-      fmt::print(stderr, "  rejected {}: {}\n", n, reason);
+      fmt::print(stderr, "  rejected {}: {}\n", n, EscapeControls(reason));
     }
     if (enricher && !enricher->options().offline) {
       fmt::print(stderr, "  source addresses: {} from the DNS cache, {} looked up\n",

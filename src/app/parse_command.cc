@@ -12,10 +12,12 @@
 
 #include "app/cli.h"
 #include "app/enrichment.h"
+#include "base/text.h"
 #include "pipeline/extract.h"
 #include "pipeline/ingest.h"
 #include "pipeline/inputs.h"
 #include "pipeline/ordered_parallel.h"
+#include "sinks/csv_text.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
 
@@ -212,9 +214,12 @@ class ParseOutput {
   }
 
   void Add(Processed&& p) {
-    for (const auto& line : p.log) spdlog::info("{}", line);
+    for (const auto& line : p.log) spdlog::info("{}", EscapeControls(line));
     PrintWarnings(p.enrichment);
-    for (const auto& r : p.rejections) fmt::print(stderr, "{}: {}\n", r.origin, r.reason);
+    // Origins and reasons hold file names and subjects from the input: escaped, one line each.
+    for (const auto& r : p.rejections) {
+      fmt::print(stderr, "{}: {}\n", EscapeControls(r.origin), EscapeControls(r.reason));
+    }
     rejected += p.rejections.size();
     reports += p.reports;
     failures += p.failures;
@@ -282,7 +287,7 @@ int RunParse(const ParseCommandOptions& options) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::warn);
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
-  for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", e);
+  for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", EscapeControls(e));
 
   const std::unique_ptr<FILE, FileCloser> out = OpenOutput(options.output);
   if (!out) return 2;
@@ -295,6 +300,7 @@ int RunParse(const ParseCommandOptions& options) {
   extract.aggregate.limits = options.limits;
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
   extract.keep_sample = options.keep_sample;
+  extract.named_inputs = inputs.named;
 
   ParseOutput output(out.get(), options);
   output.WriteHead();
@@ -337,6 +343,7 @@ struct ParseCli {
   std::string format = "json";
   std::string type = "aggregate";
   std::string keep = "headers";
+  bool csv_raw = false;
 };
 
 ParseCli& ParseState() {
@@ -364,6 +371,7 @@ void AddParseOptions(CLI::App& cmd) {
   cmd.add_option("--type", s.type, "With --format csv: the report type written")
       ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls"}))
       ->capture_default_str();
+  cmd.add_flag("--csv-raw", s.csv_raw, kCsvRawHelp);
   AddFailureSampleOption(cmd, s.keep);
   AddLimitOptions(cmd, parse.limits);
   AddEnrichOptions(cmd, parse.enrich, true);
@@ -372,6 +380,7 @@ void AddParseOptions(CLI::App& cmd) {
 int RunParseCommand() {
   ParseCli& s = ParseState();
   s.options.format = s.format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
+  sinks::SetCsvRaw(s.csv_raw);
   s.options.csv_type = s.type == "failure"    ? ReportType::kFailure
                        : s.type == "smtp_tls" ? ReportType::kSmtpTls
                                               : ReportType::kAggregate;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -17,6 +18,7 @@
 #include "app/cli.h"
 #include "app/fetch_command.h"
 #include "app/service_commands.h"
+#include "base/files.h"
 #include "config/config.h"
 #include "consul/consul.h"
 #include "log/log.h"
@@ -231,7 +233,7 @@ void PrepareDefaultDropFolder(const config::Config& c) {
   const fs::path inbox = c.directory->path;
   auto db = store::SqlitePathFromUrl(c.store.url);
   const bool first_start = !fs::exists(inbox, ec) && (!db || !fs::exists(*db, ec));
-  fs::create_directories(inbox, ec);
+  if (Status made = CreatePrivateDirectories(inbox); !made) spdlog::warn("{}", made.error());
   if (!first_start) return;
   auto examples = FindExampleReports();
   if (!examples) {
@@ -342,8 +344,14 @@ int RunService(const RunCommandOptions& options) {
     if (rc == 2 || !g_reload || g_terminate) break;
     auto next = Load(options.config);
     if (!next) {
-      spdlog::error("reload: the configuration has errors, the running one stays:\n{}",
-                    next.error());
+      // One log line per error: the logger shows a newline inside a line as "\n".
+      spdlog::error("reload: the configuration has errors, the running one stays:");
+      std::string_view errors = next.error();
+      while (!errors.empty()) {
+        const std::size_t end = std::min(errors.find('\n'), errors.size());
+        spdlog::error("  {}", errors.substr(0, end));
+        errors.remove_prefix(std::min(end + 1, errors.size()));
+      }
       continue;
     }
     if (auto logged = log::Setup(next->log, next->secrets); !logged) {

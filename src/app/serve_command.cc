@@ -2,8 +2,10 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <utility>
 
 #include "app/cli.h"
+#include "base/files.h"
 #include "web/server.h"
 
 namespace dmarc::app {
@@ -57,6 +59,14 @@ void AddServeOptions(CLI::App& cmd) {
 // StartServer, print the address, Run. Exit status 0, or 2 on a setup error.
 int RunServeCommand() {
   const web::ServeOptions& options = ServeState();
+  // A token or password hashes in a file others can read are only as secret as that file.
+  for (const auto& [flag, file] : {std::pair{"--token-file", &options.token_file},
+                                   std::pair{"--users", &options.users_file}}) {
+    if (!file->empty() && ReadableByOthers(*file)) {
+      fmt::print(stderr, "warning: {} {}: readable by other users; chmod 600 {}\n", flag, *file,
+                 *file);
+    }
+  }
   auto server = web::StartServer(options);
   if (!server) {
     fmt::print(stderr, "{}\n", server.error());

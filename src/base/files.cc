@@ -61,7 +61,7 @@ void Walk(const fs::path& dir, const WalkRules& rules, int depth, std::vector<st
       const auto& top = rules.skip_top_level;
       if (depth == 0 && std::find(top.begin(), top.end(), name) != top.end()) continue;
       Walk(e.path(), rules, depth + 1, files, errors);
-    } else if (e.is_regular_file(type_ec)) {
+    } else {
       files.push_back(e.path().string());
     }
   }
@@ -74,14 +74,90 @@ void WalkFiles(const fs::path& dir, const WalkRules& rules, std::vector<std::str
   Walk(dir, rules, 0, files, errors);
 }
 
-Result<std::string> ReadInput(const std::string& path, const Limits& limits) {
+namespace {
+
+const char* TypeName(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
+// Opens path for ReadInput's rules; the error says why it is not read.
+Result<int> OpenInput(const std::string& path, PathOrigin origin, struct stat& st) {
+  const bool found = origin == PathOrigin::kFoundInFolder;
+  // O_NONBLOCK: opening a FIFO found in a folder must not wait for a writer.
+  const int flags = O_RDONLY | O_CLOEXEC | (found ? O_NOFOLLOW | O_NONBLOCK : 0);
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) {
+    if (found && errno == ELOOP) {
+      return MakeError("a symbolic link: not read (links found in folders are never followed)");
+    }
+    return MakeError(std::strerror(errno));
+  }
+  if (::fstat(fd, &st) != 0) {
+    const std::string err = std::strerror(errno);
+    ::close(fd);
+    return MakeError(err);
+  }
+  if (found && !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return MakeError(fmt::format("{}: not read (only regular files found in folders are read)",
+                                 TypeName(st.st_mode)));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return MakeError("a directory");
+  }
+  return fd;
+}
+
+}  // namespace
+
+Status CreatePrivateDirectories(const fs::path& dir) {
+  std::error_code ec;
+  if (dir.empty() || fs::is_directory(dir, ec)) return Ok();
+  const fs::path parent = dir.parent_path();
+  if (!parent.empty() && parent != dir) {
+    if (Status s = CreatePrivateDirectories(parent); !s) return s;
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return MakeError(fmt::format("{}: cannot create: {}", dir.string(), std::strerror(errno)));
+  }
+  return Ok();
+}
+
+Status CreatePrivateFile(const std::string& path) {
+  // An existing file is not opened at all: closing any descriptor of a file drops every POSIX
+  // lock the process holds on it, and SQLite's locks on an open store are such locks.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return Ok();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) return MakeError(fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
+  ::close(fd);
+  return Ok();
+}
+
+bool ReadableByOthers(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
+}
+
+Result<std::string> ReadInput(const std::string& path, const Limits& limits, PathOrigin origin) {
   const bool is_stdin = path == "-";
-  const int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return MakeError(std::strerror(errno));
+  struct stat st {};
+  int fd = STDIN_FILENO;
+  if (is_stdin) {
+    if (::fstat(fd, &st) != 0) st.st_mode = S_IFIFO;
+  } else {
+    auto opened = OpenInput(path, origin, st);
+    if (!opened) return MakeError(opened.error());
+    fd = *opened;
+  }
   std::string data;
   // Regular files are read straight into a buffer of their size; pipes grow as they come.
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+  if (S_ISREG(st.st_mode)) {
     if (static_cast<std::uint64_t>(st.st_size) > limits.max_input_bytes) {
       if (!is_stdin) ::close(fd);
       return MakeError(

@@ -1,6 +1,7 @@
 #include "base/files.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 
@@ -61,6 +62,44 @@ TEST_F(Walk, DropFolderRulesLeaveOutHiddenNamesAndTopLevelFolders) {
   rules.deep_is_error = true;
   WalkFiles(dir_, rules, files, errors);
   EXPECT_FALSE(errors.empty());
+}
+
+// A link or a FIFO put into a folder (a Maildir, a drop folder) by whoever can write there must
+// not be read: a link to /etc/shadow was stored and served as a rejected input.
+class ReadFound : public Walk {};
+
+TEST_F(ReadFound, SymbolicLinksFoundInFoldersAreListedButNeverReadThrough) {
+  std::ofstream(dir_ / "secret") << "root:$6$hash";
+  fs::create_directories(dir_ / "drop");
+  fs::create_symlink(dir_ / "secret", dir_ / "drop" / "link.eml");
+  fs::create_symlink(dir_ / "nowhere", dir_ / "drop" / "dangling.eml");
+  std::vector<std::string> files, errors;
+  WalkFiles(dir_ / "drop", WalkRules{}, files, errors);
+  ASSERT_EQ(files.size(), 2u);  // listed, so that the reader rejects each by name
+  Limits limits;
+  for (const auto& f : files) {
+    auto got = ReadInput(f, limits);
+    ASSERT_FALSE(got) << f << " was read: " << *got;
+    EXPECT_NE(got.error().find("a symbolic link: not read"), std::string::npos) << got.error();
+  }
+  // The user's own argument is followed.
+  auto named = ReadInput((dir_ / "drop" / "link.eml").string(), limits, PathOrigin::kNamedByUser);
+  ASSERT_TRUE(named) << named.error();
+  EXPECT_EQ(*named, "root:$6$hash");
+}
+
+TEST_F(ReadFound, OnlyRegularFilesFoundInFoldersAreReadAndAFifoDoesNotBlock) {
+  const fs::path fifo = dir_ / "fifo.eml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto got = ReadInput(fifo.string(), Limits{});  // no writer: a blocking open would hang here
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().find("a FIFO: not read"), std::string::npos) << got.error();
+  got = ReadInput(dir_.string(), Limits{}, PathOrigin::kNamedByUser);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error(), "a directory");
+  got = ReadInput((dir_ / "a/1").string(), Limits{});
+  ASSERT_TRUE(got) << got.error();
+  EXPECT_EQ(*got, "x");
 }
 
 }  // namespace

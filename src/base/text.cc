@@ -1,5 +1,7 @@
 #include "base/text.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstring>
 #include <limits>
@@ -98,6 +100,41 @@ std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
 }
 
 }  // namespace
+
+std::string EscapeControls(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    if (c == '\n' || c == '\r' || c == '\t') {
+      out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t";
+      ++i;
+      continue;
+    }
+    const std::size_t n = c < 0x80 ? 0 : Utf8SequenceLength(s, i);
+    if (n == 0) {  // another C0 control, DEL, or a byte that starts no UTF-8 sequence
+      out += fmt::format("\\x{:02x}", c);
+      ++i;
+      continue;
+    }
+    char32_t cp = n == 2 ? ((c & 0x1F) << 6) | (s[i + 1] & 0x3F) : 0;
+    if (n == 3) {
+      cp = ((c & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+    }
+    if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029) {
+      out += fmt::format("\\u{:04x}", static_cast<std::uint32_t>(cp));
+    } else {
+      out.append(s.data() + i, n);
+    }
+    i += n;
+  }
+  return out;
+}
 
 bool IsCleanXmlText(std::string_view s) {
   // 0: plain ASCII allowed in XML, 1: forbidden control character, 2: start of a multi-byte

@@ -36,6 +36,13 @@ std::size_t RepairUtf8(std::string& s);
 // checked in one pass so that clean documents skip every repair step.
 bool IsCleanXmlText(std::string_view s);
 
+// The text with every control character shown as an escape, for a log line or a message on a
+// terminal that holds text from an input (a subject, a file name): C0 controls as \n, \r, \t or
+// \xNN, DEL as \x7f, C1 controls (U+0080..U+009F) and the line separators U+2028/U+2029 as
+// \uNNNN, and bytes that are not UTF-8 as \xNN (a raw 0x9b is a CSI on 8-bit terminals). Such
+// a value then cannot start a new log line or move the cursor; other text is unchanged.
+std::string EscapeControls(std::string_view s);
+
 // Removes control characters that XML 1.0 forbids (all C0 except TAB, LF, CR).
 // Returns the number removed.
 std::size_t StripXmlForbiddenControls(std::string& s);

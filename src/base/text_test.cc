@@ -15,6 +15,18 @@ TEST(Text, TrimAndCase) {
   EXPECT_FALSE(EqualsIgnoreCase("fail", "fails"));
 }
 
+TEST(Text, EscapeControlsShowsEveryControlCharacterAsAnEscape) {
+  EXPECT_EQ(EscapeControls("plain Ünï text, C:\\path"), "plain Ünï text, C:\\path");
+  EXPECT_EQ(EscapeControls("a\nb\r\tc"), "a\\nb\\r\\tc");
+  EXPECT_EQ(EscapeControls("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
+  EXPECT_EQ(EscapeControls(std::string("nul\0del\x7f", 8)), "nul\\x00del\\x7f");
+  // C1 controls encoded in UTF-8 (U+009B is a CSI), a raw C1 byte, the line separator.
+  EXPECT_EQ(EscapeControls("\xc2\x9b"
+                           "2J \x9b"
+                           "2J \xe2\x80\xa8"),
+            "\\u009b2J \\x9b2J \\u2028");
+}
+
 TEST(Text, ParseUnsigned) {
   EXPECT_EQ(ParseUnsigned(" 42 "), 42u);
   EXPECT_EQ(ParseUnsigned("+7"), 7u);

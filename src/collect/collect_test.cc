@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "base/time.h"
@@ -42,6 +44,13 @@ class LocalSources : public ::testing::Test {
     fs::create_directories(p.parent_path());
     std::ofstream(p) << text;
   }
+  // An empty Maildir at dir_/Maildir and its source.
+  std::unique_ptr<Source> EmptyMaildir() {
+    for (const char* sub : {"new", "cur", "tmp"}) fs::create_directories(dir_ / "Maildir" / sub);
+    MaildirOptions c;
+    c.path = (dir_ / "Maildir").string();
+    return MakeMaildirSource(c, 1 << 20);
+  }
   fs::path dir_;
 };
 
@@ -73,6 +82,58 @@ TEST_F(LocalSources, MaildirMailsAreFiledOnlyWhenFiledAndIntoMaildirPlusPlusFold
   EXPECT_TRUE(src->Next()->empty());
   n = src->Open();
   EXPECT_EQ(*n, 0u);
+}
+
+TEST_F(LocalSources, MaildirLinksAreRejectedByNameAndFiledAwayNeverRead) {
+  const fs::path md = dir_ / "Maildir";
+  auto src = EmptyMaildir();
+  Put(dir_ / "shadow", "root:$6$secret");
+  fs::create_symlink(dir_ / "shadow", md / "new" / "1.evil");
+  Put(md / "new" / "2.mail", "mail");
+  ASSERT_EQ(*src->Open(), 2u);
+  auto batch = src->Next();
+  ASSERT_EQ(batch->size(), 2u);
+  const MailItem& link = (*batch)[0];
+  EXPECT_EQ(fs::path(link.id).filename(), "1.evil");
+  EXPECT_TRUE(link.bytes.empty());
+  ASSERT_TRUE(link.error);
+  EXPECT_NE(link.error->find("symbolic link"), std::string::npos) << *link.error;
+  EXPECT_EQ((*batch)[1].bytes, "mail");
+  // Filed as Invalid like any unreadable mail: the link moves, its target stays as it was.
+  ASSERT_TRUE(src->File({{link.id, MailClass::kInvalid}}));
+  EXPECT_TRUE(fs::is_symlink(md / ".Archive.Invalid" / "cur" / "1.evil"));
+  EXPECT_EQ(dmarc::testing::ReadFile((dir_ / "shadow").string()), "root:$6$secret");
+  // Nor are new/ and cur/ read through a link (to /etc, say).
+  fs::remove_all(md / "new");
+  fs::create_directories(dir_ / "etc");
+  Put(dir_ / "etc" / "passwd", "root:x:0:0");
+  fs::create_directory_symlink(dir_ / "etc", md / "new");
+  auto opened = src->Open();
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), (md / "new").string() + ": a symbolic link: not followed");
+}
+
+// Folders the sources make hold mails (failure reports: personal data): private whatever the
+// umask.
+TEST_F(LocalSources, FoldersMadeForFilingArePrivateWhateverTheUmask) {
+  const mode_t old_umask = ::umask(0);
+  const fs::path md = dir_ / "Maildir";
+  auto maildir = EmptyMaildir();
+  Put(md / "new" / "1.a", "mail");
+  ASSERT_EQ(*maildir->Open(), 1u);
+  auto batch = maildir->Next();
+  ASSERT_TRUE(maildir->File({{(*batch)[0].id, MailClass::kInvalid}}));
+  Put(dir_ / "drop" / "sub" / "x.xml", "x");
+  auto drop = MakeDirectorySource((dir_ / "drop").string(), 1 << 20);
+  ASSERT_EQ(*drop->Open(), 1u);
+  batch = drop->Next();
+  ASSERT_TRUE(drop->File({{(*batch)[0].id, MailClass::kInvalid}}));
+  ::umask(old_umask);
+  for (const fs::path& made : {md / ".Archive.Invalid", md / ".Archive.Invalid" / "cur",
+                               md / ".Archive.Invalid" / "new", md / ".Archive.Invalid" / "tmp",
+                               dir_ / "drop" / "invalid", dir_ / "drop" / "invalid" / "sub"}) {
+    EXPECT_EQ(fs::status(made).permissions(), fs::perms::owner_all) << made;
+  }
 }
 
 TEST_F(LocalSources, DirectoryMovesToProcessedAndInvalidAndSkipsThemWhenListing) {

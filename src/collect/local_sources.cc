@@ -55,11 +55,12 @@ class FileSource : public Source {
       MailItem item;
       item.id = f;
       item.label = f;
-      auto bytes = ReadInput(f, limits_);
+      auto bytes = ReadInput(f, limits_, origin_);
       if (!bytes) {
-        // Gone since it was listed (another reader took it): nothing to do for it.
+        // Gone since it was listed (another reader took it): nothing to do for it. A link is
+        // there even when its target is not: it is rejected (and filed away) like any error.
         std::error_code ec;
-        if (!fs::exists(f, ec)) continue;
+        if (!fs::exists(fs::symlink_status(f, ec))) continue;
         item.error = bytes.error();
       } else {
         item.bytes = std::move(bytes).value();
@@ -88,9 +89,8 @@ class FileSource : public Source {
   // Renames `from` into directory `to_dir` (created when missing), keeping its name, or with a
   // numbered suffix when the name is taken.
   static Status MoveInto(const std::string& from, const fs::path& to_dir) {
+    if (Status made = CreatePrivateDirectories(to_dir); !made) return made;
     std::error_code ec;
-    fs::create_directories(to_dir, ec);
-    if (ec) return MakeError(fmt::format("{}: cannot create: {}", to_dir.string(), ec.message()));
     const std::string name = fs::path(from).filename().string();
     fs::path target = to_dir / name;
     for (int n = 1; fs::exists(target, ec) && n < 1000; ++n) {
@@ -106,6 +106,8 @@ class FileSource : public Source {
 
   std::string path_;
   Limits limits_;
+  // Files found in a folder are never read through a link; a configured mbox file is.
+  PathOrigin origin_ = PathOrigin::kFoundInFolder;
   std::vector<std::string> files_;
   std::size_t next_ = 0;
 };
@@ -124,10 +126,9 @@ class MaildirSource : public FileSource {
         // Maildir++: the subfolder Archive/Aggregate is the directory .Archive.Aggregate.
         const fs::path folder = fs::path(path_) / fmt::format(".{}.{}", config_.archive_folder,
                                                               FolderName(f.mail_class));
-        std::error_code ec;
-        fs::create_directories(folder / "new", ec);
-        fs::create_directories(folder / "tmp", ec);
-        s = MoveInto(f.id, folder / "cur");
+        s = CreatePrivateDirectories(folder / "new");
+        if (s) s = CreatePrivateDirectories(folder / "tmp");
+        if (s) s = MoveInto(f.id, folder / "cur");
       } else if (config_.after == After::kDelete) {
         std::error_code ec;
         fs::remove(f.id, ec);
@@ -145,6 +146,12 @@ class MaildirSource : public FileSource {
       const fs::path dir = fs::path(path_) / sub;
       if (!fs::is_directory(dir, ec)) {
         errors.push_back(fmt::format("{}: not a Maildir (no {}/ folder)", path_, sub));
+        return;
+      }
+      // The configured path may be a link (the administrator's choice); its new/ and cur/ are
+      // not followed, as nothing found inside the Maildir is.
+      if (fs::is_symlink(dir, ec)) {
+        errors.push_back(fmt::format("{}: a symbolic link: not followed", dir.string()));
         return;
       }
       AddFilesIn(dir, 31, {}, errors);  // new/ and cur/ are one level down already
@@ -227,7 +234,7 @@ class DirectorySource : public FileSource {
   };
   static Look LookAt(const std::string& f) {
     struct stat st {};
-    if (::stat(f.c_str(), &st) != 0) return {};
+    if (::lstat(f.c_str(), &st) != 0) return {};
     return {true, st.st_size, st.st_mtim};
   }
 
@@ -295,7 +302,10 @@ class DirectorySource : public FileSource {
 // duplicates.
 class MboxSource : public FileSource {
  public:
-  using FileSource::FileSource;
+  MboxSource(std::string path, std::size_t max_mail_bytes)
+      : FileSource(std::move(path), max_mail_bytes) {
+    origin_ = PathOrigin::kNamedByUser;
+  }
 
   std::string Describe() const override { return "mbox:" + path_; }
   Status File(const std::vector<Filing>&) override { return Ok(); }

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/files.h"
 #include "base/time.h"
 
 namespace dmarc::config {
@@ -41,8 +42,9 @@ Result<std::string> ReadSmallFile(const std::string& path) {
 class Table {
  public:
   Table(const toml::table* root, std::string name, const EnvLookup& env,
-        std::vector<std::string>& errors, std::vector<std::string>& secrets)
-      : name_(std::move(name)), env_(env), errors_(errors), secrets_(secrets) {
+        std::vector<std::string>& errors, std::vector<std::string>& secrets,
+        std::vector<std::string>& warnings)
+      : name_(std::move(name)), env_(env), errors_(errors), secrets_(secrets), warnings_(warnings) {
     if (root) {
       const toml::node* n = root->get(name_);
       if (n && !n->is_table()) {
@@ -67,17 +69,31 @@ class Table {
     if (!out.empty()) secrets_.push_back(out);
   }
 
+  // The forms a login's password takes in IMAP and POP3 are kept out of log lines too
+  // (log::EncodedSecretForms); other secrets (the Consul token) are sent as they are.
+  void SecretForms(const std::string& secret, const std::string& user) {
+    for (auto& form : log::EncodedSecretForms(secret, user)) secrets_.push_back(std::move(form));
+  }
+
   void ReadSecret(const char* key, std::string& out) {
     Str(key, out);
     const std::string file_key = std::string(key) + "_file";
     std::string file;
     Str(file_key.c_str(), file);
     if (file.empty()) return;
+    WarnIfReadableByOthers(file_key, file);
     auto data = ReadSmallFile(file);
     if (!data) return Error(file_key, data.error());
     std::string s = std::move(data).value();
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
     out = std::move(s);
+  }
+
+  // A secret in a file is only as secret as the file (a password, a token, the users' hashes).
+  void WarnIfReadableByOthers(const std::string& key, const std::string& file) {
+    if (!ReadableByOthers(file)) return;
+    warnings_.push_back(fmt::format("[{}] {}: {} is readable by other users; chmod 600 {}", name_,
+                                    key, file, file));
   }
 
   void Bool(const char* key, bool& out) {
@@ -258,6 +274,7 @@ class Table {
   const EnvLookup& env_;
   std::vector<std::string>& errors_;
   std::vector<std::string>& secrets_;
+  std::vector<std::string>& warnings_;
   const toml::table* table_ = nullptr;
   bool env_used_ = false;
   std::set<std::string> known_;
@@ -377,6 +394,8 @@ void Bind(Table& t, WebConfig& c) {
   t.Str("listen", c.listen);
   t.Str("token_file", c.token_file);
   t.Str("users_file", c.users_file);
+  if (!c.token_file.empty()) t.WarnIfReadableByOthers("token_file", c.token_file);
+  if (!c.users_file.empty()) t.WarnIfReadableByOthers("users_file", c.users_file);
   t.Str("tls_cert", c.tls_cert);
   t.Str("tls_key", c.tls_key);
   t.Bool("show_failure_samples", c.show_failure_samples);
@@ -414,6 +433,7 @@ void Bind(Table& t, collect::ServerOptions& c, std::pair<int, int> ports) {
   t.Str("ca_file", c.ca_file);
   t.Str("user", c.user);
   t.Secret("password", c.password);
+  t.SecretForms(c.password, c.user);  // SASL PLAIN carries the user name with the password
   t.Integer("batch_size", c.batch_size, 1, 10000);
   t.Integer("timeout", c.timeout, 1, 3600);
   if (!t.present()) return;
@@ -495,8 +515,9 @@ void Bind(Table& t, FailureConfig& c) {
 // Binds a table that is always there.
 template <class T>
 void Load(const toml::table* root, const char* name, const EnvLookup& env, T& out,
-          std::vector<std::string>& errors, std::vector<std::string>& secrets) {
-  Table t(root, name, env, errors, secrets);
+          std::vector<std::string>& errors, std::vector<std::string>& secrets,
+          std::vector<std::string>& warnings) {
+  Table t(root, name, env, errors, secrets, warnings);
   Bind(t, out);
   t.CheckUnknown();
 }
@@ -505,8 +526,8 @@ void Load(const toml::table* root, const char* name, const EnvLookup& env, T& ou
 template <class T>
 void LoadOptional(const toml::table* root, const char* name, const EnvLookup& env,
                   std::optional<T>& out, std::vector<std::string>& errors,
-                  std::vector<std::string>& secrets) {
-  Table t(root, name, env, errors, secrets);
+                  std::vector<std::string>& secrets, std::vector<std::string>& warnings) {
+  Table t(root, name, env, errors, secrets, warnings);
   T value;
   Bind(t, value);
   t.CheckUnknown();
@@ -563,19 +584,19 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
     }
   }
   auto& secrets = config.secrets;
-  Load(&root, "store", env, config.store, errors, secrets);
-  Load(&root, "fetch", env, config.fetch, errors, secrets);
-  LoadOptional(&root, "imap", env, config.imap, errors, secrets);
-  LoadOptional(&root, "pop3", env, config.pop3, errors, secrets);
-  LoadOptional(&root, "maildir", env, config.maildir, errors, secrets);
-  LoadOptional(&root, "mbox", env, config.mbox, errors, secrets);
-  LoadOptional(&root, "directory", env, config.directory, errors, secrets);
-  Load(&root, "log", env, config.log, errors, secrets);
-  LoadOptional(&root, "consul", env, config.consul, errors, secrets);
-  Load(&root, "enrich", env, config.enrich, errors, secrets);
+  Load(&root, "store", env, config.store, errors, secrets, config.warnings);
+  Load(&root, "fetch", env, config.fetch, errors, secrets, config.warnings);
+  LoadOptional(&root, "imap", env, config.imap, errors, secrets, config.warnings);
+  LoadOptional(&root, "pop3", env, config.pop3, errors, secrets, config.warnings);
+  LoadOptional(&root, "maildir", env, config.maildir, errors, secrets, config.warnings);
+  LoadOptional(&root, "mbox", env, config.mbox, errors, secrets, config.warnings);
+  LoadOptional(&root, "directory", env, config.directory, errors, secrets, config.warnings);
+  Load(&root, "log", env, config.log, errors, secrets, config.warnings);
+  LoadOptional(&root, "consul", env, config.consul, errors, secrets, config.warnings);
+  Load(&root, "enrich", env, config.enrich, errors, secrets, config.warnings);
   config.enrich.preferred_geoip_db = GeoIpDbFromEnvironment(env);
-  Load(&root, "failure", env, config.failure, errors, secrets);
-  Load(&root, "web", env, config.web, errors, secrets);
+  Load(&root, "failure", env, config.failure, errors, secrets, config.warnings);
+  Load(&root, "web", env, config.web, errors, secrets, config.warnings);
   if (errors.empty() && !config.imap && !config.pop3 && !config.maildir && !config.mbox &&
       !config.directory) {
     errors.push_back(

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -181,6 +182,30 @@ TEST_F(ConfigTest, AnInlinePasswordInAReadableFileIsWarnedAbout) {
   EXPECT_EQ(c->warnings[0].find("\"p\""), std::string::npos) << "never the password itself";
 }
 
+TEST_F(ConfigTest, SecretTokenAndUsersFilesOthersCanReadAreWarnedAbout) {
+  const std::string secret = Write("secret", "p4ss\n");
+  const std::string token = Write("token", "0123456789abcdef0123\n");
+  const std::string users = Write("users", "ann:$argon2id$...\n");
+  for (const auto& f : {secret, token, users}) fs::permissions(f, fs::perms::owner_read);
+  const std::string text = "[imap]\nhost = \"h\"\nuser = \"u\"\npassword_file = \"" + secret +
+                           "\"\n[web]\ntoken_file = \"" + token + "\"\nusers_file = \"" + users +
+                           "\"\n";
+  auto c = Load(text);  // no inline password: the configuration's own mode does not matter
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_TRUE(c->warnings.empty());
+  fs::permissions(secret, fs::perms::group_read, fs::perm_options::add);
+  fs::permissions(token, fs::perms::others_read, fs::perm_options::add);
+  fs::permissions(users, fs::perms::others_read, fs::perm_options::add);
+  c = Load(text);
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->warnings.size(), 3u);
+  EXPECT_EQ(c->warnings[0],
+            fmt::format("[imap] password_file: {} is readable by other users; chmod 600 {}", secret,
+                        secret));
+  EXPECT_NE(c->warnings[1].find("[web] token_file: " + token), std::string::npos);
+  EXPECT_NE(c->warnings[2].find("[web] users_file: " + users), std::string::npos);
+}
+
 TEST_F(ConfigTest, ReadsLogConsulAndRetention) {
   Write("token", "consul-token\n");
   auto c = Load(R"(
@@ -350,7 +375,34 @@ TEST_F(ConfigTest, PasswordsAreAmongTheSecrets) {
       "[imap]\nhost = \"h\"\nuser = \"u\"\npassword = \"imap-secret\"\n"
       "[pop3]\nhost = \"h\"\nuser = \"u\"\n");
   ASSERT_TRUE(c) << c.error();
-  EXPECT_EQ(c->secrets, (std::vector<std::string>{"imap-secret", "pop-secret"}));
+  const auto has = [&](const std::string& s) {
+    return std::find(c->secrets.begin(), c->secrets.end(), s) != c->secrets.end();
+  };
+  EXPECT_TRUE(has("imap-secret"));
+  EXPECT_TRUE(has("pop-secret"));
+  // Their encoded forms too: base64 (AUTH LOGIN) and SASL PLAIN's "\0u\0imap-secret".
+  EXPECT_TRUE(has("aW1hcC1zZWNyZXQ="));
+  EXPECT_TRUE(has("AHUAaW1hcC1zZWNyZXQ="));
+}
+
+// A password with " or \ goes out escaped inside an IMAP quoted string, and base64-encoded with
+// the user name by AUTHENTICATE PLAIN: neither form may reach a log line.
+TEST_F(ConfigTest, EncodedFormsOfAPasswordAreRedactedFromLogLines) {
+  auto c = Load("[imap]\nhost = \"h\"\nuser = \"ann\"\npassword = 'pa\"ss\\word'\n");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->imap->password, "pa\"ss\\word");
+  const std::string trace =
+      "C: a1 LOGIN ann \"pa\\\"ss\\\\word\"\n"
+      "C: a2 AUTHENTICATE PLAIN AGFubgBwYSJzc1x3b3Jk\n"
+      "C: a3 AUTHENTICATE PLAIN YW5uAGFubgBwYSJzc1x3b3Jk\n"
+      "C: cGEic3Ncd29yZA==\n"
+      "server: password for ann is wrong";
+  EXPECT_EQ(log::Redact(trace, c->secrets),
+            "C: a1 LOGIN ann \"[redacted]\"\n"
+            "C: a2 AUTHENTICATE PLAIN [redacted]\n"
+            "C: a3 AUTHENTICATE PLAIN [redacted]\n"
+            "C: [redacted]\n"
+            "server: password for ann is wrong");
 }
 
 TEST_F(ConfigTest, EnrichAndFailureTablesWithEnvironmentOverrides) {

@@ -1,11 +1,15 @@
 #include "log/log.h"
 
+#include <sodium.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
+#include <filesystem>
 
+#include "base/files.h"
+#include "base/text.h"
 #include "log/syslog_sink.h"
 
 namespace dmarc::log {
@@ -14,7 +18,9 @@ namespace {
 
 constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%SZ %l %v";
 
-// Forwards every line to its sinks with the secrets replaced.
+// Forwards every line to its sinks with the secrets replaced and control characters escaped:
+// messages carry subjects and file names from mails, and a newline or a terminal escape in one
+// must not forge a log line or drive the terminal of whoever reads the log.
 class RedactingSink final : public spdlog::sinks::dist_sink_mt {
  public:
   explicit RedactingSink(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {}
@@ -22,7 +28,7 @@ class RedactingSink final : public spdlog::sinks::dist_sink_mt {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     const std::string_view payload(msg.payload.data(), msg.payload.size());
-    std::string clean = Redact(payload, secrets_);
+    std::string clean = EscapeControls(Redact(payload, secrets_));
     spdlog::details::log_msg copy = msg;
     copy.payload = clean;
     spdlog::sinks::dist_sink_mt::sink_it_(copy);
@@ -58,6 +64,34 @@ std::string Redact(std::string_view text, const std::vector<std::string>& secret
     }
   }
   return out;
+}
+
+namespace {
+
+std::string Base64(std::string_view bytes) {
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> EncodedSecretForms(std::string_view secret, std::string_view user) {
+  std::vector<std::string> forms;
+  if (secret.empty()) return forms;
+  std::string quoted;  // the content of an IMAP quoted string (RFC 3501 quoted-specials)
+  for (const char c : secret) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  if (quoted != secret) forms.push_back(std::move(quoted));
+  forms.push_back(Base64(secret));
+  const std::string u(user), s(secret);
+  forms.push_back(Base64(std::string(1, '\0') + u + '\0' + s));
+  if (!u.empty()) forms.push_back(Base64(u + '\0' + u + '\0' + s));
+  return forms;
 }
 
 int Facility(const std::string& name) {
@@ -97,6 +131,12 @@ Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& name, cons
   }
   if (!config.file.empty()) {
     std::shared_ptr<spdlog::sinks::sink> s;
+    // Log lines name senders and subjects: the file (and a folder made for it) is private.
+    Status made = CreatePrivateDirectories(std::filesystem::path(config.file).parent_path());
+    if (made) made = CreatePrivateFile(config.file);
+    if (!made) {
+      return MakeError(fmt::format("log.file: cannot open {} ({})", config.file, made.error()));
+    }
     try {
       s = std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.file, false);
     } catch (const spdlog::spdlog_ex& e) {

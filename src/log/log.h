@@ -34,6 +34,13 @@ struct Options {
 // Every occurrence of a secret (longest first) replaced by "[redacted]"; empty secrets ignored.
 std::string Redact(std::string_view text, const std::vector<std::string>& secrets);
 
+// The forms a login's password takes on the wire besides itself, each to be redacted as well, so
+// that a server that echoes a command (or a trace of the exchange) does not show it: inside an
+// IMAP quoted string (a password with " or \ is sent escaped), base64 (AUTH LOGIN), and the
+// base64 of SASL PLAIN's "\0user\0password" and "user\0user\0password". A form equal to the
+// password is left out; each is a whole token as sent, never a part of one.
+std::vector<std::string> EncodedSecretForms(std::string_view password, std::string_view user);
+
 // A logger with the configured sinks behind the redaction guard. Fails when the file cannot be
 // opened; a syslog server that is down is not an error (lines are dropped until it is back).
 Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& name, const Options& config,

@@ -1,8 +1,10 @@
 #include "log/log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -35,6 +37,38 @@ TEST(Redact, ReplacesEverySecretLongestFirst) {
   EXPECT_EQ(Redact("nothing here", {}), "nothing here");
   // A secret that reappears inside the replacement text is not looped on.
   EXPECT_EQ(Redact("x red y", {"red"}), "x [redacted] y");
+}
+
+// A subject or file name from a mail, with a newline and a terminal escape, stays on its line.
+TEST_F(LogTest, ControlCharactersFromInputsAreEscapedInEveryLine) {
+  Options o;
+  o.to_stderr = false;
+  o.file = (dir_ / "escaped.log").string();
+  auto logger = MakeLogger("escape", o, {"s3cret"});
+  ASSERT_TRUE(logger) << logger.error();
+  (*logger)->warn("{}: {}", "mail.eml[part 2: x\n2026-01-01T00:00:00Z info forged\x1b[31m.gz]",
+                  "mail contains no DMARC report (subject \"hi\r\n\x1b]0;title\x07 s3cret\")");
+  (*logger)->flush();
+  const std::string text = dmarc::testing::ReadFile(o.file);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_NE(text.find("x\\n2026-01-01T00:00:00Z info forged\\x1b[31m.gz]"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("(subject \"hi\\r\\n\\x1b]0;title\\x07 [redacted]\")"), std::string::npos)
+      << text;
+}
+
+TEST_F(LogTest, TheLogFileAndItsFolderArePrivateWhateverTheUmask) {
+  const mode_t old_umask = ::umask(0);
+  Options o;
+  o.to_stderr = false;
+  o.file = (dir_ / "logs" / "dmarc.log").string();
+  auto logger = MakeLogger("private", o, {});
+  ::umask(old_umask);
+  ASSERT_TRUE(logger) << logger.error();
+  (*logger)->info("a line");
+  EXPECT_EQ(fs::status(o.file).permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(dir_ / "logs").permissions(), fs::perms::owner_all);
 }
 
 TEST(Syslog, FacilityAndSeverityFollowRfc5424) {

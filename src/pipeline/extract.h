@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,10 @@ struct ExtractOptions {
   // Keep each aggregate report's XML, compressed, in FoundReport::raw_xml_gzip (import and
   // fetch store it; parse does not need the copy).
   bool keep_raw_xml = false;
+  // The paths named on the command line (InputList::named): ExtractInput reads them through a
+  // symbolic link or from a pipe; every other path was found in a folder and must be a regular
+  // file, not a link (base/files.h, PathOrigin).
+  std::set<std::string> named_inputs;
   const Limits& limits() const { return aggregate.limits; }
 };
 

@@ -54,7 +54,7 @@ InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
   if (!out.extracted.rejections.empty()) {
     out.sha256 = store::Sha256Hex(bytes);
     out.size = bytes.size();
-    out.head = std::string(bytes.substr(0, raw_bytes));
+    out.head = RejectedBytesToKeep(bytes, raw_bytes, options.keep_sample);
   }
   return out;
 }
@@ -62,7 +62,9 @@ InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
 InputResult ExtractInput(const std::string& path, const ExtractOptions& options,
                          std::size_t raw_bytes) {
   const std::string label = path == "-" ? "<stdin>" : path;
-  auto bytes = ReadInput(path, options.limits());
+  const bool named = options.named_inputs.count(path) > 0;
+  auto bytes = ReadInput(path, options.limits(),
+                         named ? PathOrigin::kNamedByUser : PathOrigin::kFoundInFolder);
   if (!bytes) {
     InputResult out;
     out.extracted.rejections.push_back({label, bytes.error()});

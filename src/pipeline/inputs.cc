@@ -28,6 +28,7 @@ InputList ExpandInputs(const std::vector<std::string>& args) {
       WalkFiles(arg, rules, list.files, list.errors);
     } else {
       list.files.push_back(arg);
+      list.named.insert(arg);
     }
   }
   return list;

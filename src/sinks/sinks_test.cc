@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sinks/csv_text.h"
 #include "sinks/json_text.h"
 #include "sinks/parsedmarc_format.h"
 
@@ -133,6 +134,34 @@ TEST(ParsedmarcCsv, HasTheFortyFourColumnsAndQuotesFields) {
   EXPECT_EQ(m["dkim_selectors"], "s1,k2");
   EXPECT_EQ(m["pct"], "");
   EXPECT_EQ(m["source_asn"], "");
+}
+
+// Report fields are the sender's text: a cell a spreadsheet would run as a formula is shown as
+// text (OWASP: a leading '), unless parsedmarc's raw cells are asked for.
+TEST(ParsedmarcCsv, CellsThatStartLikeAFormulaAreNeutralisedUnlessRaw) {
+  const auto cell = [](std::string_view v) {
+    std::string out;
+    AppendCsvField(out, v);
+    return out;
+  };
+  EXPECT_EQ(cell("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+  EXPECT_EQ(cell("+1+cmd|' /C calc'!A0"), "'+1+cmd|' /C calc'!A0");
+  EXPECT_EQ(cell("-2+3"), "'-2+3");
+  EXPECT_EQ(cell("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(cell("\t=1"), "'\t=1");
+  EXPECT_EQ(cell("\r=1"), "\"'\r=1\"");
+  // Ordinary values are unchanged: addresses (IPv6 too), dates, domains, a formula sign inside.
+  for (const char* v : {"2001:db8::1", "::ffff:10.0.0.1", "2023-11-14 22:13:20", "a=b", "x-y"}) {
+    EXPECT_EQ(cell(v), v);
+  }
+  model::AggregateReport r = Sample();
+  r.report_metadata.org_name = "=1+1";
+  std::string rows;
+  AppendAggregateCsvRows(r, rows);
+  EXPECT_TRUE(rows.starts_with(",'=1+1,") || rows.find(",'=1+1,") != std::string::npos) << rows;
+  SetCsvRaw(true);
+  EXPECT_EQ(cell("=1+1"), "=1+1");
+  SetCsvRaw(false);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "base/files.h"
 #include "base/time.h"
 #include "store/sha256.h"
 #include "store/sqlite/sqlite_store.h"
@@ -78,11 +79,13 @@ Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const Ope
   auto sqlite_path = SqlitePathFromUrl(url);
   if (!sqlite_path) return std::move(sqlite_path).error_value();
   const std::string& path = *sqlite_path;
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) return MakeError(fmt::format("cannot create {}: {}", parent.string(), ec.message()));
+  // The store holds reports and failure samples: its folder and file are private whatever the
+  // umask (SQLite gives the -wal and -shm files the database's mode).
+  if (path != ":memory:" && !path.starts_with("file:")) {
+    if (Status made = CreatePrivateDirectories(std::filesystem::path(path).parent_path()); !made) {
+      return std::move(made).error_value();
+    }
+    if (Status made = CreatePrivateFile(path); !made) return std::move(made).error_value();
   }
   return OpenSqliteStore(path, options);
 }

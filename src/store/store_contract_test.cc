@@ -2,6 +2,7 @@
 // itself to kBackends; PostgreSQL will run these same tests.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -657,6 +658,30 @@ TEST(OpenStore, RejectsUnknownUrls) {
   auto s = OpenStore("mysql://localhost/db", {});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().find("unsupported store URL"), std::string::npos);
+}
+
+// The store holds reports and failure samples: its file, its -wal and -shm files and a folder
+// made for it are private whatever the umask.
+TEST(OpenStore, TheStoreFilesAndItsFolderArePrivateWhateverTheUmask) {
+  const fs::path dir = fs::temp_directory_path() / ("dmarc-private-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const std::string file = (dir / "data" / "reports.db").string();
+  const mode_t old_umask = ::umask(0);
+  auto s = OpenStore(file, {});
+  ASSERT_TRUE(s.ok()) << s.error();
+  Batch b;
+  b.rejections.push_back({1, "x", "y", Sha256Hex("z"), 1, "z"});
+  ASSERT_TRUE((*s)->Store(b).ok());
+  ::umask(old_umask);
+  const auto rw = fs::perms::owner_read | fs::perms::owner_write;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    ASSERT_TRUE(fs::exists(file + suffix)) << suffix;
+    EXPECT_EQ(fs::status(file + suffix).permissions(), rw) << suffix;
+  }
+  EXPECT_EQ(fs::status(dir).permissions(), fs::perms::owner_all);
+  EXPECT_EQ(fs::status(dir / "data").permissions(), fs::perms::owner_all);
+  s->reset();
+  fs::remove_all(dir);
 }
 
 TEST(OpenStore, RefusesANewerSchema) {
