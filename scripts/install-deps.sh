@@ -14,8 +14,8 @@ packages=(
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
   # source enrichment: reverse DNS, MaxMind DB files; npm fetches the default country database
   libc-ares-dev libmaxminddb-dev
-  # web dashboard: HTTP(S) server; the browser its tests drive
-  libcpp-httplib-dev libssl-dev chromium openssl
+  # web dashboard: HTTP(S) server; bearer token strength (zxcvbn); the browser its tests drive
+  libcpp-httplib-dev libssl-dev libzxcvbn-dev chromium openssl
   # fetch: mailbox protocols, configuration, certificate checks
   libetpan-dev libtomlplusplus-dev libssl-dev libsasl2-modules
   # tests, benchmarks, fuzzing
