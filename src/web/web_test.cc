@@ -3,6 +3,8 @@
 // and errors; the HTML report's inline policy. (The pages themselves: tests/web/.)
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "pipeline/extract.h"
@@ -394,6 +397,49 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
   Api api2(**st, **q2, {});
   EXPECT_EQ(api2.Get("/api/sources", {{"group", "ip"}}).body, before);
   EXPECT_EQ(api2.Get("/api/reporters", {}).body, reporters);
+}
+
+TEST_F(WebTest, StoreErrorsReachTheLogNotTheAnswer) {
+  auto q = store::OpenDashboard(db_);
+  ASSERT_TRUE(q.ok());
+  Api api(*store_, **q, {});
+  // Every table gone under the open connections: each query fails with SQLite's message and
+  // the statement it ran.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "t.db").c_str(), &db), SQLITE_OK);
+  std::vector<std::string> tables;
+  sqlite3_exec(
+      db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+      [](void* out, int, char** cols, char**) {
+        static_cast<std::vector<std::string>*>(out)->push_back(cols[0]);
+        return 0;
+      },
+      &tables, nullptr);
+  for (const auto& t : tables) {
+    ASSERT_EQ(sqlite3_exec(db, ("DROP TABLE \"" + t + "\"").c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+  }
+  sqlite3_close(db);
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  for (const char* path :
+       {"/api/stats", "/api/overview", "/api/sources", "/api/records", "/api/domains",
+        "/api/reporters", "/api/reports", "/api/report", "/api/report/raw", "/api/rejected/raw",
+        "/api/rejected", "/api/failures", "/api/smtp-tls"}) {
+    const ApiAnswer a = api.Get(path, {{"id", "1"}});
+    EXPECT_EQ(a.status, 500) << path << ": " << a.body;
+    for (const std::string& leak :
+         std::vector<std::string>{"SQL", "sqlite", "SELECT", "no such table", dir_.string()}) {
+      EXPECT_EQ(a.body.find(leak), std::string::npos)
+          << path << " shows " << leak << ": " << a.body;
+    }
+    EXPECT_NE(a.body.find("the server's log"), std::string::npos) << path << ": " << a.body;
+  }
+  spdlog::set_default_logger(previous);
+  EXPECT_NE(log.str().find("no such table"), std::string::npos) << log.str();
 }
 
 TEST_F(WebTest, RefusesToListenBeyondLoopbackWithoutAuthentication) {
