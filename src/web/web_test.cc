@@ -20,6 +20,7 @@
 #include "pipeline/extract.h"
 #include "store/dashboard.h"
 #include "store/store.h"
+#include "testing/sqlite_damage.h"
 #include "testing/test_util.h"
 #include "web/api.h"
 #include "web/html_report.h"
@@ -440,6 +441,32 @@ TEST_F(WebTest, StoreErrorsReachTheLogNotTheAnswer) {
   }
   spdlog::set_default_logger(previous);
   EXPECT_NE(log.str().find("no such table"), std::string::npos) << log.str();
+}
+
+TEST_F(WebTest, HealthzReportsADamagedStore) {
+  StartWith({.listen = "127.0.0.1:0"});
+  auto healthy = Client().Get("/healthz");
+  ASSERT_TRUE(healthy);
+  EXPECT_EQ(healthy->status, 200);
+  EXPECT_EQ(healthy->body, "ok\n");
+  StopServer();
+  store_.reset();
+  dmarc::testing::DamageSqliteTable((dir_ / "t.db").string(), "aggregate_records");
+  StartWith({.listen = "127.0.0.1:0"});
+  // The integrity check runs in the background: /healthz says 503 once it has ended.
+  auto c = Client();
+  int status = 200;
+  std::string body;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (status == 200 && std::chrono::steady_clock::now() < deadline) {
+    auto res = c.Get("/healthz");
+    ASSERT_TRUE(res);
+    status = res->status;
+    body = res->body;
+    if (status == 200) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(body, "unavailable: the store is damaged (integrity check failed)\n");
 }
 
 TEST_F(WebTest, RefusesToListenBeyondLoopbackWithoutAuthentication) {
