@@ -60,7 +60,11 @@ Result<std::string> DummyHash(const std::map<std::string, std::string>& users) {
   }
   unsigned char raw[32];
   randombytes_buf(raw, sizeof raw);
-  return HashWith(std::string(reinterpret_cast<char*>(raw), sizeof raw), ops, mem, alg);
+  const std::string password(reinterpret_cast<char*>(raw), sizeof raw);
+  // Parameters libsodium cannot hash with (another tool's hashes): its own, as hash-password.
+  if (auto dummy = HashWith(password, ops, mem, alg)) return dummy;
+  return HashWith(password, crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                  crypto_pwhash_ALG_ARGON2ID13);
 }
 
 // Why a bearer token is too weak, or "" when it is strong enough.
