@@ -77,7 +77,7 @@ Result<std::size_t> Count(const Params& params, const char* name, std::size_t fa
 // statements and file paths, which are no one's business outside; the log gets the detail.
 ApiAnswer StoreFailed(const std::string& detail) {
   spdlog::error("dashboard API: the store failed: {}", detail);
-  return Error(500, "the report store failed; the server's log has the details");
+  return Error(500, "the report store failed; the details are in the log");
 }
 
 // A store error: 404 when what was asked for does not exist (the message names only the id),

@@ -437,7 +437,8 @@ TEST_F(WebTest, StoreErrorsReachTheLogNotTheAnswer) {
       EXPECT_EQ(a.body.find(leak), std::string::npos)
           << path << " shows " << leak << ": " << a.body;
     }
-    EXPECT_NE(a.body.find("the server's log"), std::string::npos) << path << ": " << a.body;
+    EXPECT_NE(a.body.find("the details are in the log"), std::string::npos)
+        << path << ": " << a.body;
   }
   spdlog::set_default_logger(previous);
   EXPECT_NE(log.str().find("no such table"), std::string::npos) << log.str();
