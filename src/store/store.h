@@ -191,8 +191,8 @@ class ReportStore {
   virtual Result<bool> Ping() { return MakeError(Describe() + ": cannot be checked"); }
   // For /healthz, and as fast (a few milliseconds whatever the store's size): true when the store
   // answers, has this program's schema and its last integrity check found no damage. The
-  // integrity check reads the whole store, so it runs in the background, at most every 10
-  // minutes (SQLite: PRAGMA quick_check); until the first one ends, its verdict is "no damage".
+  // integrity check reads the whole store, so it runs in the background, at most once an hour
+  // (SQLite: PRAGMA quick_check); until the first one ends, its verdict is "no damage".
   // The error (kIo) is a short reason fit to show anyone: no SQL, no path; the log has the
   // details.
   virtual Result<bool> Health() { return Ping(); }
