@@ -14,8 +14,8 @@ packages=(
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
   # source enrichment: reverse DNS, MaxMind DB files; npm fetches the default country database
   libc-ares-dev libmaxminddb-dev
-  # web dashboard: HTTP(S) server (GnuTLS); the browser its tests drive
-  libmicrohttpd-dev chromium openssl
+  # web dashboard: HTTP(S) server (GnuTLS); bearer token strength (zxcvbn); the browser its tests drive
+  libmicrohttpd-dev libzxcvbn-dev chromium openssl
   # HTTP client of the Consul registration and of the tests
   libcpp-httplib-dev libssl-dev
   # fetch: mailbox protocols, configuration, certificate checks

@@ -450,7 +450,7 @@ TEST_F(Service, RunWithoutAConfigurationServesTheExampleReports) {
 TEST_F(Service, RunDashboardAsksForTheTokenOnMetricsButNotOnHealthz) {
   const int port = dmarc::testing::FreePort();
   fs::create_directories(dir_ / "inbox");
-  const std::string token = Write("token", "a-metrics-token-0123456789\n");
+  const std::string token = Write("token", "metrics-afff3e5fe67191b7f9145120d0a976e6\n");
   const std::string file =
       Write("run.toml",
             fmt::format("[store]\nurl = \"sqlite:{}\"\n[directory]\npath = \"{}\"\n"
@@ -466,7 +466,8 @@ TEST_F(Service, RunDashboardAsksForTheTokenOnMetricsButNotOnHealthz) {
   auto denied = http.Get("/metrics");
   ASSERT_TRUE(denied);
   EXPECT_EQ(denied->status, 401);
-  auto metrics = http.Get("/metrics", {{"Authorization", "Bearer a-metrics-token-0123456789"}});
+  auto metrics =
+      http.Get("/metrics", {{"Authorization", "Bearer metrics-afff3e5fe67191b7f9145120d0a976e6"}});
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
   EXPECT_NE(metrics->body.find("# TYPE dmarc_report_reports_total counter"), std::string::npos)

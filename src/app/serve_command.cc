@@ -26,7 +26,8 @@ void AddServeOptions(CLI::App& cmd) {
                  "HOST:PORT to listen on; beyond loopback only with authentication")
       ->capture_default_str();
   cmd.add_option("--token-file", serve.token_file,
-                 "File whose first line is a bearer token (16+ characters)");
+                 "File whose first line is a bearer token (16+ characters, not guessable: `openssl "
+                 "rand -hex 32`)");
   cmd.add_option("--users", serve.users_file,
                  "File of NAME:HASH lines (hashes from `dmarc-report hash-password`)");
   cmd.add_option("--tls-cert", serve.tls_cert, "PEM certificate (chain): serve HTTPS");

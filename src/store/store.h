@@ -187,8 +187,18 @@ class ReportStore {
   virtual Result<bool> Compact() { return MakeError(Describe() + ": cannot compact"); }
   // Bytes the store occupies on disk (0 when unknown).
   virtual std::uint64_t SizeOnDisk() const { return 0; }
-  // A trivial query that reads the store (for /healthz): true when it answers.
+  // A trivial query that reads the store: true when it answers.
   virtual Result<bool> Ping() { return MakeError(Describe() + ": cannot be checked"); }
+  // For /healthz, and as fast (a few milliseconds whatever the store's size): true when the store
+  // answers, has this program's schema and its last integrity check found no damage. The
+  // integrity check reads the whole store, so it runs in the background, at most once an hour
+  // (SQLite: PRAGMA quick_check); until the first one ends, its verdict is "no damage".
+  // The error (kIo) is a short reason fit to show anyone: no SQL, no path; the log has the
+  // details.
+  virtual Result<bool> Health() { return Ping(); }
+  // The full integrity check now, on this connection (SQLite: PRAGMA quick_check): seconds on a
+  // large store. The error names the damage found.
+  virtual Result<bool> CheckIntegrity() { return MakeError(Describe() + ": cannot be checked"); }
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;
 };

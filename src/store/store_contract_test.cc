@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "archive/archive.h"
 #include "base/time.h"
@@ -19,6 +20,7 @@
 #include "store/dashboard.h"
 #include "store/sha256.h"
 #include "store/store.h"
+#include "testing/sqlite_damage.h"
 #include "testing/test_util.h"
 
 namespace dmarc::store {
@@ -697,6 +699,48 @@ TEST(OpenStore, RefusesANewerSchema) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().find("newer"), std::string::npos);
   fs::remove(file);
+}
+
+// /healthz said "ok" whatever the store's state: a damaged file answered the trivial query it
+// ran. Health now reports the damage the background integrity check finds, fast and without
+// the path; CheckIntegrity finds it at once.
+TEST(SqliteHealth, ADamagedStoreIsReported) {
+  const fs::path file =
+      fs::temp_directory_path() / ("dmarc-health-" + std::to_string(getpid()) + ".db");
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
+  const auto reports =
+      Samples({"aggregate/empty_reason.xml", "aggregate/!example.com!1538204542!1538463818.xml"});
+  {
+    auto st = OpenStore(file.string(), {});
+    ASSERT_TRUE(st.ok()) << st.error();
+    ASSERT_TRUE((*st)->Store(BatchOf(reports)).ok());
+    EXPECT_TRUE((*st)->CheckIntegrity().ok());
+    EXPECT_TRUE((*st)->Health().ok());
+  }
+  dmarc::testing::DamageSqliteTable(file.string(), "aggregate_records");
+  auto st = OpenStore(file.string(), {});
+  ASSERT_TRUE(st.ok()) << st.error();
+  auto now = (*st)->CheckIntegrity();
+  ASSERT_FALSE(now.ok());
+  EXPECT_NE(now.error().find("damaged"), std::string::npos) << now.error();
+  // Health answers at once with the last verdict; the check it starts ends soon on this small
+  // store.
+  Result<bool> health = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (health.ok() && std::chrono::steady_clock::now() < deadline) {
+    const auto t0 = std::chrono::steady_clock::now();
+    health = (*st)->Health();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(100));
+    if (health.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(health.ok()) << "no damage reported within 30 s";
+  EXPECT_EQ(health.error(), "the store is damaged (integrity check failed)");
+  for (const auto& r : {now, health}) {
+    EXPECT_EQ(r.error().find(file.string()), std::string::npos) << r.error();
+    EXPECT_EQ(r.error().find("SELECT"), std::string::npos) << r.error();
+  }
+  st->reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
 }
 
 TEST(SqlitePurge, FailureAndSmtpTlsReportsGoWithTheirChildren) {

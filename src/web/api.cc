@@ -1,6 +1,7 @@
 #include "web/api.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <optional>
@@ -72,16 +73,25 @@ Result<std::size_t> Count(const Params& params, const char* name, std::size_t fa
   return std::min<std::size_t>(static_cast<std::size_t>(*v), max);
 }
 
-// A store error: 404 when what was asked for does not exist, 500 otherwise.
-template <class T>
-ApiAnswer StoreError(const Result<T>& r) {
-  return Error(r.error_kind() == ErrorKind::kNotFound ? 404 : 500, r.error());
+// A store that failed: the answer says only that. Store errors carry SQLite's messages, SQL
+// statements and file paths, which are no one's business outside; the log gets the detail.
+ApiAnswer StoreFailed(const std::string& detail) {
+  spdlog::error("dashboard API: the store failed: {}", detail);
+  return Error(500, "the report store failed; the details are in the log");
 }
 
-// The JSON that build makes of a store's answer, or a store error (500).
+// A store error: 404 when what was asked for does not exist (the message names only the id),
+// 500 otherwise.
+template <class T>
+ApiAnswer StoreError(const Result<T>& r) {
+  if (r.error_kind() == ErrorKind::kNotFound) return Error(404, r.error());
+  return StoreFailed(r.error());
+}
+
+// The JSON that build makes of a store's answer, or a store error.
 template <class T, class Build>
 ApiAnswer FromRows(const Result<T>& r, Build&& build) {
-  if (!r) return Error(500, r.error());
+  if (!r) return StoreError(r);
   return {200, "application/json", DumpJson(build(*r)), ""};
 }
 
@@ -119,7 +129,7 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
 
   if (path == "/api/stats") {
     auto s = store_.QueryStats(f.range);
-    if (!s) return Error(500, s.error());
+    if (!s) return StoreFailed(s.error());
     return {200, "application/json", DumpJson(StatsJson(*s)), ""};
   }
   if (path == "/api/overview") return FromRows(queries_.Overview(f), OverviewJson);
@@ -146,9 +156,7 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     auto id = s ? ToInt(*s) : std::nullopt;
     if (!id) return Error(400, "id: a report number is required");
     if (path == "/api/report") {
-      auto r = queries_.Report(*id);
-      if (!r) return StoreError(r);
-      return FromRows(r, ReportJson);
+      return FromRows(queries_.Report(*id), ReportJson);
     }
     if (path == "/api/report/raw") {
       auto xml = queries_.ReportRaw(*id);

@@ -38,7 +38,8 @@ class Api {
       : store_(store), queries_(queries), options_(options) {}
 
   // path starts with "/api/". Unknown paths give 404, bad parameters 400, store errors 500;
-  // error bodies are {"error": "..."}.
+  // error bodies are {"error": "..."}. A store error's detail (SQL, file paths) goes to the log
+  // (spdlog's default logger), never into the answer.
   ApiAnswer Get(const std::string& path, const Params& params);
 
  private:

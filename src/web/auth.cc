@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 #include <sodium.h>
+#include <zxcvbn.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "web/api.h"
@@ -19,6 +21,64 @@ constexpr std::size_t kMaxSessions = 10'000;
 constexpr std::size_t kMaxFailedSignIns = 5;
 constexpr auto kSignInWindow = std::chrono::minutes(15);
 constexpr std::size_t kMaxTrackedAddresses = 10'000;
+// A bearer token: at least this long, and at least this strong by zxcvbn's estimate (which sees
+// repeats, sequences, keyboard patterns and dictionary words: "aaaa...", "0123...", "password").
+constexpr std::size_t kMinTokenChars = 16;
+constexpr double kMinTokenBits = 64;
+
+// An Argon2 hash string of password with these parameters (libsodium's format).
+Result<std::string> HashWith(const std::string& password, unsigned long long ops, std::size_t mem,
+                             int alg) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(), ops, mem, alg) != 0) {
+    return MakeError("out of memory while hashing");
+  }
+  return std::string(out);
+}
+
+// A hash of a random password that costs what verifying the dearest of these hashes costs
+// ("$argon2id$v=19$m=KiB,t=OPS,p=1$..."); hash-password's parameters when none can be read.
+Result<std::string> DummyHash(const std::map<std::string, std::string>& users) {
+  unsigned long long ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+  std::size_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+  int alg = crypto_pwhash_ALG_ARGON2ID13;
+  bool first = true;
+  for (const auto& [name, hash] : users) {
+    unsigned long long kib = 0, t = 0;
+    const bool id = hash.starts_with("$argon2id$");
+    if (std::sscanf(hash.c_str(),
+                    id ? "$argon2id$v=%*u$m=%llu,t=%llu" : "$argon2i$v=%*u$m=%llu,t=%llu", &kib,
+                    &t) != 2) {
+      continue;
+    }
+    if (first || kib * 1024 * t > mem * ops) {
+      ops = t, mem = static_cast<std::size_t>(kib * 1024);
+      alg = id ? crypto_pwhash_ALG_ARGON2ID13 : crypto_pwhash_ALG_ARGON2I13;
+    }
+    first = false;
+  }
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof raw);
+  const std::string password(reinterpret_cast<char*>(raw), sizeof raw);
+  // Parameters libsodium cannot hash with (another tool's hashes): its own, as hash-password.
+  if (auto dummy = HashWith(password, ops, mem, alg)) return dummy;
+  return HashWith(password, crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                  crypto_pwhash_ALG_ARGON2ID13);
+}
+
+// Why a bearer token is too weak, or "" when it is strong enough.
+std::string TokenWeakness(const std::string& token) {
+  if (token.size() < kMinTokenChars) {
+    return fmt::format("the token needs at least {} characters", kMinTokenChars);
+  }
+  if (const double bits = ZxcvbnMatch(token.c_str(), nullptr, nullptr); bits < kMinTokenBits) {
+    return fmt::format(
+        "the token is guessable (about {:.0f} bits, at least {:.0f} needed: repeats, sequences "
+        "or words); make one with `openssl rand -hex 32`",
+        bits, kMinTokenBits);
+  }
+  return "";
+}
 
 Result<std::string> ReadFirstLine(const std::string& path, const char* what) {
   std::ifstream in(path);
@@ -56,12 +116,13 @@ bool SameOrigin(const http::Request& req) {
 }  // namespace
 
 Result<bool> Auth::Load(const ServeOptions& o) {
+  if (sodium_init() < 0) return MakeError("libsodium failed to initialise");
   if (!o.token_file.empty()) {
     auto t = ReadFirstLine(o.token_file, "--token-file");
     if (!t) return MakeError(t.error());
-    if (t->size() < 16) {
-      return MakeError(
-          fmt::format("--token-file {}: the token needs at least 16 characters", o.token_file));
+    // The message never quotes the token: it goes to logs and terminals.
+    if (auto weak = TokenWeakness(*t); !weak.empty()) {
+      return MakeError(ErrorKind::kInvalid, fmt::format("--token-file {}: {}", o.token_file, weak));
     }
     token_ = *t;
   }
@@ -82,6 +143,9 @@ Result<bool> Auth::Load(const ServeOptions& o) {
       users_[line.substr(0, colon)] = line.substr(colon + 1);
     }
     if (users_.empty()) return MakeError(fmt::format("--users {}: no users", o.users_file));
+    auto dummy = DummyHash(users_);
+    if (!dummy) return MakeError(dummy.error());
+    dummy_hash_ = std::move(dummy).value();
   }
   return true;
 }
@@ -89,7 +153,9 @@ Result<bool> Auth::Load(const ServeOptions& o) {
 bool Auth::Authorized(const http::Request& req) {
   if (!enabled()) return true;
   const std::string header = req.get_header_value("Authorization");
-  if (header.starts_with("Bearer ") && TokenMatches(header.substr(7))) return true;
+  if (header.starts_with("Bearer ") && Bearer(req.remote_addr, header.substr(7)).status == 200) {
+    return true;
+  }
   const std::string session = SessionCookie(req);
   return !session.empty() && SessionValid(session);
 }
@@ -97,27 +163,22 @@ bool Auth::Authorized(const http::Request& req) {
 void Auth::Login(const http::Request& req, http::Response& res) {
   if (!SameOrigin(req)) return SendJson(res, 403, {{"error", "cross-origin request"}});
   if (!enabled()) return SendJson(res, 200, {{"signed_in", true}});
-  // Guessing is slowed per client address (behind a reverse proxy: for everyone at once).
-  if (const long wait = SignInWait(req.remote_addr); wait > 0) {
-    res.set_header("Retry-After", std::to_string(wait));
-    return SendJson(res, 429,
-                    {{"error", fmt::format("too many failed sign-ins from this address; try "
-                                           "again in {} s",
-                                           wait)}});
-  }
   const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
   auto text = [&](const char* key) {
     return body.is_object() && body.contains(key) && body[key].is_string()
                ? body[key].get<std::string>()
                : std::string();
   };
-  const bool ok = TokenMatches(text("token")) ||
-                  (!text("user").empty() && PasswordMatches(text("user"), text("password")));
-  if (!ok) {
-    SignInFailed(req.remote_addr);
-    return SendJson(res, 401, {{"error", "wrong name, password or token"}});
+  // Guessing is slowed per client address (behind a reverse proxy: for everyone at once).
+  const Verdict v = SignIn(req.remote_addr, text("token"), text("user"), text("password"));
+  if (v.status == 429) {
+    res.set_header("Retry-After", std::to_string(v.retry_after));
+    return SendJson(res, 429,
+                    {{"error", fmt::format("too many failed sign-ins from this address; try "
+                                           "again in {} s",
+                                           v.retry_after)}});
   }
-  SignedIn(req.remote_addr);
+  if (v.status != 200) return SendJson(res, 401, {{"error", "wrong name, password or token"}});
   const long max_age = std::chrono::duration_cast<std::chrono::seconds>(kSessionLifetime).count();
   res.set_header("Set-Cookie", Cookie(NewSession(), max_age));
   SendJson(res, 200, {{"signed_in", true}});
@@ -142,8 +203,31 @@ bool Auth::TokenMatches(const std::string& candidate) const {
 
 bool Auth::PasswordMatches(const std::string& user, const std::string& password) const {
   auto it = users_.find(user);
-  if (it == users_.end()) return false;
-  return crypto_pwhash_str_verify(it->second.c_str(), password.data(), password.size()) == 0;
+  // An unknown user costs one verification too, so timing does not tell which names exist.
+  const std::string& hash = it == users_.end() ? dummy_hash_ : it->second;
+  const bool ok = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+  return ok && it != users_.end();
+}
+
+Auth::Verdict Auth::SignIn(const std::string& address, const std::string& token,
+                           const std::string& user, const std::string& password) {
+  if (const long wait = Reserve(address); wait > 0) return {429, wait};
+  const bool ok = TokenMatches(token) || (!user.empty() && PasswordMatches(user, password));
+  Finished(address, ok);
+  return {ok ? 200 : 401, 0};
+}
+
+Auth::Verdict Auth::Bearer(const std::string& address, const std::string& token) {
+  if (const long wait = Reserve(address); wait > 0) return {429, wait};
+  const bool ok = TokenMatches(token);
+  Finished(address, ok);
+  return {ok ? 200 : 401, 0};
+}
+
+long Auth::RetryAfter(const std::string& address) {
+  std::lock_guard lock(mu_);
+  auto it = attempts_.find(address);
+  return it == attempts_.end() ? 0 : WaitLocked(it->second, std::chrono::steady_clock::now());
 }
 
 std::string Auth::NewSession() {
@@ -169,38 +253,54 @@ void Auth::EndSession(const std::string& id) {
   sessions_.erase(id);
 }
 
-// Failed sign-ins per client address: after kMaxFailedSignIns within kSignInWindow, the address
-// may not try again until the oldest of them is that old. Returns the seconds to wait (0: may
-// try now).
-long Auth::SignInWait(const std::string& address) {
-  std::lock_guard lock(mu_);
-  const auto now = std::chrono::steady_clock::now();
-  auto it = failures_.find(address);
-  if (it == failures_.end()) return 0;
-  std::erase_if(it->second, [&](auto t) { return t + kSignInWindow <= now; });
-  if (it->second.size() < kMaxFailedSignIns) return 0;
-  const auto wait = it->second.front() + kSignInWindow - now;
+// Attempts per client address: after kMaxFailedSignIns failures within kSignInWindow, the address
+// may not try again until the oldest of them is that old. An attempt is counted (pending) before
+// its slow verification, not after: concurrent attempts cannot all pass the check first.
+long Auth::WaitLocked(Attempts& a, std::chrono::steady_clock::time_point now) {
+  std::erase_if(a.failures, [&](auto t) { return t + kSignInWindow <= now; });
+  if (a.failures.size() + a.pending < kMaxFailedSignIns) return 0;
+  // Limited by attempts still running: they end within a second or so.
+  if (a.failures.size() < kMaxFailedSignIns) return 1;
+  const auto wait = a.failures.front() + kSignInWindow - now;
   return std::chrono::duration_cast<std::chrono::seconds>(wait).count() + 1;
 }
 
-void Auth::SignInFailed(const std::string& address) {
+long Auth::Reserve(const std::string& address) {
   std::lock_guard lock(mu_);
-  if (failures_.size() >= kMaxTrackedAddresses && !failures_.contains(address)) {
-    // Many addresses at once: forget those whose failures are all old first, then any.
-    const auto now = std::chrono::steady_clock::now();
-    std::erase_if(failures_, [&](const auto& kv) {
-      return kv.second.empty() || kv.second.back() + kSignInWindow <= now;
-    });
-    if (failures_.size() >= kMaxTrackedAddresses) failures_.erase(failures_.begin());
+  if (attempts_.size() >= kMaxTrackedAddresses && !attempts_.contains(address)) {
+    ForgetAddresses();
   }
-  auto& times = failures_[address];
-  times.push_back(std::chrono::steady_clock::now());
-  if (times.size() > kMaxFailedSignIns) times.erase(times.begin());
+  Attempts& a = attempts_[address];
+  if (const long wait = WaitLocked(a, std::chrono::steady_clock::now()); wait > 0) return wait;
+  ++a.pending;
+  return 0;
 }
 
-void Auth::SignedIn(const std::string& address) {
+void Auth::Finished(const std::string& address, bool ok) {
   std::lock_guard lock(mu_);
-  failures_.erase(address);
+  Attempts& a = attempts_[address];
+  if (a.pending > 0) --a.pending;
+  if (ok) {
+    // A success forgets the address's failures.
+    a.failures.clear();
+    if (a.pending == 0) attempts_.erase(address);
+    return;
+  }
+  a.failures.push_back(std::chrono::steady_clock::now());
+  if (a.failures.size() > kMaxFailedSignIns) a.failures.erase(a.failures.begin());
+}
+
+// Many addresses at once: forget those with only old failures first, then any not verifying.
+void Auth::ForgetAddresses() {
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(attempts_, [&](const auto& kv) {
+    return kv.second.pending == 0 &&
+           (kv.second.failures.empty() || kv.second.failures.back() + kSignInWindow <= now);
+  });
+  if (attempts_.size() < kMaxTrackedAddresses) return;
+  auto it = std::find_if(attempts_.begin(), attempts_.end(),
+                         [](const auto& kv) { return kv.second.pending == 0; });
+  attempts_.erase(it == attempts_.end() ? attempts_.begin() : it);
 }
 
 void Auth::Expire() {
@@ -217,12 +317,8 @@ void SendJson(http::Response& res, int status, const nlohmann::json& j) {
 Result<std::string> HashPassword(const std::string& password) {
   if (sodium_init() < 0) return MakeError("libsodium failed to initialise");
   if (password.empty()) return MakeError("empty password");
-  char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-    return MakeError("out of memory while hashing");
-  }
-  return std::string(out);
+  return HashWith(password, crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                  crypto_pwhash_ALG_ARGON2ID13);
 }
 
 }  // namespace dmarc::web

@@ -1,6 +1,7 @@
 // Sign-in and sessions of the dashboard: a bearer token and/or users with Argon2id password
 // hashes (libsodium), session cookies after POST /api/login, and a limit on failed sign-ins per
-// client address. Used by server.cc; HashPassword makes the lines of a users file.
+// client address that wrong bearer tokens count towards too. Used by server.cc; HashPassword
+// makes the lines of a users file. The limits: docs/security.md, "Sign-in and API".
 #pragma once
 
 #include <chrono>
@@ -23,7 +24,8 @@ class Auth {
   // `secure_cookie`: the server speaks HTTPS, so the session cookie is marked Secure.
   explicit Auth(bool secure_cookie) : secure_cookie_(secure_cookie) {}
 
-  // Reads options.token_file and options.users_file; errors name the option and the file.
+  // Reads options.token_file and options.users_file; errors name the option and the file. A
+  // token shorter than 16 characters or guessable (under 64 bits by zxcvbn's estimate) is refused.
   Result<bool> Load(const ServeOptions& options);
 
   // True when a token or users are configured; without, every request is authorized.
@@ -36,24 +38,48 @@ class Auth {
   void Login(const http::Request& req, http::Response& res);
   void Logout(const http::Request& req, http::Response& res);
 
+  // What a sign-in or a bearer token from one client address gets.
+  struct Verdict {
+    int status = 200;      // 200: accepted; 401: wrong credentials; 429: too many failures
+    long retry_after = 0;  // with 429: seconds until the address may try again
+  };
+  // A sign-in with the fields of POST /api/login (empty when absent). Costs one password
+  // verification whether the user exists or not, and counts towards the address's limit.
+  Verdict SignIn(const std::string& address, const std::string& token, const std::string& user,
+                 const std::string& password);
+  // A bearer token presented with a request: a wrong one counts as a failed sign-in.
+  Verdict Bearer(const std::string& address, const std::string& token);
+  // Seconds the address must wait before its credentials are checked again (0: none).
+  long RetryAfter(const std::string& address);
+
  private:
+  // Failed and running sign-ins of one client address.
+  struct Attempts {
+    std::vector<std::chrono::steady_clock::time_point> failures;  // within the window
+    std::size_t pending = 0;                                      // reserved, being verified
+  };
   bool TokenMatches(const std::string& candidate) const;
   bool PasswordMatches(const std::string& user, const std::string& password) const;
   std::string NewSession();
   bool SessionValid(const std::string& id);
   void EndSession(const std::string& id);
-  long SignInWait(const std::string& address);
-  void SignInFailed(const std::string& address);
-  void SignedIn(const std::string& address);
+  // Reserves one of the address's attempts before a verification; returns the seconds to wait
+  // instead (0: reserved, call Finished).
+  long Reserve(const std::string& address);
+  void Finished(const std::string& address, bool ok);
+  long WaitLocked(Attempts& a, std::chrono::steady_clock::time_point now);
+  void ForgetAddresses();
   void Expire();
   std::string Cookie(const std::string& value, long max_age) const;
 
   bool secure_cookie_;
   std::string token_;
   std::map<std::string, std::string> users_;
+  // Verified when the user is unknown, so that costs what a wrong password does.
+  std::string dummy_hash_;
   std::mutex mu_;
   std::map<std::string, std::chrono::steady_clock::time_point> sessions_;
-  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> failures_;
+  std::map<std::string, Attempts> attempts_;
 };
 
 // A JSON answer that is never cached.

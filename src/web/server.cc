@@ -278,6 +278,14 @@ class HttpServer final : public Server {
         auth_.Authorized(req)) {
       return nullptr;
     }
+    // A bearer token from an address past the sign-in limit is not compared: it waits.
+    if (const long wait = req.has_header("Authorization") ? auth_.RetryAfter(req.remote_addr) : 0;
+        wait > 0) {
+      return [wait](const http::Request&, http::Response& res) {
+        res.set_header("Retry-After", std::to_string(wait));
+        SendJson(res, 429, {{"error", "too many failed sign-ins; try again later"}});
+      };
+    }
     return [](const http::Request&, http::Response& res) {
       SendJson(res, 401, {{"error", "sign in first"}});
     };
@@ -327,10 +335,11 @@ class HttpServer final : public Server {
     {
       // A connection of its own: /healthz never waits for the dashboard's queries.
       std::lock_guard lock(health_mu_);
-      ok = health_->store->Ping();
+      ok = health_->store->Health();  // fast: the integrity check runs in the background
     }
-    // No details: /healthz answers without authentication.
-    SendText(res, ok ? 200 : 503, ok ? "ok\n" : "unavailable\n");
+    res.set_header("Cache-Control", "no-store");
+    // /healthz answers without authentication: Health's reasons hold no SQL and no path.
+    SendText(res, ok ? 200 : 503, ok ? "ok\n" : "unavailable: " + ok.error() + "\n");
   }
 
   void Query(const http::Request& req, http::Response& res) {

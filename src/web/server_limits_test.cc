@@ -239,7 +239,7 @@ TEST_F(ServerLimitsTest, AHeaderFloodIsCutOffWithMemoryBounded) {
 }
 
 TEST_F(ServerLimitsTest, ABodyOverTheLimitIsRefusedWithoutBeingRead) {
-  Start({.token_file = Write("token", "0123456789abcdef0123456789abcdef\n")});
+  Start({.token_file = Write("token", "3f9c1a7e52d84b60a1e9c7d23b5f8e14\n")});
   Raw c(port());
   ASSERT_TRUE(
       c.Send("POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -357,7 +357,7 @@ TEST_F(ServerLimitsTest, WithoutSignInOnlyConfiguredHostNamesAreAnswered) {
   thread_.join();
   server_.reset();
   // With sign-in, the name does not matter: the data needs a token or a session.
-  Start({.token_file = Write("token", "0123456789abcdef0123456789abcdef\n")});
+  Start({.token_file = Write("token", "3f9c1a7e52d84b60a1e9c7d23b5f8e14\n")});
   EXPECT_EQ(Get(port(), "/", "dashboard.example"), 200);
 }
 

@@ -3,6 +3,8 @@
 // and errors; the HTML report's inline policy. (The pages themselves: tests/web/.)
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -12,11 +14,13 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "pipeline/extract.h"
 #include "store/dashboard.h"
 #include "store/store.h"
+#include "testing/sqlite_damage.h"
 #include "testing/test_util.h"
 #include "web/api.h"
 #include "web/html_report.h"
@@ -396,6 +400,76 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
   EXPECT_EQ(api2.Get("/api/reporters", {}).body, reporters);
 }
 
+TEST_F(WebTest, StoreErrorsReachTheLogNotTheAnswer) {
+  auto q = store::OpenDashboard(db_);
+  ASSERT_TRUE(q.ok());
+  Api api(*store_, **q, {});
+  // Every table gone under the open connections: each query fails with SQLite's message and
+  // the statement it ran.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "t.db").c_str(), &db), SQLITE_OK);
+  std::vector<std::string> tables;
+  sqlite3_exec(
+      db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+      [](void* out, int, char** cols, char**) {
+        static_cast<std::vector<std::string>*>(out)->push_back(cols[0]);
+        return 0;
+      },
+      &tables, nullptr);
+  for (const auto& t : tables) {
+    ASSERT_EQ(sqlite3_exec(db, ("DROP TABLE \"" + t + "\"").c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+  }
+  sqlite3_close(db);
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  for (const char* path :
+       {"/api/stats", "/api/overview", "/api/sources", "/api/records", "/api/domains",
+        "/api/reporters", "/api/reports", "/api/report", "/api/report/raw", "/api/rejected/raw",
+        "/api/rejected", "/api/failures", "/api/smtp-tls"}) {
+    const ApiAnswer a = api.Get(path, {{"id", "1"}});
+    EXPECT_EQ(a.status, 500) << path << ": " << a.body;
+    for (const std::string& leak :
+         std::vector<std::string>{"SQL", "sqlite", "SELECT", "no such table", dir_.string()}) {
+      EXPECT_EQ(a.body.find(leak), std::string::npos)
+          << path << " shows " << leak << ": " << a.body;
+    }
+    EXPECT_NE(a.body.find("the details are in the log"), std::string::npos)
+        << path << ": " << a.body;
+  }
+  spdlog::set_default_logger(previous);
+  EXPECT_NE(log.str().find("no such table"), std::string::npos) << log.str();
+}
+
+TEST_F(WebTest, HealthzReportsADamagedStore) {
+  StartWith({.listen = "127.0.0.1:0"});
+  auto healthy = Client().Get("/healthz");
+  ASSERT_TRUE(healthy);
+  EXPECT_EQ(healthy->status, 200);
+  EXPECT_EQ(healthy->body, "ok\n");
+  StopServer();
+  store_.reset();
+  dmarc::testing::DamageSqliteTable((dir_ / "t.db").string(), "aggregate_records");
+  StartWith({.listen = "127.0.0.1:0"});
+  // The integrity check runs in the background: /healthz says 503 once it has ended.
+  auto c = Client();
+  int status = 200;
+  std::string body;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (status == 200 && std::chrono::steady_clock::now() < deadline) {
+    auto res = c.Get("/healthz");
+    ASSERT_TRUE(res);
+    status = res->status;
+    body = res->body;
+    if (status == 200) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(body, "unavailable: the store is damaged (integrity check failed)\n");
+}
+
 TEST_F(WebTest, RefusesToListenBeyondLoopbackWithoutAuthentication) {
   ServeOptions o{.db = db_, .listen = "0.0.0.0:0"};
   auto s = StartServer(o);
@@ -412,7 +486,7 @@ TEST_F(WebTest, RefusesToListenBeyondLoopbackWithoutAuthentication) {
 }
 
 TEST_F(WebTest, BearerTokenAndSessionCookie) {
-  const std::string token = "0123456789abcdef0123456789abcdef";
+  const std::string token = "5d1e8a3fb7c04e29a6f1d83c0b5e7a94";
   StartWith({.listen = "0.0.0.0:0", .token_file = Write("token", token + "\n")});
   auto c = Client();
   EXPECT_EQ(c.Get("/api/stats")->status, 401);
@@ -439,7 +513,7 @@ TEST_F(WebTest, BearerTokenAndSessionCookie) {
 }
 
 TEST_F(WebTest, SignInGuessesAreLimitedPerAddress) {
-  const std::string token = "0123456789abcdef0123456789abcdef";
+  const std::string token = "5d1e8a3fb7c04e29a6f1d83c0b5e7a94";
   StartWith({.listen = "127.0.0.1:0", .token_file = Write("token", token + "\n")});
   auto c = Client();
   auto login = [&](const std::string& t) {
@@ -457,8 +531,11 @@ TEST_F(WebTest, SignInGuessesAreLimitedPerAddress) {
   EXPECT_LE(wait, 901);
   EXPECT_NE(nlohmann::json::parse(refused->body)["error"].get<std::string>().find("try again"),
             std::string::npos);
-  // A bearer token on API calls is not a sign-in: it still works.
-  EXPECT_EQ(c.Get("/api/stats", {{"Authorization", "Bearer " + token}})->status, 200);
+  // Bearer tokens share the limit (else they would be a way to go on guessing): not even the
+  // right one is compared now.
+  auto bearer = c.Get("/api/stats", {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(bearer->status, 429);
+  EXPECT_FALSE(bearer->get_header_value("Retry-After").empty());
 }
 
 TEST_F(WebTest, UsersWithPasswordHashes) {

@@ -268,7 +268,7 @@ test('hostile report fields run no script and render as text on every page', asy
 
 test('with authentication, the dashboard asks to sign in, then shows the data', async () => {
   const tokenFile = join(work, 'token');
-  writeFileSync(tokenFile, 'browser-test-token-0123456789\n');
+  writeFileSync(tokenFile, 'browser-test-98879e631813d448516a16cea43910bf\n');
   const guarded = await serve(mainDb, ['--token-file', tokenFile]);
   try {
     const p = await browser.newPage();
@@ -280,7 +280,7 @@ test('with authentication, the dashboard asks to sign in, then shows the data', 
     await p.fill('form.login input[name=token]', 'wrong-token-wrong-token');
     await p.click('form.login button[type=submit]');
     await p.waitForSelector('form.login [role=alert]:has-text("Wrong")');
-    await p.fill('form.login input[name=token]', 'browser-test-token-0123456789');
+    await p.fill('form.login input[name=token]', 'browser-test-98879e631813d448516a16cea43910bf');
     await p.click('form.login button[type=submit]');
     await p.waitForSelector('body[data-ready="overview"] [data-kpi="messages"]');
     assert.equal(Number(await p.getAttribute('[data-kpi="messages"]', 'data-value')), stats(mainDb, {}).messages);

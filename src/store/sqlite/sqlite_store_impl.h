@@ -1,12 +1,14 @@
 // The SQLite ReportStore's class, shared by the files that implement it, one concern each:
 // sqlite_schema.cc (opening, pragmas, migrations, prepared statements), sqlite_write.cc (the
 // import path: Store), sqlite_read.cc (stats, export, rejections), sqlite_ip_cache.cc (the
-// address cache and enrichment of stored records) and sqlite_retention.cc (Purge, Compact).
+// address cache and enrichment of stored records), sqlite_retention.cc (Purge, Compact) and
+// sqlite_health.cc (Health, CheckIntegrity).
 // Internal to the store module: everyone else uses OpenSqliteStore (sqlite_store.h).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,6 +32,8 @@ using sqlite::Statement;
 
 // Sums a batch's records per rollup key before the rollups are written (sqlite_write.cc).
 struct BatchRollups;
+// The background integrity check of a store file (sqlite_health.cc).
+class IntegrityMonitor;
 
 class SqliteStore final : public ReportStore {
  public:
@@ -62,6 +66,8 @@ class SqliteStore final : public ReportStore {
   Result<bool> Compact() override;
   std::uint64_t SizeOnDisk() const override;
   Result<bool> Ping() override { return db_.Exec("SELECT count(*) FROM sqlite_master"); }
+  Result<bool> Health() override;  // sqlite_health.cc
+  Result<bool> CheckIntegrity() override;
   std::string Describe() const override { return "sqlite:" + path_; }
 
  private:
@@ -140,6 +146,7 @@ class SqliteStore final : public ReportStore {
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
   std::unordered_map<std::string, std::int64_t> pending_ip_ids_;
+  std::shared_ptr<IntegrityMonitor> integrity_;  // from the first Health()
 };
 
 }  // namespace sqlite_impl
