@@ -26,8 +26,9 @@ struct Command {
 
 inline constexpr const char* kDbHelp = "Store URL: sqlite:PATH or a plain path (SQLite)";
 
-// The "Limits" group: --max-report-bytes, --max-input-bytes, ...
-void AddLimitOptions(CLI::App& cmd, Limits& limits);
+// The "Limits" group: --max-report-bytes, --max-input-bytes, ...; with `batches` (import, fetch,
+// run) also --max-batch-bytes.
+void AddLimitOptions(CLI::App& cmd, Limits& limits, bool batches = true);
 // --failure-sample headers|full|none into `keep`.
 void AddFailureSampleOption(CLI::App& cmd, std::string& keep);
 // The "Enrichment" group shared by parse, import and enrich (--no-enrich only for the first two);

@@ -308,7 +308,7 @@ int RunParse(const ParseCommandOptions& options) {
   pipeline::RunOrdered<Processed>(
       inputs.files.size(), jobs, jobs * 4,
       [&](std::size_t i) {
-        return ProcessInput(pipeline::ExtractInput(inputs.files[i], extract, 0), enricher.get(),
+        return ProcessInput(pipeline::ExtractInput(inputs.files[i], extract), enricher.get(),
                             options);
       },
       [&](std::size_t, Processed&& p) { output.Add(std::move(p)); });
@@ -365,7 +365,7 @@ void AddParseOptions(CLI::App& cmd) {
       ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls"}))
       ->capture_default_str();
   AddFailureSampleOption(cmd, s.keep);
-  AddLimitOptions(cmd, parse.limits);
+  AddLimitOptions(cmd, parse.limits, /*batches=*/false);
   AddEnrichOptions(cmd, parse.enrich, true);
 }
 
