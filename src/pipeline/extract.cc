@@ -125,8 +125,9 @@ class Extractor {
       return Reject(origin, "XML but not a DMARC aggregate report (no <feedback> element)", bytes);
     }
     out_.payload_bytes += bytes.size();
-    const ParseGate::Pass pass =
-        options_.gate ? options_.gate->Enter(bytes.size()) : ParseGate::Pass();
+    const ParseGate::Pass pass = options_.gate
+                                     ? options_.gate->Enter(bytes.size() * kParseBytesPerXmlByte)
+                                     : ParseGate::Pass();
     auto report = parse::ParseAggregateXml(bytes, options_.aggregate);
     if (!report) return Reject(origin, report.error(), bytes);
     FoundReport found{origin, std::move(report).value(), {}, 0};

@@ -81,8 +81,8 @@ struct ExtractOptions {
   // Keep each rejected item's SHA-256 and first bytes in its Rejection (import and fetch store
   // them; parse only prints the reasons).
   bool keep_rejected = false;
-  // Shared by the workers of one ingest: bounds the XML parsed at once (not owned; none: no
-  // bound, as for `parse`, whose window bounds what it holds).
+  // Shared by the workers of one ingest: bounds the memory spent parsing at once (not owned;
+  // none: no bound, as for `parse`, whose window bounds what it holds).
   ParseGate* gate = nullptr;
   const Limits& limits() const { return aggregate.limits; }
 };

@@ -78,8 +78,9 @@ InputResult ExtractInput(const std::string& path, const ExtractOptions& options)
 
 std::size_t HeldBytes(const InputResult& input) {
   // A parsed report holds about kModelBytesPerPayloadByte bytes of model per byte of its XML
-  // (measured: docs/security.md, "Memory"); the rest is what the input keeps as it is.
-  constexpr std::size_t kModelBytesPerPayloadByte = 2;
+  // (measured with reports of 12 and 100 MB: docs/security.md, "Memory"); the rest is what the
+  // input keeps as it is.
+  constexpr std::size_t kModelBytesPerPayloadByte = 8;
   const Extracted& e = input.extracted;
   std::size_t n = static_cast<std::size_t>(e.payload_bytes) * kModelBytesPerPayloadByte;
   for (const auto& r : e.reports) n += r.raw_xml_gzip.size() + r.origin.size();
@@ -144,7 +145,10 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
     // Files (import) are read from a local disk in no time: overlapping their extraction with
     // the commit would only hold a second batch in memory (+60 % peak for ~5 % speed, see
     // docs/benchmarks.md). Mail sources overlap, to hide the network behind the commit, unless
-    // the batch is heavy: then a second one beside it is what the byte bound is for.
+    // the batch is heavy: then a second one beside it is what the byte bound is for, and no
+    // report is parsed meanwhile either (the whole gate is taken once the parses in progress end).
+    const ParseGate::Pass quiet =
+        heavy ? gate_->Enter(options_.extract.limits().max_batch_bytes) : ParseGate::Pass();
     status = Finish(*previous, source);
     previous.reset();
     return static_cast<bool>(status);
@@ -162,20 +166,7 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
     bool ok = true;
     RunOrdered<InputResult>(
         batch->size(), jobs, jobs * 4,
-        [&](std::size_t i) {
-          collect::MailItem& item = (*batch)[i];
-          if (item.error) {
-            InputResult r;
-            r.extracted.rejections.push_back(RejectItem(item.label, *item.error, {}, 0));
-            return r;
-          }
-          if (items_are_paths) return ExtractInput(item.id, options_.extract);
-          InputResult r = ExtractBuffer(item.bytes, item.label, options_.extract);
-          // The mail's bytes are not needed any more (filing uses its id): a batch holds its
-          // extracted reports, not its mails as well.
-          std::string().swap(item.bytes);
-          return r;
-        },
+        [&](std::size_t i) { return ExtractItem((*batch)[i], items_are_paths); },
         [&](std::size_t i, InputResult&& r) {
           observer_.OnInput(r);
           weight += Weight(r);
@@ -202,6 +193,20 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
   }
   observer_.OnEnd();
   return status;
+}
+
+InputResult Ingest::ExtractItem(collect::MailItem& item, bool is_path) const {
+  if (item.error) {
+    InputResult r;
+    r.extracted.rejections.push_back(RejectItem(item.label, *item.error, {}, 0));
+    return r;
+  }
+  if (is_path) return ExtractInput(item.id, options_.extract);
+  InputResult r = ExtractBuffer(item.bytes, item.label, options_.extract);
+  // The mail's bytes are not needed any more (filing uses its id): a batch holds its extracted
+  // reports, not its mails as well.
+  std::string().swap(item.bytes);
+  return r;
 }
 
 // Waits for the batch's commit, then files its inputs.

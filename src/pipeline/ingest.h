@@ -104,12 +104,14 @@ class Ingest {
   struct InFlight;
   Status Run(collect::Source& source, const std::atomic<bool>& stop, bool items_are_paths);
   Status Finish(InFlight& f, collect::Source& source);
+  // One input of a batch (a path to read, or a mail, whose bytes it releases), extracted.
+  InputResult ExtractItem(collect::MailItem& item, bool is_path) const;
 
   store::ReportStore& store_;
   IngestOptions options_;
   IngestObserver& observer_;
   std::optional<Error> store_error_;  // the last commit's error, kind and message
-  std::unique_ptr<ParseGate> gate_;   // the XML parsed at once: at most max_batch_bytes
+  std::unique_ptr<ParseGate> gate_;   // parsing at once costs at most max_batch_bytes
 };
 
 }  // namespace dmarc::pipeline
