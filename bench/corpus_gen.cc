@@ -13,7 +13,6 @@
 // --mails every report is a report mail (the fetch benchmark delivers them to a Maildir).
 // Prints one summary line: files, reports, records, bytes of decompressed XML.
 #include <fmt/format.h>
-#include <zip.h>
 #include <zlib.h>
 
 #include <CLI/CLI.hpp>
@@ -29,40 +28,9 @@
 
 #include "testing/base64.h"
 #include "testing/compress.h"
+#include "testing/zip_writer.h"
 
 namespace {
-
-// A one-entry zip archive (deflate), written with libzip into memory. The entry's time is fixed
-// so that the same seed gives the same bytes.
-std::string Zip(const std::string& name, const std::string& data) {
-  zip_error_t error;
-  zip_error_init(&error);
-  zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &error);
-  zip_t* archive = buffer ? zip_open_from_source(buffer, ZIP_TRUNCATE, &error) : nullptr;
-  if (!archive) {
-    std::fprintf(stderr, "libzip: %s\n", zip_error_strerror(&error));
-    std::exit(2);
-  }
-  zip_error_fini(&error);
-  zip_source_keep(buffer);  // read the result back after zip_close()
-  zip_source_t* entry = zip_source_buffer(archive, data.data(), data.size(), 0);
-  const zip_int64_t index = zip_file_add(archive, name.c_str(), entry, ZIP_FL_ENC_UTF_8);
-  if (index < 0 || zip_set_file_compression(archive, index, ZIP_CM_DEFLATE, 6) != 0 ||
-      zip_file_set_dostime(archive, index, 0x0000, 0x5821, 0) != 0 || zip_close(archive) != 0) {
-    std::fprintf(stderr, "libzip: %s\n", zip_strerror(archive));
-    std::exit(2);
-  }
-  std::string out;
-  if (zip_source_open(buffer) == 0) {
-    zip_source_seek(buffer, 0, SEEK_END);
-    out.resize(static_cast<std::size_t>(zip_source_tell(buffer)));
-    zip_source_seek(buffer, 0, SEEK_SET);
-    zip_source_read(buffer, out.data(), out.size());
-    zip_source_close(buffer);
-  }
-  zip_source_free(buffer);
-  return out;
-}
 
 struct Generator {
   std::mt19937_64 rng;
@@ -199,7 +167,7 @@ int main(int argc, char** argv) {
         break;
       case 4:
         name += ".zip";
-        data = Zip(fmt::format("report-{:06}.xml", i), xml);
+        data = dmarc::testing::ZipOf({{fmt::format("report-{:06}.xml", i), xml}});
         break;
       default: {
         // A report mail as reporters send it: a text part and the report as a base64
@@ -207,7 +175,8 @@ int main(int argc, char** argv) {
         const bool zip = (i / 6) % 2 == 1;
         const std::string attachment = fmt::format("report-{:06}.xml.{}", i, zip ? "zip" : "gz");
         const std::string payload =
-            zip ? Zip(fmt::format("report-{:06}.xml", i), xml) : dmarc::testing::GzipOf(xml);
+            zip ? dmarc::testing::ZipOf({{fmt::format("report-{:06}.xml", i), xml}})
+                : dmarc::testing::GzipOf(xml);
         name += ".eml";
         data = fmt::format(
             "From: noreply-dmarc@reporter.example\r\nTo: dmarc@example.com\r\n"

@@ -11,6 +11,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_mime_parts = 64;
   limits.max_mbox_messages = 64;
   (void)dmarc::mime::ParseMail(in, limits);
-  (void)dmarc::mime::ForEachMboxMail(in, limits, [](std::size_t, auto&&) {});
+  (void)dmarc::mime::ForEachMboxMail(in, limits, [](std::size_t, auto&&, std::string_view) {});
   return 0;
 }

@@ -6,7 +6,7 @@
 
 namespace dmarc::app {
 
-void AddLimitOptions(CLI::App& cmd, dmarc::Limits& limits) {
+void AddLimitOptions(CLI::App& cmd, dmarc::Limits& limits, bool batches) {
   cmd.add_option("--max-report-bytes", limits.max_decompressed_bytes,
                  "Largest decompressed report or mail, in bytes")
       ->capture_default_str()
@@ -43,6 +43,35 @@ void AddLimitOptions(CLI::App& cmd, dmarc::Limits& limits) {
                  "Deepest nesting of containers (zip in gzip in mail ...)")
       ->capture_default_str()
       ->group("Limits");
+  cmd.add_option("--max-parts", limits.max_mime_parts,
+                 "Most MIME parts read from one mail (more: a rejection)")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-mbox-messages", limits.max_mbox_messages,
+                 "Most messages read from one mbox file")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-xml-elements", limits.max_xml_elements, "Most XML tags in one report")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-count", limits.max_count,
+                 "Largest count of one record (larger ones are clamped)")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-rejections", limits.max_rejections,
+                 "Most rejections kept for one input (the rest are counted in one)")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-rejected-bytes", limits.max_rejected_bytes,
+                 "Bytes of rejected items kept for one input, all its rejections together")
+      ->capture_default_str()
+      ->group("Limits");
+  if (batches) {
+    cmd.add_option("--max-batch-bytes", limits.max_batch_bytes,
+                   "Bytes of extracted reports held in memory before a batch is committed")
+        ->capture_default_str()
+        ->group("Limits");
+  }
 }
 
 void AddFailureSampleOption(CLI::App& cmd, std::string& keep) {

@@ -29,8 +29,9 @@ inline constexpr const char* kCsvRawHelp =
     "CSV cells as parsedmarc writes them: no leading ' before a cell starting with = + - @ "
     "(which a spreadsheet would run as a formula)";
 
-// The "Limits" group: --max-report-bytes, --max-input-bytes, ...
-void AddLimitOptions(CLI::App& cmd, Limits& limits);
+// The "Limits" group: --max-report-bytes, --max-input-bytes, ...; with `batches` (import, fetch,
+// run) also --max-batch-bytes.
+void AddLimitOptions(CLI::App& cmd, Limits& limits, bool batches = true);
 // --failure-sample headers|full|none into `keep`.
 void AddFailureSampleOption(CLI::App& cmd, std::string& keep);
 // The "Enrichment" group shared by parse, import and enrich (--no-enrich only for the first two);

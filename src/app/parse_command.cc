@@ -314,7 +314,7 @@ int RunParse(const ParseCommandOptions& options) {
   pipeline::RunOrdered<Processed>(
       inputs.files.size(), jobs, jobs * 4,
       [&](std::size_t i) {
-        return ProcessInput(pipeline::ExtractInput(inputs.files[i], extract, 0), enricher.get(),
+        return ProcessInput(pipeline::ExtractInput(inputs.files[i], extract), enricher.get(),
                             options);
       },
       [&](std::size_t, Processed&& p) { output.Add(std::move(p)); });
@@ -373,7 +373,7 @@ void AddParseOptions(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_flag("--csv-raw", s.csv_raw, kCsvRawHelp);
   AddFailureSampleOption(cmd, s.keep);
-  AddLimitOptions(cmd, parse.limits);
+  AddLimitOptions(cmd, parse.limits, /*batches=*/false);
   AddEnrichOptions(cmd, parse.enrich, true);
 }
 

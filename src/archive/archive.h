@@ -5,6 +5,7 @@
 // Thread-safety: all functions are reentrant.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -30,13 +31,35 @@ enum class Kind {
 Kind Sniff(std::string_view bytes);
 const char* KindName(Kind kind);
 
+// What decompression may still produce for one input, shared by every level of nesting (a zip in
+// a gzip in a mail ...), so that nesting cannot multiply Limits::max_decompressed_bytes: each
+// archive read with this budget spends from it. Once an archive wanted more than was left,
+// exhausted() tells the caller that the input as a whole is over the limit.
+class DecompressionBudget {
+ public:
+  explicit DecompressionBudget(std::size_t bytes) : total_(bytes), left_(bytes) {}
+  std::size_t total() const { return total_; }
+  std::size_t left() const { return left_; }
+  bool exhausted() const { return exhausted_; }
+  void Spend(std::size_t bytes) { left_ -= std::min(bytes, left_); }
+  // Records that an archive wanted more than left(); returns the error that says so.
+  std::string Exhaust();
+
+ private:
+  std::size_t total_;
+  std::size_t left_;
+  bool exhausted_ = false;
+};
+
 struct Decompressed {
   std::string data;
   std::vector<std::string> warnings;  // recoveries, e.g. trailing garbage after the stream
 };
 
-// Inflates a gzip stream (several concatenated members are joined, as gzip(1) does).
+// Inflates a gzip stream (several concatenated members are joined, as gzip(1) does). The output
+// is spent from `budget` (the first form: a budget of limits.max_decompressed_bytes of its own).
 Result<Decompressed> Gunzip(std::string_view in, const Limits& limits);
+Result<Decompressed> Gunzip(std::string_view in, const Limits& limits, DecompressionBudget& budget);
 // Compresses bytes into one gzip member (what Gunzip reads back).
 Result<std::string> Gzip(std::string_view in);
 
@@ -48,10 +71,15 @@ struct ZipEntry {
 // Calls visit() for every regular file entry, in archive order. Entries that cannot be read
 // (encrypted, corrupt, over a limit) are reported through problem() with the entry name and
 // the walk continues; an archive that cannot be opened at all is an error.
-// Returns the number of entries visited.
+// Returns the number of entries visited. Every entry's bytes are spent from `budget` (the
+// first form: a budget of limits.max_decompressed_bytes for the archive), also while visit()
+// unpacks what an entry holds; once the budget is exhausted the walk ends with that error.
 using ZipVisitor = std::function<void(ZipEntry&& entry)>;
 using ZipProblem = std::function<void(const std::string& entry_name, const std::string& reason)>;
 Result<std::size_t> ForEachZipEntry(std::string_view in, const Limits& limits,
                                     const ZipVisitor& visit, const ZipProblem& problem);
+Result<std::size_t> ForEachZipEntry(std::string_view in, const Limits& limits,
+                                    DecompressionBudget& budget, const ZipVisitor& visit,
+                                    const ZipProblem& problem);
 
 }  // namespace dmarc::archive

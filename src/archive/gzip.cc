@@ -8,11 +8,14 @@ namespace dmarc::archive {
 namespace {
 
 // Checks the size and ratio limits for `produced` output bytes from `consumed` input bytes.
-std::string LimitViolation(std::size_t produced, std::size_t consumed, const Limits& limits) {
+std::string LimitViolation(std::size_t produced, std::size_t consumed, const Limits& limits,
+                           DecompressionBudget& budget) {
   if (produced > limits.max_decompressed_bytes) {
+    if (produced > budget.left()) budget.Exhaust();
     return fmt::format("decompressed size exceeds the limit of {} bytes (compression bomb?)",
                        limits.max_decompressed_bytes);
   }
+  if (produced > budget.left()) return budget.Exhaust();
   if (produced > Limits::kRatioGraceBytes && consumed > 0 &&
       produced / consumed > limits.max_compression_ratio) {
     return fmt::format("compression ratio exceeds {}:1 (compression bomb?)",
@@ -34,13 +37,28 @@ struct Inflater {
 
 }  // namespace
 
+std::string DecompressionBudget::Exhaust() {
+  exhausted_ = true;
+  return fmt::format(
+      "decompressed size exceeds the limit of {} bytes for the whole input, every level of "
+      "nesting together (--max-report-bytes; compression bomb?)",
+      total_);
+}
+
 Result<Decompressed> Gunzip(std::string_view in, const Limits& limits) {
+  DecompressionBudget budget(limits.max_decompressed_bytes);
+  return Gunzip(in, limits, budget);
+}
+
+Result<Decompressed> Gunzip(std::string_view in, const Limits& limits,
+                            DecompressionBudget& budget) {
+  // One byte over the smaller bound tells that the bound was passed.
+  const std::size_t cap = std::min(limits.max_decompressed_bytes, budget.left()) + 1;
   Inflater inf;
   if (!inf.ready) return MakeError("cannot initialise zlib");
   Decompressed out;
   std::string& data = out.data;
-  data.resize(std::min<std::size_t>(std::max<std::size_t>(in.size() * 4, 4096),
-                                    limits.max_decompressed_bytes + 1));
+  data.resize(std::min<std::size_t>(std::max<std::size_t>(in.size() * 4, 4096), cap));
   z_stream& zs = inf.zs;
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(std::min<std::size_t>(in.size(), UINT32_MAX));
@@ -48,15 +66,17 @@ Result<Decompressed> Gunzip(std::string_view in, const Limits& limits) {
   int members = 0;
   for (;;) {
     if (produced == data.size()) {
-      if (produced > limits.max_decompressed_bytes) break;
-      data.resize(std::min(data.size() * 2, limits.max_decompressed_bytes + 1));
+      if (produced >= cap) break;
+      data.resize(std::min(data.size() * 2, cap));
     }
     zs.next_out = reinterpret_cast<Bytef*>(data.data() + produced);
     zs.avail_out = static_cast<uInt>(data.size() - produced);
     const int rc = inflate(&zs, Z_NO_FLUSH);
     produced = data.size() - zs.avail_out;
     const std::size_t consumed = in.size() - zs.avail_in;
-    if (auto v = LimitViolation(produced, consumed, limits); !v.empty()) return MakeError(v);
+    if (auto v = LimitViolation(produced, consumed, limits, budget); !v.empty()) {
+      return MakeError(v);
+    }
     if (rc == Z_STREAM_END) {
       ++members;
       // Another gzip member follows: continue, as gzip -d does.
@@ -78,8 +98,11 @@ Result<Decompressed> Gunzip(std::string_view in, const Limits& limits) {
       return MakeError(fmt::format("corrupt gzip stream: {}", zs.msg ? zs.msg : "inflate error"));
     }
   }
-  if (auto v = LimitViolation(produced, in.size(), limits); !v.empty()) return MakeError(v);
+  if (auto v = LimitViolation(produced, in.size(), limits, budget); !v.empty()) {
+    return MakeError(v);
+  }
   data.resize(produced);
+  budget.Spend(produced);
   return out;
 }
 

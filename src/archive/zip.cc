@@ -27,13 +27,14 @@ std::string ZipErrorText(int code) {
 }
 
 // Reads one entry with the limits applied to what is actually produced (declared sizes in the
-// central directory are not trusted).
+// central directory are not trusted). *over_budget tells that the entry wanted more than budget.
 Result<std::string> ReadEntry(zip_t* z, zip_uint64_t index, const zip_stat_t& st,
-                              std::size_t budget, const Limits& limits) {
+                              std::size_t budget, const Limits& limits, bool* over_budget) {
   if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE) {
     return MakeError("entry is encrypted");
   }
   if ((st.valid & ZIP_STAT_SIZE) && st.size > budget) {
+    *over_budget = true;
     return MakeError(
         fmt::format("entry declares {} bytes, over the limit of {} bytes", st.size, budget));
   }
@@ -55,6 +56,7 @@ Result<std::string> ReadEntry(zip_t* z, zip_uint64_t index, const zip_stat_t& st
     if (n == 0) break;
     produced += static_cast<std::size_t>(n);
     if (produced > budget) {
+      *over_budget = true;
       return MakeError(
           fmt::format("decompressed size exceeds the limit of {} bytes "
                       "(compression bomb?)",
@@ -74,6 +76,13 @@ Result<std::string> ReadEntry(zip_t* z, zip_uint64_t index, const zip_stat_t& st
 
 Result<std::size_t> ForEachZipEntry(std::string_view in, const Limits& limits,
                                     const ZipVisitor& visit, const ZipProblem& problem) {
+  DecompressionBudget budget(limits.max_decompressed_bytes);
+  return ForEachZipEntry(in, limits, budget, visit, problem);
+}
+
+Result<std::size_t> ForEachZipEntry(std::string_view in, const Limits& limits,
+                                    DecompressionBudget& budget, const ZipVisitor& visit,
+                                    const ZipProblem& problem) {
   zip_error_t error;
   zip_error_init(&error);
   zip_source_t* src = zip_source_buffer_create(in.data(), in.size(), 0, &error);
@@ -96,8 +105,7 @@ Result<std::size_t> ForEachZipEntry(std::string_view in, const Limits& limits,
     return MakeError(
         fmt::format("zip archive has {} entries, over the limit of {}", n, limits.max_zip_entries));
   }
-  // All entries of one archive share one decompression budget.
-  std::size_t budget = limits.max_decompressed_bytes;
+  // All entries of the archive (and what they hold) share the input's decompression budget.
   std::size_t visited = 0;
   for (zip_uint64_t i = 0; i < static_cast<zip_uint64_t>(n); ++i) {
     zip_stat_t st;
@@ -108,14 +116,20 @@ Result<std::size_t> ForEachZipEntry(std::string_view in, const Limits& limits,
     }
     std::string name = (st.valid & ZIP_STAT_NAME) && st.name ? st.name : fmt::format("#{}", i);
     if (!name.empty() && name.back() == '/') continue;  // a directory
-    auto data = ReadEntry(z.get(), i, st, budget, limits);
+    const std::size_t cap = std::min(limits.max_decompressed_bytes, budget.left());
+    bool over_budget = false;
+    auto data = ReadEntry(z.get(), i, st, cap, limits, &over_budget);
     if (!data) {
+      // An entry over what is left of the input's budget (not over the one-payload limit alone)
+      // ends the walk: the input as a whole is over the limit.
+      if (over_budget && cap < limits.max_decompressed_bytes) return MakeError(budget.Exhaust());
       problem(name, data.error());
       continue;
     }
-    budget -= data->size();
+    budget.Spend(data->size());
     ++visited;
     visit(ZipEntry{std::move(name), std::move(data).value()});
+    if (budget.exhausted()) return MakeError(budget.Exhaust());
   }
   return visited;
 }

@@ -9,7 +9,9 @@
 namespace dmarc {
 
 struct Limits {
-  // Bytes of one decompressed payload (a report XML/JSON or a mail).
+  // Bytes of one decompressed payload (a report XML/JSON or a mail), and of everything
+  // decompressed from one input, every level of nesting together (over it, the input as a whole
+  // is rejected).
   std::size_t max_decompressed_bytes = 100u * 1024 * 1024;
   // Bytes read from one input file before decompression.
   std::size_t max_input_bytes = 200u * 1024 * 1024;
@@ -28,7 +30,7 @@ struct Limits {
   std::size_t max_records = 1'000'000;
   // Characters kept from one text field; longer values are truncated and the fact recorded.
   std::size_t max_field_bytes = 16 * 1024;
-  // MIME parts examined in one mail.
+  // MIME parts examined in one mail; more is a rejection (the parts before it are read).
   std::size_t max_mime_parts = 1000;
   // Messages read from one mbox file.
   std::size_t max_mbox_messages = 1'000'000;
@@ -38,6 +40,16 @@ struct Limits {
   std::size_t max_headers = 1000;
   // Count of one record; larger values are clamped and recorded.
   std::uint64_t max_count = 1'000'000'000'000ull;
+  // Rejections kept for one input (an mbox of spam is one rejection per mail); the rest are
+  // counted in one last rejection.
+  std::size_t max_rejections = 1000;
+  // Bytes kept of the rejected items of one input, all its rejections together (each keeps the
+  // first bytes of its own item: an mbox message, a zip entry, a part); once spent, rejections
+  // keep their reason only. Bounds what an input's rejections hold in memory and in the store.
+  std::size_t max_rejected_bytes = 1024 * 1024;
+  // Not per input: bytes of extracted reports one batch of import, fetch or run holds in memory
+  // (estimated by pipeline::HeldBytes) before it is committed, however few inputs it has.
+  std::size_t max_batch_bytes = 64u * 1024 * 1024;
 };
 
 }  // namespace dmarc

@@ -108,8 +108,10 @@ class ImapSource : public Source {
   Result<std::vector<MailItem>> Next() override {
     std::vector<MailItem> batch;
     std::vector<std::uint32_t> wanted;
+    std::size_t held = 0;
     while (next_ < uids_.size() &&
-           batch.size() + wanted.size() < static_cast<std::size_t>(c_.batch_size)) {
+           batch.size() + wanted.size() < static_cast<std::size_t>(c_.batch_size) &&
+           held < kMaxBatchMailBytes) {
       const std::uint32_t uid = uids_[next_++];
       if (sizes_[uid] > max_mail_bytes_) {
         // Too large to read: filed as Invalid with the reason, never fetched.
@@ -120,6 +122,7 @@ class ImapSource : public Source {
                                      sizes_[uid], max_mail_bytes_)});
       } else {
         wanted.push_back(uid);
+        held += sizes_[uid];
       }
     }
     if (wanted.empty()) return batch;

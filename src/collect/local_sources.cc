@@ -50,7 +50,8 @@ class FileSource : public Source {
 
   Result<std::vector<MailItem>> Next() override {
     std::vector<MailItem> batch;
-    while (next_ < files_.size() && batch.size() < kBatch) {
+    std::size_t held = 0;
+    while (next_ < files_.size() && batch.size() < kBatch && held < kMaxBatchMailBytes) {
       const std::string& f = files_[next_++];
       MailItem item;
       item.id = f;
@@ -65,6 +66,7 @@ class FileSource : public Source {
       } else {
         item.bytes = std::move(bytes).value();
       }
+      held += item.bytes.size();
       batch.push_back(std::move(item));
     }
     return batch;

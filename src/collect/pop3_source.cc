@@ -60,7 +60,9 @@ class Pop3Source : public Source {
   Result<std::vector<MailItem>> Next() override {
     if (!pop3_) return MakeError(fmt::format("{}: not connected", Describe()));
     std::vector<MailItem> batch;
-    while (!pending_.empty() && batch.size() < static_cast<std::size_t>(c_.batch_size)) {
+    std::size_t held = 0;
+    while (!pending_.empty() && batch.size() < static_cast<std::size_t>(c_.batch_size) &&
+           held < kMaxBatchMailBytes) {
       const Pending p = pending_.front();
       pending_.pop_front();
       MailItem item{p.uidl, fmt::format("{};UIDL={}", Describe(), p.uidl), {}, std::nullopt};
@@ -74,6 +76,7 @@ class Pop3Source : public Source {
         RetrPtr data(raw);
         if (r != MAILPOP3_NO_ERROR) return Failed("reading a message", r);
         item.bytes.assign(data.get(), len);
+        held += len;
       }
       index_[p.uidl] = p.index;
       batch.push_back(std::move(item));

@@ -22,6 +22,10 @@
 
 namespace dmarc::collect {
 
+// Bytes of mail one batch of Next() holds at most (at least one mail, whatever its size): the
+// mails of a batch are in memory together until they are extracted.
+constexpr std::size_t kMaxBatchMailBytes = 64u * 1024 * 1024;
+
 // What a mail turned out to be; decides where it is filed.
 enum class MailClass { kAggregate, kForensic, kSmtpTls, kInvalid };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gmime/gmime.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -50,10 +51,10 @@ class Walker {
   void Walk(GMimeObject* obj, const std::string& path, int depth) {
     if (!obj) return;
     if (mail_.parts.size() >= limits_.max_mime_parts) {
-      if (!truncated_) {
+      if (!mail_.too_many_parts) {
         mail_.warnings.push_back(
             fmt::format("more than {} MIME parts: the rest were skipped", limits_.max_mime_parts));
-        truncated_ = true;
+        mail_.too_many_parts = true;
       }
       return;
     }
@@ -102,7 +103,6 @@ class Walker {
 
   const Limits& limits_;
   Mail& mail_;
-  bool truncated_ = false;
 };
 
 std::string HeaderText(const char* s) { return s ? std::string(s) : std::string(); }
@@ -295,7 +295,13 @@ Result<std::size_t> ForEachMboxMail(std::string_view bytes, const Limits& limits
       return MakeError(fmt::format("mbox message {} could not be read", count + 1));
     }
     ++count;
-    visit(count, FromMessage(msg.get(), limits));
+    // The message's own bytes: from its "From " line to where the parser stopped.
+    const auto clamp = [&](gint64 offset) {
+      return static_cast<std::size_t>(std::clamp<gint64>(offset, 0, gint64(bytes.size())));
+    };
+    const std::size_t begin = clamp(g_mime_parser_get_mbox_marker_offset(parser.get()));
+    const std::size_t end = std::max(begin, clamp(g_mime_parser_tell(parser.get())));
+    visit(count, FromMessage(msg.get(), limits), bytes.substr(begin, end - begin));
   }
   return count;
 }

@@ -35,6 +35,8 @@ struct Mail {
   std::optional<std::int64_t> date;  // Unix time of the Date header
   std::vector<Part> parts;
   std::vector<std::string> warnings;  // e.g. parts skipped over a limit
+  // More than limits.max_mime_parts parts: the first ones are in `parts`, the rest were skipped.
+  bool too_many_parts = false;
 };
 
 Result<Mail> ParseMail(std::string_view bytes, const Limits& limits);
@@ -74,9 +76,11 @@ std::vector<Header> ParseHeaderBlock(std::string_view bytes, const Limits& limit
 // Unix seconds.
 std::optional<std::int64_t> ParseMailDate(std::string_view text);
 
-// Calls visit(index, mail) for each message of an mbox, index from 1. A message GMime cannot
-// construct ends the walk with an error naming it; messages before it were already visited.
-using MailVisitor = std::function<void(std::size_t index, Result<Mail>&& mail)>;
+// Calls visit(index, mail, raw) for each message of an mbox, index from 1; raw is that message's
+// own bytes (from its "From " line), a view into `bytes`. A message GMime cannot construct ends
+// the walk with an error naming it; messages before it were already visited.
+using MailVisitor =
+    std::function<void(std::size_t index, Result<Mail>&& mail, std::string_view raw)>;
 Result<std::size_t> ForEachMboxMail(std::string_view bytes, const Limits& limits,
                                     const MailVisitor& visit);
 

@@ -76,14 +76,44 @@ TEST(Mime, MboxMessagesAreVisitedInOrder) {
     mbox += "Subject: message " + std::to_string(i) + "\n\nbody\n\n";
   }
   std::vector<std::string> subjects;
-  auto n = ForEachMboxMail(mbox, Limits{}, [&](std::size_t index, Result<Mail>&& m) {
-    ASSERT_TRUE(m.ok());
-    EXPECT_EQ(index, subjects.size() + 1);
-    subjects.push_back(m->subject);
-  });
+  std::vector<std::string_view> raws;
+  auto n = ForEachMboxMail(mbox, Limits{},
+                           [&](std::size_t index, Result<Mail>&& m, std::string_view raw) {
+                             ASSERT_TRUE(m.ok());
+                             EXPECT_EQ(index, subjects.size() + 1);
+                             subjects.push_back(m->subject);
+                             raws.push_back(raw);
+                           });
   ASSERT_TRUE(n.ok()) << n.error();
   EXPECT_EQ(*n, 3u);
   EXPECT_EQ(subjects, (std::vector<std::string>{"message 1", "message 2", "message 3"}));
+  // Each message's own bytes, viewed in place (not copied) and from its "From " line on.
+  ASSERT_EQ(raws.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(raws[i].rfind("From sender@example.com", 0), 0u) << raws[i];
+    EXPECT_NE(raws[i].find("Subject: message " + std::to_string(i + 1)), std::string::npos);
+    EXPECT_EQ(raws[i].find("Subject: message " + std::to_string((i + 1) % 3 + 1)),
+              std::string::npos);
+    EXPECT_GE(raws[i].data(), mbox.data());
+    EXPECT_LE(raws[i].data() + raws[i].size(), mbox.data() + mbox.size());
+  }
+}
+
+TEST(Mime, PartsOverTheLimitAreToldNotDropped) {
+  std::string mail = "Subject: many\nContent-Type: multipart/mixed; boundary=b\n\n";
+  for (int i = 0; i < 12; ++i) mail += "--b\nContent-Type: text/plain\n\npart\n";
+  mail += "--b--\n";
+  Limits limits;
+  limits.max_mime_parts = 5;
+  auto m = ParseMail(mail, limits);
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_EQ(m->parts.size(), 5u);
+  EXPECT_TRUE(m->too_many_parts);
+  limits.max_mime_parts = 12;
+  m = ParseMail(mail, limits);
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_EQ(m->parts.size(), 12u);
+  EXPECT_FALSE(m->too_many_parts);
 }
 
 TEST(Sample, HeadersAddressesAndBody) {

@@ -36,12 +36,14 @@ TEST(RejectedBytes, FollowTheFailureSamplePolicy) {
                            "From: alice@example.com\r\nSubject: private\r\n\r\n"
                            "the private body of alice\r\n--b--\r\n";
   ExtractOptions options;
+  options.keep_rejected = true;
   const auto kept = [&](parse::KeepSample keep) {
     options.keep_sample = keep;
-    InputResult r = ExtractBuffer(mail, "ruf.eml", options, 1 << 20);
+    InputResult r = ExtractBuffer(mail, "ruf.eml", options);
     EXPECT_EQ(r.extracted.rejections.size(), 1u);
-    EXPECT_EQ(r.size, mail.size());
-    return r.head;
+    if (r.extracted.rejections.empty()) return std::string("(no rejection)");
+    EXPECT_EQ(r.extracted.rejections[0].size, mail.size());
+    return r.extracted.rejections[0].raw;
   };
   EXPECT_EQ(kept(parse::KeepSample::kFull), mail);
   EXPECT_EQ(kept(parse::KeepSample::kHeaders), head.substr(0, head.size() - 2));  // no blank line

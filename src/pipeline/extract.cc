@@ -7,6 +7,8 @@
 #include "base/time.h"
 #include "mime/mime.h"
 #include "parse/smtp_tls.h"
+#include "pipeline/classify.h"
+#include "store/sha256.h"
 
 namespace dmarc::pipeline {
 
@@ -14,21 +16,38 @@ namespace {
 
 using archive::Kind;
 
+// At most kMaxRejectionText bytes of a text, still valid UTF-8.
+std::string Bounded(std::string_view text) {
+  if (text.size() <= kMaxRejectionText) return std::string(text);
+  std::string out(text.substr(0, kMaxRejectionText));
+  RepairUtf8(out);
+  return out + "...";
+}
+
 class Extractor {
  public:
-  Extractor(const ExtractOptions& options, Extracted& out) : options_(options), out_(out) {}
+  Extractor(const ExtractOptions& options, Extracted& out)
+      : options_(options),
+        out_(out),
+        budget_(options.limits().max_decompressed_bytes),
+        raw_left_(options.limits().max_rejected_bytes) {}
 
   // Returns the number of reports found in (or rejections charged to) these bytes.
   std::size_t Unpack(std::string_view bytes, const std::string& origin, int depth,
                      bool inside_mail) {
+    if (over_budget_) return 0;
     if (depth > options_.limits().max_nesting) {
-      return Reject(origin, fmt::format("containers nested more than {} deep",
-                                        options_.limits().max_nesting));
+      return Reject(origin,
+                    fmt::format("containers nested more than {} deep (--max-nesting)",
+                                options_.limits().max_nesting),
+                    bytes);
     }
     switch (archive::Sniff(bytes)) {
       case Kind::kGzip: {
-        auto data = archive::Gunzip(bytes, options_.limits());
-        if (!data) return Reject(origin, data.error());
+        auto data = archive::Gunzip(bytes, options_.limits(), budget_);
+        if (!data)
+          return budget_.exhausted() ? OverBudget(data.error())
+                                     : Reject(origin, data.error(), bytes);
         return Unpack(data->data, origin, depth + 1, inside_mail);
       }
       case Kind::kZip:
@@ -44,18 +63,59 @@ class Extractor {
         return UnpackMbox(bytes, origin, depth);
       case Kind::kEmpty:
         if (inside_mail) return 0;
-        return Reject(origin, "empty input");
+        return Reject(origin, "empty input", bytes);
       case Kind::kUnknown:
         break;
     }
     if (inside_mail) return 0;
     return Reject(origin,
-                  "not a recognized report format (not XML, JSON, gzip, zip, a mail or an mbox)");
+                  "not a recognized report format (not XML, JSON, gzip, zip, a mail or an mbox)",
+                  bytes);
+  }
+
+  // After the walk: an input over its decompression budget is rejected as a whole (its reports
+  // dropped too: it is an attack, and holding them is what the budget prevents); rejections over
+  // Limits::max_rejections are counted in one last one.
+  void Finish(std::string_view bytes, const std::string& origin) {
+    const Limits& limits = options_.limits();
+    if (over_budget_) {
+      out_ = Extracted{};
+      raw_left_ = limits.max_rejected_bytes;
+      Keep(origin, fmt::format("{}: the whole input is rejected", *over_budget_), bytes);
+    } else if (dropped_ > 0) {
+      Keep(origin,
+           fmt::format("{} more rejection(s) in this input, not kept: over the limit of {} per "
+                       "input (--max-rejections)",
+                       dropped_, limits.max_rejections),
+           bytes);
+    }
   }
 
  private:
-  std::size_t Reject(const std::string& origin, std::string reason) {
-    out_.rejections.push_back({origin, std::move(reason)});
+  // A rejection of `item`, the bytes `origin` names, keeping its first bytes while the input's
+  // budget for them lasts.
+  std::size_t Reject(const std::string& origin, std::string_view reason, std::string_view item) {
+    if (out_.rejections.size() >= options_.limits().max_rejections) {
+      ++dropped_;
+      return 1;
+    }
+    Keep(origin, reason, item);
+    return 1;
+  }
+
+  void Keep(const std::string& origin, std::string_view reason, std::string_view item) {
+    if (!options_.keep_rejected) {
+      out_.rejections.push_back({Bounded(origin), Bounded(reason), {}, item.size(), {}});
+      return;
+    }
+    const std::size_t keep = std::min(item.size(), raw_left_);
+    raw_left_ -= keep;
+    out_.rejections.push_back(RejectItem(origin, reason, item, keep, options_.keep_sample));
+  }
+
+  // The input spent its whole decompression budget: nothing more of it is read.
+  std::size_t OverBudget(const std::string& reason) {
+    if (!over_budget_) over_budget_ = reason;
     return 1;
   }
 
@@ -63,10 +123,14 @@ class Extractor {
     if (!parse::LooksLikeAggregateXml(bytes)) {
       // An HTML body or other XML part of a mail is not a report and not an error.
       if (inside_mail) return 0;
-      return Reject(origin, "XML but not a DMARC aggregate report (no <feedback> element)");
+      return Reject(origin, "XML but not a DMARC aggregate report (no <feedback> element)", bytes);
     }
+    out_.payload_bytes += bytes.size();
+    const ParseGate::Pass pass = options_.gate
+                                     ? options_.gate->Enter(bytes.size() * kParseBytesPerXmlByte)
+                                     : ParseGate::Pass();
     auto report = parse::ParseAggregateXml(bytes, options_.aggregate);
-    if (!report) return Reject(origin, report.error());
+    if (!report) return Reject(origin, report.error(), bytes);
     FoundReport found{origin, std::move(report).value(), {}, 0};
     if (options_.keep_raw_xml) {
       // Deflate fails only without memory; the report is stored without its XML then.
@@ -82,8 +146,9 @@ class Extractor {
   std::size_t ParseJson(std::string_view bytes, const std::string& origin, bool inside_mail) {
     // Other JSON attached to a mail is not a report and not an error.
     if (inside_mail && !parse::LooksLikeSmtpTlsJson(bytes)) return 0;
+    out_.payload_bytes += bytes.size();
     auto report = parse::ParseSmtpTlsJson(bytes, options_.limits());
-    if (!report) return Reject(origin, report.error());
+    if (!report) return Reject(origin, report.error(), bytes);
     out_.smtp_tls.push_back({origin, std::move(report).value()});
     return 1;
   }
@@ -116,9 +181,11 @@ class Extractor {
   }
 
   // A failure report from its feedback fields and the reported message (or its headers).
-  std::size_t BuildFailure(const mime::Mail& mail, std::vector<parse::Field>&& fields,
-                           std::string_view sample, bool headers_only, const std::string& origin,
+  std::size_t BuildFailure(const mime::Mail& mail, std::string_view raw,
+                           std::vector<parse::Field>&& fields, std::string_view sample,
+                           bool headers_only, const std::string& origin,
                            std::vector<std::string> notes = {}) {
+    out_.payload_bytes += raw.size();
     parse::FailureInput in;
     in.fields = std::move(fields);
     in.mail_date = mail.date;
@@ -142,7 +209,7 @@ class Extractor {
     }
     parse::FailureOptions fo{options_.limits(), options_.keep_sample};
     auto report = parse::BuildFailureReport(std::move(in), fo);
-    if (!report) return Reject(origin, report.error());
+    if (!report) return Reject(origin, report.error(), raw);
     for (auto& n : notes) report->errors.push_back(std::move(n));
     out_.failures.push_back({origin, std::move(report).value()});
     return 1;
@@ -150,7 +217,8 @@ class Extractor {
 
   // An ARF mail (a message/feedback-report part) is a failure report, whatever else it holds;
   // nullopt when the mail has no such part.
-  std::optional<std::size_t> TryArf(const mime::Mail& mail, const std::string& origin) {
+  std::optional<std::size_t> TryArf(const mime::Mail& mail, std::string_view raw,
+                                    const std::string& origin) {
     auto parent = [](const std::string& path) {
       const std::size_t dot = path.rfind('.');
       return dot == std::string::npos ? std::string() : path.substr(0, dot);
@@ -186,26 +254,28 @@ class Extractor {
     for (auto& h : mime::ParseHeaderBlock(feedback->data, options_.limits(), &truncated)) {
       fields.emplace_back(std::move(h.name), std::move(h.value));
     }
-    if (fields.empty()) return Reject(origin, "ARF report: the feedback-report part is empty");
+    if (fields.empty()) {
+      return Reject(origin, "ARF report: the feedback-report part is empty", raw);
+    }
     std::vector<std::string> notes;
     if (truncated) {
       notes.push_back(fmt::format("more than {} feedback fields: the rest were skipped",
                                   options_.limits().max_headers));
     }
-    return BuildFailure(mail, std::move(fields), sample ? sample->data : std::string_view(),
+    return BuildFailure(mail, raw, std::move(fields), sample ? sample->data : std::string_view(),
                         sample && sample->content_type == "text/rfc822-headers", origin,
                         std::move(notes));
   }
 
   // Exim's failure reports are plain text, with no ARF part.
-  std::optional<std::size_t> TryPlainTextFailure(const mime::Mail& mail,
+  std::optional<std::size_t> TryPlainTextFailure(const mime::Mail& mail, std::string_view raw,
                                                  const std::string& origin) {
     for (const auto& part : mail.parts) {
       if (part.content_type != "text/plain") continue;
       auto text = parse::ReadPlainTextFailure(part.data);
       if (!text) continue;
-      return BuildFailure(mail, std::move(text->fields), text->sample, /*headers_only=*/true,
-                          origin);
+      return BuildFailure(mail, raw, std::move(text->fields), text->sample,
+                          /*headers_only=*/true, origin);
     }
     return std::nullopt;
   }
@@ -213,30 +283,48 @@ class Extractor {
   std::size_t UnpackZip(std::string_view bytes, const std::string& origin, int depth) {
     std::size_t found = 0;
     auto n = archive::ForEachZipEntry(
-        bytes, options_.limits(),
+        bytes, options_.limits(), budget_,
         [&](archive::ZipEntry&& entry) {
           // Entries are parsed from memory; a name is only a label, never a path we open.
-          found += Unpack(entry.data, fmt::format("{}[{}]", origin, entry.name), depth + 1,
+          found += Unpack(entry.data, fmt::format("{}[{}]", origin, Bounded(entry.name)), depth + 1,
                           /*inside_mail=*/true);
         },
+        // An entry that cannot be read has no bytes of its own: the archive's are kept.
         [&](const std::string& name, const std::string& reason) {
-          found += Reject(fmt::format("{}[{}]", origin, name), reason);
+          found += Reject(fmt::format("{}[{}]", origin, Bounded(name)), reason, bytes);
         });
-    if (!n) return Reject(origin, n.error());
-    if (found == 0) return Reject(origin, "zip archive contains no report");
+    if (!n) return budget_.exhausted() ? OverBudget(n.error()) : Reject(origin, n.error(), bytes);
+    if (found == 0) return Reject(origin, "zip archive contains no report", bytes);
+    return found;
+  }
+
+  // The parts of a mail (raw: its bytes), and a rejection when it has more parts than the limit
+  // (the parts before it are read).
+  std::size_t UnpackParts(mime::Mail& mail, std::string_view raw, const std::string& origin,
+                          int depth, bool nested) {
+    std::size_t found = ReadParts(mail, raw, origin, depth, nested);
+    if (mail.too_many_parts) {
+      found += Reject(origin,
+                      fmt::format("more than {} MIME parts (--max-parts): the parts after them "
+                                  "were not read",
+                                  options_.limits().max_mime_parts),
+                      raw);
+    }
     return found;
   }
 
   // A mail that is itself an input (or an mbox message) must hold a report; a mail attached
   // inside another one (a forwarded message, an ARF sample) need not.
-  std::size_t UnpackParts(mime::Mail& mail, const std::string& origin, int depth, bool nested) {
-    if (auto n = TryArf(mail, origin)) return *n;
+  std::size_t ReadParts(mime::Mail& mail, std::string_view raw, const std::string& origin,
+                        int depth, bool nested) {
+    if (auto n = TryArf(mail, raw, origin)) return *n;
     std::size_t found = 0;
     for (auto& part : mail.parts) {
       if (part.is_message) continue;  // its own parts follow in the list
       const std::string label =
-          part.filename.empty() ? fmt::format("{}[part {}]", origin, part.path)
-                                : fmt::format("{}[part {}: {}]", origin, part.path, part.filename);
+          part.filename.empty()
+              ? fmt::format("{}[part {}]", origin, part.path)
+              : fmt::format("{}[part {}: {}]", origin, part.path, Bounded(part.filename));
       found += Unpack(part.data, label, depth + 1, /*inside_mail=*/true);
       if (part.content_type != "text/plain") {  // kept for the plain-text failure report check
         part.data.clear();
@@ -244,13 +332,15 @@ class Extractor {
       }
     }
     if (found == 0) {
-      if (auto n = TryPlainTextFailure(mail, origin)) return *n;
+      if (auto n = TryPlainTextFailure(mail, raw, origin)) return *n;
     }
     if (found == 0 && !nested) {
-      return Reject(origin, mail.subject.empty()
-                                ? std::string("mail contains no DMARC report")
-                                : fmt::format("mail contains no DMARC report (subject \"{}\")",
-                                              mail.subject));
+      return Reject(origin,
+                    mail.subject.empty()
+                        ? std::string("mail contains no DMARC report")
+                        : fmt::format("mail contains no DMARC report (subject \"{}\")",
+                                      Bounded(mail.subject)),
+                    raw);
     }
     return found;
   }
@@ -258,35 +348,49 @@ class Extractor {
   std::size_t UnpackMail(std::string_view bytes, const std::string& origin, int depth,
                          bool nested) {
     auto mail = mime::ParseMail(bytes, options_.limits());
-    if (!mail) return nested ? 0 : Reject(origin, mail.error());
-    return UnpackParts(*mail, origin, depth, nested);
+    if (!mail) return nested ? 0 : Reject(origin, mail.error(), bytes);
+    return UnpackParts(*mail, bytes, origin, depth, nested);
   }
 
   std::size_t UnpackMbox(std::string_view bytes, const std::string& origin, int depth) {
     std::size_t found = 0;
     auto n = mime::ForEachMboxMail(
-        bytes, options_.limits(), [&](std::size_t index, Result<mime::Mail>&& mail) {
+        bytes, options_.limits(),
+        [&](std::size_t index, Result<mime::Mail>&& mail, std::string_view raw) {
+          if (over_budget_) return;
           const std::string label = fmt::format("{}[message {}]", origin, index);
           if (!mail) {
-            found += Reject(label, mail.error());
+            found += Reject(label, mail.error(), raw);
           } else {
-            found += UnpackParts(*mail, label, depth + 1, /*nested=*/false);
+            found += UnpackParts(*mail, raw, label, depth + 1, /*nested=*/false);
           }
         });
-    if (!n) found += Reject(origin, n.error());
+    if (!n) found += Reject(origin, n.error(), bytes);
     return found;
   }
 
   const ExtractOptions& options_;
   Extracted& out_;
+  archive::DecompressionBudget budget_;     // one for the whole input, every level of nesting
+  std::size_t raw_left_;                    // bytes the input's rejections may still keep
+  std::size_t dropped_ = 0;                 // rejections over Limits::max_rejections
+  std::optional<std::string> over_budget_;  // why the input as a whole is rejected
 };
 
 }  // namespace
 
+Rejection RejectItem(std::string_view origin, std::string_view reason, std::string_view item,
+                     std::size_t raw_bytes, parse::KeepSample keep) {
+  return {Bounded(origin), Bounded(reason), store::Sha256Hex(item), item.size(),
+          RejectedBytesToKeep(item, raw_bytes, keep)};
+}
+
 Extracted ExtractReports(std::string_view bytes, const std::string& origin,
                          const ExtractOptions& options) {
   Extracted out;
-  Extractor(options, out).Unpack(bytes, origin, 0, /*inside_mail=*/false);
+  Extractor extractor(options, out);
+  extractor.Unpack(bytes, origin, 0, /*inside_mail=*/false);
+  extractor.Finish(bytes, origin);
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "model/smtp_tls.h"
 #include "parse/aggregate.h"
 #include "parse/failure.h"
+#include "pipeline/parse_gate.h"
 
 namespace dmarc::pipeline {
 
@@ -41,16 +42,33 @@ struct FoundSmtpTls {
   model::SmtpTlsReport report;
 };
 
+// What was rejected and why. The item is what `origin` names — an mbox message, a zip entry, a
+// part of a mail, the whole input at the top — and a rejection keeps only the first bytes of its
+// own item, within the input's budget (Limits::max_rejected_bytes), never a copy of the input.
 struct Rejection {
-  std::string origin;
+  std::string origin;  // at most kMaxRejectionText bytes, as is `reason`
   std::string reason;
+  std::string sha256;      // hex SHA-256 of the whole item (of no bytes when it was unreadable)
+  std::uint64_t size = 0;  // bytes of the whole item
+  std::string raw;         // its first bytes; empty once the input's budget is spent
 };
+
+// The longest origin or reason kept (a zip entry name or a subject is the sender's choice).
+constexpr std::size_t kMaxRejectionText = 1024;
+
+// A rejection of `item` keeping its first raw_bytes (less for a failure report's mail under
+// `keep`: pipeline/classify.h, RejectedBytesToKeep).
+Rejection RejectItem(std::string_view origin, std::string_view reason, std::string_view item,
+                     std::size_t raw_bytes, parse::KeepSample keep);
 
 struct Extracted {
   std::vector<FoundReport> reports;  // aggregate reports
   std::vector<FoundFailure> failures;
   std::vector<FoundSmtpTls> smtp_tls;
   std::vector<Rejection> rejections;
+  // Bytes of the report payloads parsed (XML, JSON, failure samples), after decompression: what
+  // the reports found cost in memory grows with it (a batch of them is bounded by it).
+  std::uint64_t payload_bytes = 0;
 
   std::size_t ReportCount() const { return reports.size() + failures.size() + smtp_tls.size(); }
 };
@@ -66,10 +84,19 @@ struct ExtractOptions {
   // symbolic link or from a pipe; every other path was found in a folder and must be a regular
   // file, not a link (base/files.h, PathOrigin).
   std::set<std::string> named_inputs;
+  // Keep each rejected item's SHA-256 and first bytes in its Rejection (import and fetch store
+  // them; parse only prints the reasons).
+  bool keep_rejected = false;
+  // Shared by the workers of one ingest: bounds the memory spent parsing at once (not owned;
+  // none: no bound, as for `parse`, whose window bounds what it holds).
+  ParseGate* gate = nullptr;
   const Limits& limits() const { return aggregate.limits; }
 };
 
-// Extracts every report from one input's bytes. Never throws for bad input.
+// Extracts every report from one input's bytes. Never throws for bad input. Limits that bound
+// the input as a whole (the decompression budget shared by every level of nesting) reject it
+// as a whole: one rejection, no reports. Rejections beyond Limits::max_rejections are counted in
+// one last rejection.
 Extracted ExtractReports(std::string_view bytes, const std::string& origin,
                          const ExtractOptions& options);
 

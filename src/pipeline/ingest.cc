@@ -5,11 +5,11 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <new>
 
 #include "base/files.h"
 #include "pipeline/classify.h"
 #include "pipeline/ordered_parallel.h"
-#include "store/sha256.h"
 
 namespace dmarc::pipeline {
 
@@ -37,8 +37,8 @@ class FileList : public collect::Source {
   std::size_t next_ = 0;
 };
 
-// What an input weighs in a batch: its records; a failure or SMTP TLS report about as much as a
-// few records.
+// What an input weighs in a batch (batch_records): its records; a failure or SMTP TLS report
+// about as much as a few records.
 std::size_t Weight(const InputResult& in) {
   std::size_t n = 10 * (in.extracted.failures.size() + in.extracted.smtp_tls.size());
   for (const auto& f : in.extracted.reports) n += f.aggregate.records.size();
@@ -48,29 +48,49 @@ std::size_t Weight(const InputResult& in) {
 }  // namespace
 
 InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
-                          const ExtractOptions& options, std::size_t raw_bytes) {
+                          const ExtractOptions& options) {
   InputResult out;
-  out.extracted = ExtractReports(bytes, label, options);
-  if (!out.extracted.rejections.empty()) {
-    out.sha256 = store::Sha256Hex(bytes);
-    out.size = bytes.size();
-    out.head = RejectedBytesToKeep(bytes, raw_bytes, options.keep_sample);
+  try {
+    out.extracted = ExtractReports(bytes, label, options);
+  } catch (const std::bad_alloc&) {
+    // The limits keep an input far below any sane memory cap; should one still exhaust it, the
+    // input is rejected (and its mail filed) instead of ending the process, which would only
+    // read the same mail again on the next run.
+    out.extracted = Extracted{};
+    const std::size_t keep = options.keep_rejected ? options.limits().max_rejected_bytes : 0;
+    out.extracted.rejections.push_back(
+        RejectItem(label, "out of memory while extracting this input: the whole input is rejected",
+                   bytes, std::min(bytes.size(), keep), options.keep_sample));
   }
   return out;
 }
 
-InputResult ExtractInput(const std::string& path, const ExtractOptions& options,
-                         std::size_t raw_bytes) {
+InputResult ExtractInput(const std::string& path, const ExtractOptions& options) {
   const std::string label = path == "-" ? "<stdin>" : path;
   const bool named = options.named_inputs.count(path) > 0;
   auto bytes = ReadInput(path, options.limits(),
                          named ? PathOrigin::kNamedByUser : PathOrigin::kFoundInFolder);
   if (!bytes) {
     InputResult out;
-    out.extracted.rejections.push_back({label, bytes.error()});
+    out.extracted.rejections.push_back(
+        RejectItem(label, bytes.error(), {}, 0, options.keep_sample));
     return out;
   }
-  return ExtractBuffer(*bytes, label, options, raw_bytes);
+  return ExtractBuffer(*bytes, label, options);
+}
+
+std::size_t HeldBytes(const InputResult& input) {
+  // A parsed report holds about kModelBytesPerPayloadByte bytes of model per byte of its XML
+  // (measured with reports of 12 and 100 MB: docs/security.md, "Memory"); the rest is what the
+  // input keeps as it is.
+  constexpr std::size_t kModelBytesPerPayloadByte = 8;
+  const Extracted& e = input.extracted;
+  std::size_t n = static_cast<std::size_t>(e.payload_bytes) * kModelBytesPerPayloadByte;
+  for (const auto& r : e.reports) n += r.raw_xml_gzip.size() + r.origin.size();
+  for (const auto& r : e.rejections) {
+    n += r.raw.size() + r.origin.size() + r.reason.size() + r.sha256.size();
+  }
+  return n;
 }
 
 struct Ingest::InFlight {
@@ -83,7 +103,10 @@ struct Ingest::InFlight {
 
 Ingest::Ingest(store::ReportStore& st, const IngestOptions& options, IngestObserver& observer)
     : store_(st), options_(options), observer_(observer) {
-  options_.extract.keep_raw_xml = true;  // the store keeps each report's XML (dashboard, export)
+  options_.extract.keep_raw_xml = true;   // the store keeps each report's XML (dashboard, export)
+  options_.extract.keep_rejected = true;  // and each rejected item's first bytes
+  gate_ = std::make_unique<ParseGate>(options_.extract.limits().max_batch_bytes);
+  options_.extract.gate = gate_.get();
 }
 
 Status Ingest::Drain(collect::Source& source, const std::atomic<bool>& stop) {
@@ -110,7 +133,8 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
   observer_.OnStart(source, *waiting);
   std::unique_ptr<InFlight> previous;
   Status status = Ok();
-  auto commit = [&](std::unique_ptr<InFlight> current) {
+  // heavy: the batch holds max_batch_bytes or more.
+  auto commit = [&](std::unique_ptr<InFlight> current, bool heavy) {
     if (previous) {
       status = Finish(*previous, source);
       previous.reset();
@@ -120,10 +144,14 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
     previous->stored = std::async(std::launch::async, [this, f = previous.get()] {
       return StoreResults(store_, f->results, options_.enricher, &f->enriched);
     });
-    if (!items_are_paths) return true;
+    if (!items_are_paths && !heavy) return true;
     // Files (import) are read from a local disk in no time: overlapping their extraction with
     // the commit would only hold a second batch in memory (+60 % peak for ~5 % speed, see
-    // docs/benchmarks.md). Mail sources overlap, to hide the network behind the commit.
+    // docs/benchmarks.md). Mail sources overlap, to hide the network behind the commit, unless
+    // the batch is heavy: then a second one beside it is what the byte bound is for, and no
+    // report is parsed meanwhile either (the whole gate is taken once the parses in progress end).
+    const ParseGate::Pass quiet =
+        heavy ? gate_->Enter(options_.extract.limits().max_batch_bytes) : ParseGate::Pass();
     status = Finish(*previous, source);
     previous.reset();
     return static_cast<bool>(status);
@@ -137,32 +165,30 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
     }
     if (batch->empty()) break;
     auto current = std::make_unique<InFlight>();
-    std::size_t weight = 0;
+    std::size_t weight = 0, held = 0;
     bool ok = true;
     RunOrdered<InputResult>(
         batch->size(), jobs, jobs * 4,
-        [&](std::size_t i) {
-          const collect::MailItem& item = (*batch)[i];
-          if (item.error) {
-            InputResult r;
-            r.extracted.rejections.push_back({item.label, *item.error});
-            return r;
-          }
-          if (items_are_paths) return ExtractInput(item.id, options_.extract, options_.raw_bytes);
-          return ExtractBuffer(item.bytes, item.label, options_.extract, options_.raw_bytes);
-        },
+        [&](std::size_t i) { return ExtractItem((*batch)[i], items_are_paths); },
         [&](std::size_t i, InputResult&& r) {
           observer_.OnInput(r);
           weight += Weight(r);
+          held += HeldBytes(r);
           current->ids.push_back((*batch)[i].id);
           current->results.push_back(std::move(r));
-          if (ok && weight >= options_.batch_records) {
-            ok = commit(std::move(current));
+          if (ok && (weight >= options_.batch_records ||
+                     held >= options_.extract.limits().max_batch_bytes)) {
+            ok = commit(std::move(current), held >= options_.extract.limits().max_batch_bytes);
             current = std::make_unique<InFlight>();
-            weight = 0;
+            weight = held = 0;
           }
-        });
-    if (!ok || (!current->results.empty() && !commit(std::move(current)))) break;
+        },
+        // Results waiting for an earlier one (while a commit blocks the emitting thread) are
+        // bounded by bytes too.
+        HeldBytes, options_.extract.limits().max_batch_bytes);
+    if (!ok || (!current->results.empty() &&
+                !commit(std::move(current), held >= options_.extract.limits().max_batch_bytes)))
+      break;
   }
   if (previous) {
     Status last = Finish(*previous, source);
@@ -170,6 +196,21 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
   }
   observer_.OnEnd();
   return status;
+}
+
+InputResult Ingest::ExtractItem(collect::MailItem& item, bool is_path) const {
+  if (item.error) {
+    InputResult r;
+    r.extracted.rejections.push_back(
+        RejectItem(item.label, *item.error, {}, 0, options_.extract.keep_sample));
+    return r;
+  }
+  if (is_path) return ExtractInput(item.id, options_.extract);
+  InputResult r = ExtractBuffer(item.bytes, item.label, options_.extract);
+  // The mail's bytes are not needed any more (filing uses its id): a batch holds its extracted
+  // reports, not its mails as well.
+  std::string().swap(item.bytes);
+  return r;
 }
 
 // Waits for the batch's commit, then files its inputs.

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,25 +22,29 @@
 
 namespace dmarc::pipeline {
 
-// One input extracted, keeping what is needed to store a rejection.
+// One input extracted; each of its rejections keeps what is needed to store it (its item's
+// SHA-256, size and first bytes, with ExtractOptions::keep_rejected).
 struct InputResult {
   Extracted extracted;
-  // Only filled when the input has rejections.
-  std::string sha256;
-  std::uint64_t size = 0;
-  std::string head;  // the first raw_bytes of the input
 };
 
 // The reports of the file at path ("-": standard input); `parse` uses it too.
-InputResult ExtractInput(const std::string& path, const ExtractOptions& options,
-                         std::size_t raw_bytes);
-// The same for bytes in memory; label names the input in origins and messages.
+InputResult ExtractInput(const std::string& path, const ExtractOptions& options);
+// The same for bytes in memory; label names the input in origins and messages. An input that
+// runs out of memory while extracted (whatever the limits let through) is one rejection, so a
+// collection moves on past it.
 InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
-                          const ExtractOptions& options, std::size_t raw_bytes);
+                          const ExtractOptions& options);
+
+// What an extracted input holds in memory, estimated from its payloads and rejections: what a
+// batch of inputs is bounded by (Limits::max_batch_bytes).
+std::size_t HeldBytes(const InputResult& input);
 
 // Stores every report and rejection of these inputs as one batch: the one place where extracted
 // reports enter the store. With an enricher, the sources of reports the store does not have yet
-// are enriched first (adding to *enrich_total). Returns once the batch is committed.
+// are enriched first (adding to *enrich_total). Returns once the batch is committed. The bytes
+// the rejections kept are moved into the store's batch (not copied): afterwards the inputs'
+// rejections have their origin and reason only.
 Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<InputResult>& inputs,
                                         enrich::Enricher* enricher = nullptr,
                                         enrich::LookupStats* enrich_total = nullptr);
@@ -72,10 +77,12 @@ struct IngestOptions {
   ExtractOptions extract;  // keep_raw_xml is turned on: the store keeps each report's XML
   unsigned jobs = 1;
   enrich::Enricher* enricher = nullptr;  // nullptr: enrichment is off
-  std::size_t raw_bytes = 1024 * 1024;   // first bytes of a rejected input kept
   // A batch is committed once its inputs hold this many records (a failure or SMTP TLS report
   // counts 10), else at the end of the source's batch (files: at most 1000 inputs).
   std::size_t batch_records = SIZE_MAX;
+  // A batch is also committed once its inputs hold extract.limits().max_batch_bytes in memory
+  // (HeldBytes()), so that the reports held at once are bounded by bytes whatever their count:
+  // see docs/security.md ("Memory").
 };
 
 class Ingest {
@@ -97,11 +104,14 @@ class Ingest {
   struct InFlight;
   Status Run(collect::Source& source, const std::atomic<bool>& stop, bool items_are_paths);
   Status Finish(InFlight& f, collect::Source& source);
+  // One input of a batch (a path to read, or a mail, whose bytes it releases), extracted.
+  InputResult ExtractItem(collect::MailItem& item, bool is_path) const;
 
   store::ReportStore& store_;
   IngestOptions options_;
   IngestObserver& observer_;
   std::optional<Error> store_error_;  // the last commit's error, kind and message
+  std::unique_ptr<ParseGate> gate_;   // parsing at once costs at most max_batch_bytes
 };
 
 }  // namespace dmarc::pipeline

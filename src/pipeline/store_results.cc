@@ -21,14 +21,16 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
     batch.sources_enriched_at = EnrichBeforeStore(*enricher, st, reports, failures, now,
                                                   enrich_total ? enrich_total : &ignored);
   }
-  for (const auto& in : inputs) {
+  for (auto& in : inputs) {
     for (const auto& f : in.extracted.reports) {
       batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml_gzip, f.raw_xml_size});
     }
     for (const auto& f : in.extracted.failures) batch.failures.push_back({f.origin, &f.report});
     for (const auto& f : in.extracted.smtp_tls) batch.smtp_tls.push_back({f.origin, &f.report});
-    for (const auto& r : in.extracted.rejections) {
-      batch.rejections.push_back({now, r.origin, r.reason, in.sha256, in.size, in.head});
+    for (auto& r : in.extracted.rejections) {
+      // Moved, not copied: a batch of rejections holds each kept byte once.
+      batch.rejections.push_back({now, r.origin, r.reason, r.sha256, r.size, std::move(r.raw)});
+      r.raw.clear();
     }
   }
   return st.Store(batch);
