@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <zxcvbn.h>
 
+#include <array>
 #include <cstdio>
 #include <fstream>
 
@@ -197,8 +198,17 @@ std::string Auth::Cookie(const std::string& value, long max_age) const {
 }
 
 bool Auth::TokenMatches(const std::string& candidate) const {
-  return !token_.empty() && candidate.size() == token_.size() &&
-         sodium_memcmp(candidate.data(), token_.data(), token_.size()) == 0;
+  if (token_.empty()) return false;
+  // Digests of equal size are compared, so not even the token's length shows in the timing.
+  const auto digest = [](const std::string& s) {
+    std::array<unsigned char, crypto_generichash_BYTES> d{};
+    crypto_generichash(d.data(), d.size(), reinterpret_cast<const unsigned char*>(s.data()),
+                       s.size(), nullptr, 0);
+    return d;
+  };
+  const auto a = digest(candidate);
+  const auto b = digest(token_);
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 bool Auth::PasswordMatches(const std::string& user, const std::string& password) const {
