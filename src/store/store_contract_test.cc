@@ -288,6 +288,28 @@ TEST_P(StoreContract, RawBytesAreBoundedByTheLimit) {
   EXPECT_EQ((*list)[0].size, 5000u);
 }
 
+// The same item can be rejected first with fewer bytes kept (its input's budget was spent) and
+// later with more: the store keeps the longer copy, not the first one it saw.
+TEST_P(StoreContract, ALongerCopyOfARejectedItemCompletesTheShorterOne) {
+  auto st = OpenFresh();
+  const std::string raw(3000, 'z');
+  Batch first;
+  first.rejections.push_back(
+      {1, "a.mbox[message 9]", "no report", Sha256Hex(raw), raw.size(), raw.substr(0, 10)});
+  ASSERT_TRUE(st->Store(first).ok());
+  Batch second;
+  second.rejections.push_back({2, "b.eml", "no report", Sha256Hex(raw), raw.size(), raw});
+  ASSERT_TRUE(st->Store(second).ok());
+  Batch shorter;
+  shorter.rejections.push_back(
+      {3, "c.eml", "no report", Sha256Hex(raw), raw.size(), raw.substr(0, 5)});
+  ASSERT_TRUE(st->Store(shorter).ok());
+  auto list = st->Rejections();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  for (const auto& r : *list) EXPECT_EQ(r.raw, raw) << r.origin;
+}
+
 TEST_P(StoreContract, ReopeningKeepsDataAndSchema) {
   auto st = OpenFresh();
   const auto reports = Samples({"aggregate/empty_reason.xml"});

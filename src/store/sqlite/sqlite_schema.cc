@@ -77,7 +77,9 @@ const SqliteStore::StatementSql SqliteStore::kWriteStatements[] = {
     {&SqliteStore::set_record_range_,
      "UPDATE aggregate_reports SET first_record = ?2, record_count = ?3 WHERE id = ?1"},
     {&SqliteStore::insert_blob_,
-     "INSERT INTO rejected_blobs (sha256, size, raw) VALUES (?1,?2,?3) ON CONFLICT DO NOTHING"},
+     // An item first kept with fewer bytes (its input's budget was spent) gets the longer copy.
+     "INSERT INTO rejected_blobs (sha256, size, raw) VALUES (?1,?2,?3) ON CONFLICT (sha256) DO"
+     " UPDATE SET raw = excluded.raw WHERE length(excluded.raw) > length(rejected_blobs.raw)"},
     {&SqliteStore::insert_failure_,
      "INSERT INTO failure_reports (arrival_ts, reported_domain, source_ip, feedback_type,"
      " data, origin, imported_at, dedup_key) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"
