@@ -194,6 +194,9 @@ echo "== fetch: $store_reports report mails from a loopback Dovecot (IMAPS), sto
 [ -x /usr/sbin/dovecot ] || { echo "dovecot is missing (install dovecot-imapd)" >&2; exit 2; }
 "$build/bench/dmarc-bench-corpus" --out "$work/mails" --reports "$store_reports" --seed 3 --mails | sed 's/^/   /'
 dv="$work/dovecot"
+# Dovecot's auth and mail processes run unprivileged: they must reach the folders below $work
+# (mktemp makes it 0700).
+chmod 711 "$work"
 dv_run=$(mktemp -d /tmp/dv-bench-XXXXXX)  # short: Dovecot's Unix sockets live here
 chmod 755 "$dv_run"
 mkdir -p "$dv/state" "$dv/home/dmarc/Maildir/cur" "$dv/home/dmarc/Maildir/tmp"
@@ -237,7 +240,7 @@ CONF
 /usr/sbin/dovecot -F -c "$dv/dovecot.conf" &
 dv_pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-printf 's3cret\n' >"$dv/password"
+(umask 077 && printf 's3cret\n' >"$dv/password")
 cat >"$work/fetch.toml" <<CONF
 [store]
 url = "sqlite:$work/fetch.db"
