@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "testing/test_util.h"
 #include "web/server.h"
 
 namespace dmarc::web {
@@ -27,13 +28,7 @@ constexpr const char* kToken = "9f4c2b7e18a05d63c9e1f47a2b8d06e35a7c19f2e4b80d6a
 
 class AuthTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dmarc-auth-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = dmarc::testing::FreshTestDir("dmarc-auth"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string Write(const std::string& name, const std::string& text) {

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "testing/test_util.h"
 #include "web/auth.h"
 #include "web/server.h"
 
@@ -163,13 +164,7 @@ long PeakKb() { return StatusKb("VmHWM"); }
 
 class ServerLimitsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dmarc-limits-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = dmarc::testing::FreshTestDir("dmarc-limits"); }
   void TearDown() override {
     if (server_) server_->Stop();
     if (thread_.joinable()) thread_.join();
