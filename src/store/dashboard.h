@@ -74,6 +74,7 @@ class DashboardQueries {
 
 // Opens the dashboard's own read connection to the store named by url (as OpenStore), after
 // OpenStore has created or migrated it.
-Result<std::unique_ptr<DashboardQueries>> OpenDashboard(const std::string& url);
+Result<std::unique_ptr<DashboardQueries>> OpenDashboard(const std::string& url,
+                                                        const OpenOptions& options = {});
 
 }  // namespace dmarc::store

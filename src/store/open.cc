@@ -5,6 +5,7 @@
 
 #include "base/files.h"
 #include "base/time.h"
+#include "store/pg/pg_store.h"
 #include "store/sha256.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
@@ -61,11 +62,13 @@ Result<std::string> SqlitePathFromUrl(const std::string& url) {
   if (url.starts_with("sqlite:")) {
     path = url.substr(7);
     if (path.starts_with("//")) path = path.substr(2);  // sqlite:///abs/path
+  } else if (IsPostgresUrl(url)) {
+    return MakeError(ErrorKind::kUnsupported, "a PostgreSQL store is not a SQLite file");
   } else if (url.find("://") != std::string::npos) {
     return MakeError(ErrorKind::kUnsupported,
-                     fmt::format("unsupported store URL \"{}\": use sqlite:PATH or a file path "
-                                 "(postgresql:// comes in a later version)",
-                                 url));
+                     fmt::format("unsupported store URL \"{}\": use sqlite:PATH, a file path "
+                                 "or postgresql://user@host:port/database",
+                                 url.substr(0, url.find("://"))));
   }
   if (path.empty()) return MakeError(ErrorKind::kInvalid, "empty store path");
   return path;
@@ -76,6 +79,7 @@ std::pair<std::int64_t, std::int64_t> DayRange(const Filter& f) {
 }
 
 Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options) {
+  if (IsPostgresUrl(url)) return OpenPgStore(url, options);
   auto sqlite_path = SqlitePathFromUrl(url);
   if (!sqlite_path) return std::move(sqlite_path).error_value();
   const std::string& path = *sqlite_path;
@@ -88,6 +92,12 @@ Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const Ope
     if (Status made = CreatePrivateFile(path); !made) return std::move(made).error_value();
   }
   return OpenSqliteStore(path, options);
+}
+
+Result<std::unique_ptr<DashboardQueries>> OpenDashboard(const std::string& url,
+                                                        const OpenOptions& options) {
+  if (IsPostgresUrl(url)) return OpenPgDashboard(url, options);
+  return OpenSqliteDashboard(url);
 }
 
 }  // namespace dmarc::store

@@ -210,17 +210,21 @@ struct OpenOptions {
   std::size_t max_raw_bytes = 1024 * 1024;  // bytes of a rejected input kept in the store
   int busy_timeout_ms = 120'000;            // how long a writer waits for another one
   int cache_kib = 64 * 1024;                // page cache of the store's connection
+  // PostgreSQL: the password (read from [store] password_file by the caller); empty: libpq
+  // finds one in PGPASSFILE or ~/.pgpass, or the server needs none. Never in a URL or a log.
+  std::string password;
 };
 
 // The file path in a store URL ("sqlite:PATH", "sqlite:///abs/path" or a plain path); an error
-// (kUnsupported) for a URL of another back end. The one parser of store URLs.
+// (kUnsupported) for a URL of another back end (postgresql://: see store/pg/pg_store.h).
 Result<std::string> SqlitePathFromUrl(const std::string& url);
 
 // The filter's days as a half-open range [from, to) of Unix seconds; an open side is far away.
 std::pair<std::int64_t, std::int64_t> DayRange(const Filter& filter);
 
 // Opens (creating and migrating as needed) the store named by url: "sqlite:PATH", or a plain
-// path, which means SQLite too.
+// path, which means SQLite too; or "postgresql://user@host:port/db?sslmode=..." (the database
+// must exist; its tables are created and migrated).
 Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const OpenOptions& options);
 
 }  // namespace dmarc::store

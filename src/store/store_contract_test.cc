@@ -1,5 +1,5 @@
 // The contract every ReportStore implementation must keep (see store.h). Each back end adds
-// itself to kBackends; PostgreSQL will run these same tests.
+// itself to kBackends: SQLite and PostgreSQL (on the suite's shared server) run these same tests.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -20,6 +20,7 @@
 #include "store/dashboard.h"
 #include "store/sha256.h"
 #include "store/store.h"
+#include "testing/postgres.h"
 #include "testing/sqlite_damage.h"
 #include "testing/test_util.h"
 
@@ -56,7 +57,10 @@ const Backend kBackends[] = {
        for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
        return "sqlite:" + file.string();
      }},
+    {"postgres", [](const std::string& test) { return testing::SharedPostgresDatabase(test); }},
 };
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
 std::vector<model::AggregateReport> Samples(const std::vector<std::string>& names) {
   std::vector<model::AggregateReport> out;

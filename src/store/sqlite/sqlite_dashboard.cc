@@ -16,6 +16,7 @@
 #include "store/sqlite/sqlite_dashboard_sources.h"
 #include "store/sqlite/sqlite_dashboard_sql.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace dmarc::store {
 
@@ -384,7 +385,7 @@ const char* SourceGroupColumn(std::string_view group) {
 
 bool IsSourceGroup(std::string_view group) { return SourceGroupColumn(group) != nullptr; }
 
-Result<std::unique_ptr<DashboardQueries>> OpenDashboard(const std::string& url) {
+Result<std::unique_ptr<DashboardQueries>> OpenSqliteDashboard(const std::string& url) {
   auto path = SqlitePathFromUrl(url);
   if (!path) return MakeError(path.error());
   Database db;

@@ -6,11 +6,14 @@
 #include <memory>
 #include <string>
 
+#include "store/dashboard.h"
 #include "store/store.h"
 
 namespace dmarc::store {
 
 Result<std::unique_ptr<ReportStore>> OpenSqliteStore(const std::string& path,
                                                      const OpenOptions& options);
+// The dashboard's read-only connection to the SQLite store named by url.
+Result<std::unique_ptr<DashboardQueries>> OpenSqliteDashboard(const std::string& url);
 
 }  // namespace dmarc::store

@@ -1,0 +1,127 @@
+// The PostgreSQL ReportStore's class, shared by the files that implement it, one concern each:
+// pg_schema.cc (connecting, migrations, retries), pg_write.cc (Store, AggregatesStored, the
+// monthly partitions), pg_read.cc (stats, export, rejections), pg_ip_cache.cc (the address
+// cache and enrichment of stored records), pg_retention.cc (Purge, Compact, SizeOnDisk) and
+// pg_health.cc (Ping, Health, CheckIntegrity). The dashboard's queries: pg_dashboard*.cc.
+// Internal to the store module: everyone else uses OpenPgStore (pg_store.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/pg/pg_db.h"
+#include "store/store.h"
+
+namespace dmarc::store {
+
+// PostgreSQL's schema migrations, in order: entry i migrates version i to i + 1 (the text of
+// src/store/pg/migrations/000{i+1}_*.sql). The schema version of this program is their number.
+std::span<const std::string_view> PgSchemaMigrations();
+
+namespace pg_impl {
+
+using pg::Connection;
+using pg::Params;
+using pg::Rows;
+
+// Connects to url (a postgresql:// URL without a password) with options.password, if any;
+// `label` names the server in messages.
+Result<Connection> Connect(const std::string& url, const OpenOptions& options);
+
+class PgStore final : public ReportStore {
+ public:
+  PgStore(Connection conn, std::string url, std::string label, OpenOptions options)
+      : conn_(std::move(conn)),
+        url_(std::move(url)),
+        label_(std::move(label)),
+        options_(std::move(options)) {}
+
+  // Migrates the schema (under an advisory lock, so concurrent openers wait for one another).
+  Result<bool> Init();
+
+  Result<BatchResult> Store(const Batch& batch) override;
+  Result<Stats> QueryStats(const Filter& filter) override;
+  Result<std::size_t> ForEachAggregate(
+      const Filter& filter, const std::function<void(model::AggregateReport&&)>& visit) override;
+  Result<std::size_t> ForEachFailure(
+      const Filter& filter, const std::function<void(model::FailureReport&&)>& visit) override;
+  Result<std::size_t> ForEachSmtpTls(
+      const Filter& filter, const std::function<void(model::SmtpTlsReport&&)>& visit) override;
+  Result<std::vector<RejectedInput>> Rejections() override;
+  Result<std::vector<bool>> AggregatesStored(
+      const std::vector<const model::AggregateReport*>& reports) override;
+  Result<std::vector<IpInfoRow>> GetIpInfo(const std::vector<std::string>& ips,
+                                           std::int64_t now) override;
+  Result<bool> PutIpInfo(const std::vector<IpInfoRow>& rows) override;
+  Result<bool> PutSourceInfo(const std::vector<model::Source>& sources) override;
+  Result<std::vector<std::string>> SourceIpsToEnrich(std::int64_t enriched_before) override;
+  Result<std::size_t> UpdateSources(const std::vector<model::Source>& sources,
+                                    std::int64_t enriched_at,
+                                    std::int64_t enriched_before) override;
+  Result<PurgeResult> Purge(std::int64_t cutoff) override;
+  Result<bool> Compact() override;
+  std::uint64_t SizeOnDisk() const override;
+  Result<bool> Ping() override;
+  Result<bool> Health() override;
+  Result<bool> CheckIntegrity() override;
+  std::string Describe() const override { return label_; }
+
+  Connection& connection() { return conn_; }
+
+ private:
+  // ---- Transactions (pg_schema.cc) ----
+  // Runs body in one transaction (BEGIN ... COMMIT), again from the start when it fails with a
+  // retryable error (serialization failure, deadlock, lost connection: the connection is
+  // re-established with backoff), for up to options_.busy_timeout_ms. A body must be safe to
+  // run again: everything it did before the failure was rolled back.
+  template <class T>
+  Result<T> InTransaction(const std::function<Result<T>()>& body, bool read_only = false);
+  // Waits before attempt `attempt` (1, 2, ...) and reconnects if the connection is down;
+  // false when the time allowed is spent.
+  bool BackOff(int attempt, std::int64_t deadline_ms);
+  static std::int64_t NowMs();
+
+  // ---- The write path (pg_write.cc), inside Store's transaction ----
+  Result<BatchResult> StoreOnce(const Batch& batch);
+
+  Connection conn_;
+  std::string url_;
+  std::string label_;
+  OpenOptions options_;
+  // Monthly partitions of aggregate_records known to exist (their first day, Unix seconds).
+  std::vector<std::int64_t> partitions_;
+};
+
+template <class T>
+Result<T> PgStore::InTransaction(const std::function<Result<T>()>& body, bool read_only) {
+  const std::int64_t deadline = NowMs() + options_.busy_timeout_ms;
+  for (int attempt = 1;; ++attempt) {
+    Result<T> r = [&]() -> Result<T> {
+      if (auto b =
+              conn_.Exec(read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+          !b) {
+        return std::move(b).error_value();
+      }
+      Result<T> out = body();
+      if (!out) {
+        (void)conn_.Exec("ROLLBACK");
+        return out;
+      }
+      if (auto c = conn_.Exec("COMMIT"); !c) {
+        (void)conn_.Exec("ROLLBACK");
+        return std::move(c).error_value();
+      }
+      return out;
+    }();
+    if (r || !conn_.LastError().Retryable() || !BackOff(attempt, deadline)) return r;
+  }
+}
+
+}  // namespace pg_impl
+}  // namespace dmarc::store
