@@ -5,6 +5,8 @@
 #include "app/cli.h"
 #include "app/service_commands.h"
 #include "config/config.h"
+#include "store/pg/pg_store.h"
+#include "store/store.h"
 
 namespace dmarc::app {
 
@@ -22,6 +24,26 @@ std::string DescribeSources(const config::Config& c) {
   return out;
 }
 
+// The store's URL as it may be shown (checked: a known back end, no password in it), what reads
+// go where, and where the password comes from; an error for an unusable URL.
+Result<std::string> DescribeStore(const config::StoreConfig& s) {
+  std::string out;
+  for (const std::string* url : {&s.url, &s.read_url}) {
+    if (url->empty()) continue;
+    Result<std::string> shown =
+        store::IsPostgresUrl(*url) ? store::PostgresLabel(*url) : store::SqlitePathFromUrl(*url);
+    if (!shown) {
+      return MakeError(
+          fmt::format("store.{}: {}", url == &s.url ? "url" : "read_url", shown.error()));
+    }
+    out += url == &s.url ? *url : fmt::format(", reads from {}", *url);
+  }
+  if (!s.password.empty()) out += ", password from store.password_file";
+  out += s.retention_days ? fmt::format(" (reports kept {} days)", s.retention_days)
+                          : std::string(" (reports kept forever)");
+  return out;
+}
+
 }  // namespace
 
 int RunCheckConfig(const std::string& file) {
@@ -31,12 +53,15 @@ int RunCheckConfig(const std::string& file) {
     return 1;
   }
   const config::Config& c = *config;
+  auto store = DescribeStore(c.store);
+  if (!store) {
+    fmt::print(stderr, "{}: {}\n", c.file, store.error());
+    return 1;
+  }
   fmt::print("{}: ok\n", c.file);
   for (const auto& w : c.warnings) fmt::print("  warning: {}\n", w);
   fmt::print("  sources: {}\n", DescribeSources(c));
-  fmt::print("  store: {}{}\n", c.store.url,
-             c.store.retention_days ? fmt::format(" (reports kept {} days)", c.store.retention_days)
-                                    : std::string(" (reports kept forever)"));
+  fmt::print("  store: {}\n", *store);
   std::string log = "level " + c.log.level;
   if (c.log.to_stderr) log += ", stderr";
   if (!c.log.file.empty()) log += ", file " + c.log.file;

@@ -24,7 +24,6 @@ struct Command {
   int (*run)();
 };
 
-inline constexpr const char* kDbHelp = "Store URL: sqlite:PATH or a plain path (SQLite)";
 inline constexpr const char* kCsvRawHelp =
     "CSV cells as parsedmarc writes them: no leading ' before a cell starting with = + - @ "
     "(which a spreadsheet would run as a formula)";
@@ -64,5 +63,7 @@ void AddRunOptions(CLI::App& cmd);
 int RunServiceCommand();
 void AddVacuumOptions(CLI::App& cmd);
 int RunVacuumCommand();
+void AddMigrateOptions(CLI::App& cmd);
+int RunMigrateCommand();
 
 }  // namespace dmarc::app

@@ -24,12 +24,9 @@ int RunEnrich(const EnrichCommandOptions& options) {
   eo.enabled = true;
   auto enricher = MakeEnricher(eo, &failed);
   if (!enricher) return 2;
-  auto db = store::OpenStore(options.db, store::OpenOptions{});
-  if (!db) {
-    fmt::print(stderr, "{}\n", db.error());
-    return 2;
-  }
-  store::ReportStore& st = **db;
+  auto db = OpenStoreOrSay(options.store, Access::kWrite);
+  if (!db) return 2;
+  store::ReportStore& st = *db;
   const auto start = std::chrono::steady_clock::now();
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   const std::int64_t stale_before = now - eo.dns_cache_ttl_seconds;
@@ -89,7 +86,7 @@ EnrichCommandOptions& EnrichState() {
 
 void AddEnrichCommandOptions(CLI::App& cmd) {
   EnrichCommandOptions& enrich = EnrichState();
-  cmd.add_option("--db", enrich.db, kDbHelp)->required();
+  AddStoreOptions(cmd, enrich.store);
   cmd.add_flag("-q,--quiet", enrich.quiet, "No summary");
   AddEnrichOptions(cmd, enrich.enrich, false);
 }

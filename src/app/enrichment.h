@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "app/store_target.h"
 #include "enrich/enrich.h"
 #include "store/store.h"
 
@@ -18,7 +19,7 @@ std::unique_ptr<enrich::Enricher> MakeEnricher(const enrich::Options& options, b
 void PrintWarnings(const enrich::LookupStats& stats);
 
 struct EnrichCommandOptions {
-  std::string db;
+  StoreArgs store;
   enrich::Options enrich;
   bool quiet = false;
 };

@@ -15,7 +15,7 @@
 namespace dmarc::app {
 
 int RunExport(const ExportCommandOptions& options) {
-  auto target = OpenForQuery(options.db, options.filter);
+  auto target = OpenForQuery(options.store, options.filter);
   if (!target) return 2;
   FILE* out = stdout;
   if (!options.output.empty() && options.output != "-") {
@@ -108,7 +108,7 @@ ExportCli& ExportState() {
 
 void AddExportOptions(CLI::App& cmd) {
   ExportCli& s = ExportState();
-  cmd.add_option("--db", s.options.db, kDbHelp)->required();
+  AddStoreOptions(cmd, s.options.store);
   cmd.add_option("-f,--format", s.format, "Output format")
       ->check(CLI::IsMember({"json", "csv"}))
       ->capture_default_str();

@@ -19,6 +19,7 @@
 #include "app/cli.h"
 #include "app/enrichment.h"
 #include "app/progress.h"
+#include "app/store_target.h"
 #include "collect/source.h"
 #include "config/config.h"
 #include "log/log.h"
@@ -137,7 +138,8 @@ std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& 
   std::vector<std::unique_ptr<collect::Source>> out;
   if (c.imap) out.push_back(collect::MakeImapSource(*c.imap, max));
   if (c.pop3) {
-    // POP3 keeps its state file beside the store's file.
+    // POP3 keeps its state file beside a SQLite store's file; with a PostgreSQL store, in data/
+    // unless [pop3] state_file says where.
     auto path = store::SqlitePathFromUrl(c.store.url);
     const std::string dir = path ? std::filesystem::path(*path).parent_path().string() : "data";
     out.push_back(collect::MakePop3Source(*c.pop3, dir.empty() ? "." : dir, max));
@@ -219,7 +221,7 @@ std::optional<config::Config> LoadConfigAndLogging(const std::string& path,
 int RunFetchLoop(const config::Config& config, const FetchCommandOptions& options) {
   // Batches of mail are small: a smaller page cache than import's keeps memory low for a
   // long-running --watch, at no measurable cost in speed.
-  store::OpenOptions open_options;
+  store::OpenOptions open_options = StoreOpenOptions(config.store);
   open_options.cache_kib = 16 * 1024;
   auto db = store::OpenStore(config.store.url, open_options);
   if (!db) {

@@ -69,12 +69,9 @@ class ImportObserver : public pipeline::IngestObserver {
 }  // namespace
 
 int RunImport(const ImportCommandOptions& options) {
-  auto db = store::OpenStore(options.db, store::OpenOptions{});
-  if (!db) {
-    fmt::print(stderr, "{}\n", db.error());
-    return 2;
-  }
-  store::ReportStore& st = **db;
+  auto db = OpenStoreOrSay(options.store, Access::kWrite);
+  if (!db) return 2;
+  store::ReportStore& st = *db;
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
   for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", EscapeControls(e));
 
@@ -144,7 +141,7 @@ ImportCli& ImportState() {
 
 void AddImportOptions(CLI::App& cmd) {
   ImportCommandOptions& import = ImportState().options;
-  cmd.add_option("--db", import.db, kDbHelp)->required();
+  AddStoreOptions(cmd, import.store);
   cmd.add_option("PATH", import.paths, "Inputs; '-' reads standard input")->required();
   cmd.add_option("-j,--jobs", import.jobs, "Parallel parsers (default: one per core)");
   cmd.add_option("--batch-records", import.batch_records, "Records per transaction")

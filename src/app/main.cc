@@ -42,6 +42,8 @@ constexpr Command kCommands[] = {
      dmarc::app::AddRunOptions, dmarc::app::RunServiceCommand},
     {"vacuum", "Purge reports older than the retention, then compact the store",
      dmarc::app::AddVacuumOptions, dmarc::app::RunVacuumCommand},
+    {"migrate", "Copy a whole store into another (SQLite to PostgreSQL and back), resumable",
+     dmarc::app::AddMigrateOptions, dmarc::app::RunMigrateCommand},
 };
 
 int Main(int argc, char** argv) {

@@ -7,6 +7,7 @@
 
 #include "app/cli.h"
 #include "app/store_commands.h"
+#include "app/store_target.h"
 #include "base/time.h"
 #include "store/dashboard.h"
 #include "store/store.h"
@@ -17,7 +18,7 @@ namespace dmarc::app {
 namespace {
 
 struct ReportCli {
-  std::string db;
+  StoreArgs store;
   std::string output;  // the HTML file to write
   FilterOptions filter;
 };
@@ -31,7 +32,7 @@ ReportCli& ReportState() {
 
 void AddReportOptions(CLI::App& cmd) {
   ReportCli& report = ReportState();
-  cmd.add_option("--db", report.db, kDbHelp)->required();
+  AddStoreOptions(cmd, report.store);
   cmd.add_option("--html", report.output, "The HTML file to write")->required();
   AddFilterOptions(cmd, report.filter);
 }
@@ -46,19 +47,17 @@ int RunReportCommand() {
       return 2;
     }
   }
-  auto st = store::OpenStore(options.db, store::OpenOptions{});
-  if (!st) {
-    fmt::print(stderr, "{}\n", st.error());
-    return 2;
-  }
-  auto q = store::OpenDashboard(options.db);
+  StoreTarget target;
+  auto st = OpenStoreOrSay(options.store, Access::kRead, &target);
+  if (!st) return 2;
+  auto q = store::OpenDashboard(target.ReadUrl(), target.ReadOptions());
   if (!q) {
     fmt::print(stderr, "{}\n", q.error());
     return 2;
   }
-  auto html = web::BuildHtmlReport(**st, **q, {.domain = f.domain, .from = f.from, .to = f.to});
+  auto html = web::BuildHtmlReport(*st, **q, {.domain = f.domain, .from = f.from, .to = f.to});
   if (!html) {
-    fmt::print(stderr, "{}: {}\n", (*st)->Describe(), html.error());
+    fmt::print(stderr, "{}: {}\n", st->Describe(), html.error());
     return 2;
   }
   std::ofstream out(options.output, std::ios::binary | std::ios::trunc);

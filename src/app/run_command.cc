@@ -18,6 +18,7 @@
 #include "app/cli.h"
 #include "app/fetch_command.h"
 #include "app/service_commands.h"
+#include "app/store_target.h"
 #include "base/files.h"
 #include "config/config.h"
 #include "consul/consul.h"
@@ -63,8 +64,8 @@ constexpr std::chrono::seconds kMeasureEvery{60};
 // retention at start and once a day, and measures the store for the metrics every minute.
 class Housekeeping {
  public:
-  Housekeeping(std::string url, int retention_days)
-      : url_(std::move(url)), days_(retention_days), thread_([this] { Loop(); }) {}
+  explicit Housekeeping(StoreTarget target)
+      : target_(std::move(target)), thread_([this] { Loop(); }) {}
   ~Housekeeping() {
     {
       std::lock_guard lock(mutex_);
@@ -78,7 +79,7 @@ class Housekeeping {
 
  private:
   void Loop() {
-    auto db = store::OpenStore(url_, store::OpenOptions{});
+    auto db = target_.Open();
     if (!db) {
       spdlog::default_logger()->error("housekeeping: {}", db.error());
       return;
@@ -103,8 +104,8 @@ class Housekeeping {
     }
   }
 
-  std::string url_;
-  int days_;
+  StoreTarget target_;
+  const int days_ = target_.retention_days;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
@@ -231,8 +232,9 @@ void PrepareDefaultDropFolder(const config::Config& c) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path inbox = c.directory->path;
+  // Only a SQLite store of its own: examples never go into a shared PostgreSQL database.
   auto db = store::SqlitePathFromUrl(c.store.url);
-  const bool first_start = !fs::exists(inbox, ec) && (!db || !fs::exists(*db, ec));
+  const bool first_start = db && !fs::exists(inbox, ec) && !fs::exists(*db, ec);
   if (Status made = CreatePrivateDirectories(inbox); !made) spdlog::warn("{}", made.error());
   if (!first_start) return;
   auto examples = FindExampleReports();
@@ -255,7 +257,10 @@ class Dashboard {
   // The [web] table's options, serving the store of [store].
   static web::ServeOptions For(const config::Config& c) {
     web::ServeOptions o = c.web;
-    o.db = c.store.url;
+    const StoreTarget target = TargetOf(c.store);
+    o.db = target.url;
+    o.read_db = target.read_url;
+    o.db_password = target.options.password;
     return o;
   }
 
@@ -332,7 +337,7 @@ int RunService(const RunCommandOptions& options) {
     spdlog::info("running with {}", config->file);
     UpdateConsul(registered, *config);
     {
-      Housekeeping housekeeping(config->store.url, config->store.retention_days);
+      Housekeeping housekeeping(TargetOf(config->store));
       FetchCommandOptions fetch;
       fetch.config = options.config;
       fetch.watch = true;

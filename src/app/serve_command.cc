@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "app/cli.h"
+#include "app/store_target.h"
 #include "base/files.h"
 #include "web/server.h"
 
@@ -17,11 +18,16 @@ web::ServeOptions& ServeState() {
   return state;
 }
 
+StoreArgs& ServeStore() {
+  static StoreArgs state;
+  return state;
+}
+
 }  // namespace
 
 void AddServeOptions(CLI::App& cmd) {
   web::ServeOptions& serve = ServeState();
-  cmd.add_option("--db", serve.db, kDbHelp)->required();
+  AddStoreOptions(cmd, ServeStore(), /*read_db=*/true);
   cmd.add_option("--listen", serve.listen,
                  "HOST:PORT to listen on; beyond loopback only with authentication")
       ->capture_default_str();
@@ -59,7 +65,15 @@ void AddServeOptions(CLI::App& cmd) {
 
 // StartServer, print the address, Run. Exit status 0, or 2 on a setup error.
 int RunServeCommand() {
-  const web::ServeOptions& options = ServeState();
+  web::ServeOptions& options = ServeState();
+  auto target = ResolveStore(ServeStore());
+  if (!target) {
+    fmt::print(stderr, "{}\n", target.error());
+    return 2;
+  }
+  options.db = target->url;
+  options.read_db = target->read_url;
+  options.db_password = target->options.password;
   // A token or password hashes in a file others can read are only as secret as that file.
   for (const auto& [flag, file] : {std::pair{"--token-file", &options.token_file},
                                    std::pair{"--users", &options.users_file}}) {
@@ -73,7 +87,7 @@ int RunServeCommand() {
     fmt::print(stderr, "{}\n", server.error());
     return 2;
   }
-  fmt::print(stderr, "dmarc-report: serving {} on {}/\n", options.db, (*server)->Url());
+  fmt::print(stderr, "dmarc-report: serving {} on {}/\n", target->ReadUrl(), (*server)->Url());
   std::fflush(stderr);
   return (*server)->Run() ? 0 : 2;
 }

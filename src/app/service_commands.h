@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "app/store_target.h"
 #include "base/result.h"
 #include "store/store.h"
 
@@ -15,8 +16,7 @@ namespace dmarc::app {
 int RunCheckConfig(const std::string& file);
 
 struct VacuumCommandOptions {
-  std::string db;
-  std::string config;                 // store.url and store.retention_days from here
+  StoreArgs store;                    // store.url and store.retention_days from its --config
   std::optional<int> retention_days;  // overrides the config; 0: purge nothing
   bool quiet = false;
 };

@@ -25,7 +25,7 @@ std::string Percent(std::uint64_t part, std::uint64_t whole) {
 }  // namespace
 
 int RunStats(const StatsCommandOptions& options) {
-  auto target = OpenForQuery(options.db, options.filter);
+  auto target = OpenForQuery(options.store, options.filter);
   if (!target) return 2;
   auto stats = target->store->QueryStats(target->filter);
   if (!stats) {
@@ -78,7 +78,7 @@ StatsCommandOptions& StatsState() {
 
 void AddStatsOptions(CLI::App& cmd) {
   StatsCommandOptions& stats = StatsState();
-  cmd.add_option("--db", stats.db, kDbHelp)->required();
+  AddStoreOptions(cmd, stats.store);
   AddFilterOptions(cmd, stats.filter);
   cmd.add_flag("--json", stats.json, "Print the totals as JSON");
 }

@@ -28,18 +28,15 @@ Result<store::Filter> ToFilter(const FilterOptions& f) {
 
 }  // namespace
 
-std::optional<QueryTarget> OpenForQuery(const std::string& db, const FilterOptions& options) {
+std::optional<QueryTarget> OpenForQuery(const StoreArgs& args, const FilterOptions& options) {
   auto filter = ToFilter(options);
   if (!filter) {
     fmt::print(stderr, "{}\n", filter.error());
     return std::nullopt;
   }
-  auto st = store::OpenStore(db, store::OpenOptions{});
-  if (!st) {
-    fmt::print(stderr, "{}\n", st.error());
-    return std::nullopt;
-  }
-  return QueryTarget{*filter, std::move(st).value()};
+  auto st = OpenStoreOrSay(args, Access::kRead);
+  if (!st) return std::nullopt;
+  return QueryTarget{*filter, std::move(st)};
 }
 
 }  // namespace dmarc::app

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/parse_command.h"
+#include "app/store_target.h"
 #include "base/limits.h"
 #include "enrich/enrich.h"
 #include "store/store.h"
@@ -21,7 +22,7 @@ struct FilterOptions {
 };
 
 struct ImportCommandOptions {
-  std::string db;
+  StoreArgs store;
   std::vector<std::string> paths;
   unsigned jobs = 0;
   double timespan_threshold_hours = 24.0;
@@ -34,13 +35,13 @@ struct ImportCommandOptions {
 };
 
 struct StatsCommandOptions {
-  std::string db;
+  StoreArgs store;
   FilterOptions filter;
   bool json = false;
 };
 
 struct ExportCommandOptions {
-  std::string db;
+  StoreArgs store;
   FilterOptions filter;
   OutputFormat format = OutputFormat::kJson;
   std::string type = "aggregate";
@@ -53,9 +54,9 @@ struct QueryTarget {
   std::unique_ptr<store::ReportStore> store;
 };
 
-// Opens the store of `db` for the filter of `options`; prints why and returns nothing when
-// either is unusable.
-std::optional<QueryTarget> OpenForQuery(const std::string& db, const FilterOptions& options);
+// Opens the store of `args` for reading (its read_url, if any) for the filter of `options`;
+// prints why and returns nothing when either is unusable.
+std::optional<QueryTarget> OpenForQuery(const StoreArgs& args, const FilterOptions& options);
 
 int RunImport(const ImportCommandOptions& options);
 int RunStats(const StatsCommandOptions& options);

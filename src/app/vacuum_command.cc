@@ -11,22 +11,13 @@
 namespace dmarc::app {
 
 int RunVacuum(const VacuumCommandOptions& options) {
-  std::string url = options.db;
-  int days = options.retention_days.value_or(0);
-  if (!options.config.empty()) {
-    auto config = config::LoadConfig(options.config, config::ProcessEnvironment());
-    if (!config) {
-      fmt::print(stderr, "{}\n", config.error());
-      return 2;
-    }
-    if (url.empty()) url = config->store.url;
-    if (!options.retention_days) days = config->store.retention_days;
-  }
-  if (url.empty()) {
-    fmt::print(stderr, "vacuum: give --db URL or --config FILE\n");
+  auto target = ResolveStore(options.store);
+  if (!target) {
+    fmt::print(stderr, "vacuum: {}\n", target.error());
     return 2;
   }
-  auto db = store::OpenStore(url, store::OpenOptions{});
+  const int days = options.retention_days.value_or(target->retention_days);
+  auto db = target->Open();
   if (!db) {
     fmt::print(stderr, "{}\n", db.error());
     return 1;
@@ -68,9 +59,7 @@ VacuumCommandOptions& VacuumState() {
 
 void AddVacuumOptions(CLI::App& cmd) {
   VacuumCommandOptions& vacuum = VacuumState();
-  cmd.add_option("--db", vacuum.db, kDbHelp);
-  cmd.add_option("-c,--config", vacuum.config,
-                 "Take store.url and store.retention_days from this configuration");
+  AddStoreOptions(cmd, vacuum.store);
   cmd.add_option("--retention-days", vacuum.retention_days,
                  "Purge what is older than this many days (0: only compact)")
       ->check(CLI::Range(0, 100000));

@@ -284,7 +284,10 @@ class Table {
 
 void Bind(Table& t, StoreConfig& c) {
   t.Str("url", c.url);
+  t.Str("read_url", c.read_url);
   t.Integer("retention_days", c.retention_days, 0, 100000);
+  t.Secret("password", c.password);
+  if (c.url.empty()) t.Error("url", "must not be empty");
 }
 
 // "udp://host:port", "tcp://host:port", "host:port" or "host" (UDP; port 514); [v6] in brackets.
@@ -551,6 +554,32 @@ EnvLookup ProcessEnvironment() {
   return [](const std::string& name) -> const char* { return std::getenv(name.c_str()); };
 }
 
+Result<StoreConfig> LoadStoreConfig(const std::string& path, const EnvLookup& env,
+                                    std::vector<std::string>& secrets,
+                                    std::vector<std::string>& warnings) {
+  toml::table root;
+  if (!path.empty()) {
+    auto text = ReadSmallFile(path);
+    if (!text) return MakeError(text.error());
+    try {
+      root = toml::parse(*text, path);
+    } catch (const toml::parse_error& e) {
+      return MakeError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                   e.source().begin.column, e.description()));
+    }
+  }
+  std::vector<std::string> errors;
+  StoreConfig store;
+  Load(&root, "store", env, store, errors, secrets, warnings);
+  if (!errors.empty()) {
+    std::string msg;
+    const std::string name = path.empty() ? "environment" : path;
+    for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + name + ": " + e;
+    return MakeError(msg);
+  }
+  return store;
+}
+
 Result<Config> LoadConfig(const std::string& path, const EnvLookup& env) {
   if (path.empty()) return LoadConfigText("", "", env);
   auto text = ReadSmallFile(path);
@@ -607,7 +636,7 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   const std::string& path = name;  // a file name, or a label that names no file
   struct stat st {};
   if (!path.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH))) {
-    for (const char* table : {"imap", "pop3"}) {
+    for (const char* table : {"imap", "pop3", "store"}) {
       const toml::node* t = root.get(table);
       if (t && t->is_table() && t->as_table()->contains("password")) {
         config.warnings.push_back(fmt::format(

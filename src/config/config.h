@@ -34,6 +34,13 @@ namespace dmarc::config {
 struct StoreConfig {
   std::string url = "sqlite:data/dmarc-report.db";
   int retention_days = 0;  // reports older than this are purged; 0 keeps everything
+  // Where the dashboard and `stats`/`report` read (a hot standby of a PostgreSQL primary);
+  // empty: url.
+  std::string read_url;
+  // PostgreSQL: the password of the URL's user (key `password_file`, or `password`); empty:
+  // libpq's PGPASSFILE / ~/.pgpass, or none.
+  std::string password;
+  bool operator==(const StoreConfig&) const = default;
 };
 
 // [fetch]: the app's collecting loop.
@@ -91,6 +98,13 @@ Result<Config> LoadConfig(const std::string& path, const EnvLookup& env);
 // The same for TOML text already in memory (e.g. a built-in default); `name` names it in messages.
 Result<Config> LoadConfigText(const std::string& text, const std::string& name,
                               const EnvLookup& env);
+
+// Only the [store] table of the file (when path is not empty; its other tables are neither read
+// nor checked) and of the environment: for the commands that just open a store. Its secrets
+// (the password) are added to `secrets`, its warnings to `warnings`.
+Result<StoreConfig> LoadStoreConfig(const std::string& path, const EnvLookup& env,
+                                    std::vector<std::string>& secrets,
+                                    std::vector<std::string>& warnings);
 
 // $DMARC_REPORT_GEOIP_DB (empty when unset): the country database every command tries first when
 // no geoip_db is given (enrich::Options::preferred_geoip_db).

@@ -57,6 +57,14 @@ Result<std::size_t> ReportStore::UpdateSources(const std::vector<model::Source>&
   return MakeError(Describe() + ": enrichment not supported by this store");
 }
 
+Result<std::size_t> ReportStore::ForEachCopy(std::size_t,
+                                             const std::function<Result<bool>(CopyBatch&&)>&) {
+  return MakeError(ErrorKind::kUnsupported, Describe() + ": cannot be copied");
+}
+Result<BatchResult> ReportStore::StoreCopy(const CopyBatch&) {
+  return MakeError(ErrorKind::kUnsupported, Describe() + ": cannot take a copy");
+}
+
 Result<std::string> SqlitePathFromUrl(const std::string& url) {
   std::string path = url;
   if (url.starts_with("sqlite:")) {

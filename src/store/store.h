@@ -127,6 +127,52 @@ struct PurgeResult {
   std::size_t rejected_inputs = 0;
 };
 
+// ---- Copies of stored items, with what Store keeps beside them (`dmarc-report migrate`) ----
+
+// An aggregate report as stored: where it came from, when, the XML it was parsed from and when
+// each record's source fields were enriched.
+struct AggregateCopy {
+  std::string origin;
+  std::int64_t imported_at = 0;  // Unix seconds
+  model::AggregateReport report;
+  std::string raw_xml_gzip;  // empty when not kept
+  std::uint64_t raw_xml_size = 0;
+  std::vector<std::int64_t> sources_enriched_at;  // per record, in order; 0: never from DNS
+};
+
+struct FailureCopy {
+  std::string origin;
+  std::int64_t imported_at = 0;
+  model::FailureReport report;
+};
+
+struct SmtpTlsCopy {
+  std::string origin;
+  std::int64_t imported_at = 0;
+  model::SmtpTlsReport report;
+};
+
+// One row of the per-address table: the cached DNS answer and what enrichment knows beyond it
+// (the sending service's name and type, see PutSourceInfo).
+struct IpInfoCopy {
+  IpInfoRow info;
+  std::optional<std::string> name;
+  std::optional<std::string> type;
+};
+
+// Items of any kinds; ForEachCopy yields one kind per batch.
+struct CopyBatch {
+  std::vector<AggregateCopy> aggregates;
+  std::vector<FailureCopy> failures;
+  std::vector<SmtpTlsCopy> smtp_tls;
+  std::vector<RejectedInput> rejections;  // with their stored bytes
+  std::vector<IpInfoCopy> ip_info;
+  std::size_t Size() const {
+    return aggregates.size() + failures.size() + smtp_tls.size() + rejections.size() +
+           ip_info.size();
+  }
+};
+
 class ReportStore {
  public:
   virtual ~ReportStore() = default;
@@ -199,6 +245,19 @@ class ReportStore {
   // The full integrity check now, on this connection (SQLite: PRAGMA quick_check): seconds on a
   // large store. The error names the damage found.
   virtual Result<bool> CheckIntegrity() { return MakeError(Describe() + ": cannot be checked"); }
+  // ---- Copying a whole store (`dmarc-report migrate`, docs/store.md) ----
+  // Calls visit with everything stored, in batches of up to `batch_size` items of one kind, each
+  // kind in the order stored: aggregate reports, failure reports, SMTP TLS reports, rejected
+  // inputs, the per-address table. visit returns false to stop early. Returns the items read.
+  // The default implementation says the back end cannot be copied.
+  virtual Result<std::size_t> ForEachCopy(std::size_t batch_size,
+                                          const std::function<Result<bool>(CopyBatch&&)>& visit);
+  // Stores copies as Store stores new items (the same identities: a repeat is a duplicate and
+  // changes nothing), but keeping their imported_at, their records' enrichment times and the
+  // whole bytes of rejected inputs; the per-address rows replace those of the same address. In
+  // one transaction.
+  virtual Result<BatchResult> StoreCopy(const CopyBatch& batch);
+
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;
 };
@@ -213,6 +272,8 @@ struct OpenOptions {
   // PostgreSQL: the password (read from [store] password_file by the caller); empty: libpq
   // finds one in PGPASSFILE or ~/.pgpass, or the server needs none. Never in a URL or a log.
   std::string password;
+  // Only reads (a hot standby, `[store] read_url`): the schema is checked, never migrated.
+  bool read_only = false;
 };
 
 // The file path in a store URL ("sqlite:PATH", "sqlite:///abs/path" or a plain path); an error

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -417,11 +418,22 @@ Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
   if (sodium_init() < 0) return MakeError("libsodium failed to initialise");
   auto pool = std::make_unique<ConnectionPool>();
   std::unique_ptr<Connection> health;
+  store::OpenOptions open_options;
+  open_options.password = options.db_password;
+  const std::string& url = options.read_db.empty() ? options.db : options.read_db;
+  if (url != options.db) {
+    // The dashboard writes nothing: the primary is opened once, so that its schema (which the
+    // standby follows) is current; when it cannot be reached, the standby still serves.
+    if (auto primary = store::OpenStore(options.db, open_options); !primary) {
+      spdlog::warn("{}; serving what {} has", primary.error(), url);
+    }
+    open_options.read_only = true;
+  }
   for (int i = 0; i <= kConnections; ++i) {
     auto c = std::make_unique<Connection>();
-    auto st = store::OpenStore(options.db, store::OpenOptions{});  // the first one migrates
+    auto st = store::OpenStore(url, open_options);  // the first one migrates
     if (!st) return MakeError(st.error());
-    auto q = store::OpenDashboard(options.db);
+    auto q = store::OpenDashboard(url, open_options);
     if (!q) return MakeError(q.error());
     c->store = std::move(st).value();
     c->queries = std::move(q).value();

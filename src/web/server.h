@@ -15,6 +15,10 @@ namespace dmarc::web {
 
 struct ServeOptions {
   std::string db;
+  // Where the dashboard reads (a hot standby of the PostgreSQL primary `db`); empty: db. Then
+  // `db` is opened only at start, to bring its schema up to date, and /healthz checks read_db.
+  std::string read_db;
+  std::string db_password;  // PostgreSQL: the password of both URLs' user ([store] password_file)
   std::string listen = "127.0.0.1:8080";  // HOST:PORT, [IPv6]:PORT; port 0 picks a free one
   std::string token_file;                 // a bearer token (first line), at least 16 characters
   std::string users_file;                 // lines "name:$argon2id$..." (hash-password)

@@ -94,6 +94,24 @@ Result<bool> PgStore::Init() {
       conn_.Exec("SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'; "
                  "SET lc_messages TO DEFAULT"));
   const auto migrations = PgSchemaMigrations();
+  // Most opens find the schema current: no lock, no write (a hot standby allows none).
+  std::size_t found = 0;
+  {
+    auto exists = conn_.Query("SELECT to_regclass('dmarc_report_schema') IS NOT NULL");
+    if (!exists) return std::move(exists).error_value();
+    if (exists->Bool(0, 0)) {
+      auto rows = conn_.Query("SELECT coalesce(max(version), 0) FROM dmarc_report_schema");
+      if (!rows) return std::move(rows).error_value();
+      found = static_cast<std::size_t>(rows->Int(0, 0));
+    }
+  }
+  if (found == migrations.size()) return true;
+  if (options_.read_only && found < migrations.size()) {
+    return MakeError(ErrorKind::kUnsupported,
+                     fmt::format("{}: the store's schema version is {}, this program's {}: open "
+                                 "the primary with a writer (import, fetch, run) first",
+                                 label_, found, migrations.size()));
+  }
   return InTransaction<bool>([&]() -> Result<bool> {
     // One opener migrates at a time; the others wait, then find the schema current.
     DMARC_TRY(conn_.Exec("SELECT pg_advisory_xact_lock(7400319022)"));

@@ -71,6 +71,9 @@ class PgStore final : public ReportStore {
   Result<bool> Health() override;
   Result<bool> CheckIntegrity() override;
   std::string Describe() const override { return label_; }
+  Result<std::size_t> ForEachCopy(std::size_t batch_size,
+                                  const std::function<Result<bool>(CopyBatch&&)>& visit) override;
+  Result<BatchResult> StoreCopy(const CopyBatch& batch) override;  // pg_migrate.cc
 
   Connection& connection() { return conn_; }
 
@@ -89,6 +92,19 @@ class PgStore final : public ReportStore {
 
   // ---- The write path (pg_write.cc), inside Store's transaction ----
   Result<BatchResult> StoreOnce(const Batch& batch);
+
+  // ---- Copies (pg_migrate.cc) ----
+  // One page of items after `after` (an id, or an address) into out, moving `after` on; false
+  // when there are none.
+  Result<bool> CopyAggregatePage(std::int64_t& after, std::size_t limit, CopyBatch& out);
+  Result<bool> CopyFailurePage(std::int64_t& after, std::size_t limit, CopyBatch& out);
+  Result<bool> CopySmtpTlsPage(std::int64_t& after, std::size_t limit, CopyBatch& out);
+  Result<bool> CopyRejectionPage(std::int64_t& after, std::size_t limit, CopyBatch& out);
+  Result<bool> CopyIpInfoPage(std::string& after, std::size_t limit, CopyBatch& out);
+  // Inside StoreCopy's transaction: the copies' import times, and the enrichment times of their
+  // records that differ from enriched_at (what StoreOnce gave them all).
+  Result<bool> FixCopiedTimes(const CopyBatch& copy, std::int64_t enriched_at);
+  Result<bool> StoreIpInfoCopies(const std::vector<IpInfoCopy>& rows);
 
   Connection conn_;
   std::string url_;

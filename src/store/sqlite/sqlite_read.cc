@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sinks/report_json.h"
+#include "store/sqlite/sqlite_read_rows.h"
 #include "store/sqlite/sqlite_store_impl.h"
 
 namespace dmarc::store::sqlite_impl {
@@ -100,10 +101,7 @@ Result<bool> ReadStats(Database& db, const Filter& filter, Stats& stats) {
   return true;
 }
 
-// The statements of an aggregate export: reports, then the rows of each by id range.
-struct AggregateQueries {
-  Statement reports, records, dkim, spf, overrides;
-};
+}  // namespace
 
 Result<AggregateQueries> PrepareAggregateQueries(Database& db, const Filter& filter) {
   AggregateQueries q;
@@ -171,6 +169,8 @@ model::AggregateReport ReadAggregateReport(Statement& reports) {
   return r;
 }
 
+namespace {
+
 // The record of the current row of AggregateQueries::records, without its DKIM, SPF, overrides.
 model::Record ReadRecord(Statement& records) {
   model::Record rec;
@@ -215,6 +215,8 @@ Result<bool> ReadChildren(Statement& st, std::int64_t first, std::int64_t last,
   return true;
 }
 
+}  // namespace
+
 // Reads the records of the current report row of q.reports into r.
 Result<bool> ReadAggregateRecords(AggregateQueries& q, model::AggregateReport& r) {
   const std::int64_t first = q.reports.OptInt(23).value_or(0);
@@ -253,6 +255,8 @@ std::vector<std::string> JsonStrings(const std::optional<std::string>& text) {
   return out;
 }
 
+namespace {
+
 // Adds the failure details of the policy row policy_id to p.
 Result<bool> ReadFailureDetails(Statement& details, std::int64_t policy_id,
                                 model::SmtpTlsPolicy& p) {
@@ -276,6 +280,8 @@ Result<bool> ReadFailureDetails(Statement& details, std::int64_t policy_id,
   return true;
 }
 
+}  // namespace
+
 // Adds the policies (with their failure details) of the report row report_id to r.
 Result<bool> ReadSmtpTlsPolicies(Statement& policies, Statement& details, std::int64_t report_id,
                                  model::SmtpTlsReport& r) {
@@ -297,8 +303,6 @@ Result<bool> ReadSmtpTlsPolicies(Statement& policies, Statement& details, std::i
   policies.Reset();
   return true;
 }
-
-}  // namespace
 
 Result<Stats> SqliteStore::QueryStats(const Filter& filter) {
   Stats stats;

@@ -69,6 +69,9 @@ class SqliteStore final : public ReportStore {
   Result<bool> Health() override;  // sqlite_health.cc
   Result<bool> CheckIntegrity() override;
   std::string Describe() const override { return "sqlite:" + path_; }
+  Result<std::size_t> ForEachCopy(std::size_t batch_size,
+                                  const std::function<Result<bool>(CopyBatch&&)>& visit) override;
+  Result<BatchResult> StoreCopy(const CopyBatch& batch) override;  // sqlite_migrate.cc
 
  private:
   // A prepared write statement and its SQL; kWriteStatements (sqlite_schema.cc) lists them all.
@@ -99,6 +102,12 @@ class SqliteStore final : public ReportStore {
   Result<bool> StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result);
   Result<bool> StoreSmtpTls(const Batch& batch, std::int64_t now, BatchResult& result);
   Result<bool> StoreSmtpTlsPolicy(const model::SmtpTlsPolicy& p, std::int64_t report_row);
+
+  // ---- Copies (sqlite_migrate.cc), inside StoreCopy's transaction ----
+  // Sets the copies' import times, and the enrichment times of their records that differ from
+  // enriched_at (what Store gave them all).
+  Result<bool> FixCopiedTimes(const CopyBatch& copy, std::int64_t enriched_at);
+  Result<bool> StoreIpInfoCopies(const std::vector<IpInfoCopy>& rows);
 
   // ---- Retention (sqlite_retention.cc) ----
   // Purges up to kPurgeBatch aggregate reports ended before cutoff; returns how many.

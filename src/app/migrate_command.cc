@@ -1,0 +1,196 @@
+// `dmarc-report migrate --from URL --to URL`: copies a whole store into another (SQLite to
+// PostgreSQL and back): aggregate reports with their origin, import time, raw XML and the
+// enrichment of each record; failure and SMTP TLS reports; rejected inputs with their bytes; the
+// per-address table. Batches are committed one by one, so an interrupted copy resumes where it
+// stopped (reports already in the target are skipped before they are sent); at the end the
+// totals of both stores are compared.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "app/cli.h"
+#include "app/progress.h"
+#include "app/store_target.h"
+#include "store/store.h"
+
+namespace dmarc::app {
+
+namespace {
+
+struct MigrateOptions {
+  std::string from, to;
+  std::string config;  // [store] password_file for the PostgreSQL side(s)
+  std::size_t batch = 1000;
+  bool quiet = false;
+};
+
+MigrateOptions& MigrateState() {
+  static MigrateOptions state;
+  return state;
+}
+
+// The totals compared at the end, by name, in the order printed.
+std::vector<std::pair<const char*, std::uint64_t>> Totals(const store::Stats& s) {
+  return {{"Aggregate reports", s.reports},
+          {"Records", s.records},
+          {"Messages", s.messages},
+          {"DMARC pass", s.dmarc_pass},
+          {"DMARC fail", s.dmarc_fail},
+          {"Source IPs", s.source_ips},
+          {"Failure reports", s.failure_reports},
+          {"SMTP TLS reports", s.smtp_tls_reports},
+          {"Rejected inputs", s.rejected_inputs}};
+}
+
+// Prints both stores' totals side by side; true when every one (and every per-disposition and
+// per-domain count) is equal.
+bool CompareTotals(const store::Stats& a, const store::Stats& b) {
+  fmt::print("{:<22}{:>14}{:>14}\n", "", "source", "target");
+  bool same = true;
+  const auto ta = Totals(a), tb = Totals(b);
+  for (std::size_t i = 0; i < ta.size(); ++i) {
+    const bool eq = ta[i].second == tb[i].second;
+    same = same && eq;
+    fmt::print("{:<22}{:>14}{:>14}{}\n", ta[i].first, ta[i].second, tb[i].second,
+               eq ? "" : "  differs");
+  }
+  if (a.by_disposition != b.by_disposition || a.by_domain != b.by_domain) {
+    fmt::print("messages per disposition or per header-from domain differ\n");
+    same = false;
+  }
+  return same;
+}
+
+}  // namespace
+
+int RunMigrate(const MigrateOptions& options) {
+  if (options.from == options.to) {
+    fmt::print(stderr, "migrate: --from and --to name the same store\n");
+    return 2;
+  }
+  // The password of [store] password_file (or the environment's) serves the PostgreSQL side;
+  // two servers with different passwords: PGPASSFILE.
+  auto target = ResolveStore({.db = options.to, .read_db = "", .config = options.config});
+  if (!target) {
+    fmt::print(stderr, "migrate: {}\n", target.error());
+    return 2;
+  }
+  store::OpenOptions source_options = target->options;
+  source_options.read_only = true;  // the source is read, never migrated (PostgreSQL)
+  auto from = store::OpenStore(options.from, source_options);
+  if (!from) {
+    fmt::print(stderr, "migrate: --from: {}\n", from.error());
+    return 2;
+  }
+  store::OpenOptions target_options = target->options;
+  // Rejected inputs keep the bytes the source kept, whatever their length.
+  target_options.max_raw_bytes = std::numeric_limits<std::size_t>::max();
+  auto to = store::OpenStore(options.to, target_options);
+  if (!to) {
+    fmt::print(stderr, "migrate: --to: {}\n", to.error());
+    return 2;
+  }
+  store::ReportStore& src = **from;
+  store::ReportStore& dst = **to;
+  auto before = src.QueryStats(store::Filter{});
+  if (!before) {
+    fmt::print(stderr, "{}: {}\n", src.Describe(), before.error());
+    return 2;
+  }
+  const std::size_t total = before->reports + before->failure_reports + before->smtp_tls_reports +
+                            before->rejected_inputs;
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t done = 0, skipped = 0, records = 0, addresses = 0;
+  store::BatchResult stored;
+  {
+    Progress progress(total, !options.quiet, "items", "items");
+    auto copied = src.ForEachCopy(options.batch, [&](store::CopyBatch&& batch) -> Result<bool> {
+      const std::size_t seen = batch.Size() - batch.ip_info.size();
+      addresses += batch.ip_info.size();
+      if (!batch.aggregates.empty()) {
+        // Resuming: reports the target has already are dropped before anything is sent.
+        std::vector<const model::AggregateReport*> reports;
+        reports.reserve(batch.aggregates.size());
+        for (const auto& a : batch.aggregates) reports.push_back(&a.report);
+        std::vector<bool> there;
+        DMARC_TRY_ASSIGN(there, dst.AggregatesStored(reports));
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < batch.aggregates.size(); ++i) {
+          if (there[i]) {
+            ++skipped;
+          } else {
+            batch.aggregates[k++] = std::move(batch.aggregates[i]);
+          }
+        }
+        batch.aggregates.resize(k);
+      }
+      if (batch.Size() > 0) {
+        store::BatchResult r;
+        DMARC_TRY_ASSIGN(r, dst.StoreCopy(batch));
+        stored.new_reports += r.new_reports;
+        stored.duplicate_reports += r.duplicate_reports;
+        stored.new_failures += r.new_failures;
+        stored.new_smtp_tls += r.new_smtp_tls;
+        stored.rejections += r.rejections;
+        records += r.new_records;
+      }
+      done += seen;
+      progress.Update(std::min(done, total), done);
+      return true;
+    });
+    progress.Finish();
+    if (!copied) {
+      fmt::print(stderr,
+                 "migrate: {} → {}: {}\n(what was committed stays: run the same command again "
+                 "to go on)\n",
+                 src.Describe(), dst.Describe(), copied.error());
+      return 2;
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!options.quiet) {
+    fmt::print(stderr,
+               "migrate: {} → {} in {}: {} aggregate report(s) copied ({} records), {} already "
+               "there; {} failure, {} SMTP TLS report(s), {} rejected input(s), {} address(es)\n",
+               src.Describe(), dst.Describe(), FormatDuration(seconds), stored.new_reports, records,
+               skipped + stored.duplicate_reports, stored.new_failures, stored.new_smtp_tls,
+               stored.rejections, addresses);
+  }
+  auto a = src.QueryStats(store::Filter{});
+  auto b = dst.QueryStats(store::Filter{});
+  if (!a || !b) {
+    fmt::print(stderr, "migrate: cannot verify: {}\n", !a ? a.error() : b.error());
+    return 2;
+  }
+  if (!CompareTotals(*a, *b)) {
+    fmt::print(stderr,
+               "migrate: the totals differ (was the target empty, or did a writer change the "
+               "source meanwhile?)\n");
+    return 1;
+  }
+  return 0;
+}
+
+// ---- The command line of `migrate`. ----
+
+void AddMigrateOptions(CLI::App& cmd) {
+  MigrateOptions& m = MigrateState();
+  cmd.add_option("--from", m.from, "Store URL to copy from (read only)")->required();
+  cmd.add_option("--to", m.to, "Store URL to copy into (created or migrated as needed)")
+      ->required();
+  cmd.add_option("-c,--config", m.config,
+                 "Take [store] password_file from this configuration (PostgreSQL)");
+  cmd.add_option("--batch", m.batch, "Items per transaction")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd.add_flag("-q,--quiet", m.quiet, "No progress bar and no summary (the totals are printed)");
+}
+
+int RunMigrateCommand() { return RunMigrate(MigrateState()); }
+
+}  // namespace dmarc::app

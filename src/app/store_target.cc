@@ -1,0 +1,96 @@
+#include "app/store_target.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <vector>
+
+#include "log/log.h"
+
+namespace dmarc::app {
+
+store::OpenOptions StoreOpenOptions(const config::StoreConfig& c) {
+  store::OpenOptions o;
+  o.password = c.password;
+  return o;
+}
+
+StoreTarget TargetOf(const config::StoreConfig& c) {
+  StoreTarget t;
+  t.url = c.url;
+  t.read_url = c.read_url == c.url ? "" : c.read_url;
+  t.retention_days = c.retention_days;
+  t.options = StoreOpenOptions(c);
+  return t;
+}
+
+store::OpenOptions StoreTarget::ReadOptions() const {
+  store::OpenOptions o = options;
+  o.read_only = !read_url.empty() && read_url != url;
+  return o;
+}
+
+Result<std::unique_ptr<store::ReportStore>> StoreTarget::Open() const {
+  return store::OpenStore(url, options);
+}
+
+Result<std::unique_ptr<store::ReportStore>> StoreTarget::OpenForReading() const {
+  return store::OpenStore(ReadUrl(), ReadOptions());
+}
+
+Result<StoreTarget> ResolveStore(const StoreArgs& args) {
+  const config::EnvLookup env = config::ProcessEnvironment();
+  if (args.db.empty() && args.config.empty() && !env(config::EnvName("store", "url"))) {
+    return MakeError(
+        fmt::format("give --db URL, --config FILE or {}", config::EnvName("store", "url")));
+  }
+  std::vector<std::string> secrets, warnings;
+  auto c = config::LoadStoreConfig(args.config, env, secrets, warnings);
+  if (!c) return std::move(c).error_value();
+  for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
+  if (!args.db.empty()) {
+    c->url = args.db;
+    c->read_url = args.read_db;
+  } else if (!args.read_db.empty()) {
+    c->read_url = args.read_db;
+  }
+  // Whatever logs from here on (the store's retries, the dashboard) keeps the password out.
+  if (!secrets.empty()) {
+    if (auto logged = log::Setup(log::Options{}, secrets); !logged) {
+      return std::move(logged).error_value();
+    }
+  }
+  return TargetOf(*c);
+}
+
+std::unique_ptr<store::ReportStore> OpenStoreOrSay(const StoreArgs& args, Access access,
+                                                   StoreTarget* target) {
+  auto t = ResolveStore(args);
+  if (!t) {
+    fmt::print(stderr, "{}\n", t.error());
+    return nullptr;
+  }
+  auto st = access == Access::kWrite ? t->Open() : t->OpenForReading();
+  if (!st) {
+    fmt::print(stderr, "{}\n", st.error());
+    return nullptr;
+  }
+  if (target) *target = std::move(t).value();
+  return std::move(st).value();
+}
+
+void AddStoreOptions(CLI::App& cmd, StoreArgs& args, bool read_db) {
+  cmd.add_option("--db", args.db,
+                 "Store URL: sqlite:PATH or a plain path (SQLite), or "
+                 "postgresql://USER@HOST:PORT/DB?sslmode=... (default: [store] url of --config, "
+                 "or $DMARC_REPORT_STORE_URL)");
+  if (read_db) {
+    cmd.add_option("--read-db", args.read_db,
+                   "Store URL the dashboard reads from: a hot standby of --db (default: [store] "
+                   "read_url, or --db)");
+  }
+  cmd.add_option("-c,--config", args.config,
+                 "Take [store] (url, read_url, password_file) from this configuration");
+}
+
+}  // namespace dmarc::app

@@ -1,0 +1,58 @@
+// Where a command's store is and how it is opened: the one place that turns --db, --read-db,
+// --config and the DMARC_REPORT_STORE_* variables ([store] of config/config.h) into store URLs
+// and store::OpenOptions (with the password of [store] password_file). Every command that opens
+// a store goes through here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "config/config.h"
+#include "store/store.h"
+
+namespace dmarc::app {
+
+// The command-line side: what AddStoreOptions registers.
+struct StoreArgs {
+  std::string db;       // --db: the store URL; replaces [store] url and read_url
+  std::string read_db;  // --read-db: where reads go (a hot standby of --db)
+  std::string config;   // -c/--config: a configuration whose [store] table is used
+};
+
+// A store to open: writes go to url, reads to ReadUrl().
+struct StoreTarget {
+  std::string url;
+  std::string read_url;  // empty: url
+  int retention_days = 0;
+  store::OpenOptions options;  // with the password, if any
+
+  const std::string& ReadUrl() const { return read_url.empty() ? url : read_url; }
+  // Opens url for writing (creating or migrating the store).
+  Result<std::unique_ptr<store::ReportStore>> Open() const;
+  // Opens ReadUrl() for reading: read-only (schema checked, never migrated) when it is not url.
+  Result<std::unique_ptr<store::ReportStore>> OpenForReading() const;
+  store::OpenOptions ReadOptions() const;
+};
+
+// The options a store of [store] is opened with (its password); every opener uses these.
+store::OpenOptions StoreOpenOptions(const config::StoreConfig& c);
+// The target of a loaded configuration's [store] table (fetch, run).
+StoreTarget TargetOf(const config::StoreConfig& c);
+
+// --db when given (with --read-db), else [store] of --config, else the DMARC_REPORT_STORE_*
+// variables; the password from [store] password_file or DMARC_REPORT_STORE_PASSWORD_FILE. An
+// error when none names a store. A password read is kept out of every log line.
+Result<StoreTarget> ResolveStore(const StoreArgs& args);
+
+enum class Access { kWrite, kRead };
+// ResolveStore, then Open (kWrite) or OpenForReading (kRead); prints why on standard error and
+// returns nullptr when either fails. The target is stored in *target when given.
+std::unique_ptr<store::ReportStore> OpenStoreOrSay(const StoreArgs& args, Access access,
+                                                   StoreTarget* target = nullptr);
+
+// Registers --db, -c/--config and, with read_db, --read-db on cmd.
+void AddStoreOptions(CLI::App& cmd, StoreArgs& args, bool read_db = false);
+
+}  // namespace dmarc::app

@@ -1,0 +1,492 @@
+// The PostgreSQL store's side of copying a whole store (`dmarc-report migrate`): everything
+// stored, read back page by page (by id, so a long copy holds no transaction open) with what
+// Store keeps beside each item (ForEachCopy), and copies written keeping it (StoreCopy).
+#include <fmt/format.h>
+
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "sinks/report_json.h"
+#include "store/pg/pg_store_impl.h"
+
+namespace dmarc::store::pg_impl {
+
+namespace {
+
+using Json = nlohmann::json;
+
+model::OptString OptJsonText(const Json& o, const char* key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::string JsonText(const Json& o, const char* key) { return OptJsonText(o, key).value_or(""); }
+
+// A JSONB array column as text: its elements (none for NULL).
+Json JsonArray(const Rows& rows, int row, int col) {
+  if (rows.IsNull(row, col)) return Json::array();
+  Json j = Json::parse(rows.View(row, col), nullptr, /*allow_exceptions=*/false);
+  return j.is_array() ? j : Json::array();
+}
+
+std::vector<std::string> JsonStrings(const std::optional<std::string>& text) {
+  std::vector<std::string> out;
+  if (!text) return out;
+  Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+model::AggregateReport ReadReport(const Rows& r, int i) {
+  model::AggregateReport rep;
+  auto& m = rep.report_metadata;
+  auto& p = rep.policy_published;
+  m.org_name = r.Text(i, 1);
+  m.org_email = r.Text(i, 2);
+  m.org_extra_contact_info = r.OptText(i, 3);
+  m.report_id = r.Text(i, 4);
+  m.begin = r.Int(i, 5);
+  m.end = r.Int(i, 6);
+  p.domain = r.Text(i, 7);
+  rep.xml_schema = r.Text(i, 8);
+  rep.xml_namespace = r.OptText(i, 9);
+  m.generator = r.OptText(i, 10);
+  m.timespan_requires_normalization = r.Int(i, 11) != 0;
+  m.original_timespan_seconds = r.Int(i, 12);
+  m.errors = JsonStrings(r.OptText(i, 13));
+  p.adkim = r.Text(i, 14);
+  p.aspf = r.Text(i, 15);
+  p.p = r.Text(i, 16);
+  p.sp = r.Text(i, 17);
+  p.pct = r.OptText(i, 18);
+  p.fo = r.OptText(i, 19);
+  p.np = r.OptText(i, 20);
+  p.testing = r.OptText(i, 21);
+  p.discovery_method = r.OptText(i, 22);
+  return rep;
+}
+
+// Column 0 is the report's id.
+model::Record ReadRecord(const Rows& r, int i) {
+  model::Record rec;
+  rec.interval_begin = r.Int(i, 1);
+  rec.interval_end = r.Int(i, 2);
+  rec.normalized_timespan = r.Int(i, 3) != 0;
+  auto& s = rec.source;
+  s.ip_address = r.Text(i, 4);
+  s.country = r.OptText(i, 5);
+  s.reverse_dns = r.OptText(i, 6);
+  s.base_domain = r.OptText(i, 7);
+  s.name = r.OptText(i, 8);
+  s.type = r.OptText(i, 9);
+  s.asn = r.OptInt(i, 10);
+  s.as_name = r.OptText(i, 11);
+  s.as_domain = r.OptText(i, 12);
+  rec.count = static_cast<std::uint64_t>(r.Int(i, 13));
+  rec.alignment = {r.Int(i, 14) != 0, r.Int(i, 15) != 0, r.Int(i, 16) != 0};
+  rec.policy_evaluated.disposition = r.Text(i, 17);
+  rec.policy_evaluated.dkim = r.Text(i, 18);
+  rec.policy_evaluated.spf = r.Text(i, 19);
+  rec.identifiers.header_from = r.Text(i, 20);
+  rec.identifiers.envelope_from = r.OptText(i, 21);
+  rec.identifiers.envelope_to = r.OptText(i, 22);
+  for (const auto& d : JsonArray(r, i, 24)) {
+    rec.dkim.push_back({JsonText(d, "domain"), JsonText(d, "selector"), JsonText(d, "result"),
+                        OptJsonText(d, "human_result")});
+  }
+  for (const auto& x : JsonArray(r, i, 25)) {
+    rec.spf.push_back({JsonText(x, "domain"), JsonText(x, "scope"), JsonText(x, "result"),
+                       OptJsonText(x, "human_result")});
+  }
+  for (const auto& o : JsonArray(r, i, 26)) {
+    rec.policy_evaluated.policy_override_reasons.push_back(
+        {OptJsonText(o, "type"), OptJsonText(o, "comment")});
+  }
+  return rec;
+}
+
+}  // namespace
+
+Result<bool> PgStore::CopyAggregatePage(std::int64_t& after, std::size_t limit, CopyBatch& out) {
+  auto reports = conn_.Query(
+      "SELECT id, org_name, org_email, org_extra_contact_info, report_id, begin_ts, end_ts,"
+      " domain, xml_schema, xml_namespace, generator, timespan_requires_normalization,"
+      " original_timespan_seconds, errors, adkim, aspf, p, sp, pct, fo, np, testing,"
+      " discovery_method, origin, imported_at FROM aggregate_reports WHERE id > $1"
+      " ORDER BY id LIMIT $2",
+      Params().Add(after).Add(static_cast<std::int64_t>(limit)));
+  if (!reports) return std::move(reports).error_value();
+  if (reports->size() == 0) return false;
+  std::vector<std::int64_t> ids;
+  std::unordered_map<std::int64_t, std::size_t> index;  // report id → position in out
+  for (int i = 0; i < reports->size(); ++i) {
+    AggregateCopy c;
+    c.report = ReadReport(*reports, i);
+    c.origin = reports->Text(i, 23);
+    c.imported_at = reports->Int(i, 24);
+    ids.push_back(reports->Int(i, 0));
+    index[ids.back()] = out.aggregates.size();
+    out.aggregates.push_back(std::move(c));
+  }
+  after = ids.back();
+  auto records = conn_.Query(
+      "SELECT report, interval_begin, interval_end, normalized_timespan, source_ip,"
+      " source_country, source_reverse_dns, source_base_domain, source_name, source_type,"
+      " source_asn, source_as_name, source_as_domain, count, spf_aligned, dkim_aligned,"
+      " dmarc_aligned, disposition, policy_dkim, policy_spf, header_from, envelope_from,"
+      " envelope_to, coalesce(source_enriched_at, 0), dkim::text, spf::text, overrides::text"
+      " FROM aggregate_records WHERE report = ANY($1::bigint[]) ORDER BY report, id",
+      Params().AddArray(ids));
+  if (!records) return std::move(records).error_value();
+  for (int i = 0; i < records->size(); ++i) {
+    AggregateCopy& c = out.aggregates[index.at(records->Int(i, 0))];
+    c.report.records.push_back(ReadRecord(*records, i));
+    c.sources_enriched_at.push_back(records->Int(i, 23));
+  }
+  auto raw =
+      conn_.Query("SELECT report, size, bytes FROM aggregate_raw WHERE report = ANY($1::bigint[])",
+                  Params().AddArray(ids));
+  if (!raw) return std::move(raw).error_value();
+  for (int i = 0; i < raw->size(); ++i) {
+    AggregateCopy& c = out.aggregates[index.at(raw->Int(i, 0))];
+    c.raw_xml_size = static_cast<std::uint64_t>(raw->Int(i, 1));
+    c.raw_xml_gzip = raw->Bytes(i, 2);
+  }
+  return true;
+}
+
+Result<bool> PgStore::CopyFailurePage(std::int64_t& after, std::size_t limit, CopyBatch& out) {
+  auto rows = conn_.Query(
+      "SELECT id, data, arrival_ts, origin, imported_at FROM failure_reports WHERE id > $1"
+      " ORDER BY id LIMIT $2",
+      Params().Add(after).Add(static_cast<std::int64_t>(limit)));
+  if (!rows) return std::move(rows).error_value();
+  for (int i = 0; i < rows->size(); ++i) {
+    auto j = nlohmann::ordered_json::parse(rows->View(i, 1), nullptr, /*allow_exceptions=*/false);
+    auto report = sinks::FailureFromJson(j);
+    if (!report) return MakeError(report.error());
+    report->arrival_ts = rows->Int(i, 2);
+    out.failures.push_back({rows->Text(i, 3), rows->Int(i, 4), std::move(report).value()});
+    after = rows->Int(i, 0);
+  }
+  return rows->size() > 0;
+}
+
+Result<bool> PgStore::CopySmtpTlsPage(std::int64_t& after, std::size_t limit, CopyBatch& out) {
+  auto reports = conn_.Query(
+      "SELECT id, organization_name, report_id, begin_ts, end_ts, contact_info, errors, origin,"
+      " imported_at FROM smtp_tls_reports WHERE id > $1 ORDER BY id LIMIT $2",
+      Params().Add(after).Add(static_cast<std::int64_t>(limit)));
+  if (!reports) return std::move(reports).error_value();
+  if (reports->size() == 0) return false;
+  std::vector<std::int64_t> ids;
+  std::unordered_map<std::int64_t, std::size_t> index;
+  for (int i = 0; i < reports->size(); ++i) {
+    SmtpTlsCopy c;
+    c.report.organization_name = reports->Text(i, 1);
+    c.report.report_id = reports->Text(i, 2);
+    c.report.begin = reports->Int(i, 3);
+    c.report.end = reports->Int(i, 4);
+    c.report.contact_info = reports->OptText(i, 5);
+    c.report.errors = JsonStrings(reports->OptText(i, 6));
+    c.origin = reports->Text(i, 7);
+    c.imported_at = reports->Int(i, 8);
+    ids.push_back(reports->Int(i, 0));
+    index[ids.back()] = out.smtp_tls.size();
+    out.smtp_tls.push_back(std::move(c));
+  }
+  after = ids.back();
+  auto policies = conn_.Query(
+      "SELECT report, id, policy_domain, policy_type, policy_strings, mx_host_patterns,"
+      " successful_session_count, failed_session_count FROM smtp_tls_policies"
+      " WHERE report = ANY($1::bigint[]) ORDER BY report, id",
+      Params().AddArray(ids));
+  if (!policies) return std::move(policies).error_value();
+  std::vector<std::int64_t> policy_ids;
+  std::vector<std::pair<std::size_t, std::size_t>> where;  // (report, policy) positions
+  for (int i = 0; i < policies->size(); ++i) {
+    const std::size_t k = index.at(policies->Int(i, 0));
+    auto& r = out.smtp_tls[k].report;
+    model::SmtpTlsPolicy p;
+    p.policy_domain = policies->Text(i, 2);
+    p.policy_type = policies->Text(i, 3);
+    p.policy_strings = JsonStrings(policies->OptText(i, 4));
+    p.mx_host_patterns = JsonStrings(policies->OptText(i, 5));
+    p.successful_session_count = static_cast<std::uint64_t>(policies->Int(i, 6));
+    p.failed_session_count = static_cast<std::uint64_t>(policies->Int(i, 7));
+    r.policies.push_back(std::move(p));
+    policy_ids.push_back(policies->Int(i, 1));
+    where.emplace_back(k, r.policies.size() - 1);
+  }
+  // Pointers only once every vector has its final size.
+  std::unordered_map<std::int64_t, model::SmtpTlsPolicy*> policy_of;
+  for (std::size_t i = 0; i < policy_ids.size(); ++i) {
+    policy_of[policy_ids[i]] = &out.smtp_tls[where[i].first].report.policies[where[i].second];
+  }
+  auto details = conn_.Query(
+      "SELECT policy, result_type, failed_session_count, sending_mta_ip, receiving_ip,"
+      " receiving_mx_hostname, receiving_mx_helo, additional_info_uri, failure_reason_code"
+      " FROM smtp_tls_failure_details WHERE policy = ANY($1::bigint[]) ORDER BY policy, position",
+      Params().AddArray(policy_ids));
+  if (!details) return std::move(details).error_value();
+  for (int i = 0; i < details->size(); ++i) {
+    model::SmtpTlsFailureDetails d;
+    d.result_type = details->Text(i, 1);
+    d.failed_session_count = static_cast<std::uint64_t>(details->Int(i, 2));
+    d.sending_mta_ip = details->OptText(i, 3);
+    d.receiving_ip = details->OptText(i, 4);
+    d.receiving_mx_hostname = details->OptText(i, 5);
+    d.receiving_mx_helo = details->OptText(i, 6);
+    d.additional_info_uri = details->OptText(i, 7);
+    d.failure_reason_code = details->OptText(i, 8);
+    policy_of.at(details->Int(i, 0))->failure_details.push_back(std::move(d));
+  }
+  return true;
+}
+
+Result<bool> PgStore::CopyRejectionPage(std::int64_t& after, std::size_t limit, CopyBatch& out) {
+  auto rows = conn_.Query(
+      "SELECT i.id, i.received_at, i.origin, i.reason, i.sha256, b.size, b.raw"
+      " FROM rejected_inputs i JOIN rejected_blobs b ON b.sha256 = i.sha256 WHERE i.id > $1"
+      " ORDER BY i.id LIMIT $2",
+      Params().Add(after).Add(static_cast<std::int64_t>(limit)));
+  if (!rows) return std::move(rows).error_value();
+  for (int i = 0; i < rows->size(); ++i) {
+    out.rejections.push_back({rows->Int(i, 1), rows->Text(i, 2), rows->Text(i, 3), rows->Text(i, 4),
+                              static_cast<std::uint64_t>(rows->Int(i, 5)), rows->Bytes(i, 6)});
+    after = rows->Int(i, 0);
+  }
+  return rows->size() > 0;
+}
+
+Result<bool> PgStore::CopyIpInfoPage(std::string& after, std::size_t limit, CopyBatch& out) {
+  auto rows = conn_.Query(
+      "SELECT ip, status, reverse_dns, base_domain, country, asn, as_name, as_domain,"
+      " resolved_at, expires_at, name, type FROM ip_info_cache WHERE ip > $1 ORDER BY ip"
+      " LIMIT $2",
+      Params().Add(after).Add(static_cast<std::int64_t>(limit)));
+  if (!rows) return std::move(rows).error_value();
+  for (int i = 0; i < rows->size(); ++i) {
+    IpInfoCopy c;
+    c.info = {rows->Text(i, 0),    rows->Text(i, 1),   rows->OptText(i, 2), rows->OptText(i, 3),
+              rows->OptText(i, 4), rows->OptInt(i, 5), rows->OptText(i, 6), rows->OptText(i, 7),
+              rows->Int(i, 8),     rows->Int(i, 9)};
+    c.name = rows->OptText(i, 10);
+    c.type = rows->OptText(i, 11);
+    after = c.info.ip;
+    out.ip_info.push_back(std::move(c));
+  }
+  return rows->size() > 0;
+}
+
+Result<std::size_t> PgStore::ForEachCopy(std::size_t batch_size,
+                                         const std::function<Result<bool>(CopyBatch&&)>& visit) {
+  if (batch_size == 0) batch_size = 1;
+  std::size_t n = 0;
+  // Reads pages with `page` until it finds none; false when visit asks to stop.
+  auto each = [&](auto page) -> Result<bool> {
+    for (;;) {
+      CopyBatch batch;
+      bool more = false;
+      DMARC_TRY_ASSIGN(more, page(batch));
+      if (!more || batch.Size() == 0) return true;
+      n += batch.Size();
+      bool go_on = false;
+      DMARC_TRY_ASSIGN(go_on, visit(std::move(batch)));
+      if (!go_on) return false;
+    }
+  };
+  std::int64_t after = 0;
+  bool go_on = false;
+  DMARC_TRY_ASSIGN(go_on,
+                   each([&](CopyBatch& b) { return CopyAggregatePage(after, batch_size, b); }));
+  if (!go_on) return n;
+  after = 0;
+  DMARC_TRY_ASSIGN(go_on,
+                   each([&](CopyBatch& b) { return CopyFailurePage(after, batch_size, b); }));
+  if (!go_on) return n;
+  after = 0;
+  DMARC_TRY_ASSIGN(go_on,
+                   each([&](CopyBatch& b) { return CopySmtpTlsPage(after, batch_size, b); }));
+  if (!go_on) return n;
+  after = 0;
+  DMARC_TRY_ASSIGN(go_on,
+                   each([&](CopyBatch& b) { return CopyRejectionPage(after, batch_size, b); }));
+  if (!go_on) return n;
+  std::string after_ip;
+  DMARC_TRY(each([&](CopyBatch& b) { return CopyIpInfoPage(after_ip, batch_size, b); }));
+  return n;
+}
+
+Result<BatchResult> PgStore::StoreCopy(const CopyBatch& copy) {
+  Batch batch;
+  // The enrichment time most records share is Store's; the others are set afterwards.
+  std::map<std::int64_t, std::size_t> times;
+  for (const auto& a : copy.aggregates) {
+    batch.aggregates.push_back({a.origin, &a.report, a.raw_xml_gzip, a.raw_xml_size});
+    for (std::int64_t t : a.sources_enriched_at) ++times[t];
+  }
+  std::size_t most = 0;
+  for (const auto& [t, count] : times) {
+    if (count > most) {
+      most = count;
+      batch.sources_enriched_at = t;
+    }
+  }
+  for (const auto& f : copy.failures) batch.failures.push_back({f.origin, &f.report});
+  for (const auto& t : copy.smtp_tls) batch.smtp_tls.push_back({t.origin, &t.report});
+  batch.rejections = copy.rejections;
+  // The whole bytes the source kept, whatever this store's own limit for new rejections.
+  const std::size_t max_raw = options_.max_raw_bytes;
+  options_.max_raw_bytes = std::numeric_limits<std::size_t>::max();
+  auto result = InTransaction<BatchResult>([&]() -> Result<BatchResult> {
+    BatchResult r;
+    DMARC_TRY_ASSIGN(r, StoreOnce(batch));
+    DMARC_TRY(FixCopiedTimes(copy, batch.sources_enriched_at));
+    DMARC_TRY(StoreIpInfoCopies(copy.ip_info));
+    return r;
+  });
+  options_.max_raw_bytes = max_raw;
+  return result;
+}
+
+Result<bool> PgStore::FixCopiedTimes(const CopyBatch& copy, std::int64_t enriched_at) {
+  if (!copy.aggregates.empty()) {
+    std::vector<std::string> orgs, ids, domains;
+    std::vector<std::int64_t> begins, ends, times, positions;
+    for (std::size_t i = 0; i < copy.aggregates.size(); ++i) {
+      const auto& a = copy.aggregates[i];
+      orgs.push_back(a.report.report_metadata.org_name);
+      ids.push_back(a.report.report_metadata.report_id);
+      domains.push_back(a.report.policy_published.domain);
+      begins.push_back(a.report.report_metadata.begin);
+      ends.push_back(a.report.report_metadata.end);
+      times.push_back(a.imported_at);
+      positions.push_back(static_cast<std::int64_t>(i));
+    }
+    auto updated = conn_.Query(
+        "UPDATE aggregate_reports a SET imported_at = v.t FROM unnest($1::text[], $2::text[],"
+        " $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])"
+        " AS v(o, r, d, b, e, t, i) WHERE a.org_name = v.o AND a.report_id = v.r AND"
+        " a.domain = v.d AND a.begin_ts = v.b AND a.end_ts = v.e RETURNING a.id, v.i",
+        Params()
+            .AddArray(orgs)
+            .AddArray(ids)
+            .AddArray(domains)
+            .AddArray(begins)
+            .AddArray(ends)
+            .AddArray(times)
+            .AddArray(positions));
+    if (!updated) return std::move(updated).error_value();
+    // The records whose enrichment time is not Store's: (report row, 1-based position, time).
+    std::vector<std::int64_t> reports, numbers, values, all_reports;
+    for (int k = 0; k < updated->size(); ++k) {
+      const auto& a = copy.aggregates[static_cast<std::size_t>(updated->Int(k, 1))];
+      bool any = false;
+      for (std::size_t i = 0; i < a.sources_enriched_at.size(); ++i) {
+        if (a.sources_enriched_at[i] == enriched_at) continue;
+        reports.push_back(updated->Int(k, 0));
+        numbers.push_back(static_cast<std::int64_t>(i + 1));
+        values.push_back(a.sources_enriched_at[i]);
+        any = true;
+      }
+      if (any) all_reports.push_back(updated->Int(k, 0));
+    }
+    if (!reports.empty()) {
+      // Records are numbered in the order stored (ids ascend within a report).
+      DMARC_TRY(conn_.Query(
+          "UPDATE aggregate_records r SET source_enriched_at = nullif(v.t, 0)"
+          " FROM (SELECT id, day, report, row_number() OVER (PARTITION BY report ORDER BY id)"
+          " AS n FROM aggregate_records WHERE report = ANY($1::bigint[])) o"
+          " JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS v(report, n, t)"
+          " ON v.report = o.report AND v.n = o.n WHERE r.id = o.id AND r.day = o.day",
+          Params().AddArray(all_reports).AddArray(reports).AddArray(numbers).AddArray(values)));
+    }
+  }
+  if (!copy.failures.empty()) {
+    std::vector<std::string> keys;
+    std::vector<std::int64_t> times;
+    for (const auto& f : copy.failures) {
+      keys.push_back(FailureDedupKey(f.report));
+      times.push_back(f.imported_at);
+    }
+    DMARC_TRY(conn_.Query(
+        "UPDATE failure_reports f SET imported_at = v.t FROM unnest($1::text[], $2::bigint[])"
+        " AS v(k, t) WHERE f.dedup_key = v.k",
+        Params().AddArray(keys).AddArray(times)));
+  }
+  if (!copy.smtp_tls.empty()) {
+    std::vector<std::string> orgs, ids;
+    std::vector<std::int64_t> begins, ends, times;
+    for (const auto& t : copy.smtp_tls) {
+      orgs.push_back(t.report.organization_name);
+      ids.push_back(t.report.report_id);
+      begins.push_back(t.report.begin);
+      ends.push_back(t.report.end);
+      times.push_back(t.imported_at);
+    }
+    DMARC_TRY(conn_.Query(
+        "UPDATE smtp_tls_reports s SET imported_at = v.t FROM unnest($1::text[], $2::text[],"
+        " $3::bigint[], $4::bigint[], $5::bigint[]) AS v(o, r, b, e, t)"
+        " WHERE s.organization_name = v.o AND s.report_id = v.r AND s.begin_ts = v.b AND"
+        " s.end_ts = v.e",
+        Params().AddArray(orgs).AddArray(ids).AddArray(begins).AddArray(ends).AddArray(times)));
+  }
+  return true;
+}
+
+Result<bool> PgStore::StoreIpInfoCopies(const std::vector<IpInfoCopy>& rows) {
+  if (rows.empty()) return true;
+  std::vector<std::string> ips, statuses;
+  std::vector<std::optional<std::string>> rdns, base, country, as_name, as_domain, name, type;
+  std::vector<std::optional<std::int64_t>> asn;
+  std::vector<std::int64_t> resolved, expires;
+  for (const auto& c : rows) {
+    const IpInfoRow& r = c.info;
+    ips.push_back(r.ip);
+    statuses.push_back(r.status);
+    rdns.push_back(r.reverse_dns);
+    base.push_back(r.base_domain);
+    country.push_back(r.country);
+    asn.push_back(r.asn);
+    as_name.push_back(r.as_name);
+    as_domain.push_back(r.as_domain);
+    resolved.push_back(r.resolved_at);
+    expires.push_back(r.expires_at);
+    name.push_back(c.name);
+    type.push_back(c.type);
+  }
+  DMARC_TRY(conn_.Query(
+      "INSERT INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn, as_name,"
+      " as_domain, resolved_at, expires_at, name, type)"
+      " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+      " $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[],"
+      " $12::text[])"
+      " ON CONFLICT (ip) DO UPDATE SET status = excluded.status,"
+      " reverse_dns = excluded.reverse_dns, base_domain = excluded.base_domain,"
+      " country = excluded.country, asn = excluded.asn, as_name = excluded.as_name,"
+      " as_domain = excluded.as_domain, resolved_at = excluded.resolved_at,"
+      " expires_at = excluded.expires_at, name = excluded.name, type = excluded.type",
+      Params()
+          .AddArray(ips)
+          .AddArray(statuses)
+          .AddArray(rdns)
+          .AddArray(base)
+          .AddArray(country)
+          .AddArray(asn)
+          .AddArray(as_name)
+          .AddArray(as_domain)
+          .AddArray(resolved)
+          .AddArray(expires)
+          .AddArray(name)
+          .AddArray(type)));
+  return true;
+}
+
+}  // namespace dmarc::store::pg_impl
