@@ -30,6 +30,8 @@ using pg::Connection;
 using pg::Params;
 using pg::Rows;
 
+class PgIntegrityMonitor;  // pg_health.cc
+
 // Connects to url (a postgresql:// URL without a password) with options.password, if any;
 // `label` names the server in messages.
 Result<Connection> Connect(const std::string& url, const OpenOptions& options);
@@ -96,6 +98,9 @@ class PgStore final : public ReportStore {
   OpenOptions options_;
   // Monthly partitions of aggregate_records known to exist (their first day, Unix seconds).
   std::vector<std::int64_t> partitions_;
+  // The background integrity check Health reports (pg_health.cc), shared by the stores of this
+  // process on the same database.
+  std::shared_ptr<PgIntegrityMonitor> integrity_;
 };
 
 template <class T>
