@@ -15,6 +15,7 @@
 #include "testing/base64.h"
 #include "testing/compress.h"
 #include "testing/dovecot.h"
+#include "testing/postgres.h"
 #include "testing/process.h"
 #include "testing/run_program.h"
 #include "testing/test_util.h"
@@ -364,6 +365,49 @@ TEST_F(Fetch, WatchCollectsNewMailAndSurvivesAServerRestart) {
   EXPECT_NE(Log().find("retrying in"), std::string::npos) << Log();
   EXPECT_NE(Log().find(first_batch), std::string::npos) << "one line per batch: " << Log();
   EXPECT_EQ(Stats(db_, dir_)["reports"], 12);
+}
+
+TEST_F(Fetch, PostgresRestartDuringWatchLosesNothingAndArchivesOnlyStoredMail) {
+  StartServer();
+  // A short folder: the server's Unix socket path must fit in 108 bytes.
+  dmarc::testing::PostgresServer pg(fs::path("/tmp") / ("pgf-" + std::to_string(::getpid())));
+  pg.Start();
+  const std::string url = pg.CreateDatabase("dmarc");
+  // The fixture's configuration with the PostgreSQL store instead of its SQLite file.
+  const std::string config = Config();
+  std::string text = ReadFile(config);
+  const std::string sqlite = "sqlite:" + db_;
+  text.replace(text.find(sqlite), sqlite.size(), url);
+  std::ofstream(config, std::ios::trunc) << text;
+  log_ = dir_ / "watch.log";
+  const pid_t pid = Spawn({"fetch", "--watch", "-c", config}, log_);
+  auto wait_for = [&](std::size_t n, int seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (dovecot_->Count("Archive/Aggregate") < n && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return dovecot_->Count("Archive/Aggregate");
+  };
+  for (int i = 0; i < 5; ++i) dovecot_->Deliver("p" + std::to_string(i), ReportMail(i));
+  ASSERT_EQ(wait_for(5, 30), 5u) << Log();
+  // The database goes away; mail arriving meanwhile is read, but stays in the inbox: nothing is
+  // archived before its reports are committed.
+  pg.Stop();
+  for (int i = 5; i < 10; ++i) dovecot_->Deliver("p" + std::to_string(i), ReportMail(i));
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_EQ(dovecot_->Count("Archive/Aggregate"), 5u) << Log();
+  EXPECT_EQ(dovecot_->Count(""), 5u) << Log();
+  pg.Start();
+  EXPECT_EQ(wait_for(10, 60), 10u) << Log();
+  for (int i = 10; i < 12; ++i) dovecot_->Deliver("p" + std::to_string(i), ReportMail(i));
+  EXPECT_EQ(wait_for(12, 30), 12u) << Log();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid), 0) << Log();
+  EXPECT_EQ(dovecot_->Count(""), 0u) << Log();
+  const auto stats = Stats(url, dir_);
+  EXPECT_EQ(stats["reports"], 12) << stats.dump();
+  EXPECT_EQ(stats["records"], 12) << stats.dump();
+  EXPECT_EQ(stats["messages"], 36) << stats.dump();
 }
 
 TEST_F(Fetch, WatchWithoutIdlePollsAtTheInterval) {

@@ -6,11 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "archive/archive.h"
@@ -432,6 +434,12 @@ Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
   for (int i = 0; i <= kConnections; ++i) {
     auto c = std::make_unique<Connection>();
     auto st = store::OpenStore(url, open_options);  // the first one migrates
+    // A standby made just now may not have replayed the schema the primary was given: a few
+    // seconds for it to follow.
+    for (int wait = 0; !st && i == 0 && open_options.read_only && wait < 100; ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      st = store::OpenStore(url, open_options);
+    }
     if (!st) return MakeError(st.error());
     auto q = store::OpenDashboard(url, open_options);
     if (!q) return MakeError(q.error());

@@ -345,7 +345,13 @@ Result<BatchResult> PgStore::StoreCopy(const CopyBatch& copy) {
   // The whole bytes the source kept, whatever this store's own limit for new rejections.
   const std::size_t max_raw = options_.max_raw_bytes;
   options_.max_raw_bytes = std::numeric_limits<std::size_t>::max();
+  if (auto made = EnsurePartitions(batch); !made) {
+    options_.max_raw_bytes = max_raw;
+    return std::move(made).error_value();
+  }
+  pending_ip_ids_.clear();
   auto result = InTransaction<BatchResult>([&]() -> Result<BatchResult> {
+    pending_ip_ids_.clear();
     BatchResult r;
     DMARC_TRY_ASSIGN(r, StoreOnce(batch));
     DMARC_TRY(FixCopiedTimes(copy, batch.sources_enriched_at));
@@ -353,6 +359,8 @@ Result<BatchResult> PgStore::StoreCopy(const CopyBatch& copy) {
     return r;
   });
   options_.max_raw_bytes = max_raw;
+  if (result) ip_ids_.merge(pending_ip_ids_);
+  pending_ip_ids_.clear();
   return result;
 }
 
