@@ -101,9 +101,11 @@ Result<bool> PgStore::CreatePartition(std::int64_t month_start, std::int64_t mon
   });
   if (made) return true;
   // Another writer made it at the same moment: CREATE TABLE then fails on the catalog's unique
-  // index (42P07 duplicate table, or 23505 on pg_type) although it did not exist when we looked.
+  // index although it did not exist when we looked (42P07 duplicate table, 42710 duplicate
+  // object: its row type, or 23505 on pg_type), or the attach finds it attached already
+  // (42P17). It is there: look again.
   const std::string state = conn_.LastError().sqlstate;
-  if (state != "42P07" && state != "23505") return made;
+  if (state != "42P07" && state != "42710" && state != "23505" && state != "42P17") return made;
   auto there = conn_.Query("SELECT to_regclass($1) IS NOT NULL", Params().Add(name));
   if (there && there->Bool(0, 0)) return true;
   return made;

@@ -123,6 +123,10 @@ CREATE TABLE daily_results (
 );
 
 -- Every source IP ever seen, numbered: distinct counts compare integers, not text.
+-- The rollups' `ip` columns below are numbers of this table without a declared foreign key, as
+-- in SQLite: the writer numbers an address in the same transaction, rows here are never
+-- deleted, and a check per rollup row (a trigger and a row lock on source_ips) cost more than
+-- the upsert itself.
 CREATE TABLE source_ips (
   id BIGSERIAL PRIMARY KEY,
   ip TEXT NOT NULL UNIQUE
@@ -131,7 +135,7 @@ CREATE TABLE source_ips (
 CREATE TABLE daily_sources (
   day BIGINT NOT NULL,
   domain TEXT NOT NULL,
-  ip BIGINT NOT NULL REFERENCES source_ips (id),
+  ip BIGINT NOT NULL,  -- source_ips (id)
   messages BIGINT NOT NULL,
   records BIGINT NOT NULL,
   dmarc_pass BIGINT NOT NULL,
@@ -142,7 +146,7 @@ CREATE TABLE daily_sources (
 
 CREATE TABLE source_totals (
   domain TEXT NOT NULL,
-  ip BIGINT NOT NULL REFERENCES source_ips (id),
+  ip BIGINT NOT NULL,  -- source_ips (id)
   records BIGINT NOT NULL,
   messages BIGINT NOT NULL,
   dmarc_pass BIGINT NOT NULL,
@@ -152,7 +156,7 @@ CREATE TABLE source_totals (
 );
 
 CREATE TABLE ip_totals (
-  ip BIGINT PRIMARY KEY REFERENCES source_ips (id),
+  ip BIGINT PRIMARY KEY,  -- source_ips (id)
   records BIGINT NOT NULL,
   messages BIGINT NOT NULL,
   dmarc_pass BIGINT NOT NULL,
