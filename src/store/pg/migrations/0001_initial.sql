@@ -96,6 +96,8 @@ CREATE TABLE aggregate_raw (
   size BIGINT NOT NULL,
   bytes BYTEA NOT NULL
 );
+-- Gzip already: stored out of line as is, without PostgreSQL trying to compress it again.
+ALTER TABLE aggregate_raw ALTER COLUMN bytes SET STORAGE EXTERNAL;
 
 -- Daily rollups, maintained in the same transaction as the records.
 CREATE TABLE daily_messages (
