@@ -34,6 +34,9 @@ using pg::Rows;
 // `label` names the server in messages.
 Result<Connection> Connect(const std::string& url, const OpenOptions& options);
 
+// Sums a batch's new records per rollup key before the rollups are written (pg_write_impl.h).
+struct PgRollups;
+
 class PgStore final : public ReportStore {
  public:
   PgStore(Connection conn, std::string url, std::string label, OpenOptions options)
@@ -87,8 +90,16 @@ class PgStore final : public ReportStore {
   bool BackOff(int attempt, std::int64_t deadline_ms);
   static std::int64_t NowMs();
 
-  // ---- The write path (pg_write.cc), inside Store's transaction ----
+  // ---- The write path (pg_write*.cc), inside Store's transaction ----
   Result<BatchResult> StoreOnce(const Batch& batch);
+  // Makes the monthly partitions of the batch's record days, each in a short transaction of
+  // its own, before the batch's transaction.
+  Result<bool> EnsurePartitions(const Batch& batch);
+  Result<bool> CreatePartition(std::int64_t month_start, std::int64_t month_end);
+  // The daily and per-address rollups of a batch's new records (summed per key in C++).
+  Result<bool> StoreRollups(const PgRollups& rollups);
+  // Numbers the source addresses in source_ips (interned on first sight).
+  Result<bool> InternSourceIps(const std::vector<std::string>& ips);
 
   Connection conn_;
   std::string url_;
@@ -96,6 +107,10 @@ class PgStore final : public ReportStore {
   OpenOptions options_;
   // Monthly partitions of aggregate_records known to exist (their first day, Unix seconds).
   std::vector<std::int64_t> partitions_;
+  // Ids of source IPs known to be committed (ids never change), and those the batch in progress
+  // added: merged into the first only once that batch commits.
+  std::unordered_map<std::string, std::int64_t> ip_ids_;
+  std::unordered_map<std::string, std::int64_t> pending_ip_ids_;
 };
 
 template <class T>

@@ -1,20 +1,429 @@
 // The PostgreSQL store's write path: Store (one transaction per batch, records by COPY into
-// monthly partitions, rollups upserted in key order), AggregatesStored.
-#include "store/pg/pg_store_impl.h"
+// monthly partitions, rollups upserted in key order), AggregatesStored. The rollups and source
+// addresses: pg_write_rollups.cc; rejections, failure and SMTP TLS reports: pg_write_other.cc.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_set>
+
+#include "base/time.h"
+#include "store/pg/pg_write_impl.h"
+#include "store/pg/pg_write_text.h"
 
 namespace dmarc::store::pg_impl {
 
-Result<BatchResult> PgStore::Store(const Batch& batch) {
-  return InTransaction<BatchResult>([&] { return StoreOnce(batch); });
+// ---- Ids and partitions ----
+
+Result<std::vector<std::int64_t>> NextIds(Connection& conn, std::string_view sequence,
+                                          std::size_t n) {
+  if (n == 0) return std::vector<std::int64_t>{};
+  auto rows = conn.Query(fmt::format("SELECT array(SELECT nextval('{}') FROM generate_series(1, "
+                                     "$1::bigint))",
+                                     sequence),
+                         Params().Add(static_cast<std::int64_t>(n)));
+  if (!rows) return std::move(rows).error_value();
+  std::vector<std::int64_t> ids = ParseIntArray(rows->View(0, 0));
+  if (ids.size() != n)
+    return MakeError(fmt::format("{}: cannot take ids from {}", conn.label(), sequence));
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
-Result<BatchResult> PgStore::StoreOnce(const Batch&) {
-  return MakeError(ErrorKind::kUnsupported, label_ + ": storing is not written yet");
+std::int64_t MonthStart(std::int64_t day) {
+  const Civil c = CivilFromDays(FloorDay(day) / kSecondsPerDay);
+  return DaysFromCivil(c.y, c.m, 1) * kSecondsPerDay;
 }
+
+std::int64_t NextMonthStart(std::int64_t month_start) {
+  const Civil c = CivilFromDays(month_start / kSecondsPerDay);
+  return c.m == 12 ? DaysFromCivil(c.y + 1, 1, 1) * kSecondsPerDay
+                   : DaysFromCivil(c.y, c.m + 1, 1) * kSecondsPerDay;
+}
+
+std::string PartitionName(std::int64_t month_start) {
+  const Civil c = CivilFromDays(month_start / kSecondsPerDay);
+  return fmt::format("aggregate_records_{:04}{:02}", c.y, c.m);
+}
+
+Result<bool> PgStore::EnsurePartitions(const Batch& batch) {
+  std::set<std::int64_t> months;
+  std::int64_t last = -1;  // records of a report mostly share a month: skip the set then
+  for (const auto& item : batch.aggregates) {
+    for (const auto& rec : item.report->records) {
+      const std::int64_t day = FloorDay(rec.interval_begin);
+      if (day < kFirstPartitionDay || day >= kEndPartitionDay) continue;
+      const std::int64_t month = MonthStart(day);
+      if (month == last) continue;
+      last = month;
+      if (std::find(partitions_.begin(), partitions_.end(), month) == partitions_.end()) {
+        months.insert(month);
+      }
+    }
+  }
+  if (months.empty()) return true;
+  std::vector<std::string> names;
+  for (std::int64_t m : months) names.push_back(PartitionName(m));
+  auto rows = conn_.Query("SELECT n FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NOT NULL",
+                          Params().AddArray(names));
+  if (!rows) return std::move(rows).error_value();
+  std::set<std::string> existing;
+  for (int i = 0; i < rows->size(); ++i) existing.insert(rows->Text(i, 0));
+  for (std::int64_t m : months) {
+    if (!existing.contains(PartitionName(m))) DMARC_TRY(CreatePartition(m, NextMonthStart(m)));
+    partitions_.push_back(m);
+  }
+  return true;
+}
+
+// CREATE TABLE ... PARTITION OF would lock the whole of aggregate_records (ACCESS EXCLUSIVE)
+// and wait for every reader; ATTACH PARTITION takes only SHARE UPDATE EXCLUSIVE, so writers
+// copying into other partitions and dashboards reading go on. The new table is empty: the
+// CHECK lets the attach skip even its (empty) scan.
+Result<bool> PgStore::CreatePartition(std::int64_t month_start, std::int64_t month_end) {
+  const std::string name = PartitionName(month_start);
+  const std::string q = pg::QuoteIdent(name);
+  const std::string sql = fmt::format(
+      "CREATE TABLE {0} (LIKE aggregate_records INCLUDING DEFAULTS, CHECK (day >= {1} AND day < "
+      "{2}));\n"
+      "ALTER TABLE aggregate_records ATTACH PARTITION {0} FOR VALUES FROM ({1}) TO ({2})",
+      q, month_start, month_end);
+  auto made = InTransaction<bool>([&]() -> Result<bool> {
+    auto there = conn_.Query("SELECT to_regclass($1) IS NOT NULL", Params().Add(name));
+    if (!there) return std::move(there).error_value();
+    if (there->Bool(0, 0)) return true;
+    return conn_.Exec(sql);
+  });
+  if (made) return true;
+  // Another writer made it at the same moment: CREATE TABLE then fails on the catalog's unique
+  // index (42P07 duplicate table, or 23505 on pg_type) although it did not exist when we looked.
+  const std::string state = conn_.LastError().sqlstate;
+  if (state != "42P07" && state != "23505") return made;
+  auto there = conn_.Query("SELECT to_regclass($1) IS NOT NULL", Params().Add(name));
+  if (there && there->Bool(0, 0)) return true;
+  return made;
+}
+
+// ---- Store ----
+
+Result<BatchResult> PgStore::Store(const Batch& batch) {
+  for (int attempt = 0;; ++attempt) {
+    DMARC_TRY(EnsurePartitions(batch));
+    auto r = InTransaction<BatchResult>([&] { return StoreOnce(batch); });
+    if (r) {
+      ip_ids_.merge(pending_ip_ids_);
+      pending_ip_ids_.clear();
+      return r;
+    }
+    pending_ip_ids_.clear();
+    // No partition for a record: one this store knew of was dropped meanwhile (retention in
+    // another process). Look again and run the batch once more.
+    if (attempt == 0 && conn_.LastError().sqlstate == "23514" && !partitions_.empty()) {
+      partitions_.clear();
+      continue;
+    }
+    return r;
+  }
+}
+
+namespace {
+
+using ReportKey = std::tuple<std::string, std::string, std::string, std::int64_t, std::int64_t>;
+
+constexpr std::string_view kCopyRecords =
+    "COPY aggregate_records (report, domain, day, interval_begin, interval_end,"
+    " normalized_timespan, source_ip, source_country, source_reverse_dns, source_base_domain,"
+    " source_name, source_type, source_asn, source_as_name, source_as_domain, count,"
+    " spf_aligned, dkim_aligned, dmarc_aligned, disposition, policy_dkim, policy_spf,"
+    " header_from, envelope_from, envelope_to, source_enriched_at, dkim, spf, overrides)"
+    " FROM STDIN";
+
+// One record as a line of kCopyRecords.
+void AppendRecord(std::string& out, std::int64_t report_row, const std::string& domain,
+                  std::int64_t day, const model::Record& rec, std::int64_t enriched_at) {
+  const auto& src = rec.source;
+  const auto& ev = rec.policy_evaluated;
+  auto tab = [&] { out += '\t'; };
+  CopyInt(report_row, out);
+  tab();
+  pg::CopyEscape(domain, out);  // cleaned already
+  tab();
+  CopyInt(day, out);
+  tab();
+  CopyInt(rec.interval_begin, out);
+  tab();
+  CopyInt(rec.interval_end, out);
+  tab();
+  out += rec.normalized_timespan ? '1' : '0';
+  tab();
+  CopyText(src.ip_address, out);
+  tab();
+  CopyOptText(src.country, out);
+  tab();
+  CopyOptText(src.reverse_dns, out);
+  tab();
+  CopyOptText(src.base_domain, out);
+  tab();
+  CopyOptText(src.name, out);
+  tab();
+  CopyOptText(src.type, out);
+  tab();
+  CopyOptInt(src.asn, out);
+  tab();
+  CopyOptText(src.as_name, out);
+  tab();
+  CopyOptText(src.as_domain, out);
+  tab();
+  CopyInt(static_cast<std::int64_t>(rec.count), out);
+  tab();
+  out += rec.alignment.spf ? '1' : '0';
+  tab();
+  out += rec.alignment.dkim ? '1' : '0';
+  tab();
+  out += rec.alignment.dmarc ? '1' : '0';
+  tab();
+  CopyText(ev.disposition, out);
+  tab();
+  CopyText(ev.dkim, out);
+  tab();
+  CopyText(ev.spf, out);
+  tab();
+  CopyText(rec.identifiers.header_from, out);
+  tab();
+  CopyOptText(rec.identifiers.envelope_from, out);
+  tab();
+  CopyOptText(rec.identifiers.envelope_to, out);
+  tab();
+  // NULL when the sources were not enriched from DNS.
+  if (enriched_at) {
+    CopyInt(enriched_at, out);
+  } else {
+    pg::CopyNull(out);
+  }
+  tab();
+  CopyDkimJson(rec.dkim, out);
+  tab();
+  CopySpfJson(rec.spf, out);
+  tab();
+  CopyOverridesJson(ev.policy_override_reasons, out);
+  out += '\n';
+}
+
+std::string ErrorsJson(const std::vector<std::string>& errors) {
+  return nlohmann::json(errors).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Aggregate reports with their records, totals and raw XML; duplicates are only counted.
+Result<bool> StoreAggregates(Connection& conn, const Batch& batch, std::int64_t now,
+                             PgRollups& rollups, BatchResult& result) {
+  const std::size_t n = batch.aggregates.size();
+  if (n == 0) return true;
+  // Keys as the server compares them; the first of equal reports in the batch is the one
+  // stored, the others are duplicates (as SQLite's one INSERT after another).
+  std::map<ReportKey, std::size_t> by_key;
+  std::vector<std::size_t> unique;  // batch order
+  std::vector<std::string> domains(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const model::AggregateReport& r = *batch.aggregates[i].report;
+    const auto& m = r.report_metadata;
+    domains[i] = Clean(r.policy_published.domain);
+    if (by_key
+            .emplace(ReportKey{Clean(m.org_name), Clean(m.report_id), domains[i], m.begin, m.end},
+                     i)
+            .second) {
+      unique.push_back(i);
+    }
+  }
+  std::vector<std::int64_t> ids;
+  DMARC_TRY_ASSIGN(ids, NextIds(conn, "aggregate_reports_id_seq", unique.size()));
+  std::vector<std::int64_t> id_of(n, 0);
+  for (std::size_t k = 0; k < unique.size(); ++k) id_of[unique[k]] = ids[k];
+
+  // One INSERT for all, in key order (the lock order).
+  std::vector<std::int64_t> a_id, a_begin, a_end, a_trn, a_ots, a_count;
+  std::vector<std::string> a_org, a_email, a_rid, a_domain, a_schema, a_errors, a_adkim, a_aspf,
+      a_p, a_sp, a_origin;
+  std::vector<std::optional<std::string>> a_extra, a_ns, a_gen, a_pct, a_fo, a_np, a_testing,
+      a_disc;
+  for (const auto& [key, i] : by_key) {
+    const StoredAggregate& item = batch.aggregates[i];
+    const model::AggregateReport& r = *item.report;
+    const auto& m = r.report_metadata;
+    const auto& p = r.policy_published;
+    a_id.push_back(id_of[i]);
+    a_org.push_back(std::get<0>(key));
+    a_email.push_back(Clean(m.org_email));
+    a_extra.push_back(Clean(m.org_extra_contact_info));
+    a_rid.push_back(std::get<1>(key));
+    a_begin.push_back(m.begin);
+    a_end.push_back(m.end);
+    a_domain.push_back(std::get<2>(key));
+    a_schema.push_back(Clean(r.xml_schema));
+    a_ns.push_back(Clean(r.xml_namespace));
+    a_gen.push_back(Clean(m.generator));
+    a_trn.push_back(m.timespan_requires_normalization ? 1 : 0);
+    a_ots.push_back(m.original_timespan_seconds);
+    a_errors.push_back(ErrorsJson(m.errors));
+    a_adkim.push_back(Clean(p.adkim));
+    a_aspf.push_back(Clean(p.aspf));
+    a_p.push_back(Clean(p.p));
+    a_sp.push_back(Clean(p.sp));
+    a_pct.push_back(Clean(p.pct));
+    a_fo.push_back(Clean(p.fo));
+    a_np.push_back(Clean(p.np));
+    a_testing.push_back(Clean(p.testing));
+    a_disc.push_back(Clean(p.discovery_method));
+    a_origin.push_back(Clean(item.origin));
+    a_count.push_back(static_cast<std::int64_t>(r.records.size()));
+  }
+  Params params;
+  params.AddArray(a_id)
+      .AddArray(a_org)
+      .AddArray(a_email)
+      .AddArray(a_extra)
+      .AddArray(a_rid)
+      .AddArray(a_begin)
+      .AddArray(a_end)
+      .AddArray(a_domain)
+      .AddArray(a_schema)
+      .AddArray(a_ns)
+      .AddArray(a_gen)
+      .AddArray(a_trn)
+      .AddArray(a_ots)
+      .AddArray(a_errors)
+      .AddArray(a_adkim)
+      .AddArray(a_aspf)
+      .AddArray(a_p)
+      .AddArray(a_sp)
+      .AddArray(a_pct)
+      .AddArray(a_fo)
+      .AddArray(a_np)
+      .AddArray(a_testing)
+      .AddArray(a_disc)
+      .AddArray(a_origin)
+      .AddArray(a_count)
+      .Add(now);
+  auto inserted_rows = conn.Query(
+      "INSERT INTO aggregate_reports (id, org_name, org_email, org_extra_contact_info, report_id,"
+      " begin_ts, end_ts, domain, xml_schema, xml_namespace, generator,"
+      " timespan_requires_normalization, original_timespan_seconds, errors, adkim, aspf, p, sp,"
+      " pct, fo, np, testing, discovery_method, origin, record_count, imported_at)"
+      " SELECT t.id, t.org, t.email, t.extra, t.rid, t.b, t.e, t.domain, t.xs, t.ns, t.gen,"
+      " t.trn::smallint, t.ots, t.errors, t.adkim, t.aspf, t.p, t.sp, t.pct, t.fo, t.np,"
+      " t.testing, t.disc, t.origin, t.cnt::integer, $26"
+      " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],"
+      " $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[],"
+      " $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],"
+      " $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[],"
+      " $25::bigint[]) AS t(id, org, email, extra, rid, b, e, domain, xs, ns, gen, trn, ots,"
+      " errors, adkim, aspf, p, sp, pct, fo, np, testing, disc, origin, cnt)"
+      " ON CONFLICT DO NOTHING RETURNING id",
+      params);
+  if (!inserted_rows) return std::move(inserted_rows).error_value();
+  std::unordered_set<std::int64_t> inserted;
+  for (int i = 0; i < inserted_rows->size(); ++i) inserted.insert(inserted_rows->Int(i, 0));
+
+  // The new reports' records in one COPY, their totals and raw XML.
+  std::string records;
+  std::string raw;
+  std::vector<std::int64_t> t_report, t_messages, t_pass;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (id_of[i] == 0 || !inserted.contains(id_of[i])) {
+      ++result.duplicate_reports;
+      continue;
+    }
+    ++result.new_reports;
+    const StoredAggregate& item = batch.aggregates[i];
+    const model::AggregateReport& r = *item.report;
+    std::int64_t messages = 0, pass = 0;
+    for (const auto& rec : r.records) {
+      const std::int64_t day = FloorDay(rec.interval_begin);
+      AppendRecord(records, id_of[i], domains[i], day, rec, batch.sources_enriched_at);
+      ++result.new_records;
+      rollups.Add(day, domains[i], rec);
+      const auto count = static_cast<std::int64_t>(rec.count);
+      messages += count;
+      if (rec.alignment.dmarc) pass += count;
+    }
+    t_report.push_back(id_of[i]);
+    t_messages.push_back(messages);
+    t_pass.push_back(pass);
+    if (!item.raw_xml_gzip.empty()) {
+      CopyInt(id_of[i], raw);
+      raw += "\tgzip\t";
+      CopyInt(static_cast<std::int64_t>(item.raw_xml_size), raw);
+      raw += '\t';
+      pg::CopyBytes(item.raw_xml_gzip, raw);
+      raw += '\n';
+    }
+  }
+  if (!records.empty()) DMARC_TRY(conn.CopyIn(kCopyRecords, records));
+  if (!t_report.empty()) {
+    DMARC_TRY(
+        conn.Query("INSERT INTO report_totals (report, messages, dmarc_pass)"
+                   " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])",
+                   Params().AddArray(t_report).AddArray(t_messages).AddArray(t_pass)));
+  }
+  if (!raw.empty()) {
+    DMARC_TRY(conn.CopyIn("COPY aggregate_raw (report, encoding, size, bytes) FROM STDIN", raw));
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<BatchResult> PgStore::StoreOnce(const Batch& batch) {
+  pending_ip_ids_.clear();  // what an attempt rolled back claimed nothing
+  BatchResult result;
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  PgRollups rollups;
+  DMARC_TRY(StoreAggregates(conn_, batch, now, rollups, result));
+  DMARC_TRY(StoreRollups(rollups));
+  DMARC_TRY(StoreRejections(conn_, batch, options_.max_raw_bytes, result));
+  DMARC_TRY(StoreFailures(conn_, batch, now, result));
+  DMARC_TRY(StoreSmtpTls(conn_, batch, now, result));
+  return result;
+}
+
+// ---- AggregatesStored ----
 
 Result<std::vector<bool>> PgStore::AggregatesStored(
-    const std::vector<const model::AggregateReport*>&) {
-  return MakeError(ErrorKind::kUnsupported, label_ + ": not written yet");
+    const std::vector<const model::AggregateReport*>& reports) {
+  if (reports.empty()) return std::vector<bool>{};
+  std::vector<std::string> org, rid, domain;
+  std::vector<std::int64_t> begin, end;
+  for (const auto* r : reports) {
+    const auto& m = r->report_metadata;
+    org.push_back(Clean(m.org_name));
+    rid.push_back(Clean(m.report_id));
+    domain.push_back(Clean(r->policy_published.domain));
+    begin.push_back(m.begin);
+    end.push_back(m.end);
+  }
+  Params params;
+  params.AddArray(org).AddArray(rid).AddArray(domain).AddArray(begin).AddArray(end);
+  return InTransaction<std::vector<bool>>(
+      [&]() -> Result<std::vector<bool>> {
+        auto rows = conn_.Query(
+            "SELECT EXISTS (SELECT 1 FROM aggregate_reports a WHERE a.org_name = t.o"
+            " AND a.report_id = t.r AND a.domain = t.d AND a.begin_ts = t.b AND a.end_ts = t.e)"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])"
+            " WITH ORDINALITY AS t(o, r, d, b, e, n) ORDER BY t.n",
+            params);
+        if (!rows) return std::move(rows).error_value();
+        std::vector<bool> out;
+        out.reserve(reports.size());
+        for (int i = 0; i < rows->size(); ++i) out.push_back(rows->Bool(i, 0));
+        if (out.size() != reports.size())
+          return MakeError(label_ + ": AggregatesStored: short answer");
+        return out;
+      },
+      true);
 }
 
 }  // namespace dmarc::store::pg_impl

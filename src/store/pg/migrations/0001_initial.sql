@@ -79,6 +79,13 @@ CREATE TABLE aggregate_records (
   overrides JSONB,
   PRIMARY KEY (id, day)
 ) PARTITION BY RANGE (day);
+-- Monthly partitions cover record days from 2010-01-01 to 2060-01-01 (at most 600, whatever the
+-- reports say); days before and after go to these two, so a report dated 1970 or 9999 makes no
+-- partition. (No DEFAULT partition: attaching a month would then lock and scan it.)
+CREATE TABLE aggregate_records_before_2010 PARTITION OF aggregate_records
+  FOR VALUES FROM (MINVALUE) TO (1262304000);
+CREATE TABLE aggregate_records_from_2060 PARTITION OF aggregate_records
+  FOR VALUES FROM (2840140800) TO (MAXVALUE);
 CREATE INDEX aggregate_records_report ON aggregate_records (report);
 CREATE INDEX aggregate_records_source_ip ON aggregate_records (source_ip, count DESC);
 CREATE INDEX aggregate_records_header_from ON aggregate_records (header_from, count DESC);

@@ -1,0 +1,217 @@
+#include "store/pg/pg_write_text.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "base/text.h"
+#include "store/pg/pg_db.h"
+
+namespace dmarc::store::pg_impl {
+
+bool IsPgClean(std::string_view v) {
+  return std::memchr(v.data(), '\0', v.size()) == nullptr && IsValidUtf8(v);
+}
+
+std::string Clean(std::string_view v) {
+  std::string s(v);
+  if (s.find('\0') != std::string::npos) std::erase(s, '\0');
+  RepairUtf8(s);
+  return s;
+}
+
+std::string Clean(const std::string& v) {
+  if (IsPgClean(v)) return v;
+  return Clean(std::string_view(v));
+}
+
+std::optional<std::string> Clean(const std::optional<std::string>& v) {
+  if (!v) return std::nullopt;
+  if (IsPgClean(*v)) return v;
+  return Clean(std::string_view(*v));
+}
+
+const std::string& CleanRef(const std::string& v, std::string& tmp) {
+  if (IsPgClean(v)) return v;
+  tmp = Clean(std::string_view(v));
+  return tmp;
+}
+
+void CopyText(std::string_view v, std::string& out) {
+  if (IsPgClean(v)) {
+    pg::CopyEscape(v, out);
+  } else {
+    pg::CopyEscape(Clean(v), out);
+  }
+}
+
+void CopyOptText(const std::optional<std::string>& v, std::string& out) {
+  if (v) {
+    CopyText(*v, out);
+  } else {
+    pg::CopyNull(out);
+  }
+}
+
+void CopyInt(std::int64_t v, std::string& out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, end);
+}
+
+void CopyOptInt(const std::optional<std::int64_t>& v, std::string& out) {
+  if (v) {
+    CopyInt(*v, out);
+  } else {
+    pg::CopyNull(out);
+  }
+}
+
+namespace {
+
+// A JSON string literal of the cleaned text. JSONB refuses \u0000: NULs are dropped by Clean.
+void JsonString(std::string_view raw, std::string& out) {
+  std::string tmp;
+  std::string_view v = raw;
+  if (!IsPgClean(raw)) {
+    tmp = Clean(raw);
+    v = tmp;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+void JsonField(std::string_view key, std::string_view value, bool first, std::string& out) {
+  if (!first) out += ',';
+  out += '"';
+  out += key;
+  out += "\":";
+  JsonString(value, out);
+}
+
+void JsonOptField(std::string_view key, const std::optional<std::string>& value, bool first,
+                  std::string& out) {
+  if (!first) out += ',';
+  out += '"';
+  out += key;
+  out += "\":";
+  if (value) {
+    JsonString(*value, out);
+  } else {
+    out += "null";
+  }
+}
+
+// Appends the JSON built by `write` in COPY text format (its backslashes escaped).
+template <class F>
+void CopyJson(F&& write, std::string& out) {
+  std::string json;
+  write(json);
+  pg::CopyEscape(json, out);
+}
+
+}  // namespace
+
+void CopyDkimJson(const std::vector<model::DkimAuthResult>& list, std::string& out) {
+  if (list.empty()) return pg::CopyNull(out);
+  CopyJson(
+      [&](std::string& j) {
+        j += '[';
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          const auto& d = list[i];
+          if (i) j += ',';
+          j += '{';
+          JsonField("domain", d.domain, true, j);
+          JsonField("selector", d.selector, false, j);
+          JsonField("result", d.result, false, j);
+          if (d.human_result) JsonField("human_result", *d.human_result, false, j);
+          j += '}';
+        }
+        j += ']';
+      },
+      out);
+}
+
+void CopySpfJson(const std::vector<model::SpfAuthResult>& list, std::string& out) {
+  if (list.empty()) return pg::CopyNull(out);
+  CopyJson(
+      [&](std::string& j) {
+        j += '[';
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          const auto& s = list[i];
+          if (i) j += ',';
+          j += '{';
+          JsonField("domain", s.domain, true, j);
+          JsonField("scope", s.scope, false, j);
+          JsonField("result", s.result, false, j);
+          if (s.human_result) JsonField("human_result", *s.human_result, false, j);
+          j += '}';
+        }
+        j += ']';
+      },
+      out);
+}
+
+void CopyOverridesJson(const std::vector<model::PolicyOverrideReason>& list, std::string& out) {
+  if (list.empty()) return pg::CopyNull(out);
+  CopyJson(
+      [&](std::string& j) {
+        j += '[';
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          if (i) j += ',';
+          j += '{';
+          JsonOptField("type", list[i].type, true, j);
+          JsonOptField("comment", list[i].comment, false, j);
+          j += '}';
+        }
+        j += ']';
+      },
+      out);
+}
+
+std::vector<std::int64_t> ParseIntArray(std::string_view text) {
+  std::vector<std::int64_t> out;
+  if (text.size() < 2) return out;
+  text = text.substr(1, text.size() - 2);  // without the braces
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    std::int64_t v = 0;
+    std::from_chars(item.data(), item.data() + item.size(), v);
+    out.push_back(v);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+}  // namespace dmarc::store::pg_impl
