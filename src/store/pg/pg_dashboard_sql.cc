@@ -111,7 +111,7 @@ Facts FactsFor(const DashboardFilter& f) {
 std::string PerAddressFrom(const DashboardFilter& filter, Query& q, bool order) {
   if (filter.range.from || filter.range.to) {
     return " FROM daily_sources r" + SourcesWhere(filter, q) +
-           (order ? " ORDER BY r.day, r.domain COLLATE \"C\", r.ip" : "");
+           (order ? " ORDER BY r.day, r.domain, r.ip" : "");
   }
   std::string sql = filter.range.domain ? " FROM source_totals r WHERE TRUE" +
                                               TextEquals(q, "r.domain", *filter.range.domain)

@@ -54,7 +54,8 @@ Facts FactsFor(const DashboardFilter& f);
 // FROM and WHERE of the per-address rollup that answers filter (which has no header-from,
 // drill-down or reporter), as the SQLite store reads it; its columns: ip, messages, dmarc_pass,
 // spf_aligned, dkim_aligned, records. `order` is the order SQLite reads the rows in (the first
-// appearance of each address decides the order of equal groups' descriptions).
+// appearance of each address decides the order of equal groups' descriptions; daily_sources'
+// domain is in byte order, so its primary key gives that order without a sort).
 std::string PerAddressFrom(const DashboardFilter& filter, Query& q, bool order);
 
 }  // namespace dmarc::store::pg
