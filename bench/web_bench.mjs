@@ -3,8 +3,9 @@
 //
 //   node bench/web_bench.mjs BINARY STORE [RUNS]
 //
-// Build a store of ~1,000,000 records with the corpus generator and import (see
-// docs/benchmarks.md, "Dashboard").
+// STORE is a SQLite file or a postgresql:// URL (read with sqlite3 or psql, which must reach it
+// without a password prompt). Build a store of ~1,000,000 records with the corpus generator and
+// import (see docs/benchmarks.md, "Dashboard"; bench/pg_web_bench.sh for PostgreSQL).
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,13 +18,18 @@ const { chromium } = createRequire(join(root, 'web/package.json'))('playwright-c
 const [binary, db, runsArg] = process.argv.slice(2);
 const runs = Number(runsArg || 20);
 
-const domain = execFileSync('sqlite3', [db, 'SELECT domain FROM aggregate_reports LIMIT 1'], { encoding: 'utf8' }).trim();
-const lastDay = execFileSync('sqlite3', [db, "SELECT date(max(day), 'unixepoch') FROM aggregate_records"], { encoding: 'utf8' }).trim();
-const topIp = execFileSync('sqlite3', [db, 'SELECT s.ip FROM daily_sources d JOIN source_ips s ON s.id = d.ip GROUP BY d.ip ORDER BY sum(d.messages) DESC LIMIT 1'], { encoding: 'utf8' }).trim();
-const topCountry = execFileSync('sqlite3', [db, 'SELECT country FROM ip_info_cache WHERE country IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1'], { encoding: 'utf8' }).trim();
+const postgres = /^postgres(ql)?:\/\//.test(db);
+// One statement on the store, its output as text.
+const sql = (q) => (postgres
+  ? execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', q], { encoding: 'utf8' })
+  : execFileSync('sqlite3', [db, q], { encoding: 'utf8' })).trim();
+const domain = sql('SELECT domain FROM aggregate_reports ORDER BY id LIMIT 1');
+const lastDay = new Date(Number(sql('SELECT max(day) FROM daily_results')) * 1000).toISOString().slice(0, 10);
+const topIp = sql('SELECT s.ip FROM daily_sources d JOIN source_ips s ON s.id = d.ip GROUP BY s.ip ORDER BY sum(d.messages) DESC LIMIT 1');
+const topCountry = sql('SELECT country FROM ip_info_cache WHERE country IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1');
 const monthBefore = new Date(Date.parse(lastDay) - 29 * 86400e3).toISOString().slice(0, 10);
 
-execFileSync('sqlite3', [db, 'CREATE TABLE IF NOT EXISTS bench_touch (n INTEGER)']);
+sql('CREATE TABLE IF NOT EXISTS bench_touch (n INTEGER)');
 const child = spawn(binary, ['serve', '--db', db, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
 const url = await new Promise((res, rej) => {
   let err = '';
@@ -39,7 +45,9 @@ const calls = [
   'failures', 'smtp-tls',
 ];
 const pct = (xs, p) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
-// Calls the endpoint `runs` times (each after before(), not timed) and prints its table row.
+// Calls the endpoint `runs` times (each after before(), not timed) and prints its table row; a
+// call that fails is shown in its row, and the script exits with status 1 at the end.
+let failed = 0;
 async function timeCall(call, before = () => {}) {
   const times = [];
   for (let i = 0; i < runs; ++i) {
@@ -47,7 +55,11 @@ async function timeCall(call, before = () => {}) {
     const t0 = performance.now();
     const res = await fetch(`${url}/api/${call}`);
     await res.arrayBuffer();
-    if (!res.ok) throw new Error(`${call}: HTTP ${res.status}`);
+    if (!res.ok) {
+      console.log(`| \`${call}\` | failed: HTTP ${res.status} | |`);
+      ++failed;
+      return;
+    }
     times.push(performance.now() - t0);
   }
   console.log(`| \`${call}\` | ${pct(times, 50).toFixed(0)} | ${pct(times, 95).toFixed(0)} |`);
@@ -56,14 +68,15 @@ console.log(`| API call | p50 ms | p95 ms |\n|---|---:|---:|`);
 for (const call of calls) await timeCall(call);
 
 // The same calls, each the first after another connection committed to the store (an import or
-// fetch): the dashboard reads the address details again then (PRAGMA data_version changed). The
+// fetch): the dashboard reads the address details again then (PRAGMA data_version changed; on
+// PostgreSQL, the server's write-ahead log moved). The
 // commit adds a row to a table of the benchmark's own (bench_touch, made before serve starts
 // and dropped at the end), which no view reads. (A commit that rewrites a row as it was changes no page: SQLite skips it.)
 const touch = 'INSERT INTO bench_touch VALUES (1)';
 console.log(`\n| API call, first after a commit | p50 ms | p95 ms |\n|---|---:|---:|`);
 for (const call of ['overview', `overview?from=${monthBefore}&to=${lastDay}`, 'sources?group=service',
   `sources?group=ip&source_group=country&source_value=${topCountry}`]) {
-  await timeCall(call, () => execFileSync('sqlite3', [db, touch]));
+  await timeCall(call, () => sql(touch));
 }
 
 const profile = mkdtempSync(join(tmpdir(), 'dmarc-bench-profile-'));
@@ -85,4 +98,5 @@ console.log(`\nOverview fully rendered in headless Chromium: p50 ${pct(renders, 
 await browser.close();
 rmSync(profile, { recursive: true, force: true });
 child.kill();
-execFileSync('sqlite3', [db, 'DROP TABLE IF EXISTS bench_touch']);
+sql('DROP TABLE IF EXISTS bench_touch');
+if (failed) process.exit(1);

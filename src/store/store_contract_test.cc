@@ -150,8 +150,9 @@ std::vector<std::string> ExportAll(ReportStore& st);
 // batch come back whole and in order.
 TEST_P(StoreContract, ExportGivesBackManyReportsAndRecordsDatedOutsideTheirPeriod) {
   auto st = OpenFresh();
-  const auto base = Samples({"aggregate/twilight.eml"})[0];
-  ASSERT_GT(base.records.size(), 1u);
+  auto base = Samples({"aggregate/twilight.eml"})[0];
+  base.records.push_back(base.records[0]);
+  base.records.back().source.ip_address = "192.0.2.99";
   std::vector<model::AggregateReport> reports(1200, base);
   for (std::size_t i = 0; i < reports.size(); ++i) {
     auto& m = reports[i].report_metadata;
@@ -516,7 +517,22 @@ TEST_P(StoreContract, PurgeGoesThroughManyBatchesAndCompactShrinksTheFile) {
   ASSERT_TRUE(purged.ok()) << purged.error();
   EXPECT_EQ(purged->aggregate_reports, 450u);
   ASSERT_TRUE(st->Compact().ok());
-  EXPECT_LT(st->SizeOnDisk(), before);
+  if (GetParam().name == "sqlite") {
+    EXPECT_LT(st->SizeOnDisk(), before);  // VACUUM rewrote the file
+  } else {
+    // PostgreSQL's VACUUM makes the space of removed rows reusable without locking the tables
+    // (what it gives back to the file system at once is the purged months: see PgPurge), and
+    // ANALYZE refreshes the planner's statistics.
+    EXPECT_GT(before, 0u);
+    for (const char* table : {"aggregate_reports", "daily_sources", "source_totals"}) {
+      EXPECT_EQ(
+          testing::PsqlUrl(url_, std::string("SELECT last_vacuum IS NOT NULL, last_analyze IS NOT"
+                                             " NULL FROM pg_stat_user_tables WHERE relname = '") +
+                                     table + "'"),
+          "t|t")
+          << table;
+    }
+  }
   auto s = st->QueryStats({});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->reports, 1u);
@@ -994,8 +1010,10 @@ TEST(PgPurge, AMonthOfPurgedReportsIsDroppedWhole) {
   ASSERT_EQ(PartitionsFrom(url, kJan2023), "1");
   ASSERT_EQ(PartitionsFrom(url, kMar01), "1");
 
+  const auto size = (*st)->SizeOnDisk();
   auto purged = (*st)->Purge(kFeb15);
   ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_LT((*st)->SizeOnDisk(), size);  // the month's files are gone, no VACUUM needed
   EXPECT_EQ(purged->aggregate_reports, 2u);
   EXPECT_EQ(purged->aggregate_records, jan.records.size() + jan2.records.size());
   EXPECT_EQ(PartitionsFrom(url, kJan2023), "0");  // dropped

@@ -1,7 +1,8 @@
 // Every /api/ answer, byte for byte, on a fixed store: the bodies are compared with the files in
 // testdata/api-golden/ (one per request; README.md there). They pin the API's shapes, number
 // types, nulls and key order while the store's queries and the JSON built from them change.
-// DMARC_UPDATE_GOLDEN=1 rewrites the files (review the diff).
+// DMARC_UPDATE_GOLDEN=1 rewrites the files (review the diff; only the SQLite run writes them).
+// Every answer is asked of each back end (kBackends): PostgreSQL must give the same bytes.
 //
 // The store is built from fixtures without DNS or geolocation: the sources' attributes come
 // from a fixed table below (as enrichment would fill them), every text is relative to
@@ -22,8 +23,10 @@
 
 #include "pipeline/extract.h"
 #include "store/dashboard.h"
+#include "store/pg/pg_db.h"
 #include "store/sha256.h"
 #include "store/store.h"
+#include "testing/postgres.h"
 #include "testing/test_util.h"
 #include "web/api.h"
 
@@ -119,11 +122,20 @@ std::vector<model::Source> Enrich(std::vector<pipeline::Extracted>& inputs) {
   return out;
 }
 
-class ApiGoldenTest : public ::testing::Test {
+struct Backend {
+  std::string name;
+  bool sqlite;
+};
+const Backend kBackends[] = {{"sqlite", true}, {"postgres", false}};
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+class ApiGoldenTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     dir_ = dmarc::testing::FreshTestDir("dmarc-api-golden");
-    url_ = "sqlite:" + (dir_ / "golden.db").string();
+    url_ = GetParam().sqlite ? "sqlite:" + (dir_ / "golden.db").string()
+                             : dmarc::testing::SharedPostgresDatabase("api_golden");
+    ASSERT_FALSE(url_.empty());
     auto st = store::OpenStore(url_, {});
     ASSERT_TRUE(st.ok()) << st.error();
     std::vector<pipeline::Extracted> inputs;
@@ -160,14 +172,22 @@ class ApiGoldenTest : public ::testing::Test {
                                 store::Sha256Hex(raw3), raw3.size(), raw3});
     auto r = (*st)->Store(batch);
     ASSERT_TRUE(r.ok()) << r.error();
-    ASSERT_TRUE((*st)->PutSourceInfo(sources).ok());
+    auto put = (*st)->PutSourceInfo(sources);
+    ASSERT_TRUE(put.ok()) << put.error();
     store_ = std::move(st).value();
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_ / "golden.db").c_str(), &db), SQLITE_OK);
     const std::string fix =
         "UPDATE aggregate_reports SET imported_at = " + std::to_string(kImportedAt) +
         "; UPDATE failure_reports SET imported_at = " + std::to_string(kImportedAt) +
         "; UPDATE smtp_tls_reports SET imported_at = " + std::to_string(kImportedAt) + ";";
+    if (!GetParam().sqlite) {
+      auto conn = store::pg::Connection::Open(url_, url_);
+      ASSERT_TRUE(conn.ok()) << conn.error();
+      auto done = conn->Exec(fix);
+      ASSERT_TRUE(done.ok()) << done.error();
+      return;
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "golden.db").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, fix.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
         << sqlite3_errmsg(db);
     sqlite3_close(db);
@@ -363,12 +383,12 @@ std::string FirstDifference(const std::string& got, const std::string& want) {
          "\nwant: ..." + want.substr(from, 200);
 }
 
-TEST_F(ApiGoldenTest, EveryAnswerIsAsRecorded) {
+TEST_P(ApiGoldenTest, EveryAnswerIsAsRecorded) {
   auto q = store::OpenDashboard(url_);
   ASSERT_TRUE(q.ok()) << q.error();
   Api api(*store_, **q, {});
   Api with_samples(*store_, **q, {.show_failure_samples = true});
-  const bool update = std::getenv("DMARC_UPDATE_GOLDEN") != nullptr;
+  const bool update = std::getenv("DMARC_UPDATE_GOLDEN") != nullptr && GetParam().sqlite;
   std::set<std::string> files;
   std::vector<Request> all = Requests();
   for (const auto& r : MoreRequests()) all.push_back(r);
@@ -395,6 +415,9 @@ TEST_F(ApiGoldenTest, EveryAnswerIsAsRecorded) {
     EXPECT_TRUE(files.count(name)) << name << " belongs to no request";
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ApiGoldenTest, ::testing::ValuesIn(kBackends),
+                         [](const auto& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace dmarc::web

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "pipeline/extract.h"
 #include "store/dashboard.h"
 #include "store/store.h"
+#include "testing/postgres.h"
 #include "testing/sqlite_damage.h"
 #include "testing/test_util.h"
 #include "web/api.h"
@@ -35,13 +37,17 @@ using dmarc::testing::TestData;
 
 class WebTest : public ::testing::Test {
  protected:
+  // The URL of a new store (SQLite, unless a test asks for another back end).
+  virtual std::string NewStoreUrl() { return "sqlite:" + (dir_ / "t.db").string(); }
+
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dmarc-web-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(test.begin(), test.end(), '/', '-');
+    dir_ = fs::temp_directory_path() / ("dmarc-web-" + std::to_string(getpid()) + "-" + test);
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    db_ = "sqlite:" + (dir_ / "t.db").string();
+    db_ = NewStoreUrl();
+    ASSERT_FALSE(db_.empty());
     auto st = store::OpenStore(db_, {});
     ASSERT_TRUE(st.ok()) << st.error();
     store::Batch batch;
@@ -172,7 +178,20 @@ TEST_F(WebTest, ReportRawXmlIsADownloadOfTheXmlAsReceived) {
   EXPECT_EQ(c.Get("/api/report/raw?id=x")->status, 400);
 }
 
-TEST_F(WebTest, OverviewTotalsAgreeWithStats) {
+// The API's answers that hold on every back end: the same tests on SQLite and on PostgreSQL
+// (a database on the suite's shared server).
+class WebApiTest : public WebTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string NewStoreUrl() override {
+    if (GetParam() == "sqlite") return WebTest::NewStoreUrl();
+    return dmarc::testing::SharedPostgresDatabase(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Backends, WebApiTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& p) { return p.param; });
+
+TEST_P(WebApiTest, OverviewTotalsAgreeWithStats) {
   auto q = store::OpenDashboard(db_);
   ASSERT_TRUE(q.ok()) << q.error();
   Api api(*store_, **q, {});
@@ -213,7 +232,7 @@ std::map<std::string, std::array<std::int64_t, 4>> SumsByIp(Api& api, const Para
   return out;
 }
 
-TEST_F(WebTest, SourcesByServiceFromAddressDetailsEqualTheRecords) {
+TEST_P(WebApiTest, SourcesByServiceFromAddressDetailsEqualTheRecords) {
   // Enrichment names the service of each address in the records and, per address, beside the
   // store's DNS cache (PutSourceInfo); the grouped view reads the latter.
   auto q = store::OpenDashboard(db_);
@@ -247,7 +266,7 @@ TEST_F(WebTest, SourcesByServiceFromAddressDetailsEqualTheRecords) {
   EXPECT_EQ(got, expected);
 }
 
-TEST_F(WebTest, DrillDownFromAGroupListsTheRecordsOfItsAddresses) {
+TEST_P(WebApiTest, DrillDownFromAGroupListsTheRecordsOfItsAddresses) {
   auto q = store::OpenDashboard(db_);
   ASSERT_TRUE(q.ok());
   Api api(*store_, **q, {});
@@ -322,7 +341,7 @@ TEST_F(WebTest, DrillDownFromAGroupListsTheRecordsOfItsAddresses) {
   EXPECT_TRUE(none["rows"].empty());
 }
 
-TEST_F(WebTest, RollupAnswersEqualTheRecords) {
+TEST_P(WebApiTest, RollupAnswersEqualTheRecords) {
   auto q = store::OpenDashboard(db_);
   ASSERT_TRUE(q.ok());
   Api api(*store_, **q, {});

@@ -1,14 +1,470 @@
 // The PostgreSQL DashboardQueries: the same questions as the SQLite ones (dashboard.h), the same
-// answers (the API golden tests run on both).
+// answers (the API golden tests run on both). Every value is a parameter; column names in SQL
+// come from fixed tables (pg_dashboard_sql.h), never from a request. Each answer is read in one
+// read-only snapshot (REPEATABLE READ), again from the start after a lost connection or a
+// conflict with a standby's recovery. Texts are ordered as bytes (COLLATE "C", as SQLite does),
+// NULLs first ascending, and every order ends with the tie-breakers SQLite's plans imply, so
+// both back ends list equal rows alike: SQLite's sort is stable, and it groups rows in the
+// direction of the ORDER BY's terms when GROUP BY and ORDER BY have as many terms (else in
+// ascending order of the GROUP BY's), so equal rows come in that order of their group keys. Records
+// grouped by source live in pg_dashboard_sources.cc, records with their results in
+// pg_dashboard_records.cc.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "archive/archive.h"
+#include "base/time.h"
+#include "store/dashboard.h"
+#include "store/pg/pg_dashboard_records.h"
+#include "store/pg/pg_dashboard_sources.h"
+#include "store/pg/pg_dashboard_sql.h"
 #include "store/pg/pg_store.h"
 #include "store/pg/pg_store_impl.h"
 
 namespace dmarc::store {
 
+namespace {
+
+using pg::Connection;
+using pg::Params;
+using pg::Query;
+using pg::Rows;
+
+// What one pass over the facts in range adds up.
+struct FactSums {
+  Totals totals;
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> days;  // messages, passing
+  std::vector<std::pair<std::string, std::int64_t>> by_disposition;    // a handful of values
+};
+
+std::int64_t Limit(std::size_t n) {
+  return static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX));
+}
+
+class PgDashboard final : public DashboardQueries {
+ public:
+  PgDashboard(Connection conn, OpenOptions options)
+      : conn_(std::move(conn)), options_(std::move(options)) {}
+
+  Result<OverviewResult> Overview(const DashboardFilter& filter) override {
+    return InSnapshot([&]() -> Result<OverviewResult> {
+      OverviewResult out;
+      if (pg::Rollup(filter) && !filter.header_from) {
+        auto ips = sources_.SumsPerIp(filter);
+        if (!ips) return std::move(ips).error_value();
+        DMARC_TRY_ASSIGN(out.top_sources, sources_.GroupIps(*ips, "ip", 10));
+        DMARC_TRY_ASSIGN(out.countries, sources_.GroupIps(*ips, "country", 50));
+        DMARC_TRY(TotalsWithDays(filter, static_cast<std::int64_t>(ips->size()), out));
+      } else {
+        SourcesResult top, countries;
+        DMARC_TRY_ASSIGN(top, sources_.Sources(filter, "ip", 10));
+        DMARC_TRY_ASSIGN(countries, sources_.Sources(filter, "country", 50));
+        out.top_sources = std::move(top.rows);
+        out.countries = std::move(countries.rows);
+        DMARC_TRY(TotalsWithDays(filter, std::nullopt, out));
+      }
+      if (filter.range.from && filter.range.to) {
+        DashboardFilter prev = filter;
+        const std::int64_t days = (*filter.range.to - *filter.range.from) / kSecondsPerDay + 1;
+        prev.range.from = *filter.range.from - days * kSecondsPerDay;
+        prev.range.to = *filter.range.from - kSecondsPerDay;
+        OverviewResult::Previous p{{}, *prev.range.from, *prev.range.to};
+        FactSums sums;
+        DMARC_TRY_ASSIGN(sums, SumFacts(prev, false));
+        p.totals = sums.totals;
+        DMARC_TRY(CountSourcesAndReports(prev, std::nullopt, p.totals));
+        out.previous = p;
+      }
+      return out;
+    });
+  }
+
+  Result<SourcesResult> Sources(const DashboardFilter& filter, std::string_view group,
+                                std::size_t limit) override {
+    return InSnapshot([&] { return sources_.Sources(filter, group, limit); });
+  }
+
+  Result<std::vector<RecordRow>> Records(const DashboardFilter& filter,
+                                         std::size_t limit) override {
+    return InSnapshot([&] { return records_.Records(filter, limit); });
+  }
+
+  Result<DomainsResult> Domains(const DashboardFilter& filter) override {
+    return InSnapshot([&]() -> Result<DomainsResult> {
+      DomainsResult out;
+      const pg::Facts facts = pg::FactsFor(filter);
+      Query q;
+      const std::string where = pg::RecordWhere(filter, q);
+      q.sql = fmt::format(
+          "SELECT r.header_from, sum({0})::bigint, sum({0} * r.dmarc_aligned)::bigint,"
+          " sum({0} * r.spf_aligned)::bigint, sum({0} * r.dkim_aligned)::bigint, r.domain"
+          " FROM {1} r{2} GROUP BY r.header_from, r.domain"
+          " ORDER BY 2 DESC, r.header_from COLLATE \"C\", r.domain COLLATE \"C\"",
+          facts.messages, facts.table, where);
+      DMARC_TRY(Each(q, [&](const Rows& s, int i) {
+        out.header_from.push_back(
+            {s.Text(i, 0), s.Text(i, 5), {s.Int(i, 1), s.Int(i, 2), s.Int(i, 3), s.Int(i, 4)}});
+      }));
+      Query p;
+      p.sql =
+          "SELECT a.domain, a.p, a.sp, a.pct, a.adkim, a.aspf, a.np, a.fo,"
+          " min(a.begin_ts), max(a.end_ts), count(*) FROM aggregate_reports a" +
+          pg::ReportWhere(filter, p) +
+          " GROUP BY a.domain, a.p, a.sp, a.pct, a.adkim, a.aspf, a.np, a.fo"
+          " ORDER BY a.domain COLLATE \"C\", min(a.begin_ts), a.p COLLATE \"C\","
+          " a.sp COLLATE \"C\", a.pct COLLATE \"C\" NULLS FIRST, a.adkim COLLATE \"C\","
+          " a.aspf COLLATE \"C\", a.np COLLATE \"C\" NULLS FIRST, a.fo COLLATE \"C\" NULLS FIRST";
+      DMARC_TRY(Each(p, [&](const Rows& s, int i) {
+        out.policies.push_back({s.Text(i, 0), s.Text(i, 1), s.Text(i, 2), s.OptText(i, 3),
+                                s.Text(i, 4), s.Text(i, 5), s.OptText(i, 6), s.OptText(i, 7),
+                                s.Int(i, 8), s.Int(i, 9), s.Int(i, 10)});
+      }));
+      return out;
+    });
+  }
+
+  Result<std::vector<ReporterRow>> Reporters(const DashboardFilter& filter) override {
+    return InSnapshot([&]() -> Result<std::vector<ReporterRow>> {
+      std::vector<ReporterRow> rows;
+      // Equal reporters in the order SQLite groups them: by name through its unique index on
+      // (org_name, ...), unless it reads the reports by days or domain and sorts the groups in
+      // the direction of the ORDER BY (descending).
+      const bool descending =
+          !filter.org_name && (filter.range.from || filter.range.to || filter.range.domain);
+      Query q;
+      q.sql =
+          "SELECT a.org_name, max(a.org_email COLLATE \"C\"), count(*),"
+          " sum(a.record_count)::bigint, min(a.begin_ts), max(a.end_ts),"
+          " count(DISTINCT a.domain), coalesce(sum(t.messages), 0)::bigint,"
+          " coalesce(sum(t.dmarc_pass), 0)::bigint"
+          " FROM aggregate_reports a LEFT JOIN report_totals t ON t.report = a.id" +
+          pg::ReportWhere(filter, q) +
+          " GROUP BY a.org_name ORDER BY 3 DESC, a.org_name COLLATE \"C\"" +
+          (descending ? " DESC" : "");
+      DMARC_TRY(Each(q, [&](const Rows& s, int i) {
+        rows.push_back({s.Text(i, 0), s.Text(i, 1), s.Int(i, 2), s.Int(i, 3), s.Int(i, 4),
+                        s.Int(i, 5), s.Int(i, 6), s.Int(i, 7), s.Int(i, 8)});
+      }));
+      return rows;
+    });
+  }
+
+  Result<ReportsPage> Reports(const DashboardFilter& filter, std::size_t limit,
+                              std::size_t offset) override {
+    return InSnapshot([&]() -> Result<ReportsPage> {
+      ReportsPage out;
+      Query c;
+      c.sql = "SELECT count(*) FROM aggregate_reports a" + pg::ReportWhere(filter, c);
+      DMARC_TRY(Each(c, [&](const Rows& s, int i) { out.total = s.Int(i, 0); }));
+      Query q;
+      const std::string where = pg::ReportWhere(filter, q);
+      q.sql =
+          "SELECT a.id, a.org_name, a.report_id, a.domain, a.begin_ts, a.end_ts, a.record_count,"
+          " coalesce(t.messages, 0), coalesce(t.dmarc_pass, 0), a.p"
+          " FROM aggregate_reports a LEFT JOIN report_totals t ON t.report = a.id" +
+          where + " ORDER BY a.begin_ts DESC, a.id DESC LIMIT " + q.Value(Limit(limit)) +
+          " OFFSET " + q.Value(Limit(offset));
+      DMARC_TRY(Each(q, [&](const Rows& s, int i) {
+        out.rows.push_back({s.Int(i, 0), s.Text(i, 1), s.Text(i, 2), s.Text(i, 3), s.Int(i, 4),
+                            s.Int(i, 5), s.Int(i, 6), s.Int(i, 7), s.Int(i, 8), s.Text(i, 9)});
+      }));
+      return out;
+    });
+  }
+
+  Result<ReportDetail> Report(std::int64_t id) override {
+    return InSnapshot([&] { return records_.Report(id); });
+  }
+
+  Result<std::pair<std::string, std::string>> ReportRaw(std::int64_t id) override {
+    return InSnapshot([&]() -> Result<std::pair<std::string, std::string>> {
+      Params p;
+      p.Add(id);
+      auto s = conn_.Query("SELECT encoding, size, bytes FROM aggregate_raw WHERE report = $1", p);
+      if (!s) return std::move(s).error_value();
+      if (s->size() == 0) {
+        return MakeError(ErrorKind::kNotFound,
+                         fmt::format("no stored XML for aggregate report {}", id));
+      }
+      if (s->View(0, 0) != "gzip") {
+        return MakeError(fmt::format("report {}: unknown encoding \"{}\"", id, s->Text(0, 0)));
+      }
+      // What the store wrote: bounded by its recorded size, whatever the ratio.
+      Limits limits;
+      limits.max_decompressed_bytes =
+          static_cast<std::size_t>(std::max<std::int64_t>(s->Int(0, 1), 0));
+      limits.max_compression_ratio = SIZE_MAX;
+      auto xml = archive::Gunzip(s->Bytes(0, 2), limits);
+      if (!xml) return MakeError(fmt::format("report {}: stored XML: {}", id, xml.error()));
+      return std::pair{std::move(xml->data), fmt::format("report-{}.xml", id)};
+    });
+  }
+
+  Result<std::vector<RejectionRow>> Rejections(const DashboardFilter& filter,
+                                               std::size_t limit) override {
+    return InSnapshot([&]() -> Result<std::vector<RejectionRow>> {
+      std::vector<RejectionRow> rows;
+      const auto [from, to] = DayRange(filter.range);
+      Query q;
+      q.sql = fmt::format(
+          "SELECT i.id, i.received_at, i.origin, i.reason, i.sha256, b.size, octet_length(b.raw)"
+          " FROM rejected_inputs i JOIN rejected_blobs b ON b.sha256 = i.sha256"
+          " WHERE i.received_at >= {} AND i.received_at < {} ORDER BY i.id DESC LIMIT {}",
+          q.Value(from), q.Value(to), q.Value(Limit(limit)));
+      DMARC_TRY(Each(q, [&](const Rows& s, int i) {
+        rows.push_back({s.Int(i, 0), s.Int(i, 1), s.Text(i, 2), s.Text(i, 3), s.Text(i, 4),
+                        s.Int(i, 5), s.Int(i, 6)});
+      }));
+      return rows;
+    });
+  }
+
+  Result<std::pair<std::string, std::string>> RejectedRaw(std::int64_t id) override {
+    return InSnapshot([&]() -> Result<std::pair<std::string, std::string>> {
+      Params p;
+      p.Add(id);
+      auto s = conn_.Query(
+          "SELECT b.raw, i.sha256 FROM rejected_inputs i JOIN rejected_blobs b ON"
+          " b.sha256 = i.sha256 WHERE i.id = $1",
+          p);
+      if (!s) return std::move(s).error_value();
+      if (s->size() == 0) {
+        return MakeError(ErrorKind::kNotFound, fmt::format("no rejected input {}", id));
+      }
+      return std::pair{s->Bytes(0, 0), s->Text(0, 1)};
+    });
+  }
+
+  Result<std::vector<FailureRow>> FailureReports(const DashboardFilter& filter,
+                                                 std::size_t limit) override {
+    return InSnapshot([&]() -> Result<std::vector<FailureRow>> {
+      std::vector<FailureRow> rows;
+      const auto [from, to] = DayRange(filter.range);
+      Query q;
+      q.sql = fmt::format(
+          "SELECT id, arrival_ts, reported_domain, source_ip, feedback_type, origin, data"
+          " FROM failure_reports WHERE arrival_ts >= {} AND arrival_ts < {}",
+          q.Value(from), q.Value(to));
+      if (filter.range.domain) q.sql += pg::TextEquals(q, "reported_domain", *filter.range.domain);
+      q.sql += " ORDER BY arrival_ts DESC, id DESC LIMIT " + q.Value(Limit(limit));
+      DMARC_TRY(Each(q, [&](const Rows& s, int i) {
+        rows.push_back({s.Int(i, 0), s.Int(i, 1), s.OptText(i, 2), s.OptText(i, 3), s.OptText(i, 4),
+                        s.Text(i, 5), s.Text(i, 6)});
+      }));
+      return rows;
+    });
+  }
+
+  Result<SmtpTlsResult> SmtpTls(const DashboardFilter& filter) override {
+    return InSnapshot([&] { return SmtpTlsInSnapshot(filter); });
+  }
+
+  // Connects; the first snapshot proves the schema is there.
+  Result<bool> Check() {
+    return InSnapshot([&]() -> Result<bool> {
+      auto r = conn_.Query("SELECT 1 FROM aggregate_reports LIMIT 1");
+      if (!r) return std::move(r).error_value();
+      return true;
+    });
+  }
+
+ private:
+  // Runs q and calls f(rows, i) for each row.
+  template <class F>
+  Result<bool> Each(const Query& q, F&& f) {
+    auto rows = conn_.Query(q.sql, q.params);
+    if (!rows) return std::move(rows).error_value();
+    for (int i = 0; i < rows->size(); ++i) f(*rows, i);
+    return true;
+  }
+
+  // Runs f in one read-only snapshot, again from the start when it fails with a retryable error
+  // (a lost connection, a standby's recovery conflict), for up to busy_timeout_ms. Before the
+  // snapshot, reads the server's WAL position: what the address details were read at.
+  template <class F>
+  auto InSnapshot(F&& f) -> decltype(f()) {
+    using R = decltype(f());
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
+    for (int attempt = 1;; ++attempt) {
+      R r = [&]() -> R {
+        auto v = conn_.Query(
+            "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
+            " ELSE pg_current_wal_insert_lsn() END");
+        if (!v) return std::move(v).error_value();
+        version_ = v->size() == 1 && !v->IsNull(0, 0) ? v->Text(0, 0) : std::string();
+        // Room for the sorts and hashes of an answer in memory (the server's default, 4 MB,
+        // sends the larger ones to disk).
+        if (auto b = conn_.Exec(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL work_mem = '64MB'");
+            !b) {
+          return std::move(b).error_value();
+        }
+        R out = f();
+        if (auto c = conn_.Exec(out ? "COMMIT" : "ROLLBACK"); !c && out) {
+          return std::move(c).error_value();
+        }
+        return out;
+      }();
+      if (r || !conn_.LastError().Retryable()) return r;
+      const auto wait = std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 5)));
+      if (std::chrono::steady_clock::now() + wait > deadline) return r;
+      std::this_thread::sleep_for(wait);
+      if (!conn_.Ok()) (void)conn_.Reset();
+    }
+  }
+
+  // Records, messages and alignment in range; with_days: also messages per day and per
+  // disposition, from the same pass over the facts (summed by the server per day, disposition
+  // and outcome).
+  Result<FactSums> SumFacts(const DashboardFilter& filter, bool with_days) {
+    const pg::Facts f = pg::FactsFor(filter);
+    FactSums out;
+    Totals& t = out.totals;
+    Query q;
+    const std::string where = pg::RecordWhere(filter, q);
+    // The rollup's rows are few and summed here (faster than the server's hash of them);
+    // records are summed by the server.
+    q.sql = pg::Rollup(filter)
+                ? fmt::format(
+                      "SELECT r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
+                      " r.dkim_aligned, {}, {} FROM {} r{}",
+                      f.records, f.messages, f.table, where)
+                : fmt::format(
+                      "SELECT r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
+                      " r.dkim_aligned, sum({})::bigint, sum({})::bigint FROM {} r{}"
+                      " GROUP BY r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
+                      " r.dkim_aligned",
+                      f.records, f.messages, f.table, where);
+    DMARC_TRY(Each(q, [&](const Rows& s, int i) {
+      const std::int64_t m = s.Int(i, 6);
+      const bool passed = s.Int(i, 2) != 0;
+      t.records += s.Int(i, 5);
+      t.sums.messages += m;
+      if (passed) t.sums.dmarc_pass += m;
+      if (s.Int(i, 3) != 0) t.sums.spf_aligned += m;
+      if (s.Int(i, 4) != 0) t.sums.dkim_aligned += m;
+      if (!with_days) return;
+      auto& day = out.days[s.Int(i, 0)];
+      day.first += m;
+      if (passed) day.second += m;
+      const std::string_view name = s.View(i, 1);
+      auto it = std::find_if(out.by_disposition.begin(), out.by_disposition.end(),
+                             [&](const auto& d) { return d.first == name; });
+      if (it == out.by_disposition.end()) {
+        out.by_disposition.emplace_back(name, m);
+      } else {
+        it->second += m;
+      }
+    }));
+    return out;
+  }
+
+  Result<bool> TotalsWithDays(const DashboardFilter& filter,
+                              std::optional<std::int64_t> known_sources, OverviewResult& out) {
+    FactSums sums;
+    DMARC_TRY_ASSIGN(sums, SumFacts(filter, true));
+    out.totals = sums.totals;
+    for (const auto& [day, m] : sums.days) out.daily.push_back({day, m.first, m.second});
+    out.by_disposition = std::move(sums.by_disposition);
+    return CountSourcesAndReports(filter, known_sources, out.totals);
+  }
+
+  // Distinct source addresses (unless known), reports and reporters in range.
+  Result<bool> CountSourcesAndReports(const DashboardFilter& filter,
+                                      std::optional<std::int64_t> known_sources, Totals& t) {
+    if (known_sources) {
+      t.sources = *known_sources;
+    } else if (!pg::Rollup(filter) || filter.header_from) {
+      Query q;
+      q.sql = "SELECT count(DISTINCT r.source_ip) FROM aggregate_records r" +
+              pg::RecordWhere(filter, q);
+      DMARC_TRY(Each(q, [&](const Rows& s, int i) { t.sources = s.Int(i, 0); }));
+    } else {
+      Query q;
+      // Distinct by hashing (count(DISTINCT) would sort).
+      q.sql = "SELECT count(*) FROM (SELECT r.ip" + pg::PerAddressFrom(filter, q, false) +
+              " GROUP BY r.ip) d";
+      DMARC_TRY(Each(q, [&](const Rows& s, int i) { t.sources = s.Int(i, 0); }));
+    }
+    Query q;
+    q.sql = "SELECT count(*), count(DISTINCT a.org_name) FROM aggregate_reports a" +
+            pg::ReportWhere(filter, q);
+    return Each(q, [&](const Rows& s, int i) {
+      t.reports = s.Int(i, 0);
+      t.reporters = s.Int(i, 1);
+    });
+  }
+
+  Result<SmtpTlsResult> SmtpTlsInSnapshot(const DashboardFilter& filter) {
+    // Plain variables, not a structured binding: the lambda captures them (clang 14 cannot).
+    const auto days = DayRange(filter.range);
+    const std::int64_t from = days.first, to = days.second;
+    // Each statement numbers its own parameters.
+    auto where = [&](Query& q) {
+      std::string w =
+          fmt::format(" WHERE t.begin_ts >= {} AND t.begin_ts < {}", q.Value(from), q.Value(to));
+      if (filter.range.domain) w += pg::TextEquals(q, "p.policy_domain", *filter.range.domain);
+      return w;
+    };
+    SmtpTlsResult out;
+    Query d;
+    d.sql =
+        "SELECT t.begin_ts - (t.begin_ts % 86400), sum(p.successful_session_count)::bigint,"
+        " sum(p.failed_session_count)::bigint FROM smtp_tls_reports t JOIN"
+        " smtp_tls_policies p ON p.report = t.id" +
+        where(d) + " GROUP BY 1 ORDER BY 1";
+    DMARC_TRY(Each(d, [&](const Rows& s, int i) {
+      out.daily.push_back({s.Int(i, 0), s.Int(i, 1), s.Int(i, 2)});
+    }));
+    Query f;
+    f.sql =
+        "SELECT t.begin_ts - (t.begin_ts % 86400), f.result_type,"
+        " sum(f.failed_session_count)::bigint FROM smtp_tls_reports t JOIN"
+        " smtp_tls_policies p ON p.report = t.id JOIN smtp_tls_failure_details f ON"
+        " f.policy = p.id" +
+        where(f) + " GROUP BY 1, 2 ORDER BY 1, f.result_type COLLATE \"C\"";
+    DMARC_TRY(Each(f, [&](const Rows& s, int i) {
+      out.failure_types.push_back({s.Int(i, 0), s.Text(i, 1), s.Int(i, 2)});
+    }));
+    Query p;
+    p.sql =
+        "SELECT p.policy_domain, p.policy_type, p.mx_host_patterns,"
+        " sum(p.successful_session_count)::bigint, sum(p.failed_session_count)::bigint,"
+        " count(DISTINCT t.id), string_agg(DISTINCT t.organization_name COLLATE \"C\", ','"
+        " ORDER BY t.organization_name COLLATE \"C\")"
+        " FROM smtp_tls_reports t JOIN smtp_tls_policies p ON p.report = t.id" +
+        where(p) +
+        " GROUP BY 1, 2, 3 ORDER BY 5 DESC, 4 DESC, p.policy_domain COLLATE \"C\","
+        " p.policy_type COLLATE \"C\", p.mx_host_patterns COLLATE \"C\" NULLS FIRST";
+    DMARC_TRY(Each(p, [&](const Rows& s, int i) {
+      out.policies.push_back({s.Text(i, 0), s.Text(i, 1), s.OptText(i, 2), s.Int(i, 3), s.Int(i, 4),
+                              s.Int(i, 5), s.OptText(i, 6)});
+    }));
+    return out;
+  }
+
+  Connection conn_;  // first: the query helpers below hold references to it
+  OpenOptions options_;
+  std::string version_;  // the WAL position read before the current snapshot
+  pg::SourceGrouping sources_{conn_, version_};
+  pg::RecordQueries records_{conn_};
+};
+
+}  // namespace
+
 Result<std::unique_ptr<DashboardQueries>> OpenPgDashboard(const std::string& url,
-                                                          const OpenOptions&) {
-  return MakeError(ErrorKind::kUnsupported,
-                   url + ": the dashboard on PostgreSQL is not written yet");
+                                                          const OpenOptions& options) {
+  auto conn = pg_impl::Connect(url, options);
+  if (!conn) return std::move(conn).error_value();
+  auto d = std::make_unique<PgDashboard>(std::move(conn).value(), options);
+  DMARC_TRY(d->Check());
+  return std::unique_ptr<DashboardQueries>(std::move(d));
 }
 
 }  // namespace dmarc::store

@@ -1,0 +1,166 @@
+#include "store/pg/pg_dashboard_records.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "store/pg/pg_dashboard_sql.h"
+
+namespace dmarc::store::pg {
+
+namespace {
+
+using nlohmann::json;
+
+// The record columns RecordFrom reads, after the record's id, its report's id, org name and
+// report id.
+constexpr const char* kRecordColumns =
+    " r.interval_begin, r.interval_end, r.source_ip, r.source_reverse_dns, r.source_country,"
+    " r.source_name, r.source_base_domain, r.source_asn, r.count, r.disposition, r.policy_dkim,"
+    " r.policy_spf, r.dmarc_aligned, r.spf_aligned, r.dkim_aligned, r.header_from,"
+    " r.envelope_from, r.envelope_to, r.domain, r.dkim, r.spf, r.overrides";
+
+std::string Key(const json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+std::optional<std::string> OptKey(const json& o, const char* key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+// The objects of a JSON array column (none for NULL or anything that is not an array of them).
+Result<json> Array(const Rows& s, int i, int col) {
+  if (s.IsNull(i, col)) return json::array();
+  json j = json::parse(s.View(i, col), nullptr, false);
+  if (j.is_discarded()) return MakeError("a record's results are not JSON");
+  if (!j.is_array()) return json::array();
+  return j;
+}
+
+// A row selected as "SELECT r.id, r.report, org_name, report_id," + kRecordColumns.
+Result<RecordRow> RecordFrom(const Rows& s, int i) {
+  RecordRow r;
+  r.id = s.Int(i, 0);
+  r.report = s.Int(i, 1);
+  r.org_name = s.Text(i, 2);
+  r.report_id = s.Text(i, 3);
+  r.interval_begin = s.Int(i, 4);
+  r.interval_end = s.Int(i, 5);
+  r.source_ip = s.Text(i, 6);
+  r.reverse_dns = s.OptText(i, 7);
+  r.country = s.OptText(i, 8);
+  r.name = s.OptText(i, 9);
+  r.base_domain = s.OptText(i, 10);
+  r.asn = s.OptInt(i, 11);
+  r.count = s.Int(i, 12);
+  r.disposition = s.Text(i, 13);
+  r.policy_dkim = s.Text(i, 14);
+  r.policy_spf = s.Text(i, 15);
+  r.dmarc_aligned = s.Int(i, 16) != 0;
+  r.spf_aligned = s.Int(i, 17) != 0;
+  r.dkim_aligned = s.Int(i, 18) != 0;
+  r.header_from = s.Text(i, 19);
+  r.envelope_from = s.OptText(i, 20);
+  r.envelope_to = s.OptText(i, 21);
+  r.policy_domain = s.Text(i, 22);
+  json dkim, spf, overrides;
+  DMARC_TRY_ASSIGN(dkim, Array(s, i, 23));
+  DMARC_TRY_ASSIGN(spf, Array(s, i, 24));
+  DMARC_TRY_ASSIGN(overrides, Array(s, i, 25));
+  for (const auto& d : dkim) {
+    if (!d.is_object()) continue;
+    r.dkim.push_back(
+        {Key(d, "domain"), Key(d, "selector"), Key(d, "result"), OptKey(d, "human_result")});
+  }
+  for (const auto& d : spf) {
+    if (!d.is_object()) continue;
+    r.spf.push_back(
+        {Key(d, "domain"), Key(d, "scope"), Key(d, "result"), OptKey(d, "human_result")});
+  }
+  for (const auto& o : overrides) {
+    if (!o.is_object()) continue;
+    r.policy_override_reasons.push_back({OptKey(o, "type"), OptKey(o, "comment")});
+  }
+  return r;
+}
+
+// The report's own columns of Report's query, in order.
+void ReadReportColumns(const Rows& s, ReportDetail& out) {
+  out.id = s.Int(0, 0);
+  out.org_name = s.Text(0, 1);
+  out.org_email = s.Text(0, 2);
+  out.org_extra_contact_info = s.OptText(0, 3);
+  out.report_id = s.Text(0, 4);
+  out.begin = s.Int(0, 5);
+  out.end = s.Int(0, 6);
+  out.xml_schema = s.Text(0, 8);
+  out.generator = s.OptText(0, 9);
+  out.errors_json = s.Text(0, 10);
+  model::PolicyPublished& p = out.policy_published;
+  p.domain = s.Text(0, 7);
+  p.adkim = s.Text(0, 11);
+  p.aspf = s.Text(0, 12);
+  p.p = s.Text(0, 13);
+  p.sp = s.Text(0, 14);
+  p.pct = s.OptText(0, 15);
+  p.fo = s.OptText(0, 16);
+  p.np = s.OptText(0, 17);
+  p.testing = s.OptText(0, 18);
+  p.discovery_method = s.OptText(0, 19);
+  out.origin = s.Text(0, 20);
+  out.imported_at = s.Int(0, 21);
+  if (!s.IsNull(0, 22)) out.raw_xml = ReportDetail::RawXml{s.Int(0, 22), s.Int(0, 23)};
+}
+
+}  // namespace
+
+Result<std::vector<RecordRow>> RecordQueries::Records(const DashboardFilter& filter,
+                                                      std::size_t limit) {
+  Query q;
+  const std::string where = RecordWhere(filter, q);
+  q.sql = std::string("SELECT r.id, r.report, a.org_name, a.report_id,") + kRecordColumns +
+          " FROM aggregate_records r JOIN aggregate_reports a ON a.id = r.report" + where +
+          " ORDER BY r.count DESC, r.id LIMIT " +
+          q.Value(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+  auto found = conn_.Query(q.sql, q.params);
+  if (!found) return std::move(found).error_value();
+  std::vector<RecordRow> rows;
+  for (int i = 0; i < found->size(); ++i) {
+    RecordRow r;
+    DMARC_TRY_ASSIGN(r, RecordFrom(*found, i));
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+Result<ReportDetail> RecordQueries::Report(std::int64_t id) {
+  Params p;
+  p.Add(id);
+  auto s = conn_.Query(
+      "SELECT id, org_name, org_email, org_extra_contact_info, report_id, begin_ts, end_ts,"
+      " domain, xml_schema, generator, errors, adkim, aspf, p, sp, pct, fo, np, testing,"
+      " discovery_method, origin, imported_at, x.size, octet_length(x.bytes)"
+      " FROM aggregate_reports a LEFT JOIN aggregate_raw x ON x.report = a.id WHERE a.id = $1",
+      p);
+  if (!s) return std::move(s).error_value();
+  if (s->size() == 0) {
+    return MakeError(ErrorKind::kNotFound, fmt::format("no aggregate report {}", id));
+  }
+  ReportDetail out;
+  ReadReportColumns(*s, out);
+  auto rs = conn_.Query(std::string("SELECT r.id, r.report, '', '',") + kRecordColumns +
+                            " FROM aggregate_records r WHERE r.report = $1 ORDER BY r.id",
+                        p);
+  if (!rs) return std::move(rs).error_value();
+  for (int i = 0; i < rs->size(); ++i) {
+    RecordRow r;
+    DMARC_TRY_ASSIGN(r, RecordFrom(*rs, i));
+    out.records.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace dmarc::store::pg
