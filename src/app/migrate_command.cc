@@ -123,7 +123,8 @@ int RunMigrate(const MigrateOptions& options) {
           if (there[i]) {
             ++skipped;
           } else {
-            batch.aggregates[k++] = std::move(batch.aggregates[i]);
+            if (k != i) batch.aggregates[k] = std::move(batch.aggregates[i]);
+            ++k;
           }
         }
         batch.aggregates.resize(k);

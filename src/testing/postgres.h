@@ -96,7 +96,7 @@ class PostgresServer {
     s->PrepareDir();
     const int rc = RunAsServerUser(s->Bin("pg_basebackup") + " -h 127.0.0.1 -p " +
                                    std::to_string(primary.port_) + " -U postgres -D '" + s->Data() +
-                                   "' -R -X stream >'" + s->Log() + ".basebackup' 2>&1");
+                                   "' -R -X stream -c fast >'" + s->Log() + ".basebackup' 2>&1");
     if (rc != 0) {
       ADD_FAILURE() << "pg_basebackup failed: " << ReadFile(s->Log() + ".basebackup");
       return s;

@@ -89,10 +89,9 @@ bool PgStore::BackOff(int attempt, std::int64_t deadline_ms) {
 }
 
 Result<bool> PgStore::Init() {
-  // Only this program's own messages in English; times and numbers as text in UTC.
-  DMARC_TRY(
-      conn_.Exec("SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'; "
-                 "SET lc_messages TO DEFAULT"));
+  // Times and numbers as text in UTC. (lc_messages is the server's: only a superuser may set
+  // it, and the store's role is not one.)
+  DMARC_TRY(conn_.Exec("SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'"));
   const auto migrations = PgSchemaMigrations();
   // Most opens find the schema current: no lock, no write (a hot standby allows none).
   std::size_t found = 0;
