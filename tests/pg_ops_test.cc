@@ -282,8 +282,8 @@ TEST_F(PgOps, PasswordFileOpensAStoreWhoseRoleNeedsOneAndStaysOutOfEveryOutput) 
   std::ofstream(secret) << PostgresServer::kPassword << "\n";
   ::chmod(secret.c_str(), 0600);
   const fs::path config = dir_ / "store.toml";
-  std::ofstream(config) << "[store]\nurl = \"" << url << "\"\npassword_file = \""
-                        << secret.string() << "\"\n";
+  std::ofstream(config) << "[store]\nurl = \"" << url << "\"\npassword_file = \"" << secret.string()
+                        << "\"\n";
   // No password anywhere else libpq would look.
   const std::string clean = "env -u PGPASSFILE -u PGPASSWORD HOME='" + dir_.string() + "'";
   std::vector<dmarc::testing::CliOutcome> outputs;
@@ -316,11 +316,11 @@ TEST_F(PgOps, PasswordFileOpensAStoreWhoseRoleNeedsOneAndStaysOutOfEveryOutput) 
   EXPECT_NE(wrong.err.find("password authentication failed"), std::string::npos) << wrong.err;
   outputs.push_back(wrong);
   // A password in the URL is refused before anything connects.
-  auto in_url = Cli({"stats", "--db",
-                     "postgresql://" + std::string(PostgresServer::kPasswordRole) + ":" +
-                         PostgresServer::kPassword + "@127.0.0.1:" +
-                         std::to_string(server.port()) + "/dmarc"},
-                    clean);
+  auto in_url = Cli(
+      {"stats", "--db",
+       "postgresql://" + std::string(PostgresServer::kPasswordRole) + ":" +
+           PostgresServer::kPassword + "@127.0.0.1:" + std::to_string(server.port()) + "/dmarc"},
+      clean);
   EXPECT_EQ(in_url.status, 2);
   EXPECT_NE(in_url.err.find("password_file"), std::string::npos) << in_url.err;
   outputs.push_back(in_url);

@@ -101,6 +101,47 @@ TEST_F(ConfigTest, SecretsComeFromFilesWithoutTheTrailingNewline) {
   EXPECT_EQ(c->imap->password, "from-env");
 }
 
+TEST_F(ConfigTest, StoreTableAloneWithPasswordFileAndReadUrl) {
+  const std::string secret = Write("pg", "pg-pass\n");
+  const std::string file = Write("s.toml",
+                                 "[store]\nurl = \"postgresql://dmarc@db/dmarc\"\n"
+                                 "read_url = \"postgresql://dmarc@standby/dmarc\"\n"
+                                 "[imap]\nthis_table = \"is not read\"\n");
+  auto env = [this](const std::string& n) -> const char* {
+    auto it = env_.find(n);
+    return it == env_.end() ? nullptr : it->second.c_str();
+  };
+  std::vector<std::string> secrets, warnings;
+  env_["DMARC_REPORT_STORE_PASSWORD_FILE"] = secret;
+  auto c = LoadStoreConfig(file, env, secrets, warnings);
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->url, "postgresql://dmarc@db/dmarc");
+  EXPECT_EQ(c->read_url, "postgresql://dmarc@standby/dmarc");
+  EXPECT_EQ(c->password, "pg-pass");
+  // Logging keeps it out of every line.
+  EXPECT_NE(std::find(secrets.begin(), secrets.end(), "pg-pass"), secrets.end());
+  // The environment alone, and the key in the file.
+  env_.clear();
+  env_["DMARC_REPORT_STORE_URL"] = "postgresql://u@h/d";
+  secrets.clear();
+  c = LoadStoreConfig("", env, secrets, warnings);
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->url, "postgresql://u@h/d");
+  EXPECT_TRUE(c->password.empty());
+  EXPECT_TRUE(secrets.empty());
+  auto full = Load("[store]\nurl = \"postgresql://u@h/d\"\npassword_file = \"" + secret +
+                   "\"\n[directory]\npath = \"in\"\n");
+  ASSERT_TRUE(full) << full.error();
+  EXPECT_EQ(full->store.password, "pg-pass");
+  EXPECT_NE(std::find(full->secrets.begin(), full->secrets.end(), "pg-pass"), full->secrets.end());
+  env_.clear();
+  auto bad = LoadStoreConfig(Write("b.toml", "[store]\nurl = \"\"\npasword_file = \"x\"\n"), env,
+                             secrets, warnings);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("store.url: must not be empty"), std::string::npos) << bad.error();
+  EXPECT_NE(bad.error().find("store.pasword_file: unknown key"), std::string::npos) << bad.error();
+}
+
 TEST_F(ConfigTest, DefaultPortsFollowTheTlsMode) {
   auto c = Load(
       "[imap]\nhost = \"h\"\nuser = \"u\"\ntls = \"starttls\"\n[pop3]\nhost = \"h\"\n"

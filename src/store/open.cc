@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "base/files.h"
@@ -63,6 +64,26 @@ Result<std::size_t> ReportStore::ForEachCopy(std::size_t,
 }
 Result<BatchResult> ReportStore::StoreCopy(const CopyBatch&) {
   return MakeError(ErrorKind::kUnsupported, Describe() + ": cannot take a copy");
+}
+
+Batch BatchOfCopies(const CopyBatch& copy) {
+  Batch batch;
+  std::map<std::int64_t, std::size_t> times;
+  for (const auto& a : copy.aggregates) {
+    batch.aggregates.push_back({a.origin, &a.report, a.raw_xml_gzip, a.raw_xml_size});
+    for (std::int64_t t : a.sources_enriched_at) ++times[t];
+  }
+  std::size_t most = 0;
+  for (const auto& [t, n] : times) {
+    if (n > most) {
+      most = n;
+      batch.sources_enriched_at = t;
+    }
+  }
+  for (const auto& f : copy.failures) batch.failures.push_back({f.origin, &f.report});
+  for (const auto& t : copy.smtp_tls) batch.smtp_tls.push_back({t.origin, &t.report});
+  batch.rejections = copy.rejections;
+  return batch;
 }
 
 Result<std::string> SqlitePathFromUrl(const std::string& url) {

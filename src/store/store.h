@@ -262,6 +262,10 @@ class ReportStore {
   virtual std::string Describe() const = 0;
 };
 
+// The Batch that stores these copies as Store would (pointing into copy): every record gets the
+// enrichment time most of them share; StoreCopy sets the others afterwards.
+Batch BatchOfCopies(const CopyBatch& copy);
+
 // The key that makes two failure reports the same report (hex SHA-256); see docs/store.md.
 std::string FailureDedupKey(const model::FailureReport& report);
 

@@ -4,122 +4,19 @@
 #include <fmt/format.h>
 
 #include <limits>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "sinks/report_json.h"
+#include "store/pg/pg_read_rows.h"
 #include "store/pg/pg_store_impl.h"
 
 namespace dmarc::store::pg_impl {
 
-namespace {
-
-using Json = nlohmann::json;
-
-model::OptString OptJsonText(const Json& o, const char* key) {
-  auto it = o.find(key);
-  if (it == o.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
-}
-
-std::string JsonText(const Json& o, const char* key) { return OptJsonText(o, key).value_or(""); }
-
-// A JSONB array column as text: its elements (none for NULL).
-Json JsonArray(const Rows& rows, int row, int col) {
-  if (rows.IsNull(row, col)) return Json::array();
-  Json j = Json::parse(rows.View(row, col), nullptr, /*allow_exceptions=*/false);
-  return j.is_array() ? j : Json::array();
-}
-
-std::vector<std::string> JsonStrings(const std::optional<std::string>& text) {
-  std::vector<std::string> out;
-  if (!text) return out;
-  Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array()) return out;
-  for (const auto& v : j) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
-model::AggregateReport ReadReport(const Rows& r, int i) {
-  model::AggregateReport rep;
-  auto& m = rep.report_metadata;
-  auto& p = rep.policy_published;
-  m.org_name = r.Text(i, 1);
-  m.org_email = r.Text(i, 2);
-  m.org_extra_contact_info = r.OptText(i, 3);
-  m.report_id = r.Text(i, 4);
-  m.begin = r.Int(i, 5);
-  m.end = r.Int(i, 6);
-  p.domain = r.Text(i, 7);
-  rep.xml_schema = r.Text(i, 8);
-  rep.xml_namespace = r.OptText(i, 9);
-  m.generator = r.OptText(i, 10);
-  m.timespan_requires_normalization = r.Int(i, 11) != 0;
-  m.original_timespan_seconds = r.Int(i, 12);
-  m.errors = JsonStrings(r.OptText(i, 13));
-  p.adkim = r.Text(i, 14);
-  p.aspf = r.Text(i, 15);
-  p.p = r.Text(i, 16);
-  p.sp = r.Text(i, 17);
-  p.pct = r.OptText(i, 18);
-  p.fo = r.OptText(i, 19);
-  p.np = r.OptText(i, 20);
-  p.testing = r.OptText(i, 21);
-  p.discovery_method = r.OptText(i, 22);
-  return rep;
-}
-
-// Column 0 is the report's id.
-model::Record ReadRecord(const Rows& r, int i) {
-  model::Record rec;
-  rec.interval_begin = r.Int(i, 1);
-  rec.interval_end = r.Int(i, 2);
-  rec.normalized_timespan = r.Int(i, 3) != 0;
-  auto& s = rec.source;
-  s.ip_address = r.Text(i, 4);
-  s.country = r.OptText(i, 5);
-  s.reverse_dns = r.OptText(i, 6);
-  s.base_domain = r.OptText(i, 7);
-  s.name = r.OptText(i, 8);
-  s.type = r.OptText(i, 9);
-  s.asn = r.OptInt(i, 10);
-  s.as_name = r.OptText(i, 11);
-  s.as_domain = r.OptText(i, 12);
-  rec.count = static_cast<std::uint64_t>(r.Int(i, 13));
-  rec.alignment = {r.Int(i, 14) != 0, r.Int(i, 15) != 0, r.Int(i, 16) != 0};
-  rec.policy_evaluated.disposition = r.Text(i, 17);
-  rec.policy_evaluated.dkim = r.Text(i, 18);
-  rec.policy_evaluated.spf = r.Text(i, 19);
-  rec.identifiers.header_from = r.Text(i, 20);
-  rec.identifiers.envelope_from = r.OptText(i, 21);
-  rec.identifiers.envelope_to = r.OptText(i, 22);
-  for (const auto& d : JsonArray(r, i, 24)) {
-    rec.dkim.push_back({JsonText(d, "domain"), JsonText(d, "selector"), JsonText(d, "result"),
-                        OptJsonText(d, "human_result")});
-  }
-  for (const auto& x : JsonArray(r, i, 25)) {
-    rec.spf.push_back({JsonText(x, "domain"), JsonText(x, "scope"), JsonText(x, "result"),
-                       OptJsonText(x, "human_result")});
-  }
-  for (const auto& o : JsonArray(r, i, 26)) {
-    rec.policy_evaluated.policy_override_reasons.push_back(
-        {OptJsonText(o, "type"), OptJsonText(o, "comment")});
-  }
-  return rec;
-}
-
-}  // namespace
-
 Result<bool> PgStore::CopyAggregatePage(std::int64_t& after, std::size_t limit, CopyBatch& out) {
   auto reports = conn_.Query(
-      "SELECT id, org_name, org_email, org_extra_contact_info, report_id, begin_ts, end_ts,"
-      " domain, xml_schema, xml_namespace, generator, timespan_requires_normalization,"
-      " original_timespan_seconds, errors, adkim, aspf, p, sp, pct, fo, np, testing,"
-      " discovery_method, origin, imported_at FROM aggregate_reports WHERE id > $1"
-      " ORDER BY id LIMIT $2",
+      std::string("SELECT ") + kReportColumns +
+          ", origin, imported_at FROM aggregate_reports WHERE id > $1 ORDER BY id LIMIT $2",
       Params().Add(after).Add(static_cast<std::int64_t>(limit)));
   if (!reports) return std::move(reports).error_value();
   if (reports->size() == 0) return false;
@@ -127,27 +24,27 @@ Result<bool> PgStore::CopyAggregatePage(std::int64_t& after, std::size_t limit, 
   std::unordered_map<std::int64_t, std::size_t> index;  // report id → position in out
   for (int i = 0; i < reports->size(); ++i) {
     AggregateCopy c;
-    c.report = ReadReport(*reports, i);
-    c.origin = reports->Text(i, 23);
-    c.imported_at = reports->Int(i, 24);
+    auto report = ReadAggregateReport(*reports, i);
+    if (!report) return std::move(report).error_value();
+    c.report = std::move(report).value();
+    c.origin = reports->Text(i, 24);
+    c.imported_at = reports->Int(i, 25);
     ids.push_back(reports->Int(i, 0));
     index[ids.back()] = out.aggregates.size();
     out.aggregates.push_back(std::move(c));
   }
   after = ids.back();
-  auto records = conn_.Query(
-      "SELECT report, interval_begin, interval_end, normalized_timespan, source_ip,"
-      " source_country, source_reverse_dns, source_base_domain, source_name, source_type,"
-      " source_asn, source_as_name, source_as_domain, count, spf_aligned, dkim_aligned,"
-      " dmarc_aligned, disposition, policy_dkim, policy_spf, header_from, envelope_from,"
-      " envelope_to, coalesce(source_enriched_at, 0), dkim::text, spf::text, overrides::text"
-      " FROM aggregate_records WHERE report = ANY($1::bigint[]) ORDER BY report, id",
-      Params().AddArray(ids));
+  auto records = conn_.Query(std::string("SELECT ") + kRecordColumns +
+                                 ", coalesce(source_enriched_at, 0) FROM aggregate_records"
+                                 " WHERE report = ANY($1::bigint[]) ORDER BY report, id",
+                             Params().AddArray(ids));
   if (!records) return std::move(records).error_value();
   for (int i = 0; i < records->size(); ++i) {
     AggregateCopy& c = out.aggregates[index.at(records->Int(i, 0))];
-    c.report.records.push_back(ReadRecord(*records, i));
-    c.sources_enriched_at.push_back(records->Int(i, 23));
+    auto rec = ReadRecord(*records, i);
+    if (!rec) return std::move(rec).error_value();
+    c.report.records.push_back(std::move(rec).value());
+    c.sources_enriched_at.push_back(records->Int(i, 26));
   }
   auto raw =
       conn_.Query("SELECT report, size, bytes FROM aggregate_raw WHERE report = ANY($1::bigint[])",
@@ -325,23 +222,7 @@ Result<std::size_t> PgStore::ForEachCopy(std::size_t batch_size,
 }
 
 Result<BatchResult> PgStore::StoreCopy(const CopyBatch& copy) {
-  Batch batch;
-  // The enrichment time most records share is Store's; the others are set afterwards.
-  std::map<std::int64_t, std::size_t> times;
-  for (const auto& a : copy.aggregates) {
-    batch.aggregates.push_back({a.origin, &a.report, a.raw_xml_gzip, a.raw_xml_size});
-    for (std::int64_t t : a.sources_enriched_at) ++times[t];
-  }
-  std::size_t most = 0;
-  for (const auto& [t, count] : times) {
-    if (count > most) {
-      most = count;
-      batch.sources_enriched_at = t;
-    }
-  }
-  for (const auto& f : copy.failures) batch.failures.push_back({f.origin, &f.report});
-  for (const auto& t : copy.smtp_tls) batch.smtp_tls.push_back({t.origin, &t.report});
-  batch.rejections = copy.rejections;
+  const Batch batch = BatchOfCopies(copy);
   // The whole bytes the source kept, whatever this store's own limit for new rejections.
   const std::size_t max_raw = options_.max_raw_bytes;
   options_.max_raw_bytes = std::numeric_limits<std::size_t>::max();

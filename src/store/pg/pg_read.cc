@@ -17,6 +17,7 @@
 
 #include "base/time.h"
 #include "sinks/report_json.h"
+#include "store/pg/pg_read_rows.h"
 #include "store/pg/pg_store_impl.h"
 
 namespace dmarc::store::pg_impl {
@@ -133,6 +134,8 @@ Result<bool> ForEachJsonObject(const Rows& rows, int row, int col, Add add) {
   return true;
 }
 
+}  // namespace
+
 // A JSON array of strings as stored for lists; empty when NULL or not an array.
 std::vector<std::string> JsonStrings(const std::optional<std::string>& text) {
   std::vector<std::string> out;
@@ -147,13 +150,13 @@ std::vector<std::string> JsonStrings(const std::optional<std::string>& text) {
 
 // ---- Aggregate export ----
 
-constexpr const char* kReportColumns =
+const char* const kReportColumns =
     "id, org_name, org_email, org_extra_contact_info, report_id, begin_ts, end_ts, domain,"
     " xml_schema, xml_namespace, generator, timespan_requires_normalization,"
     " original_timespan_seconds, errors, adkim, aspf, p, sp, pct, fo, np, testing,"
     " discovery_method, record_count";
 
-constexpr const char* kRecordColumns =
+const char* const kRecordColumns =
     "report, interval_begin, interval_end, normalized_timespan, source_ip, source_country,"
     " source_reverse_dns, source_base_domain, source_name, source_type, source_asn,"
     " source_as_name, source_as_domain, count, spf_aligned, dkim_aligned, dmarc_aligned,"
@@ -232,6 +235,8 @@ Result<model::Record> ReadRecord(const Rows& rows, int i) {
   }));
   return rec;
 }
+
+namespace {
 
 // One report of a batch being read.
 struct PendingReport {

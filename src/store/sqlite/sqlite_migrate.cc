@@ -2,7 +2,6 @@
 // read back with what Store keeps beside each item (ForEachCopy), and copies written keeping it
 // (StoreCopy).
 #include <limits>
-#include <map>
 #include <nlohmann/json.hpp>
 
 #include "sinks/report_json.h"
@@ -171,23 +170,7 @@ Result<std::size_t> SqliteStore::ForEachCopy(
 }
 
 Result<BatchResult> SqliteStore::StoreCopy(const CopyBatch& copy) {
-  Batch batch;
-  // The enrichment time most records share is Store's; the others are set afterwards.
-  std::map<std::int64_t, std::size_t> times;
-  for (const auto& a : copy.aggregates) {
-    batch.aggregates.push_back({a.origin, &a.report, a.raw_xml_gzip, a.raw_xml_size});
-    for (std::int64_t t : a.sources_enriched_at) ++times[t];
-  }
-  std::size_t most = 0;
-  for (const auto& [t, n] : times) {
-    if (n > most) {
-      most = n;
-      batch.sources_enriched_at = t;
-    }
-  }
-  for (const auto& f : copy.failures) batch.failures.push_back({f.origin, &f.report});
-  for (const auto& t : copy.smtp_tls) batch.smtp_tls.push_back({t.origin, &t.report});
-  batch.rejections = copy.rejections;
+  const Batch batch = BatchOfCopies(copy);
   // The whole bytes the source kept, whatever this store's own limit for new rejections.
   const std::size_t max_raw = options_.max_raw_bytes;
   options_.max_raw_bytes = std::numeric_limits<std::size_t>::max();
