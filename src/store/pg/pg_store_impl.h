@@ -76,6 +76,7 @@ class PgStore final : public ReportStore {
   Result<bool> Health() override;
   Result<bool> CheckIntegrity() override;
   std::string Describe() const override { return label_; }
+  bool CommitsElsewhere() const override { return true; }
 
   Connection& connection() { return conn_; }
 
