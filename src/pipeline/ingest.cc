@@ -1,6 +1,8 @@
 #include "pipeline/ingest.h"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -43,6 +45,19 @@ std::size_t Weight(const InputResult& in) {
   std::size_t n = 10 * (in.extracted.failures.size() + in.extracted.smtp_tls.size());
   for (const auto& f : in.extracted.reports) n += f.aggregate.records.size();
   return n;
+}
+
+// Into a store whose commits run elsewhere, the workers extracting the next batch run at a
+// lower priority than the commit: with the server on the same machine, its one backend per
+// connection is the import's critical path, and workers at equal priority would take its core
+// (measured on 2 cores: 30-32,000 records/s with the overlap at equal priority, 42,000 with the
+// workers lowered, 36,000 without the overlap). A server elsewhere loses nothing by it.
+void LowerThisThreadsPriority() {
+  thread_local bool lowered = false;
+  if (lowered) return;
+  lowered = true;
+  // Linux: a thread's nice value is its own. Failing to lower it changes nothing else.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
 }
 
 }  // namespace
@@ -174,7 +189,10 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
     bool ok = true;
     RunOrdered<InputResult>(
         batch->size(), jobs, jobs * 4,
-        [&](std::size_t i) { return ExtractItem((*batch)[i], items_are_paths); },
+        [&](std::size_t i) {
+          if (store_.CommitsElsewhere()) LowerThisThreadsPriority();
+          return ExtractItem((*batch)[i], items_are_paths);
+        },
         [&](std::size_t i, InputResult&& r) {
           observer_.OnInput(r);
           weight += Weight(r);
