@@ -95,9 +95,11 @@ class Ingest {
   Status Drain(collect::Source& source, const std::atomic<bool>& stop);
 
   // `import`: the same for a list of files (read on the workers), which stay where they are.
-  // Each batch is committed before the next is extracted (a local disk hides nothing behind a
-  // commit, and one batch in memory is half the peak). Returns the store's own error when a
-  // commit fails.
+  // Into a local store, each batch is committed before the next is extracted (a local disk hides
+  // nothing behind a commit, and one batch in memory is half the peak); into a store whose
+  // commits run elsewhere (ReportStore::CommitsElsewhere: a database server), batch k + 1 is
+  // extracted while batch k commits, as Drain does. Returns the store's own error when a commit
+  // fails.
   Status Files(const std::vector<std::string>& paths);
 
  private:

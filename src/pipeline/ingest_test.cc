@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "testing/test_util.h"
 
@@ -58,6 +60,59 @@ struct Seen : IngestObserver {
   std::vector<MailClass> classes;
 };
 
+// The SQLite store, saying whether its commits run elsewhere as told. Each commit but the last
+// waits (up to `wait`) for the observer to see an input of the next batch: with one input per
+// batch, commit k overlapped its successor's extraction when input k + 2 was seen meanwhile.
+class Watched : public store::ReportStore {
+ public:
+  Watched(store::ReportStore& inner, bool elsewhere, std::size_t batches,
+          std::chrono::milliseconds wait)
+      : inner_(inner), elsewhere_(elsewhere), batches_(batches), wait_(wait) {}
+  Result<store::BatchResult> Store(const store::Batch& batch) override {
+    const std::size_t k = commits_++;
+    if (k + 1 < batches_) {
+      const auto until = std::chrono::steady_clock::now() + wait_;
+      while (seen < k + 2 && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      overlapped.push_back(seen >= k + 2);
+    }
+    return inner_.Store(batch);
+  }
+  Result<store::Stats> QueryStats(const store::Filter& f) override { return inner_.QueryStats(f); }
+  Result<std::size_t> ForEachAggregate(
+      const store::Filter& f, const std::function<void(model::AggregateReport&&)>& visit) override {
+    return inner_.ForEachAggregate(f, visit);
+  }
+  Result<std::size_t> ForEachFailure(
+      const store::Filter& f, const std::function<void(model::FailureReport&&)>& visit) override {
+    return inner_.ForEachFailure(f, visit);
+  }
+  Result<std::size_t> ForEachSmtpTls(
+      const store::Filter& f, const std::function<void(model::SmtpTlsReport&&)>& visit) override {
+    return inner_.ForEachSmtpTls(f, visit);
+  }
+  Result<std::vector<store::RejectedInput>> Rejections() override { return inner_.Rejections(); }
+  std::string Describe() const override { return inner_.Describe(); }
+  bool CommitsElsewhere() const override { return elsewhere_; }
+
+  std::atomic<std::size_t> seen{0};  // inputs the observer saw
+  std::vector<bool> overlapped;      // per commit but the last
+
+ private:
+  store::ReportStore& inner_;
+  const bool elsewhere_;
+  const std::size_t batches_;
+  const std::chrono::milliseconds wait_;
+  std::size_t commits_ = 0;
+};
+
+struct Counting : IngestObserver {
+  explicit Counting(Watched& st) : st_(st) {}
+  void OnInput(const InputResult&) override { ++st_.seen; }
+  Watched& st_;
+};
+
 class IngestTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -104,6 +159,29 @@ TEST_F(IngestTest, FilesAreCommittedOnceABatchHoldsBatchRecords) {
   // Each report fills a batch; the missing file's rejection goes with the last.
   EXPECT_EQ(seen.batches, 3u);
   EXPECT_EQ(seen.new_reports, 1u);  // the second is a duplicate
+}
+
+TEST_F(IngestTest, FilesIntoAStoreCommittingElsewhereAreExtractedWhileTheBatchBeforeCommits) {
+  IngestOptions options;
+  options.batch_records = 1;  // one report per batch
+  const std::vector<std::string> files = {kSample, kSample, kSample, kSample};
+  Watched remote(*store_, true, files.size(), std::chrono::seconds(20));
+  Counting seen(remote);
+  ASSERT_TRUE(Ingest(remote, options, seen).Files(files));
+  EXPECT_EQ(remote.overlapped, std::vector<bool>(files.size() - 1, true));
+  auto stats = store_->QueryStats({});
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->reports, 1u);
+}
+
+TEST_F(IngestTest, FilesIntoALocalStoreAreExtractedOnlyOnceTheBatchBeforeIsCommitted) {
+  IngestOptions options;
+  options.batch_records = 1;
+  const std::vector<std::string> files = {kSample, kSample, kSample};
+  Watched local(*store_, false, files.size(), std::chrono::milliseconds(300));
+  Counting seen(local);
+  ASSERT_TRUE(Ingest(local, options, seen).Files(files));
+  EXPECT_EQ(local.overlapped, std::vector<bool>(files.size() - 1, false));
 }
 
 }  // namespace

@@ -260,6 +260,10 @@ class ReportStore {
 
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;
+  // True when a commit is mostly another process's work (a database server), so a writer gains
+  // by preparing its next batch while one commits; false for a local file, whose commit is this
+  // process's own CPU and disk.
+  virtual bool CommitsElsewhere() const { return false; }
 };
 
 // The Batch that stores these copies as Store would (pointing into copy): every record gets the

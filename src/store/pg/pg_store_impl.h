@@ -79,6 +79,7 @@ class PgStore final : public ReportStore {
   Result<std::size_t> ForEachCopy(std::size_t batch_size,
                                   const std::function<Result<bool>(CopyBatch&&)>& visit) override;
   Result<BatchResult> StoreCopy(const CopyBatch& batch) override;  // pg_migrate.cc
+  bool CommitsElsewhere() const override { return true; }
 
   Connection& connection() { return conn_; }
 
