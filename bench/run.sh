@@ -170,6 +170,12 @@ verdict "stats: ms over the stored records (>= 1,000,000 on full)" "$ms" "<=" 20
 timed "$bin" stats --db "$work/bench.db" --json --domain example1.com --from 2024-01-01 --to 2024-06-30 > /dev/null
 echo "   stats with --domain and a 6-month range: $(awk -v s="$SECS" 'BEGIN { printf "%.0f", s * 1000 }') ms"
 
+echo "== import: the same $store_reports reports into PostgreSQL (a server of its own, durable: see bench/pg_import.sh)"
+pg_out=$(bench/pg_import.sh "$bin" "$work/store" "$work")
+echo "$pg_out" | grep -v '^RATE '
+pg_rate=$(echo "$pg_out" | awk '/^RATE / { print $2 }')
+verdict "import into PostgreSQL: records/s stored (server on this machine)" "$pg_rate" ">=" 100000 "records/s"
+
 echo "== enrichment: 10,000 distinct addresses, loopback dnsmasq behind a proxy delaying every answer 50 ms"
 mkdir -p "$work/dns"
 "$build/bench/dmarc-bench-dns" --addresses 10000 --delay-ms 50 --out "$work/dns" \

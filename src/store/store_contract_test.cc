@@ -143,6 +143,51 @@ TEST_P(StoreContract, ExportGivesBackExactlyWhatWasStored) {
   }
 }
 
+std::vector<std::string> ExportAll(ReportStore& st);
+
+// Export reads reports in batches and their records by the days of their period: reports
+// whose records are dated outside it (as a writer may store them) and more reports than one
+// batch come back whole and in order.
+TEST_P(StoreContract, ExportGivesBackManyReportsAndRecordsDatedOutsideTheirPeriod) {
+  auto st = OpenFresh();
+  auto base = Samples({"aggregate/twilight.eml"})[0];
+  base.records.push_back(base.records[0]);
+  base.records.back().source.ip_address = "192.0.2.99";
+  std::vector<model::AggregateReport> reports(1200, base);
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    auto& m = reports[i].report_metadata;
+    m.report_id = "id-" + std::to_string(i);
+    // Every 100th report is moved 40 days (another month) but not its records; one record of
+    // every 7th is dated a year before its report.
+    if (i % 100 == 0) {
+      m.begin += 40 * kSecondsPerDay;
+      m.end += 40 * kSecondsPerDay;
+    }
+    if (i % 7 == 0) reports[i].records[1].interval_begin -= 365 * kSecondsPerDay;
+  }
+  for (std::size_t from = 0; from < reports.size(); from += 400) {
+    std::vector<model::AggregateReport> part(reports.begin() + from, reports.begin() + from + 400);
+    auto r = st->Store(BatchOf(part));
+    ASSERT_TRUE(r.ok()) << r.error();
+    ASSERT_EQ(r->new_reports, 400u);
+  }
+  const auto exported = ExportAll(*st);
+  ASSERT_EQ(exported.size(), reports.size());
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    ASSERT_EQ(exported[i], Json(reports[i])) << i;
+  }
+  Filter moved;
+  moved.from = FloorDay(base.report_metadata.begin + 40 * kSecondsPerDay);
+  moved.to = moved.from;
+  std::vector<std::string> got;
+  ASSERT_TRUE(st->ForEachAggregate(moved, [&](model::AggregateReport&& r) {
+                  got.push_back(r.report_metadata.report_id);
+                }).ok());
+  EXPECT_EQ(got, (std::vector<std::string>{"id-0", "id-100", "id-200", "id-300", "id-400", "id-500",
+                                           "id-600", "id-700", "id-800", "id-900", "id-1000",
+                                           "id-1100"}));
+}
+
 TEST_P(StoreContract, DuplicatesAreCountedNotStored) {
   auto st = OpenFresh();
   const auto reports = Samples({"aggregate/empty_reason.xml", "aggregate/empty_reason.xml"});
@@ -332,6 +377,26 @@ std::vector<std::string> ExportAll(ReportStore& st) {
   return out;
 }
 
+// Queries that show every rollup row of a store (addresses by text: their ids differ between
+// stores), for comparing two stores.
+std::vector<std::string> RollupQueries() {
+  return {
+      "SELECT * FROM daily_results ORDER BY 1,2,3,4,5,6,7",
+      "SELECT d.day, d.domain, s.ip, d.messages, d.records, d.dmarc_pass, d.spf_aligned,"
+      " d.dkim_aligned FROM daily_sources d JOIN source_ips s ON s.id = d.ip ORDER BY 1,2,3",
+      "SELECT * FROM daily_messages ORDER BY 1,2,3,4",
+      "SELECT t.domain, s.ip, t.records, t.messages, t.dmarc_pass, t.spf_aligned,"
+      " t.dkim_aligned FROM source_totals t JOIN source_ips s ON s.id = t.ip ORDER BY 1,2",
+      "SELECT s.ip, t.records, t.messages, t.dmarc_pass, t.spf_aligned, t.dkim_aligned"
+      " FROM ip_totals t JOIN source_ips s ON s.id = t.ip ORDER BY 1",
+      "SELECT r.report_id, t.messages, t.dmarc_pass FROM report_totals t JOIN"
+      " aggregate_reports r ON r.id = t.report ORDER BY 1",
+      "SELECT r.report_id, x.size, x.bytes FROM aggregate_raw x JOIN aggregate_reports r"
+      " ON r.id = x.report ORDER BY 1",
+      "SELECT count(*) FROM aggregate_raw WHERE report NOT IN (SELECT id FROM aggregate_reports)",
+  };
+}
+
 TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
   const auto reports = Samples(kDistinct);
   // A cutoff between the oldest and the newest samples.
@@ -387,43 +452,34 @@ TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
   EXPECT_EQ(got->by_disposition, want->by_disposition);
   EXPECT_EQ(got->by_domain, want->by_domain);
   EXPECT_EQ(got->source_ips, want->source_ips);
-  if (GetParam().name == "sqlite") {
-    // The dashboard's rollups too, row for row (addresses by text: their ids differ).
-    auto dump = [](const std::string& url) {
-      const std::string path = SqlitePathFromUrl(url).value();
-      const std::string q =
-          "SELECT * FROM daily_results ORDER BY 1,2,3,4,5,6,7;"
-          "SELECT d.day, d.domain, s.ip, d.messages, d.records, d.dmarc_pass, d.spf_aligned,"
-          " d.dkim_aligned FROM daily_sources d JOIN source_ips s ON s.id = d.ip ORDER BY 1,2,3;"
-          "SELECT t.domain, s.ip, t.records, t.messages, t.dmarc_pass, t.spf_aligned,"
-          " t.dkim_aligned FROM source_totals t JOIN source_ips s ON s.id = t.ip ORDER BY 1,2;"
-          "SELECT s.ip, t.records, t.messages, t.dmarc_pass, t.spf_aligned, t.dkim_aligned"
-          " FROM ip_totals t JOIN source_ips s ON s.id = t.ip ORDER BY 1;"
-          "SELECT r.report_id, t.messages, t.dmarc_pass FROM report_totals t JOIN"
-          " aggregate_reports r ON r.id = t.report ORDER BY 1;"
-          "SELECT r.report_id, x.size, x.bytes FROM aggregate_raw x JOIN aggregate_reports r"
-          " ON r.id = x.report ORDER BY 1;"
-          "SELECT count(*) FROM aggregate_raw WHERE report NOT IN"
-          " (SELECT id FROM aggregate_reports);";
-      return SqliteCli(path, q);
-    };
-    const std::string want_rollups = dump(expected_url);
-    EXPECT_FALSE(want_rollups.empty());
-    EXPECT_EQ(dump(url_), want_rollups);
-    // The all-domains totals per address are the per-domain ones added up, after the purge as
-    // after every store.
-    for (const std::string& u : {url_, expected_url}) {
-      const std::string path = SqlitePathFromUrl(u).value();
-      const std::string per_ip =
-          SqliteCli(path,
-                    "SELECT ip, records, messages, dmarc_pass, spf_aligned, dkim_aligned"
-                    " FROM ip_totals ORDER BY ip");
-      EXPECT_FALSE(per_ip.empty());
-      EXPECT_EQ(per_ip, SqliteCli(path,
-                                  "SELECT ip, sum(records), sum(messages), sum(dmarc_pass),"
-                                  " sum(spf_aligned), sum(dkim_aligned) FROM source_totals"
-                                  " GROUP BY ip ORDER BY ip"));
-    }
+  // The dashboard's rollups too, row for row (addresses by text: their ids differ).
+  const std::vector<std::string> rollups = RollupQueries();
+  // The all-domains totals per address are the per-domain ones added up, after the purge as
+  // after every store.
+  const std::string per_ip =
+      "SELECT ip, records, messages, dmarc_pass, spf_aligned, dkim_aligned FROM ip_totals"
+      " ORDER BY ip";
+  const std::string per_ip_summed =
+      "SELECT ip, sum(records), sum(messages), sum(dmarc_pass), sum(spf_aligned),"
+      " sum(dkim_aligned) FROM source_totals GROUP BY ip ORDER BY ip";
+  const bool sqlite = GetParam().name == "sqlite";
+  auto query = [&](const std::string& url, const std::string& sql) {
+    return sqlite ? SqliteCli(SqlitePathFromUrl(url).value(), sql + ";")
+                  : testing::PsqlUrl(url, sql) + "\n";
+  };
+  auto dump = [&](const std::string& url) {
+    std::string out;
+    for (const auto& q : rollups) out += query(url, q) + "--\n";
+    return out;
+  };
+  const std::string want_rollups = dump(expected_url);
+  EXPECT_GT(query(expected_url, rollups[0]).size(), 1u);  // not an empty store
+  EXPECT_EQ(dump(url_), want_rollups);
+  for (const std::string& u : {url_, expected_url}) {
+    const std::string got_per_ip = query(u, per_ip);
+    EXPECT_GT(got_per_ip.size(), 1u);
+    // sum() of BIGINT is NUMERIC on PostgreSQL: printed alike.
+    EXPECT_EQ(got_per_ip, query(u, per_ip_summed));
   }
   auto list = st->Rejections();
   ASSERT_TRUE(list.ok());
@@ -461,7 +517,22 @@ TEST_P(StoreContract, PurgeGoesThroughManyBatchesAndCompactShrinksTheFile) {
   ASSERT_TRUE(purged.ok()) << purged.error();
   EXPECT_EQ(purged->aggregate_reports, 450u);
   ASSERT_TRUE(st->Compact().ok());
-  EXPECT_LT(st->SizeOnDisk(), before);
+  if (GetParam().name == "sqlite") {
+    EXPECT_LT(st->SizeOnDisk(), before);  // VACUUM rewrote the file
+  } else {
+    // PostgreSQL's VACUUM makes the space of removed rows reusable without locking the tables
+    // (what it gives back to the file system at once is the purged months: see PgPurge), and
+    // ANALYZE refreshes the planner's statistics.
+    EXPECT_GT(before, 0u);
+    for (const char* table : {"aggregate_reports", "daily_sources", "source_totals"}) {
+      EXPECT_EQ(
+          testing::PsqlUrl(url_, std::string("SELECT last_vacuum IS NOT NULL, last_analyze IS NOT"
+                                             " NULL FROM pg_stat_user_tables WHERE relname = '") +
+                                     table + "'"),
+          "t|t")
+          << table;
+    }
+  }
   auto s = st->QueryStats({});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->reports, 1u);
@@ -873,5 +944,201 @@ TEST(SqliteRawXml, StoredCompressedOnceComesBackIdenticalAndGoesWithItsReport) {
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
 }
 
+// ---- PostgreSQL only: what the SQLite tests above check through the file, through psql ----
+
+// A copy of the empty_reason sample with this id, period and records dated at its begin.
+model::AggregateReport Dated(const model::AggregateReport& base, const std::string& id,
+                             std::int64_t begin, std::int64_t end) {
+  model::AggregateReport r = base;
+  r.report_metadata.report_id = id;
+  r.report_metadata.begin = begin;
+  r.report_metadata.end = end;
+  for (auto& rec : r.records) {
+    rec.interval_begin = begin;
+    rec.interval_end = end;
+  }
+  return r;
+}
+
+// The partitions of aggregate_records whose lower bound is `lo` (0 or 1).
+std::string PartitionsFrom(const std::string& url, std::int64_t lo) {
+  return testing::PsqlUrl(url,
+                          "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                          " WHERE i.inhparent = 'aggregate_records'::regclass"
+                          " AND replace(pg_get_expr(c.relpartbound, c.oid), '''', '')"
+                          " LIKE '%FROM (" +
+                              std::to_string(lo) + ")%'");
+}
+
+// Everything a reader sees of the store at url equals what it sees of the store at want_url.
+void ExpectSameStores(const std::string& url, const std::string& want_url) {
+  auto got = OpenStore(url, {});
+  auto want = OpenStore(want_url, {});
+  ASSERT_TRUE(got.ok() && want.ok());
+  EXPECT_EQ(ExportAll(**got), ExportAll(**want));
+  const Filter all{std::nullopt, 0, 4102444800};
+  auto a = (*got)->QueryStats(all);
+  auto b = (*want)->QueryStats(all);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->reports, b->reports);
+  EXPECT_EQ(a->records, b->records);
+  EXPECT_EQ(a->messages, b->messages);
+  EXPECT_EQ(a->by_domain, b->by_domain);
+  EXPECT_EQ(a->source_ips, b->source_ips);
+  for (const auto& q : RollupQueries()) {
+    EXPECT_EQ(testing::PsqlUrl(url, q), testing::PsqlUrl(want_url, q)) << q;
+  }
+}
+
+constexpr std::int64_t kJan2023 = 1672531200, kJan10 = 1673308800, kJan20 = 1674172800,
+                       kFeb15 = 1676419200, kMar01 = 1677628800, kMar10 = 1678406400;
+
+// Retention drops a month of purged reports whole (DROP of its partition, no DELETE of its
+// rows), and the store is then that of the reports kept, rollups included.
+TEST(PgPurge, AMonthOfPurgedReportsIsDroppedWhole) {
+  const auto base = Samples({"aggregate/empty_reason.xml"})[0];
+  const auto jan = Dated(base, "jan", kJan10, kJan10 + 86399);
+  const auto jan2 = Dated(base, "jan-2", kJan20, kJan20 + 86399);
+  const auto mar = Dated(base, "mar", kMar10, kMar10 + 86399);
+  const std::string url = testing::SharedPostgresDatabase("PgPurgeMonth");
+  const std::string want_url = testing::SharedPostgresDatabase("PgPurgeMonthWant");
+  auto st = OpenStore(url, {});
+  auto want = OpenStore(want_url, {});
+  ASSERT_TRUE(st.ok() && want.ok());
+  ASSERT_TRUE((*st)->Store(BatchOf({jan, mar, jan2})).ok());
+  ASSERT_TRUE((*want)->Store(BatchOf({mar})).ok());
+  ASSERT_EQ(PartitionsFrom(url, kJan2023), "1");
+  ASSERT_EQ(PartitionsFrom(url, kMar01), "1");
+
+  const auto size = (*st)->SizeOnDisk();
+  auto purged = (*st)->Purge(kFeb15);
+  ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_LT((*st)->SizeOnDisk(), size);  // the month's files are gone, no VACUUM needed
+  EXPECT_EQ(purged->aggregate_reports, 2u);
+  EXPECT_EQ(purged->aggregate_records, jan.records.size() + jan2.records.size());
+  EXPECT_EQ(PartitionsFrom(url, kJan2023), "0");  // dropped
+  EXPECT_EQ(PartitionsFrom(url, kMar01), "1");
+  ExpectSameStores(url, want_url);
+
+  // The month is made again when an old report arrives later, by this store and by another.
+  auto again = (*st)->Store(BatchOf({jan}));
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again->new_reports, 1u);
+  auto other = OpenStore(url, {});
+  ASSERT_TRUE(other.ok());
+  auto later = (*other)->Store(BatchOf({jan2}));
+  ASSERT_TRUE(later.ok()) << later.error();
+  EXPECT_EQ(later->new_reports, 1u);
+  ASSERT_TRUE((*want)->Store(BatchOf({jan, jan2})).ok());
+  EXPECT_EQ(PartitionsFrom(url, kJan2023), "1");
+  auto stats = (*st)->QueryStats({});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->reports, 3u);
+  EXPECT_EQ(stats->messages, 3 * base.MessageCount());
+}
+
+// A month that also holds a record of a kept report (one that ends after the cutoff) is not
+// dropped: the purged reports' rows go one by one, the kept one stays whole.
+TEST(PgPurge, AMonthWithARecordOfAKeptReportStays) {
+  const auto base = Samples({"aggregate/empty_reason.xml"})[0];
+  const auto jan = Dated(base, "jan", kJan10, kJan10 + 86399);
+  const auto mar = Dated(base, "mar", kMar10, kMar10 + 86399);
+  auto span = Dated(base, "span", kJan20, kMar01);  // its records are dated Jan 20
+  const std::string url = testing::SharedPostgresDatabase("PgPurgeKept");
+  const std::string want_url = testing::SharedPostgresDatabase("PgPurgeKeptWant");
+  auto st = OpenStore(url, {});
+  auto want = OpenStore(want_url, {});
+  ASSERT_TRUE(st.ok() && want.ok());
+  ASSERT_TRUE((*st)->Store(BatchOf({jan, span, mar})).ok());
+  ASSERT_TRUE((*want)->Store(BatchOf({span, mar})).ok());
+  auto purged = (*st)->Purge(kFeb15);
+  ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_EQ(purged->aggregate_reports, 1u);
+  EXPECT_EQ(purged->aggregate_records, jan.records.size());
+  EXPECT_EQ(PartitionsFrom(url, kJan2023), "1");
+  EXPECT_EQ(testing::PsqlUrl(url, "SELECT count(*) FROM aggregate_records WHERE day < " +
+                                      std::to_string(kFeb15)),
+            std::to_string(span.records.size()));
+  ExpectSameStores(url, want_url);
+}
+
+TEST(PgPurge, FailureAndSmtpTlsReportsGoWithTheirChildren) {
+  const std::string url = testing::SharedPostgresDatabase("PgPurgeOther");
+  auto st = OpenStore(url, {});
+  ASSERT_TRUE(st.ok()) << st.error();
+  for (const char* sql :
+       {"INSERT INTO failure_reports (arrival_ts, data, origin, imported_at) VALUES"
+        " (100, '{}', 'a', 1), (300, '{}', 'b', 1)",
+        "INSERT INTO smtp_tls_reports (id, organization_name, report_id, begin_ts, end_ts, origin,"
+        " imported_at) VALUES (1, 'o', 'old', 0, 150, 'x', 1), (2, 'o', 'new', 200, 350, 'y', 1)",
+        "INSERT INTO smtp_tls_policies (id, report, policy_domain, policy_type,"
+        " successful_session_count, failed_session_count) VALUES (10, 1, 'd', 'sts', 1, 1),"
+        " (20, 2, 'd', 'sts', 1, 1)",
+        "INSERT INTO smtp_tls_failure_details (policy, position, result_type,"
+        " failed_session_count) VALUES (10, 0, 'x', 1), (20, 0, 'y', 1)"}) {
+    testing::PsqlUrl(url, sql);
+  }
+  auto purged = (*st)->Purge(200);
+  ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_EQ(purged->failure_reports, 1u);
+  EXPECT_EQ(purged->smtp_tls_reports, 1u);
+  EXPECT_EQ(testing::PsqlUrl(url, "SELECT string_agg(origin, ',') FROM failure_reports"), "b");
+  EXPECT_EQ(testing::PsqlUrl(url, "SELECT string_agg(report_id, ',') FROM smtp_tls_reports"),
+            "new");
+  EXPECT_EQ(testing::PsqlUrl(url, "SELECT string_agg(id::text, ',') FROM smtp_tls_policies"), "20");
+  EXPECT_EQ(
+      testing::PsqlUrl(url, "SELECT string_agg(result_type, ',') FROM smtp_tls_failure_details"),
+      "y");
+}
+
+// The PostgreSQL twin of SqliteHealth: records removed behind the store's back (as a damaged or
+// lost partition would) are found by CheckIntegrity at once and by Health's background check,
+// without SQL or the server's address in either answer; with amcheck installed, the store's
+// indexes are verified too (and a sound store passes).
+TEST(PgHealth, ADamagedStoreIsReported) {
+  const std::string url = testing::SharedPostgresDatabase("PgHealth");
+  const auto reports =
+      Samples({"aggregate/empty_reason.xml", "aggregate/!example.com!1538204542!1538463818.xml"});
+  {
+    auto st = OpenStore(url, {});
+    ASSERT_TRUE(st.ok()) << st.error();
+    ASSERT_TRUE((*st)->Store(BatchOf(reports)).ok());
+    auto now = (*st)->CheckIntegrity();
+    EXPECT_TRUE(now.ok()) << now.error();
+    EXPECT_TRUE((*st)->Health().ok());
+    testing::PsqlUrl(url, "CREATE EXTENSION amcheck");
+    now = (*st)->CheckIntegrity();
+    EXPECT_TRUE(now.ok()) << now.error();
+    // A schema this program does not know is reported at once.
+    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 99");
+    auto health = (*st)->Health();
+    ASSERT_FALSE(health.ok());
+    EXPECT_EQ(health.error(), "the store's schema version is 99, not 1");
+    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 1");
+  }
+  testing::PsqlUrl(url,
+                   "DELETE FROM aggregate_records WHERE id = (SELECT min(id) FROM"
+                   " aggregate_records)");
+  auto st = OpenStore(url, {});
+  ASSERT_TRUE(st.ok()) << st.error();
+  auto now = (*st)->CheckIntegrity();
+  ASSERT_FALSE(now.ok());
+  EXPECT_NE(now.error().find("damaged"), std::string::npos) << now.error();
+  Result<bool> health = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (health.ok() && std::chrono::steady_clock::now() < deadline) {
+    const auto t0 = std::chrono::steady_clock::now();
+    health = (*st)->Health();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(100));
+    if (health.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(health.ok()) << "no damage reported within 30 s";
+  EXPECT_EQ(health.error(), "the store is damaged (integrity check failed)");
+  const std::string port = std::to_string(testing::PostgresPortAndDb(url).first);
+  for (const auto& r : {now, health}) {
+    EXPECT_EQ(r.error().find(port), std::string::npos) << r.error();
+    EXPECT_EQ(r.error().find("SELECT"), std::string::npos) << r.error();
+  }
+}
 }  // namespace
 }  // namespace dmarc::store

@@ -27,6 +27,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "testing/net.h"
@@ -239,6 +240,28 @@ class PostgresServer {
   bool running_ = false;
   bool detached_ = false;
 };
+
+// The port and database of a URL of a test server ("postgresql://user@host:port/db[?...]");
+// port 0 when the URL has none.
+inline std::pair<int, std::string> PostgresPortAndDb(const std::string& url) {
+  const std::size_t scheme = url.find("://");
+  const std::size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  const std::size_t slash = url.find('/', start);
+  const std::string authority =
+      url.substr(start, slash == std::string::npos ? slash : slash - start);
+  const std::size_t colon = authority.rfind(':');
+  const int port = colon == std::string::npos ? 0 : std::atoi(authority.c_str() + colon + 1);
+  std::string db = slash == std::string::npos ? "" : url.substr(slash + 1);
+  db = db.substr(0, db.find('?'));
+  return {port, db};
+}
+
+// Runs SQL with psql as the superuser on the database of a test server's URL (as
+// PostgresServer::Psql does).
+inline std::string PsqlUrl(const std::string& url, const std::string& sql) {
+  const auto [port, db] = PostgresPortAndDb(url);
+  return PostgresServer::PsqlOn(port, sql, db);
+}
 
 // The folder of the server the test suite shares (pg_test_server start DIR).
 inline std::filesystem::path SharedPostgresDir() {

@@ -310,6 +310,35 @@ Result<std::int64_t> Connection::CopyIn(std::string_view copy_sql, std::string_v
   return done.Affected();
 }
 
+Result<std::int64_t> Connection::CopyIn(std::string_view copy_sql,
+                                        const std::function<bool(std::string& buf)>& more) {
+  const std::string s(copy_sql);
+  pg_result* r = PQexec(conn_, s.c_str());
+  if (!r || PQresultStatus(r) != PGRES_COPY_IN) return Fail(copy_sql, r);
+  PQclear(r);
+  std::string buf;
+  for (bool again = true; again;) {
+    buf.clear();
+    again = more(buf);
+    for (std::size_t off = 0; off < buf.size(); off += kCopyChunk) {
+      const std::size_t n = std::min(kCopyChunk, buf.size() - off);
+      if (PQputCopyData(conn_, buf.data() + off, static_cast<int>(n)) != 1) {
+        return Fail(copy_sql, nullptr);
+      }
+    }
+  }
+  if (PQputCopyEnd(conn_, nullptr) != 1) return Fail(copy_sql, nullptr);
+  r = PQgetResult(conn_);
+  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+    Error e = Fail(copy_sql, r);
+    while (pg_result* rest = PQgetResult(conn_)) PQclear(rest);
+    return e;
+  }
+  Rows done(r);
+  while (pg_result* rest = PQgetResult(conn_)) PQclear(rest);
+  return done.Affected();
+}
+
 Result<std::int64_t> Connection::CopyOut(std::string_view copy_sql,
                                          const std::function<void(std::string_view)>& on_row) {
   const std::string s(copy_sql);

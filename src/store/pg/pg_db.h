@@ -111,6 +111,11 @@ class Connection {
   // COPY ... FROM STDIN with the given text-format data (rows already escaped with
   // CopyEscape, tab-separated, newline-terminated). Sent in chunks.
   Result<std::int64_t> CopyIn(std::string_view copy_sql, std::string_view data);
+  // The same, the data made piece by piece: `more` appends the next rows to its (emptied)
+  // buffer and returns false once it appended the last ones. Bounds the memory of a large COPY
+  // and lets the server work while the next piece is made.
+  Result<std::int64_t> CopyIn(std::string_view copy_sql,
+                              const std::function<bool(std::string& buf)>& more);
   // COPY ... TO STDOUT: calls on_row with each line (text format, without its newline).
   Result<std::int64_t> CopyOut(std::string_view copy_sql,
                                const std::function<void(std::string_view)>& on_row);

@@ -30,6 +30,8 @@ using pg::Connection;
 using pg::Params;
 using pg::Rows;
 
+class PgIntegrityMonitor;  // pg_health.cc
+
 // Connects to url (a postgresql:// URL without a password) with options.password, if any;
 // `label` names the server in messages.
 Result<Connection> Connect(const std::string& url, const OpenOptions& options);
@@ -111,6 +113,9 @@ class PgStore final : public ReportStore {
   // added: merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
   std::unordered_map<std::string, std::int64_t> pending_ip_ids_;
+  // The background integrity check Health reports (pg_health.cc), shared by the stores of this
+  // process on the same database.
+  std::shared_ptr<PgIntegrityMonitor> integrity_;
 };
 
 template <class T>

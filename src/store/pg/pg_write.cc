@@ -69,11 +69,20 @@ Result<bool> PgStore::EnsurePartitions(const Batch& batch) {
   if (months.empty()) return true;
   std::vector<std::string> names;
   for (std::int64_t m : months) names.push_back(PartitionName(m));
-  auto rows = conn_.Query("SELECT n FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NOT NULL",
-                          Params().AddArray(names));
-  if (!rows) return std::move(rows).error_value();
-  std::set<std::string> existing;
-  for (int i = 0; i < rows->size(); ++i) existing.insert(rows->Text(i, 0));
+  // In a transaction of its own, retried like the batch's (a lost connection is re-made).
+  auto found = InTransaction<std::set<std::string>>(
+      [&]() -> Result<std::set<std::string>> {
+        auto rows =
+            conn_.Query("SELECT n FROM unnest($1::text[]) AS n WHERE to_regclass(n) IS NOT NULL",
+                        Params().AddArray(names));
+        if (!rows) return std::move(rows).error_value();
+        std::set<std::string> out;
+        for (int i = 0; i < rows->size(); ++i) out.insert(rows->Text(i, 0));
+        return out;
+      },
+      true);
+  if (!found) return std::move(found).error_value();
+  const std::set<std::string>& existing = *found;
   for (std::int64_t m : months) {
     if (!existing.contains(PartitionName(m))) DMARC_TRY(CreatePartition(m, NextMonthStart(m)));
     partitions_.push_back(m);
@@ -101,9 +110,11 @@ Result<bool> PgStore::CreatePartition(std::int64_t month_start, std::int64_t mon
   });
   if (made) return true;
   // Another writer made it at the same moment: CREATE TABLE then fails on the catalog's unique
-  // index (42P07 duplicate table, or 23505 on pg_type) although it did not exist when we looked.
+  // index although it did not exist when we looked (42P07 duplicate table, 42710 duplicate
+  // object: its row type, or 23505 on pg_type), or the attach finds it attached already
+  // (42P17). It is there: look again.
   const std::string state = conn_.LastError().sqlstate;
-  if (state != "42P07" && state != "23505") return made;
+  if (state != "42P07" && state != "42710" && state != "23505" && state != "42P17") return made;
   auto there = conn_.Query("SELECT to_regclass($1) IS NOT NULL", Params().Add(name));
   if (there && there->Bool(0, 0)) return true;
   return made;
@@ -328,49 +339,78 @@ Result<bool> StoreAggregates(Connection& conn, const Batch& batch, std::int64_t 
   std::unordered_set<std::int64_t> inserted;
   for (int i = 0; i < inserted_rows->size(); ++i) inserted.insert(inserted_rows->Int(i, 0));
 
-  // The new reports' records in one COPY, their totals and raw XML.
-  std::string records;
-  std::string raw;
-  std::vector<std::int64_t> t_report, t_messages, t_pass;
+  // The new reports' records in one COPY (made a piece at a time: a report may hold a million
+  // records), their totals and raw XML.
+  std::vector<std::size_t> fresh;  // batch indices of the new reports
   for (std::size_t i = 0; i < n; ++i) {
-    if (id_of[i] == 0 || !inserted.contains(id_of[i])) {
+    if (id_of[i] != 0 && inserted.contains(id_of[i])) {
+      fresh.push_back(i);
+      ++result.new_reports;
+      result.new_records += batch.aggregates[i].report->records.size();
+    } else {
       ++result.duplicate_reports;
-      continue;
     }
-    ++result.new_reports;
-    const StoredAggregate& item = batch.aggregates[i];
-    const model::AggregateReport& r = *item.report;
+  }
+  if (fresh.empty()) return true;
+  constexpr std::size_t kPiece = 1 << 20;
+  std::vector<std::int64_t> t_report, t_messages, t_pass;
+  if (result.new_records > 0) {
+    std::size_t k = 0, next_record = 0;  // where the next piece starts
     std::int64_t messages = 0, pass = 0;
-    for (const auto& rec : r.records) {
-      const std::int64_t day = FloorDay(rec.interval_begin);
-      AppendRecord(records, id_of[i], domains[i], day, rec, batch.sources_enriched_at);
-      ++result.new_records;
-      rollups.Add(day, domains[i], rec);
-      const auto count = static_cast<std::int64_t>(rec.count);
-      messages += count;
-      if (rec.alignment.dmarc) pass += count;
-    }
-    t_report.push_back(id_of[i]);
-    t_messages.push_back(messages);
-    t_pass.push_back(pass);
-    if (!item.raw_xml_gzip.empty()) {
-      CopyInt(id_of[i], raw);
-      raw += "\tgzip\t";
-      CopyInt(static_cast<std::int64_t>(item.raw_xml_size), raw);
-      raw += '\t';
-      pg::CopyBytes(item.raw_xml_gzip, raw);
-      raw += '\n';
+    DMARC_TRY(conn.CopyIn(kCopyRecords, [&](std::string& buf) {
+      while (k < fresh.size() && buf.size() < kPiece) {
+        const std::size_t i = fresh[k];
+        const auto& records = batch.aggregates[i].report->records;
+        if (next_record < records.size()) {
+          const model::Record& rec = records[next_record++];
+          const std::int64_t day = FloorDay(rec.interval_begin);
+          AppendRecord(buf, id_of[i], domains[i], day, rec, batch.sources_enriched_at);
+          rollups.Add(day, domains[i], rec);
+          const auto count = static_cast<std::int64_t>(rec.count);
+          messages += count;
+          if (rec.alignment.dmarc) pass += count;
+          continue;
+        }
+        t_report.push_back(id_of[i]);
+        t_messages.push_back(messages);
+        t_pass.push_back(pass);
+        messages = pass = 0;
+        next_record = 0;
+        ++k;
+      }
+      return k < fresh.size();
+    }));
+  } else {
+    for (std::size_t i : fresh) {
+      t_report.push_back(id_of[i]);
+      t_messages.push_back(0);
+      t_pass.push_back(0);
     }
   }
-  if (!records.empty()) DMARC_TRY(conn.CopyIn(kCopyRecords, records));
-  if (!t_report.empty()) {
-    DMARC_TRY(
-        conn.Query("INSERT INTO report_totals (report, messages, dmarc_pass)"
-                   " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])",
-                   Params().AddArray(t_report).AddArray(t_messages).AddArray(t_pass)));
+  DMARC_TRY(
+      conn.Query("INSERT INTO report_totals (report, messages, dmarc_pass)"
+                 " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])",
+                 Params().AddArray(t_report).AddArray(t_messages).AddArray(t_pass)));
+  std::vector<std::size_t> with_raw;
+  for (std::size_t i : fresh) {
+    if (!batch.aggregates[i].raw_xml_gzip.empty()) with_raw.push_back(i);
   }
-  if (!raw.empty()) {
-    DMARC_TRY(conn.CopyIn("COPY aggregate_raw (report, encoding, size, bytes) FROM STDIN", raw));
+  if (!with_raw.empty()) {
+    std::size_t k = 0;
+    DMARC_TRY(conn.CopyIn("COPY aggregate_raw (report, encoding, size, bytes) FROM STDIN",
+                          [&](std::string& buf) {
+                            while (k < with_raw.size() && buf.size() < kPiece) {
+                              const StoredAggregate& item = batch.aggregates[with_raw[k]];
+                              CopyInt(id_of[with_raw[k]], buf);
+                              buf += "\tgzip\t";
+                              CopyInt(static_cast<std::int64_t>(item.raw_xml_size), buf);
+                              buf += '\t';
+                              pg::CopyBytes(item.raw_xml_gzip, buf);
+                              buf += '\n';
+                              ++k;
+                            }
+                            return k < with_raw.size();
+                          }));
   }
   return true;
 }

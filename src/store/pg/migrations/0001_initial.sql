@@ -96,6 +96,8 @@ CREATE TABLE aggregate_raw (
   size BIGINT NOT NULL,
   bytes BYTEA NOT NULL
 );
+-- Gzip already: stored out of line as is, without PostgreSQL trying to compress it again.
+ALTER TABLE aggregate_raw ALTER COLUMN bytes SET STORAGE EXTERNAL;
 
 -- Daily rollups, maintained in the same transaction as the records.
 CREATE TABLE daily_messages (
@@ -123,6 +125,10 @@ CREATE TABLE daily_results (
 );
 
 -- Every source IP ever seen, numbered: distinct counts compare integers, not text.
+-- The rollups' `ip` columns below are numbers of this table without a declared foreign key, as
+-- in SQLite: the writer numbers an address in the same transaction, rows here are never
+-- deleted, and a check per rollup row (a trigger and a row lock on source_ips) cost more than
+-- the upsert itself.
 CREATE TABLE source_ips (
   id BIGSERIAL PRIMARY KEY,
   ip TEXT NOT NULL UNIQUE
@@ -133,7 +139,7 @@ CREATE TABLE source_ips (
 CREATE TABLE daily_sources (
   day BIGINT NOT NULL,
   domain TEXT COLLATE "C" NOT NULL,
-  ip BIGINT NOT NULL REFERENCES source_ips (id),
+  ip BIGINT NOT NULL,  -- source_ips (id)
   messages BIGINT NOT NULL,
   records BIGINT NOT NULL,
   dmarc_pass BIGINT NOT NULL,
@@ -144,7 +150,7 @@ CREATE TABLE daily_sources (
 
 CREATE TABLE source_totals (
   domain TEXT NOT NULL,
-  ip BIGINT NOT NULL REFERENCES source_ips (id),
+  ip BIGINT NOT NULL,  -- source_ips (id)
   records BIGINT NOT NULL,
   messages BIGINT NOT NULL,
   dmarc_pass BIGINT NOT NULL,
@@ -154,7 +160,7 @@ CREATE TABLE source_totals (
 );
 
 CREATE TABLE ip_totals (
-  ip BIGINT PRIMARY KEY REFERENCES source_ips (id),
+  ip BIGINT PRIMARY KEY,  -- source_ips (id)
   records BIGINT NOT NULL,
   messages BIGINT NOT NULL,
   dmarc_pass BIGINT NOT NULL,
