@@ -314,7 +314,9 @@ class PgDashboard final : public DashboardQueries {
         }
         return out;
       }();
-      if (r || !conn_.LastError().Retryable()) return r;
+      // Only the server's retryable failures (kBusy) and a lost connection are tried again:
+      // the connection's last error may be an older one.
+      if (r || (r.error_kind() != ErrorKind::kBusy && conn_.Ok())) return r;
       const auto wait = std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 5)));
       if (std::chrono::steady_clock::now() + wait > deadline) return r;
       std::this_thread::sleep_for(wait);
