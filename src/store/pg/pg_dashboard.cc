@@ -292,6 +292,7 @@ class PgDashboard final : public DashboardQueries {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
     for (int attempt = 1;; ++attempt) {
+      conn_.ClearError();
       R r = [&]() -> R {
         auto v = conn_.Query(
             "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"

@@ -122,6 +122,9 @@ class Connection {
 
   // The error of the last failed call, for retry decisions.
   const PgError& LastError() const { return last_error_; }
+  // Forgets the last error: a transaction clears it before it starts, so that a failure of its
+  // own that is not the server's is never taken for an earlier retryable one.
+  void ClearError() { last_error_ = PgError{}; }
   bool Ok() const;  // the connection is up
   // Reconnects with the same connection string (after a lost connection).
   Result<bool> Reset();

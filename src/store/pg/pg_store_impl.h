@@ -139,6 +139,7 @@ template <class T>
 Result<T> PgStore::InTransaction(const std::function<Result<T>()>& body, bool read_only) {
   const std::int64_t deadline = NowMs() + options_.busy_timeout_ms;
   for (int attempt = 1;; ++attempt) {
+    conn_.ClearError();
     Result<T> r = [&]() -> Result<T> {
       if (auto b =
               conn_.Exec(read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
