@@ -118,6 +118,11 @@ class PgConcurrency : public ::testing::Test {
     const fs::path samples = TestData("real/parsedmarc-samples");
     for (const auto& e : fs::recursive_directory_iterator(samples)) {
       if (!e.is_regular_file()) continue;
+      // Damaged or changed copies of other samples: the same report (same identity) with other
+      // contents, so which copy is stored depends on which importer comes first. The totals of
+      // concurrent importers are only comparable without them (REFERENCE.json: same report_id).
+      const std::string file = e.path().filename().string();
+      if (file == "invalid_xml.xml" || file == "invalid_utf_8.xml") continue;
       const std::string name = fs::relative(e.path(), samples).string();
       std::string flat = name;
       std::replace(flat.begin(), flat.end(), '/', '_');
