@@ -574,7 +574,12 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path, const EnvLookup& en
   if (!errors.empty()) {
     std::string msg;
     const std::string name = path.empty() ? "environment" : path;
-    for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + name + ": " + e;
+    for (const auto& e : errors) {
+      if (!msg.empty()) msg += '\n';
+      msg += name;
+      msg += ": ";
+      msg += e;
+    }
     return MakeError(msg);
   }
   return store;

@@ -44,6 +44,7 @@ Result<std::vector<IpInfoRow>> PgStore::GetIpInfo(const std::vector<std::string>
             Params().AddArray(ips).Add(now));
         if (!rows) return std::move(rows).error_value();
         std::vector<IpInfoRow> out;
+        out.reserve(static_cast<std::size_t>(rows->size()));
         for (int i = 0; i < rows->size(); ++i) {
           out.push_back({rows->Text(i, 0), rows->Text(i, 1), rows->OptText(i, 2),
                          rows->OptText(i, 3), rows->OptText(i, 4), rows->OptInt(i, 5),

@@ -249,7 +249,7 @@ struct PendingReport {
 // params ($1: the reports' ids), appending them in id order to their reports.
 Result<bool> ReadRecordsOf(Connection& conn,
                            std::unordered_map<std::int64_t, PendingReport*>& by_id,
-                           const std::string& where, Params params) {
+                           const std::string& where, const Params& params) {
   auto rows = conn.Query(std::string("SELECT ") + kRecordColumns +
                              " FROM aggregate_records WHERE report = ANY($1::bigint[])" + where +
                              " ORDER BY report, id",
@@ -284,7 +284,7 @@ Result<bool> ReadBatchRecords(Connection& conn, std::vector<PendingReport>& batc
   if (ids.empty()) return true;
   Params params;
   params.AddArray(ids).Add(first_day).Add(last_day);
-  DMARC_TRY(ReadRecordsOf(conn, by_id, " AND day BETWEEN $2 AND $3", std::move(params)));
+  DMARC_TRY(ReadRecordsOf(conn, by_id, " AND day BETWEEN $2 AND $3", params));
   std::vector<std::int64_t> again;
   std::unordered_map<std::int64_t, PendingReport*> again_by_id;
   for (auto& p : batch) {
@@ -297,7 +297,7 @@ Result<bool> ReadBatchRecords(Connection& conn, std::vector<PendingReport>& batc
   if (again.empty()) return true;
   Params all;
   all.AddArray(again);
-  return ReadRecordsOf(conn, again_by_id, "", std::move(all));
+  return ReadRecordsOf(conn, again_by_id, "", all);
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ class IntegrityMonitor;
 class SqliteStore final : public ReportStore {
  public:
   SqliteStore(Database db, std::string path, OpenOptions options)
-      : db_(std::move(db)), path_(std::move(path)), options_(options) {}
+      : db_(std::move(db)), path_(std::move(path)), options_(std::move(options)) {}
 
   // Sets the pragmas, migrates the schema and prepares the write statements.
   Result<bool> Init();
