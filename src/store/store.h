@@ -229,7 +229,8 @@ class ReportStore {
     (void)cutoff;
     return MakeError(Describe() + ": purging is not supported by this store");
   }
-  // Gives the space of removed data back to the file system (SQLite: VACUUM, WAL truncated).
+  // Gives the space of removed data back to the file system (SQLite: VACUUM, WAL truncated;
+  // PostgreSQL: VACUUM (ANALYZE), which makes the space reusable without shrinking the files).
   virtual Result<bool> Compact() { return MakeError(Describe() + ": cannot compact"); }
   // Bytes the store occupies on disk (0 when unknown).
   virtual std::uint64_t SizeOnDisk() const { return 0; }
