@@ -245,88 +245,112 @@ Result<BatchResult> PgStore::StoreCopy(const CopyBatch& copy) {
   return result;
 }
 
+namespace {
+
+// The copied aggregate reports' import times; the rows updated: (report row, position in copy).
+Result<Rows> FixAggregateImportTimes(Connection& conn, const std::vector<AggregateCopy>& copies) {
+  std::vector<std::string> orgs, ids, domains;
+  std::vector<std::int64_t> begins, ends, times, positions;
+  for (std::size_t i = 0; i < copies.size(); ++i) {
+    const auto& a = copies[i];
+    orgs.push_back(a.report.report_metadata.org_name);
+    ids.push_back(a.report.report_metadata.report_id);
+    domains.push_back(a.report.policy_published.domain);
+    begins.push_back(a.report.report_metadata.begin);
+    ends.push_back(a.report.report_metadata.end);
+    times.push_back(a.imported_at);
+    positions.push_back(static_cast<std::int64_t>(i));
+  }
+  return conn.Query(
+      "UPDATE aggregate_reports a SET imported_at = v.t FROM unnest($1::text[], $2::text[],"
+      " $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])"
+      " AS v(o, r, d, b, e, t, i) WHERE a.org_name = v.o AND a.report_id = v.r AND"
+      " a.domain = v.d AND a.begin_ts = v.b AND a.end_ts = v.e RETURNING a.id, v.i",
+      Params()
+          .AddArray(orgs)
+          .AddArray(ids)
+          .AddArray(domains)
+          .AddArray(begins)
+          .AddArray(ends)
+          .AddArray(times)
+          .AddArray(positions));
+}
+
+// The enrichment times of the copied reports' records that differ from enriched_at (what
+// StoreOnce gave them all); `updated` as FixAggregateImportTimes returns it.
+Result<bool> FixRecordEnrichmentTimes(Connection& conn, const std::vector<AggregateCopy>& copies,
+                                      const Rows& updated, std::int64_t enriched_at) {
+  // The records whose enrichment time is not Store's: (report row, 1-based position, time).
+  std::vector<std::int64_t> reports, numbers, values, all_reports;
+  for (int k = 0; k < updated.size(); ++k) {
+    const auto& a = copies[static_cast<std::size_t>(updated.Int(k, 1))];
+    bool any = false;
+    for (std::size_t i = 0; i < a.sources_enriched_at.size(); ++i) {
+      if (a.sources_enriched_at[i] == enriched_at) continue;
+      reports.push_back(updated.Int(k, 0));
+      numbers.push_back(static_cast<std::int64_t>(i + 1));
+      values.push_back(a.sources_enriched_at[i]);
+      any = true;
+    }
+    if (any) all_reports.push_back(updated.Int(k, 0));
+  }
+  if (reports.empty()) return true;
+  // Records are numbered in the order stored (ids ascend within a report).
+  DMARC_TRY(conn.Query(
+      "UPDATE aggregate_records r SET source_enriched_at = nullif(v.t, 0)"
+      " FROM (SELECT id, day, report, row_number() OVER (PARTITION BY report ORDER BY id)"
+      " AS n FROM aggregate_records WHERE report = ANY($1::bigint[])) o"
+      " JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS v(report, n, t)"
+      " ON v.report = o.report AND v.n = o.n WHERE r.id = o.id AND r.day = o.day",
+      Params().AddArray(all_reports).AddArray(reports).AddArray(numbers).AddArray(values)));
+  return true;
+}
+
+Result<bool> FixFailureImportTimes(Connection& conn, const std::vector<FailureCopy>& copies) {
+  std::vector<std::string> keys;
+  std::vector<std::int64_t> times;
+  keys.reserve(copies.size());
+  times.reserve(copies.size());
+  for (const auto& f : copies) {
+    keys.push_back(FailureDedupKey(f.report));
+    times.push_back(f.imported_at);
+  }
+  DMARC_TRY(conn.Query(
+      "UPDATE failure_reports f SET imported_at = v.t FROM unnest($1::text[], $2::bigint[])"
+      " AS v(k, t) WHERE f.dedup_key = v.k",
+      Params().AddArray(keys).AddArray(times)));
+  return true;
+}
+
+Result<bool> FixSmtpTlsImportTimes(Connection& conn, const std::vector<SmtpTlsCopy>& copies) {
+  std::vector<std::string> orgs, ids;
+  std::vector<std::int64_t> begins, ends, times;
+  for (const auto& t : copies) {
+    orgs.push_back(t.report.organization_name);
+    ids.push_back(t.report.report_id);
+    begins.push_back(t.report.begin);
+    ends.push_back(t.report.end);
+    times.push_back(t.imported_at);
+  }
+  DMARC_TRY(conn.Query(
+      "UPDATE smtp_tls_reports s SET imported_at = v.t FROM unnest($1::text[], $2::text[],"
+      " $3::bigint[], $4::bigint[], $5::bigint[]) AS v(o, r, b, e, t)"
+      " WHERE s.organization_name = v.o AND s.report_id = v.r AND s.begin_ts = v.b AND"
+      " s.end_ts = v.e",
+      Params().AddArray(orgs).AddArray(ids).AddArray(begins).AddArray(ends).AddArray(times)));
+  return true;
+}
+
+}  // namespace
+
 Result<bool> PgStore::FixCopiedTimes(const CopyBatch& copy, std::int64_t enriched_at) {
   if (!copy.aggregates.empty()) {
-    std::vector<std::string> orgs, ids, domains;
-    std::vector<std::int64_t> begins, ends, times, positions;
-    for (std::size_t i = 0; i < copy.aggregates.size(); ++i) {
-      const auto& a = copy.aggregates[i];
-      orgs.push_back(a.report.report_metadata.org_name);
-      ids.push_back(a.report.report_metadata.report_id);
-      domains.push_back(a.report.policy_published.domain);
-      begins.push_back(a.report.report_metadata.begin);
-      ends.push_back(a.report.report_metadata.end);
-      times.push_back(a.imported_at);
-      positions.push_back(static_cast<std::int64_t>(i));
-    }
-    auto updated = conn_.Query(
-        "UPDATE aggregate_reports a SET imported_at = v.t FROM unnest($1::text[], $2::text[],"
-        " $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])"
-        " AS v(o, r, d, b, e, t, i) WHERE a.org_name = v.o AND a.report_id = v.r AND"
-        " a.domain = v.d AND a.begin_ts = v.b AND a.end_ts = v.e RETURNING a.id, v.i",
-        Params()
-            .AddArray(orgs)
-            .AddArray(ids)
-            .AddArray(domains)
-            .AddArray(begins)
-            .AddArray(ends)
-            .AddArray(times)
-            .AddArray(positions));
+    auto updated = FixAggregateImportTimes(conn_, copy.aggregates);
     if (!updated) return std::move(updated).error_value();
-    // The records whose enrichment time is not Store's: (report row, 1-based position, time).
-    std::vector<std::int64_t> reports, numbers, values, all_reports;
-    for (int k = 0; k < updated->size(); ++k) {
-      const auto& a = copy.aggregates[static_cast<std::size_t>(updated->Int(k, 1))];
-      bool any = false;
-      for (std::size_t i = 0; i < a.sources_enriched_at.size(); ++i) {
-        if (a.sources_enriched_at[i] == enriched_at) continue;
-        reports.push_back(updated->Int(k, 0));
-        numbers.push_back(static_cast<std::int64_t>(i + 1));
-        values.push_back(a.sources_enriched_at[i]);
-        any = true;
-      }
-      if (any) all_reports.push_back(updated->Int(k, 0));
-    }
-    if (!reports.empty()) {
-      // Records are numbered in the order stored (ids ascend within a report).
-      DMARC_TRY(conn_.Query(
-          "UPDATE aggregate_records r SET source_enriched_at = nullif(v.t, 0)"
-          " FROM (SELECT id, day, report, row_number() OVER (PARTITION BY report ORDER BY id)"
-          " AS n FROM aggregate_records WHERE report = ANY($1::bigint[])) o"
-          " JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS v(report, n, t)"
-          " ON v.report = o.report AND v.n = o.n WHERE r.id = o.id AND r.day = o.day",
-          Params().AddArray(all_reports).AddArray(reports).AddArray(numbers).AddArray(values)));
-    }
+    DMARC_TRY(FixRecordEnrichmentTimes(conn_, copy.aggregates, *updated, enriched_at));
   }
-  if (!copy.failures.empty()) {
-    std::vector<std::string> keys;
-    std::vector<std::int64_t> times;
-    for (const auto& f : copy.failures) {
-      keys.push_back(FailureDedupKey(f.report));
-      times.push_back(f.imported_at);
-    }
-    DMARC_TRY(conn_.Query(
-        "UPDATE failure_reports f SET imported_at = v.t FROM unnest($1::text[], $2::bigint[])"
-        " AS v(k, t) WHERE f.dedup_key = v.k",
-        Params().AddArray(keys).AddArray(times)));
-  }
-  if (!copy.smtp_tls.empty()) {
-    std::vector<std::string> orgs, ids;
-    std::vector<std::int64_t> begins, ends, times;
-    for (const auto& t : copy.smtp_tls) {
-      orgs.push_back(t.report.organization_name);
-      ids.push_back(t.report.report_id);
-      begins.push_back(t.report.begin);
-      ends.push_back(t.report.end);
-      times.push_back(t.imported_at);
-    }
-    DMARC_TRY(conn_.Query(
-        "UPDATE smtp_tls_reports s SET imported_at = v.t FROM unnest($1::text[], $2::text[],"
-        " $3::bigint[], $4::bigint[], $5::bigint[]) AS v(o, r, b, e, t)"
-        " WHERE s.organization_name = v.o AND s.report_id = v.r AND s.begin_ts = v.b AND"
-        " s.end_ts = v.e",
-        Params().AddArray(orgs).AddArray(ids).AddArray(begins).AddArray(ends).AddArray(times)));
-  }
+  if (!copy.failures.empty()) DMARC_TRY(FixFailureImportTimes(conn_, copy.failures));
+  if (!copy.smtp_tls.empty()) DMARC_TRY(FixSmtpTlsImportTimes(conn_, copy.smtp_tls));
   return true;
 }
 

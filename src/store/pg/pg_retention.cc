@@ -87,13 +87,14 @@ Result<std::vector<Partition>> ListPartitions(Connection& conn) {
 
 // The rollups of a purged batch of reports ($1: their ids) lose exactly what their records
 // added (see the writer's rollups); rows left with no records go, and so does every record.
-constexpr std::string_view kBatchSteps[] = {
+constexpr std::string_view kBatchDailyMessages =
     "UPDATE daily_messages AS d SET records = d.records - x.n, messages = d.messages - x.m,"
     " dmarc_pass = d.dmarc_pass - x.p FROM (SELECT day, domain, header_from, disposition,"
     " count(*) AS n, sum(count)::bigint AS m, sum(count * dmarc_aligned)::bigint AS p"
     " FROM aggregate_records WHERE report = ANY($1::bigint[]) GROUP BY 1, 2, 3, 4) AS x"
     " WHERE d.day = x.day AND d.domain = x.domain AND d.header_from = x.header_from"
-    " AND d.disposition = x.disposition",
+    " AND d.disposition = x.disposition";
+constexpr std::string_view kBatchDailySources =
     "UPDATE daily_sources AS d SET messages = d.messages - x.m, records = d.records - x.n,"
     " dmarc_pass = d.dmarc_pass - x.p, spf_aligned = d.spf_aligned - x.sa,"
     " dkim_aligned = d.dkim_aligned - x.da FROM (SELECT r.day, r.domain, s.id AS ip,"
@@ -101,7 +102,8 @@ constexpr std::string_view kBatchSteps[] = {
     " sum(r.count * r.spf_aligned)::bigint AS sa, sum(r.count * r.dkim_aligned)::bigint AS da"
     " FROM aggregate_records r JOIN source_ips s ON s.ip = r.source_ip"
     " WHERE r.report = ANY($1::bigint[]) GROUP BY 1, 2, 3) AS x"
-    " WHERE d.day = x.day AND d.domain = x.domain AND d.ip = x.ip",
+    " WHERE d.day = x.day AND d.domain = x.domain AND d.ip = x.ip";
+constexpr std::string_view kBatchSourceTotals =
     "UPDATE source_totals AS d SET messages = d.messages - x.m, records = d.records - x.n,"
     " dmarc_pass = d.dmarc_pass - x.p, spf_aligned = d.spf_aligned - x.sa,"
     " dkim_aligned = d.dkim_aligned - x.da FROM (SELECT r.domain, s.id AS ip,"
@@ -109,124 +111,164 @@ constexpr std::string_view kBatchSteps[] = {
     " sum(r.count * r.spf_aligned)::bigint AS sa, sum(r.count * r.dkim_aligned)::bigint AS da"
     " FROM aggregate_records r JOIN source_ips s ON s.ip = r.source_ip"
     " WHERE r.report = ANY($1::bigint[]) GROUP BY 1, 2) AS x"
-    " WHERE d.domain = x.domain AND d.ip = x.ip",
+    " WHERE d.domain = x.domain AND d.ip = x.ip";
+constexpr std::string_view kBatchIpTotals =
     "UPDATE ip_totals AS d SET messages = d.messages - x.m, records = d.records - x.n,"
     " dmarc_pass = d.dmarc_pass - x.p, spf_aligned = d.spf_aligned - x.sa,"
     " dkim_aligned = d.dkim_aligned - x.da FROM (SELECT s.id AS ip,"
     " sum(r.count)::bigint AS m, count(*) AS n, sum(r.count * r.dmarc_aligned)::bigint AS p,"
     " sum(r.count * r.spf_aligned)::bigint AS sa, sum(r.count * r.dkim_aligned)::bigint AS da"
     " FROM aggregate_records r JOIN source_ips s ON s.ip = r.source_ip"
-    " WHERE r.report = ANY($1::bigint[]) GROUP BY 1) AS x WHERE d.ip = x.ip",
+    " WHERE r.report = ANY($1::bigint[]) GROUP BY 1) AS x WHERE d.ip = x.ip";
+constexpr std::string_view kBatchDailyResults =
     "UPDATE daily_results AS d SET records = d.records - x.n, messages = d.messages - x.m"
     " FROM (SELECT day, domain, header_from, disposition, dmarc_aligned, spf_aligned,"
     " dkim_aligned, count(*) AS n, sum(count)::bigint AS m FROM aggregate_records"
     " WHERE report = ANY($1::bigint[]) GROUP BY 1, 2, 3, 4, 5, 6, 7) AS x"
     " WHERE d.day = x.day AND d.domain = x.domain AND d.header_from = x.header_from"
     " AND d.disposition = x.disposition AND d.dmarc_aligned = x.dmarc_aligned"
-    " AND d.spf_aligned = x.spf_aligned AND d.dkim_aligned = x.dkim_aligned",
-    // A day, sender or source left with nothing is no longer part of the totals (a source whose
-    // remaining records all count 0 messages goes with it). Only the rows this batch touched
-    // are looked at (their keys come from the records, still there).
+    " AND d.spf_aligned = x.spf_aligned AND d.dkim_aligned = x.dkim_aligned";
+// A day, sender or source left with nothing is no longer part of the totals (a source whose
+// remaining records all count 0 messages goes with it). Only the rows this batch touched are
+// looked at (their keys come from the records, still there).
+constexpr std::string_view kBatchEmptyDailyMessages =
     "DELETE FROM daily_messages WHERE records <= 0 AND day IN (SELECT day FROM"
-    " aggregate_records WHERE report = ANY($1::bigint[]))",
+    " aggregate_records WHERE report = ANY($1::bigint[]))";
+constexpr std::string_view kBatchEmptyDailyResults =
     "DELETE FROM daily_results WHERE records <= 0 AND day IN (SELECT day FROM"
-    " aggregate_records WHERE report = ANY($1::bigint[]))",
+    " aggregate_records WHERE report = ANY($1::bigint[]))";
+constexpr std::string_view kBatchEmptyDailySources =
     "DELETE FROM daily_sources WHERE records <= 0 AND day IN (SELECT day FROM"
-    " aggregate_records WHERE report = ANY($1::bigint[]))",
+    " aggregate_records WHERE report = ANY($1::bigint[]))";
+constexpr std::string_view kBatchEmptySourceTotals =
     "DELETE FROM source_totals WHERE records <= 0 AND (domain, ip) IN (SELECT r.domain, s.id"
     " FROM aggregate_records r JOIN source_ips s ON s.ip = r.source_ip"
-    " WHERE r.report = ANY($1::bigint[]))",
+    " WHERE r.report = ANY($1::bigint[]))";
+constexpr std::string_view kBatchEmptyIpTotals =
     "DELETE FROM ip_totals WHERE records <= 0 AND ip IN (SELECT s.id FROM aggregate_records r"
-    " JOIN source_ips s ON s.ip = r.source_ip WHERE r.report = ANY($1::bigint[]))",
+    " JOIN source_ips s ON s.ip = r.source_ip WHERE r.report = ANY($1::bigint[]))";
+constexpr std::string_view kBatchSteps[] = {
+    kBatchDailyMessages,     kBatchDailySources,      kBatchSourceTotals,
+    kBatchIpTotals,          kBatchDailyResults,      kBatchEmptyDailyMessages,
+    kBatchEmptyDailyResults, kBatchEmptyDailySources, kBatchEmptySourceTotals,
+    kBatchEmptyIpTotals,
 };
 
 // A dropped month's part of the per-address totals: the sums of its days' daily_sources rows
 // ($1, $2: its bounds); then its daily rollups go.
-constexpr std::string_view kMonthSteps[] = {
+constexpr std::string_view kMonthSourceTotals =
     "UPDATE source_totals AS d SET messages = d.messages - x.m, records = d.records - x.n,"
     " dmarc_pass = d.dmarc_pass - x.p, spf_aligned = d.spf_aligned - x.sa,"
     " dkim_aligned = d.dkim_aligned - x.da FROM (SELECT domain, ip, sum(messages)::bigint AS m,"
     " sum(records)::bigint AS n, sum(dmarc_pass)::bigint AS p, sum(spf_aligned)::bigint AS sa,"
     " sum(dkim_aligned)::bigint AS da FROM daily_sources WHERE day >= $1 AND day < $2"
-    " GROUP BY 1, 2) AS x WHERE d.domain = x.domain AND d.ip = x.ip",
+    " GROUP BY 1, 2) AS x WHERE d.domain = x.domain AND d.ip = x.ip";
+constexpr std::string_view kMonthIpTotals =
     "UPDATE ip_totals AS d SET messages = d.messages - x.m, records = d.records - x.n,"
     " dmarc_pass = d.dmarc_pass - x.p, spf_aligned = d.spf_aligned - x.sa,"
     " dkim_aligned = d.dkim_aligned - x.da FROM (SELECT ip, sum(messages)::bigint AS m,"
     " sum(records)::bigint AS n, sum(dmarc_pass)::bigint AS p, sum(spf_aligned)::bigint AS sa,"
     " sum(dkim_aligned)::bigint AS da FROM daily_sources WHERE day >= $1 AND day < $2"
-    " GROUP BY 1) AS x WHERE d.ip = x.ip",
+    " GROUP BY 1) AS x WHERE d.ip = x.ip";
+constexpr std::string_view kMonthEmptySourceTotals =
     "DELETE FROM source_totals WHERE records <= 0 AND (domain, ip) IN (SELECT domain, ip FROM"
-    " daily_sources WHERE day >= $1 AND day < $2)",
+    " daily_sources WHERE day >= $1 AND day < $2)";
+constexpr std::string_view kMonthEmptyIpTotals =
     "DELETE FROM ip_totals WHERE records <= 0 AND ip IN (SELECT ip FROM daily_sources"
-    " WHERE day >= $1 AND day < $2)",
+    " WHERE day >= $1 AND day < $2)";
+constexpr std::string_view kMonthSteps[] = {
+    kMonthSourceTotals,
+    kMonthIpTotals,
+    kMonthEmptySourceTotals,
+    kMonthEmptyIpTotals,
     "DELETE FROM daily_sources WHERE day >= $1 AND day < $2",
     "DELETE FROM daily_messages WHERE day >= $1 AND day < $2",
     "DELETE FROM daily_results WHERE day >= $1 AND day < $2",
 };
 
+// The other kinds of report, each purged in its own transaction; the rows its last statement
+// deletes ($1: the cutoff) are what it counts.
+constexpr std::string_view kPurgeSmtpTlsFailureDetails =
+    "DELETE FROM smtp_tls_failure_details WHERE policy IN (SELECT p.id FROM"
+    " smtp_tls_policies p JOIN smtp_tls_reports r ON r.id = p.report WHERE r.end_ts < $1)";
+constexpr std::string_view kPurgeSmtpTlsPolicies =
+    "DELETE FROM smtp_tls_policies WHERE report IN (SELECT id FROM smtp_tls_reports"
+    " WHERE end_ts < $1)";
+
 }  // namespace
 
 Result<PurgeResult> PgStore::Purge(std::int64_t cutoff) {
   PurgeResult result;
-  // Drops the partition when every record in it belongs to a report that ended before the
-  // cutoff; returns the number of records dropped (0 when it was kept).
-  auto drop_month = [&](const std::string& name, std::int64_t lo,
-                        std::int64_t hi) -> Result<std::size_t> {
-    const std::string table = pg::QuoteIdent(name);
-    // Without a lock: a month that holds a record of a kept report stays (most often found after
-    // reading little: the scan stops at the first one).
-    auto kept = InTransaction<bool>(
-        [&]() -> Result<bool> {
-          auto rows = conn_.Query("SELECT EXISTS (SELECT 1 FROM " + table +
-                                      " r JOIN aggregate_reports a ON a.id = r.report"
-                                      " WHERE a.end_ts >= $1)",
-                                  Params().Add(cutoff));
-          if (!rows) return std::move(rows).error_value();
-          return rows->Bool(0, 0);
-        },
-        /*read_only=*/true);
-    if (!kept) return std::move(kept).error_value();
-    if (*kept) return std::size_t{0};
-    bool gone = false;
-    auto dropped = InTransaction<std::size_t>([&]() -> Result<std::size_t> {
-      DMARC_TRY(conn_.Exec(std::string("SET LOCAL lock_timeout = '") + kDropLockTimeout + "'"));
-      DMARC_TRY(conn_.Exec("LOCK TABLE aggregate_records IN ACCESS EXCLUSIVE MODE"));
-      // Again under the lock (a writer may have stored an old report since), counting the records.
-      auto rows =
-          conn_.Query("SELECT count(*), count(k.id) FROM " + table +
-                          " r LEFT JOIN (SELECT id FROM aggregate_reports WHERE end_ts >= $1)"
-                          " k ON k.id = r.report",
-                      Params().Add(cutoff));
-      if (!rows) return std::move(rows).error_value();
-      gone = false;
-      if (rows->Int(0, 1) > 0) return std::size_t{0};
-      const auto records = static_cast<std::size_t>(rows->Int(0, 0));
-      for (std::string_view sql : kMonthSteps) {
-        DMARC_TRY(conn_.Query(sql, Params().Add(lo).Add(hi)));
-      }
-      DMARC_TRY(conn_.Exec("DROP TABLE " + table));
-      gone = true;
-      return records;
-    });
-    if (!dropped && conn_.LastError().sqlstate == "55P03") {
-      spdlog::info("{}: {} is busy; its records are purged row by row", label_, name);
-      return std::size_t{0};
-    }
-    // The writer of this process makes the month again when it needs it.
-    if (dropped && gone) std::erase(partitions_, lo);
-    return dropped;
-  };
   // 1. Whole months behind the cutoff.
+  DMARC_TRY(PurgeMonths(cutoff, result));
+  // 2. The reports, with the records they still have, kPurgeBatch per transaction.
+  DMARC_TRY(PurgeAggregateReports(cutoff, result));
+  // 3. Each other kind in its own transaction.
+  DMARC_TRY(PurgeOtherKinds(cutoff, result));
+  DMARC_TRY_ASSIGN(result.rejected_inputs, PurgeRejectedInputs(cutoff));
+  return result;
+}
+
+Result<bool> PgStore::PurgeMonths(std::int64_t cutoff, PurgeResult& result) {
   auto partitions = ListPartitions(conn_);
   if (!partitions) return MakeError("purge of aggregate reports failed: " + partitions.error());
   for (const Partition& p : *partitions) {
     if (p.hi > cutoff) continue;
-    auto n = drop_month(p.name, p.lo, p.hi);
+    auto n = DropMonth(p.name, p.lo, p.hi, cutoff);
     if (!n) return MakeError("purge of aggregate reports failed: " + n.error());
     if (*n > 0) spdlog::info("{}: dropped {} ({} records)", label_, p.name, *n);
     result.aggregate_records += *n;
   }
-  // 2. The reports, with the records they still have, kPurgeBatch per transaction.
+  return true;
+}
+
+Result<std::size_t> PgStore::DropMonth(const std::string& name, std::int64_t lo, std::int64_t hi,
+                                       std::int64_t cutoff) {
+  const std::string table = pg::QuoteIdent(name);
+  // Without a lock: a month that holds a record of a kept report stays (most often found after
+  // reading little: the scan stops at the first one).
+  auto kept = InTransaction<bool>(
+      [&]() -> Result<bool> {
+        auto rows = conn_.Query("SELECT EXISTS (SELECT 1 FROM " + table +
+                                    " r JOIN aggregate_reports a ON a.id = r.report"
+                                    " WHERE a.end_ts >= $1)",
+                                Params().Add(cutoff));
+        if (!rows) return std::move(rows).error_value();
+        return rows->Bool(0, 0);
+      },
+      /*read_only=*/true);
+  if (!kept) return std::move(kept).error_value();
+  if (*kept) return std::size_t{0};
+  bool gone = false;
+  auto dropped = InTransaction<std::size_t>([&]() -> Result<std::size_t> {
+    DMARC_TRY(conn_.Exec(std::string("SET LOCAL lock_timeout = '") + kDropLockTimeout + "'"));
+    DMARC_TRY(conn_.Exec("LOCK TABLE aggregate_records IN ACCESS EXCLUSIVE MODE"));
+    // Again under the lock (a writer may have stored an old report since), counting the records.
+    auto rows = conn_.Query("SELECT count(*), count(k.id) FROM " + table +
+                                " r LEFT JOIN (SELECT id FROM aggregate_reports WHERE end_ts >= $1)"
+                                " k ON k.id = r.report",
+                            Params().Add(cutoff));
+    if (!rows) return std::move(rows).error_value();
+    gone = false;
+    if (rows->Int(0, 1) > 0) return std::size_t{0};
+    const auto records = static_cast<std::size_t>(rows->Int(0, 0));
+    for (std::string_view sql : kMonthSteps) {
+      DMARC_TRY(conn_.Query(sql, Params().Add(lo).Add(hi)));
+    }
+    DMARC_TRY(conn_.Exec("DROP TABLE " + table));
+    gone = true;
+    return records;
+  });
+  if (!dropped && conn_.LastError().sqlstate == "55P03") {
+    spdlog::info("{}: {} is busy; its records are purged row by row", label_, name);
+    return std::size_t{0};
+  }
+  // The writer of this process makes the month again when it needs it.
+  if (dropped && gone) std::erase(partitions_, lo);
+  return dropped;
+}
+
+Result<bool> PgStore::PurgeAggregateReports(std::int64_t cutoff, PurgeResult& result) {
   std::int64_t last_id = 0;
   for (;;) {
     std::size_t records = 0;
@@ -240,24 +282,31 @@ Result<PurgeResult> PgStore::Purge(std::int64_t cutoff) {
       if (!rows) return std::move(rows).error_value();
       for (int i = 0; i < rows->size(); ++i) victims.push_back(rows->Int(i, 0));
       if (victims.empty()) return true;
-      Params ids;
-      ids.AddArray(victims);
-      for (std::string_view sql : kBatchSteps) DMARC_TRY(conn_.Query(sql, ids));
-      auto del = conn_.Query("DELETE FROM aggregate_records WHERE report = ANY($1::bigint[])", ids);
-      if (!del) return std::move(del).error_value();
-      records = static_cast<std::size_t>(del->Affected());
-      DMARC_TRY(conn_.Query("DELETE FROM report_totals WHERE report = ANY($1::bigint[])", ids));
-      DMARC_TRY(conn_.Query("DELETE FROM aggregate_raw WHERE report = ANY($1::bigint[])", ids));
-      DMARC_TRY(conn_.Query("DELETE FROM aggregate_reports WHERE id = ANY($1::bigint[])", ids));
+      DMARC_TRY_ASSIGN(records, DeleteReports(victims));
       return true;
     });
     if (!batch) return MakeError("purge of aggregate reports failed: " + batch.error());
     result.aggregate_reports += victims.size();
     result.aggregate_records += records;
-    if (victims.size() < static_cast<std::size_t>(kPurgeBatch)) break;
+    if (victims.size() < static_cast<std::size_t>(kPurgeBatch)) return true;
     last_id = victims.back();
   }
-  // 3. Each other kind in its own transaction; its last statement's rows are what it counts.
+}
+
+Result<std::size_t> PgStore::DeleteReports(const std::vector<std::int64_t>& ids) {
+  Params params;
+  params.AddArray(ids);
+  for (std::string_view sql : kBatchSteps) DMARC_TRY(conn_.Query(sql, params));
+  auto del = conn_.Query("DELETE FROM aggregate_records WHERE report = ANY($1::bigint[])", params);
+  if (!del) return std::move(del).error_value();
+  const auto records = static_cast<std::size_t>(del->Affected());
+  DMARC_TRY(conn_.Query("DELETE FROM report_totals WHERE report = ANY($1::bigint[])", params));
+  DMARC_TRY(conn_.Query("DELETE FROM aggregate_raw WHERE report = ANY($1::bigint[])", params));
+  DMARC_TRY(conn_.Query("DELETE FROM aggregate_reports WHERE id = ANY($1::bigint[])", params));
+  return records;
+}
+
+Result<bool> PgStore::PurgeOtherKinds(std::int64_t cutoff, PurgeResult& result) {
   const struct {
     const char* what;
     std::vector<std::string_view> sql;
@@ -267,10 +316,7 @@ Result<PurgeResult> PgStore::Purge(std::int64_t cutoff) {
        {"DELETE FROM failure_reports WHERE arrival_ts < $1"},
        &result.failure_reports},
       {"SMTP TLS reports",
-       {"DELETE FROM smtp_tls_failure_details WHERE policy IN (SELECT p.id FROM"
-        " smtp_tls_policies p JOIN smtp_tls_reports r ON r.id = p.report WHERE r.end_ts < $1)",
-        "DELETE FROM smtp_tls_policies WHERE report IN (SELECT id FROM smtp_tls_reports"
-        " WHERE end_ts < $1)",
+       {kPurgeSmtpTlsFailureDetails, kPurgeSmtpTlsPolicies,
         "DELETE FROM smtp_tls_reports WHERE end_ts < $1"},
        &result.smtp_tls_reports},
   };
@@ -287,8 +333,12 @@ Result<PurgeResult> PgStore::Purge(std::int64_t cutoff) {
     if (!r) return MakeError(fmt::format("purge of {} failed: {}", kind.what, r.error()));
     *kind.count = changes;
   }
-  // Rejected inputs received before the cutoff, then their bytes unless a newer rejection
-  // shares them (the rejections go first: the bytes are what they refer to).
+  return true;
+}
+
+// Rejected inputs received before the cutoff, then their bytes unless a newer rejection shares
+// them (the rejections go first: the bytes are what they refer to). Returns the rejections purged.
+Result<std::size_t> PgStore::PurgeRejectedInputs(std::int64_t cutoff) {
   std::size_t rejections = 0;
   auto r = InTransaction<bool>([&]() -> Result<bool> {
     auto gone = conn_.Query("DELETE FROM rejected_inputs WHERE received_at < $1 RETURNING sha256",
@@ -296,6 +346,7 @@ Result<PurgeResult> PgStore::Purge(std::int64_t cutoff) {
     if (!gone) return std::move(gone).error_value();
     rejections = static_cast<std::size_t>(gone->size());
     std::vector<std::string> digests;
+    digests.reserve(rejections);
     for (int i = 0; i < gone->size(); ++i) digests.push_back(gone->Text(i, 0));
     if (digests.empty()) return true;
     DMARC_TRY(
@@ -305,8 +356,7 @@ Result<PurgeResult> PgStore::Purge(std::int64_t cutoff) {
     return true;
   });
   if (!r) return MakeError("purge of rejected inputs failed: " + r.error());
-  result.rejected_inputs = rejections;
-  return result;
+  return rejections;
 }
 
 Result<bool> PgStore::Compact() {

@@ -120,6 +120,24 @@ class PgStore final : public ReportStore {
   Result<bool> FixCopiedTimes(const CopyBatch& copy, std::int64_t enriched_at);
   Result<bool> StoreIpInfoCopies(const std::vector<IpInfoCopy>& rows);
 
+  // ---- Retention (pg_retention.cc): Purge's steps, adding what they purged to result ----
+  // Drops the monthly partitions whose every record belongs to a report that ended before the
+  // cutoff.
+  Result<bool> PurgeMonths(std::int64_t cutoff, PurgeResult& result);
+  // Drops the partition `name` ([lo, hi)) when every record in it belongs to a report that
+  // ended before the cutoff; the number of records dropped (0 when it was kept).
+  Result<std::size_t> DropMonth(const std::string& name, std::int64_t lo, std::int64_t hi,
+                                std::int64_t cutoff);
+  // The aggregate reports that ended before the cutoff, with the records they still have.
+  Result<bool> PurgeAggregateReports(std::int64_t cutoff, PurgeResult& result);
+  // Inside a transaction: the reports `ids`, their records, totals and raw XML, and their part
+  // of the rollups; the number of records deleted.
+  Result<std::size_t> DeleteReports(const std::vector<std::int64_t>& ids);
+  // Failure and SMTP TLS reports, each kind in a transaction of its own.
+  Result<bool> PurgeOtherKinds(std::int64_t cutoff, PurgeResult& result);
+  // Rejected inputs and the bytes no other rejection shares; the number of rejections purged.
+  Result<std::size_t> PurgeRejectedInputs(std::int64_t cutoff);
+
   Connection conn_;
   std::string url_;
   std::string label_;

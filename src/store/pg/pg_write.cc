@@ -68,6 +68,7 @@ Result<bool> PgStore::EnsurePartitions(const Batch& batch) {
   }
   if (months.empty()) return true;
   std::vector<std::string> names;
+  names.reserve(months.size());
   for (std::int64_t m : months) names.push_back(PartitionName(m));
   // In a transaction of its own, retried like the batch's (a lost connection is re-made).
   auto found = InTransaction<std::set<std::string>>(
@@ -229,96 +230,90 @@ std::string ErrorsJson(const std::vector<std::string>& errors) {
   return nlohmann::json(errors).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// Aggregate reports with their records, totals and raw XML; duplicates are only counted.
-Result<bool> StoreAggregates(Connection& conn, const Batch& batch, std::int64_t now,
-                             PgRollups& rollups, BatchResult& result) {
+// The aggregate reports of a batch by key, as the server compares them; the first of equal
+// reports in the batch is the one stored, the others are duplicates (as SQLite's one INSERT
+// after another).
+struct KeyedReports {
+  std::map<ReportKey, std::size_t> by_key;  // key → batch index
+  std::vector<std::size_t> unique;          // batch indices of the first of each key, batch order
+  std::vector<std::string> domains;         // each report's cleaned policy domain
+};
+
+KeyedReports KeyReports(const Batch& batch) {
+  KeyedReports out;
   const std::size_t n = batch.aggregates.size();
-  if (n == 0) return true;
-  // Keys as the server compares them; the first of equal reports in the batch is the one
-  // stored, the others are duplicates (as SQLite's one INSERT after another).
-  std::map<ReportKey, std::size_t> by_key;
-  std::vector<std::size_t> unique;  // batch order
-  std::vector<std::string> domains(n);
+  out.domains.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const model::AggregateReport& r = *batch.aggregates[i].report;
     const auto& m = r.report_metadata;
-    domains[i] = Clean(r.policy_published.domain);
-    if (by_key
-            .emplace(ReportKey{Clean(m.org_name), Clean(m.report_id), domains[i], m.begin, m.end},
-                     i)
+    out.domains[i] = Clean(r.policy_published.domain);
+    if (out.by_key
+            .emplace(
+                ReportKey{Clean(m.org_name), Clean(m.report_id), out.domains[i], m.begin, m.end}, i)
             .second) {
-      unique.push_back(i);
+      out.unique.push_back(i);
     }
   }
-  std::vector<std::int64_t> ids;
-  DMARC_TRY_ASSIGN(ids, NextIds(conn, "aggregate_reports_id_seq", unique.size()));
-  std::vector<std::int64_t> id_of(n, 0);
-  for (std::size_t k = 0; k < unique.size(); ++k) id_of[unique[k]] = ids[k];
+  return out;
+}
 
-  // One INSERT for all, in key order (the lock order).
-  std::vector<std::int64_t> a_id, a_begin, a_end, a_trn, a_ots, a_count;
-  std::vector<std::string> a_org, a_email, a_rid, a_domain, a_schema, a_errors, a_adkim, a_aspf,
-      a_p, a_sp, a_origin;
-  std::vector<std::optional<std::string>> a_extra, a_ns, a_gen, a_pct, a_fo, a_np, a_testing,
-      a_disc;
-  for (const auto& [key, i] : by_key) {
-    const StoredAggregate& item = batch.aggregates[i];
+// The columns of aggregate_reports, one array each, as the INSERT of InsertReports takes them.
+struct ReportColumns {
+  std::vector<std::int64_t> id, begin, end, trn, ots, count;
+  std::vector<std::string> org, email, rid, domain, schema, errors, adkim, aspf, p, sp, origin;
+  std::vector<std::optional<std::string>> extra, ns, gen, pct, fo, np, testing, disc;
+
+  void Push(std::int64_t row_id, const ReportKey& key, const StoredAggregate& item) {
     const model::AggregateReport& r = *item.report;
     const auto& m = r.report_metadata;
-    const auto& p = r.policy_published;
-    a_id.push_back(id_of[i]);
-    a_org.push_back(std::get<0>(key));
-    a_email.push_back(Clean(m.org_email));
-    a_extra.push_back(Clean(m.org_extra_contact_info));
-    a_rid.push_back(std::get<1>(key));
-    a_begin.push_back(m.begin);
-    a_end.push_back(m.end);
-    a_domain.push_back(std::get<2>(key));
-    a_schema.push_back(Clean(r.xml_schema));
-    a_ns.push_back(Clean(r.xml_namespace));
-    a_gen.push_back(Clean(m.generator));
-    a_trn.push_back(m.timespan_requires_normalization ? 1 : 0);
-    a_ots.push_back(m.original_timespan_seconds);
-    a_errors.push_back(ErrorsJson(m.errors));
-    a_adkim.push_back(Clean(p.adkim));
-    a_aspf.push_back(Clean(p.aspf));
-    a_p.push_back(Clean(p.p));
-    a_sp.push_back(Clean(p.sp));
-    a_pct.push_back(Clean(p.pct));
-    a_fo.push_back(Clean(p.fo));
-    a_np.push_back(Clean(p.np));
-    a_testing.push_back(Clean(p.testing));
-    a_disc.push_back(Clean(p.discovery_method));
-    a_origin.push_back(Clean(item.origin));
-    a_count.push_back(static_cast<std::int64_t>(r.records.size()));
+    const auto& pp = r.policy_published;
+    id.push_back(row_id);
+    org.push_back(std::get<0>(key));
+    email.push_back(Clean(m.org_email));
+    extra.push_back(Clean(m.org_extra_contact_info));
+    rid.push_back(std::get<1>(key));
+    begin.push_back(m.begin);
+    end.push_back(m.end);
+    domain.push_back(std::get<2>(key));
+    schema.push_back(Clean(r.xml_schema));
+    ns.push_back(Clean(r.xml_namespace));
+    gen.push_back(Clean(m.generator));
+    trn.push_back(m.timespan_requires_normalization ? 1 : 0);
+    ots.push_back(m.original_timespan_seconds);
+    errors.push_back(ErrorsJson(m.errors));
+    adkim.push_back(Clean(pp.adkim));
+    aspf.push_back(Clean(pp.aspf));
+    p.push_back(Clean(pp.p));
+    sp.push_back(Clean(pp.sp));
+    pct.push_back(Clean(pp.pct));
+    fo.push_back(Clean(pp.fo));
+    np.push_back(Clean(pp.np));
+    testing.push_back(Clean(pp.testing));
+    disc.push_back(Clean(pp.discovery_method));
+    origin.push_back(Clean(item.origin));
+    count.push_back(static_cast<std::int64_t>(r.records.size()));
   }
+
+  void AddTo(Params& params) const {
+    params.AddArray(id).AddArray(org).AddArray(email).AddArray(extra).AddArray(rid);
+    params.AddArray(begin).AddArray(end).AddArray(domain).AddArray(schema).AddArray(ns);
+    params.AddArray(gen).AddArray(trn).AddArray(ots).AddArray(errors).AddArray(adkim);
+    params.AddArray(aspf).AddArray(p).AddArray(sp).AddArray(pct).AddArray(fo);
+    params.AddArray(np).AddArray(testing).AddArray(disc).AddArray(origin).AddArray(count);
+  }
+};
+
+// One INSERT for all the reports, in key order (the lock order); the ids of those inserted
+// (not already stored).
+Result<std::unordered_set<std::int64_t>> InsertReports(Connection& conn, const Batch& batch,
+                                                       const KeyedReports& keyed,
+                                                       const std::vector<std::int64_t>& id_of,
+                                                       std::int64_t now) {
+  ReportColumns cols;
+  for (const auto& [key, i] : keyed.by_key) cols.Push(id_of[i], key, batch.aggregates[i]);
   Params params;
-  params.AddArray(a_id)
-      .AddArray(a_org)
-      .AddArray(a_email)
-      .AddArray(a_extra)
-      .AddArray(a_rid)
-      .AddArray(a_begin)
-      .AddArray(a_end)
-      .AddArray(a_domain)
-      .AddArray(a_schema)
-      .AddArray(a_ns)
-      .AddArray(a_gen)
-      .AddArray(a_trn)
-      .AddArray(a_ots)
-      .AddArray(a_errors)
-      .AddArray(a_adkim)
-      .AddArray(a_aspf)
-      .AddArray(a_p)
-      .AddArray(a_sp)
-      .AddArray(a_pct)
-      .AddArray(a_fo)
-      .AddArray(a_np)
-      .AddArray(a_testing)
-      .AddArray(a_disc)
-      .AddArray(a_origin)
-      .AddArray(a_count)
-      .Add(now);
+  cols.AddTo(params);
+  params.Add(now);
   auto inserted_rows = conn.Query(
       "INSERT INTO aggregate_reports (id, org_name, org_email, org_extra_contact_info, report_id,"
       " begin_ts, end_ts, domain, xml_schema, xml_namespace, generator,"
@@ -338,23 +333,21 @@ Result<bool> StoreAggregates(Connection& conn, const Batch& batch, std::int64_t 
   if (!inserted_rows) return std::move(inserted_rows).error_value();
   std::unordered_set<std::int64_t> inserted;
   for (int i = 0; i < inserted_rows->size(); ++i) inserted.insert(inserted_rows->Int(i, 0));
+  return inserted;
+}
 
-  // The new reports' records in one COPY (made a piece at a time: a report may hold a million
-  // records), their totals and raw XML.
-  std::vector<std::size_t> fresh;  // batch indices of the new reports
-  for (std::size_t i = 0; i < n; ++i) {
-    if (id_of[i] != 0 && inserted.contains(id_of[i])) {
-      fresh.push_back(i);
-      ++result.new_reports;
-      result.new_records += batch.aggregates[i].report->records.size();
-    } else {
-      ++result.duplicate_reports;
-    }
-  }
-  if (fresh.empty()) return true;
-  constexpr std::size_t kPiece = 1 << 20;
+constexpr std::size_t kPiece = 1 << 20;  // bytes of COPY data made at a time
+
+// The new reports (batch indices `fresh`, rows id_of) of a batch: their records in one COPY
+// (made a piece at a time: a report may hold a million records), added to rollups, then their
+// totals. `any_records`: whether they hold any record at all.
+Result<bool> StoreRecordsAndTotals(Connection& conn, const Batch& batch,
+                                   const std::vector<std::size_t>& fresh,
+                                   const std::vector<std::int64_t>& id_of,
+                                   const std::vector<std::string>& domains, bool any_records,
+                                   PgRollups& rollups) {
   std::vector<std::int64_t> t_report, t_messages, t_pass;
-  if (result.new_records > 0) {
+  if (any_records) {
     std::size_t k = 0, next_record = 0;  // where the next piece starts
     std::int64_t messages = 0, pass = 0;
     DMARC_TRY(conn.CopyIn(kCopyRecords, [&](std::string& buf) {
@@ -391,28 +384,63 @@ Result<bool> StoreAggregates(Connection& conn, const Batch& batch, std::int64_t 
       conn.Query("INSERT INTO report_totals (report, messages, dmarc_pass)"
                  " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])",
                  Params().AddArray(t_report).AddArray(t_messages).AddArray(t_pass)));
+  return true;
+}
+
+// The raw XML of the new reports (batch indices `fresh`, rows id_of) that kept it, in one COPY.
+Result<bool> StoreRawXml(Connection& conn, const Batch& batch,
+                         const std::vector<std::size_t>& fresh,
+                         const std::vector<std::int64_t>& id_of) {
   std::vector<std::size_t> with_raw;
   for (std::size_t i : fresh) {
     if (!batch.aggregates[i].raw_xml_gzip.empty()) with_raw.push_back(i);
   }
-  if (!with_raw.empty()) {
-    std::size_t k = 0;
-    DMARC_TRY(conn.CopyIn("COPY aggregate_raw (report, encoding, size, bytes) FROM STDIN",
-                          [&](std::string& buf) {
-                            while (k < with_raw.size() && buf.size() < kPiece) {
-                              const StoredAggregate& item = batch.aggregates[with_raw[k]];
-                              CopyInt(id_of[with_raw[k]], buf);
-                              buf += "\tgzip\t";
-                              CopyInt(static_cast<std::int64_t>(item.raw_xml_size), buf);
-                              buf += '\t';
-                              pg::CopyBytes(item.raw_xml_gzip, buf);
-                              buf += '\n';
-                              ++k;
-                            }
-                            return k < with_raw.size();
-                          }));
-  }
+  if (with_raw.empty()) return true;
+  std::size_t k = 0;
+  DMARC_TRY(conn.CopyIn("COPY aggregate_raw (report, encoding, size, bytes) FROM STDIN",
+                        [&](std::string& buf) {
+                          while (k < with_raw.size() && buf.size() < kPiece) {
+                            const StoredAggregate& item = batch.aggregates[with_raw[k]];
+                            CopyInt(id_of[with_raw[k]], buf);
+                            buf += "\tgzip\t";
+                            CopyInt(static_cast<std::int64_t>(item.raw_xml_size), buf);
+                            buf += '\t';
+                            pg::CopyBytes(item.raw_xml_gzip, buf);
+                            buf += '\n';
+                            ++k;
+                          }
+                          return k < with_raw.size();
+                        }));
   return true;
+}
+
+// Aggregate reports with their records, totals and raw XML; duplicates are only counted.
+Result<bool> StoreAggregates(Connection& conn, const Batch& batch, std::int64_t now,
+                             PgRollups& rollups, BatchResult& result) {
+  const std::size_t n = batch.aggregates.size();
+  if (n == 0) return true;
+  const KeyedReports keyed = KeyReports(batch);
+  std::vector<std::int64_t> ids;
+  DMARC_TRY_ASSIGN(ids, NextIds(conn, "aggregate_reports_id_seq", keyed.unique.size()));
+  std::vector<std::int64_t> id_of(n, 0);
+  for (std::size_t k = 0; k < keyed.unique.size(); ++k) id_of[keyed.unique[k]] = ids[k];
+  std::unordered_set<std::int64_t> inserted;
+  DMARC_TRY_ASSIGN(inserted, InsertReports(conn, batch, keyed, id_of, now));
+
+  std::vector<std::size_t> fresh;  // batch indices of the new reports
+  for (std::size_t i = 0; i < n; ++i) {
+    if (id_of[i] != 0 && inserted.contains(id_of[i])) {
+      fresh.push_back(i);
+      ++result.new_reports;
+      result.new_records += batch.aggregates[i].report->records.size();
+    } else {
+      ++result.duplicate_reports;
+    }
+  }
+  if (fresh.empty()) return true;
+  DMARC_TRY(StoreRecordsAndTotals(conn, batch, fresh, id_of, keyed.domains, result.new_records > 0,
+                                  rollups));
+  return StoreRawXml(conn, batch, fresh, id_of);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // in the same order; `x = t.x + excluded.x` keeps the sums exact whoever commits first.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string_view>
@@ -83,73 +85,162 @@ struct SourceColumns {
   }
 };
 
+using SourceTotals = PgRollups::SourceTotals;
+// Sums per (policy domain, address number).
+using DomainIpTotals = std::map<std::pair<std::string_view, std::int64_t>, SourceTotals>;
+
+// The upsert of source sums into `table`: its key columns `keys` (one array each, typed as in
+// `key_arrays`), then the columns of SourceColumns.
+std::string SourceUpsert(std::string_view table, std::string_view keys,
+                         std::string_view key_arrays) {
+  const auto key_count = static_cast<std::size_t>(std::count(keys.begin(), keys.end(), ',') + 1);
+  std::string arrays;
+  for (std::size_t i = key_count + 1; i <= key_count + 5; ++i) {
+    arrays += fmt::format(", ${}::bigint[]", i);
+  }
+  return fmt::format(
+      "INSERT INTO {0} ({1}, messages, records, dmarc_pass, spf_aligned, dkim_aligned)"
+      " SELECT * FROM unnest({2}{3}) ON CONFLICT ({1}) DO UPDATE SET{4}",
+      table, keys, key_arrays, arrays, fmt::format(fmt::runtime(kSumSources), table));
+}
+
+Result<bool> StoreDailyMessages(Connection& conn, const decltype(PgRollups::daily)& daily) {
+  if (daily.empty()) return true;
+  std::vector<std::int64_t> day, records, messages, pass;
+  std::vector<std::string> domain, header_from, disposition;
+  for (const auto& [key, t] : daily) {
+    day.push_back(std::get<0>(key));
+    domain.push_back(std::get<1>(key));
+    header_from.push_back(std::get<2>(key));
+    disposition.push_back(std::get<3>(key));
+    records.push_back(t.records);
+    messages.push_back(t.messages);
+    pass.push_back(t.dmarc_pass);
+  }
+  DMARC_TRY(conn.Query(
+      "INSERT INTO daily_messages (day, domain, header_from, disposition, records, messages,"
+      " dmarc_pass) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
+      " $5::bigint[], $6::bigint[], $7::bigint[])"
+      " ON CONFLICT (day, domain, header_from, disposition) DO UPDATE SET"
+      " records = daily_messages.records + excluded.records,"
+      " messages = daily_messages.messages + excluded.messages,"
+      " dmarc_pass = daily_messages.dmarc_pass + excluded.dmarc_pass",
+      Params()
+          .AddArray(day)
+          .AddArray(domain)
+          .AddArray(header_from)
+          .AddArray(disposition)
+          .AddArray(records)
+          .AddArray(messages)
+          .AddArray(pass)));
+  return true;
+}
+
+Result<bool> StoreDailyResults(Connection& conn, const decltype(PgRollups::results)& results) {
+  if (results.empty()) return true;
+  std::vector<std::int64_t> day, dmarc, spf, dkim, records, messages;
+  std::vector<std::string> domain, header_from, disposition;
+  for (const auto& [key, t] : results) {
+    day.push_back(std::get<0>(key));
+    domain.push_back(std::get<1>(key));
+    header_from.push_back(std::get<2>(key));
+    disposition.push_back(std::get<3>(key));
+    dmarc.push_back(std::get<4>(key) ? 1 : 0);
+    spf.push_back(std::get<5>(key) ? 1 : 0);
+    dkim.push_back(std::get<6>(key) ? 1 : 0);
+    records.push_back(t.records);
+    messages.push_back(t.messages);
+  }
+  DMARC_TRY(
+      conn.Query("INSERT INTO daily_results (day, domain, header_from, disposition, dmarc_aligned,"
+                 " spf_aligned, dkim_aligned, records, messages)"
+                 " SELECT t.day, t.domain, t.hf, t.disp, t.dmarc::smallint, t.spf::smallint,"
+                 " t.dkim::smallint, t.records, t.messages FROM unnest($1::bigint[], $2::text[],"
+                 " $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],"
+                 " $9::bigint[]) AS t(day, domain, hf, disp, dmarc, spf, dkim, records, messages)"
+                 " ON CONFLICT (day, domain, header_from, disposition, dmarc_aligned, spf_aligned,"
+                 " dkim_aligned) DO UPDATE SET records = daily_results.records + excluded.records,"
+                 " messages = daily_results.messages + excluded.messages",
+                 Params()
+                     .AddArray(day)
+                     .AddArray(domain)
+                     .AddArray(header_from)
+                     .AddArray(disposition)
+                     .AddArray(dmarc)
+                     .AddArray(spf)
+                     .AddArray(dkim)
+                     .AddArray(records)
+                     .AddArray(messages)));
+  return true;
+}
+
+// The per-day sums of each (policy domain, address number); returns them summed over the days.
+Result<DomainIpTotals> StoreDailySources(
+    Connection& conn, const decltype(PgRollups::sources)& sources,
+    const std::function<std::int64_t(const std::string&)>& id_of) {
+  DomainIpTotals all_days;
+  std::vector<std::int64_t> day, ip;
+  std::vector<std::string> domain;
+  SourceColumns cols;
+  for (const auto& [key, st] : sources) {
+    const auto& [d, dom, address] = key;
+    const std::int64_t ip_id = id_of(address);
+    day.push_back(d);
+    domain.push_back(dom);
+    ip.push_back(ip_id);
+    cols.Push(st);
+    all_days[{dom, ip_id}].Add(st);
+  }
+  Params p;
+  p.AddArray(day).AddArray(domain).AddArray(ip);
+  cols.AddTo(p);
+  DMARC_TRY(conn.Query(
+      SourceUpsert("daily_sources", "day, domain, ip", "$1::bigint[], $2::text[], $3::bigint[]"),
+      p));
+  return all_days;
+}
+
+// The sums of each (policy domain, address number) over every day; returns them summed over
+// every policy domain.
+Result<std::map<std::int64_t, SourceTotals>> StoreSourceTotals(Connection& conn,
+                                                               const DomainIpTotals& all_days) {
+  std::map<std::int64_t, SourceTotals> per_ip;
+  std::vector<std::int64_t> ip;
+  std::vector<std::string> domain;
+  SourceColumns cols;
+  for (const auto& [key, st] : all_days) {
+    domain.emplace_back(key.first);
+    ip.push_back(key.second);
+    cols.Push(st);
+    per_ip[key.second].Add(st);
+  }
+  Params p;
+  p.AddArray(domain).AddArray(ip);
+  cols.AddTo(p);
+  DMARC_TRY(conn.Query(SourceUpsert("source_totals", "domain, ip", "$1::text[], $2::bigint[]"), p));
+  return per_ip;
+}
+
+// The sums of each address number over every day and policy domain.
+Result<bool> StoreIpTotals(Connection& conn, const std::map<std::int64_t, SourceTotals>& per_ip) {
+  std::vector<std::int64_t> ip;
+  SourceColumns cols;
+  for (const auto& [ip_id, st] : per_ip) {
+    ip.push_back(ip_id);
+    cols.Push(st);
+  }
+  Params p;
+  p.AddArray(ip);
+  cols.AddTo(p);
+  DMARC_TRY(conn.Query(SourceUpsert("ip_totals", "ip", "$1::bigint[]"), p));
+  return true;
+}
+
 }  // namespace
 
 Result<bool> PgStore::StoreRollups(const PgRollups& rollups) {
-  if (!rollups.daily.empty()) {
-    std::vector<std::int64_t> day, records, messages, pass;
-    std::vector<std::string> domain, header_from, disposition;
-    for (const auto& [key, t] : rollups.daily) {
-      day.push_back(std::get<0>(key));
-      domain.push_back(std::get<1>(key));
-      header_from.push_back(std::get<2>(key));
-      disposition.push_back(std::get<3>(key));
-      records.push_back(t.records);
-      messages.push_back(t.messages);
-      pass.push_back(t.dmarc_pass);
-    }
-    DMARC_TRY(conn_.Query(
-        "INSERT INTO daily_messages (day, domain, header_from, disposition, records, messages,"
-        " dmarc_pass) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
-        " $5::bigint[], $6::bigint[], $7::bigint[])"
-        " ON CONFLICT (day, domain, header_from, disposition) DO UPDATE SET"
-        " records = daily_messages.records + excluded.records,"
-        " messages = daily_messages.messages + excluded.messages,"
-        " dmarc_pass = daily_messages.dmarc_pass + excluded.dmarc_pass",
-        Params()
-            .AddArray(day)
-            .AddArray(domain)
-            .AddArray(header_from)
-            .AddArray(disposition)
-            .AddArray(records)
-            .AddArray(messages)
-            .AddArray(pass)));
-  }
-  if (!rollups.results.empty()) {
-    std::vector<std::int64_t> day, dmarc, spf, dkim, records, messages;
-    std::vector<std::string> domain, header_from, disposition;
-    for (const auto& [key, t] : rollups.results) {
-      day.push_back(std::get<0>(key));
-      domain.push_back(std::get<1>(key));
-      header_from.push_back(std::get<2>(key));
-      disposition.push_back(std::get<3>(key));
-      dmarc.push_back(std::get<4>(key) ? 1 : 0);
-      spf.push_back(std::get<5>(key) ? 1 : 0);
-      dkim.push_back(std::get<6>(key) ? 1 : 0);
-      records.push_back(t.records);
-      messages.push_back(t.messages);
-    }
-    DMARC_TRY(conn_.Query(
-        "INSERT INTO daily_results (day, domain, header_from, disposition, dmarc_aligned,"
-        " spf_aligned, dkim_aligned, records, messages)"
-        " SELECT t.day, t.domain, t.hf, t.disp, t.dmarc::smallint, t.spf::smallint,"
-        " t.dkim::smallint, t.records, t.messages FROM unnest($1::bigint[], $2::text[],"
-        " $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],"
-        " $9::bigint[]) AS t(day, domain, hf, disp, dmarc, spf, dkim, records, messages)"
-        " ON CONFLICT (day, domain, header_from, disposition, dmarc_aligned, spf_aligned,"
-        " dkim_aligned) DO UPDATE SET records = daily_results.records + excluded.records,"
-        " messages = daily_results.messages + excluded.messages",
-        Params()
-            .AddArray(day)
-            .AddArray(domain)
-            .AddArray(header_from)
-            .AddArray(disposition)
-            .AddArray(dmarc)
-            .AddArray(spf)
-            .AddArray(dkim)
-            .AddArray(records)
-            .AddArray(messages)));
-  }
+  DMARC_TRY(StoreDailyMessages(conn_, rollups.daily));
+  DMARC_TRY(StoreDailyResults(conn_, rollups.results));
   if (rollups.sources.empty()) return true;
 
   // New addresses numbered in the order they first appear in (day, domain, address) order, as
@@ -164,74 +255,11 @@ Result<bool> PgStore::StoreRollups(const PgRollups& rollups) {
     if (auto it = ip_ids_.find(ip); it != ip_ids_.end()) return it->second;
     return pending_ip_ids_.at(ip);
   };
-
-  using SourceTotals = PgRollups::SourceTotals;
-  std::map<std::pair<std::string_view, std::int64_t>, SourceTotals> all_days;
-  {
-    std::vector<std::int64_t> day, ip;
-    std::vector<std::string> domain;
-    SourceColumns cols;
-    for (const auto& [key, st] : rollups.sources) {
-      const auto& [d, dom, address] = key;
-      const std::int64_t ip_id = id_of(address);
-      day.push_back(d);
-      domain.push_back(dom);
-      ip.push_back(ip_id);
-      cols.Push(st);
-      all_days[{dom, ip_id}].Add(st);
-    }
-    Params p;
-    p.AddArray(day).AddArray(domain).AddArray(ip);
-    cols.AddTo(p);
-    DMARC_TRY(conn_.Query(
-        fmt::format("INSERT INTO daily_sources (day, domain, ip, messages, records, dmarc_pass,"
-                    " spf_aligned, dkim_aligned) SELECT * FROM unnest($1::bigint[], $2::text[],"
-                    " $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],"
-                    " $8::bigint[]) ON CONFLICT (day, domain, ip) DO UPDATE SET{}",
-                    fmt::format(fmt::runtime(kSumSources), "daily_sources")),
-        p));
-  }
+  DomainIpTotals all_days;
+  DMARC_TRY_ASSIGN(all_days, StoreDailySources(conn_, rollups.sources, id_of));
   std::map<std::int64_t, SourceTotals> per_ip;  // all_days over every policy domain
-  {
-    std::vector<std::int64_t> ip;
-    std::vector<std::string> domain;
-    SourceColumns cols;
-    for (const auto& [key, st] : all_days) {
-      domain.emplace_back(key.first);
-      ip.push_back(key.second);
-      cols.Push(st);
-      per_ip[key.second].Add(st);
-    }
-    Params p;
-    p.AddArray(domain).AddArray(ip);
-    cols.AddTo(p);
-    DMARC_TRY(conn_.Query(
-        fmt::format("INSERT INTO source_totals (domain, ip, messages, records, dmarc_pass,"
-                    " spf_aligned, dkim_aligned) SELECT * FROM unnest($1::text[], $2::bigint[],"
-                    " $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])"
-                    " ON CONFLICT (domain, ip) DO UPDATE SET{}",
-                    fmt::format(fmt::runtime(kSumSources), "source_totals")),
-        p));
-  }
-  {
-    std::vector<std::int64_t> ip;
-    SourceColumns cols;
-    for (const auto& [ip_id, st] : per_ip) {
-      ip.push_back(ip_id);
-      cols.Push(st);
-    }
-    Params p;
-    p.AddArray(ip);
-    cols.AddTo(p);
-    DMARC_TRY(conn_.Query(
-        fmt::format("INSERT INTO ip_totals (ip, messages, records, dmarc_pass, spf_aligned,"
-                    " dkim_aligned) SELECT * FROM unnest($1::bigint[], $2::bigint[],"
-                    " $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])"
-                    " ON CONFLICT (ip) DO UPDATE SET{}",
-                    fmt::format(fmt::runtime(kSumSources), "ip_totals")),
-        p));
-  }
-  return true;
+  DMARC_TRY_ASSIGN(per_ip, StoreSourceTotals(conn_, all_days));
+  return StoreIpTotals(conn_, per_ip);
 }
 
 }  // namespace dmarc::store::pg_impl
