@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -65,26 +67,27 @@ bool CompareTotals(const store::Stats& a, const store::Stats& b) {
   return same;
 }
 
-}  // namespace
+// The two stores of a copy.
+struct MigrateStores {
+  std::unique_ptr<store::ReportStore> from, to;
+};
 
-int RunMigrate(const MigrateOptions& options) {
-  if (options.from == options.to) {
-    fmt::print(stderr, "migrate: --from and --to name the same store\n");
-    return 2;
-  }
+// Opens the source (read only) and the target; nothing, after printing why, when one of them
+// cannot be opened.
+std::optional<MigrateStores> OpenMigrateStores(const MigrateOptions& options) {
   // The password of [store] password_file (or the environment's) serves the PostgreSQL side;
   // two servers with different passwords: PGPASSFILE.
   auto target = ResolveStore({.db = options.to, .read_db = "", .config = options.config});
   if (!target) {
     fmt::print(stderr, "migrate: {}\n", target.error());
-    return 2;
+    return std::nullopt;
   }
   store::OpenOptions source_options = target->options;
   source_options.read_only = true;  // the source is read, never migrated (PostgreSQL)
   auto from = store::OpenStore(options.from, source_options);
   if (!from) {
     fmt::print(stderr, "migrate: --from: {}\n", from.error());
-    return 2;
+    return std::nullopt;
   }
   store::OpenOptions target_options = target->options;
   // Rejected inputs keep the bytes the source kept, whatever their length.
@@ -92,76 +95,97 @@ int RunMigrate(const MigrateOptions& options) {
   auto to = store::OpenStore(options.to, target_options);
   if (!to) {
     fmt::print(stderr, "migrate: --to: {}\n", to.error());
-    return 2;
+    return std::nullopt;
   }
-  store::ReportStore& src = **from;
-  store::ReportStore& dst = **to;
-  auto before = src.QueryStats(store::Filter{});
-  if (!before) {
-    fmt::print(stderr, "{}: {}\n", src.Describe(), before.error());
-    return 2;
-  }
-  const std::size_t total = before->reports + before->failure_reports + before->smtp_tls_reports +
-                            before->rejected_inputs;
-  const auto start = std::chrono::steady_clock::now();
-  std::size_t done = 0, skipped = 0, records = 0, addresses = 0;
+  return MigrateStores{std::move(from).value(), std::move(to).value()};
+}
+
+// What a copy did, for its summary.
+struct MigrateCounts {
+  std::size_t done = 0;       // items read from the source (not counting addresses)
+  std::size_t skipped = 0;    // aggregate reports the target already had
+  std::size_t records = 0;    // records of the aggregate reports copied
+  std::size_t addresses = 0;  // rows of the per-address table
   store::BatchResult stored;
-  {
-    Progress progress(total, !options.quiet, "items", "items");
-    auto copied = src.ForEachCopy(options.batch, [&](store::CopyBatch&& batch) -> Result<bool> {
-      const std::size_t seen = batch.Size() - batch.ip_info.size();
-      addresses += batch.ip_info.size();
-      if (!batch.aggregates.empty()) {
-        // Resuming: reports the target has already are dropped before anything is sent.
-        std::vector<const model::AggregateReport*> reports;
-        reports.reserve(batch.aggregates.size());
-        for (const auto& a : batch.aggregates) reports.push_back(&a.report);
-        std::vector<bool> there;
-        DMARC_TRY_ASSIGN(there, dst.AggregatesStored(reports));
-        std::size_t k = 0;
-        for (std::size_t i = 0; i < batch.aggregates.size(); ++i) {
-          if (there[i]) {
-            ++skipped;
-          } else {
-            if (k != i) batch.aggregates[k] = std::move(batch.aggregates[i]);
-            ++k;
-          }
-        }
-        batch.aggregates.resize(k);
-      }
-      if (batch.Size() > 0) {
-        store::BatchResult r;
-        DMARC_TRY_ASSIGN(r, dst.StoreCopy(batch));
-        stored.new_reports += r.new_reports;
-        stored.duplicate_reports += r.duplicate_reports;
-        stored.new_failures += r.new_failures;
-        stored.new_smtp_tls += r.new_smtp_tls;
-        stored.rejections += r.rejections;
-        records += r.new_records;
-      }
-      done += seen;
-      progress.Update(std::min(done, total), done);
-      return true;
-    });
-    progress.Finish();
-    if (!copied) {
-      fmt::print(stderr,
-                 "migrate: {} → {}: {}\n(what was committed stays: run the same command again "
-                 "to go on)\n",
-                 src.Describe(), dst.Describe(), copied.error());
-      return 2;
+};
+
+// Resuming: drops the batch's aggregate reports the target has already, before anything is sent;
+// adds how many to skipped.
+Result<bool> DropStoredAggregates(store::ReportStore& dst, store::CopyBatch& batch,
+                                  std::size_t& skipped) {
+  if (batch.aggregates.empty()) return true;
+  std::vector<const model::AggregateReport*> reports;
+  reports.reserve(batch.aggregates.size());
+  for (const auto& a : batch.aggregates) reports.push_back(&a.report);
+  std::vector<bool> there;
+  DMARC_TRY_ASSIGN(there, dst.AggregatesStored(reports));
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < batch.aggregates.size(); ++i) {
+    if (there[i]) {
+      ++skipped;
+    } else {
+      if (k != i) batch.aggregates[k] = std::move(batch.aggregates[i]);
+      ++k;
     }
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!options.quiet) {
-    fmt::print(stderr,
-               "migrate: {} → {} in {}: {} aggregate report(s) copied ({} records), {} already "
-               "there; {} failure, {} SMTP TLS report(s), {} rejected input(s), {} address(es)\n",
-               src.Describe(), dst.Describe(), FormatDuration(seconds), stored.new_reports, records,
-               skipped + stored.duplicate_reports, stored.new_failures, stored.new_smtp_tls,
-               stored.rejections, addresses);
+  batch.aggregates.resize(k);
+  return true;
+}
+
+// Writes one batch of the source into the target (what it has not yet), counting it.
+Result<bool> CopyBatchInto(store::ReportStore& dst, store::CopyBatch& batch,
+                           MigrateCounts& counts) {
+  const std::size_t seen = batch.Size() - batch.ip_info.size();
+  counts.addresses += batch.ip_info.size();
+  DMARC_TRY(DropStoredAggregates(dst, batch, counts.skipped));
+  if (batch.Size() > 0) {
+    store::BatchResult r;
+    DMARC_TRY_ASSIGN(r, dst.StoreCopy(batch));
+    counts.stored.new_reports += r.new_reports;
+    counts.stored.duplicate_reports += r.duplicate_reports;
+    counts.stored.new_failures += r.new_failures;
+    counts.stored.new_smtp_tls += r.new_smtp_tls;
+    counts.stored.rejections += r.rejections;
+    counts.records += r.new_records;
   }
+  counts.done += seen;
+  return true;
+}
+
+// Copies everything of src into dst, batch by batch, with a progress bar over total items;
+// false, after printing why, when the copy stops on an error.
+bool CopyStore(store::ReportStore& src, store::ReportStore& dst, const MigrateOptions& options,
+               std::size_t total, MigrateCounts& counts) {
+  Progress progress(total, !options.quiet, "items", "items");
+  auto copied = src.ForEachCopy(options.batch, [&](store::CopyBatch&& batch) -> Result<bool> {
+    DMARC_TRY(CopyBatchInto(dst, batch, counts));
+    progress.Update(std::min(counts.done, total), counts.done);
+    return true;
+  });
+  progress.Finish();
+  if (!copied) {
+    fmt::print(stderr,
+               "migrate: {} → {}: {}\n(what was committed stays: run the same command again "
+               "to go on)\n",
+               src.Describe(), dst.Describe(), copied.error());
+    return false;
+  }
+  return true;
+}
+
+void PrintMigrateSummary(store::ReportStore& src, store::ReportStore& dst, double seconds,
+                         const MigrateCounts& counts) {
+  const store::BatchResult& stored = counts.stored;
+  fmt::print(stderr,
+             "migrate: {} → {} in {}: {} aggregate report(s) copied ({} records), {} already "
+             "there; {} failure, {} SMTP TLS report(s), {} rejected input(s), {} address(es)\n",
+             src.Describe(), dst.Describe(), FormatDuration(seconds), stored.new_reports,
+             counts.records, counts.skipped + stored.duplicate_reports, stored.new_failures,
+             stored.new_smtp_tls, stored.rejections, counts.addresses);
+}
+
+// Compares the totals of both stores after the copy: the exit status (0: the same).
+int VerifyTotals(store::ReportStore& src, store::ReportStore& dst) {
   auto a = src.QueryStats(store::Filter{});
   auto b = dst.QueryStats(store::Filter{});
   if (!a || !b) {
@@ -175,6 +199,33 @@ int RunMigrate(const MigrateOptions& options) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int RunMigrate(const MigrateOptions& options) {
+  if (options.from == options.to) {
+    fmt::print(stderr, "migrate: --from and --to name the same store\n");
+    return 2;
+  }
+  auto stores = OpenMigrateStores(options);
+  if (!stores) return 2;
+  store::ReportStore& src = *stores->from;
+  store::ReportStore& dst = *stores->to;
+  auto before = src.QueryStats(store::Filter{});
+  if (!before) {
+    fmt::print(stderr, "{}: {}\n", src.Describe(), before.error());
+    return 2;
+  }
+  const std::size_t total = before->reports + before->failure_reports + before->smtp_tls_reports +
+                            before->rejected_inputs;
+  const auto start = std::chrono::steady_clock::now();
+  MigrateCounts counts;
+  if (!CopyStore(src, dst, options, total, counts)) return 2;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!options.quiet) PrintMigrateSummary(src, dst, seconds, counts);
+  return VerifyTotals(src, dst);
 }
 
 // ---- The command line of `migrate`. ----

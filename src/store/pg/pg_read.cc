@@ -393,6 +393,118 @@ Result<std::size_t> PgStore::ForEachFailure(
       /*read_only=*/true);
 }
 
+namespace {
+
+// One batch of an SMTP TLS export being read: the reports in id order, then their policies and
+// the policies' failure details.
+struct SmtpTlsBatch {
+  std::vector<std::int64_t> ids;
+  std::vector<model::SmtpTlsReport> reports;
+  std::unordered_map<std::int64_t, std::size_t> index;  // report id → position
+  std::vector<std::int64_t> policy_ids;
+  std::unordered_map<std::int64_t, model::SmtpTlsPolicy*> policy_of;
+};
+
+// Up to kOtherBatch SMTP TLS reports after last_id whose begin is in [from, to) (and with a
+// policy for the filter's domain, if any), in id order.
+Result<Rows> QuerySmtpTlsReports(Connection& conn, const Filter& filter, std::int64_t from,
+                                 std::int64_t to, std::int64_t last_id) {
+  Params params;
+  params.Add(from).Add(to).Add(last_id).Add(kOtherBatch);
+  if (filter.domain) params.Add(*filter.domain);
+  return conn.Query(std::string("SELECT id, organization_name, report_id, begin_ts, end_ts,"
+                                " contact_info, errors FROM smtp_tls_reports r WHERE begin_ts >= $1"
+                                " AND begin_ts < $2 AND id > $3") +
+                        (filter.domain ? " AND EXISTS (SELECT 1 FROM smtp_tls_policies p WHERE"
+                                         " p.report = r.id AND p.policy_domain = $5)"
+                                       : "") +
+                        " ORDER BY id LIMIT $4",
+                    params);
+}
+
+// The reports of the rows of QuerySmtpTlsReports, without their policies.
+SmtpTlsBatch ReadSmtpTlsReports(const Rows& reports) {
+  SmtpTlsBatch batch;
+  for (int i = 0; i < reports.size(); ++i) {
+    model::SmtpTlsReport r;
+    r.organization_name = reports.Text(i, 1);
+    r.report_id = reports.Text(i, 2);
+    r.begin = reports.Int(i, 3);
+    r.end = reports.Int(i, 4);
+    r.contact_info = reports.OptText(i, 5);
+    r.errors = JsonStrings(reports.OptText(i, 6));
+    batch.ids.push_back(reports.Int(i, 0));
+    batch.index[batch.ids.back()] = batch.reports.size();
+    batch.reports.push_back(std::move(r));
+  }
+  return batch;
+}
+
+// Adds the policies of the batch's reports in stored order, and notes where each one is.
+Result<bool> ReadSmtpTlsPolicies(Connection& conn, SmtpTlsBatch& batch) {
+  auto policies = conn.Query(
+      "SELECT id, report, policy_domain, policy_type, policy_strings, mx_host_patterns,"
+      " successful_session_count, failed_session_count FROM smtp_tls_policies"
+      " WHERE report = ANY($1::bigint[]) ORDER BY report, id",
+      Params().AddArray(batch.ids));
+  if (!policies) return std::move(policies).error_value();
+  for (int i = 0; i < policies->size(); ++i) {
+    model::SmtpTlsReport& r = batch.reports[batch.index.at(policies->Int(i, 1))];
+    model::SmtpTlsPolicy p;
+    p.policy_domain = policies->Text(i, 2);
+    p.policy_type = policies->Text(i, 3);
+    p.policy_strings = JsonStrings(policies->OptText(i, 4));
+    p.mx_host_patterns = JsonStrings(policies->OptText(i, 5));
+    p.successful_session_count = static_cast<std::uint64_t>(policies->Int(i, 6));
+    p.failed_session_count = static_cast<std::uint64_t>(policies->Int(i, 7));
+    r.policies.push_back(std::move(p));
+    batch.policy_ids.push_back(policies->Int(i, 0));
+  }
+  // Pointers only once every policy is in place (the vectors no longer grow).
+  std::unordered_map<std::int64_t, std::size_t> seen;  // report → policies placed
+  for (int i = 0; i < policies->size(); ++i) {
+    const std::int64_t report = policies->Int(i, 1);
+    model::SmtpTlsReport& r = batch.reports[batch.index.at(report)];
+    batch.policy_of[policies->Int(i, 0)] = &r.policies[seen[report]++];
+  }
+  return true;
+}
+
+// Adds the failure details of the batch's policies, in stored order.
+Result<bool> ReadSmtpTlsFailureDetails(Connection& conn, SmtpTlsBatch& batch) {
+  if (batch.policy_ids.empty()) return true;
+  auto details = conn.Query(
+      "SELECT policy, result_type, failed_session_count, sending_mta_ip, receiving_ip,"
+      " receiving_mx_hostname, receiving_mx_helo, additional_info_uri,"
+      " failure_reason_code FROM smtp_tls_failure_details"
+      " WHERE policy = ANY($1::bigint[]) ORDER BY policy, position",
+      Params().AddArray(batch.policy_ids));
+  if (!details) return std::move(details).error_value();
+  for (int i = 0; i < details->size(); ++i) {
+    model::SmtpTlsFailureDetails d;
+    d.result_type = details->Text(i, 1);
+    d.failed_session_count = static_cast<std::uint64_t>(details->Int(i, 2));
+    d.sending_mta_ip = details->OptText(i, 3);
+    d.receiving_ip = details->OptText(i, 4);
+    d.receiving_mx_hostname = details->OptText(i, 5);
+    d.receiving_mx_helo = details->OptText(i, 6);
+    d.additional_info_uri = details->OptText(i, 7);
+    d.failure_reason_code = details->OptText(i, 8);
+    batch.policy_of.at(details->Int(i, 0))->failure_details.push_back(std::move(d));
+  }
+  return true;
+}
+
+// The whole reports of the rows of QuerySmtpTlsReports: with their policies and failure details.
+Result<SmtpTlsBatch> ReadSmtpTlsBatch(Connection& conn, const Rows& reports) {
+  SmtpTlsBatch batch = ReadSmtpTlsReports(reports);
+  DMARC_TRY(ReadSmtpTlsPolicies(conn, batch));
+  DMARC_TRY(ReadSmtpTlsFailureDetails(conn, batch));
+  return batch;
+}
+
+}  // namespace
+
 Result<std::size_t> PgStore::ForEachSmtpTls(
     const Filter& filter, const std::function<void(model::SmtpTlsReport&&)>& visit) {
   const auto days = DayRange(filter);
@@ -402,89 +514,14 @@ Result<std::size_t> PgStore::ForEachSmtpTls(
   return InTransaction<std::size_t>(
       [&]() -> Result<std::size_t> {
         for (;;) {
-          Params params;
-          params.Add(from).Add(to).Add(last_id).Add(kOtherBatch);
-          if (filter.domain) params.Add(*filter.domain);
-          auto reports = conn_.Query(
-              std::string("SELECT id, organization_name, report_id, begin_ts, end_ts,"
-                          " contact_info, errors FROM smtp_tls_reports r WHERE begin_ts >= $1"
-                          " AND begin_ts < $2 AND id > $3") +
-                  (filter.domain ? " AND EXISTS (SELECT 1 FROM smtp_tls_policies p WHERE"
-                                   " p.report = r.id AND p.policy_domain = $5)"
-                                 : "") +
-                  " ORDER BY id LIMIT $4",
-              params);
+          auto reports = QuerySmtpTlsReports(conn_, filter, from, to, last_id);
           if (!reports) return std::move(reports).error_value();
           if (reports->size() == 0) return n;
-          std::vector<std::int64_t> ids;
-          std::vector<model::SmtpTlsReport> batch;
-          std::unordered_map<std::int64_t, std::size_t> index;  // report id → position
-          for (int i = 0; i < reports->size(); ++i) {
-            model::SmtpTlsReport r;
-            r.organization_name = reports->Text(i, 1);
-            r.report_id = reports->Text(i, 2);
-            r.begin = reports->Int(i, 3);
-            r.end = reports->Int(i, 4);
-            r.contact_info = reports->OptText(i, 5);
-            r.errors = JsonStrings(reports->OptText(i, 6));
-            ids.push_back(reports->Int(i, 0));
-            index[ids.back()] = batch.size();
-            batch.push_back(std::move(r));
-          }
-          // The batch's policies, then their failure details, each in stored order.
-          auto policies = conn_.Query(
-              "SELECT id, report, policy_domain, policy_type, policy_strings, mx_host_patterns,"
-              " successful_session_count, failed_session_count FROM smtp_tls_policies"
-              " WHERE report = ANY($1::bigint[]) ORDER BY report, id",
-              Params().AddArray(ids));
-          if (!policies) return std::move(policies).error_value();
-          std::vector<std::int64_t> policy_ids;
-          std::unordered_map<std::int64_t, model::SmtpTlsPolicy*> policy_of;
-          for (int i = 0; i < policies->size(); ++i) {
-            model::SmtpTlsReport& r = batch[index.at(policies->Int(i, 1))];
-            model::SmtpTlsPolicy p;
-            p.policy_domain = policies->Text(i, 2);
-            p.policy_type = policies->Text(i, 3);
-            p.policy_strings = JsonStrings(policies->OptText(i, 4));
-            p.mx_host_patterns = JsonStrings(policies->OptText(i, 5));
-            p.successful_session_count = static_cast<std::uint64_t>(policies->Int(i, 6));
-            p.failed_session_count = static_cast<std::uint64_t>(policies->Int(i, 7));
-            r.policies.push_back(std::move(p));
-            policy_ids.push_back(policies->Int(i, 0));
-          }
-          // Pointers only once every policy is in place (the vectors no longer grow).
-          {
-            std::unordered_map<std::int64_t, std::size_t> seen;  // report → policies placed
-            for (int i = 0; i < policies->size(); ++i) {
-              const std::int64_t report = policies->Int(i, 1);
-              model::SmtpTlsReport& r = batch[index.at(report)];
-              policy_of[policies->Int(i, 0)] = &r.policies[seen[report]++];
-            }
-          }
-          if (!policy_ids.empty()) {
-            auto details = conn_.Query(
-                "SELECT policy, result_type, failed_session_count, sending_mta_ip, receiving_ip,"
-                " receiving_mx_hostname, receiving_mx_helo, additional_info_uri,"
-                " failure_reason_code FROM smtp_tls_failure_details"
-                " WHERE policy = ANY($1::bigint[]) ORDER BY policy, position",
-                Params().AddArray(policy_ids));
-            if (!details) return std::move(details).error_value();
-            for (int i = 0; i < details->size(); ++i) {
-              model::SmtpTlsFailureDetails d;
-              d.result_type = details->Text(i, 1);
-              d.failed_session_count = static_cast<std::uint64_t>(details->Int(i, 2));
-              d.sending_mta_ip = details->OptText(i, 3);
-              d.receiving_ip = details->OptText(i, 4);
-              d.receiving_mx_hostname = details->OptText(i, 5);
-              d.receiving_mx_helo = details->OptText(i, 6);
-              d.additional_info_uri = details->OptText(i, 7);
-              d.failure_reason_code = details->OptText(i, 8);
-              policy_of.at(details->Int(i, 0))->failure_details.push_back(std::move(d));
-            }
-          }
-          for (std::size_t i = 0; i < batch.size(); ++i) {
-            visit(std::move(batch[i]));
-            last_id = ids[i];
+          SmtpTlsBatch batch;
+          DMARC_TRY_ASSIGN(batch, ReadSmtpTlsBatch(conn_, *reports));
+          for (std::size_t i = 0; i < batch.reports.size(); ++i) {
+            visit(std::move(batch.reports[i]));
+            last_id = batch.ids[i];
             ++n;
           }
           if (reports->size() < kOtherBatch) return n;

@@ -141,16 +141,15 @@ Result<bool> StoreFailures(Connection& conn, const Batch& batch, std::int64_t no
   return true;
 }
 
-Result<bool> StoreSmtpTls(Connection& conn, const Batch& batch, std::int64_t now,
-                          BatchResult& result) {
-  if (batch.smtp_tls.empty()) return true;
-  const std::size_t n = batch.smtp_tls.size();
-  Firsts<std::tuple<std::string, std::string, std::int64_t, std::int64_t>> reports;
-  for (std::size_t i = 0; i < n; ++i) {
-    const model::SmtpTlsReport& r = *batch.smtp_tls[i].report;
-    reports.Add({Clean(r.organization_name), Clean(r.report_id), r.begin, r.end}, i);
-  }
-  DMARC_TRY(reports.TakeIds(conn, "smtp_tls_reports_id_seq", n));
+namespace {
+
+// An SMTP TLS report's key: organization, report id, begin and end.
+using SmtpTlsKey = std::tuple<std::string, std::string, std::int64_t, std::int64_t>;
+
+// Inserts the batch's SMTP TLS reports (the first of each key, with the ids taken), the ones
+// already stored left as they are; one row (its id) for each report inserted.
+Result<Rows> InsertSmtpTlsReports(Connection& conn, const Batch& batch,
+                                  const Firsts<SmtpTlsKey>& reports, std::int64_t now) {
   std::vector<std::int64_t> id, begin, end;
   std::vector<std::string> org, rid, origin, errors;
   std::vector<std::optional<std::string>> contact;
@@ -167,7 +166,7 @@ Result<bool> StoreSmtpTls(Connection& conn, const Batch& batch, std::int64_t now
     errors.push_back(Clean(
         nlohmann::json(r.errors).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   }
-  auto rows = conn.Query(
+  return conn.Query(
       "INSERT INTO smtp_tls_reports (id, organization_name, report_id, begin_ts, end_ts,"
       " contact_info, origin, errors, imported_at)"
       " SELECT t.*, $9 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[],"
@@ -183,90 +182,137 @@ Result<bool> StoreSmtpTls(Connection& conn, const Batch& batch, std::int64_t now
           .AddArray(origin)
           .AddArray(errors)
           .Add(now));
+}
+
+// The rows of smtp_tls_policies to insert, one array per column.
+struct PolicyColumns {
+  std::vector<std::int64_t> id, report, ok, failed;
+  std::vector<std::string> domain, type;
+  std::vector<std::optional<std::string>> strings, patterns;
+
+  void Add(std::int64_t pid, std::int64_t report_id, const model::SmtpTlsPolicy& p) {
+    id.push_back(pid);
+    report.push_back(report_id);
+    domain.push_back(Clean(p.policy_domain));
+    type.push_back(Clean(p.policy_type));
+    strings.push_back(Clean(JsonListOrNull(p.policy_strings)));
+    patterns.push_back(Clean(JsonListOrNull(p.mx_host_patterns)));
+    ok.push_back(static_cast<std::int64_t>(p.successful_session_count));
+    failed.push_back(static_cast<std::int64_t>(p.failed_session_count));
+  }
+  Result<bool> Insert(Connection& conn) const {
+    DMARC_TRY(conn.Query(
+        "INSERT INTO smtp_tls_policies (id, report, policy_domain, policy_type, policy_strings,"
+        " mx_host_patterns, successful_session_count, failed_session_count)"
+        " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],"
+        " $6::text[], $7::bigint[], $8::bigint[])",
+        Params()
+            .AddArray(id)
+            .AddArray(report)
+            .AddArray(domain)
+            .AddArray(type)
+            .AddArray(strings)
+            .AddArray(patterns)
+            .AddArray(ok)
+            .AddArray(failed)));
+    return true;
+  }
+};
+
+// The rows of smtp_tls_failure_details to insert, one array per column.
+struct FailureDetailColumns {
+  std::vector<std::int64_t> policy, pos, count;
+  std::vector<std::string> type;
+  std::vector<std::optional<std::string>> mta, rip, mx, helo, uri, code;
+
+  // The failure details of policy p (id pid), positions in their order.
+  void Add(std::int64_t pid, const model::SmtpTlsPolicy& p) {
+    std::int64_t position = 0;
+    for (const auto& d : p.failure_details) {
+      policy.push_back(pid);
+      pos.push_back(position++);
+      type.push_back(Clean(d.result_type));
+      count.push_back(static_cast<std::int64_t>(d.failed_session_count));
+      mta.push_back(Clean(d.sending_mta_ip));
+      rip.push_back(Clean(d.receiving_ip));
+      mx.push_back(Clean(d.receiving_mx_hostname));
+      helo.push_back(Clean(d.receiving_mx_helo));
+      uri.push_back(Clean(d.additional_info_uri));
+      code.push_back(Clean(d.failure_reason_code));
+    }
+  }
+  Result<bool> Insert(Connection& conn) const {
+    if (policy.empty()) return true;
+    DMARC_TRY(conn.Query(
+        "INSERT INTO smtp_tls_failure_details (policy, position, result_type,"
+        " failed_session_count, sending_mta_ip, receiving_ip, receiving_mx_hostname,"
+        " receiving_mx_helo, additional_info_uri, failure_reason_code)"
+        " SELECT t.policy, t.pos::integer, t.rt, t.cnt, t.mta, t.rip, t.mx, t.helo, t.uri, t.code"
+        " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[],"
+        " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])"
+        " AS t(policy, pos, rt, cnt, mta, rip, mx, helo, uri, code)",
+        Params()
+            .AddArray(policy)
+            .AddArray(pos)
+            .AddArray(type)
+            .AddArray(count)
+            .AddArray(mta)
+            .AddArray(rip)
+            .AddArray(mx)
+            .AddArray(helo)
+            .AddArray(uri)
+            .AddArray(code)));
+    return true;
+  }
+};
+
+// The policies of the batch's new reports (those whose id, id_of[i], is in inserted; policy ids
+// in batch and report order) and their failure details.
+Result<bool> StoreSmtpTlsPolicies(Connection& conn, const Batch& batch,
+                                  const std::vector<std::int64_t>& id_of,
+                                  const std::unordered_set<std::int64_t>& inserted) {
+  const std::size_t n = batch.smtp_tls.size();
+  std::size_t policy_count = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (inserted.contains(id_of[i])) policy_count += batch.smtp_tls[i].report->policies.size();
+  }
+  if (policy_count == 0) return true;
+  std::vector<std::int64_t> policy_ids;
+  DMARC_TRY_ASSIGN(policy_ids, NextIds(conn, "smtp_tls_policies_id_seq", policy_count));
+  PolicyColumns policies;
+  FailureDetailColumns details;
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!inserted.contains(id_of[i])) continue;
+    for (const auto& p : batch.smtp_tls[i].report->policies) {
+      const std::int64_t pid = policy_ids[next++];
+      policies.Add(pid, id_of[i], p);
+      details.Add(pid, p);
+    }
+  }
+  DMARC_TRY(policies.Insert(conn));
+  return details.Insert(conn);
+}
+
+}  // namespace
+
+Result<bool> StoreSmtpTls(Connection& conn, const Batch& batch, std::int64_t now,
+                          BatchResult& result) {
+  if (batch.smtp_tls.empty()) return true;
+  const std::size_t n = batch.smtp_tls.size();
+  Firsts<SmtpTlsKey> reports;
+  for (std::size_t i = 0; i < n; ++i) {
+    const model::SmtpTlsReport& r = *batch.smtp_tls[i].report;
+    reports.Add({Clean(r.organization_name), Clean(r.report_id), r.begin, r.end}, i);
+  }
+  DMARC_TRY(reports.TakeIds(conn, "smtp_tls_reports_id_seq", n));
+  auto rows = InsertSmtpTlsReports(conn, batch, reports, now);
   if (!rows) return std::move(rows).error_value();
   const std::unordered_set<std::int64_t> inserted = Ids(*rows);
   result.new_smtp_tls += inserted.size();
   result.duplicate_smtp_tls += n - inserted.size();
   if (inserted.empty()) return true;
-
-  // The new reports' policies (ids in batch and report order) and their failure details.
-  std::size_t policy_count = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (inserted.contains(reports.id_of[i]))
-      policy_count += batch.smtp_tls[i].report->policies.size();
-  }
-  if (policy_count == 0) return true;
-  std::vector<std::int64_t> policy_ids;
-  DMARC_TRY_ASSIGN(policy_ids, NextIds(conn, "smtp_tls_policies_id_seq", policy_count));
-  std::vector<std::int64_t> p_id, p_report, p_ok, p_failed;
-  std::vector<std::string> p_domain, p_type;
-  std::vector<std::optional<std::string>> p_strings, p_patterns;
-  std::vector<std::int64_t> d_policy, d_pos, d_count;
-  std::vector<std::string> d_type;
-  std::vector<std::optional<std::string>> d_mta, d_rip, d_mx, d_helo, d_uri, d_code;
-  std::size_t next = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!inserted.contains(reports.id_of[i])) continue;
-    for (const auto& p : batch.smtp_tls[i].report->policies) {
-      const std::int64_t pid = policy_ids[next++];
-      p_id.push_back(pid);
-      p_report.push_back(reports.id_of[i]);
-      p_domain.push_back(Clean(p.policy_domain));
-      p_type.push_back(Clean(p.policy_type));
-      p_strings.push_back(Clean(JsonListOrNull(p.policy_strings)));
-      p_patterns.push_back(Clean(JsonListOrNull(p.mx_host_patterns)));
-      p_ok.push_back(static_cast<std::int64_t>(p.successful_session_count));
-      p_failed.push_back(static_cast<std::int64_t>(p.failed_session_count));
-      std::int64_t pos = 0;
-      for (const auto& d : p.failure_details) {
-        d_policy.push_back(pid);
-        d_pos.push_back(pos++);
-        d_type.push_back(Clean(d.result_type));
-        d_count.push_back(static_cast<std::int64_t>(d.failed_session_count));
-        d_mta.push_back(Clean(d.sending_mta_ip));
-        d_rip.push_back(Clean(d.receiving_ip));
-        d_mx.push_back(Clean(d.receiving_mx_hostname));
-        d_helo.push_back(Clean(d.receiving_mx_helo));
-        d_uri.push_back(Clean(d.additional_info_uri));
-        d_code.push_back(Clean(d.failure_reason_code));
-      }
-    }
-  }
-  DMARC_TRY(conn.Query(
-      "INSERT INTO smtp_tls_policies (id, report, policy_domain, policy_type, policy_strings,"
-      " mx_host_patterns, successful_session_count, failed_session_count)"
-      " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],"
-      " $6::text[], $7::bigint[], $8::bigint[])",
-      Params()
-          .AddArray(p_id)
-          .AddArray(p_report)
-          .AddArray(p_domain)
-          .AddArray(p_type)
-          .AddArray(p_strings)
-          .AddArray(p_patterns)
-          .AddArray(p_ok)
-          .AddArray(p_failed)));
-  if (d_policy.empty()) return true;
-  DMARC_TRY(conn.Query(
-      "INSERT INTO smtp_tls_failure_details (policy, position, result_type,"
-      " failed_session_count, sending_mta_ip, receiving_ip, receiving_mx_hostname,"
-      " receiving_mx_helo, additional_info_uri, failure_reason_code)"
-      " SELECT t.policy, t.pos::integer, t.rt, t.cnt, t.mta, t.rip, t.mx, t.helo, t.uri, t.code"
-      " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[],"
-      " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])"
-      " AS t(policy, pos, rt, cnt, mta, rip, mx, helo, uri, code)",
-      Params()
-          .AddArray(d_policy)
-          .AddArray(d_pos)
-          .AddArray(d_type)
-          .AddArray(d_count)
-          .AddArray(d_mta)
-          .AddArray(d_rip)
-          .AddArray(d_mx)
-          .AddArray(d_helo)
-          .AddArray(d_uri)
-          .AddArray(d_code)));
-  return true;
+  return StoreSmtpTlsPolicies(conn, batch, reports.id_of, inserted);
 }
 
 }  // namespace dmarc::store::pg_impl

@@ -1,6 +1,7 @@
 // The SQLite store's side of copying a whole store (`dmarc-report migrate`): everything stored,
 // read back with what Store keeps beside each item (ForEachCopy), and copies written keeping it
 // (StoreCopy).
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,151 @@ Result<bool> ReadRows(Statement& st, std::size_t batch_size, const CopyBatch& ba
   return flush();
 }
 
+// Hands the batch over (if it holds anything); false when the visitor asks to stop.
+using Flush = std::function<Result<bool>()>;
+// Reads one kind of what is stored into the batch, flushing it as it fills; false when the copy
+// stops there.
+using CopyKind = Result<bool> (*)(sqlite::Database& db, std::size_t batch_size, CopyBatch& batch,
+                                  const Flush& flush);
+
+// The aggregate report of the current row of q.reports with its records, origin, import time,
+// raw XML (extras) and its records' enrichment times (enriched).
+Result<AggregateCopy> ReadAggregateCopy(AggregateQueries& q, sqlite::Statement& extras,
+                                        sqlite::Statement& enriched) {
+  AggregateCopy c;
+  c.report = ReadAggregateReport(q.reports);
+  const std::int64_t first = q.reports.OptInt(23).value_or(0);
+  const std::int64_t last = first + q.reports.Int(24);
+  DMARC_TRY(ReadAggregateRecords(q, c.report));
+  extras.Bind(1, q.reports.Int(0));
+  auto row = extras.Step();
+  if (!row) return MakeError(row.error());
+  if (*row) {
+    c.origin = extras.Text(0);
+    c.imported_at = extras.Int(1);
+    if (!extras.IsNull(3)) {
+      c.raw_xml_size = static_cast<std::uint64_t>(extras.Int(2));
+      c.raw_xml_gzip = extras.Blob(3);
+    }
+  }
+  extras.Reset();
+  enriched.Bind(1, first).Bind(2, last);
+  for (;;) {
+    auto e = enriched.Step();
+    if (!e) return MakeError(e.error());
+    if (!*e) break;
+    c.sources_enriched_at.push_back(enriched.Int(0));
+  }
+  enriched.Reset();
+  c.sources_enriched_at.resize(c.report.records.size(), 0);
+  return c;
+}
+
+// Aggregate reports, with origin, import time, raw XML and their records' enrichment times.
+Result<bool> CopyAggregates(sqlite::Database& db, std::size_t batch_size, CopyBatch& batch,
+                            const Flush& flush) {
+  auto q = PrepareAggregateQueries(db, Filter{});
+  if (!q) return MakeError(q.error());
+  const auto all = DayRange(Filter{});
+  q->reports.Bind(1, all.first).Bind(2, all.second);
+  auto extras = db.Prepare(
+      "SELECT r.origin, r.imported_at, w.size, w.bytes FROM aggregate_reports r"
+      " LEFT JOIN aggregate_raw w ON w.report = r.id WHERE r.id = ?1");
+  auto enriched = db.Prepare(
+      "SELECT coalesce(source_enriched_at, 0) FROM aggregate_records WHERE id >= ?1 AND id < ?2"
+      " ORDER BY id");
+  if (!extras || !enriched) return MakeError("cannot prepare the copy's queries");
+  auto row = [&]() -> Result<bool> {
+    AggregateCopy c;
+    DMARC_TRY_ASSIGN(c, ReadAggregateCopy(*q, *extras, *enriched));
+    batch.aggregates.push_back(std::move(c));
+    return true;
+  };
+  return ReadRows(q->reports, batch_size, batch, row, flush);
+}
+
+Result<bool> CopyFailures(sqlite::Database& db, std::size_t batch_size, CopyBatch& batch,
+                          const Flush& flush) {
+  auto failures =
+      db.Prepare("SELECT data, arrival_ts, origin, imported_at FROM failure_reports ORDER BY id");
+  if (!failures) return MakeError(failures.error());
+  auto row = [&]() -> Result<bool> {
+    auto j = nlohmann::ordered_json::parse(failures->View(0), nullptr,
+                                           /*allow_exceptions=*/false);
+    auto report = sinks::FailureFromJson(j);
+    if (!report) return MakeError(report.error());
+    report->arrival_ts = failures->Int(1);
+    batch.failures.push_back({failures->Text(2), failures->Int(3), std::move(report).value()});
+    return true;
+  };
+  return ReadRows(*failures, batch_size, batch, row, flush);
+}
+
+Result<bool> CopySmtpTls(sqlite::Database& db, std::size_t batch_size, CopyBatch& batch,
+                         const Flush& flush) {
+  auto tls = db.Prepare(
+      "SELECT id, organization_name, report_id, begin_ts, end_ts, contact_info, errors,"
+      " origin, imported_at FROM smtp_tls_reports ORDER BY id");
+  auto policies = db.Prepare(
+      "SELECT id, policy_domain, policy_type, policy_strings, mx_host_patterns,"
+      " successful_session_count, failed_session_count FROM smtp_tls_policies"
+      " WHERE report = ?1 ORDER BY id");
+  auto details = db.Prepare(
+      "SELECT result_type, failed_session_count, sending_mta_ip, receiving_ip,"
+      " receiving_mx_hostname, receiving_mx_helo, additional_info_uri, failure_reason_code"
+      " FROM smtp_tls_failure_details WHERE policy = ?1 ORDER BY position");
+  if (!tls || !policies || !details) return MakeError("cannot prepare the copy's queries");
+  auto row = [&]() -> Result<bool> {
+    SmtpTlsCopy c;
+    model::SmtpTlsReport& r = c.report;
+    r.organization_name = tls->Text(1);
+    r.report_id = tls->Text(2);
+    r.begin = tls->Int(3);
+    r.end = tls->Int(4);
+    r.contact_info = tls->OptText(5);
+    r.errors = JsonStrings(tls->OptText(6));
+    c.origin = tls->Text(7);
+    c.imported_at = tls->Int(8);
+    DMARC_TRY(ReadSmtpTlsPolicies(*policies, *details, tls->Int(0), r));
+    batch.smtp_tls.push_back(std::move(c));
+    return true;
+  };
+  return ReadRows(*tls, batch_size, batch, row, flush);
+}
+
+Result<bool> CopyRejections(sqlite::Database& db, std::size_t batch_size, CopyBatch& batch,
+                            const Flush& flush) {
+  auto rejected = db.Prepare(
+      "SELECT i.received_at, i.origin, i.reason, i.sha256, b.size, b.raw FROM rejected_inputs i"
+      " JOIN rejected_blobs b ON b.sha256 = i.sha256 ORDER BY i.id");
+  if (!rejected) return MakeError(rejected.error());
+  auto row = [&]() -> Result<bool> {
+    batch.rejections.push_back({rejected->Int(0), rejected->Text(1), rejected->Text(2),
+                                rejected->Text(3), static_cast<std::uint64_t>(rejected->Int(4)),
+                                rejected->Blob(5)});
+    return true;
+  };
+  return ReadRows(*rejected, batch_size, batch, row, flush);
+}
+
+Result<bool> CopyIpInfo(sqlite::Database& db, std::size_t batch_size, CopyBatch& batch,
+                        const Flush& flush) {
+  auto ip = db.Prepare(
+      "SELECT ip, status, reverse_dns, base_domain, country, asn, as_name, as_domain,"
+      " resolved_at, expires_at, name, type FROM ip_info_cache ORDER BY ip");
+  if (!ip) return MakeError(ip.error());
+  auto row = [&]() -> Result<bool> {
+    IpInfoCopy c;
+    c.info = {ip->Text(0),   ip->Text(1),    ip->OptText(2), ip->OptText(3), ip->OptText(4),
+              ip->OptInt(5), ip->OptText(6), ip->OptText(7), ip->Int(8),     ip->Int(9)};
+    c.name = ip->OptText(10);
+    c.type = ip->OptText(11);
+    batch.ip_info.push_back(std::move(c));
+    return true;
+  };
+  return ReadRows(*ip, batch_size, batch, row, flush);
+}
+
 }  // namespace
 
 Result<std::size_t> SqliteStore::ForEachCopy(
@@ -39,132 +185,19 @@ Result<std::size_t> SqliteStore::ForEachCopy(
   return InReadTransaction([&]() -> Result<std::size_t> {
     std::size_t n = 0;
     CopyBatch batch;
-    // Hands the batch over (if it holds anything); false when visit asks to stop.
-    auto flush = [&]() -> Result<bool> {
+    const Flush flush = [&]() -> Result<bool> {
       if (batch.Size() == 0) return true;
       n += batch.Size();
       auto go_on = visit(std::move(batch));
       batch = CopyBatch{};
       return go_on;
     };
-    // Aggregate reports, with origin, import time, raw XML and their records' enrichment times.
-    auto q = PrepareAggregateQueries(db_, Filter{});
-    if (!q) return MakeError(q.error());
-    const auto all = DayRange(Filter{});
-    q->reports.Bind(1, all.first).Bind(2, all.second);
-    auto extras = db_.Prepare(
-        "SELECT r.origin, r.imported_at, w.size, w.bytes FROM aggregate_reports r"
-        " LEFT JOIN aggregate_raw w ON w.report = r.id WHERE r.id = ?1");
-    auto enriched = db_.Prepare(
-        "SELECT coalesce(source_enriched_at, 0) FROM aggregate_records WHERE id >= ?1 AND id < ?2"
-        " ORDER BY id");
-    if (!extras || !enriched) return MakeError("cannot prepare the copy's queries");
-    bool go_on = false;
-    auto row1 = [&]() -> Result<bool> {
-      AggregateCopy c;
-      c.report = ReadAggregateReport(q->reports);
-      const std::int64_t first = q->reports.OptInt(23).value_or(0);
-      const std::int64_t last = first + q->reports.Int(24);
-      DMARC_TRY(ReadAggregateRecords(*q, c.report));
-      extras->Bind(1, q->reports.Int(0));
-      auto row = extras->Step();
-      if (!row) return MakeError(row.error());
-      if (*row) {
-        c.origin = extras->Text(0);
-        c.imported_at = extras->Int(1);
-        if (!extras->IsNull(3)) {
-          c.raw_xml_size = static_cast<std::uint64_t>(extras->Int(2));
-          c.raw_xml_gzip = extras->Blob(3);
-        }
-      }
-      extras->Reset();
-      enriched->Bind(1, first).Bind(2, last);
-      for (;;) {
-        auto e = enriched->Step();
-        if (!e) return MakeError(e.error());
-        if (!*e) break;
-        c.sources_enriched_at.push_back(enriched->Int(0));
-      }
-      enriched->Reset();
-      c.sources_enriched_at.resize(c.report.records.size(), 0);
-      batch.aggregates.push_back(std::move(c));
-      return true;
-    };
-    DMARC_TRY_ASSIGN(go_on, ReadRows(q->reports, batch_size, batch, row1, flush));
-    if (!go_on) return n;
-
-    auto failures = db_.Prepare(
-        "SELECT data, arrival_ts, origin, imported_at FROM failure_reports ORDER BY id");
-    if (!failures) return MakeError(failures.error());
-    auto row2 = [&]() -> Result<bool> {
-      auto j = nlohmann::ordered_json::parse(failures->View(0), nullptr,
-                                             /*allow_exceptions=*/false);
-      auto report = sinks::FailureFromJson(j);
-      if (!report) return MakeError(report.error());
-      report->arrival_ts = failures->Int(1);
-      batch.failures.push_back({failures->Text(2), failures->Int(3), std::move(report).value()});
-      return true;
-    };
-    DMARC_TRY_ASSIGN(go_on, ReadRows(*failures, batch_size, batch, row2, flush));
-    if (!go_on) return n;
-
-    auto tls = db_.Prepare(
-        "SELECT id, organization_name, report_id, begin_ts, end_ts, contact_info, errors,"
-        " origin, imported_at FROM smtp_tls_reports ORDER BY id");
-    auto policies = db_.Prepare(
-        "SELECT id, policy_domain, policy_type, policy_strings, mx_host_patterns,"
-        " successful_session_count, failed_session_count FROM smtp_tls_policies"
-        " WHERE report = ?1 ORDER BY id");
-    auto details = db_.Prepare(
-        "SELECT result_type, failed_session_count, sending_mta_ip, receiving_ip,"
-        " receiving_mx_hostname, receiving_mx_helo, additional_info_uri, failure_reason_code"
-        " FROM smtp_tls_failure_details WHERE policy = ?1 ORDER BY position");
-    if (!tls || !policies || !details) return MakeError("cannot prepare the copy's queries");
-    auto row3 = [&]() -> Result<bool> {
-      SmtpTlsCopy c;
-      model::SmtpTlsReport& r = c.report;
-      r.organization_name = tls->Text(1);
-      r.report_id = tls->Text(2);
-      r.begin = tls->Int(3);
-      r.end = tls->Int(4);
-      r.contact_info = tls->OptText(5);
-      r.errors = JsonStrings(tls->OptText(6));
-      c.origin = tls->Text(7);
-      c.imported_at = tls->Int(8);
-      DMARC_TRY(ReadSmtpTlsPolicies(*policies, *details, tls->Int(0), r));
-      batch.smtp_tls.push_back(std::move(c));
-      return true;
-    };
-    DMARC_TRY_ASSIGN(go_on, ReadRows(*tls, batch_size, batch, row3, flush));
-    if (!go_on) return n;
-
-    auto rejected = db_.Prepare(
-        "SELECT i.received_at, i.origin, i.reason, i.sha256, b.size, b.raw FROM rejected_inputs i"
-        " JOIN rejected_blobs b ON b.sha256 = i.sha256 ORDER BY i.id");
-    if (!rejected) return MakeError(rejected.error());
-    auto row4 = [&]() -> Result<bool> {
-      batch.rejections.push_back({rejected->Int(0), rejected->Text(1), rejected->Text(2),
-                                  rejected->Text(3), static_cast<std::uint64_t>(rejected->Int(4)),
-                                  rejected->Blob(5)});
-      return true;
-    };
-    DMARC_TRY_ASSIGN(go_on, ReadRows(*rejected, batch_size, batch, row4, flush));
-    if (!go_on) return n;
-
-    auto ip = db_.Prepare(
-        "SELECT ip, status, reverse_dns, base_domain, country, asn, as_name, as_domain,"
-        " resolved_at, expires_at, name, type FROM ip_info_cache ORDER BY ip");
-    if (!ip) return MakeError(ip.error());
-    auto row5 = [&]() -> Result<bool> {
-      IpInfoCopy c;
-      c.info = {ip->Text(0),   ip->Text(1),    ip->OptText(2), ip->OptText(3), ip->OptText(4),
-                ip->OptInt(5), ip->OptText(6), ip->OptText(7), ip->Int(8),     ip->Int(9)};
-      c.name = ip->OptText(10);
-      c.type = ip->OptText(11);
-      batch.ip_info.push_back(std::move(c));
-      return true;
-    };
-    DMARC_TRY(ReadRows(*ip, batch_size, batch, row5, flush));
+    // Each kind in turn; when visit asks to stop, the kinds after it are not read.
+    for (CopyKind copy : {CopyAggregates, CopyFailures, CopySmtpTls, CopyRejections, CopyIpInfo}) {
+      bool go_on = false;
+      DMARC_TRY_ASSIGN(go_on, copy(db_, batch_size, batch, flush));
+      if (!go_on) return n;
+    }
     return n;
   });
 }
