@@ -1,11 +1,15 @@
 #include "store/pg/pg_address_details.h"
 
+#include <array>
+#include <optional>
+#include <string_view>
+
 namespace dmarc::store::pg {
 
 Result<bool> AddressDetails::Load(Connection& conn, const std::string& version) {
   if (!version.empty() && version == version_) return true;
   addresses_.clear();
-  texts_.clear();
+  ClearTexts();
   version_.clear();
   auto rows = conn.Query(
       "SELECT s.id, c.reverse_dns, c.base_domain, c.country, c.asn, c.as_name, c.name, c.type"
@@ -16,17 +20,10 @@ Result<bool> AddressDetails::Load(Connection& conn, const std::string& version) 
   // Columns of the fields, in Field order.
   static constexpr std::array<int, kFields> kColumns = {1, 2, 3, 5, 6, 7};
   for (int i = 0; i < d.size(); ++i) {
-    Address& a = addresses_[d.Int(i, 0)];
-    a.has_asn = !d.IsNull(i, 4);
-    a.asn = d.Int(i, 4);
-    for (int f = 0; f < kFields; ++f) {
-      if (d.IsNull(i, kColumns[f])) continue;
-      const std::string_view text = d.View(i, kColumns[f]);
-      a.present |= static_cast<std::uint8_t>(1u << f);
-      a.at[f] = texts_.size();
-      a.size[f] = static_cast<std::uint32_t>(text.size());
-      texts_.append(text);
-    }
+    Fill(addresses_[d.Int(i, 0)], d.OptInt(i, 4), [&](Field f) -> std::optional<std::string_view> {
+      if (d.IsNull(i, kColumns[f])) return std::nullopt;
+      return d.View(i, kColumns[f]);
+    });
   }
   version_ = version;
   return true;
@@ -35,38 +32,6 @@ Result<bool> AddressDetails::Load(Connection& conn, const std::string& version) 
 const AddressDetails::Address* AddressDetails::Of(std::int64_t id) const {
   auto it = addresses_.find(id);
   return it == addresses_.end() ? nullptr : &it->second;
-}
-
-std::optional<std::string_view> AddressDetails::TextOf(const Address* a, Field f) const {
-  if (!a || !(a->present & (1u << f))) return std::nullopt;
-  return std::string_view(texts_).substr(a->at[f], a->size[f]);
-}
-
-std::optional<std::string> AddressDetails::GroupValue(const Address* a,
-                                                      std::string_view group) const {
-  if (!a) return std::nullopt;
-  if (group == "asn") return a->has_asn ? std::optional(std::to_string(a->asn)) : std::nullopt;
-  auto text = TextOf(a, group == "ptr"           ? kReverseDns
-                        : group == "base_domain" ? kBaseDomain
-                        : group == "country"     ? kCountry
-                                                 : kName);
-  return text ? std::optional<std::string>(*text) : std::nullopt;
-}
-
-SourceDetails AddressDetails::Describe(const Address* a) const {
-  auto text = [&](Field f) -> std::optional<std::string> {
-    auto t = TextOf(a, f);
-    return t ? std::optional<std::string>(*t) : std::nullopt;
-  };
-  SourceDetails d;
-  d.reverse_dns = text(kReverseDns);
-  d.base_domain = text(kBaseDomain);
-  d.country = text(kCountry);
-  if (a && a->has_asn) d.asn = a->asn;
-  d.as_name = text(kAsName);
-  d.name = text(kName);
-  d.type = text(kType);
-  return d;
 }
 
 }  // namespace dmarc::store::pg

@@ -20,6 +20,7 @@
 #include "archive/archive.h"
 #include "base/time.h"
 #include "store/dashboard.h"
+#include "store/dashboard_common.h"
 #include "store/pg/pg_dashboard_records.h"
 #include "store/pg/pg_dashboard_sources.h"
 #include "store/pg/pg_dashboard_sql.h"
@@ -54,7 +55,7 @@ class PgDashboard final : public DashboardQueries {
   Result<OverviewResult> Overview(const DashboardFilter& filter) override {
     return InSnapshot([&]() -> Result<OverviewResult> {
       OverviewResult out;
-      if (pg::Rollup(filter) && !filter.header_from) {
+      if (Rollup(filter) && !filter.header_from) {
         auto ips = sources_.SumsPerIp(filter);
         if (!ips) return std::move(ips).error_value();
         DMARC_TRY_ASSIGN(out.top_sources, sources_.GroupIps(*ips, "ip", 10));
@@ -69,10 +70,7 @@ class PgDashboard final : public DashboardQueries {
         DMARC_TRY(TotalsWithDays(filter, std::nullopt, out));
       }
       if (filter.range.from && filter.range.to) {
-        DashboardFilter prev = filter;
-        const std::int64_t days = (*filter.range.to - *filter.range.from) / kSecondsPerDay + 1;
-        prev.range.from = *filter.range.from - days * kSecondsPerDay;
-        prev.range.to = *filter.range.from - kSecondsPerDay;
+        const DashboardFilter prev = PreviousPeriod(filter);
         OverviewResult::Previous p{{}, *prev.range.from, *prev.range.to};
         FactSums sums;
         DMARC_TRY_ASSIGN(sums, SumFacts(prev, false));
@@ -97,7 +95,7 @@ class PgDashboard final : public DashboardQueries {
   Result<DomainsResult> Domains(const DashboardFilter& filter) override {
     return InSnapshot([&]() -> Result<DomainsResult> {
       DomainsResult out;
-      const pg::Facts facts = pg::FactsFor(filter);
+      const Facts facts = FactsFor(filter);
       Query q;
       const std::string where = pg::RecordWhere(filter, q);
       q.sql = fmt::format(
@@ -329,24 +327,23 @@ class PgDashboard final : public DashboardQueries {
   // disposition, from the same pass over the facts (summed by the server per day, disposition
   // and outcome).
   Result<FactSums> SumFacts(const DashboardFilter& filter, bool with_days) {
-    const pg::Facts f = pg::FactsFor(filter);
+    const Facts f = FactsFor(filter);
     FactSums out;
     Totals& t = out.totals;
     Query q;
     const std::string where = pg::RecordWhere(filter, q);
     // The rollup's rows are few and summed here (faster than the server's hash of them);
     // records are summed by the server.
-    q.sql = pg::Rollup(filter)
-                ? fmt::format(
-                      "SELECT r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
-                      " r.dkim_aligned, {}, {} FROM {} r{}",
-                      f.records, f.messages, f.table, where)
-                : fmt::format(
-                      "SELECT r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
-                      " r.dkim_aligned, sum({})::bigint, sum({})::bigint FROM {} r{}"
-                      " GROUP BY r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
-                      " r.dkim_aligned",
-                      f.records, f.messages, f.table, where);
+    q.sql = Rollup(filter) ? fmt::format(
+                                 "SELECT r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
+                                 " r.dkim_aligned, {}, {} FROM {} r{}",
+                                 f.records, f.messages, f.table, where)
+                           : fmt::format(
+                                 "SELECT r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
+                                 " r.dkim_aligned, sum({})::bigint, sum({})::bigint FROM {} r{}"
+                                 " GROUP BY r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
+                                 " r.dkim_aligned",
+                                 f.records, f.messages, f.table, where);
     DMARC_TRY(Each(q, [&](const Rows& s, int i) {
       const std::int64_t m = s.Int(i, 6);
       const bool passed = s.Int(i, 2) != 0;
@@ -386,7 +383,7 @@ class PgDashboard final : public DashboardQueries {
                                       std::optional<std::int64_t> known_sources, Totals& t) {
     if (known_sources) {
       t.sources = *known_sources;
-    } else if (!pg::Rollup(filter) || filter.header_from) {
+    } else if (!Rollup(filter) || filter.header_from) {
       Query q;
       q.sql = "SELECT count(DISTINCT r.source_ip) FROM aggregate_records r" +
               pg::RecordWhere(filter, q);

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
+#include <unordered_map>
 #include <utility>
 
 #include "store/pg/pg_dashboard_sql.h"
@@ -12,62 +12,18 @@ namespace dmarc::store::pg {
 
 namespace {
 
-void Add(SourceRow& row, const IpSums& t) {
-  ++row.ips;
-  row.sums.messages += t.messages;
-  row.sums.dmarc_pass += t.dmarc_pass;
-  row.sums.spf_aligned += t.spf_aligned;
-  row.sums.dkim_aligned += t.dkim_aligned;
-  row.records += t.records;
-}
-
 // Seven columns from first on: name, type, reverse_dns, country, asn, as_name, base_domain.
 SourceDetails DetailsFrom(const Rows& s, int i, int first) {
-  return {.name = s.OptText(i, first),
-          .type = s.OptText(i, first + 1),
-          .reverse_dns = s.OptText(i, first + 2),
-          .country = s.OptText(i, first + 3),
-          .asn = s.OptInt(i, first + 4),
-          .as_name = s.OptText(i, first + 5),
-          .base_domain = s.OptText(i, first + 6)};
+  return store::DetailsFrom(
+      first, [&](int c) { return s.OptText(i, c); }, [&](int c) { return s.OptInt(i, c); });
 }
 
 }  // namespace
 
-Result<SourcesResult> SourceGrouping::Sources(const DashboardFilter& filter, std::string_view group,
-                                              std::size_t limit) {
-  const char* col = SourceGroupColumn(group);
-  if (!col) return MakeError(fmt::format("unknown source group \"{}\"", group));
-  SourcesResult out{std::string(group), {}};
-  if (!filter.org_name && !filter.header_from) {
-    if (!filter.source_group) {
-      IpTotals ips;
-      DMARC_TRY_ASSIGN(ips, SumsPerIp(filter));
-      DMARC_TRY_ASSIGN(out.rows, GroupIps(ips, group, limit));
-      return out;
-    }
-    // A drill-down from one group of addresses to another: the per-address rollups of the
-    // addresses in that group, as the grouping found them.
-    if (filter.source_value && SourceGroupColumn(*filter.source_group)) {
-      DashboardFilter all = filter;
-      all.source_group.reset();
-      all.source_value.reset();
-      IpTotals ips;
-      DMARC_TRY_ASSIGN(ips, SumsPerIp(all));
-      DMARC_TRY(KeepGroup(ips, *filter.source_group, *filter.source_value));
-      DMARC_TRY_ASSIGN(out.rows, GroupIps(ips, group, limit));
-      return out;
-    }
-  }
-  DMARC_TRY_ASSIGN(out.rows, FromRecords(filter, group, col, limit));
-  return out;
-}
-
 // Added up here from the per-address rollup, in the order the SQLite store reads it (so equal
-// groups are described alike). Failing records are never aligned: only their messages count.
+// groups are described alike).
 Result<IpTotals> SourceGrouping::SumsPerIp(const DashboardFilter& filter) {
   IpTotals out;
-  const bool failing = filter.only_failing;
   Query q;
   q.sql = "SELECT r.ip, r.messages, r.dmarc_pass, r.spf_aligned, r.dkim_aligned, r.records" +
           PerAddressFrom(filter, q, true);
@@ -75,42 +31,14 @@ Result<IpTotals> SourceGrouping::SumsPerIp(const DashboardFilter& filter) {
   if (!rows) return std::move(rows).error_value();
   const Rows& s = *rows;
   for (int i = 0; i < s.size(); ++i) {
-    IpSums& t = out[s.Int(i, 0)];
-    if (failing) {
-      t.messages += s.Int(i, 1) - s.Int(i, 2);
-      continue;
-    }
-    t.messages += s.Int(i, 1);
-    t.dmarc_pass += s.Int(i, 2);
-    t.spf_aligned += s.Int(i, 3);
-    t.dkim_aligned += s.Int(i, 4);
-    t.records += s.Int(i, 5);
+    AddPerAddressRow(out, filter.only_failing, [&](int c) { return s.Int(i, c); });
   }
   return out;
 }
 
-Result<std::vector<SourceRow>> SourceGrouping::GroupIps(const IpTotals& ips, std::string_view group,
-                                                        std::size_t limit) {
-  if (group == "ip") return TopAddresses(ips, limit);
-  return ByAttribute(ips, group, limit);
-}
-
-// The largest addresses (equal ones in the order they were first seen), each described by its
-// row in ip_info_cache.
-Result<std::vector<SourceRow>> SourceGrouping::TopAddresses(const IpTotals& ips,
-                                                            std::size_t limit) {
-  std::vector<std::pair<std::int64_t, const IpSums*>> order;
-  order.reserve(ips.size());
-  for (const auto& [id, t] : ips) order.emplace_back(id, &t);
-  const std::size_t n = std::min(limit, order.size());
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
-                    [](const auto& a, const auto& b) {
-                      return a.second->messages != b.second->messages
-                                 ? a.second->messages > b.second->messages
-                                 : a.first < b.first;
-                    });
-  std::vector<std::int64_t> ids;
-  for (std::size_t i = 0; i < n; ++i) ids.push_back(order[i].first);
+// Each address described by its row in ip_info_cache, all in one query.
+Result<bool> SourceGrouping::NameAddresses(const std::vector<std::int64_t>& ids,
+                                           std::vector<SourceRow>& rows) {
   Params p;
   p.AddArray(ids);
   auto found = conn_.Query(
@@ -121,71 +49,22 @@ Result<std::vector<SourceRow>> SourceGrouping::TopAddresses(const IpTotals& ips,
   if (!found) return std::move(found).error_value();
   std::unordered_map<std::int64_t, int> row_of;
   for (int i = 0; i < found->size(); ++i) row_of[found->Int(i, 0)] = i;
-  std::vector<SourceRow> rows;
-  for (std::size_t i = 0; i < n; ++i) {
-    SourceRow row;
-    if (auto it = row_of.find(order[i].first); it != row_of.end()) {
-      row.key = found->Text(it->second, 1);
-      row.details = DetailsFrom(*found, it->second, 2);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (auto it = row_of.find(ids[i]); it != row_of.end()) {
+      rows[i].key = found->Text(it->second, 1);
+      rows[i].details = DetailsFrom(*found, it->second, 2);
     }
-    Add(row, *order[i].second);
-    rows.push_back(std::move(row));
   }
-  return rows;
-}
-
-// Groups by an attribute of each address as AddressDetails knows it; each group described by its
-// address with the most messages.
-Result<std::vector<SourceRow>> SourceGrouping::ByAttribute(const IpTotals& ips,
-                                                           std::string_view group,
-                                                           std::size_t limit) {
-  using Address = AddressDetails::Address;
-  DMARC_TRY(addresses_.Load(conn_, version_));
-  std::map<std::string, SourceRow> by_key;  // "" for unknown, else "=" + key
-  std::map<std::string, std::pair<std::int64_t, const Address*>> describer;  // most messages
-  std::string key;
-  for (const auto& [id, t] : ips) {
-    const Address* a = addresses_.Of(id);
-    auto value = addresses_.GroupValue(a, group);
-    key = value ? "=" + *value : std::string();
-    Add(by_key[key], t);
-    if (!a) continue;
-    auto [d, fresh] = describer.try_emplace(key, t.messages, a);
-    if (!fresh && t.messages > d->second.first) d->second = {t.messages, a};
-  }
-  std::vector<SourceRow> rows;
-  for (auto& [k, row] : by_key) {
-    auto d = describer.find(k);
-    row.details = addresses_.Describe(d == describer.end() ? nullptr : d->second.second);
-    if (!k.empty()) row.key = k.substr(1);
-    rows.push_back(std::move(row));
-  }
-  std::stable_sort(rows.begin(), rows.end(), [](const SourceRow& a, const SourceRow& b) {
-    return a.sums.messages > b.sums.messages;
-  });
-  if (rows.size() > limit) rows.resize(limit);
-  return rows;
-}
-
-Result<bool> SourceGrouping::KeepGroup(IpTotals& ips, std::string_view group,
-                                       const std::string& value) {
-  if (group == "ip") {
-    std::int64_t id = -1;
-    if (Comparable(value)) {
-      Params p;
-      p.Add(value);
-      auto s = conn_.Query("SELECT id FROM source_ips WHERE ip = $1", p);
-      if (!s) return std::move(s).error_value();
-      if (s->size() > 0) id = s->Int(0, 0);
-    }
-    std::erase_if(ips, [&](const auto& ip) { return ip.first != id; });
-    return true;
-  }
-  DMARC_TRY(addresses_.Load(conn_, version_));
-  std::erase_if(ips, [&](const auto& ip) {
-    return addresses_.GroupValue(addresses_.Of(ip.first), group).value_or(std::string()) != value;
-  });
   return true;
+}
+
+Result<std::int64_t> SourceGrouping::IdOfAddress(const std::string& ip) {
+  if (!Comparable(ip)) return std::int64_t{-1};
+  Params p;
+  p.Add(ip);
+  auto s = conn_.Query("SELECT id FROM source_ips WHERE ip = $1", p);
+  if (!s) return std::move(s).error_value();
+  return s->size() > 0 ? s->Int(0, 0) : std::int64_t{-1};
 }
 
 Result<std::vector<SourceRow>> SourceGrouping::FromRecords(const DashboardFilter& filter,

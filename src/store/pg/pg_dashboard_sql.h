@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "store/dashboard.h"
+#include "store/dashboard_common.h"
 #include "store/pg/pg_db.h"
 
 namespace dmarc::store::pg {
@@ -40,17 +41,6 @@ std::string SourcesWhere(const DashboardFilter& f, Query& q);
 // WHERE clause over aggregate_reports aliased `a`.
 std::string ReportWhere(const DashboardFilter& f, Query& q);
 
-// Without a drill-down or a reporter, the daily rollups hold every number the totals, days and
-// dispositions need.
-bool Rollup(const DashboardFilter& f);
-
-struct Facts {
-  const char* table;     // aliased r
-  const char* messages;  // column of messages
-  const char* records;   // the number of records a row stands for
-};
-Facts FactsFor(const DashboardFilter& f);
-
 // FROM and WHERE of the per-address rollup that answers filter (which has no header-from,
 // drill-down or reporter), as the SQLite store reads it; its columns: ip, messages, dmarc_pass,
 // spf_aligned, dkim_aligned, records. `order` is the order SQLite reads the rows in (the first
@@ -59,10 +49,3 @@ Facts FactsFor(const DashboardFilter& f);
 std::string PerAddressFrom(const DashboardFilter& filter, Query& q, bool order);
 
 }  // namespace dmarc::store::pg
-
-namespace dmarc::store {
-
-// The record column of a source group (IsSourceGroup), or nullptr for an unknown group.
-const char* SourceGroupColumn(std::string_view group);
-
-}  // namespace dmarc::store

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/text.h"
+#include "sinks/json_text.h"
 #include "store/pg/pg_db.h"
 
 namespace dmarc::store::pg_impl {
@@ -69,7 +70,8 @@ void CopyOptInt(const std::optional<std::int64_t>& v, std::string& out) {
 
 namespace {
 
-// A JSON string literal of the cleaned text. JSONB refuses \u0000: NULs are dropped by Clean.
+// A JSON string literal of the cleaned text (as the JSON sinks write it). JSONB refuses \u0000:
+// NULs are dropped by Clean.
 void JsonString(std::string_view raw, std::string& out) {
   std::string tmp;
   std::string_view v = raw;
@@ -77,37 +79,7 @@ void JsonString(std::string_view raw, std::string& out) {
     tmp = Clean(raw);
     v = tmp;
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : v) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
+  sinks::AppendJsonString(out, v);
 }
 
 void JsonField(std::string_view key, std::string_view value, bool first, std::string& out) {

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <map>
 #include <unordered_set>
 #include <vector>
@@ -12,6 +11,7 @@
 #include "archive/archive.h"
 #include "base/time.h"
 #include "store/dashboard.h"
+#include "store/dashboard_common.h"
 #include "store/sqlite/sqlite_dashboard_records.h"
 #include "store/sqlite/sqlite_dashboard_sources.h"
 #include "store/sqlite/sqlite_dashboard_sql.h"
@@ -25,19 +25,6 @@ namespace {
 using sqlite::Database;
 using sqlite::Each;
 using sqlite::Statement;
-
-struct SourceGroup {
-  const char* name;
-  const char* column;
-};
-constexpr std::array<SourceGroup, 6> kSourceGroups = {{
-    {"service", "source_name"},
-    {"base_domain", "source_base_domain"},
-    {"ptr", "source_reverse_dns"},
-    {"ip", "source_ip"},
-    {"asn", "source_asn"},
-    {"country", "source_country"},
-}};
 
 // What one pass over the facts in range adds up.
 struct FactSums {
@@ -53,7 +40,7 @@ class SqliteDashboard final : public DashboardQueries {
   Result<OverviewResult> Overview(const DashboardFilter& filter) override {
     return InSnapshot([&]() -> Result<OverviewResult> {
       OverviewResult out;
-      if (sqlite::Rollup(filter) && !filter.header_from) {
+      if (Rollup(filter) && !filter.header_from) {
         auto ips = sources_.SumsPerIp(filter);
         if (!ips) return std::move(ips).error_value();
         DMARC_TRY_ASSIGN(out.top_sources, sources_.GroupIps(*ips, "ip", 10));
@@ -68,10 +55,7 @@ class SqliteDashboard final : public DashboardQueries {
         DMARC_TRY(TotalsWithDays(filter, std::nullopt, out));
       }
       if (filter.range.from && filter.range.to) {
-        DashboardFilter prev = filter;
-        const std::int64_t days = (*filter.range.to - *filter.range.from) / kSecondsPerDay + 1;
-        prev.range.from = *filter.range.from - days * kSecondsPerDay;
-        prev.range.to = *filter.range.from - kSecondsPerDay;
+        const DashboardFilter prev = PreviousPeriod(filter);
         OverviewResult::Previous p{{}, *prev.range.from, *prev.range.to};
         FactSums sums;
         DMARC_TRY_ASSIGN(sums, SumFacts(prev, false));
@@ -96,7 +80,7 @@ class SqliteDashboard final : public DashboardQueries {
   Result<DomainsResult> Domains(const DashboardFilter& filter) override {
     return InSnapshot([&]() -> Result<DomainsResult> {
       DomainsResult out;
-      const sqlite::Facts facts = sqlite::FactsFor(filter);
+      const Facts facts = FactsFor(filter);
       DMARC_TRY(Rows(fmt::format("SELECT r.header_from, sum({0}), sum({0} * r.dmarc_aligned),"
                                  " sum({0} * r.spf_aligned), sum({0} * r.dkim_aligned),"
                                  " r.domain FROM {1} r{2} GROUP BY r.header_from, r.domain"
@@ -259,7 +243,7 @@ class SqliteDashboard final : public DashboardQueries {
   // Records, messages and alignment in range; with_days: also messages per day and per
   // disposition, from the same pass over the facts.
   Result<FactSums> SumFacts(const DashboardFilter& filter, bool with_days) {
-    const sqlite::Facts f = sqlite::FactsFor(filter);
+    const Facts f = FactsFor(filter);
     FactSums out;
     Totals& t = out.totals;
     DMARC_TRY(Rows(fmt::format("SELECT r.day, r.disposition, r.dmarc_aligned, r.spf_aligned,"
@@ -306,7 +290,7 @@ class SqliteDashboard final : public DashboardQueries {
                                       std::optional<std::int64_t> known_sources, Totals& t) {
     if (known_sources) {
       t.sources = *known_sources;
-    } else if (!sqlite::Rollup(filter) || filter.header_from) {
+    } else if (!Rollup(filter) || filter.header_from) {
       DMARC_TRY(Rows("SELECT count(DISTINCT r.source_ip) FROM aggregate_records r" +
                          sqlite::RecordWhere(filter),
                      filter, [&](Statement& s) { t.sources = s.Int(0); }));
@@ -375,15 +359,6 @@ class SqliteDashboard final : public DashboardQueries {
 };
 
 }  // namespace
-
-const char* SourceGroupColumn(std::string_view group) {
-  for (const auto& g : kSourceGroups) {
-    if (group == g.name) return g.column;
-  }
-  return nullptr;
-}
-
-bool IsSourceGroup(std::string_view group) { return SourceGroupColumn(group) != nullptr; }
 
 Result<std::unique_ptr<DashboardQueries>> OpenSqliteDashboard(const std::string& url) {
   auto path = SqlitePathFromUrl(url);

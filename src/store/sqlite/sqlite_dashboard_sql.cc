@@ -40,13 +40,6 @@ std::string ReportWhere(const DashboardFilter& f) {
   return w;
 }
 
-bool Rollup(const DashboardFilter& f) { return !f.source_group && !f.org_name; }
-
-Facts FactsFor(const DashboardFilter& f) {
-  return Rollup(f) ? Facts{"daily_results", "r.messages", "r.records"}
-                   : Facts{"aggregate_records", "r.count", "1"};
-}
-
 std::string PerAddressFrom(const DashboardFilter& filter) {
   if (filter.range.from || filter.range.to) return " FROM daily_sources r" + SourcesWhere(filter);
   std::string sql = filter.range.domain ? " FROM source_totals r WHERE r.domain = ?3"

@@ -10,6 +10,7 @@
 
 #include "base/result.h"
 #include "store/dashboard.h"
+#include "store/dashboard_common.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace dmarc::store::sqlite {
@@ -23,18 +24,6 @@ std::string RecordWhere(const DashboardFilter& f);
 std::string SourcesWhere(const DashboardFilter& f);
 // WHERE clause over aggregate_reports aliased `a`.
 std::string ReportWhere(const DashboardFilter& f);
-
-// Without a drill-down or a reporter, the daily rollups hold every number the totals, days and
-// dispositions need; RecordWhere's columns have the same names there.
-bool Rollup(const DashboardFilter& f);
-
-// The table of facts a filter's totals are summed from.
-struct Facts {
-  const char* table;     // aliased r
-  const char* messages;  // column of messages
-  const char* records;   // the number of records a row stands for
-};
-Facts FactsFor(const DashboardFilter& f);
 
 // FROM and WHERE of the per-address rollup that answers filter (which has no header-from,
 // drill-down or reporter): without days, the all-days rollups (one row per address, and per
@@ -69,10 +58,3 @@ Result<bool> Rows(Database& db, const std::string& sql, const DashboardFilter& f
 }
 
 }  // namespace dmarc::store::sqlite
-
-namespace dmarc::store {
-
-// The record column of a source group (IsSourceGroup), or nullptr for an unknown group.
-const char* SourceGroupColumn(std::string_view group);
-
-}  // namespace dmarc::store

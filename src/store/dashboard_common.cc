@@ -1,0 +1,214 @@
+#include "store/dashboard_common.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "base/time.h"
+
+namespace dmarc::store {
+
+namespace {
+
+struct SourceGroup {
+  const char* name;
+  const char* column;
+};
+constexpr std::array<SourceGroup, 6> kSourceGroups = {{
+    {"service", "source_name"},
+    {"base_domain", "source_base_domain"},
+    {"ptr", "source_reverse_dns"},
+    {"ip", "source_ip"},
+    {"asn", "source_asn"},
+    {"country", "source_country"},
+}};
+
+void Add(SourceRow& row, const IpSums& t) {
+  ++row.ips;
+  row.sums.messages += t.messages;
+  row.sums.dmarc_pass += t.dmarc_pass;
+  row.sums.spf_aligned += t.spf_aligned;
+  row.sums.dkim_aligned += t.dkim_aligned;
+  row.records += t.records;
+}
+
+}  // namespace
+
+const char* SourceGroupColumn(std::string_view group) {
+  for (const auto& g : kSourceGroups) {
+    if (group == g.name) return g.column;
+  }
+  return nullptr;
+}
+
+bool IsSourceGroup(std::string_view group) { return SourceGroupColumn(group) != nullptr; }
+
+bool Rollup(const DashboardFilter& f) { return !f.source_group && !f.org_name; }
+
+Facts FactsFor(const DashboardFilter& f) {
+  return Rollup(f) ? Facts{"daily_results", "r.messages", "r.records"}
+                   : Facts{"aggregate_records", "r.count", "1"};
+}
+
+DashboardFilter PreviousPeriod(const DashboardFilter& filter) {
+  DashboardFilter prev = filter;
+  const std::int64_t days = (*filter.range.to - *filter.range.from) / kSecondsPerDay + 1;
+  prev.range.from = *filter.range.from - days * kSecondsPerDay;
+  prev.range.to = *filter.range.from - kSecondsPerDay;
+  return prev;
+}
+
+// ---- AddressDetails ----
+
+void AddressDetails::AddText(Address& a, int f, std::string_view text) {
+  a.present |= static_cast<std::uint8_t>(1u << f);
+  a.at[f] = texts_.size();
+  a.size[f] = static_cast<std::uint32_t>(text.size());
+  texts_.append(text);
+}
+
+std::optional<std::string_view> AddressDetails::TextOf(const Address* a, Field f) const {
+  if (!a || !(a->present & (1u << f))) return std::nullopt;
+  return std::string_view(texts_).substr(a->at[f], a->size[f]);
+}
+
+std::optional<std::string> AddressDetails::GroupValue(const Address* a,
+                                                      std::string_view group) const {
+  if (!a) return std::nullopt;
+  if (group == "asn") return a->has_asn ? std::optional(std::to_string(a->asn)) : std::nullopt;
+  auto text = TextOf(a, group == "ptr"           ? kReverseDns
+                        : group == "base_domain" ? kBaseDomain
+                        : group == "country"     ? kCountry
+                                                 : kName);
+  return text ? std::optional<std::string>(*text) : std::nullopt;
+}
+
+SourceDetails AddressDetails::Describe(const Address* a) const {
+  auto text = [&](Field f) -> std::optional<std::string> {
+    auto t = TextOf(a, f);
+    return t ? std::optional<std::string>(*t) : std::nullopt;
+  };
+  SourceDetails d;
+  d.reverse_dns = text(kReverseDns);
+  d.base_domain = text(kBaseDomain);
+  d.country = text(kCountry);
+  if (a && a->has_asn) d.asn = a->asn;
+  d.as_name = text(kAsName);
+  d.name = text(kName);
+  d.type = text(kType);
+  return d;
+}
+
+// ---- SourceGrouping ----
+
+Result<SourcesResult> SourceGrouping::Sources(const DashboardFilter& filter, std::string_view group,
+                                              std::size_t limit) {
+  const char* col = SourceGroupColumn(group);
+  if (!col) return MakeError(fmt::format("unknown source group \"{}\"", group));
+  SourcesResult out{std::string(group), {}};
+  if (!filter.org_name && !filter.header_from) {
+    if (!filter.source_group) {
+      auto ips = SumsPerIp(filter);
+      if (!ips) return std::move(ips).error_value();
+      DMARC_TRY_ASSIGN(out.rows, GroupIps(*ips, group, limit));
+      return out;
+    }
+    // A drill-down from one group of addresses (a service, a country, ...) to another: the
+    // per-address rollups of the addresses in that group, as the grouping found them.
+    if (filter.source_value && SourceGroupColumn(*filter.source_group)) {
+      DashboardFilter all = filter;
+      all.source_group.reset();
+      all.source_value.reset();
+      auto ips = SumsPerIp(all);
+      if (!ips) return std::move(ips).error_value();
+      DMARC_TRY(KeepGroup(*ips, *filter.source_group, *filter.source_value));
+      DMARC_TRY_ASSIGN(out.rows, GroupIps(*ips, group, limit));
+      return out;
+    }
+  }
+  DMARC_TRY_ASSIGN(out.rows, FromRecords(filter, group, col, limit));
+  return out;
+}
+
+Result<std::vector<SourceRow>> SourceGrouping::GroupIps(const IpTotals& ips, std::string_view group,
+                                                        std::size_t limit) {
+  if (group == "ip") return TopAddresses(ips, limit);
+  return ByAttribute(ips, group, limit);
+}
+
+// The largest addresses (equal ones by id), each described by its row in ip_info_cache.
+Result<std::vector<SourceRow>> SourceGrouping::TopAddresses(const IpTotals& ips,
+                                                            std::size_t limit) {
+  std::vector<std::pair<std::int64_t, const IpSums*>> order;
+  order.reserve(ips.size());
+  for (const auto& [id, t] : ips) order.emplace_back(id, &t);
+  const std::size_t n = std::min(limit, order.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                    [](const auto& a, const auto& b) {
+                      return a.second->messages != b.second->messages
+                                 ? a.second->messages > b.second->messages
+                                 : a.first < b.first;
+                    });
+  std::vector<std::int64_t> ids;
+  ids.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) ids.push_back(order[i].first);
+  std::vector<SourceRow> rows(n);
+  DMARC_TRY(NameAddresses(ids, rows));
+  for (std::size_t i = 0; i < n; ++i) Add(rows[i], *order[i].second);
+  return rows;
+}
+
+// Groups by an attribute of each address as AddressDetails knows it; each group described by its
+// address with the most messages.
+Result<std::vector<SourceRow>> SourceGrouping::ByAttribute(const IpTotals& ips,
+                                                           std::string_view group,
+                                                           std::size_t limit) {
+  using Address = AddressDetails::Address;
+  DMARC_TRY(LoadAddresses());
+  const AddressDetails& addresses = Addresses();
+  std::map<std::string, SourceRow> by_key;  // "" for unknown, else "=" + key
+  std::map<std::string, std::pair<std::int64_t, const Address*>> describer;  // most messages
+  std::string key;
+  for (const auto& [id, t] : ips) {
+    const Address* a = addresses.Of(id);
+    auto value = addresses.GroupValue(a, group);
+    key = value ? "=" + *value : std::string();
+    Add(by_key[key], t);
+    if (!a) continue;
+    auto [d, fresh] = describer.try_emplace(key, t.messages, a);
+    if (!fresh && t.messages > d->second.first) d->second = {t.messages, a};
+  }
+  std::vector<SourceRow> rows;
+  rows.reserve(by_key.size());
+  for (auto& [k, row] : by_key) {
+    auto d = describer.find(k);
+    row.details = addresses.Describe(d == describer.end() ? nullptr : d->second.second);
+    if (!k.empty()) row.key = k.substr(1);
+    rows.push_back(std::move(row));
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const SourceRow& a, const SourceRow& b) {
+    return a.sums.messages > b.sums.messages;
+  });
+  if (rows.size() > limit) rows.resize(limit);
+  return rows;
+}
+
+Result<bool> SourceGrouping::KeepGroup(IpTotals& ips, std::string_view group,
+                                       const std::string& value) {
+  if (group == "ip") {
+    std::int64_t id = -1;
+    DMARC_TRY_ASSIGN(id, IdOfAddress(value));
+    std::erase_if(ips, [&](const auto& ip) { return ip.first != id; });
+    return true;
+  }
+  DMARC_TRY(LoadAddresses());
+  const AddressDetails& addresses = Addresses();
+  std::erase_if(ips, [&](const auto& ip) {
+    return addresses.GroupValue(addresses.Of(ip.first), group).value_or(std::string()) != value;
+  });
+  return true;
+}
+
+}  // namespace dmarc::store
