@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,5 +82,48 @@ Result<std::size_t> ForEachZipEntry(std::string_view in, const Limits& limits,
 Result<std::size_t> ForEachZipEntry(std::string_view in, const Limits& limits,
                                     DecompressionBudget& budget, const ZipVisitor& visit,
                                     const ZipProblem& problem);
+
+// Incremental gzip inflation: compressed bytes go in as they are read, decompressed bytes come
+// out through `out` in pieces of at most kStreamChunkBytes, so neither side is held whole. Same
+// checks as Gunzip (concatenated members joined, trailing data after the last member ignored
+// with a warning, size and ratio limits, the shared budget spent as output is produced).
+constexpr std::size_t kStreamChunkBytes = 256 * 1024;
+using ChunkSink = std::function<Status(std::string_view chunk)>;
+
+class GzipInflater {
+ public:
+  GzipInflater(const Limits& limits, DecompressionBudget& budget);
+  ~GzipInflater();
+  GzipInflater(const GzipInflater&) = delete;
+  GzipInflater& operator=(const GzipInflater&) = delete;
+  // The next compressed bytes. An error from `out` is returned as it is; any other error is the
+  // stream's (corrupt, over a limit: budget().exhausted() tells the input is over its budget).
+  Status Feed(std::string_view compressed, const ChunkSink& out);
+  // No more input: an error when the stream is truncated. Returns the warnings (recoveries).
+  Result<std::vector<std::string>> Finish(const ChunkSink& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Gunzip into a sink: the same as GzipInflater fed `in` at once, then finished.
+Result<std::vector<std::string>> GunzipTo(std::string_view in, const Limits& limits,
+                                          DecompressionBudget& budget, const ChunkSink& out);
+
+// ForEachZipEntry with each entry's bytes streamed instead of collected: begin(name) before an
+// entry's bytes (returning false skips the entry), chunk(bytes) for each piece, end(name) after
+// its last piece. An entry that turns out corrupt or over a limit midway goes to problem() after
+// some of its bytes were handed out (the consumer drops what it got of it). Same limits, budget
+// and walk as ForEachZipEntry, which is written on it.
+struct ZipStreamVisitor {
+  std::function<bool(const std::string& name)> begin;
+  ChunkSink chunk;
+  std::function<void(const std::string& name)> end;
+};
+Result<std::size_t> ForEachZipEntryStreamed(std::string_view in, const Limits& limits,
+                                            DecompressionBudget& budget,
+                                            const ZipStreamVisitor& visit,
+                                            const ZipProblem& problem);
 
 }  // namespace dmarc::archive

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -16,6 +18,7 @@
 #include "model/failure.h"
 #include "model/smtp_tls.h"
 #include "parse/aggregate.h"
+#include "parse/aggregate_stream.h"
 #include "parse/failure.h"
 #include "pipeline/parse_gate.h"
 
@@ -69,8 +72,13 @@ struct Extracted {
   // Bytes of the report payloads parsed (XML, JSON, failure samples), after decompression: what
   // the reports found cost in memory grows with it (a batch of them is bounded by it).
   std::uint64_t payload_bytes = 0;
+  // Aggregate reports handed to ExtractOptions::stream_sink (not in `reports`), and their records.
+  std::size_t streamed_reports = 0;
+  std::uint64_t streamed_records = 0;
 
-  std::size_t ReportCount() const { return reports.size() + failures.size() + smtp_tls.size(); }
+  std::size_t ReportCount() const {
+    return reports.size() + streamed_reports + failures.size() + smtp_tls.size();
+  }
 };
 
 struct ExtractOptions {
@@ -90,6 +98,13 @@ struct ExtractOptions {
   // Shared by the workers of one ingest: bounds the memory spent parsing at once (not owned;
   // none: no bound, as for `parse`, whose window bounds what it holds).
   ParseGate* gate = nullptr;
+  // Streaming (issue #14): an aggregate report whose XML grows past stream_bytes while it is
+  // read or inflated is parsed as a stream and handed to the sink that stream_sink(origin)
+  // makes, batch of records by batch, instead of being collected in Extracted::reports; memory
+  // is then bounded by a batch, not by the report. 0 or no stream_sink: every report is
+  // collected whole.
+  std::size_t stream_bytes = 0;
+  std::function<std::unique_ptr<parse::AggregateSink>(const std::string& origin)> stream_sink;
   const Limits& limits() const { return aggregate.limits; }
 };
 
