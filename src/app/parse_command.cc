@@ -44,6 +44,14 @@ struct Processed {
   enrich::LookupStats enrichment;
 };
 
+// The bytes a Processed holds while it waits to be written in order (RunOrdered's weight).
+std::size_t HeldBytes(const Processed& p) {
+  std::size_t n = p.text.size() + p.failures_json.size() + p.smtp_tls_json.size();
+  for (const auto& line : p.log) n += line.size();
+  for (const auto& r : p.rejections) n += r.raw.size() + r.origin.size() + r.reason.size();
+  return n;
+}
+
 // Holds one JSON array's fragments until the aggregate array is written: in memory up to a
 // few MiB, then in an unnamed temporary file, so memory does not grow with the input.
 class Spool {
@@ -311,13 +319,16 @@ int RunParse(const ParseCommandOptions& options) {
   if (!options.jobs && enricher && !options.enrich.offline) {
     jobs = std::max(jobs, kDnsWorkers);
   }
+  // Workers run ahead of the output while what waits is small (bounded by bytes: one big input
+  // among small ones does not hold the others back).
   pipeline::RunOrdered<Processed>(
-      inputs.files.size(), jobs, jobs * 4,
+      inputs.files.size(), jobs,
       [&](std::size_t i) {
         return ProcessInput(pipeline::ExtractInput(inputs.files[i], extract), enricher.get(),
                             options);
       },
-      [&](std::size_t, Processed&& p) { output.Add(std::move(p)); });
+      [&](std::size_t, Processed&& p) { output.Add(std::move(p)); }, HeldBytes,
+      options.limits.max_batch_bytes);
 
   output.WriteTail();
   if (output.spool_failed) {

@@ -188,7 +188,7 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
     std::size_t weight = 0, held = 0;
     bool ok = true;
     RunOrdered<InputResult>(
-        batch->size(), jobs, jobs * 4,
+        batch->size(), jobs,
         [&](std::size_t i) {
           if (store_.CommitsElsewhere()) LowerThisThreadsPriority();
           return ExtractItem((*batch)[i], items_are_paths);
@@ -206,8 +206,8 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
             weight = held = 0;
           }
         },
-        // Results waiting for an earlier one (while a commit blocks the emitting thread) are
-        // bounded by bytes too.
+        // Results waiting for an earlier one (a big input, or a commit blocking the emitting
+        // thread) are bounded by bytes, not by count.
         HeldBytes, options_.extract.limits().max_batch_bytes);
     if (!ok || (!current->results.empty() &&
                 !commit(std::move(current), held >= options_.extract.limits().max_batch_bytes)))

@@ -1,14 +1,20 @@
 // Runs work(i) for i in [0, n) on a pool of threads and hands each result to emit() in index
-// order on the calling thread. At most `window` results wait to be emitted, so memory stays
-// bounded however many inputs there are while every core stays busy. With a `weigh` function,
-// no new work starts either while the results waiting weigh max_weight or more (large results
-// are held by count and by bytes).
+// order on the calling thread. What waits to be emitted is bounded by BYTES, not by count: each
+// result weighs weigh(result), and no worker takes a new input while the results waiting weigh
+// max_bytes or more. So workers run as far ahead as they like while what waits is small (one big
+// input among thousands of small ones no longer holds the others back), and stop when it is not.
+// A result heavier than max_bytes still passes: the input next in order is always already taken
+// (inputs are taken in order), so it never waits for room, and once it is emitted the room is
+// back. Waiting workers and the emitting thread sleep on condition variables (no spinning).
+//
+// Memory held: the results waiting and the one being emitted (< max_bytes + one result per
+// worker: each may finish the input it took while there was room) + the inputs being worked on.
+// max_pending bounds the bookkeeping only (inputs taken and not yet emitted).
 #pragma once
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
-#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -19,71 +25,109 @@
 
 namespace dmarc::pipeline {
 
+inline constexpr std::size_t kOrderedMaxPending = 4096;
+
+namespace detail {
+
+// The state RunOrdered's threads share.
 template <class T>
-void RunOrdered(std::size_t n, unsigned threads, std::size_t window,
-                const std::function<T(std::size_t)>& work,
+class OrderedQueue {
+ public:
+  OrderedQueue(std::size_t n, std::size_t max_bytes, std::size_t max_pending)
+      : n_(n), max_bytes_(max_bytes), max_pending_(std::max<std::size_t>(1, max_pending)) {}
+
+  // The next input for a worker, or nothing once all are taken. Waits while the results waiting
+  // weigh max_bytes or more, or max_pending inputs are taken and not emitted.
+  std::optional<std::size_t> Claim() {
+    std::unique_lock lock(mu_);
+    while (next_ < n_ && Full()) {
+      ++sleeping_workers_;
+      room_.wait(lock);
+      --sleeping_workers_;
+    }
+    if (next_ >= n_) return std::nullopt;
+    return next_++;
+  }
+
+  void Put(std::size_t i, T&& result, std::size_t weight) {
+    bool wanted;
+    {
+      std::lock_guard lock(mu_);
+      ready_.emplace(i, std::make_pair(std::move(result), weight));
+      held_ += weight;
+      wanted = i == emitted_;
+    }
+    // Only the emitting thread can go on, and only if this is the result it waits for: a
+    // wake-up per input per thread is measurable when inputs are small.
+    if (wanted) result_ready_.notify_one();
+  }
+
+  // The result of input `emitted_`, once it is there.
+  T Take() {
+    std::unique_lock lock(mu_);
+    result_ready_.wait(lock, [&] { return ready_.count(emitted_) > 0; });
+    auto it = ready_.find(emitted_);
+    T item = std::move(it->second.first);
+    emitting_weight_ = it->second.second;
+    ready_.erase(it);
+    return item;
+  }
+
+  // After the result taken has been emitted (until then, it is counted as held).
+  void Emitted() {
+    bool wake;
+    {
+      std::lock_guard lock(mu_);
+      held_ -= emitting_weight_;
+      ++emitted_;
+      wake = sleeping_workers_ > 0 && !Full();
+    }
+    if (wake) room_.notify_all();
+  }
+
+ private:
+  // Under mu_. Bytes block only while some result is held (waits or is being emitted): with
+  // none, the next input may be taken whatever max_bytes is (0 included).
+  bool Full() const {
+    return next_ - emitted_ >= max_pending_ || (next_ > emitted_ && held_ >= max_bytes_);
+  }
+
+  const std::size_t n_, max_bytes_, max_pending_;
+  std::mutex mu_;
+  std::condition_variable result_ready_;                    // the emitting thread waits here
+  std::condition_variable room_;                            // workers wait here while Full()
+  std::map<std::size_t, std::pair<T, std::size_t>> ready_;  // results and their weights
+  std::size_t held_ = 0;             // weight of the results in ready_ and of the one emitted
+  std::size_t emitting_weight_ = 0;  // of the result being emitted
+  std::size_t next_ = 0;             // next input to take
+  std::size_t emitted_ = 0;          // next input to emit
+  unsigned sleeping_workers_ = 0;
+};
+
+}  // namespace detail
+
+// weigh: the bytes a result holds (nullptr: every result weighs nothing, and only max_pending
+// bounds what waits).
+template <class T>
+void RunOrdered(std::size_t n, unsigned threads, const std::function<T(std::size_t)>& work,
                 const std::function<void(std::size_t, T&&)>& emit,
-                const std::function<std::size_t(const T&)>& weigh = nullptr,
-                std::size_t max_weight = SIZE_MAX) {
+                const std::function<std::size_t(const T&)>& weigh, std::size_t max_bytes,
+                std::size_t max_pending = kOrderedMaxPending) {
   threads = std::max(1u, threads);
-  window = std::max<std::size_t>(window, threads);
-  std::mutex mu;
-  // Two condition variables, and a wake-up only for the thread that can go on: a system call per
-  // input per thread is measurable when inputs are small.
-  std::condition_variable result_ready;  // the emitting thread waits here
-  std::condition_variable slot_free;     // workers wait here when `window` results are pending
-  std::map<std::size_t, std::pair<T, std::size_t>> ready;  // results and their weights
-  std::size_t waiting_weight = 0;                          // of the results in `ready`
-  std::size_t next = 0;                                    // next index to claim
-  std::size_t emitted = 0;                                 // next index to emit
-  unsigned waiting_workers = 0;
+  detail::OrderedQueue<T> queue(n, max_bytes, std::max<std::size_t>(max_pending, threads));
   auto worker = [&] {
-    for (;;) {
-      std::size_t i;
-      {
-        std::unique_lock lock(mu);
-        // NOLINTNEXTLINE(bugprone-infinite-loop): other threads change next and emitted.
-        while (next < n && (next >= emitted + window || waiting_weight >= max_weight)) {
-          ++waiting_workers;
-          slot_free.wait(lock);
-          --waiting_workers;
-        }
-        if (next >= n) return;
-        i = next++;
-      }
-      T result = work(i);
+    while (const std::optional<std::size_t> i = queue.Claim()) {
+      T result = work(*i);
       const std::size_t weight = weigh ? weigh(result) : 0;
-      bool wanted;
-      {
-        std::lock_guard lock(mu);
-        ready.emplace(i, std::make_pair(std::move(result), weight));
-        waiting_weight += weight;
-        wanted = i == emitted;
-      }
-      if (wanted) result_ready.notify_one();
+      queue.Put(*i, std::move(result), weight);
     }
   };
   std::vector<std::thread> pool;
   pool.reserve(threads);
   for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
-  while (emitted < n) {
-    std::optional<T> item;
-    {
-      std::unique_lock lock(mu);
-      result_ready.wait(lock, [&] { return ready.count(emitted) > 0; });
-      auto it = ready.find(emitted);
-      item.emplace(std::move(it->second.first));
-      waiting_weight -= it->second.second;
-      ready.erase(it);
-    }
-    emit(emitted, std::move(*item));
-    bool wake;
-    {
-      std::lock_guard lock(mu);
-      ++emitted;
-      wake = waiting_workers > 0;
-    }
-    if (wake) slot_free.notify_all();
+  for (std::size_t i = 0; i < n; ++i) {
+    emit(i, queue.Take());
+    queue.Emitted();
   }
   for (auto& t : pool) t.join();
 }
