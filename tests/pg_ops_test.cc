@@ -14,8 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -212,11 +212,16 @@ TEST_F(PgOps, MigrateResumesAfterAnInterruptAndRefusesDifferentTotals) {
 
 // The port of a running `serve` from its log line "serving ... on http://HOST:PORT/".
 int ServedPort(const fs::path& log) {
-  static const std::regex re(R"(on http://127\.0\.0\.1:(\d+)/)");
+  static constexpr std::string_view kMark = "on http://127.0.0.1:";
   for (int i = 0; i < 300; ++i) {
-    std::smatch m;
     const std::string text = ReadFile(log);
-    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
+    const auto at = text.find(kMark);
+    if (at != std::string::npos) {
+      const auto digits = at + kMark.size();
+      const auto end = text.find('/', digits);
+      if (end != std::string::npos && end > digits)
+        return std::stoi(text.substr(digits, end - digits));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return 0;
