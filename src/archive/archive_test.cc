@@ -1,5 +1,6 @@
 #include "archive/archive.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -98,6 +99,257 @@ TEST(Gunzip, StopsABombBySizeWhenRatioIsAllowed) {
   auto r = Gunzip(ReadFile(TestData("broken/gzip-bomb.xml.gz")), limits);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("exceeds the limit of 10485760 bytes"), std::string::npos);
+}
+
+// ---- Streaming gunzip: the same bytes, warnings and errors as Gunzip, whatever the pieces.
+
+// Pseudo-random report-like text: compresses like real XML (about 10:1), not like a bomb.
+std::string ReportLikeText(std::size_t bytes) {
+  std::string out;
+  out.reserve(bytes + 64);
+  std::uint32_t x = 12345;
+  while (out.size() < bytes) {
+    x = x * 1664525u + 1013904223u;
+    out += "<record><source_ip>192.0.2." + std::to_string(x >> 24) + "</source_ip><count>" +
+           std::to_string(x % 9973) + "</count></record>\n";
+  }
+  out.resize(bytes);
+  return out;
+}
+
+struct StreamOutcome {
+  bool ok = false;
+  std::string data;
+  std::vector<std::string> warnings;
+  std::string error;
+  std::size_t largest_chunk = 0;
+  std::size_t chunks = 0;
+};
+
+// Feeds `in` to a GzipInflater in pieces of `piece` bytes (0: all at once).
+StreamOutcome InflateInPieces(std::string_view in, std::size_t piece, const Limits& limits,
+                              DecompressionBudget& budget) {
+  StreamOutcome r;
+  const ChunkSink sink = [&r](std::string_view chunk) {
+    r.data.append(chunk);
+    r.largest_chunk = std::max(r.largest_chunk, chunk.size());
+    ++r.chunks;
+    return Ok();
+  };
+  GzipInflater inflater(limits, budget);
+  const std::size_t step = piece == 0 ? std::max<std::size_t>(in.size(), 1) : piece;
+  for (std::size_t at = 0; at < in.size(); at += step) {
+    if (Status s = inflater.Feed(in.substr(at, step), sink); !s) {
+      r.error = s.error();
+      return r;
+    }
+  }
+  auto warnings = inflater.Finish(sink);
+  if (!warnings) {
+    r.error = warnings.error();
+    return r;
+  }
+  r.ok = true;
+  r.warnings = *warnings;
+  return r;
+}
+
+StreamOutcome InflateInPieces(std::string_view in, std::size_t piece, const Limits& limits) {
+  DecompressionBudget budget(limits.max_decompressed_bytes);
+  return InflateInPieces(in, piece, limits, budget);
+}
+
+// Checks that every piece size gives what Gunzip gives; returns Gunzip's error ("" if none).
+std::string ExpectStreamedEqualsGunzip(const std::string& in, const Limits& limits) {
+  auto whole = Gunzip(in, limits);
+  for (std::size_t piece : {std::size_t{1}, std::size_t{3}, std::size_t{4096}, std::size_t{0}}) {
+    SCOPED_TRACE("pieces of " + std::to_string(piece));
+    const StreamOutcome s = InflateInPieces(in, piece, limits);
+    EXPECT_EQ(s.ok, whole.ok());
+    EXPECT_LE(s.largest_chunk, kStreamChunkBytes);
+    if (whole.ok()) {
+      EXPECT_TRUE(s.data == whole->data) << s.data.size() << " vs " << whole->data.size();
+      EXPECT_EQ(s.warnings, whole->warnings);
+    } else {
+      EXPECT_EQ(s.error, whole.error());
+    }
+  }
+  return whole.ok() ? std::string() : whole.error();
+}
+
+TEST(GzipInflater, RealReportInAnyPiecesEqualsGunzip) {
+  const std::string gz =
+      ReadFile(TestData("real/parsedmarc-samples/aggregate/"
+                        "fastmail.com!example.com!1516060800!1516147199!102675056.xml.gz"));
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(gz, Limits{}), "");
+  EXPECT_NE(Gunzip(gz, Limits{})->data.find("<feedback"), std::string::npos);
+}
+
+TEST(GzipInflater, LargeOutputComesInBoundedChunks) {
+  const std::string text = ReportLikeText(3 * kStreamChunkBytes + 12345);
+  const std::string gz = GzipOf(text);
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(gz, Limits{}), "");
+  const StreamOutcome s = InflateInPieces(gz, 4096, Limits{});
+  ASSERT_TRUE(s.ok) << s.error;
+  EXPECT_EQ(s.data, text);
+  EXPECT_EQ(s.largest_chunk, kStreamChunkBytes);  // full chunks, not one per inflate() call
+  EXPECT_EQ(s.chunks, 4u);
+}
+
+TEST(GzipInflater, JoinsMembersWhereverTheBoundaryFalls) {
+  const std::string first = GzipOf(ReportLikeText(70000));
+  const std::string in = first + GzipOf("") + GzipOf("def") + GzipOf(ReportLikeText(300000));
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(in, Limits{}), "");
+  EXPECT_EQ(Gunzip(in, Limits{})->data, ReportLikeText(70000) + "def" + ReportLikeText(300000));
+  // The boundary itself split: the next member's 1F and 8B in two calls.
+  for (std::size_t cut : {first.size(), first.size() + 1, first.size() + 2}) {
+    DecompressionBudget budget(Limits{}.max_decompressed_bytes);
+    GzipInflater inflater(Limits{}, budget);
+    std::string got;
+    const ChunkSink sink = [&got](std::string_view c) {
+      got.append(c);
+      return Ok();
+    };
+    ASSERT_TRUE(inflater.Feed(std::string_view(in).substr(0, cut), sink).ok());
+    ASSERT_TRUE(inflater.Feed(std::string_view(in).substr(cut), sink).ok());
+    auto warnings = inflater.Finish(sink);
+    ASSERT_TRUE(warnings.ok()) << warnings.error();
+    EXPECT_TRUE(warnings->empty());
+    EXPECT_TRUE(got == Gunzip(in, Limits{})->data);
+  }
+}
+
+TEST(GzipInflater, IgnoresTrailingDataWithGunzipsWarning) {
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(GzipOf("abc") + "junk", Limits{}), "");
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(GzipOf("abc") + "j", Limits{}), "");
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(GzipOf("abc") + "\x1F", Limits{}), "");
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(GzipOf("abc") + std::string(10000, '\0'), Limits{}), "");
+  // Gunzip is written on GzipInflater: what both give is checked here, not only that they agree.
+  for (const auto& [tail, bytes] :
+       std::vector<std::pair<std::string, int>>{{"junk", 4},
+                                                {"j", 1},
+                                                {"\x1F", 1},
+                                                {"\x1F\x8C", 2},
+                                                {std::string(10000, '\0'), 10000}}) {
+    for (std::size_t piece : {std::size_t{1}, std::size_t{0}}) {
+      const StreamOutcome s = InflateInPieces(GzipOf("abc") + tail, piece, Limits{});
+      ASSERT_TRUE(s.ok) << s.error;
+      EXPECT_EQ(s.data, "abc");
+      EXPECT_EQ(s.warnings, std::vector<std::string>{fmt::format(
+                                "ignored {} bytes of trailing data after the gzip stream", bytes)});
+    }
+  }
+}
+
+TEST(GzipInflater, TruncatedAndCorruptGiveGunzipsErrors) {
+  const std::string gz = GzipOf(ReportLikeText(500000));
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(gz.substr(0, gz.size() - 12), Limits{}),
+            "truncated gzip stream");
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(gz.substr(0, 5), Limits{}),
+            "truncated gzip stream (no data)");
+  EXPECT_EQ(ExpectStreamedEqualsGunzip("", Limits{}), "truncated gzip stream (no data)");
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(gz + gz.substr(0, 100), Limits{}), "truncated gzip stream");
+  std::string corrupt = gz;
+  corrupt[12] = static_cast<char>(corrupt[12] ^ 0x5A);
+  corrupt[13] = static_cast<char>(corrupt[13] ^ 0xA5);
+  EXPECT_NE(ExpectStreamedEqualsGunzip(corrupt, Limits{}).find("corrupt gzip stream: "),
+            std::string::npos);
+  EXPECT_NE(ExpectStreamedEqualsGunzip(ReadFile(TestData("broken/zlib-not-gzip.xml.gz")), Limits{})
+                .find("corrupt gzip stream: "),
+            std::string::npos);
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(ReadFile(TestData("broken/truncated.xml.gz")), Limits{}),
+            "truncated gzip stream");
+}
+
+TEST(GzipInflater, StopsBombsByRatioAndBySize) {
+  const std::string bomb = ReadFile(TestData("broken/gzip-bomb.xml.gz"));
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(bomb, Limits{}),
+            "compression ratio exceeds 1000:1 (compression bomb?)");
+  Limits lenient;
+  lenient.max_compression_ratio = 1'000'000;
+  lenient.max_decompressed_bytes = 10 * 1024 * 1024;
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(bomb, lenient),
+            "decompressed size exceeds the limit of 10485760 bytes (compression bomb?)");
+  // Nothing past the limit reaches the sink.
+  const StreamOutcome s = InflateInPieces(bomb, 4096, lenient);
+  EXPECT_LE(s.data.size(), lenient.max_decompressed_bytes);
+  // A report-like stream over the size limit.
+  Limits small;
+  small.max_decompressed_bytes = 1'000'000;
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(GzipOf(ReportLikeText(1'000'001)), small),
+            "decompressed size exceeds the limit of 1000000 bytes (compression bomb?)");
+  EXPECT_EQ(ExpectStreamedEqualsGunzip(GzipOf(ReportLikeText(1'000'000)), small), "");
+}
+
+TEST(GzipInflater, TwoInflatersShareOneBudget) {
+  const std::string text = ReportLikeText(600'000);
+  const std::string gz = GzipOf(text);
+  Limits limits;
+  limits.max_decompressed_bytes = 1'000'000;
+  // Interleaved: both inflaters spend from the same budget as they produce.
+  DecompressionBudget budget(limits.max_decompressed_bytes);
+  GzipInflater a(limits, budget);
+  GzipInflater b(limits, budget);
+  std::size_t got_a = 0;
+  std::size_t got_b = 0;
+  const ChunkSink sink_a = [&got_a](std::string_view c) {
+    got_a += c.size();
+    return Ok();
+  };
+  const ChunkSink sink_b = [&got_b](std::string_view c) {
+    got_b += c.size();
+    return Ok();
+  };
+  Status failed = Ok();
+  for (std::size_t at = 0; at < gz.size() && failed.ok(); at += 1000) {
+    if (Status s = a.Feed(std::string_view(gz).substr(at, 1000), sink_a); !s) failed = s;
+    if (Status s = b.Feed(std::string_view(gz).substr(at, 1000), sink_b); !s) failed = s;
+  }
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(budget.exhausted());
+  EXPECT_NE(failed.error().find("for the whole input"), std::string::npos);
+  EXPECT_LE(got_a + got_b, limits.max_decompressed_bytes);
+  // In sequence: the first fits, the second gets the error Gunzip gives with the same budget.
+  DecompressionBudget shared(limits.max_decompressed_bytes);
+  DecompressionBudget shared_for_gunzip(limits.max_decompressed_bytes);
+  const StreamOutcome first = InflateInPieces(gz, 3, limits, shared);
+  ASSERT_TRUE(first.ok) << first.error;
+  EXPECT_EQ(first.data, text);
+  ASSERT_TRUE(Gunzip(gz, limits, shared_for_gunzip).ok());
+  const StreamOutcome second = InflateInPieces(gz, 3, limits, shared);
+  auto second_gunzip = Gunzip(gz, limits, shared_for_gunzip);
+  ASSERT_FALSE(second.ok);
+  ASSERT_FALSE(second_gunzip.ok());
+  EXPECT_EQ(second.error, second_gunzip.error());
+  EXPECT_TRUE(shared.exhausted());
+}
+
+TEST(GzipInflater, ReturnsTheSinksErrorUnchanged) {
+  const std::string gz = GzipOf(ReportLikeText(3 * kStreamChunkBytes));
+  DecompressionBudget budget(Limits{}.max_decompressed_bytes);
+  GzipInflater inflater(Limits{}, budget);
+  int calls = 0;
+  const ChunkSink refuse_second = [&calls](std::string_view) -> Status {
+    if (++calls == 2) return MakeError(ErrorKind::kIo, "disk full");
+    return Ok();
+  };
+  Status s = inflater.Feed(gz, refuse_second);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error(), "disk full");
+  EXPECT_EQ(s.error_kind(), ErrorKind::kIo);
+  EXPECT_EQ(calls, 2);
+  auto finish = inflater.Finish(refuse_second);  // the error sticks
+  ASSERT_FALSE(finish.ok());
+  EXPECT_EQ(finish.error(), "disk full");
+  EXPECT_EQ(calls, 2);
+  // Through GunzipTo too, also when the only chunk is the last one (handed out by Finish).
+  auto to = GunzipTo(GzipOf("abc"), Limits{}, budget, [](std::string_view c) -> Status {
+    EXPECT_EQ(c, "abc");
+    return MakeError(ErrorKind::kBusy, "busy");
+  });
+  ASSERT_FALSE(to.ok());
+  EXPECT_EQ(to.error(), "busy");
+  EXPECT_EQ(to.error_kind(), ErrorKind::kBusy);
 }
 
 TEST(Zip, VisitsEveryEntryInOrder) {
