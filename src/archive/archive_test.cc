@@ -453,7 +453,7 @@ Result<std::size_t> StreamZip(std::string_view zip, const Limits& limits,
   };
   return ForEachZipEntryStreamed(zip, limits, budget, visitor,
                                  [&](const std::string& name, const std::string& reason) {
-                                   ev.problems.push_back(name + ": " + reason);
+                                   ev.problems.push_back(fmt::format("{}: {}", name, reason));
                                  });
 }
 
@@ -540,12 +540,13 @@ TEST(ZipStreamed, CorruptEntryIsReportedAndTheWalkGoesOn) {
   for (auto walk : {0, 1}) {
     ZipEvents ev;
     std::vector<std::string> collected;
-    auto n = walk == 0 ? StreamZip(zip, Limits{}, ev)
-                       : ForEachZipEntry(
-                             zip, Limits{}, [&](ZipEntry&& e) { ev.entries.push_back(e); },
-                             [&](const std::string& name, const std::string& reason) {
-                               ev.problems.push_back(name + ": " + reason);
-                             });
+    auto n = walk == 0
+                 ? StreamZip(zip, Limits{}, ev)
+                 : ForEachZipEntry(
+                       zip, Limits{}, [&](ZipEntry&& e) { ev.entries.push_back(std::move(e)); },
+                       [&](const std::string& name, const std::string& reason) {
+                         ev.problems.push_back(fmt::format("{}: {}", name, reason));
+                       });
     ASSERT_TRUE(n.ok()) << n.error();
     EXPECT_EQ(*n, 1u);
     ASSERT_EQ(ev.problems.size(), 1u);
@@ -636,7 +637,7 @@ TEST(ZipStreamed, EnforcesLimitsOnTheRealSizeNotTheDeclaredOne) {
   auto m = ForEachZipEntry(
       zip, limits, [&](ZipEntry&& e) { names.push_back(e.name); },
       [&](const std::string& name, const std::string& reason) {
-        problems.push_back(name + ": " + reason);
+        problems.push_back(fmt::format("{}: {}", name, reason));
       });
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(problems, ev.problems);
