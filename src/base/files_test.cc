@@ -30,6 +30,7 @@ class Walk : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   std::vector<std::string> Relative(const std::vector<std::string>& files) {
     std::vector<std::string> out;
+    out.reserve(files.size());
     for (const auto& f : files) out.push_back(fs::path(f).lexically_relative(dir_).string());
     return out;
   }
