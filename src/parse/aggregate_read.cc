@@ -330,8 +330,9 @@ Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, c
 
 // The first namespace declared on <feedback> or an element around it (parsedmarc reports the
 // first xmlns value in the document).
-OptString FirstNamespace(const pugi::xml_node& feedback) {
-  for (pugi::xml_node n = feedback; n && n.type() == pugi::node_element; n = n.parent()) {
+OptString FirstNamespace(const pugi::xml_node& feedback, bool with_wrappers) {
+  for (pugi::xml_node n = feedback; n && n.type() == pugi::node_element;
+       n = with_wrappers ? n.parent() : pugi::xml_node()) {
     for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
       const std::string_view name = a.name();
       if (name == "xmlns" || name.starts_with("xmlns:")) return std::string(a.value());

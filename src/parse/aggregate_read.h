@@ -119,8 +119,8 @@ Status ReadHeader(const pugi::xml_node& feedback, model::AggregateReport& report
 Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& limits,
                                  Reader& rd);
 
-// The first namespace declared on <feedback> or an element around it.
-OptString FirstNamespace(const pugi::xml_node& feedback);
+// The first namespace declared on <feedback> or (with_wrappers) an element around it.
+OptString FirstNamespace(const pugi::xml_node& feedback, bool with_wrappers = true);
 
 // The <feedback> element: the root, or the one child of a well-formed wrapper element (noted).
 Result<pugi::xml_node> FindFeedback(const pugi::xml_document& doc,

@@ -294,7 +294,6 @@ void NoteStrayMarkup(const StrayMarkup& n, std::vector<std::string>& errors) {
   }
 }
 
-
 namespace {
 
 // Bytes at the end of `s` that start a UTF-8 sequence the text does not complete.
@@ -351,11 +350,13 @@ void EncodingNormaliser::Process(std::string_view bytes, std::string& out, bool 
     held_.clear();
     bytes = joined;
   }
-  if (mode_ == Mode::kSingleByte && HasHighBytes(bytes)) {
+  if (mode_ == Mode::kSingleByte) {
     // Transcode when the first bytes over 0x7F are not UTF-8 (NormaliseEncoding asks that of
-    // the whole document).
-    const std::string_view complete = bytes.substr(0, bytes.size() - IncompleteTail(bytes));
-    mode_ = IsValidUtf8(complete) ? Mode::kUtf8 : Mode::kTranscode;
+    // the whole document); until they come, the text is ASCII and may end in the start of a
+    // UTF-8 sequence.
+    const std::string_view complete =
+        bytes.substr(0, bytes.size() - (at_end ? 0 : IncompleteTail(bytes)));
+    if (HasHighBytes(complete)) mode_ = IsValidUtf8(complete) ? Mode::kUtf8 : Mode::kTranscode;
   }
   if (mode_ == Mode::kTranscode) {
     std::string text(bytes);

@@ -40,6 +40,11 @@ std::size_t MarkupSpan(std::string_view xml, std::size_t i, bool at_end);
 struct StrayMarkup {
   std::size_t lt = 0;
   std::size_t amp = 0;
+  StrayMarkup& operator+=(const StrayMarkup& o) {
+    lt += o.lt;
+    amp += o.amp;
+    return *this;
+  }
 };
 // Escapes them (the buffer changes only when there is something to escape).
 StrayMarkup EscapeStrayMarkup(std::string& xml);
