@@ -201,48 +201,4 @@ Result<std::string> ReadInput(const std::string& path, const Limits& limits, Pat
   return data;
 }
 
-Status ReadInputInPieces(const std::string& path, const Limits& limits, PathOrigin origin,
-                         std::size_t piece_bytes,
-                         const std::function<Status(std::string_view)>& piece) {
-  const bool is_stdin = path == "-";
-  struct stat st {};
-  int fd = STDIN_FILENO;
-  if (is_stdin) {
-    if (::fstat(fd, &st) != 0) st.st_mode = S_IFIFO;
-  } else {
-    auto opened = OpenInput(path, origin, st);
-    if (!opened) return MakeError(opened.error());
-    fd = *opened;
-  }
-  struct Closer {
-    int fd;
-    bool is_stdin;
-    ~Closer() {
-      if (!is_stdin) ::close(fd);
-    }
-  } closer{fd, is_stdin};
-  const std::string too_large =
-      fmt::format("input larger than the limit of {} bytes", limits.max_input_bytes);
-  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > limits.max_input_bytes) {
-    return MakeError(too_large);
-  }
-  std::string buffer(std::max<std::size_t>(piece_bytes, 1), '\0');
-  std::uint64_t total = 0;
-  std::size_t held = 0;
-  for (bool eof = false; !eof;) {
-    const ssize_t n = ::read(fd, buffer.data() + held, buffer.size() - held);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return MakeError(std::strerror(errno));
-    eof = n == 0;
-    held += static_cast<std::size_t>(n);
-    total += static_cast<std::uint64_t>(n);
-    if (total > limits.max_input_bytes) return MakeError(too_large);
-    if (held == buffer.size() || (eof && held > 0)) {
-      if (Status s = piece(std::string_view(buffer.data(), held)); !s) return s;
-      held = 0;
-    }
-  }
-  return Ok();
-}
-
 }  // namespace dmarc

@@ -2,9 +2,7 @@
 // for `parse`/`import` arguments and for `fetch`'s Maildir and drop folders, each with its rules).
 #pragma once
 
-#include <cstddef>
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,13 +27,6 @@ enum class PathOrigin {
 // swapped for a link or a FIFO after the walk is refused too); errors name the reason.
 Result<std::string> ReadInput(const std::string& path, const Limits& limits,
                               PathOrigin origin = PathOrigin::kFoundInFolder);
-
-// ReadInput for an input not to be held whole: the same rules and limit, the bytes handed to
-// `piece` in order, each piece piece_bytes long but the last (one buffer, reused), so memory does
-// not grow with the file. An error from `piece` stops the reading and is returned.
-Status ReadInputInPieces(const std::string& path, const Limits& limits, PathOrigin origin,
-                         std::size_t piece_bytes,
-                         const std::function<Status(std::string_view)>& piece);
 
 // Created files and folders are private whatever the umask: they hold reports, failure samples
 // (personal data) and logs. Each missing level of `dir` is made with mode 0700 (existing ones are

@@ -110,7 +110,7 @@ InputResult ExtractInPieces(const std::string& path, const std::string& label, P
   try {
     out.extracted = ExtractReportsInPieces(
         [&](const std::function<Status(std::string_view)>& piece) {
-          return ReadInputInPieces(path, options.limits(), origin, kReadPieceBytes, piece);
+          return ReadFileChunks(path, origin, options.limits(), kReadPieceBytes, piece);
         },
         label, options);
   } catch (const std::bad_alloc&) {
