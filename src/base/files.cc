@@ -144,60 +144,106 @@ bool ReadableByOthers(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
 }
 
-Result<std::string> ReadInput(const std::string& path, const Limits& limits, PathOrigin origin) {
-  const bool is_stdin = path == "-";
-  struct stat st {};
-  int fd = STDIN_FILENO;
-  if (is_stdin) {
-    if (::fstat(fd, &st) != 0) st.st_mode = S_IFIFO;
-  } else {
-    auto opened = OpenInput(path, origin, st);
-    if (!opened) return MakeError(opened.error());
-    fd = *opened;
+namespace {
+
+// The descriptor an input is read through: the opened file, or standard input (never closed).
+class InputFd {
+ public:
+  InputFd() = default;
+  ~InputFd() {
+    if (fd_ != STDIN_FILENO) ::close(fd_);
   }
-  std::string data;
-  // Regular files are read straight into a buffer of their size; pipes grow as they come.
-  if (S_ISREG(st.st_mode)) {
-    if (static_cast<std::uint64_t>(st.st_size) > limits.max_input_bytes) {
-      if (!is_stdin) ::close(fd);
+  InputFd(const InputFd&) = delete;
+  InputFd& operator=(const InputFd&) = delete;
+
+  // Opens `path` ("-": standard input) under ReadInput's rules; st is what was opened.
+  Status Open(const std::string& path, PathOrigin origin) {
+    if (path == "-") {
+      if (::fstat(STDIN_FILENO, &st_) != 0) st_.st_mode = S_IFIFO;
+      return Ok();
+    }
+    auto opened = OpenInput(path, origin, st_);
+    if (!opened) return opened.error_value();
+    fd_ = *opened;
+    return Ok();
+  }
+  int fd() const { return fd_; }
+  const struct stat& st() const { return st_; }
+
+ private:
+  int fd_ = STDIN_FILENO;
+  struct stat st_ {};
+};
+
+// Opens `path` under ReadInput's rules into `in`, refusing a regular file too large before a
+// byte is read (a pipe, or a file still growing, is refused when it passes the limit).
+Status OpenChecked(InputFd& in, const std::string& path, PathOrigin origin, const Limits& limits) {
+  DMARC_TRY(in.Open(path, origin));
+  if (S_ISREG(in.st().st_mode) &&
+      static_cast<std::uint64_t>(in.st().st_size) > limits.max_input_bytes) {
+    return MakeError(
+        fmt::format("input larger than the limit of {} bytes", limits.max_input_bytes));
+  }
+  return Ok();
+}
+
+// Reads up to `size` bytes into `dst`, fewer only at the end of the input (a pipe gives a few KB
+// per read(), a file may shrink while read).
+Result<std::size_t> Fill(int fd, char* dst, std::size_t size) {
+  std::size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::read(fd, dst + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return MakeError(std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  return got;
+}
+
+Status ReadChunks(const InputFd& in, const Limits& limits, std::size_t chunk_bytes,
+                  const FileChunkSink& sink) {
+  std::string buffer(std::max<std::size_t>(chunk_bytes, 1), '\0');
+  std::size_t total = 0;
+  for (;;) {
+    std::size_t filled = 0;
+    DMARC_TRY_ASSIGN(filled, Fill(in.fd(), buffer.data(), buffer.size()));
+    total += filled;
+    if (total > limits.max_input_bytes) {
       return MakeError(
           fmt::format("input larger than the limit of {} bytes", limits.max_input_bytes));
     }
-    data.resize(static_cast<std::size_t>(st.st_size));
+    if (filled > 0) DMARC_TRY(sink(std::string_view(buffer.data(), filled)));
+    if (filled < buffer.size()) return Ok();
+  }
+}
+
+}  // namespace
+
+Status ReadFileChunks(const std::string& path, PathOrigin origin, const Limits& limits,
+                      std::size_t chunk_bytes, const FileChunkSink& sink) {
+  InputFd in;
+  DMARC_TRY(OpenChecked(in, path, origin, limits));
+  return ReadChunks(in, limits, chunk_bytes, sink);
+}
+
+Result<std::string> ReadInput(const std::string& path, const Limits& limits, PathOrigin origin) {
+  InputFd in;
+  DMARC_TRY(OpenChecked(in, path, origin, limits));
+  std::string data;
+  // A regular file is read straight into a buffer of its size (what it holds then); a pipe grows
+  // as it comes.
+  if (S_ISREG(in.st().st_mode)) {
+    data.resize(static_cast<std::size_t>(in.st().st_size));
     std::size_t got = 0;
-    while (got < data.size()) {
-      const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        const std::string err = std::strerror(errno);
-        if (!is_stdin) ::close(fd);
-        return MakeError(err);
-      }
-      if (n == 0) break;  // the file shrank while being read
-      got += static_cast<std::size_t>(n);
-    }
+    DMARC_TRY_ASSIGN(got, Fill(in.fd(), data.data(), data.size()));
     data.resize(got);
-    if (!is_stdin) ::close(fd);
     return data;
   }
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string err = std::strerror(errno);
-      if (!is_stdin) ::close(fd);
-      return MakeError(err);
-    }
-    if (n == 0) break;
-    if (data.size() + static_cast<std::size_t>(n) > limits.max_input_bytes) {
-      if (!is_stdin) ::close(fd);
-      return MakeError(
-          fmt::format("input larger than the limit of {} bytes", limits.max_input_bytes));
-    }
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  if (!is_stdin) ::close(fd);
+  DMARC_TRY(ReadChunks(in, limits, 65536, [&data](std::string_view chunk) {
+    data.append(chunk);
+    return Ok();
+  }));
   return data;
 }
 

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/limits.h"
@@ -27,6 +29,16 @@ enum class PathOrigin {
 // swapped for a link or a FIFO after the walk is refused too); errors name the reason.
 Result<std::string> ReadInput(const std::string& path, const Limits& limits,
                               PathOrigin origin = PathOrigin::kFoundInFolder);
+
+// Reads an input as ReadInput does (same rules for links and file types by origin, same
+// max_input_bytes limit and error texts), handing it to `sink` in chunks of `chunk_bytes` (all
+// full but the last; none for an empty input) so that it is never held whole. A regular file
+// over the limit is refused before any chunk; a pipe (or a file growing while read) once it
+// passes the limit, after the chunks before. An error from `sink` is returned as it is and ends
+// the reading.
+using FileChunkSink = std::function<Status(std::string_view chunk)>;
+Status ReadFileChunks(const std::string& path, PathOrigin origin, const Limits& limits,
+                      std::size_t chunk_bytes, const FileChunkSink& sink);
 
 // Created files and folders are private whatever the umask: they hold reports, failure samples
 // (personal data) and logs. Each missing level of `dir` is made with mode 0700 (existing ones are
