@@ -51,7 +51,13 @@ void AddLimitOptions(CLI::App& cmd, dmarc::Limits& limits, bool batches) {
                  "Most messages read from one mbox file")
       ->capture_default_str()
       ->group("Limits");
-  cmd.add_option("--max-xml-elements", limits.max_xml_elements, "Most XML tags in one report")
+  cmd.add_option("--max-xml-elements", limits.max_xml_elements,
+                 "Most XML tags in one report (streamed: in one record, and outside records)")
+      ->capture_default_str()
+      ->group("Limits");
+  cmd.add_option("--max-record-bytes", limits.max_record_bytes,
+                 "Bytes of one <record> of a streamed aggregate report (larger: skipped, "
+                 "noted), and of everything outside its records (larger: rejected)")
       ->capture_default_str()
       ->group("Limits");
   cmd.add_option("--max-count", limits.max_count,

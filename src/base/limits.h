@@ -24,8 +24,14 @@ struct Limits {
   int max_nesting = 6;
   // XML element depth.
   int max_xml_depth = 64;
-  // Tags in one XML document (a 100 MB report of real records has about 4 million).
+  // Tags in one XML document (a 100 MB report of real records has about 4 million). An aggregate
+  // report parsed as a stream is not held whole: there the cap is per <record> and for the rest
+  // of the report (its "frame": metadata, policy, other elements).
   std::size_t max_xml_elements = 8'000'000;
+  // Bytes of one <record> of an aggregate report parsed as a stream (over it, that record is
+  // skipped and the fact recorded, like a record that cannot be read), and of everything in
+  // such a report outside its records (over it, the report is rejected).
+  std::size_t max_record_bytes = 1024 * 1024;
   // <record> elements in one aggregate report.
   std::size_t max_records = 1'000'000;
   // Characters kept from one text field; longer values are truncated and the fact recorded.

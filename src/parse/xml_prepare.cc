@@ -76,43 +76,6 @@ bool IsNameStart(char c) {
 }
 bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9') || c == '-' || c == '.'; }
 
-// Length of the markup that starts at xml[i] == '<' when it is plausible markup, else 0.
-std::size_t MarkupLength(std::string_view xml, std::size_t i) {
-  std::size_t j = i + 1;
-  if (j >= xml.size()) return 0;
-  if (xml[j] == '?' || xml[j] == '!') {
-    const char* terminator = xml.substr(j, 3) == "!--" ? "-->" : ">";
-    const std::size_t end = xml.find(terminator, j);
-    return end == std::string_view::npos ? 0 : end + std::strlen(terminator) - i;
-  }
-  if (xml[j] == '/') ++j;
-  if (j >= xml.size() || !IsNameStart(xml[j])) return 0;
-  while (j < xml.size() && IsNameChar(xml[j])) ++j;
-  // After the name: '>', '/>', or whitespace followed by attributes.
-  while (j < xml.size()) {
-    const char c = xml[j];
-    if (c == '>') return j + 1 - i;
-    if (c == '<') return 0;
-    if (c == '"' || c == '\'') {
-      const std::size_t close = xml.find(c, j + 1);
-      if (close == std::string_view::npos) return 0;
-      j = close + 1;
-      continue;
-    }
-    if (c == '/' || c == '=' || IsSpace(c) || IsNameChar(c)) {
-      // Attributes must be separated from the name by whitespace.
-      if (c != '/' && !IsSpace(c) && j > 0 && !IsSpace(xml[j - 1]) && xml[j - 1] != '"' &&
-          xml[j - 1] != '\'' && xml[j - 1] != '=' && !IsNameChar(xml[j - 1])) {
-        return 0;
-      }
-      ++j;
-      continue;
-    }
-    return 0;
-  }
-  return 0;
-}
-
 bool IsEntityAt(std::string_view xml, std::size_t i) {
   // &name; or &#123; or &#x1F; within a short distance.
   std::size_t j = i + 1;
@@ -161,7 +124,47 @@ std::size_t FindFeedbackEnd(std::string_view xml) {
   return pos + 9;
 }
 
+std::size_t MarkupLength(std::string_view xml, std::size_t i) { return MarkupSpan(xml, i, true); }
+
 }  // namespace
+
+std::size_t MarkupSpan(std::string_view xml, std::size_t i, bool at_end) {
+  const std::size_t off_end = at_end ? 0 : kMarkupIncomplete;  // ran off the end of the text
+  std::size_t j = i + 1;
+  if (j >= xml.size()) return off_end;
+  if (xml[j] == '?' || xml[j] == '!') {
+    const char* terminator = xml.substr(j, 3) == "!--" ? "-->" : ">";
+    const std::size_t end = xml.find(terminator, j);
+    return end == std::string_view::npos ? off_end : end + std::strlen(terminator) - i;
+  }
+  if (xml[j] == '/') ++j;
+  if (j >= xml.size()) return off_end;
+  if (!IsNameStart(xml[j])) return 0;
+  while (j < xml.size() && IsNameChar(xml[j])) ++j;
+  // After the name: '>', '/>', or whitespace followed by attributes.
+  while (j < xml.size()) {
+    const char c = xml[j];
+    if (c == '>') return j + 1 - i;
+    if (c == '<') return 0;
+    if (c == '"' || c == '\'') {
+      const std::size_t close = xml.find(c, j + 1);
+      if (close == std::string_view::npos) return off_end;
+      j = close + 1;
+      continue;
+    }
+    if (c == '/' || c == '=' || IsSpace(c) || IsNameChar(c)) {
+      // Attributes must be separated from the name by whitespace.
+      if (c != '/' && !IsSpace(c) && j > 0 && !IsSpace(xml[j - 1]) && xml[j - 1] != '"' &&
+          xml[j - 1] != '\'' && xml[j - 1] != '=' && !IsNameChar(xml[j - 1])) {
+        return 0;
+      }
+      ++j;
+      continue;
+    }
+    return 0;
+  }
+  return off_end;
+}
 
 void NormaliseEncoding(std::string& xml, std::vector<std::string>& errors) {
   if (xml.starts_with("\xEF\xBB\xBF")) {
@@ -227,46 +230,171 @@ bool RepairMarkup(std::string& xml, std::vector<std::string>& errors) {
   } else if (start != std::string_view::npos && stop == std::string_view::npos) {
     errors.emplace_back("document has no </feedback> end tag");
   }
-  std::string out;
-  out.reserve(xml.size() + 64);
-  std::size_t escaped_lt = 0, escaped_amp = 0;
-  view = xml;
+  const StrayMarkup stray = EscapeStrayMarkup(xml);
+  NoteStrayMarkup(stray, errors);
+  return changed || stray.lt > 0 || stray.amp > 0;
+}
+
+namespace {
+
+// RepairMarkup's escaping: calls emit(text) for the text to keep and counts what it escapes.
+template <class Emit>
+StrayMarkup ScanStrayMarkup(std::string_view view, Emit&& emit) {
+  StrayMarkup n;
+  std::size_t kept = 0;  // start of the text not yet emitted
   for (std::size_t i = 0; i < view.size();) {
     const char c = view[i];
     if (c == '<') {
       const std::size_t len = MarkupLength(view, i);
       if (len == 0) {
-        out += "&lt;";
-        ++escaped_lt;
-        ++i;
+        emit(view.substr(kept, i - kept), "&lt;");
+        ++n.lt;
+        kept = ++i;
       } else {
-        out.append(view.substr(i, len));
         i += len;
       }
       continue;
     }
     if (c == '&' && !IsEntityAt(view, i)) {
-      out += "&amp;";
-      ++escaped_amp;
-      ++i;
+      emit(view.substr(kept, i - kept), "&amp;");
+      ++n.amp;
+      kept = ++i;
       continue;
     }
-    out += c;
     ++i;
   }
-  if (escaped_lt) {
+  emit(view.substr(kept), "");
+  return n;
+}
+
+}  // namespace
+
+StrayMarkup EscapeStrayMarkup(std::string& xml) {
+  std::string out;
+  out.reserve(xml.size() + 64);
+  const StrayMarkup n = ScanStrayMarkup(xml, [&](std::string_view text, const char* escape) {
+    out.append(text);
+    out += escape;
+  });
+  if (n.lt > 0 || n.amp > 0) xml.swap(out);
+  return n;
+}
+
+StrayMarkup CountStrayMarkup(std::string_view xml) {
+  return ScanStrayMarkup(xml, [](std::string_view, const char*) {});
+}
+
+void NoteStrayMarkup(const StrayMarkup& n, std::vector<std::string>& errors) {
+  if (n.lt > 0) {
+    errors.push_back(fmt::format("escaped {} '<' character(s) that did not start markup", n.lt));
+  }
+  if (n.amp > 0) {
     errors.push_back(
-        fmt::format("escaped {} '<' character(s) that did not start markup", escaped_lt));
+        fmt::format("escaped {} '&' character(s) that did not start an entity", n.amp));
   }
-  if (escaped_amp) {
-    errors.push_back(
-        fmt::format("escaped {} '&' character(s) that did not start an entity", escaped_amp));
+}
+
+namespace {
+
+// Bytes at the end of `s` that start a UTF-8 sequence the text does not complete.
+std::size_t IncompleteTail(std::string_view s) {
+  for (std::size_t k = 1; k <= 3 && k <= s.size(); ++k) {
+    const auto c = static_cast<unsigned char>(s[s.size() - k]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    if (c < 0xC0) return 0;
+    const std::size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    return need > k ? k : 0;
   }
-  if (escaped_lt || escaped_amp) {
-    xml.swap(out);
-    changed = true;
+  return 0;
+}
+
+}  // namespace
+
+void EncodingNormaliser::Feed(std::string_view bytes, std::string& out) {
+  if (mode_ == Mode::kStart) {
+    held_.append(bytes);
+    Decide(out, false);
+    return;
   }
-  return changed;
+  Process(bytes, out, false);
+}
+
+void EncodingNormaliser::Finish(std::string& out) {
+  if (mode_ == Mode::kStart) {
+    Decide(out, true);
+    if (mode_ == Mode::kStart) return;
+  }
+  Process({}, out, true);
+}
+
+// Reads the BOM and the declaration once enough of the start is there.
+void EncodingNormaliser::Decide(std::string& out, bool at_end) {
+  std::string_view start = held_;
+  const bool bom = start.starts_with("\xEF\xBB\xBF");
+  if (bom) start.remove_prefix(3);
+  const bool decl_done = start.find("?>") != std::string_view::npos || start.size() > 600 ||
+                         (start.size() >= 5 && !start.starts_with("<?xml"));
+  if (!at_end && (held_.size() < 3 || !decl_done)) return;
+  bom_ = bom;
+  declared_ = DeclaredEncoding(start);
+  mode_ = !declared_.empty() && IsSingleByteEncoding(declared_) ? Mode::kSingleByte : Mode::kUtf8;
+  std::string text(start);
+  held_.clear();
+  Process(text, out, at_end);
+}
+
+void EncodingNormaliser::Process(std::string_view bytes, std::string& out, bool at_end) {
+  std::string joined;
+  if (!held_.empty()) {
+    joined = held_ + std::string(bytes);
+    held_.clear();
+    bytes = joined;
+  }
+  if (mode_ == Mode::kSingleByte) {
+    // Transcode when the first bytes over 0x7F are not UTF-8 (NormaliseEncoding asks that of
+    // the whole document); until they come, the text is ASCII and may end in the start of a
+    // UTF-8 sequence.
+    const std::string_view complete =
+        bytes.substr(0, bytes.size() - (at_end ? 0 : IncompleteTail(bytes)));
+    if (HasHighBytes(complete)) mode_ = IsValidUtf8(complete) ? Mode::kUtf8 : Mode::kTranscode;
+  }
+  if (mode_ == Mode::kTranscode) {
+    std::string text(bytes);
+    if (Transcode(text, declared_)) {
+      transcoded_ = true;
+      AppendUtf8(text, out);
+      return;
+    }
+  }
+  const std::size_t tail = at_end ? 0 : IncompleteTail(bytes);
+  AppendUtf8(bytes.substr(0, bytes.size() - tail), out);
+  held_.assign(bytes.substr(bytes.size() - tail));
+}
+
+void EncodingNormaliser::AppendUtf8(std::string_view text, std::string& out) {
+  if (IsCleanXmlText(text)) {
+    out.append(text);
+    return;
+  }
+  std::string t(text);
+  replaced_ += RepairUtf8(t);
+  controls_ += StripXmlForbiddenControls(t);
+  out += t;
+}
+
+std::vector<std::string> EncodingNormaliser::Notes() const {
+  std::vector<std::string> notes;
+  if (bom_) notes.emplace_back("removed a UTF-8 byte order mark");
+  if (transcoded_) {
+    notes.push_back(fmt::format("converted from declared encoding {} to UTF-8", declared_));
+  }
+  if (replaced_ > 0) {
+    notes.push_back(fmt::format("replaced {} invalid UTF-8 byte(s) with U+FFFD", replaced_));
+  }
+  if (controls_ > 0) {
+    notes.push_back(fmt::format("removed {} control character(s) not allowed in XML", controls_));
+  }
+  return notes;
 }
 
 }  // namespace dmarc::parse

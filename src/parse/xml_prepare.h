@@ -27,4 +27,59 @@ Result<bool> CheckStructure(std::string_view xml, const Limits& limits);
 // errors for each kind of repair made. Returns false when there was nothing to repair.
 bool RepairMarkup(std::string& xml, std::vector<std::string>& errors);
 
+// RepairMarkup's pieces, for the streamed parse (parse/aggregate_stream.cc), which repairs a
+// document piece by piece.
+//
+// The length of the markup that starts at xml[i] == '<' when it is plausible markup, 0 when it
+// is a '<' to escape, or kMarkupIncomplete when the text ends before that can be told and
+// more may come (at_end false; with at_end true, such markup is a '<' to escape).
+inline constexpr std::size_t kMarkupIncomplete = std::string_view::npos;
+std::size_t MarkupSpan(std::string_view xml, std::size_t i, bool at_end);
+
+// '<' and '&' characters that do not start markup or an entity.
+struct StrayMarkup {
+  std::size_t lt = 0;
+  std::size_t amp = 0;
+  StrayMarkup& operator+=(const StrayMarkup& o) {
+    lt += o.lt;
+    amp += o.amp;
+    return *this;
+  }
+};
+// Escapes them (the buffer changes only when there is something to escape).
+StrayMarkup EscapeStrayMarkup(std::string& xml);
+// Counts them without changing anything.
+StrayMarkup CountStrayMarkup(std::string_view xml);
+// RepairMarkup's notes for them.
+void NoteStrayMarkup(const StrayMarkup& n, std::vector<std::string>& errors);
+
+// NormaliseEncoding for a document that arrives in pieces: the BOM and the declaration are read
+// from the start, an incomplete UTF-8 sequence at the end of a piece waits for the next.
+// Same answers as NormaliseEncoding on the whole, except that the choice to transcode a declared
+// single-byte encoding is made on the first piece holding a byte over 0x7F (the whole document
+// is not there to be checked): invalid UTF-8 there means the declaration is believed.
+class EncodingNormaliser {
+ public:
+  // Appends the normalised text of the next bytes to out.
+  void Feed(std::string_view bytes, std::string& out);
+  // The end of the document: what was held back goes out.
+  void Finish(std::string& out);
+  // NormaliseEncoding's notes for everything fed so far (the counts are totals).
+  std::vector<std::string> Notes() const;
+
+ private:
+  enum class Mode { kStart, kUtf8, kSingleByte, kTranscode };
+  void Decide(std::string& out, bool at_end);
+  void Process(std::string_view bytes, std::string& out, bool at_end);
+  void AppendUtf8(std::string_view text, std::string& out);
+
+  Mode mode_ = Mode::kStart;
+  std::string held_;  // the undecided start, or an incomplete UTF-8 sequence
+  std::string declared_;
+  bool bom_ = false;
+  bool transcoded_ = false;
+  std::size_t replaced_ = 0;
+  std::size_t controls_ = 0;
+};
+
 }  // namespace dmarc::parse
