@@ -35,7 +35,6 @@ struct FileCloser {
   }
 };
 
-
 // Holds output until it can be written (one JSON array's fragments until the aggregate array is
 // written, a streamed report's records until its header is known): in memory up to a few MiB,
 // then in an unnamed temporary file, so memory does not grow with the input.
@@ -159,8 +158,8 @@ Status StreamedOutput::OnRecords(std::vector<model::Record>& records) {
     ++records_;
   }
   if (!spool_.Add(text)) {
-    return MakeError(fmt::format("temporary file for a streamed report failed: {}",
-                                 std::strerror(errno)));
+    return MakeError(
+        fmt::format("temporary file for a streamed report failed: {}", std::strerror(errno)));
   }
   return Ok();
 }
@@ -215,7 +214,7 @@ struct Processed {
     std::unique_ptr<StreamedOutput> streamed;
   };
   std::vector<Aggregates> aggregates;
-  std::string text;  // CSV rows of failure or SMTP TLS reports
+  std::string text;                          // CSV rows of failure or SMTP TLS reports
   std::string failures_json, smtp_tls_json;  // JSON fragments of the later arrays
   std::size_t reports = 0;
   std::size_t failures = 0, smtp_tls = 0;

@@ -342,8 +342,8 @@ void AppendAggregateCsvDates(const model::Record& r, std::string& out) {
 
 void AppendAggregateCsvRecordColumns(const model::Record& r, std::string& out) {
   const auto& s = r.source;
-  for (const model::OptString& v : {model::OptString(s.ip_address), s.country, s.reverse_dns,
-                                    s.base_domain, s.name, s.type}) {
+  for (const model::OptString& v :
+       {model::OptString(s.ip_address), s.country, s.reverse_dns, s.base_domain, s.name, s.type}) {
     out += ',';
     AppendCsvField(out, v);
   }
