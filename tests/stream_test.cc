@@ -48,7 +48,7 @@ std::vector<Golden> Goldens() {
   const fs::path root = TestData("golden");
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
     if (!entry.is_regular_file()) continue;
-    const fs::path p = entry.path();
+    const fs::path& p = entry.path();
     const std::string type = p.parent_path().filename().string();
     out.push_back({p.string(),
                    TestData("real/parsedmarc-samples/" + type + "/" + p.stem().string()), type,
