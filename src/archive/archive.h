@@ -113,9 +113,12 @@ Result<std::vector<std::string>> GunzipTo(std::string_view in, const Limits& lim
 
 // ForEachZipEntry with each entry's bytes streamed instead of collected: begin(name) before an
 // entry's bytes (returning false skips the entry), chunk(bytes) for each piece, end(name) after
-// its last piece. An entry that turns out corrupt or over a limit midway goes to problem() after
-// some of its bytes were handed out (the consumer drops what it got of it). Same limits, budget
-// and walk as ForEachZipEntry, which is written on it.
+// its last piece. An entry refused up front (encrypted, declaring a size over a limit) goes to
+// problem() without begin(); one that turns out corrupt or over a limit midway goes to problem()
+// after some of its bytes were handed out, without end() (the consumer drops what it got of it).
+// Limits apply to the bytes actually produced (declared sizes are not trusted), and nothing over
+// a limit reaches chunk(). An error returned by chunk() ends the walk and is returned as it is.
+// Same limits, budget and walk as ForEachZipEntry, which is written on it.
 struct ZipStreamVisitor {
   std::function<bool(const std::string& name)> begin;
   ChunkSink chunk;
