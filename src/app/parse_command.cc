@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "app/cli.h"
 #include "app/enrichment.h"
 #include "base/text.h"
+#include "pipeline/enrich_batch.h"
 #include "pipeline/extract.h"
 #include "pipeline/ingest.h"
 #include "pipeline/inputs.h"
@@ -26,6 +28,10 @@ namespace dmarc::app {
 namespace {
 
 constexpr unsigned kDnsWorkers = 16;
+// Formatted output waiting for its turn to be written (RunOrdered's byte budget): enough for
+// the workers to run far ahead of one slow input among small ones, small next to the memory
+// targets of docs/benchmarks.md.
+constexpr std::size_t kHeldOutputBytes = 16u << 20;
 
 struct FileCloser {
   void operator()(FILE* f) const {
@@ -33,29 +39,14 @@ struct FileCloser {
   }
 };
 
-// What a worker hands back for one input: text ready to write, and the rejections.
-struct Processed {
-  std::string text;
-  std::string failures_json, smtp_tls_json;  // JSON fragments of the later arrays
-  std::size_t reports = 0;
-  std::size_t failures = 0, smtp_tls = 0;
-  std::vector<std::string> log;  // with --verbose: what was found and repaired
-  std::vector<pipeline::Rejection> rejections;
-  enrich::LookupStats enrichment;
-};
-
-// The bytes a Processed holds while it waits to be written in order (RunOrdered's weight).
-std::size_t HeldBytes(const Processed& p) {
-  std::size_t n = p.text.size() + p.failures_json.size() + p.smtp_tls_json.size();
-  for (const auto& line : p.log) n += line.size();
-  for (const auto& r : p.rejections) n += r.raw.size() + r.origin.size() + r.reason.size();
-  return n;
-}
-
-// Holds one JSON array's fragments until the aggregate array is written: in memory up to a
-// few MiB, then in an unnamed temporary file, so memory does not grow with the input.
+// Holds output until it can be written (one JSON array's fragments until the aggregate array is
+// written, a streamed report's records until its header is known): in memory up to a few MiB,
+// then in an unnamed temporary file, so memory does not grow with the input.
 class Spool {
  public:
+  Spool() = default;
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
   ~Spool() {
     if (file_) std::fclose(file_);
   }
@@ -74,33 +65,181 @@ class Spool {
     }
     return std::fwrite(text.data(), 1, text.size(), file_) == text.size();
   }
-  // The first fragment's leading "," is dropped.
-  bool CopyTo(FILE* out) {
-    bool first = true;
-    auto put = [&](const char* data, std::size_t n) {
-      if (first && n > 0) {
-        ++data;
-        --n;
-        first = false;
-      }
-      std::fwrite(data, 1, n, out);
-    };
-    if (!file_) {
-      put(buffer_.data(), buffer_.size());
-      return true;
-    }
-    if (std::fflush(file_) != 0 || std::fseek(file_, 0, SEEK_SET) != 0) return false;
+  // Reading back, from the start: Rewind once, then Read until it returns less than asked.
+  bool Rewind() {
+    read_at_ = 0;
+    return !file_ || (std::fflush(file_) == 0 && std::fseek(file_, 0, SEEK_SET) == 0);
+  }
+  std::size_t Read(char* to, std::size_t n) {
+    if (file_) return std::fread(to, 1, n, file_);
+    n = std::min(n, buffer_.size() - read_at_);
+    std::memcpy(to, buffer_.data() + read_at_, n);
+    read_at_ += n;
+    return n;
+  }
+  bool ReadFailed() const { return file_ && std::ferror(file_); }
+  // Bytes held in memory (not yet moved to the temporary file).
+  std::size_t MemoryBytes() const { return buffer_.size(); }
+  // Copies n bytes (all that is left: SIZE_MAX) to `out`; with skip_first, the first byte is
+  // dropped (the first fragment's leading ",").
+  bool CopyTo(FILE* out, bool skip_first = false, std::size_t n = SIZE_MAX) {
     char chunk[1 << 16];
-    std::size_t n;
-    while ((n = std::fread(chunk, 1, sizeof chunk, file_)) > 0) put(chunk, n);
-    return !std::ferror(file_);
+    while (n > 0) {
+      const std::size_t got = Read(chunk, std::min(n, sizeof chunk));
+      if (got == 0) break;
+      n -= std::min(n, got);
+      const std::size_t skip = skip_first ? 1 : 0;
+      skip_first = false;
+      std::fwrite(chunk + skip, 1, got - skip, out);
+    }
+    return !ReadFailed();
   }
 
  private:
   static constexpr std::size_t kMemoryBytes = 8u << 20;
   std::string buffer_;
+  std::size_t read_at_ = 0;
   FILE* file_ = nullptr;
 };
+
+// A streamed aggregate report (pipeline::ExtractOptions::stream_sink): each batch of records is
+// enriched and formatted as it comes and spooled; its header, known whole at OnEnd (the
+// report's errors), is written before them when the report is written. Same bytes and log lines
+// as a report formatted whole.
+class StreamedOutput : public parse::AggregateSink {
+ public:
+  StreamedOutput(std::string origin, const ParseCommandOptions& options, enrich::Enricher* enricher)
+      : origin_(std::move(origin)), options_(options), enricher_(enricher) {}
+
+  Status OnHeader(const model::AggregateReport& header) override {
+    header_ = header;
+    header_.records.clear();
+    return Ok();
+  }
+  Status OnRecords(std::vector<model::Record>& records) override;
+  Status OnEnd(const std::vector<std::string>& errors) override;
+  // Writes the report: its JSON element (first: the document's first, without the leading ",")
+  // or its CSV rows. False when the spool could not be read back.
+  bool WriteTo(FILE* out, bool first);
+  // Bytes it holds in memory while it waits to be written.
+  std::size_t HeldBytes() const { return spool_.MemoryBytes(); }
+
+  std::vector<std::string> log;  // with --verbose, as for a report parsed whole
+  enrich::LookupStats enrichment;
+
+ private:
+  bool Json() const { return options_.format == OutputFormat::kJson; }
+  bool WriteCsvRows(FILE* out);
+
+  std::string origin_;
+  const ParseCommandOptions& options_;
+  enrich::Enricher* enricher_;
+  model::AggregateReport header_;  // without records
+  std::uint64_t records_ = 0;
+  // JSON: the records' fragments. CSV: each row's own part, as its size (8 bytes), the record's
+  // dates and its columns; the report's columns go around the dates when it is written.
+  Spool spool_;
+};
+
+Status StreamedOutput::OnRecords(std::vector<model::Record>& records) {
+  if (enricher_) {
+    header_.records.swap(records);
+    const enrich::LookupStats stats = enricher_->EnrichReports(
+        {&header_}, nullptr, static_cast<std::int64_t>(std::time(nullptr)));
+    header_.records.swap(records);
+    pipeline::Accumulate(stats, enrichment);
+  }
+  std::string text;
+  const bool csv = !Json() && options_.csv_type == ReportType::kAggregate;
+  std::string row;
+  for (const auto& r : records) {
+    if (Json()) {
+      sinks::AppendAggregateJsonRecord(r, text, records_ == 0);
+    } else if (csv) {
+      row.clear();
+      sinks::AppendAggregateCsvDates(r, row);
+      sinks::AppendAggregateCsvRecordColumns(r, row);
+      const std::uint64_t size = row.size();
+      text.append(reinterpret_cast<const char*>(&size), sizeof size);
+      text += row;
+    }
+    ++records_;
+  }
+  if (!spool_.Add(text)) {
+    return MakeError(
+        fmt::format("temporary file for a streamed report failed: {}", std::strerror(errno)));
+  }
+  return Ok();
+}
+
+Status StreamedOutput::OnEnd(const std::vector<std::string>& errors) {
+  header_.report_metadata.errors = errors;
+  if (options_.verbose) {
+    const auto& m = header_.report_metadata;
+    log.push_back(fmt::format("{}: report {} from {} ({} records)", origin_, m.report_id,
+                              m.org_name, records_));
+    for (const auto& e : m.errors) log.push_back(fmt::format("{}: {}", origin_, e));
+  }
+  return Ok();
+}
+
+bool StreamedOutput::WriteTo(FILE* out, bool first) {
+  if (!spool_.Rewind()) return false;
+  if (!Json()) return options_.csv_type != ReportType::kAggregate || WriteCsvRows(out);
+  std::string text;
+  sinks::AppendAggregateJsonHead(header_, text, !first);
+  sinks::AppendAggregateJsonRecordsBegin(records_ > 0, text);
+  std::fwrite(text.data(), 1, text.size(), out);
+  if (!spool_.CopyTo(out)) return false;
+  text.clear();
+  sinks::AppendAggregateJsonEnd(records_ > 0, text);
+  std::fwrite(text.data(), 1, text.size(), out);
+  return true;
+}
+
+bool StreamedOutput::WriteCsvRows(FILE* out) {
+  const sinks::AggregateCsvReportColumns columns = sinks::AggregateCsvReportPart(header_);
+  char dates[sinks::kAggregateCsvDatesBytes];
+  for (std::uint64_t i = 0; i < records_; ++i) {
+    std::uint64_t size = 0;
+    if (spool_.Read(reinterpret_cast<char*>(&size), sizeof size) != sizeof size ||
+        size < sizeof dates || spool_.Read(dates, sizeof dates) != sizeof dates) {
+      return false;
+    }
+    std::fwrite(columns.before_dates.data(), 1, columns.before_dates.size(), out);
+    std::fwrite(dates, 1, sizeof dates, out);
+    std::fwrite(columns.after_dates.data(), 1, columns.after_dates.size(), out);
+    if (!spool_.CopyTo(out, false, size - sizeof dates)) return false;
+  }
+  return true;
+}
+
+// What a worker hands back for one input: text ready to write, and the rejections.
+struct Processed {
+  // The aggregate reports in input order: text of those parsed whole, and streamed ones.
+  struct Aggregates {
+    std::string text;
+    std::unique_ptr<StreamedOutput> streamed;
+  };
+  std::vector<Aggregates> aggregates;
+  std::string text;                          // CSV rows of failure or SMTP TLS reports
+  std::string failures_json, smtp_tls_json;  // JSON fragments of the later arrays
+  std::size_t reports = 0;
+  std::size_t failures = 0, smtp_tls = 0;
+  std::vector<std::string> log;  // with --verbose: what was found and repaired
+  std::vector<pipeline::Rejection> rejections;
+  enrich::LookupStats enrichment;
+};
+
+// The bytes a Processed holds while it waits to be written in order (RunOrdered's weight).
+std::size_t HeldBytes(const Processed& p) {
+  std::size_t n = p.text.size() + p.failures_json.size() + p.smtp_tls_json.size();
+  for (const auto& a : p.aggregates)
+    n += a.text.size() + (a.streamed ? a.streamed->HeldBytes() : 0);
+  for (const auto& line : p.log) n += line.size();
+  for (const auto& r : p.rejections) n += r.raw.size() + r.origin.size() + r.reason.size();
+  return n;
+}
 
 }  // namespace
 
@@ -130,27 +269,51 @@ enrich::LookupStats EnrichInput(pipeline::Extracted& extracted, enrich::Enricher
                                 static_cast<std::int64_t>(std::time(nullptr)), found_failures);
 }
 
-void FormatAggregates(const pipeline::Extracted& extracted, const ParseCommandOptions& options,
+void LogWhole(const pipeline::FoundReport& found, std::vector<std::string>& lines) {
+  const auto& m = found.aggregate.report_metadata;
+  lines.push_back(fmt::format("{}: report {} from {} ({} records)", found.origin, m.report_id,
+                              m.org_name, found.aggregate.records.size()));
+  for (const auto& e : m.errors) lines.push_back(fmt::format("{}: {}", found.origin, e));
+}
+
+// The aggregate reports in input order: those parsed whole formatted here, the streamed ones
+// (formatted as they were parsed) between them where they were found.
+void FormatAggregates(pipeline::Extracted& extracted, const ParseCommandOptions& options,
                       Processed& p) {
   const bool json = options.format == OutputFormat::kJson;
   // About 1.2 KB of JSON (0.4 KB of CSV) per record: one allocation instead of a dozen
   // doublings, each copying everything written so far.
   std::size_t records = 0;
   for (const auto& found : extracted.reports) records += found.aggregate.records.size();
-  p.text.reserve(records * (json ? 1300 : 450) + 4096);
-  for (const auto& found : extracted.reports) {
-    if (options.verbose) {
-      const auto& m = found.aggregate.report_metadata;
-      p.log.push_back(fmt::format("{}: report {} from {} ({} records)", found.origin, m.report_id,
-                                  m.org_name, found.aggregate.records.size()));
-      for (const auto& e : m.errors) p.log.push_back(fmt::format("{}: {}", found.origin, e));
+  std::size_t next = 0;  // the next streamed report
+  auto streamed_before = [&](std::size_t position) {
+    for (; next < extracted.streamed.size() && extracted.streamed[next].position <= position;
+         ++next) {
+      std::unique_ptr<StreamedOutput> out(
+          dynamic_cast<StreamedOutput*>(extracted.streamed[next].sink.release()));
+      if (!out) continue;  // not made by this command: cannot happen
+      p.log.insert(p.log.end(), out->log.begin(), out->log.end());
+      pipeline::Accumulate(out->enrichment, p.enrichment);
+      p.aggregates.push_back({{}, std::move(out)});
     }
+  };
+  for (std::size_t i = 0; i < extracted.reports.size(); ++i) {
+    streamed_before(i);
+    const auto& found = extracted.reports[i];
+    if (p.aggregates.empty() || p.aggregates.back().streamed) {
+      p.aggregates.emplace_back();
+      p.aggregates.back().text.reserve(records * (json ? 1300 : 450) + 4096);
+      records = 0;  // reserved once
+    }
+    std::string& text = p.aggregates.back().text;
+    if (options.verbose) LogWhole(found, p.log);
     if (json) {
-      sinks::AppendAggregateJson(found.aggregate, p.text, /*separator=*/true);
+      sinks::AppendAggregateJson(found.aggregate, text, /*separator=*/true);
     } else if (options.csv_type == ReportType::kAggregate) {
-      sinks::AppendAggregateCsvRows(found.aggregate, p.text);
+      sinks::AppendAggregateCsvRows(found.aggregate, text);
     }
   }
+  streamed_before(SIZE_MAX);
 }
 
 void FormatFailures(const pipeline::Extracted& extracted, const ParseCommandOptions& options,
@@ -196,7 +359,7 @@ Processed ProcessInput(pipeline::InputResult input, enrich::Enricher* enricher,
   Processed p;
   pipeline::Extracted& extracted = input.extracted;
   p.rejections = std::move(extracted.rejections);
-  p.reports = extracted.reports.size();
+  p.reports = extracted.reports.size() + extracted.streamed.size();
   p.failures = extracted.failures.size();
   p.smtp_tls = extracted.smtp_tls.size();
   if (enricher) p.enrichment = EnrichInput(extracted, *enricher);
@@ -240,7 +403,16 @@ class ParseOutput {
     if (!failure_spool_.Add(p.failures_json) || !smtp_tls_spool_.Add(p.smtp_tls_json)) {
       spool_failed = true;
     }
-    std::string_view text = p.text;
+    for (auto& part : p.aggregates) {
+      WriteAggregateText(part.text);
+      if (!part.streamed) continue;
+      if (!part.streamed->WriteTo(out_, json_ && first_report_)) spool_failed = true;
+      first_report_ = false;
+    }
+    std::fwrite(p.text.data(), 1, p.text.size(), out_);
+  }
+
+  void WriteAggregateText(std::string_view text) {
     // Each JSON fragment starts with ",": the first one of the document must not.
     if (json_ && first_report_ && !text.empty()) {
       text.remove_prefix(1);
@@ -254,10 +426,10 @@ class ParseOutput {
     if (!json_) return;
     std::string tail = sinks::JsonAggregatesEnd(reports > 0) + sinks::JsonFailuresBegin();
     std::fwrite(tail.data(), 1, tail.size(), out_);
-    if (!failure_spool_.CopyTo(out_)) spool_failed = true;
+    if (!failure_spool_.Rewind() || !failure_spool_.CopyTo(out_, true)) spool_failed = true;
     tail = sinks::JsonFailuresEnd(failures > 0);
     std::fwrite(tail.data(), 1, tail.size(), out_);
-    if (!smtp_tls_spool_.CopyTo(out_)) spool_failed = true;
+    if (!smtp_tls_spool_.Rewind() || !smtp_tls_spool_.CopyTo(out_, true)) spool_failed = true;
     tail = sinks::JsonSmtpTlsEnd(smtp_tls > 0);
     std::fwrite(tail.data(), 1, tail.size(), out_);
   }
@@ -309,6 +481,10 @@ int RunParse(const ParseCommandOptions& options) {
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
   extract.keep_sample = options.keep_sample;
   extract.named_inputs = inputs.named;
+  extract.stream_bytes = options.stream_bytes;
+  extract.stream_sink = [&](const std::string& origin) -> std::unique_ptr<parse::AggregateSink> {
+    return std::make_unique<StreamedOutput>(origin, options, enricher.get());
+  };
 
   ParseOutput output(out.get(), options);
   output.WriteHead();
@@ -328,11 +504,11 @@ int RunParse(const ParseCommandOptions& options) {
                             options);
       },
       [&](std::size_t, Processed&& p) { output.Add(std::move(p)); }, HeldBytes,
-      options.limits.max_batch_bytes);
+      kHeldOutputBytes);
 
   output.WriteTail();
   if (output.spool_failed) {
-    fmt::print(stderr, "temporary file for failure and SMTP TLS reports failed: {}\n",
+    fmt::print(stderr, "temporary file for streamed, failure or SMTP TLS reports failed: {}\n",
                std::strerror(errno));
     return 2;
   }
@@ -385,6 +561,11 @@ void AddParseOptions(CLI::App& cmd) {
   cmd.add_flag("--csv-raw", s.csv_raw, kCsvRawHelp);
   AddFailureSampleOption(cmd, s.keep);
   AddLimitOptions(cmd, parse.limits, /*batches=*/false);
+  cmd.add_option("--stream-bytes", parse.stream_bytes,
+                 "Aggregate reports larger than this (decompressed XML, bytes) are parsed as a "
+                 "stream, in flat memory; 0: every report is parsed whole")
+      ->capture_default_str()
+      ->group("Limits");
   AddEnrichOptions(cmd, parse.enrich, true);
 }
 

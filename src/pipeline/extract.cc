@@ -24,6 +24,101 @@ std::string Bounded(std::string_view text) {
   return out + "...";
 }
 
+// What a rejection keeps of an item read as a stream, never held whole: its size, its SHA-256
+// (only when rejections keep them) and its first bytes, up to what the input's budget for them
+// allowed when it began.
+class ItemTrace {
+ public:
+  ItemTrace(bool keep, std::size_t head_bytes) : keep_(keep), head_bytes_(keep ? head_bytes : 0) {}
+  void Add(std::string_view bytes) {
+    size_ += bytes.size();
+    if (!keep_) return;
+    sha_.Update(bytes);
+    if (head_.size() < head_bytes_) head_.append(bytes.substr(0, head_bytes_ - head_.size()));
+  }
+  std::uint64_t size() const { return size_; }
+  const std::string& head() const { return head_; }
+  const std::string& Sha256Hex() {
+    if (hex_.empty()) hex_ = sha_.Hex();
+    return hex_;
+  }
+
+ private:
+  bool keep_;
+  std::size_t head_bytes_;
+  std::uint64_t size_ = 0;
+  std::string head_;
+  store::Sha256 sha_;
+  std::string hex_;
+};
+
+// The item a rejection is about: bytes in memory, or a stream's trace.
+struct Item {
+  Item(std::string_view b) : bytes(b) {}  // NOLINT(google-explicit-constructor)
+  Item(ItemTrace& t) : trace(&t) {}       // NOLINT(google-explicit-constructor)
+  std::uint64_t size() const { return trace ? trace->size() : bytes.size(); }
+  std::string_view bytes;
+  ItemTrace* trace = nullptr;
+};
+
+// A stream sink's records, counted on their way to it.
+class CountingSink : public parse::AggregateSink {
+ public:
+  explicit CountingSink(std::unique_ptr<parse::AggregateSink> inner) : inner_(std::move(inner)) {}
+  Status OnHeader(const model::AggregateReport& header) override {
+    return inner_->OnHeader(header);
+  }
+  Status OnRecords(std::vector<model::Record>& records) override {
+    records_ += records.size();
+    return inner_->OnRecords(records);
+  }
+  Status OnEnd(const std::vector<std::string>& errors) override { return inner_->OnEnd(errors); }
+  std::uint64_t records() const { return records_; }
+  std::unique_ptr<parse::AggregateSink> Release() { return std::move(inner_); }
+
+ private:
+  std::unique_ptr<parse::AggregateSink> inner_;
+  std::uint64_t records_ = 0;
+};
+
+// LooksLikeAggregateXml's look-ahead: a payload's first bytes, before it is judged.
+constexpr std::size_t kSniffBytes = 64 * 1024;
+
+class Extractor;
+
+// One payload as it is inflated (a gzip stream, a zip entry, a plain XML input read in pieces):
+// buffered up to ExtractOptions::stream_bytes; a payload that ends under it is unpacked as
+// bytes in memory (Extractor::Unpack, as without streaming). Once past it, an aggregate
+// report's XML goes to an AggregateStreamParser, the buffered start then every later piece;
+// any other payload is buffered whole (bounded by the decompression budget) and unpacked at the
+// end.
+class PayloadRouter {
+ public:
+  PayloadRouter(Extractor& x, std::string origin, int depth, bool inside_mail)
+      : x_(x), origin_(std::move(origin)), depth_(depth), inside_mail_(inside_mail) {}
+  Status Add(std::string_view piece);
+  // Streams from the first byte on (an aggregate report in memory, larger than stream_bytes).
+  void StreamNow();
+  // The payload is complete: the reports found in it (or rejections charged to it).
+  std::size_t End();
+
+ private:
+  enum class Mode { kBuffering, kWhole, kStreaming, kFailed };
+  void Decide();
+  void Feed(std::string_view piece);
+
+  Extractor& x_;
+  std::string origin_;
+  int depth_;
+  bool inside_mail_;
+  Mode mode_ = Mode::kBuffering;
+  std::string buffer_;
+  std::optional<ItemTrace> trace_;  // the XML streamed, for a rejection
+  std::unique_ptr<CountingSink> sink_;
+  std::unique_ptr<parse::AggregateStreamParser> parser_;
+  std::string error_;  // why the streamed report is rejected (kFailed)
+};
+
 class Extractor {
  public:
   Extractor(const ExtractOptions& options, Extracted& out)
@@ -43,13 +138,8 @@ class Extractor {
                     bytes);
     }
     switch (archive::Sniff(bytes)) {
-      case Kind::kGzip: {
-        auto data = archive::Gunzip(bytes, options_.limits(), budget_);
-        if (!data)
-          return budget_.exhausted() ? OverBudget(data.error())
-                                     : Reject(origin, data.error(), bytes);
-        return Unpack(data->data, origin, depth + 1, inside_mail);
-      }
+      case Kind::kGzip:
+        return UnpackGzip(bytes, origin, depth, inside_mail);
       case Kind::kZip:
         return UnpackZip(bytes, origin, depth);
       case Kind::kXml:
@@ -76,25 +166,36 @@ class Extractor {
   // After the walk: an input over its decompression budget is rejected as a whole (its reports
   // dropped too: it is an attack, and holding them is what the budget prevents); rejections over
   // Limits::max_rejections are counted in one last one.
-  void Finish(std::string_view bytes, const std::string& origin) {
+  void Finish(Item input, const std::string& origin) {
     const Limits& limits = options_.limits();
     if (over_budget_) {
       out_ = Extracted{};
       raw_left_ = limits.max_rejected_bytes;
-      Keep(origin, fmt::format("{}: the whole input is rejected", *over_budget_), bytes);
+      Keep(origin, fmt::format("{}: the whole input is rejected", *over_budget_), input);
     } else if (dropped_ > 0) {
       Keep(origin,
            fmt::format("{} more rejection(s) in this input, not kept: over the limit of {} per "
                        "input (--max-rejections)",
                        dropped_, limits.max_rejections),
-           bytes);
+           input);
     }
   }
 
- private:
+  // ---- What PayloadRouter uses. ----
+  const ExtractOptions& options() const { return options_; }
+  bool Streaming() const { return options_.stream_bytes > 0 && options_.stream_sink != nullptr; }
+  // The trace of an item about to be streamed, keeping what the input's budget still allows.
+  ItemTrace NewTrace() const { return {options_.keep_rejected, raw_left_}; }
+  // A streamed report whose sink got OnEnd.
+  std::size_t AcceptStreamed(const std::string& origin, std::unique_ptr<CountingSink> sink) {
+    ++out_.streamed_reports;
+    out_.streamed_records += sink->records();
+    out_.streamed.push_back({origin, out_.reports.size(), sink->records(), sink->Release()});
+    return 1;
+  }
   // A rejection of `item`, the bytes `origin` names, keeping its first bytes while the input's
   // budget for them lasts.
-  std::size_t Reject(const std::string& origin, std::string_view reason, std::string_view item) {
+  std::size_t Reject(const std::string& origin, std::string_view reason, Item item) {
     if (out_.rejections.size() >= options_.limits().max_rejections) {
       ++dropped_;
       return 1;
@@ -103,14 +204,42 @@ class Extractor {
     return 1;
   }
 
-  void Keep(const std::string& origin, std::string_view reason, std::string_view item) {
+  // An input read piece by piece (ExtractReportsInPieces).
+  void UnpackPieces(const ReadPieces& read, const std::string& origin);
+
+ private:
+  void Keep(const std::string& origin, std::string_view reason, Item item) {
     if (!options_.keep_rejected) {
       out_.rejections.push_back({Bounded(origin), Bounded(reason), {}, item.size(), {}});
       return;
     }
-    const std::size_t keep = std::min(item.size(), raw_left_);
+    if (item.trace) {
+      const std::size_t keep = std::min(item.trace->head().size(), raw_left_);
+      raw_left_ -= keep;
+      out_.rejections.push_back(
+          {Bounded(origin), Bounded(reason), item.trace->Sha256Hex(), item.trace->size(),
+           RejectedBytesToKeep(item.trace->head(), keep, options_.keep_sample)});
+      return;
+    }
+    const std::size_t keep = std::min(item.bytes.size(), raw_left_);
     raw_left_ -= keep;
-    out_.rejections.push_back(RejectItem(origin, reason, item, keep, options_.keep_sample));
+    out_.rejections.push_back(RejectItem(origin, reason, item.bytes, keep, options_.keep_sample));
+  }
+
+  std::size_t UnpackGzip(std::string_view bytes, const std::string& origin, int depth,
+                         bool inside_mail) {
+    if (!Streaming()) {
+      auto data = archive::Gunzip(bytes, options_.limits(), budget_);
+      if (!data)
+        return budget_.exhausted() ? OverBudget(data.error()) : Reject(origin, data.error(), bytes);
+      return Unpack(data->data, origin, depth + 1, inside_mail);
+    }
+    PayloadRouter router(*this, origin, depth + 1, inside_mail);
+    auto done = archive::GunzipTo(bytes, options_.limits(), budget_,
+                                  [&](std::string_view piece) { return router.Add(piece); });
+    if (!done)
+      return budget_.exhausted() ? OverBudget(done.error()) : Reject(origin, done.error(), bytes);
+    return router.End();
   }
 
   // The input spent its whole decompression budget: nothing more of it is read.
@@ -124,6 +253,15 @@ class Extractor {
       // An HTML body or other XML part of a mail is not a report and not an error.
       if (inside_mail) return 0;
       return Reject(origin, "XML but not a DMARC aggregate report (no <feedback> element)", bytes);
+    }
+    if (Streaming() && bytes.size() > options_.stream_bytes) {
+      // Held whole already (a mail's part), but not parsed whole: no tree of it is built.
+      PayloadRouter router(*this, origin, 0, inside_mail);
+      router.StreamNow();
+      for (std::size_t at = 0; at < bytes.size(); at += archive::kStreamChunkBytes) {
+        (void)router.Add(bytes.substr(at, archive::kStreamChunkBytes));
+      }
+      return router.End();
     }
     out_.payload_bytes += bytes.size();
     const ParseGate::Pass pass = options_.gate
@@ -281,6 +419,7 @@ class Extractor {
   }
 
   std::size_t UnpackZip(std::string_view bytes, const std::string& origin, int depth) {
+    if (Streaming()) return UnpackZipStreamed(bytes, origin, depth);
     std::size_t found = 0;
     auto n = archive::ForEachZipEntry(
         bytes, options_.limits(), budget_,
@@ -293,6 +432,36 @@ class Extractor {
         [&](const std::string& name, const std::string& reason) {
           found += Reject(fmt::format("{}[{}]", origin, Bounded(name)), reason, bytes);
         });
+    if (!n) return budget_.exhausted() ? OverBudget(n.error()) : Reject(origin, n.error(), bytes);
+    if (found == 0) return Reject(origin, "zip archive contains no report", bytes);
+    return found;
+  }
+
+  // UnpackZip with each entry inflated into a PayloadRouter.
+  std::size_t UnpackZipStreamed(std::string_view bytes, const std::string& origin, int depth) {
+    std::size_t found = 0;
+    std::optional<PayloadRouter> entry;
+    archive::ZipStreamVisitor visit;
+    // Entries are parsed from memory; a name is only a label, never a path we open.
+    visit.begin = [&](const std::string& name) {
+      entry.emplace(*this, fmt::format("{}[{}]", origin, Bounded(name)), depth + 1,
+                    /*inside_mail=*/true);
+      return true;
+    };
+    visit.chunk = [&](std::string_view piece) { return entry ? entry->Add(piece) : Ok(); };
+    visit.end = [&](const std::string&) {
+      if (entry) found += entry->End();
+      entry.reset();
+    };
+    auto n = archive::ForEachZipEntryStreamed(
+        bytes, options_.limits(), budget_, visit,
+        // An entry that cannot be read has no bytes of its own: the archive's are kept. What a
+        // broken entry handed out before is dropped with its router.
+        [&](const std::string& name, const std::string& reason) {
+          entry.reset();
+          found += Reject(fmt::format("{}[{}]", origin, Bounded(name)), reason, bytes);
+        });
+    entry.reset();
     if (!n) return budget_.exhausted() ? OverBudget(n.error()) : Reject(origin, n.error(), bytes);
     if (found == 0) return Reject(origin, "zip archive contains no report", bytes);
     return found;
@@ -377,6 +546,143 @@ class Extractor {
   std::optional<std::string> over_budget_;  // why the input as a whole is rejected
 };
 
+// ---- PayloadRouter ----
+
+Status PayloadRouter::Add(std::string_view piece) {
+  switch (mode_) {
+    case Mode::kBuffering:
+      buffer_.append(piece);
+      if (buffer_.size() > x_.options().stream_bytes) Decide();
+      break;
+    case Mode::kWhole:
+      buffer_.append(piece);
+      break;
+    case Mode::kStreaming:
+    case Mode::kFailed:
+      Feed(piece);
+      break;
+  }
+  return Ok();
+}
+
+// Past stream_bytes: an aggregate report is streamed, anything else buffered whole. A report
+// nested too deep is left to Unpack, which rejects it.
+void PayloadRouter::Decide() {
+  if (depth_ > x_.options().limits().max_nesting || archive::Sniff(buffer_) != Kind::kXml) {
+    mode_ = Mode::kWhole;
+    return;
+  }
+  if (!parse::LooksLikeAggregateXml(buffer_)) {
+    if (buffer_.size() >= kSniffBytes) mode_ = Mode::kWhole;
+    return;  // else judged again once the look-ahead is there
+  }
+  const std::string buffered = std::move(buffer_);
+  buffer_ = std::string();
+  StreamNow();
+  Feed(buffered);
+}
+
+void PayloadRouter::StreamNow() {
+  auto sink = x_.options().stream_sink(origin_);
+  if (!sink) {
+    mode_ = Mode::kWhole;
+    return;
+  }
+  trace_.emplace(x_.NewTrace());
+  sink_ = std::make_unique<CountingSink>(std::move(sink));
+  parse::AggregateStreamOptions options;
+  options.aggregate = x_.options().aggregate;
+  parser_ = std::make_unique<parse::AggregateStreamParser>(options, *sink_);
+  mode_ = Mode::kStreaming;
+}
+
+// A report that failed midway is still traced to its end: its rejection names the whole item.
+void PayloadRouter::Feed(std::string_view piece) {
+  trace_->Add(piece);
+  if (mode_ != Mode::kStreaming) return;
+  if (Status s = parser_->Feed(piece); !s) {
+    error_ = s.error();
+    mode_ = Mode::kFailed;
+    parser_.reset();
+    sink_.reset();
+  }
+}
+
+std::size_t PayloadRouter::End() {
+  if (mode_ == Mode::kBuffering || mode_ == Mode::kWhole) {
+    const std::string payload = std::move(buffer_);
+    buffer_ = std::string();
+    return x_.Unpack(payload, origin_, depth_, inside_mail_);
+  }
+  if (mode_ == Mode::kStreaming) {
+    if (Status s = parser_->Finish(); !s) {
+      error_ = s.error();
+      mode_ = Mode::kFailed;
+    }
+    parser_.reset();
+  }
+  if (mode_ == Mode::kFailed) {
+    sink_.reset();
+    return x_.Reject(origin_, error_, *trace_);
+  }
+  return x_.AcceptStreamed(origin_, std::move(sink_));
+}
+
+// The input's first piece decides: a gzip stream is inflated into a router, plain XML goes to
+// one as it is, anything else is collected whole. Every piece is traced: a rejection of the
+// whole input names all of it.
+void Extractor::UnpackPieces(const ReadPieces& read, const std::string& origin) {
+  ItemTrace input = NewTrace();
+  std::optional<archive::GzipInflater> inflater;
+  std::optional<PayloadRouter> router;
+  std::optional<std::string> whole;
+  std::optional<std::string> failed;  // the inflater's error: later pieces are only traced
+  auto to_router = [&](std::string_view piece) { return router->Add(piece); };
+  Status got = read([&](std::string_view piece) -> Status {
+    input.Add(piece);
+    if (!router && !whole) {
+      const Kind kind = archive::Sniff(piece);
+      if (kind == Kind::kGzip) inflater.emplace(options_.limits(), budget_);
+      if (kind == Kind::kGzip || kind == Kind::kXml) {
+        router.emplace(*this, origin, inflater ? 1 : 0, /*inside_mail=*/false);
+      } else {
+        whole.emplace();
+      }
+    }
+    if (whole) {
+      whole->append(piece);
+    } else if (!inflater) {
+      return router->Add(piece);
+    } else if (!failed) {
+      if (Status s = inflater->Feed(piece, to_router); !s) failed = s.error();
+    }
+    return Ok();
+  });
+  if (got && inflater && !failed) {
+    auto finished = inflater->Finish(to_router);
+    if (!finished) failed = finished.error();
+  }
+  if (!got || failed) {
+    router.reset();
+    if (failed && budget_.exhausted()) {
+      OverBudget(*failed);
+    } else {
+      Reject(origin, got ? *failed : got.error(), input);
+    }
+  } else if (whole) {
+    Unpack(*whole, origin, 0, /*inside_mail=*/false);
+  } else if (router) {
+    router->End();
+  } else {
+    Reject(origin, "empty input", input);
+  }
+  if (whole) {
+    Finish(std::string_view(*whole), origin);
+  } else {
+    Finish(input, origin);
+  }
+}
+
 }  // namespace
 
 Rejection RejectItem(std::string_view origin, std::string_view reason, std::string_view item,
@@ -391,6 +697,14 @@ Extracted ExtractReports(std::string_view bytes, const std::string& origin,
   Extractor extractor(options, out);
   extractor.Unpack(bytes, origin, 0, /*inside_mail=*/false);
   extractor.Finish(bytes, origin);
+  return out;
+}
+
+Extracted ExtractReportsInPieces(const ReadPieces& read, const std::string& origin,
+                                 const ExtractOptions& options) {
+  Extracted out;
+  Extractor extractor(options, out);
+  extractor.UnpackPieces(read, origin);
   return out;
 }
 

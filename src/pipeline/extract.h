@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/limits.h"
+#include "base/result.h"
 #include "model/aggregate.h"
 #include "model/failure.h"
 #include "model/smtp_tls.h"
@@ -64,6 +65,19 @@ constexpr std::size_t kMaxRejectionText = 1024;
 Rejection RejectItem(std::string_view origin, std::string_view reason, std::string_view item,
                      std::size_t raw_bytes, parse::KeepSample keep);
 
+// An aggregate report parsed as a stream (ExtractOptions::stream_sink): its records went to the
+// sink while the input was read, and its sink's OnEnd was called. A streamed report that was
+// rejected (broken midway, or its input over its budget afterwards) is not listed: its sink is
+// destroyed without OnEnd, and its consumer drops what it got.
+struct StreamedReport {
+  std::string origin;
+  // Where it stands among the input's aggregate reports: the number of Extracted::reports found
+  // before it (the order of the input, for a consumer that prints both kinds).
+  std::size_t position = 0;
+  std::uint64_t records = 0;  // records handed to the sink (after the split per day)
+  std::unique_ptr<parse::AggregateSink> sink;
+};
+
 struct Extracted {
   std::vector<FoundReport> reports;  // aggregate reports
   std::vector<FoundFailure> failures;
@@ -73,6 +87,7 @@ struct Extracted {
   // the reports found cost in memory grows with it (a batch of them is bounded by it).
   std::uint64_t payload_bytes = 0;
   // Aggregate reports handed to ExtractOptions::stream_sink (not in `reports`), and their records.
+  std::vector<StreamedReport> streamed;
   std::size_t streamed_reports = 0;
   std::uint64_t streamed_records = 0;
 
@@ -114,5 +129,15 @@ struct ExtractOptions {
 // one last rejection.
 Extracted ExtractReports(std::string_view bytes, const std::string& origin,
                          const ExtractOptions& options);
+
+// An input read piece by piece instead of held whole (ExtractInput: a file larger than
+// stream_bytes): `read` hands every piece of it, in order, to the sink it is given, and returns
+// an error when reading fails. A gzip input is inflated as it is read and a plain XML input goes
+// straight to the parser (streamed once past stream_bytes); any other kind is collected and
+// extracted as ExtractReports does. Same reports, rejections and budget as ExtractReports on the
+// whole bytes.
+using ReadPieces = std::function<Status(const std::function<Status(std::string_view)>& piece)>;
+Extracted ExtractReportsInPieces(const ReadPieces& read, const std::string& origin,
+                                 const ExtractOptions& options);
 
 }  // namespace dmarc::pipeline

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <new>
@@ -80,11 +81,55 @@ InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
   return out;
 }
 
+namespace {
+
+// What an input read in pieces is read by at a time.
+constexpr std::size_t kReadPieceBytes = 1u << 20;
+
+// With streaming on, a file larger than stream_bytes is read in pieces, never held whole; so is a
+// pipe (standard input, a FIFO named by the user), whose size is known only at its end. Anything
+// else (and what cannot be looked at: ReadInput says why) is read whole.
+bool ReadsInPieces(const std::string& path, PathOrigin origin, const ExtractOptions& options) {
+  if (options.stream_bytes == 0 || !options.stream_sink) return false;
+  if (path == "-") return true;
+  std::error_code ec;
+  const std::filesystem::file_status st = origin == PathOrigin::kNamedByUser
+                                              ? std::filesystem::status(path, ec)
+                                              : std::filesystem::symlink_status(path, ec);
+  if (ec) return false;
+  if (std::filesystem::is_regular_file(st)) {
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    return !ec && size > options.stream_bytes;
+  }
+  return origin == PathOrigin::kNamedByUser && std::filesystem::is_fifo(st);
+}
+
+InputResult ExtractInPieces(const std::string& path, const std::string& label, PathOrigin origin,
+                            const ExtractOptions& options) {
+  InputResult out;
+  try {
+    out.extracted = ExtractReportsInPieces(
+        [&](const std::function<Status(std::string_view)>& piece) {
+          return ReadFileChunks(path, origin, options.limits(), kReadPieceBytes, piece);
+        },
+        label, options);
+  } catch (const std::bad_alloc&) {
+    out.extracted = Extracted{};
+    out.extracted.rejections.push_back(
+        RejectItem(label, "out of memory while extracting this input: the whole input is rejected",
+                   {}, 0, options.keep_sample));
+  }
+  return out;
+}
+
+}  // namespace
+
 InputResult ExtractInput(const std::string& path, const ExtractOptions& options) {
   const std::string label = path == "-" ? "<stdin>" : path;
   const bool named = options.named_inputs.count(path) > 0;
-  auto bytes = ReadInput(path, options.limits(),
-                         named ? PathOrigin::kNamedByUser : PathOrigin::kFoundInFolder);
+  const PathOrigin origin = named ? PathOrigin::kNamedByUser : PathOrigin::kFoundInFolder;
+  if (ReadsInPieces(path, origin, options)) return ExtractInPieces(path, label, origin, options);
+  auto bytes = ReadInput(path, options.limits(), origin);
   if (!bytes) {
     InputResult out;
     out.extracted.rejections.push_back(

@@ -223,7 +223,8 @@ std::string JsonFailuresEnd(bool any_report) {
 }
 std::string JsonSmtpTlsEnd(bool any_report) { return any_report ? "\n  ]\n}\n" : "]\n}\n"; }
 
-void AppendAggregateJson(const model::AggregateReport& report, std::string& out, bool separator) {
+void AppendAggregateJsonHead(const model::AggregateReport& report, std::string& out,
+                             bool separator) {
   if (separator) out += ',';
   JsonText j(out, 2);
   j.BeginObject();
@@ -257,20 +258,36 @@ void AppendAggregateJson(const model::AggregateReport& report, std::string& out,
       .String("testing", p.testing)
       .String("discovery_method", p.discovery_method)
       .EndObject();
-  // The records array is written with fixed fragments (see AppendRecord); JsonText resumes for
-  // the closing brace of the report.
-  if (report.records.empty()) {
-    out += ",\n      \"records\": []";
+}
+
+// The records array is written with fixed fragments (see AppendRecord), and so is the closing
+// brace of the report (what JsonText writes at that depth).
+void AppendAggregateJsonRecordsBegin(bool any_record, std::string& out) {
+  if (any_record) {
+    Raw(out, ",\n      \"records\": [");
   } else {
-    out += ",\n      \"records\": [";
-    bool first = true;
-    for (const auto& r : report.records) {
-      AppendRecord(out, r, first);
-      first = false;
-    }
-    out += "\n      ]";
+    Raw(out, ",\n      \"records\": []");
   }
-  j.EndObject();
+}
+
+void AppendAggregateJsonRecord(const model::Record& record, std::string& out, bool first) {
+  AppendRecord(out, record, first);
+}
+
+void AppendAggregateJsonEnd(bool any_record, std::string& out) {
+  if (any_record) Raw(out, "\n      ]");
+  Raw(out, "\n    }");
+}
+
+void AppendAggregateJson(const model::AggregateReport& report, std::string& out, bool separator) {
+  AppendAggregateJsonHead(report, out, separator);
+  AppendAggregateJsonRecordsBegin(!report.records.empty(), out);
+  bool first = true;
+  for (const auto& r : report.records) {
+    AppendRecord(out, r, first);
+    first = false;
+  }
+  AppendAggregateJsonEnd(!report.records.empty(), out);
 }
 
 std::string AggregateCsvHeader() {
@@ -283,11 +300,12 @@ std::string AggregateCsvHeader() {
          "spf_domains,spf_scopes,spf_results\r\n";
 }
 
-void AppendAggregateCsvRows(const model::AggregateReport& report, std::string& out) {
+AggregateCsvReportColumns AggregateCsvReportPart(const model::AggregateReport& report) {
   const auto& m = report.report_metadata;
   const auto& p = report.policy_published;
+  AggregateCsvReportColumns c;
   // The columns before the per-record ones, but for begin_date/end_date (per record).
-  std::string head1;
+  std::string& head1 = c.before_dates;
   AppendCsvField(head1, report.xml_schema);
   head1 += ',';
   AppendCsvField(head1, m.org_name);
@@ -298,7 +316,8 @@ void AppendAggregateCsvRows(const model::AggregateReport& report, std::string& o
   head1 += ',';
   AppendCsvField(head1, m.report_id);
   head1 += ',';
-  std::string head2 = ",";
+  std::string& head2 = c.after_dates;
+  head2 += ",";
   head2 += PyBool(m.timespan_requires_normalization);
   head2 += ',';
   AppendCsvField(head2, Join(m.errors, "|", [](const std::string& e) { return e; }));
@@ -309,56 +328,69 @@ void AppendAggregateCsvRows(const model::AggregateReport& report, std::string& o
     head2 += ',';
     AppendCsvField(head2, v);
   }
+  return c;
+}
+
+void AppendAggregateCsvDates(const model::Record& r, std::string& out) {
   char begin[19], end[19];
+  FormatUtc(r.interval_begin, begin);
+  FormatUtc(r.interval_end, end);
+  out.append(begin, sizeof begin);
+  out += ',';
+  out.append(end, sizeof end);
+}
+
+void AppendAggregateCsvRecordColumns(const model::Record& r, std::string& out) {
+  const auto& s = r.source;
+  for (const model::OptString& v :
+       {model::OptString(s.ip_address), s.country, s.reverse_dns, s.base_domain, s.name, s.type}) {
+    out += ',';
+    AppendCsvField(out, v);
+  }
+  out += ',';
+  if (s.asn) out += std::to_string(*s.asn);
+  out += ',';
+  AppendCsvField(out, s.as_name);
+  out += ',';
+  AppendCsvField(out, s.as_domain);
+  fmt::format_to(std::back_inserter(out), ",{},{},{},{},", r.count, PyBool(r.alignment.spf),
+                 PyBool(r.alignment.dkim), PyBool(r.alignment.dmarc));
+  const auto& ev = r.policy_evaluated;
+  AppendCsvField(out, ev.disposition);
+  out += ',';
+  AppendCsvField(out, Join(ev.policy_override_reasons, ",",
+                           [](const auto& o) { return o.type.value_or("none"); }));
+  out += ',';
+  AppendCsvField(out, Join(ev.policy_override_reasons, "|",
+                           [](const auto& o) { return o.comment.value_or("none"); }));
+  out += ',';
+  AppendCsvField(out, r.identifiers.envelope_from);
+  out += ',';
+  AppendCsvField(out, r.identifiers.header_from);
+  out += ',';
+  AppendCsvField(out, r.identifiers.envelope_to);
+  out += ',';
+  AppendCsvField(out, Join(r.dkim, ",", [](const auto& d) { return ToLowerAscii(d.domain); }));
+  out += ',';
+  AppendCsvField(out, Join(r.dkim, ",", [](const auto& d) { return ToLowerAscii(d.selector); }));
+  out += ',';
+  AppendCsvField(out, Join(r.dkim, ",", [](const auto& d) { return ToLowerAscii(d.result); }));
+  out += ',';
+  AppendCsvField(out, Join(r.spf, ",", [](const auto& x) { return ToLowerAscii(x.domain); }));
+  out += ',';
+  AppendCsvField(out, Join(r.spf, ",", [](const auto& x) { return ToLowerAscii(x.scope); }));
+  out += ',';
+  AppendCsvField(out, Join(r.spf, ",", [](const auto& x) { return ToLowerAscii(x.result); }));
+  out += "\r\n";
+}
+
+void AppendAggregateCsvRows(const model::AggregateReport& report, std::string& out) {
+  const AggregateCsvReportColumns c = AggregateCsvReportPart(report);
   for (const auto& r : report.records) {
-    out += head1;
-    FormatUtc(r.interval_begin, begin);
-    FormatUtc(r.interval_end, end);
-    out.append(begin, sizeof begin);
-    out += ',';
-    out.append(end, sizeof end);
-    out += head2;
-    const auto& s = r.source;
-    for (const model::OptString& v : {model::OptString(s.ip_address), s.country, s.reverse_dns,
-                                      s.base_domain, s.name, s.type}) {
-      out += ',';
-      AppendCsvField(out, v);
-    }
-    out += ',';
-    if (s.asn) out += std::to_string(*s.asn);
-    out += ',';
-    AppendCsvField(out, s.as_name);
-    out += ',';
-    AppendCsvField(out, s.as_domain);
-    fmt::format_to(std::back_inserter(out), ",{},{},{},{},", r.count, PyBool(r.alignment.spf),
-                   PyBool(r.alignment.dkim), PyBool(r.alignment.dmarc));
-    const auto& ev = r.policy_evaluated;
-    AppendCsvField(out, ev.disposition);
-    out += ',';
-    AppendCsvField(out, Join(ev.policy_override_reasons, ",",
-                             [](const auto& o) { return o.type.value_or("none"); }));
-    out += ',';
-    AppendCsvField(out, Join(ev.policy_override_reasons, "|",
-                             [](const auto& o) { return o.comment.value_or("none"); }));
-    out += ',';
-    AppendCsvField(out, r.identifiers.envelope_from);
-    out += ',';
-    AppendCsvField(out, r.identifiers.header_from);
-    out += ',';
-    AppendCsvField(out, r.identifiers.envelope_to);
-    out += ',';
-    AppendCsvField(out, Join(r.dkim, ",", [](const auto& d) { return ToLowerAscii(d.domain); }));
-    out += ',';
-    AppendCsvField(out, Join(r.dkim, ",", [](const auto& d) { return ToLowerAscii(d.selector); }));
-    out += ',';
-    AppendCsvField(out, Join(r.dkim, ",", [](const auto& d) { return ToLowerAscii(d.result); }));
-    out += ',';
-    AppendCsvField(out, Join(r.spf, ",", [](const auto& x) { return ToLowerAscii(x.domain); }));
-    out += ',';
-    AppendCsvField(out, Join(r.spf, ",", [](const auto& x) { return ToLowerAscii(x.scope); }));
-    out += ',';
-    AppendCsvField(out, Join(r.spf, ",", [](const auto& x) { return ToLowerAscii(x.result); }));
-    out += "\r\n";
+    out += c.before_dates;
+    AppendAggregateCsvDates(r, out);
+    out += c.after_dates;
+    AppendAggregateCsvRecordColumns(r, out);
   }
 }
 

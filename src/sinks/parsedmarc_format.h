@@ -3,6 +3,7 @@
 // versions are described in docs/schemata.md; change that file with this one.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "model/aggregate.h"
@@ -22,9 +23,28 @@ std::string JsonSmtpTlsEnd(bool any_report);   // also closes the document
 // Appends one report as an element of the aggregate_reports array; with separator, a leading
 // "," so fragments produced in parallel can be concatenated (the caller drops the first one).
 void AppendAggregateJson(const model::AggregateReport& report, std::string& out, bool separator);
+// The same element in parts, for a report whose records come in batches (a streamed report):
+// the head (everything before the records, report_metadata.errors included), then the records
+// array opened, each record, and the end. AppendAggregateJson is Head, RecordsBegin, Record for
+// each record (first: the first one) and End.
+void AppendAggregateJsonHead(const model::AggregateReport& report, std::string& out,
+                             bool separator);
+void AppendAggregateJsonRecordsBegin(bool any_record, std::string& out);
+void AppendAggregateJsonRecord(const model::Record& record, std::string& out, bool first);
+void AppendAggregateJsonEnd(bool any_record, std::string& out);
 
 std::string AggregateCsvHeader();
 // One CSV line per record.
 void AppendAggregateCsvRows(const model::AggregateReport& report, std::string& out);
+// The same rows in parts, for a report whose records come in batches: a row is the report's
+// columns before the dates, the record's dates, the report's columns after them
+// (report_metadata.errors included) and the record's own columns (with the line end).
+struct AggregateCsvReportColumns {
+  std::string before_dates, after_dates;
+};
+AggregateCsvReportColumns AggregateCsvReportPart(const model::AggregateReport& report);
+constexpr std::size_t kAggregateCsvDatesBytes = 39;  // "YYYY-MM-DD HH:MM:SS,YYYY-MM-DD HH:MM:SS"
+void AppendAggregateCsvDates(const model::Record& record, std::string& out);
+void AppendAggregateCsvRecordColumns(const model::Record& record, std::string& out);
 
 }  // namespace dmarc::sinks
