@@ -270,7 +270,8 @@ class Extractor {
     auto report = parse::ParseAggregateXml(bytes, options_.aggregate);
     if (!report) return Reject(origin, report.error(), bytes);
     FoundReport found{origin, std::move(report).value(), {}, 0};
-    if (options_.keep_raw_xml) {
+    if (options_.keep_raw_xml &&
+        !(options_.already_stored && options_.already_stored(found.aggregate))) {
       // Deflate fails only without memory; the report is stored without its XML then.
       if (auto packed = archive::Gzip(bytes)) {
         found.raw_xml_gzip = std::move(packed).value();

@@ -103,6 +103,10 @@ struct ExtractOptions {
   // Keep each aggregate report's XML, compressed, in FoundReport::raw_xml_gzip (import and
   // fetch store it; parse does not need the copy).
   bool keep_raw_xml = false;
+  // With keep_raw_xml: asked, by the worker that parsed an aggregate report, whether the store
+  // already has it (store::ReportStore::AggregateStoredCheck); a duplicate's XML is not
+  // compressed (the store drops the report). Empty: every report's XML is compressed.
+  std::function<bool(const model::AggregateReport&)> already_stored;
   // The paths named on the command line (InputList::named): ExtractInput reads them through a
   // symbolic link or from a pipe; every other path was found in a folder and must be a regular
   // file, not a link (base/files.h, PathOrigin).

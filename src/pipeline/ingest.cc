@@ -165,6 +165,8 @@ Ingest::Ingest(store::ReportStore& st, const IngestOptions& options, IngestObser
     : store_(st), options_(options), observer_(observer) {
   options_.extract.keep_raw_xml = true;   // the store keeps each report's XML (dashboard, export)
   options_.extract.keep_rejected = true;  // and each rejected item's first bytes
+  // A report the store already has is not stored again: its XML is not compressed either.
+  options_.extract.already_stored = st.AggregateStoredCheck();
   gate_ = std::make_unique<ParseGate>(options_.extract.limits().max_batch_bytes);
   options_.extract.gate = gate_.get();
 }

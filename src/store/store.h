@@ -197,6 +197,12 @@ class ReportStore {
   // lets import skip enriching duplicates.
   virtual Result<std::vector<bool>> AggregatesStored(
       const std::vector<const model::AggregateReport*>& reports);
+  // The same question for one report, asked from any thread while this store writes (a
+  // connection of its own; it sees what was committed): lets the workers that extract reports
+  // skip compressing the XML of a duplicate. Empty when the back end has no such check; a check
+  // that fails says "not stored".
+  using StoredCheck = std::function<bool(const model::AggregateReport&)>;
+  virtual StoredCheck AggregateStoredCheck() { return {}; }
 
   // Enrichment. The default implementations say the back end has no such support.
   // The cached answers for these addresses that expire after `now`.

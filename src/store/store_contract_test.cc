@@ -559,6 +559,38 @@ TEST_P(StoreContract, AggregatesStoredTellsDuplicatesInAdvance) {
   EXPECT_EQ(*known, (std::vector<bool>{true, false}));
 }
 
+// The workers' check (any thread, a connection of its own) sees what the store committed, and
+// extraction then skips compressing the XML of a report already stored.
+TEST_P(StoreContract, StoredCheckSkipsCompressingDuplicates) {
+  auto st = OpenFresh();
+  const auto check = st->AggregateStoredCheck();
+  if (GetParam().name != "sqlite") {
+    EXPECT_FALSE(check) << "only the SQLite back end has a stored check";
+    return;
+  }
+  ASSERT_TRUE(check);
+  const std::string path = TestData("real/parsedmarc-samples/aggregate/empty_reason.xml");
+  pipeline::ExtractOptions options;
+  options.keep_raw_xml = true;
+  options.already_stored = check;
+  auto before = pipeline::ExtractReports(ReadFile(path), path, options);
+  ASSERT_EQ(before.reports.size(), 1u);
+  EXPECT_FALSE(before.reports[0].raw_xml_gzip.empty());
+  EXPECT_GT(before.reports[0].raw_xml_size, 0u);
+  Batch batch;
+  batch.aggregates.push_back({"test", &before.reports[0].aggregate});
+  ASSERT_TRUE(st->Store(batch));
+  bool seen_elsewhere = false;
+  std::thread([&] { seen_elsewhere = check(before.reports[0].aggregate); }).join();
+  EXPECT_TRUE(seen_elsewhere);
+  auto again = pipeline::ExtractReports(ReadFile(path), path, options);
+  ASSERT_EQ(again.reports.size(), 1u);
+  EXPECT_TRUE(again.reports[0].raw_xml_gzip.empty());
+  EXPECT_EQ(again.reports[0].raw_xml_size, 0u);
+  const auto other = Samples({"extract_report/nice-input.xml"});
+  EXPECT_FALSE(check(other[0]));
+}
+
 TEST_P(StoreContract, IpInfoCacheKeepsAnswersUntilTheyExpire) {
   auto st = OpenFresh();
   IpInfoRow a{"192.0.2.1", "name",    "mail.example.com", "example.com", "US",

@@ -287,19 +287,31 @@ Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
   return Rows(r);
 }
 
-Result<std::int64_t> Connection::CopyIn(std::string_view copy_sql, std::string_view data) {
+Result<bool> Connection::StartCopy(std::string_view copy_sql, int expected_status) {
   const std::string s(copy_sql);
   pg_result* r = PQexec(conn_, s.c_str());
-  if (!r || PQresultStatus(r) != PGRES_COPY_IN) return Fail(copy_sql, r);
+  if (!r || static_cast<int>(PQresultStatus(r)) != expected_status) return Fail(copy_sql, r);
   PQclear(r);
+  return true;
+}
+
+Result<bool> Connection::PutCopyData(std::string_view copy_sql, std::string_view data) {
   for (std::size_t off = 0; off < data.size(); off += kCopyChunk) {
     const std::size_t n = std::min(kCopyChunk, data.size() - off);
     if (PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) != 1) {
       return Fail(copy_sql, nullptr);
     }
   }
+  return true;
+}
+
+Result<std::int64_t> Connection::EndCopyIn(std::string_view copy_sql) {
   if (PQputCopyEnd(conn_, nullptr) != 1) return Fail(copy_sql, nullptr);
-  r = PQgetResult(conn_);
+  return CopyResult(copy_sql);
+}
+
+Result<std::int64_t> Connection::CopyResult(std::string_view copy_sql) {
+  pg_result* r = PQgetResult(conn_);
   if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
     Error e = Fail(copy_sql, r);
     while (pg_result* rest = PQgetResult(conn_)) PQclear(rest);
@@ -308,43 +320,29 @@ Result<std::int64_t> Connection::CopyIn(std::string_view copy_sql, std::string_v
   Rows done(r);
   while (pg_result* rest = PQgetResult(conn_)) PQclear(rest);
   return done.Affected();
+}
+
+Result<std::int64_t> Connection::CopyIn(std::string_view copy_sql, std::string_view data) {
+  DMARC_TRY(StartCopy(copy_sql, PGRES_COPY_IN));
+  DMARC_TRY(PutCopyData(copy_sql, data));
+  return EndCopyIn(copy_sql);
 }
 
 Result<std::int64_t> Connection::CopyIn(std::string_view copy_sql,
                                         const std::function<bool(std::string& buf)>& more) {
-  const std::string s(copy_sql);
-  pg_result* r = PQexec(conn_, s.c_str());
-  if (!r || PQresultStatus(r) != PGRES_COPY_IN) return Fail(copy_sql, r);
-  PQclear(r);
+  DMARC_TRY(StartCopy(copy_sql, PGRES_COPY_IN));
   std::string buf;
   for (bool again = true; again;) {
     buf.clear();
     again = more(buf);
-    for (std::size_t off = 0; off < buf.size(); off += kCopyChunk) {
-      const std::size_t n = std::min(kCopyChunk, buf.size() - off);
-      if (PQputCopyData(conn_, buf.data() + off, static_cast<int>(n)) != 1) {
-        return Fail(copy_sql, nullptr);
-      }
-    }
+    DMARC_TRY(PutCopyData(copy_sql, buf));
   }
-  if (PQputCopyEnd(conn_, nullptr) != 1) return Fail(copy_sql, nullptr);
-  r = PQgetResult(conn_);
-  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-    Error e = Fail(copy_sql, r);
-    while (pg_result* rest = PQgetResult(conn_)) PQclear(rest);
-    return e;
-  }
-  Rows done(r);
-  while (pg_result* rest = PQgetResult(conn_)) PQclear(rest);
-  return done.Affected();
+  return EndCopyIn(copy_sql);
 }
 
 Result<std::int64_t> Connection::CopyOut(std::string_view copy_sql,
                                          const std::function<void(std::string_view)>& on_row) {
-  const std::string s(copy_sql);
-  pg_result* r = PQexec(conn_, s.c_str());
-  if (!r || PQresultStatus(r) != PGRES_COPY_OUT) return Fail(copy_sql, r);
-  PQclear(r);
+  DMARC_TRY(StartCopy(copy_sql, PGRES_COPY_OUT));
   std::int64_t rows = 0;
   for (;;) {
     char* buf = nullptr;
@@ -357,14 +355,7 @@ Result<std::int64_t> Connection::CopyOut(std::string_view copy_sql,
     PQfreemem(buf);
     ++rows;
   }
-  r = PQgetResult(conn_);
-  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-    Error e = Fail(copy_sql, r);
-    while (pg_result* rest = PQgetResult(conn_)) PQclear(rest);
-    return e;
-  }
-  PQclear(r);
-  while (pg_result* rest = PQgetResult(conn_)) PQclear(rest);
+  DMARC_TRY(CopyResult(copy_sql));
   return rows;
 }
 

@@ -134,6 +134,15 @@ class Connection {
 
  private:
   Error Fail(std::string_view what, pg_result* r);
+  // The pieces of CopyIn and CopyOut. Starts a COPY: the server answers expected_status
+  // (PGRES_COPY_IN or PGRES_COPY_OUT).
+  Result<bool> StartCopy(std::string_view copy_sql, int expected_status);
+  // Sends data to COPY FROM STDIN in chunks of kCopyChunk.
+  Result<bool> PutCopyData(std::string_view copy_sql, std::string_view data);
+  // Ends COPY FROM STDIN; the rows copied.
+  Result<std::int64_t> EndCopyIn(std::string_view copy_sql);
+  // Takes the result of an ended COPY, draining what follows; the rows it affected.
+  Result<std::int64_t> CopyResult(std::string_view copy_sql);
   pg_conn* conn_ = nullptr;
   std::string conninfo_;
   std::string label_;

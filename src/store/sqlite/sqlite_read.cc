@@ -2,6 +2,7 @@
 // the rejections, and which reports are stored already. Each runs in one read transaction, so it
 // sees one snapshot while a writer commits.
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -433,22 +434,55 @@ Result<std::vector<RejectedInput>> SqliteStore::Rejections() {
   return out;
 }
 
+namespace {
+
+constexpr std::string_view kSelectStored =
+    "SELECT 1 FROM aggregate_reports WHERE org_name = ?1 AND report_id = ?2 AND domain = ?3"
+    " AND begin_ts = ?4 AND end_ts = ?5";
+
+void BindIdentity(Statement& s, const model::AggregateReport& r) {
+  const auto& m = r.report_metadata;
+  s.Bind(1, m.org_name)
+      .Bind(2, m.report_id)
+      .Bind(3, r.policy_published.domain)
+      .Bind(4, m.begin)
+      .Bind(5, m.end);
+}
+
+}  // namespace
+
+ReportStore::StoredCheck SqliteStore::AggregateStoredCheck() {
+  // Its own connection (WAL: it reads what was committed while this one writes), one thread at
+  // a time. A store only in memory has nothing another connection could see.
+  struct Check {
+    std::mutex mu;
+    Database db;
+    Statement select;  // finalised before db is closed
+  };
+  if (path_.empty() || path_ == ":memory:" || path_.starts_with("file:")) return {};
+  auto check = std::make_shared<Check>();
+  if (!check->db.Open(path_, options_.busy_timeout_ms)) return {};
+  auto s = check->db.Prepare(kSelectStored);
+  if (!s) return {};
+  check->select = std::move(s).value();
+  return [check](const model::AggregateReport& r) {
+    const std::lock_guard lock(check->mu);
+    BindIdentity(check->select, r);
+    auto row = check->select.Step();
+    check->select.Reset();
+    return row && *row;
+  };
+}
+
 Result<std::vector<bool>> SqliteStore::AggregatesStored(
     const std::vector<const model::AggregateReport*>& reports) {
-  auto s = db_.Prepare(
-      "SELECT 1 FROM aggregate_reports WHERE org_name = ?1 AND report_id = ?2 AND domain = ?3"
-      " AND begin_ts = ?4 AND end_ts = ?5");
+  auto s = db_.Prepare(kSelectStored);
   if (!s) return MakeError(s.error());
   std::vector<bool> out;
   out.reserve(reports.size());
   DMARC_TRY(db_.Exec("BEGIN"));
   for (const auto* r : reports) {
-    const auto& m = r->report_metadata;
-    s->Bind(1, m.org_name)
-        .Bind(2, m.report_id)
-        .Bind(3, r->policy_published.domain)
-        .Bind(4, m.begin)
-        .Bind(5, m.end);
+    BindIdentity(*s, *r);
     auto row = s->Step();
     s->Reset();
     if (!row) {

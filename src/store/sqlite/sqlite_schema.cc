@@ -17,17 +17,18 @@ const SqliteStore::StatementSql SqliteStore::kWriteStatements[] = {
      "INSERT INTO aggregate_reports (org_name, org_email, org_extra_contact_info, report_id,"
      " begin_ts, end_ts, domain, xml_schema, xml_namespace, generator,"
      " timespan_requires_normalization, original_timespan_seconds, errors, adkim, aspf, p,"
-     " sp, pct, fo, np, testing, discovery_method, origin, imported_at)"
+     " sp, pct, fo, np, testing, discovery_method, origin, imported_at, first_record,"
+     " record_count)"
      " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
-     "?22,?23,?24) ON CONFLICT DO NOTHING"},
+     "?22,?23,?24,?25,?26) ON CONFLICT DO NOTHING"},
     {&SqliteStore::insert_record_,
      "INSERT INTO aggregate_records (report, domain, day, interval_begin, interval_end,"
      " normalized_timespan, source_ip, source_country, source_reverse_dns,"
      " source_base_domain, source_name, source_type, source_asn, source_as_name,"
      " source_as_domain, count, spf_aligned, dkim_aligned, dmarc_aligned, disposition,"
-     " policy_dkim, policy_spf, header_from, envelope_from, envelope_to, source_enriched_at)"
-     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
-     "?22,?23,?24,?25,?26)"},
+     " policy_dkim, policy_spf, header_from, envelope_from, envelope_to, source_enriched_at,"
+     " id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
+     "?21,?22,?23,?24,?25,?26,?27)"},
     {&SqliteStore::insert_dkim_,
      "INSERT INTO aggregate_dkim (record, position, domain, selector, result, human_result)"
      " VALUES (?1,?2,?3,?4,?5,?6)"},
@@ -74,8 +75,7 @@ const SqliteStore::StatementSql SqliteStore::kWriteStatements[] = {
     {&SqliteStore::insert_source_ip_,
      "INSERT INTO source_ips (ip) VALUES (?1) ON CONFLICT DO NOTHING"},
     {&SqliteStore::select_source_ip_, "SELECT id FROM source_ips WHERE ip = ?1"},
-    {&SqliteStore::set_record_range_,
-     "UPDATE aggregate_reports SET first_record = ?2, record_count = ?3 WHERE id = ?1"},
+    {&SqliteStore::select_next_record_, "SELECT coalesce(max(id), 0) + 1 FROM aggregate_records"},
     {&SqliteStore::insert_blob_,
      // An item first kept with fewer bytes (its input's budget was spent) gets the longer copy.
      "INSERT INTO rejected_blobs (sha256, size, raw) VALUES (?1,?2,?3) ON CONFLICT (sha256) DO"

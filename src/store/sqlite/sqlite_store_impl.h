@@ -54,6 +54,7 @@ class SqliteStore final : public ReportStore {
   Result<std::vector<RejectedInput>> Rejections() override;
   Result<std::vector<bool>> AggregatesStored(
       const std::vector<const model::AggregateReport*>& reports) override;
+  StoredCheck AggregateStoredCheck() override;
   Result<std::vector<IpInfoRow>> GetIpInfo(const std::vector<std::string>& ips,
                                            std::int64_t now) override;
   Result<bool> PutIpInfo(const std::vector<IpInfoRow>& rows) override;
@@ -91,13 +92,12 @@ class SqliteStore final : public ReportStore {
   Result<bool> StoreAggregate(const Batch& batch, const StoredAggregate& item, std::int64_t now,
                               BatchRollups& rollups, BatchResult& result);
   // One record of the report row report_row, with its DKIM, SPF and override rows.
-  Result<std::int64_t> StoreRecord(const Batch& batch, const model::Record& rec,
-                                   std::string_view domain, std::int64_t day,
-                                   std::int64_t report_row);
+  Result<bool> StoreRecord(const Batch& batch, const model::Record& rec, std::string_view domain,
+                           std::int64_t day, std::int64_t report_row, std::int64_t record_row);
   Result<bool> StoreDailyRollups(const BatchRollups& rollups);
   Result<bool> StoreSourceRollups(const BatchRollups& rollups);
   // The number of a source IP in source_ips, interned on first sight.
-  Result<std::int64_t> SourceIpId(const std::string& ip);
+  Result<std::int64_t> SourceIpId(std::string_view ip);
   Result<bool> StoreRejections(const Batch& batch, BatchResult& result);
   Result<bool> StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result);
   Result<bool> StoreSmtpTls(const Batch& batch, std::int64_t now, BatchResult& result);
@@ -149,12 +149,15 @@ class SqliteStore final : public ReportStore {
   Statement insert_report_, insert_record_, insert_dkim_, insert_spf_, insert_override_,
       upsert_daily_messages_, upsert_daily_sources_, upsert_daily_results_, insert_source_ip_,
       select_source_ip_, insert_report_totals_, upsert_source_totals_, upsert_ip_totals_,
-      set_record_range_, insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_,
+      select_next_record_, insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_,
       insert_tls_policy_, insert_tls_detail_, insert_raw_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
   std::unordered_map<std::string, std::int64_t> pending_ip_ids_;
+  // The id the next aggregate record gets: records are numbered by the writer (the largest id
+  // plus one, as SQLite would), so a report row is inserted with its record range at once.
+  std::int64_t next_record_ = 1;
   std::shared_ptr<IntegrityMonitor> integrity_;  // from the first Health()
 };
 

@@ -40,8 +40,9 @@ struct BatchRollups {
     std::int64_t records = 0, messages = 0;
   };
 
-  // Adds one stored record of the policy domain `domain` on `day`.
-  void Add(std::int64_t day, const std::string& domain, const model::Record& rec) {
+  // Adds one stored record of the policy domain `domain` on `day`. The keys view the batch's
+  // strings (no copy per record): the rollups live only while the batch is stored.
+  void Add(std::int64_t day, std::string_view domain, const model::Record& rec) {
     const auto count = static_cast<std::int64_t>(rec.count);
     const auto& ev = rec.policy_evaluated;
     Totals& t = daily[{day, domain, rec.identifiers.header_from, ev.disposition}];
@@ -60,9 +61,11 @@ struct BatchRollups {
     rt.messages += count;
   }
 
-  std::map<std::tuple<std::int64_t, std::string, std::string, std::string>, Totals> daily;
-  std::map<std::tuple<std::int64_t, std::string, std::string>, SourceTotals> sources;
-  std::map<std::tuple<std::int64_t, std::string, std::string, std::string, bool, bool, bool>,
+  std::map<std::tuple<std::int64_t, std::string_view, std::string_view, std::string_view>, Totals>
+      daily;
+  std::map<std::tuple<std::int64_t, std::string_view, std::string_view>, SourceTotals> sources;
+  std::map<std::tuple<std::int64_t, std::string_view, std::string_view, std::string_view, bool,
+                      bool, bool>,
            ResultTotals>
       results;
 };
@@ -70,7 +73,7 @@ struct BatchRollups {
 namespace {
 
 void BindAggregateReport(Statement& s, const StoredAggregate& item, const std::string& errors,
-                         std::int64_t now) {
+                         std::int64_t now, std::int64_t first_record) {
   const model::AggregateReport& r = *item.report;
   const auto& m = r.report_metadata;
   const auto& p = r.policy_published;
@@ -97,7 +100,10 @@ void BindAggregateReport(Statement& s, const StoredAggregate& item, const std::s
       .Bind(21, p.testing)
       .Bind(22, p.discovery_method)
       .Bind(23, item.origin)
-      .Bind(24, now);
+      .Bind(24, now)
+      .Bind(26, static_cast<std::int64_t>(r.records.size()));
+  // first_record stays NULL for a report without records.
+  if (!r.records.empty()) s.Bind(25, first_record);
 }
 
 void BindRecord(Statement& s, const model::Record& rec, std::string_view domain, std::int64_t day,
@@ -150,6 +156,9 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   BatchResult result;
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   BatchRollups rollups;
+  DMARC_TRY(select_next_record_.Step());
+  next_record_ = select_next_record_.Int(0);
+  select_next_record_.Reset();
   for (const auto& item : batch.aggregates) {
     DMARC_TRY(StoreAggregate(batch, item, now, rollups, result));
   }
@@ -167,7 +176,7 @@ Result<bool> SqliteStore::StoreAggregate(const Batch& batch, const StoredAggrega
   const model::AggregateReport& r = *item.report;
   const std::string& domain = r.policy_published.domain;
   const std::string errors = nlohmann::json(r.report_metadata.errors).dump();
-  BindAggregateReport(insert_report_, item, errors, now);
+  BindAggregateReport(insert_report_, item, errors, now, next_record_);
   DMARC_TRY(insert_report_.Run());
   if (db_.Changes() == 0) {
     ++result.duplicate_reports;
@@ -175,13 +184,10 @@ Result<bool> SqliteStore::StoreAggregate(const Batch& batch, const StoredAggrega
   }
   ++result.new_reports;
   const std::int64_t report_row = db_.LastInsertId();
-  std::int64_t first_record = 0;
   std::int64_t report_messages = 0, report_pass = 0;
   for (const auto& rec : r.records) {
     const std::int64_t day = FloorDay(rec.interval_begin);
-    std::int64_t record_row = 0;
-    DMARC_TRY_ASSIGN(record_row, StoreRecord(batch, rec, domain, day, report_row));
-    if (first_record == 0) first_record = record_row;
+    DMARC_TRY(StoreRecord(batch, rec, domain, day, report_row, next_record_++));
     ++result.new_records;
     rollups.Add(day, domain, rec);
     const auto count = static_cast<std::int64_t>(rec.count);
@@ -196,23 +202,17 @@ Result<bool> SqliteStore::StoreAggregate(const Batch& batch, const StoredAggrega
         .BindBlob(3, item.raw_xml_gzip);
     DMARC_TRY(insert_raw_.Run());
   }
-  if (!r.records.empty()) {
-    set_record_range_.Bind(1, report_row)
-        .Bind(2, first_record)
-        .Bind(3, static_cast<std::int64_t>(r.records.size()));
-    DMARC_TRY(set_record_range_.Run());
-  }
   return true;
 }
 
-Result<std::int64_t> SqliteStore::StoreRecord(const Batch& batch, const model::Record& rec,
-                                              std::string_view domain, std::int64_t day,
-                                              std::int64_t report_row) {
+Result<bool> SqliteStore::StoreRecord(const Batch& batch, const model::Record& rec,
+                                      std::string_view domain, std::int64_t day,
+                                      std::int64_t report_row, std::int64_t record_row) {
   BindRecord(insert_record_, rec, domain, day, report_row);
   // Left unbound (NULL) when the sources were not enriched from DNS.
   if (batch.sources_enriched_at) insert_record_.Bind(26, batch.sources_enriched_at);
+  insert_record_.Bind(27, record_row);
   DMARC_TRY(insert_record_.Run());
-  const std::int64_t record_row = db_.LastInsertId();
   std::int64_t pos = 0;
   for (const auto& d : rec.dkim) {
     insert_dkim_.Bind(1, record_row)
@@ -238,7 +238,7 @@ Result<std::int64_t> SqliteStore::StoreRecord(const Batch& batch, const model::R
     insert_override_.Bind(1, record_row).Bind(2, pos++).Bind(3, o.type).Bind(4, o.comment);
     DMARC_TRY(insert_override_.Run());
   }
-  return record_row;
+  return true;
 }
 
 Result<bool> SqliteStore::StoreDailyRollups(const BatchRollups& rollups) {
@@ -302,20 +302,21 @@ Result<bool> SqliteStore::StoreSourceRollups(const BatchRollups& rollups) {
   return true;
 }
 
-Result<std::int64_t> SqliteStore::SourceIpId(const std::string& ip) {
-  if (auto it = ip_ids_.find(ip); it != ip_ids_.end()) return it->second;
-  if (auto it = pending_ip_ids_.find(ip); it != pending_ip_ids_.end()) return it->second;
+Result<std::int64_t> SqliteStore::SourceIpId(std::string_view ip) {
+  const std::string key(ip);
+  if (auto it = ip_ids_.find(key); it != ip_ids_.end()) return it->second;
+  if (auto it = pending_ip_ids_.find(key); it != pending_ip_ids_.end()) return it->second;
   insert_source_ip_.Bind(1, ip);
   DMARC_TRY(insert_source_ip_.Run());
   select_source_ip_.Bind(1, ip);
   auto row = select_source_ip_.Step();
   if (!row || !*row) {
     select_source_ip_.Reset();
-    return MakeError("cannot number source IP " + ip);
+    return MakeError("cannot number source IP " + key);
   }
   const std::int64_t ip_id = select_source_ip_.Int(0);
   select_source_ip_.Reset();
-  pending_ip_ids_.emplace(ip, ip_id);
+  pending_ip_ids_.emplace(key, ip_id);
   return ip_id;
 }
 
