@@ -503,8 +503,7 @@ int RunParse(const ParseCommandOptions& options) {
         return ProcessInput(pipeline::ExtractInput(inputs.files[i], extract), enricher.get(),
                             options);
       },
-      [&](std::size_t, Processed&& p) { output.Add(std::move(p)); }, HeldBytes,
-      kHeldOutputBytes);
+      [&](std::size_t, Processed&& p) { output.Add(std::move(p)); }, HeldBytes, kHeldOutputBytes);
 
   output.WriteTail();
   if (output.spool_failed) {
