@@ -54,8 +54,16 @@ opts=()
 has() { grep -q -- "$1" <<<"$help"; }
 for o in --max-report-bytes --max-input-bytes; do has "$o" && opts+=("$o" 2000000000); done
 for o in --max-records --max-xml-elements; do has "$o " && opts+=("$o" 1000000000); done
+# --stream-bytes goes to each command whose --help lists it (parse streams; import may not yet).
+parse_opts=("${opts[@]}")
+import_opts=("${opts[@]}")
 streaming=0
-if has --stream-bytes; then opts+=(--stream-bytes "${STREAM_BYTES:-8388608}"); streaming=1; fi
+import_streaming=0
+if has --stream-bytes; then parse_opts+=(--stream-bytes "${STREAM_BYTES:-8388608}"); streaming=1; fi
+if grep -q -- --stream-bytes <<<"$("$bin" import --help)"; then
+  import_opts+=(--stream-bytes "${STREAM_BYTES:-8388608}")
+  import_streaming=1
+fi
 
 # gen_once NAME ARGS...: runs the generator into $work/NAME unless its summary is there.
 gen_once() {
@@ -89,7 +97,8 @@ for c in big h100 mixed among; do echo "   $c: $(cat "$work/$c.summary")"; done
 echo "== machine: $cores cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo)," \
      "$(. /etc/os-release && echo "$PRETTY_NAME"), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== binary: $bin ($([ $streaming -eq 1 ] && echo "streaming: --stream-bytes ${STREAM_BYTES:-8388608}" || echo "no --stream-bytes: whole-document path"))"
-echo "   options: ${opts[*]}"
+echo "   parse options: ${parse_opts[*]}"
+echo "   import options: ${import_opts[*]}"
 
 fails=0
 verdict() {  # verdict NAME VALUE OP LIMIT UNIT
@@ -133,16 +142,16 @@ run() {
 }
 
 # run_parse KEY MB RECORDS ARGS... and run_import (into a new store) KEY MB RECORDS ARGS...
-run_parse() { run "$1" "$2" "$3" 900 "$bin" parse -q --no-enrich -o /dev/null "${opts[@]}" "${@:4}"; }
+run_parse() { run "$1" "$2" "$3" 900 "$bin" parse -q --no-enrich -o /dev/null "${parse_opts[@]}" "${@:4}"; }
 run_import() {
   rm -f "$work/store.db" "$work/store.db"-*
-  run "$1" "$2" "$3" "${IMPORT_TIMEOUT:-300}" "$bin" import -q --offline --db "$work/store.db" "${opts[@]}" "${@:4}"
+  run "$1" "$2" "$3" "${IMPORT_TIMEOUT:-300}" "$bin" import -q --offline --db "$work/store.db" "${import_opts[@]}" "${@:4}"
 }
 
 # Runs that would hold a whole report in memory are skipped when it might not fit (the
 # whole-document path takes ~10 × the XML; the machine is shared).
 avail_mb=$(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
-fits() { [ $streaming -eq 1 ] || [ $(($1 * 10)) -lt $((avail_mb - 2000)) ]; }
+fits() { [ "${2:-$streaming}" -eq 1 ] || [ $(($1 * 10)) -lt $((avail_mb - 2000)) ]; }
 skip() {
   RSS[$1]=-; MBS[$1]=-; CPUMBS[$1]=-; SECS[$1]=-
   printf '   %-28s skipped: ~10 × %s MB of XML > %s MB available - 2 GB\n' "$1" "$big_mb" "$avail_mb"
@@ -160,7 +169,7 @@ for j in 1 2; do run_parse "parse mixed -j$j" "$(xml_mb mixed)" "$(records mixed
 for j in 1 2; do run_parse "parse 100MB+2000 -j$j" "$(xml_mb among)" "$(records among)" -j $j "$work/among"; done
 
 echo "== import: $bin import -q --offline --db NEW.db OPTIONS [-j N] INPUT (SQLite, a new store each)"
-if fits "$big_mb"; then run_import "import ${big_mb}MB report.xml.gz" "$(xml_mb big)" "$(records big)" -j 1 "$work/big/report.xml.gz"
+if fits "$big_mb" "$import_streaming"; then run_import "import ${big_mb}MB report.xml.gz" "$(xml_mb big)" "$(records big)" -j 1 "$work/big/report.xml.gz"
 else skip "import ${big_mb}MB report.xml.gz"; fi
 run_import "import 100MB report.xml.gz" "$(xml_mb h100)" "$(records h100)" -j 1 "$work/h100/report.xml.gz"
 run_import "import two 100MB -j2" 200 "$(($(records h100) * 2))" -j 2 "$work/two"
