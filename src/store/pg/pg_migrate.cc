@@ -126,25 +126,7 @@ Result<bool> PgStore::CopySmtpTlsPage(std::int64_t& after, std::size_t limit, Co
   for (std::size_t i = 0; i < policy_ids.size(); ++i) {
     policy_of[policy_ids[i]] = &out.smtp_tls[where[i].first].report.policies[where[i].second];
   }
-  auto details = conn_.Query(
-      "SELECT policy, result_type, failed_session_count, sending_mta_ip, receiving_ip,"
-      " receiving_mx_hostname, receiving_mx_helo, additional_info_uri, failure_reason_code"
-      " FROM smtp_tls_failure_details WHERE policy = ANY($1::bigint[]) ORDER BY policy, position",
-      Params().AddArray(policy_ids));
-  if (!details) return std::move(details).error_value();
-  for (int i = 0; i < details->size(); ++i) {
-    model::SmtpTlsFailureDetails d;
-    d.result_type = details->Text(i, 1);
-    d.failed_session_count = static_cast<std::uint64_t>(details->Int(i, 2));
-    d.sending_mta_ip = details->OptText(i, 3);
-    d.receiving_ip = details->OptText(i, 4);
-    d.receiving_mx_hostname = details->OptText(i, 5);
-    d.receiving_mx_helo = details->OptText(i, 6);
-    d.additional_info_uri = details->OptText(i, 7);
-    d.failure_reason_code = details->OptText(i, 8);
-    policy_of.at(details->Int(i, 0))->failure_details.push_back(std::move(d));
-  }
-  return true;
+  return ReadSmtpTlsFailureDetails(conn_, policy_ids, policy_of);
 }
 
 Result<bool> PgStore::CopyRejectionPage(std::int64_t& after, std::size_t limit, CopyBatch& out) {

@@ -148,6 +148,30 @@ std::vector<std::string> JsonStrings(const std::optional<std::string>& text) {
   return out;
 }
 
+Result<bool> ReadSmtpTlsFailureDetails(
+    Connection& conn, const std::vector<std::int64_t>& policy_ids,
+    const std::unordered_map<std::int64_t, model::SmtpTlsPolicy*>& policy_of) {
+  auto details = conn.Query(
+      "SELECT policy, result_type, failed_session_count, sending_mta_ip, receiving_ip,"
+      " receiving_mx_hostname, receiving_mx_helo, additional_info_uri, failure_reason_code"
+      " FROM smtp_tls_failure_details WHERE policy = ANY($1::bigint[]) ORDER BY policy, position",
+      Params().AddArray(policy_ids));
+  if (!details) return std::move(details).error_value();
+  for (int i = 0; i < details->size(); ++i) {
+    model::SmtpTlsFailureDetails d;
+    d.result_type = details->Text(i, 1);
+    d.failed_session_count = static_cast<std::uint64_t>(details->Int(i, 2));
+    d.sending_mta_ip = details->OptText(i, 3);
+    d.receiving_ip = details->OptText(i, 4);
+    d.receiving_mx_hostname = details->OptText(i, 5);
+    d.receiving_mx_helo = details->OptText(i, 6);
+    d.additional_info_uri = details->OptText(i, 7);
+    d.failure_reason_code = details->OptText(i, 8);
+    policy_of.at(details->Int(i, 0))->failure_details.push_back(std::move(d));
+  }
+  return true;
+}
+
 // ---- Aggregate export ----
 
 const char* const kReportColumns =
@@ -470,36 +494,13 @@ Result<bool> ReadSmtpTlsPolicies(Connection& conn, SmtpTlsBatch& batch) {
   return true;
 }
 
-// Adds the failure details of the batch's policies, in stored order.
-Result<bool> ReadSmtpTlsFailureDetails(Connection& conn, SmtpTlsBatch& batch) {
-  if (batch.policy_ids.empty()) return true;
-  auto details = conn.Query(
-      "SELECT policy, result_type, failed_session_count, sending_mta_ip, receiving_ip,"
-      " receiving_mx_hostname, receiving_mx_helo, additional_info_uri,"
-      " failure_reason_code FROM smtp_tls_failure_details"
-      " WHERE policy = ANY($1::bigint[]) ORDER BY policy, position",
-      Params().AddArray(batch.policy_ids));
-  if (!details) return std::move(details).error_value();
-  for (int i = 0; i < details->size(); ++i) {
-    model::SmtpTlsFailureDetails d;
-    d.result_type = details->Text(i, 1);
-    d.failed_session_count = static_cast<std::uint64_t>(details->Int(i, 2));
-    d.sending_mta_ip = details->OptText(i, 3);
-    d.receiving_ip = details->OptText(i, 4);
-    d.receiving_mx_hostname = details->OptText(i, 5);
-    d.receiving_mx_helo = details->OptText(i, 6);
-    d.additional_info_uri = details->OptText(i, 7);
-    d.failure_reason_code = details->OptText(i, 8);
-    batch.policy_of.at(details->Int(i, 0))->failure_details.push_back(std::move(d));
-  }
-  return true;
-}
-
 // The whole reports of the rows of QuerySmtpTlsReports: with their policies and failure details.
 Result<SmtpTlsBatch> ReadSmtpTlsBatch(Connection& conn, const Rows& reports) {
   SmtpTlsBatch batch = ReadSmtpTlsReports(reports);
   DMARC_TRY(ReadSmtpTlsPolicies(conn, batch));
-  DMARC_TRY(ReadSmtpTlsFailureDetails(conn, batch));
+  if (!batch.policy_ids.empty()) {
+    DMARC_TRY(ReadSmtpTlsFailureDetails(conn, batch.policy_ids, batch.policy_of));
+  }
   return batch;
 }
 
