@@ -55,6 +55,11 @@ void AddLimitOptions(CLI::App& cmd, dmarc::Limits& limits, bool batches) {
                  "Most XML tags in one report (streamed: in one record, and outside records)")
       ->capture_default_str()
       ->group("Limits");
+  cmd.add_option("--stream-bytes", limits.stream_bytes,
+                 "Aggregate reports larger than this (decompressed XML, bytes) are parsed as a "
+                 "stream, in flat memory; 0: every report is parsed whole")
+      ->capture_default_str()
+      ->group("Limits");
   cmd.add_option("--max-record-bytes", limits.max_record_bytes,
                  "Bytes of one <record> of a streamed aggregate report (larger: skipped, "
                  "noted), and of everything outside its records (larger: rejected)")

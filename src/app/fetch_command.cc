@@ -237,6 +237,7 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   if (enrich_failed) return 2;
   pipeline::IngestOptions ingest_options;
   ingest_options.extract.aggregate.limits = options.limits;
+  ingest_options.extract.stream_bytes = options.limits.stream_bytes;
   ingest_options.extract.keep_sample = config.failure.keep_sample;
   ingest_options.jobs = jobs;
   ingest_options.enricher = enricher.get();

@@ -81,6 +81,7 @@ int RunImport(const ImportCommandOptions& options) {
 
   pipeline::IngestOptions ingest_options;
   ingest_options.extract.aggregate.limits = options.limits;
+  ingest_options.extract.stream_bytes = options.limits.stream_bytes;
   ingest_options.extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
   ingest_options.extract.keep_sample = options.keep_sample;
   ingest_options.extract.named_inputs = inputs.named;

@@ -13,6 +13,7 @@
 
 #include "app/cli.h"
 #include "app/enrichment.h"
+#include "base/spool.h"
 #include "base/text.h"
 #include "pipeline/enrich_batch.h"
 #include "pipeline/extract.h"
@@ -37,69 +38,6 @@ struct FileCloser {
   void operator()(FILE* f) const {
     if (f && f != stdout) std::fclose(f);
   }
-};
-
-// Holds output until it can be written (one JSON array's fragments until the aggregate array is
-// written, a streamed report's records until its header is known): in memory up to a few MiB,
-// then in an unnamed temporary file, so memory does not grow with the input.
-class Spool {
- public:
-  Spool() = default;
-  Spool(const Spool&) = delete;
-  Spool& operator=(const Spool&) = delete;
-  ~Spool() {
-    if (file_) std::fclose(file_);
-  }
-  bool Add(std::string_view text) {
-    if (text.empty()) return true;
-    if (!file_ && buffer_.size() + text.size() <= kMemoryBytes) {
-      buffer_ += text;
-      return true;
-    }
-    if (!file_) {
-      file_ = std::tmpfile();
-      if (!file_) return false;
-      if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) return false;
-      buffer_.clear();
-      buffer_.shrink_to_fit();
-    }
-    return std::fwrite(text.data(), 1, text.size(), file_) == text.size();
-  }
-  // Reading back, from the start: Rewind once, then Read until it returns less than asked.
-  bool Rewind() {
-    read_at_ = 0;
-    return !file_ || (std::fflush(file_) == 0 && std::fseek(file_, 0, SEEK_SET) == 0);
-  }
-  std::size_t Read(char* to, std::size_t n) {
-    if (file_) return std::fread(to, 1, n, file_);
-    n = std::min(n, buffer_.size() - read_at_);
-    std::memcpy(to, buffer_.data() + read_at_, n);
-    read_at_ += n;
-    return n;
-  }
-  bool ReadFailed() const { return file_ && std::ferror(file_); }
-  // Bytes held in memory (not yet moved to the temporary file).
-  std::size_t MemoryBytes() const { return buffer_.size(); }
-  // Copies n bytes (all that is left: SIZE_MAX) to `out`; with skip_first, the first byte is
-  // dropped (the first fragment's leading ",").
-  bool CopyTo(FILE* out, bool skip_first = false, std::size_t n = SIZE_MAX) {
-    char chunk[1 << 16];
-    while (n > 0) {
-      const std::size_t got = Read(chunk, std::min(n, sizeof chunk));
-      if (got == 0) break;
-      n -= std::min(n, got);
-      const std::size_t skip = skip_first ? 1 : 0;
-      skip_first = false;
-      std::fwrite(chunk + skip, 1, got - skip, out);
-    }
-    return !ReadFailed();
-  }
-
- private:
-  static constexpr std::size_t kMemoryBytes = 8u << 20;
-  std::string buffer_;
-  std::size_t read_at_ = 0;
-  FILE* file_ = nullptr;
 };
 
 // A streamed aggregate report (pipeline::ExtractOptions::stream_sink): each batch of records is
@@ -481,7 +419,7 @@ int RunParse(const ParseCommandOptions& options) {
   extract.aggregate.timespan_threshold_hours = options.timespan_threshold_hours;
   extract.keep_sample = options.keep_sample;
   extract.named_inputs = inputs.named;
-  extract.stream_bytes = options.stream_bytes;
+  extract.stream_bytes = options.limits.stream_bytes;
   extract.stream_sink = [&](const std::string& origin) -> std::unique_ptr<parse::AggregateSink> {
     return std::make_unique<StreamedOutput>(origin, options, enricher.get());
   };
@@ -560,11 +498,6 @@ void AddParseOptions(CLI::App& cmd) {
   cmd.add_flag("--csv-raw", s.csv_raw, kCsvRawHelp);
   AddFailureSampleOption(cmd, s.keep);
   AddLimitOptions(cmd, parse.limits, /*batches=*/false);
-  cmd.add_option("--stream-bytes", parse.stream_bytes,
-                 "Aggregate reports larger than this (decompressed XML, bytes) are parsed as a "
-                 "stream, in flat memory; 0: every report is parsed whole")
-      ->capture_default_str()
-      ->group("Limits");
   AddEnrichOptions(cmd, parse.enrich, true);
 }
 

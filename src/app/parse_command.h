@@ -27,12 +27,11 @@ struct ParseCommandOptions {
   bool quiet = false;
   bool verbose = false;  // one log line per input, and every repair made
   Limits limits;
+  // limits.stream_bytes: an aggregate report whose XML is larger is parsed as a stream (records
+  // formatted batch by batch and spooled) instead of whole: the whole path holds about 8.5
+  // bytes of memory per byte of XML (a 4 MiB report: ~35 MB), the streamed one a batch of
+  // records and the spool's 8 MiB. See docs/security.md, "Memory".
   enrich::Options enrich;
-  // An aggregate report whose XML is larger than this is parsed as a stream (records formatted
-  // batch by batch and spooled) instead of whole: the whole path holds about 8.5 bytes of
-  // memory per byte of XML (a 4 MiB report: ~35 MB), the streamed one a batch of records and
-  // the spool's 8 MiB. 0: every report is parsed whole. See docs/security.md, "Memory".
-  std::size_t stream_bytes = 4u << 20;
 };
 
 // Returns the process exit status: 0 when every input parsed, 1 when any was rejected.

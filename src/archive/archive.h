@@ -111,6 +111,24 @@ class GzipInflater {
 Result<std::vector<std::string>> GunzipTo(std::string_view in, const Limits& limits,
                                           DecompressionBudget& budget, const ChunkSink& out);
 
+// Gzip compression as the bytes come: one gzip member, handed out in pieces (what Gzip makes,
+// without holding the input or the output whole).
+class GzipDeflater {
+ public:
+  GzipDeflater();
+  ~GzipDeflater();
+  GzipDeflater(const GzipDeflater&) = delete;
+  GzipDeflater& operator=(const GzipDeflater&) = delete;
+  // The next bytes; compressed output goes to `out` as it is made (an error from it is returned).
+  Status Feed(std::string_view bytes, const ChunkSink& out);
+  // The end of the member (the rest of the output and the trailer). Feed no more afterwards.
+  Status Finish(const ChunkSink& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // ForEachZipEntry with each entry's bytes streamed instead of collected: begin(name) before an
 // entry's bytes (returning false skips the entry), chunk(bytes) for each piece, end(name) after
 // its last piece. An entry refused up front (encrypted, declaring a size over a limit) goes to

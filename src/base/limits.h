@@ -32,6 +32,10 @@ struct Limits {
   // skipped and the fact recorded, like a record that cannot be read), and of everything in
   // such a report outside its records (over it, the report is rejected).
   std::size_t max_record_bytes = 1024 * 1024;
+  // Not a cap: bytes of decompressed aggregate report XML past which the report is parsed as a
+  // stream, in flat memory (its records go to the output or the store in batches while the rest
+  // is read); 0: every report is parsed whole (held in memory, bounded by the caps above).
+  std::size_t stream_bytes = 4u * 1024 * 1024;
   // <record> elements in one aggregate report.
   std::size_t max_records = 1'000'000;
   // Characters kept from one text field; longer values are truncated and the fact recorded.

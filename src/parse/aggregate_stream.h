@@ -33,6 +33,10 @@ class AggregateSink {
   // Once, after the last record: every recovery of the report (the header's and the later
   // ones), the complete report_metadata.errors.
   virtual Status OnEnd(const std::vector<std::string>& errors) = 0;
+  // Never called by the parser: the report's XML as received (after decompression, before any
+  // repair), piece by piece, from a consumer that keeps it (pipeline::ExtractOptions::
+  // keep_raw_xml). A piece comes after the parser was fed it.
+  virtual Status OnRawXml(std::string_view /*piece*/) { return Ok(); }
 };
 
 struct AggregateStreamOptions {

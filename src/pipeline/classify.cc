@@ -12,7 +12,7 @@ using collect::MailClass;
 
 MailClass Classify(const Extracted& extracted) {
   // A mail holding several kinds is filed under the first: aggregate, failure, SMTP TLS.
-  if (!extracted.reports.empty()) return MailClass::kAggregate;
+  if (!extracted.reports.empty() || extracted.streamed_reports > 0) return MailClass::kAggregate;
   if (!extracted.failures.empty()) return MailClass::kForensic;
   if (!extracted.smtp_tls.empty()) return MailClass::kSmtpTls;
   return MailClass::kInvalid;

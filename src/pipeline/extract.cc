@@ -73,6 +73,7 @@ class CountingSink : public parse::AggregateSink {
     return inner_->OnRecords(records);
   }
   Status OnEnd(const std::vector<std::string>& errors) override { return inner_->OnEnd(errors); }
+  Status OnRawXml(std::string_view piece) override { return inner_->OnRawXml(piece); }
   std::uint64_t records() const { return records_; }
   std::unique_ptr<parse::AggregateSink> Release() { return std::move(inner_); }
 
@@ -601,7 +602,9 @@ void PayloadRouter::StreamNow() {
 void PayloadRouter::Feed(std::string_view piece) {
   trace_->Add(piece);
   if (mode_ != Mode::kStreaming) return;
-  if (Status s = parser_->Feed(piece); !s) {
+  Status s = parser_->Feed(piece);
+  if (s && x_.options().keep_raw_xml) s = sink_->OnRawXml(piece);
+  if (!s) {
     error_ = s.error();
     mode_ = Mode::kFailed;
     parser_.reset();

@@ -101,7 +101,8 @@ struct ExtractOptions {
   // What failure reports keep of the reported message (failure.keep_sample).
   parse::KeepSample keep_sample = parse::KeepSample::kHeaders;
   // Keep each aggregate report's XML, compressed, in FoundReport::raw_xml_gzip (import and
-  // fetch store it; parse does not need the copy).
+  // fetch store it; parse does not need the copy); a streamed report's XML goes to its sink's
+  // OnRawXml as it is read.
   bool keep_raw_xml = false;
   // With keep_raw_xml: asked, by the worker that parsed an aggregate report, whether the store
   // already has it (store::ReportStore::AggregateStoredCheck); a duplicate's XML is not

@@ -13,6 +13,7 @@
 #include "base/files.h"
 #include "pipeline/classify.h"
 #include "pipeline/ordered_parallel.h"
+#include "pipeline/stream_store.h"
 
 namespace dmarc::pipeline {
 
@@ -45,7 +46,7 @@ class FileList : public collect::Source {
 std::size_t Weight(const InputResult& in) {
   std::size_t n = 10 * (in.extracted.failures.size() + in.extracted.smtp_tls.size());
   for (const auto& f : in.extracted.reports) n += f.aggregate.records.size();
-  return n;
+  return n + in.extracted.streamed_records;
 }
 
 // Into a store whose commits run elsewhere, the workers extracting the next batch run at a
@@ -150,6 +151,11 @@ std::size_t HeldBytes(const InputResult& input) {
   for (const auto& r : e.rejections) {
     n += r.raw.size() + r.origin.size() + r.reason.size() + r.sha256.size();
   }
+  for (const auto& s : e.streamed) {
+    if (const auto* waiting = dynamic_cast<const StoredStream*>(s.sink.get())) {
+      n += waiting->HeldBytes();
+    }
+  }
   return n;
 }
 
@@ -167,6 +173,17 @@ Ingest::Ingest(store::ReportStore& st, const IngestOptions& options, IngestObser
   options_.extract.keep_rejected = true;  // and each rejected item's first bytes
   // A report the store already has is not stored again: its XML is not compressed either.
   options_.extract.already_stored = st.AggregateStoredCheck();
+  // A report too large to hold is parsed as a stream: its records and XML wait in spools (in
+  // temporary files past a few MiB) until the store reads them (pipeline/stream_store.h).
+  if (options_.extract.stream_bytes > 0) {
+    options_.extract.stream_sink = [this](const std::string&) {
+      StoredStream::Options o;
+      o.enricher = options_.enricher;
+      o.keep_raw_xml = options_.extract.keep_raw_xml;
+      o.already_stored = options_.extract.already_stored;
+      return std::make_unique<StoredStream>(std::move(o));
+    };
+  }
   gate_ = std::make_unique<ParseGate>(options_.extract.limits().max_batch_bytes);
   options_.extract.gate = gate_.get();
 }

@@ -2,14 +2,24 @@
 
 #include "pipeline/enrich_batch.h"
 #include "pipeline/ingest.h"
+#include "pipeline/stream_store.h"
 
 namespace dmarc::pipeline {
+
+namespace {
+
+// The sink of a streamed report when it waits for the store (Ingest's sinks); null otherwise.
+StoredStream* Waiting(const StreamedReport& s) { return dynamic_cast<StoredStream*>(s.sink.get()); }
+
+}  // namespace
 
 Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<InputResult>& inputs,
                                         enrich::Enricher* enricher,
                                         enrich::LookupStats* enrich_total) {
   store::Batch batch;
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  enrich::LookupStats ignored;
+  enrich::LookupStats& total = enrich_total ? *enrich_total : ignored;
   if (enricher) {
     std::vector<model::AggregateReport*> reports;
     std::vector<model::FailureReport*> failures;
@@ -17,20 +27,45 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
       for (auto& f : in.extracted.reports) reports.push_back(&f.aggregate);
       for (auto& f : in.extracted.failures) failures.push_back(&f.report);
     }
-    enrich::LookupStats ignored;
-    batch.sources_enriched_at = EnrichBeforeStore(*enricher, st, reports, failures, now,
-                                                  enrich_total ? enrich_total : &ignored);
+    batch.sources_enriched_at = EnrichBeforeStore(*enricher, st, reports, failures, now, &total);
   }
+  std::vector<model::Source> streamed_sources;  // enriched by the workers
   for (auto& in : inputs) {
-    for (const auto& f : in.extracted.reports) {
+    // Aggregate reports in input order: those held whole, and those streamed among them.
+    auto streamed = in.extracted.streamed.begin();
+    auto add_streamed_before = [&](std::size_t position) {
+      for (; streamed != in.extracted.streamed.end() && streamed->position <= position;
+           ++streamed) {
+        StoredStream* s = Waiting(*streamed);
+        if (!s) continue;
+        batch.aggregates.push_back({streamed->origin, &s->header(), {}, s->raw_xml_size(), s});
+        Accumulate(s->enrichment(), total);
+        for (const auto& note : s->notes())
+          total.warnings.push_back(streamed->origin + ": " + note);
+        if (enricher) {
+          auto sources = s->Sources();
+          streamed_sources.insert(streamed_sources.end(), sources.begin(), sources.end());
+        }
+      }
+    };
+    for (std::size_t i = 0; i < in.extracted.reports.size(); ++i) {
+      add_streamed_before(i);
+      const auto& f = in.extracted.reports[i];
       batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml_gzip, f.raw_xml_size});
     }
+    add_streamed_before(SIZE_MAX);
     for (const auto& f : in.extracted.failures) batch.failures.push_back({f.origin, &f.report});
     for (const auto& f : in.extracted.smtp_tls) batch.smtp_tls.push_back({f.origin, &f.report});
     for (auto& r : in.extracted.rejections) {
       // Moved, not copied: a batch of rejections holds each kept byte once.
       batch.rejections.push_back({now, r.origin, r.reason, r.sha256, r.size, std::move(r.raw)});
       r.raw.clear();
+    }
+  }
+  if (!streamed_sources.empty()) {
+    // Per address, what the dashboard shows of it, as EnrichBeforeStore records it.
+    if (auto put = st.PutSourceInfo(streamed_sources); !put) {
+      total.warnings.push_back("cannot record address details: " + put.error());
     }
   }
   return st.Store(batch);

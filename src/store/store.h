@@ -41,14 +41,47 @@ struct RejectedInput {
   std::string raw;         // the first bytes of the input (up to the store's raw limit)
 };
 
+// The records of an aggregate report too large to hold in memory (parsed as a stream: the
+// pipeline's stream_bytes), waiting where the parse left them (pipeline/record_spool.h), and its
+// XML, gzip-compressed, likewise. The store reads them back while it stores the report, in the
+// same transaction as the rest of its batch, as often as it needs (a retried transaction reads
+// them again from the start).
+class RecordStream {
+ public:
+  virtual ~RecordStream() = default;
+  virtual std::uint64_t RecordCount() const = 0;
+  // The distinct days (midnight UTC of each record's interval_begin) of its records, ascending:
+  // a store that partitions records by time prepares them first.
+  virtual std::vector<std::int64_t> Days() const = 0;
+  // From the first record (and the first byte of the XML) again.
+  virtual Status Rewind() = 0;
+  // The next records, at most `max` (out is cleared first); none at the end.
+  virtual Status NextRecords(std::vector<model::Record>& out, std::size_t max) = 0;
+  // When the records' sources were filled from reverse DNS, as Batch::sources_enriched_at.
+  virtual std::int64_t SourcesEnrichedAt() const = 0;
+  // Bytes of the compressed XML (0: not kept), and the next of them, read in order from the
+  // start (after Rewind): up to n bytes into `to`; fewer than n only at the end.
+  virtual std::uint64_t RawXmlGzipBytes() const = 0;
+  virtual Result<std::size_t> ReadRawXmlGzip(char* to, std::size_t n) = 0;
+};
+
+// Records a store reads from a RecordStream at a time.
+inline constexpr std::size_t kStreamRecordsPerRead = 4096;
+
 struct StoredAggregate {
   std::string origin;
-  const model::AggregateReport* report = nullptr;  // not owned
+  // Not owned. With `stream`, the report without its records (report->records is empty): they
+  // and the compressed XML come from the stream.
+  const model::AggregateReport* report = nullptr;
   // The XML the report was parsed from, gzip-compressed (not owned; pipeline::FoundReport
   // compresses it), and its uncompressed size; empty when not kept. Stored with a new report
   // (not with a duplicate).
   std::string_view raw_xml_gzip;
   std::uint64_t raw_xml_size = 0;
+  RecordStream* stream = nullptr;  // not owned
+  std::uint64_t RecordCount() const {
+    return stream ? stream->RecordCount() : report->records.size();
+  }
 };
 
 struct StoredFailure {

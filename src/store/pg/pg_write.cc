@@ -54,16 +54,19 @@ std::string PartitionName(std::int64_t month_start) {
 Result<bool> PgStore::EnsurePartitions(const Batch& batch) {
   std::set<std::int64_t> months;
   std::int64_t last = -1;  // records of a report mostly share a month: skip the set then
+  auto add_day = [&](std::int64_t day) {
+    if (day < kFirstPartitionDay || day >= kEndPartitionDay) return;
+    const std::int64_t month = MonthStart(day);
+    if (month == last) return;
+    last = month;
+    if (std::find(partitions_.begin(), partitions_.end(), month) == partitions_.end()) {
+      months.insert(month);
+    }
+  };
   for (const auto& item : batch.aggregates) {
-    for (const auto& rec : item.report->records) {
-      const std::int64_t day = FloorDay(rec.interval_begin);
-      if (day < kFirstPartitionDay || day >= kEndPartitionDay) continue;
-      const std::int64_t month = MonthStart(day);
-      if (month == last) continue;
-      last = month;
-      if (std::find(partitions_.begin(), partitions_.end(), month) == partitions_.end()) {
-        months.insert(month);
-      }
+    for (const auto& rec : item.report->records) add_day(FloorDay(rec.interval_begin));
+    if (item.stream) {
+      for (std::int64_t day : item.stream->Days()) add_day(day);
     }
   }
   if (months.empty()) return true;
@@ -291,7 +294,7 @@ struct ReportColumns {
     testing.push_back(Clean(pp.testing));
     disc.push_back(Clean(pp.discovery_method));
     origin.push_back(Clean(item.origin));
-    count.push_back(static_cast<std::int64_t>(r.records.size()));
+    count.push_back(static_cast<std::int64_t>(item.RecordCount()));
   }
 
   void AddTo(Params& params) const {
@@ -387,6 +390,83 @@ Result<bool> StoreRecordsAndTotals(Connection& conn, const Batch& batch,
   return true;
 }
 
+// The records of a new streamed report (row report_row), read from its stream a piece at a time
+// into one COPY, added to rollups, then its totals.
+Result<bool> StoreStreamedRecords(Connection& conn, const StoredAggregate& item,
+                                  std::int64_t report_row, const std::string& domain,
+                                  PgRollups& rollups) {
+  RecordStream& stream = *item.stream;
+  DMARC_TRY(stream.Rewind());
+  const std::int64_t enriched_at = stream.SourcesEnrichedAt();
+  std::vector<model::Record> records;
+  std::size_t next = 0;  // in records
+  std::uint64_t copied = 0;
+  std::int64_t messages = 0, pass = 0;
+  Status read = Ok();
+  auto more = [&](std::string& buf) {
+    while (buf.size() < kPiece) {
+      if (next == records.size()) {
+        read = stream.NextRecords(records, kStreamRecordsPerRead);
+        next = 0;
+        if (!read || records.empty()) return false;
+      }
+      const model::Record& rec = records[next++];
+      const std::int64_t day = FloorDay(rec.interval_begin);
+      AppendRecord(buf, report_row, domain, day, rec, enriched_at);
+      rollups.Add(day, domain, rec);
+      const auto count = static_cast<std::int64_t>(rec.count);
+      messages += count;
+      if (rec.alignment.dmarc) pass += count;
+      ++copied;
+    }
+    return true;
+  };
+  if (stream.RecordCount() > 0) DMARC_TRY(conn.CopyIn(kCopyRecords, more));
+  if (!read) return MakeError(conn.label() + ": " + read.error());
+  if (copied != stream.RecordCount()) {
+    return MakeError(fmt::format("{}: the streamed report {} gave {} records, not {}", conn.label(),
+                                 item.origin, copied, stream.RecordCount()));
+  }
+  DMARC_TRY(
+      conn.Query("INSERT INTO report_totals (report, messages, dmarc_pass) VALUES ($1, $2, $3)",
+                 Params().Add(report_row).Add(messages).Add(pass)));
+  return true;
+}
+
+// The compressed XML of a new streamed report, hex-encoded into one COPY row a piece at a time.
+Result<bool> StoreStreamedRawXml(Connection& conn, const StoredAggregate& item,
+                                 std::int64_t report_row) {
+  RecordStream& stream = *item.stream;
+  bool started = false, ended = false;
+  Result<std::size_t> read = std::size_t{0};
+  std::string piece(kPiece / 2, '\0'), hex;
+  DMARC_TRY(conn.CopyIn("COPY aggregate_raw (report, encoding, size, bytes) FROM STDIN",
+                        [&](std::string& buf) {
+                          if (!started) {
+                            started = true;
+                            CopyInt(report_row, buf);
+                            buf += "\tgzip\t";
+                            CopyInt(static_cast<std::int64_t>(item.raw_xml_size), buf);
+                            buf += '\t';
+                            pg::CopyBytes({}, buf);  // the prefix of the hex form
+                          }
+                          read = stream.ReadRawXmlGzip(piece.data(), piece.size());
+                          if (!read) return false;
+                          if (*read > 0) {
+                            hex.clear();
+                            pg::CopyBytes(std::string_view(piece.data(), *read), hex);
+                            buf.append(hex, 3);  // without its prefix
+                          }
+                          if (*read < piece.size()) {
+                            buf += '\n';
+                            ended = true;
+                          }
+                          return !ended;
+                        }));
+  if (!read) return MakeError(conn.label() + ": " + read.error());
+  return true;
+}
+
 // The raw XML of the new reports (batch indices `fresh`, rows id_of) that kept it, in one COPY.
 Result<bool> StoreRawXml(Connection& conn, const Batch& batch,
                          const std::vector<std::size_t>& fresh,
@@ -427,20 +507,32 @@ Result<bool> StoreAggregates(Connection& conn, const Batch& batch, std::int64_t 
   std::unordered_set<std::int64_t> inserted;
   DMARC_TRY_ASSIGN(inserted, InsertReports(conn, batch, keyed, id_of, now));
 
-  std::vector<std::size_t> fresh;  // batch indices of the new reports
+  std::vector<std::size_t> fresh;     // batch indices of the new reports held whole
+  std::vector<std::size_t> streamed;  // and of the new streamed ones
+  bool any_records = false;           // in `fresh`
   for (std::size_t i = 0; i < n; ++i) {
+    const StoredAggregate& item = batch.aggregates[i];
     if (id_of[i] != 0 && inserted.contains(id_of[i])) {
-      fresh.push_back(i);
+      (item.stream ? streamed : fresh).push_back(i);
       ++result.new_reports;
-      result.new_records += batch.aggregates[i].report->records.size();
+      result.new_records += item.RecordCount();
+      if (!item.stream && !item.report->records.empty()) any_records = true;
     } else {
       ++result.duplicate_reports;
     }
   }
-  if (fresh.empty()) return true;
-  DMARC_TRY(StoreRecordsAndTotals(conn, batch, fresh, id_of, keyed.domains, result.new_records > 0,
-                                  rollups));
-  return StoreRawXml(conn, batch, fresh, id_of);
+  if (!fresh.empty()) {
+    DMARC_TRY(
+        StoreRecordsAndTotals(conn, batch, fresh, id_of, keyed.domains, any_records, rollups));
+    DMARC_TRY(StoreRawXml(conn, batch, fresh, id_of));
+  }
+  for (std::size_t i : streamed) {
+    DMARC_TRY(StoreStreamedRecords(conn, batch.aggregates[i], id_of[i], keyed.domains[i], rollups));
+    if (batch.aggregates[i].stream->RawXmlGzipBytes() > 0) {
+      DMARC_TRY(StoreStreamedRawXml(conn, batch.aggregates[i], id_of[i]));
+    }
+  }
+  return true;
 }
 
 }  // namespace

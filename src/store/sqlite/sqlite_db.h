@@ -50,6 +50,11 @@ class Statement {
     sqlite3_bind_null(stmt_, i);
     return *this;
   }
+  // A blob of n zero bytes, to be written in place (sqlite3_blob_write).
+  Statement& BindZeroBlob(int i, std::uint64_t n) {
+    sqlite3_bind_zeroblob64(stmt_, i, n);
+    return *this;
+  }
   Statement& BindBlob(int i, std::string_view v) {
     sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;

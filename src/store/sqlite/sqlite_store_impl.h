@@ -92,8 +92,15 @@ class SqliteStore final : public ReportStore {
   Result<bool> StoreAggregate(const Batch& batch, const StoredAggregate& item, std::int64_t now,
                               BatchRollups& rollups, BatchResult& result);
   // One record of the report row report_row, with its DKIM, SPF and override rows.
-  Result<bool> StoreRecord(const Batch& batch, const model::Record& rec, std::string_view domain,
-                           std::int64_t day, std::int64_t report_row, std::int64_t record_row);
+  // The records of a report read from its stream, their rollups stored a read at a time, and its
+  // compressed XML written in pieces.
+  Result<bool> StoreStreamedRecords(const StoredAggregate& item, std::int64_t report_row,
+                                    std::int64_t& messages, std::int64_t& pass);
+  Result<bool> StoreStreamedRawXml(RecordStream& stream, std::uint64_t raw_xml_size,
+                                   std::int64_t report_row);
+  Result<bool> StoreRecord(std::int64_t enriched_at, const model::Record& rec,
+                           std::string_view domain, std::int64_t day, std::int64_t report_row,
+                           std::int64_t record_row);
   Result<bool> StoreDailyRollups(const BatchRollups& rollups);
   Result<bool> StoreSourceRollups(const BatchRollups& rollups);
   // The number of a source IP in source_ips, interned on first sight.

@@ -1,6 +1,8 @@
 // The SQLite store's write path (import, fetch): one batch — aggregate reports with their
 // records and rollups, rejections, failure and SMTP TLS reports — in one write transaction, with
 // the statements prepared once (sqlite_schema.cc) and values bound without copies.
+#include <fmt/format.h>
+
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -101,9 +103,9 @@ void BindAggregateReport(Statement& s, const StoredAggregate& item, const std::s
       .Bind(22, p.discovery_method)
       .Bind(23, item.origin)
       .Bind(24, now)
-      .Bind(26, static_cast<std::int64_t>(r.records.size()));
+      .Bind(26, static_cast<std::int64_t>(item.RecordCount()));
   // first_record stays NULL for a report without records.
-  if (!r.records.empty()) s.Bind(25, first_record);
+  if (item.RecordCount() > 0) s.Bind(25, first_record);
 }
 
 void BindRecord(Statement& s, const model::Record& rec, std::string_view domain, std::int64_t day,
@@ -185,9 +187,13 @@ Result<bool> SqliteStore::StoreAggregate(const Batch& batch, const StoredAggrega
   ++result.new_reports;
   const std::int64_t report_row = db_.LastInsertId();
   std::int64_t report_messages = 0, report_pass = 0;
+  if (item.stream) {
+    DMARC_TRY(StoreStreamedRecords(item, report_row, report_messages, report_pass));
+    result.new_records += item.stream->RecordCount();
+  }
   for (const auto& rec : r.records) {
     const std::int64_t day = FloorDay(rec.interval_begin);
-    DMARC_TRY(StoreRecord(batch, rec, domain, day, report_row, next_record_++));
+    DMARC_TRY(StoreRecord(batch.sources_enriched_at, rec, domain, day, report_row, next_record_++));
     ++result.new_records;
     rollups.Add(day, domain, rec);
     const auto count = static_cast<std::int64_t>(rec.count);
@@ -202,15 +208,91 @@ Result<bool> SqliteStore::StoreAggregate(const Batch& batch, const StoredAggrega
         .BindBlob(3, item.raw_xml_gzip);
     DMARC_TRY(insert_raw_.Run());
   }
+  if (item.stream && item.stream->RawXmlGzipBytes() > 0) {
+    DMARC_TRY(StoreStreamedRawXml(*item.stream, item.raw_xml_size, report_row));
+  }
   return true;
 }
 
-Result<bool> SqliteStore::StoreRecord(const Batch& batch, const model::Record& rec,
+Result<bool> SqliteStore::StoreStreamedRecords(const StoredAggregate& item, std::int64_t report_row,
+                                               std::int64_t& messages, std::int64_t& pass) {
+  RecordStream& stream = *item.stream;
+  const std::string& domain = item.report->policy_published.domain;
+  const std::int64_t enriched_at = stream.SourcesEnrichedAt();
+  DMARC_TRY(stream.Rewind());
+  std::vector<model::Record> records;
+  std::uint64_t stored = 0;
+  for (;;) {
+    DMARC_TRY(stream.NextRecords(records, kStreamRecordsPerRead));
+    if (records.empty()) break;
+    // The rollups view these records' strings: stored before the next read replaces them
+    // (they are sums, so storing them a read at a time adds up to the same).
+    BatchRollups rollups;
+    for (const auto& rec : records) {
+      const std::int64_t day = FloorDay(rec.interval_begin);
+      DMARC_TRY(StoreRecord(enriched_at, rec, domain, day, report_row, next_record_++));
+      rollups.Add(day, domain, rec);
+      const auto count = static_cast<std::int64_t>(rec.count);
+      messages += count;
+      if (rec.alignment.dmarc) pass += count;
+    }
+    stored += records.size();
+    DMARC_TRY(StoreDailyRollups(rollups));
+    DMARC_TRY(StoreSourceRollups(rollups));
+  }
+  // The report's row numbered its records from its count: the stream must hold that many.
+  if (stored != stream.RecordCount()) {
+    return MakeError(fmt::format("{}: the streamed report {} gave {} records, not {}", Describe(),
+                                 item.origin, stored, stream.RecordCount()));
+  }
+  return true;
+}
+
+// The compressed XML of a streamed report, written into a blob of its size a piece at a time
+// (never held whole).
+Result<bool> SqliteStore::StoreStreamedRawXml(RecordStream& stream, std::uint64_t raw_xml_size,
+                                              std::int64_t report_row) {
+  const std::uint64_t bytes = stream.RawXmlGzipBytes();
+  insert_raw_.Bind(1, report_row)
+      .Bind(2, static_cast<std::int64_t>(raw_xml_size))
+      .BindZeroBlob(3, bytes);
+  DMARC_TRY(insert_raw_.Run());
+  sqlite3_blob* blob = nullptr;
+  if (sqlite3_blob_open(db_.handle(), "main", "aggregate_raw", "bytes", report_row, 1, &blob) !=
+      SQLITE_OK) {
+    sqlite3_blob_close(blob);
+    return MakeError(fmt::format("{}: cannot write the XML of report {}: {}", Describe(),
+                                 report_row, sqlite3_errmsg(db_.handle())));
+  }
+  std::uint64_t at = 0;
+  std::string piece(1u << 20, '\0');
+  Result<std::size_t> got = std::size_t{0};
+  for (;;) {
+    got = stream.ReadRawXmlGzip(piece.data(), piece.size());
+    if (!got || *got == 0) break;
+    if (at + *got > bytes || sqlite3_blob_write(blob, piece.data(), static_cast<int>(*got),
+                                                static_cast<int>(at)) != SQLITE_OK) {
+      got = MakeError(fmt::format("cannot write the XML of report {}: {}", report_row,
+                                  sqlite3_errmsg(db_.handle())));
+      break;
+    }
+    at += *got;
+  }
+  sqlite3_blob_close(blob);
+  if (!got) return MakeError(Describe() + ": " + got.error());
+  if (at != bytes) {
+    return MakeError(fmt::format("{}: the XML of report {} is {} bytes, not {}", Describe(),
+                                 report_row, at, bytes));
+  }
+  return true;
+}
+
+Result<bool> SqliteStore::StoreRecord(std::int64_t enriched_at, const model::Record& rec,
                                       std::string_view domain, std::int64_t day,
                                       std::int64_t report_row, std::int64_t record_row) {
   BindRecord(insert_record_, rec, domain, day, report_row);
   // Left unbound (NULL) when the sources were not enriched from DNS.
-  if (batch.sources_enriched_at) insert_record_.Bind(26, batch.sources_enriched_at);
+  if (enriched_at) insert_record_.Bind(26, enriched_at);
   insert_record_.Bind(27, record_row);
   DMARC_TRY(insert_record_.Run());
   std::int64_t pos = 0;

@@ -1,0 +1,47 @@
+// Spool: bytes held until they can be used (a streamed report's formatted records until its
+// header is known, its records until the store reads them): in memory up to a few MiB, then in an
+// unnamed temporary file, so memory does not grow with the input.
+//
+// Thread-safety: one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace dmarc {
+
+class Spool {
+ public:
+  // Bytes kept in memory before the rest goes to a temporary file.
+  explicit Spool(std::size_t memory_bytes = kDefaultMemoryBytes) : memory_bytes_(memory_bytes) {}
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+  ~Spool();
+
+  // Appends; false when the temporary file could not be made or written (errno says why).
+  bool Add(std::string_view text);
+  // Reading back, from the start: Rewind, then Read until it returns less than asked. Rewind
+  // again to read it all once more.
+  bool Rewind();
+  std::size_t Read(char* to, std::size_t n);
+  bool ReadFailed() const;
+  // Bytes written in all, and those held in memory (not moved to the temporary file).
+  std::size_t Size() const { return size_; }
+  std::size_t MemoryBytes() const { return buffer_.size(); }
+  // Copies n bytes (all that is left: SIZE_MAX) to `out`; with skip_first, the first byte is
+  // dropped (the first fragment's leading ",").
+  bool CopyTo(FILE* out, bool skip_first = false, std::size_t n = SIZE_MAX);
+
+  static constexpr std::size_t kDefaultMemoryBytes = 8u << 20;
+
+ private:
+  std::size_t memory_bytes_;
+  std::string buffer_;
+  std::size_t read_at_ = 0;
+  std::size_t size_ = 0;
+  FILE* file_ = nullptr;
+};
+
+}  // namespace dmarc

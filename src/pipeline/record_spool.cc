@@ -1,0 +1,210 @@
+#include "pipeline/record_spool.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace dmarc::pipeline {
+
+namespace {
+
+// Integers as 8 little-endian bytes (this machine's order: the spool never leaves the process).
+void PutInt(std::uint64_t v, std::string& out) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+void PutStr(std::string_view s, std::string& out) {
+  PutInt(s.size(), out);
+  out.append(s);
+}
+void PutOpt(const model::OptString& s, std::string& out) {
+  out += s ? '\1' : '\0';
+  if (s) PutStr(*s, out);
+}
+
+struct Reader {
+  std::string_view& in;
+  bool ok = true;
+
+  std::uint64_t Int() {
+    std::uint64_t v = 0;
+    if (in.size() < sizeof v) {
+      ok = false;
+      return 0;
+    }
+    std::memcpy(&v, in.data(), sizeof v);
+    in.remove_prefix(sizeof v);
+    return v;
+  }
+  std::string Str() {
+    const std::uint64_t n = Int();
+    if (!ok || in.size() < n) {
+      ok = false;
+      return {};
+    }
+    std::string s(in.substr(0, n));
+    in.remove_prefix(n);
+    return s;
+  }
+  model::OptString Opt() {
+    if (in.empty()) {
+      ok = false;
+      return std::nullopt;
+    }
+    const bool present = in.front() != '\0';
+    in.remove_prefix(1);
+    if (!present) return std::nullopt;
+    return Str();
+  }
+  bool Bool() { return Int() != 0; }
+  std::int64_t I64() { return static_cast<std::int64_t>(Int()); }
+};
+
+}  // namespace
+
+void EncodeRecord(const model::Record& rec, std::string& out) {
+  PutInt(static_cast<std::uint64_t>(rec.interval_begin), out);
+  PutInt(static_cast<std::uint64_t>(rec.interval_end), out);
+  PutInt(rec.normalized_timespan ? 1 : 0, out);
+  const auto& src = rec.source;
+  PutStr(src.ip_address, out);
+  PutOpt(src.country, out);
+  PutOpt(src.reverse_dns, out);
+  PutOpt(src.base_domain, out);
+  PutOpt(src.name, out);
+  PutOpt(src.type, out);
+  out += src.asn ? '\1' : '\0';
+  if (src.asn) PutInt(static_cast<std::uint64_t>(*src.asn), out);
+  PutOpt(src.as_name, out);
+  PutOpt(src.as_domain, out);
+  PutInt(rec.count, out);
+  PutInt((rec.alignment.spf ? 1u : 0u) | (rec.alignment.dkim ? 2u : 0u) |
+             (rec.alignment.dmarc ? 4u : 0u),
+         out);
+  const auto& ev = rec.policy_evaluated;
+  PutStr(ev.disposition, out);
+  PutStr(ev.dkim, out);
+  PutStr(ev.spf, out);
+  PutInt(ev.policy_override_reasons.size(), out);
+  for (const auto& o : ev.policy_override_reasons) {
+    PutOpt(o.type, out);
+    PutOpt(o.comment, out);
+  }
+  PutStr(rec.identifiers.header_from, out);
+  PutOpt(rec.identifiers.envelope_from, out);
+  PutOpt(rec.identifiers.envelope_to, out);
+  PutInt(rec.dkim.size(), out);
+  for (const auto& d : rec.dkim) {
+    PutStr(d.domain, out);
+    PutStr(d.selector, out);
+    PutStr(d.result, out);
+    PutOpt(d.human_result, out);
+  }
+  PutInt(rec.spf.size(), out);
+  for (const auto& s : rec.spf) {
+    PutStr(s.domain, out);
+    PutStr(s.scope, out);
+    PutStr(s.result, out);
+    PutOpt(s.human_result, out);
+  }
+}
+
+bool DecodeRecord(std::string_view& in, model::Record& rec) {
+  Reader r{in};
+  rec.interval_begin = r.I64();
+  rec.interval_end = r.I64();
+  rec.normalized_timespan = r.Bool();
+  auto& src = rec.source;
+  src.ip_address = r.Str();
+  src.country = r.Opt();
+  src.reverse_dns = r.Opt();
+  src.base_domain = r.Opt();
+  src.name = r.Opt();
+  src.type = r.Opt();
+  if (in.empty()) return false;
+  const bool has_asn = in.front() != '\0';
+  in.remove_prefix(1);
+  src.asn.reset();
+  if (has_asn) src.asn = r.I64();
+  src.as_name = r.Opt();
+  src.as_domain = r.Opt();
+  rec.count = r.Int();
+  const std::uint64_t aligned = r.Int();
+  rec.alignment = {(aligned & 1u) != 0, (aligned & 2u) != 0, (aligned & 4u) != 0};
+  auto& ev = rec.policy_evaluated;
+  ev.disposition = r.Str();
+  ev.dkim = r.Str();
+  ev.spf = r.Str();
+  const std::uint64_t overrides = r.Int();
+  if (!r.ok || overrides > in.size()) return false;
+  ev.policy_override_reasons.resize(overrides);
+  for (auto& o : ev.policy_override_reasons) {
+    o.type = r.Opt();
+    o.comment = r.Opt();
+  }
+  rec.identifiers.header_from = r.Str();
+  rec.identifiers.envelope_from = r.Opt();
+  rec.identifiers.envelope_to = r.Opt();
+  const std::uint64_t dkims = r.Int();
+  if (!r.ok || dkims > in.size()) return false;
+  rec.dkim.resize(dkims);
+  for (auto& d : rec.dkim) {
+    d.domain = r.Str();
+    d.selector = r.Str();
+    d.result = r.Str();
+    d.human_result = r.Opt();
+  }
+  const std::uint64_t spfs = r.Int();
+  if (!r.ok || spfs > in.size()) return false;
+  rec.spf.resize(spfs);
+  for (auto& s : rec.spf) {
+    s.domain = r.Str();
+    s.scope = r.Str();
+    s.result = r.Str();
+    s.human_result = r.Opt();
+  }
+  return r.ok;
+}
+
+Status RecordSpool::Add(const std::vector<model::Record>& records) {
+  for (const auto& rec : records) {
+    encoded_.clear();
+    encoded_.append(sizeof(std::uint64_t), '\0');
+    EncodeRecord(rec, encoded_);
+    const std::uint64_t size = encoded_.size() - sizeof size;
+    std::memcpy(encoded_.data(), &size, sizeof size);
+    if (!spool_.Add(encoded_)) {
+      return MakeError(
+          fmt::format("temporary file for a streamed report failed: {}", std::strerror(errno)));
+    }
+    ++count_;
+  }
+  return Ok();
+}
+
+Status RecordSpool::Rewind() {
+  read_ = 0;
+  if (!spool_.Rewind()) {
+    return MakeError(fmt::format("temporary file for a streamed report cannot be read back: {}",
+                                 std::strerror(errno)));
+  }
+  return Ok();
+}
+
+Status RecordSpool::Next(std::vector<model::Record>& out, std::size_t max) {
+  out.clear();
+  auto broken = [] { return MakeError("temporary file for a streamed report: short read"); };
+  while (out.size() < max && read_ < count_) {
+    std::uint64_t size = 0;
+    if (spool_.Read(reinterpret_cast<char*>(&size), sizeof size) != sizeof size) return broken();
+    encoded_.resize(size);
+    if (spool_.Read(encoded_.data(), size) != size) return broken();
+    std::string_view in = encoded_;
+    out.emplace_back();
+    if (!DecodeRecord(in, out.back()) || !in.empty()) return broken();
+    ++read_;
+  }
+  return Ok();
+}
+
+}  // namespace dmarc::pipeline
