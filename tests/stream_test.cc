@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -82,6 +83,30 @@ TEST_F(StreamTest, EveryGoldenComesOutTheSameWholeAndStreamed) {
                                  << r.err;
     }
   }
+}
+
+// Import streams what is larger than --stream-bytes into the store (issue #14): the same store
+// as an import of every report whole, as export and stats tell, the rejections too.
+TEST_F(StreamTest, ImportStoresTheSameWholeAndStreamed) {
+  const std::string samples = TestData("real/parsedmarc-samples/");
+  std::map<std::string, std::string> exported, stats;
+  for (const char* stream_bytes : {"0", "1"}) {
+    const std::string db = "sqlite:" + (dir_ / (std::string("s") + stream_bytes + ".db")).string();
+    const Outcome r = Exec({"import", "-q", "-j", "2", "--offline", "--stream-bytes", stream_bytes,
+                            "--db", db, samples + "aggregate", samples + "aggregate_invalid",
+                            samples + "extract_report", samples + "failure", samples + "smtp_tls",
+                            samples + "empty.xml"});
+    EXPECT_EQ(r.status, 1) << r.err;  // empty.xml is rejected
+    const Outcome e = Exec({"export", "--db", db, "--type", "aggregate"});
+    ASSERT_EQ(e.status, 0) << e.err;
+    exported[stream_bytes] = e.out;
+    const Outcome s = Exec({"stats", "--db", db, "--json"});
+    ASSERT_EQ(s.status, 0) << s.err;
+    stats[stream_bytes] = s.out;
+  }
+  EXPECT_GT(exported["0"].size(), 10000u);
+  EXPECT_EQ(exported["0"], exported["1"]);
+  EXPECT_EQ(stats["0"], stats["1"]);
 }
 
 // Many inputs at once, in parallel, with enrichment and --verbose: the same bytes on standard
