@@ -3,9 +3,11 @@
 // output must be the golden files' bytes, as with every report parsed whole.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -89,13 +91,13 @@ TEST_F(StreamTest, EveryGoldenComesOutTheSameWholeAndStreamed) {
 // as an import of every report whole, as export and stats tell, the rejections too.
 TEST_F(StreamTest, ImportStoresTheSameWholeAndStreamed) {
   const std::string samples = TestData("real/parsedmarc-samples/");
-  std::map<std::string, std::string> exported, stats;
+  std::map<std::string, std::string> exported, stats, addresses;
   for (const char* stream_bytes : {"0", "1"}) {
     const std::string db = "sqlite:" + (dir_ / (std::string("s") + stream_bytes + ".db")).string();
-    const Outcome r = Exec({"import", "-q", "-j", "2", "--offline", "--stream-bytes", stream_bytes,
-                            "--db", db, samples + "aggregate", samples + "aggregate_invalid",
-                            samples + "extract_report", samples + "failure", samples + "smtp_tls",
-                            samples + "empty.xml"});
+    const Outcome r =
+        Exec({"import", "-q", "-j", "2", "--offline", "--stream-bytes", stream_bytes, "--db", db,
+              samples + "aggregate", samples + "aggregate_invalid", samples + "extract_report",
+              samples + "failure", samples + "smtp_tls", samples + "empty.xml"});
     EXPECT_EQ(r.status, 1) << r.err;  // empty.xml is rejected
     const Outcome e = Exec({"export", "--db", db, "--type", "aggregate"});
     ASSERT_EQ(e.status, 0) << e.err;
@@ -103,10 +105,21 @@ TEST_F(StreamTest, ImportStoresTheSameWholeAndStreamed) {
     const Outcome s = Exec({"stats", "--db", db, "--json"});
     ASSERT_EQ(s.status, 0) << s.err;
     stats[stream_bytes] = s.out;
+    // What the dashboard shows of each address (filled from the spool for streamed reports).
+    const fs::path rows = dir_ / "addresses.txt";
+    ASSERT_EQ(std::system(("sqlite3 " + db.substr(7) +
+                           " 'SELECT ip, base_domain, country, asn FROM ip_info_cache ORDER BY ip'"
+                           " > " +
+                           rows.string())
+                              .c_str()),
+              0);
+    addresses[stream_bytes] = ReadFile(rows);
   }
   EXPECT_GT(exported["0"].size(), 10000u);
   EXPECT_EQ(exported["0"], exported["1"]);
   EXPECT_EQ(stats["0"], stats["1"]);
+  EXPECT_GT(std::count(addresses["0"].begin(), addresses["0"].end(), '\n'), 50);
+  EXPECT_EQ(addresses["0"], addresses["1"]);
 }
 
 // Many inputs at once, in parallel, with enrichment and --verbose: the same bytes on standard

@@ -1,4 +1,5 @@
 #include <ctime>
+#include <map>
 
 #include "pipeline/enrich_batch.h"
 #include "pipeline/ingest.h"
@@ -10,6 +11,40 @@ namespace {
 
 // The sink of a streamed report when it waits for the store (Ingest's sinks); null otherwise.
 StoredStream* Waiting(const StreamedReport& s) { return dynamic_cast<StoredStream*>(s.sink.get()); }
+
+// Distinct addresses recorded at a time by RecordStreamedSources.
+constexpr std::size_t kSourcesPerPut = 20'000;
+
+// Per address of a streamed report, what the dashboard shows of it (as EnrichBeforeStore records
+// it for reports held whole): its records are read back from the spool, before the batch's
+// transaction, a few thousand distinct addresses at a time.
+void RecordStreamedSources(store::ReportStore& st, StoredStream& s, enrich::LookupStats& total) {
+  std::map<std::string, model::Source> distinct;
+  auto put = [&] {
+    std::vector<model::Source> sources;
+    sources.reserve(distinct.size());
+    for (auto& [ip, src] : distinct) sources.push_back(std::move(src));
+    distinct.clear();
+    if (auto r = st.PutSourceInfo(sources); !r) {
+      total.warnings.push_back("cannot record address details: " + r.error());
+      return false;
+    }
+    return true;
+  };
+  std::vector<model::Record> records;
+  Status read = s.Rewind();
+  while (read) {
+    read = s.NextRecords(records, store::kStreamRecordsPerRead);
+    if (!read || records.empty()) break;
+    for (auto& rec : records) distinct.try_emplace(rec.source.ip_address, std::move(rec.source));
+    if (distinct.size() >= kSourcesPerPut && !put()) return;
+  }
+  if (!read) {
+    total.warnings.push_back("cannot record address details: " + read.error());
+    return;
+  }
+  if (!distinct.empty()) put();
+}
 
 }  // namespace
 
@@ -29,7 +64,6 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
     }
     batch.sources_enriched_at = EnrichBeforeStore(*enricher, st, reports, failures, now, &total);
   }
-  std::vector<model::Source> streamed_sources;  // enriched by the workers
   for (auto& in : inputs) {
     // Aggregate reports in input order: those held whole, and those streamed among them.
     auto streamed = in.extracted.streamed.begin();
@@ -42,10 +76,7 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
         Accumulate(s->enrichment(), total);
         for (const auto& note : s->notes())
           total.warnings.push_back(streamed->origin + ": " + note);
-        if (enricher) {
-          auto sources = s->Sources();
-          streamed_sources.insert(streamed_sources.end(), sources.begin(), sources.end());
-        }
+        if (enricher) RecordStreamedSources(st, *s, total);
       }
     };
     for (std::size_t i = 0; i < in.extracted.reports.size(); ++i) {
@@ -60,12 +91,6 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
       // Moved, not copied: a batch of rejections holds each kept byte once.
       batch.rejections.push_back({now, r.origin, r.reason, r.sha256, r.size, std::move(r.raw)});
       r.raw.clear();
-    }
-  }
-  if (!streamed_sources.empty()) {
-    // Per address, what the dashboard shows of it, as EnrichBeforeStore records it.
-    if (auto put = st.PutSourceInfo(streamed_sources); !put) {
-      total.warnings.push_back("cannot record address details: " + put.error());
     }
   }
   return st.Store(batch);

@@ -13,10 +13,10 @@ namespace dmarc::pipeline {
 
 namespace {
 
-// What the spools keep in memory before they move to temporary files: a few batches of records,
-// a little compressed XML.
-constexpr std::size_t kRecordMemoryBytes = 4u << 20;
-constexpr std::size_t kRawMemoryBytes = 1u << 20;
+// What the spools keep in memory before they move to temporary files: a batch of records or
+// so, a little compressed XML (a batch may hold several streamed reports at once).
+constexpr std::size_t kRecordMemoryBytes = 1u << 20;
+constexpr std::size_t kRawMemoryBytes = 256u << 10;
 
 }  // namespace
 
@@ -53,12 +53,7 @@ Status StoredStream::OnRecords(std::vector<model::Record>& records) {
     if (s.unresolved > 0) any_unresolved_ = true;
     Accumulate(s, enrichment_);
   }
-  for (const auto& rec : records) {
-    days_.insert(FloorDay(rec.interval_begin));
-    if (sources_.size() < options_.max_sources) {
-      sources_.emplace(rec.source.ip_address, rec.source);
-    }
-  }
+  for (const auto& rec : records) days_.insert(FloorDay(rec.interval_begin));
   return records_.Add(records);
 }
 
@@ -126,17 +121,8 @@ Result<std::size_t> StoredStream::ReadRawXmlGzip(char* to, std::size_t n) {
   return got;
 }
 
-std::vector<model::Source> StoredStream::Sources() const {
-  std::vector<model::Source> out;
-  out.reserve(sources_.size());
-  for (const auto& [ip, src] : sources_) out.push_back(src);
-  return out;
-}
-
 std::size_t StoredStream::HeldBytes() const {
-  std::size_t n = records_.MemoryBytes() + (raw_ ? raw_->MemoryBytes() : 0);
-  n += sources_.size() * 256;  // an address with what enrichment found, roughly
-  return n;
+  return records_.MemoryBytes() + (raw_ ? raw_->MemoryBytes() : 0);
 }
 
 }  // namespace dmarc::pipeline

@@ -40,9 +40,6 @@ class StoredStream final : public parse::AggregateSink, public store::RecordStre
     // Compressed XML kept at most; a larger one is dropped and the fact noted in the log (the
     // store's blobs are bounded: SQLite's at 1 GB).
     std::uint64_t max_raw_xml_gzip_bytes = 512u << 20;
-    // Distinct source addresses remembered for the store's per-address table (PutSourceInfo);
-    // later ones get their row from `enrich --db`.
-    std::size_t max_sources = 100'000;
   };
   explicit StoredStream(Options options);
 
@@ -65,9 +62,8 @@ class StoredStream final : public parse::AggregateSink, public store::RecordStre
   const model::AggregateReport& header() const { return header_; }
   // Uncompressed bytes of the XML kept (0: none kept).
   std::uint64_t raw_xml_size() const { return raw_ ? raw_xml_size_ : 0; }
-  // What the enrichment of its records found, and each distinct source once (as enriched).
+  // What the enrichment of its records found.
   const enrich::LookupStats& enrichment() const { return enrichment_; }
-  std::vector<model::Source> Sources() const;
   // Notes for the log (the XML not kept, and why).
   const std::vector<std::string>& notes() const { return notes_; }
   // Bytes it holds in memory.
@@ -83,7 +79,6 @@ class StoredStream final : public parse::AggregateSink, public store::RecordStre
   std::int64_t enriched_at_ = 0;
   bool any_unresolved_ = false;
   enrich::LookupStats enrichment_;
-  std::map<std::string, model::Source> sources_;
   std::optional<archive::GzipDeflater> deflater_;
   std::unique_ptr<Spool> raw_;  // compressed XML; null once dropped (or never kept)
   std::uint64_t raw_xml_size_ = 0;
