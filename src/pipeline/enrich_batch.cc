@@ -48,14 +48,15 @@ Result<bool> StoreDnsCache::Put(const std::vector<enrich::CachedDns>& entries) {
 std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& st,
                                const std::vector<model::AggregateReport*>& reports,
                                const std::vector<model::FailureReport*>& failures, std::int64_t now,
-                               enrich::LookupStats* total) {
+                               enrich::LookupStats* total, bool enriched) {
   const auto stored = st.AggregatesStored({reports.begin(), reports.end()});
   std::vector<model::AggregateReport*> fresh;
   for (std::size_t i = 0; i < reports.size(); ++i) {
     if (!stored || !(*stored)[i]) fresh.push_back(reports[i]);
   }
   StoreDnsCache cache(st);
-  enrich::LookupStats s = enricher.EnrichReports(fresh, &cache, now, failures);
+  enrich::LookupStats s;
+  if (!enriched) s = enricher.EnrichReports(fresh, &cache, now, failures);
   // Per address, what the dashboard shows of it (base domain, country, ASN).
   std::map<std::string, const model::Source*> distinct;
   for (const auto* r : fresh) {
@@ -68,8 +69,9 @@ std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& s
   if (auto put = st.PutSourceInfo(sources); !put) {
     s.warnings.push_back("cannot record address details: " + put.error());
   }
-  Accumulate(s, *total);
-  return s.unresolved == 0 ? now : 0;
+  Accumulate(s, *total);  // the workers' lookups: added by the caller
+  // Enriched by the workers means offline: no name from DNS.
+  return !enriched && s.unresolved == 0 ? now : 0;
 }
 
 }  // namespace dmarc::pipeline

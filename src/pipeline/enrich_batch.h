@@ -32,9 +32,11 @@ void Accumulate(const enrich::LookupStats& s, enrich::LookupStats& total);
 // up at once, the store's cache first, then DNS. Adds to *total (warnings included: the caller
 // shows them). Returns the value for Batch::sources_enriched_at: `now` when every address got its
 // DNS answer, else 0 (so `enrich --db` picks the records up again).
+// With `enriched` (the workers enriched them offline: InputResult::enriched), only the addresses
+// are recorded.
 std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& st,
                                const std::vector<model::AggregateReport*>& reports,
                                const std::vector<model::FailureReport*>& failures, std::int64_t now,
-                               enrich::LookupStats* total);
+                               enrich::LookupStats* total, bool enriched = false);
 
 }  // namespace dmarc::pipeline

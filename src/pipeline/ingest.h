@@ -26,6 +26,11 @@ namespace dmarc::pipeline {
 // SHA-256, size and first bytes, with ExtractOptions::keep_rejected).
 struct InputResult {
   Extracted extracted;
+  // Its reports' sources enriched by the worker that extracted it (offline enrichment: no DNS,
+  // so no cache in the store to consult), with what that found; StoreResults then only records
+  // the addresses.
+  bool enriched = false;
+  enrich::LookupStats enrichment;
 };
 
 // The reports of the file at path ("-": standard input); `parse` uses it too.
@@ -108,6 +113,7 @@ class Ingest {
   Status Finish(InFlight& f, collect::Source& source);
   // One input of a batch (a path to read, or a mail, whose bytes it releases), extracted.
   InputResult ExtractItem(collect::MailItem& item, bool is_path) const;
+  void EnrichOffline(InputResult& r) const;
 
   store::ReportStore& store_;
   IngestOptions options_;

@@ -58,11 +58,20 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
   if (enricher) {
     std::vector<model::AggregateReport*> reports;
     std::vector<model::FailureReport*> failures;
+    bool enriched = !inputs.empty();  // by the workers, every input
     for (auto& in : inputs) {
       for (auto& f : in.extracted.reports) reports.push_back(&f.aggregate);
       for (auto& f : in.extracted.failures) failures.push_back(&f.report);
+      if (in.enriched) {
+        Accumulate(in.enrichment, total);
+      } else {
+        enriched = false;
+      }
     }
-    batch.sources_enriched_at = EnrichBeforeStore(*enricher, st, reports, failures, now, &total);
+    // Inputs not enriched by the workers are enriched here (all of the batch's reports once:
+    // enriching again what a worker did changes nothing).
+    batch.sources_enriched_at =
+        EnrichBeforeStore(*enricher, st, reports, failures, now, &total, enriched);
   }
   for (auto& in : inputs) {
     // Aggregate reports in input order: those held whole, and those streamed among them.
