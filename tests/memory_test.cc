@@ -252,9 +252,9 @@ TEST_F(MemoryTest, AHugeReportIsImportedAsAStreamUnderTheCap) {
   std::ofstream(gz, std::ios::binary) << dmarc::testing::GzipOf(dmarc::testing::ReadFile(xml));
   const std::string cap = "ulimit -v 524288 &&";
   const std::string whole_db = "sqlite:" + (dir_ / "whole.db").string();
-  const Outcome whole = RunDmarcReport({"import", "-q", "--offline", "--stream-bytes", "0",
-                                        "--db", whole_db, gz.string()},
-                                       dir_, "/dev/null", cap);
+  const Outcome whole = RunDmarcReport(
+      {"import", "-q", "--offline", "--stream-bytes", "0", "--db", whole_db, gz.string()}, dir_,
+      "/dev/null", cap);
   EXPECT_NE(whole.status, 0) << "imported whole under the cap?";
   const std::string db = "sqlite:" + (dir_ / "reports.db").string();
   const Outcome r = RunDmarcReport(

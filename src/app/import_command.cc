@@ -69,7 +69,7 @@ class ImportObserver : public pipeline::IngestObserver {
 }  // namespace
 
 int RunImport(const ImportCommandOptions& options) {
-  auto db = OpenStoreOrSay(options.store, Access::kWrite);
+  auto db = OpenStoreOrSay(options.store, Access::kImport);
   if (!db) return 2;
   store::ReportStore& st = *db;
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);

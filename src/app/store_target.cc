@@ -70,7 +70,8 @@ std::unique_ptr<store::ReportStore> OpenStoreOrSay(const StoreArgs& args, Access
     fmt::print(stderr, "{}\n", t.error());
     return nullptr;
   }
-  auto st = access == Access::kWrite ? t->Open() : t->OpenForReading();
+  if (access == Access::kImport) t->options.cache_kib = 32 * 1024;
+  auto st = access == Access::kRead ? t->OpenForReading() : t->Open();
   if (!st) {
     fmt::print(stderr, "{}\n", st.error());
     return nullptr;

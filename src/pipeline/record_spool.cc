@@ -93,20 +93,16 @@ void EncodeRecord(const model::Record& rec, std::string& out) {
   PutStr(rec.identifiers.header_from, out);
   PutOpt(rec.identifiers.envelope_from, out);
   PutOpt(rec.identifiers.envelope_to, out);
+  auto result = [&](const auto& x, const std::string& middle) {
+    PutStr(x.domain, out);
+    PutStr(middle, out);
+    PutStr(x.result, out);
+    PutOpt(x.human_result, out);
+  };
   PutInt(rec.dkim.size(), out);
-  for (const auto& d : rec.dkim) {
-    PutStr(d.domain, out);
-    PutStr(d.selector, out);
-    PutStr(d.result, out);
-    PutOpt(d.human_result, out);
-  }
+  for (const auto& d : rec.dkim) result(d, d.selector);
   PutInt(rec.spf.size(), out);
-  for (const auto& s : rec.spf) {
-    PutStr(s.domain, out);
-    PutStr(s.scope, out);
-    PutStr(s.result, out);
-    PutOpt(s.human_result, out);
-  }
+  for (const auto& x : rec.spf) result(x, x.scope);
 }
 
 bool DecodeRecord(std::string_view& in, model::Record& rec) {
@@ -135,33 +131,33 @@ bool DecodeRecord(std::string_view& in, model::Record& rec) {
   ev.disposition = r.Str();
   ev.dkim = r.Str();
   ev.spf = r.Str();
-  const std::uint64_t overrides = r.Int();
-  if (!r.ok || overrides > in.size()) return false;
-  ev.policy_override_reasons.resize(overrides);
-  for (auto& o : ev.policy_override_reasons) {
-    o.type = r.Opt();
-    o.comment = r.Opt();
+  // A list: its length (never more than the bytes left: each element takes one at least), then
+  // each element.
+  auto list = [&](auto& items, auto&& read_one) {
+    const std::uint64_t n = r.Int();
+    if (!r.ok || n > in.size()) return false;
+    items.resize(n);
+    for (auto& item : items) read_one(item);
+    return true;
+  };
+  auto result = [&](auto& x, std::string& middle) {
+    x.domain = r.Str();
+    middle = r.Str();
+    x.result = r.Str();
+    x.human_result = r.Opt();
+  };
+  if (!list(ev.policy_override_reasons, [&](model::PolicyOverrideReason& o) {
+        o.type = r.Opt();
+        o.comment = r.Opt();
+      })) {
+    return false;
   }
   rec.identifiers.header_from = r.Str();
   rec.identifiers.envelope_from = r.Opt();
   rec.identifiers.envelope_to = r.Opt();
-  const std::uint64_t dkims = r.Int();
-  if (!r.ok || dkims > in.size()) return false;
-  rec.dkim.resize(dkims);
-  for (auto& d : rec.dkim) {
-    d.domain = r.Str();
-    d.selector = r.Str();
-    d.result = r.Str();
-    d.human_result = r.Opt();
-  }
-  const std::uint64_t spfs = r.Int();
-  if (!r.ok || spfs > in.size()) return false;
-  rec.spf.resize(spfs);
-  for (auto& s : rec.spf) {
-    s.domain = r.Str();
-    s.scope = r.Str();
-    s.result = r.Str();
-    s.human_result = r.Opt();
+  if (!list(rec.dkim, [&](model::DkimAuthResult& d) { result(d, d.selector); }) ||
+      !list(rec.spf, [&](model::SpfAuthResult& x) { result(x, x.scope); })) {
+    return false;
   }
   return r.ok;
 }
