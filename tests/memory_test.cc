@@ -175,6 +175,16 @@ TEST_F(MemoryTest, LargeReportsInOneFetchAreHeldByBytes) {
   for (int i = 0; i < 8; ++i) mails.push_back(LargeReportMail(i, kReportBytes));
   const fs::path eight = MaildirConfig(mails);
   const long eight_kib = FetchPeakKiB(eight, dir_);
+  // Streamed into the store (12 MB each, past --stream-bytes), and filed as aggregate reports.
+  EXPECT_TRUE(fs::is_empty(dir_ / "Maildir" / "new"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "Maildir" / ".Archive.Aggregate" / "cur"),
+                          fs::directory_iterator()),
+            8);
+  const fs::path stats = dir_ / "eight.json";
+  ASSERT_EQ(dmarc::testing::RunToEnd(
+                {"stats", "--db", "sqlite:" + (dir_ / "reports.db").string(), "--json"}, stats),
+            0);
+  EXPECT_EQ(nlohmann::json::parse(dmarc::testing::ReadFile(stats))["reports"], 8);
   fs::rename(dir_ / "Maildir", dir_ / "Maildir-eight");
   fs::remove(dir_ / "reports.db");
   const fs::path one = MaildirConfig({LargeReportMail(100, kReportBytes)});
