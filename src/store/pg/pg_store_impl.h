@@ -61,6 +61,7 @@ class PgStore final : public ReportStore {
   Result<std::vector<RejectedInput>> Rejections() override;
   Result<std::vector<bool>> AggregatesStored(
       const std::vector<const model::AggregateReport*>& reports) override;
+  StoredCheck AggregateStoredCheck() override;
   Result<std::vector<IpInfoRow>> GetIpInfo(const std::vector<std::string>& ips,
                                            std::int64_t now) override;
   Result<bool> PutIpInfo(const std::vector<IpInfoRow>& rows) override;

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <ctime>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -584,6 +586,33 @@ Result<std::vector<bool>> PgStore::AggregatesStored(
         return out;
       },
       true);
+}
+
+// A connection of its own (it sees what was committed), one worker at a time; a check that fails
+// (the server away) says "not stored": the report's XML is compressed, as without the check.
+ReportStore::StoredCheck PgStore::AggregateStoredCheck() {
+  struct Check {
+    std::mutex mu;
+    Connection conn;
+  };
+  auto conn = Connect(url_, options_);
+  if (!conn) return {};
+  auto check = std::make_shared<Check>();
+  check->conn = std::move(conn).value();
+  return [check](const model::AggregateReport& r) {
+    const auto& m = r.report_metadata;
+    const std::lock_guard lock(check->mu);
+    auto rows = check->conn.Query(
+        "SELECT EXISTS (SELECT 1 FROM aggregate_reports WHERE org_name = $1 AND report_id = $2"
+        " AND domain = $3 AND begin_ts = $4 AND end_ts = $5)",
+        Params()
+            .Add(Clean(m.org_name))
+            .Add(Clean(m.report_id))
+            .Add(Clean(r.policy_published.domain))
+            .Add(m.begin)
+            .Add(m.end));
+    return rows && rows->size() == 1 && rows->Bool(0, 0);
+  };
 }
 
 }  // namespace dmarc::store::pg_impl
