@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -48,10 +49,13 @@ inline std::vector<std::string> EnrichmentOffByDefault(std::vector<std::string> 
 }
 
 // An empty folder of its own for the running test: /tmp/PREFIX-PID-TESTNAME.
+// (A parameterised test's name holds a '/': one folder, not a folder in a folder that removing
+// the test's folder would leave behind.)
 inline std::filesystem::path FreshTestDir(const std::string& prefix) {
+  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::replace(name.begin(), name.end(), '/', '_');
   const auto dir = std::filesystem::temp_directory_path() /
-                   (prefix + "-" + std::to_string(::getpid()) + "-" +
-                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+                   (prefix + "-" + std::to_string(::getpid()) + "-" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -149,6 +149,10 @@ TEST(PgDashboard, FilterTextsNoStoredTextCanEqualFindWhatSqliteFinds) {
 
 TEST(PgDashboard, AnswersAgainAfterItsServerRestarts) {
   const fs::path dir = dmarc::testing::FreshTestDir("dmarc-pg-dashboard-restart");
+  struct RemovedLast {  // after the server below has stopped
+    fs::path dir;
+    ~RemovedLast() { fs::remove_all(dir); }
+  } removed_last{dir};
   dmarc::testing::PostgresServer server(dir / "pg");
   server.Start();
   const model::AggregateReport report = Report();
