@@ -58,13 +58,13 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
   if (enricher) {
     std::vector<model::AggregateReport*> reports;
     std::vector<model::FailureReport*> failures;
-    bool enriched = !inputs.empty();  // by the workers, every input
+    bool enriched = true;  // by the workers, every input that has sources
     for (auto& in : inputs) {
       for (auto& f : in.extracted.reports) reports.push_back(&f.aggregate);
       for (auto& f : in.extracted.failures) failures.push_back(&f.report);
       if (in.enriched) {
         Accumulate(in.enrichment, total);
-      } else {
+      } else if (!in.extracted.reports.empty() || !in.extracted.failures.empty()) {
         enriched = false;
       }
     }
