@@ -1,8 +1,12 @@
 // Runs the dmarc-report binary as a user would: exit statuses, stdout/stderr, file output,
 // standard input, directories, Maildirs and mboxes.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -217,6 +221,72 @@ TEST_F(Cli, HostilePayloadsStayVerbatimAndEscaped) {
   Outcome csv = Exec({"parse", "-q", "-f", "csv", TestData("broken/script-payload.xml")});
   EXPECT_NE(csv.out.find("\"<script>alert(1)</script>\"\"'&,;\n=cmd|' /C calc'!A0\""),
             std::string::npos);
+}
+
+// What a terminal shows while hash-password runs on it: everything the program wrote, with the
+// lines typed (`answers`, each sent once the text so far ends with its prompt).
+struct TerminalRun {
+  std::string screen;
+  int status = -1;
+};
+
+TerminalRun RunOnTerminal(const std::vector<std::string>& args,
+                          const std::vector<std::pair<std::string, std::string>>& answers) {
+  TerminalRun run;
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid < 0) return run;
+  if (pid == 0) {
+    const std::string bin = std::string(DMARC_BINARY_DIR) + "/dmarc-report";
+    std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  std::size_t next = 0;
+  for (;;) {
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) break;
+    char buf[512];
+    const ssize_t n = ::read(master, buf, sizeof buf);
+    if (n <= 0) break;  // EIO once the program has exited
+    run.screen.append(buf, static_cast<std::size_t>(n));
+    if (next < answers.size() && run.screen.ends_with(answers[next].first)) {
+      const std::string line = answers[next++].second + "\n";
+      if (::write(master, line.data(), line.size()) != static_cast<ssize_t>(line.size())) break;
+    }
+  }
+  int raw = 0;
+  if (::waitpid(pid, &raw, WNOHANG) != pid) {  // still waiting for a line it will not get
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &raw, 0);
+  }
+  ::close(master);
+  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return run;
+}
+
+// On a terminal the password is asked twice and never shown; from a pipe it is one line.
+TEST_F(Cli, HashPasswordDoesNotEchoOnATerminal) {
+  TerminalRun ok = RunOnTerminal({"hash-password", "--user", "bob"},
+                                 {{"Password for bob: ", "Tr0ub4dor&3"}, {"Again: ", "Tr0ub4dor&3"}});
+  EXPECT_EQ(ok.status, 0) << ok.screen;
+  EXPECT_EQ(ok.screen.find("Tr0ub4dor"), std::string::npos) << ok.screen;
+  EXPECT_NE(ok.screen.find("bob:$argon2id$"), std::string::npos) << ok.screen;
+
+  TerminalRun differ = RunOnTerminal({"hash-password", "--user", "bob"},
+                                     {{"Password for bob: ", "one"}, {"Again: ", "two"}});
+  EXPECT_EQ(differ.status, 2) << differ.screen;
+  EXPECT_NE(differ.screen.find("the two passwords differ"), std::string::npos) << differ.screen;
+  EXPECT_EQ(differ.screen.find("bob:$"), std::string::npos) << differ.screen;
+
+  const fs::path input = dir_ / "password";
+  std::ofstream(input) << "Tr0ub4dor&3\n";
+  Outcome piped = Exec({"hash-password", "--user", "bob"}, input.string());
+  EXPECT_EQ(piped.status, 0) << piped.err;
+  EXPECT_TRUE(piped.out.starts_with("bob:$argon2id$")) << piped.out;
+  EXPECT_EQ(piped.err.find("Password"), std::string::npos) << piped.err;
 }
 
 }  // namespace

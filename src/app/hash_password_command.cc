@@ -1,8 +1,12 @@
 // `dmarc-report hash-password`: a password from standard input → a "NAME:HASH" line for the
-// users file of `serve --users` (web/auth.h).
+// users file of `serve --users` (web/auth.h). On a terminal it asks twice, without echo.
 #include <fmt/format.h>
+#include <termios.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "app/cli.h"
@@ -17,6 +21,65 @@ std::string& HashUser() {
   return user;
 }
 
+// The terminal's settings while echo is off, restored by the guard or by a signal's handler.
+struct termios saved_terminal;
+
+extern "C" void RestoreTerminalAndDie(int sig) {
+  ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_terminal);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+// Echo off on the terminal of standard input for its lifetime (Ctrl-C still works and restores).
+class NoEcho {
+ public:
+  NoEcho() {
+    if (::tcgetattr(STDIN_FILENO, &saved_terminal) != 0) return;
+    struct termios quiet = saved_terminal;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    quiet.c_lflag |= ECHONL;
+    std::signal(SIGINT, RestoreTerminalAndDie);
+    std::signal(SIGTERM, RestoreTerminalAndDie);
+    std::signal(SIGHUP, RestoreTerminalAndDie);
+    active_ = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+  }
+  ~NoEcho() {
+    if (active_) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_terminal);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGHUP, SIG_DFL);
+  }
+  NoEcho(const NoEcho&) = delete;
+  NoEcho& operator=(const NoEcho&) = delete;
+
+ private:
+  bool active_ = false;
+};
+
+std::optional<std::string> ReadLine() {
+  std::string line;
+  if (!std::getline(std::cin, line)) return std::nullopt;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+// The password: one line of standard input, or, on a terminal, asked twice without echo.
+std::optional<std::string> ReadPassword(const std::string& user) {
+  if (::isatty(STDIN_FILENO) == 0) return ReadLine().value_or("");
+  NoEcho quiet;
+  fmt::print(stderr, "Password for {}: ", user);
+  std::fflush(stderr);
+  auto first = ReadLine();
+  fmt::print(stderr, "Again: ");
+  std::fflush(stderr);
+  auto second = ReadLine();
+  if (!first || !second || *first != *second) {
+    fmt::print(stderr, "the two passwords differ; nothing was printed\n");
+    return std::nullopt;
+  }
+  return first;
+}
+
 }  // namespace
 
 void AddHashPasswordOptions(CLI::App& cmd) {
@@ -29,10 +92,9 @@ int RunHashPasswordCommand() {
     fmt::print(stderr, "--user: a name without ':' is required\n");
     return 2;
   }
-  std::string password;
-  std::getline(std::cin, password);
-  if (!password.empty() && password.back() == '\r') password.pop_back();
-  auto hash = web::HashPassword(password);
+  const auto password = ReadPassword(user);
+  if (!password) return 2;
+  auto hash = web::HashPassword(*password);
   if (!hash) {
     fmt::print(stderr, "{}\n", hash.error());
     return 2;

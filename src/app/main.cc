@@ -32,7 +32,7 @@ constexpr Command kCommands[] = {
      dmarc::app::RunServeCommand},
     {"report", "Write a self-contained HTML report (overview, sources, domains)",
      dmarc::app::AddReportOptions, dmarc::app::RunReportCommand},
-    {"hash-password", "Read a password on standard input, print a line for serve --users",
+    {"hash-password", "Read a password (on a terminal: twice, not echoed), print a line for serve --users",
      dmarc::app::AddHashPasswordOptions, dmarc::app::RunHashPasswordCommand},
     {"fetch", "Collect reports from the mailboxes and folders of a configuration file",
      dmarc::app::AddFetchOptions, dmarc::app::RunFetchCommand},

@@ -6,6 +6,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "base/files.h"
@@ -56,9 +57,19 @@ std::string Redact(std::string_view text, const std::vector<std::string>& secret
   // Longest first, so a secret that contains another is replaced whole.
   std::sort(order.begin(), order.end(),
             [](const std::string* a, const std::string* b) { return a->size() > b->size(); });
+  // Only whole values: an occurrence inside a longer word ("a" in "batch") is left alone, or a
+  // short secret would be revealed by the holes it leaves in every line.
+  const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
   std::string out(text);
   for (const std::string* s : order) {
     for (std::size_t at = out.find(*s); at != std::string::npos; at = out.find(*s, at)) {
+      const std::size_t end = at + s->size();
+      const bool whole = (at == 0 || !word(out[at - 1]) || !word(s->front())) &&
+                         (end == out.size() || !word(out[end]) || !word(s->back()));
+      if (!whole) {
+        ++at;
+        continue;
+      }
       out.replace(at, s->size(), "[redacted]");
       at += 10;
     }

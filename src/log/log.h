@@ -31,7 +31,8 @@ struct Options {
   int syslog_port = 514;
 };
 
-// Every occurrence of a secret (longest first) replaced by "[redacted]"; empty secrets ignored.
+// Every occurrence of a secret as a whole value (not inside a longer word; longest first) replaced
+// by "[redacted]"; empty secrets ignored.
 std::string Redact(std::string_view text, const std::vector<std::string>& secrets);
 
 // The forms a login's password takes on the wire besides itself, each to be redacted as well, so

@@ -39,6 +39,19 @@ TEST(Redact, ReplacesEverySecretLongestFirst) {
   EXPECT_EQ(Redact("x red y", {"red"}), "x [redacted] y");
 }
 
+// A one-letter (or any short) password must not punch holes into every word that contains it:
+// that would reveal it. Whole values are replaced wherever they sit between non-word characters.
+TEST(Redact, ReplacesWholeValuesOnly) {
+  EXPECT_EQ(Redact("batch of 3 reports from example.com", {"a"}),
+            "batch of 3 reports from example.com");
+  EXPECT_EQ(Redact("login a failed; password=a", {"a"}), "login [redacted] failed; password=[redacted]");
+  EXPECT_EQ(Redact("postgresql://u:pw@db/x pwd", {"pw"}), "postgresql://u:[redacted]@db/x pwd");
+  EXPECT_EQ(Redact("AUTHENTICATE PLAIN AHVAcHc=", {"AHVAcHc="}),
+            "AUTHENTICATE PLAIN [redacted]");
+  // A secret whose edges are not word characters is replaced wherever it occurs.
+  EXPECT_EQ(Redact("x!#!y", {"!#!"}), "x[redacted]y");
+}
+
 // A subject or file name from a mail, with a newline and a terminal escape, stays on its line.
 TEST_F(LogTest, ControlCharactersFromInputsAreEscapedInEveryLine) {
   Options o;

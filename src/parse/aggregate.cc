@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <limits>
 #include <pugixml.hpp>
@@ -77,7 +78,25 @@ Status ReadRecords(const pugi::xml_node& feedback, const Limits& limits, Reader&
 }  // namespace
 
 bool LooksLikeAggregateXml(std::string_view xml) {
-  return xml.substr(0, 64 * 1024).find("feedback") != std::string_view::npos;
+  // A <feedback> (or <prefix:feedback>) start tag, not the word: an HTML mail body saying "For any
+  // feedback, write to ..." is not a report.
+  const std::string_view head = xml.substr(0, 64 * 1024);
+  const auto name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
+  };
+  for (std::size_t lt = head.find('<'); lt != std::string_view::npos; lt = head.find('<', lt + 1)) {
+    std::size_t end = lt + 1;
+    while (end < head.size() && (name_char(head[end]) || head[end] == ':')) ++end;
+    std::string_view name = head.substr(lt + 1, end - lt - 1);
+    if (const std::size_t colon = name.rfind(':'); colon != std::string_view::npos) {
+      name.remove_prefix(colon + 1);
+    }
+    if (name == "feedback" &&
+        (end == head.size() || head[end] == '>' || head[end] == '/' || IsSpace(head[end]))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Result<model::AggregateReport> ParseAggregateXml(std::string_view input,

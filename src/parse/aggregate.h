@@ -26,7 +26,8 @@ struct AggregateOptions {
 Result<model::AggregateReport> ParseAggregateXml(std::string_view xml,
                                                  const AggregateOptions& opts);
 
-// True when the text looks like an aggregate report (a <feedback> element near the start).
+// True when the text looks like an aggregate report: a <feedback> start tag (any namespace prefix)
+// in its first 64 KiB. The word alone (an HTML body asking for feedback) is not enough.
 bool LooksLikeAggregateXml(std::string_view xml);
 
 // Splits records of a report spanning more than the threshold into one record per UTC day it

@@ -58,6 +58,17 @@ bool HasError(const model::AggregateReport& r, const std::string& needle) {
   return false;
 }
 
+TEST(Aggregate, LooksLikeAReportOnlyWithAFeedbackStartTag) {
+  EXPECT_TRUE(LooksLikeAggregateXml("<?xml version=\"1.0\"?>\n<feedback>"));
+  EXPECT_TRUE(LooksLikeAggregateXml("<feedback xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\">"));
+  EXPECT_TRUE(LooksLikeAggregateXml("<dmarc:feedback xmlns:dmarc=\"x\">"));
+  EXPECT_TRUE(LooksLikeAggregateXml("<root><feedback\n>"));
+  EXPECT_TRUE(LooksLikeAggregateXml("<feedback"));  // the look-ahead may end inside the tag
+  EXPECT_FALSE(LooksLikeAggregateXml("<div>For any feedback/suggestions, mail us</div>"));
+  EXPECT_FALSE(LooksLikeAggregateXml("<p>DMARC <b>feedback</b></p><feedbacks>"));
+  EXPECT_FALSE(LooksLikeAggregateXml("<a:feedbackx/><nofeedback>"));
+}
+
 TEST(Aggregate, ReadsEveryRfc7489Field) {
   Doc d;
   d.records = Doc::Record("192.0.2.1", "5", "quarantine", "pass", "fail",

@@ -492,6 +492,8 @@ class Extractor {
     std::size_t found = 0;
     for (auto& part : mail.parts) {
       if (part.is_message) continue;  // its own parts follow in the list
+      // A mail's HTML text (Microsoft's reports come with one) is never a report, whatever it says.
+      if (part.content_type == "text/html" && part.filename.empty()) continue;
       const std::string label =
           part.filename.empty()
               ? fmt::format("{}[part {}]", origin, part.path)

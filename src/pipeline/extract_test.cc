@@ -15,6 +15,8 @@
 #include "base/time.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
+#include "testing/base64.h"
+#include "testing/compress.h"
 #include "testing/test_util.h"
 
 namespace dmarc::pipeline {
@@ -259,6 +261,39 @@ TEST(Extract, ReportMailsAreOpened) {
     EXPECT_EQ(got.reports.size(), 1u) << name;
     EXPECT_TRUE(got.rejections.empty()) << name;
   }
+}
+
+// Microsoft's report mails carry an HTML body beside the gzip attachment, and its text asks "for
+// any feedback": the body is not a report and not an error, with or without streaming.
+TEST(Extract, AnHtmlBodyBesideTheReportIsNeitherAReportNorARejection) {
+  const std::string xml = ReadFile(TestData(kSamples + "aggregate/rfc9990-sample.xml"));
+  const std::string mail =
+      "From: dmarcreport@microsoft.com\r\nTo: dmarc@example.com\r\n"
+      "Subject: Report Domain: example.com Submitter: protection.outlook.com\r\n"
+      "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+      "--b\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n"
+      "<div style=\"font-family:Calibri\">This is a DMARC aggregate report from Microsoft "
+      "Corporation. For more information see https://aka.ms/dmarc. For any feedback/suggestions, "
+      "kindly mail to dmarcreport@microsoft.com.<br><br>DMARC Feedback</div>\r\n"
+      "--b\r\nContent-Type: application/gzip\r\nContent-Transfer-Encoding: base64\r\n"
+      "Content-Disposition: attachment; filename=\"protection.outlook.com!example.com!1.xml.gz\"\r\n"
+      "\r\n" +
+      dmarc::testing::Base64(dmarc::testing::GzipOf(xml)) + "\r\n--b--\r\n";
+  for (const std::size_t stream_bytes : {std::size_t{0}, std::size_t{16}}) {
+    ExtractOptions options;
+    options.stream_bytes = stream_bytes;
+    const Extracted got = ExtractReports(mail, "microsoft.eml", options);
+    EXPECT_EQ(got.reports.size(), 1u) << stream_bytes;
+    EXPECT_TRUE(got.rejections.empty())
+        << (got.rejections.empty() ? "" : got.rejections[0].origin + ": " + got.rejections[0].reason);
+  }
+  // The same words as an XHTML part sent as text/plain: XML, but with no <feedback> element.
+  std::string plain = mail;
+  plain.replace(plain.find("text/html"), 9, "text/plain");
+  const Extracted got = ExtractReports(plain, "microsoft.eml", {});
+  EXPECT_EQ(got.reports.size(), 1u);
+  EXPECT_TRUE(got.rejections.empty())
+      << (got.rejections.empty() ? "" : got.rejections[0].origin + ": " + got.rejections[0].reason);
 }
 
 TEST(Extract, ForwardedReportMailInsideAMailIsFound) {
