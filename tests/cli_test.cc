@@ -269,8 +269,9 @@ TerminalRun RunOnTerminal(const std::vector<std::string>& args,
 
 // On a terminal the password is asked twice and never shown; from a pipe it is one line.
 TEST_F(Cli, HashPasswordDoesNotEchoOnATerminal) {
-  TerminalRun ok = RunOnTerminal({"hash-password", "--user", "bob"},
-                                 {{"Password for bob: ", "Tr0ub4dor&3"}, {"Again: ", "Tr0ub4dor&3"}});
+  TerminalRun ok =
+      RunOnTerminal({"hash-password", "--user", "bob"},
+                    {{"Password for bob: ", "Tr0ub4dor&3"}, {"Again: ", "Tr0ub4dor&3"}});
   EXPECT_EQ(ok.status, 0) << ok.screen;
   EXPECT_EQ(ok.screen.find("Tr0ub4dor"), std::string::npos) << ok.screen;
   EXPECT_NE(ok.screen.find("bob:$argon2id$"), std::string::npos) << ok.screen;
@@ -287,6 +288,33 @@ TEST_F(Cli, HashPasswordDoesNotEchoOnATerminal) {
   EXPECT_EQ(piped.status, 0) << piped.err;
   EXPECT_TRUE(piped.out.starts_with("bob:$argon2id$")) << piped.out;
   EXPECT_EQ(piped.err.find("Password"), std::string::npos) << piped.err;
+}
+
+// Commands that read or update a store refuse one that does not exist (a typo in --db used to
+// give an empty store, silently created); only import, fetch and run create one.
+TEST_F(Cli, ReadingCommandsRefuseAStoreThatDoesNotExist) {
+  const fs::path db = dir_ / "typo.db";
+  const std::vector<std::vector<std::string>> commands = {
+      {"stats", "--db", db.string()},
+      {"export", "--db", db.string()},
+      {"report", "--db", db.string(), "--html", (dir_ / "r.html").string()},
+      {"enrich", "--offline", "--db", db.string()},
+      {"vacuum", "--db", db.string()},
+      {"serve", "--db", db.string(), "--listen", "127.0.0.1:0"},
+  };
+  for (const auto& args : commands) {
+    Outcome r = Exec(args);
+    EXPECT_NE(r.status, 0) << args[0];
+    EXPECT_NE(r.err.find("no store at " + db.string() + ": create one with"), std::string::npos)
+        << args[0] << ": " << r.err;
+    EXPECT_FALSE(fs::exists(db)) << args[0];
+  }
+  // Once import made it, they read it.
+  Outcome imported = Exec(
+      {"import", "-q", "--db", db.string(), TestData(kSamples + "aggregate/rfc9990-sample.xml")});
+  ASSERT_EQ(imported.status, 0) << imported.err;
+  Outcome stats = Exec({"stats", "--db", db.string()});
+  EXPECT_EQ(stats.status, 0) << stats.err;
 }
 
 }  // namespace

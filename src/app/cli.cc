@@ -122,6 +122,17 @@ void AddEnrichOptions(CLI::App& cmd, enrich::Options& o, bool allow_disable) {
       ->capture_default_str()
       ->check(CLI::Range(0, 10))
       ->group(group);
+  cmd.add_option("--dns-max-addresses", o.dns_max_addresses,
+                 "Addresses looked up per input (parse) or batch (import); the rest get no name")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
+      ->group(group);
+  cmd.add_option(
+         "--dns-max-seconds", o.dns_max_seconds,
+         "Time for the lookups of one input (parse) or batch (import); the rest get no name")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86'400))
+      ->group(group);
   cmd.add_option_function<std::string>(
          "--dns-cache-ttl",
          [&o](const std::string& v) {

@@ -24,7 +24,7 @@ int RunEnrich(const EnrichCommandOptions& options) {
   eo.enabled = true;
   auto enricher = MakeEnricher(eo, &failed);
   if (!enricher) return 2;
-  auto db = OpenStoreOrSay(options.store, Access::kWrite);
+  auto db = OpenStoreOrSay(options.store, Access::kUpdate);
   if (!db) return 2;
   store::ReportStore& st = *db;
   const auto start = std::chrono::steady_clock::now();

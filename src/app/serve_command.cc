@@ -71,6 +71,16 @@ int RunServeCommand() {
     fmt::print(stderr, "{}\n", target.error());
     return 2;
   }
+  // A dashboard of a store that does not exist would show an empty one (and create it): refused.
+  // Other errors (a primary out of reach while its standby serves) are StartServer's to judge.
+  {
+    StoreTarget primary = *target;
+    primary.options.must_exist = true;
+    if (auto st = primary.Open(); !st && st.error_kind() == ErrorKind::kNotFound) {
+      fmt::print(stderr, "{}\n", st.error());
+      return 2;
+    }
+  }
   options.db = target->url;
   options.read_db = target->read_url;
   options.db_password = target->options.password;

@@ -71,6 +71,7 @@ std::unique_ptr<store::ReportStore> OpenStoreOrSay(const StoreArgs& args, Access
     return nullptr;
   }
   if (access == Access::kImport) t->options.cache_kib = 32 * 1024;
+  t->options.must_exist = access == Access::kRead || access == Access::kUpdate;
   auto st = access == Access::kRead ? t->OpenForReading() : t->Open();
   if (!st) {
     fmt::print(stderr, "{}\n", st.error());

@@ -49,9 +49,11 @@ Result<StoreTarget> ResolveStore(const StoreArgs& args);
 // kImport: kWrite with a SQLite page cache of 32 MiB instead of 64: import writes far more than
 // it reads back, and 32 MiB was as fast as 64 on a new store of 1.4 million records (32.5 s and
 // 33.2 s) for 40 MB less resident memory (16 MiB: 9 % slower; docs/benchmarks.md).
-enum class Access { kWrite, kRead, kImport };
-// ResolveStore, then Open (kWrite, kImport) or OpenForReading (kRead); prints why on standard error
-// and returns nullptr when either fails. The target is stored in *target when given.
+// kUpdate: kWrite to a store that must exist already (enrich). kRead too refuses a store that does
+// not exist instead of creating an empty one.
+enum class Access { kWrite, kRead, kImport, kUpdate };
+// ResolveStore, then Open (kWrite, kImport, kUpdate) or OpenForReading (kRead); prints why on
+// standard error and returns nullptr when either fails. The target is stored in *target when given.
 std::unique_ptr<store::ReportStore> OpenStoreOrSay(const StoreArgs& args, Access access,
                                                    StoreTarget* target = nullptr);
 

@@ -17,6 +17,7 @@ int RunVacuum(const VacuumCommandOptions& options) {
     return 2;
   }
   const int days = options.retention_days.value_or(target->retention_days);
+  target->options.must_exist = true;
   auto db = target->Open();
   if (!db) {
     fmt::print(stderr, "{}\n", db.error());

@@ -500,6 +500,8 @@ void Bind(Table& t, enrich::Options& c) {
   t.Integer("dns_concurrency", c.dns_concurrency, 1, 10000);
   t.Integer("dns_timeout_ms", c.dns_timeout_ms, 1, 60000);
   t.Integer("dns_retries", c.dns_retries, 0, 10);
+  t.Integer("dns_max_addresses", c.dns_max_addresses, 1, 100'000'000);
+  t.Integer("dns_max_seconds", c.dns_max_seconds, 1, 86'400);
   t.Seconds("dns_cache_ttl", c.dns_cache_ttl_seconds, 0, 10LL * 365 * 86400);
   t.StrList("geoip_db", c.geoip_dbs);
   t.StrList("services_file", c.services_files);

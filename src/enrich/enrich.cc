@@ -93,12 +93,6 @@ CachedDns ToCachedDns(const std::string& ip, const PtrResult& r, std::int64_t no
   return c;
 }
 
-std::size_t CountFailed(const std::vector<PtrResult>& resolved) {
-  return static_cast<std::size_t>(
-      std::count_if(resolved.begin(), resolved.end(),
-                    [](const PtrResult& r) { return r.status == DnsStatus::kFailed; }));
-}
-
 // What is known of one address: its DNS answer (if any), geolocation and sending service.
 IpInfo DescribeAddress(const std::string& given, const std::optional<std::string>& canon,
                        const Answers& answers, const GeoIp& geoip, const Services& services) {
@@ -221,6 +215,11 @@ Result<std::unique_ptr<Enricher>> Enricher::Create(const Options& options) {
     return MakeError("DNS retries must be between 0 and 10");
   }
   if (options.dns_cache_ttl_seconds < 0) return MakeError("DNS cache TTL must not be negative");
+  if (options.dns_max_addresses < 1)
+    return MakeError("DNS addresses per lookup must be at least 1");
+  if (options.dns_max_seconds < 1 || options.dns_max_seconds > 86'400) {
+    return MakeError("DNS seconds per lookup must be between 1 and 86400");
+  }
   e->options_.nameservers.clear();
   for (const auto& ns : options.nameservers) {
     auto n = NormalizeNameserver(ns);
@@ -272,28 +271,62 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
       std::lock_guard lock(memory_mutex_);
       down = dns_down_;
     }
+    // One call's budget (one input's in parse, one batch's in import): addresses past it and
+    // whatever the time budget leaves are not looked up, and stay without a name until
+    // `dmarc-report enrich` (or a later import) asks again.
+    if (wanted.size() > options_.dns_max_addresses) {
+      st.not_asked += wanted.size() - options_.dns_max_addresses;
+      st.warnings.push_back(fmt::format(
+          "{} addresses: reverse DNS for the first {} only (dns_max_addresses); the others "
+          "are left without a name",
+          wanted.size(), options_.dns_max_addresses));
+      wanted.resize(options_.dns_max_addresses);
+    }
     if (!wanted.empty() && !down) {
-      auto resolved = ResolvePtr(wanted, ResolverOptionsOf(options_));
+      ResolverOptions ro = ResolverOptionsOf(options_);
+      ro.give_up_after_failures = kDownAfterAllFailed;
+      ro.deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(std::int64_t{options_.dns_max_seconds} * 1000);
+      ro.cancel = cancel_;
+      auto resolved = ResolvePtr(wanted, ro);
       if (!resolved) {
         st.warnings.push_back("reverse DNS unavailable: " + resolved.error());
       } else {
-        st.queried += wanted.size();
+        const auto& results = resolved->results;
+        std::size_t asked = 0, failed = 0;
         for (std::size_t i = 0; i < wanted.size(); ++i) {
-          CachedDns c = ToCachedDns(wanted[i], (*resolved)[i], now, FailureTtl(options_),
+          if (results[i].skipped) {
+            ++st.not_asked;
+            continue;
+          }
+          ++asked;
+          if (results[i].status == DnsStatus::kFailed) ++failed;
+          CachedDns c = ToCachedDns(wanted[i], results[i], now, FailureTtl(options_),
                                     options_.dns_cache_ttl_seconds, st);
           answers.emplace(c.ip, c);
           fresh.push_back(std::move(c));
         }
-        const std::size_t failed = CountFailed(*resolved);
+        st.queried += asked;
         std::lock_guard lock(memory_mutex_);
-        failures_in_a_row_ = failed == wanted.size() ? failures_in_a_row_ + failed : 0;
-        if (!dns_down_ && ((failed == wanted.size() && failed >= kDownAfterAllFailed) ||
-                           failures_in_a_row_ >= kDownAfterFailures)) {
+        failures_in_a_row_ = failed == asked ? failures_in_a_row_ + failed : 0;
+        if (!dns_down_ &&
+            (resolved->gave_up || (failed == asked && failed >= kDownAfterAllFailed) ||
+             failures_in_a_row_ >= kDownAfterFailures)) {
           dns_down_ = true;
+          std::string detail;
+          for (const auto& r : results) {
+            if (r.status == DnsStatus::kFailed && !r.skipped) detail = r.detail;
+          }
           st.warnings.push_back(fmt::format(
-              "no answer from DNS ({}; {} queries failed in a row): the rest of this run "
-              "resolves no names",
-              resolved->empty() ? "" : resolved->back().detail, failures_in_a_row_));
+              "no answer from DNS ({}; {} queries failed, none answered): the rest of this run "
+              "resolves no names; run `dmarc-report enrich` on the store when DNS works to fill "
+              "them in",
+              detail, std::max(failures_in_a_row_, failed)));
+        } else if (!resolved->stopped.empty() && !(cancel_ && cancel_->load())) {
+          st.warnings.push_back(fmt::format(
+              "reverse DNS stopped after {} s (dns_max_seconds): {} of {} addresses left without "
+              "a name",
+              options_.dns_max_seconds, wanted.size() - asked, wanted.size()));
         }
       }
     }

@@ -12,6 +12,7 @@
 // Thread-safety: an Enricher may be used by several threads at once.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,11 @@ struct Options {
   int dns_timeout_ms = 1500;                           // first try; c-ares doubles it per retry
   int dns_retries = 1;                                 // tries after the first
   std::int64_t dns_cache_ttl_seconds = 7 * 24 * 3600;  // names and NXDOMAIN
+  // The budget of one lookup (one input of `parse`, one batch of `import`/`fetch`): at most this
+  // many addresses sent to DNS, for at most this long; the rest are left without a name (a
+  // hostile report can list 100,000 addresses).
+  std::size_t dns_max_addresses = 10'000;
+  int dns_max_seconds = 30;
   // MaxMind DB files (country and/or ASN), read in order; the first that knows a field wins.
   // Empty: the default country database (see FindDefaultGeoIpDatabase).
   std::vector<std::string> geoip_dbs;
@@ -90,6 +96,9 @@ struct LookupStats {
   // Addresses without a DNS answer: failed now or recently (cached failure), invalid, or not
   // asked because the run is offline or DNS was found down. 0: every address has its answer.
   std::size_t unresolved = 0;
+  // Of those, not sent to DNS: over the lookup's budget of addresses or time, DNS found down
+  // within the lookup, or a stop asked for.
+  std::size_t not_asked = 0;
   std::vector<std::string> warnings;  // e.g. the cache could not be written
 };
 
@@ -118,6 +127,8 @@ class Enricher {
                             const std::vector<model::FailureReport*>& failures = {});
 
   const Options& options() const { return options_; }
+  // Lookups stop within ~200 ms once *flag is set (a signal); the addresses left stay unresolved.
+  void SetCancel(const std::atomic<bool>* flag) { cancel_ = flag; }
   // Files in use, for messages: the geolocation databases actually opened.
   const std::vector<std::string>& geoip_files() const;
 
@@ -133,6 +144,7 @@ class Enricher {
   // offline, so a machine without network pays the timeout a few times, not once per input.
   std::size_t failures_in_a_row_ = 0;  // guarded by memory_mutex_
   bool dns_down_ = false;              // guarded by memory_mutex_
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 // Copies what was found into a record's source (the IP address stays as it is).

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "enrich/geoip.h"
 #include "enrich/resolver.h"
@@ -79,14 +80,14 @@ TEST(Resolver, NamesNxdomainAndInvalidAddresses) {
   o.nameservers = {dns.address()};
   auto r = ResolvePtr({"192.0.2.1", "192.0.2.9", "2001:db8::1", "not-an-ip", "192.0.2.3"}, o);
   ASSERT_TRUE(r) << r.error();
-  ASSERT_EQ(r->size(), 5u);
-  EXPECT_EQ((*r)[0].status, DnsStatus::kName);
-  EXPECT_EQ((*r)[0].name, "mail-a.example.com");
-  EXPECT_EQ((*r)[1].status, DnsStatus::kNoName) << (*r)[1].detail;
-  EXPECT_EQ((*r)[2].status, DnsStatus::kName);
-  EXPECT_EQ((*r)[2].name, "v6host.example.org");
-  EXPECT_EQ((*r)[3].status, DnsStatus::kFailed);
-  EXPECT_EQ((*r)[4].name, "mail-sor-f41.google.com");  // lower-cased
+  ASSERT_EQ(r->results.size(), 5u);
+  EXPECT_EQ(r->results[0].status, DnsStatus::kName);
+  EXPECT_EQ(r->results[0].name, "mail-a.example.com");
+  EXPECT_EQ(r->results[1].status, DnsStatus::kNoName) << r->results[1].detail;
+  EXPECT_EQ(r->results[2].status, DnsStatus::kName);
+  EXPECT_EQ(r->results[2].name, "v6host.example.org");
+  EXPECT_EQ(r->results[3].status, DnsStatus::kFailed);
+  EXPECT_EQ(r->results[4].name, "mail-sor-f41.google.com");  // lower-cased
 }
 
 TEST(Resolver, SilentServerTimesOutWithinTheBound) {
@@ -101,9 +102,80 @@ TEST(Resolver, SilentServerTimesOutWithinTheBound) {
   auto r = ResolvePtr(ips, o);
   const double took = SecondsSince(start);
   ASSERT_TRUE(r) << r.error();
-  for (const auto& x : *r) EXPECT_EQ(x.status, DnsStatus::kFailed);
+  for (const auto& x : r->results) EXPECT_EQ(x.status, DnsStatus::kFailed);
   EXPECT_GE(took, 0.5);  // both tries waited
   EXPECT_LT(took, 3.0);  // all 50 at once, not one after another
+}
+
+// A nameserver that never answers is found out by the first failures: the rest of the addresses
+// are not asked (one lookup of a hostile report's 100,000 addresses took hours).
+TEST(Resolver, GivesUpOnASilentServerAfterTheFirstFailures) {
+  SilentServer silent;
+  ResolverOptions o;
+  o.nameservers = {silent.address()};
+  o.timeout_ms = 200;
+  o.retries = 1;
+  o.concurrency = 8;
+  o.give_up_after_failures = 4;
+  std::vector<std::string> ips;
+  for (int i = 0; i < 2000; ++i) {
+    ips.push_back("198.51." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
+  }
+  const auto start = Clock::now();
+  auto r = ResolvePtr(ips, o);
+  const double took = SecondsSince(start);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->gave_up);
+  EXPECT_NE(r->stopped.find("no answer from DNS"), std::string::npos) << r->stopped;
+  EXPECT_LT(took, 2.0);  // 2,000 / 8 × 0.6 s = 150 s without giving up
+  std::size_t skipped = 0;
+  for (const auto& x : r->results) {
+    EXPECT_EQ(x.status, DnsStatus::kFailed);
+    if (x.skipped) {
+      ++skipped;
+      EXPECT_NE(x.detail.find("not asked"), std::string::npos) << x.detail;
+    }
+  }
+  EXPECT_GE(skipped, 1990u);
+}
+
+// A slow but answering server is not given up on; the time budget ends the lookup instead, and a
+// stop (a signal) ends it within a fraction of a second.
+TEST(Resolver, DeadlineAndCancelStopALookup) {
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  DelayProxy slow(dns.port(), std::chrono::milliseconds(200));
+  ResolverOptions o;
+  o.nameservers = {slow.address()};
+  o.concurrency = 1;
+  o.timeout_ms = 3000;
+  o.give_up_after_failures = 4;
+  std::vector<std::string> ips;
+  for (int i = 0; i < 40; ++i) ips.push_back("192.0.2." + std::to_string(i % 3 + 1));
+  o.deadline = Clock::now() + std::chrono::milliseconds(700);
+  auto start = Clock::now();
+  auto r = ResolvePtr(ips, o);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_LT(SecondsSince(start), 1.5);  // 40 × 0.2 s = 8 s without the budget
+  EXPECT_FALSE(r->gave_up);
+  EXPECT_NE(r->stopped.find("time budget"), std::string::npos) << r->stopped;
+  EXPECT_EQ(r->results[0].status, DnsStatus::kName);
+  EXPECT_TRUE(r->results.back().skipped);
+
+  std::atomic<bool> stop{false};
+  o.deadline.reset();
+  o.cancel = &stop;
+  std::thread signal([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+  });
+  start = Clock::now();
+  r = ResolvePtr(ips, o);
+  signal.join();
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_LT(SecondsSince(start), 1.0);
+  EXPECT_EQ(r->stopped, "stopping");
+  EXPECT_TRUE(r->results.back().skipped);
 }
 
 TEST(Resolver, ManyQueriesInFlight) {
@@ -126,8 +198,8 @@ TEST(Resolver, ManyQueriesInFlight) {
   const double took = SecondsSince(start);
   ASSERT_TRUE(r) << r.error();
   for (int i = 0; i < 256; ++i) {
-    ASSERT_EQ((*r)[i].status, DnsStatus::kName) << ips[i] << ": " << (*r)[i].detail;
-    EXPECT_EQ((*r)[i].name, "host" + std::to_string(i) + ".example.net");
+    ASSERT_EQ(r->results[i].status, DnsStatus::kName) << ips[i] << ": " << r->results[i].detail;
+    EXPECT_EQ(r->results[i].name, "host" + std::to_string(i) + ".example.net");
   }
   // One at a time would take 256 × 0.2 s = 51 s; 64 at a time about 4 × 0.2 s.
   EXPECT_LT(took, 5.0);
@@ -381,6 +453,30 @@ TEST(Enricher, DnsFoundDownMakesTheRestOfTheRunOffline) {
   EXPECT_EQ(second.queried, 0u);
   EXPECT_EQ(second.unresolved, 1u);
   EXPECT_EQ(got.at("8.8.8.8").source.country, "US");  // the local databases still answer
+}
+
+// Past the budget of addresses of one lookup, the rest get no name, are not cached (a later
+// `enrich` asks for them) and are named in a warning.
+TEST(Enricher, AddressesOverTheBudgetAreNotAsked) {
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  Options o;
+  o.nameservers = {dns.address()};
+  o.dns_max_addresses = 2;
+  auto e = Enricher::Create(o);
+  ASSERT_TRUE(e) << e.error();
+  MemoryCache cache;
+  LookupStats stats;
+  auto got = (*e)->Lookup({"192.0.2.1", "192.0.2.3", "2001:db8::1"}, &cache, kNow, &stats);
+  EXPECT_EQ(stats.queried, 2u);
+  EXPECT_EQ(stats.not_asked, 1u);
+  EXPECT_EQ(stats.unresolved, 1u);
+  EXPECT_EQ(cache.entries.size(), 2u);
+  ASSERT_EQ(stats.warnings.size(), 1u);
+  EXPECT_NE(stats.warnings[0].find("first 2 only"), std::string::npos) << stats.warnings[0];
+  int named = 0;
+  for (const auto& [ip, info] : got) named += info.source.reverse_dns ? 1 : 0;
+  EXPECT_EQ(named, 2);
 }
 
 TEST(Enricher, OneFailedAddressDoesNotStopDns) {

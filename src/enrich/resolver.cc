@@ -47,6 +47,8 @@ struct Query {
 struct Run {
   std::vector<PtrResult>* results = nullptr;
   std::size_t in_flight = 0;
+  std::size_t answered = 0, failed = 0, done = 0;  // outcomes so far
+  bool stopping = false;                           // no new query; pending ones cancelled
   // Starts queries up to the limit. Called again from each answer's callback, so the window
   // slides (a slow answer never holds back the others); `refilling` stops the recursion a
   // callback run at once by ares_query would otherwise start.
@@ -56,7 +58,14 @@ struct Run {
 
 void Record(Query* q, int status, unsigned char* abuf, int alen) {
   PtrResult& r = (*q->run->results)[q->index];
+  ++q->run->done;
+  if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
+    r.status = DnsStatus::kFailed;
+    r.skipped = true;
+    return;
+  }
   if (status == ARES_SUCCESS) {
+    ++q->run->answered;
     hostent* host = nullptr;
     const int rc = ares_parse_ptr_reply(abuf, alen, q->addr, q->addr_len, q->family, &host);
     if (rc == ARES_SUCCESS && host && CleanName(host->h_name, r.name)) {
@@ -73,13 +82,14 @@ void Record(Query* q, int status, unsigned char* abuf, int alen) {
   // connection errors) says nothing about the address.
   r.status = (status == ARES_ENOTFOUND || status == ARES_ENODATA) ? DnsStatus::kNoName
                                                                   : DnsStatus::kFailed;
+  ++(r.status == DnsStatus::kNoName ? q->run->answered : q->run->failed);
 }
 
 void OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
   auto* q = static_cast<Query*>(arg);
   --q->run->in_flight;
   Record(q, status, abuf, alen);
-  if (status != ARES_EDESTRUCTION) q->run->refill();
+  if (status != ARES_EDESTRUCTION && status != ARES_ECANCELLED) q->run->refill();
 }
 
 // The reverse name: "4.3.2.1.in-addr.arpa" or the 32 nibbles of an IPv6 address + "ip6.arpa".
@@ -138,8 +148,8 @@ bool ParseAddress(const std::string& ip, Query& q) {
   return inet_pton(AF_INET6, ip.c_str(), q.addr) == 1;
 }
 
-// Waits for the channel's sockets (at most until its next timeout) and processes what is ready,
-// or the timeouts when nothing is.
+// Waits for the channel's sockets (at most until its next timeout, and 200 ms, so that a stop is
+// seen soon) and processes what is ready, or the timeouts when nothing is.
 void PollOnce(ares_channel raw) {
   ares_socket_t socks[ARES_GETSOCK_MAXNUM];
   const int bits = ares_getsock(raw, socks, ARES_GETSOCK_MAXNUM);
@@ -152,7 +162,7 @@ void PollOnce(ares_channel raw) {
     if (!events) continue;
     fds[n++] = {socks[i], events, 0};
   }
-  timeval max_wait{1, 0}, tv{};
+  timeval max_wait{0, 200'000}, tv{};
   const timeval* t = ares_timeout(raw, &max_wait, &tv);
   const int ms = static_cast<int>(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
   const int ready = poll(fds, n, ms);
@@ -169,16 +179,31 @@ void PollOnce(ares_channel raw) {
   }
 }
 
+// Why the lookup is to stop now; empty while it goes on.
+std::string StopReason(const Run& run, const ResolverOptions& options) {
+  if (options.cancel && options.cancel->load()) return "stopping";
+  if (options.give_up_after_failures > 0 && run.answered == 0 &&
+      run.failed >= options.give_up_after_failures) {
+    return fmt::format("no answer from DNS ({} queries failed, none answered)", run.failed);
+  }
+  if (options.deadline && std::chrono::steady_clock::now() >= *options.deadline) {
+    return "the time budget for DNS lookups is spent";
+  }
+  return {};
+}
+
 }  // namespace
 
-Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
-                                          const ResolverOptions& options) {
+Result<ResolveOutcome> ResolvePtr(const std::vector<std::string>& ips,
+                                  const ResolverOptions& options) {
   std::call_once(g_ares_init, [] { g_ares_init_status = ares_library_init(ARES_LIB_INIT_ALL); });
   if (g_ares_init_status != ARES_SUCCESS) {
     return MakeError(fmt::format("c-ares: {}", ares_strerror(g_ares_init_status)));
   }
-  std::vector<PtrResult> results(ips.size());
-  if (ips.empty()) return results;
+  ResolveOutcome outcome;
+  std::vector<PtrResult>& results = outcome.results;
+  results.resize(ips.size());
+  if (ips.empty()) return outcome;
   auto channel = OpenChannel(options);
   if (!channel) return MakeError(channel.error());
   ares_channel raw = channel->get();
@@ -189,7 +214,7 @@ Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
   const std::size_t limit = std::max(1u, options.concurrency);
   std::size_t next = 0;
   run.refill = [&] {
-    if (run.refilling) return;
+    if (run.refilling || run.stopping) return;
     run.refilling = true;
     while (run.in_flight < limit && next < ips.size()) {
       const std::size_t i = next++;
@@ -209,11 +234,34 @@ Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
   };
 
   run.refill();
+  auto last_progress = std::chrono::steady_clock::now();
   while (run.in_flight > 0) {
+    if (std::string why = StopReason(run, options); !why.empty()) {
+      outcome.stopped = std::move(why);
+      outcome.gave_up = run.answered == 0 && options.give_up_after_failures > 0 &&
+                        run.failed >= options.give_up_after_failures;
+      run.stopping = true;
+      ares_cancel(raw);  // the pending queries' callbacks run now, marked skipped
+      break;
+    }
     PollOnce(raw);
     run.refill();
+    if (options.progress &&
+        std::chrono::steady_clock::now() - last_progress > std::chrono::milliseconds(200)) {
+      last_progress = std::chrono::steady_clock::now();
+      options.progress(run.done, ips.size());
+    }
   }
-  return results;
+  if (!outcome.stopped.empty()) {
+    for (std::size_t i = next; i < ips.size(); ++i) {
+      results[i].status = DnsStatus::kFailed;
+      results[i].skipped = true;
+    }
+    for (auto& r : results) {
+      if (r.skipped) r.detail = "not asked: " + outcome.stopped;
+    }
+  }
+  return outcome;
 }
 
 }  // namespace dmarc::enrich

@@ -2,6 +2,10 @@
 // timeout and a number of tries, so a dead or absent network costs seconds, never a hang.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +18,9 @@ struct PtrResult {
   DnsStatus status = DnsStatus::kFailed;
   std::string name;    // lower case, no trailing dot; with kName only
   std::string detail;  // c-ares' reason for kNoName / kFailed
+  // Not answered because the lookup stopped first (ResolveOutcome::stopped says why): kFailed,
+  // but it says nothing about the address or the server, and is not to be cached.
+  bool skipped = false;
 };
 
 struct ResolverOptions {
@@ -21,11 +28,28 @@ struct ResolverOptions {
   unsigned concurrency = 64;
   int timeout_ms = 1500;
   int retries = 1;
+  // A silent nameserver: stop once this many queries have failed (timeout, SERVFAIL, refused)
+  // before any was answered (a name or NXDOMAIN). 0: never.
+  std::size_t give_up_after_failures = 0;
+  // Stop at this time (a budget of time).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  // Stop as soon as this is set (a signal); checked at least every 200 ms.
+  const std::atomic<bool>* cancel = nullptr;
+  // Called with (done, total) at most every 200 ms while queries are pending.
+  std::function<void(std::size_t, std::size_t)> progress;
+};
+
+struct ResolveOutcome {
+  std::vector<PtrResult> results;  // one per address, in the order given
+  // Why the lookup stopped before every address was answered (results marked skipped); empty
+  // when it did not.
+  std::string stopped;
+  bool gave_up = false;  // stopped because the nameservers gave no answer at all
 };
 
 // One result per address, in the order given. Addresses must be valid IPv4/IPv6 text.
 // Errors only when c-ares cannot be set up at all (e.g. a bad nameserver list).
-Result<std::vector<PtrResult>> ResolvePtr(const std::vector<std::string>& ips,
-                                          const ResolverOptions& options);
+Result<ResolveOutcome> ResolvePtr(const std::vector<std::string>& ips,
+                                  const ResolverOptions& options);
 
 }  // namespace dmarc::enrich

@@ -115,6 +115,13 @@ Result<std::unique_ptr<ReportStore>> OpenStore(const std::string& url, const Ope
   // The store holds reports and failure samples: its folder and file are private whatever the
   // umask (SQLite gives the -wal and -shm files the database's mode).
   if (path != ":memory:" && !path.starts_with("file:")) {
+    std::error_code ec;
+    if (options.must_exist && !std::filesystem::exists(path, ec)) {
+      return MakeError(ErrorKind::kNotFound,
+                       fmt::format("no store at {}: create one with `dmarc-report import` or "
+                                   "`dmarc-report run`",
+                                   path));
+    }
     if (Status made = CreatePrivateDirectories(std::filesystem::path(path).parent_path()); !made) {
       return std::move(made).error_value();
     }

@@ -322,6 +322,11 @@ struct OpenOptions {
   std::string password;
   // Only reads (a hot standby, `[store] read_url`): the schema is checked, never migrated.
   bool read_only = false;
+  // A command that reads (stats, export, report, serve) or updates (enrich, vacuum) a store: a
+  // SQLite file that does not exist is refused (kNotFound, "no store at ...") instead of being
+  // created empty. A PostgreSQL database must exist anyway; an empty one is given its tables (a
+  // dashboard may start before its collector: the database is what an administrator creates).
+  bool must_exist = false;
 };
 
 // The file path in a store URL ("sqlite:PATH", "sqlite:///abs/path" or a plain path); an error
