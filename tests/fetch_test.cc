@@ -14,6 +14,7 @@
 
 #include "testing/base64.h"
 #include "testing/compress.h"
+#include "testing/dns_servers.h"
 #include "testing/dovecot.h"
 #include "testing/postgres.h"
 #include "testing/process.h"
@@ -103,14 +104,15 @@ class Fetch : public ::testing::Test {
   }
 
   // A configuration for the IMAPS port with the test's certificate; `extra` adds [imap] keys.
-  std::string Config(const std::string& extra = "", const std::string& name = "fetch.toml") {
+  std::string Config(const std::string& extra = "", const std::string& name = "fetch.toml",
+                     const std::string& enrich = "offline = true\n") {
     const fs::path p = dir_ / name;
-    std::ofstream(p)
-        << "[store]\nurl = \"sqlite:" << db_ << "\"\n[fetch]\nwatch_interval = 1\n"
-        << "max_backoff = 2\n[enrich]\noffline = true\n[imap]\nhost = \"127.0.0.1\"\nport = "
-        << dovecot_->imaps << "\nca_file = \"" << dovecot_->Cert()
-        << "\"\nuser = \"dmarc\"\npassword_file = \"" << Secret() << "\"\n"
-        << extra;
+    std::ofstream(p) << "[store]\nurl = \"sqlite:" << db_ << "\"\n[fetch]\nwatch_interval = 1\n"
+                     << "max_backoff = 2\n[enrich]\n"
+                     << enrich << "[imap]\nhost = \"127.0.0.1\"\nport = " << dovecot_->imaps
+                     << "\nca_file = \"" << dovecot_->Cert()
+                     << "\"\nuser = \"dmarc\"\npassword_file = \"" << Secret() << "\"\n"
+                     << extra;
     return p.string();
   }
 
@@ -408,6 +410,29 @@ TEST_F(Fetch, PostgresRestartDuringWatchLosesNothingAndArchivesOnlyStoredMail) {
   EXPECT_EQ(stats["reports"], 12) << stats.dump();
   EXPECT_EQ(stats["records"], 12) << stats.dump();
   EXPECT_EQ(stats["messages"], 36) << stats.dump();
+}
+
+// A stop while reverse lookups wait on a nameserver that never answers: "stopping" at once, the
+// process ends within seconds (the lookups would take a minute), and nothing is lost: every mail
+// is either archived with its report stored or still in the inbox.
+TEST_F(Fetch, AStopCancelsPendingDnsLookupsAndLosesNothing) {
+  StartServer();
+  dmarc::testing::SilentServer silent;
+  const std::string config = Config(
+      "", "dns.toml",
+      "nameservers = [\"" + silent.address() + "\"]\ndns_timeout_ms = 20000\ndns_retries = 1\n");
+  for (int i = 0; i < 3; ++i) dovecot_->Deliver("d" + std::to_string(i), ReportMail(i));
+  log_ = dir_ / "dns.log";
+  const pid_t pid = Spawn({"fetch", "--watch", "-c", config}, log_);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // mails read, lookups pending
+  const auto start = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid), 0) << Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3)) << Log();
+  EXPECT_NE(Log().find("stopping"), std::string::npos) << Log();
+  const std::size_t archived = dovecot_->Count("Archive/Aggregate");
+  EXPECT_EQ(archived + dovecot_->Count(""), 3u) << Log();
+  if (archived > 0) EXPECT_EQ(Stats(db_, dir_)["reports"], static_cast<int>(archived)) << Log();
 }
 
 TEST_F(Fetch, WatchWithoutIdlePollsAtTheInterval) {

@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -33,7 +34,24 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void OnStopSignal(int) { g_stop = true; }
+}  // namespace
+
+// Only async-signal-safe calls here: write(2) and _exit(2).
+void SayStoppingOrExit(int sig, bool already_stopping) {
+  if (already_stopping) {
+    static const char kNow[] = "dmarc-report: second signal, exiting now\n";
+    (void)!::write(STDERR_FILENO, kNow, sizeof kNow - 1);
+    ::_exit(128 + sig);
+  }
+  static const char kStopping[] =
+      "dmarc-report: stopping (pending DNS lookups cancelled; what is not stored stays in the "
+      "mailbox); a second signal exits at once\n";
+  (void)!::write(STDERR_FILENO, kStopping, sizeof kStopping - 1);
+}
+
+namespace {
+
+extern "C" void OnStopSignal(int sig) { SayStoppingOrExit(sig, g_stop.exchange(true)); }
 
 struct Totals {
   std::size_t mails = 0;
@@ -235,6 +253,9 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   bool enrich_failed = false;
   const auto enricher = MakeEnricher(config.enrich, &enrich_failed);
   if (enrich_failed) return 2;
+  // A stop (a signal, a reload) cancels the lookups in flight: the batch is stored without the
+  // names not found yet, at once (`dmarc-report enrich` fills them in later).
+  if (enricher) enricher->SetCancel(&g_stop);
   pipeline::IngestOptions ingest_options;
   ingest_options.extract.aggregate.limits = options.limits;
   ingest_options.extract.stream_bytes = options.limits.stream_bytes;

@@ -27,6 +27,9 @@ int RunFetch(const FetchCommandOptions& options);
 // returns once the flag is set (with options.watch) after finishing the batch in flight.
 int RunFetchLoop(const config::Config& config, const FetchCommandOptions& options);
 std::atomic<bool>& FetchStopFlag();
+// For a handler of SIGINT/SIGTERM (async-signal-safe): the first signal says "stopping" on standard
+// error, a second one (already_stopping) exits at once with status 128 + sig.
+void SayStoppingOrExit(int sig, bool already_stopping);
 
 // Loads the configuration at path (empty: default_text when given, else the environment only)
 // and installs its logging; prints every problem on stderr and returns nullopt on failure.

@@ -47,8 +47,8 @@ std::atomic<bool> g_terminate{false};
 std::atomic<bool> g_reload{false};
 std::atomic<bool>* g_fetch_stop = nullptr;
 
-extern "C" void OnTerminate(int) {
-  g_terminate = true;
+extern "C" void OnTerminate(int sig) {
+  SayStoppingOrExit(sig, g_terminate.exchange(true));
   *g_fetch_stop = true;
 }
 

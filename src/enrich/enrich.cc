@@ -293,7 +293,7 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
         st.warnings.push_back("reverse DNS unavailable: " + resolved.error());
       } else {
         const auto& results = resolved->results;
-        std::size_t asked = 0, failed = 0;
+        std::size_t asked = 0, failed = 0, timed_out = 0;
         for (std::size_t i = 0; i < wanted.size(); ++i) {
           if (results[i].skipped) {
             ++st.not_asked;
@@ -301,6 +301,7 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
           }
           ++asked;
           if (results[i].status == DnsStatus::kFailed) ++failed;
+          if (results[i].timed_out) ++timed_out;
           CachedDns c = ToCachedDns(wanted[i], results[i], now, FailureTtl(options_),
                                     options_.dns_cache_ttl_seconds, st);
           answers.emplace(c.ip, c);
@@ -309,8 +310,12 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
         st.queried += asked;
         std::lock_guard lock(memory_mutex_);
         failures_in_a_row_ = failed == asked ? failures_in_a_row_ + failed : 0;
+        if (timed_out < asked) any_reply_ = true;
+        // Not one reply from the nameservers in this run, and every query of this lookup timed
+        // out: they are silent (a SERVFAIL is a reply: a broken delegation is not a dead server).
+        const bool silent = asked > 0 && timed_out == asked && !any_reply_;
         if (!dns_down_ &&
-            (resolved->gave_up || (failed == asked && failed >= kDownAfterAllFailed) ||
+            (resolved->gave_up || silent || (failed == asked && failed >= kDownAfterAllFailed) ||
              failures_in_a_row_ >= kDownAfterFailures)) {
           dns_down_ = true;
           std::string detail;
@@ -322,7 +327,8 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
               "resolves no names; run `dmarc-report enrich` on the store when DNS works to fill "
               "them in",
               detail, std::max(failures_in_a_row_, failed)));
-        } else if (!resolved->stopped.empty() && !(cancel_ && cancel_->load())) {
+        } else if (!dns_down_ && !resolved->stopped.empty() && !resolved->gave_up &&
+                   !(cancel_ && cancel_->load())) {
           st.warnings.push_back(fmt::format(
               "reverse DNS stopped after {} s (dns_max_seconds): {} of {} addresses left without "
               "a name",

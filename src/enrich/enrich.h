@@ -140,9 +140,12 @@ class Enricher {
   std::mutex memory_mutex_;
   std::unordered_map<std::string, CachedDns> memory_;  // answers of this run
   // DNS found down: after a lookup whose every query (at least kDownAfterAllFailed) failed, or
-  // kDownAfterFailures failures in a row with no answer between them, the rest of the run is
-  // offline, so a machine without network pays the timeout a few times, not once per input.
+  // kDownAfterFailures failures in a row with no answer between them, or a first lookup that
+  // timed out entirely (not one reply yet), or one that gave up within itself (a silent server),
+  // the rest of the run is offline, so a machine without network pays the timeout once, not once
+  // per input.
   std::size_t failures_in_a_row_ = 0;  // guarded by memory_mutex_
+  bool any_reply_ = false;             // guarded by memory_mutex_
   bool dns_down_ = false;              // guarded by memory_mutex_
   const std::atomic<bool>* cancel_ = nullptr;
 };

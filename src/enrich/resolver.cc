@@ -47,8 +47,9 @@ struct Query {
 struct Run {
   std::vector<PtrResult>* results = nullptr;
   std::size_t in_flight = 0;
-  std::size_t answered = 0, failed = 0, done = 0;  // outcomes so far
-  bool stopping = false;                           // no new query; pending ones cancelled
+  // Outcomes so far: replies of any kind (a name, NXDOMAIN, SERVFAIL...), queries that got none.
+  std::size_t replies = 0, timeouts = 0, done = 0;
+  bool stopping = false;  // no new query; pending ones cancelled
   // Starts queries up to the limit. Called again from each answer's callback, so the window
   // slides (a slow answer never holds back the others); `refilling` stops the recursion a
   // callback run at once by ares_query would otherwise start.
@@ -64,8 +65,13 @@ void Record(Query* q, int status, unsigned char* abuf, int alen) {
     r.skipped = true;
     return;
   }
+  if (status == ARES_ETIMEOUT) {
+    ++q->run->timeouts;
+    r.timed_out = true;
+  } else {
+    ++q->run->replies;
+  }
   if (status == ARES_SUCCESS) {
-    ++q->run->answered;
     hostent* host = nullptr;
     const int rc = ares_parse_ptr_reply(abuf, alen, q->addr, q->addr_len, q->family, &host);
     if (rc == ARES_SUCCESS && host && CleanName(host->h_name, r.name)) {
@@ -82,7 +88,6 @@ void Record(Query* q, int status, unsigned char* abuf, int alen) {
   // connection errors) says nothing about the address.
   r.status = (status == ARES_ENOTFOUND || status == ARES_ENODATA) ? DnsStatus::kNoName
                                                                   : DnsStatus::kFailed;
-  ++(r.status == DnsStatus::kNoName ? q->run->answered : q->run->failed);
 }
 
 void OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
@@ -179,12 +184,16 @@ void PollOnce(ares_channel raw) {
   }
 }
 
+bool GaveUp(const Run& run, const ResolverOptions& options) {
+  return options.give_up_after_failures > 0 && run.replies == 0 &&
+         run.timeouts >= options.give_up_after_failures;
+}
+
 // Why the lookup is to stop now; empty while it goes on.
 std::string StopReason(const Run& run, const ResolverOptions& options) {
   if (options.cancel && options.cancel->load()) return "stopping";
-  if (options.give_up_after_failures > 0 && run.answered == 0 &&
-      run.failed >= options.give_up_after_failures) {
-    return fmt::format("no answer from DNS ({} queries failed, none answered)", run.failed);
+  if (GaveUp(run, options)) {
+    return fmt::format("no answer from DNS ({} queries timed out, none answered)", run.timeouts);
   }
   if (options.deadline && std::chrono::steady_clock::now() >= *options.deadline) {
     return "the time budget for DNS lookups is spent";
@@ -238,8 +247,7 @@ Result<ResolveOutcome> ResolvePtr(const std::vector<std::string>& ips,
   while (run.in_flight > 0) {
     if (std::string why = StopReason(run, options); !why.empty()) {
       outcome.stopped = std::move(why);
-      outcome.gave_up = run.answered == 0 && options.give_up_after_failures > 0 &&
-                        run.failed >= options.give_up_after_failures;
+      outcome.gave_up = GaveUp(run, options);
       run.stopping = true;
       ares_cancel(raw);  // the pending queries' callbacks run now, marked skipped
       break;

@@ -21,6 +21,7 @@ struct PtrResult {
   // Not answered because the lookup stopped first (ResolveOutcome::stopped says why): kFailed,
   // but it says nothing about the address or the server, and is not to be cached.
   bool skipped = false;
+  bool timed_out = false;  // kFailed with no reply at all from the nameservers
 };
 
 struct ResolverOptions {
@@ -28,8 +29,8 @@ struct ResolverOptions {
   unsigned concurrency = 64;
   int timeout_ms = 1500;
   int retries = 1;
-  // A silent nameserver: stop once this many queries have failed (timeout, SERVFAIL, refused)
-  // before any was answered (a name or NXDOMAIN). 0: never.
+  // A silent nameserver: stop once this many queries have timed out before any got a reply (a
+  // name, NXDOMAIN, or even SERVFAIL: a server that replies is not silent). 0: never.
   std::size_t give_up_after_failures = 0;
   // Stop at this time (a budget of time).
   std::optional<std::chrono::steady_clock::time_point> deadline;
