@@ -479,6 +479,24 @@ TEST(Enricher, AddressesOverTheBudgetAreNotAsked) {
   EXPECT_EQ(named, 2);
 }
 
+// A first lookup that got no reply at all is enough: a run of many one-address inputs pays one
+// timeout, not one per input.
+TEST(Enricher, AFirstLookupWithoutAnyReplyMakesTheRunOffline) {
+  SilentServer silent;
+  const Options o = QuickTimeout(silent);
+  auto e = Enricher::Create(o);
+  ASSERT_TRUE(e) << e.error();
+  LookupStats first;
+  (*e)->Lookup({"198.51.100.1"}, nullptr, kNow, &first);
+  ASSERT_EQ(first.warnings.size(), 1u);
+  EXPECT_NE(first.warnings[0].find("no answer from DNS"), std::string::npos) << first.warnings[0];
+  LookupStats second;
+  const auto start = Clock::now();
+  (*e)->Lookup({"198.51.100.2"}, nullptr, kNow, &second);
+  EXPECT_LT(SecondsSince(start), 0.05);
+  EXPECT_EQ(second.queried, 0u);
+}
+
 TEST(Enricher, OneFailedAddressDoesNotStopDns) {
   Dnsmasq dns(kHosts);
   ASSERT_TRUE(dns.error().empty()) << dns.error();
