@@ -317,4 +317,38 @@ TEST_F(Cli, ReadingCommandsRefuseAStoreThatDoesNotExist) {
   EXPECT_EQ(stats.status, 0) << stats.err;
 }
 
+// --version names the commit the program was built from and what is built in; a mistyped
+// command is named, with the closest one.
+TEST_F(Cli, VersionNamesTheCommitAndUnknownCommandsAreNamed) {
+  Outcome v = Exec({"--version"});
+  EXPECT_EQ(v.status, 0) << v.err;
+  const std::string head = "dmarc-report ";
+  ASSERT_TRUE(v.out.starts_with(head)) << v.out;
+  const std::size_t at = v.out.find(" (commit ");
+  ASSERT_NE(at, std::string::npos) << v.out;
+  const std::string commit = v.out.substr(at + 9, v.out.find(')', at) - at - 9);
+  const fs::path git_out = dir_ / "head";
+  const std::string git = "git -C " + dmarc::testing::ShellQuote(DMARC_SOURCE_DIR) +
+                          " rev-parse --short=12 HEAD >" + git_out.string() + " 2>/dev/null";
+  if (std::system(git.c_str()) == 0) {
+    std::string expected = ReadFile(git_out);
+    while (!expected.empty() && expected.back() == '\n') expected.pop_back();
+    EXPECT_TRUE(commit.starts_with(expected)) << commit << " vs " << expected;
+  } else {
+    EXPECT_EQ(commit, "unknown");
+  }
+  EXPECT_NE(v.out.find("stores: SQLite (embedded), PostgreSQL"), std::string::npos) << v.out;
+
+  Outcome typo = Exec({"improt", "x.xml"});
+  EXPECT_EQ(typo.status, 2);
+  EXPECT_NE(typo.err.find("unknown command \"improt\"; did you mean \"import\"?"),
+            std::string::npos)
+      << typo.err;
+  Outcome unknown = Exec({"frobnicate"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.err.find("unknown command \"frobnicate\"\ncommands: parse, import"),
+            std::string::npos)
+      << unknown.err;
+}
+
 }  // namespace

@@ -4,13 +4,16 @@
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "app/cli.h"
+#include "build_info.h"
 
 namespace {
 
@@ -32,7 +35,8 @@ constexpr Command kCommands[] = {
      dmarc::app::RunServeCommand},
     {"report", "Write a self-contained HTML report (overview, sources, domains)",
      dmarc::app::AddReportOptions, dmarc::app::RunReportCommand},
-    {"hash-password", "Read a password (on a terminal: twice, not echoed), print a line for serve --users",
+    {"hash-password",
+     "Read a password (on a terminal: twice, not echoed), print a line for serve --users",
      dmarc::app::AddHashPasswordOptions, dmarc::app::RunHashPasswordCommand},
     {"fetch", "Collect reports from the mailboxes and folders of a configuration file",
      dmarc::app::AddFetchOptions, dmarc::app::RunFetchCommand},
@@ -46,6 +50,56 @@ constexpr Command kCommands[] = {
      dmarc::app::AddMigrateOptions, dmarc::app::RunMigrateCommand},
 };
 
+// What --version prints: the version, the commit it was built from, and what is built in.
+std::string VersionText() {
+  return std::string("dmarc-report ") + DMARC_VERSION + " (commit " + DMARC_COMMIT + ")\n" +
+         "stores: SQLite (embedded), PostgreSQL\n"
+         "sources: IMAP(S), POP3(S), Maildir, mbox, drop folder, files\n"
+         "reports: aggregate (RFC 7489, RFC 9990), failure (ARF, RFC 6591), SMTP TLS (RFC 8460)\n"
+         "outputs: JSON and CSV (parsedmarc's fields), HTML report, web dashboard and API, "
+         "Prometheus metrics, syslog\n"
+         "enrichment: reverse DNS, country and ASN (MaxMind DB), sending services";
+}
+
+// Edits (insertions, deletions, substitutions) between two short words.
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// "unknown command" with the closest command's name, when the first word is not an option and
+// not a command (CLI11 would only say that a subcommand is required).
+bool SaidUnknownCommand(int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return false;
+  const std::string_view word = argv[1];
+  const Command* closest = nullptr;
+  std::size_t best = 3;  // at most two edits away
+  std::string names;
+  for (const Command& c : kCommands) {
+    if (word == c.name) return false;
+    names += names.empty() ? c.name : std::string(", ") + c.name;
+    if (const std::size_t d = EditDistance(word, c.name); d < best) {
+      best = d;
+      closest = &c;
+    }
+  }
+  std::fprintf(stderr, "dmarc-report: unknown command \"%.*s\"", static_cast<int>(word.size()),
+               word.data());
+  if (closest) std::fprintf(stderr, "; did you mean \"%s\"?", closest->name);
+  std::fprintf(stderr, "\ncommands: %s (dmarc-report --help)\n", names.c_str());
+  return true;
+}
+
 int Main(int argc, char** argv) {
   // Reports are parsed in buffers of a few hundred KiB to a few MiB. By default glibc maps each
   // such buffer fresh from the kernel and unmaps it on free, so every report pays page faults for
@@ -55,7 +109,8 @@ int Main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
   CLI::App app{"dmarc-report: turns DMARC aggregate, failure and SMTP TLS reports into answers"};
-  app.set_version_flag("--version", std::string(DMARC_VERSION));
+  app.set_version_flag("--version", VersionText());
+  if (SaidUnknownCommand(argc, argv)) return 2;
   app.require_subcommand(1);
   std::vector<std::pair<CLI::App*, const Command*>> added;
   for (const Command& c : kCommands) {
