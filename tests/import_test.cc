@@ -265,6 +265,29 @@ TEST_F(Import, FailureAndSmtpTlsReportsAreStoredCountedAndExported) {
   EXPECT_TRUE(j["aggregate_reports"].empty());
   EXPECT_TRUE(j["failure_reports"].empty());
   EXPECT_EQ(j["smtp_tls_reports"].size(), 4u);
+  // --type all: every type in one document, the one parse prints of the same inputs.
+  const std::string aggregate = base + "aggregate/rfc9990-sample.xml";
+  const std::string mixed = (dir_ / "mixed.db").string();
+  const std::vector<std::string> inputs = {aggregate, (dir_ / "failure").string(),
+                                           (dir_ / "smtp_tls").string()};
+  std::vector<std::string> import_args = {"import", "-q", "--db", mixed};
+  std::vector<std::string> parse_args = {"parse", "-q", "-o", (dir_ / "all-parsed.json").string()};
+  for (const auto& i : inputs) {
+    import_args.push_back(i);
+    parse_args.push_back(i);
+  }
+  ASSERT_EQ(RunToEnd(import_args, log), 0) << ReadFile(log);
+  ASSERT_EQ(RunToEnd(parse_args, log), 0) << ReadFile(log);
+  const fs::path all = dir_ / "all.json";
+  ASSERT_EQ(RunToEnd({"export", "--db", mixed, "--type", "all", "-o", all.string()}, log), 0)
+      << ReadFile(log);
+  EXPECT_EQ(ReadFile(all), ReadFile(dir_ / "all-parsed.json"));
+  const auto every = nlohmann::json::parse(ReadFile(all));
+  EXPECT_EQ(every["aggregate_reports"].size(), 1u);
+  EXPECT_EQ(every["failure_reports"].size(), 4u);
+  EXPECT_EQ(every["smtp_tls_reports"].size(), 4u);
+  EXPECT_EQ(RunToEnd({"export", "--db", mixed, "--type", "all", "-f", "csv"}, log), 2);
+  EXPECT_NE(ReadFile(log).find("--type all needs --format json"), std::string::npos);
 }
 
 TEST_F(Import, BadDatesAreUsageErrors) {

@@ -1,4 +1,4 @@
-// `dmarc-report export`: the stored reports of one type, as JSON or CSV.
+// `dmarc-report export`: the stored reports of one type (or all, in JSON), as JSON or CSV.
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -15,6 +15,10 @@
 namespace dmarc::app {
 
 int RunExport(const ExportCommandOptions& options) {
+  if (options.type == "all" && options.format != OutputFormat::kJson) {
+    fmt::print(stderr, "--type all needs --format json: CSV has one table per report type\n");
+    return 2;
+  }
   auto target = OpenForQuery(options.store, options.filter);
   if (!target) return 2;
   FILE* out = stdout;
@@ -26,16 +30,15 @@ int RunExport(const ExportCommandOptions& options) {
     }
   }
   const bool json = options.format == OutputFormat::kJson;
-  const bool failure = options.type == "failure", tls = options.type == "smtp_tls";
+  const bool all = options.type == "all";
+  const bool aggregate = all || options.type == "aggregate";
+  const bool failure = all || options.type == "failure", tls = all || options.type == "smtp_tls";
+  // JSON: the document parse prints, the other types' arrays empty unless --type all.
   std::string text = json      ? sinks::JsonDocumentBegin()
                      : failure ? sinks::FailureCsvHeader()
                      : tls     ? sinks::SmtpTlsCsvHeader()
                                : sinks::AggregateCsvHeader();
-  // The other types' arrays stay empty: the document has the shape parse prints.
-  if (json && (failure || tls))
-    text += sinks::JsonAggregatesEnd(false) + sinks::JsonFailuresBegin();
-  if (json && tls) text += sinks::JsonFailuresEnd(false);
-  std::size_t n = 0;
+  std::size_t n = 0;  // reports of the type being written
   auto flush = [&]() {
     ++n;
     if (text.size() > (1 << 20)) {
@@ -44,25 +47,7 @@ int RunExport(const ExportCommandOptions& options) {
     }
   };
   Result<std::size_t> r = std::size_t{0};
-  if (failure) {
-    r = target->store->ForEachFailure(target->filter, [&](model::FailureReport&& report) {
-      if (json) {
-        sinks::AppendFailureJson(report, text, n > 0);
-      } else {
-        sinks::AppendFailureCsvRow(report, text);
-      }
-      flush();
-    });
-  } else if (tls) {
-    r = target->store->ForEachSmtpTls(target->filter, [&](model::SmtpTlsReport&& report) {
-      if (json) {
-        sinks::AppendSmtpTlsJson(report, text, n > 0);
-      } else {
-        sinks::AppendSmtpTlsCsvRows(report, text);
-      }
-      flush();
-    });
-  } else {
+  if (aggregate) {
     r = target->store->ForEachAggregate(target->filter, [&](model::AggregateReport&& report) {
       if (json) {
         sinks::AppendAggregateJson(report, text, n > 0);
@@ -72,9 +57,31 @@ int RunExport(const ExportCommandOptions& options) {
       flush();
     });
   }
-  if (json && failure) text += sinks::JsonFailuresEnd(n > 0) + sinks::JsonSmtpTlsEnd(false);
-  if (json && tls) text += sinks::JsonSmtpTlsEnd(n > 0);
-  if (json && !failure && !tls) text += sinks::JsonDocumentEnd(n > 0);
+  if (json) text += sinks::JsonAggregatesEnd(n > 0) + sinks::JsonFailuresBegin();
+  n = 0;
+  if (failure && r) {
+    r = target->store->ForEachFailure(target->filter, [&](model::FailureReport&& report) {
+      if (json) {
+        sinks::AppendFailureJson(report, text, n > 0);
+      } else {
+        sinks::AppendFailureCsvRow(report, text);
+      }
+      flush();
+    });
+  }
+  if (json) text += sinks::JsonFailuresEnd(n > 0);
+  n = 0;
+  if (tls && r) {
+    r = target->store->ForEachSmtpTls(target->filter, [&](model::SmtpTlsReport&& report) {
+      if (json) {
+        sinks::AppendSmtpTlsJson(report, text, n > 0);
+      } else {
+        sinks::AppendSmtpTlsCsvRows(report, text);
+      }
+      flush();
+    });
+  }
+  if (json) text += sinks::JsonSmtpTlsEnd(n > 0);
   std::fwrite(text.data(), 1, text.size(), out);
   const bool write_failed = std::fflush(out) != 0 || std::ferror(out);
   if (out != stdout) std::fclose(out);
@@ -112,8 +119,8 @@ void AddExportOptions(CLI::App& cmd) {
   cmd.add_option("-f,--format", s.format, "Output format")
       ->check(CLI::IsMember({"json", "csv"}))
       ->capture_default_str();
-  cmd.add_option("--type", s.options.type, "Report type")
-      ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls"}))
+  cmd.add_option("--type", s.options.type, "Report type (all: every type, JSON only)")
+      ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls", "all"}))
       ->capture_default_str();
   cmd.add_option("-o,--output", s.options.output, "Write to FILE instead of standard output");
   cmd.add_flag("--csv-raw", s.csv_raw, kCsvRawHelp);
