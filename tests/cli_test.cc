@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "testing/run_program.h"
@@ -48,6 +49,46 @@ TEST_F(Cli, ParsesOneFileToJson) {
   ASSERT_EQ(j["aggregate_reports"].size(), 1u);
   EXPECT_EQ(j["aggregate_reports"][0]["report_metadata"]["report_id"], "3v98abbp8ya9n3va8yr8oa3ya");
   EXPECT_NE(r.err.find("1 report(s) parsed, 0 rejected"), std::string::npos) << r.err;
+}
+
+// --type picks the one list filled in the JSON document too (all by default), also for reports
+// streamed past --stream-bytes; other types are counted on stderr.
+TEST_F(Cli, TypeFiltersTheJsonDocument) {
+  const std::string samples = TestData(kSamples);
+  const std::vector<std::string> inputs = {samples + "aggregate/rfc9990-sample.xml",
+                                           samples + "failure", samples + "smtp_tls"};
+  auto parse = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "parse");
+    args.insert(args.end(), inputs.begin(), inputs.end());
+    return Exec(args);
+  };
+  for (const std::string stream : {"0", "16"}) {
+    Outcome every = parse({"-q", "--stream-bytes", stream});
+    ASSERT_EQ(every.status, 0) << every.err;
+    const auto all = nlohmann::json::parse(every.out);
+    EXPECT_EQ(all["aggregate_reports"].size(), 1u);
+    EXPECT_EQ(all["failure_reports"].size(), 5u);
+    EXPECT_EQ(all["smtp_tls_reports"].size(), 4u);
+    EXPECT_EQ(parse({"-q", "--stream-bytes", stream, "--type", "all"}).out, every.out);
+    const std::map<std::string, std::string> lists = {{"aggregate", "aggregate_reports"},
+                                                      {"failure", "failure_reports"},
+                                                      {"smtp_tls", "smtp_tls_reports"}};
+    for (const auto& [type, list] : lists) {
+      Outcome one = parse({"--stream-bytes", stream, "--type", type});
+      ASSERT_EQ(one.status, 0) << one.err;
+      const auto j = nlohmann::json::parse(one.out);
+      for (const auto& [other_type, other] : lists) {
+        if (other == list) {
+          EXPECT_EQ(j[other], all[other]) << type << " " << stream;
+        } else {
+          EXPECT_TRUE(j[other].empty()) << type << " " << other << " " << stream;
+        }
+      }
+      EXPECT_NE(one.err.find("of other types are not in this output"), std::string::npos)
+          << one.err;
+    }
+  }
+  EXPECT_EQ(parse({"-q", "-f", "csv", "--type", "all"}).status, 2);
 }
 
 TEST_F(Cli, ExitStatusOneAndPathReasonWhenAnInputIsRejected) {
@@ -90,7 +131,7 @@ TEST_F(Cli, FailureAndSmtpTlsReportsJoinTheDocument) {
                       samples + "aggregate/rfc9990-sample.xml"});
   EXPECT_EQ(csv.status, 0) << csv.err;
   EXPECT_EQ(csv.out.rfind("organization_name,begin_date,", 0), 0u) << csv.out;
-  EXPECT_NE(csv.err.find("1 report(s) of other types are not in this CSV"), std::string::npos)
+  EXPECT_NE(csv.err.find("1 report(s) of other types are not in this output"), std::string::npos)
       << csv.err;
 }
 

@@ -80,6 +80,10 @@ class StreamedOutput : public parse::AggregateSink {
 };
 
 Status StreamedOutput::OnRecords(std::vector<model::Record>& records) {
+  if (!options_.Writes(ReportType::kAggregate)) {  // counted only
+    records_ += records.size();
+    return Ok();
+  }
   if (enricher_) {
     header_.records.swap(records);
     const enrich::LookupStats stats = enricher_->EnrichReports(
@@ -88,7 +92,7 @@ Status StreamedOutput::OnRecords(std::vector<model::Record>& records) {
     pipeline::Accumulate(stats, enrichment);
   }
   std::string text;
-  const bool csv = !Json() && options_.csv_type == ReportType::kAggregate;
+  const bool csv = !Json();
   std::string row;
   for (const auto& r : records) {
     if (Json()) {
@@ -122,8 +126,9 @@ Status StreamedOutput::OnEnd(const std::vector<std::string>& errors) {
 }
 
 bool StreamedOutput::WriteTo(FILE* out, bool first) {
+  if (!options_.Writes(ReportType::kAggregate)) return true;
   if (!spool_.Rewind()) return false;
-  if (!Json()) return options_.csv_type != ReportType::kAggregate || WriteCsvRows(out);
+  if (!Json()) return WriteCsvRows(out);
   std::string text;
   sinks::AppendAggregateJsonHead(header_, text, !first);
   sinks::AppendAggregateJsonRecordsBegin(records_ > 0, text);
@@ -245,9 +250,11 @@ void FormatAggregates(pipeline::Extracted& extracted, const ParseCommandOptions&
     }
     std::string& text = p.aggregates.back().text;
     if (options.verbose) LogWhole(found, p.log);
-    if (json) {
+    if (!options.Writes(ReportType::kAggregate)) {
+      continue;
+    } else if (json) {
       sinks::AppendAggregateJson(found.aggregate, text, /*separator=*/true);
-    } else if (options.csv_type == ReportType::kAggregate) {
+    } else {
       sinks::AppendAggregateCsvRows(found.aggregate, text);
     }
   }
@@ -264,9 +271,11 @@ void FormatFailures(const pipeline::Extracted& extracted, const ParseCommandOpti
         p.log.push_back(fmt::format("{}: {}", found.origin, e));
       }
     }
-    if (options.format == OutputFormat::kJson) {
+    if (!options.Writes(ReportType::kFailure)) {
+      continue;
+    } else if (options.format == OutputFormat::kJson) {
       sinks::AppendFailureJson(found.report, p.failures_json, /*separator=*/true);
-    } else if (options.csv_type == ReportType::kFailure) {
+    } else {
       sinks::AppendFailureCsvRow(found.report, p.text);
     }
   }
@@ -283,9 +292,11 @@ void FormatSmtpTls(const pipeline::Extracted& extracted, const ParseCommandOptio
         p.log.push_back(fmt::format("{}: {}", found.origin, e));
       }
     }
-    if (options.format == OutputFormat::kJson) {
+    if (!options.Writes(ReportType::kSmtpTls)) {
+      continue;
+    } else if (options.format == OutputFormat::kJson) {
       sinks::AppendSmtpTlsJson(found.report, p.smtp_tls_json, /*separator=*/true);
-    } else if (options.csv_type == ReportType::kSmtpTls) {
+    } else {
       sinks::AppendSmtpTlsCsvRows(found.report, p.text);
     }
   }
@@ -312,7 +323,10 @@ Processed ProcessInput(pipeline::InputResult input, enrich::Enricher* enricher,
 class ParseOutput {
  public:
   ParseOutput(FILE* out, const ParseCommandOptions& options)
-      : out_(out), json_(options.format == OutputFormat::kJson), csv_type_(options.csv_type) {}
+      : out_(out),
+        json_(options.format == OutputFormat::kJson),
+        csv_type_(options.csv_type),
+        options_(options) {}
 
   void WriteHead() {
     const std::string head = json_                               ? sinks::JsonDocumentBegin()
@@ -333,17 +347,15 @@ class ParseOutput {
     reports += p.reports;
     failures += p.failures;
     smtp_tls += p.smtp_tls;
-    if (!json_) {
-      not_in_csv += (csv_type_ == ReportType::kAggregate ? 0 : p.reports) +
-                    (csv_type_ == ReportType::kFailure ? 0 : p.failures) +
-                    (csv_type_ == ReportType::kSmtpTls ? 0 : p.smtp_tls);
-    }
+    not_written += (options_.Writes(ReportType::kAggregate) ? 0 : p.reports) +
+                   (options_.Writes(ReportType::kFailure) ? 0 : p.failures) +
+                   (options_.Writes(ReportType::kSmtpTls) ? 0 : p.smtp_tls);
     if (!failure_spool_.Add(p.failures_json) || !smtp_tls_spool_.Add(p.smtp_tls_json)) {
       spool_failed = true;
     }
     for (auto& part : p.aggregates) {
       WriteAggregateText(part.text);
-      if (!part.streamed) continue;
+      if (!part.streamed || !options_.Writes(ReportType::kAggregate)) continue;
       if (!part.streamed->WriteTo(out_, json_ && first_report_)) spool_failed = true;
       first_report_ = false;
     }
@@ -362,24 +374,25 @@ class ParseOutput {
   // With JSON: the end of the aggregate array and the two later arrays.
   void WriteTail() {
     if (!json_) return;
-    std::string tail = sinks::JsonAggregatesEnd(reports > 0) + sinks::JsonFailuresBegin();
+    std::string tail = sinks::JsonAggregatesEnd(!first_report_) + sinks::JsonFailuresBegin();
     std::fwrite(tail.data(), 1, tail.size(), out_);
     if (!failure_spool_.Rewind() || !failure_spool_.CopyTo(out_, true)) spool_failed = true;
-    tail = sinks::JsonFailuresEnd(failures > 0);
+    tail = sinks::JsonFailuresEnd(failures > 0 && options_.Writes(ReportType::kFailure));
     std::fwrite(tail.data(), 1, tail.size(), out_);
     if (!smtp_tls_spool_.Rewind() || !smtp_tls_spool_.CopyTo(out_, true)) spool_failed = true;
-    tail = sinks::JsonSmtpTlsEnd(smtp_tls > 0);
+    tail = sinks::JsonSmtpTlsEnd(smtp_tls > 0 && options_.Writes(ReportType::kSmtpTls));
     std::fwrite(tail.data(), 1, tail.size(), out_);
   }
 
   std::size_t reports = 0, rejected = 0;
-  std::size_t failures = 0, smtp_tls = 0, not_in_csv = 0;
+  std::size_t failures = 0, smtp_tls = 0, not_written = 0;
   bool spool_failed = false;
 
  private:
   FILE* out_;
   const bool json_;
   const ReportType csv_type_;
+  const ParseCommandOptions& options_;
   Spool failure_spool_, smtp_tls_spool_;
   bool first_report_ = true;
 };
@@ -391,9 +404,9 @@ void PrintSummary(std::size_t inputs, const ParseOutput& o) {
     fmt::print(stderr, "  {} aggregate, {} failure, {} SMTP TLS\n", o.reports, o.failures,
                o.smtp_tls);
   }
-  if (o.not_in_csv > 0) {
-    fmt::print(stderr, "  {} report(s) of other types are not in this CSV (see --type)\n",
-               o.not_in_csv);
+  if (o.not_written > 0) {
+    fmt::print(stderr, "  {} report(s) of other types are not in this output (see --type)\n",
+               o.not_written);
   }
 }
 
@@ -465,7 +478,7 @@ namespace {
 struct ParseCli {
   ParseCommandOptions options;
   std::string format = "json";
-  std::string type = "aggregate";
+  std::string type;  // CSV: aggregate unless given; JSON: every type unless given
   std::string keep = "headers";
   bool csv_raw = false;
 };
@@ -492,9 +505,10 @@ void AddParseOptions(CLI::App& cmd) {
   cmd.add_flag("-q,--quiet", parse.quiet, "No summary line on standard error");
   cmd.add_flag("-v,--verbose", parse.verbose,
                "Log every report found and every repair made, on standard error");
-  cmd.add_option("--type", s.type, "With --format csv: the report type written")
-      ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls"}))
-      ->capture_default_str();
+  cmd.add_option("--type", s.type,
+                 "The report type written (CSV: one table, default aggregate; JSON: only that "
+                 "type's list filled, default all)")
+      ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls", "all"}));
   cmd.add_flag("--csv-raw", s.csv_raw, kCsvRawHelp);
   AddFailureSampleOption(cmd, s.keep);
   AddLimitOptions(cmd, parse.limits, /*batches=*/false);
@@ -505,9 +519,16 @@ int RunParseCommand() {
   ParseCli& s = ParseState();
   s.options.format = s.format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
   sinks::SetCsvRaw(s.csv_raw);
+  if (s.type == "all" && s.options.format == OutputFormat::kCsv) {
+    fmt::print(stderr, "--type all needs --format json: CSV has one table per report type\n");
+    return 2;
+  }
   s.options.csv_type = s.type == "failure"    ? ReportType::kFailure
                        : s.type == "smtp_tls" ? ReportType::kSmtpTls
                                               : ReportType::kAggregate;
+  if (s.options.format == OutputFormat::kJson && !s.type.empty() && s.type != "all") {
+    s.options.json_type = s.options.csv_type;
+  }
   s.options.keep_sample = *parse::ParseKeepSample(s.keep);
   return RunParse(s.options);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,13 +14,18 @@
 namespace dmarc::app {
 
 enum class OutputFormat { kJson, kCsv };
-// The CSV table written (JSON holds every type).
+// The CSV table written; with JSON, the one type written when one is asked for.
 enum class ReportType { kAggregate, kFailure, kSmtpTls };
 
 struct ParseCommandOptions {
   std::vector<std::string> paths;
   OutputFormat format = OutputFormat::kJson;
   ReportType csv_type = ReportType::kAggregate;
+  std::optional<ReportType> json_type;  // JSON: only this type's array filled; none: every type
+  // Whether reports of type t are written (CSV: its one table; JSON: json_type or every type).
+  bool Writes(ReportType t) const {
+    return format == OutputFormat::kCsv ? t == csv_type : (!json_type || *json_type == t);
+  }
   parse::KeepSample keep_sample = parse::KeepSample::kHeaders;  // failure.keep_sample
   std::string output;                                           // empty or "-": standard output
   unsigned jobs = 0;                                            // 0: one per core
