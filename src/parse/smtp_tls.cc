@@ -76,6 +76,11 @@ class Reader {
   }
 
   // A count: a non-negative integer, or a string holding one (with a warning).
+  static bool Has(const Json& obj, const char* key) {
+    auto it = obj.find(key);
+    return it != obj.end() && !it->is_null();
+  }
+
   Result<std::uint64_t> Count(const Json& obj, const char* key, const std::string& where) {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) {
@@ -201,12 +206,27 @@ class Reader {
     auto summary = j.find("summary");
     if (summary == j.end() || !summary->is_object()) return MakeError(where + "summary is missing");
     const std::string sw = where + "summary.";
-    auto ok = Count(*summary, "total-successful-session-count", sw);
-    if (!ok) return MakeError(ok.error());
-    auto failed = Count(*summary, "total-failure-session-count", sw);
-    if (!failed) return MakeError(failed.error());
-    p.successful_session_count = *ok;
-    p.failed_session_count = *failed;
+    // One count missing is repaired and said (as aggregate reports' repairs are): the failures
+    // as the sum of the failure details', the successes as 0. Both missing: no summary at all.
+    const bool has_ok = Has(*summary, "total-successful-session-count");
+    const bool has_failed = Has(*summary, "total-failure-session-count");
+    if (!has_ok && !has_failed) {
+      return MakeError(sw +
+                       "total-successful-session-count and total-failure-session-count are "
+                       "missing");
+    }
+    if (has_ok) {
+      auto ok = Count(*summary, "total-successful-session-count", sw);
+      if (!ok) return MakeError(ok.error());
+      p.successful_session_count = *ok;
+    } else {
+      Warn(sw + "total-successful-session-count is missing: read as 0");
+    }
+    if (has_failed) {
+      auto failed = Count(*summary, "total-failure-session-count", sw);
+      if (!failed) return MakeError(failed.error());
+      p.failed_session_count = *failed;
+    }
     if (auto fd = j.find("failure-details"); fd != j.end() && !fd->is_null()) {
       if (!fd->is_array()) return MakeError(where + "failure-details is not an array");
       std::size_t i = 0;
@@ -216,6 +236,15 @@ class Reader {
         if (!d) return MakeError(d.error());
         p.failure_details.push_back(std::move(d).value());
       }
+    }
+    if (!has_failed) {
+      std::uint64_t sum = 0;
+      for (const auto& d : p.failure_details) sum += d.failed_session_count;
+      p.failed_session_count = sum;
+      Warn(
+          fmt::format("{}total-failure-session-count is missing: read as {}, the sum of the "
+                      "failure details",
+                      sw, sum));
     }
     return p;
   }

@@ -96,6 +96,35 @@ TEST(SmtpTls, BrokenReportsAreRejectedWithTheirReason) {
   }
 }
 
+// One missing summary count is repaired and recorded, like an aggregate report's repairs; both
+// missing is still an error.
+TEST(SmtpTls, OneMissingSummaryCountIsRepairedAndRecorded) {
+  const std::string head =
+      R"({"organization-name":"O","report-id":"x","contact-info":"c@o.example",)"
+      R"("date-range":{"start-datetime":"2024-01-09T00:00:00Z","end-datetime":"2024-01-10T00:00:00Z"},)"
+      R"("policies":[{"policy":{"policy-type":"sts","policy-domain":"a.example"},)";
+  const std::string details =
+      R"("failure-details":[{"result-type":"certificate-expired","failed-session-count":2},)"
+      R"({"result-type":"validation-failure","failed-session-count":5}])";
+  auto no_failed = ParseSmtpTlsJson(
+      head + R"("summary":{"total-successful-session-count":40},)" + details + "}]}", Limits{});
+  ASSERT_TRUE(no_failed) << no_failed.error();
+  EXPECT_EQ(no_failed->policies[0].successful_session_count, 40u);
+  EXPECT_EQ(no_failed->policies[0].failed_session_count, 7u);
+  EXPECT_TRUE(HasError(*no_failed, "total-failure-session-count is missing: read as 7"));
+
+  auto no_ok = ParseSmtpTlsJson(
+      head + R"("summary":{"total-failure-session-count":7},)" + details + "}]}", Limits{});
+  ASSERT_TRUE(no_ok) << no_ok.error();
+  EXPECT_EQ(no_ok->policies[0].successful_session_count, 0u);
+  EXPECT_EQ(no_ok->policies[0].failed_session_count, 7u);
+  EXPECT_TRUE(HasError(*no_ok, "total-successful-session-count is missing: read as 0"));
+
+  auto neither = ParseSmtpTlsJson(head + R"("summary":{}}]})", Limits{});
+  ASSERT_FALSE(neither);
+  EXPECT_NE(neither.error().find("are missing"), std::string::npos) << neither.error();
+}
+
 TEST(SmtpTls, InvalidUtf8IsReplacedNotFatal) {
   auto r = ParseSmtpTlsJson(
       "{\"organization-name\":\"Caf\xe9\",\"report-id\":\"x\",\"contact-info\":\"a\","
