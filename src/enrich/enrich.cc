@@ -42,6 +42,85 @@ std::optional<std::string> CanonicalIp(const std::string& ip) {
 using Answers = std::unordered_map<std::string, CachedDns>;  // canonical address → answer
 
 // Distinct addresses, each under its canonical text for the DNS side (given → canonical).
+// Whether the first `bits` bits of a and b (network byte order) agree.
+bool InPrefix(const unsigned char* a, const unsigned char* b, int bits) {
+  for (int i = 0; bits > 0; ++i, bits -= 8) {
+    const unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
+    if ((a[i] & mask) != (b[i] & mask)) return false;
+  }
+  return true;
+}
+
+AddressScope ScopeOfV4(const unsigned char* a) {
+  struct Net {
+    unsigned char addr[4];
+    int bits;
+    AddressScope scope;
+  };
+  static constexpr Net kNets[] = {
+      {{10, 0, 0, 0}, 8, AddressScope::kPrivate},
+      {{172, 16, 0, 0}, 12, AddressScope::kPrivate},
+      {{192, 168, 0, 0}, 16, AddressScope::kPrivate},
+      {{100, 64, 0, 0}, 10, AddressScope::kPrivate},
+      {{127, 0, 0, 0}, 8, AddressScope::kReserved},
+      {{169, 254, 0, 0}, 16, AddressScope::kReserved},
+      {{0, 0, 0, 0}, 8, AddressScope::kReserved},
+      {{192, 0, 0, 0}, 24, AddressScope::kReserved},
+      {{192, 0, 2, 0}, 24, AddressScope::kReserved},
+      {{198, 18, 0, 0}, 15, AddressScope::kReserved},
+      {{198, 51, 100, 0}, 24, AddressScope::kReserved},
+      {{203, 0, 113, 0}, 24, AddressScope::kReserved},
+      {{224, 0, 0, 0}, 4, AddressScope::kReserved},
+      {{240, 0, 0, 0}, 4, AddressScope::kReserved},
+  };
+  for (const Net& n : kNets) {
+    if (InPrefix(a, n.addr, n.bits)) return n.scope;
+  }
+  return AddressScope::kGlobal;
+}
+
+}  // namespace
+
+AddressScope ScopeOf(std::string_view ip) {
+  const std::string text(ip);
+  unsigned char a[16];
+  if (inet_pton(AF_INET, text.c_str(), a) == 1) return ScopeOfV4(a);
+  if (inet_pton(AF_INET6, text.c_str(), a) != 1) return AddressScope::kGlobal;
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (InPrefix(a, kMapped, 96)) return ScopeOfV4(a + 12);
+  struct Net {
+    unsigned char addr[16];
+    int bits;
+    AddressScope scope;
+  };
+  static constexpr Net kNets[] = {
+      {{0xfc}, 7, AddressScope::kPrivate},                      // unique local
+      {{0xfe, 0x80}, 10, AddressScope::kReserved},              // link-local
+      {{0xff}, 8, AddressScope::kReserved},                     // multicast
+      {{0x20, 0x01, 0x0d, 0xb8}, 32, AddressScope::kReserved},  // documentation
+      {{0x01, 0x00}, 64, AddressScope::kReserved},              // discard
+      {{}, 127, AddressScope::kReserved},                       // :: and ::1
+  };
+  for (const Net& n : kNets) {
+    if (InPrefix(a, n.addr, n.bits)) return n.scope;
+  }
+  return AddressScope::kGlobal;
+}
+
+std::string_view ToString(AddressScope s) {
+  switch (s) {
+    case AddressScope::kPrivate:
+      return "private";
+    case AddressScope::kReserved:
+      return "reserved";
+    case AddressScope::kGlobal:
+      break;
+  }
+  return "global";
+}
+
+namespace {
+
 std::unordered_map<std::string, std::optional<std::string>> DistinctAddresses(
     const std::vector<std::string>& ips) {
   std::unordered_map<std::string, std::optional<std::string>> canonical;
@@ -107,7 +186,9 @@ IpInfo DescribeAddress(const std::string& given, const std::optional<std::string
       info.source.base_domain = psl::RegistrableDomain(*info.source.reverse_dns);
     }
   }
-  GeoInfo g = geoip.Lookup(*canon);
+  // A private or reserved address is nowhere: a database that places one in a country (some do,
+  // by the registrant of the range) would mislead.
+  GeoInfo g = ScopeOf(*canon) == AddressScope::kGlobal ? geoip.Lookup(*canon) : GeoInfo{};
   info.source.country = std::move(g.country);
   info.source.asn = g.asn;
   info.source.as_name = std::move(g.as_name);

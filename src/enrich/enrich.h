@@ -150,6 +150,14 @@ class Enricher {
   const std::atomic<bool>* cancel_ = nullptr;
 };
 
+// Where an address can be: the public internet, a private network (RFC 1918, RFC 6598 shared,
+// IPv6 unique local) or a reserved range (loopback, link-local, documentation, benchmarking,
+// multicast, unspecified). Private and reserved addresses are never geolocated; the dashboard
+// shows their scope in place of a country. Text that is not an address is kGlobal.
+enum class AddressScope { kGlobal, kPrivate, kReserved };
+AddressScope ScopeOf(std::string_view ip);
+std::string_view ToString(AddressScope s);  // "global", "private", "reserved"
+
 // Copies what was found into a record's source (the IP address stays as it is).
 void Apply(const IpInfo& info, model::Source& source);
 

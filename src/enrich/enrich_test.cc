@@ -285,6 +285,15 @@ std::string WriteAsnDb(const std::string& name) {
             {"as_domain", std::string("google.com")},
             {"country_code", std::string("de")}}},
           {"203.0.113.0", 24, {{"country", MmdbStringMap{{"iso_code", "FR"}}}}},
+          {"8.8.4.0",
+           24,
+           {{"asn", std::string("AS15169")},
+            {"as_name", std::string("Google LLC")},
+            {"as_domain", std::string("google.com")},
+            {"country_code", std::string("de")}}},
+          {"10.0.0.0",
+           8,
+           {{"autonomous_system_number", 64501u}, {"country", MmdbStringMap{{"iso_code", "NL"}}}}},
       },
       "Test-ASN");
   const auto path =
@@ -307,7 +316,7 @@ TEST(GeoIp, AsnAndCountryLayoutsOfGeoLite2AndIpinfo) {
   EXPECT_EQ(b.as_domain, "google.com");
   EXPECT_EQ(b.country, "DE");
   EXPECT_EQ((*g)->Lookup("203.0.113.1").country, "FR");  // GeoLite2-Country layout
-  EXPECT_FALSE((*g)->Lookup("10.0.0.1").asn);
+  EXPECT_FALSE((*g)->Lookup("9.9.9.9").asn);
   EXPECT_FALSE((*g)->Lookup("2001:db8::1").asn);  // IPv6 in an IPv4 database
   std::filesystem::remove(path);
 }
@@ -322,13 +331,50 @@ TEST(Enricher, CountryFromTheFirstDatabaseAsnFromTheNextServiceByAsn) {
   auto e = Enricher::Create(o);
   ASSERT_TRUE(e) << e.error();
   EXPECT_EQ((*e)->geoip_files().size(), 2u);
-  auto got = (*e)->Lookup({"198.51.100.9"}, nullptr, kNow);
-  const model::Source& s = got.at("198.51.100.9").source;
+  auto got = (*e)->Lookup({"8.8.4.4"}, nullptr, kNow);
+  const model::Source& s = got.at("8.8.4.4").source;
+  EXPECT_EQ(s.country, "US");  // the first database's, not the second's "DE"
   EXPECT_EQ(s.asn, 15169);
   EXPECT_EQ(s.as_domain, "google.com");
   EXPECT_EQ(s.name, "Google");  // by ASN: offline, there is no PTR name
   EXPECT_EQ(s.type, "Email Provider");
   std::filesystem::remove(asn_db);
+}
+
+// Private and reserved addresses are never placed in a country or an AS, even by a database that
+// has them (the test database puts 10/8 in NL and 198.51.100/24 in DE).
+TEST(Enricher, PrivateAndReservedAddressesAreNotGeolocated) {
+  const std::string asn_db = WriteAsnDb("dmarc-asn3");
+  Options o;
+  o.offline = true;
+  o.geoip_dbs = {asn_db};
+  auto e = Enricher::Create(o);
+  ASSERT_TRUE(e) << e.error();
+  auto got =
+      (*e)->Lookup({"10.1.2.3", "198.51.100.9", "::ffff:10.0.0.1", "8.8.4.4"}, nullptr, kNow);
+  for (const char* ip : {"10.1.2.3", "198.51.100.9", "::ffff:10.0.0.1"}) {
+    EXPECT_FALSE(got.at(ip).source.country) << ip;
+    EXPECT_FALSE(got.at(ip).source.asn) << ip;
+  }
+  EXPECT_EQ(got.at("8.8.4.4").source.country, "DE");
+  std::filesystem::remove(asn_db);
+}
+
+TEST(Enricher, AddressScopes) {
+  for (const char* ip : {"10.0.0.1", "172.16.5.4", "172.31.255.255", "192.168.1.1", "100.64.0.1",
+                         "fd00::1", "::ffff:192.168.0.1"}) {
+    EXPECT_EQ(ScopeOf(ip), AddressScope::kPrivate) << ip;
+  }
+  for (const char* ip : {"127.0.0.1", "169.254.1.1", "192.0.2.7", "198.51.100.1", "203.0.113.9",
+                         "198.19.0.1", "224.0.0.1", "255.255.255.255", "0.1.2.3", "::1",
+                         "::", "fe80::1", "2001:db8::5", "ff02::1"}) {
+    EXPECT_EQ(ScopeOf(ip), AddressScope::kReserved) << ip;
+  }
+  for (const char* ip : {"8.8.8.8", "172.32.0.1", "172.15.255.255", "100.128.0.1", "192.0.3.1",
+                         "2a00:1450::1", "2001:db9::1", "not an address"}) {
+    EXPECT_EQ(ScopeOf(ip), AddressScope::kGlobal) << ip;
+  }
+  EXPECT_EQ(ToString(AddressScope::kPrivate), "private");
 }
 
 TEST(GeoIp, UnusableFileIsNamed) {

@@ -57,9 +57,10 @@ function serve(db, extra = []) {
 const P = '<img src=x onerror="window.__xss=(window.__xss||0)+1"><script>window.__xss=(window.__xss||0)+1</script>';
 const sqlText = (s) => `'${s.replace(/'/g, "''")}'`;
 
-let browser; let main; let hostile;
+let browser; let main; let hostile; let scoped;
 const mainDb = join(work, 'main.db');
 const hostileDb = join(work, 'hostile.db');
+const scopedDb = join(work, 'scoped.db');
 
 before(async () => {
   assert.ok(existsSync(binary), `no binary at ${binary}`);
@@ -87,8 +88,10 @@ before(async () => {
       VALUES (1, 1, ${sqlText(`pol${P}`)}, 'sts', NULL, ${sqlText(`mx${P}`)}, 10, 2);
     INSERT INTO smtp_tls_failure_details (policy, position, result_type, failed_session_count)
       VALUES (1, 0, ${sqlText(`certificate-expired${P}`)}, 2);`]);
+  run(['import', '-q', '--offline', '--db', scopedDb, join(root, 'testdata/web/scoped-sources.xml')]);
   main = await serve(mainDb);
   hostile = await serve(hostileDb);
+  scoped = await serve(scopedDb);
   browser = await chromium.launchPersistentContext(mkdtempSync(join(work, 'profile-')), {
     executablePath: CHROMIUM,
     headless: true,
@@ -102,6 +105,7 @@ after(async () => {
   await browser?.close();
   main?.child.kill();
   hostile?.child.kill();
+  scoped?.child.kill();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -221,6 +225,17 @@ test('sources drill down from a group to its IPs to their records with every DKI
   await p.screenshot({ path: join(artifacts, 'report.png'), fullPage: false });
   assert.deepEqual(errors, []);
   await p.close();
+});
+
+test('private and reserved sources are shown as such in the Country column, never as a country', async () => {
+  for (const [page, table] of [['sources?group=ip', 'sources'], ['overview', 'top-sources']]) {
+    const { p, errors } = await open(`${scoped.url}/#/${page}`, page.split('?')[0]);
+    const rows = await p.$$eval(`table[data-table="${table}"] tbody tr`, (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    const country = Object.fromEntries(rows.map((cells) => [cells[0], cells[3]]));
+    assert.deepEqual(country, { '10.1.2.3': 'private', '192.0.2.10': 'reserved', '8.8.8.8': 'US' }, `${page}: ${JSON.stringify(rows)}`);
+    assert.deepEqual(errors, []);
+    await p.close();
+  }
 });
 
 test('a phone-size screen shows the overview without horizontal scrolling of the page', async () => {

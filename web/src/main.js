@@ -57,6 +57,39 @@ function everyDay(rows, keys) {
 const pct = (part, whole) => (whole ? `${((100 * part) / whole).toFixed(1)}%` : '–');
 const orUnknown = (v) => (v === null || v === undefined || v === '' ? '(unknown)' : String(v));
 
+// Where an address can be (as the enrichment's ScopeOf): "private" (RFC 1918, shared, unique
+// local), "reserved" (loopback, link-local, documentation, benchmarking, multicast), or null for
+// the public internet. Such addresses are never given a country; the Country column says why.
+const V4_SCOPES = [['10.0.0.0', 8, 'private'], ['172.16.0.0', 12, 'private'], ['192.168.0.0', 16, 'private'],
+  ['100.64.0.0', 10, 'private'], ['127.0.0.0', 8, 'reserved'], ['169.254.0.0', 16, 'reserved'], ['0.0.0.0', 8, 'reserved'],
+  ['192.0.0.0', 24, 'reserved'], ['192.0.2.0', 24, 'reserved'], ['198.18.0.0', 15, 'reserved'], ['198.51.100.0', 24, 'reserved'],
+  ['203.0.113.0', 24, 'reserved'], ['224.0.0.0', 4, 'reserved'], ['240.0.0.0', 4, 'reserved']];
+const v4Number = (ip) => {
+  const parts = ip.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return null;
+  return parts.reduce((n, p) => n * 256 + Number(p), 0);
+};
+function ipScope(ip) {
+  if (typeof ip !== 'string') return null;
+  let v4 = v4Number(ip);
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) v4 = v4Number(mapped[1]);
+  if (v4 !== null) {
+    for (const [net, bits, scope] of V4_SCOPES) {
+      const size = 2 ** (32 - bits);
+      if (Math.floor(v4 / size) === Math.floor(v4Number(net) / size)) return scope;
+    }
+    return null;
+  }
+  const v6 = ip.toLowerCase();
+  if (!v6.includes(':')) return null;
+  if (/^f[cd]/.test(v6)) return 'private';
+  if (/^fe[89ab]/.test(v6) || v6.startsWith('ff') || v6.startsWith('2001:db8:') || v6 === '::1' || v6 === '::') return 'reserved';
+  return null;
+}
+// A source's country, or the scope of an address that has none.
+const countryOf = (ip, country) => (country ? String(country) : (ipScope(ip) ?? '(unknown)'));
+
 // ---------------------------------------------------------------------------------------------
 // Data: the HTTP API, or the data embedded in a self-contained HTML report.
 
@@ -274,7 +307,7 @@ async function overviewPage(f) {
     { key: 'key', label: 'IP', render: (r) => h('a', { href: link('records', { ...f, source_group: 'ip', source_value: r.key ?? '' }) }, orUnknown(r.key)) },
     { key: 'reverse_dns', label: 'PTR' },
     { key: 'name', label: 'Service' },
-    { key: 'country', label: 'Country' },
+    { key: 'country', label: 'Country', render: (r) => countryOf(r.key, r.country) },
     { key: 'messages', label: 'Messages', num: true },
     rateColumn,
   ], o.top_sources, { name: 'top-sources' }));
@@ -321,7 +354,7 @@ async function sourcesPage(f, params) {
     { key: 'spf_aligned', label: 'SPF aligned', num: true, sort: (r) => r.spf_aligned / (r.messages || 1), render: (r) => pct(r.spf_aligned, r.messages) },
     { key: 'dkim_aligned', label: 'DKIM aligned', num: true, sort: (r) => r.dkim_aligned / (r.messages || 1), render: (r) => pct(r.dkim_aligned, r.messages) },
   ];
-  if (group === 'ip') cols.splice(1, 1, { key: 'reverse_dns', label: 'PTR' }, { key: 'name', label: 'Service' }, { key: 'country', label: 'Country' });
+  if (group === 'ip') cols.splice(1, 1, { key: 'reverse_dns', label: 'PTR' }, { key: 'name', label: 'Service' }, { key: 'country', label: 'Country', render: (r) => countryOf(r.key, r.country) });
   if (group === 'asn') cols.splice(1, 0, { key: 'as_name', label: 'AS name' });
   if (group === 'service') cols.splice(1, 0, { key: 'type', label: 'Type' });
   page.append(table(cols, data.rows, {
