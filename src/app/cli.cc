@@ -1,5 +1,8 @@
 #include "app/cli.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "app/store_commands.h"
 #include "base/time.h"
 #include "config/config.h"
@@ -156,6 +159,13 @@ void AddFilterOptions(CLI::App& cmd, FilterOptions& f) {
   cmd.add_option("--domain", f.domain, "Only this policy domain");
   cmd.add_option("--from", f.from, "First day, YYYY-MM-DD (UTC)");
   cmd.add_option("--to", f.to, "Last day, YYYY-MM-DD (UTC), included");
+}
+
+void UseTerminalLogger(const char* name, bool verbose) {
+  auto logger = spdlog::stderr_color_mt(name);
+  logger->set_pattern("%^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(verbose ? spdlog::level::info : spdlog::level::warn);
 }
 
 }  // namespace dmarc::app

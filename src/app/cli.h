@@ -39,6 +39,10 @@ void AddEnrichOptions(CLI::App& cmd, enrich::Options& o, bool allow_disable);
 // --domain, --from, --to.
 void AddFilterOptions(CLI::App& cmd, FilterOptions& f);
 
+// The logger of a command run by hand (parse, import, enrich): "LEVEL message" lines on standard
+// error, warnings and worse unless verbose. Every diagnostic of theirs goes through it.
+void UseTerminalLogger(const char* name, bool verbose);
+
 void AddParseOptions(CLI::App& cmd);
 int RunParseCommand();
 void AddImportOptions(CLI::App& cmd);

@@ -19,6 +19,7 @@ constexpr std::size_t kAddressesPerRound = 10'000;  // addresses looked up and s
 }  // namespace
 
 int RunEnrich(const EnrichCommandOptions& options) {
+  UseTerminalLogger("enrich", false);
   bool failed = false;
   enrich::Options eo = options.enrich;
   eo.enabled = true;

@@ -1,7 +1,9 @@
-// The Enricher of the options and its warnings, shared by parse, import, fetch and enrich.
+// The Enricher of the options and its warnings, shared by parse, import, fetch and enrich. Its
+// diagnostics go through the logger (level, time, file and syslog sinks where configured).
 #include "app/enrichment.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <mutex>
 #include <set>
@@ -15,14 +17,14 @@ std::unique_ptr<enrich::Enricher> MakeEnricher(const enrich::Options& options, b
   if (!options.enabled) return nullptr;
   auto e = enrich::Enricher::Create(options);
   if (!e) {
-    fmt::print(stderr, "enrichment: {}\n", e.error());
+    spdlog::error("enrichment: {}", e.error());
     *failed = true;
     return nullptr;
   }
   if ((*e)->geoip_files().empty()) {
-    fmt::print(stderr,
-               "enrichment: no country database found (install it with scripts/install-deps.sh "
-               "or give --geoip-db); country stays empty\n");
+    spdlog::warn(
+        "enrichment: no country database found (install it with scripts/install-deps.sh or give "
+        "--geoip-db); country stays empty");
   }
   return std::move(e).value();
 }
@@ -33,7 +35,7 @@ void PrintWarnings(const enrich::LookupStats& stats) {
   std::lock_guard lock(mutex);
   for (const auto& w : stats.warnings) {
     // Host names come from DNS answers: escaped like every value from outside.
-    if (printed.insert(w).second) fmt::print(stderr, "enrichment: {}\n", EscapeControls(w));
+    if (printed.insert(w).second) spdlog::warn("enrichment: {}", EscapeControls(w));
   }
 }
 

@@ -69,6 +69,8 @@ class ImportObserver : public pipeline::IngestObserver {
 }  // namespace
 
 int RunImport(const ImportCommandOptions& options) {
+  // Before the store is opened: a store's password replaces this by a logger that redacts it.
+  UseTerminalLogger("import", false);
   auto db = OpenStoreOrSay(options.store, Access::kImport);
   if (!db) return 2;
   store::ReportStore& st = *db;

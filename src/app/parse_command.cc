@@ -413,10 +413,7 @@ void PrintSummary(std::size_t inputs, const ParseOutput& o) {
 }  // namespace
 
 int RunParse(const ParseCommandOptions& options) {
-  auto logger = spdlog::stderr_color_mt("parse");
-  logger->set_pattern("%^%l%$ %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::warn);
+  UseTerminalLogger("parse", options.verbose);
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
   for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", EscapeControls(e));
 
