@@ -321,6 +321,83 @@ Result<std::unique_ptr<Enricher>> Enricher::Create(const Options& options) {
   return e;
 }
 
+// The DNS part of Lookup: the addresses within the call's budget sent to DNS (unless it was found
+// down), the answers returned for the caches.
+std::vector<CachedDns> Enricher::Resolve(std::vector<std::string> wanted, std::int64_t now,
+                                         LookupStats& st) {
+  std::vector<CachedDns> fresh;
+  bool down = false;
+  {
+    std::lock_guard lock(memory_mutex_);
+    down = dns_down_;
+  }
+  // One call's budget (one input's in parse, one batch's in import): addresses past it and
+  // whatever the time budget leaves are not looked up, and stay without a name until
+  // `dmarc-report enrich` (or a later import) asks again.
+  if (wanted.size() > options_.dns_max_addresses) {
+    st.not_asked += wanted.size() - options_.dns_max_addresses;
+    st.warnings.push_back(fmt::format(
+        "{} addresses: reverse DNS for the first {} only (dns_max_addresses); the others "
+        "are left without a name",
+        wanted.size(), options_.dns_max_addresses));
+    wanted.resize(options_.dns_max_addresses);
+  }
+  if (wanted.empty() || down) return fresh;
+  ResolverOptions ro = ResolverOptionsOf(options_);
+  ro.give_up_after_failures = kDownAfterAllFailed;
+  ro.deadline = std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(std::int64_t{options_.dns_max_seconds} * 1000);
+  ro.cancel = cancel_;
+  auto resolved = ResolvePtr(wanted, ro);
+  if (!resolved) {
+    st.warnings.push_back("reverse DNS unavailable: " + resolved.error());
+    return fresh;
+  }
+  DnsTally tally;
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    const PtrResult& r = resolved->results[i];
+    if (r.skipped) {
+      ++st.not_asked;
+      continue;
+    }
+    ++tally.asked;
+    if (r.status == DnsStatus::kFailed) {
+      ++tally.failed;
+      tally.detail = r.detail;
+    }
+    if (r.timed_out) ++tally.timed_out;
+    fresh.push_back(
+        ToCachedDns(wanted[i], r, now, FailureTtl(options_), options_.dns_cache_ttl_seconds, st));
+  }
+  st.queried += tally.asked;
+  NoteDnsHealth(*resolved, tally, wanted.size(), st);
+  return fresh;
+}
+
+// Whether DNS is to be taken as down for the rest of the run after a lookup, said once.
+void Enricher::NoteDnsHealth(const ResolveOutcome& resolved, const DnsTally& t, std::size_t wanted,
+                             LookupStats& st) {
+  std::lock_guard lock(memory_mutex_);
+  failures_in_a_row_ = t.failed == t.asked ? failures_in_a_row_ + t.failed : 0;
+  if (t.timed_out < t.asked) any_reply_ = true;
+  // Not one reply from the nameservers in this run, and every query of this lookup timed out:
+  // they are silent (a SERVFAIL is a reply: a broken delegation is not a dead server).
+  const bool silent = t.asked > 0 && t.timed_out == t.asked && !any_reply_;
+  if (dns_down_) return;
+  if (resolved.gave_up || silent || (t.failed == t.asked && t.failed >= kDownAfterAllFailed) ||
+      failures_in_a_row_ >= kDownAfterFailures) {
+    dns_down_ = true;
+    st.warnings.push_back(fmt::format(
+        "no answer from DNS ({}; {} queries failed, none answered): the rest of this run resolves "
+        "no names; run `dmarc-report enrich` on the store when DNS works to fill them in",
+        t.detail, std::max(failures_in_a_row_, t.failed)));
+  } else if (!resolved.stopped.empty() && !(cancel_ && cancel_->load())) {
+    st.warnings.push_back(fmt::format(
+        "reverse DNS stopped after {} s (dns_max_seconds): {} of {} addresses left without a name",
+        options_.dns_max_seconds, wanted - t.asked, wanted));
+  }
+}
+
 std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::string>& ips,
                                                          DnsCache* cache, std::int64_t now,
                                                          LookupStats* stats) {
@@ -346,77 +423,8 @@ std::unordered_map<std::string, IpInfo> Enricher::Lookup(const std::vector<std::
     }
     st.cache_hits += answers.size();
     ReadDnsCache(cache, now, wanted, answers, st);
-    std::vector<CachedDns> fresh;
-    bool down = false;
-    {
-      std::lock_guard lock(memory_mutex_);
-      down = dns_down_;
-    }
-    // One call's budget (one input's in parse, one batch's in import): addresses past it and
-    // whatever the time budget leaves are not looked up, and stay without a name until
-    // `dmarc-report enrich` (or a later import) asks again.
-    if (wanted.size() > options_.dns_max_addresses) {
-      st.not_asked += wanted.size() - options_.dns_max_addresses;
-      st.warnings.push_back(fmt::format(
-          "{} addresses: reverse DNS for the first {} only (dns_max_addresses); the others "
-          "are left without a name",
-          wanted.size(), options_.dns_max_addresses));
-      wanted.resize(options_.dns_max_addresses);
-    }
-    if (!wanted.empty() && !down) {
-      ResolverOptions ro = ResolverOptionsOf(options_);
-      ro.give_up_after_failures = kDownAfterAllFailed;
-      ro.deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(std::int64_t{options_.dns_max_seconds} * 1000);
-      ro.cancel = cancel_;
-      auto resolved = ResolvePtr(wanted, ro);
-      if (!resolved) {
-        st.warnings.push_back("reverse DNS unavailable: " + resolved.error());
-      } else {
-        const auto& results = resolved->results;
-        std::size_t asked = 0, failed = 0, timed_out = 0;
-        for (std::size_t i = 0; i < wanted.size(); ++i) {
-          if (results[i].skipped) {
-            ++st.not_asked;
-            continue;
-          }
-          ++asked;
-          if (results[i].status == DnsStatus::kFailed) ++failed;
-          if (results[i].timed_out) ++timed_out;
-          CachedDns c = ToCachedDns(wanted[i], results[i], now, FailureTtl(options_),
-                                    options_.dns_cache_ttl_seconds, st);
-          answers.emplace(c.ip, c);
-          fresh.push_back(std::move(c));
-        }
-        st.queried += asked;
-        std::lock_guard lock(memory_mutex_);
-        failures_in_a_row_ = failed == asked ? failures_in_a_row_ + failed : 0;
-        if (timed_out < asked) any_reply_ = true;
-        // Not one reply from the nameservers in this run, and every query of this lookup timed
-        // out: they are silent (a SERVFAIL is a reply: a broken delegation is not a dead server).
-        const bool silent = asked > 0 && timed_out == asked && !any_reply_;
-        if (!dns_down_ &&
-            (resolved->gave_up || silent || (failed == asked && failed >= kDownAfterAllFailed) ||
-             failures_in_a_row_ >= kDownAfterFailures)) {
-          dns_down_ = true;
-          std::string detail;
-          for (const auto& r : results) {
-            if (r.status == DnsStatus::kFailed && !r.skipped) detail = r.detail;
-          }
-          st.warnings.push_back(fmt::format(
-              "no answer from DNS ({}; {} queries failed, none answered): the rest of this run "
-              "resolves no names; run `dmarc-report enrich` on the store when DNS works to fill "
-              "them in",
-              detail, std::max(failures_in_a_row_, failed)));
-        } else if (!dns_down_ && !resolved->stopped.empty() && !resolved->gave_up &&
-                   !(cancel_ && cancel_->load())) {
-          st.warnings.push_back(fmt::format(
-              "reverse DNS stopped after {} s (dns_max_seconds): {} of {} addresses left without "
-              "a name",
-              options_.dns_max_seconds, wanted.size() - asked, wanted.size()));
-        }
-      }
-    }
+    std::vector<CachedDns> fresh = Resolve(std::move(wanted), now, st);
+    for (const auto& c : fresh) answers.emplace(c.ip, c);
     if (!fresh.empty()) {
       if (cache) {
         if (auto r = cache->Put(fresh); !r) {

@@ -104,6 +104,7 @@ struct LookupStats {
 
 class GeoIp;
 class Services;
+struct ResolveOutcome;
 
 class Enricher {
  public:
@@ -134,6 +135,15 @@ class Enricher {
 
  private:
   Enricher() = default;
+  // What one lookup's DNS queries came to (those sent; not those skipped).
+  struct DnsTally {
+    std::size_t asked = 0, failed = 0, timed_out = 0;
+    std::string detail;  // the last failure's reason
+  };
+  std::vector<CachedDns> Resolve(std::vector<std::string> wanted, std::int64_t now,
+                                 LookupStats& st);
+  void NoteDnsHealth(const ResolveOutcome& resolved, const DnsTally& tally, std::size_t wanted,
+                     LookupStats& st);
   Options options_;
   std::unique_ptr<GeoIp> geoip_;
   std::unique_ptr<Services> services_;
