@@ -44,10 +44,10 @@ TEST(Redact, ReplacesEverySecretLongestFirst) {
 TEST(Redact, ReplacesWholeValuesOnly) {
   EXPECT_EQ(Redact("batch of 3 reports from example.com", {"a"}),
             "batch of 3 reports from example.com");
-  EXPECT_EQ(Redact("login a failed; password=a", {"a"}), "login [redacted] failed; password=[redacted]");
+  EXPECT_EQ(Redact("login a failed; password=a", {"a"}),
+            "login [redacted] failed; password=[redacted]");
   EXPECT_EQ(Redact("postgresql://u:pw@db/x pwd", {"pw"}), "postgresql://u:[redacted]@db/x pwd");
-  EXPECT_EQ(Redact("AUTHENTICATE PLAIN AHVAcHc=", {"AHVAcHc="}),
-            "AUTHENTICATE PLAIN [redacted]");
+  EXPECT_EQ(Redact("AUTHENTICATE PLAIN AHVAcHc=", {"AHVAcHc="}), "AUTHENTICATE PLAIN [redacted]");
   // A secret whose edges are not word characters is replaced wherever it occurs.
   EXPECT_EQ(Redact("x!#!y", {"!#!"}), "x[redacted]y");
 }

@@ -276,7 +276,8 @@ TEST(Extract, AnHtmlBodyBesideTheReportIsNeitherAReportNorARejection) {
       "Corporation. For more information see https://aka.ms/dmarc. For any feedback/suggestions, "
       "kindly mail to dmarcreport@microsoft.com.<br><br>DMARC Feedback</div>\r\n"
       "--b\r\nContent-Type: application/gzip\r\nContent-Transfer-Encoding: base64\r\n"
-      "Content-Disposition: attachment; filename=\"protection.outlook.com!example.com!1.xml.gz\"\r\n"
+      "Content-Disposition: attachment; "
+      "filename=\"protection.outlook.com!example.com!1.xml.gz\"\r\n"
       "\r\n" +
       dmarc::testing::Base64(dmarc::testing::GzipOf(xml)) + "\r\n--b--\r\n";
   for (const std::size_t stream_bytes : {std::size_t{0}, std::size_t{16}}) {
@@ -285,7 +286,8 @@ TEST(Extract, AnHtmlBodyBesideTheReportIsNeitherAReportNorARejection) {
     const Extracted got = ExtractReports(mail, "microsoft.eml", options);
     EXPECT_EQ(got.reports.size(), 1u) << stream_bytes;
     EXPECT_TRUE(got.rejections.empty())
-        << (got.rejections.empty() ? "" : got.rejections[0].origin + ": " + got.rejections[0].reason);
+        << (got.rejections.empty() ? ""
+                                   : got.rejections[0].origin + ": " + got.rejections[0].reason);
   }
   // The same words as an XHTML part sent as text/plain: XML, but with no <feedback> element.
   std::string plain = mail;
