@@ -180,6 +180,11 @@ TEST_F(Service, VacuumPurgesWhatIsOlderThanTheRetention) {
   const auto all = StoredReports(db, dir_);
   // Keep what began after 2021-01-01: the samples have reports from 2018 and from 2023 on.
   const auto days = (std::time(nullptr) - 1609459200) / 86400;
+  // --dry-run says what the purge below removes, and removes nothing.
+  r = RunCli({"vacuum", "--db", db, "--dry-run", "--retention-days", std::to_string(days)}, dir_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(StoredReports(db, dir_), all);
+  const std::string dry = r.err;
   r = RunCli({"vacuum", "--db", db, "--retention-days", std::to_string(days)}, dir_);
   ASSERT_EQ(r.status, 0) << r.err;
   const auto left = StoredReports(db, dir_);
@@ -187,6 +192,10 @@ TEST_F(Service, VacuumPurgesWhatIsOlderThanTheRetention) {
   EXPECT_LT(left, all);
   EXPECT_NE(r.err.find(fmt::format("purged {} aggregate report(s)", all - left)), std::string::npos)
       << r.err;
+  EXPECT_NE(dry.find(fmt::format("would purge {} aggregate report(s)", all - left)),
+            std::string::npos)
+      << dry;
+  EXPECT_NE(dry.find("nothing was changed"), std::string::npos) << dry;
   EXPECT_NE(r.err.find("vacuum: " + db + " from "), std::string::npos) << r.err;
 
   // From a configuration: retention_days of [store]; 0 days on the command line only compacts.

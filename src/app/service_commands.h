@@ -19,6 +19,7 @@ struct VacuumCommandOptions {
   StoreArgs store;                    // store.url and store.retention_days from its --config
   std::optional<int> retention_days;  // overrides the config; 0: purge nothing
   bool quiet = false;
+  bool dry_run = false;  // say what would be purged; change nothing
 };
 
 // Purges reports older than the retention, then compacts the store.

@@ -24,6 +24,21 @@ int RunVacuum(const VacuumCommandOptions& options) {
     return 1;
   }
   store::ReportStore& st = **db;
+  if (options.dry_run) {
+    if (days <= 0) {
+      fmt::print(stderr, "vacuum --dry-run: no retention (0 days): nothing would be purged\n");
+      return 0;
+    }
+    const auto cutoff = static_cast<std::int64_t>(std::time(nullptr)) - std::int64_t{days} * 86400;
+    auto counted = st.CountPurge(cutoff);
+    if (!counted) {
+      fmt::print(stderr, "{}: {}\n", st.Describe(), counted.error());
+      return 1;
+    }
+    fmt::print(stderr, "vacuum --dry-run: would purge {} older than {} days; nothing was changed\n",
+               DescribePurge(*counted), days);
+    return 0;
+  }
   const std::uint64_t before = st.SizeOnDisk();
   if (days > 0) {
     auto purged = PurgeOlderThan(st, days, static_cast<std::int64_t>(std::time(nullptr)));
@@ -65,6 +80,8 @@ void AddVacuumOptions(CLI::App& cmd) {
                  "Purge what is older than this many days (0: only compact)")
       ->check(CLI::Range(0, 100000));
   cmd.add_flag("-q,--quiet", vacuum.quiet, "No summary");
+  cmd.add_flag("--dry-run", vacuum.dry_run,
+               "Say what would be purged (by kind, with records), change nothing");
 }
 
 int RunVacuumCommand() { return RunVacuum(VacuumState()); }

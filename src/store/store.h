@@ -268,6 +268,11 @@ class ReportStore {
     (void)cutoff;
     return MakeError(Describe() + ": purging is not supported by this store");
   }
+  // What Purge(cutoff) would remove, counted without removing anything (`vacuum --dry-run`).
+  virtual Result<PurgeResult> CountPurge(std::int64_t cutoff) {
+    (void)cutoff;
+    return MakeError(Describe() + ": purging is not supported by this store");
+  }
   // Gives the space of removed data back to the file system (SQLite: VACUUM, WAL truncated;
   // PostgreSQL: VACUUM (ANALYZE), which makes the space reusable without shrinking the files).
   virtual Result<bool> Compact() { return MakeError(Describe() + ": cannot compact"); }

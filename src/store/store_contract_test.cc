@@ -434,11 +434,21 @@ TEST_P(StoreContract, PurgeLeavesWhatAStoreOfTheNewerReportsHolds) {
       {cutoff + 10, "new-shared.bin", "garbage", Sha256Hex(shared_raw), 1000, shared_raw});
   ASSERT_TRUE(st->Store(rej).ok());
 
+  // What a purge would remove, counted without removing anything (vacuum --dry-run).
+  const Filter everything{std::nullopt, 0, 4102444800};
+  auto counted = st->CountPurge(cutoff);
+  ASSERT_TRUE(counted.ok()) << counted.error();
+  EXPECT_EQ(static_cast<std::size_t>(st->QueryStats(everything)->reports), reports.size());
   auto purged = st->Purge(cutoff);
   ASSERT_TRUE(purged.ok()) << purged.error();
   EXPECT_EQ(purged->aggregate_reports, reports.size() - kept.size());
   EXPECT_EQ(purged->aggregate_records, old_records);
   EXPECT_EQ(purged->rejected_inputs, 2u);
+  EXPECT_EQ(counted->aggregate_reports, purged->aggregate_reports);
+  EXPECT_EQ(counted->aggregate_records, purged->aggregate_records);
+  EXPECT_EQ(counted->failure_reports, purged->failure_reports);
+  EXPECT_EQ(counted->smtp_tls_reports, purged->smtp_tls_reports);
+  EXPECT_EQ(counted->rejected_inputs, purged->rejected_inputs);
 
   EXPECT_EQ(ExportAll(*st), ExportAll(*expected));
   // Totals over any range equal those of the store that never had the old reports.

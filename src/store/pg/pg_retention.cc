@@ -209,6 +209,25 @@ Result<PurgeResult> PgStore::Purge(std::int64_t cutoff) {
   return result;
 }
 
+Result<PurgeResult> PgStore::CountPurge(std::int64_t cutoff) {
+  auto rows = conn_.Query(
+      "SELECT (SELECT count(*) FROM aggregate_reports WHERE end_ts < $1),"
+      " (SELECT count(*) FROM aggregate_records r JOIN aggregate_reports a ON a.id = r.report"
+      " WHERE a.end_ts < $1),"
+      " (SELECT count(*) FROM failure_reports WHERE arrival_ts < $1),"
+      " (SELECT count(*) FROM smtp_tls_reports WHERE end_ts < $1),"
+      " (SELECT count(*) FROM rejected_inputs WHERE received_at < $1)",
+      Params().Add(cutoff));
+  if (!rows) return MakeError("count of what a purge removes failed: " + rows.error());
+  PurgeResult r;
+  r.aggregate_reports = static_cast<std::size_t>(rows->Int(0, 0));
+  r.aggregate_records = static_cast<std::size_t>(rows->Int(0, 1));
+  r.failure_reports = static_cast<std::size_t>(rows->Int(0, 2));
+  r.smtp_tls_reports = static_cast<std::size_t>(rows->Int(0, 3));
+  r.rejected_inputs = static_cast<std::size_t>(rows->Int(0, 4));
+  return r;
+}
+
 Result<bool> PgStore::PurgeMonths(std::int64_t cutoff, PurgeResult& result) {
   auto partitions = ListPartitions(conn_);
   if (!partitions) return MakeError("purge of aggregate reports failed: " + partitions.error());

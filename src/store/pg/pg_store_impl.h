@@ -71,6 +71,7 @@ class PgStore final : public ReportStore {
                                     std::int64_t enriched_at,
                                     std::int64_t enriched_before) override;
   Result<PurgeResult> Purge(std::int64_t cutoff) override;
+  Result<PurgeResult> CountPurge(std::int64_t cutoff) override;
   Result<bool> Compact() override;
   std::uint64_t SizeOnDisk() const override;
   Result<bool> Ping() override;

@@ -198,6 +198,32 @@ Result<PurgeResult> SqliteStore::Purge(std::int64_t cutoff) {
   return result;
 }
 
+Result<PurgeResult> SqliteStore::CountPurge(std::int64_t cutoff) {
+  PurgeResult r;
+  const struct {
+    std::string_view sql;
+    std::size_t* first;
+    std::size_t* second;
+  } counts[] = {
+      {"SELECT count(*), coalesce(sum(record_count), 0) FROM aggregate_reports WHERE end_ts < ?1",
+       &r.aggregate_reports, &r.aggregate_records},
+      {"SELECT count(*) FROM failure_reports WHERE arrival_ts < ?1", &r.failure_reports, nullptr},
+      {"SELECT count(*) FROM smtp_tls_reports WHERE end_ts < ?1", &r.smtp_tls_reports, nullptr},
+      {"SELECT count(*) FROM rejected_inputs WHERE received_at < ?1", &r.rejected_inputs, nullptr},
+  };
+  for (const auto& c : counts) {
+    auto s = db_.Prepare(c.sql);
+    if (!s) return MakeError(s.error());
+    s->Bind(1, cutoff);
+    auto row = s->Step();
+    if (!row) return MakeError(row.error());
+    if (!*row) continue;
+    *c.first = static_cast<std::size_t>(s->Int(0));
+    if (c.second) *c.second = static_cast<std::size_t>(s->Int(1));
+  }
+  return r;
+}
+
 Result<bool> SqliteStore::Compact() {
   // VACUUM rewrites the file without the free pages; the checkpoints empty the WAL around it.
   for (const char* sql :

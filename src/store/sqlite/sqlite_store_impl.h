@@ -64,6 +64,7 @@ class SqliteStore final : public ReportStore {
                                     std::int64_t enriched_at,
                                     std::int64_t enriched_before) override;
   Result<PurgeResult> Purge(std::int64_t cutoff) override;
+  Result<PurgeResult> CountPurge(std::int64_t cutoff) override;
   Result<bool> Compact() override;
   std::uint64_t SizeOnDisk() const override;
   Result<bool> Ping() override { return db_.Exec("SELECT count(*) FROM sqlite_master"); }
