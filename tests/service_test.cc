@@ -220,22 +220,35 @@ TEST_F(Service, VacuumNeedsAStore) {
 
 std::string Deploy(const std::string& name) { return SourceDir() + "/deploy/" + name; }
 
+// check-config refuses what run refuses (the same check, in the configuration's words): the
+// example listens beyond loopback, so without the web token the systemd unit hands over it is
+// refused; with the credentials it passes.
 TEST_F(Service, TheExampleConfigurationIsValid) {
   auto r = RunCli({"check-config", Deploy("dmarc-report.toml")}, dir_, "env -i");
-  EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("consul: http://127.0.0.1:8500 as dmarc-report"), std::string::npos)
-      << r.out;
-  EXPECT_NE(r.out.find("web: http://10.0.0.20:8080, no sign-in"), std::string::npos) << r.out;
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.err.find("[web]: web.listen 10.0.0.20:8080: refusing to serve report data beyond "
+                       "this machine without authentication; add web.token_file or "
+                       "web.users_file (or set web.listen to 127.0.0.1)"),
+            std::string::npos)
+      << r.err;
   // With the secrets the systemd unit hands over as credentials.
   Write("imap-password", "imap-pw\n");
   Write("consul-token", "token\n");
+  const std::string web_token =
+      Write("web-token", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n");
+  const std::string env =
+      "env -i DMARC_REPORT_IMAP_PASSWORD_FILE=" + (dir_ / "imap-password").string() +
+      " DMARC_REPORT_CONSUL_TOKEN_FILE=" + (dir_ / "consul-token").string();
   r = RunCli({"check-config", Deploy("dmarc-report.toml")}, dir_,
-             "env -i DMARC_REPORT_IMAP_PASSWORD_FILE=" + (dir_ / "imap-password").string() +
-                 " DMARC_REPORT_CONSUL_TOKEN_FILE=" + (dir_ / "consul-token").string() +
-                 " DMARC_REPORT_WEB_TOKEN_FILE=/run/credentials/web-token");
+             env + " DMARC_REPORT_WEB_TOKEN_FILE=/run/credentials/web-token");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("web.token_file /run/credentials/web-token"), std::string::npos) << r.err;
+  r = RunCli({"check-config", Deploy("dmarc-report.toml")}, dir_,
+             env + " DMARC_REPORT_WEB_TOKEN_FILE=" + web_token);
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("web: http://10.0.0.20:8080, token /run/credentials/web-token"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("consul: http://127.0.0.1:8500 as dmarc-report"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("web: http://10.0.0.20:8080, token " + web_token), std::string::npos)
       << r.out;
 }
 
@@ -528,10 +541,17 @@ TEST_F(Service, RunStopsWhenTheDashboardCannotListen) {
                                     (dir_ / "db.sqlite").string(), (dir_ / "inbox").string()));
   auto r = RunCli({"run", "--config", file}, dir_);
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("[web]: --listen 0.0.0.0:0: refusing to serve report data beyond this "
-                       "machine without authentication"),
+  EXPECT_NE(r.err.find("[web]: web.listen 0.0.0.0:0: refusing to serve report data beyond this "
+                       "machine without authentication; add web.token_file or web.users_file"),
             std::string::npos)
       << r.err;
+  // check-config refuses it with the same words.
+  auto checked = RunCli({"check-config", file}, dir_);
+  EXPECT_EQ(checked.status, 1);
+  EXPECT_NE(checked.err.find("[web]: web.listen 0.0.0.0:0: refusing to serve report data beyond "
+                             "this machine without authentication"),
+            std::string::npos)
+      << checked.err;
 }
 
 TEST_F(Service, RunRegistersWithAConsulAgentThatStartsLater) {

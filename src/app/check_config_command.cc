@@ -58,6 +58,11 @@ int RunCheckConfig(const std::string& file) {
     fmt::print(stderr, "{}: {}\n", c.file, store.error());
     return 1;
   }
+  // What `run` refuses before it starts the dashboard, refused here by the same check.
+  if (auto web = CheckDashboardConfig(c); !web) {
+    fmt::print(stderr, "{}: {}\n", c.file, web.error());
+    return 1;
+  }
   fmt::print("{}: ok\n", c.file);
   for (const auto& w : c.warnings) fmt::print("  warning: {}\n", w);
   fmt::print("  sources: {}\n", DescribeSources(c));

@@ -254,16 +254,6 @@ void PrepareDefaultDropFolder(const config::Config& c) {
 // The dashboard on a thread of its own, serving the store of the configuration.
 class Dashboard {
  public:
-  // The [web] table's options, serving the store of [store].
-  static web::ServeOptions For(const config::Config& c) {
-    web::ServeOptions o = c.web;
-    const StoreTarget target = TargetOf(c.store);
-    o.db = target.url;
-    o.read_db = target.read_url;
-    o.db_password = target.options.password;
-    return o;
-  }
-
   static Result<std::unique_ptr<Dashboard>> Start(const web::ServeOptions& o) {
     auto server = web::StartServer(o);
     if (!server) return MakeError(fmt::format("[web]: {}", server.error()));
@@ -298,17 +288,20 @@ class Dashboard {
 // the configuration asks for runs.
 bool UpdateDashboard(std::unique_ptr<Dashboard>& current, const config::Config& c,
                      const config::Config* previous) {
-  if (current && c.web.enabled && current->Serves(Dashboard::For(c))) return true;
+  if (current && c.web.enabled && current->Serves(DashboardOptionsOf(c))) return true;
   current.reset();
   if (!c.web.enabled) return true;
-  auto started = Dashboard::Start(Dashboard::For(c));
+  // The check check-config runs, then the start (which checks the same again, and binds).
+  auto checked = CheckDashboardConfig(c);
+  auto started = checked ? Dashboard::Start(DashboardOptionsOf(c))
+                         : Result<std::unique_ptr<Dashboard>>(MakeError(checked.error()));
   if (started) {
     current = std::move(started).value();
     return true;
   }
   spdlog::error("{}", started.error());
   if (previous && previous->web.enabled) {
-    if (auto again = Dashboard::Start(Dashboard::For(*previous))) {
+    if (auto again = Dashboard::Start(DashboardOptionsOf(*previous))) {
       current = std::move(again).value();
       spdlog::warn("reload: the dashboard keeps its previous settings");
     }

@@ -1,7 +1,11 @@
-// What `vacuum` and `run` share: purging by retention and its summary line.
+// What `vacuum`, `run` and `check-config` share: purging by retention and its summary line, and
+// the dashboard a configuration asks for with the checks made before it starts.
 #include "app/service_commands.h"
 
 #include <fmt/format.h>
+
+#include <string_view>
+#include <utility>
 
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -20,6 +24,34 @@ std::string DescribePurge(const store::PurgeResult& p) {
       "rejected input(s)",
       p.aggregate_reports, p.aggregate_records, p.failure_reports, p.smtp_tls_reports,
       p.rejected_inputs);
+}
+
+web::ServeOptions DashboardOptionsOf(const config::Config& c) {
+  web::ServeOptions o = c.web;
+  const StoreTarget target = TargetOf(c.store);
+  o.db = target.url;
+  o.read_db = target.read_url;
+  o.db_password = target.options.password;
+  return o;
+}
+
+Result<bool> CheckDashboardConfig(const config::Config& c) {
+  if (!c.web.enabled) return true;
+  auto checked = web::CheckServeOptions(DashboardOptionsOf(c));
+  if (checked) return true;
+  // The same check as `serve`'s, said in the configuration's words.
+  std::string message = checked.error();
+  static const std::pair<std::string_view, std::string_view> kKeys[] = {
+      {"--listen", "web.listen"},    {"--token-file", "web.token_file"},
+      {"--users", "web.users_file"}, {"--tls-cert", "web.tls_cert"},
+      {"--tls-key", "web.tls_key"},  {"or listen on", "or set web.listen to"}};
+  for (const auto& [flag, key] : kKeys) {
+    for (std::size_t at = message.find(flag); at != std::string::npos;
+         at = message.find(flag, at + key.size())) {
+      message.replace(at, flag.size(), key);
+    }
+  }
+  return MakeError("[web]: " + message);
 }
 
 }  // namespace dmarc::app

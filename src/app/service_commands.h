@@ -7,13 +7,21 @@
 
 #include "app/store_target.h"
 #include "base/result.h"
+#include "config/config.h"
 #include "store/store.h"
+#include "web/server.h"
 
 namespace dmarc::app {
 
 // Loads FILE (with the DMARC_REPORT_* environment, as `fetch` and `run` do) and prints every
 // problem, one per line naming the file, the key and what is expected; exit 0 when it is valid.
 int RunCheckConfig(const std::string& file);
+
+// The dashboard `run` starts for a configuration: its [web] table, serving the store of [store].
+web::ServeOptions DashboardOptionsOf(const config::Config& c);
+// What `run` refuses of a configuration's [web] table before starting it (web::CheckServeOptions),
+// the options named by their configuration keys (web.listen, web.token_file, ...).
+Result<bool> CheckDashboardConfig(const config::Config& c);
 
 struct VacuumCommandOptions {
   StoreArgs store;                    // store.url and store.retention_days from its --config

@@ -174,6 +174,37 @@ void SendText(http::Response& res, int status, const std::string& text) {
   res.set_content(text, "text/plain");
 }
 
+Result<std::string> ReadPem(const std::string& path, const char* option) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(fmt::format("{} {}: cannot read", option, path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// CheckServeOptions with the Auth that is to serve (loaded by it).
+Result<bool> CheckServeOptions(const ServeOptions& o, Auth& auth) {
+  if (auto r = auth.Load(o); !r) return r;
+  auto hp = ParseListen(o.listen);
+  if (!hp) return MakeError(hp.error());
+  if (!IsLoopback(hp->host) && !auth.enabled()) {
+    return MakeError(
+        fmt::format("--listen {}: refusing to serve report data beyond this machine without "
+                    "authentication; add --token-file or --users (or listen on 127.0.0.1)",
+                    o.listen));
+  }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return MakeError("--tls-cert and --tls-key go together");
+  }
+  if (!o.tls_cert.empty()) {
+    for (const auto& [path, option] :
+         {std::pair{&o.tls_cert, "--tls-cert"}, std::pair{&o.tls_key, "--tls-key"}}) {
+      if (auto pem = ReadPem(*path, option); !pem) return MakeError(pem.error());
+    }
+  }
+  return true;
+}
+
 class HttpServer final : public Server {
  public:
   HttpServer(std::unique_ptr<ConnectionPool> pool, std::unique_ptr<Connection> health,
@@ -189,18 +220,9 @@ class HttpServer final : public Server {
 
   Result<bool> Setup() {
     const ServeOptions& o = options_;
-    if (auto r = auth_.Load(o); !r) return r;
+    if (auto r = CheckServeOptions(o, auth_); !r) return r;
     auto hp = ParseListen(o.listen);
     if (!hp) return MakeError(hp.error());
-    if (!IsLoopback(hp->host) && !auth_.enabled()) {
-      return MakeError(
-          fmt::format("--listen {}: refusing to serve report data beyond this machine without "
-                      "authentication; add --token-file or --users (or listen on 127.0.0.1)",
-                      o.listen));
-    }
-    if (o.tls_cert.empty() != o.tls_key.empty()) {
-      return MakeError("--tls-cert and --tls-key go together");
-    }
     http::ListenerOptions lo{.host = hp->host,
                              .port = hp->port,
                              .max_connections = o.max_connections,
@@ -254,14 +276,6 @@ class HttpServer final : public Server {
   }
 
  private:
-  static Result<std::string> ReadPem(const std::string& path, const char* option) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return MakeError(fmt::format("{} {}: cannot read", option, path));
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-
   // What holds for every request before routing: the Host check and the authentication guard.
   // Returns the handler of a refusal, or nothing.
   http::Handler Refusal(const http::Request& req) {
@@ -415,6 +429,11 @@ class HttpServer final : public Server {
 };
 
 }  // namespace
+
+Result<bool> CheckServeOptions(const ServeOptions& options) {
+  Auth auth(!options.tls_cert.empty());
+  return CheckServeOptions(options, auth);
+}
 
 Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
   if (sodium_init() < 0) return MakeError("libsodium failed to initialise");

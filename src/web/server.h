@@ -53,6 +53,11 @@ class Server {
   virtual void Stop() = 0;
 };
 
+// What StartServer checks of the options before it opens anything (the sign-in files, the listen
+// address, no data beyond loopback without sign-in, the TLS files): `check-config` runs it too.
+// Errors name the command-line options (`--listen`, `--token-file`, ...).
+Result<bool> CheckServeOptions(const ServeOptions& options);
+
 // Opens the store, checks the options and binds the socket; errors name what is wrong.
 Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options);
 
