@@ -48,7 +48,7 @@ struct Run {
   std::vector<PtrResult>* results = nullptr;
   std::size_t in_flight = 0;
   // Outcomes so far: replies of any kind (a name, NXDOMAIN, SERVFAIL...), queries that got none.
-  std::size_t replies = 0, timeouts = 0, done = 0;
+  std::size_t replies = 0, timeouts = 0;
   bool stopping = false;  // no new query; pending ones cancelled
   // Starts queries up to the limit. Called again from each answer's callback, so the window
   // slides (a slow answer never holds back the others); `refilling` stops the recursion a
@@ -59,7 +59,6 @@ struct Run {
 
 void Record(Query* q, int status, unsigned char* abuf, int alen) {
   PtrResult& r = (*q->run->results)[q->index];
-  ++q->run->done;
   if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
     r.status = DnsStatus::kFailed;
     r.skipped = true;
@@ -243,7 +242,6 @@ Result<ResolveOutcome> ResolvePtr(const std::vector<std::string>& ips,
   };
 
   run.refill();
-  auto last_progress = std::chrono::steady_clock::now();
   while (run.in_flight > 0) {
     if (std::string why = StopReason(run, options); !why.empty()) {
       outcome.stopped = std::move(why);
@@ -254,11 +252,6 @@ Result<ResolveOutcome> ResolvePtr(const std::vector<std::string>& ips,
     }
     PollOnce(raw);
     run.refill();
-    if (options.progress &&
-        std::chrono::steady_clock::now() - last_progress > std::chrono::milliseconds(200)) {
-      last_progress = std::chrono::steady_clock::now();
-      options.progress(run.done, ips.size());
-    }
   }
   if (!outcome.stopped.empty()) {
     for (std::size_t i = next; i < ips.size(); ++i) {

@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,8 +35,6 @@ struct ResolverOptions {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   // Stop as soon as this is set (a signal); checked at least every 200 ms.
   const std::atomic<bool>* cancel = nullptr;
-  // Called with (done, total) at most every 200 ms while queries are pending.
-  std::function<void(std::size_t, std::size_t)> progress;
 };
 
 struct ResolveOutcome {
