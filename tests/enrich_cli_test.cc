@@ -2,15 +2,19 @@
 // import fill the source fields, import caches answers in the store so a second import sends no
 // query, `enrich --db` fills records imported offline, and a dead server costs only the timeout.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "testing/dns_servers.h"
+#include "testing/process.h"
 #include "testing/run_program.h"
 #include "testing/test_util.h"
 
@@ -290,5 +294,106 @@ TEST(EnrichFetch, FetchEnrichesStoredRecordsFromTheEnrichTable) {
     for (const auto& rec : rep["records"]) bare += rec["source"]["reverse_dns"].is_null();
   }
   EXPECT_EQ(bare, 1) << r.out;
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// A drop folder with one report of these addresses, and a configuration that watches it with
+// these nameservers.
+fs::path WatchedDrop(const fs::path& dir, const std::string& nameserver,
+                     const std::vector<std::string>& ips) {
+  fs::create_directories(dir / "drop");
+  std::ofstream(dir / "drop" / "r.xml") << Report("w1", ips);
+  const fs::path config = dir / "watch.toml";
+  std::ofstream(config) << "[store]\nurl = \"sqlite:" << (dir / "s.db").string()
+                        << "\"\n[directory]\npath = \"" << (dir / "drop").string()
+                        << "\"\n[fetch]\nwatch_interval = 1\n[enrich]\nnameservers = [\""
+                        << nameserver << "\"]\ndns_timeout_ms = 8000\ndns_retries = 0\n";
+  return config;
+}
+
+// The sources of the stored records by address (empty while the store has none).
+std::map<std::string, nlohmann::json> StoredSources(const fs::path& dir) {
+  std::map<std::string, nlohmann::json> out;
+  if (!fs::exists(dir / "s.db")) return out;
+  Outcome r = RunDmarcReport({"export", "--db", (dir / "s.db").string()}, dir);
+  if (r.status != 0) {
+    ADD_FAILURE() << r.err;
+    return out;
+  }
+  const auto exported = nlohmann::json::parse(r.out);
+  for (const auto& rep : exported["aggregate_reports"]) {
+    for (const auto& rec : rep["records"])
+      out[rec["source"]["ip_address"].get<std::string>()] = rec["source"];
+  }
+  return out;
+}
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+// Store first, enrich after: a watch stores a report at once although its nameserver takes 5 s to
+// answer, and the names come into the stored records afterwards.
+TEST(EnrichFetch, AWatchStoresFirstAndNamesTheSourcesInTheBackground) {
+  const fs::path dir = FreshTestDir(
+      "dmarc-enrich-bg", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  DelayProxy slow(dns.port(), std::chrono::milliseconds(5000));
+  const fs::path config = WatchedDrop(dir, slow.address(), {"8.8.8.8", "192.0.2.10"});
+  const fs::path log = dir / "watch.log";
+  const auto start = Clock::now();
+  const pid_t pid = dmarc::testing::Spawn({"fetch", "--watch", "-c", config.string()}, log);
+  auto sources = StoredSources(dir);
+  while (sources.size() < 2 && Clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    sources = StoredSources(dir);
+  }
+  ASSERT_EQ(sources.size(), 2u) << dmarc::testing::ReadFile(log.string());
+  // Stored before the first DNS answer could have come (5 s), with what local databases know.
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(4));
+  EXPECT_TRUE(sources["8.8.8.8"]["reverse_dns"].is_null());
+  EXPECT_EQ(sources["8.8.8.8"]["country"], "US");
+  while (sources["8.8.8.8"]["reverse_dns"].is_null() &&
+         Clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    sources = StoredSources(dir);
+  }
+  EXPECT_EQ(sources["8.8.8.8"]["reverse_dns"], "o1.ptr1234.sendgrid.net");
+  EXPECT_EQ(sources["8.8.8.8"]["name"], "SendGrid");
+  EXPECT_EQ(sources["192.0.2.10"]["reverse_dns"], "mail-a.example.com");
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(dmarc::testing::Wait(pid), 0);
+  EXPECT_NE(dmarc::testing::ReadFile(log.string()).find("enrichment: 2 of 2 address(es) resolved"),
+            std::string::npos)
+      << dmarc::testing::ReadFile(log.string());
+  fs::remove_all(dir);
+}
+
+// With a nameserver that never answers, the report is stored at once, the wait is said with
+// the addresses left, and a stop is not held up by the lookups.
+TEST(EnrichFetch, AWatchWithASilentNameserverStoresAtOnceAndStopsAtOnce) {
+  const fs::path dir = FreshTestDir(
+      "dmarc-enrich-bg", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  SilentServer silent;
+  const fs::path config = WatchedDrop(dir, silent.address(), {"8.8.8.8", "192.0.2.10"});
+  const fs::path log = dir / "watch.log";
+  const auto start = Clock::now();
+  const pid_t pid = dmarc::testing::Spawn({"fetch", "--watch", "-c", config.string()}, log);
+  auto sources = StoredSources(dir);
+  while (sources.size() < 2 && Clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    sources = StoredSources(dir);
+  }
+  ASSERT_EQ(sources.size(), 2u) << dmarc::testing::ReadFile(log.string());
+  // Inline lookups would have waited for the 8 s timeout first.
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(4));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // lookups in flight
+  const auto stop = Clock::now();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(dmarc::testing::Wait(pid), 0);
+  EXPECT_LT(Clock::now() - stop, std::chrono::seconds(2)) << dmarc::testing::ReadFile(log.string());
   fs::remove_all(dir);
 }

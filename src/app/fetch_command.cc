@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/background_enrichment.h"
 #include "app/cli.h"
 #include "app/enrichment.h"
 #include "app/progress.h"
@@ -123,6 +124,7 @@ class FetchObserver : public pipeline::IngestObserver {
     totals_.Add(t);
     CountBatch(source_, t, b.stored, b.enriched);
     PrintWarnings(b.enriched);
+    if (background_ && b.enriched.not_asked > 0) background_->Wake();
     done_ += b.inputs.size();
     progress_->Update(done_, done_);
     const auto now = std::chrono::steady_clock::now();
@@ -139,6 +141,8 @@ class FetchObserver : public pipeline::IngestObserver {
   }
 
   void OnEnd() override { progress_.reset(); }
+  // Where the names a batch was stored without are looked up (store first, enrich after).
+  void SetBackground(BackgroundEnrichment* b) { background_ = b; }
 
  private:
   const FetchCommandOptions& options_;
@@ -148,6 +152,7 @@ class FetchObserver : public pipeline::IngestObserver {
   std::size_t waiting_ = 0, done_ = 0;
   bool bar_ = false;
   std::chrono::steady_clock::time_point start_, last_log_;
+  BackgroundEnrichment* background_ = nullptr;
 };
 
 std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& c,
@@ -249,9 +254,14 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   PrepareProcess(options.signal_handlers);
   const unsigned jobs =
       config.fetch.jobs ? config.fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
-  // Fetched reports are enriched like imported ones (DNS answers cached in the store).
+  // Fetched reports are enriched like imported ones (DNS answers cached in the store). A watch
+  // stores first and enriches after: each batch gets the cached names and the local databases'
+  // fields at once, a thread of its own asks DNS for the rest.
+  const bool background = options.watch && config.enrich.enabled && !config.enrich.offline;
+  enrich::Options inline_enrich = config.enrich;
+  inline_enrich.dns_deferred = background;
   bool enrich_failed = false;
-  const auto enricher = MakeEnricher(config.enrich, &enrich_failed);
+  const auto enricher = MakeEnricher(inline_enrich, &enrich_failed);
   if (enrich_failed) return 2;
   // A stop (a signal, a reload) cancels the lookups in flight: the batch is stored without the
   // names not found yet, at once (`dmarc-report enrich` fills them in later).
@@ -264,6 +274,11 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   ingest_options.enricher = enricher.get();
   Totals totals;
   FetchObserver observer(options, totals);
+  std::unique_ptr<BackgroundEnrichment> enrichment;
+  if (background) {
+    enrichment = std::make_unique<BackgroundEnrichment>(TargetOf(config.store), config.enrich);
+    observer.SetBackground(enrichment.get());
+  }
   pipeline::Ingest ingest(**db, ingest_options, observer);
   auto sources = MakeSources(config, options.limits);
   const auto start = std::chrono::steady_clock::now();

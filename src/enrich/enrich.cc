@@ -342,6 +342,10 @@ std::vector<CachedDns> Enricher::Resolve(std::vector<std::string> wanted, std::i
         wanted.size(), options_.dns_max_addresses));
     wanted.resize(options_.dns_max_addresses);
   }
+  if (options_.dns_deferred) {
+    st.not_asked += wanted.size();
+    return fresh;
+  }
   if (wanted.empty() || down) return fresh;
   ResolverOptions ro = ResolverOptionsOf(options_);
   ro.give_up_after_failures = kDownAfterAllFailed;
@@ -388,9 +392,9 @@ void Enricher::NoteDnsHealth(const ResolveOutcome& resolved, const DnsTally& t, 
       failures_in_a_row_ >= kDownAfterFailures) {
     dns_down_ = true;
     st.warnings.push_back(fmt::format(
-        "no answer from DNS ({}; {} queries failed, none answered): the rest of this run resolves "
+        "{} ({}; {} queries failed, none answered): the rest of this run resolves "
         "no names; run `dmarc-report enrich` on the store when DNS works to fill them in",
-        t.detail, std::max(failures_in_a_row_, t.failed)));
+        kDnsDownWarning, t.detail, std::max(failures_in_a_row_, t.failed)));
   } else if (!resolved.stopped.empty() && !(cancel_ && cancel_->load())) {
     st.warnings.push_back(fmt::format(
         "reverse DNS stopped after {} s (dns_max_seconds): {} of {} addresses left without a name",

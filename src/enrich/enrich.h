@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -31,6 +32,9 @@ namespace dmarc::enrich {
 struct Options {
   bool enabled = true;   // false: records keep only their IP address
   bool offline = false;  // no DNS at all; geolocation and services by ASN still work
+  // Answers from the caches only: addresses not cached are left unresolved ("not asked") for a
+  // later lookup, without a query (store first, enrich after: `run`'s background enrichment).
+  bool dns_deferred = false;
   // "IP" or "IP:PORT" ("[IPv6]:PORT"); empty: the system's resolvers (/etc/resolv.conf).
   std::vector<std::string> nameservers;
   unsigned dns_concurrency = 64;                       // PTR queries in flight at once
@@ -51,6 +55,8 @@ struct Options {
 };
 
 inline constexpr std::size_t kDownAfterAllFailed = 4;
+// The start of the warning a lookup gives when it finds DNS down.
+inline constexpr std::string_view kDnsDownWarning = "no answer from DNS";
 inline constexpr std::size_t kDownAfterFailures = 16;
 
 // How long a failed lookup (timeout, SERVFAIL, refused) is cached: shorter than names, since

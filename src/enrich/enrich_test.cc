@@ -583,6 +583,37 @@ TEST(Enricher, OfflineSendsNoQueryButKeepsGeolocation) {
   EXPECT_FALSE(report.records[0].source.reverse_dns);
 }
 
+// Store first, enrich after: a deferred lookup answers from the caches and asks DNS nothing;
+// the addresses it could not answer are counted as not asked (left for the background).
+TEST(Enricher, DeferredAnswersFromTheCacheOnlyAndLeavesTheRestUnasked) {
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  DelayProxy proxy(dns.port(), std::chrono::milliseconds(0));
+  Options o;
+  o.nameservers = {proxy.address()};
+  MemoryCache cache;
+  {
+    auto e = Enricher::Create(o);
+    ASSERT_TRUE(e) << e.error();
+    (*e)->Lookup({"192.0.2.1"}, &cache, kNow);
+  }
+  ASSERT_EQ(proxy.queries(), 1u);
+  o.dns_deferred = true;
+  auto e = Enricher::Create(o);
+  ASSERT_TRUE(e) << e.error();
+  LookupStats stats;
+  auto got = (*e)->Lookup({"192.0.2.1", "192.0.2.2", "8.8.8.8"}, &cache, kNow + 60, &stats);
+  EXPECT_EQ(proxy.queries(), 1u);
+  EXPECT_EQ(stats.cache_hits, 1u);
+  EXPECT_EQ(stats.queried, 0u);
+  EXPECT_EQ(stats.not_asked, 2u);
+  EXPECT_EQ(stats.unresolved, 2u);
+  EXPECT_TRUE(stats.warnings.empty());
+  EXPECT_EQ(got.at("192.0.2.1").source.reverse_dns, "mail-a.example.com");
+  EXPECT_FALSE(got.at("192.0.2.2").resolved);
+  EXPECT_EQ(got.at("8.8.8.8").source.country, "US");  // local databases still answer
+}
+
 TEST(Enricher, BadOptionsAreErrors) {
   Options o;
   o.nameservers = {"dns.example"};

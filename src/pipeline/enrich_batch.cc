@@ -1,5 +1,6 @@
 #include "pipeline/enrich_batch.h"
 
+#include <algorithm>
 #include <map>
 
 namespace dmarc::pipeline {
@@ -12,6 +13,7 @@ void Accumulate(const enrich::LookupStats& s, enrich::LookupStats& total) {
   total.no_names += s.no_names;
   total.failures += s.failures;
   total.unresolved += s.unresolved;
+  total.not_asked += s.not_asked;
   total.warnings.insert(total.warnings.end(), s.warnings.begin(), s.warnings.end());
 }
 
@@ -72,6 +74,59 @@ std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& s
   Accumulate(s, *total);  // the workers' lookups: added by the caller
   // Enriched by the workers means offline: no name from DNS.
   return !enriched && s.unresolved == 0 ? now : 0;
+}
+
+namespace {
+
+// One round of EnrichStoredRecords: these addresses looked up, their records updated.
+Status EnrichRound(enrich::Enricher& enricher, store::ReportStore& st,
+                   const std::vector<std::string>& round, std::int64_t now,
+                   std::int64_t stale_before, StoredEnrichment& out) {
+  StoreDnsCache cache(st);
+  enrich::LookupStats stats;
+  auto infos = enricher.Lookup(round, &cache, now, &stats);
+  std::vector<model::Source> sources, answered, unanswered;
+  sources.reserve(infos.size());
+  for (auto& [ip, info] : infos) {
+    sources.push_back(info.source);
+    const bool has_answer = info.resolved && info.status != enrich::DnsStatus::kFailed;
+    (has_answer ? answered : unanswered).push_back(std::move(info.source));
+  }
+  if (auto put = st.PutSourceInfo(sources); !put) return MakeError(put.error());
+  auto named = st.UpdateSources(answered, now, stale_before);
+  if (!named) return MakeError(named.error());
+  // Only records never enriched: a stale name stays until an answer replaces it.
+  auto kept = st.UpdateSources(unanswered, 0, 1);
+  if (!kept) return MakeError(kept.error());
+  out.records += *named + *kept;
+  out.answered += answered.size();
+  Accumulate(stats, out.stats);
+  return Ok();
+}
+
+}  // namespace
+
+Result<StoredEnrichment> EnrichStoredRecords(
+    enrich::Enricher& enricher, store::ReportStore& st, std::int64_t now,
+    const std::atomic<bool>* stop, const std::function<void(std::size_t, std::size_t)>& round_done) {
+  const std::int64_t stale_before = now - enricher.options().dns_cache_ttl_seconds;
+  auto ips = st.SourceIpsToEnrich(stale_before);
+  if (!ips) return MakeError(ips.error());
+  StoredEnrichment out;
+  out.addresses = ips->size();
+  const std::size_t per_round = std::max<std::size_t>(1, enricher.options().dns_max_addresses);
+  for (std::size_t begin = 0; begin < ips->size(); begin += per_round) {
+    if (stop && stop->load()) {
+      out.stopped = true;
+      break;
+    }
+    const std::size_t end = std::min(ips->size(), begin + per_round);
+    const std::vector<std::string> round(ips->begin() + static_cast<std::ptrdiff_t>(begin),
+                                         ips->begin() + static_cast<std::ptrdiff_t>(end));
+    DMARC_TRY(EnrichRound(enricher, st, round, now, stale_before, out));
+    if (round_done) round_done(end, ips->size());
+  }
+  return out;
 }
 
 }  // namespace dmarc::pipeline

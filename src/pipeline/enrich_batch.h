@@ -1,7 +1,9 @@
 // Enrichment of a batch about to be stored (import, fetch), with the store as the DNS cache.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,5 +40,26 @@ std::int64_t EnrichBeforeStore(enrich::Enricher& enricher, store::ReportStore& s
                                const std::vector<model::AggregateReport*>& reports,
                                const std::vector<model::FailureReport*>& failures, std::int64_t now,
                                enrich::LookupStats* total, bool enriched = false);
+
+// What one pass over the stored records came to.
+struct StoredEnrichment {
+  std::size_t addresses = 0;  // distinct addresses selected
+  std::size_t records = 0;    // records whose source fields were set
+  std::size_t answered = 0;   // addresses with their DNS answer (a name or none)
+  bool stopped = false;       // *stop was set before the last round
+  enrich::LookupStats stats;
+};
+
+// Fills in the source fields of stored records never enriched from DNS or enriched before the
+// cache TTL (`enrich`, and `run`'s background enrichment), one lookup's budget of addresses
+// (dns_max_addresses) at a time. The records of an address that got its DNS answer (a name, or
+// none) are marked enriched at `now`; those of the others (a failure, not asked: DNS down, offline,
+// over the time budget) get what the local databases know and stay selected for a later pass,
+// and records named before keep their name. Stops between rounds once *stop is set;
+// `round_done(done, total)` after each round.
+Result<StoredEnrichment> EnrichStoredRecords(
+    enrich::Enricher& enricher, store::ReportStore& st, std::int64_t now,
+    const std::atomic<bool>* stop = nullptr,
+    const std::function<void(std::size_t, std::size_t)>& round_done = {});
 
 }  // namespace dmarc::pipeline
