@@ -222,6 +222,23 @@ TEST_F(EnrichCli, EnrichFillsRecordsImportedOffline) {
   EXPECT_NE(r.err.find("0 address(es)"), std::string::npos) << r.err;
 }
 
+// Lookups that take a while are a stage of their own: "resolving N addresses" with the count
+// answered and the rate (info lines off a terminal, shown with -v), and the total at the end.
+TEST_F(EnrichCli, ParseShowsTheResolvingStageOfSlowLookups) {
+  Dnsmasq dns(kHosts);
+  ASSERT_TRUE(dns.error().empty()) << dns.error();
+  DelayProxy slow(dns.port(), std::chrono::milliseconds(2500));
+  const std::string in = Write("r.xml", Report("r1", {"8.8.8.8", "192.0.2.10", "192.0.2.99"}));
+  Outcome r = Exec({"parse", "-v", "--nameserver", slow.address(), "--dns-timeout-ms", "5000", in});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("resolving 3 address(es): 0 answered"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("reverse DNS: 3 address(es) answered"), std::string::npos) << r.err;
+  // Quick lookups show no stage.
+  r = Exec({"parse", "-v", "--nameserver", dns.address(), in});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("resolving"), std::string::npos) << r.err;
+}
+
 TEST_F(EnrichCli, UnusableOptionsAreUsageErrors) {
   const std::string in = Write("r.xml", Report("r1", {"8.8.8.8"}));
   EXPECT_EQ(Exec({"parse", "--nameserver", "dns.example", in}).status, 2);

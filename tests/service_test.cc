@@ -72,9 +72,8 @@ syslog = "tcp://10.0.0.9:5140"
   EXPECT_EQ(r.out.find("hunter2-secret"), std::string::npos) << r.out;
 
   // The [enrich] and [failure] tables of fetch and run.
-  const std::string more = Write("more.toml", R"(
-[mbox]
-path = "reports.mbox"
+  const std::string mbox = Write("reports.mbox", "");
+  const std::string more = Write("more.toml", "[mbox]\npath = \"" + mbox + "\"\n" + R"(
 [enrich]
 offline = true
 dns_cache_ttl = "2d"
@@ -552,6 +551,38 @@ TEST_F(Service, RunStopsWhenTheDashboardCannotListen) {
                              "this machine without authentication"),
             std::string::npos)
       << checked.err;
+}
+
+// A local source that is not there: check-config, fetch and run refuse it before anything, with
+// the same words (the key, the path, what is wrong); a reload to it keeps the running one.
+TEST_F(Service, MissingFoldersAreRefusedByCheckConfigFetchAndRun) {
+  const std::string missing = (dir_ / "no-such-maildir").string();
+  const std::string file =
+      Write("run.toml", fmt::format("[store]\nurl = \"sqlite:{}\"\n[maildir]\npath = \"{}\"\n"
+                                    "[enrich]\noffline = true\n[web]\nenabled = false\n",
+                                    (dir_ / "db.sqlite").string(), missing));
+  const std::string want = "maildir.path: " + missing + ": does not exist";
+  auto checked = RunCli({"check-config", file}, dir_);
+  EXPECT_EQ(checked.status, 1);
+  EXPECT_NE(checked.err.find(want), std::string::npos) << checked.err;
+  auto fetched = RunCli({"fetch", "--config", file}, dir_);
+  EXPECT_EQ(fetched.status, 2);
+  EXPECT_NE(fetched.err.find(want), std::string::npos) << fetched.err;
+  auto ran = RunCli({"run", "--config", file}, dir_);
+  EXPECT_EQ(ran.status, 2);
+  EXPECT_NE(ran.err.find(want), std::string::npos) << ran.err;
+  EXPECT_FALSE(fs::exists(dir_ / "db.sqlite"));  // refused before the store is created
+  // A folder without new/ and cur/ is not a Maildir.
+  fs::create_directories(missing);
+  checked = RunCli({"check-config", file}, dir_);
+  EXPECT_EQ(checked.status, 1);
+  EXPECT_NE(checked.err.find("maildir.path: " + missing + ": not a Maildir (no new/ folder)"),
+            std::string::npos)
+      << checked.err;
+  fs::create_directories(fs::path(missing) / "new");
+  fs::create_directories(fs::path(missing) / "cur");
+  checked = RunCli({"check-config", file}, dir_);
+  EXPECT_EQ(checked.status, 0) << checked.err;
 }
 
 TEST_F(Service, RunRegistersWithAConsulAgentThatStartsLater) {

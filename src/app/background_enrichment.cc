@@ -47,19 +47,18 @@ std::size_t BackgroundEnrichment::Pass(store::ReportStore& st) {
   }
   (*enricher)->SetCancel(&cancel_);
   const auto start = std::chrono::steady_clock::now();
-  auto done = pipeline::EnrichStoredRecords(**enricher, st,
-                                            static_cast<std::int64_t>(std::time(nullptr)), &cancel_);
+  auto done = pipeline::EnrichStoredRecords(
+      **enricher, st, static_cast<std::int64_t>(std::time(nullptr)), &cancel_);
   if (!done) {
     spdlog::default_logger()->error("enrichment: {}: {}", st.Describe(), done.error());
     return 0;
   }
   // DNS found down is said below, with when it is asked again (not "for the rest of the run").
   auto& warnings = done->stats.warnings;
-  warnings.erase(std::remove_if(warnings.begin(), warnings.end(),
-                                [](const std::string& w) {
-                                  return w.rfind(enrich::kDnsDownWarning, 0) == 0;
-                                }),
-                 warnings.end());
+  warnings.erase(
+      std::remove_if(warnings.begin(), warnings.end(),
+                     [](const std::string& w) { return w.rfind(enrich::kDnsDownWarning, 0) == 0; }),
+      warnings.end());
   PrintWarnings(done->stats);
   auto& m = metrics::Program();
   m.dns_lookups.Add({}, static_cast<double>(done->stats.queried));

@@ -49,8 +49,8 @@ class BackgroundEnrichment {
   std::atomic<bool> cancel_{false};
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stop_ = false;     // guarded by mutex_
-  bool pending_ = true;   // guarded by mutex_
+  bool stop_ = false;    // guarded by mutex_
+  bool pending_ = true;  // guarded by mutex_
   std::thread thread_;
 };
 

@@ -63,6 +63,10 @@ int RunCheckConfig(const std::string& file) {
     fmt::print(stderr, "{}: {}\n", c.file, web.error());
     return 1;
   }
+  if (auto sources = CheckSourcesConfig(c); !sources) {
+    fmt::print(stderr, "{}: {}\n", c.file, sources.error());
+    return 1;
+  }
   fmt::print("{}: ok\n", c.file);
   for (const auto& w : c.warnings) fmt::print("  warning: {}\n", w);
   fmt::print("  sources: {}\n", DescribeSources(c));

@@ -162,6 +162,7 @@ void AddFilterOptions(CLI::App& cmd, FilterOptions& f) {
 }
 
 void UseTerminalLogger(const char* name, bool verbose) {
+  spdlog::drop(name);
   auto logger = spdlog::stderr_color_mt(name);
   logger->set_pattern("%^%l%$ %v");
   spdlog::set_default_logger(logger);

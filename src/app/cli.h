@@ -39,8 +39,9 @@ void AddEnrichOptions(CLI::App& cmd, enrich::Options& o, bool allow_disable);
 // --domain, --from, --to.
 void AddFilterOptions(CLI::App& cmd, FilterOptions& f);
 
-// The logger of a command run by hand (parse, import, enrich): "LEVEL message" lines on standard
-// error, warnings and worse unless verbose. Every diagnostic of theirs goes through it.
+// The logger of a command run by hand (every command until fetch and run set up their [log]
+// sinks): "LEVEL message" lines on standard error, warnings and worse unless verbose. Every
+// diagnostic goes through it; a command's result and summary are its output, printed as they are.
 void UseTerminalLogger(const char* name, bool verbose);
 
 void AddParseOptions(CLI::App& cmd);

@@ -1,5 +1,6 @@
 // `dmarc-report export`: the stored reports of one type (or all, in JSON), as JSON or CSV.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -16,7 +17,7 @@ namespace dmarc::app {
 
 int RunExport(const ExportCommandOptions& options) {
   if (options.type == "all" && options.format != OutputFormat::kJson) {
-    fmt::print(stderr, "--type all needs --format json: CSV has one table per report type\n");
+    spdlog::error("--type all needs --format json: CSV has one table per report type");
     return 2;
   }
   auto target = OpenForQuery(options.store, options.filter);
@@ -25,7 +26,7 @@ int RunExport(const ExportCommandOptions& options) {
   if (!options.output.empty() && options.output != "-") {
     out = std::fopen(options.output.c_str(), "wb");
     if (!out) {
-      fmt::print(stderr, "{}: cannot open for writing: {}\n", options.output, std::strerror(errno));
+      spdlog::error("{}: cannot open for writing: {}", options.output, std::strerror(errno));
       return 2;
     }
   }
@@ -86,11 +87,11 @@ int RunExport(const ExportCommandOptions& options) {
   const bool write_failed = std::fflush(out) != 0 || std::ferror(out);
   if (out != stdout) std::fclose(out);
   if (!r) {
-    fmt::print(stderr, "{}: {}\n", target->store->Describe(), r.error());
+    spdlog::error("{}: {}", target->store->Describe(), r.error());
     return 2;
   }
   if (write_failed) {
-    fmt::print(stderr, "write failed: {}\n", std::strerror(errno));
+    spdlog::error("write failed: {}", std::strerror(errno));
     return 2;
   }
   return 0;

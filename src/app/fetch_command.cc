@@ -21,6 +21,7 @@
 #include "app/cli.h"
 #include "app/enrichment.h"
 #include "app/progress.h"
+#include "app/service_commands.h"
 #include "app/store_target.h"
 #include "collect/source.h"
 #include "config/config.h"
@@ -229,12 +230,12 @@ std::optional<config::Config> LoadConfigAndLogging(const std::string& path,
           ? config::LoadConfigText(default_text, "built-in default", config::ProcessEnvironment())
           : config::LoadConfig(path, config::ProcessEnvironment());
   if (!config) {
-    fmt::print(stderr, "{}\n", config.error());
+    spdlog::error("{}", config.error());
     return std::nullopt;
   }
   // The [log] table takes over: its sinks, with every configured secret kept out of the lines.
   if (auto logged = log::Setup(config->log, config->secrets); !logged) {
-    fmt::print(stderr, "{}: {}\n", config->file, logged.error());
+    spdlog::error("{}: {}", config->file, logged.error());
     return std::nullopt;
   }
   for (const auto& w : config->warnings) spdlog::warn("{}", w);
@@ -242,13 +243,18 @@ std::optional<config::Config> LoadConfigAndLogging(const std::string& path,
 }
 
 int RunFetchLoop(const config::Config& config, const FetchCommandOptions& options) {
+  // The check check-config makes: a missing Maildir or drop folder is refused before anything.
+  if (auto sources = CheckSourcesConfig(config); !sources) {
+    spdlog::error("{}: {}", config.file, sources.error());
+    return 2;
+  }
   // Batches of mail are small: a smaller page cache than import's keeps memory low for a
   // long-running --watch, at no measurable cost in speed.
   store::OpenOptions open_options = StoreOpenOptions(config.store);
   open_options.cache_kib = 16 * 1024;
   auto db = store::OpenStore(config.store.url, open_options);
   if (!db) {
-    fmt::print(stderr, "{}\n", db.error());
+    spdlog::error("{}", db.error());
     return 2;
   }
   PrepareProcess(options.signal_handlers);

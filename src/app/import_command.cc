@@ -1,5 +1,6 @@
 // `dmarc-report import`: reads report files into a store.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -31,7 +32,7 @@ class ImportObserver : public pipeline::IngestObserver {
     if (!in.extracted.rejections.empty()) progress_.Finish();
     for (const auto& r : in.extracted.rejections) {
       // Origins and reasons hold file names and subjects from the input: escaped, one line each.
-      fmt::print(stderr, "{}: {}\n", EscapeControls(r.origin), EscapeControls(r.reason));
+      spdlog::warn("{}: {}", EscapeControls(r.origin), EscapeControls(r.reason));
       ++reasons[r.reason.substr(0, r.reason.find(':'))];
     }
     rejected += in.extracted.rejections.size();
@@ -75,7 +76,7 @@ int RunImport(const ImportCommandOptions& options) {
   if (!db) return 2;
   store::ReportStore& st = *db;
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
-  for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", EscapeControls(e));
+  for (const auto& e : inputs.errors) spdlog::error("{}", EscapeControls(e));
 
   bool enrich_failed = false;
   const auto enricher = MakeEnricher(options.enrich, &enrich_failed);
@@ -97,8 +98,8 @@ int RunImport(const ImportCommandOptions& options) {
   seen.rejected = inputs.errors.size();
   Status ingested = pipeline::Ingest(st, ingest_options, seen).Files(inputs.files);
   if (!ingested) {
-    fmt::print(stderr, "{}: store failed, the last batch was not saved: {}\n", st.Describe(),
-               ingested.error());
+    spdlog::error("{}: store failed, the last batch was not saved: {}", st.Describe(),
+                  ingested.error());
     return 2;
   }
   const double seconds =

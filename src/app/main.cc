@@ -126,7 +126,11 @@ int Main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   for (const auto& [cmd, c] : added) {
-    if (cmd->parsed()) return c->run();
+    if (!cmd->parsed()) continue;
+    // Diagnostics go through the logger: warnings and errors on standard error, "LEVEL message";
+    // fetch and run replace it with the [log] table's sinks.
+    dmarc::app::UseTerminalLogger("dmarc-report", false);
+    return c->run();
   }
   return 2;
 }

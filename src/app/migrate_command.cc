@@ -5,6 +5,7 @@
 // stopped (reports already in the target are skipped before they are sent); at the end the
 // totals of both stores are compared.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -79,14 +80,14 @@ std::optional<MigrateStores> OpenMigrateStores(const MigrateOptions& options) {
   // two servers with different passwords: PGPASSFILE.
   auto target = ResolveStore({.db = options.to, .read_db = "", .config = options.config});
   if (!target) {
-    fmt::print(stderr, "migrate: {}\n", target.error());
+    spdlog::error("migrate: {}", target.error());
     return std::nullopt;
   }
   store::OpenOptions source_options = target->options;
   source_options.read_only = true;  // the source is read, never migrated (PostgreSQL)
   auto from = store::OpenStore(options.from, source_options);
   if (!from) {
-    fmt::print(stderr, "migrate: --from: {}\n", from.error());
+    spdlog::error("migrate: --from: {}", from.error());
     return std::nullopt;
   }
   store::OpenOptions target_options = target->options;
@@ -94,7 +95,7 @@ std::optional<MigrateStores> OpenMigrateStores(const MigrateOptions& options) {
   target_options.max_raw_bytes = std::numeric_limits<std::size_t>::max();
   auto to = store::OpenStore(options.to, target_options);
   if (!to) {
-    fmt::print(stderr, "migrate: --to: {}\n", to.error());
+    spdlog::error("migrate: --to: {}", to.error());
     return std::nullopt;
   }
   return MigrateStores{std::move(from).value(), std::move(to).value()};
@@ -164,10 +165,10 @@ bool CopyStore(store::ReportStore& src, store::ReportStore& dst, const MigrateOp
   });
   progress.Finish();
   if (!copied) {
-    fmt::print(stderr,
-               "migrate: {} → {}: {}\n(what was committed stays: run the same command again "
-               "to go on)\n",
-               src.Describe(), dst.Describe(), copied.error());
+    spdlog::error(
+        "migrate: {} → {}: {} (what was committed stays: run the same command again "
+        "to go on)",
+        src.Describe(), dst.Describe(), copied.error());
     return false;
   }
   return true;
@@ -189,13 +190,13 @@ int VerifyTotals(store::ReportStore& src, store::ReportStore& dst) {
   auto a = src.QueryStats(store::Filter{});
   auto b = dst.QueryStats(store::Filter{});
   if (!a || !b) {
-    fmt::print(stderr, "migrate: cannot verify: {}\n", !a ? a.error() : b.error());
+    spdlog::error("migrate: cannot verify: {}", !a ? a.error() : b.error());
     return 2;
   }
   if (!CompareTotals(*a, *b)) {
-    fmt::print(stderr,
-               "migrate: the totals differ (was the target empty, or did a writer change the "
-               "source meanwhile?)\n");
+    spdlog::error(
+        "migrate: the totals differ (was the target empty, or did a writer change the "
+        "source meanwhile?)");
     return 1;
   }
   return 0;
@@ -205,7 +206,7 @@ int VerifyTotals(store::ReportStore& src, store::ReportStore& dst) {
 
 int RunMigrate(const MigrateOptions& options) {
   if (options.from == options.to) {
-    fmt::print(stderr, "migrate: --from and --to name the same store\n");
+    spdlog::error("migrate: --from and --to name the same store");
     return 2;
   }
   auto stores = OpenMigrateStores(options);
@@ -214,7 +215,7 @@ int RunMigrate(const MigrateOptions& options) {
   store::ReportStore& dst = *stores->to;
   auto before = src.QueryStats(store::Filter{});
   if (!before) {
-    fmt::print(stderr, "{}: {}\n", src.Describe(), before.error());
+    spdlog::error("{}: {}", src.Describe(), before.error());
     return 2;
   }
   const std::size_t total = before->reports + before->failure_reports + before->smtp_tls_reports +

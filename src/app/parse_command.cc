@@ -9,10 +9,12 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "app/cli.h"
 #include "app/enrichment.h"
+#include "app/progress.h"
 #include "base/spool.h"
 #include "base/text.h"
 #include "pipeline/enrich_batch.h"
@@ -197,7 +199,7 @@ std::unique_ptr<FILE, FileCloser> OpenOutput(const std::string& path) {
     return out;
   }
   out.reset(std::fopen(path.c_str(), "wb"));
-  if (!out) fmt::print(stderr, "{}: cannot open for writing: {}\n", path, std::strerror(errno));
+  if (!out) spdlog::error("{}: cannot open for writing: {}", path, std::strerror(errno));
   return out;
 }
 
@@ -341,7 +343,7 @@ class ParseOutput {
     PrintWarnings(p.enrichment);
     // Origins and reasons hold file names and subjects from the input: escaped, one line each.
     for (const auto& r : p.rejections) {
-      fmt::print(stderr, "{}: {}\n", EscapeControls(r.origin), EscapeControls(r.reason));
+      spdlog::warn("{}: {}", EscapeControls(r.origin), EscapeControls(r.reason));
     }
     rejected += p.rejections.size();
     reports += p.reports;
@@ -415,7 +417,7 @@ void PrintSummary(std::size_t inputs, const ParseOutput& o) {
 int RunParse(const ParseCommandOptions& options) {
   UseTerminalLogger("parse", options.verbose);
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
-  for (const auto& e : inputs.errors) fmt::print(stderr, "{}\n", EscapeControls(e));
+  for (const auto& e : inputs.errors) spdlog::error("{}", EscapeControls(e));
 
   const std::unique_ptr<FILE, FileCloser> out = OpenOutput(options.output);
   if (!out) return 2;
@@ -444,7 +446,8 @@ int RunParse(const ParseCommandOptions& options) {
     jobs = std::max(jobs, kDnsWorkers);
   }
   // Workers run ahead of the output while what waits is small (bounded by bytes: one big input
-  // among small ones does not hold the others back).
+  // among small ones does not hold the others back). Lookups that take a while are shown.
+  std::optional<DnsStage> dns_stage(std::in_place, enricher.get(), !options.quiet);
   pipeline::RunOrdered<Processed>(
       inputs.files.size(), jobs,
       [&](std::size_t i) {
@@ -452,16 +455,17 @@ int RunParse(const ParseCommandOptions& options) {
                             options);
       },
       [&](std::size_t, Processed&& p) { output.Add(std::move(p)); }, HeldBytes, kHeldOutputBytes);
+  dns_stage.reset();
 
   output.WriteTail();
   if (output.spool_failed) {
-    fmt::print(stderr, "temporary file for streamed, failure or SMTP TLS reports failed: {}\n",
-               std::strerror(errno));
+    spdlog::error("temporary file for streamed, failure or SMTP TLS reports failed: {}",
+                  std::strerror(errno));
     return 2;
   }
   if (std::fflush(out.get()) != 0 || std::ferror(out.get())) {
-    fmt::print(stderr, "{}: write failed: {}\n",
-               options.output.empty() ? "<stdout>" : options.output, std::strerror(errno));
+    spdlog::error("{}: write failed: {}", options.output.empty() ? "<stdout>" : options.output,
+                  std::strerror(errno));
     return 2;
   }
   if (!options.quiet) PrintSummary(inputs.files.size(), output);
@@ -517,7 +521,7 @@ int RunParseCommand() {
   s.options.format = s.format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
   sinks::SetCsvRaw(s.csv_raw);
   if (s.type == "all" && s.options.format == OutputFormat::kCsv) {
-    fmt::print(stderr, "--type all needs --format json: CSV has one table per report type\n");
+    spdlog::error("--type all needs --format json: CSV has one table per report type");
     return 2;
   }
   s.options.csv_type = s.type == "failure"    ? ReportType::kFailure

@@ -1,6 +1,7 @@
 #include "app/progress.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -49,6 +50,68 @@ void Progress::Finish() {
     fmt::print(stderr, "\r{}\r", std::string(100, ' '));
     std::fflush(stderr);
     drawn_ = false;
+  }
+}
+
+namespace {
+
+constexpr auto kStageAfter = std::chrono::seconds(1);
+constexpr auto kStageTick = std::chrono::milliseconds(250);
+constexpr auto kStageLogEvery = std::chrono::seconds(5);
+
+}  // namespace
+
+DnsStage::DnsStage(const enrich::Enricher* enricher, bool enabled)
+    : enricher_(enricher), terminal_(::isatty(STDERR_FILENO) == 1) {
+  if (!enricher_ || !enabled) return;
+  done_at_start_ = enricher_->Activity().done;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+DnsStage::~DnsStage() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  if (drawn_) fmt::print(stderr, "\r{}\r", std::string(100, ' '));
+  if (shown_) {
+    spdlog::info("reverse DNS: {} address(es) answered",
+                 enricher_->Activity().done - done_at_start_);
+  }
+}
+
+void DnsStage::Show(const enrich::Enricher::DnsActivity& a,
+                    std::chrono::steady_clock::time_point now) {
+  const double seconds = std::chrono::duration<double>(now - busy_since_).count();
+  const std::size_t answered = a.done - done_at_start_;
+  const std::string line = fmt::format("resolving {} address(es): {} answered, {:.0f}/s", a.pending,
+                                       answered, seconds > 0 ? answered / seconds : 0.0);
+  shown_ = true;
+  if (terminal_) {
+    fmt::print(stderr, "\r{:<78}", line);
+    std::fflush(stderr);
+    drawn_ = true;
+  } else if (last_line_ == std::chrono::steady_clock::time_point{} ||
+             now - last_line_ >= kStageLogEvery) {
+    spdlog::info("{}", line);
+    last_line_ = now;
+  }
+}
+
+void DnsStage::Loop() {
+  std::unique_lock lock(mutex_);
+  while (!wake_.wait_for(lock, kStageTick, [this] { return stop_; })) {
+    const auto a = enricher_->Activity();
+    const auto now = std::chrono::steady_clock::now();
+    if (a.pending == 0) {
+      busy_since_ = {};
+      continue;
+    }
+    if (busy_since_ == std::chrono::steady_clock::time_point{}) busy_since_ = now;
+    if (now - busy_since_ >= kStageAfter) Show(a, now);
   }
 }
 

@@ -1,6 +1,7 @@
 // `dmarc-report report --html FILE`: the self-contained HTML report (web/html_report.h) of a
 // store, for the shared filters.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <utility>
@@ -43,7 +44,7 @@ int RunReportCommand() {
   const FilterOptions& f = options.filter;
   for (const auto& [name, value] : {std::pair{"--from", f.from}, {"--to", f.to}}) {
     if (!value.empty() && !ParseDate(value)) {
-      fmt::print(stderr, "{}: \"{}\" is not a date YYYY-MM-DD\n", name, value);
+      spdlog::error("{}: \"{}\" is not a date YYYY-MM-DD", name, value);
       return 2;
     }
   }
@@ -52,19 +53,19 @@ int RunReportCommand() {
   if (!st) return 2;
   auto q = store::OpenDashboard(target.ReadUrl(), target.ReadOptions());
   if (!q) {
-    fmt::print(stderr, "{}\n", q.error());
+    spdlog::error("{}", q.error());
     return 2;
   }
   auto html = web::BuildHtmlReport(*st, **q, {.domain = f.domain, .from = f.from, .to = f.to});
   if (!html) {
-    fmt::print(stderr, "{}: {}\n", st->Describe(), html.error());
+    spdlog::error("{}: {}", st->Describe(), html.error());
     return 2;
   }
   std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
   out.write(html->data(), static_cast<std::streamsize>(html->size()));
   out.close();
   if (!out) {
-    fmt::print(stderr, "{}: cannot write\n", options.output);
+    spdlog::error("{}: cannot write", options.output);
     return 2;
   }
   return 0;

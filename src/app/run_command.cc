@@ -315,6 +315,10 @@ int RunService(const RunCommandOptions& options) {
   auto config = LoadConfigAndLogging(options.config, kDefaultConfig);
   if (!config) return 2;
   if (options.config.empty() && config->directory) PrepareDefaultDropFolder(*config);
+  if (auto sources = CheckSourcesConfig(*config); !sources) {
+    spdlog::error("{}: {}", config->file, sources.error());
+    return 2;
+  }
   std::unique_ptr<Dashboard> dashboard;
   if (!UpdateDashboard(dashboard, *config, nullptr)) return 2;
   g_fetch_stop = &FetchStopFlag();
@@ -350,6 +354,10 @@ int RunService(const RunCommandOptions& options) {
         spdlog::error("  {}", errors.substr(0, end));
         errors.remove_prefix(std::min(end + 1, errors.size()));
       }
+      continue;
+    }
+    if (auto sources = CheckSourcesConfig(*next); !sources) {
+      spdlog::error("reload: {}: {}; the running configuration stays", next->file, sources.error());
       continue;
     }
     if (auto logged = log::Setup(next->log, next->secrets); !logged) {

@@ -1,5 +1,6 @@
 // `dmarc-report serve`: the dashboard and its JSON API (web/server.h) until stopped.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <utility>
@@ -68,7 +69,7 @@ int RunServeCommand() {
   web::ServeOptions& options = ServeState();
   auto target = ResolveStore(ServeStore());
   if (!target) {
-    fmt::print(stderr, "{}\n", target.error());
+    spdlog::error("{}", target.error());
     return 2;
   }
   // A dashboard of a store that does not exist would show an empty one (and create it): refused.
@@ -77,7 +78,7 @@ int RunServeCommand() {
     StoreTarget primary = *target;
     primary.options.must_exist = true;
     if (auto st = primary.Open(); !st && st.error_kind() == ErrorKind::kNotFound) {
-      fmt::print(stderr, "{}\n", st.error());
+      spdlog::error("{}", st.error());
       return 2;
     }
   }
@@ -88,13 +89,12 @@ int RunServeCommand() {
   for (const auto& [flag, file] : {std::pair{"--token-file", &options.token_file},
                                    std::pair{"--users", &options.users_file}}) {
     if (!file->empty() && ReadableByOthers(*file)) {
-      fmt::print(stderr, "warning: {} {}: readable by other users; chmod 600 {}\n", flag, *file,
-                 *file);
+      spdlog::warn("{} {}: readable by other users; chmod 600 {}", flag, *file, *file);
     }
   }
   auto server = web::StartServer(options);
   if (!server) {
-    fmt::print(stderr, "{}\n", server.error());
+    spdlog::error("{}", server.error());
     return 2;
   }
   fmt::print(stderr, "dmarc-report: serving {} on {}/\n", target->ReadUrl(), (*server)->Url());

@@ -1,12 +1,16 @@
-// What `vacuum`, `run` and `check-config` share: purging by retention and its summary line, and
-// the dashboard a configuration asks for with the checks made before it starts.
+// What `vacuum`, `run` and `check-config` share: purging by retention and its summary line, the
+// dashboard a configuration asks for, and the checks made before either starts.
 #include "app/service_commands.h"
 
 #include <fmt/format.h>
 
+#include <limits>
+#include <memory>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include "collect/source.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 
@@ -52,6 +56,20 @@ Result<bool> CheckDashboardConfig(const config::Config& c) {
     }
   }
   return MakeError("[web]: " + message);
+}
+
+Result<bool> CheckSourcesConfig(const config::Config& c) {
+  constexpr std::size_t kAny = std::numeric_limits<std::size_t>::max();
+  std::vector<std::pair<std::string_view, std::unique_ptr<collect::Source>>> local;
+  if (c.maildir) local.emplace_back("maildir.path", collect::MakeMaildirSource(*c.maildir, kAny));
+  if (c.mbox) local.emplace_back("mbox.path", collect::MakeMboxSource(c.mbox->path, kAny));
+  if (c.directory) {
+    local.emplace_back("directory.path", collect::MakeDirectorySource(c.directory->path, kAny));
+  }
+  for (auto& [key, source] : local) {
+    if (Status s = source->CheckPath(); !s) return MakeError(fmt::format("{}: {}", key, s.error()));
+  }
+  return true;
 }
 
 }  // namespace dmarc::app

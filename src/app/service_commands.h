@@ -22,6 +22,10 @@ web::ServeOptions DashboardOptionsOf(const config::Config& c);
 // What `run` refuses of a configuration's [web] table before starting it (web::CheckServeOptions),
 // the options named by their configuration keys (web.listen, web.token_file, ...).
 Result<bool> CheckDashboardConfig(const config::Config& c);
+// What `run` and `fetch` refuse of a configuration's local sources before they start: a path of
+// [maildir], [mbox] or [directory] that does not exist or is not what it should be
+// (collect::Source::CheckPath), named by its key (maildir.path, ...).
+Result<bool> CheckSourcesConfig(const config::Config& c);
 
 struct VacuumCommandOptions {
   StoreArgs store;                    // store.url and store.retention_days from its --config

@@ -1,5 +1,6 @@
 // `dmarc-report stats`: the totals of a store, as a table or JSON.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -29,7 +30,7 @@ int RunStats(const StatsCommandOptions& options) {
   if (!target) return 2;
   auto stats = target->store->QueryStats(target->filter);
   if (!stats) {
-    fmt::print(stderr, "{}: {}\n", target->store->Describe(), stats.error());
+    spdlog::error("{}: {}", target->store->Describe(), stats.error());
     return 2;
   }
   const store::Stats& s = *stats;

@@ -2,6 +2,7 @@
 #include "app/store_commands.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "base/time.h"
 
@@ -31,7 +32,7 @@ Result<store::Filter> ToFilter(const FilterOptions& f) {
 std::optional<QueryTarget> OpenForQuery(const StoreArgs& args, const FilterOptions& options) {
   auto filter = ToFilter(options);
   if (!filter) {
-    fmt::print(stderr, "{}\n", filter.error());
+    spdlog::error("{}", filter.error());
     return std::nullopt;
   }
   auto st = OpenStoreOrSay(args, Access::kRead);

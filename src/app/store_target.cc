@@ -47,7 +47,7 @@ Result<StoreTarget> ResolveStore(const StoreArgs& args) {
   std::vector<std::string> secrets, warnings;
   auto c = config::LoadStoreConfig(args.config, env, secrets, warnings);
   if (!c) return std::move(c).error_value();
-  for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
+  for (const auto& w : warnings) spdlog::warn("{}", w);
   if (!args.db.empty()) {
     c->url = args.db;
     c->read_url = args.read_db;
@@ -67,14 +67,14 @@ std::unique_ptr<store::ReportStore> OpenStoreOrSay(const StoreArgs& args, Access
                                                    StoreTarget* target) {
   auto t = ResolveStore(args);
   if (!t) {
-    fmt::print(stderr, "{}\n", t.error());
+    spdlog::error("{}", t.error());
     return nullptr;
   }
   if (access == Access::kImport) t->options.cache_kib = 32 * 1024;
   t->options.must_exist = access == Access::kRead || access == Access::kUpdate;
   auto st = access == Access::kRead ? t->OpenForReading() : t->Open();
   if (!st) {
-    fmt::print(stderr, "{}\n", st.error());
+    spdlog::error("{}", st.error());
     return nullptr;
   }
   if (target) *target = std::move(t).value();

@@ -1,5 +1,6 @@
 // `dmarc-report vacuum`: purges by retention, then compacts the store.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <ctime>
 
@@ -13,14 +14,14 @@ namespace dmarc::app {
 int RunVacuum(const VacuumCommandOptions& options) {
   auto target = ResolveStore(options.store);
   if (!target) {
-    fmt::print(stderr, "vacuum: {}\n", target.error());
+    spdlog::error("vacuum: {}", target.error());
     return 2;
   }
   const int days = options.retention_days.value_or(target->retention_days);
   target->options.must_exist = true;
   auto db = target->Open();
   if (!db) {
-    fmt::print(stderr, "{}\n", db.error());
+    spdlog::error("{}", db.error());
     return 1;
   }
   store::ReportStore& st = **db;
@@ -32,7 +33,7 @@ int RunVacuum(const VacuumCommandOptions& options) {
     const auto cutoff = static_cast<std::int64_t>(std::time(nullptr)) - std::int64_t{days} * 86400;
     auto counted = st.CountPurge(cutoff);
     if (!counted) {
-      fmt::print(stderr, "{}: {}\n", st.Describe(), counted.error());
+      spdlog::error("{}: {}", st.Describe(), counted.error());
       return 1;
     }
     fmt::print(stderr, "vacuum --dry-run: would purge {} older than {} days; nothing was changed\n",
@@ -43,7 +44,7 @@ int RunVacuum(const VacuumCommandOptions& options) {
   if (days > 0) {
     auto purged = PurgeOlderThan(st, days, static_cast<std::int64_t>(std::time(nullptr)));
     if (!purged) {
-      fmt::print(stderr, "{}: {}\n", st.Describe(), purged.error());
+      spdlog::error("{}: {}", st.Describe(), purged.error());
       return 1;
     }
     if (!options.quiet) {
@@ -51,7 +52,7 @@ int RunVacuum(const VacuumCommandOptions& options) {
     }
   }
   if (auto c = st.Compact(); !c) {
-    fmt::print(stderr, "{}: {}\n", st.Describe(), c.error());
+    spdlog::error("{}: {}", st.Describe(), c.error());
     return 1;
   }
   if (!options.quiet) {

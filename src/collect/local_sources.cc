@@ -48,6 +48,14 @@ class FileSource : public Source {
     return files_.size();
   }
 
+  Status CheckPath() override {
+    auto listed = FileSource::Open();
+    files_.clear();
+    next_ = 0;
+    if (!listed) return MakeError(listed.error());
+    return Ok();
+  }
+
   Result<std::vector<MailItem>> Next() override {
     std::vector<MailItem> batch;
     std::size_t held = 0;

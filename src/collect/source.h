@@ -51,6 +51,10 @@ class Source {
   virtual std::string Describe() const = 0;
   // Connects (when remote) and lists the mails waiting; returns how many.
   virtual Result<std::size_t> Open() = 0;
+  // Before a first Open, without connecting: a local source's path exists and is what it should
+  // be (a Maildir with new/ and cur/, an mbox file, a folder); a remote one is checked when it
+  // connects. run, fetch and check-config refuse a configuration this fails for.
+  virtual Status CheckPath() { return Ok(); }
   // The next mails, at most the source's batch size; empty when all listed mails were taken.
   virtual Result<std::vector<MailItem>> Next() = 0;
   // Files the given mails of the last batch, which are committed to the store.

@@ -352,7 +352,9 @@ std::vector<CachedDns> Enricher::Resolve(std::vector<std::string> wanted, std::i
   ro.deadline = std::chrono::steady_clock::now() +
                 std::chrono::milliseconds(std::int64_t{options_.dns_max_seconds} * 1000);
   ro.cancel = cancel_;
+  dns_pending_ += wanted.size();
   auto resolved = ResolvePtr(wanted, ro);
+  dns_pending_ -= wanted.size();
   if (!resolved) {
     st.warnings.push_back("reverse DNS unavailable: " + resolved.error());
     return fresh;
@@ -374,6 +376,7 @@ std::vector<CachedDns> Enricher::Resolve(std::vector<std::string> wanted, std::i
         ToCachedDns(wanted[i], r, now, FailureTtl(options_), options_.dns_cache_ttl_seconds, st));
   }
   st.queried += tally.asked;
+  dns_done_ += tally.asked;
   NoteDnsHealth(*resolved, tally, wanted.size(), st);
   return fresh;
 }

@@ -134,6 +134,12 @@ class Enricher {
                             const std::vector<model::FailureReport*>& failures = {});
 
   const Options& options() const { return options_; }
+  // What this Enricher's DNS lookups are doing now, for a progress line: addresses sent to DNS
+  // and not answered yet (all lookups in flight), and addresses answered so far.
+  struct DnsActivity {
+    std::size_t pending = 0, done = 0;
+  };
+  DnsActivity Activity() const { return {dns_pending_.load(), dns_done_.load()}; }
   // Lookups stop within ~200 ms once *flag is set (a signal); the addresses left stay unresolved.
   void SetCancel(const std::atomic<bool>* flag) { cancel_ = flag; }
   // Files in use, for messages: the geolocation databases actually opened.
@@ -164,6 +170,7 @@ class Enricher {
   bool any_reply_ = false;             // guarded by memory_mutex_
   bool dns_down_ = false;              // guarded by memory_mutex_
   const std::atomic<bool>* cancel_ = nullptr;
+  std::atomic<std::size_t> dns_pending_{0}, dns_done_{0};
 };
 
 // Where an address can be: the public internet, a private network (RFC 1918, RFC 6598 shared,

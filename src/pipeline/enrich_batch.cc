@@ -108,7 +108,8 @@ Status EnrichRound(enrich::Enricher& enricher, store::ReportStore& st,
 
 Result<StoredEnrichment> EnrichStoredRecords(
     enrich::Enricher& enricher, store::ReportStore& st, std::int64_t now,
-    const std::atomic<bool>* stop, const std::function<void(std::size_t, std::size_t)>& round_done) {
+    const std::atomic<bool>* stop,
+    const std::function<void(std::size_t, std::size_t)>& round_done) {
   const std::int64_t stale_before = now - enricher.options().dns_cache_ttl_seconds;
   auto ips = st.SourceIpsToEnrich(stale_before);
   if (!ips) return MakeError(ips.error());
