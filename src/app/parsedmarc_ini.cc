@@ -642,10 +642,10 @@ bool Converter::Imap(const IniOption& o) {
     Set("imap", "password_file", TomlString(file), origin + " (not copied)");
     Comment("imap", fmt::format("The password is not copied from {}: create the file with "
                                 "`install -m 600 /dev/stdin {}` (type it, then Ctrl-D)",
-                                Shown(name_), Shown(file)));
+                                EscapeControls(name_), EscapeControls(file)));
     Warn("imap", k, o.line,
          fmt::format("not copied; write it into {} (mode 600, readable by the service only)",
-                     Shown(file)));
+                     EscapeControls(file)));
   } else if (k == "timeout") {
     if (auto s = Seconds("imap", o, 3600)) {
       Set("imap", "timeout", std::to_string(static_cast<int>(std::ceil(*s))), origin);
@@ -722,6 +722,7 @@ void Converter::FinishMailbox() {
   } else if (test || del) {
     after = Setting{TomlString("archive"), (test ? test : del)->origin};
   }
+  if (after && test && del) after->origin = test->origin + ", " + del->origin;
   auto archive = take("archive_folder");
   if (has_imap_) {
     if (auto s = take("reports_folder")) Set("imap", "folder", s->value, s->origin);
@@ -761,14 +762,19 @@ void Converter::FinishMailbox() {
 
 void Converter::FinishFailure() {
   if (save_forensic_ && !save_forensic_->first) {
-    Set("failure", "keep_sample", TomlString("none"), "[general] save_forensic = false");
+    Set("failure", "keep_sample", TomlString("none"),
+        fmt::format("[general] save_forensic (line {}) = false", save_forensic_->second));
     Warn("general", "save_forensic", save_forensic_->second,
          "failure reports are still stored, without the sample of the reported message "
          "([failure] keep_sample = \"none\")");
   } else if (strip_payloads_) {
     Set("failure", "keep_sample", TomlString(strip_payloads_->first ? "headers" : "full"),
-        fmt::format("[general] strip_attachment_payloads = {}",
+        fmt::format("[general] strip_attachment_payloads (line {}) = {}", strip_payloads_->second,
                     strip_payloads_->first ? "true (only the header block is kept)" : "false"));
+  }
+  if (strip_payloads_ && save_forensic_ && !save_forensic_->first) {
+    unconverted_.push_back({Label("general", "strip_attachment_payloads"), strip_payloads_->second,
+                            "not needed: save_forensic = false keeps no sample at all"});
   }
   if (save_forensic_ && save_forensic_->first) {
     unconverted_.push_back({Label("general", "save_forensic"), save_forensic_->second,
@@ -783,20 +789,28 @@ void Converter::FinishLog() {
     auto it = log_flags_.find(k);
     return it != log_flags_.end() && it->second.first;
   };
+  std::string used;
   for (const char* k : {"debug", "verbose", "warnings", "silent"}) {
     if (!on(k)) continue;
-    const char* level = std::string_view(k) == "debug"      ? "debug"
-                        : std::string_view(k) == "verbose"  ? "info"
-                        : std::string_view(k) == "warnings" ? "warning"
-                                                            : "error";
+    const std::string_view key = k;
+    const char* level = key == "debug"      ? "debug"
+                        : key == "verbose"  ? "info"
+                        : key == "warnings" ? "warning"
+                                            : "error";
     Set("log", "level", TomlString(level), log_flags_[k].second);
+    used = k;
     break;
   }
   for (const auto& [k, v] : log_flags_) {
+    if (k == used) continue;
     if (k == "silent" && !v.first) {
       SkipSetting({"false", v.second},
                   "= false: reports are not printed on standard output as they are stored; "
                   "`dmarc-report export` prints them");
+    } else {
+      unconverted_.push_back({v.second, 0,
+                              v.first ? "not needed: a more verbose option sets [log] level"
+                                      : "not needed: false (the log level is [log] level)"});
     }
   }
 }
@@ -808,7 +822,7 @@ std::string Converter::Render() const {
       "#   dmarc-report check-config FILE\n"
       "# The comment after a key names the parsedmarc option it comes from; the options with no\n"
       "# equivalent are listed at the end. docs/migrating-from-parsedmarc.md explains each.\n",
-      Shown(name_));
+      EscapeControls(name_));
   for (const char* table :
        {"store", "imap", "maildir", "directory", "fetch", "enrich", "failure", "log"}) {
     auto it = tables_.find(table);

@@ -2,6 +2,7 @@
 // writes is what our own configuration loader reads back, key by key.
 #include "app/parsedmarc_ini.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -204,8 +205,7 @@ TEST_F(ParsedmarcIni, MalformedFilesNameTheFileAndTheLine) {
   // Expansion is bounded: each level doubles the value.
   std::string bomb = "[imap]\na0 = " + std::string(8000, 'x') + "\n";
   for (int i = 1; i <= 9; ++i) {
-    bomb += "a" + std::to_string(i) + " = %(a" + std::to_string(i - 1) + ")s%(a" +
-            std::to_string(i - 1) + ")s\n";
+    bomb += fmt::format("a{} = %(a{})s%(a{})s\n", i, i - 1, i - 1);
   }
   EXPECT_TRUE(Has(Error(bomb), "value longer than 64 KiB"));
   // A missing file and a directory.
@@ -232,9 +232,12 @@ TEST_F(ParsedmarcIni, ContinuationLinesCommentsAndInterpolationAsConfigparser) {
   EXPECT_EQ(opts[2].value, "first\nsecond\n\nthird");
   EXPECT_EQ(opts[3].value, "a # b");  // no inline comments
   // [DEFAULT] is listed as not converted, with a warning.
-  auto c = Convert("[DEFAULT]\nuser = u\n[imap]\nhost = h\nuser = %(user)s\n");
-  EXPECT_TRUE(Has(AllWarnings(c), "test.ini:2: [DEFAULT] user: not converted")) << c.toml;
+  auto c = Convert("[DEFAULT]\nname = u\n[imap]\nhost = h\nuser = %(name)s\n");
+  EXPECT_TRUE(Has(AllWarnings(c), "test.ini:2: [DEFAULT] name: not converted")) << c.toml;
   EXPECT_EQ(Load(c).imap->user, "u");
+  // As in configparser, a reference to the option itself never ends.
+  EXPECT_TRUE(Has(Error("[DEFAULT]\nuser = u\n[imap]\nuser = %(user)s\n"),
+                  "bad.ini:4: [imap] user: interpolation nested too deep"));
 }
 
 TEST_F(ParsedmarcIni, ValuesAreEscapedAndReadBackUnchanged) {
