@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include "app/cli.h"
+#include "app/parsedmarc_ini.h"
 #include "app/service_commands.h"
 #include "config/config.h"
 #include "store/pg/pg_store.h"
@@ -113,12 +114,40 @@ std::string& CheckConfigFile() {
   return file;
 }
 
+// --from-parsedmarc: convert a parsedmarc INI file instead (app/parsedmarc_ini.h).
+struct FromParsedmarc {
+  std::string ini;
+  ConvertOptions options;
+};
+
+FromParsedmarc& FromParsedmarcOptions() {
+  static FromParsedmarc o;
+  return o;
+}
+
 }  // namespace
 
 void AddCheckConfigOptions(CLI::App& cmd) {
-  cmd.add_option("FILE", CheckConfigFile(), "TOML configuration")->required();
+  auto* file = cmd.add_option("FILE", CheckConfigFile(), "TOML configuration");
+  auto& p = FromParsedmarcOptions();
+  cmd.add_option("--from-parsedmarc", p.ini,
+                 "Print the TOML equivalent of a parsedmarc INI file instead (warnings about "
+                 "options without equivalent on standard error); see "
+                 "docs/migrating-from-parsedmarc.md")
+      ->excludes(file);
+  cmd.add_option("--secrets-dir", p.options.secrets_dir,
+                 "With --from-parsedmarc: where the TOML expects its password files")
+      ->capture_default_str();
 }
 
-int RunCheckConfigCommand() { return RunCheckConfig(CheckConfigFile()); }
+int RunCheckConfigCommand() {
+  const auto& p = FromParsedmarcOptions();
+  if (!p.ini.empty()) return RunFromParsedmarc(p.ini, p.options);
+  if (CheckConfigFile().empty()) {
+    fmt::print(stderr, "check-config: FILE is required (or --from-parsedmarc INI)\n");
+    return 2;
+  }
+  return RunCheckConfig(CheckConfigFile());
+}
 
 }  // namespace dmarc::app
