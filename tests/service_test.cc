@@ -211,6 +211,68 @@ TEST_F(Service, VacuumPurgesWhatIsOlderThanTheRetention) {
   EXPECT_EQ(StoredReports(db, dir_), 0u);
 }
 
+// Every command that opens a store finds it the same three ways besides --db: the URL from
+// DMARC_REPORT_STORE_URL, [store] of --config, and [store] of the file DMARC_REPORT_CONFIG names
+// (how the installed /etc/dmarc-report/dmarc-report.toml is found without --config).
+TEST_F(Service, EveryStoreCommandTakesTheEnvironmentOrAConfiguration) {
+  const std::string sample = dmarc::testing::TestData(
+      "real/parsedmarc-samples/aggregate/addisonfoods.com!example.com!1536105600!1536191999.xml");
+  struct Way {
+    std::string name, prefix;
+    std::vector<std::string> args;
+  };
+  const auto url = [this](const std::string& name) {
+    return "sqlite:" + (dir_ / (name + ".db")).string();
+  };
+  const std::string by_config =
+      Write("by-config.toml", "[store]\nurl = \"" + url("config") + "\"\n");
+  const std::string by_default =
+      Write("by-default.toml", "[store]\nurl = \"" + url("default") + "\"\n");
+  const std::vector<Way> ways = {
+      {"env", "DMARC_REPORT_STORE_URL=" + url("env"), {}},
+      {"config", "", {"--config", by_config}},
+      {"default", "DMARC_REPORT_CONFIG=" + by_default, {}},
+  };
+  for (const Way& w : ways) {
+    SCOPED_TRACE(w.name);
+    const auto cli = [&](std::vector<std::string> args, const std::string& more_prefix = "") {
+      args.insert(args.begin() + 1, w.args.begin(), w.args.end());
+      return RunCli(args, dir_, w.prefix + " " + more_prefix);
+    };
+    auto r = cli({"import", "-q", sample});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(StoredReports(url(w.name), dir_), 1u);
+    r = cli({"stats", "--json"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["reports"], 1) << r.out;
+    r = cli({"export", "-f", "json"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("addisonfoods.com"), std::string::npos) << r.out;
+    const fs::path html = dir_ / (w.name + ".html");
+    r = cli({"report", "--html", html.string()});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(fs::exists(html));
+    r = cli({"enrich", "--offline", "-q"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    r = cli({"vacuum", "--dry-run"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find(url(w.name)), std::string::npos) << r.err;
+    r = cli({"serve", "--listen", "127.0.0.1:0"}, "timeout -s INT 2");
+    EXPECT_NE(r.err.find("serving " + url(w.name) + " on http://127.0.0.1:"), std::string::npos)
+        << r.err;
+    // migrate copies into the configured store (--to's default) from --from.
+    const std::string copy = url(w.name + "-copy");
+    ASSERT_EQ(RunCli({"migrate", "--from", url(w.name), "--to", copy, "-q"}, dir_).status, 0);
+    r = cli({"migrate", "--from", url(w.name), "-q"});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("--from and --to name the same store"), std::string::npos) << r.err;
+    for (const char* suffix : {".db", ".db-wal", ".db-shm"}) fs::remove(dir_ / (w.name + suffix));
+    r = cli({"migrate", "--from", copy, "-q"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(StoredReports(url(w.name), dir_), 1u);
+  }
+}
+
 TEST_F(Service, VacuumNeedsAStore) {
   auto r = RunCli({"vacuum"}, dir_);
   EXPECT_EQ(r.status, 2);
