@@ -31,6 +31,8 @@ packages=(
   syslog-ng-core prometheus
   # systemd-analyze checks deploy/dmarc-report.service
   systemd
+  # the Debian package (cpack: dpkg-shlibdeps; the man page; the completion test)
+  dpkg-dev help2man zsh man-db curl
 )
 
 missing=()
