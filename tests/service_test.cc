@@ -350,6 +350,51 @@ TEST_F(Service, TheSystemdUnitVerifiesAndIsHardened) {
   }
 }
 
+// The Debian package's unit (packaging/): as hardened, as its static system user, with the
+// configuration the package installs and no credential a fresh install lacks.
+TEST_F(Service, TheDebianUnitVerifiesAndIsHardened) {
+  ASSERT_TRUE(fs::exists("/usr/bin/systemd-analyze")) << "install systemd (systemd-analyze)";
+  std::string unit = dmarc::testing::ReadFile(SourceDir() + "/packaging/dmarc-report.service");
+  const std::string installed = "/usr/bin/dmarc-report";
+  const auto at = unit.find(installed);
+  ASSERT_NE(at, std::string::npos);
+  unit.replace(at, installed.size(), std::string(DMARC_BINARY_DIR) + "/dmarc-report");
+  const std::string copy = Write("dmarc-report.service", unit);
+  auto [status, out] = Shell("systemd-analyze verify '" + copy + "'", dir_);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out, "") << "warnings from systemd-analyze verify";
+  std::tie(status, out) =
+      Shell("systemd-analyze security --offline=yes --threshold=20 '" + copy + "'", dir_);
+  EXPECT_EQ(status, 0) << out;
+  for (const char* line :
+       {"run --config /etc/dmarc-report/dmarc-report.toml\n", "User=dmarc-report\n",
+        "StateDirectory=dmarc-report\n", "WorkingDirectory=/var/lib/dmarc-report\n",
+        "ProtectSystem=strict", "NoNewPrivileges=yes", "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service", "ExecReload=/bin/kill -HUP $MAINPID",
+        "#LoadCredential=imap-password:/etc/dmarc-report/imap-password\n"
+        "#Environment=DMARC_REPORT_IMAP_PASSWORD_FILE=%d/imap-password",
+        "\n#LoadCredential=web-token:/etc/dmarc-report/web-token\n"}) {
+    EXPECT_NE(unit.find(line), std::string::npos) << line;
+  }
+  EXPECT_EQ(unit.find("\nLoadCredential="), std::string::npos) << "a fresh install has none";
+  EXPECT_EQ(unit.find("DynamicUser=yes"), std::string::npos);
+}
+
+// The package's configuration starts as installed: check-config passes it without a secret, and
+// it keeps the service's store and dashboard where the package and the unit expect them.
+TEST_F(Service, TheDebianConfigurationIsValidAsInstalled) {
+  const std::string file = SourceDir() + "/packaging/dmarc-report.toml";
+  auto r = RunCli({"check-config", file}, dir_, "env -i");
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(file + ": ok"), std::string::npos) << r.out;
+  const std::string text = dmarc::testing::ReadFile(file);
+  for (const char* line :
+       {"url = \"sqlite:/var/lib/dmarc-report/dmarc-report.db\"",
+        "path = \"/var/lib/dmarc-report/inbox\"", "listen = \"127.0.0.1:8080\""}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
+}
+
 TEST_F(Service, TheFreeBsdRcScriptIsValidShell) {
   auto [status, out] = Shell("sh -n '" + Deploy("freebsd/dmarc_report") + "'", dir_);
   EXPECT_EQ(status, 0) << out;
