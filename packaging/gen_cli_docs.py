@@ -152,8 +152,8 @@ def bash(top_options, commands):
 
 def zsh_quote(text):
     """A help text inside '...[text]' of _arguments."""
-    text = text.replace("'", "'\\''").replace("[", "(").replace("]", ")").replace(":", "\\:")
-    return text[:200]
+    text = text[:200].replace("[", "(").replace("]", ")")
+    return text.replace("'", "'\\''")
 
 
 def zsh(top_options, commands):
