@@ -2,8 +2,8 @@
 # Runs every test of dmarc-report: the format check, the release build with warnings as errors
 # and its whole suite (with the layering probes), clang-tidy's checks (.clang-tidy), the same
 # suite under AddressSanitizer + UndefinedBehaviorSanitizer, a short run of each fuzz target
-# over testdata/, and the Debian package of the release build installed, started and purged on
-# this machine.
+# over testdata/, the Debian package of the release build installed, started and purged on
+# this machine, and its container image built and run with podman.
 #
 #   scripts/test.sh              everything (what CI runs)
 #   scripts/test.sh --quick      release build and suite only
@@ -60,3 +60,8 @@ else
   echo "not root: the package test needs root (apt-get install, a system user)" >&2
   exit 1
 fi
+
+# The container image of that package (packaging/container/), built and run with podman
+# (scripts/container-test.sh; the first run makes a Debian 12 base image from the mirror).
+step "container (podman: build, run, /healthz, stop)"
+scripts/container-test.sh build
