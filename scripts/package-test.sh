@@ -5,7 +5,7 @@
 # otherwise the unit's ExecStart as its User= in its WorkingDirectory=), waits for /healthz on the
 # configured address and for a dropped example report to be stored (read back with the default
 # configuration), then removes the package (the conffile stays) and purges it (the user, the
-# state and the conffile go).
+# state and the conffile go). A reinstall before the start keeps an edit of the conffile.
 #
 #   scripts/package-test.sh [BUILD_DIR]      (default build; as root; ~1 minute)
 #
@@ -72,6 +72,13 @@ getent passwd dmarc-report | grep -q ":$state:/usr/sbin/nologin$" ||
 man -w dmarc-report >/dev/null || fail "man dmarc-report: no page"
 dmarc-report --version | head -1
 dmarc-report check-config "$config" || fail "the installed configuration does not pass check-config"
+
+step "reinstall: an edited conffile is kept"
+echo "# edited by package-test.sh" >>"$config"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall "$deb" >"$build/apt-reinstall.log" 2>&1 ||
+  { cat "$build/apt-reinstall.log"; fail "apt-get install --reinstall"; }
+grep -qx "# edited by package-test.sh" "$config" || fail "the reinstall replaced the edited $config"
+[ -L /etc/systemd/system/multi-user.target.wants/dmarc-report.service ] || fail "unit not enabled"
 
 step "start the service"
 # One example report in the drop folder before the start: the first round stores it.
