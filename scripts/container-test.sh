@@ -52,9 +52,9 @@ cleanup() {
 trap cleanup EXIT
 
 echo "--- build (base $base)"
-# The context is the repository with only the package in it (the rest is not needed).
-mkdir -p "$tmp/context/build/package"
-cp "$build"/package/dmarc-report_*.deb "$tmp/context/build/package/"
+# The context: the package alone.
+mkdir -p "$tmp/context"
+cp "$build"/package/dmarc-report_*.deb "$tmp/context/"
 "${podman[@]}" build -q "${limits[@]}" --network host --build-arg "BASE=$base" \
   -f packaging/container/Containerfile -t "$tag" "$tmp/context" >/dev/null
 
