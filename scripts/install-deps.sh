@@ -31,6 +31,11 @@ packages=(
   syslog-ng-core prometheus
   # systemd-analyze checks deploy/dmarc-report.service
   systemd
+  # the Debian package (cpack: dpkg-shlibdeps; the man page; the completion test)
+  dpkg-dev help2man zsh man-db curl
+  # the container test (scripts/container-test.sh): podman, runc where crun cannot run, and
+  # mmdebstrap for a base image when no registry is reachable
+  podman runc mmdebstrap
 )
 
 missing=()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of dmarc-report: the format check, the release build with warnings as errors
 # and its whole suite (with the layering probes), clang-tidy's checks (.clang-tidy), the same
-# suite under AddressSanitizer + UndefinedBehaviorSanitizer, and a short run of each fuzz target
-# over testdata/.
+# suite under AddressSanitizer + UndefinedBehaviorSanitizer, a short run of each fuzz target
+# over testdata/, the Debian package of the release build installed, started and purged on
+# this machine, and its container image built and run with podman.
 #
 #   scripts/test.sh              everything (what CI runs)
 #   scripts/test.sh --quick      release build and suite only
@@ -49,3 +50,18 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 step "fuzz targets (${FUZZ_SECONDS:-30} s each)"
 fuzz/run.sh "${FUZZ_SECONDS:-30}"
+
+# The Debian package of this release build: built, installed on this machine, started,
+# checked, purged (scripts/package-test.sh, docs/packaging.md). As root only: it installs.
+step "Debian package (install, start, /healthz, purge)"
+if [ "$(id -u)" = 0 ]; then
+  scripts/package-test.sh build
+else
+  echo "not root: the package test needs root (apt-get install, a system user)" >&2
+  exit 1
+fi
+
+# The container image of that package (packaging/container/), built and run with podman
+# (scripts/container-test.sh; the first run makes a Debian 12 base image from the mirror).
+step "container (podman: build, run, /healthz, stop)"
+scripts/container-test.sh build

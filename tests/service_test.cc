@@ -210,6 +210,68 @@ TEST_F(Service, VacuumPurgesWhatIsOlderThanTheRetention) {
   EXPECT_EQ(StoredReports(db, dir_), 0u);
 }
 
+// Every command that opens a store finds it the same three ways besides --db: the URL from
+// DMARC_REPORT_STORE_URL, [store] of --config, and [store] of the file DMARC_REPORT_CONFIG names
+// (how the installed /etc/dmarc-report/dmarc-report.toml is found without --config).
+TEST_F(Service, EveryStoreCommandTakesTheEnvironmentOrAConfiguration) {
+  const std::string sample = dmarc::testing::TestData(
+      "real/parsedmarc-samples/aggregate/addisonfoods.com!example.com!1536105600!1536191999.xml");
+  struct Way {
+    std::string name, prefix;
+    std::vector<std::string> args;
+  };
+  const auto url = [this](const std::string& name) {
+    return "sqlite:" + (dir_ / (name + ".db")).string();
+  };
+  const std::string by_config =
+      Write("by-config.toml", "[store]\nurl = \"" + url("config") + "\"\n");
+  const std::string by_default =
+      Write("by-default.toml", "[store]\nurl = \"" + url("default") + "\"\n");
+  const std::vector<Way> ways = {
+      {"env", "DMARC_REPORT_STORE_URL=" + url("env"), {}},
+      {"config", "", {"--config", by_config}},
+      {"default", "DMARC_REPORT_CONFIG=" + by_default, {}},
+  };
+  for (const Way& w : ways) {
+    SCOPED_TRACE(w.name);
+    const auto cli = [&](std::vector<std::string> args, const std::string& more_prefix = "") {
+      args.insert(args.begin() + 1, w.args.begin(), w.args.end());
+      return RunCli(args, dir_, w.prefix + " " + more_prefix);
+    };
+    auto r = cli({"import", "-q", sample});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(StoredReports(url(w.name), dir_), 1u);
+    r = cli({"stats", "--json"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["reports"], 1) << r.out;
+    r = cli({"export", "-f", "json"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("addisonfoods.com"), std::string::npos) << r.out;
+    const fs::path html = dir_ / (w.name + ".html");
+    r = cli({"report", "--html", html.string()});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(fs::exists(html));
+    r = cli({"enrich", "--offline", "-q"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    r = cli({"vacuum", "--dry-run", "--retention-days", "1"});  // the report is of 2018
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("would purge 1 aggregate report(s)"), std::string::npos) << r.err;
+    r = cli({"serve", "--listen", "127.0.0.1:0"}, "timeout -s INT 2");
+    EXPECT_NE(r.err.find("serving " + url(w.name) + " on http://127.0.0.1:"), std::string::npos)
+        << r.err;
+    // migrate copies into the configured store (--to's default) from --from.
+    const std::string copy = url(w.name + "-copy");
+    ASSERT_EQ(RunCli({"migrate", "--from", url(w.name), "--to", copy, "-q"}, dir_).status, 0);
+    r = cli({"migrate", "--from", url(w.name), "-q"});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("--from and --to name the same store"), std::string::npos) << r.err;
+    for (const char* suffix : {".db", ".db-wal", ".db-shm"}) fs::remove(dir_ / (w.name + suffix));
+    r = cli({"migrate", "--from", copy, "-q"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(StoredReports(url(w.name), dir_), 1u);
+  }
+}
+
 TEST_F(Service, VacuumNeedsAStore) {
   auto r = RunCli({"vacuum"}, dir_);
   EXPECT_EQ(r.status, 2);
@@ -284,6 +346,51 @@ TEST_F(Service, TheSystemdUnitVerifiesAndIsHardened) {
         "#LoadCredential=consul-token:/etc/dmarc-report/consul-token\n"
         "#Environment=DMARC_REPORT_CONSUL_TOKEN_FILE=%d/consul-token"}) {
     EXPECT_NE(unit.find(line), std::string::npos) << line;
+  }
+}
+
+// The Debian package's unit (packaging/): as hardened, as its static system user, with the
+// configuration the package installs and no credential a fresh install lacks.
+TEST_F(Service, TheDebianUnitVerifiesAndIsHardened) {
+  ASSERT_TRUE(fs::exists("/usr/bin/systemd-analyze")) << "install systemd (systemd-analyze)";
+  std::string unit = dmarc::testing::ReadFile(SourceDir() + "/packaging/dmarc-report.service");
+  const std::string installed = "/usr/bin/dmarc-report";
+  const auto at = unit.find(installed);
+  ASSERT_NE(at, std::string::npos);
+  unit.replace(at, installed.size(), std::string(DMARC_BINARY_DIR) + "/dmarc-report");
+  const std::string copy = Write("dmarc-report.service", unit);
+  auto [status, out] = Shell("systemd-analyze verify '" + copy + "'", dir_);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out, "") << "warnings from systemd-analyze verify";
+  std::tie(status, out) =
+      Shell("systemd-analyze security --offline=yes --threshold=20 '" + copy + "'", dir_);
+  EXPECT_EQ(status, 0) << out;
+  for (const char* line :
+       {"run --config /etc/dmarc-report/dmarc-report.toml\n", "User=dmarc-report\n",
+        "StateDirectory=dmarc-report\n", "WorkingDirectory=/var/lib/dmarc-report\n",
+        "ProtectSystem=strict", "NoNewPrivileges=yes", "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service", "ExecReload=/bin/kill -HUP $MAINPID",
+        "#LoadCredential=imap-password:/etc/dmarc-report/imap-password\n"
+        "#Environment=DMARC_REPORT_IMAP_PASSWORD_FILE=%d/imap-password",
+        "\n#LoadCredential=web-token:/etc/dmarc-report/web-token\n"}) {
+    EXPECT_NE(unit.find(line), std::string::npos) << line;
+  }
+  EXPECT_EQ(unit.find("\nLoadCredential="), std::string::npos) << "a fresh install has none";
+  EXPECT_EQ(unit.find("DynamicUser=yes"), std::string::npos);
+}
+
+// The package's configuration starts as installed: check-config passes it without a secret, and
+// it keeps the service's store and dashboard where the package and the unit expect them.
+TEST_F(Service, TheDebianConfigurationIsValidAsInstalled) {
+  const std::string file = SourceDir() + "/packaging/dmarc-report.toml";
+  auto r = RunCli({"check-config", file}, dir_, "env -i");
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(file + ": ok"), std::string::npos) << r.out;
+  const std::string text = dmarc::testing::ReadFile(file);
+  for (const char* line :
+       {"url = \"sqlite:/var/lib/dmarc-report/dmarc-report.db\"",
+        "path = \"/var/lib/dmarc-report/inbox\"", "listen = \"127.0.0.1:8080\""}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
   }
 }
 

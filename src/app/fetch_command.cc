@@ -337,12 +337,17 @@ FetchCommandOptions& FetchState() {
 void AddFetchOptions(CLI::App& cmd) {
   FetchCommandOptions& fetch = FetchState();
   cmd.add_option("-c,--config", fetch.config,
-                 "TOML configuration (keys also from DMARC_REPORT_* variables)");
+                 "TOML configuration, keys also from DMARC_REPORT_* variables (default: "
+                 "$DMARC_REPORT_CONFIG, or /etc/dmarc-report/dmarc-report.toml when it exists)");
   cmd.add_flag("--watch", fetch.watch, "Keep running, collecting mail as it arrives");
   cmd.add_flag("-q,--quiet", fetch.quiet, "Only warnings and errors");
   AddLimitOptions(cmd, fetch.limits);
 }
 
-int RunFetchCommand() { return RunFetch(FetchState()); }
+int RunFetchCommand() {
+  FetchCommandOptions& fetch = FetchState();
+  if (fetch.config.empty()) fetch.config = config::DefaultConfigPath(config::ProcessEnvironment());
+  return RunFetch(fetch);
+}
 
 }  // namespace dmarc::app

@@ -25,8 +25,8 @@ namespace dmarc::app {
 namespace {
 
 struct MigrateOptions {
-  std::string from, to;
-  std::string config;  // [store] password_file for the PostgreSQL side(s)
+  std::string from, to;  // to: empty for the store of the configuration (ResolveStore)
+  std::string config;    // [store] password_file for the PostgreSQL side(s)
   std::size_t batch = 1000;
   bool quiet = false;
 };
@@ -83,6 +83,10 @@ std::optional<MigrateStores> OpenMigrateStores(const MigrateOptions& options) {
     spdlog::error("migrate: {}", target.error());
     return std::nullopt;
   }
+  if (options.from == target->url) {
+    spdlog::error("migrate: --from and --to name the same store");
+    return std::nullopt;
+  }
   store::OpenOptions source_options = target->options;
   source_options.read_only = true;  // the source is read, never migrated (PostgreSQL)
   auto from = store::OpenStore(options.from, source_options);
@@ -93,7 +97,7 @@ std::optional<MigrateStores> OpenMigrateStores(const MigrateOptions& options) {
   store::OpenOptions target_options = target->options;
   // Rejected inputs keep the bytes the source kept, whatever their length.
   target_options.max_raw_bytes = std::numeric_limits<std::size_t>::max();
-  auto to = store::OpenStore(options.to, target_options);
+  auto to = store::OpenStore(target->url, target_options);
   if (!to) {
     spdlog::error("migrate: --to: {}", to.error());
     return std::nullopt;
@@ -205,10 +209,6 @@ int VerifyTotals(store::ReportStore& src, store::ReportStore& dst) {
 }  // namespace
 
 int RunMigrate(const MigrateOptions& options) {
-  if (options.from == options.to) {
-    spdlog::error("migrate: --from and --to name the same store");
-    return 2;
-  }
   auto stores = OpenMigrateStores(options);
   if (!stores) return 2;
   store::ReportStore& src = *stores->from;
@@ -234,10 +234,12 @@ int RunMigrate(const MigrateOptions& options) {
 void AddMigrateOptions(CLI::App& cmd) {
   MigrateOptions& m = MigrateState();
   cmd.add_option("--from", m.from, "Store URL to copy from (read only)")->required();
-  cmd.add_option("--to", m.to, "Store URL to copy into (created or migrated as needed)")
-      ->required();
+  cmd.add_option("--to", m.to,
+                 "Store URL to copy into (created or migrated as needed; default: "
+                 "$DMARC_REPORT_STORE_URL, or [store] url of the configuration)");
   cmd.add_option("-c,--config", m.config,
-                 "Take [store] password_file from this configuration (PostgreSQL)");
+                 "Take [store] (url, password_file) from this configuration (default: "
+                 "$DMARC_REPORT_CONFIG, or /etc/dmarc-report/dmarc-report.toml when it exists)");
   cmd.add_option("--batch", m.batch, "Items per transaction")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));

@@ -388,11 +388,16 @@ RunCommandOptions& RunState() {
 void AddRunOptions(CLI::App& cmd) {
   RunCommandOptions& run = RunState();
   cmd.add_option("-c,--config", run.config,
-                 "TOML configuration (default: drop folder inbox/ into "
-                 "data/dmarc-report.db); SIGHUP re-reads it");
+                 "TOML configuration; SIGHUP re-reads it (default: $DMARC_REPORT_CONFIG, else "
+                 "/etc/dmarc-report/dmarc-report.toml when it exists, else the drop folder "
+                 "inbox/ into data/dmarc-report.db)");
   AddLimitOptions(cmd, run.limits);
 }
 
-int RunServiceCommand() { return RunService(RunState()); }
+int RunServiceCommand() {
+  RunCommandOptions& run = RunState();
+  if (run.config.empty()) run.config = config::DefaultConfigPath(config::ProcessEnvironment());
+  return RunService(run);
+}
 
 }  // namespace dmarc::app

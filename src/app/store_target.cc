@@ -40,12 +40,15 @@ Result<std::unique_ptr<store::ReportStore>> StoreTarget::OpenForReading() const 
 
 Result<StoreTarget> ResolveStore(const StoreArgs& args) {
   const config::EnvLookup env = config::ProcessEnvironment();
-  if (args.db.empty() && args.config.empty() && !env(config::EnvName("store", "url"))) {
-    return MakeError(
-        fmt::format("give --db URL, --config FILE or {}", config::EnvName("store", "url")));
+  // --db names the store itself: no configuration is read unless --config is given too.
+  const std::string file =
+      args.config.empty() && args.db.empty() ? config::DefaultConfigPath(env) : args.config;
+  if (args.db.empty() && file.empty() && !env(config::EnvName("store", "url"))) {
+    return MakeError(fmt::format("give --db URL, --config FILE or {} (there is no {})",
+                                 config::EnvName("store", "url"), config::kSystemConfigPath));
   }
   std::vector<std::string> secrets, warnings;
-  auto c = config::LoadStoreConfig(args.config, env, secrets, warnings);
+  auto c = config::LoadStoreConfig(file, env, secrets, warnings);
   if (!c) return std::move(c).error_value();
   for (const auto& w : warnings) spdlog::warn("{}", w);
   if (!args.db.empty()) {
@@ -84,15 +87,16 @@ std::unique_ptr<store::ReportStore> OpenStoreOrSay(const StoreArgs& args, Access
 void AddStoreOptions(CLI::App& cmd, StoreArgs& args, bool read_db) {
   cmd.add_option("--db", args.db,
                  "Store URL: sqlite:PATH or a plain path (SQLite), or "
-                 "postgresql://USER@HOST:PORT/DB?sslmode=... (default: [store] url of --config, "
-                 "or $DMARC_REPORT_STORE_URL)");
+                 "postgresql://USER@HOST:PORT/DB?sslmode=... (default: $DMARC_REPORT_STORE_URL, "
+                 "or [store] url of the configuration)");
   if (read_db) {
     cmd.add_option("--read-db", args.read_db,
                    "Store URL the dashboard reads from: a hot standby of --db (default: [store] "
                    "read_url, or --db)");
   }
   cmd.add_option("-c,--config", args.config,
-                 "Take [store] (url, read_url, password_file) from this configuration");
+                 "Take [store] (url, read_url, password_file) from this configuration (default: "
+                 "$DMARC_REPORT_CONFIG, or /etc/dmarc-report/dmarc-report.toml when it exists)");
 }
 
 }  // namespace dmarc::app

@@ -41,9 +41,11 @@ store::OpenOptions StoreOpenOptions(const config::StoreConfig& c);
 // The target of a loaded configuration's [store] table (fetch, run).
 StoreTarget TargetOf(const config::StoreConfig& c);
 
-// --db when given (with --read-db), else [store] of --config, else the DMARC_REPORT_STORE_*
-// variables; the password from [store] password_file or DMARC_REPORT_STORE_PASSWORD_FILE. An
-// error when none names a store. A password read is kept out of every log line.
+// --db when given (with --read-db), else [store] of --config (without --db and --config: of
+// config::DefaultConfigPath, $DMARC_REPORT_CONFIG or /etc/dmarc-report/dmarc-report.toml) with
+// the DMARC_REPORT_STORE_* variables over it; the password from [store] password_file or
+// DMARC_REPORT_STORE_PASSWORD_FILE. An error when none names a store. A password read is kept out
+// of every log line.
 Result<StoreTarget> ResolveStore(const StoreArgs& args);
 
 // kImport: kWrite with a SQLite page cache of 32 MiB instead of 64: import writes far more than

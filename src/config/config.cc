@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -550,6 +551,13 @@ std::string EnvName(const std::string& table, const std::string& key) {
 std::string GeoIpDbFromEnvironment(const EnvLookup& env) {
   const char* v = env ? env("DMARC_REPORT_GEOIP_DB") : nullptr;
   return v ? v : "";
+}
+
+std::string DefaultConfigPath(const EnvLookup& env, const std::string& system_path) {
+  if (const char* v = env ? env("DMARC_REPORT_CONFIG") : nullptr) return v;
+  std::error_code ec;
+  if (!system_path.empty() && std::filesystem::exists(system_path, ec)) return system_path;
+  return "";
 }
 
 EnvLookup ProcessEnvironment() {

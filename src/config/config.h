@@ -106,6 +106,20 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path, const EnvLookup& en
                                     std::vector<std::string>& secrets,
                                     std::vector<std::string>& warnings);
 
+// The configuration file the Debian package installs (a conffile), read by default.
+inline constexpr const char* kSystemConfigPath = "/etc/dmarc-report/dmarc-report.toml";
+
+// The configuration file a command reads when no --config is given, in this order:
+//   $DMARC_REPORT_CONFIG when set (set but empty: none, as if no file were installed);
+//   `system_path` (kSystemConfigPath) when it exists;
+//   none (""): `run` takes its built-in default, the store commands the DMARC_REPORT_STORE_*
+//   variables.
+// The working folder is never searched: a dmarc-report.toml that someone else left in the
+// current folder (/tmp, a shared checkout) would choose where the process writes its store and
+// logs, and which passwords it reads.
+std::string DefaultConfigPath(const EnvLookup& env,
+                              const std::string& system_path = kSystemConfigPath);
+
 // $DMARC_REPORT_GEOIP_DB (empty when unset): the country database every command tries first when
 // no geoip_db is given (enrich::Options::preferred_geoip_db).
 std::string GeoIpDbFromEnvironment(const EnvLookup& env);

@@ -42,6 +42,30 @@ class ConfigTest : public ::testing::Test {
   std::map<std::string, std::string> env_;
 };
 
+// No --config: $DMARC_REPORT_CONFIG (empty: no file), else the system file when it exists, else
+// none; never a file of the working folder.
+TEST_F(ConfigTest, DefaultConfigPathOrder) {
+  const std::string system = (dir_ / "etc.toml").string();
+  auto env = [this](const std::string& n) -> const char* {
+    auto it = env_.find(n);
+    return it == env_.end() ? nullptr : it->second.c_str();
+  };
+  EXPECT_EQ(DefaultConfigPath(env, system), "");
+  Write("etc.toml", "[store]\n");
+  EXPECT_EQ(DefaultConfigPath(env, system), system);
+  env_["DMARC_REPORT_CONFIG"] = "/srv/other.toml";
+  EXPECT_EQ(DefaultConfigPath(env, system), "/srv/other.toml");
+  env_["DMARC_REPORT_CONFIG"] = "";
+  EXPECT_EQ(DefaultConfigPath(env, system), "");
+  env_.clear();
+  const fs::path before = fs::current_path();
+  fs::current_path(dir_);
+  Write("dmarc-report.toml", "[store]\n");
+  EXPECT_EQ(DefaultConfigPath(env, (dir_ / "missing.toml").string()), "");
+  fs::current_path(before);
+  EXPECT_STREQ(kSystemConfigPath, "/etc/dmarc-report/dmarc-report.toml");
+}
+
 TEST_F(ConfigTest, ReadsTheDocumentedExample) {
   auto c = Load(R"(
 [store]
