@@ -1,6 +1,7 @@
 // `dmarc-report check-config FILE`: loads a configuration and prints what it sets up.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include "app/cli.h"
 #include "app/parsedmarc_ini.h"
@@ -128,7 +129,9 @@ FromParsedmarc& FromParsedmarcOptions() {
 }  // namespace
 
 void AddCheckConfigOptions(CLI::App& cmd) {
-  auto* file = cmd.add_option("FILE", CheckConfigFile(), "TOML configuration");
+  auto* file = cmd.add_option("FILE", CheckConfigFile(),
+                              "TOML configuration (default: $DMARC_REPORT_CONFIG, else "
+                              "/etc/dmarc-report/dmarc-report.toml)");
   auto& p = FromParsedmarcOptions();
   cmd.add_option("--from-parsedmarc", p.ini,
                  "Print the TOML equivalent of a parsedmarc INI file instead (warnings about "
@@ -143,11 +146,17 @@ void AddCheckConfigOptions(CLI::App& cmd) {
 int RunCheckConfigCommand() {
   const auto& p = FromParsedmarcOptions();
   if (!p.ini.empty()) return RunFromParsedmarc(p.ini, p.options);
-  if (CheckConfigFile().empty()) {
-    fmt::print(stderr, "check-config: FILE is required (or --from-parsedmarc INI)\n");
+  // Without FILE: the configuration run and fetch would read ($DMARC_REPORT_CONFIG, then
+  // /etc/dmarc-report/dmarc-report.toml).
+  std::string file = CheckConfigFile();
+  if (file.empty()) file = config::DefaultConfigPath(config::ProcessEnvironment());
+  if (file.empty()) {
+    spdlog::error(
+        "check-config: FILE is required (no $DMARC_REPORT_CONFIG, no {}; or --from-parsedmarc INI)",
+        config::kSystemConfigPath);
     return 2;
   }
-  return RunCheckConfig(CheckConfigFile());
+  return RunCheckConfig(file);
 }
 
 }  // namespace dmarc::app
