@@ -660,7 +660,7 @@ TEST_P(StoreContract, StreamedReportsAreStoredLikeReportsHeldWhole) {
   // The XML as received, written into the store a piece at a time.
   auto dash = OpenDashboard(url_);
   ASSERT_TRUE(dash.ok()) << dash.error();
-  auto list = (*dash)->Reports({}, 100, 0);
+  auto list = (*dash)->Reports({}, {});
   ASSERT_TRUE(list.ok()) << list.error();
   std::multiset<std::string> raws, expected(xml.begin(), xml.end());
   for (const auto& row : list->rows) {
