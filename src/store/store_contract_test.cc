@@ -978,7 +978,7 @@ TEST_P(StoreContract, ListsCountPageAndSearchExactly) {
                                                          {"lists-report", 250},
                                                          {"%", 50},
                                                          {"no such text", 0}}) {
-    auto r = dash.Records({}, page(45, 10, search));
+    auto r = dash.Records(lists, page(45, 10, search));
     ASSERT_TRUE(r.ok()) << r.error();
     EXPECT_EQ(r->total, want) << search;
     EXPECT_EQ(r->rows.size(), std::min<std::size_t>(10, want > 45 ? want - 45 : 0)) << search;
