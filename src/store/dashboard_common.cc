@@ -45,6 +45,54 @@ const char* SourceGroupColumn(std::string_view group) {
 
 bool IsSourceGroup(std::string_view group) { return SourceGroupColumn(group) != nullptr; }
 
+namespace {
+
+char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Whether row matches search (its key and descriptive columns, as the answer shows them).
+bool RowMatches(const SourceRow& row, std::string_view search) {
+  if (search.empty()) return true;
+  auto has = [&](const std::optional<std::string>& v) { return v && SearchMatches(*v, search); };
+  if (has(row.key)) return true;
+  if (!row.details) return false;
+  const SourceDetails& d = *row.details;
+  return has(d.name) || has(d.type) || has(d.reverse_dns) || has(d.country) || has(d.as_name) ||
+         has(d.base_domain) || (d.asn && SearchMatches(std::to_string(*d.asn), search));
+}
+
+// rows[offset, offset + limit) of those that match the page's search, and how many match.
+void PageOf(std::vector<SourceRow> rows, const ListPage& page, SourcesResult& out) {
+  std::erase_if(rows, [&](const SourceRow& r) { return !RowMatches(r, page.search); });
+  out.total = static_cast<std::int64_t>(rows.size());
+  const std::size_t first = std::min(page.offset, rows.size());
+  const std::size_t last = first + std::min(page.limit, rows.size() - first);
+  out.rows.assign(std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(first)),
+                  std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(last)));
+}
+
+}  // namespace
+
+bool SearchMatches(std::string_view text, std::string_view search) {
+  if (search.empty()) return true;
+  if (search.size() > text.size()) return false;
+  for (std::size_t i = 0; i + search.size() <= text.size(); ++i) {
+    std::size_t k = 0;
+    while (k < search.size() && LowerAscii(text[i + k]) == LowerAscii(search[k])) ++k;
+    if (k == search.size()) return true;
+  }
+  return false;
+}
+
+std::string SearchLikePattern(std::string_view search) {
+  std::string out = "%";
+  for (char c : search) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += LowerAscii(c);
+  }
+  out += '%';
+  return out;
+}
+
 bool Rollup(const DashboardFilter& f) { return !f.source_group && !f.org_name; }
 
 Facts FactsFor(const DashboardFilter& f) {
@@ -104,15 +152,15 @@ SourceDetails AddressDetails::Describe(const Address* a) const {
 // ---- SourceGrouping ----
 
 Result<SourcesResult> SourceGrouping::Sources(const DashboardFilter& filter, std::string_view group,
-                                              std::size_t limit) {
+                                              const ListPage& page) {
   const char* col = SourceGroupColumn(group);
   if (!col) return MakeError(fmt::format("unknown source group \"{}\"", group));
-  SourcesResult out{std::string(group), {}};
+  SourcesResult out{std::string(group), {}, 0};
   if (!filter.org_name && !filter.header_from) {
     if (!filter.source_group) {
       auto ips = SumsPerIp(filter);
       if (!ips) return std::move(ips).error_value();
-      DMARC_TRY_ASSIGN(out.rows, GroupIps(*ips, group, limit));
+      DMARC_TRY(GroupIps(*ips, group, page, out));
       return out;
     }
     // A drill-down from one group of addresses (a service, a country, ...) to another: the
@@ -124,47 +172,77 @@ Result<SourcesResult> SourceGrouping::Sources(const DashboardFilter& filter, std
       auto ips = SumsPerIp(all);
       if (!ips) return std::move(ips).error_value();
       DMARC_TRY(KeepGroup(*ips, *filter.source_group, *filter.source_value));
-      DMARC_TRY_ASSIGN(out.rows, GroupIps(*ips, group, limit));
+      DMARC_TRY(GroupIps(*ips, group, page, out));
       return out;
     }
   }
-  DMARC_TRY_ASSIGN(out.rows, FromRecords(filter, group, col, limit));
+  std::vector<SourceRow> rows;
+  DMARC_TRY_ASSIGN(rows, FromRecords(filter, group, col));
+  PageOf(std::move(rows), page, out);
   return out;
 }
 
 Result<std::vector<SourceRow>> SourceGrouping::GroupIps(const IpTotals& ips, std::string_view group,
                                                         std::size_t limit) {
-  if (group == "ip") return TopAddresses(ips, limit);
-  return ByAttribute(ips, group, limit);
+  SourcesResult out;
+  DMARC_TRY(GroupIps(ips, group, ListPage{.offset = 0, .limit = limit, .search = {}}, out));
+  return std::move(out.rows);
 }
 
-// The largest addresses (equal ones by id), each described by its row in ip_info_cache.
-Result<std::vector<SourceRow>> SourceGrouping::TopAddresses(const IpTotals& ips,
-                                                            std::size_t limit) {
+Result<bool> SourceGrouping::GroupIps(const IpTotals& ips, std::string_view group,
+                                      const ListPage& page, SourcesResult& out) {
+  if (group == "ip") return TopAddresses(ips, page, out);
+  std::vector<SourceRow> rows;
+  DMARC_TRY_ASSIGN(rows, ByAttribute(ips, group));
+  PageOf(std::move(rows), page, out);
+  return true;
+}
+
+// The largest addresses (equal ones by id), each described by its row in ip_info_cache. With a
+// search, every address is described first (to know which match), else only the page's.
+Result<bool> SourceGrouping::TopAddresses(const IpTotals& ips, const ListPage& page,
+                                          SourcesResult& out) {
   std::vector<std::pair<std::int64_t, const IpSums*>> order;
   order.reserve(ips.size());
   for (const auto& [id, t] : ips) order.emplace_back(id, &t);
-  const std::size_t n = std::min(limit, order.size());
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
-                    [](const auto& a, const auto& b) {
-                      return a.second->messages != b.second->messages
-                                 ? a.second->messages > b.second->messages
-                                 : a.first < b.first;
-                    });
+  const auto larger = [](const auto& a, const auto& b) {
+    return a.second->messages != b.second->messages ? a.second->messages > b.second->messages
+                                                    : a.first < b.first;
+  };
+  std::vector<SourceRow> described;
+  if (!page.search.empty()) {
+    std::sort(order.begin(), order.end(), larger);
+    std::vector<std::int64_t> ids;
+    ids.reserve(order.size());
+    for (const auto& o : order) ids.push_back(o.first);
+    std::vector<SourceRow> rows(order.size());
+    DMARC_TRY(NameAddresses(ids, rows));
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      Add(rows[i], *order[i].second);
+      if (RowMatches(rows[i], page.search)) described.push_back(std::move(rows[i]));
+    }
+    PageOf(std::move(described), ListPage{page.offset, page.limit, {}}, out);
+    return true;
+  }
+  out.total = static_cast<std::int64_t>(order.size());
+  const std::size_t first = std::min(page.offset, order.size());
+  const std::size_t last = first + std::min(page.limit, order.size() - first);
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(last), order.end(),
+                    larger);
   std::vector<std::int64_t> ids;
-  ids.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) ids.push_back(order[i].first);
-  std::vector<SourceRow> rows(n);
+  ids.reserve(last - first);
+  for (std::size_t i = first; i < last; ++i) ids.push_back(order[i].first);
+  std::vector<SourceRow> rows(ids.size());
   DMARC_TRY(NameAddresses(ids, rows));
-  for (std::size_t i = 0; i < n; ++i) Add(rows[i], *order[i].second);
-  return rows;
+  for (std::size_t i = 0; i < ids.size(); ++i) Add(rows[i], *order[first + i].second);
+  out.rows = std::move(rows);
+  return true;
 }
 
 // Groups by an attribute of each address as AddressDetails knows it; each group described by its
 // address with the most messages.
 Result<std::vector<SourceRow>> SourceGrouping::ByAttribute(const IpTotals& ips,
-                                                           std::string_view group,
-                                                           std::size_t limit) {
+                                                           std::string_view group) {
   using Address = AddressDetails::Address;
   DMARC_TRY(LoadAddresses());
   const AddressDetails& addresses = Addresses();
@@ -191,7 +269,6 @@ Result<std::vector<SourceRow>> SourceGrouping::ByAttribute(const IpTotals& ips,
   std::stable_sort(rows.begin(), rows.end(), [](const SourceRow& a, const SourceRow& b) {
     return a.sums.messages > b.sums.messages;
   });
-  if (rows.size() > limit) rows.resize(limit);
   return rows;
 }
 

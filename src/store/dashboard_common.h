@@ -135,12 +135,15 @@ class SourceGrouping {
 
   // DashboardQueries::Sources.
   Result<SourcesResult> Sources(const DashboardFilter& filter, std::string_view group,
-                                std::size_t limit);
+                                const ListPage& page);
   // Per source address sums of a filter without header-from, drill-down or reporter.
   virtual Result<IpTotals> SumsPerIp(const DashboardFilter& filter) = 0;
-  // Those addresses grouped by address or by one of its attributes, largest first.
+  // Those addresses grouped by address or by one of its attributes, largest first: the first
+  // limit; or the page of those matching its search, with their number (out.total).
   Result<std::vector<SourceRow>> GroupIps(const IpTotals& ips, std::string_view group,
                                           std::size_t limit);
+  Result<bool> GroupIps(const IpTotals& ips, std::string_view group, const ListPage& page,
+                        SourcesResult& out);
 
  protected:
   // Sets the key (the address) and details (its row in ip_info_cache) of rows[i], the address
@@ -152,15 +155,14 @@ class SourceGrouping {
   virtual const AddressDetails& Addresses() const = 0;
   // The source_ips id of an address, or -1.
   virtual Result<std::int64_t> IdOfAddress(const std::string& ip) = 0;
-  // Grouped from the records, as stored (any filter).
+  // Grouped from the records, as stored (any filter), every group, largest first.
   virtual Result<std::vector<SourceRow>> FromRecords(const DashboardFilter& filter,
-                                                     std::string_view group, const char* column,
-                                                     std::size_t limit) = 0;
+                                                     std::string_view group,
+                                                     const char* column) = 0;
 
  private:
-  Result<std::vector<SourceRow>> TopAddresses(const IpTotals& ips, std::size_t limit);
-  Result<std::vector<SourceRow>> ByAttribute(const IpTotals& ips, std::string_view group,
-                                             std::size_t limit);
+  Result<bool> TopAddresses(const IpTotals& ips, const ListPage& page, SourcesResult& out);
+  Result<std::vector<SourceRow>> ByAttribute(const IpTotals& ips, std::string_view group);
   // Keeps the addresses of ips whose value in group is value ("" keeps those with none).
   Result<bool> KeepGroup(IpTotals& ips, std::string_view group, const std::string& value);
 };

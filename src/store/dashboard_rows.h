@@ -48,9 +48,18 @@ struct SourceRow {
   std::optional<SourceDetails> details;
 };
 
+// One page of a list: the rows asked for, and how many rows match in all (the same filter and
+// search, without the page's offset and limit).
+template <class Row>
+struct Page {
+  std::int64_t total = 0;
+  std::vector<Row> rows;
+};
+
 struct SourcesResult {
   std::string group;  // as asked
   std::vector<SourceRow> rows;
+  std::int64_t total = 0;  // groups matching the filter and search
 };
 
 struct Totals {
@@ -164,10 +173,7 @@ struct ReportRow {
   std::string p;
 };
 
-struct ReportsPage {
-  std::int64_t total = 0;  // reports matching the filter
-  std::vector<ReportRow> rows;
-};
+using ReportsPage = Page<ReportRow>;
 
 struct ReportDetail {
   std::int64_t id = 0;

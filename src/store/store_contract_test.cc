@@ -660,7 +660,7 @@ TEST_P(StoreContract, StreamedReportsAreStoredLikeReportsHeldWhole) {
   // The XML as received, written into the store a piece at a time.
   auto dash = OpenDashboard(url_);
   ASSERT_TRUE(dash.ok()) << dash.error();
-  auto list = (*dash)->Reports({}, 100, 0);
+  auto list = (*dash)->Reports({}, {});
   ASSERT_TRUE(list.ok()) << list.error();
   std::multiset<std::string> raws, expected(xml.begin(), xml.end());
   for (const auto& row : list->rows) {
@@ -864,6 +864,162 @@ TEST_P(StoreContract, FailureAndSmtpTlsReportsComeBackAndDeduplicate) {
   });
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(exim, 1u);
+}
+
+// A report from lists.example with n records: address 10.1.(i / 100).(i % 100), i + 1 messages,
+// and a stored source name of five kinds whose texts hold LIKE's wildcards and its escape.
+model::AggregateReport ListsReport(const model::AggregateReport& like, int n) {
+  model::AggregateReport r = like;
+  r.report_metadata.org_name = "Lists Org";
+  r.report_metadata.report_id = "lists-report-1";
+  r.policy_published.domain = "lists.example";
+  const model::Record first = like.records.at(0);
+  r.records.clear();
+  const char* names[] = {"Acme_Mail", "Acme%Relay", "acmexmail", "back\\slash", "Other"};
+  for (int i = 0; i < n; ++i) {
+    model::Record rec = first;
+    rec.source = {};
+    rec.source.ip_address = fmt::format("10.1.{}.{}", i / 100, i % 100);
+    rec.source.name = names[i % 5];
+    rec.count = static_cast<std::uint64_t>(i + 1);
+    rec.identifiers.header_from = "lists.example";
+    rec.identifiers.envelope_from = std::nullopt;
+    rec.identifiers.envelope_to = std::nullopt;
+    r.records.push_back(std::move(rec));
+  }
+  return r;
+}
+
+TEST_P(StoreContract, ListsCountPageAndSearchExactly) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  auto samples = Samples(kDistinct);
+  samples.push_back(ListsReport(samples[0], 250));
+  ASSERT_TRUE(st->Store(BatchOf(samples)).ok());
+  Batch rejected;
+  for (const char* origin : {"a_b.xml", "axb.xml", "c%d.xml"}) {
+    const std::string raw = origin;
+    rejected.rejections.push_back({1700000000, raw, "not XML", Sha256Hex(raw), raw.size(), raw});
+  }
+  const OtherReports other = FailureAndTlsSamples();
+  Batch others = BatchOf(other);
+  ASSERT_TRUE(st->Store(rejected).ok());
+  ASSERT_TRUE(st->Store(others).ok());
+  auto stats = st->QueryStats({});
+  ASSERT_TRUE(stats.ok());
+  auto opened = OpenDashboard(url_);
+  ASSERT_TRUE(opened.ok()) << opened.error();
+  DashboardQueries& dash = **opened;
+  auto page = [](std::size_t offset, std::size_t limit, std::string search = {}) {
+    return ListPage{.offset = offset, .limit = limit, .search = std::move(search)};
+  };
+
+  // Sources by address: every address counted, pages that continue each other.
+  auto first = dash.Sources({}, "ip", page(0, 100));
+  ASSERT_TRUE(first.ok()) << first.error();
+  EXPECT_EQ(first->total, static_cast<std::int64_t>(stats->source_ips));
+  EXPECT_GT(first->total, 250);
+  ASSERT_EQ(first->rows.size(), 100u);
+  auto second = dash.Sources({}, "ip", page(100, 100));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->total, first->total);
+  ASSERT_EQ(second->rows.size(), 100u);
+  EXPECT_GE(first->rows.back().sums.messages, second->rows.front().sums.messages);
+  std::set<std::string> seen;
+  for (const auto* p : {&*first, &*second}) {
+    for (const auto& row : p->rows) EXPECT_TRUE(seen.insert(row.key.value_or("-")).second);
+  }
+  auto last = dash.Sources({}, "ip", page(static_cast<std::size_t>(first->total) - 3, 100));
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->rows.size(), 3u);
+  auto beyond = dash.Sources({}, "ip", page(100000, 100));
+  ASSERT_TRUE(beyond.ok());
+  EXPECT_TRUE(beyond->rows.empty());
+  EXPECT_EQ(beyond->total, first->total);
+  // A search on the address: 10.1.2.0 to 10.1.2.49, largest first.
+  auto found = dash.Sources({}, "ip", page(10, 100, "10.1.2."));
+  ASSERT_TRUE(found.ok()) << found.error();
+  EXPECT_EQ(found->total, 50);
+  ASSERT_EQ(found->rows.size(), 40u);
+  EXPECT_EQ(found->rows.front().key, "10.1.2.39");
+  EXPECT_EQ(found->rows.front().sums.messages, 240);
+
+  // Grouped from the records as stored (a header-from filter): the names, wildcards as text.
+  DashboardFilter lists;
+  lists.header_from = "lists.example";
+  for (const auto& [search, want] :
+       std::vector<std::pair<std::string, std::string>>{{"ACME_MAIL", "Acme_Mail"},
+                                                        {"e_m", "Acme_Mail"},
+                                                        {"e%r", "Acme%Relay"},
+                                                        {"k\\s", "back\\slash"},
+                                                        {"XM", "acmexmail"}}) {
+    auto s = dash.Sources(lists, "service", page(0, 100, search));
+    ASSERT_TRUE(s.ok()) << s.error();
+    EXPECT_EQ(s->total, 1) << search;
+    ASSERT_EQ(s->rows.size(), 1u) << search;
+    EXPECT_EQ(s->rows[0].key, want) << search;
+  }
+  auto services = dash.Sources(lists, "service", page(1, 2));
+  ASSERT_TRUE(services.ok());
+  EXPECT_EQ(services->total, 5);
+  EXPECT_EQ(services->rows.size(), 2u);
+
+  // Records: the same search, counted exactly; pages of the matching rows.
+  auto all = dash.Records({}, page(0, 10));
+  ASSERT_TRUE(all.ok()) << all.error();
+  EXPECT_EQ(all->total, static_cast<std::int64_t>(stats->records));
+  for (const auto& [search, want] :
+       std::vector<std::pair<std::string, std::int64_t>>{{"acme_mail", 50},
+                                                         {"E_M", 50},
+                                                         {"e%r", 50},
+                                                         {"k\\s", 50},
+                                                         {"acme", 150},
+                                                         {"10.1.1.", 100},
+                                                         {"lists-report", 250},
+                                                         {"%", 50},
+                                                         {"no such text", 0}}) {
+    auto r = dash.Records(lists, page(45, 10, search));
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->total, want) << search;
+    EXPECT_EQ(r->rows.size(), std::min<std::size_t>(10, want > 45 ? want - 45 : 0)) << search;
+  }
+  auto biggest = dash.Records(lists, page(0, 1, "acme_mail"));
+  ASSERT_TRUE(biggest.ok());
+  ASSERT_EQ(biggest->rows.size(), 1u);
+  EXPECT_EQ(biggest->rows[0].source_ip, "10.1.2.45");  // i = 245: the largest Acme_Mail
+
+  // Reports.
+  auto reports = dash.Reports({}, page(1, 2));
+  ASSERT_TRUE(reports.ok());
+  EXPECT_EQ(reports->total, static_cast<std::int64_t>(stats->reports));
+  EXPECT_EQ(reports->rows.size(), 2u);
+  auto lists_org = dash.Reports({}, page(0, 10, "LISTS ORG"));
+  ASSERT_TRUE(lists_org.ok());
+  EXPECT_EQ(lists_org->total, 1);
+  ASSERT_EQ(lists_org->rows.size(), 1u);
+  EXPECT_EQ(lists_org->rows[0].report_id, "lists-report-1");
+
+  // Rejected inputs.
+  auto rejections = dash.Rejections({}, page(1, 1));
+  ASSERT_TRUE(rejections.ok()) << rejections.error();
+  EXPECT_EQ(rejections->total, 3);
+  EXPECT_EQ(rejections->rows.size(), 1u);
+  auto a_b = dash.Rejections({}, page(0, 10, "a_b"));
+  ASSERT_TRUE(a_b.ok());
+  EXPECT_EQ(a_b->total, 1);
+  ASSERT_EQ(a_b->rows.size(), 1u);
+  EXPECT_EQ(a_b->rows[0].origin, "a_b.xml");
+
+  // Failure reports.
+  auto failures = dash.FailureReports({}, page(3, 2));
+  ASSERT_TRUE(failures.ok()) << failures.error();
+  EXPECT_EQ(failures->total, 4);
+  EXPECT_EQ(failures->rows.size(), 1u);
+  auto exim = dash.FailureReports({}, page(0, 10, "203.0.113.68"));
+  ASSERT_TRUE(exim.ok());
+  EXPECT_EQ(exim->total, 1);
+  ASSERT_EQ(exim->rows.size(), 1u);
+  EXPECT_EQ(exim->rows[0].source_ip, "203.0.113.68");
 }
 
 TEST(Sha256, KnownDigest) {

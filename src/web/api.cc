@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <optional>
 
+#include "base/text.h"
 #include "base/time.h"
 #include "web/api_json.h"
 
@@ -14,8 +17,8 @@ namespace dmarc::web {
 namespace {
 
 constexpr std::size_t kDefaultLimit = 100;
-constexpr std::size_t kMaxLimit = 1000;
 constexpr std::size_t kMaxParamBytes = 1024;
+constexpr std::size_t kMaxOffset = std::size_t{1} << 40;
 
 ApiAnswer Error(int status, const std::string& message) {
   return {status, "application/json", DumpJson(nlohmann::json{{"error", message}}), ""};
@@ -73,6 +76,55 @@ Result<std::size_t> Count(const Params& params, const char* name, std::size_t fa
   return std::min<std::size_t>(static_cast<std::size_t>(*v), max);
 }
 
+// The page of a list a request asks for: offset, limit (at most max_limit) and the search q.
+Result<store::ListPage> ToPage(const Params& params, std::size_t max_limit) {
+  store::ListPage page;
+  DMARC_TRY_ASSIGN(page.limit, Count(params, "limit", kDefaultLimit, max_limit));
+  auto offset = Count(params, "offset", 0, SIZE_MAX);
+  if (!offset) return std::move(offset).error_value();
+  if (*offset > kMaxOffset) return MakeError(fmt::format("offset: at most {}", kMaxOffset));
+  page.offset = *offset;
+  if (auto* q = Param(params, "q")) {
+    if (q->size() > kMaxSearchBytes) {
+      return MakeError(fmt::format("q: the search text is longer than {} bytes", kMaxSearchBytes));
+    }
+    const bool control = std::any_of(q->begin(), q->end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+    if (control || !IsValidUtf8(*q)) {
+      return MakeError("q: the search text must be UTF-8 without control characters");
+    }
+    page.search = *q;
+  }
+  return page;
+}
+
+// Rows [offset, offset + limit) of those whose fields(row) (texts or optional texts) match the
+// page's search, and how many match.
+template <class Row, class Fields>
+store::Page<Row> Slice(const std::vector<Row>& rows, const store::ListPage& page, Fields&& fields) {
+  store::Page<Row> out;
+  for (const Row& r : rows) {
+    bool match = page.search.empty();
+    for (const std::optional<std::string>& f : fields(r)) {
+      if (match) break;
+      match = f && store::SearchMatches(*f, page.search);
+    }
+    if (!match) continue;
+    const auto n = static_cast<std::size_t>(out.total++);
+    if (n >= page.offset && n - page.offset < page.limit) out.rows.push_back(r);
+  }
+  return out;
+}
+
+// Adds a list's total, offset and limit to its answer.
+nlohmann::json WithPage(nlohmann::json j, std::int64_t total, const store::ListPage& page) {
+  j["total"] = total;
+  j["offset"] = page.offset;
+  j["limit"] = page.limit;
+  return j;
+}
+
 // A store that failed: the answer says only that. Store errors carry SQLite's messages, SQL
 // statements and file paths, which are no one's business outside; the log gets the detail.
 ApiAnswer StoreFailed(const std::string& detail) {
@@ -93,6 +145,37 @@ template <class T, class Build>
 ApiAnswer FromRows(const Result<T>& r, Build&& build) {
   if (!r) return StoreError(r);
   return {200, "application/json", DumpJson(build(*r)), ""};
+}
+
+// The domains answer: both lists searched and paged alike, each with its total.
+nlohmann::json DomainsPage(const store::DomainsResult& d, const store::ListPage& page) {
+  auto header_from = Slice(d.header_from, page, [](const store::HeaderFromRow& r) {
+    return std::array<std::optional<std::string>, 2>{r.header_from, r.policy_domain};
+  });
+  auto policies = Slice(d.policies, page, [](const store::PolicyRow& r) {
+    return std::array<std::optional<std::string>, 2>{r.domain, r.p};
+  });
+  store::DomainsResult shown{std::move(header_from.rows), std::move(policies.rows)};
+  nlohmann::json j = DomainsJson(shown);
+  j["header_from_total"] = header_from.total;
+  j["policies_total"] = policies.total;
+  j["offset"] = page.offset;
+  j["limit"] = page.limit;
+  return j;
+}
+
+// The SMTP TLS answer: the per-day series whole, the policies searched and paged.
+nlohmann::json SmtpTlsPage(const store::SmtpTlsResult& t, const store::ListPage& page) {
+  auto policies = Slice(t.policies, page, [](const store::SmtpTlsResult::Policy& p) {
+    return std::array<std::optional<std::string>, 4>{p.policy_domain, p.policy_type,
+                                                     p.mx_host_patterns, p.reporters};
+  });
+  store::SmtpTlsResult shown{t.daily, t.failure_types, std::move(policies.rows)};
+  nlohmann::json j = SmtpTlsJson(shown);
+  j["policies_total"] = policies.total;
+  j["offset"] = page.offset;
+  j["limit"] = page.limit;
+  return j;
 }
 
 }  // namespace
@@ -124,8 +207,9 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
   auto filter = ToFilter(params);
   if (!filter) return Error(400, filter.error());
   const store::DashboardFilter& f = *filter;
-  auto limit = Count(params, "limit", kDefaultLimit, kMaxLimit);
-  if (!limit) return Error(400, limit.error());
+  auto paged = ToPage(params, options_.max_limit);
+  if (!paged) return Error(400, paged.error());
+  const store::ListPage& page = *paged;
 
   if (path == "/api/stats") {
     auto s = store_.QueryStats(f.range);
@@ -137,45 +221,62 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     auto* group = Param(params, "group");
     const std::string g = group ? *group : "service";
     if (!store::IsSourceGroup(g)) return Error(400, fmt::format("group: unknown \"{}\"", g));
-    return FromRows(queries_.Sources(f, g, *limit), SourcesJson);
+    return FromRows(queries_.Sources(f, g, page),
+                    [&](const auto& s) { return WithPage(SourcesJson(s), s.total, page); });
   }
   if (path == "/api/records") {
-    return FromRows(queries_.Records(f, *limit),
-                    [&](const auto& rows) { return RecordsJson(rows, *limit); });
-  }
-  if (path == "/api/domains") return FromRows(queries_.Domains(f), DomainsJson);
-  if (path == "/api/reporters") return FromRows(queries_.Reporters(f), ReportersJson);
-  if (path == "/api/reports") {
-    auto offset = Count(params, "offset", 0, SIZE_MAX / 2);
-    if (!offset) return Error(400, offset.error());
-    return FromRows(queries_.Reports(f, *limit, *offset),
-                    [&](const auto& page) { return ReportsJson(page, *limit, *offset); });
-  }
-  if (path == "/api/report" || path == "/api/report/raw" || path == "/api/rejected/raw") {
-    auto* s = Param(params, "id");
-    auto id = s ? ToInt(*s) : std::nullopt;
-    if (!id) return Error(400, "id: a report number is required");
-    if (path == "/api/report") {
-      return FromRows(queries_.Report(*id), ReportJson);
-    }
-    if (path == "/api/report/raw") {
-      auto xml = queries_.ReportRaw(*id);
-      if (!xml) return StoreError(xml);
-      return {200, "application/xml", std::move(xml->first), std::move(xml->second)};
-    }
-    auto raw = queries_.RejectedRaw(*id);
-    if (!raw) return StoreError(raw);
-    return {200, "application/octet-stream", std::move(raw->first),
-            fmt::format("rejected-{}-{}.bin", *id, raw->second.substr(0, 16))};
-  }
-  if (path == "/api/rejected") return FromRows(queries_.Rejections(f, *limit), RejectionsJson);
-  if (path == "/api/failures") {
-    return FromRows(queries_.FailureReports(f, *limit), [&](const auto& rows) {
-      return FailuresJson(rows, options_.show_failure_samples);
+    return FromRows(queries_.Records(f, page), [&](const auto& p) {
+      return WithPage(RecordsJson(p.rows, page.limit), p.total, page);
     });
   }
-  if (path == "/api/smtp-tls") return FromRows(queries_.SmtpTls(f), SmtpTlsJson);
+  if (path == "/api/domains")
+    return FromRows(queries_.Domains(f), [&](const auto& d) { return DomainsPage(d, page); });
+  if (path == "/api/reporters") {
+    return FromRows(queries_.Reporters(f), [&](const auto& rows) {
+      auto p = Slice(rows, page, [](const store::ReporterRow& r) {
+        return std::array<std::optional<std::string>, 2>{r.org_name, r.org_email};
+      });
+      return WithPage(ReportersJson(p.rows), p.total, page);
+    });
+  }
+  if (path == "/api/reports") {
+    return FromRows(queries_.Reports(f, page),
+                    [&](const auto& p) { return ReportsJson(p, page.limit, page.offset); });
+  }
+  if (path == "/api/report" || path == "/api/report/raw" || path == "/api/rejected/raw") {
+    return GetById(path, params);
+  }
+  if (path == "/api/rejected") {
+    return FromRows(queries_.Rejections(f, page),
+                    [&](const auto& p) { return WithPage(RejectionsJson(p.rows), p.total, page); });
+  }
+  if (path == "/api/failures") {
+    return FromRows(queries_.FailureReports(f, page), [&](const auto& p) {
+      return WithPage(FailuresJson(p.rows, options_.show_failure_samples), p.total, page);
+    });
+  }
+  if (path == "/api/smtp-tls") {
+    return FromRows(queries_.SmtpTls(f), [&](const auto& t) { return SmtpTlsPage(t, page); });
+  }
   return Error(404, "no such API path");
+}
+
+ApiAnswer Api::GetById(const std::string& path, const Params& params) {
+  auto* s = Param(params, "id");
+  auto id = s ? ToInt(*s) : std::nullopt;
+  if (!id) return Error(400, "id: a report number is required");
+  if (path == "/api/report") {
+    return FromRows(queries_.Report(*id), ReportJson);
+  }
+  if (path == "/api/report/raw") {
+    auto xml = queries_.ReportRaw(*id);
+    if (!xml) return StoreError(xml);
+    return {200, "application/xml", std::move(xml->first), std::move(xml->second)};
+  }
+  auto raw = queries_.RejectedRaw(*id);
+  if (!raw) return StoreError(raw);
+  return {200, "application/octet-stream", std::move(raw->first),
+          fmt::format("rejected-{}-{}.bin", *id, raw->second.substr(0, 16))};
 }
 
 }  // namespace dmarc::web

@@ -2,6 +2,7 @@
 // parameters in, a status and a body out. The server (server.h) and the HTML report use it.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -23,7 +24,13 @@ struct ApiAnswer {
 
 struct ApiOptions {
   bool show_failure_samples = false;  // failure reports' message samples (personal data)
+  // The largest page a list answers (a larger `limit` is cut to it); the HTML report, which
+  // embeds whole lists, raises it.
+  std::size_t max_limit = 1000;
 };
+
+// The most bytes of a list's search text (`q`).
+inline constexpr std::size_t kMaxSearchBytes = 100;
 
 using Params = std::multimap<std::string, std::string>;
 
@@ -43,6 +50,9 @@ class Api {
   ApiAnswer Get(const std::string& path, const Params& params);
 
  private:
+  // /api/report, /api/report/raw and /api/rejected/raw: one item by its id.
+  ApiAnswer GetById(const std::string& path, const Params& params);
+
   store::ReportStore& store_;
   store::DashboardQueries& queries_;
   ApiOptions options_;

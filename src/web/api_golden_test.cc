@@ -346,7 +346,35 @@ const std::vector<Request>& MoreRequests() {
     r.push_back({"smtp-tls-domain.json", "/api/smtp-tls", {{"domain", "company-y.example"}}});
     r.push_back(
         {"smtp-tls-days.json", "/api/smtp-tls", {{"from", "2016-04-01"}, {"to", "2016-04-01"}}});
+    // Lists: pages, searches, the largest page.
+    r.push_back({"sources-ip-page-2.json",
+                 "/api/sources",
+                 {{"group", "ip"}, {"limit", "5"}, {"offset", "5"}}});
+    r.push_back(
+        {"sources-service-q.json", "/api/sources", {{"group", "service"}, {"q", "MAILER"}}});
+    r.push_back({"sources-ip-q.json",
+                 "/api/sources",
+                 {{"group", "ip"}, {"q", "192.0.2."}, {"limit", "3"}, {"offset", "1"}}});
+    r.push_back({"sources-limit-cap.json",
+                 "/api/sources",
+                 {{"group", "ip"}, {"limit", "5000"}, {"offset", "20"}}});
+    r.push_back({"records-q-page.json",
+                 "/api/records",
+                 {{"q", "EXAMPLE"}, {"limit", "2"}, {"offset", "1"}}});
+    r.push_back({"records-q-wildcard.json", "/api/records", {{"q", "_"}, {"limit", "1"}}});
+    r.push_back({"reports-q.json", "/api/reports", {{"q", "Google"}}});
+    r.push_back({"reporters-page.json", "/api/reporters", {{"limit", "2"}, {"offset", "1"}}});
+    r.push_back({"reporters-q.json", "/api/reporters", {{"q", "GOOGLE"}}});
+    r.push_back({"domains-q.json", "/api/domains", {{"q", "example.com"}, {"limit", "2"}}});
+    r.push_back({"rejected-q.json", "/api/rejected", {{"q", "eml"}}});
+    r.push_back({"failures-q.json", "/api/failures", {{"q", "auth"}, {"limit", "1"}}});
+    r.push_back({"smtp-tls-q.json", "/api/smtp-tls", {{"q", "company-y"}}});
     // Errors.
+    r.push_back({"error-long-q.json", "/api/sources", {{"q", std::string(101, 'q')}}, 400});
+    r.push_back({"error-q-control.json", "/api/records", {{"q", "a\tb"}}, 400});
+    r.push_back({"error-q-not-utf8.json", "/api/reports", {{"q", "\xff"}}, 400});
+    r.push_back({"error-huge-offset.json", "/api/records", {{"offset", "99999999999999"}}, 400});
+    r.push_back({"error-negative-offset.json", "/api/failures", {{"offset", "-5"}}, 400});
     r.push_back({"error-bad-date.json", "/api/overview", {{"from", "yesterday"}}, 400});
     r.push_back({"error-to-before-from.json",
                  "/api/records",
@@ -414,6 +442,89 @@ TEST_P(ApiGoldenTest, EveryAnswerIsAsRecorded) {
     if (name == "README.md") continue;  // how they are made
     EXPECT_TRUE(files.count(name)) << name << " belongs to no request";
   }
+}
+
+// Every list: its total is the number of rows it has, its pages put together are the whole
+// list (in order, each row once), a search keeps only rows that contain the text, and a limit
+// above the largest page is cut to it.
+TEST_P(ApiGoldenTest, ListsPageThroughEveryRowOnceWithExactTotals) {
+  auto q = store::OpenDashboard(url_);
+  ASSERT_TRUE(q.ok()) << q.error();
+  Api api(*store_, **q, {});
+  auto get = [&](const std::string& path, Params params) {
+    const ApiAnswer a = api.Get(path, params);
+    EXPECT_EQ(a.status, 200) << path << ": " << a.body;
+    return nlohmann::json::parse(a.body);
+  };
+  struct List {
+    std::string path;
+    Params params;
+    std::string rows, total;
+    std::string search = "EXAMPLE";  // some of its rows hold it (in lower case)
+  };
+  const std::vector<List> lists = {
+      {"/api/sources", {{"group", "ip"}}, "rows", "total"},
+      {"/api/sources", {{"group", "service"}}, "rows", "total"},
+      {"/api/sources", {{"group", "asn"}, {"header_from", "example.com"}}, "rows", "total"},
+      {"/api/records", {}, "rows", "total"},
+      {"/api/reports", {}, "rows", "total"},
+      {"/api/reporters", {}, "rows", "total"},
+      {"/api/rejected", {}, "rows", "total", "REPORT"},
+      {"/api/failures", {}, "rows", "total"},
+      {"/api/domains", {}, "header_from", "header_from_total"},
+      {"/api/domains", {}, "policies", "policies_total"},
+      {"/api/smtp-tls", {}, "policies", "policies_total"},
+  };
+  for (const List& l : lists) {
+    SCOPED_TRACE(l.path + " " + l.rows + " " + (l.params.empty() ? "" : l.params.begin()->second));
+    Params all = l.params;
+    all.emplace("limit", "1000");
+    const nlohmann::json whole = get(l.path, all);
+    const std::size_t total = whole[l.total].get<std::size_t>();
+    ASSERT_EQ(whole[l.rows].size(), total);
+    ASSERT_GE(total, 3u);  // the fixtures give every list several rows
+    nlohmann::json paged = nlohmann::json::array();
+    for (std::size_t offset = 0; offset < total + 2; offset += 2) {
+      Params p = l.params;
+      p.emplace("limit", "2");
+      p.emplace("offset", std::to_string(offset));
+      const nlohmann::json page = get(l.path, p);
+      EXPECT_EQ(page[l.total].get<std::size_t>(), total);
+      EXPECT_EQ(page["offset"].get<std::size_t>(), offset);
+      EXPECT_LE(page[l.rows].size(), 2u);
+      for (const auto& row : page[l.rows]) paged.push_back(row);
+    }
+    EXPECT_EQ(paged, whole[l.rows]);
+    // A search: only rows holding the text (in any case), counted exactly.
+    Params s = all;
+    s.emplace("q", l.search);
+    std::string lower = l.search;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const nlohmann::json found = get(l.path, s);
+    EXPECT_EQ(found[l.rows].size(), found[l.total].get<std::size_t>());
+    EXPECT_LE(found[l.total].get<std::size_t>(), total);
+    std::size_t holding = 0;
+    for (const auto& row : whole[l.rows]) {
+      std::string text = row.dump();
+      std::transform(text.begin(), text.end(), text.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      holding += text.find(lower) != std::string::npos;
+    }
+    for (const auto& row : found[l.rows]) {
+      std::string text = row.dump();
+      std::transform(text.begin(), text.end(), text.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      EXPECT_NE(text.find(lower), std::string::npos) << text;
+    }
+    EXPECT_LE(found[l.total].get<std::size_t>(), holding);
+    EXPECT_GT(found[l.total].get<std::size_t>(), 0u);  // each list has such rows
+    s.erase("q");
+    s.emplace("q", "no-such-text-anywhere");
+    EXPECT_EQ(get(l.path, s)[l.total], 0);
+  }
+  const nlohmann::json capped = get("/api/records", {{"limit", "5000"}});
+  EXPECT_EQ(capped["limit"], 1000);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ApiGoldenTest, ::testing::ValuesIn(kBackends),

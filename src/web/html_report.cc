@@ -15,6 +15,9 @@ namespace dmarc::web {
 
 namespace {
 
+// The most rows of each list the report embeds.
+constexpr std::size_t kEmbeddedRows = 50000;
+
 // application/x-www-form-urlencoded, as the browser's URLSearchParams writes it.
 std::string FormEncode(const std::string& s) {
   std::string out;
@@ -72,12 +75,19 @@ Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQ
   if (!options.from.empty()) filters.emplace("from", options.from);
   if (!options.to.empty()) filters.emplace("to", options.to);
 
-  Api api(store, queries, ApiOptions{});
+  // Lists are embedded whole (up to kEmbeddedRows rows each; the page says "N of M" when a list
+  // has more): the page pages and searches them itself, and looks them up without paging
+  // parameters.
+  ApiOptions api_options;
+  api_options.max_limit = kEmbeddedRows;
+  Api api(store, queries, api_options);
   nlohmann::json answers = nlohmann::json::object();
   auto ask = [&](const std::string& path, Params extra) -> Result<bool> {
     Params params = filters;
     params.insert(extra.begin(), extra.end());
-    ApiAnswer a = api.Get("/api/" + path, params);
+    Params asked = params;
+    asked.emplace("limit", std::to_string(kEmbeddedRows));
+    ApiAnswer a = api.Get("/api/" + path, asked);
     if (a.status != 200) {
       return MakeError(fmt::format("{}: {}", path,
                                    nlohmann::json::parse(a.body, nullptr, false)
@@ -90,7 +100,7 @@ Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQ
     if (auto r = ask(path, {}); !r) return MakeError(r.error());
   }
   for (const char* group : {"service", "base_domain", "ptr", "ip", "asn", "country"}) {
-    if (auto r = ask("sources", {{"group", group}, {"limit", "1000"}}); !r) {
+    if (auto r = ask("sources", {{"group", group}}); !r) {
       return MakeError(r.error());
     }
   }

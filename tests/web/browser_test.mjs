@@ -6,11 +6,13 @@
 // Checks: every page loads without console errors (CSP violations included); the numbers shown
 // equal `stats --json` for the same filters; filters, sorting and the sources drill-down work;
 // reports whose every text field carries script/HTML payloads run no script and render no
-// markup; the self-contained HTML report opens from a file. Screenshots go to ARTIFACT_DIR.
+// markup; the self-contained HTML report opens from a file; long lists say "N of M", load more,
+// search every row and download them all as CSV (formulas neutralised). Screenshots go to
+// ARTIFACT_DIR.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -57,8 +59,29 @@ function serve(db, extra = []) {
 const P = '<img src=x onerror="window.__xss=(window.__xss||0)+1"><script>window.__xss=(window.__xss||0)+1</script>';
 const sqlText = (s) => `'${s.replace(/'/g, "''")}'`;
 
-let browser; let main; let hostile; let scoped;
+let browser; let main; let hostile; let scoped; let big;
 const mainDb = join(work, 'main.db');
+const bigDb = join(work, 'big.db');
+// More sources than a page and than the API's largest page: 10.20.(i / 250).(i % 250), i + 1
+// messages each. The reporter's name would be a formula in a spreadsheet, with a quote in it.
+const BIG_SOURCES = 1234;
+const FORMULA_ORG = '=1+2"x';
+function bigReport() {
+  const records = [];
+  for (let i = 0; i < BIG_SOURCES; ++i) {
+    records.push(`<record><row><source_ip>10.20.${Math.floor(i / 250)}.${i % 250}</source_ip><count>${i + 1}</count>
+      <policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row>
+      <identifiers><header_from>big.example</header_from></identifiers>
+      <auth_results><spf><domain>big.example</domain><result>pass</result></spf></auth_results></record>`);
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<feedback><report_metadata><org_name>${FORMULA_ORG.replace(/"/g, '&quot;')}</org_name><email>dmarc@big.example</email>
+<report_id>big-1</report_id><date_range><begin>1704067200</begin><end>1704153599</end></date_range></report_metadata>
+<policy_published><domain>big.example</domain><p>none</p></policy_published>
+${records.join('\n')}
+</feedback>
+`;
+}
 const hostileDb = join(work, 'hostile.db');
 const scopedDb = join(work, 'scoped.db');
 
@@ -89,7 +112,10 @@ before(async () => {
     INSERT INTO smtp_tls_failure_details (policy, position, result_type, failed_session_count)
       VALUES (1, 0, ${sqlText(`certificate-expired${P}`)}, 2);`]);
   run(['import', '-q', '--offline', '--db', scopedDb, join(root, 'testdata/web/scoped-sources.xml')]);
+  writeFileSync(join(work, 'big.xml'), bigReport());
+  run(['import', '-q', '--offline', '--db', bigDb, join(work, 'big.xml')]);
   main = await serve(mainDb);
+  big = await serve(bigDb);
   hostile = await serve(hostileDb);
   scoped = await serve(scopedDb);
   browser = await chromium.launchPersistentContext(mkdtempSync(join(work, 'profile-')), {
@@ -106,6 +132,7 @@ after(async () => {
   main?.child.kill();
   hostile?.child.kill();
   scoped?.child.kill();
+  big?.child.kill();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -334,4 +361,92 @@ test('the HTML report opens offline from a file with the same numbers', async ()
       await p.close();
     }
   }
+});
+
+// The CSV a list table's download button gives, as rows of fields (the test's own small parser:
+// quoted fields, doubled quotes, CRLF lines).
+async function downloadCsv(p, list) {
+  const [download] = await Promise.all([p.waitForEvent('download'), p.click(`[data-list="${list}"] .list-csv`)]);
+  const text = readFileSync(await download.path(), 'utf8');
+  assert.ok(text.endsWith('\r\n'), 'CSV lines end with CRLF');
+  return text.slice(0, -2).split('\r\n').map((line) => {
+    const fields = [];
+    const re = /"((?:[^"]|"")*)"|([^,]*)/y;
+    for (let at = 0; at <= line.length;) {
+      re.lastIndex = at;
+      const m = re.exec(line);
+      fields.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]);
+      at = re.lastIndex + 1;
+    }
+    return fields;
+  });
+}
+
+const listState = (p, list) => p.$eval(`[data-list="${list}"]`, (el) => ({
+  shown: Number(el.dataset.shown), total: Number(el.dataset.total),
+  rows: el.querySelectorAll('tbody tr').length, count: el.querySelector('.list-count').textContent }));
+
+test('a long list says N of M, loads more, searches every row and downloads them all as CSV', async () => {
+  for (const [url, tag] of [[big.url, 'served'], [null, 'saved report']]) {
+    let base = url;
+    if (!url) {
+      const file = join(work, 'big.html');
+      run(['report', '--db', bigDb, '--html', file]);
+      base = pathToFileURL(file).href;
+    }
+    const { p, errors } = await open(`${base}#/sources?group=ip`, 'sources');
+    let s = await listState(p, 'sources');
+    assert.deepEqual(s, { shown: 100, total: BIG_SOURCES, rows: 100, count: `100 of ${BIG_SOURCES.toLocaleString('en-US')} IPs` }, tag);
+    // The largest first: i = 1233 (10.20.4.233) with 1234 messages.
+    assert.equal(await p.textContent('[data-list="sources"] tbody tr:first-child td:first-child'), '10.20.4.233');
+    await p.click('[data-list="sources"] .list-more');
+    await p.waitForFunction(() => document.querySelector('[data-list="sources"]').dataset.shown === '200');
+    s = await listState(p, 'sources');
+    assert.equal(s.rows, 200, tag);
+    assert.equal(s.count, `200 of ${BIG_SOURCES.toLocaleString('en-US')} IPs`, tag);
+    // The whole list as CSV: more rows than the API's largest page.
+    let csv = await downloadCsv(p, 'sources');
+    assert.deepEqual(csv[0], ['IP', 'PTR', 'Service', 'Country', 'Messages', 'DMARC pass', 'SPF aligned', 'DKIM aligned'], tag);
+    assert.equal(csv.length - 1, BIG_SOURCES, `${tag}: CSV rows`);
+    assert.equal(new Set(csv.slice(1).map((r) => r[0])).size, BIG_SOURCES, `${tag}: each address once`);
+    assert.deepEqual(csv[1].slice(0, 1).concat(csv[1][4]), ['10.20.4.233', '1234'], tag);
+    // A search narrows the table (all matching rows, not only the loaded ones) and the CSV.
+    await p.fill('[data-list="sources"] .list-search', '10.20.3.');
+    await p.waitForFunction(() => document.querySelector('[data-list="sources"]').dataset.total === '250');
+    s = await listState(p, 'sources');
+    assert.deepEqual([s.shown, s.rows], [100, 100], tag);
+    assert.match(s.count, /^100 of 250 IPs matching “10\.20\.3\.”$/, tag);
+    const ips = await p.$$eval('[data-list="sources"] tbody tr td:first-child', (tds) => tds.map((t) => t.textContent));
+    assert.ok(ips.every((ip) => ip.startsWith('10.20.3.')), `${tag}: ${ips.slice(0, 5)}`);
+    csv = await downloadCsv(p, 'sources');
+    assert.equal(csv.length - 1, 250, `${tag}: CSV rows of the search`);
+    assert.ok(csv.slice(1).every((r) => r[0].startsWith('10.20.3.')), tag);
+    await p.fill('[data-list="sources"] .list-search', 'no such source');
+    await p.waitForFunction(() => document.querySelector('[data-list="sources"]').dataset.total === '0');
+    assert.match(await p.textContent('[data-list="sources"] .state'), /No IPs match/);
+    assert.deepEqual(errors, [], tag);
+    await p.close();
+  }
+  // The API's view of the same list: its total and its pages.
+  const page = await (await fetch(`${big.url}/api/sources?group=ip&limit=1000&offset=1000`)).json();
+  assert.equal(page.total, BIG_SOURCES);
+  assert.equal(page.rows.length, BIG_SOURCES - 1000);
+  const capped = await (await fetch(`${big.url}/api/records?limit=5000`)).json();
+  assert.equal(capped.limit, 1000);
+  assert.equal(capped.rows.length, 1000);
+  assert.equal(capped.total, BIG_SOURCES);
+  const bad = await fetch(`${big.url}/api/records?q=${'x'.repeat(101)}`);
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /^q: /);
+});
+
+test('a CSV cell a spreadsheet would read as a formula is neutralised; quotes are escaped', async () => {
+  const { p, errors } = await open(`${big.url}/#/reporters`, 'reporters');
+  const csv = await downloadCsv(p, 'reporters');
+  assert.equal(csv[0][0], 'Organisation');
+  assert.equal(csv.length, 2);
+  assert.equal(csv[1][0], `'${FORMULA_ORG}`);
+  assert.equal(await p.textContent('[data-list="reporters"] tbody td:first-child'), FORMULA_ORG);
+  assert.deepEqual(errors, []);
+  await p.close();
 });

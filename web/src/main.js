@@ -6,6 +6,8 @@ import { BarChart, LineChart, PieChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
 
+import { apiList, listTable, localList } from './table.js';
+
 echarts.use([BarChart, LineChart, PieChart, GridComponent, LegendComponent, TooltipComponent,
   CanvasRenderer]);
 
@@ -119,6 +121,12 @@ async function api(path, params) {
   if (!res.ok) throw new ApiError(res.status, (body && body.error) || `HTTP ${res.status}`);
   return body;
 }
+
+// One of the API's lists for a list table (table.js): paged and searched by the API, or here in
+// a saved report (whose answers hold whole lists). fields: what a search looks at here.
+const list = (path, params, keys = {}) => apiList(api, path, params, { ...keys, local: !!embedded });
+const SOURCE_FIELDS = ['key', 'name', 'type', 'reverse_dns', 'country', 'as_name', 'base_domain', 'asn'];
+const RECORD_FIELDS = ['source_ip', 'reverse_dns', 'name', 'base_domain', 'country', 'header_from', 'envelope_from', 'envelope_to'];
 
 // ---------------------------------------------------------------------------------------------
 // Routing: #/page?filters — every view can be shared as a link.
@@ -330,12 +338,12 @@ async function overviewPage(f) {
   return page;
 }
 
+const SOURCE_NOUNS = { service: 'services', base_domain: 'base domains', ptr: 'PTR names', ip: 'IPs', asn: 'ASNs', country: 'countries' };
 const GROUPS = [['service', 'Service'], ['base_domain', 'Base domain'], ['ptr', 'PTR name'], ['ip', 'IP'], ['asn', 'ASN'], ['country', 'Country']];
 
 async function sourcesPage(f, params) {
   const group = GROUPS.some(([g]) => g === params.group) ? params.group : 'service';
   const drill = params.source_group ? { source_group: params.source_group, source_value: params.source_value ?? '' } : {};
-  const data = await api('sources', { ...f, ...drill, group, limit: 1000 });
   const page = h('div', {}, h('h1', {}, 'Sources'));
   if (drill.source_group) {
     const label = (GROUPS.find(([g]) => g === drill.source_group) || [])[1] || drill.source_group;
@@ -357,8 +365,12 @@ async function sourcesPage(f, params) {
   if (group === 'ip') cols.splice(1, 1, { key: 'reverse_dns', label: 'PTR' }, { key: 'name', label: 'Service' }, { key: 'country', label: 'Country', render: (r) => countryOf(r.key, r.country) });
   if (group === 'asn') cols.splice(1, 0, { key: 'as_name', label: 'AS name' });
   if (group === 'service') cols.splice(1, 0, { key: 'type', label: 'Type' });
-  page.append(table(cols, data.rows, {
+  page.append(await listTable({
     name: 'sources',
+    noun: SOURCE_NOUNS[group],
+    columns: cols,
+    load: list('sources', { ...f, ...drill, group }, { fields: SOURCE_FIELDS }),
+    csvName: `sources-${group}.csv`,
     empty: 'No sources in this range.',
     onRow: embedded ? null : (r) => {
       location.hash = group === 'ip'
@@ -371,57 +383,56 @@ async function sourcesPage(f, params) {
 
 async function recordsPage(f, params) {
   const drill = { source_group: params.source_group, source_value: params.source_value ?? '', header_from: params.header_from };
-  const data = await api('records', { ...f, ...drill, limit: 500 });
   const what = drill.source_group ? `${drill.source_group} ${orUnknown(drill.source_value)}` : (drill.header_from || 'all sources');
   return h('div', {}, h('h1', {}, 'Records'),
     h('div', { class: 'crumbs' }, h('a', { href: link('sources', { ...f, group: 'service' }) }, 'Sources'), ` › ${what}`),
-    h('p', { class: 'note' }, `The ${data.rows.length >= data.limit ? `${data.limit} largest ` : ''}report rows, with every DKIM and SPF result.`),
-    table(recordColumns(true), data.rows, { name: 'records', sortKey: 'count' }));
+    h('p', { class: 'note' }, 'The report rows, largest first, with every DKIM and SPF result.'),
+    await listTable({ name: 'records', noun: 'records', columns: recordColumns(true), sortKey: 'count',
+      load: list('records', { ...f, ...drill }, { fields: RECORD_FIELDS }), csvName: 'records.csv' }));
 }
 
 async function domainsPage(f) {
-  const d = await api('domains', f);
   return h('div', {}, h('h1', {}, 'Domains'),
     h('h2', {}, 'Header-From domains'),
-    table([
+    await listTable({ name: 'header-from', noun: 'header-from domains', csvName: 'header-from-domains.csv',
+      load: list('domains', f, { rows: 'header_from', total: 'header_from_total', fields: ['header_from', 'policy_domain'] }),
+      columns: [
       { key: 'header_from', label: 'Header from', render: (r) => (embedded ? orUnknown(r.header_from) : h('a', { href: link('records', { ...f, header_from: r.header_from }) }, orUnknown(r.header_from))) },
       { key: 'policy_domain', label: 'Policy domain' },
       { key: 'messages', label: 'Messages', num: true },
       rateColumn,
       { key: 'spf_aligned', label: 'SPF aligned', num: true, render: (r) => pct(r.spf_aligned, r.messages) },
       { key: 'dkim_aligned', label: 'DKIM aligned', num: true, render: (r) => pct(r.dkim_aligned, r.messages) },
-    ], d.header_from, { name: 'header-from' }),
+    ] }),
     h('h2', {}, 'Published policy and its history'),
-    table([
+    await listTable({ name: 'policies', noun: 'policies', sortKey: 'first_seen', sortDir: 1, csvName: 'policies.csv',
+      load: list('domains', f, { rows: 'policies', total: 'policies_total', fields: ['domain', 'p'] }),
+      columns: [
       { key: 'domain', label: 'Domain' }, { key: 'p', label: 'p' }, { key: 'sp', label: 'sp' }, { key: 'pct', label: 'pct' },
       { key: 'adkim', label: 'adkim' }, { key: 'aspf', label: 'aspf' }, { key: 'np', label: 'np' },
       { key: 'first_seen', label: 'First seen' }, { key: 'last_seen', label: 'Last seen' }, { key: 'reports', label: 'Reports', num: true },
-    ], d.policies, { name: 'policies', sortKey: 'first_seen', sortDir: 1 }));
+    ] }));
 }
 
 async function reportersPage(f) {
-  const d = await api('reporters', f);
-  return h('div', {}, h('h1', {}, 'Reporters'), table([
+  return h('div', {}, h('h1', {}, 'Reporters'), await listTable({ name: 'reporters', noun: 'reporters', csvName: 'reporters.csv',
+    load: list('reporters', f), onRow: (r) => { location.hash = link('reports', { ...f, org: r.org_name }); }, columns: [
     { key: 'org_name', label: 'Organisation' }, { key: 'org_email', label: 'Contact' },
     { key: 'reports', label: 'Reports', num: true }, { key: 'messages', label: 'Messages', num: true }, rateColumn,
     { key: 'domains', label: 'Domains', num: true }, { key: 'first_seen', label: 'First' }, { key: 'last_seen', label: 'Last' },
-  ], d.rows, { name: 'reporters', onRow: (r) => { location.hash = link('reports', { ...f, org: r.org_name }); } }));
+  ] }));
 }
 
 async function reportsPage(f, params) {
-  const offset = Math.max(0, Number(params.offset) || 0);
-  const limit = 100;
-  const d = await api('reports', { ...f, org: params.org, limit, offset });
   const page = h('div', {}, h('h1', {}, params.org ? `Reports from ${params.org}` : 'Reports'));
-  page.append(table([
-    { key: 'begin', label: 'Begin' }, { key: 'org_name', label: 'Reporter' }, { key: 'report_id', label: 'Report id' },
-    { key: 'domain', label: 'Domain' }, { key: 'p', label: 'Policy' }, { key: 'records', label: 'Rows', num: true },
-    { key: 'messages', label: 'Messages', num: true }, rateColumn,
-  ], d.rows, { name: 'reports', onRow: (r) => { location.hash = link('report', { ...f, id: r.id }); } }));
-  const pager = h('div', { class: 'pager' }, `${fmtInt(d.total ? offset + 1 : 0)}–${fmtInt(Math.min(offset + limit, d.total))} of ${fmtInt(d.total)}`);
-  if (offset > 0) pager.append(h('a', { href: link('reports', { ...f, org: params.org, offset: Math.max(0, offset - limit) }) }, '‹ newer'));
-  if (offset + limit < d.total) pager.append(h('a', { href: link('reports', { ...f, org: params.org, offset: offset + limit }) }, 'older ›'));
-  page.append(pager);
+  page.append(await listTable({ name: 'reports', noun: 'reports', csvName: 'reports.csv',
+    load: list('reports', { ...f, org: params.org }),
+    onRow: (r) => { location.hash = link('report', { ...f, id: r.id }); },
+    columns: [
+      { key: 'begin', label: 'Begin' }, { key: 'org_name', label: 'Reporter' }, { key: 'report_id', label: 'Report id' },
+      { key: 'domain', label: 'Domain' }, { key: 'p', label: 'Policy' }, { key: 'records', label: 'Rows', num: true },
+      { key: 'messages', label: 'Messages', num: true }, rateColumn,
+    ] }));
   return page;
 }
 
@@ -436,7 +447,9 @@ async function reportPage(f, params) {
   add('Generator', r.generator); add('Schema', r.xml_schema); add('Received from', r.origin);
   add('Imported', r.imported_at); add('Repairs and errors', r.errors.length ? r.errors.join('; ') : 'none');
   return h('div', {}, h('h1', {}, 'Report'), meta,
-    h('h2', {}, `Rows (${r.records.length})`), table(recordColumns(false), r.records, { name: 'report-records' }),
+    h('h2', {}, `Rows (${r.records.length})`),
+    await listTable({ name: 'report-records', noun: 'rows', columns: recordColumns(false), csvName: `report-${r.id}-rows.csv`,
+      load: localList(async () => ({ rows: r.records, total: r.records.length }), RECORD_FIELDS) }),
     h('h2', {}, 'Raw XML'), await rawXml(r));
 }
 
@@ -469,14 +482,19 @@ async function rawXml(r) {
 }
 
 async function failuresPage(f) {
-  const d = await api('failures', f);
-  return h('div', {}, h('h1', {}, 'Failure reports'),
-    h('p', { class: 'note' }, d.samples_shown ? 'Message samples are shown (serve --show-failure-samples).' : 'Message samples are hidden: they may hold personal data (serve --show-failure-samples shows them).'),
-    table([
+  let samplesShown = false;
+  const load = list('failures', f);
+  const failures = await listTable({ name: 'failures', noun: 'failure reports', csvName: 'failure-reports.csv',
+    empty: 'No failure reports in this range.',
+    load: async (p) => { const d = await load(p); samplesShown = d.samples_shown; return d; },
+    columns: [
       { key: 'arrival', label: 'Arrival' }, { key: 'reported_domain', label: 'Domain' }, { key: 'source_ip', label: 'Source IP' },
       { key: 'feedback_type', label: 'Type' }, { key: 'origin', label: 'Received from' },
       { key: 'data', label: 'Details', sort: () => 0, render: (r) => h('pre', {}, JSON.stringify(r.data, null, 1)) },
-    ], d.rows, { name: 'failures', empty: 'No failure reports in this range.' }));
+    ] });
+  return h('div', {}, h('h1', {}, 'Failure reports'),
+    h('p', { class: 'note' }, samplesShown ? 'Message samples are shown (serve --show-failure-samples).' : 'Message samples are hidden: they may hold personal data (serve --show-failure-samples shows them).'),
+    failures);
 }
 
 async function smtpTlsPage(f) {
@@ -506,23 +524,25 @@ async function smtpTlsPage(f) {
       series: types.map((t) => ({ name: t, type: 'line', data: days.map((day) => (d.failure_types.find((x) => x.day === day && x.result_type === t) || { failed: 0 }).failed) })),
     }));
   }
-  page.append(h('h2', {}, 'Per policy and MX'), table([
+  page.append(h('h2', {}, 'Per policy and MX'), await listTable({ name: 'smtp-tls-policies', noun: 'policies', csvName: 'smtp-tls-policies.csv',
+    load: list('smtp-tls', f, { rows: 'policies', total: 'policies_total' }), columns: [
     { key: 'policy_domain', label: 'Policy domain' }, { key: 'policy_type', label: 'Type' }, { key: 'mx_host_patterns', label: 'MX patterns' },
     { key: 'successful', label: 'Successful', num: true }, { key: 'failed', label: 'Failed', num: true },
     { key: 'reports', label: 'Reports', num: true }, { key: 'reporters', label: 'Reporters' },
-  ], d.policies, { name: 'smtp-tls-policies' }));
+  ] }));
   return page;
 }
 
 async function rejectedPage(f) {
-  const d = await api('rejected', { from: f.from, to: f.to, limit: 1000 });
   return h('div', {}, h('h1', {}, 'Rejected inputs'),
     h('p', { class: 'note' }, 'Inputs that could not be read, and why. Each keeps its first bytes, to download and inspect.'),
-    table([
+    await listTable({ name: 'rejected', noun: 'rejected inputs', csvName: 'rejected-inputs.csv',
+      empty: 'No rejected inputs in this range: everything that arrived could be read.',
+      load: list('rejected', { from: f.from, to: f.to }), columns: [
       { key: 'received_at', label: 'Received' }, { key: 'origin', label: 'Input' }, { key: 'reason', label: 'Reason' },
       { key: 'size', label: 'Bytes', num: true },
       { key: 'download', label: 'Download', sort: (r) => r.id, render: (r) => h('a', { href: `/api/rejected/raw?id=${encodeURIComponent(r.id)}`, download: `rejected-${r.id}.bin` }, `first ${fmtInt(r.stored_bytes)} bytes`) },
-    ], d.rows, { name: 'rejected', empty: 'No rejected inputs in this range: everything that arrived could be read.' }));
+    ] }));
 }
 
 const RENDER = {

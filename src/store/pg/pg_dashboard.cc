@@ -63,8 +63,11 @@ class PgDashboard final : public DashboardQueries {
         DMARC_TRY(TotalsWithDays(filter, static_cast<std::int64_t>(ips->size()), out));
       } else {
         SourcesResult top, countries;
-        DMARC_TRY_ASSIGN(top, sources_.Sources(filter, "ip", 10));
-        DMARC_TRY_ASSIGN(countries, sources_.Sources(filter, "country", 50));
+        DMARC_TRY_ASSIGN(
+            top, sources_.Sources(filter, "ip", ListPage{.offset = 0, .limit = 10, .search = {}}));
+        DMARC_TRY_ASSIGN(
+            countries,
+            sources_.Sources(filter, "country", ListPage{.offset = 0, .limit = 50, .search = {}}));
         out.top_sources = std::move(top.rows);
         out.countries = std::move(countries.rows);
         DMARC_TRY(TotalsWithDays(filter, std::nullopt, out));
@@ -83,13 +86,12 @@ class PgDashboard final : public DashboardQueries {
   }
 
   Result<SourcesResult> Sources(const DashboardFilter& filter, std::string_view group,
-                                std::size_t limit) override {
-    return InSnapshot([&] { return sources_.Sources(filter, group, limit); });
+                                const ListPage& page) override {
+    return InSnapshot([&] { return sources_.Sources(filter, group, page); });
   }
 
-  Result<std::vector<RecordRow>> Records(const DashboardFilter& filter,
-                                         std::size_t limit) override {
-    return InSnapshot([&] { return records_.Records(filter, limit); });
+  Result<Page<RecordRow>> Records(const DashboardFilter& filter, const ListPage& page) override {
+    return InSnapshot([&] { return records_.Records(filter, page); });
   }
 
   Result<DomainsResult> Domains(const DashboardFilter& filter) override {
@@ -152,21 +154,23 @@ class PgDashboard final : public DashboardQueries {
     });
   }
 
-  Result<ReportsPage> Reports(const DashboardFilter& filter, std::size_t limit,
-                              std::size_t offset) override {
+  Result<ReportsPage> Reports(const DashboardFilter& filter, const ListPage& page) override {
     return InSnapshot([&]() -> Result<ReportsPage> {
       ReportsPage out;
+      auto where = [&](Query& q) {
+        return pg::ReportWhere(filter, q) +
+               pg::SearchWhere(q, page.search, {"a.org_name", "a.report_id", "a.domain"});
+      };
       Query c;
-      c.sql = "SELECT count(*) FROM aggregate_reports a" + pg::ReportWhere(filter, c);
+      c.sql = "SELECT count(*) FROM aggregate_reports a" + where(c);
       DMARC_TRY(Each(c, [&](const Rows& s, int i) { out.total = s.Int(i, 0); }));
       Query q;
-      const std::string where = pg::ReportWhere(filter, q);
       q.sql =
           "SELECT a.id, a.org_name, a.report_id, a.domain, a.begin_ts, a.end_ts, a.record_count,"
           " coalesce(t.messages, 0), coalesce(t.dmarc_pass, 0), a.p"
           " FROM aggregate_reports a LEFT JOIN report_totals t ON t.report = a.id" +
-          where + " ORDER BY a.begin_ts DESC, a.id DESC LIMIT " + q.Value(Limit(limit)) +
-          " OFFSET " + q.Value(Limit(offset));
+          where(q) + " ORDER BY a.begin_ts DESC, a.id DESC LIMIT " + q.Value(Limit(page.limit)) +
+          " OFFSET " + q.Value(Limit(page.offset));
       DMARC_TRY(Each(q, [&](const Rows& s, int i) {
         out.rows.push_back({s.Int(i, 0), s.Text(i, 1), s.Text(i, 2), s.Text(i, 3), s.Int(i, 4),
                             s.Int(i, 5), s.Int(i, 6), s.Int(i, 7), s.Int(i, 8), s.Text(i, 9)});
@@ -203,22 +207,32 @@ class PgDashboard final : public DashboardQueries {
     });
   }
 
-  Result<std::vector<RejectionRow>> Rejections(const DashboardFilter& filter,
-                                               std::size_t limit) override {
-    return InSnapshot([&]() -> Result<std::vector<RejectionRow>> {
-      std::vector<RejectionRow> rows;
-      const auto [from, to] = DayRange(filter.range);
+  Result<Page<RejectionRow>> Rejections(const DashboardFilter& filter,
+                                        const ListPage& page) override {
+    return InSnapshot([&]() -> Result<Page<RejectionRow>> {
+      Page<RejectionRow> out;
+      const auto days = DayRange(filter.range);
+      auto from = [&](Query& q) {
+        return fmt::format(
+                   " FROM rejected_inputs i JOIN rejected_blobs b ON b.sha256 = i.sha256"
+                   " WHERE i.received_at >= {} AND i.received_at < {}",
+                   q.Value(days.first), q.Value(days.second)) +
+               pg::SearchWhere(q, page.search, {"i.origin", "i.reason", "i.sha256"});
+      };
+      Query c;
+      c.sql = "SELECT count(*)" + from(c);
+      DMARC_TRY(Each(c, [&](const Rows& s, int i) { out.total = s.Int(i, 0); }));
       Query q;
-      q.sql = fmt::format(
-          "SELECT i.id, i.received_at, i.origin, i.reason, i.sha256, b.size, octet_length(b.raw)"
-          " FROM rejected_inputs i JOIN rejected_blobs b ON b.sha256 = i.sha256"
-          " WHERE i.received_at >= {} AND i.received_at < {} ORDER BY i.id DESC LIMIT {}",
-          q.Value(from), q.Value(to), q.Value(Limit(limit)));
+      q.sql =
+          "SELECT i.id, i.received_at, i.origin, i.reason, i.sha256, b.size,"
+          " octet_length(b.raw)" +
+          from(q) + " ORDER BY i.id DESC LIMIT " + q.Value(Limit(page.limit)) + " OFFSET " +
+          q.Value(Limit(page.offset));
       DMARC_TRY(Each(q, [&](const Rows& s, int i) {
-        rows.push_back({s.Int(i, 0), s.Int(i, 1), s.Text(i, 2), s.Text(i, 3), s.Text(i, 4),
-                        s.Int(i, 5), s.Int(i, 6)});
+        out.rows.push_back({s.Int(i, 0), s.Int(i, 1), s.Text(i, 2), s.Text(i, 3), s.Text(i, 4),
+                            s.Int(i, 5), s.Int(i, 6)});
       }));
-      return rows;
+      return out;
     });
   }
 
@@ -238,23 +252,31 @@ class PgDashboard final : public DashboardQueries {
     });
   }
 
-  Result<std::vector<FailureRow>> FailureReports(const DashboardFilter& filter,
-                                                 std::size_t limit) override {
-    return InSnapshot([&]() -> Result<std::vector<FailureRow>> {
-      std::vector<FailureRow> rows;
-      const auto [from, to] = DayRange(filter.range);
+  Result<Page<FailureRow>> FailureReports(const DashboardFilter& filter,
+                                          const ListPage& page) override {
+    return InSnapshot([&]() -> Result<Page<FailureRow>> {
+      Page<FailureRow> out;
+      const auto days = DayRange(filter.range);
+      auto from = [&](Query& q) {
+        std::string w =
+            fmt::format(" FROM failure_reports WHERE arrival_ts >= {} AND arrival_ts < {}",
+                        q.Value(days.first), q.Value(days.second));
+        if (filter.range.domain) w += pg::TextEquals(q, "reported_domain", *filter.range.domain);
+        return w + pg::SearchWhere(q, page.search,
+                                   {"reported_domain", "source_ip", "feedback_type", "origin"});
+      };
+      Query c;
+      c.sql = "SELECT count(*)" + from(c);
+      DMARC_TRY(Each(c, [&](const Rows& s, int i) { out.total = s.Int(i, 0); }));
       Query q;
-      q.sql = fmt::format(
-          "SELECT id, arrival_ts, reported_domain, source_ip, feedback_type, origin, data"
-          " FROM failure_reports WHERE arrival_ts >= {} AND arrival_ts < {}",
-          q.Value(from), q.Value(to));
-      if (filter.range.domain) q.sql += pg::TextEquals(q, "reported_domain", *filter.range.domain);
-      q.sql += " ORDER BY arrival_ts DESC, id DESC LIMIT " + q.Value(Limit(limit));
+      q.sql = "SELECT id, arrival_ts, reported_domain, source_ip, feedback_type, origin, data" +
+              from(q) + " ORDER BY arrival_ts DESC, id DESC LIMIT " + q.Value(Limit(page.limit)) +
+              " OFFSET " + q.Value(Limit(page.offset));
       DMARC_TRY(Each(q, [&](const Rows& s, int i) {
-        rows.push_back({s.Int(i, 0), s.Int(i, 1), s.OptText(i, 2), s.OptText(i, 3), s.OptText(i, 4),
-                        s.Text(i, 5), s.Text(i, 6)});
+        out.rows.push_back({s.Int(i, 0), s.Int(i, 1), s.OptText(i, 2), s.OptText(i, 3),
+                            s.OptText(i, 4), s.Text(i, 5), s.Text(i, 6)});
       }));
-      return rows;
+      return out;
     });
   }
 

@@ -117,23 +117,36 @@ void ReadReportColumns(const Rows& s, ReportDetail& out) {
 
 }  // namespace
 
-Result<std::vector<RecordRow>> RecordQueries::Records(const DashboardFilter& filter,
-                                                      std::size_t limit) {
+Result<Page<RecordRow>> RecordQueries::Records(const DashboardFilter& filter,
+                                               const ListPage& page) {
+  Page<RecordRow> out;
+  // Each statement numbers its own parameters.
+  auto from = [&](Query& q) {
+    return " FROM aggregate_records r JOIN aggregate_reports a ON a.id = r.report" +
+           RecordWhere(filter, q) +
+           SearchWhere(q, page.search,
+                       {"r.source_ip", "r.source_reverse_dns", "r.source_name",
+                        "r.source_base_domain", "r.source_country", "r.header_from",
+                        "r.envelope_from", "r.envelope_to", "a.org_name", "a.report_id"});
+  };
+  Query c;
+  c.sql = page.search.empty() ? "SELECT count(*) FROM aggregate_records r" + RecordWhere(filter, c)
+                              : "SELECT count(*)" + from(c);
+  auto counted = conn_.Query(c.sql, c.params);
+  if (!counted) return std::move(counted).error_value();
+  out.total = counted->Int(0, 0);
   Query q;
-  const std::string where = RecordWhere(filter, q);
   q.sql = std::string("SELECT r.id, r.report, a.org_name, a.report_id,") + kRecordColumns +
-          " FROM aggregate_records r JOIN aggregate_reports a ON a.id = r.report" + where +
-          " ORDER BY r.count DESC, r.id LIMIT " +
-          q.Value(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+          from(q) + " ORDER BY r.count DESC, r.id LIMIT " + q.Value(SqlInt(page.limit)) +
+          " OFFSET " + q.Value(SqlInt(page.offset));
   auto found = conn_.Query(q.sql, q.params);
   if (!found) return std::move(found).error_value();
-  std::vector<RecordRow> rows;
   for (int i = 0; i < found->size(); ++i) {
     RecordRow r;
     DMARC_TRY_ASSIGN(r, RecordFrom(*found, i));
-    rows.push_back(std::move(r));
+    out.rows.push_back(std::move(r));
   }
-  return rows;
+  return out;
 }
 
 Result<ReportDetail> RecordQueries::Report(std::int64_t id) {

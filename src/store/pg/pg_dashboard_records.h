@@ -19,7 +19,7 @@ class RecordQueries {
   explicit RecordQueries(Connection& conn) : conn_(conn) {}
 
   // DashboardQueries::Records and Report (run inside the caller's snapshot).
-  Result<std::vector<RecordRow>> Records(const DashboardFilter& filter, std::size_t limit);
+  Result<Page<RecordRow>> Records(const DashboardFilter& filter, const ListPage& page);
   Result<ReportDetail> Report(std::int64_t id);
 
  private:

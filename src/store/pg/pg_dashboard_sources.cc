@@ -69,7 +69,7 @@ Result<std::int64_t> SourceGrouping::IdOfAddress(const std::string& ip) {
 
 Result<std::vector<SourceRow>> SourceGrouping::FromRecords(const DashboardFilter& filter,
                                                            std::string_view group,
-                                                           const char* column, std::size_t limit) {
+                                                           const char* column) {
   std::vector<SourceRow> rows;
   // The largest value of each descriptive column names the group (all IPs of a service share
   // its name; an IP has one PTR name, country and AS). Texts compare as bytes (as in SQLite).
@@ -88,11 +88,10 @@ Result<std::vector<SourceRow>> SourceGrouping::FromRecords(const DashboardFilter
       " max(r.source_type COLLATE \"C\"), max(r.source_reverse_dns COLLATE \"C\"),"
       " max(r.source_country COLLATE \"C\"), max(r.source_asn),"
       " max(r.source_as_name COLLATE \"C\"), max(r.source_base_domain COLLATE \"C\")"
-      " FROM aggregate_records r{1} GROUP BY r.{0} ORDER BY 3 DESC, r.{0}{2} LIMIT {3}",
+      " FROM aggregate_records r{1} GROUP BY r.{0} ORDER BY 3 DESC, r.{0}{2}",
       column, where,
       std::string(integer ? "" : " COLLATE \"C\"") +
-          (ascending ? " NULLS FIRST" : " DESC NULLS LAST"),
-      q.Value(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX))));
+          (ascending ? " NULLS FIRST" : " DESC NULLS LAST"));
   auto found = conn_.Query(q.sql, q.params);
   if (!found) return std::move(found).error_value();
   const Rows& s = *found;

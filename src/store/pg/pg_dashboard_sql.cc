@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "base/text.h"
@@ -61,6 +62,27 @@ bool Comparable(std::string_view v) {
 std::string TextEquals(Query& q, std::string_view column, std::string_view v) {
   if (!Comparable(v)) return " AND FALSE";
   return fmt::format(" AND {} = {}", column, q.Value(v));
+}
+
+std::string SearchWhere(Query& q, std::string_view search,
+                        std::initializer_list<const char*> columns) {
+  if (search.empty()) return {};
+  if (!Comparable(search)) return " AND FALSE";
+  const std::string like = q.Value(SearchLikePattern(search));
+  std::string w;
+  for (const char* c : columns) {
+    w += w.empty() ? " AND (" : " OR ";
+    // ASCII letters only in lower case (lower() would fold others too, unlike SQLite's LIKE).
+    w += fmt::format(
+        "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE {}"
+        " ESCAPE '\\'",
+        c, like);
+  }
+  return w + ")";
+}
+
+std::int64_t SqlInt(std::size_t n) {
+  return static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX));
 }
 
 std::string RecordWhere(const DashboardFilter& f, Query& q) {

@@ -5,7 +5,9 @@
 // conditions, so both back ends give the same answers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -32,6 +34,14 @@ bool Comparable(std::string_view v);
 
 // " AND r.column = $n" for a filter on text column (or " AND FALSE" when v cannot match).
 std::string TextEquals(Query& q, std::string_view column, std::string_view v);
+
+// " AND (ascii_lower(column) LIKE $n ESCAPE '\' OR ...)" over columns (fixed names) when search is
+// not empty, $n being SearchLikePattern(search): ListPage::search, as SQLite's LIKE answers it.
+std::string SearchWhere(Query& q, std::string_view search,
+                        std::initializer_list<const char*> columns);
+
+// A count or offset for SQL.
+std::int64_t SqlInt(std::size_t n);
 
 // WHERE clause over aggregate_records aliased `r` (also over daily_results, whose columns have
 // the same names, when the filter has no drill-down or reporter).

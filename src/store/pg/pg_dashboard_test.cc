@@ -124,15 +124,16 @@ TEST(PgDashboard, FilterTextsNoStoredTextCanEqualFindWhatSqliteFinds) {
                  ::testing::PrintToString(f.org_name.value_or("-")) + " " +
                  ::testing::PrintToString(f.range.domain.value_or("-")) + " " +
                  ::testing::PrintToString(f.source_value.value_or("-")));
-    auto want = sqlite.dashboard->Records(f, 100);
-    auto got = pg.dashboard->Records(f, 100);
+    auto want = sqlite.dashboard->Records(f, {});
+    auto got = pg.dashboard->Records(f, {});
     ASSERT_TRUE(want.ok()) << want.error();
     ASSERT_TRUE(got.ok()) << got.error();
-    EXPECT_EQ(Keys(*got), Keys(*want));
-    found += !want->empty();
+    EXPECT_EQ(Keys(got->rows), Keys(want->rows));
+    EXPECT_EQ(got->total, want->total);
+    found += !want->rows.empty();
     for (const char* group : {"ip", "asn"}) {
-      auto ws = sqlite.dashboard->Sources(f, group, 10);
-      auto gs = pg.dashboard->Sources(f, group, 10);
+      auto ws = sqlite.dashboard->Sources(f, group, {.offset = 0, .limit = 10, .search = {}});
+      auto gs = pg.dashboard->Sources(f, group, {.offset = 0, .limit = 10, .search = {}});
       ASSERT_TRUE(ws.ok()) << ws.error();
       ASSERT_TRUE(gs.ok()) << gs.error();
       ASSERT_EQ(gs->rows.size(), ws->rows.size()) << group;
@@ -169,7 +170,7 @@ TEST(PgDashboard, AnswersAgainAfterItsServerRestarts) {
   // An error of the question itself is answered at once, not tried again until the time
   // allowed for retries is spent.
   const auto t0 = std::chrono::steady_clock::now();
-  auto bad = o.dashboard->Sources({}, "password", 10);
+  auto bad = o.dashboard->Sources({}, "password", {});
   EXPECT_FALSE(bad.ok());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
   auto missing = o.dashboard->Report(999);

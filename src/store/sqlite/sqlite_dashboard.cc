@@ -48,8 +48,11 @@ class SqliteDashboard final : public DashboardQueries {
         DMARC_TRY(TotalsWithDays(filter, static_cast<std::int64_t>(ips->size()), out));
       } else {
         SourcesResult top, countries;
-        DMARC_TRY_ASSIGN(top, sources_.Sources(filter, "ip", 10));
-        DMARC_TRY_ASSIGN(countries, sources_.Sources(filter, "country", 50));
+        DMARC_TRY_ASSIGN(
+            top, sources_.Sources(filter, "ip", ListPage{.offset = 0, .limit = 10, .search = {}}));
+        DMARC_TRY_ASSIGN(
+            countries,
+            sources_.Sources(filter, "country", ListPage{.offset = 0, .limit = 50, .search = {}}));
         out.top_sources = std::move(top.rows);
         out.countries = std::move(countries.rows);
         DMARC_TRY(TotalsWithDays(filter, std::nullopt, out));
@@ -68,13 +71,12 @@ class SqliteDashboard final : public DashboardQueries {
   }
 
   Result<SourcesResult> Sources(const DashboardFilter& filter, std::string_view group,
-                                std::size_t limit) override {
-    return sources_.Sources(filter, group, limit);
+                                const ListPage& page) override {
+    return sources_.Sources(filter, group, page);
   }
 
-  Result<std::vector<RecordRow>> Records(const DashboardFilter& filter,
-                                         std::size_t limit) override {
-    return InSnapshot([&] { return records_.Records(filter, limit); });
+  Result<Page<RecordRow>> Records(const DashboardFilter& filter, const ListPage& page) override {
+    return InSnapshot([&] { return records_.Records(filter, page); });
   }
 
   Result<DomainsResult> Domains(const DashboardFilter& filter) override {
@@ -120,13 +122,15 @@ class SqliteDashboard final : public DashboardQueries {
     return rows;
   }
 
-  Result<ReportsPage> Reports(const DashboardFilter& filter, std::size_t limit,
-                              std::size_t offset) override {
+  Result<ReportsPage> Reports(const DashboardFilter& filter, const ListPage& page) override {
     return InSnapshot([&]() -> Result<ReportsPage> {
       ReportsPage out;
-      const std::string where = sqlite::ReportWhere(filter);
-      DMARC_TRY(Rows("SELECT count(*) FROM aggregate_reports a" + where, filter,
-                     [&](Statement& s) { out.total = s.Int(0); }));
+      const std::string where =
+          sqlite::ReportWhere(filter) +
+          sqlite::SearchWhere(page.search, {"a.org_name", "a.report_id", "a.domain"});
+      DMARC_TRY(Rows(
+          "SELECT count(*) FROM aggregate_reports a" + where, filter,
+          [&](Statement& s) { out.total = s.Int(0); }, std::nullopt, std::nullopt, page.search));
       DMARC_TRY(Rows(
           "SELECT a.id, a.org_name, a.report_id, a.domain, a.begin_ts, a.end_ts, a.record_count,"
           " coalesce(t.messages, 0), coalesce(t.dmarc_pass, 0), a.p"
@@ -137,7 +141,7 @@ class SqliteDashboard final : public DashboardQueries {
             out.rows.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), s.Int(5),
                                 s.Int(6), s.Int(7), s.Int(8), s.Text(9)});
           },
-          static_cast<std::int64_t>(limit), static_cast<std::int64_t>(offset)));
+          sqlite::SqlInt(page.limit), sqlite::SqlInt(page.offset), page.search));
       return out;
     });
   }
@@ -168,21 +172,32 @@ class SqliteDashboard final : public DashboardQueries {
     return std::pair{std::move(xml->data), fmt::format("report-{}.xml", id)};
   }
 
-  Result<std::vector<RejectionRow>> Rejections(const DashboardFilter& filter,
-                                               std::size_t limit) override {
-    std::vector<RejectionRow> rows;
-    const auto [from, to] = DayRange(filter.range);
-    auto s = db_.Prepare(
-        "SELECT i.id, i.received_at, i.origin, i.reason, i.sha256, b.size, length(b.raw)"
-        " FROM rejected_inputs i JOIN rejected_blobs b ON b.sha256 = i.sha256"
-        " WHERE i.received_at >= ?1 AND i.received_at < ?2 ORDER BY i.id DESC LIMIT ?3");
-    if (!s) return MakeError(s.error());
-    s->Bind(1, from).Bind(2, to).Bind(3, static_cast<std::int64_t>(limit));
-    DMARC_TRY(Each(*s, [&](Statement& st) {
-      rows.push_back(
-          {st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Int(5), st.Int(6)});
-    }));
-    return rows;
+  Result<Page<RejectionRow>> Rejections(const DashboardFilter& filter,
+                                        const ListPage& page) override {
+    return InSnapshot([&]() -> Result<Page<RejectionRow>> {
+      Page<RejectionRow> out;
+      // The filter's days only: ?1 and ?2 (BindFilter binds them; nothing else of it is used).
+      DashboardFilter days;
+      days.range.from = filter.range.from;
+      days.range.to = filter.range.to;
+      const std::string from =
+          " FROM rejected_inputs i JOIN rejected_blobs b ON b.sha256 = i.sha256"
+          " WHERE i.received_at >= ?1 AND i.received_at < ?2" +
+          sqlite::SearchWhere(page.search, {"i.origin", "i.reason", "i.sha256"});
+      DMARC_TRY(Rows(
+          "SELECT count(*)" + from, days, [&](Statement& s) { out.total = s.Int(0); }, std::nullopt,
+          std::nullopt, page.search));
+      DMARC_TRY(Rows(
+          "SELECT i.id, i.received_at, i.origin, i.reason, i.sha256, b.size, length(b.raw)" + from +
+              " ORDER BY i.id DESC LIMIT ?7 OFFSET ?8",
+          days,
+          [&](Statement& s) {
+            out.rows.push_back(
+                {s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5), s.Int(6)});
+          },
+          sqlite::SqlInt(page.limit), sqlite::SqlInt(page.offset), page.search));
+      return out;
+    });
   }
 
   Result<std::pair<std::string, std::string>> RejectedRaw(std::int64_t id) override {
@@ -197,23 +212,32 @@ class SqliteDashboard final : public DashboardQueries {
     return std::pair{s->Blob(0), s->Text(1)};
   }
 
-  Result<std::vector<FailureRow>> FailureReports(const DashboardFilter& filter,
-                                                 std::size_t limit) override {
-    std::vector<FailureRow> rows;
-    const auto [from, to] = DayRange(filter.range);
-    auto s = db_.Prepare(
-        std::string("SELECT id, arrival_ts, reported_domain, source_ip, feedback_type, origin,"
-                    " data FROM failure_reports WHERE arrival_ts >= ?1 AND arrival_ts < ?2") +
-        (filter.range.domain ? " AND reported_domain = ?3" : "") +
-        " ORDER BY arrival_ts DESC, id DESC LIMIT ?4");
-    if (!s) return MakeError(s.error());
-    s->Bind(1, from).Bind(2, to).Bind(4, static_cast<std::int64_t>(limit));
-    if (filter.range.domain) s->Bind(3, *filter.range.domain);
-    DMARC_TRY(Each(*s, [&](Statement& st) {
-      rows.push_back({st.Int(0), st.Int(1), st.OptText(2), st.OptText(3), st.OptText(4), st.Text(5),
-                      st.Text(6)});
-    }));
-    return rows;
+  Result<Page<FailureRow>> FailureReports(const DashboardFilter& filter,
+                                          const ListPage& page) override {
+    return InSnapshot([&]() -> Result<Page<FailureRow>> {
+      Page<FailureRow> out;
+      // The filter's days (?1, ?2) and domain (?3) only.
+      DashboardFilter by;
+      by.range = filter.range;
+      const std::string from =
+          std::string(" FROM failure_reports WHERE arrival_ts >= ?1 AND arrival_ts < ?2") +
+          (filter.range.domain ? " AND reported_domain = ?3" : "") +
+          sqlite::SearchWhere(page.search,
+                              {"reported_domain", "source_ip", "feedback_type", "origin"});
+      DMARC_TRY(Rows(
+          "SELECT count(*)" + from, by, [&](Statement& s) { out.total = s.Int(0); }, std::nullopt,
+          std::nullopt, page.search));
+      DMARC_TRY(Rows(
+          "SELECT id, arrival_ts, reported_domain, source_ip, feedback_type, origin, data" + from +
+              " ORDER BY arrival_ts DESC, id DESC LIMIT ?7 OFFSET ?8",
+          by,
+          [&](Statement& s) {
+            out.rows.push_back({s.Int(0), s.Int(1), s.OptText(2), s.OptText(3), s.OptText(4),
+                                s.Text(5), s.Text(6)});
+          },
+          sqlite::SqlInt(page.limit), sqlite::SqlInt(page.offset), page.search));
+      return out;
+    });
   }
 
   Result<SmtpTlsResult> SmtpTls(const DashboardFilter& filter) override {
@@ -224,8 +248,9 @@ class SqliteDashboard final : public DashboardQueries {
   template <class F>
   Result<bool> Rows(const std::string& sql, const DashboardFilter& filter, F&& f,
                     std::optional<std::int64_t> limit = std::nullopt,
-                    std::optional<std::int64_t> offset = std::nullopt) {
-    return sqlite::Rows(db_, sql, filter, std::forward<F>(f), limit, offset);
+                    std::optional<std::int64_t> offset = std::nullopt,
+                    std::string_view search = {}) {
+    return sqlite::Rows(db_, sql, filter, std::forward<F>(f), limit, offset, search);
   }
 
   // Runs reads in one transaction so all numbers of an answer come from one snapshot.

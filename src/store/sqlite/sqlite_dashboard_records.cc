@@ -76,18 +76,30 @@ void ReadReportColumns(const Statement& s, ReportDetail& out) {
 
 }  // namespace
 
-Result<std::vector<RecordRow>> RecordQueries::Records(const DashboardFilter& filter,
-                                                      std::size_t limit) {
-  std::vector<RecordRow> rows;
+Result<Page<RecordRow>> RecordQueries::Records(const DashboardFilter& filter,
+                                               const ListPage& page) {
+  Page<RecordRow> out;
+  const std::string where =
+      RecordWhere(filter) +
+      SearchWhere(page.search, {"r.source_ip", "r.source_reverse_dns", "r.source_name",
+                                "r.source_base_domain", "r.source_country", "r.header_from",
+                                "r.envelope_from", "r.envelope_to", "a.org_name", "a.report_id"});
+  const std::string from =
+      " FROM aggregate_records r JOIN aggregate_reports a ON a.id = r.report" + where;
   DMARC_TRY(Rows(
       db_,
-      std::string("SELECT r.id, r.report, a.org_name, a.report_id,") + kRecordColumns +
-          " FROM aggregate_records r JOIN aggregate_reports a ON a.id = r.report" +
-          RecordWhere(filter) + " ORDER BY r.count DESC, r.id LIMIT ?7",
-      filter, [&](Statement& s) { rows.push_back(RecordFrom(s)); },
-      static_cast<std::int64_t>(limit)));
-  for (auto& row : rows) DMARC_TRY(AddAuthResults(row));
-  return rows;
+      page.search.empty() ? "SELECT count(*) FROM aggregate_records r" + where
+                          : "SELECT count(*)" + from,
+      filter, [&](Statement& s) { out.total = s.Int(0); }, std::nullopt, std::nullopt,
+      page.search));
+  DMARC_TRY(Rows(
+      db_,
+      std::string("SELECT r.id, r.report, a.org_name, a.report_id,") + kRecordColumns + from +
+          " ORDER BY r.count DESC, r.id LIMIT ?7 OFFSET ?8",
+      filter, [&](Statement& s) { out.rows.push_back(RecordFrom(s)); }, SqlInt(page.limit),
+      SqlInt(page.offset), page.search));
+  for (auto& row : out.rows) DMARC_TRY(AddAuthResults(row));
+  return out;
 }
 
 Result<ReportDetail> RecordQueries::Report(std::int64_t id) {

@@ -20,7 +20,7 @@ class RecordQueries {
   explicit RecordQueries(Database& db) : db_(db) {}
 
   // DashboardQueries::Records and Report (run inside the caller's read transaction).
-  Result<std::vector<RecordRow>> Records(const DashboardFilter& filter, std::size_t limit);
+  Result<Page<RecordRow>> Records(const DashboardFilter& filter, const ListPage& page);
   Result<ReportDetail> Report(std::int64_t id);
 
  private:

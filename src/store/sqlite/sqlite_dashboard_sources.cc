@@ -65,33 +65,29 @@ Result<std::int64_t> SourceGrouping::IdOfAddress(const std::string& ip) {
 
 Result<std::vector<SourceRow>> SourceGrouping::FromRecords(const DashboardFilter& filter,
                                                            std::string_view group,
-                                                           const char* column, std::size_t limit) {
+                                                           const char* column) {
   std::vector<SourceRow> rows;
   // The first value of each descriptive column names the group (all IPs of a service share
   // its name; an IP has one PTR name, country and AS).
-  DMARC_TRY(Rows(
-      db_,
-      fmt::format("SELECT r.{0}, count(DISTINCT r.source_ip), sum(r.count),"
-                  " sum(r.count * r.dmarc_aligned), sum(r.count * r.spf_aligned),"
-                  " sum(r.count * r.dkim_aligned), count(*), max(r.source_name),"
-                  " max(r.source_type), max(r.source_reverse_dns),"
-                  " max(r.source_country), max(r.source_asn), max(r.source_as_name),"
-                  " max(r.source_base_domain)"
-                  " FROM aggregate_records r{1} GROUP BY r.{0} ORDER BY 3 DESC"
-                  " LIMIT ?7",
-                  column, RecordWhere(filter)),
-      filter,
-      [&](Statement& s) {
-        SourceRow row;
-        row.key = s.OptText(0);
-        if (group == "asn" && !s.IsNull(0)) row.key = std::to_string(s.Int(0));
-        row.ips = s.Int(1);
-        row.sums = {s.Int(2), s.Int(3), s.Int(4), s.Int(5)};
-        row.records = s.Int(6);
-        row.details = DetailsFrom(s, 7);
-        rows.push_back(std::move(row));
-      },
-      static_cast<std::int64_t>(limit)));
+  DMARC_TRY(Rows(db_,
+                 fmt::format("SELECT r.{0}, count(DISTINCT r.source_ip), sum(r.count),"
+                             " sum(r.count * r.dmarc_aligned), sum(r.count * r.spf_aligned),"
+                             " sum(r.count * r.dkim_aligned), count(*), max(r.source_name),"
+                             " max(r.source_type), max(r.source_reverse_dns),"
+                             " max(r.source_country), max(r.source_asn), max(r.source_as_name),"
+                             " max(r.source_base_domain)"
+                             " FROM aggregate_records r{1} GROUP BY r.{0} ORDER BY 3 DESC",
+                             column, RecordWhere(filter)),
+                 filter, [&](Statement& s) {
+                   SourceRow row;
+                   row.key = s.OptText(0);
+                   if (group == "asn" && !s.IsNull(0)) row.key = std::to_string(s.Int(0));
+                   row.ips = s.Int(1);
+                   row.sums = {s.Int(2), s.Int(3), s.Int(4), s.Int(5)};
+                   row.records = s.Int(6);
+                   row.details = DetailsFrom(s, 7);
+                   rows.push_back(std::move(row));
+                 }));
   return rows;
 }
 

@@ -30,7 +30,7 @@ class SourceGrouping final : public store::SourceGrouping {
   const store::AddressDetails& Addresses() const override { return addresses_; }
   Result<std::int64_t> IdOfAddress(const std::string& ip) override;
   Result<std::vector<SourceRow>> FromRecords(const DashboardFilter& filter, std::string_view group,
-                                             const char* column, std::size_t limit) override;
+                                             const char* column) override;
 
   Database& db_;
   AddressDetails addresses_;

@@ -57,4 +57,14 @@ void BindFilter(Statement& s, const DashboardFilter& f) {
   if (f.org_name) s.Bind(kOrg, *f.org_name);
 }
 
+std::string SearchWhere(std::string_view search, std::initializer_list<const char*> columns) {
+  if (search.empty()) return {};
+  std::string w;
+  for (const char* c : columns) {
+    w += w.empty() ? " AND (" : " OR ";
+    w += fmt::format("{} LIKE ?{} ESCAPE '\\'", c, static_cast<int>(kSearch));
+  }
+  return w + ")";
+}
+
 }  // namespace dmarc::store::sqlite

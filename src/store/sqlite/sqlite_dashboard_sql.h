@@ -4,9 +4,12 @@
 // request.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "store/dashboard.h"
@@ -16,7 +19,17 @@
 namespace dmarc::store::sqlite {
 
 // Bound parameter numbers shared by every records query.
-enum FilterParam { kFrom = 1, kTo, kDomain, kHeaderFrom, kSourceValue, kOrg, kLimit, kOffset };
+enum FilterParam {
+  kFrom = 1,
+  kTo,
+  kDomain,
+  kHeaderFrom,
+  kSourceValue,
+  kOrg,
+  kLimit,
+  kOffset,
+  kSearch
+};
 
 // WHERE clause over aggregate_records aliased `r`.
 std::string RecordWhere(const DashboardFilter& f);
@@ -33,6 +46,11 @@ std::string PerAddressFrom(const DashboardFilter& filter);
 
 void BindFilter(Statement& s, const DashboardFilter& f);
 
+// " AND (column LIKE ?9 ESCAPE '\' OR ...)" over columns (fixed names) when search is not empty
+// (SQLite's LIKE compares ASCII letters without case, as ListPage::search means); ?9 is bound to
+// SearchLikePattern(search) by Rows.
+std::string SearchWhere(std::string_view search, std::initializer_list<const char*> columns);
+
 // Calls f(s) for each row of s.
 template <class F>
 Result<bool> Each(Statement& s, F&& f) {
@@ -44,17 +62,25 @@ Result<bool> Each(Statement& s, F&& f) {
   }
 }
 
-// Prepares sql, binds the filter (and limit, offset when given) and calls f for each row.
+// Prepares sql, binds the filter (and limit, offset, a search when given) and calls f for each
+// row.
 template <class F>
 Result<bool> Rows(Database& db, const std::string& sql, const DashboardFilter& filter, F&& f,
                   std::optional<std::int64_t> limit = std::nullopt,
-                  std::optional<std::int64_t> offset = std::nullopt) {
+                  std::optional<std::int64_t> offset = std::nullopt, std::string_view search = {}) {
   auto s = db.Prepare(sql);
   if (!s) return MakeError(s.error());
   BindFilter(*s, filter);
   if (limit) s->Bind(kLimit, *limit);
   if (offset) s->Bind(kOffset, *offset);
+  const std::string like = search.empty() ? std::string() : SearchLikePattern(search);
+  if (!search.empty()) s->Bind(kSearch, like);  // bound as is: like lives until the rows are read
   return Each(*s, f);
+}
+
+// A count or offset for SQL.
+inline std::int64_t SqlInt(std::size_t n) {
+  return static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX));
 }
 
 }  // namespace dmarc::store::sqlite
