@@ -8,6 +8,7 @@
 
 #include "base/time.h"
 #include "web/api_json.h"
+#include "web/failure_json.h"
 
 namespace dmarc::web {
 
@@ -16,6 +17,7 @@ namespace {
 constexpr std::size_t kDefaultLimit = 100;
 constexpr std::size_t kMaxLimit = 1000;
 constexpr std::size_t kMaxParamBytes = 1024;
+constexpr std::size_t kMaxDomainNames = 1000;
 
 ApiAnswer Error(int status, const std::string& message) {
   return {status, "application/json", DumpJson(nlohmann::json{{"error", message}}), ""};
@@ -120,7 +122,37 @@ std::string DumpJson(const nlohmann::ordered_json& j) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::optional<ApiAnswer> Api::GetUnfiltered(const std::string& path, const Params& params) {
+  if (path == "/api/domain-names") {
+    return FromRows(queries_.DomainNames(kMaxDomainNames), [](const auto& names) {
+      return nlohmann::json{{"domains", names}, {"limit", kMaxDomainNames}};
+    });
+  }
+  if (path == "/api/enrichment") {
+    // Addresses whose records were never looked up in DNS: what `enrich` (or run's background
+    // enrichment) has left to do. A store that cannot tell answers null.
+    auto pending = store_.SourceIpsToEnrich(0);
+    return ApiAnswer{
+        200, "application/json",
+        DumpJson(nlohmann::json{
+            {"mode", options_.enrichment.empty() ? nlohmann::json(nullptr)
+                                                 : nlohmann::json(options_.enrichment)},
+            {"pending_addresses", pending ? nlohmann::json(pending->size()) : nullptr}}),
+        ""};
+  }
+  if (path == "/api/failure") {
+    auto* s = Param(params, "id");
+    auto id = s ? ToInt(*s) : std::nullopt;
+    if (!id) return Error(400, "id: a failure report number is required");
+    return FromRows(queries_.FailureReport(*id), [&](const auto& row) {
+      return FailureDetailJson(row, options_.show_failure_samples);
+    });
+  }
+  return std::nullopt;
+}
+
 ApiAnswer Api::Get(const std::string& path, const Params& params) {
+  if (auto answer = GetUnfiltered(path, params)) return std::move(*answer);
   auto filter = ToFilter(params);
   if (!filter) return Error(400, filter.error());
   const store::DashboardFilter& f = *filter;

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "store/dashboard.h"
@@ -23,6 +24,9 @@ struct ApiAnswer {
 
 struct ApiOptions {
   bool show_failure_samples = false;  // failure reports' message samples (personal data)
+  // How the program that serves fills in the sources' DNS names (GET /api/enrichment): "on",
+  // "offline" (no DNS), "off"; empty: this program does not enrich (`serve`), another may.
+  std::string enrichment;
 };
 
 using Params = std::multimap<std::string, std::string>;
@@ -43,6 +47,10 @@ class Api {
   ApiAnswer Get(const std::string& path, const Params& params);
 
  private:
+  // The paths that take no filter: domain names, enrichment state, one failure report; nullopt
+  // for other paths.
+  std::optional<ApiAnswer> GetUnfiltered(const std::string& path, const Params& params);
+
   store::ReportStore& store_;
   store::DashboardQueries& queries_;
   ApiOptions options_;
