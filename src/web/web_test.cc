@@ -129,6 +129,24 @@ TEST_F(WebTest, ServesThePagesAndApiWithAStrictPolicy) {
   EXPECT_EQ(c.Get("/app.js")->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
 }
 
+// The dashboard says why DNS names are missing from what the serving program does.
+TEST_F(WebTest, EnrichmentStateSaysHowNamesAreFilledIn) {
+  StartWith({.listen = "127.0.0.1:0", .enrichment = "offline"});
+  auto c = Client();
+  auto res = c.Get("/api/enrichment");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  auto j = nlohmann::json::parse(res->body);
+  EXPECT_EQ(j["mode"], "offline");
+  // The fixture's reports were stored without enrichment: their addresses wait for DNS.
+  ASSERT_TRUE(j["pending_addresses"].is_number_unsigned()) << res->body;
+  EXPECT_GT(j["pending_addresses"].get<std::size_t>(), 0u);
+  StopServer();
+  StartWith({.listen = "127.0.0.1:0"});  // `serve`: it does not enrich
+  auto plain = nlohmann::json::parse(Client().Get("/api/enrichment")->body);
+  EXPECT_TRUE(plain["mode"].is_null());
+}
+
 TEST_F(WebTest, ApiStatsIsTheStatsObjectAndErrorsAreJson) {
   StartWith({.listen = "127.0.0.1:0"});
   auto c = Client();

@@ -6,8 +6,12 @@ export function signOutButton(ui, onDone) {
   const button = ui.h('button', { type: 'button', class: 'signout secondary', hidden: true }, 'Sign out');
   fetch('/api/session', { credentials: 'same-origin' })
     .then((res) => (res.ok ? res.json() : null))
-    .then((s) => { if (s && s.session === true) button.hidden = false; })
-    .catch(() => {});
+    .then((s) => {
+      const signedIn = Boolean(s && s.session === true);
+      button.hidden = !signedIn;
+      button.dataset.session = String(signedIn);  // for the browser tests
+    })
+    .catch(() => { button.dataset.session = 'false'; });
   button.addEventListener('click', async () => {
     button.disabled = true;
     try {
