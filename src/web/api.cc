@@ -129,15 +129,17 @@ std::optional<ApiAnswer> Api::GetUnfiltered(const std::string& path, const Param
     });
   }
   if (path == "/api/enrichment") {
-    // Addresses whose records were never looked up in DNS: what `enrich` (or run's background
-    // enrichment) has left to do. A store that cannot tell answers null.
-    auto pending = store_.SourceIpsToEnrich(0);
+    // Addresses whose records were never looked up in DNS (enriched at 0 or never: before 1):
+    // what `enrich` (or run's background enrichment) has left to do. A store that cannot tell
+    // answers null.
+    auto pending = store_.SourceIpsToEnrich(1);
     return ApiAnswer{
         200, "application/json",
         DumpJson(nlohmann::json{
             {"mode", options_.enrichment.empty() ? nlohmann::json(nullptr)
                                                  : nlohmann::json(options_.enrichment)},
-            {"pending_addresses", pending ? nlohmann::json(pending->size()) : nullptr}}),
+            {"pending_addresses",
+             pending ? nlohmann::json(pending->size()) : nlohmann::json(nullptr)}}),
         ""};
   }
   if (path == "/api/failure") {
