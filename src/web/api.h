@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "store/dashboard.h"
 #include "store/store.h"
@@ -39,7 +40,7 @@ std::string DumpJson(const nlohmann::ordered_json& j);
 class Api {
  public:
   Api(store::ReportStore& store, store::DashboardQueries& queries, ApiOptions options)
-      : store_(store), queries_(queries), options_(options) {}
+      : store_(store), queries_(queries), options_(std::move(options)) {}
 
   // path starts with "/api/". Unknown paths give 404, bad parameters 400, store errors 500;
   // error bodies are {"error": "..."}. A store error's detail (SQL, file paths) goes to the log

@@ -290,6 +290,7 @@ class PgDashboard final : public DashboardQueries {
           " policy_domain FROM smtp_tls_policies) u ORDER BY d COLLATE \"C\" LIMIT $1",
           p);
       if (!s) return std::move(s).error_value();
+      names.reserve(static_cast<std::size_t>(s->size()));
       for (int i = 0; i < s->size(); ++i) names.push_back(s->Text(i, 0));
       return names;
     });
