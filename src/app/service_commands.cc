@@ -36,6 +36,7 @@ web::ServeOptions DashboardOptionsOf(const config::Config& c) {
   o.db = target.url;
   o.read_db = target.read_url;
   o.db_password = target.options.password;
+  o.enrichment = !c.enrich.enabled ? "off" : c.enrich.offline ? "offline" : "on";
   return o;
 }
 

@@ -89,8 +89,13 @@ class DashboardQueries {
   // reported domain, source IP, feedback type, origin.
   virtual Result<Page<FailureRow>> FailureReports(const DashboardFilter& filter,
                                                   const ListPage& page) = 0;
+  // One failure report, whole (as FailureReports' rows); a kNotFound error when there is none.
+  virtual Result<FailureRow> FailureReport(std::int64_t id) = 0;
   // SMTP TLS sessions per day, failure types, and per policy.
   virtual Result<SmtpTlsResult> SmtpTls(const DashboardFilter& filter) = 0;
+  // The domains the store holds reports for (aggregate reports' policy domains, failure
+  // reports' reported domains, SMTP TLS policy domains): distinct, sorted, at most limit.
+  virtual Result<std::vector<std::string>> DomainNames(std::size_t limit) = 0;
 };
 
 // Opens the dashboard's own read connection to the store named by url (as OpenStore), after

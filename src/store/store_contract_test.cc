@@ -1022,6 +1022,49 @@ TEST_P(StoreContract, ListsCountPageAndSearchExactly) {
   EXPECT_EQ(exim->rows[0].source_ip, "203.0.113.68");
 }
 
+// The dashboard's domain picker lists every domain of every kind of report once, in order; one
+// failure report comes back whole by its id, and an unknown id is not found.
+TEST_P(StoreContract, DashboardListsTheDomainsAndGivesOneFailureReport) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const OtherReports o = FailureAndTlsSamples();
+  const auto aggregates = Samples({kDistinct[0], kDistinct[3], kDistinct[7]});
+  ASSERT_TRUE(st->Store(BatchOf(o)).ok());
+  ASSERT_TRUE(st->Store(BatchOf(aggregates)).ok());
+  std::set<std::string> expected;
+  for (const auto& f : o.failures) expected.insert(f.report.reported_domain);
+  for (const auto& t : o.smtp_tls) {
+    for (const auto& p : t.report.policies) expected.insert(p.policy_domain);
+  }
+  for (const auto& a : aggregates) expected.insert(a.policy_published.domain);
+  auto dash = OpenDashboard(url_);
+  ASSERT_TRUE(dash.ok()) << dash.error();
+  auto names = (*dash)->DomainNames(1000);
+  ASSERT_TRUE(names.ok()) << names.error();
+  EXPECT_EQ(*names, std::vector<std::string>(expected.begin(), expected.end()));
+  auto two = (*dash)->DomainNames(2);
+  ASSERT_TRUE(two.ok()) << two.error();
+  EXPECT_EQ(*two, std::vector<std::string>(expected.begin(), std::next(expected.begin(), 2)));
+
+  auto rows = (*dash)->FailureReports({}, ListPage{.offset = 0, .limit = 100, .search = {}});
+  ASSERT_TRUE(rows.ok()) << rows.error();
+  ASSERT_EQ(rows->rows.size(), 4u);
+  for (const auto& r : rows->rows) {
+    auto one = (*dash)->FailureReport(r.id);
+    ASSERT_TRUE(one.ok()) << one.error();
+    EXPECT_EQ(one->id, r.id);
+    EXPECT_EQ(one->arrival, r.arrival);
+    EXPECT_EQ(one->reported_domain, r.reported_domain);
+    EXPECT_EQ(one->source_ip, r.source_ip);
+    EXPECT_EQ(one->feedback_type, r.feedback_type);
+    EXPECT_EQ(one->origin, r.origin);
+    EXPECT_EQ(one->data_json, r.data_json);
+  }
+  auto none = (*dash)->FailureReport(rows->rows.front().id + 1000);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error_kind(), ErrorKind::kNotFound);
+}
+
 TEST(Sha256, KnownDigest) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "base/time.h"
 #include "web/api_json.h"
+#include "web/failure_json.h"
 
 namespace dmarc::web {
 
@@ -19,6 +20,7 @@ namespace {
 constexpr std::size_t kDefaultLimit = 100;
 constexpr std::size_t kMaxParamBytes = 1024;
 constexpr std::size_t kMaxOffset = std::size_t{1} << 40;
+constexpr std::size_t kMaxDomainNames = 1000;
 
 ApiAnswer Error(int status, const std::string& message) {
   return {status, "application/json", DumpJson(nlohmann::json{{"error", message}}), ""};
@@ -203,7 +205,39 @@ std::string DumpJson(const nlohmann::ordered_json& j) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::optional<ApiAnswer> Api::GetUnfiltered(const std::string& path, const Params& params) {
+  if (path == "/api/domain-names") {
+    return FromRows(queries_.DomainNames(kMaxDomainNames), [](const auto& names) {
+      return nlohmann::json{{"domains", names}, {"limit", kMaxDomainNames}};
+    });
+  }
+  if (path == "/api/enrichment") {
+    // Addresses whose records were never looked up in DNS (enriched at 0 or never: before 1):
+    // what `enrich` (or run's background enrichment) has left to do. A store that cannot tell
+    // answers null.
+    auto pending = store_.SourceIpsToEnrich(1);
+    return ApiAnswer{
+        200, "application/json",
+        DumpJson(nlohmann::json{
+            {"mode", options_.enrichment.empty() ? nlohmann::json(nullptr)
+                                                 : nlohmann::json(options_.enrichment)},
+            {"pending_addresses",
+             pending ? nlohmann::json(pending->size()) : nlohmann::json(nullptr)}}),
+        ""};
+  }
+  if (path == "/api/failure") {
+    auto* s = Param(params, "id");
+    auto id = s ? ToInt(*s) : std::nullopt;
+    if (!id) return Error(400, "id: a failure report number is required");
+    return FromRows(queries_.FailureReport(*id), [&](const auto& row) {
+      return FailureDetailJson(row, options_.show_failure_samples);
+    });
+  }
+  return std::nullopt;
+}
+
 ApiAnswer Api::Get(const std::string& path, const Params& params) {
+  if (auto answer = GetUnfiltered(path, params)) return std::move(*answer);
   auto filter = ToFilter(params);
   if (!filter) return Error(400, filter.error());
   const store::DashboardFilter& f = *filter;

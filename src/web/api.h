@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "store/dashboard.h"
 #include "store/store.h"
@@ -27,6 +29,9 @@ struct ApiOptions {
   // The largest page a list answers (a larger `limit` is cut to it); the HTML report, which
   // embeds whole lists, raises it.
   std::size_t max_limit = 1000;
+  // How the program that serves fills in the sources' DNS names (GET /api/enrichment): "on",
+  // "offline" (no DNS), "off"; empty: this program does not enrich (`serve`), another may.
+  std::string enrichment;
 };
 
 // The most bytes of a list's search text (`q`).
@@ -42,7 +47,7 @@ std::string DumpJson(const nlohmann::ordered_json& j);
 class Api {
  public:
   Api(store::ReportStore& store, store::DashboardQueries& queries, ApiOptions options)
-      : store_(store), queries_(queries), options_(options) {}
+      : store_(store), queries_(queries), options_(std::move(options)) {}
 
   // path starts with "/api/". Unknown paths give 404, bad parameters 400, store errors 500;
   // error bodies are {"error": "..."}. A store error's detail (SQL, file paths) goes to the log
@@ -52,6 +57,9 @@ class Api {
  private:
   // /api/report, /api/report/raw and /api/rejected/raw: one item by its id.
   ApiAnswer GetById(const std::string& path, const Params& params);
+  // The paths that take no filter: domain names, enrichment state, one failure report; nullopt
+  // for other paths.
+  std::optional<ApiAnswer> GetUnfiltered(const std::string& path, const Params& params);
 
   store::ReportStore& store_;
   store::DashboardQueries& queries_;

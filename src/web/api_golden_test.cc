@@ -342,6 +342,11 @@ const std::vector<Request>& MoreRequests() {
     r.push_back({"failures-limit-days.json",
                  "/api/failures",
                  {{"limit", "1"}, {"from", "2000-01-01"}, {"to", "2030-12-31"}}});
+    r.push_back({"failure-3.json", "/api/failure", {{"id", "3"}}});
+    r.push_back({"failure-3-samples.json", "/api/failure", {{"id", "3"}}, 200, kJson, "", true});
+    r.push_back({"failure-2-samples.json", "/api/failure", {{"id", "2"}}, 200, kJson, "", true});
+    r.push_back({"domain-names.json", "/api/domain-names", {}});
+    r.push_back({"enrichment.json", "/api/enrichment", {}});
     r.push_back({"smtp-tls.json", "/api/smtp-tls", {}});
     r.push_back({"smtp-tls-domain.json", "/api/smtp-tls", {{"domain", "company-y.example"}}});
     r.push_back(
@@ -394,6 +399,8 @@ const std::vector<Request>& MoreRequests() {
     r.push_back({"error-report-raw-unknown-id.json", "/api/report/raw", {{"id", "999"}}, 404});
     r.push_back({"error-rejected-raw-unknown-id.json", "/api/rejected/raw", {{"id", "999"}}, 404});
     r.push_back({"error-rejected-raw-bad-id.json", "/api/rejected/raw", {{"id", "x"}}, 400});
+    r.push_back({"error-failure-unknown-id.json", "/api/failure", {{"id", "999"}}, 404});
+    r.push_back({"error-failure-without-id.json", "/api/failure", {}, 400});
     r.push_back({"error-unknown-path.json", "/api/nothing", {}, 404});
     return r;
   }();

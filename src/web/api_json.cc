@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/time.h"
+#include "web/failure_json.h"
 
 namespace dmarc::web {
 
@@ -251,20 +252,7 @@ json RejectionsJson(const std::vector<store::RejectionRow>& rows) {
 
 json FailuresJson(const std::vector<store::FailureRow>& rows, bool with_samples) {
   json out = json::array();
-  for (const auto& r : rows) {
-    json data = json::parse(r.data_json, nullptr, false);
-    if (data.is_discarded() || !data.is_object()) data = json::object();
-    if (!with_samples) {
-      for (const char* key : {"sample", "parsed_sample", "sample_headers_only"}) data.erase(key);
-    }
-    out.push_back({{"id", r.id},
-                   {"arrival", FormatUtc(r.arrival)},
-                   {"reported_domain", Opt(r.reported_domain)},
-                   {"source_ip", Opt(r.source_ip)},
-                   {"feedback_type", Opt(r.feedback_type)},
-                   {"origin", r.origin},
-                   {"data", std::move(data)}});
-  }
+  for (const auto& r : rows) out.push_back(FailureListRow(r));
   return {{"rows", std::move(out)}, {"samples_shown", with_samples}};
 }
 

@@ -20,8 +20,8 @@ nlohmann::json ReportersJson(const std::vector<store::ReporterRow>& rows);
 nlohmann::json ReportsJson(const store::ReportsPage& page, std::size_t limit, std::size_t offset);
 nlohmann::json ReportJson(const store::ReportDetail& report);
 nlohmann::json RejectionsJson(const std::vector<store::RejectionRow>& rows);
-// Without with_samples, the reported message (sample, parsed_sample, sample_headers_only) is
-// removed from each report's data: it is personal data, shown only when the server allows it.
+// Each row as FailureListRow (failure_json.h): never the reported message (personal data; one
+// report's GET /api/failure gives it when the server allows, which samples_shown says).
 nlohmann::json FailuresJson(const std::vector<store::FailureRow>& rows, bool with_samples);
 nlohmann::json SmtpTlsJson(const store::SmtpTlsResult& smtp_tls);
 

@@ -161,6 +161,12 @@ bool Auth::Authorized(const http::Request& req) {
   return !session.empty() && SessionValid(session);
 }
 
+bool Auth::HasSession(const http::Request& req) {
+  if (!enabled()) return false;
+  const std::string session = SessionCookie(req);
+  return !session.empty() && SessionValid(session);
+}
+
 void Auth::Login(const http::Request& req, http::Response& res) {
   if (!SameOrigin(req)) return SendJson(res, 403, {{"error", "cross-origin request"}});
   if (!enabled()) return SendJson(res, 200, {{"signed_in", true}});

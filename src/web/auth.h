@@ -37,6 +37,9 @@ class Auth {
   // POST /api/login ({"token"} or {"user", "password"}) and POST /api/logout.
   void Login(const http::Request& req, http::Response& res);
   void Logout(const http::Request& req, http::Response& res);
+  // The request carries a valid session cookie (signed in with POST /api/login, not only a
+  // bearer token): the dashboard then offers to sign out.
+  bool HasSession(const http::Request& req);
 
   // What a sign-in or a bearer token from one client address gets.
   struct Verdict {

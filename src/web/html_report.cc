@@ -99,6 +99,11 @@ Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQ
   for (const char* path : {"overview", "stats", "domains"}) {
     if (auto r = ask(path, {}); !r) return MakeError(r.error());
   }
+  // Why a column of names may be empty (no filter: the whole store's state when made).
+  const ApiAnswer enrichment = api.Get("/api/enrichment", {});
+  if (enrichment.status == 200) {
+    answers[AnswerKey("enrichment", {})] = nlohmann::json::parse(enrichment.body);
+  }
   for (const char* group : {"service", "base_domain", "ptr", "ip", "asn", "country"}) {
     if (auto r = ask("sources", {{"group", group}}); !r) {
       return MakeError(r.error());

@@ -329,7 +329,9 @@ class HttpServer final : public Server {
     if (p == "/api/session") {
       return {[this](const http::Request& r, http::Response& res) {
         SendJson(res, 200,
-                 {{"auth_required", auth_.enabled()}, {"signed_in", auth_.Authorized(r)}});
+                 {{"auth_required", auth_.enabled()},
+                  {"signed_in", auth_.Authorized(r)},
+                  {"session", auth_.HasSession(r)}});
       }};
     }
     if (p == "/metrics") {
@@ -464,8 +466,10 @@ Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
     if (!q) return MakeError(q.error());
     c->store = std::move(st).value();
     c->queries = std::move(q).value();
-    c->api =
-        std::make_unique<Api>(*c->store, *c->queries, ApiOptions{options.show_failure_samples});
+    ApiOptions api_options;
+    api_options.show_failure_samples = options.show_failure_samples;
+    api_options.enrichment = options.enrichment;
+    c->api = std::make_unique<Api>(*c->store, *c->queries, api_options);
     if (i == kConnections) {
       health = std::move(c);
     } else {

@@ -25,6 +25,9 @@ struct ServeOptions {
   std::string tls_cert;                   // PEM certificate chain and key: serve HTTPS
   std::string tls_key;
   bool show_failure_samples = false;  // failure reports' message samples (personal data)
+  // How this program fills in the sources' DNS names, for the dashboard to say why names are
+  // missing (GET /api/enrichment): "on", "offline", "off"; empty (`serve`): it does not enrich.
+  std::string enrichment;
   // Without sign-in, the Host names (besides the loopback names of the listen address) a request
   // may carry: a page of another site that resolves its name to 127.0.0.1 (DNS rebinding) sends
   // its own name and gets 421.

@@ -129,6 +129,24 @@ TEST_F(WebTest, ServesThePagesAndApiWithAStrictPolicy) {
   EXPECT_EQ(c.Get("/app.js")->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
 }
 
+// The dashboard says why DNS names are missing from what the serving program does.
+TEST_F(WebTest, EnrichmentStateSaysHowNamesAreFilledIn) {
+  StartWith({.listen = "127.0.0.1:0", .enrichment = "offline"});
+  auto c = Client();
+  auto res = c.Get("/api/enrichment");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  auto j = nlohmann::json::parse(res->body);
+  EXPECT_EQ(j["mode"], "offline");
+  // The fixture's reports were stored without enrichment: their addresses wait for DNS.
+  ASSERT_TRUE(j["pending_addresses"].is_number_unsigned()) << res->body;
+  EXPECT_GT(j["pending_addresses"].get<std::size_t>(), 0u);
+  StopServer();
+  StartWith({.listen = "127.0.0.1:0"});  // `serve`: it does not enrich
+  auto plain = nlohmann::json::parse(Client().Get("/api/enrichment")->body);
+  EXPECT_TRUE(plain["mode"].is_null());
+}
+
 TEST_F(WebTest, ApiStatsIsTheStatsObjectAndErrorsAreJson) {
   StartWith({.listen = "127.0.0.1:0"});
   auto c = Client();
@@ -527,8 +545,29 @@ TEST_F(WebTest, BearerTokenAndSessionCookie) {
   EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos);
   const std::string id = cookie.substr(0, cookie.find(';'));
   EXPECT_EQ(c.Get("/api/stats", {{"Cookie", id}})->status, 200);
-  EXPECT_EQ(c.Post("/api/logout", {{"Cookie", id}}, "", "application/json")->status, 200);
+  // Signed in with a session (the dashboard offers to sign out); a bearer token is no session.
+  auto with_session = nlohmann::json::parse(c.Get("/api/session", {{"Cookie", id}})->body);
+  EXPECT_TRUE(with_session["signed_in"].get<bool>());
+  EXPECT_TRUE(with_session["session"].get<bool>());
+  auto with_bearer =
+      nlohmann::json::parse(c.Get("/api/session", {{"Authorization", "Bearer " + token}})->body);
+  EXPECT_TRUE(with_bearer["signed_in"].get<bool>());
+  EXPECT_FALSE(with_bearer["session"].get<bool>());
+  // Signing out from another site is refused; from the dashboard it ends the session on the
+  // server (the old cookie no longer works) and clears the cookie.
+  EXPECT_EQ(c.Post("/api/logout", {{"Cookie", id}, {"Origin", "http://evil.example"}}, "",
+                   "application/json")
+                ->status,
+            403);
+  EXPECT_EQ(c.Get("/api/stats", {{"Cookie", id}})->status, 200);
+  auto logout = c.Post("/api/logout", {{"Cookie", id}}, "", "application/json");
+  EXPECT_EQ(logout->status, 200);
+  EXPECT_NE(logout->get_header_value("Set-Cookie").find("session=; "), std::string::npos);
+  EXPECT_NE(logout->get_header_value("Set-Cookie").find("Max-Age=0"), std::string::npos);
   EXPECT_EQ(c.Get("/api/stats", {{"Cookie", id}})->status, 401);
+  auto after = nlohmann::json::parse(c.Get("/api/session", {{"Cookie", id}})->body);
+  EXPECT_FALSE(after["signed_in"].get<bool>());
+  EXPECT_FALSE(after["session"].get<bool>());
 }
 
 TEST_F(WebTest, SignInGuessesAreLimitedPerAddress) {

@@ -59,9 +59,10 @@ function serve(db, extra = []) {
 const P = '<img src=x onerror="window.__xss=(window.__xss||0)+1"><script>window.__xss=(window.__xss||0)+1</script>';
 const sqlText = (s) => `'${s.replace(/'/g, "''")}'`;
 
-let browser; let main; let hostile; let scoped; let big;
+let browser; let main; let hostile; let scoped; let big; let failing;
 const mainDb = join(work, 'main.db');
 const bigDb = join(work, 'big.db');
+const failDb = join(work, 'failures.db');
 // More sources than a page and than the API's largest page: 10.20.(i / 250).(i % 250), i + 1
 // messages each. The reporter's name would be a formula in a spreadsheet, with a quote in it.
 const BIG_SOURCES = 1234;
@@ -114,10 +115,14 @@ before(async () => {
   run(['import', '-q', '--offline', '--db', scopedDb, join(root, 'testdata/web/scoped-sources.xml')]);
   writeFileSync(join(work, 'big.xml'), bigReport());
   run(['import', '-q', '--offline', '--db', bigDb, join(work, 'big.xml')]);
+  // Failure reports (and aggregate reports) served with their message samples.
+  run(['import', '-q', '--offline', '--db', failDb, join(root, 'testdata/real/parsedmarc-samples/failure'),
+    join(root, 'testdata/real/parsedmarc-samples/aggregate/rfc9990-sample.xml')]);
   main = await serve(mainDb);
   big = await serve(bigDb);
   hostile = await serve(hostileDb);
   scoped = await serve(scopedDb);
+  failing = await serve(failDb, ['--show-failure-samples']);
   browser = await chromium.launchPersistentContext(mkdtempSync(join(work, 'profile-')), {
     executablePath: CHROMIUM,
     headless: true,
@@ -133,6 +138,7 @@ after(async () => {
   hostile?.child.kill();
   scoped?.child.kill();
   big?.child.kill();
+  failing?.child.kill();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -155,6 +161,9 @@ test('every page loads without console errors', async () => {
     await p.screenshot({ path: join(artifacts, `${page}.png`), fullPage: false });
     assert.deepEqual(errors, [], `${page}: console errors`);
     assert.equal(await p.locator('.state.error').count(), 0, `${page}: error state shown`);
+    // No sign-in: nothing to sign out of.
+    await p.waitForSelector('header button.signout[data-session="false"]', { state: 'attached' });
+    assert.equal(await p.locator('header button.signout:visible').count(), 0, `${page}: sign-out shown`);
     await p.close();
   }
 });
@@ -199,10 +208,12 @@ test('/api/stats is exactly stats --json', async () => {
 
 test('filters go into the URL, and tables sort', async () => {
   const { p, errors } = await open(`${main.url}/#/overview`, 'overview');
-  await p.fill('input[name=domain]', 'example.com');
   await p.fill('input[name=from]', '2018-01-01');
   await p.check('input[name=failing]');
   await p.click('button[type=submit]');
+  await p.waitForFunction(() => location.hash.includes('from=2018-01-01') && location.hash.includes('failing=1'));
+  await p.waitForSelector('body[data-ready="overview"] select[name=domain][data-loaded]');
+  await p.selectOption('select[name=domain]', 'example.com');
   await p.waitForFunction(() => location.hash.includes('domain=example.com') && location.hash.includes('failing=1'));
   await p.waitForSelector('body[data-ready="overview"] [data-kpi]');
   const s = stats(mainDb, { domain: 'example.com', from: '2018-01-01' });
@@ -265,14 +276,123 @@ test('private and reserved sources are shown as such in the Country column, neve
   }
 });
 
-test('a phone-size screen shows the overview without horizontal scrolling of the page', async () => {
-  const p = await browser.newPage({ viewport: { width: 375, height: 740 } });
-  await p.setViewportSize({ width: 375, height: 740 });
-  await p.goto(`${main.url}/#/overview`);
-  await p.waitForSelector('body[data-ready="overview"]');
-  const width = await p.evaluate(() => document.documentElement.scrollWidth);
-  assert.ok(width <= 380, `page is ${width}px wide on a 375px screen`);
-  await p.screenshot({ path: join(artifacts, 'overview-phone.png'), fullPage: false });
+// Every page, at a phone's and a desktop's width: the page itself never scrolls sideways (wide
+// tables scroll inside their own box).
+test('no page is wider than a 390 px phone or a 1440 px desktop screen', async () => {
+  const pages = [[main, PAGES], [main, ['sources?group=ip', 'records?source_group=service&source_value=', 'report?id=1']],
+    [failing, ['failures', 'failure?id=1', 'failure?id=3', 'overview']], [hostile, ['overview', 'sources?group=ip', 'failures', 'report?id=1']]];
+  for (const [width, height] of [[390, 844], [1440, 900]]) {
+    const p = await browser.newPage();
+    await p.setViewportSize({ width, height });
+    for (const [server, list] of pages) {
+      for (const page of list) {
+        await p.goto('about:blank');
+        await p.goto(`${server.url}/#/${page}`);
+        await p.waitForSelector(`body[data-ready="${page.split('?')[0]}"]`);
+        await p.waitForTimeout(100);
+        const [scroll, inner] = await p.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+        assert.ok(scroll <= inner, `${page} is ${scroll}px wide on a ${inner}px screen`);
+        if (page === 'overview' || page === 'failures') await p.screenshot({ path: join(artifacts, `${page}-${width}.png`), fullPage: false });
+      }
+    }
+    await p.close();
+  }
+});
+
+test('the domain picker lists the store\'s domains, and the domain stays when going to other pages', async () => {
+  const names = (await (await fetch(`${failing.url}/api/domain-names`)).json()).domains;
+  assert.ok(names.includes('domain.de') && names.includes('example.com'), JSON.stringify(names));
+  const { p, errors } = await open(`${failing.url}/#/overview`, 'overview');
+  await p.waitForSelector('select[name=domain][data-loaded]');
+  const options = await p.$$eval('select[name=domain] option', (os) => os.map((o) => o.value));
+  assert.deepEqual(options, ['', ...names]);
+  await p.selectOption('select[name=domain]', 'domain.de');
+  await p.waitForFunction(() => location.hash === '#/overview?domain=domain.de');
+  await p.click('nav a:has-text("Failure reports")');
+  await p.waitForFunction(() => location.hash.startsWith('#/failures') && location.hash.includes('domain=domain.de'));
+  await p.waitForSelector('body[data-ready="failures"] table[data-table="failures"]');
+  const domains = await p.$$eval('table[data-table="failures"] tbody tr td:last-child', (tds) => tds.map((t) => t.textContent));
+  assert.deepEqual([...new Set(domains)], ['domain.de']);
+  assert.equal(await p.inputValue('select[name=domain]'), 'domain.de');
+  // Back to all domains.
+  await p.selectOption('select[name=domain]', '');
+  await p.waitForFunction(() => location.hash === '#/failures');
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('failure reports read as a table; a row opens the report with its message, loaded then', async () => {
+  const list = await (await fetch(`${failing.url}/api/failures`)).text();
+  assert.ok(!list.includes('Servernameone'), 'the list carries the message samples');
+  const { p, errors } = await open(`${failing.url}/#/failures`, 'failures');
+  const heads = await p.$$eval('table[data-table="failures"] th', (ths) => ths.map((t) => t.textContent));
+  assert.deepEqual(heads, ['Arrival (UTC)', 'From', 'Subject', 'SPF', 'DKIM', 'DMARC', 'Delivery', 'Source', 'Domain']);
+  const row = p.locator('table[data-table="failures"] tbody tr', { hasText: 'sharepoint@domain.de' });
+  const cells = await row.locator('td').allTextContents();
+  assert.deepEqual(cells, ['2018-10-01 09:20:27', 'Interaktive Wettbewerber-Übersicht <sharepoint@domain.de>', 'Subject',
+    '–', '–', 'fail', 'policy', '10.10.10.10', 'domain.de']);
+  const asked = [];
+  p.on('request', (r) => asked.push(r.url()));
+  await row.click();
+  await p.waitForSelector('body[data-ready="failure"] pre.failure-sample');
+  assert.ok(asked.some((u) => /\/api\/failure\?id=\d+$/.test(u)), asked.join(' '));
+  assert.match(await p.textContent('pre.failure-sample'), /^Received: from Servernameone/);
+  assert.match(await p.textContent('dl.meta'), /dmarc=fail \(p=none, dis=none\) header\.from=domain\.de/);
+  await p.screenshot({ path: join(artifacts, 'failure.png'), fullPage: false });
+  assert.deepEqual(errors, []);
+  await p.close();
+  // The NetEase report: SPF and DKIM results from its Authentication-Results.
+  const { p: q } = await open(`${failing.url}/#/failures`, 'failures');
+  const netease = await q.locator('table[data-table="failures"] tbody tr', { hasText: 'cardinal.com' }).locator('td').allTextContents();
+  assert.deepEqual(netease.slice(3, 6), ['pass', 'pass', 'fail']);
+  await q.close();
+});
+
+test('the pass-rate line is per day over a short range and per week over a long one, from the same numbers', async () => {
+  for (const [q, granularity] of [['from=2024-03-30&to=2024-04-01', 'daily'], ['from=2018-01-01&to=2018-12-31', 'weekly']]) {
+    const o = await (await fetch(`${main.url}/api/overview?${q}`)).json();
+    const { p, errors } = await open(`${main.url}/#/overview?${q}`, 'overview');
+    const el = p.locator('section .chart').first();
+    assert.equal(await el.getAttribute('data-trend'), granularity);
+    const values = JSON.parse(await el.getAttribute('data-trend-values'));
+    assert.equal(values.length, Number(await el.getAttribute('data-points')));
+    // Expected: DMARC pass / messages per day, or per Monday-to-Sunday week at its first day.
+    const byKey = new Map();
+    const keyOf = (day) => {
+      if (granularity === 'daily') return day;
+      const ms = Date.parse(`${day}T00:00:00Z`);
+      return new Date(ms - ((new Date(ms).getUTCDay() + 6) % 7) * 86400e3).toISOString().slice(0, 10);
+    };
+    for (const d of o.daily) {
+      const s = byKey.get(keyOf(d.day)) || [0, 0];
+      byKey.set(keyOf(d.day), [s[0] + d.dmarc_pass, s[1] + d.messages]);
+    }
+    const shown = values.filter((v) => v !== null);
+    const want = [...byKey.values()].filter(([, all]) => all > 0).map(([pass, all]) => Math.round((1000 * pass) / all) / 10);
+    assert.deepEqual(shown, want, q);
+    assert.deepEqual(errors, []);
+    await p.close();
+  }
+});
+
+test('an empty DNS-name column says why and how to fill it in', async () => {
+  const e = await (await fetch(`${main.url}/api/enrichment`)).json();
+  assert.equal(e.mode, null);  // serve does not enrich
+  assert.ok(e.pending_addresses > 0, 'imported --offline: addresses wait for DNS');
+  for (const [page, name] of [['overview', 'overview'], ['sources?group=ip', 'sources'], ['records', 'records']]) {
+    const { p, errors } = await open(`${main.url}/#/${page}`, name);
+    const note = p.locator('.empty-columns [data-column="reverse_dns"]');
+    await note.waitFor();
+    const text = await note.textContent();
+    assert.match(text, /No DNS names \(PTR\) yet — enrichment pending/, page);
+    assert.ok(text.includes(`${e.pending_addresses.toLocaleString('en-US')} address`), text);
+    assert.ok(text.includes('dmarc-report enrich'), text);
+    assert.deepEqual(errors, []);
+    await p.close();
+  }
+  // Names present (the hostile store has them): no note.
+  const { p } = await open(`${hostile.url}/#/sources?group=ip`, 'sources');
+  assert.equal(await p.locator('.empty-columns').count(), 0);
   await p.close();
 });
 
@@ -306,6 +426,14 @@ test('hostile report fields run no script and render as text on every page', asy
   const { p } = await open(`${hostile.url}/#/failures`, 'failures');
   assert.ok(!(await p.textContent('main')).includes('secret sample'), 'a failure sample shown without --show-failure-samples');
   await p.close();
+  const { p: fp, errors: ferrors } = await open(`${hostile.url}/#/failure?id=1`, 'failure');
+  const shown = await fp.textContent('main');
+  assert.ok(!shown.includes('secret sample'), 'a failure sample shown without --show-failure-samples');
+  assert.ok(shown.includes('The reported message is hidden'), shown);
+  assert.ok(shown.includes(`s${P}`), 'the subject payload not shown as text');
+  await assertInert(fp, 'failure report');
+  assert.deepEqual(ferrors, []);
+  await fp.close();
 });
 
 test('with authentication, the dashboard asks to sign in, then shows the data', async () => {
@@ -329,6 +457,13 @@ test('with authentication, the dashboard asks to sign in, then shows the data', 
     const cookies = await browser.cookies(guarded.url);
     const session = cookies.find((c) => c.name === 'session');
     assert.ok(session && session.httpOnly && session.sameSite === 'Strict', 'session cookie flags');
+    // Signing out ends the session on the server: its cookie no longer opens the API.
+    await p.click('header button.signout[data-session="true"]');
+    await p.waitForSelector('form.login');
+    assert.equal((await browser.cookies(guarded.url)).find((c) => c.name === 'session'), undefined, 'cookie kept');
+    const old = await fetch(`${guarded.url}/api/stats`, { headers: { Cookie: `session=${session.value}` } });
+    assert.equal(old.status, 401);
+    assert.equal(await p.locator('header button.signout:visible').count(), 0, 'sign-out shown when signed out');
     assert.deepEqual(errors, []);
     await p.close();
   } finally {

@@ -5,6 +5,11 @@ import * as echarts from 'echarts/core';
 import { BarChart, LineChart, PieChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
+import { failurePage, failuresPage } from './failures.js';
+import { domainPicker } from './domains.js';
+import { signOutButton } from './signout.js';
+import { emptyColumnsNote, resetEnrichment } from './empty.js';
+import { trendOption } from './trend.js';
 
 import { apiList, listTable, localList } from './table.js';
 
@@ -295,17 +300,23 @@ async function overviewPage(f) {
   }
   const daily = everyDay(o.daily, ['messages', 'dmarc_pass', 'dmarc_fail']);
   const days = daily.map((d) => d.day);
+  const trend = trendOption(daily);
+  const perDay = chart({
+    legend: { top: 4, data: ['pass', 'fail', trend.series.name] },
+    grid: { left: 60, right: 50, top: 40, bottom: 40 },
+    xAxis: { type: 'category', data: days },
+    yAxis: [{ type: 'value' }, trend.yAxis],
+    series: [
+      { name: 'pass', type: 'bar', stack: 'm', color: '#1a7f37', data: daily.map((d) => d.dmarc_pass) },
+      { name: 'fail', type: 'bar', stack: 'm', color: '#cf222e', data: daily.map((d) => d.dmarc_fail) },
+      trend.series,
+    ],
+  });
+  // The line's values, for people reading the page source and for the browser tests.
+  perDay.dataset.trend = trend.granularity;
+  perDay.dataset.trendValues = JSON.stringify(trend.values);
   page.append(h('div', { class: 'grid2' },
-    h('section', {}, h('h2', {}, 'Messages per day'), chart({
-      legend: { top: 4, data: ['pass', 'fail'] },
-      grid: { left: 60, right: 20, top: 40, bottom: 40 },
-      xAxis: { type: 'category', data: days },
-      yAxis: { type: 'value' },
-      series: [
-        { name: 'pass', type: 'bar', stack: 'm', color: '#1a7f37', data: daily.map((d) => d.dmarc_pass) },
-        { name: 'fail', type: 'bar', stack: 'm', color: '#cf222e', data: daily.map((d) => d.dmarc_fail) },
-      ],
-    })),
+    h('section', {}, h('h2', {}, `Messages per day, DMARC pass rate ${trend.granularity === 'weekly' ? 'per week' : 'per day'}`), perDay),
     h('section', {}, h('h2', {}, 'Disposition'), chart({
       tooltip: { trigger: 'item', renderMode: 'richText' },
       series: [{ type: 'pie', radius: ['35%', '65%'],
@@ -319,6 +330,8 @@ async function overviewPage(f) {
     { key: 'messages', label: 'Messages', num: true },
     rateColumn,
   ], o.top_sources, { name: 'top-sources' }));
+  const topEmpty = emptyColumnsNote(ui, o.top_sources, ['reverse_dns', 'name']);
+  if (topEmpty) page.lastChild.before(topEmpty);
   page.append(h('h2', {}, 'By country'), table([
     { key: 'key', label: 'Country' },
     { key: 'ips', label: 'IPs', num: true },
@@ -365,11 +378,13 @@ async function sourcesPage(f, params) {
   if (group === 'ip') cols.splice(1, 1, { key: 'reverse_dns', label: 'PTR' }, { key: 'name', label: 'Service' }, { key: 'country', label: 'Country', render: (r) => countryOf(r.key, r.country) });
   if (group === 'asn') cols.splice(1, 0, { key: 'as_name', label: 'AS name' });
   if (group === 'service') cols.splice(1, 0, { key: 'type', label: 'Type' });
-  page.append(await listTable({
+  let firstRows = null;
+  const loadSources = list('sources', { ...f, ...drill, group }, { fields: SOURCE_FIELDS });
+  const sources = await listTable({
     name: 'sources',
     noun: SOURCE_NOUNS[group],
     columns: cols,
-    load: list('sources', { ...f, ...drill, group }, { fields: SOURCE_FIELDS }),
+    load: async (p) => { const d = await loadSources(p); firstRows ??= d.rows; return d; },
     csvName: `sources-${group}.csv`,
     empty: 'No sources in this range.',
     onRow: embedded ? null : (r) => {
@@ -377,18 +392,24 @@ async function sourcesPage(f, params) {
         ? link('records', { ...f, source_group: 'ip', source_value: r.key ?? '' })
         : link('sources', { ...f, group: 'ip', source_group: group, source_value: r.key ?? '' });
     },
-  }));
+  });
+  if (group === 'ip') page.append(emptyColumnsNote(ui, firstRows, ['reverse_dns', 'name']) || '');
+  page.append(sources);
   return page;
 }
 
 async function recordsPage(f, params) {
   const drill = { source_group: params.source_group, source_value: params.source_value ?? '', header_from: params.header_from };
   const what = drill.source_group ? `${drill.source_group} ${orUnknown(drill.source_value)}` : (drill.header_from || 'all sources');
+  let firstRows = null;
+  const loadRecords = list('records', { ...f, ...drill }, { fields: RECORD_FIELDS });
+  const records = await listTable({ name: 'records', noun: 'records', columns: recordColumns(true), sortKey: 'count',
+    load: async (p) => { const d = await loadRecords(p); firstRows ??= d.rows; return d; }, csvName: 'records.csv' });
   return h('div', {}, h('h1', {}, 'Records'),
     h('div', { class: 'crumbs' }, h('a', { href: link('sources', { ...f, group: 'service' }) }, 'Sources'), ` › ${what}`),
     h('p', { class: 'note' }, 'The report rows, largest first, with every DKIM and SPF result.'),
-    await listTable({ name: 'records', noun: 'records', columns: recordColumns(true), sortKey: 'count',
-      load: list('records', { ...f, ...drill }, { fields: RECORD_FIELDS }), csvName: 'records.csv' }));
+    emptyColumnsNote(ui, firstRows, ['reverse_dns']) || '',
+    records);
 }
 
 async function domainsPage(f) {
@@ -481,22 +502,6 @@ async function rawXml(r) {
   return box;
 }
 
-async function failuresPage(f) {
-  let samplesShown = false;
-  const load = list('failures', f);
-  const failures = await listTable({ name: 'failures', noun: 'failure reports', csvName: 'failure-reports.csv',
-    empty: 'No failure reports in this range.',
-    load: async (p) => { const d = await load(p); samplesShown = d.samples_shown; return d; },
-    columns: [
-      { key: 'arrival', label: 'Arrival' }, { key: 'reported_domain', label: 'Domain' }, { key: 'source_ip', label: 'Source IP' },
-      { key: 'feedback_type', label: 'Type' }, { key: 'origin', label: 'Received from' },
-      { key: 'data', label: 'Details', sort: () => 0, render: (r) => h('pre', {}, JSON.stringify(r.data, null, 1)) },
-    ] });
-  return h('div', {}, h('h1', {}, 'Failure reports'),
-    h('p', { class: 'note' }, samplesShown ? 'Message samples are shown (serve --show-failure-samples).' : 'Message samples are hidden: they may hold personal data (serve --show-failure-samples shows them).'),
-    failures);
-}
-
 async function smtpTlsPage(f) {
   const d = await api('smtp-tls', f);
   const page = h('div', {}, h('h1', {}, 'SMTP TLS'));
@@ -545,9 +550,13 @@ async function rejectedPage(f) {
     ] }));
 }
 
+// What the pages in modules of their own use of this one.
+const ui = { h, api, table, listTable, list, stateBox, link, fmtInt, orUnknown, embedded };
+
 const RENDER = {
   overview: overviewPage, sources: sourcesPage, records: recordsPage, domains: domainsPage,
-  reporters: reportersPage, reports: reportsPage, report: reportPage, failures: failuresPage,
+  reporters: reportersPage, reports: reportsPage, report: reportPage,
+  failures: (f) => failuresPage(ui, f), failure: (f, params) => failurePage(ui, f, params),
   'smtp-tls': smtpTlsPage, rejected: rejectedPage,
 };
 
@@ -559,18 +568,23 @@ function filterBar(page, f, params) {
     const parts = [f.domain ? `domain ${f.domain}` : 'all domains', f.from ? `from ${f.from}` : null, f.to ? `to ${f.to}` : null].filter(Boolean);
     return h('div', { class: 'filters note' }, `Saved report, ${parts.join(', ')}; generated ${embedded.generated}.`);
   }
-  const domain = h('input', { name: 'domain', type: 'text', placeholder: 'all domains', value: f.domain || '', autocomplete: 'off' });
   const from = h('input', { name: 'from', type: 'date', value: f.from || '' });
   const to = h('input', { name: 'to', type: 'date', value: f.to || '' });
   const failing = h('input', { name: 'failing', type: 'checkbox' });
   failing.checked = f.failing === '1';
   const keep = {};
   for (const k of ['group', 'source_group', 'source_value', 'org', 'id', 'header_from']) if (params[k] !== undefined) keep[k] = params[k];
+  // A report's or a failure report's page shows that one: choosing a domain goes to the list.
+  const listOf = { report: 'reports', failure: 'failures', records: 'records' };
+  const domain = domainPicker(ui, f.domain || '', (d) => {
+    const target = listOf[page] || page;
+    location.hash = link(target, { ...(target === page ? keep : {}), ...f, domain: d });
+  });
   const form = h('form', { class: 'filters', onsubmit: (e) => {
     e.preventDefault();
-    location.hash = link(page, { ...keep, domain: domain.value.trim(), from: from.value, to: to.value, failing: failing.checked ? '1' : '' });
+    location.hash = link(page, { ...keep, domain: f.domain, from: from.value, to: to.value, failing: failing.checked ? '1' : '' });
   } },
-  h('label', {}, 'Policy domain', domain), h('label', {}, 'First day', from), h('label', {}, 'Last day', to),
+  domain, h('label', {}, 'First day', from), h('label', {}, 'Last day', to),
   h('label', { class: 'check' }, failing, 'Only failing'),
   h('button', { type: 'submit' }, 'Apply'),
   h('button', { type: 'button', class: 'secondary', onclick: () => { location.hash = link(page, {}); } }, 'Clear'));
@@ -597,9 +611,10 @@ async function render() {
   const f = filtersOf(params);
   charts.splice(0).forEach((c) => c.dispose());
   const app = document.getElementById('app');
-  const nav = h('nav', {}, PAGES.map(([p, label]) => h('a', { href: link(p, f), class: p === page || (page === 'report' && p === 'reports') || (page === 'records' && p === 'sources') ? 'active' : null }, label)));
+  const nav = h('nav', {}, PAGES.map(([p, label]) => h('a', { href: link(p, f), class: p === page || (page === 'report' && p === 'reports') || (page === 'records' && p === 'sources') || (page === 'failure' && p === 'failures') ? 'active' : null }, label)));
   const main = h('main', {}, stateBox('Loading…'));
-  app.replaceChildren(h('header', { class: 'top' }, h('span', { class: 'brand' }, 'dmarc-report'), nav), filterBar(page, f, params), main);
+  const signOut = embedded ? null : signOutButton(ui, () => { resetEnrichment(); render(); });
+  app.replaceChildren(h('header', { class: 'top' }, h('span', { class: 'brand' }, 'dmarc-report'), nav, signOut), filterBar(page, f, params), main);
   const fn = RENDER[page];
   if (!fn || (embedded && !PAGES.some(([p]) => p === page))) {
     main.replaceChildren(stateBox('There is no such page.', 'error'));
@@ -611,7 +626,7 @@ async function render() {
   } catch (err) {
     if (id !== renderId) return;
     if (err instanceof ApiError && err.status === 401) {
-      main.replaceChildren(loginForm(render));
+      main.replaceChildren(loginForm(() => { resetEnrichment(); render(); }));
     } else {
       main.replaceChildren(stateBox(`Could not load this page: ${err.message}`, 'error'));
     }

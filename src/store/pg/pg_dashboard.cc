@@ -280,8 +280,42 @@ class PgDashboard final : public DashboardQueries {
     });
   }
 
+  Result<FailureRow> FailureReport(std::int64_t id) override {
+    return InSnapshot([&]() -> Result<FailureRow> {
+      Params p;
+      p.Add(id);
+      auto s = conn_.Query(
+          "SELECT id, arrival_ts, reported_domain, source_ip, feedback_type, origin, data"
+          " FROM failure_reports WHERE id = $1",
+          p);
+      if (!s) return std::move(s).error_value();
+      if (s->size() == 0) {
+        return MakeError(ErrorKind::kNotFound, fmt::format("no failure report {}", id));
+      }
+      return FailureRow{s->Int(0, 0),     s->Int(0, 1),  s->OptText(0, 2), s->OptText(0, 3),
+                        s->OptText(0, 4), s->Text(0, 5), s->Text(0, 6)};
+    });
+  }
+
   Result<SmtpTlsResult> SmtpTls(const DashboardFilter& filter) override {
     return InSnapshot([&] { return SmtpTlsInSnapshot(filter); });
+  }
+
+  Result<std::vector<std::string>> DomainNames(std::size_t limit) override {
+    return InSnapshot([&]() -> Result<std::vector<std::string>> {
+      std::vector<std::string> names;
+      Params p;
+      p.Add(Limit(limit));
+      auto s = conn_.Query(
+          "SELECT d FROM (SELECT domain AS d FROM aggregate_reports UNION SELECT"
+          " reported_domain FROM failure_reports WHERE reported_domain IS NOT NULL UNION SELECT"
+          " policy_domain FROM smtp_tls_policies) u ORDER BY d COLLATE \"C\" LIMIT $1",
+          p);
+      if (!s) return std::move(s).error_value();
+      names.reserve(static_cast<std::size_t>(s->size()));
+      for (int i = 0; i < s->size(); ++i) names.push_back(s->Text(i, 0));
+      return names;
+    });
   }
 
   // Connects; the first snapshot proves the schema is there.

@@ -240,8 +240,33 @@ class SqliteDashboard final : public DashboardQueries {
     });
   }
 
+  Result<FailureRow> FailureReport(std::int64_t id) override {
+    auto s = db_.Prepare(
+        "SELECT id, arrival_ts, reported_domain, source_ip, feedback_type, origin, data"
+        " FROM failure_reports WHERE id = ?1");
+    if (!s) return MakeError(s.error());
+    s->Bind(1, id);
+    auto row = s->Step();
+    if (!row) return MakeError(row.error());
+    if (!*row) return MakeError(ErrorKind::kNotFound, fmt::format("no failure report {}", id));
+    return FailureRow{s->Int(0),     s->Int(1),  s->OptText(2), s->OptText(3),
+                      s->OptText(4), s->Text(5), s->Text(6)};
+  }
+
   Result<SmtpTlsResult> SmtpTls(const DashboardFilter& filter) override {
     return InSnapshot([&] { return SmtpTlsInSnapshot(filter); });
+  }
+
+  Result<std::vector<std::string>> DomainNames(std::size_t limit) override {
+    std::vector<std::string> names;
+    auto s = db_.Prepare(
+        "SELECT domain FROM aggregate_reports UNION SELECT reported_domain FROM failure_reports"
+        " WHERE reported_domain IS NOT NULL UNION SELECT policy_domain FROM smtp_tls_policies"
+        " ORDER BY 1 LIMIT ?1");
+    if (!s) return MakeError(s.error());
+    s->Bind(1, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    DMARC_TRY(Each(*s, [&](Statement& st) { names.push_back(st.Text(0)); }));
+    return names;
   }
 
  private:
