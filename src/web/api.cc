@@ -8,6 +8,7 @@
 
 #include "base/time.h"
 #include "web/api_json.h"
+#include "web/api_status.h"
 
 namespace dmarc::web {
 
@@ -175,6 +176,7 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     });
   }
   if (path == "/api/smtp-tls") return FromRows(queries_.SmtpTls(f), SmtpTlsJson);
+  if (path == "/api/status") return StatusAnswer(store_);
   return Error(404, "no such API path");
 }
 

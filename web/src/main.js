@@ -5,6 +5,7 @@ import * as echarts from 'echarts/core';
 import { BarChart, LineChart, PieChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
+import { firstRunNotice, statusPage, watchIngest } from './status.js';
 
 echarts.use([BarChart, LineChart, PieChart, GridComponent, LegendComponent, TooltipComponent,
   CanvasRenderer]);
@@ -128,7 +129,7 @@ const PAGES = embedded
   ? [['overview', 'Overview'], ['sources', 'Sources'], ['domains', 'Domains']]
   : [['overview', 'Overview'], ['sources', 'Sources'], ['domains', 'Domains'],
     ['reporters', 'Reporters'], ['reports', 'Reports'], ['failures', 'Failure reports'],
-    ['smtp-tls', 'SMTP TLS'], ['rejected', 'Rejected inputs']];
+    ['smtp-tls', 'SMTP TLS'], ['rejected', 'Rejected inputs'], ['status', 'Status']];
 
 function route() {
   const hash = location.hash.replace(/^#\/?/, '');
@@ -282,7 +283,7 @@ async function overviewPage(f) {
       card('Reports', { text: fmtInt(stats.reports), raw: stats.reports }, 'reports'),
       card('Rejected inputs', { text: fmtInt(stats.rejected_inputs), raw: stats.rejected_inputs }, 'rejected_inputs')));
   if (!t.messages) {
-    page.append(h('h2', {}, 'Messages per day'), stateBox('No aggregate report data in this range. Import reports with `dmarc-report import`, or widen the filters.'));
+    page.append(h('h2', {}, 'Messages per day'), (!embedded && await firstRunNotice(() => api('status'))) || stateBox('No aggregate report data in this range. Import reports with `dmarc-report import`, or widen the filters.'));
     return page;
   }
   const daily = everyDay(o.daily, ['messages', 'dmarc_pass', 'dmarc_fail']);
@@ -528,7 +529,7 @@ async function rejectedPage(f) {
 const RENDER = {
   overview: overviewPage, sources: sourcesPage, records: recordsPage, domains: domainsPage,
   reporters: reportersPage, reports: reportsPage, report: reportPage, failures: failuresPage,
-  'smtp-tls': smtpTlsPage, rejected: rejectedPage,
+  'smtp-tls': smtpTlsPage, rejected: rejectedPage, status: () => statusPage(() => api('status')),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -597,6 +598,8 @@ async function render() {
     }
   }
   if (id === renderId) document.body.dataset.ready = page;
+  // While run or fetch imports, the page is drawn again as reports arrive (status.js).
+  if (id === renderId && !embedded) watchIngest(() => api('status'), render);
 }
 
 window.addEventListener('hashchange', render);
