@@ -43,8 +43,9 @@ class Status : public ::testing::Test {
   // A configuration with this [store] url and these source tables.
   std::string Config(const std::string& sources, int watch_interval = 1) {
     const fs::path p = dir_ / "config.toml";
-    std::ofstream(p) << "[store]\nurl = \"" << url_ << "\"\n[fetch]\nwatch_interval = "
-                     << watch_interval << "\nmax_backoff = 60\n[enrich]\noffline = true\n"
+    std::ofstream(p) << "[store]\nurl = \"" << url_
+                     << "\"\n[fetch]\nwatch_interval = " << watch_interval
+                     << "\nmax_backoff = 60\n[enrich]\noffline = true\n"
                      << sources;
     return p.string();
   }
@@ -53,8 +54,7 @@ class Status : public ::testing::Test {
   int DropExamples(const fs::path& inbox) {
     fs::create_directories(inbox);
     int n = 0;
-    for (const auto& e :
-         fs::directory_iterator(TestData("real/parsedmarc-samples/aggregate"))) {
+    for (const auto& e : fs::directory_iterator(TestData("real/parsedmarc-samples/aggregate"))) {
       fs::copy_file(e.path(), inbox / e.path().filename());
       ++n;
     }
@@ -156,10 +156,9 @@ TEST_F(Status, PostgresStoreGivesTheSameStatus) {
 TEST_F(Status, AnUnreachableImapServerIsAnErrorWithItsMessage) {
   const int port = dmarc::testing::FreePort();  // nothing listens there
   std::ofstream(dir_ / "password") << "s3cret-Passw0rd\n";
-  const std::string config = Config(
-      "[imap]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
-      "\ntls = \"none\"\nuser = \"dmarc\"\npassword_file = \"" + (dir_ / "password").string() +
-      "\"\ntimeout = 5\n");
+  const std::string config = Config("[imap]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+                                    "\ntls = \"none\"\nuser = \"dmarc\"\npassword_file = \"" +
+                                    (dir_ / "password").string() + "\"\ntimeout = 5\n");
   const auto fetched = Run({"fetch", "--config", config, "--quiet"});
   EXPECT_EQ(fetched.status, 1) << fetched.err;
   const auto j = StatusJson(config, 1);  // a source in error: status exits 1
@@ -215,8 +214,8 @@ TEST_F(Status, ControlCharactersInNamesAreShownEscaped) {
   const fs::path inbox = dir_ / "in\x1b[2Jbox";
   fs::create_directories(inbox);
   std::ofstream(inbox / "x\x1b]0;title\x07.xml") << "not a report";
-  const std::string config = Config("[directory]\npath = \"" + dir_.string() +
-                                    "/in\\u001b[2Jbox\"\n");
+  const std::string config =
+      Config("[directory]\npath = \"" + dir_.string() + "/in\\u001b[2Jbox\"\n");
   ASSERT_EQ(Run({"fetch", "--config", config, "--quiet"}).status, 0);
   const auto text = Run({"status", "--config", config});
   ASSERT_EQ(text.status, 0) << text.err;

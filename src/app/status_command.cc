@@ -119,8 +119,8 @@ int RunStatusCommand() {
   }
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   if (options.json) {
-    fmt::print("{}\n", web::IngestStatusJson(*status, now).dump(
-                           2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+    fmt::print("{}\n", web::IngestStatusJson(*status, now)
+                           .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   } else {
     PrintText(st->Describe(), *status, now);
   }

@@ -47,9 +47,9 @@ SourceState BoundedSourceState(const SourceState& state) {
 
 std::string IngestSourceUpsert(char mark) {
   static constexpr std::string_view kFields[] = {
-      "kind",         "state",      "updated_at",    "poll_started_at", "poll_ended_at",
-      "next_poll_at", "last_error", "last_error_at", "inputs_total",    "inputs_done",
-      "mails_left"};
+      "kind",          "state",        "updated_at", "poll_started_at",
+      "poll_ended_at", "next_poll_at", "last_error", "last_error_at",
+      "inputs_total",  "inputs_done",  "mails_left"};
   static constexpr std::string_view kCounts[] = {
       "mails_stored", "mails_invalid",     "aggregate_new", "aggregate_duplicate",
       "failure_new",  "failure_duplicate", "smtp_tls_new",  "smtp_tls_duplicate",

@@ -38,10 +38,9 @@ json SourceJson(const store::SourceState& s) {
   j["last_error_at"] = Time(s.last_error_at);
   j["inputs"] = {{"done", s.inputs_done}, {"total", s.inputs_total}};
   j["mails"] = {{"stored", c.mails_stored}, {"invalid", c.mails_invalid}, {"left", s.mails_left}};
-  j["reports"] = {
-      {"aggregate", {{"new", c.aggregate_new}, {"duplicate", c.aggregate_duplicate}}},
-      {"failure", {{"new", c.failure_new}, {"duplicate", c.failure_duplicate}}},
-      {"smtp_tls", {{"new", c.smtp_tls_new}, {"duplicate", c.smtp_tls_duplicate}}}};
+  j["reports"] = {{"aggregate", {{"new", c.aggregate_new}, {"duplicate", c.aggregate_duplicate}}},
+                  {"failure", {{"new", c.failure_new}, {"duplicate", c.failure_duplicate}}},
+                  {"smtp_tls", {{"new", c.smtp_tls_new}, {"duplicate", c.smtp_tls_duplicate}}}};
   j["records"] = c.records;
   j["rejections"] = c.rejections;
   return j;
@@ -84,9 +83,10 @@ ApiAnswer StatusAnswer(store::ReportStore& store) {
   auto status = store.QueryIngestStatus(kStatusRejections);
   if (!status) {
     spdlog::error("dashboard API: the store failed: {}", status.error());
-    return {500, "application/json",
-            DumpJson(nlohmann::json{{"error", "the report store failed; the details are in the log"}}),
-            ""};
+    return {
+        500, "application/json",
+        DumpJson(nlohmann::json{{"error", "the report store failed; the details are in the log"}}),
+        ""};
   }
   return {200, "application/json",
           DumpJson(IngestStatusJson(*status, static_cast<std::int64_t>(std::time(nullptr)))), ""};

@@ -90,8 +90,8 @@ Result<IngestStatus> SqliteStore::QueryIngestStatus(std::size_t max_rejections) 
       auto row = r->Step();
       if (!row) return MakeError(row.error());
       if (!*row) break;
-      out.rejections.push_back({r->Int(0), r->Int(1), r->Text(2), r->Text(3),
-                                static_cast<std::uint64_t>(r->Int(4))});
+      out.rejections.push_back(
+          {r->Int(0), r->Int(1), r->Text(2), r->Text(3), static_cast<std::uint64_t>(r->Int(4))});
     }
     return out;
   });
