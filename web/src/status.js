@@ -72,15 +72,20 @@ export function watchIngest(getStatus, onChange) {
     try { s = await getStatus(); } catch { watching = null; return; }
     const now = progressOf(s);
     const changed = w.last !== null && now !== w.last;
+    // A person typing in a form (the filter bar) is not interrupted: the change is kept for the
+    // next look.
+    const typing = document.activeElement?.closest?.('form');
+    if (changed && typing) {
+      w.timer = setTimeout(tick, STATUS_POLL_MS);
+      return;
+    }
     w.last = now;
     if (busy(s)) {
       w.timer = setTimeout(tick, STATUS_POLL_MS);
     } else {
       watching = null;
     }
-    // A person typing in the filter bar is not interrupted: the next change redraws.
-    const typing = document.activeElement && document.activeElement.closest && document.activeElement.closest('form');
-    if (changed && !typing) w.onChange();
+    if (changed) w.onChange();
   };
   tick();
 }
@@ -96,7 +101,8 @@ function sourceCard(s) {
   const add = (k, v) => meta.append(el('dt', null, k), el('dd', null, v));
   add('Kind', s.kind);
   if (s.state === 'polling') add('In progress', `${num(s.inputs.done)} of ${num(s.inputs.total)} inputs`);
-  add('Last poll', s.poll_started_at ? `${when(s.poll_started_at)}${s.poll_ended_at ? `, ended ${when(s.poll_ended_at)}` : ''}` : 'never');
+  const ended = s.state !== 'polling' && s.poll_ended_at ? `, ended ${when(s.poll_ended_at)}` : '';
+  add('Last poll', s.poll_started_at ? `${when(s.poll_started_at)}${ended}` : 'never');
   add('Next poll', s.next_poll_at ? when(s.next_poll_at) : (s.state === 'disabled' ? 'none (nothing collects from it now)' : 'none scheduled'));
   add('Mails', `${num(s.mails.stored)} stored, ${num(s.mails.invalid)} invalid, ${num(s.mails.left)} left in the mailbox`);
   add('Aggregate reports', `${num(r.aggregate.new)} new, ${num(r.aggregate.duplicate)} duplicate (${num(s.records)} records)`);
