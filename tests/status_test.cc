@@ -50,7 +50,7 @@ class Status : public ::testing::Test {
     return p.string();
   }
 
-  // A drop directory holding the example reports; returns how many files.
+  // A drop directory holding the example reports and a broken one; returns how many files.
   int DropExamples(const fs::path& inbox) {
     fs::create_directories(inbox);
     int n = 0;
@@ -58,7 +58,8 @@ class Status : public ::testing::Test {
       fs::copy_file(e.path(), inbox / e.path().filename());
       ++n;
     }
-    return n;
+    std::ofstream(inbox / "broken.xml") << "<feedback>not a report";  // rejected, filed Invalid
+    return n + 1;
   }
 
   dmarc::testing::Outcome Run(const std::vector<std::string>& args) {
@@ -119,12 +120,12 @@ TEST_F(Status, ADropDirectoryFetchIsRecordedWithItsCounts) {
 
   const auto text = Run({"status", "--config", config});
   ASSERT_EQ(text.status, 0) << text.err;
-  for (const std::string want :
-       {"Store: " + url_, "Sources (1):", "  directory:" + inbox.string() + " [idle]",
-        "next poll:    -",
-        fmt::format("aggregate {} new, 0 duplicate", stats["reports"].get<int>()),
-        fmt::format("Enrichment backlog: {} address(es)", stats["source_ips"].get<int>()),
-        "Latest rejected inputs ("}) {
+  for (const std::string& want : std::vector<std::string>{
+           "Store: " + url_, "Sources (1):", "  directory:" + inbox.string() + " [idle]",
+           "next poll:    -",
+           fmt::format("aggregate {} new, 0 duplicate", stats["reports"].get<int>()),
+           fmt::format("Enrichment backlog: {} address(es)", stats["source_ips"].get<int>()),
+           "Latest rejected inputs ("}) {
     EXPECT_NE(text.out.find(want), std::string::npos) << want << "\n" << text.out;
   }
   EXPECT_EQ(text.out.find("[polling]"), std::string::npos);

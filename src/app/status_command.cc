@@ -31,6 +31,7 @@ std::string When(const std::optional<std::int64_t>& t, std::int64_t now) {
   if (!t) return "-";
   const std::int64_t d = *t - now;
   const std::int64_t a = d < 0 ? -d : d;
+  if (a == 0) return fmt::format("{} UTC (now)", FormatUtc(*t));
   const std::string span = a < 120    ? fmt::format("{} s", a)
                            : a < 7200 ? fmt::format("{} min", a / 60)
                                       : fmt::format("{} h", a / 3600);
