@@ -116,14 +116,16 @@ TEST_F(Status, ADropDirectoryFetchIsRecordedWithItsCounts) {
   ASSERT_EQ(fetched.status, 0) << fetched.err;
   const auto stats = dmarc::testing::StoreStats(url_, dir_);
   ASSERT_GT(stats["reports"].get<int>(), 10);
-  CheckDropDirectoryFetch(inbox, files, StatusJson(config), stats);
+  const auto json = StatusJson(config);
+  CheckDropDirectoryFetch(inbox, files, json, stats);
 
   const auto text = Run({"status", "--config", config});
   ASSERT_EQ(text.status, 0) << text.err;
   for (const std::string& want : std::vector<std::string>{
            "Store: " + url_, "Sources (1):", "  directory:" + inbox.string() + " [idle]",
            "next poll:    -",
-           fmt::format("aggregate {} new, 0 duplicate", stats["reports"].get<int>()),
+           fmt::format("aggregate {} new, {} duplicate", stats["reports"].get<int>(),
+                       json["sources"][0]["reports"]["aggregate"]["duplicate"].get<int>()),
            fmt::format("Enrichment backlog: {} address(es)", stats["source_ips"].get<int>()),
            "Latest rejected inputs ("}) {
     EXPECT_NE(text.out.find(want), std::string::npos) << want << "\n" << text.out;
