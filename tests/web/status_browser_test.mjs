@@ -122,7 +122,10 @@ async function open(url, page) {
 }
 
 test('the Status page shows each source, the backlog and the latest rejects, as text', async () => {
-  const s = JSON.parse(run(['status', '--db', fedDb, '--json']).toString());
+  // Exit status 1: a source is in state error.
+  let out = null;
+  try { run(['status', '--db', fedDb, '--json']); } catch (e) { assert.equal(e.status, 1); out = e.stdout; }
+  const s = JSON.parse(out);
   const { p, errors } = await open(`${fed.url}/#/status`, 'status');
   await p.screenshot({ path: join(artifacts, 'status.png'), fullPage: true });
   assert.ok(await p.locator('header nav a[href^="#/status"]').count(), 'a Status entry in the navigation');
