@@ -42,7 +42,11 @@ void PrintSource(const store::SourceState& s, std::int64_t now) {
   const store::SourceCounts& c = s.counts;
   fmt::print("  {} [{}]\n", Safe(s.name), Safe(s.state));
   if (s.state == store::kSourcePolling) {
-    fmt::print("    in progress:  {} of {} inputs\n", s.inputs_done, s.inputs_total);
+    if (s.inputs_total == 0) {
+      fmt::print("    in progress:  listing what waits\n");
+    } else {
+      fmt::print("    in progress:  {} of {} inputs\n", s.inputs_done, s.inputs_total);
+    }
   }
   fmt::print("    last poll:    {}", When(s.poll_started_at, now));
   if (s.poll_ended_at && s.poll_started_at && *s.poll_ended_at >= *s.poll_started_at) {
