@@ -52,6 +52,8 @@ void AddEnrichCommandOptions(CLI::App& cmd);
 int RunEnrichCommand();
 void AddStatsOptions(CLI::App& cmd);
 int RunStatsCommand();
+void AddStatusOptions(CLI::App& cmd);
+int RunStatusCommand();
 void AddExportOptions(CLI::App& cmd);
 int RunExportCommand();
 void AddServeOptions(CLI::App& cmd);

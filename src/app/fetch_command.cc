@@ -20,6 +20,7 @@
 #include "app/background_enrichment.h"
 #include "app/cli.h"
 #include "app/enrichment.h"
+#include "app/ingest_status_recorder.h"
 #include "app/progress.h"
 #include "app/service_commands.h"
 #include "app/store_target.h"
@@ -189,11 +190,14 @@ void PrepareProcess(bool signal_handlers) {
 
 // One round: every source drained into the store in turn (until a stop is asked for); a source
 // that fails is logged, counted in the metrics and closed. Returns the count of failed sources.
-int DrainSources(std::vector<std::unique_ptr<collect::Source>>& sources, pipeline::Ingest& ingest) {
+int DrainSources(std::vector<std::unique_ptr<collect::Source>>& sources, pipeline::Ingest& ingest,
+                 IngestStatusRecorder& status) {
   int failed = 0;
   for (auto& source : sources) {
     if (g_stop) break;
+    status.PollStart(*source);
     Status s = ingest.Drain(*source, g_stop);
+    status.PollEnd(*source, s);
     if (s) {
       metrics::Program().last_fetch.Set({source->Describe()},
                                         static_cast<double>(std::time(nullptr)));
@@ -285,24 +289,28 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
     enrichment = std::make_unique<BackgroundEnrichment>(TargetOf(config.store), config.enrich);
     observer.SetBackground(enrichment.get());
   }
-  pipeline::Ingest ingest(**db, ingest_options, observer);
+  IngestStatusRecorder status(TargetOf(config.store), config.secrets);  // `dmarc-report status`
+  ObserverPair observers(observer, status);
+  pipeline::Ingest ingest(**db, ingest_options, observers);
   auto sources = MakeSources(config, options.limits);
   const auto start = std::chrono::steady_clock::now();
   int failures = 0;
   std::int64_t backoff = 0;
   while (!g_stop) {
-    const int failed = DrainSources(sources, ingest);
+    const int failed = DrainSources(sources, ingest, status);
     failures += failed;
     if (!options.watch) break;
     if (failed) {
       // Reconnect with backoff: 1 s, 2 s, 4 s ... up to fetch.max_backoff.
       backoff = std::min<std::int64_t>(backoff ? backoff * 2 : 1, config.fetch.max_backoff);
       spdlog::info("retrying in {} s", backoff);
+      status.NextPoll(backoff);
       Status waited = sources.front()->collect::Source::Wait(backoff, g_stop);
       (void)waited;
       continue;
     }
     backoff = 0;
+    status.NextPoll(config.fetch.watch_interval);
     // One source can be waited on (IMAP IDLE); with several, every one is polled in turn.
     Status waited = sources.size() == 1 ? sources.front()->Wait(config.fetch.watch_interval, g_stop)
                                         : sources.front()->collect::Source::Wait(
@@ -313,6 +321,7 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
     }
   }
   for (auto& source : sources) source->Close();
+  status.Stopped(options.watch);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!options.quiet || failures) {

@@ -29,6 +29,8 @@ constexpr Command kCommands[] = {
      dmarc::app::AddEnrichCommandOptions, dmarc::app::RunEnrichCommand},
     {"stats", "Totals over the stored aggregate data", dmarc::app::AddStatsOptions,
      dmarc::app::RunStatsCommand},
+    {"status", "Ingest status: each source's state and polls, enrichment backlog, rejects",
+     dmarc::app::AddStatusOptions, dmarc::app::RunStatusCommand},
     {"export", "Write stored reports as JSON or CSV (the formats of parse)",
      dmarc::app::AddExportOptions, dmarc::app::RunExportCommand},
     {"serve", "Serve the web dashboard and its JSON API (docs/api.md)", dmarc::app::AddServeOptions,

@@ -29,6 +29,7 @@
 #include "model/aggregate.h"
 #include "model/failure.h"
 #include "model/smtp_tls.h"
+#include "store/ingest_status.h"
 
 namespace dmarc::store {
 
@@ -302,6 +303,14 @@ class ReportStore {
   // whole bytes of rejected inputs; the per-address rows replace those of the same address. In
   // one transaction.
   virtual Result<BatchResult> StoreCopy(const CopyBatch& batch);
+
+  // ---- Ingest status (store/ingest_status.h; `dmarc-report status`, /api/status) ----
+  // Inserts or replaces the row of state.name (cut to its bounds: BoundedSourceState) with every
+  // field as given except the counts, to which `add` is added (so two writers lose no count).
+  virtual Result<bool> RecordSourceState(const SourceState& state, const SourceCounts& add);
+  // The sources' rows, the enrichment backlog and the newest `max_rejections` rejected inputs,
+  // in one read.
+  virtual Result<IngestStatus> QueryIngestStatus(std::size_t max_rejections);
 
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;

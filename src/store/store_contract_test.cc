@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "archive/archive.h"
+#include "base/text.h"
 #include "base/time.h"
 #include "pipeline/extract.h"
 #include "pipeline/stream_store.h"
@@ -1065,6 +1066,146 @@ TEST_P(StoreContract, DashboardListsTheDomainsAndGivesOneFailureReport) {
   EXPECT_EQ(none.error_kind(), ErrorKind::kNotFound);
 }
 
+// ---- Ingest status (store/ingest_status.h) ----
+
+SourceState SampleSourceState(const std::string& name) {
+  SourceState s;
+  s.name = name;
+  s.kind = "imap";
+  s.state = std::string(kSourcePolling);
+  s.updated_at = 1700000100;
+  s.poll_started_at = 1700000000;
+  s.inputs_total = 19;
+  s.inputs_done = 5;
+  return s;
+}
+
+TEST_P(StoreContract, IngestSourceRowsAreReplacedAndTheirCountsAdded) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  auto empty = st->QueryIngestStatus(10);
+  ASSERT_TRUE(empty.ok()) << empty.error();
+  EXPECT_TRUE(empty->sources.empty());
+  EXPECT_FALSE(empty->has_reports);
+  EXPECT_EQ(empty->enrichment_backlog, 0u);
+  EXPECT_TRUE(empty->rejections.empty());
+
+  SourceState b = SampleSourceState("imap://dmarc@mail.example.com:993/INBOX");
+  SourceCounts add;
+  add.mails_stored = 3;
+  add.mails_invalid = 1;
+  add.aggregate_new = 2;
+  add.aggregate_duplicate = 1;
+  add.failure_new = 4;
+  add.failure_duplicate = 5;
+  add.smtp_tls_new = 6;
+  add.smtp_tls_duplicate = 7;
+  add.records = 8;
+  add.rejections = 9;
+  ASSERT_TRUE(st->RecordSourceState(b, add).ok());
+  SourceState a = SampleSourceState("directory:inbox");
+  a.kind = "directory";
+  ASSERT_TRUE(st->RecordSourceState(a, {}).ok());
+
+  // The second write replaces every field (NULLs too) and adds to the counts; another writer's
+  // counts (a second connection) are added as well.
+  b.state = std::string(kSourceError);
+  b.poll_started_at.reset();
+  b.poll_ended_at = 1700000200;
+  b.next_poll_at = 1700000260;
+  b.last_error = "imap://dmarc@mail.example.com:993/INBOX: connect: Connection refused";
+  b.last_error_at = 1700000200;
+  b.inputs_done = 19;
+  b.mails_left = 2;
+  ASSERT_TRUE(st->RecordSourceState(b, add).ok());
+  auto other = Reopen();
+  ASSERT_TRUE(other);
+  SourceCounts one;
+  one.mails_stored = 1;
+  ASSERT_TRUE(other->RecordSourceState(b, one).ok());
+
+  auto got = st->QueryIngestStatus(10);
+  ASSERT_TRUE(got.ok()) << got.error();
+  ASSERT_EQ(got->sources.size(), 2u);
+  EXPECT_EQ(got->sources[0], a);  // by name
+  SourceState want = b;
+  want.counts = add;
+  want.counts.Add(add);
+  want.counts.mails_stored += 1;
+  EXPECT_EQ(got->sources[1], want);
+  EXPECT_EQ(got->sources[1].counts.smtp_tls_duplicate, 14u);
+}
+
+TEST_P(StoreContract, IngestSourceTextsAreCutToTheirBoundsAsUtf8) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  SourceState s = SampleSourceState("maildir:/" + std::string(600, 'x'));
+  std::string error;
+  for (int i = 0; i < 700; ++i) error += "\xc3\xa9";  // é: 1400 bytes
+  s.last_error = error + "\xff";                      // and a byte that is not UTF-8
+  ASSERT_TRUE(st->RecordSourceState(s, {}).ok());
+  auto got = st->QueryIngestStatus(0);
+  ASSERT_TRUE(got.ok()) << got.error();
+  ASSERT_EQ(got->sources.size(), 1u);
+  EXPECT_EQ(got->sources[0].name.size(), kMaxSourceNameBytes);
+  ASSERT_TRUE(got->sources[0].last_error);
+  EXPECT_EQ(*got->sources[0].last_error, error.substr(0, kMaxSourceErrorBytes));
+  EXPECT_TRUE(IsValidUtf8(*got->sources[0].last_error));
+  // An odd bound falls inside a character: the row keeps the whole characters before it.
+  s.last_error = "a" + error;
+  ASSERT_TRUE(st->RecordSourceState(s, {}).ok());
+  got = st->QueryIngestStatus(0);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->sources[0].last_error->size(), kMaxSourceErrorBytes - 1);
+  EXPECT_TRUE(IsValidUtf8(*got->sources[0].last_error));
+}
+
+TEST_P(StoreContract, IngestStatusCountsTheEnrichmentBacklogAndShowsTheNewestRejections) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const auto reports = Samples({"aggregate/empty_reason.xml", "extract_report/nice-input.xml"});
+  Batch enriched, pending;
+  enriched.aggregates.push_back({"test", &reports[0]});
+  enriched.sources_enriched_at = 1000;
+  pending.aggregates.push_back({"test", &reports[1]});  // never enriched
+  for (int i = 0; i < 3; ++i) {
+    pending.rejections.push_back(
+        {1700000000 + i, "mail.eml[part " + std::to_string(i) + "]", "not a report", "", 7, "x"});
+    pending.rejections.back().sha256 = Sha256Hex("x" + std::to_string(i));
+  }
+  ASSERT_TRUE(st->Store(enriched).ok());
+  ASSERT_TRUE(st->Store(pending).ok());
+  std::set<std::string> pending_ips;
+  for (const auto& rec : reports[1].records) pending_ips.insert(rec.source.ip_address);
+
+  auto got = st->QueryIngestStatus(2);
+  ASSERT_TRUE(got.ok()) << got.error();
+  EXPECT_TRUE(got->has_reports);
+  EXPECT_EQ(got->enrichment_backlog, pending_ips.size());
+  EXPECT_EQ(got->enrichment_backlog_records, reports[1].records.size());
+  ASSERT_EQ(got->rejections.size(), 2u);  // the newest two, newest first
+  EXPECT_EQ(got->rejections[0].origin, "mail.eml[part 2]");
+  EXPECT_EQ(got->rejections[1].origin, "mail.eml[part 1]");
+  EXPECT_EQ(got->rejections[0].reason, "not a report");
+  EXPECT_EQ(got->rejections[0].received_at, 1700000002);
+  EXPECT_EQ(got->rejections[0].size, 7u);
+  EXPECT_GT(got->rejections[0].id, got->rejections[1].id);
+
+  // Once enriched from DNS, an address leaves the backlog.
+  std::vector<model::Source> sources;
+  for (const auto& ip : pending_ips) {
+    model::Source s;
+    s.ip_address = ip;
+    s.reverse_dns = "host.example.com";
+    sources.push_back(s);
+  }
+  ASSERT_TRUE(st->UpdateSources(sources, 3000, 500).ok());
+  got = st->QueryIngestStatus(2);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->enrichment_backlog, 0u);
+  EXPECT_EQ(got->enrichment_backlog_records, 0u);
+}
+
 TEST(Sha256, KnownDigest) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
@@ -1429,8 +1570,8 @@ TEST(PgHealth, ADamagedStoreIsReported) {
     testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 99");
     auto health = (*st)->Health();
     ASSERT_FALSE(health.ok());
-    EXPECT_EQ(health.error(), "the store's schema version is 99, not 1");
-    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 1");
+    EXPECT_EQ(health.error(), "the store's schema version is 99, not 2");
+    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 2");
   }
   testing::PsqlUrl(url,
                    "DELETE FROM aggregate_records WHERE id = (SELECT min(id) FROM"

@@ -12,6 +12,7 @@
 #include "base/time.h"
 #include "web/api_json.h"
 #include "web/failure_json.h"
+#include "web/api_status.h"
 
 namespace dmarc::web {
 
@@ -206,6 +207,7 @@ std::string DumpJson(const nlohmann::ordered_json& j) {
 }
 
 std::optional<ApiAnswer> Api::GetUnfiltered(const std::string& path, const Params& params) {
+  if (path == "/api/status") return StatusAnswer(store_);
   if (path == "/api/domain-names") {
     return FromRows(queries_.DomainNames(kMaxDomainNames), [](const auto& names) {
       return nlohmann::json{{"domains", names}, {"limit", kMaxDomainNames}};

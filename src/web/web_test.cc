@@ -415,6 +415,7 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
                    "DROP TABLE daily_results; DROP TABLE report_totals; DROP TABLE source_totals;"
                    " DROP TABLE ip_totals;"
                    " DROP TABLE aggregate_raw;"
+                   " DROP TABLE ingest_sources; DROP INDEX aggregate_records_not_enriched;"
                    " DROP INDEX aggregate_records_source_ip;"
                    " DROP INDEX aggregate_records_header_from;"
                    " ALTER TABLE daily_sources DROP COLUMN records;"

@@ -10,6 +10,7 @@ import { domainPicker } from './domains.js';
 import { signOutButton } from './signout.js';
 import { emptyColumnsNote, resetEnrichment } from './empty.js';
 import { trendOption } from './trend.js';
+import { firstRunNotice, statusPage, watchIngest } from './status.js';
 
 import { apiList, listTable, localList } from './table.js';
 
@@ -141,7 +142,7 @@ const PAGES = embedded
   ? [['overview', 'Overview'], ['sources', 'Sources'], ['domains', 'Domains']]
   : [['overview', 'Overview'], ['sources', 'Sources'], ['domains', 'Domains'],
     ['reporters', 'Reporters'], ['reports', 'Reports'], ['failures', 'Failure reports'],
-    ['smtp-tls', 'SMTP TLS'], ['rejected', 'Rejected inputs']];
+    ['smtp-tls', 'SMTP TLS'], ['rejected', 'Rejected inputs'], ['status', 'Status']];
 
 function route() {
   const hash = location.hash.replace(/^#\/?/, '');
@@ -295,7 +296,7 @@ async function overviewPage(f) {
       card('Reports', { text: fmtInt(stats.reports), raw: stats.reports }, 'reports'),
       card('Rejected inputs', { text: fmtInt(stats.rejected_inputs), raw: stats.rejected_inputs }, 'rejected_inputs')));
   if (!t.messages) {
-    page.append(h('h2', {}, 'Messages per day'), stateBox('No aggregate report data in this range. Import reports with `dmarc-report import`, or widen the filters.'));
+    page.append(h('h2', {}, 'Messages per day'), (!embedded && await firstRunNotice(() => api('status'))) || stateBox('No aggregate report data in this range. Import reports with `dmarc-report import`, or widen the filters.'));
     return page;
   }
   const daily = everyDay(o.daily, ['messages', 'dmarc_pass', 'dmarc_fail']);
@@ -557,7 +558,7 @@ const RENDER = {
   overview: overviewPage, sources: sourcesPage, records: recordsPage, domains: domainsPage,
   reporters: reportersPage, reports: reportsPage, report: reportPage,
   failures: (f) => failuresPage(ui, f), failure: (f, params) => failurePage(ui, f, params),
-  'smtp-tls': smtpTlsPage, rejected: rejectedPage,
+  'smtp-tls': smtpTlsPage, rejected: rejectedPage, status: () => statusPage(() => api('status')),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -632,6 +633,8 @@ async function render() {
     }
   }
   if (id === renderId) document.body.dataset.ready = page;
+  // While run or fetch imports, the page is drawn again as reports arrive (status.js).
+  if (id === renderId && !embedded) watchIngest(() => api('status'), render);
 }
 
 window.addEventListener('hashchange', render);

@@ -81,6 +81,9 @@ class PgStore final : public ReportStore {
   Result<std::size_t> ForEachCopy(std::size_t batch_size,
                                   const std::function<Result<bool>(CopyBatch&&)>& visit) override;
   Result<BatchResult> StoreCopy(const CopyBatch& batch) override;  // pg_migrate.cc
+  Result<bool> RecordSourceState(const SourceState& state,
+                                 const SourceCounts& add) override;  // pg_ingest_status.cc
+  Result<IngestStatus> QueryIngestStatus(std::size_t max_rejections) override;
   bool CommitsElsewhere() const override { return true; }
 
   Connection& connection() { return conn_; }

@@ -74,6 +74,9 @@ class SqliteStore final : public ReportStore {
   Result<std::size_t> ForEachCopy(std::size_t batch_size,
                                   const std::function<Result<bool>(CopyBatch&&)>& visit) override;
   Result<BatchResult> StoreCopy(const CopyBatch& batch) override;  // sqlite_migrate.cc
+  Result<bool> RecordSourceState(const SourceState& state,
+                                 const SourceCounts& add) override;  // sqlite_ingest_status.cc
+  Result<IngestStatus> QueryIngestStatus(std::size_t max_rejections) override;
 
  private:
   // A prepared write statement and its SQL; kWriteStatements (sqlite_schema.cc) lists them all.
