@@ -384,8 +384,8 @@ TEST_F(Service, TheDebianUnitVerifiesAndIsHardened) {
 // it keeps the service's store and dashboard where the package and the unit expect them.
 TEST_F(Service, TheDebianConfigurationIsValidAsInstalled) {
   const std::string file = SourceDir() + "/packaging/dmarc-report.toml";
-  auto r = RunCli({"check-config", file}, dir_,
-                  "env -i DMARC_REPORT_DIRECTORY_PATH=" + dir_.string());
+  auto r =
+      RunCli({"check-config", file}, dir_, "env -i DMARC_REPORT_DIRECTORY_PATH=" + dir_.string());
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find(file + ": ok"), std::string::npos) << r.out;
   const std::string text = dmarc::testing::ReadFile(file);

@@ -11,8 +11,8 @@
 #include "base/text.h"
 #include "base/time.h"
 #include "web/api_json.h"
-#include "web/failure_json.h"
 #include "web/api_status.h"
+#include "web/failure_json.h"
 
 namespace dmarc::web {
 
