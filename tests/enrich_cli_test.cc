@@ -349,6 +349,21 @@ std::map<std::string, nlohmann::json> StoredSources(const fs::path& dir) {
 
 using Clock = std::chrono::steady_clock;
 
+// Starts `fetch --watch` on the configuration and waits (up to 20 s) until both records of the
+// report are stored; returns the process and their sources.
+pid_t WatchUntilStored(const fs::path& config, const fs::path& log,
+                       std::map<std::string, nlohmann::json>& sources) {
+  const fs::path dir = config.parent_path();
+  const auto start = Clock::now();
+  const pid_t pid = dmarc::testing::Spawn({"fetch", "--watch", "-c", config.string()}, log);
+  sources = StoredSources(dir);
+  while (sources.size() < 2 && Clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    sources = StoredSources(dir);
+  }
+  return pid;
+}
+
 }  // namespace
 
 // Store first, enrich after: a watch stores a report at once although its nameserver takes 5 s to
@@ -362,12 +377,8 @@ TEST(EnrichFetch, AWatchStoresFirstAndNamesTheSourcesInTheBackground) {
   const fs::path config = WatchedDrop(dir, slow.address(), {"8.8.8.8", "192.0.2.10"});
   const fs::path log = dir / "watch.log";
   const auto start = Clock::now();
-  const pid_t pid = dmarc::testing::Spawn({"fetch", "--watch", "-c", config.string()}, log);
-  auto sources = StoredSources(dir);
-  while (sources.size() < 2 && Clock::now() - start < std::chrono::seconds(20)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    sources = StoredSources(dir);
-  }
+  std::map<std::string, nlohmann::json> sources;
+  const pid_t pid = WatchUntilStored(config, log, sources);
   ASSERT_EQ(sources.size(), 2u) << dmarc::testing::ReadFile(log.string());
   // Stored before the first DNS answer could have come (5 s), with what local databases know.
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(4));
@@ -398,12 +409,8 @@ TEST(EnrichFetch, AWatchWithASilentNameserverStoresAtOnceAndStopsAtOnce) {
   const fs::path config = WatchedDrop(dir, silent.address(), {"8.8.8.8", "192.0.2.10"});
   const fs::path log = dir / "watch.log";
   const auto start = Clock::now();
-  const pid_t pid = dmarc::testing::Spawn({"fetch", "--watch", "-c", config.string()}, log);
-  auto sources = StoredSources(dir);
-  while (sources.size() < 2 && Clock::now() - start < std::chrono::seconds(20)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    sources = StoredSources(dir);
-  }
+  std::map<std::string, nlohmann::json> sources;
+  const pid_t pid = WatchUntilStored(config, log, sources);
   ASSERT_EQ(sources.size(), 2u) << dmarc::testing::ReadFile(log.string());
   // Inline lookups would have waited for the 8 s timeout first.
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(4));

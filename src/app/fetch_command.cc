@@ -211,6 +211,41 @@ int DrainSources(std::vector<std::unique_ptr<collect::Source>>& sources, pipelin
   return failed;
 }
 
+// Drains the sources once, or, watching, until a stop: waits between rounds (IMAP IDLE for a single
+// source) and reconnects with backoff after a failure. Closes them at the end. Returns the count
+// of source failures.
+int PollSources(std::vector<std::unique_ptr<collect::Source>>& sources, pipeline::Ingest& ingest,
+                IngestStatusRecorder& status, const config::Config& config, bool watch) {
+  int failures = 0;
+  std::int64_t backoff = 0;
+  while (!g_stop) {
+    const int failed = DrainSources(sources, ingest, status);
+    failures += failed;
+    if (!watch) break;
+    if (failed) {
+      // Reconnect with backoff: 1 s, 2 s, 4 s ... up to fetch.max_backoff.
+      backoff = std::min<std::int64_t>(backoff ? backoff * 2 : 1, config.fetch.max_backoff);
+      spdlog::info("retrying in {} s", backoff);
+      status.NextPoll(backoff);
+      Status waited = sources.front()->collect::Source::Wait(backoff, g_stop);
+      (void)waited;
+      continue;
+    }
+    backoff = 0;
+    status.NextPoll(config.fetch.watch_interval);
+    // One source can be waited on (IMAP IDLE); with several, every one is polled in turn.
+    Status waited = sources.size() == 1 ? sources.front()->Wait(config.fetch.watch_interval, g_stop)
+                                        : sources.front()->collect::Source::Wait(
+                                              config.fetch.watch_interval, g_stop);
+    if (!waited) {
+      spdlog::error("{}", waited.error());
+      sources.front()->Close();
+    }
+  }
+  for (auto& source : sources) source->Close();
+  return failures;
+}
+
 }  // namespace
 
 int RunFetch(const FetchCommandOptions& options) {
@@ -262,8 +297,6 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
     return 2;
   }
   PrepareProcess(options.signal_handlers);
-  const unsigned jobs =
-      config.fetch.jobs ? config.fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
   // Fetched reports are enriched like imported ones (DNS answers cached in the store). A watch
   // stores first and enriches after: each batch gets the cached names and the local databases'
   // fields at once, a thread of its own asks DNS for the rest.
@@ -280,7 +313,8 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   ingest_options.extract.aggregate.limits = options.limits;
   ingest_options.extract.stream_bytes = options.limits.stream_bytes;
   ingest_options.extract.keep_sample = config.failure.keep_sample;
-  ingest_options.jobs = jobs;
+  ingest_options.jobs =
+      config.fetch.jobs ? config.fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
   ingest_options.enricher = enricher.get();
   Totals totals;
   FetchObserver observer(options, totals);
@@ -294,33 +328,7 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   pipeline::Ingest ingest(**db, ingest_options, observers);
   auto sources = MakeSources(config, options.limits);
   const auto start = std::chrono::steady_clock::now();
-  int failures = 0;
-  std::int64_t backoff = 0;
-  while (!g_stop) {
-    const int failed = DrainSources(sources, ingest, status);
-    failures += failed;
-    if (!options.watch) break;
-    if (failed) {
-      // Reconnect with backoff: 1 s, 2 s, 4 s ... up to fetch.max_backoff.
-      backoff = std::min<std::int64_t>(backoff ? backoff * 2 : 1, config.fetch.max_backoff);
-      spdlog::info("retrying in {} s", backoff);
-      status.NextPoll(backoff);
-      Status waited = sources.front()->collect::Source::Wait(backoff, g_stop);
-      (void)waited;
-      continue;
-    }
-    backoff = 0;
-    status.NextPoll(config.fetch.watch_interval);
-    // One source can be waited on (IMAP IDLE); with several, every one is polled in turn.
-    Status waited = sources.size() == 1 ? sources.front()->Wait(config.fetch.watch_interval, g_stop)
-                                        : sources.front()->collect::Source::Wait(
-                                              config.fetch.watch_interval, g_stop);
-    if (!waited) {
-      spdlog::error("{}", waited.error());
-      sources.front()->Close();
-    }
-  }
-  for (auto& source : sources) source->Close();
+  const int failures = PollSources(sources, ingest, status, config, options.watch);
   status.Stopped(options.watch);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -13,6 +13,7 @@
 
 #include "base/text.h"
 #include "enrich/enrich.h"
+#include "sinks/json_text.h"
 
 namespace dmarc::app {
 
@@ -234,40 +235,19 @@ std::optional<bool> ParseIniBool(std::string_view value) {
 }
 
 std::string TomlString(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          out += fmt::format("\\u{:04X}", c);
-        } else {
-          out += ch;
-        }
+  // A TOML basic string takes JSON's escapes; DEL, which a JSON string may hold as it is, TOML
+  // wants escaped.
+  std::string json;
+  sinks::AppendJsonString(json, s);
+  std::string out;
+  out.reserve(json.size());
+  for (const char ch : json) {
+    if (ch == '\x7F') {
+      out += "\\u007F";
+    } else {
+      out += ch;
     }
   }
-  out += '"';
   return out;
 }
 
