@@ -11,29 +11,15 @@
 // ARTIFACT_DIR.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync, readFileSync, existsSync, rmSync, mkdtempSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { root, chromium, binary, artifacts, CHROMIUM, P, sqlText, workDir, run, serve } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const require = createRequire(join(root, 'web/package.json'));
-const { chromium } = require('playwright-core');
-
-const binary = resolve(process.argv[2] || join(root, 'build/dmarc-report'));
-const artifacts = resolve(process.argv[3] || join(root, 'build/web-artifacts'));
-const CHROMIUM = '/usr/bin/chromium';
 const PAGES = ['overview', 'sources', 'domains', 'reporters', 'reports', 'failures', 'smtp-tls', 'rejected'];
 
-const work = mkdtempSync(join(tmpdir(), 'dmarc-web-'));
-mkdirSync(artifacts, { recursive: true });
-
-function run(args, opts = {}) {
-  return execFileSync(binary, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-}
+const work = workDir('dmarc-web-');
 
 function stats(db, filters) {
   const args = ['stats', '--db', db, '--json'];
@@ -41,23 +27,6 @@ function stats(db, filters) {
   return JSON.parse(run(args));
 }
 
-// Starts `serve` on a free loopback port; resolves with its URL once it listens.
-function serve(db, extra = []) {
-  return new Promise((resolveServe, reject) => {
-    const child = spawn(binary, ['serve', '--db', db, '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 15000);
-    child.stderr.on('data', (d) => {
-      err += d;
-      const m = err.match(/on (http:\/\/127\.0\.0\.1:\d+)\//);
-      if (m) { clearTimeout(timer); resolveServe({ url: m[1], child }); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${err}`)); });
-  });
-}
-
-const P = '<img src=x onerror="window.__xss=(window.__xss||0)+1"><script>window.__xss=(window.__xss||0)+1</script>';
-const sqlText = (s) => `'${s.replace(/'/g, "''")}'`;
 
 let browser; let main; let hostile; let scoped; let big; let failing;
 const mainDb = join(work, 'main.db');

@@ -10,30 +10,15 @@
 // reports are stored, then stops asking; an idle store is asked once per page drawn, no more.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync, copyFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync, rmSync, copyFileSync, readdirSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { root, chromium, binary, artifacts, CHROMIUM, P, sqlText, workDir, run, serve } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const require = createRequire(join(root, 'web/package.json'));
-const { chromium } = require('playwright-core');
-
-const binary = resolve(process.argv[2] || join(root, 'build/dmarc-report'));
-const artifacts = resolve(process.argv[3] || join(root, 'build/web-artifacts'));
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLES = join(root, 'testdata/real/parsedmarc-samples/aggregate');
 
-const work = mkdtempSync(join(tmpdir(), 'dmarc-status-web-'));
-mkdirSync(artifacts, { recursive: true });
+const work = workDir('dmarc-status-web-');
 
-function run(args, opts = {}) {
-  return execFileSync(binary, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-}
-const sqlText = (s) => `'${s.replace(/'/g, "''")}'`;
 const sql = (db, text) => execFileSync('sqlite3', [db, text], { encoding: 'utf8' });
 
 // A configuration of one drop directory into db; fetch runs it once.
@@ -44,21 +29,6 @@ function fetchOnce(name, db, inbox) {
   return config;
 }
 
-function serve(db) {
-  return new Promise((resolveServe, reject) => {
-    const child = spawn(binary, ['serve', '--db', db, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 15000);
-    child.stderr.on('data', (d) => {
-      err += d;
-      const m = err.match(/on (http:\/\/127\.0\.0\.1:\d+)\//);
-      if (m) { clearTimeout(timer); resolveServe({ url: m[1], child }); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${err}`)); });
-  });
-}
-
-const P = '<img src=x onerror="window.__xss=(window.__xss||0)+1"><script>window.__xss=(window.__xss||0)+1</script>';
 
 let browser; let fed; let firstRun; let idle;
 const fedDb = join(work, 'fed.db');

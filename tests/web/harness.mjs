@@ -1,0 +1,48 @@
+// What the browser tests share: the binary and the browser they drive, a work folder, running
+// the binary, and `serve` on a free loopback port.
+//
+//   node tests/web/<test>.mjs BINARY ARTIFACT_DIR
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const root = resolve(here, '../..');
+const require = createRequire(join(root, 'web/package.json'));
+export const { chromium } = require('playwright-core');
+
+export const binary = resolve(process.argv[2] || join(root, 'build/dmarc-report'));
+export const artifacts = resolve(process.argv[3] || join(root, 'build/web-artifacts'));
+export const CHROMIUM = '/usr/bin/chromium';
+
+// Script and markup that would count their runs in window.__xss, were they ever run.
+export const P = '<img src=x onerror="window.__xss=(window.__xss||0)+1"><script>window.__xss=(window.__xss||0)+1</script>';
+export const sqlText = (s) => `'${s.replace(/'/g, "''")}'`;
+
+// A fresh work folder (and the artifacts folder).
+export function workDir(prefix) {
+  mkdirSync(artifacts, { recursive: true });
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function run(args, opts = {}) {
+  return execFileSync(binary, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+// Starts `serve` on a free loopback port; resolves with its URL once it listens.
+export function serve(db, extra = []) {
+  return new Promise((resolveServe, reject) => {
+    const child = spawn(binary, ['serve', '--db', db, '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 15000);
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = err.match(/on (http:\/\/127\.0\.0\.1:\d+)\//);
+      if (m) { clearTimeout(timer); resolveServe({ url: m[1], child }); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${err}`)); });
+  });
+}
