@@ -217,14 +217,15 @@ std::optional<ApiAnswer> Api::GetUnfiltered(const std::string& path, const Param
     // Addresses whose records were never looked up in DNS (enriched at 0 or never: before 1):
     // what `enrich` (or run's background enrichment) has left to do. A store that cannot tell
     // answers null.
-    auto pending = store_.SourceIpsToEnrich(1);
+    auto status = store_.QueryIngestStatus(0);  // the backlog, counted on its own index
+    std::optional<std::uint64_t> pending;
+    if (status) pending = status->enrichment_backlog;
     return ApiAnswer{
         200, "application/json",
         DumpJson(nlohmann::json{
             {"mode", options_.enrichment.empty() ? nlohmann::json(nullptr)
                                                  : nlohmann::json(options_.enrichment)},
-            {"pending_addresses",
-             pending ? nlohmann::json(pending->size()) : nlohmann::json(nullptr)}}),
+            {"pending_addresses", pending ? nlohmann::json(*pending) : nlohmann::json(nullptr)}}),
         ""};
   }
   if (path == "/api/failure") {
