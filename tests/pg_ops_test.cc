@@ -307,6 +307,7 @@ TEST_F(PgOps, PasswordFileOpensAStoreWhoseRoleNeedsOneAndStaysOutOfEveryOutput) 
   outputs.push_back(env);
   // The store lines of check-config name where the password comes from, never the password.
   const fs::path full = dir_ / "full.toml";
+  fs::create_directories(dir_ / "in");  // check-config, like run, refuses a missing drop folder
   std::ofstream(full) << ReadFile(config) << "[directory]\npath = \"" << (dir_ / "in").string()
                       << "\"\n";
   auto checked = Cli({"check-config", full.string()}, clean);
