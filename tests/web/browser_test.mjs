@@ -12,10 +12,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync, readFileSync, existsSync, rmSync, mkdtempSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, existsSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { root, chromium, binary, artifacts, CHROMIUM, P, sqlText, workDir, run, serve } from './harness.mjs';
+import { root, binary, artifacts, CHROMIUM, P, sqlText, workDir, run, serve, launchBrowser } from './harness.mjs';
 
 const PAGES = ['overview', 'sources', 'domains', 'reporters', 'reports', 'failures', 'smtp-tls', 'rejected'];
 
@@ -92,13 +92,7 @@ before(async () => {
   hostile = await serve(hostileDb);
   scoped = await serve(scopedDb);
   failing = await serve(failDb, ['--show-failure-samples']);
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(work, 'profile-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchBrowser(work);
 });
 
 after(async () => {

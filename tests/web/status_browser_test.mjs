@@ -11,9 +11,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, existsSync, rmSync, copyFileSync, readdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, rmSync, copyFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { root, chromium, binary, artifacts, CHROMIUM, P, sqlText, workDir, run, serve } from './harness.mjs';
+import { root, binary, artifacts, CHROMIUM, P, sqlText, workDir, run, serve, launchBrowser } from './harness.mjs';
 
 const EXAMPLES = join(root, 'testdata/real/parsedmarc-samples/aggregate');
 
@@ -62,13 +62,7 @@ before(async () => {
   fed = await serve(fedDb);
   firstRun = await serve(firstRunDb);
   idle = await serve(idleDb);
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(work, 'profile-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchBrowser(work);
 });
 
 after(async () => {
