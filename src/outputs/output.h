@@ -1,0 +1,55 @@
+// The contract between the delivery engine (outbox, retries, `dmarc-report outputs`) and each
+// output type (Elasticsearch, Splunk, Kafka, syslog, webhook ...): see docs/outputs.md.
+//
+// The engine reads the reports to deliver back from the store (in the order they were stored)
+// and hands them to an output a batch at a time. An output turns them into its own documents or
+// events and sends them; it returns only when every item was accepted by the receiver, or with an
+// error that says whether trying again later may succeed. Outputs must be idempotent: the engine
+// sends a batch again after a crash or an error, so a document's identity comes from the report
+// (`Item::key`), never from a counter or the clock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "model/aggregate.h"
+#include "model/failure.h"
+#include "model/smtp_tls.h"
+
+namespace dmarc::outputs {
+
+enum class ReportKind { kAggregate, kFailure, kSmtpTls };
+
+// One stored report to deliver. Exactly one of the pointers is set (not owned; valid during
+// Deliver only).
+struct Item {
+  ReportKind kind = ReportKind::kAggregate;
+  // Stable across re-sends and restarts: the store's identity of the report (for an aggregate
+  // report: org name, report id and policy domain; see docs/outputs.md), usable in document ids.
+  std::string key;
+  const model::AggregateReport* aggregate = nullptr;
+  const model::FailureReport* failure = nullptr;
+  const model::SmtpTlsReport* smtp_tls = nullptr;
+};
+
+struct DeliveryError {
+  std::string message;     // names the receiver; never a secret
+  bool retryable = true;   // false: this batch will never be accepted (e.g. a mapping error)
+};
+
+class Output {
+ public:
+  virtual ~Output() = default;
+  // The [output.NAME] name.
+  virtual const std::string& Name() const = 0;
+  // Called before the first delivery and again after an error (e.g. installs index templates).
+  virtual Result<bool> Prepare() { return true; }
+  // Delivers the items, in order. Success: the receiver accepted all of them.
+  virtual Result<bool> Deliver(std::span<const Item> items, DeliveryError& error) = 0;
+};
+
+}  // namespace dmarc::outputs
