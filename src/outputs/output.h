@@ -36,11 +36,6 @@ struct Item {
   const model::SmtpTlsReport* smtp_tls = nullptr;
 };
 
-struct DeliveryError {
-  std::string message;     // names the receiver; never a secret
-  bool retryable = true;   // false: this batch will never be accepted (e.g. a mapping error)
-};
-
 class Output {
  public:
   virtual ~Output() = default;
@@ -48,8 +43,12 @@ class Output {
   virtual const std::string& Name() const = 0;
   // Called before the first delivery and again after an error (e.g. installs index templates).
   virtual Result<bool> Prepare() { return true; }
-  // Delivers the items, in order. Success: the receiver accepted all of them.
-  virtual Result<bool> Deliver(std::span<const Item> items, DeliveryError& error) = 0;
+  // Delivers the items, in order. Success: the receiver accepted all of them. An error's message
+  // names the receiver (never a secret); its kind says whether to try again later: kInvalid
+  // means this batch will never be accepted (e.g. a mapping error: the engine records it and
+  // moves on), every other kind is retried with backoff (kIo: unreachable, 429/503, a timeout;
+  // kAuth: credentials refused).
+  virtual Status Deliver(std::span<const Item> items) = 0;
 };
 
 }  // namespace dmarc::outputs
