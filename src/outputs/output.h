@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -34,6 +35,19 @@ struct Item {
   const model::AggregateReport* aggregate = nullptr;
   const model::FailureReport* failure = nullptr;
   const model::SmtpTlsReport* smtp_tls = nullptr;
+};
+
+// One [output.NAME] table of the configuration (or DMARC_REPORT_OUTPUT_<NAME>_<KEY> variables):
+// the keys every output has, and the type's own keys as text (a TOML number or boolean as
+// written: "30", "true"; a list of strings joined with ","). Each type has a factory
+//   Result<std::unique_ptr<Output>> MakeXxxOutput(const OutputConfig&);
+// that refuses an unknown or malformed key naming it ("output.es.url: ..."), reads its secrets
+// from the *_file keys (password_file, token_file, api_key_file) and never logs them.
+struct OutputConfig {
+  std::string name;       // NAME
+  std::string type;       // "elasticsearch", "opensearch", "zincsearch", "splunk_hec", ...
+  bool required = false;  // hold the mail unacknowledged until delivered
+  std::map<std::string, std::string> options;  // the other keys
 };
 
 class Output {
