@@ -1597,5 +1597,82 @@ TEST(PgHealth, ADamagedStoreIsReported) {
     EXPECT_EQ(r.error().find("SELECT"), std::string::npos) << r.error();
   }
 }
+
+// ---- One reporter under the names it sends (store/reporter_key.h) ----
+
+// Copies of the empty_reason sample from reporters named as real ones write themselves.
+std::vector<model::AggregateReport> NamedReporters(const std::vector<std::string>& names) {
+  const auto base = Samples({"aggregate/empty_reason.xml"});
+  std::vector<model::AggregateReport> out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    out.push_back(Dated(base[0], "named-" + std::to_string(i), 1700000000 + 86400 * i,
+                        1700086399 + 86400 * i));
+    out.back().report_metadata.org_name = names[i];
+  }
+  return out;
+}
+
+// The reporters list, the reporter filter and the reporter count agree on "Google",
+// "google.com" and "GOOGLE Inc." being one reporter.
+void ExpectGoogleIsOneReporter(const std::string& url) {
+  auto dash = OpenDashboard(url);
+  ASSERT_TRUE(dash.ok()) << dash.error();
+  auto reporters = (*dash)->Reporters({});
+  ASSERT_TRUE(reporters.ok()) << reporters.error();
+  ASSERT_EQ(reporters->size(), 2u);
+  EXPECT_EQ((*reporters)[0].org_name, "GOOGLE Inc.");  // the first name in byte order
+  EXPECT_EQ((*reporters)[0].reports, 3);
+  EXPECT_EQ((*reporters)[1].org_name, "Yahoo");
+  EXPECT_EQ((*reporters)[1].reports, 1);
+  for (const char* name : {"google.com", "Google", "GOOGLE Inc.", "mail.google.com"}) {
+    DashboardFilter f;
+    f.org_name = name;
+    auto reports = (*dash)->Reports(f, {});
+    ASSERT_TRUE(reports.ok()) << reports.error();
+    EXPECT_EQ(reports->total, 3) << name;
+    auto records = (*dash)->Records(f, {});
+    ASSERT_TRUE(records.ok()) << records.error();
+    std::set<std::string> ids;
+    for (const auto& r : records->rows) ids.insert(r.report_id);
+    EXPECT_EQ(ids, (std::set<std::string>{"named-0", "named-1", "named-2"})) << name;
+  }
+  auto overview = (*dash)->Overview({});
+  ASSERT_TRUE(overview.ok()) << overview.error();
+  EXPECT_EQ(overview->totals.reports, 4);
+  EXPECT_EQ(overview->totals.reporters, 2);
+}
+
+TEST_P(StoreContract, ReporterNamesDifferingInCaseOrSuffixAreOneReporter) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const auto reports = NamedReporters({"Google", "google.com", "GOOGLE Inc.", "Yahoo"});
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  ExpectGoogleIsOneReporter(url_);
+}
+
+// A store written before the reporter key existed gets the keys of its reports when a newer
+// program opens (migrates) it.
+TEST_P(StoreContract, ReportsStoredBeforeTheReporterKeyGetItWhenMigrated) {
+  {
+    auto st = OpenFresh();
+    ASSERT_TRUE(st);
+    const auto reports = NamedReporters({"Google", "google.com", "GOOGLE Inc.", "Yahoo"});
+    ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  }
+  const std::string undo =
+      "DROP INDEX aggregate_reports_reporter; ALTER TABLE aggregate_reports DROP COLUMN "
+      "reporter_key;";
+  if (std::string_view(GetParam().name) == "sqlite") {
+    const std::string file = url_.substr(std::string_view("sqlite:").size());
+    ASSERT_EQ(std::system(("sqlite3 " + file + " '" + undo + " PRAGMA user_version=8'").c_str()),
+              0);
+  } else {
+    testing::PsqlUrl(url_, undo + " UPDATE dmarc_report_schema SET version = 2");
+    ASSERT_EQ(testing::PsqlUrl(url_, "SELECT max(version) FROM dmarc_report_schema"), "2");
+  }
+  ASSERT_TRUE(Reopen());
+  ExpectGoogleIsOneReporter(url_);
+}
+
 }  // namespace
 }  // namespace dmarc::store

@@ -131,21 +131,17 @@ class PgDashboard final : public DashboardQueries {
   Result<std::vector<ReporterRow>> Reporters(const DashboardFilter& filter) override {
     return InSnapshot([&]() -> Result<std::vector<ReporterRow>> {
       std::vector<ReporterRow> rows;
-      // Equal reporters in the order SQLite groups them: by name through its unique index on
-      // (org_name, ...), unless it reads the reports by days or domain and sorts the groups in
-      // the direction of the ORDER BY (descending).
-      const bool descending =
-          !filter.org_name && (filter.range.from || filter.range.to || filter.range.domain);
+      // One row per reporter under all its names (store/reporter_key.h), named by the first
+      // of them in byte order, equal ones in key order (as SQLite).
       Query q;
       q.sql =
-          "SELECT a.org_name, max(a.org_email COLLATE \"C\"), count(*),"
+          "SELECT min(a.org_name COLLATE \"C\"), max(a.org_email COLLATE \"C\"), count(*),"
           " sum(a.record_count)::bigint, min(a.begin_ts), max(a.end_ts),"
           " count(DISTINCT a.domain), coalesce(sum(t.messages), 0)::bigint,"
           " coalesce(sum(t.dmarc_pass), 0)::bigint"
           " FROM aggregate_reports a LEFT JOIN report_totals t ON t.report = a.id" +
           pg::ReportWhere(filter, q) +
-          " GROUP BY a.org_name ORDER BY 3 DESC, a.org_name COLLATE \"C\"" +
-          (descending ? " DESC" : "");
+          " GROUP BY a.reporter_key ORDER BY 3 DESC, a.reporter_key COLLATE \"C\"";
       DMARC_TRY(Each(q, [&](const Rows& s, int i) {
         rows.push_back({s.Text(i, 0), s.Text(i, 1), s.Int(i, 2), s.Int(i, 3), s.Int(i, 4),
                         s.Int(i, 5), s.Int(i, 6), s.Int(i, 7), s.Int(i, 8)});
@@ -452,7 +448,7 @@ class PgDashboard final : public DashboardQueries {
       DMARC_TRY(Each(q, [&](const Rows& s, int i) { t.sources = s.Int(i, 0); }));
     }
     Query q;
-    q.sql = "SELECT count(*), count(DISTINCT a.org_name) FROM aggregate_reports a" +
+    q.sql = "SELECT count(*), count(DISTINCT a.reporter_key) FROM aggregate_reports a" +
             pg::ReportWhere(filter, q);
     return Each(q, [&](const Rows& s, int i) {
       t.reports = s.Int(i, 0);

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "base/text.h"
+#include "store/reporter_key.h"
 
 namespace dmarc::store::pg {
 
@@ -95,11 +96,12 @@ std::string RecordWhere(const DashboardFilter& f, Query& q) {
       w += SourceCondition(q, col, *f.source_value);
     }
   }
-  if (f.org_name) {
-    w += Comparable(*f.org_name)
-             ? " AND r.report IN (SELECT id FROM aggregate_reports WHERE org_name = " +
-                   q.Value(*f.org_name) + ")"
-             : " AND FALSE";
+  if (f.org_name) {  // the reporter under any of its names (store/reporter_key.h)
+    const std::string key = ReporterKey(*f.org_name);
+    w += Comparable(key) ? " AND r.report IN (SELECT id FROM aggregate_reports WHERE"
+                           " reporter_key = " +
+                               q.Value(key) + ")"
+                         : " AND FALSE";
   }
   return w;
 }
@@ -115,7 +117,7 @@ std::string ReportWhere(const DashboardFilter& f, Query& q) {
   std::string w =
       f.range.from || f.range.to ? " WHERE " + DayCondition(f, q, "a.begin_ts") : " WHERE TRUE";
   if (f.range.domain) w += TextEquals(q, "a.domain", *f.range.domain);
-  if (f.org_name) w += TextEquals(q, "a.org_name", *f.org_name);
+  if (f.org_name) w += TextEquals(q, "a.reporter_key", ReporterKey(*f.org_name));
   if (f.only_failing) {  // reports with messages that failed DMARC, from their totals
     w += " AND EXISTS (SELECT 1 FROM report_totals x WHERE x.report = a.id AND"
          " x.messages > x.dmarc_pass)";

@@ -8,6 +8,8 @@
 
 #include "store/pg/pg_store.h"
 #include "store/pg/pg_store_impl.h"
+#include "store/pg/pg_write_text.h"
+#include "store/reporter_key.h"
 
 namespace dmarc::store {
 
@@ -131,12 +133,33 @@ Result<bool> PgStore::Init() {
       }
     }
     if (version < migrations.size()) {
+      DMARC_TRY(FillReporterKeys());
       DMARC_TRY(conn_.Exec("DELETE FROM dmarc_report_schema"));
       DMARC_TRY(conn_.Query("INSERT INTO dmarc_report_schema (version) VALUES ($1)",
                             Params().Add(static_cast<std::int64_t>(migrations.size()))));
     }
     return true;
   });
+}
+
+// Reports stored before migration 3 get the key of their org_name (the key is the program's,
+// not SQL's): one UPDATE for all the distinct names.
+Result<bool> PgStore::FillReporterKeys() {
+  auto rows =
+      conn_.Query("SELECT DISTINCT org_name FROM aggregate_reports WHERE reporter_key IS NULL");
+  if (!rows) return std::move(rows).error_value();
+  std::vector<std::string> names, keys;
+  for (int i = 0; i < rows->size(); ++i) {
+    names.push_back(rows->Text(i, 0));
+    keys.push_back(Clean(ReporterKey(names.back())));
+  }
+  if (names.empty()) return true;
+  auto updated = conn_.Query(
+      "UPDATE aggregate_reports a SET reporter_key = v.k FROM unnest($1::text[], $2::text[])"
+      " AS v(o, k) WHERE a.org_name = v.o AND a.reporter_key IS NULL",
+      Params().AddArray(names).AddArray(keys));
+  if (!updated) return std::move(updated).error_value();
+  return true;
 }
 
 }  // namespace pg_impl

@@ -49,6 +49,7 @@ class PgStore final : public ReportStore {
 
   // Migrates the schema (under an advisory lock, so concurrent openers wait for one another).
   Result<bool> Init();
+  Result<bool> FillReporterKeys();
 
   Result<BatchResult> Store(const Batch& batch) override;
   Result<Stats> QueryStats(const Filter& filter) override;

@@ -17,6 +17,7 @@
 #include "base/time.h"
 #include "store/pg/pg_write_impl.h"
 #include "store/pg/pg_write_text.h"
+#include "store/reporter_key.h"
 
 namespace dmarc::store::pg_impl {
 
@@ -265,7 +266,8 @@ KeyedReports KeyReports(const Batch& batch) {
 // The columns of aggregate_reports, one array each, as the INSERT of InsertReports takes them.
 struct ReportColumns {
   std::vector<std::int64_t> id, begin, end, trn, ots, count;
-  std::vector<std::string> org, email, rid, domain, schema, errors, adkim, aspf, p, sp, origin;
+  std::vector<std::string> org, email, rid, domain, schema, errors, adkim, aspf, p, sp, origin,
+      reporter;
   std::vector<std::optional<std::string>> extra, ns, gen, pct, fo, np, testing, disc;
 
   void Push(std::int64_t row_id, const ReportKey& key, const StoredAggregate& item) {
@@ -297,6 +299,7 @@ struct ReportColumns {
     disc.push_back(Clean(pp.discovery_method));
     origin.push_back(Clean(item.origin));
     count.push_back(static_cast<std::int64_t>(item.RecordCount()));
+    reporter.push_back(Clean(ReporterKey(m.org_name)));
   }
 
   void AddTo(Params& params) const {
@@ -305,6 +308,7 @@ struct ReportColumns {
     params.AddArray(gen).AddArray(trn).AddArray(ots).AddArray(errors).AddArray(adkim);
     params.AddArray(aspf).AddArray(p).AddArray(sp).AddArray(pct).AddArray(fo);
     params.AddArray(np).AddArray(testing).AddArray(disc).AddArray(origin).AddArray(count);
+    params.AddArray(reporter);
   }
 };
 
@@ -323,16 +327,16 @@ Result<std::unordered_set<std::int64_t>> InsertReports(Connection& conn, const B
       "INSERT INTO aggregate_reports (id, org_name, org_email, org_extra_contact_info, report_id,"
       " begin_ts, end_ts, domain, xml_schema, xml_namespace, generator,"
       " timespan_requires_normalization, original_timespan_seconds, errors, adkim, aspf, p, sp,"
-      " pct, fo, np, testing, discovery_method, origin, record_count, imported_at)"
+      " pct, fo, np, testing, discovery_method, origin, record_count, reporter_key, imported_at)"
       " SELECT t.id, t.org, t.email, t.extra, t.rid, t.b, t.e, t.domain, t.xs, t.ns, t.gen,"
       " t.trn::smallint, t.ots, t.errors, t.adkim, t.aspf, t.p, t.sp, t.pct, t.fo, t.np,"
-      " t.testing, t.disc, t.origin, t.cnt::integer, $26"
+      " t.testing, t.disc, t.origin, t.cnt::integer, t.rk, $27"
       " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],"
       " $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[],"
       " $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],"
       " $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[],"
-      " $25::bigint[]) AS t(id, org, email, extra, rid, b, e, domain, xs, ns, gen, trn, ots,"
-      " errors, adkim, aspf, p, sp, pct, fo, np, testing, disc, origin, cnt)"
+      " $25::bigint[], $26::text[]) AS t(id, org, email, extra, rid, b, e, domain, xs, ns, gen,"
+      " trn, ots, errors, adkim, aspf, p, sp, pct, fo, np, testing, disc, origin, cnt, rk)"
       " ON CONFLICT DO NOTHING RETURNING id",
       params);
   if (!inserted_rows) return std::move(inserted_rows).error_value();

@@ -110,11 +110,14 @@ class SqliteDashboard final : public DashboardQueries {
   Result<std::vector<ReporterRow>> Reporters(const DashboardFilter& filter) override {
     std::vector<ReporterRow> rows;
     DMARC_TRY(
-        Rows("SELECT a.org_name, max(a.org_email), count(*), sum(a.record_count),"
+        // One row per reporter under all its names (store/reporter_key.h), named by the first
+        // of them in byte order ("Google" before "google.com").
+        Rows("SELECT min(a.org_name), max(a.org_email), count(*), sum(a.record_count),"
              " min(a.begin_ts), max(a.end_ts), count(DISTINCT a.domain),"
              " coalesce(sum(t.messages), 0), coalesce(sum(t.dmarc_pass), 0)"
              " FROM aggregate_reports a LEFT JOIN report_totals t ON t.report = a.id" +
-                 sqlite::ReportWhere(filter) + " GROUP BY a.org_name ORDER BY 3 DESC",
+                 sqlite::ReportWhere(filter) +
+                 " GROUP BY a.reporter_key ORDER BY 3 DESC, a.reporter_key",
              filter, [&](Statement& s) {
                rows.push_back({s.Text(0), s.Text(1), s.Int(2), s.Int(3), s.Int(4), s.Int(5),
                                s.Int(6), s.Int(7), s.Int(8)});
@@ -350,7 +353,7 @@ class SqliteDashboard final : public DashboardQueries {
                      [&](Statement& s) { ips.insert(s.Int(0)); }));
       t.sources = static_cast<std::int64_t>(ips.size());
     }
-    return Rows("SELECT count(*), count(DISTINCT a.org_name) FROM aggregate_reports a" +
+    return Rows("SELECT count(*), count(DISTINCT a.reporter_key) FROM aggregate_reports a" +
                     sqlite::ReportWhere(filter),
                 filter, [&](Statement& s) {
                   t.reports = s.Int(0);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "store/reporter_key.h"
+
 namespace dmarc::store::sqlite {
 
 std::string RecordWhere(const DashboardFilter& f) {
@@ -16,7 +18,9 @@ std::string RecordWhere(const DashboardFilter& f) {
                                    : fmt::format(" AND r.{} = ?5", col);
     }
   }
-  if (f.org_name) w += " AND r.report IN (SELECT id FROM aggregate_reports WHERE org_name = ?6)";
+  if (f.org_name) {
+    w += " AND r.report IN (SELECT id FROM aggregate_reports WHERE reporter_key = ?6)";
+  }
   return w;
 }
 
@@ -32,7 +36,7 @@ std::string ReportWhere(const DashboardFilter& f) {
   std::string w =
       f.range.from || f.range.to ? " WHERE a.begin_ts >= ?1 AND a.begin_ts < ?2" : " WHERE 1";
   if (f.range.domain) w += " AND a.domain = ?3";
-  if (f.org_name) w += " AND a.org_name = ?6";
+  if (f.org_name) w += " AND a.reporter_key = ?6";
   if (f.only_failing) {  // reports with messages that failed DMARC, from their totals
     w += " AND EXISTS (SELECT 1 FROM report_totals x WHERE x.report = a.id AND"
          " x.messages > x.dmarc_pass)";
@@ -54,7 +58,8 @@ void BindFilter(Statement& s, const DashboardFilter& f) {
   if (f.range.domain) s.Bind(kDomain, *f.range.domain);
   if (f.header_from) s.Bind(kHeaderFrom, *f.header_from);
   if (f.source_value) s.Bind(kSourceValue, *f.source_value);
-  if (f.org_name) s.Bind(kOrg, *f.org_name);
+  // The reporter under any of its names (store/reporter_key.h).
+  if (f.org_name) s.BindCopy(kOrg, ReporterKey(*f.org_name));
 }
 
 std::string SearchWhere(std::string_view search, std::initializer_list<const char*> columns) {

@@ -38,6 +38,11 @@ class Statement {
     return *this;
   }
   Statement& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
+  // Text that SQLite copies (SQLITE_TRANSIENT): for a value made just to be bound.
+  Statement& BindCopy(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
   Statement& Bind(int i, std::string&& v) = delete;  // would dangle: bind a value that lives on
   Statement& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
   Statement& Bind(int i, const std::optional<std::string>& v) {

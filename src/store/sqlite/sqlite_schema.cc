@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "store/reporter_key.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_store_impl.h"
 
@@ -18,9 +19,9 @@ const SqliteStore::StatementSql SqliteStore::kWriteStatements[] = {
      " begin_ts, end_ts, domain, xml_schema, xml_namespace, generator,"
      " timespan_requires_normalization, original_timespan_seconds, errors, adkim, aspf, p,"
      " sp, pct, fo, np, testing, discovery_method, origin, imported_at, first_record,"
-     " record_count)"
+     " record_count, reporter_key)"
      " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
-     "?22,?23,?24,?25,?26) ON CONFLICT DO NOTHING"},
+     "?22,?23,?24,?25,?26,?27) ON CONFLICT DO NOTHING"},
     {&SqliteStore::insert_record_,
      "INSERT INTO aggregate_records (report, domain, day, interval_begin, interval_end,"
      " normalized_timespan, source_ip, source_country, source_reverse_dns,"
@@ -149,8 +150,42 @@ Result<bool> SqliteStore::Migrate() {
       return MakeError(fmt::format("schema migration {} failed: {}", v + 1, r.error()));
     }
   }
+  if (version < schema_version) {
+    if (auto r = FillReporterKeys(); !r) {
+      (void)db_.Exec("ROLLBACK");
+      return MakeError(fmt::format("schema migration: reporter keys: {}", r.error()));
+    }
+  }
   if (auto r = db_.Exec(fmt::format("PRAGMA user_version={}", schema_version)); !r) return r;
   return db_.Exec("COMMIT");
+}
+
+// Reports stored before migration 9 (or by a copy without the key) get the key of their
+// org_name: one UPDATE per distinct name, through the index on org_name.
+Result<bool> SqliteStore::FillReporterKeys() {
+  std::vector<std::string> names;
+  {
+    auto s =
+        db_.Prepare("SELECT DISTINCT org_name FROM aggregate_reports WHERE reporter_key IS NULL");
+    if (!s) return MakeError(s.error());
+    for (;;) {
+      auto row = s->Step();
+      if (!row) return MakeError(row.error());
+      if (!*row) break;
+      names.push_back(s->Text(0));
+    }
+  }
+  auto update = db_.Prepare(
+      "UPDATE aggregate_reports SET reporter_key = ?1 WHERE org_name = ?2 AND reporter_key IS "
+      "NULL");
+  if (!update) return MakeError(update.error());
+  for (const auto& name : names) {
+    const std::string key = ReporterKey(name);
+    update->Reset();
+    update->Bind(1, key).Bind(2, name);
+    if (auto r = update->Step(); !r) return MakeError(r.error());
+  }
+  return true;
 }
 
 Result<bool> SqliteStore::PrepareStatements() {

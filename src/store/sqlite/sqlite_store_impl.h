@@ -88,6 +88,7 @@ class SqliteStore final : public ReportStore {
 
   // ---- Schema (sqlite_schema.cc) ----
   Result<bool> Migrate();
+  Result<bool> FillReporterKeys();
   Result<bool> PrepareStatements();
 
   // ---- The write path (sqlite_write.cc), all inside Store's one transaction ----

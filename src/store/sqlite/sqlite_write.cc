@@ -12,6 +12,7 @@
 
 #include "base/time.h"
 #include "sinks/report_json.h"
+#include "store/reporter_key.h"
 #include "store/sqlite/sqlite_store_impl.h"
 
 namespace dmarc::store::sqlite_impl {
@@ -75,7 +76,8 @@ struct BatchRollups {
 namespace {
 
 void BindAggregateReport(Statement& s, const StoredAggregate& item, const std::string& errors,
-                         std::int64_t now, std::int64_t first_record) {
+                         const std::string& reporter_key, std::int64_t now,
+                         std::int64_t first_record) {
   const model::AggregateReport& r = *item.report;
   const auto& m = r.report_metadata;
   const auto& p = r.policy_published;
@@ -103,7 +105,8 @@ void BindAggregateReport(Statement& s, const StoredAggregate& item, const std::s
       .Bind(22, p.discovery_method)
       .Bind(23, item.origin)
       .Bind(24, now)
-      .Bind(26, static_cast<std::int64_t>(item.RecordCount()));
+      .Bind(26, static_cast<std::int64_t>(item.RecordCount()))
+      .Bind(27, reporter_key);
   // first_record stays NULL for a report without records.
   if (item.RecordCount() > 0) s.Bind(25, first_record);
 }
@@ -178,7 +181,8 @@ Result<bool> SqliteStore::StoreAggregate(const Batch& batch, const StoredAggrega
   const model::AggregateReport& r = *item.report;
   const std::string& domain = r.policy_published.domain;
   const std::string errors = nlohmann::json(r.report_metadata.errors).dump();
-  BindAggregateReport(insert_report_, item, errors, now, next_record_);
+  const std::string reporter_key = ReporterKey(item.report->report_metadata.org_name);
+  BindAggregateReport(insert_report_, item, errors, reporter_key, now, next_record_);
   DMARC_TRY(insert_report_.Run());
   if (db_.Changes() == 0) {
     ++result.duplicate_reports;
