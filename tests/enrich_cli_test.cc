@@ -349,6 +349,26 @@ std::map<std::string, nlohmann::json> StoredSources(const fs::path& dir) {
 
 using Clock = std::chrono::steady_clock;
 
+// A failure report (the LinkedIn sample) about a message from `ip`, dropped beside the report.
+void DropFailureReport(const fs::path& dir, const std::string& ip) {
+  std::string mail = dmarc::testing::ReadFile(
+      dmarc::testing::TestData("real/parsedmarc-samples/failure/dmarc_ruf_report_linkedin.eml"));
+  const std::string from = "Source-IP: 10.10.10.10";
+  const std::size_t at = mail.find(from);
+  ASSERT_NE(at, std::string::npos);
+  mail.replace(at, from.size(), "Source-IP: " + ip);
+  std::ofstream(dir / "drop" / "failure.eml") << mail;
+}
+
+// The source of the stored failure reports (null while there is none).
+nlohmann::json StoredFailureSource(const fs::path& dir) {
+  Outcome r = RunDmarcReport({"export", "--type", "failure", "--db", (dir / "s.db").string()}, dir);
+  if (r.status != 0) return nullptr;
+  const auto exported = nlohmann::json::parse(r.out);
+  const auto& failures = exported["failure_reports"];
+  return failures.empty() ? nlohmann::json(nullptr) : failures[0]["source"];
+}
+
 // Starts `fetch --watch` on the configuration and waits (up to 20 s) until both records of the
 // report are stored; returns the process and their sources.
 pid_t WatchUntilStored(const fs::path& config, const fs::path& log,
@@ -375,6 +395,7 @@ TEST(EnrichFetch, AWatchStoresFirstAndNamesTheSourcesInTheBackground) {
   ASSERT_TRUE(dns.error().empty()) << dns.error();
   DelayProxy slow(dns.port(), std::chrono::milliseconds(5000));
   const fs::path config = WatchedDrop(dir, slow.address(), {"8.8.8.8", "192.0.2.10"});
+  DropFailureReport(dir, "192.0.2.10");
   const fs::path log = dir / "watch.log";
   const auto start = Clock::now();
   std::map<std::string, nlohmann::json> sources;
@@ -383,6 +404,9 @@ TEST(EnrichFetch, AWatchStoresFirstAndNamesTheSourcesInTheBackground) {
   // Stored before the first DNS answer could have come (5 s), with what local databases know.
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(4));
   EXPECT_TRUE(sources["8.8.8.8"]["reverse_dns"].is_null());
+  nlohmann::json failure_source = StoredFailureSource(dir);
+  ASSERT_TRUE(failure_source.is_object()) << dmarc::testing::ReadFile(log.string());
+  EXPECT_TRUE(failure_source["reverse_dns"].is_null());
   EXPECT_EQ(sources["8.8.8.8"]["country"], "US");
   while (sources["8.8.8.8"]["reverse_dns"].is_null() &&
          Clock::now() - start < std::chrono::seconds(20)) {
@@ -392,6 +416,14 @@ TEST(EnrichFetch, AWatchStoresFirstAndNamesTheSourcesInTheBackground) {
   EXPECT_EQ(sources["8.8.8.8"]["reverse_dns"], "o1.ptr1234.sendgrid.net");
   EXPECT_EQ(sources["8.8.8.8"]["name"], "SendGrid");
   EXPECT_EQ(sources["192.0.2.10"]["reverse_dns"], "mail-a.example.com");
+  // The failure report's source, from the same answers.
+  while (StoredFailureSource(dir)["reverse_dns"].is_null() &&
+         Clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  failure_source = StoredFailureSource(dir);
+  EXPECT_EQ(failure_source["ip_address"], "192.0.2.10");
+  EXPECT_EQ(failure_source["reverse_dns"], "mail-a.example.com");
   ::kill(pid, SIGTERM);
   EXPECT_EQ(dmarc::testing::Wait(pid), 0);
   EXPECT_NE(dmarc::testing::ReadFile(log.string()).find("enrichment: 2 of 2 address(es) resolved"),

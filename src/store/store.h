@@ -250,12 +250,13 @@ class ReportStore {
   // that is no DNS answer (already expired). In one transaction.
   virtual Result<bool> PutSourceInfo(const std::vector<model::Source>& sources);
   // The distinct source addresses of records never enriched from DNS or enriched before
-  // `enriched_before` (Unix seconds).
+  // `enriched_before` (Unix seconds), and of failure reports never enriched (stored before their
+  // source's DNS answer: Batch::sources_enriched_at 0).
   virtual Result<std::vector<std::string>> SourceIpsToEnrich(std::int64_t enriched_before);
   // Sets the source fields of those records (as SourceIpsToEnrich selects them) whose address
   // is one of `sources`' ip_address, marking them enriched at `enriched_at` (0: not from DNS,
-  // so they stay selected); in one
-  // transaction. Returns the number of records changed.
+  // so they stay selected); with enriched_at, failure reports never enriched get their source
+  // too. In one transaction. Returns the number of records and failure reports changed.
   virtual Result<std::size_t> UpdateSources(const std::vector<model::Source>& sources,
                                             std::int64_t enriched_at, std::int64_t enriched_before);
 

@@ -1570,8 +1570,8 @@ TEST(PgHealth, ADamagedStoreIsReported) {
     testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 99");
     auto health = (*st)->Health();
     ASSERT_FALSE(health.ok());
-    EXPECT_EQ(health.error(), "the store's schema version is 99, not 2");
-    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 2");
+    EXPECT_EQ(health.error(), "the store's schema version is 99, not 3");
+    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 3");
   }
   testing::PsqlUrl(url,
                    "DELETE FROM aggregate_records WHERE id = (SELECT min(id) FROM"
@@ -1596,6 +1596,67 @@ TEST(PgHealth, ADamagedStoreIsReported) {
     EXPECT_EQ(r.error().find(port), std::string::npos) << r.error();
     EXPECT_EQ(r.error().find("SELECT"), std::string::npos) << r.error();
   }
+}
+
+// Failure reports stored before their source's DNS answer (run stores first, asks DNS after) are
+// found by SourceIpsToEnrich and get the answer from UpdateSources, once; an update without an
+// answer (enriched_at 0) leaves them to be asked again.
+TEST_P(StoreContract, FailureReportsStoredWithoutNamesGetThemLater) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  OtherReports o = FailureAndTlsSamples();
+  ASSERT_GE(o.failures.size(), 2u);
+  o.smtp_tls.clear();
+  std::set<std::string> ips;
+  for (auto& f : o.failures) {
+    f.report.source = model::Source{};
+    f.report.source.ip_address = "192.0.2." + std::to_string(ips.size() + 10);
+    ips.insert(f.report.source.ip_address);
+  }
+  Batch later = BatchOf(o);  // the first report: named at ingest
+  later.failures.resize(1);
+  later.sources_enriched_at = 1700000000;
+  ASSERT_TRUE(st->Store(later).ok());
+  Batch deferred = BatchOf(o);
+  deferred.failures.erase(deferred.failures.begin());
+  ASSERT_TRUE(st->Store(deferred).ok());
+
+  const std::string named_at_ingest = o.failures[0].report.source.ip_address;
+  ips.erase(named_at_ingest);
+  auto asked = st->SourceIpsToEnrich(0);
+  ASSERT_TRUE(asked.ok()) << asked.error();
+  EXPECT_EQ(std::set<std::string>(asked->begin(), asked->end()), ips);
+
+  std::vector<model::Source> answers;
+  for (const auto& ip : ips) {
+    model::Source s;
+    s.ip_address = ip;
+    s.reverse_dns = "host-" + ip + ".example.net";
+    s.base_domain = "example.net";
+    answers.push_back(s);
+  }
+  auto none = st->UpdateSources(answers, 0, 1);  // no DNS answer: nothing marked
+  ASSERT_TRUE(none.ok()) << none.error();
+  EXPECT_EQ(*none, 0u);
+  auto named = st->UpdateSources(answers, 1700000100, 1);
+  ASSERT_TRUE(named.ok()) << named.error();
+  EXPECT_EQ(*named, ips.size());
+  auto again = st->SourceIpsToEnrich(0);
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_TRUE(again->empty());
+
+  std::size_t seen = 0;
+  ASSERT_TRUE(st->ForEachFailure({std::nullopt, 0, 4102444800}, [&](model::FailureReport&& r) {
+                  ++seen;
+                  if (r.source.ip_address == named_at_ingest) {
+                    EXPECT_FALSE(r.source.reverse_dns);
+                  } else {
+                    EXPECT_EQ(r.source.reverse_dns, "host-" + r.source.ip_address + ".example.net");
+                    EXPECT_EQ(r.source.base_domain, "example.net");
+                  }
+                  EXPECT_FALSE(r.reported_domain.empty());
+                }).ok());
+  EXPECT_EQ(seen, o.failures.size());
 }
 
 // ---- One reporter under the names it sends (store/reporter_key.h) ----
@@ -1661,7 +1722,8 @@ TEST_P(StoreContract, ReportsStoredBeforeTheReporterKeyGetItWhenMigrated) {
   }
   const std::string undo =
       "DROP INDEX aggregate_reports_reporter; ALTER TABLE aggregate_reports DROP COLUMN "
-      "reporter_key;";
+      "reporter_key; DROP INDEX failure_reports_not_enriched; ALTER TABLE failure_reports DROP "
+      "COLUMN source_enriched_at;";
   if (std::string_view(GetParam().name) == "sqlite") {
     const std::string file = url_.substr(std::string_view("sqlite:").size());
     ASSERT_EQ(std::system(("sqlite3 " + file + " '" + undo + " PRAGMA user_version=8'").c_str()),

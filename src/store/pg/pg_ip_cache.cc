@@ -6,7 +6,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/failure_source.h"
 #include "store/pg/pg_store_impl.h"
+#include "store/pg/pg_write_text.h"
 
 namespace dmarc::store::pg_impl {
 
@@ -156,8 +158,10 @@ Result<std::vector<std::string>> PgStore::SourceIpsToEnrich(std::int64_t enriche
   return InTransaction<std::vector<std::string>>(
       [&]() -> Result<std::vector<std::string>> {
         auto rows = conn_.Query(
-            "SELECT DISTINCT source_ip FROM aggregate_records"
-            " WHERE source_enriched_at IS NULL OR source_enriched_at < $1",
+            "SELECT source_ip FROM aggregate_records"
+            " WHERE source_enriched_at IS NULL OR source_enriched_at < $1"
+            " UNION SELECT source_ip FROM failure_reports"
+            " WHERE source_enriched_at IS NULL AND source_ip IS NOT NULL AND source_ip <> ''",
             Params().Add(enriched_before));
         if (!rows) return std::move(rows).error_value();
         std::vector<std::string> out;
@@ -218,8 +222,43 @@ Result<std::size_t> PgStore::UpdateSources(const std::vector<model::Source>& sou
         " r.source_enriched_at < $11)",
         p);
     if (!r) return std::move(r).error_value();
-    return static_cast<std::size_t>(r->Affected());
+    auto changed = static_cast<std::size_t>(r->Affected());
+    if (enriched_at != 0) {
+      auto failures = UpdateFailureSources(sources, ip, enriched_at);
+      if (!failures) return std::move(failures).error_value();
+      changed += *failures;
+    }
+    return changed;
   });
+}
+
+// The failure reports never enriched whose source address is one of `ips`: their data gets the
+// source (from `sources`), and they are marked enriched. Inside UpdateSources' transaction.
+Result<std::size_t> PgStore::UpdateFailureSources(const std::vector<model::Source>& sources,
+                                                  const std::vector<std::string>& ips,
+                                                  std::int64_t enriched_at) {
+  std::unordered_map<std::string, const model::Source*> by_ip;
+  for (const auto& src : sources) by_ip[src.ip_address] = &src;
+  auto rows = conn_.Query(
+      "SELECT id, data FROM failure_reports WHERE source_enriched_at IS NULL AND"
+      " source_ip = ANY($1::text[]) FOR UPDATE",
+      Params().AddArray(ips));
+  if (!rows) return std::move(rows).error_value();
+  std::vector<std::int64_t> ids;
+  std::vector<std::string> data;
+  for (int i = 0; i < rows->size(); ++i) {
+    auto d = FailureDataWithSource(rows->Text(i, 1), by_ip);
+    if (!d) return std::move(d).error_value();
+    ids.push_back(rows->Int(i, 0));
+    data.push_back(Clean(*d));
+  }
+  if (ids.empty()) return std::size_t{0};
+  auto upd = conn_.Query(
+      "UPDATE failure_reports f SET data = v.d, source_enriched_at = $3"
+      " FROM unnest($1::bigint[], $2::text[]) AS v(i, d) WHERE f.id = v.i",
+      Params().AddArray(ids).AddArray(data).Add(enriched_at));
+  if (!upd) return std::move(upd).error_value();
+  return ids.size();
 }
 
 }  // namespace dmarc::store::pg_impl

@@ -50,6 +50,9 @@ class PgStore final : public ReportStore {
   // Migrates the schema (under an advisory lock, so concurrent openers wait for one another).
   Result<bool> Init();
   Result<bool> FillReporterKeys();
+  Result<std::size_t> UpdateFailureSources(const std::vector<model::Source>& sources,
+                                           const std::vector<std::string>& ips,
+                                           std::int64_t enriched_at);
 
   Result<BatchResult> Store(const Batch& batch) override;
   Result<Stats> QueryStats(const Filter& filter) override;

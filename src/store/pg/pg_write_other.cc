@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "sinks/report_json.h"
+#include "store/failure_source.h"
 #include "store/pg/pg_write_impl.h"
 #include "store/pg/pg_write_text.h"
 
@@ -113,15 +114,15 @@ Result<bool> StoreFailures(Connection& conn, const Batch& batch, std::int64_t no
     domain.push_back(Clean(r.reported_domain));
     ip.push_back(Clean(r.source.ip_address));
     feedback.push_back(Clean(r.feedback_type));
-    data.push_back(Clean(sinks::FailureToJson(r).dump(
-        -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)));
+    data.push_back(Clean(FailureData(r)));
     origin.push_back(Clean(item.origin));
     key.push_back(k);
   }
   auto rows = conn.Query(
       "INSERT INTO failure_reports (id, arrival_ts, reported_domain, source_ip, feedback_type,"
-      " data, origin, dedup_key, imported_at)"
-      " SELECT t.*, $8 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
+      " data, origin, dedup_key, imported_at, source_enriched_at)"
+      " SELECT t.*, $8, NULLIF($10::bigint, 0) FROM unnest($1::bigint[], $2::bigint[],"
+      " $3::text[], $4::text[],"
       " $5::text[], $6::text[], $7::text[], $9::text[]) AS t"
       " ON CONFLICT DO NOTHING RETURNING id",
       Params()
@@ -133,7 +134,8 @@ Result<bool> StoreFailures(Connection& conn, const Batch& batch, std::int64_t no
           .AddArray(data)
           .AddArray(origin)
           .Add(now)
-          .AddArray(key));
+          .AddArray(key)
+          .Add(batch.sources_enriched_at));
   if (!rows) return std::move(rows).error_value();
   const std::size_t fresh = static_cast<std::size_t>(rows->size());
   result.new_failures += fresh;

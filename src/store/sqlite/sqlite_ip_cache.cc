@@ -1,8 +1,10 @@
 // The SQLite store's address cache (reverse DNS answers and source details per IP, table
 // ip_info_cache) and the enrichment of stored records (`enrich --db`).
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "store/failure_source.h"
 #include "store/sqlite/sqlite_store_impl.h"
 
 namespace dmarc::store::sqlite_impl {
@@ -104,8 +106,10 @@ Result<bool> SqliteStore::PutSourceInfo(const std::vector<model::Source>& source
 
 Result<std::vector<std::string>> SqliteStore::SourceIpsToEnrich(std::int64_t enriched_before) {
   auto s = db_.Prepare(
-      "SELECT DISTINCT source_ip FROM aggregate_records"
-      " WHERE source_enriched_at IS NULL OR source_enriched_at < ?1");
+      "SELECT source_ip FROM aggregate_records"
+      " WHERE source_enriched_at IS NULL OR source_enriched_at < ?1"
+      " UNION SELECT source_ip FROM failure_reports"
+      " WHERE source_enriched_at IS NULL AND source_ip IS NOT NULL AND source_ip <> ''");
   if (!s) return MakeError(s.error());
   s->Bind(1, enriched_before);
   std::vector<std::string> out;
@@ -156,10 +160,47 @@ Result<std::size_t> SqliteStore::UpdateSources(const std::vector<model::Source>&
     if (!upd) return MakeError(upd.error());
     upd->Bind(1, enriched_at).Bind(2, enriched_before);
     DMARC_TRY(upd->Run());
-    const auto changed = static_cast<std::size_t>(db_.Changes());
+    auto changed = static_cast<std::size_t>(db_.Changes());
+    if (enriched_at != 0) {
+      auto failures = UpdateFailureSources(sources, enriched_at);
+      if (!failures) return std::move(failures).error_value();
+      changed += *failures;
+    }
     DMARC_TRY(db_.Exec("DELETE FROM enrich_sources"));
     return changed;
   });
+}
+
+// The failure reports never enriched whose source is one of `sources` (in enrich_sources):
+// their data gets the source, and they are marked enriched. Inside UpdateSources' transaction.
+Result<std::size_t> SqliteStore::UpdateFailureSources(const std::vector<model::Source>& sources,
+                                                      std::int64_t enriched_at) {
+  std::unordered_map<std::string, const model::Source*> by_ip;
+  for (const auto& src : sources) by_ip[src.ip_address] = &src;
+  std::vector<std::pair<std::int64_t, std::string>> updated;
+  {
+    auto s = db_.Prepare(
+        "SELECT f.id, f.data FROM failure_reports f JOIN enrich_sources u ON u.ip = f.source_ip"
+        " WHERE f.source_enriched_at IS NULL");
+    if (!s) return MakeError(s.error());
+    for (;;) {
+      auto row = s->Step();
+      if (!row) return MakeError(row.error());
+      if (!*row) break;
+      auto data = FailureDataWithSource(s->Text(1), by_ip);
+      if (!data) return MakeError(data.error());
+      updated.emplace_back(s->Int(0), std::move(*data));
+    }
+  }
+  auto upd =
+      db_.Prepare("UPDATE failure_reports SET data = ?1, source_enriched_at = ?2 WHERE id = ?3");
+  if (!upd) return MakeError(upd.error());
+  for (const auto& [id, data] : updated) {
+    upd->Reset();
+    upd->Bind(1, data).Bind(2, enriched_at).Bind(3, id);
+    DMARC_TRY(upd->Run());
+  }
+  return updated.size();
 }
 
 }  // namespace dmarc::store::sqlite_impl

@@ -83,7 +83,8 @@ const SqliteStore::StatementSql SqliteStore::kWriteStatements[] = {
      " UPDATE SET raw = excluded.raw WHERE length(excluded.raw) > length(rejected_blobs.raw)"},
     {&SqliteStore::insert_failure_,
      "INSERT INTO failure_reports (arrival_ts, reported_domain, source_ip, feedback_type,"
-     " data, origin, imported_at, dedup_key) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"
+     " data, origin, imported_at, dedup_key, source_enriched_at)"
+     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,NULLIF(?9,0))"
      " ON CONFLICT DO NOTHING"},
     {&SqliteStore::insert_tls_report_,
      "INSERT INTO smtp_tls_reports (organization_name, report_id, begin_ts, end_ts,"

@@ -89,6 +89,8 @@ class SqliteStore final : public ReportStore {
   // ---- Schema (sqlite_schema.cc) ----
   Result<bool> Migrate();
   Result<bool> FillReporterKeys();
+  Result<std::size_t> UpdateFailureSources(const std::vector<model::Source>& sources,
+                                           std::int64_t enriched_at);
   Result<bool> PrepareStatements();
 
   // ---- The write path (sqlite_write.cc), all inside Store's one transaction ----

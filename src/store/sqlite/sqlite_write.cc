@@ -12,6 +12,7 @@
 
 #include "base/time.h"
 #include "sinks/report_json.h"
+#include "store/failure_source.h"
 #include "store/reporter_key.h"
 #include "store/sqlite/sqlite_store_impl.h"
 
@@ -424,8 +425,7 @@ Result<bool> SqliteStore::StoreRejections(const Batch& batch, BatchResult& resul
 Result<bool> SqliteStore::StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result) {
   for (const auto& item : batch.failures) {
     const model::FailureReport& r = *item.report;
-    const std::string data = sinks::FailureToJson(r).dump(
-        -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    const std::string data = FailureData(r);
     const std::string key = FailureDedupKey(r);
     insert_failure_.Bind(1, r.arrival_ts)
         .Bind(2, r.reported_domain)
@@ -434,7 +434,8 @@ Result<bool> SqliteStore::StoreFailures(const Batch& batch, std::int64_t now, Ba
         .Bind(5, data)
         .Bind(6, item.origin)
         .Bind(7, now)
-        .Bind(8, key);
+        .Bind(8, key)
+        .Bind(9, batch.sources_enriched_at);
     DMARC_TRY(insert_failure_.Run());
     if (db_.Changes() == 0) {
       ++result.duplicate_failures;
