@@ -106,7 +106,9 @@ Result<bool> PgStore::Init() {
       found = static_cast<std::size_t>(rows->Int(0, 0));
     }
   }
-  if (found == migrations.size()) return true;
+  // Current: only reports written without their reporter key (before migration 3 by another
+  // program, or by hand) are completed, by a writer; finding none is one index lookup.
+  if (found == migrations.size()) return options_.read_only ? true : FillReporterKeys();
   if (options_.read_only && found < migrations.size()) {
     return MakeError(ErrorKind::kUnsupported,
                      fmt::format("{}: the store's schema version is {}, this program's {}: open "

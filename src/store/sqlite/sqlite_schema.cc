@@ -151,17 +151,17 @@ Result<bool> SqliteStore::Migrate() {
       return MakeError(fmt::format("schema migration {} failed: {}", v + 1, r.error()));
     }
   }
-  if (version < schema_version) {
-    if (auto r = FillReporterKeys(); !r) {
-      (void)db_.Exec("ROLLBACK");
-      return MakeError(fmt::format("schema migration: reporter keys: {}", r.error()));
-    }
+  // At every open, not only after migration 9: a report written without its key (by a copy
+  // from another store, or by hand) gets it too; finding none is one index lookup.
+  if (auto r = FillReporterKeys(); !r) {
+    (void)db_.Exec("ROLLBACK");
+    return MakeError(fmt::format("schema migration: reporter keys: {}", r.error()));
   }
   if (auto r = db_.Exec(fmt::format("PRAGMA user_version={}", schema_version)); !r) return r;
   return db_.Exec("COMMIT");
 }
 
-// Reports stored before migration 9 (or by a copy without the key) get the key of their
+// Reports stored before migration 9 (or written without the key) get the key of their
 // org_name: one UPDATE per distinct name, through the index on org_name.
 Result<bool> SqliteStore::FillReporterKeys() {
   std::vector<std::string> names;
