@@ -181,20 +181,19 @@ void Engine::Run(const std::atomic<bool>& stop, int idle_ms) {
       generation = requested_;
       nudged_ = false;
     }
-    bool busy = false, required_empty = true;
+    bool busy = false, required_empty = true, required_blocked = false;
     for (std::size_t i = 0; i < outputs_.size() && !stop; ++i) {
       State& s = outputs_[i];
-      if (s.next_attempt_at > Now()) {
-        if (s.config.required) required_empty = false;
-        continue;
-      }
-      const Attempted a = Attempt(i);
+      const bool due = s.next_attempt_at <= Now();
+      const Attempted a = due ? Attempt(i) : Attempted{.failed = true};
       if (!a.empty && !a.failed) busy = true;
       if (s.config.required && !a.empty) required_empty = false;
+      if (s.config.required && a.failed) required_blocked = true;
     }
     std::unique_lock lock(mu_);
-    if (required_empty && generation > drained_) {
-      drained_ = generation;
+    if ((required_empty || required_blocked) && generation > answered_) {
+      answered_ = generation;
+      if (required_empty) drained_ = generation;
       drained_cv_.notify_all();
     }
     if (!busy && !nudged_) {
@@ -217,7 +216,7 @@ bool Engine::WaitRequiredDelivered(int timeout_ms, const std::atomic<bool>& stop
   nudged_ = true;
   wake_.notify_all();
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (drained_ < generation && !stop) {
+  while (answered_ < generation && !stop) {
     if (drained_cv_.wait_until(lock, until) == std::cv_status::timeout) break;
   }
   return drained_ >= generation;

@@ -68,7 +68,8 @@ class Engine {
   // Wakes Run: something new was queued.
   void Nudge();
   // Blocks until a round of Run that began after this call found every required output with
-  // nothing waiting (true), or timeout_ms passed or stop was set (false).
+  // nothing waiting (true), or one of them failing or waiting for its retry, or timeout_ms passed
+  // or stop was set (false).
   bool WaitRequiredDelivered(int timeout_ms, const std::atomic<bool>& stop);
 
   // Called after each attempt (metrics, logs): the output's name and what came of it.
@@ -95,7 +96,8 @@ class Engine {
 
   std::mutex mu_;
   std::condition_variable wake_, drained_cv_;
-  std::uint64_t requested_ = 0, drained_ = 0;  // generations of WaitRequiredDelivered
+  // Generations of WaitRequiredDelivered: asked for, answered by a round, found drained.
+  std::uint64_t requested_ = 0, answered_ = 0, drained_ = 0;
   bool nudged_ = false;
 };
 
