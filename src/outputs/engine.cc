@@ -62,7 +62,7 @@ Attempted Engine::Finish(State& s, Attempted a) {
   return a;
 }
 
-Attempted Engine::Fail(State& s, std::int64_t up_to_id, const std::string& error) {
+Attempted Engine::Fail(State& s, const std::string& error) {
   s.prepared = false;
   ++s.failures;
   const std::int64_t now = Now();
@@ -70,17 +70,16 @@ Attempted Engine::Fail(State& s, std::int64_t up_to_id, const std::string& error
   Attempted a{.failed = true, .error = Bounded(error)};
   spdlog::warn("output {}: {} (attempt {} failed; next in {} s)", s.config.output->Name(), a.error,
                s.failures, s.next_attempt_at - now);
-  const store::OutboxOutcome o{
-      .up_to_id = up_to_id, .now = now, .error = a.error, .next_attempt_at = s.next_attempt_at};
+  const store::OutboxOutcome o{.now = now, .error = a.error, .next_attempt_at = s.next_attempt_at};
   if (auto r = store_.OutboxSettle(s.config.output->Name(), o); !r) {
     spdlog::error("output {}: cannot record the failure: {}", s.config.output->Name(), r.error());
   }
   return Finish(s, std::move(a));
 }
 
-Attempted Engine::Settle(State& s, std::int64_t up_to_id, Attempted a) {
+Attempted Engine::Settle(State& s, std::vector<std::int64_t> ids, Attempted a) {
   a.error = Bounded(a.error);
-  const store::OutboxOutcome o{.up_to_id = up_to_id,
+  const store::OutboxOutcome o{.ids = std::move(ids),
                                .now = Now(),
                                .settled = true,
                                .delivered = a.delivered,
@@ -102,7 +101,7 @@ Attempted Engine::Attempt(std::size_t i) {
   State& s = outputs_[i];
   Output& out = *s.config.output;
   if (!s.prepared) {
-    if (auto p = out.Prepare(); !p) return Fail(s, 0, p.error());
+    if (auto p = out.Prepare(); !p) return Fail(s, p.error());
     s.prepared = true;
   }
   auto entries =
@@ -113,30 +112,31 @@ Attempted Engine::Attempt(std::size_t i) {
   }
   if (entries->empty()) return {.empty = true};
   std::vector<Item> items;
+  std::vector<std::int64_t> ids;
   for (const auto& e : *entries) {
     if (!e.purged) items.push_back(ItemOf(e));
+    ids.push_back(e.id);
   }
-  const std::int64_t last = entries->back().id;
-  if (items.empty()) return Settle(s, last, {});
+  if (items.empty()) return Settle(s, std::move(ids), {});
   Status sent = out.Deliver(items);
-  if (sent) return Settle(s, last, {.delivered = items.size()});
-  if (sent.error_kind() != ErrorKind::kInvalid) return Fail(s, 0, sent.error());
+  if (sent) return Settle(s, std::move(ids), {.delivered = items.size()});
+  if (sent.error_kind() != ErrorKind::kInvalid) return Fail(s, sent.error());
   if (items.size() > 1) return DeliverSingly(s, *entries);
   spdlog::warn("output {}: refused for good, dropped: {}", out.Name(), sent.error());
-  return Settle(s, last, {.dropped = 1, .error = sent.error()});
+  return Settle(s, std::move(ids), {.dropped = 1, .error = sent.error()});
 }
 
 Attempted Engine::DeliverSingly(State& s, const std::vector<store::OutboxEntry>& entries) {
   Output& out = *s.config.output;
   Attempted a;
-  std::int64_t done = 0;  // the last entry settled
+  std::vector<std::int64_t> done;  // the entries settled
   for (const auto& e : entries) {
     if (!e.purged) {
       const Item item = ItemOf(e);
       Status sent = out.Deliver(std::span<const Item>(&item, 1));
       if (!sent && sent.error_kind() != ErrorKind::kInvalid) {
-        if (done > 0) Settle(s, done, a);
-        return Fail(s, 0, sent.error());
+        if (!done.empty()) Settle(s, std::move(done), a);
+        return Fail(s, sent.error());
       }
       if (sent) {
         ++a.delivered;
@@ -146,9 +146,9 @@ Attempted Engine::DeliverSingly(State& s, const std::vector<store::OutboxEntry>&
         a.error = sent.error();
       }
     }
-    done = e.id;
+    done.push_back(e.id);
   }
-  return Settle(s, done, std::move(a));
+  return Settle(s, std::move(done), std::move(a));
 }
 
 bool Engine::Drain(bool only_required, bool honor_backoff, const std::atomic<bool>& stop,

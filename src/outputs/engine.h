@@ -86,8 +86,8 @@ class Engine {
   // Delivers items one at a time after a batch was refused (kInvalid), so that only the reports
   // refused on their own are dropped.
   Attempted DeliverSingly(State& s, const std::vector<store::OutboxEntry>& entries);
-  Attempted Fail(State& s, std::int64_t up_to_id, const std::string& error);
-  Attempted Settle(State& s, std::int64_t up_to_id, Attempted a);
+  Attempted Fail(State& s, const std::string& error);
+  Attempted Settle(State& s, std::vector<std::int64_t> ids, Attempted a);
   Attempted Finish(State& s, Attempted a);
 
   store::ReportStore& store_;

@@ -225,7 +225,8 @@ struct OutboxEntry {
 
 // What a delivery attempt came to.
 struct OutboxOutcome {
-  std::int64_t up_to_id = 0;         // the last entry the attempt covered
+  // The entries the attempt covered (OutboxEntry::id); settled, they leave the outbox.
+  std::vector<std::int64_t> ids;
   std::int64_t now = 0;              // Unix seconds
   bool settled = false;              // the entries leave the outbox
   std::size_t delivered = 0;         // settled: how many were accepted ...
@@ -370,8 +371,8 @@ class ReportStore {
                                                       std::size_t max_items,
                                                       std::size_t max_records);
   // Records the outcome of a delivery attempt of `output` (one transaction): with settled, the
-  // entries up to up_to_id (inclusive) leave the outbox (delivered, or dropped when refused for
-  // good); otherwise they stay and the attempt counts as a failure with its retry time.
+  // entries outcome.ids leave the outbox (delivered, or dropped when refused for good);
+  // otherwise they stay and the attempt counts as a failure with its retry time.
   virtual Result<bool> OutboxSettle(const std::string& output, const OutboxOutcome& outcome);
   // Queues what is stored (matching filter, of the kinds asked) for one output, in the order
   // stored (`export --to`). Returns the entries added.

@@ -1570,8 +1570,8 @@ TEST(PgHealth, ADamagedStoreIsReported) {
     testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 99");
     auto health = (*st)->Health();
     ASSERT_FALSE(health.ok());
-    EXPECT_EQ(health.error(), "the store's schema version is 99, not 2");
-    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 2");
+    EXPECT_EQ(health.error(), "the store's schema version is 99, not 4");
+    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 4");
   }
   testing::PsqlUrl(url,
                    "DELETE FROM aggregate_records WHERE id = (SELECT min(id) FROM"
@@ -1607,6 +1607,12 @@ std::string EntryJson(const OutboxEntry& e) {
   if (e.kind == OutboxKind::kFailure) sinks::AppendFailureJson(e.failure, s, false);
   if (e.kind == OutboxKind::kSmtpTls) sinks::AppendSmtpTlsJson(e.smtp_tls, s, false);
   return s;
+}
+
+std::vector<std::int64_t> Ids(const std::vector<OutboxEntry>& entries) {
+  std::vector<std::int64_t> ids;
+  for (const auto& e : entries) ids.push_back(e.id);
+  return ids;
 }
 
 OutboxState StateOf(ReportStore& st, const std::string& name) {
@@ -1678,7 +1684,7 @@ TEST_P(StoreContract, SettlingRemovesDeliveredEntriesAndFailuresKeepThemAcrossRe
   ASSERT_TRUE(next.ok()) << next.error();
   ASSERT_EQ(next->size(), 2u);
   OutboxOutcome failed{
-      .up_to_id = next->back().id, .now = 1000, .error = "hook: refused", .next_attempt_at = 1010};
+      .ids = Ids(*next), .now = 1000, .error = "hook: refused", .next_attempt_at = 1010};
   ASSERT_TRUE(st->OutboxSettle("hook", failed).ok());
   failed.now = 1010;
   failed.next_attempt_at = 1030;
@@ -1696,7 +1702,7 @@ TEST_P(StoreContract, SettlingRemovesDeliveredEntriesAndFailuresKeepThemAcrossRe
   next = st->OutboxNext("hook", 2, 1'000'000);
   ASSERT_TRUE(next.ok());
   ASSERT_EQ(next->size(), 2u);
-  const OutboxOutcome ok{.up_to_id = next->back().id, .now = 1030, .settled = true, .delivered = 2};
+  const OutboxOutcome ok{.ids = Ids(*next), .now = 1030, .settled = true, .delivered = 2};
   ASSERT_TRUE(st->OutboxSettle("hook", ok).ok());
   s = StateOf(*st, "hook");
   EXPECT_EQ(s.backlog, 1u);
@@ -1709,7 +1715,7 @@ TEST_P(StoreContract, SettlingRemovesDeliveredEntriesAndFailuresKeepThemAcrossRe
   ASSERT_TRUE(next.ok());
   ASSERT_EQ(next->size(), 1u);
   EXPECT_EQ(EntryJson(next->front()), Json(reports[2]));
-  const OutboxOutcome dropped{.up_to_id = next->back().id,
+  const OutboxOutcome dropped{.ids = Ids(*next),
                               .now = 1040,
                               .settled = true,
                               .dropped = 1,

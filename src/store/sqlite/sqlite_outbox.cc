@@ -214,10 +214,10 @@ Result<bool> SqliteStore::OutboxSettle(const std::string& output, const OutboxOu
     auto& state = *state_r;
     DMARC_TRY(state.Bind(1, output).Run());
     if (o.settled) {
-      auto del_r = db_.Prepare("DELETE FROM outbox WHERE output = ?1 AND id <= ?2");
+      auto del_r = db_.Prepare("DELETE FROM outbox WHERE output = ?1 AND id = ?2");
       if (!del_r) return std::move(del_r).error_value();
       auto& del = *del_r;
-      DMARC_TRY(del.Bind(1, output).Bind(2, o.up_to_id).Run());
+      for (const std::int64_t id : o.ids) DMARC_TRY(del.Bind(1, output).Bind(2, id).Run());
     }
     auto upd_r = db_.Prepare(kSettleStateSql);
     if (!upd_r) return std::move(upd_r).error_value();
