@@ -101,11 +101,11 @@ class OutputsFault : public ::testing::Test {
     const std::string file = (dir_ / "c.toml").string();
     std::ofstream(file) << fmt::format(
         "[store]\nurl = \"{}\"\n[directory]\npath = \"{}\"\n[fetch]\nwatch_interval = 1\n"
-        "[enrich]\nenabled = false\n[web]\nenabled = false\n"
+        "[enrich]\nenabled = false\n[web]\nlisten = \"127.0.0.1:{}\"\n"
         "[output.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/hook\"\n"
         "secret_file = \"{}\"\nrequired = {}\nbatch_size = 3\nretry_min = 1\nretry_max = 2\n"
         "timeout = 5\n",
-        db_, (dir_ / "inbox").string(), port_, (dir_ / "secret").string(), required);
+        db_, (dir_ / "inbox").string(), web_port_, port_, (dir_ / "secret").string(), required);
     return file;
   }
   // Copies the first n sample reports (from `from` on) into the inbox.
@@ -167,7 +167,7 @@ class OutputsFault : public ::testing::Test {
   }
 
   fs::path dir_;
-  int port_ = 0;
+  int port_ = 0, web_port_ = dmarc::testing::FreePort();
   std::string db_;
 };
 
@@ -183,6 +183,23 @@ TEST_F(OutputsFault, ReceiverDownThenUpWithRunKilledTwiceDeliversEveryReportInOr
   ASSERT_GT(first, 5u);  // the samples repeat a report or two
   ASSERT_TRUE(WaitUntil([&] { return Outputs().value("failures", 0) >= 2; })) << Log();
   EXPECT_EQ(Outputs().value("backlog", 0), first);
+  // /metrics: the backlog (set every 5 s) and the failures, never the secret.
+  httplib::Client web("127.0.0.1", web_port_);
+  const std::string backlog =
+      fmt::format("dmarc_report_output_backlog{{output=\"hook\"}} {}", first);
+  std::string metrics;
+  EXPECT_TRUE(WaitUntil([&] {
+    auto res = web.Get("/metrics");
+    metrics = res ? res->body : "";
+    return metrics.find(backlog) != std::string::npos;
+  })) << metrics;
+  EXPECT_NE(metrics.find("dmarc_report_output_failing{output=\"hook\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("dmarc_report_output_failures_total{output=\"hook\"}"), std::string::npos);
+  EXPECT_EQ(metrics.find(kSecret), std::string::npos);
+  // The dashboard's badge reads /api/outputs.
+  auto api = web.Get("/api/outputs");
+  ASSERT_TRUE(api);
+  EXPECT_EQ(nlohmann::json::parse(api->body, nullptr, false).value("failing", 0), 1) << api->body;
   ::kill(run, SIGKILL);
   EXPECT_EQ(dmarc::testing::Wait(run), -SIGKILL);
   // Up again, slowly (so that the next kill lands mid-delivery); more reports arrive meanwhile.

@@ -19,12 +19,19 @@ constexpr int kRequiredWaitMs = 30'000;
 
 void CountAttempt(const std::string& name, const outputs::Attempted& a) {
   auto& m = metrics::Program();
-  if (a.failed || a.dropped > 0) m.output_failures.Add({name}, a.failed ? 1.0 : 0.0);
-  if (a.dropped > 0) m.output_failures.Add({name}, static_cast<double>(a.dropped));
-  if (a.delivered > 0) {
-    metrics::Default()
-        .Counter("dmarc_report_output_delivered_total", "Reports an output delivered", {"output"})
-        .Add({name}, static_cast<double>(a.delivered));
+  m.output_failures.Add({name}, (a.failed ? 1.0 : 0.0) + static_cast<double>(a.dropped));
+  m.output_delivered.Add({name}, static_cast<double>(a.delivered));
+}
+
+// The outbox's gauges, from the store (no secret: names, counts and times only).
+void SetGauges(store::ReportStore& st) {
+  auto states = st.QueryOutbox();
+  if (!states) return;
+  auto& m = metrics::Program();
+  for (const auto& s : *states) {
+    m.output_backlog.Set({s.name}, static_cast<double>(s.backlog));
+    m.output_failing.Set({s.name}, s.consecutive_failures > 0 ? 1.0 : 0.0);
+    m.output_last_success.Set({s.name}, static_cast<double>(s.last_success_at));
   }
 }
 
@@ -45,6 +52,14 @@ Result<std::unique_ptr<OutputDelivery>> OutputDelivery::Start(
   d->store_ = std::move(st).value();
   d->engine_ = std::make_unique<outputs::Engine>(*d->store_, std::move(made));
   d->engine_->on_attempt = CountAttempt;
+  // After each round of the background thread (its own connection), at most every 5 s.
+  d->engine_->on_round = [p = d.get()] {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - p->gauges_at_ < std::chrono::seconds(5)) return;
+    p->gauges_at_ = now;
+    SetGauges(*p->store_);
+  };
+  SetGauges(*d->store_);
   if (Status loaded = d->engine_->Load(); !loaded) return std::move(loaded).error_value();
   if (background && !d->names_.empty()) {
     d->thread_ = std::thread([p = d.get()] { p->engine_->Run(p->stop_); });

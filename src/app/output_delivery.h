@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -50,6 +51,7 @@ class OutputDelivery {
   std::vector<std::string> names_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  std::chrono::steady_clock::time_point gauges_at_;  // when the gauges were last set
 };
 
 // The [output.NAME] tables of the configuration a store command reads (its --config, or the

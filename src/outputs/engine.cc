@@ -190,6 +190,7 @@ void Engine::Run(const std::atomic<bool>& stop, int idle_ms) {
       if (s.config.required && !a.empty) required_empty = false;
       if (s.config.required && a.failed) required_blocked = true;
     }
+    if (on_round) on_round();
     std::unique_lock lock(mu_);
     if ((required_empty || required_blocked) && generation > answered_) {
       answered_ = generation;

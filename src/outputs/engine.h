@@ -74,6 +74,8 @@ class Engine {
 
   // Called after each attempt (metrics, logs): the output's name and what came of it.
   std::function<void(const std::string&, const Attempted&)> on_attempt;
+  // Called by Run after each round, on its thread (which may use the engine's store).
+  std::function<void()> on_round;
 
  private:
   struct State {
