@@ -247,4 +247,35 @@ TEST_F(OutputsFault, ARequiredOutputHoldsTheMailsUntilItDelivered) {
   EXPECT_TRUE(InboxFiled());
 }
 
+// check-config makes each output as `run` would (its keys and secret file checked); export --to
+// with an unknown output name lists the configured ones; `outputs` lists a configured output
+// before anything was queued for it.
+TEST_F(OutputsFault, CheckConfigExportToAndOutputsOnAFreshStore) {
+  const std::string config = Config(false);
+  const fs::path log = dir_ / "cli.log";
+  EXPECT_EQ(dmarc::testing::RunToEnd({"check-config", config}, log), 0) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("outputs: hook (webhook)"), std::string::npos) << ReadFile(log);
+  fs::remove(dir_ / "secret");
+  EXPECT_EQ(dmarc::testing::RunToEnd({"check-config", config}, log), 1);
+  EXPECT_NE(ReadFile(log).find("output.hook.secret_file: cannot read"), std::string::npos)
+      << ReadFile(log);
+  std::ofstream(dir_ / "secret") << kSecret;
+  fs::permissions(dir_ / "secret", fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(dmarc::testing::RunToEnd({"export", "--config", config, "--to", "nope"}, log), 2);
+  EXPECT_NE(ReadFile(log).find("--to nope: no [output.nope] in the configuration (outputs: hook)"),
+            std::string::npos)
+      << ReadFile(log);
+  EXPECT_EQ(dmarc::testing::RunToEnd(
+                {"export", "--config", config, "--to", "2024-01-01", "--to", "2024-02-01"}, log),
+            2);
+  EXPECT_NE(ReadFile(log).find("at most one last day"), std::string::npos) << ReadFile(log);
+  fs::create_directories(dir_ / "empty");  // a store with nothing queued
+  EXPECT_EQ(
+      dmarc::testing::RunToEnd({"import", "--config", config, (dir_ / "empty").string()}, log), 0)
+      << ReadFile(log);
+  fs::remove(log);
+  EXPECT_EQ(dmarc::testing::RunToEnd({"outputs", "--config", config}, log), 0) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("hook (webhook): ok"), std::string::npos) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("backlog: 0 report(s)"), std::string::npos) << ReadFile(log);
+}
 }  // namespace
