@@ -17,7 +17,6 @@
 namespace dmarc::app {
 
 int RunExport(const ExportCommandOptions& options) {
-  if (!options.to_output.empty()) return RunExportTo(options);
   if (options.type == "all" && options.format != OutputFormat::kJson) {
     spdlog::error("--type all needs --format json: CSV has one table per report type");
     return 2;
@@ -169,7 +168,7 @@ int RunExportCommand() {
   s.options.type_given = s.type && s.type->count() > 0;
   s.options.format = s.format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
   sinks::SetCsvRaw(s.csv_raw);
-  return RunExport(s.options);
+  return s.options.to_output.empty() ? RunExport(s.options) : RunExportTo(s.options);
 }
 
 }  // namespace dmarc::app

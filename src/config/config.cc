@@ -733,7 +733,10 @@ Result<std::vector<outputs::OutputTable>> LoadOutputsConfig(const std::string& p
   LoadOutputs(root, env, out, errors, secrets, warnings);
   if (!errors.empty()) {
     std::string msg;
-    for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + path + ": " + e;
+    for (const auto& e : errors) {
+      if (!msg.empty()) msg += '\n';
+      msg.append(path).append(": ").append(e);
+    }
     return MakeError(msg);
   }
   return out;
