@@ -7,6 +7,7 @@
 #include "app/parsedmarc_ini.h"
 #include "app/service_commands.h"
 #include "config/config.h"
+#include "outputs/registry.h"
 #include "store/pg/pg_store.h"
 #include "store/store.h"
 
@@ -69,6 +70,16 @@ int RunCheckConfig(const std::string& file) {
     fmt::print(stderr, "{}: {}\n", c.file, sources.error());
     return 1;
   }
+  // Each output made as `run` makes it: its type's factory checks its keys and secret files.
+  std::string outputs;
+  for (const auto& t : c.outputs) {
+    if (auto made = outputs::MakeOutput(t.output); !made) {
+      fmt::print(stderr, "{}: {}\n", c.file, made.error());
+      return 1;
+    }
+    outputs += fmt::format("{}{} ({}{})", outputs.empty() ? "" : ", ", t.output.name, t.output.type,
+                           t.output.required ? ", required" : "");
+  }
   fmt::print("{}: ok\n", c.file);
   for (const auto& w : c.warnings) fmt::print("  warning: {}\n", w);
   fmt::print("  sources: {}\n", DescribeSources(c));
@@ -94,6 +105,7 @@ int RunCheckConfig(const std::string& file) {
              : c.failure.keep_sample == parse::KeepSample::kNone ? "none"
                                                                  : "headers");
   if (c.consul) fmt::print("  consul: {} as {}\n", c.consul->address, c.consul->service_name);
+  fmt::print("  outputs: {}\n", outputs.empty() ? std::string("none") : outputs);
   if (c.web.enabled) {
     std::string web = (c.web.tls_cert.empty() ? "http://" : "https://") + c.web.listen;
     if (!c.web.token_file.empty()) web += ", token " + c.web.token_file;

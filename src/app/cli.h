@@ -56,6 +56,8 @@ void AddStatusOptions(CLI::App& cmd);
 int RunStatusCommand();
 void AddExportOptions(CLI::App& cmd);
 int RunExportCommand();
+void AddOutputsOptions(CLI::App& cmd);
+int RunOutputsCommand();
 void AddServeOptions(CLI::App& cmd);
 int RunServeCommand();
 void AddReportOptions(CLI::App& cmd);

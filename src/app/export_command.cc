@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -105,7 +106,33 @@ struct ExportCli {
   ExportCommandOptions options;
   std::string format = "json";
   bool csv_raw = false;
+  std::vector<std::string> to;  // --to: a last day (YYYY-MM-DD) and/or an output's name
+  CLI::Option* type = nullptr;
 };
+
+bool IsDate(const std::string& s) {
+  if (s.size() != 10) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i == 4 || i == 7 ? s[i] != '-' : !std::isdigit(static_cast<unsigned char>(s[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Sorts the --to values into the filter's last day and the output's name; false when one of
+// them is given twice.
+bool SortTo(ExportCli& s) {
+  for (const auto& v : s.to) {
+    std::string& into = IsDate(v) ? s.options.filter.to : s.options.to_output;
+    if (!into.empty()) {
+      spdlog::error("--to: give at most one last day (YYYY-MM-DD) and one output name");
+      return false;
+    }
+    into = v;
+  }
+  return true;
+}
 
 ExportCli& ExportState() {
   static ExportCli state;
@@ -120,19 +147,28 @@ void AddExportOptions(CLI::App& cmd) {
   cmd.add_option("-f,--format", s.format, "Output format")
       ->check(CLI::IsMember({"json", "csv"}))
       ->capture_default_str();
-  cmd.add_option("--type", s.options.type, "Report type (all: every type, JSON only)")
-      ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls", "all"}))
-      ->capture_default_str();
+  s.type = cmd.add_option("--type", s.options.type, "Report type (all: every type, JSON only)")
+               ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls", "all"}))
+               ->capture_default_str();
   cmd.add_option("-o,--output", s.options.output, "Write to FILE instead of standard output");
   cmd.add_flag("--csv-raw", s.csv_raw, kCsvRawHelp);
-  AddFilterOptions(cmd, s.options.filter);
+  cmd.add_option("--domain", s.options.filter.domain, "Only this policy domain");
+  cmd.add_option("--from", s.options.filter.from, "First day, YYYY-MM-DD (UTC)");
+  cmd.add_option("--to", s.to,
+                 "Last day, YYYY-MM-DD (UTC), included; or NAME: deliver the reports to the "
+                 "output [output.NAME] of the configuration (every type unless --type); both "
+                 "may be given")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 int RunExportCommand() {
   ExportCli& s = ExportState();
+  if (!SortTo(s)) return 2;
+  s.options.type_given = s.type && s.type->count() > 0;
   s.options.format = s.format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
   sinks::SetCsvRaw(s.csv_raw);
-  return RunExport(s.options);
+  return s.options.to_output.empty() ? RunExport(s.options) : RunExportTo(s.options);
 }
 
 }  // namespace dmarc::app

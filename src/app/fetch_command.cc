@@ -21,6 +21,7 @@
 #include "app/cli.h"
 #include "app/enrichment.h"
 #include "app/ingest_status_recorder.h"
+#include "app/output_delivery.h"
 #include "app/progress.h"
 #include "app/service_commands.h"
 #include "app/store_target.h"
@@ -127,6 +128,9 @@ class FetchObserver : public pipeline::IngestObserver {
     CountBatch(source_, t, b.stored, b.enriched);
     PrintWarnings(b.enriched);
     if (background_ && b.enriched.not_asked > 0) background_->Wake();
+    if (delivery_ && b.stored.new_reports + b.stored.new_failures + b.stored.new_smtp_tls > 0) {
+      delivery_->Nudge();
+    }
     done_ += b.inputs.size();
     progress_->Update(done_, done_);
     const auto now = std::chrono::steady_clock::now();
@@ -145,6 +149,8 @@ class FetchObserver : public pipeline::IngestObserver {
   void OnEnd() override { progress_.reset(); }
   // Where the names a batch was stored without are looked up (store first, enrich after).
   void SetBackground(BackgroundEnrichment* b) { background_ = b; }
+  // Who delivers the outbox, woken after each batch.
+  void SetDelivery(OutputDelivery* d) { delivery_ = d; }
 
  private:
   const FetchCommandOptions& options_;
@@ -155,6 +161,7 @@ class FetchObserver : public pipeline::IngestObserver {
   bool bar_ = false;
   std::chrono::steady_clock::time_point start_, last_log_;
   BackgroundEnrichment* background_ = nullptr;
+  OutputDelivery* delivery_ = nullptr;
 };
 
 std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& c,
@@ -246,6 +253,25 @@ int PollSources(std::vector<std::unique_ptr<collect::Source>>& sources, pipeline
   return failures;
 }
 
+// The outputs of the configuration ([output.NAME]) for this store: each new report queued for
+// them in its batch's transaction, delivered on a thread of their own when watching (else at the
+// end), and the mails of a batch held until the required ones delivered it. Null without outputs;
+// false when one cannot be made (its error logged).
+bool StartOutputs(const config::Config& config, const FetchCommandOptions& options,
+                  store::ReportStore& db, pipeline::IngestOptions& ingest_options,
+                  std::unique_ptr<OutputDelivery>& delivery) {
+  if (config.outputs.empty()) return true;
+  auto d = OutputDelivery::Start(config.outputs, TargetOf(config.store), options.watch);
+  if (!d) {
+    spdlog::error("{}: {}", config.file, d.error());
+    return false;
+  }
+  delivery = std::move(d).value();
+  db.SetOutboxOutputs(delivery->Names());
+  ingest_options.before_filing = delivery->RequiredGate(g_stop);
+  return true;
+}
+
 }  // namespace
 
 int RunFetch(const FetchCommandOptions& options) {
@@ -316,8 +342,11 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   ingest_options.jobs =
       config.fetch.jobs ? config.fetch.jobs : std::max(1u, std::thread::hardware_concurrency());
   ingest_options.enricher = enricher.get();
+  std::unique_ptr<OutputDelivery> delivery;
+  if (!StartOutputs(config, options, **db, ingest_options, delivery)) return 2;
   Totals totals;
   FetchObserver observer(options, totals);
+  observer.SetDelivery(delivery.get());
   std::unique_ptr<BackgroundEnrichment> enrichment;
   if (background) {
     enrichment = std::make_unique<BackgroundEnrichment>(TargetOf(config.store), config.enrich);
@@ -330,6 +359,9 @@ int RunFetchLoop(const config::Config& config, const FetchCommandOptions& option
   const auto start = std::chrono::steady_clock::now();
   const int failures = PollSources(sources, ingest, status, config, options.watch);
   status.Stopped(options.watch);
+  if (delivery && !delivery->Finish(g_stop)) {
+    spdlog::warn("outputs: reports are still waiting to be delivered (dmarc-report outputs)");
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!options.quiet || failures) {

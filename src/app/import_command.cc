@@ -3,12 +3,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "app/cli.h"
 #include "app/enrichment.h"
+#include "app/output_delivery.h"
 #include "app/progress.h"
 #include "app/store_commands.h"
 #include "base/text.h"
@@ -67,14 +70,37 @@ class ImportObserver : public pipeline::IngestObserver {
   std::size_t files_done_ = 0, reports_seen_ = 0;
 };
 
+// The outputs of the configuration, if any (null: none); nullopt when one cannot be made.
+std::optional<std::unique_ptr<OutputDelivery>> StartImportOutputs(const StoreArgs& args,
+                                                                  const StoreTarget& target,
+                                                                  store::ReportStore& st) {
+  auto tables = ResolveOutputs(args);
+  if (!tables) {
+    spdlog::error("{}", tables.error());
+    return std::nullopt;
+  }
+  if (tables->empty()) return std::unique_ptr<OutputDelivery>();
+  auto d = OutputDelivery::Start(*tables, target, false);
+  if (!d) {
+    spdlog::error("{}", d.error());
+    return std::nullopt;
+  }
+  st.SetOutboxOutputs((*d)->Names());
+  return std::move(d).value();
+}
+
 }  // namespace
 
 int RunImport(const ImportCommandOptions& options) {
   // Before the store is opened: a store's password replaces this by a logger that redacts it.
   UseTerminalLogger("import", false);
-  auto db = OpenStoreOrSay(options.store, Access::kImport);
+  StoreTarget target;
+  auto db = OpenStoreOrSay(options.store, Access::kImport, &target);
   if (!db) return 2;
   store::ReportStore& st = *db;
+  // [output.NAME] of --config: each new report queued for them, delivered at the end.
+  auto delivery = StartImportOutputs(options.store, target, st);
+  if (!delivery) return 2;
   const pipeline::InputList inputs = pipeline::ExpandInputs(options.paths);
   for (const auto& e : inputs.errors) spdlog::error("{}", EscapeControls(e));
 
@@ -101,6 +127,9 @@ int RunImport(const ImportCommandOptions& options) {
     spdlog::error("{}: store failed, the last batch was not saved: {}", st.Describe(),
                   ingested.error());
     return 2;
+  }
+  if (*delivery && !(*delivery)->Finish(std::atomic<bool>{false})) {
+    spdlog::warn("outputs: reports are still waiting to be delivered (dmarc-report outputs)");
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -33,6 +33,8 @@ constexpr Command kCommands[] = {
      dmarc::app::AddStatusOptions, dmarc::app::RunStatusCommand},
     {"export", "Write stored reports as JSON or CSV (the formats of parse)",
      dmarc::app::AddExportOptions, dmarc::app::RunExportCommand},
+    {"outputs", "Each output's backlog, last success and last error ([output.NAME])",
+     dmarc::app::AddOutputsOptions, dmarc::app::RunOutputsCommand},
     {"serve", "Serve the web dashboard and its JSON API (docs/api.md)", dmarc::app::AddServeOptions,
      dmarc::app::RunServeCommand},
     {"report", "Write a self-contained HTML report (overview, sources, domains)",

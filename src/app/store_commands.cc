@@ -8,8 +8,6 @@
 
 namespace dmarc::app {
 
-namespace {
-
 Result<store::Filter> ToFilter(const FilterOptions& f) {
   store::Filter out;
   if (!f.domain.empty()) out.domain = f.domain;
@@ -26,8 +24,6 @@ Result<store::Filter> ToFilter(const FilterOptions& f) {
   }
   return out;
 }
-
-}  // namespace
 
 std::optional<QueryTarget> OpenForQuery(const StoreArgs& args, const FilterOptions& options) {
   auto filter = ToFilter(options);

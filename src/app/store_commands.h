@@ -46,6 +46,10 @@ struct ExportCommandOptions {
   OutputFormat format = OutputFormat::kJson;
   std::string type = "aggregate";
   std::string output;
+  // --to NAME: queue the selected reports for the output [output.NAME] and deliver them
+  // (`--to` with a date YYYY-MM-DD is the filter's last day; names start with a letter).
+  std::string to_output;
+  bool type_given = false;  // --type on the command line (--to NAME: all types otherwise)
 };
 
 // The filter and the store a query command (stats, export) works on.
@@ -61,5 +65,9 @@ std::optional<QueryTarget> OpenForQuery(const StoreArgs& args, const FilterOptio
 int RunImport(const ImportCommandOptions& options);
 int RunStats(const StatsCommandOptions& options);
 int RunExport(const ExportCommandOptions& options);
+// `export --to NAME` (outputs_command.cc).
+int RunExportTo(const ExportCommandOptions& options);
+// The filter of the command line's --domain, --from and --to.
+Result<store::Filter> ToFilter(const FilterOptions& f);
 
 }  // namespace dmarc::app

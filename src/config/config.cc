@@ -42,6 +42,38 @@ Result<std::string> ReadSmallFile(const std::string& path) {
 // silently ignored).
 class Table {
  public:
+  // A table found elsewhere than at the root ([output.NAME]: name "output.NAME").
+  Table(const toml::table* table, std::string name, const EnvLookup& env,
+        std::vector<std::string>& errors, std::vector<std::string>& secrets,
+        std::vector<std::string>& warnings, bool /*nested*/)
+      : name_(std::move(name)),
+        env_(env),
+        errors_(errors),
+        secrets_(secrets),
+        warnings_(warnings),
+        table_(table) {}
+
+  // Any value of the table's other keys as text (a string as it is; a number or boolean as
+  // written; an array of strings joined with ","), with its environment variable over it. Every
+  // key of the table not yet asked for, by name.
+  std::vector<std::pair<std::string, std::string>> Rest() {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!table_) return out;
+    for (const auto& [k, v] : *table_) {
+      const std::string key(k.str());
+      if (known_.count(key)) continue;
+      known_.insert(key);
+      std::optional<std::string> text = AsText(v);
+      if (!text) {
+        Error(key, "must be a string, a number, a boolean or an array of strings");
+        continue;
+      }
+      if (const char* e = Env(key.c_str())) text = e;
+      out.emplace_back(key, *text);
+    }
+    return out;
+  }
+
   Table(const toml::table* root, std::string name, const EnvLookup& env,
         std::vector<std::string>& errors, std::vector<std::string>& secrets,
         std::vector<std::string>& warnings)
@@ -72,6 +104,8 @@ class Table {
 
   // The forms a login's password takes in IMAP and POP3 are kept out of log lines too
   // (log::EncodedSecretForms); other secrets (the Consul token) are sent as they are.
+  void AddSecret(const std::string& secret) { secrets_.push_back(secret); }
+
   void SecretForms(const std::string& secret, const std::string& user) {
     for (auto& form : log::EncodedSecretForms(secret, user)) secrets_.push_back(std::move(form));
   }
@@ -245,6 +279,22 @@ class Table {
   static std::string Lower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
+  }
+
+  static std::optional<std::string> AsText(const toml::node& n) {
+    if (auto v = n.value<std::string>(); v && n.is_string()) return *v;
+    if (n.is_integer()) return std::to_string(*n.value<std::int64_t>());
+    if (n.is_boolean()) return *n.value<bool>() ? "true" : "false";
+    if (n.is_floating_point()) return fmt::format("{}", *n.value<double>());
+    const toml::array* a = n.as_array();
+    if (!a) return std::nullopt;
+    std::string joined;
+    for (const auto& item : *a) {
+      auto v = item.value<std::string>();
+      if (!v || !item.is_string()) return std::nullopt;
+      joined += (joined.empty() ? "" : ",") + *v;
+    }
+    return joined;
   }
 
   const toml::node* Node(const char* key) {
@@ -518,6 +568,71 @@ void Bind(Table& t, FailureConfig& c) {
             {"none", parse::KeepSample::kNone}});
 }
 
+// ---- [output.NAME]: any number, each with a type (docs/outputs.md) ----
+
+// NAME: what `dmarc-report outputs`, the outbox and the environment variables know it by.
+bool ValidOutputName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (const char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+void BindOutput(Table& t, outputs::OutputTable& o) {
+  t.Str("type", o.output.type);
+  t.Bool("required", o.output.required);
+  t.Integer("batch_size", o.delivery.batch_size, 1, 10'000);
+  t.Integer("batch_records", o.delivery.batch_records, 1, 10'000'000);
+  t.Seconds("retry_min", o.delivery.retry_min_seconds, 1, 86'400);
+  t.Seconds("retry_max", o.delivery.retry_max_seconds, 1, 7 * 86'400);
+  if (o.output.type.empty()) t.Error("type", "is required");
+  if (o.delivery.retry_max_seconds < o.delivery.retry_min_seconds) {
+    t.Error("retry_max", "must not be less than retry_min");
+  }
+  for (auto& [key, value] : t.Rest()) {
+    // A secret's file is read by the output; its content is kept out of log lines from here.
+    if (key.ends_with("_file")) {
+      if (auto data = ReadSmallFile(value)) {
+        std::string secret = std::move(data).value();
+        while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
+          secret.pop_back();
+        }
+        if (!secret.empty()) t.AddSecret(secret);
+        t.WarnIfReadableByOthers(key, value);
+      }
+    }
+    o.output.options.emplace(std::move(key), std::move(value));
+  }
+}
+
+void LoadOutputs(const toml::table& root, const EnvLookup& env,
+                 std::vector<outputs::OutputTable>& out, std::vector<std::string>& errors,
+                 std::vector<std::string>& secrets, std::vector<std::string>& warnings) {
+  const toml::node* n = root.get("output");
+  if (!n) return;
+  const toml::table* all = n->as_table();
+  if (!all) {
+    errors.emplace_back("[output]: must hold tables [output.NAME]");
+    return;
+  }
+  for (const auto& [k, v] : *all) {
+    const std::string name(k.str());
+    if (!ValidOutputName(name) || !v.is_table()) {
+      errors.push_back(
+          fmt::format("[output.{}]: must be a table named with 1..64 letters, digits, "
+                      "'_' or '-'",
+                      name));
+      continue;
+    }
+    Table t(v.as_table(), "output." + name, env, errors, secrets, warnings, true);
+    outputs::OutputTable o;
+    o.output.name = name;
+    BindOutput(t, o);
+    out.push_back(std::move(o));
+  }
+}
+
 // Binds a table that is always there.
 template <class T>
 void Load(const toml::table* root, const char* name, const EnvLookup& env, T& out,
@@ -544,7 +659,11 @@ void LoadOptional(const toml::table* root, const char* name, const EnvLookup& en
 
 std::string EnvName(const std::string& table, const std::string& key) {
   std::string out = "DMARC_REPORT_" + table + "_" + key;
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : out) {
+    c = std::isalnum(static_cast<unsigned char>(c))
+            ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+            : '_';
+  }
   return out;
 }
 
@@ -595,6 +714,34 @@ Result<StoreConfig> LoadStoreConfig(const std::string& path, const EnvLookup& en
   return store;
 }
 
+Result<std::vector<outputs::OutputTable>> LoadOutputsConfig(const std::string& path,
+                                                            const EnvLookup& env,
+                                                            std::vector<std::string>& secrets,
+                                                            std::vector<std::string>& warnings) {
+  std::vector<outputs::OutputTable> out;
+  if (path.empty()) return out;
+  auto text = ReadSmallFile(path);
+  if (!text) return MakeError(text.error());
+  toml::table root;
+  try {
+    root = toml::parse(*text, path);
+  } catch (const toml::parse_error& e) {
+    return MakeError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                 e.source().begin.column, e.description()));
+  }
+  std::vector<std::string> errors;
+  LoadOutputs(root, env, out, errors, secrets, warnings);
+  if (!errors.empty()) {
+    std::string msg;
+    for (const auto& e : errors) {
+      if (!msg.empty()) msg += '\n';
+      msg.append(path).append(": ").append(e);
+    }
+    return MakeError(msg);
+  }
+  return out;
+}
+
 Result<Config> LoadConfig(const std::string& path, const EnvLookup& env) {
   if (path.empty()) return LoadConfigText("", "", env);
   auto text = ReadSmallFile(path);
@@ -616,9 +763,9 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
                                    e.source().begin.column, e.description()));
     }
   }
-  static const std::set<std::string> kTables = {"store",   "fetch",  "imap",      "pop3",
-                                                "maildir", "mbox",   "directory", "log",
-                                                "consul",  "enrich", "failure",   "web"};
+  static const std::set<std::string> kTables = {
+      "store", "fetch",  "imap",   "pop3",    "maildir", "mbox",  "directory",
+      "log",   "consul", "enrich", "failure", "web",     "output"};
   std::vector<std::string> errors;
   for (const auto& [k, v] : root) {
     if (!kTables.count(std::string(k.str()))) {
@@ -641,6 +788,7 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   config.enrich.preferred_geoip_db = GeoIpDbFromEnvironment(env);
   Load(&root, "failure", env, config.failure, errors, secrets, config.warnings);
   Load(&root, "web", env, config.web, errors, secrets, config.warnings);
+  LoadOutputs(root, env, config.outputs, errors, secrets, config.warnings);
   if (errors.empty() && !config.imap && !config.pop3 && !config.maildir && !config.mbox &&
       !config.directory) {
     errors.push_back(

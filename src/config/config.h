@@ -25,6 +25,7 @@
 #include "consul/consul.h"
 #include "enrich/enrich.h"
 #include "log/log.h"
+#include "outputs/settings.h"
 #include "parse/failure.h"
 #include "web/server.h"
 
@@ -84,6 +85,8 @@ struct Config {
   enrich::Options enrich;
   FailureConfig failure;
   WebConfig web;
+  // [output.NAME] tables, in the order of their names: where fetch, run and import deliver.
+  std::vector<outputs::OutputTable> outputs;
   // Every secret value read (passwords, tokens), so that logging can keep them out of its lines.
   std::vector<std::string> secrets;
 };
@@ -105,6 +108,14 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
 Result<StoreConfig> LoadStoreConfig(const std::string& path, const EnvLookup& env,
                                     std::vector<std::string>& secrets,
                                     std::vector<std::string>& warnings);
+
+// Only the [output.NAME] tables of the file (none without a path), with their environment
+// variables (DMARC_REPORT_OUTPUT_<NAME>_<KEY>, for the tables the file has): for the commands
+// that deliver without reading mail (import, export --to, outputs).
+Result<std::vector<outputs::OutputTable>> LoadOutputsConfig(const std::string& path,
+                                                            const EnvLookup& env,
+                                                            std::vector<std::string>& secrets,
+                                                            std::vector<std::string>& warnings);
 
 // The configuration file the Debian package installs (a conffile), read by default.
 inline constexpr const char* kSystemConfigPath = "/etc/dmarc-report/dmarc-report.toml";

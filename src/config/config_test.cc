@@ -532,5 +532,82 @@ keep_sample = "some"
   }
 }
 
+// [output.NAME]: any number of tables, each with a type; the keys every output has are parsed
+// here, the type's own keys passed on as text (the type's factory checks them), a secret file's
+// content kept out of the logs, environment variables over the file's values.
+TEST_F(ConfigTest, OutputTablesGiveEachOutputItsTypeSettingsAndOwnKeys) {
+  const std::string secret = Write("hook.secret", "hmac-key-123\n");
+  fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write);
+  env_["DMARC_REPORT_OUTPUT_ES_MAIN_URL"] = "https://es.example:9200";
+  auto c = Load(fmt::format(R"([mbox]
+path = "m"
+[output.hook]
+type = "webhook"
+required = true
+url = "https://receiver.example/dmarc"
+secret_file = "{}"
+timeout = 30
+retry_min = "30s"
+retry_max = "2h"
+batch_size = 5
+[output.es-main]
+type = "elasticsearch"
+url = "http://localhost:9200"
+monthly = true
+hosts = ["a", "b"]
+)",
+                            secret));
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->outputs.size(), 2u);
+  // In the order of their names.
+  const outputs::OutputTable& es = c->outputs[0];
+  EXPECT_EQ(es.output.name, "es-main");
+  EXPECT_EQ(es.output.type, "elasticsearch");
+  EXPECT_FALSE(es.output.required);
+  EXPECT_EQ(es.output.options,
+            (std::map<std::string, std::string>{
+                {"hosts", "a,b"}, {"monthly", "true"}, {"url", "https://es.example:9200"}}));
+  EXPECT_EQ(es.delivery, outputs::DeliverySettings{});
+  const outputs::OutputTable& hook = c->outputs[1];
+  EXPECT_EQ(hook.output.name, "hook");
+  EXPECT_TRUE(hook.output.required);
+  EXPECT_EQ(hook.output.options.at("secret_file"), secret);
+  EXPECT_EQ(hook.output.options.at("timeout"), "30");
+  EXPECT_EQ(hook.output.options.count("retry_min"), 0u);
+  EXPECT_EQ(hook.delivery.retry_min_seconds, 30);
+  EXPECT_EQ(hook.delivery.retry_max_seconds, 7200);
+  EXPECT_EQ(hook.delivery.batch_size, 5u);
+  EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), "hmac-key-123"), c->secrets.end());
+  env_.clear();
+
+  c = Load(R"([mbox]
+path = "m"
+[output.a]
+url = "x"
+[output.b]
+type = "webhook"
+retry_min = 60
+retry_max = 10
+[output.c]
+type = "webhook"
+nested = { x = 1 }
+[output."bad name"]
+type = "webhook"
+)");
+  ASSERT_FALSE(c);
+  for (const char* expected :
+       {"output.a.type: is required", "output.b.retry_max: must not be less than retry_min",
+        "output.c.nested: must be a string, a number, a boolean or an array of strings",
+        "[output.bad name]: must be a table named"}) {
+    EXPECT_NE(c.error().find(expected), std::string::npos) << expected << "\n" << c.error();
+  }
+  // The store commands read only the outputs.
+  std::vector<std::string> secrets, warnings;
+  auto only =
+      LoadOutputsConfig(Write("o.toml", "[output.x]\ntype = \"webhook\"\n"), {}, secrets, warnings);
+  ASSERT_TRUE(only.ok()) << only.error();
+  ASSERT_EQ(only->size(), 1u);
+  EXPECT_EQ((*only)[0].output.type, "webhook");
+}
 }  // namespace
 }  // namespace dmarc::config

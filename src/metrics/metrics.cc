@@ -148,12 +148,21 @@ ProgramMetrics& Program() {
         r.Counter("dmarc_report_dns_cache_hits_total",
                   "Enrichment answers taken from the cache instead of DNS."),
         r.Counter("dmarc_report_output_failures_total",
-                  "Reports an output (file, HTTP, ...) could not take.", {"output"}),
+                  "Failed delivery attempts of an output, and reports it refused for good.",
+                  {"output"}),
         r.Gauge("dmarc_report_last_successful_fetch_timestamp_seconds",
                 "Unix time of the last fetch round that read a source completely.", {"source"}),
         r.Gauge("dmarc_report_store_size_bytes", "Size of the store's files on disk."),
         r.Counter("dmarc_report_purged_reports_total",
                   "Reports removed because they were older than the retention."),
+        r.Counter("dmarc_report_output_delivered_total", "Reports an output delivered.",
+                  {"output"}),
+        r.Gauge("dmarc_report_output_backlog", "Reports waiting in the outbox for an output.",
+                {"output"}),
+        r.Gauge("dmarc_report_output_failing",
+                "1 while an output's last delivery attempts failed, else 0.", {"output"}),
+        r.Gauge("dmarc_report_output_last_success_timestamp_seconds",
+                "Unix time of an output's last successful delivery.", {"output"}),
     };
   }();
   return m;

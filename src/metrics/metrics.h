@@ -10,7 +10,12 @@
 //   dmarc_report_fetch_errors_total{source}             failed fetch rounds (connection, ...)
 //   dmarc_report_dns_lookups_total                      DNS queries sent by enrichment
 //   dmarc_report_dns_cache_hits_total                   answers taken from the cache instead
-//   dmarc_report_output_failures_total{output}          reports an output could not take
+//   dmarc_report_output_failures_total{output}          failed delivery attempts, and reports
+//                                                       an output refused for good
+//   dmarc_report_output_delivered_total{output}         reports an output delivered
+//   dmarc_report_output_backlog{output}                 reports waiting in the outbox
+//   dmarc_report_output_failing{output}                 1 while the last attempts failed
+//   dmarc_report_output_last_success_timestamp_seconds{output}
 //   dmarc_report_last_successful_fetch_timestamp_seconds{source}
 //   dmarc_report_store_size_bytes                       the store's files on disk
 //   dmarc_report_purged_reports_total                   reports removed by retention
@@ -89,6 +94,10 @@ struct ProgramMetrics {
   Family& last_fetch;
   Family& store_size;
   Family& purged_reports;
+  Family& output_delivered;
+  Family& output_backlog;
+  Family& output_failing;
+  Family& output_last_success;
 };
 ProgramMetrics& Program();
 

@@ -331,6 +331,14 @@ Status Ingest::Finish(InFlight& f, collect::Source& source) {
         fmt::format("{}: store failed, the mails of this batch stay where they are: {}",
                     store_.Describe(), stored.error()));
   }
+  if (options_.before_filing) {
+    if (Status held = options_.before_filing(); !held) {
+      return MakeError(
+          fmt::format("{}: reports stored, the mails of this batch stay where they "
+                      "are: {}",
+                      source.Describe(), held.error()));
+    }
+  }
   std::vector<collect::MailClass> classes;
   std::vector<collect::Filing> filings;
   classes.reserve(f.results.size());

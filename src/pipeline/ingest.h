@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,6 +86,10 @@ struct IngestOptions {
   // A batch is committed once its inputs hold this many records (a failure or SMTP TLS report
   // counts 10), else at the end of the source's batch (files: at most 1000 inputs).
   std::size_t batch_records = SIZE_MAX;
+  // Called once a batch is committed, before its mails are filed: an error keeps them where they
+  // are (the mails of a batch whose reports a `required` output has not delivered yet,
+  // docs/outputs.md). Empty: none.
+  std::function<Status()> before_filing;
   // A batch is also committed once its inputs hold extract.limits().max_batch_bytes in memory
   // (HeldBytes()), so that the reports held at once are bounded by bytes whatever their count:
   // see docs/security.md ("Memory").

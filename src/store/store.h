@@ -207,6 +207,53 @@ struct CopyBatch {
   }
 };
 
+// ---- The outbox (ReportStore::OutboxNext ...; docs/outputs.md) ----
+enum class OutboxKind { kAggregate = 0, kFailure = 1, kSmtpTls = 2 };
+
+// One queued delivery: its place in the output's queue and its report (the field of its kind).
+struct OutboxEntry {
+  std::int64_t id = 0;
+  OutboxKind kind = OutboxKind::kAggregate;
+  std::int64_t enqueued_at = 0;
+  // Its report is no longer stored (purged by retention before it was delivered): nothing to
+  // send; settling the entry removes it.
+  bool purged = false;
+  model::AggregateReport aggregate;
+  model::FailureReport failure;
+  model::SmtpTlsReport smtp_tls;
+};
+
+// What a delivery attempt came to.
+struct OutboxOutcome {
+  // The entries the attempt covered (OutboxEntry::id); settled, they leave the outbox.
+  std::vector<std::int64_t> ids;
+  std::int64_t now = 0;              // Unix seconds
+  bool settled = false;              // the entries leave the outbox
+  std::size_t delivered = 0;         // settled: how many were accepted ...
+  std::size_t dropped = 0;           // ... and how many refused for good (kInvalid)
+  std::string error;                 // the last error (empty: none); kept until the next one
+  std::int64_t next_attempt_at = 0;  // not settled: when to try again
+};
+
+struct OutboxKinds {
+  bool aggregate = true, failure = true, smtp_tls = true;
+};
+
+// One output as the outbox knows it (`dmarc-report outputs`, /metrics, /api/outputs).
+struct OutboxState {
+  std::string name;
+  std::uint64_t backlog = 0;
+  std::int64_t oldest_enqueued_at = 0;  // 0: no backlog
+  std::int64_t last_success_at = 0;     // 0: never
+  std::int64_t last_error_at = 0;       // 0: never
+  std::string last_error;
+  std::uint64_t consecutive_failures = 0;  // attempts failed since the last success
+  std::int64_t next_attempt_at = 0;
+  std::uint64_t delivered = 0;  // totals since the outbox began
+  std::uint64_t failures = 0;
+  std::uint64_t dropped = 0;
+};
+
 class ReportStore {
  public:
   virtual ~ReportStore() = default;
@@ -313,12 +360,37 @@ class ReportStore {
   // in one read.
   virtual Result<IngestStatus> QueryIngestStatus(std::size_t max_rejections);
 
+  // ---- The outbox of the outputs (docs/outputs.md) ----
+  // The outputs each new report is queued for by Store (and StoreCopy), in the same transaction
+  // that stores it: the [output.NAME] names of the configuration. Empty (the default): none.
+  void SetOutboxOutputs(std::vector<std::string> names) { outbox_outputs_ = std::move(names); }
+  const std::vector<std::string>& OutboxOutputs() const { return outbox_outputs_; }
+  // The oldest entries queued for `output`, in the order queued: at most max_items, and fewer
+  // once they hold max_records aggregate records (at least one entry). Each with its report read
+  // back (an entry whose report was purged meanwhile says so: OutboxEntry::purged).
+  virtual Result<std::vector<OutboxEntry>> OutboxNext(const std::string& output,
+                                                      std::size_t max_items,
+                                                      std::size_t max_records);
+  // Records the outcome of a delivery attempt of `output` (one transaction): with settled, the
+  // entries outcome.ids leave the outbox (delivered, or dropped when refused for good);
+  // otherwise they stay and the attempt counts as a failure with its retry time.
+  virtual Result<bool> OutboxSettle(const std::string& output, const OutboxOutcome& outcome);
+  // Queues what is stored (matching filter, of the kinds asked) for one output, in the order
+  // stored (`export --to`). Returns the entries added.
+  virtual Result<std::size_t> OutboxEnqueue(const std::string& output, const Filter& filter,
+                                            const OutboxKinds& kinds);
+  // Every output with a backlog or a recorded attempt, by name.
+  virtual Result<std::vector<OutboxState>> QueryOutbox();
+
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;
   // True when a commit is mostly another process's work (a database server), so a writer gains
   // by preparing its next batch while one commits; false for a local file, whose commit is this
   // process's own CPU and disk.
   virtual bool CommitsElsewhere() const { return false; }
+
+ private:
+  std::vector<std::string> outbox_outputs_;
 };
 
 // The Batch that stores these copies as Store would (pointing into copy): every record gets the

@@ -1570,8 +1570,8 @@ TEST(PgHealth, ADamagedStoreIsReported) {
     testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 99");
     auto health = (*st)->Health();
     ASSERT_FALSE(health.ok());
-    EXPECT_EQ(health.error(), "the store's schema version is 99, not 3");
-    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 3");
+    EXPECT_EQ(health.error(), "the store's schema version is 99, not 4");
+    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 4");
   }
   testing::PsqlUrl(url,
                    "DELETE FROM aggregate_records WHERE id = (SELECT min(id) FROM"
@@ -1735,5 +1735,197 @@ TEST_P(StoreContract, ReportsStoredBeforeTheReporterKeyGetItWhenMigrated) {
   ExpectGoogleIsOneReporter(url_);
 }
 
+// ---- The outbox of the outputs (docs/outputs.md) ----
+
+// The JSON of an outbox entry's report, to compare with what was stored.
+std::string EntryJson(const OutboxEntry& e) {
+  std::string s;
+  if (e.kind == OutboxKind::kAggregate) sinks::AppendAggregateJson(e.aggregate, s, false);
+  if (e.kind == OutboxKind::kFailure) sinks::AppendFailureJson(e.failure, s, false);
+  if (e.kind == OutboxKind::kSmtpTls) sinks::AppendSmtpTlsJson(e.smtp_tls, s, false);
+  return s;
+}
+
+std::vector<std::int64_t> Ids(const std::vector<OutboxEntry>& entries) {
+  std::vector<std::int64_t> ids;
+  for (const auto& e : entries) ids.push_back(e.id);
+  return ids;
+}
+
+OutboxState StateOf(ReportStore& st, const std::string& name) {
+  auto all = st.QueryOutbox();
+  EXPECT_TRUE(all.ok()) << all.error();
+  for (const auto& o : all.ok() ? *all : std::vector<OutboxState>{}) {
+    if (o.name == name) return o;
+  }
+  return {};
+}
+
+TEST_P(StoreContract, NewReportsAreQueuedOncePerOutputInTheOrderStored) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const auto first = Samples({kDistinct[0], kDistinct[1]});
+  const auto second = Samples({kDistinct[2]});
+  const OtherReports other = FailureAndTlsSamples();
+  ASSERT_FALSE(other.failures.empty());
+  ASSERT_FALSE(other.smtp_tls.empty());
+  // Stored before any output exists: never queued.
+  ASSERT_TRUE(st->Store(BatchOf(Samples({kDistinct[3]}))).ok());
+  st->SetOutboxOutputs({"es", "hook"});
+  ASSERT_TRUE(st->Store(BatchOf(first)).ok());
+  Batch mixed = BatchOf(other);
+  for (const auto& r : second) mixed.aggregates.push_back({"test", &r});
+  ASSERT_TRUE(st->Store(mixed).ok());
+  // Duplicates change nothing, the outbox included.
+  ASSERT_TRUE(st->Store(BatchOf(first)).ok());
+  std::vector<std::string> want;
+  for (const auto& r : first) want.push_back(Json(r));
+  for (const auto& r : second) want.push_back(Json(r));
+  // The samples repeat some failure reports: what was stored (one of each) is queued.
+  ASSERT_TRUE(st->ForEachFailure({}, [&](model::FailureReport&& f) {
+                  std::string s;
+                  sinks::AppendFailureJson(f, s, false);
+                  want.push_back(s);
+                }).ok());
+  ASSERT_TRUE(st->ForEachSmtpTls({}, [&](model::SmtpTlsReport&& t) {
+                  std::string s;
+                  sinks::AppendSmtpTlsJson(t, s, false);
+                  want.push_back(s);
+                }).ok());
+  for (const std::string name : {"es", "hook"}) {
+    auto next = st->OutboxNext(name, 1000, 1'000'000);
+    ASSERT_TRUE(next.ok()) << next.error();
+    std::vector<std::string> got;
+    for (std::size_t i = 0; i < next->size(); ++i) {
+      EXPECT_FALSE((*next)[i].purged);
+      if (i > 0) {
+        EXPECT_GT((*next)[i].id, (*next)[i - 1].id);
+      }
+      got.push_back(EntryJson((*next)[i]));
+    }
+    EXPECT_EQ(got, want) << name;
+    EXPECT_EQ(StateOf(*st, name).backlog, want.size());
+  }
+  auto none = st->OutboxNext("other", 10, 10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(StoreContract, SettlingRemovesDeliveredEntriesAndFailuresKeepThemAcrossReopen) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  st->SetOutboxOutputs({"hook"});
+  const auto reports = Samples({kDistinct[0], kDistinct[1], kDistinct[2]});
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  auto next = st->OutboxNext("hook", 2, 1'000'000);
+  ASSERT_TRUE(next.ok()) << next.error();
+  ASSERT_EQ(next->size(), 2u);
+  OutboxOutcome failed{
+      .ids = Ids(*next), .now = 1000, .error = "hook: refused", .next_attempt_at = 1010};
+  ASSERT_TRUE(st->OutboxSettle("hook", failed).ok());
+  failed.now = 1010;
+  failed.next_attempt_at = 1030;
+  ASSERT_TRUE(st->OutboxSettle("hook", failed).ok());
+  st = Reopen();
+  ASSERT_TRUE(st);
+  OutboxState s = StateOf(*st, "hook");
+  EXPECT_EQ(s.backlog, 3u);
+  EXPECT_EQ(s.consecutive_failures, 2u);
+  EXPECT_EQ(s.failures, 2u);
+  EXPECT_EQ(s.next_attempt_at, 1030);
+  EXPECT_EQ(s.last_error, "hook: refused");
+  EXPECT_EQ(s.last_error_at, 1010);
+  EXPECT_EQ(s.last_success_at, 0);
+  next = st->OutboxNext("hook", 2, 1'000'000);
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->size(), 2u);
+  const OutboxOutcome ok{.ids = Ids(*next), .now = 1030, .settled = true, .delivered = 2};
+  ASSERT_TRUE(st->OutboxSettle("hook", ok).ok());
+  s = StateOf(*st, "hook");
+  EXPECT_EQ(s.backlog, 1u);
+  EXPECT_EQ(s.consecutive_failures, 0u);
+  EXPECT_EQ(s.delivered, 2u);
+  EXPECT_EQ(s.last_success_at, 1030);
+  EXPECT_EQ(s.next_attempt_at, 0);
+  EXPECT_EQ(s.last_error, "hook: refused");  // kept until the next error
+  next = st->OutboxNext("hook", 10, 1'000'000);
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ(EntryJson(next->front()), Json(reports[2]));
+  const OutboxOutcome dropped{.ids = Ids(*next),
+                              .now = 1040,
+                              .settled = true,
+                              .dropped = 1,
+                              .error = "hook: 400 Bad Request"};
+  ASSERT_TRUE(st->OutboxSettle("hook", dropped).ok());
+  s = StateOf(*st, "hook");
+  EXPECT_EQ(s.backlog, 0u);
+  EXPECT_EQ(s.dropped, 1u);
+  EXPECT_EQ(s.last_success_at, 1030);
+  EXPECT_EQ(s.last_error_at, 1040);
+}
+
+TEST_P(StoreContract, OutboxReadsStopAtTheRecordBoundButGiveAtLeastOneReport) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  st->SetOutboxOutputs({"hook"});
+  const auto reports = Samples({kDistinct[0], kDistinct[1], kDistinct[2]});
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  auto one = st->OutboxNext("hook", 10, 1);
+  ASSERT_TRUE(one.ok()) << one.error();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ(EntryJson(one->front()), Json(reports[0]));
+  const std::size_t two_reports = reports[0].records.size() + reports[1].records.size();
+  auto two = st->OutboxNext("hook", 10, two_reports);
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->size(), 2u);
+}
+
+TEST_P(StoreContract, ExportToQueuesWhatTheFilterSelectsForOneOutput) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const auto reports = Samples(kDistinct);
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  const OtherReports other = FailureAndTlsSamples();
+  ASSERT_TRUE(st->Store(BatchOf(other)).ok());
+  const std::string domain = reports[1].policy_published.domain;
+  Filter by_domain;
+  by_domain.domain = domain;
+  std::vector<std::string> want;
+  ASSERT_TRUE(st->ForEachAggregate(by_domain, [&](model::AggregateReport&& r) {
+                  want.push_back(Json(r));
+                }).ok());
+  ASSERT_FALSE(want.empty());
+  auto added = st->OutboxEnqueue("es", by_domain, {.failure = false, .smtp_tls = false});
+  ASSERT_TRUE(added.ok()) << added.error();
+  EXPECT_EQ(*added, want.size());
+  auto next = st->OutboxNext("es", 1000, 1'000'000);
+  ASSERT_TRUE(next.ok());
+  std::vector<std::string> got;
+  for (const auto& e : *next) got.push_back(EntryJson(e));
+  EXPECT_EQ(got, want);
+  auto all = st->OutboxEnqueue("all", Filter{}, {});
+  ASSERT_TRUE(all.ok());
+  auto stats = st->QueryStats({});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(*all, stats->reports + stats->failure_reports + stats->smtp_tls_reports);
+  EXPECT_EQ(StateOf(*st, "hook").name, "");  // an output never queued for is not listed
+}
+
+TEST_P(StoreContract, AnEntryWhoseReportWasPurgedSaysSo) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  st->SetOutboxOutputs({"hook"});
+  const auto reports = Samples({kDistinct[0], kDistinct[1]});
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  const std::int64_t cutoff =
+      std::max(reports[0].report_metadata.end, reports[1].report_metadata.end) + 1;
+  ASSERT_TRUE(st->Purge(cutoff).ok());
+  auto next = st->OutboxNext("hook", 10, 10);
+  ASSERT_TRUE(next.ok()) << next.error();
+  ASSERT_EQ(next->size(), 2u);
+  EXPECT_TRUE((*next)[0].purged);
+  EXPECT_TRUE((*next)[1].purged);
+}
 }  // namespace
 }  // namespace dmarc::store

@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "base/time.h"
 #include "web/api_json.h"
+#include "web/api_outputs.h"
 #include "web/api_status.h"
 #include "web/failure_json.h"
 
@@ -208,6 +209,7 @@ std::string DumpJson(const nlohmann::ordered_json& j) {
 
 std::optional<ApiAnswer> Api::GetUnfiltered(const std::string& path, const Params& params) {
   if (path == "/api/status") return StatusAnswer(store_);
+  if (path == "/api/outputs") return OutputsAnswer(store_);
   if (path == "/api/domain-names") {
     return FromRows(queries_.DomainNames(kMaxDomainNames), [](const auto& names) {
       return nlohmann::json{{"domains", names}, {"limit", kMaxDomainNames}};

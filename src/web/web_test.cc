@@ -416,6 +416,7 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
                    " DROP TABLE ip_totals;"
                    " DROP TABLE aggregate_raw;"
                    " DROP TABLE ingest_sources; DROP INDEX aggregate_records_not_enriched;"
+                   " DROP TABLE outbox; DROP TABLE output_state;"
                    " DROP INDEX aggregate_records_source_ip;"
                    " DROP INDEX aggregate_records_header_from;"
                    " DROP INDEX aggregate_reports_reporter;"

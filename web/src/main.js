@@ -8,6 +8,7 @@ import { CanvasRenderer } from 'echarts/renderers';
 import { failurePage, failuresPage } from './failures.js';
 import { domainPicker } from './domains.js';
 import { signOutButton } from './signout.js';
+import { outputsBadge } from './outputs.js';
 import { emptyColumnsNote, resetEnrichment } from './empty.js';
 import { trendOption } from './trend.js';
 import { firstRunNotice, statusPage, watchIngest } from './status.js';
@@ -615,7 +616,8 @@ async function render() {
   const nav = h('nav', {}, PAGES.map(([p, label]) => h('a', { href: link(p, f), class: p === page || (page === 'report' && p === 'reports') || (page === 'records' && p === 'sources') || (page === 'failure' && p === 'failures') ? 'active' : null }, label)));
   const main = h('main', {}, stateBox('Loading…'));
   const signOut = embedded ? null : signOutButton(ui, () => { resetEnrichment(); render(); });
-  app.replaceChildren(h('header', { class: 'top' }, h('span', { class: 'brand' }, 'dmarc-report'), nav, signOut), filterBar(page, f, params), main);
+  const badge = embedded ? null : outputsBadge(ui);
+  app.replaceChildren(h('header', { class: 'top' }, h('span', { class: 'brand' }, 'dmarc-report'), nav, badge, signOut), filterBar(page, f, params), main);
   const fn = RENDER[page];
   if (!fn || (embedded && !PAGES.some(([p]) => p === page))) {
     main.replaceChildren(stateBox('There is no such page.', 'error'));

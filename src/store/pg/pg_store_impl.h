@@ -88,6 +88,13 @@ class PgStore final : public ReportStore {
   Result<bool> RecordSourceState(const SourceState& state,
                                  const SourceCounts& add) override;  // pg_ingest_status.cc
   Result<IngestStatus> QueryIngestStatus(std::size_t max_rejections) override;
+  // The outbox (pg_outbox.cc).
+  Result<std::vector<OutboxEntry>> OutboxNext(const std::string& output, std::size_t max_items,
+                                              std::size_t max_records) override;
+  Result<bool> OutboxSettle(const std::string& output, const OutboxOutcome& outcome) override;
+  Result<std::size_t> OutboxEnqueue(const std::string& output, const Filter& filter,
+                                    const OutboxKinds& kinds) override;
+  Result<std::vector<OutboxState>> QueryOutbox() override;
   bool CommitsElsewhere() const override { return true; }
 
   Connection& connection() { return conn_; }
@@ -115,6 +122,16 @@ class PgStore final : public ReportStore {
   Result<bool> StoreRollups(const PgRollups& rollups);
   // Numbers the source addresses in source_ips (interned on first sight).
   Result<bool> InternSourceIps(const std::vector<std::string>& ips);
+
+  // ---- The outbox (pg_outbox.cc), inside Store's transaction ----
+  struct NewReportIds {
+    std::vector<std::int64_t> aggregate, failure, smtp_tls;
+  };
+  // Queues the new reports for each of OutboxOutputs(), in the order stored (ids ascending),
+  // under a transaction lock: entries are numbered in the order their transactions commit.
+  Result<bool> EnqueueNewReports(NewReportIds& fresh, std::int64_t now);
+  // The report of an outbox entry (e.kind set), read by its row; false when it is gone.
+  Result<bool> ReadEntryReport(std::int64_t row, OutboxEntry& e);
 
   // ---- Copies (pg_migrate.cc) ----
   // One page of items after `after` (an id, or an address) into out, moving `after` on; false

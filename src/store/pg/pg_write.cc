@@ -502,7 +502,8 @@ Result<bool> StoreRawXml(Connection& conn, const Batch& batch,
 
 // Aggregate reports with their records, totals and raw XML; duplicates are only counted.
 Result<bool> StoreAggregates(Connection& conn, const Batch& batch, std::int64_t now,
-                             PgRollups& rollups, BatchResult& result) {
+                             PgRollups& rollups, BatchResult& result,
+                             std::vector<std::int64_t>& new_ids) {
   const std::size_t n = batch.aggregates.size();
   if (n == 0) return true;
   const KeyedReports keyed = KeyReports(batch);
@@ -520,6 +521,7 @@ Result<bool> StoreAggregates(Connection& conn, const Batch& batch, std::int64_t 
     const StoredAggregate& item = batch.aggregates[i];
     if (id_of[i] != 0 && inserted.contains(id_of[i])) {
       (item.stream ? streamed : fresh).push_back(i);
+      new_ids.push_back(id_of[i]);
       ++result.new_reports;
       result.new_records += item.RecordCount();
       if (!item.stream && !item.report->records.empty()) any_records = true;
@@ -548,11 +550,13 @@ Result<BatchResult> PgStore::StoreOnce(const Batch& batch) {
   BatchResult result;
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   PgRollups rollups;
-  DMARC_TRY(StoreAggregates(conn_, batch, now, rollups, result));
+  NewReportIds fresh;
+  DMARC_TRY(StoreAggregates(conn_, batch, now, rollups, result, fresh.aggregate));
   DMARC_TRY(StoreRollups(rollups));
   DMARC_TRY(StoreRejections(conn_, batch, options_.max_raw_bytes, result));
-  DMARC_TRY(StoreFailures(conn_, batch, now, result));
-  DMARC_TRY(StoreSmtpTls(conn_, batch, now, result));
+  DMARC_TRY(StoreFailures(conn_, batch, now, result, &fresh.failure));
+  DMARC_TRY(StoreSmtpTls(conn_, batch, now, result, &fresh.smtp_tls));
+  DMARC_TRY(EnqueueNewReports(fresh, now));
   return result;
 }
 

@@ -55,10 +55,11 @@ Result<std::vector<std::int64_t>> NextIds(Connection& conn, std::string_view seq
 // The parts of a batch other than aggregate reports, inside Store's transaction.
 Result<bool> StoreRejections(Connection& conn, const Batch& batch, std::size_t max_raw_bytes,
                              BatchResult& result);
+// With new_ids, the ids of the reports inserted are added to it.
 Result<bool> StoreFailures(Connection& conn, const Batch& batch, std::int64_t now,
-                           BatchResult& result);
+                           BatchResult& result, std::vector<std::int64_t>* new_ids = nullptr);
 Result<bool> StoreSmtpTls(Connection& conn, const Batch& batch, std::int64_t now,
-                          BatchResult& result);
+                          BatchResult& result, std::vector<std::int64_t>* new_ids = nullptr);
 
 // Monthly partitions exist for record days in [kFirstPartitionDay, kEndPartitionDay)
 // (2010-01-01 to 2060-01-01): at most 600, however hostile the reports. Days before or after

@@ -96,7 +96,7 @@ Result<bool> StoreRejections(Connection& conn, const Batch& batch, std::size_t m
 }
 
 Result<bool> StoreFailures(Connection& conn, const Batch& batch, std::int64_t now,
-                           BatchResult& result) {
+                           BatchResult& result, std::vector<std::int64_t>* new_ids) {
   if (batch.failures.empty()) return true;
   Firsts<std::string> reports;
   for (std::size_t i = 0; i < batch.failures.size(); ++i) {
@@ -138,6 +138,7 @@ Result<bool> StoreFailures(Connection& conn, const Batch& batch, std::int64_t no
           .Add(batch.sources_enriched_at));
   if (!rows) return std::move(rows).error_value();
   const std::size_t fresh = static_cast<std::size_t>(rows->size());
+  for (int i = 0; new_ids && i < rows->size(); ++i) new_ids->push_back(rows->Int(i, 0));
   result.new_failures += fresh;
   result.duplicate_failures += batch.failures.size() - fresh;
   return true;
@@ -299,7 +300,7 @@ Result<bool> StoreSmtpTlsPolicies(Connection& conn, const Batch& batch,
 }  // namespace
 
 Result<bool> StoreSmtpTls(Connection& conn, const Batch& batch, std::int64_t now,
-                          BatchResult& result) {
+                          BatchResult& result, std::vector<std::int64_t>* new_ids) {
   if (batch.smtp_tls.empty()) return true;
   const std::size_t n = batch.smtp_tls.size();
   Firsts<SmtpTlsKey> reports;
@@ -311,6 +312,7 @@ Result<bool> StoreSmtpTls(Connection& conn, const Batch& batch, std::int64_t now
   auto rows = InsertSmtpTlsReports(conn, batch, reports, now);
   if (!rows) return std::move(rows).error_value();
   const std::unordered_set<std::int64_t> inserted = Ids(*rows);
+  if (new_ids) new_ids->insert(new_ids->end(), inserted.begin(), inserted.end());
   result.new_smtp_tls += inserted.size();
   result.duplicate_smtp_tls += n - inserted.size();
   if (inserted.empty()) return true;

@@ -104,16 +104,20 @@ Result<bool> ReadStats(Database& db, const Filter& filter, Stats& stats) {
 
 }  // namespace
 
-Result<AggregateQueries> PrepareAggregateQueries(Database& db, const Filter& filter) {
+Result<AggregateQueries> PrepareAggregateQueries(Database& db, const Filter& filter,
+                                                 std::string_view where) {
   AggregateQueries q;
+  const std::string condition = where.empty()
+                                    ? std::string(" WHERE begin_ts >= ?1 AND begin_ts < ?2") +
+                                          (filter.domain ? " AND domain = ?3" : "")
+                                    : std::string(where);
   auto reports = db.Prepare(
       std::string("SELECT id, org_name, org_email, org_extra_contact_info, report_id, begin_ts,"
                   " end_ts, domain, xml_schema, xml_namespace, generator,"
                   " timespan_requires_normalization, original_timespan_seconds, errors, adkim,"
                   " aspf, p, sp, pct, fo, np, testing, discovery_method, first_record,"
-                  " record_count FROM aggregate_reports"
-                  " WHERE begin_ts >= ?1 AND begin_ts < ?2") +
-      (filter.domain ? " AND domain = ?3" : "") + " ORDER BY id");
+                  " record_count FROM aggregate_reports") +
+      condition + " ORDER BY id");
   if (!reports) return MakeError(reports.error());
   auto records = db.Prepare(
       "SELECT id, interval_begin, interval_end, normalized_timespan, source_ip,"

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/aggregate.h"
@@ -20,7 +21,9 @@ struct AggregateQueries {
 
 // Prepares them; `reports` selects the reports whose begin is in [?1, ?2) (and domain ?3 when the
 // filter has one), in the order stored. Its columns 23 and 24 are first_record and record_count.
-Result<AggregateQueries> PrepareAggregateQueries(sqlite::Database& db, const Filter& filter);
+// With `where` (e.g. " WHERE id = ?1"), that condition instead of the filter's.
+Result<AggregateQueries> PrepareAggregateQueries(sqlite::Database& db, const Filter& filter,
+                                                 std::string_view where = {});
 // The report of the current row of AggregateQueries::reports, without its records.
 model::AggregateReport ReadAggregateReport(sqlite::Statement& reports);
 // Reads the records of the current report row of q.reports into r.

@@ -77,6 +77,13 @@ class SqliteStore final : public ReportStore {
   Result<bool> RecordSourceState(const SourceState& state,
                                  const SourceCounts& add) override;  // sqlite_ingest_status.cc
   Result<IngestStatus> QueryIngestStatus(std::size_t max_rejections) override;
+  // The outbox (sqlite_outbox.cc).
+  Result<std::vector<OutboxEntry>> OutboxNext(const std::string& output, std::size_t max_items,
+                                              std::size_t max_records) override;
+  Result<bool> OutboxSettle(const std::string& output, const OutboxOutcome& outcome) override;
+  Result<std::size_t> OutboxEnqueue(const std::string& output, const Filter& filter,
+                                    const OutboxKinds& kinds) override;
+  Result<std::vector<OutboxState>> QueryOutbox() override;
 
  private:
   // A prepared write statement and its SQL; kWriteStatements (sqlite_schema.cc) lists them all.
@@ -116,6 +123,15 @@ class SqliteStore final : public ReportStore {
   Result<bool> StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result);
   Result<bool> StoreSmtpTls(const Batch& batch, std::int64_t now, BatchResult& result);
   Result<bool> StoreSmtpTlsPolicy(const model::SmtpTlsPolicy& p, std::int64_t report_row);
+
+  // ---- The outbox (sqlite_outbox.cc), inside Store's transaction ----
+  // The largest row id of each report table: what a batch adds comes after.
+  struct ReportRows {
+    std::int64_t aggregate = 0, failure = 0, smtp_tls = 0;
+  };
+  Result<ReportRows> LastReportRows();
+  // Queues the reports stored after `before` for each of OutboxOutputs(), in the order stored.
+  Result<bool> EnqueueNewReports(const ReportRows& before, std::int64_t now);
 
   // ---- Copies (sqlite_migrate.cc), inside StoreCopy's transaction ----
   // Sets the copies' import times, and the enrichment times of their records that differ from

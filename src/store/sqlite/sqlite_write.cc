@@ -162,6 +162,8 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   BatchResult result;
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   BatchRollups rollups;
+  ReportRows before;
+  if (!OutboxOutputs().empty()) DMARC_TRY_ASSIGN(before, LastReportRows());
   DMARC_TRY(select_next_record_.Step());
   next_record_ = select_next_record_.Int(0);
   select_next_record_.Reset();
@@ -173,6 +175,7 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   DMARC_TRY(StoreRejections(batch, result));
   DMARC_TRY(StoreFailures(batch, now, result));
   DMARC_TRY(StoreSmtpTls(batch, now, result));
+  DMARC_TRY(EnqueueNewReports(before, now));
   return result;
 }
 
