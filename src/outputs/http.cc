@@ -58,7 +58,9 @@ Result<HttpResponse> HttpClient::Send(const std::string& method, const std::stri
   if (!curl) return MakeError(ErrorKind::kIo, "cannot start an HTTP request");
   curl_easy_reset(curl);  // keeps the open connection, forgets the last request's options
   CurlSlist list;
-  for (const auto& line : headers) {
+  std::vector<std::string> lines = headers;
+  lines.emplace_back("Expect:");  // no 100-continue round trip before large bodies
+  for (const auto& line : lines) {
     if (curl_slist* head = curl_slist_append(list.get(), line.c_str())) {
       (void)list.release();
       list.reset(head);
