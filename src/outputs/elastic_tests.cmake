@@ -4,3 +4,7 @@ if(DMARC_BUILD_TESTS)
   dmarc_test(elastic_test SOURCES elastic_test.cc DEPS dmarc_outputs PkgConfig::HTTPLIB
              Threads::Threads)
 endif()
+if(DMARC_BUILD_TESTS)
+  dmarc_test(splunk_hec_test SOURCES splunk_hec_test.cc DEPS dmarc_outputs PkgConfig::HTTPLIB
+             Threads::Threads)
+endif()

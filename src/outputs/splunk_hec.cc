@@ -162,6 +162,9 @@ Result<Settings> ReadSettings(const OutputConfig& config) {
   if (!o.Has("token_file")) return o.Bad("token_file", "required (the HEC token)");
   DMARC_TRY_ASSIGN(s.token, o.Secret("token_file"));
   s.channel = o.String("channel");
+  if (s.channel.find_first_not_of("0123456789abcdefABCDEF-") != std::string::npos) {
+    return o.Bad("channel", "a GUID expected (hex digits and -)");
+  }
   s.events.index = o.String("index");
   s.events.source = o.String("source", "dmarc-report");
   s.events.host = o.String("host", HostName());
