@@ -45,6 +45,7 @@ inline model::AggregateReport SampleAggregate(int records, const std::string& re
   m.report_id = report_id;
   m.begin = kMay1;
   m.end = kMay1 + 86399;
+  m.org_extra_contact_info = "https://support.google.com/a/answer/2466580";
   m.generator = "gen/1.0";
   m.errors = {"a recovered error"};
   auto& p = a.policy_published;
