@@ -328,5 +328,160 @@ TEST(DashboardCompatibility, GrafanaElasticsearchPanelsQueryFieldsWeSend) {
   EXPECT_GT(checked, 50);
 }
 
+// --- Splunk: the Simple XML dashboards' searches (SPL) against our HEC events ---
+
+struct SplToken {
+  enum Kind { kWord, kString, kQuotedField, kDashboardToken, kOp } kind;
+  std::string text;
+};
+
+std::vector<SplToken> SplTokens(const std::string& q) {
+  std::vector<SplToken> out;
+  const auto word_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_.{}@:-").find(c) !=
+                                                              std::string_view::npos;
+  };
+  for (std::size_t i = 0; i < q.size();) {
+    const char c = q[i];
+    if (std::isspace(static_cast<unsigned char>(c)) || c == ',') {
+      ++i;
+    } else if (c == '"' || c == '\'' || c == '$') {
+      const std::size_t end = q.find(c, i + 1);
+      const auto kind = c == '"' ? SplToken::kString
+                                 : c == '\'' ? SplToken::kQuotedField : SplToken::kDashboardToken;
+      out.push_back({kind, q.substr(i + 1, end - i - 1)});
+      i = end == std::string::npos ? q.size() : end + 1;
+    } else if (word_char(c) && c != '-') {
+      std::size_t j = i;
+      while (j < q.size() && word_char(q[j])) ++j;
+      const std::string w = q.substr(i, j - i);
+      out.push_back({w == "." ? SplToken::kOp : SplToken::kWord, w});  // "." concatenates
+      i = j;
+    } else {
+      const bool two = i + 1 < q.size() && q[i + 1] == '=' && std::string_view("!=<>").find(c) !=
+                                                                  std::string_view::npos;
+      out.push_back({SplToken::kOp, q.substr(i, two ? 2 : 1)});
+      i += two ? 2 : 1;
+    }
+  }
+  return out;
+}
+
+bool Number(const std::string& w) { return std::isdigit(static_cast<unsigned char>(w[0])); }
+
+// What one dashboard's searches do with fields: the names they create and the ones they read.
+struct SplFields {
+  std::set<std::string> defined, read, sourcetypes;
+  bool spath_input = false;  // fields read relative to an extracted JSON element
+};
+
+// One pipeline segment: `command args...` (the base search has no command word).
+void SplSegment(const std::vector<SplToken>& t, std::size_t b, std::size_t e, bool command,
+                SplFields& f) {
+  static const std::set<std::string> kOptions = {"value", "input", "output", "path", "span",
+                                                 "featureIdField", "index", "sourcetype"};
+  static const std::set<std::string> kWords = {"as", "by", "OR", "AND", "NOT", "count"};
+  const std::string cmd = command && b < e ? t[b].text : "";
+  if (cmd == "iplocation") f.defined.insert({"Country", "City", "Region", "lat", "lon"});
+  for (std::size_t i = command ? b + 1 : b; i < e; ++i) {
+    const auto& tok = t[i];
+    const bool next_op = i + 1 < e && t[i + 1].kind == SplToken::kOp;
+    const std::string op = next_op ? t[i + 1].text : "";
+    if (tok.kind == SplToken::kQuotedField) f.read.insert(tok.text);
+    if (tok.kind != SplToken::kWord) continue;
+    if (tok.text == "as" && i + 1 < e) {
+      f.defined.insert(t[++i].text);
+    } else if (op == "=" && kOptions.contains(tok.text)) {
+      if (i + 2 < e && tok.text == "sourcetype") f.sourcetypes.insert(t[i + 2].text);
+      if (i + 2 < e && tok.text == "output") f.defined.insert(t[i + 2].text);
+      if (tok.text == "input") f.spath_input = true;
+      i += 2;
+    } else if (op == "(" || kWords.contains(tok.text) || Number(tok.text) ||
+               (cmd == "geom" && i == b + 1)) {
+      continue;
+    } else if (op == "=" && cmd == "eval") {
+      f.defined.insert(tok.text);
+    } else {
+      f.read.insert(tok.text);
+    }
+  }
+}
+
+void SplQuery(const std::string& query, SplFields& f) {
+  const auto t = SplTokens(query);
+  std::size_t b = 0;
+  bool command = false;
+  for (std::size_t i = 0; i <= t.size(); ++i) {
+    if (i < t.size() && !(t[i].kind == SplToken::kOp && t[i].text == "|")) continue;
+    SplSegment(t, b, i, command, f);
+    b = i + 1;
+    command = true;
+  }
+}
+
+// Our HEC events by sourcetype, flattened as Splunk's JSON extraction names fields
+// ("a.b", arrays as "a{}.b").
+void FlattenSplunk(const json& v, const std::string& path, std::set<std::string>& out) {
+  if (v.is_object()) {
+    for (const auto& [k, sub] : v.items()) {
+      FlattenSplunk(sub, path.empty() ? k : path + "." + k, out);
+    }
+  } else if (v.is_array()) {
+    for (const auto& sub : v) FlattenSplunk(sub, path + "{}", out);
+  } else if (!v.is_null()) {
+    out.insert(path);
+  }
+}
+
+bool InEvent(const std::set<std::string>& paths, const std::string& field, bool relative) {
+  for (const auto& p : paths) {
+    if (p == field || p.starts_with(field + ".") || p.starts_with(field + "{}")) return true;
+    if (relative && (p.ends_with("{}." + field) || p.find("{}." + field + ".") != p.npos)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(DashboardCompatibility, SplunkDashboardsSearchFieldsOfOurHecEvents) {
+  const Samples samples;
+  std::map<std::string, std::set<std::string>> events;  // sourcetype -> field paths
+  for (const auto& item : samples.items) {
+    std::string text;
+    splunk_hec::AppendEvents(item, {}, text);
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      const auto e = json::parse(line);
+      FlattenSplunk(e["event"], "", events[e["sourcetype"]]);
+    }
+  }
+  int dashboards = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kDir)) {
+    if (entry.path().extension() != ".xml") continue;
+    ++dashboards;
+    const std::string name = entry.path().filename().string();
+    pugi::xml_document doc;
+    ASSERT_TRUE(doc.load_file(entry.path().c_str())) << name;
+    SplFields f;
+    for (const auto& q : doc.select_nodes("//query")) SplQuery(q.node().text().get(), f);
+    for (const auto& q : doc.select_nodes("//fieldForValue | //fieldForLabel")) {
+      f.read.insert(q.node().text().get());
+    }
+    std::vector<std::string> ours;
+    for (const auto& st : f.sourcetypes) {
+      if (events.contains(st)) ours.push_back(st);
+    }
+    ASSERT_EQ(ours.size(), 1U) << name << ": none of its sourcetypes is one we send";
+    const auto& paths = events[ours[0]];
+    EXPECT_GT(f.read.size(), 5U) << name;
+    for (const auto& field : f.read) {
+      if (f.defined.contains(field)) continue;
+      EXPECT_TRUE(InEvent(paths, field, f.spath_input))
+          << name << ": field " << field << " is not in our " << ours[0] << " events";
+    }
+  }
+  EXPECT_EQ(dashboards, 3);
+}
+
 }  // namespace
 }  // namespace dmarc::outputs

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <optional>
+#include <vector>
 
 #include "outputs/output.h"
 
@@ -42,6 +44,14 @@ nlohmann::json Mappings(ReportKind kind);
 // A composable index template (PUT _index_template/NAME) for one kind.
 nlohmann::json IndexTemplate(ReportKind kind, const IndexNaming& naming, int shards,
                              int replicas);
+
+// The addresses of a failure sample's header fields named `name` (e.g. "Reply-To", any case):
+// "Name <a@b>, c@d" as {display_name (or null), address}; parsedmarc lists them this way.
+struct Address {
+  std::optional<std::string> display_name;
+  std::string address;
+};
+std::vector<Address> HeaderAddresses(const model::FailureSample& sample, std::string_view name);
 
 // "2024-01-31T00:00:00Z"
 std::string IsoTime(std::int64_t unix_seconds);

@@ -183,6 +183,18 @@ void SampleHeaders(JsonWriter& w, const model::FailureSample& s) {
   w.EndObject();
 }
 
+void Addresses(JsonWriter& w, const char* name, const std::vector<Address>& list) {
+  w.Key(name);
+  w.BeginArray();
+  for (const auto& a : list) {
+    w.BeginObject();
+    w.Field("display_name", a.display_name);
+    w.Field("address", a.address);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 void Addresses(JsonWriter& w, const char* name, const std::vector<model::EmailAddress>& list) {
   w.Key(name);
   w.BeginArray();
@@ -223,9 +235,9 @@ void Sample(JsonWriter& w, const model::FailureReport& f) {
   const model::FailureSample& s = f.parsed_sample ? *f.parsed_sample : kNone;
   SampleHeaders(w, s);
   Addresses(w, "to", s.to);
-  Addresses(w, "reply_to", {});
+  Addresses(w, "reply_to", HeaderAddresses(s, "reply-to"));
   Addresses(w, "cc", s.cc);
-  Addresses(w, "bcc", {});
+  Addresses(w, "bcc", HeaderAddresses(s, "bcc"));
   w.Field("subject", s.subject);
   w.Field("filename_safe_subject", s.subject ? OptString(FilenameSafe(*s.subject)) : OptString());
   w.Field("date", IsoFromUtc(s.date));
@@ -329,7 +341,40 @@ void SmtpTlsDocument(const model::SmtpTlsReport& t, bool timestamp, std::string&
   w.EndObject();
 }
 
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '"')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '"')) s.remove_suffix(1);
+  return s;
+}
+
 }  // namespace
+
+std::vector<Address> HeaderAddresses(const model::FailureSample& sample, std::string_view name) {
+  std::vector<Address> out;
+  for (const auto& [field, value] : sample.headers) {
+    if (Lower(field) != name) continue;
+    std::string_view rest = value;
+    while (!rest.empty() && out.size() < 100) {
+      const std::size_t comma = rest.find(',');
+      const std::string_view part = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      const std::size_t open = part.find('<');
+      const std::size_t close = part.find('>', open);
+      Address a;
+      if (open != std::string_view::npos && close != std::string_view::npos) {
+        a.address = Trim(part.substr(open + 1, close - open - 1));
+        const std::string_view display = Trim(part.substr(0, open));
+        if (!display.empty()) a.display_name = std::string(display);
+      } else {
+        a.address = Trim(part);
+      }
+      if (!a.address.empty()) out.push_back(std::move(a));
+    }
+  }
+  return out;
+}
 
 void AppendDocument(const Item& item, std::size_t n, bool timestamp, std::string& out) {
   switch (item.kind) {

@@ -106,6 +106,8 @@ TEST(Elastic, SendsParsedmarcDocumentsToItsIndexNamesWithTemplatesFirst) {
   EXPECT_EQ(f["sample"]["headers"]["received"], json::array({"from a", "from b"}));
   EXPECT_EQ(f["sample"]["filename_safe_subject"], "Pay now");
   EXPECT_EQ(f["sample"]["date"], "2024-05-01T09:59:00Z");
+  EXPECT_EQ(f["sample"]["reply_to"][0]["address"], "thief@example.net");
+  EXPECT_EQ(f["sample"]["reply_to"][0]["display_name"], "The Thief");
 
   const auto& t = indices.at("smtp_tls-2024-05-01").begin()->second;
   EXPECT_EQ(t["org_name"], "Google Inc.");

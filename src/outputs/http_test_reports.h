@@ -84,7 +84,7 @@ inline model::FailureReport SampleFailure() {
   model::FailureSample s;
   s.headers = {{"From", "Boss <boss@example.com>"},
                {"To", "user@example.org"},
-               {"Reply-To", "thief@example.net"},
+               {"Reply-To", "\"The Thief\" <thief@example.net>"},
                {"Subject", "Pay: now?"},
                {"Received", "from a"},
                {"Received", "from b"}};

@@ -1,6 +1,7 @@
 // The events of the Splunk HEC output (declared in splunk_hec.h): parsedmarc's fields.
 #include <nlohmann/json.hpp>
 
+#include "outputs/elastic_docs.h"
 #include "outputs/http_json.h"
 #include "outputs/splunk_hec.h"
 #include "sinks/report_json.h"
@@ -146,8 +147,14 @@ void AppendEvents(const Item& item, const EventOptions& options, std::string& ou
     case ReportKind::kFailure: {
       auto event = sinks::FailureToJson(*item.failure);
       // parsedmarc's parsed sample lists Reply-To addresses (its dashboard shows them).
-      if (event["parsed_sample"].is_object() && !event["parsed_sample"].contains("reply_to")) {
-        event["parsed_sample"]["reply_to"] = nlohmann::ordered_json::array();
+      if (item.failure->parsed_sample && !event["parsed_sample"].contains("reply_to")) {
+        auto list = nlohmann::ordered_json::array();
+        for (const auto& a : elastic::HeaderAddresses(*item.failure->parsed_sample, "reply-to")) {
+          list.push_back({{"display_name", a.display_name ? nlohmann::ordered_json(*a.display_name)
+                                                          : nlohmann::ordered_json(nullptr)},
+                          {"address", a.address}});
+        }
+        event["parsed_sample"]["reply_to"] = std::move(list);
       }
       JsonEvent(std::move(event), item.failure->arrival_ts, "dmarc:failure", options, out);
       break;
