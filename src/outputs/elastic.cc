@@ -109,6 +109,7 @@ void AppendAction(const Settings& s, const Item& item, std::size_t n, std::strin
 
 Status ElasticOutput::Deliver(std::span<const Item> items) {
   std::string body;
+  body.reserve(std::min<std::size_t>(s_.max_bytes + (64U << 10U), 64U << 20U));
   std::vector<DocRef> refs;
   std::optional<Error> worst;
   auto flush = [&]() -> bool {

@@ -30,12 +30,24 @@ void CivilFromDays(std::int64_t z, int& y, unsigned& m, unsigned& d) {
 
 std::int64_t FloorDiv(std::int64_t a, std::int64_t b) { return a / b - (a % b < 0 ? 1 : 0); }
 
+void Digits(char* at, unsigned value, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    at[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
+
+// "YYYY-MM-DD" (or "YYYY-MM") of a day; years outside 0..9999 are clamped.
 std::string Date(std::int64_t t, bool monthly) {
   int y = 0;
   unsigned m = 0;
   unsigned d = 0;
   CivilFromDays(FloorDiv(t, 86400), y, m, d);
-  return monthly ? fmt::format("{:04}-{:02}", y, m) : fmt::format("{:04}-{:02}-{:02}", y, m, d);
+  std::string out(monthly ? 7 : 10, '-');
+  Digits(out.data(), static_cast<unsigned>(std::clamp(y, 0, 9999)), 4);
+  Digits(out.data() + 5, m, 2);
+  if (!monthly) Digits(out.data() + 8, d, 2);
+  return out;
 }
 
 std::string_view BaseName(ReportKind kind) {
@@ -50,14 +62,13 @@ std::string_view BaseName(ReportKind kind) {
 }  // namespace
 
 std::string IsoTime(std::int64_t t) {
-  int y = 0;
-  unsigned m = 0;
-  unsigned d = 0;
   const std::int64_t days = FloorDiv(t, 86400);
-  const std::int64_t secs = t - days * 86400;
-  CivilFromDays(days, y, m, d);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, secs / 3600,
-                     secs / 60 % 60, secs % 60);
+  const auto secs = static_cast<unsigned>(t - days * 86400);
+  std::string out = Date(t, false) + "T00:00:00Z";
+  Digits(out.data() + 11, secs / 3600, 2);
+  Digits(out.data() + 14, secs / 60 % 60, 2);
+  Digits(out.data() + 17, secs % 60, 2);
+  return out;
 }
 
 std::string IndexBase(ReportKind kind, const IndexNaming& naming) {
