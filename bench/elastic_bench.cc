@@ -66,6 +66,7 @@ class Receiver {
 
 }  // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): a benchmark; an exception ends it with a message
 int main(int argc, char** argv) {
   CLI::App app{"Bulk delivery of aggregate records to a local Elasticsearch-style receiver"};
   std::size_t records = 1000000;
@@ -79,9 +80,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   Receiver receiver;
-  outputs::OutputConfig config{"bench", "elasticsearch", false,
-                               {{"url", receiver.url()}, {"max_batch_docs", batch_docs},
-                                {"install_templates", "false"}}};
+  outputs::OutputConfig config{
+      "bench",
+      "elasticsearch",
+      false,
+      {{"url", receiver.url()}, {"max_batch_docs", batch_docs}, {"install_templates", "false"}}};
   auto out = outputs::MakeElasticsearchOutput(config);
   if (!out) {
     std::fprintf(stderr, "%s\n", out.error().c_str());
@@ -95,6 +98,7 @@ int main(int argc, char** argv) {
     reports.push_back(outputs::testing::SampleAggregate(per_report, "bench-" + std::to_string(i)));
   }
   std::vector<outputs::Item> items;
+  items.reserve(reports.size());
   for (const auto& r : reports) items.push_back(outputs::testing::AggregateItem(r));
 
   const auto start = std::chrono::steady_clock::now();

@@ -79,8 +79,7 @@ Result<bool> ElasticOutput::Prepare() {
   for (const auto kind : {ReportKind::kAggregate, ReportKind::kFailure, ReportKind::kSmtpTls}) {
     const std::string name = elastic::IndexBase(kind, s_.naming);
     const std::string url = s_.base_url + "/_index_template/" + name;
-    const std::string body =
-        elastic::IndexTemplate(kind, s_.naming, s_.shards, s_.replicas).dump();
+    const std::string body = elastic::IndexTemplate(kind, s_.naming, s_.shards, s_.replicas).dump();
     auto r = http_.Send("PUT", url, Headers("application/json"), body);
     if (!r) return Fail(ErrorKind::kIo, r.error());
     if (r->status < 200 || r->status > 299) {
@@ -147,15 +146,15 @@ Status ElasticOutput::Send(const std::string& body, const std::vector<DocRef>& r
   auto r = http_.Send("POST", url, Headers("application/x-ndjson"), body);
   if (!r) return Fail(ErrorKind::kIo, r.error());
   if (r->status < 200 || r->status > 299) {
-    return Fail(KindOfStatus(r->status), fmt::format("POST {} answered {}: {}", url, r->status,
-                                                     Excerpt(r->body)));
+    return Fail(KindOfStatus(r->status),
+                fmt::format("POST {} answered {}: {}", url, r->status, Excerpt(r->body)));
   }
   // The common case without parsing the whole answer.
   if (r->body.substr(0, 64).find(R"("errors":false)") != std::string::npos) return Ok();
   auto answer = nlohmann::json::parse(r->body, nullptr, false);
   if (answer.is_discarded() || !answer.is_object() || !answer.contains("errors")) {
-    return Fail(ErrorKind::kIo, fmt::format("POST {}: not a bulk answer: {}", url,
-                                            Excerpt(r->body)));
+    return Fail(ErrorKind::kIo,
+                fmt::format("POST {}: not a bulk answer: {}", url, Excerpt(r->body)));
   }
   if (answer["errors"] == false) return Ok();
   return ItemErrors(answer, refs, items);
@@ -181,9 +180,9 @@ Status ElasticOutput::ItemErrors(const nlohmann::json& answer, const std::vector
     const ErrorKind kind = KindOfStatus(status);
     if (worst && Severity(kind) <= Severity(worst->kind)) continue;
     const auto& error = result.value("error", nlohmann::json::object());
-    const std::string reason =
-        error.is_object() ? error.value("type", "") + ": " + error.value("reason", "")
-                          : error.dump();
+    const std::string reason = error.is_object()
+                                   ? error.value("type", "") + ": " + error.value("reason", "")
+                                   : error.dump();
     const DocRef& ref = refs[i];
     worst = Fail(kind, fmt::format("document {} of report {} refused ({}): {}", ref.n,
                                    items[ref.item].key, status, Excerpt(reason)));

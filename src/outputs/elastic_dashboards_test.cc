@@ -43,6 +43,15 @@ struct Ours {
   std::set<std::string> doc_paths;             // paths with a non-null value in the document
 };
 
+// "a.b" from "a" and "b" ("b" when a is empty).
+std::string Join(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  std::string out = a;
+  out += '.';
+  out += b;
+  return out;
+}
+
 void FlattenMapping(const json& props, const std::string& prefix, Ours& o) {
   for (const auto& [name, m] : props.items()) {
     const std::string path = prefix + name;
@@ -54,14 +63,14 @@ void FlattenMapping(const json& props, const std::string& prefix, Ours& o) {
     o.mapping[path] = m.value("type", "object");
     if (o.mapping[path] == "object") o.open_objects.insert(path);
     if (m.contains("fields")) {
-      for (const auto& [sub, sm] : m["fields"].items()) o.mapping[path + "." + sub] = sm["type"];
+      for (const auto& [sub, sm] : m["fields"].items()) o.mapping[Join(path, sub)] = sm["type"];
     }
   }
 }
 
 void FlattenDoc(const json& v, const std::string& path, std::set<std::string>& out) {
   if (v.is_object()) {
-    for (const auto& [k, sub] : v.items()) FlattenDoc(sub, path.empty() ? k : path + "." + k, out);
+    for (const auto& [k, sub] : v.items()) FlattenDoc(sub, Join(path, k), out);
   } else if (v.is_array()) {
     for (const auto& sub : v) FlattenDoc(sub, path, out);
   } else if (!v.is_null()) {
@@ -225,8 +234,8 @@ TEST(DashboardCompatibility, OpenSearchVisualizationsQueryFieldsWeSend) {
     }
     std::vector<Use> uses;
     VisualizationUses(vis, where, uses);
-    const auto search = json::parse(
-        a["kibanaSavedObjectMeta"].value("searchSourceJSON", "{}"), nullptr, false);
+    const auto search =
+        json::parse(a["kibanaSavedObjectMeta"].value("searchSourceJSON", "{}"), nullptr, false);
     if (search.is_object() && search.contains("query")) {
       for (const auto& f : KueryFields(search["query"].value("query", ""))) {
         uses.push_back({f, "", where});
@@ -307,9 +316,8 @@ TEST(DashboardCompatibility, GrafanaElasticsearchPanelsQueryFieldsWeSend) {
     const std::string where = "Grafana panel \"" + p.value("title", "") + "\"";
     std::vector<Use> uses;
     for (const auto& t : p["targets"]) GrafanaTargetUses(t, where, uses);
-    const auto ds = datasources.find(p.value("datasource", json("")).is_string()
-                                         ? p["datasource"].get<std::string>()
-                                         : "");
+    const auto ds = datasources.find(
+        p.value("datasource", json("")).is_string() ? p["datasource"].get<std::string>() : "");
     ASSERT_NE(ds, datasources.end()) << where << ": datasource";
     for (const auto& u : uses) {
       if (NeverWrittenByParsedmarc(u.field)) continue;
@@ -322,7 +330,8 @@ TEST(DashboardCompatibility, GrafanaElasticsearchPanelsQueryFieldsWeSend) {
     const auto q = json::parse(v.value("query", "{}"), nullptr, false);
     const auto ds = datasources.find(v.value("datasource", ""));
     if (!q.is_object() || !q.contains("field") || ds == datasources.end()) continue;
-    CheckUse(Of(ours, ds->second), {q["field"], "terms", "Grafana variable " + v.value("name", "")});
+    CheckUse(Of(ours, ds->second),
+             {q["field"], "terms", "Grafana variable " + v.value("name", "")});
     ++checked;
   }
   EXPECT_GT(checked, 50);
@@ -338,8 +347,8 @@ struct SplToken {
 std::vector<SplToken> SplTokens(const std::string& q) {
   std::vector<SplToken> out;
   const auto word_char = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_.{}@:-").find(c) !=
-                                                              std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("_.{}@:-").find(c) != std::string_view::npos;
   };
   for (std::size_t i = 0; i < q.size();) {
     const char c = q[i];
@@ -347,8 +356,9 @@ std::vector<SplToken> SplTokens(const std::string& q) {
       ++i;
     } else if (c == '"' || c == '\'' || c == '$') {
       const std::size_t end = q.find(c, i + 1);
-      const auto kind = c == '"' ? SplToken::kString
-                                 : c == '\'' ? SplToken::kQuotedField : SplToken::kDashboardToken;
+      const auto kind = c == '"'    ? SplToken::kString
+                        : c == '\'' ? SplToken::kQuotedField
+                                    : SplToken::kDashboardToken;
       out.push_back({kind, q.substr(i + 1, end - i - 1)});
       i = end == std::string::npos ? q.size() : end + 1;
     } else if (word_char(c) && c != '-') {
@@ -358,8 +368,8 @@ std::vector<SplToken> SplTokens(const std::string& q) {
       out.push_back({w == "." ? SplToken::kOp : SplToken::kWord, w});  // "." concatenates
       i = j;
     } else {
-      const bool two = i + 1 < q.size() && q[i + 1] == '=' && std::string_view("!=<>").find(c) !=
-                                                                  std::string_view::npos;
+      const bool two = i + 1 < q.size() && q[i + 1] == '=' &&
+                       std::string_view("!=<>").find(c) != std::string_view::npos;
       out.push_back({SplToken::kOp, q.substr(i, two ? 2 : 1)});
       i += two ? 2 : 1;
     }
@@ -378,8 +388,8 @@ struct SplFields {
 // One pipeline segment: `command args...` (the base search has no command word).
 void SplSegment(const std::vector<SplToken>& t, std::size_t b, std::size_t e, bool command,
                 SplFields& f) {
-  static const std::set<std::string> kOptions = {"value", "input", "output", "path", "span",
-                                                 "featureIdField", "index", "sourcetype"};
+  static const std::set<std::string> kOptions = {"value", "input",          "output", "path",
+                                                 "span",  "featureIdField", "index",  "sourcetype"};
   static const std::set<std::string> kWords = {"as", "by", "OR", "AND", "NOT", "count"};
   const std::string cmd = command && b < e ? t[b].text : "";
   if (cmd == "iplocation") f.defined.insert({"Country", "City", "Region", "lat", "lon"});
@@ -424,7 +434,7 @@ void SplQuery(const std::string& query, SplFields& f) {
 void FlattenSplunk(const json& v, const std::string& path, std::set<std::string>& out) {
   if (v.is_object()) {
     for (const auto& [k, sub] : v.items()) {
-      FlattenSplunk(sub, path.empty() ? k : path + "." + k, out);
+      FlattenSplunk(sub, Join(path, k), out);
     }
   } else if (v.is_array()) {
     for (const auto& sub : v) FlattenSplunk(sub, path + "{}", out);
@@ -436,7 +446,8 @@ void FlattenSplunk(const json& v, const std::string& path, std::set<std::string>
 bool InEvent(const std::set<std::string>& paths, const std::string& field, bool relative) {
   for (const auto& p : paths) {
     if (p == field || p.starts_with(field + ".") || p.starts_with(field + "{}")) return true;
-    if (relative && (p.ends_with("{}." + field) || p.find("{}." + field + ".") != p.npos)) {
+    if (relative &&
+        (p.ends_with("{}." + field) || p.find("{}." + field + ".") != std::string::npos)) {
       return true;
     }
   }

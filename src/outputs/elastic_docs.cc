@@ -52,9 +52,12 @@ std::string Date(std::int64_t t, bool monthly) {
 
 std::string_view BaseName(ReportKind kind) {
   switch (kind) {
-    case ReportKind::kAggregate: return "dmarc_aggregate";
-    case ReportKind::kFailure: return "dmarc_failure";
-    case ReportKind::kSmtpTls: return "smtp_tls";
+    case ReportKind::kAggregate:
+      return "dmarc_aggregate";
+    case ReportKind::kFailure:
+      return "dmarc_failure";
+    case ReportKind::kSmtpTls:
+      return "smtp_tls";
   }
   return "dmarc_aggregate";
 }
@@ -88,8 +91,7 @@ std::string DocumentId(std::string_view key, std::size_t n) {
   unsigned char hash[16];
   crypto_generichash_state state;
   crypto_generichash_init(&state, nullptr, 0, sizeof hash);
-  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(key.data()),
-                            key.size());
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(key.data()), key.size());
   char number[24] = {'\n'};  // the key, a line end, the number
   const auto end = std::to_chars(number + 1, number + sizeof number, n).ptr;
   crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(number),
@@ -101,16 +103,20 @@ std::string DocumentId(std::string_view key, std::size_t n) {
 }
 
 std::size_t DocumentCount(const Item& item) {
-  if (item.kind == ReportKind::kAggregate) return item.aggregate ? item.aggregate->records.size() : 0;
+  if (item.kind == ReportKind::kAggregate)
+    return item.aggregate ? item.aggregate->records.size() : 0;
   if (item.kind == ReportKind::kFailure) return item.failure ? 1 : 0;
   return item.smtp_tls ? 1 : 0;
 }
 
 std::int64_t DocumentTime(const Item& item, std::size_t n) {
   switch (item.kind) {
-    case ReportKind::kAggregate: return item.aggregate->records[n].interval_begin;
-    case ReportKind::kFailure: return item.failure->arrival_ts;
-    case ReportKind::kSmtpTls: return item.smtp_tls->begin;
+    case ReportKind::kAggregate:
+      return item.aggregate->records[n].interval_begin;
+    case ReportKind::kFailure:
+      return item.failure->arrival_ts;
+    case ReportKind::kSmtpTls:
+      return item.smtp_tls->begin;
   }
   return 0;
 }

@@ -8,9 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <optional>
 #include <vector>
 
 #include "outputs/output.h"
@@ -18,10 +18,10 @@
 namespace dmarc::outputs::elastic {
 
 struct IndexNaming {
-  std::string prefix;            // before the name: "{prefix}dmarc_aggregate"
-  std::string suffix;            // after it, with "_": "dmarc_aggregate_{suffix}"
-  bool monthly = false;          // "-YYYY-MM" instead of "-YYYY-MM-DD"
-  bool data_streams = false;     // one data stream per kind, no date in the name
+  std::string prefix;         // before the name: "{prefix}dmarc_aggregate"
+  std::string suffix;         // after it, with "_": "dmarc_aggregate_{suffix}"
+  bool monthly = false;       // "-YYYY-MM" instead of "-YYYY-MM-DD"
+  bool data_streams = false;  // one data stream per kind, no date in the name
 };
 
 // "dmarc_aggregate", "dmarc_failure", "smtp_tls" with prefix and suffix.
@@ -42,8 +42,7 @@ void AppendDocument(const Item& item, std::size_t n, bool timestamp, std::string
 // The explicit mapping of one kind's indices ({"dynamic_templates": ..., "properties": ...}).
 nlohmann::json Mappings(ReportKind kind);
 // A composable index template (PUT _index_template/NAME) for one kind.
-nlohmann::json IndexTemplate(ReportKind kind, const IndexNaming& naming, int shards,
-                             int replicas);
+nlohmann::json IndexTemplate(ReportKind kind, const IndexNaming& naming, int shards, int replicas);
 
 // The addresses of a failure sample's header fields named `name` (e.g. "Reply-To", any case):
 // "Name <a@b>, c@d" as {display_name (or null), address}; parsedmarc lists them this way.

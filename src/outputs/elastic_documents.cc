@@ -1,5 +1,6 @@
 // The documents themselves (declared in elastic_docs.h): parsedmarc's Elasticsearch fields.
 #include <charconv>
+#include <unordered_map>
 
 #include "outputs/elastic_docs.h"
 #include "outputs/http_json.h"
@@ -85,8 +86,7 @@ void AuthResults(JsonWriter& w, const char* name, const std::vector<Result>& res
 
 // "selector / domain / result" (DKIM), "scope / domain / result" (SPF).
 template <class Result, class First>
-void Combined(JsonWriter& w, const char* name, const std::vector<Result>& results,
-              First first_of) {
+void Combined(JsonWriter& w, const char* name, const std::vector<Result>& results, First first_of) {
   w.Key(name);
   w.BeginArray();
   for (const auto& r : results) w.String(first_of(r) + " / " + r.domain + " / " + r.result);
@@ -160,14 +160,14 @@ void SampleHeaders(JsonWriter& w, const model::FailureSample& s) {
   w.Key("headers");
   w.BeginObject();
   std::vector<std::pair<std::string, std::vector<const std::string*>>> headers;
+  std::unordered_map<std::string, std::size_t> position;  // name -> index in headers
   for (const auto& [name, value] : s.headers) {
     std::string key = Lower(name);
-    auto it = std::find_if(headers.begin(), headers.end(),
-                           [&](const auto& h) { return h.first == key; });
-    if (it == headers.end()) {
-      headers.push_back({std::move(key), {&value}});
+    const auto [it, added] = position.try_emplace(key, headers.size());
+    if (added) {
+      headers.emplace_back(std::move(key), std::vector<const std::string*>{&value});
     } else {
-      it->second.push_back(&value);
+      headers[it->second].second.push_back(&value);
     }
   }
   for (const auto& [name, values] : headers) {
@@ -332,9 +332,9 @@ void SmtpTlsDocument(const model::SmtpTlsReport& t, bool timestamp, std::string&
   w.BeginArray();
   for (const auto& p : t.policies) {
     for (const auto& d : p.failure_details) {
-      w.String(Combine({p.policy_domain, p.policy_type, d.result_type,
-                        d.sending_mta_ip.value_or(""), d.receiving_ip.value_or(""),
-                        d.receiving_mx_hostname.value_or("")}));
+      w.String(
+          Combine({p.policy_domain, p.policy_type, d.result_type, d.sending_mta_ip.value_or(""),
+                   d.receiving_ip.value_or(""), d.receiving_mx_hostname.value_or("")}));
     }
   }
   w.EndArray();
@@ -378,9 +378,15 @@ std::vector<Address> HeaderAddresses(const model::FailureSample& sample, std::st
 
 void AppendDocument(const Item& item, std::size_t n, bool timestamp, std::string& out) {
   switch (item.kind) {
-    case ReportKind::kAggregate: AggregateDocument(*item.aggregate, n, timestamp, out); break;
-    case ReportKind::kFailure: FailureDocument(*item.failure, timestamp, out); break;
-    case ReportKind::kSmtpTls: SmtpTlsDocument(*item.smtp_tls, timestamp, out); break;
+    case ReportKind::kAggregate:
+      AggregateDocument(*item.aggregate, n, timestamp, out);
+      break;
+    case ReportKind::kFailure:
+      FailureDocument(*item.failure, timestamp, out);
+      break;
+    case ReportKind::kSmtpTls:
+      SmtpTlsDocument(*item.smtp_tls, timestamp, out);
+      break;
   }
 }
 

@@ -25,11 +25,10 @@ json IpText() {
 }
 
 json Source() {
-  return {{"source_ip_address", IpText()}, {"source_country", Text()},
-          {"source_reverse_dns", Text()},  {"source_base_domain", Text()},
-          {"source_type", Text()},         {"source_name", Text()},
-          {"source_asn", Type("long")},    {"source_as_name", Text()},
-          {"source_as_domain", Text()}};
+  return {
+      {"source_ip_address", IpText()}, {"source_country", Text()}, {"source_reverse_dns", Text()},
+      {"source_base_domain", Text()},  {"source_type", Text()},    {"source_name", Text()},
+      {"source_asn", Type("long")},    {"source_as_name", Text()}, {"source_as_domain", Text()}};
 }
 
 json DateRange() {
@@ -37,39 +36,49 @@ json DateRange() {
 }
 
 json AggregateProperties() {
-  json p = {{"@timestamp", Type("date")},
-            {"xml_schema", Text()},
-            {"xml_namespace", Text()},
-            {"org_name", Text()},
-            {"org_email", Text()},
-            {"org_extra_contact_info", Text()},
-            {"report_id", Text()},
-            {"normalized_timespan", Type("boolean")},
-            {"original_timespan_seconds", Type("long")},
-            {"errors", Text()},
-            {"published_policy",
-             Object({{"domain", Text()}, {"adkim", Text()}, {"aspf", Text()}, {"p", Text()},
-                     {"sp", Text()}, {"pct", Type("long")}, {"fo", Text()}, {"np", Text()},
-                     {"testing", Text()}, {"discovery_method", Text()}})},
-            {"message_count", Type("long")},
-            {"disposition", Text()},
-            {"dkim_aligned", Type("boolean")},
-            {"spf_aligned", Type("boolean")},
-            {"passed_dmarc", Type("boolean")},
-            {"policy_overrides", Object({{"type", Text()}, {"comment", Text()}})},
-            {"header_from", Text()},
-            {"envelope_from", Text()},
-            {"envelope_to", Text()},
-            {"dkim_results", Object({{"domain", Text()}, {"selector", Text()},
-                                     {"result", Text()}, {"human_result", Text()}})},
-            {"spf_results", Object({{"domain", Text()}, {"scope", Text()}, {"result", Text()},
-                                    {"human_result", Text()}})},
-            {"dkim_results_combined", Text()},
-            {"spf_results_combined", Text()},
-            {"np", Text()},
-            {"testing", Text()},
-            {"discovery_method", Text()},
-            {"generator", Text()}};
+  json p = {
+      {"@timestamp", Type("date")},
+      {"xml_schema", Text()},
+      {"xml_namespace", Text()},
+      {"org_name", Text()},
+      {"org_email", Text()},
+      {"org_extra_contact_info", Text()},
+      {"report_id", Text()},
+      {"normalized_timespan", Type("boolean")},
+      {"original_timespan_seconds", Type("long")},
+      {"errors", Text()},
+      {"published_policy", Object({{"domain", Text()},
+                                   {"adkim", Text()},
+                                   {"aspf", Text()},
+                                   {"p", Text()},
+                                   {"sp", Text()},
+                                   {"pct", Type("long")},
+                                   {"fo", Text()},
+                                   {"np", Text()},
+                                   {"testing", Text()},
+                                   {"discovery_method", Text()}})},
+      {"message_count", Type("long")},
+      {"disposition", Text()},
+      {"dkim_aligned", Type("boolean")},
+      {"spf_aligned", Type("boolean")},
+      {"passed_dmarc", Type("boolean")},
+      {"policy_overrides", Object({{"type", Text()}, {"comment", Text()}})},
+      {"header_from", Text()},
+      {"envelope_from", Text()},
+      {"envelope_to", Text()},
+      {"dkim_results", Object({{"domain", Text()},
+                               {"selector", Text()},
+                               {"result", Text()},
+                               {"human_result", Text()}})},
+      {"spf_results",
+       Object(
+           {{"domain", Text()}, {"scope", Text()}, {"result", Text()}, {"human_result", Text()}})},
+      {"dkim_results_combined", Text()},
+      {"spf_results_combined", Text()},
+      {"np", Text()},
+      {"testing", Text()},
+      {"discovery_method", Text()},
+      {"generator", Text()}};
   p.update(DateRange());
   p.update(Source());
   return p;
@@ -89,9 +98,8 @@ json FailureProperties() {
                  {"filename_safe_subject", Text()},
                  {"date", Type("date")},
                  {"body", Text(256)},
-                 {"attachments", Object({{"filename", Text()},
-                                         {"content_type", Text()},
-                                         {"sha256", Text()}})}};
+                 {"attachments",
+                  Object({{"filename", Text()}, {"content_type", Text()}, {"sha256", Text()}})}};
   json p = {{"@timestamp", Type("date")},
             {"feedback_type", Text()},
             {"user_agent", Text()},
@@ -146,14 +154,20 @@ json SmtpTlsProperties() {
 json Mappings(ReportKind kind) {
   // Anything not listed (a failure sample's headers, whose names vary) is mapped the same way:
   // strings as text + keyword.
-  json strings = {{"strings",
-                   {{"match_mapping_type", "string"}, {"mapping", Text()}}}};
-  json m = {{"dynamic", true}, {"date_detection", false},
+  json strings = {{"strings", {{"match_mapping_type", "string"}, {"mapping", Text()}}}};
+  json m = {{"dynamic", true},
+            {"date_detection", false},
             {"dynamic_templates", json::array({std::move(strings)})}};
   switch (kind) {
-    case ReportKind::kAggregate: m["properties"] = AggregateProperties(); break;
-    case ReportKind::kFailure: m["properties"] = FailureProperties(); break;
-    case ReportKind::kSmtpTls: m["properties"] = SmtpTlsProperties(); break;
+    case ReportKind::kAggregate:
+      m["properties"] = AggregateProperties();
+      break;
+    case ReportKind::kFailure:
+      m["properties"] = FailureProperties();
+      break;
+    case ReportKind::kSmtpTls:
+      m["properties"] = SmtpTlsProperties();
+      break;
   }
   return m;
 }

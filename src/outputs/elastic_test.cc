@@ -141,9 +141,8 @@ TEST(Elastic, IdsComeFromTheReportSoASecondSendDoesNotDuplicate) {
 
 TEST(Elastic, PrefixSuffixAndMonthlyIndexNames) {
   FakeElasticsearch es;
-  auto out = Make(Config(es.url(), {{"index_prefix", "ops-"},
-                                    {"index_suffix", "eu"},
-                                    {"monthly_indexes", "true"}}));
+  auto out = Make(Config(
+      es.url(), {{"index_prefix", "ops-"}, {"index_suffix", "eu"}, {"monthly_indexes", "true"}}));
   ASSERT_TRUE(out);
   ASSERT_TRUE(out->Prepare());
   const auto agg = SampleAggregate(3);
@@ -294,8 +293,8 @@ TEST(Elastic, ZincSearchUsesItsEsPathWithBasicAuthAndNoTemplates) {
   o.password = "Complexpass#123";
   FakeElasticsearch zinc(o);
   SecretFile password(o.password);
-  auto out = Make(Config(zinc.url(), {{"user", "admin"}, {"password_file", password.path()}},
-                         "zincsearch"));
+  auto out = Make(
+      Config(zinc.url(), {{"user", "admin"}, {"password_file", password.path()}}, "zincsearch"));
   ASSERT_TRUE(out->Prepare());
   const auto agg = SampleAggregate(2);
   auto r = out->Deliver(std::vector<Item>{AggregateItem(agg)});
@@ -336,8 +335,8 @@ TEST(Elastic, HostileStringsStayValidJson) {
 }
 
 TEST(Elastic, KeysAreCheckedAndNamed) {
-  auto bad = [](std::map<std::string, std::string> options, const std::string& type =
-                                                                  "elasticsearch") {
+  auto bad = [](std::map<std::string, std::string> options,
+                const std::string& type = "elasticsearch") {
     OutputConfig c;
     c.name = "es";
     c.type = type;
@@ -350,9 +349,9 @@ TEST(Elastic, KeysAreCheckedAndNamed) {
   EXPECT_EQ(bad({}).find("output.es.url: required"), 0U);
   EXPECT_EQ(bad({{"url", "ftp://x"}}).find("output.es.url:"), 0U);
   EXPECT_NE(bad({{"url", "http://elastic:pw@x"}}).find("credentials"), std::string::npos);
-  EXPECT_EQ(bad({{"url", "http://x"}, {"monthly_indexes", "yes"}}).find(
-                "output.es.monthly_indexes:"),
-            0U);
+  EXPECT_EQ(
+      bad({{"url", "http://x"}, {"monthly_indexes", "yes"}}).find("output.es.monthly_indexes:"),
+      0U);
   EXPECT_EQ(bad({{"url", "http://x"}, {"timeout", "0"}}).find("output.es.timeout:"), 0U);
   EXPECT_EQ(bad({{"url", "http://x"}, {"password_file", "/nonexistent/pw"}})
                 .find("output.es.password_file:"),
@@ -361,7 +360,9 @@ TEST(Elastic, KeysAreCheckedAndNamed) {
   EXPECT_EQ(bad({{"url", "http://x"}}, "kafka").find("output.es.type:"), 0U);
   SecretFile key("k");
   SecretFile pw("p");
-  EXPECT_EQ(bad({{"url", "http://x"}, {"user", "u"}, {"password_file", pw.path()},
+  EXPECT_EQ(bad({{"url", "http://x"},
+                 {"user", "u"},
+                 {"password_file", pw.path()},
                  {"api_key_file", key.path()}})
                 .find("output.es.api_key_file:"),
             0U);

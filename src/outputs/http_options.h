@@ -16,9 +16,8 @@ namespace dmarc::outputs {
 // The keys every HTTP output reads: url, user, password_file, ca_file,
 // skip_certificate_verification, timeout (seconds).
 inline const std::set<std::string>& HttpKeys() {
-  static const std::set<std::string> keys = {"url",     "user",
-                                             "password_file", "ca_file",
-                                             "skip_certificate_verification", "timeout"};
+  static const std::set<std::string> keys = {
+      "url", "user", "password_file", "ca_file", "skip_certificate_verification", "timeout"};
   return keys;
 }
 

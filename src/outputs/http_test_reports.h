@@ -27,7 +27,9 @@ inline model::Record SampleRecord(int i) {
   r.source.as_domain = "example.net";
   r.count = 3 + i;
   r.alignment = {true, i % 2 == 0, true};
-  r.policy_evaluated = {"none", i % 2 == 0 ? "pass" : "fail", "pass",
+  r.policy_evaluated = {"none",
+                        i % 2 == 0 ? "pass" : "fail",
+                        "pass",
                         {{std::string("local_policy"), std::string("forwarded")}}};
   r.identifiers = {"example.com", std::string("bounce.example.com"), std::nullopt};
   r.dkim = {{"example.com", "s1", "pass", std::nullopt}};

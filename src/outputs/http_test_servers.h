@@ -36,7 +36,7 @@ class ServerBase {
     return violations_;
   }
   // Answers the next requests with these statuses (and a vendor-style error body) first.
-  void QueueStatuses(std::vector<int> statuses) {
+  void QueueStatuses(const std::vector<int>& statuses) {
     std::lock_guard lock(mutex_);
     for (int s : statuses) queued_.push_back(s);
   }
@@ -133,9 +133,10 @@ class FakeElasticsearch : public ServerBase {
 
  private:
   static json ErrorBody(const std::string& type, const std::string& reason, int status) {
-    return {{"error", {{"root_cause", json::array({{{"type", type}, {"reason", reason}}})},
-                       {"type", type},
-                       {"reason", reason}}},
+    return {{"error",
+             {{"root_cause", json::array({{{"type", type}, {"reason", reason}}})},
+              {"type", type},
+              {"reason", reason}}},
             {"status", status}};
   }
   static void Answer(httplib::Response& a, int status, const json& body) {
@@ -160,7 +161,8 @@ class FakeElasticsearch : public ServerBase {
   bool Queued(httplib::Response& a) {
     const int s = Next();
     if (s == 0) return false;
-    const char* type = s == 429 ? "es_rejected_execution_exception" : "unavailable_shards_exception";
+    const char* type =
+        s == 429 ? "es_rejected_execution_exception" : "unavailable_shards_exception";
     Answer(a, s, ErrorBody(type, "injected", s));
     return true;
   }
@@ -224,28 +226,38 @@ inline json FakeElasticsearch::BulkItem(const std::string& action_line,
   if (o_.item_status) {
     if (const int s = o_.item_status(source)) {
       const char* type = s == 400 ? "mapper_parsing_exception" : "es_rejected_execution_exception";
-      return {{op, {{"_index", index}, {"_id", id}, {"status", s},
-                    {"error", {{"type", type}, {"reason", "injected for " + id}}}}}};
+      return {{op,
+               {{"_index", index},
+                {"_id", id},
+                {"status", s},
+                {"error", {{"type", type}, {"reason", "injected for " + id}}}}}};
     }
   }
   std::lock_guard lock(mutex_);
   auto& docs = indices_[index];
   if (op == "create" && docs.contains(id)) {
-    return {{op, {{"_index", index}, {"_id", id}, {"status", 409},
-                  {"error", {{"type", "version_conflict_engine_exception"},
-                             {"reason", "document already exists"}}}}}};
+    return {{op,
+             {{"_index", index},
+              {"_id", id},
+              {"status", 409},
+              {"error",
+               {{"type", "version_conflict_engine_exception"},
+                {"reason", "document already exists"}}}}}};
   }
   const bool existed = docs.contains(id);
   docs[id] = std::move(source);
-  return {{op, {{"_index", index}, {"_id", id}, {"status", existed ? 200 : 201},
-                {"result", existed ? "updated" : "created"}}}};
+  return {{op,
+           {{"_index", index},
+            {"_id", id},
+            {"status", existed ? 200 : 201},
+            {"result", existed ? "updated" : "created"}}}};
 }
 
 inline void FakeElasticsearch::Bulk(const httplib::Request& q, httplib::Response& a) {
   {
     std::lock_guard lock(mutex_);
-    bulk_paths_.push_back(q.path + (q.params.empty() ? "" : "?filter_path=" +
-                                                               q.get_param_value("filter_path")));
+    bulk_paths_.push_back(
+        q.path + (q.params.empty() ? "" : "?filter_path=" + q.get_param_value("filter_path")));
   }
   if (Queued(a) || !Authorized(q, a)) return;
   const std::string type = q.get_header_value("Content-Type");
@@ -254,8 +266,9 @@ inline void FakeElasticsearch::Bulk(const httplib::Request& q, httplib::Response
   }
   if (q.body.empty() || q.body.back() != '\n') {
     Violation("bulk body does not end with a newline");
-    Answer(a, 400, ErrorBody("illegal_argument_exception",
-                             "The bulk request must be terminated by a newline [\\n]", 400));
+    Answer(a, 400,
+           ErrorBody("illegal_argument_exception",
+                     "The bulk request must be terminated by a newline [\\n]", 400));
     return;
   }
   std::vector<std::string> lines;
@@ -343,7 +356,8 @@ class FakeSplunkHec : public ServerBase {
         Answer(a, 400, "Event field is required", 12);
         return false;
       }
-      if (e["event"].is_null() || e["event"] == "") {
+      if (e["event"].is_null() ||
+          (e["event"].is_string() && e["event"].get<std::string>().empty())) {
         Answer(a, 400, "Event field cannot be blank", 13);
         return false;
       }

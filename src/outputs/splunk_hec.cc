@@ -144,8 +144,8 @@ Status SplunkHecOutput::WaitForAck(std::uint64_t ack_id) {
       return Ok();
     }
     if (std::chrono::steady_clock::now() + pause > deadline) {
-      return Fail(ErrorKind::kIo, fmt::format("events of ackId {} not indexed within {} s",
-                                              ack_id, s_.ack_timeout_ms / 1000));
+      return Fail(ErrorKind::kIo, fmt::format("events of ackId {} not indexed within {} s", ack_id,
+                                              s_.ack_timeout_ms / 1000));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(1000));

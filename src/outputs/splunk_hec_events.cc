@@ -98,8 +98,8 @@ void AuthResults(JsonWriter& w, const model::Record& r) {
   w.EndArray();
 }
 
-void AggregateEvent(const model::AggregateReport& a, const model::Record& r,
-                    const EventOptions& o, std::string& out) {
+void AggregateEvent(const model::AggregateReport& a, const model::Record& r, const EventOptions& o,
+                    std::string& out) {
   JsonWriter w(out);
   w.BeginObject();
   Envelope(w, o, r.interval_begin, "dmarc:aggregate");
@@ -124,7 +124,7 @@ void AggregateEvent(const model::AggregateReport& a, const model::Record& r,
   out += '\n';
 }
 
-void JsonEvent(nlohmann::ordered_json event, std::int64_t time, std::string_view type,
+void JsonEvent(const nlohmann::ordered_json& event, std::int64_t time, std::string_view type,
                const EventOptions& o, std::string& out) {
   JsonWriter w(out);
   w.BeginObject();
@@ -156,7 +156,7 @@ void AppendEvents(const Item& item, const EventOptions& options, std::string& ou
         }
         event["parsed_sample"]["reply_to"] = std::move(list);
       }
-      JsonEvent(std::move(event), item.failure->arrival_ts, "dmarc:failure", options, out);
+      JsonEvent(event, item.failure->arrival_ts, "dmarc:failure", options, out);
       break;
     }
     case ReportKind::kSmtpTls:

@@ -52,8 +52,8 @@ TEST(SplunkHec, SendsParsedmarcEventsWithTheTokenAndIntervalBeginAsTime) {
   const auto agg = SampleAggregate(2);
   const auto failure = SampleFailure();
   const auto tls = SampleSmtpTls();
-  auto r = out->Deliver(std::vector<Item>{AggregateItem(agg), FailureItem(failure),
-                                          SmtpTlsItem(tls)});
+  auto r =
+      out->Deliver(std::vector<Item>{AggregateItem(agg), FailureItem(failure), SmtpTlsItem(tls)});
   ASSERT_TRUE(r) << r.error();
   EXPECT_TRUE(hec.violations().empty()) << hec.violations()[0];
   const auto events = hec.events();
@@ -113,7 +113,8 @@ TEST(SplunkHec, EventsNeverAcknowledgedAreRetryable) {
   o.ack_after = -1;
   FakeSplunkHec hec(o);
   TokenFile token("hec-token");
-  auto out = Make(hec.url(), token, {{"ack_timeout", "1"}, {"channel", "0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba"}});
+  auto out = Make(hec.url(), token,
+                  {{"ack_timeout", "1"}, {"channel", "0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba"}});
   const auto agg = SampleAggregate(1);
   auto r = out->Deliver(std::vector<Item>{AggregateItem(agg)});
   ASSERT_FALSE(r);
@@ -155,8 +156,10 @@ TEST(SplunkHec, LargeDeliveriesAreSplitIntoRequestsUnderTheLimit) {
   TokenFile token("hec-token");
   auto out = Make(hec.url(), token, {{"max_batch_bytes", "4096"}});
   std::vector<model::AggregateReport> reports;
+  reports.reserve(6);
   for (int i = 0; i < 6; ++i) reports.push_back(SampleAggregate(3, "r" + std::to_string(i)));
   std::vector<Item> items;
+  items.reserve(reports.size());
   for (const auto& a : reports) items.push_back(AggregateItem(a));
   ASSERT_TRUE(out->Deliver(items));
   EXPECT_EQ(hec.events().size(), 18U);
@@ -176,9 +179,9 @@ TEST(SplunkHec, KeysAreCheckedAndNamed) {
   };
   EXPECT_EQ(bad({{"url", "http://x"}}).find("output.splunk.token_file: required"), 0U);
   EXPECT_EQ(bad({{"url", "http://x"}, {"token", "abc"}}).find("output.splunk.token:"), 0U);
-  EXPECT_EQ(bad({{"url", "http://x"}, {"token_file", "/nonexistent"}})
-                .find("output.splunk.token_file:"),
-            0U);
+  EXPECT_EQ(
+      bad({{"url", "http://x"}, {"token_file", "/nonexistent"}}).find("output.splunk.token_file:"),
+      0U);
   TokenFile token("t");
   EXPECT_EQ(bad({{"url", "http://x"}, {"token_file", token.path()}, {"channel", "a\r\nX: y"}})
                 .find("output.splunk.channel:"),
