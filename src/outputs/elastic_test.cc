@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -332,6 +335,69 @@ TEST(Elastic, HostileStringsStayValidJson) {
   const auto doc = es.indices().begin()->second.begin()->second;
   EXPECT_EQ(doc["org_name"], "evil\"}\n{\"index\":{}}\n\x01\xEF\xBF\xBD\xEF\xBF\xBD(");
   EXPECT_EQ(doc["header_from"], std::string("nul\0byte", 8));
+}
+
+// An HTTPS `_bulk` endpoint with a self-signed certificate for 127.0.0.1 (its own CA).
+class TlsBulkServer {
+ public:
+  explicit TlsBulkServer(const std::string& dir)
+      : cert_(dir + "/cert.pem"), key_(dir + "/key.pem") {
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
+        " -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '" +
+        key_ + "' -out '" + cert_ + "' 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) return;  // NOLINT(cert-env33-c): fixed command
+    server_ = std::make_unique<httplib::SSLServer>(cert_.c_str(), key_.c_str());
+    server_->Post("/_bulk", [this](const httplib::Request& q, httplib::Response& a) {
+      docs_ += std::count(q.body.begin(), q.body.end(), '\n') / 2;
+      a.set_content(R"({"errors":false,"items":[]})", "application/json");
+    });
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~TlsBulkServer() {
+    if (server_) server_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  bool ok() const { return server_ != nullptr && port_ > 0; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  const std::string& cert() const { return cert_; }
+  long docs() const { return docs_; }
+
+ private:
+  std::string cert_, key_;
+  std::unique_ptr<httplib::SSLServer> server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<long> docs_{0};
+};
+
+TEST(Elastic, TlsIsVerifiedWithTheConfiguredCaFile) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("elastic-tls-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    TlsBulkServer tls(dir.string());
+    ASSERT_TRUE(tls.ok()) << "openssl could not make a certificate";
+    const auto agg = SampleAggregate(2);
+    const std::vector<Item> items = {AggregateItem(agg)};
+    auto unknown_ca = Make(Config(tls.url(), {{"install_templates", "false"}}));
+    auto r = unknown_ca->Deliver(items);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error_kind(), ErrorKind::kIo);
+    EXPECT_EQ(tls.docs(), 0);
+
+    auto with_ca = Make(Config(tls.url(), {{"ca_file", tls.cert()}}));
+    r = with_ca->Deliver(items);
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ(tls.docs(), 2);
+
+    auto skip = Make(Config(tls.url(), {{"skip_certificate_verification", "true"}}));
+    ASSERT_TRUE(skip->Deliver(items));
+    EXPECT_EQ(tls.docs(), 4);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Elastic, KeysAreCheckedAndNamed) {
