@@ -88,13 +88,15 @@ std::vector<std::string> SplunkHecOutput::Headers() const {
 Status SplunkHecOutput::Deliver(std::span<const Item> items) {
   std::string body;
   for (const auto& item : items) {
-    const std::size_t before = body.size();
     splunk_hec::AppendEvents(item, s_.events, body);
-    if (body.size() > s_.max_bytes && before > 0) {
-      std::string rest = body.substr(before);
-      body.resize(before);
-      DMARC_TRY(Send(body));
-      body = std::move(rest);
+    // Requests of whole events (each ends with a line end), at most max_bytes unless one event
+    // alone is larger.
+    while (body.size() > s_.max_bytes) {
+      std::size_t cut = body.rfind('\n', s_.max_bytes - 1);
+      if (cut == std::string::npos) cut = body.find('\n');
+      const std::size_t n = cut == std::string::npos ? body.size() : cut + 1;
+      DMARC_TRY(Send(body.substr(0, n)));
+      body.erase(0, n);
     }
   }
   if (!body.empty()) DMARC_TRY(Send(body));

@@ -165,6 +165,18 @@ TEST(SplunkHec, LargeDeliveriesAreSplitIntoRequestsUnderTheLimit) {
   EXPECT_EQ(hec.events().size(), 18U);
   EXPECT_GT(hec.requests(), 2);
   EXPECT_EQ(hec.events().back()["event"]["report_id"], "r5");  // in order
+  EXPECT_TRUE(hec.violations().empty());
+
+  // One report larger than the limit is split between its events too.
+  FakeSplunkHec one;
+  auto split = Make(one.url(), token, {{"max_batch_bytes", "4096"}});
+  const auto big = SampleAggregate(40, "big");
+  ASSERT_TRUE(split->Deliver(std::vector<Item>{AggregateItem(big)}));
+  EXPECT_EQ(one.events().size(), 40U);
+  EXPECT_GE(one.requests(), 10);
+  for (std::size_t i = 0; i < one.events().size(); ++i) {
+    EXPECT_EQ(one.events()[i]["time"], kMay1 + static_cast<std::int64_t>(i) * 86400);
+  }
 }
 
 TEST(SplunkHec, KeysAreCheckedAndNamed) {
