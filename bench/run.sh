@@ -30,14 +30,14 @@ fi
 
 if [ -n "${BUILD:-}" ]; then
   build=$BUILD
-  for b in dmarc-report bench/dmarc-bench-corpus bench/dmarc-bench-parse bench/dmarc-bench-dns; do
-    [ -x "$build/$b" ] || { echo "$build/$b is missing (build the targets dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns)" >&2; exit 2; }
+  for b in dmarc-report bench/dmarc-bench-corpus bench/dmarc-bench-parse bench/dmarc-bench-dns bench/dmarc-bench-elastic; do
+    [ -x "$build/$b" ] || { echo "$build/$b is missing (build the targets dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-elastic)" >&2; exit 2; }
   done
 else
   build=build-bench
   echo "== building Release into $build"
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDMARC_BUILD_BENCH=ON >/dev/null
-  cmake --build "$build" -j "$cores" --target dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns >/dev/null
+  cmake --build "$build" -j "$cores" --target dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-elastic >/dev/null
 fi
 bin="$build/dmarc-report"
 
@@ -268,5 +268,12 @@ echo "   $store_reports mails in ${SECS} s (${CPU_PCT}% CPU): ${mails_rate} mail
 verdict "fetch: mails/s parsed, stored and archived from IMAPS" "$mails_rate" ">=" 500 "mails/s"
 verdict "fetch: peak RSS" "$RSS_MB" "<=" 100 "MB"
 [ "$archived" -eq "$store_reports" ] && [ "$left" -eq 0 ] || { echo "FAIL  fetch: $archived of $store_reports mails archived"; fails=$((fails + 1)); }
+
+echo "== outputs: aggregate records to a local Elasticsearch-style _bulk receiver (bench/elastic_bench.cc)"
+if [ $quick -eq 1 ]; then elastic_records=200000; else elastic_records=1000000; fi
+elastic_line=$("$build/bench/dmarc-bench-elastic" --records "$elastic_records" | head -1)
+echo "   $elastic_line"
+elastic_rate=$(echo "$elastic_line" | sed -n 's/.*= \([0-9]*\) documents\/s.*/\1/p')
+verdict "outputs: Elasticsearch bulk delivery" "${elastic_rate:-0}" ">=" 100000 "documents/s"
 
 echo "== $fails target(s) missed"

@@ -4,16 +4,21 @@
 
 #include <map>
 
+#include "outputs/elastic.h"
+#include "outputs/splunk_hec.h"
 #include "outputs/webhook.h"
 
 namespace dmarc::outputs {
 
 namespace {
 
-// The built-in types. One line per type: the other types' factories (Elasticsearch, OpenSearch,
-// ZincSearch, Splunk HEC, Splunk files, Kafka, syslog) are added here, each from its header.
+// The built-in types, one line each, each factory from its type's header.
 std::map<std::string, Factory>& Types() {
   static std::map<std::string, Factory> types = {
+      {"elasticsearch", &MakeElasticsearchOutput},
+      {"opensearch", &MakeElasticsearchOutput},
+      {"zincsearch", &MakeElasticsearchOutput},
+      {"splunk_hec", &MakeSplunkHecOutput},
       {"webhook", &MakeWebhookOutput},
   };
   return types;
