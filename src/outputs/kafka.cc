@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -124,7 +125,7 @@ struct KafkaSettings {
   std::string name;
   std::string brokers;
   std::vector<std::pair<std::string, std::string>> conf;  // librdkafka properties
-  std::string topics[kKinds];
+  std::array<std::string, kKinds> topics;
   int timeout_ms = 30000;
   std::size_t message_max_bytes = 1000000;
 };
@@ -256,24 +257,30 @@ Result<bool> KafkaOutput::Prepare() {
 
 Status KafkaOutput::Produce(const Item& item, const KafkaMessage& msg, std::size_t count,
                             std::chrono::steady_clock::time_point deadline) {
+  const std::string index = std::to_string(msg.index), total = std::to_string(count);
+  rd_kafka_vu_t vu[6] = {};
+  vu[0].vtype = RD_KAFKA_VTYPE_RKT;
+  vu[0].u.rkt = topics_[KindIndex(item.kind)];
+  vu[1].vtype = RD_KAFKA_VTYPE_KEY;
+  vu[1].u.mem = {const_cast<char*>(item.key.data()), item.key.size()};  // NOLINT: copied
+  // No copy of the value: Deliver keeps it alive until every message is acknowledged or purged.
+  vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+  vu[2].u.mem = {const_cast<char*>(msg.value.data()), msg.value.size()};  // NOLINT: not written
+  const std::pair<const char*, const std::string*> headers[] = {
+      {"report_key", &item.key}, {"record_index", &index}, {"record_count", &total}};
+  for (int i = 0; i < 3; ++i) {
+    vu[3 + i].vtype = RD_KAFKA_VTYPE_HEADER;
+    vu[3 + i].u.header = {headers[i].first, headers[i].second->data(),
+                          static_cast<ssize_t>(headers[i].second->size())};
+  }
   for (;;) {
-    rd_kafka_headers_t* h = rd_kafka_headers_new(3);
-    const std::string index = std::to_string(msg.index), total = std::to_string(count);
-    rd_kafka_header_add(h, "report_key", -1, item.key.data(),
-                        static_cast<ssize_t>(item.key.size()));
-    rd_kafka_header_add(h, "record_index", -1, index.data(), static_cast<ssize_t>(index.size()));
-    rd_kafka_header_add(h, "record_count", -1, total.data(), static_cast<ssize_t>(total.size()));
-    // No copy of the value: Deliver keeps it alive until every message is acknowledged or purged.
-    const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_RKT(topics_[KindIndex(item.kind)]),
-        RD_KAFKA_V_KEY(item.key.data(), item.key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(msg.value.data()), msg.value.size()),  // NOLINT
-        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_error_t* error = rd_kafka_produceva(rk_, vu, 6);
+    if (error == nullptr) {
       ++pending_;
       return Ok();
     }
-    rd_kafka_headers_destroy(h);
+    const rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || std::chrono::steady_clock::now() > deadline) {
       return MakeError(KindOf(err), "kafka " + s_.brokers + ": report " + item.key + ": " +
                                         rd_kafka_err2str(err));

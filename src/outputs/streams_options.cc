@@ -7,7 +7,7 @@
 
 namespace dmarc::outputs {
 
-OptionReader::OptionReader(const OutputConfig& config, std::set<std::string> known)
+OptionReader::OptionReader(const OutputConfig& config, const std::set<std::string>& known)
     : config_(config) {
   for (const auto& [key, value] : config.options) {
     if (known.count(key) == 0) Fail(key, "unknown key for type \"" + config.type + "\"");

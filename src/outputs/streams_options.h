@@ -16,7 +16,7 @@ namespace dmarc::outputs {
 class OptionReader {
  public:
   // Refuses (through Check) any key of config.options not in `known`.
-  OptionReader(const OutputConfig& config, std::set<std::string> known);
+  OptionReader(const OutputConfig& config, const std::set<std::string>& known);
 
   // The first error met so far (unknown key, malformed value), or Ok.
   Status Check() const;
