@@ -30,14 +30,14 @@ fi
 
 if [ -n "${BUILD:-}" ]; then
   build=$BUILD
-  for b in dmarc-report bench/dmarc-bench-corpus bench/dmarc-bench-parse bench/dmarc-bench-dns; do
-    [ -x "$build/$b" ] || { echo "$build/$b is missing (build the targets dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns)" >&2; exit 2; }
+  for b in dmarc-report bench/dmarc-bench-corpus bench/dmarc-bench-parse bench/dmarc-bench-dns bench/dmarc-bench-kafka; do
+    [ -x "$build/$b" ] || { echo "$build/$b is missing (build the targets dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-kafka)" >&2; exit 2; }
   done
 else
   build=build-bench
   echo "== building Release into $build"
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDMARC_BUILD_BENCH=ON >/dev/null
-  cmake --build "$build" -j "$cores" --target dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns >/dev/null
+  cmake --build "$build" -j "$cores" --target dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-kafka >/dev/null
 fi
 bin="$build/dmarc-report"
 
@@ -268,5 +268,10 @@ echo "   $store_reports mails in ${SECS} s (${CPU_PCT}% CPU): ${mails_rate} mail
 verdict "fetch: mails/s parsed, stored and archived from IMAPS" "$mails_rate" ">=" 500 "mails/s"
 verdict "fetch: peak RSS" "$RSS_MB" "<=" 100 "MB"
 [ "$archived" -eq "$store_reports" ] && [ "$left" -eq 0 ] || { echo "FAIL  fetch: $archived of $store_reports mails archived"; fails=$((fails + 1)); }
+
+echo "== outputs: Kafka, 1,000,000 records to librdkafka's mock cluster (bench/kafka_bench.cc)"
+if [ $quick -eq 1 ]; then kafka_messages=200000; else kafka_messages=1000000; fi
+"$build/bench/dmarc-bench-kafka" --messages "$kafka_messages" --records-per-report 100 --batch 200 \
+  --compression lz4 --target 200000 || fails=$((fails + 1))
 
 echo "== $fails target(s) missed"
