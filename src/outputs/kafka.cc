@@ -10,50 +10,13 @@
 #include <cstring>
 #include <utility>
 
+#include "base/time.h"
 #include "outputs/streams_options.h"
 #include "sinks/json_text.h"
-#include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
 
 namespace dmarc::outputs {
 namespace {
-
-bool IsJsonSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
-// Appends `json` without the whitespace outside strings (the sinks write indented text). Copies
-// runs, not characters: this is most of the cost of a message.
-void AppendMinified(std::string_view json, std::string& out) {
-  const std::size_t old = out.size();
-  out.resize(old + json.size());
-  char* d = out.data() + old;
-  const char* p = json.data();
-  const char* const end = p + json.size();
-  while (p < end) {
-    const char* q = p;
-    while (q < end && *q != '"' && !IsJsonSpace(*q)) ++q;
-    if (q < end && *q == '"') {
-      // A string, up to its closing quote (one not escaped by an odd run of backslashes).
-      for (++q;; ++q) {
-        q = static_cast<const char*>(std::memchr(q, '"', static_cast<std::size_t>(end - q)));
-        if (q == nullptr) {
-          q = end;
-          break;
-        }
-        std::size_t backslashes = 0;
-        for (const char* b = q - 1; *b == '\\'; --b) ++backslashes;
-        if (backslashes % 2 == 0) {
-          ++q;
-          break;
-        }
-      }
-    }
-    std::memcpy(d, p, static_cast<std::size_t>(q - p));
-    d += q - p;
-    while (q < end && IsJsonSpace(*q)) ++q;
-    p = q;
-  }
-  out.resize(static_cast<std::size_t>(d - out.data()));
-}
 
 void AppendField(std::string& out, std::string_view key, const model::OptString& v) {
   sinks::AppendJsonString(out, key);
@@ -102,20 +65,126 @@ std::string AggregatePrefix(const model::AggregateReport& r) {
   return out;
 }
 
+void Member(std::string& out, std::string_view key) {
+  out += '"';
+  out += key;  // the keys below need no escaping
+  out += "\":";
+}
+
+void Str(std::string& out, std::string_view key, std::string_view v) {
+  Member(out, key);
+  sinks::AppendJsonString(out, v);
+  out += ',';
+}
+
+void OptStr(std::string& out, std::string_view key, const model::OptString& v) {
+  Member(out, key);
+  if (v) {
+    sinks::AppendJsonString(out, *v);
+  } else {
+    out += "null";
+  }
+  out += ',';
+}
+
+void Time(std::string& out, std::string_view key, std::int64_t t) {
+  char buf[19];
+  FormatUtc(t, buf);
+  Member(out, key);
+  out += '"';
+  out.append(buf, sizeof buf);
+  out += "\",";
+}
+
+// Replaces the trailing ',' of the last member with `close`.
+void Close(std::string& out, char close) {
+  if (out.back() == ',') {
+    out.back() = close;
+  } else {
+    out += close;
+  }
+}
+
+// parsedmarc's record object (sinks::AppendAggregateJsonRecord) without the whitespace, its
+// members appended to an object already open (KafkaMessages_test checks both agree).
+void AppendCompactRecord(std::string& out, const model::Record& r) {
+  const auto& s = r.source;
+  out += "\"source\":{";
+  Str(out, "ip_address", s.ip_address);
+  OptStr(out, "country", s.country);
+  OptStr(out, "reverse_dns", s.reverse_dns);
+  OptStr(out, "base_domain", s.base_domain);
+  OptStr(out, "name", s.name);
+  OptStr(out, "type", s.type);
+  Member(out, "asn");
+  out += s.asn ? std::to_string(*s.asn) : "null";
+  out += ',';
+  OptStr(out, "as_name", s.as_name);
+  OptStr(out, "as_domain", s.as_domain);
+  Close(out, '}');
+  out += ",\"count\":" + std::to_string(r.count);
+  out += ",\"alignment\":{\"spf\":";
+  out += r.alignment.spf ? "true" : "false";
+  out += ",\"dkim\":";
+  out += r.alignment.dkim ? "true" : "false";
+  out += ",\"dmarc\":";
+  out += r.alignment.dmarc ? "true" : "false";
+  out += "},\"policy_evaluated\":{";
+  Str(out, "disposition", r.policy_evaluated.disposition);
+  Str(out, "dkim", r.policy_evaluated.dkim);
+  Str(out, "spf", r.policy_evaluated.spf);
+  out += "\"policy_override_reasons\":[";
+  for (const auto& o : r.policy_evaluated.policy_override_reasons) {
+    out += '{';
+    OptStr(out, "type", o.type);
+    OptStr(out, "comment", o.comment);
+    Close(out, '}');
+    out += ',';
+  }
+  Close(out, ']');
+  out += "},\"identifiers\":{";
+  Str(out, "header_from", r.identifiers.header_from);
+  OptStr(out, "envelope_from", r.identifiers.envelope_from);
+  OptStr(out, "envelope_to", r.identifiers.envelope_to);
+  Close(out, '}');
+  out += ",\"auth_results\":{\"dkim\":[";
+  for (const auto& d : r.dkim) {
+    out += '{';
+    Str(out, "domain", d.domain);
+    Str(out, "selector", d.selector);
+    Str(out, "result", d.result);
+    OptStr(out, "human_result", d.human_result);
+    Close(out, '}');
+    out += ',';
+  }
+  Close(out, ']');
+  out += ",\"spf\":[";
+  for (const auto& x : r.spf) {
+    out += '{';
+    Str(out, "domain", x.domain);
+    Str(out, "scope", x.scope);
+    Str(out, "result", x.result);
+    OptStr(out, "human_result", x.human_result);
+    Close(out, '}');
+    out += ',';
+  }
+  Close(out, ']');
+  out += "},\"normalized_timespan\":";
+  out += r.normalized_timespan ? "true," : "false,";
+  Time(out, "interval_begin", r.interval_begin);
+  Time(out, "interval_end", r.interval_end);
+  Close(out, '}');
+}
+
 void AggregateMessages(const model::AggregateReport& r, std::vector<KafkaMessage>& out) {
   const std::string prefix = AggregatePrefix(r);
-  std::string record;
+  out.reserve(out.size() + r.records.size());
   for (std::size_t i = 0; i < r.records.size(); ++i) {
-    record.clear();
-    sinks::AppendAggregateJsonRecord(r.records[i], record, true);
     KafkaMessage msg;
     msg.index = i;
-    msg.value.reserve(prefix.size() + record.size());
+    msg.value.reserve(prefix.size() + 1024);
     msg.value = prefix;
-    // The record object's members follow the prefix: drop the record's own opening brace.
-    const auto brace = record.find('{');
-    AppendMinified(std::string_view(record).substr(brace == std::string::npos ? 0 : brace + 1),
-                   msg.value);
+    AppendCompactRecord(msg.value, r.records[i]);
     out.push_back(std::move(msg));
   }
 }

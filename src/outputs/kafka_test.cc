@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "outputs/streams_test_util.h"
+#include "sinks/parsedmarc_format.h"
 
 namespace dmarc::outputs {
 namespace {
@@ -180,6 +181,36 @@ TEST(KafkaMessages, OneMessagePerRecordWithTheReportsFields) {
   EXPECT_EQ(t1["organization_name"], "Example Inc.");
   EXPECT_EQ(t1["policy_domain"], "example.net");
   EXPECT_FALSE(t1.contains("policies"));
+}
+
+TEST(KafkaMessages, TheRecordIsParsedmarcsRecordObject) {
+  auto report = SampleAggregate("r-1", 2);
+  auto& full = report.records[1];
+  full.source.country = "DE";
+  full.source.reverse_dns = "mail.example.net";
+  full.source.asn = 3320;
+  full.source.as_name = "DTAG \"quoted\"";
+  full.policy_evaluated.policy_override_reasons.push_back({"forwarded", std::nullopt});
+  full.policy_evaluated.policy_override_reasons.push_back({"local_policy", "a\\b"});
+  full.identifiers.envelope_from = "bounce.example.com";
+  full.dkim.push_back({"x.example", "s2", "fail", std::string("bad\nsig")});
+  full.normalized_timespan = true;
+  report.records[0].dkim.clear();
+  report.records[0].spf.clear();
+  const auto msgs = KafkaMessages(AggregateItem(report));
+  ASSERT_EQ(msgs.size(), 2U);
+  for (std::size_t i = 0; i < 2; ++i) {
+    std::string pretty;
+    sinks::AppendAggregateJsonRecord(report.records[i], pretty, true);
+    auto want = nlohmann::ordered_json::parse(pretty);
+    auto got = nlohmann::ordered_json::parse(msgs[i].value);
+    for (const char* k : {"xml_schema", "org_name", "org_email", "org_extra_contact_info",
+                          "report_id", "date_range", "policy_published"}) {
+      ASSERT_TRUE(got.contains(k)) << k;
+      got.erase(k);
+    }
+    EXPECT_EQ(got, want) << msgs[i].value;  // same members, same order, same values
+  }
 }
 
 TEST(KafkaMock, DeliversOneMessagePerRecordKeyedByReportInOrder) {

@@ -198,7 +198,8 @@ TEST_F(SplunkFilesTest, AWriteTheLedgerDoesNotRecordIsTakenBackAtStart) {
 TEST_F(SplunkFilesTest, RotatesBySizeAndKeepsTheNewestFiles) {
   auto out = Make("splunk_kv", {{"rotate_bytes", "4096"}, {"keep", "3"}});
   std::vector<model::AggregateReport> reports;
-  for (int i = 0; i < 12; ++i) reports.push_back(SampleAggregate("r" + std::to_string(i), 2));
+  for (int i = 0; i < 12; ++i)
+    reports.push_back(SampleAggregate(std::string("r").append(std::to_string(i)), 2));
   for (const auto& r : reports) {
     const Item items[] = {AggregateItem(r)};
     ASSERT_TRUE(out->Deliver(items).ok());
@@ -221,6 +222,33 @@ TEST_F(SplunkFilesTest, RotatesBySizeAndKeepsTheNewestFiles) {
     tail += SplunkKvEvents(reports[i]);
   }
   EXPECT_EQ(all, tail);
+}
+
+TEST_F(SplunkFilesTest, TheLedgerKeepsItsNewestHalfWhenItGrowsPastItsBound) {
+  std::vector<model::AggregateReport> reports;
+  for (int i = 0; i < 150; ++i)
+    reports.push_back(SampleAggregate(std::string("r").append(std::to_string(i)), 1));
+  {
+    auto out = Make("splunk_json", {{"ledger_keys", "100"}});
+    for (const auto& r : reports) {
+      const Item items[] = {AggregateItem(r)};
+      ASSERT_TRUE(out->Deliver(items).ok());
+    }
+  }
+  const auto ledger_lines = Lines(Read(".dmarc-report-delivered")).size();
+  EXPECT_GE(ledger_lines, 50U);
+  EXPECT_LE(ledger_lines, 100U);
+  const std::string before = Read("dmarc.json");
+  EXPECT_EQ(Lines(before).size(), 150U);
+  // A new process still knows the newest reports (nothing written again) ...
+  auto out = Make("splunk_json", {{"ledger_keys", "100"}});
+  const Item newest[] = {AggregateItem(reports[149]), AggregateItem(reports[120])};
+  ASSERT_TRUE(out->Deliver(newest).ok());
+  EXPECT_EQ(Read("dmarc.json"), before);
+  // ... and the oldest, forgotten, is written again.
+  const Item oldest[] = {AggregateItem(reports[0])};
+  ASSERT_TRUE(out->Deliver(oldest).ok());
+  EXPECT_EQ(Read("dmarc.json"), before + SplunkJsonEvents(reports[0]));
 }
 
 }  // namespace
