@@ -30,14 +30,14 @@ fi
 
 if [ -n "${BUILD:-}" ]; then
   build=$BUILD
-  for b in dmarc-report bench/dmarc-bench-corpus bench/dmarc-bench-parse bench/dmarc-bench-dns bench/dmarc-bench-elastic; do
-    [ -x "$build/$b" ] || { echo "$build/$b is missing (build the targets dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-elastic)" >&2; exit 2; }
+  for b in dmarc-report bench/dmarc-bench-corpus bench/dmarc-bench-parse bench/dmarc-bench-dns bench/dmarc-bench-elastic bench/dmarc-bench-kafka; do
+    [ -x "$build/$b" ] || { echo "$build/$b is missing (build the targets dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-elastic dmarc-bench-kafka)" >&2; exit 2; }
   done
 else
   build=build-bench
   echo "== building Release into $build"
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDMARC_BUILD_BENCH=ON >/dev/null
-  cmake --build "$build" -j "$cores" --target dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-elastic >/dev/null
+  cmake --build "$build" -j "$cores" --target dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-elastic dmarc-bench-kafka >/dev/null
 fi
 bin="$build/dmarc-report"
 
@@ -275,5 +275,10 @@ elastic_line=$("$build/bench/dmarc-bench-elastic" --records "$elastic_records" |
 echo "   $elastic_line"
 elastic_rate=$(echo "$elastic_line" | sed -n 's/.*= \([0-9]*\) documents\/s.*/\1/p')
 verdict "outputs: Elasticsearch bulk delivery" "${elastic_rate:-0}" ">=" 100000 "documents/s"
+
+echo "== outputs: Kafka, 1,000,000 records to librdkafka's mock cluster (bench/kafka_bench.cc)"
+if [ $quick -eq 1 ]; then kafka_messages=200000; else kafka_messages=1000000; fi
+"$build/bench/dmarc-bench-kafka" --messages "$kafka_messages" --records-per-report 100 --batch 200 \
+  --compression lz4 --target 200000 || fails=$((fails + 1))
 
 echo "== $fails target(s) missed"

@@ -12,6 +12,8 @@ packages=(
   libpugixml-dev zlib1g-dev libzip-dev libgmime-3.0-dev libglib2.0-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libsqlite3-dev
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
+  # the Kafka output (librdkafka; its tests use the library's built-in mock cluster)
+  librdkafka-dev
   # the PostgreSQL store (libpq); its tests start servers of Debian's postgresql package
   libpq-dev postgresql postgresql-client
   # source enrichment: reverse DNS, MaxMind DB files; npm fetches the default country database

@@ -224,15 +224,19 @@ TEST_F(EngineTest, RunDeliversInTheBackgroundAndTellsWhenRequiredOutputsAreDone)
 TEST(Registry, AnUnknownTypeNamesTheKnownOnes) {
   auto made = MakeOutput({.name = "x", .type = "carrier-pigeon"});
   ASSERT_FALSE(made.ok());
-  EXPECT_EQ(made.error(), "output.x.type: unknown type \"carrier-pigeon\" (known: elasticsearch, opensearch, splunk_hec, webhook, zincsearch)");
+  EXPECT_EQ(made.error(),
+            "output.x.type: unknown type \"carrier-pigeon\" (known: elasticsearch, kafka, "
+            "opensearch, splunk_hec, splunk_json, splunk_kv, "
+            "syslog, webhook, zincsearch)");
   Register("fake", [](const OutputConfig& c) -> Result<std::unique_ptr<Output>> {
     return std::unique_ptr<Output>(new FakeOutput(c.name));
   });
   auto fake = MakeOutput({.name = "y", .type = "fake"});
   ASSERT_TRUE(fake.ok());
   EXPECT_EQ((*fake)->Name(), "y");
-  EXPECT_EQ(KnownTypes(), (std::vector<std::string>{"elasticsearch", "fake", "opensearch",
-                                                    "splunk_hec", "webhook", "zincsearch"}));
+  EXPECT_EQ(KnownTypes(), (std::vector<std::string>{"elasticsearch", "fake", "kafka", "opensearch",
+                                                    "splunk_hec", "splunk_json", "splunk_kv",
+                                                    "syslog", "webhook", "zincsearch"}));
 }
 
 TEST(Retry, DelaysDoubleUpToTheLongest) {

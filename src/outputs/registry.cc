@@ -5,7 +5,10 @@
 #include <map>
 
 #include "outputs/elastic.h"
+#include "outputs/kafka.h"
+#include "outputs/splunk_files.h"
 #include "outputs/splunk_hec.h"
+#include "outputs/syslog.h"
 #include "outputs/webhook.h"
 
 namespace dmarc::outputs {
@@ -19,6 +22,10 @@ std::map<std::string, Factory>& Types() {
       {"opensearch", &MakeElasticsearchOutput},
       {"zincsearch", &MakeElasticsearchOutput},
       {"splunk_hec", &MakeSplunkHecOutput},
+      {"splunk_kv", &MakeSplunkFileOutput},
+      {"splunk_json", &MakeSplunkFileOutput},
+      {"kafka", &MakeKafkaOutput},
+      {"syslog", &MakeSyslogOutput},
       {"webhook", &MakeWebhookOutput},
   };
   return types;

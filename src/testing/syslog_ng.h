@@ -1,6 +1,8 @@
 // Test helper: a real syslog-ng receiving RFC 5424 messages on loopback ports chosen at run time
 // (one UDP, one TCP with octet-counting framing) and writing "FACILITY LEVEL PROGRAM MSG" lines
 // to a file. Fails the test (never skips) when syslog-ng is missing (Debian: syslog-ng-core).
+// With SyslogNgOptions: also a TLS source (RFC 5425) with the given certificate, and another
+// line template (e.g. with ${MSGID} and ${SDATA}).
 #pragma once
 
 #include <fcntl.h>
@@ -20,9 +22,15 @@
 
 namespace dmarc::testing {
 
+struct SyslogNgOptions {
+  std::string tls_cert_file, tls_key_file;  // both set: a TLS source on tls_port()
+  std::string line_template = "${FACILITY} ${LEVEL} ${PROGRAM} ${MSG}\\n";
+};
+
 class SyslogNg {
  public:
-  explicit SyslogNg(const std::filesystem::path& dir) : dir_(dir) {
+  explicit SyslogNg(const std::filesystem::path& dir, const SyslogNgOptions& options = {})
+      : dir_(dir) {
     namespace fs = std::filesystem;
     const std::string bin = "/usr/sbin/syslog-ng";
     if (!fs::exists(bin)) {
@@ -41,9 +49,9 @@ class SyslogNg {
                         << ") transport(\"udp\"));\n"
                         << "  syslog(ip(\"127.0.0.1\") port(" << tcp_port_
                         << ") transport(\"tcp\"));\n"
-                        << "};\n"
-                        << "destination d_file { file(\"" << out_.string()
-                        << "\" template(\"${FACILITY} ${LEVEL} ${PROGRAM} ${MSG}\\n\")); };\n"
+                        << TlsSource(options) << "};\n"
+                        << "destination d_file { file(\"" << out_.string() << "\" template(\""
+                        << options.line_template << "\")); };\n"
                         << "log { source(s_net); destination(d_file); };\n";
     const std::string persist = (dir / "persist").string(), pid = (dir / "pid").string(),
                       ctl = (dir / "ctl").string(), log = (dir / "syslog-ng.out").string(),
@@ -81,6 +89,7 @@ class SyslogNg {
 
   int udp_port() const { return udp_port_; }
   int tcp_port() const { return tcp_port_; }
+  int tls_port() const { return tls_port_; }
 
   // Waits up to 10 s for a received line containing `text`; returns everything received.
   std::string WaitFor(const std::string& text) const {
@@ -103,7 +112,15 @@ class SyslogNg {
 
  private:
   std::filesystem::path dir_, out_;
-  int udp_port_ = 0, tcp_port_ = 0;
+  std::string TlsSource(const SyslogNgOptions& o) {
+    if (o.tls_cert_file.empty() || o.tls_key_file.empty()) return "";
+    tls_port_ = FreePort();
+    return "  syslog(ip(\"127.0.0.1\") port(" + std::to_string(tls_port_) +
+           ") transport(\"tls\") tls(key-file(\"" + o.tls_key_file + "\") cert-file(\"" +
+           o.tls_cert_file + "\") peer-verify(optional-untrusted)));\n";
+  }
+
+  int udp_port_ = 0, tcp_port_ = 0, tls_port_ = 0;
   pid_t pid_ = -1;
 };
 

@@ -1,0 +1,108 @@
+#include "outputs/streams_options.h"
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <utility>
+
+namespace dmarc::outputs {
+
+OptionReader::OptionReader(const OutputConfig& config, const std::set<std::string>& known)
+    : config_(config) {
+  for (const auto& [key, value] : config.options) {
+    if (known.count(key) == 0) Fail(key, "unknown key for type \"" + config.type + "\"");
+  }
+}
+
+Status OptionReader::Check() const {
+  if (failed_) return first_error_;
+  return Ok();
+}
+
+std::string OptionReader::Name(const std::string& key) const {
+  return "output." + config_.name + "." + key;
+}
+
+void OptionReader::Fail(const std::string& key, const std::string& why) {
+  if (failed_) return;
+  failed_ = true;
+  first_error_ = MakeError(ErrorKind::kInvalid, Name(key) + ": " + why);
+}
+
+std::string OptionReader::String(const std::string& key, const std::string& fallback) {
+  const auto it = config_.options.find(key);
+  if (it == config_.options.end()) return fallback;
+  if (it->second.size() > 4096) Fail(key, "longer than 4096 bytes");
+  for (const char c : it->second) {
+    if (static_cast<unsigned char>(c) < 0x20) {
+      Fail(key, "control characters are not allowed");
+      break;
+    }
+  }
+  return it->second;
+}
+
+std::string OptionReader::OneOf(const std::string& key, const std::string& fallback,
+                                const std::vector<std::string>& allowed) {
+  std::string v = String(key, fallback);
+  for (const auto& a : allowed) {
+    if (a == v) return v;
+  }
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  Fail(key, "\"" + v + "\" is not one of " + list);
+  return fallback;
+}
+
+std::int64_t OptionReader::Int(const std::string& key, std::int64_t fallback, std::int64_t min,
+                               std::int64_t max) {
+  const auto it = config_.options.find(key);
+  if (it == config_.options.end()) return fallback;
+  std::int64_t v = 0;
+  const std::string& s = it->second;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) {
+    Fail(key, "\"" + s + "\" is not a whole number");
+    return fallback;
+  }
+  if (v < min || v > max) {
+    Fail(key,
+         std::to_string(v) + " is outside " + std::to_string(min) + ".." + std::to_string(max));
+    return fallback;
+  }
+  return v;
+}
+
+bool OptionReader::Bool(const std::string& key, bool fallback) {
+  const auto it = config_.options.find(key);
+  if (it == config_.options.end()) return fallback;
+  if (it->second == "true") return true;
+  if (it->second == "false") return false;
+  Fail(key, "\"" + it->second + "\" is not true or false");
+  return fallback;
+}
+
+std::string OptionReader::SecretFile(const std::string& key) {
+  const std::string path = String(key, "");
+  if (path.empty()) return "";
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    Fail(key, "cannot read " + path);
+    return "";
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) Fail(key, path + " is empty");
+  return line;
+}
+
+std::string OptionReader::ExistingFile(const std::string& key) {
+  std::string path = String(key, "");
+  std::error_code ec;
+  if (!path.empty() && !std::filesystem::is_regular_file(path, ec)) {
+    Fail(key, path + " is not a readable file");
+  }
+  return path;
+}
+
+}  // namespace dmarc::outputs
