@@ -88,6 +88,8 @@ class PgStore final : public ReportStore {
   Result<bool> RecordSourceState(const SourceState& state,
                                  const SourceCounts& add) override;  // pg_ingest_status.cc
   Result<IngestStatus> QueryIngestStatus(std::size_t max_rejections) override;
+  Result<bool> SetSenderStatus(const SenderStatusRow& row) override;  // *_sender_status.cc
+  Result<std::vector<SenderStatusRow>> SenderStatuses(const std::string& domain) override;
   bool CommitsElsewhere() const override { return true; }
 
   Connection& connection() { return conn_; }

@@ -77,6 +77,8 @@ class SqliteStore final : public ReportStore {
   Result<bool> RecordSourceState(const SourceState& state,
                                  const SourceCounts& add) override;  // sqlite_ingest_status.cc
   Result<IngestStatus> QueryIngestStatus(std::size_t max_rejections) override;
+  Result<bool> SetSenderStatus(const SenderStatusRow& row) override;  // *_sender_status.cc
+  Result<std::vector<SenderStatusRow>> SenderStatuses(const std::string& domain) override;
 
  private:
   // A prepared write statement and its SQL; kWriteStatements (sqlite_schema.cc) lists them all.
