@@ -76,8 +76,8 @@ int List(const SendersOptions& o) {
 int Set(const SendersOptions& o) {
   auto st = OpenStoreOrSay(o.store, Access::kUpdate);
   if (!st) return 2;
-  const std::string status = o.action == "approve"  ? "approved"
-                             : o.action == "reject" ? "unapproved"
+  const std::string status = o.action == "approve"     ? "approved"
+                             : o.action == "reject"    ? "unapproved"
                              : o.action == "forwarder" ? "forwarder"
                                                        : "unknown";
   store::SenderStatusRow row{o.domain, o.sender, status, o.by.empty() ? DefaultWho() : o.by,

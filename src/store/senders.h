@@ -52,10 +52,10 @@ struct Sender {
 };
 
 struct InventoryOptions {
-  std::string domain;      // the policy domain (required)
-  std::int64_t now = 0;    // the end of the trend's periods (Unix seconds)
-  std::string search;      // as ListPage::search over key, kind, type and the listed values
-  std::string status;      // "" all; else only senders with this status
+  std::string domain;    // the policy domain (required)
+  std::int64_t now = 0;  // the end of the trend's periods (Unix seconds)
+  std::string search;    // as ListPage::search over key, kind, type and the listed values
+  std::string status;    // "" all; else only senders with this status
 };
 
 // The senders of opts.domain, most messages first (then by key). Reads every aggregate report

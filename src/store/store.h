@@ -164,10 +164,10 @@ struct PurgeResult {
 // The status an administrator gave a sender of a policy domain (docs/senders.md). A sender
 // without one is "unknown".
 struct SenderStatusRow {
-  std::string domain;      // the policy domain
-  std::string sender;      // the inventory's sender key (store/senders.h)
-  std::string status;      // "approved", "unapproved" or "forwarder"
-  std::string changed_by;  // who set it (a user name, "cli:USER", "token")
+  std::string domain;           // the policy domain
+  std::string sender;           // the inventory's sender key (store/senders.h)
+  std::string status;           // "approved", "unapproved" or "forwarder"
+  std::string changed_by;       // who set it (a user name, "cli:USER", "token")
   std::int64_t changed_at = 0;  // Unix seconds
 };
 

@@ -392,8 +392,10 @@ class HttpServer final : public Server {
     }
     const std::optional<std::string> who = auth_.Who(req);
     if (!who) {
-      return SendJson(res, 403, {{"error", "changing a status needs sign-in (--token-file or "
-                                           "--users-file)"}});
+      return SendJson(res, 403,
+                      {{"error",
+                        "changing a status needs sign-in (--token-file or "
+                        "--users-file)"}});
     }
     ApiAnswer a;
     {
