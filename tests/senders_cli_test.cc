@@ -10,10 +10,14 @@
 #include "store/store.h"
 // GCC 12's -Wrestrict misreads the string concatenation inlined from RunDmarcReport here
 // (a known false positive, GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 #include "testing/run_program.h"
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #include "testing/test_util.h"
 
 namespace {

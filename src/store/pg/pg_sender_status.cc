@@ -36,6 +36,7 @@ Result<std::vector<SenderStatusRow>> PgStore::SenderStatuses(const std::string& 
             Params().Add(domain));
         if (!r) return std::move(r).error_value();
         std::vector<SenderStatusRow> out;
+        out.reserve(static_cast<std::size_t>(r->size()));
         for (int i = 0; i < r->size(); ++i) {
           out.push_back({r->Text(i, 0), r->Text(i, 1), r->Text(i, 2), r->Text(i, 3), r->Int(i, 4)});
         }
