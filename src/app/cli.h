@@ -53,6 +53,8 @@ int RunEnrichCommand();
 void AddStatsOptions(CLI::App& cmd);
 int RunStatsCommand();
 void AddStatusOptions(CLI::App& cmd);
+void AddSendersOptions(CLI::App& cmd);  // senders_command.cc
+int RunSendersCommand();
 int RunStatusCommand();
 void AddExportOptions(CLI::App& cmd);
 int RunExportCommand();

@@ -31,6 +31,8 @@ constexpr Command kCommands[] = {
      dmarc::app::RunStatsCommand},
     {"status", "Ingest status: each source's state and polls, enrichment backlog, rejects",
      dmarc::app::AddStatusOptions, dmarc::app::RunStatusCommand},
+    {"senders", "Sender inventory of a domain, and approving or rejecting its senders",
+     dmarc::app::AddSendersOptions, dmarc::app::RunSendersCommand},
     {"export", "Write stored reports as JSON or CSV (the formats of parse)",
      dmarc::app::AddExportOptions, dmarc::app::RunExportCommand},
     {"outputs", "Each output's backlog, last success and last error ([output.NAME])",

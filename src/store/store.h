@@ -161,6 +161,16 @@ struct PurgeResult {
   std::size_t rejected_inputs = 0;
 };
 
+// The status an administrator gave a sender of a policy domain (docs/senders.md). A sender
+// without one is "unknown".
+struct SenderStatusRow {
+  std::string domain;           // the policy domain
+  std::string sender;           // the inventory's sender key (store/senders.h)
+  std::string status;           // "approved", "unapproved" or "forwarder"
+  std::string changed_by;       // who set it (a user name, "cli:USER", "token")
+  std::int64_t changed_at = 0;  // Unix seconds
+};
+
 // ---- Copies of stored items, with what Store keeps beside them (`dmarc-report migrate`) ----
 
 // An aggregate report as stored: where it came from, when, the XML it was parsed from and when
@@ -381,6 +391,13 @@ class ReportStore {
                                             const OutboxKinds& kinds);
   // Every output with a backlog or a recorded attempt, by name.
   virtual Result<std::vector<OutboxState>> QueryOutbox();
+  // ---- Sender statuses (store/senders.h, docs/senders.md) ----
+  // Sets the status of (row.domain, row.sender): "approved", "unapproved" or "forwarder"
+  // replace any earlier one; "unknown" removes it. Other
+  // statuses and keys beyond kMaxSenderKeyBytes are refused (kInvalid).
+  virtual Result<bool> SetSenderStatus(const SenderStatusRow& row);
+  // The statuses set for the domain's senders, by sender key.
+  virtual Result<std::vector<SenderStatusRow>> SenderStatuses(const std::string& domain);
 
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;

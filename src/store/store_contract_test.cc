@@ -20,6 +20,8 @@
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
 #include "store/dashboard.h"
+#include "store/senders.h"
+#include "store/senders_scenario.h"
 #include "store/sha256.h"
 #include "store/store.h"
 #include "testing/postgres.h"
@@ -1567,11 +1569,15 @@ TEST(PgHealth, ADamagedStoreIsReported) {
     now = (*st)->CheckIntegrity();
     EXPECT_TRUE(now.ok()) << now.error();
     // A schema this program does not know is reported at once.
+    // (The program's version is the number of its migrations: read, not written here, so the
+    // test holds when migrations are added.)
+    const std::string version = testing::PsqlUrl(url, "SELECT version FROM dmarc_report_schema");
+    ASSERT_FALSE(version.empty());
     testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 99");
     auto health = (*st)->Health();
     ASSERT_FALSE(health.ok());
-    EXPECT_EQ(health.error(), "the store's schema version is 99, not 4");
-    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = 4");
+    EXPECT_EQ(health.error(), "the store's schema version is 99, not " + version);
+    testing::PsqlUrl(url, "UPDATE dmarc_report_schema SET version = " + version);
   }
   testing::PsqlUrl(url,
                    "DELETE FROM aggregate_records WHERE id = (SELECT min(id) FROM"
@@ -1927,5 +1933,128 @@ TEST_P(StoreContract, AnEntryWhoseReportWasPurgedSaysSo) {
   EXPECT_TRUE((*next)[0].purged);
   EXPECT_TRUE((*next)[1].purged);
 }
+// ---- Sender inventory and statuses (store/senders.h) ----
+
+const Sender* FindSender(const std::vector<Sender>& senders, const std::string& key) {
+  for (const auto& s : senders) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+// The generated scenario's senders come out grouped, counted and suggested as it says.
+TEST_P(StoreContract, SenderInventoryOfTheScenarioHasItsKnownAnswers) {
+  namespace sc = senders_scenario;
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const auto reports = sc::Reports();
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  InventoryOptions opts{sc::kDomain, sc::kNow, "", ""};
+  auto inv = SenderInventory(*st, opts);
+  ASSERT_TRUE(inv.ok()) << inv.error();
+  ASSERT_EQ(inv->size(), 4u);
+  // Most messages first.
+  EXPECT_EQ((*inv)[0].key, "Mailchimp");
+  EXPECT_EQ((*inv)[1].key, "SendGrid");
+  EXPECT_EQ((*inv)[2].key, "AS64500");
+  EXPECT_EQ((*inv)[3].key, "smallhost.example");
+  const Sender& mc = (*inv)[0];
+  EXPECT_EQ(mc.kind, "service");
+  EXPECT_EQ(mc.type, "Marketing");
+  EXPECT_EQ(mc.messages, 150u);
+  EXPECT_EQ(mc.messages_last_30d, 100u);
+  EXPECT_EQ(mc.messages_prior_30d, 50u);
+  EXPECT_EQ(mc.dkim_aligned, 150u);
+  EXPECT_EQ(mc.spf_aligned, 0u);
+  EXPECT_EQ(mc.dmarc_pass, 150u);
+  EXPECT_EQ(mc.ip_count, 2u);
+  EXPECT_EQ(mc.ips, (std::vector<std::string>{"198.2.128.1", "198.2.128.2"}));
+  EXPECT_EQ(mc.dkim_domains, (std::vector<std::string>{"example.com", "mcsv.net"}));
+  EXPECT_EQ(mc.dkim_selectors, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(mc.spf_domains, (std::vector<std::string>{"mcsv.net"}));
+  EXPECT_EQ(mc.first_seen, sc::kNow - 40 * sc::kDay);
+  EXPECT_EQ(mc.last_seen, sc::kNow - 10 * sc::kDay + sc::kDay - 1);
+  EXPECT_EQ(mc.suggested, "approved");
+  EXPECT_EQ(mc.status, "unknown");
+  const Sender& sg = (*inv)[1];
+  EXPECT_EQ(sg.kind, "service");
+  EXPECT_EQ(sg.messages, 40u);
+  EXPECT_EQ(sg.dkim_aligned, 0u);
+  EXPECT_EQ(sg.dkim_domains, (std::vector<std::string>{"sendgrid.net"}));
+  EXPECT_EQ(sg.suggested, "unknown");
+  const Sender& spoof = (*inv)[2];
+  EXPECT_EQ(spoof.kind, "asn");
+  EXPECT_EQ(spoof.messages, 7u);
+  EXPECT_EQ(spoof.dmarc_pass, 0u);
+  EXPECT_EQ(spoof.suggested, "unknown");
+  EXPECT_TRUE(spoof.dkim_domains.empty());
+  const Sender& once = (*inv)[3];
+  EXPECT_EQ(once.kind, "base_domain");
+  EXPECT_EQ(once.messages, 1u);
+  EXPECT_EQ(once.messages_last_30d + once.messages_prior_30d, 0u);
+  EXPECT_EQ(once.first_seen, sc::kNow - 70 * sc::kDay);
+  EXPECT_EQ(once.suggested, "approved");
+  // The other domain's sender is not there, and has its own inventory.
+  EXPECT_EQ(FindSender(*inv, "elsewhere.example"), nullptr);
+  auto other = SenderInventory(*st, {"other.example", sc::kNow, "", ""});
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ((*other)[0].key, "elsewhere.example");
+  // Search: by a listed value (an address) and by key.
+  auto found = SenderInventory(*st, {sc::kDomain, sc::kNow, "203.0.113", ""});
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].key, "AS64500");
+}
+
+// Statuses are kept per (domain, sender) with who and when, replaced, reset, filtered on, and
+// survive reopening; bad ones are refused.
+TEST_P(StoreContract, SenderStatusesAreSetReplacedAndReset) {
+  namespace sc = senders_scenario;
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const auto reports = sc::Reports();
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  ASSERT_TRUE(st->SetSenderStatus({sc::kDomain, "Mailchimp", "approved", "alice", 100}).ok());
+  ASSERT_TRUE(st->SetSenderStatus({sc::kDomain, "AS64500", "approved", "bob", 200}).ok());
+  ASSERT_TRUE(st->SetSenderStatus({sc::kDomain, "AS64500", "unapproved", "carol", 300}).ok());
+  ASSERT_TRUE(st->SetSenderStatus({"other.example", "Mailchimp", "forwarder", "dave", 400}).ok());
+  ASSERT_TRUE(st->SetSenderStatus({sc::kDomain, "SendGrid", "approved", "erin", 500}).ok());
+  ASSERT_TRUE(st->SetSenderStatus({sc::kDomain, "SendGrid", "unknown", "erin", 600}).ok());
+  EXPECT_EQ(st->SetSenderStatus({sc::kDomain, "X", "trusted", "x", 1}).error_kind(),
+            ErrorKind::kInvalid);
+  EXPECT_EQ(
+      st->SetSenderStatus({sc::kDomain, std::string(256, 'a'), "approved", "x", 1}).error_kind(),
+      ErrorKind::kInvalid);
+  EXPECT_EQ(st->SetSenderStatus({"", "X", "approved", "x", 1}).error_kind(), ErrorKind::kInvalid);
+  st = Reopen();
+  ASSERT_TRUE(st);
+  auto rows = st->SenderStatuses(sc::kDomain);
+  ASSERT_TRUE(rows.ok()) << rows.error();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].sender, "AS64500");
+  EXPECT_EQ((*rows)[0].status, "unapproved");
+  EXPECT_EQ((*rows)[0].changed_by, "carol");
+  EXPECT_EQ((*rows)[0].changed_at, 300);
+  EXPECT_EQ((*rows)[1].sender, "Mailchimp");
+  EXPECT_EQ((*rows)[1].status, "approved");
+  auto inv = SenderInventory(*st, {sc::kDomain, sc::kNow, "", ""});
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(FindSender(*inv, "Mailchimp")->status, "approved");
+  ASSERT_TRUE(FindSender(*inv, "Mailchimp")->status_row);
+  EXPECT_EQ(FindSender(*inv, "Mailchimp")->status_row->changed_by, "alice");
+  EXPECT_EQ(FindSender(*inv, "AS64500")->status, "unapproved");
+  EXPECT_EQ(FindSender(*inv, "SendGrid")->status, "unknown");
+  auto unknown = SenderInventory(*st, {sc::kDomain, sc::kNow, "", "unknown"});
+  ASSERT_TRUE(unknown.ok());
+  ASSERT_EQ(unknown->size(), 2u);
+  EXPECT_EQ((*unknown)[0].key, "SendGrid");
+  EXPECT_EQ((*unknown)[1].key, "smallhost.example");
+  auto other = st->SenderStatuses("other.example");
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ((*other)[0].status, "forwarder");
+}
+
 }  // namespace
 }  // namespace dmarc::store

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <ctime>
 #include <optional>
 
 #include "base/text.h"
 #include "base/time.h"
 #include "web/api_json.h"
 #include "web/api_outputs.h"
+#include "web/api_senders.h"
 #include "web/api_status.h"
 #include "web/failure_json.h"
 
@@ -256,6 +258,9 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     return {200, "application/json", DumpJson(StatsJson(*s)), ""};
   }
   if (path == "/api/overview") return FromRows(queries_.Overview(f), OverviewJson);
+  if (path == "/api/senders") {
+    return SendersAnswer(store_, f, page, params, static_cast<std::int64_t>(std::time(nullptr)));
+  }
   if (path == "/api/sources") {
     auto* group = Param(params, "group");
     const std::string g = group ? *group : "service";
@@ -298,6 +303,10 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     return FromRows(queries_.SmtpTls(f), [&](const auto& t) { return SmtpTlsPage(t, page); });
   }
   return Error(404, "no such API path");
+}
+
+ApiAnswer Api::PostSenderStatus(const std::string& body, const std::string& who) {
+  return SenderStatusAnswer(store_, body, who, static_cast<std::int64_t>(std::time(nullptr)));
 }
 
 ApiAnswer Api::GetById(const std::string& path, const Params& params) {

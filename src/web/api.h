@@ -53,6 +53,8 @@ class Api {
   // error bodies are {"error": "..."}. A store error's detail (SQL, file paths) goes to the log
   // (spdlog's default logger), never into the answer.
   ApiAnswer Get(const std::string& path, const Params& params);
+  // POST /api/senders/status (api_senders.h) by `who`; the server has checked who may.
+  ApiAnswer PostSenderStatus(const std::string& body, const std::string& who);
 
  private:
   // /api/report, /api/report/raw and /api/rejected/raw: one item by its id.

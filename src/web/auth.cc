@@ -161,6 +161,23 @@ bool Auth::Authorized(const http::Request& req) {
   return !session.empty() && SessionValid(session);
 }
 
+std::optional<std::string> Auth::Who(const http::Request& req) {
+  if (!enabled()) return std::nullopt;
+  const std::string header = req.get_header_value("Authorization");
+  if (header.starts_with("Bearer ") && Bearer(req.remote_addr, header.substr(7)).status == 200) {
+    return "token";
+  }
+  const std::string session = SessionCookie(req);
+  if (session.empty() || !SessionValid(session)) return std::nullopt;
+  std::lock_guard lock(mu_);
+  auto it = session_users_.find(session);
+  return it == session_users_.end() ? std::string("token") : it->second;
+}
+
+bool Auth::FromOwnPage(const http::Request& req) {
+  return SameOrigin(req) && req.get_header_value("X-Requested-With") == "dmarc-report";
+}
+
 bool Auth::HasSession(const http::Request& req) {
   if (!enabled()) return false;
   const std::string session = SessionCookie(req);
@@ -187,7 +204,8 @@ void Auth::Login(const http::Request& req, http::Response& res) {
   }
   if (v.status != 200) return SendJson(res, 401, {{"error", "wrong name, password or token"}});
   const long max_age = std::chrono::duration_cast<std::chrono::seconds>(kSessionLifetime).count();
-  res.set_header("Set-Cookie", Cookie(NewSession(), max_age));
+  const std::string user = text("user");
+  res.set_header("Set-Cookie", Cookie(NewSession(user.empty() ? "token" : user), max_age));
   SendJson(res, 200, {{"signed_in", true}});
 }
 
@@ -246,15 +264,19 @@ long Auth::RetryAfter(const std::string& address) {
   return it == attempts_.end() ? 0 : WaitLocked(it->second, std::chrono::steady_clock::now());
 }
 
-std::string Auth::NewSession() {
+std::string Auth::NewSession(const std::string& who) {
   unsigned char raw[32];
   randombytes_buf(raw, sizeof raw);
   char hex[65];
   sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
   std::lock_guard lock(mu_);
   Expire();
-  if (sessions_.size() >= kMaxSessions) sessions_.erase(sessions_.begin());
+  if (sessions_.size() >= kMaxSessions) {
+    session_users_.erase(sessions_.begin()->first);
+    sessions_.erase(sessions_.begin());
+  }
   sessions_[hex] = std::chrono::steady_clock::now() + kSessionLifetime;
+  session_users_[hex] = who;
   return hex;
 }
 
@@ -267,6 +289,7 @@ bool Auth::SessionValid(const std::string& id) {
 void Auth::EndSession(const std::string& id) {
   std::lock_guard lock(mu_);
   sessions_.erase(id);
+  session_users_.erase(id);
 }
 
 // Attempts per client address: after kMaxFailedSignIns failures within kSignInWindow, the address
@@ -322,6 +345,7 @@ void Auth::ForgetAddresses() {
 void Auth::Expire() {
   const auto now = std::chrono::steady_clock::now();
   std::erase_if(sessions_, [&](const auto& kv) { return kv.second <= now; });
+  std::erase_if(session_users_, [&](const auto& kv) { return !sessions_.contains(kv.first); });
 }
 
 void SendJson(http::Response& res, int status, const nlohmann::json& j) {

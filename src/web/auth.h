@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,15 @@ class Auth {
 
   // A matching bearer token (Authorization header) or a valid session cookie.
   bool Authorized(const http::Request& req);
+
+  // Who an authorized request comes from, for the record of what it changes: the user name of
+  // its session ("token" for a session signed in with the token), or "token" for a bearer
+  // token; nothing when it is not authorized or sign-in is not configured.
+  std::optional<std::string> Who(const http::Request& req);
+  // A state-changing request from the dashboard's own pages: no foreign Origin, and the header
+  // "X-Requested-With: dmarc-report", which a page of another site cannot send without a CORS
+  // preflight that this server never grants.
+  static bool FromOwnPage(const http::Request& req);
 
   // POST /api/login ({"token"} or {"user", "password"}) and POST /api/logout.
   void Login(const http::Request& req, http::Response& res);
@@ -63,7 +73,7 @@ class Auth {
   };
   bool TokenMatches(const std::string& candidate) const;
   bool PasswordMatches(const std::string& user, const std::string& password) const;
-  std::string NewSession();
+  std::string NewSession(const std::string& who);
   bool SessionValid(const std::string& id);
   void EndSession(const std::string& id);
   // Reserves one of the address's attempts before a verification; returns the seconds to wait
@@ -82,6 +92,7 @@ class Auth {
   std::string dummy_hash_;
   std::mutex mu_;
   std::map<std::string, std::chrono::steady_clock::time_point> sessions_;
+  std::map<std::string, std::string> session_users_;  // session → who signed in
   std::map<std::string, Attempts> attempts_;
 };
 

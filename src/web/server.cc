@@ -325,6 +325,10 @@ class HttpServer final : public Server {
     if (req.method == "POST" && p == "/api/logout") {
       return {[this](const http::Request& r, http::Response& res) { auth_.Logout(r, res); }};
     }
+    if (req.method == "POST" && p == "/api/senders/status") {
+      return {[this](const http::Request& r, http::Response& res) { SenderStatus(r, res); },
+              &queries_, busy};
+    }
     if (!get) return {[](const http::Request&, http::Response& res) { res.status = 404; }};
     if (p == "/api/session") {
       return {[this](const http::Request& r, http::Response& res) {
@@ -375,6 +379,32 @@ class HttpServer final : public Server {
       res.set_header("Content-Disposition",
                      fmt::format("attachment; filename=\"{}\"", a.download_name));
     }
+    res.set_content(a.body, a.content_type);
+  }
+
+  // POST /api/senders/status: only from the dashboard's own pages (CSRF), and only by a signed-in
+  // user or the bearer token: without sign-in configured, nobody may change a status here (the
+  // CLI can). Every authorized user may (there are no roles yet): docs/senders.md.
+  void SenderStatus(const http::Request& req, http::Response& res) {
+    if (!Auth::FromOwnPage(req)) {
+      return SendJson(res, 403,
+                      {{"error", "cross-origin request or no X-Requested-With: dmarc-report"}});
+    }
+    const std::optional<std::string> who = auth_.Who(req);
+    if (!who) {
+      return SendJson(res, 403,
+                      {{"error",
+                        "changing a status needs sign-in (--token-file or "
+                        "--users-file)"}});
+    }
+    ApiAnswer a;
+    {
+      Connection* c = pool_->Take();
+      a = c->api->PostSenderStatus(req.body, *who);
+      pool_->Give(c);
+    }
+    res.status = a.status;
+    res.set_header("Cache-Control", "no-store");
     res.set_content(a.body, a.content_type);
   }
 

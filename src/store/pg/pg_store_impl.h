@@ -95,6 +95,8 @@ class PgStore final : public ReportStore {
   Result<std::size_t> OutboxEnqueue(const std::string& output, const Filter& filter,
                                     const OutboxKinds& kinds) override;
   Result<std::vector<OutboxState>> QueryOutbox() override;
+  Result<bool> SetSenderStatus(const SenderStatusRow& row) override;  // *_sender_status.cc
+  Result<std::vector<SenderStatusRow>> SenderStatuses(const std::string& domain) override;
   bool CommitsElsewhere() const override { return true; }
 
   Connection& connection() { return conn_; }

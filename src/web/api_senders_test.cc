@@ -1,0 +1,157 @@
+// GET /api/senders and POST /api/senders/status over real sockets: the generated scenario's
+// inventory (store/senders_scenario.h), paging, search and the status filter; a state change
+// refused without sign-in, from another origin or without the dashboard's header, and recorded
+// with who made it when allowed.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "store/senders_scenario.h"
+#include "store/store.h"
+#include "web/server.h"
+
+namespace dmarc::web {
+namespace {
+
+namespace fs = std::filesystem;
+namespace sc = store::senders_scenario;
+
+constexpr const char* kToken = "5d1e8a3fb7c04e29a6f1d83c0b5e7a94";
+
+class SendersApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("dmarc-senders-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = "sqlite:" + (dir_ / "t.db").string();
+    auto st = store::OpenStore(db_, {});
+    ASSERT_TRUE(st.ok()) << st.error();
+    const auto reports = sc::Reports();
+    store::Batch batch;
+    for (const auto& r : reports) batch.aggregates.push_back({"test", &r});
+    ASSERT_TRUE((*st)->Store(batch).ok());
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    if (thread_.joinable()) thread_.join();
+    fs::remove_all(dir_);
+  }
+  void Start(bool with_token) {
+    ServeOptions o{.db = db_, .listen = "127.0.0.1:0"};
+    if (with_token) {
+      o.token_file = (dir_ / "token").string();
+      std::ofstream(o.token_file) << kToken << "\n";
+    }
+    auto s = StartServer(o);
+    ASSERT_TRUE(s.ok()) << s.error();
+    server_ = std::move(s).value();
+    thread_ = std::thread([this] { server_->Run(); });
+    for (int i = 0; i < 200; ++i) {
+      httplib::Client c("127.0.0.1", server_->port());
+      if (c.Get("/favicon.svg")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  httplib::Client Client() { return httplib::Client("127.0.0.1", server_->port()); }
+  static httplib::Headers Bearer() { return {{"Authorization", std::string("Bearer ") + kToken}}; }
+  nlohmann::json Senders(const std::string& query) {
+    auto c = Client();
+    auto r = c.Get("/api/senders?" + query, Bearer());
+    EXPECT_TRUE(r);
+    if (!r) return {};
+    EXPECT_EQ(r->status, 200) << r->body;
+    return nlohmann::json::parse(r->body);
+  }
+  httplib::Result Post(const httplib::Headers& headers, const std::string& body) {
+    auto c = Client();
+    return c.Post("/api/senders/status", headers, body, "application/json");
+  }
+
+  fs::path dir_;
+  std::string db_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+};
+
+TEST_F(SendersApiTest, ListsTheScenarioInventoryPagedSearchedAndFiltered) {
+  Start(true);
+  auto c = Client();
+  EXPECT_EQ(c.Get("/api/senders?domain=example.com")->status, 401);
+  EXPECT_EQ(c.Get("/api/senders", Bearer())->status, 400);  // no domain
+  EXPECT_EQ(c.Get("/api/senders?domain=example.com&status=trusted", Bearer())->status, 400);
+  nlohmann::json all = Senders("domain=example.com");
+  ASSERT_EQ(all["total"], 4);
+  ASSERT_EQ(all["senders"].size(), 4u);
+  const auto& mc = all["senders"][0];
+  EXPECT_EQ(mc["sender"], "Mailchimp");
+  EXPECT_EQ(mc["messages"], 150);
+  EXPECT_EQ(mc["dkim_aligned_rate"], 1.0);
+  EXPECT_EQ(mc["suggested_status"], "approved");
+  EXPECT_EQ(mc["status"], "unknown");
+  EXPECT_EQ(mc["ip_count"], 2);
+  EXPECT_EQ(all["senders"][1]["sender"], "SendGrid");
+  EXPECT_EQ(all["senders"][1]["suggested_status"], "unknown");
+  EXPECT_EQ(all["senders"][2]["sender"], "AS64500");
+  EXPECT_EQ(all["senders"][3]["sender"], "smallhost.example");
+  nlohmann::json page = Senders("domain=example.com&offset=1&limit=2");
+  EXPECT_EQ(page["total"], 4);
+  ASSERT_EQ(page["senders"].size(), 2u);
+  EXPECT_EQ(page["senders"][0]["sender"], "SendGrid");
+  nlohmann::json found = Senders("domain=example.com&q=SENDGRID");
+  ASSERT_EQ(found["total"], 1);
+  EXPECT_EQ(found["senders"][0]["sender"], "SendGrid");
+  EXPECT_EQ(Senders("domain=example.com&status=approved")["total"], 0);
+}
+
+TEST_F(SendersApiTest, StatusChangesNeedSignInTheDashboardHeaderAndOurOrigin) {
+  Start(true);
+  const std::string body = R"({"domain":"example.com","sender":"Mailchimp","status":"approved"})";
+  httplib::Headers own = {{"X-Requested-With", "dmarc-report"}};
+  EXPECT_EQ(Post(own, body)->status, 401);  // not signed in
+  httplib::Headers no_header = Bearer();
+  EXPECT_EQ(Post(no_header, body)->status, 403);  // a form of another site cannot set it
+  httplib::Headers foreign = Bearer();
+  foreign.emplace("X-Requested-With", "dmarc-report");
+  foreign.emplace("Origin", "http://evil.example");
+  EXPECT_EQ(Post(foreign, body)->status, 403);
+  EXPECT_EQ(Senders("domain=example.com&status=approved")["total"], 0);  // nothing changed
+
+  httplib::Headers ok = Bearer();
+  ok.emplace("X-Requested-With", "dmarc-report");
+  EXPECT_EQ(Post(ok, R"({"domain":"example.com","sender":"Mailchimp","status":"trusted"})")->status,
+            400);
+  EXPECT_EQ(Post(ok, "not json")->status, 400);
+  auto set = Post(ok, body);
+  ASSERT_EQ(set->status, 200) << set->body;
+  nlohmann::json approved = Senders("domain=example.com&status=approved");
+  ASSERT_EQ(approved["total"], 1);
+  EXPECT_EQ(approved["senders"][0]["sender"], "Mailchimp");
+  EXPECT_EQ(approved["senders"][0]["status_changed_by"], "token");
+  EXPECT_GT(approved["senders"][0]["status_changed_at"].get<std::int64_t>(), sc::kNow - 86400);
+  ASSERT_EQ(Post(ok, R"({"domain":"example.com","sender":"Mailchimp","status":"unknown"})")->status,
+            200);
+  EXPECT_EQ(Senders("domain=example.com&status=approved")["total"], 0);
+}
+
+TEST_F(SendersApiTest, WithoutSignInConfiguredNobodyChangesAStatus) {
+  Start(false);
+  auto c = Client();
+  EXPECT_EQ(c.Get("/api/senders?domain=example.com")->status, 200);  // reading is open on loopback
+  auto r = c.Post("/api/senders/status", {{"X-Requested-With", "dmarc-report"}},
+                  R"({"domain":"example.com","sender":"Mailchimp","status":"approved"})",
+                  "application/json");
+  EXPECT_EQ(r->status, 403);
+}
+
+}  // namespace
+}  // namespace dmarc::web

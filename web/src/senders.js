@@ -1,0 +1,83 @@
+// The Senders page (docs/senders.md): the inventory of one policy domain — who sends as it, how
+// much, how well aligned — with each sender's status and the suggested one, a status filter,
+// and buttons that approve, ignore (unapproved) or reset a sender (POST /api/senders/status,
+// which needs sign-in). Every value comes from strangers' reports: text only (ui.h sets
+// textContent).
+
+const STATUSES = ['approved', 'unapproved', 'forwarder', 'unknown'];
+
+const percent = (rate) => `${(100 * rate).toFixed(1)} %`;
+const day = (ts) => new Date(ts * 1000).toISOString().slice(0, 10);
+
+// The change of a sender's status; the answer's error when refused.
+async function setStatus(domain, sender, status) {
+  const res = await fetch('/api/senders/status', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'dmarc-report' },
+    body: JSON.stringify({ domain, sender, status }),
+  });
+  if (res.ok) return null;
+  try { return (await res.json()).error || `HTTP ${res.status}`; } catch { return `HTTP ${res.status}`; }
+}
+
+function trend(ui, r) {
+  const now = r.messages_last_30d;
+  const before = r.messages_prior_30d;
+  const arrow = now > before ? '↑' : now < before ? '↓' : '→';
+  return ui.h('span', { title: `last 30 days ${now}, the 30 before ${before}` }, `${arrow} ${ui.fmtInt(now)}`);
+}
+
+function statusCell(ui, f, r, rerender, msg) {
+  const button = (label, status) => ui.h('button', { type: 'button', class: 'secondary', 'data-status': status,
+    onclick: async (e) => {
+      e.stopPropagation();
+      const err = await setStatus(f.domain, r.sender, status);
+      if (err) msg.textContent = `${r.sender}: ${err}`; else rerender();
+    } }, label);
+  const suggested = r.status === 'unknown' && r.suggested_status !== 'unknown'
+    ? ui.h('span', { class: 'note' }, ` suggested: ${r.suggested_status}`) : null;
+  return ui.h('span', { class: 'sender-status' },
+    ui.h('span', { class: r.status === 'approved' ? 'pass' : r.status === 'unapproved' ? 'fail' : '' }, r.status), suggested, ' ',
+    r.status !== 'approved' ? button('Approve', 'approved') : null,
+    r.status !== 'unapproved' ? button('Ignore', 'unapproved') : null,
+    r.status !== 'unknown' ? button('Reset', 'unknown') : null);
+}
+
+function statusFilter(ui, f, params) {
+  const select = ui.h('select', { name: 'status', 'aria-label': 'Status',
+    onchange: () => { location.hash = ui.link('senders', { ...f, status: select.value }); } },
+  ui.h('option', { value: '' }, 'All statuses'), ...STATUSES.map((s) => ui.h('option', { value: s }, s)));
+  select.value = params.status || '';
+  return ui.h('label', {}, 'Status ', select);
+}
+
+export async function sendersPage(ui, f, params, rerender) {
+  if (!f.domain) {
+    return ui.h('div', {}, ui.h('h1', {}, 'Senders'), ui.stateBox('Choose a domain above: the inventory lists the senders of one policy domain.'));
+  }
+  const msg = ui.h('p', { class: 'fail', role: 'alert' });
+  const table = await ui.listTable({
+    name: 'senders', noun: 'senders', csvName: `senders-${f.domain}.csv`,
+    empty: 'No senders with this status for this domain.',
+    load: ui.list('senders', { domain: f.domain, status: params.status }, { rows: 'senders', fields: ['sender', 'kind', 'type', 'status'] }),
+    columns: [
+      { key: 'sender', label: 'Sender' },
+      { key: 'kind', label: 'Known by' },
+      { key: 'status', label: 'Status', render: (r) => statusCell(ui, f, r, rerender, msg) },
+      { key: 'messages', label: 'Messages', num: true },
+      { key: 'messages_last_30d', label: 'Trend (30 days)', num: true, render: (r) => trend(ui, r) },
+      { key: 'dmarc_pass_rate', label: 'DMARC', num: true, render: (r) => percent(r.dmarc_pass_rate) },
+      { key: 'dkim_aligned_rate', label: 'DKIM aligned', num: true, render: (r) => percent(r.dkim_aligned_rate) },
+      { key: 'spf_aligned_rate', label: 'SPF aligned', num: true, render: (r) => percent(r.spf_aligned_rate) },
+      { key: 'ip_count', label: 'IPs', num: true, render: (r) => `${ui.fmtInt(r.ip_count)}: ${r.ips.join(', ')}` },
+      { key: 'dkim_domains', label: 'DKIM d= / s=', sort: (r) => r.dkim_domains.join(' '), render: (r) => `${r.dkim_domains.join(', ')} / ${r.dkim_selectors.join(', ')}` },
+      { key: 'spf_domains', label: 'SPF domains', sort: (r) => r.spf_domains.join(' '), render: (r) => r.spf_domains.join(', ') },
+      { key: 'first_seen', label: 'First seen', render: (r) => day(r.first_seen) },
+      { key: 'last_seen', label: 'Last seen', render: (r) => day(r.last_seen) },
+    ],
+  });
+  return ui.h('div', {}, ui.h('h1', {}, 'Senders'),
+    ui.h('p', { class: 'note' }, 'Who sends as this domain. Approve the services that are yours; a sender whose mail passes aligned DKIM for 90 % of its messages is suggested as approved. Changing a status needs sign-in.'),
+    statusFilter(ui, f, params), msg, table);
+}
