@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "outputs/http_json.h"
 #include "outputs/output.h"
 
 namespace dmarc::outputs::elastic {
@@ -54,5 +55,9 @@ std::vector<Address> HeaderAddresses(const model::FailureSample& sample, std::st
 
 // "2024-01-31T00:00:00Z"
 std::string IsoTime(std::int64_t unix_seconds);
+
+// parsedmarc's source_* fields of a record (source_ip_address ... source_as_domain), as both its
+// Elasticsearch documents and its Splunk HEC events carry them.
+void SourceFields(JsonWriter& w, const model::Source& s);
 
 }  // namespace dmarc::outputs::elastic

@@ -7,10 +7,6 @@
 
 namespace dmarc::outputs::elastic {
 
-namespace {
-
-using model::OptString;
-
 void SourceFields(JsonWriter& w, const model::Source& s) {
   w.Field("source_ip_address", s.ip_address);
   w.Field("source_country", s.country);
@@ -27,6 +23,10 @@ void SourceFields(JsonWriter& w, const model::Source& s) {
   w.Field("source_as_name", s.as_name);
   w.Field("source_as_domain", s.as_domain);
 }
+
+namespace {
+
+using model::OptString;
 
 // parsedmarc maps pct as an integer; a value that is not one is left out (null).
 void Pct(JsonWriter& w, const OptString& pct) {

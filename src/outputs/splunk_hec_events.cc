@@ -56,23 +56,6 @@ void Metadata(JsonWriter& w, const model::AggregateReport& a) {
   w.EndObject();
 }
 
-void Source(JsonWriter& w, const model::Source& s) {
-  w.Field("source_ip_address", s.ip_address);
-  w.Field("source_country", s.country);
-  w.Field("source_reverse_dns", s.reverse_dns);
-  w.Field("source_base_domain", s.base_domain);
-  w.Field("source_type", s.type);
-  w.Field("source_name", s.name);
-  w.Key("source_asn");
-  if (s.asn) {
-    w.Int(*s.asn);
-  } else {
-    w.Null();
-  }
-  w.Field("source_as_name", s.as_name);
-  w.Field("source_as_domain", s.as_domain);
-}
-
 void AuthResults(JsonWriter& w, const model::Record& r) {
   w.Key("dkim_results");
   w.BeginArray();
@@ -109,7 +92,7 @@ void AggregateEvent(const model::AggregateReport& a, const model::Record& r, con
   w.Field("interval_begin", Utc(r.interval_begin));
   w.Field("interval_end", Utc(r.interval_end));
   w.Field("normalized_timespan", r.normalized_timespan);
-  Source(w, r.source);
+  elastic::SourceFields(w, r.source);
   w.Field("message_count", r.count);
   w.Field("disposition", r.policy_evaluated.disposition);
   w.Field("spf_aligned", r.alignment.spf);
