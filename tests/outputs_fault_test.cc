@@ -278,4 +278,40 @@ TEST_F(OutputsFault, CheckConfigExportToAndOutputsOnAFreshStore) {
   EXPECT_NE(ReadFile(log).find("hook (webhook): ok"), std::string::npos) << ReadFile(log);
   EXPECT_NE(ReadFile(log).find("backlog: 0 report(s)"), std::string::npos) << ReadFile(log);
 }
+
+// An output taken out of the configuration keeps its backlog, shown as not configured and
+// failing, until `outputs --clear NAME` forgets it; the reports stay stored.
+TEST_F(OutputsFault, ClearForgetsTheBacklogOfAnOutputRemovedFromTheConfiguration) {
+  const std::string config = Config(false);  // no receiver listens
+  Drop(0, 3);
+  const fs::path log = dir_ / "cli.log";
+  dmarc::testing::RunToEnd({"import", "--config", config, (dir_ / "inbox").string()}, log);
+  const std::size_t stored = StoredKeys().size();
+  ASSERT_GT(stored, 0u) << ReadFile(log);
+  EXPECT_EQ(Outputs()["backlog"], stored) << ReadFile(log);
+  const std::string without = (dir_ / "without.toml").string();
+  std::ofstream(without) << fmt::format("[store]\nurl = \"{}\"\n", db_);
+  fs::remove(log);
+  EXPECT_EQ(dmarc::testing::RunToEnd({"outputs", "--config", without}, log), 1) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("hook (not configured): FAILING"), std::string::npos)
+      << ReadFile(log);
+  // Cleared while still configured: done, with a warning that new reports queue again.
+  fs::remove(log);
+  EXPECT_EQ(dmarc::testing::RunToEnd({"outputs", "--config", config, "--clear", "hook"}, log), 0)
+      << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find(fmt::format("hook: {} queued report(s) dropped", stored)),
+            std::string::npos)
+      << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("still in the configuration"), std::string::npos) << ReadFile(log);
+  fs::remove(log);
+  EXPECT_EQ(dmarc::testing::RunToEnd({"outputs", "--config", without}, log), 0) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("no outputs"), std::string::npos) << ReadFile(log);
+  EXPECT_EQ(StoredKeys().size(), stored);
+  fs::remove(log);
+  EXPECT_EQ(dmarc::testing::RunToEnd({"outputs", "--config", without, "--clear", "hook"}, log), 0)
+      << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("hook: 0 queued report(s) dropped"), std::string::npos)
+      << ReadFile(log);
+  EXPECT_EQ(ReadFile(log).find("still in the configuration"), std::string::npos) << ReadFile(log);
+}
 }  // namespace

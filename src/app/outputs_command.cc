@@ -23,6 +23,7 @@ namespace {
 struct OutputsCommandOptions {
   StoreArgs store;
   bool json = false;
+  std::vector<std::string> clear;  // --clear NAME: forget the output's queue and state
 };
 
 OutputsCommandOptions& OutputsState() {
@@ -79,7 +80,40 @@ void AddOutputsOptions(CLI::App& cmd) {
   OutputsCommandOptions& o = OutputsState();
   AddStoreOptions(cmd, o.store);
   cmd.add_flag("--json", o.json, "As JSON (the object of GET /api/outputs, with type/required)");
+  cmd.add_option("--clear", o.clear,
+                 "Drop the queued reports and the recorded state of output NAME (one removed "
+                 "from the configuration, or to start it afresh); the reports stay stored")
+      ->type_name("NAME");
 }
+
+namespace {
+
+// `outputs --clear NAME ...`: each output's queue and state forgotten, in its own transaction.
+int ClearOutputs(const OutputsCommandOptions& o, const std::vector<outputs::OutputTable>& tables) {
+  auto st = OpenStoreOrSay(o.store, Access::kWrite);
+  if (!st) return 2;
+  int rc = 0;
+  for (const auto& name : o.clear) {
+    auto removed = st->OutboxClear(name);
+    if (!removed) {
+      spdlog::error("{}: --clear {}: {}", st->Describe(), EscapeControls(name), removed.error());
+      rc = 2;
+      continue;
+    }
+    fmt::print("{}: {} queued report(s) dropped, its state forgotten\n", EscapeControls(name),
+               *removed);
+    for (const auto& t : tables) {
+      if (t.output.name != name) continue;
+      spdlog::warn(
+          "{} is still in the configuration: new reports are queued for it again (export --to {} "
+          "queues what is stored)",
+          name, name);
+    }
+  }
+  return rc;
+}
+
+}  // namespace
 
 int RunOutputsCommand() {
   UseTerminalLogger("outputs", false);
@@ -89,6 +123,7 @@ int RunOutputsCommand() {
     spdlog::error("{}", tables.error());
     return 2;
   }
+  if (!o.clear.empty()) return ClearOutputs(o, *tables);
   auto st = OpenStoreOrSay(o.store, Access::kRead);
   if (!st) return 2;
   auto states = st->QueryOutbox();

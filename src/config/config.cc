@@ -606,31 +606,78 @@ void BindOutput(Table& t, outputs::OutputTable& o) {
   }
 }
 
+// The largest DMARC_REPORT_OUTPUTS value read.
+constexpr std::size_t kMaxOutputsEnvBytes = 64 * 1024;
+
+// The [output.NAME] tables of DMARC_REPORT_OUTPUTS (TOML text holding only such tables), for a
+// configuration given by the environment alone; false after an error.
+bool OutputsFromEnvironment(const EnvLookup& env, toml::table& out,
+                            std::vector<std::string>& errors) {
+  const char* v = env ? env("DMARC_REPORT_OUTPUTS") : nullptr;
+  if (v == nullptr || *v == '\0') return true;
+  const std::string_view text(v);
+  if (text.size() > kMaxOutputsEnvBytes) {
+    errors.push_back(
+        fmt::format("DMARC_REPORT_OUTPUTS: longer than {} bytes", kMaxOutputsEnvBytes));
+    return false;
+  }
+  try {
+    const std::string_view source = "DMARC_REPORT_OUTPUTS";
+    out = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    errors.push_back(fmt::format("DMARC_REPORT_OUTPUTS:{}:{}: {}", e.source().begin.line,
+                                 e.source().begin.column, e.description()));
+    return false;
+  }
+  for (const auto& [k, node] : out) {
+    if (k.str() != "output") {
+      errors.push_back(fmt::format(
+          "DMARC_REPORT_OUTPUTS: [{}]: only [output.NAME] tables may be given here", k.str()));
+      return false;
+    }
+  }
+  return true;
+}
+
 void LoadOutputs(const toml::table& root, const EnvLookup& env,
                  std::vector<outputs::OutputTable>& out, std::vector<std::string>& errors,
                  std::vector<std::string>& secrets, std::vector<std::string>& warnings) {
-  const toml::node* n = root.get("output");
-  if (!n) return;
-  const toml::table* all = n->as_table();
-  if (!all) {
-    errors.emplace_back("[output]: must hold tables [output.NAME]");
-    return;
-  }
-  for (const auto& [k, v] : *all) {
-    const std::string name(k.str());
-    if (!ValidOutputName(name) || !v.is_table()) {
-      errors.push_back(
-          fmt::format("[output.{}]: must be a table named with 1..64 letters, digits, "
-                      "'_' or '-'",
-                      name));
+  toml::table from_env;
+  if (!OutputsFromEnvironment(env, from_env, errors)) return;
+  std::set<std::string> names;
+  const toml::table* sources[] = {&root, &from_env};
+  for (const toml::table* source : sources) {
+    const toml::node* n = source->get("output");
+    if (!n) continue;
+    const toml::table* all = n->as_table();
+    const std::string origin = source == &root ? "" : "DMARC_REPORT_OUTPUTS: ";
+    if (!all) {
+      errors.push_back(origin + "[output]: must hold tables [output.NAME]");
       continue;
     }
-    Table t(v.as_table(), "output." + name, env, errors, secrets, warnings, true);
-    outputs::OutputTable o;
-    o.output.name = name;
-    BindOutput(t, o);
-    out.push_back(std::move(o));
+    for (const auto& [k, v] : *all) {
+      const std::string name(k.str());
+      if (!ValidOutputName(name) || !v.is_table()) {
+        errors.push_back(
+            fmt::format("{}[output.{}]: must be a table named with 1..64 letters, digits, "
+                        "'_' or '-'",
+                        origin, name));
+        continue;
+      }
+      if (!names.insert(name).second) {
+        errors.push_back(
+            fmt::format("[output.{}]: given both in the file and in DMARC_REPORT_OUTPUTS", name));
+        continue;
+      }
+      Table t(v.as_table(), "output." + name, env, errors, secrets, warnings, true);
+      outputs::OutputTable o;
+      o.output.name = name;
+      BindOutput(t, o);
+      out.push_back(std::move(o));
+    }
   }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.output.name < b.output.name; });
 }
 
 // Binds a table that is always there.
@@ -683,20 +730,27 @@ EnvLookup ProcessEnvironment() {
   return [](const std::string& name) -> const char* { return std::getenv(name.c_str()); };
 }
 
+namespace {
+// The file at path parsed into root (nothing when path is empty); a syntax error names its place.
+Result<bool> ReadTomlFile(const std::string& path, toml::table& root) {
+  if (path.empty()) return true;
+  auto text = ReadSmallFile(path);
+  if (!text) return MakeError(text.error());
+  try {
+    root = toml::parse(*text, path);
+  } catch (const toml::parse_error& e) {
+    return MakeError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                 e.source().begin.column, e.description()));
+  }
+  return true;
+}
+}  // namespace
+
 Result<StoreConfig> LoadStoreConfig(const std::string& path, const EnvLookup& env,
                                     std::vector<std::string>& secrets,
                                     std::vector<std::string>& warnings) {
   toml::table root;
-  if (!path.empty()) {
-    auto text = ReadSmallFile(path);
-    if (!text) return MakeError(text.error());
-    try {
-      root = toml::parse(*text, path);
-    } catch (const toml::parse_error& e) {
-      return MakeError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
-                                   e.source().begin.column, e.description()));
-    }
-  }
+  DMARC_TRY(ReadTomlFile(path, root));
   std::vector<std::string> errors;
   StoreConfig store;
   Load(&root, "store", env, store, errors, secrets, warnings);
@@ -719,23 +773,16 @@ Result<std::vector<outputs::OutputTable>> LoadOutputsConfig(const std::string& p
                                                             std::vector<std::string>& secrets,
                                                             std::vector<std::string>& warnings) {
   std::vector<outputs::OutputTable> out;
-  if (path.empty()) return out;
-  auto text = ReadSmallFile(path);
-  if (!text) return MakeError(text.error());
-  toml::table root;
-  try {
-    root = toml::parse(*text, path);
-  } catch (const toml::parse_error& e) {
-    return MakeError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
-                                 e.source().begin.column, e.description()));
-  }
+  toml::table root;  // no file: the environment's outputs only
+  DMARC_TRY(ReadTomlFile(path, root));
   std::vector<std::string> errors;
   LoadOutputs(root, env, out, errors, secrets, warnings);
   if (!errors.empty()) {
     std::string msg;
+    const std::string name = path.empty() ? "environment" : path;
     for (const auto& e : errors) {
       if (!msg.empty()) msg += '\n';
-      msg.append(path).append(": ").append(e);
+      msg.append(name).append(": ").append(e);
     }
     return MakeError(msg);
   }

@@ -609,5 +609,50 @@ type = "webhook"
   ASSERT_EQ(only->size(), 1u);
   EXPECT_EQ((*only)[0].output.type, "webhook");
 }
+
+// DMARC_REPORT_OUTPUTS: [output.NAME] tables given by the environment alone (a container's
+// configuration), beside the file's, each key still overridable by its own variable; the store
+// commands read them without a file; a name in both, other tables or bad TOML are refused.
+TEST_F(ConfigTest, OutputsCanBeGivenByTheEnvironmentAlone) {
+  env_["DMARC_REPORT_OUTPUTS"] =
+      "[output.zinc]\ntype = \"zincsearch\"\nurl = \"http://127.0.0.1:4080\"\nuser = \"admin\"\n"
+      "[output.hook]\ntype = \"webhook\"\nbatch_size = 7\n";
+  env_["DMARC_REPORT_OUTPUT_ZINC_URL"] = "http://zinc.internal:4080";
+  auto c = Load("[mbox]\npath = \"m\"\n[output.es]\ntype = \"elasticsearch\"\n");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->outputs.size(), 3u);
+  EXPECT_EQ(c->outputs[0].output.name, "es");  // by name, wherever given
+  EXPECT_EQ(c->outputs[1].output.name, "hook");
+  EXPECT_EQ(c->outputs[1].delivery.batch_size, 7u);
+  EXPECT_EQ(c->outputs[2].output.name, "zinc");
+  EXPECT_EQ(c->outputs[2].output.type, "zincsearch");
+  EXPECT_EQ(c->outputs[2].output.options,
+            (std::map<std::string, std::string>{{"url", "http://zinc.internal:4080"},
+                                                {"user", "admin"}}));
+  const EnvLookup env = [this](const std::string& n) -> const char* {
+    auto it = env_.find(n);
+    return it == env_.end() ? nullptr : it->second.c_str();
+  };
+  std::vector<std::string> secrets, warnings;
+  auto only = LoadOutputsConfig("", env, secrets, warnings);
+  ASSERT_TRUE(only.ok()) << only.error();
+  ASSERT_EQ(only->size(), 2u);
+  EXPECT_EQ((*only)[1].output.options.at("url"), "http://zinc.internal:4080");
+
+  for (const auto& [value, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"[output.es]\ntype = \"webhook\"\n",
+            "[output.es]: given both in the file and in DMARC_REPORT_OUTPUTS"},
+           {"[store]\nurl = \"x\"\n",
+            "DMARC_REPORT_OUTPUTS: [store]: only [output.NAME] tables may be given here"},
+           {"[output.x\n", "DMARC_REPORT_OUTPUTS:1:"},
+           {"[output.\"bad name\"]\ntype = \"webhook\"\n",
+            "DMARC_REPORT_OUTPUTS: [output.bad name]: must be a table named"},
+           {std::string(70 * 1024, '#'), "DMARC_REPORT_OUTPUTS: longer than 65536 bytes"}}) {
+    env_["DMARC_REPORT_OUTPUTS"] = value;
+    c = Load("[mbox]\npath = \"m\"\n[output.es]\ntype = \"elasticsearch\"\n");
+    ASSERT_FALSE(c) << value;
+    EXPECT_NE(c.error().find(expected), std::string::npos) << expected << "\n" << c.error();
+  }
+}
 }  // namespace
 }  // namespace dmarc::config

@@ -7,7 +7,7 @@
 
 #include "outputs/elastic_docs.h"
 #include "outputs/http.h"
-#include "outputs/http_options.h"
+#include "outputs/options.h"
 
 namespace dmarc::outputs {
 
@@ -193,41 +193,38 @@ Status ElasticOutput::ItemErrors(const nlohmann::json& answer, const std::vector
 }
 
 Result<Settings> ReadSettings(const OutputConfig& config) {
-  OptionReader o(config, {"api_key_file", "index_prefix", "index_suffix", "monthly_indexes",
-                          "data_streams", "install_templates", "number_of_shards",
-                          "number_of_replicas", "max_batch_docs", "max_batch_bytes"});
-  DMARC_TRY(o.CheckKeys());
+  OptionReader o(config,
+                 WithHttpKeys({"api_key_file", "index_prefix", "index_suffix", "monthly_indexes",
+                               "data_streams", "install_templates", "number_of_shards",
+                               "number_of_replicas", "max_batch_docs", "max_batch_bytes"}));
   Settings s;
-  DMARC_TRY_ASSIGN(s.http, o.Http(s.base_url));
+  s.http = o.Http(s.base_url);
   const bool zinc = config.type == "zincsearch";
   // ZincSearch's Elasticsearch-compatible API lives under /es.
-  if (zinc && s.base_url.find('/', s.base_url.find("://") + 3) == std::string::npos) {
+  if (zinc && !s.base_url.empty() &&
+      s.base_url.find('/', s.base_url.find("://") + 3) == std::string::npos) {
     s.base_url += "/es";
   }
-  DMARC_TRY_ASSIGN(s.api_key, o.Secret("api_key_file"));
+  s.api_key = o.Secret("api_key_file");
   if (!s.api_key.empty() && !s.http.user.empty()) {
-    return o.Bad("api_key_file", "use either an API key or user and password_file");
+    o.Fail("api_key_file", "use either an API key or user and password_file");
   }
   s.naming.prefix = o.String("index_prefix");
   s.naming.suffix = o.String("index_suffix");
   for (const auto* key : {"index_prefix", "index_suffix"}) {
     const std::string v = o.String(key);
     if (v.find_first_of("\\/*?\"<>| ,#:") != std::string::npos || v != Lower(v)) {
-      return o.Bad(key, "index names are lower case, without \\ / * ? \" < > | , # : or space");
+      o.Fail(key, "index names are lower case, without \\ / * ? \" < > | , # : or space");
     }
   }
-  DMARC_TRY_ASSIGN(s.naming.monthly, o.Bool("monthly_indexes", false));
-  DMARC_TRY_ASSIGN(s.naming.data_streams, o.Bool("data_streams", false));
-  DMARC_TRY_ASSIGN(s.install_templates, o.Bool("install_templates", !zinc));
-  std::int64_t n = 0;
-  DMARC_TRY_ASSIGN(n, o.Int("number_of_shards", 0, 0, 1024));
-  s.shards = static_cast<int>(n);
-  DMARC_TRY_ASSIGN(n, o.Int("number_of_replicas", -1, -1, 1024));
-  s.replicas = static_cast<int>(n);
-  DMARC_TRY_ASSIGN(n, o.Int("max_batch_docs", 5000, 1, 100000));
-  s.max_docs = static_cast<std::size_t>(n);
-  DMARC_TRY_ASSIGN(n, o.Int("max_batch_bytes", 8 << 20, 4096, 512 << 20));
-  s.max_bytes = static_cast<std::size_t>(n);
+  s.naming.monthly = o.Bool("monthly_indexes", false);
+  s.naming.data_streams = o.Bool("data_streams", false);
+  s.install_templates = o.Bool("install_templates", !zinc);
+  s.shards = static_cast<int>(o.Int("number_of_shards", 0, 0, 1024));
+  s.replicas = static_cast<int>(o.Int("number_of_replicas", -1, -1, 1024));
+  s.max_docs = static_cast<std::size_t>(o.Int("max_batch_docs", 5000, 1, 100000));
+  s.max_bytes = static_cast<std::size_t>(o.Int("max_batch_bytes", 8 << 20, 4096, 512 << 20));
+  DMARC_TRY(o.Check());
   return s;
 }
 

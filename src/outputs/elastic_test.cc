@@ -412,7 +412,7 @@ TEST(Elastic, KeysAreCheckedAndNamed) {
     return r ? std::string() : r.error();
   };
   EXPECT_EQ(bad({{"url", "http://x"}, {"hosts", "y"}}).find("output.es.hosts:"), 0U);
-  EXPECT_EQ(bad({}).find("output.es.url: required"), 0U);
+  EXPECT_EQ(bad({}).find("output.es.url: is required"), 0U);
   EXPECT_EQ(bad({{"url", "ftp://x"}}).find("output.es.url:"), 0U);
   EXPECT_NE(bad({{"url", "http://elastic:pw@x"}}).find("credentials"), std::string::npos);
   EXPECT_EQ(

@@ -10,10 +10,14 @@
 #include <string_view>
 #include <vector>
 
+#include "sinks/json_text.h"
+
 namespace dmarc::outputs {
 
-// Appends `text` as a JSON string (quotes included).
-void AppendJsonString(std::string& out, std::string_view text);
+// Appends `text` as a JSON string (quotes included), invalid UTF-8 replaced.
+inline void AppendJsonString(std::string& out, std::string_view text) {
+  sinks::AppendJsonString(out, text, sinks::InvalidUtf8::kReplace);
+}
 
 class JsonWriter {
  public:

@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "base/time.h"
-#include "outputs/streams_options.h"
+#include "outputs/options.h"
 #include "sinks/json_text.h"
 #include "sinks/report_json.h"
 
@@ -433,7 +433,7 @@ void ReadSecurity(OptionReader& r, KafkaSettings& s) {
     const std::string user = r.String("username", "");
     if (user.empty()) r.Fail("username", "required with security_protocol = " + proto);
     s.conf.emplace_back("sasl.username", user);
-    const std::string password = r.SecretFile("password_file");
+    const std::string password = r.Secret("password_file");
     if (password.empty()) r.Fail("password_file", "required with security_protocol = " + proto);
     s.conf.emplace_back("sasl.password", password);
   } else {

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "outputs/streams_options.h"
+#include "outputs/options.h"
 #include "sinks/json_text.h"
 
 namespace dmarc::outputs {

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "outputs/http.h"
-#include "outputs/http_options.h"
+#include "outputs/options.h"
 
 namespace dmarc::outputs {
 
@@ -155,27 +155,24 @@ Status SplunkHecOutput::WaitForAck(std::uint64_t ack_id) {
 }
 
 Result<Settings> ReadSettings(const OutputConfig& config) {
-  OptionReader o(config, {"token_file", "index", "source", "host", "channel", "ack_timeout",
-                          "smtp_tls_sourcetype", "max_batch_bytes"});
-  DMARC_TRY(o.CheckKeys());
+  OptionReader o(config, WithHttpKeys({"token_file", "index", "source", "host", "channel",
+                                       "ack_timeout", "smtp_tls_sourcetype", "max_batch_bytes"}));
   Settings s;
-  DMARC_TRY_ASSIGN(s.http, o.Http(s.base_url));
-  if (!s.http.user.empty()) return o.Bad("user", "the HEC authenticates with token_file only");
-  if (!o.Has("token_file")) return o.Bad("token_file", "required (the HEC token)");
-  DMARC_TRY_ASSIGN(s.token, o.Secret("token_file"));
+  s.http = o.Http(s.base_url);
+  if (!s.http.user.empty()) o.Fail("user", "the HEC authenticates with token_file only");
+  o.Require("token_file", "(the HEC token)");
+  s.token = o.Secret("token_file");
   s.channel = o.String("channel");
   if (s.channel.find_first_not_of("0123456789abcdefABCDEF-") != std::string::npos) {
-    return o.Bad("channel", "a GUID expected (hex digits and -)");
+    o.Fail("channel", "a GUID expected (hex digits and -)");
   }
   s.events.index = o.String("index");
   s.events.source = o.String("source", "dmarc-report");
   s.events.host = o.String("host", HostName());
   s.events.smtp_tls_sourcetype = o.String("smtp_tls_sourcetype", "smtp:tls");
-  std::int64_t n = 0;
-  DMARC_TRY_ASSIGN(n, o.Int("ack_timeout", 60, 1, 3600));
-  s.ack_timeout_ms = n * 1000;
-  DMARC_TRY_ASSIGN(n, o.Int("max_batch_bytes", 1000000, 4096, 512 << 20));
-  s.max_bytes = static_cast<std::size_t>(n);
+  s.ack_timeout_ms = o.Int("ack_timeout", 60, 1, 3600) * 1000;
+  s.max_bytes = static_cast<std::size_t>(o.Int("max_batch_bytes", 1000000, 4096, 512 << 20));
+  DMARC_TRY(o.Check());
   return s;
 }
 

@@ -189,7 +189,7 @@ TEST(SplunkHec, KeysAreCheckedAndNamed) {
     EXPECT_FALSE(r);
     return r ? std::string() : r.error();
   };
-  EXPECT_EQ(bad({{"url", "http://x"}}).find("output.splunk.token_file: required"), 0U);
+  EXPECT_EQ(bad({{"url", "http://x"}}).find("output.splunk.token_file: is required"), 0U);
   EXPECT_EQ(bad({{"url", "http://x"}, {"token", "abc"}}).find("output.splunk.token:"), 0U);
   EXPECT_EQ(
       bad({{"url", "http://x"}, {"token_file", "/nonexistent"}}).find("output.splunk.token_file:"),

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <utility>
 
-#include "outputs/streams_options.h"
+#include "outputs/options.h"
 #include "outputs/syslog_transport.h"
 #include "sinks/report_json.h"
 

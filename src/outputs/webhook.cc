@@ -4,9 +4,9 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
-#include <fstream>
 #include <mutex>
 
+#include "outputs/options.h"
 #include "sinks/json_text.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
@@ -15,7 +15,6 @@ namespace dmarc::outputs {
 
 namespace {
 
-constexpr std::size_t kMaxSecretBytes = 4096;
 constexpr long kMaxAnswerBytes = 64 * 1024;
 
 struct CurlFree {
@@ -28,55 +27,24 @@ struct WebhookOptions {
   long timeout = 30;
 };
 
-Result<std::string> ReadSecretFile(const std::string& key, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError(ErrorKind::kInvalid, fmt::format("{}: cannot read {}", key, path));
-  std::string data(kMaxSecretBytes + 1, '\0');
-  in.read(data.data(), static_cast<std::streamsize>(data.size()));
-  data.resize(static_cast<std::size_t>(in.gcount()));
-  if (data.size() > kMaxSecretBytes) {
-    return MakeError(ErrorKind::kInvalid, fmt::format("{}: {} is larger than 4 KiB", key, path));
-  }
-  while (!data.empty() && (data.back() == '\n' || data.back() == '\r')) data.pop_back();
-  if (data.empty())
-    return MakeError(ErrorKind::kInvalid, fmt::format("{}: {} is empty", key, path));
-  return data;
-}
-
 // The options of config, every key checked.
 Result<WebhookOptions> ParseOptions(const OutputConfig& config) {
+  OptionReader r(config, {"url", "secret_file", "signature_header", "timeout", "ca_file"});
   WebhookOptions o;
-  const std::string prefix = "output." + config.name + ".";
-  for (const auto& [key, value] : config.options) {
-    const std::string name = prefix + key;
-    if (key == "url") {
-      if (!value.starts_with("http://") && !value.starts_with("https://")) {
-        return MakeError(ErrorKind::kInvalid, name + ": must start with http:// or https://");
-      }
-      o.url = value;
-    } else if (key == "secret_file") {
-      DMARC_TRY_ASSIGN(o.secret, ReadSecretFile(name, value));
-    } else if (key == "signature_header") {
-      if (value.empty() || value.find_first_of(": \r\n") != std::string::npos) {
-        return MakeError(ErrorKind::kInvalid, name + ": must be a header name");
-      }
-      o.signature_header = value;
-    } else if (key == "timeout") {
-      char* end = nullptr;
-      o.timeout = std::strtol(value.c_str(), &end, 10);
-      if (value.empty() || *end || o.timeout < 1 || o.timeout > 600) {
-        return MakeError(ErrorKind::kInvalid, name + ": must be 1..600 seconds");
-      }
-    } else if (key == "ca_file") {
-      o.ca_file = value;
-    } else {
-      return MakeError(ErrorKind::kInvalid, name +
-                                                ": unknown key (expected one of: url, secret_file, "
-                                                "signature_header, timeout, ca_file)");
-    }
+  r.Require("url");
+  o.url = r.String("url");
+  if (r.Has("url") && !o.url.starts_with("http://") && !o.url.starts_with("https://")) {
+    r.Fail("url", "must start with http:// or https://");
   }
-  if (o.url.empty()) return MakeError(ErrorKind::kInvalid, prefix + "url: is required");
-  if (o.secret.empty()) return MakeError(ErrorKind::kInvalid, prefix + "secret_file: is required");
+  r.Require("secret_file");
+  o.secret = r.Secret("secret_file");
+  o.signature_header = r.String("signature_header", o.signature_header);
+  if (o.signature_header.empty() || o.signature_header.find_first_of(": ") != std::string::npos) {
+    r.Fail("signature_header", "must be a header name");
+  }
+  o.timeout = static_cast<long>(r.Int("timeout", o.timeout, 1, 600));
+  o.ca_file = r.ExistingFile("ca_file");
+  DMARC_TRY(r.Check());
   return o;
 }
 

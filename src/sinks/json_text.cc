@@ -6,50 +6,112 @@
 
 namespace dmarc::sinks {
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  static constexpr auto kEscape = [] {
-    std::array<bool, 256> t{};
-    for (int c = 0; c < 0x20; ++c) t[c] = true;
-    t['"'] = t['\\'] = true;
-    return t;
-  }();
-  out += '"';
-  std::size_t run = 0;  // start of the pending run of bytes that need no escape
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (!kEscape[c]) continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default: {
-        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out.append(esc, 6);
-      }
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// The length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
+std::size_t Utf8Length(std::string_view s, std::size_t i) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  std::size_t n = 0;
+  unsigned min = 0;
+  unsigned cp = 0;
+  if (b >= 0xC2 && b <= 0xDF) {
+    n = 2, cp = b & 0x1FU, min = 0x80;
+  } else if (b >= 0xE0 && b <= 0xEF) {
+    n = 3, cp = b & 0x0FU, min = 0x800;
+  } else if (b >= 0xF0 && b <= 0xF4) {
+    n = 4, cp = b & 0x07U, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto c = static_cast<unsigned char>(s[i + k]);
+    if ((c & 0xC0U) != 0x80U) return 0;
+    cp = (cp << 6U) | (c & 0x3FU);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+// The bytes that stop the copying of a run: controls, quote and backslash, and with
+// kCheckUtf8 every byte above 0x7F (checked as the start of a UTF-8 sequence).
+template <bool kCheckUtf8>
+constexpr std::array<bool, 256> kStop = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = t['\\'] = true;
+  for (int c = 0x80; kCheckUtf8 && c < 0x100; ++c) t[c] = true;
+  return t;
+}();
+
+void AppendEscape(std::string& out, unsigned char c) {
+  switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    default: {
+      const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4U], kHex[c & 15U]};
+      out.append(esc, 6);
     }
   }
+}
+
+template <bool kCheckUtf8>
+void AppendEscaped(std::string& out, std::string_view s) {
+  std::size_t run = 0;  // start of the pending run of bytes that need no escape
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (!kStop<kCheckUtf8>[c]) {
+      ++i;
+      continue;
+    }
+    if (kCheckUtf8 && c >= 0x80) {
+      if (const std::size_t n = Utf8Length(s, i)) {
+        i += n;
+        continue;
+      }
+      out.append(s.data() + run, i - run);
+      out += "\\ufffd";
+      run = ++i;
+      continue;
+    }
+    out.append(s.data() + run, i - run);
+    AppendEscape(out, c);
+    run = ++i;
+  }
   out.append(s.data() + run, s.size() - run);
+}
+
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view s, InvalidUtf8 invalid) {
+  out += '"';
+  if (invalid == InvalidUtf8::kReplace) {
+    AppendEscaped<true>(out, s);
+  } else {
+    AppendEscaped<false>(out, s);
+  }
   out += '"';
 }
 

@@ -10,9 +10,17 @@
 
 namespace dmarc::sinks {
 
+// What AppendJsonString does with bytes that are not valid UTF-8.
+enum class InvalidUtf8 {
+  kKeep,     // copied as they are: the text is valid UTF-8 by construction (parsed reports)
+  kReplace,  // each such byte written as U+FFFD (text a receiver must be able to parse)
+};
+
 // Appends s as a JSON string literal (quotes included). Control characters, quote and
-// backslash are escaped; everything else (valid UTF-8 by construction) is kept as it is.
-void AppendJsonString(std::string& out, std::string_view s);
+// backslash are escaped; everything else is kept as it is, bytes that are not valid UTF-8 as
+// `invalid` says.
+void AppendJsonString(std::string& out, std::string_view s,
+                      InvalidUtf8 invalid = InvalidUtf8::kKeep);
 
 class JsonText {
  public:

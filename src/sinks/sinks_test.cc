@@ -41,6 +41,28 @@ TEST(JsonText, EscapesEverythingJsonRequires) {
   EXPECT_EQ(out, R"("q\"b\\n\nt\tc\u0001\u001f")");
 }
 
+// For receivers that refuse a document over its encoding (the HTTP outputs): every byte that does
+// not start a valid UTF-8 sequence becomes U+FFFD, valid sequences (2, 3 and 4 bytes) stay.
+TEST(JsonText, ReplacesInvalidUtf8WhenAskedAndKeepsValidSequences) {
+  const std::string valid = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7";
+  const std::string bad =
+      "a\xff"             // never in UTF-8
+      "\xc0\xaf"          // overlong '/'
+      "\xed\xa0\x80"      // a surrogate
+      "\xf4\x90\x80\x80"  // above U+10FFFF
+      "\xe2\x82";         // cut short
+  std::string out;
+  AppendJsonString(out, valid + bad + "\"", InvalidUtf8::kReplace);
+  const std::string r = "\\ufffd";
+  std::string want = "\"" + valid + "a";
+  for (int i = 0; i < 12; ++i) want += r;  // 1 + 2 + 3 + 4 + 2 bytes refused
+  EXPECT_EQ(out, want + "\\\"\"");
+  EXPECT_TRUE(nlohmann::json::accept(out));
+  out.clear();
+  AppendJsonString(out, valid + bad, InvalidUtf8::kKeep);
+  EXPECT_EQ(out, "\"" + valid + bad + "\"");
+}
+
 TEST(ParsedmarcJson, IsValidJsonWithParsedmarcFields) {
   std::string doc = JsonDocumentBegin();
   std::string fragment;

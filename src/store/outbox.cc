@@ -25,4 +25,6 @@ Result<std::size_t> ReportStore::OutboxEnqueue(const std::string&, const Filter&
 
 Result<std::vector<OutboxState>> ReportStore::QueryOutbox() { return NoOutbox(*this); }
 
+Result<std::size_t> ReportStore::OutboxClear(const std::string&) { return NoOutbox(*this); }
+
 }  // namespace dmarc::store

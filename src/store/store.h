@@ -391,6 +391,9 @@ class ReportStore {
                                             const OutboxKinds& kinds);
   // Every output with a backlog or a recorded attempt, by name.
   virtual Result<std::vector<OutboxState>> QueryOutbox();
+  // Forgets one output (`outputs --clear NAME`): its queued entries and its recorded state go,
+  // in one transaction; the reports stay stored. Returns the entries removed.
+  virtual Result<std::size_t> OutboxClear(const std::string& output);
   // ---- Sender statuses (store/senders.h, docs/senders.md) ----
   // Sets the status of (row.domain, row.sender): "approved", "unapproved" or "forwarder"
   // replace any earlier one; "unknown" removes it. Other

@@ -1933,6 +1933,56 @@ TEST_P(StoreContract, AnEntryWhoseReportWasPurgedSaysSo) {
   EXPECT_TRUE((*next)[0].purged);
   EXPECT_TRUE((*next)[1].purged);
 }
+// A report queued twice for one output (export --to run twice) is read back for both entries,
+// and a batch mixing the kinds keeps its order.
+TEST_P(StoreContract, AReportQueuedTwiceIsReadBackForEachEntry) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const auto reports = Samples({kDistinct[0], kDistinct[1]});
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  ASSERT_TRUE(st->Store(BatchOf(FailureAndTlsSamples())).ok());
+  for (int pass = 0; pass < 2; ++pass) {
+    auto added = st->OutboxEnqueue("es", Filter{}, {});
+    ASSERT_TRUE(added.ok()) << added.error();
+  }
+  auto next = st->OutboxNext("es", 1000, 1'000'000);
+  ASSERT_TRUE(next.ok()) << next.error();
+  ASSERT_EQ(next->size() % 2, 0u);
+  const std::size_t half = next->size() / 2;
+  ASSERT_GT(half, reports.size());  // aggregate, failure and SMTP TLS reports
+  for (std::size_t i = 0; i < half; ++i) {
+    EXPECT_FALSE((*next)[i].purged);
+    EXPECT_EQ((*next)[i].kind, (*next)[i + half].kind);
+    EXPECT_EQ(EntryJson((*next)[i]), EntryJson((*next)[i + half])) << i;
+  }
+  EXPECT_EQ(EntryJson((*next)[0]), Json(reports[0]));
+}
+
+TEST_P(StoreContract, ClearingAnOutputForgetsItsQueueAndStateAndKeepsTheOthers) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  st->SetOutboxOutputs({"gone", "kept"});
+  const auto reports = Samples({kDistinct[0], kDistinct[1]});
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  const OutboxOutcome failed{.ids = {}, .now = 1000, .error = "gone: refused"};
+  ASSERT_TRUE(st->OutboxSettle("gone", failed).ok());
+  ASSERT_EQ(StateOf(*st, "gone").backlog, 2u);
+  auto cleared = st->OutboxClear("gone");
+  ASSERT_TRUE(cleared.ok()) << cleared.error();
+  EXPECT_EQ(*cleared, 2u);
+  EXPECT_EQ(StateOf(*st, "gone").name, "");  // no longer listed
+  auto next = st->OutboxNext("gone", 10, 1'000'000);
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE(next->empty());
+  EXPECT_EQ(StateOf(*st, "kept").backlog, 2u);  // the other output and the reports stay
+  auto stats = st->QueryStats({});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->reports, reports.size());
+  auto again = st->OutboxClear("gone");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0u);
+}
+
 // ---- Sender inventory and statuses (store/senders.h) ----
 
 const Sender* FindSender(const std::vector<Sender>& senders, const std::string& key) {

@@ -13,14 +13,33 @@
 
 namespace dmarc::store::pg_impl {
 
+namespace {
+// Selecting a page of rows by id ($1 after, $2 limit).
+constexpr std::string_view kPage = "id > $1 ORDER BY id LIMIT $2";
+
+Params PageParams(std::int64_t after, std::size_t limit) {
+  return Params().Add(after).Add(static_cast<std::int64_t>(limit));
+}
+}  // namespace
+
 Result<bool> PgStore::CopyAggregatePage(std::int64_t& after, std::size_t limit, CopyBatch& out) {
-  auto reports = conn_.Query(
-      std::string("SELECT ") + kReportColumns +
-          ", origin, imported_at FROM aggregate_reports WHERE id > $1 ORDER BY id LIMIT $2",
-      Params().Add(after).Add(static_cast<std::int64_t>(limit)));
-  if (!reports) return std::move(reports).error_value();
-  if (reports->size() == 0) return false;
   std::vector<std::int64_t> ids;
+  DMARC_TRY(ReadAggregateCopies(kPage, PageParams(after, limit), true, out, ids));
+  if (ids.empty()) return false;
+  after = ids.back();
+  return true;
+}
+
+Result<bool> PgStore::ReadAggregateCopies(std::string_view where, const Params& params,
+                                          bool with_raw, CopyBatch& out,
+                                          std::vector<std::int64_t>& ids) {
+  auto reports =
+      conn_.Query(std::string("SELECT ") + kReportColumns +
+                      ", origin, imported_at FROM aggregate_reports WHERE " + std::string(where),
+                  params);
+  if (!reports) return std::move(reports).error_value();
+  if (reports->size() == 0) return true;
+  const std::size_t first = ids.size();
   std::unordered_map<std::int64_t, std::size_t> index;  // report id → position in out
   for (int i = 0; i < reports->size(); ++i) {
     AggregateCopy c;
@@ -33,11 +52,11 @@ Result<bool> PgStore::CopyAggregatePage(std::int64_t& after, std::size_t limit, 
     index[ids.back()] = out.aggregates.size();
     out.aggregates.push_back(std::move(c));
   }
-  after = ids.back();
+  const std::vector<std::int64_t> read(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end());
   auto records = conn_.Query(std::string("SELECT ") + kRecordColumns +
                                  ", coalesce(source_enriched_at, 0) FROM aggregate_records"
                                  " WHERE report = ANY($1::bigint[]) ORDER BY report, id",
-                             Params().AddArray(ids));
+                             Params().AddArray(read));
   if (!records) return std::move(records).error_value();
   for (int i = 0; i < records->size(); ++i) {
     AggregateCopy& c = out.aggregates[index.at(records->Int(i, 0))];
@@ -46,9 +65,10 @@ Result<bool> PgStore::CopyAggregatePage(std::int64_t& after, std::size_t limit, 
     c.report.records.push_back(std::move(rec).value());
     c.sources_enriched_at.push_back(records->Int(i, 26));
   }
+  if (!with_raw) return true;
   auto raw =
       conn_.Query("SELECT report, size, bytes FROM aggregate_raw WHERE report = ANY($1::bigint[])",
-                  Params().AddArray(ids));
+                  Params().AddArray(read));
   if (!raw) return std::move(raw).error_value();
   for (int i = 0; i < raw->size(); ++i) {
     AggregateCopy& c = out.aggregates[index.at(raw->Int(i, 0))];
@@ -59,10 +79,19 @@ Result<bool> PgStore::CopyAggregatePage(std::int64_t& after, std::size_t limit, 
 }
 
 Result<bool> PgStore::CopyFailurePage(std::int64_t& after, std::size_t limit, CopyBatch& out) {
-  auto rows = conn_.Query(
-      "SELECT id, data, arrival_ts, origin, imported_at FROM failure_reports WHERE id > $1"
-      " ORDER BY id LIMIT $2",
-      Params().Add(after).Add(static_cast<std::int64_t>(limit)));
+  std::vector<std::int64_t> ids;
+  DMARC_TRY(ReadFailureCopies(kPage, PageParams(after, limit), out, ids));
+  if (ids.empty()) return false;
+  after = ids.back();
+  return true;
+}
+
+Result<bool> PgStore::ReadFailureCopies(std::string_view where, const Params& params,
+                                        CopyBatch& out, std::vector<std::int64_t>& ids) {
+  auto rows =
+      conn_.Query("SELECT id, data, arrival_ts, origin, imported_at FROM failure_reports WHERE " +
+                      std::string(where),
+                  params);
   if (!rows) return std::move(rows).error_value();
   for (int i = 0; i < rows->size(); ++i) {
     auto j = nlohmann::ordered_json::parse(rows->View(i, 1), nullptr, /*allow_exceptions=*/false);
@@ -70,19 +99,29 @@ Result<bool> PgStore::CopyFailurePage(std::int64_t& after, std::size_t limit, Co
     if (!report) return MakeError(report.error());
     report->arrival_ts = rows->Int(i, 2);
     out.failures.push_back({rows->Text(i, 3), rows->Int(i, 4), std::move(report).value()});
-    after = rows->Int(i, 0);
+    ids.push_back(rows->Int(i, 0));
   }
-  return rows->size() > 0;
+  return true;
 }
 
 Result<bool> PgStore::CopySmtpTlsPage(std::int64_t& after, std::size_t limit, CopyBatch& out) {
+  std::vector<std::int64_t> ids;
+  DMARC_TRY(ReadSmtpTlsCopies(kPage, PageParams(after, limit), out, ids));
+  if (ids.empty()) return false;
+  after = ids.back();
+  return true;
+}
+
+Result<bool> PgStore::ReadSmtpTlsCopies(std::string_view where, const Params& params,
+                                        CopyBatch& out, std::vector<std::int64_t>& ids) {
   auto reports = conn_.Query(
       "SELECT id, organization_name, report_id, begin_ts, end_ts, contact_info, errors, origin,"
-      " imported_at FROM smtp_tls_reports WHERE id > $1 ORDER BY id LIMIT $2",
-      Params().Add(after).Add(static_cast<std::int64_t>(limit)));
+      " imported_at FROM smtp_tls_reports WHERE " +
+          std::string(where),
+      params);
   if (!reports) return std::move(reports).error_value();
-  if (reports->size() == 0) return false;
-  std::vector<std::int64_t> ids;
+  if (reports->size() == 0) return true;
+  const std::size_t first = ids.size();
   std::unordered_map<std::int64_t, std::size_t> index;
   for (int i = 0; i < reports->size(); ++i) {
     SmtpTlsCopy c;
@@ -98,15 +137,15 @@ Result<bool> PgStore::CopySmtpTlsPage(std::int64_t& after, std::size_t limit, Co
     index[ids.back()] = out.smtp_tls.size();
     out.smtp_tls.push_back(std::move(c));
   }
-  after = ids.back();
+  const std::vector<std::int64_t> read(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end());
   auto policies = conn_.Query(
       "SELECT report, id, policy_domain, policy_type, policy_strings, mx_host_patterns,"
       " successful_session_count, failed_session_count FROM smtp_tls_policies"
       " WHERE report = ANY($1::bigint[]) ORDER BY report, id",
-      Params().AddArray(ids));
+      Params().AddArray(read));
   if (!policies) return std::move(policies).error_value();
   std::vector<std::int64_t> policy_ids;
-  std::vector<std::pair<std::size_t, std::size_t>> where;  // (report, policy) positions
+  std::vector<std::pair<std::size_t, std::size_t>> places;  // (report, policy) positions
   for (int i = 0; i < policies->size(); ++i) {
     const std::size_t k = index.at(policies->Int(i, 0));
     auto& r = out.smtp_tls[k].report;
@@ -119,12 +158,12 @@ Result<bool> PgStore::CopySmtpTlsPage(std::int64_t& after, std::size_t limit, Co
     p.failed_session_count = static_cast<std::uint64_t>(policies->Int(i, 7));
     r.policies.push_back(std::move(p));
     policy_ids.push_back(policies->Int(i, 1));
-    where.emplace_back(k, r.policies.size() - 1);
+    places.emplace_back(k, r.policies.size() - 1);
   }
   // Pointers only once every vector has its final size.
   std::unordered_map<std::int64_t, model::SmtpTlsPolicy*> policy_of;
   for (std::size_t i = 0; i < policy_ids.size(); ++i) {
-    policy_of[policy_ids[i]] = &out.smtp_tls[where[i].first].report.policies[where[i].second];
+    policy_of[policy_ids[i]] = &out.smtp_tls[places[i].first].report.policies[places[i].second];
   }
   return ReadSmtpTlsFailureDetails(conn_, policy_ids, policy_of);
 }

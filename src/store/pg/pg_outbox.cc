@@ -3,6 +3,7 @@
 // back in order with their reports, settled after each delivery attempt.
 #include <algorithm>
 #include <ctime>
+#include <unordered_map>
 
 #include "store/pg/pg_store_impl.h"
 
@@ -71,49 +72,68 @@ Result<bool> PgStore::EnqueueNewReports(NewReportIds& fresh, std::int64_t now) {
   return true;
 }
 
-Result<bool> PgStore::ReadEntryReport(std::int64_t row, OutboxEntry& e) {
-  // A page of one copy from just before the row: found when the page's last id is the row.
-  std::int64_t after = row - 1;
-  CopyBatch page;
-  bool any = false;
-  if (e.kind == OutboxKind::kAggregate) {
-    DMARC_TRY_ASSIGN(any, CopyAggregatePage(after, 1, page));
-    if (!any || after != row) return false;
-    e.aggregate = std::move(page.aggregates.front().report);
-  } else if (e.kind == OutboxKind::kFailure) {
-    DMARC_TRY_ASSIGN(any, CopyFailurePage(after, 1, page));
-    if (!any || after != row) return false;
-    e.failure = std::move(page.failures.front().report);
-  } else {
-    DMARC_TRY_ASSIGN(any, CopySmtpTlsPage(after, 1, page));
-    if (!any || after != row) return false;
-    e.smtp_tls = std::move(page.smtp_tls.front().report);
-  }
-  return true;
-}
-
 Result<std::vector<OutboxEntry>> PgStore::OutboxNext(const std::string& output,
                                                      std::size_t max_items,
                                                      std::size_t max_records) {
   return InTransaction<std::vector<OutboxEntry>>(
       [&]() -> Result<std::vector<OutboxEntry>> {
+        // The entries, with each aggregate report's record count to stop at max_records.
         auto rows = conn_.Query(
-            "SELECT id, kind, report, enqueued_at FROM outbox WHERE output = $1 ORDER BY id"
-            " LIMIT $2",
+            "SELECT o.id, o.kind, o.report, o.enqueued_at, coalesce(a.record_count, 0)"
+            " FROM outbox o LEFT JOIN aggregate_reports a ON o.kind = 0 AND a.id = o.report"
+            " WHERE o.output = $1 ORDER BY o.id LIMIT $2",
             Params().Add(output).Add(static_cast<std::int64_t>(max_items)));
         if (!rows) return std::move(rows).error_value();
         std::vector<OutboxEntry> out;
+        std::vector<std::int64_t> reports;    // each entry's report row
+        std::vector<std::int64_t> wanted[3];  // the rows to read, per kind
         std::size_t records = 0;
         for (int i = 0; i < rows->size() && (out.empty() || records < max_records); ++i) {
           OutboxEntry e;
           e.id = rows->Int(i, 0);
           e.kind = static_cast<OutboxKind>(std::clamp<std::int64_t>(rows->Int(i, 1), 0, 2));
           e.enqueued_at = rows->Int(i, 3);
-          bool found = false;
-          DMARC_TRY_ASSIGN(found, ReadEntryReport(rows->Int(i, 2), e));
-          e.purged = !found;
-          records += e.aggregate.records.size();
+          records += static_cast<std::size_t>(rows->Int(i, 4));
+          reports.push_back(rows->Int(i, 2));
+          wanted[static_cast<int>(e.kind)].push_back(reports.back());
           out.push_back(std::move(e));
+        }
+        // Every report at once per kind (no raw XML), then each handed to its entries.
+        constexpr std::string_view kListed = "id = ANY($1::bigint[]) ORDER BY id";
+        CopyBatch read;
+        std::vector<std::int64_t> ids[3];
+        if (!wanted[0].empty()) {
+          DMARC_TRY(
+              ReadAggregateCopies(kListed, Params().AddArray(wanted[0]), false, read, ids[0]));
+        }
+        if (!wanted[1].empty()) {
+          DMARC_TRY(ReadFailureCopies(kListed, Params().AddArray(wanted[1]), read, ids[1]));
+        }
+        if (!wanted[2].empty()) {
+          DMARC_TRY(ReadSmtpTlsCopies(kListed, Params().AddArray(wanted[2]), read, ids[2]));
+        }
+        // Row → (position in read, entries still to hand it to): a report queued twice (export
+        // --to twice) is copied to its first entries and moved to its last.
+        std::unordered_map<std::int64_t, std::pair<std::size_t, std::size_t>> at[3];
+        for (int k = 0; k < 3; ++k) {
+          for (std::size_t i = 0; i < ids[k].size(); ++i) at[k][ids[k][i]] = {i, 0};
+        }
+        for (std::size_t i = 0; i < out.size(); ++i) {
+          const auto it = at[static_cast<int>(out[i].kind)].find(reports[i]);
+          if (it != at[static_cast<int>(out[i].kind)].end()) ++it->second.second;
+        }
+        for (std::size_t i = 0; i < out.size(); ++i) {
+          OutboxEntry& e = out[i];
+          const int k = static_cast<int>(e.kind);
+          const auto it = at[k].find(reports[i]);
+          e.purged = it == at[k].end();
+          if (e.purged) continue;
+          const std::size_t pos = it->second.first;
+          const bool last = --it->second.second == 0;
+          auto hand = [last](auto& from, auto& to) { to = last ? std::move(from) : from; };
+          if (k == 0) hand(read.aggregates[pos].report, e.aggregate);
+          if (k == 1) hand(read.failures[pos].report, e.failure);
+          if (k == 2) hand(read.smtp_tls[pos].report, e.smtp_tls);
         }
         return out;
       },
@@ -185,6 +205,15 @@ Result<std::vector<OutboxState>> PgStore::QueryOutbox() {
         return out;
       },
       true);
+}
+
+Result<std::size_t> PgStore::OutboxClear(const std::string& output) {
+  return InTransaction<std::size_t>([&]() -> Result<std::size_t> {
+    auto del = conn_.Query("DELETE FROM outbox WHERE output = $1", Params().Add(output));
+    if (!del) return std::move(del).error_value();
+    DMARC_TRY(conn_.Query("DELETE FROM output_state WHERE name = $1", Params().Add(output)));
+    return static_cast<std::size_t>(del->Affected());
+  });
 }
 
 }  // namespace dmarc::store::pg_impl

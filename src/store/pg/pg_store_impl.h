@@ -95,6 +95,7 @@ class PgStore final : public ReportStore {
   Result<std::size_t> OutboxEnqueue(const std::string& output, const Filter& filter,
                                     const OutboxKinds& kinds) override;
   Result<std::vector<OutboxState>> QueryOutbox() override;
+  Result<std::size_t> OutboxClear(const std::string& output) override;
   Result<bool> SetSenderStatus(const SenderStatusRow& row) override;  // *_sender_status.cc
   Result<std::vector<SenderStatusRow>> SenderStatuses(const std::string& domain) override;
   bool CommitsElsewhere() const override { return true; }
@@ -132,8 +133,17 @@ class PgStore final : public ReportStore {
   // Queues the new reports for each of OutboxOutputs(), in the order stored (ids ascending),
   // under a transaction lock: entries are numbered in the order their transactions commit.
   Result<bool> EnqueueNewReports(NewReportIds& fresh, std::int64_t now);
-  // The report of an outbox entry (e.kind set), read by its row; false when it is gone.
-  Result<bool> ReadEntryReport(std::int64_t row, OutboxEntry& e);
+
+  // ---- Reports read back with what Store keeps beside them (pg_migrate.cc) ----
+  // `where` selects the rows by id with parameters `params`: a page ("id > $1 ORDER BY id LIMIT
+  // $2") or a list ("id = ANY($1::bigint[]) ORDER BY id"). Appends each report to out and its id
+  // to ids; the raw XML of aggregate reports only when with_raw.
+  Result<bool> ReadAggregateCopies(std::string_view where, const Params& params, bool with_raw,
+                                   CopyBatch& out, std::vector<std::int64_t>& ids);
+  Result<bool> ReadFailureCopies(std::string_view where, const Params& params, CopyBatch& out,
+                                 std::vector<std::int64_t>& ids);
+  Result<bool> ReadSmtpTlsCopies(std::string_view where, const Params& params, CopyBatch& out,
+                                 std::vector<std::int64_t>& ids);
 
   // ---- Copies (pg_migrate.cc) ----
   // One page of items after `after` (an id, or an address) into out, moving `after` on; false

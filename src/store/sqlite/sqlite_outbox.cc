@@ -270,4 +270,17 @@ Result<std::vector<OutboxState>> SqliteStore::QueryOutbox() {
   });
 }
 
+Result<std::size_t> SqliteStore::OutboxClear(const std::string& output) {
+  return InWriteTransaction([&]() -> Result<std::size_t> {
+    auto del_r = db_.Prepare("DELETE FROM outbox WHERE output = ?1");
+    if (!del_r) return std::move(del_r).error_value();
+    DMARC_TRY(del_r->Bind(1, output).Run());
+    const auto removed = static_cast<std::size_t>(db_.Changes());
+    auto state_r = db_.Prepare("DELETE FROM output_state WHERE name = ?1");
+    if (!state_r) return std::move(state_r).error_value();
+    DMARC_TRY(state_r->Bind(1, output).Run());
+    return removed;
+  });
+}
+
 }  // namespace dmarc::store::sqlite_impl

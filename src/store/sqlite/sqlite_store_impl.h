@@ -84,6 +84,7 @@ class SqliteStore final : public ReportStore {
   Result<std::size_t> OutboxEnqueue(const std::string& output, const Filter& filter,
                                     const OutboxKinds& kinds) override;
   Result<std::vector<OutboxState>> QueryOutbox() override;
+  Result<std::size_t> OutboxClear(const std::string& output) override;
   Result<bool> SetSenderStatus(const SenderStatusRow& row) override;  // *_sender_status.cc
   Result<std::vector<SenderStatusRow>> SenderStatuses(const std::string& domain) override;
 

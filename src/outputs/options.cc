@@ -1,5 +1,6 @@
-#include "outputs/streams_options.h"
+#include "outputs/options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -7,10 +8,23 @@
 
 namespace dmarc::outputs {
 
+namespace {
+constexpr std::size_t kMaxSecretBytes = 64 * 1024;
+}  // namespace
+
+std::set<std::string> WithHttpKeys(std::set<std::string> keys) {
+  keys.insert(
+      {"url", "user", "password_file", "ca_file", "skip_certificate_verification", "timeout"});
+  return keys;
+}
+
 OptionReader::OptionReader(const OutputConfig& config, const std::set<std::string>& known)
     : config_(config) {
   for (const auto& [key, value] : config.options) {
-    if (known.count(key) == 0) Fail(key, "unknown key for type \"" + config.type + "\"");
+    if (known.count(key) != 0) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    Fail(key, "unknown key for type \"" + config.type + "\" (known: " + list + ")");
   }
 }
 
@@ -82,18 +96,28 @@ bool OptionReader::Bool(const std::string& key, bool fallback) {
   return fallback;
 }
 
-std::string OptionReader::SecretFile(const std::string& key) {
+std::string OptionReader::Secret(const std::string& key) {
   const std::string path = String(key, "");
   if (path.empty()) return "";
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
     Fail(key, "cannot read " + path);
     return "";
   }
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (line.empty()) Fail(key, path + " is empty");
-  return line;
+  std::string text(kMaxSecretBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxSecretBytes) {
+    Fail(key, path + " is over 64 KiB");
+    return "";
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) Fail(key, path + " is empty");
+  if (text.find_first_of("\r\n") != std::string::npos) {
+    Fail(key, path + " holds more than one line");
+    return "";
+  }
+  return text;
 }
 
 std::string OptionReader::ExistingFile(const std::string& key) {
@@ -103,6 +127,34 @@ std::string OptionReader::ExistingFile(const std::string& key) {
     Fail(key, path + " is not a readable file");
   }
   return path;
+}
+
+void OptionReader::Require(const std::string& key, const std::string& what) {
+  if (!Has(key)) Fail(key, what.empty() ? "is required" : "is required " + what);
+}
+
+HttpOptions OptionReader::Http(std::string& base_url) {
+  HttpOptions o;
+  Require("url");
+  if (Has("url")) {
+    auto url = NormalizeBaseUrl(String("url"));
+    if (url) {
+      base_url = *url;
+    } else {
+      Fail("url", url.error());
+    }
+  }
+  o.ca_file = ExistingFile("ca_file");
+  o.verify_tls = !Bool("skip_certificate_verification", false);
+  o.timeout_ms = static_cast<long>(Int("timeout", 60, 1, 3600) * 1000);
+  o.connect_timeout_ms = std::min<long>(o.timeout_ms, 10000);
+  o.user = String("user");
+  o.password = Secret("password_file");
+  if (o.user.empty() != o.password.empty()) {
+    Fail(o.user.empty() ? "user" : "password_file",
+         "user and password_file go together (basic auth)");
+  }
+  return o;
 }
 
 }  // namespace dmarc::outputs
