@@ -561,7 +561,7 @@ const RENDER = {
   reporters: reportersPage, reports: reportsPage, report: reportPage,
   senders: (f, params) => sendersPage(ui, f, params, render),
   failures: (f) => failuresPage(ui, f), failure: (f, params) => failurePage(ui, f, params),
-  'smtp-tls': smtpTlsPage, rejected: rejectedPage, status: () => statusPage(() => api('status')),
+  'smtp-tls': smtpTlsPage, rejected: rejectedPage, status: () => statusPage(() => api('status'), () => api('outputs')),
 };
 
 // ---------------------------------------------------------------------------------------------

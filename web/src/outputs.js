@@ -1,3 +1,5 @@
+import { outputError } from './status.js';
+
 // The red badge in the header while an output is failing: GET /api/outputs (docs/outputs.md)
 // lists each output of the store's outbox; those whose last delivery attempts failed are named
 // in the badge's title with their last error, and the badge links to the status page. Hidden
@@ -14,7 +16,7 @@ export function outputsBadge(ui) {
         ? `Output ${failing[0].name} failing`
         : `${failing.length} outputs failing`;
       badge.title = failing
-        .map((x) => `${x.name}: ${x.backlog} waiting; ${x.last_error || 'no error recorded'}`)
+        .map((x) => `${x.name}: ${x.backlog} waiting; ${outputError(x) || 'no error recorded'}`)
         .join('\n');
       badge.hidden = false;
     })

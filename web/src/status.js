@@ -135,7 +135,45 @@ function rejectionsTable(rows) {
   return el('div', 'table-wrap', table);
 }
 
-export async function statusPage(getStatus) {
+// A time of GET /api/outputs (Unix seconds, null: never) as the status page writes times.
+const epoch = (t) => (t ? `${new Date(t * 1000).toISOString().slice(0, 19).replace('T', ' ')} UTC` : 'never');
+
+// An output's error without its name in front (the outputs' errors begin with it).
+export function outputError(o) {
+  const e = o.last_error || '';
+  return e.startsWith(`${o.name}: `) ? e.slice(o.name.length + 2) : e;
+}
+
+function outputCard(o) {
+  const meta = el('dl', 'meta');
+  const add = (k, v, cls) => meta.append(el('dt', null, k), el('dd', cls || null, v));
+  add('Backlog', o.backlog ? `${num(o.backlog)} report(s), oldest queued ${epoch(o.oldest_queued_at)}` : 'none');
+  add('Last success', epoch(o.last_success_at));
+  add('Last error', o.last_error ? `${epoch(o.last_error_at)}: ${outputError(o)}` : 'none', o.failing ? 'fail' : 'muted');
+  if (o.failing) add('Retry', `${num(o.consecutive_failures)} attempt(s) failed in a row; next ${epoch(o.next_attempt_at)}`);
+  add('Totals', `${num(o.delivered)} delivered, ${num(o.dropped)} refused for good, ${num(o.failures)} failed attempts`);
+  const state = o.failing ? 'failing' : 'ok';
+  const card = el('section', 'card output',
+    el('h2', null, o.name, ' ', el('span', o.failing ? 'fail' : 'pass', `[${state}]`)), meta);
+  card.dataset.output = o.name;
+  card.dataset.state = state;
+  return card;
+}
+
+// The outputs' part of the page (GET /api/outputs); null when the API cannot tell.
+async function outputsSection(getOutputs) {
+  let o;
+  try { o = await getOutputs(); } catch { return null; }
+  const box = el('div', 'outputs');
+  if (!o.outputs.length) {
+    box.append(el('p', 'note', 'No output delivers reports elsewhere ([output.NAME] in the configuration, docs/outputs.md).'));
+  } else {
+    box.append(el('div', 'sources', o.outputs.map(outputCard)));
+  }
+  return box;
+}
+
+export async function statusPage(getStatus, getOutputs) {
   const s = await getStatus();
   drawn = progressOf(s);
   const page = el('div', null, el('h1', null, 'Ingest status'));
@@ -153,6 +191,8 @@ export async function statusPage(getStatus) {
     : 'None: every stored source address has had its reverse DNS lookup.');
   backlog.dataset.backlog = String(b.addresses);
   page.append(el('h2', null, 'Enrichment backlog'), backlog);
+  const outputs = getOutputs ? await outputsSection(getOutputs) : null;
+  if (outputs) page.append(el('h2', null, 'Outputs'), outputs);
   page.append(el('h2', null, 'Latest rejected inputs'), rejectionsTable(s.rejections));
   page.append(el('p', 'note', `As of ${when(s.now)}.`));
   return page;
