@@ -12,7 +12,7 @@
 // error staying text (no script runs, no element made) in the badge and on the status page, and
 // the header fitting a 390 px screen, with a 64-character output name too; hidden (data-failing
 // "0") on a store whose output delivers (its card "ok") and on one without outputs, "unknown"
-// when the API fails.
+// when the API fails; read again every minute while the page stays open.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -295,5 +295,40 @@ test('no badge when the API cannot tell', async () => {
   const badge = p.locator('header.top a.outputs-badge');
   await p.waitForSelector('body[data-ready="overview"] header.top a.outputs-badge[data-failing="unknown"]', { state: 'attached', timeout: 15000 });
   assert.equal(await badge.isVisible(), false);
+  await p.close();
+});
+
+// A dashboard left open reads the outputs again every minute while the badge is on the page:
+// an output that recovers hides the badge, one that fails again shows it, without a reload.
+test('the badge follows the outputs while the page stays open', async () => {
+  const p = await browser.newPage();
+  await p.clock.install();
+  let answer = api.one;
+  let asked = 0;
+  await p.route('**/api/outputs*', (r) => {
+    ++asked;
+    r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answer) });
+  });
+  await p.goto(`${servers.one.url}/#/overview`);
+  const badge = p.locator('header.top a.outputs-badge');
+  await p.waitForSelector('body[data-ready="overview"] header.top a.outputs-badge[data-failing="1"]', { timeout: 15000 });
+  const first = asked;
+  answer = api.healthy;  // the receiver is back
+  await p.clock.runFor(61000);
+  await p.waitForSelector('header.top a.outputs-badge[data-failing="0"]', { state: 'attached', timeout: 5000 });
+  assert.equal(await badge.isVisible(), false);
+  assert.equal(await badge.getAttribute('title'), null);
+  assert.equal(asked, first + 1, 'one more look after a minute');
+  answer = api.two;  // both fail
+  await p.clock.runFor(60000);
+  await p.waitForSelector('header.top a.outputs-badge[data-failing="2"]', { timeout: 5000 });
+  assert.equal((await badge.textContent()).trim(), '2 outputs failing');
+  // Moving to another page replaces the header: one badge asks, not one per page drawn.
+  await p.evaluate(() => { location.hash = '#/status'; });
+  await p.waitForSelector('body[data-ready="status"] header.top a.outputs-badge[data-failing="2"]', { timeout: 15000 });
+  const afterRedraw = asked;
+  await p.clock.runFor(60000);
+  await p.waitForTimeout(200);
+  assert.equal(asked, afterRedraw + 1, 'the replaced badge stopped asking');
   await p.close();
 });
