@@ -37,6 +37,10 @@ void AddServeOptions(CLI::App& cmd) {
                  "rand -hex 32`)");
   cmd.add_option("--users", serve.users_file,
                  "File of NAME:HASH lines (hashes from `dmarc-report hash-password`)");
+  cmd.add_option("--editor", serve.editors,
+                 "A user of --users who may change sender statuses (repeatable; none: every "
+                 "signed-in user may; the token always may)")
+      ->type_name("NAME");
   cmd.add_option("--tls-cert", serve.tls_cert, "PEM certificate (chain): serve HTTPS");
   cmd.add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
   cmd.add_flag("--show-failure-samples", serve.show_failure_samples,

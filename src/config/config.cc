@@ -448,6 +448,10 @@ void Bind(Table& t, WebConfig& c) {
   t.Str("listen", c.listen);
   t.Str("token_file", c.token_file);
   t.Str("users_file", c.users_file);
+  t.StrList("editors", c.editors);
+  if (!c.editors.empty() && c.users_file.empty()) {
+    t.Error("editors", "names users of users_file, which is not set");
+  }
   if (!c.token_file.empty()) t.WarnIfReadableByOthers("token_file", c.token_file);
   if (!c.users_file.empty()) t.WarnIfReadableByOthers("users_file", c.users_file);
   t.Str("tls_cert", c.tls_cert);

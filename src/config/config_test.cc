@@ -654,5 +654,17 @@ TEST_F(ConfigTest, OutputsCanBeGivenByTheEnvironmentAlone) {
     EXPECT_NE(c.error().find(expected), std::string::npos) << expected << "\n" << c.error();
   }
 }
+
+// [web] editors name users of users_file: without that file they name nobody.
+TEST_F(ConfigTest, WebEditorsNeedAUsersFile) {
+  auto c = Load("[mbox]\npath = \"m\"\n[web]\neditors = [\"alice\"]\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("web.editors: names users of users_file, which is not set"),
+            std::string::npos)
+      << c.error();
+  c = Load("[mbox]\npath = \"m\"\n[web]\nusers_file = \"u\"\neditors = [\"alice\", \"bob\"]\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->web.editors, (std::vector<std::string>{"alice", "bob"}));
+}
 }  // namespace
 }  // namespace dmarc::config

@@ -15,6 +15,7 @@
 
 #include "store/senders_scenario.h"
 #include "store/store.h"
+#include "web/auth.h"
 #include "web/server.h"
 
 namespace dmarc::web {
@@ -46,8 +47,9 @@ class SendersApiTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
     fs::remove_all(dir_);
   }
-  void Start(bool with_token) {
-    ServeOptions o{.db = db_, .listen = "127.0.0.1:0"};
+  void Start(bool with_token, ServeOptions o = {}) {
+    o.db = db_;
+    o.listen = "127.0.0.1:0";
     if (with_token) {
       o.token_file = (dir_ / "token").string();
       std::ofstream(o.token_file) << kToken << "\n";
@@ -151,6 +153,94 @@ TEST_F(SendersApiTest, WithoutSignInConfiguredNobodyChangesAStatus) {
                   R"({"domain":"example.com","sender":"Mailchimp","status":"approved"})",
                   "application/json");
   EXPECT_EQ(r->status, 403);
+}
+
+// A users file of alice and bob (passwords "<name>-pw-1234"), each line from HashPassword.
+std::string UsersFile(const fs::path& dir, const std::vector<std::string>& names) {
+  const std::string path = (dir / "users").string();
+  std::ofstream out(path);
+  for (const auto& n : names) {
+    auto hash = HashPassword(n + "-pw-1234");
+    EXPECT_TRUE(hash.ok()) << hash.error();
+    out << n << ":" << (hash.ok() ? *hash : "") << "\n";
+  }
+  return path;
+}
+
+// Roles: with [web] editors, only the editors (and the token) change statuses; the others read.
+// GET /api/session tells the page who is signed in and whether they may edit.
+TEST_F(SendersApiTest, OnlyEditorsAndTheTokenChangeStatusesWhenEditorsAreNamed) {
+  ServeOptions o;
+  o.users_file = UsersFile(dir_, {"alice", "bob"});
+  o.editors = {"alice"};
+  Start(true, o);
+  auto c = Client();
+  // Signs in; returns the session cookie ("name=value").
+  auto sign_in = [&](const std::string& user) {
+    nlohmann::json body = {{"user", user}, {"password", user + "-pw-1234"}};
+    auto r = c.Post("/api/login", {{"X-Requested-With", "dmarc-report"}}, body.dump(),
+                    "application/json");
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    const std::string cookie = r ? r->get_header_value("Set-Cookie") : "";
+    return cookie.substr(0, cookie.find(';'));
+  };
+  auto post_as = [&](const std::string& cookie, const std::string& status) {
+    httplib::Headers h = {{"Cookie", cookie}, {"X-Requested-With", "dmarc-report"}};
+    return Post(h, R"({"domain":"example.com","sender":"SendGrid","status":")" + status + R"("})");
+  };
+  auto session_of = [&](const httplib::Headers& h) {
+    auto r = c.Get("/api/session", h);
+    return r ? nlohmann::json::parse(r->body) : nlohmann::json();
+  };
+  const std::string bob = sign_in("bob");
+  const std::string alice = sign_in("alice");
+  ASSERT_FALSE(bob.empty());
+  nlohmann::json s = session_of({{"Cookie", bob}});
+  EXPECT_EQ(s["user"], "bob");
+  EXPECT_EQ(s["can_edit"], false);
+  auto refused = post_as(bob, "approved");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_NE(refused->body.find("bob may not change statuses"), std::string::npos) << refused->body;
+  EXPECT_EQ(Senders("domain=example.com&status=approved")["total"], 0);
+  s = session_of({{"Cookie", alice}});
+  EXPECT_EQ(s["user"], "alice");
+  EXPECT_EQ(s["can_edit"], true);
+  auto allowed = post_as(alice, "approved");
+  ASSERT_TRUE(allowed);
+  EXPECT_EQ(allowed->status, 200) << allowed->body;
+  nlohmann::json approved = Senders("domain=example.com&status=approved");
+  ASSERT_EQ(approved["total"], 1);
+  EXPECT_EQ(approved["senders"][0]["status_changed_by"], "alice");
+  s = session_of(Bearer());
+  EXPECT_EQ(s["user"], "token");
+  EXPECT_EQ(s["can_edit"], true);
+  httplib::Headers token = Bearer();
+  token.emplace("X-Requested-With", "dmarc-report");
+  EXPECT_EQ(
+      Post(token, R"({"domain":"example.com","sender":"SendGrid","status":"forwarder"})")->status,
+      200);
+  EXPECT_EQ(Senders("domain=example.com&status=forwarder")["total"], 1);
+  s = session_of({});
+  EXPECT_EQ(s["user"], nullptr);
+  EXPECT_EQ(s["can_edit"], false);
+}
+
+// An editor who is not a user, or a user named like the token's signer, is refused at start.
+TEST_F(SendersApiTest, EditorsMustBeUsersAndNoUserMayBeCalledToken) {
+  ServeOptions o;
+  o.db = db_;
+  o.listen = "127.0.0.1:0";
+  o.users_file = UsersFile(dir_, {"alice"});
+  o.editors = {"carol"};
+  auto s = StartServer(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().find("--editor carol: no such user"), std::string::npos) << s.error();
+  o.users_file = UsersFile(dir_, {"alice", "token"});
+  o.editors = {};
+  s = StartServer(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().find("\"token\" is reserved"), std::string::npos) << s.error();
 }
 
 }  // namespace

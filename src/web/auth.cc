@@ -141,6 +141,12 @@ Result<bool> Auth::Load(const ServeOptions& o) {
             fmt::format("--users {} line {}: expected NAME:HASH (from dmarc-report hash-password)",
                         o.users_file, n));
       }
+      // "token" names whoever signed in with the bearer token (Who): no user may take it.
+      if (line.compare(0, colon, "token") == 0) {
+        return MakeError(
+            fmt::format("--users {} line {}: the name \"token\" is reserved for the bearer token",
+                        o.users_file, n));
+      }
       users_[line.substr(0, colon)] = line.substr(colon + 1);
     }
     if (users_.empty()) return MakeError(fmt::format("--users {}: no users", o.users_file));
@@ -148,7 +154,19 @@ Result<bool> Auth::Load(const ServeOptions& o) {
     if (!dummy) return MakeError(dummy.error());
     dummy_hash_ = std::move(dummy).value();
   }
+  for (const auto& name : o.editors) {
+    if (!users_.contains(name)) {
+      return MakeError(ErrorKind::kInvalid,
+                       fmt::format("--editor {}: no such user in --users {}", name,
+                                   o.users_file.empty() ? "(not given)" : o.users_file));
+    }
+  }
+  editors_ = {o.editors.begin(), o.editors.end()};
   return true;
+}
+
+bool Auth::MayEdit(const std::string& who) const {
+  return who == "token" || editors_.empty() || editors_.contains(who);
 }
 
 bool Auth::Authorized(const http::Request& req) {

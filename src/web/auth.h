@@ -9,6 +9,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ class Auth {
   // "X-Requested-With: dmarc-report", which a page of another site cannot send without a CORS
   // preflight that this server never grants.
   static bool FromOwnPage(const http::Request& req);
+  // Whether `who` (from Who) may change what the dashboard changes: the token always; a user when
+  // no editors are configured (--editor, [web] editors) or when listed.
+  bool MayEdit(const std::string& who) const;
 
   // POST /api/login ({"token"} or {"user", "password"}) and POST /api/logout.
   void Login(const http::Request& req, http::Response& res);
@@ -88,6 +92,7 @@ class Auth {
   bool secure_cookie_;
   std::string token_;
   std::map<std::string, std::string> users_;
+  std::set<std::string> editors_;  // empty: every user may edit
   // Verified when the user is unknown, so that costs what a wrong password does.
   std::string dummy_hash_;
   std::mutex mu_;

@@ -332,10 +332,13 @@ class HttpServer final : public Server {
     if (!get) return {[](const http::Request&, http::Response& res) { res.status = 404; }};
     if (p == "/api/session") {
       return {[this](const http::Request& r, http::Response& res) {
+        const std::optional<std::string> who = auth_.Who(r);
         SendJson(res, 200,
                  {{"auth_required", auth_.enabled()},
                   {"signed_in", auth_.Authorized(r)},
-                  {"session", auth_.HasSession(r)}});
+                  {"session", auth_.HasSession(r)},
+                  {"user", who ? nlohmann::json(*who) : nlohmann::json(nullptr)},
+                  {"can_edit", who.has_value() && auth_.MayEdit(*who)}});
       }};
     }
     if (p == "/metrics") {
@@ -384,7 +387,7 @@ class HttpServer final : public Server {
 
   // POST /api/senders/status: only from the dashboard's own pages (CSRF), and only by a signed-in
   // user or the bearer token: without sign-in configured, nobody may change a status here (the
-  // CLI can). Every authorized user may (there are no roles yet): docs/senders.md.
+  // CLI can). With editors configured, only they (and the token) may: docs/senders.md.
   void SenderStatus(const http::Request& req, http::Response& res) {
     if (!Auth::FromOwnPage(req)) {
       return SendJson(res, 403,
@@ -396,6 +399,11 @@ class HttpServer final : public Server {
                       {{"error",
                         "changing a status needs sign-in (--token-file or "
                         "--users-file)"}});
+    }
+    if (!auth_.MayEdit(*who)) {
+      return SendJson(res, 403,
+                      {{"error", *who + " may not change statuses: only the editors may "
+                                        "([web] editors, --editor)"}});
     }
     ApiAnswer a;
     {

@@ -22,7 +22,10 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT, [IPv6]:PORT; port 0 picks a free one
   std::string token_file;                 // a bearer token (first line), at least 16 characters
   std::string users_file;                 // lines "name:$argon2id$..." (hash-password)
-  std::string tls_cert;                   // PEM certificate chain and key: serve HTTPS
+  // The users of users_file who may change what the dashboard changes (sender statuses); the
+  // bearer token may always. Empty: every signed-in user may.
+  std::vector<std::string> editors;
+  std::string tls_cert;  // PEM certificate chain and key: serve HTTPS
   std::string tls_key;
   bool show_failure_samples = false;  // failure reports' message samples (personal data)
   // How this program fills in the sources' DNS names, for the dashboard to say why names are

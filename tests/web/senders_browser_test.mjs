@@ -6,10 +6,13 @@
 // Checks: the inventory the page lists is the one `senders list --json` prints; approving a
 // sender from the page (signed in) stores the status, which the CLI then reads with the user
 // "token"; the status filter shows only approved senders; a request of another origin or
-// without the dashboard's header changes nothing.
+// without the dashboard's header changes nothing; with editors named, a user who is not one sees
+// the page without buttons (read only) and the server refuses their change, while an editor
+// marks a sender as a forwarder.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, existsSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { root, binary, CHROMIUM, workDir, run, serve, launchBrowser } from './harness.mjs';
 
@@ -27,7 +30,11 @@ before(async () => {
     join(root, 'testdata/real/parsedmarc-samples/aggregate/empty_reason.xml')]);
   const tokenFile = join(work, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`);
-  server = await serve(db, ['--token-file', tokenFile]);
+  // Two users: alice may change statuses (an editor), bob only reads.
+  const users = join(work, 'users');
+  const line = (user) => execFileSync(binary, ['hash-password', '--user', user], { input: `${user}-pw-1234\n`, encoding: 'utf8' }).trim().split('\n').pop();
+  writeFileSync(users, `${line('alice')}\n${line('bob')}\n`);
+  server = await serve(db, ['--token-file', tokenFile, '--users', users, '--editor', 'alice']);
   browser = await launchBrowser(work);
 });
 
@@ -69,4 +76,49 @@ test('a signed-in user approves a sender from the Senders page', async () => {
   await p.waitForSelector('body[data-ready="senders"] [data-list="senders"] tbody tr');
   assert.equal(await p.locator('[data-list="senders"] tbody tr').count(), 1);
   assert.deepEqual(errors, []);
+});
+
+// Opens the Senders page signed in as a user.
+async function signedIn(user) {
+  await browser.clearCookies();  // one browser profile: sign the earlier user out
+  const p = await browser.newPage();
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(String(e)));
+  await p.goto(`${server.url}/#/senders?domain=example.com`);
+  await p.waitForSelector('form.login');
+  await p.fill('form.login input[name=user]', user);
+  await p.fill('form.login input[name=password]', `${user}-pw-1234`);
+  await p.click('form.login button[type=submit]');
+  await p.waitForSelector('body[data-ready="senders"] [data-list="senders"] tbody tr');
+  return { p, errors };
+}
+
+test('a user who is not an editor reads the page without buttons, and cannot change a status', async () => {
+  const { p, errors } = await signedIn('bob');
+  assert.equal(await p.locator('[data-list="senders"] tbody button[data-status]').count(), 0);
+  const note = p.locator('[data-read-only="true"]');
+  assert.ok((await note.textContent()).includes('bob is not one of the editors'));
+  const sender = inventory()[0].sender;
+  const status = await p.evaluate(async (name) => (await fetch('/api/senders/status', { method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'dmarc-report' },
+    body: JSON.stringify({ domain: 'example.com', sender: name, status: 'unapproved' }) })).status, sender);
+  assert.equal(status, 403);
+  assert.notEqual(inventory()[0].status, 'unapproved');
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('an editor marks a sender as a forwarder', async () => {
+  const { p, errors } = await signedIn('alice');
+  assert.equal(await p.locator('[data-read-only="true"]').count(), 0);
+  const target = inventory().find((x) => x.status === 'unknown') || inventory()[0];
+  const row = p.locator('[data-list="senders"] tbody tr', { hasText: target.sender }).first();
+  await row.locator('button[data-status="forwarder"]').click();
+  await p.waitForFunction((name) => [...document.querySelectorAll('[data-list="senders"] tbody tr')]
+    .some((tr) => tr.textContent.includes(name) && !tr.querySelector('button[data-status="forwarder"]')), target.sender);
+  const after = inventory().find((x) => x.sender === target.sender);
+  assert.equal(after.status, 'forwarder');
+  assert.equal(after.status_changed_by, 'alice');
+  assert.deepEqual(errors, []);
+  await p.close();
 });

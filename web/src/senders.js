@@ -1,8 +1,9 @@
 // The Senders page (docs/senders.md): the inventory of one policy domain — who sends as it, how
 // much, how well aligned — with each sender's status and the suggested one, a status filter,
-// and buttons that approve, ignore (unapproved) or reset a sender (POST /api/senders/status,
-// which needs sign-in). Every value comes from strangers' reports: text only (ui.h sets
-// textContent).
+// and buttons that approve, ignore (unapproved), mark as a forwarder or reset a sender (POST
+// /api/senders/status, which needs sign-in as an editor: GET /api/session says whether this
+// browser may, and without the buttons are left out). Every value comes from strangers' reports:
+// text only (ui.h sets textContent).
 
 const STATUSES = ['approved', 'unapproved', 'forwarder', 'unknown'];
 
@@ -28,7 +29,20 @@ function trend(ui, r) {
   return ui.h('span', { title: `last 30 days ${now}, the 30 before ${before}` }, `${arrow} ${ui.fmtInt(now)}`);
 }
 
-function statusCell(ui, f, r, rerender, msg) {
+// Whether this browser may change statuses, and why not (GET /api/session).
+async function editRights() {
+  try {
+    const res = await fetch('/api/session', { credentials: 'same-origin' });
+    const s = await res.json();
+    if (s.can_edit) return { canEdit: true };
+    if (!s.auth_required) return { canEdit: false, why: 'Statuses are changed with `dmarc-report senders approve|reject|forwarder|reset`: this dashboard has no sign-in.' };
+    return { canEdit: false, why: `Read only: ${s.user || 'this sign-in'} is not one of the editors who may change statuses.` };
+  } catch {
+    return { canEdit: false, why: 'Read only: the server could not say who you are.' };
+  }
+}
+
+function statusCell(ui, f, r, rerender, msg, canEdit) {
   const button = (label, status) => ui.h('button', { type: 'button', class: 'secondary', 'data-status': status,
     onclick: async (e) => {
       e.stopPropagation();
@@ -37,10 +51,12 @@ function statusCell(ui, f, r, rerender, msg) {
     } }, label);
   const suggested = r.status === 'unknown' && r.suggested_status !== 'unknown'
     ? ui.h('span', { class: 'note' }, ` suggested: ${r.suggested_status}`) : null;
-  return ui.h('span', { class: 'sender-status' },
-    ui.h('span', { class: r.status === 'approved' ? 'pass' : r.status === 'unapproved' ? 'fail' : '' }, r.status), suggested, ' ',
+  const label = ui.h('span', { class: r.status === 'approved' ? 'pass' : r.status === 'unapproved' ? 'fail' : '' }, r.status);
+  if (!canEdit) return ui.h('span', { class: 'sender-status' }, label, suggested);
+  return ui.h('span', { class: 'sender-status' }, label, suggested, ' ',
     r.status !== 'approved' ? button('Approve', 'approved') : null,
     r.status !== 'unapproved' ? button('Ignore', 'unapproved') : null,
+    r.status !== 'forwarder' ? button('Forwarder', 'forwarder') : null,
     r.status !== 'unknown' ? button('Reset', 'unknown') : null);
 }
 
@@ -57,6 +73,7 @@ export async function sendersPage(ui, f, params, rerender) {
     return ui.h('div', {}, ui.h('h1', {}, 'Senders'), ui.stateBox('Choose a domain above: the inventory lists the senders of one policy domain.'));
   }
   const msg = ui.h('p', { class: 'fail', role: 'alert' });
+  const rights = await editRights();
   const table = await ui.listTable({
     name: 'senders', noun: 'senders', csvName: `senders-${f.domain}.csv`,
     empty: 'No senders with this status for this domain.',
@@ -64,7 +81,7 @@ export async function sendersPage(ui, f, params, rerender) {
     columns: [
       { key: 'sender', label: 'Sender' },
       { key: 'kind', label: 'Known by' },
-      { key: 'status', label: 'Status', render: (r) => statusCell(ui, f, r, rerender, msg) },
+      { key: 'status', label: 'Status', render: (r) => statusCell(ui, f, r, rerender, msg, rights.canEdit) },
       { key: 'messages', label: 'Messages', num: true },
       { key: 'messages_last_30d', label: 'Trend (30 days)', num: true, render: (r) => trend(ui, r) },
       { key: 'dmarc_pass_rate', label: 'DMARC', num: true, render: (r) => percent(r.dmarc_pass_rate) },
@@ -78,6 +95,7 @@ export async function sendersPage(ui, f, params, rerender) {
     ],
   });
   return ui.h('div', {}, ui.h('h1', {}, 'Senders'),
-    ui.h('p', { class: 'note' }, 'Who sends as this domain. Approve the services that are yours; a sender whose mail passes aligned DKIM for 90 % of its messages is suggested as approved. Changing a status needs sign-in.'),
+    ui.h('p', { class: 'note' }, 'Who sends as this domain. Approve the services that are yours; a sender whose mail passes aligned DKIM for 90 % of its messages is suggested as approved. Changing a status needs sign-in as an editor.'),
+    rights.canEdit ? null : ui.h('p', { class: 'note', 'data-read-only': 'true' }, rights.why),
     statusFilter(ui, f, params), msg, table);
 }
