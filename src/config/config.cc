@@ -99,12 +99,23 @@ class Table {
   // remembered among the secrets that logging keeps out of its lines.
   void Secret(const char* key, std::string& out) {
     ReadSecret(key, out);
-    if (!out.empty()) secrets_.push_back(out);
+    if (!out.empty()) AddSecret(key, out);
   }
 
   // The forms a login's password takes in IMAP and POP3 are kept out of log lines too
-  // (log::EncodedSecretForms); other secrets (the Consul token) are sent as they are.
-  void AddSecret(const std::string& secret) { secrets_.push_back(secret); }
+  // (log::EncodedSecretForms); other secrets (the Consul token) are sent as they are. A secret
+  // this short is weak, and every place it appears in a log line (a word, a number) becomes
+  // [redacted]: a warning says so.
+  void AddSecret(const std::string& key, const std::string& secret) {
+    secrets_.push_back(secret);
+    if (secret.size() < kShortSecret) {
+      warnings_.push_back(fmt::format(
+          "[{}] {}: the secret is shorter than {} characters: easy to guess, and log lines "
+          "show [redacted] wherever its text appears",
+          name_, key, kShortSecret));
+    }
+  }
+  static constexpr std::size_t kShortSecret = 8;
 
   void SecretForms(const std::string& secret, const std::string& user) {
     for (auto& form : log::EncodedSecretForms(secret, user)) secrets_.push_back(std::move(form));
@@ -602,7 +613,7 @@ void BindOutput(Table& t, outputs::OutputTable& o) {
         while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
           secret.pop_back();
         }
-        if (!secret.empty()) t.AddSecret(secret);
+        if (!secret.empty()) t.AddSecret(key, secret);
         t.WarnIfReadableByOthers(key, value);
       }
     }
