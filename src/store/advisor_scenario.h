@@ -1,0 +1,181 @@
+// Test data of the enforcement advisor (docs/senders.md, "Enforcement advisor"): generated
+// reports of one policy domain whose senders' outcomes are known by construction, for the
+// store's, the API's and the CLI's tests. Dated relative to `now`, so tests of the program
+// (whose period ends at the clock's now) can use it too.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "model/aggregate.h"
+
+namespace dmarc::store::advisor_scenario {
+
+inline constexpr std::int64_t kNow = 1767225600;  // 2026-01-01T00:00:00Z
+inline constexpr std::int64_t kDay = 86400;
+inline constexpr const char* kDomain = "example.com";
+
+// Messages of each part (days before now in brackets; every one in the last 30 days but kMcOld):
+inline constexpr std::uint64_t kMcAligned = 400;   // Mailchimp, DKIM d=example.com [10]
+inline constexpr std::uint64_t kMcUnaligned = 40;  // Mailchimp, DKIM d=mcsv.net only [5]
+inline constexpr std::uint64_t kMcOld = 50;        // Mailchimp, aligned [40]: outside
+inline constexpr std::uint64_t kOwn = 500;         // outbound.example, DKIM+SPF aligned [3]
+inline constexpr std::uint64_t kOwnForwarded = 4;  // outbound.example, failing with an
+                                                   // override reason "forwarded" [3]
+inline constexpr std::uint64_t kList = 6;          // lists.example.org, override mailing_list [4]
+inline constexpr std::uint64_t kForwarder = 12;    // forwarder.example (status forwarder) [6]
+inline constexpr std::uint64_t kSpoof = 7;         // AS64500, nothing aligned, no DKIM [2]
+inline constexpr std::uint64_t kBad = 3;           // badguy.example (unapproved) [8]
+inline constexpr std::uint64_t kOnce = 1;          // smallhost.example, seen once, aligned [2]
+inline constexpr std::uint64_t kOther = 1000;      // another policy domain [3]
+
+inline model::Record Rec(std::int64_t now, const std::string& ip, std::uint64_t count,
+                         std::int64_t days_ago) {
+  model::Record r;
+  r.source.ip_address = ip;
+  r.count = count;
+  r.interval_begin = now - days_ago * kDay;
+  r.interval_end = r.interval_begin + kDay - 1;
+  r.identifiers.header_from = kDomain;
+  r.policy_evaluated.disposition = "none";
+  r.policy_evaluated.dkim = "fail";
+  r.policy_evaluated.spf = "fail";
+  return r;
+}
+
+inline void Aligned(model::Record& r, bool dkim, bool spf) {
+  r.alignment.dkim = dkim;
+  r.alignment.spf = spf;
+  r.alignment.dmarc = dkim || spf;
+  r.policy_evaluated.dkim = dkim ? "pass" : "fail";
+  r.policy_evaluated.spf = spf ? "pass" : "fail";
+}
+
+// One report per record, so the records' dates are the reports' too. Published: p=none.
+inline model::AggregateReport Report(const std::string& domain, const std::string& id,
+                                     model::Record rec, const std::string& p = "none",
+                                     const std::string& pct = "100") {
+  model::AggregateReport rep;
+  rep.xml_schema = "1.0";
+  rep.report_metadata.org_name = "Scenario Receiver";
+  rep.report_metadata.org_email = "dmarc@receiver.example";
+  rep.report_metadata.report_id = id;
+  rep.report_metadata.begin = rec.interval_begin;
+  rep.report_metadata.end = rec.interval_end;
+  rep.policy_published.domain = domain;
+  rep.policy_published.p = p;
+  rep.policy_published.sp = p;
+  rep.policy_published.pct = pct;
+  rec.identifiers.header_from = domain;
+  rep.records.push_back(std::move(rec));
+  return rep;
+}
+
+// The failing causes and fixes the advisor names for the scenario.
+inline constexpr const char* kMcCause =
+    "DKIM signs with d=mcsv.net, not example.com; SPF domain mcsv.net not aligned";
+inline constexpr const char* kMcRemedy =
+    "set up custom DKIM so that it signs with d=example.com (the CNAME/TXT records of the "
+    "provider's instructions); or have the envelope-from (return-path) under example.com: a "
+    "custom return-path at the sender";
+inline constexpr const char* kSpoofCause = "no DKIM signature; SPF fail for example.com";
+inline constexpr const char* kBadCause =
+    "DKIM signs with d=badguy.example, not example.com; SPF domain badguy.example not aligned";
+
+// The reports (see the constants above). Statuses are not part of them: the tests set
+// Mailchimp and outbound.example approved, badguy.example unapproved and forwarder.example a
+// forwarder as they need.
+inline std::vector<model::AggregateReport> Reports(std::int64_t now = kNow) {
+  std::vector<model::AggregateReport> out;
+  auto add = [&](const std::string& id, model::Record r) {
+    out.push_back(Report(kDomain, id, std::move(r)));
+  };
+  // Mailchimp named by enrichment: aligned DKIM, two addresses.
+  for (const auto& [ip, count, days] :
+       {std::tuple{"198.2.128.1", kMcAligned / 2, 10},
+        std::tuple{"198.2.128.2", kMcAligned / 2, 10}, std::tuple{"198.2.128.1", kMcOld, 40}}) {
+    model::Record r = Rec(now, ip, count, days);
+    r.source.name = "Mailchimp";
+    r.source.type = "Marketing";
+    Aligned(r, true, false);
+    r.dkim = {{kDomain, "k1", "pass", {}}, {"mcsv.net", "k2", "pass", {}}};
+    r.spf = {{"mcsv.net", "mfrom", "pass", {}}};
+    add("mc-" + std::string(ip) + "-" + std::to_string(days), r);
+  }
+  // Mailchimp found by its signing domain: a list sent without the custom DKIM.
+  model::Record mc = Rec(now, "198.2.129.7", kMcUnaligned, 5);
+  Aligned(mc, false, false);
+  mc.dkim = {{"mcsv.net", "k2", "pass", {}}};
+  mc.spf = {{"mcsv.net", "mfrom", "pass", {}}};
+  add("mc-unaligned", mc);
+  // The domain's own servers.
+  model::Record own = Rec(now, "192.0.2.10", kOwn, 3);
+  own.source.base_domain = "outbound.example";
+  Aligned(own, true, true);
+  own.dkim = {{kDomain, "s1", "pass", {}}};
+  own.spf = {{kDomain, "mfrom", "pass", {}}};
+  add("own", own);
+  model::Record own_fwd = Rec(now, "192.0.2.11", kOwnForwarded, 3);
+  own_fwd.source.base_domain = "outbound.example";
+  Aligned(own_fwd, false, false);
+  own_fwd.policy_evaluated.policy_override_reasons = {{"forwarded", "relayed"}};
+  own_fwd.dkim = {{kDomain, "s1", "fail", {}}};
+  own_fwd.spf = {{kDomain, "mfrom", "fail", {}}};
+  add("own-forwarded", own_fwd);
+  // A mailing list: the receiver's override reason says so.
+  model::Record list = Rec(now, "198.51.100.20", kList, 4);
+  list.source.base_domain = "lists.example.org";
+  Aligned(list, false, false);
+  list.policy_evaluated.policy_override_reasons = {{"mailing_list", "list"}};
+  list.dkim = {{kDomain, "s1", "fail", {}}};
+  list.spf = {{"lists.example.org", "mfrom", "pass", {}}};
+  add("list", list);
+  // A forwarder (by its status): no override reason.
+  model::Record fwd = Rec(now, "198.51.100.30", kForwarder, 6);
+  fwd.source.base_domain = "forwarder.example";
+  Aligned(fwd, false, false);
+  fwd.dkim = {{kDomain, "s1", "fail", {}}};
+  fwd.spf = {{kDomain, "mfrom", "fail", {}}};
+  add("forwarder", fwd);
+  // A spoofer without PTR name.
+  model::Record spoof = Rec(now, "203.0.113.9", kSpoof, 2);
+  spoof.source.asn = 64500;
+  Aligned(spoof, false, false);
+  spoof.spf = {{kDomain, "mfrom", "fail", {}}};
+  add("spoofer", spoof);
+  // A sender the administrator rejected.
+  model::Record bad = Rec(now, "203.0.113.66", kBad, 8);
+  bad.source.base_domain = "badguy.example";
+  Aligned(bad, false, false);
+  bad.dkim = {{"badguy.example", "x", "pass", {}}};
+  bad.spf = {{"badguy.example", "mfrom", "pass", {}}};
+  add("badguy", bad);
+  // Seen once, aligned.
+  model::Record once = Rec(now, "192.0.2.50", kOnce, 2);
+  once.source.base_domain = "smallhost.example";
+  Aligned(once, true, true);
+  once.dkim = {{kDomain, "small", "pass", {}}};
+  once.spf = {{kDomain, "mfrom", "pass", {}}};
+  add("once", once);
+  model::Record other = Rec(now, "198.51.100.1", kOther, 3);
+  other.source.base_domain = "elsewhere.example";
+  out.push_back(Report("other.example", "other", other));
+  return out;
+}
+
+// A newer report of the domain publishing `p` at `pct`, with one aligned message of
+// outbound.example (a day before now).
+inline model::AggregateReport PolicyReport(const std::string& p, const std::string& pct,
+                                           std::int64_t now = kNow) {
+  model::Record r = Rec(now, "192.0.2.10", 1, 1);
+  r.source.base_domain = "outbound.example";
+  Aligned(r, true, true);
+  r.dkim = {{kDomain, "s1", "pass", {}}};
+  r.spf = {{kDomain, "mfrom", "pass", {}}};
+  return Report(kDomain, "policy-" + p + "-" + pct, r, p, pct);
+}
+
+}  // namespace dmarc::store::advisor_scenario
