@@ -268,7 +268,9 @@ Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts) {
   Filter filter;
   filter.domain = opts.domain;
   auto read = store.ForEachAggregate(filter, [&](model::AggregateReport&& report) {
-    if (!a.policy || Newer(report, *a.policy, policy_end, policy_id)) {
+    // The newest report that began before the period's end.
+    if (report.report_metadata.begin < opts.now &&
+        (!a.policy || Newer(report, *a.policy, policy_end, policy_id))) {
       const auto& pp = report.policy_published;
       a.policy = PublishedPolicy{pp.p,
                                  pp.sp,

@@ -29,7 +29,8 @@ struct AdviceOptions {
   int days = 30;         // the period: records whose interval began in [now - days, now)
 };
 
-// The policy published, as the newest report of the domain (by its begin) states it.
+// The policy published, as the newest report of the domain that began before the period's end
+// states it.
 struct PublishedPolicy {
   std::string p;
   std::string sp;

@@ -2253,6 +2253,12 @@ TEST_P(StoreContract, AdvisorRecommendsByThePublishedPolicyAndTheScore) {
     EXPECT_EQ(a->recommendation.rule, c.rule) << a->recommendation.evidence;
     EXPECT_EQ(a->recommendation.action, c.action);
     EXPECT_EQ(a->simulation.note.empty(), c.pct == "100");
+    // Advice as of the day before: the policy report had not begun yet.
+    auto before = Advise(*st, {ad::kDomain, ad::kNow - ad::kDay, 30});
+    ASSERT_TRUE(before.ok());
+    ASSERT_TRUE(before->policy);
+    EXPECT_EQ(before->policy->p, "none");
+    EXPECT_EQ(before->policy->report_begin, ad::kNow - 2 * ad::kDay);
     if (c.approved.front() == "outbound.example" && c.approved.size() == 1) {
       // The policy report's message is outbound.example's too; its forwarded mail fails.
       EXPECT_DOUBLE_EQ(*a->readiness, PercentOf(ad::kOwn + 1, ad::kOwn + 1 + ad::kOwnForwarded));
