@@ -78,6 +78,22 @@ struct SenderAcc {
   std::uint64_t all_dkim_aligned = 0;
   Bucket forwarded;
   Bucket failing;
+
+  // A record of the sender: counted when its interval began in [since, now).
+  void Add(const model::Record& r, std::int64_t since, std::int64_t now,
+           const std::string& domain) {
+    all_messages += r.count;
+    if (r.alignment.dkim) all_dkim_aligned += r.count;
+    if (r.interval_begin < since || r.interval_begin >= now) return;
+    out.messages += r.count;
+    if (r.alignment.dmarc) {
+      out.dmarc_pass += r.count;
+    } else if (ForwardedByReceiver(r) || out.status == "forwarder") {
+      forwarded.Add(r, domain);
+    } else {
+      failing.Add(r, domain);
+    }
+  }
 };
 
 // The newest report's policy: the latest begin, then end, then report id (the same choice
@@ -198,6 +214,87 @@ Recommendation Recommend(const Advice& a) {
           fmt::format("{}; {}", evidence, SimulationEvidence(a, "quarantine"))};
 }
 
+// The newest report's policy among those that began before the period's end.
+struct PolicyPick {
+  std::optional<PublishedPolicy> policy;
+  std::int64_t end = 0;
+  std::string id;
+
+  void Offer(const model::AggregateReport& report, std::int64_t now) {
+    const auto& m = report.report_metadata;
+    if (m.begin >= now || (policy && !Newer(report, *policy, end, id))) return;
+    const auto& pp = report.policy_published;
+    policy = PublishedPolicy{pp.p, pp.sp, pp.pct, pp.np, pp.adkim, pp.aspf, m.begin, m.org_name};
+    end = m.end;
+    id = m.report_id;
+  }
+};
+
+FixItem FixOf(const SenderOutcome& o, const Bucket& failing) {
+  const std::vector<FailCause> causes = failing.Sorted();
+  FixItem f{o.key, o.failing, failing.ips.size(), causes.front().Text(), causes.front().remedy, ""};
+  f.text =
+      fmt::format("{}: {} from {}: {}: {}", f.sender, Plural(f.messages, "message", "messages"),
+                  Plural(f.ip_count, "address", "addresses"), f.cause, f.remedy);
+  if (causes.size() > 1) f.text += fmt::format(" (and {} more causes)", causes.size() - 1);
+  return f;
+}
+
+// Counts a sender of the period into the totals, the score, the simulation and what to fix.
+void AddSender(Advice& a, SenderAcc& s) {
+  SenderOutcome& o = s.out;
+  o.forwarded = s.forwarded.messages;
+  o.failing = s.failing.messages;
+  o.dmarc_fail = o.forwarded + o.failing;
+  o.suggested = SuggestedStatus(s.all_messages, s.all_dkim_aligned);
+  a.messages += o.messages;
+  a.dmarc_pass += o.dmarc_pass;
+  a.forwarded += o.forwarded;
+  a.failing += o.failing;
+  Simulation& sim = a.simulation;
+  const bool approved = o.status == "approved";
+  if (approved) {
+    a.approved_messages += o.messages;
+    a.approved_pass += o.dmarc_pass;
+  }
+  if (o.forwarded > 0) {
+    sim.forwarded_hit += o.forwarded;
+    sim.forwarded.push_back(Blocked(s, s.forwarded));
+  }
+  if (o.failing > 0 && approved) {
+    sim.approved_blocked += o.failing;
+    sim.approved.push_back(Blocked(s, s.failing));
+    a.fixes.push_back(FixOf(o, s.failing));
+  } else if (o.failing > 0) {
+    sim.spoofing_blocked += o.failing;
+    sim.unapproved.push_back(Blocked(s, s.failing));
+  }
+  a.senders.push_back(std::move(o));
+}
+
+// Orders the lists, then the score, the note and the recommendation.
+void Finish(Advice& a) {
+  std::sort(a.senders.begin(), a.senders.end(), [](const auto& x, const auto& y) {
+    return x.messages != y.messages ? x.messages > y.messages : x.key < y.key;
+  });
+  Simulation& sim = a.simulation;
+  SortBlocked(sim.approved);
+  SortBlocked(sim.forwarded);
+  SortBlocked(sim.unapproved);
+  std::sort(a.fixes.begin(), a.fixes.end(), [](const FixItem& x, const FixItem& y) {
+    return x.messages != y.messages ? x.messages > y.messages : x.sender < y.sender;
+  });
+  if (a.approved_messages > 0) {
+    a.readiness =
+        100.0 * static_cast<double>(a.approved_pass) / static_cast<double>(a.approved_messages);
+  }
+  if (a.policy && a.policy->pct && *a.policy->pct != "100") {
+    sim.note =
+        fmt::format("the policy publishes pct={}; the simulation is of pct=100", *a.policy->pct);
+  }
+  a.recommendation = Recommend(a);
+}
+
 }  // namespace
 
 FailCause CauseOfFailure(const model::Record& r, const std::string& domain) {
@@ -263,112 +360,26 @@ Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts) {
   for (const auto& row : *rows) statuses[row.sender] = row.status;
 
   std::map<std::string, SenderAcc> acc;
-  std::int64_t policy_end = 0;
-  std::string policy_id;
-  Filter filter;
-  filter.domain = opts.domain;
-  auto read = store.ForEachAggregate(filter, [&](model::AggregateReport&& report) {
-    // The newest report that began before the period's end.
-    if (report.report_metadata.begin < opts.now &&
-        (!a.policy || Newer(report, *a.policy, policy_end, policy_id))) {
-      const auto& pp = report.policy_published;
-      a.policy = PublishedPolicy{pp.p,
-                                 pp.sp,
-                                 pp.pct,
-                                 pp.np,
-                                 pp.adkim,
-                                 pp.aspf,
-                                 report.report_metadata.begin,
-                                 report.report_metadata.org_name};
-      policy_end = report.report_metadata.end;
-      policy_id = report.report_metadata.report_id;
-    }
-    for (const auto& r : report.records) {
-      SenderIdentity id = IdentifySender(r);
-      SenderAcc& s = acc[id.key];
-      if (s.out.key.empty()) {
-        s.out.key = std::move(id.key);
-        s.out.kind = std::move(id.kind);
-        auto st = statuses.find(s.out.key);
-        s.out.status = st == statuses.end() ? "unknown" : st->second;
-      }
-      s.all_messages += r.count;
-      if (r.alignment.dkim) s.all_dkim_aligned += r.count;
-      if (r.interval_begin < a.since || r.interval_begin >= opts.now) continue;
-      s.out.messages += r.count;
-      if (r.alignment.dmarc) {
-        s.out.dmarc_pass += r.count;
-      } else if (ForwardedByReceiver(r) || s.out.status == "forwarder") {
-        s.forwarded.Add(r, opts.domain);
-      } else {
-        s.failing.Add(r, opts.domain);
-      }
-    }
-  });
+  PolicyPick policy;
+  auto read = ForEachSenderRecord(
+      store, opts.domain,
+      [&](const model::AggregateReport&, const model::Record& r, SenderIdentity&& id) {
+        SenderAcc& s = acc[id.key];
+        if (s.out.key.empty()) {
+          s.out.key = std::move(id.key);
+          s.out.kind = std::move(id.kind);
+          auto st = statuses.find(s.out.key);
+          s.out.status = st == statuses.end() ? "unknown" : st->second;
+        }
+        s.Add(r, a.since, opts.now, opts.domain);
+      },
+      [&](const model::AggregateReport& report) { policy.Offer(report, opts.now); });
   if (!read) return MakeError(read.error_kind(), read.error());
-
-  Simulation& sim = a.simulation;
+  a.policy = std::move(policy.policy);
   for (auto& [key, s] : acc) {
-    if (s.out.messages == 0) continue;
-    SenderOutcome& o = s.out;
-    o.forwarded = s.forwarded.messages;
-    o.failing = s.failing.messages;
-    o.dmarc_fail = o.forwarded + o.failing;
-    o.suggested =
-        s.all_messages > 0 && static_cast<double>(s.all_dkim_aligned) >=
-                                  kSuggestApprovedDkimRate * static_cast<double>(s.all_messages)
-            ? "approved"
-            : "unknown";
-    a.messages += o.messages;
-    a.dmarc_pass += o.dmarc_pass;
-    a.forwarded += o.forwarded;
-    a.failing += o.failing;
-    const bool approved = o.status == "approved";
-    if (approved) {
-      a.approved_messages += o.messages;
-      a.approved_pass += o.dmarc_pass;
-    }
-    if (o.forwarded > 0) {
-      sim.forwarded_hit += o.forwarded;
-      sim.forwarded.push_back(Blocked(s, s.forwarded));
-    }
-    if (o.failing > 0 && approved) {
-      sim.approved_blocked += o.failing;
-      sim.approved.push_back(Blocked(s, s.failing));
-      const std::vector<FailCause> causes = s.failing.Sorted();
-      FixItem f{
-          o.key, o.failing, s.failing.ips.size(), causes.front().Text(), causes.front().remedy, ""};
-      f.text =
-          fmt::format("{}: {} from {}: {}: {}", f.sender, Plural(f.messages, "message", "messages"),
-                      Plural(f.ip_count, "address", "addresses"), f.cause, f.remedy);
-      if (causes.size() > 1) {
-        f.text += fmt::format(" (and {} more causes)", causes.size() - 1);
-      }
-      a.fixes.push_back(std::move(f));
-    } else if (o.failing > 0) {
-      sim.spoofing_blocked += o.failing;
-      sim.unapproved.push_back(Blocked(s, s.failing));
-    }
-    a.senders.push_back(std::move(o));
+    if (s.out.messages > 0) AddSender(a, s);
   }
-  std::sort(a.senders.begin(), a.senders.end(), [](const auto& x, const auto& y) {
-    return x.messages != y.messages ? x.messages > y.messages : x.key < y.key;
-  });
-  SortBlocked(sim.approved);
-  SortBlocked(sim.forwarded);
-  SortBlocked(sim.unapproved);
-  std::sort(a.fixes.begin(), a.fixes.end(), [](const FixItem& x, const FixItem& y) {
-    return x.messages != y.messages ? x.messages > y.messages : x.sender < y.sender;
-  });
-  if (a.approved_messages > 0) {
-    a.readiness =
-        100.0 * static_cast<double>(a.approved_pass) / static_cast<double>(a.approved_messages);
-  }
-  if (a.policy && a.policy->pct && *a.policy->pct != "100") {
-    sim.note =
-        fmt::format("the policy publishes pct={}; the simulation is of pct=100", *a.policy->pct);
-  }
-  a.recommendation = Recommend(a);
+  Finish(a);
   return a;
 }
 

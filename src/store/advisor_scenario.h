@@ -11,12 +11,13 @@
 #include <vector>
 
 #include "model/aggregate.h"
+#include "store/senders_scenario.h"
 
 namespace dmarc::store::advisor_scenario {
 
-inline constexpr std::int64_t kNow = 1767225600;  // 2026-01-01T00:00:00Z
-inline constexpr std::int64_t kDay = 86400;
-inline constexpr const char* kDomain = "example.com";
+using senders_scenario::kDay;
+using senders_scenario::kDomain;
+using senders_scenario::kNow;  // 2026-01-01T00:00:00Z
 
 // Messages of each part (days before now in brackets; every one in the last 30 days but kMcOld):
 inline constexpr std::uint64_t kMcAligned = 400;   // Mailchimp, DKIM d=example.com [10]
@@ -32,46 +33,12 @@ inline constexpr std::uint64_t kBad = 3;           // badguy.example (unapproved
 inline constexpr std::uint64_t kOnce = 1;          // smallhost.example, seen once, aligned [2]
 inline constexpr std::uint64_t kOther = 1000;      // another policy domain [3]
 
+using senders_scenario::Aligned;
+using senders_scenario::Report;
+
 inline model::Record Rec(std::int64_t now, const std::string& ip, std::uint64_t count,
                          std::int64_t days_ago) {
-  model::Record r;
-  r.source.ip_address = ip;
-  r.count = count;
-  r.interval_begin = now - days_ago * kDay;
-  r.interval_end = r.interval_begin + kDay - 1;
-  r.identifiers.header_from = kDomain;
-  r.policy_evaluated.disposition = "none";
-  r.policy_evaluated.dkim = "fail";
-  r.policy_evaluated.spf = "fail";
-  return r;
-}
-
-inline void Aligned(model::Record& r, bool dkim, bool spf) {
-  r.alignment.dkim = dkim;
-  r.alignment.spf = spf;
-  r.alignment.dmarc = dkim || spf;
-  r.policy_evaluated.dkim = dkim ? "pass" : "fail";
-  r.policy_evaluated.spf = spf ? "pass" : "fail";
-}
-
-// One report per record, so the records' dates are the reports' too. Published: p=none.
-inline model::AggregateReport Report(const std::string& domain, const std::string& id,
-                                     model::Record rec, const std::string& p = "none",
-                                     const std::string& pct = "100") {
-  model::AggregateReport rep;
-  rep.xml_schema = "1.0";
-  rep.report_metadata.org_name = "Scenario Receiver";
-  rep.report_metadata.org_email = "dmarc@receiver.example";
-  rep.report_metadata.report_id = id;
-  rep.report_metadata.begin = rec.interval_begin;
-  rep.report_metadata.end = rec.interval_end;
-  rep.policy_published.domain = domain;
-  rep.policy_published.p = p;
-  rep.policy_published.sp = p;
-  rep.policy_published.pct = pct;
-  rec.identifiers.header_from = domain;
-  rep.records.push_back(std::move(rec));
-  return rep;
+  return senders_scenario::RecAt(now, ip, count, days_ago);
 }
 
 // The failing causes and fixes the advisor names for the scenario.
@@ -91,7 +58,7 @@ inline constexpr const char* kBadCause =
 inline std::vector<model::AggregateReport> Reports(std::int64_t now = kNow) {
   std::vector<model::AggregateReport> out;
   auto add = [&](const std::string& id, model::Record r) {
-    out.push_back(Report(kDomain, id, std::move(r)));
+    out.push_back(Report(kDomain, id, std::move(r), "none", "100"));
   };
   // Mailchimp named by enrichment: aligned DKIM, two addresses.
   for (const auto& [ip, count, days] :
