@@ -55,8 +55,8 @@ void PrintText(const store::Advice& a) {
   } else {
     fmt::print("Published policy: unknown (no report of {})\n", a.domain);
   }
-  fmt::print("Mail: {} messages, {} passed DMARC, {} forwarded, {} failing\n", a.messages,
-             a.dmarc_pass, a.forwarded, a.failing);
+  fmt::print("Mail: {} {}, {} passed DMARC, {} forwarded, {} failing\n", a.messages,
+             a.messages == 1 ? "message" : "messages", a.dmarc_pass, a.forwarded, a.failing);
   if (a.readiness) {
     fmt::print("Readiness: {:.1f} % ({} of {} messages of approved senders passed DMARC)\n",
                *a.readiness, a.approved_pass, a.approved_messages);

@@ -171,7 +171,9 @@ Recommendation Recommend(const Advice& a) {
   if (!a.readiness) {
     std::vector<std::string> suggested;
     for (const auto& s : a.senders) {
-      if (s.suggested == "approved" && s.status != "unapproved" && s.status != "forwarder") {
+      // Never "unknown" (no name, no PTR, no ASN): approving it would approve any such source.
+      if (s.suggested == "approved" && s.kind != "unknown" && s.status != "unapproved" &&
+          s.status != "forwarder") {
         suggested.push_back(s.key);
       }
     }
@@ -339,8 +341,9 @@ FailCause CauseOfFailure(const model::Record& r, const std::string& domain) {
         "; or have the envelope-from (return-path) under {}: a custom return-path at the sender",
         from);
   } else {
-    c.spf = fmt::format("SPF {} for {}", spf->result.empty() ? "none" : spf->result,
-                        spf->domain.empty() ? "no domain" : spf->domain);
+    const std::string result = spf->result.empty() ? "none" : spf->result;
+    c.spf = spf->domain.empty() ? fmt::format("SPF {} (no domain)", result)
+                                : fmt::format("SPF {} for {}", result, spf->domain);
     if (SameDomain(spf->domain, from)) {
       c.remedy += fmt::format("; or add the sender's addresses to the SPF record of {}", from);
     }
