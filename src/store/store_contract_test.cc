@@ -2268,5 +2268,31 @@ TEST_P(StoreContract, AdvisorRecommendsByThePublishedPolicyAndTheScore) {
   }
 }
 
+// The causes and remedies in words, from a failing record's authentication results.
+TEST(AdvisorCause, NamesWhatFailedAndWhatToDo) {
+  model::Record r = ad::Rec(ad::kNow, "192.0.2.1", 1, 1);
+  FailCause none = CauseOfFailure(r, ad::kDomain);
+  EXPECT_EQ(none.Text(), "no DKIM signature; no SPF result");
+  EXPECT_EQ(none.remedy, "turn on DKIM signing with d=example.com at the sender");
+  // The own domain's SPF fails (the envelope result wins over HELO's): add the addresses.
+  r.spf = {{"mx.example.com", "helo", "pass", {}}, {ad::kDomain, "mfrom", "softfail", {}}};
+  r.dkim = {{ad::kDomain, "s1", "fail", {}}};
+  FailCause own = CauseOfFailure(r, ad::kDomain);
+  EXPECT_EQ(own.Text(),
+            "DKIM signature of d=example.com fails (fail); SPF softfail for example.com");
+  EXPECT_EQ(own.remedy,
+            "fix DKIM signing: publish the key of selector s1 at example.com; or add the sender's "
+            "addresses to the SPF record of example.com");
+  // A subdomain in From, signed for the parent under adkim=s: the receiver found it unaligned.
+  r.identifiers.header_from = "news.example.com";
+  r.dkim = {{ad::kDomain, "s1", "pass", {}}};
+  r.spf = {};
+  EXPECT_EQ(CauseOfFailure(r, ad::kDomain).dkim,
+            "DKIM signs with d=example.com, not news.example.com");
+  r.dkim = {{"NEWS.example.com", "s1", "pass", {}}};
+  EXPECT_EQ(CauseOfFailure(r, ad::kDomain).dkim,
+            "DKIM passes for d=NEWS.example.com but the receiver found it not aligned");
+}
+
 }  // namespace
 }  // namespace dmarc::store
