@@ -201,7 +201,10 @@ Recommendation Recommend(const Advice& a) {
     return {"keep_reject", "keep p=reject", evidence};
   }
   if (p == "quarantine") {
-    if (!full && score >= kReadyForQuarantinePercent) {
+    if (!full) {
+      if (score < kReadyForQuarantinePercent) {
+        return FixFirst(a, kReadyForQuarantinePercent, "p=quarantine at pct=100");
+      }
       return {"raise_pct", "raise pct to 100 (p=quarantine)",
               fmt::format("{}; {}", evidence, SimulationEvidence(a, "quarantine"))};
     }

@@ -2236,6 +2236,7 @@ TEST_P(StoreContract, AdvisorRecommendsByThePublishedPolicyAndTheScore) {
       {"reject", "100", {"smallhost.example"}, "keep_reject", "keep p=reject"},
       {"reject", "50", {"smallhost.example"}, "raise_pct", "raise pct to 100 (p=reject)"},
       {"reject", "100", {"outbound.example", "Mailchimp"}, "fix_first", "fix first: Mailchimp"},
+      {"quarantine", "50", {"outbound.example", "Mailchimp"}, "fix_first", "fix first: Mailchimp"},
   };
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
@@ -2253,6 +2254,14 @@ TEST_P(StoreContract, AdvisorRecommendsByThePublishedPolicyAndTheScore) {
     EXPECT_EQ(a->recommendation.rule, c.rule) << a->recommendation.evidence;
     EXPECT_EQ(a->recommendation.action, c.action);
     EXPECT_EQ(a->simulation.note.empty(), c.pct == "100");
+    if (c.rule == "fix_first") {
+      // The score the next step needs: 98 % for quarantine at pct=100, else 99.5 % for reject.
+      const bool to_full = c.p == "quarantine" && c.pct != "100";
+      EXPECT_NE(a->recommendation.evidence.find(to_full ? "p=quarantine at pct=100 needs 98.0 %"
+                                                        : "p=reject needs 99.5 %"),
+                std::string::npos)
+          << a->recommendation.evidence;
+    }
     // Advice as of the day before: the policy report had not begun yet.
     auto before = Advise(*st, {ad::kDomain, ad::kNow - ad::kDay, 30});
     ASSERT_TRUE(before.ok());
