@@ -41,6 +41,19 @@ inline model::Record Rec(std::int64_t now, const std::string& ip, std::uint64_t 
   return senders_scenario::RecAt(now, ip, count, days_ago);
 }
 
+// A record from a host known by its PTR base domain, with one DKIM and one SPF result, DKIM
+// and SPF both aligned or both not.
+inline model::Record Host(std::int64_t now, const std::string& ip, std::uint64_t count,
+                          std::int64_t days_ago, const std::string& base_domain, bool aligned,
+                          model::DkimAuthResult dkim, model::SpfAuthResult spf) {
+  model::Record r = Rec(now, ip, count, days_ago);
+  r.source.base_domain = base_domain;
+  Aligned(r, aligned, aligned);
+  r.dkim = {std::move(dkim)};
+  r.spf = {std::move(spf)};
+  return r;
+}
+
 // The failing causes and fixes the advisor names for the scenario.
 inline constexpr const char* kMcCause =
     "DKIM signs with d=mcsv.net, not example.com; SPF domain mcsv.net not aligned";
@@ -78,55 +91,33 @@ inline std::vector<model::AggregateReport> Reports(std::int64_t now = kNow) {
   mc.dkim = {{"mcsv.net", "k2", "pass", {}}};
   mc.spf = {{"mcsv.net", "mfrom", "pass", {}}};
   add("mc-unaligned", mc);
-  // The domain's own servers.
-  model::Record own = Rec(now, "192.0.2.10", kOwn, 3);
-  own.source.base_domain = "outbound.example";
-  Aligned(own, true, true);
-  own.dkim = {{kDomain, "s1", "pass", {}}};
-  own.spf = {{kDomain, "mfrom", "pass", {}}};
-  add("own", own);
-  model::Record own_fwd = Rec(now, "192.0.2.11", kOwnForwarded, 3);
-  own_fwd.source.base_domain = "outbound.example";
-  Aligned(own_fwd, false, false);
+  // The domain's own servers, and their mail a receiver says was forwarded.
+  add("own", Host(now, "192.0.2.10", kOwn, 3, "outbound.example", true, {kDomain, "s1", "pass", {}},
+                  {kDomain, "mfrom", "pass", {}}));
+  model::Record own_fwd = Host(now, "192.0.2.11", kOwnForwarded, 3, "outbound.example", false,
+                               {kDomain, "s1", "fail", {}}, {kDomain, "mfrom", "fail", {}});
   own_fwd.policy_evaluated.policy_override_reasons = {{"forwarded", "relayed"}};
-  own_fwd.dkim = {{kDomain, "s1", "fail", {}}};
-  own_fwd.spf = {{kDomain, "mfrom", "fail", {}}};
   add("own-forwarded", own_fwd);
   // A mailing list: the receiver's override reason says so.
-  model::Record list = Rec(now, "198.51.100.20", kList, 4);
-  list.source.base_domain = "lists.example.org";
-  Aligned(list, false, false);
+  model::Record list =
+      Host(now, "198.51.100.20", kList, 4, "lists.example.org", false, {kDomain, "s1", "fail", {}},
+           {"lists.example.org", "mfrom", "pass", {}});
   list.policy_evaluated.policy_override_reasons = {{"mailing_list", "list"}};
-  list.dkim = {{kDomain, "s1", "fail", {}}};
-  list.spf = {{"lists.example.org", "mfrom", "pass", {}}};
   add("list", list);
   // A forwarder (by its status): no override reason.
-  model::Record fwd = Rec(now, "198.51.100.30", kForwarder, 6);
-  fwd.source.base_domain = "forwarder.example";
-  Aligned(fwd, false, false);
-  fwd.dkim = {{kDomain, "s1", "fail", {}}};
-  fwd.spf = {{kDomain, "mfrom", "fail", {}}};
-  add("forwarder", fwd);
+  add("forwarder", Host(now, "198.51.100.30", kForwarder, 6, "forwarder.example", false,
+                        {kDomain, "s1", "fail", {}}, {kDomain, "mfrom", "fail", {}}));
   // A spoofer without PTR name.
   model::Record spoof = Rec(now, "203.0.113.9", kSpoof, 2);
   spoof.source.asn = 64500;
-  Aligned(spoof, false, false);
   spoof.spf = {{kDomain, "mfrom", "fail", {}}};
   add("spoofer", spoof);
   // A sender the administrator rejected.
-  model::Record bad = Rec(now, "203.0.113.66", kBad, 8);
-  bad.source.base_domain = "badguy.example";
-  Aligned(bad, false, false);
-  bad.dkim = {{"badguy.example", "x", "pass", {}}};
-  bad.spf = {{"badguy.example", "mfrom", "pass", {}}};
-  add("badguy", bad);
+  add("badguy", Host(now, "203.0.113.66", kBad, 8, "badguy.example", false,
+                     {"badguy.example", "x", "pass", {}}, {"badguy.example", "mfrom", "pass", {}}));
   // Seen once, aligned.
-  model::Record once = Rec(now, "192.0.2.50", kOnce, 2);
-  once.source.base_domain = "smallhost.example";
-  Aligned(once, true, true);
-  once.dkim = {{kDomain, "small", "pass", {}}};
-  once.spf = {{kDomain, "mfrom", "pass", {}}};
-  add("once", once);
+  add("once", Host(now, "192.0.2.50", kOnce, 2, "smallhost.example", true,
+                   {kDomain, "small", "pass", {}}, {kDomain, "mfrom", "pass", {}}));
   model::Record other = Rec(now, "198.51.100.1", kOther, 3);
   other.source.base_domain = "elsewhere.example";
   out.push_back(Report("other.example", "other", other));
@@ -137,11 +128,8 @@ inline std::vector<model::AggregateReport> Reports(std::int64_t now = kNow) {
 // outbound.example (a day before now).
 inline model::AggregateReport PolicyReport(const std::string& p, const std::string& pct,
                                            std::int64_t now = kNow) {
-  model::Record r = Rec(now, "192.0.2.10", 1, 1);
-  r.source.base_domain = "outbound.example";
-  Aligned(r, true, true);
-  r.dkim = {{kDomain, "s1", "pass", {}}};
-  r.spf = {{kDomain, "mfrom", "pass", {}}};
+  model::Record r = Host(now, "192.0.2.10", 1, 1, "outbound.example", true,
+                         {kDomain, "s1", "pass", {}}, {kDomain, "mfrom", "pass", {}});
   return Report(kDomain, "policy-" + p + "-" + pct, r, p, pct);
 }
 
