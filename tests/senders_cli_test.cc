@@ -122,6 +122,11 @@ TEST_F(AdviseCli, PrintsTheAdviceAsJsonAndText) {
   auto before = RunCommand({"advise", "--domain", ad::kDomain, "--json"});
   ASSERT_EQ(before.status, 0) << before.err;
   EXPECT_EQ(nlohmann::json::parse(before.out)["recommendation"]["rule"], "approve_senders");
+  auto before_text = RunCommand({"advise", "--domain", ad::kDomain});
+  EXPECT_NE(before_text.out.find("dmarc-report senders approve example.com 'outbound.example'\n"
+                                 "  dmarc-report senders approve example.com 'Mailchimp'\n"),
+            std::string::npos)
+      << before_text.out;
 
   Status("approve", "Mailchimp");
   Status("approve", "outbound.example");

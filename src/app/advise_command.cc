@@ -64,6 +64,11 @@ void PrintText(const store::Advice& a) {
     fmt::print("Readiness: - (no approved sender sent mail in the period)\n");
   }
   fmt::print("\nRecommendation: {}\n  {}\n", a.recommendation.action, a.recommendation.evidence);
+  if (a.recommendation.rule == "approve_senders") {
+    for (const auto& s : a.recommendation.senders) {
+      fmt::print("  dmarc-report senders approve {} '{}'\n", a.domain, s);
+    }
+  }
   const auto& sim = a.simulation;
   fmt::print(
       "\nSimulation: p=quarantine or p=reject at pct=100 (the same messages fail; quarantine "

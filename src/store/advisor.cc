@@ -152,14 +152,17 @@ std::string SimulationEvidence(const Advice& a, std::string_view policy) {
 
 Recommendation FixFirst(const Advice& a, double needed, std::string_view next) {
   std::string what;
-  for (std::size_t i = 0; i < a.fixes.size() && i < 3; ++i) {
-    what += (i ? ", " : "") + a.fixes[i].sender;
+  std::vector<std::string> senders;
+  for (const auto& f : a.fixes) {
+    if (senders.size() < 3) what += (senders.empty() ? "" : ", ") + f.sender;
+    senders.push_back(f.sender);
   }
-  if (a.fixes.size() > 3) what += fmt::format(" and {} more", a.fixes.size() - 3);
+  if (senders.size() > 3) what += fmt::format(" and {} more", senders.size() - 3);
   return {"fix_first",
           what.empty() ? "fix first: the approved senders' forwarded mail (see the simulation)"
                        : "fix first: " + what,
-          fmt::format("{}; {} needs {}", ScoreEvidence(a), next, Percent(needed))};
+          fmt::format("{}; {} needs {}", ScoreEvidence(a), next, Percent(needed)),
+          std::move(senders)};
 }
 
 Recommendation Recommend(const Advice& a) {
@@ -186,7 +189,8 @@ Recommendation Recommend(const Advice& a) {
                 : fmt::format("no sender of {} in the last {} is approved; suggested from their "
                               "aligned DKIM: {}",
                               a.domain, Plural(static_cast<std::uint64_t>(a.days), "day", "days"),
-                              fmt::join(suggested, ", "))};
+                              fmt::join(suggested, ", ")),
+            suggested};
   }
   const double score = *a.readiness;
   const std::string p = a.policy ? a.policy->p : "";

@@ -94,6 +94,9 @@ struct Recommendation {
   std::string rule;
   std::string action;    // "move to p=quarantine", ...
   std::string evidence;  // why, in words
+  // approve_senders: the senders suggested for approval; fix_first: the senders to fix (all of
+  // them, the action names the first 3). Most messages first.
+  std::vector<std::string> senders;
 };
 
 // One thing to fix: an approved sender's failing mail, with its main cause and the remedy.

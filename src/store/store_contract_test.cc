@@ -2166,6 +2166,7 @@ TEST_P(StoreContract, AdvisorSplitsTheScenariosMailAndSaysWhatToFix) {
   EXPECT_LT(*a->readiness, kReadyForQuarantinePercent);
   EXPECT_EQ(a->recommendation.rule, "fix_first");
   EXPECT_EQ(a->recommendation.action, "fix first: Mailchimp");
+  EXPECT_EQ(a->recommendation.senders, std::vector<std::string>{"Mailchimp"});
   EXPECT_NE(a->recommendation.evidence.find(
                 fmt::format("({} of {} messages)", a->approved_pass, a->approved_messages)),
             std::string::npos)
@@ -2192,6 +2193,8 @@ TEST_P(StoreContract, AdvisorAsksToApproveSendersFirst) {
   EXPECT_FALSE(a->readiness);
   EXPECT_EQ(a->recommendation.rule, "approve_senders");
   EXPECT_EQ(a->recommendation.action, "approve your senders first");
+  EXPECT_EQ(a->recommendation.senders,
+            (std::vector<std::string>{"outbound.example", "Mailchimp", "smallhost.example"}));
   // Suggested: aligned DKIM for at least 90 % of all their stored mail (Mailchimp's old mail
   // counts), most messages of the period first.
   EXPECT_NE(

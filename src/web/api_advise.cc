@@ -77,7 +77,8 @@ nlohmann::ordered_json AdviceJson(const store::Advice& a) {
       {"percent", a.readiness ? nlohmann::ordered_json(*a.readiness) : nlohmann::ordered_json()}};
   j["recommendation"] = {{"rule", a.recommendation.rule},
                          {"action", a.recommendation.action},
-                         {"evidence", a.recommendation.evidence}};
+                         {"evidence", a.recommendation.evidence},
+                         {"senders", a.recommendation.senders}};
   const auto& sim = a.simulation;
   j["simulation"] = {
       {"policies", {"quarantine", "reject"}},
