@@ -47,10 +47,13 @@ struct Bucket {
   std::uint64_t messages = 0;
   std::map<std::string, CauseAcc> causes;  // by FailCause::Text()
   std::set<std::string> ips;
+  std::uint64_t subdomain = 0;  // messages whose From is a subdomain of the policy domain
 
   void Add(const model::Record& r, const std::string& domain) {
     messages += r.count;
     ips.insert(r.source.ip_address);
+    const std::string& from = r.identifiers.header_from;
+    if (!from.empty() && !SameDomain(from, domain)) subdomain += r.count;
     FailCause c = CauseOfFailure(r, domain);
     CauseAcc& a = causes[c.Text()];
     if (a.cause.dkim.empty()) a.cause = std::move(c);
@@ -266,6 +269,7 @@ void AddSender(Advice& a, SenderAcc& s) {
     a.approved_messages += o.messages;
     a.approved_pass += o.dmarc_pass;
   }
+  sim.subdomain_messages += s.forwarded.subdomain + s.failing.subdomain;
   if (o.forwarded > 0) {
     sim.forwarded_hit += o.forwarded;
     sim.forwarded.push_back(Blocked(s, s.forwarded));
@@ -297,10 +301,19 @@ void Finish(Advice& a) {
     a.readiness =
         100.0 * static_cast<double>(a.approved_pass) / static_cast<double>(a.approved_messages);
   }
+  std::vector<std::string> notes;
   if (a.policy && a.policy->pct && *a.policy->pct != "100") {
-    sim.note =
-        fmt::format("the policy publishes pct={}; the simulation is of pct=100", *a.policy->pct);
+    notes.push_back(
+        fmt::format("the policy publishes pct={}; the simulation is of pct=100", *a.policy->pct));
   }
+  if (sim.subdomain_messages > 0) {
+    notes.push_back(fmt::format(
+        "{} of these messages {} from subdomains of {}, which follow sp ({}) rather than p: the "
+        "simulation applies the same policy to them",
+        sim.subdomain_messages, sim.subdomain_messages == 1 ? "is" : "are", a.domain,
+        a.policy && !a.policy->sp.empty() ? "sp=" + a.policy->sp : "none published"));
+  }
+  sim.note = fmt::format("{}", fmt::join(notes, "; "));
   a.recommendation = Recommend(a);
 }
 

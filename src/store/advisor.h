@@ -85,7 +85,10 @@ struct Simulation {
   std::vector<BlockedSender> forwarded;
   std::uint64_t spoofing_blocked = 0;  // failing messages of unapproved and unknown senders
   std::vector<BlockedSender> unapproved;
-  std::string note;  // e.g. the published pct is below 100
+  // Of the messages above, those whose From is a subdomain of the policy domain (sp governs
+  // them; the simulation applies the same policy).
+  std::uint64_t subdomain_messages = 0;
+  std::string note;  // the published pct is below 100; subdomains' mail is counted
 };
 
 // The next step: `rule` is one of no_data, approve_senders, fix_first, move_to_quarantine,

@@ -2220,6 +2220,35 @@ TEST_P(StoreContract, AdvisorAsksToApproveSendersFirst) {
   EXPECT_EQ(none->recommendation.rule, "no_data");
 }
 
+// Failing mail from a subdomain of the policy domain is simulated too, and said to be.
+TEST_P(StoreContract, AdvisorSaysWhenSubdomainsMailIsSimulated) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  model::AggregateReport sub = ad::PolicyReport("none", "100");
+  sub.report_metadata.report_id = "subdomain";
+  model::Record& r = sub.records.front();
+  r.identifiers.header_from = "news.example.com";
+  r.count = 9;
+  ad::Aligned(r, false, false);
+  r.source.base_domain = "elsewhere.example";
+  FillAdvisorStore(*st, {{"outbound.example", "approved"}}, {sub});
+  auto a = Advise(*st, {ad::kDomain, ad::kNow, 30});
+  ASSERT_TRUE(a.ok()) << a.error();
+  EXPECT_EQ(a->simulation.subdomain_messages, 9u);
+  EXPECT_EQ(a->simulation.note,
+            "9 of these messages are from subdomains of example.com, which follow sp (sp=none) "
+            "rather than p: the simulation applies the same policy to them");
+  // The scenario alone has no subdomain mail.
+  url_ = GetParam().fresh_url("AdvisorNoSubdomain");
+  auto plain = Reopen();
+  ASSERT_TRUE(plain);
+  FillAdvisorStore(*plain, {});
+  auto b = Advise(*plain, {ad::kDomain, ad::kNow, 30});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->simulation.subdomain_messages, 0u);
+  EXPECT_EQ(b->simulation.note, "");
+}
+
 // Each rule of docs/senders.md from the published policy (a newer report) and the score.
 TEST_P(StoreContract, AdvisorRecommendsByThePublishedPolicyAndTheScore) {
   struct Case {

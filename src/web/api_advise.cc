@@ -89,7 +89,8 @@ nlohmann::ordered_json AdviceJson(const store::Advice& a) {
       {"forwarded_hit", sim.forwarded_hit},
       {"forwarded", BlockedJson(sim.forwarded)},
       {"spoofing_blocked", sim.spoofing_blocked},
-      {"unapproved", BlockedJson(sim.unapproved)}};
+      {"unapproved", BlockedJson(sim.unapproved)},
+      {"subdomain_messages", sim.subdomain_messages}};
   nlohmann::ordered_json fixes = nlohmann::ordered_json::array();
   for (const auto& f : a.fixes) {
     fixes.push_back({{"sender", f.sender},
