@@ -128,7 +128,7 @@ std::string Plural(std::uint64_t n, std::string_view one, std::string_view many)
 }
 
 // "99.8 % of approved senders' mail (499 of 500 messages) passed DMARC in the last 30 days; of
-// the 1 failing, 1 is forwarded".
+// the 1 failing, 1 forwarded and 0 to fix".
 std::string ScoreEvidence(const Advice& a) {
   std::string s = fmt::format("{} of approved senders' mail ({} of {}) passed DMARC in the last {}",
                               Percent(*a.readiness), a.approved_pass,
