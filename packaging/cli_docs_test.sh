@@ -13,7 +13,7 @@ say() { echo "FAIL: $*" >&2; fail=1; }
 
 commands=$("$bin" --help | sed -n '/^Subcommands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }')
 for known in parse import enrich stats export serve report hash-password fetch check-config run \
-  vacuum migrate; do
+  vacuum migrate senders advise; do
   grep -qx -- "$known" <<<"$commands" || say "--help does not list $known"
 done
 

@@ -55,6 +55,8 @@ int RunStatsCommand();
 void AddStatusOptions(CLI::App& cmd);
 void AddSendersOptions(CLI::App& cmd);  // senders_command.cc
 int RunSendersCommand();
+void AddAdviseOptions(CLI::App& cmd);  // advise_command.cc
+int RunAdviseCommand();
 int RunStatusCommand();
 void AddExportOptions(CLI::App& cmd);
 int RunExportCommand();

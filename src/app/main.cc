@@ -33,6 +33,8 @@ constexpr Command kCommands[] = {
      dmarc::app::AddStatusOptions, dmarc::app::RunStatusCommand},
     {"senders", "Sender inventory of a domain, and approving or rejecting its senders",
      dmarc::app::AddSendersOptions, dmarc::app::RunSendersCommand},
+    {"advise", "Enforcement advice for a domain: readiness, next policy step, what to fix",
+     dmarc::app::AddAdviseOptions, dmarc::app::RunAdviseCommand},
     {"export", "Write stored reports as JSON or CSV (the formats of parse)",
      dmarc::app::AddExportOptions, dmarc::app::RunExportCommand},
     {"outputs", "Each output's backlog, last success and last error ([output.NAME])",

@@ -123,10 +123,7 @@ Sender Finish(Acc&& a) {
   s.dkim_domains = Examples(a.dkim_domains);
   s.dkim_selectors = Examples(a.dkim_selectors);
   s.spf_domains = Examples(a.spf_domains);
-  if (s.messages > 0 && static_cast<double>(s.dkim_aligned) >=
-                            kSuggestApprovedDkimRate * static_cast<double>(s.messages)) {
-    s.suggested = "approved";
-  }
+  s.suggested = SuggestedStatus(s.messages, s.dkim_aligned);
   return s;
 }
 
@@ -173,22 +170,37 @@ SenderIdentity IdentifySender(const model::Record& r) {
   return {"unknown", "unknown", ""};
 }
 
+std::string SuggestedStatus(std::uint64_t messages, std::uint64_t dkim_aligned) {
+  return messages > 0 && static_cast<double>(dkim_aligned) >=
+                             kSuggestApprovedDkimRate * static_cast<double>(messages)
+             ? "approved"
+             : "unknown";
+}
+
+Result<std::size_t> ForEachSenderRecord(
+    ReportStore& store, const std::string& domain, const SenderRecordVisitor& visit,
+    const std::function<void(const model::AggregateReport&)>& on_report) {
+  Filter filter;
+  filter.domain = domain;
+  return store.ForEachAggregate(filter, [&](model::AggregateReport&& report) {
+    if (on_report) on_report(report);
+    for (const auto& r : report.records) visit(report, r, IdentifySender(r));
+  });
+}
+
 Result<std::vector<Sender>> SenderInventory(ReportStore& store, const InventoryOptions& opts) {
   std::map<std::string, Acc> acc;
-  Filter filter;
-  filter.domain = opts.domain;
-  auto read = store.ForEachAggregate(filter, [&](model::AggregateReport&& report) {
-    for (const auto& r : report.records) {
-      SenderIdentity id = IdentifySender(r);
-      Acc& a = acc[id.key];
-      if (a.s.key.empty()) {
-        a.s.key = std::move(id.key);
-        a.s.kind = std::move(id.kind);
-        a.s.type = std::move(id.type);
-      }
-      AddRecord(a, r, opts.now);
-    }
-  });
+  auto read = ForEachSenderRecord(
+      store, opts.domain,
+      [&](const model::AggregateReport&, const model::Record& r, SenderIdentity&& id) {
+        Acc& a = acc[id.key];
+        if (a.s.key.empty()) {
+          a.s.key = std::move(id.key);
+          a.s.kind = std::move(id.kind);
+          a.s.type = std::move(id.type);
+        }
+        AddRecord(a, r, opts.now);
+      });
   if (!read) return MakeError(read.error_kind(), read.error());
   auto statuses = store.SenderStatuses(opts.domain);
   if (!statuses) return MakeError(statuses.error_kind(), statuses.error());

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,19 @@ struct SenderIdentity {
   std::string type;
 };
 SenderIdentity IdentifySender(const model::Record& record);
+
+// Visits every record of the domain's aggregate reports, in the order stored, with its report
+// and the sender it belongs to (IdentifySender); `on_report`, when given, sees each report
+// first (records or not). The inventory and the advisor read through it.
+using SenderRecordVisitor =
+    std::function<void(const model::AggregateReport&, const model::Record&, SenderIdentity&&)>;
+Result<std::size_t> ForEachSenderRecord(
+    ReportStore& store, const std::string& domain, const SenderRecordVisitor& visit,
+    const std::function<void(const model::AggregateReport&)>& on_report = {});
+
+// The suggested status of a sender with these messages, of which dkim_aligned had aligned DKIM:
+// "approved" from kSuggestApprovedDkimRate, else "unknown".
+std::string SuggestedStatus(std::uint64_t messages, std::uint64_t dkim_aligned);
 
 // Checks a status change before a back end stores it (kInvalid: the reason).
 Result<bool> CheckSenderStatusRow(const SenderStatusRow& row);

@@ -15,17 +15,23 @@ inline constexpr std::int64_t kNow = 1767225600;  // 2026-01-01T00:00:00Z
 inline constexpr std::int64_t kDay = 86400;
 inline constexpr const char* kDomain = "example.com";
 
-inline model::Record Rec(const std::string& ip, std::uint64_t count, std::int64_t days_ago) {
+// A record of kDomain from `ip`, `days_ago` days before `now`, nothing aligned yet.
+inline model::Record RecAt(std::int64_t now, const std::string& ip, std::uint64_t count,
+                           std::int64_t days_ago) {
   model::Record r;
   r.source.ip_address = ip;
   r.count = count;
-  r.interval_begin = kNow - days_ago * kDay;
+  r.interval_begin = now - days_ago * kDay;
   r.interval_end = r.interval_begin + kDay - 1;
   r.identifiers.header_from = kDomain;
   r.policy_evaluated.disposition = "none";
   r.policy_evaluated.dkim = "fail";
   r.policy_evaluated.spf = "fail";
   return r;
+}
+
+inline model::Record Rec(const std::string& ip, std::uint64_t count, std::int64_t days_ago) {
+  return RecAt(kNow, ip, count, days_ago);
 }
 
 inline void Aligned(model::Record& r, bool dkim, bool spf) {
@@ -37,8 +43,10 @@ inline void Aligned(model::Record& r, bool dkim, bool spf) {
 }
 
 // One report per record (each its own day), so the records' dates are the reports' too.
+// Published: p (and sp) `p`, and `pct` unless empty.
 inline model::AggregateReport Report(const std::string& domain, const std::string& id,
-                                     model::Record rec) {
+                                     model::Record rec, const std::string& p = "none",
+                                     const std::string& pct = "") {
   model::AggregateReport rep;
   rep.xml_schema = "1.0";
   rep.report_metadata.org_name = "Scenario Receiver";
@@ -47,8 +55,9 @@ inline model::AggregateReport Report(const std::string& domain, const std::strin
   rep.report_metadata.begin = rec.interval_begin;
   rep.report_metadata.end = rec.interval_end;
   rep.policy_published.domain = domain;
-  rep.policy_published.p = "none";
-  rep.policy_published.sp = "none";
+  rep.policy_published.p = p;
+  rep.policy_published.sp = p;
+  if (!pct.empty()) rep.policy_published.pct = pct;
   rec.identifiers.header_from = domain;
   rep.records.push_back(std::move(rec));
   return rep;

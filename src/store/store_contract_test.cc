@@ -19,6 +19,8 @@
 #include "pipeline/stream_store.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
+#include "store/advisor.h"
+#include "store/advisor_scenario.h"
 #include "store/dashboard.h"
 #include "store/senders.h"
 #include "store/senders_scenario.h"
@@ -2104,6 +2106,283 @@ TEST_P(StoreContract, SenderStatusesAreSetReplacedAndReset) {
   ASSERT_TRUE(other.ok());
   ASSERT_EQ(other->size(), 1u);
   EXPECT_EQ((*other)[0].status, "forwarder");
+}
+
+// ---- Enforcement advisor (store/advisor.h) ----
+
+namespace ad = advisor_scenario;
+
+// Stores the advisor scenario (and `extra`) and gives the senders these statuses.
+void FillAdvisorStore(ReportStore& st,
+                      const std::vector<std::pair<std::string, std::string>>& statuses,
+                      std::vector<model::AggregateReport> extra = {}) {
+  auto reports = ad::Reports();
+  for (auto& r : extra) reports.push_back(std::move(r));
+  ASSERT_TRUE(st.Store(BatchOf(reports)).ok());
+  for (const auto& [sender, status] : statuses) {
+    ASSERT_TRUE(st.SetSenderStatus({ad::kDomain, sender, status, "test", 1}).ok());
+  }
+}
+
+const SenderOutcome* FindOutcome(const Advice& a, const std::string& key) {
+  for (const auto& s : a.senders) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+double PercentOf(std::uint64_t part, std::uint64_t whole) {
+  return 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
+// With its senders approved, rejected and marked a forwarder, the scenario's mail of the last
+// 30 days splits into passing, forwarded and failing mail as built; the simulation, the score,
+// the rule and what to fix follow.
+TEST_P(StoreContract, AdvisorSplitsTheScenariosMailAndSaysWhatToFix) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  FillAdvisorStore(*st, {{"Mailchimp", "approved"},
+                         {"outbound.example", "approved"},
+                         {"badguy.example", "unapproved"},
+                         {"forwarder.example", "forwarder"}});
+  auto a = Advise(*st, {ad::kDomain, ad::kNow, 30});
+  ASSERT_TRUE(a.ok()) << a.error();
+  ASSERT_TRUE(a->policy);
+  EXPECT_EQ(a->policy->p, "none");
+  EXPECT_EQ(a->policy->pct, "100");
+  EXPECT_EQ(a->policy->adkim, "r");
+  EXPECT_EQ(a->policy->report_begin, ad::kNow - 2 * ad::kDay);  // the newest: 2 days ago
+  EXPECT_EQ(a->since, ad::kNow - 30 * ad::kDay);
+  // Every sender of the period, most messages first; Mailchimp's old mail is outside.
+  std::vector<std::string> keys;
+  for (const auto& s : a->senders) keys.push_back(s.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"outbound.example", "Mailchimp", "forwarder.example",
+                                            "AS64500", "lists.example.org", "badguy.example",
+                                            "smallhost.example"}));
+  const std::uint64_t all = ad::kMcAligned + ad::kMcUnaligned + ad::kOwn + ad::kOwnForwarded +
+                            ad::kList + ad::kForwarder + ad::kSpoof + ad::kBad + ad::kOnce;
+  EXPECT_EQ(a->messages, all);
+  EXPECT_EQ(a->dmarc_pass, ad::kMcAligned + ad::kOwn + ad::kOnce);
+  EXPECT_EQ(a->forwarded, ad::kOwnForwarded + ad::kList + ad::kForwarder);
+  EXPECT_EQ(a->failing, ad::kMcUnaligned + ad::kSpoof + ad::kBad);
+  const SenderOutcome* mc = FindOutcome(*a, "Mailchimp");
+  ASSERT_NE(mc, nullptr);
+  EXPECT_EQ(mc->status, "approved");
+  EXPECT_EQ(mc->messages, ad::kMcAligned + ad::kMcUnaligned);
+  EXPECT_EQ(mc->dmarc_pass, ad::kMcAligned);
+  EXPECT_EQ(mc->dmarc_fail, ad::kMcUnaligned);
+  EXPECT_EQ(mc->failing, ad::kMcUnaligned);
+  EXPECT_EQ(mc->forwarded, 0u);
+  const SenderOutcome* own = FindOutcome(*a, "outbound.example");
+  ASSERT_NE(own, nullptr);
+  EXPECT_EQ(own->forwarded, ad::kOwnForwarded);  // the override reason "forwarded"
+  EXPECT_EQ(own->failing, 0u);
+  EXPECT_EQ(FindOutcome(*a, "lists.example.org")->forwarded, ad::kList);       // mailing_list
+  EXPECT_EQ(FindOutcome(*a, "forwarder.example")->forwarded, ad::kForwarder);  // the status
+  EXPECT_EQ(FindOutcome(*a, "AS64500")->failing, ad::kSpoof);
+  EXPECT_EQ(FindOutcome(*a, "smallhost.example")->suggested, "approved");
+  EXPECT_EQ(FindOutcome(*a, "elsewhere.example"), nullptr);
+
+  // The score: approved senders' mail that passed.
+  EXPECT_EQ(a->approved_messages, ad::kMcAligned + ad::kMcUnaligned + ad::kOwn + ad::kOwnForwarded);
+  EXPECT_EQ(a->approved_pass, ad::kMcAligned + ad::kOwn);
+  ASSERT_TRUE(a->readiness);
+  EXPECT_DOUBLE_EQ(*a->readiness, PercentOf(a->approved_pass, a->approved_messages));
+
+  // The simulation.
+  const Simulation& sim = a->simulation;
+  EXPECT_EQ(sim.approved_blocked, ad::kMcUnaligned);
+  ASSERT_EQ(sim.approved.size(), 1u);
+  EXPECT_EQ(sim.approved[0].key, "Mailchimp");
+  EXPECT_EQ(sim.approved[0].messages, ad::kMcUnaligned);
+  ASSERT_EQ(sim.approved[0].causes.size(), 1u);
+  EXPECT_EQ(sim.approved[0].causes[0].Text(), ad::kMcCause);
+  EXPECT_EQ(sim.forwarded_hit, ad::kOwnForwarded + ad::kList + ad::kForwarder);
+  ASSERT_EQ(sim.forwarded.size(), 3u);
+  EXPECT_EQ(sim.forwarded[0].key, "forwarder.example");
+  EXPECT_EQ(sim.forwarded[1].key, "lists.example.org");
+  EXPECT_EQ(sim.forwarded[2].key, "outbound.example");
+  EXPECT_EQ(sim.spoofing_blocked, ad::kSpoof + ad::kBad);
+  ASSERT_EQ(sim.unapproved.size(), 2u);
+  EXPECT_EQ(sim.unapproved[0].key, "AS64500");
+  EXPECT_EQ(sim.unapproved[0].status, "unknown");
+  EXPECT_EQ(sim.unapproved[0].causes[0].Text(), ad::kSpoofCause);
+  EXPECT_EQ(sim.unapproved[1].key, "badguy.example");
+  EXPECT_EQ(sim.unapproved[1].status, "unapproved");
+  EXPECT_EQ(sim.unapproved[1].causes[0].Text(), ad::kBadCause);
+  EXPECT_EQ(sim.note, "");
+
+  // p=none below 98 %: fix first, Mailchimp's unaligned DKIM.
+  EXPECT_LT(*a->readiness, kReadyForQuarantinePercent);
+  EXPECT_EQ(a->recommendation.rule, "fix_first");
+  EXPECT_EQ(a->recommendation.action, "fix first: Mailchimp");
+  EXPECT_EQ(a->recommendation.senders, std::vector<std::string>{"Mailchimp"});
+  EXPECT_NE(a->recommendation.evidence.find(
+                fmt::format("({} of {} messages)", a->approved_pass, a->approved_messages)),
+            std::string::npos)
+      << a->recommendation.evidence;
+  EXPECT_NE(a->recommendation.evidence.find("p=quarantine needs 98.0 %"), std::string::npos);
+  ASSERT_EQ(a->fixes.size(), 1u);
+  EXPECT_EQ(a->fixes[0].sender, "Mailchimp");
+  EXPECT_EQ(a->fixes[0].messages, ad::kMcUnaligned);
+  EXPECT_EQ(a->fixes[0].ip_count, 1u);
+  EXPECT_EQ(a->fixes[0].cause, ad::kMcCause);
+  EXPECT_EQ(a->fixes[0].remedy, ad::kMcRemedy);
+  EXPECT_EQ(a->fixes[0].text, fmt::format("Mailchimp: {} messages from 1 address: {}: {}",
+                                          ad::kMcUnaligned, ad::kMcCause, ad::kMcRemedy));
+}
+
+// Without approved senders the advice is to approve them, naming the suggested ones; without
+// mail in the period there is no advice.
+TEST_P(StoreContract, AdvisorAsksToApproveSendersFirst) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  FillAdvisorStore(*st, {});
+  auto a = Advise(*st, {ad::kDomain, ad::kNow, 30});
+  ASSERT_TRUE(a.ok()) << a.error();
+  EXPECT_FALSE(a->readiness);
+  EXPECT_EQ(a->recommendation.rule, "approve_senders");
+  EXPECT_EQ(a->recommendation.action, "approve your senders first");
+  EXPECT_EQ(a->recommendation.senders,
+            (std::vector<std::string>{"outbound.example", "Mailchimp", "smallhost.example"}));
+  // Suggested: aligned DKIM for at least 90 % of all their stored mail (Mailchimp's old mail
+  // counts), most messages of the period first.
+  EXPECT_NE(
+      a->recommendation.evidence.find(
+          "suggested from their aligned DKIM: outbound.example, Mailchimp, smallhost.example"),
+      std::string::npos)
+      << a->recommendation.evidence;
+  // Nobody approved: every failing, not forwarded message would be stopped as spoofing.
+  EXPECT_EQ(a->simulation.approved_blocked, 0u);
+  EXPECT_EQ(a->simulation.forwarded_hit, ad::kOwnForwarded + ad::kList);
+  EXPECT_EQ(a->simulation.spoofing_blocked,
+            ad::kMcUnaligned + ad::kForwarder + ad::kSpoof + ad::kBad);
+  EXPECT_TRUE(a->fixes.empty());
+
+  auto later = Advise(*st, {ad::kDomain, ad::kNow + 60 * ad::kDay, 30});
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->messages, 0u);
+  EXPECT_EQ(later->recommendation.rule, "no_data");
+  ASSERT_TRUE(later->policy);  // still the newest report's
+  auto none = Advise(*st, {"nothing.example", ad::kNow, 30});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->policy);
+  EXPECT_EQ(none->recommendation.rule, "no_data");
+}
+
+// Failing mail from a subdomain of the policy domain is simulated too, and said to be.
+TEST_P(StoreContract, AdvisorSaysWhenSubdomainsMailIsSimulated) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  model::AggregateReport sub = ad::PolicyReport("none", "100");
+  sub.report_metadata.report_id = "subdomain";
+  model::Record& r = sub.records.front();
+  r.identifiers.header_from = "news.example.com";
+  r.count = 9;
+  ad::Aligned(r, false, false);
+  r.source.base_domain = "elsewhere.example";
+  FillAdvisorStore(*st, {{"outbound.example", "approved"}}, {sub});
+  auto a = Advise(*st, {ad::kDomain, ad::kNow, 30});
+  ASSERT_TRUE(a.ok()) << a.error();
+  EXPECT_EQ(a->simulation.subdomain_messages, 9u);
+  EXPECT_EQ(a->simulation.note,
+            "9 of these messages are from subdomains of example.com, which follow sp (sp=none) "
+            "rather than p: the simulation applies the same policy to them");
+  // The scenario alone has no subdomain mail.
+  url_ = GetParam().fresh_url("AdvisorNoSubdomain");
+  auto plain = Reopen();
+  ASSERT_TRUE(plain);
+  FillAdvisorStore(*plain, {});
+  auto b = Advise(*plain, {ad::kDomain, ad::kNow, 30});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->simulation.subdomain_messages, 0u);
+  EXPECT_EQ(b->simulation.note, "");
+}
+
+// Each rule of docs/senders.md from the published policy (a newer report) and the score.
+TEST_P(StoreContract, AdvisorRecommendsByThePublishedPolicyAndTheScore) {
+  struct Case {
+    std::string p, pct;
+    std::vector<std::string> approved;
+    std::string rule, action;
+  };
+  const std::vector<Case> cases{
+      {"none", "100", {"outbound.example"}, "move_to_quarantine", "move to p=quarantine"},
+      {"quarantine", "50", {"outbound.example"}, "raise_pct", "raise pct to 100 (p=quarantine)"},
+      {"quarantine",
+       "100",
+       {"outbound.example"},
+       "fix_first",
+       "fix first: the approved senders' forwarded mail (see the simulation)"},
+      {"quarantine", "100", {"smallhost.example"}, "move_to_reject", "move to p=reject"},
+      {"reject", "100", {"smallhost.example"}, "keep_reject", "keep p=reject"},
+      {"reject", "50", {"smallhost.example"}, "raise_pct", "raise pct to 100 (p=reject)"},
+      {"reject", "100", {"outbound.example", "Mailchimp"}, "fix_first", "fix first: Mailchimp"},
+      {"quarantine", "50", {"outbound.example", "Mailchimp"}, "fix_first", "fix first: Mailchimp"},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    SCOPED_TRACE(c.p + " pct=" + c.pct + " " + c.approved.front());
+    std::vector<std::pair<std::string, std::string>> statuses{{"forwarder.example", "forwarder"}};
+    for (const auto& s : c.approved) statuses.emplace_back(s, "approved");
+    url_ = GetParam().fresh_url("AdvisorRule" + std::to_string(i));
+    auto st = Reopen();
+    ASSERT_TRUE(st);
+    FillAdvisorStore(*st, statuses, {ad::PolicyReport(c.p, c.pct)});
+    auto a = Advise(*st, {ad::kDomain, ad::kNow, 30});
+    ASSERT_TRUE(a.ok()) << a.error();
+    ASSERT_TRUE(a->policy);
+    EXPECT_EQ(a->policy->p, c.p);
+    EXPECT_EQ(a->recommendation.rule, c.rule) << a->recommendation.evidence;
+    EXPECT_EQ(a->recommendation.action, c.action);
+    EXPECT_EQ(a->simulation.note.empty(), c.pct == "100");
+    if (c.rule == "fix_first") {
+      // The score the next step needs: 98 % for quarantine at pct=100, else 99.5 % for reject.
+      const bool to_full = c.p == "quarantine" && c.pct != "100";
+      EXPECT_NE(a->recommendation.evidence.find(to_full ? "p=quarantine at pct=100 needs 98.0 %"
+                                                        : "p=reject needs 99.5 %"),
+                std::string::npos)
+          << a->recommendation.evidence;
+    }
+    // Advice as of the day before: the policy report had not begun yet.
+    auto before = Advise(*st, {ad::kDomain, ad::kNow - ad::kDay, 30});
+    ASSERT_TRUE(before.ok());
+    ASSERT_TRUE(before->policy);
+    EXPECT_EQ(before->policy->p, "none");
+    EXPECT_EQ(before->policy->report_begin, ad::kNow - 2 * ad::kDay);
+    if (c.approved.front() == "outbound.example" && c.approved.size() == 1) {
+      // The policy report's message is outbound.example's too; its forwarded mail fails.
+      EXPECT_DOUBLE_EQ(*a->readiness, PercentOf(ad::kOwn + 1, ad::kOwn + 1 + ad::kOwnForwarded));
+      EXPECT_EQ(a->simulation.approved_blocked, 0u);
+      EXPECT_EQ(a->simulation.spoofing_blocked, ad::kMcUnaligned + ad::kSpoof + ad::kBad);
+    }
+  }
+}
+
+// The causes and remedies in words, from a failing record's authentication results.
+TEST(AdvisorCause, NamesWhatFailedAndWhatToDo) {
+  model::Record r = ad::Rec(ad::kNow, "192.0.2.1", 1, 1);
+  FailCause none = CauseOfFailure(r, ad::kDomain);
+  EXPECT_EQ(none.Text(), "no DKIM signature; no SPF result");
+  EXPECT_EQ(none.remedy, "turn on DKIM signing with d=example.com at the sender");
+  // The own domain's SPF fails (the envelope result wins over HELO's): add the addresses.
+  r.spf = {{"mx.example.com", "helo", "pass", {}}, {ad::kDomain, "mfrom", "softfail", {}}};
+  r.dkim = {{ad::kDomain, "s1", "fail", {}}};
+  FailCause own = CauseOfFailure(r, ad::kDomain);
+  EXPECT_EQ(own.Text(),
+            "DKIM signature of d=example.com fails (fail); SPF softfail for example.com");
+  EXPECT_EQ(own.remedy,
+            "fix DKIM signing: publish the key of selector s1 at example.com; or add the sender's "
+            "addresses to the SPF record of example.com");
+  // A subdomain in From, signed for the parent under adkim=s: the receiver found it unaligned.
+  r.identifiers.header_from = "news.example.com";
+  r.dkim = {{ad::kDomain, "s1", "pass", {}}};
+  r.spf = {};
+  EXPECT_EQ(CauseOfFailure(r, ad::kDomain).dkim,
+            "DKIM signs with d=example.com, not news.example.com");
+  r.dkim = {{"NEWS.example.com", "s1", "pass", {}}};
+  EXPECT_EQ(CauseOfFailure(r, ad::kDomain).dkim,
+            "DKIM passes for d=NEWS.example.com but the receiver found it not aligned");
 }
 
 }  // namespace

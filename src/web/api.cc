@@ -11,6 +11,7 @@
 
 #include "base/text.h"
 #include "base/time.h"
+#include "web/api_advise.h"
 #include "web/api_json.h"
 #include "web/api_outputs.h"
 #include "web/api_senders.h"
@@ -258,6 +259,9 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
     return {200, "application/json", DumpJson(StatsJson(*s)), ""};
   }
   if (path == "/api/overview") return FromRows(queries_.Overview(f), OverviewJson);
+  if (path == "/api/advise") {
+    return AdviseAnswer(store_, params, static_cast<std::int64_t>(std::time(nullptr)));
+  }
   if (path == "/api/senders") {
     return SendersAnswer(store_, f, page, params, static_cast<std::int64_t>(std::time(nullptr)));
   }

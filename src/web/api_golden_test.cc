@@ -303,6 +303,11 @@ const std::vector<Request>& Requests() {
        "/api/reports",
        {{"domain", "example.com"}, {"failing", "1"}}},
       {"reports-org.json", "/api/reports", {{"org", "google.com"}}},
+      // The advisor over the year of example.com's newest sample (no sender approved).
+      {"advise-domain-until.json",
+       "/api/advise",
+       {{"domain", "example.com"}, {"days", "366"}, {"until", "2024-03-31"}}},
+      {"advise-no-domain.json", "/api/advise", {}, 400},
   };
   return requests;
 }

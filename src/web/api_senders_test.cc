@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
+#include "store/advisor_scenario.h"
 #include "store/senders_scenario.h"
 #include "store/store.h"
 #include "web/auth.h"
@@ -241,6 +243,54 @@ TEST_F(SendersApiTest, EditorsMustBeUsersAndNoUserMayBeCalledToken) {
   s = StartServer(o);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().find("\"token\" is reserved"), std::string::npos) << s.error();
+}
+
+// GET /api/advise on the advisor scenario (store/advisor_scenario.h, dated to the clock's now):
+// the advice `advise --json` prints, read under the same sign-in; bad parameters refused.
+TEST_F(SendersApiTest, AdvisesOnTheAdvisorScenario) {
+  namespace ad = store::advisor_scenario;
+  db_ = "sqlite:" + (dir_ / "advise.db").string();
+  {
+    auto st = store::OpenStore(db_, {});
+    ASSERT_TRUE(st.ok()) << st.error();
+    const auto reports = ad::Reports(static_cast<std::int64_t>(std::time(nullptr)));
+    store::Batch batch;
+    for (const auto& r : reports) batch.aggregates.push_back({"test", &r});
+    ASSERT_TRUE((*st)->Store(batch).ok());
+    for (const auto& [sender, status] :
+         {std::pair{"Mailchimp", "approved"}, std::pair{"outbound.example", "approved"},
+          std::pair{"badguy.example", "unapproved"}, std::pair{"forwarder.example", "forwarder"}}) {
+      ASSERT_TRUE((*st)->SetSenderStatus({ad::kDomain, sender, status, "test", 1}).ok());
+    }
+  }
+  Start(true);
+  auto c = Client();
+  EXPECT_EQ(c.Get("/api/advise?domain=example.com")->status, 401);
+  EXPECT_EQ(c.Get("/api/advise", Bearer())->status, 400);  // no domain
+  EXPECT_EQ(c.Get("/api/advise?domain=example.com&days=0", Bearer())->status, 400);
+  EXPECT_EQ(c.Get("/api/advise?domain=example.com&days=367", Bearer())->status, 400);
+  EXPECT_EQ(c.Get("/api/advise?domain=example.com&days=x", Bearer())->status, 400);
+  EXPECT_EQ(c.Get("/api/advise?domain=example.com&until=yesterday", Bearer())->status, 400);
+  auto r = c.Get("/api/advise?domain=example.com", Bearer());
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const nlohmann::json j = nlohmann::json::parse(r->body);
+  EXPECT_EQ(j["days"], 30);
+  EXPECT_EQ(j["recommendation"]["rule"], "fix_first");
+  EXPECT_EQ(j["simulation"]["approved_blocked"], ad::kMcUnaligned);
+  EXPECT_EQ(j["simulation"]["forwarded_hit"], ad::kOwnForwarded + ad::kList + ad::kForwarder);
+  EXPECT_EQ(j["simulation"]["spoofing_blocked"], ad::kSpoof + ad::kBad);
+  ASSERT_EQ(j["fixes"].size(), 1u);
+  EXPECT_EQ(j["fixes"][0]["cause"], ad::kMcCause);
+  auto four = c.Get("/api/advise?domain=example.com&days=4", Bearer());
+  ASSERT_EQ(four->status, 200) << four->body;
+  const nlohmann::json s = nlohmann::json::parse(four->body);
+  EXPECT_EQ(s["days"], 4);
+  EXPECT_EQ(s["readiness"]["approved_messages"], ad::kOwn + ad::kOwnForwarded);
+  EXPECT_EQ(s["recommendation"]["rule"], "move_to_quarantine");
+  auto none = c.Get("/api/advise?domain=example.com&until=2000-01-01", Bearer());
+  ASSERT_EQ(none->status, 200) << none->body;
+  EXPECT_EQ(nlohmann::json::parse(none->body)["recommendation"]["rule"], "no_data");
 }
 
 }  // namespace

@@ -1,0 +1,409 @@
+// The enforcement advisor (advisor.h): one pass over the domain's aggregate reports, joined with
+// the stored sender statuses, then the simulation, the score and the rules of docs/senders.md.
+#include "store/advisor.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string_view>
+#include <utility>
+
+#include "store/senders.h"
+
+namespace dmarc::store {
+
+namespace {
+
+constexpr std::int64_t kDay = 86400;
+
+bool SameDomain(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
+}
+
+// A receiver's override reason that says the message was forwarded (RFC 7489 section 6.7).
+bool ForwardedByReceiver(const model::Record& r) {
+  for (const auto& o : r.policy_evaluated.policy_override_reasons) {
+    if (o.type &&
+        (*o.type == "forwarded" || *o.type == "mailing_list" || *o.type == "trusted_forwarder")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The messages of one cause, and the addresses they came from.
+struct CauseAcc {
+  FailCause cause;
+  std::set<std::string> ips;
+};
+
+// One bucket (forwarded or failing) of a sender's DMARC-failing mail, by cause.
+struct Bucket {
+  std::uint64_t messages = 0;
+  std::map<std::string, CauseAcc> causes;  // by FailCause::Text()
+  std::set<std::string> ips;
+  std::uint64_t subdomain = 0;  // messages whose From is a subdomain of the policy domain
+
+  void Add(const model::Record& r, const std::string& domain) {
+    messages += r.count;
+    ips.insert(r.source.ip_address);
+    const std::string& from = r.identifiers.header_from;
+    if (!from.empty() && !SameDomain(from, domain)) subdomain += r.count;
+    FailCause c = CauseOfFailure(r, domain);
+    CauseAcc& a = causes[c.Text()];
+    if (a.cause.dkim.empty()) a.cause = std::move(c);
+    a.cause.messages += r.count;
+    a.ips.insert(r.source.ip_address);
+  }
+
+  // The causes, most messages first.
+  std::vector<FailCause> Sorted() const {
+    std::vector<FailCause> out;
+    for (const auto& [text, a] : causes) {
+      out.push_back(a.cause);
+      out.back().ip_count = a.ips.size();
+    }
+    std::sort(out.begin(), out.end(), [](const FailCause& x, const FailCause& y) {
+      return x.messages != y.messages ? x.messages > y.messages : x.Text() < y.Text();
+    });
+    return out;
+  }
+};
+
+struct SenderAcc {
+  SenderOutcome out;
+  std::uint64_t all_messages = 0;  // all stored mail, for the suggestion (as the inventory's)
+  std::uint64_t all_dkim_aligned = 0;
+  Bucket forwarded;
+  Bucket failing;
+
+  // A record of the sender: counted when its interval began in [since, now).
+  void Add(const model::Record& r, std::int64_t since, std::int64_t now,
+           const std::string& domain) {
+    all_messages += r.count;
+    if (r.alignment.dkim) all_dkim_aligned += r.count;
+    if (r.interval_begin < since || r.interval_begin >= now) return;
+    out.messages += r.count;
+    if (r.alignment.dmarc) {
+      out.dmarc_pass += r.count;
+    } else if (ForwardedByReceiver(r) || out.status == "forwarder") {
+      forwarded.Add(r, domain);
+    } else {
+      failing.Add(r, domain);
+    }
+  }
+};
+
+// The newest report's policy: the latest begin, then end, then report id (the same choice
+// whatever order a back end visits the reports in).
+bool Newer(const model::AggregateReport& rep, const PublishedPolicy& p, std::int64_t end,
+           const std::string& id) {
+  const auto& m = rep.report_metadata;
+  if (m.begin != p.report_begin) return m.begin > p.report_begin;
+  if (m.end != end) return m.end > end;
+  return m.report_id > id;
+}
+
+BlockedSender Blocked(const SenderAcc& a, const Bucket& b) {
+  BlockedSender s{a.out.key, a.out.status, b.messages, b.Sorted()};
+  if (s.causes.size() > kMaxAdviceCauses) s.causes.resize(kMaxAdviceCauses);
+  return s;
+}
+
+void SortBlocked(std::vector<BlockedSender>& v) {
+  std::sort(v.begin(), v.end(), [](const BlockedSender& x, const BlockedSender& y) {
+    return x.messages != y.messages ? x.messages > y.messages : x.key < y.key;
+  });
+}
+
+std::string Percent(double p) { return fmt::format("{:.1f} %", p); }
+
+std::string Plural(std::uint64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+// "99.8 % of approved senders' mail (499 of 500 messages) passed DMARC in the last 30 days; of
+// the 1 failing, 1 forwarded and 0 to fix".
+std::string ScoreEvidence(const Advice& a) {
+  std::string s = fmt::format("{} of approved senders' mail ({} of {}) passed DMARC in the last {}",
+                              Percent(*a.readiness), a.approved_pass,
+                              Plural(a.approved_messages, "message", "messages"),
+                              Plural(static_cast<std::uint64_t>(a.days), "day", "days"));
+  const std::uint64_t failed = a.approved_messages - a.approved_pass;
+  if (failed > 0) {
+    const std::uint64_t forwarded = failed - a.simulation.approved_blocked;
+    s += fmt::format("; of the {} failing, {} forwarded and {} to fix", failed, forwarded,
+                     a.simulation.approved_blocked);
+  }
+  return s;
+}
+
+std::string SimulationEvidence(const Advice& a, std::string_view policy) {
+  const Simulation& sim = a.simulation;
+  return fmt::format(
+      "at p={}, {} of approved senders, {} and {} of other senders (spoofing) would have "
+      "failed",
+      policy, Plural(sim.approved_blocked, "message", "messages"),
+      Plural(sim.forwarded_hit, "forwarded message", "forwarded messages"),
+      Plural(sim.spoofing_blocked, "message", "messages"));
+}
+
+Recommendation FixFirst(const Advice& a, double needed, std::string_view next) {
+  std::string what;
+  std::vector<std::string> senders;
+  for (const auto& f : a.fixes) {
+    if (senders.size() < 3) what += (senders.empty() ? "" : ", ") + f.sender;
+    senders.push_back(f.sender);
+  }
+  if (senders.size() > 3) what += fmt::format(" and {} more", senders.size() - 3);
+  return {"fix_first",
+          what.empty() ? "fix first: the approved senders' forwarded mail (see the simulation)"
+                       : "fix first: " + what,
+          fmt::format("{}; {} needs {}", ScoreEvidence(a), next, Percent(needed)),
+          std::move(senders)};
+}
+
+Recommendation Recommend(const Advice& a) {
+  if (a.messages == 0) {
+    return {"no_data", "wait for reports",
+            fmt::format("no aggregate report of {} has records that began in the last {}", a.domain,
+                        Plural(static_cast<std::uint64_t>(a.days), "day", "days"))};
+  }
+  if (!a.readiness) {
+    std::vector<std::string> suggested;
+    for (const auto& s : a.senders) {
+      // Never "unknown" (no name, no PTR, no ASN): approving it would approve any such source.
+      if (s.suggested == "approved" && s.kind != "unknown" && s.status != "unapproved" &&
+          s.status != "forwarder") {
+        suggested.push_back(s.key);
+      }
+    }
+    return {"approve_senders", "approve your senders first",
+            suggested.empty()
+                ? fmt::format("no sender of {} in the last {} is approved, and none is suggested "
+                              "(none signs 90 % of its mail with aligned DKIM): review `senders "
+                              "list`",
+                              a.domain, Plural(static_cast<std::uint64_t>(a.days), "day", "days"))
+                : fmt::format("no sender of {} in the last {} is approved; suggested from their "
+                              "aligned DKIM: {}",
+                              a.domain, Plural(static_cast<std::uint64_t>(a.days), "day", "days"),
+                              fmt::join(suggested, ", ")),
+            suggested};
+  }
+  const double score = *a.readiness;
+  const std::string p = a.policy ? a.policy->p : "";
+  const bool full = !a.policy || !a.policy->pct || *a.policy->pct == "100";
+  const std::string evidence = ScoreEvidence(a);
+  if (p == "reject") {
+    if (score < kReadyForRejectPercent) return FixFirst(a, kReadyForRejectPercent, "p=reject");
+    if (!full) {
+      return {"raise_pct", "raise pct to 100 (p=reject)",
+              fmt::format("{}; {}", evidence, SimulationEvidence(a, "reject"))};
+    }
+    return {"keep_reject", "keep p=reject", evidence};
+  }
+  if (p == "quarantine") {
+    if (!full) {
+      if (score < kReadyForQuarantinePercent) {
+        return FixFirst(a, kReadyForQuarantinePercent, "p=quarantine at pct=100");
+      }
+      return {"raise_pct", "raise pct to 100 (p=quarantine)",
+              fmt::format("{}; {}", evidence, SimulationEvidence(a, "quarantine"))};
+    }
+    if (score < kReadyForRejectPercent) return FixFirst(a, kReadyForRejectPercent, "p=reject");
+    return {"move_to_reject", "move to p=reject",
+            fmt::format("{}; {}", evidence, SimulationEvidence(a, "reject"))};
+  }
+  if (score < kReadyForQuarantinePercent) {
+    return FixFirst(a, kReadyForQuarantinePercent, "p=quarantine");
+  }
+  return {"move_to_quarantine", "move to p=quarantine",
+          fmt::format("{}; {}", evidence, SimulationEvidence(a, "quarantine"))};
+}
+
+// The newest report's policy among those that began before the period's end.
+struct PolicyPick {
+  std::optional<PublishedPolicy> policy;
+  std::int64_t end = 0;
+  std::string id;
+
+  void Offer(const model::AggregateReport& report, std::int64_t now) {
+    const auto& m = report.report_metadata;
+    if (m.begin >= now || (policy && !Newer(report, *policy, end, id))) return;
+    const auto& pp = report.policy_published;
+    policy = PublishedPolicy{pp.p, pp.sp, pp.pct, pp.np, pp.adkim, pp.aspf, m.begin, m.org_name};
+    end = m.end;
+    id = m.report_id;
+  }
+};
+
+FixItem FixOf(const SenderOutcome& o, const Bucket& failing) {
+  const std::vector<FailCause> causes = failing.Sorted();
+  FixItem f{o.key, o.failing, failing.ips.size(), causes.front().Text(), causes.front().remedy, ""};
+  f.text =
+      fmt::format("{}: {} from {}: {}: {}", f.sender, Plural(f.messages, "message", "messages"),
+                  Plural(f.ip_count, "address", "addresses"), f.cause, f.remedy);
+  if (causes.size() > 1) f.text += fmt::format(" (and {} more causes)", causes.size() - 1);
+  return f;
+}
+
+// Counts a sender of the period into the totals, the score, the simulation and what to fix.
+void AddSender(Advice& a, SenderAcc& s) {
+  SenderOutcome& o = s.out;
+  o.forwarded = s.forwarded.messages;
+  o.failing = s.failing.messages;
+  o.dmarc_fail = o.forwarded + o.failing;
+  o.suggested = SuggestedStatus(s.all_messages, s.all_dkim_aligned);
+  a.messages += o.messages;
+  a.dmarc_pass += o.dmarc_pass;
+  a.forwarded += o.forwarded;
+  a.failing += o.failing;
+  Simulation& sim = a.simulation;
+  const bool approved = o.status == "approved";
+  if (approved) {
+    a.approved_messages += o.messages;
+    a.approved_pass += o.dmarc_pass;
+  }
+  sim.subdomain_messages += s.forwarded.subdomain + s.failing.subdomain;
+  if (o.forwarded > 0) {
+    sim.forwarded_hit += o.forwarded;
+    sim.forwarded.push_back(Blocked(s, s.forwarded));
+  }
+  if (o.failing > 0 && approved) {
+    sim.approved_blocked += o.failing;
+    sim.approved.push_back(Blocked(s, s.failing));
+    a.fixes.push_back(FixOf(o, s.failing));
+  } else if (o.failing > 0) {
+    sim.spoofing_blocked += o.failing;
+    sim.unapproved.push_back(Blocked(s, s.failing));
+  }
+  a.senders.push_back(std::move(o));
+}
+
+// Orders the lists, then the score, the note and the recommendation.
+void Finish(Advice& a) {
+  std::sort(a.senders.begin(), a.senders.end(), [](const auto& x, const auto& y) {
+    return x.messages != y.messages ? x.messages > y.messages : x.key < y.key;
+  });
+  Simulation& sim = a.simulation;
+  SortBlocked(sim.approved);
+  SortBlocked(sim.forwarded);
+  SortBlocked(sim.unapproved);
+  std::sort(a.fixes.begin(), a.fixes.end(), [](const FixItem& x, const FixItem& y) {
+    return x.messages != y.messages ? x.messages > y.messages : x.sender < y.sender;
+  });
+  if (a.approved_messages > 0) {
+    a.readiness =
+        100.0 * static_cast<double>(a.approved_pass) / static_cast<double>(a.approved_messages);
+  }
+  std::vector<std::string> notes;
+  if (a.policy && a.policy->pct && *a.policy->pct != "100") {
+    notes.push_back(
+        fmt::format("the policy publishes pct={}; the simulation is of pct=100", *a.policy->pct));
+  }
+  if (sim.subdomain_messages > 0) {
+    notes.push_back(fmt::format(
+        "{} of these messages {} from subdomains of {}, which follow sp ({}) rather than p: the "
+        "simulation applies the same policy to them",
+        sim.subdomain_messages, sim.subdomain_messages == 1 ? "is" : "are", a.domain,
+        a.policy && !a.policy->sp.empty() ? "sp=" + a.policy->sp : "none published"));
+  }
+  sim.note = fmt::format("{}", fmt::join(notes, "; "));
+  a.recommendation = Recommend(a);
+}
+
+}  // namespace
+
+FailCause CauseOfFailure(const model::Record& r, const std::string& domain) {
+  const std::string& from = r.identifiers.header_from.empty() ? domain : r.identifiers.header_from;
+  FailCause c;
+  const model::DkimAuthResult* signed_pass = nullptr;
+  for (const auto& d : r.dkim) {
+    if (d.result == "pass") {
+      signed_pass = &d;
+      break;
+    }
+  }
+  if (r.dkim.empty()) {
+    c.dkim = "no DKIM signature";
+    c.remedy = fmt::format("turn on DKIM signing with d={} at the sender", from);
+  } else if (signed_pass && SameDomain(signed_pass->domain, from)) {
+    c.dkim = fmt::format("DKIM passes for d={} but the receiver found it not aligned",
+                         signed_pass->domain);
+    c.remedy = "check the policy's adkim and the From domain";
+  } else if (signed_pass) {
+    c.dkim = fmt::format("DKIM signs with d={}, not {}", signed_pass->domain, from);
+    c.remedy = fmt::format(
+        "set up custom DKIM so that it signs with d={} (the CNAME/TXT records of the provider's "
+        "instructions)",
+        from);
+  } else {
+    const auto& d = r.dkim.front();
+    c.dkim = fmt::format("DKIM signature of d={} fails ({})", d.domain, d.result);
+    c.remedy = fmt::format("fix DKIM signing: publish the key of selector {} at {}",
+                           d.selector.empty() ? "?" : d.selector, d.domain);
+  }
+  // The envelope (mfrom) result if there is one, else the first.
+  const model::SpfAuthResult* spf = nullptr;
+  for (const auto& s : r.spf) {
+    if (!spf || (s.scope == "mfrom" && spf->scope != "mfrom")) spf = &s;
+  }
+  if (!spf) {
+    c.spf = "no SPF result";
+  } else if (spf->result == "pass") {
+    c.spf = fmt::format("SPF domain {} not aligned", spf->domain);
+    c.remedy += fmt::format(
+        "; or have the envelope-from (return-path) under {}: a custom return-path at the sender",
+        from);
+  } else {
+    const std::string result = spf->result.empty() ? "none" : spf->result;
+    c.spf = spf->domain.empty() ? fmt::format("SPF {} (no domain)", result)
+                                : fmt::format("SPF {} for {}", result, spf->domain);
+    if (SameDomain(spf->domain, from)) {
+      c.remedy += fmt::format("; or add the sender's addresses to the SPF record of {}", from);
+    }
+  }
+  return c;
+}
+
+Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts) {
+  Advice a;
+  a.domain = opts.domain;
+  a.now = opts.now;
+  a.days = opts.days;
+  a.since = opts.now - static_cast<std::int64_t>(opts.days) * kDay;
+  auto rows = store.SenderStatuses(opts.domain);
+  if (!rows) return MakeError(rows.error_kind(), rows.error());
+  std::map<std::string, std::string> statuses;
+  for (const auto& row : *rows) statuses[row.sender] = row.status;
+
+  std::map<std::string, SenderAcc> acc;
+  PolicyPick policy;
+  auto read = ForEachSenderRecord(
+      store, opts.domain,
+      [&](const model::AggregateReport&, const model::Record& r, SenderIdentity&& id) {
+        SenderAcc& s = acc[id.key];
+        if (s.out.key.empty()) {
+          s.out.key = std::move(id.key);
+          s.out.kind = std::move(id.kind);
+          auto st = statuses.find(s.out.key);
+          s.out.status = st == statuses.end() ? "unknown" : st->second;
+        }
+        s.Add(r, a.since, opts.now, opts.domain);
+      },
+      [&](const model::AggregateReport& report) { policy.Offer(report, opts.now); });
+  if (!read) return MakeError(read.error_kind(), read.error());
+  a.policy = std::move(policy.policy);
+  for (auto& [key, s] : acc) {
+    if (s.out.messages > 0) AddSender(a, s);
+  }
+  Finish(a);
+  return a;
+}
+
+}  // namespace dmarc::store
