@@ -7,6 +7,7 @@ import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/compon
 import { CanvasRenderer } from 'echarts/renderers';
 import { failurePage, failuresPage } from './failures.js';
 import { sendersPage } from './senders.js';
+import { enforcementPage } from './enforcement.js';
 import { domainPicker } from './domains.js';
 import { signOutButton } from './signout.js';
 import { outputsBadge } from './outputs.js';
@@ -143,7 +144,7 @@ const FILTERS = ['domain', 'from', 'to', 'failing'];
 const PAGES = embedded
   ? [['overview', 'Overview'], ['sources', 'Sources'], ['domains', 'Domains']]
   : [['overview', 'Overview'], ['sources', 'Sources'], ['domains', 'Domains'],
-    ['senders', 'Senders'], ['reporters', 'Reporters'], ['reports', 'Reports'], ['failures', 'Failure reports'],
+    ['senders', 'Senders'], ['enforcement', 'Enforcement'], ['reporters', 'Reporters'], ['reports', 'Reports'], ['failures', 'Failure reports'],
     ['smtp-tls', 'SMTP TLS'], ['rejected', 'Rejected inputs'], ['status', 'Status']];
 
 function route() {
@@ -554,12 +555,13 @@ async function rejectedPage(f) {
 }
 
 // What the pages in modules of their own use of this one.
-const ui = { h, api, table, listTable, list, stateBox, link, fmtInt, orUnknown, embedded };
+const ui = { h, api, table, listTable, list, stateBox, link, fmtInt, orUnknown, embedded, chart };
 
 const RENDER = {
   overview: overviewPage, sources: sourcesPage, records: recordsPage, domains: domainsPage,
   reporters: reportersPage, reports: reportsPage, report: reportPage,
   senders: (f, params) => sendersPage(ui, f, params, render),
+  enforcement: (f, params) => enforcementPage(ui, f, params),
   failures: (f) => failuresPage(ui, f), failure: (f, params) => failurePage(ui, f, params),
   'smtp-tls': smtpTlsPage, rejected: rejectedPage, status: () => statusPage(() => api('status'), () => api('outputs')),
 };
@@ -577,7 +579,7 @@ function filterBar(page, f, params) {
   const failing = h('input', { name: 'failing', type: 'checkbox' });
   failing.checked = f.failing === '1';
   const keep = {};
-  for (const k of ['group', 'source_group', 'source_value', 'org', 'id', 'header_from', 'status']) if (params[k] !== undefined) keep[k] = params[k];
+  for (const k of ['group', 'source_group', 'source_value', 'org', 'id', 'header_from', 'status', 'days']) if (params[k] !== undefined) keep[k] = params[k];
   // A report's or a failure report's page shows that one: choosing a domain goes to the list.
   const listOf = { report: 'reports', failure: 'failures', records: 'records' };
   const domain = domainPicker(ui, f.domain || '', (d) => {

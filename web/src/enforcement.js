@@ -1,0 +1,89 @@
+// The Enforcement page (docs/senders.md, "Enforcement advisor"): for one policy domain, what it
+// publishes, how ready it is for an enforcing policy (approved senders' mail passing DMARC), the
+// recommended next step with its evidence, what p=quarantine or p=reject would have done to the
+// period's mail (GET /api/advise), and what to fix first. The period ends at the filter bar's
+// last day (or now) and spans the days chosen here. Every name and text comes from strangers'
+// reports or is built from them: text only (ui.h sets textContent).
+
+const PERIODS = [7, 30, 90, 365];
+
+const percent = (v) => (v === null || v === undefined ? '–' : `${Number(v).toFixed(1)} %`);
+
+function policyText(p) {
+  if (!p) return 'No report of this domain before the end of the period.';
+  const parts = [`p=${p.p}`];
+  if (p.sp) parts.push(`sp=${p.sp}`);
+  if (p.np) parts.push(`np=${p.np}`);
+  if (p.pct) parts.push(`pct=${p.pct}`);
+  parts.push(`adkim=${p.adkim || 'r'}`, `aspf=${p.aspf || 'r'}`);
+  return `${parts.join('; ')} (as reported by ${p.reported_by})`;
+}
+
+// The senders an enforcing policy would hit, with the causes of their failing mail.
+function blockedTable(ui, rows, noun) {
+  if (!rows.length) return ui.h('p', { class: 'note' }, `None: no ${noun} would be blocked.`);
+  const head = ui.h('tr', {}, ['Sender', 'Status', 'Messages', 'Why they fail', 'What to do'].map((t) => ui.h('th', {}, t)));
+  const body = ui.h('tbody', {}, rows.map((r) => ui.h('tr', {},
+    ui.h('td', {}, r.sender), ui.h('td', {}, r.status), ui.h('td', { class: 'num' }, ui.fmtInt(r.messages)),
+    ui.h('td', {}, r.causes.map((c) => ui.h('div', {}, `${c.cause} (${ui.fmtInt(c.messages)})`))),
+    ui.h('td', {}, r.causes.map((c) => ui.h('div', {}, c.remedy))))));
+  return ui.h('div', { class: 'table-wrap' }, ui.h('table', {}, ui.h('thead', {}, head), body));
+}
+
+function periodPicker(ui, f, params) {
+  const select = ui.h('select', { name: 'days', 'aria-label': 'Period',
+    onchange: () => { location.hash = ui.link('enforcement', { ...f, days: select.value }); } },
+  ...PERIODS.map((d) => ui.h('option', { value: String(d) }, `last ${d} days`)));
+  select.value = String(params.days || 30);
+  return ui.h('label', {}, 'Period ', select);
+}
+
+export async function enforcementPage(ui, f, params) {
+  const title = ui.h('h1', {}, 'Enforcement');
+  if (!f.domain) {
+    return ui.h('div', {}, title, ui.stateBox('Choose a domain above: the advisor looks at one policy domain.'));
+  }
+  const a = await ui.api('advise', { domain: f.domain, days: params.days || 30, until: f.to });
+  const sim = a.simulation;
+  const rec = a.recommendation;
+  const page = ui.h('div', { 'data-rule': rec.rule }, title, periodPicker(ui, f, params));
+  page.append(ui.h('p', {}, ui.h('strong', {}, 'Published: '), policyText(a.policy)));
+  const ready = a.readiness;
+  page.append(ui.h('div', { class: 'cards' },
+    ui.h('div', { class: 'card', 'data-card': 'readiness' }, ui.h('div', { class: 'label' }, 'Readiness'),
+      ui.h('div', { class: 'value' }, percent(ready.percent)),
+      ui.h('div', { class: 'note' }, ready.approved_messages
+        ? `${ui.fmtInt(ready.approved_pass)} of ${ui.fmtInt(ready.approved_messages)} messages of approved senders passed DMARC`
+        : 'no approved sender sent mail in the period')),
+    ui.h('div', { class: 'card', 'data-card': 'messages' }, ui.h('div', { class: 'label' }, 'Messages'),
+      ui.h('div', { class: 'value' }, ui.fmtInt(a.messages)),
+      ui.h('div', { class: 'note' }, `${ui.fmtInt(a.dmarc_pass)} passed, ${ui.fmtInt(a.forwarded)} forwarded, ${ui.fmtInt(a.failing)} failing`))));
+  const next = ui.h('div', { class: 'state recommendation', role: 'status' },
+    ui.h('strong', {}, `Next step: ${rec.action}`), ui.h('div', {}, rec.evidence));
+  if (rec.rule === 'approve_senders') {
+    next.append(ui.h('div', {}, ui.h('a', { href: ui.link('senders', { domain: f.domain }) }, 'Approve them on the Senders page')));
+  }
+  page.append(next);
+  page.append(ui.h('h2', {}, 'With p=quarantine or p=reject (pct=100)'));
+  if (sim.note) page.append(ui.h('p', { class: 'note' }, sim.note));
+  page.append(ui.chart({
+    grid: { left: 170, right: 30, top: 10, bottom: 30 },
+    xAxis: { type: 'value' },
+    yAxis: { type: 'category', data: ['spoofing stopped', 'forwarded mail hit', 'approved mail blocked'] },
+    series: [{ type: 'bar', data: [
+      { value: sim.spoofing_blocked, itemStyle: { color: '#1a7f37' } },
+      { value: sim.forwarded_hit, itemStyle: { color: '#9a6700' } },
+      { value: sim.approved_blocked, itemStyle: { color: '#cf222e' } }] }],
+  }, 160));
+  const counts = ui.h('p', { 'data-simulation': `${sim.approved_blocked}/${sim.forwarded_hit}/${sim.spoofing_blocked}` },
+    `${ui.fmtInt(sim.approved_blocked)} messages of approved senders would be blocked, ${ui.fmtInt(sim.forwarded_hit)} forwarded messages hit, ${ui.fmtInt(sim.spoofing_blocked)} messages of unapproved or unknown senders stopped.`);
+  page.append(counts);
+  page.append(ui.h('h3', {}, 'Approved senders that would be blocked'), blockedTable(ui, sim.approved, 'approved sender'));
+  page.append(ui.h('h3', {}, 'Forwarded mail that would be hit'), blockedTable(ui, sim.forwarded, 'forwarded mail'));
+  page.append(ui.h('h3', {}, 'Spoofing and unapproved senders that would be stopped'), blockedTable(ui, sim.unapproved, 'unapproved sender'));
+  page.append(ui.h('h2', {}, 'What to fix first'));
+  page.append(a.fixes.length
+    ? ui.h('ol', { 'data-list': 'fixes' }, a.fixes.map((x) => ui.h('li', {}, x.text)))
+    : ui.h('p', { class: 'note', 'data-list': 'fixes' }, 'Nothing: no approved sender fails DMARC in the period (approve your senders on the Senders page for this list to speak of them).'));
+  return page;
+}
