@@ -109,6 +109,18 @@ Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQ
       return MakeError(r.error());
     }
   }
+  // The advisor's answer for the report's domain (the Enforcement page): 30 days to the last day
+  // of the report (or to now), keyed as the page asks for it.
+  if (!options.domain.empty()) {
+    Params advise = {{"domain", options.domain}, {"days", "30"}};
+    if (!options.to.empty()) advise.emplace("until", options.to);
+    const ApiAnswer a = api.Get("/api/advise", advise);
+    if (a.status != 200) {
+      return MakeError(fmt::format("advise: {}", nlohmann::json::parse(a.body, nullptr, false)
+                                                     .value("error", std::string("query failed"))));
+    }
+    answers[AnswerKey("advise", advise)] = nlohmann::json::parse(a.body);
+  }
   nlohmann::json data = {
       {"filters",
        nlohmann::json(std::map<std::string, std::string>(filters.begin(), filters.end()))},

@@ -443,6 +443,15 @@ test('the HTML report opens offline from a file with the same numbers', async ()
     assert.equal(Number(await p.getAttribute('[data-kpi="messages"]', 'data-value')), s.messages);
     assert.deepEqual(errors, []);
     await p.close();
+    // A report of one domain carries the advisor's summary: the Enforcement page, offline.
+    const advice = JSON.parse(run(['advise', '--db', mainDb, '--domain', 'example.com', '--json']));
+    const e = await open(`${pathToFileURL(file).href}#/enforcement`, 'enforcement');
+    assert.equal(await e.p.locator('main [data-rule]').getAttribute('data-rule'), advice.recommendation.rule);
+    assert.equal(await e.p.locator('[data-simulation]').getAttribute('data-simulation'),
+      `${advice.simulation.approved_blocked}/${advice.simulation.forwarded_hit}/${advice.simulation.spoofing_blocked}`);
+    assert.equal(await e.p.locator('select[name=days]').count(), 0, 'no period picker in a saved report');
+    assert.deepEqual(e.errors, []);
+    await e.p.close();
   }
   for (const [db, tag] of [[mainDb, 'main'], [hostileDb, 'hostile']]) {
     const file = join(work, `${tag}.html`);

@@ -2,7 +2,8 @@
 // publishes, how ready it is for an enforcing policy (approved senders' mail passing DMARC), the
 // recommended next step with its evidence, what p=quarantine or p=reject would have done to the
 // period's mail (GET /api/advise), and what to fix first. The period ends at the filter bar's
-// last day (or now) and spans the days chosen here. Every name and text comes from strangers'
+// last day (or now) and spans the days chosen here; a saved HTML report holds the 30 days to its
+// last day. Every name and text comes from strangers'
 // reports or is built from them: text only (ui.h sets textContent).
 
 const PERIODS = [7, 30, 90, 365];
@@ -46,7 +47,10 @@ export async function enforcementPage(ui, f, params) {
   const a = await ui.api('advise', { domain: f.domain, days: params.days || 30, until: f.to });
   const sim = a.simulation;
   const rec = a.recommendation;
-  const page = ui.h('div', { 'data-rule': rec.rule }, title, periodPicker(ui, f, params));
+  // A saved report holds the advice of one period: no picker.
+  const page = ui.h('div', { 'data-rule': rec.rule }, title, ui.embedded
+    ? ui.h('p', { class: 'note' }, `The ${a.days} days to ${new Date(a.now * 1000).toISOString().slice(0, 10)}.`)
+    : periodPicker(ui, f, params));
   page.append(ui.h('p', {}, ui.h('strong', {}, 'Published: '), policyText(a.policy)));
   const ready = a.readiness;
   page.append(ui.h('div', { class: 'cards' },
@@ -60,7 +64,7 @@ export async function enforcementPage(ui, f, params) {
       ui.h('div', { class: 'note' }, `${ui.fmtInt(a.dmarc_pass)} passed, ${ui.fmtInt(a.forwarded)} forwarded, ${ui.fmtInt(a.failing)} failing`))));
   const next = ui.h('div', { class: 'state recommendation', role: 'status' },
     ui.h('strong', {}, `Next step: ${rec.action}`), ui.h('div', {}, rec.evidence));
-  if (rec.rule === 'approve_senders') {
+  if (rec.rule === 'approve_senders' && !ui.embedded) {
     next.append(ui.h('div', {}, ui.h('a', { href: ui.link('senders', { domain: f.domain }) }, 'Approve them on the Senders page')));
   }
   page.append(next);

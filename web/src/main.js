@@ -142,7 +142,8 @@ const RECORD_FIELDS = ['source_ip', 'reverse_dns', 'name', 'base_domain', 'count
 
 const FILTERS = ['domain', 'from', 'to', 'failing'];
 const PAGES = embedded
-  ? [['overview', 'Overview'], ['sources', 'Sources'], ['domains', 'Domains']]
+  ? [['overview', 'Overview'], ['sources', 'Sources'], ['domains', 'Domains'],
+    ...(Object.keys(embedded.answers).some((k) => k.startsWith('advise?')) ? [['enforcement', 'Enforcement']] : [])]
   : [['overview', 'Overview'], ['sources', 'Sources'], ['domains', 'Domains'],
     ['senders', 'Senders'], ['enforcement', 'Enforcement'], ['reporters', 'Reporters'], ['reports', 'Reports'], ['failures', 'Failure reports'],
     ['smtp-tls', 'SMTP TLS'], ['rejected', 'Rejected inputs'], ['status', 'Status']];
