@@ -13,9 +13,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
+import { existsSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { root, binary, artifacts, CHROMIUM, P, sqlText, workDir, run, serve, launchBrowser } from './harness.mjs';
+import { root, binary, artifacts, CHROMIUM, P, sqlText, workDir, run, serveWithEditors, signIn, launchBrowser } from './harness.mjs';
 
 const TOKEN = 'enforcement-test-7c2d9e41f0a85b36';
 const SENDER = 'bulk-mailer.example';
@@ -37,12 +37,7 @@ before(async () => {
     + " AND interval_begin >= strftime('%s', '2023-04-02') ORDER BY id";
   sql(`UPDATE aggregate_records SET source_base_domain = ${sqlText(SENDER)} WHERE id IN (${failing} LIMIT 40);`);
   sql(`UPDATE aggregate_records SET source_base_domain = ${sqlText(`x${P}.example`)} WHERE id IN (${failing} LIMIT 3 OFFSET 40);`);
-  const tokenFile = join(work, 'token');
-  writeFileSync(tokenFile, `${TOKEN}\n`);
-  const users = join(work, 'users');
-  const line = (user) => execFileSync(binary, ['hash-password', '--user', user], { input: `${user}-pw-1234\n`, encoding: 'utf8' }).trim().split('\n').pop();
-  writeFileSync(users, `${line('alice')}\n${line('bob')}\n`);
-  server = await serve(db, ['--token-file', tokenFile, '--users', users, '--editor', 'alice']);
+  server = await serveWithEditors(db, work, TOKEN);  // alice an editor, bob a reader
   browser = await launchBrowser(work);
 });
 
@@ -52,22 +47,8 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-// A page of the dashboard signed in as user, waiting for `ready`.
-async function signedIn(user, hash, ready) {
-  await browser.clearCookies();
-  const p = await browser.newPage();
-  const errors = [];
-  p.on('pageerror', (e) => errors.push(String(e)));
-  // Console errors other than the 401 answers asked before signing in.
-  p.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('401')) errors.push(m.text()); });
-  await p.goto(`${server.url}/${hash}`);
-  await p.waitForSelector('form.login');
-  await p.fill('form.login input[name=user]', user);
-  await p.fill('form.login input[name=password]', `${user}-pw-1234`);
-  await p.click('form.login button[type=submit]');
-  await p.waitForSelector(`body[data-ready="${ready}"]`);
-  return { p, errors };
-}
+// A page of the dashboard signed in as user, waiting for body[data-ready=ready].
+const signedIn = (user, hash, ready) => signIn(browser, server.url, hash, user, `body[data-ready="${ready}"]`);
 
 const ENFORCEMENT = `#/enforcement?domain=example.com&to=${UNTIL}&days=365`;
 

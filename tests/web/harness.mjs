@@ -3,7 +3,7 @@
 //
 //   node tests/web/<test>.mjs BINARY ARTIFACT_DIR
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -45,6 +45,35 @@ export function serve(db, extra = []) {
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${err}`)); });
   });
+}
+
+// `serve` of db behind sign-in: the bearer token, and the users `alice` (an editor: --editor)
+// and `bob` (who only reads), whose passwords are "<name>-pw-1234" (signIn).
+export function serveWithEditors(db, work, token) {
+  const tokenFile = join(work, 'token');
+  writeFileSync(tokenFile, `${token}\n`);
+  const users = join(work, 'users');
+  const line = (user) => run(['hash-password', '--user', user], { input: `${user}-pw-1234\n`, stdio: ['pipe', 'pipe', 'pipe'] }).trim().split('\n').pop();
+  writeFileSync(users, `${line('alice')}\n${line('bob')}\n`);
+  return serve(db, ['--token-file', tokenFile, '--users', users, '--editor', 'alice']);
+}
+
+// A new page of the server's dashboard at hash, signed in as a user of serveWithEditors (the
+// earlier user signed out: the profile's cookies cleared); waits for `ready` (a selector).
+// Collects page errors, and console errors but the 401 answers asked before signing in.
+export async function signIn(browser, url, hash, user, ready) {
+  await browser.clearCookies();
+  const p = await browser.newPage();
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(String(e)));
+  p.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('401')) errors.push(m.text()); });
+  await p.goto(`${url}/${hash}`);
+  await p.waitForSelector('form.login');
+  await p.fill('form.login input[name=user]', user);
+  await p.fill('form.login input[name=password]', `${user}-pw-1234`);
+  await p.click('form.login button[type=submit]');
+  await p.waitForSelector(ready);
+  return { p, errors };
 }
 
 // Debian's Chromium, headless, with a profile of its own under work.
