@@ -216,6 +216,62 @@ TEST_F(ConfigTest, SyntaxErrorsNameTheLine) {
   EXPECT_NE(c.error().find("c.toml:2:"), std::string::npos) << c.error();
 }
 
+TEST_F(ConfigTest, OAuth2AuthTakesExactlyOneTokenSource) {
+  auto c =
+      Load("[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\ntoken_file = \"/run/t\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->auth, "xoauth2");
+  EXPECT_EQ(c->imap->token_file, "/run/t");
+  c = Load(
+      "[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"oauthbearer\"\n"
+      "token_command = [\"/usr/local/bin/get-token\", \"--tenant\", \"t\"]\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->token_command,
+            (std::vector<std::string>{"/usr/local/bin/get-token", "--tenant", "t"}));
+
+  c = Load("[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("imap.auth: \"xoauth2\" needs a token source: token_file, "
+                           "token_command or oauth2_token_url"),
+            std::string::npos)
+      << c.error();
+  c = Load(
+      "[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\ntoken_file = \"/t\"\n"
+      "token_command = [\"x\"]\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("imap.auth: give one token source: token_file, token_command or "
+                           "oauth2_token_url"),
+            std::string::npos)
+      << c.error();
+  c = Load("[imap]\nhost = \"h\"\nuser = \"u\"\ntoken_file = \"/t\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("imap.token_file: goes with auth = \"xoauth2\" or \"oauthbearer\""),
+            std::string::npos)
+      << c.error();
+  const std::string secret = Write("client-secret", "s3cr3t-value\n");
+  c = Load(
+      "[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\n"
+      "oauth2_token_url = \"https://login.example/t/oauth2/v2.0/token\"\nclient_id = \"app\"\n"
+      "client_secret_file = \"" +
+      secret + "\"\nscope = \"https://outlook.office365.com/.default\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->client_secret, "s3cr3t-value");
+  EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), "s3cr3t-value"), c->secrets.end());
+  c = Load(
+      "[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\n"
+      "oauth2_token_url = \"https://login.example/token\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("imap.client_id: is required with oauth2_token_url"), std::string::npos)
+      << c.error();
+  EXPECT_NE(c.error().find("imap.client_secret: is required"), std::string::npos) << c.error();
+  c = Load("[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"oauth\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("imap.auth: must be \"login\", \"plain\", \"xoauth2\" or "
+                           "\"oauthbearer\", not \"oauth\""),
+            std::string::npos)
+      << c.error();
+}
+
 TEST_F(ConfigTest, ASecretFileThatCannotBeReadIsAnError) {
   auto c = Load("[imap]\nhost = \"h\"\nuser = \"u\"\npassword_file = \"/nonexistent/x\"\n");
   ASSERT_FALSE(c);
