@@ -11,10 +11,10 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "testing/dovecot.h"
+#include "testing/http_server.h"
 #include "testing/process.h"
 #include "testing/test_util.h"
 
@@ -24,25 +24,15 @@ namespace fs = std::filesystem;
 using dmarc::testing::Dovecot;
 using dmarc::testing::ReadFile;
 using dmarc::testing::RunToEnd;
+using dmarc::testing::TestData;
 
+// Three real report mails (each one aggregate report), by i % 3.
 std::string ReportMail(int i) {
-  const std::string xml =
-      "<?xml version=\"1.0\"?><feedback><report_metadata><org_name>gen.example</org_name>"
-      "<email>r@gen.example</email><report_id>oauth-" +
-      std::to_string(i) + "</report_id><date_range><begin>" +
-      std::to_string(1700000000 + i * 3600) + "</begin><end>" +
-      std::to_string(1700000000 + i * 3600 + 3599) +
-      "</end></date_range></report_metadata><policy_published><domain>example.com</domain>"
-      "<p>none</p></policy_published><record><row><source_ip>192.0.2.1</source_ip><count>1"
-      "</count><policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf>"
-      "</policy_evaluated></row><identifiers><header_from>example.com</header_from>"
-      "</identifiers><auth_results><spf><domain>example.com</domain><result>pass</result></spf>"
-      "</auth_results></record></feedback>";
-  return "From: dmarc-noreply@gen.example\r\nTo: dmarc@example.com\r\nSubject: Report " +
-         std::to_string(i) +
-         "\r\nDate: Tue, 14 Nov 2023 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
-         "Content-Type: text/xml\r\n\r\n" +
-         xml + "\r\n";
+  static const char* const kSamples[] = {
+      "aggregate/Report domain- borschow.com Submitter- google.com Report-ID- "
+      "949348866075514174.eml",
+      "aggregate/mimecast-weird-gzip.eml", "aggregate/twilight.eml"};
+  return ReadFile(TestData(std::string("real/parsedmarc-samples/") + kSamples[i % 3]));
 }
 
 // The token-introspection endpoint Dovecot's oauth2 passdb asks, and a token endpoint shaped like
@@ -50,24 +40,24 @@ std::string ReportMail(int i) {
 class Introspection {
  public:
   Introspection() {
-    server_.Post("/tenant-1/oauth2/v2.0/token",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   std::lock_guard lock(mu_);
-                   grants_.push_back(req.params);
-                   if (req.get_param_value("client_secret") != "app-s3cret") {
-                     res.status = 401;
-                     res.set_content(R"({"error": "invalid_client", "error_description": )"
-                                     R"("AADSTS7000215: Invalid client secret provided."})",
-                                     "application/json");
-                     return;
-                   }
-                   const std::string token = "cc-" + std::to_string(grants_.size());
-                   res.set_content(R"({"token_type": "Bearer", "expires_in": 3599, )"
-                                   R"("ext_expires_in": 3599, "access_token": ")" +
-                                       token + "\"}",
-                                   "application/json");
-                 });
-    server_.Post("/introspect", [this](const httplib::Request& req, httplib::Response& res) {
+    http_.routes.Post("/tenant-1/oauth2/v2.0/token",
+                      [this](const httplib::Request& req, httplib::Response& res) {
+                        std::lock_guard lock(mu_);
+                        grants_.push_back(req.params);
+                        if (req.get_param_value("client_secret") != "app-s3cret") {
+                          res.status = 401;
+                          res.set_content(R"({"error": "invalid_client", "error_description": )"
+                                          R"("AADSTS7000215: Invalid client secret provided."})",
+                                          "application/json");
+                          return;
+                        }
+                        const std::string token = "cc-" + std::to_string(grants_.size());
+                        res.set_content(R"({"token_type": "Bearer", "expires_in": 3599, )"
+                                        R"("ext_expires_in": 3599, "access_token": ")" +
+                                            token + "\"}",
+                                        "application/json");
+                      });
+    http_.routes.Post("/introspect", [this](const httplib::Request& req, httplib::Response& res) {
       std::string token = req.get_param_value("token");
       if (token.empty() && req.body.starts_with("token=")) token = req.body.substr(6);
       std::lock_guard lock(mu_);
@@ -76,15 +66,10 @@ class Introspection {
       res.set_content(active ? R"({"active": true, "username": "dmarc"})" : R"({"active": false})",
                       "application/json");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~Introspection() {
-    server_.stop();
-    thread_.join();
+    http_.Listen();
   }
   std::string Url() const { return Base() + "/introspect"; }
-  std::string Base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string Base() const { return http_.Url(); }
   std::vector<httplib::Params> Grants() {
     std::lock_guard lock(mu_);
     return grants_;
@@ -103,13 +88,11 @@ class Introspection {
   }
 
  private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   std::set<std::string> valid_;
   std::vector<std::string> asked_;
   std::vector<httplib::Params> grants_;
+  dmarc::testing::LoopbackHttpServer http_;  // last: stopped before the state it uses goes
 };
 
 class OAuthFetch : public ::testing::Test {
