@@ -20,7 +20,7 @@ struct ConsulRequest {
 class FakeConsulAgent {
  public:
   // port 0: a free one.
-  explicit FakeConsulAgent(int status = 200, std::string answer = "", int port = 0) {
+  explicit FakeConsulAgent(int status = 200, const std::string& answer = "", int port = 0) {
     auto record = [this, status, answer](const httplib::Request& req, httplib::Response& res) {
       {
         std::lock_guard lock(mutex_);
