@@ -15,6 +15,7 @@
 
 #include "testing/dovecot.h"
 #include "testing/http_server.h"
+#include "testing/net.h"
 #include "testing/process.h"
 #include "testing/test_util.h"
 
@@ -161,6 +162,25 @@ TEST_F(OAuthFetch, OauthbearerWithATokenCommandFetches) {
   EXPECT_EQ(dovecot_->Count("Archive/Aggregate"), 1u) << Log();
   EXPECT_EQ(Log().find("tok-cmd-1"), std::string::npos) << "the command's output is never logged";
   EXPECT_EQ(introspection_.Asked(), std::vector<std::string>{"tok-cmd-1"});
+}
+
+TEST_F(OAuthFetch, WithoutSaslIrTheTokenFollowsTheServersContinuation) {
+  // Capabilities without SASL-IR (RFC 4959), before and after login.
+  dovecot_->Stop();
+  std::ofstream(dir_ / "server" / "dovecot.conf", std::ios::app)
+      << "imap_capability = IMAP4rev1 LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS MOVE\n";
+  dovecot_->Start();
+  const std::string greeting = dmarc::testing::Greeting(dovecot_->imap);
+  ASSERT_NE(greeting.find("AUTH=XOAUTH2"), std::string::npos) << greeting;
+  ASSERT_EQ(greeting.find("SASL-IR"), std::string::npos) << greeting;
+  introspection_.Allow("tok-no-ir");
+  dovecot_->Deliver("m", ReportMail(1));
+  for (const char* auth : {"xoauth2", "oauthbearer"}) {
+    const std::string config = Config("auth = \"" + std::string(auth) + "\"\ntoken_file = \"" +
+                                      TokenFile("tok-no-ir") + "\"\nafter = \"keep\"\n");
+    EXPECT_EQ(Fetch(config), 0) << auth << "\n" << Log() << dovecot_->Log();
+  }
+  EXPECT_EQ(introspection_.Asked(), (std::vector<std::string>{"tok-no-ir", "tok-no-ir"}));
 }
 
 TEST_F(OAuthFetch, ARevokedTokenGivesAClearErrorAndTouchesNoMail) {
