@@ -465,6 +465,8 @@ sevice_port = 1
   const std::string& e = c.error();
   for (const char* want : {
            "c.toml: store.retention_days: must be 0..100000, not -1",
+           // One message on two lines.
+           // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
            "c.toml: log.level: must be one of \"debug\", \"info\", \"warning\", \"error\", "
            "\"critical\", not \"verbose\"",
            "c.toml: log.syslog_facility: must be one of",
