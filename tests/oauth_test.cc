@@ -183,6 +183,23 @@ TEST_F(OAuthFetch, WithoutSaslIrTheTokenFollowsTheServersContinuation) {
   EXPECT_EQ(introspection_.Asked(), (std::vector<std::string>{"tok-no-ir", "tok-no-ir"}));
 }
 
+TEST_F(OAuthFetch, AServerWithoutTheMechanismIsNamedAndGetsNoToken) {
+  // A Dovecot with passwords only: AUTH=PLAIN and AUTH=LOGIN.
+  dovecot_ = std::make_unique<Dovecot>(dir_ / "password-server");
+  dovecot_->Start();
+  dovecot_->Deliver("m", ReportMail(1));
+  const fs::path ran = dir_ / "ran";
+  EXPECT_EQ(Fetch(Config("auth = \"oauthbearer\"\ntoken_command = [\"/bin/sh\", \"-c\", \"touch " +
+                         ran.string() + "; echo tok-x\"]\n")),
+            1);
+  EXPECT_FALSE(fs::exists(ran)) << "no token is asked for when it cannot be used";
+  EXPECT_NE(Log().find("the server does not offer AUTHENTICATE OAUTHBEARER (no AUTH=OAUTHBEARER "
+                       "in its capabilities; check imap.host and imap.auth)"),
+            std::string::npos)
+      << Log();
+  EXPECT_TRUE(introspection_.Asked().empty());
+}
+
 TEST_F(OAuthFetch, ARevokedTokenGivesAClearErrorAndTouchesNoMail) {
   dovecot_->Deliver("m", ReportMail(1));
   for (const char* auth : {"xoauth2", "oauthbearer"}) {

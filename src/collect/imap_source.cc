@@ -352,17 +352,24 @@ class ImapSource : public Source {
 
   // AUTHENTICATE XOAUTH2 or OAUTHBEARER with the token source's token.
   Status OAuth2Login() {
+    const bool bearer = c_.auth == "oauthbearer";
+    const char* mechanism = bearer ? "OAUTHBEARER" : "XOAUTH2";
+    if (mailimap_has_authentication(imap_.get(), mechanism) != 1) {
+      return MakeError(fmt::format(
+          "{}: the server does not offer AUTHENTICATE {} (no AUTH={} in its capabilities; check "
+          "imap.host and imap.auth)",
+          Where(), mechanism, mechanism));
+    }
     if (token_.empty()) {
       auto t = tokens_.Get(/*refused=*/false);
       if (!t) return MakeError(fmt::format("{}: {}", Where(), t.error()));
       token_ = std::move(t).value();
     }
-    const bool bearer = c_.auth == "oauthbearer";
     std::string said;
-    const int r = bearer
-                      ? Authenticate("OAUTHBEARER",
-                                     OAuthBearerResponse(c_.user, c_.host, c_.port, token_), said)
-                      : Authenticate("XOAUTH2", XOAuth2Response(c_.user, token_), said);
+    const int r = Authenticate(mechanism,
+                               bearer ? OAuthBearerResponse(c_.user, c_.host, c_.port, token_)
+                                      : XOAuth2Response(c_.user, token_),
+                               said);
     if (r == MAILIMAP_NO_ERROR) return Ok();
     if (r == MAILIMAP_ERROR_LOGIN) {
       oauth_refused_ = true;
@@ -373,10 +380,10 @@ class ImapSource : public Source {
           c_.auth));
     }
     broken_ = true;
-    return MakeError(
-        fmt::format("{}: AUTHENTICATE {} failed: {}", Where(), bearer ? "OAUTHBEARER" : "XOAUTH2",
-                    r == MAILIMAP_ERROR_STREAM ? "the connection was lost or timed out"
-                                               : "the server's answer could not be read"));
+    return MakeError(fmt::format("{}: AUTHENTICATE {} failed: {}", Where(), mechanism,
+                                 r == MAILIMAP_ERROR_STREAM
+                                     ? "the connection was lost or timed out"
+                                     : "the server's answer could not be read"));
   }
 
   // One AUTHENTICATE exchange of a client-first SASL mechanism, written and read here (libetpan
