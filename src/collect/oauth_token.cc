@@ -1,6 +1,5 @@
 #include "collect/oauth_token.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -13,9 +12,9 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
+
+#include "http/request.h"
 
 extern char** environ;
 
@@ -114,48 +113,24 @@ std::int64_t SteadySeconds() {
       .count();
 }
 
-std::size_t KeepBody(char* data, std::size_t size, std::size_t n, void* out) {
-  auto* body = static_cast<std::string*>(out);
-  if (body->size() < kMaxTokenOutput) body->append(data, size * n);
-  return size * n;
-}
-
-std::string FormValue(CURL* curl, const std::string& value) {
-  const std::unique_ptr<char, void (*)(void*)> escaped(
-      curl_easy_escape(curl, value.data(), static_cast<int>(value.size())), curl_free);
-  return escaped ? escaped.get() : std::string();
-}
-
 }  // namespace
 
 Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const ImapOptions& c) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   const std::string& url = c.oauth2_token_url;
-  const std::unique_ptr<CURL, void (*)(CURL*)> handle(curl_easy_init(), curl_easy_cleanup);
-  if (!handle) return MakeError("imap.oauth2_token_url: cannot start an HTTP request");
-  CURL* curl = handle.get();
-  std::string form = "grant_type=client_credentials&client_id=" + FormValue(curl, c.client_id) +
-                     "&client_secret=" + FormValue(curl, c.client_secret);
-  if (!c.scope.empty()) form += "&scope=" + FormValue(curl, c.scope);
-  std::string body;
-  char error[CURL_ERROR_SIZE] = {};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form.c_str());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(form.size()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(c.timeout));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, KeepBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  const CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  if (rc != CURLE_OK) {
-    return MakeError(fmt::format("imap.oauth2_token_url: POST {} failed: {}", url,
-                                 error[0] ? error : curl_easy_strerror(rc)));
+  http::Request request;
+  request.url = url;
+  request.body = "grant_type=client_credentials&client_id=" + http::Escape(c.client_id) +
+                 "&client_secret=" + http::Escape(c.client_secret);
+  if (!c.scope.empty()) request.body += "&scope=" + http::Escape(c.scope);
+  request.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
+  request.timeout_seconds = c.timeout;
+  request.max_answer_bytes = kMaxTokenOutput;
+  auto sent = http::Send(request);
+  if (!sent) {
+    return MakeError(fmt::format("imap.oauth2_token_url: POST {} failed: {}", url, sent.error()));
   }
+  const long status = sent->status;
+  const std::string& body = sent->body;
   const nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
   const auto text = [&doc](const char* key) {
     return doc.is_object() && doc.contains(key) && doc[key].is_string()
