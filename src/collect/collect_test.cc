@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/time.h"
+#include "collect/oauth_token.h"
 #include "collect/source.h"
 #include "testing/test_util.h"
 
@@ -34,6 +35,34 @@ TEST(FolderName, NamesTheFolderOfEachClass) {
   EXPECT_STREQ(FolderName(MailClass::kForensic), "Forensic");
   EXPECT_STREQ(FolderName(MailClass::kSmtpTls), "SMTP-TLS");
   EXPECT_STREQ(FolderName(MailClass::kInvalid), "Invalid");
+}
+
+TEST(OAuth2, SaslResponsesCarryTheUserAndTheToken) {
+  EXPECT_EQ(XOAuth2Response("dmarc@example.com", "ya29.t"),
+            std::string("user=dmarc@example.com\x01"
+                        "auth=Bearer ya29.t\x01\x01"));
+  // RFC 7628 §3.1, with the saslname escapes of RFC 5801.
+  EXPECT_EQ(OAuthBearerResponse("a,b=c@example.com", "imap.example.com", 993, "t"),
+            std::string("n,a=a=2Cb=3Dc@example.com,\x01host=imap.example.com\x01port=993\x01"
+                        "auth=Bearer t\x01\x01"));
+}
+
+TEST(OAuth2, TokenSourcesGiveTheFirstLine) {
+  const fs::path dir = dmarc::testing::FreshTestDir("dmarc-oauth-token");
+  std::ofstream(dir / "token") << "tok-1\r\nnext line\n";
+  auto t = ReadAccessToken((dir / "token").string(), {}, 5);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(*t, "tok-1");
+  t = ReadAccessToken("", {"/bin/sh", "-c", "printf 'tok-2\\nmore'"}, 5);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(*t, "tok-2");
+  t = ReadAccessToken((dir / "missing").string(), {}, 5);
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().find("imap.token_file: cannot read"), std::string::npos) << t.error();
+  t = ReadAccessToken("", {"/nonexistent/get-token"}, 5);
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().find("cannot run"), std::string::npos) << t.error();
+  fs::remove_all(dir);
 }
 
 class LocalSources : public ::testing::Test {

@@ -2,6 +2,7 @@
 // filing with UID MOVE, or UID COPY + \Deleted + UID EXPUNGE where MOVE is not offered.
 #include <fmt/format.h>
 #include <libetpan/libetpan.h>
+#include <openssl/evp.h>
 #include <sys/select.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <set>
 
 #include "collect/etpan_owned.h"
+#include "collect/oauth_token.h"
 #include "collect/source.h"
 #include "collect/tls_verify.h"
 
@@ -54,6 +56,15 @@ SetPtr MakeSet(const std::vector<std::uint32_t>& uids) {
   return set;
 }
 
+std::string Base64(const std::string& data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(data.data()),
+                                static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
 void SetServerName(struct mailstream_ssl_context* ctx, void* data) {
   mailstream_ssl_set_server_name(ctx, static_cast<char*>(data));
 }
@@ -71,6 +82,19 @@ class ImapSource : public Source {
   Result<std::size_t> Open() override {
     if (!imap_) {
       Status s = Connect();
+      if (!s && oauth_refused_) {
+        // The token may have expired since the source handed it out: one more connection with
+        // a fresh token, when the source gives another one.
+        Close();
+        const std::string refused = std::move(token_);
+        token_.clear();
+        auto fresh = tokens_.Get(/*refused=*/true);
+        if (fresh && *fresh != refused) {
+          token_ = std::move(fresh).value();
+          s = Connect();
+        }
+      }
+      token_.clear();
       if (!s) {
         Close();
         return MakeError(s.error());
@@ -199,6 +223,7 @@ class ImapSource : public Source {
     if (!broken_) mailimap_logout(imap_.get());
     imap_.reset();
     broken_ = false;
+    oauth_refused_ = false;
     known_folders_.clear();
   }
 
@@ -291,13 +316,16 @@ class ImapSource : public Source {
       if (!v) return v;
     }
     capability();
-    if (c_.auth == "plain") {
+    if (IsOAuth2(c_.auth)) {
+      Status s = OAuth2Login();
+      if (!s) return s;
+    } else if (c_.auth == "plain") {
       r = mailimap_authenticate(imap, "PLAIN", c_.host.c_str(), nullptr, nullptr, c_.user.c_str(),
                                 c_.user.c_str(), c_.password.c_str(), nullptr);
     } else {
       r = mailimap_login(imap, c_.user.c_str(), c_.password.c_str());
     }
-    if (r != MAILIMAP_NO_ERROR) {
+    if (!IsOAuth2(c_.auth) && r != MAILIMAP_NO_ERROR) {
       if (r == MAILIMAP_ERROR_STREAM) broken_ = true;
       return MakeError(fmt::format(
           "{}: login as \"{}\" refused{} (check imap.user and imap.password{})", Where(), c_.user,
@@ -320,6 +348,89 @@ class ImapSource : public Source {
           c_.folder, ServerSaid(), FolderList()));
     }
     return Ok();
+  }
+
+  // AUTHENTICATE XOAUTH2 or OAUTHBEARER with the token source's token.
+  Status OAuth2Login() {
+    const bool bearer = c_.auth == "oauthbearer";
+    const char* mechanism = bearer ? "OAUTHBEARER" : "XOAUTH2";
+    if (mailimap_has_authentication(imap_.get(), mechanism) != 1) {
+      return MakeError(fmt::format(
+          "{}: the server does not offer AUTHENTICATE {} (no AUTH={} in its capabilities; check "
+          "imap.host and imap.auth)",
+          Where(), mechanism, mechanism));
+    }
+    if (token_.empty()) {
+      auto t = tokens_.Get(/*refused=*/false);
+      if (!t) return MakeError(fmt::format("{}: {}", Where(), t.error()));
+      token_ = std::move(t).value();
+    }
+    std::string said;
+    const int r = Authenticate(mechanism,
+                               bearer ? OAuthBearerResponse(c_.user, c_.host, c_.port, token_)
+                                      : XOAuth2Response(c_.user, token_),
+                               said);
+    if (r == MAILIMAP_NO_ERROR) return Ok();
+    if (r == MAILIMAP_ERROR_LOGIN) {
+      oauth_refused_ = true;
+      return MakeError(fmt::format(
+          "{}: login as \"{}\" with an OAuth2 token refused{} (the token may be expired or lack "
+          "the IMAP scope; auth = \"{}\")",
+          Where(), c_.user, said.empty() ? "" : fmt::format(": server said \"{}\"", said),
+          c_.auth));
+    }
+    broken_ = true;
+    return MakeError(fmt::format("{}: AUTHENTICATE {} failed: {}", Where(), mechanism,
+                                 r == MAILIMAP_ERROR_STREAM
+                                     ? "the connection was lost or timed out"
+                                     : "the server's answer could not be read"));
+  }
+
+  // One AUTHENTICATE exchange of a client-first SASL mechanism, written and read here (libetpan
+  // knows XOAUTH2 only, and not the error challenge of RFC 7628 §3.2.3). The response goes with
+  // the command where the server offers SASL-IR (RFC 4959), else after its "+". `said`: the
+  // server's final answer. MAILIMAP_ERROR_LOGIN when the server refused.
+  int Authenticate(const char* mechanism, const std::string& response, std::string& said) {
+    mailimap* imap = imap_.get();
+    const std::string tag = fmt::format("oauth{}", ++imap->imap_tag);
+    const std::string encoded = Base64(response);
+    const bool initial = mailimap_has_extension(imap, const_cast<char*>("SASL-IR")) == 1;
+    bool sent = initial;
+    if (!Send(fmt::format("{} AUTHENTICATE {}{}\r\n", tag, mechanism,
+                          initial ? " " + encoded : std::string()))) {
+      return MAILIMAP_ERROR_STREAM;
+    }
+    for (int challenges = 0; challenges < 3;) {
+      const char* raw = mailimap_read_line(imap);
+      if (raw == nullptr) return MAILIMAP_ERROR_STREAM;
+      std::string line(raw);
+      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+      if (line.starts_with("+")) {
+        ++challenges;
+        // The first "+" asks for the response; a later one carries the server's error (a JSON
+        // status), answered with an empty response (XOAUTH2) or %x01 (OAUTHBEARER, "AQ==").
+        const std::string answer =
+            !sent ? encoded : (std::string(mechanism) == "OAUTHBEARER" ? "AQ==" : "");
+        sent = true;
+        if (!Send(answer + "\r\n")) return MAILIMAP_ERROR_STREAM;
+      } else if (line.starts_with(tag + " ")) {
+        said = line.substr(tag.size() + 1);
+        if (said.starts_with("OK")) {
+          imap->imap_state = MAILIMAP_STATE_AUTHENTICATED;
+          return MAILIMAP_NO_ERROR;
+        }
+        return MAILIMAP_ERROR_LOGIN;
+      } else if (!line.starts_with("* ")) {
+        return MAILIMAP_ERROR_PARSE;
+      }
+    }
+    return MAILIMAP_ERROR_PARSE;
+  }
+
+  bool Send(const std::string& text) {
+    mailstream* s = imap_->imap_stream;
+    return mailstream_write(s, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+           mailstream_flush(s) == 0;
   }
 
   void capability() {
@@ -393,8 +504,11 @@ class ImapSource : public Source {
 
   ImapOptions c_;
   std::size_t max_mail_bytes_;
+  AccessTokens tokens_{c_};
   SessionPtr imap_;
-  bool broken_ = false;  // the stream is unusable: no LOGOUT on close
+  bool broken_ = false;         // the stream is unusable: no LOGOUT on close
+  bool oauth_refused_ = false;  // the server refused the OAuth2 token of this connection
+  std::string token_;           // OAuth2: the access token for the connection being made
   std::string host_buf_;
   bool has_move_ = false, has_uidplus_ = false;
   char delimiter_ = '/';

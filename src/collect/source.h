@@ -86,13 +86,30 @@ struct ServerOptions {
 };
 
 struct ImapOptions : ServerOptions {
-  std::string auth = "login";  // "login" | "plain" (AUTHENTICATE PLAIN)
+  // "login" | "plain" (AUTHENTICATE PLAIN) | "xoauth2" | "oauthbearer" (OAuth2 access token,
+  // AUTHENTICATE XOAUTH2 or OAUTHBEARER of RFC 7628).
+  std::string auth = "login";
+  // With an OAuth2 auth, where the access token comes from (exactly one of them):
+  std::string token_file;  // a file holding the token, read again for every connection
+  // A command (argv, run without a shell, at most `timeout` seconds) whose standard output's
+  // first line is the token; run for every connection.
+  std::vector<std::string> token_command;
+  // The client credentials grant (RFC 6749 §4.4): a POST to this URL (Microsoft's
+  // https://login.microsoftonline.com/TENANT/oauth2/v2.0/token) with client_id, client_secret and
+  // scope; the token is kept until 60 s before its expires_in, and fetched anew after a refusal.
+  std::string oauth2_token_url;
+  std::string client_id;
+  std::string client_secret;  // never logged
+  std::string scope;
   std::string folder = "INBOX";
   After after = After::kArchive;
   std::string archive_folder = "Archive";
   std::string move_to;  // with after = move: [YEAR] [MONTH] [DAY] [WEEK] are replaced
   bool idle = true;     // use IMAP IDLE with --watch when the server offers it
 };
+
+// auth = "xoauth2" or "oauthbearer".
+bool IsOAuth2(const std::string& auth);
 
 struct Pop3Options : ServerOptions {
   After after = After::kDelete;  // kDelete or kKeep

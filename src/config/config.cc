@@ -511,9 +511,54 @@ void Bind(Table& t, collect::ServerOptions& c, std::pair<int, int> ports) {
   if (c.port == 0) c.port = c.tls == TlsMode::kTls ? ports.first : ports.second;
 }
 
+// auth, and the OAuth2 token source that goes with "xoauth2" and "oauthbearer".
+void BindOAuth2(Table& t, const collect::ImapOptions& c) {
+  if (c.auth != "login" && c.auth != "plain" && !collect::IsOAuth2(c.auth)) {
+    t.Error("auth", fmt::format("must be \"login\", \"plain\", \"xoauth2\" or \"oauthbearer\", "
+                                "not \"{}\"",
+                                c.auth));
+    return;
+  }
+  const int sources = static_cast<int>(!c.token_file.empty()) +
+                      static_cast<int>(!c.token_command.empty()) +
+                      static_cast<int>(!c.oauth2_token_url.empty());
+  if (!collect::IsOAuth2(c.auth)) {
+    if (sources > 0) {
+      t.Error(!c.token_file.empty()      ? "token_file"
+              : !c.token_command.empty() ? "token_command"
+                                         : "oauth2_token_url",
+              "goes with auth = \"xoauth2\" or \"oauthbearer\"");
+    }
+    return;
+  }
+  if (sources == 0) {
+    t.Error("auth", fmt::format("\"{}\" needs a token source: token_file, token_command or "
+                                "oauth2_token_url",
+                                c.auth));
+  } else if (sources > 1) {
+    t.Error("auth", "give one token source: token_file, token_command or oauth2_token_url");
+  }
+  if (!c.oauth2_token_url.empty()) {
+    if (!c.oauth2_token_url.starts_with("https://") && !c.oauth2_token_url.starts_with("http://")) {
+      t.Error("oauth2_token_url", "must be an https:// or http:// URL");
+    }
+    if (c.client_id.empty()) t.Error("client_id", "is required with oauth2_token_url");
+    if (c.client_secret.empty()) {
+      t.Error("client_secret", "is required with oauth2_token_url (client_secret_file)");
+    }
+  }
+  if (!c.token_file.empty()) t.WarnIfReadableByOthers("token_file", c.token_file);
+}
+
 void Bind(Table& t, collect::ImapOptions& c) {
   Bind(t, static_cast<collect::ServerOptions&>(c), {993, 143});
   t.Str("auth", c.auth);
+  t.Str("token_file", c.token_file);
+  t.StrList("token_command", c.token_command);
+  t.Str("oauth2_token_url", c.oauth2_token_url);
+  t.Str("client_id", c.client_id);
+  t.Secret("client_secret", c.client_secret);
+  t.Str("scope", c.scope);
   t.Str("folder", c.folder);
   t.Choice("after", c.after,
            {{"archive", After::kArchive},
@@ -525,9 +570,7 @@ void Bind(Table& t, collect::ImapOptions& c) {
   t.Bool("idle", c.idle);
   if (!t.present()) return;
   if (c.folder.empty()) t.Error("folder", "must not be empty");
-  if (c.auth != "login" && c.auth != "plain") {
-    t.Error("auth", fmt::format("must be \"login\" or \"plain\", not \"{}\"", c.auth));
-  }
+  BindOAuth2(t, c);
   if (c.after == After::kMove && c.move_to.empty()) {
     t.Error("move_to", "is required with after = \"move\"");
   }

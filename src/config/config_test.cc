@@ -216,6 +216,51 @@ TEST_F(ConfigTest, SyntaxErrorsNameTheLine) {
   EXPECT_NE(c.error().find("c.toml:2:"), std::string::npos) << c.error();
 }
 
+TEST_F(ConfigTest, OAuth2AuthTakesExactlyOneTokenSource) {
+  auto c =
+      Load("[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\ntoken_file = \"/run/t\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->auth, "xoauth2");
+  EXPECT_EQ(c->imap->token_file, "/run/t");
+  c = Load(
+      "[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"oauthbearer\"\n"
+      "token_command = [\"/usr/local/bin/get-token\", \"--tenant\", \"t\"]\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->token_command,
+            (std::vector<std::string>{"/usr/local/bin/get-token", "--tenant", "t"}));
+
+  const std::string secret = Write("client-secret", "s3cr3t-value\n");
+  c = Load(
+      "[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\n"
+      "oauth2_token_url = \"https://login.example/t/oauth2/v2.0/token\"\nclient_id = \"app\"\n"
+      "client_secret_file = \"" +
+      secret + "\"\nscope = \"https://outlook.office365.com/.default\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->client_secret, "s3cr3t-value");
+  EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), "s3cr3t-value"), c->secrets.end());
+
+  // [imap] keys after host and user → an error they give.
+  const std::pair<const char*, const char*> kMistakes[] = {
+      {"auth = \"xoauth2\"\n",
+       "imap.auth: \"xoauth2\" needs a token source: token_file, token_command or "
+       "oauth2_token_url"},
+      {"auth = \"xoauth2\"\ntoken_file = \"/t\"\ntoken_command = [\"x\"]\n",
+       "imap.auth: give one token source: token_file, token_command or oauth2_token_url"},
+      {"token_file = \"/t\"\n", "imap.token_file: goes with auth = \"xoauth2\" or \"oauthbearer\""},
+      {"auth = \"xoauth2\"\noauth2_token_url = \"https://login.example/token\"\n",
+       "imap.client_id: is required with oauth2_token_url"},
+      {"auth = \"xoauth2\"\noauth2_token_url = \"https://login.example/token\"\n",
+       "imap.client_secret: is required"},
+      {"auth = \"oauth\"\n",
+       "imap.auth: must be \"login\", \"plain\", \"xoauth2\" or \"oauthbearer\", not \"oauth\""},
+  };
+  for (const auto& [keys, error] : kMistakes) {
+    c = Load(std::string("[imap]\nhost = \"h\"\nuser = \"u\"\n") + keys);
+    ASSERT_FALSE(c) << keys;
+    EXPECT_NE(c.error().find(error), std::string::npos) << c.error();
+  }
+}
+
 TEST_F(ConfigTest, ASecretFileThatCannotBeReadIsAnError) {
   auto c = Load("[imap]\nhost = \"h\"\nuser = \"u\"\npassword_file = \"/nonexistent/x\"\n");
   ASSERT_FALSE(c);
@@ -437,6 +482,8 @@ sevice_port = 1
   const std::string& e = c.error();
   for (const char* want : {
            "c.toml: store.retention_days: must be 0..100000, not -1",
+           // One message on two lines.
+           // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
            "c.toml: log.level: must be one of \"debug\", \"info\", \"warning\", \"error\", "
            "\"critical\", not \"verbose\"",
            "c.toml: log.syslog_facility: must be one of",

@@ -4,11 +4,11 @@
 
 #include <httplib.h>
 
-#include <chrono>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "testing/http_server.h"
 
 namespace dmarc::testing {
 
@@ -20,7 +20,7 @@ struct ConsulRequest {
 class FakeConsulAgent {
  public:
   // port 0: a free one.
-  explicit FakeConsulAgent(int status = 200, std::string answer = "", int port = 0) {
+  explicit FakeConsulAgent(int status = 200, const std::string& answer = "", int port = 0) {
     auto record = [this, status, answer](const httplib::Request& req, httplib::Response& res) {
       {
         std::lock_guard lock(mutex_);
@@ -30,29 +30,20 @@ class FakeConsulAgent {
       res.status = status;
       res.set_content(answer, "text/plain");
     };
-    server_.Put("/v1/agent/service/register", record);
-    server_.Put(R"(/v1/agent/service/deregister/([^/]+))", record);
-    port_ = port ? (server_.bind_to_port("127.0.0.1", port) ? port : -1)
-                 : server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    http_.routes.Put("/v1/agent/service/register", record);
+    http_.routes.Put(R"(/v1/agent/service/deregister/([^/]+))", record);
+    http_.Listen(port);
   }
-  ~FakeConsulAgent() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string address() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return http_.Url(); }
   std::vector<ConsulRequest> requests() {
     std::lock_guard lock(mutex_);
     return requests_;
   }
 
  private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mutex_;
   std::vector<ConsulRequest> requests_;
+  LoopbackHttpServer http_;  // last: stopped before the state its handlers use is destroyed
 };
 
 }  // namespace dmarc::testing

@@ -1,7 +1,10 @@
 // Test helper: a real Dovecot (IMAP, IMAPS, POP3, POP3S) on loopback ports chosen at run time, in
 // a temporary folder with its own configuration, a self-signed certificate for localhost and
 // 127.0.0.1, and one user `dmarc` (password `s3cret`) whose Maildir the test fills directly.
-// Fails the test (never skips) when dovecot or openssl is missing.
+// Fails the test (never skips) when dovecot or openssl is missing. With an OAuth2 introspection
+// URL, the user also logs in with AUTHENTICATE XOAUTH2 and OAUTHBEARER: Dovecot's oauth2 passdb
+// POSTs "token=..." to that URL, which answers {"active": true, "username": "dmarc"} for a
+// valid token.
 #pragma once
 
 #include <arpa/inet.h>
@@ -36,7 +39,9 @@ class Dovecot {
   static constexpr const char* kPassword = "s3cret";
 
   // move = false: MOVE is left out of the capabilities (clients must COPY + EXPUNGE).
-  Dovecot(const std::filesystem::path& dir, bool move = true) : dir_(dir) {
+  Dovecot(const std::filesystem::path& dir, bool move = true,
+          const std::string& oauth2_introspection_url = "")
+      : dir_(dir) {
     namespace fs = std::filesystem;
     for (const char* bin : {"/usr/sbin/dovecot", "/usr/bin/openssl"}) {
       if (!fs::exists(bin)) {
@@ -74,11 +79,20 @@ class Dovecot {
          << "log_path = " << d << "/dovecot.log\n"
          << "protocols = imap pop3\nlisten = 127.0.0.1\nssl = yes\n"
          << "ssl_cert = <" << Cert() << "\nssl_key = <" << d << "/key.pem\n"
-         << "disable_plaintext_auth = no\nauth_mechanisms = plain login\n"
+         << "disable_plaintext_auth = no\nauth_mechanisms = plain login"
+         << (oauth2_introspection_url.empty() ? "" : " xoauth2 oauthbearer") << "\n"
          << "default_internal_user = " << internal_user << "\n"
          << "default_login_user = " << login_user << "\n"
-         << "mail_location = maildir:" << d << "/home/%u/Maildir\n"
-         << "passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u " << d
+         << "mail_location = maildir:" << d << "/home/%u/Maildir\n";
+    if (!oauth2_introspection_url.empty()) {
+      std::ofstream(dir_ / "dovecot-oauth2.conf.ext")
+          << "introspection_mode = post\nintrospection_url = " << oauth2_introspection_url
+          << "\nforce_introspection = yes\nusername_attribute = username\n"
+          << "active_attribute = active\nactive_value = true\ntimeout_msecs = 5000\n";
+      conf << "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = " << d
+           << "/dovecot-oauth2.conf.ext\n}\n";
+    }
+    conf << "passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u " << d
          << "/users\n}\n"
          << "userdb {\n  driver = static\n  args = uid=" << uid_ << " gid=" << gid_ << " home=" << d
          << "/home/%u\n}\n"

@@ -1,0 +1,207 @@
+#include "collect/oauth_token.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "http/request.h"
+
+extern char** environ;
+
+namespace dmarc::collect {
+
+namespace {
+
+constexpr std::size_t kMaxTokenOutput = 64 * 1024;  // more is not a token
+
+// The first line without its line end; empty when there is none.
+std::string FirstLine(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+Result<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return MakeError(
+        fmt::format("imap.token_file: cannot read {}: {}", path, std::strerror(errno)));
+  }
+  std::string text(kMaxTokenOutput, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  std::string token = FirstLine(text);
+  if (token.empty()) return MakeError(fmt::format("imap.token_file: {} holds no token", path));
+  return token;
+}
+
+Result<std::string> RunTokenCommand(const std::vector<std::string>& argv, int timeout_seconds) {
+  const std::string name = fmt::format("imap.token_command ({})", argv.front());
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    return MakeError(fmt::format("{}: cannot make a pipe: {}", name, std::strerror(errno)));
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  if (spawned != 0) {
+    ::close(out[0]);
+    return MakeError(fmt::format("{}: cannot run: {}", name, std::strerror(spawned)));
+  }
+  std::string output;
+  bool timed_out = false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{out[0], POLLIN, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;  // the deadline is checked above
+    char buf[4096];
+    const ssize_t got = ::read(out[0], buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    if (output.size() < kMaxTokenOutput) output.append(buf, static_cast<std::size_t>(got));
+  }
+  ::close(out[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) {
+    return MakeError(
+        fmt::format("{}: no token after {} s (imap.timeout); killed", name, timeout_seconds));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return MakeError(fmt::format("{}: failed ({})", name,
+                                 WIFEXITED(status)
+                                     ? fmt::format("exit status {}", WEXITSTATUS(status))
+                                     : fmt::format("signal {}", WTERMSIG(status))));
+  }
+  std::string token = FirstLine(output);
+  if (token.empty()) return MakeError(fmt::format("{}: printed no token", name));
+  return token;
+}
+
+std::int64_t SteadySeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const ImapOptions& c) {
+  const std::string& url = c.oauth2_token_url;
+  http::Request request;
+  request.url = url;
+  request.body = "grant_type=client_credentials&client_id=" + http::Escape(c.client_id) +
+                 "&client_secret=" + http::Escape(c.client_secret);
+  if (!c.scope.empty()) request.body += "&scope=" + http::Escape(c.scope);
+  request.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
+  request.timeout_seconds = c.timeout;
+  request.max_answer_bytes = kMaxTokenOutput;
+  auto sent = http::Send(request);
+  if (!sent) {
+    return MakeError(fmt::format("imap.oauth2_token_url: POST {} failed: {}", url, sent.error()));
+  }
+  const long status = sent->status;
+  const std::string& body = sent->body;
+  const nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  const auto text = [&doc](const char* key) {
+    return doc.is_object() && doc.contains(key) && doc[key].is_string()
+               ? doc[key].get<std::string>()
+               : std::string();
+  };
+  if (status != 200 || text("access_token").empty()) {
+    // error and error_description (RFC 6749 §5.2) say what was wrong; they hold no secret.
+    const std::string said = text("error").empty()
+                                 ? std::string("no access_token in the answer")
+                                 : text("error") + (text("error_description").empty()
+                                                        ? std::string()
+                                                        : ": " + text("error_description"));
+    return MakeError(
+        fmt::format("imap.oauth2_token_url: POST {} answered {}: {} (check imap.client_id, "
+                    "imap.client_secret and imap.scope)",
+                    url, status, said.substr(0, 500)));
+  }
+  std::int64_t expires_in = 0;
+  if (doc.contains("expires_in") && doc["expires_in"].is_number_integer()) {
+    expires_in = doc["expires_in"].get<std::int64_t>();
+  } else if (!text("expires_in").empty()) {
+    expires_in = std::strtoll(text("expires_in").c_str(), nullptr, 10);
+  }
+  return std::pair{text("access_token"), expires_in};
+}
+
+Result<std::string> AccessTokens::Get(bool refused) {
+  if (c_.oauth2_token_url.empty()) {
+    return ReadAccessToken(c_.token_file, c_.token_command, c_.timeout);
+  }
+  if (!refused && !cached_.empty() && SteadySeconds() < valid_until_) return cached_;
+  cached_.clear();
+  auto got = RequestClientCredentialsToken(c_);
+  if (!got) return MakeError(got.error());
+  cached_ = std::move(got->first);
+  // Without expires_in, the token is used for one connection.
+  valid_until_ = got->second > 0 ? SteadySeconds() + got->second - 60 : 0;
+  return cached_;
+}
+
+bool IsOAuth2(const std::string& auth) { return auth == "xoauth2" || auth == "oauthbearer"; }
+
+Result<std::string> ReadAccessToken(const std::string& token_file,
+                                    const std::vector<std::string>& token_command,
+                                    int timeout_seconds) {
+  if (!token_command.empty()) return RunTokenCommand(token_command, timeout_seconds);
+  if (!token_file.empty()) return ReadTokenFile(token_file);
+  return MakeError("no OAuth2 token source (set imap.token_file or imap.token_command)");
+}
+
+std::string XOAuth2Response(const std::string& user, const std::string& token) {
+  return "user=" + user + "\x01" + "auth=Bearer " + token + "\x01\x01";
+}
+
+std::string OAuthBearerResponse(const std::string& user, const std::string& host, int port,
+                                const std::string& token) {
+  std::string name;
+  for (const char c : user) {
+    if (c == ',') {
+      name += "=2C";
+    } else if (c == '=') {
+      name += "=3D";
+    } else {
+      name += c;
+    }
+  }
+  return fmt::format(
+      "n,a={},\x01host={}\x01port={}\x01"
+      "auth=Bearer {}\x01\x01",
+      name, host, port, token);
+}
+
+}  // namespace dmarc::collect

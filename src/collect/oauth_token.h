@@ -1,0 +1,51 @@
+// OAuth2 for the IMAP source: where an access token comes from (a file or a command, read again
+// for every connection so that an external refresher can replace it) and the SASL client
+// responses that carry it (XOAUTH2, and OAUTHBEARER of RFC 7628). A token is never logged, and
+// neither is a command's output.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+#include "collect/source.h"
+
+namespace dmarc::collect {
+
+// The access token of token_file (its first line) or of token_command (the first line of its
+// standard output; the command runs without a shell, with stdin from /dev/null, its stderr
+// inherited, and is killed after `timeout_seconds`). Errors name the source, never the token.
+Result<std::string> ReadAccessToken(const std::string& token_file,
+                                    const std::vector<std::string>& token_command,
+                                    int timeout_seconds);
+
+// The access tokens of one IMAP source, kept across its connections.
+class AccessTokens {
+ public:
+  explicit AccessTokens(const ImapOptions& c) : c_(c) {}
+  // The token for the next connection. A file is read and a command run every time; a
+  // client-credentials token is fetched when there is none or it expires within 60 s, or when
+  // `refused` (the server refused the last one).
+  Result<std::string> Get(bool refused);
+
+ private:
+  const ImapOptions& c_;
+  std::string cached_;
+  std::int64_t valid_until_ = 0;  // steady-clock seconds
+};
+
+// One client credentials grant (RFC 6749 §4.4): {access_token, expires_in seconds (0: unsaid)}.
+// Errors name the URL and the endpoint's error and error_description, never the secret.
+Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const ImapOptions& c);
+
+// "user=USER^Aauth=Bearer TOKEN^A^A" (before base64).
+std::string XOAuth2Response(const std::string& user, const std::string& token);
+
+// RFC 7628 §3.1: "n,a=USER,^Ahost=HOST^Aport=PORT^Aauth=Bearer TOKEN^A^A" (before base64); ','
+// and '=' in the user name are escaped as =2C and =3D (RFC 5801 saslname).
+std::string OAuthBearerResponse(const std::string& user, const std::string& host, int port,
+                                const std::string& token);
+
+}  // namespace dmarc::collect
