@@ -62,6 +62,21 @@ std::string NoClosingTag(std::string text, std::string_view tag) {
   return text;
 }
 
+// The advisor's answer for the report's domain (the Enforcement page): 30 days to the last day
+// of the report (or to now), keyed as the page asks for it.
+Result<bool> EmbedAdvice(Api& api, const HtmlReportOptions& options, nlohmann::json& answers) {
+  Params advise = {{"domain", options.domain}, {"days", "30"}};
+  if (!options.to.empty()) advise.emplace("until", options.to);
+  const ApiAnswer a = api.Get("/api/advise", advise);
+  if (a.status != 200) {
+    return MakeError(fmt::format(
+        "advise: {}",
+        nlohmann::json::parse(a.body, nullptr, false).value("error", std::string("query failed"))));
+  }
+  answers[AnswerKey("advise", advise)] = nlohmann::json::parse(a.body);
+  return true;
+}
+
 }  // namespace
 
 Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQueries& queries,
@@ -109,17 +124,8 @@ Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQ
       return MakeError(r.error());
     }
   }
-  // The advisor's answer for the report's domain (the Enforcement page): 30 days to the last day
-  // of the report (or to now), keyed as the page asks for it.
   if (!options.domain.empty()) {
-    Params advise = {{"domain", options.domain}, {"days", "30"}};
-    if (!options.to.empty()) advise.emplace("until", options.to);
-    const ApiAnswer a = api.Get("/api/advise", advise);
-    if (a.status != 200) {
-      return MakeError(fmt::format("advise: {}", nlohmann::json::parse(a.body, nullptr, false)
-                                                     .value("error", std::string("query failed"))));
-    }
-    answers[AnswerKey("advise", advise)] = nlohmann::json::parse(a.body);
+    if (auto r = EmbedAdvice(api, options, answers); !r) return MakeError(r.error());
   }
   nlohmann::json data = {
       {"filters",
