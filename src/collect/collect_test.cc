@@ -12,6 +12,7 @@
 #include "base/time.h"
 #include "collect/oauth_token.h"
 #include "collect/source.h"
+#include "testing/http_server.h"
 #include "testing/test_util.h"
 
 namespace dmarc::collect {
@@ -63,6 +64,53 @@ TEST(OAuth2, TokenSourcesGiveTheFirstLine) {
   ASSERT_FALSE(t);
   EXPECT_NE(t.error().find("cannot run"), std::string::npos) << t.error();
   fs::remove_all(dir);
+}
+
+// The client-credentials token is kept until 60 s before it expires, fetched anew when the server
+// refused it, and fetched for every connection when the endpoint says no lifetime or one under
+// a minute. Counted at a loopback token endpoint.
+TEST(OAuth2, ClientCredentialsTokensAreCachedUntilAMinuteBeforeExpiryOrARefusal) {
+  dmarc::testing::LoopbackHttpServer endpoint;
+  std::atomic<int> requests{0};
+  std::atomic<int> lifetime{3600};
+  endpoint.routes.Post("/token", [&](const httplib::Request& req, httplib::Response& res) {
+    const int n = ++requests;
+    EXPECT_EQ(req.get_param_value("grant_type"), "client_credentials");
+    EXPECT_EQ(req.get_param_value("client_id"), "app-1");
+    EXPECT_EQ(req.get_param_value("client_secret"), "secret-value-1");
+    std::string body = R"({"token_type":"Bearer","access_token":"tok-)" + std::to_string(n) + '"';
+    if (lifetime > 0) body += ",\"expires_in\":" + std::to_string(lifetime.load());
+    res.set_content(body + "}", "application/json");
+  });
+  endpoint.Listen();
+  ImapOptions c;
+  c.auth = "xoauth2";
+  c.oauth2_token_url = endpoint.Url() + "/token";
+  c.client_id = "app-1";
+  c.client_secret = "secret-value-1";
+  c.timeout = 10;
+  const auto get = [](AccessTokens& tokens, bool refused) {
+    auto t = tokens.Get(refused);
+    EXPECT_TRUE(t) << t.error();
+    return t ? *t : std::string();
+  };
+  {
+    AccessTokens tokens(c);
+    EXPECT_EQ(get(tokens, false), "tok-1");
+    EXPECT_EQ(get(tokens, false), "tok-1") << "an hour-long token is reused";
+    EXPECT_EQ(requests, 1);
+    EXPECT_EQ(get(tokens, true), "tok-2") << "a refused token is replaced";
+    EXPECT_EQ(get(tokens, false), "tok-2");
+    EXPECT_EQ(requests, 2);
+  }
+  for (const int seconds : {60, 0}) {  // within the minute's margin; no expires_in at all
+    lifetime = seconds;
+    AccessTokens tokens(c);
+    const int before = requests;
+    get(tokens, false);
+    get(tokens, false);
+    EXPECT_EQ(requests, before + 2) << "expires_in " << seconds;
+  }
 }
 
 class LocalSources : public ::testing::Test {

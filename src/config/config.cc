@@ -138,8 +138,12 @@ class Table {
   // A secret in a file is only as secret as the file (a password, a token, the users' hashes).
   void WarnIfReadableByOthers(const std::string& key, const std::string& file) {
     if (!ReadableByOthers(file)) return;
-    warnings_.push_back(fmt::format("[{}] {}: {} is readable by other users; chmod 600 {}", name_,
-                                    key, file, file));
+    Warn(key, fmt::format("{} is readable by other users; chmod 600 {}", file, file));
+  }
+
+  // "[SECTION] KEY: MESSAGE", among the configuration's warnings.
+  void Warn(const std::string& key, const std::string& message) {
+    warnings_.push_back(fmt::format("[{}] {}: {}", name_, key, message));
   }
 
   void Bool(const char* key, bool& out) {
@@ -548,6 +552,9 @@ void BindOAuth2(Table& t, const collect::ImapOptions& c) {
     }
   }
   if (!c.token_file.empty()) t.WarnIfReadableByOthers("token_file", c.token_file);
+  if (!c.password.empty()) {
+    t.Warn("password", fmt::format("is not used: auth = \"{}\" signs in with a token", c.auth));
+  }
 }
 
 void Bind(Table& t, collect::ImapOptions& c) {

@@ -230,6 +230,7 @@ TEST_F(ConfigTest, OAuth2AuthTakesExactlyOneTokenSource) {
             (std::vector<std::string>{"/usr/local/bin/get-token", "--tenant", "t"}));
 
   const std::string secret = Write("client-secret", "s3cr3t-value\n");
+  fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write);
   c = Load(
       "[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\n"
       "oauth2_token_url = \"https://login.example/t/oauth2/v2.0/token\"\nclient_id = \"app\"\n"
@@ -238,6 +239,16 @@ TEST_F(ConfigTest, OAuth2AuthTakesExactlyOneTokenSource) {
   ASSERT_TRUE(c) << c.error();
   EXPECT_EQ(c->imap->client_secret, "s3cr3t-value");
   EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), "s3cr3t-value"), c->secrets.end());
+  EXPECT_TRUE(c->warnings.empty());
+
+  // A password beside an OAuth2 auth is never sent: said, so that nobody believes it is used.
+  c = Load(
+      "[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\ntoken_file = \"/run/t\"\n"
+      "password = \"long-enough-pw-1\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_NE(std::find(c->warnings.begin(), c->warnings.end(),
+                      "[imap] password: is not used: auth = \"xoauth2\" signs in with a token"),
+            c->warnings.end());
 
   // [imap] keys after host and user → an error they give.
   const std::pair<const char*, const char*> kMistakes[] = {
