@@ -313,6 +313,36 @@ TEST_F(Fetch, CommonMistakesGiveClearErrorsAndTouchNoMail) {
   EXPECT_EQ(dovecot_->Count(""), 1u) << "the mail stays in the INBOX";
 }
 
+// check-config --connect signs in and lists the folder, naming what is wrong, and leaves every
+// mail where it is.
+TEST_F(Fetch, CheckConfigConnectSignsInListsTheFolderAndNamesWhatIsWrong) {
+  StartServer();
+  dovecot_->Deliver("a", ReportMail(1));
+  dovecot_->Deliver("b", ReportMail(2));
+  const std::string config = Config();
+  EXPECT_EQ(Run({"check-config", "--connect", config}), 0) << Log();
+  EXPECT_NE(Log().find("connect imap://dmarc@127.0.0.1:" + std::to_string(dovecot_->imaps) +
+                       "/INBOX: ok, 2 mails waiting"),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(Run({"check-config", config}), 0);
+  EXPECT_EQ(Log().find("connect "), std::string::npos) << "without --connect, no connection";
+
+  std::ofstream(dir_ / "wrong") << "not-the-password\n";
+  std::string text = ReadFile(config);
+  text.replace(text.find(Secret()), Secret().size(), (dir_ / "wrong").string());
+  std::ofstream(dir_ / "wrong.toml") << text;
+  EXPECT_EQ(Run({"check-config", "--connect", (dir_ / "wrong.toml").string()}), 1);
+  EXPECT_NE(Log().find("/INBOX: FAILED: "), std::string::npos) << Log();
+  EXPECT_NE(Log().find("login as \"dmarc\" refused"), std::string::npos) << Log();
+  EXPECT_EQ(Log().find("not-the-password"), std::string::npos);
+
+  EXPECT_EQ(Run({"check-config", "--connect", Config("folder = \"DMARC\"\n", "folder.toml")}), 1);
+  EXPECT_NE(Log().find("cannot open folder \"DMARC\""), std::string::npos) << Log();
+
+  EXPECT_EQ(dovecot_->Count(""), 2u) << "nothing is read, moved or deleted";
+}
+
 TEST_F(Fetch, KillDashNineMidBatchThenARerunLosesAndDuplicatesNothing) {
   StartServer();
   constexpr int kMails = 300;

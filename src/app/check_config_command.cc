@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/cli.h"
+#include "app/fetch_command.h"
 #include "app/parsedmarc_ini.h"
 #include "app/service_commands.h"
 #include "config/config.h"
@@ -47,9 +48,29 @@ Result<std::string> DescribeStore(const config::StoreConfig& s) {
   return out;
 }
 
+// --connect: each source signs in and lists its mails, as fetch's first step does; nothing is
+// read, moved or deleted. One line per source; false when one failed.
+bool ConnectToSources(const config::Config& c) {
+  bool ok = true;
+  for (auto& source : MakeSources(c, Limits{})) {
+    const std::string name = source->Describe();
+    if (Status checked = source->CheckPath(); !checked) {
+      fmt::print("  connect {}: FAILED: {}\n", name, checked.error());
+      ok = false;
+    } else if (Result<std::size_t> listed = source->Open(); !listed) {
+      fmt::print("  connect {}: FAILED: {}\n", name, listed.error());
+      ok = false;
+    } else {
+      fmt::print("  connect {}: ok, {} mail{} waiting\n", name, *listed, *listed == 1 ? "" : "s");
+    }
+    source->Close();
+  }
+  return ok;
+}
+
 }  // namespace
 
-int RunCheckConfig(const std::string& file) {
+int RunCheckConfig(const std::string& file, bool connect) {
   auto config = config::LoadConfig(file, config::ProcessEnvironment());
   if (!config) {
     fmt::print(stderr, "{}\n", config.error());
@@ -115,6 +136,7 @@ int RunCheckConfig(const std::string& file) {
   } else {
     fmt::print("  web: off\n");
   }
+  if (connect && !ConnectToSources(c)) return 1;
   return 0;
 }
 
@@ -138,12 +160,20 @@ FromParsedmarc& FromParsedmarcOptions() {
   return o;
 }
 
+bool& ConnectOption() {
+  static bool connect = false;
+  return connect;
+}
+
 }  // namespace
 
 void AddCheckConfigOptions(CLI::App& cmd) {
   auto* file = cmd.add_option("FILE", CheckConfigFile(),
                               "TOML configuration (default: $DMARC_REPORT_CONFIG, else "
                               "/etc/dmarc-report/dmarc-report.toml)");
+  cmd.add_flag("--connect", ConnectOption(),
+               "Also sign in to each mail source and list its mails (nothing is read, moved or "
+               "deleted); exit 1 naming what is wrong");
   auto& p = FromParsedmarcOptions();
   cmd.add_option("--from-parsedmarc", p.ini,
                  "Print the TOML equivalent of a parsedmarc INI file instead (warnings about "
@@ -168,7 +198,7 @@ int RunCheckConfigCommand() {
         config::kSystemConfigPath);
     return 2;
   }
-  return RunCheckConfig(file);
+  return RunCheckConfig(file, ConnectOption());
 }
 
 }  // namespace dmarc::app

@@ -164,24 +164,6 @@ class FetchObserver : public pipeline::IngestObserver {
   OutputDelivery* delivery_ = nullptr;
 };
 
-std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& c,
-                                                          const Limits& limits) {
-  const std::size_t max = limits.max_input_bytes;
-  std::vector<std::unique_ptr<collect::Source>> out;
-  if (c.imap) out.push_back(collect::MakeImapSource(*c.imap, max));
-  if (c.pop3) {
-    // POP3 keeps its state file beside a SQLite store's file; with a PostgreSQL store, in data/
-    // unless [pop3] state_file says where.
-    auto path = store::SqlitePathFromUrl(c.store.url);
-    const std::string dir = path ? std::filesystem::path(*path).parent_path().string() : "data";
-    out.push_back(collect::MakePop3Source(*c.pop3, dir.empty() ? "." : dir, max));
-  }
-  if (c.maildir) out.push_back(collect::MakeMaildirSource(*c.maildir, max));
-  if (c.mbox) out.push_back(collect::MakeMboxSource(c.mbox->path, max));
-  if (c.directory) out.push_back(collect::MakeDirectorySource(c.directory->path, max));
-  return out;
-}
-
 // What a long-running fetch needs of the process before its first connection.
 void PrepareProcess(bool signal_handlers) {
   // Threads allocate in their own malloc arenas, each keeping its freed memory; with batches
@@ -287,6 +269,24 @@ int RunFetch(const FetchCommandOptions& options) {
 }
 
 std::atomic<bool>& FetchStopFlag() { return g_stop; }
+
+std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& c,
+                                                          const Limits& limits) {
+  const std::size_t max = limits.max_input_bytes;
+  std::vector<std::unique_ptr<collect::Source>> out;
+  if (c.imap) out.push_back(collect::MakeImapSource(*c.imap, max));
+  if (c.pop3) {
+    // POP3 keeps its state file beside a SQLite store's file; with a PostgreSQL store, in data/
+    // unless [pop3] state_file says where.
+    auto path = store::SqlitePathFromUrl(c.store.url);
+    const std::string dir = path ? std::filesystem::path(*path).parent_path().string() : "data";
+    out.push_back(collect::MakePop3Source(*c.pop3, dir.empty() ? "." : dir, max));
+  }
+  if (c.maildir) out.push_back(collect::MakeMaildirSource(*c.maildir, max));
+  if (c.mbox) out.push_back(collect::MakeMboxSource(c.mbox->path, max));
+  if (c.directory) out.push_back(collect::MakeDirectorySource(c.directory->path, max));
+  return out;
+}
 
 std::optional<config::Config> LoadConfigAndLogging(const std::string& path,
                                                    const char* default_text) {

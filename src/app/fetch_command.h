@@ -3,10 +3,13 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/limits.h"
+#include "collect/source.h"
 #include "config/config.h"
 
 namespace dmarc::app {
@@ -30,6 +33,10 @@ std::atomic<bool>& FetchStopFlag();
 // For a handler of SIGINT/SIGTERM (async-signal-safe): the first signal says "stopping" on standard
 // error, a second one (already_stopping) exits at once with status 128 + sig.
 void SayStoppingOrExit(int sig, bool already_stopping);
+
+// The configured mail sources, in the order fetch drains them (none connected yet).
+std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& c,
+                                                          const Limits& limits);
 
 // Loads the configuration at path (empty: default_text when given, else the environment only)
 // and installs its logging; prints every problem on stderr and returns nullopt on failure.

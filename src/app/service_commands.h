@@ -15,7 +15,9 @@ namespace dmarc::app {
 
 // Loads FILE (with the DMARC_REPORT_* environment, as `fetch` and `run` do) and prints every
 // problem, one per line naming the file, the key and what is expected; exit 0 when it is valid.
-int RunCheckConfig(const std::string& file);
+// With `connect`, also signs in to each mail source and lists its mails (nothing is read, moved
+// or deleted); exit 1 when one fails, with the source's error.
+int RunCheckConfig(const std::string& file, bool connect = false);
 
 // The dashboard `run` starts for a configuration: its [web] table, serving the store of [store].
 web::ServeOptions DashboardOptionsOf(const config::Config& c);
