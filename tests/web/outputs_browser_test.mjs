@@ -327,8 +327,17 @@ test('the badge follows the outputs while the page stays open', async () => {
   await p.evaluate(() => { location.hash = '#/status'; });
   await p.waitForSelector('body[data-ready="status"] header.top a.outputs-badge[data-failing="2"]', { timeout: 15000 });
   const afterRedraw = asked;
+  const card = (name) => p.locator(`main section.card.output[data-output="${name}"]`);
+  assert.equal(await card('archive-2').getAttribute('data-state'), 'failing');
+  // The status page's output cards follow the badge's answers: the output that recovers turns
+  // ok there too, without a reload and without a second request.
+  answer = api.healthy;
   await p.clock.runFor(60000);
+  await p.waitForSelector('header.top a.outputs-badge[data-failing="0"]', { state: 'attached', timeout: 5000 });
+  const healthy = api.healthy.outputs[0].name;
+  await p.waitForSelector(`main section.card.output[data-output="${healthy}"][data-state="ok"]`, { timeout: 5000 });
+  assert.equal(await p.locator('main section.card.output[data-state="failing"]').count(), 0);
   await p.waitForTimeout(200);
-  assert.equal(asked, afterRedraw + 1, 'the replaced badge stopped asking');
+  assert.equal(asked, afterRedraw + 1, 'the replaced badge stopped asking; the cards asked nothing');
   await p.close();
 });

@@ -1,11 +1,12 @@
-import { outputError } from './status.js';
+import { OUTPUTS_EVENT, outputError } from './status.js';
 
 // The red badge in the header while an output is failing: GET /api/outputs (docs/outputs.md)
 // lists each output of the store's outbox; those whose last delivery attempts failed are named
 // in the badge's title with their last error, and the badge links to the status page. Hidden
 // when every output delivers (or there are none, or the API cannot tell). Read when the page is
 // drawn, then again every OUTPUTS_POLL_MS while the badge is on the page, so a dashboard left
-// open learns of an output that fails (or recovers) without a reload.
+// open learns of an output that fails (or recovers) without a reload; the status page's output
+// cards follow the same answers.
 
 export const OUTPUTS_POLL_MS = 60000;
 
@@ -30,7 +31,10 @@ function show(badge, o) {
 export function outputsBadge(ui) {
   const badge = ui.h('a', { class: 'outputs-badge', href: '#/status', hidden: true, role: 'alert' });
   const read = () => ui.api('outputs')
-    .then((o) => show(badge, o))
+    .then((o) => {
+      show(badge, o);
+      document.dispatchEvent(new CustomEvent(OUTPUTS_EVENT, { detail: o }));
+    })
     .catch(() => { badge.dataset.failing = 'unknown'; });
   read();
   // Page redraws replace the header: a badge no longer on the page stops asking.

@@ -160,16 +160,30 @@ function outputCard(o) {
   return card;
 }
 
-// The outputs' part of the page (GET /api/outputs); null when the API cannot tell.
+// The event the header's outputs badge (outputs.js) sends on document with each GET /api/outputs
+// answer it reads (every minute): the status page's cards follow it, without asking again.
+export const OUTPUTS_EVENT = 'dmarc-outputs';
+
+function outputsContent(o) {
+  return o.outputs.length
+    ? el('div', 'sources', o.outputs.map(outputCard))
+    : el('p', 'note', 'No output delivers reports elsewhere ([output.NAME] in the configuration, docs/outputs.md).');
+}
+
+// The outputs' part of the page (GET /api/outputs); null when the API cannot tell. Redrawn with
+// every answer the badge reads while it is on the page.
 async function outputsSection(getOutputs) {
   let o;
   try { o = await getOutputs(); } catch { return null; }
-  const box = el('div', 'outputs');
-  if (!o.outputs.length) {
-    box.append(el('p', 'note', 'No output delivers reports elsewhere ([output.NAME] in the configuration, docs/outputs.md).'));
-  } else {
-    box.append(el('div', 'sources', o.outputs.map(outputCard)));
-  }
+  const box = el('div', 'outputs', outputsContent(o));
+  const follow = (e) => {
+    if (!box.isConnected) {
+      document.removeEventListener(OUTPUTS_EVENT, follow);
+      return;
+    }
+    box.replaceChildren(outputsContent(e.detail));
+  };
+  document.addEventListener(OUTPUTS_EVENT, follow);
   return box;
 }
 
