@@ -285,7 +285,13 @@ TEST_F(OutputsFault, ClearForgetsTheBacklogOfAnOutputRemovedFromTheConfiguration
   const std::string config = Config(false);  // no receiver listens
   Drop(0, 3);
   const fs::path log = dir_ / "cli.log";
-  dmarc::testing::RunToEnd({"import", "--config", config, (dir_ / "inbox").string()}, log);
+  // Stored, not delivered: exit status 3 tells a script so.
+  EXPECT_EQ(
+      dmarc::testing::RunToEnd({"import", "--config", config, (dir_ / "inbox").string()}, log), 3)
+      << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("outputs: reports are still waiting to be delivered"),
+            std::string::npos)
+      << ReadFile(log);
   const std::size_t stored = StoredKeys().size();
   ASSERT_GT(stored, 0u) << ReadFile(log);
   EXPECT_EQ(Outputs()["backlog"], stored) << ReadFile(log);

@@ -128,8 +128,10 @@ int RunImport(const ImportCommandOptions& options) {
                   ingested.error());
     return 2;
   }
+  bool undelivered = false;
   if (*delivery && !(*delivery)->Finish(std::atomic<bool>{false})) {
     spdlog::warn("outputs: reports are still waiting to be delivered (dmarc-report outputs)");
+    undelivered = true;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -153,7 +155,8 @@ int RunImport(const ImportCommandOptions& options) {
                  seen.enriched.cache_hits, seen.enriched.queried);
     }
   }
-  return seen.rejected > 0 ? 1 : 0;
+  // 3: everything is stored, but a script should know that an output has not got it yet.
+  return seen.rejected > 0 ? 1 : undelivered ? 3 : 0;
 }
 
 // ---- The command line of `import`. ----
