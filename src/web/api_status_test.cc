@@ -97,6 +97,10 @@ class ApiStatus : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(st.ok()) << st.error();
     store_ = std::move(st).value();
   }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
   fs::path dir_;
   std::string url_;
   std::unique_ptr<store::ReportStore> store_;
