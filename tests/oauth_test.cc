@@ -15,6 +15,7 @@
 
 #include "testing/dovecot.h"
 #include "testing/http_server.h"
+#include "testing/jwt_check.h"
 #include "testing/net.h"
 #include "testing/process.h"
 #include "testing/test_util.h"
@@ -58,6 +59,23 @@ class Introspection {
                                             token + "\"}",
                                         "application/json");
                       });
+    // Shaped like Google's https://oauth2.googleapis.com/token: the JWT bearer grant (RFC 7523)
+    // of a service account, its assertion checked with the account's public key.
+    http_.routes.Post("/token", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      auto jwt = dmarc::testing::CheckRs256Jwt(req.get_param_value("assertion"), public_pem_);
+      if (req.get_param_value("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" ||
+          !jwt) {
+        res.status = 400;
+        res.set_content(R"({"error": "invalid_grant", "error_description": "Invalid JWT."})",
+                        "application/json");
+        return;
+      }
+      subjects_.push_back(jwt->claims.value("sub", ""));
+      res.set_content(R"({"access_token": "sa-)" + std::to_string(subjects_.size()) +
+                          R"(", "expires_in": 3599, "token_type": "Bearer"})",
+                      "application/json");
+    });
     http_.routes.Post("/introspect", [this](const httplib::Request& req, httplib::Response& res) {
       std::string token = req.get_param_value("token");
       if (token.empty() && req.body.starts_with("token=")) token = req.body.substr(6);
@@ -83,6 +101,17 @@ class Introspection {
     std::lock_guard lock(mu_);
     valid_.erase(token);
   }
+  // The service account's key pair: the token endpoint checks with the public half.
+  std::string ServiceAccountKey() {
+    std::lock_guard lock(mu_);
+    auto [private_pem, public_pem] = dmarc::testing::MakeRsaKeyPem();
+    public_pem_ = public_pem;
+    return private_pem;
+  }
+  std::vector<std::string> Subjects() {
+    std::lock_guard lock(mu_);
+    return subjects_;
+  }
   std::vector<std::string> Asked() {
     std::lock_guard lock(mu_);
     return asked_;
@@ -93,6 +122,8 @@ class Introspection {
   std::set<std::string> valid_;
   std::vector<std::string> asked_;
   std::vector<httplib::Params> grants_;
+  std::string public_pem_;
+  std::vector<std::string> subjects_;
   dmarc::testing::LoopbackHttpServer http_;  // last: stopped before the state it uses goes
 };
 
@@ -307,6 +338,28 @@ TEST_F(OAuthFetch, ClientCredentialsTokenIsFetchedAndFetchedAnewAfterARefusal) {
       << Log();
   EXPECT_EQ(Log().find("wrong-s3cret"), std::string::npos) << Log();
   EXPECT_EQ(dovecot_->Count(""), 1u);
+}
+
+// Gmail with a Google Workspace service account (domain-wide delegation): a JWT for the IMAP user,
+// signed with the key file's private key, exchanged at the key's token_uri; the token signs in.
+TEST_F(OAuthFetch, AServiceAccountKeyGetsATokenForTheMailboxAndSignsIn) {
+  introspection_.Allow("sa-1");
+  dovecot_->Deliver("m", ReportMail(2));
+  const fs::path key = dir_ / "service-account.json";
+  std::ofstream(key) << nlohmann::json{{"type", "service_account"},
+                                       {"private_key_id", "k1"},
+                                       {"private_key", introspection_.ServiceAccountKey()},
+                                       {"client_email", "reader@p.iam.gserviceaccount.com"},
+                                       {"token_uri", introspection_.Base() + "/token"}}
+                            .dump();
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_EQ(Fetch(Config("auth = \"xoauth2\"\nservice_account_file = \"" + key.string() + "\"\n")),
+            0)
+      << Log() << dovecot_->Log();
+  EXPECT_EQ(dovecot_->Count("Archive/Aggregate"), 1u) << Log();
+  EXPECT_EQ(introspection_.Subjects(), std::vector<std::string>{"dmarc"}) << "sub = imap.user";
+  EXPECT_EQ(introspection_.Asked(), std::vector<std::string>{"sa-1"});
+  EXPECT_EQ(Log().find("PRIVATE KEY"), std::string::npos);
 }
 
 }  // namespace

@@ -10,9 +10,11 @@
 #include <thread>
 
 #include "base/time.h"
+#include "collect/jwt.h"
 #include "collect/oauth_token.h"
 #include "collect/source.h"
 #include "testing/http_server.h"
+#include "testing/jwt_check.h"
 #include "testing/test_util.h"
 
 namespace dmarc::collect {
@@ -111,6 +113,138 @@ TEST(OAuth2, ClientCredentialsTokensAreCachedUntilAMinuteBeforeExpiryOrARefusal)
     get(tokens, false);
     EXPECT_EQ(requests, before + 2) << "expires_in " << seconds;
   }
+}
+
+TEST(Jwt, Base64UrlHasNoPaddingAndTheUrlAlphabet) {
+  EXPECT_EQ(Base64Url(""), "");
+  EXPECT_EQ(Base64Url("f"), "Zg");
+  EXPECT_EQ(Base64Url("fo"), "Zm8");
+  EXPECT_EQ(Base64Url("foo"), "Zm9v");
+  EXPECT_EQ(Base64Url("\xfb\xff"), "-_8");  // "+/8=" in plain base64
+}
+
+// A Google service account's key file (the fields the console's JSON has that matter here).
+std::string ServiceAccountJson(const std::string& private_pem, const std::string& token_uri) {
+  return nlohmann::json{{"type", "service_account"},
+                        {"project_id", "dmarc-reports"},
+                        {"private_key_id", "kid-0123"},
+                        {"private_key", private_pem},
+                        {"client_email", "reader@dmarc-reports.iam.gserviceaccount.com"},
+                        {"client_id", "1234567890"},
+                        {"token_uri", token_uri}}
+      .dump(2);
+}
+
+// The assertion of the JWT bearer grant (RFC 7523) verifies with the account's public key and
+// claims what Google's token endpoint checks: issuer, subject (the mailbox), scope, audience,
+// an hour's validity.
+TEST(Jwt, ServiceAccountAssertionIsSignedByTheKeyAndClaimsTheMailbox) {
+  const fs::path dir = dmarc::testing::FreshTestDir("dmarc-jwt");
+  const auto [private_pem, public_pem] = dmarc::testing::MakeRsaKeyPem();
+  std::ofstream(dir / "sa.json") << ServiceAccountJson(private_pem,
+                                                       "https://oauth2.googleapis.com/token");
+  auto key = ReadServiceAccountKey((dir / "sa.json").string(), "imap.service_account_file");
+  ASSERT_TRUE(key) << key.error();
+  EXPECT_EQ(key->client_email, "reader@dmarc-reports.iam.gserviceaccount.com");
+  auto jwt = ServiceAccountAssertion(*key, "dmarc@example.com", kGmailScope, 1'700'000'000);
+  ASSERT_TRUE(jwt) << jwt.error();
+  auto checked = dmarc::testing::CheckRs256Jwt(*jwt, public_pem);
+  ASSERT_TRUE(checked) << "the signature verifies";
+  EXPECT_EQ(checked->header,
+            (nlohmann::json{{"alg", "RS256"}, {"typ", "JWT"}, {"kid", "kid-0123"}}));
+  EXPECT_EQ(checked->claims,
+            (nlohmann::json{{"iss", "reader@dmarc-reports.iam.gserviceaccount.com"},
+                            {"sub", "dmarc@example.com"},
+                            {"scope", "https://mail.google.com/"},
+                            {"aud", "https://oauth2.googleapis.com/token"},
+                            {"iat", 1'700'000'000},
+                            {"exp", 1'700'003'600}}));
+  const auto other = dmarc::testing::MakeRsaKeyPem();
+  EXPECT_FALSE(dmarc::testing::CheckRs256Jwt(*jwt, other.second)) << "another key's check fails";
+
+  // Key files that are not what they should be: named, their content never shown.
+  std::ofstream(dir / "user.json") << R"({"type": "authorized_user", "client_id": "x"})";
+  auto bad = ReadServiceAccountKey((dir / "user.json").string(), "imap.service_account_file");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("imap.service_account_file: " + (dir / "user.json").string() +
+                             " is not a service account's JSON key"),
+            std::string::npos)
+      << bad.error();
+  nlohmann::json no_key = nlohmann::json::parse(ServiceAccountJson(private_pem, "https://t"));
+  no_key.erase("private_key");
+  std::ofstream(dir / "nokey.json") << no_key.dump();
+  bad = ReadServiceAccountKey((dir / "nokey.json").string(), "imap.service_account_file");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("has no \"private_key\""), std::string::npos) << bad.error();
+  bad = ReadServiceAccountKey((dir / "missing.json").string(), "imap.service_account_file");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("imap.service_account_file: "), std::string::npos) << bad.error();
+  ServiceAccountKey broken = *key;
+  broken.private_key =
+      "-----BEGIN PRIVATE KEY-----\nnot-a-key-c2VjcmV0\n-----END PRIVATE KEY-----\n";
+  auto unsigned_jwt = ServiceAccountAssertion(broken, "dmarc@example.com", kGmailScope, 1);
+  ASSERT_FALSE(unsigned_jwt);
+  EXPECT_EQ(unsigned_jwt.error(), "the private key is not a PEM RSA private key");
+  fs::remove_all(dir);
+}
+
+// The grant at a loopback endpoint shaped like https://oauth2.googleapis.com/token: the form
+// Google documents, an assertion that verifies, and the token kept like a client-credentials one.
+TEST(Jwt, ServiceAccountTokenIsGrantedForTheAssertionAndCached) {
+  const fs::path dir = dmarc::testing::FreshTestDir("dmarc-jwt-grant");
+  const auto [private_pem, public_pem] = dmarc::testing::MakeRsaKeyPem();
+  dmarc::testing::LoopbackHttpServer google;
+  std::atomic<int> grants{0};
+  std::string subject;
+  google.routes.Post("/token", [&](const httplib::Request& req, httplib::Response& res) {
+    EXPECT_EQ(req.get_header_value("Content-Type"), "application/x-www-form-urlencoded");
+    EXPECT_EQ(req.get_param_value("grant_type"), "urn:ietf:params:oauth:grant-type:jwt-bearer");
+    auto jwt = dmarc::testing::CheckRs256Jwt(req.get_param_value("assertion"), public_pem);
+    if (!jwt) {
+      res.status = 400;
+      res.set_content(
+          R"({"error": "invalid_grant", "error_description": "Invalid JWT Signature."})",
+          "application/json");
+      return;
+    }
+    subject = jwt->claims.value("sub", "");
+    res.set_content(R"({"access_token": "ya29.sa-)" + std::to_string(++grants) +
+                        R"(", "expires_in": 3599, "token_type": "Bearer"})",
+                    "application/json");
+  });
+  google.Listen();
+  std::ofstream(dir / "sa.json") << ServiceAccountJson(private_pem, google.Url() + "/token");
+  ImapOptions c;
+  c.auth = "xoauth2";
+  c.user = "dmarc@example.com";
+  c.service_account_file = (dir / "sa.json").string();
+  c.timeout = 10;
+  AccessTokens tokens(c);
+  auto t = tokens.Get(false);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(*t, "ya29.sa-1");
+  EXPECT_EQ(subject, "dmarc@example.com");
+  t = tokens.Get(false);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(*t, "ya29.sa-1") << "kept until a minute before it expires";
+  t = tokens.Get(true);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(*t, "ya29.sa-2") << "a refused token is replaced";
+
+  // Signed by another key (a key file replaced by a wrong one): Google's error is named.
+  std::ofstream(dir / "sa.json") << ServiceAccountJson(dmarc::testing::MakeRsaKeyPem().first,
+                                                       google.Url() + "/token");
+  auto refused = RequestServiceAccountToken(c, 1);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("answered 400: invalid_grant: Invalid JWT Signature."),
+            std::string::npos)
+      << refused.error();
+  EXPECT_NE(refused.error().find("reader@dmarc-reports.iam.gserviceaccount.com is delegated the "
+                                 "scope https://mail.google.com/"),
+            std::string::npos)
+      << refused.error();
+  EXPECT_EQ(refused.error().find("PRIVATE KEY"), std::string::npos);
+  fs::remove_all(dir);
 }
 
 class LocalSources : public ::testing::Test {

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "collect/jwt.h"
 #include "http/request.h"
 
 extern char** environ;
@@ -115,26 +116,28 @@ std::int64_t SteadySeconds() {
 
 }  // namespace
 
-Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const ImapOptions& c) {
-  const std::string& url = c.oauth2_token_url;
+namespace {
+
+// POSTs a token request (RFC 6749 §4.4.2, RFC 7523 §2.1) to `url`: {access_token, expires_in
+// seconds (0: unsaid)}. Errors name `key` (the configuration key of the URL) and the endpoint's
+// error and error_description, with `hint` (what to check), never a secret.
+Result<std::pair<std::string, std::int64_t>> PostTokenRequest(const std::string& url,
+                                                              std::string form, int timeout,
+                                                              const std::string& key,
+                                                              const std::string& hint) {
   http::Request request;
   request.url = url;
-  request.body = "grant_type=client_credentials&client_id=" + http::Escape(c.client_id) +
-                 "&client_secret=" + http::Escape(c.client_secret);
-  if (!c.scope.empty()) request.body += "&scope=" + http::Escape(c.scope);
+  request.body = std::move(form);
   request.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
-  request.timeout_seconds = c.timeout;
+  request.timeout_seconds = timeout;
   request.max_answer_bytes = kMaxTokenOutput;
   auto sent = http::Send(request);
-  if (!sent) {
-    return MakeError(fmt::format("imap.oauth2_token_url: POST {} failed: {}", url, sent.error()));
-  }
+  if (!sent) return MakeError(fmt::format("{}: POST {} failed: {}", key, url, sent.error()));
   const long status = sent->status;
-  const std::string& body = sent->body;
-  const nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-  const auto text = [&doc](const char* key) {
-    return doc.is_object() && doc.contains(key) && doc[key].is_string()
-               ? doc[key].get<std::string>()
+  const nlohmann::json doc = nlohmann::json::parse(sent->body, nullptr, false);
+  const auto text = [&doc](const char* name) {
+    return doc.is_object() && doc.contains(name) && doc[name].is_string()
+               ? doc[name].get<std::string>()
                : std::string();
   };
   if (status != 200 || text("access_token").empty()) {
@@ -144,10 +147,8 @@ Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const
                                  : text("error") + (text("error_description").empty()
                                                         ? std::string()
                                                         : ": " + text("error_description"));
-    return MakeError(
-        fmt::format("imap.oauth2_token_url: POST {} answered {}: {} (check imap.client_id, "
-                    "imap.client_secret and imap.scope)",
-                    url, status, said.substr(0, 500)));
+    return MakeError(fmt::format("{}: POST {} answered {}: {} (check {})", key, url, status,
+                                 said.substr(0, 500), hint));
   }
   std::int64_t expires_in = 0;
   if (doc.contains("expires_in") && doc["expires_in"].is_number_integer()) {
@@ -158,13 +159,47 @@ Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const
   return std::pair{text("access_token"), expires_in};
 }
 
+}  // namespace
+
+Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const ImapOptions& c) {
+  std::string form = "grant_type=client_credentials&client_id=" + http::Escape(c.client_id) +
+                     "&client_secret=" + http::Escape(c.client_secret);
+  if (!c.scope.empty()) form += "&scope=" + http::Escape(c.scope);
+  return PostTokenRequest(c.oauth2_token_url, std::move(form), c.timeout, "imap.oauth2_token_url",
+                          "imap.client_id, imap.client_secret and imap.scope");
+}
+
+Result<std::pair<std::string, std::int64_t>> RequestServiceAccountToken(const ImapOptions& c,
+                                                                        std::int64_t now) {
+  auto key = ReadServiceAccountKey(c.service_account_file, "imap.service_account_file");
+  if (!key) return MakeError(key.error());
+  const std::string scope = c.scope.empty() ? std::string(kGmailScope) : c.scope;
+  auto assertion = ServiceAccountAssertion(*key, c.user, scope, now);
+  if (!assertion) {
+    return MakeError(fmt::format("imap.service_account_file: {}: {}", c.service_account_file,
+                                 assertion.error()));
+  }
+  return PostTokenRequest(
+      key->token_uri,
+      "grant_type=" + http::Escape("urn:ietf:params:oauth:grant-type:jwt-bearer") +
+          "&assertion=" + *assertion,
+      c.timeout, "imap.service_account_file (token_uri)",
+      fmt::format("that {} is delegated the scope {} for the domain of imap.user",
+                  key->client_email, scope));
+}
+
 Result<std::string> AccessTokens::Get(bool refused) {
-  if (c_.oauth2_token_url.empty()) {
+  if (c_.oauth2_token_url.empty() && c_.service_account_file.empty()) {
     return ReadAccessToken(c_.token_file, c_.token_command, c_.timeout);
   }
   if (!refused && !cached_.empty() && SteadySeconds() < valid_until_) return cached_;
   cached_.clear();
-  auto got = RequestClientCredentialsToken(c_);
+  auto got =
+      c_.service_account_file.empty()
+          ? RequestClientCredentialsToken(c_)
+          : RequestServiceAccountToken(c_, std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
   if (!got) return MakeError(got.error());
   cached_ = std::move(got->first);
   // Without expires_in, the token is used for one connection.

@@ -26,8 +26,8 @@ class AccessTokens {
  public:
   explicit AccessTokens(const ImapOptions& c) : c_(c) {}
   // The token for the next connection. A file is read and a command run every time; a
-  // client-credentials token is fetched when there is none or it expires within 60 s, or when
-  // `refused` (the server refused the last one).
+  // client-credentials or service-account token is fetched when there is none or it expires
+  // within 60 s, or when `refused` (the server refused the last one).
   Result<std::string> Get(bool refused);
 
  private:
@@ -39,6 +39,15 @@ class AccessTokens {
 // One client credentials grant (RFC 6749 §4.4): {access_token, expires_in seconds (0: unsaid)}.
 // Errors name the URL and the endpoint's error and error_description, never the secret.
 Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const ImapOptions& c);
+
+// The scope a Google service account asks for when imap.scope is not set: IMAP access to Gmail.
+inline constexpr const char* kGmailScope = "https://mail.google.com/";
+
+// The JWT bearer grant (RFC 7523) of a Google service account with domain-wide delegation: an
+// assertion for imap.user signed with the key of service_account_file, exchanged at the key's
+// token_uri; as RequestClientCredentialsToken answers. `now`: Unix seconds.
+Result<std::pair<std::string, std::int64_t>> RequestServiceAccountToken(const ImapOptions& c,
+                                                                        std::int64_t now);
 
 // "user=USER^Aauth=Bearer TOKEN^A^A" (before base64).
 std::string XOAuth2Response(const std::string& user, const std::string& token);

@@ -101,6 +101,9 @@ struct ImapOptions : ServerOptions {
   std::string client_id;
   std::string client_secret;  // never logged
   std::string scope;
+  // A Google service account's JSON key (domain-wide delegation): a JWT for `user`, signed with
+  // its private key, exchanged at its token_uri (RFC 7523); scope default https://mail.google.com/.
+  std::string service_account_file;
   std::string folder = "INBOX";
   After after = After::kArchive;
   std::string archive_folder = "Archive";

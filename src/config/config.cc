@@ -525,22 +525,27 @@ void BindOAuth2(Table& t, const collect::ImapOptions& c) {
   }
   const int sources = static_cast<int>(!c.token_file.empty()) +
                       static_cast<int>(!c.token_command.empty()) +
-                      static_cast<int>(!c.oauth2_token_url.empty());
+                      static_cast<int>(!c.oauth2_token_url.empty()) +
+                      static_cast<int>(!c.service_account_file.empty());
   if (!collect::IsOAuth2(c.auth)) {
     if (sources > 0) {
-      t.Error(!c.token_file.empty()      ? "token_file"
-              : !c.token_command.empty() ? "token_command"
-                                         : "oauth2_token_url",
+      t.Error(!c.token_file.empty()         ? "token_file"
+              : !c.token_command.empty()    ? "token_command"
+              : !c.oauth2_token_url.empty() ? "oauth2_token_url"
+                                            : "service_account_file",
               "goes with auth = \"xoauth2\" or \"oauthbearer\"");
     }
     return;
   }
+  constexpr const char* kSources =
+      "token_file, token_command, oauth2_token_url or service_account_file";
   if (sources == 0) {
-    t.Error("auth", fmt::format("\"{}\" needs a token source: token_file, token_command or "
-                                "oauth2_token_url",
-                                c.auth));
+    t.Error("auth", fmt::format("\"{}\" needs a token source: {}", c.auth, kSources));
   } else if (sources > 1) {
-    t.Error("auth", "give one token source: token_file, token_command or oauth2_token_url");
+    t.Error("auth", fmt::format("give one token source: {}", kSources));
+  }
+  if (!c.service_account_file.empty()) {
+    t.WarnIfReadableByOthers("service_account_file", c.service_account_file);
   }
   if (!c.oauth2_token_url.empty()) {
     if (!c.oauth2_token_url.starts_with("https://") && !c.oauth2_token_url.starts_with("http://")) {
@@ -564,6 +569,7 @@ void Bind(Table& t, collect::ImapOptions& c) {
   t.StrList("token_command", c.token_command);
   t.Str("oauth2_token_url", c.oauth2_token_url);
   t.Str("client_id", c.client_id);
+  t.Str("service_account_file", c.service_account_file);
   t.Secret("client_secret", c.client_secret);
   t.Str("scope", c.scope);
   t.Str("folder", c.folder);

@@ -241,6 +241,27 @@ TEST_F(ConfigTest, OAuth2AuthTakesExactlyOneTokenSource) {
   EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), "s3cr3t-value"), c->secrets.end());
   EXPECT_TRUE(c->warnings.empty());
 
+  // A Google service account's key: the token source for Gmail with domain-wide delegation.
+  const std::string key = Write("sa.json", "{}\n");
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+  c = Load(
+      "[imap]\nhost = \"imap.gmail.com\"\nuser = \"dmarc@example.com\"\nauth = \"xoauth2\"\n"
+      "service_account_file = \"" +
+      key + "\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->service_account_file, key);
+  EXPECT_TRUE(c->warnings.empty());
+  fs::permissions(key, fs::perms::others_read, fs::perm_options::add);
+  c = Load(
+      "[imap]\nhost = \"imap.gmail.com\"\nuser = \"dmarc@example.com\"\nauth = \"xoauth2\"\n"
+      "service_account_file = \"" +
+      key + "\"\n");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_EQ(c->warnings[0].find("[imap] service_account_file: " + key + " is readable by other"),
+            0u)
+      << c->warnings[0];
+
   // A password beside an OAuth2 auth is never sent: said, so that nobody believes it is used.
   c = Load(
       "[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\ntoken_file = \"/run/t\"\n"
@@ -253,10 +274,13 @@ TEST_F(ConfigTest, OAuth2AuthTakesExactlyOneTokenSource) {
   // [imap] keys after host and user → an error they give.
   const std::pair<const char*, const char*> kMistakes[] = {
       {"auth = \"xoauth2\"\n",
-       "imap.auth: \"xoauth2\" needs a token source: token_file, token_command or "
-       "oauth2_token_url"},
+       "imap.auth: \"xoauth2\" needs a token source: token_file, token_command, "
+       "oauth2_token_url or service_account_file"},
       {"auth = \"xoauth2\"\ntoken_file = \"/t\"\ntoken_command = [\"x\"]\n",
-       "imap.auth: give one token source: token_file, token_command or oauth2_token_url"},
+       "imap.auth: give one token source: token_file, token_command, oauth2_token_url or "
+       "service_account_file"},
+      {"service_account_file = \"/sa.json\"\n",
+       "imap.service_account_file: goes with auth = \"xoauth2\" or \"oauthbearer\""},
       {"token_file = \"/t\"\n", "imap.token_file: goes with auth = \"xoauth2\" or \"oauthbearer\""},
       {"auth = \"xoauth2\"\noauth2_token_url = \"https://login.example/token\"\n",
        "imap.client_id: is required with oauth2_token_url"},
