@@ -115,8 +115,19 @@ std::int64_t SteadySeconds() {
 
 }  // namespace
 
-Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const ImapOptions& c) {
-  const std::string& url = c.oauth2_token_url;
+ClientCredentials ImapClientCredentials(const ImapOptions& c) {
+  return {c.oauth2_token_url,
+          c.client_id,
+          c.client_secret,
+          c.scope,
+          c.timeout,
+          "imap.oauth2_token_url",
+          "imap.client_id, imap.client_secret and imap.scope"};
+}
+
+Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(
+    const ClientCredentials& c) {
+  const std::string& url = c.token_url;
   http::Request request;
   request.url = url;
   request.body = "grant_type=client_credentials&client_id=" + http::Escape(c.client_id) +
@@ -127,7 +138,7 @@ Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const
   request.max_answer_bytes = kMaxTokenOutput;
   auto sent = http::Send(request);
   if (!sent) {
-    return MakeError(fmt::format("imap.oauth2_token_url: POST {} failed: {}", url, sent.error()));
+    return MakeError(fmt::format("{}: POST {} failed: {}", c.url_key, url, sent.error()));
   }
   const long status = sent->status;
   const std::string& body = sent->body;
@@ -144,10 +155,8 @@ Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const
                                  : text("error") + (text("error_description").empty()
                                                         ? std::string()
                                                         : ": " + text("error_description"));
-    return MakeError(
-        fmt::format("imap.oauth2_token_url: POST {} answered {}: {} (check imap.client_id, "
-                    "imap.client_secret and imap.scope)",
-                    url, status, said.substr(0, 500)));
+    return MakeError(fmt::format("{}: POST {} answered {}: {} (check {})", c.url_key, url, status,
+                                 said.substr(0, 500), c.check_keys));
   }
   std::int64_t expires_in = 0;
   if (doc.contains("expires_in") && doc["expires_in"].is_number_integer()) {
@@ -162,6 +171,10 @@ Result<std::string> AccessTokens::Get(bool refused) {
   if (c_.oauth2_token_url.empty()) {
     return ReadAccessToken(c_.token_file, c_.token_command, c_.timeout);
   }
+  return granted_.Get(refused);
+}
+
+Result<std::string> CachedToken::Get(bool refused) {
   if (!refused && !cached_.empty() && SteadySeconds() < valid_until_) return cached_;
   cached_.clear();
   auto got = RequestClientCredentialsToken(c_);

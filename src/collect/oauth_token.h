@@ -1,7 +1,7 @@
-// OAuth2 for the IMAP source: where an access token comes from (a file or a command, read again
-// for every connection so that an external refresher can replace it) and the SASL client
-// responses that carry it (XOAUTH2, and OAUTHBEARER of RFC 7628). A token is never logged, and
-// neither is a command's output.
+// OAuth2 for the IMAP and Microsoft Graph sources: where an access token comes from (a file or a
+// command, read again for every connection so that an external refresher can replace it; or the
+// client credentials grant) and the SASL client responses that carry it (XOAUTH2, and OAUTHBEARER
+// of RFC 7628). A token is never logged, and neither is a command's output.
 #pragma once
 
 #include <cstdint>
@@ -21,24 +21,51 @@ Result<std::string> ReadAccessToken(const std::string& token_file,
                                     const std::vector<std::string>& token_command,
                                     int timeout_seconds);
 
-// The access tokens of one IMAP source, kept across its connections.
-class AccessTokens {
+// What a client credentials grant (RFC 6749 §4.4) sends, and how its errors name the keys.
+struct ClientCredentials {
+  std::string token_url;
+  std::string client_id;
+  std::string client_secret;  // never logged
+  std::string scope;          // empty: none sent
+  int timeout = 60;           // seconds
+  std::string url_key;        // "imap.oauth2_token_url": names the URL in errors
+  std::string check_keys;     // "imap.client_id, imap.client_secret and imap.scope"
+};
+
+// The client credentials of [imap] (oauth2_token_url, client_id, client_secret, scope).
+ClientCredentials ImapClientCredentials(const ImapOptions& c);
+
+// One client credentials grant: {access_token, expires_in seconds (0: unsaid)}. Errors name the
+// URL and the endpoint's error and error_description, never the secret.
+Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(
+    const ClientCredentials& c);
+
+// A client-credentials token kept until 60 s before it expires.
+class CachedToken {
  public:
-  explicit AccessTokens(const ImapOptions& c) : c_(c) {}
-  // The token for the next connection. A file is read and a command run every time; a
-  // client-credentials token is fetched when there is none or it expires within 60 s, or when
-  // `refused` (the server refused the last one).
+  explicit CachedToken(ClientCredentials c) : c_(std::move(c)) {}
+  // The kept token, or a new one when there is none, it expires within 60 s, or `refused` (the
+  // server refused the last one).
   Result<std::string> Get(bool refused);
 
  private:
-  const ImapOptions& c_;
+  ClientCredentials c_;
   std::string cached_;
   std::int64_t valid_until_ = 0;  // steady-clock seconds
 };
 
-// One client credentials grant (RFC 6749 §4.4): {access_token, expires_in seconds (0: unsaid)}.
-// Errors name the URL and the endpoint's error and error_description, never the secret.
-Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const ImapOptions& c);
+// The access tokens of one IMAP source, kept across its connections.
+class AccessTokens {
+ public:
+  explicit AccessTokens(const ImapOptions& c) : c_(c), granted_(ImapClientCredentials(c)) {}
+  // The token for the next connection. A file is read and a command run every time; a
+  // client-credentials token as CachedToken::Get.
+  Result<std::string> Get(bool refused);
+
+ private:
+  const ImapOptions& c_;
+  CachedToken granted_;
+};
 
 // "user=USER^Aauth=Bearer TOKEN^A^A" (before base64).
 std::string XOAuth2Response(const std::string& user, const std::string& token);

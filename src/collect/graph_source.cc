@@ -1,0 +1,375 @@
+// The Microsoft Graph source: a folder of an Exchange Online mailbox read over REST as an app
+// (client credentials grant). Open() finds the folder by its path, one displayName at a time
+// from the mailbox's top, and lists its messages page by page (@odata.nextLink); Next() fetches
+// each message's MIME (/$value); File() moves each to its archive folder (created when missing)
+// or deletes it. Answers 429 and 503 are waited out as their Retry-After says, a few times.
+//
+// Endpoints (https://learn.microsoft.com/graph/api/resources/mail-api-overview):
+//   GET    /users/{upn}/mailFolders?$filter=displayName eq 'X'       a top-level folder
+//   GET    /users/{upn}/mailFolders/{id}/childFolders?$filter=...    a folder below another
+//   POST   the same two, {"displayName": "X"}                         creates the folder
+//   GET    /users/{upn}/mailFolders/{id}/messages?$select=...&$top=N  the listing's first page
+//   GET    /users/{upn}/messages/{id}/$value                         the MIME of one message
+//   POST   /users/{upn}/messages/{id}/move, {"destinationId": "..."}
+//   DELETE /users/{upn}/messages/{id}
+#include <fmt/format.h>
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "collect/oauth_token.h"
+#include "collect/source.h"
+#include "http/request.h"
+
+namespace dmarc::collect {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxJsonBytes = 8u * 1024 * 1024;  // a listing page, a folder, an error
+constexpr int kPageSize = 250;                           // messages per listing page ($top)
+
+// `text` escaped for a URL path segment or a query value; '@' stays (a UPN reads as it is).
+std::string Escape(const std::string& text) {
+  const std::string escaped = http::Escape(text);
+  std::string out;
+  out.reserve(escaped.size());
+  for (std::size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped.compare(i, 3, "%40") == 0) {
+      out += '@';
+      i += 2;
+    } else {
+      out += escaped[i];
+    }
+  }
+  return out;
+}
+
+// An OData string literal: 'it''s'.
+std::string ODataString(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+// "ErrorAccessDenied: Access is denied." from Graph's {"error": {"code", "message"}}, else the
+// start of the body.
+std::string GraphSaid(const http::Answer& a) {
+  const json doc = json::parse(a.body, nullptr, false);
+  if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
+    const json& e = doc["error"];
+    const std::string code = e.value("code", "");
+    const std::string message = e.value("message", "");
+    return (code + (message.empty() ? "" : ": " + message)).substr(0, 500);
+  }
+  return a.body.substr(0, 200);
+}
+
+// What to look at after an error status.
+std::string Hint(long status) {
+  switch (status) {
+    case 401:
+      return " (the access token was refused: check graph.tenant_id, graph.client_id and "
+             "graph.client_secret)";
+    case 403:
+      return " (the app needs the Mail.ReadWrite application permission with admin consent, "
+             "and an ApplicationAccessPolicy must not exclude this mailbox)";
+    case 404:
+      return " (check graph.mailbox, the mailbox's user principal name)";
+    default:
+      return "";
+  }
+}
+
+// Seconds to wait before retrying a throttled request: Retry-After in seconds, else 2^attempt.
+std::int64_t RetryDelay(const http::Answer& a, int attempt, std::int64_t max_wait) {
+  const std::string said = a.Header("Retry-After");
+  std::int64_t seconds = std::int64_t{1} << std::min(attempt, 6);
+  if (!said.empty() && said.find_first_not_of("0123456789") == std::string::npos &&
+      said.size() < 10) {
+    seconds = std::stoll(said);
+  }
+  return std::clamp<std::int64_t>(seconds, 0, max_wait);
+}
+
+bool Success(long status) { return status >= 200 && status < 300; }
+
+class GraphSource : public Source {
+ public:
+  GraphSource(const GraphOptions& c, std::size_t max_mail_bytes)
+      : c_(c), max_mail_bytes_(max_mail_bytes), token_(Credentials(c)) {}
+
+  std::string Describe() const override {
+    return fmt::format("graph://{}/{}", c_.mailbox, c_.folder);
+  }
+
+  Result<std::size_t> Open() override {
+    if (folder_id_.empty()) {
+      auto id = FolderId(c_.folder, /*create=*/false);
+      if (!id) return MakeError(id.error());
+      folder_id_ = std::move(id).value();
+    }
+    ids_.clear();
+    next_ = 0;
+    std::string url = fmt::format(
+        "{}/mailFolders/{}/messages?$select=id,internetMessageId,"
+        "receivedDateTime&$top={}",
+        UserUrl(), Escape(folder_id_), kPageSize);
+    while (!url.empty()) {
+      auto page = CallJson("GET", url, "", "listing the messages");
+      if (!page) return MakeError(page.error());
+      for (const auto& m : (*page)["value"]) {
+        const std::string id = m.value("id", "");
+        if (!id.empty() && !kept_.count(id)) ids_.push_back(id);
+      }
+      auto link = NextLink(*page);
+      if (!link) return MakeError(link.error());
+      url = std::move(link).value();
+    }
+    return ids_.size();
+  }
+
+  Result<std::vector<MailItem>> Next() override {
+    std::vector<MailItem> batch;
+    std::size_t held = 0;
+    while (next_ < ids_.size() && batch.size() < static_cast<std::size_t>(c_.batch_size) &&
+           held < kMaxBatchMailBytes) {
+      const std::string& id = ids_[next_++];
+      auto mail = Fetch(id);
+      if (!mail) return MakeError(mail.error());
+      if (!*mail) continue;  // gone meanwhile (moved or deleted by someone else)
+      held += (*mail)->bytes.size();
+      batch.push_back(std::move(**mail));
+    }
+    return batch;
+  }
+
+  Status File(const std::vector<Filing>& filings) override {
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+    for (const auto& f : filings) {
+      if (c_.after == After::kKeep) {
+        kept_.insert(f.id);
+        continue;
+      }
+      Status s = Ok();
+      // A mail that holds no report is never deleted: a person should look at it.
+      if (f.mail_class == MailClass::kInvalid || c_.after == After::kArchive) {
+        s = MoveTo(f.id, c_.archive_folder + "/" + FolderName(f.mail_class));
+      } else if (c_.after == After::kMove) {
+        s = MoveTo(f.id, ExpandFolderTemplate(c_.move_to, now));
+      } else {
+        s = Remove(f.id);
+      }
+      if (!s) return s;
+    }
+    return Ok();
+  }
+
+  void Close() override {
+    folder_id_.clear();
+    folder_ids_.clear();
+  }
+
+ private:
+  static ClientCredentials Credentials(const GraphOptions& c) {
+    return {c.login_url + "/" + Escape(c.tenant_id) + "/oauth2/v2.0/token",
+            c.client_id,
+            c.client_secret,
+            c.scope,
+            c.timeout,
+            "graph.login_url",
+            "graph.tenant_id, graph.client_id and graph.client_secret"};
+  }
+
+  std::string UserUrl() const { return c_.graph_url + "/users/" + Escape(c_.mailbox); }
+
+  std::string Label(const std::string& id) const {
+    return fmt::format("graph://{}/{};id={}", c_.mailbox, c_.folder, id);
+  }
+
+  Error Failed(const std::string& what, const std::string& method, const std::string& url,
+               const http::Answer& a) const {
+    return MakeError(fmt::format("{}: {} failed: {} {} answered {}: {}{}", Describe(), what, method,
+                                 url, a.status, GraphSaid(a), Hint(a.status)));
+  }
+
+  // One request with the access token; 429 and 503 retried after their Retry-After, a refused
+  // token (401) once with a new one.
+  Result<http::Answer> Call(http::Request request) {
+    bool refused = false;
+    for (int attempt = 0;; ++attempt) {
+      auto token = token_.Get(refused);
+      if (!token) return MakeError(fmt::format("{}: {}", Describe(), token.error()));
+      request.headers.push_back("Authorization: Bearer " + *token);
+      auto a = session_.Send(request);
+      request.headers.pop_back();
+      if (!a) {
+        return MakeError(fmt::format("{}: {} {} failed: {}", Describe(), request.method,
+                                     request.url, a.error()));
+      }
+      if (a->status == 401 && !refused) {
+        refused = true;
+        continue;
+      }
+      if ((a->status != 429 && a->status != 503) || attempt >= c_.max_retries) return a;
+      std::this_thread::sleep_for(std::chrono::seconds(RetryDelay(*a, attempt, c_.max_retry_wait)));
+    }
+  }
+
+  http::Request MakeRequest(const std::string& method, const std::string& url,
+                            const std::string& body) const {
+    http::Request r;
+    r.method = method;
+    r.url = url;
+    r.body = body;
+    r.headers = {"Accept: application/json"};
+    if (!body.empty()) r.headers.emplace_back("Content-Type: application/json");
+    r.timeout_seconds = c_.timeout;
+    r.max_answer_bytes = kMaxJsonBytes;
+    r.ca_file = c_.ca_file;
+    return r;
+  }
+
+  // A request whose answer must be a success holding JSON (an empty body: null).
+  Result<json> CallJson(const std::string& method, const std::string& url, const std::string& body,
+                        const std::string& what) {
+    auto a = Call(MakeRequest(method, url, body));
+    if (!a) return MakeError(a.error());
+    if (!Success(a->status)) return Failed(what, method, url, *a);
+    if (a->body.empty()) return json();
+    json doc = json::parse(a->body, nullptr, false);
+    if (doc.is_discarded() || a->truncated) {
+      return MakeError(fmt::format("{}: {} failed: {} {} answered {} with no JSON", Describe(),
+                                   what, method, url, a->status));
+    }
+    return doc;
+  }
+
+  // The next page's URL ("" after the last page); only a URL below graph_url is followed, so
+  // that the token goes nowhere else.
+  Result<std::string> NextLink(const json& page) const {
+    if (!page.is_object() || !page.contains("@odata.nextLink")) return std::string();
+    const std::string link = page["@odata.nextLink"].get<std::string>();
+    if (!link.starts_with(c_.graph_url + "/")) {
+      return MakeError(
+          fmt::format("{}: listing the messages: @odata.nextLink {} is not below "
+                      "graph.graph_url {}",
+                      Describe(), link, c_.graph_url));
+    }
+    return link;
+  }
+
+  // The MIME of one message; nullopt when it is gone (404).
+  Result<std::optional<MailItem>> Fetch(const std::string& id) {
+    const std::string url = fmt::format("{}/messages/{}/$value", UserUrl(), Escape(id));
+    http::Request r = MakeRequest("GET", url, "");
+    r.headers.clear();
+    r.max_answer_bytes = max_mail_bytes_;
+    r.stop_when_over = true;
+    auto a = Call(r);
+    if (!a) return MakeError(a.error());
+    if (a->status == 404) return std::optional<MailItem>();
+    if (a->truncated && Success(a->status)) {
+      return std::optional<MailItem>(
+          MailItem{id,
+                   Label(id),
+                   {},
+                   fmt::format("mail larger than the limit of {} bytes", max_mail_bytes_)});
+    }
+    if (!Success(a->status)) return Failed("fetching a message", "GET", url, *a);
+    return std::optional<MailItem>(MailItem{id, Label(id), std::move(a->body), std::nullopt});
+  }
+
+  // The id of the folder at `path` ("Archive/Aggregate", from the mailbox's top), each level
+  // created when missing and `create`.
+  Result<std::string> FolderId(const std::string& path, bool create) {
+    if (auto known = folder_ids_.find(path); known != folder_ids_.end()) return known->second;
+    std::string id, walked;
+    std::size_t start = 0;
+    while (start <= path.size()) {
+      const std::size_t slash = std::min(path.find('/', start), path.size());
+      const std::string name = path.substr(start, slash - start);
+      start = slash + 1;
+      if (name.empty()) continue;
+      walked += (walked.empty() ? "" : "/") + name;
+      auto child = ChildId(id, name, walked, create);
+      if (!child) return MakeError(child.error());
+      id = std::move(child).value();
+    }
+    if (id.empty()) return MakeError(fmt::format("{}: no folder in \"{}\"", Describe(), path));
+    folder_ids_[path] = id;
+    return id;
+  }
+
+  // The folder `name` below `parent` ("": the top), created when missing and `create`.
+  Result<std::string> ChildId(const std::string& parent, const std::string& name,
+                              const std::string& walked, bool create) {
+    const std::string base =
+        parent.empty() ? UserUrl() + "/mailFolders"
+                       : fmt::format("{}/mailFolders/{}/childFolders", UserUrl(), Escape(parent));
+    const std::string what = fmt::format("looking up folder \"{}\"", walked);
+    auto found = CallJson("GET", base + "?$filter=" + Escape("displayName eq " + ODataString(name)),
+                          "", what);
+    if (!found) return MakeError(found.error());
+    for (const auto& f : (*found)["value"]) {
+      if (f.value("displayName", "") == name) return f.value("id", "");
+    }
+    if (!create) {
+      return MakeError(
+          fmt::format("{}: folder \"{}\" not found in mailbox {} (check "
+                      "graph.folder; a path from the mailbox's top, such as "
+                      "\"Inbox/DMARC\")",
+                      Describe(), walked, c_.mailbox));
+    }
+    auto made = CallJson("POST", base, json{{"displayName", name}}.dump(),
+                         fmt::format("creating folder \"{}\"", walked));
+    if (!made) return MakeError(made.error());
+    return made->value("id", "");
+  }
+
+  Status MoveTo(const std::string& id, const std::string& folder) {
+    auto target = FolderId(folder, /*create=*/true);
+    if (!target) return MakeError(target.error());
+    const std::string url = fmt::format("{}/messages/{}/move", UserUrl(), Escape(id));
+    auto a = Call(MakeRequest("POST", url, json{{"destinationId", *target}}.dump()));
+    if (!a) return MakeError(a.error());
+    // 404: moved or deleted by someone else since it was read.
+    if (!Success(a->status) && a->status != 404) {
+      return Failed(fmt::format("moving a message to \"{}\"", folder), "POST", url, *a);
+    }
+    return Ok();
+  }
+
+  Status Remove(const std::string& id) {
+    const std::string url = fmt::format("{}/messages/{}", UserUrl(), Escape(id));
+    auto a = Call(MakeRequest("DELETE", url, ""));
+    if (!a) return MakeError(a.error());
+    if (!Success(a->status) && a->status != 404) {
+      return Failed("deleting a message", "DELETE", url, *a);
+    }
+    return Ok();
+  }
+
+  GraphOptions c_;
+  std::size_t max_mail_bytes_;
+  CachedToken token_;
+  http::Session session_;
+  std::string folder_id_;                          // of c_.folder
+  std::map<std::string, std::string> folder_ids_;  // path → id, of the archive folders
+  std::vector<std::string> ids_;                   // listed by Open()
+  std::size_t next_ = 0;
+  std::set<std::string> kept_;  // with after = keep: ids already read by this process
+};
+
+}  // namespace
+
+std::unique_ptr<Source> MakeGraphSource(const GraphOptions& config, std::size_t max_mail_bytes) {
+  return std::make_unique<GraphSource>(config, max_mail_bytes);
+}
+
+}  // namespace dmarc::collect
