@@ -183,7 +183,8 @@ class GraphSource : public Source {
             c.scope,
             c.timeout,
             "graph.login_url",
-            "graph.tenant_id, graph.client_id and graph.client_secret"};
+            "graph.tenant_id, graph.client_id and graph.client_secret",
+            c.ca_file};
   }
 
   std::string UserUrl() const { return c_.graph_url + "/users/" + Escape(c_.mailbox); }

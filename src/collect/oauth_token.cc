@@ -136,6 +136,7 @@ Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(
   request.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
   request.timeout_seconds = c.timeout;
   request.max_answer_bytes = kMaxTokenOutput;
+  request.ca_file = c.ca_file;
   auto sent = http::Send(request);
   if (!sent) {
     return MakeError(fmt::format("{}: POST {} failed: {}", c.url_key, url, sent.error()));

@@ -30,6 +30,7 @@ struct ClientCredentials {
   int timeout = 60;           // seconds
   std::string url_key;        // "imap.oauth2_token_url": names the URL in errors
   std::string check_keys;     // "imap.client_id, imap.client_secret and imap.scope"
+  std::string ca_file;        // empty: the system's trusted certificates
 };
 
 // The client credentials of [imap] (oauth2_token_url, client_id, client_secret, scope).

@@ -550,6 +550,27 @@ void BindOAuth2(Table& t, const collect::ImapOptions& c) {
   if (!c.token_file.empty()) t.WarnIfReadableByOthers("token_file", c.token_file);
 }
 
+// What IMAP and Graph do with a mail once its reports are stored: after, archive_folder, move_to.
+void BindFiling(Table& t, After& after, std::string& archive_folder, std::string& move_to) {
+  t.Choice("after", after,
+           {{"archive", After::kArchive},
+            {"move", After::kMove},
+            {"delete", After::kDelete},
+            {"keep", After::kKeep}});
+  t.Str("archive_folder", archive_folder);
+  t.Str("move_to", move_to);
+}
+
+void CheckFiling(Table& t, After after, const std::string& archive_folder,
+                 const std::string& move_to) {
+  if (after == After::kMove && move_to.empty()) {
+    t.Error("move_to", "is required with after = \"move\"");
+  }
+  if (after == After::kArchive && archive_folder.empty()) {
+    t.Error("archive_folder", "must not be empty with after = \"archive\"");
+  }
+}
+
 void Bind(Table& t, collect::ImapOptions& c) {
   Bind(t, static_cast<collect::ServerOptions&>(c), {993, 143});
   t.Str("auth", c.auth);
@@ -560,23 +581,12 @@ void Bind(Table& t, collect::ImapOptions& c) {
   t.Secret("client_secret", c.client_secret);
   t.Str("scope", c.scope);
   t.Str("folder", c.folder);
-  t.Choice("after", c.after,
-           {{"archive", After::kArchive},
-            {"move", After::kMove},
-            {"delete", After::kDelete},
-            {"keep", After::kKeep}});
-  t.Str("archive_folder", c.archive_folder);
-  t.Str("move_to", c.move_to);
+  BindFiling(t, c.after, c.archive_folder, c.move_to);
   t.Bool("idle", c.idle);
   if (!t.present()) return;
   if (c.folder.empty()) t.Error("folder", "must not be empty");
   BindOAuth2(t, c);
-  if (c.after == After::kMove && c.move_to.empty()) {
-    t.Error("move_to", "is required with after = \"move\"");
-  }
-  if (c.after == After::kArchive && c.archive_folder.empty()) {
-    t.Error("archive_folder", "must not be empty with after = \"archive\"");
-  }
+  CheckFiling(t, c.after, c.archive_folder, c.move_to);
 }
 
 // A URL key: http:// or https://, without a trailing '/' (one is removed).
@@ -594,13 +604,7 @@ void Bind(Table& t, collect::GraphOptions& c) {
   t.Secret("client_secret", c.client_secret);
   t.Str("mailbox", c.mailbox);
   t.Str("folder", c.folder);
-  t.Choice("after", c.after,
-           {{"archive", After::kArchive},
-            {"move", After::kMove},
-            {"delete", After::kDelete},
-            {"keep", After::kKeep}});
-  t.Str("archive_folder", c.archive_folder);
-  t.Str("move_to", c.move_to);
+  BindFiling(t, c.after, c.archive_folder, c.move_to);
   HttpUrl(t, "graph_url", c.graph_url);
   HttpUrl(t, "login_url", c.login_url);
   t.Str("scope", c.scope);
@@ -619,12 +623,7 @@ void Bind(Table& t, collect::GraphOptions& c) {
                                                        : "is required");
     }
   }
-  if (c.after == After::kMove && c.move_to.empty()) {
-    t.Error("move_to", "is required with after = \"move\"");
-  }
-  if (c.after == After::kArchive && c.archive_folder.empty()) {
-    t.Error("archive_folder", "must not be empty with after = \"archive\"");
-  }
+  CheckFiling(t, c.after, c.archive_folder, c.move_to);
 }
 
 void Bind(Table& t, collect::Pop3Options& c) {
