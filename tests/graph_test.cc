@@ -111,6 +111,7 @@ class FakeGraph {
   std::atomic<int> throttle_first_values{1};  // $value answers 429 Retry-After: 1 first
   std::atomic<int> fail_value_number{0};      // the n-th $value answers 500 (0: none)
   std::atomic<bool> refuse_secret{false};
+  std::atomic<int> most_in_flight{0};  // the most $value requests in flight at once
 
  private:
   struct Folder {
@@ -281,6 +282,13 @@ class FakeGraph {
   }
 
   void Value(const httplib::Request& req, httplib::Response& res) {
+    // How many fetches are in flight at once: each takes 20 ms before it answers.
+    const int now = ++in_flight_;
+    for (int seen = most_in_flight;
+         now > seen && !most_in_flight.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    --in_flight_;
     std::lock_guard lock(mu_);
     if (!req.params.empty()) Problem("$value takes no query: " + req.target);
     if (throttle_first_values > 0) {
@@ -338,6 +346,7 @@ class FakeGraph {
   std::set<std::string> valid_tokens_;
   std::vector<std::string> problems_, requests_;
   int made_ = 0, tokens_issued_ = 0, values_ = 0;
+  std::atomic<int> in_flight_{0};
   std::unique_ptr<httplib::SSLServer> server_;
   int port_ = 0;
   std::thread thread_;
@@ -399,6 +408,9 @@ TEST_F(GraphFetch, PagesThroughTheFolderWaitsOutThrottlingAndArchivesEveryReport
   EXPECT_EQ(graph_->Count("POST", "/mailFolders"), 1);
   EXPECT_EQ(graph_->Count("POST", "/childFolders"), 1);
   EXPECT_EQ(graph_->TokenRequests(), 1);
+  // Several fetches at once, never more than Exchange Online's 4 per app and mailbox.
+  EXPECT_GE(graph_->most_in_flight, 2);
+  EXPECT_LE(graph_->most_in_flight, 4);
   EXPECT_EQ(Log().find(kSecret), std::string::npos) << "the secret is never logged";
   EXPECT_EQ(Log().find("graph-token-"), std::string::npos) << "the token is never logged";
 

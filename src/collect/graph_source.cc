@@ -3,6 +3,7 @@
 // from the mailbox's top, and lists its messages page by page (@odata.nextLink); Next() fetches
 // each message's MIME (/$value); File() moves each to its archive folder (created when missing)
 // or deletes it. Answers 429 and 503 are waited out as their Retry-After says, a few times.
+// Fetches, moves and deletions go kInFlight at a time, each on a kept-alive connection of its own.
 //
 // Endpoints (https://learn.microsoft.com/graph/api/resources/mail-api-overview):
 //   GET    /users/{upn}/mailFolders?$filter=displayName eq 'X'       a top-level folder
@@ -14,9 +15,11 @@
 //   DELETE /users/{upn}/messages/{id}
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -33,6 +36,31 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxJsonBytes = 8u * 1024 * 1024;  // a listing page, a folder, an error
 constexpr int kPageSize = 250;                           // messages per listing page ($top)
+// Requests in flight at once: Exchange Online allows an app 4 concurrent requests per mailbox.
+constexpr std::size_t kInFlight = 4;
+
+using Sessions = std::vector<std::unique_ptr<http::Session>>;
+
+// job(i, session) for every i below n, at most sessions.size() at once, each thread with a
+// session of its own.
+template <class Job>
+void RunInParallel(std::size_t n, Sessions& sessions, const Job& job) {
+  std::atomic<std::size_t> next{0};
+  const auto work = [&](http::Session& session) {
+    for (std::size_t i = next++; i < n; i = next++) job(i, session);
+  };
+  const std::size_t threads = std::min(n, sessions.size());
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, std::ref(*sessions[t]));
+  if (threads > 0) work(*sessions[0]);
+  for (auto& thread : pool) thread.join();
+}
+
+Sessions MakeSessions() {
+  Sessions out;
+  for (std::size_t i = 0; i < kInFlight; ++i) out.push_back(std::make_unique<http::Session>());
+  return out;
+}
 
 // `text` escaped for a URL path segment or a query value; '@' stays (a UPN reads as it is).
 std::string Escape(const std::string& text) {
@@ -137,35 +165,53 @@ class GraphSource : public Source {
   Result<std::vector<MailItem>> Next() override {
     std::vector<MailItem> batch;
     std::size_t held = 0;
-    while (next_ < ids_.size() && batch.size() < static_cast<std::size_t>(c_.batch_size) &&
-           held < kMaxBatchMailBytes) {
-      const std::string& id = ids_[next_++];
-      auto mail = Fetch(id);
-      if (!mail) return MakeError(mail.error());
-      if (!*mail) continue;  // gone meanwhile (moved or deleted by someone else)
-      held += (*mail)->bytes.size();
-      batch.push_back(std::move(**mail));
+    const auto most = static_cast<std::size_t>(c_.batch_size);
+    while (next_ < ids_.size() && batch.size() < most && held < kMaxBatchMailBytes) {
+      // kInFlight mails at a time, so that the batch's bytes stay near their bound.
+      const std::size_t wave = std::min({kInFlight, ids_.size() - next_, most - batch.size()});
+      std::vector<std::optional<Result<std::optional<MailItem>>>> got(wave);
+      RunInParallel(wave, sessions_, [&](std::size_t i, http::Session& session) {
+        got[i] = Fetch(ids_[next_ + i], session);
+      });
+      next_ += wave;
+      for (auto& mail : got) {
+        if (!*mail) return MakeError(mail->error());
+        if (!**mail) continue;  // gone meanwhile (moved or deleted by someone else)
+        held += (**mail)->bytes.size();
+        batch.push_back(std::move(***mail));
+      }
     }
     return batch;
   }
 
   Status File(const std::vector<Filing>& filings) override {
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+    std::vector<std::pair<std::string, std::string>> moves;  // {id, folder ("": delete)}
     for (const auto& f : filings) {
       if (c_.after == After::kKeep) {
         kept_.insert(f.id);
-        continue;
-      }
-      Status s = Ok();
-      // A mail that holds no report is never deleted: a person should look at it.
-      if (f.mail_class == MailClass::kInvalid || c_.after == After::kArchive) {
-        s = MoveTo(f.id, c_.archive_folder + "/" + FolderName(f.mail_class));
+      } else if (f.mail_class == MailClass::kInvalid || c_.after == After::kArchive) {
+        // A mail that holds no report is never deleted: a person should look at it.
+        moves.emplace_back(f.id, c_.archive_folder + "/" + FolderName(f.mail_class));
       } else if (c_.after == After::kMove) {
-        s = MoveTo(f.id, ExpandFolderTemplate(c_.move_to, now));
+        moves.emplace_back(f.id, ExpandFolderTemplate(c_.move_to, now));
       } else {
-        s = Remove(f.id);
+        moves.emplace_back(f.id, "");
       }
-      if (!s) return s;
+    }
+    // The folders first, one at a time (each made once); then the moves, kInFlight at a time.
+    for (const auto& [id, folder] : moves) {
+      if (folder.empty()) continue;
+      auto made = FolderId(folder, /*create=*/true);
+      if (!made) return MakeError(made.error());
+    }
+    std::vector<std::optional<Status>> done(moves.size());
+    RunInParallel(moves.size(), sessions_, [&](std::size_t i, http::Session& session) {
+      const auto& [id, folder] = moves[i];
+      done[i] = folder.empty() ? Remove(id, session) : MoveTo(id, folder, session);
+    });
+    for (auto& d : done) {
+      if (!*d) return std::move(*d);
     }
     return Ok();
   }
@@ -202,12 +248,16 @@ class GraphSource : public Source {
   // One request with the access token; 429 and 503 retried after their Retry-After, a refused
   // token (401) once with a new one.
   Result<http::Answer> Call(http::Request request) {
+    return Call(std::move(request), *sessions_[0]);
+  }
+
+  Result<http::Answer> Call(http::Request request, http::Session& session) {
     bool refused = false;
     for (int attempt = 0;; ++attempt) {
-      auto token = token_.Get(refused);
+      auto token = Token(refused);
       if (!token) return MakeError(fmt::format("{}: {}", Describe(), token.error()));
       request.headers.push_back("Authorization: Bearer " + *token);
-      auto a = session_.Send(request);
+      auto a = session.Send(request);
       request.headers.pop_back();
       if (!a) {
         return MakeError(fmt::format("{}: {} {} failed: {}", Describe(), request.method,
@@ -220,6 +270,11 @@ class GraphSource : public Source {
       if ((a->status != 429 && a->status != 503) || attempt >= c_.max_retries) return a;
       std::this_thread::sleep_for(std::chrono::seconds(RetryDelay(*a, attempt, c_.max_retry_wait)));
     }
+  }
+
+  Result<std::string> Token(bool refused) {
+    const std::lock_guard lock(token_mu_);
+    return token_.Get(refused);
   }
 
   http::Request MakeRequest(const std::string& method, const std::string& url,
@@ -266,13 +321,13 @@ class GraphSource : public Source {
   }
 
   // The MIME of one message; nullopt when it is gone (404).
-  Result<std::optional<MailItem>> Fetch(const std::string& id) {
+  Result<std::optional<MailItem>> Fetch(const std::string& id, http::Session& session) {
     const std::string url = fmt::format("{}/messages/{}/$value", UserUrl(), Escape(id));
     http::Request r = MakeRequest("GET", url, "");
     r.headers.clear();
     r.max_answer_bytes = max_mail_bytes_;
     r.stop_when_over = true;
-    auto a = Call(r);
+    auto a = Call(r, session);
     if (!a) return MakeError(a.error());
     if (a->status == 404) return std::optional<MailItem>();
     if (a->truncated && Success(a->status)) {
@@ -333,11 +388,11 @@ class GraphSource : public Source {
     return made->value("id", "");
   }
 
-  Status MoveTo(const std::string& id, const std::string& folder) {
-    auto target = FolderId(folder, /*create=*/true);
-    if (!target) return MakeError(target.error());
+  // Moves a mail to a folder FolderId() already found.
+  Status MoveTo(const std::string& id, const std::string& folder, http::Session& session) {
+    const std::string target = folder_ids_.at(folder);
     const std::string url = fmt::format("{}/messages/{}/move", UserUrl(), Escape(id));
-    auto a = Call(MakeRequest("POST", url, json{{"destinationId", *target}}.dump()));
+    auto a = Call(MakeRequest("POST", url, json{{"destinationId", target}}.dump()), session);
     if (!a) return MakeError(a.error());
     // 404: moved or deleted by someone else since it was read.
     if (!Success(a->status) && a->status != 404) {
@@ -346,9 +401,9 @@ class GraphSource : public Source {
     return Ok();
   }
 
-  Status Remove(const std::string& id) {
+  Status Remove(const std::string& id, http::Session& session) {
     const std::string url = fmt::format("{}/messages/{}", UserUrl(), Escape(id));
-    auto a = Call(MakeRequest("DELETE", url, ""));
+    auto a = Call(MakeRequest("DELETE", url, ""), session);
     if (!a) return MakeError(a.error());
     if (!Success(a->status) && a->status != 404) {
       return Failed("deleting a message", "DELETE", url, *a);
@@ -358,8 +413,9 @@ class GraphSource : public Source {
 
   GraphOptions c_;
   std::size_t max_mail_bytes_;
+  std::mutex token_mu_;  // token_ is shared by the requests in flight
   CachedToken token_;
-  http::Session session_;
+  Sessions sessions_ = MakeSessions();             // [0] also for the listing and the folders
   std::string folder_id_;                          // of c_.folder
   std::map<std::string, std::string> folder_ids_;  // path → id, of the archive folders
   std::vector<std::string> ids_;                   // listed by Open()
