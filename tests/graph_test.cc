@@ -9,9 +9,11 @@
 // token request's form. Whatever it finds wrong is listed in Problems().
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -70,7 +72,8 @@ class FakeGraph {
   // A message in Inbox/DMARC.
   void Deliver(const std::string& mime) {
     std::lock_guard lock(mu_);
-    messages_["AAMkAGI2-msg_" + std::to_string(++made_) + "="] = {"dmarc-AAMkAE-_==", mime};
+    ++made_;
+    messages_["AAMkAGI2-msg_" + std::to_string(made_) + "="] = {"dmarc-AAMkAE-_==", mime, made_};
   }
   // How many messages the folder at this path holds (-1: no such folder).
   int Count(const std::string& path) {
@@ -93,6 +96,15 @@ class FakeGraph {
   std::vector<std::string> Requests() {
     std::lock_guard lock(mu_);
     return requests_;
+  }
+  // Delta rounds that listed the whole folder, and those from a deltaLink.
+  int FullRounds() {
+    std::lock_guard lock(mu_);
+    return full_rounds_;
+  }
+  int DeltaRounds() {
+    std::lock_guard lock(mu_);
+    return delta_rounds_;
   }
   int TokenRequests() {
     std::lock_guard lock(mu_);
@@ -119,6 +131,7 @@ class FakeGraph {
   };
   struct Message {
     std::string folder, mime;
+    int seq = 0;  // when it arrived in its folder
   };
 
   void Problem(const std::string& what) { problems_.push_back(what); }
@@ -164,8 +177,8 @@ class FakeGraph {
                   [this](const auto& req, auto& res) { Create(req, res, ""); });
     server_->Post(user + R"(/mailFolders/([^/]+)/childFolders)",
                   [this](const auto& req, auto& res) { Create(req, res, req.matches[1]); });
-    server_->Get(user + R"(/mailFolders/([^/]+)/messages)",
-                 [this](const auto& req, auto& res) { List(req, res); });
+    server_->Get(user + R"(/mailFolders/([^/]+)/messages/delta)",
+                 [this](const auto& req, auto& res) { Delta(req, res); });
     server_->Get(user + R"(/messages/([^/]+)/\$value)",
                  [this](const auto& req, auto& res) { Value(req, res); });
     server_->Post(user + R"(/messages/([^/]+)/move)",
@@ -246,37 +259,60 @@ class FakeGraph {
                     "application/json");
   }
 
-  // GET .../mailFolders/{id}/messages?$select=id,internetMessageId,receivedDateTime&$top=N
-  // [&$skip=K], the folder's messages page_size at a time.
-  void List(const httplib::Request& req, httplib::Response& res) {
+  // GET .../mailFolders/{id}/messages/delta. The first round ($select=..., no token) gives every
+  // message of the folder; its pages' @odata.nextLink carry $skiptoken=OFFSET.BASE.SNAPSHOT, the
+  // last page's @odata.deltaLink $deltatoken=SNAPSHOT. A round from a deltaLink gives the
+  // messages that arrived after its snapshot, and a message "@removed".
+  void Delta(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     const std::string folder = req.matches[1];
-    if (req.get_param_value("$select") != "id,internetMessageId,receivedDateTime" ||
-        !req.has_param("$top") || std::atoi(req.get_param_value("$top").c_str()) < 1 ||
-        std::atoi(req.get_param_value("$top").c_str()) > 1000) {
-      Problem("messages: expected $select=id,internetMessageId,receivedDateTime&$top=1..1000: " +
-              req.target);
+    const std::string prefer = req.get_header_value("Prefer");
+    int size = page_size;
+    if (!prefer.starts_with("odata.maxpagesize=")) {
+      Problem("delta: no Prefer: odata.maxpagesize=N");
+    } else {
+      size = std::min(size, std::atoi(prefer.c_str() + 18));
     }
-    const int skip = std::atoi(req.get_param_value("$skip").c_str());
-    std::vector<std::string> ids;
+    int offset = 0, base = 0, snapshot = made_;
+    if (req.has_param("$skiptoken")) {
+      std::sscanf(req.get_param_value("$skiptoken").c_str(), "%d.%d.%d", &offset, &base, &snapshot);
+    } else if (req.has_param("$deltatoken")) {
+      base = std::atoi(req.get_param_value("$deltatoken").c_str());
+      ++delta_rounds_;
+    } else {
+      ++full_rounds_;
+      if (req.get_param_value("$select") != "id,internetMessageId,receivedDateTime") {
+        Problem("delta: expected $select=id,internetMessageId,receivedDateTime: " + req.target);
+      }
+    }
+    if (req.params.size() != 1) Problem("delta: one query parameter expected: " + req.target);
+    std::map<int, std::string> arrived;  // seq → id
     for (const auto& [id, m] : messages_) {
-      if (m.folder == folder) ids.push_back(id);
+      if (m.folder == folder && m.seq > base && m.seq <= snapshot) arrived[m.seq] = id;
     }
     json value = json::array();
-    for (int i = skip; i < static_cast<int>(ids.size()) && i < skip + page_size; ++i) {
-      value.push_back({{"@odata.etag", "W/\"CQAAABYAAAB\""},
-                       {"id", ids[i]},
-                       {"internetMessageId", "<" + ids[i] + "@example.com>"},
-                       {"receivedDateTime", "2026-03-02T10:00:00Z"}});
+    if (base > 0 && offset == 0) {
+      value.push_back({{"id", "AAMkAGI2-gone="}, {"@removed", {{"reason", "deleted"}}}});
     }
-    json page = {{"@odata.context", "https://graph.microsoft.com/v1.0/$metadata#users('" +
-                                        std::string(kUpn) + "')/mailFolders('" + folder +
-                                        "')/messages(id,internetMessageId,receivedDateTime)"},
-                 {"value", value}};
-    if (skip + page_size < static_cast<int>(ids.size())) {
-      page["@odata.nextLink"] =
-          Base() + req.path + "?%24select=id%2cinternetMessageId%2creceivedDateTime&%24top=" +
-          req.get_param_value("$top") + "&%24skip=" + std::to_string(skip + page_size);
+    int i = 0;
+    for (const auto& [seq, id] : arrived) {
+      if (i >= offset && i < offset + size) {
+        value.push_back({{"@odata.type", "#microsoft.graph.message"},
+                         {"id", id},
+                         {"internetMessageId", "<" + id + "@example.com>"},
+                         {"receivedDateTime", "2026-03-02T10:00:00Z"}});
+      }
+      ++i;
+    }
+    json page = {
+        {"@odata.context", "https://graph.microsoft.com/v1.0/$metadata#Collection(message)"},
+        {"value", value}};
+    const std::string link = Base() + req.path;
+    if (offset + size < static_cast<int>(arrived.size())) {
+      page["@odata.nextLink"] = link + "?%24skiptoken=" + std::to_string(offset + size) + "." +
+                                std::to_string(base) + "." + std::to_string(snapshot);
+    } else {
+      page["@odata.deltaLink"] = link + "?%24deltatoken=" + std::to_string(snapshot);
     }
     res.set_content(page.dump(), "application/json");
   }
@@ -291,6 +327,7 @@ class FakeGraph {
     --in_flight_;
     std::lock_guard lock(mu_);
     if (!req.params.empty()) Problem("$value takes no query: " + req.target);
+    if (req.matches[1] == "AAMkAGI2-gone=") Problem("$value of a message listed as @removed");
     if (throttle_first_values > 0) {
       --throttle_first_values;
       res.set_header("Retry-After", "1");
@@ -324,7 +361,8 @@ class FakeGraph {
     Message m = it->second;
     messages_.erase(it);
     m.folder = body["destinationId"];
-    const std::string id = "AAMkAGI2-moved_" + std::to_string(++made_) + "=";
+    m.seq = ++made_;
+    const std::string id = "AAMkAGI2-moved_" + std::to_string(made_) + "=";
     messages_[id] = m;
     res.status = 201;
     res.set_content(json{{"id", id}, {"parentFolderId", m.folder}}.dump(), "application/json");
@@ -345,7 +383,7 @@ class FakeGraph {
   std::map<std::string, Message> messages_;
   std::set<std::string> valid_tokens_;
   std::vector<std::string> problems_, requests_;
-  int made_ = 0, tokens_issued_ = 0, values_ = 0;
+  int made_ = 0, tokens_issued_ = 0, values_ = 0, full_rounds_ = 0, delta_rounds_ = 0;
   std::atomic<int> in_flight_{0};
   std::unique_ptr<httplib::SSLServer> server_;
   int port_ = 0;
@@ -400,9 +438,9 @@ TEST_F(GraphFetch, PagesThroughTheFolderWaitsOutThrottlingAndArchivesEveryReport
   EXPECT_EQ(graph_->Count("Inbox/DMARC"), 0) << Log();
   EXPECT_EQ(graph_->Count("Archive/Aggregate"), 5) << Log();
   EXPECT_NE(Log().find("5 aggregate"), std::string::npos) << Log();
-  // Three pages of two; five MIME fetches and the throttled one; Archive and Archive/Aggregate
-  // created once each; one token for the whole run.
-  EXPECT_EQ(graph_->Count("GET", "/messages"), 3);
+  // One delta round of three pages of two; five MIME fetches and the throttled one; Archive and
+  // Archive/Aggregate created once each; one token for the whole run.
+  EXPECT_EQ(graph_->Count("GET", "/messages/delta"), 3);
   EXPECT_EQ(graph_->Count("GET", "/$value"), 6);
   EXPECT_EQ(graph_->Count("POST", "/move"), 5);
   EXPECT_EQ(graph_->Count("POST", "/mailFolders"), 1);
@@ -475,6 +513,31 @@ TEST_F(GraphFetch, ARefusedSecretIsNamedAndNoMailboxIsAsked) {
   EXPECT_EQ(Log().find(kSecret), std::string::npos);
   EXPECT_TRUE(graph_->Requests().empty());
   EXPECT_EQ(graph_->Count("Inbox/DMARC"), 1);
+}
+
+TEST_F(GraphFetch, WatchAsksTheDeltaLinkForNewMailInsteadOfListingAgain) {
+  graph_->throttle_first_values = 0;
+  graph_->Deliver(ReportMail(0));
+  graph_->Deliver(ReportMail(1));
+  log_ = dir_ / "fetch.log";
+  const pid_t pid = dmarc::testing::Spawn(
+      {"fetch", "--watch", "--config", Config("\n[fetch]\nwatch_interval = 1\n")}, log_);
+  const auto wait_for = [this](int archived) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (graph_->Count("Archive/Aggregate") < archived &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return graph_->Count("Archive/Aggregate");
+  };
+  EXPECT_EQ(wait_for(2), 2) << Log();
+  graph_->Deliver(ReportMail(2));
+  EXPECT_EQ(wait_for(3), 3) << Log();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(dmarc::testing::Wait(pid), 0) << Log();
+  EXPECT_EQ(graph_->FullRounds(), 1) << "the folder is listed whole once";
+  EXPECT_GE(graph_->DeltaRounds(), 1);
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 0);
 }
 
 TEST_F(GraphFetch, AMissingFolderIsNamed) {

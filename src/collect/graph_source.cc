@@ -1,6 +1,8 @@
 // The Microsoft Graph source: a folder of an Exchange Online mailbox read over REST as an app
 // (client credentials grant). Open() finds the folder by its path, one displayName at a time
-// from the mailbox's top, and lists its messages page by page (@odata.nextLink); Next() fetches
+// from the mailbox's top, and lists its messages with a delta query, page by page
+// (@odata.nextLink); with --watch, the next Open() asks the @odata.deltaLink of the last round for
+// the messages added since instead of listing the folder again. Next() fetches
 // each message's MIME (/$value); File() moves each to its archive folder (created when missing)
 // or deletes it. Answers 429 and 503 are waited out as their Retry-After says, a few times.
 // Fetches, moves and deletions go kInFlight at a time, each on a kept-alive connection of its own.
@@ -9,7 +11,8 @@
 //   GET    /users/{upn}/mailFolders?$filter=displayName eq 'X'       a top-level folder
 //   GET    /users/{upn}/mailFolders/{id}/childFolders?$filter=...    a folder below another
 //   POST   the same two, {"displayName": "X"}                         creates the folder
-//   GET    /users/{upn}/mailFolders/{id}/messages?$select=...&$top=N  the listing's first page
+//   GET    /users/{upn}/mailFolders/{id}/messages/delta?$select=...  the listing (Prefer:
+//          odata.maxpagesize=N), then, by its @odata.deltaLink, what was added since
 //   GET    /users/{upn}/messages/{id}/$value                         the MIME of one message
 //   POST   /users/{upn}/messages/{id}/move, {"destinationId": "..."}
 //   DELETE /users/{upn}/messages/{id}
@@ -136,28 +139,38 @@ class GraphSource : public Source {
     return fmt::format("graph://{}/{}", c_.mailbox, c_.folder);
   }
 
+  // The folder's messages with a delta query: the first time all of them, page by page; then,
+  // with the deltaLink of the round before, only the ones added since (--watch).
   Result<std::size_t> Open() override {
     if (folder_id_.empty()) {
       auto id = FolderId(c_.folder, /*create=*/false);
       if (!id) return MakeError(id.error());
       folder_id_ = std::move(id).value();
+      delta_link_.clear();
     }
     ids_.clear();
     next_ = 0;
-    std::string url = fmt::format(
-        "{}/mailFolders/{}/messages?$select=id,internetMessageId,"
-        "receivedDateTime&$top={}",
-        UserUrl(), Escape(folder_id_), kPageSize);
+    std::string url = delta_link_.empty() ? fmt::format(
+                                                "{}/mailFolders/{}/messages/delta?$select=id,"
+                                                "internetMessageId,receivedDateTime",
+                                                UserUrl(), Escape(folder_id_))
+                                          : delta_link_;
+    delta_link_.clear();
     while (!url.empty()) {
-      auto page = CallJson("GET", url, "", "listing the messages");
+      http::Request r = MakeRequest("GET", url, "");
+      r.headers.push_back(fmt::format("Prefer: odata.maxpagesize={}", kPageSize));
+      auto page = CallJson(r, "listing the messages");
       if (!page) return MakeError(page.error());
       for (const auto& m : (*page)["value"]) {
         const std::string id = m.value("id", "");
-        if (!id.empty() && !kept_.count(id)) ids_.push_back(id);
+        // "@removed": gone from the folder (filed by this program, or by someone else).
+        if (!id.empty() && !m.contains("@removed") && !kept_.count(id)) ids_.push_back(id);
       }
-      auto link = NextLink(*page);
-      if (!link) return MakeError(link.error());
-      url = std::move(link).value();
+      auto next = Link(*page, "@odata.nextLink");
+      auto delta = Link(*page, "@odata.deltaLink");
+      if (!next || !delta) return MakeError(!next ? next.error() : delta.error());
+      url = std::move(next).value();
+      if (url.empty()) delta_link_ = std::move(delta).value();
     }
     return ids_.size();
   }
@@ -216,7 +229,10 @@ class GraphSource : public Source {
     return Ok();
   }
 
+  // The next Open() lists everything again: mails listed but not filed before a failure or a stop
+  // are not among the changes a deltaLink gives.
   void Close() override {
+    delta_link_.clear();
     folder_id_.clear();
     folder_ids_.clear();
   }
@@ -294,7 +310,13 @@ class GraphSource : public Source {
   // A request whose answer must be a success holding JSON (an empty body: null).
   Result<json> CallJson(const std::string& method, const std::string& url, const std::string& body,
                         const std::string& what) {
-    auto a = Call(MakeRequest(method, url, body));
+    return CallJson(MakeRequest(method, url, body), what);
+  }
+
+  Result<json> CallJson(const http::Request& request, const std::string& what) {
+    const std::string& method = request.method;
+    const std::string& url = request.url;
+    auto a = Call(request);
     if (!a) return MakeError(a.error());
     if (!Success(a->status)) return Failed(what, method, url, *a);
     if (a->body.empty()) return json();
@@ -306,16 +328,15 @@ class GraphSource : public Source {
     return doc;
   }
 
-  // The next page's URL ("" after the last page); only a URL below graph_url is followed, so
-  // that the token goes nowhere else.
-  Result<std::string> NextLink(const json& page) const {
-    if (!page.is_object() || !page.contains("@odata.nextLink")) return std::string();
-    const std::string link = page["@odata.nextLink"].get<std::string>();
+  // The page's link `key` (@odata.nextLink, @odata.deltaLink; "" when it has none); only a URL
+  // below graph_url is followed, so that the token goes nowhere else.
+  Result<std::string> Link(const json& page, const char* key) const {
+    if (!page.is_object() || !page.contains(key) || !page[key].is_string()) return std::string();
+    const std::string link = page[key].get<std::string>();
     if (!link.starts_with(c_.graph_url + "/")) {
       return MakeError(
-          fmt::format("{}: listing the messages: @odata.nextLink {} is not below "
-                      "graph.graph_url {}",
-                      Describe(), link, c_.graph_url));
+          fmt::format("{}: listing the messages: {} {} is not below graph.graph_url {}", Describe(),
+                      key, link, c_.graph_url));
     }
     return link;
   }
@@ -415,8 +436,9 @@ class GraphSource : public Source {
   std::size_t max_mail_bytes_;
   std::mutex token_mu_;  // token_ is shared by the requests in flight
   CachedToken token_;
-  Sessions sessions_ = MakeSessions();             // [0] also for the listing and the folders
-  std::string folder_id_;                          // of c_.folder
+  Sessions sessions_ = MakeSessions();  // [0] also for the listing and the folders
+  std::string folder_id_;               // of c_.folder
+  std::string delta_link_;  // where the next Open() asks for what changed ("": list everything)
   std::map<std::string, std::string> folder_ids_;  // path → id, of the archive folders
   std::vector<std::string> ids_;                   // listed by Open()
   std::size_t next_ = 0;
