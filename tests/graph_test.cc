@@ -9,6 +9,9 @@
 // token request's form. Whatever it finds wrong is listed in Problems().
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <signal.h>
 
 #include <atomic>
@@ -42,6 +45,74 @@ constexpr const char* kClientId = "11111111-2222-3333-4444-555555555555";
 constexpr const char* kSecret = "app-s3cret-value~xyz";
 
 std::string ReportMail(int i) { return dmarc::testing::SampleReportMail(i); }
+
+// RFC 4648 §5 base64url (no padding) decoded.
+std::string FromBase64Url(std::string text) {
+  for (char& c : text) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  while (text.size() % 4) text += '=';
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  out.resize(n < 0 ? 0
+                   : static_cast<std::size_t>(n) - (text.size() - text.find_last_not_of('=') - 1));
+  return out;
+}
+
+std::string ToBase64Url(const unsigned char* data, unsigned int size) {
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return out;
+}
+
+// What is wrong with a client assertion (Microsoft's certificate credentials: a JWT signed RS256
+// by the key of `cert_file`, x5t its SHA-1 thumbprint, aud the token URL, iss = sub = the client
+// ID, a jti, valid now and for at most 10 minutes); "" when nothing is.
+std::string CheckAssertionWith(const std::string& jwt, const std::string& cert_file,
+                               const std::string& audience) {
+  const auto dot1 = jwt.find('.'), dot2 = jwt.rfind('.');
+  if (dot1 == std::string::npos || dot1 == dot2) return "not a JWT";
+  const json header = json::parse(FromBase64Url(jwt.substr(0, dot1)), nullptr, false);
+  const json claims =
+      json::parse(FromBase64Url(jwt.substr(dot1 + 1, dot2 - dot1 - 1)), nullptr, false);
+  if (!header.is_object() || !claims.is_object()) return "header or claims not JSON";
+  FILE* f = std::fopen(cert_file.c_str(), "rb");
+  if (!f) return "no certificate";
+  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  unsigned char sha1[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  X509_digest(cert, EVP_sha1(), sha1, &size);
+  const std::string x5t = ToBase64Url(sha1, size);
+  EVP_PKEY* key = X509_get_pubkey(cert);
+  const std::string signature = FromBase64Url(jwt.substr(dot2 + 1));
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool verified =
+      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(jwt.data()),
+                       dot2) == 1;
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(key);
+  X509_free(cert);
+  const std::int64_t now = std::time(nullptr);
+  if (!verified) return "the signature does not verify with the certificate's key";
+  if (header.value("alg", "") != "RS256" || header.value("typ", "") != "JWT") return "alg, typ";
+  if (header.value("x5t", "") != x5t) return "x5t is not the certificate's SHA-1 thumbprint";
+  if (claims.value("aud", "") != audience) return "aud " + claims.value("aud", "");
+  if (claims.value("iss", "") != kClientId || claims.value("sub", "") != kClientId) {
+    return "iss, sub";
+  }
+  if (claims.value("jti", "").empty()) return "no jti";
+  const std::int64_t nbf = claims.value("nbf", std::int64_t{0});
+  const std::int64_t exp = claims.value("exp", std::int64_t{0});
+  if (nbf > now + 5 || exp < now || exp - nbf > 600) return "nbf, exp";
+  return "";
+}
 
 // The fake Graph: a mailbox of folders and messages, over HTTPS with a certificate of its own.
 class FakeGraph {
@@ -117,6 +188,9 @@ class FakeGraph {
     }
     return n;
   }
+
+  // With certificate credentials: the certificate the app registration holds (PEM).
+  std::string app_cert_file;
 
   // Knobs.
   std::atomic<int> page_size{2};
@@ -194,6 +268,10 @@ class FakeGraph {
                     "application/json");
   }
 
+  std::string CheckAssertion(const std::string& jwt, const std::string& audience) const {
+    return CheckAssertionWith(jwt, app_cert_file, audience);
+  }
+
   void Token(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded") {
@@ -205,6 +283,18 @@ class FakeGraph {
         {"client_secret", refuse_secret ? "never" : kSecret},
         {"scope", "https://graph.microsoft.com/.default"}};
     std::map<std::string, std::string> got(req.params.begin(), req.params.end());
+    if (!app_cert_file.empty() && got.count("client_assertion")) {
+      const std::string jwt = got["client_assertion"];
+      if (got["client_assertion_type"] !=
+          "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+        Problem("token: client_assertion_type " + got["client_assertion_type"]);
+      }
+      const std::string why = CheckAssertion(jwt, Base() + "/" + kTenant + "/oauth2/v2.0/token");
+      if (!why.empty()) Problem("token: client_assertion: " + why);
+      got.erase("client_assertion");
+      got.erase("client_assertion_type");
+      got["client_secret"] = why.empty() ? want.at("client_secret") : "refused";
+    }
     if (got != want) {
       res.status = 401;
       res.set_content(R"({"error": "invalid_client", "error_description": "AADSTS7000215: )"
@@ -538,6 +628,39 @@ TEST_F(GraphFetch, WatchAsksTheDeltaLinkForNewMailInsteadOfListingAgain) {
   EXPECT_EQ(graph_->FullRounds(), 1) << "the folder is listed whole once";
   EXPECT_GE(graph_->DeltaRounds(), 1);
   EXPECT_EQ(graph_->Count("Inbox/DMARC"), 0);
+}
+
+TEST_F(GraphFetch, ACertificateSignsTheClientAssertionInsteadOfASecret) {
+  const std::string cert = (dir_ / "app-cert.pem").string(), key = (dir_ / "app-key.pem").string();
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=dmarc-app"
+      " -keyout '" +
+      key + "' -out '" + cert + "' 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;  // NOLINT(cert-env33-c): fixed command
+  graph_->app_cert_file = cert;
+  graph_->throttle_first_values = 0;
+  graph_->Deliver(ReportMail(0));
+  std::string config =
+      Config("certificate_file = \"" + cert + "\"\ncertificate_key_file = \"" + key + "\"\n");
+  std::string text = ReadFile(config);
+  text.erase(text.find("client_secret_file"), text.find('\n', text.find("client_secret_file")) -
+                                                  text.find("client_secret_file") + 1);
+  std::ofstream(config) << text;
+  ASSERT_EQ(Fetch(config), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 1) << Log();
+  EXPECT_EQ(graph_->TokenRequests(), 1);
+
+  // A key that is not the certificate's is named before anything is sent.
+  const std::string other = (dir_ / "other-key.pem").string();
+  ASSERT_EQ(std::system(("openssl genrsa -out '" + other + "' 2048 2>/dev/null").c_str()), 0);
+  text.replace(text.find(key), key.size(), other);
+  std::ofstream(config) << text;
+  graph_->Deliver(ReportMail(1));
+  EXPECT_NE(Fetch(config), 0) << Log();
+  EXPECT_NE(Log().find("graph.certificate_key_file: " + other + " is not the key of " + cert),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(graph_->TokenRequests(), 1);
 }
 
 TEST_F(GraphFetch, AMissingFolderIsNamed) {

@@ -245,8 +245,13 @@ class GraphSource : public Source {
             c.scope,
             c.timeout,
             "graph.login_url",
-            "graph.tenant_id, graph.client_id and graph.client_secret",
-            c.ca_file};
+            c.certificate_file.empty()
+                ? "graph.tenant_id, graph.client_id and graph.client_secret"
+                : "graph.tenant_id, graph.client_id and that the app registration holds "
+                  "graph.certificate_file",
+            c.ca_file,
+            c.certificate_file,
+            c.certificate_key_file.empty() ? c.certificate_file : c.certificate_key_file};
   }
 
   std::string UserUrl() const { return c_.graph_url + "/users/" + Escape(c_.mailbox); }

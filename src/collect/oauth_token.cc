@@ -11,9 +11,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "collect/client_assertion.h"
 #include "http/request.h"
 
 extern char** environ;
@@ -130,8 +132,17 @@ Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(
   const std::string& url = c.token_url;
   http::Request request;
   request.url = url;
-  request.body = "grant_type=client_credentials&client_id=" + http::Escape(c.client_id) +
-                 "&client_secret=" + http::Escape(c.client_secret);
+  request.body = "grant_type=client_credentials&client_id=" + http::Escape(c.client_id);
+  if (c.cert_file.empty()) {
+    request.body += "&client_secret=" + http::Escape(c.client_secret);
+  } else {
+    auto assertion = MakeClientAssertion(c.cert_file, c.key_file, c.client_id, url,
+                                         static_cast<std::int64_t>(std::time(nullptr)));
+    if (!assertion) return MakeError(assertion.error());
+    request.body += "&client_assertion_type=" +
+                    http::Escape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
+                    "&client_assertion=" + *assertion;
+  }
   if (!c.scope.empty()) request.body += "&scope=" + http::Escape(c.scope);
   request.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
   request.timeout_seconds = c.timeout;

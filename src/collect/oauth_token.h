@@ -31,6 +31,10 @@ struct ClientCredentials {
   std::string url_key;        // "imap.oauth2_token_url": names the URL in errors
   std::string check_keys;     // "imap.client_id, imap.client_secret and imap.scope"
   std::string ca_file;        // empty: the system's trusted certificates
+  // Instead of client_secret, a client assertion (collect/client_assertion.h) signed with the key
+  // of this certificate (PEM files; key_file may be the certificate's file).
+  std::string cert_file;
+  std::string key_file;
 };
 
 // The client credentials of [imap] (oauth2_token_url, client_id, client_secret, scope).

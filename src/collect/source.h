@@ -122,9 +122,13 @@ struct Pop3Options : ServerOptions {
 struct GraphOptions {
   std::string tenant_id;
   std::string client_id;
-  std::string client_secret;     // never logged
-  std::string mailbox;           // the user or shared mailbox: its UPN, "dmarc@example.com"
-  std::string folder = "Inbox";  // a path from the mailbox's top: "Inbox/DMARC"
+  std::string client_secret;  // never logged
+  // Instead of client_secret: the certificate uploaded to the app registration and its private
+  // key (PEM files; the key's may be the certificate's), for a signed client assertion.
+  std::string certificate_file;
+  std::string certificate_key_file;  // empty: certificate_file
+  std::string mailbox;               // the user or shared mailbox: its UPN, "dmarc@example.com"
+  std::string folder = "Inbox";      // a path from the mailbox's top: "Inbox/DMARC"
   After after = After::kArchive;
   std::string archive_folder = "Archive";  // from the top, "/" between levels
   std::string move_to;  // with after = move: [YEAR] [MONTH] [DAY] [WEEK] are replaced

@@ -598,10 +598,34 @@ void HttpUrl(Table& t, const char* key, std::string& url) {
   }
 }
 
+// [graph]'s required keys, and its credential: a secret or a certificate.
+void CheckGraph(Table& t, const collect::GraphOptions& c) {
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"tenant_id", &c.tenant_id},
+        {"client_id", &c.client_id},
+        {"mailbox", &c.mailbox},
+        {"folder", &c.folder}}) {
+    if (value->empty()) t.Error(key, "is required");
+  }
+  CheckFiling(t, c.after, c.archive_folder, c.move_to);
+  if (c.client_secret.empty() == c.certificate_file.empty()) {
+    t.Error("client_secret",
+            "give one of client_secret_file (or client_secret) and certificate_file");
+  }
+  if (!c.certificate_key_file.empty() && c.certificate_file.empty()) {
+    t.Error("certificate_key_file", "goes with certificate_file");
+  }
+  const std::string& key =
+      c.certificate_key_file.empty() ? c.certificate_file : c.certificate_key_file;
+  if (!key.empty()) t.WarnIfReadableByOthers("certificate_key_file", key);
+}
+
 void Bind(Table& t, collect::GraphOptions& c) {
   t.Str("tenant_id", c.tenant_id);
   t.Str("client_id", c.client_id);
   t.Secret("client_secret", c.client_secret);
+  t.Str("certificate_file", c.certificate_file);
+  t.Str("certificate_key_file", c.certificate_key_file);
   t.Str("mailbox", c.mailbox);
   t.Str("folder", c.folder);
   BindFiling(t, c.after, c.archive_folder, c.move_to);
@@ -611,19 +635,7 @@ void Bind(Table& t, collect::GraphOptions& c) {
   t.Str("ca_file", c.ca_file);
   t.Integer("batch_size", c.batch_size, 1, 10000);
   t.Integer("timeout", c.timeout, 1, 3600);
-  if (!t.present()) return;
-  for (const auto& [key, value] :
-       {std::pair<const char*, const std::string*>{"tenant_id", &c.tenant_id},
-        {"client_id", &c.client_id},
-        {"client_secret", &c.client_secret},
-        {"mailbox", &c.mailbox},
-        {"folder", &c.folder}}) {
-    if (value->empty()) {
-      t.Error(key, std::string(key) == "client_secret" ? "is required (client_secret_file)"
-                                                       : "is required");
-    }
-  }
-  CheckFiling(t, c.after, c.archive_folder, c.move_to);
+  if (t.present()) CheckGraph(t, c);
 }
 
 void Bind(Table& t, collect::Pop3Options& c) {

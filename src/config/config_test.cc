@@ -318,9 +318,15 @@ TEST_F(ConfigTest, GraphProblemsNameTheirKeys) {
   }
   c = Load("[graph]\ntenant_id = \"t\"\nclient_id = \"c\"\nmailbox = \"m@example.com\"\n");
   ASSERT_FALSE(c);
-  EXPECT_NE(c.error().find("graph.client_secret: is required (client_secret_file)"),
+  EXPECT_NE(c.error().find("graph.client_secret: give one of client_secret_file (or "
+                           "client_secret) and certificate_file"),
             std::string::npos)
       << c.error();
+  c = Load(
+      "[graph]\ntenant_id = \"t\"\nclient_id = \"c\"\nmailbox = \"m@example.com\"\n"
+      "certificate_file = \"/etc/app.pem\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->graph->certificate_file, "/etc/app.pem");
 }
 
 TEST_F(ConfigTest, NoSourceIsAnError) {
