@@ -663,6 +663,20 @@ TEST_F(GraphFetch, ACertificateSignsTheClientAssertionInsteadOfASecret) {
   EXPECT_EQ(graph_->TokenRequests(), 1);
 }
 
+TEST_F(GraphFetch, AMailOverTheSizeLimitIsNotReadOnAndIsFiledAsInvalid) {
+  graph_->throttle_first_values = 0;
+  graph_->Deliver(ReportMail(0));
+  graph_->Deliver("Subject: big\r\n\r\n" + std::string(200'000, 'x') + "\r\n");
+  log_ = dir_ / "fetch.log";
+  ASSERT_EQ(dmarc::testing::RunToEnd(
+                {"fetch", "--max-input-bytes", "100000", "--config", Config("")}, log_),
+            0)
+      << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 1) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Invalid"), 1) << Log();
+  EXPECT_NE(Log().find("larger than the limit of 100000 bytes"), std::string::npos) << Log();
+}
+
 TEST_F(GraphFetch, AMissingFolderIsNamed) {
   graph_->Deliver(ReportMail(0));
   EXPECT_NE(Fetch(Config("", "Inbox/Reports")), 0) << Log();
