@@ -197,7 +197,9 @@ class FakeGraph {
   std::atomic<int> throttle_first_values{1};  // $value answers 429 Retry-After: 1 first
   std::atomic<int> fail_value_number{0};      // the n-th $value answers 500 (0: none)
   std::atomic<bool> refuse_secret{false};
-  std::atomic<int> most_in_flight{0};  // the most $value requests in flight at once
+  std::atomic<int> retry_after{1};             // seconds, in the 429's Retry-After
+  std::atomic<bool> foreign_next_link{false};  // @odata.nextLink points elsewhere
+  std::atomic<int> most_in_flight{0};          // the most $value requests in flight at once
 
  private:
   struct Folder {
@@ -399,8 +401,10 @@ class FakeGraph {
         {"value", value}};
     const std::string link = Base() + req.path;
     if (offset + size < static_cast<int>(arrived.size())) {
-      page["@odata.nextLink"] = link + "?%24skiptoken=" + std::to_string(offset + size) + "." +
-                                std::to_string(base) + "." + std::to_string(snapshot);
+      page["@odata.nextLink"] =
+          (foreign_next_link ? "https://graph.example.net" + req.path : link) +
+          "?%24skiptoken=" + std::to_string(offset + size) + "." + std::to_string(base) + "." +
+          std::to_string(snapshot);
     } else {
       page["@odata.deltaLink"] = link + "?%24deltatoken=" + std::to_string(snapshot);
     }
@@ -420,7 +424,7 @@ class FakeGraph {
     if (req.matches[1] == "AAMkAGI2-gone=") Problem("$value of a message listed as @removed");
     if (throttle_first_values > 0) {
       --throttle_first_values;
-      res.set_header("Retry-After", "1");
+      res.set_header("Retry-After", std::to_string(retry_after.load()));
       return GraphError(res, 429, "ApplicationThrottled",
                         "Application is over its MailboxConcurrency limit.");
     }
@@ -675,6 +679,33 @@ TEST_F(GraphFetch, AMailOverTheSizeLimitIsNotReadOnAndIsFiledAsInvalid) {
   EXPECT_EQ(graph_->Count("Archive/Aggregate"), 1) << Log();
   EXPECT_EQ(graph_->Count("Archive/Invalid"), 1) << Log();
   EXPECT_NE(Log().find("larger than the limit of 100000 bytes"), std::string::npos) << Log();
+}
+
+TEST_F(GraphFetch, ThrottlingThatDoesNotEndFailsClearlyAndLeavesTheMails) {
+  graph_->Deliver(ReportMail(0));
+  graph_->throttle_first_values = 1000;
+  graph_->retry_after = 0;
+  EXPECT_NE(Fetch(Config("")), 0) << Log();
+  EXPECT_NE(Log().find("fetching a message failed: GET "), std::string::npos) << Log();
+  EXPECT_NE(Log().find("answered 429: ApplicationThrottled: Application is over its "
+                       "MailboxConcurrency limit."),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(graph_->Count("GET", "/$value"), 6) << "the first try and 5 retries";
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 1);
+}
+
+TEST_F(GraphFetch, ANextLinkOutsideGraphUrlIsNotFollowed) {
+  for (int i = 0; i < 3; ++i) graph_->Deliver(ReportMail(i));
+  graph_->foreign_next_link = true;
+  EXPECT_NE(Fetch(Config("")), 0) << Log();
+  EXPECT_NE(Log().find("@odata.nextLink https://graph.example.net/v1.0/users/"), std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("is not below graph.graph_url " + graph_->Base() + "/v1.0"),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(graph_->Count("GET", "/$value"), 0);
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 3);
 }
 
 TEST_F(GraphFetch, AMissingFolderIsNamed) {
