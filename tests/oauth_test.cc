@@ -25,17 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using dmarc::testing::Dovecot;
 using dmarc::testing::ReadFile;
-using dmarc::testing::RunToEnd;
-using dmarc::testing::TestData;
 
-// Three real report mails (each one aggregate report), by i % 3.
-std::string ReportMail(int i) {
-  static const char* const kSamples[] = {
-      "aggregate/Report domain- borschow.com Submitter- google.com Report-ID- "
-      "949348866075514174.eml",
-      "aggregate/mimecast-weird-gzip.eml", "aggregate/twilight.eml"};
-  return ReadFile(TestData(std::string("real/parsedmarc-samples/") + kSamples[i % 3]));
-}
+std::string ReportMail(int i) { return dmarc::testing::SampleReportMail(i); }
 
 // The token-introspection endpoint Dovecot's oauth2 passdb asks, and a token endpoint shaped like
 // Microsoft's https://login.microsoftonline.com/TENANT/oauth2/v2.0/token (client credentials).
@@ -159,8 +150,7 @@ class OAuthFetch : public ::testing::Test {
 
   int Fetch(const std::string& config) {
     log_ = dir_ / "fetch.log";
-    fs::remove(log_);
-    return RunToEnd({"fetch", "--config", config}, log_);
+    return dmarc::testing::RunFetch(config, log_);
   }
   std::string Log() const { return ReadFile(log_.string()); }
 

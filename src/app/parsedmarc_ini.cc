@@ -313,8 +313,9 @@ constexpr NotConverted kNotConverted[] = {
      "run",
      true},
     {"msgraph", nullptr,
-     "no equivalent (yet): dmarc-report cannot read a mailbox through Microsoft Graph; enable "
-     "IMAP for the mailbox and configure [imap] instead",
+     "no equivalent (yet): not converted; write a [graph] table by hand (client credentials: "
+     "tenant_id, client_id, client_secret_file, mailbox, folder; see the README), or use IMAP "
+     "with [imap]",
      true},
     {"gmail_api", nullptr,
      "no equivalent: dmarc-report does not use the Gmail API; use Gmail's IMAP (host "

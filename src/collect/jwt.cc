@@ -25,15 +25,10 @@ using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
 using PKey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
 using MdContext = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 
-Result<std::string> SignRs256(std::string_view data, const std::string& pem) {
-  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  PKey key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!key || EVP_PKEY_base_id(key.get()) != EVP_PKEY_RSA) {
-    return MakeError("the private key is not a PEM RSA private key");
-  }
+Result<std::string> SignRs256(std::string_view data, EVP_PKEY* key) {
   MdContext md(EVP_MD_CTX_new());
   std::size_t size = 0;
-  if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
+  if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
       EVP_DigestSign(md.get(), nullptr, &size, reinterpret_cast<const unsigned char*>(data.data()),
                      data.size()) != 1) {
     return MakeError("OpenSSL could not sign with the private key");
@@ -64,11 +59,21 @@ std::string Base64Url(std::string_view bytes) {
 }
 
 Result<std::string> SignJwtRs256(const std::string& header_json, const std::string& claims_json,
-                                 const std::string& private_key_pem) {
+                                 EVP_PKEY* private_key) {
   std::string signed_part = Base64Url(header_json) + "." + Base64Url(claims_json);
-  auto signature = SignRs256(signed_part, private_key_pem);
+  auto signature = SignRs256(signed_part, private_key);
   if (!signature) return MakeError(signature.error());
   return signed_part + "." + Base64Url(*signature);
+}
+
+Result<std::string> SignJwtRs256(const std::string& header_json, const std::string& claims_json,
+                                 const std::string& private_key_pem) {
+  Bio bio(BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())));
+  PKey key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key || EVP_PKEY_base_id(key.get()) != EVP_PKEY_RSA) {
+    return MakeError("the private key is not a PEM RSA private key");
+  }
+  return SignJwtRs256(header_json, claims_json, key.get());
 }
 
 Result<ServiceAccountKey> ReadServiceAccountKey(const std::string& path, const std::string& key) {

@@ -1,8 +1,10 @@
 // JSON Web Tokens signed with RS256 (RFC 7519, RFC 7518 §3.3), as OAuth2 token endpoints take
 // them in place of a client secret: Google's service accounts (the JWT bearer grant of RFC 7523)
-// and, later, Microsoft's certificate credentials. OpenSSL signs; the private key never leaves
-// this file's functions and is never in an error message.
+// and Microsoft's certificate credentials (collect/client_assertion.h). OpenSSL signs; the private
+// key never leaves this file's functions and is never in an error message.
 #pragma once
+
+#include <openssl/types.h>
 
 #include <cstdint>
 #include <string>
@@ -20,6 +22,9 @@ std::string Base64Url(std::string_view bytes);
 // when the key is not an RSA private key.
 Result<std::string> SignJwtRs256(const std::string& header_json, const std::string& claims_json,
                                  const std::string& private_key_pem);
+// The same with a key already read (an RSA key; the caller keeps it).
+Result<std::string> SignJwtRs256(const std::string& header_json, const std::string& claims_json,
+                                 EVP_PKEY* private_key);
 
 // A Google service account's JSON key file (the one the Cloud console downloads): what the JWT
 // bearer grant needs of it.

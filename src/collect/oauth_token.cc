@@ -11,9 +11,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "collect/client_assertion.h"
 #include "collect/jwt.h"
 #include "http/request.h"
 
@@ -121,18 +123,25 @@ namespace {
 // POSTs a token request (RFC 6749 §4.4.2, RFC 7523 §2.1) to `url`: {access_token, expires_in
 // seconds (0: unsaid)}. Errors name `key` (the configuration key of the URL) and the endpoint's
 // error and error_description, with `hint` (what to check), never a secret.
-Result<std::pair<std::string, std::int64_t>> PostTokenRequest(const std::string& url,
-                                                              std::string form, int timeout,
-                                                              const std::string& key,
-                                                              const std::string& hint) {
+struct TokenRequest {
+  std::string url;
+  std::string form;
+  int timeout = 60;
+  std::string ca_file;
+  std::string key;
+  std::string hint;
+};
+
+Result<std::pair<std::string, std::int64_t>> PostTokenRequest(TokenRequest t) {
   http::Request request;
-  request.url = url;
-  request.body = std::move(form);
+  request.url = t.url;
+  request.body = std::move(t.form);
   request.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
-  request.timeout_seconds = timeout;
+  request.timeout_seconds = t.timeout;
   request.max_answer_bytes = kMaxTokenOutput;
+  request.ca_file = t.ca_file;
   auto sent = http::Send(request);
-  if (!sent) return MakeError(fmt::format("{}: POST {} failed: {}", key, url, sent.error()));
+  if (!sent) return MakeError(fmt::format("{}: POST {} failed: {}", t.key, t.url, sent.error()));
   const long status = sent->status;
   const nlohmann::json doc = nlohmann::json::parse(sent->body, nullptr, false);
   const auto text = [&doc](const char* name) {
@@ -147,8 +156,8 @@ Result<std::pair<std::string, std::int64_t>> PostTokenRequest(const std::string&
                                  : text("error") + (text("error_description").empty()
                                                         ? std::string()
                                                         : ": " + text("error_description"));
-    return MakeError(fmt::format("{}: POST {} answered {}: {} (check {})", key, url, status,
-                                 said.substr(0, 500), hint));
+    return MakeError(fmt::format("{}: POST {} answered {}: {} (check {})", t.key, t.url, status,
+                                 said.substr(0, 500), t.hint));
   }
   std::int64_t expires_in = 0;
   if (doc.contains("expires_in") && doc["expires_in"].is_number_integer()) {
@@ -159,14 +168,36 @@ Result<std::pair<std::string, std::int64_t>> PostTokenRequest(const std::string&
   return std::pair{text("access_token"), expires_in};
 }
 
+std::int64_t UnixNow() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
 }  // namespace
 
-Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const ImapOptions& c) {
-  std::string form = "grant_type=client_credentials&client_id=" + http::Escape(c.client_id) +
-                     "&client_secret=" + http::Escape(c.client_secret);
+ClientCredentials ImapClientCredentials(const ImapOptions& c) {
+  return {c.oauth2_token_url,
+          c.client_id,
+          c.client_secret,
+          c.scope,
+          c.timeout,
+          "imap.oauth2_token_url",
+          "imap.client_id, imap.client_secret and imap.scope"};
+}
+
+Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(
+    const ClientCredentials& c) {
+  std::string form = "grant_type=client_credentials&client_id=" + http::Escape(c.client_id);
+  if (c.cert_file.empty()) {
+    form += "&client_secret=" + http::Escape(c.client_secret);
+  } else {
+    auto assertion =
+        MakeClientAssertion(c.cert_file, c.key_file, c.client_id, c.token_url, UnixNow());
+    if (!assertion) return MakeError(assertion.error());
+    form += "&client_assertion_type=" +
+            http::Escape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
+            "&client_assertion=" + *assertion;
+  }
   if (!c.scope.empty()) form += "&scope=" + http::Escape(c.scope);
-  return PostTokenRequest(c.oauth2_token_url, std::move(form), c.timeout, "imap.oauth2_token_url",
-                          "imap.client_id, imap.client_secret and imap.scope");
+  return PostTokenRequest(
+      {c.token_url, std::move(form), c.timeout, c.ca_file, c.url_key, c.check_keys});
 }
 
 Result<std::pair<std::string, std::int64_t>> RequestServiceAccountToken(const ImapOptions& c,
@@ -180,26 +211,32 @@ Result<std::pair<std::string, std::int64_t>> RequestServiceAccountToken(const Im
                                  assertion.error()));
   }
   return PostTokenRequest(
-      key->token_uri,
-      "grant_type=" + http::Escape("urn:ietf:params:oauth:grant-type:jwt-bearer") +
-          "&assertion=" + *assertion,
-      c.timeout, "imap.service_account_file (token_uri)",
-      fmt::format("that {} is delegated the scope {} for the domain of imap.user",
-                  key->client_email, scope));
+      {key->token_uri,
+       "grant_type=" + http::Escape("urn:ietf:params:oauth:grant-type:jwt-bearer") +
+           "&assertion=" + *assertion,
+       c.timeout, "", "imap.service_account_file (token_uri)",
+       fmt::format("that {} is delegated the scope {} for the domain of imap.user",
+                   key->client_email, scope)});
 }
+
+AccessTokens::AccessTokens(const ImapOptions& c)
+    : c_(c),
+      granted_(c.service_account_file.empty() ? CachedToken(ImapClientCredentials(c))
+                                              : CachedToken(CachedToken::Grant([&c] {
+                                                  return RequestServiceAccountToken(c, UnixNow());
+                                                }))) {}
 
 Result<std::string> AccessTokens::Get(bool refused) {
   if (c_.oauth2_token_url.empty() && c_.service_account_file.empty()) {
     return ReadAccessToken(c_.token_file, c_.token_command, c_.timeout);
   }
+  return granted_.Get(refused);
+}
+
+Result<std::string> CachedToken::Get(bool refused) {
   if (!refused && !cached_.empty() && SteadySeconds() < valid_until_) return cached_;
   cached_.clear();
-  auto got =
-      c_.service_account_file.empty()
-          ? RequestClientCredentialsToken(c_)
-          : RequestServiceAccountToken(c_, std::chrono::duration_cast<std::chrono::seconds>(
-                                               std::chrono::system_clock::now().time_since_epoch())
-                                               .count());
+  auto got = grant_();
   if (!got) return MakeError(got.error());
   cached_ = std::move(got->first);
   // Without expires_in, the token is used for one connection.

@@ -1,10 +1,11 @@
-// OAuth2 for the IMAP source: where an access token comes from (a file or a command, read again
-// for every connection so that an external refresher can replace it) and the SASL client
-// responses that carry it (XOAUTH2, and OAUTHBEARER of RFC 7628). A token is never logged, and
-// neither is a command's output.
+// OAuth2 for the IMAP and Microsoft Graph sources: where an access token comes from (a file or a
+// command, read again for every connection so that an external refresher can replace it; or the
+// client credentials grant) and the SASL client responses that carry it (XOAUTH2, and OAUTHBEARER
+// of RFC 7628). A token is never logged, and neither is a command's output.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,24 +22,61 @@ Result<std::string> ReadAccessToken(const std::string& token_file,
                                     const std::vector<std::string>& token_command,
                                     int timeout_seconds);
 
-// The access tokens of one IMAP source, kept across its connections.
-class AccessTokens {
+// What a client credentials grant (RFC 6749 §4.4) sends, and how its errors name the keys.
+struct ClientCredentials {
+  std::string token_url;
+  std::string client_id;
+  std::string client_secret;  // never logged
+  std::string scope;          // empty: none sent
+  int timeout = 60;           // seconds
+  std::string url_key;        // "imap.oauth2_token_url": names the URL in errors
+  std::string check_keys;     // "imap.client_id, imap.client_secret and imap.scope"
+  std::string ca_file;        // empty: the system's trusted certificates
+  // Instead of client_secret, a client assertion (collect/client_assertion.h) signed with the key
+  // of this certificate (PEM files; key_file may be the certificate's file).
+  std::string cert_file;
+  std::string key_file;
+};
+
+// The client credentials of [imap] (oauth2_token_url, client_id, client_secret, scope).
+ClientCredentials ImapClientCredentials(const ImapOptions& c);
+
+// One client credentials grant: {access_token, expires_in seconds (0: unsaid)}. Errors name the
+// URL and the endpoint's error and error_description, never the secret.
+Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(
+    const ClientCredentials& c);
+
+// A token of a grant (client credentials, a service account's JWT) kept until 60 s before it
+// expires.
+class CachedToken {
  public:
-  explicit AccessTokens(const ImapOptions& c) : c_(c) {}
-  // The token for the next connection. A file is read and a command run every time; a
-  // client-credentials or service-account token is fetched when there is none or it expires
-  // within 60 s, or when `refused` (the server refused the last one).
+  // One grant: {access_token, expires_in seconds (0: unsaid)}.
+  using Grant = std::function<Result<std::pair<std::string, std::int64_t>>()>;
+  explicit CachedToken(ClientCredentials c)
+      : grant_([c = std::move(c)] { return RequestClientCredentialsToken(c); }) {}
+  explicit CachedToken(Grant grant) : grant_(std::move(grant)) {}
+  // The kept token, or a new one when there is none, it expires within 60 s, or `refused` (the
+  // server refused the last one).
   Result<std::string> Get(bool refused);
 
  private:
-  const ImapOptions& c_;
+  Grant grant_;
   std::string cached_;
   std::int64_t valid_until_ = 0;  // steady-clock seconds
 };
 
-// One client credentials grant (RFC 6749 §4.4): {access_token, expires_in seconds (0: unsaid)}.
-// Errors name the URL and the endpoint's error and error_description, never the secret.
-Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(const ImapOptions& c);
+// The access tokens of one IMAP source, kept across its connections.
+class AccessTokens {
+ public:
+  explicit AccessTokens(const ImapOptions& c);
+  // The token for the next connection. A file is read and a command run every time; a
+  // client-credentials or service-account token as CachedToken::Get.
+  Result<std::string> Get(bool refused);
+
+ private:
+  const ImapOptions& c_;
+  CachedToken granted_;
+};
 
 // The scope a Google service account asks for when imap.scope is not set: IMAP access to Gmail.
 inline constexpr const char* kGmailScope = "https://mail.google.com/";

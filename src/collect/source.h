@@ -120,6 +120,31 @@ struct Pop3Options : ServerOptions {
   std::string state_file;
 };
 
+// [graph]: a mailbox folder of Exchange Online read with Microsoft Graph (REST), as an app with
+// the client credentials grant (Mail.ReadWrite application permission).
+struct GraphOptions {
+  std::string tenant_id;
+  std::string client_id;
+  std::string client_secret;  // never logged
+  // Instead of client_secret: the certificate uploaded to the app registration and its private
+  // key (PEM files; the key's may be the certificate's), for a signed client assertion.
+  std::string certificate_file;
+  std::string certificate_key_file;  // empty: certificate_file
+  std::string mailbox;               // the user or shared mailbox: its UPN, "dmarc@example.com"
+  std::string folder = "Inbox";      // a path from the mailbox's top: "Inbox/DMARC"
+  After after = After::kArchive;
+  std::string archive_folder = "Archive";  // from the top, "/" between levels
+  std::string move_to;  // with after = move: [YEAR] [MONTH] [DAY] [WEEK] are replaced
+  std::string graph_url = "https://graph.microsoft.com/v1.0";
+  std::string login_url = "https://login.microsoftonline.com";  // + /TENANT/oauth2/v2.0/token
+  std::string scope = "https://graph.microsoft.com/.default";
+  std::string ca_file;  // empty: the system's trusted certificates
+  int batch_size = 50;  // mails per batch and per store transaction
+  int timeout = 60;     // seconds for any one request
+  int max_retries = 5;  // answers 429/503 waited out (Retry-After) before the request fails
+  std::int64_t max_retry_wait = 120;  // seconds: a longer Retry-After is cut to this
+};
+
 struct MaildirOptions {
   std::string path;
   After after = After::kArchive;           // kArchive, kDelete or kKeep
@@ -136,6 +161,9 @@ std::unique_ptr<Source> MakeImapSource(const ImapOptions& config, std::size_t ma
 std::unique_ptr<Source> MakePop3Source(const Pop3Options& config,
                                        const std::string& default_state_dir,
                                        std::size_t max_mail_bytes);
+
+// Microsoft Graph (libcurl).
+std::unique_ptr<Source> MakeGraphSource(const GraphOptions& config, std::size_t max_mail_bytes);
 
 // "done/[YEAR]/week_[WEEK]" → "done/2026/week_09" for the UTC time t (ISO 8601 week).
 std::string ExpandFolderTemplate(const std::string& pattern, std::int64_t t);

@@ -562,6 +562,27 @@ void BindOAuth2(Table& t, const collect::ImapOptions& c) {
   }
 }
 
+// What IMAP and Graph do with a mail once its reports are stored: after, archive_folder, move_to.
+void BindFiling(Table& t, After& after, std::string& archive_folder, std::string& move_to) {
+  t.Choice("after", after,
+           {{"archive", After::kArchive},
+            {"move", After::kMove},
+            {"delete", After::kDelete},
+            {"keep", After::kKeep}});
+  t.Str("archive_folder", archive_folder);
+  t.Str("move_to", move_to);
+}
+
+void CheckFiling(Table& t, After after, const std::string& archive_folder,
+                 const std::string& move_to) {
+  if (after == After::kMove && move_to.empty()) {
+    t.Error("move_to", "is required with after = \"move\"");
+  }
+  if (after == After::kArchive && archive_folder.empty()) {
+    t.Error("archive_folder", "must not be empty with after = \"archive\"");
+  }
+}
+
 void Bind(Table& t, collect::ImapOptions& c) {
   Bind(t, static_cast<collect::ServerOptions&>(c), {993, 143});
   t.Str("auth", c.auth);
@@ -573,23 +594,61 @@ void Bind(Table& t, collect::ImapOptions& c) {
   t.Secret("client_secret", c.client_secret);
   t.Str("scope", c.scope);
   t.Str("folder", c.folder);
-  t.Choice("after", c.after,
-           {{"archive", After::kArchive},
-            {"move", After::kMove},
-            {"delete", After::kDelete},
-            {"keep", After::kKeep}});
-  t.Str("archive_folder", c.archive_folder);
-  t.Str("move_to", c.move_to);
+  BindFiling(t, c.after, c.archive_folder, c.move_to);
   t.Bool("idle", c.idle);
   if (!t.present()) return;
   if (c.folder.empty()) t.Error("folder", "must not be empty");
   BindOAuth2(t, c);
-  if (c.after == After::kMove && c.move_to.empty()) {
-    t.Error("move_to", "is required with after = \"move\"");
+  CheckFiling(t, c.after, c.archive_folder, c.move_to);
+}
+
+// A URL key: http:// or https://, without a trailing '/' (one is removed).
+void HttpUrl(Table& t, const char* key, std::string& url) {
+  t.Str(key, url);
+  while (url.ends_with("/")) url.pop_back();
+  if (!url.starts_with("https://") && !url.starts_with("http://")) {
+    t.Error(key, fmt::format("must be an https:// or http:// URL, not \"{}\"", url));
   }
-  if (c.after == After::kArchive && c.archive_folder.empty()) {
-    t.Error("archive_folder", "must not be empty with after = \"archive\"");
+}
+
+// [graph]'s required keys, and its credential: a secret or a certificate.
+void CheckGraph(Table& t, const collect::GraphOptions& c) {
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"tenant_id", &c.tenant_id},
+        {"client_id", &c.client_id},
+        {"mailbox", &c.mailbox},
+        {"folder", &c.folder}}) {
+    if (value->empty()) t.Error(key, "is required");
   }
+  CheckFiling(t, c.after, c.archive_folder, c.move_to);
+  if (c.client_secret.empty() == c.certificate_file.empty()) {
+    t.Error("client_secret",
+            "give one of client_secret_file (or client_secret) and certificate_file");
+  }
+  if (!c.certificate_key_file.empty() && c.certificate_file.empty()) {
+    t.Error("certificate_key_file", "goes with certificate_file");
+  }
+  const std::string& key =
+      c.certificate_key_file.empty() ? c.certificate_file : c.certificate_key_file;
+  if (!key.empty()) t.WarnIfReadableByOthers("certificate_key_file", key);
+}
+
+void Bind(Table& t, collect::GraphOptions& c) {
+  t.Str("tenant_id", c.tenant_id);
+  t.Str("client_id", c.client_id);
+  t.Secret("client_secret", c.client_secret);
+  t.Str("certificate_file", c.certificate_file);
+  t.Str("certificate_key_file", c.certificate_key_file);
+  t.Str("mailbox", c.mailbox);
+  t.Str("folder", c.folder);
+  BindFiling(t, c.after, c.archive_folder, c.move_to);
+  HttpUrl(t, "graph_url", c.graph_url);
+  HttpUrl(t, "login_url", c.login_url);
+  t.Str("scope", c.scope);
+  t.Str("ca_file", c.ca_file);
+  t.Integer("batch_size", c.batch_size, 1, 10000);
+  t.Integer("timeout", c.timeout, 1, 3600);
+  if (t.present()) CheckGraph(t, c);
 }
 
 void Bind(Table& t, collect::Pop3Options& c) {
@@ -882,8 +941,8 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
     }
   }
   static const std::set<std::string> kTables = {
-      "store", "fetch",  "imap",   "pop3",    "maildir", "mbox",  "directory",
-      "log",   "consul", "enrich", "failure", "web",     "output"};
+      "store",     "fetch", "imap",   "pop3",   "graph",   "maildir", "mbox",
+      "directory", "log",   "consul", "enrich", "failure", "web",     "output"};
   std::vector<std::string> errors;
   for (const auto& [k, v] : root) {
     if (!kTables.count(std::string(k.str()))) {
@@ -897,6 +956,7 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   Load(&root, "fetch", env, config.fetch, errors, secrets, config.warnings);
   LoadOptional(&root, "imap", env, config.imap, errors, secrets, config.warnings);
   LoadOptional(&root, "pop3", env, config.pop3, errors, secrets, config.warnings);
+  LoadOptional(&root, "graph", env, config.graph, errors, secrets, config.warnings);
   LoadOptional(&root, "maildir", env, config.maildir, errors, secrets, config.warnings);
   LoadOptional(&root, "mbox", env, config.mbox, errors, secrets, config.warnings);
   LoadOptional(&root, "directory", env, config.directory, errors, secrets, config.warnings);
@@ -907,23 +967,27 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   Load(&root, "failure", env, config.failure, errors, secrets, config.warnings);
   Load(&root, "web", env, config.web, errors, secrets, config.warnings);
   LoadOutputs(root, env, config.outputs, errors, secrets, config.warnings);
-  if (errors.empty() && !config.imap && !config.pop3 && !config.maildir && !config.mbox &&
-      !config.directory) {
+  if (errors.empty() && !config.imap && !config.pop3 && !config.graph && !config.maildir &&
+      !config.mbox && !config.directory) {
     errors.push_back(
-        "no source configured: add at least one of [imap], [pop3], [maildir], [mbox], "
+        "no source configured: add at least one of [imap], [pop3], [graph], [maildir], [mbox], "
         "[directory]");
   }
   // A password written into the file itself is only as secret as the file.
   const std::string& path = name;  // a file name, or a label that names no file
   struct stat st {};
   if (!path.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH))) {
-    for (const char* table : {"imap", "pop3", "store"}) {
+    for (const auto& [table, key] : {std::pair{"imap", "password"},
+                                     {"pop3", "password"},
+                                     {"store", "password"},
+                                     {"imap", "client_secret"},
+                                     {"graph", "client_secret"}}) {
       const toml::node* t = root.get(table);
-      if (t && t->is_table() && t->as_table()->contains("password")) {
+      if (t && t->is_table() && t->as_table()->contains(key)) {
         config.warnings.push_back(fmt::format(
-            "{}: {}.password is in a file other users can read; use {}.password_file, the "
-            "environment, or chmod 600 {}",
-            path, table, table, path));
+            "{}: {}.{} is in a file other users can read; use {}.{}_file, the environment, or "
+            "chmod 600 {}",
+            path, table, key, table, key, path));
       }
     }
   }

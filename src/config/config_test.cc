@@ -303,6 +303,67 @@ TEST_F(ConfigTest, ASecretFileThatCannotBeReadIsAnError) {
       << c.error();
 }
 
+TEST_F(ConfigTest, GraphTableWithDefaultsSecretFileAndEnvironment) {
+  const std::string secret = Write("graph-secret", "s3cret-value-from-file\n");
+  auto c = Load("[graph]\ntenant_id = \"contoso\"\nclient_id = \"app-1\"\nclient_secret_file = \"" +
+                secret + "\"\nmailbox = \"dmarc@example.com\"\nfolder = \"Inbox/DMARC\"\n");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_TRUE(c->graph);
+  EXPECT_EQ(c->graph->tenant_id, "contoso");
+  EXPECT_EQ(c->graph->client_secret, "s3cret-value-from-file");
+  EXPECT_EQ(c->graph->mailbox, "dmarc@example.com");
+  EXPECT_EQ(c->graph->folder, "Inbox/DMARC");
+  EXPECT_EQ(c->graph->after, After::kArchive);
+  EXPECT_EQ(c->graph->archive_folder, "Archive");
+  EXPECT_EQ(c->graph->graph_url, "https://graph.microsoft.com/v1.0");
+  EXPECT_EQ(c->graph->login_url, "https://login.microsoftonline.com");
+  EXPECT_EQ(c->graph->scope, "https://graph.microsoft.com/.default");
+  EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), "s3cret-value-from-file"),
+            c->secrets.end());
+
+  // The environment alone can configure it; a trailing '/' of a URL goes.
+  env_["DMARC_REPORT_GRAPH_TENANT_ID"] = "t";
+  env_["DMARC_REPORT_GRAPH_CLIENT_ID"] = "c";
+  env_["DMARC_REPORT_GRAPH_CLIENT_SECRET_FILE"] = secret;
+  env_["DMARC_REPORT_GRAPH_MAILBOX"] = "shared@example.com";
+  env_["DMARC_REPORT_GRAPH_AFTER"] = "move";
+  env_["DMARC_REPORT_GRAPH_MOVE_TO"] = "Done/[YEAR]";
+  env_["DMARC_REPORT_GRAPH_GRAPH_URL"] = "http://127.0.0.1:8080/v1.0/";
+  c = Load("");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_TRUE(c->graph);
+  EXPECT_EQ(c->graph->mailbox, "shared@example.com");
+  EXPECT_EQ(c->graph->folder, "Inbox");
+  EXPECT_EQ(c->graph->after, After::kMove);
+  EXPECT_EQ(c->graph->move_to, "Done/[YEAR]");
+  EXPECT_EQ(c->graph->graph_url, "http://127.0.0.1:8080/v1.0");
+}
+
+TEST_F(ConfigTest, GraphProblemsNameTheirKeys) {
+  auto c = Load(
+      "[graph]\nafter = \"move\"\nlogin_url = \"login.microsoftonline.com\"\n"
+      "folder = \"\"\nclient_secret = \"inline-secret-1\"\n");
+  ASSERT_FALSE(c);
+  for (const char* want :
+       {"graph.tenant_id: is required", "graph.client_id: is required",
+        "graph.mailbox: is required", "graph.folder: is required",
+        "graph.move_to: is required with after = \"move\"",
+        "graph.login_url: must be an https:// or http:// URL, not \"login.microsoftonline.com\""}) {
+    EXPECT_NE(c.error().find(want), std::string::npos) << want << "\n" << c.error();
+  }
+  c = Load("[graph]\ntenant_id = \"t\"\nclient_id = \"c\"\nmailbox = \"m@example.com\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("graph.client_secret: give one of client_secret_file (or "
+                           "client_secret) and certificate_file"),
+            std::string::npos)
+      << c.error();
+  c = Load(
+      "[graph]\ntenant_id = \"t\"\nclient_id = \"c\"\nmailbox = \"m@example.com\"\n"
+      "certificate_file = \"/etc/app.pem\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->graph->certificate_file, "/etc/app.pem");
+}
+
 TEST_F(ConfigTest, NoSourceIsAnError) {
   auto c = Load("[store]\nurl = \"x.db\"\n");
   ASSERT_FALSE(c);

@@ -54,6 +54,12 @@ inline int RunToEnd(const std::vector<std::string>& args, const std::filesystem:
   return Wait(Spawn(args, log));
 }
 
+// `fetch --config CONFIG`, its output in `log` (emptied first); the exit status.
+inline int RunFetch(const std::string& config, const std::filesystem::path& log) {
+  std::filesystem::remove(log);
+  return RunToEnd({"fetch", "--config", config}, log);
+}
+
 // `stats --json` of a store, parsed; its output goes to DIR/stats.json.
 inline nlohmann::json StoreStats(const std::string& db, const std::filesystem::path& dir) {
   const std::filesystem::path out = dir / "stats.json";

@@ -33,6 +33,16 @@ inline std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// Three real report mails of parsedmarc's samples (each one aggregate report), by i % 3: mails
+// for the tests of the remote sources.
+inline std::string SampleReportMail(int i) {
+  static const char* const kSamples[] = {
+      "aggregate/Report domain- borschow.com Submitter- google.com Report-ID- "
+      "949348866075514174.eml",
+      "aggregate/mimecast-weird-gzip.eml", "aggregate/twilight.eml"};
+  return ReadFile(TestData(std::string("real/parsedmarc-samples/") + kSamples[i % 3]));
+}
+
 // Command-line arguments for the dmarc-report binary with enrichment off (--no-enrich) unless
 // the test sets an enrichment option itself: outputs must not depend on DNS or on the
 // geolocation database installed.

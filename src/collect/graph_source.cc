@@ -1,0 +1,459 @@
+// The Microsoft Graph source: a folder of an Exchange Online mailbox read over REST as an app
+// (client credentials grant). Open() finds the folder by its path, one displayName at a time
+// from the mailbox's top, and lists its messages with a delta query, page by page
+// (@odata.nextLink); with --watch, the next Open() asks the @odata.deltaLink of the last round for
+// the messages added since instead of listing the folder again. Next() fetches
+// each message's MIME (/$value); File() moves each to its archive folder (created when missing)
+// or deletes it. Answers 429 and 503 are waited out as their Retry-After says, a few times.
+// Fetches, moves and deletions go kInFlight at a time, each on a kept-alive connection of its own.
+//
+// Endpoints (https://learn.microsoft.com/graph/api/resources/mail-api-overview):
+//   GET    /users/{upn}/mailFolders?$filter=displayName eq 'X'       a top-level folder
+//   GET    /users/{upn}/mailFolders/{id}/childFolders?$filter=...    a folder below another
+//   POST   the same two, {"displayName": "X"}                         creates the folder
+//   GET    /users/{upn}/mailFolders/{id}/messages/delta?$select=...  the listing (Prefer:
+//          odata.maxpagesize=N), then, by its @odata.deltaLink, what was added since
+//   GET    /users/{upn}/messages/{id}/$value                         the MIME of one message
+//   POST   /users/{upn}/messages/{id}/move, {"destinationId": "..."}
+//   DELETE /users/{upn}/messages/{id}
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "collect/oauth_token.h"
+#include "collect/source.h"
+#include "http/request.h"
+
+namespace dmarc::collect {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxJsonBytes = 8u * 1024 * 1024;  // a listing page, a folder, an error
+constexpr int kPageSize = 250;                           // messages per listing page ($top)
+// Requests in flight at once: Exchange Online allows an app 4 concurrent requests per mailbox.
+constexpr std::size_t kInFlight = 4;
+
+using Sessions = std::vector<std::unique_ptr<http::Session>>;
+
+// job(i, session) for every i below n, at most sessions.size() at once, each thread with a
+// session of its own.
+template <class Job>
+void RunInParallel(std::size_t n, Sessions& sessions, const Job& job) {
+  std::atomic<std::size_t> next{0};
+  const auto work = [&](http::Session& session) {
+    for (std::size_t i = next++; i < n; i = next++) job(i, session);
+  };
+  const std::size_t threads = std::min(n, sessions.size());
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, std::ref(*sessions[t]));
+  if (threads > 0) work(*sessions[0]);
+  for (auto& thread : pool) thread.join();
+}
+
+Sessions MakeSessions() {
+  Sessions out;
+  for (std::size_t i = 0; i < kInFlight; ++i) out.push_back(std::make_unique<http::Session>());
+  return out;
+}
+
+// `text` escaped for a URL path segment or a query value; '@' stays (a UPN reads as it is).
+std::string Escape(const std::string& text) {
+  const std::string escaped = http::Escape(text);
+  std::string out;
+  out.reserve(escaped.size());
+  for (std::size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped.compare(i, 3, "%40") == 0) {
+      out += '@';
+      i += 2;
+    } else {
+      out += escaped[i];
+    }
+  }
+  return out;
+}
+
+// An OData string literal: 'it''s'.
+std::string ODataString(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+// "ErrorAccessDenied: Access is denied." from Graph's {"error": {"code", "message"}}, else the
+// start of the body.
+std::string GraphSaid(const http::Answer& a) {
+  const json doc = json::parse(a.body, nullptr, false);
+  if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
+    const json& e = doc["error"];
+    const std::string code = e.value("code", "");
+    const std::string message = e.value("message", "");
+    return (code + (message.empty() ? "" : ": " + message)).substr(0, 500);
+  }
+  return a.body.substr(0, 200);
+}
+
+// What to look at after an error status.
+std::string Hint(long status) {
+  switch (status) {
+    case 401:
+      return " (the access token was refused: check graph.tenant_id, graph.client_id and "
+             "graph.client_secret)";
+    case 403:
+      return " (the app needs the Mail.ReadWrite application permission with admin consent, "
+             "and an ApplicationAccessPolicy must not exclude this mailbox)";
+    case 404:
+      return " (check graph.mailbox, the mailbox's user principal name)";
+    default:
+      return "";
+  }
+}
+
+// Seconds to wait before retrying a throttled request: Retry-After in seconds, else 2^attempt.
+std::int64_t RetryDelay(const http::Answer& a, int attempt, std::int64_t max_wait) {
+  const std::string said = a.Header("Retry-After");
+  std::int64_t seconds = std::int64_t{1} << std::min(attempt, 6);
+  if (!said.empty() && said.find_first_not_of("0123456789") == std::string::npos &&
+      said.size() < 10) {
+    seconds = std::stoll(said);
+  }
+  return std::clamp<std::int64_t>(seconds, 0, max_wait);
+}
+
+bool Success(long status) { return status >= 200 && status < 300; }
+
+class GraphSource : public Source {
+ public:
+  GraphSource(const GraphOptions& c, std::size_t max_mail_bytes)
+      : c_(c), max_mail_bytes_(max_mail_bytes), token_(Credentials(c)) {}
+
+  std::string Describe() const override {
+    return fmt::format("graph://{}/{}", c_.mailbox, c_.folder);
+  }
+
+  // The folder's messages with a delta query: the first time all of them, page by page; then,
+  // with the deltaLink of the round before, only the ones added since (--watch).
+  Result<std::size_t> Open() override {
+    if (folder_id_.empty()) {
+      auto id = FolderId(c_.folder, /*create=*/false);
+      if (!id) return MakeError(id.error());
+      folder_id_ = std::move(id).value();
+      delta_link_.clear();
+    }
+    ids_.clear();
+    next_ = 0;
+    std::string url = delta_link_.empty() ? fmt::format(
+                                                "{}/mailFolders/{}/messages/delta?$select=id,"
+                                                "internetMessageId,receivedDateTime",
+                                                UserUrl(), Escape(folder_id_))
+                                          : delta_link_;
+    delta_link_.clear();
+    while (!url.empty()) {
+      http::Request r = MakeRequest("GET", url, "");
+      r.headers.push_back(fmt::format("Prefer: odata.maxpagesize={}", kPageSize));
+      auto page = CallJson(r, "listing the messages");
+      if (!page) return MakeError(page.error());
+      for (const auto& m : (*page)["value"]) {
+        const std::string id = m.value("id", "");
+        // "@removed": gone from the folder (filed by this program, or by someone else).
+        if (!id.empty() && !m.contains("@removed") && !kept_.count(id)) ids_.push_back(id);
+      }
+      auto next = Link(*page, "@odata.nextLink");
+      auto delta = Link(*page, "@odata.deltaLink");
+      if (!next || !delta) return MakeError(!next ? next.error() : delta.error());
+      url = std::move(next).value();
+      if (url.empty()) delta_link_ = std::move(delta).value();
+    }
+    return ids_.size();
+  }
+
+  Result<std::vector<MailItem>> Next() override {
+    std::vector<MailItem> batch;
+    std::size_t held = 0;
+    const auto most = static_cast<std::size_t>(c_.batch_size);
+    while (next_ < ids_.size() && batch.size() < most && held < kMaxBatchMailBytes) {
+      // kInFlight mails at a time, so that the batch's bytes stay near their bound.
+      const std::size_t wave = std::min({kInFlight, ids_.size() - next_, most - batch.size()});
+      std::vector<std::optional<Result<std::optional<MailItem>>>> got(wave);
+      RunInParallel(wave, sessions_, [&](std::size_t i, http::Session& session) {
+        got[i] = Fetch(ids_[next_ + i], session);
+      });
+      next_ += wave;
+      for (auto& mail : got) {
+        if (!*mail) return MakeError(mail->error());
+        if (!**mail) continue;  // gone meanwhile (moved or deleted by someone else)
+        held += (**mail)->bytes.size();
+        batch.push_back(std::move(***mail));
+      }
+    }
+    return batch;
+  }
+
+  Status File(const std::vector<Filing>& filings) override {
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+    std::vector<std::pair<std::string, std::string>> moves;  // {id, folder ("": delete)}
+    for (const auto& f : filings) {
+      if (c_.after == After::kKeep) {
+        kept_.insert(f.id);
+      } else if (f.mail_class == MailClass::kInvalid || c_.after == After::kArchive) {
+        // A mail that holds no report is never deleted: a person should look at it.
+        moves.emplace_back(f.id, c_.archive_folder + "/" + FolderName(f.mail_class));
+      } else if (c_.after == After::kMove) {
+        moves.emplace_back(f.id, ExpandFolderTemplate(c_.move_to, now));
+      } else {
+        moves.emplace_back(f.id, "");
+      }
+    }
+    // The folders first, one at a time (each made once); then the moves, kInFlight at a time.
+    for (const auto& [id, folder] : moves) {
+      if (folder.empty()) continue;
+      auto made = FolderId(folder, /*create=*/true);
+      if (!made) return MakeError(made.error());
+    }
+    std::vector<std::optional<Status>> done(moves.size());
+    RunInParallel(moves.size(), sessions_, [&](std::size_t i, http::Session& session) {
+      const auto& [id, folder] = moves[i];
+      done[i] = folder.empty() ? Remove(id, session) : MoveTo(id, folder, session);
+    });
+    for (auto& d : done) {
+      if (!*d) return std::move(*d);
+    }
+    return Ok();
+  }
+
+  // The next Open() lists everything again: mails listed but not filed before a failure or a stop
+  // are not among the changes a deltaLink gives.
+  void Close() override {
+    delta_link_.clear();
+    folder_id_.clear();
+    folder_ids_.clear();
+  }
+
+ private:
+  static ClientCredentials Credentials(const GraphOptions& c) {
+    return {c.login_url + "/" + Escape(c.tenant_id) + "/oauth2/v2.0/token",
+            c.client_id,
+            c.client_secret,
+            c.scope,
+            c.timeout,
+            "graph.login_url",
+            c.certificate_file.empty()
+                ? "graph.tenant_id, graph.client_id and graph.client_secret"
+                : "graph.tenant_id, graph.client_id and that the app registration holds "
+                  "graph.certificate_file",
+            c.ca_file,
+            c.certificate_file,
+            c.certificate_key_file.empty() ? c.certificate_file : c.certificate_key_file};
+  }
+
+  std::string UserUrl() const { return c_.graph_url + "/users/" + Escape(c_.mailbox); }
+
+  std::string Label(const std::string& id) const {
+    return fmt::format("graph://{}/{};id={}", c_.mailbox, c_.folder, id);
+  }
+
+  Error Failed(const std::string& what, const std::string& method, const std::string& url,
+               const http::Answer& a) const {
+    return MakeError(fmt::format("{}: {} failed: {} {} answered {}: {}{}", Describe(), what, method,
+                                 url, a.status, GraphSaid(a), Hint(a.status)));
+  }
+
+  // One request with the access token; 429 and 503 retried after their Retry-After, a refused
+  // token (401) once with a new one.
+  Result<http::Answer> Call(http::Request request) {
+    return Call(std::move(request), *sessions_[0]);
+  }
+
+  Result<http::Answer> Call(http::Request request, http::Session& session) {
+    bool refused = false;
+    for (int attempt = 0;; ++attempt) {
+      auto token = Token(refused);
+      if (!token) return MakeError(fmt::format("{}: {}", Describe(), token.error()));
+      request.headers.push_back("Authorization: Bearer " + *token);
+      auto a = session.Send(request);
+      request.headers.pop_back();
+      if (!a) {
+        return MakeError(fmt::format("{}: {} {} failed: {}", Describe(), request.method,
+                                     request.url, a.error()));
+      }
+      if (a->status == 401 && !refused) {
+        refused = true;
+        continue;
+      }
+      if ((a->status != 429 && a->status != 503) || attempt >= c_.max_retries) return a;
+      std::this_thread::sleep_for(std::chrono::seconds(RetryDelay(*a, attempt, c_.max_retry_wait)));
+    }
+  }
+
+  Result<std::string> Token(bool refused) {
+    const std::lock_guard lock(token_mu_);
+    return token_.Get(refused);
+  }
+
+  http::Request MakeRequest(const std::string& method, const std::string& url,
+                            const std::string& body) const {
+    http::Request r;
+    r.method = method;
+    r.url = url;
+    r.body = body;
+    r.headers = {"Accept: application/json"};
+    if (!body.empty()) r.headers.emplace_back("Content-Type: application/json");
+    r.timeout_seconds = c_.timeout;
+    r.max_answer_bytes = kMaxJsonBytes;
+    r.ca_file = c_.ca_file;
+    return r;
+  }
+
+  // A request whose answer must be a success holding JSON (an empty body: null).
+  Result<json> CallJson(const std::string& method, const std::string& url, const std::string& body,
+                        const std::string& what) {
+    return CallJson(MakeRequest(method, url, body), what);
+  }
+
+  Result<json> CallJson(const http::Request& request, const std::string& what) {
+    const std::string& method = request.method;
+    const std::string& url = request.url;
+    auto a = Call(request);
+    if (!a) return MakeError(a.error());
+    if (!Success(a->status)) return Failed(what, method, url, *a);
+    if (a->body.empty()) return json();
+    json doc = json::parse(a->body, nullptr, false);
+    if (doc.is_discarded() || a->truncated) {
+      return MakeError(fmt::format("{}: {} failed: {} {} answered {} with no JSON", Describe(),
+                                   what, method, url, a->status));
+    }
+    return doc;
+  }
+
+  // The page's link `key` (@odata.nextLink, @odata.deltaLink; "" when it has none); only a URL
+  // below graph_url is followed, so that the token goes nowhere else.
+  Result<std::string> Link(const json& page, const char* key) const {
+    if (!page.is_object() || !page.contains(key) || !page[key].is_string()) return std::string();
+    const std::string link = page[key].get<std::string>();
+    if (!link.starts_with(c_.graph_url + "/")) {
+      return MakeError(
+          fmt::format("{}: listing the messages: {} {} is not below graph.graph_url {}", Describe(),
+                      key, link, c_.graph_url));
+    }
+    return link;
+  }
+
+  // The MIME of one message; nullopt when it is gone (404).
+  Result<std::optional<MailItem>> Fetch(const std::string& id, http::Session& session) {
+    const std::string url = fmt::format("{}/messages/{}/$value", UserUrl(), Escape(id));
+    http::Request r = MakeRequest("GET", url, "");
+    r.headers.clear();
+    r.max_answer_bytes = max_mail_bytes_;
+    r.stop_when_over = true;
+    auto a = Call(r, session);
+    if (!a) return MakeError(a.error());
+    if (a->status == 404) return std::optional<MailItem>();
+    if (a->truncated && Success(a->status)) {
+      return std::optional<MailItem>(
+          MailItem{id,
+                   Label(id),
+                   {},
+                   fmt::format("mail larger than the limit of {} bytes", max_mail_bytes_)});
+    }
+    if (!Success(a->status)) return Failed("fetching a message", "GET", url, *a);
+    return std::optional<MailItem>(MailItem{id, Label(id), std::move(a->body), std::nullopt});
+  }
+
+  // The id of the folder at `path` ("Archive/Aggregate", from the mailbox's top), each level
+  // created when missing and `create`.
+  Result<std::string> FolderId(const std::string& path, bool create) {
+    if (auto known = folder_ids_.find(path); known != folder_ids_.end()) return known->second;
+    std::string id, walked;
+    std::size_t start = 0;
+    while (start <= path.size()) {
+      const std::size_t slash = std::min(path.find('/', start), path.size());
+      const std::string name = path.substr(start, slash - start);
+      start = slash + 1;
+      if (name.empty()) continue;
+      walked += (walked.empty() ? "" : "/") + name;
+      auto child = ChildId(id, name, walked, create);
+      if (!child) return MakeError(child.error());
+      id = std::move(child).value();
+    }
+    if (id.empty()) return MakeError(fmt::format("{}: no folder in \"{}\"", Describe(), path));
+    folder_ids_[path] = id;
+    return id;
+  }
+
+  // The folder `name` below `parent` ("": the top), created when missing and `create`.
+  Result<std::string> ChildId(const std::string& parent, const std::string& name,
+                              const std::string& walked, bool create) {
+    const std::string base =
+        parent.empty() ? UserUrl() + "/mailFolders"
+                       : fmt::format("{}/mailFolders/{}/childFolders", UserUrl(), Escape(parent));
+    const std::string what = fmt::format("looking up folder \"{}\"", walked);
+    auto found = CallJson("GET", base + "?$filter=" + Escape("displayName eq " + ODataString(name)),
+                          "", what);
+    if (!found) return MakeError(found.error());
+    for (const auto& f : (*found)["value"]) {
+      if (f.value("displayName", "") == name) return f.value("id", "");
+    }
+    if (!create) {
+      return MakeError(
+          fmt::format("{}: folder \"{}\" not found in mailbox {} (check "
+                      "graph.folder; a path from the mailbox's top, such as "
+                      "\"Inbox/DMARC\")",
+                      Describe(), walked, c_.mailbox));
+    }
+    auto made = CallJson("POST", base, json{{"displayName", name}}.dump(),
+                         fmt::format("creating folder \"{}\"", walked));
+    if (!made) return MakeError(made.error());
+    return made->value("id", "");
+  }
+
+  // Moves a mail to a folder FolderId() already found.
+  Status MoveTo(const std::string& id, const std::string& folder, http::Session& session) {
+    const std::string target = folder_ids_.at(folder);
+    const std::string url = fmt::format("{}/messages/{}/move", UserUrl(), Escape(id));
+    auto a = Call(MakeRequest("POST", url, json{{"destinationId", target}}.dump()), session);
+    if (!a) return MakeError(a.error());
+    // 404: moved or deleted by someone else since it was read.
+    if (!Success(a->status) && a->status != 404) {
+      return Failed(fmt::format("moving a message to \"{}\"", folder), "POST", url, *a);
+    }
+    return Ok();
+  }
+
+  Status Remove(const std::string& id, http::Session& session) {
+    const std::string url = fmt::format("{}/messages/{}", UserUrl(), Escape(id));
+    auto a = Call(MakeRequest("DELETE", url, ""), session);
+    if (!a) return MakeError(a.error());
+    if (!Success(a->status) && a->status != 404) {
+      return Failed("deleting a message", "DELETE", url, *a);
+    }
+    return Ok();
+  }
+
+  GraphOptions c_;
+  std::size_t max_mail_bytes_;
+  std::mutex token_mu_;  // token_ is shared by the requests in flight
+  CachedToken token_;
+  Sessions sessions_ = MakeSessions();  // [0] also for the listing and the folders
+  std::string folder_id_;               // of c_.folder
+  std::string delta_link_;  // where the next Open() asks for what changed ("": list everything)
+  std::map<std::string, std::string> folder_ids_;  // path → id, of the archive folders
+  std::vector<std::string> ids_;                   // listed by Open()
+  std::size_t next_ = 0;
+  std::set<std::string> kept_;  // with after = keep: ids already read by this process
+};
+
+}  // namespace
+
+std::unique_ptr<Source> MakeGraphSource(const GraphOptions& config, std::size_t max_mail_bytes) {
+  return std::make_unique<GraphSource>(config, max_mail_bytes);
+}
+
+}  // namespace dmarc::collect

@@ -1,0 +1,720 @@
+// `fetch` from a [graph] source (issue #19) against a local HTTPS server that plays Microsoft
+// Graph and the Microsoft identity platform's token endpoint. No Microsoft service runs here:
+// the server answers as Microsoft's documentation says
+// (https://learn.microsoft.com/graph/api/resources/mail-api-overview, .../message-move,
+// .../user-list-mailfolders, .../mailfolder-post-childfolders, .../opaque-message-get "$value",
+// https://learn.microsoft.com/graph/throttling, and the client credentials grant of
+// https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow), and
+// CHECKS every request against it: paths, query parameters, the bearer token, JSON bodies, the
+// token request's form. Whatever it finds wrong is listed in Problems().
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "testing/process.h"
+#include "testing/test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using dmarc::testing::ReadFile;
+using nlohmann::json;
+
+constexpr const char* kUpn = "dmarc@example.com";
+constexpr const char* kTenant = "contoso-tenant";
+constexpr const char* kClientId = "11111111-2222-3333-4444-555555555555";
+constexpr const char* kSecret = "app-s3cret-value~xyz";
+
+std::string ReportMail(int i) { return dmarc::testing::SampleReportMail(i); }
+
+// RFC 4648 §5 base64url (no padding) decoded.
+std::string FromBase64Url(std::string text) {
+  for (char& c : text) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  while (text.size() % 4) text += '=';
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  out.resize(n < 0 ? 0
+                   : static_cast<std::size_t>(n) - (text.size() - text.find_last_not_of('=') - 1));
+  return out;
+}
+
+std::string ToBase64Url(const unsigned char* data, unsigned int size) {
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return out;
+}
+
+// What is wrong with a client assertion (Microsoft's certificate credentials: a JWT signed RS256
+// by the key of `cert_file`, x5t its SHA-1 thumbprint, aud the token URL, iss = sub = the client
+// ID, a jti, valid now and for at most 10 minutes); "" when nothing is.
+std::string CheckAssertionWith(const std::string& jwt, const std::string& cert_file,
+                               const std::string& audience) {
+  const auto dot1 = jwt.find('.'), dot2 = jwt.rfind('.');
+  if (dot1 == std::string::npos || dot1 == dot2) return "not a JWT";
+  const json header = json::parse(FromBase64Url(jwt.substr(0, dot1)), nullptr, false);
+  const json claims =
+      json::parse(FromBase64Url(jwt.substr(dot1 + 1, dot2 - dot1 - 1)), nullptr, false);
+  if (!header.is_object() || !claims.is_object()) return "header or claims not JSON";
+  FILE* f = std::fopen(cert_file.c_str(), "rb");
+  if (!f) return "no certificate";
+  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  unsigned char sha1[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  X509_digest(cert, EVP_sha1(), sha1, &size);
+  const std::string x5t = ToBase64Url(sha1, size);
+  EVP_PKEY* key = X509_get_pubkey(cert);
+  const std::string signature = FromBase64Url(jwt.substr(dot2 + 1));
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool verified =
+      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(jwt.data()),
+                       dot2) == 1;
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(key);
+  X509_free(cert);
+  const std::int64_t now = std::time(nullptr);
+  if (!verified) return "the signature does not verify with the certificate's key";
+  if (header.value("alg", "") != "RS256" || header.value("typ", "") != "JWT") return "alg, typ";
+  if (header.value("x5t", "") != x5t) return "x5t is not the certificate's SHA-1 thumbprint";
+  if (claims.value("aud", "") != audience) return "aud " + claims.value("aud", "");
+  if (claims.value("iss", "") != kClientId || claims.value("sub", "") != kClientId) {
+    return "iss, sub";
+  }
+  if (claims.value("jti", "").empty()) return "no jti";
+  const std::int64_t nbf = claims.value("nbf", std::int64_t{0});
+  const std::int64_t exp = claims.value("exp", std::int64_t{0});
+  if (nbf > now + 5 || exp < now || exp - nbf > 600) return "nbf, exp";
+  return "";
+}
+
+// The fake Graph: a mailbox of folders and messages, over HTTPS with a certificate of its own.
+class FakeGraph {
+ public:
+  explicit FakeGraph(const fs::path& dir)
+      : cert_((dir / "cert.pem").string()), key_((dir / "key.pem").string()) {
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
+        " -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '" +
+        key_ + "' -out '" + cert_ + "' 2>/dev/null";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;  // NOLINT(cert-env33-c): fixed command
+    server_ = std::make_unique<httplib::SSLServer>(cert_.c_str(), key_.c_str());
+    folders_["inbox-AAMkAD=="] = {"Inbox", ""};
+    folders_["dmarc-AAMkAE-_=="] = {"DMARC", "inbox-AAMkAD=="};
+    Routes();
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~FakeGraph() {
+    server_->stop();
+    thread_.join();
+  }
+
+  std::string Base() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  std::string Cert() const { return cert_; }
+
+  // A message in Inbox/DMARC.
+  void Deliver(const std::string& mime) {
+    std::lock_guard lock(mu_);
+    ++made_;
+    messages_["AAMkAGI2-msg_" + std::to_string(made_) + "="] = {"dmarc-AAMkAE-_==", mime, made_};
+  }
+  // How many messages the folder at this path holds (-1: no such folder).
+  int Count(const std::string& path) {
+    std::lock_guard lock(mu_);
+    const std::string id = PathId(path);
+    if (id.empty()) return -1;
+    int n = 0;
+    for (const auto& [mid, m] : messages_) n += m.folder == id;
+    return n;
+  }
+  std::size_t Total() {
+    std::lock_guard lock(mu_);
+    return messages_.size();
+  }
+  std::vector<std::string> Problems() {
+    std::lock_guard lock(mu_);
+    return problems_;
+  }
+  // "METHOD /path" of every Graph request, in order.
+  std::vector<std::string> Requests() {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+  // Delta rounds that listed the whole folder, and those from a deltaLink.
+  int FullRounds() {
+    std::lock_guard lock(mu_);
+    return full_rounds_;
+  }
+  int DeltaRounds() {
+    std::lock_guard lock(mu_);
+    return delta_rounds_;
+  }
+  int TokenRequests() {
+    std::lock_guard lock(mu_);
+    return tokens_issued_;
+  }
+  int Count(const std::string& method, const std::string& suffix) {
+    int n = 0;
+    for (const auto& r : Requests()) {
+      n += r.starts_with(method + " ") && r.ends_with(suffix);
+    }
+    return n;
+  }
+
+  // With certificate credentials: the certificate the app registration holds (PEM).
+  std::string app_cert_file;
+
+  // Knobs.
+  std::atomic<int> page_size{2};
+  std::atomic<int> throttle_first_values{1};  // $value answers 429 Retry-After: 1 first
+  std::atomic<int> fail_value_number{0};      // the n-th $value answers 500 (0: none)
+  std::atomic<bool> refuse_secret{false};
+  std::atomic<int> retry_after{1};             // seconds, in the 429's Retry-After
+  std::atomic<bool> foreign_next_link{false};  // @odata.nextLink points elsewhere
+  std::atomic<int> most_in_flight{0};          // the most $value requests in flight at once
+
+ private:
+  struct Folder {
+    std::string name, parent;
+  };
+  struct Message {
+    std::string folder, mime;
+    int seq = 0;  // when it arrived in its folder
+  };
+
+  void Problem(const std::string& what) { problems_.push_back(what); }
+
+  std::string PathId(const std::string& path) const {
+    std::string id;
+    std::size_t start = 0;
+    while (start <= path.size()) {
+      const std::size_t slash = std::min(path.find('/', start), path.size());
+      const std::string name = path.substr(start, slash - start);
+      start = slash + 1;
+      std::string found;
+      for (const auto& [fid, f] : folders_) {
+        if (f.parent == id && f.name == name) found = fid;
+      }
+      if (found.empty()) return "";
+      id = found;
+    }
+    return id;
+  }
+
+  void Routes() {
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+      std::lock_guard lock(mu_);
+      if (!req.path.starts_with("/v1.0/")) return httplib::Server::HandlerResponse::Unhandled;
+      requests_.push_back(req.method + " " + req.path);
+      if (!valid_tokens_.count(req.get_header_value("Authorization"))) {
+        Problem(req.method + " " + req.path + ": Authorization is not a bearer token issued: \"" +
+                req.get_header_value("Authorization") + "\"");
+      }
+      if (!req.path.starts_with(std::string("/v1.0/users/") + kUpn + "/")) {
+        Problem(req.path + ": not below /v1.0/users/" + kUpn);
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server_->Post(std::string("/") + kTenant + "/oauth2/v2.0/token",
+                  [this](const auto& req, auto& res) { Token(req, res); });
+    const std::string user = std::string("/v1.0/users/") + kUpn;
+    server_->Get(user + "/mailFolders", [this](const auto& req, auto& res) { Find(req, res, ""); });
+    server_->Get(user + R"(/mailFolders/([^/]+)/childFolders)",
+                 [this](const auto& req, auto& res) { Find(req, res, req.matches[1]); });
+    server_->Post(user + "/mailFolders",
+                  [this](const auto& req, auto& res) { Create(req, res, ""); });
+    server_->Post(user + R"(/mailFolders/([^/]+)/childFolders)",
+                  [this](const auto& req, auto& res) { Create(req, res, req.matches[1]); });
+    server_->Get(user + R"(/mailFolders/([^/]+)/messages/delta)",
+                 [this](const auto& req, auto& res) { Delta(req, res); });
+    server_->Get(user + R"(/messages/([^/]+)/\$value)",
+                 [this](const auto& req, auto& res) { Value(req, res); });
+    server_->Post(user + R"(/messages/([^/]+)/move)",
+                  [this](const auto& req, auto& res) { Move(req, res); });
+    server_->Delete(user + R"(/messages/([^/]+))",
+                    [this](const auto& req, auto& res) { Delete(req, res); });
+  }
+
+  static void GraphError(httplib::Response& res, int status, const std::string& code,
+                         const std::string& message) {
+    res.status = status;
+    res.set_content(json{{"error", {{"code", code}, {"message", message}}}}.dump(),
+                    "application/json");
+  }
+
+  std::string CheckAssertion(const std::string& jwt, const std::string& audience) const {
+    return CheckAssertionWith(jwt, app_cert_file, audience);
+  }
+
+  void Token(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded") {
+      Problem("token: Content-Type " + req.get_header_value("Content-Type"));
+    }
+    const std::map<std::string, std::string> want = {
+        {"grant_type", "client_credentials"},
+        {"client_id", kClientId},
+        {"client_secret", refuse_secret ? "never" : kSecret},
+        {"scope", "https://graph.microsoft.com/.default"}};
+    std::map<std::string, std::string> got(req.params.begin(), req.params.end());
+    if (!app_cert_file.empty() && got.count("client_assertion")) {
+      const std::string jwt = got["client_assertion"];
+      if (got["client_assertion_type"] !=
+          "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+        Problem("token: client_assertion_type " + got["client_assertion_type"]);
+      }
+      const std::string why = CheckAssertion(jwt, Base() + "/" + kTenant + "/oauth2/v2.0/token");
+      if (!why.empty()) Problem("token: client_assertion: " + why);
+      got.erase("client_assertion");
+      got.erase("client_assertion_type");
+      got["client_secret"] = why.empty() ? want.at("client_secret") : "refused";
+    }
+    if (got != want) {
+      res.status = 401;
+      res.set_content(R"({"error": "invalid_client", "error_description": "AADSTS7000215: )"
+                      R"(Invalid client secret provided."})",
+                      "application/json");
+      return;
+    }
+    const std::string token = "eyJ0eXAi.graph-token-" + std::to_string(++tokens_issued_);
+    valid_tokens_.insert("Bearer " + token);
+    res.set_content(json{{"token_type", "Bearer"},
+                         {"expires_in", 3599},
+                         {"ext_expires_in", 3599},
+                         {"access_token", token}}
+                        .dump(),
+                    "application/json");
+  }
+
+  // GET .../mailFolders or .../childFolders?$filter=displayName eq 'NAME'
+  void Find(const httplib::Request& req, httplib::Response& res, const std::string& parent) {
+    std::lock_guard lock(mu_);
+    static const std::regex kFilter(R"(displayName eq '((?:[^']|'')*)')");
+    std::smatch m;
+    const std::string filter = req.get_param_value("$filter");
+    if (req.params.size() != 1 || !std::regex_match(filter, m, kFilter)) {
+      Problem("folders: query must be $filter=displayName eq '...', not " + req.target);
+      return GraphError(res, 400, "BadRequest", "Invalid filter clause");
+    }
+    if (!parent.empty() && !folders_.count(parent)) {
+      return GraphError(res, 404, "ErrorItemNotFound", "The specified object was not found.");
+    }
+    json value = json::array();
+    for (const auto& [id, f] : folders_) {
+      if (f.parent == parent && f.name == m[1].str()) {
+        value.push_back({{"id", id}, {"displayName", f.name}, {"parentFolderId", parent}});
+      }
+    }
+    res.set_content(json{{"value", value}}.dump(), "application/json");
+  }
+
+  void Create(const httplib::Request& req, httplib::Response& res, const std::string& parent) {
+    std::lock_guard lock(mu_);
+    const json body = json::parse(req.body, nullptr, false);
+    if (req.get_header_value("Content-Type") != "application/json" || !body.is_object() ||
+        body.size() != 1 || !body.contains("displayName") || !body["displayName"].is_string()) {
+      Problem("create folder: not a JSON {\"displayName\": ...}: " + req.body);
+      return GraphError(res, 400, "BadRequest", "Invalid request");
+    }
+    const std::string id = "folder-" + std::to_string(folders_.size()) + "-AAMk==";
+    folders_[id] = {body["displayName"], parent};
+    res.status = 201;
+    res.set_content(json{{"id", id}, {"displayName", body["displayName"]}}.dump(),
+                    "application/json");
+  }
+
+  // GET .../mailFolders/{id}/messages/delta. The first round ($select=..., no token) gives every
+  // message of the folder; its pages' @odata.nextLink carry $skiptoken=OFFSET.BASE.SNAPSHOT, the
+  // last page's @odata.deltaLink $deltatoken=SNAPSHOT. A round from a deltaLink gives the
+  // messages that arrived after its snapshot, and a message "@removed".
+  void Delta(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    const std::string folder = req.matches[1];
+    const std::string prefer = req.get_header_value("Prefer");
+    int size = page_size;
+    if (!prefer.starts_with("odata.maxpagesize=")) {
+      Problem("delta: no Prefer: odata.maxpagesize=N");
+    } else {
+      size = std::min(size, std::atoi(prefer.c_str() + 18));
+    }
+    int offset = 0, base = 0, snapshot = made_;
+    if (req.has_param("$skiptoken")) {
+      std::sscanf(req.get_param_value("$skiptoken").c_str(), "%d.%d.%d", &offset, &base, &snapshot);
+    } else if (req.has_param("$deltatoken")) {
+      base = std::atoi(req.get_param_value("$deltatoken").c_str());
+      ++delta_rounds_;
+    } else {
+      ++full_rounds_;
+      if (req.get_param_value("$select") != "id,internetMessageId,receivedDateTime") {
+        Problem("delta: expected $select=id,internetMessageId,receivedDateTime: " + req.target);
+      }
+    }
+    if (req.params.size() != 1) Problem("delta: one query parameter expected: " + req.target);
+    std::map<int, std::string> arrived;  // seq → id
+    for (const auto& [id, m] : messages_) {
+      if (m.folder == folder && m.seq > base && m.seq <= snapshot) arrived[m.seq] = id;
+    }
+    json value = json::array();
+    if (base > 0 && offset == 0) {
+      value.push_back({{"id", "AAMkAGI2-gone="}, {"@removed", {{"reason", "deleted"}}}});
+    }
+    int i = 0;
+    for (const auto& [seq, id] : arrived) {
+      if (i >= offset && i < offset + size) {
+        value.push_back({{"@odata.type", "#microsoft.graph.message"},
+                         {"id", id},
+                         {"internetMessageId", "<" + id + "@example.com>"},
+                         {"receivedDateTime", "2026-03-02T10:00:00Z"}});
+      }
+      ++i;
+    }
+    json page = {
+        {"@odata.context", "https://graph.microsoft.com/v1.0/$metadata#Collection(message)"},
+        {"value", value}};
+    const std::string link = Base() + req.path;
+    if (offset + size < static_cast<int>(arrived.size())) {
+      page["@odata.nextLink"] =
+          (foreign_next_link ? "https://graph.example.net" + req.path : link) +
+          "?%24skiptoken=" + std::to_string(offset + size) + "." + std::to_string(base) + "." +
+          std::to_string(snapshot);
+    } else {
+      page["@odata.deltaLink"] = link + "?%24deltatoken=" + std::to_string(snapshot);
+    }
+    res.set_content(page.dump(), "application/json");
+  }
+
+  void Value(const httplib::Request& req, httplib::Response& res) {
+    // How many fetches are in flight at once: each takes 20 ms before it answers.
+    const int now = ++in_flight_;
+    for (int seen = most_in_flight;
+         now > seen && !most_in_flight.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    --in_flight_;
+    std::lock_guard lock(mu_);
+    if (!req.params.empty()) Problem("$value takes no query: " + req.target);
+    if (req.matches[1] == "AAMkAGI2-gone=") Problem("$value of a message listed as @removed");
+    if (throttle_first_values > 0) {
+      --throttle_first_values;
+      res.set_header("Retry-After", std::to_string(retry_after.load()));
+      return GraphError(res, 429, "ApplicationThrottled",
+                        "Application is over its MailboxConcurrency limit.");
+    }
+    if (fail_value_number > 0 && ++values_ == fail_value_number) {
+      return GraphError(res, 500, "ErrorInternalServerError", "An internal server error.");
+    }
+    const auto it = messages_.find(req.matches[1]);
+    if (it == messages_.end()) {
+      return GraphError(res, 404, "ErrorItemNotFound", "The specified object was not found.");
+    }
+    res.set_content(it->second.mime, "text/plain");
+  }
+
+  void Move(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    const json body = json::parse(req.body, nullptr, false);
+    if (req.get_header_value("Content-Type") != "application/json" || !body.is_object() ||
+        body.size() != 1 || !body.contains("destinationId") ||
+        !folders_.count(body["destinationId"].get<std::string>())) {
+      Problem("move: not {\"destinationId\": an existing folder}: " + req.body);
+      return GraphError(res, 400, "ErrorInvalidIdMalformed", "Id is malformed.");
+    }
+    const auto it = messages_.find(req.matches[1]);
+    if (it == messages_.end()) {
+      return GraphError(res, 404, "ErrorItemNotFound", "The specified object was not found.");
+    }
+    // A moved message gets a new id.
+    Message m = it->second;
+    messages_.erase(it);
+    m.folder = body["destinationId"];
+    m.seq = ++made_;
+    const std::string id = "AAMkAGI2-moved_" + std::to_string(made_) + "=";
+    messages_[id] = m;
+    res.status = 201;
+    res.set_content(json{{"id", id}, {"parentFolderId", m.folder}}.dump(), "application/json");
+  }
+
+  void Delete(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    if (!req.body.empty()) Problem("DELETE with a body");
+    if (messages_.erase(req.matches[1]) == 0) {
+      return GraphError(res, 404, "ErrorItemNotFound", "The specified object was not found.");
+    }
+    res.status = 204;
+  }
+
+  std::string cert_, key_;
+  std::mutex mu_;
+  std::map<std::string, Folder> folders_;
+  std::map<std::string, Message> messages_;
+  std::set<std::string> valid_tokens_;
+  std::vector<std::string> problems_, requests_;
+  int made_ = 0, tokens_issued_ = 0, values_ = 0, full_rounds_ = 0, delta_rounds_ = 0;
+  std::atomic<int> in_flight_{0};
+  std::unique_ptr<httplib::SSLServer> server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+class GraphFetch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = dmarc::testing::FreshTestDir("dmarc-graph");
+    graph_ = std::make_unique<FakeGraph>(dir_);
+    const fs::path secret = dir_ / "client-secret";
+    std::ofstream(secret) << kSecret << "\n";
+    fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write);
+    secret_file_ = secret.string();
+  }
+  void TearDown() override {
+    EXPECT_EQ(graph_->Problems(), std::vector<std::string>{});
+    graph_.reset();
+    if (!HasFailure() && !std::getenv("DMARC_KEEP_TEST_DIRS")) fs::remove_all(dir_);
+  }
+
+  std::string Config(const std::string& extra, const std::string& folder = "Inbox/DMARC") {
+    const fs::path p = dir_ / "fetch.toml";
+    std::ofstream(p) << "[store]\nurl = \"sqlite:" << (dir_ / "store.db").string()
+                     << "\"\n[enrich]\noffline = true\n[graph]\ntenant_id = \"" << kTenant
+                     << "\"\nclient_id = \"" << kClientId << "\"\nclient_secret_file = \""
+                     << secret_file_ << "\"\nmailbox = \"" << kUpn << "\"\nfolder = \"" << folder
+                     << "\"\ngraph_url = \"" << graph_->Base() << "/v1.0\"\nlogin_url = \""
+                     << graph_->Base() << "/\"\nca_file = \"" << graph_->Cert() << "\"\n"
+                     << extra;
+    return p.string();
+  }
+
+  int Fetch(const std::string& config) {
+    log_ = dir_ / "fetch.log";
+    return dmarc::testing::RunFetch(config, log_);
+  }
+  std::string Log() const { return ReadFile(log_.string()); }
+
+  fs::path dir_, log_;
+  std::string secret_file_;
+  std::unique_ptr<FakeGraph> graph_;
+};
+
+TEST_F(GraphFetch, PagesThroughTheFolderWaitsOutThrottlingAndArchivesEveryReport) {
+  for (int i = 0; i < 5; ++i) graph_->Deliver(ReportMail(i));
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(Fetch(Config("batch_size = 2\n")), 0) << Log();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(1))
+      << "the 429's Retry-After: 1 was waited out";
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 5) << Log();
+  EXPECT_NE(Log().find("5 aggregate"), std::string::npos) << Log();
+  // One delta round of three pages of two; five MIME fetches and the throttled one; Archive and
+  // Archive/Aggregate created once each; one token for the whole run.
+  EXPECT_EQ(graph_->Count("GET", "/messages/delta"), 3);
+  EXPECT_EQ(graph_->Count("GET", "/$value"), 6);
+  EXPECT_EQ(graph_->Count("POST", "/move"), 5);
+  EXPECT_EQ(graph_->Count("POST", "/mailFolders"), 1);
+  EXPECT_EQ(graph_->Count("POST", "/childFolders"), 1);
+  EXPECT_EQ(graph_->TokenRequests(), 1);
+  // Several fetches at once, never more than Exchange Online's 4 per app and mailbox.
+  EXPECT_GE(graph_->most_in_flight, 2);
+  EXPECT_LE(graph_->most_in_flight, 4);
+  EXPECT_EQ(Log().find(kSecret), std::string::npos) << "the secret is never logged";
+  EXPECT_EQ(Log().find("graph-token-"), std::string::npos) << "the token is never logged";
+
+  // Read again: the reports are known, and nothing is left to fetch.
+  graph_->Deliver(ReportMail(0));
+  ASSERT_EQ(Fetch(Config("")), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 6) << Log();
+}
+
+TEST_F(GraphFetch, DeleteRemovesReportsAndArchivesWhatHoldsNone) {
+  graph_->Deliver(ReportMail(1));
+  graph_->Deliver(ReportMail(2));
+  graph_->Deliver("From: a@example.com\r\nSubject: hello\r\n\r\nnot a report\r\n");
+  graph_->throttle_first_values = 0;
+  ASSERT_EQ(Fetch(Config("after = \"delete\"\n")), 0) << Log();
+  EXPECT_EQ(graph_->Count("DELETE", "="), 2) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Invalid"), 1) << Log();
+  EXPECT_EQ(graph_->Total(), 1u) << Log();
+}
+
+TEST_F(GraphFetch, MoveToExpandsTheDateTemplate) {
+  graph_->Deliver(ReportMail(0));
+  graph_->throttle_first_values = 0;
+  ASSERT_EQ(Fetch(Config("after = \"move\"\nmove_to = \"Done/[YEAR]\"\n")), 0) << Log();
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  EXPECT_EQ(graph_->Count("Done/" + std::to_string(1900 + utc.tm_year)), 1) << Log();
+}
+
+TEST_F(GraphFetch, AFailureBeforeTheCommitLeavesEveryMailInPlace) {
+  for (int i = 0; i < 4; ++i) graph_->Deliver(ReportMail(i));
+  graph_->throttle_first_values = 0;
+  graph_->fail_value_number = 3;
+  EXPECT_NE(Fetch(Config("")), 0) << Log();
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 4) << Log();
+  EXPECT_EQ(graph_->Count("POST", "/move"), 0);
+  EXPECT_EQ(graph_->Count("DELETE", "="), 0);
+  EXPECT_NE(Log().find(std::string("graph://") + kUpn + "/Inbox/DMARC: fetching a message failed"),
+            std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("answered 500: ErrorInternalServerError: An internal server error."),
+            std::string::npos)
+      << Log();
+
+  // The next run takes them all.
+  graph_->fail_value_number = 0;
+  ASSERT_EQ(Fetch(Config("")), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 4) << Log();
+}
+
+TEST_F(GraphFetch, ARefusedSecretIsNamedAndNoMailboxIsAsked) {
+  graph_->Deliver(ReportMail(0));
+  graph_->refuse_secret = true;
+  EXPECT_NE(Fetch(Config("")), 0) << Log();
+  EXPECT_NE(Log().find("graph.login_url: POST " + graph_->Base() + "/" + kTenant +
+                       "/oauth2/v2.0/token answered 401: invalid_client: AADSTS7000215: "
+                       "Invalid client secret provided. (check graph.tenant_id, "
+                       "graph.client_id and graph.client_secret)"),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(Log().find(kSecret), std::string::npos);
+  EXPECT_TRUE(graph_->Requests().empty());
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 1);
+}
+
+TEST_F(GraphFetch, WatchAsksTheDeltaLinkForNewMailInsteadOfListingAgain) {
+  graph_->throttle_first_values = 0;
+  graph_->Deliver(ReportMail(0));
+  graph_->Deliver(ReportMail(1));
+  log_ = dir_ / "fetch.log";
+  const pid_t pid = dmarc::testing::Spawn(
+      {"fetch", "--watch", "--config", Config("\n[fetch]\nwatch_interval = 1\n")}, log_);
+  const auto wait_for = [this](int archived) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (graph_->Count("Archive/Aggregate") < archived &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return graph_->Count("Archive/Aggregate");
+  };
+  EXPECT_EQ(wait_for(2), 2) << Log();
+  graph_->Deliver(ReportMail(2));
+  EXPECT_EQ(wait_for(3), 3) << Log();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(dmarc::testing::Wait(pid), 0) << Log();
+  EXPECT_EQ(graph_->FullRounds(), 1) << "the folder is listed whole once";
+  EXPECT_GE(graph_->DeltaRounds(), 1);
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 0);
+}
+
+TEST_F(GraphFetch, ACertificateSignsTheClientAssertionInsteadOfASecret) {
+  const std::string cert = (dir_ / "app-cert.pem").string(), key = (dir_ / "app-key.pem").string();
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=dmarc-app"
+      " -keyout '" +
+      key + "' -out '" + cert + "' 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;  // NOLINT(cert-env33-c): fixed command
+  graph_->app_cert_file = cert;
+  graph_->throttle_first_values = 0;
+  graph_->Deliver(ReportMail(0));
+  std::string config =
+      Config("certificate_file = \"" + cert + "\"\ncertificate_key_file = \"" + key + "\"\n");
+  std::string text = ReadFile(config);
+  text.erase(text.find("client_secret_file"), text.find('\n', text.find("client_secret_file")) -
+                                                  text.find("client_secret_file") + 1);
+  std::ofstream(config) << text;
+  ASSERT_EQ(Fetch(config), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 1) << Log();
+  EXPECT_EQ(graph_->TokenRequests(), 1);
+
+  // A key that is not the certificate's is named before anything is sent.
+  const std::string other = (dir_ / "other-key.pem").string();
+  ASSERT_EQ(std::system(("openssl genrsa -out '" + other + "' 2048 2>/dev/null").c_str()), 0);
+  text.replace(text.find(key), key.size(), other);
+  std::ofstream(config) << text;
+  graph_->Deliver(ReportMail(1));
+  EXPECT_NE(Fetch(config), 0) << Log();
+  EXPECT_NE(Log().find("graph.certificate_key_file: " + other + " is not the key of " + cert),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(graph_->TokenRequests(), 1);
+}
+
+TEST_F(GraphFetch, AMailOverTheSizeLimitIsNotReadOnAndIsFiledAsInvalid) {
+  graph_->throttle_first_values = 0;
+  graph_->Deliver(ReportMail(0));
+  graph_->Deliver("Subject: big\r\n\r\n" + std::string(200'000, 'x') + "\r\n");
+  log_ = dir_ / "fetch.log";
+  ASSERT_EQ(dmarc::testing::RunToEnd(
+                {"fetch", "--max-input-bytes", "100000", "--config", Config("")}, log_),
+            0)
+      << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 1) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Invalid"), 1) << Log();
+  EXPECT_NE(Log().find("larger than the limit of 100000 bytes"), std::string::npos) << Log();
+}
+
+TEST_F(GraphFetch, ThrottlingThatDoesNotEndFailsClearlyAndLeavesTheMails) {
+  graph_->Deliver(ReportMail(0));
+  graph_->throttle_first_values = 1000;
+  graph_->retry_after = 0;
+  EXPECT_NE(Fetch(Config("")), 0) << Log();
+  EXPECT_NE(Log().find("fetching a message failed: GET "), std::string::npos) << Log();
+  EXPECT_NE(Log().find("answered 429: ApplicationThrottled: Application is over its "
+                       "MailboxConcurrency limit."),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(graph_->Count("GET", "/$value"), 6) << "the first try and 5 retries";
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 1);
+}
+
+TEST_F(GraphFetch, ANextLinkOutsideGraphUrlIsNotFollowed) {
+  for (int i = 0; i < 3; ++i) graph_->Deliver(ReportMail(i));
+  graph_->foreign_next_link = true;
+  EXPECT_NE(Fetch(Config("")), 0) << Log();
+  EXPECT_NE(Log().find("@odata.nextLink https://graph.example.net/v1.0/users/"), std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("is not below graph.graph_url " + graph_->Base() + "/v1.0"),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(graph_->Count("GET", "/$value"), 0);
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 3);
+}
+
+TEST_F(GraphFetch, AMissingFolderIsNamed) {
+  graph_->Deliver(ReportMail(0));
+  EXPECT_NE(Fetch(Config("", "Inbox/Reports")), 0) << Log();
+  EXPECT_NE(Log().find("folder \"Inbox/Reports\" not found in mailbox dmarc@example.com"),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 1);
+}
+
+}  // namespace
