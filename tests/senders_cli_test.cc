@@ -146,12 +146,13 @@ TEST_F(AdviseCli, PrintsTheAdviceAsJsonAndText) {
   EXPECT_EQ(j["simulation"]["approved_blocked"], ad::kMcUnaligned);
   EXPECT_EQ(j["simulation"]["approved"][0]["sender"], "Mailchimp");
   EXPECT_EQ(j["simulation"]["approved"][0]["causes"][0]["cause"], ad::kMcCause);
-  EXPECT_EQ(j["simulation"]["forwarded_hit"], ad::kOwnForwarded + ad::kList + ad::kForwarder);
-  EXPECT_EQ(j["simulation"]["spoofing_blocked"], ad::kSpoof + ad::kBad);
+  EXPECT_EQ(j["simulation"]["forwarded_hit"], ad::kOwnForwarded + ad::kList + ad::kForwarder +
+                                                  ad::kGroups + ad::kListServer + ad::kSurvived);
+  EXPECT_EQ(j["simulation"]["spoofing_blocked"], ad::kSpoof + ad::kBad + ad::kResidential);
   EXPECT_TRUE(j["simulation"]["note"].is_null());
   ASSERT_EQ(j["fixes"].size(), 1u);
   EXPECT_EQ(j["fixes"][0]["remedy"], ad::kMcRemedy);
-  EXPECT_EQ(j["senders"].size(), 7u);
+  EXPECT_EQ(j["senders"].size(), 11u);
 
   auto text = RunCommand({"advise", "--domain", ad::kDomain});
   ASSERT_EQ(text.status, 0) << text.err;
@@ -160,7 +161,7 @@ TEST_F(AdviseCli, PrintsTheAdviceAsJsonAndText) {
         std::string("Recommendation: fix first: Mailchimp"),
         "Approved senders' mail blocked: " + std::to_string(ad::kMcUnaligned),
         "Spoofing stopped (unapproved and unknown senders): " +
-            std::to_string(ad::kSpoof + ad::kBad),
+            std::to_string(ad::kSpoof + ad::kBad + ad::kResidential),
         "1. " + j["fixes"][0]["text"].get<std::string>()}) {
     EXPECT_NE(text.out.find(line), std::string::npos) << line << "\n" << text.out;
   }

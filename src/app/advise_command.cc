@@ -40,6 +40,7 @@ void PrintBlocked(const char* title, std::uint64_t total,
     const std::string name = with_status ? fmt::format("{} ({})", s.key, s.status) : s.key;
     fmt::print("    {:<36} {:>8}  {}\n", name, s.messages,
                s.causes.empty() ? std::string() : s.causes.front().Text());
+    for (const auto& r : s.reasons) fmt::print("      forwarded: {} ({})\n", r.Text(), r.messages);
   }
 }
 

@@ -278,8 +278,20 @@ TEST_F(SendersApiTest, AdvisesOnTheAdvisorScenario) {
   EXPECT_EQ(j["days"], 30);
   EXPECT_EQ(j["recommendation"]["rule"], "fix_first");
   EXPECT_EQ(j["simulation"]["approved_blocked"], ad::kMcUnaligned);
-  EXPECT_EQ(j["simulation"]["forwarded_hit"], ad::kOwnForwarded + ad::kList + ad::kForwarder);
-  EXPECT_EQ(j["simulation"]["spoofing_blocked"], ad::kSpoof + ad::kBad);
+  EXPECT_EQ(j["simulation"]["forwarded_hit"], ad::kOwnForwarded + ad::kList + ad::kForwarder +
+                                                  ad::kGroups + ad::kListServer + ad::kSurvived);
+  EXPECT_EQ(j["simulation"]["spoofing_blocked"], ad::kSpoof + ad::kBad + ad::kResidential);
+  // Why each forwarded sender's mail counts as forwarded (most messages first).
+  const auto& fwd = j["simulation"]["forwarded"];
+  ASSERT_EQ(fwd.size(), 6u);
+  EXPECT_EQ(fwd[1]["sender"], "google.com");
+  ASSERT_EQ(fwd[1]["reasons"].size(), 1u);
+  EXPECT_EQ(fwd[1]["reasons"][0]["reason"], "known_forwarder");
+  EXPECT_EQ(fwd[1]["reasons"][0]["detail"], "Google Groups (mailing_list)");
+  EXPECT_EQ(fwd[1]["reasons"][0]["text"], "a known forwarder: Google Groups (mailing_list)");
+  EXPECT_EQ(fwd[1]["reasons"][0]["messages"], ad::kGroups);
+  EXPECT_EQ(fwd[2]["reasons"][0]["reason"], "dkim_survived");
+  EXPECT_FALSE(j["simulation"]["unapproved"][0].contains("reasons"));
   ASSERT_EQ(j["fixes"].size(), 1u);
   EXPECT_EQ(j["fixes"][0]["cause"], ad::kMcCause);
   auto four = c.Get("/api/advise?domain=example.com&days=4", Bearer());
