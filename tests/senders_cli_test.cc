@@ -6,6 +6,7 @@
 
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -184,6 +185,37 @@ TEST_F(AdviseCli, PrintsTheAdviceAsJsonAndText) {
   EXPECT_EQ(e["readiness"]["percent"], 100.0);
   EXPECT_EQ(e["simulation"]["spoofing_blocked"], ad::kBad);
   EXPECT_EQ(e["recommendation"]["rule"], "move_to_quarantine");
+}
+
+// --forwarders-file adds to the bundled list and removes from it: forwarder.example (no status)
+// becomes a known forwarder, Google Groups is no longer one; the text says why mail is forwarded.
+TEST_F(AdviseCli, ReadsTheUsersForwardersFile) {
+  auto bundled = RunCommand({"advise", "--domain", ad::kDomain});
+  ASSERT_EQ(bundled.status, 0) << bundled.err;
+  EXPECT_NE(bundled.out.find("forwarded: a known forwarder: Google Groups (mailing_list) (" +
+                             std::to_string(ad::kGroups) + ")"),
+            std::string::npos)
+      << bundled.out;
+  const fs::path file = dir_ / "forwarders.tsv";
+  {
+    std::ofstream out(file);
+    out << "forwarder.example\tOur alumni forwarder\tforwarder\n"
+        << "googlegroups.com\tGoogle Groups\tnone\n";
+  }
+  auto r =
+      RunCommand({"advise", "--domain", ad::kDomain, "--json", "--forwarders-file", file.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["simulation"]["forwarded_hit"],
+            ad::kOwnForwarded + ad::kList + ad::kForwarder + ad::kListServer + ad::kSurvived);
+  const auto& fwd = j["simulation"]["forwarded"];
+  ASSERT_FALSE(fwd.empty());
+  EXPECT_EQ(fwd[0]["sender"], "forwarder.example");
+  EXPECT_EQ(fwd[0]["reasons"][0]["detail"], "Our alumni forwarder (forwarder)");
+  auto missing = RunCommand(
+      {"advise", "--domain", ad::kDomain, "--forwarders-file", (dir_ / "none.tsv").string()});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("none.tsv"), std::string::npos) << missing.err;
 }
 
 TEST_F(AdviseCli, BadInputIsRefused) {

@@ -130,9 +130,11 @@ nlohmann::ordered_json AdviceJson(const store::Advice& a) {
   return j;
 }
 
-ApiAnswer AdviseAnswer(store::ReportStore& store, const Params& params, std::int64_t now) {
+ApiAnswer AdviseAnswer(store::ReportStore& store, const Params& params, std::int64_t now,
+                       const store::Forwarders* forwarders) {
   store::AdviceOptions opts;
   opts.now = now;
+  opts.forwarders = forwarders;
   auto domain = params.find("domain");
   if (domain == params.end() || domain->second.empty()) {
     return Answer(400, {{"error", "domain: a policy domain is required"}});
