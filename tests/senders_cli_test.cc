@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -216,6 +217,19 @@ TEST_F(AdviseCli, ReadsTheUsersForwardersFile) {
       {"advise", "--domain", ad::kDomain, "--forwarders-file", (dir_ / "none.tsv").string()});
   EXPECT_EQ(missing.status, 2);
   EXPECT_NE(missing.err.find("none.tsv"), std::string::npos) << missing.err;
+  // The HTML report embeds the same advice.
+  const std::string html = (dir_ / "report.html").string();
+  ASSERT_EQ(RunCommand({"report", "--html", html, "--domain", ad::kDomain, "--forwarders-file",
+                        file.string()})
+                .status,
+            0);
+  std::ifstream in(html);
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("Our alumni forwarder (forwarder)"), std::string::npos);
+  EXPECT_EQ(RunCommand({"report", "--html", html, "--domain", ad::kDomain, "--forwarders-file",
+                        (dir_ / "none.tsv").string()})
+                .status,
+            2);
 }
 
 TEST_F(AdviseCli, BadInputIsRefused) {

@@ -101,10 +101,7 @@ void AddAdviseOptions(CLI::App& cmd) {
                  "End the period with this UTC day, YYYY-MM-DD (default: now), e.g. to see the "
                  "advice of an earlier month");
   cmd.add_flag("--json", o.json, "Print JSON (the object of GET /api/advise)");
-  cmd.add_option("--forwarders-file", o.forwarders_files,
-                 "More known forwarders, read after the bundled list (KEY<TAB>NAME<TAB>KIND "
-                 "lines; repeatable)")
-      ->type_name("FILE");
+  AddForwardersFileOption(cmd, o.forwarders_files);
 }
 
 int RunAdviseCommand() {
@@ -123,12 +120,9 @@ int RunAdviseCommand() {
     opts.now = *day + 86400;
   }
   opts.days = o.days;
-  auto forwarders = store::Forwarders::WithFiles(o.forwarders_files);
-  if (!forwarders) {
-    spdlog::error("--forwarders-file: {}", forwarders.error());
-    return 2;
-  }
-  opts.forwarders = forwarders->get();
+  auto forwarders = ForwardersOrSay(o.forwarders_files);
+  if (!forwarders) return 2;
+  opts.forwarders = forwarders.get();
   auto advice = store::Advise(*st, opts);
   if (!advice) {
     spdlog::error("{}: {}", st->Describe(), advice.error());

@@ -45,10 +45,7 @@ void AddServeOptions(CLI::App& cmd) {
   cmd.add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
   cmd.add_flag("--show-failure-samples", serve.show_failure_samples,
                "Show the message samples of failure reports (personal data)");
-  cmd.add_option("--forwarders-file", serve.forwarders_files,
-                 "More known forwarders for the Enforcement page, read after the bundled list "
-                 "(KEY<TAB>NAME<TAB>KIND lines; repeatable)")
-      ->type_name("FILE");
+  AddForwardersFileOption(cmd, serve.forwarders_files);
   cmd.add_option("--allowed-host", serve.allowed_hosts,
                  "A Host name the dashboard answers without sign-in, besides the loopback ones "
                  "(repeatable)");
