@@ -6,6 +6,8 @@
 
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -146,12 +148,13 @@ TEST_F(AdviseCli, PrintsTheAdviceAsJsonAndText) {
   EXPECT_EQ(j["simulation"]["approved_blocked"], ad::kMcUnaligned);
   EXPECT_EQ(j["simulation"]["approved"][0]["sender"], "Mailchimp");
   EXPECT_EQ(j["simulation"]["approved"][0]["causes"][0]["cause"], ad::kMcCause);
-  EXPECT_EQ(j["simulation"]["forwarded_hit"], ad::kOwnForwarded + ad::kList + ad::kForwarder);
-  EXPECT_EQ(j["simulation"]["spoofing_blocked"], ad::kSpoof + ad::kBad);
+  EXPECT_EQ(j["simulation"]["forwarded_hit"], ad::kOwnForwarded + ad::kList + ad::kForwarder +
+                                                  ad::kGroups + ad::kListServer + ad::kSurvived);
+  EXPECT_EQ(j["simulation"]["spoofing_blocked"], ad::kSpoof + ad::kBad + ad::kResidential);
   EXPECT_TRUE(j["simulation"]["note"].is_null());
   ASSERT_EQ(j["fixes"].size(), 1u);
   EXPECT_EQ(j["fixes"][0]["remedy"], ad::kMcRemedy);
-  EXPECT_EQ(j["senders"].size(), 7u);
+  EXPECT_EQ(j["senders"].size(), 11u);
 
   auto text = RunCommand({"advise", "--domain", ad::kDomain});
   ASSERT_EQ(text.status, 0) << text.err;
@@ -160,7 +163,7 @@ TEST_F(AdviseCli, PrintsTheAdviceAsJsonAndText) {
         std::string("Recommendation: fix first: Mailchimp"),
         "Approved senders' mail blocked: " + std::to_string(ad::kMcUnaligned),
         "Spoofing stopped (unapproved and unknown senders): " +
-            std::to_string(ad::kSpoof + ad::kBad),
+            std::to_string(ad::kSpoof + ad::kBad + ad::kResidential),
         "1. " + j["fixes"][0]["text"].get<std::string>()}) {
     EXPECT_NE(text.out.find(line), std::string::npos) << line << "\n" << text.out;
   }
@@ -183,6 +186,50 @@ TEST_F(AdviseCli, PrintsTheAdviceAsJsonAndText) {
   EXPECT_EQ(e["readiness"]["percent"], 100.0);
   EXPECT_EQ(e["simulation"]["spoofing_blocked"], ad::kBad);
   EXPECT_EQ(e["recommendation"]["rule"], "move_to_quarantine");
+}
+
+// --forwarders-file adds to the bundled list and removes from it: forwarder.example (no status)
+// becomes a known forwarder, Google Groups is no longer one; the text says why mail is forwarded.
+TEST_F(AdviseCli, ReadsTheUsersForwardersFile) {
+  auto bundled = RunCommand({"advise", "--domain", ad::kDomain});
+  ASSERT_EQ(bundled.status, 0) << bundled.err;
+  EXPECT_NE(bundled.out.find("forwarded: a known forwarder: Google Groups (mailing_list) (" +
+                             std::to_string(ad::kGroups) + ")"),
+            std::string::npos)
+      << bundled.out;
+  const fs::path file = dir_ / "forwarders.tsv";
+  {
+    std::ofstream out(file);
+    out << "forwarder.example\tOur alumni forwarder\tforwarder\n"
+        << "googlegroups.com\tGoogle Groups\tnone\n";
+  }
+  auto r =
+      RunCommand({"advise", "--domain", ad::kDomain, "--json", "--forwarders-file", file.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["simulation"]["forwarded_hit"],
+            ad::kOwnForwarded + ad::kList + ad::kForwarder + ad::kListServer + ad::kSurvived);
+  const auto& fwd = j["simulation"]["forwarded"];
+  ASSERT_FALSE(fwd.empty());
+  EXPECT_EQ(fwd[0]["sender"], "forwarder.example");
+  EXPECT_EQ(fwd[0]["reasons"][0]["detail"], "Our alumni forwarder (forwarder)");
+  auto missing = RunCommand(
+      {"advise", "--domain", ad::kDomain, "--forwarders-file", (dir_ / "none.tsv").string()});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("none.tsv"), std::string::npos) << missing.err;
+  // The HTML report embeds the same advice.
+  const std::string html = (dir_ / "report.html").string();
+  ASSERT_EQ(RunCommand({"report", "--html", html, "--domain", ad::kDomain, "--forwarders-file",
+                        file.string()})
+                .status,
+            0);
+  std::ifstream in(html);
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("Our alumni forwarder (forwarder)"), std::string::npos);
+  EXPECT_EQ(RunCommand({"report", "--html", html, "--domain", ad::kDomain, "--forwarders-file",
+                        (dir_ / "none.tsv").string()})
+                .status,
+            2);
 }
 
 TEST_F(AdviseCli, BadInputIsRefused) {

@@ -26,6 +26,7 @@ struct AdviseOptions {
   int days = 30;
   std::string until;  // YYYY-MM-DD: the period ends at the end of this UTC day (default: now)
   bool json = false;
+  std::vector<std::string> forwarders_files;  // read after the bundled list
 };
 
 AdviseOptions& State() {
@@ -40,6 +41,7 @@ void PrintBlocked(const char* title, std::uint64_t total,
     const std::string name = with_status ? fmt::format("{} ({})", s.key, s.status) : s.key;
     fmt::print("    {:<36} {:>8}  {}\n", name, s.messages,
                s.causes.empty() ? std::string() : s.causes.front().Text());
+    for (const auto& r : s.reasons) fmt::print("      forwarded: {} ({})\n", r.Text(), r.messages);
   }
 }
 
@@ -99,6 +101,7 @@ void AddAdviseOptions(CLI::App& cmd) {
                  "End the period with this UTC day, YYYY-MM-DD (default: now), e.g. to see the "
                  "advice of an earlier month");
   cmd.add_flag("--json", o.json, "Print JSON (the object of GET /api/advise)");
+  AddForwardersFileOption(cmd, o.forwarders_files);
 }
 
 int RunAdviseCommand() {
@@ -117,6 +120,9 @@ int RunAdviseCommand() {
     opts.now = *day + 86400;
   }
   opts.days = o.days;
+  auto forwarders = ForwardersOrSay(o.forwarders_files);
+  if (!forwarders) return 2;
+  opts.forwarders = forwarders.get();
   auto advice = store::Advise(*st, opts);
   if (!advice) {
     spdlog::error("{}: {}", st->Describe(), advice.error());

@@ -161,6 +161,13 @@ void AddFilterOptions(CLI::App& cmd, FilterOptions& f) {
   cmd.add_option("--to", f.to, "Last day, YYYY-MM-DD (UTC), included");
 }
 
+void AddForwardersFileOption(CLI::App& cmd, std::vector<std::string>& files) {
+  cmd.add_option("--forwarders-file", files,
+                 "More known forwarders for the enforcement advisor, read after the bundled list "
+                 "(KEY<TAB>NAME<TAB>KIND lines; repeatable)")
+      ->type_name("FILE");
+}
+
 void UseTerminalLogger(const char* name, bool verbose) {
   spdlog::drop(name);
   auto logger = spdlog::stderr_color_mt(name);

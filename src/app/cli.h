@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "base/limits.h"
 #include "enrich/enrich.h"
@@ -38,6 +39,9 @@ void AddFailureSampleOption(CLI::App& cmd, std::string& keep);
 void AddEnrichOptions(CLI::App& cmd, enrich::Options& o, bool allow_disable);
 // --domain, --from, --to.
 void AddFilterOptions(CLI::App& cmd, FilterOptions& f);
+// --forwarders-file FILE (repeatable): known forwarders read after the bundled list
+// (store/forwarders.h), for the enforcement advisor (advise, serve, report).
+void AddForwardersFileOption(CLI::App& cmd, std::vector<std::string>& files);
 
 // The logger of a command run by hand (every command until fetch and run set up their [log]
 // sinks): "LEVEL message" lines on standard error, warnings and worse unless verbose. Every

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <utility>
+#include <vector>
 
 #include "app/cli.h"
 #include "app/store_commands.h"
@@ -22,6 +23,7 @@ struct ReportCli {
   StoreArgs store;
   std::string output;  // the HTML file to write
   FilterOptions filter;
+  std::vector<std::string> forwarders_files;
 };
 
 ReportCli& ReportState() {
@@ -36,6 +38,7 @@ void AddReportOptions(CLI::App& cmd) {
   AddStoreOptions(cmd, report.store);
   cmd.add_option("--html", report.output, "The HTML file to write")->required();
   AddFilterOptions(cmd, report.filter);
+  AddForwardersFileOption(cmd, report.forwarders_files);
 }
 
 // Exit status 0, or 2 when the store, a filter or the output file is unusable.
@@ -48,6 +51,8 @@ int RunReportCommand() {
       return 2;
     }
   }
+  auto forwarders = ForwardersOrSay(options.forwarders_files);
+  if (!forwarders) return 2;
   StoreTarget target;
   auto st = OpenStoreOrSay(options.store, Access::kRead, &target);
   if (!st) return 2;
@@ -56,7 +61,8 @@ int RunReportCommand() {
     spdlog::error("{}", q.error());
     return 2;
   }
-  auto html = web::BuildHtmlReport(*st, **q, {.domain = f.domain, .from = f.from, .to = f.to});
+  auto html = web::BuildHtmlReport(
+      *st, **q, {.domain = f.domain, .from = f.from, .to = f.to, .forwarders = forwarders});
   if (!html) {
     spdlog::error("{}: {}", st->Describe(), html.error());
     return 2;

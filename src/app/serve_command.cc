@@ -45,6 +45,7 @@ void AddServeOptions(CLI::App& cmd) {
   cmd.add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
   cmd.add_flag("--show-failure-samples", serve.show_failure_samples,
                "Show the message samples of failure reports (personal data)");
+  AddForwardersFileOption(cmd, serve.forwarders_files);
   cmd.add_option("--allowed-host", serve.allowed_hosts,
                  "A Host name the dashboard answers without sign-in, besides the loopback ones "
                  "(repeatable)");

@@ -25,6 +25,15 @@ Result<store::Filter> ToFilter(const FilterOptions& f) {
   return out;
 }
 
+std::shared_ptr<const store::Forwarders> ForwardersOrSay(const std::vector<std::string>& files) {
+  auto forwarders = store::Forwarders::WithFiles(files);
+  if (!forwarders) {
+    spdlog::error("--forwarders-file: {}", forwarders.error());
+    return nullptr;
+  }
+  return *std::move(forwarders);
+}
+
 std::optional<QueryTarget> OpenForQuery(const StoreArgs& args, const FilterOptions& options) {
   auto filter = ToFilter(options);
   if (!filter) {

@@ -11,6 +11,7 @@
 #include "app/store_target.h"
 #include "base/limits.h"
 #include "enrich/enrich.h"
+#include "store/forwarders.h"
 #include "store/store.h"
 
 namespace dmarc::app {
@@ -67,6 +68,9 @@ int RunStats(const StatsCommandOptions& options);
 int RunExport(const ExportCommandOptions& options);
 // `export --to NAME` (outputs_command.cc).
 int RunExportTo(const ExportCommandOptions& options);
+// The bundled known forwarders and those of --forwarders-file; nullptr after saying why a file
+// is unusable (exit status 2).
+std::shared_ptr<const store::Forwarders> ForwardersOrSay(const std::vector<std::string>& files);
 // The filter of the command line's --domain, --from and --to.
 Result<store::Filter> ToFilter(const FilterOptions& f);
 

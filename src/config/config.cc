@@ -473,6 +473,7 @@ void Bind(Table& t, WebConfig& c) {
   t.Str("tls_key", c.tls_key);
   t.Bool("show_failure_samples", c.show_failure_samples);
   t.StrList("allowed_hosts", c.allowed_hosts);
+  t.StrList("forwarders_file", c.forwarders_files);
   // The limits against hostile clients (docs/security.md, "The web server").
   t.Integer("max_connections", c.max_connections, 1, 100'000);
   t.Integer("max_connections_per_client", c.max_connections_per_client, 1, 100'000);

@@ -517,8 +517,10 @@ max_headers = 50
 max_body_bytes = 4096
 sign_in_threads = 1
 sign_in_queue = 4
+forwarders_file = ["ours.tsv"]
 )");
   ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->web.forwarders_files, std::vector<std::string>{"ours.tsv"});
   EXPECT_EQ(c->web.allowed_hosts, (std::vector<std::string>{"dmarc.example", "dash.example"}));
   EXPECT_EQ(c->web.idle_timeout, 30u);
   EXPECT_EQ(c->web.max_connections, 100u);

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <utility>
 
+#include "base/text.h"
 #include "store/senders.h"
 
 namespace dmarc::store {
@@ -25,15 +27,41 @@ bool SameDomain(std::string_view a, std::string_view b) {
          });
 }
 
-// A receiver's override reason that says the message was forwarded (RFC 7489 section 6.7).
-bool ForwardedByReceiver(const model::Record& r) {
-  for (const auto& o : r.policy_evaluated.policy_override_reasons) {
+bool EndsWithDomain(std::string_view name, std::string_view domain) {
+  return name.size() > domain.size() && name[name.size() - domain.size() - 1] == '.' &&
+         SameDomain(name.substr(name.size() - domain.size()), domain);
+}
+
+// The receiver's word (rules 1 and 2 of ForwardReason).
+std::optional<ForwardReason> ByReceiver(const model::Record& r) {
+  const auto& reasons = r.policy_evaluated.policy_override_reasons;
+  for (const auto& o : reasons) {
     if (o.type &&
         (*o.type == "forwarded" || *o.type == "mailing_list" || *o.type == "trusted_forwarder")) {
-      return true;
+      return ForwardReason{"override", *o.type};
     }
   }
-  return false;
+  for (const auto& o : reasons) {
+    if (o.comment && ToLowerAscii(*o.comment).find("arc=pass") != std::string::npos) {
+      return ForwardReason{"arc", *o.comment};
+    }
+  }
+  return std::nullopt;
+}
+
+// Rule 5: a passing signature of the From domain itself, from another organisation's address.
+std::optional<ForwardReason> DkimSurvived(const model::Record& r, const std::string& from) {
+  if (!r.source.base_domain || r.source.base_domain->empty()) return std::nullopt;
+  const std::string& base = *r.source.base_domain;
+  if (SameDomain(base, from) || EndsWithDomain(from, base) || EndsWithDomain(base, from)) {
+    return std::nullopt;
+  }
+  for (const auto& d : r.dkim) {
+    if (d.result == "pass" && SameDomain(d.domain, from)) {
+      return ForwardReason{"dkim_survived", "d=" + d.domain};
+    }
+  }
+  return std::nullopt;
 }
 
 // The messages of one cause, and the addresses they came from.
@@ -48,8 +76,14 @@ struct Bucket {
   std::map<std::string, CauseAcc> causes;  // by FailCause::Text()
   std::set<std::string> ips;
   std::uint64_t subdomain = 0;  // messages whose From is a subdomain of the policy domain
+  std::map<std::string, ForwardReason> reasons;  // forwarded: by ForwardReason::Text()
 
-  void Add(const model::Record& r, const std::string& domain) {
+  void Add(const model::Record& r, const std::string& domain,
+           std::optional<ForwardReason> why = std::nullopt) {
+    if (why) {
+      ForwardReason& f = reasons.try_emplace(why->Text(), std::move(*why)).first->second;
+      f.messages += r.count;
+    }
     messages += r.count;
     ips.insert(r.source.ip_address);
     const std::string& from = r.identifiers.header_from;
@@ -73,6 +107,24 @@ struct Bucket {
     });
     return out;
   }
+
+  // The reasons, most messages first.
+  std::vector<ForwardReason> SortedReasons() const {
+    std::vector<ForwardReason> out;
+    for (const auto& [text, f] : reasons) out.push_back(f);
+    std::stable_sort(out.begin(), out.end(), [](const ForwardReason& x, const ForwardReason& y) {
+      return x.messages > y.messages;
+    });
+    return out;
+  }
+};
+
+// The period and what the classification needs.
+struct Period {
+  std::int64_t since = 0;
+  std::int64_t now = 0;
+  const std::string& domain;
+  const Forwarders& forwarders;
 };
 
 struct SenderAcc {
@@ -83,18 +135,17 @@ struct SenderAcc {
   Bucket failing;
 
   // A record of the sender: counted when its interval began in [since, now).
-  void Add(const model::Record& r, std::int64_t since, std::int64_t now,
-           const std::string& domain) {
+  void Add(const model::Record& r, const Period& p) {
     all_messages += r.count;
     if (r.alignment.dkim) all_dkim_aligned += r.count;
-    if (r.interval_begin < since || r.interval_begin >= now) return;
+    if (r.interval_begin < p.since || r.interval_begin >= p.now) return;
     out.messages += r.count;
     if (r.alignment.dmarc) {
       out.dmarc_pass += r.count;
-    } else if (ForwardedByReceiver(r) || out.status == "forwarder") {
-      forwarded.Add(r, domain);
+    } else if (auto why = ForwardedBecause(r, out.status, p.domain, p.forwarders)) {
+      forwarded.Add(r, p.domain, std::move(why));
     } else {
-      failing.Add(r, domain);
+      failing.Add(r, p.domain);
     }
   }
 };
@@ -110,7 +161,7 @@ bool Newer(const model::AggregateReport& rep, const PublishedPolicy& p, std::int
 }
 
 BlockedSender Blocked(const SenderAcc& a, const Bucket& b) {
-  BlockedSender s{a.out.key, a.out.status, b.messages, b.Sorted()};
+  BlockedSender s{a.out.key, a.out.status, b.messages, b.Sorted(), b.SortedReasons()};
   if (s.causes.size() > kMaxAdviceCauses) s.causes.resize(kMaxAdviceCauses);
   return s;
 }
@@ -319,6 +370,32 @@ void Finish(Advice& a) {
 
 }  // namespace
 
+std::string ForwardReason::Text() const {
+  if (reason == "override") return "the receiver's override reason " + detail;
+  if (reason == "arc") return fmt::format("ARC passed (the receiver's comment: {})", detail);
+  if (reason == "sender_status") return "the sender's status is forwarder";
+  if (reason == "known_forwarder") return "a known forwarder: " + detail;
+  if (reason == "dkim_survived") {
+    return fmt::format("the DKIM signature ({}) survived, from another organisation's address",
+                       detail);
+  }
+  return reason;
+}
+
+std::optional<ForwardReason> ForwardedBecause(const model::Record& r, const std::string& status,
+                                              const std::string& domain,
+                                              const Forwarders& forwarders) {
+  if (r.alignment.dmarc) return std::nullopt;
+  if (auto by = ByReceiver(r)) return by;
+  if (status == "forwarder") return ForwardReason{"sender_status", "forwarder"};
+  // The administrator's word on a sender comes before the list and the pattern.
+  if (status == "approved" || status == "unapproved") return std::nullopt;
+  if (const KnownForwarder* f = forwarders.Match(r)) {
+    return ForwardReason{"known_forwarder", fmt::format("{} ({})", f->name, f->kind)};
+  }
+  return DkimSurvived(r, r.identifiers.header_from.empty() ? domain : r.identifiers.header_from);
+}
+
 FailCause CauseOfFailure(const model::Record& r, const std::string& domain) {
   const std::string& from = r.identifiers.header_from.empty() ? domain : r.identifiers.header_from;
   FailCause c;
@@ -384,6 +461,8 @@ Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts) {
 
   std::map<std::string, SenderAcc> acc;
   PolicyPick policy;
+  const Period period{a.since, opts.now, opts.domain,
+                      opts.forwarders ? *opts.forwarders : Forwarders::BuiltIn()};
   auto read = ForEachSenderRecord(
       store, opts.domain,
       [&](const model::AggregateReport&, const model::Record& r, SenderIdentity&& id) {
@@ -394,7 +473,7 @@ Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts) {
           auto st = statuses.find(s.out.key);
           s.out.status = st == statuses.end() ? "unknown" : st->second;
         }
-        s.Add(r, a.since, opts.now, opts.domain);
+        s.Add(r, period);
       },
       [&](const model::AggregateReport& report) { policy.Offer(report, opts.now); });
   if (!read) return MakeError(read.error_kind(), read.error());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "store/forwarders.h"
 #include "store/store.h"
 
 namespace dmarc::store {
@@ -27,6 +28,8 @@ struct AdviceOptions {
   std::string domain;    // the policy domain (required)
   std::int64_t now = 0;  // the end of the period (Unix seconds)
   int days = 30;         // the period: records whose interval began in [now - days, now)
+  // The known forwarders (rule 3 below); nullptr: the bundled list.
+  const Forwarders* forwarders = nullptr;
 };
 
 // The policy published, as the newest report of the domain that began before the period's end
@@ -42,9 +45,24 @@ struct PublishedPolicy {
   std::string reported_by;        // that report's org_name
 };
 
-// A sender's mail of the period. DMARC-failing messages are either `forwarded` (a receiver's
-// override reason forwarded, mailing_list or trusted_forwarder, or a sender whose status is
-// "forwarder") or `failing` (the rest).
+// Why a DMARC-failing message counts as forwarded (docs/senders.md, "Forwarded mail"), the first
+// that applies: 1. `override`: the receiver's override reason is forwarded, mailing_list or
+// trusted_forwarder (detail: the type); 2. `arc`: an override reason's comment says arc=pass
+// (detail: the comment); 3. `sender_status`: the sender's status is "forwarder"; then, for a
+// sender neither approved nor unapproved: 4. `known_forwarder`: the source is on the list of
+// known forwarders (detail: its name and kind); 5. `dkim_survived`: a DKIM signature of the From
+// domain itself passed, from an address of another organisation (its PTR base domain is not the
+// From domain's) — the receiver's DMARC result failed all the same (detail: d=DOMAIN).
+// A receiver's `local_policy` alone is not forwarding: it is the receiver's own decision.
+struct ForwardReason {
+  std::string reason;
+  std::string detail;
+  std::uint64_t messages = 0;
+  std::string Text() const;  // in words
+};
+
+// A sender's mail of the period. DMARC-failing messages are either `forwarded` (ForwardReason)
+// or `failing` (the rest).
 struct SenderOutcome {
   std::string key;
   std::string kind;
@@ -72,7 +90,8 @@ struct BlockedSender {
   std::string key;
   std::string status;
   std::uint64_t messages = 0;
-  std::vector<FailCause> causes;  // most messages first, up to kMaxAdviceCauses
+  std::vector<FailCause> causes;       // most messages first, up to kMaxAdviceCauses
+  std::vector<ForwardReason> reasons;  // forwarded messages: why, most messages first
 };
 
 // What p=quarantine or p=reject (at pct=100, on the domain and its subdomains alike) would have
@@ -133,6 +152,12 @@ struct Advice {
 
 // The advice for opts.domain. Reads every aggregate report of the domain.
 Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts);
+
+// Why a record's messages count as forwarded, given its sender's status and policy domain;
+// nullopt: they passed DMARC, or they failed and are not forwarded.
+std::optional<ForwardReason> ForwardedBecause(const model::Record& record,
+                                              const std::string& status, const std::string& domain,
+                                              const Forwarders& forwarders);
 
 // Why one DMARC-failing record failed (FailCause without counts), given its policy domain.
 FailCause CauseOfFailure(const model::Record& record, const std::string& domain);

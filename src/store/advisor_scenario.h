@@ -32,6 +32,15 @@ inline constexpr std::uint64_t kSpoof = 7;         // AS64500, nothing aligned, 
 inline constexpr std::uint64_t kBad = 3;           // badguy.example (unapproved) [8]
 inline constexpr std::uint64_t kOnce = 1;          // smallhost.example, seen once, aligned [2]
 inline constexpr std::uint64_t kOther = 1000;      // another policy domain [3]
+// Forwarded mail no receiver said was forwarded (docs/senders.md, "Forwarded mail"), and a
+// spoofer that looks like none of it:
+inline constexpr std::uint64_t kGroups = 9;      // google.com hosts, envelope googlegroups.com: the
+                                                 // known mailing list Google Groups [5]
+inline constexpr std::uint64_t kListServer = 5;  // lists.uni.example (PTR): "lists.*" [7]
+inline constexpr std::uint64_t kSurvived = 8;    // relay.example: DKIM d=example.com passed,
+                                                 // SPF failed, DMARC failed [4]
+inline constexpr std::uint64_t kResidential = 2;  // isp.example, a dynamic address: a forged
+                                                  // DKIM signature fails, SPF fails [3]
 
 using senders_scenario::Aligned;
 using senders_scenario::Report;
@@ -54,6 +63,28 @@ inline model::Record Host(std::int64_t now, const std::string& ip, std::uint64_t
   return r;
 }
 
+// The forwarded mail of the list, the forwarder and the relay, and the residential spoofer.
+inline void AddForwardedMail(std::int64_t now, std::vector<model::AggregateReport>& out) {
+  auto add = [&](const std::string& id, model::Record r) {
+    out.push_back(senders_scenario::Report(kDomain, id, std::move(r), "none", "100"));
+  };
+  model::Record groups =
+      Host(now, "209.85.220.41", kGroups, 5, "google.com", false, {kDomain, "s1", "fail", {}},
+           {"googlegroups.com", "mfrom", "pass", {}});
+  groups.source.reverse_dns = "mail-sor-f41.google.com";
+  add("groups", groups);
+  model::Record list_server = Host(now, "198.51.100.40", kListServer, 7, "uni.example", false,
+                                   {kDomain, "s1", "fail", {}}, {kDomain, "mfrom", "fail", {}});
+  list_server.source.reverse_dns = "lists.uni.example";
+  add("list-server", list_server);
+  add("survived", Host(now, "198.51.100.50", kSurvived, 4, "relay.example", false,
+                       {kDomain, "s1", "pass", {}}, {kDomain, "mfrom", "fail", {}}));
+  model::Record residential = Host(now, "203.0.113.77", kResidential, 3, "isp.example", false,
+                                   {kDomain, "s1", "fail", {}}, {kDomain, "mfrom", "fail", {}});
+  residential.source.reverse_dns = "dsl-203-0-113-77.dynamic.isp.example";
+  add("residential", residential);
+}
+
 // The failing causes and fixes the advisor names for the scenario.
 inline constexpr const char* kMcCause =
     "DKIM signs with d=mcsv.net, not example.com; SPF domain mcsv.net not aligned";
@@ -62,6 +93,8 @@ inline constexpr const char* kMcRemedy =
     "provider's instructions); or have the envelope-from (return-path) under example.com: a "
     "custom return-path at the sender";
 inline constexpr const char* kSpoofCause = "no DKIM signature; SPF fail for example.com";
+inline constexpr const char* kResidentialCause =
+    "DKIM signature of d=example.com fails (fail); SPF fail for example.com";
 inline constexpr const char* kBadCause =
     "DKIM signs with d=badguy.example, not example.com; SPF domain badguy.example not aligned";
 
@@ -118,6 +151,7 @@ inline std::vector<model::AggregateReport> Reports(std::int64_t now = kNow) {
   // Seen once, aligned.
   add("once", Host(now, "192.0.2.50", kOnce, 2, "smallhost.example", true,
                    {kDomain, "small", "pass", {}}, {kDomain, "mfrom", "pass", {}}));
+  AddForwardedMail(now, out);
   model::Record other = Rec(now, "198.51.100.1", kOther, 3);
   other.source.base_domain = "elsewhere.example";
   out.push_back(Report("other.example", "other", other));

@@ -2157,14 +2157,18 @@ TEST_P(StoreContract, AdvisorSplitsTheScenariosMailAndSaysWhatToFix) {
   std::vector<std::string> keys;
   for (const auto& s : a->senders) keys.push_back(s.key);
   EXPECT_EQ(keys, (std::vector<std::string>{"outbound.example", "Mailchimp", "forwarder.example",
-                                            "AS64500", "lists.example.org", "badguy.example",
-                                            "smallhost.example"}));
+                                            "google.com", "relay.example", "AS64500",
+                                            "lists.example.org", "uni.example", "badguy.example",
+                                            "isp.example", "smallhost.example"}));
   const std::uint64_t all = ad::kMcAligned + ad::kMcUnaligned + ad::kOwn + ad::kOwnForwarded +
-                            ad::kList + ad::kForwarder + ad::kSpoof + ad::kBad + ad::kOnce;
+                            ad::kList + ad::kForwarder + ad::kSpoof + ad::kBad + ad::kOnce +
+                            ad::kGroups + ad::kListServer + ad::kSurvived + ad::kResidential;
   EXPECT_EQ(a->messages, all);
   EXPECT_EQ(a->dmarc_pass, ad::kMcAligned + ad::kOwn + ad::kOnce);
-  EXPECT_EQ(a->forwarded, ad::kOwnForwarded + ad::kList + ad::kForwarder);
-  EXPECT_EQ(a->failing, ad::kMcUnaligned + ad::kSpoof + ad::kBad);
+  const std::uint64_t forwarded = ad::kOwnForwarded + ad::kList + ad::kForwarder + ad::kGroups +
+                                  ad::kListServer + ad::kSurvived;
+  EXPECT_EQ(a->forwarded, forwarded);
+  EXPECT_EQ(a->failing, ad::kMcUnaligned + ad::kSpoof + ad::kBad + ad::kResidential);
   const SenderOutcome* mc = FindOutcome(*a, "Mailchimp");
   ASSERT_NE(mc, nullptr);
   EXPECT_EQ(mc->status, "approved");
@@ -2179,7 +2183,12 @@ TEST_P(StoreContract, AdvisorSplitsTheScenariosMailAndSaysWhatToFix) {
   EXPECT_EQ(own->failing, 0u);
   EXPECT_EQ(FindOutcome(*a, "lists.example.org")->forwarded, ad::kList);       // mailing_list
   EXPECT_EQ(FindOutcome(*a, "forwarder.example")->forwarded, ad::kForwarder);  // the status
+  EXPECT_EQ(FindOutcome(*a, "google.com")->forwarded, ad::kGroups);            // Google Groups
+  EXPECT_EQ(FindOutcome(*a, "uni.example")->forwarded, ad::kListServer);       // lists.*
+  EXPECT_EQ(FindOutcome(*a, "relay.example")->forwarded, ad::kSurvived);       // DKIM survived
   EXPECT_EQ(FindOutcome(*a, "AS64500")->failing, ad::kSpoof);
+  EXPECT_EQ(FindOutcome(*a, "isp.example")->failing, ad::kResidential);  // stays spoofing
+  EXPECT_EQ(FindOutcome(*a, "isp.example")->forwarded, 0u);
   EXPECT_EQ(FindOutcome(*a, "smallhost.example")->suggested, "approved");
   EXPECT_EQ(FindOutcome(*a, "elsewhere.example"), nullptr);
 
@@ -2197,19 +2206,35 @@ TEST_P(StoreContract, AdvisorSplitsTheScenariosMailAndSaysWhatToFix) {
   EXPECT_EQ(sim.approved[0].messages, ad::kMcUnaligned);
   ASSERT_EQ(sim.approved[0].causes.size(), 1u);
   EXPECT_EQ(sim.approved[0].causes[0].Text(), ad::kMcCause);
-  EXPECT_EQ(sim.forwarded_hit, ad::kOwnForwarded + ad::kList + ad::kForwarder);
-  ASSERT_EQ(sim.forwarded.size(), 3u);
-  EXPECT_EQ(sim.forwarded[0].key, "forwarder.example");
-  EXPECT_EQ(sim.forwarded[1].key, "lists.example.org");
-  EXPECT_EQ(sim.forwarded[2].key, "outbound.example");
-  EXPECT_EQ(sim.spoofing_blocked, ad::kSpoof + ad::kBad);
-  ASSERT_EQ(sim.unapproved.size(), 2u);
+  EXPECT_EQ(sim.forwarded_hit, forwarded);
+  // Each forwarded sender with why it counts as forwarded.
+  std::vector<std::string> why;
+  for (const auto& f : sim.forwarded) {
+    ASSERT_EQ(f.reasons.size(), 1u) << f.key;
+    EXPECT_EQ(f.reasons[0].messages, f.messages);
+    why.push_back(f.key + " " + f.reasons[0].reason + " " + f.reasons[0].detail);
+  }
+  EXPECT_EQ(why, (std::vector<std::string>{
+                     "forwarder.example sender_status forwarder",
+                     "google.com known_forwarder Google Groups (mailing_list)",
+                     "relay.example dkim_survived d=example.com",
+                     "lists.example.org override mailing_list",
+                     "uni.example known_forwarder Mailing list server (mailing_list)",
+                     "outbound.example override forwarded",
+                 }));
+  EXPECT_EQ(sim.forwarded[2].reasons[0].Text(),
+            "the DKIM signature (d=example.com) survived, from another organisation's address");
+  EXPECT_EQ(sim.spoofing_blocked, ad::kSpoof + ad::kBad + ad::kResidential);
+  ASSERT_EQ(sim.unapproved.size(), 3u);
   EXPECT_EQ(sim.unapproved[0].key, "AS64500");
   EXPECT_EQ(sim.unapproved[0].status, "unknown");
   EXPECT_EQ(sim.unapproved[0].causes[0].Text(), ad::kSpoofCause);
   EXPECT_EQ(sim.unapproved[1].key, "badguy.example");
   EXPECT_EQ(sim.unapproved[1].status, "unapproved");
   EXPECT_EQ(sim.unapproved[1].causes[0].Text(), ad::kBadCause);
+  EXPECT_EQ(sim.unapproved[2].key, "isp.example");
+  EXPECT_TRUE(sim.unapproved[2].reasons.empty());
+  EXPECT_EQ(sim.unapproved[2].causes[0].Text(), ad::kResidentialCause);
   EXPECT_EQ(sim.note, "");
 
   // p=none below 98 %: fix first, Mailchimp's unaligned DKIM.
@@ -2254,9 +2279,10 @@ TEST_P(StoreContract, AdvisorAsksToApproveSendersFirst) {
       << a->recommendation.evidence;
   // Nobody approved: every failing, not forwarded message would be stopped as spoofing.
   EXPECT_EQ(a->simulation.approved_blocked, 0u);
-  EXPECT_EQ(a->simulation.forwarded_hit, ad::kOwnForwarded + ad::kList);
+  EXPECT_EQ(a->simulation.forwarded_hit,
+            ad::kOwnForwarded + ad::kList + ad::kGroups + ad::kListServer + ad::kSurvived);
   EXPECT_EQ(a->simulation.spoofing_blocked,
-            ad::kMcUnaligned + ad::kForwarder + ad::kSpoof + ad::kBad);
+            ad::kMcUnaligned + ad::kForwarder + ad::kSpoof + ad::kBad + ad::kResidential);
   EXPECT_TRUE(a->fixes.empty());
 
   auto later = Advise(*st, {ad::kDomain, ad::kNow + 60 * ad::kDay, 30});
@@ -2354,9 +2380,41 @@ TEST_P(StoreContract, AdvisorRecommendsByThePublishedPolicyAndTheScore) {
       // The policy report's message is outbound.example's too; its forwarded mail fails.
       EXPECT_DOUBLE_EQ(*a->readiness, PercentOf(ad::kOwn + 1, ad::kOwn + 1 + ad::kOwnForwarded));
       EXPECT_EQ(a->simulation.approved_blocked, 0u);
-      EXPECT_EQ(a->simulation.spoofing_blocked, ad::kMcUnaligned + ad::kSpoof + ad::kBad);
+      EXPECT_EQ(a->simulation.spoofing_blocked,
+                ad::kMcUnaligned + ad::kSpoof + ad::kBad + ad::kResidential);
     }
   }
+}
+
+// The user's forwarders file adds to the bundled list and removes from it: with forwarder.example
+// added (and no status), its mail is forwarded by the list; with "lists.*" removed, the list
+// server's mail is spoofing.
+TEST_P(StoreContract, AdvisorReadsTheUsersForwardersFile) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  FillAdvisorStore(*st, {{"outbound.example", "approved"}});
+  Forwarders user = Forwarders::BuiltIn();
+  ASSERT_TRUE(user.Add("forwarder.example\tOur alumni forwarder\tforwarder\n"
+                       "lists.*\tremoved\tnone\n",
+                       "user")
+                  .ok());
+  AdviceOptions opts{ad::kDomain, ad::kNow, 30};
+  opts.forwarders = &user;
+  auto a = Advise(*st, opts);
+  ASSERT_TRUE(a.ok()) << a.error();
+  EXPECT_EQ(FindOutcome(*a, "forwarder.example")->forwarded, ad::kForwarder);
+  EXPECT_EQ(FindOutcome(*a, "uni.example")->failing, ad::kListServer);
+  EXPECT_EQ(FindOutcome(*a, "google.com")->forwarded, ad::kGroups);  // still bundled
+  const Simulation& sim = a->simulation;
+  EXPECT_EQ(sim.forwarded_hit,
+            ad::kOwnForwarded + ad::kList + ad::kForwarder + ad::kGroups + ad::kSurvived);
+  EXPECT_EQ(sim.spoofing_blocked,
+            ad::kMcUnaligned + ad::kSpoof + ad::kBad + ad::kResidential + ad::kListServer);
+  ASSERT_FALSE(sim.forwarded.empty());
+  EXPECT_EQ(sim.forwarded[0].key, "forwarder.example");
+  ASSERT_EQ(sim.forwarded[0].reasons.size(), 1u);
+  EXPECT_EQ(sim.forwarded[0].reasons[0].Text(),
+            "a known forwarder: Our alumni forwarder (forwarder)");
 }
 
 // The causes and remedies in words, from a failing record's authentication results.

@@ -4,12 +4,14 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "store/dashboard.h"
+#include "store/forwarders.h"
 #include "store/store.h"
 
 namespace dmarc::web {
@@ -32,6 +34,8 @@ struct ApiOptions {
   // How the program that serves fills in the sources' DNS names (GET /api/enrichment): "on",
   // "offline" (no DNS), "off"; empty: this program does not enrich (`serve`), another may.
   std::string enrichment;
+  // The known forwarders of GET /api/advise (store/forwarders.h); null: the bundled list.
+  std::shared_ptr<const store::Forwarders> forwarders;
 };
 
 // The most bytes of a list's search text (`q`).

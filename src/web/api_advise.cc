@@ -35,13 +35,26 @@ nlohmann::ordered_json CausesJson(const std::vector<store::FailCause>& causes) {
   return out;
 }
 
-nlohmann::ordered_json BlockedJson(const std::vector<store::BlockedSender>& senders) {
+// Why forwarded messages count as forwarded (store::ForwardReason).
+nlohmann::ordered_json ReasonsJson(const std::vector<store::ForwardReason>& reasons) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& r : reasons) {
+    out.push_back(
+        {{"reason", r.reason}, {"detail", r.detail}, {"text", r.Text()}, {"messages", r.messages}});
+  }
+  return out;
+}
+
+// A simulation's list; the forwarded one has each sender's `reasons` too.
+nlohmann::ordered_json BlockedJson(const std::vector<store::BlockedSender>& senders,
+                                   bool with_reasons = false) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const auto& s : senders) {
     out.push_back({{"sender", s.key},
                    {"status", s.status},
                    {"messages", s.messages},
                    {"causes", CausesJson(s.causes)}});
+    if (with_reasons) out.back()["reasons"] = ReasonsJson(s.reasons);
   }
   return out;
 }
@@ -87,7 +100,7 @@ nlohmann::ordered_json AdviceJson(const store::Advice& a) {
       {"approved_blocked", sim.approved_blocked},
       {"approved", BlockedJson(sim.approved)},
       {"forwarded_hit", sim.forwarded_hit},
-      {"forwarded", BlockedJson(sim.forwarded)},
+      {"forwarded", BlockedJson(sim.forwarded, true)},
       {"spoofing_blocked", sim.spoofing_blocked},
       {"unapproved", BlockedJson(sim.unapproved)},
       {"subdomain_messages", sim.subdomain_messages}};
@@ -117,9 +130,11 @@ nlohmann::ordered_json AdviceJson(const store::Advice& a) {
   return j;
 }
 
-ApiAnswer AdviseAnswer(store::ReportStore& store, const Params& params, std::int64_t now) {
+ApiAnswer AdviseAnswer(store::ReportStore& store, const Params& params, std::int64_t now,
+                       const store::Forwarders* forwarders) {
   store::AdviceOptions opts;
   opts.now = now;
+  opts.forwarders = forwarders;
   auto domain = params.find("domain");
   if (domain == params.end() || domain->second.empty()) {
     return Answer(400, {{"error", "domain: a policy domain is required"}});

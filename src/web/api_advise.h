@@ -16,7 +16,8 @@ inline constexpr int kMaxAdviceDays = 366;
 nlohmann::ordered_json AdviceJson(const store::Advice& a);
 
 // GET /api/advise?domain=D[&days=N][&until=YYYY-MM-DD] at `now` (Unix seconds; `until`: the
-// end of that UTC day instead).
-ApiAnswer AdviseAnswer(store::ReportStore& store, const Params& params, std::int64_t now);
+// end of that UTC day instead), with these known forwarders (nullptr: the bundled list).
+ApiAnswer AdviseAnswer(store::ReportStore& store, const Params& params, std::int64_t now,
+                       const store::Forwarders* forwarders = nullptr);
 
 }  // namespace dmarc::web

@@ -247,22 +247,28 @@ TEST_F(SendersApiTest, EditorsMustBeUsersAndNoUserMayBeCalledToken) {
 
 // GET /api/advise on the advisor scenario (store/advisor_scenario.h, dated to the clock's now):
 // the advice `advise --json` prints, read under the same sign-in; bad parameters refused.
+// A store of the advisor scenario (dated to the clock's now) with these sender statuses.
+void StoreAdvisorScenario(const std::string& db,
+                          const std::vector<std::pair<std::string, std::string>>& statuses) {
+  namespace ad = store::advisor_scenario;
+  auto st = store::OpenStore(db, {});
+  ASSERT_TRUE(st.ok()) << st.error();
+  const auto reports = ad::Reports(static_cast<std::int64_t>(std::time(nullptr)));
+  store::Batch batch;
+  for (const auto& r : reports) batch.aggregates.push_back({"test", &r});
+  ASSERT_TRUE((*st)->Store(batch).ok());
+  for (const auto& [sender, status] : statuses) {
+    ASSERT_TRUE((*st)->SetSenderStatus({ad::kDomain, sender, status, "test", 1}).ok());
+  }
+}
+
 TEST_F(SendersApiTest, AdvisesOnTheAdvisorScenario) {
   namespace ad = store::advisor_scenario;
   db_ = "sqlite:" + (dir_ / "advise.db").string();
-  {
-    auto st = store::OpenStore(db_, {});
-    ASSERT_TRUE(st.ok()) << st.error();
-    const auto reports = ad::Reports(static_cast<std::int64_t>(std::time(nullptr)));
-    store::Batch batch;
-    for (const auto& r : reports) batch.aggregates.push_back({"test", &r});
-    ASSERT_TRUE((*st)->Store(batch).ok());
-    for (const auto& [sender, status] :
-         {std::pair{"Mailchimp", "approved"}, std::pair{"outbound.example", "approved"},
-          std::pair{"badguy.example", "unapproved"}, std::pair{"forwarder.example", "forwarder"}}) {
-      ASSERT_TRUE((*st)->SetSenderStatus({ad::kDomain, sender, status, "test", 1}).ok());
-    }
-  }
+  StoreAdvisorScenario(db_, {{"Mailchimp", "approved"},
+                             {"outbound.example", "approved"},
+                             {"badguy.example", "unapproved"},
+                             {"forwarder.example", "forwarder"}});
   Start(true);
   auto c = Client();
   EXPECT_EQ(c.Get("/api/advise?domain=example.com")->status, 401);
@@ -278,8 +284,20 @@ TEST_F(SendersApiTest, AdvisesOnTheAdvisorScenario) {
   EXPECT_EQ(j["days"], 30);
   EXPECT_EQ(j["recommendation"]["rule"], "fix_first");
   EXPECT_EQ(j["simulation"]["approved_blocked"], ad::kMcUnaligned);
-  EXPECT_EQ(j["simulation"]["forwarded_hit"], ad::kOwnForwarded + ad::kList + ad::kForwarder);
-  EXPECT_EQ(j["simulation"]["spoofing_blocked"], ad::kSpoof + ad::kBad);
+  EXPECT_EQ(j["simulation"]["forwarded_hit"], ad::kOwnForwarded + ad::kList + ad::kForwarder +
+                                                  ad::kGroups + ad::kListServer + ad::kSurvived);
+  EXPECT_EQ(j["simulation"]["spoofing_blocked"], ad::kSpoof + ad::kBad + ad::kResidential);
+  // Why each forwarded sender's mail counts as forwarded (most messages first).
+  const auto& fwd = j["simulation"]["forwarded"];
+  ASSERT_EQ(fwd.size(), 6u);
+  EXPECT_EQ(fwd[1]["sender"], "google.com");
+  ASSERT_EQ(fwd[1]["reasons"].size(), 1u);
+  EXPECT_EQ(fwd[1]["reasons"][0]["reason"], "known_forwarder");
+  EXPECT_EQ(fwd[1]["reasons"][0]["detail"], "Google Groups (mailing_list)");
+  EXPECT_EQ(fwd[1]["reasons"][0]["text"], "a known forwarder: Google Groups (mailing_list)");
+  EXPECT_EQ(fwd[1]["reasons"][0]["messages"], ad::kGroups);
+  EXPECT_EQ(fwd[2]["reasons"][0]["reason"], "dkim_survived");
+  EXPECT_FALSE(j["simulation"]["unapproved"][0].contains("reasons"));
   ASSERT_EQ(j["fixes"].size(), 1u);
   EXPECT_EQ(j["fixes"][0]["cause"], ad::kMcCause);
   auto four = c.Get("/api/advise?domain=example.com&days=4", Bearer());
@@ -291,6 +309,31 @@ TEST_F(SendersApiTest, AdvisesOnTheAdvisorScenario) {
   auto none = c.Get("/api/advise?domain=example.com&until=2000-01-01", Bearer());
   ASSERT_EQ(none->status, 200) << none->body;
   EXPECT_EQ(nlohmann::json::parse(none->body)["recommendation"]["rule"], "no_data");
+}
+
+// serve --forwarders-file: the advice counts the user's known forwarders; an unreadable file
+// stops the server at start.
+TEST_F(SendersApiTest, AdvisesWithTheUsersForwarders) {
+  namespace ad = store::advisor_scenario;
+  db_ = "sqlite:" + (dir_ / "forwarders.db").string();
+  StoreAdvisorScenario(db_, {});
+  ServeOptions o;
+  o.forwarders_files = {(dir_ / "forwarders.tsv").string()};
+  std::ofstream(o.forwarders_files[0]) << "forwarder.example\tOur alumni forwarder\tforwarder\n";
+  Start(true, o);
+  auto r = Client().Get("/api/advise?domain=example.com", Bearer());
+  ASSERT_EQ(r->status, 200) << r->body;
+  const nlohmann::json fwd = nlohmann::json::parse(r->body)["simulation"]["forwarded"];
+  ASSERT_FALSE(fwd.empty());
+  EXPECT_EQ(fwd[0]["sender"], "forwarder.example");
+  EXPECT_EQ(fwd[0]["messages"], ad::kForwarder);
+  EXPECT_EQ(fwd[0]["reasons"][0]["detail"], "Our alumni forwarder (forwarder)");
+  o.db = db_;
+  o.listen = "127.0.0.1:0";
+  o.forwarders_files = {(dir_ / "none.tsv").string()};
+  auto s = StartServer(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().find("none.tsv"), std::string::npos) << s.error();
 }
 
 }  // namespace

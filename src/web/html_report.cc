@@ -95,6 +95,7 @@ Result<std::string> BuildHtmlReport(store::ReportStore& store, store::DashboardQ
   // parameters.
   ApiOptions api_options;
   api_options.max_limit = kEmbeddedRows;
+  api_options.forwarders = options.forwarders;
   Api api(store, queries, api_options);
   nlohmann::json answers = nlohmann::json::object();
   auto ask = [&](const std::string& path, Params extra) -> Result<bool> {

@@ -477,8 +477,27 @@ Result<bool> CheckServeOptions(const ServeOptions& options) {
   return CheckServeOptions(options, auth);
 }
 
+namespace {
+
+// What every connection's Api is given; an unreadable or bad forwarders file is an error.
+Result<ApiOptions> ApiOptionsOf(const ServeOptions& options) {
+  ApiOptions api;
+  api.show_failure_samples = options.show_failure_samples;
+  api.enrichment = options.enrichment;
+  if (!options.forwarders_files.empty()) {
+    auto forwarders = store::Forwarders::WithFiles(options.forwarders_files);
+    if (!forwarders) return MakeError(forwarders.error());
+    api.forwarders = *std::move(forwarders);
+  }
+  return api;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
   if (sodium_init() < 0) return MakeError("libsodium failed to initialise");
+  auto api_options = ApiOptionsOf(options);
+  if (!api_options) return MakeError(api_options.error());
   auto pool = std::make_unique<ConnectionPool>();
   std::unique_ptr<Connection> health;
   store::OpenOptions open_options;
@@ -506,10 +525,7 @@ Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
     if (!q) return MakeError(q.error());
     c->store = std::move(st).value();
     c->queries = std::move(q).value();
-    ApiOptions api_options;
-    api_options.show_failure_samples = options.show_failure_samples;
-    api_options.enrichment = options.enrichment;
-    c->api = std::make_unique<Api>(*c->store, *c->queries, api_options);
+    c->api = std::make_unique<Api>(*c->store, *c->queries, *api_options);
     if (i == kConnections) {
       health = std::move(c);
     } else {

@@ -31,6 +31,9 @@ struct ServeOptions {
   // How this program fills in the sources' DNS names, for the dashboard to say why names are
   // missing (GET /api/enrichment): "on", "offline", "off"; empty (`serve`): it does not enrich.
   std::string enrichment;
+  // The user's files of known forwarders, read after the bundled list (store/forwarders.h):
+  // the Enforcement page's forwarded mail.
+  std::vector<std::string> forwarders_files;
   // Without sign-in, the Host names (besides the loopback names of the listen address) a request
   // may carry: a page of another site that resolves its name to 127.0.0.1 (DNS rebinding) sends
   // its own name and gets 421.

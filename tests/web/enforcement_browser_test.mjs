@@ -7,9 +7,11 @@
 //
 // Checks: the page shows what `advise --json` says (policy, recommendation, simulation counts,
 // what to fix) for the period the filter bar and the period picker choose; a sender name carrying
-// a payload stays text; a user who is not an editor cannot approve (no buttons, 403), and when
-// an editor approves a failing sender on the Senders page, the Enforcement page counts its mail
-// as approved mail that would be blocked instead of spoofing stopped, and lists it to fix.
+// a payload stays text; forwarded mail shows why (a list server of the bundled list, a
+// receiver's arc=pass comment carrying a payload, as text); a user who is not an editor cannot
+// approve (no buttons, 403), and when an editor approves a failing sender on the Senders page,
+// the Enforcement page counts its mail as approved mail that would be blocked instead of
+// spoofing stopped, and lists it to fix.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -37,6 +39,11 @@ before(async () => {
     + " AND interval_begin >= strftime('%s', '2023-04-02') ORDER BY id";
   sql(`UPDATE aggregate_records SET source_base_domain = ${sqlText(SENDER)} WHERE id IN (${failing} LIMIT 40);`);
   sql(`UPDATE aggregate_records SET source_base_domain = ${sqlText(`x${P}.example`)} WHERE id IN (${failing} LIMIT 3 OFFSET 40);`);
+  // Forwarded mail no receiver named: two records from a list server (the bundled "lists.*"),
+  // one whose receiver verified ARC (its comment carries a payload).
+  sql(`UPDATE aggregate_records SET source_reverse_dns = 'lists.forward.example', source_base_domain = 'forward.example' WHERE id IN (${failing} LIMIT 2 OFFSET 43);`);
+  sql(`UPDATE aggregate_records SET source_base_domain = 'arc-relay.example' WHERE id IN (${failing} LIMIT 1 OFFSET 45);`);
+  sql(`INSERT OR REPLACE INTO aggregate_overrides SELECT id, 99, 'local_policy', ${sqlText(`arc=pass ${P}`)} FROM aggregate_records WHERE id IN (${failing} LIMIT 1 OFFSET 45);`);
   server = await serveWithEditors(db, work, TOKEN);  // alice an editor, bob a reader
   browser = await launchBrowser(work);
 });
@@ -76,6 +83,18 @@ test('the page shows the advice of `advise --json`, names as text; a reader cann
   await expectPageShows(p, a);
   const row = p.locator('table tr', { hasText: SENDER });
   assert.equal(await row.count(), 1);
+  // Forwarded mail with why, as the advice says: the list server, the ARC comment as text.
+  const forwarded = Object.fromEntries(a.simulation.forwarded.map((s) => [s.sender, s.reasons.map((r) => r.reason).join(' ')]));
+  assert.equal(forwarded['forward.example'], 'known_forwarder');
+  assert.equal(forwarded['arc-relay.example'], 'arc');
+  for (const [sender, reasons] of Object.entries(forwarded)) {
+    const cell = p.locator('table tr', { hasText: sender }).locator('td[data-reasons]');
+    assert.equal(await cell.getAttribute('data-reasons'), reasons, sender);
+  }
+  const list = p.locator('table tr', { hasText: 'forward.example' }).locator('td[data-reasons]');
+  assert.ok((await list.textContent()).startsWith('a known forwarder: Mailing list server (mailing_list)'));
+  const arc = p.locator('table tr', { hasText: 'arc-relay.example' }).locator('td[data-reasons]');
+  assert.ok((await arc.textContent()).includes(`arc=pass ${P}`), await arc.textContent());
   // The payload sender is listed as text; nothing ran.
   assert.ok((await p.locator('main').textContent()).includes(`x${P}.example`));
   await p.waitForTimeout(300);

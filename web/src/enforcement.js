@@ -20,12 +20,17 @@ function policyText(p) {
   return `${parts.join('; ')} (as reported by ${p.reported_by})`;
 }
 
-// The senders an enforcing policy would hit, with the causes of their failing mail.
-function blockedTable(ui, rows, noun) {
+// The senders an enforcing policy would hit, with the causes of their failing mail (and, for
+// forwarded mail, why it counts as forwarded: the rows' `reasons`, shown as text).
+function blockedTable(ui, rows, noun, withReasons = false) {
   if (!rows.length) return ui.h('p', { class: 'note' }, `None: no ${noun} would be blocked.`);
-  const head = ui.h('tr', {}, ['Sender', 'Status', 'Messages', 'Why they fail', 'What to do'].map((t) => ui.h('th', {}, t)));
+  const titles = ['Sender', 'Status', 'Messages', ...(withReasons ? ['Why forwarded'] : []), 'Why they fail', 'What to do'];
+  const head = ui.h('tr', {}, titles.map((t) => ui.h('th', {}, t)));
+  const reasons = (r) => (withReasons ? [ui.h('td', { 'data-reasons': (r.reasons || []).map((x) => x.reason).join(' ') },
+    (r.reasons || []).map((x) => ui.h('div', {}, `${x.text} (${ui.fmtInt(x.messages)})`)))] : []);
   const body = ui.h('tbody', {}, rows.map((r) => ui.h('tr', {},
     ui.h('td', {}, r.sender), ui.h('td', {}, r.status), ui.h('td', { class: 'num' }, ui.fmtInt(r.messages)),
+    ...reasons(r),
     ui.h('td', {}, r.causes.map((c) => ui.h('div', {}, `${c.cause} (${ui.fmtInt(c.messages)})`))),
     ui.h('td', {}, r.causes.map((c) => ui.h('div', {}, c.remedy))))));
   return ui.h('div', { class: 'table-wrap' }, ui.h('table', {}, ui.h('thead', {}, head), body));
@@ -83,7 +88,7 @@ export async function enforcementPage(ui, f, params) {
     `${ui.fmtInt(sim.approved_blocked)} messages of approved senders would be blocked, ${ui.fmtInt(sim.forwarded_hit)} forwarded messages hit, ${ui.fmtInt(sim.spoofing_blocked)} messages of unapproved or unknown senders stopped.`);
   page.append(counts);
   page.append(ui.h('h3', {}, 'Approved senders that would be blocked'), blockedTable(ui, sim.approved, 'approved sender'));
-  page.append(ui.h('h3', {}, 'Forwarded mail that would be hit'), blockedTable(ui, sim.forwarded, 'forwarded mail'));
+  page.append(ui.h('h3', {}, 'Forwarded mail that would be hit'), blockedTable(ui, sim.forwarded, 'forwarded mail', true));
   page.append(ui.h('h3', {}, 'Spoofing and unapproved senders that would be stopped'), blockedTable(ui, sim.unapproved, 'unapproved sender'));
   page.append(ui.h('h2', {}, 'What to fix first'));
   page.append(a.fixes.length

@@ -1,0 +1,52 @@
+// Known forwarders and mailing lists (docs/senders.md, "Forwarded mail"): the bundled
+// forwarders.tsv (built into the program; its header describes the format) and the user's files
+// in the same format. The enforcement advisor counts a DMARC-failing message from one of them as
+// forwarded.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "model/aggregate.h"
+
+namespace dmarc::store {
+
+struct KnownForwarder {
+  std::string key;   // the entry that matched: "googlegroups.com", "lists.*"
+  std::string name;  // "Google Groups"
+  std::string kind;  // "forwarder" or "mailing_list"
+};
+
+class Forwarders {
+ public:
+  // The bundled list (read once).
+  static const Forwarders& BuiltIn();
+  // The bundled list and then the user's files; an error names the file and line.
+  static Result<std::shared_ptr<const Forwarders>> WithFiles(const std::vector<std::string>& paths);
+
+  // Adds (or overrides, or with kind "none" removes) entries from text in the forwarders
+  // format; origin names it in errors. At most 100,000 entries and 1 MiB per file.
+  Result<bool> Add(std::string_view text, const std::string& origin);
+  Result<bool> AddFile(const std::string& path);
+
+  // The entry a domain or host name matches: the name or a parent of it, else a "LABEL.*"
+  // entry of its first label. nullptr: none.
+  const KnownForwarder* Find(std::string_view name) const;
+  // The entry a record's source matches: by its PTR name, its base domain, then its SPF
+  // (envelope) domains.
+  const KnownForwarder* Match(const model::Record& record) const;
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  std::unordered_map<std::string, KnownForwarder> entries_;  // by key
+};
+
+// The text of the bundled forwarders.tsv.
+std::string_view BuiltInForwardersText();
+
+}  // namespace dmarc::store
