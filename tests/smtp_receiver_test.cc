@@ -150,6 +150,15 @@ TEST_F(SmtpReceiver, SwaksDeliversARealReportIntoTheStoreAndTheMailIsFiled) {
   Stop();
   EXPECT_NE(ReadFile((dir_ / "run.log").string()).find("smtp: receiving on 127.0.0.1:"),
             std::string::npos);
+  // check-config describes the receiver.
+  const fs::path out = dir_ / "check.out";
+  EXPECT_EQ(dmarc::testing::RunToEnd({"check-config", (dir_ / "run.toml").string()}, out), 0);
+  const std::string check = ReadFile(out.string());
+  EXPECT_NE(check.find("smtp on 127.0.0.1:" + std::to_string(port_) +
+                       " for dmarc@reports.example.com (spool " + (dir_ / "smtp-spool").string() +
+                       "; at most 10485760 bytes a mail"),
+            std::string::npos)
+      << check;
 }
 
 TEST_F(SmtpReceiver, ForeignRecipientIsRefusedAndNothingSpooled) {
