@@ -83,8 +83,9 @@ ReadResult Connection::ReadLine(std::string& line, bool& crlf, std::size_t max_b
     if (nl != std::string::npos) {
       if (!too_long) line.assign(buffer_, start_, nl - start_);
       start_ = nl + 1;
-      crlf = !line.empty() && line.back() == '\r';
-      if (crlf) line.pop_back();
+      // A line too long to keep is taken as ended by CR LF: what follows may end the data.
+      crlf = too_long || (!line.empty() && line.back() == '\r');
+      if (!too_long && crlf) line.pop_back();
       return too_long ? ReadResult::kTooLong : ReadResult::kLine;
     }
     bool timed_out = false;

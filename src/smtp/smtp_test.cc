@@ -256,6 +256,13 @@ TEST_F(SmtpServer, TooLargeBySizeOrByDataIs552AndNothingSpooled) {
   EXPECT_EQ(c->Reply().substr(0, 10), "552 5.3.4 ");
   EXPECT_EQ(Spooled(), 0);
   EXPECT_EQ(CountFiles(dir_ / "spool" / "tmp"), 0);
+  // A line over 64 KiB: 500 at the end of the data, nothing spooled.
+  EXPECT_EQ(c->Say("MAIL FROM:<a@b.example>"), "250 2.1.0 Ok");
+  EXPECT_EQ(c->Say("RCPT TO:<dmarc@reports.example.com>").substr(0, 4), "250 ");
+  EXPECT_EQ(c->Say("DATA").substr(0, 4), "354 ");
+  c->Send("Subject: x\r\n\r\n" + std::string(70 * 1024, 'z') + "\r\n.\r\n");
+  EXPECT_EQ(c->Reply().substr(0, 10), "500 5.5.2 ");
+  EXPECT_EQ(Spooled(), 0);
   // The connection goes on: the next transaction is taken.
   EXPECT_EQ(c->Say("MAIL FROM:<a@b.example>"), "250 2.1.0 Ok");
   // Far too much (more than twice the limit) and the connection is closed.
