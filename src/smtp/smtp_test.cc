@@ -2,6 +2,20 @@
 #include "smtp/smtp.h"
 
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "testing/net.h"
+#include "testing/test_util.h"
 
 namespace {
 
@@ -34,21 +48,6 @@ TEST(SmtpAccept, AddressesAndDomainsCaseInsensitiveNeverRouting) {
 }  // namespace
 
 // ---- The server in this process, a client on a socket. ----
-
-#include <openssl/ssl.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <memory>
-#include <sstream>
-#include <thread>
-
-#include "testing/net.h"
-#include "testing/test_util.h"
 
 namespace {
 
