@@ -29,6 +29,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev clang-tidy-14
   clang-format-14
   zip gzip python3 time dnsmasq-base
+  # the SMTP receiver's tests: a real SMTP client
+  swaks
   # service tests: remote syslog receiver, /metrics format checker
   syslog-ng-core prometheus
   # systemd-analyze checks deploy/dmarc-report.service

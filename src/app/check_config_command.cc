@@ -7,6 +7,7 @@
 #include "app/fetch_command.h"
 #include "app/parsedmarc_ini.h"
 #include "app/service_commands.h"
+#include "app/smtp_receiver.h"
 #include "config/config.h"
 #include "outputs/registry.h"
 #include "store/pg/pg_store.h"
@@ -26,6 +27,15 @@ std::string DescribeSources(const config::Config& c) {
   if (c.maildir) add("maildir " + c.maildir->path);
   if (c.mbox) add("mbox " + c.mbox->path);
   if (c.directory) add("directory " + c.directory->path);
+  if (c.smtp) {
+    add(fmt::format(
+        "smtp on {} for {} (spool {}{}; at most {} bytes a mail, {} recipients, {} "
+        "connections, {} per client; timeouts {} s a command, {} s a message)",
+        c.smtp->listen, fmt::join(c.smtp->accept, ", "), SmtpSpoolOf(c),
+        c.smtp->tls_cert.empty() ? "" : ", STARTTLS", c.smtp->max_message_bytes,
+        c.smtp->max_recipients, c.smtp->max_connections, c.smtp->max_connections_per_client,
+        c.smtp->command_timeout, c.smtp->data_timeout));
+  }
   return out;
 }
 

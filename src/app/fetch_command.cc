@@ -24,7 +24,9 @@
 #include "app/output_delivery.h"
 #include "app/progress.h"
 #include "app/service_commands.h"
+#include "app/smtp_receiver.h"
 #include "app/store_target.h"
+#include "base/files.h"
 #include "collect/source.h"
 #include "config/config.h"
 #include "log/log.h"
@@ -200,6 +202,20 @@ int DrainSources(std::vector<std::unique_ptr<collect::Source>>& sources, pipelin
   return failed;
 }
 
+// Waits up to `seconds` between rounds: on the source (IMAP IDLE) when it is the only one and no
+// [smtp] receiver spools beside it; else until the time is up, a stop, or a mail is spooled.
+Status WaitForMail(std::vector<std::unique_ptr<collect::Source>>& sources,
+                   const config::Config& config) {
+  const std::int64_t seconds = config.fetch.watch_interval;
+  if (sources.size() == 1 && !config.smtp) return sources.front()->Wait(seconds, g_stop);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!g_stop && !MailArrivedFlag().exchange(false) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return Ok();
+}
+
 // Drains the sources once, or, watching, until a stop: waits between rounds (IMAP IDLE for a single
 // source) and reconnects with backoff after a failure. Closes them at the end. Returns the count
 // of source failures.
@@ -223,9 +239,7 @@ int PollSources(std::vector<std::unique_ptr<collect::Source>>& sources, pipeline
     backoff = 0;
     status.NextPoll(config.fetch.watch_interval);
     // One source can be waited on (IMAP IDLE); with several, every one is polled in turn.
-    Status waited = sources.size() == 1 ? sources.front()->Wait(config.fetch.watch_interval, g_stop)
-                                        : sources.front()->collect::Source::Wait(
-                                              config.fetch.watch_interval, g_stop);
+    Status waited = WaitForMail(sources, config);
     if (!waited) {
       spdlog::error("{}", waited.error());
       sources.front()->Close();
@@ -265,10 +279,31 @@ int RunFetch(const FetchCommandOptions& options) {
   auto config = LoadConfigAndLogging(options.config, nullptr);
   if (!config) return 2;
   if (options.quiet) spdlog::set_level(spdlog::level::warn);
-  return RunFetchLoop(*config, options);
+  // With --watch, the [smtp] receiver spools beside the loop, as in `run`.
+  std::unique_ptr<smtp::Server> receiver;
+  if (options.watch && !UpdateSmtpReceiver(receiver, *config, nullptr)) return 2;
+  const int rc = RunFetchLoop(*config, options);
+  if (receiver) receiver->Stop();
+  return rc;
 }
 
 std::atomic<bool>& FetchStopFlag() { return g_stop; }
+
+std::unique_ptr<collect::Source> MakeSmtpSpoolSource(const config::Config& c,
+                                                     std::size_t max_mail_bytes) {
+  collect::MaildirOptions spool;
+  spool.path = SmtpSpoolOf(c);
+  spool.after = c.smtp->after;
+  spool.archive_folder = c.smtp->archive_folder;
+  spool.archive_invalid = true;
+  // The receiver makes the spool; fetch alone may be first to look at it.
+  for (const char* sub : {"tmp", "new", "cur"}) {
+    if (Status made = CreatePrivateDirectories(std::filesystem::path(spool.path) / sub); !made) {
+      spdlog::warn("{}", made.error());
+    }
+  }
+  return collect::MakeMaildirSource(spool, max_mail_bytes);
+}
 
 std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& c,
                                                           const Limits& limits) {
@@ -286,6 +321,7 @@ std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& 
   if (c.maildir) out.push_back(collect::MakeMaildirSource(*c.maildir, max));
   if (c.mbox) out.push_back(collect::MakeMboxSource(c.mbox->path, max));
   if (c.directory) out.push_back(collect::MakeDirectorySource(c.directory->path, max));
+  if (c.smtp) out.push_back(MakeSmtpSpoolSource(c, max));
   return out;
 }
 

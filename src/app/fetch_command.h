@@ -34,6 +34,10 @@ std::atomic<bool>& FetchStopFlag();
 // error, a second one (already_stopping) exits at once with status 128 + sig.
 void SayStoppingOrExit(int sig, bool already_stopping);
 
+// The Maildir source of the [smtp] receiver's spool (its folders made when missing).
+std::unique_ptr<collect::Source> MakeSmtpSpoolSource(const config::Config& c,
+                                                     std::size_t max_mail_bytes);
+
 // The configured mail sources, in the order fetch drains them (none connected yet).
 std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& c,
                                                           const Limits& limits);

@@ -18,6 +18,7 @@
 #include "app/cli.h"
 #include "app/fetch_command.h"
 #include "app/service_commands.h"
+#include "app/smtp_receiver.h"
 #include "app/store_target.h"
 #include "base/files.h"
 #include "config/config.h"
@@ -321,6 +322,8 @@ int RunService(const RunCommandOptions& options) {
   }
   std::unique_ptr<Dashboard> dashboard;
   if (!UpdateDashboard(dashboard, *config, nullptr)) return 2;
+  std::unique_ptr<smtp::Server> receiver;  // [smtp]: spools for the fetch loop
+  if (!UpdateSmtpReceiver(receiver, *config, nullptr)) return 2;
   g_fetch_stop = &FetchStopFlag();
   std::signal(SIGTERM, OnTerminate);
   std::signal(SIGINT, OnTerminate);
@@ -365,10 +368,12 @@ int RunService(const RunCommandOptions& options) {
       continue;
     }
     UpdateDashboard(dashboard, *next, &*config);
+    UpdateSmtpReceiver(receiver, *next, &*config);
     config = std::move(next).value();
     spdlog::info("configuration reloaded from {}", config->file);
   }
   if (registered) registered->Deregister();
+  if (receiver) receiver->Stop();
   dashboard.reset();
   spdlog::info("stopped");
   return rc;

@@ -132,7 +132,9 @@ class MaildirSource : public FileSource {
   Status File(const std::vector<Filing>& filings) override {
     for (const auto& f : filings) {
       Status s = Ok();
-      if (config_.after == After::kArchive) {
+      const bool archive = config_.after == After::kArchive ||
+                           (config_.archive_invalid && f.mail_class == MailClass::kInvalid);
+      if (archive) {
         // Maildir++: the subfolder Archive/Aggregate is the directory .Archive.Aggregate.
         const fs::path folder = fs::path(path_) / fmt::format(".{}.{}", config_.archive_folder,
                                                               FolderName(f.mail_class));

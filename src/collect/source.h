@@ -149,6 +149,9 @@ struct MaildirOptions {
   std::string path;
   After after = After::kArchive;           // kArchive, kDelete or kKeep
   std::string archive_folder = "Archive";  // Maildir++ subfolders .Archive.Aggregate, ...
+  // With kDelete, mails without a report are archived all the same (the [smtp] spool: the
+  // Invalid folder is the only copy of what a sender sent).
+  bool archive_invalid = false;
 };
 
 // The local sources. `max_mail_bytes` bounds each mail read.

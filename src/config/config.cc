@@ -675,6 +675,38 @@ void Bind(Table& t, collect::MaildirOptions& c) {
   }
 }
 
+// [smtp]: the receiver's limits are those of docs/security.md, "The SMTP receiver".
+void Bind(Table& t, SmtpConfig& c) {
+  t.Str("listen", c.listen);
+  t.Str("hostname", c.hostname);
+  t.StrList("accept", c.accept);
+  t.Str("spool", c.spool);
+  t.Choice("after", c.after, {{"archive", After::kArchive}, {"delete", After::kDelete}});
+  t.Str("archive_folder", c.archive_folder);
+  t.Str("tls_cert", c.tls_cert);
+  t.Str("tls_key", c.tls_key);
+  t.Integer("max_message_bytes", c.max_message_bytes, 1024, std::int64_t{1} << 30);
+  t.Integer("max_recipients", c.max_recipients, 1, 10'000);
+  t.Integer("max_connections", c.max_connections, 1, 100'000);
+  t.Integer("max_connections_per_client", c.max_connections_per_client, 1, 100'000);
+  t.Seconds("command_timeout", c.command_timeout, 1, 3600);
+  t.Seconds("data_timeout", c.data_timeout, 1, 86'400);
+  if (!t.present()) return;
+  if (c.accept.empty()) {
+    t.Error("accept", "is required: the report addresses or domains to accept mail for");
+  }
+  for (const auto& entry : c.accept) {
+    if (Status ok = smtp::CheckAcceptEntry(entry); !ok) t.Error("accept", ok.error());
+  }
+  if (c.listen.empty()) t.Error("listen", "must be HOST:PORT, e.g. \"0.0.0.0:2525\"");
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    t.Error(c.tls_cert.empty() ? "tls_cert" : "tls_key", "tls_cert and tls_key go together");
+  }
+  if (c.archive_folder.empty() || c.archive_folder.find('/') != std::string::npos) {
+    t.Error("archive_folder", "must be a folder name without '/'");
+  }
+}
+
 void Bind(Table& t, enrich::Options& c) {
   t.Bool("enabled", c.enabled);
   t.Bool("offline", c.offline);
@@ -942,8 +974,8 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
     }
   }
   static const std::set<std::string> kTables = {
-      "store",     "fetch", "imap",   "pop3",   "graph",   "maildir", "mbox",
-      "directory", "log",   "consul", "enrich", "failure", "web",     "output"};
+      "store", "fetch",  "imap",   "pop3",    "graph", "maildir", "mbox", "directory",
+      "log",   "consul", "enrich", "failure", "web",   "output",  "smtp"};
   std::vector<std::string> errors;
   for (const auto& [k, v] : root) {
     if (!kTables.count(std::string(k.str()))) {
@@ -961,6 +993,7 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   LoadOptional(&root, "maildir", env, config.maildir, errors, secrets, config.warnings);
   LoadOptional(&root, "mbox", env, config.mbox, errors, secrets, config.warnings);
   LoadOptional(&root, "directory", env, config.directory, errors, secrets, config.warnings);
+  LoadOptional(&root, "smtp", env, config.smtp, errors, secrets, config.warnings);
   Load(&root, "log", env, config.log, errors, secrets, config.warnings);
   LoadOptional(&root, "consul", env, config.consul, errors, secrets, config.warnings);
   Load(&root, "enrich", env, config.enrich, errors, secrets, config.warnings);
@@ -969,10 +1002,10 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   Load(&root, "web", env, config.web, errors, secrets, config.warnings);
   LoadOutputs(root, env, config.outputs, errors, secrets, config.warnings);
   if (errors.empty() && !config.imap && !config.pop3 && !config.graph && !config.maildir &&
-      !config.mbox && !config.directory) {
+      !config.mbox && !config.directory && !config.smtp) {
     errors.push_back(
         "no source configured: add at least one of [imap], [pop3], [graph], [maildir], [mbox], "
-        "[directory]");
+        "[directory], [smtp]");
   }
   // A password written into the file itself is only as secret as the file.
   const std::string& path = name;  // a file name, or a label that names no file

@@ -27,6 +27,7 @@
 #include "log/log.h"
 #include "outputs/settings.h"
 #include "parse/failure.h"
+#include "smtp/smtp.h"
 #include "web/server.h"
 
 namespace dmarc::config {
@@ -68,6 +69,15 @@ struct WebConfig : web::ServeOptions {
   bool operator==(const WebConfig&) const = default;
 };
 
+// [smtp]: the built-in SMTP receiver of `run`, and what becomes of its spooled mails once their
+// reports are committed (as [maildir]'s `after`). An empty spool: beside a SQLite store
+// ("smtp-spool" in its folder), else data/smtp-spool.
+struct SmtpConfig : smtp::Options {
+  collect::After after = collect::After::kArchive;  // kArchive or kDelete
+  std::string archive_folder = "Archive";
+  bool operator==(const SmtpConfig&) const = default;
+};
+
 struct Config {
   std::string file;  // where it was read from (for messages)
   StoreConfig store;
@@ -78,6 +88,7 @@ struct Config {
   std::optional<collect::MaildirOptions> maildir;
   std::optional<PathConfig> mbox;
   std::optional<PathConfig> directory;
+  std::optional<SmtpConfig> smtp;
   // Problems that do not stop a run, e.g. a password in a file others can read.
   std::vector<std::string> warnings;
   log::Options log;

@@ -828,5 +828,46 @@ TEST_F(ConfigTest, WebEditorsNeedAUsersFile) {
   ASSERT_TRUE(c) << c.error();
   EXPECT_EQ(c->web.editors, (std::vector<std::string>{"alice", "bob"}));
 }
+TEST_F(ConfigTest, SmtpTableIsASourceWithItsLimitsAndNeedsAnAllowList) {
+  auto c = Load(R"(
+[smtp]
+listen = "127.0.0.1:2525"
+accept = ["dmarc@reports.example.com", "tls.example.org"]
+after = "delete"
+max_message_bytes = 65536
+command_timeout = "2m"
+)");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_TRUE(c->smtp);
+  EXPECT_EQ(c->smtp->listen, "127.0.0.1:2525");
+  EXPECT_EQ(c->smtp->accept.size(), 2u);
+  EXPECT_EQ(c->smtp->after, After::kDelete);
+  EXPECT_EQ(c->smtp->max_message_bytes, 65536);
+  EXPECT_EQ(c->smtp->command_timeout, 120);
+  EXPECT_EQ(c->smtp->data_timeout, 600);
+  EXPECT_EQ(c->smtp->max_recipients, 100);
+
+  // The environment alone can configure it.
+  env_["DMARC_REPORT_SMTP_ACCEPT"] = "reports.example.com";
+  env_["DMARC_REPORT_SMTP_MAX_RECIPIENTS"] = "5";
+  c = Load("");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_TRUE(c->smtp);
+  EXPECT_EQ(c->smtp->accept, std::vector<std::string>{"reports.example.com"});
+  EXPECT_EQ(c->smtp->max_recipients, 5);
+  env_.clear();
+
+  c = Load("[smtp]\nlisten = \"0.0.0.0:25\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("smtp.accept: is required"), std::string::npos) << c.error();
+  c = Load("[smtp]\naccept = [\"*\"]\ntls_cert = \"c.pem\"\nafter = \"keep\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("smtp.accept: \"*\": must be an address"), std::string::npos)
+      << c.error();
+  EXPECT_NE(c.error().find("smtp.tls_key: tls_cert and tls_key go together"), std::string::npos)
+      << c.error();
+  EXPECT_NE(c.error().find("smtp.after: must be one of"), std::string::npos) << c.error();
+}
+
 }  // namespace
 }  // namespace dmarc::config

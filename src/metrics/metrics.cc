@@ -163,6 +163,10 @@ ProgramMetrics& Program() {
                 "1 while an output's last delivery attempts failed, else 0.", {"output"}),
         r.Gauge("dmarc_report_output_last_success_timestamp_seconds",
                 "Unix time of an output's last successful delivery.", {"output"}),
+        r.Counter("dmarc_report_smtp_total",
+                  "The SMTP receiver: mails accepted (spooled), and recipients, mails or "
+                  "connections refused.",
+                  {"result"}),
     };
   }();
   return m;

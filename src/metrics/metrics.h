@@ -19,6 +19,8 @@
 //   dmarc_report_last_successful_fetch_timestamp_seconds{source}
 //   dmarc_report_store_size_bytes                       the store's files on disk
 //   dmarc_report_purged_reports_total                   reports removed by retention
+//   dmarc_report_smtp_total{result}                     the SMTP receiver: mails accepted,
+//                                                       recipients/mails/connections refused
 #pragma once
 
 #include <functional>
@@ -98,6 +100,7 @@ struct ProgramMetrics {
   Family& output_backlog;
   Family& output_failing;
   Family& output_last_success;
+  Family& smtp;
 };
 ProgramMetrics& Program();
 
