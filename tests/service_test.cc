@@ -114,6 +114,23 @@ check_timeout = "soon"
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
+// A forwarders file the dashboard could not read is found by check-config, not at run's start.
+TEST_F(Service, CheckConfigReadsTheDashboardsForwardersFile) {
+  fs::create_directories(dir_ / "inbox");
+  const std::string list = Write("forwarders.tsv", "relay.example.net Our relay\n");
+  const std::string file =
+      Write("fwd.toml", "[directory]\npath = \"" + (dir_ / "inbox").string() +
+                            "\"\n[web]\nforwarders_file = [\"" + list + "\"]\n");
+  auto r = RunCli({"check-config", file}, dir_);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.err.find("[web]: web.forwarders_file " + list + ":1: expected KEY<TAB>NAME<TAB>KIND"),
+            std::string::npos)
+      << r.err;
+  Write("forwarders.tsv", "relay.example.net\tOur relay\tforwarder\n");
+  r = RunCli({"check-config", file}, dir_);
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 TEST_F(Service, CheckConfigNamesAMissingFileAndTheEnvironmentCounts) {
   auto r = RunCli({"check-config", (dir_ / "none.toml").string()}, dir_);
   EXPECT_EQ(r.status, 1);

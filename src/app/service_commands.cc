@@ -47,9 +47,13 @@ Result<bool> CheckDashboardConfig(const config::Config& c) {
   // The same check as `serve`'s, said in the configuration's words.
   std::string message = checked.error();
   static const std::pair<std::string_view, std::string_view> kKeys[] = {
-      {"--listen", "web.listen"},    {"--token-file", "web.token_file"},
-      {"--users", "web.users_file"}, {"--tls-cert", "web.tls_cert"},
-      {"--tls-key", "web.tls_key"},  {"or listen on", "or set web.listen to"}};
+      {"--listen", "web.listen"},
+      {"--token-file", "web.token_file"},
+      {"--users", "web.users_file"},
+      {"--tls-cert", "web.tls_cert"},
+      {"--tls-key", "web.tls_key"},
+      {"--forwarders-file", "web.forwarders_file"},
+      {"or listen on", "or set web.listen to"}};
   for (const auto& [flag, key] : kKeys) {
     for (std::size_t at = message.find(flag); at != std::string::npos;
          at = message.find(flag, at + key.size())) {

@@ -202,6 +202,11 @@ Result<bool> CheckServeOptions(const ServeOptions& o, Auth& auth) {
       if (auto pem = ReadPem(*path, option); !pem) return MakeError(pem.error());
     }
   }
+  if (!o.forwarders_files.empty()) {
+    if (auto f = store::Forwarders::WithFiles(o.forwarders_files); !f) {
+      return MakeError("--forwarders-file " + f.error());
+    }
+  }
   return true;
 }
 
