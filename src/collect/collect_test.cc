@@ -13,6 +13,7 @@
 #include "collect/jwt.h"
 #include "collect/oauth_token.h"
 #include "collect/source.h"
+#include "http/request.h"
 #include "testing/http_server.h"
 #include "testing/jwt_check.h"
 #include "testing/test_util.h"
@@ -245,6 +246,20 @@ TEST(Jwt, ServiceAccountTokenIsGrantedForTheAssertionAndCached) {
       << refused.error();
   EXPECT_EQ(refused.error().find("PRIVATE KEY"), std::string::npos);
   fs::remove_all(dir);
+}
+
+// Retry-After (RFC 9110 §10.2.3) as Graph and others send it: delay-seconds or an HTTP-date.
+TEST(RetryAfter, SecondsOrAnHttpDate) {
+  using dmarc::http::RetryAfterSeconds;
+  constexpr std::int64_t kNow = 1'445'412'470;  // 2015-10-21 07:27:50 UTC
+  EXPECT_EQ(RetryAfterSeconds("120", kNow), 120);
+  EXPECT_EQ(RetryAfterSeconds(" 5 ", kNow), 5);
+  EXPECT_EQ(RetryAfterSeconds("0", kNow), 0);
+  EXPECT_EQ(RetryAfterSeconds("Wed, 21 Oct 2015 07:28:00 GMT", kNow), 10);
+  EXPECT_EQ(RetryAfterSeconds("Wed, 21 Oct 2015 07:00:00 GMT", kNow), 0) << "a date past";
+  EXPECT_EQ(RetryAfterSeconds("99999999999999", kNow), 999'999'999) << "no overflow";
+  EXPECT_FALSE(RetryAfterSeconds("", kNow));
+  EXPECT_FALSE(RetryAfterSeconds("soon", kNow));
 }
 
 class LocalSources : public ::testing::Test {

@@ -117,14 +117,14 @@ std::string Hint(long status) {
   }
 }
 
-// Seconds to wait before retrying a throttled request: Retry-After in seconds, else 2^attempt.
+// Seconds to wait before retrying a throttled request: Retry-After (seconds or an HTTP-date),
+// else 2^attempt; at most max_wait.
 std::int64_t RetryDelay(const http::Answer& a, int attempt, std::int64_t max_wait) {
-  const std::string said = a.Header("Retry-After");
-  std::int64_t seconds = std::int64_t{1} << std::min(attempt, 6);
-  if (!said.empty() && said.find_first_not_of("0123456789") == std::string::npos &&
-      said.size() < 10) {
-    seconds = std::stoll(said);
-  }
+  const auto said = http::RetryAfterSeconds(a.Header("Retry-After"),
+                                            std::chrono::duration_cast<std::chrono::seconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  const std::int64_t seconds = said ? *said : std::int64_t{1} << std::min(attempt, 6);
   return std::clamp<std::int64_t>(seconds, 0, max_wait);
 }
 

@@ -153,4 +153,17 @@ std::string Escape(const std::string& text) {
   return escaped ? std::string(escaped.get()) : text;
 }
 
+std::optional<std::int64_t> RetryAfterSeconds(std::string_view value, std::int64_t now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty() || value.size() > 64) return std::nullopt;
+  if (value.find_first_not_of("0123456789") == std::string_view::npos) {
+    return value.size() < 10 ? std::stoll(std::string(value)) : std::int64_t{999'999'999};
+  }
+  const std::string text(value);
+  const time_t at = curl_getdate(text.c_str(), nullptr);
+  if (at < 0) return std::nullopt;
+  return std::max<std::int64_t>(0, static_cast<std::int64_t>(at) - now);
+}
+
 }  // namespace dmarc::http

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,5 +60,9 @@ class Session {
 
 // `text` percent-encoded for a URL path or a form value.
 std::string Escape(const std::string& text);
+
+// A Retry-After value (RFC 9110 §10.2.3) as seconds to wait from `now` (Unix seconds): its
+// delay-seconds, or the time to its HTTP-date (0 when that is past); nullopt when it is neither.
+std::optional<std::int64_t> RetryAfterSeconds(std::string_view value, std::int64_t now);
 
 }  // namespace dmarc::http
