@@ -134,8 +134,10 @@ const KnownForwarder* Forwarders::Match(const model::Record& r) const {
     if (!*name || (*name)->empty()) continue;
     if (const auto* f = Find(**name)) return f;
   }
+  // The envelope domain only where SPF passed for it: anyone can write googlegroups.com into
+  // MAIL FROM, only Google's servers pass SPF for it.
   for (const auto& spf : r.spf) {
-    if (spf.domain.empty()) continue;
+    if (spf.domain.empty() || spf.result != "pass") continue;
     if (const auto* f = Find(spf.domain)) return f;
   }
   return nullptr;

@@ -35,6 +35,11 @@ TEST(Forwarders, TheBundledListIsValidAndMatchesByNameBaseDomainAndEnvelope) {
   EXPECT_EQ(f.Match(r), nullptr);
   r.spf = {{"googlegroups.com", "mfrom", "pass", {}}};
   ASSERT_NE(f.Match(r), nullptr);
+  // A spoofer can write any envelope domain; only one SPF passed for names the forwarder.
+  for (const char* result : {"fail", "softfail", "neutral", "none", "temperror"}) {
+    r.spf = {{"googlegroups.com", "mfrom", result, {}}};
+    EXPECT_EQ(f.Match(r), nullptr) << result;
+  }
   r.spf = {};
   r.source.reverse_dns = "mailman.uni.example";
   ASSERT_NE(f.Match(r), nullptr);
