@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "testing/https_server.h"
 #include "testing/process.h"
 #include "testing/test_util.h"
 
@@ -117,28 +118,17 @@ std::string CheckAssertionWith(const std::string& jwt, const std::string& cert_f
 // The fake Graph: a mailbox of folders and messages, over HTTPS with a certificate of its own.
 class FakeGraph {
  public:
-  explicit FakeGraph(const fs::path& dir)
-      : cert_((dir / "cert.pem").string()), key_((dir / "key.pem").string()) {
-    const std::string cmd =
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
-        " -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '" +
-        key_ + "' -out '" + cert_ + "' 2>/dev/null";
-    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;  // NOLINT(cert-env33-c): fixed command
-    server_ = std::make_unique<httplib::SSLServer>(cert_.c_str(), key_.c_str());
+  explicit FakeGraph(const fs::path& dir) : https_(dir) {
+    EXPECT_TRUE(https_.made()) << "openssl req: no certificate";
+    server_ = &https_.routes();
     folders_["inbox-AAMkAD=="] = {"Inbox", ""};
     folders_["dmarc-AAMkAE-_=="] = {"DMARC", "inbox-AAMkAD=="};
     Routes();
-    port_ = server_->bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
-    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FakeGraph() {
-    server_->stop();
-    thread_.join();
+    https_.Start();
   }
 
-  std::string Base() const { return "https://127.0.0.1:" + std::to_string(port_); }
-  std::string Cert() const { return cert_; }
+  std::string Base() const { return https_.Base(); }
+  std::string Cert() const { return https_.Cert(); }
 
   // A message in Inbox/DMARC.
   void Deliver(const std::string& mime) {
@@ -471,7 +461,6 @@ class FakeGraph {
     res.status = 204;
   }
 
-  std::string cert_, key_;
   std::mutex mu_;
   std::map<std::string, Folder> folders_;
   std::map<std::string, Message> messages_;
@@ -479,9 +468,8 @@ class FakeGraph {
   std::vector<std::string> problems_, requests_;
   int made_ = 0, tokens_issued_ = 0, values_ = 0, full_rounds_ = 0, delta_rounds_ = 0;
   std::atomic<int> in_flight_{0};
-  std::unique_ptr<httplib::SSLServer> server_;
-  int port_ = 0;
-  std::thread thread_;
+  dmarc::testing::LoopbackHttpsServer https_;  // destroyed first: its thread ends before the rest
+  httplib::Server* server_ = nullptr;
 };
 
 class GraphFetch : public ::testing::Test {

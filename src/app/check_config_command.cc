@@ -24,6 +24,11 @@ std::string DescribeSources(const config::Config& c) {
     add(fmt::format("imap {}@{}:{}/{}", c.imap->user, c.imap->host, c.imap->port, c.imap->folder));
   if (c.pop3) add(fmt::format("pop3 {}@{}:{}", c.pop3->user, c.pop3->host, c.pop3->port));
   if (c.graph) add(fmt::format("graph {}/{}", c.graph->mailbox, c.graph->folder));
+  if (c.gmail) {
+    add(fmt::format("gmail {} (label {}{})", c.gmail->user,
+                    c.gmail->label.empty() ? "none" : c.gmail->label,
+                    c.gmail->query.empty() ? "" : ", query " + c.gmail->query));
+  }
   if (c.maildir) add("maildir " + c.maildir->path);
   if (c.mbox) add("mbox " + c.mbox->path);
   if (c.directory) add("directory " + c.directory->path);

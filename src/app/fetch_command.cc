@@ -318,6 +318,7 @@ std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& 
     out.push_back(collect::MakePop3Source(*c.pop3, dir.empty() ? "." : dir, max));
   }
   if (c.graph) out.push_back(collect::MakeGraphSource(*c.graph, max));
+  if (c.gmail) out.push_back(collect::MakeGmailSource(*c.gmail, max));
   if (c.maildir) out.push_back(collect::MakeMaildirSource(*c.maildir, max));
   if (c.mbox) out.push_back(collect::MakeMboxSource(c.mbox->path, max));
   if (c.directory) out.push_back(collect::MakeDirectorySource(c.directory->path, max));

@@ -17,7 +17,8 @@ constexpr int kStatusBusyTimeoutMs = 2000;
 
 std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
-// "imap", "pop3", "graph", "maildir", "mbox", "directory": what Source::Describe() starts with.
+// "imap", "pop3", "graph", "gmail", "maildir", "mbox", "directory": what Source::Describe() starts
+// with.
 std::string KindOf(const std::string& name) {
   const auto colon = name.find(':');
   return colon == std::string::npos ? "source" : name.substr(0, colon);

@@ -18,16 +18,13 @@
 //   DELETE /users/{upn}/messages/{id}
 #include <fmt/format.h>
 
-#include <atomic>
-#include <chrono>
 #include <ctime>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
 #include "collect/oauth_token.h"
+#include "collect/rest_client.h"
 #include "collect/source.h"
 #include "http/request.h"
 
@@ -37,68 +34,15 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t kMaxJsonBytes = 8u * 1024 * 1024;  // a listing page, a folder, an error
-constexpr int kPageSize = 250;                           // messages per listing page ($top)
-// Requests in flight at once: Exchange Online allows an app 4 concurrent requests per mailbox.
-constexpr std::size_t kInFlight = 4;
-
-using Sessions = std::vector<std::unique_ptr<http::Session>>;
-
-// job(i, session) for every i below n, at most sessions.size() at once, each thread with a
-// session of its own.
-template <class Job>
-void RunInParallel(std::size_t n, Sessions& sessions, const Job& job) {
-  std::atomic<std::size_t> next{0};
-  const auto work = [&](http::Session& session) {
-    for (std::size_t i = next++; i < n; i = next++) job(i, session);
-  };
-  const std::size_t threads = std::min(n, sessions.size());
-  std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, std::ref(*sessions[t]));
-  if (threads > 0) work(*sessions[0]);
-  for (auto& thread : pool) thread.join();
-}
-
-Sessions MakeSessions() {
-  Sessions out;
-  for (std::size_t i = 0; i < kInFlight; ++i) out.push_back(std::make_unique<http::Session>());
-  return out;
-}
-
-// `text` escaped for a URL path segment or a query value; '@' stays (a UPN reads as it is).
-std::string Escape(const std::string& text) {
-  const std::string escaped = http::Escape(text);
-  std::string out;
-  out.reserve(escaped.size());
-  for (std::size_t i = 0; i < escaped.size(); ++i) {
-    if (escaped.compare(i, 3, "%40") == 0) {
-      out += '@';
-      i += 2;
-    } else {
-      out += escaped[i];
-    }
-  }
-  return out;
-}
+constexpr int kPageSize = 250;  // messages per listing page ($top)
+using rest::Escape;
+using rest::Success;
 
 // An OData string literal: 'it''s'.
 std::string ODataString(const std::string& text) {
   std::string out = "'";
   for (const char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
   return out + "'";
-}
-
-// "ErrorAccessDenied: Access is denied." from Graph's {"error": {"code", "message"}}, else the
-// start of the body.
-std::string GraphSaid(const http::Answer& a) {
-  const json doc = json::parse(a.body, nullptr, false);
-  if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
-    const json& e = doc["error"];
-    const std::string code = e.value("code", "");
-    const std::string message = e.value("message", "");
-    return (code + (message.empty() ? "" : ": " + message)).substr(0, 500);
-  }
-  return a.body.substr(0, 200);
 }
 
 // What to look at after an error status.
@@ -117,27 +61,15 @@ std::string Hint(long status) {
   }
 }
 
-// Seconds to wait before retrying a throttled request: Retry-After (seconds or an HTTP-date),
-// else 2^attempt; at most max_wait.
-std::int64_t RetryDelay(const http::Answer& a, int attempt, std::int64_t max_wait) {
-  const auto said = http::RetryAfterSeconds(a.Header("Retry-After"),
-                                            std::chrono::duration_cast<std::chrono::seconds>(
-                                                std::chrono::system_clock::now().time_since_epoch())
-                                                .count());
-  const std::int64_t seconds = said ? *said : std::int64_t{1} << std::min(attempt, 6);
-  return std::clamp<std::int64_t>(seconds, 0, max_wait);
-}
-
-bool Success(long status) { return status >= 200 && status < 300; }
-
-class GraphSource : public Source {
+class GraphSource : public rest::ListedSource {
  public:
   GraphSource(const GraphOptions& c, std::size_t max_mail_bytes)
-      : c_(c), max_mail_bytes_(max_mail_bytes), token_(Credentials(c)) {}
+      : ListedSource(rest::ClientOptions{Name(c), c.ca_file, c.timeout, c.max_retries,
+                                         c.max_retry_wait, nullptr, Hint},
+                     CachedToken(Credentials(c)), max_mail_bytes, c.batch_size),
+        c_(c) {}
 
-  std::string Describe() const override {
-    return fmt::format("graph://{}/{}", c_.mailbox, c_.folder);
-  }
+  std::string Describe() const override { return Name(c_); }
 
   // The folder's messages with a delta query: the first time all of them, page by page; then,
   // with the deltaLink of the round before, only the ones added since (--watch).
@@ -148,8 +80,7 @@ class GraphSource : public Source {
       folder_id_ = std::move(id).value();
       delta_link_.clear();
     }
-    ids_.clear();
-    next_ = 0;
+    StartListing();
     std::string url = delta_link_.empty() ? fmt::format(
                                                 "{}/mailFolders/{}/messages/delta?$select=id,"
                                                 "internetMessageId,receivedDateTime",
@@ -164,7 +95,7 @@ class GraphSource : public Source {
       for (const auto& m : (*page)["value"]) {
         const std::string id = m.value("id", "");
         // "@removed": gone from the folder (filed by this program, or by someone else).
-        if (!id.empty() && !m.contains("@removed") && !kept_.count(id)) ids_.push_back(id);
+        if (!m.contains("@removed")) Listed(id);
       }
       auto next = Link(*page, "@odata.nextLink");
       auto delta = Link(*page, "@odata.deltaLink");
@@ -172,61 +103,23 @@ class GraphSource : public Source {
       url = std::move(next).value();
       if (url.empty()) delta_link_ = std::move(delta).value();
     }
-    return ids_.size();
-  }
-
-  Result<std::vector<MailItem>> Next() override {
-    std::vector<MailItem> batch;
-    std::size_t held = 0;
-    const auto most = static_cast<std::size_t>(c_.batch_size);
-    while (next_ < ids_.size() && batch.size() < most && held < kMaxBatchMailBytes) {
-      // kInFlight mails at a time, so that the batch's bytes stay near their bound.
-      const std::size_t wave = std::min({kInFlight, ids_.size() - next_, most - batch.size()});
-      std::vector<std::optional<Result<std::optional<MailItem>>>> got(wave);
-      RunInParallel(wave, sessions_, [&](std::size_t i, http::Session& session) {
-        got[i] = Fetch(ids_[next_ + i], session);
-      });
-      next_ += wave;
-      for (auto& mail : got) {
-        if (!*mail) return MakeError(mail->error());
-        if (!**mail) continue;  // gone meanwhile (moved or deleted by someone else)
-        held += (**mail)->bytes.size();
-        batch.push_back(std::move(***mail));
-      }
-    }
-    return batch;
+    return Listed();
   }
 
   Status File(const std::vector<Filing>& filings) override {
-    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-    std::vector<std::pair<std::string, std::string>> moves;  // {id, folder ("": delete)}
-    for (const auto& f : filings) {
-      if (c_.after == After::kKeep) {
-        kept_.insert(f.id);
-      } else if (f.mail_class == MailClass::kInvalid || c_.after == After::kArchive) {
-        // A mail that holds no report is never deleted: a person should look at it.
-        moves.emplace_back(f.id, c_.archive_folder + "/" + FolderName(f.mail_class));
-      } else if (c_.after == After::kMove) {
-        moves.emplace_back(f.id, ExpandFolderTemplate(c_.move_to, now));
-      } else {
-        moves.emplace_back(f.id, "");
-      }
-    }
+    // {id, folder ("": delete)}
+    const auto moves = Destinations(filings, c_.after, c_.archive_folder, c_.move_to);
     // The folders first, one at a time (each made once); then the moves, kInFlight at a time.
     for (const auto& [id, folder] : moves) {
       if (folder.empty()) continue;
       auto made = FolderId(folder, /*create=*/true);
       if (!made) return MakeError(made.error());
     }
-    std::vector<std::optional<Status>> done(moves.size());
-    RunInParallel(moves.size(), sessions_, [&](std::size_t i, http::Session& session) {
-      const auto& [id, folder] = moves[i];
-      done[i] = folder.empty() ? Remove(id, session) : MoveTo(id, folder, session);
-    });
-    for (auto& d : done) {
-      if (!*d) return std::move(*d);
-    }
-    return Ok();
+    return rest::ForEachInParallel(
+        moves.size(), sessions_, [&](std::size_t i, http::Session& session) {
+          const auto& [id, folder] = moves[i];
+          return folder.empty() ? Remove(id, session) : MoveTo(id, folder, session);
+        });
   }
 
   // The next Open() lists everything again: mails listed but not filed before a failure or a stop
@@ -238,6 +131,10 @@ class GraphSource : public Source {
   }
 
  private:
+  static std::string Name(const GraphOptions& c) {
+    return fmt::format("graph://{}/{}", c.mailbox, c.folder);
+  }
+
   static ClientCredentials Credentials(const GraphOptions& c) {
     return {c.login_url + "/" + Escape(c.tenant_id) + "/oauth2/v2.0/token",
             c.client_id,
@@ -262,54 +159,16 @@ class GraphSource : public Source {
 
   Error Failed(const std::string& what, const std::string& method, const std::string& url,
                const http::Answer& a) const {
-    return MakeError(fmt::format("{}: {} failed: {} {} answered {}: {}{}", Describe(), what, method,
-                                 url, a.status, GraphSaid(a), Hint(a.status)));
+    return client_.Failed(what, method, url, a);
   }
 
-  // One request with the access token; 429 and 503 retried after their Retry-After, a refused
-  // token (401) once with a new one.
-  Result<http::Answer> Call(http::Request request) {
-    return Call(std::move(request), *sessions_[0]);
-  }
-
-  Result<http::Answer> Call(http::Request request, http::Session& session) {
-    bool refused = false;
-    for (int attempt = 0;; ++attempt) {
-      auto token = Token(refused);
-      if (!token) return MakeError(fmt::format("{}: {}", Describe(), token.error()));
-      request.headers.push_back("Authorization: Bearer " + *token);
-      auto a = session.Send(request);
-      request.headers.pop_back();
-      if (!a) {
-        return MakeError(fmt::format("{}: {} {} failed: {}", Describe(), request.method,
-                                     request.url, a.error()));
-      }
-      if (a->status == 401 && !refused) {
-        refused = true;
-        continue;
-      }
-      if ((a->status != 429 && a->status != 503) || attempt >= c_.max_retries) return a;
-      std::this_thread::sleep_for(std::chrono::seconds(RetryDelay(*a, attempt, c_.max_retry_wait)));
-    }
-  }
-
-  Result<std::string> Token(bool refused) {
-    const std::lock_guard lock(token_mu_);
-    return token_.Get(refused);
+  Result<http::Answer> Call(const http::Request& request, http::Session& session) {
+    return client_.Call(request, session);
   }
 
   http::Request MakeRequest(const std::string& method, const std::string& url,
                             const std::string& body) const {
-    http::Request r;
-    r.method = method;
-    r.url = url;
-    r.body = body;
-    r.headers = {"Accept: application/json"};
-    if (!body.empty()) r.headers.emplace_back("Content-Type: application/json");
-    r.timeout_seconds = c_.timeout;
-    r.max_answer_bytes = kMaxJsonBytes;
-    r.ca_file = c_.ca_file;
-    return r;
+    return client_.MakeRequest(method, url, body);
   }
 
   // A request whose answer must be a success holding JSON (an empty body: null).
@@ -319,18 +178,7 @@ class GraphSource : public Source {
   }
 
   Result<json> CallJson(const http::Request& request, const std::string& what) {
-    const std::string& method = request.method;
-    const std::string& url = request.url;
-    auto a = Call(request);
-    if (!a) return MakeError(a.error());
-    if (!Success(a->status)) return Failed(what, method, url, *a);
-    if (a->body.empty()) return json();
-    json doc = json::parse(a->body, nullptr, false);
-    if (doc.is_discarded() || a->truncated) {
-      return MakeError(fmt::format("{}: {} failed: {} {} answered {} with no JSON", Describe(),
-                                   what, method, url, a->status));
-    }
-    return doc;
+    return client_.CallJson(request, what, *sessions_[0]);
   }
 
   // The page's link `key` (@odata.nextLink, @odata.deltaLink; "" when it has none); only a URL
@@ -347,7 +195,7 @@ class GraphSource : public Source {
   }
 
   // The MIME of one message; nullopt when it is gone (404).
-  Result<std::optional<MailItem>> Fetch(const std::string& id, http::Session& session) {
+  Result<std::optional<MailItem>> Fetch(const std::string& id, http::Session& session) override {
     const std::string url = fmt::format("{}/messages/{}/$value", UserUrl(), Escape(id));
     http::Request r = MakeRequest("GET", url, "");
     r.headers.clear();
@@ -357,11 +205,7 @@ class GraphSource : public Source {
     if (!a) return MakeError(a.error());
     if (a->status == 404) return std::optional<MailItem>();
     if (a->truncated && Success(a->status)) {
-      return std::optional<MailItem>(
-          MailItem{id,
-                   Label(id),
-                   {},
-                   fmt::format("mail larger than the limit of {} bytes", max_mail_bytes_)});
+      return std::optional<MailItem>(TooLarge(id, Label(id)));
     }
     if (!Success(a->status)) return Failed("fetching a message", "GET", url, *a);
     return std::optional<MailItem>(MailItem{id, Label(id), std::move(a->body), std::nullopt});
@@ -438,16 +282,9 @@ class GraphSource : public Source {
   }
 
   GraphOptions c_;
-  std::size_t max_mail_bytes_;
-  std::mutex token_mu_;  // token_ is shared by the requests in flight
-  CachedToken token_;
-  Sessions sessions_ = MakeSessions();  // [0] also for the listing and the folders
-  std::string folder_id_;               // of c_.folder
+  std::string folder_id_;   // of c_.folder
   std::string delta_link_;  // where the next Open() asks for what changed ("": list everything)
   std::map<std::string, std::string> folder_ids_;  // path → id, of the archive folders
-  std::vector<std::string> ids_;                   // listed by Open()
-  std::size_t next_ = 0;
-  std::set<std::string> kept_;  // with after = keep: ids already read by this process
 };
 
 }  // namespace

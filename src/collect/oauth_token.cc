@@ -200,23 +200,40 @@ Result<std::pair<std::string, std::int64_t>> RequestClientCredentialsToken(
       {c.token_url, std::move(form), c.timeout, c.ca_file, c.url_key, c.check_keys});
 }
 
-Result<std::pair<std::string, std::int64_t>> RequestServiceAccountToken(const ImapOptions& c,
-                                                                        std::int64_t now) {
-  auto key = ReadServiceAccountKey(c.service_account_file, "imap.service_account_file");
+Result<std::pair<std::string, std::int64_t>> RequestServiceAccountToken(
+    const ServiceAccountGrant& g, std::int64_t now) {
+  const std::string file_key = g.table + ".service_account_file";
+  auto key = ReadServiceAccountKey(g.key_file, file_key);
   if (!key) return MakeError(key.error());
-  const std::string scope = c.scope.empty() ? std::string(kGmailScope) : c.scope;
-  auto assertion = ServiceAccountAssertion(*key, c.user, scope, now);
+  auto assertion = ServiceAccountAssertion(*key, g.subject, g.scope, now);
   if (!assertion) {
-    return MakeError(fmt::format("imap.service_account_file: {}: {}", c.service_account_file,
-                                 assertion.error()));
+    return MakeError(fmt::format("{}: {}: {}", file_key, g.key_file, assertion.error()));
   }
   return PostTokenRequest(
       {key->token_uri,
        "grant_type=" + http::Escape("urn:ietf:params:oauth:grant-type:jwt-bearer") +
            "&assertion=" + *assertion,
-       c.timeout, "", "imap.service_account_file (token_uri)",
-       fmt::format("that {} is delegated the scope {} for the domain of imap.user",
-                   key->client_email, scope)});
+       g.timeout, g.ca_file, file_key + " (token_uri)",
+       fmt::format("that {} is delegated the scope {} for the domain of {}.user", key->client_email,
+                   g.scope, g.table)});
+}
+
+Result<std::pair<std::string, std::int64_t>> RequestServiceAccountToken(const ImapOptions& c,
+                                                                        std::int64_t now) {
+  return RequestServiceAccountToken(
+      {c.service_account_file, c.user, c.scope.empty() ? std::string(kGmailScope) : c.scope, "imap",
+       c.timeout, ""},
+      now);
+}
+
+Result<std::pair<std::string, std::int64_t>> RequestRefreshToken(const RefreshTokenGrant& g) {
+  return PostTokenRequest(
+      {g.token_url,
+       "grant_type=refresh_token&client_id=" + http::Escape(g.client_id) + "&client_secret=" +
+           http::Escape(g.client_secret) + "&refresh_token=" + http::Escape(g.refresh_token),
+       g.timeout, g.ca_file, g.table + ".token_url",
+       fmt::format("{0}.client_id, {0}.client_secret and that {0}.refresh_token is not revoked",
+                   g.table)});
 }
 
 AccessTokens::AccessTokens(const ImapOptions& c)

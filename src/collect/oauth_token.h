@@ -87,6 +87,33 @@ inline constexpr const char* kGmailScope = "https://mail.google.com/";
 Result<std::pair<std::string, std::int64_t>> RequestServiceAccountToken(const ImapOptions& c,
                                                                         std::int64_t now);
 
+// The same grant for any source: the key file, the mailbox the JWT acts as (its subject) and the
+// scope; `table` ("imap", "gmail") names the configuration keys in errors.
+struct ServiceAccountGrant {
+  std::string key_file;
+  std::string subject;
+  std::string scope;
+  std::string table;
+  int timeout = 60;
+  std::string ca_file;  // for the key's token_uri; empty: the system's trusted certificates
+};
+Result<std::pair<std::string, std::int64_t>> RequestServiceAccountToken(
+    const ServiceAccountGrant& g, std::int64_t now);
+
+// The refresh token grant (RFC 6749 §6) of an installed app (Google's
+// https://oauth2.googleapis.com/token): grant_type=refresh_token, client_id, client_secret and
+// refresh_token; as RequestClientCredentialsToken answers. Errors name `table`.token_url.
+struct RefreshTokenGrant {
+  std::string token_url;
+  std::string client_id;
+  std::string client_secret;  // never logged
+  std::string refresh_token;  // never logged
+  std::string table;
+  int timeout = 60;
+  std::string ca_file;
+};
+Result<std::pair<std::string, std::int64_t>> RequestRefreshToken(const RefreshTokenGrant& g);
+
 // "user=USER^Aauth=Bearer TOKEN^A^A" (before base64).
 std::string XOAuth2Response(const std::string& user, const std::string& token);
 

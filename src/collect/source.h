@@ -145,6 +145,34 @@ struct GraphOptions {
   std::int64_t max_retry_wait = 120;  // seconds: a longer Retry-After is cut to this
 };
 
+// [gmail]: a Gmail (Google Workspace) mailbox read with the Gmail API (REST), as a service
+// account with domain-wide delegation or as an installed app with a refresh token.
+struct GmailOptions {
+  std::string user;  // the mailbox, "dmarc@example.com": the JWT's subject, in every request's path
+  // A service account's JSON key (the JWT bearer grant at its token_uri), or an installed app's
+  // client_id, client_secret and refresh_token (the refresh token grant at token_url).
+  std::string service_account_file;
+  std::string client_id;
+  std::string client_secret;  // never logged
+  std::string refresh_token;  // never logged
+  std::string token_url = "https://oauth2.googleapis.com/token";
+  std::string scope = "https://www.googleapis.com/auth/gmail.modify";
+  std::string label = "INBOX";  // the label listed, by its name ("": none, only `query`)
+  std::string query;            // Gmail search ("has:attachment"), "": none
+  After after = After::kArchive;
+  // Labels named like IMAP's archive folders: "Archive/Aggregate", created when missing; the
+  // source label is removed. after = delete moves a mail to the trash (Gmail empties it after 30
+  // days), never deletes it for good.
+  std::string archive_folder = "Archive";
+  std::string move_to;  // with after = move: a label; [YEAR] [MONTH] [DAY] [WEEK] are replaced
+  std::string api_url = "https://gmail.googleapis.com";
+  std::string ca_file;  // empty: the system's trusted certificates
+  int batch_size = 50;  // mails per batch and per store transaction
+  int timeout = 60;     // seconds for any one request
+  int max_retries = 5;  // throttled answers waited out (Retry-After) before the request fails
+  std::int64_t max_retry_wait = 120;  // seconds: a longer Retry-After is cut to this
+};
+
 struct MaildirOptions {
   std::string path;
   After after = After::kArchive;           // kArchive, kDelete or kKeep
@@ -167,6 +195,9 @@ std::unique_ptr<Source> MakePop3Source(const Pop3Options& config,
 
 // Microsoft Graph (libcurl).
 std::unique_ptr<Source> MakeGraphSource(const GraphOptions& config, std::size_t max_mail_bytes);
+
+// The Gmail API (libcurl).
+std::unique_ptr<Source> MakeGmailSource(const GmailOptions& config, std::size_t max_mail_bytes);
 
 // "done/[YEAR]/week_[WEEK]" → "done/2026/week_09" for the UTC time t (ISO 8601 week).
 std::string ExpandFolderTemplate(const std::string& pattern, std::int64_t t);

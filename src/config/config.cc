@@ -652,6 +652,46 @@ void Bind(Table& t, collect::GraphOptions& c) {
   if (t.present()) CheckGraph(t, c);
 }
 
+// [gmail]'s required keys, and its credential: a service account's key or a refresh token.
+void CheckGmail(Table& t, const collect::GmailOptions& c) {
+  if (c.user.empty()) t.Error("user", "is required");
+  if (c.label.empty() && c.query.empty()) t.Error("label", "give a label, a query, or both");
+  CheckFiling(t, c.after, c.archive_folder, c.move_to);
+  const bool refresh = !c.client_id.empty() || !c.client_secret.empty() || !c.refresh_token.empty();
+  if (c.service_account_file.empty() == !refresh) {
+    t.Error("service_account_file",
+            "give one of service_account_file and a refresh token (client_id, "
+            "client_secret_file, refresh_token_file)");
+  } else if (refresh) {
+    for (const auto& [key, value] :
+         {std::pair<const char*, const std::string*>{"client_id", &c.client_id},
+          {"client_secret", &c.client_secret},
+          {"refresh_token", &c.refresh_token}}) {
+      if (value->empty()) t.Error(key, "is required with a refresh token");
+    }
+  } else {
+    t.WarnIfReadableByOthers("service_account_file", c.service_account_file);
+  }
+}
+
+void Bind(Table& t, collect::GmailOptions& c) {
+  t.Str("user", c.user);
+  t.Str("service_account_file", c.service_account_file);
+  t.Str("client_id", c.client_id);
+  t.Secret("client_secret", c.client_secret);
+  t.Secret("refresh_token", c.refresh_token);
+  HttpUrl(t, "token_url", c.token_url);
+  t.Str("scope", c.scope);
+  t.Str("label", c.label);
+  t.Str("query", c.query);
+  BindFiling(t, c.after, c.archive_folder, c.move_to);
+  HttpUrl(t, "api_url", c.api_url);
+  t.Str("ca_file", c.ca_file);
+  t.Integer("batch_size", c.batch_size, 1, 10000);
+  t.Integer("timeout", c.timeout, 1, 3600);
+  if (t.present()) CheckGmail(t, c);
+}
+
 void Bind(Table& t, collect::Pop3Options& c) {
   Bind(t, static_cast<collect::ServerOptions&>(c), {995, 110});
   t.Choice("after", c.after, {{"delete", After::kDelete}, {"keep", After::kKeep}});
@@ -974,8 +1014,8 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
     }
   }
   static const std::set<std::string> kTables = {
-      "store", "fetch",  "imap",   "pop3",    "graph", "maildir", "mbox", "directory",
-      "log",   "consul", "enrich", "failure", "web",   "output",  "smtp"};
+      "store",     "fetch", "imap",   "pop3",   "graph",   "gmail", "maildir", "mbox",
+      "directory", "log",   "consul", "enrich", "failure", "web",   "output",  "smtp"};
   std::vector<std::string> errors;
   for (const auto& [k, v] : root) {
     if (!kTables.count(std::string(k.str()))) {
@@ -990,6 +1030,7 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   LoadOptional(&root, "imap", env, config.imap, errors, secrets, config.warnings);
   LoadOptional(&root, "pop3", env, config.pop3, errors, secrets, config.warnings);
   LoadOptional(&root, "graph", env, config.graph, errors, secrets, config.warnings);
+  LoadOptional(&root, "gmail", env, config.gmail, errors, secrets, config.warnings);
   LoadOptional(&root, "maildir", env, config.maildir, errors, secrets, config.warnings);
   LoadOptional(&root, "mbox", env, config.mbox, errors, secrets, config.warnings);
   LoadOptional(&root, "directory", env, config.directory, errors, secrets, config.warnings);
@@ -1001,10 +1042,11 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
   Load(&root, "failure", env, config.failure, errors, secrets, config.warnings);
   Load(&root, "web", env, config.web, errors, secrets, config.warnings);
   LoadOutputs(root, env, config.outputs, errors, secrets, config.warnings);
-  if (errors.empty() && !config.imap && !config.pop3 && !config.graph && !config.maildir &&
-      !config.mbox && !config.directory && !config.smtp) {
+  if (errors.empty() && !config.imap && !config.pop3 && !config.graph && !config.gmail &&
+      !config.maildir && !config.mbox && !config.directory && !config.smtp) {
     errors.push_back(
-        "no source configured: add at least one of [imap], [pop3], [graph], [maildir], [mbox], "
+        "no source configured: add at least one of [imap], [pop3], [graph], [gmail], [maildir], "
+        "[mbox], "
         "[directory], [smtp]");
   }
   // A password written into the file itself is only as secret as the file.
@@ -1015,7 +1057,9 @@ Result<Config> LoadConfigText(const std::string& text, const std::string& name,
                                      {"pop3", "password"},
                                      {"store", "password"},
                                      {"imap", "client_secret"},
-                                     {"graph", "client_secret"}}) {
+                                     {"graph", "client_secret"},
+                                     {"gmail", "client_secret"},
+                                     {"gmail", "refresh_token"}}) {
       const toml::node* t = root.get(table);
       if (t && t->is_table() && t->as_table()->contains(key)) {
         config.warnings.push_back(fmt::format(

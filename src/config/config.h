@@ -85,6 +85,7 @@ struct Config {
   std::optional<collect::ImapOptions> imap;
   std::optional<collect::Pop3Options> pop3;
   std::optional<collect::GraphOptions> graph;
+  std::optional<collect::GmailOptions> gmail;
   std::optional<collect::MaildirOptions> maildir;
   std::optional<PathConfig> mbox;
   std::optional<PathConfig> directory;
