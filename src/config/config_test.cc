@@ -364,6 +364,57 @@ TEST_F(ConfigTest, GraphProblemsNameTheirKeys) {
   EXPECT_EQ(c->graph->certificate_file, "/etc/app.pem");
 }
 
+TEST_F(ConfigTest, GmailTableDefaultsAndItsTwoCredentials) {
+  auto c = Load("[gmail]\nuser = \"dmarc@example.com\"\nservice_account_file = \"/etc/sa.json\"\n");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_TRUE(c->gmail);
+  EXPECT_EQ(c->gmail->label, "INBOX");
+  EXPECT_EQ(c->gmail->query, "");
+  EXPECT_EQ(c->gmail->after, After::kArchive);
+  EXPECT_EQ(c->gmail->archive_folder, "Archive");
+  EXPECT_EQ(c->gmail->api_url, "https://gmail.googleapis.com");
+  EXPECT_EQ(c->gmail->token_url, "https://oauth2.googleapis.com/token");
+  EXPECT_EQ(c->gmail->scope, "https://www.googleapis.com/auth/gmail.modify");
+
+  // A refresh token from the environment alone; the secrets are redacted.
+  const std::string refresh = Write("gmail-refresh", "1//0refresh-token-value\n");
+  env_["DMARC_REPORT_GMAIL_USER"] = "me@example.com";
+  env_["DMARC_REPORT_GMAIL_CLIENT_ID"] = "123-abc.apps.googleusercontent.com";
+  env_["DMARC_REPORT_GMAIL_CLIENT_SECRET"] = "GOCSPX-s3cret";
+  env_["DMARC_REPORT_GMAIL_REFRESH_TOKEN_FILE"] = refresh;
+  env_["DMARC_REPORT_GMAIL_LABEL"] = "";
+  env_["DMARC_REPORT_GMAIL_QUERY"] = "has:attachment";
+  env_["DMARC_REPORT_GMAIL_AFTER"] = "delete";
+  c = Load("");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_TRUE(c->gmail);
+  EXPECT_EQ(c->gmail->refresh_token, "1//0refresh-token-value");
+  EXPECT_EQ(c->gmail->label, "");
+  EXPECT_EQ(c->gmail->after, After::kDelete);
+  for (const char* secret : {"1//0refresh-token-value", "GOCSPX-s3cret"}) {
+    EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), secret), c->secrets.end()) << secret;
+  }
+}
+
+TEST_F(ConfigTest, GmailProblemsNameTheirKeys) {
+  auto c = Load("[gmail]\nlabel = \"\"\napi_url = \"gmail.googleapis.com\"\n");
+  ASSERT_FALSE(c);
+  for (const char* want : {"gmail.user: is required", "gmail.label: give a label, a query, or both",
+                           "gmail.service_account_file: give one of service_account_file and a "
+                           "refresh token",
+                           "gmail.api_url: must be an https:// or http:// URL"}) {
+    EXPECT_NE(c.error().find(want), std::string::npos) << want << "\n" << c.error();
+  }
+  c = Load("[gmail]\nuser = \"u@example.com\"\nclient_id = \"c\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("gmail.client_secret: is required with a refresh token"),
+            std::string::npos)
+      << c.error();
+  EXPECT_NE(c.error().find("gmail.refresh_token: is required with a refresh token"),
+            std::string::npos)
+      << c.error();
+}
+
 TEST_F(ConfigTest, NoSourceIsAnError) {
   auto c = Load("[store]\nurl = \"x.db\"\n");
   ASSERT_FALSE(c);
