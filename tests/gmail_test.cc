@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "testing/base64.h"
+#include "testing/fake_api_fetch.h"
 #include "testing/https_server.h"
 #include "testing/jwt_check.h"
 #include "testing/process.h"
@@ -31,7 +32,6 @@
 namespace {
 
 namespace fs = std::filesystem;
-using dmarc::testing::ReadFile;
 using nlohmann::json;
 
 constexpr const char* kUser = "dmarc@example.com";
@@ -371,14 +371,14 @@ class FakeGmail {
   dmarc::testing::LoopbackHttpsServer https_;  // destroyed first: its thread ends before the rest
 };
 
-class GmailFetch : public ::testing::Test {
+class GmailFetch : public dmarc::testing::FakeApiFetch<FakeGmail> {
  protected:
+  GmailFetch() : FakeApiFetch("dmarc-gmail") {}
   void SetUp() override {
-    dir_ = dmarc::testing::FreshTestDir("dmarc-gmail");
-    gmail_ = std::make_unique<FakeGmail>(dir_);
+    FakeApiFetch::SetUp();
+    gmail_ = server_.get();
     const auto [private_pem, public_pem] = dmarc::testing::MakeRsaKeyPem();
     gmail_->public_key = public_pem;
-    private_pem_ = private_pem;
     key_file_ = (dir_ / "service-account.json").string();
     std::ofstream(key_file_) << json{
         {"type", "service_account"},
@@ -391,11 +391,6 @@ class GmailFetch : public ::testing::Test {
         {"token_uri",
          gmail_->Base() + "/token"}}.dump(2);
     fs::permissions(key_file_, fs::perms::owner_read | fs::perms::owner_write);
-  }
-  void TearDown() override {
-    EXPECT_EQ(gmail_->Problems(), std::vector<std::string>{});
-    gmail_.reset();
-    if (!HasFailure() && !std::getenv("DMARC_KEEP_TEST_DIRS")) fs::remove_all(dir_);
   }
 
   // A [gmail] table with the service account's key, and `extra` keys.
@@ -411,23 +406,14 @@ class GmailFetch : public ::testing::Test {
     return p.string();
   }
 
-  int Fetch(const std::string& config) {
-    log_ = dir_ / "fetch.log";
-    return dmarc::testing::RunFetch(config, log_);
-  }
-  std::string Log() const { return ReadFile(log_.string()); }
-
-  fs::path dir_, log_;
-  std::string key_file_, private_pem_;
-  std::unique_ptr<FakeGmail> gmail_;
+  std::string key_file_;
+  FakeGmail* gmail_ = nullptr;
 };
 
 TEST_F(GmailFetch, AServiceAccountPagesThroughTheInboxWaitsOutThrottlingAndArchives) {
   for (int i = 0; i < 5; ++i) gmail_->Deliver(dmarc::testing::SampleReportMail(i));
-  const auto start = std::chrono::steady_clock::now();
-  ASSERT_EQ(Fetch(Config("batch_size = 2\n")), 0) << Log();
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(1))
-      << "the 429's Retry-After: 1 was waited out";
+  FetchWaitingOutARetryAfter(Config("batch_size = 2\n"));
+  if (HasFatalFailure()) return;
   EXPECT_EQ(gmail_->Count("INBOX"), 0) << Log();
   EXPECT_EQ(gmail_->Count("Archive/Aggregate"), 5) << Log();
   EXPECT_NE(Log().find("5 aggregate"), std::string::npos) << Log();
@@ -525,11 +511,7 @@ TEST_F(GmailFetch, AMailOverTheSizeLimitIsNotDecodedAndIsFiledAsInvalid) {
   gmail_->throttle_first_gets = 0;
   gmail_->Deliver(dmarc::testing::SampleReportMail(0));
   gmail_->Deliver("Subject: big\r\n\r\n" + std::string(200'000, 'x') + "\r\n");
-  log_ = dir_ / "fetch.log";
-  ASSERT_EQ(dmarc::testing::RunToEnd(
-                {"fetch", "--max-input-bytes", "100000", "--config", Config("")}, log_),
-            0)
-      << Log();
+  ASSERT_EQ(Fetch(Config(""), {"--max-input-bytes", "100000"}), 0) << Log();
   EXPECT_EQ(gmail_->Count("Archive/Aggregate"), 1) << Log();
   EXPECT_EQ(gmail_->Count("Archive/Invalid"), 1) << Log();
   EXPECT_NE(Log().find("larger than the limit of 100000 bytes"), std::string::npos) << Log();
