@@ -318,8 +318,10 @@ constexpr NotConverted kNotConverted[] = {
      "with [imap]",
      true},
     {"gmail_api", nullptr,
-     "no equivalent: dmarc-report does not use the Gmail API; use Gmail's IMAP (host "
-     "imap.gmail.com, user and an app password) in [imap]",
+     "not converted; write a [gmail] table by hand (user, and client_id, client_secret_file "
+     "and refresh_token_file from parsedmarc's credentials_file and token_file, or a service "
+     "account's service_account_file; label, query; see the README), or use Gmail's IMAP in "
+     "[imap]",
      true},
     {"elasticsearch", nullptr,
      "no equivalent (yet): no Elasticsearch output; the built-in dashboard replaces Kibana, and "
