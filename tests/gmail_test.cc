@@ -112,6 +112,7 @@ class FakeGmail {
   std::atomic<int> rate_limit_first_gets{0};  // then this many answer 403 rateLimitExceeded
   std::atomic<int> fail_get_number{0};        // the n-th fetch answers 500 (0: none)
   std::atomic<bool> refuse_grant{false};      // the token endpoint says unauthorized_client
+  std::atomic<bool> api_disabled{false};      // every Gmail request: 403 accessNotConfigured
   std::string expect_label = "INBOX";         // labelIds the listing must ask for ("": none)
   std::string expect_query;                   // q the listing must ask for ("": none)
 
@@ -125,7 +126,7 @@ class FakeGmail {
 
   void Routes() {
     auto& r = https_.routes();
-    r.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+    r.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mu_);
       if (req.path == "/token") return httplib::Server::HandlerResponse::Unhandled;
       requests_.push_back(req.method + " " + req.path);
@@ -136,7 +137,11 @@ class FakeGmail {
       if (!req.path.starts_with(std::string("/gmail/v1/users/") + kUser + "/")) {
         Problem(req.path + ": not below /gmail/v1/users/" + kUser);
       }
-      return httplib::Server::HandlerResponse::Unhandled;
+      if (!api_disabled) return httplib::Server::HandlerResponse::Unhandled;
+      GoogleError(res, 403, "accessNotConfigured",
+                  "Gmail API has not been used in project 109876543210 before or it is disabled.",
+                  "PERMISSION_DENIED");
+      return httplib::Server::HandlerResponse::Handled;
     });
     r.Post("/token", [this](const auto& req, auto& res) { Token(req, res); });
     const std::string user = std::string("/gmail/v1/users/") + kUser;
@@ -515,6 +520,20 @@ TEST_F(GmailFetch, AMailOverTheSizeLimitIsNotDecodedAndIsFiledAsInvalid) {
   EXPECT_EQ(gmail_->Count("Archive/Aggregate"), 1) << Log();
   EXPECT_EQ(gmail_->Count("Archive/Invalid"), 1) << Log();
   EXPECT_NE(Log().find("larger than the limit of 100000 bytes"), std::string::npos) << Log();
+}
+
+TEST_F(GmailFetch, AForbiddenAnswerIsNotRetriedAndSaysWhatToCheck) {
+  gmail_->Deliver(dmarc::testing::SampleReportMail(0));
+  gmail_->api_disabled = true;
+  EXPECT_NE(Fetch(Config("")), 0) << Log();
+  EXPECT_NE(Log().find(std::string("gmail://") + kUser + "/INBOX: listing the labels failed: GET " +
+                       gmail_->Base() + "/gmail/v1/users/" + kUser +
+                       "/labels answered 403: PERMISSION_DENIED: Gmail API has not been used "
+                       "in project 109876543210 before or it is disabled. (enable the Gmail API"),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(gmail_->Requests().size(), 1u) << "a 403 that is no rate limit is not retried";
+  EXPECT_EQ(gmail_->Count("INBOX"), 1);
 }
 
 TEST_F(GmailFetch, AMissingLabelIsNamed) {
