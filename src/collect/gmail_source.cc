@@ -94,7 +94,7 @@ bool RateLimited(const http::Answer& a) {
                            : nullptr;
   if (!errors || !errors->is_array()) return false;
   for (const auto& e : *errors) {
-    const std::string reason = e.is_object() ? e.value("reason", "") : "";
+    const std::string reason = rest::StringField(e, "reason");
     if (reason == "rateLimitExceeded" || reason == "userRateLimitExceeded") return true;
   }
   return false;
@@ -141,10 +141,10 @@ class GmailSource : public rest::ListedSource {
       if (!page) return MakeError(page.error());
       if (page->contains("messages") && (*page)["messages"].is_array()) {
         for (const auto& m : (*page)["messages"]) {
-          if (m.is_object()) Listed(m.value("id", ""));
+          Listed(rest::StringField(m, "id"));
         }
       }
-      page_token = page->is_object() ? page->value("nextPageToken", "") : "";
+      page_token = rest::StringField(*page, "nextPageToken");
     } while (!page_token.empty());
     return Listed();
   }
@@ -201,7 +201,9 @@ class GmailSource : public rest::ListedSource {
       return MakeError(fmt::format("{}: fetching a message failed: GET {} answered {} with no raw",
                                    Describe(), url, a->status));
     }
-    const auto estimate = doc.value("sizeEstimate", std::int64_t{0});
+    const auto estimate = doc.contains("sizeEstimate") && doc["sizeEstimate"].is_number_integer()
+                              ? doc["sizeEstimate"].get<std::int64_t>()
+                              : std::int64_t{0};
     if (estimate > 0 && static_cast<std::uint64_t>(estimate) > max_mail_bytes_) return too_large();
     auto mime = FromBase64Url(doc["raw"].get<std::string>());
     if (!mime) {
@@ -221,7 +223,7 @@ class GmailSource : public rest::ListedSource {
       if (!listed) return MakeError(listed.error());
       if (listed->contains("labels") && (*listed)["labels"].is_array()) {
         for (const auto& l : (*listed)["labels"]) {
-          if (l.is_object()) label_ids_[l.value("name", "")] = l.value("id", "");
+          label_ids_[rest::StringField(l, "name")] = rest::StringField(l, "id");
         }
       }
     }
@@ -237,7 +239,7 @@ class GmailSource : public rest::ListedSource {
     auto made = client_.CallJson(client_.MakeRequest("POST", UserUrl() + "/labels", body.dump()),
                                  fmt::format("creating label \"{}\"", name), *sessions_[0]);
     if (!made) return MakeError(made.error());
-    const std::string id = made->is_object() ? made->value("id", "") : "";
+    const std::string id = rest::StringField(*made, "id");
     if (id.empty()) {
       return MakeError(
           fmt::format("{}: creating label \"{}\": no id in the answer", Describe(), name));

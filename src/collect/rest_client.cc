@@ -77,17 +77,20 @@ std::string Escape(const std::string& text) {
 
 bool Success(long status) { return status >= 200 && status < 300; }
 
+std::string StringField(const json& obj, const char* key) {
+  return obj.is_object() && obj.contains(key) && obj[key].is_string() ? obj[key].get<std::string>()
+                                                                      : std::string();
+}
+
 std::string ApiSaid(const http::Answer& a) {
   const json doc = json::parse(a.body, nullptr, false);
   if (!doc.is_object() || !doc.contains("error") || !doc["error"].is_object()) {
     return a.body.substr(0, 200);
   }
   const json& e = doc["error"];
-  const auto text = [&e](const char* key) {
-    return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : std::string();
-  };
-  const std::string code = text("code").empty() ? text("status") : text("code");
-  const std::string message = text("message");
+  const std::string code =
+      StringField(e, "code").empty() ? StringField(e, "status") : StringField(e, "code");
+  const std::string message = StringField(e, "message");
   return (code + (message.empty() || code.empty() ? "" : ": ") + message).substr(0, 500);
 }
 

@@ -74,6 +74,10 @@ std::string Escape(const std::string& text);
 
 bool Success(long status);
 
+// obj[key] when obj is an object and that is a string, else "" (an answer's odd shape throws
+// nothing).
+std::string StringField(const nlohmann::json& obj, const char* key);
+
 // "CODE: message" of an API's {"error": {"code", "message"}} (Graph's code is a string; Google's
 // a number, with a "status" string), else the start of the body.
 std::string ApiSaid(const http::Answer& a);
