@@ -109,6 +109,7 @@ class FakeGmail {
   // Knobs.
   std::atomic<int> page_size{2};
   std::atomic<int> throttle_first_gets{1};    // the first fetch answers 429 Retry-After: 1
+  std::atomic<int> retry_after{1};            // seconds, in the 429's Retry-After
   std::atomic<int> rate_limit_first_gets{0};  // then this many answer 403 rateLimitExceeded
   std::atomic<int> fail_get_number{0};        // the n-th fetch answers 500 (0: none)
   std::atomic<bool> refuse_grant{false};      // the token endpoint says unauthorized_client
@@ -298,7 +299,7 @@ class FakeGmail {
     }
     if (throttle_first_gets > 0) {
       --throttle_first_gets;
-      res.set_header("Retry-After", "1");
+      res.set_header("Retry-After", std::to_string(retry_after.load()));
       return GoogleError(res, 429, "rateLimitExceeded", "Too many concurrent requests for user",
                          "RESOURCE_EXHAUSTED");
     }
@@ -534,6 +535,20 @@ TEST_F(GmailFetch, AForbiddenAnswerIsNotRetriedAndSaysWhatToCheck) {
       << Log();
   EXPECT_EQ(gmail_->Requests().size(), 1u) << "a 403 that is no rate limit is not retried";
   EXPECT_EQ(gmail_->Count("INBOX"), 1);
+}
+
+TEST_F(GmailFetch, ThrottlingThatDoesNotEndFailsClearlyAndLeavesTheMail) {
+  gmail_->Deliver(dmarc::testing::SampleReportMail(0));
+  gmail_->throttle_first_gets = 1000;
+  gmail_->retry_after = 0;
+  EXPECT_NE(Fetch(Config("")), 0) << Log();
+  EXPECT_NE(Log().find("answered 429: RESOURCE_EXHAUSTED: Too many concurrent requests for user "
+                       "(Gmail's per-user rate limit, still reached after the retries"),
+            std::string::npos)
+      << Log();
+  EXPECT_EQ(gmail_->Count("GET", "ab"), 6) << "the first try and 5 retries";
+  EXPECT_EQ(gmail_->Count("INBOX"), 1);
+  EXPECT_EQ(gmail_->Count("POST", "/modify"), 0);
 }
 
 TEST_F(GmailFetch, AMissingLabelIsNamed) {

@@ -66,23 +66,6 @@ std::optional<std::string> FromBase64Url(const std::string& text) {
   return out;
 }
 
-// What to look at after an error status.
-std::string Hint(long status) {
-  switch (status) {
-    case 401:
-      return " (the access token was refused: check the service account's key or the refresh "
-             "token)";
-    case 403:
-      return " (enable the Gmail API in the key's Cloud project, and delegate the scope "
-             "https://www.googleapis.com/auth/gmail.modify to the service account in the "
-             "Workspace admin console)";
-    case 404:
-      return " (check gmail.user, the mailbox's address)";
-    default:
-      return "";
-  }
-}
-
 // 403 with the reason rateLimitExceeded or userRateLimitExceeded: Gmail's "slow down"
 // (https://developers.google.com/gmail/api/guides/handle-errors).
 bool RateLimited(const http::Answer& a) {
@@ -98,6 +81,27 @@ bool RateLimited(const http::Answer& a) {
     if (reason == "rateLimitExceeded" || reason == "userRateLimitExceeded") return true;
   }
   return false;
+}
+
+// What to look at after an error answer.
+std::string Hint(const http::Answer& a) {
+  if (a.status == 429 || RateLimited(a)) {
+    return " (Gmail's per-user rate limit, still reached after the retries: the next run goes on "
+           "where this one stopped)";
+  }
+  switch (a.status) {
+    case 401:
+      return " (the access token was refused: check the service account's key or the refresh "
+             "token)";
+    case 403:
+      return " (enable the Gmail API in the key's Cloud project, and delegate the scope "
+             "https://www.googleapis.com/auth/gmail.modify to the service account in the "
+             "Workspace admin console)";
+    case 404:
+      return " (check gmail.user, the mailbox's address)";
+    default:
+      return "";
+  }
 }
 
 std::int64_t UnixNow() { return static_cast<std::int64_t>(std::time(nullptr)); }

@@ -64,9 +64,10 @@ std::string Hint(long status) {
 class GraphSource : public rest::ListedSource {
  public:
   GraphSource(const GraphOptions& c, std::size_t max_mail_bytes)
-      : ListedSource(rest::ClientOptions{Name(c), c.ca_file, c.timeout, c.max_retries,
-                                         c.max_retry_wait, nullptr, Hint},
-                     CachedToken(Credentials(c)), max_mail_bytes, c.batch_size),
+      : ListedSource(
+            rest::ClientOptions{Name(c), c.ca_file, c.timeout, c.max_retries, c.max_retry_wait,
+                                nullptr, [](const http::Answer& a) { return Hint(a.status); }},
+            CachedToken(Credentials(c)), max_mail_bytes, c.batch_size),
         c_(c) {}
 
   std::string Describe() const override { return Name(c_); }

@@ -150,7 +150,7 @@ Result<http::Answer> Client::Call(http::Request request, http::Session& session)
 Error Client::Failed(const std::string& what, const std::string& method, const std::string& url,
                      const http::Answer& a) const {
   return MakeError(fmt::format("{}: {} failed: {} {} answered {}: {}{}", o_.name, what, method, url,
-                               a.status, ApiSaid(a), o_.hint ? o_.hint(a.status) : ""));
+                               a.status, ApiSaid(a), o_.hint ? o_.hint(a) : ""));
 }
 
 Result<json> Client::CallJson(const http::Request& request, const std::string& what,

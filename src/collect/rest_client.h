@@ -95,8 +95,8 @@ struct ClientOptions {
   std::int64_t max_retry_wait = 120;  // seconds: a longer Retry-After is cut to this
   // Whether an answer says "slow down" beside 429 and 503 (Gmail: 403 rateLimitExceeded).
   std::function<bool(const http::Answer&)> also_throttled;
-  // What to look at after an error status (" (check ...)", or "").
-  std::function<std::string(long status)> hint;
+  // What to look at after an error answer (" (check ...)", or "").
+  std::function<std::string(const http::Answer&)> hint;
 };
 
 class Client {
