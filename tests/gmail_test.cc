@@ -9,6 +9,7 @@
 // signature (with the key's public half) and claims. Whatever it finds wrong is in Problems().
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "testing/base64.h"
@@ -549,6 +551,28 @@ TEST_F(GmailFetch, ThrottlingThatDoesNotEndFailsClearlyAndLeavesTheMail) {
   EXPECT_EQ(gmail_->Count("GET", "ab"), 6) << "the first try and 5 retries";
   EXPECT_EQ(gmail_->Count("INBOX"), 1);
   EXPECT_EQ(gmail_->Count("POST", "/modify"), 0);
+}
+
+TEST_F(GmailFetch, WatchListsTheLabelAgainEveryRoundAndTakesOnlyWhatArrived) {
+  gmail_->throttle_first_gets = 0;
+  gmail_->Deliver(dmarc::testing::SampleReportMail(0));
+  log_ = dir_ / "fetch.log";
+  const pid_t pid = dmarc::testing::Spawn(
+      {"fetch", "--watch", "--config", Config("\n[fetch]\nwatch_interval = 1\n")}, log_);
+  const auto archived_within_30s = [this](int want) {
+    for (int i = 0; i < 600 && gmail_->Count("Archive/Aggregate") < want; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return gmail_->Count("Archive/Aggregate");
+  };
+  EXPECT_EQ(archived_within_30s(1), 1) << Log();
+  gmail_->Deliver(dmarc::testing::SampleReportMail(1));
+  EXPECT_EQ(archived_within_30s(2), 2) << Log();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(dmarc::testing::Wait(pid), 0) << Log();
+  EXPECT_EQ(gmail_->Count("GET", "ab"), 2) << "each mail fetched once";
+  EXPECT_EQ(gmail_->Count("POST", "/labels"), 1);
+  EXPECT_EQ(gmail_->TokenRequests(), 1) << "the token is kept across rounds";
 }
 
 TEST_F(GmailFetch, AMissingLabelIsNamed) {
