@@ -43,19 +43,6 @@ constexpr const char* kClientSecret = "GOCSPX-client-s3cret";
 constexpr const char* kRefreshToken = "1//0refresh-token-value";
 constexpr const char* kScope = "https://www.googleapis.com/auth/gmail.modify";
 
-// Base64url without padding, as Gmail's "raw" holds a message.
-std::string ToBase64Url(const std::string& bytes) {
-  std::string out;
-  for (const char c : dmarc::testing::Base64(bytes)) {
-    if (c == '+' || c == '/') {
-      out += c == '+' ? '-' : '_';
-    } else if (c != '=' && c != '\r' && c != '\n') {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // The fake Gmail API and token endpoint: a mailbox of labels and messages.
 class FakeGmail {
  public:
@@ -324,7 +311,7 @@ class FakeGmail {
                          {"sizeEstimate", it->second.mime.size() + 40},
                          {"historyId", "4711"},
                          {"internalDate", "1772445600000"},
-                         {"raw", ToBase64Url(it->second.mime)}}
+                         {"raw", dmarc::testing::Base64UrlEncode(it->second.mime)}}
                         .dump(),
                     "application/json");
   }

@@ -32,6 +32,7 @@
 
 #include "testing/fake_api_fetch.h"
 #include "testing/https_server.h"
+#include "testing/jwt_check.h"
 #include "testing/process.h"
 #include "testing/test_util.h"
 
@@ -48,29 +49,6 @@ constexpr const char* kSecret = "app-s3cret-value~xyz";
 
 std::string ReportMail(int i) { return dmarc::testing::SampleReportMail(i); }
 
-// RFC 4648 §5 base64url (no padding) decoded.
-std::string FromBase64Url(std::string text) {
-  for (char& c : text) c = c == '-' ? '+' : c == '_' ? '/' : c;
-  while (text.size() % 4) text += '=';
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  out.resize(n < 0 ? 0
-                   : static_cast<std::size_t>(n) - (text.size() - text.find_last_not_of('=') - 1));
-  return out;
-}
-
-std::string ToBase64Url(const unsigned char* data, unsigned int size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(static_cast<std::size_t>(n));
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  return out;
-}
-
 // What is wrong with a client assertion (Microsoft's certificate credentials: a JWT signed RS256
 // by the key of `cert_file`, x5t its SHA-1 thumbprint, aud the token URL, iss = sub = the client
 // ID, a jti, valid now and for at most 10 minutes); "" when nothing is.
@@ -78,9 +56,10 @@ std::string CheckAssertionWith(const std::string& jwt, const std::string& cert_f
                                const std::string& audience) {
   const auto dot1 = jwt.find('.'), dot2 = jwt.rfind('.');
   if (dot1 == std::string::npos || dot1 == dot2) return "not a JWT";
-  const json header = json::parse(FromBase64Url(jwt.substr(0, dot1)), nullptr, false);
-  const json claims =
-      json::parse(FromBase64Url(jwt.substr(dot1 + 1, dot2 - dot1 - 1)), nullptr, false);
+  const json header =
+      json::parse(dmarc::testing::Base64UrlDecode(jwt.substr(0, dot1)), nullptr, false);
+  const json claims = json::parse(
+      dmarc::testing::Base64UrlDecode(jwt.substr(dot1 + 1, dot2 - dot1 - 1)), nullptr, false);
   if (!header.is_object() || !claims.is_object()) return "header or claims not JSON";
   FILE* f = std::fopen(cert_file.c_str(), "rb");
   if (!f) return "no certificate";
@@ -89,9 +68,10 @@ std::string CheckAssertionWith(const std::string& jwt, const std::string& cert_f
   unsigned char sha1[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   X509_digest(cert, EVP_sha1(), sha1, &size);
-  const std::string x5t = ToBase64Url(sha1, size);
+  const std::string x5t =
+      dmarc::testing::Base64UrlEncode({reinterpret_cast<const char*>(sha1), size});
   EVP_PKEY* key = X509_get_pubkey(cert);
-  const std::string signature = FromBase64Url(jwt.substr(dot2 + 1));
+  const std::string signature = dmarc::testing::Base64UrlDecode(jwt.substr(dot2 + 1));
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   const bool verified =
       EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&

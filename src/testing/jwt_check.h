@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace dmarc::testing {
@@ -30,6 +31,18 @@ inline std::pair<std::string, std::string> MakeRsaKeyPem() {
     return std::string(data, static_cast<std::size_t>(n));
   };
   return {pem(true), pem(false)};
+}
+
+// RFC 4648 §5 base64url without padding, and back.
+inline std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return out;
 }
 
 inline std::string Base64UrlDecode(std::string s) {
