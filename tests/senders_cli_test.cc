@@ -232,6 +232,32 @@ TEST_F(AdviseCli, ReadsTheUsersForwardersFile) {
             2);
 }
 
+// Failure reports of the period (testdata/derived: the receiver's arc=pass, a Google Groups
+// envelope SPF passed for, forged ARC headers only) are counted as the advisor classifies them.
+TEST_F(AdviseCli, CountsTheFailureReportsThatWereForwarded) {
+  std::vector<std::string> import{"import", "-q", "--offline"};
+  for (const char* f :
+       {"failure-arc-pass.eml", "failure-arc-forged.eml", "failure-google-groups.eml"}) {
+    import.push_back(dmarc::testing::TestData(std::string("derived/") + f));
+  }
+  auto imported = RunCommand(import);
+  ASSERT_EQ(imported.status, 0) << imported.err;
+  auto r = RunCommand({"advise", "--domain", "example.com", "--until", "2019-05-01", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json fr = nlohmann::json::parse(r.out)["failure_reports"];
+  EXPECT_EQ(fr["reports"], 3);
+  EXPECT_EQ(fr["forwarded"], 1);
+  EXPECT_EQ(fr["mailing_list"], 1);
+  EXPECT_EQ(fr["arc_headers"], 2);
+  auto text = RunCommand({"advise", "--domain", "example.com", "--until", "2019-05-01"});
+  EXPECT_NE(text.out.find("Failure reports: 3, 1 forwarded and 1 from mailing lists"),
+            std::string::npos)
+      << text.out;
+  // Outside the period: none.
+  auto later = RunCommand({"advise", "--domain", "example.com", "--until", "2019-06-30", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(later.out)["failure_reports"]["reports"], 0);
+}
+
 TEST_F(AdviseCli, BadInputIsRefused) {
   EXPECT_NE(RunCommand({"advise"}).status, 0);  // no domain
   EXPECT_NE(RunCommand({"advise", "--domain", ad::kDomain, "--days", "0"}).status, 0);

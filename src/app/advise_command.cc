@@ -59,6 +59,12 @@ void PrintText(const store::Advice& a) {
   }
   fmt::print("Mail: {} {}, {} passed DMARC, {} forwarded, {} failing\n", a.messages,
              a.messages == 1 ? "message" : "messages", a.dmarc_pass, a.forwarded, a.failing);
+  if (const auto& fr = a.failure_reports; fr.reports > 0) {
+    fmt::print(
+        "Failure reports: {}, {} forwarded and {} from mailing lists (the receiver's arc=pass or "
+        "a known forwarder), {} with ARC headers in the reported message\n",
+        fr.reports, fr.forwarded, fr.mailing_list, fr.arc_headers);
+  }
   if (a.readiness) {
     fmt::print("Readiness: {:.1f} % ({} of {} messages of approved senders passed DMARC)\n",
                *a.readiness, a.approved_pass, a.approved_messages);

@@ -448,6 +448,32 @@ FailCause CauseOfFailure(const model::Record& r, const std::string& domain) {
   return c;
 }
 
+namespace {
+
+Result<FailureReportCounts> CountFailureReports(ReportStore& store, const AdviceOptions& opts,
+                                                const Forwarders& forwarders) {
+  const std::int64_t since = opts.now - static_cast<std::int64_t>(opts.days) * kDay;
+  Filter filter;
+  filter.domain = opts.domain;
+  filter.from = since - (since % kDay + kDay) % kDay;
+  filter.to = opts.now - (opts.now % kDay + kDay) % kDay;
+  FailureReportCounts c;
+  auto read = store.ForEachFailure(filter, [&](model::FailureReport&& report) {
+    if (report.arrival_ts < since || report.arrival_ts >= opts.now) return;
+    ++c.reports;
+    const FailureForwarding f = ClassifyFailure(report, forwarders);
+    if (f.kind == "forwarded") ++c.forwarded;
+    if (f.kind == "mailing_list") ++c.mailing_list;
+    for (const auto& e : f.evidence) {
+      if (e.rfind("ARC ", 0) == 0) ++c.arc_headers;
+    }
+  });
+  if (!read) return MakeError(read.error_kind(), read.error());
+  return c;
+}
+
+}  // namespace
+
 Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts) {
   Advice a;
   a.domain = opts.domain;
@@ -482,6 +508,9 @@ Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts) {
     if (s.out.messages > 0) AddSender(a, s);
   }
   Finish(a);
+  auto failures = CountFailureReports(store, opts, period.forwarders);
+  if (!failures) return MakeError(failures.error_kind(), failures.error());
+  a.failure_reports = *failures;
   return a;
 }
 

@@ -131,6 +131,15 @@ struct FixItem {
   std::string text;  // "Mailchimp: 40 messages from 1 address: DKIM signs ...: set up ..."
 };
 
+// The failure reports of the period (their arrival in it, reported for the domain), and how many
+// of them ClassifyFailure (forwarders.h) counts as forwarded or from a mailing list.
+struct FailureReportCounts {
+  std::uint64_t reports = 0;
+  std::uint64_t forwarded = 0;
+  std::uint64_t mailing_list = 0;
+  std::uint64_t arc_headers = 0;  // whose reported message carries an ARC set (unverified)
+};
+
 struct Advice {
   std::string domain;
   std::int64_t now = 0;
@@ -148,9 +157,11 @@ struct Advice {
   Simulation simulation;
   Recommendation recommendation;
   std::vector<FixItem> fixes;  // most messages first
+  FailureReportCounts failure_reports;
 };
 
-// The advice for opts.domain. Reads every aggregate report of the domain.
+// The advice for opts.domain. Reads every aggregate report of the domain, and its failure reports
+// of the period.
 Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts);
 
 // Why a record's messages count as forwarded, given its sender's status and policy domain;

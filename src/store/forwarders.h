@@ -13,6 +13,7 @@
 
 #include "base/result.h"
 #include "model/aggregate.h"
+#include "model/failure.h"
 
 namespace dmarc::store {
 
@@ -45,6 +46,31 @@ class Forwarders {
  private:
   std::unordered_map<std::string, KnownForwarder> entries_;  // by key
 };
+
+// Whether a failure report's message was forwarded (docs/senders.md, "Forwarded mail in failure
+// reports"). Only what the reporting receiver itself states, or where the mail came from, counts:
+// `arc_pass`, the receiver's Authentication-Results field of the report says arc=pass (detail:
+// that result); `known_forwarder`, the source's PTR name or base domain, or the envelope domain
+// the receiver's SPF passed for, is a known forwarder (detail: its name). The reported message's
+// own headers are the sender's to write, so its ARC sets and List-Id are listed in `evidence`
+// only: they classify nothing.
+struct FailureForwarding {
+  std::string kind;    // "forwarded", "mailing_list", or empty: not classified
+  std::string reason;  // "arc_pass" or "known_forwarder"
+  std::string detail;
+  // What the reported message's headers say, unverified: "ARC i=2 sealed by lists.example.org:
+  // cv=pass, dmarc=pass", "List-Id: <announce.lists.example.org>".
+  std::vector<std::string> evidence;
+};
+FailureForwarding ClassifyFailure(const model::FailureReport& report, const Forwarders& forwarders);
+// The same for a stored failure report (its JSON, store/failure_source.h); nothing classified
+// when the JSON is not a failure report.
+FailureForwarding ClassifyFailureData(std::string_view data, const Forwarders& forwarders);
+
+// The result of one method ("spf", "dkim", "dmarc", "arc") in an Authentication-Results value
+// ("mx.example; dkim=pass header.d=a.example; spf=fail ..."): the first, lower-cased, at most 32
+// characters; empty when the method is not there.
+std::string AuthMethodResult(std::string_view results, std::string_view method);
 
 // The text of the bundled forwarders.tsv.
 std::string_view BuiltInForwardersText();

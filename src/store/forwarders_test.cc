@@ -121,5 +121,79 @@ TEST(ForwardedBecause, FollowsTheReceiverThenTheStatusThenTheListThenTheSignatur
   EXPECT_FALSE(ForwardedBecause(r, "unknown", ad::kDomain, f));
 }
 
+// A failure report as the parser gives it: the receiver's Authentication-Results field, the
+// envelope sender, and the reported message's headers.
+model::FailureReport Failure(const std::string& results, const std::string& mail_from,
+                             std::vector<std::pair<std::string, std::string>> headers) {
+  model::FailureReport f;
+  f.authentication_results = results;
+  f.original_mail_from = mail_from;
+  f.reported_domain = "example.com";
+  f.source.ip_address = "192.0.2.7";
+  f.parsed_sample = model::FailureSample{};
+  f.parsed_sample->headers = std::move(headers);
+  return f;
+}
+
+TEST(FailureForwarding, TheReceiversArcPassOrAKnownSourceClassifiesTheMessageHeadersDoNot) {
+  const Forwarders& f = Forwarders::BuiltIn();
+  const std::vector<std::pair<std::string, std::string>> arc = {
+      {"ARC-Seal", "i=1; a=rsa-sha256; cv=none; d=lists.example.org; s=arc; b=AAAA"},
+      {"ARC-Authentication-Results", "i=1; lists.example.org; dkim=pass header.d=example.com"},
+      {"arc-seal", "i=2; a=rsa-sha256; cv=pass; d=relay.example.net; s=arc; b=AAAA"},
+      {"ARC-Authentication-Results", "i=2; relay.example.net; DMARC=Pass header.from=example.com"},
+      {"List-Id", "Announcements <announce.lists.example.org>"}};
+
+  auto forged = ClassifyFailure(
+      Failure("spf=fail smtp.mailfrom=example.com; dmarc=fail", "<sender@example.com>", arc), f);
+  EXPECT_EQ(forged.kind, "");
+  EXPECT_EQ(forged.reason, "");
+  ASSERT_EQ(forged.evidence.size(), 2u);
+  EXPECT_EQ(forged.evidence[0], "ARC i=2 sealed by relay.example.net: cv=pass, dmarc=pass");
+  EXPECT_EQ(forged.evidence[1], "List-Id: Announcements <announce.lists.example.org>");
+
+  auto passed = ClassifyFailure(
+      Failure("arc=pass (i=2); dmarc=fail header.from=example.com", "<sender@example.com>", arc),
+      f);
+  EXPECT_EQ(passed.kind, "forwarded");
+  EXPECT_EQ(passed.reason, "arc_pass");
+  EXPECT_EQ(passed.evidence.size(), 2u);
+  // "header.arc=pass", "xarc=pass" and arc=fail are not the receiver's ARC result.
+  for (const char* results : {"dkim=pass header.arc=pass", "xarc=pass", "arc=fail; dmarc=fail"}) {
+    EXPECT_EQ(ClassifyFailure(Failure(results, "", {}), f).kind, "") << results;
+  }
+
+  // The envelope domain counts only where the receiver's SPF passed for it.
+  auto groups = ClassifyFailure(Failure("spf=pass smtp.mailfrom=googlegroups.com; dmarc=fail",
+                                        "<list+bnc@googlegroups.com>", {}),
+                                f);
+  EXPECT_EQ(groups.kind, "mailing_list");
+  EXPECT_EQ(groups.reason, "known_forwarder");
+  EXPECT_EQ(groups.detail, "Google Groups (googlegroups.com)");
+  EXPECT_EQ(
+      ClassifyFailure(Failure("spf=softfail; dmarc=fail", "<x@googlegroups.com>", {}), f).kind, "");
+  // The source's PTR name.
+  model::FailureReport ptr = Failure("dmarc=fail", "", {});
+  ptr.source.reverse_dns = "mx1.pobox.com";
+  EXPECT_EQ(ClassifyFailure(ptr, f).kind, "forwarded");
+  EXPECT_EQ(ClassifyFailure(ptr, f).reason, "known_forwarder");
+
+  // No sample: nothing to show, and hostile header values are bounded and printable.
+  model::FailureReport bare = Failure("dmarc=fail", "", {});
+  bare.parsed_sample.reset();
+  EXPECT_TRUE(ClassifyFailure(bare, f).evidence.empty());
+  std::vector<std::pair<std::string, std::string>> hostile(
+      2000, {"List-Id", std::string(10000, 'x') + "\x01"});
+  hostile.push_back({"ARC-Seal", "i=999; cv=pass; d=x"});  // i beyond 50: not an ARC set
+  auto bounded = ClassifyFailure(Failure("", "", hostile), f);
+  ASSERT_EQ(bounded.evidence.size(), 5u);
+  EXPECT_LE(bounded.evidence[0].size(), 210u);
+}
+
+TEST(FailureForwarding, AStoredReportIsClassifiedFromItsJson) {
+  EXPECT_EQ(ClassifyFailureData("not json", Forwarders::BuiltIn()).kind, "");
+  EXPECT_EQ(ClassifyFailureData("[1]", Forwarders::BuiltIn()).kind, "");
+}
+
 }  // namespace
 }  // namespace dmarc::store

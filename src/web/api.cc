@@ -238,7 +238,7 @@ std::optional<ApiAnswer> Api::GetUnfiltered(const std::string& path, const Param
     auto id = s ? ToInt(*s) : std::nullopt;
     if (!id) return Error(400, "id: a failure report number is required");
     return FromRows(queries_.FailureReport(*id), [&](const auto& row) {
-      return FailureDetailJson(row, options_.show_failure_samples);
+      return FailureDetailJson(row, options_.show_failure_samples, Forwarders());
     });
   }
   return std::nullopt;
@@ -301,7 +301,8 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
   }
   if (path == "/api/failures") {
     return FromRows(queries_.FailureReports(f, page), [&](const auto& p) {
-      return WithPage(FailuresJson(p.rows, options_.show_failure_samples), p.total, page);
+      return WithPage(FailuresJson(p.rows, options_.show_failure_samples, Forwarders()), p.total,
+                      page);
     });
   }
   if (path == "/api/smtp-tls") {

@@ -66,6 +66,10 @@ class Api {
   // The paths that take no filter: domain names, enrichment state, one failure report; nullopt
   // for other paths.
   std::optional<ApiAnswer> GetUnfiltered(const std::string& path, const Params& params);
+  // The known forwarders: the configured ones, else the bundled list.
+  const store::Forwarders& Forwarders() const {
+    return options_.forwarders ? *options_.forwarders : store::Forwarders::BuiltIn();
+  }
 
   store::ReportStore& store_;
   store::DashboardQueries& queries_;

@@ -127,6 +127,11 @@ nlohmann::ordered_json AdviceJson(const store::Advice& a) {
                        {"failing", s.failing}});
   }
   j["senders"] = std::move(senders);
+  const auto& fr = a.failure_reports;
+  j["failure_reports"] = {{"reports", fr.reports},
+                          {"forwarded", fr.forwarded},
+                          {"mailing_list", fr.mailing_list},
+                          {"arc_headers", fr.arc_headers}};
   return j;
 }
 

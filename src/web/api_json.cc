@@ -250,9 +250,10 @@ json RejectionsJson(const std::vector<store::RejectionRow>& rows) {
   return {{"rows", std::move(out)}};
 }
 
-json FailuresJson(const std::vector<store::FailureRow>& rows, bool with_samples) {
+json FailuresJson(const std::vector<store::FailureRow>& rows, bool with_samples,
+                  const store::Forwarders& forwarders) {
   json out = json::array();
-  for (const auto& r : rows) out.push_back(FailureListRow(r));
+  for (const auto& r : rows) out.push_back(FailureListRow(r, forwarders));
   return {{"rows", std::move(out)}, {"samples_shown", with_samples}};
 }
 

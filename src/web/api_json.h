@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "store/dashboard_rows.h"
+#include "store/forwarders.h"
 
 namespace dmarc::web {
 
@@ -22,7 +23,8 @@ nlohmann::json ReportJson(const store::ReportDetail& report);
 nlohmann::json RejectionsJson(const std::vector<store::RejectionRow>& rows);
 // Each row as FailureListRow (failure_json.h): never the reported message (personal data; one
 // report's GET /api/failure gives it when the server allows, which samples_shown says).
-nlohmann::json FailuresJson(const std::vector<store::FailureRow>& rows, bool with_samples);
+nlohmann::json FailuresJson(const std::vector<store::FailureRow>& rows, bool with_samples,
+                            const store::Forwarders& forwarders);
 nlohmann::json SmtpTlsJson(const store::SmtpTlsResult& smtp_tls);
 
 }  // namespace dmarc::web

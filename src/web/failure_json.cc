@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "base/time.h"
+#include "store/forwarders.h"
 
 namespace dmarc::web {
 
@@ -16,7 +17,6 @@ using nlohmann::json;
 
 constexpr std::array<const char*, 3> kSampleKeys = {"sample", "parsed_sample",
                                                     "sample_headers_only"};
-constexpr std::size_t kMaxResultChars = 32;
 
 // The string at a path of object keys, or null.
 json TextAt(const json& j, std::initializer_list<const char*> path) {
@@ -28,30 +28,6 @@ json TextAt(const json& j, std::initializer_list<const char*> path) {
   return at->is_string() && !at->get_ref<const std::string&>().empty() ? *at : json(nullptr);
 }
 
-bool IsWordChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-';
-}
-
-// The result of one method ("spf", "dkim", "dmarc") in an Authentication-Results value
-// ("mx.example; dkim=pass header.d=a.example; spf=fail ..."): the first, lower-cased, or empty.
-std::string MethodResult(std::string_view results, std::string_view method) {
-  const std::string key = std::string(method) + "=";
-  for (std::size_t at = 0; (at = results.find(key, at)) != std::string_view::npos;
-       at += key.size()) {
-    if (at > 0 && IsWordChar(results[at - 1])) continue;  // "xspf=", "header.spf=" ...
-    if (at > 0 && results[at - 1] == '.') continue;
-    std::string value;
-    for (std::size_t i = at + key.size(); i < results.size() && IsWordChar(results[i]); ++i) {
-      if (value.size() == kMaxResultChars) break;
-      value +=
-          static_cast<char>(results[i] >= 'A' && results[i] <= 'Z' ? results[i] + 32 : results[i]);
-    }
-    if (!value.empty()) return value;
-  }
-  return {};
-}
-
 // spf/dkim/dmarc: from the Authentication-Results the reporter copied; else "fail" when the
 // report names the method in auth_failure; else null.
 json Results(const json& data) {
@@ -59,7 +35,7 @@ json Results(const json& data) {
   const std::string results = ar.is_string() ? ar.get<std::string>() : std::string();
   json out = json::object();
   for (const char* method : {"spf", "dkim", "dmarc"}) {
-    std::string r = MethodResult(results, method);
+    std::string r = store::AuthMethodResult(results, method);
     if (r.empty() && data.contains("auth_failure") && data["auth_failure"].is_array()) {
       const json& failed = data["auth_failure"];
       if (std::find(failed.begin(), failed.end(), json(method)) != failed.end()) r = "fail";
@@ -75,7 +51,20 @@ json ParsedData(const store::FailureRow& row) {
   return data;
 }
 
-json Fields(const store::FailureRow& row, const json& data) {
+// Whether the reported message was forwarded (store::ClassifyFailure). The evidence comes from the
+// reported message's headers: shown only with the message (null otherwise).
+json ForwardingJson(const store::FailureRow& row, const store::Forwarders& forwarders,
+                    bool with_evidence) {
+  const store::FailureForwarding f = store::ClassifyFailureData(row.data_json, forwarders);
+  auto text = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
+  return {{"kind", text(f.kind)},
+          {"reason", text(f.reason)},
+          {"detail", text(f.detail)},
+          {"evidence", with_evidence ? json(f.evidence) : json(nullptr)}};
+}
+
+json Fields(const store::FailureRow& row, const json& data, const store::Forwarders& forwarders,
+            bool with_sample) {
   json from = TextAt(data, {"parsed_sample", "from", "address"});
   json subject = TextAt(data, {"parsed_sample", "subject"});
   if (subject.is_null()) subject = TextAt(data, {"subject"});
@@ -94,22 +83,24 @@ json Fields(const store::FailureRow& row, const json& data) {
           {"subject", subject},
           {"results", Results(data)},
           {"delivery_result", TextAt(data, {"delivery_result"})},
+          {"forwarding", ForwardingJson(row, forwarders, with_sample)},
           {"has_sample", !sample.is_null()}};
 }
 
 }  // namespace
 
-json FailureListRow(const store::FailureRow& row) {
+json FailureListRow(const store::FailureRow& row, const store::Forwarders& forwarders) {
   json data = ParsedData(row);
-  json out = Fields(row, data);
+  json out = Fields(row, data, forwarders, /*with_sample=*/false);
   for (const char* key : kSampleKeys) data.erase(key);
   out["data"] = std::move(data);
   return out;
 }
 
-json FailureDetailJson(const store::FailureRow& row, bool with_sample) {
+json FailureDetailJson(const store::FailureRow& row, bool with_sample,
+                       const store::Forwarders& forwarders) {
   json data = ParsedData(row);
-  json out = Fields(row, data);
+  json out = Fields(row, data, forwarders, with_sample);
   out["sample"] = with_sample ? TextAt(data, {"sample"}) : json(nullptr);
   if (!with_sample) {
     for (const char* key : kSampleKeys) data.erase(key);

@@ -8,14 +8,18 @@
 #include <nlohmann/json.hpp>
 
 #include "store/dashboard_rows.h"
+#include "store/forwarders.h"
 
 namespace dmarc::web {
 
 // One row of GET /api/failures: the readable fields and `data` without the message sample.
-nlohmann::json FailureListRow(const store::FailureRow& row);
+// `forwarding`: whether its message was forwarded, by these known forwarders
+// (store::ClassifyFailure).
+nlohmann::json FailureListRow(const store::FailureRow& row, const store::Forwarders& forwarders);
 
 // GET /api/failure?id=N: the list's fields, `data` (with the sample only when with_sample) and
 // `sample`, the reported message as text (null unless with_sample).
-nlohmann::json FailureDetailJson(const store::FailureRow& row, bool with_sample);
+nlohmann::json FailureDetailJson(const store::FailureRow& row, bool with_sample,
+                                 const store::Forwarders& forwarders);
 
 }  // namespace dmarc::web

@@ -289,11 +289,11 @@ test('failure reports read as a table; a row opens the report with its message, 
   assert.ok(!list.includes('Servernameone'), 'the list carries the message samples');
   const { p, errors } = await open(`${failing.url}/#/failures`, 'failures');
   const heads = await p.$$eval('table[data-table="failures"] th', (ths) => ths.map((t) => t.textContent));
-  assert.deepEqual(heads, ['Arrival (UTC)', 'From', 'Subject', 'SPF', 'DKIM', 'DMARC', 'Delivery', 'Source', 'Domain']);
+  assert.deepEqual(heads, ['Arrival (UTC)', 'From', 'Subject', 'SPF', 'DKIM', 'DMARC', 'Delivery', 'Forwarded', 'Source', 'Domain']);
   const row = p.locator('table[data-table="failures"] tbody tr', { hasText: 'sharepoint@domain.de' });
   const cells = await row.locator('td').allTextContents();
   assert.deepEqual(cells, ['2018-10-01 09:20:27', 'Interaktive Wettbewerber-Übersicht <sharepoint@domain.de>', 'Subject',
-    '–', '–', 'fail', 'policy', '10.10.10.10', 'domain.de']);
+    '–', '–', 'fail', 'policy', '', '10.10.10.10', 'domain.de']);
   const asked = [];
   p.on('request', (r) => asked.push(r.url()));
   await row.click();
@@ -301,6 +301,7 @@ test('failure reports read as a table; a row opens the report with its message, 
   assert.ok(asked.some((u) => /\/api\/failure\?id=\d+$/.test(u)), asked.join(' '));
   assert.match(await p.textContent('pre.failure-sample'), /^Received: from Servernameone/);
   assert.match(await p.textContent('dl.meta'), /dmarc=fail \(p=none, dis=none\) header\.from=domain\.de/);
+  assert.match(await p.textContent('dl.meta'), /Forwardedno sign of it from the receiver or the source/);
   await p.screenshot({ path: join(artifacts, 'failure.png'), fullPage: false });
   assert.deepEqual(errors, []);
   await p.close();

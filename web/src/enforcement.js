@@ -36,6 +36,15 @@ function blockedTable(ui, rows, noun, withReasons = false) {
   return ui.h('div', { class: 'table-wrap' }, ui.h('table', {}, ui.h('thead', {}, head), body));
 }
 
+// The period's failure reports: how many the receiver (arc=pass) or the source (a known
+// forwarder) shows as forwarded. Old answers without the field show nothing.
+function failureCard(ui, fr) {
+  if (!fr) return null;
+  return ui.h('div', { class: 'card', 'data-card': 'failure-reports' }, ui.h('div', { class: 'label' }, 'Failure reports'),
+    ui.h('div', { class: 'value' }, ui.fmtInt(fr.reports)),
+    ui.h('div', { class: 'note' }, `${ui.fmtInt(fr.forwarded)} forwarded, ${ui.fmtInt(fr.mailing_list)} from mailing lists, ${ui.fmtInt(fr.arc_headers)} with ARC headers (unverified)`));
+}
+
 function periodPicker(ui, f, params) {
   const select = ui.h('select', { name: 'days', 'aria-label': 'Period',
     onchange: () => { location.hash = ui.link('enforcement', { ...f, days: select.value }); } },
@@ -66,7 +75,8 @@ export async function enforcementPage(ui, f, params) {
         : 'no approved sender sent mail in the period')),
     ui.h('div', { class: 'card', 'data-card': 'messages' }, ui.h('div', { class: 'label' }, 'Messages'),
       ui.h('div', { class: 'value' }, ui.fmtInt(a.messages)),
-      ui.h('div', { class: 'note' }, `${ui.fmtInt(a.dmarc_pass)} passed, ${ui.fmtInt(a.forwarded)} forwarded, ${ui.fmtInt(a.failing)} failing`))));
+      ui.h('div', { class: 'note' }, `${ui.fmtInt(a.dmarc_pass)} passed, ${ui.fmtInt(a.forwarded)} forwarded, ${ui.fmtInt(a.failing)} failing`)),
+    failureCard(ui, a.failure_reports)));
   const next = ui.h('div', { class: 'state recommendation', role: 'status' },
     ui.h('strong', {}, `Next step: ${rec.action}`), ui.h('div', {}, rec.evidence));
   if (rec.rule === 'approve_senders' && !ui.embedded) {

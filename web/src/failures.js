@@ -18,6 +18,13 @@ function sourceText(r) {
   return parts.length ? parts.join(' · ') : null;
 }
 
+// Whether the message was forwarded: the receiver's arc=pass or a known forwarder as source.
+function forwardingText(r) {
+  const f = r.forwarding;
+  if (!f || !f.kind) return null;
+  return `${f.kind === 'mailing_list' ? 'mailing list' : 'forwarded'}: ${f.detail}`;
+}
+
 function samplesNote(ui, shown) {
   return ui.h('p', { class: 'note' }, shown
     ? 'Open a report to see the reported message (headers and body).'
@@ -41,6 +48,7 @@ export async function failuresPage(ui, f) {
       { key: 'dkim', label: 'DKIM', sort: (r) => r.results.dkim, render: (r) => result(ui, r.results.dkim) },
       { key: 'dmarc', label: 'DMARC', sort: (r) => r.results.dmarc, render: (r) => result(ui, r.results.dmarc) },
       { key: 'delivery_result', label: 'Delivery' },
+      { key: 'forwarding', label: 'Forwarded', sort: forwardingText, render: (r) => forwardingText(r) ?? '' },
       { key: 'source_ip', label: 'Source', sort: sourceText, render: (r) => ui.orUnknown(sourceText(r)) },
       { key: 'reported_domain', label: 'Domain' },
     ],
@@ -63,6 +71,10 @@ export async function failurePage(ui, f, params) {
     ', DMARC ', result(ui, r.results.dmarc)));
   add('Authentication-Results', r.data.authentication_results);
   add('Delivery result', r.delivery_result);
+  add('Forwarded', forwardingText(r) ?? 'no sign of it from the receiver or the source');
+  if (r.forwarding && r.forwarding.evidence && r.forwarding.evidence.length) {
+    add('In the message (unverified)', r.forwarding.evidence.join('; '));
+  }
   add('Source', sourceText(r));
   add('Reported domain', r.reported_domain);
   add('Recipient', r.data.original_rcpt_to);
