@@ -26,6 +26,7 @@ struct SendersOptions {
   std::string status;  // list: only this status
   std::string by;      // who: default "cli:" + the login name
   bool json = false;
+  std::vector<std::string> forwarders_files;  // list: read after the bundled list
 };
 
 SendersOptions& State() {
@@ -52,6 +53,9 @@ int List(const SendersOptions& o) {
   opts.domain = o.domain;
   opts.now = static_cast<std::int64_t>(std::time(nullptr));
   opts.status = o.status;
+  auto forwarders = ForwardersOrSay(o.forwarders_files);
+  if (!forwarders) return 2;
+  opts.forwarders = forwarders.get();
   auto senders = store::SenderInventory(*st, opts);
   if (!senders) {
     spdlog::error("{}: {}", st->Describe(), senders.error());
@@ -101,6 +105,7 @@ void AddSendersOptions(CLI::App& cmd) {
   list->add_option("--status", o.status, "Only senders with this status")
       ->check(CLI::IsMember({"approved", "unapproved", "forwarder", "unknown"}));
   list->add_flag("--json", o.json, "Print JSON (the objects of GET /api/senders)");
+  AddForwardersFileOption(*list, o.forwarders_files);
   list->callback([&o] { o.action = "list"; });
   for (const auto& [name, help] :
        {std::pair{"approve", "Mark a sender of the domain approved"},

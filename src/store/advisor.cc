@@ -131,6 +131,7 @@ struct SenderAcc {
   SenderOutcome out;
   std::uint64_t all_messages = 0;  // all stored mail, for the suggestion (as the inventory's)
   std::uint64_t all_dkim_aligned = 0;
+  std::uint64_t all_from_forwarders = 0;
   Bucket forwarded;
   Bucket failing;
 
@@ -138,6 +139,7 @@ struct SenderAcc {
   void Add(const model::Record& r, const Period& p) {
     all_messages += r.count;
     if (r.alignment.dkim) all_dkim_aligned += r.count;
+    if (p.forwarders.Match(r)) all_from_forwarders += r.count;
     if (r.interval_begin < p.since || r.interval_begin >= p.now) return;
     out.messages += r.count;
     if (r.alignment.dmarc) {
@@ -309,7 +311,7 @@ void AddSender(Advice& a, SenderAcc& s) {
   o.forwarded = s.forwarded.messages;
   o.failing = s.failing.messages;
   o.dmarc_fail = o.forwarded + o.failing;
-  o.suggested = SuggestedStatus(s.all_messages, s.all_dkim_aligned);
+  o.suggested = SuggestedStatus(s.all_messages, s.all_dkim_aligned, s.all_from_forwarders);
   a.messages += o.messages;
   a.dmarc_pass += o.dmarc_pass;
   a.forwarded += o.forwarded;

@@ -73,6 +73,7 @@ const AuthDomainService* FindAuthDomain(std::string_view domain) {
 struct Acc {
   Sender s;
   std::unordered_map<std::string, std::uint64_t> ips;  // address → messages
+  std::map<std::string, std::uint64_t> forwarders;     // known forwarder's name → messages
   std::set<std::string> dkim_domains, dkim_selectors, spf_domains;
 };
 
@@ -86,9 +87,13 @@ std::vector<std::string> Examples(const std::set<std::string>& values) {
   return out;
 }
 
-void AddRecord(Acc& a, const model::Record& r, std::int64_t now) {
+void AddRecord(Acc& a, const model::Record& r, std::int64_t now, const Forwarders& forwarders) {
   Sender& s = a.s;
   const std::uint64_t n = r.count;
+  if (const KnownForwarder* f = forwarders.Match(r)) {
+    s.forwarder_messages += n;
+    a.forwarders[f->name] += n;
+  }
   if (s.messages == 0 || r.interval_begin < s.first_seen) s.first_seen = r.interval_begin;
   s.last_seen = std::max(s.last_seen, r.interval_end);
   s.messages += n;
@@ -123,7 +128,14 @@ Sender Finish(Acc&& a) {
   s.dkim_domains = Examples(a.dkim_domains);
   s.dkim_selectors = Examples(a.dkim_selectors);
   s.spf_domains = Examples(a.spf_domains);
-  s.suggested = SuggestedStatus(s.messages, s.dkim_aligned);
+  s.suggested = SuggestedStatus(s.messages, s.dkim_aligned, s.forwarder_messages);
+  std::uint64_t most = 0;
+  for (const auto& [name, messages] : a.forwarders) {
+    if (messages > most) {
+      most = messages;
+      s.known_forwarder = name;
+    }
+  }
   return s;
 }
 
@@ -170,11 +182,14 @@ SenderIdentity IdentifySender(const model::Record& r) {
   return {"unknown", "unknown", ""};
 }
 
-std::string SuggestedStatus(std::uint64_t messages, std::uint64_t dkim_aligned) {
-  return messages > 0 && static_cast<double>(dkim_aligned) >=
-                             kSuggestApprovedDkimRate * static_cast<double>(messages)
-             ? "approved"
-             : "unknown";
+std::string SuggestedStatus(std::uint64_t messages, std::uint64_t dkim_aligned,
+                            std::uint64_t forwarder_messages) {
+  if (messages == 0) return "unknown";
+  if (static_cast<double>(dkim_aligned) >=
+      kSuggestApprovedDkimRate * static_cast<double>(messages)) {
+    return "approved";
+  }
+  return forwarder_messages * 2 > messages ? "forwarder" : "unknown";
 }
 
 Result<std::size_t> ForEachSenderRecord(
@@ -189,6 +204,7 @@ Result<std::size_t> ForEachSenderRecord(
 }
 
 Result<std::vector<Sender>> SenderInventory(ReportStore& store, const InventoryOptions& opts) {
+  const Forwarders& forwarders = opts.forwarders ? *opts.forwarders : Forwarders::BuiltIn();
   std::map<std::string, Acc> acc;
   auto read = ForEachSenderRecord(
       store, opts.domain,
@@ -199,7 +215,7 @@ Result<std::vector<Sender>> SenderInventory(ReportStore& store, const InventoryO
           a.s.kind = std::move(id.kind);
           a.s.type = std::move(id.type);
         }
-        AddRecord(a, r, opts.now);
+        AddRecord(a, r, opts.now, forwarders);
       });
   if (!read) return MakeError(read.error_kind(), read.error());
   auto statuses = store.SenderStatuses(opts.domain);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "store/forwarders.h"
 #include "store/store.h"
 
 namespace dmarc::store {
@@ -49,7 +50,11 @@ struct Sender {
   std::vector<std::string> spf_domains;
   std::string status = "unknown";
   std::optional<SenderStatusRow> status_row;  // who set the status and when
-  std::string suggested = "unknown";          // "approved" or "unknown"
+  std::string suggested = "unknown";          // "approved", "forwarder" or "unknown"
+  // The messages from sources on the list of known forwarders (Forwarders::Match), and the name
+  // of the one that sent most of them ("" when none).
+  std::uint64_t forwarder_messages = 0;
+  std::string known_forwarder;
 };
 
 struct InventoryOptions {
@@ -57,6 +62,8 @@ struct InventoryOptions {
   std::int64_t now = 0;  // the end of the trend's periods (Unix seconds)
   std::string search;    // as ListPage::search over key, kind, type and the listed values
   std::string status;    // "" all; else only senders with this status
+  // The known forwarders (forwarder_messages, the suggestion); nullptr: the bundled list.
+  const Forwarders* forwarders = nullptr;
 };
 
 // The senders of opts.domain, most messages first (then by key). Reads every aggregate report
@@ -80,9 +87,11 @@ Result<std::size_t> ForEachSenderRecord(
     ReportStore& store, const std::string& domain, const SenderRecordVisitor& visit,
     const std::function<void(const model::AggregateReport&)>& on_report = {});
 
-// The suggested status of a sender with these messages, of which dkim_aligned had aligned DKIM:
-// "approved" from kSuggestApprovedDkimRate, else "unknown".
-std::string SuggestedStatus(std::uint64_t messages, std::uint64_t dkim_aligned);
+// The suggested status of a sender with these messages, of which dkim_aligned had aligned DKIM
+// and forwarder_messages came from known forwarders: "approved" from kSuggestApprovedDkimRate,
+// else "forwarder" when more than half came from known forwarders, else "unknown".
+std::string SuggestedStatus(std::uint64_t messages, std::uint64_t dkim_aligned,
+                            std::uint64_t forwarder_messages);
 
 // Checks a status change before a back end stores it (kInvalid: the reason).
 Result<bool> CheckSenderStatusRow(const SenderStatusRow& row);

@@ -2191,6 +2191,21 @@ TEST_P(StoreContract, AdvisorSplitsTheScenariosMailAndSaysWhatToFix) {
   EXPECT_EQ(FindOutcome(*a, "isp.example")->forwarded, 0u);
   EXPECT_EQ(FindOutcome(*a, "smallhost.example")->suggested, "approved");
   EXPECT_EQ(FindOutcome(*a, "elsewhere.example"), nullptr);
+  // Senders that send from known forwarders are suggested as forwarders, in the advice and in
+  // the inventory alike, which names the forwarder.
+  EXPECT_EQ(FindOutcome(*a, "google.com")->suggested, "forwarder");
+  EXPECT_EQ(FindOutcome(*a, "uni.example")->suggested, "forwarder");
+  EXPECT_EQ(FindOutcome(*a, "isp.example")->suggested, "unknown");
+  auto inv = SenderInventory(*st, {ad::kDomain, ad::kNow, "", ""});
+  ASSERT_TRUE(inv.ok()) << inv.error();
+  for (const auto& [key, name] : {std::pair{"google.com", "Google Groups"},
+                                  std::pair{"uni.example", "Mailing list server"}}) {
+    auto it = std::find_if(inv->begin(), inv->end(), [&](const Sender& x) { return x.key == key; });
+    ASSERT_NE(it, inv->end()) << key;
+    EXPECT_EQ(it->suggested, "forwarder") << key;
+    EXPECT_EQ(it->known_forwarder, name) << key;
+    EXPECT_EQ(it->forwarder_messages, it->messages) << key;
+  }
 
   // The score: approved senders' mail that passed.
   EXPECT_EQ(a->approved_messages, ad::kMcAligned + ad::kMcUnaligned + ad::kOwn + ad::kOwnForwarded);

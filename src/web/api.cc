@@ -264,7 +264,8 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
                         options_.forwarders.get());
   }
   if (path == "/api/senders") {
-    return SendersAnswer(store_, f, page, params, static_cast<std::int64_t>(std::time(nullptr)));
+    return SendersAnswer(store_, f, page, params, static_cast<std::int64_t>(std::time(nullptr)),
+                         options_.forwarders.get());
   }
   if (path == "/api/sources") {
     auto* group = Param(params, "group");

@@ -51,16 +51,21 @@ nlohmann::ordered_json SenderJson(const store::Sender& s) {
   j["dkim_domains"] = s.dkim_domains;
   j["dkim_selectors"] = s.dkim_selectors;
   j["spf_domains"] = s.spf_domains;
+  j["forwarder_messages"] = s.forwarder_messages;
+  j["known_forwarder"] = s.known_forwarder.empty() ? nlohmann::ordered_json(nullptr)
+                                                   : nlohmann::ordered_json(s.known_forwarder);
   return j;
 }
 
 ApiAnswer SendersAnswer(store::ReportStore& store, const store::DashboardFilter& filter,
-                        const store::ListPage& page, const Params& params, std::int64_t now) {
+                        const store::ListPage& page, const Params& params, std::int64_t now,
+                        const store::Forwarders* forwarders) {
   if (!filter.range.domain) return Answer(400, {{"error", "domain: a policy domain is required"}});
   store::InventoryOptions opts;
   opts.domain = *filter.range.domain;
   opts.now = now;
   opts.search = page.search;
+  opts.forwarders = forwarders;
   if (auto it = params.find("status"); it != params.end() && !it->second.empty()) {
     if (!store::IsSenderStatus(it->second)) {
       return Answer(400, {{"error", fmt::format("status: unknown \"{}\"", it->second)}});

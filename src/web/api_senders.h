@@ -17,9 +17,11 @@ inline constexpr std::size_t kMaxSenderStatusBody = 4096;
 
 nlohmann::ordered_json SenderJson(const store::Sender& s);
 
-// GET /api/senders?domain=D[&status=S][&q=..&offset=..&limit=..] at `now` (Unix seconds).
+// GET /api/senders?domain=D[&status=S][&q=..&offset=..&limit=..] at `now` (Unix seconds), with
+// these known forwarders (nullptr: the bundled list).
 ApiAnswer SendersAnswer(store::ReportStore& store, const store::DashboardFilter& filter,
-                        const store::ListPage& page, const Params& params, std::int64_t now);
+                        const store::ListPage& page, const Params& params, std::int64_t now,
+                        const store::Forwarders* forwarders = nullptr);
 
 // POST /api/senders/status with {"domain", "sender", "status"} from `who` at `now`.
 ApiAnswer SenderStatusAnswer(store::ReportStore& store, const std::string& body,

@@ -68,6 +68,14 @@ function statusFilter(ui, f, params) {
   return ui.h('label', {}, 'Status ', select);
 }
 
+// The sender's key, and the known forwarder most of its mail came from (the bundled or the
+// configured list), if any.
+function senderCell(ui, r) {
+  if (!r.known_forwarder) return String(r.sender);
+  return ui.h('span', {}, String(r.sender), ui.h('span', { class: 'note', 'data-known-forwarder': r.known_forwarder },
+    ` known forwarder: ${r.known_forwarder} (${ui.fmtInt(r.forwarder_messages)} of ${ui.fmtInt(r.messages)} messages)`));
+}
+
 export async function sendersPage(ui, f, params, rerender) {
   if (!f.domain) {
     return ui.h('div', {}, ui.h('h1', {}, 'Senders'), ui.stateBox('Choose a domain above: the inventory lists the senders of one policy domain.'));
@@ -79,7 +87,7 @@ export async function sendersPage(ui, f, params, rerender) {
     empty: 'No senders with this status for this domain.',
     load: ui.list('senders', { domain: f.domain, status: params.status }, { rows: 'senders', fields: ['sender', 'kind', 'type', 'status'] }),
     columns: [
-      { key: 'sender', label: 'Sender' },
+      { key: 'sender', label: 'Sender', render: (r) => senderCell(ui, r) },
       { key: 'kind', label: 'Known by' },
       { key: 'status', label: 'Status', render: (r) => statusCell(ui, f, r, rerender, msg, rights.canEdit) },
       { key: 'messages', label: 'Messages', num: true },
@@ -95,7 +103,7 @@ export async function sendersPage(ui, f, params, rerender) {
     ],
   });
   return ui.h('div', {}, ui.h('h1', {}, 'Senders'),
-    ui.h('p', { class: 'note' }, 'Who sends as this domain. Approve the services that are yours; a sender whose mail passes aligned DKIM for 90 % of its messages is suggested as approved. Changing a status needs sign-in as an editor.'),
+    ui.h('p', { class: 'note' }, 'Who sends as this domain. Approve the services that are yours; a sender whose mail passes aligned DKIM for 90 % of its messages is suggested as approved, one that sends mostly from known forwarders and mailing lists as a forwarder. Changing a status needs sign-in as an editor.'),
     rights.canEdit ? null : ui.h('p', { class: 'note', 'data-read-only': 'true' }, rights.why),
     statusFilter(ui, f, params), msg, table);
 }
