@@ -109,10 +109,11 @@ class SmtpReceiver : public ::testing::Test {
     return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, ReadFile(out.string())};
   }
 
-  // A self-signed certificate for the receiver's name mx.test (also as a subjectAltName, which
-  // Postfix's verification wants): DIR/cert.pem and DIR/key.pem; the [smtp] lines naming them.
-  std::string MakeCert() {
-    const std::string key = (dir_ / "key.pem").string(), cert = Cert();
+  // A self-signed certificate for the receiver's name mx.test (as CN and subjectAltName):
+  // DIR/PREFIXcert.pem and DIR/PREFIXkey.pem; the [smtp] lines naming them.
+  std::string MakeCert(const std::string& prefix = "") {
+    const std::string key = (dir_ / (prefix + "key.pem")).string(),
+                      cert = (dir_ / (prefix + "cert.pem")).string();
     const std::string cmd =
         "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=mx.test -addext "
         "subjectAltName=DNS:mx.test -keyout " +
@@ -358,6 +359,22 @@ TEST_F(SmtpPostfix, ReceiverDownKeepsTheMailInPostfixsQueueUntilItIsBack) {
   EXPECT_NE(line.find("status=sent (250 2.0.0 Ok: queued as "), std::string::npos) << line;
   EXPECT_TRUE(postfix_->QueueEmpty()) << postfix_->Queue();
   EXPECT_EQ(WaitForReports(1)["reports"], 1) << ReadFile((dir_ / "run.log").string());
+}
+
+TEST_F(SmtpPostfix, AnImpostorWithAnotherCertificateGetsNoMail) {
+  // A server on the receiver's port with a certificate for the same name, but not the one
+  // Postfix trusts: the mail stays in Postfix's queue.
+  Start(MakeCert("impostor-"));
+  const std::string id = Inject(
+      "--data @" +
+      ShellQuote(dmarc::testing::TestData("real/parsedmarc-samples/aggregate/twilight.eml")));
+  ASSERT_TRUE(postfix_->WaitForLog(id + ": to=<dmarc@reports.example.com>, " + Relay()))
+      << postfix_->Log();
+  const std::string line = LogLine(id + ": to=<");
+  EXPECT_NE(line.find("status=deferred (Server certificate not verified)"), std::string::npos)
+      << line;
+  EXPECT_NE(postfix_->Queue().find(id), std::string::npos) << postfix_->Queue();
+  EXPECT_EQ(Files("new") + Files("cur") + Files("tmp"), 0);
 }
 
 }  // namespace
