@@ -128,7 +128,9 @@ class Postfix {
         << relay_.bounce_to << "=discard: }\n"
         << "smtp_tls_security_level = encrypt\nsmtp_tls_CAfile = " << relay_.cert << "\n"
         << "smtp_tls_policy_maps = inline:{ { " << next << " = secure match=" << relay_.cert_name
-        << " } }\nsmtp_tls_loglevel = 1\n";
+        << " } }\nsmtp_tls_loglevel = 1\n"
+        // A TLS connection carries many mails (through tlsproxy), as README advises.
+        << "smtp_tls_connection_reuse = yes\n";
   }
 
   // Only the services a relay needs; none chrooted (the instance has no chroot tree).
@@ -144,7 +146,7 @@ class Postfix {
         << "showq unix n - n - - showq\nerror unix - - n - - error\n"
         << "retry unix - - n - - error\ndiscard unix - - n - - discard\n"
         << "anvil unix - - n - 1 anvil\nscache unix - - n - 1 scache\n"
-        << "postlog unix-dgram n - n - 1 postlogd\n";
+        << "postlog unix-dgram n - n - 1 postlogd\ntlsproxy unix - - n - 0 tlsproxy\n";
   }
 
   std::filesystem::path dir_;
