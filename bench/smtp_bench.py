@@ -146,7 +146,8 @@ class Postfix:
                     f"mynetworks = 127.0.0.0/8\nrelay_domains = reports.example.com\n"
                     f"transport_maps = inline:{{ reports.example.com=smtp:{nexthop} }}\n"
                     f"smtp_tls_security_level = encrypt\nsmtp_tls_CAfile = {cert}\n"
-                    f"smtp_tls_policy_maps = inline:{{ {{ {nexthop} = secure match=bench.example }} }}\n"
+                    f"smtp_tls_policy_maps = "
+                    f"inline:{{ {{ {nexthop} = secure match=bench.example }} }}\n"
                     f"smtp_tls_loglevel = 1\n"
                     f"smtp_tls_connection_reuse = {'yes' if tls == 'reuse' else 'no'}\n")
             if tls == "none":
@@ -211,6 +212,8 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the scratch folder (store, logs, Postfix's maillog)")
     a = ap.parse_args()
+    if a.via_postfix and (os.geteuid() != 0 or not os.path.exists("/usr/sbin/postfix")):
+        sys.exit("--via-postfix needs root (Postfix's master runs as root) and the postfix package")
 
     work = tempfile.mkdtemp(prefix="dmarc-smtp-bench-")
     port = free_port()
