@@ -46,6 +46,12 @@ class Postfix {
     if (pw == nullptr) ADD_FAILURE() << "no postfix user: install postfix";
     port = FreePort();
     fs::create_directories(Conf());
+    // Postfix's daemons run as the postfix user: the folder and those above it must let it in,
+    // whatever the umask that made them.
+    for (fs::path p = dir_; p != p.root_path(); p = p.parent_path()) {
+      std::error_code ec;
+      fs::permissions(p, fs::perms::others_exec, fs::perm_options::add, ec);
+    }
     fs::create_directories(dir_ / "queue");
     fs::create_directories(dir_ / "data");
     // The master locks data/master.lock as the postfix user; the queue's subfolders are made by
@@ -53,6 +59,14 @@ class Postfix {
     if (pw != nullptr) (void)::chown((dir_ / "data").c_str(), pw->pw_uid, pw->pw_gid);
     WriteMainCf();
     WriteMasterCf();
+    for (const fs::path& p : {Conf(), dir_ / "queue", dir_ / "data"}) {
+      fs::permissions(p, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
+    }
+    for (const char* file : {"main.cf", "master.cf"}) {
+      fs::permissions(Conf() / file, fs::perms::owner_read | fs::perms::owner_write |
+                                         fs::perms::group_read | fs::perms::others_read);
+    }
   }
 
   ~Postfix() { Stop(); }
