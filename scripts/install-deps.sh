@@ -29,8 +29,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev clang-tidy-14
   clang-format-14
   zip gzip python3 time dnsmasq-base
-  # the SMTP receiver's tests: a real SMTP client
-  swaks
+  # the SMTP receiver's tests: a real SMTP client, and a real Postfix relaying to the receiver
+  # (the tests run private instances of their own; see the debconf answer below)
+  swaks postfix
   # service tests: remote syslog receiver, /metrics format checker
   syslog-ng-core prometheus
   # systemd-analyze checks deploy/dmarc-report.service
@@ -56,6 +57,12 @@ if ((${#missing[@]})); then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "install-deps: installing ${missing[*]}"
+  # Postfix is installed unconfigured: no /etc/postfix/main.cf, so no system instance is started
+  # or listens on port 25 (the tests start private instances with their own configuration).
+  # An existing Postfix is left as it is: the answer is given only when the package is missing.
+  if [[ " ${missing[*]} " == *" postfix "* ]]; then
+    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else

@@ -34,7 +34,7 @@ inline std::string ShellQuote(const std::string& s) {
 // A new empty folder "<prefix>-<pid>-<test name>" under the temporary directory.
 inline std::filesystem::path FreshTestDir(const std::string& prefix, const std::string& test) {
   namespace fs = std::filesystem;
-  const fs::path dir =
+  fs::path dir =
       fs::temp_directory_path() / (prefix + "-" + std::to_string(::getpid()) + "-" + test);
   fs::remove_all(dir);
   fs::create_directories(dir);
