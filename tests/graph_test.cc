@@ -26,7 +26,6 @@
 #include "testing/fake_api_fetch.h"
 #include "testing/fake_graph.h"
 #include "testing/process.h"
-#include "testing/run_program.h"
 #include "testing/test_util.h"
 
 namespace {
@@ -103,9 +102,10 @@ TEST_F(GraphFetch, PagesThroughTheFolderWaitsOutThrottlingAndArchivesEveryReport
 
 // `export` of the aggregate reports in the store at `db`.
 std::string Exported(const std::string& db, const fs::path& dir) {
-  auto r = dmarc::testing::RunDmarcReport({"export", "--db", db}, dir);
-  EXPECT_EQ(r.status, 0) << r.err;
-  return r.out;
+  const fs::path out = dir / "export.json";
+  fs::remove(out);  // RunToEnd appends
+  EXPECT_EQ(dmarc::testing::RunToEnd({"export", "--db", db}, out), 0) << ReadFile(out.string());
+  return ReadFile(out.string());
 }
 
 TEST_F(GraphFetch, BatchedFetchStoresWhatUnbatchedFetchDoesAndBatchesTheMoves) {

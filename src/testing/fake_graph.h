@@ -94,6 +94,7 @@ class FakeGraph {
  public:
   explicit FakeGraph(const fs::path& dir) : https_(dir) {
     server_ = &https_.routes();
+    server_->set_tcp_nodelay(true);  // as Microsoft's front ends answer: no Nagle delay
     folders_["inbox-AAMkAD=="] = {"Inbox", ""};
     folders_["dmarc-AAMkAE-_=="] = {"DMARC", "inbox-AAMkAD=="};
     Routes();
@@ -172,6 +173,11 @@ class FakeGraph {
     std::lock_guard lock(mu_);
     return batches_;
   }
+  // Every HTTP request, the token's too.
+  int HttpRequests() {
+    std::lock_guard lock(mu_);
+    return http_requests_;
+  }
   int LargestBatch() {
     std::lock_guard lock(mu_);
     return largest_batch_;
@@ -209,6 +215,7 @@ class FakeGraph {
     server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
       std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms.load()));
       std::lock_guard lock(mu_);
+      ++http_requests_;
       if (!req.path.starts_with("/v1.0/")) return httplib::Server::HandlerResponse::Unhandled;
       requests_.push_back(req.method + " " + req.path);
       if (req.path == "/v1.0/$batch") return httplib::Server::HandlerResponse::Unhandled;
@@ -265,14 +272,14 @@ class FakeGraph {
     static const std::set<std::string> kMethods = {"GET", "POST", "PATCH", "PUT", "DELETE"};
     for (const auto& r : requests) {
       if (!r.is_object() || !r.contains("id") || !r["id"].is_string() ||
-          !ids.insert(r["id"].get<std::string>()).second || r["id"] == "") {
+          !ids.insert(r["id"].get<std::string>()).second || r["id"].get<std::string>().empty()) {
         return "an id missing, not a string, or not unique";
       }
       if (!r.contains("method") || !r["method"].is_string() || !kMethods.count(r["method"])) {
         return "method";
       }
       const std::string url = r.value("url", "");
-      if (!url.starts_with("/users/") || url.find("?") != std::string::npos) {
+      if (!url.starts_with("/users/") || url.find('?') != std::string::npos) {
         return "url not relative to /v1.0 (or with a query): " + url;
       }
       const bool content_type = r.contains("headers") && r["headers"].is_object() &&
@@ -556,7 +563,7 @@ class FakeGraph {
   std::set<std::string> valid_tokens_;
   std::vector<std::string> problems_, requests_;
   int made_ = 0, tokens_issued_ = 0, values_ = 0, full_rounds_ = 0, delta_rounds_ = 0;
-  int batches_ = 0, largest_batch_ = 0;
+  int batches_ = 0, largest_batch_ = 0, http_requests_ = 0;
   std::atomic<int> in_flight_{0};
   LoopbackHttpsServer https_;  // destroyed first: its thread ends before the rest
   httplib::Server* server_ = nullptr;
