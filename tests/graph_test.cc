@@ -177,6 +177,23 @@ TEST_F(GraphFetch, AMailOverTheSizeLimitInABatchIsRefusedClearly) {
   EXPECT_NE(Log().find("larger than the limit of 100000 bytes"), std::string::npos) << Log();
 }
 
+TEST_F(GraphFetch, ABatchAnswerOverItsBoundIsGivenUpForOneRequestPerMail) {
+  graph_->throttle_first_values = 0;
+  graph_->value_delay_ms = 0;
+  graph_->Deliver(ReportMail(0));
+  // 13 MB of MIME is over 16 MiB in base64: the batch's answer is over its bound.
+  std::string big = "Subject: big\r\n\r\n";
+  big.append(13'000'000, 'x');
+  graph_->Deliver(big + "\r\n");
+  graph_->Deliver(ReportMail(1));
+  ASSERT_EQ(Fetch(Config(""), {"--max-input-bytes", "20000000"}), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 2) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Invalid"), 1) << Log();
+  // The batch of three, then each alone; the archiving in one batch.
+  EXPECT_EQ(graph_->Count("GET", "/$value"), 6);
+  EXPECT_EQ(graph_->Count("POST", "/$batch"), 2);
+}
+
 TEST_F(GraphFetch, DeleteRemovesReportsAndArchivesWhatHoldsNone) {
   graph_->Deliver(ReportMail(1));
   graph_->Deliver(ReportMail(2));
