@@ -420,7 +420,7 @@ class GraphSource : public rest::ListedSource {
     for (const auto& id : ids) parts.push_back({"GET", Relative(ValueUrl(id)), ""});
     auto answers = Batch(parts, session);
     if (!answers) return MakeError(answers.error());
-    if (!*answers) return ListedSource::FetchSome(ids, session);
+    if (!*answers) return OneByOne(ids, session);
     std::vector<std::optional<MailItem>> out;
     for (std::size_t i = 0; i < ids.size(); ++i) {
       const http::Answer& a = (**answers)[i];
@@ -441,6 +441,21 @@ class GraphSource : public rest::ListedSource {
       } else {
         out.emplace_back(MailItem{ids[i], Label(ids[i]), std::move(*mime), std::nullopt});
       }
+    }
+    return out;
+  }
+
+  // The mails one request each, until they hold kMaxBatchAnswerBytes: the others are left for
+  // later (as FetchSome), so that a batch of big mails is not all held at once.
+  Result<std::vector<std::optional<MailItem>>> OneByOne(const std::vector<std::string>& ids,
+                                                        http::Session& session) {
+    std::vector<std::optional<MailItem>> out;
+    std::size_t held = 0;
+    for (std::size_t i = 0; i < ids.size() && held < kMaxBatchAnswerBytes; ++i) {
+      auto mail = Fetch(ids[i], session);
+      if (!mail) return MakeError(mail.error());
+      if (*mail) held += (*mail)->bytes.size();
+      out.push_back(std::move(mail).value());
     }
     return out;
   }

@@ -27,7 +27,7 @@ Status ForEachInParallel(std::size_t n, Sessions& sessions,
   return Ok();
 }
 
-Result<std::vector<MailItem>> NextBatch(const std::vector<std::string>& ids, std::size_t& next,
+Result<std::vector<MailItem>> NextBatch(std::vector<std::string>& ids, std::size_t& next,
                                         int batch_size, std::size_t group, Sessions& sessions,
                                         const FetchSome& fetch) {
   std::vector<MailItem> batch;
@@ -39,14 +39,22 @@ Result<std::vector<MailItem>> NextBatch(const std::vector<std::string>& ids, std
     const std::size_t wave = std::min({kInFlight * group, ids.size() - next, most - batch.size()});
     const std::size_t fetches = (wave + group - 1) / group;
     std::vector<std::optional<Result<std::vector<std::optional<MailItem>>>>> got(fetches);
-    RunInParallel(fetches, sessions, [&](std::size_t i, http::Session& session) {
+    std::vector<std::vector<std::string>> asked(fetches);
+    for (std::size_t i = 0; i < fetches; ++i) {
       const auto first = ids.begin() + static_cast<std::ptrdiff_t>(next + i * group);
-      const auto count = static_cast<std::ptrdiff_t>(std::min(group, wave - i * group));
-      got[i] = fetch(std::vector<std::string>(first, first + count), session);
+      asked[i].assign(first,
+                      first + static_cast<std::ptrdiff_t>(std::min(group, wave - i * group)));
+    }
+    RunInParallel(fetches, sessions, [&](std::size_t i, http::Session& session) {
+      got[i] = fetch(asked[i], session);
     });
     next += wave;
-    for (auto& some : got) {
+    for (std::size_t i = 0; i < fetches; ++i) {
+      auto& some = got[i];
       if (!*some) return MakeError(some->error());
+      // Left for later: fetched in a wave of their own.
+      const std::size_t taken = std::clamp<std::size_t>((*some)->size(), 1, asked[i].size());
+      ids.insert(ids.end(), asked[i].begin() + static_cast<std::ptrdiff_t>(taken), asked[i].end());
       for (auto& mail : **some) {
         if (!mail) continue;  // gone meanwhile
         held += mail->bytes.size();

@@ -54,14 +54,15 @@ Status ForEachInParallel(std::size_t n, Sessions& sessions,
                          const std::function<Status(std::size_t, http::Session&)>& job);
 
 // Some mails fetched with one session, one per id and in their order: nullopt for one gone
-// meanwhile (moved or deleted by someone else).
+// meanwhile (moved or deleted by someone else). Fewer than the ids (one at least) when their bytes
+// would be too many at once: the others are for later.
 using FetchSome = std::function<Result<std::vector<std::optional<MailItem>>>(
     const std::vector<std::string>& ids, http::Session& session)>;
 
 // The next batch of `ids` from `next` on (which moves past what was taken): `group` ids to a
 // fetch, kInFlight fetches at a time, at most batch_size mails, and no further wave once
-// kMaxBatchMailBytes are held.
-Result<std::vector<MailItem>> NextBatch(const std::vector<std::string>& ids, std::size_t& next,
+// kMaxBatchMailBytes are held. Ids a fetch left for later go to the end of `ids`.
+Result<std::vector<MailItem>> NextBatch(std::vector<std::string>& ids, std::size_t& next,
                                         int batch_size, std::size_t group, Sessions& sessions,
                                         const FetchSome& fetch);
 
