@@ -30,14 +30,14 @@ fi
 
 if [ -n "${BUILD:-}" ]; then
   build=$BUILD
-  for b in dmarc-report bench/dmarc-bench-corpus bench/dmarc-bench-parse bench/dmarc-bench-dns bench/dmarc-bench-elastic bench/dmarc-bench-kafka; do
-    [ -x "$build/$b" ] || { echo "$build/$b is missing (build the targets dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-elastic dmarc-bench-kafka)" >&2; exit 2; }
+  for b in dmarc-report bench/dmarc-bench-corpus bench/dmarc-bench-parse bench/dmarc-bench-dns bench/dmarc-bench-elastic bench/dmarc-bench-kafka bench/dmarc-bench-graph; do
+    [ -x "$build/$b" ] || { echo "$build/$b is missing (build the targets dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-elastic dmarc-bench-kafka dmarc-bench-graph)" >&2; exit 2; }
   done
 else
   build=build-bench
   echo "== building Release into $build"
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDMARC_BUILD_BENCH=ON >/dev/null
-  cmake --build "$build" -j "$cores" --target dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-elastic dmarc-bench-kafka >/dev/null
+  cmake --build "$build" -j "$cores" --target dmarc-report dmarc-bench-corpus dmarc-bench-parse dmarc-bench-dns dmarc-bench-elastic dmarc-bench-kafka dmarc-bench-graph >/dev/null
 fi
 bin="$build/dmarc-report"
 
@@ -280,5 +280,12 @@ echo "== outputs: Kafka, 1,000,000 records to librdkafka's mock cluster (bench/k
 if [ $quick -eq 1 ]; then kafka_messages=200000; else kafka_messages=1000000; fi
 "$build/bench/dmarc-bench-kafka" --messages "$kafka_messages" --records-per-report 100 --batch 200 \
   --compression lz4 --target 200000 || fails=$((fails + 1))
+
+echo "== fetch: [graph], 2,000 report mails from a fake Microsoft Graph, 50 ms per request (bench/graph_bench.cc)"
+graph_line=$("$build/bench/dmarc-bench-graph" --binary "$build/dmarc-report" --mails 2000 --latency-ms 50) ||
+  fails=$((fails + 1))
+echo "   $graph_line"
+graph_rate=$(echo "$graph_line" | sed -n 's/.*: \([0-9]*\) mails\/s.*/\1/p')
+verdict "fetch: Microsoft Graph, \$batch, 50 ms per request" "${graph_rate:-0}" ">=" 200 "mails/s"
 
 echo "== $fails target(s) missed"

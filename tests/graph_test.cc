@@ -1,12 +1,5 @@
-// `fetch` from a [graph] source (issue #19) against a local HTTPS server that plays Microsoft
-// Graph and the Microsoft identity platform's token endpoint. No Microsoft service runs here:
-// the server answers as Microsoft's documentation says
-// (https://learn.microsoft.com/graph/api/resources/mail-api-overview, .../message-move,
-// .../user-list-mailfolders, .../mailfolder-post-childfolders, .../opaque-message-get "$value",
-// https://learn.microsoft.com/graph/throttling, and the client credentials grant of
-// https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow), and
-// CHECKS every request against it: paths, query parameters, the bearer token, JSON bodies, the
-// token request's form. Whatever it finds wrong is listed in Problems().
+// `fetch` from a [graph] source (issue #19) against the fake Microsoft Graph of
+// testing/fake_graph.h, which checks every request against Microsoft's documented API.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <openssl/evp.h>
@@ -31,8 +24,7 @@
 #include <vector>
 
 #include "testing/fake_api_fetch.h"
-#include "testing/https_server.h"
-#include "testing/jwt_check.h"
+#include "testing/fake_graph.h"
 #include "testing/process.h"
 #include "testing/test_util.h"
 
@@ -42,416 +34,13 @@ namespace fs = std::filesystem;
 using dmarc::testing::ReadFile;
 using nlohmann::json;
 
-constexpr const char* kUpn = "dmarc@example.com";
-constexpr const char* kTenant = "contoso-tenant";
-constexpr const char* kClientId = "11111111-2222-3333-4444-555555555555";
-constexpr const char* kSecret = "app-s3cret-value~xyz";
+using dmarc::testing::graph::FakeGraph;
+using dmarc::testing::graph::kClientId;
+using dmarc::testing::graph::kSecret;
+using dmarc::testing::graph::kTenant;
+using dmarc::testing::graph::kUpn;
 
 std::string ReportMail(int i) { return dmarc::testing::SampleReportMail(i); }
-
-// What is wrong with a client assertion (Microsoft's certificate credentials: a JWT signed RS256
-// by the key of `cert_file`, x5t its SHA-1 thumbprint, aud the token URL, iss = sub = the client
-// ID, a jti, valid now and for at most 10 minutes); "" when nothing is.
-std::string CheckAssertionWith(const std::string& jwt, const std::string& cert_file,
-                               const std::string& audience) {
-  const auto dot1 = jwt.find('.'), dot2 = jwt.rfind('.');
-  if (dot1 == std::string::npos || dot1 == dot2) return "not a JWT";
-  const json header =
-      json::parse(dmarc::testing::Base64UrlDecode(jwt.substr(0, dot1)), nullptr, false);
-  const json claims = json::parse(
-      dmarc::testing::Base64UrlDecode(jwt.substr(dot1 + 1, dot2 - dot1 - 1)), nullptr, false);
-  if (!header.is_object() || !claims.is_object()) return "header or claims not JSON";
-  FILE* f = std::fopen(cert_file.c_str(), "rb");
-  if (!f) return "no certificate";
-  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
-  std::fclose(f);
-  unsigned char sha1[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  X509_digest(cert, EVP_sha1(), sha1, &size);
-  const std::string x5t =
-      dmarc::testing::Base64UrlEncode({reinterpret_cast<const char*>(sha1), size});
-  EVP_PKEY* key = X509_get_pubkey(cert);
-  const std::string signature = dmarc::testing::Base64UrlDecode(jwt.substr(dot2 + 1));
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  const bool verified =
-      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                       signature.size(), reinterpret_cast<const unsigned char*>(jwt.data()),
-                       dot2) == 1;
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(key);
-  X509_free(cert);
-  const std::int64_t now = std::time(nullptr);
-  if (!verified) return "the signature does not verify with the certificate's key";
-  if (header.value("alg", "") != "RS256" || header.value("typ", "") != "JWT") return "alg, typ";
-  if (header.value("x5t", "") != x5t) return "x5t is not the certificate's SHA-1 thumbprint";
-  if (claims.value("aud", "") != audience) return "aud " + claims.value("aud", "");
-  if (claims.value("iss", "") != kClientId || claims.value("sub", "") != kClientId) {
-    return "iss, sub";
-  }
-  if (claims.value("jti", "").empty()) return "no jti";
-  const std::int64_t nbf = claims.value("nbf", std::int64_t{0});
-  const std::int64_t exp = claims.value("exp", std::int64_t{0});
-  if (nbf > now + 5 || exp < now || exp - nbf > 600) return "nbf, exp";
-  return "";
-}
-
-// The fake Graph: a mailbox of folders and messages, over HTTPS with a certificate of its own.
-class FakeGraph {
- public:
-  explicit FakeGraph(const fs::path& dir) : https_(dir) {
-    EXPECT_TRUE(https_.made()) << "openssl req: no certificate";
-    server_ = &https_.routes();
-    folders_["inbox-AAMkAD=="] = {"Inbox", ""};
-    folders_["dmarc-AAMkAE-_=="] = {"DMARC", "inbox-AAMkAD=="};
-    Routes();
-    https_.Start();
-  }
-
-  std::string Base() const { return https_.Base(); }
-  std::string Cert() const { return https_.Cert(); }
-
-  // A message in Inbox/DMARC.
-  void Deliver(const std::string& mime) {
-    std::lock_guard lock(mu_);
-    ++made_;
-    messages_["AAMkAGI2-msg_" + std::to_string(made_) + "="] = {"dmarc-AAMkAE-_==", mime, made_};
-  }
-  // How many messages the folder at this path holds (-1: no such folder).
-  int Count(const std::string& path) {
-    std::lock_guard lock(mu_);
-    const std::string id = PathId(path);
-    if (id.empty()) return -1;
-    int n = 0;
-    for (const auto& [mid, m] : messages_) n += m.folder == id;
-    return n;
-  }
-  std::size_t Total() {
-    std::lock_guard lock(mu_);
-    return messages_.size();
-  }
-  std::vector<std::string> Problems() {
-    std::lock_guard lock(mu_);
-    return problems_;
-  }
-  // "METHOD /path" of every Graph request, in order.
-  std::vector<std::string> Requests() {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
-  // Delta rounds that listed the whole folder, and those from a deltaLink.
-  int FullRounds() {
-    std::lock_guard lock(mu_);
-    return full_rounds_;
-  }
-  int DeltaRounds() {
-    std::lock_guard lock(mu_);
-    return delta_rounds_;
-  }
-  int TokenRequests() {
-    std::lock_guard lock(mu_);
-    return tokens_issued_;
-  }
-  int Count(const std::string& method, const std::string& suffix) {
-    int n = 0;
-    for (const auto& r : Requests()) {
-      n += r.starts_with(method + " ") && r.ends_with(suffix);
-    }
-    return n;
-  }
-
-  // With certificate credentials: the certificate the app registration holds (PEM).
-  std::string app_cert_file;
-
-  // Knobs.
-  std::atomic<int> page_size{2};
-  std::atomic<int> throttle_first_values{1};  // $value answers 429 Retry-After: 1 first
-  std::atomic<int> fail_value_number{0};      // the n-th $value answers 500 (0: none)
-  std::atomic<bool> refuse_secret{false};
-  std::atomic<int> retry_after{1};             // seconds, in the 429's Retry-After
-  std::atomic<bool> foreign_next_link{false};  // @odata.nextLink points elsewhere
-  std::atomic<int> most_in_flight{0};          // the most $value requests in flight at once
-
- private:
-  struct Folder {
-    std::string name, parent;
-  };
-  struct Message {
-    std::string folder, mime;
-    int seq = 0;  // when it arrived in its folder
-  };
-
-  void Problem(const std::string& what) { problems_.push_back(what); }
-
-  std::string PathId(const std::string& path) const {
-    std::string id;
-    std::size_t start = 0;
-    while (start <= path.size()) {
-      const std::size_t slash = std::min(path.find('/', start), path.size());
-      const std::string name = path.substr(start, slash - start);
-      start = slash + 1;
-      std::string found;
-      for (const auto& [fid, f] : folders_) {
-        if (f.parent == id && f.name == name) found = fid;
-      }
-      if (found.empty()) return "";
-      id = found;
-    }
-    return id;
-  }
-
-  void Routes() {
-    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
-      std::lock_guard lock(mu_);
-      if (!req.path.starts_with("/v1.0/")) return httplib::Server::HandlerResponse::Unhandled;
-      requests_.push_back(req.method + " " + req.path);
-      if (!valid_tokens_.count(req.get_header_value("Authorization"))) {
-        Problem(req.method + " " + req.path + ": Authorization is not a bearer token issued: \"" +
-                req.get_header_value("Authorization") + "\"");
-      }
-      if (!req.path.starts_with(std::string("/v1.0/users/") + kUpn + "/")) {
-        Problem(req.path + ": not below /v1.0/users/" + kUpn);
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-    server_->Post(std::string("/") + kTenant + "/oauth2/v2.0/token",
-                  [this](const auto& req, auto& res) { Token(req, res); });
-    const std::string user = std::string("/v1.0/users/") + kUpn;
-    server_->Get(user + "/mailFolders", [this](const auto& req, auto& res) { Find(req, res, ""); });
-    server_->Get(user + R"(/mailFolders/([^/]+)/childFolders)",
-                 [this](const auto& req, auto& res) { Find(req, res, req.matches[1]); });
-    server_->Post(user + "/mailFolders",
-                  [this](const auto& req, auto& res) { Create(req, res, ""); });
-    server_->Post(user + R"(/mailFolders/([^/]+)/childFolders)",
-                  [this](const auto& req, auto& res) { Create(req, res, req.matches[1]); });
-    server_->Get(user + R"(/mailFolders/([^/]+)/messages/delta)",
-                 [this](const auto& req, auto& res) { Delta(req, res); });
-    server_->Get(user + R"(/messages/([^/]+)/\$value)",
-                 [this](const auto& req, auto& res) { Value(req, res); });
-    server_->Post(user + R"(/messages/([^/]+)/move)",
-                  [this](const auto& req, auto& res) { Move(req, res); });
-    server_->Delete(user + R"(/messages/([^/]+))",
-                    [this](const auto& req, auto& res) { Delete(req, res); });
-  }
-
-  static void GraphError(httplib::Response& res, int status, const std::string& code,
-                         const std::string& message) {
-    res.status = status;
-    res.set_content(json{{"error", {{"code", code}, {"message", message}}}}.dump(),
-                    "application/json");
-  }
-
-  std::string CheckAssertion(const std::string& jwt, const std::string& audience) const {
-    return CheckAssertionWith(jwt, app_cert_file, audience);
-  }
-
-  void Token(const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(mu_);
-    if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded") {
-      Problem("token: Content-Type " + req.get_header_value("Content-Type"));
-    }
-    const std::map<std::string, std::string> want = {
-        {"grant_type", "client_credentials"},
-        {"client_id", kClientId},
-        {"client_secret", refuse_secret ? "never" : kSecret},
-        {"scope", "https://graph.microsoft.com/.default"}};
-    std::map<std::string, std::string> got(req.params.begin(), req.params.end());
-    if (!app_cert_file.empty() && got.count("client_assertion")) {
-      const std::string jwt = got["client_assertion"];
-      if (got["client_assertion_type"] !=
-          "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
-        Problem("token: client_assertion_type " + got["client_assertion_type"]);
-      }
-      const std::string why = CheckAssertion(jwt, Base() + "/" + kTenant + "/oauth2/v2.0/token");
-      if (!why.empty()) Problem("token: client_assertion: " + why);
-      got.erase("client_assertion");
-      got.erase("client_assertion_type");
-      got["client_secret"] = why.empty() ? want.at("client_secret") : "refused";
-    }
-    if (got != want) {
-      res.status = 401;
-      res.set_content(R"({"error": "invalid_client", "error_description": "AADSTS7000215: )"
-                      R"(Invalid client secret provided."})",
-                      "application/json");
-      return;
-    }
-    const std::string token = "eyJ0eXAi.graph-token-" + std::to_string(++tokens_issued_);
-    valid_tokens_.insert("Bearer " + token);
-    res.set_content(json{{"token_type", "Bearer"},
-                         {"expires_in", 3599},
-                         {"ext_expires_in", 3599},
-                         {"access_token", token}}
-                        .dump(),
-                    "application/json");
-  }
-
-  // GET .../mailFolders or .../childFolders?$filter=displayName eq 'NAME'
-  void Find(const httplib::Request& req, httplib::Response& res, const std::string& parent) {
-    std::lock_guard lock(mu_);
-    static const std::regex kFilter(R"(displayName eq '((?:[^']|'')*)')");
-    std::smatch m;
-    const std::string filter = req.get_param_value("$filter");
-    if (req.params.size() != 1 || !std::regex_match(filter, m, kFilter)) {
-      Problem("folders: query must be $filter=displayName eq '...', not " + req.target);
-      return GraphError(res, 400, "BadRequest", "Invalid filter clause");
-    }
-    if (!parent.empty() && !folders_.count(parent)) {
-      return GraphError(res, 404, "ErrorItemNotFound", "The specified object was not found.");
-    }
-    json value = json::array();
-    for (const auto& [id, f] : folders_) {
-      if (f.parent == parent && f.name == m[1].str()) {
-        value.push_back({{"id", id}, {"displayName", f.name}, {"parentFolderId", parent}});
-      }
-    }
-    res.set_content(json{{"value", value}}.dump(), "application/json");
-  }
-
-  void Create(const httplib::Request& req, httplib::Response& res, const std::string& parent) {
-    std::lock_guard lock(mu_);
-    const json body = json::parse(req.body, nullptr, false);
-    if (req.get_header_value("Content-Type") != "application/json" || !body.is_object() ||
-        body.size() != 1 || !body.contains("displayName") || !body["displayName"].is_string()) {
-      Problem("create folder: not a JSON {\"displayName\": ...}: " + req.body);
-      return GraphError(res, 400, "BadRequest", "Invalid request");
-    }
-    const std::string id = "folder-" + std::to_string(folders_.size()) + "-AAMk==";
-    folders_[id] = {body["displayName"], parent};
-    res.status = 201;
-    res.set_content(json{{"id", id}, {"displayName", body["displayName"]}}.dump(),
-                    "application/json");
-  }
-
-  // GET .../mailFolders/{id}/messages/delta. The first round ($select=..., no token) gives every
-  // message of the folder; its pages' @odata.nextLink carry $skiptoken=OFFSET.BASE.SNAPSHOT, the
-  // last page's @odata.deltaLink $deltatoken=SNAPSHOT. A round from a deltaLink gives the
-  // messages that arrived after its snapshot, and a message "@removed".
-  void Delta(const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(mu_);
-    const std::string folder = req.matches[1];
-    const std::string prefer = req.get_header_value("Prefer");
-    int size = page_size;
-    if (!prefer.starts_with("odata.maxpagesize=")) {
-      Problem("delta: no Prefer: odata.maxpagesize=N");
-    } else {
-      size = std::min(size, std::atoi(prefer.c_str() + 18));
-    }
-    int offset = 0, base = 0, snapshot = made_;
-    if (req.has_param("$skiptoken")) {
-      std::sscanf(req.get_param_value("$skiptoken").c_str(), "%d.%d.%d", &offset, &base, &snapshot);
-    } else if (req.has_param("$deltatoken")) {
-      base = std::atoi(req.get_param_value("$deltatoken").c_str());
-      ++delta_rounds_;
-    } else {
-      ++full_rounds_;
-      if (req.get_param_value("$select") != "id,internetMessageId,receivedDateTime") {
-        Problem("delta: expected $select=id,internetMessageId,receivedDateTime: " + req.target);
-      }
-    }
-    if (req.params.size() != 1) Problem("delta: one query parameter expected: " + req.target);
-    std::map<int, std::string> arrived;  // seq → id
-    for (const auto& [id, m] : messages_) {
-      if (m.folder == folder && m.seq > base && m.seq <= snapshot) arrived[m.seq] = id;
-    }
-    json value = json::array();
-    if (base > 0 && offset == 0) {
-      value.push_back({{"id", "AAMkAGI2-gone="}, {"@removed", {{"reason", "deleted"}}}});
-    }
-    int i = 0;
-    for (const auto& [seq, id] : arrived) {
-      if (i >= offset && i < offset + size) {
-        value.push_back({{"@odata.type", "#microsoft.graph.message"},
-                         {"id", id},
-                         {"internetMessageId", "<" + id + "@example.com>"},
-                         {"receivedDateTime", "2026-03-02T10:00:00Z"}});
-      }
-      ++i;
-    }
-    json page = {
-        {"@odata.context", "https://graph.microsoft.com/v1.0/$metadata#Collection(message)"},
-        {"value", value}};
-    const std::string link = Base() + req.path;
-    if (offset + size < static_cast<int>(arrived.size())) {
-      page["@odata.nextLink"] =
-          (foreign_next_link ? "https://graph.example.net" + req.path : link) +
-          "?%24skiptoken=" + std::to_string(offset + size) + "." + std::to_string(base) + "." +
-          std::to_string(snapshot);
-    } else {
-      page["@odata.deltaLink"] = link + "?%24deltatoken=" + std::to_string(snapshot);
-    }
-    res.set_content(page.dump(), "application/json");
-  }
-
-  void Value(const httplib::Request& req, httplib::Response& res) {
-    // How many fetches are in flight at once: each takes 20 ms before it answers.
-    const int now = ++in_flight_;
-    for (int seen = most_in_flight;
-         now > seen && !most_in_flight.compare_exchange_weak(seen, now);) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    --in_flight_;
-    std::lock_guard lock(mu_);
-    if (!req.params.empty()) Problem("$value takes no query: " + req.target);
-    if (req.matches[1] == "AAMkAGI2-gone=") Problem("$value of a message listed as @removed");
-    if (throttle_first_values > 0) {
-      --throttle_first_values;
-      res.set_header("Retry-After", std::to_string(retry_after.load()));
-      return GraphError(res, 429, "ApplicationThrottled",
-                        "Application is over its MailboxConcurrency limit.");
-    }
-    if (fail_value_number > 0 && ++values_ == fail_value_number) {
-      return GraphError(res, 500, "ErrorInternalServerError", "An internal server error.");
-    }
-    const auto it = messages_.find(req.matches[1]);
-    if (it == messages_.end()) {
-      return GraphError(res, 404, "ErrorItemNotFound", "The specified object was not found.");
-    }
-    res.set_content(it->second.mime, "text/plain");
-  }
-
-  void Move(const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(mu_);
-    const json body = json::parse(req.body, nullptr, false);
-    if (req.get_header_value("Content-Type") != "application/json" || !body.is_object() ||
-        body.size() != 1 || !body.contains("destinationId") ||
-        !folders_.count(body["destinationId"].get<std::string>())) {
-      Problem("move: not {\"destinationId\": an existing folder}: " + req.body);
-      return GraphError(res, 400, "ErrorInvalidIdMalformed", "Id is malformed.");
-    }
-    const auto it = messages_.find(req.matches[1]);
-    if (it == messages_.end()) {
-      return GraphError(res, 404, "ErrorItemNotFound", "The specified object was not found.");
-    }
-    // A moved message gets a new id.
-    Message m = it->second;
-    messages_.erase(it);
-    m.folder = body["destinationId"];
-    m.seq = ++made_;
-    const std::string id = "AAMkAGI2-moved_" + std::to_string(made_) + "=";
-    messages_[id] = m;
-    res.status = 201;
-    res.set_content(json{{"id", id}, {"parentFolderId", m.folder}}.dump(), "application/json");
-  }
-
-  void Delete(const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(mu_);
-    if (!req.body.empty()) Problem("DELETE with a body");
-    if (messages_.erase(req.matches[1]) == 0) {
-      return GraphError(res, 404, "ErrorItemNotFound", "The specified object was not found.");
-    }
-    res.status = 204;
-  }
-
-  std::mutex mu_;
-  std::map<std::string, Folder> folders_;
-  std::map<std::string, Message> messages_;
-  std::set<std::string> valid_tokens_;
-  std::vector<std::string> problems_, requests_;
-  int made_ = 0, tokens_issued_ = 0, values_ = 0, full_rounds_ = 0, delta_rounds_ = 0;
-  std::atomic<int> in_flight_{0};
-  dmarc::testing::LoopbackHttpsServer https_;  // destroyed first: its thread ends before the rest
-  httplib::Server* server_ = nullptr;
-};
 
 class GraphFetch : public dmarc::testing::FakeApiFetch<FakeGraph> {
  protected:
@@ -459,6 +48,7 @@ class GraphFetch : public dmarc::testing::FakeApiFetch<FakeGraph> {
   void SetUp() override {
     FakeApiFetch::SetUp();
     graph_ = server_.get();
+    ASSERT_TRUE(graph_->made()) << "openssl req: no certificate";
     const fs::path secret = dir_ / "client-secret";
     std::ofstream(secret) << kSecret << "\n";
     fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write);
@@ -483,7 +73,8 @@ class GraphFetch : public dmarc::testing::FakeApiFetch<FakeGraph> {
 
 TEST_F(GraphFetch, PagesThroughTheFolderWaitsOutThrottlingAndArchivesEveryReport) {
   for (int i = 0; i < 5; ++i) graph_->Deliver(ReportMail(i));
-  FetchWaitingOutARetryAfter(Config("batch_size = 2\n"));
+  // A request of its own for each message: the 4 in flight are seen on the server.
+  FetchWaitingOutARetryAfter(Config("batch_size = 2\nbatch_requests = 1\n"));
   if (HasFatalFailure()) return;
   EXPECT_EQ(graph_->Count("Inbox/DMARC"), 0) << Log();
   EXPECT_EQ(graph_->Count("Archive/Aggregate"), 5) << Log();
@@ -496,6 +87,7 @@ TEST_F(GraphFetch, PagesThroughTheFolderWaitsOutThrottlingAndArchivesEveryReport
   EXPECT_EQ(graph_->Count("POST", "/mailFolders"), 1);
   EXPECT_EQ(graph_->Count("POST", "/childFolders"), 1);
   EXPECT_EQ(graph_->TokenRequests(), 1);
+  EXPECT_EQ(graph_->Batches(), 0);
   // Several fetches at once, never more than Exchange Online's 4 per app and mailbox.
   EXPECT_GE(graph_->most_in_flight, 2);
   EXPECT_LE(graph_->most_in_flight, 4);
@@ -506,6 +98,102 @@ TEST_F(GraphFetch, PagesThroughTheFolderWaitsOutThrottlingAndArchivesEveryReport
   graph_->Deliver(ReportMail(0));
   ASSERT_EQ(Fetch(Config("")), 0) << Log();
   EXPECT_EQ(graph_->Count("Archive/Aggregate"), 6) << Log();
+}
+
+// `export` of the aggregate reports in the store at `db`.
+std::string Exported(const std::string& db, const fs::path& dir) {
+  const fs::path out = dir / "export.json";
+  fs::remove(out);  // RunToEnd appends
+  EXPECT_EQ(dmarc::testing::RunToEnd({"export", "--db", db}, out), 0) << ReadFile(out.string());
+  return ReadFile(out.string());
+}
+
+TEST_F(GraphFetch, BatchedFetchStoresWhatUnbatchedFetchDoesAndBatchesTheMoves) {
+  for (int i = 0; i < 45; ++i) graph_->Deliver(ReportMail(i));
+  graph_->throttle_first_values = 0;
+  graph_->value_delay_ms = 0;
+  // Read with after = keep into a store of its own, one request per message.
+  std::string one_by_one = ReadFile(Config("after = \"keep\"\nbatch_requests = 1\n"));
+  const std::string store = (dir_ / "store.db").string(), single = (dir_ / "single.db").string();
+  one_by_one.replace(one_by_one.find(store), store.size(), single);
+  std::ofstream(dir_ / "single.toml") << one_by_one;
+  ASSERT_EQ(Fetch((dir_ / "single.toml").string()), 0) << Log();
+  EXPECT_EQ(graph_->Count("GET", "/$value"), 45);
+  EXPECT_EQ(graph_->Batches(), 0);
+
+  // Then in batches of 20 (the default), answered last to first, and archived in batches.
+  ASSERT_EQ(Fetch(Config("")), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 45) << Log();
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 0) << Log();
+  EXPECT_EQ(graph_->Count("GET", "/$value"), 90);
+  EXPECT_EQ(graph_->Count("POST", "/move"), 45);
+  EXPECT_EQ(graph_->LargestBatch(), 20);
+  // 45 fetches in 3 batches (20, 20, 5; the store's batch_size is 50) and 45 moves in 3.
+  EXPECT_EQ(graph_->Count("POST", "/$batch"), 6);
+  const std::string batched = Exported(store, dir_), unbatched = Exported(single, dir_);
+  EXPECT_GT(batched.size(), 1000u) << batched;
+  EXPECT_EQ(batched, unbatched);
+}
+
+TEST_F(GraphFetch, AThrottledRequestInsideABatchIsSentAgainAlone) {
+  for (int i = 0; i < 3; ++i) graph_->Deliver(ReportMail(i));
+  graph_->throttle_first_values = 1;  // the first $value of the batch answers 429 Retry-After: 1
+  FetchWaitingOutARetryAfter(Config("after = \"delete\"\n"));
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(graph_->Total(), 0u) << Log();
+  EXPECT_EQ(graph_->Count("GET", "/$value"), 4) << "three, and the throttled one again";
+  // The batch of three, the throttled one alone, the three deletions.
+  EXPECT_EQ(graph_->Count("POST", "/$batch"), 3);
+  EXPECT_EQ(graph_->Count("DELETE", "="), 3);
+}
+
+TEST_F(GraphFetch, ThrottlingInsideABatchThatDoesNotEndFailsNamingTheMessage) {
+  for (int i = 0; i < 3; ++i) graph_->Deliver(ReportMail(i));
+  graph_->throttle_first_values = 1000;
+  graph_->retry_after = 0;
+  EXPECT_NE(Fetch(Config("")), 0) << Log();
+  EXPECT_NE(Log().find("fetching a message failed: GET " + graph_->Base() + "/v1.0/users/" + kUpn +
+                       "/messages/AAMkAGI2-msg_"),
+            std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("answered 429: ApplicationThrottled"), std::string::npos) << Log();
+  EXPECT_EQ(graph_->Count("POST", "/$batch"), 6) << "the first try and 5 retries";
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 3);
+  EXPECT_EQ(graph_->Count("POST", "/move"), 0);
+}
+
+TEST_F(GraphFetch, AMailOverTheSizeLimitInABatchIsRefusedClearly) {
+  graph_->throttle_first_values = 0;
+  graph_->Deliver(ReportMail(0));
+  graph_->Deliver("Subject: big\r\n\r\n" + std::string(150'000, 'x') + "\r\n");
+  graph_->Deliver(ReportMail(1));
+  ASSERT_EQ(Fetch(Config(""), {"--max-input-bytes", "100000"}), 0) << Log();
+  EXPECT_EQ(graph_->Count("POST", "/$batch"), 2) << "one fetch, one archiving";
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 2) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Invalid"), 1) << Log();
+  EXPECT_NE(Log().find("graph://" + std::string(kUpn) + "/Inbox/DMARC;id=AAMkAGI2-msg_2="),
+            std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("larger than the limit of 100000 bytes"), std::string::npos) << Log();
+}
+
+TEST_F(GraphFetch, ABatchAnswerOverItsBoundIsGivenUpForOneRequestPerMail) {
+  graph_->throttle_first_values = 0;
+  graph_->value_delay_ms = 0;
+  graph_->Deliver(ReportMail(0));
+  // 13 MB of MIME is over 16 MiB in base64: the batch's answer is over its bound.
+  std::string big = "Subject: big\r\n\r\n";
+  big.append(13'000'000, 'x');
+  graph_->Deliver(big + "\r\n");
+  graph_->Deliver(big + "\r\n");
+  graph_->Deliver(ReportMail(1));
+  ASSERT_EQ(Fetch(Config(""), {"--max-input-bytes", "20000000"}), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 2) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Invalid"), 2) << Log();
+  // The batch of four; then each alone until two big ones (over 16 MiB) are held; the last one
+  // later, alone; the archiving in one batch.
+  EXPECT_EQ(graph_->Count("GET", "/$value"), 8);
+  EXPECT_EQ(graph_->Count("POST", "/$batch"), 2);
 }
 
 TEST_F(GraphFetch, DeleteRemovesReportsAndArchivesWhatHoldsNone) {

@@ -16,7 +16,6 @@
 //   [...]} POST /gmail/v1/users/{user}/messages/{id}/trash
 #include <fmt/format.h>
 
-#include <array>
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -36,35 +35,6 @@ using rest::Escape;
 using rest::Success;
 
 constexpr int kPageSize = 500;  // maxResults: the most a listing page holds
-
-// Base64url (RFC 4648 §5, padding optional) decoded; nullopt when it is not.
-std::optional<std::string> FromBase64Url(const std::string& text) {
-  static const std::array<int, 256> kValue = [] {
-    std::array<int, 256> v{};
-    v.fill(-1);
-    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    for (std::size_t i = 0; i < alphabet.size(); ++i) {
-      v[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
-    }
-    return v;
-  }();
-  std::string out;
-  out.reserve(text.size() / 4 * 3 + 3);
-  std::uint32_t bits = 0;
-  int held = 0;
-  for (const char c : text) {
-    if (c == '=') break;
-    const int v = kValue[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    held += 6;
-    if (held >= 8) {
-      held -= 8;
-      out += static_cast<char>((bits >> held) & 0xFF);
-    }
-  }
-  return out;
-}
 
 // 403 with the reason rateLimitExceeded or userRateLimitExceeded: Gmail's "slow down"
 // (https://developers.google.com/gmail/api/guides/handle-errors).
@@ -209,7 +179,7 @@ class GmailSource : public rest::ListedSource {
                               ? doc["sizeEstimate"].get<std::int64_t>()
                               : std::int64_t{0};
     if (estimate > 0 && static_cast<std::uint64_t>(estimate) > max_mail_bytes_) return too_large();
-    auto mime = FromBase64Url(doc["raw"].get<std::string>());
+    auto mime = rest::FromBase64(doc["raw"].get<std::string>());
     if (!mime) {
       return MakeError(fmt::format("{}: fetching a message failed: GET {}: raw is not base64url",
                                    Describe(), url));

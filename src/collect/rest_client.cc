@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <chrono>
 #include <ctime>
 
@@ -26,27 +27,72 @@ Status ForEachInParallel(std::size_t n, Sessions& sessions,
   return Ok();
 }
 
-Result<std::vector<MailItem>> NextBatch(const std::vector<std::string>& ids, std::size_t& next,
-                                        int batch_size, Sessions& sessions, const FetchOne& fetch) {
+Result<std::vector<MailItem>> NextBatch(std::vector<std::string>& ids, std::size_t& next,
+                                        int batch_size, std::size_t group, Sessions& sessions,
+                                        const FetchSome& fetch) {
   std::vector<MailItem> batch;
   std::size_t held = 0;
   const auto most = static_cast<std::size_t>(batch_size);
+  group = std::max<std::size_t>(group, 1);
   while (next < ids.size() && batch.size() < most && held < kMaxBatchMailBytes) {
-    // kInFlight mails at a time, so that the batch's bytes stay near their bound.
-    const std::size_t wave = std::min({kInFlight, ids.size() - next, most - batch.size()});
-    std::vector<std::optional<Result<std::optional<MailItem>>>> got(wave);
-    RunInParallel(wave, sessions, [&](std::size_t i, http::Session& session) {
-      got[i] = fetch(ids[next + i], session);
+    // kInFlight fetches at a time, so that the batch's bytes stay near their bound.
+    const std::size_t wave = std::min({kInFlight * group, ids.size() - next, most - batch.size()});
+    const std::size_t fetches = (wave + group - 1) / group;
+    std::vector<std::optional<Result<std::vector<std::optional<MailItem>>>>> got(fetches);
+    std::vector<std::vector<std::string>> asked(fetches);
+    for (std::size_t i = 0; i < fetches; ++i) {
+      const auto first = ids.begin() + static_cast<std::ptrdiff_t>(next + i * group);
+      asked[i].assign(first,
+                      first + static_cast<std::ptrdiff_t>(std::min(group, wave - i * group)));
+    }
+    RunInParallel(fetches, sessions, [&](std::size_t i, http::Session& session) {
+      got[i] = fetch(asked[i], session);
     });
     next += wave;
-    for (auto& mail : got) {
-      if (!*mail) return MakeError(mail->error());
-      if (!**mail) continue;  // gone meanwhile
-      held += (**mail)->bytes.size();
-      batch.push_back(std::move(***mail));
+    for (std::size_t i = 0; i < fetches; ++i) {
+      auto& some = got[i];
+      if (!*some) return MakeError(some->error());
+      // Left for later: fetched in a wave of their own.
+      const std::size_t taken = std::clamp<std::size_t>((*some)->size(), 1, asked[i].size());
+      ids.insert(ids.end(), asked[i].begin() + static_cast<std::ptrdiff_t>(taken), asked[i].end());
+      for (auto& mail : **some) {
+        if (!mail) continue;  // gone meanwhile
+        held += mail->bytes.size();
+        batch.push_back(std::move(*mail));
+      }
     }
   }
   return batch;
+}
+
+std::optional<std::string> FromBase64(const std::string& text) {
+  static const std::array<int, 256> kValue = [] {
+    std::array<int, 256> v{};
+    v.fill(-1);
+    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    for (std::size_t i = 0; i < alphabet.size(); ++i) {
+      v[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
+    }
+    v['+'] = v['-'] = 62;
+    v['/'] = v['_'] = 63;
+    return v;
+  }();
+  std::string out;
+  out.reserve(text.size() / 4 * 3 + 3);
+  std::uint32_t bits = 0;
+  int held = 0;
+  for (const char c : text) {
+    if (c == '=') break;
+    const int v = kValue[static_cast<unsigned char>(c)];
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    held += 6;
+    if (held >= 8) {
+      held -= 8;
+      out += static_cast<char>((bits >> held) & 0xFF);
+    }
+  }
+  return out;
 }
 
 std::optional<std::string> Destination(After after, const std::string& archive_folder,
@@ -170,9 +216,21 @@ Result<json> Client::CallJson(const http::Request& request, const std::string& w
 }
 
 Result<std::vector<MailItem>> ListedSource::Next() {
-  return NextBatch(
-      ids_, next_, batch_size_, sessions_,
-      [this](const std::string& id, http::Session& session) { return Fetch(id, session); });
+  return NextBatch(ids_, next_, batch_size_, group_, sessions_,
+                   [this](const std::vector<std::string>& ids, http::Session& session) {
+                     return FetchSome(ids, session);
+                   });
+}
+
+Result<std::vector<std::optional<MailItem>>> ListedSource::FetchSome(
+    const std::vector<std::string>& ids, http::Session& session) {
+  std::vector<std::optional<MailItem>> out;
+  for (const auto& id : ids) {
+    auto mail = Fetch(id, session);
+    if (!mail) return MakeError(mail.error());
+    out.push_back(std::move(mail).value());
+  }
+  return out;
 }
 
 std::vector<std::pair<std::string, std::string>> ListedSource::Destinations(

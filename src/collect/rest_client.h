@@ -53,14 +53,22 @@ void RunInParallel(std::size_t n, Sessions& sessions, const Job& job) {
 Status ForEachInParallel(std::size_t n, Sessions& sessions,
                          const std::function<Status(std::size_t, http::Session&)>& job);
 
-// One mail fetched: nullopt when it is gone meanwhile (moved or deleted by someone else).
-using FetchOne =
-    std::function<Result<std::optional<MailItem>>(const std::string& id, http::Session& session)>;
+// Some mails fetched with one session, one per id and in their order: nullopt for one gone
+// meanwhile (moved or deleted by someone else). Fewer than the ids (one at least) when their bytes
+// would be too many at once: the others are for later.
+using FetchSome = std::function<Result<std::vector<std::optional<MailItem>>>(
+    const std::vector<std::string>& ids, http::Session& session)>;
 
-// The next batch of `ids` from `next` on (which moves past what was taken): fetched kInFlight at
-// a time, at most batch_size mails, and no further wave once kMaxBatchMailBytes are held.
-Result<std::vector<MailItem>> NextBatch(const std::vector<std::string>& ids, std::size_t& next,
-                                        int batch_size, Sessions& sessions, const FetchOne& fetch);
+// The next batch of `ids` from `next` on (which moves past what was taken): `group` ids to a
+// fetch, kInFlight fetches at a time, at most batch_size mails, and no further wave once
+// kMaxBatchMailBytes are held. Ids a fetch left for later go to the end of `ids`.
+Result<std::vector<MailItem>> NextBatch(std::vector<std::string>& ids, std::size_t& next,
+                                        int batch_size, std::size_t group, Sessions& sessions,
+                                        const FetchSome& fetch);
+
+// Base64 (RFC 4648 §4, or the URL-safe alphabet of §5; padding optional) decoded; nullopt when
+// it is not.
+std::optional<std::string> FromBase64(const std::string& text);
 
 // Where a committed mail goes: nullopt with after = keep; "" to delete it; else the folder (or
 // label) path: archive_folder/CLASS, or move_to's expansion at `now`. A mail that holds no report
@@ -143,8 +151,12 @@ class ListedSource : public Source {
         max_mail_bytes_(max_mail_bytes),
         batch_size_(batch_size) {}
 
-  // One mail, as FetchOne.
+  // One mail: nullopt when it is gone meanwhile.
   virtual Result<std::optional<MailItem>> Fetch(const std::string& id, http::Session& session) = 0;
+  // Several (group_ of them at most), as FetchSome: here one Fetch() after the other; a source
+  // whose API takes several requests in one does better.
+  virtual Result<std::vector<std::optional<MailItem>>> FetchSome(
+      const std::vector<std::string>& ids, http::Session& session);
 
   // Open()'s start: no id listed yet.
   void StartListing() {
@@ -171,6 +183,7 @@ class ListedSource : public Source {
   Client client_;
   Sessions sessions_ = MakeSessions();  // [0] also for the listing and the folders or labels
   std::size_t max_mail_bytes_;
+  std::size_t group_ = 1;  // ids to a FetchSome()
 
  private:
   int batch_size_;

@@ -140,6 +140,8 @@ struct GraphOptions {
   std::string scope = "https://graph.microsoft.com/.default";
   std::string ca_file;  // empty: the system's trusted certificates
   int batch_size = 50;  // mails per batch and per store transaction
+  // Requests to one JSON batch ($batch; Graph takes 20 at most); 1: a request of its own each.
+  int batch_requests = 20;
   int timeout = 60;     // seconds for any one request
   int max_retries = 5;  // answers 429/503 waited out (Retry-After) before the request fails
   std::int64_t max_retry_wait = 120;  // seconds: a longer Retry-After is cut to this

@@ -648,6 +648,7 @@ void Bind(Table& t, collect::GraphOptions& c) {
   t.Str("scope", c.scope);
   t.Str("ca_file", c.ca_file);
   t.Integer("batch_size", c.batch_size, 1, 10000);
+  t.Integer("batch_requests", c.batch_requests, 1, 20);  // Graph's limit for one $batch
   t.Integer("timeout", c.timeout, 1, 3600);
   if (t.present()) CheckGraph(t, c);
 }

@@ -318,6 +318,7 @@ TEST_F(ConfigTest, GraphTableWithDefaultsSecretFileAndEnvironment) {
   EXPECT_EQ(c->graph->graph_url, "https://graph.microsoft.com/v1.0");
   EXPECT_EQ(c->graph->login_url, "https://login.microsoftonline.com");
   EXPECT_EQ(c->graph->scope, "https://graph.microsoft.com/.default");
+  EXPECT_EQ(c->graph->batch_requests, 20);
   EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), "s3cret-value-from-file"),
             c->secrets.end());
 
@@ -342,11 +343,11 @@ TEST_F(ConfigTest, GraphTableWithDefaultsSecretFileAndEnvironment) {
 TEST_F(ConfigTest, GraphProblemsNameTheirKeys) {
   auto c = Load(
       "[graph]\nafter = \"move\"\nlogin_url = \"login.microsoftonline.com\"\n"
-      "folder = \"\"\nclient_secret = \"inline-secret-1\"\n");
+      "folder = \"\"\nclient_secret = \"inline-secret-1\"\nbatch_requests = 21\n");
   ASSERT_FALSE(c);
   for (const char* want :
-       {"graph.tenant_id: is required", "graph.client_id: is required",
-        "graph.mailbox: is required", "graph.folder: is required",
+       {"graph.tenant_id: is required", "graph.batch_requests: must be 1..20, not 21",
+        "graph.client_id: is required", "graph.mailbox: is required", "graph.folder: is required",
         "graph.move_to: is required with after = \"move\"",
         "graph.login_url: must be an https:// or http:// URL, not \"login.microsoftonline.com\""}) {
     EXPECT_NE(c.error().find(want), std::string::npos) << want << "\n" << c.error();
