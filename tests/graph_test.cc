@@ -46,6 +46,10 @@ constexpr const char* kUpn = "dmarc@example.com";
 constexpr const char* kTenant = "contoso-tenant";
 constexpr const char* kClientId = "11111111-2222-3333-4444-555555555555";
 constexpr const char* kSecret = "app-s3cret-value~xyz";
+constexpr const char* kDeviceCode = "GMMhmHCXhWEzkobqIHGG_EnNYYsAkukHspeYUk9E8";
+constexpr const char* kDelegatedScope =
+    "https://graph.microsoft.com/Mail.ReadWrite https://graph.microsoft.com/Mail.ReadWrite.Shared "
+    "offline_access";
 
 std::string ReportMail(int i) { return dmarc::testing::SampleReportMail(i); }
 
@@ -171,6 +175,19 @@ class FakeGraph {
   std::atomic<int> retry_after{1};             // seconds, in the 429's Retry-After
   std::atomic<bool> foreign_next_link{false};  // @odata.nextLink points elsewhere
   std::atomic<int> most_in_flight{0};          // the most $value requests in flight at once
+  // Delegated sign-in (device code): polls answered authorization_pending before the tokens, or
+  // the error that ends the flow ("expired_token", "authorization_declined"; "": none).
+  std::atomic<int> pending_polls{2};
+  std::string device_error;
+  // The one refresh token the token endpoint takes (the last it issued); revoke() refuses all.
+  std::string Refresh() {
+    std::lock_guard lock(mu_);
+    return refresh_;
+  }
+  void Revoke() {
+    std::lock_guard lock(mu_);
+    refresh_ = "revoked";
+  }
 
  private:
   struct Folder {
@@ -214,6 +231,8 @@ class FakeGraph {
       }
       return httplib::Server::HandlerResponse::Unhandled;
     });
+    server_->Post(std::string("/") + kTenant + "/oauth2/v2.0/devicecode",
+                  [this](const auto& req, auto& res) { DeviceCode(req, res); });
     server_->Post(std::string("/") + kTenant + "/oauth2/v2.0/token",
                   [this](const auto& req, auto& res) { Token(req, res); });
     const std::string user = std::string("/v1.0/users/") + kUpn;
@@ -245,11 +264,92 @@ class FakeGraph {
     return CheckAssertionWith(jwt, app_cert_file, audience);
   }
 
+  // POST /{tenant}/oauth2/v2.0/devicecode: client_id and scope (with offline_access).
+  void DeviceCode(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    const std::map<std::string, std::string> got(req.params.begin(), req.params.end());
+    if (got !=
+        std::map<std::string, std::string>{{"client_id", kClientId}, {"scope", kDelegatedScope}}) {
+      Problem("devicecode: unexpected form " + req.body);
+    }
+    res.set_content(json{{"user_code", "FD5TH7G9K"},
+                         {"device_code", kDeviceCode},
+                         {"verification_uri", "https://microsoft.com/devicelogin"},
+                         {"expires_in", 900},
+                         {"interval", 1},
+                         {"message",
+                          "To sign in, use a web browser to open the page "
+                          "https://microsoft.com/devicelogin and enter the code FD5TH7G9K to "
+                          "authenticate."}}
+                        .dump(),
+                    "application/json");
+  }
+
+  static void OAuthError(httplib::Response& res, const std::string& error,
+                         const std::string& description) {
+    res.status = 400;
+    res.set_content(json{{"error", error}, {"error_description", description}}.dump(),
+                    "application/json");
+  }
+
+  // The user's tokens: an access token valid for Graph, and a new refresh token (rotated).
+  void DelegatedTokens(httplib::Response& res) {
+    const std::string token = "eyJ0eXAi.graph-token-" + std::to_string(++tokens_issued_);
+    valid_tokens_.insert("Bearer " + token);
+    refresh_ = "0.AR8A-user-refresh-" + std::to_string(tokens_issued_);
+    res.set_content(json{{"token_type", "Bearer"},
+                         {"scope", kDelegatedScope},
+                         {"expires_in", 3599},
+                         {"access_token", token},
+                         {"refresh_token", refresh_}}
+                        .dump(),
+                    "application/json");
+  }
+
+  void DeviceToken(const httplib::Request& req, httplib::Response& res) {
+    const std::map<std::string, std::string> got(req.params.begin(), req.params.end());
+    if (got != std::map<std::string, std::string>{
+                   {"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+                   {"client_id", kClientId},
+                   {"device_code", kDeviceCode}}) {
+      Problem("token (device code): unexpected form " + req.body);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (polls_ > 0 && now - last_poll_ < std::chrono::milliseconds(900)) {
+      Problem("token (device code): polled faster than the interval of 1 s");
+    }
+    last_poll_ = now;
+    if (polls_++ < pending_polls) {
+      return OAuthError(res, "authorization_pending",
+                        "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending.");
+    }
+    if (!device_error.empty()) return OAuthError(res, device_error, "AADSTS70000: denied.");
+    DelegatedTokens(res);
+  }
+
+  void RefreshToken(const httplib::Request& req, httplib::Response& res) {
+    const std::map<std::string, std::string> got(req.params.begin(), req.params.end());
+    if (got != std::map<std::string, std::string>{
+                   {"grant_type", "refresh_token"},
+                   {"client_id", kClientId},
+                   {"refresh_token", got.count("refresh_token") ? got.at("refresh_token") : ""},
+                   {"scope", kDelegatedScope}}) {
+      Problem("token (refresh): unexpected form " + req.body);
+    }
+    if (req.get_param_value("refresh_token") != refresh_) {
+      return OAuthError(res, "invalid_grant",
+                        "AADSTS50173: The provided grant has expired due to it being revoked.");
+    }
+    DelegatedTokens(res);
+  }
+
   void Token(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded") {
       Problem("token: Content-Type " + req.get_header_value("Content-Type"));
     }
+    if (req.get_param_value("grant_type") == "refresh_token") return RefreshToken(req, res);
+    if (req.has_param("device_code")) return DeviceToken(req, res);
     const std::map<std::string, std::string> want = {
         {"grant_type", "client_credentials"},
         {"client_id", kClientId},
@@ -448,6 +548,9 @@ class FakeGraph {
   std::set<std::string> valid_tokens_;
   std::vector<std::string> problems_, requests_;
   int made_ = 0, tokens_issued_ = 0, values_ = 0, full_rounds_ = 0, delta_rounds_ = 0;
+  int polls_ = 0;
+  std::chrono::steady_clock::time_point last_poll_;
+  std::string refresh_;
   std::atomic<int> in_flight_{0};
   dmarc::testing::LoopbackHttpsServer https_;  // destroyed first: its thread ends before the rest
   httplib::Server* server_ = nullptr;
@@ -667,6 +770,91 @@ TEST_F(GraphFetch, AMissingFolderIsNamed) {
             std::string::npos)
       << Log();
   EXPECT_EQ(graph_->Count("Inbox/DMARC"), 1);
+}
+
+// Delegated: `login` runs the device-code flow and stores the refresh token sealed; `fetch` reads
+// it, refreshes, keeps the rotated one, and says to sign in again once it is revoked.
+class GraphLogin : public GraphFetch {
+ protected:
+  std::string DelegatedConfig() {
+    std::string text = ReadFile(Config(""));
+    const auto at = text.find("client_secret_file");
+    text.erase(at, text.find('\n', at) - at + 1);
+    text += "auth = \"device_code\"\ntoken_key_file = \"" + (dir_ / "token.key").string() + "\"\n";
+    const fs::path p = dir_ / "delegated.toml";
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  int Login(const std::string& config) {
+    log_ = dir_ / "login.log";
+    return dmarc::testing::RunToEnd({"login", "--config", config}, log_);
+  }
+};
+
+TEST_F(GraphLogin, LoginStoresTheTokenSealedAndFetchUsesAndRotatesIt) {
+  const std::string config = DelegatedConfig();
+  // Not signed in yet: fetch says what to do.
+  graph_->Deliver(ReportMail(0));
+  graph_->throttle_first_values = 0;
+  EXPECT_NE(Fetch(config), 0) << Log();
+  EXPECT_NE(Log().find("token.key: No such file or directory (run dmarc-report login first)"),
+            std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("dmarc-report login"), std::string::npos) << Log();
+
+  ASSERT_EQ(Login(config), 0) << Log();
+  EXPECT_NE(Log().find("enter the code FD5TH7G9K"), std::string::npos) << Log();
+  EXPECT_NE(Log().find("signed in"), std::string::npos) << Log();
+  const std::string first = graph_->Refresh();
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(Log().find(first), std::string::npos) << "the refresh token is never shown";
+  EXPECT_EQ(fs::status(dir_ / "token.key").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  // The store's bytes do not hold the token (SQLite keeps text as it is, so it would show).
+  EXPECT_EQ(ReadFile((dir_ / "store.db").string()).find(first), std::string::npos);
+
+  ASSERT_EQ(Fetch(config), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 1) << Log();
+  const std::string rotated = graph_->Refresh();
+  EXPECT_NE(rotated, first);
+  EXPECT_EQ(Log().find(rotated), std::string::npos);
+  EXPECT_EQ(ReadFile((dir_ / "store.db").string()).find(rotated), std::string::npos);
+
+  // The next run takes only the rotated token: it was kept.
+  graph_->Deliver(ReportMail(1));
+  ASSERT_EQ(Fetch(config), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 2) << Log();
+
+  // Revoked: a clear error naming login, and the mail stays.
+  graph_->Revoke();
+  graph_->Deliver(ReportMail(2));
+  EXPECT_NE(Fetch(config), 0) << Log();
+  EXPECT_NE(Log().find("the stored refresh token was refused (invalid_grant: AADSTS50173"),
+            std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("sign in again with dmarc-report login"), std::string::npos) << Log();
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 1);
+}
+
+TEST_F(GraphLogin, ADeclinedOrExpiredSignInIsSaidAndStoresNothing) {
+  const std::string config = DelegatedConfig();
+  graph_->pending_polls = 0;
+  graph_->device_error = "authorization_declined";
+  EXPECT_EQ(Login(config), 1) << Log();
+  EXPECT_NE(Log().find("the user declined the sign-in"), std::string::npos) << Log();
+  graph_->device_error = "expired_token";
+  EXPECT_EQ(Login(config), 1) << Log();
+  EXPECT_NE(Log().find("the code expired before anyone signed in"), std::string::npos) << Log();
+  EXPECT_FALSE(fs::exists(dir_ / "token.key")) << "nothing is made before a sign-in";
+}
+
+TEST_F(GraphLogin, AKeyFileOthersMayReadIsRefused) {
+  const std::string config = DelegatedConfig();
+  std::ofstream(dir_ / "token.key") << std::string(64, 'a') << "\n";
+  fs::permissions(dir_ / "token.key", fs::perms::owner_read | fs::perms::group_read);
+  graph_->pending_polls = 0;
+  EXPECT_EQ(Login(config), 1) << Log();
+  EXPECT_NE(Log().find("token.key may be read by others"), std::string::npos) << Log();
 }
 
 }  // namespace
