@@ -7,15 +7,17 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "testing/https_server.h"
-#include "testing/test_util.h"
 
 namespace dmarc::collect {
 namespace {
@@ -161,7 +163,12 @@ class FakeIdentity {
 class DeviceCode : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = dmarc::testing::FreshTestDir("dmarc-devicecode");
+    dir_ = std::filesystem::temp_directory_path() /
+           ("dmarc-devicecode-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+    std::filesystem::create_directories(dir_);
     idp_ = std::make_unique<FakeIdentity>(dir_);
   }
   void TearDown() override {
