@@ -12,7 +12,7 @@ fail=0
 say() { echo "FAIL: $*" >&2; fail=1; }
 
 commands=$("$bin" --help | sed -n '/^Subcommands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }')
-for known in parse import enrich stats export serve report hash-password fetch check-config run \
+for known in parse import enrich stats export serve report hash-password fetch login check-config run \
   vacuum migrate senders advise; do
   grep -qx -- "$known" <<<"$commands" || say "--help does not list $known"
 done

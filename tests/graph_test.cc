@@ -357,4 +357,89 @@ TEST_F(GraphFetch, AMissingFolderIsNamed) {
   EXPECT_EQ(graph_->Count("Inbox/DMARC"), 1);
 }
 
+// Delegated: `login` runs the device-code flow and stores the refresh token sealed; `fetch` reads
+// it, refreshes, keeps the rotated one, and says to sign in again once it is revoked.
+class GraphLogin : public GraphFetch {
+ protected:
+  std::string DelegatedConfig() {
+    std::string text = ReadFile(Config(""));
+    const auto at = text.find("client_secret_file");
+    text.erase(at, text.find('\n', at) - at + 1);
+    text += "auth = \"device_code\"\ntoken_key_file = \"" + (dir_ / "token.key").string() + "\"\n";
+    const fs::path p = dir_ / "delegated.toml";
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  int Login(const std::string& config) {
+    log_ = dir_ / "login.log";
+    return dmarc::testing::RunToEnd({"login", "--config", config}, log_);
+  }
+};
+
+TEST_F(GraphLogin, LoginStoresTheTokenSealedAndFetchUsesAndRotatesIt) {
+  const std::string config = DelegatedConfig();
+  // Not signed in yet: fetch says what to do.
+  graph_->Deliver(ReportMail(0));
+  graph_->throttle_first_values = 0;
+  EXPECT_NE(Fetch(config), 0) << Log();
+  EXPECT_NE(Log().find("token.key: No such file or directory (run dmarc-report login first)"),
+            std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("dmarc-report login"), std::string::npos) << Log();
+
+  ASSERT_EQ(Login(config), 0) << Log();
+  EXPECT_NE(Log().find("enter the code FD5TH7G9K"), std::string::npos) << Log();
+  EXPECT_NE(Log().find("signed in"), std::string::npos) << Log();
+  const std::string first = graph_->Refresh();
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(Log().find(first), std::string::npos) << "the refresh token is never shown";
+  EXPECT_EQ(fs::status(dir_ / "token.key").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  // The store's bytes do not hold the token (SQLite keeps text as it is, so it would show).
+  EXPECT_EQ(ReadFile((dir_ / "store.db").string()).find(first), std::string::npos);
+
+  ASSERT_EQ(Fetch(config), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 1) << Log();
+  const std::string rotated = graph_->Refresh();
+  EXPECT_NE(rotated, first);
+  EXPECT_EQ(Log().find(rotated), std::string::npos);
+  EXPECT_EQ(ReadFile((dir_ / "store.db").string()).find(rotated), std::string::npos);
+
+  // The next run takes only the rotated token: it was kept.
+  graph_->Deliver(ReportMail(1));
+  ASSERT_EQ(Fetch(config), 0) << Log();
+  EXPECT_EQ(graph_->Count("Archive/Aggregate"), 2) << Log();
+
+  // Revoked: a clear error naming login, and the mail stays.
+  graph_->Revoke();
+  graph_->Deliver(ReportMail(2));
+  EXPECT_NE(Fetch(config), 0) << Log();
+  EXPECT_NE(Log().find("the stored refresh token was refused (invalid_grant: AADSTS50173"),
+            std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("sign in again with dmarc-report login"), std::string::npos) << Log();
+  EXPECT_EQ(graph_->Count("Inbox/DMARC"), 1);
+}
+
+TEST_F(GraphLogin, ADeclinedOrExpiredSignInIsSaidAndStoresNothing) {
+  const std::string config = DelegatedConfig();
+  graph_->pending_polls = 0;
+  graph_->device_error = "authorization_declined";
+  EXPECT_EQ(Login(config), 1) << Log();
+  EXPECT_NE(Log().find("the user declined the sign-in"), std::string::npos) << Log();
+  graph_->device_error = "expired_token";
+  EXPECT_EQ(Login(config), 1) << Log();
+  EXPECT_NE(Log().find("the code expired before anyone signed in"), std::string::npos) << Log();
+  EXPECT_FALSE(fs::exists(dir_ / "token.key")) << "nothing is made before a sign-in";
+}
+
+TEST_F(GraphLogin, AKeyFileOthersMayReadIsRefused) {
+  const std::string config = DelegatedConfig();
+  std::ofstream(dir_ / "token.key") << std::string(64, 'a') << "\n";
+  fs::permissions(dir_ / "token.key", fs::perms::owner_read | fs::perms::group_read);
+  graph_->pending_polls = 0;
+  EXPECT_EQ(Login(config), 1) << Log();
+  EXPECT_NE(Log().find("token.key may be read by others"), std::string::npos) << Log();
+}
+
 }  // namespace

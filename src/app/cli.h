@@ -74,6 +74,8 @@ void AddHashPasswordOptions(CLI::App& cmd);
 int RunHashPasswordCommand();
 void AddFetchOptions(CLI::App& cmd);
 int RunFetchCommand();
+void AddLoginOptions(CLI::App& cmd);  // login_command.cc
+int RunLoginCommand();
 void AddCheckConfigOptions(CLI::App& cmd);
 int RunCheckConfigCommand();
 void AddRunOptions(CLI::App& cmd);

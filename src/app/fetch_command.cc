@@ -19,6 +19,7 @@
 
 #include "app/background_enrichment.h"
 #include "app/cli.h"
+#include "app/delegated_tokens.h"
 #include "app/enrichment.h"
 #include "app/ingest_status_recorder.h"
 #include "app/output_delivery.h"
@@ -317,7 +318,14 @@ std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& 
     const std::string dir = path ? std::filesystem::path(*path).parent_path().string() : "data";
     out.push_back(collect::MakePop3Source(*c.pop3, dir.empty() ? "." : dir, max));
   }
-  if (c.graph) out.push_back(collect::MakeGraphSource(*c.graph, max));
+  if (c.graph) {
+    collect::GraphOptions graph = *c.graph;
+    // Signed in with `login`: the refresh token is read from, and a rotated one kept in, the store.
+    if (graph.auth == "device_code") {
+      graph.keeper = MakeTokenKeeper(c.store, graph.token_key_file, GraphTokenOwner(graph));
+    }
+    out.push_back(collect::MakeGraphSource(graph, max));
+  }
   if (c.gmail) out.push_back(collect::MakeGmailSource(*c.gmail, max));
   if (c.maildir) out.push_back(collect::MakeMaildirSource(*c.maildir, max));
   if (c.mbox) out.push_back(collect::MakeMboxSource(c.mbox->path, max));

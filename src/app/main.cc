@@ -48,6 +48,8 @@ constexpr Command kCommands[] = {
      dmarc::app::AddHashPasswordOptions, dmarc::app::RunHashPasswordCommand},
     {"fetch", "Collect reports from the mailboxes and folders of a configuration file",
      dmarc::app::AddFetchOptions, dmarc::app::RunFetchCommand},
+    {"login", "Sign in for a source with delegated OAuth2 (device code); keep its refresh token",
+     dmarc::app::AddLoginOptions, dmarc::app::RunLoginCommand},
     {"check-config", "Check a configuration file: every problem, naming the file and key",
      dmarc::app::AddCheckConfigOptions, dmarc::app::RunCheckConfigCommand},
     {"run", "Run as a service: collect from every configured source as mail arrives",

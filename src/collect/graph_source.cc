@@ -32,6 +32,7 @@
 #include <set>
 #include <thread>
 
+#include "collect/device_code.h"
 #include "collect/oauth_token.h"
 #include "collect/rest_client.h"
 #include "collect/source.h"
@@ -59,7 +60,12 @@ std::string ODataString(const std::string& text) {
 }
 
 // What to look at after an error status.
-std::string Hint(long status) {
+std::string Hint(long status, bool delegated) {
+  if (delegated && (status == 401 || status == 403)) {
+    return " (the signed-in user's token was refused: the user needs access to graph.mailbox, "
+           "and the app the delegated Mail.ReadWrite permission; dmarc-report login signs in "
+           "again)";
+  }
   switch (status) {
     case 401:
       return " (the access token was refused: check graph.tenant_id, graph.client_id and "
@@ -79,8 +85,11 @@ class GraphSource : public rest::ListedSource {
   GraphSource(const GraphOptions& c, std::size_t max_mail_bytes)
       : ListedSource(
             rest::ClientOptions{Name(c), c.ca_file, c.timeout, c.max_retries, c.max_retry_wait,
-                                nullptr, [](const http::Answer& a) { return Hint(a.status); }},
-            CachedToken(Credentials(c)), max_mail_bytes, c.batch_size),
+                                nullptr,
+                                [delegated = c.auth == "device_code"](const http::Answer& a) {
+                                  return Hint(a.status, delegated);
+                                }},
+            Token(c), max_mail_bytes, c.batch_size),
         c_(c) {
     group_ = static_cast<std::size_t>(std::max(c.batch_requests, 1));
   }
@@ -150,6 +159,16 @@ class GraphSource : public rest::ListedSource {
  private:
   static std::string Name(const GraphOptions& c) {
     return fmt::format("graph://{}/{}", c.mailbox, c.folder);
+  }
+
+  // The app's own token (client credentials), or, signed in with `dmarc-report login`, the
+  // user's from the kept refresh token.
+  static CachedToken Token(const GraphOptions& c) {
+    if (c.auth != "device_code") return CachedToken(Credentials(c));
+    return CachedToken(
+        DelegatedGrant({c.login_url + "/" + Escape(c.tenant_id) + "/oauth2/v2.0/token", c.client_id,
+                        "", "", c.scope, "graph", c.timeout, c.ca_file},
+                       c.keeper));
   }
 
   static ClientCredentials Credentials(const GraphOptions& c) {

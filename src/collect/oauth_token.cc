@@ -254,7 +254,7 @@ Result<std::string> CachedToken::Get(bool refused) {
   if (!refused && !cached_.empty() && SteadySeconds() < valid_until_) return cached_;
   cached_.clear();
   auto got = grant_();
-  if (!got) return MakeError(got.error());
+  if (!got) return MakeError(got.error_kind(), got.error());
   cached_ = std::move(got->first);
   // Without expires_in, the token is used for one connection.
   valid_until_ = got->second > 0 ? SteadySeconds() + got->second - 60 : 0;

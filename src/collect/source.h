@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -120,9 +121,27 @@ struct Pop3Options : ServerOptions {
   std::string state_file;
 };
 
+// Where the refresh token of a delegated sign-in (`dmarc-report login`, collect/device_code.h) is
+// kept between runs: the caller passes these (the store, sealed), so that sources do not know it.
+struct RefreshTokenKeeper {
+  std::function<Result<std::string>()> load;       // the token; an error when there is none
+  std::function<Status(const std::string&)> save;  // keeps a rotated token instead
+};
+
+// The scope of a delegated [graph] sign-in when graph.scope is not set: the signed-in user's
+// mail (and mail shared with them), and a refresh token.
+inline constexpr const char* kGraphDelegatedScope =
+    "https://graph.microsoft.com/Mail.ReadWrite https://graph.microsoft.com/Mail.ReadWrite.Shared "
+    "offline_access";
+
 // [graph]: a mailbox folder of Exchange Online read with Microsoft Graph (REST), as an app with
 // the client credentials grant (Mail.ReadWrite application permission).
 struct GraphOptions {
+  // "app": the app's own permission (client credentials grant); "device_code": a user signed in
+  // with `dmarc-report login` (delegated permission), whose refresh token `keeper` keeps.
+  std::string auth = "app";
+  std::string token_key_file;  // with device_code: the key that seals the refresh token
+  RefreshTokenKeeper keeper;
   std::string tenant_id;
   std::string client_id;
   std::string client_secret;  // never logged

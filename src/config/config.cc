@@ -612,6 +612,26 @@ void HttpUrl(Table& t, const char* key, std::string& url) {
   }
 }
 
+// A delegated [graph] (auth = "device_code"): the key file of the sealed refresh token, and a scope
+// that gives one. The app is a public client: no secret, no certificate.
+void CheckGraphDelegated(Table& t, const collect::GraphOptions& c) {
+  if (c.token_key_file.empty()) {
+    t.Error("token_key_file",
+            "is required with auth = \"device_code\" (a key file; dmarc-report login makes it)");
+  } else {
+    t.WarnIfReadableByOthers("token_key_file", c.token_key_file);
+  }
+  if (!c.client_secret.empty() || !c.certificate_file.empty()) {
+    t.Error(c.client_secret.empty() ? "certificate_file" : "client_secret",
+            "goes with auth = \"app\"; a device-code sign-in uses none");
+  }
+  if (c.scope.find("offline_access") == std::string::npos) {
+    t.Error("scope",
+            "must include offline_access with auth = \"device_code\" (else no refresh "
+            "token is given)");
+  }
+}
+
 // [graph]'s required keys, and its credential: a secret or a certificate.
 void CheckGraph(Table& t, const collect::GraphOptions& c) {
   for (const auto& [key, value] :
@@ -622,6 +642,13 @@ void CheckGraph(Table& t, const collect::GraphOptions& c) {
     if (value->empty()) t.Error(key, "is required");
   }
   CheckFiling(t, c.after, c.archive_folder, c.move_to);
+  if (c.auth == "device_code") {
+    CheckGraphDelegated(t, c);
+    return;
+  }
+  if (c.auth != "app") {
+    t.Error("auth", fmt::format("must be \"app\" or \"device_code\", not \"{}\"", c.auth));
+  }
   if (c.client_secret.empty() == c.certificate_file.empty()) {
     t.Error("client_secret",
             "give one of client_secret_file (or client_secret) and certificate_file");
@@ -635,6 +662,8 @@ void CheckGraph(Table& t, const collect::GraphOptions& c) {
 }
 
 void Bind(Table& t, collect::GraphOptions& c) {
+  t.Str("auth", c.auth);
+  t.Str("token_key_file", c.token_key_file);
   t.Str("tenant_id", c.tenant_id);
   t.Str("client_id", c.client_id);
   t.Secret("client_secret", c.client_secret);
@@ -650,6 +679,10 @@ void Bind(Table& t, collect::GraphOptions& c) {
   t.Integer("batch_size", c.batch_size, 1, 10000);
   t.Integer("batch_requests", c.batch_requests, 1, 20);  // Graph's limit for one $batch
   t.Integer("timeout", c.timeout, 1, 3600);
+  // The app-only scope means nothing to a delegated sign-in: the mail permissions instead.
+  if (c.auth == "device_code" && c.scope == collect::GraphOptions().scope) {
+    c.scope = collect::kGraphDelegatedScope;
+  }
   if (t.present()) CheckGraph(t, c);
 }
 

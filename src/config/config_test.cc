@@ -365,6 +365,33 @@ TEST_F(ConfigTest, GraphProblemsNameTheirKeys) {
   EXPECT_EQ(c->graph->certificate_file, "/etc/app.pem");
 }
 
+TEST_F(ConfigTest, GraphDeviceCodeNeedsAKeyFileNoSecretAndOfflineAccess) {
+  const std::string base =
+      "[graph]\nauth = \"device_code\"\ntenant_id = \"t\"\nclient_id = \"c\"\n"
+      "mailbox = \"m@example.com\"\n";
+  auto c = Load(base + "token_key_file = \"/var/lib/dmarc/token.key\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->graph->auth, "device_code");
+  EXPECT_EQ(c->graph->scope, collect::kGraphDelegatedScope) << "the delegated default";
+  c = Load(base + "client_secret = \"x\"\nscope = \"https://graph.microsoft.com/Mail.Read\"\n");
+  ASSERT_FALSE(c);
+  for (const char* want :
+       {"graph.token_key_file: is required with auth = \"device_code\"",
+        "graph.client_secret: goes with auth = \"app\"",
+        "graph.scope: must include offline_access with auth = \"device_code\""}) {
+    EXPECT_NE(c.error().find(want), std::string::npos) << want << "\n" << c.error();
+  }
+  c = Load(base + "auth = \"password\"\n");
+  ASSERT_FALSE(c);
+  c = Load(
+      "[graph]\nauth = \"delegated\"\ntenant_id = \"t\"\nclient_id = \"c\"\n"
+      "mailbox = \"m@example.com\"\nclient_secret = \"s\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("graph.auth: must be \"app\" or \"device_code\", not \"delegated\""),
+            std::string::npos)
+      << c.error();
+}
+
 TEST_F(ConfigTest, GmailTableDefaultsAndItsTwoCredentials) {
   auto c = Load("[gmail]\nuser = \"dmarc@example.com\"\nservice_account_file = \"/etc/sa.json\"\n");
   ASSERT_TRUE(c) << c.error();

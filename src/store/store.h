@@ -171,6 +171,17 @@ struct SenderStatusRow {
   std::int64_t changed_at = 0;  // Unix seconds
 };
 
+// A refresh token of a delegated sign-in (`dmarc-report login`), sealed with AES-256-GCM by
+// store/sealed_token.h: the store keeps only these bytes, never the token.
+struct SealedTokenRow {
+  std::string kind;           // the source kind: "graph", "imap"
+  std::string identity;       // whose token: tenant, client and mailbox (sealed_token.h)
+  std::string nonce;          // 12 bytes, hex
+  std::string ciphertext;     // the sealed token and its 16-byte tag, hex
+  std::string saved_by;       // who signed in (the local user running login), or "fetch" (rotated)
+  std::int64_t saved_at = 0;  // Unix seconds
+};
+
 // ---- Copies of stored items, with what Store keeps beside them (`dmarc-report migrate`) ----
 
 // An aggregate report as stored: where it came from, when, the XML it was parsed from and when
@@ -401,6 +412,13 @@ class ReportStore {
   virtual Result<bool> SetSenderStatus(const SenderStatusRow& row);
   // The statuses set for the domain's senders, by sender key.
   virtual Result<std::vector<SenderStatusRow>> SenderStatuses(const std::string& domain);
+  // ---- Sealed refresh tokens (store/sealed_token.h) ----
+  // Keeps the row for (kind, identity), replacing any earlier one. Rows beyond
+  // kMaxSealedTokenBytes are refused (kInvalid).
+  virtual Result<bool> SaveSealedToken(const SealedTokenRow& row);
+  // The row for (kind, identity); nullopt when there is none.
+  virtual Result<std::optional<SealedTokenRow>> SealedToken(const std::string& kind,
+                                                            const std::string& identity);
 
   // A short description for messages, e.g. "sqlite:data/dmarc-report.db".
   virtual std::string Describe() const = 0;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -22,6 +23,7 @@
 #include "store/advisor.h"
 #include "store/advisor_scenario.h"
 #include "store/dashboard.h"
+#include "store/sealed_token.h"
 #include "store/senders.h"
 #include "store/senders_scenario.h"
 #include "store/sha256.h"
@@ -784,6 +786,84 @@ TEST_P(StoreContract, SourcesNotEnrichedOrStaleAreFoundAndUpdated) {
     EXPECT_EQ(rec.source.asn, 64500);
     EXPECT_EQ(rec.source.name, "Example");
   }
+}
+
+// Sealed refresh tokens: kept per (kind, identity), replaced, absent rows are nullopt, and what the
+// store holds opens only with the key it was sealed under and only in its own row.
+TEST_P(StoreContract, SealedTokensRoundTripAndOpenOnlyWithTheirKeyInTheirRow) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const fs::path dir = fs::temp_directory_path() / ("dmarc-seal-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string key_file = (dir / (GetParam().name + ".key")).string();
+  fs::remove(key_file);
+  auto key = ReadTokenKey(key_file, /*create=*/true);
+  ASSERT_TRUE(key.ok()) << key.error();
+  EXPECT_EQ(fs::status(key_file).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  auto again = ReadTokenKey(key_file, false);
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(*again, *key) << "the key made is the key read";
+  const std::string token = "0.AR8A-refresh-token-secret";
+  const std::string id = "tenant client dmarc@example.com";
+  auto row = SealToken(*key, "graph", id, token, "alice", 100);
+  ASSERT_TRUE(row.ok()) << row.error();
+  EXPECT_EQ(row->ciphertext.find(token), std::string::npos);
+  ASSERT_TRUE(st->SaveSealedToken(*row).ok());
+  auto none = st->SealedToken("graph", "tenant client other@example.com");
+  ASSERT_TRUE(none.ok()) << none.error();
+  EXPECT_FALSE(*none);
+  auto other_kind = st->SealedToken("imap", id);
+  ASSERT_TRUE(other_kind.ok());
+  EXPECT_FALSE(*other_kind);
+
+  st = Reopen();
+  ASSERT_TRUE(st);
+  auto got = st->SealedToken("graph", id);
+  ASSERT_TRUE(got.ok()) << got.error();
+  ASSERT_TRUE(*got);
+  EXPECT_EQ((*got)->saved_by, "alice");
+  EXPECT_EQ((*got)->saved_at, 100);
+  auto opened = OpenSealedToken(*key, key_file, **got);
+  ASSERT_TRUE(opened.ok()) << opened.error();
+  EXPECT_EQ(*opened, token);
+
+  // A rotated token replaces the row.
+  auto rotated = SealToken(*key, "graph", id, token + "-rotated", "fetch", 200);
+  ASSERT_TRUE(rotated.ok());
+  ASSERT_TRUE(st->SaveSealedToken(*rotated).ok());
+  got = st->SealedToken("graph", id);
+  ASSERT_TRUE(got.ok() && *got);
+  EXPECT_EQ((*got)->saved_by, "fetch");
+  EXPECT_EQ(OpenSealedToken(*key, key_file, **got).value(), token + "-rotated");
+
+  // Another key: an error naming the key file, never the token.
+  TokenKey wrong = *key;
+  wrong[0] ^= 1;
+  auto refused = OpenSealedToken(wrong, key_file, **got);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error_kind(), ErrorKind::kAuth);
+  EXPECT_NE(refused.error().find(key_file), std::string::npos) << refused.error();
+  EXPECT_EQ(refused.error().find("refresh-token-secret"), std::string::npos);
+  // The same ciphertext moved to another row does not open.
+  SealedTokenRow moved = **got;
+  moved.identity = "tenant client other@example.com";
+  ASSERT_TRUE(st->SaveSealedToken(moved).ok());
+  auto moved_back = st->SealedToken("graph", moved.identity);
+  ASSERT_TRUE(moved_back.ok() && *moved_back);
+  EXPECT_FALSE(OpenSealedToken(*key, key_file, **moved_back).ok());
+  EXPECT_EQ(st->SaveSealedToken({"graph", "", "00", "00", "x", 1}).error_kind(),
+            ErrorKind::kInvalid);
+
+  // A key file others may read is refused, and so is one that is not 32 bytes of hex.
+  fs::permissions(key_file, fs::perms::group_read, fs::perm_options::add);
+  auto readable = ReadTokenKey(key_file, false);
+  ASSERT_FALSE(readable.ok());
+  EXPECT_NE(readable.error().find("may be read by others"), std::string::npos) << readable.error();
+  fs::permissions(key_file, fs::perms::group_read, fs::perm_options::remove);
+  { std::ofstream(key_file) << "abcd\n"; }
+  EXPECT_EQ(ReadTokenKey(key_file, false).error_kind(), ErrorKind::kInvalid);
+  fs::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),

@@ -43,6 +43,10 @@ inline constexpr const char* kUpn = "dmarc@example.com";
 inline constexpr const char* kTenant = "contoso-tenant";
 inline constexpr const char* kClientId = "11111111-2222-3333-4444-555555555555";
 inline constexpr const char* kSecret = "app-s3cret-value~xyz";
+inline constexpr const char* kDeviceCode = "GMMhmHCXhWEzkobqIHGG_EnNYYsAkukHspeYUk9E8";
+inline constexpr const char* kDelegatedScope =
+    "https://graph.microsoft.com/Mail.ReadWrite https://graph.microsoft.com/Mail.ReadWrite.Shared "
+    "offline_access";
 
 // What is wrong with a client assertion (Microsoft's certificate credentials: a JWT signed RS256
 // by the key of `cert_file`, x5t its SHA-1 thumbprint, aud the token URL, iss = sub = the client
@@ -165,9 +169,22 @@ class FakeGraph {
   std::atomic<int> retry_after{1};             // seconds, in the 429's Retry-After
   std::atomic<bool> foreign_next_link{false};  // @odata.nextLink points elsewhere
   std::atomic<int> most_in_flight{0};          // the most $value requests in flight at once
-  std::atomic<int> value_delay_ms{20};         // how long a $value takes on the server
-  std::atomic<int> latency_ms{0};              // added before every HTTP request is answered
-  std::atomic<bool> reverse_batches{true};     // a $batch answers its requests last to first
+  // Delegated sign-in (device code): polls answered authorization_pending before the tokens, or
+  // the error that ends the flow ("expired_token", "authorization_declined"; "": none).
+  std::atomic<int> pending_polls{2};
+  std::string device_error;
+  // The one refresh token the token endpoint takes (the last it issued); revoke() refuses all.
+  std::string Refresh() {
+    std::lock_guard lock(mu_);
+    return refresh_;
+  }
+  void Revoke() {
+    std::lock_guard lock(mu_);
+    refresh_ = "revoked";
+  }
+  std::atomic<int> value_delay_ms{20};      // how long a $value takes on the server
+  std::atomic<int> latency_ms{0};           // added before every HTTP request is answered
+  std::atomic<bool> reverse_batches{true};  // a $batch answers its requests last to first
   // $batch requests, and the most requests one held.
   int Batches() {
     std::lock_guard lock(mu_);
@@ -228,6 +245,8 @@ class FakeGraph {
       }
       return httplib::Server::HandlerResponse::Unhandled;
     });
+    server_->Post(std::string("/") + kTenant + "/oauth2/v2.0/devicecode",
+                  [this](const auto& req, auto& res) { DeviceCode(req, res); });
     server_->Post(std::string("/") + kTenant + "/oauth2/v2.0/token",
                   [this](const auto& req, auto& res) { Token(req, res); });
     const std::string user = std::string("/v1.0/users/") + kUpn;
@@ -360,11 +379,92 @@ class FakeGraph {
     return CheckAssertionWith(jwt, app_cert_file, audience);
   }
 
+  // POST /{tenant}/oauth2/v2.0/devicecode: client_id and scope (with offline_access).
+  void DeviceCode(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    const std::map<std::string, std::string> got(req.params.begin(), req.params.end());
+    if (got !=
+        std::map<std::string, std::string>{{"client_id", kClientId}, {"scope", kDelegatedScope}}) {
+      Problem("devicecode: unexpected form " + req.body);
+    }
+    res.set_content(json{{"user_code", "FD5TH7G9K"},
+                         {"device_code", kDeviceCode},
+                         {"verification_uri", "https://microsoft.com/devicelogin"},
+                         {"expires_in", 900},
+                         {"interval", 1},
+                         {"message",
+                          "To sign in, use a web browser to open the page "
+                          "https://microsoft.com/devicelogin and enter the code FD5TH7G9K to "
+                          "authenticate."}}
+                        .dump(),
+                    "application/json");
+  }
+
+  static void OAuthError(httplib::Response& res, const std::string& error,
+                         const std::string& description) {
+    res.status = 400;
+    res.set_content(json{{"error", error}, {"error_description", description}}.dump(),
+                    "application/json");
+  }
+
+  // The user's tokens: an access token valid for Graph, and a new refresh token (rotated).
+  void DelegatedTokens(httplib::Response& res) {
+    const std::string token = "eyJ0eXAi.graph-token-" + std::to_string(++tokens_issued_);
+    valid_tokens_.insert("Bearer " + token);
+    refresh_ = "0.AR8A-user-refresh-" + std::to_string(tokens_issued_);
+    res.set_content(json{{"token_type", "Bearer"},
+                         {"scope", kDelegatedScope},
+                         {"expires_in", 3599},
+                         {"access_token", token},
+                         {"refresh_token", refresh_}}
+                        .dump(),
+                    "application/json");
+  }
+
+  void DeviceToken(const httplib::Request& req, httplib::Response& res) {
+    const std::map<std::string, std::string> got(req.params.begin(), req.params.end());
+    if (got != std::map<std::string, std::string>{
+                   {"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+                   {"client_id", kClientId},
+                   {"device_code", kDeviceCode}}) {
+      Problem("token (device code): unexpected form " + req.body);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (polls_ > 0 && now - last_poll_ < std::chrono::milliseconds(900)) {
+      Problem("token (device code): polled faster than the interval of 1 s");
+    }
+    last_poll_ = now;
+    if (polls_++ < pending_polls) {
+      return OAuthError(res, "authorization_pending",
+                        "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending.");
+    }
+    if (!device_error.empty()) return OAuthError(res, device_error, "AADSTS70000: denied.");
+    DelegatedTokens(res);
+  }
+
+  void RefreshToken(const httplib::Request& req, httplib::Response& res) {
+    const std::map<std::string, std::string> got(req.params.begin(), req.params.end());
+    if (got != std::map<std::string, std::string>{
+                   {"grant_type", "refresh_token"},
+                   {"client_id", kClientId},
+                   {"refresh_token", got.count("refresh_token") ? got.at("refresh_token") : ""},
+                   {"scope", kDelegatedScope}}) {
+      Problem("token (refresh): unexpected form " + req.body);
+    }
+    if (req.get_param_value("refresh_token") != refresh_) {
+      return OAuthError(res, "invalid_grant",
+                        "AADSTS50173: The provided grant has expired due to it being revoked.");
+    }
+    DelegatedTokens(res);
+  }
+
   void Token(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     if (req.get_header_value("Content-Type") != "application/x-www-form-urlencoded") {
       Problem("token: Content-Type " + req.get_header_value("Content-Type"));
     }
+    if (req.get_param_value("grant_type") == "refresh_token") return RefreshToken(req, res);
+    if (req.has_param("device_code")) return DeviceToken(req, res);
     const std::map<std::string, std::string> want = {
         {"grant_type", "client_credentials"},
         {"client_id", kClientId},
@@ -564,6 +664,9 @@ class FakeGraph {
   std::vector<std::string> problems_, requests_;
   int made_ = 0, tokens_issued_ = 0, values_ = 0, full_rounds_ = 0, delta_rounds_ = 0;
   int batches_ = 0, largest_batch_ = 0, http_requests_ = 0;
+  int polls_ = 0;
+  std::chrono::steady_clock::time_point last_poll_;
+  std::string refresh_;
   std::atomic<int> in_flight_{0};
   LoopbackHttpsServer https_;  // destroyed first: its thread ends before the rest
   httplib::Server* server_ = nullptr;

@@ -98,6 +98,9 @@ class PgStore final : public ReportStore {
   Result<std::size_t> OutboxClear(const std::string& output) override;
   Result<bool> SetSenderStatus(const SenderStatusRow& row) override;  // *_sender_status.cc
   Result<std::vector<SenderStatusRow>> SenderStatuses(const std::string& domain) override;
+  Result<bool> SaveSealedToken(const SealedTokenRow& row) override;  // *_sealed_token.cc
+  Result<std::optional<SealedTokenRow>> SealedToken(const std::string& kind,
+                                                    const std::string& identity) override;
   bool CommitsElsewhere() const override { return true; }
 
   Connection& connection() { return conn_; }

@@ -87,6 +87,9 @@ class SqliteStore final : public ReportStore {
   Result<std::size_t> OutboxClear(const std::string& output) override;
   Result<bool> SetSenderStatus(const SenderStatusRow& row) override;  // *_sender_status.cc
   Result<std::vector<SenderStatusRow>> SenderStatuses(const std::string& domain) override;
+  Result<bool> SaveSealedToken(const SealedTokenRow& row) override;  // *_sealed_token.cc
+  Result<std::optional<SealedTokenRow>> SealedToken(const std::string& kind,
+                                                    const std::string& identity) override;
 
  private:
   // A prepared write statement and its SQL; kWriteStatements (sqlite_schema.cc) lists them all.
