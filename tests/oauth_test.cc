@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,10 +34,16 @@ std::string ReportMail(int i) { return dmarc::testing::SampleReportMail(i); }
 class Introspection {
  public:
   Introspection() {
+    http_.routes.Post(
+        "/tenant-1/oauth2/v2.0/devicecode",
+        [this](const httplib::Request& req, httplib::Response& res) { DeviceCode(req, res); });
     http_.routes.Post("/tenant-1/oauth2/v2.0/token",
                       [this](const httplib::Request& req, httplib::Response& res) {
                         std::lock_guard lock(mu_);
                         grants_.push_back(req.params);
+                        if (req.get_param_value("grant_type") != "client_credentials") {
+                          return Delegated(req, res);
+                        }
                         if (req.get_param_value("client_secret") != "app-s3cret") {
                           res.status = 401;
                           res.set_content(R"({"error": "invalid_client", "error_description": )"
@@ -107,14 +114,87 @@ class Introspection {
     std::lock_guard lock(mu_);
     return asked_;
   }
+  // Delegated sign-in: the refresh token the token endpoint takes now ("": none), and how many
+  // of the next access tokens it hands out Dovecot will refuse (expired before use).
+  std::string Refresh() {
+    std::lock_guard lock(mu_);
+    return refresh_;
+  }
+  void RevokeRefresh() {
+    std::lock_guard lock(mu_);
+    refresh_ = "revoked";
+  }
+  void RefuseNextAccessTokens(int n) {
+    std::lock_guard lock(mu_);
+    refuse_next_ = n;
+  }
 
  private:
+  static constexpr const char* kDeviceCode = "dc-GMMhmHCXhWEz";
+  static constexpr const char* kImapScope =
+      "https://outlook.office.com/IMAP.AccessAsUser.All offline_access";
+
+  static void OAuthError(httplib::Response& res, const std::string& error) {
+    res.status = 400;
+    res.set_content(
+        nlohmann::json{{"error", error}, {"error_description", "AADSTS: " + error}}.dump(),
+        "application/json");
+  }
+
+  // Microsoft's device authorization endpoint: a public client (no secret), the IMAP scope.
+  void DeviceCode(const httplib::Request& req, httplib::Response& res) {
+    if (req.get_param_value("client_id") != "public-app" ||
+        req.get_param_value("scope") != kImapScope || req.has_param("client_secret")) {
+      return OAuthError(res, "invalid_request");
+    }
+    res.set_content(nlohmann::json{{"user_code", "IMAP7G9K"},
+                                   {"device_code", kDeviceCode},
+                                   {"verification_uri", "https://microsoft.com/devicelogin"},
+                                   {"expires_in", 900},
+                                   {"interval", 1},
+                                   {"message", "enter the code IMAP7G9K"}}
+                        .dump(),
+                    "application/json");
+  }
+
+  // The device code's poll (pending once) and the refresh token grant: new access and refresh
+  // tokens each time (the old refresh token stops working: rotation). Called with mu_ held.
+  void Delegated(const httplib::Request& req, httplib::Response& res) {
+    const std::string grant = req.get_param_value("grant_type");
+    if (req.get_param_value("client_id") != "public-app") return OAuthError(res, "invalid_client");
+    if (grant == "urn:ietf:params:oauth:grant-type:device_code") {
+      if (req.get_param_value("device_code") != kDeviceCode) {
+        return OAuthError(res, "bad_verification_code");
+      }
+      if (polls_++ == 0) return OAuthError(res, "authorization_pending");
+    } else if (grant != "refresh_token" || req.get_param_value("refresh_token") != refresh_ ||
+               refresh_.empty() || req.get_param_value("scope") != kImapScope) {
+      return OAuthError(res, "invalid_grant");
+    }
+    const std::string access = "dc-access-" + std::to_string(++issued_);
+    if (refuse_next_ > 0) {
+      --refuse_next_;
+    } else {
+      valid_.insert(access);
+    }
+    refresh_ = "dc-refresh-" + std::to_string(issued_);
+    res.set_content(nlohmann::json{{"token_type", "Bearer"},
+                                   {"expires_in", 3599},
+                                   {"scope", kImapScope},
+                                   {"access_token", access},
+                                   {"refresh_token", refresh_}}
+                        .dump(),
+                    "application/json");
+  }
+
   std::mutex mu_;
   std::set<std::string> valid_;
   std::vector<std::string> asked_;
   std::vector<httplib::Params> grants_;
   std::string public_pem_;
   std::vector<std::string> subjects_;
+  std::string refresh_;
+  int issued_ = 0, refuse_next_ = 0, polls_ = 0;
   dmarc::testing::LoopbackHttpServer http_;  // last: stopped before the state it uses goes
 };
 
@@ -350,6 +430,50 @@ TEST_F(OAuthFetch, AServiceAccountKeyGetsATokenForTheMailboxAndSignsIn) {
   EXPECT_EQ(introspection_.Subjects(), std::vector<std::string>{"dmarc"}) << "sub = imap.user";
   EXPECT_EQ(introspection_.Asked(), std::vector<std::string>{"sa-1"});
   EXPECT_EQ(Log().find("PRIVATE KEY"), std::string::npos);
+}
+
+// Microsoft 365 with delegated sign-in: `login` runs the device-code flow and seals the refresh
+// token in the store; fetch turns it into access tokens Dovecot checks, asks anew after a
+// refusal, keeps each rotated refresh token, and says to sign in again once it is revoked.
+TEST_F(OAuthFetch, ADeviceCodeSignInGivesTokensThatAreRefreshedAndRotated) {
+  dovecot_->Deliver("m", ReportMail(1));
+  const std::string base = introspection_.Base() + "/tenant-1/oauth2/v2.0/";
+  const std::string config =
+      Config("auth = \"xoauth2\"\noauth2_device_url = \"" + base + "devicecode\"\n" +
+             "oauth2_token_url = \"" + base + "token\"\nclient_id = \"public-app\"\n" +
+             "scope = \"https://outlook.office.com/IMAP.AccessAsUser.All offline_access\"\n" +
+             "token_key_file = \"" + (dir_ / "token.key").string() + "\"\n");
+  EXPECT_EQ(Fetch(config), 1) << Log();
+  EXPECT_NE(Log().find("run dmarc-report login"), std::string::npos) << Log();
+  EXPECT_TRUE(introspection_.Asked().empty()) << "no token reached the server";
+
+  log_ = dir_ / "login.log";
+  ASSERT_EQ(dmarc::testing::RunToEnd({"login", "--config", config}, log_), 0) << Log();
+  EXPECT_NE(Log().find("enter the code IMAP7G9K"), std::string::npos) << Log();
+  const std::string first = introspection_.Refresh();
+  ASSERT_EQ(first, "dc-refresh-1");
+  EXPECT_EQ(ReadFile(db_).find(first), std::string::npos) << "the store holds it sealed";
+
+  // The first access token is refused by Dovecot (expired): one more refresh, and it signs in.
+  introspection_.RefuseNextAccessTokens(1);
+  ASSERT_EQ(Fetch(config), 0) << Log() << dovecot_->Log();
+  EXPECT_EQ(dovecot_->Count("Archive/Aggregate"), 1u) << Log();
+  EXPECT_EQ(introspection_.Asked(), (std::vector<std::string>{"dc-access-2", "dc-access-3"}));
+  EXPECT_EQ(introspection_.Refresh(), "dc-refresh-3");
+  EXPECT_EQ(Log().find("dc-refresh"), std::string::npos) << Log();
+  EXPECT_EQ(Log().find("dc-access"), std::string::npos) << Log();
+
+  // The next run takes the rotated token, the one kept in the store.
+  dovecot_->Deliver("m2", ReportMail(2));
+  ASSERT_EQ(Fetch(config), 0) << Log();
+  EXPECT_EQ(dovecot_->Count("Archive/Aggregate"), 2u) << Log();
+
+  // Revoked: the error says what to do, and the mail stays.
+  introspection_.RevokeRefresh();
+  dovecot_->Deliver("m3", ReportMail(3));
+  EXPECT_EQ(Fetch(config), 1) << Log();
+  EXPECT_NE(Log().find("dmarc-report login"), std::string::npos) << Log();
+  EXPECT_EQ(dovecot_->Count(""), 1u);
 }
 
 }  // namespace

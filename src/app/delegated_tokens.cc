@@ -31,7 +31,7 @@ Result<std::string> LoadRefreshToken(const config::StoreConfig& c, const std::st
   if (!row) return MakeError(row.error());
   if (!*row) {
     return MakeError(ErrorKind::kNotFound,
-                     fmt::format("[{}] auth = \"device_code\": nobody signed in for {} yet; run "
+                     fmt::format("[{}]: nobody signed in with a device code for {} yet; run "
                                  "dmarc-report login --source {}",
                                  owner.kind, owner.identity, owner.kind));
   }
@@ -42,6 +42,10 @@ Result<std::string> LoadRefreshToken(const config::StoreConfig& c, const std::st
 
 TokenOwner GraphTokenOwner(const collect::GraphOptions& g) {
   return {"graph", fmt::format("{} {} {}", g.tenant_id, g.client_id, g.mailbox)};
+}
+
+TokenOwner ImapTokenOwner(const collect::ImapOptions& c) {
+  return {"imap", fmt::format("{} {} {}@{}", c.oauth2_token_url, c.client_id, c.user, c.host)};
 }
 
 Status SaveRefreshToken(const config::StoreConfig& c, const std::string& key_file,

@@ -1,4 +1,5 @@
-// The refresh tokens of delegated sign-ins ([graph] auth = "device_code"): where `login` stores
+// The refresh tokens of delegated sign-ins ([graph] auth = "device_code", [imap]
+// oauth2_device_url): where `login` stores
 // them and where a fetch reads them back, sealed in the store (store/sealed_token.h) under the
 // source's token_key_file. Each load and save opens a store connection of its own: a token is
 // refreshed about once an hour, from whatever thread the source runs on.
@@ -13,11 +14,13 @@ namespace dmarc::app {
 
 // Whose token a source keeps: the row's kind and identity in the store.
 struct TokenOwner {
-  std::string kind;      // "graph"
+  std::string kind;      // "graph", "imap"
   std::string identity;  // "TENANT CLIENT_ID MAILBOX"
 };
 
 TokenOwner GraphTokenOwner(const collect::GraphOptions& g);
+// [imap] with oauth2_device_url: "imap", "TOKEN_URL CLIENT_ID USER@HOST".
+TokenOwner ImapTokenOwner(const collect::ImapOptions& c);
 
 // Loads and saves the token of `owner` in the store of `store`, sealed with the key of
 // `key_file`. A missing row or key says to run `dmarc-report login`.

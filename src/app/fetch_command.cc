@@ -310,7 +310,13 @@ std::vector<std::unique_ptr<collect::Source>> MakeSources(const config::Config& 
                                                           const Limits& limits) {
   const std::size_t max = limits.max_input_bytes;
   std::vector<std::unique_ptr<collect::Source>> out;
-  if (c.imap) out.push_back(collect::MakeImapSource(*c.imap, max));
+  if (c.imap) {
+    collect::ImapOptions imap = *c.imap;
+    if (!imap.oauth2_device_url.empty()) {
+      imap.keeper = MakeTokenKeeper(c.store, imap.token_key_file, ImapTokenOwner(imap));
+    }
+    out.push_back(collect::MakeImapSource(imap, max));
+  }
   if (c.pop3) {
     // POP3 keeps its state file beside a SQLite store's file; with a PostgreSQL store, in data/
     // unless [pop3] state_file says where.

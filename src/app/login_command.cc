@@ -1,7 +1,8 @@
 // `dmarc-report login`: signs a user in for a source with delegated OAuth2 ([graph] auth =
-// "device_code") by the device authorization grant (RFC 8628, collect/device_code.h), and keeps
-// the refresh token in the store, sealed under the source's token_key_file (made with mode 0600
-// when missing). fetch and run then refresh access tokens from it without anyone present.
+// "device_code", [imap] oauth2_device_url) by the device authorization grant (RFC 8628,
+// collect/device_code.h), and keeps the refresh token in the store, sealed under the source's
+// token_key_file (made with mode 0600 when missing). fetch and run then refresh access tokens from
+// it without anyone present.
 #include <fmt/format.h>
 #include <pwd.h>
 #include <spdlog/spdlog.h>
@@ -43,18 +44,9 @@ void Show(const std::string& message) {
   std::fflush(stderr);
 }
 
-// The device-code flow of [graph] (Microsoft identity platform, v2.0 endpoints of the tenant).
-int LoginGraph(const config::Config& c) {
-  const collect::GraphOptions& g = *c.graph;
-  const std::string base = g.login_url + "/" + http::Escape(g.tenant_id) + "/oauth2/v2.0/";
-  collect::DeviceCodeGrant grant;
-  grant.device_url = base + "devicecode";
-  grant.token_url = base + "token";
-  grant.client_id = g.client_id;
-  grant.scope = g.scope;
-  grant.table = "graph";
-  grant.timeout = g.timeout;
-  grant.ca_file = g.ca_file;
+// Runs the flow of `grant` and keeps the refresh token of `owner` sealed with `key_file`.
+int SignIn(const config::Config& c, collect::DeviceCodeGrant grant, const TokenOwner& owner,
+           const std::string& key_file) {
   grant.show = Show;
   auto tokens = collect::RunDeviceCodeFlow(grant);
   if (!tokens) {
@@ -62,21 +54,39 @@ int LoginGraph(const config::Config& c) {
     return 1;
   }
   if (tokens->refresh_token.empty()) {
-    spdlog::error(
-        "graph: the sign-in gave no refresh token (graph.scope must include "
-        "offline_access)");
+    spdlog::error("{0}: the sign-in gave no refresh token ({0}.scope must include offline_access)",
+                  grant.table);
     return 1;
   }
-  const TokenOwner owner = GraphTokenOwner(g);
-  if (auto saved = SaveRefreshToken(c.store, g.token_key_file, owner, tokens->refresh_token,
-                                    LocalUser(), /*create_key=*/true);
+  if (auto saved = SaveRefreshToken(c.store, key_file, owner, tokens->refresh_token, LocalUser(),
+                                    /*create_key=*/true);
       !saved) {
     spdlog::error("{}", saved.error());
     return 1;
   }
   fmt::print(stderr, "signed in: the refresh token of {} is stored, encrypted with {}\n",
-             owner.identity, g.token_key_file);
+             owner.identity, key_file);
   return 0;
+}
+
+// The device-code flow of [graph] (Microsoft identity platform, v2.0 endpoints of the tenant).
+int LoginGraph(const config::Config& c) {
+  const collect::GraphOptions& g = *c.graph;
+  const std::string base = g.login_url + "/" + http::Escape(g.tenant_id) + "/oauth2/v2.0/";
+  return SignIn(c,
+                {base + "devicecode", base + "token", g.client_id, "", g.scope, "graph", g.timeout,
+                 g.ca_file, nullptr, nullptr},
+                GraphTokenOwner(g), g.token_key_file);
+}
+
+// The device-code flow of [imap] at its oauth2_device_url and oauth2_token_url (client_secret
+// only when the endpoint wants one).
+int LoginImap(const config::Config& c) {
+  const collect::ImapOptions& m = *c.imap;
+  return SignIn(c,
+                {m.oauth2_device_url, m.oauth2_token_url, m.client_id, m.client_secret, m.scope,
+                 "imap", m.timeout, m.ca_file, nullptr, nullptr},
+                ImapTokenOwner(m), m.token_key_file);
 }
 
 }  // namespace
@@ -87,9 +97,9 @@ void AddLoginOptions(CLI::App& cmd) {
                  "TOML configuration (default: $DMARC_REPORT_CONFIG, or "
                  "/etc/dmarc-report/dmarc-report.toml when it exists)");
   cmd.add_option("--source", login.source,
-                 "The source to sign in for: graph (default: the one with auth = "
-                 "\"device_code\")")
-      ->check(CLI::IsMember({"graph"}));
+                 "The source to sign in for: graph or imap (default: the one that signs in "
+                 "with a device code)")
+      ->check(CLI::IsMember({"graph", "imap"}));
 }
 
 int RunLoginCommand() {
@@ -98,9 +108,25 @@ int RunLoginCommand() {
   auto c = LoadConfigAndLogging(login.config, nullptr);
   if (!c) return 2;
   const bool graph = c->graph && c->graph->auth == "device_code";
-  if (!graph || (!login.source.empty() && login.source != "graph")) {
-    spdlog::error("{}: no source signs in with a device code (set [graph] auth = \"device_code\")",
+  const bool imap = c->imap && !c->imap->oauth2_device_url.empty();
+  if (login.source.empty() && graph && imap) {
+    spdlog::error("{}: [graph] and [imap] both sign in with a device code: say which (--source)",
                   c->file);
+    return 2;
+  }
+  if (login.source == "imap" || (login.source.empty() && imap)) {
+    if (!imap) {
+      spdlog::error("{}: [imap] does not sign in with a device code (set imap.oauth2_device_url)",
+                    c->file);
+      return 2;
+    }
+    return LoginImap(*c);
+  }
+  if (!graph) {
+    spdlog::error(
+        "{}: no source signs in with a device code (set [graph] auth = \"device_code\" "
+        "or [imap] oauth2_device_url)",
+        c->file);
     return 2;
   }
   return LoginGraph(*c);

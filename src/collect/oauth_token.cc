@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collect/client_assertion.h"
+#include "collect/device_code.h"
 #include "collect/jwt.h"
 #include "http/request.h"
 
@@ -236,12 +237,27 @@ Result<std::pair<std::string, std::int64_t>> RequestRefreshToken(const RefreshTo
                    g.table)});
 }
 
-AccessTokens::AccessTokens(const ImapOptions& c)
-    : c_(c),
-      granted_(c.service_account_file.empty() ? CachedToken(ImapClientCredentials(c))
-                                              : CachedToken(CachedToken::Grant([&c] {
-                                                  return RequestServiceAccountToken(c, UnixNow());
-                                                }))) {}
+namespace {
+
+// The grant of an IMAP source's OAuth2 token: a service account's JWT, a delegated sign-in's
+// refresh token, or the client credentials.
+CachedToken ImapGrant(const ImapOptions& c) {
+  if (!c.service_account_file.empty()) {
+    return CachedToken(
+        CachedToken::Grant([&c] { return RequestServiceAccountToken(c, UnixNow()); }));
+  }
+  if (!c.oauth2_device_url.empty()) {
+    return CachedToken(
+        DelegatedGrant(DelegatedRefresh{c.oauth2_token_url, c.client_id, c.client_secret, "",
+                                        c.scope, "imap", c.timeout, c.ca_file},
+                       c.keeper));
+  }
+  return CachedToken(ImapClientCredentials(c));
+}
+
+}  // namespace
+
+AccessTokens::AccessTokens(const ImapOptions& c) : c_(c), granted_(ImapGrant(c)) {}
 
 Result<std::string> AccessTokens::Get(bool refused) {
   if (c_.oauth2_token_url.empty() && c_.service_account_file.empty()) {

@@ -86,6 +86,13 @@ struct ServerOptions {
   int timeout = 60;      // seconds for any one network operation
 };
 
+// Where the refresh token of a delegated sign-in (`dmarc-report login`, collect/device_code.h) is
+// kept between runs: the caller passes these (the store, sealed), so that sources do not know it.
+struct RefreshTokenKeeper {
+  std::function<Result<std::string>()> load;       // the token; an error when there is none
+  std::function<Status(const std::string&)> save;  // keeps a rotated token instead
+};
+
 struct ImapOptions : ServerOptions {
   // "login" | "plain" (AUTHENTICATE PLAIN) | "xoauth2" | "oauthbearer" (OAuth2 access token,
   // AUTHENTICATE XOAUTH2 or OAUTHBEARER of RFC 7628).
@@ -105,6 +112,14 @@ struct ImapOptions : ServerOptions {
   // A Google service account's JSON key (domain-wide delegation): a JWT for `user`, signed with
   // its private key, exchanged at its token_uri (RFC 7523); scope default https://mail.google.com/.
   std::string service_account_file;
+  // Delegated sign-in by the device-code flow (`dmarc-report login --source imap`): the device
+  // authorization endpoint (Microsoft's https://login.microsoftonline.com/TENANT/oauth2/v2.0/
+  // devicecode) beside oauth2_token_url, client_id (client_secret only when the endpoint wants
+  // one) and scope; the refresh token is kept sealed in the store under token_key_file, and
+  // `keeper` (set by the caller) loads and saves it.
+  std::string oauth2_device_url;
+  std::string token_key_file;
+  RefreshTokenKeeper keeper;
   std::string folder = "INBOX";
   After after = After::kArchive;
   std::string archive_folder = "Archive";
@@ -119,13 +134,6 @@ struct Pop3Options : ServerOptions {
   After after = After::kDelete;  // kDelete or kKeep
   // UIDLs of mails kept on the server that were already read (default: beside the store).
   std::string state_file;
-};
-
-// Where the refresh token of a delegated sign-in (`dmarc-report login`, collect/device_code.h) is
-// kept between runs: the caller passes these (the store, sealed), so that sources do not know it.
-struct RefreshTokenKeeper {
-  std::function<Result<std::string>()> load;       // the token; an error when there is none
-  std::function<Status(const std::string&)> save;  // keeps a rotated token instead
 };
 
 // The scope of a delegated [graph] sign-in when graph.scope is not set: the signed-in user's

@@ -516,6 +516,27 @@ void Bind(Table& t, collect::ServerOptions& c, std::pair<int, int> ports) {
   if (c.port == 0) c.port = c.tls == TlsMode::kTls ? ports.first : ports.second;
 }
 
+// A delegated sign-in (oauth2_device_url): the token URL, the key file and a scope go with it.
+void CheckImapDeviceCode(Table& t, const collect::ImapOptions& c) {
+  if (c.oauth2_device_url.empty()) {
+    if (!c.token_key_file.empty()) t.Error("token_key_file", "goes with oauth2_device_url");
+    return;
+  }
+  if (!c.oauth2_device_url.starts_with("https://") && !c.oauth2_device_url.starts_with("http://")) {
+    t.Error("oauth2_device_url", "must be an https:// or http:// URL");
+  }
+  if (c.oauth2_token_url.empty()) t.Error("oauth2_token_url", "is required with oauth2_device_url");
+  if (c.token_key_file.empty()) {
+    t.Error("token_key_file",
+            "is required with oauth2_device_url: the key the refresh token is sealed with");
+  }
+  if (c.scope.empty()) {
+    t.Error("scope",
+            "is required with oauth2_device_url (Microsoft 365: "
+            "\"https://outlook.office.com/IMAP.AccessAsUser.All offline_access\")");
+  }
+}
+
 // auth, and the OAuth2 token source that goes with "xoauth2" and "oauthbearer".
 void BindOAuth2(Table& t, const collect::ImapOptions& c) {
   if (c.auth != "login" && c.auth != "plain" && !collect::IsOAuth2(c.auth)) {
@@ -553,10 +574,11 @@ void BindOAuth2(Table& t, const collect::ImapOptions& c) {
       t.Error("oauth2_token_url", "must be an https:// or http:// URL");
     }
     if (c.client_id.empty()) t.Error("client_id", "is required with oauth2_token_url");
-    if (c.client_secret.empty()) {
+    if (c.client_secret.empty() && c.oauth2_device_url.empty()) {
       t.Error("client_secret", "is required with oauth2_token_url (client_secret_file)");
     }
   }
+  CheckImapDeviceCode(t, c);
   if (!c.token_file.empty()) t.WarnIfReadableByOthers("token_file", c.token_file);
   if (!c.password.empty()) {
     t.Warn("password", fmt::format("is not used: auth = \"{}\" signs in with a token", c.auth));
@@ -594,6 +616,8 @@ void Bind(Table& t, collect::ImapOptions& c) {
   t.Str("service_account_file", c.service_account_file);
   t.Secret("client_secret", c.client_secret);
   t.Str("scope", c.scope);
+  t.Str("oauth2_device_url", c.oauth2_device_url);
+  t.Str("token_key_file", c.token_key_file);
   t.Str("folder", c.folder);
   BindFiling(t, c.after, c.archive_folder, c.move_to);
   t.Bool("idle", c.idle);

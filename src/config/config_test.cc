@@ -216,6 +216,37 @@ TEST_F(ConfigTest, SyntaxErrorsNameTheLine) {
   EXPECT_NE(c.error().find("c.toml:2:"), std::string::npos) << c.error();
 }
 
+// A delegated IMAP sign-in (device code): a public client needs no secret, but the token URL,
+// the key file and a scope go with the device URL, and the key file with nothing else.
+TEST_F(ConfigTest, ImapDeviceCodeNeedsTheTokenUrlAKeyFileAndAScope) {
+  const std::string head =
+      "[imap]\nhost = \"outlook.office365.com\"\nuser = \"dmarc@example.com\"\n"
+      "auth = \"xoauth2\"\nclient_id = \"app\"\n"
+      "oauth2_device_url = \"https://login.example/t/oauth2/v2.0/devicecode\"\n";
+  auto c = Load(head +
+                "oauth2_token_url = \"https://login.example/t/oauth2/v2.0/token\"\n"
+                "token_key_file = \"/etc/dmarc-report/token.key\"\n"
+                "scope = \"https://outlook.office.com/IMAP.AccessAsUser.All offline_access\"\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->imap->oauth2_device_url, "https://login.example/t/oauth2/v2.0/devicecode");
+  EXPECT_EQ(c->imap->token_key_file, "/etc/dmarc-report/token.key");
+  c = Load(head);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("oauth2_token_url: is required with oauth2_device_url"),
+            std::string::npos)
+      << c.error();
+  EXPECT_NE(c.error().find("token_key_file: is required with oauth2_device_url"), std::string::npos)
+      << c.error();
+  EXPECT_NE(c.error().find("scope: is required with oauth2_device_url"), std::string::npos)
+      << c.error();
+  c = Load(
+      "[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\ntoken_file = \"/run/t\"\n"
+      "token_key_file = \"/k\"\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("token_key_file: goes with oauth2_device_url"), std::string::npos)
+      << c.error();
+}
+
 TEST_F(ConfigTest, OAuth2AuthTakesExactlyOneTokenSource) {
   auto c =
       Load("[imap]\nhost = \"h\"\nuser = \"u\"\nauth = \"xoauth2\"\ntoken_file = \"/run/t\"\n");
