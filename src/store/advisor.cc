@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "base/text.h"
+#include "base/time.h"
 #include "store/senders.h"
 
 namespace dmarc::store {
@@ -457,8 +458,8 @@ Result<FailureReportCounts> CountFailureReports(ReportStore& store, const Advice
   const std::int64_t since = opts.now - static_cast<std::int64_t>(opts.days) * kDay;
   Filter filter;
   filter.domain = opts.domain;
-  filter.from = since - (since % kDay + kDay) % kDay;
-  filter.to = opts.now - (opts.now % kDay + kDay) % kDay;
+  filter.from = FloorDay(since);
+  filter.to = FloorDay(opts.now);
   FailureReportCounts c;
   auto read = store.ForEachFailure(filter, [&](model::FailureReport&& report) {
     if (report.arrival_ts < since || report.arrival_ts >= opts.now) return;

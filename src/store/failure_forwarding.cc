@@ -1,7 +1,6 @@
 // Forwarded mail in failure reports (forwarders.h, ClassifyFailure).
 #include <fmt/format.h>
 
-#include <charconv>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -26,7 +25,7 @@ bool IsWordChar(char c) {
 }
 
 bool HeaderIs(std::string_view name, std::string_view wanted) {
-  return ToLowerAscii(Trim(name)) == wanted;
+  return EqualsIgnoreCase(Trim(name), wanted);
 }
 
 // The value of tag `tag` in a tag list ("i=2; a=rsa-sha256; cv=pass; d=x"), trimmed; nullopt when
@@ -37,7 +36,7 @@ std::optional<std::string> Tag(std::string_view list, std::string_view tag) {
     const std::string_view item = Trim(list.substr(0, semi));
     list.remove_prefix(semi == std::string_view::npos ? list.size() : semi + 1);
     const std::size_t eq = item.find('=');
-    if (eq == std::string_view::npos || ToLowerAscii(Trim(item.substr(0, eq))) != tag) continue;
+    if (eq == std::string_view::npos || !EqualsIgnoreCase(Trim(item.substr(0, eq)), tag)) continue;
     return std::string(Trim(item.substr(eq + 1)));
   }
   return std::nullopt;
@@ -47,12 +46,8 @@ std::optional<std::string> Tag(std::string_view list, std::string_view tag) {
 // §4.2.1).
 int Instance(std::string_view value) {
   const auto i = Tag(value, "i");
-  int n = 0;
-  if (!i || std::from_chars(i->data(), i->data() + i->size(), n).ec != std::errc() || n < 1 ||
-      n > 50) {
-    return 0;
-  }
-  return n;
+  const auto n = i ? ParseUnsigned(*i) : std::nullopt;
+  return n && *n >= 1 && *n <= 50 ? static_cast<int>(*n) : 0;
 }
 
 // Printable ASCII of at most kMaxEvidenceChars, for a line of evidence.
