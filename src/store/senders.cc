@@ -246,6 +246,10 @@ Result<std::vector<SenderStatusRow>> ReportStore::SenderStatuses(const std::stri
   return MakeError(ErrorKind::kUnsupported, Describe() + ": keeps no sender statuses");
 }
 
+Result<std::optional<std::int64_t>> ReportStore::AggregateVersion() {
+  return std::optional<std::int64_t>();
+}
+
 // Checks a status change before a back end stores it.
 Result<bool> CheckSenderStatusRow(const SenderStatusRow& row) {
   if (row.domain.empty() || row.domain.size() > kMaxSenderKeyBytes) {

@@ -412,6 +412,12 @@ class ReportStore {
   virtual Result<bool> SetSenderStatus(const SenderStatusRow& row);
   // The statuses set for the domain's senders, by sender key.
   virtual Result<std::vector<SenderStatusRow>> SenderStatuses(const std::string& domain);
+  // A number that changes with every commit that changes what ForEachAggregate reads (aggregate
+  // reports stored, copied or purged; records' source fields filled in by enrichment) and with no
+  // other commit (sender statuses, ingest state, the outbox, tokens). The same for every
+  // connection and process of one store, so a cache of computed answers (store/sender_index.h)
+  // can be shared and kept until it changes. nullopt: the back end cannot tell (do not cache).
+  virtual Result<std::optional<std::int64_t>> AggregateVersion();
   // ---- Sealed refresh tokens (store/sealed_token.h) ----
   // Keeps the row for (kind, identity), replacing any earlier one. Rows beyond
   // kMaxSealedTokenBytes are refused (kInvalid).
