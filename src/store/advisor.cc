@@ -8,12 +8,14 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <set>
+#include <unordered_map>
+#include <unordered_set>
 #include <string_view>
 #include <utility>
 
 #include "base/text.h"
 #include "base/time.h"
+#include "store/sender_index.h"
 #include "store/senders.h"
 
 namespace dmarc::store {
@@ -33,23 +35,6 @@ bool EndsWithDomain(std::string_view name, std::string_view domain) {
          SameDomain(name.substr(name.size() - domain.size()), domain);
 }
 
-// The receiver's word (rules 1 and 2 of ForwardReason).
-std::optional<ForwardReason> ByReceiver(const model::Record& r) {
-  const auto& reasons = r.policy_evaluated.policy_override_reasons;
-  for (const auto& o : reasons) {
-    if (o.type &&
-        (*o.type == "forwarded" || *o.type == "mailing_list" || *o.type == "trusted_forwarder")) {
-      return ForwardReason{"override", *o.type};
-    }
-  }
-  for (const auto& o : reasons) {
-    if (o.comment && ToLowerAscii(*o.comment).find("arc=pass") != std::string::npos) {
-      return ForwardReason{"arc", *o.comment};
-    }
-  }
-  return std::nullopt;
-}
-
 // Rule 5: a passing signature of the From domain itself, from another organisation's address.
 std::optional<ForwardReason> DkimSurvived(const model::Record& r, const std::string& from) {
   if (!r.source.base_domain || r.source.base_domain->empty()) return std::nullopt;
@@ -65,42 +50,74 @@ std::optional<ForwardReason> DkimSurvived(const model::Record& r, const std::str
   return std::nullopt;
 }
 
-// The messages of one cause, and the addresses they came from.
+// Equal numbers for the values of equal Text() (causes, reasons), in the index's order.
+template <typename T>
+std::vector<std::uint32_t> TextIds(const std::vector<T>& values, std::vector<std::string>& texts) {
+  std::map<std::string, std::uint32_t> ids;
+  std::vector<std::uint32_t> out;
+  out.reserve(values.size());
+  for (const auto& v : values) {
+    std::string t = v.Text();
+    auto [it, added] = ids.try_emplace(t, static_cast<std::uint32_t>(texts.size()));
+    if (added) texts.push_back(std::move(t));
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+// What a query needs of the index beyond the facts: the texts by which causes and reasons are
+// grouped.
+struct Texts {
+  const SenderIndex& index;
+  std::vector<std::string> cause_texts, reason_texts;
+  std::vector<std::uint32_t> cause_text, reason_text;  // by index id
+
+  explicit Texts(const SenderIndex& i)
+      : index(i),
+        cause_text(TextIds(i.causes, cause_texts)),
+        reason_text(TextIds(i.reasons, reason_texts)) {}
+};
+
+// The messages of one cause (the first record's cause stands for all of the same text), and the
+// addresses they came from.
 struct CauseAcc {
-  FailCause cause;
-  std::set<std::string> ips;
+  std::uint32_t first = 0;  // index id
+  std::uint64_t messages = 0;
+  std::unordered_set<std::uint32_t> ips;
+};
+struct ReasonAcc {
+  std::uint32_t first = 0;
+  std::uint64_t messages = 0;
 };
 
 // One bucket (forwarded or failing) of a sender's DMARC-failing mail, by cause.
 struct Bucket {
   std::uint64_t messages = 0;
-  std::map<std::string, CauseAcc> causes;  // by FailCause::Text()
-  std::set<std::string> ips;
+  std::unordered_map<std::uint32_t, CauseAcc> causes;  // by cause text
+  std::unordered_set<std::uint32_t> ips;
   std::uint64_t subdomain = 0;  // messages whose From is a subdomain of the policy domain
-  std::map<std::string, ForwardReason> reasons;  // forwarded: by ForwardReason::Text()
+  std::unordered_map<std::uint32_t, ReasonAcc> reasons;  // forwarded: by reason text
 
-  void Add(const model::Record& r, const std::string& domain,
-           std::optional<ForwardReason> why = std::nullopt) {
-    if (why) {
-      ForwardReason& f = reasons.try_emplace(why->Text(), std::move(*why)).first->second;
-      f.messages += r.count;
+  void Add(const SenderIndex::Failing& f, const Texts& t, std::int32_t why = -1) {
+    if (why >= 0) {
+      const auto id = static_cast<std::uint32_t>(why);
+      ReasonAcc& r = reasons.try_emplace(t.reason_text[id], ReasonAcc{id, 0}).first->second;
+      r.messages += f.count;
     }
-    messages += r.count;
-    ips.insert(r.source.ip_address);
-    const std::string& from = r.identifiers.header_from;
-    if (!from.empty() && !SameDomain(from, domain)) subdomain += r.count;
-    FailCause c = CauseOfFailure(r, domain);
-    CauseAcc& a = causes[c.Text()];
-    if (a.cause.dkim.empty()) a.cause = std::move(c);
-    a.cause.messages += r.count;
-    a.ips.insert(r.source.ip_address);
+    messages += f.count;
+    ips.insert(f.ip);
+    if (f.subdomain) subdomain += f.count;
+    CauseAcc& a = causes.try_emplace(t.cause_text[f.cause], CauseAcc{f.cause, 0, {}}).first->second;
+    a.messages += f.count;
+    a.ips.insert(f.ip);
   }
 
   // The causes, most messages first.
-  std::vector<FailCause> Sorted() const {
+  std::vector<FailCause> Sorted(const Texts& t) const {
     std::vector<FailCause> out;
     for (const auto& [text, a] : causes) {
-      out.push_back(a.cause);
+      out.push_back(t.index.causes[a.first]);
+      out.back().messages = a.messages;
       out.back().ip_count = a.ips.size();
     }
     std::sort(out.begin(), out.end(), [](const FailCause& x, const FailCause& y) {
@@ -110,61 +127,41 @@ struct Bucket {
   }
 
   // The reasons, most messages first.
-  std::vector<ForwardReason> SortedReasons() const {
-    std::vector<ForwardReason> out;
-    for (const auto& [text, f] : reasons) out.push_back(f);
-    std::stable_sort(out.begin(), out.end(), [](const ForwardReason& x, const ForwardReason& y) {
-      return x.messages > y.messages;
+  std::vector<ForwardReason> SortedReasons(const Texts& t) const {
+    std::vector<std::pair<std::uint32_t, ForwardReason>> v;
+    for (const auto& [text, r] : reasons) {
+      v.emplace_back(text, t.index.reasons[r.first]);
+      v.back().second.messages = r.messages;
+    }
+    std::sort(v.begin(), v.end(), [&](const auto& x, const auto& y) {
+      return x.second.messages != y.second.messages
+                 ? x.second.messages > y.second.messages
+                 : t.reason_texts[x.first] < t.reason_texts[y.first];
     });
+    std::vector<ForwardReason> out;
+    out.reserve(v.size());
+    for (auto& [text, r] : v) out.push_back(std::move(r));
     return out;
   }
 };
 
-// The period and what the classification needs.
-struct Period {
-  std::int64_t since = 0;
-  std::int64_t now = 0;
-  const std::string& domain;
-  const Forwarders& forwarders;
-};
-
 struct SenderAcc {
   SenderOutcome out;
-  std::uint64_t all_messages = 0;  // all stored mail, for the suggestion (as the inventory's)
-  std::uint64_t all_dkim_aligned = 0;
-  std::uint64_t all_from_forwarders = 0;
   Bucket forwarded;
   Bucket failing;
-
-  // A record of the sender: counted when its interval began in [since, now).
-  void Add(const model::Record& r, const Period& p) {
-    all_messages += r.count;
-    if (r.alignment.dkim) all_dkim_aligned += r.count;
-    if (p.forwarders.Match(r)) all_from_forwarders += r.count;
-    if (r.interval_begin < p.since || r.interval_begin >= p.now) return;
-    out.messages += r.count;
-    if (r.alignment.dmarc) {
-      out.dmarc_pass += r.count;
-    } else if (auto why = ForwardedBecause(r, out.status, p.domain, p.forwarders)) {
-      forwarded.Add(r, p.domain, std::move(why));
-    } else {
-      failing.Add(r, p.domain);
-    }
-  }
 };
 
 // The newest report's policy: the latest begin, then end, then report id (the same choice
 // whatever order a back end visits the reports in).
-bool Newer(const model::AggregateReport& rep, const PublishedPolicy& p, std::int64_t end,
+bool Newer(const SenderIndex::ReportPolicy& rep, const PublishedPolicy& p, std::int64_t end,
            const std::string& id) {
-  const auto& m = rep.report_metadata;
-  if (m.begin != p.report_begin) return m.begin > p.report_begin;
-  if (m.end != end) return m.end > end;
-  return m.report_id > id;
+  if (rep.policy.report_begin != p.report_begin) return rep.policy.report_begin > p.report_begin;
+  if (rep.end != end) return rep.end > end;
+  return rep.report_id > id;
 }
 
-BlockedSender Blocked(const SenderAcc& a, const Bucket& b) {
-  BlockedSender s{a.out.key, a.out.status, b.messages, b.Sorted(), b.SortedReasons()};
+BlockedSender Blocked(const SenderAcc& a, const Bucket& b, const Texts& t) {
+  BlockedSender s{a.out.key, a.out.status, b.messages, b.Sorted(t), b.SortedReasons(t)};
   if (s.causes.size() > kMaxAdviceCauses) s.causes.resize(kMaxAdviceCauses);
   return s;
 }
@@ -286,18 +283,16 @@ struct PolicyPick {
   std::int64_t end = 0;
   std::string id;
 
-  void Offer(const model::AggregateReport& report, std::int64_t now) {
-    const auto& m = report.report_metadata;
-    if (m.begin >= now || (policy && !Newer(report, *policy, end, id))) return;
-    const auto& pp = report.policy_published;
-    policy = PublishedPolicy{pp.p, pp.sp, pp.pct, pp.np, pp.adkim, pp.aspf, m.begin, m.org_name};
-    end = m.end;
-    id = m.report_id;
+  void Offer(const SenderIndex::ReportPolicy& report, std::int64_t now) {
+    if (report.policy.report_begin >= now || (policy && !Newer(report, *policy, end, id))) return;
+    policy = report.policy;
+    end = report.end;
+    id = report.report_id;
   }
 };
 
-FixItem FixOf(const SenderOutcome& o, const Bucket& failing) {
-  const std::vector<FailCause> causes = failing.Sorted();
+FixItem FixOf(const SenderOutcome& o, const Bucket& failing, const Texts& t) {
+  const std::vector<FailCause> causes = failing.Sorted(t);
   FixItem f{o.key, o.failing, failing.ips.size(), causes.front().Text(), causes.front().remedy, ""};
   f.text =
       fmt::format("{}: {} from {}: {}: {}", f.sender, Plural(f.messages, "message", "messages"),
@@ -307,12 +302,11 @@ FixItem FixOf(const SenderOutcome& o, const Bucket& failing) {
 }
 
 // Counts a sender of the period into the totals, the score, the simulation and what to fix.
-void AddSender(Advice& a, SenderAcc& s) {
+void AddSender(Advice& a, SenderAcc& s, const Texts& t) {
   SenderOutcome& o = s.out;
   o.forwarded = s.forwarded.messages;
   o.failing = s.failing.messages;
   o.dmarc_fail = o.forwarded + o.failing;
-  o.suggested = SuggestedStatus(s.all_messages, s.all_dkim_aligned, s.all_from_forwarders);
   a.messages += o.messages;
   a.dmarc_pass += o.dmarc_pass;
   a.forwarded += o.forwarded;
@@ -326,15 +320,15 @@ void AddSender(Advice& a, SenderAcc& s) {
   sim.subdomain_messages += s.forwarded.subdomain + s.failing.subdomain;
   if (o.forwarded > 0) {
     sim.forwarded_hit += o.forwarded;
-    sim.forwarded.push_back(Blocked(s, s.forwarded));
+    sim.forwarded.push_back(Blocked(s, s.forwarded, t));
   }
   if (o.failing > 0 && approved) {
     sim.approved_blocked += o.failing;
-    sim.approved.push_back(Blocked(s, s.failing));
-    a.fixes.push_back(FixOf(o, s.failing));
+    sim.approved.push_back(Blocked(s, s.failing, t));
+    a.fixes.push_back(FixOf(o, s.failing, t));
   } else if (o.failing > 0) {
     sim.spoofing_blocked += o.failing;
-    sim.unapproved.push_back(Blocked(s, s.failing));
+    sim.unapproved.push_back(Blocked(s, s.failing, t));
   }
   a.senders.push_back(std::move(o));
 }
@@ -385,18 +379,56 @@ std::string ForwardReason::Text() const {
   return reason;
 }
 
+std::optional<ForwardReason> ForwardedByReceiver(const model::Record& r) {
+  const auto& reasons = r.policy_evaluated.policy_override_reasons;
+  for (const auto& o : reasons) {
+    if (o.type &&
+        (*o.type == "forwarded" || *o.type == "mailing_list" || *o.type == "trusted_forwarder")) {
+      return ForwardReason{"override", *o.type};
+    }
+  }
+  for (const auto& o : reasons) {
+    if (o.comment && ToLowerAscii(*o.comment).find("arc=pass") != std::string::npos) {
+      return ForwardReason{"arc", *o.comment};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ForwardReason> ForwardedByListOrDkim(const model::Record& r,
+                                                   const KnownForwarder* forwarder,
+                                                   const std::string& domain) {
+  if (forwarder) {
+    return ForwardReason{"known_forwarder", fmt::format("{} ({})", forwarder->name, forwarder->kind)};
+  }
+  return DkimSurvived(r, r.identifiers.header_from.empty() ? domain : r.identifiers.header_from);
+}
+
+ForwardRule DecideForwarded(bool by_receiver, const std::string& status, bool by_list_or_dkim) {
+  if (by_receiver) return ForwardRule::kReceiver;
+  if (status == "forwarder") return ForwardRule::kStatus;
+  // The administrator's word on a sender comes before the list and the pattern.
+  if (status == "approved" || status == "unapproved") return ForwardRule::kNone;
+  return by_list_or_dkim ? ForwardRule::kListOrDkim : ForwardRule::kNone;
+}
+
 std::optional<ForwardReason> ForwardedBecause(const model::Record& r, const std::string& status,
                                               const std::string& domain,
                                               const Forwarders& forwarders) {
   if (r.alignment.dmarc) return std::nullopt;
-  if (auto by = ByReceiver(r)) return by;
-  if (status == "forwarder") return ForwardReason{"sender_status", "forwarder"};
-  // The administrator's word on a sender comes before the list and the pattern.
-  if (status == "approved" || status == "unapproved") return std::nullopt;
-  if (const KnownForwarder* f = forwarders.Match(r)) {
-    return ForwardReason{"known_forwarder", fmt::format("{} ({})", f->name, f->kind)};
+  auto by = ForwardedByReceiver(r);
+  auto other = ForwardedByListOrDkim(r, forwarders.Match(r), domain);
+  switch (DecideForwarded(by.has_value(), status, other.has_value())) {
+    case ForwardRule::kReceiver:
+      return by;
+    case ForwardRule::kStatus:
+      return SenderStatusReason();
+    case ForwardRule::kListOrDkim:
+      return other;
+    case ForwardRule::kNone:
+      break;
   }
-  return DkimSurvived(r, r.identifiers.header_from.empty() ? domain : r.identifiers.header_from);
+  return std::nullopt;
 }
 
 FailCause CauseOfFailure(const model::Record& r, const std::string& domain) {
@@ -477,44 +509,79 @@ Result<FailureReportCounts> CountFailureReports(ReportStore& store, const Advice
 
 }  // namespace
 
-Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts) {
+ForwardReason SenderStatusReason() { return ForwardReason{"sender_status", "forwarder"}; }
+
+Advice Advise(const SenderIndex& index, const AdviceOptions& opts,
+              const std::vector<SenderStatusRow>& statuses) {
   Advice a;
   a.domain = opts.domain;
   a.now = opts.now;
   a.days = opts.days;
   a.since = opts.now - static_cast<std::int64_t>(opts.days) * kDay;
-  auto rows = store.SenderStatuses(opts.domain);
-  if (!rows) return MakeError(rows.error_kind(), rows.error());
-  std::map<std::string, std::string> statuses;
-  for (const auto& row : *rows) statuses[row.sender] = row.status;
+  std::unordered_map<std::string_view, const std::string*> status_of;
+  for (const auto& row : statuses) status_of[row.sender] = &row.status;
 
-  std::map<std::string, SenderAcc> acc;
   PolicyPick policy;
-  const Period period{a.since, opts.now, opts.domain,
-                      opts.forwarders ? *opts.forwarders : Forwarders::BuiltIn()};
-  auto read = ForEachSenderRecord(
-      store, opts.domain,
-      [&](const model::AggregateReport&, const model::Record& r, SenderIdentity&& id) {
-        SenderAcc& s = acc[id.key];
-        if (s.out.key.empty()) {
-          s.out.key = std::move(id.key);
-          s.out.kind = std::move(id.kind);
-          auto st = statuses.find(s.out.key);
-          s.out.status = st == statuses.end() ? "unknown" : st->second;
-        }
-        s.Add(r, period);
-      },
-      [&](const model::AggregateReport& report) { policy.Offer(report, opts.now); });
-  if (!read) return MakeError(read.error_kind(), read.error());
+  for (const auto& p : index.policies) policy.Offer(p, opts.now);
   a.policy = std::move(policy.policy);
-  for (auto& [key, s] : acc) {
-    if (s.out.messages > 0) AddSender(a, s);
+
+  const Texts texts(index);
+  std::vector<SenderAcc> acc(index.senders.size());
+  for (std::size_t i = 0; i < acc.size(); ++i) {
+    const SenderIndex::SenderEntry& e = index.senders[i];
+    SenderOutcome& o = acc[i].out;
+    o.key = e.totals.key;
+    o.kind = e.totals.kind;
+    o.suggested = e.totals.suggested;
+    auto st = status_of.find(o.key);
+    o.status = st == status_of.end() ? "unknown" : *st->second;
+    for (const auto& slot : e.slots) {
+      if (slot.begin < a.since) continue;
+      if (slot.begin >= opts.now) break;
+      o.messages += slot.messages;
+      o.dmarc_pass += slot.dmarc_pass;
+    }
+  }
+  for (const auto& f : index.failing) {
+    if (f.begin < a.since || f.begin >= opts.now) continue;
+    SenderAcc& s = acc[f.sender];
+    switch (DecideForwarded(f.by_receiver >= 0, s.out.status, f.by_list_or_dkim >= 0)) {
+      case ForwardRule::kReceiver:
+        s.forwarded.Add(f, texts, f.by_receiver);
+        break;
+      case ForwardRule::kStatus:
+        s.forwarded.Add(f, texts, SenderIndex::kSenderStatusReason);
+        break;
+      case ForwardRule::kListOrDkim:
+        s.forwarded.Add(f, texts, f.by_list_or_dkim);
+        break;
+      case ForwardRule::kNone:
+        s.failing.Add(f, texts);
+        break;
+    }
+  }
+  for (auto& s : acc) {
+    if (s.out.messages > 0) AddSender(a, s, texts);
   }
   Finish(a);
-  auto failures = CountFailureReports(store, opts, period.forwarders);
+  return a;
+}
+
+Result<Advice> Advise(ReportStore& store, const SenderIndex& index, const AdviceOptions& opts) {
+  auto statuses = store.SenderStatuses(opts.domain);
+  if (!statuses) return MakeError(statuses.error_kind(), statuses.error());
+  Advice a = Advise(index, opts, *statuses);
+  auto failures = CountFailureReports(store, opts, *index.forwarders);
   if (!failures) return MakeError(failures.error_kind(), failures.error());
   a.failure_reports = *failures;
   return a;
+}
+
+Result<Advice> Advise(ReportStore& store, const AdviceOptions& opts) {
+  auto index = SenderIndex::Build(store, opts.domain,
+                                  opts.forwarders ? *opts.forwarders : Forwarders::BuiltIn());
+  if (!index) return MakeError(index.error_kind(), index.error());
+  return Advise(store, **index, opts);
 }
 
 }  // namespace dmarc::store

@@ -170,6 +170,20 @@ std::optional<ForwardReason> ForwardedBecause(const model::Record& record,
                                               const std::string& status, const std::string& domain,
                                               const Forwarders& forwarders);
 
+// The parts of ForwardedBecause that do not depend on the sender's status, for a DMARC-failing
+// record: rules 1 and 2 (the receiver's word), and rules 4 and 5 (`forwarder`: forwarders.Match
+// of the record, or nullptr).
+std::optional<ForwardReason> ForwardedByReceiver(const model::Record& record);
+std::optional<ForwardReason> ForwardedByListOrDkim(const model::Record& record,
+                                                   const KnownForwarder* forwarder,
+                                                   const std::string& domain);
+// Which rule decides, given those two and the status: 1-2 (the receiver), 3 (the status), 4-5
+// (the list or the signature), or none (the messages fail).
+enum class ForwardRule { kReceiver, kStatus, kListOrDkim, kNone };
+// Rule 3's reason (sender_status).
+ForwardReason SenderStatusReason();
+ForwardRule DecideForwarded(bool by_receiver, const std::string& status, bool by_list_or_dkim);
+
 // Why one DMARC-failing record failed (FailCause without counts), given its policy domain.
 FailCause CauseOfFailure(const model::Record& record, const std::string& domain);
 

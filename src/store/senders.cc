@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "store/dashboard.h"
+#include "store/sender_index.h"
 
 namespace dmarc::store {
 
@@ -67,76 +68,6 @@ const AuthDomainService* FindAuthDomain(std::string_view domain) {
     domain.remove_prefix(dot + 1);
   }
   return nullptr;
-}
-
-// What is summed per sender while the reports are read.
-struct Acc {
-  Sender s;
-  std::unordered_map<std::string, std::uint64_t> ips;  // address → messages
-  std::map<std::string, std::uint64_t> forwarders;     // known forwarder's name → messages
-  std::set<std::string> dkim_domains, dkim_selectors, spf_domains;
-};
-
-// The first kMaxSenderExamples of a set, in order.
-std::vector<std::string> Examples(const std::set<std::string>& values) {
-  std::vector<std::string> out;
-  for (const auto& v : values) {
-    if (out.size() == kMaxSenderExamples) break;
-    out.push_back(v);
-  }
-  return out;
-}
-
-void AddRecord(Acc& a, const model::Record& r, std::int64_t now, const Forwarders& forwarders) {
-  Sender& s = a.s;
-  const std::uint64_t n = r.count;
-  if (const KnownForwarder* f = forwarders.Match(r)) {
-    s.forwarder_messages += n;
-    a.forwarders[f->name] += n;
-  }
-  if (s.messages == 0 || r.interval_begin < s.first_seen) s.first_seen = r.interval_begin;
-  s.last_seen = std::max(s.last_seen, r.interval_end);
-  s.messages += n;
-  if (r.interval_begin >= now - kTrendDays * kDay && r.interval_begin < now) {
-    s.messages_last_30d += n;
-  } else if (r.interval_begin >= now - 2 * kTrendDays * kDay && r.interval_begin < now) {
-    s.messages_prior_30d += n;
-  }
-  if (r.alignment.spf) s.spf_aligned += n;
-  if (r.alignment.dkim) s.dkim_aligned += n;
-  if (r.alignment.dmarc) s.dmarc_pass += n;
-  a.ips[r.source.ip_address] += n;
-  for (const auto& d : r.dkim) {
-    if (!d.domain.empty()) a.dkim_domains.insert(d.domain);
-    if (!d.selector.empty()) a.dkim_selectors.insert(d.selector);
-  }
-  for (const auto& f : r.spf) {
-    if (!f.domain.empty()) a.spf_domains.insert(f.domain);
-  }
-}
-
-Sender Finish(Acc&& a) {
-  Sender s = std::move(a.s);
-  std::vector<std::pair<std::string, std::uint64_t>> ips(a.ips.begin(), a.ips.end());
-  std::sort(ips.begin(), ips.end(), [](const auto& x, const auto& y) {
-    return x.second != y.second ? x.second > y.second : x.first < y.first;
-  });
-  s.ip_count = ips.size();
-  for (std::size_t i = 0; i < ips.size() && i < kMaxSenderExamples; ++i) {
-    s.ips.push_back(ips[i].first);
-  }
-  s.dkim_domains = Examples(a.dkim_domains);
-  s.dkim_selectors = Examples(a.dkim_selectors);
-  s.spf_domains = Examples(a.spf_domains);
-  s.suggested = SuggestedStatus(s.messages, s.dkim_aligned, s.forwarder_messages);
-  std::uint64_t most = 0;
-  for (const auto& [name, messages] : a.forwarders) {
-    if (messages > most) {
-      most = messages;
-      s.known_forwarder = name;
-    }
-  }
-  return s;
 }
 
 bool Matches(const Sender& s, const InventoryOptions& opts) {
@@ -203,31 +134,24 @@ Result<std::size_t> ForEachSenderRecord(
   });
 }
 
-Result<std::vector<Sender>> SenderInventory(ReportStore& store, const InventoryOptions& opts) {
-  const Forwarders& forwarders = opts.forwarders ? *opts.forwarders : Forwarders::BuiltIn();
-  std::map<std::string, Acc> acc;
-  auto read = ForEachSenderRecord(
-      store, opts.domain,
-      [&](const model::AggregateReport&, const model::Record& r, SenderIdentity&& id) {
-        Acc& a = acc[id.key];
-        if (a.s.key.empty()) {
-          a.s.key = std::move(id.key);
-          a.s.kind = std::move(id.kind);
-          a.s.type = std::move(id.type);
-        }
-        AddRecord(a, r, opts.now, forwarders);
-      });
-  if (!read) return MakeError(read.error_kind(), read.error());
-  auto statuses = store.SenderStatuses(opts.domain);
-  if (!statuses) return MakeError(statuses.error_kind(), statuses.error());
+std::vector<Sender> SenderInventory(const SenderIndex& index, const InventoryOptions& opts,
+                                    const std::vector<SenderStatusRow>& statuses) {
+  std::unordered_map<std::string_view, const SenderStatusRow*> by_key;
+  for (const auto& row : statuses) by_key[row.sender] = &row;
   std::vector<Sender> out;
-  out.reserve(acc.size());
-  for (auto& [key, a] : acc) {
-    Sender s = Finish(std::move(a));
-    for (const auto& row : *statuses) {
-      if (row.sender == s.key) {
-        s.status = row.status;
-        s.status_row = row;
+  out.reserve(index.senders.size());
+  for (const auto& e : index.senders) {
+    Sender s = e.totals;
+    if (auto st = by_key.find(s.key); st != by_key.end()) {
+      s.status = st->second->status;
+      s.status_row = *st->second;
+    }
+    for (const auto& slot : e.slots) {
+      if (slot.begin >= opts.now) break;
+      if (slot.begin >= opts.now - kTrendDays * kDay) {
+        s.messages_last_30d += slot.messages;
+      } else if (slot.begin >= opts.now - 2 * kTrendDays * kDay) {
+        s.messages_prior_30d += slot.messages;
       }
     }
     if (Matches(s, opts)) out.push_back(std::move(s));
@@ -236,6 +160,20 @@ Result<std::vector<Sender>> SenderInventory(ReportStore& store, const InventoryO
     return x.messages != y.messages ? x.messages > y.messages : x.key < y.key;
   });
   return out;
+}
+
+Result<std::vector<Sender>> SenderInventory(ReportStore& store, const SenderIndex& index,
+                                            const InventoryOptions& opts) {
+  auto statuses = store.SenderStatuses(opts.domain);
+  if (!statuses) return MakeError(statuses.error_kind(), statuses.error());
+  return SenderInventory(index, opts, *statuses);
+}
+
+Result<std::vector<Sender>> SenderInventory(ReportStore& store, const InventoryOptions& opts) {
+  auto index = SenderIndex::Build(store, opts.domain,
+                                  opts.forwarders ? *opts.forwarders : Forwarders::BuiltIn());
+  if (!index) return MakeError(index.error_kind(), index.error());
+  return SenderInventory(store, **index, opts);
 }
 
 Result<bool> ReportStore::SetSenderStatus(const SenderStatusRow&) {

@@ -24,6 +24,7 @@
 #include "store/advisor_scenario.h"
 #include "store/dashboard.h"
 #include "store/sealed_token.h"
+#include "store/sender_index.h"
 #include "store/senders.h"
 #include "store/senders_scenario.h"
 #include "store/sha256.h"
@@ -2137,6 +2138,75 @@ TEST_P(StoreContract, SenderInventoryOfTheScenarioHasItsKnownAnswers) {
   ASSERT_TRUE(found.ok());
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].key, "AS64500");
+}
+
+// The dashboard's cache keeps a domain's sender index while the store's aggregate data stays
+// the same: a status change, or another connection, reuses it (the status shows at once); a new
+// report builds it anew; each domain and list of forwarders has its own.
+TEST_P(StoreContract, SenderIndexCacheKeepsAnIndexUntilTheReportsChange) {
+  namespace sc = senders_scenario;
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  auto reports = sc::Reports();
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  SenderIndexCache cache;
+  const Forwarders& builtin = Forwarders::BuiltIn();
+  auto first = cache.Get(*st, sc::kDomain, builtin);
+  ASSERT_TRUE(first.ok()) << first.error();
+  ASSERT_TRUE((*first)->version.has_value());
+  EXPECT_EQ(cache.builds(), 1u);
+  auto again = cache.Get(*st, sc::kDomain, builtin);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->get(), first->get());
+
+  ASSERT_TRUE(st->SetSenderStatus({sc::kDomain, "SendGrid", "approved", "tester", sc::kNow}).ok());
+  auto other_connection = Reopen();
+  ASSERT_TRUE(other_connection);
+  auto kept = cache.Get(*other_connection, sc::kDomain, builtin);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->get(), first->get());
+  EXPECT_EQ(cache.builds(), 1u);
+  const InventoryOptions opts{sc::kDomain, sc::kNow, "", ""};
+  auto inv = SenderInventory(*other_connection, **kept, opts);
+  ASSERT_TRUE(inv.ok());
+  ASSERT_NE(FindSender(*inv, "SendGrid"), nullptr);
+  EXPECT_EQ(FindSender(*inv, "SendGrid")->status, "approved");
+  const std::uint64_t mailchimp = FindSender(*inv, "Mailchimp")->messages;
+
+  // The first report again under another id: its Mailchimp mail counts twice.
+  std::uint64_t added = 0;
+  model::AggregateReport copy = reports[0];
+  copy.report_metadata.report_id += "-again";
+  for (const auto& r : copy.records) {
+    if (IdentifySender(r).key == "Mailchimp") added += r.count;
+  }
+  ASSERT_GT(added, 0u);
+  ASSERT_TRUE(st->Store(BatchOf({copy})).ok());
+  auto fresh = cache.Get(*other_connection, sc::kDomain, builtin);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_NE(fresh->get(), first->get());
+  EXPECT_EQ(cache.builds(), 2u);
+  inv = SenderInventory(*other_connection, **fresh, opts);
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(FindSender(*inv, "Mailchimp")->messages, mailchimp + added);
+  // The same as without the cache.
+  auto direct = SenderInventory(*st, opts);
+  ASSERT_TRUE(direct.ok());
+  ASSERT_EQ(direct->size(), inv->size());
+  for (std::size_t i = 0; i < inv->size(); ++i) {
+    EXPECT_EQ((*direct)[i].key, (*inv)[i].key);
+    EXPECT_EQ((*direct)[i].messages, (*inv)[i].messages);
+    EXPECT_EQ((*direct)[i].status, (*inv)[i].status);
+  }
+
+  auto other_domain = cache.Get(*st, "other.example", builtin);
+  ASSERT_TRUE(other_domain.ok());
+  EXPECT_EQ((*other_domain)->senders.size(), 1u);
+  Forwarders user = builtin;
+  auto other_list = cache.Get(*st, sc::kDomain, user);
+  ASSERT_TRUE(other_list.ok());
+  EXPECT_NE(other_list->get(), fresh->get());
+  EXPECT_EQ(cache.builds(), 4u);
 }
 
 // Statuses are kept per (domain, sender) with who and when, replaced, reset, filtered on, and

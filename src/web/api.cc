@@ -261,11 +261,11 @@ ApiAnswer Api::Get(const std::string& path, const Params& params) {
   if (path == "/api/overview") return FromRows(queries_.Overview(f), OverviewJson);
   if (path == "/api/advise") {
     return AdviseAnswer(store_, params, static_cast<std::int64_t>(std::time(nullptr)),
-                        options_.forwarders.get());
+                        options_.forwarders.get(), options_.sender_indexes.get());
   }
   if (path == "/api/senders") {
     return SendersAnswer(store_, f, page, params, static_cast<std::int64_t>(std::time(nullptr)),
-                         options_.forwarders.get());
+                         options_.forwarders.get(), options_.sender_indexes.get());
   }
   if (path == "/api/sources") {
     auto* group = Param(params, "group");

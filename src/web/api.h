@@ -12,6 +12,7 @@
 
 #include "store/dashboard.h"
 #include "store/forwarders.h"
+#include "store/sender_index.h"
 #include "store/store.h"
 
 namespace dmarc::web {
@@ -36,6 +37,9 @@ struct ApiOptions {
   std::string enrichment;
   // The known forwarders of GET /api/advise (store/forwarders.h); null: the bundled list.
   std::shared_ptr<const store::Forwarders> forwarders;
+  // The sender indexes of GET /api/senders and /api/advise (store/sender_index.h), shared by the
+  // server's connections; null: each answer reads the domain's reports anew.
+  std::shared_ptr<store::SenderIndexCache> sender_indexes;
 };
 
 // The most bytes of a list's search text (`q`).

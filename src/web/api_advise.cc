@@ -136,7 +136,7 @@ nlohmann::ordered_json AdviceJson(const store::Advice& a) {
 }
 
 ApiAnswer AdviseAnswer(store::ReportStore& store, const Params& params, std::int64_t now,
-                       const store::Forwarders* forwarders) {
+                       const store::Forwarders* forwarders, store::SenderIndexCache* indexes) {
   store::AdviceOptions opts;
   opts.now = now;
   opts.forwarders = forwarders;
@@ -162,7 +162,9 @@ ApiAnswer AdviseAnswer(store::ReportStore& store, const Params& params, std::int
     }
     opts.now = *day + 86400;
   }
-  auto advice = store::Advise(store, opts);
+  auto index = store::SenderIndexOf(store, opts.domain, forwarders, indexes);
+  auto advice = index ? store::Advise(store, **index, opts)
+                      : Result<store::Advice>(MakeError(index.error_kind(), index.error()));
   if (!advice) {
     spdlog::error("dashboard API: the store failed: {}", advice.error());
     return Answer(500, {{"error", "the report store failed; the details are in the log"}});

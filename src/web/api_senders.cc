@@ -59,20 +59,22 @@ nlohmann::ordered_json SenderJson(const store::Sender& s) {
 
 ApiAnswer SendersAnswer(store::ReportStore& store, const store::DashboardFilter& filter,
                         const store::ListPage& page, const Params& params, std::int64_t now,
-                        const store::Forwarders* forwarders) {
+                        const store::Forwarders* forwarders, store::SenderIndexCache* indexes) {
   if (!filter.range.domain) return Answer(400, {{"error", "domain: a policy domain is required"}});
   store::InventoryOptions opts;
   opts.domain = *filter.range.domain;
   opts.now = now;
   opts.search = page.search;
-  opts.forwarders = forwarders;
   if (auto it = params.find("status"); it != params.end() && !it->second.empty()) {
     if (!store::IsSenderStatus(it->second)) {
       return Answer(400, {{"error", fmt::format("status: unknown \"{}\"", it->second)}});
     }
     opts.status = it->second;
   }
-  auto senders = store::SenderInventory(store, opts);
+  auto index = store::SenderIndexOf(store, opts.domain, forwarders, indexes);
+  auto senders = index ? store::SenderInventory(store, **index, opts)
+                       : Result<std::vector<store::Sender>>(
+                             MakeError(index.error_kind(), index.error()));
   if (!senders) {
     spdlog::error("dashboard API: the store failed: {}", senders.error());
     return Answer(500, {{"error", "the report store failed; the details are in the log"}});

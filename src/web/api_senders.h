@@ -8,6 +8,7 @@
 
 #include "store/dashboard.h"
 #include "store/senders.h"
+#include "store/sender_index.h"
 #include "web/api.h"
 
 namespace dmarc::web {
@@ -18,10 +19,12 @@ inline constexpr std::size_t kMaxSenderStatusBody = 4096;
 nlohmann::ordered_json SenderJson(const store::Sender& s);
 
 // GET /api/senders?domain=D[&status=S][&q=..&offset=..&limit=..] at `now` (Unix seconds), with
-// these known forwarders (nullptr: the bundled list).
+// these known forwarders (nullptr: the bundled list), from the cache's index of the domain
+// (nullptr: a new one).
 ApiAnswer SendersAnswer(store::ReportStore& store, const store::DashboardFilter& filter,
                         const store::ListPage& page, const Params& params, std::int64_t now,
-                        const store::Forwarders* forwarders = nullptr);
+                        const store::Forwarders* forwarders = nullptr,
+                        store::SenderIndexCache* indexes = nullptr);
 
 // POST /api/senders/status with {"domain", "sender", "status"} from `who` at `now`.
 ApiAnswer SenderStatusAnswer(store::ReportStore& store, const std::string& body,

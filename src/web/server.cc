@@ -489,6 +489,7 @@ Result<ApiOptions> ApiOptionsOf(const ServeOptions& options) {
   ApiOptions api;
   api.show_failure_samples = options.show_failure_samples;
   api.enrichment = options.enrichment;
+  api.sender_indexes = std::make_shared<store::SenderIndexCache>();
   if (!options.forwarders_files.empty()) {
     auto forwarders = store::Forwarders::WithFiles(options.forwarders_files);
     if (!forwarders) return MakeError(forwarders.error());
