@@ -2258,6 +2258,94 @@ TEST_P(StoreContract, SenderStatusesAreSetReplacedAndReset) {
   EXPECT_EQ((*other)[0].status, "forwarder");
 }
 
+// The aggregate version (ReportStore::AggregateVersion) moves with every commit that changes what
+// ForEachAggregate reads (a new report, a copy, enrichment of records, a purge) and with no
+// other; every connection to the store reads the same number.
+TEST_P(StoreContract, AggregateVersionChangesWithAggregateDataOnly) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  auto version = [](ReportStore& s) -> std::int64_t {
+    auto v = s.AggregateVersion();
+    EXPECT_TRUE(v.ok()) << v.error();
+    EXPECT_TRUE(v.ok() && v->has_value()) << s.Describe() << " keeps no aggregate version";
+    return v.ok() && v->has_value() ? **v : -1;
+  };
+  const std::int64_t empty = version(*st);
+  ASSERT_NE(empty, -1);
+
+  // Writes of anything else leave it.
+  ASSERT_TRUE(st->SetSenderStatus({"example.com", "Mailchimp", "approved", "alice", 100}).ok());
+  ASSERT_TRUE(st->RecordSourceState(SampleSourceState("directory:inbox"), {}).ok());
+  ASSERT_TRUE(st->SaveSealedToken({"graph", "tenant client a@example.com", "00", "00", "a", 1}));
+  IpInfoRow info{"192.0.2.1", "name",    "mail.example.com", "example.com", "US",
+                 64500,       "AS name", "ex.net",           1000,          2000};
+  ASSERT_TRUE(st->PutIpInfo({info}));
+  const OtherReports o = FailureAndTlsSamples();
+  ASSERT_FALSE(o.failures.empty());
+  auto others = st->Store(BatchOf(o));  // failure and SMTP TLS reports only
+  ASSERT_TRUE(others.ok()) << others.error();
+  EXPECT_GT(others->new_failures, 0u);
+  EXPECT_EQ(version(*st), empty);
+
+  // A new aggregate report moves it, a duplicate does not; another connection reads the same.
+  const auto reports = Samples({"aggregate/empty_reason.xml"});
+  ASSERT_FALSE(reports[0].records.empty());
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  const std::int64_t stored = version(*st);
+  EXPECT_NE(stored, empty);
+  auto dup = st->Store(BatchOf(reports));
+  ASSERT_TRUE(dup.ok()) << dup.error();
+  EXPECT_EQ(dup->duplicate_reports, 1u);
+  EXPECT_EQ(version(*st), stored);
+  auto other = Reopen();
+  ASSERT_TRUE(other);
+  EXPECT_EQ(version(*other), stored);
+
+  // Enrichment of the stored records moves it (seen by the other connection at once);
+  // enrichment that finds nothing to update does not.
+  model::Source source;
+  source.ip_address = reports[0].records[0].source.ip_address;
+  source.reverse_dns = "host.example.com";
+  source.base_domain = "example.com";
+  source.country = "DE";
+  auto changed = st->UpdateSources({source}, 3000, 2000);
+  ASSERT_TRUE(changed.ok()) << changed.error();
+  ASSERT_GT(*changed, 0u);
+  const std::int64_t enriched = version(*other);
+  EXPECT_NE(enriched, stored);
+  EXPECT_EQ(version(*st), enriched);
+  changed = st->UpdateSources({source}, 3000, 2000);  // enriched at 3000: not before 2000
+  ASSERT_TRUE(changed.ok()) << changed.error();
+  EXPECT_EQ(*changed, 0u);
+  EXPECT_EQ(version(*st), enriched);
+
+  // A copy (migrate) into another store moves the target's.
+  auto target = OpenStore(GetParam().fresh_url("AggregateVersionCopy"), {});
+  ASSERT_TRUE(target.ok()) << target.error();
+  const std::int64_t target_empty = version(**target);
+  ASSERT_TRUE(st->ForEachCopy(100, [&](CopyBatch&& b) -> Result<bool> {
+    DMARC_TRY((*target)->StoreCopy(b));
+    return true;
+  }));
+  EXPECT_NE(version(**target), target_empty);
+
+  // A purge that removes nothing leaves it; one that removes the report moves it.
+  auto purged = st->Purge(1);
+  ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_EQ(purged->aggregate_reports, 0u);
+  EXPECT_EQ(version(*st), enriched);
+  purged = st->Purge(reports[0].report_metadata.end + 1);
+  ASSERT_TRUE(purged.ok()) << purged.error();
+  EXPECT_EQ(purged->aggregate_reports, 1u);
+  const std::int64_t after_purge = version(*st);
+  EXPECT_NE(after_purge, enriched);
+  EXPECT_NE(after_purge, stored);
+  EXPECT_EQ(version(*other), after_purge);
+  st = Reopen();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(version(*st), after_purge);
+}
+
 // ---- Enforcement advisor (store/advisor.h) ----
 
 namespace ad = advisor_scenario;

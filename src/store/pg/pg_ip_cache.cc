@@ -223,11 +223,13 @@ Result<std::size_t> PgStore::UpdateSources(const std::vector<model::Source>& sou
         p);
     if (!r) return std::move(r).error_value();
     auto changed = static_cast<std::size_t>(r->Affected());
+    const bool records_changed = changed > 0;
     if (enriched_at != 0) {
       auto failures = UpdateFailureSources(sources, ip, enriched_at);
       if (!failures) return std::move(failures).error_value();
       changed += *failures;
     }
+    if (records_changed) DMARC_TRY(BumpAggregateVersion());
     return changed;
   });
 }

@@ -258,6 +258,8 @@ Result<BatchResult> PgStore::StoreCopy(const CopyBatch& copy) {
     DMARC_TRY_ASSIGN(r, StoreOnce(batch));
     DMARC_TRY(FixCopiedTimes(copy, batch.sources_enriched_at));
     DMARC_TRY(StoreIpInfoCopies(copy.ip_info));
+    // New reports only: the fixed import and enrichment times are not what ForEachAggregate reads.
+    if (r.new_reports > 0) DMARC_TRY(BumpAggregateVersion());
     return r;
   });
   options_.max_raw_bytes = max_raw;

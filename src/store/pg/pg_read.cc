@@ -1,6 +1,7 @@
-// The PostgreSQL store's reads: stats (from the rollups), export of the stored reports (ForEach*)
-// and the rejections, with the same answers as the SQLite store (sqlite_read.cc). Each runs in
-// one read-only REPEATABLE READ transaction, so it sees one snapshot while writers commit.
+// The PostgreSQL store's reads: stats (from the rollups), export of the stored reports (ForEach*),
+// the rejections and the aggregate version, with the same answers as the SQLite store
+// (sqlite_read.cc). Each runs in one read-only REPEATABLE READ transaction, so it sees one snapshot
+// while writers commit.
 //
 // Exports stream: reports are read in batches (keyset on id), and the records of a batch with
 // one query `report = ANY(batch) AND day BETWEEN first day AND last day of the batch`, so only
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -379,6 +381,19 @@ Result<std::size_t> PgStore::ForEachAggregate(
           }
           if (rows->size() < kReportBatch) return n;
         }
+      },
+      /*read_only=*/true);
+}
+
+Result<std::optional<std::int64_t>> PgStore::AggregateVersion() {
+  return InTransaction<std::optional<std::int64_t>>(
+      [&]() -> Result<std::optional<std::int64_t>> {
+        auto r = conn_.Query("SELECT value FROM change_counters WHERE name = 'aggregate'");
+        if (!r) return std::move(r).error_value();
+        if (r->size() == 0) {
+          return MakeError(label_ + ": the change counter 'aggregate' is missing");
+        }
+        return std::optional<std::int64_t>(r->Int(0, 0));
       },
       /*read_only=*/true);
 }

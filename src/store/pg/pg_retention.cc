@@ -276,6 +276,7 @@ Result<std::size_t> PgStore::DropMonth(const std::string& name, std::int64_t lo,
     }
     DMARC_TRY(conn_.Exec("DROP TABLE " + table));
     gone = true;
+    if (records > 0) DMARC_TRY(BumpAggregateVersion());
     return records;
   });
   if (!dropped && conn_.LastError().sqlstate == "55P03") {
@@ -302,7 +303,7 @@ Result<bool> PgStore::PurgeAggregateReports(std::int64_t cutoff, PurgeResult& re
       for (int i = 0; i < rows->size(); ++i) victims.push_back(rows->Int(i, 0));
       if (victims.empty()) return true;
       DMARC_TRY_ASSIGN(records, DeleteReports(victims));
-      return true;
+      return BumpAggregateVersion();
     });
     if (!batch) return MakeError("purge of aggregate reports failed: " + batch.error());
     result.aggregate_reports += victims.size();

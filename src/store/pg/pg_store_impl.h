@@ -101,6 +101,7 @@ class PgStore final : public ReportStore {
   Result<bool> SaveSealedToken(const SealedTokenRow& row) override;  // *_sealed_token.cc
   Result<std::optional<SealedTokenRow>> SealedToken(const std::string& kind,
                                                     const std::string& identity) override;
+  Result<std::optional<std::int64_t>> AggregateVersion() override;  // pg_read.cc
   bool CommitsElsewhere() const override { return true; }
 
   Connection& connection() { return conn_; }
@@ -120,6 +121,10 @@ class PgStore final : public ReportStore {
 
   // ---- The write path (pg_write*.cc), inside Store's transaction ----
   Result<BatchResult> StoreOnce(const Batch& batch);
+  // The last statement of a transaction that changed what ForEachAggregate reads: the change
+  // counter AggregateVersion reads moves on (migration 7). Last, so that a transaction holding
+  // the counter's row lock waits for nothing else and writers never wait in a cycle on it.
+  Result<bool> BumpAggregateVersion();
   // Makes the monthly partitions of the batch's record days, each in a short transaction of
   // its own, before the batch's transaction.
   Result<bool> EnsurePartitions(const Batch& batch);

@@ -132,7 +132,12 @@ Result<bool> PgStore::CreatePartition(std::int64_t month_start, std::int64_t mon
 Result<BatchResult> PgStore::Store(const Batch& batch) {
   for (int attempt = 0;; ++attempt) {
     DMARC_TRY(EnsurePartitions(batch));
-    auto r = InTransaction<BatchResult>([&] { return StoreOnce(batch); });
+    auto r = InTransaction<BatchResult>([&]() -> Result<BatchResult> {
+      BatchResult stored;
+      DMARC_TRY_ASSIGN(stored, StoreOnce(batch));
+      if (stored.new_reports > 0) DMARC_TRY(BumpAggregateVersion());
+      return stored;
+    });
     if (r) {
       ip_ids_.merge(pending_ip_ids_);
       pending_ip_ids_.clear();
@@ -558,6 +563,12 @@ Result<BatchResult> PgStore::StoreOnce(const Batch& batch) {
   DMARC_TRY(StoreSmtpTls(conn_, batch, now, result, &fresh.smtp_tls));
   DMARC_TRY(EnqueueNewReports(fresh, now));
   return result;
+}
+
+Result<bool> PgStore::BumpAggregateVersion() {
+  auto r = conn_.Query("UPDATE change_counters SET value = value + 1 WHERE name = 'aggregate'");
+  if (!r) return std::move(r).error_value();
+  return true;
 }
 
 // ---- AggregatesStored ----

@@ -161,6 +161,7 @@ Result<std::size_t> SqliteStore::UpdateSources(const std::vector<model::Source>&
     upd->Bind(1, enriched_at).Bind(2, enriched_before);
     DMARC_TRY(upd->Run());
     auto changed = static_cast<std::size_t>(db_.Changes());
+    if (changed > 0) DMARC_TRY(BumpAggregateVersion());
     if (enriched_at != 0) {
       auto failures = UpdateFailureSources(sources, enriched_at);
       if (!failures) return std::move(failures).error_value();

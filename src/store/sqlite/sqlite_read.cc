@@ -1,9 +1,10 @@
 // The SQLite store's reads: stats (from the rollups), export of the stored reports (ForEach*),
-// the rejections, and which reports are stored already. Each runs in one read transaction, so it
-// sees one snapshot while a writer commits.
+// the rejections, which reports are stored already and the aggregate version. Each runs in one
+// read transaction, so it sees one snapshot while a writer commits.
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "sinks/report_json.h"
@@ -345,6 +346,17 @@ Result<std::size_t> SqliteStore::ForEachAggregate(
   auto r = run();
   (void)db_.Exec("COMMIT");
   return r;
+}
+
+Result<std::optional<std::int64_t>> SqliteStore::AggregateVersion() {
+  Statement& s = select_aggregate_version_;
+  auto row = s.Step();
+  const std::optional<std::int64_t> version =
+      row && *row ? std::optional<std::int64_t>(s.Int(0)) : std::nullopt;
+  s.Reset();
+  if (!row) return MakeError(row.error());
+  if (!version) return MakeError(Describe() + ": the change counter 'aggregate' is missing");
+  return version;
 }
 
 Result<std::size_t> SqliteStore::ForEachFailure(

@@ -124,7 +124,7 @@ Result<std::size_t> SqliteStore::PurgeAggregateBatch(std::int64_t cutoff, PurgeR
     DMARC_TRY(db_.Exec("DELETE FROM source_totals WHERE records <= 0"));
     DMARC_TRY(db_.Exec("DELETE FROM ip_totals WHERE records <= 0"));
     DMARC_TRY(db_.Exec("DELETE FROM daily_results WHERE records <= 0"));
-    return true;
+    return BumpAggregateVersion();
   };
   if (auto r = run(); !r) {
     (void)db_.Exec("ROLLBACK");

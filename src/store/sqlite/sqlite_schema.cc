@@ -102,6 +102,10 @@ const SqliteStore::StatementSql SqliteStore::kWriteStatements[] = {
     {&SqliteStore::insert_rejection_,
      "INSERT INTO rejected_inputs (received_at, origin, reason, sha256) VALUES (?1,?2,?3,?4)"
      " ON CONFLICT DO NOTHING"},
+    {&SqliteStore::bump_aggregate_version_,
+     "UPDATE change_counters SET value = value + 1 WHERE name = 'aggregate'"},
+    {&SqliteStore::select_aggregate_version_,
+     "SELECT value FROM change_counters WHERE name = 'aggregate'"},
 };
 
 Result<bool> SqliteStore::Init() {

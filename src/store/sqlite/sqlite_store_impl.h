@@ -90,6 +90,7 @@ class SqliteStore final : public ReportStore {
   Result<bool> SaveSealedToken(const SealedTokenRow& row) override;  // *_sealed_token.cc
   Result<std::optional<SealedTokenRow>> SealedToken(const std::string& kind,
                                                     const std::string& identity) override;
+  Result<std::optional<std::int64_t>> AggregateVersion() override;  // sqlite_read.cc
 
  private:
   // A prepared write statement and its SQL; kWriteStatements (sqlite_schema.cc) lists them all.
@@ -129,6 +130,9 @@ class SqliteStore final : public ReportStore {
   Result<bool> StoreFailures(const Batch& batch, std::int64_t now, BatchResult& result);
   Result<bool> StoreSmtpTls(const Batch& batch, std::int64_t now, BatchResult& result);
   Result<bool> StoreSmtpTlsPolicy(const model::SmtpTlsPolicy& p, std::int64_t report_row);
+  // Inside a write transaction that changed what ForEachAggregate reads: the change counter
+  // AggregateVersion reads moves on (migration 13).
+  Result<bool> BumpAggregateVersion();
 
   // ---- The outbox (sqlite_outbox.cc), inside Store's transaction ----
   // The largest row id of each report table: what a batch adds comes after.
@@ -186,7 +190,8 @@ class SqliteStore final : public ReportStore {
       upsert_daily_messages_, upsert_daily_sources_, upsert_daily_results_, insert_source_ip_,
       select_source_ip_, insert_report_totals_, upsert_source_totals_, upsert_ip_totals_,
       select_next_record_, insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_,
-      insert_tls_policy_, insert_tls_detail_, insert_raw_;
+      insert_tls_policy_, insert_tls_detail_, insert_raw_, bump_aggregate_version_,
+      select_aggregate_version_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;

@@ -176,8 +176,13 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   DMARC_TRY(StoreFailures(batch, now, result));
   DMARC_TRY(StoreSmtpTls(batch, now, result));
   DMARC_TRY(EnqueueNewReports(before, now));
+  // A duplicate changes nothing; StoreCopy's later fixes of import and enrichment times change
+  // nothing ForEachAggregate reads either.
+  if (result.new_reports > 0) DMARC_TRY(BumpAggregateVersion());
   return result;
 }
+
+Result<bool> SqliteStore::BumpAggregateVersion() { return bump_aggregate_version_.Run(); }
 
 Result<bool> SqliteStore::StoreAggregate(const Batch& batch, const StoredAggregate& item,
                                          std::int64_t now, BatchRollups& rollups,
