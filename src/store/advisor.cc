@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
-#include <string_view>
 #include <utility>
 
 #include "base/text.h"
@@ -399,7 +399,8 @@ std::optional<ForwardReason> ForwardedByListOrDkim(const model::Record& r,
                                                    const KnownForwarder* forwarder,
                                                    const std::string& domain) {
   if (forwarder) {
-    return ForwardReason{"known_forwarder", fmt::format("{} ({})", forwarder->name, forwarder->kind)};
+    return ForwardReason{"known_forwarder",
+                         fmt::format("{} ({})", forwarder->name, forwarder->kind)};
   }
   return DkimSurvived(r, r.identifiers.header_from.empty() ? domain : r.identifiers.header_from);
 }

@@ -210,6 +210,23 @@ Result<std::shared_ptr<const SenderIndex>> SenderIndexCache::Get(ReportStore& st
   return built;
 }
 
+Result<std::size_t> SenderIndexCache::Refresh(ReportStore& store) {
+  auto version = store.AggregateVersion();
+  if (!version) return MakeError(version.error_kind(), version.error());
+  if (!*version) return std::size_t{0};
+  std::vector<std::pair<std::string, const Forwarders*>> behind;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& index : kept_) {
+      if (index->version != *version) behind.emplace_back(index->domain, index->forwarders);
+    }
+  }
+  for (const auto& [domain, forwarders] : behind) {
+    if (auto r = Get(store, domain, *forwarders); !r) return MakeError(r.error_kind(), r.error());
+  }
+  return behind.size();
+}
+
 std::uint64_t SenderIndexCache::builds() const {
   std::lock_guard lock(mu_);
   return builds_;

@@ -45,12 +45,12 @@ struct SenderIndex {
   struct Failing {
     std::int64_t begin = 0;
     std::uint64_t count = 0;
-    std::uint32_t sender = 0;            // index into senders
-    std::uint32_t ip = 0;                // index into ips
-    std::uint32_t cause = 0;             // index into causes
-    std::int32_t by_receiver = -1;       // index into reasons: override or arc (rules 1, 2)
-    std::int32_t by_list_or_dkim = -1;   // known_forwarder or dkim_survived (rules 4, 5)
-    bool subdomain = false;              // From is not the policy domain itself
+    std::uint32_t sender = 0;           // index into senders
+    std::uint32_t ip = 0;               // index into ips
+    std::uint32_t cause = 0;            // index into causes
+    std::int32_t by_receiver = -1;      // index into reasons: override or arc (rules 1, 2)
+    std::int32_t by_list_or_dkim = -1;  // known_forwarder or dkim_survived (rules 4, 5)
+    bool subdomain = false;             // From is not the policy domain itself
   };
   // The policy one report states.
   struct ReportPolicy {
@@ -65,10 +65,10 @@ struct SenderIndex {
   std::vector<SenderEntry> senders;        // by key
   std::vector<Failing> failing;            // in the order stored
   std::vector<std::string> ips;
-  std::vector<FailCause> causes;        // distinct (dkim, spf, remedy), messages unset
-  std::vector<ForwardReason> reasons;   // distinct (reason, detail), messages unset
+  std::vector<FailCause> causes;       // distinct (dkim, spf, remedy), messages unset
+  std::vector<ForwardReason> reasons;  // distinct (reason, detail), messages unset
   static constexpr std::int32_t kSenderStatusReason = 0;  // reasons[0]: SenderStatusReason()
-  std::vector<ReportPolicy> policies;   // in the order stored
+  std::vector<ReportPolicy> policies;                     // in the order stored
   std::uint64_t records = 0;
 
   // Reads the domain's aggregate reports (the store's AggregateVersion first, so an answer is
@@ -96,12 +96,17 @@ Result<Advice> Advise(ReportStore& store, const SenderIndex& index, const Advice
 // forwarders), the least recently used dropped beyond kMaxCachedSenderIndexes. Get returns the
 // kept index while the store's AggregateVersion is the one it was built at, else builds it anew
 // (one build at a time; others asking wait for it). A store without a version is never cached.
+// The web server also refreshes them in the background after new reports (Refresh), so that a
+// request seldom waits for a build.
 inline constexpr std::size_t kMaxCachedSenderIndexes = 8;
 
 class SenderIndexCache {
  public:
   Result<std::shared_ptr<const SenderIndex>> Get(ReportStore& store, const std::string& domain,
                                                  const Forwarders& forwarders);
+  // Builds anew the kept indexes that are behind the store's AggregateVersion, so that the next
+  // request finds them current (the server calls it every few seconds); returns how many.
+  Result<std::size_t> Refresh(ReportStore& store);
   // Indexes built (not found kept) so far: for tests and the benchmark.
   std::uint64_t builds() const;
 

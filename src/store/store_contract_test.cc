@@ -2182,6 +2182,12 @@ TEST_P(StoreContract, SenderIndexCacheKeepsAnIndexUntilTheReportsChange) {
   }
   ASSERT_GT(added, 0u);
   ASSERT_TRUE(st->Store(BatchOf({copy})).ok());
+  // The server's refresh builds it before a request asks; then nothing is behind.
+  auto refreshed = cache.Refresh(*other_connection);
+  ASSERT_TRUE(refreshed.ok()) << refreshed.error();
+  EXPECT_EQ(*refreshed, 1u);
+  EXPECT_EQ(cache.builds(), 2u);
+  EXPECT_EQ(*cache.Refresh(*st), 0u);
   auto fresh = cache.Get(*other_connection, sc::kDomain, builtin);
   ASSERT_TRUE(fresh.ok());
   EXPECT_NE(fresh->get(), first->get());

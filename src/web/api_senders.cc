@@ -72,9 +72,9 @@ ApiAnswer SendersAnswer(store::ReportStore& store, const store::DashboardFilter&
     opts.status = it->second;
   }
   auto index = store::SenderIndexOf(store, opts.domain, forwarders, indexes);
-  auto senders = index ? store::SenderInventory(store, **index, opts)
-                       : Result<std::vector<store::Sender>>(
-                             MakeError(index.error_kind(), index.error()));
+  auto senders =
+      index ? store::SenderInventory(store, **index, opts)
+            : Result<std::vector<store::Sender>>(MakeError(index.error_kind(), index.error()));
   if (!senders) {
     spdlog::error("dashboard API: the store failed: {}", senders.error());
     return Answer(500, {{"error", "the report store failed; the details are in the log"}});

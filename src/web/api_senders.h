@@ -7,8 +7,8 @@
 #include <string>
 
 #include "store/dashboard.h"
-#include "store/senders.h"
 #include "store/sender_index.h"
+#include "store/senders.h"
 #include "web/api.h"
 
 namespace dmarc::web {

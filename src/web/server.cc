@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -210,12 +212,56 @@ Result<bool> CheckServeOptions(const ServeOptions& o, Auth& auth) {
   return true;
 }
 
+// Keeps the sender indexes of GET /api/senders and /api/advise current (SenderIndexCache::Refresh)
+// on a connection of its own, every kIndexRefreshSeconds, so that after new reports a request
+// seldom waits for a build; the thread runs at the lowest priority.
+constexpr int kIndexRefreshSeconds = 2;
+
+class IndexRefresher {
+ public:
+  IndexRefresher(std::unique_ptr<store::ReportStore> store,
+                 std::shared_ptr<store::SenderIndexCache> cache)
+      : store_(std::move(store)), cache_(std::move(cache)), thread_([this] { Loop(); }) {}
+  ~IndexRefresher() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  IndexRefresher(const IndexRefresher&) = delete;
+  IndexRefresher& operator=(const IndexRefresher&) = delete;
+
+ private:
+  void Loop() {
+    // On Linux the nice value is per thread; failing to lower it only costs fairness.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::seconds(kIndexRefreshSeconds), [&] { return stop_; })) {
+      lock.unlock();
+      if (auto r = cache_->Refresh(*store_); !r) {
+        spdlog::warn("dashboard: the sender indexes were not refreshed: {}", r.error());
+      }
+      lock.lock();
+    }
+  }
+
+  std::unique_ptr<store::ReportStore> store_;
+  std::shared_ptr<store::SenderIndexCache> cache_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is set
+};
+
 class HttpServer final : public Server {
  public:
   HttpServer(std::unique_ptr<ConnectionPool> pool, std::unique_ptr<Connection> health,
-             const ServeOptions& options)
+             std::unique_ptr<IndexRefresher> refresher, const ServeOptions& options)
       : pool_(std::move(pool)),
         health_(std::move(health)),
+        refresher_(std::move(refresher)),
         options_(options),
         tls_(!options.tls_cert.empty()),
         auth_(tls_),
@@ -268,6 +314,7 @@ class HttpServer final : public Server {
     queries_.Stop();
     sign_ins_.Stop();
     if (listener_) listener_->Stop();
+    refresher_.reset();
     {
       std::lock_guard lock(mu_);
       stopped_ = true;
@@ -461,6 +508,7 @@ class HttpServer final : public Server {
   std::unique_ptr<ConnectionPool> pool_;
   std::unique_ptr<Connection> health_;
   std::mutex health_mu_;
+  std::unique_ptr<IndexRefresher> refresher_;
   ServeOptions options_;
   bool tls_;
   Auth auth_;
@@ -538,7 +586,12 @@ Result<std::unique_ptr<Server>> StartServer(const ServeOptions& options) {
       pool->Add(std::move(c));
     }
   }
-  auto server = std::make_unique<HttpServer>(std::move(pool), std::move(health), options);
+  auto refresh_store = store::OpenStore(url, open_options);
+  if (!refresh_store) return MakeError(refresh_store.error());
+  auto refresher = std::make_unique<IndexRefresher>(std::move(refresh_store).value(),
+                                                    api_options->sender_indexes);
+  auto server = std::make_unique<HttpServer>(std::move(pool), std::move(health),
+                                             std::move(refresher), options);
   if (auto r = server->Setup(); !r) return MakeError(r.error());
   return std::unique_ptr<Server>(std::move(server));
 }
