@@ -120,8 +120,8 @@ Result<std::shared_ptr<const SenderIndex>> SenderIndex::Build(ReportStore& store
   if (!version) return MakeError(version.error_kind(), version.error());
   index->version = *version;
 
-  std::map<std::string, Acc> acc;
-  std::vector<std::pair<Failing, std::string>> failing;  // sender key until the keys are ordered
+  std::vector<Acc> acc;
+  std::unordered_map<std::string, std::uint32_t> sender_ids;
   std::unordered_map<std::string, std::uint32_t> ip_ids;
   Interner<FailCause, std::array<std::string, 3>> causes(index->causes);
   Interner<ForwardReason, std::pair<std::string, std::string>> reasons(index->reasons);
@@ -139,8 +139,17 @@ Result<std::shared_ptr<const SenderIndex>> SenderIndex::Build(ReportStore& store
       [&](const model::AggregateReport&, const model::Record& r, SenderIdentity&& id) {
         ++index->records;
         const KnownForwarder* forwarder = forwarders.Match(r);
+        auto [sender, added_sender] =
+            sender_ids.try_emplace(id.key, static_cast<std::uint32_t>(acc.size()));
+        if (added_sender) {
+          acc.emplace_back();
+          acc.back().s.key = std::move(id.key);
+          acc.back().s.kind = std::move(id.kind);
+          acc.back().s.type = std::move(id.type);
+        }
         if (!r.alignment.dmarc) {
           Failing f;
+          f.sender = sender->second;
           f.begin = r.interval_begin;
           f.count = r.count;
           auto [ip, added] = ip_ids.try_emplace(r.source.ip_address,
@@ -154,15 +163,9 @@ Result<std::shared_ptr<const SenderIndex>> SenderIndex::Build(ReportStore& store
           f.by_list_or_dkim = reason_id(ForwardedByListOrDkim(r, forwarder, domain));
           const std::string& from = r.identifiers.header_from;
           f.subdomain = !from.empty() && !SameDomainAscii(from, domain);
-          failing.emplace_back(f, id.key);
+          index->failing.push_back(f);
         }
-        Acc& a = acc[id.key];
-        if (a.s.key.empty()) {
-          a.s.key = std::move(id.key);
-          a.s.kind = std::move(id.kind);
-          a.s.type = std::move(id.type);
-        }
-        AddRecord(a, r, forwarder);
+        AddRecord(acc[sender->second], r, forwarder);
       },
       [&](const model::AggregateReport& report) {
         const auto& m = report.report_metadata;
@@ -172,17 +175,8 @@ Result<std::shared_ptr<const SenderIndex>> SenderIndex::Build(ReportStore& store
              PublishedPolicy{pp.p, pp.sp, pp.pct, pp.np, pp.adkim, pp.aspf, m.begin, m.org_name}});
       });
   if (!read) return MakeError(read.error_kind(), read.error());
-  std::unordered_map<std::string, std::uint32_t> sender_ids;
   index->senders.reserve(acc.size());
-  for (auto& [key, a] : acc) {
-    sender_ids.emplace(key, static_cast<std::uint32_t>(index->senders.size()));
-    index->senders.push_back(Finish(std::move(a)));
-  }
-  index->failing.reserve(failing.size());
-  for (auto& [f, key] : failing) {
-    f.sender = sender_ids.at(key);
-    index->failing.push_back(f);
-  }
+  for (auto& a : acc) index->senders.push_back(Finish(std::move(a)));
   return std::shared_ptr<const SenderIndex>(std::move(index));
 }
 

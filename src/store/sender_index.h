@@ -62,7 +62,7 @@ struct SenderIndex {
   std::string domain;
   const Forwarders* forwarders = nullptr;  // built with (not owned)
   std::optional<std::int64_t> version;     // the store's AggregateVersion it was read at
-  std::vector<SenderEntry> senders;        // by key
+  std::vector<SenderEntry> senders;        // in the order first seen
   std::vector<Failing> failing;            // in the order stored
   std::vector<std::string> ips;
   std::vector<FailCause> causes;       // distinct (dkim, spf, remedy), messages unset
