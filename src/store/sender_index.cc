@@ -2,6 +2,8 @@
 // cache that keeps indexes until the store's AggregateVersion changes.
 #include "store/sender_index.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <array>
 #include <map>
@@ -198,6 +200,9 @@ Result<std::shared_ptr<const SenderIndex>> SenderIndexCache::Get(ReportStore& st
   }
   auto built = SenderIndex::Build(store, domain, forwarders);
   if (!built) return built;
+  // The build's reports and maps are freed by now; give their pages back rather than leave them
+  // in the arena of whichever connection's thread built it (glibc).
+  malloc_trim(0);
   ++builds_;
   kept_.push_front(*built);
   if (kept_.size() > kMaxCachedSenderIndexes) kept_.pop_back();
