@@ -27,6 +27,7 @@ struct AdviseOptions {
   std::string until;  // YYYY-MM-DD: the period ends at the end of this UTC day (default: now)
   bool json = false;
   std::vector<std::string> forwarders_files;  // read after the bundled list
+  std::string simulate;                       // a DMARC record; empty: the next step
 };
 
 AdviseOptions& State() {
@@ -82,6 +83,13 @@ void PrintText(const store::Advice& a) {
       "\nSimulation: p=quarantine or p=reject at pct=100 (the same messages fail; quarantine "
       "delivers them as spam, reject refuses them)\n");
   if (!sim.note.empty()) fmt::print("  Note: {}\n", sim.note);
+  fmt::print("  With {} (quarantined / rejected; the rest delivered):\n", sim.proposed.Text());
+  auto effect = [](const char* group, const store::PolicyEffect& e) {
+    fmt::print("    {:<36} {:>8} / {}\n", group, e.quarantined, e.rejected);
+  };
+  effect("approved senders' mail", sim.approved_effect);
+  effect("forwarded mail", sim.forwarded_effect);
+  effect("spoofing", sim.spoofing_effect);
   PrintBlocked("Approved senders' mail blocked", sim.approved_blocked, sim.approved, false);
   PrintBlocked("Forwarded mail hit", sim.forwarded_hit, sim.forwarded, true);
   PrintBlocked("Spoofing stopped (unapproved and unknown senders)", sim.spoofing_blocked,
@@ -108,6 +116,9 @@ void AddAdviseOptions(CLI::App& cmd) {
                  "advice of an earlier month");
   cmd.add_flag("--json", o.json, "Print JSON (the object of GET /api/advise)");
   AddForwardersFileOption(cmd, o.forwarders_files);
+  cmd.add_option("--simulate", o.simulate,
+                 "The DMARC record to simulate, e.g. \"p=reject; sp=none; t=y\" (tags p, sp, np, "
+                 "t; default: the next step from the published policy)");
 }
 
 int RunAdviseCommand() {
@@ -129,6 +140,14 @@ int RunAdviseCommand() {
   auto forwarders = ForwardersOrSay(o.forwarders_files);
   if (!forwarders) return 2;
   opts.forwarders = forwarders.get();
+  if (!o.simulate.empty()) {
+    auto proposed = store::ParseProposedPolicy(o.simulate);
+    if (!proposed) {
+      spdlog::error("--simulate: {}", proposed.error());
+      return 1;
+    }
+    opts.proposed = *proposed;
+  }
   auto advice = store::Advise(*st, opts);
   if (!advice) {
     spdlog::error("{}: {}", st->Describe(), advice.error());

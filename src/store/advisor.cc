@@ -301,6 +301,22 @@ FixItem FixOf(const SenderOutcome& o, const Bucket& failing, const Texts& t) {
   return f;
 }
 
+int Level(const std::string& policy) {
+  return policy == "reject" ? 2 : policy == "quarantine" ? 1 : 0;
+}
+
+// What the proposed record does to a bucket: its messages from the domain itself under p, from
+// subdomains under sp (p when there is none), one step less under t=y.
+void AddEffect(PolicyEffect& e, const ProposedPolicy& pp, const Bucket& b) {
+  auto apply = [&](const std::string& policy, std::uint64_t n) {
+    const int level = Level(policy) - (pp.testing ? 1 : 0);
+    if (level == 1) e.quarantined += n;
+    if (level == 2) e.rejected += n;
+  };
+  apply(pp.p, b.messages - b.subdomain);
+  apply(pp.sp.empty() ? pp.p : pp.sp, b.subdomain);
+}
+
 // Counts a sender of the period into the totals, the score, the simulation and what to fix.
 void AddSender(Advice& a, SenderAcc& s, const Texts& t) {
   SenderOutcome& o = s.out;
@@ -321,14 +337,17 @@ void AddSender(Advice& a, SenderAcc& s, const Texts& t) {
   if (o.forwarded > 0) {
     sim.forwarded_hit += o.forwarded;
     sim.forwarded.push_back(Blocked(s, s.forwarded, t));
+    AddEffect(sim.forwarded_effect, sim.proposed, s.forwarded);
   }
   if (o.failing > 0 && approved) {
     sim.approved_blocked += o.failing;
     sim.approved.push_back(Blocked(s, s.failing, t));
+    AddEffect(sim.approved_effect, sim.proposed, s.failing);
     a.fixes.push_back(FixOf(o, s.failing, t));
   } else if (o.failing > 0) {
     sim.spoofing_blocked += o.failing;
     sim.unapproved.push_back(Blocked(s, s.failing, t));
+    AddEffect(sim.spoofing_effect, sim.proposed, s.failing);
   }
   a.senders.push_back(std::move(o));
 }
@@ -354,18 +373,87 @@ void Finish(Advice& a) {
     notes.push_back(
         fmt::format("the policy publishes pct={}; the simulation is of pct=100", *a.policy->pct));
   }
+  const ProposedPolicy& pp = sim.proposed;
   if (sim.subdomain_messages > 0) {
     notes.push_back(fmt::format(
         "{} of these messages {} from subdomains of {}, which follow sp ({}) rather than p: the "
-        "simulation applies the same policy to them",
+        "counts include them, and the proposed record's effect applies {} to them",
         sim.subdomain_messages, sim.subdomain_messages == 1 ? "is" : "are", a.domain,
-        a.policy && !a.policy->sp.empty() ? "sp=" + a.policy->sp : "none published"));
+        a.policy && !a.policy->sp.empty() ? "sp=" + a.policy->sp : "none published",
+        pp.sp.empty() ? "its p (it has no sp)" : "sp=" + pp.sp));
+  }
+  if (!pp.np.empty() && pp.np != (pp.sp.empty() ? pp.p : pp.sp)) {
+    notes.push_back(fmt::format(
+        "np={} applies to subdomains that do not exist in DNS; the reports do not tell which "
+        "those are, so the effect counts every subdomain under sp",
+        pp.np));
+  }
+  if (pp.testing) {
+    notes.push_back(
+        "t=y: receivers apply one step less (reject as quarantine, quarantine as none)");
   }
   sim.note = fmt::format("{}", fmt::join(notes, "; "));
   a.recommendation = Recommend(a);
 }
 
 }  // namespace
+
+std::string ProposedPolicy::Text() const {
+  std::string s = "p=" + p;
+  if (!sp.empty()) s += "; sp=" + sp;
+  if (!np.empty()) s += "; np=" + np;
+  if (testing) s += "; t=y";
+  return s;
+}
+
+Result<ProposedPolicy> ParseProposedPolicy(std::string_view record) {
+  if (record.size() > kMaxProposedRecordBytes) {
+    return MakeError(ErrorKind::kInvalid,
+                     fmt::format("the record is longer than {} bytes", kMaxProposedRecordBytes));
+  }
+  ProposedPolicy out;
+  bool has_p = false;
+  while (!record.empty()) {
+    const auto semi = record.find(';');
+    const std::string_view part = Trim(record.substr(0, semi));
+    record.remove_prefix(semi == std::string_view::npos ? record.size() : semi + 1);
+    if (part.empty()) continue;
+    const auto eq = part.find('=');
+    if (eq == std::string_view::npos) {
+      return MakeError(ErrorKind::kInvalid, fmt::format("\"{}\" is not TAG=VALUE", part));
+    }
+    const std::string tag = ToLowerAscii(Trim(part.substr(0, eq)));
+    const std::string value = ToLowerAscii(Trim(part.substr(eq + 1)));
+    if (tag == "p" || tag == "sp" || tag == "np") {
+      if (value != "none" && value != "quarantine" && value != "reject") {
+        return MakeError(ErrorKind::kInvalid,
+                         fmt::format("{}: none, quarantine or reject, not \"{}\"", tag, value));
+      }
+      (tag == "p" ? out.p : tag == "sp" ? out.sp : out.np) = value;
+      has_p = has_p || tag == "p";
+    } else if (tag == "t") {
+      if (value != "y" && value != "n") {
+        return MakeError(ErrorKind::kInvalid, fmt::format("t: y or n, not \"{}\"", value));
+      }
+      out.testing = value == "y";
+    }
+  }
+  if (!has_p) return MakeError(ErrorKind::kInvalid, "p: the record must have a p tag");
+  return out;
+}
+
+ProposedPolicy DefaultProposal(const std::optional<PublishedPolicy>& published) {
+  ProposedPolicy pp;
+  pp.p = published && (published->p == "quarantine" || published->p == "reject") ? "reject"
+                                                                                 : "quarantine";
+  if (published) {
+    pp.sp = ToLowerAscii(published->sp);
+    if (published->np) pp.np = ToLowerAscii(*published->np);
+    if (Level(pp.sp) == 0 && pp.sp != "none") pp.sp.clear();  // unknown values: not kept
+    if (Level(pp.np) == 0 && pp.np != "none") pp.np.clear();
+  }
+  return pp;
+}
 
 std::string ForwardReason::Text() const {
   if (reason == "override") return "the receiver's override reason " + detail;
@@ -525,6 +613,7 @@ Advice Advise(const SenderIndex& index, const AdviceOptions& opts,
   PolicyPick policy;
   for (const auto& p : index.policies) policy.Offer(p, opts.now);
   a.policy = std::move(policy.policy);
+  a.simulation.proposed = opts.proposed ? *opts.proposed : DefaultProposal(a.policy);
 
   const Texts texts(index);
   std::vector<SenderAcc> acc(index.senders.size());

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -24,12 +25,35 @@ inline constexpr double kReadyForRejectPercent = 99.5;
 // Per sender, the causes listed in the simulation (the rest are summed in its messages).
 inline constexpr std::size_t kMaxAdviceCauses = 3;
 
+// A DMARC record to simulate (docs/senders.md, "The simulation"): `p`, `sp` and `np` are
+// "none", "quarantine" or "reject"; `sp` empty: `p` applies to subdomains; `np` empty: `sp`.
+// `testing`: RFC 9989's t=y, under which receivers apply one step less (reject as quarantine,
+// quarantine as none).
+struct ProposedPolicy {
+  std::string p;
+  std::string sp;
+  std::string np;
+  bool testing = false;
+  std::string Text() const;  // "p=reject; sp=none; t=y"
+};
+
+// The longest record ParseProposedPolicy reads.
+inline constexpr std::size_t kMaxProposedRecordBytes = 1024;
+
+// Reads the tags p, sp, np and t of a DMARC record ("v=DMARC1; p=reject; sp=none; t=y"; other
+// tags are ignored, and so is v), as a user types it; kInvalid names the tag that is wrong. p is
+// required.
+Result<ProposedPolicy> ParseProposedPolicy(std::string_view record);
+
 struct AdviceOptions {
   std::string domain;    // the policy domain (required)
   std::int64_t now = 0;  // the end of the period (Unix seconds)
   int days = 30;         // the period: records whose interval began in [now - days, now)
   // The known forwarders (rule 3 below); nullptr: the bundled list.
   const Forwarders* forwarders = nullptr;
+  // The record the simulation applies; nullopt: the next step from the published policy
+  // (DefaultProposal).
+  std::optional<ProposedPolicy> proposed;
 };
 
 // The policy published, as the newest report of the domain that began before the period's end
@@ -85,6 +109,12 @@ struct FailCause {
   std::string Text() const { return dkim + "; " + spf; }
 };
 
+// What a proposed record does to a group of DMARC-failing messages (the rest are delivered).
+struct PolicyEffect {
+  std::uint64_t quarantined = 0;
+  std::uint64_t rejected = 0;
+};
+
 // A sender's messages that an enforcing policy would hit.
 struct BlockedSender {
   std::string key;
@@ -108,6 +138,10 @@ struct Simulation {
   // them; the simulation applies the same policy).
   std::uint64_t subdomain_messages = 0;
   std::string note;  // the published pct is below 100; subdomains' mail is counted
+  // The record simulated, and what it does to each of the three groups above: the policy domain's
+  // own mail under p, its subdomains' under sp, one step less under t=y.
+  ProposedPolicy proposed;
+  PolicyEffect approved_effect, forwarded_effect, spoofing_effect;
 };
 
 // The next step: `rule` is one of no_data, approve_senders, fix_first, move_to_quarantine,
@@ -159,6 +193,10 @@ struct Advice {
   std::vector<FixItem> fixes;  // most messages first
   FailureReportCounts failure_reports;
 };
+
+// The record simulated when none is given: p one step past the published one (none or no report:
+// quarantine; quarantine or reject: reject), the published sp and np kept, t=n.
+ProposedPolicy DefaultProposal(const std::optional<PublishedPolicy>& published);
 
 // The advice for opts.domain. Reads every aggregate report of the domain, and its failure reports
 // of the period.

@@ -2570,9 +2570,44 @@ TEST_P(StoreContract, AdvisorSaysWhenSubdomainsMailIsSimulated) {
   auto a = Advise(*st, {ad::kDomain, ad::kNow, 30});
   ASSERT_TRUE(a.ok()) << a.error();
   EXPECT_EQ(a->simulation.subdomain_messages, 9u);
-  EXPECT_EQ(a->simulation.note,
+  const Simulation& sim = a->simulation;
+  EXPECT_EQ(sim.note,
             "9 of these messages are from subdomains of example.com, which follow sp (sp=none) "
-            "rather than p: the simulation applies the same policy to them");
+            "rather than p: the counts include them, and the proposed record's effect applies "
+            "sp=none to them");
+  // The next step from p=none, the published sp kept: the subdomain's spoofing is delivered.
+  EXPECT_EQ(sim.proposed.Text(), "p=quarantine; sp=none");
+  ASSERT_GT(sim.spoofing_blocked, 9u);
+  EXPECT_EQ(sim.spoofing_effect.quarantined, sim.spoofing_blocked - 9);
+  EXPECT_EQ(sim.spoofing_effect.rejected, 0u);
+  EXPECT_EQ(sim.approved_effect.quarantined, sim.approved_blocked);
+  EXPECT_EQ(sim.forwarded_effect.quarantined, sim.forwarded_hit);
+  // Proposed records: sp applies to the subdomain, p (when no sp) to all, t=y one step less.
+  auto with = [&](const char* record) {
+    AdviceOptions opts{ad::kDomain, ad::kNow, 30};
+    opts.proposed = ParseProposedPolicy(record).value();
+    auto advice = Advise(*st, opts);
+    EXPECT_TRUE(advice.ok());
+    return advice.ok() ? advice->simulation : Simulation{};
+  };
+  Simulation s = with("v=DMARC1; p=reject; sp=quarantine; rua=mailto:d@example.com");
+  EXPECT_EQ(s.spoofing_effect.rejected, sim.spoofing_blocked - 9);
+  EXPECT_EQ(s.spoofing_effect.quarantined, 9u);
+  EXPECT_EQ(s.approved_effect.rejected, sim.approved_blocked);
+  EXPECT_EQ(s.forwarded_effect.rejected, sim.forwarded_hit);
+  s = with("p=reject");
+  EXPECT_EQ(s.spoofing_effect.rejected, sim.spoofing_blocked);
+  EXPECT_NE(s.note.find("applies its p (it has no sp) to them"), std::string::npos) << s.note;
+  s = with("p=reject; sp=quarantine; t=y");
+  EXPECT_EQ(s.spoofing_effect.quarantined, sim.spoofing_blocked - 9);
+  EXPECT_EQ(s.spoofing_effect.rejected, 0u);
+  EXPECT_NE(s.note.find("t=y: receivers apply one step less"), std::string::npos) << s.note;
+  s = with("p=none; sp=reject; np=none");
+  EXPECT_EQ(s.spoofing_effect.rejected, 9u);
+  EXPECT_EQ(s.spoofing_effect.quarantined, 0u);
+  EXPECT_NE(s.note.find("np=none applies to subdomains that do not exist in DNS"),
+            std::string::npos)
+      << s.note;
   // The scenario alone has no subdomain mail.
   url_ = GetParam().fresh_url("AdvisorNoSubdomain");
   auto plain = Reopen();
@@ -2674,6 +2709,31 @@ TEST_P(StoreContract, AdvisorReadsTheUsersForwardersFile) {
   ASSERT_EQ(sim.forwarded[0].reasons.size(), 1u);
   EXPECT_EQ(sim.forwarded[0].reasons[0].Text(),
             "a known forwarder: Our alumni forwarder (forwarder)");
+}
+
+// A record to simulate is read as a user types it; what is wrong is named.
+TEST(AdvisorProposal, ReadsTheTagsOfARecordAndNamesWhatIsWrong) {
+  auto p = ParseProposedPolicy(" v=DMARC1;P=Reject ; sp = none;rua=mailto:d@example.com; t=y;");
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ(p->p, "reject");
+  EXPECT_EQ(p->sp, "none");
+  EXPECT_EQ(p->np, "");
+  EXPECT_TRUE(p->testing);
+  EXPECT_EQ(p->Text(), "p=reject; sp=none; t=y");
+  EXPECT_EQ(ParseProposedPolicy("p=quarantine; np=reject; t=n")->Text(), "p=quarantine; np=reject");
+  EXPECT_EQ(ParseProposedPolicy("sp=none").error(), "p: the record must have a p tag");
+  EXPECT_EQ(ParseProposedPolicy("p=block").error(), "p: none, quarantine or reject, not \"block\"");
+  EXPECT_EQ(ParseProposedPolicy("p=none; t=maybe").error(), "t: y or n, not \"maybe\"");
+  EXPECT_EQ(ParseProposedPolicy("p=none; reject").error(), "\"reject\" is not TAG=VALUE");
+  EXPECT_EQ(ParseProposedPolicy("p=none; " + std::string(2000, ' ')).error(),
+            "the record is longer than 1024 bytes");
+  // The next step from what is published.
+  EXPECT_EQ(DefaultProposal(std::nullopt).Text(), "p=quarantine");
+  PublishedPolicy published{"quarantine", "none", "50", "reject", "r", "r", 0, "x"};
+  EXPECT_EQ(DefaultProposal(published).Text(), "p=reject; sp=none; np=reject");
+  published.p = "reject";
+  published.sp = "bogus";
+  EXPECT_EQ(DefaultProposal(published).Text(), "p=reject; np=reject");
 }
 
 // The causes and remedies in words, from a failing record's authentication results.

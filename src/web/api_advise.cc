@@ -59,6 +59,15 @@ nlohmann::ordered_json BlockedJson(const std::vector<store::BlockedSender>& send
   return out;
 }
 
+nlohmann::ordered_json EffectJson(const store::PolicyEffect& e) {
+  return {{"quarantined", e.quarantined}, {"rejected", e.rejected}};
+}
+
+// An empty text as null.
+nlohmann::ordered_json OrNull(const std::string& s) {
+  return s.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s);
+}
+
 }  // namespace
 
 nlohmann::ordered_json AdviceJson(const store::Advice& a) {
@@ -103,7 +112,17 @@ nlohmann::ordered_json AdviceJson(const store::Advice& a) {
       {"forwarded", BlockedJson(sim.forwarded, true)},
       {"spoofing_blocked", sim.spoofing_blocked},
       {"unapproved", BlockedJson(sim.unapproved)},
-      {"subdomain_messages", sim.subdomain_messages}};
+      {"subdomain_messages", sim.subdomain_messages},
+      {"proposed",
+       {{"record", sim.proposed.Text()},
+        {"p", sim.proposed.p},
+        {"sp", OrNull(sim.proposed.sp)},
+        {"np", OrNull(sim.proposed.np)},
+        {"t", sim.proposed.testing ? "y" : "n"}}},
+      {"effect",
+       {{"approved", EffectJson(sim.approved_effect)},
+        {"forwarded", EffectJson(sim.forwarded_effect)},
+        {"spoofing", EffectJson(sim.spoofing_effect)}}}};
   nlohmann::ordered_json fixes = nlohmann::ordered_json::array();
   for (const auto& f : a.fixes) {
     fixes.push_back({{"sender", f.sender},
@@ -161,6 +180,11 @@ ApiAnswer AdviseAnswer(store::ReportStore& store, const Params& params, std::int
                     {{"error", fmt::format("until: \"{}\" is not a date YYYY-MM-DD", it->second)}});
     }
     opts.now = *day + 86400;
+  }
+  if (auto it = params.find("simulate"); it != params.end() && !it->second.empty()) {
+    auto proposed = store::ParseProposedPolicy(it->second);
+    if (!proposed) return Answer(400, {{"error", "simulate: " + proposed.error()}});
+    opts.proposed = *proposed;
   }
   auto index = store::SenderIndexOf(store, opts.domain, forwarders, indexes);
   auto advice = index ? store::Advise(store, **index, opts)

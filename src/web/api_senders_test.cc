@@ -300,6 +300,22 @@ TEST_F(SendersApiTest, AdvisesOnTheAdvisorScenario) {
   EXPECT_FALSE(j["simulation"]["unapproved"][0].contains("reasons"));
   ASSERT_EQ(j["fixes"].size(), 1u);
   EXPECT_EQ(j["fixes"][0]["cause"], ad::kMcCause);
+  // The proposed record: by default the next step; else the one asked for (t=y: one step less).
+  EXPECT_EQ(j["simulation"]["proposed"]["record"], "p=quarantine; sp=none");
+  EXPECT_EQ(j["simulation"]["effect"]["approved"]["quarantined"], ad::kMcUnaligned);
+  auto sim = c.Get("/api/advise?domain=example.com&simulate=v%3DDMARC1%3B%20p%3Dreject%3B%20t%3Dy",
+                   Bearer());
+  ASSERT_EQ(sim->status, 200) << sim->body;
+  const nlohmann::json k = nlohmann::json::parse(sim->body);
+  EXPECT_EQ(k["simulation"]["proposed"]["record"], "p=reject; t=y");
+  EXPECT_EQ(k["simulation"]["proposed"]["t"], "y");
+  EXPECT_EQ(k["simulation"]["effect"]["approved"]["quarantined"], ad::kMcUnaligned);
+  EXPECT_EQ(k["simulation"]["effect"]["spoofing"]["rejected"], 0);
+  EXPECT_EQ(k["simulation"]["approved_blocked"], ad::kMcUnaligned);  // the same messages fail
+  auto bad = c.Get("/api/advise?domain=example.com&simulate=p%3Ddrop", Bearer());
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(nlohmann::json::parse(bad->body)["error"],
+            "simulate: p: none, quarantine or reject, not \"drop\"");
   auto four = c.Get("/api/advise?domain=example.com&days=4", Bearer());
   ASSERT_EQ(four->status, 200) << four->body;
   const nlohmann::json s = nlohmann::json::parse(four->body);
