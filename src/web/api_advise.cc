@@ -68,6 +68,29 @@ nlohmann::ordered_json OrNull(const std::string& s) {
   return s.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s);
 }
 
+nlohmann::ordered_json SimulationJson(const store::Simulation& sim) {
+  return {{"policies", {"quarantine", "reject"}},
+          {"pct", 100},
+          {"note", sim.note.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(sim.note)},
+          {"approved_blocked", sim.approved_blocked},
+          {"approved", BlockedJson(sim.approved)},
+          {"forwarded_hit", sim.forwarded_hit},
+          {"forwarded", BlockedJson(sim.forwarded, true)},
+          {"spoofing_blocked", sim.spoofing_blocked},
+          {"unapproved", BlockedJson(sim.unapproved)},
+          {"subdomain_messages", sim.subdomain_messages},
+          {"proposed",
+           {{"record", sim.proposed.Text()},
+            {"p", sim.proposed.p},
+            {"sp", OrNull(sim.proposed.sp)},
+            {"np", OrNull(sim.proposed.np)},
+            {"t", sim.proposed.testing ? "y" : "n"}}},
+          {"effect",
+           {{"approved", EffectJson(sim.approved_effect)},
+            {"forwarded", EffectJson(sim.forwarded_effect)},
+            {"spoofing", EffectJson(sim.spoofing_effect)}}}};
+}
+
 }  // namespace
 
 nlohmann::ordered_json AdviceJson(const store::Advice& a) {
@@ -101,28 +124,7 @@ nlohmann::ordered_json AdviceJson(const store::Advice& a) {
                          {"action", a.recommendation.action},
                          {"evidence", a.recommendation.evidence},
                          {"senders", a.recommendation.senders}};
-  const auto& sim = a.simulation;
-  j["simulation"] = {
-      {"policies", {"quarantine", "reject"}},
-      {"pct", 100},
-      {"note", sim.note.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(sim.note)},
-      {"approved_blocked", sim.approved_blocked},
-      {"approved", BlockedJson(sim.approved)},
-      {"forwarded_hit", sim.forwarded_hit},
-      {"forwarded", BlockedJson(sim.forwarded, true)},
-      {"spoofing_blocked", sim.spoofing_blocked},
-      {"unapproved", BlockedJson(sim.unapproved)},
-      {"subdomain_messages", sim.subdomain_messages},
-      {"proposed",
-       {{"record", sim.proposed.Text()},
-        {"p", sim.proposed.p},
-        {"sp", OrNull(sim.proposed.sp)},
-        {"np", OrNull(sim.proposed.np)},
-        {"t", sim.proposed.testing ? "y" : "n"}}},
-      {"effect",
-       {{"approved", EffectJson(sim.approved_effect)},
-        {"forwarded", EffectJson(sim.forwarded_effect)},
-        {"spoofing", EffectJson(sim.spoofing_effect)}}}};
+  j["simulation"] = SimulationJson(a.simulation);
   nlohmann::ordered_json fixes = nlohmann::ordered_json::array();
   for (const auto& f : a.fixes) {
     fixes.push_back({{"sender", f.sender},

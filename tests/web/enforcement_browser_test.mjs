@@ -11,7 +11,8 @@
 // receiver's arc=pass comment carrying a payload, as text); a user who is not an editor cannot
 // approve (no buttons, 403), and when an editor approves a failing sender on the Senders page,
 // the Enforcement page counts its mail as approved mail that would be blocked instead of
-// spoofing stopped, and lists it to fix.
+// spoofing stopped, and lists it to fix; a record typed in is simulated as `advise --simulate`
+// says, and a wrong one is named beside the form.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -131,5 +132,42 @@ test('approving a failing sender moves its mail from spoofing stopped to approve
   await expectPageShows(p, after);
   await p.screenshot({ path: join(artifacts, 'enforcement-approved.png'), fullPage: true });
   assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('a record typed in is simulated as `advise --simulate` says; a wrong one is named beside the form', async () => {
+  const record = 'p=reject; sp=quarantine; t=y';
+  const cli = JSON.parse(run(['advise', '--db', db, '--domain', 'example.com', '--until', UNTIL, '--days', '365', '--json', '--simulate', record]));
+  const sim = cli.simulation;
+  assert.equal(sim.proposed.record, record);
+  // t=y: reject as quarantine, so nothing is rejected; the period's failing mail is all quarantined.
+  assert.equal(sim.effect.spoofing.rejected, 0);
+  assert.equal(sim.effect.spoofing.quarantined, sim.spoofing_blocked);
+  assert.ok(sim.spoofing_blocked > 0);
+  const { p, errors } = await signedIn('bob', ENFORCEMENT, 'enforcement');
+  // The next step from the published p=none is simulated first.
+  assert.equal(await p.locator('[data-proposed]').getAttribute('data-proposed'), advice().simulation.proposed.record);
+  await p.fill('input[name=simulate]', record);
+  await p.click('form[data-form="simulate"] button[type=submit]');
+  await p.waitForSelector(`body[data-ready="enforcement"] [data-proposed="${record}"]`);
+  for (const key of ['approved', 'forwarded', 'spoofing']) {
+    const e = sim.effect[key];
+    assert.equal(await p.locator(`tr[data-effect="${key}"]`).getAttribute('data-values'), `${e.quarantined}/${e.rejected}`, key);
+  }
+  // The period picker keeps the record.
+  await p.selectOption('select[name=days]', '30');
+  await p.waitForFunction(() => location.hash.includes('days=30') && location.hash.includes('simulate='));
+  // A record the API refuses: its error beside the form (as text), the next step simulated.
+  await p.fill('input[name=simulate]', `p=${P}`);
+  await p.click('form[data-form="simulate"] button[type=submit]');
+  await p.waitForSelector('body[data-ready="enforcement"] form[data-form="simulate"] [role=alert]');
+  const alert = await p.locator('form[data-form="simulate"] [role=alert]').textContent();
+  assert.ok(alert.startsWith('simulate: p: none, quarantine or reject, not'), alert);
+  await p.waitForTimeout(300);
+  assert.equal(await p.evaluate(() => window.__xss), undefined);
+  await p.screenshot({ path: join(artifacts, 'enforcement-simulate.png'), fullPage: true });
+  // The browser logs the refused request (400) itself; nothing else went wrong.
+  assert.deepEqual(errors.filter((e) => !e.includes('status of 400 (Bad Request)')), []);
+  assert.equal(errors.length, 1);
   await p.close();
 });

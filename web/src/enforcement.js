@@ -1,7 +1,8 @@
 // The Enforcement page (docs/senders.md, "Enforcement advisor"): for one policy domain, what it
 // publishes, how ready it is for an enforcing policy (approved senders' mail passing DMARC), the
 // recommended next step with its evidence, what p=quarantine or p=reject would have done to the
-// period's mail (GET /api/advise), and what to fix first. The period ends at the filter bar's
+// period's mail (GET /api/advise), what a proposed record (the next step, or one typed in: p, sp,
+// np, t) would quarantine and reject, and what to fix first. The period ends at the filter bar's
 // last day (or now) and spans the days chosen here; a saved HTML report holds the 30 days to its
 // last day. Every name and text comes from strangers'
 // reports or is built from them: text only (ui.h sets textContent).
@@ -45,9 +46,38 @@ function failureCard(ui, fr) {
     ui.h('div', { class: 'note' }, `${ui.fmtInt(fr.forwarded)} forwarded, ${ui.fmtInt(fr.mailing_list)} from mailing lists, ${ui.fmtInt(fr.arc_headers)} with ARC headers (unverified)`));
 }
 
+// The record simulated and what it does to each group of failing mail (docs/senders.md, "The
+// simulation"): quarantined, rejected, the rest delivered. Old answers without it show nothing.
+function effectTable(ui, sim) {
+  if (!sim.effect) return null;
+  const groups = [['approved', 'Approved senders\' mail', sim.approved_blocked],
+    ['forwarded', 'Forwarded mail', sim.forwarded_hit], ['spoofing', 'Spoofing and unapproved senders', sim.spoofing_blocked]];
+  const head = ui.h('tr', {}, ['Failing DMARC', 'Messages', 'Quarantined', 'Rejected', 'Delivered'].map((t) => ui.h('th', {}, t)));
+  const body = ui.h('tbody', {}, groups.map(([key, label, total]) => {
+    const e = sim.effect[key];
+    return ui.h('tr', { 'data-effect': key, 'data-values': `${e.quarantined}/${e.rejected}` },
+      ui.h('td', {}, label), ui.h('td', { class: 'num' }, ui.fmtInt(total)),
+      ui.h('td', { class: 'num' }, ui.fmtInt(e.quarantined)), ui.h('td', { class: 'num' }, ui.fmtInt(e.rejected)),
+      ui.h('td', { class: 'num' }, ui.fmtInt(total - e.quarantined - e.rejected)));
+  }));
+  return ui.h('div', { class: 'table-wrap' }, ui.h('table', {}, ui.h('thead', {}, head), body));
+}
+
+// Another record to simulate: the tags p, sp, np and t, as in DNS.
+function simulateForm(ui, f, params, sim, error) {
+  const input = ui.h('input', { type: 'text', name: 'simulate', size: 40, maxlength: 1024,
+    'aria-label': 'DMARC record to simulate', value: params.simulate || sim.proposed.record });
+  const form = ui.h('form', { class: 'filters', 'data-form': 'simulate', onsubmit: (e) => {
+    e.preventDefault();
+    location.hash = ui.link('enforcement', { ...f, days: params.days, simulate: input.value.trim() });
+  } }, ui.h('label', {}, 'Simulate the record ', input), ui.h('button', { type: 'submit' }, 'Simulate'));
+  if (error) form.append(ui.h('div', { class: 'state error', role: 'alert' }, error));
+  return form;
+}
+
 function periodPicker(ui, f, params) {
   const select = ui.h('select', { name: 'days', 'aria-label': 'Period',
-    onchange: () => { location.hash = ui.link('enforcement', { ...f, days: select.value }); } },
+    onchange: () => { location.hash = ui.link('enforcement', { ...f, days: select.value, simulate: params.simulate }); } },
   ...PERIODS.map((d) => ui.h('option', { value: String(d) }, `last ${d} days`)));
   select.value = String(params.days || 30);
   return ui.h('label', {}, 'Period ', select);
@@ -58,7 +88,17 @@ export async function enforcementPage(ui, f, params) {
   if (!f.domain) {
     return ui.h('div', {}, title, ui.stateBox('Choose a domain above: the advisor looks at one policy domain.'));
   }
-  const a = await ui.api('advise', { domain: f.domain, days: params.days || 30, until: f.to });
+  const query = { domain: f.domain, days: params.days || 30, until: f.to };
+  let a;
+  let simError = null;
+  try {
+    a = await ui.api('advise', { ...query, simulate: params.simulate });
+  } catch (e) {
+    // A record the API refuses: say why beside the form, and show the next step's simulation.
+    if (!params.simulate || e.status !== 400) throw e;
+    simError = e.message;
+    a = await ui.api('advise', query);
+  }
   const sim = a.simulation;
   const rec = a.recommendation;
   // A saved report holds the advice of one period: no picker.
@@ -97,6 +137,11 @@ export async function enforcementPage(ui, f, params) {
   const counts = ui.h('p', { 'data-simulation': `${sim.approved_blocked}/${sim.forwarded_hit}/${sim.spoofing_blocked}` },
     `${ui.fmtInt(sim.approved_blocked)} messages of approved senders would be blocked, ${ui.fmtInt(sim.forwarded_hit)} forwarded messages hit, ${ui.fmtInt(sim.spoofing_blocked)} messages of unapproved or unknown senders stopped.`);
   page.append(counts);
+  if (sim.proposed) {
+    page.append(ui.h('h3', { 'data-proposed': sim.proposed.record }, `With ${sim.proposed.record}`));
+    if (!ui.embedded) page.append(simulateForm(ui, f, params, sim, simError));
+    page.append(effectTable(ui, sim));
+  }
   page.append(ui.h('h3', {}, 'Approved senders that would be blocked'), blockedTable(ui, sim.approved, 'approved sender'));
   page.append(ui.h('h3', {}, 'Forwarded mail that would be hit'), blockedTable(ui, sim.forwarded, 'forwarded mail', true));
   page.append(ui.h('h3', {}, 'Spoofing and unapproved senders that would be stopped'), blockedTable(ui, sim.unapproved, 'unapproved sender'));
