@@ -10,6 +10,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "base/text.h"
+
 namespace dmarc::store {
 
 namespace {
@@ -104,12 +106,6 @@ class Interner {
   std::map<Key, std::uint32_t> ids_;
 };
 
-bool SameDomainAscii(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
 }  // namespace
 
 Result<std::shared_ptr<const SenderIndex>> SenderIndex::Build(ReportStore& store,
@@ -164,7 +160,7 @@ Result<std::shared_ptr<const SenderIndex>> SenderIndex::Build(ReportStore& store
           f.by_receiver = reason_id(ForwardedByReceiver(r));
           f.by_list_or_dkim = reason_id(ForwardedByListOrDkim(r, forwarder, domain));
           const std::string& from = r.identifiers.header_from;
-          f.subdomain = !from.empty() && !SameDomainAscii(from, domain);
+          f.subdomain = !from.empty() && !EqualsIgnoreCase(from, domain);
           index->failing.push_back(f);
         }
         AddRecord(acc[sender->second], r, forwarder);
@@ -191,7 +187,9 @@ Result<std::shared_ptr<const SenderIndex>> SenderIndexCache::Get(ReportStore& st
   std::lock_guard lock(mu_);
   for (auto it = kept_.begin(); it != kept_.end(); ++it) {
     if ((*it)->domain != domain || (*it)->forwarders != &forwarders) continue;
-    if ((*it)->version == *version) {
+    // The counter only grows: an index built at this version or later (by another connection's
+    // request or the refresh) is current for this request too.
+    if (*(*it)->version >= *version) {
       kept_.splice(kept_.begin(), kept_, it);
       return kept_.front();
     }
@@ -217,7 +215,7 @@ Result<std::size_t> SenderIndexCache::Refresh(ReportStore& store) {
   {
     std::lock_guard lock(mu_);
     for (const auto& index : kept_) {
-      if (index->version != *version) behind.emplace_back(index->domain, index->forwarders);
+      if (*index->version < *version) behind.emplace_back(index->domain, index->forwarders);
     }
   }
   for (const auto& [domain, forwarders] : behind) {

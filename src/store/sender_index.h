@@ -100,6 +100,8 @@ Result<Advice> Advise(ReportStore& store, const SenderIndex& index, const Advice
 // request seldom waits for a build.
 inline constexpr std::size_t kMaxCachedSenderIndexes = 8;
 
+// The Forwarders an index is built with must outlive the cache (the server's ApiOptions hold
+// both).
 class SenderIndexCache {
  public:
   Result<std::shared_ptr<const SenderIndex>> Get(ReportStore& store, const std::string& domain,
