@@ -24,26 +24,20 @@ namespace {
 
 constexpr std::int64_t kDay = 86400;
 
-bool SameDomain(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
 bool EndsWithDomain(std::string_view name, std::string_view domain) {
   return name.size() > domain.size() && name[name.size() - domain.size() - 1] == '.' &&
-         SameDomain(name.substr(name.size() - domain.size()), domain);
+         EqualsIgnoreCase(name.substr(name.size() - domain.size()), domain);
 }
 
 // Rule 5: a passing signature of the From domain itself, from another organisation's address.
 std::optional<ForwardReason> DkimSurvived(const model::Record& r, const std::string& from) {
   if (!r.source.base_domain || r.source.base_domain->empty()) return std::nullopt;
   const std::string& base = *r.source.base_domain;
-  if (SameDomain(base, from) || EndsWithDomain(from, base) || EndsWithDomain(base, from)) {
+  if (EqualsIgnoreCase(base, from) || EndsWithDomain(from, base) || EndsWithDomain(base, from)) {
     return std::nullopt;
   }
   for (const auto& d : r.dkim) {
-    if (d.result == "pass" && SameDomain(d.domain, from)) {
+    if (d.result == "pass" && EqualsIgnoreCase(d.domain, from)) {
       return ForwardReason{"dkim_survived", "d=" + d.domain};
     }
   }
@@ -533,7 +527,7 @@ FailCause CauseOfFailure(const model::Record& r, const std::string& domain) {
   if (r.dkim.empty()) {
     c.dkim = "no DKIM signature";
     c.remedy = fmt::format("turn on DKIM signing with d={} at the sender", from);
-  } else if (signed_pass && SameDomain(signed_pass->domain, from)) {
+  } else if (signed_pass && EqualsIgnoreCase(signed_pass->domain, from)) {
     c.dkim = fmt::format("DKIM passes for d={} but the receiver found it not aligned",
                          signed_pass->domain);
     c.remedy = "check the policy's adkim and the From domain";
@@ -565,7 +559,7 @@ FailCause CauseOfFailure(const model::Record& r, const std::string& domain) {
     const std::string result = spf->result.empty() ? "none" : spf->result;
     c.spf = spf->domain.empty() ? fmt::format("SPF {} (no domain)", result)
                                 : fmt::format("SPF {} for {}", result, spf->domain);
-    if (SameDomain(spf->domain, from)) {
+    if (EqualsIgnoreCase(spf->domain, from)) {
       c.remedy += fmt::format("; or add the sender's addresses to the SPF record of {}", from);
     }
   }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "base/text.h"
 #include "store/dashboard.h"
 #include "store/sender_index.h"
 
@@ -57,9 +58,7 @@ constexpr std::array<AuthDomainService, 24> kAuthDomains{{
 const AuthDomainService* FindAuthDomain(std::string_view domain) {
   while (!domain.empty()) {
     for (const auto& s : kAuthDomains) {
-      if (domain.size() == s.domain.size() &&
-          std::equal(domain.begin(), domain.end(), s.domain.begin(),
-                     [](char a, char b) { return (a | 0x20) == (b | 0x20); })) {
+      if (EqualsIgnoreCase(domain, s.domain)) {
         return &s;
       }
     }

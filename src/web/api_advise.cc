@@ -160,7 +160,6 @@ ApiAnswer AdviseAnswer(store::ReportStore& store, const Params& params, std::int
                        const store::Forwarders* forwarders, store::SenderIndexCache* indexes) {
   store::AdviceOptions opts;
   opts.now = now;
-  opts.forwarders = forwarders;
   auto domain = params.find("domain");
   if (domain == params.end() || domain->second.empty()) {
     return Answer(400, {{"error", "domain: a policy domain is required"}});
