@@ -220,6 +220,36 @@ TEST_F(Cli, WalksDirectoriesAndKeepsInputOrder) {
   EXPECT_EQ(j["aggregate_reports"].size(), 19u);
 }
 
+// Output waiting for its turn beyond --output-memory-bytes goes to a temporary file and comes
+// back in its place: with no memory for it at all (every result but the next one waits in the
+// file), each format and type is the same document, with any number of workers. One report is
+// streamed too (--stream-bytes), so its spool is set aside as well.
+TEST_F(Cli, OutputWaitingBeyondItsMemoryComesBackInOrderFromATemporaryFile) {
+  const std::string samples = TestData(kSamples);
+  const std::vector<std::string> inputs = {samples + "aggregate", samples + "failure",
+                                           samples + "smtp_tls"};
+  const std::vector<std::vector<std::string>> formats = {
+      {}, {"-f", "csv"}, {"-f", "csv", "--type", "failure"}, {"-f", "csv", "--type", "smtp_tls"}};
+  for (const auto& format : formats) {
+    std::vector<std::string> base = {"parse", "-q", "--stream-bytes", "20000"};
+    base.insert(base.end(), format.begin(), format.end());
+    base.insert(base.end(), inputs.begin(), inputs.end());
+    Outcome reference = Exec(base);
+    ASSERT_EQ(reference.status, 0) << reference.err;
+    ASSERT_GT(reference.out.size(), 1000u);
+    for (const char* jobs : {"1", "3"}) {
+      std::vector<std::string> args = base;
+      args.insert(args.begin() + 1, {"-j", jobs, "--output-memory-bytes", "0"});
+      Outcome spilled = Exec(args);
+      EXPECT_EQ(spilled.status, 0) << spilled.err;
+      // (Not EXPECT_EQ: its diff of two large documents takes too long.)
+      EXPECT_TRUE(spilled.out == reference.out)
+          << "-j " << jobs << " " << testing::PrintToString(format) << ": " << spilled.out.size()
+          << " bytes, not " << reference.out.size();
+    }
+  }
+}
+
 TEST_F(Cli, ReadsAMaildirButNotItsTmp) {
   const fs::path md = dir_ / "Maildir";
   for (const char* sub : {"cur", "new", "tmp"}) fs::create_directories(md / sub);

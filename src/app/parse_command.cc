@@ -8,8 +8,11 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "app/cli.h"
@@ -31,10 +34,6 @@ namespace dmarc::app {
 namespace {
 
 constexpr unsigned kDnsWorkers = 16;
-// Formatted output waiting for its turn to be written (RunOrdered's byte budget): enough for
-// the workers to run far ahead of one slow input among small ones, small next to the memory
-// targets of docs/benchmarks.md.
-constexpr std::size_t kHeldOutputBytes = 16u << 20;
 
 struct FileCloser {
   void operator()(FILE* f) const {
@@ -63,6 +62,8 @@ class StreamedOutput : public parse::AggregateSink {
   bool WriteTo(FILE* out, bool first);
   // Bytes it holds in memory while it waits to be written.
   std::size_t HeldBytes() const { return spool_.MemoryBytes(); }
+  // Sets those bytes aside in the spool's temporary file (false: they stay in memory).
+  bool MoveToFile() { return spool_.MoveToFile(); }
 
   std::vector<std::string> log;  // with --verbose, as for a report parsed whole
   enrich::LookupStats enrichment;
@@ -159,16 +160,21 @@ bool StreamedOutput::WriteCsvRows(FILE* out) {
   return true;
 }
 
-// What a worker hands back for one input: text ready to write, and the rejections.
+using Spilled = std::optional<SpillFile::Piece>;
+
+// What a worker hands back for one input: text ready to write, and the rejections. A text
+// waiting beyond the output budget is set aside in the run's spill file (its Spilled piece).
 struct Processed {
   // The aggregate reports in input order: text of those parsed whole, and streamed ones.
   struct Aggregates {
     std::string text;
     std::unique_ptr<StreamedOutput> streamed;
+    Spilled text_spilled;
   };
   std::vector<Aggregates> aggregates;
   std::string text;                          // CSV rows of failure or SMTP TLS reports
   std::string failures_json, smtp_tls_json;  // JSON fragments of the later arrays
+  Spilled text_spilled, failures_spilled, smtp_tls_spilled;
   std::size_t reports = 0;
   std::size_t failures = 0, smtp_tls = 0;
   std::vector<std::string> log;  // with --verbose: what was found and repaired
@@ -184,6 +190,34 @@ std::size_t HeldBytes(const Processed& p) {
   for (const auto& line : p.log) n += line.size();
   for (const auto& r : p.rejections) n += r.raw.size() + r.origin.size() + r.reason.size();
   return n;
+}
+
+void Spill(std::string& text, Spilled& piece, SpillFile& file) {
+  if (text.empty() || piece) return;
+  piece = file.Add(text);
+  if (piece) std::string().swap(text);
+}
+
+// RunOrdered's spill: a result that would wait beyond the output budget leaves its texts in the
+// spill file and its streamed reports' records in their spools' files (what cannot be set aside
+// stays in memory).
+void SpillProcessed(Processed& p, SpillFile& file) {
+  for (auto& a : p.aggregates) {
+    Spill(a.text, a.text_spilled, file);
+    if (a.streamed) a.streamed->MoveToFile();
+  }
+  Spill(p.text, p.text_spilled, file);
+  Spill(p.failures_json, p.failures_spilled, file);
+  Spill(p.smtp_tls_json, p.smtp_tls_spilled, file);
+}
+
+// Gives a text to `use`, from memory or read back from the spill file; false when it could not
+// be read back.
+bool UseText(const std::string& text, const Spilled& piece, SpillFile& file,
+             const std::function<void(std::string_view)>& use) {
+  if (piece) return file.TakeBack(*piece, use);
+  if (!text.empty()) use(text);
+  return true;
 }
 
 }  // namespace
@@ -324,11 +358,12 @@ Processed ProcessInput(pipeline::InputResult input, enrich::Enricher* enricher,
 // TLS fragments wait in their spools for the end of the aggregate array.
 class ParseOutput {
  public:
-  ParseOutput(FILE* out, const ParseCommandOptions& options)
+  ParseOutput(FILE* out, const ParseCommandOptions& options, SpillFile& spill)
       : out_(out),
         json_(options.format == OutputFormat::kJson),
         csv_type_(options.csv_type),
-        options_(options) {}
+        options_(options),
+        spill_(spill) {}
 
   void WriteHead() {
     const std::string head = json_                               ? sinks::JsonDocumentBegin()
@@ -352,16 +387,25 @@ class ParseOutput {
     not_written += (options_.Writes(ReportType::kAggregate) ? 0 : p.reports) +
                    (options_.Writes(ReportType::kFailure) ? 0 : p.failures) +
                    (options_.Writes(ReportType::kSmtpTls) ? 0 : p.smtp_tls);
-    if (!failure_spool_.Add(p.failures_json) || !smtp_tls_spool_.Add(p.smtp_tls_json)) {
-      spool_failed = true;
-    }
+    Use(p.failures_json, p.failures_spilled, [&](std::string_view text) {
+      if (!failure_spool_.Add(text)) spool_failed = true;
+    });
+    Use(p.smtp_tls_json, p.smtp_tls_spilled, [&](std::string_view text) {
+      if (!smtp_tls_spool_.Add(text)) spool_failed = true;
+    });
     for (auto& part : p.aggregates) {
-      WriteAggregateText(part.text);
+      Use(part.text, part.text_spilled, [&](std::string_view text) { WriteAggregateText(text); });
       if (!part.streamed || !options_.Writes(ReportType::kAggregate)) continue;
       if (!part.streamed->WriteTo(out_, json_ && first_report_)) spool_failed = true;
       first_report_ = false;
     }
-    std::fwrite(p.text.data(), 1, p.text.size(), out_);
+    Use(p.text, p.text_spilled,
+        [&](std::string_view text) { std::fwrite(text.data(), 1, text.size(), out_); });
+  }
+
+  void Use(const std::string& text, const Spilled& piece,
+           const std::function<void(std::string_view)>& use) {
+    if (!UseText(text, piece, spill_, use)) spool_failed = true;
   }
 
   void WriteAggregateText(std::string_view text) {
@@ -395,6 +439,7 @@ class ParseOutput {
   const bool json_;
   const ReportType csv_type_;
   const ParseCommandOptions& options_;
+  SpillFile& spill_;
   Spool failure_spool_, smtp_tls_spool_;
   bool first_report_ = true;
 };
@@ -436,7 +481,8 @@ int RunParse(const ParseCommandOptions& options) {
     return std::make_unique<StreamedOutput>(origin, options, enricher.get());
   };
 
-  ParseOutput output(out.get(), options);
+  SpillFile spill;
+  ParseOutput output(out.get(), options, spill);
   output.WriteHead();
   output.rejected = inputs.errors.size();
   unsigned jobs = options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
@@ -445,8 +491,9 @@ int RunParse(const ParseCommandOptions& options) {
   if (!options.jobs && enricher && !options.enrich.offline) {
     jobs = std::max(jobs, kDnsWorkers);
   }
-  // Workers run ahead of the output while what waits is small (bounded by bytes: one big input
-  // among small ones does not hold the others back). Lookups that take a while are shown.
+  // Workers run ahead of the output: what waits is held in memory up to output_memory_bytes
+  // (RunOrdered's byte budget), and set aside in temporary files beyond (one big input among small
+  // ones holds the others back neither in time nor in memory). Lookups that take a while are shown.
   std::optional<DnsStage> dns_stage(std::in_place, enricher.get(), !options.quiet);
   pipeline::RunOrdered<Processed>(
       inputs.files.size(), jobs,
@@ -454,13 +501,17 @@ int RunParse(const ParseCommandOptions& options) {
         return ProcessInput(pipeline::ExtractInput(inputs.files[i], extract), enricher.get(),
                             options);
       },
-      [&](std::size_t, Processed&& p) { output.Add(std::move(p)); }, HeldBytes, kHeldOutputBytes);
+      [&](std::size_t, Processed&& p) { output.Add(std::move(p)); }, HeldBytes,
+      options.output_memory_bytes, pipeline::kOrderedMaxPending,
+      [&](Processed& p) { SpillProcessed(p, spill); });
   dns_stage.reset();
 
   output.WriteTail();
   if (output.spool_failed) {
-    spdlog::error("temporary file for streamed, failure or SMTP TLS reports failed: {}",
-                  std::strerror(errno));
+    spdlog::error(
+        "a temporary file of the output (streamed reports, failure or SMTP TLS reports, or output "
+        "waiting its turn) failed: {}",
+        std::strerror(errno));
     return 2;
   }
   if (std::fflush(out.get()) != 0 || std::ferror(out.get())) {
@@ -512,6 +563,10 @@ void AddParseOptions(CLI::App& cmd) {
       ->check(CLI::IsMember({"aggregate", "failure", "smtp_tls", "all"}));
   cmd.add_flag("--csv-raw", s.csv_raw, kCsvRawHelp);
   AddFailureSampleOption(cmd, s.keep);
+  cmd.add_option("--output-memory-bytes", parse.output_memory_bytes,
+                 "Formatted output held in memory while it waits for its turn (output keeps the "
+                 "order of the inputs); beyond it, output waits in a temporary file")
+      ->capture_default_str();
   AddLimitOptions(cmd, parse.limits, /*batches=*/false);
   AddEnrichOptions(cmd, parse.enrich, true);
 }

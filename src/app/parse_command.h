@@ -38,6 +38,9 @@ struct ParseCommandOptions {
   // bytes of memory per byte of XML (a 4 MiB report: ~35 MB), the streamed one a batch of
   // records and the spool's 8 MiB. See docs/security.md, "Memory".
   enrich::Options enrich;
+  // Formatted output held in memory while it waits for its turn (output is in input order);
+  // what waits beyond it is set aside in a temporary file, so workers never wait for room.
+  std::size_t output_memory_bytes = 16u << 20;
 };
 
 // Returns the process exit status: 0 when every input parsed, 1 when any was rejected.

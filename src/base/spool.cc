@@ -1,6 +1,9 @@
 #include "base/spool.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace dmarc {
@@ -16,14 +19,21 @@ bool Spool::Add(std::string_view text) {
     buffer_ += text;
     return true;
   }
-  if (!file_) {
-    file_ = std::tmpfile();
-    if (!file_) return false;
-    if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) return false;
-    buffer_.clear();
-    buffer_.shrink_to_fit();
-  }
+  if (!file_ && !MoveToFile()) return false;
   return std::fwrite(text.data(), 1, text.size(), file_) == text.size();
+}
+
+bool Spool::MoveToFile() {
+  if (file_) return true;
+  file_ = std::tmpfile();
+  if (!file_) return false;
+  if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
+    std::fclose(file_);
+    file_ = nullptr;
+    return false;
+  }
+  std::string().swap(buffer_);
+  return true;
 }
 
 bool Spool::Rewind() {
@@ -52,6 +62,68 @@ bool Spool::CopyTo(FILE* out, bool skip_first, std::size_t n) {
     std::fwrite(chunk + skip, 1, got - skip, out);
   }
   return !ReadFailed();
+}
+
+SpillFile::~SpillFile() {
+  if (file_) std::fclose(file_);
+}
+
+std::optional<SpillFile::Piece> SpillFile::Add(std::string_view text) {
+  Piece piece;
+  int fd = -1;
+  {
+    std::lock_guard lock(mu_);
+    if (!file_ && !(file_ = std::tmpfile())) return std::nullopt;
+    fd = fileno(file_);
+    piece = {end_, text.size()};
+    end_ += text.size();
+    ++waiting_;  // the file is not emptied while this piece is being written
+  }
+  // Pieces do not overlap: their writes need no lock.
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n =
+        ::pwrite(fd, text.data() + done, text.size() - done, static_cast<off_t>(piece.at + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Release();
+      return std::nullopt;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return piece;
+}
+
+bool SpillFile::TakeBack(const Piece& piece, const std::function<void(std::string_view)>& use) {
+  int fd = -1;
+  {
+    std::lock_guard lock(mu_);
+    fd = file_ ? fileno(file_) : -1;
+  }
+  char chunk[1 << 16];
+  std::uint64_t done = 0;
+  bool ok = fd >= 0 || piece.size == 0;
+  while (ok && done < piece.size) {
+    const ssize_t n = ::pread(fd, chunk, std::min<std::uint64_t>(sizeof chunk, piece.size - done),
+                              static_cast<off_t>(piece.at + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = false;
+      break;
+    }
+    use(std::string_view(chunk, static_cast<std::size_t>(n)));
+    done += static_cast<std::uint64_t>(n);
+  }
+  Release();
+  return ok;
+}
+
+void SpillFile::Release() {
+  std::lock_guard lock(mu_);
+  if (--waiting_ == 0 && file_) {
+    // Nothing waits: the space is given back and pieces start over at the beginning.
+    if (::ftruncate(fileno(file_), 0) == 0) end_ = 0;
+  }
 }
 
 }  // namespace dmarc

@@ -6,7 +6,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +37,9 @@ class Spool {
   // Copies n bytes (all that is left: SIZE_MAX) to `out`; with skip_first, the first byte is
   // dropped (the first fragment's leading ",").
   bool CopyTo(FILE* out, bool skip_first = false, std::size_t n = SIZE_MAX);
+  // Moves what is held in memory to the temporary file (made now if need be), before reading;
+  // false (and kept in memory) when the file cannot be made or written.
+  bool MoveToFile();
 
   static constexpr std::size_t kDefaultMemoryBytes = 8u << 20;
 
@@ -42,6 +49,37 @@ class Spool {
   std::size_t read_at_ = 0;
   std::size_t size_ = 0;
   FILE* file_ = nullptr;
+};
+
+// SpillFile: pieces of text set aside by several threads at once in one unnamed temporary file
+// (results that wait their turn beyond a memory budget: pipeline::RunOrdered's spill), each read
+// back once. The file is emptied whenever no piece waits in it, so it holds at most what waits.
+//
+// Thread-safety: Add and TakeBack from any thread.
+class SpillFile {
+ public:
+  struct Piece {
+    std::uint64_t at = 0, size = 0;
+  };
+  SpillFile() = default;
+  SpillFile(const SpillFile&) = delete;
+  SpillFile& operator=(const SpillFile&) = delete;
+  ~SpillFile();
+
+  // Writes text to the file; nothing when the file cannot be made or written (errno says why:
+  // the caller keeps the text).
+  std::optional<Piece> Add(std::string_view text);
+  // Reads a piece back in order, in chunks given to `use`, and releases it; false when it could
+  // not be read whole.
+  bool TakeBack(const Piece& piece, const std::function<void(std::string_view)>& use);
+
+ private:
+  void Release();
+
+  std::mutex mu_;
+  FILE* file_ = nullptr;
+  std::uint64_t end_ = 0;  // where the next piece goes
+  std::size_t waiting_ = 0;
 };
 
 }  // namespace dmarc

@@ -10,6 +10,12 @@
 // Memory held: the results waiting and the one being emitted (< max_bytes + one result per
 // worker: each may finish the input it took while there was room) + the inputs being worked on.
 // max_pending bounds the bookkeeping only (inputs taken and not yet emitted).
+//
+// With a spill function, workers do not wait for bytes at all: a result that would take what
+// waits past max_bytes (and is not the next to emit) is handed to spill() by the worker that made
+// it, which moves its bytes out of memory (parse: into a temporary file), and is weighed again.
+// So one slow input among many small ones holds back nothing but max_pending, and memory stays
+// at the budget (+ one result per worker).
 #pragma once
 
 #include <algorithm>
@@ -33,8 +39,11 @@ namespace detail {
 template <class T>
 class OrderedQueue {
  public:
-  OrderedQueue(std::size_t n, std::size_t max_bytes, std::size_t max_pending)
-      : n_(n), max_bytes_(max_bytes), max_pending_(std::max<std::size_t>(1, max_pending)) {}
+  OrderedQueue(std::size_t n, std::size_t max_bytes, std::size_t max_pending, bool spills)
+      : n_(n),
+        max_bytes_(max_bytes),
+        max_pending_(std::max<std::size_t>(1, max_pending)),
+        spills_(spills) {}
 
   // The next input for a worker, or nothing once all are taken. Waits while the results waiting
   // weigh max_bytes or more, or max_pending inputs are taken and not emitted.
@@ -47,6 +56,13 @@ class OrderedQueue {
     }
     if (next_ >= n_) return std::nullopt;
     return next_++;
+  }
+
+  // Whether result i of this weight, kept, would take what waits past the budget (the next to
+  // emit never does: it does not wait).
+  bool WouldOverflow(std::size_t i, std::size_t weight) {
+    std::lock_guard lock(mu_);
+    return i != emitted_ && held_ + weight > max_bytes_;
   }
 
   void Put(std::size_t i, T&& result, std::size_t weight) {
@@ -87,12 +103,15 @@ class OrderedQueue {
 
  private:
   // Under mu_. Bytes block only while some result is held (waits or is being emitted): with
-  // none, the next input may be taken whatever max_bytes is (0 included).
+  // none, the next input may be taken whatever max_bytes is (0 included). They never block when
+  // results spill.
   bool Full() const {
-    return next_ - emitted_ >= max_pending_ || (next_ > emitted_ && held_ >= max_bytes_);
+    return next_ - emitted_ >= max_pending_ ||
+           (!spills_ && next_ > emitted_ && held_ >= max_bytes_);
   }
 
   const std::size_t n_, max_bytes_, max_pending_;
+  const bool spills_;
   std::mutex mu_;
   std::condition_variable result_ready_;                    // the emitting thread waits here
   std::condition_variable room_;                            // workers wait here while Full()
@@ -107,18 +126,24 @@ class OrderedQueue {
 }  // namespace detail
 
 // weigh: the bytes a result holds (nullptr: every result weighs nothing, and only max_pending
-// bounds what waits).
+// bounds what waits). spill: see above (nullptr: workers wait for room instead).
 template <class T>
 void RunOrdered(std::size_t n, unsigned threads, const std::function<T(std::size_t)>& work,
                 const std::function<void(std::size_t, T&&)>& emit,
                 const std::function<std::size_t(const T&)>& weigh, std::size_t max_bytes,
-                std::size_t max_pending = kOrderedMaxPending) {
+                std::size_t max_pending = kOrderedMaxPending,
+                const std::function<void(T&)>& spill = nullptr) {
   threads = std::max(1u, threads);
-  detail::OrderedQueue<T> queue(n, max_bytes, std::max<std::size_t>(max_pending, threads));
+  const bool spills = spill && weigh;
+  detail::OrderedQueue<T> queue(n, max_bytes, std::max<std::size_t>(max_pending, threads), spills);
   auto worker = [&] {
     while (const std::optional<std::size_t> i = queue.Claim()) {
       T result = work(*i);
-      const std::size_t weight = weigh ? weigh(result) : 0;
+      std::size_t weight = weigh ? weigh(result) : 0;
+      if (spills && queue.WouldOverflow(*i, weight)) {
+        spill(result);
+        weight = weigh(result);
+      }
       queue.Put(*i, std::move(result), weight);
     }
   };

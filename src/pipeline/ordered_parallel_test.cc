@@ -154,5 +154,65 @@ TEST(RunOrdered, WaitingResultsStayWithinTheByteBudget) {
   }
 }
 
+// With a spill function, one slow first input holds back nothing: the light inputs are all made
+// while it is, those that would wait beyond the budget are spilled (here: marked, as if their
+// bytes went to a file), the others stay in memory within the budget, and every result comes out
+// whole and in order.
+TEST(RunOrdered, WithSpillTheWorkersNeverWaitForBytesAndMemoryStaysWithinTheBudget) {
+  struct Item {
+    std::string text;
+    bool spilled = false;
+  };
+  constexpr std::size_t kLight = 1000, kItem = 100, kBudget = 20 * kItem;
+  for (const unsigned threads : {1u, 2u, 4u}) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t light_done = 0, light_done_before_first = 0;
+    std::atomic<std::size_t> spilled{0};
+    std::vector<std::size_t> order;
+    std::size_t kept_in_memory = 0;
+    bool intact = true;
+    RunOrdered<Item>(
+        kLight + 1, threads + 1,
+        [&](std::size_t i) {
+          if (i == 0) {
+            std::unique_lock lock(mu);
+            cv.wait_for(lock, seconds(30), [&] { return light_done == kLight; });
+            light_done_before_first = light_done;
+            return Item{std::string(10 * kBudget, 'h')};  // heavier than the budget
+          }
+          Item light{std::string(kItem, static_cast<char>('a' + i % 26))};
+          {
+            std::lock_guard lock(mu);
+            if (++light_done == kLight) cv.notify_all();
+          }
+          return light;
+        },
+        [&](std::size_t i, Item&& item) {
+          order.push_back(i);
+          if (i > 0 && !item.spilled) ++kept_in_memory;
+          const char want = i == 0 ? 'h' : static_cast<char>('a' + i % 26);
+          if (item.text.size() != (i == 0 ? 10 * kBudget : kItem) ||
+              item.text.find_first_not_of(want) != std::string::npos) {
+            intact = false;
+          }
+        },
+        [](const Item& item) { return item.spilled ? 0 : item.text.size(); }, kBudget,
+        kOrderedMaxPending,
+        [&](Item& item) {
+          item.spilled = true;
+          ++spilled;
+        });
+    // One worker waits on the first input; the others make every light one meanwhile.
+    EXPECT_EQ(light_done_before_first, kLight) << threads << " threads";
+    ASSERT_EQ(order.size(), kLight + 1);
+    EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+    EXPECT_TRUE(intact);
+    // (Workers that finish at the same moment may each see the last room.)
+    EXPECT_LE(kept_in_memory, kBudget / kItem + threads) << threads << " threads";
+    EXPECT_GE(spilled.load(), kLight - kBudget / kItem - threads) << threads << " threads";
+  }
+}
+
 }  // namespace
 }  // namespace dmarc::pipeline
