@@ -130,7 +130,11 @@ Result<Page<RecordRow>> RecordQueries::Records(const DashboardFilter& filter,
                         "r.envelope_from", "r.envelope_to", "a.org_name", "a.report_id"});
   };
   Query c;
-  c.sql = page.search.empty() ? "SELECT count(*) FROM aggregate_records r" + RecordWhere(filter, c)
+  // Without a search, counted from the rows' facts: the daily rollups when the filter allows.
+  const Facts facts = FactsFor(filter);
+  c.sql = page.search.empty() ? fmt::format("SELECT coalesce(sum({}), 0)::bigint FROM {} r",
+                                            facts.records, facts.table) +
+                                    RecordWhere(filter, c)
                               : "SELECT count(*)" + from(c);
   auto counted = conn_.Query(c.sql, c.params);
   if (!counted) return std::move(counted).error_value();

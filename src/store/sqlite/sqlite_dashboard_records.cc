@@ -86,10 +86,15 @@ Result<Page<RecordRow>> RecordQueries::Records(const DashboardFilter& filter,
                                 "r.envelope_from", "r.envelope_to", "a.org_name", "a.report_id"});
   const std::string from =
       " FROM aggregate_records r JOIN aggregate_reports a ON a.id = r.report" + where;
+  // Without a search, counted from the rows' facts: the daily rollups when the filter allows
+  // (a header-from of 145,000 records: 1 ms instead of 140 ms of index and table reads).
+  const Facts facts = FactsFor(filter);
   DMARC_TRY(Rows(
       db_,
-      page.search.empty() ? "SELECT count(*) FROM aggregate_records r" + where
-                          : "SELECT count(*)" + from,
+      page.search.empty()
+          ? fmt::format("SELECT coalesce(sum({}), 0) FROM {} r", facts.records, facts.table) +
+                RecordWhere(filter)
+          : "SELECT count(*)" + from,
       filter, [&](Statement& s) { out.total = s.Int(0); }, std::nullopt, std::nullopt,
       page.search));
   DMARC_TRY(Rows(
