@@ -7,7 +7,9 @@
 namespace dmarc::store::sqlite {
 
 std::string RecordWhere(const DashboardFilter& f) {
-  std::string w = " WHERE r.day >= ?1 AND r.day < ?2";
+  // Without days, no condition on them (as ReportWhere): a count of one address's records is
+  // then read from the index on source_ip alone, not from every record's row.
+  std::string w = f.range.from || f.range.to ? " WHERE r.day >= ?1 AND r.day < ?2" : " WHERE 1";
   if (f.range.domain) w += " AND r.domain = ?3";
   if (f.only_failing) w += " AND r.dmarc_aligned = 0";
   if (f.header_from) w += " AND r.header_from = ?4";
