@@ -25,6 +25,7 @@
 #include "pipeline/ingest.h"
 #include "pipeline/inputs.h"
 #include "pipeline/ordered_parallel.h"
+#include "pipeline/record_spool.h"
 #include "sinks/csv_text.h"
 #include "sinks/parsedmarc_format.h"
 #include "sinks/report_json.h"
@@ -42,9 +43,11 @@ struct FileCloser {
 };
 
 // A streamed aggregate report (pipeline::ExtractOptions::stream_sink): each batch of records is
-// enriched and formatted as it comes and spooled; its header, known whole at OnEnd (the
-// report's errors), is written before them when the report is written. Same bytes and log lines
-// as a report formatted whole.
+// enriched as it comes and spooled in the records' compact binary form (pipeline::RecordSpool:
+// about a fifth of their JSON, so a fifth of the temporary file's writes and reads); when the
+// report is written, its header, known whole at OnEnd (the report's errors), goes first and the
+// records are read back and formatted batch by batch. Same bytes and log lines as a report
+// formatted whole.
 class StreamedOutput : public parse::AggregateSink {
  public:
   StreamedOutput(std::string origin, const ParseCommandOptions& options, enrich::Enricher* enricher)
@@ -65,21 +68,24 @@ class StreamedOutput : public parse::AggregateSink {
   // Sets those bytes aside in the spool's temporary file (false: they stay in memory).
   bool MoveToFile() { return spool_.MoveToFile(); }
 
+  static constexpr std::size_t kRecordsPerRead = 1024;
+
   std::vector<std::string> log;  // with --verbose, as for a report parsed whole
   enrich::LookupStats enrichment;
 
  private:
   bool Json() const { return options_.format == OutputFormat::kJson; }
-  bool WriteCsvRows(FILE* out);
+  // Reads the records back a batch at a time, formatted by `format` into text that is written.
+  bool WriteRecords(
+      FILE* out,
+      const std::function<void(const model::Record&, std::uint64_t, std::string&)>& format);
 
   std::string origin_;
   const ParseCommandOptions& options_;
   enrich::Enricher* enricher_;
   model::AggregateReport header_;  // without records
   std::uint64_t records_ = 0;
-  // JSON: the records' fragments. CSV: each row's own part, as its size (8 bytes), the record's
-  // dates and its columns; the report's columns go around the dates when it is written.
-  Spool spool_;
+  pipeline::RecordSpool spool_;  // the records, enriched
 };
 
 Status StreamedOutput::OnRecords(std::vector<model::Record>& records) {
@@ -94,27 +100,8 @@ Status StreamedOutput::OnRecords(std::vector<model::Record>& records) {
     header_.records.swap(records);
     pipeline::Accumulate(stats, enrichment);
   }
-  std::string text;
-  const bool csv = !Json();
-  std::string row;
-  for (const auto& r : records) {
-    if (Json()) {
-      sinks::AppendAggregateJsonRecord(r, text, records_ == 0);
-    } else if (csv) {
-      row.clear();
-      sinks::AppendAggregateCsvDates(r, row);
-      sinks::AppendAggregateCsvRecordColumns(r, row);
-      const std::uint64_t size = row.size();
-      text.append(reinterpret_cast<const char*>(&size), sizeof size);
-      text += row;
-    }
-    ++records_;
-  }
-  if (!spool_.Add(text)) {
-    return MakeError(
-        fmt::format("temporary file for a streamed report failed: {}", std::strerror(errno)));
-  }
-  return Ok();
+  records_ += records.size();
+  return spool_.Add(records);
 }
 
 Status StreamedOutput::OnEnd(const std::vector<std::string>& errors) {
@@ -131,33 +118,44 @@ Status StreamedOutput::OnEnd(const std::vector<std::string>& errors) {
 bool StreamedOutput::WriteTo(FILE* out, bool first) {
   if (!options_.Writes(ReportType::kAggregate)) return true;
   if (!spool_.Rewind()) return false;
-  if (!Json()) return WriteCsvRows(out);
+  if (!Json()) {
+    const sinks::AggregateCsvReportColumns columns = sinks::AggregateCsvReportPart(header_);
+    return WriteRecords(out, [&](const model::Record& r, std::uint64_t, std::string& text) {
+      text += columns.before_dates;
+      sinks::AppendAggregateCsvDates(r, text);
+      text += columns.after_dates;
+      sinks::AppendAggregateCsvRecordColumns(r, text);
+    });
+  }
   std::string text;
   sinks::AppendAggregateJsonHead(header_, text, !first);
   sinks::AppendAggregateJsonRecordsBegin(records_ > 0, text);
   std::fwrite(text.data(), 1, text.size(), out);
-  if (!spool_.CopyTo(out)) return false;
+  if (!WriteRecords(out, [](const model::Record& r, std::uint64_t i, std::string& t) {
+        sinks::AppendAggregateJsonRecord(r, t, i == 0);
+      })) {
+    return false;
+  }
   text.clear();
   sinks::AppendAggregateJsonEnd(records_ > 0, text);
   std::fwrite(text.data(), 1, text.size(), out);
   return true;
 }
 
-bool StreamedOutput::WriteCsvRows(FILE* out) {
-  const sinks::AggregateCsvReportColumns columns = sinks::AggregateCsvReportPart(header_);
-  char dates[sinks::kAggregateCsvDatesBytes];
-  for (std::uint64_t i = 0; i < records_; ++i) {
-    std::uint64_t size = 0;
-    if (spool_.Read(reinterpret_cast<char*>(&size), sizeof size) != sizeof size ||
-        size < sizeof dates || spool_.Read(dates, sizeof dates) != sizeof dates) {
-      return false;
-    }
-    std::fwrite(columns.before_dates.data(), 1, columns.before_dates.size(), out);
-    std::fwrite(dates, 1, sizeof dates, out);
-    std::fwrite(columns.after_dates.data(), 1, columns.after_dates.size(), out);
-    if (!spool_.CopyTo(out, false, size - sizeof dates)) return false;
+bool StreamedOutput::WriteRecords(
+    FILE* out,
+    const std::function<void(const model::Record&, std::uint64_t, std::string&)>& format) {
+  std::vector<model::Record> batch;
+  std::string text;
+  std::uint64_t written = 0;
+  for (;;) {
+    if (!spool_.Next(batch, kRecordsPerRead)) return false;
+    if (batch.empty()) break;
+    text.clear();
+    for (const auto& r : batch) format(r, written++, text);
+    std::fwrite(text.data(), 1, text.size(), out);
   }
-  return true;
+  return written == records_;
 }
 
 using Spilled = std::optional<SpillFile::Piece>;

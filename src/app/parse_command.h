@@ -34,9 +34,9 @@ struct ParseCommandOptions {
   bool verbose = false;  // one log line per input, and every repair made
   Limits limits;
   // limits.stream_bytes: an aggregate report whose XML is larger is parsed as a stream (records
-  // formatted batch by batch and spooled) instead of whole: the whole path holds about 8.5
-  // bytes of memory per byte of XML (a 4 MiB report: ~35 MB), the streamed one a batch of
-  // records and the spool's 8 MiB. See docs/security.md, "Memory".
+  // spooled in a compact binary form and formatted when written) instead of whole: the whole
+  // path holds about 8.5 bytes of memory per byte of XML (a 4 MiB report: ~35 MB), the streamed
+  // one a batch of records and the spool's 8 MiB. See docs/security.md, "Memory".
   enrich::Options enrich;
   // Formatted output held in memory while it waits for its turn (output is in input order);
   // what waits beyond it is set aside in a temporary file, so workers never wait for room.

@@ -1,4 +1,4 @@
-// Spool: bytes held until they can be used (a streamed report's formatted records until its
+// Spool: bytes held until they can be used (a streamed report's encoded records until its
 // header is known, its records until the store reads them): in memory up to a few MiB, then in an
 // unnamed temporary file, so memory does not grow with the input.
 //

@@ -24,6 +24,8 @@ class RecordSpool {
   std::uint64_t Count() const { return count_; }
   // Bytes held in memory (the rest waits in a temporary file).
   std::size_t MemoryBytes() const { return spool_.MemoryBytes(); }
+  // Moves them to the temporary file (Spool::MoveToFile).
+  bool MoveToFile() { return spool_.MoveToFile(); }
 
   // From the first record again.
   Status Rewind();
