@@ -149,28 +149,36 @@ bool IsCleanXmlText(std::string_view s) {
   std::size_t i = 0;
   const std::size_t n = s.size();
   constexpr std::uint64_t kHigh = 0x8080808080808080ull, kSpace = 0x2020202020202020ull;
-  while (i < n) {
-    // Eight bytes at a time while they are all printable ASCII (no byte >= 0x80 or < 0x20).
-    if (i + 8 <= n) {
-      std::uint64_t x;
-      std::memcpy(&x, s.data() + i, 8);
-      if (((x | (x - kSpace)) & kHigh) == 0) {
-        i += 8;
-        continue;
+  // Checks the bytes from i on, one by one, up to `until` (a multi-byte sequence may end past
+  // it); false at a forbidden one.
+  auto one_by_one = [&](std::size_t until) {
+    while (i < until) {
+      const unsigned char k = kClass[static_cast<unsigned char>(s[i])];
+      if (k == 0) {
+        ++i;
+      } else if (k == 1) {
+        return false;
+      } else {
+        const std::size_t len = Utf8SequenceLength(s, i);
+        if (len == 0) return false;
+        i += len;
       }
     }
-    const unsigned char k = kClass[static_cast<unsigned char>(s[i])];
-    if (k == 0) {
-      ++i;
-    } else if (k == 1) {
+    return true;
+  };
+  while (i + 8 <= n) {
+    // Eight bytes at a time while they are all printable ASCII (no byte >= 0x80 or < 0x20);
+    // else those eight one by one (a newline or a tab among them, in indented XML nearly every
+    // time), and on at the next eight.
+    std::uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    if (((x | (x - kSpace)) & kHigh) == 0) {
+      i += 8;
+    } else if (!one_by_one(i + 8)) {
       return false;
-    } else {
-      const std::size_t len = Utf8SequenceLength(s, i);
-      if (len == 0) return false;
-      i += len;
     }
   }
-  return true;
+  return one_by_one(n);
 }
 
 bool IsValidUtf8(std::string_view s) {

@@ -104,5 +104,35 @@ TEST(Time, FloorDay) {
   EXPECT_EQ(FloorDay(-1), -86400);
 }
 
+// Every byte value at every position of a word and across words: the eight-bytes-at-a-time path
+// and the byte-by-byte one agree on what XML allows (tab, LF, CR; not the other controls; valid
+// UTF-8 only).
+TEST(Text, IsCleanXmlTextJudgesEveryByteWhereverItIs) {
+  const std::string base(24, 'a');
+  for (std::size_t at = 0; at < base.size(); ++at) {
+    for (int c = 0; c < 0x80; ++c) {
+      std::string s = base;
+      s[at] = static_cast<char>(c);
+      const bool allowed = c >= 0x20 || c == '\t' || c == '\n' || c == '\r';
+      EXPECT_EQ(IsCleanXmlText(s), allowed) << "byte " << c << " at " << at;
+    }
+    for (int c = 0x80; c < 0x100; ++c) {  // a lone byte >= 0x80 is never UTF-8
+      std::string s = base;
+      s[at] = static_cast<char>(c);
+      EXPECT_FALSE(IsCleanXmlText(s)) << "byte " << c << " at " << at;
+    }
+    if (at + 2 <= base.size()) {
+      std::string s = base;
+      s.replace(at, 2, "\xC3\xA9");  // é, across a word's end at 7, 15
+      EXPECT_TRUE(IsCleanXmlText(s)) << at;
+      s[at] = '\n';  // a continuation byte alone
+      EXPECT_FALSE(IsCleanXmlText(s)) << at;
+    }
+  }
+  // Indented XML: LF and spaces in every word.
+  EXPECT_TRUE(IsCleanXmlText("<feedback>\n  <record>\r\n\t<row>x</row>\n  </record>\n</feedback>"));
+  EXPECT_FALSE(IsCleanXmlText("<feedback>\n  <record>\x0B</record>\n</feedback>"));
+}
+
 }  // namespace
 }  // namespace dmarc
