@@ -43,7 +43,7 @@ struct AggregateCsvReportColumns {
   std::string before_dates, after_dates;
 };
 AggregateCsvReportColumns AggregateCsvReportPart(const model::AggregateReport& report);
-constexpr std::size_t kAggregateCsvDatesBytes = 39;  // "YYYY-MM-DD HH:MM:SS,YYYY-MM-DD HH:MM:SS"
+// "YYYY-MM-DD HH:MM:SS,YYYY-MM-DD HH:MM:SS"
 void AppendAggregateCsvDates(const model::Record& record, std::string& out);
 void AppendAggregateCsvRecordColumns(const model::Record& record, std::string& out);
 
