@@ -45,8 +45,9 @@ class OrderedQueue {
         max_pending_(std::max<std::size_t>(1, max_pending)),
         spills_(spills) {}
 
-  // The next input for a worker, or nothing once all are taken. Waits while the results waiting
-  // weigh max_bytes or more, or max_pending inputs are taken and not emitted.
+  // The next input for a worker, or nothing once all are taken. Waits while max_pending inputs
+  // are taken and not emitted, or (results not spilled) while the results waiting weigh
+  // max_bytes or more.
   std::optional<std::size_t> Claim() {
     std::unique_lock lock(mu_);
     while (next_ < n_ && Full()) {
