@@ -2,6 +2,7 @@
 // itself to kBackends: SQLite and PostgreSQL (on the suite's shared server) run these same tests.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include "store/store.h"
 #include "testing/postgres.h"
 #include "testing/sqlite_damage.h"
+#include "testing/sqlite_schema_undo.h"
 #include "testing/test_util.h"
 
 namespace dmarc::store {
@@ -153,6 +155,94 @@ TEST_P(StoreContract, ExportGivesBackExactlyWhatWasStored) {
 }
 
 std::vector<std::string> ExportAll(ReportStore& st);
+
+// The samples, the first record of the first given every shape of DKIM, SPF and override
+// results: several of each, in an order that is not sorted, human results absent, empty and with
+// quotes, a backslash and non-ASCII letters, an override without a type and one without a comment.
+std::vector<model::AggregateReport> SamplesWithEveryResultShape() {
+  auto reports = Samples(kDistinct);
+  model::Record& rec = reports.at(0).records.at(0);
+  rec.dkim = {{"z.example", "s1", "pass", std::nullopt},
+              {"b.example", "s\"2\\", "fail", "bad \"key\" \u2014 \u00fc\t"},
+              {"c.example", "", "none", ""}};
+  rec.spf = {{"b.example", "mfrom", "pass", "ok"}, {"a.example", "helo", "softfail", std::nullopt}};
+  rec.policy_evaluated.policy_override_reasons = {{"forwarded", std::nullopt},
+                                                  {std::nullopt, "comment only"}};
+  return reports;
+}
+
+TEST_P(StoreContract, RecordsGiveBackEveryShapeOfTheirResults) {
+  auto st = OpenFresh();
+  ASSERT_TRUE(st);
+  const auto reports = SamplesWithEveryResultShape();
+  ASSERT_TRUE(st->Store(BatchOf(reports)).ok());
+  const std::vector<std::string> exported = ExportAll(*st);
+  ASSERT_EQ(exported.size(), reports.size());
+  for (std::size_t i = 0; i < reports.size(); ++i) EXPECT_EQ(exported[i], Json(reports[i]));
+  // The dashboard's report page reads them too.
+  auto q = OpenDashboard(url_);
+  ASSERT_TRUE(q.ok()) << q.error();
+  auto page = (*q)->Records({}, {});
+  ASSERT_TRUE(page.ok()) << page.error();
+  const model::Record& want = reports[0].records[0];
+  const auto it = std::find_if(page->rows.begin(), page->rows.end(),
+                               [](const RecordRow& r) { return r.dkim.size() == 3; });
+  ASSERT_NE(it, page->rows.end());
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(it->dkim[i].domain, want.dkim[i].domain);
+    EXPECT_EQ(it->dkim[i].selector, want.dkim[i].selector);
+    EXPECT_EQ(it->dkim[i].human_result, want.dkim[i].human_result);
+  }
+  ASSERT_EQ(it->spf.size(), 2u);
+  EXPECT_EQ(it->spf[1].scope, "helo");
+  EXPECT_EQ(it->spf[1].human_result, std::nullopt);
+  ASSERT_EQ(it->policy_override_reasons.size(), 2u);
+  EXPECT_EQ(it->policy_override_reasons[0].comment, std::nullopt);
+  EXPECT_EQ(it->policy_override_reasons[1].type, std::nullopt);
+  EXPECT_EQ(it->policy_override_reasons[1].comment, "comment only");
+}
+
+// SQLite migration 14: a store written before it, with the results in tables of their own, gives
+// the same reports back once migrated; each record's JSON columns hold exactly what the writer
+// writes now, and the tables are gone.
+TEST(SqliteMigration, ResultsInTablesOfTheirOwnMoveIntoTheirRecords) {
+  const std::string url = kBackends[0].fresh_url("ResultsInTablesOfTheirOwnMoveIntoTheirRecords");
+  const std::string file = url.substr(std::string_view("sqlite:").size());
+  const auto reports = SamplesWithEveryResultShape();
+  const std::string columns = "SELECT id, dkim, spf, overrides FROM aggregate_records ORDER BY id";
+  {
+    auto st = OpenStore(url, {});
+    ASSERT_TRUE(st.ok()) << st.error();
+    ASSERT_TRUE((*st)->Store(BatchOf(reports)).ok());
+  }
+  const std::string written = SqliteCli(file, columns);
+  ASSERT_NE(written.find("comment only"), std::string::npos);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, testing::kUndoAuthResultsInRecords, nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 13", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  std::size_t dkim_results = 0;
+  for (const auto& r : reports) {
+    for (const auto& rec : r.records) dkim_results += rec.dkim.size();
+  }
+  EXPECT_EQ(SqliteCli(file, "SELECT count(*) FROM aggregate_dkim"),
+            std::to_string(dkim_results) + "\n");
+  {
+    auto st = OpenStore(url, {});
+    ASSERT_TRUE(st.ok()) << st.error();
+    const std::vector<std::string> exported = ExportAll(**st);
+    ASSERT_EQ(exported.size(), reports.size());
+    for (std::size_t i = 0; i < reports.size(); ++i) EXPECT_EQ(exported[i], Json(reports[i]));
+  }
+  EXPECT_EQ(SqliteCli(file, columns), written);
+  EXPECT_EQ(SqliteCli(file,
+                      "SELECT count(*) FROM sqlite_master WHERE name IN ('aggregate_dkim',"
+                      " 'aggregate_spf', 'aggregate_overrides')"),
+            "0\n");
+}
 
 // Export reads reports in batches and their records by the days of their period: reports
 // whose records are dated outside it (as a writer may store them) and more reports than one

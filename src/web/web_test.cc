@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "testing/postgres.h"
 #include "testing/sqlite_damage.h"
+#include "testing/sqlite_schema_undo.h"
 #include "testing/test_util.h"
 #include "web/api.h"
 #include "web/html_report.h"
@@ -410,6 +411,9 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
   // kept.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "t.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, dmarc::testing::kUndoAuthResultsInRecords, nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
   ASSERT_EQ(
       sqlite3_exec(db,
                    "DROP TABLE daily_results; DROP TABLE report_totals; DROP TABLE source_totals;"

@@ -44,7 +44,7 @@ before(async () => {
   // one whose receiver verified ARC (its comment carries a payload).
   sql(`UPDATE aggregate_records SET source_reverse_dns = 'lists.forward.example', source_base_domain = 'forward.example' WHERE id IN (${failing} LIMIT 2 OFFSET 43);`);
   sql(`UPDATE aggregate_records SET source_base_domain = 'arc-relay.example' WHERE id IN (${failing} LIMIT 1 OFFSET 45);`);
-  sql(`INSERT OR REPLACE INTO aggregate_overrides SELECT id, 99, 'local_policy', ${sqlText(`arc=pass ${P}`)} FROM aggregate_records WHERE id IN (${failing} LIMIT 1 OFFSET 45);`);
+  sql(`UPDATE aggregate_records SET overrides = json_insert(coalesce(overrides, '[]'), '$[#]', json_object('type', 'local_policy', 'comment', ${sqlText(`arc=pass ${P}`)})) WHERE id IN (${failing} LIMIT 1 OFFSET 45);`);
   server = await serveWithEditors(db, work, TOKEN);  // alice an editor, bob a reader
   browser = await launchBrowser(work);
 });

@@ -2,16 +2,14 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
 #include <string>
 
+#include "store/auth_json.h"
 #include "store/pg/pg_dashboard_sql.h"
 
 namespace dmarc::store::pg {
 
 namespace {
-
-using nlohmann::json;
 
 // The record columns RecordFrom reads, after the record's id, its report's id, org name and
 // report id.
@@ -20,25 +18,6 @@ constexpr const char* kRecordColumns =
     " r.source_name, r.source_base_domain, r.source_asn, r.count, r.disposition, r.policy_dkim,"
     " r.policy_spf, r.dmarc_aligned, r.spf_aligned, r.dkim_aligned, r.header_from,"
     " r.envelope_from, r.envelope_to, r.domain, r.dkim, r.spf, r.overrides";
-
-std::string Key(const json& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-std::optional<std::string> OptKey(const json& o, const char* key) {
-  auto it = o.find(key);
-  if (it == o.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
-}
-
-// The objects of a JSON array column (none for NULL or anything that is not an array of them).
-Result<json> Array(const Rows& s, int i, int col) {
-  if (s.IsNull(i, col)) return json::array();
-  json j = json::parse(s.View(i, col), nullptr, false);
-  if (j.is_discarded()) return MakeError("a record's results are not JSON");
-  if (!j.is_array()) return json::array();
-  return j;
-}
 
 // A row selected as "SELECT r.id, r.report, org_name, report_id," + kRecordColumns.
 Result<RecordRow> RecordFrom(const Rows& s, int i) {
@@ -66,24 +45,12 @@ Result<RecordRow> RecordFrom(const Rows& s, int i) {
   r.envelope_from = s.OptText(i, 20);
   r.envelope_to = s.OptText(i, 21);
   r.policy_domain = s.Text(i, 22);
-  json dkim, spf, overrides;
-  DMARC_TRY_ASSIGN(dkim, Array(s, i, 23));
-  DMARC_TRY_ASSIGN(spf, Array(s, i, 24));
-  DMARC_TRY_ASSIGN(overrides, Array(s, i, 25));
-  for (const auto& d : dkim) {
-    if (!d.is_object()) continue;
-    r.dkim.push_back(
-        {Key(d, "domain"), Key(d, "selector"), Key(d, "result"), OptKey(d, "human_result")});
-  }
-  for (const auto& d : spf) {
-    if (!d.is_object()) continue;
-    r.spf.push_back(
-        {Key(d, "domain"), Key(d, "scope"), Key(d, "result"), OptKey(d, "human_result")});
-  }
-  for (const auto& o : overrides) {
-    if (!o.is_object()) continue;
-    r.policy_override_reasons.push_back({OptKey(o, "type"), OptKey(o, "comment")});
-  }
+  const auto column = [&](int col) {
+    return s.IsNull(i, col) ? std::string_view() : s.View(i, col);
+  };
+  DMARC_TRY(ReadDkimJson(column(23), r.dkim));
+  DMARC_TRY(ReadSpfJson(column(24), r.spf));
+  DMARC_TRY(ReadOverridesJson(column(25), r.policy_override_reasons));
   return r;
 }
 

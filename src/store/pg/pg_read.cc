@@ -19,6 +19,7 @@
 
 #include "base/time.h"
 #include "sinks/report_json.h"
+#include "store/auth_json.h"
 #include "store/pg/pg_read_rows.h"
 #include "store/pg/pg_store_impl.h"
 
@@ -107,32 +108,6 @@ Result<bool> ReadStats(Connection& conn, const Filter& filter, Stats& stats) {
                                                   "SELECT count(*) FROM rejected_inputs WHERE"
                                                   " received_at >= $1 AND received_at < $2",
                                                   RangeParams(from, to, std::nullopt)));
-  return true;
-}
-
-// ---- JSON columns ----
-
-// The string at key, "" when absent or not a string.
-std::string JsonText(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-// The string at key, nothing when absent, null or not a string.
-std::optional<std::string> JsonOptText(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
-}
-
-// A JSON array column (NULL: empty); each object element is given to add.
-template <class Add>
-Result<bool> ForEachJsonObject(const Rows& rows, int row, int col, Add add) {
-  if (rows.IsNull(row, col)) return true;
-  auto j = nlohmann::json::parse(rows.View(row, col), nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array()) return MakeError(ErrorKind::kIo, "a record's JSON column is not an array");
-  for (const auto& e : j) {
-    if (e.is_object()) add(e);
-  }
   return true;
 }
 
@@ -247,18 +222,12 @@ Result<model::Record> ReadRecord(const Rows& rows, int i) {
   rec.identifiers.header_from = rows.Text(i, 20);
   rec.identifiers.envelope_from = rows.OptText(i, 21);
   rec.identifiers.envelope_to = rows.OptText(i, 22);
-  DMARC_TRY(ForEachJsonObject(rows, i, 23, [&](const nlohmann::json& d) {
-    rec.dkim.push_back({JsonText(d, "domain"), JsonText(d, "selector"), JsonText(d, "result"),
-                        JsonOptText(d, "human_result")});
-  }));
-  DMARC_TRY(ForEachJsonObject(rows, i, 24, [&](const nlohmann::json& d) {
-    rec.spf.push_back({JsonText(d, "domain"), JsonText(d, "scope"), JsonText(d, "result"),
-                       JsonOptText(d, "human_result")});
-  }));
-  DMARC_TRY(ForEachJsonObject(rows, i, 25, [&](const nlohmann::json& d) {
-    rec.policy_evaluated.policy_override_reasons.push_back(
-        {JsonOptText(d, "type"), JsonOptText(d, "comment")});
-  }));
+  const auto column = [&](int col) {
+    return rows.IsNull(i, col) ? std::string_view() : rows.View(i, col);
+  };
+  DMARC_TRY(ReadDkimJson(column(23), rec.dkim));
+  DMARC_TRY(ReadSpfJson(column(24), rec.spf));
+  DMARC_TRY(ReadOverridesJson(column(25), rec.policy_evaluated.policy_override_reasons));
   return rec;
 }
 

@@ -5,6 +5,7 @@
 
 #include "base/text.h"
 #include "sinks/json_text.h"
+#include "store/auth_json.h"
 #include "store/pg/pg_db.h"
 
 namespace dmarc::store::pg_impl {
@@ -82,92 +83,28 @@ void JsonString(std::string_view raw, std::string& out) {
   sinks::AppendJsonString(out, v);
 }
 
-void JsonField(std::string_view key, std::string_view value, bool first, std::string& out) {
-  if (!first) out += ',';
-  out += '"';
-  out += key;
-  out += "\":";
-  JsonString(value, out);
-}
-
-void JsonOptField(std::string_view key, const std::optional<std::string>& value, bool first,
-                  std::string& out) {
-  if (!first) out += ',';
-  out += '"';
-  out += key;
-  out += "\":";
-  if (value) {
-    JsonString(*value, out);
-  } else {
-    out += "null";
-  }
-}
-
-// Appends the JSON built by `write` in COPY text format (its backslashes escaped).
+// Appends the JSON built by `write` in COPY text format (its backslashes escaped); NULL when it
+// wrote nothing (an empty list).
 template <class F>
 void CopyJson(F&& write, std::string& out) {
   std::string json;
   write(json);
+  if (json.empty()) return pg::CopyNull(out);
   pg::CopyEscape(json, out);
 }
 
 }  // namespace
 
 void CopyDkimJson(const std::vector<model::DkimAuthResult>& list, std::string& out) {
-  if (list.empty()) return pg::CopyNull(out);
-  CopyJson(
-      [&](std::string& j) {
-        j += '[';
-        for (std::size_t i = 0; i < list.size(); ++i) {
-          const auto& d = list[i];
-          if (i) j += ',';
-          j += '{';
-          JsonField("domain", d.domain, true, j);
-          JsonField("selector", d.selector, false, j);
-          JsonField("result", d.result, false, j);
-          if (d.human_result) JsonField("human_result", *d.human_result, false, j);
-          j += '}';
-        }
-        j += ']';
-      },
-      out);
+  CopyJson([&](std::string& j) { AppendDkimJson(list, j, JsonString); }, out);
 }
 
 void CopySpfJson(const std::vector<model::SpfAuthResult>& list, std::string& out) {
-  if (list.empty()) return pg::CopyNull(out);
-  CopyJson(
-      [&](std::string& j) {
-        j += '[';
-        for (std::size_t i = 0; i < list.size(); ++i) {
-          const auto& s = list[i];
-          if (i) j += ',';
-          j += '{';
-          JsonField("domain", s.domain, true, j);
-          JsonField("scope", s.scope, false, j);
-          JsonField("result", s.result, false, j);
-          if (s.human_result) JsonField("human_result", *s.human_result, false, j);
-          j += '}';
-        }
-        j += ']';
-      },
-      out);
+  CopyJson([&](std::string& j) { AppendSpfJson(list, j, JsonString); }, out);
 }
 
 void CopyOverridesJson(const std::vector<model::PolicyOverrideReason>& list, std::string& out) {
-  if (list.empty()) return pg::CopyNull(out);
-  CopyJson(
-      [&](std::string& j) {
-        j += '[';
-        for (std::size_t i = 0; i < list.size(); ++i) {
-          if (i) j += ',';
-          j += '{';
-          JsonOptField("type", list[i].type, true, j);
-          JsonOptField("comment", list[i].comment, false, j);
-          j += '}';
-        }
-        j += ']';
-      },
-      out);
+  CopyJson([&](std::string& j) { AppendOverridesJson(list, j, JsonString); }, out);
 }
 
 std::vector<std::int64_t> ParseIntArray(std::string_view text) {

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "store/auth_json.h"
 #include "store/sqlite/sqlite_dashboard_sql.h"
 
 namespace dmarc::store::sqlite {
@@ -15,10 +16,10 @@ constexpr const char* kRecordColumns =
     " r.interval_begin, r.interval_end, r.source_ip, r.source_reverse_dns, r.source_country,"
     " r.source_name, r.source_base_domain, r.source_asn, r.count, r.disposition, r.policy_dkim,"
     " r.policy_spf, r.dmarc_aligned, r.spf_aligned, r.dkim_aligned, r.header_from,"
-    " r.envelope_from, r.envelope_to, r.domain";
+    " r.envelope_from, r.envelope_to, r.domain, r.dkim, r.spf, r.overrides";
 
 // A row selected as "SELECT r.id, r.report, org_name, report_id," + kRecordColumns.
-RecordRow RecordFrom(const Statement& s) {
+Result<RecordRow> RecordFrom(const Statement& s) {
   RecordRow r;
   r.id = s.Int(0);
   r.report = s.Int(1);
@@ -43,7 +44,20 @@ RecordRow RecordFrom(const Statement& s) {
   r.envelope_from = s.OptText(20);
   r.envelope_to = s.OptText(21);
   r.policy_domain = s.Text(22);
+  DMARC_TRY(ReadDkimJson(s.View(23), r.dkim));
+  DMARC_TRY(ReadSpfJson(s.View(24), r.spf));
+  DMARC_TRY(ReadOverridesJson(s.View(25), r.policy_override_reasons));
   return r;
+}
+
+// Each's callback adding the row's record to `rows`.
+auto AddRecordTo(std::vector<RecordRow>& rows) {
+  return [&rows](const Statement& s) -> Result<bool> {
+    auto r = RecordFrom(s);
+    if (!r) return MakeError(r.error());
+    rows.push_back(std::move(r).value());
+    return true;
+  };
 }
 
 // The report's own columns of Report's query, in order.
@@ -97,13 +111,11 @@ Result<Page<RecordRow>> RecordQueries::Records(const DashboardFilter& filter,
           : "SELECT count(*)" + from,
       filter, [&](Statement& s) { out.total = s.Int(0); }, std::nullopt, std::nullopt,
       page.search));
-  DMARC_TRY(Rows(
-      db_,
-      std::string("SELECT r.id, r.report, a.org_name, a.report_id,") + kRecordColumns + from +
-          " ORDER BY r.count DESC, r.id LIMIT ?7 OFFSET ?8",
-      filter, [&](Statement& s) { out.rows.push_back(RecordFrom(s)); }, SqlInt(page.limit),
-      SqlInt(page.offset), page.search));
-  for (auto& row : out.rows) DMARC_TRY(AddAuthResults(row));
+  DMARC_TRY(Rows(db_,
+                 std::string("SELECT r.id, r.report, a.org_name, a.report_id,") + kRecordColumns +
+                     from + " ORDER BY r.count DESC, r.id LIMIT ?7 OFFSET ?8",
+                 filter, AddRecordTo(out.rows), SqlInt(page.limit), SqlInt(page.offset),
+                 page.search));
   return out;
 }
 
@@ -127,44 +139,8 @@ Result<ReportDetail> RecordQueries::Report(std::int64_t id) {
                         " FROM aggregate_records r WHERE r.id >= ?1 AND r.id < ?2 ORDER BY r.id");
   if (!rs) return MakeError(rs.error());
   rs->Bind(1, first).Bind(2, last);
-  DMARC_TRY(Each(*rs, [&](Statement& st) { out.records.push_back(RecordFrom(st)); }));
-  for (auto& r : out.records) DMARC_TRY(AddAuthResults(r));
+  DMARC_TRY(Each(*rs, AddRecordTo(out.records)));
   return out;
-}
-
-Result<bool> RecordQueries::AddAuthResults(RecordRow& row) {
-  std::size_t next = 0;
-  auto run = [&](const char* sql, auto each) -> Result<bool> {
-    std::optional<Statement>& s = auth_statements_[next++];
-    if (!s) {
-      auto prepared = db_.Prepare(sql);
-      if (!prepared) return MakeError(prepared.error());
-      s.emplace(std::move(prepared).value());
-    }
-    s->Bind(1, row.id).Bind(2, row.id + 1);
-    auto done = Each(*s, each);
-    s->Reset();
-    return done;
-  };
-  DMARC_TRY(
-      run("SELECT domain, selector, result, human_result FROM aggregate_dkim WHERE"
-          " record >= ?1 AND record < ?2 ORDER BY record, position",
-          [&](Statement& s) {
-            row.dkim.push_back({s.Text(0), s.Text(1), s.Text(2), s.OptText(3)});
-          }));
-  DMARC_TRY(
-      run("SELECT domain, scope, result, human_result FROM aggregate_spf WHERE"
-          " record >= ?1 AND record < ?2 ORDER BY record, position",
-          [&](Statement& s) {
-            row.spf.push_back({s.Text(0), s.Text(1), s.Text(2), s.OptText(3)});
-          }));
-  DMARC_TRY(
-      run("SELECT type, comment FROM aggregate_overrides WHERE record >= ?1 AND"
-          " record < ?2 ORDER BY record, position",
-          [&](Statement& s) {
-            row.policy_override_reasons.push_back({s.OptText(0), s.OptText(1)});
-          }));
-  return true;
 }
 
 }  // namespace dmarc::store::sqlite

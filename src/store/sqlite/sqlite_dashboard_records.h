@@ -2,10 +2,8 @@
 // override reasons, as a list (Records) and as one report (Report).
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <vector>
 
 #include "base/result.h"
@@ -24,12 +22,7 @@ class RecordQueries {
   Result<ReportDetail> Report(std::int64_t id);
 
  private:
-  // Fills the dkim, spf and override lists of row.
-  Result<bool> AddAuthResults(RecordRow& row);
-
   Database& db_;
-  // AddAuthResults runs once per record shown: its statements are prepared once and kept.
-  std::array<std::optional<Statement>, 3> auth_statements_;
 };
 
 }  // namespace dmarc::store::sqlite

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "base/result.h"
 #include "store/dashboard.h"
@@ -51,14 +52,18 @@ void BindFilter(Statement& s, const DashboardFilter& f);
 // SearchLikePattern(search) by Rows.
 std::string SearchWhere(std::string_view search, std::initializer_list<const char*> columns);
 
-// Calls f(s) for each row of s.
+// Calls f(s) for each row of s; an f that returns a Result stops at its first error.
 template <class F>
 Result<bool> Each(Statement& s, F&& f) {
   for (;;) {
     auto row = s.Step();
     if (!row) return MakeError(row.error());
     if (!*row) return true;
-    f(s);
+    if constexpr (std::is_void_v<decltype(f(s))>) {
+      f(s);
+    } else {
+      DMARC_TRY(f(s));
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sinks/report_json.h"
+#include "store/auth_json.h"
 #include "store/sqlite/sqlite_read_rows.h"
 #include "store/sqlite/sqlite_store_impl.h"
 
@@ -125,23 +126,11 @@ Result<AggregateQueries> PrepareAggregateQueries(Database& db, const Filter& fil
       " source_country, source_reverse_dns, source_base_domain, source_name, source_type,"
       " source_asn, source_as_name, source_as_domain, count, spf_aligned, dkim_aligned,"
       " dmarc_aligned, disposition, policy_dkim, policy_spf, header_from, envelope_from,"
-      " envelope_to FROM aggregate_records WHERE id >= ?1 AND id < ?2 ORDER BY id");
+      " envelope_to, dkim, spf, overrides FROM aggregate_records WHERE id >= ?1 AND id < ?2"
+      " ORDER BY id");
   if (!records) return MakeError(records.error());
-  auto dkim = db.Prepare(
-      "SELECT record, domain, selector, result, human_result FROM aggregate_dkim"
-      " WHERE record >= ?1 AND record < ?2 ORDER BY record, position");
-  auto spf = db.Prepare(
-      "SELECT record, domain, scope, result, human_result FROM aggregate_spf"
-      " WHERE record >= ?1 AND record < ?2 ORDER BY record, position");
-  auto overrides = db.Prepare(
-      "SELECT record, type, comment FROM aggregate_overrides"
-      " WHERE record >= ?1 AND record < ?2 ORDER BY record, position");
-  if (!dkim || !spf || !overrides) return MakeError("cannot prepare export queries");
   q.reports = std::move(reports).value();
   q.records = std::move(records).value();
-  q.dkim = std::move(dkim).value();
-  q.spf = std::move(spf).value();
-  q.overrides = std::move(overrides).value();
   return q;
 }
 
@@ -177,8 +166,8 @@ model::AggregateReport ReadAggregateReport(Statement& reports) {
 
 namespace {
 
-// The record of the current row of AggregateQueries::records, without its DKIM, SPF, overrides.
-model::Record ReadRecord(Statement& records) {
+// The record of the current row of AggregateQueries::records.
+Result<model::Record> ReadRecord(Statement& records) {
   model::Record rec;
   rec.interval_begin = records.Int(1);
   rec.interval_end = records.Int(2);
@@ -201,24 +190,10 @@ model::Record ReadRecord(Statement& records) {
   rec.identifiers.header_from = records.Text(20);
   rec.identifiers.envelope_from = records.OptText(21);
   rec.identifiers.envelope_to = records.OptText(22);
+  DMARC_TRY(ReadDkimJson(records.View(23), rec.dkim));
+  DMARC_TRY(ReadSpfJson(records.View(24), rec.spf));
+  DMARC_TRY(ReadOverridesJson(records.View(25), rec.policy_evaluated.policy_override_reasons));
   return rec;
-}
-
-using RecordIndex = std::map<std::int64_t, std::size_t>;  // record row id → position in records
-
-// Adds the rows of st (column 0: the record's id) of records first .. last - 1 to their records.
-template <class Add>
-Result<bool> ReadChildren(Statement& st, std::int64_t first, std::int64_t last,
-                          model::AggregateReport& r, const RecordIndex& index, Add add) {
-  st.Bind(1, first).Bind(2, last);
-  for (;;) {
-    auto cr = st.Step();
-    if (!cr) return MakeError(cr.error());
-    if (!*cr) break;
-    add(r.records[index.at(st.Int(0))], st);
-  }
-  st.Reset();
-  return true;
 }
 
 }  // namespace
@@ -227,25 +202,22 @@ Result<bool> ReadChildren(Statement& st, std::int64_t first, std::int64_t last,
 Result<bool> ReadAggregateRecords(AggregateQueries& q, model::AggregateReport& r) {
   const std::int64_t first = q.reports.OptInt(23).value_or(0);
   const std::int64_t last = first + q.reports.Int(24);  // one past the last record
-  RecordIndex index;
   q.records.Bind(1, first).Bind(2, last);
   for (;;) {
     auto rr = q.records.Step();
-    if (!rr) return MakeError(rr.error());
+    if (!rr) {
+      q.records.Reset();
+      return MakeError(rr.error());
+    }
     if (!*rr) break;
-    index[q.records.Int(0)] = r.records.size();
-    r.records.push_back(ReadRecord(q.records));
+    auto rec = ReadRecord(q.records);
+    if (!rec) {
+      q.records.Reset();
+      return MakeError(rec.error());
+    }
+    r.records.push_back(std::move(rec).value());
   }
   q.records.Reset();
-  DMARC_TRY(ReadChildren(q.dkim, first, last, r, index, [](model::Record& rec, Statement& st) {
-    rec.dkim.push_back({st.Text(1), st.Text(2), st.Text(3), st.OptText(4)});
-  }));
-  DMARC_TRY(ReadChildren(q.spf, first, last, r, index, [](model::Record& rec, Statement& st) {
-    rec.spf.push_back({st.Text(1), st.Text(2), st.Text(3), st.OptText(4)});
-  }));
-  DMARC_TRY(ReadChildren(q.overrides, first, last, r, index, [](model::Record& rec, Statement& st) {
-    rec.policy_evaluated.policy_override_reasons.push_back({st.OptText(1), st.OptText(2)});
-  }));
   return true;
 }
 

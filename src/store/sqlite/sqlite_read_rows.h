@@ -16,7 +16,7 @@ namespace dmarc::store::sqlite_impl {
 
 // The statements of an aggregate export: reports, then the rows of each by id range.
 struct AggregateQueries {
-  sqlite::Statement reports, records, dkim, spf, overrides;
+  sqlite::Statement reports, records;
 };
 
 // Prepares them; `reports` selects the reports whose begin is in [?1, ?2) (and domain ?3 when the

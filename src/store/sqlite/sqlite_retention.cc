@@ -58,9 +58,6 @@ constexpr std::string_view kRecordSteps[] = {
     " WHERE d.day = x.day AND d.domain = x.domain AND d.header_from = x.header_from"
     " AND d.disposition = x.disposition AND d.dmarc_aligned = x.dmarc_aligned"
     " AND d.spf_aligned = x.spf_aligned AND d.dkim_aligned = x.dkim_aligned",
-    "DELETE FROM aggregate_dkim WHERE record >= ?1 AND record < ?2",
-    "DELETE FROM aggregate_spf WHERE record >= ?1 AND record < ?2",
-    "DELETE FROM aggregate_overrides WHERE record >= ?1 AND record < ?2",
     "DELETE FROM aggregate_records WHERE id >= ?1 AND id < ?2",
 };
 

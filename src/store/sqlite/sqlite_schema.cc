@@ -28,16 +28,8 @@ const SqliteStore::StatementSql SqliteStore::kWriteStatements[] = {
      " source_base_domain, source_name, source_type, source_asn, source_as_name,"
      " source_as_domain, count, spf_aligned, dkim_aligned, dmarc_aligned, disposition,"
      " policy_dkim, policy_spf, header_from, envelope_from, envelope_to, source_enriched_at,"
-     " id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-     "?21,?22,?23,?24,?25,?26,?27)"},
-    {&SqliteStore::insert_dkim_,
-     "INSERT INTO aggregate_dkim (record, position, domain, selector, result, human_result)"
-     " VALUES (?1,?2,?3,?4,?5,?6)"},
-    {&SqliteStore::insert_spf_,
-     "INSERT INTO aggregate_spf (record, position, domain, scope, result, human_result)"
-     " VALUES (?1,?2,?3,?4,?5,?6)"},
-    {&SqliteStore::insert_override_,
-     "INSERT INTO aggregate_overrides (record, position, type, comment) VALUES (?1,?2,?3,?4)"},
+     " id, dkim, spf, overrides) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
+     "?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30)"},
     {&SqliteStore::upsert_daily_messages_,
      "INSERT INTO daily_messages (day, domain, header_from, disposition, records, messages,"
      " dmarc_pass) VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET"

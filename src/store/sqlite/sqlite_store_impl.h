@@ -6,6 +6,7 @@
 // Internal to the store module: everyone else uses OpenSqliteStore (sqlite_store.h).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -186,12 +187,11 @@ class SqliteStore final : public ReportStore {
   Database db_;
   std::string path_;
   OpenOptions options_;
-  Statement insert_report_, insert_record_, insert_dkim_, insert_spf_, insert_override_,
-      upsert_daily_messages_, upsert_daily_sources_, upsert_daily_results_, insert_source_ip_,
-      select_source_ip_, insert_report_totals_, upsert_source_totals_, upsert_ip_totals_,
-      select_next_record_, insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_,
-      insert_tls_policy_, insert_tls_detail_, insert_raw_, bump_aggregate_version_,
-      select_aggregate_version_;
+  Statement insert_report_, insert_record_, upsert_daily_messages_, upsert_daily_sources_,
+      upsert_daily_results_, insert_source_ip_, select_source_ip_, insert_report_totals_,
+      upsert_source_totals_, upsert_ip_totals_, select_next_record_, insert_blob_,
+      insert_rejection_, insert_failure_, insert_tls_report_, insert_tls_policy_,
+      insert_tls_detail_, insert_raw_, bump_aggregate_version_, select_aggregate_version_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
@@ -199,6 +199,8 @@ class SqliteStore final : public ReportStore {
   // The id the next aggregate record gets: records are numbered by the writer (the largest id
   // plus one, as SQLite would), so a report row is inserted with its record range at once.
   std::int64_t next_record_ = 1;
+  // A record's DKIM, SPF and override results as JSON while its insert runs (reused buffers).
+  std::array<std::string, 3> auth_json_;
   std::shared_ptr<IntegrityMonitor> integrity_;  // from the first Health()
 };
 

@@ -12,6 +12,7 @@
 
 #include "base/time.h"
 #include "sinks/report_json.h"
+#include "store/auth_json.h"
 #include "store/failure_source.h"
 #include "store/reporter_key.h"
 #include "store/sqlite/sqlite_store_impl.h"
@@ -307,32 +308,17 @@ Result<bool> SqliteStore::StoreRecord(std::int64_t enriched_at, const model::Rec
   // Left unbound (NULL) when the sources were not enriched from DNS.
   if (enriched_at) insert_record_.Bind(26, enriched_at);
   insert_record_.Bind(27, record_row);
+  // The results as JSON, NULL when none (kept until the statement has run).
+  auth_json_[0].clear();
+  auth_json_[1].clear();
+  auth_json_[2].clear();
+  AppendDkimJson(rec.dkim, auth_json_[0]);
+  AppendSpfJson(rec.spf, auth_json_[1]);
+  AppendOverridesJson(rec.policy_evaluated.policy_override_reasons, auth_json_[2]);
+  for (int i = 0; i < 3; ++i) {
+    if (!auth_json_[i].empty()) insert_record_.Bind(28 + i, auth_json_[i]);
+  }
   DMARC_TRY(insert_record_.Run());
-  std::int64_t pos = 0;
-  for (const auto& d : rec.dkim) {
-    insert_dkim_.Bind(1, record_row)
-        .Bind(2, pos++)
-        .Bind(3, d.domain)
-        .Bind(4, d.selector)
-        .Bind(5, d.result)
-        .Bind(6, d.human_result);
-    DMARC_TRY(insert_dkim_.Run());
-  }
-  pos = 0;
-  for (const auto& x : rec.spf) {
-    insert_spf_.Bind(1, record_row)
-        .Bind(2, pos++)
-        .Bind(3, x.domain)
-        .Bind(4, x.scope)
-        .Bind(5, x.result)
-        .Bind(6, x.human_result);
-    DMARC_TRY(insert_spf_.Run());
-  }
-  pos = 0;
-  for (const auto& o : rec.policy_evaluated.policy_override_reasons) {
-    insert_override_.Bind(1, record_row).Bind(2, pos++).Bind(3, o.type).Bind(4, o.comment);
-    DMARC_TRY(insert_override_.Run());
-  }
   return true;
 }
 
