@@ -9,7 +9,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config git
   # libraries
-  libpugixml-dev zlib1g-dev libzip-dev libgmime-3.0-dev libglib2.0-dev
+  libpugixml-dev zlib1g-dev libzstd-dev libzip-dev libgmime-3.0-dev libglib2.0-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libsqlite3-dev
   libcurl4-gnutls-dev libpsl-dev publicsuffix libsodium-dev sqlite3
   # the Kafka output (librdkafka; its tests use the library's built-in mock cluster)
@@ -25,7 +25,7 @@ packages=(
   # fetch: mailbox protocols, configuration, certificate checks
   libetpan-dev libtomlplusplus-dev libssl-dev libsasl2-modules
   # tests, benchmarks, fuzzing
-  dovecot-core dovecot-imapd dovecot-pop3d openssl
+  dovecot-core dovecot-imapd dovecot-pop3d openssl zstd
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev clang-tidy-14
   clang-format-14
   zip gzip python3 time dnsmasq-base

@@ -279,7 +279,7 @@ TEST_F(MemoryTest, AHugeReportIsImportedAsAStreamUnderTheCap) {
   // The XML as received, from the store (compressed in pieces, written into its blob in pieces).
   const fs::path raw = dir_ / "raw.xml";
   ASSERT_EQ(std::system(fmt::format("sqlite3 '{}' 'SELECT writefile(\"{}\", bytes) FROM "
-                                    "aggregate_raw' >/dev/null && gunzip -c '{}' > '{}.out'",
+                                    "aggregate_raw' >/dev/null && zstd -dcq '{}' > '{}.out'",
                                     (dir_ / "reports.db").string(), raw.string(), raw.string(),
                                     raw.string())
                             .c_str()),

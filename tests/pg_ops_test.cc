@@ -63,10 +63,11 @@ std::string Dump(const std::string& url) {
   auto n = (*st)->ForEachCopy(7, [&](dmarc::store::CopyBatch&& b) -> dmarc::Result<bool> {
     for (const auto& a : b.aggregates) {
       const std::string enriched = fmt::format("{}", fmt::join(a.sources_enriched_at, " "));
-      out += fmt::format("A {} {} {} raw {} {} records {} enriched {} {}\n", a.origin,
+      out += fmt::format("A {} {} {} raw {} {} {} records {} enriched {} {}\n", a.origin,
                          a.imported_at, a.report.report_metadata.report_id, a.raw_xml_size,
-                         dmarc::store::Sha256Hex(a.raw_xml_gzip), a.report.records.size(),
-                         enriched.substr(0, 40), dmarc::store::Sha256Hex(enriched));
+                         a.raw_xml_encoding, dmarc::store::Sha256Hex(a.raw_xml_packed),
+                         a.report.records.size(), enriched.substr(0, 40),
+                         dmarc::store::Sha256Hex(enriched));
     }
     for (const auto& f : b.failures) {
       out += fmt::format("F {} {} {}\n", f.origin, f.imported_at,

@@ -129,6 +129,28 @@ class GzipDeflater {
   std::unique_ptr<Impl> impl_;
 };
 
+// Zstandard compression (level 1, with a checksum) as the bytes come, handed out in pieces: how
+// the store keeps a report's raw XML. Zstd is the same at once.
+class ZstdCompressor {
+ public:
+  ZstdCompressor();
+  ~ZstdCompressor();
+  ZstdCompressor(const ZstdCompressor&) = delete;
+  ZstdCompressor& operator=(const ZstdCompressor&) = delete;
+  // The next bytes; compressed output goes to `out` as it is made (an error from it is returned).
+  Status Feed(std::string_view bytes, const ChunkSink& out);
+  // The end of the frame. Feed no more afterwards.
+  Status Finish(const ChunkSink& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+Result<std::string> Zstd(std::string_view in);
+// Decompresses Zstandard frames (one or more), refusing to produce more than max_bytes; a
+// truncated or corrupt stream is an error.
+Result<std::string> Unzstd(std::string_view in, std::size_t max_bytes);
+
 // ForEachZipEntry with each entry's bytes streamed instead of collected: begin(name) before an
 // entry's bytes (returning false skips the entry), chunk(bytes) for each piece, end(name) after
 // its last piece. An entry refused up front (encrypted, declaring a size over a limit) goes to

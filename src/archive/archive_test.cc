@@ -686,5 +686,58 @@ TEST(ZipStreamed, ReturnsTheConsumersErrorUnchanged) {
   EXPECT_EQ(ends, 0);
 }
 
+// ---- Zstandard: how the store keeps raw XML ----
+
+TEST(Zstd, IsReadBackByUnzstdWhateverPiecesItWasFedIn) {
+  const std::string data = ReportLikeText(700000) + "\xC3\xA9";
+  auto packed = Zstd(data);
+  ASSERT_TRUE(packed.ok()) << packed.error();
+  EXPECT_LT(packed->size(), data.size() / 4);
+  EXPECT_EQ(packed->substr(0, 4), std::string("\x28\xB5\x2F\xFD", 4));  // a Zstandard frame
+  auto back = Unzstd(*packed, data.size());
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(*back, data);
+  // Fed in pieces of any size, the compressor's output reads back the same.
+  for (std::size_t piece : {1u, 7u, 4096u, 131072u}) {
+    ZstdCompressor c;
+    std::string out;
+    auto append = [&out](std::string_view chunk) {
+      out.append(chunk);
+      return Ok();
+    };
+    const std::size_t upto = piece == 1 ? 5000 : data.size();  // byte by byte: a shorter text
+    for (std::size_t at = 0; at < upto; at += piece) {
+      ASSERT_TRUE(c.Feed(std::string_view(data).substr(at, std::min(piece, upto - at)), append));
+    }
+    ASSERT_TRUE(c.Finish(append));
+    auto got = Unzstd(out, upto);
+    ASSERT_TRUE(got.ok()) << got.error();
+    EXPECT_TRUE(*got == data.substr(0, upto)) << piece;
+  }
+  // Empty text is one (short) frame; two frames in a row are joined.
+  auto empty = Zstd("");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(Unzstd(*empty, 0).value(), "");
+  EXPECT_EQ(Unzstd(Zstd("abc").value() + Zstd("def").value(), 6).value(), "abcdef");
+}
+
+TEST(Unzstd, RefusesTruncatedCorruptAndOversizedStreams) {
+  const std::string data = ReportLikeText(200000);
+  const std::string packed = Zstd(data).value();
+  EXPECT_NE(Unzstd(packed.substr(0, packed.size() - 10), SIZE_MAX).error().find("truncated"),
+            std::string::npos);
+  EXPECT_FALSE(Unzstd(packed.substr(0, 3), SIZE_MAX).ok());
+  EXPECT_FALSE(Unzstd("", SIZE_MAX).ok());
+  std::string corrupt = packed;
+  corrupt[corrupt.size() / 2] = static_cast<char>(corrupt[corrupt.size() / 2] ^ 0x5A);
+  EXPECT_FALSE(Unzstd(corrupt, SIZE_MAX).ok());
+  EXPECT_FALSE(Unzstd("not zstd at all", SIZE_MAX).ok());
+  // The output is bounded: one byte less than the text is refused, before it is all made.
+  auto over = Unzstd(packed, data.size() - 1);
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.error().find("more than"), std::string::npos) << over.error();
+  EXPECT_TRUE(Unzstd(packed, data.size()).ok());
+}
+
 }  // namespace
 }  // namespace dmarc::archive

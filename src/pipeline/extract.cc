@@ -273,9 +273,10 @@ class Extractor {
     FoundReport found{origin, std::move(report).value(), {}, 0};
     if (options_.keep_raw_xml &&
         !(options_.already_stored && options_.already_stored(found.aggregate))) {
-      // Deflate fails only without memory; the report is stored without its XML then.
-      if (auto packed = archive::Gzip(bytes)) {
-        found.raw_xml_gzip = std::move(packed).value();
+      // Compression fails only without memory; the report is stored without its XML then. In
+      // the store's encoding (store::kRawXmlEncoding).
+      if (auto packed = archive::Zstd(bytes)) {
+        found.raw_xml_packed = std::move(packed).value();
         found.raw_xml_size = bytes.size();
       }
     }

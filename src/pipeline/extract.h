@@ -29,10 +29,10 @@ struct FoundReport {
   std::string origin;  // e.g. "mail.eml[part 2: report.zip][report.xml]"
   model::AggregateReport aggregate;
   // The XML the report was parsed from, as received (after decompression, before any repair),
-  // gzip-compressed here, in the worker that parsed it, so the single store writer only copies
-  // it; empty unless ExtractOptions::keep_raw_xml. raw_xml_size is its uncompressed size
-  // (bounded by Limits::max_decompressed_bytes).
-  std::string raw_xml_gzip;
+  // compressed here (store::kRawXmlEncoding), in the worker that parsed it, so the single store
+  // writer only copies it; empty unless ExtractOptions::keep_raw_xml. raw_xml_size is its
+  // uncompressed size (bounded by Limits::max_decompressed_bytes).
+  std::string raw_xml_packed;
   std::uint64_t raw_xml_size = 0;
 };
 
@@ -100,7 +100,7 @@ struct ExtractOptions {
   parse::AggregateOptions aggregate;
   // What failure reports keep of the reported message (failure.keep_sample).
   parse::KeepSample keep_sample = parse::KeepSample::kHeaders;
-  // Keep each aggregate report's XML, compressed, in FoundReport::raw_xml_gzip (import and
+  // Keep each aggregate report's XML, compressed, in FoundReport::raw_xml_packed (import and
   // fetch store it; parse does not need the copy); a streamed report's XML goes to its sink's
   // OnRawXml as it is read.
   bool keep_raw_xml = false;

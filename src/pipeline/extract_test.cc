@@ -551,11 +551,11 @@ TEST(Extract, NestingLimitStopsContainerChains) {
 
 // The XML a report keeps, decompressed; checks its recorded size.
 std::string RawXml(const FoundReport& f) {
-  auto xml = archive::Gunzip(f.raw_xml_gzip, Limits{});
+  auto xml = archive::Unzstd(f.raw_xml_packed, SIZE_MAX);
   EXPECT_TRUE(xml.ok()) << xml.error();
   if (!xml.ok()) return "";
-  EXPECT_EQ(xml->data.size(), f.raw_xml_size);
-  return xml->data;
+  EXPECT_EQ(xml->size(), f.raw_xml_size);
+  return *xml;
 }
 
 TEST(KeepRawXml, KeepsTheXmlAsReceivedFromEveryContainer) {
@@ -568,9 +568,9 @@ TEST(KeepRawXml, KeepsTheXmlAsReceivedFromEveryContainer) {
     auto got = ExtractReports(ReadFile(path), path, keep);
     ASSERT_EQ(got.reports.size(), 1u) << name;
     EXPECT_EQ(RawXml(got.reports[0]), xml) << name;
-    EXPECT_LT(got.reports[0].raw_xml_gzip.size(), xml.size()) << name;  // kept compressed
+    EXPECT_LT(got.reports[0].raw_xml_packed.size(), xml.size()) << name;  // kept compressed
     const auto without = ExtractReports(ReadFile(path), path, {});
-    EXPECT_TRUE(without.reports[0].raw_xml_gzip.empty()) << name;
+    EXPECT_TRUE(without.reports[0].raw_xml_packed.empty()) << name;
     EXPECT_EQ(without.reports[0].raw_xml_size, 0u) << name;
   }
   // From a mail: the decoded attachment, which parses to the same report.

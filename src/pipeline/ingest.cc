@@ -148,7 +148,7 @@ std::size_t HeldBytes(const InputResult& input) {
   constexpr std::size_t kModelBytesPerPayloadByte = 8;
   const Extracted& e = input.extracted;
   std::size_t n = static_cast<std::size_t>(e.payload_bytes) * kModelBytesPerPayloadByte;
-  for (const auto& r : e.reports) n += r.raw_xml_gzip.size() + r.origin.size();
+  for (const auto& r : e.reports) n += r.raw_xml_packed.size() + r.origin.size();
   for (const auto& r : e.rejections) {
     n += r.raw.size() + r.origin.size() + r.reason.size() + r.sha256.size();
   }

@@ -91,7 +91,7 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
     for (std::size_t i = 0; i < in.extracted.reports.size(); ++i) {
       add_streamed_before(i);
       const auto& f = in.extracted.reports[i];
-      batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml_gzip, f.raw_xml_size});
+      batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml_packed, f.raw_xml_size});
     }
     add_streamed_before(SIZE_MAX);
     for (const auto& f : in.extracted.failures) batch.failures.push_back({f.origin, &f.report});

@@ -78,9 +78,9 @@ Status StoredStream::OnRawXml(std::string_view piece) {
   if (!deflater_) return Ok();
   raw_xml_size_ += piece.size();
   Status s = deflater_->Feed(piece, [this](std::string_view out) -> Status {
-    if (raw_->Size() + out.size() > options_.max_raw_xml_gzip_bytes) {
+    if (raw_->Size() + out.size() > options_.max_raw_xml_packed_bytes) {
       return MakeError(
-          fmt::format("its compressed XML passes {} bytes", options_.max_raw_xml_gzip_bytes));
+          fmt::format("its compressed XML passes {} bytes", options_.max_raw_xml_packed_bytes));
     }
     if (!raw_->Add(out)) {
       return MakeError(fmt::format("temporary file for a streamed report's XML failed: {}",
@@ -111,7 +111,7 @@ Status StoredStream::NextRecords(std::vector<model::Record>& out, std::size_t ma
   return records_.Next(out, max);
 }
 
-Result<std::size_t> StoredStream::ReadRawXmlGzip(char* to, std::size_t n) {
+Result<std::size_t> StoredStream::ReadRawXmlPacked(char* to, std::size_t n) {
   if (!raw_) return std::size_t{0};
   const std::size_t got = raw_->Read(to, n);
   if (raw_->ReadFailed()) {

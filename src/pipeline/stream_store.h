@@ -39,7 +39,7 @@ class StoredStream final : public parse::AggregateSink, public store::RecordStre
     std::function<bool(const model::AggregateReport&)> already_stored;
     // Compressed XML kept at most; a larger one is dropped and the fact noted in the log (the
     // store's blobs are bounded: SQLite's at 1 GB).
-    std::uint64_t max_raw_xml_gzip_bytes = 512u << 20;
+    std::uint64_t max_raw_xml_packed_bytes = 512u << 20;
   };
   explicit StoredStream(Options options);
 
@@ -55,8 +55,8 @@ class StoredStream final : public parse::AggregateSink, public store::RecordStre
   Status Rewind() override;
   Status NextRecords(std::vector<model::Record>& out, std::size_t max) override;
   std::int64_t SourcesEnrichedAt() const override { return enriched_at_; }
-  std::uint64_t RawXmlGzipBytes() const override { return raw_ ? raw_->Size() : 0; }
-  Result<std::size_t> ReadRawXmlGzip(char* to, std::size_t n) override;
+  std::uint64_t RawXmlPackedBytes() const override { return raw_ ? raw_->Size() : 0; }
+  Result<std::size_t> ReadRawXmlPacked(char* to, std::size_t n) override;
 
   // The report without its records (its errors complete after OnEnd).
   const model::AggregateReport& header() const { return header_; }
@@ -79,7 +79,7 @@ class StoredStream final : public parse::AggregateSink, public store::RecordStre
   std::int64_t enriched_at_ = 0;
   bool any_unresolved_ = false;
   enrich::LookupStats enrichment_;
-  std::optional<archive::GzipDeflater> deflater_;
+  std::optional<archive::ZstdCompressor> deflater_;
   std::unique_ptr<Spool> raw_;  // compressed XML; null once dropped (or never kept)
   std::uint64_t raw_xml_size_ = 0;
   std::vector<std::string> notes_;

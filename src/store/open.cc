@@ -70,7 +70,8 @@ Batch BatchOfCopies(const CopyBatch& copy) {
   Batch batch;
   std::map<std::int64_t, std::size_t> times;
   for (const auto& a : copy.aggregates) {
-    batch.aggregates.push_back({a.origin, &a.report, a.raw_xml_gzip, a.raw_xml_size});
+    batch.aggregates.push_back({a.origin, &a.report, a.raw_xml_packed, a.raw_xml_size});
+    if (!a.raw_xml_packed.empty()) batch.aggregates.back().raw_xml_encoding = a.raw_xml_encoding;
     for (std::int64_t t : a.sources_enriched_at) ++times[t];
   }
   std::size_t most = 0;

@@ -44,9 +44,9 @@ struct RejectedInput {
 
 // The records of an aggregate report too large to hold in memory (parsed as a stream: the
 // pipeline's stream_bytes), waiting where the parse left them (pipeline/record_spool.h), and its
-// XML, gzip-compressed, likewise. The store reads them back while it stores the report, in the
-// same transaction as the rest of its batch, as often as it needs (a retried transaction reads
-// them again from the start).
+// XML, compressed (kRawXmlEncoding), likewise. The store reads them back while it stores the
+// report, in the same transaction as the rest of its batch, as often as it needs (a retried
+// transaction reads them again from the start).
 class RecordStream {
  public:
   virtual ~RecordStream() = default;
@@ -62,9 +62,19 @@ class RecordStream {
   virtual std::int64_t SourcesEnrichedAt() const = 0;
   // Bytes of the compressed XML (0: not kept), and the next of them, read in order from the
   // start (after Rewind): up to n bytes into `to`; fewer than n only at the end.
-  virtual std::uint64_t RawXmlGzipBytes() const = 0;
-  virtual Result<std::size_t> ReadRawXmlGzip(char* to, std::size_t n) = 0;
+  virtual std::uint64_t RawXmlPackedBytes() const = 0;
+  virtual Result<std::size_t> ReadRawXmlPacked(char* to, std::size_t n) = 0;
 };
+
+// How the raw XML of a report is compressed when it is stored (the column aggregate_raw.encoding):
+// "zstd" (archive::Zstd); reports stored by earlier versions have "gzip". Both read back
+// (UnpackRawXml).
+inline constexpr std::string_view kRawXmlEncoding = "zstd";
+
+// The stored XML `bytes` in `encoding` ("gzip" or "zstd"), decompressed; `size`, its recorded
+// uncompressed length, bounds the output (whatever the ratio).
+Result<std::string> UnpackRawXml(std::string_view encoding, std::string_view bytes,
+                                 std::int64_t size);
 
 // Records a store reads from a RecordStream at a time.
 inline constexpr std::size_t kStreamRecordsPerRead = 4096;
@@ -74,12 +84,15 @@ struct StoredAggregate {
   // Not owned. With `stream`, the report without its records (report->records is empty): they
   // and the compressed XML come from the stream.
   const model::AggregateReport* report = nullptr;
-  // The XML the report was parsed from, gzip-compressed (not owned; pipeline::FoundReport
-  // compresses it), and its uncompressed size; empty when not kept. Stored with a new report
-  // (not with a duplicate).
-  std::string_view raw_xml_gzip;
+  // The XML the report was parsed from, compressed (not owned; pipeline::FoundReport compresses
+  // it), and its uncompressed size; empty when not kept. Stored with a new report (not with a
+  // duplicate), in raw_xml_encoding.
+  std::string_view raw_xml_packed;
   std::uint64_t raw_xml_size = 0;
   RecordStream* stream = nullptr;  // not owned
+  // The compression of raw_xml_packed, and of a stream's: kRawXmlEncoding, except for copies of
+  // reports stored before it was (`migrate`: "gzip").
+  std::string_view raw_xml_encoding = kRawXmlEncoding;
   std::uint64_t RecordCount() const {
     return stream ? stream->RecordCount() : report->records.size();
   }
@@ -190,8 +203,9 @@ struct AggregateCopy {
   std::string origin;
   std::int64_t imported_at = 0;  // Unix seconds
   model::AggregateReport report;
-  std::string raw_xml_gzip;  // empty when not kept
+  std::string raw_xml_packed;  // empty when not kept
   std::uint64_t raw_xml_size = 0;
+  std::string raw_xml_encoding;                   // "gzip" or "zstd" (kRawXmlEncoding)
   std::vector<std::int64_t> sources_enriched_at;  // per record, in order; 0: never from DNS
 };
 

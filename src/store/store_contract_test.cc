@@ -96,8 +96,8 @@ Batch BatchOf(const std::vector<model::AggregateReport>& reports) {
   return b;
 }
 
-// The batch of these reports, each with a "raw XML" (its JSON, gzip-compressed: any bytes do for
-// the store) kept in raw, which must outlive the batch.
+// The batch of these reports, each with a "raw XML" (its JSON, gzip-compressed as stores before
+// zstd kept it: any bytes do for the store) kept in raw, which must outlive the batch.
 Batch BatchWithRaw(const std::vector<model::AggregateReport>& reports,
                    std::vector<std::string>& raw) {
   raw.clear();
@@ -105,8 +105,9 @@ Batch BatchWithRaw(const std::vector<model::AggregateReport>& reports,
   for (std::size_t i = 0; i < reports.size(); ++i) {
     const std::string json = Json(reports[i]);
     raw.push_back(archive::Gzip(json).value());
-    b.aggregates[i].raw_xml_gzip = raw.back();
+    b.aggregates[i].raw_xml_packed = raw.back();
     b.aggregates[i].raw_xml_size = json.size();
+    b.aggregates[i].raw_xml_encoding = "gzip";
   }
   return b;
 }
@@ -490,7 +491,8 @@ std::vector<std::string> RollupQueries() {
       " FROM ip_totals t JOIN source_ips s ON s.id = t.ip ORDER BY 1",
       "SELECT r.report_id, t.messages, t.dmarc_pass FROM report_totals t JOIN"
       " aggregate_reports r ON r.id = t.report ORDER BY 1",
-      "SELECT r.report_id, x.size, x.bytes FROM aggregate_raw x JOIN aggregate_reports r"
+      "SELECT r.report_id, x.size, x.encoding, x.bytes FROM aggregate_raw x JOIN aggregate_reports "
+      "r"
       " ON r.id = x.report ORDER BY 1",
       "SELECT count(*) FROM aggregate_raw WHERE report NOT IN (SELECT id FROM aggregate_reports)",
   };
@@ -680,7 +682,7 @@ TEST_P(StoreContract, StoredCheckSkipsCompressingDuplicates) {
   options.already_stored = check;
   auto before = pipeline::ExtractReports(ReadFile(path), path, options);
   ASSERT_EQ(before.reports.size(), 1u);
-  EXPECT_FALSE(before.reports[0].raw_xml_gzip.empty());
+  EXPECT_FALSE(before.reports[0].raw_xml_packed.empty());
   EXPECT_GT(before.reports[0].raw_xml_size, 0u);
   Batch batch;
   batch.aggregates.push_back({"test", &before.reports[0].aggregate});
@@ -690,7 +692,7 @@ TEST_P(StoreContract, StoredCheckSkipsCompressingDuplicates) {
   EXPECT_TRUE(seen_elsewhere);
   auto again = pipeline::ExtractReports(ReadFile(path), path, options);
   ASSERT_EQ(again.reports.size(), 1u);
-  EXPECT_TRUE(again.reports[0].raw_xml_gzip.empty());
+  EXPECT_TRUE(again.reports[0].raw_xml_packed.empty());
   EXPECT_EQ(again.reports[0].raw_xml_size, 0u);
   const auto other = Samples({"extract_report/nice-input.xml"});
   EXPECT_FALSE(check(other[0]));
@@ -718,14 +720,14 @@ TEST_P(StoreContract, StreamedReportsAreStoredLikeReportsHeldWhole) {
     whole.keep_raw_xml = true;
     auto found = pipeline::ExtractReports(ReadFile(path), path, whole);
     ASSERT_EQ(found.reports.size(), 1u) << name;
-    xml.push_back(archive::Gunzip(found.reports[0].raw_xml_gzip, Limits{}).value().data);
+    xml.push_back(archive::Unzstd(found.reports[0].raw_xml_packed, SIZE_MAX).value());
   }
   Batch batch;
   std::size_t records = 0;
   for (auto& in : inputs) {
     auto* s = dynamic_cast<pipeline::StoredStream*>(in.streamed[0].sink.get());
     ASSERT_NE(s, nullptr);
-    EXPECT_GT(s->RawXmlGzipBytes(), 0u);
+    EXPECT_GT(s->RawXmlPackedBytes(), 0u);
     batch.aggregates.push_back({in.streamed[0].origin, &s->header(), {}, s->raw_xml_size(), s});
     records += s->RecordCount();
   }
@@ -1546,7 +1548,8 @@ TEST(SqliteRawXml, StoredCompressedOnceComesBackIdenticalAndGoesWithItsReport) {
   ASSERT_EQ(inputs[0].reports.size(), 1u);
   ASSERT_EQ(inputs[1].reports.size(), 1u);
   // parse does not keep it.
-  EXPECT_TRUE(pipeline::ExtractReports(ReadFile(plain), plain, {}).reports[0].raw_xml_gzip.empty());
+  EXPECT_TRUE(
+      pipeline::ExtractReports(ReadFile(plain), plain, {}).reports[0].raw_xml_packed.empty());
   auto gunzipped = archive::Gunzip(ReadFile(gz), Limits{});
   ASSERT_TRUE(gunzipped.ok()) << gunzipped.error();
   const std::string fastmail_xml = gunzipped->data;
@@ -1554,7 +1557,7 @@ TEST(SqliteRawXml, StoredCompressedOnceComesBackIdenticalAndGoesWithItsReport) {
   Batch batch;
   for (const auto& in : inputs) {
     for (const auto& f : in.reports)
-      batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml_gzip, f.raw_xml_size});
+      batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml_packed, f.raw_xml_size});
   }
   auto st = OpenStore(file.string(), {});
   ASSERT_TRUE(st.ok()) << st.error();
@@ -1563,10 +1566,11 @@ TEST(SqliteRawXml, StoredCompressedOnceComesBackIdenticalAndGoesWithItsReport) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->duplicate_reports, 2u);
   auto sql = [&](const std::string& q) { return SqliteCli(file.string(), q); };
-  EXPECT_EQ(sql("SELECT count(*), count(DISTINCT report), min(encoding) FROM aggregate_raw;"),
-            "2|2|gzip\n");
-  // Compressed: the stored bytes are a gzip member smaller than the XML.
-  EXPECT_EQ(sql("SELECT count(*) FROM aggregate_raw WHERE hex(substr(bytes, 1, 2)) = '1F8B'"
+  EXPECT_EQ(sql("SELECT count(*), count(DISTINCT report), min(encoding), max(encoding) FROM"
+                " aggregate_raw;"),
+            "2|2|zstd|zstd\n");
+  // Compressed: the stored bytes are a Zstandard frame smaller than the XML.
+  EXPECT_EQ(sql("SELECT count(*) FROM aggregate_raw WHERE hex(substr(bytes, 1, 4)) = '28B52FFD'"
                 " AND length(bytes) < size;"),
             "2\n");
 
@@ -1601,6 +1605,27 @@ TEST(SqliteRawXml, StoredCompressedOnceComesBackIdenticalAndGoesWithItsReport) {
             "0\n1\n");
   EXPECT_FALSE((*dash)->ReportRaw(ids[plain]).ok());
   EXPECT_TRUE((*dash)->ReportRaw(ids[gz]).ok());
+
+  // XML kept gzip-compressed, as stores before zstd kept it, reads back the same; an unknown
+  // encoding is an error that names it.
+  model::AggregateReport older = inputs[0].reports[0].aggregate;
+  older.report_metadata.report_id += "-gzip";
+  const std::string plain_xml = ReadFile(plain);
+  const std::string gzipped = archive::Gzip(plain_xml).value();
+  Batch old_batch;
+  old_batch.aggregates.push_back({"old", &older, gzipped, plain_xml.size()});
+  old_batch.aggregates.back().raw_xml_encoding = "gzip";
+  ASSERT_TRUE((*st)->Store(old_batch).ok());
+  const std::string old_id =
+      std::to_string(std::stoll(sql("SELECT id FROM aggregate_reports WHERE origin = 'old';")));
+  EXPECT_EQ(sql("SELECT encoding FROM aggregate_raw WHERE report = " + old_id), "gzip\n");
+  raw = (*dash)->ReportRaw(std::stoll(old_id));
+  ASSERT_TRUE(raw.ok()) << raw.error();
+  EXPECT_EQ(raw->first, plain_xml);
+  sql("UPDATE aggregate_raw SET encoding = 'brotli' WHERE report = " + old_id);
+  raw = (*dash)->ReportRaw(std::stoll(old_id));
+  ASSERT_FALSE(raw.ok());
+  EXPECT_NE(raw.error().find("unknown encoding \"brotli\""), std::string::npos) << raw.error();
   dash = MakeError("closed");
   st = MakeError("closed");
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);

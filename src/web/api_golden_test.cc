@@ -156,7 +156,7 @@ class ApiGoldenTest : public ::testing::TestWithParam<Backend> {
     batch.sources_enriched_at = kImportedAt;
     for (const auto& e : inputs) {
       for (const auto& f : e.reports) {
-        batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml_gzip, f.raw_xml_size});
+        batch.aggregates.push_back({f.origin, &f.aggregate, f.raw_xml_packed, f.raw_xml_size});
       }
       for (const auto& f : e.failures) batch.failures.push_back({f.origin, &f.report});
       for (const auto& t : e.smtp_tls) batch.smtp_tls.push_back({t.origin, &t.report});

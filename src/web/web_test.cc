@@ -63,7 +63,7 @@ class WebTest : public ::testing::Test {
     }
     for (const auto& e : keep) {
       for (const auto& f : e.reports) {
-        batch.aggregates.push_back({"test", &f.aggregate, f.raw_xml_gzip, f.raw_xml_size});
+        batch.aggregates.push_back({"test", &f.aggregate, f.raw_xml_packed, f.raw_xml_size});
       }
     }
     auto r = (*st)->Store(batch);

@@ -17,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include "archive/archive.h"
 #include "base/time.h"
 #include "store/dashboard.h"
 #include "store/dashboard_common.h"
@@ -189,17 +188,9 @@ class PgDashboard final : public DashboardQueries {
         return MakeError(ErrorKind::kNotFound,
                          fmt::format("no stored XML for aggregate report {}", id));
       }
-      if (s->View(0, 0) != "gzip") {
-        return MakeError(fmt::format("report {}: unknown encoding \"{}\"", id, s->Text(0, 0)));
-      }
-      // What the store wrote: bounded by its recorded size, whatever the ratio.
-      Limits limits;
-      limits.max_decompressed_bytes =
-          static_cast<std::size_t>(std::max<std::int64_t>(s->Int(0, 1), 0));
-      limits.max_compression_ratio = SIZE_MAX;
-      auto xml = archive::Gunzip(s->Bytes(0, 2), limits);
+      auto xml = UnpackRawXml(s->View(0, 0), s->Bytes(0, 2), s->Int(0, 1));
       if (!xml) return MakeError(fmt::format("report {}: stored XML: {}", id, xml.error()));
-      return std::pair{std::move(xml->data), fmt::format("report-{}.xml", id)};
+      return std::pair{std::move(xml).value(), fmt::format("report-{}.xml", id)};
     });
   }
 

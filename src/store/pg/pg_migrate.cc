@@ -66,14 +66,16 @@ Result<bool> PgStore::ReadAggregateCopies(std::string_view where, const Params& 
     c.sources_enriched_at.push_back(records->Int(i, 26));
   }
   if (!with_raw) return true;
-  auto raw =
-      conn_.Query("SELECT report, size, bytes FROM aggregate_raw WHERE report = ANY($1::bigint[])",
-                  Params().AddArray(read));
+  auto raw = conn_.Query(
+      "SELECT report, size, bytes, encoding FROM aggregate_raw WHERE report ="
+      " ANY($1::bigint[])",
+      Params().AddArray(read));
   if (!raw) return std::move(raw).error_value();
   for (int i = 0; i < raw->size(); ++i) {
     AggregateCopy& c = out.aggregates[index.at(raw->Int(i, 0))];
     c.raw_xml_size = static_cast<std::uint64_t>(raw->Int(i, 1));
-    c.raw_xml_gzip = raw->Bytes(i, 2);
+    c.raw_xml_packed = raw->Bytes(i, 2);
+    c.raw_xml_encoding = raw->Text(i, 3);
   }
   return true;
 }

@@ -456,12 +456,14 @@ Result<bool> StoreStreamedRawXml(Connection& conn, const StoredAggregate& item,
                           if (!started) {
                             started = true;
                             CopyInt(report_row, buf);
-                            buf += "\tgzip\t";
+                            buf += '\t';
+                            CopyText(item.raw_xml_encoding, buf);
+                            buf += '\t';
                             CopyInt(static_cast<std::int64_t>(item.raw_xml_size), buf);
                             buf += '\t';
                             pg::CopyBytes({}, buf);  // the prefix of the hex form
                           }
-                          read = stream.ReadRawXmlGzip(piece.data(), piece.size());
+                          read = stream.ReadRawXmlPacked(piece.data(), piece.size());
                           if (!read) return false;
                           if (*read > 0) {
                             hex.clear();
@@ -484,7 +486,7 @@ Result<bool> StoreRawXml(Connection& conn, const Batch& batch,
                          const std::vector<std::int64_t>& id_of) {
   std::vector<std::size_t> with_raw;
   for (std::size_t i : fresh) {
-    if (!batch.aggregates[i].raw_xml_gzip.empty()) with_raw.push_back(i);
+    if (!batch.aggregates[i].raw_xml_packed.empty()) with_raw.push_back(i);
   }
   if (with_raw.empty()) return true;
   std::size_t k = 0;
@@ -493,10 +495,12 @@ Result<bool> StoreRawXml(Connection& conn, const Batch& batch,
                           while (k < with_raw.size() && buf.size() < kPiece) {
                             const StoredAggregate& item = batch.aggregates[with_raw[k]];
                             CopyInt(id_of[with_raw[k]], buf);
-                            buf += "\tgzip\t";
+                            buf += '\t';
+                            CopyText(item.raw_xml_encoding, buf);
+                            buf += '\t';
                             CopyInt(static_cast<std::int64_t>(item.raw_xml_size), buf);
                             buf += '\t';
-                            pg::CopyBytes(item.raw_xml_gzip, buf);
+                            pg::CopyBytes(item.raw_xml_packed, buf);
                             buf += '\n';
                             ++k;
                           }
@@ -541,7 +545,7 @@ Result<bool> StoreAggregates(Connection& conn, const Batch& batch, std::int64_t 
   }
   for (std::size_t i : streamed) {
     DMARC_TRY(StoreStreamedRecords(conn, batch.aggregates[i], id_of[i], keyed.domains[i], rollups));
-    if (batch.aggregates[i].stream->RawXmlGzipBytes() > 0) {
+    if (batch.aggregates[i].stream->RawXmlPackedBytes() > 0) {
       DMARC_TRY(StoreStreamedRawXml(conn, batch.aggregates[i], id_of[i]));
     }
   }

@@ -8,7 +8,6 @@
 #include <unordered_set>
 #include <vector>
 
-#include "archive/archive.h"
 #include "base/time.h"
 #include "store/dashboard.h"
 #include "store/dashboard_common.h"
@@ -163,16 +162,9 @@ class SqliteDashboard final : public DashboardQueries {
       return MakeError(ErrorKind::kNotFound,
                        fmt::format("no stored XML for aggregate report {}", id));
     }
-    if (s->Text(0) != "gzip") {
-      return MakeError(fmt::format("report {}: unknown encoding \"{}\"", id, s->Text(0)));
-    }
-    // What the store wrote: bounded by its recorded size, whatever the ratio.
-    Limits limits;
-    limits.max_decompressed_bytes = static_cast<std::size_t>(std::max<std::int64_t>(s->Int(1), 0));
-    limits.max_compression_ratio = SIZE_MAX;
-    auto xml = archive::Gunzip(s->Blob(2), limits);
+    auto xml = UnpackRawXml(s->View(0), s->Blob(2), s->Int(1));
     if (!xml) return MakeError(fmt::format("report {}: stored XML: {}", id, xml.error()));
-    return std::pair{std::move(xml->data), fmt::format("report-{}.xml", id)};
+    return std::pair{std::move(xml).value(), fmt::format("report-{}.xml", id)};
   }
 
   Result<Page<RejectionRow>> Rejections(const DashboardFilter& filter,

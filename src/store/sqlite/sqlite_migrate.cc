@@ -56,7 +56,8 @@ Result<AggregateCopy> ReadAggregateCopy(AggregateQueries& q, sqlite::Statement& 
     c.imported_at = extras.Int(1);
     if (!extras.IsNull(3)) {
       c.raw_xml_size = static_cast<std::uint64_t>(extras.Int(2));
-      c.raw_xml_gzip = extras.Blob(3);
+      c.raw_xml_packed = extras.Blob(3);
+      c.raw_xml_encoding = extras.Text(4);
     }
   }
   extras.Reset();
@@ -80,7 +81,7 @@ Result<bool> CopyAggregates(sqlite::Database& db, std::size_t batch_size, CopyBa
   const auto all = DayRange(Filter{});
   q->reports.Bind(1, all.first).Bind(2, all.second);
   auto extras = db.Prepare(
-      "SELECT r.origin, r.imported_at, w.size, w.bytes FROM aggregate_reports r"
+      "SELECT r.origin, r.imported_at, w.size, w.bytes, w.encoding FROM aggregate_reports r"
       " LEFT JOIN aggregate_raw w ON w.report = r.id WHERE r.id = ?1");
   auto enriched = db.Prepare(
       "SELECT coalesce(source_enriched_at, 0) FROM aggregate_records WHERE id >= ?1 AND id < ?2"

@@ -59,7 +59,7 @@ const SqliteStore::StatementSql SqliteStore::kWriteStatements[] = {
     {&SqliteStore::insert_report_totals_,
      "INSERT INTO report_totals (report, messages, dmarc_pass) VALUES (?1,?2,?3)"},
     {&SqliteStore::insert_raw_,
-     "INSERT INTO aggregate_raw (report, encoding, size, bytes) VALUES (?1,'gzip',?2,?3)"},
+     "INSERT INTO aggregate_raw (report, encoding, size, bytes) VALUES (?1,?4,?2,?3)"},
     {&SqliteStore::upsert_daily_results_,
      "INSERT INTO daily_results (day, domain, header_from, disposition, dmarc_aligned,"
      " spf_aligned, dkim_aligned, records, messages) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"

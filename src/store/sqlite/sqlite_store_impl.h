@@ -118,8 +118,7 @@ class SqliteStore final : public ReportStore {
   // compressed XML written in pieces.
   Result<bool> StoreStreamedRecords(const StoredAggregate& item, std::int64_t report_row,
                                     std::int64_t& messages, std::int64_t& pass);
-  Result<bool> StoreStreamedRawXml(RecordStream& stream, std::uint64_t raw_xml_size,
-                                   std::int64_t report_row);
+  Result<bool> StoreStreamedRawXml(const StoredAggregate& item, std::int64_t report_row);
   Result<bool> StoreRecord(std::int64_t enriched_at, const model::Record& rec,
                            std::string_view domain, std::int64_t day, std::int64_t report_row,
                            std::int64_t record_row);

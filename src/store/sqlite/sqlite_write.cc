@@ -216,14 +216,15 @@ Result<bool> SqliteStore::StoreAggregate(const Batch& batch, const StoredAggrega
   }
   insert_report_totals_.Bind(1, report_row).Bind(2, report_messages).Bind(3, report_pass);
   DMARC_TRY(insert_report_totals_.Run());
-  if (!item.raw_xml_gzip.empty()) {
+  if (!item.raw_xml_packed.empty()) {
     insert_raw_.Bind(1, report_row)
         .Bind(2, static_cast<std::int64_t>(item.raw_xml_size))
-        .BindBlob(3, item.raw_xml_gzip);
+        .BindBlob(3, item.raw_xml_packed)
+        .Bind(4, item.raw_xml_encoding);
     DMARC_TRY(insert_raw_.Run());
   }
-  if (item.stream && item.stream->RawXmlGzipBytes() > 0) {
-    DMARC_TRY(StoreStreamedRawXml(*item.stream, item.raw_xml_size, report_row));
+  if (item.stream && item.stream->RawXmlPackedBytes() > 0) {
+    DMARC_TRY(StoreStreamedRawXml(item, report_row));
   }
   return true;
 }
@@ -264,12 +265,14 @@ Result<bool> SqliteStore::StoreStreamedRecords(const StoredAggregate& item, std:
 
 // The compressed XML of a streamed report, written into a blob of its size a piece at a time
 // (never held whole).
-Result<bool> SqliteStore::StoreStreamedRawXml(RecordStream& stream, std::uint64_t raw_xml_size,
+Result<bool> SqliteStore::StoreStreamedRawXml(const StoredAggregate& item,
                                               std::int64_t report_row) {
-  const std::uint64_t bytes = stream.RawXmlGzipBytes();
+  RecordStream& stream = *item.stream;
+  const std::uint64_t bytes = stream.RawXmlPackedBytes();
   insert_raw_.Bind(1, report_row)
-      .Bind(2, static_cast<std::int64_t>(raw_xml_size))
-      .BindZeroBlob(3, bytes);
+      .Bind(2, static_cast<std::int64_t>(item.raw_xml_size))
+      .BindZeroBlob(3, bytes)
+      .Bind(4, item.raw_xml_encoding);
   DMARC_TRY(insert_raw_.Run());
   sqlite3_blob* blob = nullptr;
   if (sqlite3_blob_open(db_.handle(), "main", "aggregate_raw", "bytes", report_row, 1, &blob) !=
@@ -282,7 +285,7 @@ Result<bool> SqliteStore::StoreStreamedRawXml(RecordStream& stream, std::uint64_
   std::string piece(1u << 20, '\0');
   Result<std::size_t> got = std::size_t{0};
   for (;;) {
-    got = stream.ReadRawXmlGzip(piece.data(), piece.size());
+    got = stream.ReadRawXmlPacked(piece.data(), piece.size());
     if (!got || *got == 0) break;
     if (at + *got > bytes || sqlite3_blob_write(blob, piece.data(), static_cast<int>(*got),
                                                 static_cast<int>(at)) != SQLITE_OK) {
