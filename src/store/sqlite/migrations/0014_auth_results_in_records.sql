@@ -6,31 +6,34 @@
 --   overrides  [{"type", "comment"}, ...]
 -- One row per record instead of three or more: the import's writer inserted a row into
 -- aggregate_dkim and one into aggregate_spf for nearly every record, a third of its b-tree work.
--- The tables' rows are copied over (one pass over each, grouped by record), then dropped.
+-- The tables' rows are copied over, then the tables dropped.
 ALTER TABLE aggregate_records ADD COLUMN dkim TEXT;
 ALTER TABLE aggregate_records ADD COLUMN spf TEXT;
 ALTER TABLE aggregate_records ADD COLUMN overrides TEXT;
 
-UPDATE aggregate_records SET dkim = x.list FROM (
-  SELECT record, json_group_array(CASE WHEN human_result IS NULL
+-- One correlated lookup per record (the tables' primary keys start with the record): no grouping
+-- of the whole table in memory, whatever the store's size.
+UPDATE aggregate_records SET dkim = (
+  SELECT json_group_array(CASE WHEN human_result IS NULL
       THEN json_object('domain', domain, 'selector', selector, 'result', result)
       ELSE json_object('domain', domain, 'selector', selector, 'result', result,
-                       'human_result', human_result) END) AS list
-  FROM (SELECT * FROM aggregate_dkim ORDER BY record, position) GROUP BY record) AS x
-WHERE aggregate_records.id = x.record;
+                       'human_result', human_result) END)
+  FROM (SELECT * FROM aggregate_dkim d WHERE d.record = aggregate_records.id ORDER BY position))
+WHERE EXISTS (SELECT 1 FROM aggregate_dkim d WHERE d.record = aggregate_records.id);
 
-UPDATE aggregate_records SET spf = x.list FROM (
-  SELECT record, json_group_array(CASE WHEN human_result IS NULL
+UPDATE aggregate_records SET spf = (
+  SELECT json_group_array(CASE WHEN human_result IS NULL
       THEN json_object('domain', domain, 'scope', scope, 'result', result)
       ELSE json_object('domain', domain, 'scope', scope, 'result', result,
-                       'human_result', human_result) END) AS list
-  FROM (SELECT * FROM aggregate_spf ORDER BY record, position) GROUP BY record) AS x
-WHERE aggregate_records.id = x.record;
+                       'human_result', human_result) END)
+  FROM (SELECT * FROM aggregate_spf s WHERE s.record = aggregate_records.id ORDER BY position))
+WHERE EXISTS (SELECT 1 FROM aggregate_spf s WHERE s.record = aggregate_records.id);
 
-UPDATE aggregate_records SET overrides = x.list FROM (
-  SELECT record, json_group_array(json_object('type', type, 'comment', comment)) AS list
-  FROM (SELECT * FROM aggregate_overrides ORDER BY record, position) GROUP BY record) AS x
-WHERE aggregate_records.id = x.record;
+UPDATE aggregate_records SET overrides = (
+  SELECT json_group_array(json_object('type', type, 'comment', comment))
+  FROM (SELECT * FROM aggregate_overrides o WHERE o.record = aggregate_records.id
+        ORDER BY position))
+WHERE EXISTS (SELECT 1 FROM aggregate_overrides o WHERE o.record = aggregate_records.id);
 
 DROP TABLE aggregate_dkim;
 DROP TABLE aggregate_spf;
