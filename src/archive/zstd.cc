@@ -50,15 +50,29 @@ Status ZstdCompressor::Feed(std::string_view bytes, const ChunkSink& out) {
 Status ZstdCompressor::Finish(const ChunkSink& out) { return impl_->Run({}, ZSTD_e_end, out); }
 
 Result<std::string> Zstd(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() / 4 + 64);
-  ZstdCompressor compressor;
-  auto append = [&out](std::string_view chunk) {
-    out.append(chunk);
-    return Ok();
+  // One context per thread, kept: a new context clears its tables first, which for a report of a
+  // few KB costs more than compressing it. ZSTD_compress2 knows the input's size, so the tables
+  // it uses fit it.
+  struct Context {
+    ZSTD_CCtx* ctx = ZSTD_createCCtx();
+    Context() {
+      if (ctx) {
+        ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, kLevel);
+        ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 1);
+      }
+    }
+    ~Context() { ZSTD_freeCCtx(ctx); }
   };
-  if (Status s = compressor.Feed(in, append); !s) return MakeError(s.error());
-  if (Status s = compressor.Finish(append); !s) return MakeError(s.error());
+  thread_local Context context;
+  if (!context.ctx) return MakeError("zstd: cannot create a compression context");
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  const std::size_t n = ZSTD_compress2(context.ctx, out.data(), out.size(), in.data(), in.size());
+  if (ZSTD_isError(n)) {
+    ZSTD_CCtx_reset(context.ctx, ZSTD_reset_session_only);
+    return MakeError(ZstdError(n));
+  }
+  out.resize(n);
+  out.shrink_to_fit();
   return out;
 }
 
