@@ -138,6 +138,8 @@ TEST_F(PgOps, MigrateSqliteToPostgresAndBackKeepsEverything) {
          " ELSE 1650000000 + id % 2 END;"
          " UPDATE failure_reports SET imported_at = 1610000000 + id;"
          " UPDATE smtp_tls_reports SET imported_at = 1620000000 + id;"
+         // XML kept gzip-compressed by an older version (a copy takes the bytes as they are).
+         " UPDATE aggregate_raw SET encoding = 'gzip' WHERE report % 2 = 0;"
          " INSERT INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn,"
          " as_name, as_domain, name, type, resolved_at, expires_at) VALUES ('192.0.2.7', 'name',"
          " 'mx.example.net', 'example.net', 'DE', 64500, 'AS Example', 'example.net', 'Example"
@@ -147,6 +149,8 @@ TEST_F(PgOps, MigrateSqliteToPostgresAndBackKeepsEverything) {
   ASSERT_NE(dump_a.find("\nI 192.0.2.7 name mx.example.net DE Example Mail"), std::string::npos)
       << dump_a;
   ASSERT_NE(dump_a.find("\nR "), std::string::npos) << "some input is rejected: " << dump_a;
+  ASSERT_NE(dump_a.find(" gzip "), std::string::npos) << dump_a;
+  ASSERT_NE(dump_a.find(" zstd "), std::string::npos) << dump_a;
 
   auto there = Cli({"migrate", "--from", a, "--to", pg});
   ASSERT_EQ(there.status, 0) << there.err << there.out;
