@@ -28,6 +28,7 @@
 #include "app/smtp_receiver.h"
 #include "app/store_target.h"
 #include "base/files.h"
+#include "base/signals.h"
 #include "collect/source.h"
 #include "config/config.h"
 #include "log/log.h"
@@ -58,7 +59,7 @@ void SayStoppingOrExit(int sig, bool already_stopping) {
 
 namespace {
 
-extern "C" void OnStopSignal(int sig) { SayStoppingOrExit(sig, g_stop.exchange(true)); }
+extern "C" void StopOnSignal(int sig) { SayStoppingOrExit(sig, g_stop.exchange(true)); }
 
 struct Totals {
   std::size_t mails = 0;
@@ -124,7 +125,7 @@ class FetchObserver : public pipeline::IngestObserver {
       if (!rejections.empty()) progress_->Finish();
       for (const auto& r : rejections) {
         spdlog::warn("{}: {}{}", r.origin, r.reason,
-                     c == collect::MailClass::kInvalid ? " (filed as Invalid)" : "");
+                     c == collect::MailClass::kInvalid && b.filed ? " (filed as Invalid)" : "");
       }
     }
     totals_.Add(t);
@@ -175,8 +176,8 @@ void PrepareProcess(bool signal_handlers) {
   // A server that closes the connection must give an error, not end the process.
   std::signal(SIGPIPE, SIG_IGN);
   if (signal_handlers) {
-    std::signal(SIGINT, OnStopSignal);
-    std::signal(SIGTERM, OnStopSignal);
+    OnStopSignal(SIGINT, StopOnSignal);
+    OnStopSignal(SIGTERM, StopOnSignal);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "app/cli.h"
+#include "base/signals.h"
 #include "web/auth.h"
 
 namespace dmarc::app {
@@ -26,8 +27,7 @@ struct termios saved_terminal;
 
 extern "C" void RestoreTerminalAndDie(int sig) {
   ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_terminal);
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
+  DieBySignal(sig);
 }
 
 // Echo off on the terminal of standard input for its lifetime (Ctrl-C still works and restores).
@@ -38,16 +38,16 @@ class NoEcho {
     struct termios quiet = saved_terminal;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     quiet.c_lflag |= ECHONL;
-    std::signal(SIGINT, RestoreTerminalAndDie);
-    std::signal(SIGTERM, RestoreTerminalAndDie);
-    std::signal(SIGHUP, RestoreTerminalAndDie);
+    OnStopSignal(SIGINT, RestoreTerminalAndDie);
+    OnStopSignal(SIGTERM, RestoreTerminalAndDie);
+    OnStopSignal(SIGHUP, RestoreTerminalAndDie);
     active_ = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
   }
   ~NoEcho() {
     if (active_) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_terminal);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    std::signal(SIGHUP, SIG_DFL);
+    OnStopSignal(SIGINT, nullptr);
+    OnStopSignal(SIGTERM, nullptr);
+    OnStopSignal(SIGHUP, nullptr);
   }
   NoEcho(const NoEcho&) = delete;
   NoEcho& operator=(const NoEcho&) = delete;

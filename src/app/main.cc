@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/cli.h"
+#include "base/signals.h"
 #include "build_info.h"
 
 namespace {
@@ -148,6 +149,8 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread: signals are taken on a thread of their own (base/signals.h).
+  dmarc::RouteStopSignalsToOneThread();
   // Expected failures are Result values; an exception here is a bug or exhausted memory. Say so
   // instead of aborting without a word.
   try {

@@ -12,6 +12,7 @@
 #include "app/output_delivery.h"
 #include "app/store_commands.h"
 #include "app/store_target.h"
+#include "base/signals.h"
 #include "base/text.h"
 #include "base/time.h"
 #include "web/api_outputs.h"
@@ -194,8 +195,8 @@ int RunExportTo(const ExportCommandOptions& options) {
     return 2;
   }
   spdlog::info("{} report(s) queued for output {}", *queued, options.to_output);
-  std::signal(SIGINT, OnExportStop);
-  std::signal(SIGTERM, OnExportStop);
+  OnStopSignal(SIGINT, OnExportStop);
+  OnStopSignal(SIGTERM, OnExportStop);
   if (!(*delivery)->DeliverAll(options.to_output, 5, g_export_stop)) {
     spdlog::error(
         "output {}: not everything was delivered; what is left stays queued for `run` "

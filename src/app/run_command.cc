@@ -21,6 +21,7 @@
 #include "app/smtp_receiver.h"
 #include "app/store_target.h"
 #include "base/files.h"
+#include "base/signals.h"
 #include "config/config.h"
 #include "consul/consul.h"
 #include "log/log.h"
@@ -325,9 +326,9 @@ int RunService(const RunCommandOptions& options) {
   std::unique_ptr<smtp::Server> receiver;  // [smtp]: spools for the fetch loop
   if (!UpdateSmtpReceiver(receiver, *config, nullptr)) return 2;
   g_fetch_stop = &FetchStopFlag();
-  std::signal(SIGTERM, OnTerminate);
-  std::signal(SIGINT, OnTerminate);
-  std::signal(SIGHUP, OnReload);
+  OnStopSignal(SIGTERM, OnTerminate);
+  OnStopSignal(SIGINT, OnTerminate);
+  OnStopSignal(SIGHUP, OnReload);
 
   std::unique_ptr<ConsulRegistration> registered;
   int rc = 0;

@@ -331,14 +331,6 @@ Status Ingest::Finish(InFlight& f, collect::Source& source) {
         fmt::format("{}: store failed, the mails of this batch stay where they are: {}",
                     store_.Describe(), stored.error()));
   }
-  if (options_.before_filing) {
-    if (Status held = options_.before_filing(); !held) {
-      return MakeError(
-          fmt::format("{}: reports stored, the mails of this batch stay where they "
-                      "are: {}",
-                      source.Describe(), held.error()));
-    }
-  }
   std::vector<collect::MailClass> classes;
   std::vector<collect::Filing> filings;
   classes.reserve(f.results.size());
@@ -347,15 +339,26 @@ Status Ingest::Finish(InFlight& f, collect::Source& source) {
     classes.push_back(Classify(f.results[i].extracted));
     filings.push_back({f.ids[i], classes.back()});
   }
-  auto filed = source.File(filings);
-  if (!filed) {
-    return MakeError(fmt::format("{}: reports stored, but filing the mails failed: {}",
-                                 source.Describe(), filed.error()));
+  Status filed = Ok();
+  if (options_.before_filing) {
+    if (Status held = options_.before_filing(); !held) {
+      filed =
+          MakeError(fmt::format("{}: reports stored, the mails of this batch stay where they "
+                                "are: {}",
+                                source.Describe(), held.error()));
+    }
   }
+  if (filed) {
+    if (Status done = source.File(filings); !done) {
+      filed = MakeError(fmt::format("{}: reports stored, but filing the mails failed: {}",
+                                    source.Describe(), done.error()));
+    }
+  }
+  // The reports are stored either way: counted, and their outputs and lookups woken.
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - f.start).count();
-  observer_.OnBatch({f.results, classes, *stored, f.enriched, seconds});
-  return Ok();
+  observer_.OnBatch({f.results, classes, *stored, f.enriched, seconds, static_cast<bool>(filed)});
+  return filed;
 }
 
 }  // namespace dmarc::pipeline

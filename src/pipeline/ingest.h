@@ -55,7 +55,8 @@ Result<store::BatchResult> StoreResults(store::ReportStore& st, std::vector<Inpu
                                         enrich::Enricher* enricher = nullptr,
                                         enrich::LookupStats* enrich_total = nullptr);
 
-// One committed (and, from a source, filed) batch, as the observer sees it.
+// One committed batch, as the observer sees it: told once its reports are stored, whether or
+// not its mails could be filed afterwards (those left in the mailbox come again as duplicates).
 struct BatchDone {
   const std::vector<InputResult>& inputs;
   // Where each input was filed (its class); from a list of files too, though nothing moves.
@@ -63,6 +64,8 @@ struct BatchDone {
   const store::BatchResult& stored;
   const enrich::LookupStats& enriched;  // this batch's lookups, warnings included
   double seconds;                       // from taking the batch to filing it
+  // False when the mails stay where they were: filing failed, or an output holds them.
+  bool filed = true;
 };
 
 // What an ingest tells as it goes. Called on the thread that runs the ingest.
@@ -73,7 +76,7 @@ class IngestObserver {
   virtual void OnStart(const collect::Source& /*source*/, std::size_t /*waiting*/) {}
   // Each input once extracted, in input order, before it is stored.
   virtual void OnInput(const InputResult& /*input*/) {}
-  // Each batch once committed and filed.
+  // Each batch once committed, after its mails were filed (or failed to be).
   virtual void OnBatch(const BatchDone& /*batch*/) {}
   // After the last batch (also after an error).
   virtual void OnEnd() {}

@@ -37,11 +37,13 @@ class OneBatch : public collect::Source {
     auto stats = store_.QueryStats({});
     committed_when_filed = stats && stats->reports == 1;
     filed = filings;
+    if (fail_filing) return MakeError("the connection was lost");
     return Ok();
   }
 
   std::vector<collect::Filing> filed;
   bool committed_when_filed = false;
+  bool fail_filing = false;
 
  private:
   store::ReportStore& store_;
@@ -55,8 +57,10 @@ struct Seen : IngestObserver {
     ++batches;
     classes.insert(classes.end(), b.classes.begin(), b.classes.end());
     new_reports += b.stored.new_reports;
+    all_filed = all_filed && b.filed;
   }
   std::size_t waiting = 0, inputs = 0, batches = 0, new_reports = 0;
+  bool all_filed = true;
   std::vector<MailClass> classes;
 };
 
@@ -144,9 +148,29 @@ TEST_F(IngestTest, ASourceBatchIsFiledByClassOnlyAfterItsCommit) {
   EXPECT_EQ(seen.inputs, 3u);
   EXPECT_EQ(seen.batches, 1u);
   EXPECT_EQ(seen.new_reports, 1u);
+  EXPECT_TRUE(seen.all_filed);
   auto stats = store_->QueryStats({});
   ASSERT_TRUE(stats);
   EXPECT_EQ(stats->rejected_inputs, 2u);
+}
+
+// Mails that could not be filed stay in the mailbox, but their reports are stored: the batch is
+// still told (counted, outputs woken), marked as not filed, and the drain fails naming both.
+TEST_F(IngestTest, ABatchWhoseFilingFailsIsStillToldAsStored) {
+  OneBatch source(*store_);
+  source.fail_filing = true;
+  Seen seen;
+  const std::atomic<bool> stop{false};
+  Status drained = Ingest(*store_, IngestOptions{}, seen).Drain(source, stop);
+  ASSERT_FALSE(drained);
+  EXPECT_NE(drained.error().find("reports stored, but filing the mails failed: the connection "
+                                 "was lost"),
+            std::string::npos)
+      << drained.error();
+  EXPECT_EQ(seen.batches, 1u);
+  EXPECT_EQ(seen.new_reports, 1u);
+  EXPECT_FALSE(seen.all_filed);
+  EXPECT_EQ(seen.classes.size(), 3u);
 }
 
 TEST_F(IngestTest, FilesAreCommittedOnceABatchHoldsBatchRecords) {
