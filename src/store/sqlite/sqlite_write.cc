@@ -392,7 +392,12 @@ Result<std::int64_t> SqliteStore::SourceIpId(std::string_view ip) {
   if (auto it = pending_ip_ids_.find(key); it != pending_ip_ids_.end()) return it->second;
   insert_source_ip_.Bind(1, ip);
   DMARC_TRY(insert_source_ip_.Run());
-  select_source_ip_.Bind(1, ip);
+  if (db_.Changes() == 1) {  // new: numbered by its insert
+    const std::int64_t ip_id = db_.LastInsertId();
+    pending_ip_ids_.emplace(key, ip_id);
+    return ip_id;
+  }
+  select_source_ip_.Bind(1, ip);  // known before this process: look its number up
   auto row = select_source_ip_.Step();
   if (!row || !*row) {
     select_source_ip_.Reset();
