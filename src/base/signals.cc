@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <thread>
 
@@ -13,6 +14,11 @@ namespace {
 
 constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 constexpr int kCount = sizeof kStopSignals / sizeof kStopSignals[0];
+
+// SIGINT or SIGTERM again within this time is the same request, sent twice: `timeout` signals its
+// command and then its whole process group, and a second stop signal means "exit at once". (A
+// SIGHUP is always handled: the configuration may have changed again in between.)
+constexpr std::chrono::milliseconds kSameRequest{250};
 
 std::atomic<SignalHandler> g_handlers[kCount];
 std::atomic<bool> g_routed{false};
@@ -32,9 +38,15 @@ sigset_t StopSignalSet() {
 }
 
 void WaitForSignals(sigset_t set) {
+  int last = 0;
+  std::chrono::steady_clock::time_point last_at;
   for (;;) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
+    const auto now = std::chrono::steady_clock::now();
+    if (sig != SIGHUP && sig == last && now - last_at < kSameRequest) continue;
+    last = sig;
+    last_at = now;
     const int i = IndexOf(sig);
     const SignalHandler handler = i < 0 ? nullptr : g_handlers[i].load();
     if (handler) {

@@ -16,9 +16,10 @@ using SignalHandler = void (*)(int);
 void RouteStopSignalsToOneThread();
 
 // `handler` runs on the signal thread when `sig` (one of the stop signals) arrives; it may do
-// more than an asynchronous handler could, but should return soon. nullptr: the signal's default
-// action, ending the process. Without RouteStopSignalsToOneThread() (a test program), the
-// handler is installed as an ordinary one.
+// more than an asynchronous handler could, but should return soon. SIGINT or SIGTERM again
+// within 250 ms is taken as the same request sent twice (as `timeout` does), not handled again.
+// nullptr: the signal's default action, ending the process. Without RouteStopSignalsToOneThread()
+// (a test program), the handler is installed as an ordinary one.
 void OnStopSignal(int sig, SignalHandler handler);
 
 // Ends the process by `sig` as its default action does (the exit status a shell shows as

@@ -51,6 +51,46 @@ TEST(Signals, AStopSignalIsTakenOnItsOwnThreadAndCutsNoWaitShort) {
   ::close(fds[1]);
 }
 
+std::atomic<int> g_count{0};
+extern "C" void Count(int) { ++g_count; }
+
+// Sends `sig` once it was handled `n` times before (not merged with the one before by the kernel).
+void SendAfter(int sig, int n) {
+  while (g_count < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ::kill(::getpid(), sig);
+}
+
+// Waits up to 1 s for the count to reach n.
+int CountReaching(int n) {
+  for (int i = 0; i < 100 && g_count < n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return g_count;
+}
+
+// `timeout` signals its command, then its process group: the same stop signal twice at once is
+// one request (a second one would mean "exit now"); sent again later, it is a new one. A SIGHUP
+// (reload) is never dropped.
+TEST(Signals, TheSameStopSignalTwiceAtOnceIsOneRequest) {
+  RouteStopSignalsToOneThread();
+  OnStopSignal(SIGTERM, Count);
+  OnStopSignal(SIGHUP, Count);
+  g_count = 0;
+  ::kill(::getpid(), SIGTERM);
+  SendAfter(SIGTERM, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(g_count.load(), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ::kill(::getpid(), SIGTERM);
+  EXPECT_EQ(CountReaching(2), 2);
+
+  ::kill(::getpid(), SIGHUP);
+  SendAfter(SIGHUP, 3);
+  EXPECT_EQ(CountReaching(4), 4);
+  OnStopSignal(SIGTERM, nullptr);
+  OnStopSignal(SIGHUP, nullptr);
+}
+
 // A stop signal without a handler ends the process as its default action would.
 TEST(Signals, AStopSignalWithoutAHandlerEndsTheProcessByIt) {
   // The child runs this test alone from the start: a fork would lack the signal thread.
