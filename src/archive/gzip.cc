@@ -36,7 +36,7 @@ Result<Decompressed> Gunzip(std::string_view in, const Limits& limits,
 struct GzipDeflater::Impl {
   z_stream zs{};
   bool ok = false;
-  std::string out = std::string(kStreamChunkBytes, '\0');
+  ChunkBuffer out;
 
   // Deflates `in` with `flush` until zlib wants more input (or, finishing, is done).
   Status Run(std::string_view in, int flush, const ChunkSink& sink) {

@@ -31,7 +31,7 @@ struct GzipInflater::Impl {
   std::size_t produced = 0;
   std::size_t consumed = 0;  // compressed bytes taken by zlib, every member together
   int members = 0;
-  std::string buffer;  // output not yet handed out, at most kStreamChunkBytes
+  ChunkBuffer buffer;  // output not yet handed out
   std::size_t filled = 0;
   std::optional<Error> failed;  // once set, every later call returns it
 
@@ -171,7 +171,6 @@ Status GzipInflater::Feed(std::string_view compressed, const ChunkSink& out) {
   Impl& s = *impl_;
   if (s.failed) return *s.failed;
   if (!s.ready) return s.Fail(MakeError("cannot initialise zlib"));
-  if (s.buffer.empty()) s.buffer.resize(kStreamChunkBytes);
   // zlib counts in 32 bits: a larger input goes in slices.
   constexpr std::size_t kSlice = std::size_t{1} << 30;
   do {

@@ -84,7 +84,7 @@ class ZipWalk {
   const Limits& limits_;
   DecompressionBudget& budget_;
   const ZipStreamVisitor& visit_;
-  std::string buffer_;
+  ChunkBuffer buffer_;
   std::size_t left_at_entry_ = 0;  // budget_.left() when the entry began
 };
 
@@ -112,7 +112,6 @@ Result<EntryOutcome> ZipWalk::Entry(zip_uint64_t index, const zip_stat_t& st,
 
 // Hands the entry's bytes to visit_.chunk as they are inflated, checking each piece first.
 Result<EntryOutcome> ZipWalk::Stream(zip_file_t* f, std::size_t compressed) {
-  if (buffer_.empty()) buffer_.resize(kStreamChunkBytes);
   std::size_t produced = 0;
   for (;;) {
     const zip_int64_t n = zip_fread(f, buffer_.data(), buffer_.size());

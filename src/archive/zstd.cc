@@ -11,11 +11,23 @@ namespace {
 constexpr int kLevel = 1;
 
 std::string ZstdError(std::size_t code) { return std::string("zstd: ") + ZSTD_getErrorName(code); }
+
+// A compression context at the level and with the checksum of the kept raw XML; null when
+// libzstd cannot make one.
+ZSTD_CCtx* NewCompressionContext() {
+  ZSTD_CCtx* ctx = ZSTD_createCCtx();
+  if (ctx) {
+    ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, kLevel);
+    ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 1);
+  }
+  return ctx;
+}
+
 }  // namespace
 
 struct ZstdCompressor::Impl {
-  ZSTD_CCtx* ctx = ZSTD_createCCtx();
-  std::string buffer = std::string(ZSTD_CStreamOutSize(), '\0');
+  ZSTD_CCtx* ctx = NewCompressionContext();
+  ChunkBuffer buffer{ZSTD_CStreamOutSize()};
 
   // Compresses `in` with `end` (ZSTD_e_continue or ZSTD_e_end), handing the output to `out`.
   Status Run(std::string_view in, ZSTD_EndDirective end, const ChunkSink& out) {
@@ -34,12 +46,7 @@ struct ZstdCompressor::Impl {
   }
 };
 
-ZstdCompressor::ZstdCompressor() : impl_(std::make_unique<Impl>()) {
-  if (impl_->ctx) {
-    ZSTD_CCtx_setParameter(impl_->ctx, ZSTD_c_compressionLevel, kLevel);
-    ZSTD_CCtx_setParameter(impl_->ctx, ZSTD_c_checksumFlag, 1);
-  }
-}
+ZstdCompressor::ZstdCompressor() : impl_(std::make_unique<Impl>()) {}
 
 ZstdCompressor::~ZstdCompressor() { ZSTD_freeCCtx(impl_->ctx); }
 
@@ -54,33 +61,29 @@ Result<std::string> Zstd(std::string_view in) {
   // few KB costs more than compressing it. ZSTD_compress2 knows the input's size, so the tables
   // it uses fit it.
   struct Context {
-    ZSTD_CCtx* ctx = ZSTD_createCCtx();
-    Context() {
-      if (ctx) {
-        ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, kLevel);
-        ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 1);
-      }
-    }
+    ZSTD_CCtx* ctx = NewCompressionContext();
+    Context() = default;
     ~Context() { ZSTD_freeCCtx(ctx); }
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
   };
   thread_local Context context;
   if (!context.ctx) return MakeError("zstd: cannot create a compression context");
-  std::string out(ZSTD_compressBound(in.size()), '\0');
-  const std::size_t n = ZSTD_compress2(context.ctx, out.data(), out.size(), in.data(), in.size());
+  // Compressed into room for the worst case, not zero-filled, then copied at its size.
+  ChunkBuffer room{ZSTD_compressBound(in.size())};
+  const std::size_t n = ZSTD_compress2(context.ctx, room.data(), room.size(), in.data(), in.size());
   if (ZSTD_isError(n)) {
     ZSTD_CCtx_reset(context.ctx, ZSTD_reset_session_only);
     return MakeError(ZstdError(n));
   }
-  out.resize(n);
-  out.shrink_to_fit();
-  return out;
+  return std::string(room.data(), n);
 }
 
 Result<std::string> Unzstd(std::string_view in, std::size_t max_bytes) {
   ZSTD_DCtx* ctx = ZSTD_createDCtx();
   if (!ctx) return MakeError("zstd: cannot create a decompression context");
   std::string out;
-  std::string buffer(ZSTD_DStreamOutSize(), '\0');
+  ChunkBuffer buffer{ZSTD_DStreamOutSize()};
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   std::size_t last = 1;  // 0 once a frame ended
   Result<std::string> result = std::string();
