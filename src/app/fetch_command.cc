@@ -59,7 +59,7 @@ void SayStoppingOrExit(int sig, bool already_stopping) {
 
 namespace {
 
-extern "C" void StopOnSignal(int sig) { SayStoppingOrExit(sig, g_stop.exchange(true)); }
+extern "C" void StopFetching(int sig) { SayStoppingOrExit(sig, g_stop.exchange(true)); }
 
 struct Totals {
   std::size_t mails = 0;
@@ -176,8 +176,8 @@ void PrepareProcess(bool signal_handlers) {
   // A server that closes the connection must give an error, not end the process.
   std::signal(SIGPIPE, SIG_IGN);
   if (signal_handlers) {
-    OnStopSignal(SIGINT, StopOnSignal);
-    OnStopSignal(SIGTERM, StopOnSignal);
+    OnStopSignal(SIGINT, StopFetching);
+    OnStopSignal(SIGTERM, StopFetching);
   }
 }
 

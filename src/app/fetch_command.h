@@ -30,8 +30,9 @@ int RunFetch(const FetchCommandOptions& options);
 // returns once the flag is set (with options.watch) after finishing the batch in flight.
 int RunFetchLoop(const config::Config& config, const FetchCommandOptions& options);
 std::atomic<bool>& FetchStopFlag();
-// For a handler of SIGINT/SIGTERM (async-signal-safe): the first signal says "stopping" on standard
-// error, a second one (already_stopping) exits at once with status 128 + sig.
+// For a handler of SIGINT/SIGTERM (run on the signal thread, base/signals.h; async-signal-safe all
+// the same): the first signal says "stopping" on standard error, a second one (already_stopping)
+// exits at once with status 128 + sig.
 void SayStoppingOrExit(int sig, bool already_stopping);
 
 // The Maildir source of the [smtp] receiver's spool (its folders made when missing).
