@@ -31,7 +31,8 @@ packages=(
   zip gzip python3 time dnsmasq-base
   # the SMTP receiver's tests: a real SMTP client, and a real Postfix relaying to the receiver
   # (the tests run private instances of their own; see the debconf answer below)
-  swaks postfix
+  # (swaks speaks STARTTLS through Net::SSLeay, only recommended by its package)
+  swaks libnet-ssleay-perl postfix
   # service tests: remote syslog receiver, /metrics format checker
   syslog-ng-core prometheus
   # systemd-analyze checks deploy/dmarc-report.service

@@ -195,6 +195,12 @@ class SqliteStore final : public ReportStore {
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
   std::unordered_map<std::string, std::int64_t> pending_ip_ids_;
+  // What PutSourceInfo last wrote of each address (its details as one string), while no other
+  // connection committed (put_sources_version_: PRAGMA data_version) and nothing else of this
+  // one wrote the addresses' rows: a batch's addresses already written the same are skipped.
+  // At most kMaxPutSources addresses; emptied when full.
+  std::unordered_map<std::string, std::string> put_sources_;
+  std::int64_t put_sources_version_ = -1;
   // The id the next aggregate record gets: records are numbered by the writer (the largest id
   // plus one, as SQLite would), so a report row is inserted with its record range at once.
   std::int64_t next_record_ = 1;
