@@ -16,7 +16,7 @@ namespace dmarc::store {
 namespace sqlite_impl {
 
 namespace {
-// The page size of a new store: 16 KiB pages made `import` 7-11 % faster than SQLite's 4 KiB
+// The page size of a new store: 16 KiB pages made `import` ~7 % faster than SQLite's 4 KiB
 // (fewer page splits and system calls per record; docs/benchmarks.md).
 constexpr int kPageBytes = 16384;
 // The WAL's size at which it is checkpointed (SQLite's wal_autocheckpoint counts pages).
