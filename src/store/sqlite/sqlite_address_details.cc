@@ -11,11 +11,9 @@ namespace dmarc::store::sqlite {
 
 // Two scans in address order, merged (no lookup per address).
 Result<bool> AddressDetails::Load(Database& db) {
-  auto pragma = db.Prepare("PRAGMA data_version");
-  if (!pragma) return MakeError(pragma.error());
-  std::int64_t version = -1;
-  DMARC_TRY(Each(*pragma, [&](Statement& s) { version = s.Int(0); }));
-  if (version == version_) return true;
+  auto version = db.QueryInt("PRAGMA data_version");
+  if (!version) return MakeError(version.error());
+  if (*version == version_) return true;
   addresses_.clear();
   ClearTexts();
   version_ = -1;
@@ -46,7 +44,7 @@ Result<bool> AddressDetails::Load(Database& db) {
       return d.View(kColumns[f]);
     });
   }
-  version_ = version;
+  version_ = *version;
   return true;
 }
 

@@ -82,4 +82,13 @@ Result<bool> Database::Exec(const std::string& sql) {
   return true;
 }
 
+Result<std::int64_t> Database::QueryInt(std::string_view sql) {
+  auto s = Prepare(sql);
+  if (!s) return MakeError(s.error());
+  auto row = s->Step();
+  if (!row) return MakeError(row.error());
+  if (!*row) return MakeError(fmt::format("{}: no answer", sql));
+  return s->Int(0);
+}
+
 }  // namespace dmarc::store::sqlite

@@ -119,6 +119,9 @@ class Database {
   Result<Statement> Prepare(std::string_view sql);
   // Runs one or more statements without parameters (schema, pragmas, BEGIN/COMMIT).
   Result<bool> Exec(const std::string& sql);
+  // The integer of the first column of the first row of sql (e.g. "PRAGMA user_version"); the
+  // statement is finalized before this returns, so it holds no read transaction.
+  Result<std::int64_t> QueryInt(std::string_view sql);
   std::int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   int Changes() const { return sqlite3_changes(db_); }
   sqlite3* handle() const { return db_; }

@@ -103,17 +103,11 @@ Result<bool> SqliteStore::PutSourceInfo(const std::vector<model::Source>& source
   if (sources.empty()) return true;
   // Addresses whose row this connection wrote the same since no other one committed: most of a
   // batch's, in an import of many reports (-5 % of its time, docs/benchmarks.md).
-  std::int64_t version = -1;
-  {
-    auto pragma = db_.Prepare("PRAGMA data_version");
-    if (!pragma) return MakeError(pragma.error());
-    auto row = pragma->Step();
-    if (!row) return MakeError(row.error());
-    if (*row) version = pragma->Int(0);
-  }
-  if (version != put_sources_version_ || put_sources_.size() > kMaxPutSources) {
+  auto version = db_.QueryInt("PRAGMA data_version");
+  if (!version) return MakeError(version.error());
+  if (*version != put_sources_version_ || put_sources_.size() > kMaxPutSources) {
     put_sources_.clear();
-    put_sources_version_ = version;
+    put_sources_version_ = *version;
   }
   std::vector<model::Source> changed;
   std::vector<std::string> details;

@@ -134,16 +134,10 @@ Result<bool> SqliteStore::Init() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   // The WAL is copied into the store once it holds kCheckpointBytes, whatever the page size.
-  std::int64_t page_bytes = 4096;
-  {
-    auto page_size = db_.Prepare("PRAGMA page_size");
-    if (!page_size) return MakeError(page_size.error());
-    auto row = page_size->Step();
-    if (!row) return MakeError(row.error());
-    if (*row) page_bytes = std::max<std::int64_t>(512, page_size->Int(0));
-  }  // finalized here: a statement left open would hold a read transaction
-  const std::string checkpoint =
-      fmt::format("PRAGMA wal_autocheckpoint={}", kCheckpointBytes / page_bytes);
+  auto page_bytes = db_.QueryInt("PRAGMA page_size");
+  if (!page_bytes) return MakeError(page_bytes.error());
+  const std::string checkpoint = fmt::format(
+      "PRAGMA wal_autocheckpoint={}", kCheckpointBytes / std::max<std::int64_t>(512, *page_bytes));
   for (const char* pragma :
        {"PRAGMA synchronous=FULL", "PRAGMA temp_store=MEMORY", cache.c_str(), checkpoint.c_str()}) {
     if (auto r = db_.Exec(pragma); !r) return MakeError(fmt::format("{}: {}", pragma, r.error()));
@@ -156,12 +150,9 @@ Result<bool> SqliteStore::Migrate() {
   const std::span<const std::string_view> migrations = SchemaMigrations();
   const int schema_version = static_cast<int>(migrations.size());
   if (auto r = db_.Exec("BEGIN IMMEDIATE"); !r) return r;
-  auto version_stmt = db_.Prepare("PRAGMA user_version");
-  if (!version_stmt) return MakeError(version_stmt.error());
-  auto step = version_stmt->Step();
-  if (!step) return MakeError(step.error());
-  const int version = static_cast<int>(version_stmt->Int(0));
-  version_stmt = Statement();
+  auto user_version = db_.QueryInt("PRAGMA user_version");
+  if (!user_version) return MakeError(user_version.error());
+  const int version = static_cast<int>(*user_version);
   if (version > schema_version) {
     (void)db_.Exec("ROLLBACK");
     return MakeError(fmt::format("the store has schema version {}, newer than this program's {}",
