@@ -380,8 +380,17 @@ TEST_F(Fetch, AStopMidDrainCutsNoMailboxCommandShort) {
   int stopped_early = 0;
   for (int round = 0; round < 3; ++round) {
     log_ = dir_ / ("stop" + std::to_string(round) + ".log");
+    const std::size_t filed_before = dovecot_->Count("Archive/Aggregate");
     const pid_t pid = Spawn({"fetch", "-c", config}, log_);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 400));
+    // Once this run filed its first batch it is mid-drain, talking to the server: the signal
+    // comes a few milliseconds later, whatever the machine's speed (a fixed delay let a fast
+    // machine drain all 300 mails first).
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (dovecot_->Count("Archive/Aggregate") == filed_before &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
     ::kill(pid, SIGINT);
     EXPECT_EQ(Wait(pid), 0) << Log();
     EXPECT_EQ(Log().find(" error "), std::string::npos) << Log();
