@@ -148,7 +148,6 @@ bool IsCleanXmlText(std::string_view s) {
   }();
   std::size_t i = 0;
   const std::size_t n = s.size();
-  constexpr std::uint64_t kHigh = 0x8080808080808080ull, kSpace = 0x2020202020202020ull;
   // Checks the bytes from i on, one by one, up to `until` (a multi-byte sequence may end past
   // it); false at a forbidden one.
   auto one_by_one = [&](std::size_t until) {
@@ -166,15 +165,22 @@ bool IsCleanXmlText(std::string_view s) {
     }
     return true;
   };
-  while (i + 8 <= n) {
-    // Eight bytes at a time while they are all printable ASCII (no byte >= 0x80 or < 0x20);
-    // else those eight one by one (a newline or a tab among them, in indented XML nearly every
-    // time), and on at the next eight.
-    std::uint64_t x;
-    std::memcpy(&x, s.data() + i, 8);
-    if (((x | (x - kSpace)) & kHigh) == 0) {
-      i += 8;
-    } else if (!one_by_one(i + 8)) {
+  // Sixteen bytes at a time (GCC's vector extension: SSE2 on x86-64, NEON on ARM): a block whose
+  // bytes are all printable ASCII, tab, LF or CR is clean as it is, whatever its indentation;
+  // else (a control, or a byte >= 0x80 starting a sequence to check) that block one by one, and
+  // on from where its last sequence ends. Bytes >= 0x80 are negative as signed chars, so one
+  // comparison finds them and the controls.
+  using Block = signed char __attribute__((vector_size(16)));
+  constexpr std::size_t kBlock = sizeof(Block);
+  while (i + kBlock <= n) {
+    Block x;
+    std::memcpy(&x, s.data() + i, kBlock);
+    const Block bad = (x < 0x20) & ~((x == '\t') | (x == '\n') | (x == '\r'));
+    std::uint64_t half[2];
+    std::memcpy(half, &bad, kBlock);
+    if ((half[0] | half[1]) == 0) {
+      i += kBlock;
+    } else if (!one_by_one(i + kBlock)) {
       return false;
     }
   }

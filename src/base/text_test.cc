@@ -104,11 +104,11 @@ TEST(Time, FloorDay) {
   EXPECT_EQ(FloorDay(-1), -86400);
 }
 
-// Every byte value at every position of a word and across words: the eight-bytes-at-a-time path
-// and the byte-by-byte one agree on what XML allows (tab, LF, CR; not the other controls; valid
-// UTF-8 only).
+// Every byte value at every position of a block and across blocks: the sixteen-bytes-at-a-time
+// path and the byte-by-byte one agree on what XML allows (tab, LF, CR; not the other controls;
+// valid UTF-8 only).
 TEST(Text, IsCleanXmlTextJudgesEveryByteWhereverItIs) {
-  const std::string base(24, 'a');
+  const std::string base(40, 'a');  // two blocks of 16 bytes and 8 after them
   for (std::size_t at = 0; at < base.size(); ++at) {
     for (int c = 0; c < 0x80; ++c) {
       std::string s = base;
@@ -123,13 +123,13 @@ TEST(Text, IsCleanXmlTextJudgesEveryByteWhereverItIs) {
     }
     if (at + 2 <= base.size()) {
       std::string s = base;
-      s.replace(at, 2, "\xC3\xA9");  // é, across a word's end at 7, 15
+      s.replace(at, 2, "\xC3\xA9");  // é, across a block's end at 15, 31
       EXPECT_TRUE(IsCleanXmlText(s)) << at;
       s[at] = '\n';  // a continuation byte alone
       EXPECT_FALSE(IsCleanXmlText(s)) << at;
     }
   }
-  // Indented XML: LF and spaces in every word.
+  // Indented XML: LF and spaces in every block.
   EXPECT_TRUE(IsCleanXmlText("<feedback>\n  <record>\r\n\t<row>x</row>\n  </record>\n</feedback>"));
   EXPECT_FALSE(IsCleanXmlText("<feedback>\n  <record>\x0B</record>\n</feedback>"));
 }

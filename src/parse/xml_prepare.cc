@@ -202,9 +202,9 @@ Result<bool> CheckStructure(std::string_view xml, const Limits& limits) {
       continue;
     }
     if (*p == '?' || *p == '!') continue;
-    const char* q = p;
-    while (q < end && *q != '>') ++q;
-    if (q == end) break;
+    const char* q =
+        static_cast<const char*>(std::memchr(p, '>', static_cast<std::size_t>(end - p)));
+    if (!q) break;
     if (q[-1] != '/' && ++depth > limits.max_xml_depth) {
       return MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
     }
