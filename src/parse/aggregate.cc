@@ -49,25 +49,39 @@ Status LoadDocument(std::string_view input, std::string& xml, pugi::xml_document
   return Ok();
 }
 
-// The <feedback> element: the root, or the one child of a well-formed wrapper element.
-Status ReadRecords(const pugi::xml_node& feedback, const Limits& limits, Reader& rd,
-                   AggregateReport& report, std::vector<std::string>& errors) {
+// The <feedback> element: the root, or the one child of a well-formed wrapper element, of a
+// document of xml_bytes.
+Status ReadRecords(const pugi::xml_node& feedback, std::size_t xml_bytes, const Limits& limits,
+                   Reader& rd, AggregateReport& report, std::vector<std::string>& errors) {
+  auto is_record = [](const pugi::xml_node& n) {
+    return n.type() == pugi::node_element && internal::LocalName(n) == "record";
+  };
+  // Counted first (up to one past the limit), so that each record is read into its final place.
+  std::size_t count = 0;
+  for (pugi::xml_node rec = feedback.first_child(); rec && count <= limits.max_records;
+       rec = rec.next_sibling()) {
+    if (is_record(rec)) ++count;
+  }
+  if (count > limits.max_records) {
+    return MakeError(fmt::format("report has more than {} records", limits.max_records));
+  }
+  // Not more than a record per 100 bytes of XML (a real one takes 300 or more): a hostile
+  // document of empty <record/> elements gets no more memory than its records would take.
+  constexpr std::size_t kMinRecordBytes = 100;
+  report.records.reserve(std::min(count, xml_bytes / kMinRecordBytes));
   std::size_t index = 0;
   for (pugi::xml_node rec = feedback.first_child(); rec; rec = rec.next_sibling()) {
-    if (rec.type() != pugi::node_element || internal::LocalName(rec) != "record") continue;
+    if (!is_record(rec)) continue;
     ++index;
-    if (index > limits.max_records) {
-      return MakeError(fmt::format("report has more than {} records", limits.max_records));
-    }
-    auto r = internal::ReadRecord(rec, index, limits, rd);
-    if (!r) {
+    model::Record& r = report.records.emplace_back();
+    if (auto read = internal::ReadRecord(rec, index, limits, rd, r); !read) {
       // One bad row should not cost the others.
-      errors.push_back(r.error() + ": record skipped");
+      errors.push_back(read.error() + ": record skipped");
+      report.records.pop_back();
       continue;
     }
-    r->interval_begin = report.report_metadata.begin;
-    r->interval_end = report.report_metadata.end;
-    report.records.push_back(std::move(r).value());
+    r.interval_begin = report.report_metadata.begin;
+    r.interval_end = report.report_metadata.end;
   }
   if (report.records.empty() && index > 0) {
     return MakeError("no valid record in report: " + errors.back());
@@ -121,7 +135,7 @@ Result<model::AggregateReport> ParseAggregateXml(std::string_view input,
   report.xml_namespace = internal::FirstNamespace(feedback);
   Reader rd(limits, errors);
   DMARC_TRY(internal::ReadHeader(feedback, report, rd));
-  DMARC_TRY(ReadRecords(feedback, limits, rd, report, errors));
+  DMARC_TRY(ReadRecords(feedback, xml.size(), limits, rd, report, errors));
   report.report_metadata.errors.insert(report.report_metadata.errors.end(), errors.begin(),
                                        errors.end());
   NormaliseTimespan(report, opts.timespan_threshold_hours);
@@ -130,6 +144,10 @@ Result<model::AggregateReport> ParseAggregateXml(std::string_view input,
 
 void NormaliseTimespan(model::AggregateReport& report, double threshold_hours) {
   internal::DaySplitter splitter(report.report_metadata, threshold_hours);
+  if (!splitter.Splits()) {  // the usual report, of a day or less: every record stays in place
+    for (auto& r : report.records) splitter.Stamp(r);
+    return;
+  }
   std::vector<model::Record> out;
   out.reserve(report.records.size());
   for (auto& r : report.records) splitter.Split(std::move(r), out);

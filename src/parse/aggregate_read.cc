@@ -297,9 +297,8 @@ void ReadAuthResult(std::string_view kind, const pugi::xml_node& a, Reader& rd, 
 
 }  // namespace
 
-Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& limits,
-                                 Reader& rd) {
-  model::Record r;
+Status ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& limits, Reader& rd,
+                  model::Record& r) {
   pugi::xml_node row, ids, ar;
   ForEachElement(rec, [&](std::string_view name, const pugi::xml_node& n) {
     if (name == "row") {
@@ -325,7 +324,7 @@ Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, c
   r.alignment.spf = ev.spf == "pass";
   r.alignment.dkim = ev.dkim == "pass";
   r.alignment.dmarc = r.alignment.spf || r.alignment.dkim;
-  return Result<model::Record>(std::move(r));
+  return Ok();
 }
 
 // The first namespace declared on <feedback> or an element around it (parsedmarc reports the
@@ -408,10 +407,14 @@ DaySplitter::DaySplitter(model::ReportMetadata& m, double threshold_hours)
   remainders_.resize(buckets_.size());
 }
 
-void DaySplitter::Split(model::Record&& r, std::vector<model::Record>& out) {
+void DaySplitter::Stamp(model::Record& r) const {
   r.interval_begin = begin_;
   r.interval_end = end_;
   r.normalized_timespan = false;
+}
+
+void DaySplitter::Split(model::Record&& r, std::vector<model::Record>& out) {
+  Stamp(r);
   if (!split_) {
     out.push_back(std::move(r));
     return;

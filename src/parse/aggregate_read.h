@@ -115,9 +115,10 @@ class Reader {
 // <version>, <report_metadata> and <policy_published> of <feedback>: the report without records.
 Status ReadHeader(const pugi::xml_node& feedback, model::AggregateReport& report, Reader& rd);
 
-// One <record>; `index` counts from 1 in document order (for the messages).
-Result<model::Record> ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& limits,
-                                 Reader& rd);
+// One <record> into r (a new, default Record: read in its place, not moved there); `index`
+// counts from 1 in document order (for the messages). On an error r is half read: drop it.
+Status ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& limits, Reader& rd,
+                  model::Record& r);
 
 // The first namespace declared on <feedback> or (with_wrappers) an element around it.
 OptString FirstNamespace(const pugi::xml_node& feedback, bool with_wrappers = true);
@@ -139,6 +140,11 @@ class DaySplitter {
   DaySplitter(model::ReportMetadata& m, double threshold_hours);
   // Appends the record, or its per-day parts, to out; sets their interval.
   void Split(model::Record&& r, std::vector<model::Record>& out);
+  // False when the report's timespan is kept whole: then Split appends each record as it is,
+  // with the report's interval, and Stamp does the same in place.
+  bool Splits() const { return split_; }
+  // Gives the record the report's whole interval, unsplit.
+  void Stamp(model::Record& r) const;
 
  private:
   struct Bucket {

@@ -414,18 +414,18 @@ Status AggregateStreamParser::Impl::ParseAlone(const RecordSpan& span) {
 }
 
 Status AggregateStreamParser::Impl::ReadOne(const pugi::xml_node& rec, std::size_t index) {
-  auto r = internal::ReadRecord(rec, index, limits, rd);
-  if (!r) {
+  model::Record r;
+  if (auto read = internal::ReadRecord(rec, index, limits, rd, r); !read) {
     // One bad row should not cost the others.
-    record_notes.push_back(r.error() + ": record skipped");
+    record_notes.push_back(read.error() + ": record skipped");
     return Ok();
   }
   ++valid_records;
   if (!header_done) {
-    held.push_back(std::move(r).value());
+    held.push_back(std::move(r));
     return Ok();
   }
-  return Emit(std::move(r).value());
+  return Emit(std::move(r));
 }
 
 Status AggregateStreamParser::Impl::Emit(model::Record&& r) {

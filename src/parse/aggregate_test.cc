@@ -314,6 +314,34 @@ TEST(Aggregate, RejectsDeepNestingBeforeBuildingATree) {
   EXPECT_NE(r.error().find("nested deeper than 64"), std::string::npos);
 }
 
+// Records are read into their place in the report: one that fails is taken out again, and the
+// ones around it keep their order and their own values.
+TEST(Aggregate, ABadRecordIsSkippedAndTheOthersKeepTheirPlaces) {
+  Doc d;
+  d.records = Doc::Record("192.0.2.1", "1", "none", "pass", "pass") +
+              "<record><identifiers><header_from>example.com</header_from></identifiers></record>" +
+              Doc::Record("192.0.2.3", "3", "reject", "fail", "fail");
+  const auto r = MustParse(d.str());
+  ASSERT_EQ(r.records.size(), 2u);
+  EXPECT_EQ(r.records[0].source.ip_address, "192.0.2.1");
+  EXPECT_EQ(r.records[0].count, 1u);
+  EXPECT_EQ(r.records[1].source.ip_address, "192.0.2.3");
+  EXPECT_EQ(r.records[1].count, 3u);
+  EXPECT_EQ(r.records[1].policy_evaluated.disposition, "reject");
+  EXPECT_EQ(r.records[1].identifiers.header_from, "example.com");
+  EXPECT_TRUE(HasError(r, "record 2: missing <row>: record skipped"));
+}
+
+// Thousands of empty <record/> elements are no records at all: the report is refused.
+TEST(Aggregate, EmptyRecordElementsAreNoRecords) {
+  Doc d;
+  d.records.clear();
+  for (int i = 0; i < 20000; ++i) d.records += "<record/>";
+  auto r = ParseAggregateXml(d.str(), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("no valid record in report"), std::string::npos) << r.error();
+}
+
 TEST(Aggregate, EnforcesRecordAndFieldLimits) {
   Doc d;
   d.records.clear();
