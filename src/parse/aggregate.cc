@@ -74,14 +74,12 @@ Status ReadRecords(const pugi::xml_node& feedback, std::size_t xml_bytes, const 
     if (!is_record(rec)) continue;
     ++index;
     model::Record& r = report.records.emplace_back();
+    // Its interval is the report's, or a day of it: set by NormaliseTimespan, after every record.
     if (auto read = internal::ReadRecord(rec, index, limits, rd, r); !read) {
       // One bad row should not cost the others.
       errors.push_back(read.error() + ": record skipped");
       report.records.pop_back();
-      continue;
     }
-    r.interval_begin = report.report_metadata.begin;
-    r.interval_end = report.report_metadata.end;
   }
   if (report.records.empty() && index > 0) {
     return MakeError("no valid record in report: " + errors.back());
