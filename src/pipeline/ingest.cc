@@ -20,7 +20,10 @@ namespace dmarc::pipeline {
 
 namespace {
 
-constexpr std::size_t kFilesPerBatch = 1000;  // import: inputs per batch at most
+// import: paths handed out at a time (read ahead while a batch commits), and inputs per batch
+// at most.
+constexpr std::size_t kPathsPerList = 16384;
+constexpr std::size_t kFilesPerBatch = 1000;
 
 // `import`'s files as a source: handed out by path (each worker reads its own), never moved.
 class FileList : public collect::Source {
@@ -30,7 +33,7 @@ class FileList : public collect::Source {
   Result<std::size_t> Open() override { return paths_.size(); }
   Result<std::vector<collect::MailItem>> Next() override {
     std::vector<collect::MailItem> batch;
-    for (; next_ < paths_.size() && batch.size() < kFilesPerBatch; ++next_) {
+    for (; next_ < paths_.size() && batch.size() < kPathsPerList; ++next_) {
       batch.push_back({paths_[next_], paths_[next_], {}, std::nullopt});
     }
     return batch;
@@ -204,8 +207,18 @@ Status Ingest::Files(const std::vector<std::string>& paths) {
 
 // The one ingest loop: batches from the source are extracted on all cores, in input order; a
 // batch goes to the store thread once extracted (or once it weighs batch_records), and the batch
-// before it is filed once its commit returned (files into a local store: each batch is committed
-// before the next is extracted). The store is used by one thread at a time.
+// before it is filed once its commit returned. The store is used by one thread at a time.
+//
+// Files (import) into a local store are read from a local disk in no time and committed by this
+// process's own cores: a second batch extracted whole beside the commit would double what is
+// held (+38-47 % peak for 16 % speed on small reports, see docs/benchmarks.md). The commit runs in
+// the emitting thread instead, and the workers read ahead meanwhile only as far as RunOrdered lets
+// them (one batch of files, bounded by bytes as well). Mail sources overlap, to hide the network
+// behind the commit, unless the batch is heavy: then a second one beside it is what the byte bound
+// is for, and no report is parsed meanwhile either (the whole gate is taken once the parses in
+// progress end). Into a store whose commits run elsewhere (a database server), every source
+// overlaps, heavy batches too: the server's work is half the import's CPU, and two batches (each
+// bounded by max_batch_bytes) are the most ever held.
 Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool items_are_paths) {
   auto waiting = source.Open();
   if (!waiting) return MakeError(waiting.error());
@@ -226,15 +239,6 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
       return StoreResults(store_, f->results, options_.enricher, &f->enriched);
     });
     if (overlap && (!heavy || store_.CommitsElsewhere())) return true;
-    // Files (import) into a local store are read from a local disk in no time and committed by
-    // this process's own cores: overlapping their extraction with the commit would only hold a
-    // second batch in memory (+60 % peak for ~5 % speed, see docs/benchmarks.md). Mail sources
-    // overlap, to hide the network behind the commit, unless the batch is heavy: then a second
-    // one beside it is what the byte bound is for, and no report is parsed meanwhile either (the
-    // whole gate is taken once the parses in progress end). Into a store whose commits run
-    // elsewhere (a database server), every source overlaps, heavy batches too: the server's
-    // work is half the import's CPU, and two batches (each bounded by max_batch_bytes) are the
-    // most ever held.
     const ParseGate::Pass quiet =
         heavy ? gate_->Enter(options_.extract.limits().max_batch_bytes) : ParseGate::Pass();
     status = Finish(*previous, source);
@@ -265,6 +269,7 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
           current->ids.push_back((*batch)[i].id);
           current->results.push_back(std::move(r));
           if (ok && (weight >= options_.batch_records ||
+                     (items_are_paths && current->results.size() >= kFilesPerBatch) ||
                      held >= options_.extract.limits().max_batch_bytes)) {
             ok = commit(std::move(current), held >= options_.extract.limits().max_batch_bytes);
             current = std::make_unique<InFlight>();
@@ -273,7 +278,9 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
         },
         // Results waiting for an earlier one (a big input, or a commit blocking the emitting
         // thread) are bounded by bytes, not by count.
-        HeldBytes, options_.extract.limits().max_batch_bytes);
+        HeldBytes, options_.extract.limits().max_batch_bytes,
+        // Files: while a batch commits, the workers read ahead at most one batch more.
+        items_are_paths ? kFilesPerBatch : kOrderedMaxPending);
     if (!ok || (!current->results.empty() &&
                 !commit(std::move(current), held >= options_.extract.limits().max_batch_bytes)))
       break;

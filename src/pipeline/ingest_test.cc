@@ -55,6 +55,7 @@ struct Seen : IngestObserver {
   void OnInput(const InputResult&) override { ++inputs; }
   void OnBatch(const BatchDone& b) override {
     ++batches;
+    batch_inputs.push_back(b.classes.size());
     classes.insert(classes.end(), b.classes.begin(), b.classes.end());
     new_reports += b.stored.new_reports;
     all_filed = all_filed && b.filed;
@@ -62,6 +63,7 @@ struct Seen : IngestObserver {
   std::size_t waiting = 0, inputs = 0, batches = 0, new_reports = 0;
   bool all_filed = true;
   std::vector<MailClass> classes;
+  std::vector<std::size_t> batch_inputs;  // per batch, its inputs
 };
 
 // The SQLite store, saying whether its commits run elsewhere as told. Each commit but the last
@@ -185,6 +187,17 @@ TEST_F(IngestTest, FilesAreCommittedOnceABatchHoldsBatchRecords) {
   EXPECT_EQ(seen.new_reports, 1u);  // the second is a duplicate
 }
 
+TEST_F(IngestTest, FilesAreCommittedAThousandInputsAtATimeWhateverTheyWeigh) {
+  IngestOptions options;  // batch_records unbounded: only the count of inputs ends a batch
+  options.jobs = 2;
+  Seen seen;
+  const std::vector<std::string> files(2500, kSample);
+  ASSERT_TRUE(Ingest(*store_, options, seen).Files(files));
+  EXPECT_EQ(seen.inputs, 2500u);
+  EXPECT_EQ(seen.batch_inputs, (std::vector<std::size_t>{1000, 1000, 500}));
+  EXPECT_EQ(seen.new_reports, 1u);
+}
+
 TEST_F(IngestTest, FilesIntoAStoreCommittingElsewhereAreExtractedWhileTheBatchBeforeCommits) {
   IngestOptions options;
   options.batch_records = 1;  // one report per batch
@@ -198,7 +211,9 @@ TEST_F(IngestTest, FilesIntoAStoreCommittingElsewhereAreExtractedWhileTheBatchBe
   EXPECT_EQ(stats->reports, 1u);
 }
 
-TEST_F(IngestTest, FilesIntoALocalStoreAreExtractedOnlyOnceTheBatchBeforeIsCommitted) {
+// The workers may read ahead while a batch commits (at most a batch more), but its results join
+// the next batch, and the observer sees them, only once the commit returned: one batch at a time.
+TEST_F(IngestTest, FilesIntoALocalStoreAreHandedOnOnlyOnceTheBatchBeforeIsCommitted) {
   IngestOptions options;
   options.batch_records = 1;
   const std::vector<std::string> files = {kSample, kSample, kSample};
