@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace dmarc::store::sqlite {
 
 namespace {
@@ -32,6 +34,59 @@ Result<bool> Statement::Run() {
   Reset();
   if (rc == SQLITE_DONE || rc == SQLITE_ROW) return true;
   return MakeError(KindOf(rc), fmt::format("{} (in: {})", sqlite3_errmsg(db_), sql.substr(0, 80)));
+}
+
+std::string RowInserter::InsertSql(std::string_view table_and_columns, int columns, int rows) {
+  std::string sql = fmt::format("INSERT OR FAIL INTO {} VALUES ", table_and_columns);
+  for (int row = 0; row < rows; ++row) {
+    sql += row ? ",(" : "(";
+    for (int c = 1; c <= columns; ++c) {
+      if (c > 1) sql += ',';
+      sql += fmt::format("?{}", row * columns + c);
+    }
+    sql += ')';
+  }
+  return sql;
+}
+
+Result<RowInserter> RowInserter::Prepare(Database& db, std::string_view table_and_columns,
+                                         int columns, std::string_view suffix, int per_insert) {
+  RowInserter r;
+  r.columns_ = static_cast<std::size_t>(columns);
+  r.per_insert_ = static_cast<std::size_t>(std::max(1, per_insert));
+  for (Statement* s : {&r.one_, &r.many_}) {
+    const std::string sql =
+        InsertSql(table_and_columns, columns, s == &r.one_ ? 1 : per_insert) + std::string(suffix);
+    auto prepared = db.Prepare(sql);
+    if (!prepared) return MakeError(prepared.error());
+    *s = std::move(prepared).value();
+  }
+  r.values_.reserve(r.columns_ * r.per_insert_);
+  return r;
+}
+
+Result<bool> RowInserter::Add(std::initializer_list<Value> row) {
+  values_.insert(values_.end(), row.begin(), row.end());
+  if (values_.size() < columns_ * per_insert_) return true;
+  auto r = Run(many_, 0, per_insert_);
+  values_.clear();
+  return r;
+}
+
+Result<bool> RowInserter::Flush() {
+  const std::size_t rows = values_.size() / columns_;
+  Result<bool> r = true;
+  for (std::size_t row = 0; row < rows && r; ++row) r = Run(one_, row * columns_, 1);
+  values_.clear();
+  return r;
+}
+
+Result<bool> RowInserter::Run(Statement& s, std::size_t first_value, std::size_t rows) {
+  for (std::size_t i = 0; i < rows * columns_; ++i) {
+    const int param = static_cast<int>(i + 1);
+    std::visit([&](const auto& v) { s.Bind(param, v); }, values_[first_value + i]);
+  }
+  return s.Run();
 }
 
 Result<bool> Statement::Step() {

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
+#include <vector>
 
 #include "base/result.h"
 
@@ -105,6 +107,42 @@ class Statement {
  private:
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Database;
+
+// Rows of one table inserted several at a time: `per_insert` rows through one statement of that
+// many rows, the rest one by one at Flush. One statement run per row costs SQLite a program
+// start and halt each; the statements are INSERT OR FAIL, which needs no statement journal (an
+// error fails the caller's whole transaction anyway). Text is bound without a copy: it must
+// live until Flush.
+class RowInserter {
+ public:
+  using Value = std::variant<std::int64_t, std::string_view>;
+
+  RowInserter() = default;
+  // `table_and_columns`: "name (col, ...)"; `suffix`: what follows the VALUES (an ON CONFLICT
+  // clause, or empty). Each row's parameters are numbered in order.
+  static Result<RowInserter> Prepare(Database& db, std::string_view table_and_columns, int columns,
+                                     std::string_view suffix, int per_insert);
+
+  // "INSERT OR FAIL INTO table_and_columns VALUES (?1,...),(...)": `rows` rows of `columns`
+  // parameters, numbered in order.
+  static std::string InsertSql(std::string_view table_and_columns, int columns, int rows);
+
+  // Queues a row of `columns` values; inserts a full statement's worth.
+  Result<bool> Add(std::initializer_list<Value> row);
+  // Inserts what is queued.
+  Result<bool> Flush();
+  // Forgets what is queued (after a failed transaction).
+  void Clear() { values_.clear(); }
+
+ private:
+  Result<bool> Run(Statement& s, std::size_t first_value, std::size_t rows);
+
+  Statement one_, many_;
+  std::size_t columns_ = 0, per_insert_ = 1;
+  std::vector<Value> values_;
 };
 
 class Database {

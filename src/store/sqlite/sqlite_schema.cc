@@ -32,49 +32,10 @@ const SqliteStore::StatementSql SqliteStore::kWriteStatements[] = {
      " record_count, reporter_key)"
      " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
      "?22,?23,?24,?25,?26,?27) ON CONFLICT DO NOTHING"},
-    {&SqliteStore::insert_record_,
-     "INSERT INTO aggregate_records (report, domain, day, interval_begin, interval_end,"
-     " normalized_timespan, source_ip, source_country, source_reverse_dns,"
-     " source_base_domain, source_name, source_type, source_asn, source_as_name,"
-     " source_as_domain, count, spf_aligned, dkim_aligned, dmarc_aligned, disposition,"
-     " policy_dkim, policy_spf, header_from, envelope_from, envelope_to, source_enriched_at,"
-     " id, dkim, spf, overrides) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
-     "?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30)"},
-    {&SqliteStore::upsert_daily_messages_,
-     "INSERT INTO daily_messages (day, domain, header_from, disposition, records, messages,"
-     " dmarc_pass) VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET"
-     " records = records + excluded.records, messages = messages + excluded.messages,"
-     " dmarc_pass = dmarc_pass + excluded.dmarc_pass"},
-    {&SqliteStore::upsert_daily_sources_,
-     "INSERT INTO daily_sources (day, domain, ip, messages, records, dmarc_pass, spf_aligned,"
-     " dkim_aligned) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT DO UPDATE SET"
-     " messages = messages + excluded.messages, records = records + excluded.records,"
-     " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
-     " spf_aligned = spf_aligned + excluded.spf_aligned,"
-     " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
-    {&SqliteStore::upsert_source_totals_,
-     "INSERT INTO source_totals (domain, ip, records, messages, dmarc_pass, spf_aligned,"
-     " dkim_aligned) VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET"
-     " records = records + excluded.records, messages = messages + excluded.messages,"
-     " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
-     " spf_aligned = spf_aligned + excluded.spf_aligned,"
-     " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
-    {&SqliteStore::upsert_ip_totals_,
-     "INSERT INTO ip_totals (ip, records, messages, dmarc_pass, spf_aligned, dkim_aligned)"
-     " VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT DO UPDATE SET"
-     " records = records + excluded.records, messages = messages + excluded.messages,"
-     " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
-     " spf_aligned = spf_aligned + excluded.spf_aligned,"
-     " dkim_aligned = dkim_aligned + excluded.dkim_aligned"},
     {&SqliteStore::insert_report_totals_,
      "INSERT INTO report_totals (report, messages, dmarc_pass) VALUES (?1,?2,?3)"},
     {&SqliteStore::insert_raw_,
      "INSERT INTO aggregate_raw (report, encoding, size, bytes) VALUES (?1,?4,?2,?3)"},
-    {&SqliteStore::upsert_daily_results_,
-     "INSERT INTO daily_results (day, domain, header_from, disposition, dmarc_aligned,"
-     " spf_aligned, dkim_aligned, records, messages) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
-     " ON CONFLICT DO UPDATE SET records = records + excluded.records,"
-     " messages = messages + excluded.messages"},
     {&SqliteStore::insert_source_ip_,
      "INSERT INTO source_ips (ip) VALUES (?1) ON CONFLICT DO NOTHING"},
     {&SqliteStore::select_source_ip_, "SELECT id FROM source_ips WHERE ip = ?1"},
@@ -202,9 +163,70 @@ Result<bool> SqliteStore::FillReporterKeys() {
   return true;
 }
 
+namespace {
+
+// The insert of `rows` aggregate records at once: kRecordColumns parameters a row, row k's from
+// k * kRecordColumns + 1 on, in BindRecord's order.
+std::string InsertRecordsSql(int rows) {
+  return RowInserter::InsertSql(
+      "aggregate_records (report, domain, day, interval_begin, interval_end,"
+      " normalized_timespan, source_ip, source_country, source_reverse_dns,"
+      " source_base_domain, source_name, source_type, source_asn, source_as_name,"
+      " source_as_domain, count, spf_aligned, dkim_aligned, dmarc_aligned, disposition,"
+      " policy_dkim, policy_spf, header_from, envelope_from, envelope_to, source_enriched_at,"
+      " id, dkim, spf, overrides)",
+      SqliteStore::kRecordColumns, rows);
+}
+
+}  // namespace
+
 Result<bool> SqliteStore::PrepareStatements() {
   for (const auto& [statement, sql] : kWriteStatements) {
     auto r = db_.Prepare(sql);
+    if (!r) return MakeError(r.error());
+    this->*statement = std::move(r).value();
+  }
+  // The rollups: added to where a row of the same key exists.
+  struct Upsert {
+    RowInserter SqliteStore::*inserter;
+    std::string_view table_and_columns;
+    int columns;
+    std::string_view sums;
+  };
+  constexpr std::string_view kSourceSums =
+      "messages = messages + excluded.messages, records = records + excluded.records,"
+      " dmarc_pass = dmarc_pass + excluded.dmarc_pass,"
+      " spf_aligned = spf_aligned + excluded.spf_aligned,"
+      " dkim_aligned = dkim_aligned + excluded.dkim_aligned";
+  const Upsert upserts[] = {
+      {&SqliteStore::upsert_daily_messages_,
+       "daily_messages (day, domain, header_from, disposition, records, messages, dmarc_pass)", 7,
+       "records = records + excluded.records, messages = messages + excluded.messages,"
+       " dmarc_pass = dmarc_pass + excluded.dmarc_pass"},
+      {&SqliteStore::upsert_daily_results_,
+       "daily_results (day, domain, header_from, disposition, dmarc_aligned, spf_aligned,"
+       " dkim_aligned, records, messages)",
+       9, "records = records + excluded.records, messages = messages + excluded.messages"},
+      {&SqliteStore::upsert_daily_sources_,
+       "daily_sources (day, domain, ip, records, messages, dmarc_pass, spf_aligned,"
+       " dkim_aligned)",
+       8, kSourceSums},
+      {&SqliteStore::upsert_source_totals_,
+       "source_totals (domain, ip, records, messages, dmarc_pass, spf_aligned, dkim_aligned)", 7,
+       kSourceSums},
+      {&SqliteStore::upsert_ip_totals_,
+       "ip_totals (ip, records, messages, dmarc_pass, spf_aligned, dkim_aligned)", 6, kSourceSums},
+  };
+  for (const auto& u : upserts) {
+    auto r =
+        RowInserter::Prepare(db_, u.table_and_columns, u.columns,
+                             fmt::format(" ON CONFLICT DO UPDATE SET {}", u.sums), kRowsPerUpsert);
+    if (!r) return MakeError(r.error());
+    this->*u.inserter = std::move(r).value();
+  }
+  for (auto [statement, rows] : {std::pair{&SqliteStore::insert_record_, 1},
+                                 std::pair{&SqliteStore::insert_records_, kRecordsPerInsert}}) {
+    auto r = db_.Prepare(InsertRecordsSql(rows));
     if (!r) return MakeError(r.error());
     this->*statement = std::move(r).value();
   }

@@ -32,14 +32,6 @@ struct BatchRollups {
       spf_aligned += o.spf_aligned;
       dkim_aligned += o.dkim_aligned;
     }
-    // Binds records, messages, dmarc_pass, spf_aligned, dkim_aligned from parameter first on.
-    void BindTo(Statement& s, int first) const {
-      s.Bind(first, records)
-          .Bind(first + 1, messages)
-          .Bind(first + 2, dmarc_pass)
-          .Bind(first + 3, spf_aligned)
-          .Bind(first + 4, dkim_aligned);
-    }
   };
   struct ResultTotals {
     std::int64_t records = 0, messages = 0;
@@ -113,35 +105,37 @@ void BindAggregateReport(Statement& s, const StoredAggregate& item, const std::s
   if (item.RecordCount() > 0) s.Bind(25, first_record);
 }
 
-void BindRecord(Statement& s, const model::Record& rec, std::string_view domain, std::int64_t day,
-                std::int64_t report_row) {
+// Binds a record's 30 parameters from first + 1 on (first: kRecordColumns × its row in the
+// statement).
+void BindRecord(Statement& s, int first, const model::Record& rec, std::string_view domain,
+                std::int64_t day, std::int64_t report_row) {
   const auto& src = rec.source;
   const auto& ev = rec.policy_evaluated;
-  s.Bind(1, report_row)
-      .Bind(2, domain)
-      .Bind(3, day)
-      .Bind(4, rec.interval_begin)
-      .Bind(5, rec.interval_end)
-      .Bind(6, std::int64_t{rec.normalized_timespan})
-      .Bind(7, src.ip_address)
-      .Bind(8, src.country)
-      .Bind(9, src.reverse_dns)
-      .Bind(10, src.base_domain)
-      .Bind(11, src.name)
-      .Bind(12, src.type)
-      .Bind(13, src.asn)
-      .Bind(14, src.as_name)
-      .Bind(15, src.as_domain)
-      .Bind(16, static_cast<std::int64_t>(rec.count))
-      .Bind(17, std::int64_t{rec.alignment.spf})
-      .Bind(18, std::int64_t{rec.alignment.dkim})
-      .Bind(19, std::int64_t{rec.alignment.dmarc})
-      .Bind(20, ev.disposition)
-      .Bind(21, ev.dkim)
-      .Bind(22, ev.spf)
-      .Bind(23, rec.identifiers.header_from)
-      .Bind(24, rec.identifiers.envelope_from)
-      .Bind(25, rec.identifiers.envelope_to);
+  s.Bind(first + 1, report_row)
+      .Bind(first + 2, domain)
+      .Bind(first + 3, day)
+      .Bind(first + 4, rec.interval_begin)
+      .Bind(first + 5, rec.interval_end)
+      .Bind(first + 6, std::int64_t{rec.normalized_timespan})
+      .Bind(first + 7, src.ip_address)
+      .Bind(first + 8, src.country)
+      .Bind(first + 9, src.reverse_dns)
+      .Bind(first + 10, src.base_domain)
+      .Bind(first + 11, src.name)
+      .Bind(first + 12, src.type)
+      .Bind(first + 13, src.asn)
+      .Bind(first + 14, src.as_name)
+      .Bind(first + 15, src.as_domain)
+      .Bind(first + 16, static_cast<std::int64_t>(rec.count))
+      .Bind(first + 17, std::int64_t{rec.alignment.spf})
+      .Bind(first + 18, std::int64_t{rec.alignment.dkim})
+      .Bind(first + 19, std::int64_t{rec.alignment.dmarc})
+      .Bind(first + 20, ev.disposition)
+      .Bind(first + 21, ev.dkim)
+      .Bind(first + 22, ev.spf)
+      .Bind(first + 23, rec.identifiers.header_from)
+      .Bind(first + 24, rec.identifiers.envelope_from)
+      .Bind(first + 25, rec.identifiers.envelope_to);
 }
 
 // A list as a JSON array, NULL when empty.
@@ -163,6 +157,12 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   BatchResult result;
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   BatchRollups rollups;
+  // None left by a batch that failed.
+  queued_records_.clear();
+  for (RowInserter* r : {&upsert_daily_messages_, &upsert_daily_results_, &upsert_daily_sources_,
+                         &upsert_source_totals_, &upsert_ip_totals_}) {
+    r->Clear();
+  }
   ReportRows before;
   if (!OutboxOutputs().empty()) DMARC_TRY_ASSIGN(before, LastReportRows());
   DMARC_TRY(select_next_record_.Step());
@@ -171,6 +171,7 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   for (const auto& item : batch.aggregates) {
     DMARC_TRY(StoreAggregate(batch, item, now, rollups, result));
   }
+  DMARC_TRY(FlushRecords());
   DMARC_TRY(StoreDailyRollups(rollups));
   DMARC_TRY(StoreSourceRollups(rollups));
   DMARC_TRY(StoreRejections(batch, result));
@@ -251,6 +252,7 @@ Result<bool> SqliteStore::StoreStreamedRecords(const StoredAggregate& item, std:
       messages += count;
       if (rec.alignment.dmarc) pass += count;
     }
+    DMARC_TRY(FlushRecords());  // before the next read replaces these records
     stored += records.size();
     DMARC_TRY(StoreDailyRollups(rollups));
     DMARC_TRY(StoreSourceRollups(rollups));
@@ -307,49 +309,56 @@ Result<bool> SqliteStore::StoreStreamedRawXml(const StoredAggregate& item,
 Result<bool> SqliteStore::StoreRecord(std::int64_t enriched_at, const model::Record& rec,
                                       std::string_view domain, std::int64_t day,
                                       std::int64_t report_row, std::int64_t record_row) {
-  BindRecord(insert_record_, rec, domain, day, report_row);
-  // Left unbound (NULL) when the sources were not enriched from DNS.
-  if (enriched_at) insert_record_.Bind(26, enriched_at);
-  insert_record_.Bind(27, record_row);
-  // The results as JSON, NULL when none (kept until the statement has run).
-  auth_json_[0].clear();
-  auth_json_[1].clear();
-  auth_json_[2].clear();
-  AppendDkimJson(rec.dkim, auth_json_[0]);
-  AppendSpfJson(rec.spf, auth_json_[1]);
-  AppendOverridesJson(rec.policy_evaluated.policy_override_reasons, auth_json_[2]);
-  for (int i = 0; i < 3; ++i) {
-    if (!auth_json_[i].empty()) insert_record_.Bind(28 + i, auth_json_[i]);
+  queued_records_.push_back({enriched_at, &rec, domain, day, report_row, record_row});
+  if (queued_records_.size() < static_cast<std::size_t>(kRecordsPerInsert)) return true;
+  return FlushRecords();
+}
+
+// The queued records: kRecordsPerInsert in one statement, fewer one by one.
+Result<bool> SqliteStore::FlushRecords() {
+  const bool full = queued_records_.size() == static_cast<std::size_t>(kRecordsPerInsert);
+  auth_json_.resize(3 * kRecordsPerInsert);
+  for (std::size_t k = 0; k < queued_records_.size(); ++k) {
+    const QueuedRecord& q = queued_records_[k];
+    Statement& s = full ? insert_records_ : insert_record_;
+    const int first = full ? static_cast<int>(k) * kRecordColumns : 0;
+    const model::Record& rec = *q.record;
+    BindRecord(s, first, rec, q.domain, q.day, q.report_row);
+    // Left unbound (NULL) when the sources were not enriched from DNS.
+    if (q.enriched_at) s.Bind(first + 26, q.enriched_at);
+    s.Bind(first + 27, q.record_row);
+    // The results as JSON, NULL when none (kept until the statement has run).
+    std::string* json = &auth_json_[3 * k];
+    json[0].clear();
+    json[1].clear();
+    json[2].clear();
+    AppendDkimJson(rec.dkim, json[0]);
+    AppendSpfJson(rec.spf, json[1]);
+    AppendOverridesJson(rec.policy_evaluated.policy_override_reasons, json[2]);
+    for (int i = 0; i < 3; ++i) {
+      if (!json[i].empty()) s.Bind(first + 28 + i, json[i]);
+    }
+    if (!full) DMARC_TRY(s.Run());
   }
-  DMARC_TRY(insert_record_.Run());
+  if (full) DMARC_TRY(insert_records_.Run());
+  queued_records_.clear();
   return true;
 }
 
 Result<bool> SqliteStore::StoreDailyRollups(const BatchRollups& rollups) {
   for (const auto& [key, t] : rollups.daily) {
     const auto& [day, domain, header_from, disposition] = key;
-    upsert_daily_messages_.Bind(1, day)
-        .Bind(2, domain)
-        .Bind(3, header_from)
-        .Bind(4, disposition)
-        .Bind(5, t.records)
-        .Bind(6, t.messages)
-        .Bind(7, t.dmarc_pass);
-    DMARC_TRY(upsert_daily_messages_.Run());
+    DMARC_TRY(upsert_daily_messages_.Add(
+        {day, domain, header_from, disposition, t.records, t.messages, t.dmarc_pass}));
   }
+  DMARC_TRY(upsert_daily_messages_.Flush());
   for (const auto& [key, rt] : rollups.results) {
     const auto& [day, domain, header_from, disposition, dmarc, spf, dkim] = key;
-    upsert_daily_results_.Bind(1, day)
-        .Bind(2, domain)
-        .Bind(3, header_from)
-        .Bind(4, disposition)
-        .Bind(5, std::int64_t{dmarc})
-        .Bind(6, std::int64_t{spf})
-        .Bind(7, std::int64_t{dkim})
-        .Bind(8, rt.records)
-        .Bind(9, rt.messages);
-    DMARC_TRY(upsert_daily_results_.Run());
+    DMARC_TRY(upsert_daily_results_.Add({day, domain, header_from, disposition, std::int64_t{dmarc},
+                                         std::int64_t{spf}, std::int64_t{dkim}, rt.records,
+                                         rt.messages}));
   }
+  DMARC_TRY(upsert_daily_results_.Flush());
   return true;
 }
 
@@ -360,29 +369,23 @@ Result<bool> SqliteStore::StoreSourceRollups(const BatchRollups& rollups) {
     const auto& [day, domain, ip] = key;
     std::int64_t ip_id = 0;
     DMARC_TRY_ASSIGN(ip_id, SourceIpId(ip));
-    upsert_daily_sources_.Bind(1, day)
-        .Bind(2, domain)
-        .Bind(3, ip_id)
-        .Bind(4, st.messages)
-        .Bind(5, st.records)
-        .Bind(6, st.dmarc_pass)
-        .Bind(7, st.spf_aligned)
-        .Bind(8, st.dkim_aligned);
-    DMARC_TRY(upsert_daily_sources_.Run());
+    DMARC_TRY(upsert_daily_sources_.Add({day, domain, ip_id, st.records, st.messages, st.dmarc_pass,
+                                         st.spf_aligned, st.dkim_aligned}));
     all_days[{domain, ip_id}].Add(st);
   }
+  DMARC_TRY(upsert_daily_sources_.Flush());
   std::map<std::int64_t, SourceTotals> per_ip;  // all_days over every policy domain
   for (const auto& [key, st] : all_days) {
-    upsert_source_totals_.Bind(1, key.first).Bind(2, key.second);
-    st.BindTo(upsert_source_totals_, 3);
-    DMARC_TRY(upsert_source_totals_.Run());
+    DMARC_TRY(upsert_source_totals_.Add({key.first, key.second, st.records, st.messages,
+                                         st.dmarc_pass, st.spf_aligned, st.dkim_aligned}));
     per_ip[key.second].Add(st);
   }
+  DMARC_TRY(upsert_source_totals_.Flush());
   for (const auto& [ip_id, st] : per_ip) {
-    upsert_ip_totals_.Bind(1, ip_id);
-    st.BindTo(upsert_ip_totals_, 2);
-    DMARC_TRY(upsert_ip_totals_.Run());
+    DMARC_TRY(upsert_ip_totals_.Add(
+        {ip_id, st.records, st.messages, st.dmarc_pass, st.spf_aligned, st.dkim_aligned}));
   }
+  DMARC_TRY(upsert_ip_totals_.Flush());
   return true;
 }
 
