@@ -84,7 +84,12 @@ Result<bool> RowInserter::Flush() {
 Result<bool> RowInserter::Run(Statement& s, std::size_t first_value, std::size_t rows) {
   for (std::size_t i = 0; i < rows * columns_; ++i) {
     const int param = static_cast<int>(i + 1);
-    std::visit([&](const auto& v) { s.Bind(param, v); }, values_[first_value + i]);
+    const Value& v = values_[first_value + i];
+    if (const auto* n = std::get_if<std::int64_t>(&v)) {
+      s.Bind(param, *n);
+    } else if (const auto* t = std::get_if<std::string_view>(&v)) {
+      s.Bind(param, *t);
+    }  // NULL: left unbound (Run clears every binding)
   }
   return s.Run();
 }

@@ -118,7 +118,13 @@ class Database;
 // live until Flush.
 class RowInserter {
  public:
-  using Value = std::variant<std::int64_t, std::string_view>;
+  // NULL (std::monostate), an integer or text.
+  using Value = std::variant<std::monostate, std::int64_t, std::string_view>;
+  // A value that may be absent: NULL then.
+  static Value Maybe(const std::optional<std::string>& v) {
+    return v ? Value(std::string_view(*v)) : Value();
+  }
+  static Value Maybe(const std::optional<std::int64_t>& v) { return v ? Value(*v) : Value(); }
 
   RowInserter() = default;
   // `table_and_columns`: "name (col, ...)"; `suffix`: what follows the VALUES (an ON CONFLICT

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 namespace dmarc::store::sqlite {
@@ -70,6 +71,23 @@ TEST_F(RowInserterTest, ARowBreakingAConstraintFailsItsStatementWithSQLitesMessa
   ASSERT_TRUE(rows_.Add({std::int64_t{5}, std::int64_t{1}, std::string_view("v")}));
   ASSERT_TRUE(rows_.Flush());
   EXPECT_EQ(Query("SELECT count(*) FROM t WHERE k = 5"), 1);
+}
+
+TEST_F(RowInserterTest, AnAbsentValueIsNullEvenWhereTheRowBeforeHadOne) {
+  ASSERT_TRUE(db_.Exec("CREATE TABLE o (k INTEGER PRIMARY KEY, v TEXT, n INTEGER)"));
+  auto r = RowInserter::Prepare(db_, "o (k, v, n)", 3, "", 2);
+  ASSERT_TRUE(r) << r.error();
+  const std::optional<std::string> text = "t", none_text;
+  const std::optional<std::int64_t> number = 7, none_number;
+  // Rows 1-2 fill a statement of two, row 3 goes alone at Flush: each statement is reused.
+  for (std::int64_t k = 1; k <= 3; ++k) {
+    const bool odd = k % 2 == 1;
+    ASSERT_TRUE(r->Add({k, RowInserter::Maybe(odd ? text : none_text),
+                        RowInserter::Maybe(odd ? none_number : number)}));
+  }
+  ASSERT_TRUE(r->Flush());
+  EXPECT_EQ(Query("SELECT count(*) FROM o WHERE v = 't' AND n IS NULL"), 2);
+  EXPECT_EQ(Query("SELECT count(*) FROM o WHERE v IS NULL AND n = 7"), 1);
 }
 
 TEST_F(RowInserterTest, ClearForgetsWhatIsQueued) {

@@ -120,25 +120,26 @@ Result<bool> SqliteStore::PutSourceInfo(const std::vector<model::Source>& source
   }
   if (changed.empty()) return true;
   // status 'unknown' and expires_at 0 are no DNS answer: GetIpInfo never returns such a row.
-  auto s = db_.Prepare(
-      "INSERT INTO ip_info_cache (ip, status, reverse_dns, base_domain, country, asn, as_name,"
-      " as_domain, name, type, resolved_at, expires_at)"
-      " VALUES (?1, 'unknown', NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 0)"
+  auto rows = RowInserter::Prepare(
+      db_,
+      "ip_info_cache (ip, status, reverse_dns, base_domain, country, asn, as_name, as_domain,"
+      " name, type, resolved_at, expires_at)",
+      12,
       " ON CONFLICT (ip) DO UPDATE SET base_domain = excluded.base_domain,"
       " country = excluded.country, asn = excluded.asn, as_name = excluded.as_name,"
-      " as_domain = excluded.as_domain, name = excluded.name, type = excluded.type");
-  if (!s) return MakeError(s.error());
-  auto put = InWriteTransaction([&] {
-    return RunPerRow(*s, changed, [](Statement& st, const model::Source& src) {
-      st.Bind(1, src.ip_address)
-          .Bind(2, src.base_domain)
-          .Bind(3, src.country)
-          .Bind(4, src.asn)
-          .Bind(5, src.as_name)
-          .Bind(6, src.as_domain)
-          .Bind(7, src.name)
-          .Bind(8, src.type);
-    });
+      " as_domain = excluded.as_domain, name = excluded.name, type = excluded.type",
+      kRowsPerUpsert);
+  if (!rows) return MakeError(rows.error());
+  auto put = InWriteTransaction([&]() -> Result<bool> {
+    using V = RowInserter::Value;
+    for (const auto& src : changed) {
+      DMARC_TRY(rows->Add({std::string_view(src.ip_address), std::string_view("unknown"), V(),
+                           RowInserter::Maybe(src.base_domain), RowInserter::Maybe(src.country),
+                           RowInserter::Maybe(src.asn), RowInserter::Maybe(src.as_name),
+                           RowInserter::Maybe(src.as_domain), RowInserter::Maybe(src.name),
+                           RowInserter::Maybe(src.type), std::int64_t{0}, std::int64_t{0}}));
+    }
+    return rows->Flush();
   });
   if (!put) return put;
   for (std::size_t i = 0; i < changed.size(); ++i) {
