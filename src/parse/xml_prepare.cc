@@ -4,6 +4,8 @@
 #include <iconv.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -187,31 +189,77 @@ void NormaliseEncoding(std::string& xml, std::vector<std::string>& errors) {
   }
 }
 
+namespace {
+
+// Bit k set where byte k of the 16 at p is c (GCC's vector extension: SSE2 on x86-64, NEON on
+// ARM; each half's 0x00/0xFF bytes gathered into eight bits by one multiplication).
+std::uint32_t ByteMask16(const char* p, char c) {
+  using Block = char __attribute__((vector_size(16)));
+  Block x;
+  std::memcpy(&x, p, sizeof x);
+  const auto eq = x == c;
+  std::uint64_t half[2];
+  std::memcpy(half, &eq, sizeof half);
+  std::uint32_t mask = 0;
+  for (int h = 0; h < 2; ++h) {
+    std::uint64_t v = half[h];
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+    mask |= static_cast<std::uint32_t>(((v & 0x8040201008040201ULL) * 0x0101010101010101ULL) >> 56)
+            << (8 * h);
+  }
+  return mask;
+}
+
+}  // namespace
+
 Result<bool> CheckStructure(std::string_view xml, const Limits& limits) {
-  // memchr skips text to the next '<'; the tag itself is short and scanned to its '>'.
-  // "</x>" closes, "<x/>" is empty, "<?" and "<!" are neither. Text inside attribute values and
-  // comments may fool the count by a little, never by a depth that matters.
-  const char* p = xml.data();
-  const char* const end = p + xml.size();
+  // Every '<' and '>' in order, sixteen bytes at a time. Outside a tag a '<' opens one:
+  // "</x" closes an element, "<?" and "<!" are neither, anything else starts an element, whose
+  // tag ends at the next '>' ("<x/>" is empty). Text inside attribute values and comments may
+  // fool the count by a little, never by a depth that matters.
+  const char* const p = xml.data();
+  const std::size_t n = xml.size();
   int depth = 0;
   std::size_t tags = 0;
-  while ((p = static_cast<const char*>(std::memchr(p, '<', static_cast<std::size_t>(end - p))))) {
-    if (++p >= end) break;
-    if (*p == '/') {
-      --depth;
-      continue;
+  bool in_tag = false;
+  // The '<' (lt) or '>' at i; false once the document ends inside "<" (nothing more to count).
+  Result<bool> step = true;
+  auto at = [&](std::size_t i, bool lt) {
+    if (!in_tag) {
+      if (!lt) return true;
+      if (i + 1 >= n) return false;
+      const char c = p[i + 1];
+      if (c == '/') {
+        --depth;
+      } else if (c != '?' && c != '!') {
+        in_tag = true;
+      }
+      return true;
     }
-    if (*p == '?' || *p == '!') continue;
-    const char* q =
-        static_cast<const char*>(std::memchr(p, '>', static_cast<std::size_t>(end - p)));
-    if (!q) break;
-    if (q[-1] != '/' && ++depth > limits.max_xml_depth) {
-      return MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
+    if (lt) return true;
+    in_tag = false;
+    if (p[i - 1] != '/' && ++depth > limits.max_xml_depth) {
+      step = MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
+      return false;
     }
     if (++tags > limits.max_xml_elements) {
-      return MakeError(fmt::format("XML has more than {} elements", limits.max_xml_elements));
+      step = MakeError(fmt::format("XML has more than {} elements", limits.max_xml_elements));
+      return false;
     }
-    p = q + 1;
+    return true;
+  };
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const std::uint32_t lt = ByteMask16(p + i, '<');
+    std::uint32_t marks = lt | ByteMask16(p + i, '>');
+    while (marks) {
+      const int bit = __builtin_ctz(marks);
+      marks &= marks - 1;
+      if (!at(i + static_cast<std::size_t>(bit), (lt >> bit) & 1)) return step;
+    }
+  }
+  for (; i < n; ++i) {
+    if ((p[i] == '<' || p[i] == '>') && !at(i, p[i] == '<')) return step;
   }
   return true;
 }
