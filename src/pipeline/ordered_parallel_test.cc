@@ -10,6 +10,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdlib>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -43,6 +45,39 @@ TEST(RunOrdered, EmitsEveryResultInInputOrder) {
         [](const std::string& s) { return s.size(); }, 64);
     ASSERT_EQ(seen.size(), kN) << threads << " threads";
     for (std::size_t i = 0; i < kN; ++i) ASSERT_EQ(seen[i], i) << threads << " threads";
+  }
+}
+
+// One worker puts off waking the sleeping emitter for a few results (fewer wake-ups); it must wake
+// it before it stops: for lack of room by count or by bytes, and after its last input. Each input
+// takes a moment, so the emitter sleeps while it waits.
+TEST(RunOrdered, OneWorkerWakesTheEmitterBeforeItStops) {
+  struct Bounds {
+    std::size_t max_pending, max_bytes;
+  };
+  for (const Bounds b : {Bounds{3, 1u << 20}, Bounds{4096, 8}, Bounds{4096, 1u << 20}}) {
+    constexpr std::size_t kN = 37;
+    std::vector<std::size_t> seen;
+    auto run = std::async(std::launch::async, [&] {
+      RunOrdered<std::size_t>(
+          kN, 1,
+          [](std::size_t i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            return i;
+          },
+          [&](std::size_t i, std::size_t&& r) {
+            EXPECT_EQ(r, i);
+            seen.push_back(i);
+          },
+          [](const std::size_t&) { return std::size_t{1}; }, b.max_bytes, b.max_pending);
+    });
+    if (run.wait_for(seconds(30)) != std::future_status::ready) {
+      ADD_FAILURE() << "RunOrdered hangs (max_pending " << b.max_pending << ", max_bytes "
+                    << b.max_bytes << "): " << seen.size() << " of " << kN << " emitted";
+      std::_Exit(1);  // its threads cannot be joined
+    }
+    ASSERT_EQ(seen.size(), kN) << b.max_pending << " / " << b.max_bytes;
+    for (std::size_t i = 0; i < kN; ++i) ASSERT_EQ(seen[i], i);
   }
 }
 
