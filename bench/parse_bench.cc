@@ -5,7 +5,9 @@
 #include <string>
 
 #include "archive/archive.h"
+#include "base/text.h"
 #include "parse/aggregate.h"
+#include "parse/xml_prepare.h"
 #include "sinks/parsedmarc_format.h"
 #include "testing/compress.h"
 
@@ -76,6 +78,25 @@ void BM_JsonOnly(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * xml.size()));
 }
 BENCHMARK(BM_JsonOnly)->Arg(2000);
+
+// The checks every document passes before pugixml sees it.
+void BM_CheckStructure(benchmark::State& state) {
+  const std::string xml = MakeReport(2000);
+  const dmarc::Limits limits;
+  for (auto _ : state) {
+    auto r = dmarc::parse::CheckStructure(xml, limits);
+    benchmark::DoNotOptimize(r.ok());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * xml.size()));
+}
+BENCHMARK(BM_CheckStructure);
+
+void BM_IsCleanXmlText(benchmark::State& state) {
+  const std::string xml = MakeReport(2000);
+  for (auto _ : state) benchmark::DoNotOptimize(dmarc::IsCleanXmlText(xml));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * xml.size()));
+}
+BENCHMARK(BM_IsCleanXmlText);
 
 void BM_Gunzip(benchmark::State& state) {
   const std::string xml = MakeReport(2000);

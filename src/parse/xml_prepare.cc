@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 #include <iconv.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -189,28 +193,39 @@ void NormaliseEncoding(std::string& xml, std::vector<std::string>& errors) {
   }
 }
 
-namespace {
+namespace internal {
 
-// Bit k set where byte k of the 16 at p is c (GCC's vector extension: SSE2 on x86-64, NEON on
-// ARM; each half's 0x00/0xFF bytes gathered into eight bits by one multiplication).
-std::uint32_t ByteMask16(const char* p, char c) {
+TagMarks TagMarks16Portable(const char* p) {
   using Block = char __attribute__((vector_size(16)));
   Block x;
   std::memcpy(&x, p, sizeof x);
-  const auto eq = x == c;
-  std::uint64_t half[2];
-  std::memcpy(half, &eq, sizeof half);
-  std::uint32_t mask = 0;
-  for (int h = 0; h < 2; ++h) {
-    std::uint64_t v = half[h];
-    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
-    mask |= static_cast<std::uint32_t>(((v & 0x8040201008040201ULL) * 0x0101010101010101ULL) >> 56)
-            << (8 * h);
-  }
-  return mask;
+  // Each half's 0x00/0xFF bytes gathered into eight bits by one multiplication.
+  auto mask = [](const auto& eq) {
+    std::uint64_t half[2];
+    std::memcpy(half, &eq, sizeof half);
+    std::uint32_t m = 0;
+    for (int h = 0; h < 2; ++h) {
+      std::uint64_t v = half[h];
+      if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+      m |= static_cast<std::uint32_t>(((v & 0x8040201008040201ULL) * 0x0101010101010101ULL) >> 56)
+           << (8 * h);
+    }
+    return m;
+  };
+  return {mask(x == '<'), mask(x == '>')};
 }
 
-}  // namespace
+TagMarks TagMarks16(const char* p) {
+#if defined(__SSE2__)
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return {static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('<')))),
+          static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('>'))))};
+#else
+  return TagMarks16Portable(p);
+#endif
+}
+
+}  // namespace internal
 
 Result<bool> CheckStructure(std::string_view xml, const Limits& limits) {
   // Every '<' and '>' in order, sixteen bytes at a time. Outside a tag a '<' opens one:
@@ -222,11 +237,11 @@ Result<bool> CheckStructure(std::string_view xml, const Limits& limits) {
   int depth = 0;
   std::size_t tags = 0;
   bool in_tag = false;
-  // The '<' (lt) or '>' at i; false once the document ends inside "<" (nothing more to count).
-  Result<bool> step = true;
-  auto at = [&](std::size_t i, bool lt) {
+  // The '<' (outside a tag) or '>' (inside one) at i; false once the document ends inside "<"
+  // or a limit is passed (then `limit` says which).
+  const char* limit = nullptr;
+  auto at = [&](std::size_t i) {
     if (!in_tag) {
-      if (!lt) return true;
       if (i + 1 >= n) return false;
       const char c = p[i + 1];
       if (c == '/') {
@@ -236,31 +251,44 @@ Result<bool> CheckStructure(std::string_view xml, const Limits& limits) {
       }
       return true;
     }
-    if (lt) return true;
     in_tag = false;
     if (p[i - 1] != '/' && ++depth > limits.max_xml_depth) {
-      step = MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
+      limit = "depth";
       return false;
     }
     if (++tags > limits.max_xml_elements) {
-      step = MakeError(fmt::format("XML has more than {} elements", limits.max_xml_elements));
+      limit = "elements";
       return false;
     }
     return true;
   };
   std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const std::uint32_t lt = ByteMask16(p + i, '<');
-    std::uint32_t marks = lt | ByteMask16(p + i, '>');
-    while (marks) {
-      const int bit = __builtin_ctz(marks);
-      marks &= marks - 1;
-      if (!at(i + static_cast<std::size_t>(bit), (lt >> bit) & 1)) return step;
+  bool more = true;
+  for (; more && i + 16 <= n; i += 16) {
+    auto [lt, gt] = internal::TagMarks16(p + i);
+    // Outside a tag only its '<' matters, inside only its '>': each mark found clears the bits up
+    // to it in both masks.
+    for (;;) {
+      const std::uint32_t wanted = in_tag ? gt : lt;
+      if (!wanted) break;
+      const int bit = __builtin_ctz(wanted);
+      const std::uint32_t past = ~((2u << bit) - 1);
+      lt &= past;
+      gt &= past;
+      if (!at(i + static_cast<std::size_t>(bit))) {
+        more = false;
+        break;
+      }
     }
   }
-  for (; i < n; ++i) {
-    if ((p[i] == '<' || p[i] == '>') && !at(i, p[i] == '<')) return step;
+  for (; more && i < n; ++i) {
+    if (p[i] == (in_tag ? '>' : '<')) more = at(i);
   }
+  if (limit && *limit == 'd') {
+    return MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
+  }
+  if (limit)
+    return MakeError(fmt::format("XML has more than {} elements", limits.max_xml_elements));
   return true;
 }
 

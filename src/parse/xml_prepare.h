@@ -4,6 +4,7 @@
 // cost the report. Nothing here expands entities or reads a DTD.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,17 @@ void NormaliseEncoding(std::string& xml, std::vector<std::string>& errors);
 // Refuses a document nested deeper than limits.max_xml_depth or with more elements than
 // limits.max_xml_elements, in one fast scan before any tree is built.
 Result<bool> CheckStructure(std::string_view xml, const Limits& limits);
+
+namespace internal {
+// CheckStructure's scan: bits k set where byte k of the 16 at p is '<' (lt) or '>' (gt). SSE2
+// where the compiler has it; the portable version (GCC's vector extension) elsewhere, and in
+// the test that compares the two.
+struct TagMarks {
+  std::uint32_t lt, gt;
+};
+TagMarks TagMarks16(const char* p);
+TagMarks TagMarks16Portable(const char* p);
+}  // namespace internal
 
 // Repairs text that is not well-formed: keeps only <feedback>...</feedback> when something
 // wraps it, and escapes '<' and '&' that do not start markup or an entity. Adds a line to
