@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 namespace dmarc::sinks {
 
@@ -76,11 +78,34 @@ void AppendEscape(std::string& out, unsigned char c) {
   }
 }
 
+// Whether none of the 16 bytes at p stops a run (kStop), checked at once (GCC's vector
+// extension: SSE2 on x86-64, NEON on ARM). Bytes >= 0x80 are negative as signed chars: `< 0x20`
+// takes them with the controls.
+template <bool kCheckUtf8>
+bool PlainBlock(const char* p) {
+  using Block = signed char __attribute__((vector_size(16)));
+  Block x;
+  std::memcpy(&x, p, sizeof x);
+  const Block low = kCheckUtf8 ? (x < 0x20) : ((x < 0x20) & (x >= 0));
+  const Block stop = low | (x == '"') | (x == '\\');
+  std::uint64_t half[2];
+  std::memcpy(half, &stop, sizeof half);
+  return (half[0] | half[1]) == 0;
+}
+
 template <bool kCheckUtf8>
 void AppendEscaped(std::string& out, std::string_view s) {
   std::size_t run = 0;  // start of the pending run of bytes that need no escape
   std::size_t i = 0;
+  std::size_t bytewise_until = 0;  // after a block with a stop in it, its bytes one by one
   while (i < s.size()) {
+    if (i >= bytewise_until) {
+      if (i + 16 <= s.size() && PlainBlock<kCheckUtf8>(s.data() + i)) {
+        i += 16;
+        continue;
+      }
+      bytewise_until = i + 16;
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (!kStop<kCheckUtf8>[c]) {
       ++i;

@@ -1,6 +1,9 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "sinks/csv_text.h"
 #include "sinks/json_text.h"
@@ -61,6 +64,56 @@ TEST(JsonText, ReplacesInvalidUtf8WhenAskedAndKeepsValidSequences) {
   out.clear();
   AppendJsonString(out, valid + bad, InvalidUtf8::kKeep);
   EXPECT_EQ(out, "\"" + valid + bad + "\"");
+}
+
+// Strings of every length around the 16-byte blocks the escaping skips at once, of plain bytes
+// mixed with each kind it must stop at, against the rules byte by byte.
+TEST(JsonText, EscapesAlikeWhereverTheSpecialBytesFallInTheBlocks) {
+  auto reference = [](std::string_view s, bool replace) {
+    std::string out = "\"";
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c < 0x20) {
+        out += fmt::format("\\u{:04x}", c);
+      } else if (c >= 0x80 && replace) {
+        // The test's inputs hold only two-byte sequences (C3 A9) and lone bytes (FF, A9).
+        if (c == 0xC3 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xA9) {
+          out += s.substr(i, 2);
+          ++i;
+        } else {
+          out += "\\ufffd";
+        }
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out + "\"";
+  };
+  std::mt19937 rng(5);
+  const std::string kPieces[] = {
+      "a",    "b",        "0",    " ",   "\"", "\\", "\n", "\t", std::string(1, '\x01'),
+      "\x1f", "\xc3\xa9", "\xff", "\xa9"};
+  for (int round = 0; round < 3000; ++round) {
+    std::string s;
+    const std::size_t len = rng() % 70;
+    while (s.size() < len) {
+      // Mostly plain letters, so that many blocks are plain and some hold one special byte.
+      const std::size_t k = rng() % 8 < 6 ? rng() % 4 : rng() % std::size(kPieces);
+      s += kPieces[k];
+    }
+    for (const bool replace : {false, true}) {
+      std::string out;
+      AppendJsonString(out, s, replace ? InvalidUtf8::kReplace : InvalidUtf8::kKeep);
+      ASSERT_EQ(out, reference(s, replace)) << replace;
+    }
+  }
 }
 
 TEST(ParsedmarcJson, IsValidJsonWithParsedmarcFields) {
