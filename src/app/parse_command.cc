@@ -36,10 +36,13 @@ namespace {
 
 constexpr unsigned kDnsWorkers = 16;
 
+// Closes the output file (never standard output), and owns the stdio buffer given to it: the
+// buffer outlives the file, freed after the close.
 struct FileCloser {
   void operator()(FILE* f) const {
     if (f && f != stdout) std::fclose(f);
   }
+  std::unique_ptr<char[]> buffer;
 };
 
 // A streamed aggregate report (pipeline::ExtractOptions::stream_sink): each batch of records is
@@ -231,7 +234,14 @@ std::unique_ptr<FILE, FileCloser> OpenOutput(const std::string& path) {
     return out;
   }
   out.reset(std::fopen(path.c_str(), "wb"));
-  if (!out) spdlog::error("{}: cannot open for writing: {}", path, std::strerror(errno));
+  if (!out) {
+    spdlog::error("{}: cannot open for writing: {}", path, std::strerror(errno));
+    return out;
+  }
+  // stdio's buffer is the file's block size (4 KiB): a system call every 4 KiB of output.
+  constexpr std::size_t kBufferBytes = 1u << 20;
+  out.get_deleter().buffer = std::make_unique<char[]>(kBufferBytes);
+  std::setvbuf(out.get(), out.get_deleter().buffer.get(), _IOFBF, kBufferBytes);
   return out;
 }
 

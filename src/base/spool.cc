@@ -27,6 +27,9 @@ bool Spool::MoveToFile() {
   if (file_) return true;
   file_ = std::tmpfile();
   if (!file_) return false;
+  constexpr std::size_t kFileBufferBytes = 256u << 10;
+  file_buffer_ = std::make_unique<char[]>(kFileBufferBytes);
+  std::setvbuf(file_, file_buffer_.get(), _IOFBF, kFileBufferBytes);
   if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
     std::fclose(file_);
     file_ = nullptr;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -49,6 +50,8 @@ class Spool {
   std::size_t read_at_ = 0;
   std::size_t size_ = 0;
   FILE* file_ = nullptr;
+  // The temporary file's stdio buffer (stdio's own is 4 KiB: a system call every 4 KiB).
+  std::unique_ptr<char[]> file_buffer_;
 };
 
 // SpillFile: pieces of text set aside by several threads at once in one unnamed temporary file

@@ -36,25 +36,31 @@ struct Reader {
     in.remove_prefix(sizeof v);
     return v;
   }
-  std::string Str() {
+  // Strings are assigned into the record's own (a record read over another reuses its buffers).
+  void Str(std::string& s) {
     const std::uint64_t n = Int();
     if (!ok || in.size() < n) {
       ok = false;
-      return {};
+      s.clear();
+      return;
     }
-    std::string s(in.substr(0, n));
+    s.assign(in.data(), n);
     in.remove_prefix(n);
-    return s;
   }
-  model::OptString Opt() {
+  void Opt(model::OptString& s) {
     if (in.empty()) {
       ok = false;
-      return std::nullopt;
+      s.reset();
+      return;
     }
     const bool present = in.front() != '\0';
     in.remove_prefix(1);
-    if (!present) return std::nullopt;
-    return Str();
+    if (!present) {
+      s.reset();
+      return;
+    }
+    if (!s) s.emplace();
+    Str(*s);
   }
   bool Bool() { return Int() != 0; }
   std::int64_t I64() { return static_cast<std::int64_t>(Int()); }
@@ -111,26 +117,26 @@ bool DecodeRecord(std::string_view& in, model::Record& rec) {
   rec.interval_end = r.I64();
   rec.normalized_timespan = r.Bool();
   auto& src = rec.source;
-  src.ip_address = r.Str();
-  src.country = r.Opt();
-  src.reverse_dns = r.Opt();
-  src.base_domain = r.Opt();
-  src.name = r.Opt();
-  src.type = r.Opt();
+  r.Str(src.ip_address);
+  r.Opt(src.country);
+  r.Opt(src.reverse_dns);
+  r.Opt(src.base_domain);
+  r.Opt(src.name);
+  r.Opt(src.type);
   if (in.empty()) return false;
   const bool has_asn = in.front() != '\0';
   in.remove_prefix(1);
   src.asn.reset();
   if (has_asn) src.asn = r.I64();
-  src.as_name = r.Opt();
-  src.as_domain = r.Opt();
+  r.Opt(src.as_name);
+  r.Opt(src.as_domain);
   rec.count = r.Int();
   const std::uint64_t aligned = r.Int();
   rec.alignment = {(aligned & 1u) != 0, (aligned & 2u) != 0, (aligned & 4u) != 0};
   auto& ev = rec.policy_evaluated;
-  ev.disposition = r.Str();
-  ev.dkim = r.Str();
-  ev.spf = r.Str();
+  r.Str(ev.disposition);
+  r.Str(ev.dkim);
+  r.Str(ev.spf);
   // A list: its length (never more than the bytes left: each element takes one at least), then
   // each element.
   auto list = [&](auto& items, auto&& read_one) {
@@ -141,20 +147,20 @@ bool DecodeRecord(std::string_view& in, model::Record& rec) {
     return true;
   };
   auto result = [&](auto& x, std::string& middle) {
-    x.domain = r.Str();
-    middle = r.Str();
-    x.result = r.Str();
-    x.human_result = r.Opt();
+    r.Str(x.domain);
+    r.Str(middle);
+    r.Str(x.result);
+    r.Opt(x.human_result);
   };
   if (!list(ev.policy_override_reasons, [&](model::PolicyOverrideReason& o) {
-        o.type = r.Opt();
-        o.comment = r.Opt();
+        r.Opt(o.type);
+        r.Opt(o.comment);
       })) {
     return false;
   }
-  rec.identifiers.header_from = r.Str();
-  rec.identifiers.envelope_from = r.Opt();
-  rec.identifiers.envelope_to = r.Opt();
+  r.Str(rec.identifiers.header_from);
+  r.Opt(rec.identifiers.envelope_from);
+  r.Opt(rec.identifiers.envelope_to);
   if (!list(rec.dkim, [&](model::DkimAuthResult& d) { result(d, d.selector); }) ||
       !list(rec.spf, [&](model::SpfAuthResult& x) { result(x, x.scope); })) {
     return false;
@@ -188,18 +194,24 @@ Status RecordSpool::Rewind() {
 }
 
 Status RecordSpool::Next(std::vector<model::Record>& out, std::size_t max) {
-  out.clear();
-  auto broken = [] { return MakeError("temporary file for a streamed report: short read"); };
-  while (out.size() < max && read_ < count_) {
+  // The records already in `out` are read over: their strings keep their buffers.
+  std::size_t n = 0;
+  auto broken = [&] {
+    out.clear();
+    return MakeError("temporary file for a streamed report: short read");
+  };
+  while (n < max && read_ < count_) {
     std::uint64_t size = 0;
     if (spool_.Read(reinterpret_cast<char*>(&size), sizeof size) != sizeof size) return broken();
     encoded_.resize(size);
     if (spool_.Read(encoded_.data(), size) != size) return broken();
     std::string_view in = encoded_;
-    out.emplace_back();
-    if (!DecodeRecord(in, out.back()) || !in.empty()) return broken();
+    if (n == out.size()) out.emplace_back();
+    if (!DecodeRecord(in, out[n]) || !in.empty()) return broken();
+    ++n;
     ++read_;
   }
+  out.resize(n);
   return Ok();
 }
 
