@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 
+#include "base/bytes16.h"
+
 namespace dmarc {
 
 std::string_view Trim(std::string_view s) {
@@ -165,20 +167,14 @@ bool IsCleanXmlText(std::string_view s) {
     }
     return true;
   };
-  // Sixteen bytes at a time (GCC's vector extension: SSE2 on x86-64, NEON on ARM): a block whose
-  // bytes are all printable ASCII, tab, LF or CR is clean as it is, whatever its indentation;
-  // else (a control, or a byte >= 0x80 starting a sequence to check) that block one by one, and
-  // on from where its last sequence ends. Bytes >= 0x80 are negative as signed chars, so one
-  // comparison finds them and the controls.
-  using Block = signed char __attribute__((vector_size(16)));
-  constexpr std::size_t kBlock = sizeof(Block);
+  // Sixteen bytes at a time (base/bytes16.h): a block whose bytes are all printable ASCII, tab,
+  // LF or CR is clean as it is, whatever its indentation; else (a control, or a byte >= 0x80
+  // starting a sequence to check) that block one by one, and on from where its last sequence
+  // ends.
+  constexpr std::size_t kBlock = sizeof(Bytes16);
   while (i + kBlock <= n) {
-    Block x;
-    std::memcpy(&x, s.data() + i, kBlock);
-    const Block bad = (x < 0x20) & ~((x == '\t') | (x == '\n') | (x == '\r'));
-    std::uint64_t half[2];
-    std::memcpy(half, &bad, kBlock);
-    if ((half[0] | half[1]) == 0) {
+    const Bytes16 x = Load16(s.data() + i);
+    if (!Any16((x < 0x20) & ~((x == '\t') | (x == '\n') | (x == '\r')))) {
       i += kBlock;
     } else if (!one_by_one(i + kBlock)) {
       return false;

@@ -8,13 +8,13 @@
 #endif
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string_view>
 #include <type_traits>
 
+#include "base/bytes16.h"
 #include "base/text.h"
 
 namespace dmarc::parse {
@@ -196,23 +196,8 @@ void NormaliseEncoding(std::string& xml, std::vector<std::string>& errors) {
 namespace internal {
 
 TagMarks TagMarks16Portable(const char* p) {
-  using Block = char __attribute__((vector_size(16)));
-  Block x;
-  std::memcpy(&x, p, sizeof x);
-  // Each half's 0x00/0xFF bytes gathered into eight bits by one multiplication.
-  auto mask = [](const auto& eq) {
-    std::uint64_t half[2];
-    std::memcpy(half, &eq, sizeof half);
-    std::uint32_t m = 0;
-    for (int h = 0; h < 2; ++h) {
-      std::uint64_t v = half[h];
-      if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
-      m |= static_cast<std::uint32_t>(((v & 0x8040201008040201ULL) * 0x0101010101010101ULL) >> 56)
-           << (8 * h);
-    }
-    return m;
-  };
-  return {mask(x == '<'), mask(x == '>')};
+  const Bytes16 x = Load16(p);
+  return {Mask16(x == '<'), Mask16(x == '>')};
 }
 
 TagMarks TagMarks16(const char* p) {
@@ -238,8 +223,8 @@ Result<bool> CheckStructure(std::string_view xml, const Limits& limits) {
   std::size_t tags = 0;
   bool in_tag = false;
   // The '<' (outside a tag) or '>' (inside one) at i; false once the document ends inside "<"
-  // or a limit is passed (then `limit` says which).
-  const char* limit = nullptr;
+  // or a limit is passed (then `passed` says which).
+  enum class Passed { kNone, kDepth, kElements } passed = Passed::kNone;
   auto at = [&](std::size_t i) {
     if (!in_tag) {
       if (i + 1 >= n) return false;
@@ -253,11 +238,11 @@ Result<bool> CheckStructure(std::string_view xml, const Limits& limits) {
     }
     in_tag = false;
     if (p[i - 1] != '/' && ++depth > limits.max_xml_depth) {
-      limit = "depth";
+      passed = Passed::kDepth;
       return false;
     }
     if (++tags > limits.max_xml_elements) {
-      limit = "elements";
+      passed = Passed::kElements;
       return false;
     }
     return true;
@@ -284,11 +269,14 @@ Result<bool> CheckStructure(std::string_view xml, const Limits& limits) {
   for (; more && i < n; ++i) {
     if (p[i] == (in_tag ? '>' : '<')) more = at(i);
   }
-  if (limit && *limit == 'd') {
-    return MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
+  switch (passed) {
+    case Passed::kDepth:
+      return MakeError(fmt::format("XML nested deeper than {} levels", limits.max_xml_depth));
+    case Passed::kElements:
+      return MakeError(fmt::format("XML has more than {} elements", limits.max_xml_elements));
+    case Passed::kNone:
+      break;
   }
-  if (limit)
-    return MakeError(fmt::format("XML has more than {} elements", limits.max_xml_elements));
   return true;
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/bytes16.h"
+
 namespace dmarc::sinks {
 
 namespace {
@@ -78,19 +80,12 @@ void AppendEscape(std::string& out, unsigned char c) {
   }
 }
 
-// Whether none of the 16 bytes at p stops a run (kStop), checked at once (GCC's vector
-// extension: SSE2 on x86-64, NEON on ARM). Bytes >= 0x80 are negative as signed chars: `< 0x20`
-// takes them with the controls.
+// Whether none of the 16 bytes at p stops a run (kStop), checked at once (base/bytes16.h).
 template <bool kCheckUtf8>
 bool PlainBlock(const char* p) {
-  using Block = signed char __attribute__((vector_size(16)));
-  Block x;
-  std::memcpy(&x, p, sizeof x);
-  const Block low = kCheckUtf8 ? (x < 0x20) : ((x < 0x20) & (x >= 0));
-  const Block stop = low | (x == '"') | (x == '\\');
-  std::uint64_t half[2];
-  std::memcpy(half, &stop, sizeof half);
-  return (half[0] | half[1]) == 0;
+  const Bytes16 x = Load16(p);
+  const Bytes16 low = kCheckUtf8 ? (x < 0x20) : ((x < 0x20) & (x >= 0));
+  return !Any16(low | (x == '"') | (x == '\\'));
 }
 
 template <bool kCheckUtf8>

@@ -56,7 +56,8 @@ Result<RowInserter> RowInserter::Prepare(Database& db, std::string_view table_an
   r.per_insert_ = static_cast<std::size_t>(std::max(1, per_insert));
   for (Statement* s : {&r.one_, &r.many_}) {
     const std::string sql =
-        InsertSql(table_and_columns, columns, s == &r.one_ ? 1 : per_insert) + std::string(suffix);
+        InsertSql(table_and_columns, columns, s == &r.one_ ? 1 : static_cast<int>(r.per_insert_)) +
+        std::string(suffix);
     auto prepared = db.Prepare(sql);
     if (!prepared) return MakeError(prepared.error());
     *s = std::move(prepared).value();

@@ -142,6 +142,8 @@ class RowInserter {
   Result<bool> Flush();
   // Forgets what is queued (after a failed transaction).
   void Clear() { values_.clear(); }
+  // The rows queued: the next row Add takes is this one of its statement.
+  std::size_t Queued() const { return columns_ ? values_.size() / columns_ : 0; }
 
  private:
   Result<bool> Run(Statement& s, std::size_t first_value, std::size_t rows);

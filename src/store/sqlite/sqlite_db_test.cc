@@ -34,11 +34,14 @@ class RowInserterTest : public ::testing::Test {
 TEST_F(RowInserterTest, FullStatementsRunAsRowsComeAndTheRestAtFlush) {
   const std::string names[] = {"a", "b", "c", "d", "e", "f"};
   for (std::int64_t k = 1; k <= 6; ++k) {
+    EXPECT_EQ(rows_.Queued(), static_cast<std::size_t>((k - 1) % 4)) << k;
     ASSERT_TRUE(rows_.Add({k, k * 10, std::string_view(names[k - 1])}));
     // Four rows make a statement: inserted at the fourth, the others wait.
     EXPECT_EQ(Query("SELECT count(*) FROM t"), k < 4 ? 0 : 4) << k;
   }
+  EXPECT_EQ(rows_.Queued(), 2u);
   ASSERT_TRUE(rows_.Flush());
+  EXPECT_EQ(rows_.Queued(), 0u);
   EXPECT_EQ(Query("SELECT count(*) FROM t"), 6);
   EXPECT_EQ(Query("SELECT sum(n) FROM t"), 210);
   EXPECT_EQ(Query("SELECT k FROM t WHERE name = 'f'"), 6);

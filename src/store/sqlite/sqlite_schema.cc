@@ -163,23 +163,6 @@ Result<bool> SqliteStore::FillReporterKeys() {
   return true;
 }
 
-namespace {
-
-// The insert of `rows` aggregate records at once: kRecordColumns parameters a row, row k's from
-// k * kRecordColumns + 1 on, in BindRecord's order.
-std::string InsertRecordsSql(int rows) {
-  return RowInserter::InsertSql(
-      "aggregate_records (report, domain, day, interval_begin, interval_end,"
-      " normalized_timespan, source_ip, source_country, source_reverse_dns,"
-      " source_base_domain, source_name, source_type, source_asn, source_as_name,"
-      " source_as_domain, count, spf_aligned, dkim_aligned, dmarc_aligned, disposition,"
-      " policy_dkim, policy_spf, header_from, envelope_from, envelope_to, source_enriched_at,"
-      " id, dkim, spf, overrides)",
-      SqliteStore::kRecordColumns, rows);
-}
-
-}  // namespace
-
 Result<bool> SqliteStore::PrepareStatements() {
   for (const auto& [statement, sql] : kWriteStatements) {
     auto r = db_.Prepare(sql);
@@ -224,12 +207,18 @@ Result<bool> SqliteStore::PrepareStatements() {
     if (!r) return MakeError(r.error());
     this->*u.inserter = std::move(r).value();
   }
-  for (auto [statement, rows] : {std::pair{&SqliteStore::insert_record_, 1},
-                                 std::pair{&SqliteStore::insert_records_, kRecordsPerInsert}}) {
-    auto r = db_.Prepare(InsertRecordsSql(rows));
-    if (!r) return MakeError(r.error());
-    this->*statement = std::move(r).value();
-  }
+  // The records: kRecordColumns parameters a row, in StoreRecord's order.
+  auto records = RowInserter::Prepare(
+      db_,
+      "aggregate_records (report, domain, day, interval_begin, interval_end,"
+      " normalized_timespan, source_ip, source_country, source_reverse_dns,"
+      " source_base_domain, source_name, source_type, source_asn, source_as_name,"
+      " source_as_domain, count, spf_aligned, dkim_aligned, dmarc_aligned, disposition,"
+      " policy_dkim, policy_spf, header_from, envelope_from, envelope_to, source_enriched_at,"
+      " id, dkim, spf, overrides)",
+      kRecordColumns, "", kRecordsPerInsert);
+  if (!records) return MakeError(records.error());
+  insert_records_ = std::move(records).value();
   return true;
 }
 

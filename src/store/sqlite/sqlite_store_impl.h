@@ -103,8 +103,8 @@ class SqliteStore final : public ReportStore {
   static const StatementSql kWriteStatements[];
 
  public:
-  // An aggregate record's parameters in insert_record_; insert_records_ takes kRecordsPerInsert
-  // records at once (one statement run instead of one per record: docs/benchmarks.md).
+  // An aggregate record's parameters in insert_records_, which takes kRecordsPerInsert records at
+  // once (one statement run instead of one per record: docs/benchmarks.md).
   static constexpr int kRecordColumns = 30;
   static constexpr int kRecordsPerInsert = 16;
 
@@ -127,12 +127,11 @@ class SqliteStore final : public ReportStore {
                                     std::int64_t& messages, std::int64_t& pass);
   Result<bool> StoreStreamedRawXml(const StoredAggregate& item, std::int64_t report_row);
   // Queues one record of the report row report_row (its DKIM, SPF and override results as JSON
-  // in its row) for insertion, kRecordsPerInsert at a time (FlushRecords inserts the rest): the
-  // record and domain must live until then.
+  // in its row) for insertion, kRecordsPerInsert at a time (insert_records_.Flush inserts the
+  // rest): the record and domain must live until then.
   Result<bool> StoreRecord(std::int64_t enriched_at, const model::Record& rec,
                            std::string_view domain, std::int64_t day, std::int64_t report_row,
                            std::int64_t record_row);
-  Result<bool> FlushRecords();
   Result<bool> StoreDailyRollups(const BatchRollups& rollups);
   Result<bool> StoreSourceRollups(const BatchRollups& rollups);
   // The number of a source IP in source_ips, interned on first sight.
@@ -197,15 +196,17 @@ class SqliteStore final : public ReportStore {
   Database db_;
   std::string path_;
   OpenOptions options_;
-  Statement insert_report_, insert_record_, insert_records_, insert_source_ip_, select_source_ip_,
-      insert_report_totals_, select_next_record_, insert_blob_, insert_rejection_, insert_failure_,
-      insert_tls_report_, insert_tls_policy_, insert_tls_detail_, insert_raw_,
-      bump_aggregate_version_, select_aggregate_version_;
+  Statement insert_report_, insert_source_ip_, select_source_ip_, insert_report_totals_,
+      select_next_record_, insert_blob_, insert_rejection_, insert_failure_, insert_tls_report_,
+      insert_tls_policy_, insert_tls_detail_, insert_raw_, bump_aggregate_version_,
+      select_aggregate_version_;
   // The rollups' upserts, kRowsPerUpsert rows a statement (each flushed by the function that
   // fills it).
   static constexpr int kRowsPerUpsert = 16;
   RowInserter upsert_daily_messages_, upsert_daily_results_, upsert_daily_sources_,
       upsert_source_totals_, upsert_ip_totals_;
+  // The aggregate records, kRecordsPerInsert rows a statement (StoreRecord).
+  RowInserter insert_records_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
   std::unordered_map<std::string, std::int64_t> ip_ids_;
@@ -219,17 +220,9 @@ class SqliteStore final : public ReportStore {
   // The id the next aggregate record gets: records are numbered by the writer (the largest id
   // plus one, as SQLite would), so a report row is inserted with its record range at once.
   std::int64_t next_record_ = 1;
-  // The records queued by StoreRecord, not yet inserted.
-  struct QueuedRecord {
-    std::int64_t enriched_at;
-    const model::Record* record;
-    std::string_view domain;
-    std::int64_t day, report_row, record_row;
-  };
-  std::vector<QueuedRecord> queued_records_;
   // Each queued record's DKIM, SPF and override results as JSON while its insert runs (reused
-  // buffers, kRecordsPerInsert × 3).
-  std::vector<std::string> auth_json_;
+  // buffers, three for each row of insert_records_).
+  std::vector<std::string> auth_json_ = std::vector<std::string>(3 * kRecordsPerInsert);
   std::shared_ptr<IntegrityMonitor> integrity_;  // from the first Health()
 };
 

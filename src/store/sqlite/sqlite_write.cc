@@ -105,39 +105,6 @@ void BindAggregateReport(Statement& s, const StoredAggregate& item, const std::s
   if (item.RecordCount() > 0) s.Bind(25, first_record);
 }
 
-// Binds a record's 30 parameters from first + 1 on (first: kRecordColumns × its row in the
-// statement).
-void BindRecord(Statement& s, int first, const model::Record& rec, std::string_view domain,
-                std::int64_t day, std::int64_t report_row) {
-  const auto& src = rec.source;
-  const auto& ev = rec.policy_evaluated;
-  s.Bind(first + 1, report_row)
-      .Bind(first + 2, domain)
-      .Bind(first + 3, day)
-      .Bind(first + 4, rec.interval_begin)
-      .Bind(first + 5, rec.interval_end)
-      .Bind(first + 6, std::int64_t{rec.normalized_timespan})
-      .Bind(first + 7, src.ip_address)
-      .Bind(first + 8, src.country)
-      .Bind(first + 9, src.reverse_dns)
-      .Bind(first + 10, src.base_domain)
-      .Bind(first + 11, src.name)
-      .Bind(first + 12, src.type)
-      .Bind(first + 13, src.asn)
-      .Bind(first + 14, src.as_name)
-      .Bind(first + 15, src.as_domain)
-      .Bind(first + 16, static_cast<std::int64_t>(rec.count))
-      .Bind(first + 17, std::int64_t{rec.alignment.spf})
-      .Bind(first + 18, std::int64_t{rec.alignment.dkim})
-      .Bind(first + 19, std::int64_t{rec.alignment.dmarc})
-      .Bind(first + 20, ev.disposition)
-      .Bind(first + 21, ev.dkim)
-      .Bind(first + 22, ev.spf)
-      .Bind(first + 23, rec.identifiers.header_from)
-      .Bind(first + 24, rec.identifiers.envelope_from)
-      .Bind(first + 25, rec.identifiers.envelope_to);
-}
-
 // A list as a JSON array, NULL when empty.
 std::optional<std::string> JsonListOrNull(const std::vector<std::string>& list) {
   if (list.empty()) return std::nullopt;
@@ -158,9 +125,8 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   BatchRollups rollups;
   // None left by a batch that failed.
-  queued_records_.clear();
-  for (RowInserter* r : {&upsert_daily_messages_, &upsert_daily_results_, &upsert_daily_sources_,
-                         &upsert_source_totals_, &upsert_ip_totals_}) {
+  for (RowInserter* r : {&insert_records_, &upsert_daily_messages_, &upsert_daily_results_,
+                         &upsert_daily_sources_, &upsert_source_totals_, &upsert_ip_totals_}) {
     r->Clear();
   }
   ReportRows before;
@@ -171,7 +137,7 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   for (const auto& item : batch.aggregates) {
     DMARC_TRY(StoreAggregate(batch, item, now, rollups, result));
   }
-  DMARC_TRY(FlushRecords());
+  DMARC_TRY(insert_records_.Flush());
   DMARC_TRY(StoreDailyRollups(rollups));
   DMARC_TRY(StoreSourceRollups(rollups));
   DMARC_TRY(StoreRejections(batch, result));
@@ -252,7 +218,7 @@ Result<bool> SqliteStore::StoreStreamedRecords(const StoredAggregate& item, std:
       messages += count;
       if (rec.alignment.dmarc) pass += count;
     }
-    DMARC_TRY(FlushRecords());  // before the next read replaces these records
+    DMARC_TRY(insert_records_.Flush());  // before the next read replaces these records
     stored += records.size();
     DMARC_TRY(StoreDailyRollups(rollups));
     DMARC_TRY(StoreSourceRollups(rollups));
@@ -309,40 +275,51 @@ Result<bool> SqliteStore::StoreStreamedRawXml(const StoredAggregate& item,
 Result<bool> SqliteStore::StoreRecord(std::int64_t enriched_at, const model::Record& rec,
                                       std::string_view domain, std::int64_t day,
                                       std::int64_t report_row, std::int64_t record_row) {
-  queued_records_.push_back({enriched_at, &rec, domain, day, report_row, record_row});
-  if (queued_records_.size() < static_cast<std::size_t>(kRecordsPerInsert)) return true;
-  return FlushRecords();
-}
-
-// The queued records: kRecordsPerInsert in one statement, fewer one by one.
-Result<bool> SqliteStore::FlushRecords() {
-  const bool full = queued_records_.size() == static_cast<std::size_t>(kRecordsPerInsert);
-  auth_json_.resize(3 * kRecordsPerInsert);
-  for (std::size_t k = 0; k < queued_records_.size(); ++k) {
-    const QueuedRecord& q = queued_records_[k];
-    Statement& s = full ? insert_records_ : insert_record_;
-    const int first = full ? static_cast<int>(k) * kRecordColumns : 0;
-    const model::Record& rec = *q.record;
-    BindRecord(s, first, rec, q.domain, q.day, q.report_row);
-    // Left unbound (NULL) when the sources were not enriched from DNS.
-    if (q.enriched_at) s.Bind(first + 26, q.enriched_at);
-    s.Bind(first + 27, q.record_row);
-    // The results as JSON, NULL when none (kept until the statement has run).
-    std::string* json = &auth_json_[3 * k];
-    json[0].clear();
-    json[1].clear();
-    json[2].clear();
-    AppendDkimJson(rec.dkim, json[0]);
-    AppendSpfJson(rec.spf, json[1]);
-    AppendOverridesJson(rec.policy_evaluated.policy_override_reasons, json[2]);
-    for (int i = 0; i < 3; ++i) {
-      if (!json[i].empty()) s.Bind(first + 28 + i, json[i]);
-    }
-    if (!full) DMARC_TRY(s.Run());
-  }
-  if (full) DMARC_TRY(insert_records_.Run());
-  queued_records_.clear();
-  return true;
+  using Value = RowInserter::Value;
+  // The results as JSON, NULL when none, in the buffers of the record's row in the statement
+  // (kept until it has run).
+  std::string* json = &auth_json_[3 * insert_records_.Queued()];
+  for (int i = 0; i < 3; ++i) json[i].clear();
+  AppendDkimJson(rec.dkim, json[0]);
+  AppendSpfJson(rec.spf, json[1]);
+  AppendOverridesJson(rec.policy_evaluated.policy_override_reasons, json[2]);
+  auto json_or_null = [](const std::string& j) { return j.empty() ? Value() : Value(j); };
+  const auto& src = rec.source;
+  const auto& ev = rec.policy_evaluated;
+  auto maybe = [](const auto& v) { return RowInserter::Maybe(v); };
+  return insert_records_.Add({
+      report_row,
+      domain,
+      day,
+      rec.interval_begin,
+      rec.interval_end,
+      std::int64_t{rec.normalized_timespan},
+      src.ip_address,
+      maybe(src.country),
+      maybe(src.reverse_dns),
+      maybe(src.base_domain),
+      maybe(src.name),
+      maybe(src.type),
+      maybe(src.asn),
+      maybe(src.as_name),
+      maybe(src.as_domain),
+      static_cast<std::int64_t>(rec.count),
+      std::int64_t{rec.alignment.spf},
+      std::int64_t{rec.alignment.dkim},
+      std::int64_t{rec.alignment.dmarc},
+      ev.disposition,
+      ev.dkim,
+      ev.spf,
+      rec.identifiers.header_from,
+      maybe(rec.identifiers.envelope_from),
+      maybe(rec.identifiers.envelope_to),
+      // NULL when the sources were not enriched from DNS.
+      enriched_at ? Value(enriched_at) : Value(),
+      record_row,
+      json_or_null(json[0]),
+      json_or_null(json[1]),
+      json_or_null(json[2]),
+  });
 }
 
 Result<bool> SqliteStore::StoreDailyRollups(const BatchRollups& rollups) {
