@@ -402,13 +402,39 @@ class ParseOutput {
       if (!smtp_tls_spool_.Add(text)) spool_failed = true;
     });
     for (auto& part : p.aggregates) {
-      Use(part.text, part.text_spilled, [&](std::string_view text) { WriteAggregateText(text); });
+      Write(part.text, part.text_spilled, /*aggregate=*/true);
       if (!part.streamed || !options_.Writes(ReportType::kAggregate)) continue;
       if (!part.streamed->WriteTo(out_, json_ && first_report_)) spool_failed = true;
       first_report_ = false;
     }
-    Use(p.text, p.text_spilled,
-        [&](std::string_view text) { std::fwrite(text.data(), 1, text.size(), out_); });
+    Write(p.text, p.text_spilled, /*aggregate=*/false);
+  }
+
+  // Writes output text, from memory or from the spill file; a spilled piece goes from the spill
+  // file to the output within the kernel where the output takes it (sendfile).
+  void Write(const std::string& text, const Spilled& piece, bool aggregate) {
+    // Each JSON fragment starts with ",": the document's first must not.
+    const bool skip_comma = aggregate && json_ && first_report_;
+    if (piece && piece->size > 0 && send_ && std::fflush(out_) == 0) {
+      switch (spill_.SendTo(*piece, fileno(out_), skip_comma ? 1 : 0)) {
+        case SpillFile::Sent::kDone:
+          if (skip_comma) first_report_ = false;
+          return;
+        case SpillFile::Sent::kFailed:
+          spool_failed = true;
+          return;
+        case SpillFile::Sent::kUnsupported:
+          send_ = false;
+          break;
+      }
+    }
+    Use(text, piece, [&](std::string_view t) {
+      if (aggregate) {
+        WriteAggregateText(t);
+      } else {
+        std::fwrite(t.data(), 1, t.size(), out_);
+      }
+    });
   }
 
   void Use(const std::string& text, const Spilled& piece,
@@ -450,6 +476,7 @@ class ParseOutput {
   SpillFile& spill_;
   Spool failure_spool_, smtp_tls_spool_;
   bool first_report_ = true;
+  bool send_ = true;  // false once the output refused sendfile
 };
 
 void PrintSummary(std::size_t inputs, const ParseOutput& o) {

@@ -1,5 +1,6 @@
 #include "base/spool.h"
 
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,6 +120,30 @@ bool SpillFile::TakeBack(const Piece& piece, const std::function<void(std::strin
   }
   Release();
   return ok;
+}
+
+SpillFile::Sent SpillFile::SendTo(const Piece& piece, int out, std::uint64_t skip) {
+  int fd = -1;
+  {
+    std::lock_guard lock(mu_);
+    fd = file_ ? fileno(file_) : -1;
+  }
+  if (fd < 0 && piece.size > 0) return Sent::kUnsupported;
+  auto offset = static_cast<off_t>(piece.at + std::min(skip, piece.size));
+  const auto end = static_cast<off_t>(piece.at + piece.size);
+  bool sent_any = false;
+  while (offset < end) {
+    const ssize_t n = ::sendfile(out, fd, &offset, static_cast<std::size_t>(end - offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && !sent_any && (errno == EINVAL || errno == ENOSYS)) return Sent::kUnsupported;
+    if (n <= 0) {
+      Release();
+      return Sent::kFailed;
+    }
+    sent_any = true;
+  }
+  Release();
+  return Sent::kDone;
 }
 
 void SpillFile::Release() {

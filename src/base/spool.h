@@ -75,6 +75,11 @@ class SpillFile {
   // Reads a piece back in order, in chunks given to `use`, and releases it; false when it could
   // not be read whole.
   bool TakeBack(const Piece& piece, const std::function<void(std::string_view)>& use);
+  // Copies a piece but for its first `skip` bytes to the file descriptor `out` within the kernel
+  // (sendfile: no copy through this process), and releases it. kUnsupported: `out` cannot take
+  // it that way, nothing was written and the piece is still there (TakeBack it).
+  enum class Sent { kDone, kUnsupported, kFailed };
+  Sent SendTo(const Piece& piece, int out, std::uint64_t skip = 0);
 
  private:
   void Release();

@@ -1,8 +1,11 @@
 // Spool (memory, then a temporary file) and SpillFile (pieces set aside by several threads).
 #include "base/spool.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,6 +89,58 @@ TEST(SpillFile, StartsOverOnceEveryPieceIsTakenBack) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->at, 0u);
   EXPECT_EQ(TakeBack(file, *d), "d");
+}
+
+// The bytes of a file descriptor's file, from its start.
+std::string FileText(int fd) {
+  std::string out;
+  char chunk[64];
+  for (off_t at = 0;;) {
+    const ssize_t n = ::pread(fd, chunk, sizeof chunk, at);
+    if (n <= 0) break;
+    out.append(chunk, static_cast<std::size_t>(n));
+    at += n;
+  }
+  return out;
+}
+
+TEST(SpillFile, SendsPiecesToAnOutputInTheKernelSkippingWhatIsAsked) {
+  SpillFile file;
+  auto a = file.Add(",{\"first\": 1}");
+  auto b = file.Add(std::string(300000, 'x'));  // more than one sendfile may take
+  auto c = file.Add(",{\"third\": 3}");
+  ASSERT_TRUE(a && b && c);
+  FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(file.SendTo(*a, fileno(out), 1), SpillFile::Sent::kDone);  // without its ","
+  EXPECT_EQ(file.SendTo(*b, fileno(out)), SpillFile::Sent::kDone);
+  EXPECT_EQ(file.SendTo(*c, fileno(out)), SpillFile::Sent::kDone);
+  EXPECT_EQ(FileText(fileno(out)), "{\"first\": 1}" + std::string(300000, 'x') + ",{\"third\": 3}");
+  std::fclose(out);
+  auto d = file.Add("d");  // every piece was released: the file starts over
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->at, 0u);
+}
+
+TEST(SpillFile, AnOutputThatRefusesSendfileGetsNothingAndThePieceStays) {
+  SpillFile file;
+  auto a = file.Add("kept");
+  ASSERT_TRUE(a);
+  // Opened for appending: sendfile refuses it (EINVAL).
+  char path[] = "/tmp/spool-test-XXXXXX";
+  const int made = ::mkstemp(path);
+  ASSERT_GE(made, 0);
+  ::close(made);
+  const int out = ::open(path, O_WRONLY | O_APPEND);
+  ::unlink(path);
+  ASSERT_GE(out, 0);
+  EXPECT_EQ(file.SendTo(*a, out), SpillFile::Sent::kUnsupported);
+  ::close(out);
+  EXPECT_EQ(TakeBack(file, *a), "kept");
+  // A descriptor that is not open: the piece is released, the failure said.
+  auto b = file.Add("lost");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(file.SendTo(*b, -1), SpillFile::Sent::kFailed);
 }
 
 }  // namespace
