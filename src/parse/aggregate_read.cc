@@ -39,9 +39,14 @@ bool NameIs(const pugi::xml_node& n, const char* local) {
 }  // namespace
 
 std::string_view LocalName(const pugi::xml_node& n) {
-  std::string_view name = n.name();
-  const std::size_t colon = name.find(':');
-  return colon == std::string_view::npos ? name : name.substr(colon + 1);
+  // One pass over the (short) name for its end and its first colon, not strlen then memchr.
+  const char* const name = n.name();
+  const char* local = name;
+  const char* p = name;
+  for (; *p; ++p) {
+    if (*p == ':' && local == name) local = p + 1;
+  }
+  return {local, static_cast<std::size_t>(p - local)};
 }
 
 pugi::xml_node Child(const pugi::xml_node& parent, const char* local) {
@@ -113,7 +118,7 @@ Result<bool> ReadMetadata(const pugi::xml_node& feedback, AggregateReport& repor
   m.begin = *begin;
   m.end = *end;
   for (pugi::xml_node e = md.first_child(); e; e = e.next_sibling()) {
-    if (e.type() == pugi::node_element && LocalName(e) == "error") {
+    if (e.type() == pugi::node_element && IsWord(LocalName(e), "error")) {
       std::string text = rd.Text(e, "report_metadata.error");
       if (!text.empty()) m.errors.push_back("reporter: " + text);
     }
@@ -194,11 +199,11 @@ Status ReadRow(const pugi::xml_node& row, std::size_t index, const Limits& limit
                model::Record& r, pugi::xml_node& pe) {
   pugi::xml_node ip, count_node;
   ForEachElement(row, [&](std::string_view name, const pugi::xml_node& n) {
-    if (name == "source_ip") {
+    if (IsWord(name, "source_ip")) {
       Keep(ip, n);
-    } else if (name == "count") {
+    } else if (IsWord(name, "count")) {
       Keep(count_node, n);
-    } else if (name == "policy_evaluated") {
+    } else if (IsWord(name, "policy_evaluated")) {
       Keep(pe, n);
     }
   });
@@ -213,13 +218,13 @@ Status ReadRow(const pugi::xml_node& row, std::size_t index, const Limits& limit
 void ReadPolicyEvaluated(const pugi::xml_node& pe, Reader& rd, model::PolicyEvaluated& ev) {
   pugi::xml_node disposition, dkim, spf;
   ForEachElement(pe, [&](std::string_view name, const pugi::xml_node& n) {
-    if (name == "disposition") {
+    if (IsWord(name, "disposition")) {
       Keep(disposition, n);
-    } else if (name == "dkim") {
+    } else if (IsWord(name, "dkim")) {
       Keep(dkim, n);
-    } else if (name == "spf") {
+    } else if (IsWord(name, "spf")) {
       Keep(spf, n);
-    } else if (name == "reason") {
+    } else if (IsWord(name, "reason")) {
       model::PolicyOverrideReason o;
       if (std::string type = ToLowerAscii(rd.Text(n, "type", "reason.type")); !type.empty()) {
         o.type = std::move(type);
@@ -245,11 +250,11 @@ OptString LowerOptional(Reader& rd, const pugi::xml_node& n, std::string_view wh
 void ReadIdentifiers(const pugi::xml_node& ids, Reader& rd, model::Identifiers& out) {
   pugi::xml_node header_from, envelope_from, envelope_to;
   ForEachElement(ids, [&](std::string_view name, const pugi::xml_node& n) {
-    if (name == "header_from") {
+    if (IsWord(name, "header_from")) {
       Keep(header_from, n);
-    } else if (name == "envelope_from") {
+    } else if (IsWord(name, "envelope_from")) {
       Keep(envelope_from, n);
-    } else if (name == "envelope_to") {
+    } else if (IsWord(name, "envelope_to")) {
       Keep(envelope_to, n);
     }
   });
@@ -262,19 +267,19 @@ void ReadIdentifiers(const pugi::xml_node& ids, Reader& rd, model::Identifiers& 
 void ReadAuthResult(std::string_view kind, const pugi::xml_node& a, Reader& rd, model::Record& r) {
   pugi::xml_node domain, selector, scope, result, human_result;
   ForEachElement(a, [&](std::string_view name, const pugi::xml_node& n) {
-    if (name == "domain") {
+    if (IsWord(name, "domain")) {
       Keep(domain, n);
-    } else if (name == "selector") {
+    } else if (IsWord(name, "selector")) {
       Keep(selector, n);
-    } else if (name == "scope") {
+    } else if (IsWord(name, "scope")) {
       Keep(scope, n);
-    } else if (name == "result") {
+    } else if (IsWord(name, "result")) {
       Keep(result, n);
-    } else if (name == "human_result") {
+    } else if (IsWord(name, "human_result")) {
       Keep(human_result, n);
     }
   });
-  if (kind == "dkim") {
+  if (IsWord(kind, "dkim")) {
     model::DkimAuthResult d;
     d.domain = ToLowerAscii(rd.Text(domain, "dkim.domain"));
     d.selector = rd.Text(selector, "dkim.selector");
@@ -283,7 +288,7 @@ void ReadAuthResult(std::string_view kind, const pugi::xml_node& a, Reader& rd, 
     if (d.result.empty()) d.result = "none";
     d.human_result = rd.OptionalOf(human_result, "dkim.human_result");
     r.dkim.push_back(std::move(d));
-  } else if (kind == "spf") {
+  } else if (IsWord(kind, "spf")) {
     model::SpfAuthResult x;
     x.domain = ToLowerAscii(rd.Text(domain, "spf.domain"));
     x.scope = rd.WordOf(scope, "spf.scope");
@@ -301,11 +306,11 @@ Status ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& li
                   model::Record& r) {
   pugi::xml_node row, ids, ar;
   ForEachElement(rec, [&](std::string_view name, const pugi::xml_node& n) {
-    if (name == "row") {
+    if (IsWord(name, "row")) {
       Keep(row, n);
-    } else if (name == "identifiers" || name == "identities") {
+    } else if (IsWord(name, "identifiers") || IsWord(name, "identities")) {
       Keep(ids, n);
-    } else if (name == "auth_results") {
+    } else if (IsWord(name, "auth_results")) {
       Keep(ar, n);
     }
   });
@@ -321,8 +326,8 @@ Status ReadRecord(const pugi::xml_node& rec, std::size_t index, const Limits& li
     r.identifiers.envelope_from = r.spf.back().domain;
   }
   const auto& ev = r.policy_evaluated;
-  r.alignment.spf = ev.spf == "pass";
-  r.alignment.dkim = ev.dkim == "pass";
+  r.alignment.spf = IsWord(ev.spf, "pass");
+  r.alignment.dkim = IsWord(ev.dkim, "pass");
   r.alignment.dmarc = r.alignment.spf || r.alignment.dkim;
   return Ok();
 }
@@ -334,7 +339,7 @@ OptString FirstNamespace(const pugi::xml_node& feedback, bool with_wrappers) {
        n = with_wrappers ? n.parent() : pugi::xml_node()) {
     for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
       const std::string_view name = a.name();
-      if (name == "xmlns" || name.starts_with("xmlns:")) return std::string(a.value());
+      if (IsWord(name, "xmlns") || name.starts_with("xmlns:")) return std::string(a.value());
     }
   }
   return std::nullopt;
@@ -372,7 +377,7 @@ Result<pugi::xml_node> FindFeedback(const pugi::xml_document& doc,
       break;
     }
   }
-  if (feedback && LocalName(feedback) == "feedback") return feedback;
+  if (feedback && IsWord(LocalName(feedback), "feedback")) return feedback;
   // A wrapper element that is well-formed: look one level down.
   pugi::xml_node inner = feedback ? Child(feedback, "feedback") : pugi::xml_node();
   if (!inner) {

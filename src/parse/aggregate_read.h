@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <cstring>
 #include <pugixml.hpp>
 #include <string>
 #include <string_view>
@@ -28,6 +29,13 @@ inline constexpr unsigned kParseOptions = pugi::parse_cdata | pugi::parse_escape
 
 // Element name without a namespace prefix.
 std::string_view LocalName(const pugi::xml_node& n);
+
+// Whether `name` is the literal `word`: with its length known here the comparison is inlined,
+// where string_view's == calls memcmp.
+template <std::size_t N>
+bool IsWord(std::string_view name, const char (&word)[N]) {
+  return name.size() == N - 1 && std::memcmp(name.data(), word, N - 1) == 0;
+}
 
 // The first child element whose local name is `local`.
 pugi::xml_node Child(const pugi::xml_node& parent, const char* local);

@@ -235,7 +235,8 @@ Status AggregateStreamParser::Impl::OnTag(std::size_t at, std::size_t len) {
     OnFrameEnd(at, len);
     return Ok();
   }
-  if (child_level && LocalOf(TagName(tag)) == "record") return StartRecord(at, len, kind);
+  if (child_level && internal::IsWord(LocalOf(TagName(tag)), "record"))
+    return StartRecord(at, len, kind);
   return OnFrameStart(at, len, kind);
 }
 
@@ -246,7 +247,7 @@ Status AggregateStreamParser::Impl::OnFrameStart(std::size_t at, std::size_t len
     return MakeError(fmt::format("XML has more than {} elements", limits.max_xml_elements));
   }
   if (feedback_depth == 0) {
-    if (LocalOf(name) == "feedback") {
+    if (internal::IsWord(LocalOf(name), "feedback")) {
       feedback_depth = outer.size() + 1;
       feedback_closed = kind == TagKind::kEmpty;
     } else {
@@ -266,8 +267,8 @@ void AggregateStreamParser::Impl::OnFrameEnd(std::size_t /*at*/, std::size_t /*l
   if (outer.empty()) return;  // a stray end tag: pugixml says so when the frame is checked
   if (feedback_depth > 0 && !feedback_closed && outer.size() == feedback_depth + 1) {
     const std::string_view local = LocalOf(outer.back());
-    has_metadata = has_metadata || local == "report_metadata";
-    has_policy = has_policy || local == "policy_published";
+    has_metadata = has_metadata || internal::IsWord(local, "report_metadata");
+    has_policy = has_policy || internal::IsWord(local, "policy_published");
   }
   outer.pop_back();
   if (feedback_depth > 0 && !feedback_closed && outer.size() < feedback_depth) {
