@@ -88,7 +88,7 @@ class Reader {
   // A result word of an element: lower-cased, trimmed; known synonyms mapped.
   std::string WordOf(const pugi::xml_node& n, std::string_view what) {
     std::string v = ToLowerAscii(Text(n, what));
-    if (v == "hardfail") {
+    if (IsWord(v, "hardfail")) {
       errors_.push_back(fmt::format("{} \"hardfail\" read as \"fail\"", what));
       v = "fail";
     }
@@ -106,7 +106,7 @@ class Reader {
   // A result word: lower-cased, whitespace removed; known synonyms mapped.
   std::string Word(const pugi::xml_node& parent, const char* child, std::string_view what) {
     std::string v = ToLowerAscii(Text(parent, child, what));
-    if (v == "hardfail") {
+    if (IsWord(v, "hardfail")) {
       errors_.push_back(fmt::format("{} \"hardfail\" read as \"fail\"", what));
       v = "fail";
     }
