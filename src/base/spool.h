@@ -58,7 +58,7 @@ class Spool {
 // (results that wait their turn beyond a memory budget: pipeline::RunOrdered's spill), each read
 // back once. The file is emptied whenever no piece waits in it, so it holds at most what waits.
 //
-// Thread-safety: Add and TakeBack from any thread.
+// Thread-safety: Add, TakeBack and SendTo from any thread.
 class SpillFile {
  public:
   struct Piece {

@@ -235,8 +235,9 @@ Status AggregateStreamParser::Impl::OnTag(std::size_t at, std::size_t len) {
     OnFrameEnd(at, len);
     return Ok();
   }
-  if (child_level && internal::IsWord(LocalOf(TagName(tag)), "record"))
+  if (child_level && internal::IsWord(LocalOf(TagName(tag)), "record")) {
     return StartRecord(at, len, kind);
+  }
   return OnFrameStart(at, len, kind);
 }
 

@@ -29,7 +29,8 @@ class RecordSpool {
 
   // From the first record again.
   Status Rewind();
-  // The next records, at most `max` (out is cleared first); none at the end.
+  // The next records, at most `max`, in place of what `out` held (its records are read over, so
+  // their strings keep their buffers); none at the end.
   Status Next(std::vector<model::Record>& out, std::size_t max);
 
  private:

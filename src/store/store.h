@@ -56,7 +56,7 @@ class RecordStream {
   virtual std::vector<std::int64_t> Days() const = 0;
   // From the first record (and the first byte of the XML) again.
   virtual Status Rewind() = 0;
-  // The next records, at most `max` (out is cleared first); none at the end.
+  // The next records, at most `max`, in place of what `out` held; none at the end.
   virtual Status NextRecords(std::vector<model::Record>& out, std::size_t max) = 0;
   // When the records' sources were filled from reverse DNS, as Batch::sources_enriched_at.
   virtual std::int64_t SourcesEnrichedAt() const = 0;
