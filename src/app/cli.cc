@@ -82,7 +82,7 @@ void AddLimitOptions(CLI::App& cmd, dmarc::Limits& limits, bool batches) {
       ->group("Limits");
   if (batches) {
     cmd.add_option("--max-batch-bytes", limits.max_batch_bytes,
-                   "Bytes of extracted reports held in memory before a batch is committed")
+                   "Bytes of extracted reports held in memory (a batch is committed at half)")
         ->capture_default_str()
         ->group("Limits");
   }

@@ -57,8 +57,9 @@ struct Limits {
   // first bytes of its own item: an mbox message, a zip entry, a part); once spent, rejections
   // keep their reason only. Bounds what an input's rejections hold in memory and in the store.
   std::size_t max_rejected_bytes = 1024 * 1024;
-  // Not per input: bytes of extracted reports one batch of import, fetch or run holds in memory
-  // (estimated by pipeline::HeldBytes) before it is committed, however few inputs it has.
+  // Not per input: bytes of extracted reports import, fetch and run hold in memory (measured by
+  // pipeline::HeldBytes): a batch is committed once it holds half, however few inputs it has,
+  // and the results extracted meanwhile wait within the other half.
   std::size_t max_batch_bytes = 64u * 1024 * 1024;
 };
 

@@ -264,7 +264,6 @@ class Extractor {
       }
       return router.End();
     }
-    out_.payload_bytes += bytes.size();
     const ParseGate::Pass pass = options_.gate
                                      ? options_.gate->Enter(bytes.size() * kParseBytesPerXmlByte)
                                      : ParseGate::Pass();

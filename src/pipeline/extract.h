@@ -83,8 +83,9 @@ struct Extracted {
   std::vector<FoundFailure> failures;
   std::vector<FoundSmtpTls> smtp_tls;
   std::vector<Rejection> rejections;
-  // Bytes of the report payloads parsed (XML, JSON, failure samples), after decompression: what
-  // the reports found cost in memory grows with it (a batch of them is bounded by it).
+  // Bytes of the failure and SMTP TLS report payloads parsed (failure mails, JSON), after
+  // decompression: what those reports cost in memory grows with it (an aggregate report's cost
+  // is measured on its model: model::HeapBytes).
   std::uint64_t payload_bytes = 0;
   // Aggregate reports handed to ExtractOptions::stream_sink (not in `reports`), and their records.
   std::vector<StreamedReport> streamed;

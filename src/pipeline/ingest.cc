@@ -12,6 +12,7 @@
 #include <new>
 
 #include "base/files.h"
+#include "model/heap_bytes.h"
 #include "pipeline/classify.h"
 #include "pipeline/ordered_parallel.h"
 #include "pipeline/stream_store.h"
@@ -145,13 +146,16 @@ InputResult ExtractInput(const std::string& path, const ExtractOptions& options)
 }
 
 std::size_t HeldBytes(const InputResult& input) {
-  // A parsed report holds about kModelBytesPerPayloadByte bytes of model per byte of its XML
-  // (measured with reports of 12 and 100 MB: docs/security.md, "Memory"); the rest is what the
-  // input keeps as it is.
-  constexpr std::size_t kModelBytesPerPayloadByte = 8;
+  // An aggregate report is weighed by what its model holds (model::HeapBytes: its records take
+  // 1-2 times their XML); a failure or SMTP TLS report by its payload, twice (the sample's
+  // headers and body, or the policies, and their strings); the rest is what the input keeps as
+  // it is.
+  constexpr std::size_t kModelBytesPerPayloadByte = 2;
   const Extracted& e = input.extracted;
   std::size_t n = static_cast<std::size_t>(e.payload_bytes) * kModelBytesPerPayloadByte;
-  for (const auto& r : e.reports) n += r.raw_xml_packed.size() + r.origin.size();
+  for (const auto& r : e.reports) {
+    n += sizeof(r) + model::HeapBytes(r.aggregate) + r.raw_xml_packed.size() + r.origin.size();
+  }
   for (const auto& r : e.rejections) {
     n += r.raw.size() + r.origin.size() + r.reason.size() + r.sha256.size();
   }
@@ -217,8 +221,12 @@ Status Ingest::Files(const std::vector<std::string>& paths) {
 // behind the commit, unless the batch is heavy: then a second one beside it is what the byte bound
 // is for, and no report is parsed meanwhile either (the whole gate is taken once the parses in
 // progress end). Into a store whose commits run elsewhere (a database server), every source
-// overlaps, heavy batches too: the server's work is half the import's CPU, and two batches (each
-// bounded by max_batch_bytes) are the most ever held.
+// overlaps, heavy batches too: the server's work is half the import's CPU, and two batches are the
+// most ever held.
+//
+// A batch is cut once its inputs hold half of max_batch_bytes (HeldBytes: what their reports'
+// model takes), and the results extracted meanwhile, waiting in order, weigh at most the other
+// half: the batch being committed and the next one together are what max_batch_bytes bounds.
 Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool items_are_paths) {
   auto waiting = source.Open();
   if (!waiting) return MakeError(waiting.error());
@@ -227,7 +235,9 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
   std::unique_ptr<InFlight> previous;
   Status status = Ok();
   const bool overlap = !items_are_paths || store_.CommitsElsewhere();
-  // heavy: the batch holds max_batch_bytes or more.
+  const std::size_t batch_bytes =
+      std::max<std::size_t>(1, options_.extract.limits().max_batch_bytes / 2);
+  // heavy: the batch holds batch_bytes or more.
   auto commit = [&](std::unique_ptr<InFlight> current, bool heavy) {
     if (previous) {
       status = Finish(*previous, source);
@@ -270,19 +280,18 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
           current->results.push_back(std::move(r));
           if (ok && (weight >= options_.batch_records ||
                      (items_are_paths && current->results.size() >= kFilesPerBatch) ||
-                     held >= options_.extract.limits().max_batch_bytes)) {
-            ok = commit(std::move(current), held >= options_.extract.limits().max_batch_bytes);
+                     held >= batch_bytes)) {
+            ok = commit(std::move(current), held >= batch_bytes);
             current = std::make_unique<InFlight>();
             weight = held = 0;
           }
         },
         // Results waiting for an earlier one (a big input, or a commit blocking the emitting
         // thread) are bounded by bytes, not by count.
-        HeldBytes, options_.extract.limits().max_batch_bytes,
+        HeldBytes, batch_bytes,
         // Files: while a batch commits, the workers read ahead at most one batch more.
         items_are_paths ? kFilesPerBatch : kOrderedMaxPending);
-    if (!ok || (!current->results.empty() &&
-                !commit(std::move(current), held >= options_.extract.limits().max_batch_bytes)))
+    if (!ok || (!current->results.empty() && !commit(std::move(current), held >= batch_bytes)))
       break;
   }
   if (previous) {

@@ -42,8 +42,9 @@ InputResult ExtractInput(const std::string& path, const ExtractOptions& options)
 InputResult ExtractBuffer(std::string_view bytes, const std::string& label,
                           const ExtractOptions& options);
 
-// What an extracted input holds in memory, estimated from its payloads and rejections: what a
-// batch of inputs is bounded by (Limits::max_batch_bytes).
+// What an extracted input holds in memory: its aggregate reports' model (model::HeapBytes), its
+// failure and SMTP TLS reports (estimated from their payloads), the compressed XML kept and the
+// rejections: what a batch of inputs is bounded by (Limits::max_batch_bytes).
 std::size_t HeldBytes(const InputResult& input);
 
 // Stores every report and rejection of these inputs as one batch: the one place where extracted
@@ -93,9 +94,10 @@ struct IngestOptions {
   // are (the mails of a batch whose reports a `required` output has not delivered yet,
   // docs/outputs.md). Empty: none.
   std::function<Status()> before_filing;
-  // A batch is also committed once its inputs hold extract.limits().max_batch_bytes in memory
-  // (HeldBytes()), so that the reports held at once are bounded by bytes whatever their count:
-  // see docs/security.md ("Memory").
+  // A batch is also committed once its inputs hold half of extract.limits().max_batch_bytes in
+  // memory (HeldBytes()), the results extracted meanwhile waiting within the other half, so that
+  // the reports held at once are bounded by bytes whatever their count: see docs/security.md
+  // ("Memory").
 };
 
 class Ingest {
