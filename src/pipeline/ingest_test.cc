@@ -198,6 +198,28 @@ TEST_F(IngestTest, FilesAreCommittedAThousandInputsAtATimeWhateverTheyWeigh) {
   EXPECT_EQ(seen.new_reports, 1u);
 }
 
+// A batch is cut once its inputs weigh half of --max-batch-bytes (what their reports' model
+// holds, HeldBytes): the batch being committed and the results read ahead meanwhile share it.
+TEST_F(IngestTest, FilesAreCommittedOnceABatchHoldsHalfOfMaxBatchBytes) {
+  const std::string large = std::string(DMARC_SOURCE_DIR) +
+                            "/testdata/real/parsedmarc-samples/aggregate/"
+                            "!large-example.com!1711897200!1711983600.xml";
+  // An input weighs `most` with its XML kept compressed, `least` as a duplicate (not kept).
+  ExtractOptions keeping;
+  keeping.keep_raw_xml = true;
+  const std::size_t most = HeldBytes(ExtractInput(large, keeping));
+  const std::size_t least = HeldBytes(ExtractInput(large, ExtractOptions{}));
+  ASSERT_GT(least, 1000000u);  // its 2,286 records, not its 909 KB of XML weighted
+  ASSERT_LT(2 * most, 3 * least);
+  IngestOptions options;
+  options.jobs = 2;
+  options.extract.aggregate.limits.max_batch_bytes = 2 * (2 * most + 1);  // cut at 3 inputs
+  Seen seen;
+  ASSERT_TRUE(Ingest(*store_, options, seen).Files(std::vector<std::string>(7, large)));
+  EXPECT_EQ(seen.batch_inputs, (std::vector<std::size_t>{3, 3, 1}));
+  EXPECT_EQ(seen.new_reports, 1u);
+}
+
 TEST_F(IngestTest, FilesIntoAStoreCommittingElsewhereAreExtractedWhileTheBatchBeforeCommits) {
   IngestOptions options;
   options.batch_records = 1;  // one report per batch
