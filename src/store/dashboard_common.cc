@@ -108,6 +108,64 @@ DashboardFilter PreviousPeriod(const DashboardFilter& filter) {
   return prev;
 }
 
+void FactSums::Add(const Row& row, bool with_days) {
+  const std::int64_t m = row.messages;
+  totals.records += row.records;
+  totals.sums.messages += m;
+  if (row.dmarc_pass) totals.sums.dmarc_pass += m;
+  if (row.spf_aligned) totals.sums.spf_aligned += m;
+  if (row.dkim_aligned) totals.sums.dkim_aligned += m;
+  if (!with_days) return;
+  auto& day = days[row.day];
+  day.first += m;
+  if (row.dmarc_pass) day.second += m;
+  auto it = std::find_if(by_disposition.begin(), by_disposition.end(),
+                         [&](const auto& d) { return d.first == row.disposition; });
+  if (it == by_disposition.end()) {
+    by_disposition.emplace_back(row.disposition, m);
+  } else {
+    it->second += m;
+  }
+}
+
+Result<OverviewResult> OverviewOf(const DashboardFilter& filter, SourceGrouping& sources,
+                                  const SumFactsFn& sum_facts,
+                                  const CountSourcesAndReportsFn& count) {
+  OverviewResult out;
+  std::optional<std::int64_t> known_sources;
+  if (Rollup(filter) && !filter.header_from) {
+    auto ips = sources.SumsPerIp(filter);
+    if (!ips) return std::move(ips).error_value();
+    DMARC_TRY_ASSIGN(out.top_sources, sources.GroupIps(*ips, "ip", 10));
+    DMARC_TRY_ASSIGN(out.countries, sources.GroupIps(*ips, "country", 50));
+    known_sources = static_cast<std::int64_t>(ips->size());
+  } else {
+    SourcesResult top, countries;
+    DMARC_TRY_ASSIGN(
+        top, sources.Sources(filter, "ip", ListPage{.offset = 0, .limit = 10, .search = {}}));
+    DMARC_TRY_ASSIGN(countries, sources.Sources(filter, "country",
+                                                ListPage{.offset = 0, .limit = 50, .search = {}}));
+    out.top_sources = std::move(top.rows);
+    out.countries = std::move(countries.rows);
+  }
+  FactSums sums;
+  DMARC_TRY_ASSIGN(sums, sum_facts(filter, true));
+  out.totals = sums.totals;
+  for (const auto& [day, m] : sums.days) out.daily.push_back({day, m.first, m.second});
+  out.by_disposition = std::move(sums.by_disposition);
+  DMARC_TRY(count(filter, known_sources, out.totals));
+  if (filter.range.from && filter.range.to) {
+    const DashboardFilter prev = PreviousPeriod(filter);
+    OverviewResult::Previous p{{}, *prev.range.from, *prev.range.to};
+    FactSums before;
+    DMARC_TRY_ASSIGN(before, sum_facts(prev, false));
+    p.totals = before.totals;
+    DMARC_TRY(count(prev, std::nullopt, p.totals));
+    out.previous = p;
+  }
+  return out;
+}
+
 // ---- AddressDetails ----
 
 void AddressDetails::AddText(Address& a, int f, std::string_view text) {

@@ -7,10 +7,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -36,6 +39,26 @@ Facts FactsFor(const DashboardFilter& f);
 
 // The filter of the period of as many days just before filter's range (which has both ends).
 DashboardFilter PreviousPeriod(const DashboardFilter& filter);
+
+// What one pass over the facts in range adds up (each back end's SumFacts, a row at a time).
+struct FactSums {
+  Totals totals;
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> days;  // messages, passing
+  std::vector<std::pair<std::string, std::int64_t>> by_disposition;    // a handful of values
+
+  // One row of facts: `records` records of `messages` messages on `day`, with this disposition
+  // and these results. with_days: counted per day and per disposition as well.
+  struct Row {
+    std::int64_t day = 0;
+    std::string_view disposition;
+    bool dmarc_pass = false;
+    bool spf_aligned = false;
+    bool dkim_aligned = false;
+    std::int64_t records = 0;
+    std::int64_t messages = 0;
+  };
+  void Add(const Row& row, bool with_days);
+};
 
 // Seven columns from first on: name, type, reverse_dns, country, asn, as_name, base_domain;
 // text(c) and integer(c) read column c of the current row (std::optional, nullopt for NULL).
@@ -166,5 +189,16 @@ class SourceGrouping {
   // Keeps the addresses of ips whose value in group is value ("" keeps those with none).
   Result<bool> KeepGroup(IpTotals& ips, std::string_view group, const std::string& value);
 };
+
+// DashboardQueries::Overview, the same for every back end, run in the caller's snapshot: the top
+// addresses and countries from `sources`, the totals, days and dispositions from sum_facts (with
+// days), the counts of addresses (unless known), reports and reporters from count, and the same
+// totals for the period before when the filter has both days.
+using SumFactsFn = std::function<Result<FactSums>(const DashboardFilter&, bool with_days)>;
+using CountSourcesAndReportsFn = std::function<Result<bool>(
+    const DashboardFilter&, std::optional<std::int64_t> known_sources, Totals&)>;
+Result<OverviewResult> OverviewOf(const DashboardFilter& filter, SourceGrouping& sources,
+                                  const SumFactsFn& sum_facts,
+                                  const CountSourcesAndReportsFn& count);
 
 }  // namespace dmarc::store

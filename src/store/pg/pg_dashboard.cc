@@ -35,13 +35,6 @@ using pg::Params;
 using pg::Query;
 using pg::Rows;
 
-// What one pass over the facts in range adds up.
-struct FactSums {
-  Totals totals;
-  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> days;  // messages, passing
-  std::vector<std::pair<std::string, std::int64_t>> by_disposition;    // a handful of values
-};
-
 std::int64_t Limit(std::size_t n) {
   return static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX));
 }
@@ -52,35 +45,12 @@ class PgDashboard final : public DashboardQueries {
       : conn_(std::move(conn)), options_(std::move(options)) {}
 
   Result<OverviewResult> Overview(const DashboardFilter& filter) override {
-    return InSnapshot([&]() -> Result<OverviewResult> {
-      OverviewResult out;
-      if (Rollup(filter) && !filter.header_from) {
-        auto ips = sources_.SumsPerIp(filter);
-        if (!ips) return std::move(ips).error_value();
-        DMARC_TRY_ASSIGN(out.top_sources, sources_.GroupIps(*ips, "ip", 10));
-        DMARC_TRY_ASSIGN(out.countries, sources_.GroupIps(*ips, "country", 50));
-        DMARC_TRY(TotalsWithDays(filter, static_cast<std::int64_t>(ips->size()), out));
-      } else {
-        SourcesResult top, countries;
-        DMARC_TRY_ASSIGN(
-            top, sources_.Sources(filter, "ip", ListPage{.offset = 0, .limit = 10, .search = {}}));
-        DMARC_TRY_ASSIGN(
-            countries,
-            sources_.Sources(filter, "country", ListPage{.offset = 0, .limit = 50, .search = {}}));
-        out.top_sources = std::move(top.rows);
-        out.countries = std::move(countries.rows);
-        DMARC_TRY(TotalsWithDays(filter, std::nullopt, out));
-      }
-      if (filter.range.from && filter.range.to) {
-        const DashboardFilter prev = PreviousPeriod(filter);
-        OverviewResult::Previous p{{}, *prev.range.from, *prev.range.to};
-        FactSums sums;
-        DMARC_TRY_ASSIGN(sums, SumFacts(prev, false));
-        p.totals = sums.totals;
-        DMARC_TRY(CountSourcesAndReports(prev, std::nullopt, p.totals));
-        out.previous = p;
-      }
-      return out;
+    return InSnapshot([&] {
+      return OverviewOf(
+          filter, sources_, [&](const DashboardFilter& f, bool days) { return SumFacts(f, days); },
+          [&](const DashboardFilter& f, std::optional<std::int64_t> known, Totals& t) {
+            return CountSourcesAndReports(f, known, t);
+          });
     });
   }
 
@@ -372,7 +342,6 @@ class PgDashboard final : public DashboardQueries {
   Result<FactSums> SumFacts(const DashboardFilter& filter, bool with_days) {
     const Facts f = FactsFor(filter);
     FactSums out;
-    Totals& t = out.totals;
     Query q;
     const std::string where = pg::RecordWhere(filter, q);
     // The rollup's rows are few and summed here (faster than the server's hash of them);
@@ -388,37 +357,16 @@ class PgDashboard final : public DashboardQueries {
                                  " r.dkim_aligned",
                                  f.records, f.messages, f.table, where);
     DMARC_TRY(Each(q, [&](const Rows& s, int i) {
-      const std::int64_t m = s.Int(i, 6);
-      const bool passed = s.Int(i, 2) != 0;
-      t.records += s.Int(i, 5);
-      t.sums.messages += m;
-      if (passed) t.sums.dmarc_pass += m;
-      if (s.Int(i, 3) != 0) t.sums.spf_aligned += m;
-      if (s.Int(i, 4) != 0) t.sums.dkim_aligned += m;
-      if (!with_days) return;
-      auto& day = out.days[s.Int(i, 0)];
-      day.first += m;
-      if (passed) day.second += m;
-      const std::string_view name = s.View(i, 1);
-      auto it = std::find_if(out.by_disposition.begin(), out.by_disposition.end(),
-                             [&](const auto& d) { return d.first == name; });
-      if (it == out.by_disposition.end()) {
-        out.by_disposition.emplace_back(name, m);
-      } else {
-        it->second += m;
-      }
+      out.Add({.day = s.Int(i, 0),
+               .disposition = s.View(i, 1),
+               .dmarc_pass = s.Int(i, 2) != 0,
+               .spf_aligned = s.Int(i, 3) != 0,
+               .dkim_aligned = s.Int(i, 4) != 0,
+               .records = s.Int(i, 5),
+               .messages = s.Int(i, 6)},
+              with_days);
     }));
     return out;
-  }
-
-  Result<bool> TotalsWithDays(const DashboardFilter& filter,
-                              std::optional<std::int64_t> known_sources, OverviewResult& out) {
-    FactSums sums;
-    DMARC_TRY_ASSIGN(sums, SumFacts(filter, true));
-    out.totals = sums.totals;
-    for (const auto& [day, m] : sums.days) out.daily.push_back({day, m.first, m.second});
-    out.by_disposition = std::move(sums.by_disposition);
-    return CountSourcesAndReports(filter, known_sources, out.totals);
   }
 
   // Distinct source addresses (unless known), reports and reporters in range.
