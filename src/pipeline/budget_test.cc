@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <malloc.h>
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
-#endif
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -19,6 +17,12 @@
 #include "testing/compress.h"
 #include "testing/test_util.h"
 #include "testing/zip_writer.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+// AddressSanitizer's allocator (its header, sanitizer/allocator_interface.h, is not installed
+// with GCC's).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+#endif
 
 namespace dmarc::pipeline {
 namespace {
