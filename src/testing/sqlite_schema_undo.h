@@ -4,6 +4,19 @@
 
 namespace dmarc::testing {
 
+// Before migration 15: daily_messages a table of its own, filled from the records (not from
+// daily_results, so that a test compares the view with what the writer used to keep). Leaves
+// user_version as it is.
+inline constexpr const char* kUndoDailyMessagesView =
+    "DROP VIEW daily_messages;"
+    "CREATE TABLE daily_messages (day INTEGER NOT NULL, domain TEXT NOT NULL,"
+    " header_from TEXT NOT NULL, disposition TEXT NOT NULL, records INTEGER NOT NULL,"
+    " messages INTEGER NOT NULL, dmarc_pass INTEGER NOT NULL,"
+    " PRIMARY KEY (day, domain, header_from, disposition)) WITHOUT ROWID;"
+    "INSERT INTO daily_messages SELECT day, domain, header_from, disposition, count(*),"
+    " sum(count), sum(CASE WHEN dmarc_aligned THEN count ELSE 0 END) FROM aggregate_records"
+    " GROUP BY 1, 2, 3, 4;";
+
 // Before migration 14: DKIM, SPF and override results in their own tables (migration 1's), read
 // back from the record's JSON columns, which are dropped. Leaves user_version as it is.
 inline constexpr const char* kUndoAuthResultsInRecords =

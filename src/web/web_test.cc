@@ -411,6 +411,9 @@ TEST_F(WebTest, MigrationFillsTheRollupsFromStoredRecords) {
   // kept.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "t.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, dmarc::testing::kUndoDailyMessagesView, nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
   ASSERT_EQ(sqlite3_exec(db, dmarc::testing::kUndoAuthResultsInRecords, nullptr, nullptr, nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(db);

@@ -20,12 +20,6 @@ struct Victim {
 
 // The daily totals lose exactly what the records added (see BatchRollups in sqlite_write.cc).
 constexpr std::string_view kRecordSteps[] = {
-    "UPDATE daily_messages AS d SET records = d.records - x.n, messages = d.messages - x.m,"
-    " dmarc_pass = d.dmarc_pass - x.p FROM (SELECT day, domain, header_from, disposition,"
-    " count(*) AS n, sum(count) AS m, sum(CASE WHEN dmarc_aligned THEN count ELSE 0 END) AS p"
-    " FROM aggregate_records WHERE id >= ?1 AND id < ?2 GROUP BY 1, 2, 3, 4) AS x"
-    " WHERE d.day = x.day AND d.domain = x.domain AND d.header_from = x.header_from"
-    " AND d.disposition = x.disposition",
     "UPDATE daily_sources AS d SET messages = d.messages - x.m, records = d.records - x.n,"
     " dmarc_pass = d.dmarc_pass - x.p, spf_aligned = d.spf_aligned - x.sa,"
     " dkim_aligned = d.dkim_aligned - x.da FROM (SELECT r.day, r.domain, s.id AS ip,"
@@ -116,7 +110,6 @@ Result<std::size_t> SqliteStore::PurgeAggregateBatch(std::int64_t cutoff, PurgeR
     }
     // A day, sender or source left with nothing is no longer part of the totals. (A source
     // whose remaining records all count 0 messages goes with it.)
-    DMARC_TRY(db_.Exec("DELETE FROM daily_messages WHERE records <= 0"));
     DMARC_TRY(db_.Exec("DELETE FROM daily_sources WHERE records <= 0"));
     DMARC_TRY(db_.Exec("DELETE FROM source_totals WHERE records <= 0"));
     DMARC_TRY(db_.Exec("DELETE FROM ip_totals WHERE records <= 0"));

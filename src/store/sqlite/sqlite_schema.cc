@@ -182,10 +182,6 @@ Result<bool> SqliteStore::PrepareStatements() {
       " spf_aligned = spf_aligned + excluded.spf_aligned,"
       " dkim_aligned = dkim_aligned + excluded.dkim_aligned";
   const Upsert upserts[] = {
-      {&SqliteStore::upsert_daily_messages_,
-       "daily_messages (day, domain, header_from, disposition, records, messages, dmarc_pass)", 7,
-       "records = records + excluded.records, messages = messages + excluded.messages,"
-       " dmarc_pass = dmarc_pass + excluded.dmarc_pass"},
       {&SqliteStore::upsert_daily_results_,
        "daily_results (day, domain, header_from, disposition, dmarc_aligned, spf_aligned,"
        " dkim_aligned, records, messages)",

@@ -203,8 +203,8 @@ class SqliteStore final : public ReportStore {
   // The rollups' upserts, kRowsPerUpsert rows a statement (each flushed by the function that
   // fills it).
   static constexpr int kRowsPerUpsert = 16;
-  RowInserter upsert_daily_messages_, upsert_daily_results_, upsert_daily_sources_,
-      upsert_source_totals_, upsert_ip_totals_;
+  RowInserter upsert_daily_results_, upsert_daily_sources_, upsert_source_totals_,
+      upsert_ip_totals_;
   // The aggregate records, kRecordsPerInsert rows a statement (StoreRecord).
   RowInserter insert_records_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress

@@ -20,9 +20,6 @@
 namespace dmarc::store::sqlite_impl {
 
 struct BatchRollups {
-  struct Totals {
-    std::int64_t records = 0, messages = 0, dmarc_pass = 0;
-  };
   struct SourceTotals {
     std::int64_t messages = 0, records = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0;
     void Add(const SourceTotals& o) {
@@ -42,10 +39,6 @@ struct BatchRollups {
   void Add(std::int64_t day, std::string_view domain, const model::Record& rec) {
     const auto count = static_cast<std::int64_t>(rec.count);
     const auto& ev = rec.policy_evaluated;
-    Totals& t = daily[{day, domain, rec.identifiers.header_from, ev.disposition}];
-    t.records += 1;
-    t.messages += count;
-    if (rec.alignment.dmarc) t.dmarc_pass += count;
     SourceTotals& st = sources[{day, domain, rec.source.ip_address}];
     st.messages += count;
     st.records += 1;
@@ -58,8 +51,6 @@ struct BatchRollups {
     rt.messages += count;
   }
 
-  std::map<std::tuple<std::int64_t, std::string_view, std::string_view, std::string_view>, Totals>
-      daily;
   std::map<std::tuple<std::int64_t, std::string_view, std::string_view>, SourceTotals> sources;
   std::map<std::tuple<std::int64_t, std::string_view, std::string_view, std::string_view, bool,
                       bool, bool>,
@@ -125,8 +116,8 @@ Result<BatchResult> SqliteStore::StoreInTransaction(const Batch& batch) {
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   BatchRollups rollups;
   // None left by a batch that failed.
-  for (RowInserter* r : {&insert_records_, &upsert_daily_messages_, &upsert_daily_results_,
-                         &upsert_daily_sources_, &upsert_source_totals_, &upsert_ip_totals_}) {
+  for (RowInserter* r : {&insert_records_, &upsert_daily_results_, &upsert_daily_sources_,
+                         &upsert_source_totals_, &upsert_ip_totals_}) {
     r->Clear();
   }
   ReportRows before;
@@ -323,12 +314,6 @@ Result<bool> SqliteStore::StoreRecord(std::int64_t enriched_at, const model::Rec
 }
 
 Result<bool> SqliteStore::StoreDailyRollups(const BatchRollups& rollups) {
-  for (const auto& [key, t] : rollups.daily) {
-    const auto& [day, domain, header_from, disposition] = key;
-    DMARC_TRY(upsert_daily_messages_.Add(
-        {day, domain, header_from, disposition, t.records, t.messages, t.dmarc_pass}));
-  }
-  DMARC_TRY(upsert_daily_messages_.Flush());
   for (const auto& [key, rt] : rollups.results) {
     const auto& [day, domain, header_from, disposition, dmarc, spf, dkim] = key;
     DMARC_TRY(upsert_daily_results_.Add({day, domain, header_from, disposition, std::int64_t{dmarc},
