@@ -270,12 +270,14 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
         batch->size(), jobs,
         [&](std::size_t i) {
           if (store_.CommitsElsewhere()) LowerThisThreadsPriority();
-          return ExtractItem((*batch)[i], items_are_paths);
+          InputResult r = ExtractItem((*batch)[i], items_are_paths);
+          r.held_bytes = HeldBytes(r);
+          return r;
         },
         [&](std::size_t i, InputResult&& r) {
           observer_.OnInput(r);
           weight += Weight(r);
-          held += HeldBytes(r);
+          held += r.held_bytes;
           current->ids.push_back((*batch)[i].id);
           current->results.push_back(std::move(r));
           if (ok && (weight >= options_.batch_records ||
@@ -288,7 +290,7 @@ Status Ingest::Run(collect::Source& source, const std::atomic<bool>& stop, bool 
         },
         // Results waiting for an earlier one (a big input, or a commit blocking the emitting
         // thread) are bounded by bytes, not by count.
-        HeldBytes, batch_bytes,
+        [](const InputResult& r) { return r.held_bytes; }, batch_bytes,
         // Files: while a batch commits, the workers read ahead at most one batch more.
         items_are_paths ? kFilesPerBatch : kOrderedMaxPending);
     if (!ok || (!current->results.empty() && !commit(std::move(current), held >= batch_bytes)))

@@ -32,6 +32,9 @@ struct InputResult {
   // the addresses.
   bool enriched = false;
   enrich::LookupStats enrichment;
+  // HeldBytes() of this result, as the worker that extracted it found it (Ingest::Run weighs
+  // batches and its read-ahead with it, without walking the reports again).
+  std::size_t held_bytes = 0;
 };
 
 // The reports of the file at path ("-": standard input); `parse` uses it too.
