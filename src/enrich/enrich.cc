@@ -28,10 +28,10 @@ constexpr const char* kNpmPath =
 std::optional<std::string> CanonicalIp(const std::string& ip) {
   unsigned char buf[16];
   char text[INET6_ADDRSTRLEN];
-  if (ip.size() < INET6_ADDRSTRLEN && inet_pton(AF_INET, ip.c_str(), buf) == 1) {
-    return inet_ntop(AF_INET, buf, text, sizeof text) ? std::optional<std::string>(text)
-                                                      : std::nullopt;
-  }
+  // glibc's inet_pton takes exactly four decimal octets without leading zeros, which is how
+  // inet_ntop writes them: an IPv4 address it accepts is its own canonical text (inet_ntop
+  // formats with sprintf, ~2,000 instructions an address).
+  if (ip.size() < INET6_ADDRSTRLEN && inet_pton(AF_INET, ip.c_str(), buf) == 1) return ip;
   if (ip.size() < INET6_ADDRSTRLEN && inet_pton(AF_INET6, ip.c_str(), buf) == 1) {
     return inet_ntop(AF_INET6, buf, text, sizeof text) ? std::optional<std::string>(text)
                                                        : std::nullopt;

@@ -266,6 +266,8 @@ TEST(GeoIp, ShippedDatabaseKnowsCountries) {
   EXPECT_EQ((*g)->Lookup("2001:67c:2e8::1").country, "NL");  // RIPE NCC, IPv6
   EXPECT_FALSE((*g)->Lookup("127.0.0.1").country);
   EXPECT_FALSE((*g)->Lookup("not an ip").country);
+  // 8.8.8.8 written as one number: getaddrinfo takes it, inet_pton (and so the DNS side) not.
+  EXPECT_FALSE((*g)->Lookup("134744072").country);
   EXPECT_FALSE((*g)->Lookup("8.8.8.8").asn);  // a country-only database
 }
 

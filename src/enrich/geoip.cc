@@ -1,7 +1,10 @@
 #include "enrich/geoip.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <maxminddb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -89,10 +92,24 @@ GeoInfo GeoIp::Lookup(const std::string& ip) const {
   static const char* const kAsn[] = {"asn", nullptr};
   static const char* const kAsName[] = {"as_name", nullptr};
   static const char* const kAsDomain[] = {"as_domain", nullptr};
+  // The address parsed once, as the DNS side does (inet_pton: dotted quads and IPv6 text only),
+  // and looked up by its bytes: MMDB_lookup_string would parse it again with getaddrinfo for
+  // each database, ~1,700 instructions an address.
+  sockaddr_storage address{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+  } else if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+  } else {
+    return info;
+  }
   for (const auto& db : dbs_) {
-    int gai_error = 0, mmdb_error = 0;
-    MMDB_lookup_result_s r = MMDB_lookup_string(&db->mmdb, ip.c_str(), &gai_error, &mmdb_error);
-    if (gai_error != 0 || mmdb_error != MMDB_SUCCESS || !r.found_entry) continue;
+    int mmdb_error = 0;
+    MMDB_lookup_result_s r =
+        MMDB_lookup_sockaddr(&db->mmdb, reinterpret_cast<const sockaddr*>(&address), &mmdb_error);
+    if (mmdb_error != MMDB_SUCCESS || !r.found_entry) continue;
     if (!info.country) {
       info.country = StringAt(&r.entry, kCountryCode);
       if (!info.country) info.country = StringAt(&r.entry, kCountryIso);
