@@ -87,13 +87,6 @@ Result<std::vector<Partition>> ListPartitions(Connection& conn) {
 
 // The rollups of a purged batch of reports ($1: their ids) lose exactly what their records
 // added (see the writer's rollups); rows left with no records go, and so does every record.
-constexpr std::string_view kBatchDailyMessages =
-    "UPDATE daily_messages AS d SET records = d.records - x.n, messages = d.messages - x.m,"
-    " dmarc_pass = d.dmarc_pass - x.p FROM (SELECT day, domain, header_from, disposition,"
-    " count(*) AS n, sum(count)::bigint AS m, sum(count * dmarc_aligned)::bigint AS p"
-    " FROM aggregate_records WHERE report = ANY($1::bigint[]) GROUP BY 1, 2, 3, 4) AS x"
-    " WHERE d.day = x.day AND d.domain = x.domain AND d.header_from = x.header_from"
-    " AND d.disposition = x.disposition";
 constexpr std::string_view kBatchDailySources =
     "UPDATE daily_sources AS d SET messages = d.messages - x.m, records = d.records - x.n,"
     " dmarc_pass = d.dmarc_pass - x.p, spf_aligned = d.spf_aligned - x.sa,"
@@ -131,9 +124,6 @@ constexpr std::string_view kBatchDailyResults =
 // A day, sender or source left with nothing is no longer part of the totals (a source whose
 // remaining records all count 0 messages goes with it). Only the rows this batch touched are
 // looked at (their keys come from the records, still there).
-constexpr std::string_view kBatchEmptyDailyMessages =
-    "DELETE FROM daily_messages WHERE records <= 0 AND day IN (SELECT day FROM"
-    " aggregate_records WHERE report = ANY($1::bigint[]))";
 constexpr std::string_view kBatchEmptyDailyResults =
     "DELETE FROM daily_results WHERE records <= 0 AND day IN (SELECT day FROM"
     " aggregate_records WHERE report = ANY($1::bigint[]))";
@@ -148,10 +138,8 @@ constexpr std::string_view kBatchEmptyIpTotals =
     "DELETE FROM ip_totals WHERE records <= 0 AND ip IN (SELECT s.id FROM aggregate_records r"
     " JOIN source_ips s ON s.ip = r.source_ip WHERE r.report = ANY($1::bigint[]))";
 constexpr std::string_view kBatchSteps[] = {
-    kBatchDailyMessages,     kBatchDailySources,      kBatchSourceTotals,
-    kBatchIpTotals,          kBatchDailyResults,      kBatchEmptyDailyMessages,
-    kBatchEmptyDailyResults, kBatchEmptyDailySources, kBatchEmptySourceTotals,
-    kBatchEmptyIpTotals,
+    kBatchDailySources,      kBatchSourceTotals,      kBatchIpTotals,          kBatchDailyResults,
+    kBatchEmptyDailyResults, kBatchEmptyDailySources, kBatchEmptySourceTotals, kBatchEmptyIpTotals,
 };
 
 // A dropped month's part of the per-address totals: the sums of its days' daily_sources rows
@@ -182,7 +170,6 @@ constexpr std::string_view kMonthSteps[] = {
     kMonthEmptySourceTotals,
     kMonthEmptyIpTotals,
     "DELETE FROM daily_sources WHERE day >= $1 AND day < $2",
-    "DELETE FROM daily_messages WHERE day >= $1 AND day < $2",
     "DELETE FROM daily_results WHERE day >= $1 AND day < $2",
 };
 
@@ -383,8 +370,8 @@ Result<bool> PgStore::Compact() {
   // VACUUM cannot run in a transaction: one statement outside any. ANALYZE refreshes the
   // planner's statistics after the purge changed the tables.
   if (auto r = conn_.Exec(
-          "VACUUM (ANALYZE) aggregate_reports, aggregate_records, aggregate_raw, daily_messages,"
-          " daily_results, source_ips, daily_sources, source_totals, ip_totals, report_totals,"
+          "VACUUM (ANALYZE) aggregate_reports, aggregate_records, aggregate_raw, daily_results,"
+          " source_ips, daily_sources, source_totals, ip_totals, report_totals,"
           " failure_reports, smtp_tls_reports, smtp_tls_policies, smtp_tls_failure_details,"
           " rejected_blobs, rejected_inputs, ip_info_cache");
       !r) {

@@ -2,7 +2,7 @@
 //
 // Lock order. Every writer takes its row locks in one global order, so concurrent writers wait
 // for one another but never deadlock: tables in the order StoreOnce visits them (aggregate
-// reports, source_ips, daily_messages, daily_results, daily_sources, source_totals, ip_totals,
+// reports, source_ips, daily_results, daily_sources, source_totals, ip_totals,
 // rejected_blobs, rejected_inputs, failure_reports, smtp_tls_reports), and within a table rows
 // in the order of their key (C++ order of the cleaned texts, the same in every writer). Ids are
 // taken from the table's sequence first and given in batch order, so the rows' ids (the order
@@ -21,9 +21,6 @@
 namespace dmarc::store::pg_impl {
 
 struct PgRollups {
-  struct Totals {
-    std::int64_t records = 0, messages = 0, dmarc_pass = 0;
-  };
   struct SourceTotals {
     std::int64_t messages = 0, records = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0;
     void Add(const SourceTotals& o) {
@@ -41,7 +38,6 @@ struct PgRollups {
   // Adds one stored record of the policy domain `domain` (already cleaned) on `day`.
   void Add(std::int64_t day, const std::string& domain, const model::Record& rec);
 
-  std::map<std::tuple<std::int64_t, std::string, std::string, std::string>, Totals> daily;
   std::map<std::tuple<std::int64_t, std::string, std::string>, SourceTotals> sources;
   std::map<std::tuple<std::int64_t, std::string, std::string, std::string, bool, bool, bool>,
            ResultTotals>

@@ -20,10 +20,6 @@ void PgRollups::Add(std::int64_t day, const std::string& domain, const model::Re
   const std::string& disposition = CleanRef(rec.policy_evaluated.disposition, t2);
   const std::string& ip = CleanRef(rec.source.ip_address, t3);
   const auto count = static_cast<std::int64_t>(rec.count);
-  Totals& t = daily[{day, domain, header_from, disposition}];
-  t.records += 1;
-  t.messages += count;
-  if (rec.alignment.dmarc) t.dmarc_pass += count;
   SourceTotals& st = sources[{day, domain, ip}];
   st.messages += count;
   st.records += 1;
@@ -102,38 +98,6 @@ std::string SourceUpsert(std::string_view table, std::string_view keys,
       "INSERT INTO {0} ({1}, messages, records, dmarc_pass, spf_aligned, dkim_aligned)"
       " SELECT * FROM unnest({2}{3}) ON CONFLICT ({1}) DO UPDATE SET{4}",
       table, keys, key_arrays, arrays, fmt::format(fmt::runtime(kSumSources), table));
-}
-
-Result<bool> StoreDailyMessages(Connection& conn, const decltype(PgRollups::daily)& daily) {
-  if (daily.empty()) return true;
-  std::vector<std::int64_t> day, records, messages, pass;
-  std::vector<std::string> domain, header_from, disposition;
-  for (const auto& [key, t] : daily) {
-    day.push_back(std::get<0>(key));
-    domain.push_back(std::get<1>(key));
-    header_from.push_back(std::get<2>(key));
-    disposition.push_back(std::get<3>(key));
-    records.push_back(t.records);
-    messages.push_back(t.messages);
-    pass.push_back(t.dmarc_pass);
-  }
-  DMARC_TRY(conn.Query(
-      "INSERT INTO daily_messages (day, domain, header_from, disposition, records, messages,"
-      " dmarc_pass) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
-      " $5::bigint[], $6::bigint[], $7::bigint[])"
-      " ON CONFLICT (day, domain, header_from, disposition) DO UPDATE SET"
-      " records = daily_messages.records + excluded.records,"
-      " messages = daily_messages.messages + excluded.messages,"
-      " dmarc_pass = daily_messages.dmarc_pass + excluded.dmarc_pass",
-      Params()
-          .AddArray(day)
-          .AddArray(domain)
-          .AddArray(header_from)
-          .AddArray(disposition)
-          .AddArray(records)
-          .AddArray(messages)
-          .AddArray(pass)));
-  return true;
 }
 
 Result<bool> StoreDailyResults(Connection& conn, const decltype(PgRollups::results)& results) {
@@ -239,7 +203,6 @@ Result<bool> StoreIpTotals(Connection& conn, const std::map<std::int64_t, Source
 }  // namespace
 
 Result<bool> PgStore::StoreRollups(const PgRollups& rollups) {
-  DMARC_TRY(StoreDailyMessages(conn_, rollups.daily));
   DMARC_TRY(StoreDailyResults(conn_, rollups.results));
   if (rollups.sources.empty()) return true;
 

@@ -147,6 +147,61 @@ TEST(PgWrite, RepeatsWithinAndAcrossBatchesCountAsOnSqlite) {
   fs::remove_all(dir);
 }
 
+// Migration 8: daily_messages, a table the writer kept beside daily_results, becomes a view of
+// daily_results. A store written before it (the table filled from the records, the schema
+// version put back) reads the same rows once migrated, with the same column types, and a batch
+// stored after the migration adds to them as the table did.
+TEST(PgWrite, DailyMessagesReadTheSameAsAViewOfDailyResults) {
+  const std::string url = SharedPostgresDatabase(TestName());
+  auto a = Report("a", 1700000000,
+                  {Rec("192.0.2.1", 1700000000, 3), Rec("192.0.2.2", 1700000000, 4),
+                   Rec("192.0.2.3", 1700090000, 5)});
+  a.records[1].alignment.dmarc = false;  // one row summed over passing and failing records
+  a.records[2].policy_evaluated.disposition = "quarantine";
+  const std::string rows =
+      "SELECT day, domain, header_from, disposition, records, messages, dmarc_pass,"
+      " pg_typeof(records), pg_typeof(dmarc_pass) FROM daily_messages ORDER BY 1, 2, 3, 4";
+  {
+    auto st = Open(url);
+    ASSERT_TRUE(st);
+    Batch batch;
+    batch.aggregates.push_back({"x", &a});
+    ASSERT_TRUE(st->Store(batch).ok());
+  }
+  PsqlUrl(url,
+          "BEGIN; DROP VIEW daily_messages;"
+          " CREATE TABLE daily_messages (day BIGINT NOT NULL, domain TEXT NOT NULL,"
+          " header_from TEXT NOT NULL, disposition TEXT NOT NULL, records BIGINT NOT NULL,"
+          " messages BIGINT NOT NULL, dmarc_pass BIGINT NOT NULL,"
+          " PRIMARY KEY (day, domain, header_from, disposition));"
+          " INSERT INTO daily_messages SELECT day, domain, header_from, disposition, count(*),"
+          " sum(count), sum(count * dmarc_aligned) FROM aggregate_records GROUP BY 1, 2, 3, 4;"
+          " UPDATE dmarc_report_schema SET version = 7; COMMIT;");
+  ASSERT_EQ(PsqlUrl(url, "SELECT relkind FROM pg_class WHERE relname = 'daily_messages'"), "r");
+  const std::string table = PsqlUrl(url, rows);
+  ASSERT_NE(table.find("|none|2|7|3|bigint|bigint"), std::string::npos) << table;
+  {
+    auto st = Open(url);
+    ASSERT_TRUE(st);
+  }
+  EXPECT_EQ(PsqlUrl(url, "SELECT relkind FROM pg_class WHERE relname = 'daily_messages'"), "v");
+  EXPECT_EQ(PsqlUrl(url, rows), table);
+  auto again = a;
+  again.report_metadata.report_id = "a-again";
+  {
+    auto st = Open(url);
+    ASSERT_TRUE(st);
+    Batch batch;
+    batch.aggregates.push_back({"x", &again});
+    ASSERT_TRUE(st->Store(batch).ok());
+  }
+  EXPECT_EQ(PsqlUrl(url,
+                    "SELECT day, domain, header_from, disposition, records / 2,"
+                    " messages / 2, dmarc_pass / 2, pg_typeof(records), pg_typeof(dmarc_pass)"
+                    " FROM daily_messages ORDER BY 1, 2, 3, 4"),
+            table);
+}
+
 TEST(PgWrite, TextsPostgresqlRefusesAreStoredCleaned) {
   const std::string url = SharedPostgresDatabase(TestName());
   auto pg = Open(url);
