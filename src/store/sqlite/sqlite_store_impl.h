@@ -209,8 +209,15 @@ class SqliteStore final : public ReportStore {
   RowInserter insert_records_;
   // Ids of source IPs known to be committed (ids never change), and those a batch in progress
   // added; merged into the first only once that batch commits.
-  std::unordered_map<std::string, std::int64_t> ip_ids_;
-  std::unordered_map<std::string, std::int64_t> pending_ip_ids_;
+  // Looked up by the records' string_views, without a copy of the address for each lookup.
+  struct AddressHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using AddressNumbers =
+      std::unordered_map<std::string, std::int64_t, AddressHash, std::equal_to<>>;
+  AddressNumbers ip_ids_;
+  AddressNumbers pending_ip_ids_;
   // What PutSourceInfo last wrote of each address (its details as one string), while no other
   // connection committed (put_sources_version_: PRAGMA data_version) and nothing else of this
   // one wrote the addresses' rows: a batch's addresses already written the same are skipped.

@@ -352,25 +352,24 @@ Result<bool> SqliteStore::StoreSourceRollups(const BatchRollups& rollups) {
 }
 
 Result<std::int64_t> SqliteStore::SourceIpId(std::string_view ip) {
-  const std::string key(ip);
-  if (auto it = ip_ids_.find(key); it != ip_ids_.end()) return it->second;
-  if (auto it = pending_ip_ids_.find(key); it != pending_ip_ids_.end()) return it->second;
+  if (auto it = ip_ids_.find(ip); it != ip_ids_.end()) return it->second;
+  if (auto it = pending_ip_ids_.find(ip); it != pending_ip_ids_.end()) return it->second;
   insert_source_ip_.Bind(1, ip);
   DMARC_TRY(insert_source_ip_.Run());
   if (db_.Changes() == 1) {  // new: numbered by its insert
     const std::int64_t ip_id = db_.LastInsertId();
-    pending_ip_ids_.emplace(key, ip_id);
+    pending_ip_ids_.emplace(ip, ip_id);
     return ip_id;
   }
   select_source_ip_.Bind(1, ip);  // known before this process: look its number up
   auto row = select_source_ip_.Step();
   if (!row || !*row) {
     select_source_ip_.Reset();
-    return MakeError("cannot number source IP " + key);
+    return MakeError("cannot number source IP " + std::string(ip));
   }
   const std::int64_t ip_id = select_source_ip_.Int(0);
   select_source_ip_.Reset();
-  pending_ip_ids_.emplace(key, ip_id);
+  pending_ip_ids_.emplace(ip, ip_id);
   return ip_id;
 }
 
