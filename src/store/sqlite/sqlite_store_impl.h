@@ -207,15 +207,16 @@ class SqliteStore final : public ReportStore {
       upsert_ip_totals_;
   // The aggregate records, kRecordsPerInsert rows a statement (StoreRecord).
   RowInserter insert_records_;
-  // Ids of source IPs known to be committed (ids never change), and those a batch in progress
-  // added; merged into the first only once that batch commits.
-  // Looked up by the records' string_views, without a copy of the address for each lookup.
+  // Source IPs to their ids, looked up by the records' string_views (no copy of the address for
+  // each lookup).
   struct AddressHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using AddressNumbers =
       std::unordered_map<std::string, std::int64_t, AddressHash, std::equal_to<>>;
+  // Ids of source IPs known to be committed (ids never change), and those a batch in progress
+  // added; merged into the first only once that batch commits.
   AddressNumbers ip_ids_;
   AddressNumbers pending_ip_ids_;
   // What PutSourceInfo last wrote of each address (its details as one string), while no other
